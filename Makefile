@@ -1,0 +1,34 @@
+# Deputy: `make run` starts the sandbox demo, `make test` runs every test.
+GO ?= go
+BENCHTIME ?= 2s
+
+.PHONY: run build test vet fuzz bench clean
+
+run:
+	$(GO) run . demo
+
+build:
+	$(GO) build -o deputy .
+
+vet:
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+
+test: vet
+	$(GO) test -race -count=1 ./...
+	$(MAKE) fuzz FUZZTIME=10s
+
+# Each native fuzz target runs briefly; raise FUZZTIME for a longer hunt.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./server -run '^$$' -fuzz '^FuzzDecodeRequests$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./core/password -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
+
+bench:
+	$(GO) test ./core/password -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem
+	$(GO) test ./core/boltstore -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem
+	$(GO) test ./server -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem
+
+clean:
+	rm -f deputy

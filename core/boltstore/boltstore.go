@@ -1,0 +1,99 @@
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// DefaultLockTimeout is how long Open waits for another process to release the file.
+const DefaultLockTimeout = time.Second
+
+// Options tune Open. The zero value is ready to use.
+type Options struct {
+	// LockTimeout is how long Open waits for the file lock held by another
+	// process before giving up with an *InUseError; zero means DefaultLockTimeout.
+	LockTimeout time.Duration
+	// MaxBatchDelay is how long a write waits for others to join its commit;
+	// zero keeps bbolt's default (10ms).
+	MaxBatchDelay time.Duration
+	// MaxBatchSize is the most writes one commit takes; zero keeps bbolt's default (1000).
+	MaxBatchSize int
+}
+
+// InUseError says the database file is locked by another process.
+type InUseError struct{ Path string }
+
+func (e *InUseError) Error() string {
+	return fmt.Sprintf("database %s is in use by another process (is `deputy serve` running?)", e.Path)
+}
+
+// Store is a core.Store on one bbolt file. It is safe for concurrent use.
+type Store struct {
+	db *bolt.DB
+}
+
+var _ core.Store = (*Store)(nil)
+
+// Open opens (creating it if needed) the database file at path and brings its
+// schema up to date. It fails with an *InUseError when another process holds the file.
+func Open(path string, opts Options) (*Store, error) {
+	timeout := opts.LockTimeout
+	if timeout <= 0 {
+		timeout = DefaultLockTimeout
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, &InUseError{Path: path}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if opts.MaxBatchDelay > 0 {
+		db.MaxBatchDelay = opts.MaxBatchDelay
+	}
+	if opts.MaxBatchSize > 0 {
+		db.MaxBatchSize = opts.MaxBatchSize
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations) }); err != nil {
+		return nil, errors.Join(fmt.Errorf("database %s: %w", path, err), db.Close())
+	}
+	return &Store{db: db}, nil
+}
+
+// Update runs fn in a read-write transaction that commits if fn returns nil.
+// Concurrent Updates are grouped into one bbolt transaction (db.Batch); if one
+// of them fails, the others are run again without it and it is run again alone,
+// so fn may be called more than once.
+func (s *Store) Update(ctx context.Context, fn func(core.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return fn(&writeTx{readTx{tx: tx}})
+	})
+}
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(ctx context.Context, fn func(core.ReadTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(func(tx *bolt.Tx) error {
+		return fn(&readTx{tx: tx})
+	})
+}
+
+// Close closes the file; it waits for running transactions to finish.
+func (s *Store) Close() error {
+	return s.db.Close()
+}

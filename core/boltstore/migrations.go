@@ -1,0 +1,105 @@
+package boltstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bucket and key names of the tree drawn in the package comment.
+var (
+	bucketRoot           = []byte("v1")
+	keyVersion           = []byte("version")
+	bucketMeta           = []byte("meta")
+	bucketProgrammes     = []byte("programmes")
+	bucketProgrammeKeys  = []byte("programme_keys")
+	bucketProgrammeNames = []byte("programme_names")
+	bucketIdentities     = []byte("identities")
+	bucketUsers          = []byte("users")
+	bucketUserEmail      = []byte("user_email")
+	bucketRootEmail      = []byte("root_email")
+	bucketIdentityEmail  = []byte("identity_email")
+	bucketPasswords      = []byte("passwords")
+	bucketSessions       = []byte("sessions")
+	bucketUserSessions   = []byte("user_sessions")
+	bucketResetCodes     = []byte("reset_codes")
+	bucketFactors        = []byte("factors")
+	bucketChallenges     = []byte("challenges")
+	bucketAudit          = []byte("audit")
+	bucketIdempotency    = []byte("idempotency")
+	bucketOutbox         = []byte("outbox")
+)
+
+// A migration takes a file from schema version Version-1 to Version. It runs
+// inside the transaction that opens the file, together with the migrations
+// before and after it, so a file is upgraded completely or not at all.
+type migration struct {
+	Version     uint64
+	Description string
+	Migrate     func(tx *bolt.Tx) error
+}
+
+// migrations is the schema history, oldest first; Version i+1 is at index i.
+// Append to it, never edit a migration that has shipped, and give each new one
+// its own test in migrations_test.go.
+var migrations = []migration{
+	{Version: 1, Description: "create the bucket tree", Migrate: createTree},
+}
+
+// migrate brings the file up to the last of ms. It refuses a file whose
+// schema version is newer than ms knows.
+func migrate(tx *bolt.Tx, ms []migration) error {
+	root, err := tx.CreateBucketIfNotExists(bucketRoot)
+	if err != nil {
+		return err
+	}
+	version, err := schemaVersion(root)
+	if err != nil {
+		return err
+	}
+	latest := uint64(len(ms))
+	if version > latest {
+		return fmt.Errorf("schema version %d is newer than this build of deputy knows (%d): upgrade deputy", version, latest)
+	}
+	if version == latest {
+		return nil
+	}
+	for _, m := range ms[version:] {
+		if err := m.Migrate(tx); err != nil {
+			return fmt.Errorf("migration %d (%s): %w", m.Version, m.Description, err)
+		}
+	}
+	return tx.Bucket(bucketRoot).Put(keyVersion, binary.BigEndian.AppendUint64(nil, latest))
+}
+
+// schemaVersion reads the version key of the root bucket; a file without one is at version 0.
+func schemaVersion(root *bolt.Bucket) (uint64, error) {
+	v := root.Get(keyVersion)
+	switch len(v) {
+	case 0:
+		return 0, nil
+	case 8:
+		return binary.BigEndian.Uint64(v), nil
+	default:
+		return 0, errors.New("corrupt schema version")
+	}
+}
+
+// createTree is migration 1: it creates every bucket of the tree.
+func createTree(tx *bolt.Tx) error {
+	root := tx.Bucket(bucketRoot)
+	for _, name := range [][]byte{
+		bucketMeta, bucketProgrammes, bucketProgrammeKeys, bucketProgrammeNames,
+		bucketIdentities, bucketUsers, bucketUserEmail, bucketRootEmail, bucketIdentityEmail,
+		bucketPasswords, bucketSessions, bucketUserSessions, bucketResetCodes,
+		bucketFactors, bucketChallenges,
+		bucketAudit, bucketIdempotency, bucketOutbox,
+	} {
+		if _, err := root.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,205 @@
+package boltstore
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// openRaw opens a bbolt file without migrating it.
+func openRaw(t *testing.T, path string) *bolt.DB {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, db.Close()) })
+	return db
+}
+
+// fileVersion reads the schema version of a bbolt file.
+func fileVersion(t *testing.T, db *bolt.DB) uint64 {
+	t.Helper()
+	var v uint64
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bucketRoot)
+		if root == nil {
+			return nil
+		}
+		var err error
+		v, err = schemaVersion(root)
+		return err
+	}))
+	return v
+}
+
+func setFileVersion(t *testing.T, db *bolt.DB, v uint64) {
+	t.Helper()
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRoot).Put(keyVersion, binary.BigEndian.AppendUint64(nil, v))
+	}))
+}
+
+func TestMigrationsNumberedInOrder(t *testing.T) {
+	for i, m := range migrations {
+		assert.Equal(t, uint64(i+1), m.Version, "migration %d (%s)", i, m.Description)
+	}
+}
+
+func TestMigration1CreatesTree(t *testing.T) {
+	db := openRaw(t, filepath.Join(t.TempDir(), "deputy.db"))
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations[:1]) }))
+
+	assert.Equal(t, uint64(1), fileVersion(t, db))
+	var got []string
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRoot).ForEachBucket(func(k []byte) error {
+			got = append(got, string(k))
+			return nil
+		})
+	}))
+	assert.ElementsMatch(t, []string{
+		"meta", "programmes", "programme_keys", "programme_names", "identities", "users",
+		"user_email", "root_email", "identity_email", "passwords", "sessions", "user_sessions",
+		"reset_codes", "factors", "challenges", "audit", "idempotency", "outbox",
+	}, got)
+}
+
+func TestMigrateFromVersion0(t *testing.T) {
+	// A file whose root bucket exists without a version, as a crash before the
+	// first commit of an older build could leave it.
+	path := filepath.Join(t.TempDir(), "deputy.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		root, err := tx.CreateBucket(bucketRoot)
+		if err != nil {
+			return err
+		}
+		_, err = root.CreateBucket(bucketProgrammes)
+		return err
+	}))
+	require.NoError(t, db.Close())
+
+	s, err := Open(path, Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	assert.Equal(t, uint64(len(migrations)), fileVersion(t, openRaw(t, path)))
+}
+
+// TestMigrateOlderFile runs a migration that adds a bucket and rewrites records
+// on a file written at the current version, the way the next real migration will.
+func TestMigrateOlderFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "deputy.db")
+	s, err := Open(path, Options{})
+	require.NoError(t, err)
+	user := &core.User{ID: "100000001", IdentityID: "100000001", ProgrammeID: "p1", Root: true, Email: "ann@example.com", Tag: "old"}
+	require.NoError(t, s.Update(t.Context(), func(tx core.Tx) error {
+		if err := tx.InsertProgramme(&core.Programme{ID: "p1", Name: "Alpha"}); err != nil {
+			return err
+		}
+		return tx.InsertUser(user)
+	}))
+	require.NoError(t, s.Close())
+
+	runs := 0
+	next := uint64(len(migrations) + 1)
+	ms := append(slices.Clone(migrations), migration{
+		Version:     next,
+		Description: "test: add a bucket, rewrite users",
+		Migrate: func(tx *bolt.Tx) error {
+			runs++
+			root := tx.Bucket(bucketRoot)
+			if _, err := root.CreateBucket([]byte("extra")); err != nil {
+				return err
+			}
+			users := root.Bucket(bucketUsers)
+			return users.ForEach(func(k, v []byte) error {
+				var u core.User
+				if err := json.Unmarshal(v, &u); err != nil {
+					return err
+				}
+				u.Tag = strings.ToUpper(u.Tag)
+				data, err := json.Marshal(&u)
+				if err != nil {
+					return err
+				}
+				return users.Put(k, data)
+			})
+		},
+	})
+
+	db := openRaw(t, path)
+	for range 2 {
+		require.NoError(t, db.Update(func(tx *bolt.Tx) error { return migrate(tx, ms) }))
+	}
+	assert.Equal(t, 1, runs, "times the new migration ran")
+	assert.Equal(t, next, fileVersion(t, db))
+
+	var got *core.User
+	var extra bool
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		extra = tx.Bucket(bucketRoot).Bucket([]byte("extra")) != nil
+		var err error
+		got, err = (&readTx{tx: tx}).User(user.ID)
+		return err
+	}))
+	assert.True(t, extra, "bucket added by the migration")
+	user.Tag = "OLD"
+	assert.Equal(t, user, got, "user rewritten by the migration")
+}
+
+func TestFailedMigrationChangesNothing(t *testing.T) {
+	db := openRaw(t, filepath.Join(t.TempDir(), "deputy.db"))
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations) }))
+
+	boom := errors.New("boom")
+	ms := append(slices.Clone(migrations), migration{
+		Version:     uint64(len(migrations) + 1),
+		Description: "test: fail halfway",
+		Migrate: func(tx *bolt.Tx) error {
+			if _, err := tx.Bucket(bucketRoot).CreateBucket([]byte("extra")); err != nil {
+				return err
+			}
+			return boom
+		},
+	})
+	err := db.Update(func(tx *bolt.Tx) error { return migrate(tx, ms) })
+	require.ErrorIs(t, err, boom)
+	assert.ErrorContains(t, err, "test: fail halfway")
+
+	assert.Equal(t, uint64(len(migrations)), fileVersion(t, db))
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		assert.Nil(t, tx.Bucket(bucketRoot).Bucket([]byte("extra")), "bucket of the failed migration")
+		return nil
+	}))
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "deputy.db")
+	s, err := Open(path, Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	newer := uint64(len(migrations) + 1)
+	setFileVersion(t, db, newer)
+	require.NoError(t, db.Close())
+
+	_, err = Open(path, Options{})
+	require.Error(t, err)
+	assert.ErrorContains(t, err, path)
+	assert.ErrorContains(t, err, "newer than this build of deputy knows")
+
+	db = openRaw(t, path) // Open let go of the file
+	assert.Equal(t, newer, fileVersion(t, db), "schema version after the refused Open")
+}

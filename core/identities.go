@@ -1,0 +1,130 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+)
+
+// UserDetails are the personal fields of a user, as the API carries them.
+type UserDetails struct {
+	Name               string
+	Surname            string
+	Email              string
+	Mobile             *Mobile
+	DateOfBirth        *Date
+	Tag                string
+	Locale             string
+	Brand              string
+	CountryOfResidence string
+}
+
+// NewIdentity is what it takes to create a corporate or consumer with its root user.
+// The API layer has validated field formats; core checks what it relies on.
+type NewIdentity struct {
+	Type    IdentityType
+	Name    string          // company name (corporates); defaults to the root user's full name
+	Profile json.RawMessage // descriptive fields kept verbatim
+	Root    UserDetails
+}
+
+// CreateIdentity creates an identity and its root user (whose id is the identity's id)
+// in one transaction (Weavr corporateCreate / consumerCreate).
+func (s *Service) CreateIdentity(ctx context.Context, prog *Programme, in NewIdentity) (*Identity, *User, error) {
+	if !in.Type.Valid() {
+		return nil, nil, Invalid("type", "IN", string(Corporate), string(Consumer))
+	}
+	if err := requireUserDetails("rootUser.", in.Root); err != nil {
+		return nil, nil, err
+	}
+	if in.Root.Mobile == nil {
+		return nil, nil, Invalid("rootUser.mobile", "REQUIRED")
+	}
+	name := strings.TrimSpace(in.Name)
+	if in.Type == Corporate && name == "" {
+		return nil, nil, Invalid("company.name", "REQUIRED")
+	}
+	if name == "" {
+		name = in.Root.Name + " " + in.Root.Surname
+	}
+	now := s.clock.Now()
+	ident := &Identity{ProgrammeID: prog.ID, Type: in.Type, Name: name, Profile: in.Profile, CreatedAt: now}
+	root := newUser(prog.ID, in.Type, in.Root, now)
+	root.Root = true
+	err := s.store.Update(ctx, func(tx Tx) error {
+		id, err := tx.NextID()
+		if err != nil {
+			return err
+		}
+		ident.ID, root.ID, root.IdentityID = id, id, id
+		if err := tx.InsertIdentity(ident); err != nil {
+			return err
+		}
+		if err := tx.InsertUser(root); err != nil {
+			if errors.Is(err, ErrDuplicate) {
+				return Conflict(CodeRootEmailNotUnique)
+			}
+			return err
+		}
+		return s.audit(ctx, tx, prog.ID, ActorAPI, "identity.create", id, map[string]string{"type": string(in.Type)})
+	})
+	if err != nil {
+		return nil, nil, internal("create identity", err)
+	}
+	return ident, root, nil
+}
+
+// Identity returns the caller's own identity.
+func (s *Service) Identity(ctx context.Context, c *Caller) (*Identity, *User, error) {
+	var ident *Identity
+	var root *User
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		if ident, err = tx.Identity(c.User.IdentityID); err != nil {
+			return err
+		}
+		root, err = tx.User(ident.ID)
+		return err
+	})
+	if err != nil {
+		return nil, nil, internal("read identity", err)
+	}
+	return ident, root, nil
+}
+
+// requireUserDetails checks the fields every user needs; prefix names the JSON path.
+func requireUserDetails(prefix string, d UserDetails) error {
+	switch {
+	case strings.TrimSpace(d.Name) == "":
+		return Invalid(prefix+"name", "REQUIRED")
+	case strings.TrimSpace(d.Surname) == "":
+		return Invalid(prefix+"surname", "REQUIRED")
+	case d.Email == "":
+		return Invalid(prefix+"email", "REQUIRED")
+	}
+	return nil
+}
+
+// NormaliseEmail is the canonical form emails are stored and looked up in.
+func NormaliseEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+func newUser(programmeID string, t IdentityType, d UserDetails, now time.Time) *User {
+	return &User{
+		ProgrammeID:        programmeID,
+		IdentityType:       t,
+		Name:               strings.TrimSpace(d.Name),
+		Surname:            strings.TrimSpace(d.Surname),
+		Email:              NormaliseEmail(d.Email),
+		Mobile:             d.Mobile,
+		DateOfBirth:        d.DateOfBirth,
+		Tag:                d.Tag,
+		Locale:             d.Locale,
+		Brand:              d.Brand,
+		CountryOfResidence: d.CountryOfResidence,
+		Active:             true,
+		CreatedAt:          now,
+		UpdatedAt:          now,
+	}
+}

@@ -1,0 +1,88 @@
+package core
+
+import (
+	"context"
+	"fmt"
+)
+
+// SMS is a text message to one mobile number.
+type SMS struct {
+	ProgrammeID string
+	To          Mobile
+	Text        string
+}
+
+// Email is a message to one address, with a plain-text and an optional HTML body.
+type Email struct {
+	ProgrammeID string
+	FromName    string
+	To          string
+	Subject     string
+	Text        string
+	HTML        string
+}
+
+// SMSSender delivers text messages (a carrier gateway, or the sandbox outbox).
+type SMSSender interface {
+	SendSMS(ctx context.Context, m SMS) error
+}
+
+// EmailSender delivers emails (SMTP, or the sandbox outbox).
+type EmailSender interface {
+	SendEmail(ctx context.Context, m Email) error
+}
+
+// Outbox is the sandbox's sender: it keeps messages in the store instead of
+// sending them, where GET /multi/sandbox/outbox can read them.
+type Outbox struct {
+	store Store
+	clock Clock
+}
+
+var (
+	_ SMSSender   = (*Outbox)(nil)
+	_ EmailSender = (*Outbox)(nil)
+)
+
+// NewOutbox returns a sandbox sender writing to store.
+func NewOutbox(store Store, clock Clock) *Outbox { return &Outbox{store: store, clock: clock} }
+
+// SendSMS appends the text message to the outbox.
+func (o *Outbox) SendSMS(ctx context.Context, m SMS) error {
+	return o.append(ctx, &Message{ProgrammeID: m.ProgrammeID, Channel: "SMS", To: m.To.CountryCode + m.To.Number, Text: m.Text})
+}
+
+// SendEmail appends the email (its text body) to the outbox.
+func (o *Outbox) SendEmail(ctx context.Context, m Email) error {
+	return o.append(ctx, &Message{ProgrammeID: m.ProgrammeID, Channel: "EMAIL", To: m.To, Subject: m.Subject, Text: m.Text})
+}
+
+func (o *Outbox) append(ctx context.Context, m *Message) error {
+	m.At = o.clock.Now()
+	err := o.store.Update(ctx, func(tx Tx) error {
+		c := *m
+		return tx.AppendOutbox(&c)
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return nil
+}
+
+// Outbox returns up to limit sandbox messages of a programme, newest first.
+// Outside sandbox mode there is no outbox.
+func (s *Service) Outbox(ctx context.Context, programmeID string, limit int) ([]*Message, error) {
+	if !s.cfg.Sandbox {
+		return nil, NotFound("outbox")
+	}
+	if limit <= 0 || limit > 100 {
+		limit = 100
+	}
+	var out []*Message
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		out, err = tx.Outbox(programmeID, limit)
+		return err
+	})
+	return out, internal("read outbox", err)
+}

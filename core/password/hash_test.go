@@ -1,0 +1,339 @@
+package password
+
+import (
+	"context"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/argon2"
+)
+
+// testParams keep tests fast; DefaultParams are exercised by TestDefaultParams only.
+var testParams = Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// Hashes made by the reference implementation's CLI (argon2 20171227):
+//
+//	echo -n "correct horse battery staple" | argon2 deputy-test-salt -id -t 2 -m 6 -p 1 -l 32 -e
+//	echo -n "Tr0ub4dour&3" | argon2 saltsaltsaltsalt -id -t 2 -k 19456 -p 1 -l 32 -e
+const (
+	refPlain        = "correct horse battery staple"
+	refHash         = "$argon2id$v=19$m=64,t=2,p=1$ZGVwdXR5LXRlc3Qtc2FsdA$lKYoIvQhQ/7ky2fA9xNp1Kz9ygv0h0N+nzU9HnafG2U"
+	refDefaultPlain = "Tr0ub4dour&3"
+	refDefaultHash  = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$HfMEmPb1XPt+xjP19YAyYjqDbE4LUUpg4jPX1SPSors"
+)
+
+var phcPattern = regexp.MustCompile(`^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$`)
+
+func TestHashRoundTrip(t *testing.T) {
+	h := NewHasher(testParams, 1)
+	ctx := t.Context()
+
+	encoded, err := h.Hash(ctx, refPlain)
+	require.NoError(t, err)
+	m := phcPattern.FindStringSubmatch(encoded)
+	require.NotNil(t, m, "got %q, want a PHC string", encoded)
+	assert.Equal(t, []string{"64", "1", "1"}, m[1:4])
+	assert.Len(t, m[4], 22, "16-byte salt in unpadded base64")
+	assert.Len(t, m[5], 43, "32-byte key in unpadded base64")
+
+	ok, rehash, err := h.Verify(ctx, refPlain, encoded)
+	require.NoError(t, err)
+	assert.True(t, ok, "right password")
+	assert.False(t, rehash)
+
+	ok, rehash, err = h.Verify(ctx, refPlain+"!", encoded)
+	require.NoError(t, err)
+	assert.False(t, ok, "wrong password")
+	assert.False(t, rehash, "no rehash without a match")
+
+	again, err := h.Hash(ctx, refPlain)
+	require.NoError(t, err)
+	assert.NotEqual(t, encoded, again, "each hash has its own salt")
+}
+
+func TestHashMatchesArgon2(t *testing.T) {
+	encoded, err := NewHasher(testParams, 1).Hash(t.Context(), refPlain)
+	require.NoError(t, err)
+	p, salt, key, err := parse(encoded)
+	require.NoError(t, err)
+	assert.Equal(t, testParams, p)
+	assert.Equal(t, argon2.IDKey([]byte(refPlain), salt, 1, 64, 1, 32), key)
+}
+
+func TestVerifyReferenceHash(t *testing.T) {
+	h := NewHasher(testParams, 1)
+	ok, rehash, err := h.Verify(t.Context(), refPlain, refHash)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.True(t, rehash, "encoded with t=2, hasher has t=1")
+
+	ok, rehash, err = h.Verify(t.Context(), strings.ToUpper(refPlain), refHash)
+	require.NoError(t, err)
+	assert.False(t, ok)
+	assert.False(t, rehash)
+}
+
+// TestDefaultParams is the one test paying for 19 MiB hashes.
+func TestDefaultParams(t *testing.T) {
+	h := NewHasher(DefaultParams, 1)
+
+	encoded, err := h.Hash(t.Context(), refDefaultPlain)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(encoded, "$argon2id$v=19$m=19456,t=2,p=1$"), "got %q", encoded)
+
+	ok, rehash, err := h.Verify(t.Context(), refDefaultPlain, refDefaultHash)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.False(t, rehash)
+}
+
+func TestVerifyRehash(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Params)
+	}{
+		{"memory", func(p *Params) { p.Memory = 128 }},
+		{"time", func(p *Params) { p.Time = 2 }},
+		{"threads", func(p *Params) { p.Threads = 2 }},
+		{"salt length", func(p *Params) { p.SaltLen = 32 }},
+		{"key length", func(p *Params) { p.KeyLen = 16 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			newParams := testParams
+			tt.change(&newParams)
+			encoded, err := NewHasher(testParams, 1).Hash(t.Context(), refPlain)
+			require.NoError(t, err)
+			h := NewHasher(newParams, 1)
+
+			ok, rehash, err := h.Verify(t.Context(), refPlain, encoded)
+			require.NoError(t, err)
+			assert.True(t, ok, "old hashes still verify")
+			assert.True(t, rehash)
+
+			fresh, err := h.Hash(t.Context(), refPlain)
+			require.NoError(t, err)
+			ok, rehash, err = h.Verify(t.Context(), refPlain, fresh)
+			require.NoError(t, err)
+			assert.True(t, ok)
+			assert.False(t, rehash, "after rehashing")
+		})
+	}
+}
+
+func TestVerifyMalformed(t *testing.T) {
+	const (
+		salt = "ZGVwdXR5LXRlc3Qtc2FsdA"
+		key  = "lKYoIvQhQ/7ky2fA9xNp1Kz9ygv0h0N+nzU9HnafG2U"
+	)
+	tests := []struct{ name, encoded string }{
+		{"empty", ""},
+		{"bcrypt", "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"},
+		{"argon2i", "$argon2i$v=19$m=64,t=2,p=1$" + salt + "$" + key},
+		{"no leading dollar", "argon2id$v=19$m=64,t=2,p=1$" + salt + "$" + key},
+		{"version 16", "$argon2id$v=16$m=64,t=2,p=1$" + salt + "$" + key},
+		{"no version", "$argon2id$m=64,t=2,p=1$" + salt + "$" + key},
+		{"no key", "$argon2id$v=19$m=64,t=2,p=1$" + salt},
+		{"extra field", "$argon2id$v=19$m=64,t=2,p=1$" + salt + "$" + key + "$"},
+		{"params reordered", "$argon2id$v=19$t=2,m=64,p=1$" + salt + "$" + key},
+		{"missing param", "$argon2id$v=19$m=64,t=2$" + salt + "$" + key},
+		{"extra param", "$argon2id$v=19$m=64,t=2,p=1,keyid=x$" + salt + "$" + key},
+		{"leading zero", "$argon2id$v=19$m=064,t=2,p=1$" + salt + "$" + key},
+		{"sign", "$argon2id$v=19$m=+64,t=2,p=1$" + salt + "$" + key},
+		{"empty value", "$argon2id$v=19$m=,t=2,p=1$" + salt + "$" + key},
+		{"not a number", "$argon2id$v=19$m=6x,t=2,p=1$" + salt + "$" + key},
+		{"zero time", "$argon2id$v=19$m=64,t=0,p=1$" + salt + "$" + key},
+		{"zero threads", "$argon2id$v=19$m=64,t=2,p=0$" + salt + "$" + key},
+		{"threads overflow", "$argon2id$v=19$m=64,t=2,p=256$" + salt + "$" + key},
+		{"memory below 8 KiB per thread", "$argon2id$v=19$m=15,t=2,p=2$" + salt + "$" + key},
+		{"memory above 2 GiB", "$argon2id$v=19$m=2097153,t=2,p=1$" + salt + "$" + key},
+		{"time above bound", "$argon2id$v=19$m=64,t=17,p=1$" + salt + "$" + key},
+		{"memory overflow", "$argon2id$v=19$m=4294967296,t=2,p=1$" + salt + "$" + key},
+		{"padded base64", "$argon2id$v=19$m=64,t=2,p=1$" + salt + "==$" + key},
+		{"url base64", "$argon2id$v=19$m=64,t=2,p=1$" + salt + "$" + strings.ReplaceAll(key, "/", "_")},
+		{"newline in base64", "$argon2id$v=19$m=64,t=2,p=1$" + salt[:4] + "\n" + salt[4:] + "$" + key},
+		{"non-zero trailing bits", "$argon2id$v=19$m=64,t=2,p=1$" + salt[:21] + "B$" + key},
+		{"salt too short", "$argon2id$v=19$m=64,t=2,p=1$c2FsdA$" + key},
+		{"key too short", "$argon2id$v=19$m=64,t=2,p=1$" + salt + "$a2V5"},
+		{"empty key", "$argon2id$v=19$m=64,t=2,p=1$" + salt + "$"},
+	}
+	h := NewHasher(testParams, 1)
+	h.derive = func(string, []byte, Params) []byte {
+		t.Error("a malformed hash was computed")
+		return nil
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, rehash, err := h.Verify(t.Context(), refPlain, tt.encoded)
+			require.ErrorIs(t, err, ErrInvalidHash)
+			assert.False(t, ok)
+			assert.False(t, rehash)
+			assert.NotContains(t, err.Error(), salt, "errors do not quote the hash")
+			assert.NotContains(t, err.Error(), key)
+		})
+	}
+}
+
+func TestVerifyDummy(t *testing.T) {
+	h := NewHasher(testParams, 1)
+	var calls []Params
+	h.derive = func(plain string, salt []byte, p Params) []byte {
+		calls = append(calls, p)
+		assert.Len(t, salt, int(testParams.SaltLen))
+		return argon2Key(plain, salt, p)
+	}
+	h.VerifyDummy(t.Context(), refPlain)
+	h.VerifyDummy(t.Context(), "")
+	assert.Equal(t, []Params{testParams, testParams}, calls, "one full computation with h's params per call")
+}
+
+// TestHasherBoundsConcurrency starts more hashes than slots and checks, each
+// time every goroutine is blocked, that exactly as many as there are slots are
+// inside argon2.
+func TestHasherBoundsConcurrency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const slots, callers = 2, 6
+		h := NewHasher(testParams, slots)
+		release := make(chan struct{})
+		var inside atomic.Int32
+		h.derive = func(plain string, salt []byte, p Params) []byte {
+			inside.Add(1)
+			defer inside.Add(-1)
+			<-release
+			return argon2Key(plain, salt, p)
+		}
+
+		var wg sync.WaitGroup
+		for i := range callers {
+			wg.Go(func() {
+				if i%2 == 0 {
+					_, err := h.Hash(t.Context(), refPlain)
+					assert.NoError(t, err)
+				} else {
+					h.VerifyDummy(t.Context(), refPlain)
+				}
+			})
+		}
+		for done := range callers {
+			synctest.Wait()
+			assert.Equal(t, int32(min(slots, callers-done)), inside.Load(), "hashes running after %d finished", done)
+			release <- struct{}{}
+		}
+		wg.Wait()
+	})
+}
+
+func TestHasherWaitHonoursContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := NewHasher(testParams, 1)
+		release := make(chan struct{})
+		h.derive = func(plain string, salt []byte, p Params) []byte {
+			<-release
+			return argon2Key(plain, salt, p)
+		}
+		holder := make(chan error)
+		go func() {
+			_, err := h.Hash(t.Context(), refPlain)
+			holder <- err
+		}()
+		synctest.Wait() // the holder has the only slot
+
+		ctx, cancel := context.WithCancel(t.Context())
+		waiters := make(chan error, 2)
+		go func() {
+			_, err := h.Hash(ctx, refPlain)
+			waiters <- err
+		}()
+		go func() {
+			_, _, err := h.Verify(ctx, refPlain, refHash)
+			waiters <- err
+		}()
+		synctest.Wait()
+		require.Empty(t, waiters, "waiting while the slot is taken")
+
+		cancel()
+		for range 2 {
+			assert.ErrorIs(t, <-waiters, context.Canceled)
+		}
+		h.VerifyDummy(ctx, refPlain) // returns at once
+
+		close(release)
+		assert.NoError(t, <-holder)
+	})
+}
+
+func TestNewHasher(t *testing.T) {
+	assert.Equal(t, runtime.GOMAXPROCS(0), cap(NewHasher(testParams, 0).sem), "0 slots means GOMAXPROCS")
+	assert.Equal(t, runtime.GOMAXPROCS(0), cap(NewHasher(testParams, -1).sem))
+	assert.Equal(t, 3, cap(NewHasher(testParams, 3).sem))
+	assert.PanicsWithValue(t, "password: NewHasher: argon2 time 0 not in 1..16", func() {
+		NewHasher(Params{Memory: 64, Threads: 1, SaltLen: 16, KeyLen: 32}, 1)
+	})
+}
+
+func TestParamsValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		change  func(*Params)
+		wantErr string
+	}{
+		{"test params", func(*Params) {}, ""},
+		{"zero threads", func(p *Params) { p.Threads = 0 }, "threads"},
+		{"zero time", func(p *Params) { p.Time = 0 }, "time"},
+		{"time at bound", func(p *Params) { p.Time = 16 }, ""},
+		{"time above bound", func(p *Params) { p.Time = 17 }, "time"},
+		{"8 KiB per thread", func(p *Params) { p.Memory, p.Threads = 32, 4 }, ""},
+		{"under 8 KiB per thread", func(p *Params) { p.Memory, p.Threads = 31, 4 }, "memory"},
+		{"memory at bound", func(p *Params) { p.Memory = 2 << 20 }, ""},
+		{"memory above bound", func(p *Params) { p.Memory = 2<<20 + 1 }, "memory"},
+		{"salt 8 bytes", func(p *Params) { p.SaltLen = 8 }, ""},
+		{"salt 7 bytes", func(p *Params) { p.SaltLen = 7 }, "salt"},
+		{"salt 65 bytes", func(p *Params) { p.SaltLen = 65 }, "salt"},
+		{"key 16 bytes", func(p *Params) { p.KeyLen = 16 }, ""},
+		{"key 15 bytes", func(p *Params) { p.KeyLen = 15 }, "key"},
+		{"key 65 bytes", func(p *Params) { p.KeyLen = 65 }, "key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testParams
+			tt.change(&p)
+			err := p.Validate()
+			if tt.wantErr == "" {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorContains(t, err, tt.wantErr)
+			}
+		})
+	}
+	assert.NoError(t, DefaultParams.Validate())
+}
+
+// BenchmarkHashDefault measures one argon2id computation with DefaultParams.
+func BenchmarkHashDefault(b *testing.B) {
+	salt := randomBytes(DefaultParams.SaltLen)
+	for b.Loop() {
+		argon2Key(refDefaultPlain, salt, DefaultParams)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "hashes/s")
+}
+
+// BenchmarkHashParallel measures the throughput of a Hasher with DefaultParams
+// and GOMAXPROCS slots under parallel load.
+func BenchmarkHashParallel(b *testing.B) {
+	h := NewHasher(DefaultParams, 0)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := h.Hash(context.Background(), refDefaultPlain); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "hashes/s")
+}

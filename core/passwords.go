@@ -1,0 +1,326 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/deputyhq/deputy/core/password"
+)
+
+// PasswordSet is the outcome of setting a password: the user is signed in.
+type PasswordSet struct {
+	Token string
+	User  *User
+}
+
+// checkProfile applies the programme's password profile, mapping its verdict to Weavr codes.
+func checkProfile(prog *Programme, plain string) error {
+	err := prog.profile().Check(plain)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, password.ErrTooShort):
+		return Conflict(CodePasswordTooShort)
+	case errors.Is(err, password.ErrTooLong):
+		return Conflict(CodePasswordTooLong)
+	case errors.Is(err, password.ErrTooSimple):
+		return Conflict(CodePasswordTooSimple)
+	default:
+		return fmt.Errorf("password profile: %w", err)
+	}
+}
+
+// ValidatePassword checks a password against the programme's profile (Weavr passwordValidate).
+func (s *Service) ValidatePassword(_ context.Context, prog *Programme, plain string) error {
+	return checkProfile(prog, plain)
+}
+
+// PasswordProfile returns the programme's password profile, for clients that show it live.
+func (s *Service) PasswordProfile(prog *Programme) password.Profile { return prog.profile() }
+
+// CreatePassword sets the first password of a user and signs them in
+// (Weavr passwordCreate: once only, then PASSWORD_ALREADY_CREATED).
+func (s *Service) CreatePassword(ctx context.Context, prog *Programme, userID, plain string) (*PasswordSet, error) {
+	u, err := s.programmeUser(ctx, prog, userID)
+	if err != nil {
+		return nil, err
+	}
+	if u.PasswordSet {
+		return nil, Conflict(CodePasswordAlreadyCreated)
+	}
+	if err := checkProfile(prog, plain); err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(ctx, plain)
+	if err != nil {
+		return nil, internal("hash password", err)
+	}
+	return s.storeFirstPassword(ctx, userID, hash, ActorAPI, "password.create", nil)
+}
+
+// storeFirstPassword records a user's first password and opens a session, failing
+// with PASSWORD_ALREADY_CREATED if one was set meanwhile. extra runs in the same
+// transaction (an invite consume marks its invite there).
+func (s *Service) storeFirstPassword(ctx context.Context, userID, hash, actor, action string, extra func(Tx, *User) error) (*PasswordSet, error) {
+	token, err := randomToken(sessionTokenPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var user *User
+	err = s.store.Update(ctx, func(tx Tx) error {
+		u, err := tx.User(userID)
+		if err != nil {
+			return err
+		}
+		if u.PasswordSet {
+			return Conflict(CodePasswordAlreadyCreated)
+		}
+		now := s.clock.Now()
+		if extra != nil {
+			if err := extra(tx, u); err != nil {
+				return err
+			}
+		}
+		u.PasswordSet = true
+		u.UpdatedAt = now
+		if err := tx.UpdateUser(u); err != nil {
+			return err
+		}
+		if err := tx.PutPassword(&PasswordRecord{UserID: u.ID, Hash: hash, SetAt: now}); err != nil {
+			return err
+		}
+		if err := s.insertSession(tx, u, token, now); err != nil {
+			return err
+		}
+		user = u
+		if actor == "" {
+			actor = u.ID
+		}
+		return s.audit(ctx, tx, u.ProgrammeID, actor, action, u.ID, nil)
+	})
+	if err != nil {
+		return nil, internal(action, err)
+	}
+	return &PasswordSet{Token: token, User: user}, nil
+}
+
+// UpdatePassword changes the caller's password (Weavr passwordUpdate). Every
+// session of the user ends, and a new one is returned.
+func (s *Service) UpdatePassword(ctx context.Context, c *Caller, oldPlain, newPlain string) (*PasswordSet, error) {
+	rec, err := s.passwordRecord(ctx, c.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	ok, _, err := s.hasher.Verify(ctx, oldPlain, rec.Hash)
+	if err != nil {
+		return nil, internal("verify password", err)
+	}
+	if !ok {
+		return nil, Conflict(CodePasswordIncorrect)
+	}
+	return s.replacePassword(ctx, c.Programme, c.User.ID, rec, newPlain, c.User.ID, "password.update")
+}
+
+// replacePassword applies the profile and history rules to newPlain, then swaps
+// it in if the stored password is still rec, ending every session of the user.
+func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID string, rec *PasswordRecord, newPlain, actor, action string) (*PasswordSet, error) {
+	if err := checkProfile(prog, newPlain); err != nil {
+		return nil, err
+	}
+	keep := prog.profile().History()
+	if keep > 0 {
+		previous := append([]string{rec.Hash}, rec.History...)
+		for _, h := range previous[:min(keep, len(previous))] {
+			used, _, err := s.hasher.Verify(ctx, newPlain, h)
+			if err != nil {
+				return nil, internal("check password history", err)
+			}
+			if used {
+				return nil, Conflict(CodePasswordAlreadyUsed)
+			}
+		}
+	}
+	hash, err := s.hasher.Hash(ctx, newPlain)
+	if err != nil {
+		return nil, internal("hash password", err)
+	}
+	token, err := randomToken(sessionTokenPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var user *User
+	err = s.store.Update(ctx, func(tx Tx) error {
+		cur, err := tx.Password(userID)
+		if err != nil {
+			return err
+		}
+		if cur.Hash != rec.Hash {
+			return Conflict("PASSWORD_CHANGED_CONCURRENTLY")
+		}
+		history := append([]string{cur.Hash}, cur.History...)
+		if len(history) > max(keep-1, 0) {
+			history = history[:max(keep-1, 0)]
+		}
+		now := s.clock.Now()
+		if err := tx.PutPassword(&PasswordRecord{UserID: userID, Hash: hash, History: history, SetAt: now}); err != nil {
+			return err
+		}
+		if _, err := tx.DeleteUserSessions(userID); err != nil {
+			return err
+		}
+		u, err := tx.User(userID)
+		if err != nil {
+			return err
+		}
+		if err := s.insertSession(tx, u, token, now); err != nil {
+			return err
+		}
+		user = u
+		return s.audit(ctx, tx, u.ProgrammeID, actor, action, userID, nil)
+	})
+	if err != nil {
+		return nil, internal(action, err)
+	}
+	return &PasswordSet{Token: token, User: user}, nil
+}
+
+// LostPasswordStart emails a reset code to every active user of the programme
+// with this email who has a password (Weavr lostPasswordInitiate). It answers the
+// same whether or not such a user exists, so it cannot be used to find accounts.
+func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email string) error {
+	email = NormaliseEmail(email)
+	var users []*User
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		users, err = tx.UsersByEmail(prog.ID, email)
+		return err
+	})
+	if err != nil {
+		return internal("lost password lookup", err)
+	}
+	for _, u := range users {
+		if !u.Active || !u.PasswordSet {
+			continue
+		}
+		code, err := s.newCode()
+		if err != nil {
+			return err
+		}
+		err = s.store.Update(ctx, func(tx Tx) error {
+			if err := tx.PutResetCode(&ResetCode{UserID: u.ID, CodeHash: s.keys.hash(purposeResetCode, u.ID+":"+code), ExpiresAt: s.clock.Now().Add(s.cfg.ResetCodeTTL)}); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, prog.ID, ActorAPI, "password.reset_requested", u.ID, nil)
+		})
+		if err != nil {
+			return internal("store reset code", err)
+		}
+		msg := Email{
+			ProgrammeID: prog.ID, FromName: prog.Name, To: u.Email,
+			Subject: prog.Name + ": reset your password",
+			Text: fmt.Sprintf("Hello %s,\n\nUse the code %s to choose a new password for %s. It expires in %d minutes.\nIf you did not ask for this, ignore this email: your password is unchanged.\n",
+				u.Name, code, prog.Name, int(s.cfg.ResetCodeTTL.Minutes())),
+		}
+		if err := s.send.Email.SendEmail(ctx, msg); err != nil {
+			return fmt.Errorf("send reset email: %w", err)
+		}
+	}
+	return nil
+}
+
+// maxResetAttempts wrong codes void a reset code.
+const maxResetAttempts = 5
+
+// LostPasswordResume sets a new password with a reset code, ends the user's
+// sessions and signs them in (Weavr lostPasswordResume).
+func (s *Service) LostPasswordResume(ctx context.Context, prog *Programme, email, code, newPlain string) (*PasswordSet, error) {
+	email = NormaliseEmail(email)
+	invalid := Conflict(CodeInvalidNonceOrEmail)
+	var users []*User
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		users, err = tx.UsersByEmail(prog.ID, email)
+		return err
+	})
+	if err != nil {
+		return nil, internal("lost password lookup", err)
+	}
+	for _, u := range users {
+		if !u.Active {
+			continue
+		}
+		matched, err := s.useResetCode(ctx, u.ID, code)
+		if err != nil {
+			return nil, err
+		}
+		if !matched {
+			continue
+		}
+		if !u.PasswordSet {
+			return nil, Conflict("PASSWORD_NOT_SET")
+		}
+		rec, err := s.passwordRecord(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		return s.replacePassword(ctx, prog, u.ID, rec, newPlain, u.ID, "password.reset")
+	}
+	return nil, invalid
+}
+
+// useResetCode checks code against the user's reset code, consuming it on a
+// match and counting a wrong guess otherwise (the code is void after maxResetAttempts).
+func (s *Service) useResetCode(ctx context.Context, userID, code string) (bool, error) {
+	matched := false
+	err := s.store.Update(ctx, func(tx Tx) error {
+		matched = false
+		rc, err := tx.ResetCode(userID)
+		if errors.Is(err, ErrRecordNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !s.clock.Now().Before(rc.ExpiresAt) {
+			return tx.DeleteResetCode(userID)
+		}
+		if s.keys.equal(purposeResetCode, userID+":"+code, rc.CodeHash) {
+			matched = true
+			return tx.DeleteResetCode(userID)
+		}
+		rc.Attempts++
+		if rc.Attempts >= maxResetAttempts {
+			return tx.DeleteResetCode(userID)
+		}
+		return tx.PutResetCode(rc)
+	})
+	return matched, internal("check reset code", err)
+}
+
+func (s *Service) passwordRecord(ctx context.Context, userID string) (*PasswordRecord, error) {
+	var rec *PasswordRecord
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		rec, err = tx.Password(userID)
+		return err
+	})
+	if errors.Is(err, ErrRecordNotFound) {
+		return nil, Conflict("PASSWORD_NOT_SET")
+	}
+	return rec, internal("read password", err)
+}
+
+// programmeUser returns a user of prog, or ErrNotFound.
+func (s *Service) programmeUser(ctx context.Context, prog *Programme, userID string) (*User, error) {
+	var u *User
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		u, err = tx.User(userID)
+		return err
+	})
+	if errors.Is(err, ErrRecordNotFound) || (err == nil && u.ProgrammeID != prog.ID) {
+		return nil, NotFound("user")
+	}
+	return u, internal("read user", err)
+}

@@ -1,0 +1,314 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/hotp"
+)
+
+// Machine codes of the SCA operations (Weavr enrolDeviceUsingOtp*, stepupSCA*).
+const (
+	CodeMobileNotAvailable      = "MOBILE_NUMBER_NOT_AVAILABLE"
+	CodeChannelAlreadyActive    = "CHANNEL_ALREADY_REGISTERED"
+	CodeChannelNotRegistered    = "CHANNEL_NOT_REGISTERED"
+	CodeCredentialsInactive     = "CREDENTIALS_INACTIVE"
+	CodeRetryIn15Sec            = "RETRY_IN_15SEC"
+	CodeChallengeLimitExceeded  = "CHALLENGE_LIMIT_EXCEEDED"
+	CodeStateInvalid            = "STATE_INVALID"
+	CodeAlreadyVerified         = "ALREADY_VERIFIED"
+	CodeCodeExpired             = "VERIFICATION_CODE_EXPIRED"
+	CodeCodeInvalid             = "VERIFICATION_CODE_INVALID"
+	CodeOneChallengeLimitRemain = "ONE_CHALLENGE_LIMIT_REMAINING"
+)
+
+// Factors lists the caller's authentication factors (Weavr authFactorsGet).
+func (s *Service) Factors(ctx context.Context, c *Caller) ([]*Factor, error) {
+	var out []*Factor
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		out, err = tx.Factors(c.User.ID)
+		return err
+	})
+	return out, internal("list factors", err)
+}
+
+// RequireStepUp is the one way an operation demands a stepped-up session.
+func RequireStepUp(c *Caller) error {
+	if c.Session == nil || !c.Session.SteppedUp {
+		return StepUpRequired()
+	}
+	return nil
+}
+
+// EnrolSMS starts enrolling the caller's mobile for SMS codes (Weavr
+// enrolDeviceUsingOtpStepOne): a code goes to the user's mobile and the factor
+// is PENDING_VERIFICATION until VerifyEnrolSMS. Replacing a device while another
+// factor is ACTIVE needs a stepped-up session.
+func (s *Service) EnrolSMS(ctx context.Context, c *Caller) error {
+	return s.issueChallenge(ctx, c, PurposeEnrolSMS, func(tx Tx, u *User, now time.Time) error {
+		if u.Mobile == nil {
+			return Conflict(CodeMobileNotAvailable)
+		}
+		factors, err := tx.Factors(u.ID)
+		if err != nil {
+			return err
+		}
+		var sms *Factor
+		otherActive := false
+		for _, f := range factors {
+			if f.Channel == ChannelSMS {
+				sms = f
+			} else if f.Status == FactorActive {
+				otherActive = true
+			}
+		}
+		if sms != nil && sms.Status == FactorActive {
+			return Conflict(CodeChannelAlreadyActive)
+		}
+		if otherActive {
+			if err := RequireStepUp(c); err != nil {
+				return err
+			}
+		}
+		if sms == nil {
+			sms = &Factor{UserID: u.ID, Channel: ChannelSMS, CreatedAt: now}
+		}
+		sms.Status, sms.Mobile, sms.UpdatedAt = FactorPending, u.Mobile, now
+		return tx.PutFactor(sms)
+	})
+}
+
+// StepUpSMS sends a step-up code to the caller's ACTIVE SMS device (Weavr stepupSCAChallenge).
+func (s *Service) StepUpSMS(ctx context.Context, c *Caller) error {
+	return s.issueChallenge(ctx, c, PurposeStepUpSMS, func(tx Tx, u *User, _ time.Time) error {
+		f, err := tx.Factor(u.ID, ChannelSMS)
+		if errors.Is(err, ErrRecordNotFound) || (err == nil && f.Status != FactorActive) {
+			return Conflict(CodeChannelNotRegistered)
+		}
+		return err
+	})
+}
+
+// issueChallenge creates or replaces the session's challenge for purpose, after
+// prepare has checked (and may have changed) the user's factors in the same
+// transaction, then texts the code to the user's mobile.
+func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose ChallengePurpose, prepare func(Tx, *User, time.Time) error) error {
+	code, nonce, err := s.newOTP()
+	if err != nil {
+		return err
+	}
+	var user *User
+	err = s.store.Update(ctx, func(tx Tx) error {
+		u, err := tx.User(c.User.ID)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		if !u.Active {
+			return Conflict(CodeCredentialsInactive)
+		}
+		if now.Before(u.SCALockedUntil) {
+			return &Error{Class: ErrConflict, Code: CodeChallengeLimitExceeded, RetryAfter: u.SCALockedUntil.Sub(now)}
+		}
+		if err := prepare(tx, u, now); err != nil {
+			return err
+		}
+		ch := &Challenge{SessionHash: c.Session.TokenHash, Purpose: purpose, UserID: u.ID}
+		prev, err := tx.Challenge(c.Session.TokenHash, purpose)
+		switch {
+		case errors.Is(err, ErrRecordNotFound):
+		case err != nil:
+			return err
+		case now.Sub(prev.IssuedAt) < s.cfg.ReissueInterval:
+			return &Error{Class: ErrConflict, Code: CodeRetryIn15Sec, RetryAfter: s.cfg.ReissueInterval - now.Sub(prev.IssuedAt)}
+		case prev.Reissues >= s.cfg.MaxReissues:
+			return Conflict(CodeChallengeLimitExceeded)
+		default:
+			ch.Reissues = prev.Reissues + 1
+		}
+		ch.Nonce, ch.CodeHash = nonce, s.keys.hash(purposeOTP, nonce+":"+code)
+		ch.IssuedAt, ch.ExpiresAt = now, now.Add(s.cfg.ChallengeTTL)
+		ch.MaxAttempts, ch.State = c.Programme.Settings.otpAttempts(), ChallengePending
+		if err := tx.PutChallenge(ch); err != nil {
+			return err
+		}
+		user = u
+		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.issue", u.ID, map[string]string{"purpose": string(purpose), "channel": string(ChannelSMS)})
+	})
+	if err != nil {
+		return internal("issue challenge", err)
+	}
+	text := fmt.Sprintf("%s: your verification code is %s. Never share it with anyone.\n\n@%s #%s", c.Programme.Name, code, s.cfg.OriginHost, code)
+	if err := s.send.SMS.SendSMS(ctx, SMS{ProgrammeID: user.ProgrammeID, To: *user.Mobile, Text: text}); err != nil {
+		return fmt.Errorf("send challenge SMS: %w", err)
+	}
+	return nil
+}
+
+// newOTP returns a 6-digit HOTP code (RFC 4226) over a fresh random secret, and
+// a random nonce that binds its hash to this challenge. Sandbox codes are 123456.
+func (s *Service) newOTP() (code, nonce string, err error) {
+	secret := make([]byte, 20)
+	if _, err := rand.Read(secret); err != nil {
+		return "", "", fmt.Errorf("otp secret: %w", err)
+	}
+	n := make([]byte, 16)
+	if _, err := rand.Read(n); err != nil {
+		return "", "", fmt.Errorf("otp nonce: %w", err)
+	}
+	nonce = base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(n)
+	if s.cfg.Sandbox {
+		return SandboxCode, nonce, nil
+	}
+	code, err = hotp.GenerateCodeCustom(base32.StdEncoding.EncodeToString(secret), 0,
+		hotp.ValidateOpts{Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		return "", "", fmt.Errorf("otp code: %w", err)
+	}
+	return code, nonce, nil
+}
+
+// VerifyEnrolSMS completes SMS enrolment with the code (Weavr
+// enrolDeviceUsingOtpStepTwo): the factor becomes ACTIVE and the session is stepped up.
+func (s *Service) VerifyEnrolSMS(ctx context.Context, c *Caller, code string) error {
+	return s.verifyChallenge(ctx, c, PurposeEnrolSMS, code, func(tx Tx, now time.Time) error {
+		f, err := tx.Factor(c.User.ID, ChannelSMS)
+		if errors.Is(err, ErrRecordNotFound) {
+			return Conflict(CodeStateInvalid)
+		}
+		if err != nil {
+			return err
+		}
+		if f.Status == FactorActive {
+			return Conflict(CodeChannelAlreadyActive)
+		}
+		f.Status, f.UpdatedAt = FactorActive, now
+		return tx.PutFactor(f)
+	})
+}
+
+// VerifyStepUpSMS steps the session up with the code (Weavr stepupSCAVerify).
+func (s *Service) VerifyStepUpSMS(ctx context.Context, c *Caller, code string) error {
+	return s.verifyChallenge(ctx, c, PurposeStepUpSMS, code, func(tx Tx, _ time.Time) error {
+		f, err := tx.Factor(c.User.ID, ChannelSMS)
+		if errors.Is(err, ErrRecordNotFound) || (err == nil && f.Status != FactorActive) {
+			return Conflict(CodeChannelNotRegistered)
+		}
+		return err
+	})
+}
+
+// verifyChallenge checks a code against the session's challenge. Everything is
+// decided in one transaction, so a code is usable once however many requests
+// race, and every wrong guess is counted both on the challenge and on the user.
+func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose ChallengePurpose, code string, onSuccess func(Tx, time.Time) error) error {
+	var outcome error
+	var lockedUser *User
+	err := s.store.Update(ctx, func(tx Tx) error {
+		outcome, lockedUser = nil, nil
+		ch, err := tx.Challenge(c.Session.TokenHash, purpose)
+		if errors.Is(err, ErrRecordNotFound) {
+			return Conflict(CodeStateInvalid)
+		}
+		if err != nil {
+			return err
+		}
+		u, err := tx.User(c.User.ID)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		switch {
+		case !u.Active:
+			return Conflict(CodeCredentialsInactive)
+		case ch.State == ChallengeVerified && purpose == PurposeStepUpSMS:
+			return Conflict(CodeAlreadyVerified)
+		case ch.State != ChallengePending || now.Before(u.SCALockedUntil):
+			return Conflict(CodeStateInvalid)
+		case !now.Before(ch.ExpiresAt):
+			return Conflict(CodeCodeExpired)
+		}
+		if s.keys.equal(purposeOTP, ch.Nonce+":"+code, ch.CodeHash) {
+			if err := onSuccess(tx, now); err != nil {
+				return err
+			}
+			ch.State = ChallengeVerified
+			if err := tx.PutChallenge(ch); err != nil {
+				return err
+			}
+			if u.SCAFailures != 0 {
+				u.SCAFailures = 0
+				if err := tx.UpdateUser(u); err != nil {
+					return err
+				}
+			}
+			sess, err := tx.Session(c.Session.TokenHash)
+			if err != nil {
+				return err
+			}
+			sess.SteppedUp, sess.SteppedUpAt = true, now
+			if err := tx.UpdateSession(sess); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.verify", u.ID, map[string]string{"purpose": string(purpose)})
+		}
+		ch.Attempts++
+		u.SCAFailures++
+		left := ch.MaxAttempts - ch.Attempts
+		switch {
+		case left <= 0:
+			ch.State = ChallengeFailed
+			outcome = Conflict(CodeChallengeLimitExceeded)
+		case left == 1:
+			outcome = Conflict(CodeOneChallengeLimitRemain)
+		default:
+			outcome = Conflict(CodeCodeInvalid)
+		}
+		details := map[string]string{"purpose": string(purpose)}
+		if u.SCAFailures >= s.cfg.SCAFailureLimit {
+			u.SCAFailures = 0
+			u.SCALockedUntil = now.Add(s.cfg.SCALockout)
+			ch.State = ChallengeFailed
+			if _, err := tx.DeleteUserSessions(u.ID); err != nil {
+				return err
+			}
+			outcome = Conflict(CodeChallengeLimitExceeded)
+			lockedUser = u
+			details["locked"] = "true"
+		}
+		if err := tx.PutChallenge(ch); err != nil {
+			return err
+		}
+		if err := tx.UpdateUser(u); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.failed", u.ID, details)
+	})
+	if err != nil {
+		return internal("verify challenge", err)
+	}
+	if lockedUser != nil {
+		s.alertSCALock(ctx, c.Programme, lockedUser)
+	}
+	return outcome
+}
+
+// alertSCALock emails the user that their second factor was locked.
+func (s *Service) alertSCALock(ctx context.Context, prog *Programme, u *User) {
+	msg := Email{
+		ProgrammeID: prog.ID, FromName: prog.Name, To: u.Email,
+		Subject: prog.Name + ": too many wrong verification codes",
+		Text: fmt.Sprintf("Hello %s,\n\nWe received %d wrong verification codes for your account in a row, so we signed you out everywhere and paused verification for %d minutes.\nIf this was not you, change your password and contact your administrator.\n",
+			u.Name, s.cfg.SCAFailureLimit, int(s.cfg.SCALockout.Minutes())),
+	}
+	if err := s.send.Email.SendEmail(ctx, msg); err != nil {
+		s.log.ErrorContext(ctx, "send SCA lock alert", slog.String("user", u.ID), slog.String("error", err.Error()))
+	}
+}

@@ -1,0 +1,236 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/deputyhq/deputy/core/password"
+)
+
+// Config holds the service's tunables. Zero values take the documented defaults.
+type Config struct {
+	// Sandbox makes every one-time code 123456 and is meant for integration testing only.
+	Sandbox bool
+	// SessionIdle ends a session after this long without activity (default 5 minutes).
+	SessionIdle time.Duration
+	// LockoutThreshold consecutive failed sign-ins lock a user (default 5).
+	LockoutThreshold int
+	// LockoutDuration is how long a lockout lasts (default 30 minutes).
+	LockoutDuration time.Duration
+	// ResetCodeTTL is the life of a lost-password code (default 15 minutes).
+	ResetCodeTTL time.Duration
+	// IdempotencyTTL is how long an idempotency-ref is remembered (default 24 hours).
+	IdempotencyTTL time.Duration
+	// ChallengeTTL is the life of a one-time-code challenge (default 5 minutes).
+	ChallengeTTL time.Duration
+	// ReissueInterval is the least time between two codes for one challenge (default 15s).
+	ReissueInterval time.Duration
+	// MaxReissues is how often a session may re-issue a challenge (default 2).
+	MaxReissues int
+	// SCAFailureLimit consecutive wrong codes, across challenges, pause a user's
+	// challenges for SCALockout and end their sessions (defaults 10 and 30 minutes).
+	SCAFailureLimit int
+	SCALockout      time.Duration
+	// OriginHost ends SMS codes as "@host #code" so phones autofill them only on that site.
+	OriginHost string
+	// PasswordParams are the argon2id parameters for new hashes (default password.DefaultParams).
+	PasswordParams password.Params
+	// MaxConcurrentHashes bounds parallel argon2id work (default GOMAXPROCS).
+	MaxConcurrentHashes int
+	// Logger receives operational logs; never secrets (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c *Config) applyDefaults() error {
+	if c.SessionIdle == 0 {
+		c.SessionIdle = 5 * time.Minute
+	}
+	if c.LockoutThreshold == 0 {
+		c.LockoutThreshold = 5
+	}
+	if c.LockoutDuration == 0 {
+		c.LockoutDuration = 30 * time.Minute
+	}
+	if c.ResetCodeTTL == 0 {
+		c.ResetCodeTTL = 15 * time.Minute
+	}
+	if c.IdempotencyTTL == 0 {
+		c.IdempotencyTTL = 24 * time.Hour
+	}
+	if c.ChallengeTTL == 0 {
+		c.ChallengeTTL = 5 * time.Minute
+	}
+	if c.ReissueInterval == 0 {
+		c.ReissueInterval = 15 * time.Second
+	}
+	if c.MaxReissues == 0 {
+		c.MaxReissues = 2
+	}
+	if c.SCAFailureLimit == 0 {
+		c.SCAFailureLimit = 10
+	}
+	if c.SCALockout == 0 {
+		c.SCALockout = 30 * time.Minute
+	}
+	if c.OriginHost == "" {
+		c.OriginHost = "localhost"
+	}
+	if c.PasswordParams == (password.Params{}) {
+		c.PasswordParams = password.DefaultParams
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	switch {
+	case c.SessionIdle < time.Second:
+		return fmt.Errorf("session idle timeout %v is below one second", c.SessionIdle)
+	case c.SCAFailureLimit < 1 || c.MaxReissues < 0:
+		return errors.New("SCA failure limit must be at least 1 and re-issues not negative")
+	case c.LockoutThreshold < 1:
+		return fmt.Errorf("lockout threshold %d must be at least 1", c.LockoutThreshold)
+	case c.LockoutDuration < 0 || c.ResetCodeTTL < 0:
+		return errors.New("durations must not be negative")
+	case c.IdempotencyTTL < 24*time.Hour:
+		return fmt.Errorf("idempotency TTL %v is below the promised 24 hours", c.IdempotencyTTL)
+	}
+	return nil
+}
+
+// Senders delivers messages. Both fields are required; the sandbox uses an Outbox for both.
+type Senders struct {
+	SMS   SMSSender
+	Email EmailSender
+}
+
+// Service is Deputy's domain API. It is safe for concurrent use.
+type Service struct {
+	cfg    Config
+	store  Store
+	send   Senders
+	clock  Clock
+	hasher *password.Hasher
+	keys   keyring
+	log    *slog.Logger
+}
+
+// New builds a Service over its dependencies, validating cfg. It loads the
+// installation's hashing key from the store, creating it on first use.
+func New(ctx context.Context, cfg Config, store Store, send Senders, clock Clock) (*Service, error) {
+	if err := cfg.applyDefaults(); err != nil {
+		return nil, fmt.Errorf("core config: %w", err)
+	}
+	if store == nil || send.SMS == nil || send.Email == nil || clock == nil {
+		return nil, errors.New("core: store, senders and clock are required")
+	}
+	key, err := loadHashKey(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{
+		cfg:    cfg,
+		store:  store,
+		send:   send,
+		clock:  clock,
+		hasher: password.NewHasher(cfg.PasswordParams, cfg.MaxConcurrentHashes),
+		keys:   keyring{key: key},
+		log:    cfg.Logger,
+	}, nil
+}
+
+// loadHashKey reads the keyed-hash secret, creating it atomically on first start.
+func loadHashKey(ctx context.Context, store Store) ([]byte, error) {
+	var key []byte
+	err := store.Update(ctx, func(tx Tx) error {
+		k, err := tx.Meta(metaHashKey)
+		if err == nil {
+			key = k
+			return nil
+		}
+		if !errors.Is(err, ErrRecordNotFound) {
+			return err
+		}
+		k = make([]byte, 32)
+		if _, err := rand.Read(k); err != nil {
+			return err
+		}
+		key = k
+		return tx.PutMeta(metaHashKey, k)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load hashing key: %w", err)
+	}
+	return key, nil
+}
+
+// Sandbox reports whether the service runs in sandbox mode.
+func (s *Service) Sandbox() bool { return s.cfg.Sandbox }
+
+// Now is the service clock's time.
+func (s *Service) Now() time.Time { return s.clock.Now() }
+
+// newCode returns a 6-digit one-time code: 123456 in sandbox, random otherwise.
+func (s *Service) newCode() (string, error) {
+	if s.cfg.Sandbox {
+		return SandboxCode, nil
+	}
+	return randomDigits(6)
+}
+
+// SandboxCode is the one-time code every challenge accepts in sandbox mode.
+const SandboxCode = "123456"
+
+type requestRefKey struct{}
+
+// WithRequestRef returns ctx carrying the request's reference for audit events.
+func WithRequestRef(ctx context.Context, ref string) context.Context {
+	return context.WithValue(ctx, requestRefKey{}, ref)
+}
+
+// RequestRef returns the request reference carried by ctx, or "".
+func RequestRef(ctx context.Context) string {
+	ref, _ := ctx.Value(requestRefKey{}).(string)
+	return ref
+}
+
+// Actors that are not users.
+const (
+	ActorAPI    = "api"    // a caller holding the programme's secret api key
+	ActorSystem = "system" // Deputy itself (sweeps, lockouts)
+)
+
+// audit appends one event in tx.
+func (s *Service) audit(ctx context.Context, tx Tx, programmeID, actor, action, subject string, details map[string]string) error {
+	return tx.AppendAudit(&AuditEvent{
+		ProgrammeID: programmeID,
+		Actor:       actor,
+		Action:      action,
+		Subject:     subject,
+		RequestRef:  RequestRef(ctx),
+		At:          s.clock.Now(),
+		Details:     details,
+	})
+}
+
+// internal wraps an unexpected store error with context; it maps to a 500.
+func internal(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// Ready reports whether the store answers a read.
+func (s *Service) Ready(ctx context.Context) error {
+	return s.store.View(ctx, func(tx ReadTx) error {
+		_, err := tx.Meta(metaHashKey)
+		return err
+	})
+}

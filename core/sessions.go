@@ -1,0 +1,275 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Caller is an authenticated request's principal: the programme (from the api
+// key) and, for token-carrying calls, the session and its user.
+type Caller struct {
+	Programme *Programme
+	Session   *Session
+	User      *User
+}
+
+// SignedIn is the outcome of a successful sign-in: a bearer token, shown once.
+type SignedIn struct {
+	Token string
+	User  *User
+}
+
+// sessionTokenPrefix marks session tokens.
+const sessionTokenPrefix = "dst_"
+
+// Login signs a user in with email and password (Weavr loginWithPassword).
+// Unknown email, wrong password, no password yet and deactivated users all fail
+// with ErrInvalidCredentials after similar work; LockoutThreshold consecutive
+// failures lock the user for LockoutDuration (ErrLocked). The failure count is
+// decided inside the store transaction, so it is exact under parallel attempts.
+func (s *Service) Login(ctx context.Context, prog *Programme, email, plain string) (*SignedIn, error) {
+	email = NormaliseEmail(email)
+	type candidate struct {
+		user *User
+		pw   *PasswordRecord
+	}
+	var cands []candidate
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		cands = cands[:0]
+		users, err := tx.UsersByEmail(prog.ID, email)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			pw, err := tx.Password(u.ID)
+			if errors.Is(err, ErrRecordNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			cands = append(cands, candidate{u, pw})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, internal("login lookup", err)
+	}
+	now := s.clock.Now()
+	checked := false
+	for _, c := range cands {
+		if !c.user.Active {
+			continue
+		}
+		if c.user.Locked(now) {
+			return nil, s.lockedError(c.user, now)
+		}
+		checked = true
+		ok, rehash, err := s.hasher.Verify(ctx, plain, c.pw.Hash)
+		if err != nil {
+			return nil, internal("verify password", err)
+		}
+		if ok {
+			return s.completeLogin(ctx, c.user, c.pw, plain, rehash)
+		}
+		if err := s.recordLoginFailure(ctx, c.user.ID); err != nil {
+			return nil, err
+		}
+	}
+	if !checked {
+		s.hasher.VerifyDummy(ctx, plain)
+	}
+	return nil, &Error{Class: ErrInvalidCredentials}
+}
+
+func (s *Service) lockedError(u *User, now time.Time) error {
+	return &Error{Class: ErrLocked, RetryAfter: u.LockedUntil.Sub(now), Message: "account temporarily locked after failed sign-in attempts"}
+}
+
+// recordLoginFailure counts one failed attempt for userID and locks the user on
+// the threshold. It answers ErrLocked when the user was already locked (a parallel
+// attempt got there first), so exactly LockoutThreshold attempts see 403.
+func (s *Service) recordLoginFailure(ctx context.Context, userID string) error {
+	var outcome error
+	err := s.store.Update(ctx, func(tx Tx) error {
+		outcome = nil
+		u, err := tx.User(userID)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		if u.Locked(now) {
+			outcome = s.lockedError(u, now)
+			return nil
+		}
+		u.FailedLogins++
+		action := "login.failed"
+		if u.FailedLogins >= s.cfg.LockoutThreshold {
+			u.FailedLogins = 0
+			u.LockedUntil = now.Add(s.cfg.LockoutDuration)
+			action = "login.locked"
+		}
+		u.UpdatedAt = now
+		if err := tx.UpdateUser(u); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, u.ProgrammeID, u.ID, action, u.ID, nil)
+	})
+	if err != nil {
+		return internal("record login failure", err)
+	}
+	return outcome
+}
+
+// completeLogin opens a session for a verified password, re-checking inside the
+// transaction that the user was not locked or deactivated meanwhile.
+func (s *Service) completeLogin(ctx context.Context, u *User, pw *PasswordRecord, plain string, rehash bool) (*SignedIn, error) {
+	var newHash string
+	if rehash {
+		h, err := s.hasher.Hash(ctx, plain)
+		if err != nil {
+			return nil, internal("rehash password", err)
+		}
+		newHash = h
+	}
+	token, err := randomToken(sessionTokenPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var user *User
+	err = s.store.Update(ctx, func(tx Tx) error {
+		cur, err := tx.User(u.ID)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		if !cur.Active {
+			return &Error{Class: ErrInvalidCredentials}
+		}
+		if cur.Locked(now) {
+			return s.lockedError(cur, now)
+		}
+		if cur.FailedLogins != 0 {
+			cur.FailedLogins = 0
+			cur.UpdatedAt = now
+			if err := tx.UpdateUser(cur); err != nil {
+				return err
+			}
+		}
+		if newHash != "" {
+			rec, err := tx.Password(u.ID)
+			if err != nil {
+				return err
+			}
+			if rec.Hash == pw.Hash { // only if nobody changed the password meanwhile
+				rec.Hash = newHash
+				if err := tx.PutPassword(rec); err != nil {
+					return err
+				}
+			}
+		}
+		if err := s.insertSession(tx, cur, token, now); err != nil {
+			return err
+		}
+		user = cur
+		return s.audit(ctx, tx, cur.ProgrammeID, cur.ID, "user.login", cur.ID, nil)
+	})
+	if err != nil {
+		return nil, internal("open session", err)
+	}
+	return &SignedIn{Token: token, User: user}, nil
+}
+
+func (s *Service) insertSession(tx Tx, u *User, token string, now time.Time) error {
+	return tx.InsertSession(&Session{
+		TokenHash:   s.keys.hash(purposeSession, token),
+		UserID:      u.ID,
+		IdentityID:  u.IdentityID,
+		ProgrammeID: u.ProgrammeID,
+		CreatedAt:   now,
+		LastSeen:    now,
+	})
+}
+
+// touchInterval is how stale a session's recorded activity may get before a
+// request writes it again: a write per request would make every read a disk
+// write. A session may therefore end up to this much before its idle timeout.
+func (s *Service) touchInterval() time.Duration {
+	return min(s.cfg.SessionIdle/30, 10*time.Second)
+}
+
+// Authenticate resolves a bearer token to its caller, ending idle sessions and
+// recording activity (Weavr: valid for 5 minutes from last activity).
+func (s *Service) Authenticate(ctx context.Context, prog *Programme, token string) (*Caller, error) {
+	if token == "" {
+		return nil, &Error{Class: ErrUnauthenticated, Message: "missing bearer token"}
+	}
+	hash := s.keys.hash(purposeSession, token)
+	var sess *Session
+	var user *User
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		if sess, err = tx.Session(hash); err != nil {
+			return err
+		}
+		user, err = tx.User(sess.UserID)
+		return err
+	})
+	unauth := &Error{Class: ErrUnauthenticated, Message: "invalid or expired token"}
+	if errors.Is(err, ErrRecordNotFound) {
+		return nil, unauth
+	}
+	if err != nil {
+		return nil, internal("authenticate token", err)
+	}
+	now := s.clock.Now()
+	if sess.ProgrammeID != prog.ID || !user.Active || now.Sub(sess.LastSeen) >= s.cfg.SessionIdle {
+		return nil, unauth
+	}
+	if now.Sub(sess.LastSeen) >= s.touchInterval() {
+		err := s.store.Update(ctx, func(tx Tx) error {
+			cur, err := tx.Session(hash)
+			if err != nil {
+				return err
+			}
+			if cur.LastSeen.Before(now) {
+				cur.LastSeen = now
+				return tx.UpdateSession(cur)
+			}
+			return nil
+		})
+		if errors.Is(err, ErrRecordNotFound) {
+			return nil, unauth
+		}
+		if err != nil {
+			return nil, internal("touch session", err)
+		}
+		sess.LastSeen = now
+	}
+	return &Caller{Programme: prog, Session: sess, User: user}, nil
+}
+
+// Logout ends the caller's session everywhere at once (Weavr logout).
+func (s *Service) Logout(ctx context.Context, c *Caller) error {
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.DeleteSession(c.Session.TokenHash); err != nil && !errors.Is(err, ErrRecordNotFound) {
+			return err
+		}
+		return s.audit(ctx, tx, c.Programme.ID, c.User.ID, "user.logout", c.User.ID, nil)
+	})
+	return internal("logout", err)
+}
+
+// Sweep removes idle sessions and expired idempotency records. The server runs it periodically.
+func (s *Service) Sweep(ctx context.Context) error {
+	now := s.clock.Now()
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if _, err := tx.DeleteSessionsIdleSince(now.Add(-s.cfg.SessionIdle)); err != nil {
+			return err
+		}
+		_, err := tx.DeleteIdempotencyExpired(now)
+		return err
+	})
+	return internal("sweep", err)
+}

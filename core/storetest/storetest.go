@@ -1,0 +1,221 @@
+// Package storetest is the contract every core.Store implementation must pass.
+// An implementation's tests call Run with a function that opens a fresh store;
+// Run exercises every method of core.Tx and core.ReadTx through Update and View,
+// the unique constraints, index consistency, rollback, and the isolation of
+// concurrent Updates.
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// Run runs the contract suite. open must return a new, empty store on every
+// call and close it with t.Cleanup.
+//
+// Records must come back equal (reflect.DeepEqual) to what was written. The
+// suite's times are UTC with microsecond precision, so a store must return
+// times in UTC and keep at least microseconds.
+func Run(t *testing.T, open func(t *testing.T) core.Store) {
+	t.Helper()
+	for _, c := range []struct {
+		name string
+		test func(t *testing.T, s core.Store)
+	}{
+		{"ProgrammeRoundTrip", testProgrammeRoundTrip},
+		{"ProgrammeNotFound", testProgrammeNotFound},
+		{"ProgrammeNameUnique", testProgrammeNameUnique},
+		{"UpdateProgrammeMovesIndexes", testUpdateProgrammeMovesIndexes},
+		{"Identity", testIdentity},
+		{"UserRoundTrip", testUserRoundTrip},
+		{"UserNotFound", testUserNotFound},
+		{"InsertUserUniqueEmails", testInsertUserUniqueEmails},
+		{"UpdateUserUniqueEmails", testUpdateUserUniqueEmails},
+		{"UpdateUserEmailMovesIndexes", testUpdateUserEmailMovesIndexes},
+		{"FailedWriteChangesNothing", testFailedWriteChangesNothing},
+		{"Password", testPassword},
+		{"Session", testSession},
+		{"DeleteUserSessions", testDeleteUserSessions},
+		{"DeleteSessionsIdleSince", testDeleteSessionsIdleSince},
+		{"ResetCode", testResetCode},
+		{"AuditOrderAndPaging", testAuditOrderAndPaging},
+		{"OutboxNewestFirst", testOutboxNewestFirst},
+		{"Idempotency", testIdempotency},
+		{"IdempotencyExpiry", testIdempotencyExpiry},
+		{"Meta", testMeta},
+		{"ValuesAreCopies", testValuesAreCopies},
+		{"RollbackOnError", testRollbackOnError},
+		{"CanceledContext", testCanceledContext},
+		{"NextIDUniqueUnderConcurrency", testNextIDUniqueUnderConcurrency},
+		{"UpdateIsIsolated", testUpdateIsIsolated},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.test(t, open(t)) })
+	}
+}
+
+// t0 is the suite's reference time: UTC, microsecond precision.
+var t0 = time.Date(2026, time.March, 14, 9, 26, 53, 589793000, time.UTC)
+
+// errRollback is returned from Update functions to discard their writes.
+var errRollback = errors.New("storetest: roll back")
+
+// The helpers below never call require inside a transaction function: an
+// implementation may run it on another goroutine (bbolt's group commit does),
+// where t.FailNow must not be called. Functions hand their results out instead.
+
+// read runs fn in a View and returns its results.
+func read[T any](t *testing.T, s core.Store, fn func(core.ReadTx) (T, error)) (T, error) {
+	t.Helper()
+	var got T
+	err := s.View(t.Context(), func(tx core.ReadTx) error {
+		var err error
+		got, err = fn(tx)
+		return err
+	})
+	return got, err
+}
+
+// write runs fn in an Update and returns its results.
+func write[T any](t *testing.T, s core.Store, fn func(core.Tx) (T, error)) (T, error) {
+	t.Helper()
+	var got T
+	err := s.Update(t.Context(), func(tx core.Tx) error {
+		var err error
+		got, err = fn(tx)
+		return err
+	})
+	return got, err
+}
+
+// mustUpdate runs fn in an Update that must succeed.
+func mustUpdate(t *testing.T, s core.Store, fn func(core.Tx) error) {
+	t.Helper()
+	require.NoError(t, s.Update(t.Context(), fn))
+}
+
+// tryWrite runs fn in an Update that is always rolled back and returns fn's error.
+func tryWrite(t *testing.T, s core.Store, fn func(core.Tx) error) error {
+	t.Helper()
+	var fnErr error
+	err := s.Update(t.Context(), func(tx core.Tx) error {
+		fnErr = fn(tx)
+		return errRollback
+	})
+	require.ErrorIs(t, err, errRollback)
+	return fnErr
+}
+
+func requireNotFound(t *testing.T, err error) {
+	t.Helper()
+	require.ErrorIs(t, err, core.ErrRecordNotFound)
+}
+
+func requireDuplicate(t *testing.T, err error, constraint string) {
+	t.Helper()
+	require.ErrorIs(t, err, core.ErrDuplicate)
+	var dup *core.DuplicateError
+	require.ErrorAs(t, err, &dup)
+	assert.Equal(t, constraint, dup.Constraint, "violated constraint")
+}
+
+// Fixtures. Every field is set, so a store that drops one fails the round trips.
+
+func programme(id, name string) *core.Programme {
+	return &core.Programme{
+		ID:         id,
+		Name:       name,
+		APIKeyHash: []byte("api-key-hash-" + id),
+		Settings:   core.ProgrammeSettings{PasswordProfile: "nist"},
+		CreatedAt:  t0,
+	}
+}
+
+func identity(id, programmeID string) *core.Identity {
+	return &core.Identity{
+		ID:          id,
+		ProgrammeID: programmeID,
+		Type:        core.Corporate,
+		Name:        "Acme " + id,
+		// Not compact: the profile must come back byte for byte.
+		Profile:   []byte(`{"companyName": "Acme",  "registrationCountry": "MT"}`),
+		CreatedAt: t0,
+	}
+}
+
+// user returns a user of an identity; a root user's id is its identity's id.
+func user(id, programmeID, identityID, email string) *core.User {
+	return &core.User{
+		ID:                 id,
+		IdentityID:         identityID,
+		IdentityType:       core.Corporate,
+		ProgrammeID:        programmeID,
+		Root:               id == identityID,
+		Name:               "Ann",
+		Surname:            "Smith",
+		Email:              email,
+		Mobile:             &core.Mobile{CountryCode: "+356", Number: "79123456"},
+		DateOfBirth:        &core.Date{Year: 1990, Month: 2, Day: 28},
+		Tag:                "tag-" + id,
+		Locale:             "en-GB",
+		Brand:              "acme",
+		CountryOfResidence: "MT",
+		Active:             true,
+		EmailVerified:      true,
+		PasswordSet:        true,
+		FailedLogins:       2,
+		LockedUntil:        t0.Add(30 * time.Minute),
+		CreatedAt:          t0,
+		UpdatedAt:          t0.Add(time.Second),
+	}
+}
+
+func session(tokenHash, userID string, lastSeen time.Time) *core.Session {
+	return &core.Session{
+		TokenHash:   []byte(tokenHash),
+		UserID:      userID,
+		IdentityID:  userID,
+		ProgrammeID: "p1",
+		CreatedAt:   t0.Add(-time.Hour),
+		LastSeen:    lastSeen,
+		SteppedUp:   true,
+		SteppedUpAt: t0.Add(-time.Minute),
+	}
+}
+
+func idempotency(key string, expiresAt time.Time) *core.IdempotencyRecord {
+	return &core.IdempotencyRecord{
+		Key:         key,
+		PayloadHash: []byte("payload-hash-" + key),
+		CreatedAt:   t0,
+		ExpiresAt:   expiresAt,
+	}
+}
+
+// insertAll inserts programmes, identities and users in one Update.
+func insertAll(t *testing.T, s core.Store, ps []*core.Programme, is []*core.Identity, us []*core.User) {
+	t.Helper()
+	mustUpdate(t, s, func(tx core.Tx) error {
+		for _, p := range ps {
+			if err := tx.InsertProgramme(p); err != nil {
+				return err
+			}
+		}
+		for _, i := range is {
+			if err := tx.InsertIdentity(i); err != nil {
+				return err
+			}
+		}
+		for _, u := range us {
+			if err := tx.InsertUser(u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

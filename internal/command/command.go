@@ -1,0 +1,73 @@
+// Package command is the deputy binary's command line: one subcommand per
+// job (serve, programme, demo ...), every flag also read from a DEPUTY_*
+// environment variable.
+package command
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+)
+
+// Run executes the deputy command line with args (os.Args) and returns its error.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	root := &cli.Command{
+		Name:      "deputy",
+		Usage:     "authorised users and strong customer authentication for embedded finance",
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Commands: []*cli.Command{
+			serveCommand(),
+			programmeCommand(),
+			demoCommand(),
+		},
+	}
+	return root.Run(ctx, args)
+}
+
+// env names the environment variable that also sets a flag.
+func env(flag string) cli.ValueSourceChain {
+	return cli.EnvVars("DEPUTY_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_")))
+}
+
+// dbFlag is the database path flag shared by commands that open the store.
+func dbFlag(def string) *cli.StringFlag {
+	return &cli.StringFlag{Name: "db", Value: def, Usage: "path of the bbolt database file", Sources: env("db")}
+}
+
+// newLogger builds the structured logger from --log-format and --log-level.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: want json or text", format)
+	}
+}
+
+func logFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json", Sources: env("log-format")},
+		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn or error", Sources: env("log-level")},
+	}
+}
+
+// stderrOr returns w, or os.Stderr when w is nil.
+func stderrOr(w io.Writer) io.Writer {
+	if w == nil {
+		return os.Stderr
+	}
+	return w
+}

@@ -1,0 +1,140 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+func demoCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "demo",
+		Usage: "run the sandbox demo: a seeded server on a free loopback port",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "data-dir", Usage: "where the demo keeps its database (default: the user's data directory)", Sources: env("data-dir")},
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:0", Usage: "listen address (port 0 picks a free port)", Sources: env("demo-addr")},
+		}, logFlags()...),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			dir, err := demoDir(cmd.String("data-dir"))
+			if err != nil {
+				return err
+			}
+			logFile, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			if err != nil {
+				return err
+			}
+			defer logFile.Close()
+			log, err := newLogger(logFile, cmd.String("log-format"), cmd.String("log-level"))
+			if err != nil {
+				return err
+			}
+			inst, err := openInstance(ctx, instanceConfig{DB: filepath.Join(dir, "demo.db"), Sandbox: true, Log: log})
+			if err != nil {
+				return err
+			}
+			defer inst.Close()
+			creds, err := seedDemo(ctx, inst.svc, filepath.Join(dir, "demo.json"))
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", cmd.String("addr"))
+			if err != nil {
+				return err
+			}
+			printDemo(cmd.Root().Writer, "http://"+ln.Addr().String(), dir, creds)
+			return inst.Serve(ctx, ln)
+		},
+	}
+}
+
+// demoDir returns (and creates) the demo's data directory.
+func demoDir(flag string) (string, error) {
+	dir := flag
+	if dir == "" {
+		base, err := os.UserConfigDir()
+		if err != nil {
+			return "", fmt.Errorf("no data directory: pass --data-dir: %w", err)
+		}
+		dir = filepath.Join(base, "deputy", "demo")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create data directory: %w", err)
+	}
+	return dir, nil
+}
+
+// demoCredentials is what the demo seeds and remembers between runs (a sandbox
+// only: real keys are never written to disk by Deputy).
+type demoCredentials struct {
+	ProgrammeID  string `json:"programmeId"`
+	APIKey       string `json:"apiKey"`
+	IdentityID   string `json:"identityId"`
+	RootEmail    string `json:"rootEmail"`
+	RootPassword string `json:"rootPassword"`
+}
+
+// demoPassword is the seeded root user's password (sandbox demo only).
+const demoPassword = "Deputy-demo-1"
+
+// seedDemo seeds a programme, a corporate and its root user once, remembering
+// the credentials in path; later runs read them back.
+func seedDemo(ctx context.Context, svc *core.Service, path string) (*demoCredentials, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		var c demoCredentials
+		if err := json.Unmarshal(b, &c); err != nil {
+			return nil, fmt.Errorf("read %s: %w (delete the demo directory to start over)", path, err)
+		}
+		return &c, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	prog, err := svc.CreateProgramme(ctx, core.NewProgramme{Name: "Deputy Demo"})
+	if err != nil {
+		return nil, fmt.Errorf("seed programme: %w", err)
+	}
+	profile, _ := json.Marshal(map[string]any{"company": map[string]string{"name": "Acme Ltd", "type": "LLC"}})
+	ident, root, err := svc.CreateIdentity(ctx, prog.Programme, core.NewIdentity{
+		Type: core.Corporate, Name: "Acme Ltd", Profile: profile,
+		Root: core.UserDetails{Name: "Ada", Surname: "Admin", Email: "ada@acme.test", Mobile: &core.Mobile{CountryCode: "+44", Number: "7700900001"}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("seed corporate: %w", err)
+	}
+	if _, err := svc.CreatePassword(ctx, prog.Programme, root.ID, demoPassword); err != nil {
+		return nil, fmt.Errorf("seed root password: %w", err)
+	}
+	c := &demoCredentials{ProgrammeID: prog.Programme.ID, APIKey: prog.APIKey, IdentityID: ident.ID, RootEmail: root.Email, RootPassword: demoPassword}
+	b, _ = json.MarshalIndent(c, "", "  ")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func printDemo(w io.Writer, url, dir string, c *demoCredentials) {
+	fmt.Fprintf(w, `Deputy sandbox demo
+  server     %s   (OpenAPI at %s/openapi.yaml)
+  data       %s   (server.log, demo.db)
+  api-key    %s
+  root user  %s / %s   (corporate %s)
+  codes      every one-time code is 123456; messages land in GET %s/multi/sandbox/outbox
+
+Try:
+  curl -s -X POST %s/multi/login_with_password -H 'api-key: %s' -H 'Content-Type: application/json' \
+    -d '{"email":"%s","password":{"value":"%s"}}'
+
+Press Ctrl-C to stop.
+`, url, url, dir, c.APIKey, c.RootEmail, c.RootPassword, c.IdentityID, url, url, c.APIKey, c.RootEmail, c.RootPassword)
+}

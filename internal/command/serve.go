@@ -1,0 +1,144 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/core/boltstore"
+	"github.com/deputyhq/deputy/server"
+)
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run the HTTP API server",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen address", Sources: env("addr")},
+			dbFlag("deputy.db"),
+			&cli.BoolFlag{Name: "sandbox", Usage: "sandbox mode: every code is 123456, messages go to an outbox, the clock can be moved", Sources: env("sandbox")},
+			&cli.DurationFlag{Name: "session-idle", Value: 5 * time.Minute, Usage: "end sessions after this long without activity", Sources: env("session-idle")},
+		}, logFlags()...),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			log, err := newLogger(stderrOr(cmd.Root().ErrWriter), cmd.String("log-format"), cmd.String("log-level"))
+			if err != nil {
+				return err
+			}
+			cfg := instanceConfig{
+				DB:          cmd.String("db"),
+				Sandbox:     cmd.Bool("sandbox"),
+				SessionIdle: cmd.Duration("session-idle"),
+				Log:         log,
+			}
+			inst, err := openInstance(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer inst.Close()
+			ln, err := net.Listen("tcp", cmd.String("addr"))
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", cmd.String("addr"), err)
+			}
+			log.Info("deputy serving", slog.String("addr", ln.Addr().String()), slog.String("db", cfg.DB), slog.Bool("sandbox", cfg.Sandbox))
+			return inst.Serve(ctx, ln)
+		},
+	}
+}
+
+// instanceConfig is what it takes to run one Deputy server.
+type instanceConfig struct {
+	DB          string
+	Sandbox     bool
+	SessionIdle time.Duration
+	Log         *slog.Logger
+}
+
+// instance is an open store, service and HTTP handler.
+type instance struct {
+	store   *boltstore.Store
+	svc     *core.Service
+	handler *server.Server
+	log     *slog.Logger
+}
+
+// openInstance opens the database and builds the service and its HTTP handler.
+func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
+	if !cfg.Sandbox {
+		return nil, errors.New("no message senders are configured: Deputy cannot send SMS or email yet outside sandbox mode; run `deputy serve --sandbox` (senders for production land with SMTP and the SMS gateway)")
+	}
+	store, err := boltstore.Open(cfg.DB, boltstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	clock := core.NewOffsetClock(nil)
+	outbox := core.NewOutbox(store, clock)
+	svc, err := core.New(ctx, core.Config{Sandbox: cfg.Sandbox, SessionIdle: cfg.SessionIdle, Logger: cfg.Log},
+		store, core.Senders{SMS: outbox, Email: outbox}, clock)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	h, err := server.New(svc, server.Options{Logger: cfg.Log, Clock: clock})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &instance{store: store, svc: svc, handler: h, log: cfg.Log}, nil
+}
+
+// Close closes the database.
+func (i *instance) Close() error { return i.store.Close() }
+
+// Serve answers HTTP on ln until ctx ends, then shuts down gracefully.
+func (i *instance) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           i.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(i.log.Handler(), slog.LevelWarn),
+	}
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go i.sweep(sweepCtx)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	i.log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// sweep removes idle sessions and expired idempotency records once a minute.
+func (i *instance) sweep(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := i.svc.Sweep(ctx); err != nil && ctx.Err() == nil {
+				i.log.Error("sweep", slog.String("error", err.Error()))
+			}
+		}
+	}
+}

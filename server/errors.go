@@ -1,0 +1,118 @@
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// Error bodies, in Weavr's shapes.
+type (
+	invalidField struct {
+		FieldName string   `json:"fieldName"`
+		Error     string   `json:"error"`
+		Params    []string `json:"params,omitempty"`
+	}
+	syntaxErrors struct {
+		InvalidFields []invalidField `json:"invalidFields"`
+	}
+	badRequestBody struct {
+		Message      string        `json:"message"`
+		SyntaxErrors *syntaxErrors `json:"syntaxErrors,omitempty"`
+	}
+	errorCodeBody struct {
+		ErrorCode string `json:"errorCode"`
+	}
+	errorBody struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+)
+
+// writeError is the one place that maps errors to HTTP (GUIDE convention 3).
+// Unknown errors are 500 and logged with the request-ref; their text never
+// reaches the caller.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, body := toHTTP(err)
+	var ce *core.Error
+	if errors.As(err, &ce) {
+		if ce.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(ce.RetryAfter.Seconds()+0.999)))
+		}
+		if errors.Is(err, core.ErrRateLimited) {
+			w.Header().Set("x-ratelimit-limit", strconv.Itoa(ce.Limit))
+			w.Header().Set("x-ratelimit-reset", strconv.Itoa(int(ce.RetryAfter.Seconds()+0.999)))
+		}
+	}
+	if status == http.StatusInternalServerError {
+		s.log.ErrorContext(r.Context(), "request failed", slog.String("request_ref", core.RequestRef(r.Context())), slog.String("error", err.Error()))
+	}
+	writeJSON(w, status, body)
+}
+
+// toHTTP maps an error to its status and body.
+func toHTTP(err error) (int, any) {
+	var ce *core.Error
+	errors.As(err, &ce)
+	code := func(fallback string) string {
+		if ce != nil && ce.Code != "" {
+			return ce.Code
+		}
+		return fallback
+	}
+	msg := func(fallback string) string {
+		if ce != nil && ce.Message != "" {
+			return ce.Message
+		}
+		return fallback
+	}
+	switch {
+	case errors.Is(err, core.ErrInvalid):
+		body := badRequestBody{Message: msg("Bad request: the request is invalid.")}
+		if ce != nil && len(ce.Fields) > 0 {
+			body.SyntaxErrors = &syntaxErrors{}
+			for _, f := range ce.Fields {
+				body.SyntaxErrors.InvalidFields = append(body.SyntaxErrors.InvalidFields, invalidField{FieldName: f.Field, Error: f.Reason, Params: f.Params})
+			}
+			if ce.Message == "" {
+				body.Message = "Bad request: invalid field " + ce.Fields[0].Field + " (" + ce.Fields[0].Reason + ")."
+			}
+		}
+		return http.StatusBadRequest, body
+	case errors.Is(err, core.ErrUnauthenticated):
+		return http.StatusUnauthorized, errorBody{Code: "UNAUTHORIZED", Message: msg("Your credentials or access token are invalid.")}
+	case errors.Is(err, core.ErrInvalidCredentials):
+		return http.StatusForbidden, errorBody{Code: "INVALID_CREDENTIALS", Message: "The credentials are not found or are incorrect."}
+	case errors.Is(err, core.ErrStepUpRequired):
+		return http.StatusForbidden, errorCodeBody{ErrorCode: core.CodeStepUpRequired}
+	case errors.Is(err, core.ErrPermissionDenied):
+		return http.StatusForbidden, errorCodeBody{ErrorCode: code(core.CodeInsufficientPermissions)}
+	case errors.Is(err, core.ErrNotFound):
+		return http.StatusNotFound, errorBody{Code: "NOT_FOUND", Message: msg("The requested resource could not be found.")}
+	case errors.Is(err, core.ErrTokenNotFound):
+		return http.StatusNotFound, errorCodeBody{ErrorCode: code(core.CodeTokenNotFound)}
+	case errors.Is(err, core.ErrConflict):
+		return http.StatusConflict, errorCodeBody{ErrorCode: code("CONFLICT")}
+	case errors.Is(err, core.ErrLocked):
+		return http.StatusLocked, errorBody{Code: "LOCKED", Message: "The account is temporarily locked after consecutive failed attempts."}
+	case errors.Is(err, core.ErrRateLimited):
+		return http.StatusTooManyRequests, errorBody{Code: "TOO_MANY_REQUESTS", Message: "Too many requests: retry later."}
+	case errors.Is(err, errBodyTooLarge):
+		return http.StatusRequestEntityTooLarge, errorBody{Code: "PAYLOAD_TOO_LARGE", Message: "The request body is too large."}
+	case errors.Is(err, errRouteNotFound):
+		return http.StatusNotFound, errorBody{Code: "NOT_FOUND", Message: "No such endpoint."}
+	case errors.Is(err, errMethodNotAllowed):
+		return http.StatusMethodNotAllowed, errorBody{Code: "METHOD_NOT_ALLOWED", Message: "This endpoint does not accept that method."}
+	default:
+		return http.StatusInternalServerError, errorBody{Code: "INTERNAL_ERROR", Message: "There is a problem with the server. Please try again later."}
+	}
+}
+
+var (
+	errBodyTooLarge     = errors.New("request body too large")
+	errRouteNotFound    = errors.New("no such route")
+	errMethodNotAllowed = errors.New("method not allowed")
+)

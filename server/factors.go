@@ -1,0 +1,113 @@
+package server
+
+import (
+	"github.com/deputyhq/deputy/core"
+)
+
+type factorJSON struct {
+	Type    string `json:"type"`
+	Channel string `json:"channel"`
+	Status  string `json:"status"`
+}
+
+type factorsResponse struct {
+	Factors []factorJSON `json:"factors,omitempty"`
+}
+
+// factorType is the Weavr SCAChallengeType of a channel.
+func factorType(ch core.Channel) string {
+	if ch == core.ChannelBiometric {
+		return "PUSH"
+	}
+	return "OTP"
+}
+
+// authFactorsGet implements Weavr authFactorsGet.
+func (s *Server) authFactorsGet(r *request) (reply, error) {
+	fs, err := s.svc.Factors(r.Context(), r.caller)
+	if err != nil {
+		return reply{}, err
+	}
+	var out factorsResponse
+	for _, f := range fs {
+		out.Factors = append(out.Factors, factorJSON{Type: factorType(f.Channel), Channel: string(f.Channel), Status: string(f.Status)})
+	}
+	return ok(out)
+}
+
+// otpChannel checks the {channel} path parameter of the OTP operations.
+func otpChannel(r *request) error {
+	if ch := r.PathValue("channel"); ch != string(core.ChannelSMS) {
+		return core.Invalid("channel", "IN", string(core.ChannelSMS))
+	}
+	return nil
+}
+
+type verifyRequest struct {
+	VerificationCode string `json:"verificationCode"`
+}
+
+// verificationCode decodes and checks a {"verificationCode"} body.
+func verificationCode(r *request) (string, error) {
+	var in verifyRequest
+	if err := decodeJSON(r.body, &in); err != nil {
+		return "", err
+	}
+	var f fields
+	if f.required("verificationCode", in.VerificationCode) {
+		f.pattern("verificationCode", in.VerificationCode, reNonce)
+	}
+	return in.VerificationCode, f.err()
+}
+
+// enrolOTP implements Weavr enrolDeviceUsingOtpStepOne.
+func (s *Server) enrolOTP(r *request) (reply, error) {
+	if err := otpChannel(r); err != nil {
+		return reply{}, err
+	}
+	if err := s.svc.EnrolSMS(r.Context(), r.caller); err != nil {
+		return reply{}, err
+	}
+	return noContent()
+}
+
+// enrolOTPVerify implements Weavr enrolDeviceUsingOtpStepTwo.
+func (s *Server) enrolOTPVerify(r *request) (reply, error) {
+	if err := otpChannel(r); err != nil {
+		return reply{}, err
+	}
+	code, err := verificationCode(r)
+	if err != nil {
+		return reply{}, err
+	}
+	if err := s.svc.VerifyEnrolSMS(r.Context(), r.caller, code); err != nil {
+		return reply{}, err
+	}
+	return noContent()
+}
+
+// stepUpOTP implements Weavr stepupSCAChallenge.
+func (s *Server) stepUpOTP(r *request) (reply, error) {
+	if err := otpChannel(r); err != nil {
+		return reply{}, err
+	}
+	if err := s.svc.StepUpSMS(r.Context(), r.caller); err != nil {
+		return reply{}, err
+	}
+	return noContent()
+}
+
+// stepUpOTPVerify implements Weavr stepupSCAVerify.
+func (s *Server) stepUpOTPVerify(r *request) (reply, error) {
+	if err := otpChannel(r); err != nil {
+		return reply{}, err
+	}
+	code, err := verificationCode(r)
+	if err != nil {
+		return reply{}, err
+	}
+	if err := s.svc.VerifyStepUpSMS(r.Context(), r.caller, code); err != nil {
+		return reply{}, err
+	}
+	return noContent()
+}

@@ -1,0 +1,79 @@
+package server
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// FuzzDecodeRequests feeds arbitrary bodies to the strict decoder and the field
+// checks of every request type: they must never panic, and every rejection must
+// be a 400-class error.
+func FuzzDecodeRequests(f *testing.F) {
+	seeds := []string{
+		`{"email":"a@b.co","password":{"value":"Secret-123"}}`,
+		`{"profileId":"1","rootUser":{"name":"A","surname":"B","email":"a@b.co","mobile":{"countryCode":"+44","number":"123"},"dateOfBirth":{"year":1990,"month":1,"day":2}},"company":{"name":"Acme","type":"LLC","businessAddress":{"addressLine1":"x","city":"y","postCode":"AB1 2CD","country":"GB"}}}`,
+		`{"rootUser":{"name":"A","surname":"B","email":"a@b.co","mobile":{"countryCode":"+44","number":"123"},"address":{"country":"GB"}}}`,
+		`{"nonce":"123456","email":"a@b.co","newPassword":{"value":"x"}}`,
+		`{"oldPassword":{"value":"a"},"newPassword":{"value":"b"}}`,
+		`{"advanceSeconds":60}`,
+		`{"unknown":1}`, `[]`, `null`, `{"email":5}`, `{"email":"a@b.co"} {}`, "",
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		targets := []struct {
+			v     any
+			check func(*fields, any)
+		}{
+			{&loginRequest{}, func(f *fields, v any) {
+				in := v.(*loginRequest)
+				f.email("email", in.Email)
+				f.password("password", in.Password)
+			}},
+			{&corporateCreateRequest{}, func(f *fields, v any) {
+				in := v.(*corporateCreateRequest)
+				f.common(&in.identityCommon)
+				if in.RootUser != nil {
+					f.rootUser(&in.RootUser.rootUserIn)
+				}
+				if in.Company != nil {
+					f.address("company.businessAddress", in.Company.BusinessAddress)
+				}
+			}},
+			{&consumerCreateRequest{}, func(f *fields, v any) {
+				in := v.(*consumerCreateRequest)
+				f.common(&in.identityCommon)
+				if in.RootUser != nil {
+					f.rootUser(&in.RootUser.rootUserIn)
+					f.address("rootUser.address", in.RootUser.Address)
+				}
+			}},
+			{&lostPasswordResumeRequest{}, func(f *fields, v any) {
+				in := v.(*lostPasswordResumeRequest)
+				f.pattern("nonce", in.Nonce, reNonce)
+				f.email("email", in.Email)
+				f.password("newPassword", in.NewPassword)
+			}},
+			{&passwordUpdateRequest{}, func(f *fields, v any) {
+				in := v.(*passwordUpdateRequest)
+				f.password("oldPassword", in.OldPassword)
+				f.password("newPassword", in.NewPassword)
+			}},
+			{&clockRequest{}, func(*fields, any) {}},
+		}
+		for _, tg := range targets {
+			err := decodeJSON(body, tg.v)
+			if err == nil {
+				var f fields
+				tg.check(&f, tg.v)
+				err = f.err()
+			}
+			if err != nil && !errors.Is(err, core.ErrInvalid) {
+				t.Fatalf("decode %T: error %v is not a 400-class error", tg.v, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,191 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/core/boltstore"
+	"github.com/deputyhq/deputy/core/password"
+	"github.com/deputyhq/deputy/server"
+	"github.com/deputyhq/deputy/server/internal/apispec"
+)
+
+// testParams keep argon2id cheap under -race; one test uses the real defaults.
+var testParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// env is a real Deputy: a bbolt file, the core service and the HTTP API on loopback.
+type env struct {
+	t      *testing.T
+	url    string
+	client *http.Client
+	svc    *core.Service
+	clock  *core.OffsetClock
+	logs   *syncBuffer
+	apiKey string
+	prog   *core.Programme
+}
+
+type envOption func(*core.Config)
+
+// newEnv starts a sandbox server with one programme.
+func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	store, err := boltstore.Open(filepath.Join(t.TempDir(), "deputy.db"), boltstore.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	clock := core.NewOffsetClock(nil)
+	outbox := core.NewOutbox(store, clock)
+	cfg := core.Config{Sandbox: true, PasswordParams: testParams, Logger: log}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	ctx := context.Background()
+	svc, err := core.New(ctx, cfg, store, core.Senders{SMS: outbox, Email: outbox}, clock)
+	require.NoError(t, err)
+	h, err := server.New(svc, server.Options{Logger: log, Clock: clock})
+	require.NoError(t, err)
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	prog, err := svc.CreateProgramme(ctx, core.NewProgramme{Name: "Test Programme"})
+	require.NoError(t, err)
+	v := apispec.NewValidator(t)
+	return &env{
+		t: t, url: ts.URL, svc: svc, clock: clock, logs: logs,
+		client: &http.Client{Transport: v.Transport(http.DefaultTransport), Timeout: 30 * time.Second},
+		apiKey: prog.APIKey, prog: prog.Programme,
+	}
+}
+
+// resp is a finished HTTP exchange.
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r resp) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.body, &m), "body: %s", r.body)
+	return m
+}
+
+// errorCode returns the errorCode of a 403/409 body.
+func (r resp) errorCode(t *testing.T) string {
+	t.Helper()
+	code, _ := r.json(t)["errorCode"].(string)
+	return code
+}
+
+// call sends one request; headers alternate name, value. body may be a string, []byte or a value to marshal.
+func (e *env) call(method, path string, body any, headers ...string) resp {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		require.NoError(e.t, err)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.url+path, rd)
+	require.NoError(e.t, err)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := e.client.Do(req)
+	require.NoError(e.t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(e.t, err)
+	require.NotEmpty(e.t, res.Header.Get("request-ref"), "%s %s: every response carries request-ref", method, path)
+	return resp{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// key calls with the programme's api key.
+func (e *env) key(method, path string, body any, headers ...string) resp {
+	e.t.Helper()
+	return e.call(method, path, body, append([]string{"api-key", e.apiKey}, headers...)...)
+}
+
+// auth calls with the api key and a bearer token.
+func (e *env) auth(token, method, path string, body any, headers ...string) resp {
+	e.t.Helper()
+	return e.key(method, path, body, append([]string{"Authorization", "Bearer " + token}, headers...)...)
+}
+
+// corporateBody is a minimal valid corporateCreate request.
+func corporateBody(email string) map[string]any {
+	return map[string]any{
+		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": email,
+			"mobile": map[string]any{"countryCode": "+44", "number": "7700900123"}},
+		"company": map[string]any{"name": "Acme Ltd"},
+	}
+}
+
+// testPassword satisfies the default (Weavr) profile.
+const testPassword = "Str0ng-Passw0rd"
+
+// corporate creates a corporate whose root user has testPassword; it returns the root id and a token.
+func (e *env) corporate(email string) (rootID, token string) {
+	e.t.Helper()
+	r := e.key("POST", "/multi/corporates", corporateBody(email))
+	require.Equal(e.t, 200, r.status, "%s", r.body)
+	rootID = r.json(e.t)["id"].(map[string]any)["id"].(string)
+	r = e.key("POST", "/multi/passwords/"+rootID+"/create", map[string]any{"password": map[string]any{"value": testPassword}})
+	require.Equal(e.t, 200, r.status, "%s", r.body)
+	return rootID, r.json(e.t)["token"].(string)
+}
+
+// login signs in and returns the token.
+func (e *env) login(email, pw string) resp {
+	e.t.Helper()
+	return e.key("POST", "/multi/login_with_password", map[string]any{"email": email, "password": map[string]any{"value": pw}})
+}
+
+// advance moves the sandbox clock through the API.
+func (e *env) advance(d time.Duration) {
+	e.t.Helper()
+	r := e.key("POST", "/multi/sandbox/clock", map[string]any{"advanceSeconds": int64(d / time.Second)})
+	require.Equal(e.t, 200, r.status, "%s", r.body)
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

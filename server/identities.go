@@ -1,0 +1,370 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// addressJSON is Weavr's Address (all fields optional here; checked per use).
+type addressJSON struct {
+	AddressLine1 string `json:"addressLine1,omitempty"`
+	AddressLine2 string `json:"addressLine2,omitempty"`
+	City         string `json:"city,omitempty"`
+	PostCode     string `json:"postCode,omitempty"`
+	State        string `json:"state,omitempty"`
+	Country      string `json:"country,omitempty"`
+}
+
+func (f *fields) address(prefix string, a *addressJSON) {
+	if a == nil {
+		return
+	}
+	f.size(prefix+".addressLine1", a.AddressLine1, 1, 150)
+	f.size(prefix+".addressLine2", a.AddressLine2, 1, 150)
+	f.size(prefix+".city", a.City, 1, 50)
+	f.size(prefix+".postCode", a.PostCode, 1, 10)
+	f.pattern(prefix+".postCode", a.PostCode, rePostCode)
+	f.size(prefix+".state", a.State, 1, 50)
+	f.pattern(prefix+".country", a.Country, reCountry)
+}
+
+// rootUserIn holds the root-user fields both identity kinds share.
+type rootUserIn struct {
+	Name        string      `json:"name"`
+	Surname     string      `json:"surname"`
+	Email       string      `json:"email"`
+	Mobile      *mobileJSON `json:"mobile"`
+	DateOfBirth *dateJSON   `json:"dateOfBirth,omitempty"`
+	Tag         string      `json:"tag,omitempty"`
+	Locale      string      `json:"locale,omitempty"`
+	Brand       string      `json:"brand,omitempty"`
+}
+
+func (f *fields) rootUser(u *rootUserIn) {
+	if u == nil {
+		f.add("rootUser", "REQUIRED")
+		return
+	}
+	if f.required("rootUser.name", u.Name) {
+		f.size("rootUser.name", u.Name, 1, 50)
+	}
+	if f.required("rootUser.surname", u.Surname) {
+		f.size("rootUser.surname", u.Surname, 1, 50)
+	}
+	f.email("rootUser.email", u.Email)
+	if u.Mobile == nil {
+		f.add("rootUser.mobile", "REQUIRED")
+	}
+	f.mobile("rootUser.mobile", u.Mobile)
+	f.date("rootUser.dateOfBirth", u.DateOfBirth)
+	f.size("rootUser.tag", u.Tag, 1, 50)
+	f.pattern("rootUser.tag", u.Tag, reTag)
+	f.pattern("rootUser.locale", u.Locale, reLocale)
+	f.size("rootUser.brand", u.Brand, 1, 25)
+	f.pattern("rootUser.brand", u.Brand, reBrand)
+}
+
+func (u *rootUserIn) details() core.UserDetails {
+	return core.UserDetails{
+		Name: u.Name, Surname: u.Surname, Email: u.Email, Mobile: u.Mobile.core(), DateOfBirth: u.DateOfBirth.core(),
+		Tag: u.Tag, Locale: u.Locale, Brand: u.Brand,
+	}
+}
+
+// identityCommon holds the top-level fields both identity kinds share; they are
+// kept verbatim in the identity's profile.
+type identityCommon struct {
+	ProfileID          string `json:"profileId,omitempty"`
+	Tag                string `json:"tag,omitempty"`
+	IPAddress          string `json:"ipAddress,omitempty"`
+	AcceptedTerms      *bool  `json:"acceptedTerms,omitempty"`
+	BaseCurrency       string `json:"baseCurrency,omitempty"`
+	FeeGroup           string `json:"feeGroup,omitempty"`
+	SourceOfFunds      string `json:"sourceOfFunds,omitempty"`
+	SourceOfFundsOther string `json:"sourceOfFundsOther,omitempty"`
+}
+
+func (f *fields) common(c *identityCommon) {
+	f.pattern("profileId", c.ProfileID, reDigits)
+	f.size("tag", c.Tag, 1, 50)
+	f.pattern("tag", c.Tag, reTag)
+	f.size("ipAddress", c.IPAddress, 5, 45)
+	f.pattern("baseCurrency", c.BaseCurrency, reCurrency)
+	f.size("feeGroup", c.FeeGroup, 1, 50)
+	f.size("sourceOfFundsOther", c.SourceOfFundsOther, 1, 255)
+}
+
+// Corporate shapes (Weavr CorporateCreateRequest / Corporate).
+type (
+	corporateRootUserIn struct {
+		rootUserIn
+		CompanyPosition string `json:"companyPosition,omitempty"`
+	}
+	companyIn struct {
+		Type                string       `json:"type,omitempty"`
+		Name                string       `json:"name"`
+		RegistrationNumber  string       `json:"registrationNumber,omitempty"`
+		RegistrationCountry string       `json:"registrationCountry,omitempty"`
+		BusinessAddress     *addressJSON `json:"businessAddress,omitempty"`
+	}
+	corporateCreateRequest struct {
+		identityCommon
+		RootUser *corporateRootUserIn `json:"rootUser"`
+		Company  *companyIn           `json:"company"`
+		Industry string               `json:"industry,omitempty"`
+	}
+	// corporateProfile is what the identity keeps beside its root user.
+	corporateProfile struct {
+		identityCommon
+		CompanyPosition string     `json:"companyPosition,omitempty"`
+		Company         *companyIn `json:"company"`
+		Industry        string     `json:"industry,omitempty"`
+	}
+	companyOut struct {
+		Name                  string       `json:"name"`
+		Type                  string       `json:"type,omitempty"`
+		RegistrationNumber    string       `json:"registrationNumber,omitempty"`
+		BusinessAddress       *addressJSON `json:"businessAddress,omitempty"`
+		CountryOfRegistration string       `json:"countryOfRegistration,omitempty"`
+	}
+	rootUserOut struct {
+		ID                   identityIDJSON `json:"id"`
+		Name                 string         `json:"name"`
+		Surname              string         `json:"surname"`
+		Email                string         `json:"email"`
+		Mobile               *mobileJSON    `json:"mobile,omitempty"`
+		CompanyPosition      string         `json:"companyPosition,omitempty"`
+		Active               bool           `json:"active"`
+		EmailVerified        bool           `json:"emailVerified"`
+		MobileNumberVerified bool           `json:"mobileNumberVerified"`
+		DateOfBirth          *dateJSON      `json:"dateOfBirth,omitempty"`
+		Occupation           string         `json:"occupation,omitempty"`
+		Address              *addressJSON   `json:"address,omitempty"`
+		Nationality          string         `json:"nationality,omitempty"`
+		PlaceOfBirth         string         `json:"placeOfBirth,omitempty"`
+		Tag                  string         `json:"tag,omitempty"`
+		Locale               string         `json:"locale,omitempty"`
+		Brand                string         `json:"brand,omitempty"`
+		PasswordAlreadySet   *bool          `json:"passwordAlreadySet,omitempty"`
+	}
+	corporateOut struct {
+		ID       identityIDJSON `json:"id"`
+		RootUser rootUserOut    `json:"rootUser"`
+		Company  companyOut     `json:"company"`
+		Industry string         `json:"industry,omitempty"`
+		identityCommon
+		CreationTimestamp int64 `json:"creationTimestamp"`
+	}
+)
+
+var (
+	companyTypes    = []string{"SOLE_TRADER", "LLC", "PUBLIC_LIMITED_COMPANY", "LIMITED_LIABILITY_PARTNERSHIP", "NON_PROFIT_ORGANISATION"}
+	companyPosition = []string{"DIRECTOR", "AUTHORISED_REPRESENTATIVE"}
+	industries      = []string{"ACCOUNTING", "AUDIT", "FINANCE", "PUBLIC_SECTOR_ADMINISTRATION", "ART_ENTERTAINMENT", "AUTO_AVIATION", "BANKING_LENDING", "BUSINESS_CONSULTANCY_LEGAL", "CONSTRUCTION_REPAIR", "EDUCATION_PROFESSIONAL_SERVICES", "INFORMATIONAL_TECHNOLOGIES", "TOBACCO_ALCOHOL", "GAMING_GAMBLING", "MEDICAL_SERVICES", "MANUFACTURING", "PR_MARKETING", "PRECIOUS_GOODS_JEWELRY", "NON_GOVERNMENTAL_ORGANIZATION", "INSURANCE_SECURITY", "RETAIL_WHOLESALE", "TRAVEL_TOURISM", "FREELANCER"}
+	occupations     = append(append([]string{}, industries...), "STUDENT", "UNEMPLOYED", "RETIRED", "OTHER")
+	corporateFunds  = []string{"LABOUR_CONTRACT", "CIVIL_CONTRACT", "RENT", "FUNDS_FROM_OTHER_AUXILIARY_SOURCES", "SALE_OF_MOVABLE_ASSETS", "SALE_OF_REAL_ESTATE", "ORDINARY_BUSINESS_ACTIVITY", "DIVIDENDS", "LOAN_FROM_FINANCIAL_INSTITUTIONS_CREDIT_UNIONS", "LOAN_FROM_THIRD_PARTIES", "SALE_OF_COMPANY_SHARES_BUSINESS", "OTHER", "DONATION", "INHERITANCE", "ORIGIN_OF_FUNDS_UNKNOWN"}
+	consumerFunds   = []string{"PERSONAL_SAVINGS", "FAMILY_SAVINGS", "LABOUR_CONTRACT", "CIVIL_CONTRACT", "RENT", "FUNDS_FROM_OTHER_AUXILIARY_SOURCES", "SALE_OF_MOVABLE_ASSETS", "SALE_OF_REAL_ESTATE", "ORDINARY_BUSINESS_ACTIVITY", "DIVIDENDS", "LOAN_FROM_FINANCIAL_INSTITUTIONS_CREDIT_UNIONS", "LOAN_FROM_THIRD_PARTIES", "INHERITANCE", "SALE_OF_COMPANY_SHARES_BUSINESS", "OTHER"}
+)
+
+// corporateCreate implements Weavr corporateCreate.
+func (s *Server) corporateCreate(r *request) (reply, error) {
+	var in corporateCreateRequest
+	if err := decodeJSON(r.body, &in); err != nil {
+		return reply{}, err
+	}
+	var f fields
+	f.common(&in.identityCommon)
+	f.oneOf("sourceOfFunds", in.SourceOfFunds, corporateFunds...)
+	f.oneOf("industry", in.Industry, industries...)
+	if in.RootUser == nil {
+		f.rootUser(nil)
+	} else {
+		f.rootUser(&in.RootUser.rootUserIn)
+		f.oneOf("rootUser.companyPosition", in.RootUser.CompanyPosition, companyPosition...)
+	}
+	if in.Company == nil {
+		f.add("company", "REQUIRED")
+	} else {
+		if f.required("company.name", in.Company.Name) {
+			f.size("company.name", in.Company.Name, 1, 100)
+		}
+		f.oneOf("company.type", in.Company.Type, companyTypes...)
+		f.size("company.registrationNumber", in.Company.RegistrationNumber, 1, 20)
+		f.pattern("company.registrationCountry", in.Company.RegistrationCountry, reCountry)
+		f.address("company.businessAddress", in.Company.BusinessAddress)
+	}
+	if err := f.err(); err != nil {
+		return reply{}, err
+	}
+	prof, err := json.Marshal(corporateProfile{identityCommon: in.identityCommon, CompanyPosition: in.RootUser.CompanyPosition, Company: in.Company, Industry: in.Industry})
+	if err != nil {
+		return reply{}, err
+	}
+	ident, root, err := s.svc.CreateIdentity(r.Context(), r.prog, core.NewIdentity{
+		Type: core.Corporate, Name: in.Company.Name, Profile: prof, Root: in.RootUser.details(),
+	})
+	if err != nil {
+		return reply{}, err
+	}
+	out, err := corporateResponse(ident, root)
+	if err != nil {
+		return reply{}, err
+	}
+	set := root.PasswordSet
+	out.RootUser.PasswordAlreadySet = &set
+	return ok(out)
+}
+
+// corporateGet implements Weavr corporateGet for the signed-in identity.
+func (s *Server) corporateGet(r *request) (reply, error) {
+	if r.caller.User.IdentityType != core.Corporate {
+		return reply{}, core.NotFound("corporate")
+	}
+	ident, root, err := s.svc.Identity(r.Context(), r.caller)
+	if err != nil {
+		return reply{}, err
+	}
+	out, err := corporateResponse(ident, root)
+	if err != nil {
+		return reply{}, err
+	}
+	return ok(out)
+}
+
+func corporateResponse(ident *core.Identity, root *core.User) (*corporateOut, error) {
+	var p corporateProfile
+	if err := json.Unmarshal(ident.Profile, &p); err != nil {
+		return nil, fmt.Errorf("corporate %s profile: %w", ident.ID, err)
+	}
+	out := &corporateOut{
+		ID:                identityIDJSON{Type: string(core.Corporate), ID: ident.ID},
+		RootUser:          rootUserResponse(root),
+		Company:           companyOut{Name: ident.Name},
+		Industry:          p.Industry,
+		identityCommon:    p.identityCommon,
+		CreationTimestamp: ident.CreatedAt.UnixMilli(),
+	}
+	out.RootUser.CompanyPosition = p.CompanyPosition
+	if c := p.Company; c != nil {
+		out.Company.Type, out.Company.RegistrationNumber = c.Type, c.RegistrationNumber
+		out.Company.BusinessAddress, out.Company.CountryOfRegistration = c.BusinessAddress, c.RegistrationCountry
+	}
+	return out, nil
+}
+
+func rootUserResponse(u *core.User) rootUserOut {
+	return rootUserOut{
+		ID:                   identityIDJSON{Type: string(u.IdentityType), ID: u.IdentityID},
+		Name:                 u.Name,
+		Surname:              u.Surname,
+		Email:                u.Email,
+		Mobile:               mobileOut(u.Mobile),
+		Active:               u.Active,
+		EmailVerified:        u.EmailVerified,
+		MobileNumberVerified: false,
+		DateOfBirth:          dateOut(u.DateOfBirth),
+		Tag:                  u.Tag,
+		Locale:               u.Locale,
+		Brand:                u.Brand,
+	}
+}
+
+// Consumer shapes (Weavr ConsumerCreateRequest / Consumer).
+type (
+	consumerRootUserIn struct {
+		rootUserIn
+		Occupation   string       `json:"occupation,omitempty"`
+		Address      *addressJSON `json:"address,omitempty"`
+		PlaceOfBirth string       `json:"placeOfBirth,omitempty"`
+		Nationality  string       `json:"nationality,omitempty"`
+	}
+	consumerCreateRequest struct {
+		identityCommon
+		RootUser *consumerRootUserIn `json:"rootUser"`
+	}
+	consumerProfile struct {
+		identityCommon
+		Occupation   string       `json:"occupation,omitempty"`
+		Address      *addressJSON `json:"address,omitempty"`
+		PlaceOfBirth string       `json:"placeOfBirth,omitempty"`
+		Nationality  string       `json:"nationality,omitempty"`
+	}
+	consumerOut struct {
+		ID       identityIDJSON `json:"id"`
+		RootUser rootUserOut    `json:"rootUser"`
+		identityCommon
+		CreationTimestamp int64 `json:"creationTimestamp"`
+	}
+)
+
+// consumerCreate implements Weavr consumerCreate.
+func (s *Server) consumerCreate(r *request) (reply, error) {
+	var in consumerCreateRequest
+	if err := decodeJSON(r.body, &in); err != nil {
+		return reply{}, err
+	}
+	var f fields
+	f.common(&in.identityCommon)
+	f.oneOf("sourceOfFunds", in.SourceOfFunds, consumerFunds...)
+	if in.RootUser == nil {
+		f.rootUser(nil)
+	} else {
+		u := in.RootUser
+		f.rootUser(&u.rootUserIn)
+		f.oneOf("rootUser.occupation", u.Occupation, occupations...)
+		f.address("rootUser.address", u.Address)
+		f.size("rootUser.placeOfBirth", u.PlaceOfBirth, 1, 100)
+		f.pattern("rootUser.nationality", u.Nationality, reCountry)
+	}
+	if err := f.err(); err != nil {
+		return reply{}, err
+	}
+	u := in.RootUser
+	prof, err := json.Marshal(consumerProfile{identityCommon: in.identityCommon, Occupation: u.Occupation, Address: u.Address, PlaceOfBirth: u.PlaceOfBirth, Nationality: u.Nationality})
+	if err != nil {
+		return reply{}, err
+	}
+	ident, root, err := s.svc.CreateIdentity(r.Context(), r.prog, core.NewIdentity{Type: core.Consumer, Profile: prof, Root: u.details()})
+	if err != nil {
+		return reply{}, err
+	}
+	out, err := consumerResponse(ident, root)
+	if err != nil {
+		return reply{}, err
+	}
+	return ok(out)
+}
+
+// consumerGet implements Weavr consumerGet for the signed-in identity.
+func (s *Server) consumerGet(r *request) (reply, error) {
+	if r.caller.User.IdentityType != core.Consumer {
+		return reply{}, core.NotFound("consumer")
+	}
+	ident, root, err := s.svc.Identity(r.Context(), r.caller)
+	if err != nil {
+		return reply{}, err
+	}
+	out, err := consumerResponse(ident, root)
+	if err != nil {
+		return reply{}, err
+	}
+	return ok(out)
+}
+
+func consumerResponse(ident *core.Identity, root *core.User) (*consumerOut, error) {
+	var p consumerProfile
+	if err := json.Unmarshal(ident.Profile, &p); err != nil {
+		return nil, fmt.Errorf("consumer %s profile: %w", ident.ID, err)
+	}
+	out := &consumerOut{
+		ID:                identityIDJSON{Type: string(core.Consumer), ID: ident.ID},
+		RootUser:          rootUserResponse(root),
+		identityCommon:    p.identityCommon,
+		CreationTimestamp: ident.CreatedAt.UnixMilli(),
+	}
+	out.RootUser.Occupation, out.RootUser.Address = p.Occupation, p.Address
+	out.RootUser.PlaceOfBirth, out.RootUser.Nationality = p.PlaceOfBirth, p.Nationality
+	return out, nil
+}

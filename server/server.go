@@ -1,0 +1,350 @@
+// Package server is Deputy's HTTP API over core: routing, the api-key and bearer
+// checks, idempotency, request decoding and the one mapping of core errors to
+// HTTP. Paths and bodies follow Weavr's Multi API (see assets/openapi.yaml).
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/deputyhq/deputy/assets"
+	"github.com/deputyhq/deputy/core"
+)
+
+// Options configure the HTTP layer.
+type Options struct {
+	// Logger receives one line per request (never bodies, keys or tokens).
+	Logger *slog.Logger
+	// Clock is the sandbox's movable clock; required when the service runs in sandbox mode.
+	Clock *core.OffsetClock
+}
+
+// Server serves Deputy's HTTP API.
+type Server struct {
+	svc   *core.Service
+	log   *slog.Logger
+	clock *core.OffsetClock
+	mux   *http.ServeMux
+}
+
+// New returns the API handler over svc.
+func New(svc *core.Service, opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if svc.Sandbox() && opts.Clock == nil {
+		return nil, errors.New("server: sandbox mode needs the sandbox clock")
+	}
+	s := &Server{svc: svc, log: opts.Logger, clock: opts.Clock, mux: http.NewServeMux()}
+	s.routes()
+	return s, nil
+}
+
+// access says which credentials an endpoint needs.
+type access int
+
+const (
+	// public endpoints need no credentials (health, the OpenAPI document).
+	public access = iota
+	// apiKey endpoints need the programme's api key.
+	apiKey
+	// userToken endpoints need the api key and a user's bearer token.
+	userToken
+)
+
+// idempotent marks endpoints that honour the idempotency-ref header.
+type idempotent bool
+
+// reply is what an endpoint answers on success.
+type reply struct {
+	status int
+	body   any // nil for no content
+}
+
+func ok(body any) (reply, error) { return reply{status: http.StatusOK, body: body}, nil }
+
+func noContent() (reply, error) { return reply{status: http.StatusNoContent}, nil }
+
+// request is an incoming call with its authenticated parties and its body.
+type request struct {
+	*http.Request
+	prog   *core.Programme
+	caller *core.Caller // nil unless the endpoint needs a user token
+	body   []byte
+}
+
+// endpoint handles one operation.
+type endpoint func(r *request) (reply, error)
+
+func (s *Server) routes() {
+	s.handle("GET /healthz", public, false, s.healthz)
+	s.handle("GET /readyz", public, false, s.readyz)
+	s.mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(assets.OpenAPI())
+	})
+
+	s.handle("POST /multi/login_with_password", apiKey, false, s.loginWithPassword)
+	s.handle("POST /multi/logout", userToken, false, s.logout)
+
+	s.handle("POST /multi/passwords/{user_id}/create", apiKey, false, s.passwordCreate)
+	s.handle("POST /multi/passwords/update", userToken, false, s.passwordUpdate)
+	s.handle("POST /multi/passwords/validate", apiKey, false, s.passwordValidate)
+	s.handle("POST /multi/passwords/lost_password/start", apiKey, false, s.lostPasswordStart)
+	s.handle("POST /multi/passwords/lost_password/resume", apiKey, false, s.lostPasswordResume)
+
+	s.handle("POST /multi/corporates", apiKey, true, s.corporateCreate)
+	s.handle("GET /multi/corporates", userToken, false, s.corporateGet)
+	s.handle("POST /multi/consumers", apiKey, true, s.consumerCreate)
+	s.handle("GET /multi/consumers", userToken, false, s.consumerGet)
+
+	s.handle("GET /multi/authentication_factors", userToken, false, s.authFactorsGet)
+	s.handle("POST /multi/authentication_factors/otp/{channel}", userToken, true, s.enrolOTP)
+	s.handle("POST /multi/authentication_factors/otp/{channel}/verify", userToken, true, s.enrolOTPVerify)
+	s.handle("POST /multi/stepup/challenges/otp/{channel}", userToken, true, s.stepUpOTP)
+	s.handle("POST /multi/stepup/challenges/otp/{channel}/verify", userToken, true, s.stepUpOTPVerify)
+
+	if s.svc.Sandbox() {
+		s.handle("GET /multi/sandbox/outbox", apiKey, false, s.sandboxOutbox)
+		s.handle("POST /multi/sandbox/clock", apiKey, false, s.sandboxClock)
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if s.pathServesOtherMethod(r) {
+			s.writeError(w, r, errMethodNotAllowed)
+			return
+		}
+		s.writeError(w, r, errRouteNotFound)
+	})
+}
+
+// pathServesOtherMethod reports whether r's path has a route under another method.
+func (s *Server) pathServesOtherMethod(r *http.Request) bool {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// handle registers an endpoint behind the credential checks it needs.
+func (s *Server) handle(pattern string, need access, idem idempotent, ep endpoint) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, hr *http.Request) {
+		r := &request{Request: hr}
+		if err := s.authenticate(r, need); err != nil {
+			s.writeError(w, hr, err)
+			return
+		}
+		if hr.Method != http.MethodGet {
+			body, err := readBody(hr)
+			if err != nil {
+				s.writeError(w, hr, err)
+				return
+			}
+			r.body = body
+		}
+		if idem {
+			s.serveIdempotent(w, r, ep)
+			return
+		}
+		rep, err := ep(r)
+		if err != nil {
+			s.writeError(w, hr, err)
+			return
+		}
+		writeJSON(w, rep.status, rep.body)
+	})
+}
+
+// authenticate resolves the api-key header and, where needed, the bearer token.
+func (s *Server) authenticate(r *request, need access) error {
+	if need == public {
+		return nil
+	}
+	prog, err := s.svc.AuthenticateAPIKey(r.Context(), r.Header.Get("api-key"))
+	if err != nil {
+		return err
+	}
+	r.prog = prog
+	if need == userToken {
+		c, err := s.svc.Authenticate(r.Context(), prog, bearerToken(r.Request))
+		if err != nil {
+			return err
+		}
+		r.caller = c
+	}
+	return nil
+}
+
+// bearerToken extracts the token of an "Authorization: Bearer <token>" header.
+func bearerToken(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// serveIdempotent runs ep once per (caller, idempotency-ref): the same ref and
+// payload replay the first success; failures are not remembered.
+func (s *Server) serveIdempotent(w http.ResponseWriter, r *request, ep endpoint) {
+	ref := strings.TrimSpace(r.Header.Get("idempotency-ref"))
+	if ref == "" {
+		rep, err := ep(r)
+		if err != nil {
+			s.writeError(w, r.Request, err)
+			return
+		}
+		writeJSON(w, rep.status, rep.body)
+		return
+	}
+	if len(ref) > 255 {
+		s.writeError(w, r.Request, core.Invalid("idempotency-ref", "SIZE", "1", "255"))
+		return
+	}
+	ctx := r.Context()
+	key := idempotencyKey(r, ref)
+	replay, err := s.svc.BeginIdempotent(ctx, key, payloadHash(r))
+	if err != nil {
+		s.writeError(w, r.Request, err)
+		return
+	}
+	if replay != nil {
+		writeRaw(w, replay.Status, replay.Body)
+		return
+	}
+	rep, err := ep(r)
+	// The outcome must be recorded even if the client went away meanwhile.
+	bg := context.WithoutCancel(ctx)
+	if err != nil {
+		if aerr := s.svc.AbandonIdempotent(bg, key); aerr != nil {
+			s.log.ErrorContext(ctx, "abandon idempotency-ref", slog.String("error", aerr.Error()))
+		}
+		s.writeError(w, r.Request, err)
+		return
+	}
+	body, err := marshalBody(rep.body)
+	if err != nil {
+		s.writeError(w, r.Request, err)
+		return
+	}
+	if ferr := s.svc.FinishIdempotent(bg, key, rep.status, body); ferr != nil {
+		s.log.ErrorContext(ctx, "record idempotency-ref", slog.String("error", ferr.Error()))
+	}
+	writeRaw(w, rep.status, body)
+}
+
+// idempotencyKey scopes a ref to the programme and the calling credential.
+func idempotencyKey(r *request, ref string) string {
+	who := core.ActorAPI
+	if r.caller != nil {
+		who = "user:" + r.caller.User.ID
+	}
+	return r.prog.ID + "|" + who + "|" + ref
+}
+
+// payloadHash identifies a request's operation and body.
+func payloadHash(r *request) []byte {
+	h := sha256.New()
+	h.Write([]byte(r.Method + " " + r.URL.Path + "\n"))
+	h.Write(r.body)
+	return h.Sum(nil)
+}
+
+func marshalBody(body any) ([]byte, error) {
+	if body == nil {
+		return nil, nil
+	}
+	return json.Marshal(body)
+}
+
+// writeJSON writes body as JSON with status (no body for nil).
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	b, err := marshalBody(body)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"code":"INTERNAL_ERROR","message":"There is a problem with the server. Please try again later."}`)
+	}
+	writeRaw(w, status, b)
+}
+
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
+	if body != nil {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	w.WriteHeader(status)
+	if body != nil {
+		_, _ = w.Write(body)
+	}
+}
+
+// ServeHTTP adds the request-ref header, recovers panics and logs one line per request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	ref := newRequestRef()
+	w.Header().Set("request-ref", ref)
+	r = r.WithContext(core.WithRequestRef(r.Context(), ref))
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.ErrorContext(r.Context(), "panic serving request", slog.String("request_ref", ref), slog.Any("panic", p))
+			if !rec.wrote {
+				s.writeError(rec, r, errors.New("panic"))
+			}
+		}
+		s.log.InfoContext(r.Context(), "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+			slog.Duration("duration", time.Since(start)), slog.String("request_ref", ref))
+	}()
+	s.mux.ServeHTTP(rec, r)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+// Flush lets streaming endpoints flush through the recorder.
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func newRequestRef() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (s *Server) healthz(*request) (reply, error) { return ok(map[string]string{"status": "ok"}) }
+
+func (s *Server) readyz(r *request) (reply, error) {
+	if err := s.svc.Ready(r.Context()); err != nil {
+		s.log.ErrorContext(r.Context(), "not ready", slog.String("error", err.Error()))
+		return reply{status: http.StatusServiceUnavailable, body: map[string]string{"status": "unavailable"}}, nil
+	}
+	return ok(map[string]string{"status": "ok"})
+}
