@@ -18,6 +18,11 @@ type Programme struct {
 type ProgrammeSettings struct {
 	// PasswordProfile names the password policy: "weavr" (default) or "nist".
 	PasswordProfile string `json:",omitempty"`
+	// SenderName is the name emails come from (default: the programme's name).
+	SenderName string `json:",omitempty"`
+	// InviteURL is the embedder's page that invite links open; the user id and
+	// code are added as query parameters (default: a deputy://invite link).
+	InviteURL string `json:",omitempty"`
 	// OTPAttempts is how many wrong codes a challenge allows: 1..5, anything else means 5.
 	OTPAttempts int `json:",omitempty"`
 }
@@ -80,8 +85,10 @@ type User struct {
 	Locale             string
 	Brand              string
 	CountryOfResidence string
+	Roles              []Role `json:",omitempty"`
 	Active             bool
 	EmailVerified      bool
+	MobileChanges      int // how often the mobile number was changed (at most 3)
 	PasswordSet        bool
 	FailedLogins       int       // consecutive failed sign-ins
 	LockedUntil        time.Time // zero when not locked

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -119,12 +120,14 @@ func (s *Service) UpdatePassword(ctx context.Context, c *Caller, oldPlain, newPl
 	if !ok {
 		return nil, Conflict(CodePasswordIncorrect)
 	}
-	return s.replacePassword(ctx, c.Programme, c.User.ID, rec, newPlain, c.User.ID, "password.update")
+	return s.replacePassword(ctx, c.Programme, c.User.ID, rec, newPlain, c.User.ID, "password.update", nil)
 }
 
 // replacePassword applies the profile and history rules to newPlain, then swaps
 // it in if the stored password is still rec, ending every session of the user.
-func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID string, rec *PasswordRecord, newPlain, actor, action string) (*PasswordSet, error) {
+// extra runs first in the same transaction (a reset consumes its code there), so
+// that a rejected password changes nothing.
+func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID string, rec *PasswordRecord, newPlain, actor, action string, extra func(Tx) error) (*PasswordSet, error) {
 	if err := checkProfile(prog, newPlain); err != nil {
 		return nil, err
 	}
@@ -151,6 +154,11 @@ func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID s
 	}
 	var user *User
 	err = s.store.Update(ctx, func(tx Tx) error {
+		if extra != nil {
+			if err := extra(tx); err != nil {
+				return err
+			}
+		}
 		cur, err := tx.Password(userID)
 		if err != nil {
 			return err
@@ -216,14 +224,9 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 		if err != nil {
 			return internal("store reset code", err)
 		}
-		msg := Email{
-			ProgrammeID: prog.ID, FromName: prog.Name, To: u.Email,
-			Subject: prog.Name + ": reset your password",
-			Text: fmt.Sprintf("Hello %s,\n\nUse the code %s to choose a new password for %s. It expires in %d minutes.\nIf you did not ask for this, ignore this email: your password is unchanged.\n",
-				u.Name, code, prog.Name, int(s.cfg.ResetCodeTTL.Minutes())),
-		}
-		if err := s.send.Email.SendEmail(ctx, msg); err != nil {
-			return fmt.Errorf("send reset email: %w", err)
+		err = s.sendTemplate(ctx, prog, u.Email, "reset_password", map[string]any{"Name": u.Name, "Code": code, "Minutes": int(s.cfg.ResetCodeTTL.Minutes())})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -250,11 +253,11 @@ func (s *Service) LostPasswordResume(ctx context.Context, prog *Programme, email
 		if !u.Active {
 			continue
 		}
-		matched, err := s.useResetCode(ctx, u.ID, code)
+		codeHash, err := s.checkResetCode(ctx, u.ID, code)
 		if err != nil {
 			return nil, err
 		}
-		if !matched {
+		if codeHash == nil {
 			continue
 		}
 		if !u.PasswordSet {
@@ -264,17 +267,19 @@ func (s *Service) LostPasswordResume(ctx context.Context, prog *Programme, email
 		if err != nil {
 			return nil, err
 		}
-		return s.replacePassword(ctx, prog, u.ID, rec, newPlain, u.ID, "password.reset")
+		return s.replacePassword(ctx, prog, u.ID, rec, newPlain, u.ID, "password.reset", s.consumeResetCode(u.ID, codeHash))
 	}
 	return nil, invalid
 }
 
-// useResetCode checks code against the user's reset code, consuming it on a
-// match and counting a wrong guess otherwise (the code is void after maxResetAttempts).
-func (s *Service) useResetCode(ctx context.Context, userID, code string) (bool, error) {
-	matched := false
+// checkResetCode checks code against the user's reset code, returning its hash on
+// a match and counting a wrong guess otherwise (the code is void after
+// maxResetAttempts). A matching code stays until consumeResetCode spends it in
+// the transaction that sets the new password.
+func (s *Service) checkResetCode(ctx context.Context, userID, code string) ([]byte, error) {
+	var matched []byte
 	err := s.store.Update(ctx, func(tx Tx) error {
-		matched = false
+		matched = nil
 		rc, err := tx.ResetCode(userID)
 		if errors.Is(err, ErrRecordNotFound) {
 			return nil
@@ -286,8 +291,8 @@ func (s *Service) useResetCode(ctx context.Context, userID, code string) (bool, 
 			return tx.DeleteResetCode(userID)
 		}
 		if s.keys.equal(purposeResetCode, userID+":"+code, rc.CodeHash) {
-			matched = true
-			return tx.DeleteResetCode(userID)
+			matched = rc.CodeHash
+			return nil
 		}
 		rc.Attempts++
 		if rc.Attempts >= maxResetAttempts {
@@ -296,6 +301,25 @@ func (s *Service) useResetCode(ctx context.Context, userID, code string) (bool, 
 		return tx.PutResetCode(rc)
 	})
 	return matched, internal("check reset code", err)
+}
+
+// consumeResetCode spends the reset code checkResetCode matched, inside the
+// transaction that uses it: a code spent, voided or expired meanwhile is invalid,
+// so each code sets a password at most once.
+func (s *Service) consumeResetCode(userID string, codeHash []byte) func(Tx) error {
+	return func(tx Tx) error {
+		rc, err := tx.ResetCode(userID)
+		if errors.Is(err, ErrRecordNotFound) {
+			return Conflict(CodeInvalidNonceOrEmail)
+		}
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(rc.CodeHash, codeHash) || !s.clock.Now().Before(rc.ExpiresAt) {
+			return Conflict(CodeInvalidNonceOrEmail)
+		}
+		return tx.DeleteResetCode(userID)
+	}
 }
 
 func (s *Service) passwordRecord(ctx context.Context, userID string) (*PasswordRecord, error) {

@@ -302,13 +302,10 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 
 // alertSCALock emails the user that their second factor was locked.
 func (s *Service) alertSCALock(ctx context.Context, prog *Programme, u *User) {
-	msg := Email{
-		ProgrammeID: prog.ID, FromName: prog.Name, To: u.Email,
-		Subject: prog.Name + ": too many wrong verification codes",
-		Text: fmt.Sprintf("Hello %s,\n\nWe received %d wrong verification codes for your account in a row, so we signed you out everywhere and paused verification for %d minutes.\nIf this was not you, change your password and contact your administrator.\n",
-			u.Name, s.cfg.SCAFailureLimit, int(s.cfg.SCALockout.Minutes())),
-	}
-	if err := s.send.Email.SendEmail(ctx, msg); err != nil {
+	err := s.sendTemplate(ctx, prog, u.Email, "sca_locked", map[string]any{
+		"Name": u.Name, "Failures": s.cfg.SCAFailureLimit, "Minutes": int(s.cfg.SCALockout.Minutes()),
+	})
+	if err != nil {
 		s.log.ErrorContext(ctx, "send SCA lock alert", slog.String("user", u.ID), slog.String("error", err.Error()))
 	}
 }

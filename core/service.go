@@ -114,6 +114,7 @@ type Service struct {
 	clock  Clock
 	hasher *password.Hasher
 	keys   keyring
+	mail   *mailTemplates
 	log    *slog.Logger
 }
 
@@ -130,6 +131,10 @@ func New(ctx context.Context, cfg Config, store Store, send Senders, clock Clock
 	if err != nil {
 		return nil, err
 	}
+	mail, err := loadMailTemplates()
+	if err != nil {
+		return nil, err
+	}
 	return &Service{
 		cfg:    cfg,
 		store:  store,
@@ -137,6 +142,7 @@ func New(ctx context.Context, cfg Config, store Store, send Senders, clock Clock
 		clock:  clock,
 		hasher: password.NewHasher(cfg.PasswordParams, cfg.MaxConcurrentHashes),
 		keys:   keyring{key: key},
+		mail:   mail,
 		log:    cfg.Logger,
 	}, nil
 }

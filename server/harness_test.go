@@ -32,6 +32,7 @@ type env struct {
 	url    string
 	client *http.Client
 	svc    *core.Service
+	store  *boltstore.Store // for the few checks no API offers yet (deactivation, audit)
 	clock  *core.OffsetClock
 	logs   *syncBuffer
 	apiKey string
@@ -65,7 +66,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	require.NoError(t, err)
 	v := apispec.NewValidator(t)
 	return &env{
-		t: t, url: ts.URL, svc: svc, clock: clock, logs: logs,
+		t: t, url: ts.URL, svc: svc, store: store, clock: clock, logs: logs,
 		client: &http.Client{Transport: v.Transport(http.DefaultTransport), Timeout: 30 * time.Second},
 		apiKey: prog.APIKey, prog: prog.Programme,
 	}

@@ -38,6 +38,7 @@ func testAuditOrderAndPaging(t *testing.T, s core.Store) {
 			p2 = append(p2, e)
 		}
 	}
+	requireComplete(t, p1[0])
 	for _, es := range [][]*core.AuditEvent{p1, p2} {
 		for i := 1; i < len(es); i++ {
 			require.Greater(t, es[i].Seq, es[i-1].Seq, "Seq assigned by AppendAudit")
@@ -95,6 +96,7 @@ func testOutboxNewestFirst(t *testing.T, s core.Store) {
 		return nil
 	})
 	mustUpdate(t, s, func(tx core.Tx) error { return tx.AppendOutbox(m3) })
+	requireComplete(t, m2)
 	assert.Greater(t, m2.Seq, m1.Seq, "Seq assigned by AppendOutbox")
 	assert.Greater(t, m3.Seq, m2.Seq, "Seq assigned by AppendOutbox")
 

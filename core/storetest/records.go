@@ -12,6 +12,7 @@ import (
 
 func testProgrammeRoundTrip(t *testing.T, s core.Store) {
 	p1, p2 := programme("p1", "Alpha"), programme("p2", "Beta")
+	requireComplete(t, p1)
 	insertAll(t, s, []*core.Programme{p1, p2}, nil, nil)
 
 	got, err := read(t, s, func(tx core.ReadTx) (*core.Programme, error) { return tx.Programme("p1") })
@@ -35,22 +36,25 @@ func testProgrammeNotFound(t *testing.T, s core.Store) {
 	assert.Empty(t, all, "programmes of an empty store")
 
 	insertAll(t, s, []*core.Programme{programme("p1", "Alpha")}, nil, nil)
-	for name, fn := range map[string]func(core.Tx) error{
-		"Programme": func(tx core.Tx) error {
+	for _, c := range []struct {
+		name string
+		fn   func(core.Tx) error
+	}{
+		{"Programme", func(tx core.Tx) error {
 			_, err := tx.Programme("p2")
 			return err
-		},
-		"ProgrammeByAPIKeyHash": func(tx core.Tx) error {
+		}},
+		{"ProgrammeByAPIKeyHash", func(tx core.Tx) error {
 			_, err := tx.ProgrammeByAPIKeyHash([]byte("api-key-hash-p2"))
 			return err
-		},
-		"ProgrammeByAPIKeyHash(nil)": func(tx core.Tx) error {
+		}},
+		{"ProgrammeByAPIKeyHash(nil)", func(tx core.Tx) error {
 			_, err := tx.ProgrammeByAPIKeyHash(nil)
 			return err
-		},
-		"UpdateProgramme": func(tx core.Tx) error { return tx.UpdateProgramme(programme("p2", "Beta")) },
+		}},
+		{"UpdateProgramme", func(tx core.Tx) error { return tx.UpdateProgramme(programme("p2", "Beta")) }},
 	} {
-		t.Run(name, func(t *testing.T) { requireNotFound(t, tryWrite(t, s, fn)) })
+		t.Run(c.name, func(t *testing.T) { requireNotFound(t, tryWrite(t, s, c.fn)) })
 	}
 }
 
@@ -99,6 +103,7 @@ func testUpdateProgrammeMovesIndexes(t *testing.T, s core.Store) {
 
 func testIdentity(t *testing.T, s core.Store) {
 	i := identity("100", "p1")
+	requireComplete(t, i)
 	bare := &core.Identity{ID: "200", ProgrammeID: "p1", Type: core.Consumer, Name: "Bo", CreatedAt: t0}
 	insertAll(t, s, nil, []*core.Identity{i, bare}, nil)
 
@@ -123,6 +128,9 @@ func testPassword(t *testing.T, s core.Store) {
 		{UserID: "100", Hash: "$argon2id$first", SetAt: t0},
 		{UserID: "100", Hash: "$argon2id$second", History: []string{"$argon2id$first"}, SetAt: t0.Add(time.Hour)},
 	} {
+		if len(p.History) > 0 {
+			requireComplete(t, p)
+		}
 		mustUpdate(t, s, func(tx core.Tx) error { return tx.PutPassword(p) })
 		got, err := read(t, s, func(tx core.ReadTx) (*core.PasswordRecord, error) { return tx.Password("100") })
 		require.NoError(t, err)
@@ -141,6 +149,9 @@ func testResetCode(t *testing.T, s core.Store) {
 		{UserID: "100", CodeHash: []byte("first"), ExpiresAt: t0, Attempts: 1},
 		{UserID: "100", CodeHash: []byte("second"), ExpiresAt: t0.Add(time.Hour)},
 	} {
+		if c.Attempts > 0 {
+			requireComplete(t, c)
+		}
 		mustUpdate(t, s, func(tx core.Tx) error { return tx.PutResetCode(c) })
 		got, err := get()
 		require.NoError(t, err)
@@ -189,6 +200,7 @@ func testIdempotency(t *testing.T, s core.Store) {
 	requireDuplicate(t, err, core.UniqueIdempotency)
 
 	r.Done, r.Status, r.Body = true, 201, []byte(`{"id":"100"}`)
+	requireComplete(t, r)
 	mustUpdate(t, s, func(tx core.Tx) error { return tx.UpdateIdempotency(r) })
 	got, err = get()
 	require.NoError(t, err)

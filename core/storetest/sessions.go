@@ -49,6 +49,7 @@ func testSession(t *testing.T, s core.Store) {
 	requireNotFound(t, tryWrite(t, s, func(tx core.Tx) error { return tx.DeleteSession([]byte("tok-1")) }))
 
 	s1 := session("tok-1", "101", t0)
+	requireComplete(t, s1)
 	insertSessions(t, s, s1)
 	got, err := getSession(t, s, "tok-1")
 	require.NoError(t, err)

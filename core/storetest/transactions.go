@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -185,4 +186,42 @@ func testUpdateIsIsolated(t *testing.T, s core.Store) {
 	got, err := getUser(t, s, "101")
 	require.NoError(t, err)
 	assert.Equal(t, concurrency, got.FailedLogins, "increments by %d concurrent Updates", concurrency)
+}
+
+// testConcurrentFailuresStayApart runs concurrent Updates of which every other
+// one fails: the failures leave nothing behind and take none of the others
+// down with them (with group commit they may have shared a transaction).
+func testConcurrentFailuresStayApart(t *testing.T, s core.Store) {
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	for i := range concurrency {
+		wg.Go(func() {
+			err := s.Update(t.Context(), func(tx core.Tx) error {
+				if err := tx.PutMeta(fmt.Sprint("k", i), []byte{byte(i)}); err != nil {
+					return err
+				}
+				if i%2 == 1 {
+					return boom
+				}
+				return nil
+			})
+			if i%2 == 1 {
+				assert.ErrorIs(t, err, boom, "Update %d", i)
+			} else {
+				assert.NoError(t, err, "Update %d", i)
+			}
+		})
+	}
+	wg.Wait()
+
+	for i := range concurrency {
+		got, err := read(t, s, func(tx core.ReadTx) ([]byte, error) { return tx.Meta(fmt.Sprint("k", i)) })
+		if i%2 == 1 {
+			assert.ErrorIs(t, err, core.ErrRecordNotFound, "meta written by failed Update %d", i)
+			continue
+		}
+		if assert.NoError(t, err, "meta written by Update %d", i) {
+			assert.Equal(t, []byte{byte(i)}, got)
+		}
+	}
 }

@@ -39,6 +39,7 @@ func usersByEmail(t *testing.T, s core.Store, programmeID, email string) []*core
 }
 
 func testUserRoundTrip(t *testing.T, s core.Store) {
+	requireComplete(t, root101())
 	insertUsers(t, s)
 	for _, want := range []*core.User{root101(), ann101(), root201(), root301()} {
 		got, err := getUser(t, s, want.ID)

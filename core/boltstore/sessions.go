@@ -1,0 +1,122 @@
+package boltstore
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+func (r *readTx) Session(tokenHash []byte) (*core.Session, error) {
+	return get[core.Session](r.bucket(bucketSessions), tokenHash, "session")
+}
+
+func (w *writeTx) InsertSession(s *core.Session) error {
+	if w.bucket(bucketSessions).Get(s.TokenHash) != nil {
+		return idTaken("session")
+	}
+	return w.putSession(s)
+}
+
+func (w *writeTx) UpdateSession(s *core.Session) error {
+	old, err := w.Session(s.TokenHash)
+	if err != nil {
+		return err
+	}
+	if err := w.bucket(bucketUserSessions).Delete(compositeKey(old.UserID, string(old.TokenHash))); err != nil {
+		return err
+	}
+	return w.putSession(s)
+}
+
+func (w *writeTx) DeleteSession(tokenHash []byte) error {
+	s, err := w.Session(tokenHash)
+	if err != nil {
+		return err
+	}
+	return w.deleteSession(s)
+}
+
+func (w *writeTx) DeleteUserSessions(userID string) (int, error) {
+	hashes := prefixValues(w.bucket(bucketUserSessions), compositeKey(userID))
+	for _, h := range hashes {
+		if err := w.deleteSession(&core.Session{TokenHash: h, UserID: userID}); err != nil {
+			return 0, err
+		}
+	}
+	return len(hashes), nil
+}
+
+func (w *writeTx) DeleteSessionsIdleSince(t time.Time) (int, error) {
+	_, idle, err := match(w.bucket(bucketSessions), "session", func(s *core.Session) bool { return s.LastSeen.Before(t) })
+	if err != nil {
+		return 0, err
+	}
+	for _, s := range idle {
+		if err := w.deleteSession(s); err != nil {
+			return 0, err
+		}
+	}
+	return len(idle), nil
+}
+
+// putSession writes s and its index entry.
+func (w *writeTx) putSession(s *core.Session) error {
+	hash := bytes.Clone(s.TokenHash)
+	if err := put(w.bucket(bucketSessions), hash, s); err != nil {
+		return err
+	}
+	return w.bucket(bucketUserSessions).Put(compositeKey(s.UserID, string(hash)), hash)
+}
+
+// deleteSession removes the stored session s and its index entry.
+func (w *writeTx) deleteSession(s *core.Session) error {
+	if err := w.bucket(bucketSessions).Delete(s.TokenHash); err != nil {
+		return err
+	}
+	return w.bucket(bucketUserSessions).Delete(compositeKey(s.UserID, string(s.TokenHash)))
+}
+
+func factorKey(userID string, ch core.Channel) []byte { return compositeKey(userID, string(ch)) }
+
+func factorName(userID string, ch core.Channel) string {
+	return fmt.Sprintf("%s factor of user %s", ch, userID)
+}
+
+func (r *readTx) Factor(userID string, ch core.Channel) (*core.Factor, error) {
+	return get[core.Factor](r.bucket(bucketFactors), factorKey(userID, ch), factorName(userID, ch))
+}
+
+func (r *readTx) Factors(userID string) ([]*core.Factor, error) {
+	return withPrefix[core.Factor](r.bucket(bucketFactors), compositeKey(userID), "factor")
+}
+
+func (w *writeTx) PutFactor(f *core.Factor) error {
+	return put(w.bucket(bucketFactors), factorKey(f.UserID, f.Channel), f)
+}
+
+func (w *writeTx) DeleteFactor(userID string, ch core.Channel) error {
+	return deleteRecord(w.bucket(bucketFactors), factorKey(userID, ch), factorName(userID, ch))
+}
+
+func challengeKey(sessionHash []byte, p core.ChallengePurpose) []byte {
+	return compositeKey(string(sessionHash), string(p))
+}
+
+func (r *readTx) Challenge(sessionHash []byte, p core.ChallengePurpose) (*core.Challenge, error) {
+	return get[core.Challenge](r.bucket(bucketChallenges), challengeKey(sessionHash, p), string(p)+" challenge")
+}
+
+func (w *writeTx) PutChallenge(c *core.Challenge) error {
+	return put(w.bucket(bucketChallenges), challengeKey(c.SessionHash, c.Purpose), c)
+}
+
+func (w *writeTx) DeleteChallengesIssuedBefore(t time.Time) (int, error) {
+	b := w.bucket(bucketChallenges)
+	keys, _, err := match(b, "challenge", func(c *core.Challenge) bool { return c.IssuedAt.Before(t) })
+	if err != nil {
+		return 0, err
+	}
+	return deleteKeys(b, keys)
+}

@@ -1,0 +1,132 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+func factor(userID string, ch core.Channel) *core.Factor {
+	return &core.Factor{
+		UserID:    userID,
+		Channel:   ch,
+		Status:    core.FactorPending,
+		Mobile:    &core.Mobile{CountryCode: "+356", Number: "79123456"},
+		CreatedAt: t0,
+		UpdatedAt: t0.Add(time.Second),
+	}
+}
+
+func challenge(sessionHash string, p core.ChallengePurpose, issuedAt time.Time) *core.Challenge {
+	return &core.Challenge{
+		SessionHash: []byte(sessionHash),
+		Purpose:     p,
+		UserID:      "101",
+		Nonce:       "nonce-" + sessionHash,
+		CodeHash:    []byte("code-hash-" + sessionHash),
+		IssuedAt:    issuedAt,
+		ExpiresAt:   issuedAt.Add(5 * time.Minute),
+		Attempts:    1,
+		MaxAttempts: 5,
+		Reissues:    2,
+		State:       core.ChallengePending,
+	}
+}
+
+func testFactor(t *testing.T, s core.Store) {
+	get := func(userID string, ch core.Channel) (*core.Factor, error) {
+		return read(t, s, func(tx core.ReadTx) (*core.Factor, error) { return tx.Factor(userID, ch) })
+	}
+	list := func(userID string) []*core.Factor {
+		fs, err := read(t, s, func(tx core.ReadTx) ([]*core.Factor, error) { return tx.Factors(userID) })
+		require.NoError(t, err)
+		return fs
+	}
+	_, err := get("101", core.ChannelSMS)
+	requireNotFound(t, err)
+	assert.Empty(t, list("101"))
+	requireNotFound(t, tryWrite(t, s, func(tx core.Tx) error { return tx.DeleteFactor("101", core.ChannelSMS) }))
+
+	sms, bio := factor("101", core.ChannelSMS), factor("101", core.ChannelBiometric)
+	bio.Mobile = nil
+	other := factor("1010", core.ChannelSMS) // a user id that the other one is a prefix of
+	requireComplete(t, sms)
+	mustUpdate(t, s, func(tx core.Tx) error {
+		for _, f := range []*core.Factor{sms, bio, other} {
+			if err := tx.PutFactor(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	got, err := get("101", core.ChannelSMS)
+	require.NoError(t, err)
+	assert.Equal(t, sms, got)
+	assert.ElementsMatch(t, []*core.Factor{sms, bio}, list("101"))
+	assert.Equal(t, []*core.Factor{other}, list("1010"))
+
+	sms.Status, sms.UpdatedAt = core.FactorActive, t0.Add(time.Minute)
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.PutFactor(sms) })
+	got, err = get("101", core.ChannelSMS)
+	require.NoError(t, err)
+	assert.Equal(t, sms, got, "a put replaces the user's factor of that channel")
+
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.DeleteFactor("101", core.ChannelSMS) })
+	_, err = get("101", core.ChannelSMS)
+	requireNotFound(t, err)
+	assert.Equal(t, []*core.Factor{bio}, list("101"))
+}
+
+func testChallenge(t *testing.T, s core.Store) {
+	get := func(sessionHash string, p core.ChallengePurpose) (*core.Challenge, error) {
+		return read(t, s, func(tx core.ReadTx) (*core.Challenge, error) { return tx.Challenge([]byte(sessionHash), p) })
+	}
+	_, err := get("tok-1", core.PurposeEnrolSMS)
+	requireNotFound(t, err)
+
+	enrol := challenge("tok-1", core.PurposeEnrolSMS, t0.Add(-10*time.Minute))
+	stepUp := challenge("tok-1", core.PurposeStepUpSMS, t0.Add(-5*time.Minute))
+	other := challenge("tok-2", core.PurposeEnrolSMS, t0)
+	requireComplete(t, enrol)
+	mustUpdate(t, s, func(tx core.Tx) error {
+		for _, c := range []*core.Challenge{enrol, stepUp, other} {
+			if err := tx.PutChallenge(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, want := range []*core.Challenge{enrol, stepUp, other} {
+		got, err := get(string(want.SessionHash), want.Purpose)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	}
+
+	stepUp.State, stepUp.Attempts = core.ChallengeVerified, 2
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.PutChallenge(stepUp) })
+	got, err := get("tok-1", core.PurposeStepUpSMS)
+	require.NoError(t, err)
+	assert.Equal(t, stepUp, got, "a put replaces the session's challenge of that purpose")
+
+	for _, c := range []struct {
+		before  time.Time
+		deleted int
+		gone    *core.Challenge
+	}{
+		{before: t0.Add(-5 * time.Minute), deleted: 1, gone: enrol},
+		{before: t0.Add(-5 * time.Minute), deleted: 0},
+		{before: t0.Add(time.Second), deleted: 2, gone: other},
+	} {
+		n, err := write(t, s, func(tx core.Tx) (int, error) { return tx.DeleteChallengesIssuedBefore(c.before) })
+		require.NoError(t, err)
+		assert.Equal(t, c.deleted, n, "challenges issued before %v", c.before)
+		if c.gone != nil {
+			_, err := get(string(c.gone.SessionHash), c.gone.Purpose)
+			requireNotFound(t, err)
+		}
+	}
+}

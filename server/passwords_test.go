@@ -1,0 +1,302 @@
+package server_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Passwords breaking each rule of the default (Weavr) profile: 8 to 30
+// characters with a lower-case letter, an upper-case letter, a digit and a
+// special character.
+var profileViolations = []struct {
+	name, password, code string
+}{
+	{"seven characters", "Aa1-aaa", "PASSWORD_TOO_SHORT"},
+	{"thirty-one characters", "Aa1-" + strings.Repeat("a", 27), "PASSWORD_TOO_LONG"},
+	{"no upper-case letter", "str0ng-passw0rd", "PASSWORD_TOO_SIMPLE"},
+	{"no lower-case letter", "STR0NG-PASSW0RD", "PASSWORD_TOO_SIMPLE"},
+	{"no digit", "Strong-Password", "PASSWORD_TOO_SIMPLE"},
+	{"no special character", "Str0ngPassw0rd", "PASSWORD_TOO_SIMPLE"},
+}
+
+// newCorporateWithoutPassword creates a corporate and returns its root user's id.
+func (e *env) newCorporateWithoutPassword(email string) string {
+	e.t.Helper()
+	r := e.key("POST", "/multi/corporates", corporateBody(email))
+	require.Equal(e.t, http.StatusOK, r.status, "%s", r.body)
+	return str(e.t, r.json(e.t), "id", "id")
+}
+
+func TestPasswordCreate(t *testing.T) {
+	e := newEnv(t)
+	rootID := e.newCorporateWithoutPassword("root@acme.test")
+	path := "/multi/passwords/" + rootID + "/create"
+
+	for _, tt := range profileViolations {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.key("POST", path, map[string]any{"password": pw(tt.password)})
+			require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+			assert.Equal(t, tt.code, r.errorCode(t))
+		})
+	}
+	t.Run("bad requests", func(t *testing.T) {
+		tests := []struct {
+			name, path string
+			body       any
+			want       []string
+		}{
+			{"no password", path, map[string]any{}, []string{"password.value:REQUIRED"}},
+			{"empty password", path, map[string]any{"password": pw("")}, []string{"password.value:REQUIRED"}},
+			{"password over 100 characters", path, map[string]any{"password": pw(strings.Repeat("a", 101))}, []string{"password.value:SIZE"}},
+			{"user id not numeric", "/multi/passwords/abc/create", map[string]any{"password": pw(testPassword)}, []string{"user_id:REGEX"}},
+			{"user id too long", "/multi/passwords/" + strings.Repeat("1", 21) + "/create", map[string]any{"password": pw(testPassword)}, []string{"user_id:REGEX"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				assert.Equal(t, tt.want, e.key("POST", tt.path, tt.body).invalidFields(t))
+			})
+		}
+	})
+	t.Run("unknown user", func(t *testing.T) {
+		r := e.key("POST", "/multi/passwords/999999999999/create", map[string]any{"password": pw(testPassword)})
+		assert.Equal(t, http.StatusNotFound, r.status, "%s", r.body)
+	})
+	t.Run("user of another programme", func(t *testing.T) {
+		otherKey := e.otherProgramme("Other")
+		r := e.call("POST", "/multi/corporates", corporateBody("other@acme.test"), "api-key", otherKey)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		otherID := str(t, r.json(t), "id", "id")
+		r = e.key("POST", "/multi/passwords/"+otherID+"/create", map[string]any{"password": pw(testPassword)})
+		assert.Equal(t, http.StatusNotFound, r.status, "%s", r.body)
+	})
+
+	// None of the failures above set a password: the first valid one succeeds.
+	r := e.key("POST", path, map[string]any{"password": pw(testPassword)})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	body := r.json(t)
+	assert.Equal(t, map[string]any{"type": "CORPORATE", "id": rootID}, body["passwordInfo"].(map[string]any)["identityId"])
+	token := str(t, body, "token")
+	assert.Equal(t, http.StatusOK, e.auth(token, "GET", "/multi/corporates", nil).status, "the returned token signs the user in")
+	assert.Equal(t, http.StatusOK, e.login("root@acme.test", testPassword).status)
+
+	r = e.key("POST", path, map[string]any{"password": pw("An0ther-Password")})
+	require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+	assert.Equal(t, "PASSWORD_ALREADY_CREATED", r.errorCode(t))
+	assert.Equal(t, http.StatusForbidden, e.login("root@acme.test", "An0ther-Password").status, "the second password was not stored")
+
+	r = e.call("POST", path, map[string]any{"password": pw(testPassword)}, "api-key", "dsk_unknown")
+	assert.Equal(t, http.StatusUnauthorized, r.status, "unknown api-key")
+}
+
+func TestPasswordUpdate(t *testing.T) {
+	e := newEnv(t)
+	_, token := e.corporate("root@acme.test")
+	update := func(token, oldPw, newPw string) resp {
+		t.Helper()
+		return e.auth(token, "POST", "/multi/passwords/update", map[string]any{"oldPassword": pw(oldPw), "newPassword": pw(newPw)})
+	}
+
+	r := update(token, "Wr0ng-Password", "N3w-Password")
+	require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+	assert.Equal(t, "PASSWORD_INCORRECT", r.errorCode(t))
+
+	for _, tt := range profileViolations {
+		r := update(token, testPassword, tt.password)
+		require.Equal(t, http.StatusConflict, r.status, "%s: %s", tt.name, r.body)
+		assert.Equal(t, tt.code, r.errorCode(t), tt.name)
+	}
+	assert.Equal(t, []string{"oldPassword.value:REQUIRED"},
+		e.auth(token, "POST", "/multi/passwords/update", map[string]any{"newPassword": pw("N3w-Password")}).invalidFields(t))
+	assert.Equal(t, []string{"newPassword.value:REQUIRED"},
+		e.auth(token, "POST", "/multi/passwords/update", map[string]any{"oldPassword": pw(testPassword)}).invalidFields(t))
+	assert.Equal(t, http.StatusUnauthorized,
+		e.key("POST", "/multi/passwords/update", map[string]any{"oldPassword": pw(testPassword), "newPassword": pw("N3w-Password")}).status,
+		"no bearer token")
+
+	// Five changes: testPassword, then history[0] .. history[4] is current.
+	history := []string{testPassword, "N3w-Password-1", "N3w-Password-2", "N3w-Password-3", "N3w-Password-4", "N3w-Password-5"}
+	for i := 1; i < len(history); i++ {
+		r := update(token, history[i-1], history[i])
+		require.Equal(t, http.StatusOK, r.status, "change %d: %s", i, r.body)
+		next := str(t, r.json(t), "token")
+		assert.NotEqual(t, token, next)
+		assert.Equal(t, http.StatusUnauthorized, e.auth(token, "GET", "/multi/corporates", nil).status, "change %d: the old token is dead", i)
+		assert.Equal(t, http.StatusOK, e.auth(next, "GET", "/multi/corporates", nil).status, "change %d: the new token works", i)
+		token = next
+	}
+	current := history[len(history)-1]
+	for _, used := range history[1:] { // the current password and the four before it
+		r := update(token, current, used)
+		require.Equal(t, http.StatusConflict, r.status, "%s: %s", used, r.body)
+		assert.Equal(t, "PASSWORD_ALREADY_USED", r.errorCode(t), "%s is one of the last 5", used)
+	}
+	r = update(token, current, history[0])
+	require.Equal(t, http.StatusOK, r.status, "the sixth-newest password may come back: %s", r.body)
+	assert.Equal(t, http.StatusOK, e.login("root@acme.test", history[0]).status)
+	assert.Equal(t, http.StatusForbidden, e.login("root@acme.test", current).status)
+}
+
+func TestPasswordUpdateEndsEverySession(t *testing.T) {
+	e := newEnv(t)
+	_, created := e.corporate("root@acme.test")
+	other := str(t, e.login("root@acme.test", testPassword).json(t), "token")
+	r := e.auth(created, "POST", "/multi/passwords/update", map[string]any{"oldPassword": pw(testPassword), "newPassword": pw("N3w-Password")})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, http.StatusUnauthorized, e.auth(created, "GET", "/multi/corporates", nil).status)
+	assert.Equal(t, http.StatusUnauthorized, e.auth(other, "GET", "/multi/corporates", nil).status)
+	assert.Equal(t, http.StatusOK, e.auth(str(t, r.json(t), "token"), "GET", "/multi/corporates", nil).status)
+}
+
+func TestPasswordValidate(t *testing.T) {
+	e := newEnv(t)
+	r := e.key("POST", "/multi/passwords/validate", map[string]any{"password": pw(testPassword)})
+	assert.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+	assert.Empty(t, r.body)
+	for _, tt := range profileViolations {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.key("POST", "/multi/passwords/validate", map[string]any{"password": pw(tt.password)})
+			require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+			assert.Equal(t, tt.code, r.errorCode(t))
+		})
+	}
+	assert.Equal(t, []string{"password.value:REQUIRED"}, e.key("POST", "/multi/passwords/validate", map[string]any{}).invalidFields(t))
+	assert.Equal(t, http.StatusBadRequest, e.call("POST", "/multi/passwords/validate", map[string]any{"password": pw(testPassword)}).status, "no api-key")
+}
+
+func TestLostPasswordStart(t *testing.T) {
+	e := newEnv(t)
+	e.corporate("root@acme.test")
+	e.newCorporateWithoutPassword("nopass@acme.test")
+
+	r := e.key("POST", "/multi/passwords/lost_password/start", map[string]any{"email": "nobody@acme.test"})
+	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+	r = e.key("POST", "/multi/passwords/lost_password/start", map[string]any{"email": "nopass@acme.test"})
+	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+	assert.Empty(t, e.outbox(), "nothing is sent for an unknown email or a user without a password")
+
+	r = e.key("POST", "/multi/passwords/lost_password/start", map[string]any{"email": "Root@Acme.test"})
+	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+	assert.Empty(t, r.body)
+	msgs := e.outbox()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "EMAIL", msgs[0].Channel)
+	assert.Equal(t, "root@acme.test", msgs[0].To)
+	assert.Contains(t, msgs[0].Text, "123456", "the sandbox code")
+
+	assert.Equal(t, []string{"email:REGEX"}, e.key("POST", "/multi/passwords/lost_password/start", map[string]any{"email": "nope"}).invalidFields(t))
+	assert.Equal(t, []string{"email:REQUIRED"}, e.key("POST", "/multi/passwords/lost_password/start", map[string]any{}).invalidFields(t))
+}
+
+// resume calls lost_password/resume.
+func (e *env) resume(email, code, newPw string) resp {
+	e.t.Helper()
+	return e.key("POST", "/multi/passwords/lost_password/resume", map[string]any{"nonce": code, "email": email, "newPassword": pw(newPw)})
+}
+
+// startReset calls lost_password/start and expects 204.
+func (e *env) startReset(email string) {
+	e.t.Helper()
+	r := e.key("POST", "/multi/passwords/lost_password/start", map[string]any{"email": email})
+	require.Equal(e.t, http.StatusNoContent, r.status, "%s", r.body)
+}
+
+func requireConflict(t *testing.T, r resp, code string) {
+	t.Helper()
+	require.Equal(t, http.StatusConflict, r.status, "body: %s", r.body)
+	assert.Equal(t, code, r.errorCode(t))
+}
+
+func TestLostPasswordResume(t *testing.T) {
+	const email, newPassword = "root@acme.test", "Res3t-Password"
+
+	t.Run("invalid nonce or email", func(t *testing.T) {
+		e := newEnv(t)
+		e.corporate(email)
+		requireConflict(t, e.resume(email, "123456", newPassword), "INVALID_NONCE_OR_EMAIL") // nothing started
+		e.startReset(email)
+		requireConflict(t, e.resume("nobody@acme.test", "123456", newPassword), "INVALID_NONCE_OR_EMAIL")
+		requireConflict(t, e.resume(email, "654321", newPassword), "INVALID_NONCE_OR_EMAIL")
+		require.Equal(t, http.StatusOK, e.resume(email, "123456", newPassword).status, "one wrong guess does not void the code")
+	})
+
+	t.Run("bad requests", func(t *testing.T) {
+		e := newEnv(t)
+		tests := []struct {
+			name string
+			body map[string]any
+			want []string
+		}{
+			{"nonce not six digits", map[string]any{"nonce": "12345", "email": email, "newPassword": pw(newPassword)}, []string{"nonce:REGEX"}},
+			{"no nonce", map[string]any{"email": email, "newPassword": pw(newPassword)}, []string{"nonce:REQUIRED"}},
+			{"no email", map[string]any{"nonce": "123456", "newPassword": pw(newPassword)}, []string{"email:REQUIRED"}},
+			{"no new password", map[string]any{"nonce": "123456", "email": email}, []string{"newPassword.value:REQUIRED"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				assert.Equal(t, tt.want, e.key("POST", "/multi/passwords/lost_password/resume", tt.body).invalidFields(t))
+			})
+		}
+	})
+
+	t.Run("five wrong codes void it", func(t *testing.T) {
+		e := newEnv(t)
+		e.corporate(email)
+		e.startReset(email)
+		for i := range 5 {
+			requireConflict(t, e.resume(email, "000000", newPassword), "INVALID_NONCE_OR_EMAIL")
+			_ = i
+		}
+		requireConflict(t, e.resume(email, "123456", newPassword), "INVALID_NONCE_OR_EMAIL")
+		assert.Equal(t, http.StatusOK, e.login(email, testPassword).status, "the password is unchanged")
+
+		e.startReset(email)
+		assert.Equal(t, http.StatusOK, e.resume(email, "123456", newPassword).status, "a new code works again")
+	})
+
+	t.Run("expires after 15 minutes", func(t *testing.T) {
+		e := newEnv(t)
+		e.corporate(email)
+		e.startReset(email)
+		e.advance(14*time.Minute + 59*time.Second)
+		require.Equal(t, http.StatusOK, e.resume(email, "123456", newPassword).status, "still valid at 14:59")
+
+		e.startReset(email)
+		e.advance(15 * time.Minute)
+		requireConflict(t, e.resume(email, "123456", "An0ther-Password"), "INVALID_NONCE_OR_EMAIL")
+		assert.Equal(t, http.StatusOK, e.login(email, newPassword).status, "the password is unchanged")
+	})
+
+	t.Run("success ends old sessions and signs in", func(t *testing.T) {
+		e := newEnv(t)
+		_, created := e.corporate(email)
+		login := str(t, e.login(email, testPassword).json(t), "token")
+		e.startReset(email)
+
+		r := e.resume(email, "123456", newPassword)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		token := str(t, r.json(t), "token")
+		assert.Equal(t, http.StatusOK, e.auth(token, "GET", "/multi/corporates", nil).status, "the returned token works")
+		assert.Equal(t, http.StatusUnauthorized, e.auth(created, "GET", "/multi/corporates", nil).status, "old sessions end")
+		assert.Equal(t, http.StatusUnauthorized, e.auth(login, "GET", "/multi/corporates", nil).status, "old sessions end")
+		assert.Equal(t, http.StatusOK, e.login(email, newPassword).status)
+		assert.Equal(t, http.StatusForbidden, e.login(email, testPassword).status)
+		requireConflict(t, e.resume(email, "123456", "An0ther-Password"), "INVALID_NONCE_OR_EMAIL") // single use
+	})
+
+	t.Run("a rejected new password keeps the code", func(t *testing.T) {
+		// All or nothing: a resume that fails on the new password changes nothing,
+		// so the user may retry with a better one.
+		e := newEnv(t)
+		e.corporate(email)
+		e.startReset(email)
+		requireConflict(t, e.resume(email, "123456", "weak"), "PASSWORD_TOO_SHORT")
+		requireConflict(t, e.resume(email, "123456", "no-upper-1"), "PASSWORD_TOO_SIMPLE")
+		requireConflict(t, e.resume(email, "123456", testPassword), "PASSWORD_ALREADY_USED")
+		require.Equal(t, http.StatusOK, e.resume(email, "123456", newPassword).status)
+	})
+}
