@@ -106,6 +106,9 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 	}
 	var user *User
 	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := requireLiveSession(tx, c); err != nil {
+			return err
+		}
 		u, err := tx.User(c.User.ID)
 		if err != nil {
 			return err
@@ -150,6 +153,17 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 		return fmt.Errorf("send challenge SMS: %w", err)
 	}
 	return nil
+}
+
+// requireLiveSession fails with ErrUnauthenticated when the caller's session
+// ended after the request was authenticated (a logout, or an SCA lockout in a
+// parallel request): no code is sent or checked for a session that is gone.
+func requireLiveSession(tx ReadTx, c *Caller) error {
+	_, err := tx.Session(c.Session.TokenHash)
+	if errors.Is(err, ErrRecordNotFound) {
+		return &Error{Class: ErrUnauthenticated, Message: "invalid or expired token"}
+	}
+	return err
 }
 
 // newOTP returns a 6-digit HOTP code (RFC 4226) over a fresh random secret, and
@@ -213,6 +227,9 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 	var lockedUser *User
 	err := s.store.Update(ctx, func(tx Tx) error {
 		outcome, lockedUser = nil, nil
+		if err := requireLiveSession(tx, c); err != nil {
+			return err
+		}
 		ch, err := tx.Challenge(c.Session.TokenHash, purpose)
 		if errors.Is(err, ErrRecordNotFound) {
 			return Conflict(CodeStateInvalid)

@@ -50,6 +50,10 @@ type ReadTx interface {
 	ProgrammeReader
 	IdentityReader
 	UserReader
+	UserLister
+	InviteReader
+	EmailCodeReader
+	KYCReader
 	PasswordReader
 	SessionReader
 	ResetCodeReader
@@ -67,6 +71,9 @@ type Tx interface {
 	ProgrammeWriter
 	IdentityWriter
 	UserWriter
+	InviteWriter
+	EmailCodeWriter
+	KYCWriter
 	PasswordWriter
 	SessionWriter
 	ResetCodeWriter

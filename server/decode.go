@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"net/http"
 	"net/mail"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -40,18 +44,31 @@ func decodeJSON(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
+		return jsonError(err, body, v)
 	}
-	if dec.More() {
+	// Not dec.More: it reports no more values before a stray '}' or ']'.
+	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
 		return &core.Error{Class: core.ErrInvalid, Message: "Bad request: unexpected data after the JSON object."}
 	}
 	return nil
 }
 
-// jsonError turns a decoding error into a 400 that names the problem.
-func jsonError(err error) error {
+// jsonError turns a decoding error into a 400 that names the problem. body and
+// v let it name a misfit field by its JSON path (rootUser.mobile.number), which
+// encoding/json does not: it names unknown fields without their parents and
+// puts the Go names of embedded structs in the paths of type errors.
+func jsonError(err error, body []byte, v any) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	if !errors.As(err, &syn) {
+		if field, reason, want := firstMisfit(body, v); field != "" {
+			msg := fmt.Sprintf("Bad request: unknown field %q.", field)
+			if reason == "IN" {
+				msg = fmt.Sprintf("Bad request: field %s must be %s.", field, want)
+			}
+			return &core.Error{Class: core.ErrInvalid, Message: msg, Fields: []core.FieldError{{Field: field, Reason: reason}}}
+		}
+	}
 	switch {
 	case errors.As(err, &syn):
 		return &core.Error{Class: core.ErrInvalid, Message: fmt.Sprintf("Bad request: malformed JSON at byte %d.", syn.Offset)}
@@ -71,6 +88,143 @@ func jsonError(err error) error {
 	default:
 		return &core.Error{Class: core.ErrInvalid, Message: "Bad request: the body is not valid JSON."}
 	}
+}
+
+// firstMisfit walks the JSON body against the Go type of v and returns the
+// path of the first field (in key order) that v does not declare (reason
+// NOT_IN) or whose JSON type does not fit (reason IN, with the wanted kind).
+// It returns "" when it finds none.
+func firstMisfit(body []byte, v any) (field, reason, want string) {
+	var doc any
+	if json.Unmarshal(body, &doc) != nil {
+		return "", "", ""
+	}
+	return misfit(doc, reflect.TypeOf(v), "")
+}
+
+var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+
+func misfit(val any, t reflect.Type, path string) (field, reason, want string) {
+	for t.Kind() == reflect.Pointer {
+		if t.Implements(jsonUnmarshaler) {
+			return "", "", ""
+		}
+		t = t.Elem()
+	}
+	if val == nil || t.Kind() == reflect.Interface || reflect.PointerTo(t).Implements(jsonUnmarshaler) {
+		return "", "", ""
+	}
+	wrong := func() (string, string, string) {
+		if path == "" {
+			return "", "", "" // the body itself: the decoder's own message says it
+		}
+		return path, "IN", jsonKind(t.Kind().String())
+	}
+	switch x := val.(type) {
+	case map[string]any:
+		switch t.Kind() {
+		case reflect.Struct:
+			fields := jsonFields(t)
+			for _, k := range slices.Sorted(maps.Keys(x)) {
+				ft, ok := fields[k]
+				if !ok {
+					for name, f := range fields { // encoding/json matches names case-insensitively
+						if strings.EqualFold(name, k) {
+							ft, ok = f, true
+							break
+						}
+					}
+				}
+				if !ok {
+					return joinPath(path, k), "NOT_IN", ""
+				}
+				if f, r, w := misfit(x[k], ft, joinPath(path, k)); f != "" {
+					return f, r, w
+				}
+			}
+			return "", "", ""
+		case reflect.Map:
+			for _, k := range slices.Sorted(maps.Keys(x)) {
+				if f, r, w := misfit(x[k], t.Elem(), joinPath(path, k)); f != "" {
+					return f, r, w
+				}
+			}
+			return "", "", ""
+		}
+		return wrong()
+	case []any:
+		if t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
+			return wrong()
+		}
+		for i, e := range x {
+			if f, r, w := misfit(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); f != "" {
+				return f, r, w
+			}
+		}
+		return "", "", ""
+	case string:
+		if t.Kind() != reflect.String {
+			return wrong()
+		}
+	case bool:
+		if t.Kind() != reflect.Bool {
+			return wrong()
+		}
+	case float64:
+		switch t.Kind() {
+		case reflect.Float32, reflect.Float64:
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+			if x != math.Trunc(x) {
+				return wrong()
+			}
+		default:
+			return wrong()
+		}
+	}
+	return "", "", ""
+}
+
+// jsonFields maps the JSON names of a struct's fields, embedded structs'
+// fields included, to their types, as encoding/json sees them.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for _, sf := range reflect.VisibleFields(t) {
+		if len(sf.Index) > 1 && !sf.IsExported() {
+			continue
+		}
+		tag := sf.Tag.Get("json")
+		if tag == "-" || (!sf.IsExported() && !sf.Anonymous) {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		ft := sf.Type
+		if sf.Anonymous && name == "" {
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				continue // its fields are promoted and listed on their own
+			}
+		}
+		if !sf.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		if _, dup := out[name]; !dup || len(sf.Index) == 1 {
+			out[name] = sf.Type
+		}
+	}
+	return out
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }
 
 func jsonKind(goKind string) string {

@@ -17,9 +17,19 @@ type addressJSON struct {
 	Country      string `json:"country,omitempty"`
 }
 
-func (f *fields) address(prefix string, a *addressJSON) {
+// address checks an address; required names the fields its schema requires
+// (Weavr's Address needs addressLine1, city, postCode and country;
+// AddressWithCountryRequired only country).
+func (f *fields) address(prefix string, a *addressJSON, required ...string) {
 	if a == nil {
 		return
+	}
+	present := map[string]string{
+		"addressLine1": a.AddressLine1, "addressLine2": a.AddressLine2, "city": a.City,
+		"postCode": a.PostCode, "state": a.State, "country": a.Country,
+	}
+	for _, name := range required {
+		f.required(prefix+"."+name, present[name])
 	}
 	f.size(prefix+".addressLine1", a.AddressLine1, 1, 150)
 	f.size(prefix+".addressLine2", a.AddressLine2, 1, 150)
@@ -193,7 +203,7 @@ func (s *Server) corporateCreate(r *request) (reply, error) {
 		f.oneOf("company.type", in.Company.Type, companyTypes...)
 		f.size("company.registrationNumber", in.Company.RegistrationNumber, 1, 20)
 		f.pattern("company.registrationCountry", in.Company.RegistrationCountry, reCountry)
-		f.address("company.businessAddress", in.Company.BusinessAddress)
+		f.address("company.businessAddress", in.Company.BusinessAddress, "addressLine1", "city", "postCode", "country")
 	}
 	if err := f.err(); err != nil {
 		return reply{}, err
@@ -314,7 +324,7 @@ func (s *Server) consumerCreate(r *request) (reply, error) {
 		u := in.RootUser
 		f.rootUser(&u.rootUserIn)
 		f.oneOf("rootUser.occupation", u.Occupation, occupations...)
-		f.address("rootUser.address", u.Address)
+		f.address("rootUser.address", u.Address, "country")
 		f.size("rootUser.placeOfBirth", u.PlaceOfBirth, 1, 100)
 		f.pattern("rootUser.nationality", u.Nationality, reCountry)
 	}

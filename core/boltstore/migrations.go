@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/deputyhq/deputy/core"
 )
 
 // Bucket and key names of the tree drawn in the package comment.
@@ -30,6 +32,14 @@ var (
 	bucketAudit          = []byte("audit")
 	bucketIdempotency    = []byte("idempotency")
 	bucketOutbox         = []byte("outbox")
+
+	// Added by migration 2.
+	bucketUserList   = []byte("user_list")
+	bucketUserCounts = []byte("user_counts")
+	bucketInvites    = []byte("invites")
+	bucketEmailCodes = []byte("email_codes")
+	bucketKYC        = []byte("kyc")
+	bucketKYCRefs    = []byte("kyc_refs")
 )
 
 // A migration takes a file from schema version Version-1 to Version. It runs
@@ -46,6 +56,7 @@ type migration struct {
 // its own test in migrations_test.go.
 var migrations = []migration{
 	{Version: 1, Description: "create the bucket tree", Migrate: createTree},
+	{Version: 2, Description: "index users for listing; add invites, email codes and KYC", Migrate: addUserListAndOnboarding},
 }
 
 // migrate brings the file up to the last of ms. It refuses a file whose
@@ -102,4 +113,28 @@ func createTree(tx *bolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// addUserListAndOnboarding is migration 2: it creates the buckets of the user
+// list index and of invites, email codes and KYC cases, and indexes the users
+// already stored. It builds the index with the code that maintains it
+// (userlist.go), so a later migration that changes the index's format must
+// clear user_list and user_counts and index every user again.
+func addUserListAndOnboarding(tx *bolt.Tx) error {
+	root := tx.Bucket(bucketRoot)
+	for _, name := range [][]byte{
+		bucketUserList, bucketUserCounts, bucketInvites, bucketEmailCodes, bucketKYC, bucketKYCRefs,
+	} {
+		if _, err := root.CreateBucket(name); err != nil {
+			return fmt.Errorf("bucket %s: %w", name, err)
+		}
+	}
+	w := &writeTx{readTx{tx: tx}}
+	return root.Bucket(bucketUsers).ForEach(func(k, data []byte) error {
+		u, err := decode[core.User](data, "user "+string(k))
+		if err != nil {
+			return err
+		}
+		return w.reindexUserList(nil, u)
+	})
 }

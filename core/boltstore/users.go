@@ -29,7 +29,10 @@ func (w *writeTx) InsertUser(u *core.User) error {
 	if err := w.checkUserUnique(u); err != nil {
 		return err
 	}
-	return w.putUser(u)
+	if err := w.putUser(u); err != nil {
+		return err
+	}
+	return w.reindexUserList(nil, u)
 }
 
 func (w *writeTx) UpdateUser(u *core.User) error {
@@ -43,7 +46,10 @@ func (w *writeTx) UpdateUser(u *core.User) error {
 	if err := w.deleteUserIndexes(old); err != nil {
 		return err
 	}
-	return w.putUser(u)
+	if err := w.putUser(u); err != nil {
+		return err
+	}
+	return w.reindexUserList(old, u)
 }
 
 // checkUserUnique fails if u's emails are taken by another user.

@@ -44,8 +44,8 @@ type Config struct {
 
 // Sender delivers SMS through the gateway.
 type Sender struct {
-	cfg   Config
-	wait  func(ctx context.Context, d time.Duration) error
+	cfg    Config
+	wait   func(ctx context.Context, d time.Duration) error
 	target *url.URL
 }
 

@@ -39,15 +39,28 @@ var weavrOperations = []string{
 	"loginWithPassword", "logout",
 	"lostPasswordInitiate", "lostPasswordResume", "passwordCreate", "passwordUpdate", "passwordValidate",
 	"stepupSCAChallenge", "stepupSCAVerify",
+	"userCreate", "usersGet", "userGetById", "userUpdate", "userActivate", "userDeactivate",
+	"userInviteSend", "userInviteValidate", "userInviteConsume",
+	"authorisedUserEmailVerificationCodeSend", "authorisedUserEmailVerify",
+	"userKyc", "rolesGet",
 }
 
-var deputyOperations = []string{"healthz", "openapiGet", "readyz", "sandboxClockAdvance", "sandboxOutboxGet"}
+var deputyOperations = []string{
+	"healthz", "openapiGet", "readyz", "sandboxClockAdvance", "sandboxOutboxGet",
+	"kycCallback", "sandboxKycDecide", "userStatusGet",
+}
+
+// extensionOperations are Deputy's own additions under /multi that a Weavr
+// client would not know; they carry the "Deputy extensions" tag.
+var extensionOperations = []string{"kycCallback", "sandboxKycDecide", "userStatusGet"}
 
 // idempotentOperations declare idempotency-ref, as Weavr does for them.
 var idempotentOperations = []string{
 	"consumerCreate", "corporateCreate",
 	"enrolDeviceUsingOtpStepOne", "enrolDeviceUsingOtpStepTwo",
 	"stepupSCAChallenge", "stepupSCAVerify",
+	"userCreate", "userUpdate", "userInviteSend", "userInviteConsume",
+	"authorisedUserEmailVerificationCodeSend",
 }
 
 type operation struct {
@@ -97,6 +110,12 @@ func TestEveryOperationFollowsTheConventions(t *testing.T) {
 				}
 			} else {
 				assert.Empty(t, *op.Security, "probes and the description need no credentials")
+			}
+
+			isExtension := slices.Contains(extensionOperations, op.OperationID)
+			assert.Equal(t, isExtension, slices.Contains(op.Tags, "Deputy extensions"), "tagged Deputy extensions")
+			if isExtension {
+				assert.Contains(t, op.Description, "Deputy extension", "the description says it is not Weavr's")
 			}
 
 			hasIdempotencyRef := op.Parameters.GetByInAndName("header", "idempotency-ref") != nil
@@ -294,6 +313,7 @@ func TestWrongBodyIsStillReadable(t *testing.T) {
 func TestValidateResponseShapes(t *testing.T) {
 	spec, err := Load()
 	require.NoError(t, err)
+	const user = `"id":"100000002","identity":{"type":"CORPORATE","id":"100000001"},"name":"Grace","surname":"Hopper","email":"grace@example.com","active":true`
 	const rootUser = `"id":{"type":"CORPORATE","id":"100000001"},"name":"Ada","surname":"Lovelace","email":"ada@example.com","mobile":{"countryCode":"+44","number":"7700900123"},"active":true,"emailVerified":false,"mobileNumberVerified":false`
 	tests := []struct {
 		name, method, path string
@@ -319,6 +339,39 @@ func TestValidateResponseShapes(t *testing.T) {
 		{"idempotency in flight", "POST", "/multi/stepup/challenges/otp/SMS/verify", 409, `{"errorCode":"IDEMPOTENCY_REF_IN_FLIGHT"}`, false},
 		{"password token", "POST", "/multi/passwords/100000001/create", 200,
 			`{"passwordInfo":{"identityId":{"type":"CONSUMER","id":"100000001"}},"token":"dst_x"}`, false},
+		{"created user", "POST", "/multi/users", 200, `{` + user + `}`, false},
+		{"user with roles", "GET", "/multi/users/100000002", 200, `{` + user + `,"roles":["ADMIN","CARD_ASSIGNEE"],"countryOfResidence":"MT"}`, false},
+		{"user with an unknown role", "PATCH", "/multi/users/100000002", 200, `{` + user + `,"roles":["OWNER"]}`, true},
+		{"user without active", "GET", "/multi/users/100000002", 200, `{"id":"100000002","identity":{"type":"CORPORATE","id":"100000001"},"name":"Grace","surname":"Hopper","email":"grace@example.com"}`, true},
+		{"user create needs step-up", "POST", "/multi/users", 403, `{"errorCode":"STEP_UP_REQUIRED"}`, false},
+		{"user create email taken", "POST", "/multi/users", 409, `{"errorCode":"EMAIL_NOT_UNIQUE"}`, false},
+		{"user patch mobile limit", "PATCH", "/multi/users/100000002", 409, `{"errorCode":"MOBILE_NO_CHANGE_LIMIT_EXCEEDED"}`, false},
+		{"user list", "GET", "/multi/users", 200, `{"users":[{` + user + `}],"count":3,"responseCount":1}`, false},
+		{"empty user list", "GET", "/multi/users", 200, `{"users":[],"count":0,"responseCount":0}`, false},
+		{"user list without count", "GET", "/multi/users", 200, `{"users":[]}`, true},
+		{"unknown user", "GET", "/multi/users/100000009", 404, `{"code":"NOT_FOUND","message":"The requested resource could not be found."}`, false},
+		{"deactivated", "POST", "/multi/users/100000002/deactivate", 204, ``, false},
+		{"invite already consumed", "POST", "/multi/users/100000002/invite", 409, `{"errorCode":"INVITE_ALREADY_CONSUMED"}`, false},
+		{"invite code wrong", "POST", "/multi/users/100000002/invite/validate", 409, `{"errorCode":"INVITE_OR_INVITE_CODE_INVALID"}`, false},
+		{"invite consumed", "POST", "/multi/users/100000002/invite/consume", 200, `{"token":"dst_x"}`, false},
+		{"invite password weak", "POST", "/multi/users/100000002/invite/consume", 409, `{"errorCode":"PASSWORD_TOO_SIMPLE"}`, false},
+		{"verification email unknown", "POST", "/multi/users/verification/email/send", 409, `{"errorCode":"EMAIL_NOT_FOUND"}`, false},
+		{"verification code wrong", "POST", "/multi/users/verification/email/verify", 409, `{"errorCode":"VERIFICATION_CODE_INVALID"}`, false},
+		{"kyc started", "POST", "/multi/users/kyc", 200, `{"reference":"100000042"}`, false},
+		{"kyc needs a verified email", "POST", "/multi/users/kyc", 409, `{"errorCode":"EMAIL_NOT_VERIFIED"}`, false},
+		{"kyc for a root user", "POST", "/multi/users/kyc", 403, `{"errorCode":"INSUFFICIENT_PERMISSIONS"}`, false},
+		{"roles", "GET", "/multi/roles", 200, `[{"id":"1","name":"ADMIN","description":"Manages the identity."}]`, false},
+		{"role with an unknown name", "GET", "/multi/roles", 200, `[{"id":"1","name":"OWNER","description":"x"}]`, true},
+		{"fresh user status", "GET", "/multi/users/100000002/status", 200,
+			`{"emailVerified":false,"passwordSet":false,"locked":false,"invite":{"state":"PENDING","expiresAt":1702592000000}}`, false},
+		{"full user status", "GET", "/multi/users/100000002/status", 200,
+			`{"emailVerified":true,"passwordSet":true,"locked":true,"lockedUntil":1700001800000,"invite":{"state":"CONSUMED","expiresAt":1702592000000},"kyc":{"status":"PENDING_REVIEW","reference":"100000042"},"factors":[{"type":"OTP","channel":"SMS","status":"ACTIVE"}]}`, false},
+		{"user status with empty factors", "GET", "/multi/users/100000002/status", 200,
+			`{"emailVerified":true,"passwordSet":true,"locked":false,"factors":[]}`, true},
+		{"kyc callback decided", "POST", "/multi/kyc/callback", 204, ``, false},
+		{"kyc callback bad signature", "POST", "/multi/kyc/callback", 401, `{"code":"UNAUTHORIZED","message":"invalid KYC callback signature"}`, false},
+		{"kyc callback reversal", "POST", "/multi/kyc/callback", 409, `{"errorCode":"KYC_ALREADY_DECIDED"}`, false},
+		{"sandbox kyc unknown case", "POST", "/multi/sandbox/kyc/100000099", 404, `{"code":"NOT_FOUND","message":"kyc case"}`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

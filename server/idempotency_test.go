@@ -1,0 +1,156 @@
+package server_test
+
+import (
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// createCorporate posts a corporate with an idempotency-ref and returns the response.
+func (e *env) createCorporate(ref string, body any, headers ...string) resp {
+	e.t.Helper()
+	return e.key("POST", "/multi/corporates", body, append([]string{"idempotency-ref", ref}, headers...)...)
+}
+
+func TestIdempotencyReplaysTheFirstSuccess(t *testing.T) {
+	e := newEnv(t)
+	first := e.createCorporate("ref-1", corporateBody("root@acme.test"))
+	require.Equal(t, http.StatusOK, first.status, "%s", first.body)
+
+	again := e.createCorporate("ref-1", corporateBody("root@acme.test"))
+	require.Equal(t, http.StatusOK, again.status, "%s", again.body)
+	assert.JSONEq(t, string(first.body), string(again.body), "the replay is the first answer, same id")
+	assert.NotEqual(t, first.header.Get("request-ref"), again.header.Get("request-ref"), "a replay is still a new request")
+
+	r := e.createCorporate("ref-1", corporateBody("other@acme.test"))
+	b := r.badRequest(t)
+	assert.Equal(t, "Payloads do not match for the same idempotency-ref.", b.Message)
+
+	r = e.key("POST", "/multi/consumers", consumerBody("root@acme.test"), "idempotency-ref", "ref-1")
+	assert.Equal(t, "Payloads do not match for the same idempotency-ref.", r.badRequest(t).Message, "same ref on another operation")
+
+	assert.Equal(t, 1, count(e.auditActions(), "identity.create"))
+}
+
+func TestIdempotencyOnConsumers(t *testing.T) {
+	e := newEnv(t)
+	first := e.key("POST", "/multi/consumers", consumerBody("c@acme.test"), "idempotency-ref", "c-1")
+	require.Equal(t, http.StatusOK, first.status, "%s", first.body)
+	again := e.key("POST", "/multi/consumers", consumerBody("c@acme.test"), "idempotency-ref", "c-1")
+	require.Equal(t, http.StatusOK, again.status, "%s", again.body)
+	assert.JSONEq(t, string(first.body), string(again.body))
+}
+
+func TestIdempotencyForgetsFailures(t *testing.T) {
+	e := newEnv(t)
+	require.Equal(t, http.StatusOK, e.key("POST", "/multi/corporates", corporateBody("taken@acme.test")).status)
+
+	bad := with(t, corporateBody("new@acme.test"), nil, "company")
+	require.Equal(t, http.StatusBadRequest, e.createCorporate("ref-fail", bad).status)
+	r := e.createCorporate("ref-fail", corporateBody("new@acme.test"))
+	assert.Equal(t, http.StatusOK, r.status, "a 400 is not remembered, not even its payload: %s", r.body)
+
+	requireConflict(t, e.createCorporate("ref-conflict", corporateBody("taken@acme.test")), "ROOT_EMAIL_NOT_UNIQUE")
+	requireConflict(t, e.createCorporate("ref-conflict", corporateBody("taken@acme.test")), "ROOT_EMAIL_NOT_UNIQUE")
+	r = e.createCorporate("ref-conflict", corporateBody("third@acme.test"))
+	assert.Equal(t, http.StatusOK, r.status, "a 409 is not remembered: %s", r.body)
+}
+
+func TestIdempotencyEmptyHeaderIsAbsent(t *testing.T) {
+	e := newEnv(t)
+	first := e.createCorporate("", corporateBody("a@acme.test"))
+	require.Equal(t, http.StatusOK, first.status, "%s", first.body)
+	second := e.createCorporate("", corporateBody("b@acme.test"))
+	require.Equal(t, http.StatusOK, second.status, "%s", second.body)
+	assert.NotEqual(t, str(t, first.json(t), "id", "id"), str(t, second.json(t), "id", "id"), "two creations")
+	blank := e.createCorporate("   ", corporateBody("c@acme.test"))
+	require.Equal(t, http.StatusOK, blank.status, "a blank ref counts as absent too: %s", blank.body)
+	assert.Equal(t, 3, count(e.auditActions(), "identity.create"))
+}
+
+func TestIdempotencyIsScopedToTheCaller(t *testing.T) {
+	e := newEnv(t)
+	otherKey := e.otherProgramme("Other")
+	mine := e.createCorporate("shared-ref", corporateBody("root@acme.test"))
+	require.Equal(t, http.StatusOK, mine.status, "%s", mine.body)
+	theirs := e.call("POST", "/multi/corporates", corporateBody("root@acme.test"), "api-key", otherKey, "idempotency-ref", "shared-ref")
+	require.Equal(t, http.StatusOK, theirs.status, "%s", theirs.body)
+	assert.NotEqual(t, str(t, mine.json(t), "id", "id"), str(t, theirs.json(t), "id", "id"), "another programme creates its own")
+
+	theirs2 := e.call("POST", "/multi/corporates", corporateBody("second@acme.test"), "api-key", otherKey, "idempotency-ref", "shared-ref")
+	assert.Equal(t, http.StatusBadRequest, theirs2.status, "the other programme's own record is checked")
+}
+
+func TestIdempotencyLastsTwentyFourHours(t *testing.T) {
+	e := newEnv(t)
+	first := e.createCorporate("day-ref", corporateBody("root@acme.test"))
+	require.Equal(t, http.StatusOK, first.status, "%s", first.body)
+
+	e.advance(23 * time.Hour)
+	again := e.createCorporate("day-ref", corporateBody("root@acme.test"))
+	require.Equal(t, http.StatusOK, again.status, "%s", again.body)
+	assert.JSONEq(t, string(first.body), string(again.body), "replayed after 23 hours")
+	assert.Equal(t, http.StatusBadRequest, e.createCorporate("day-ref", corporateBody("other@acme.test")).status, "still remembered after 23 hours")
+
+	e.advance(time.Hour + time.Second)
+	// Forgotten: the same payload runs again (and meets the existing email),
+	// and a different payload is no longer a mismatch.
+	requireConflict(t, e.createCorporate("day-ref", corporateBody("root@acme.test")), "ROOT_EMAIL_NOT_UNIQUE")
+	r := e.createCorporate("day-ref", corporateBody("other@acme.test"))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.NotEqual(t, str(t, first.json(t), "id", "id"), str(t, r.json(t), "id", "id"))
+}
+
+func TestIdempotencyRefTooLong(t *testing.T) {
+	e := newEnv(t)
+	long := make([]byte, 256)
+	for i := range long {
+		long[i] = 'r'
+	}
+	assert.Equal(t, []string{"idempotency-ref:SIZE"}, e.createCorporate(string(long), corporateBody("root@acme.test")).invalidFields(t))
+}
+
+// Fifty identical requests at once create exactly one corporate: every 200
+// carries the same id, the others are told the first is still in flight.
+func TestIdempotencySingleEffectUnderParallelRequests(t *testing.T) {
+	e := newEnv(t)
+	const n = 50
+	results := make([]resp, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			results[i] = e.createCorporate("parallel-ref", corporateBody("root@acme.test"))
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	ids := map[string]int{}
+	statuses := map[int]int{}
+	for _, r := range results {
+		statuses[r.status]++
+		switch r.status {
+		case http.StatusOK:
+			ids[str(t, r.json(t), "id", "id")]++
+		case http.StatusConflict:
+			assert.Equal(t, "IDEMPOTENCY_REF_IN_FLIGHT", r.errorCode(t))
+		default:
+			t.Errorf("got status %d (%s), want 200 or 409", r.status, r.body)
+		}
+	}
+	assert.Len(t, ids, 1, "distinct ids in the 200 answers (statuses %v)", statuses)
+	assert.Equal(t, 1, count(e.auditActions(), "identity.create"), "exactly one corporate was created")
+
+	// Afterwards everyone gets the replay.
+	r := e.createCorporate("parallel-ref", corporateBody("root@acme.test"))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	for id := range ids {
+		assert.Equal(t, id, str(t, r.json(t), "id", "id"))
+	}
+}

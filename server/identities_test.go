@@ -1,0 +1,285 @@
+package server_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fullCorporateBody uses every field of Weavr's CorporateCreateRequest.
+func fullCorporateBody(email string) map[string]any {
+	return map[string]any{
+		"profileId": "1234", "tag": "corp_tag-1", "ipAddress": "192.0.2.10", "acceptedTerms": true,
+		"baseCurrency": "EUR", "feeGroup": "standard", "sourceOfFunds": "OTHER", "sourceOfFundsOther": "savings",
+		"industry": "FINANCE",
+		"rootUser": map[string]any{
+			"name": "Ada", "surname": "Lovelace", "email": email,
+			"mobile":          map[string]any{"countryCode": "+44", "number": "7700900123"},
+			"companyPosition": "DIRECTOR",
+			"dateOfBirth":     map[string]any{"year": 1990, "month": 12, "day": 10},
+			"tag":             "root-tag", "locale": "en-GB", "brand": "Acme1",
+		},
+		"company": map[string]any{
+			"type": "LLC", "name": "Acme Ltd", "registrationNumber": "C1234567", "registrationCountry": "MT",
+			"businessAddress": map[string]any{"addressLine1": "1 High St", "addressLine2": "Floor 2", "city": "Valletta",
+				"postCode": "VLT 1000", "state": "Malta", "country": "MT"},
+		},
+	}
+}
+
+// fullConsumerBody uses every field of Weavr's ConsumerCreateRequest.
+func fullConsumerBody(email string) map[string]any {
+	return map[string]any{
+		"profileId": "5678", "tag": "cons-tag", "ipAddress": "2001:db8::1", "acceptedTerms": true,
+		"baseCurrency": "GBP", "feeGroup": "basic", "sourceOfFunds": "PERSONAL_SAVINGS", "sourceOfFundsOther": "none",
+		"rootUser": map[string]any{
+			"name": "Grace", "surname": "Hopper", "email": email,
+			"mobile":       map[string]any{"countryCode": "+356", "number": "79000000"},
+			"dateOfBirth":  map[string]any{"year": 1985, "month": 1, "day": 31},
+			"occupation":   "STUDENT",
+			"address":      map[string]any{"addressLine1": "2 Low St", "city": "Sliema", "postCode": "SLM 1", "country": "MT"},
+			"placeOfBirth": "Valletta", "nationality": "MT",
+			"tag": "user_tag", "locale": "mt", "brand": "Brand2",
+		},
+	}
+}
+
+// consumerBody is a minimal valid consumerCreate request.
+func consumerBody(email string) map[string]any {
+	return map[string]any{"rootUser": map[string]any{"name": "Grace", "surname": "Hopper", "email": email,
+		"mobile": map[string]any{"countryCode": "+356", "number": "79000000"}}}
+}
+
+// decode unmarshals a body into a generic JSON value.
+func decode(t *testing.T, b []byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(b, &m), "body: %s", b)
+	return m
+}
+
+// asJSON round-trips v so it compares equal to decoded bodies.
+func asJSON(t *testing.T, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	var out any
+	require.NoError(t, json.Unmarshal(b, &out))
+	return out
+}
+
+func TestCorporateCreateKeepsAndReturnsWeavrFields(t *testing.T) {
+	e := newEnv(t)
+	in := fullCorporateBody("Ada@Acme.test")
+	r := e.key("POST", "/multi/corporates", in)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	got := r.json(t)
+	id := str(t, got, "id", "id")
+	assert.Regexp(t, `^[0-9]+$`, id)
+	assert.NotZero(t, got["creationTimestamp"])
+
+	want := asJSON(t, map[string]any{
+		"id":        map[string]any{"type": "CORPORATE", "id": id},
+		"profileId": "1234", "tag": "corp_tag-1", "ipAddress": "192.0.2.10", "acceptedTerms": true,
+		"baseCurrency": "EUR", "feeGroup": "standard", "sourceOfFunds": "OTHER", "sourceOfFundsOther": "savings",
+		"industry": "FINANCE",
+		"rootUser": map[string]any{
+			"id":   map[string]any{"type": "CORPORATE", "id": id},
+			"name": "Ada", "surname": "Lovelace", "email": "ada@acme.test",
+			"mobile":          map[string]any{"countryCode": "+44", "number": "7700900123"},
+			"companyPosition": "DIRECTOR",
+			"dateOfBirth":     map[string]any{"year": 1990, "month": 12, "day": 10},
+			"tag":             "root-tag", "locale": "en-GB", "brand": "Acme1",
+			"active": true, "emailVerified": false, "mobileNumberVerified": false, "passwordAlreadySet": false,
+		},
+		"company": map[string]any{
+			"type": "LLC", "name": "Acme Ltd", "registrationNumber": "C1234567", "countryOfRegistration": "MT",
+			"businessAddress": map[string]any{"addressLine1": "1 High St", "addressLine2": "Floor 2", "city": "Valletta",
+				"postCode": "VLT 1000", "state": "Malta", "country": "MT"},
+		},
+		"creationTimestamp": got["creationTimestamp"],
+	})
+	assert.Equal(t, want, any(got))
+
+	// GET returns the same corporate to its root user (without the creation-only passwordAlreadySet).
+	pr := e.key("POST", "/multi/passwords/"+id+"/create", map[string]any{"password": pw(testPassword)})
+	require.Equal(t, http.StatusOK, pr.status, "%s", pr.body)
+	g := e.auth(str(t, pr.json(t), "token"), "GET", "/multi/corporates", nil)
+	require.Equal(t, http.StatusOK, g.status, "%s", g.body)
+	delete(want.(map[string]any)["rootUser"].(map[string]any), "passwordAlreadySet")
+	assert.Equal(t, want, any(g.json(t)))
+}
+
+func TestConsumerCreateKeepsAndReturnsWeavrFields(t *testing.T) {
+	e := newEnv(t)
+	r := e.key("POST", "/multi/consumers", fullConsumerBody("grace@acme.test"))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	got := r.json(t)
+	id := str(t, got, "id", "id")
+	want := asJSON(t, map[string]any{
+		"id":        map[string]any{"type": "CONSUMER", "id": id},
+		"profileId": "5678", "tag": "cons-tag", "ipAddress": "2001:db8::1", "acceptedTerms": true,
+		"baseCurrency": "GBP", "feeGroup": "basic", "sourceOfFunds": "PERSONAL_SAVINGS", "sourceOfFundsOther": "none",
+		"rootUser": map[string]any{
+			"id":   map[string]any{"type": "CONSUMER", "id": id},
+			"name": "Grace", "surname": "Hopper", "email": "grace@acme.test",
+			"mobile":       map[string]any{"countryCode": "+356", "number": "79000000"},
+			"dateOfBirth":  map[string]any{"year": 1985, "month": 1, "day": 31},
+			"occupation":   "STUDENT",
+			"address":      map[string]any{"addressLine1": "2 Low St", "city": "Sliema", "postCode": "SLM 1", "country": "MT"},
+			"placeOfBirth": "Valletta", "nationality": "MT",
+			"tag": "user_tag", "locale": "mt", "brand": "Brand2",
+			"active": true, "emailVerified": false, "mobileNumberVerified": false,
+		},
+		"creationTimestamp": got["creationTimestamp"],
+	})
+	assert.Equal(t, want, any(got))
+
+	pr := e.key("POST", "/multi/passwords/"+id+"/create", map[string]any{"password": pw(testPassword)})
+	require.Equal(t, http.StatusOK, pr.status, "%s", pr.body)
+	token := str(t, pr.json(t), "token")
+	g := e.auth(token, "GET", "/multi/consumers", nil)
+	require.Equal(t, http.StatusOK, g.status, "%s", g.body)
+	assert.Equal(t, want, any(g.json(t)))
+
+	lr := e.login("grace@acme.test", testPassword)
+	require.Equal(t, http.StatusOK, lr.status)
+	assert.Equal(t, map[string]any{"type": "CONSUMER", "id": id}, lr.json(t)["identity"])
+}
+
+func TestIdentityGetIsTheCallersOwnType(t *testing.T) {
+	e := newEnv(t)
+	corpID, corpToken := e.corporate("corp@acme.test")
+	r := e.key("POST", "/multi/consumers", consumerBody("cons@acme.test"))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	consID := str(t, r.json(t), "id", "id")
+	r = e.key("POST", "/multi/passwords/"+consID+"/create", map[string]any{"password": pw(testPassword)})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	consToken := str(t, r.json(t), "token")
+
+	r = e.auth(corpToken, "GET", "/multi/corporates", nil)
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, corpID, str(t, r.json(t), "id", "id"))
+	r = e.auth(consToken, "GET", "/multi/consumers", nil)
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, consID, str(t, r.json(t), "id", "id"))
+
+	assert.Equal(t, http.StatusNotFound, e.auth(corpToken, "GET", "/multi/consumers", nil).status, "a corporate is not a consumer")
+	assert.Equal(t, http.StatusNotFound, e.auth(consToken, "GET", "/multi/corporates", nil).status, "a consumer is not a corporate")
+	assert.Equal(t, http.StatusUnauthorized, e.key("GET", "/multi/consumers", nil).status, "no bearer token")
+}
+
+func TestRootEmailNotUnique(t *testing.T) {
+	e := newEnv(t)
+	require.Equal(t, http.StatusOK, e.key("POST", "/multi/corporates", corporateBody("root@acme.test")).status)
+	tests := []struct {
+		name, path string
+		body       any
+	}{
+		{"same email", "/multi/corporates", corporateBody("root@acme.test")},
+		{"different case", "/multi/corporates", corporateBody("ROOT@Acme.Test")},
+		{"a consumer with a corporate root's email", "/multi/consumers", consumerBody("root@acme.test")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			requireConflict(t, e.key("POST", tt.path, tt.body), "ROOT_EMAIL_NOT_UNIQUE")
+		})
+	}
+	require.Equal(t, http.StatusOK, e.key("POST", "/multi/consumers", consumerBody("cons@acme.test")).status)
+	requireConflict(t, e.key("POST", "/multi/consumers", consumerBody("cons@acme.test")), "ROOT_EMAIL_NOT_UNIQUE")
+
+	otherKey := e.otherProgramme("Other")
+	r := e.call("POST", "/multi/corporates", corporateBody("root@acme.test"), "api-key", otherKey)
+	assert.Equal(t, http.StatusOK, r.status, "emails are unique per programme only: %s", r.body)
+	assert.Equal(t, 2, count(e.auditActions(), "identity.create"), "failed creations leave nothing behind")
+}
+
+// with returns a deep copy of body with the value at path set (or deleted when v is nil).
+func with(t *testing.T, body map[string]any, v any, path ...string) map[string]any {
+	t.Helper()
+	out := asJSON(t, body).(map[string]any)
+	cur := out
+	for _, p := range path[:len(path)-1] {
+		next, ok := cur[p].(map[string]any)
+		require.True(t, ok, "path %v", path)
+		cur = next
+	}
+	if v == nil {
+		delete(cur, path[len(path)-1])
+	} else {
+		cur[path[len(path)-1]] = v
+	}
+	return out
+}
+
+func TestIdentityCreateBadRequests(t *testing.T) {
+	e := newEnv(t)
+	corp := fullCorporateBody("root@acme.test")
+	cons := fullConsumerBody("cons@acme.test")
+	tests := []struct {
+		name string
+		path string
+		body map[string]any
+		want []string
+	}{
+		// Fields Weavr does not define, at every level.
+		{"unknown top-level field", "/multi/corporates", with(t, corp, 1, "nickname"), []string{"nickname:NOT_IN"}},
+		{"unknown rootUser field", "/multi/corporates", with(t, corp, "x", "rootUser", "nickname"), []string{"rootUser.nickname:NOT_IN"}},
+		{"unknown mobile field", "/multi/corporates", with(t, corp, "x", "rootUser", "mobile", "extension"), []string{"rootUser.mobile.extension:NOT_IN"}},
+		{"unknown dateOfBirth field", "/multi/corporates", with(t, corp, 1, "rootUser", "dateOfBirth", "hour"), []string{"rootUser.dateOfBirth.hour:NOT_IN"}},
+		{"unknown company field", "/multi/corporates", with(t, corp, "x", "company", "vatNumber"), []string{"company.vatNumber:NOT_IN"}},
+		{"unknown businessAddress field", "/multi/corporates", with(t, corp, "x", "company", "businessAddress", "floor"), []string{"company.businessAddress.floor:NOT_IN"}},
+		{"consumer field on a corporate", "/multi/corporates", with(t, corp, "STUDENT", "rootUser", "occupation"), []string{"rootUser.occupation:NOT_IN"}},
+		{"unknown consumer top-level field", "/multi/consumers", with(t, cons, "x", "company"), []string{"company:NOT_IN"}},
+		{"unknown consumer address field", "/multi/consumers", with(t, cons, "x", "rootUser", "address", "floor"), []string{"rootUser.address.floor:NOT_IN"}},
+
+		// Required fields, named by their path.
+		{"no rootUser", "/multi/corporates", with(t, corp, nil, "rootUser"), []string{"rootUser:REQUIRED"}},
+		{"no rootUser.name", "/multi/corporates", with(t, corp, nil, "rootUser", "name"), []string{"rootUser.name:REQUIRED"}},
+		{"no rootUser.surname", "/multi/corporates", with(t, corp, nil, "rootUser", "surname"), []string{"rootUser.surname:REQUIRED"}},
+		{"no rootUser.email", "/multi/corporates", with(t, corp, nil, "rootUser", "email"), []string{"rootUser.email:REQUIRED"}},
+		{"no rootUser.mobile", "/multi/corporates", with(t, corp, nil, "rootUser", "mobile"), []string{"rootUser.mobile:REQUIRED"}},
+		{"no mobile number", "/multi/corporates", with(t, corp, nil, "rootUser", "mobile", "number"), []string{"rootUser.mobile.number:REQUIRED"}},
+		{"no company", "/multi/corporates", with(t, corp, nil, "company"), []string{"company:REQUIRED"}},
+		{"no company.name", "/multi/corporates", with(t, corp, nil, "company", "name"), []string{"company.name:REQUIRED"}},
+		{"blank company.name", "/multi/corporates", with(t, corp, "   ", "company", "name"), []string{"company.name:REQUIRED"}},
+		{"no businessAddress.addressLine1", "/multi/corporates", with(t, corp, nil, "company", "businessAddress", "addressLine1"), []string{"company.businessAddress.addressLine1:REQUIRED"}},
+		{"no businessAddress.country", "/multi/corporates", with(t, corp, nil, "company", "businessAddress", "country"), []string{"company.businessAddress.country:REQUIRED"}},
+		{"no consumer rootUser", "/multi/consumers", with(t, cons, nil, "rootUser"), []string{"rootUser:REQUIRED"}},
+		{"no consumer rootUser.email", "/multi/consumers", with(t, cons, nil, "rootUser", "email"), []string{"rootUser.email:REQUIRED"}},
+		{"no consumer address.country", "/multi/consumers", with(t, cons, nil, "rootUser", "address", "country"), []string{"rootUser.address.country:REQUIRED"}},
+		{"empty body object", "/multi/corporates", map[string]any{}, []string{"rootUser:REQUIRED", "company:REQUIRED"}},
+
+		// Formats.
+		{"mobile countryCode without +", "/multi/corporates", with(t, corp, "44", "rootUser", "mobile", "countryCode"), []string{"rootUser.mobile.countryCode:REGEX"}},
+		{"mobile countryCode too long", "/multi/corporates", with(t, corp, "+4412", "rootUser", "mobile", "countryCode"), []string{"rootUser.mobile.countryCode:REGEX"}},
+		{"mobile number with letters", "/multi/corporates", with(t, corp, "77009OO123", "rootUser", "mobile", "number"), []string{"rootUser.mobile.number:REGEX"}},
+		{"malformed email", "/multi/corporates", with(t, corp, "root-at-acme", "rootUser", "email"), []string{"rootUser.email:REGEX"}},
+		{"lower-case registrationCountry", "/multi/corporates", with(t, corp, "mt", "company", "registrationCountry"), []string{"company.registrationCountry:REGEX"}},
+		{"unknown company type", "/multi/corporates", with(t, corp, "PARTNERSHIP", "company", "type"), []string{"company.type:IN"}},
+		{"unknown industry", "/multi/corporates", with(t, corp, "FARMING", "industry"), []string{"industry:IN"}},
+		{"unknown companyPosition", "/multi/corporates", with(t, corp, "CEO", "rootUser", "companyPosition"), []string{"rootUser.companyPosition:IN"}},
+		{"month 13", "/multi/corporates", with(t, corp, 13, "rootUser", "dateOfBirth", "month"), []string{"rootUser.dateOfBirth.month:RANGE"}},
+		{"ipAddress too short", "/multi/corporates", with(t, corp, "1.2", "ipAddress"), []string{"ipAddress:SIZE"}},
+		{"lower-case currency", "/multi/corporates", with(t, corp, "eur", "baseCurrency"), []string{"baseCurrency:REGEX"}},
+		{"name over 50 characters", "/multi/corporates", with(t, corp, "Adaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "rootUser", "name"), []string{"rootUser.name:SIZE"}},
+		{"bad locale", "/multi/consumers", with(t, cons, "english", "rootUser", "locale"), []string{"rootUser.locale:REGEX"}},
+		{"bad nationality", "/multi/consumers", with(t, cons, "Malta", "rootUser", "nationality"), []string{"rootUser.nationality:REGEX"}},
+		{"corporate sourceOfFunds on a consumer", "/multi/consumers", with(t, cons, "DONATION", "sourceOfFunds"), []string{"sourceOfFunds:IN"}},
+
+		// Wrong JSON types, named by their path.
+		{"mobile as a string", "/multi/corporates", with(t, corp, "+44 7700900123", "rootUser", "mobile"), []string{"rootUser.mobile:IN"}},
+		{"year as a string", "/multi/corporates", with(t, corp, "1990", "rootUser", "dateOfBirth", "year"), []string{"rootUser.dateOfBirth.year:IN"}},
+		{"acceptedTerms as a string", "/multi/consumers", with(t, cons, "yes", "acceptedTerms"), []string{"acceptedTerms:IN"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.key("POST", tt.path, tt.body)
+			assert.Equal(t, tt.want, r.invalidFields(t), "body: %s", r.body)
+		})
+	}
+	assert.Zero(t, count(e.auditActions(), "identity.create"), "no rejected request created anything")
+}

@@ -1,0 +1,67 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// notSandbox runs the server outside sandbox mode. Messages still go to the
+// store-backed outbox sender, so the test can read them from the store.
+func notSandbox(c *core.Config) { c.Sandbox = false }
+
+func TestSandboxEndpointsDoNotExistOutsideSandbox(t *testing.T) {
+	e := newEnv(t, notSandbox)
+	for _, tt := range []struct {
+		method, path string
+		body         any
+	}{
+		{"GET", "/multi/sandbox/outbox", nil},
+		{"POST", "/multi/sandbox/clock", map[string]any{"advanceSeconds": 60}},
+	} {
+		r := e.key(tt.method, tt.path, tt.body)
+		require.Equal(t, http.StatusNotFound, r.status, "%s %s: %s", tt.method, tt.path, r.body)
+		assert.Equal(t, "NOT_FOUND", r.json(t)["code"])
+	}
+}
+
+func TestResetCodesAreRandomOutsideSandbox(t *testing.T) {
+	e := newEnv(t, notSandbox)
+	e.corporate("root@acme.test")
+	e.startReset("root@acme.test")
+
+	var msgs []*core.Message
+	require.NoError(t, e.store.View(context.Background(), func(tx core.ReadTx) error {
+		var err error
+		msgs, err = tx.Outbox(e.prog.ID, 10)
+		return err
+	}))
+	require.Len(t, msgs, 1)
+	m := regexp.MustCompile(`code ([0-9]{6})\b`).FindStringSubmatch(msgs[0].Text)
+	require.NotNil(t, m, "the email carries a six-digit code: %q", msgs[0].Text)
+	code := m[1]
+	if code != core.SandboxCode {
+		requireConflict(t, e.resume("root@acme.test", core.SandboxCode, "N3w-Password"), "INVALID_NONCE_OR_EMAIL")
+	}
+	r := e.resume("root@acme.test", code, "N3w-Password")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+}
+
+func TestSandboxClock(t *testing.T) {
+	e := newEnv(t)
+	before := e.clock.Now()
+	r := e.key("POST", "/multi/sandbox/clock", map[string]any{"advanceSeconds": 3600})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	now := time.UnixMilli(int64(r.json(t)["now"].(float64)))
+	assert.WithinDuration(t, before.Add(time.Hour), now, time.Minute)
+
+	assert.Equal(t, []string{"advanceSeconds:REQUIRED"}, e.key("POST", "/multi/sandbox/clock", map[string]any{}).invalidFields(t))
+	assert.Equal(t, []string{"advanceSeconds:RANGE"}, e.key("POST", "/multi/sandbox/clock", map[string]any{"advanceSeconds": -1}).invalidFields(t))
+}
