@@ -53,7 +53,7 @@ func newCoreEnv(t *testing.T, opts ...func(*core.Config)) *coreEnv {
 	}
 	e := &coreEnv{t: t, ctx: context.Background(), store: store, clock: core.NewOffsetClock(nil),
 		sms: &recordingSMS{}, mail: &recordingEmail{}, logs: logs}
-	e.svc, err = core.New(e.ctx, cfg, store, core.Senders{SMS: e.sms, Email: e.mail}, e.clock)
+	e.svc, err = core.New(e.ctx, cfg, store, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
 	require.NoError(t, err)
 	e.prog = e.programme("Test Programme", core.ProgrammeSettings{})
 	return e

@@ -76,22 +76,39 @@ func (s *Service) CreateIdentity(ctx context.Context, prog *Programme, in NewIde
 	return ident, root, nil
 }
 
-// Identity returns the caller's own identity.
-func (s *Service) Identity(ctx context.Context, c *Caller) (*Identity, *User, error) {
-	var ident *Identity
-	var root *User
+// IdentityView is an identity with its root user, as the API shows it.
+type IdentityView struct {
+	Identity *Identity
+	Root     *User
+	// MobileVerified: the root user has an ACTIVE SMS factor.
+	MobileVerified bool
+}
+
+// Identity returns the caller's own identity (Weavr corporateGet / consumerGet).
+func (s *Service) Identity(ctx context.Context, c *Caller) (*IdentityView, error) {
+	if err := require(c, PermIdentityGet); err != nil {
+		return nil, err
+	}
+	var v IdentityView
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		var err error
-		if ident, err = tx.Identity(c.User.IdentityID); err != nil {
+		if v.Identity, err = tx.Identity(c.User.IdentityID); err != nil {
 			return err
 		}
-		root, err = tx.User(ident.ID)
+		if v.Root, err = tx.User(v.Identity.ID); err != nil {
+			return err
+		}
+		f, err := tx.Factor(v.Root.ID, ChannelSMS)
+		if errors.Is(err, ErrRecordNotFound) {
+			return nil
+		}
+		v.MobileVerified = err == nil && f.Status == FactorActive
 		return err
 	})
 	if err != nil {
-		return nil, nil, internal("read identity", err)
+		return nil, internal("read identity", err)
 	}
-	return ident, root, nil
+	return &v, nil
 }
 
 // requireUserDetails checks the fields every user needs; prefix names the JSON path.

@@ -26,7 +26,7 @@ func TestLoginRehashesWhenParamsChange(t *testing.T) {
 	t.Cleanup(func() { store.Close() })
 	clock := core.NewOffsetClock(nil)
 	outbox := core.NewOutbox(store, clock)
-	senders := core.Senders{SMS: outbox, Email: outbox}
+	senders := core.Integrations{SMS: outbox, Email: outbox}
 
 	oldParams := password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 	newParams := password.Params{Memory: 128, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}

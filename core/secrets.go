@@ -39,6 +39,8 @@ const (
 	purposeSession   = "session"
 	purposeResetCode = "reset-code"
 	purposeOTP       = "otp"
+	purposeInvite    = "invite"
+	purposeEmailCode = "email-code"
 )
 
 // randomToken returns prefix + 32 random bytes, base64url: 256 bits of entropy.

@@ -25,6 +25,8 @@ type Config struct {
 	ResetCodeTTL time.Duration
 	// IdempotencyTTL is how long an idempotency-ref is remembered (default 24 hours).
 	IdempotencyTTL time.Duration
+	// InviteTTL is the life of an invitation (default 30 days).
+	InviteTTL time.Duration
 	// ChallengeTTL is the life of a one-time-code challenge (default 5 minutes).
 	ChallengeTTL time.Duration
 	// ReissueInterval is the least time between two codes for one challenge (default 15s).
@@ -60,6 +62,9 @@ func (c *Config) applyDefaults() error {
 	}
 	if c.IdempotencyTTL == 0 {
 		c.IdempotencyTTL = 24 * time.Hour
+	}
+	if c.InviteTTL == 0 {
+		c.InviteTTL = 30 * 24 * time.Hour
 	}
 	if c.ChallengeTTL == 0 {
 		c.ChallengeTTL = 5 * time.Minute
@@ -100,17 +105,20 @@ func (c *Config) applyDefaults() error {
 	return nil
 }
 
-// Senders delivers messages. Both fields are required; the sandbox uses an Outbox for both.
-type Senders struct {
+// Integrations are the outside services core talks to. SMS and Email are
+// required (the sandbox uses an Outbox for both); KYC may be nil, and then
+// starting KYC fails with KYC_PROVIDER_NOT_CONFIGURED.
+type Integrations struct {
 	SMS   SMSSender
 	Email EmailSender
+	KYC   KYCProvider
 }
 
 // Service is Deputy's domain API. It is safe for concurrent use.
 type Service struct {
 	cfg    Config
 	store  Store
-	send   Senders
+	send   Integrations
 	clock  Clock
 	hasher *password.Hasher
 	keys   keyring
@@ -120,12 +128,12 @@ type Service struct {
 
 // New builds a Service over its dependencies, validating cfg. It loads the
 // installation's hashing key from the store, creating it on first use.
-func New(ctx context.Context, cfg Config, store Store, send Senders, clock Clock) (*Service, error) {
+func New(ctx context.Context, cfg Config, store Store, send Integrations, clock Clock) (*Service, error) {
 	if err := cfg.applyDefaults(); err != nil {
 		return nil, fmt.Errorf("core config: %w", err)
 	}
 	if store == nil || send.SMS == nil || send.Email == nil || clock == nil {
-		return nil, errors.New("core: store, senders and clock are required")
+		return nil, errors.New("core: store, SMS and email senders and clock are required")
 	}
 	key, err := loadHashKey(ctx, store)
 	if err != nil {

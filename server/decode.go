@@ -63,8 +63,11 @@ func jsonError(err error, body []byte, v any) error {
 	if !errors.As(err, &syn) {
 		if field, reason, want := firstMisfit(body, v); field != "" {
 			msg := fmt.Sprintf("Bad request: unknown field %q.", field)
-			if reason == "IN" {
+			switch reason {
+			case "IN":
 				msg = fmt.Sprintf("Bad request: field %s must be %s.", field, want)
+			case "RANGE":
+				msg = fmt.Sprintf("Bad request: field %s is out of range.", field)
 			}
 			return &core.Error{Class: core.ErrInvalid, Message: msg, Fields: []core.FieldError{{Field: field, Reason: reason}}}
 		}
@@ -92,7 +95,8 @@ func jsonError(err error, body []byte, v any) error {
 
 // firstMisfit walks the JSON body against the Go type of v and returns the
 // path of the first field (in key order) that v does not declare (reason
-// NOT_IN) or whose JSON type does not fit (reason IN, with the wanted kind).
+// NOT_IN), whose JSON type does not fit (reason IN, with the wanted kind) or
+// whose number is too large for it (reason RANGE).
 // It returns "" when it finds none.
 func firstMisfit(body []byte, v any) (field, reason, want string) {
 	var doc any
@@ -171,12 +175,22 @@ func misfit(val any, t reflect.Type, path string) (field, reason, want string) {
 			return wrong()
 		}
 	case float64:
+		zero := reflect.Zero(t)
 		switch t.Kind() {
 		case reflect.Float32, reflect.Float64:
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 			if x != math.Trunc(x) {
 				return wrong()
+			}
+			if x < math.MinInt64 || x >= math.MaxInt64 || zero.OverflowInt(int64(x)) {
+				return path, "RANGE", ""
+			}
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+			if x != math.Trunc(x) {
+				return wrong()
+			}
+			if x < 0 || x >= math.MaxUint64 || zero.OverflowUint(uint64(x)) {
+				return path, "RANGE", ""
 			}
 		default:
 			return wrong()
@@ -190,30 +204,24 @@ func misfit(val any, t reflect.Type, path string) (field, reason, want string) {
 func jsonFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	for _, sf := range reflect.VisibleFields(t) {
-		if len(sf.Index) > 1 && !sf.IsExported() {
-			continue
-		}
 		tag := sf.Tag.Get("json")
-		if tag == "-" || (!sf.IsExported() && !sf.Anonymous) {
-			continue
-		}
 		name, _, _ := strings.Cut(tag, ",")
 		ft := sf.Type
-		if sf.Anonymous && name == "" {
-			for ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				continue // its fields are promoted and listed on their own
-			}
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
 		}
-		if !sf.IsExported() {
+		switch {
+		case tag == "-", !sf.IsExported() && !sf.Anonymous:
+			continue
+		case sf.Anonymous && name == "" && ft.Kind() == reflect.Struct:
+			continue // its fields are promoted: VisibleFields lists them on their own
+		case !sf.IsExported():
 			continue
 		}
 		if name == "" {
 			name = sf.Name
 		}
-		if _, dup := out[name]; !dup || len(sf.Index) == 1 {
+		if _, dup := out[name]; !dup || len(sf.Index) == 1 { // the shallower field wins
 			out[name] = sf.Type
 		}
 	}

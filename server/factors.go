@@ -28,11 +28,16 @@ func (s *Server) authFactorsGet(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	var out factorsResponse
+	return ok(factorsResponse{Factors: factorsJSON(fs)})
+}
+
+// factorsJSON converts factors to Weavr's SCAFactor list (nil when empty).
+func factorsJSON(fs []*core.Factor) []factorJSON {
+	var out []factorJSON
 	for _, f := range fs {
-		out.Factors = append(out.Factors, factorJSON{Type: factorType(f.Channel), Channel: string(f.Channel), Status: string(f.Status)})
+		out = append(out, factorJSON{Type: factorType(f.Channel), Channel: string(f.Channel), Status: string(f.Status)})
 	}
-	return ok(out)
+	return out
 }
 
 // otpChannel checks the {channel} path parameter of the OTP operations.

@@ -56,7 +56,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		o(&cfg)
 	}
 	ctx := context.Background()
-	svc, err := core.New(ctx, cfg, store, core.Senders{SMS: outbox, Email: outbox}, clock)
+	svc, err := core.New(ctx, cfg, store, core.Integrations{SMS: outbox, Email: outbox}, clock)
 	require.NoError(t, err)
 	h, err := server.New(svc, server.Options{Logger: log, Clock: clock})
 	require.NoError(t, err)

@@ -1,6 +1,9 @@
 package server_test
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"net/http"
 	"sync"
 	"testing"
@@ -145,6 +148,7 @@ func TestIdempotencySingleEffectUnderParallelRequests(t *testing.T) {
 		}
 	}
 	assert.Len(t, ids, 1, "distinct ids in the 200 answers (statuses %v)", statuses)
+	t.Logf("statuses %v", statuses)
 	assert.Equal(t, 1, count(e.auditActions(), "identity.create"), "exactly one corporate was created")
 
 	// Afterwards everyone gets the replay.
@@ -153,4 +157,31 @@ func TestIdempotencySingleEffectUnderParallelRequests(t *testing.T) {
 	for id := range ids {
 		assert.Equal(t, id, str(t, r.json(t), "id", "id"))
 	}
+}
+
+// While the first request with a ref is still running, a repeat is 409; a
+// first request that never finished (its process died) is taken over after a
+// minute. The test claims the ref itself, the way the server does for a
+// secret-key caller (programme id | "api" | ref, and a hash of method, path and body).
+func TestIdempotencyInFlight(t *testing.T) {
+	e := newEnv(t)
+	body, err := json.Marshal(corporateBody("root@acme.test"))
+	require.NoError(t, err)
+	h := sha256.New()
+	h.Write([]byte("POST /multi/corporates\n"))
+	h.Write(body)
+	replay, err := e.svc.BeginIdempotent(context.Background(), e.prog.ID+"|api|held-ref", h.Sum(nil))
+	require.NoError(t, err)
+	require.Nil(t, replay)
+
+	requireConflict(t, e.createCorporate("held-ref", body), "IDEMPOTENCY_REF_IN_FLIGHT")
+	assert.Equal(t, "Payloads do not match for the same idempotency-ref.",
+		e.createCorporate("held-ref", corporateBody("other@acme.test")).badRequest(t).Message)
+	assert.Zero(t, count(e.auditActions(), "identity.create"))
+
+	e.advance(time.Minute)
+	r := e.createCorporate("held-ref", body)
+	require.Equal(t, http.StatusOK, r.status, "an abandoned claim is taken over: %s", r.body)
+	again := e.createCorporate("held-ref", body)
+	assert.JSONEq(t, string(r.body), string(again.body))
 }

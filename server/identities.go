@@ -232,14 +232,15 @@ func (s *Server) corporateGet(r *request) (reply, error) {
 	if r.caller.User.IdentityType != core.Corporate {
 		return reply{}, core.NotFound("corporate")
 	}
-	ident, root, err := s.svc.Identity(r.Context(), r.caller)
+	v, err := s.svc.Identity(r.Context(), r.caller)
 	if err != nil {
 		return reply{}, err
 	}
-	out, err := corporateResponse(ident, root)
+	out, err := corporateResponse(v.Identity, v.Root)
 	if err != nil {
 		return reply{}, err
 	}
+	out.RootUser.MobileNumberVerified = v.MobileVerified
 	return ok(out)
 }
 
@@ -266,18 +267,17 @@ func corporateResponse(ident *core.Identity, root *core.User) (*corporateOut, er
 
 func rootUserResponse(u *core.User) rootUserOut {
 	return rootUserOut{
-		ID:                   identityIDJSON{Type: string(u.IdentityType), ID: u.IdentityID},
-		Name:                 u.Name,
-		Surname:              u.Surname,
-		Email:                u.Email,
-		Mobile:               mobileOut(u.Mobile),
-		Active:               u.Active,
-		EmailVerified:        u.EmailVerified,
-		MobileNumberVerified: false,
-		DateOfBirth:          dateOut(u.DateOfBirth),
-		Tag:                  u.Tag,
-		Locale:               u.Locale,
-		Brand:                u.Brand,
+		ID:            identityIDJSON{Type: string(u.IdentityType), ID: u.IdentityID},
+		Name:          u.Name,
+		Surname:       u.Surname,
+		Email:         u.Email,
+		Mobile:        mobileOut(u.Mobile),
+		Active:        u.Active,
+		EmailVerified: u.EmailVerified,
+		DateOfBirth:   dateOut(u.DateOfBirth),
+		Tag:           u.Tag,
+		Locale:        u.Locale,
+		Brand:         u.Brand,
 	}
 }
 
@@ -352,14 +352,15 @@ func (s *Server) consumerGet(r *request) (reply, error) {
 	if r.caller.User.IdentityType != core.Consumer {
 		return reply{}, core.NotFound("consumer")
 	}
-	ident, root, err := s.svc.Identity(r.Context(), r.caller)
+	v, err := s.svc.Identity(r.Context(), r.caller)
 	if err != nil {
 		return reply{}, err
 	}
-	out, err := consumerResponse(ident, root)
+	out, err := consumerResponse(v.Identity, v.Root)
 	if err != nil {
 		return reply{}, err
 	}
+	out.RootUser.MobileNumberVerified = v.MobileVerified
 	return ok(out)
 }
 

@@ -274,6 +274,9 @@ func TestIdentityCreateBadRequests(t *testing.T) {
 		{"mobile as a string", "/multi/corporates", with(t, corp, "+44 7700900123", "rootUser", "mobile"), []string{"rootUser.mobile:IN"}},
 		{"year as a string", "/multi/corporates", with(t, corp, "1990", "rootUser", "dateOfBirth", "year"), []string{"rootUser.dateOfBirth.year:IN"}},
 		{"acceptedTerms as a string", "/multi/consumers", with(t, cons, "yes", "acceptedTerms"), []string{"acceptedTerms:IN"}},
+		{"year beyond int", "/multi/corporates", with(t, corp, 1e20, "rootUser", "dateOfBirth", "year"), []string{"rootUser.dateOfBirth.year:RANGE"}},
+		{"year with a fraction", "/multi/corporates", with(t, corp, 1990.5, "rootUser", "dateOfBirth", "year"), []string{"rootUser.dateOfBirth.year:IN"}},
+		{"unknown field under a differently cased key", "/multi/corporates", with(t, corp, map[string]any{"countryCode": "+44", "number": "1", "extra": 1}, "rootUser", "Mobile"), []string{"rootUser.Mobile.extra:NOT_IN"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

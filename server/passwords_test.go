@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -299,4 +301,50 @@ func TestLostPasswordResume(t *testing.T) {
 		requireConflict(t, e.resume(email, "123456", testPassword), "PASSWORD_ALREADY_USED")
 		require.Equal(t, http.StatusOK, e.resume(email, "123456", newPassword).status)
 	})
+}
+
+// Parallel password changes with one session: exactly one wins, and the
+// others change nothing (all or nothing, decided by the store).
+func TestPasswordUpdateParallelChangesOneWins(t *testing.T) {
+	e := newEnv(t)
+	_, token := e.corporate("root@acme.test")
+	const n = 10
+	results := make([]resp, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			results[i] = e.auth(token, "POST", "/multi/passwords/update",
+				map[string]any{"oldPassword": pw(testPassword), "newPassword": pw(fmt.Sprintf("N3w-Password-%d", i))})
+		})
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, r := range results {
+		switch r.status {
+		case http.StatusOK:
+			require.Equal(t, -1, winner, "two changes succeeded: %d and %d", winner, i)
+			winner = i
+		case http.StatusUnauthorized: // the winner ended this session first
+		case http.StatusConflict:
+			assert.Contains(t, []string{"PASSWORD_CHANGED_CONCURRENTLY", "PASSWORD_INCORRECT"}, r.errorCode(t))
+		default:
+			t.Errorf("change %d: got %d (%s), want 200, 401 or 409", i, r.status, r.body)
+		}
+	}
+	require.NotEqual(t, -1, winner, "one change succeeds")
+	assert.Equal(t, http.StatusOK, e.login("root@acme.test", fmt.Sprintf("N3w-Password-%d", winner)).status, "the winner's password")
+	failures := 0
+	for i := range n {
+		if i == winner {
+			continue
+		}
+		assert.Equal(t, http.StatusForbidden, e.login("root@acme.test", fmt.Sprintf("N3w-Password-%d", i)).status, "password %d", i)
+		if failures++; failures == 4 { // a fifth in a row would lock the user
+			require.Equal(t, http.StatusOK, e.login("root@acme.test", fmt.Sprintf("N3w-Password-%d", winner)).status)
+			failures = 0
+		}
+	}
 }

@@ -65,3 +65,20 @@ func TestSandboxClock(t *testing.T) {
 	assert.Equal(t, []string{"advanceSeconds:REQUIRED"}, e.key("POST", "/multi/sandbox/clock", map[string]any{}).invalidFields(t))
 	assert.Equal(t, []string{"advanceSeconds:RANGE"}, e.key("POST", "/multi/sandbox/clock", map[string]any{"advanceSeconds": -1}).invalidFields(t))
 }
+
+func TestSandboxOutboxIsNewestFirst(t *testing.T) {
+	e := newEnv(t)
+	e.corporate("first@acme.test")
+	e.corporate("second@acme.test")
+	e.startReset("first@acme.test")
+	e.startReset("second@acme.test")
+	msgs := e.outbox()
+	require.Len(t, msgs, 2)
+	assert.Equal(t, "second@acme.test", msgs[0].To)
+	assert.Equal(t, "first@acme.test", msgs[1].To)
+
+	other := e.otherProgramme("Other")
+	r := e.call("GET", "/multi/sandbox/outbox", nil, "api-key", other)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.JSONEq(t, `{"messages":[]}`, string(r.body), "each programme sees only its own messages")
+}

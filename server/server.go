@@ -25,14 +25,18 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock is the sandbox's movable clock; required when the service runs in sandbox mode.
 	Clock *core.OffsetClock
+	// KYCCallbackSecret verifies KYC providers' signed callbacks; without it the
+	// callback endpoint refuses every call.
+	KYCCallbackSecret []byte
 }
 
 // Server serves Deputy's HTTP API.
 type Server struct {
-	svc   *core.Service
-	log   *slog.Logger
-	clock *core.OffsetClock
-	mux   *http.ServeMux
+	svc       *core.Service
+	log       *slog.Logger
+	clock     *core.OffsetClock
+	kycSecret []byte
+	mux       *http.ServeMux
 }
 
 // New returns the API handler over svc.
@@ -43,7 +47,7 @@ func New(svc *core.Service, opts Options) (*Server, error) {
 	if svc.Sandbox() && opts.Clock == nil {
 		return nil, errors.New("server: sandbox mode needs the sandbox clock")
 	}
-	s := &Server{svc: svc, log: opts.Logger, clock: opts.Clock, mux: http.NewServeMux()}
+	s := &Server{svc: svc, log: opts.Logger, clock: opts.Clock, kycSecret: opts.KYCCallbackSecret, mux: http.NewServeMux()}
 	s.routes()
 	return s, nil
 }
@@ -112,9 +116,26 @@ func (s *Server) routes() {
 	s.handle("POST /multi/stepup/challenges/otp/{channel}", userToken, true, s.stepUpOTP)
 	s.handle("POST /multi/stepup/challenges/otp/{channel}/verify", userToken, true, s.stepUpOTPVerify)
 
+	s.handle("POST /multi/users", userToken, true, s.userCreate)
+	s.handle("GET /multi/users", userToken, false, s.usersGet)
+	s.handle("GET /multi/users/{user_id}", userToken, false, s.userGetByID)
+	s.handle("PATCH /multi/users/{user_id}", userToken, true, s.userUpdate)
+	s.handle("GET /multi/users/{user_id}/status", userToken, false, s.userStatus)
+	s.handle("POST /multi/users/{user_id}/activate", userToken, false, s.userSetActive(true))
+	s.handle("POST /multi/users/{user_id}/deactivate", userToken, false, s.userSetActive(false))
+	s.handle("POST /multi/users/{user_id}/invite", userToken, true, s.userInviteSend)
+	s.handle("POST /multi/users/{user_id}/invite/validate", apiKey, false, s.userInviteValidate)
+	s.handle("POST /multi/users/{user_id}/invite/consume", apiKey, true, s.userInviteConsume)
+	s.handle("POST /multi/users/verification/email/send", apiKey, true, s.emailVerificationSend)
+	s.handle("POST /multi/users/verification/email/verify", apiKey, false, s.emailVerify)
+	s.handle("POST /multi/users/kyc", userToken, false, s.userKYC)
+	s.handle("GET /multi/roles", userToken, false, s.rolesGet)
+	s.handle("POST /multi/kyc/callback", apiKey, false, s.kycCallback)
+
 	if s.svc.Sandbox() {
 		s.handle("GET /multi/sandbox/outbox", apiKey, false, s.sandboxOutbox)
 		s.handle("POST /multi/sandbox/clock", apiKey, false, s.sandboxClock)
+		s.handle("POST /multi/sandbox/kyc/{reference}", apiKey, false, s.sandboxKYC)
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if s.pathServesOtherMethod(r) {

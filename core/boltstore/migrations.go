@@ -34,12 +34,13 @@ var (
 	bucketOutbox         = []byte("outbox")
 
 	// Added by migration 2.
-	bucketUserList   = []byte("user_list")
-	bucketUserCounts = []byte("user_counts")
-	bucketInvites    = []byte("invites")
-	bucketEmailCodes = []byte("email_codes")
-	bucketKYC        = []byte("kyc")
-	bucketKYCRefs    = []byte("kyc_refs")
+	bucketUserList       = []byte("user_list")
+	bucketUserCounts     = []byte("user_counts")
+	bucketUserListBlocks = []byte("user_list_blocks")
+	bucketInvites        = []byte("invites")
+	bucketEmailCodes     = []byte("email_codes")
+	bucketKYC            = []byte("kyc")
+	bucketKYCRefs        = []byte("kyc_refs")
 )
 
 // A migration takes a file from schema version Version-1 to Version. It runs
@@ -119,11 +120,11 @@ func createTree(tx *bolt.Tx) error {
 // list index and of invites, email codes and KYC cases, and indexes the users
 // already stored. It builds the index with the code that maintains it
 // (userlist.go), so a later migration that changes the index's format must
-// clear user_list and user_counts and index every user again.
+// clear user_list, user_counts and user_list_blocks and index every user again.
 func addUserListAndOnboarding(tx *bolt.Tx) error {
 	root := tx.Bucket(bucketRoot)
 	for _, name := range [][]byte{
-		bucketUserList, bucketUserCounts, bucketInvites, bucketEmailCodes, bucketKYC, bucketKYCRefs,
+		bucketUserList, bucketUserCounts, bucketUserListBlocks, bucketInvites, bucketEmailCodes, bucketKYC, bucketKYCRefs,
 	} {
 		if _, err := root.CreateBucket(name); err != nil {
 			return fmt.Errorf("bucket %s: %w", name, err)

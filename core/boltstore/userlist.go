@@ -13,65 +13,122 @@ import (
 	"github.com/deputyhq/deputy/core"
 )
 
-// The user list index (buckets user_list and user_counts) answers
-// core.UserLister without reading users that are not on the page.
+// The user list index answers core.UserLister without reading the users that
+// are not on the page. It has three buckets.
 //
-// Each authorised user has one key in user_list for every combination of its
-// values in three dimensions, each value either "any" or the user's own:
+// user_list has, for each authorised user, one key for every combination of
+// its values in three dimensions, each value either "any" or the user's own:
 //
 //	active: "*" or "1" / "0"
 //	tag:    "*" or "t:"+tag (only when the tag is not empty)
 //	role:   "*" or "r:"+role, for each of its roles
 //
-// so 2 x (1 or 2) x (1 + roles) keys, each [identityID, active, tag, role]
-// followed by the user's id in the fixed-width form of listID. A filter with at
-// most one value per dimension is one prefix, under which the users appear in
-// id order; user_counts holds, under the same prefix, how many keys user_list
-// has there. Root users are not indexed.
+// so 2 x (1 or 2) x (1 + roles) keys, each a list prefix [identityID, active,
+// tag, role] followed by the user's id in the fixed-width form of listID. A
+// filter with at most one value per dimension is one list prefix, under which
+// the users appear in id order.
+//
+// user_counts holds, under each list prefix, how many keys user_list has
+// there. Under [identityID, active, tag, "s:"+[roles...]] it also counts the
+// users with exactly that set of roles (sorted, none repeated; users without
+// roles are not counted there), so that the users holding any of several
+// roles are counted by summing the few role sets that meet them.
+//
+// user_list_blocks cuts the keys under each list prefix into runs of at most
+// blockMax in id order: a block's key is the list prefix and the listID that
+// starts its run, its value how many user_list keys the run has; the run ends
+// where the next block of the prefix starts. A page at offset n steps over
+// whole blocks until the one holding the n-th key, then over fewer than
+// blockMax keys, instead of over n keys.
+//
+// Root users are not indexed.
 
 var _ core.UserLister = (*readTx)(nil)
 
-// Values of the dimensions of a user_list prefix.
+// Values of the dimensions of a list prefix.
 const (
 	listAny      = "*"
 	listActive   = "1"
 	listInactive = "0"
 	listTag      = "t:"
 	listRole     = "r:"
+	listRoleSet  = "s:"
 )
 
-// listPrefix is the user_list prefix, and user_counts key, of one value per dimension.
+// Bounds of the runs of user_list_blocks.
+const (
+	// blockMax is the most keys a block holds: one more splits it in halves.
+	blockMax = 256
+	// blockMin is the fewest keys a block holds before it is merged into the
+	// block before it, when the two fit in blockMax.
+	blockMin = 32
+)
+
+// listPrefix is the list prefix, and user_counts key, of one value per dimension.
 func listPrefix(identityID, active, tag, role string) []byte {
 	return compositeKey(identityID, active, tag, role)
 }
 
-// listPrefixes returns the prefixes under which u is indexed: none for a root
-// user or a user that is not there (nil).
+// listActiveValue is the active dimension's value of a user or a filter.
+func listActiveValue(active bool) string {
+	if active {
+		return listActive
+	}
+	return listInactive
+}
+
+// listDimensions returns the values of u's active and tag dimensions, and its
+// roles without repeats, sorted.
+func listDimensions(u *core.User) (actives, tags []string, roles []core.Role) {
+	actives = []string{listAny, listActiveValue(u.Active)}
+	tags = []string{listAny}
+	if u.Tag != "" {
+		tags = append(tags, listTag+u.Tag)
+	}
+	return actives, tags, distinctRoles(u.Roles)
+}
+
+// listPrefixes returns the list prefixes under which u is indexed: none for a
+// root user or a user that is not there (nil).
 func listPrefixes(u *core.User) [][]byte {
 	if u == nil || u.Root {
 		return nil
 	}
-	actives := []string{listAny, listInactive}
-	if u.Active {
-		actives[1] = listActive
+	actives, tags, roles := listDimensions(u)
+	values := []string{listAny}
+	for _, r := range roles {
+		values = append(values, listRole+string(r))
 	}
-	tags := []string{listAny}
-	if u.Tag != "" {
-		tags = append(tags, listTag+u.Tag)
-	}
-	roles := []string{listAny}
-	for _, r := range distinctRoles(u.Roles) {
-		roles = append(roles, listRole+string(r))
-	}
-	prefixes := make([][]byte, 0, len(actives)*len(tags)*len(roles))
+	prefixes := make([][]byte, 0, len(actives)*len(tags)*len(values))
 	for _, a := range actives {
 		for _, t := range tags {
-			for _, r := range roles {
-				prefixes = append(prefixes, listPrefix(u.IdentityID, a, t, r))
+			for _, v := range values {
+				prefixes = append(prefixes, listPrefix(u.IdentityID, a, t, v))
 			}
 		}
 	}
 	return prefixes
+}
+
+// roleSetKeys returns the user_counts keys of u's set of roles: none for a
+// root user, a user that is not there (nil) or a user without roles.
+func roleSetKeys(u *core.User) [][]byte {
+	if u == nil || u.Root || len(u.Roles) == 0 {
+		return nil
+	}
+	actives, tags, roles := listDimensions(u)
+	set := make([]string, len(roles))
+	for i, r := range roles {
+		set[i] = string(r)
+	}
+	value := listRoleSet + string(compositeKey(set...))
+	keys := make([][]byte, 0, len(actives)*len(tags))
+	for _, a := range actives {
+		for _, t := range tags {
+			keys = append(keys, listPrefix(u.IdentityID, a, t, value))
+		}
+	}
+	return keys
 }
 
 // distinctRoles returns the roles without repeats, sorted.
@@ -103,32 +160,52 @@ func parseListID(b []byte) (string, error) {
 	}
 }
 
-// reindexUserList moves u's user_list keys and counts from old (nil when u is
-// new) to u, touching only the prefixes that differ: toggling Active, say,
+// splitCompositeKey returns the parts of a composite key.
+func splitCompositeKey(k []byte) ([]string, error) {
+	var parts []string
+	for len(k) > 0 {
+		n, size := binary.Uvarint(k)
+		if size <= 0 || uint64(len(k)-size) < n {
+			return nil, fmt.Errorf("corrupt composite key %x", k)
+		}
+		parts = append(parts, string(k[size:size+int(n)]))
+		k = k[size+int(n):]
+	}
+	return parts, nil
+}
+
+// reindexUserList moves u's keys in the user list index from old (nil when
+// u is new) to u, touching only the keys that differ: toggling Active, say,
 // leaves the keys under "*" for active alone.
 func (w *writeTx) reindexUserList(old, u *core.User) error {
-	before, after := listPrefixes(old), listPrefixes(u)
-	if old != nil && old.ID == u.ID {
-		before, after = without(before, after), without(after, before)
-	}
-	list, counts := w.bucket(bucketUserList), w.bucket(bucketUserCounts)
-	if old != nil {
-		id := listID(old.ID)
-		for _, p := range before {
-			if err := list.Delete(slices.Concat(p, id)); err != nil {
-				return err
-			}
-			if err := addCount(counts, p, -1); err != nil {
-				return err
-			}
-		}
-	}
 	id := listID(u.ID)
-	for _, p := range after {
-		if err := list.Put(slices.Concat(p, id), []byte{}); err != nil {
+	before, after := listPrefixes(old), listPrefixes(u)
+	setsBefore, setsAfter := roleSetKeys(old), roleSetKeys(u)
+	if old != nil {
+		if old.ID != u.ID {
+			return fmt.Errorf("user_list index: user %s replaced by user %s", old.ID, u.ID)
+		}
+		before, after = without(before, after), without(after, before)
+		setsBefore, setsAfter = without(setsBefore, setsAfter), without(setsAfter, setsBefore)
+	}
+	counts := w.bucket(bucketUserCounts)
+	for _, p := range before {
+		if err := w.removeListEntry(p, id); err != nil {
 			return err
 		}
-		if err := addCount(counts, p, 1); err != nil {
+	}
+	for _, p := range after {
+		if err := w.addListEntry(p, id); err != nil {
+			return err
+		}
+	}
+	for _, k := range setsBefore {
+		if err := addCount(counts, k, -1); err != nil {
+			return err
+		}
+	}
+	for _, k := range setsAfter {
+		if err := addCount(counts, k, 1); err != nil {
 			return err
 		}
 	}
@@ -146,32 +223,130 @@ func without(a, b [][]byte) [][]byte {
 	return d
 }
 
+// addListEntry puts the key of id under prefix into user_list and counts it
+// in user_counts and in its block.
+func (w *writeTx) addListEntry(prefix, id []byte) error {
+	entry := slices.Concat(prefix, id)
+	if err := w.bucket(bucketUserList).Put(entry, []byte{}); err != nil {
+		return err
+	}
+	if err := addCount(w.bucket(bucketUserCounts), prefix, 1); err != nil {
+		return err
+	}
+	blocks := w.bucket(bucketUserListBlocks)
+	block, n := blockOf(blocks, prefix, entry)
+	if block == nil {
+		// The entry comes before every block of the prefix: the first block,
+		// if there is one, now starts with it.
+		block = entry
+		if k, v := blocks.Cursor().Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {
+			first := bytes.Clone(k)
+			n = readUint(v)
+			if err := blocks.Delete(first); err != nil {
+				return err
+			}
+		}
+	}
+	n++
+	if n <= blockMax {
+		return blocks.Put(block, putUint(n))
+	}
+	// Split the run in halves: the second starts at its (n/2)-th key.
+	c := w.bucket(bucketUserList).Cursor()
+	k, _ := c.Seek(block)
+	for range n / 2 {
+		k, _ = c.Next()
+	}
+	if k == nil || !bytes.HasPrefix(k, prefix) {
+		return errors.New("user_list_blocks index: a block counts more keys than user_list has")
+	}
+	if err := blocks.Put(bytes.Clone(k), putUint(n-n/2)); err != nil {
+		return err
+	}
+	return blocks.Put(block, putUint(n/2))
+}
+
+// removeListEntry deletes the key of id under prefix from user_list and
+// uncounts it in user_counts and in its block.
+func (w *writeTx) removeListEntry(prefix, id []byte) error {
+	entry := slices.Concat(prefix, id)
+	if err := w.bucket(bucketUserList).Delete(entry); err != nil {
+		return err
+	}
+	if err := addCount(w.bucket(bucketUserCounts), prefix, -1); err != nil {
+		return err
+	}
+	blocks := w.bucket(bucketUserListBlocks)
+	block, n := blockOf(blocks, prefix, entry)
+	if block == nil || n == 0 {
+		return errors.New("user_list_blocks index: no block holds a key of user_list")
+	}
+	n--
+	if n == 0 {
+		return blocks.Delete(block)
+	}
+	if n < blockMin {
+		c := blocks.Cursor()
+		c.Seek(block)
+		if k, v := c.Prev(); k != nil && bytes.HasPrefix(k, prefix) && readUint(v)+n <= blockMax {
+			prev, m := bytes.Clone(k), readUint(v)
+			if err := blocks.Delete(block); err != nil {
+				return err
+			}
+			return blocks.Put(prev, putUint(m+n))
+		}
+	}
+	return blocks.Put(block, putUint(n))
+}
+
+// blockOf returns a copy of the key, and the count, of the block of prefix
+// whose run holds entry (a user_list key under prefix): the block with the
+// greatest start not after entry. The key is nil when entry comes before
+// every block of prefix.
+func blockOf(blocks *bolt.Bucket, prefix, entry []byte) ([]byte, uint64) {
+	c := blocks.Cursor()
+	k, v := c.Seek(entry)
+	switch {
+	case k == nil:
+		k, v = c.Last()
+	case false:
+		k, v = c.Prev()
+	}
+	if k == nil || !bytes.HasPrefix(k, prefix) {
+		return nil, 0
+	}
+	return bytes.Clone(k), readUint(v)
+}
+
 // addCount adds delta to the count under key, deleting it when it reaches zero.
 func addCount(counts *bolt.Bucket, key []byte, delta int64) error {
-	n := int64(readCount(counts, key)) + delta
+	n := int64(readUint(counts.Get(key))) + delta
 	switch {
 	case n < 0:
 		return errors.New("user_counts index: count below zero")
 	case n == 0:
 		return counts.Delete(key)
 	default:
-		return counts.Put(key, binary.BigEndian.AppendUint64(nil, uint64(n)))
+		return counts.Put(key, putUint(uint64(n)))
 	}
 }
 
-// readCount reads the count under key; a missing key counts zero.
-func readCount(counts *bolt.Bucket, key []byte) uint64 {
-	if v := counts.Get(key); len(v) == 8 {
+// readUint reads a count; a missing one is zero.
+func readUint(v []byte) uint64 {
+	if len(v) == 8 {
 		return binary.BigEndian.Uint64(v)
 	}
 	return 0
 }
 
+func putUint(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
 // ListUsers implements core.UserLister through the user list index: an email
-// is looked up in identity_email; a filter with at most one role is one
-// user_list prefix, whose count comes from user_counts and whose page is found
-// by stepping over Offset keys; several roles merge their prefixes in id order.
-// Only the users on the page are read.
+// is looked up in identity_email; a filter with at most one role is one list
+// prefix, whose count comes from user_counts and whose page is found through
+// user_list_blocks; several roles are counted through their role sets and
+// paged by walking their prefixes side by side in id order. Only the users on
+// the page are read.
 func (r *readTx) ListUsers(identityID string, f core.UserFilter) ([]*core.User, int, error) {
 	offset, limit := max(f.Offset, 0), max(f.Limit, 0)
 	if f.Email != "" {
@@ -179,33 +354,24 @@ func (r *readTx) ListUsers(identityID string, f core.UserFilter) ([]*core.User, 
 	}
 	active := listAny
 	if f.Active != nil {
-		active = listInactive
-		if *f.Active {
-			active = listActive
-		}
+		active = listActiveValue(*f.Active)
 	}
 	tag := listAny
 	if f.Tag != "" {
 		tag = listTag + f.Tag
 	}
-	roles := distinctRoles(f.Roles)
-	prefixes := make([][]byte, 0, max(len(roles), 1))
-	for _, role := range roles {
-		prefixes = append(prefixes, listPrefix(identityID, active, tag, listRole+string(role)))
-	}
-	if len(prefixes) == 0 {
-		prefixes = append(prefixes, listPrefix(identityID, active, tag, listAny))
-	}
-
 	var (
 		ids   []string
 		total int
 		err   error
 	)
-	if len(prefixes) == 1 {
-		ids, total, err = r.listPrefix(prefixes[0], offset, limit)
-	} else {
-		ids, total, err = r.listMerged(prefixes, offset, limit)
+	switch roles := distinctRoles(f.Roles); len(roles) {
+	case 0:
+		ids, total, err = r.listPrefix(listPrefix(identityID, active, tag, listAny), offset, limit)
+	case 1:
+		ids, total, err = r.listPrefix(listPrefix(identityID, active, tag, listRole+string(roles[0])), offset, limit)
+	default:
+		ids, total, err = r.listRoles(identityID, active, tag, roles, offset, limit)
 	}
 	if err != nil {
 		return nil, 0, err
@@ -222,18 +388,32 @@ func (r *readTx) ListUsers(identityID string, f core.UserFilter) ([]*core.User, 
 }
 
 // listPrefix returns the ids of the page [offset, offset+limit) of the users
-// under one prefix, and how many there are in all.
+// under one list prefix, and how many there are in all.
 func (r *readTx) listPrefix(prefix []byte, offset, limit int) ([]string, int, error) {
-	total := int(readCount(r.bucket(bucketUserCounts), prefix))
+	total := int(readUint(r.bucket(bucketUserCounts).Get(prefix)))
 	if limit == 0 || offset >= total {
 		return nil, total, nil
 	}
-	c := r.bucket(bucketUserList).Cursor()
-	k, _ := c.Seek(prefix)
-	for range offset {
-		if k == nil {
-			break
+	// Step over the blocks that end before the offset.
+	start, skip := prefix, offset
+	if offset > 0 {
+		bc := r.bucket(bucketUserListBlocks).Cursor()
+		k, v := bc.Seek(prefix)
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, v = bc.Next() {
+			n := int(readUint(v))
+			if skip < n {
+				break
+			}
+			skip -= n
 		}
+		if k == nil || !bytes.HasPrefix(k, prefix) {
+			return nil, 0, errors.New("user_list_blocks index: blocks count fewer keys than user_counts")
+		}
+		start = k
+	}
+	c := r.bucket(bucketUserList).Cursor()
+	k, _ := c.Seek(start)
+	for ; skip > 0 && k != nil; skip-- {
 		k, _ = c.Next()
 	}
 	ids := make([]string, 0, min(limit, total-offset))
@@ -247,29 +427,58 @@ func (r *readTx) listPrefix(prefix []byte, offset, limit int) ([]string, int, er
 	return ids, total, nil
 }
 
-// listMerged returns the ids of the page [offset, offset+limit) of the users
-// under any of several prefixes, and how many there are in all: it walks the
+// listRoles returns the ids of the page [offset, offset+limit) of the users
+// holding any of several roles, and how many there are in all. The total sums
+// the counts of the role sets that meet roles; the page walks the roles' list
 // prefixes side by side in id order, taking each user once.
-func (r *readTx) listMerged(prefixes [][]byte, offset, limit int) ([]string, int, error) {
+func (r *readTx) listRoles(identityID, active, tag string, roles []core.Role, offset, limit int) ([]string, int, error) {
+	total := 0
+	sets := compositeKey(identityID, active, tag)
+	c := r.bucket(bucketUserCounts).Cursor()
+	for k, v := c.Seek(sets); k != nil && bytes.HasPrefix(k, sets); k, v = c.Next() {
+		parts, err := splitCompositeKey(k[len(sets):])
+		if err != nil || len(parts) != 1 {
+			return nil, 0, fmt.Errorf("user_counts index: corrupt key %x", k)
+		}
+		set, ok := bytes.CutPrefix([]byte(parts[0]), []byte(listRoleSet))
+		if !ok {
+			continue
+		}
+		held, err := splitCompositeKey(set)
+		if err != nil {
+			return nil, 0, fmt.Errorf("user_counts index: %w", err)
+		}
+		if slices.ContainsFunc(roles, func(r core.Role) bool { return slices.Contains(held, string(r)) }) {
+			total += int(readUint(v))
+		}
+	}
+	if limit == 0 || offset >= total {
+		return nil, total, nil
+	}
+
+	prefixes := make([][]byte, len(roles))
+	for i, role := range roles {
+		prefixes[i] = listPrefix(identityID, active, tag, listRole+string(role))
+	}
 	list := r.bucket(bucketUserList)
-	// heads[i] is the listID under prefixes[i] at its cursor, nil when done.
+	// heads[i] is the listID under prefixes[i] at cursors[i], nil when done.
+	// Keys stay valid for the life of the transaction, so a head may still be
+	// compared with after its cursor moves.
 	cursors := make([]*bolt.Cursor, len(prefixes))
 	heads := make([][]byte, len(prefixes))
-	advance := func(i int, k []byte) {
+	at := func(i int, k []byte) {
+		heads[i] = nil
 		if k != nil && bytes.HasPrefix(k, prefixes[i]) {
 			heads[i] = k[len(prefixes[i]):]
-		} else {
-			heads[i] = nil
 		}
 	}
 	for i, p := range prefixes {
 		cursors[i] = list.Cursor()
 		k, _ := cursors[i].Seek(p)
-		advance(i, k)
+		at(i, k)
 	}
-	var ids []string
-	total := 0
-	for {
+	ids := make([]string, 0, min(limit, total-offset))
+	for n := 0; len(ids) < limit; n++ {
 		var least []byte
 		for _, h := range heads {
 			if h != nil && (least == nil || bytes.Compare(h, least) < 0) {
@@ -277,25 +486,23 @@ func (r *readTx) listMerged(prefixes [][]byte, offset, limit int) ([]string, int
 			}
 		}
 		if least == nil {
-			return ids, total, nil
+			break
 		}
-		if total >= offset && len(ids) < limit {
+		if n >= offset {
 			id, err := parseListID(least)
 			if err != nil {
 				return nil, 0, err
 			}
 			ids = append(ids, id)
 		}
-		total++
-		// Keys stay valid for the life of the transaction, so least may
-		// still be compared with after its cursor moves.
 		for i, h := range heads {
 			if h != nil && bytes.Equal(h, least) {
 				k, _ := cursors[i].Next()
-				advance(i, k)
+				at(i, k)
 			}
 		}
 	}
+	return ids, total, nil
 }
 
 // listUserByEmail answers a filter with an email: the identity has at most

@@ -23,9 +23,9 @@ import (
 	"github.com/deputyhq/deputy/internal/command"
 )
 
-// run executes the deputy command line and returns its error and output. It
-// fails the test if the command does not return within limit.
-func run(t *testing.T, limit time.Duration, args ...string) (err error, stdout, stderr string) {
+// run executes the deputy command line and returns its standard output and
+// error. It fails the test if the command does not return within limit.
+func run(t *testing.T, limit time.Duration, args ...string) (stdout string, err error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	done := make(chan error, 1)
@@ -35,7 +35,7 @@ func run(t *testing.T, limit time.Duration, args ...string) (err error, stdout, 
 	case <-time.After(limit):
 		t.Fatalf("deputy %v still running after %v", args, limit)
 	}
-	return err, out.String(), errOut.String()
+	return out.String(), err
 }
 
 // openService opens the database at path for a check; it closes it at cleanup.
@@ -46,14 +46,14 @@ func openService(t *testing.T, path string) (*boltstore.Store, *core.Service) {
 	t.Cleanup(func() { store.Close() })
 	outbox := core.NewOutbox(store, core.SystemClock{})
 	svc, err := core.New(context.Background(), core.Config{Logger: slog.New(slog.DiscardHandler)}, store,
-		core.Senders{SMS: outbox, Email: outbox}, core.SystemClock{})
+		core.Integrations{SMS: outbox, Email: outbox}, core.SystemClock{})
 	require.NoError(t, err)
 	return store, svc
 }
 
 func TestProgrammeCreateJSON(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "deputy.db")
-	err, stdout, _ := run(t, 30*time.Second, "programme", "create", "--db", db, "--name", "Acme Cards", "--json")
+	stdout, err := run(t, 30*time.Second, "programme", "create", "--db", db, "--name", "Acme Cards", "--json")
 	require.NoError(t, err)
 
 	var got map[string]string
@@ -71,12 +71,12 @@ func TestProgrammeCreateJSON(t *testing.T) {
 
 func TestProgrammeCreateText(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "deputy.db")
-	err, stdout, _ := run(t, 30*time.Second, "programme", "create", "--db", db, "--name", "Acme Cards")
+	stdout, err := run(t, 30*time.Second, "programme", "create", "--db", db, "--name", "Acme Cards")
 	require.NoError(t, err)
 	assert.Contains(t, stdout, `"Acme Cards"`)
 	assert.Contains(t, stdout, "shown once")
 
-	err, _, _ = run(t, 30*time.Second, "programme", "create", "--db", db)
+	_, err = run(t, 30*time.Second, "programme", "create", "--db", db)
 	require.Error(t, err, "--name is required")
 	assert.Contains(t, err.Error(), "name")
 }
@@ -84,7 +84,7 @@ func TestProgrammeCreateText(t *testing.T) {
 func TestFlagsFromEnvironment(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "from-env.db")
 	t.Setenv("DEPUTY_DB", db)
-	err, stdout, _ := run(t, 30*time.Second, "programme", "create", "--name", "Env Programme", "--json")
+	stdout, err := run(t, 30*time.Second, "programme", "create", "--name", "Env Programme", "--json")
 	require.NoError(t, err)
 	var got map[string]string
 	require.NoError(t, json.Unmarshal([]byte(stdout), &got), "stdout: %s", stdout)
@@ -112,7 +112,7 @@ func TestDatabaseInUseIsAClearErrorNotAHang(t *testing.T) {
 		{"serve", "--sandbox", "--db", db, "--addr", "127.0.0.1:0"},
 	} {
 		start := time.Now()
-		err, _, _ := run(t, 10*time.Second, args...)
+		_, err := run(t, 10*time.Second, args...)
 		require.Error(t, err, "deputy %v", args)
 		var inUse *boltstore.InUseError
 		assert.True(t, errors.As(err, &inUse), "got %T %v, want *boltstore.InUseError", err, err)
@@ -123,7 +123,7 @@ func TestDatabaseInUseIsAClearErrorNotAHang(t *testing.T) {
 
 func TestServeRefusesToStartOutsideSandbox(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "deputy.db")
-	err, _, _ := run(t, 10*time.Second, "serve", "--db", db, "--addr", "127.0.0.1:0")
+	_, err := run(t, 10*time.Second, "serve", "--db", db, "--addr", "127.0.0.1:0")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "--sandbox", "the message says how to start")
 	assert.Contains(t, err.Error(), "senders")

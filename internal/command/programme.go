@@ -52,7 +52,7 @@ func openOffline(ctx context.Context, path string) (*core.Service, func(), error
 		return nil, nil, err
 	}
 	refuse := refusingSender{}
-	svc, err := core.New(ctx, core.Config{Logger: slog.New(slog.DiscardHandler)}, store, core.Senders{SMS: refuse, Email: refuse}, core.SystemClock{})
+	svc, err := core.New(ctx, core.Config{Logger: slog.New(slog.DiscardHandler)}, store, core.Integrations{SMS: refuse, Email: refuse}, core.SystemClock{})
 	if err != nil {
 		store.Close()
 		return nil, nil, err

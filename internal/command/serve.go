@@ -80,7 +80,7 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 	clock := core.NewOffsetClock(nil)
 	outbox := core.NewOutbox(store, clock)
 	svc, err := core.New(ctx, core.Config{Sandbox: cfg.Sandbox, SessionIdle: cfg.SessionIdle, Logger: cfg.Log},
-		store, core.Senders{SMS: outbox, Email: outbox}, clock)
+		store, core.Integrations{SMS: outbox, Email: outbox, KYC: core.SandboxKYC{}}, clock)
 	if err != nil {
 		store.Close()
 		return nil, err

@@ -1,0 +1,372 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+)
+
+// Machine codes of the user operations (Weavr userCreate, userUpdate ...).
+const (
+	CodeCannotModifyOwnRoles = "CANNOT_MODIFY_OWN_ROLES"
+	CodeAdminRoleRemoval     = "ADMIN_ROLE_REMOVAL_NOT_ALLOWED"
+	CodeMobileChangeLimit    = "MOBILE_NO_CHANGE_LIMIT_EXCEEDED"
+	CodeRoleNotFound         = "ROLE_NOT_FOUND"
+	maxMobileChanges         = 3
+	maxListLimit             = 100
+	defaultListLimit         = 100
+)
+
+// NewUser is what it takes to create an authorised user.
+type NewUser struct {
+	UserDetails
+	Roles []Role
+}
+
+// CreateUser creates an authorised user in the caller's identity (Weavr
+// userCreate). It needs i:users:create and a stepped-up session.
+func (s *Service) CreateUser(ctx context.Context, c *Caller, in NewUser) (*User, error) {
+	if err := require(c, PermUsersCreate); err != nil {
+		return nil, err
+	}
+	if err := RequireStepUp(c); err != nil {
+		return nil, err
+	}
+	if err := requireUserDetails("", in.UserDetails); err != nil {
+		return nil, err
+	}
+	roles, err := s.checkRoleGrant(c, nil, in.Roles)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	u := newUser(c.User.ProgrammeID, c.User.IdentityType, in.UserDetails, now)
+	u.IdentityID, u.Roles = c.User.IdentityID, roles
+	err = s.store.Update(ctx, func(tx Tx) error {
+		id, err := tx.NextID()
+		if err != nil {
+			return err
+		}
+		u.ID = id
+		if err := tx.InsertUser(u); err != nil {
+			if errors.Is(err, ErrDuplicate) {
+				return Conflict(CodeEmailNotUnique)
+			}
+			return err
+		}
+		return s.audit(ctx, tx, u.ProgrammeID, c.User.ID, "user.create", id, map[string]string{"roles": joinRoles(roles)})
+	})
+	if err != nil {
+		return nil, internal("create user", err)
+	}
+	return u, nil
+}
+
+// checkRoleGrant validates a new role list (deduplicated, predefined roles only)
+// and checks the caller may grant or remove ADMIN when the change touches it.
+func (s *Service) checkRoleGrant(c *Caller, old, roles []Role) ([]Role, error) {
+	var out []Role
+	for _, r := range roles {
+		if !ValidRole(r) {
+			return nil, Conflict(CodeRoleNotFound)
+		}
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	if slices.Contains(old, RoleAdmin) != slices.Contains(out, RoleAdmin) {
+		if err := require(c, PermRolesAdmin); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func joinRoles(rs []Role) string {
+	s := ""
+	for i, r := range rs {
+		if i > 0 {
+			s += ","
+		}
+		s += string(r)
+	}
+	return s
+}
+
+// UserPage is one page of a user listing.
+type UserPage struct {
+	Users []*User
+	Count int // all matches
+}
+
+// ListUsers lists the caller's identity's authorised users (Weavr usersGet).
+func (s *Service) ListUsers(ctx context.Context, c *Caller, f UserFilter) (*UserPage, error) {
+	if err := require(c, PermUsersList); err != nil {
+		return nil, err
+	}
+	if f.Offset < 0 {
+		return nil, Invalid("offset", "AT_LEAST", "0")
+	}
+	if f.Limit == 0 {
+		f.Limit = defaultListLimit
+	}
+	if f.Limit < 1 || f.Limit > maxListLimit {
+		return nil, Invalid("limit", "RANGE", "1", "100")
+	}
+	f.Email = NormaliseEmail(f.Email)
+	for _, r := range f.Roles {
+		if !ValidRole(r) {
+			return nil, Invalid("roles", "IN")
+		}
+	}
+	var page UserPage
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		page.Users, page.Count, err = tx.ListUsers(c.User.IdentityID, f)
+		return err
+	})
+	if err != nil {
+		return nil, internal("list users", err)
+	}
+	return &page, nil
+}
+
+// identityUser reads an authorised user of the caller's identity: root users,
+// unknown ids and other identities' users are all "not found".
+func identityUser(tx ReadTx, c *Caller, id string) (*User, error) {
+	u, err := tx.User(id)
+	if errors.Is(err, ErrRecordNotFound) || (err == nil && (u.Root || u.IdentityID != c.User.IdentityID)) {
+		return nil, NotFound("user")
+	}
+	return u, err
+}
+
+// requireOwnOr checks the caller holds p, or pOwn when acting on themselves.
+func requireOwnOr(c *Caller, id string, p, pOwn Permission) error {
+	if c.Can(p) || (id == c.User.ID && c.Can(pOwn)) {
+		return nil
+	}
+	return Forbidden(CodeInsufficientPermissions)
+}
+
+// GetUser returns an authorised user of the caller's identity (Weavr userGetById).
+func (s *Service) GetUser(ctx context.Context, c *Caller, id string) (*User, error) {
+	if err := requireOwnOr(c, id, PermUsersGet, PermUsersGetOwn); err != nil {
+		return nil, err
+	}
+	var u *User
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		u, err = identityUser(tx, c, id)
+		return err
+	})
+	if err != nil {
+		return nil, internal("get user", err)
+	}
+	return u, nil
+}
+
+// UserPatch is a partial update; nil fields stay as they are.
+type UserPatch struct {
+	Name, Surname, Email, Tag, Locale, Brand *string
+	Mobile                                   *Mobile
+	DateOfBirth                              *Date
+	Roles                                    *[]Role
+}
+
+// UpdateUser applies a partial update (Weavr userUpdate). Changing the mobile
+// or the email needs a stepped-up session; a changed mobile makes the SMS factor
+// INACTIVE (it must be enrolled again) and may change at most 3 times; a changed
+// email is the user's new login and is no longer verified.
+func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPatch) (*User, error) {
+	if err := requireOwnOr(c, id, PermUsersUpdate, PermUsersUpdateOwn); err != nil {
+		return nil, err
+	}
+	if p.Roles != nil {
+		if id == c.User.ID {
+			return nil, Conflict(CodeCannotModifyOwnRoles)
+		}
+		if err := require(c, PermUsersUpdate); err != nil {
+			return nil, err
+		}
+	}
+	var out *User
+	err := s.store.Update(ctx, func(tx Tx) error {
+		u, err := identityUser(tx, c, id)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		details := map[string]string{}
+		apply := func(field string, dst *string, v *string) {
+			if v != nil && *v != *dst {
+				*dst = *v
+				details[field] = "changed"
+			}
+		}
+		apply("name", &u.Name, p.Name)
+		apply("surname", &u.Surname, p.Surname)
+		apply("tag", &u.Tag, p.Tag)
+		apply("locale", &u.Locale, p.Locale)
+		apply("brand", &u.Brand, p.Brand)
+		if p.DateOfBirth != nil {
+			u.DateOfBirth = p.DateOfBirth
+			details["dateOfBirth"] = "changed"
+		}
+		if p.Email != nil && NormaliseEmail(*p.Email) != u.Email {
+			if err := RequireStepUp(c); err != nil {
+				return err
+			}
+			u.Email, u.EmailVerified = NormaliseEmail(*p.Email), false
+			details["email"] = "changed"
+		}
+		if p.Mobile != nil && (u.Mobile == nil || *u.Mobile != *p.Mobile) {
+			if err := RequireStepUp(c); err != nil {
+				return err
+			}
+			if err := s.changeMobile(tx, u, *p.Mobile, now); err != nil {
+				return err
+			}
+			details["mobile"] = "changed"
+		}
+		if p.Roles != nil {
+			roles, err := s.checkRoleGrant(c, u.Roles, *p.Roles)
+			if err != nil {
+				return err
+			}
+			if slices.Contains(u.Roles, RoleAdmin) && !slices.Contains(roles, RoleAdmin) {
+				_, admins, err := tx.ListUsers(u.IdentityID, UserFilter{Roles: []Role{RoleAdmin}})
+				if err != nil {
+					return err
+				}
+				if admins <= 1 {
+					return Conflict(CodeAdminRoleRemoval)
+				}
+			}
+			u.Roles = roles
+			details["roles"] = joinRoles(roles)
+		}
+		u.UpdatedAt = now
+		if err := tx.UpdateUser(u); err != nil {
+			if errors.Is(err, ErrDuplicate) {
+				return Conflict(CodeEmailNotUnique)
+			}
+			return err
+		}
+		out = u
+		return s.audit(ctx, tx, u.ProgrammeID, c.User.ID, "user.update", u.ID, details)
+	})
+	if err != nil {
+		return nil, internal("update user", err)
+	}
+	return out, nil
+}
+
+// changeMobile sets a new mobile number, counting the change and unlinking the
+// SMS factor bound to the old number. A first number is not a change.
+func (s *Service) changeMobile(tx Tx, u *User, m Mobile, now time.Time) error {
+	if u.Mobile != nil {
+		if u.MobileChanges >= maxMobileChanges {
+			return Conflict(CodeMobileChangeLimit)
+		}
+		u.MobileChanges++
+	}
+	u.Mobile = &m
+	f, err := tx.Factor(u.ID, ChannelSMS)
+	if errors.Is(err, ErrRecordNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	f.Status, f.UpdatedAt = FactorInactive, now
+	return tx.PutFactor(f)
+}
+
+// SetUserActive activates or deactivates an authorised user (Weavr userActivate,
+// userDeactivate); both are idempotent. Deactivation ends the user's sessions at
+// once; activation also lifts a sign-in lockout.
+func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, active bool) error {
+	perm, action := PermUsersDeactivate, "user.deactivate"
+	if active {
+		perm, action = PermUsersActivate, "user.activate"
+	}
+	if err := require(c, perm); err != nil {
+		return err
+	}
+	err := s.store.Update(ctx, func(tx Tx) error {
+		u, err := identityUser(tx, c, id)
+		if err != nil {
+			return err
+		}
+		locked := !u.LockedUntil.IsZero() || u.FailedLogins != 0
+		if u.Active == active && !(active && locked) {
+			return nil
+		}
+		u.Active, u.UpdatedAt = active, s.clock.Now()
+		if active {
+			u.LockedUntil, u.FailedLogins = time.Time{}, 0
+		} else if _, err := tx.DeleteUserSessions(u.ID); err != nil {
+			return err
+		}
+		if err := tx.UpdateUser(u); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, u.ProgrammeID, c.User.ID, action, u.ID, nil)
+	})
+	return internal(action, err)
+}
+
+// ListRoles returns the predefined roles (Weavr rolesGet).
+func (s *Service) ListRoles(c *Caller) ([]RoleInfo, error) {
+	if err := require(c, PermRolesList); err != nil {
+		return nil, err
+	}
+	return Roles, nil
+}
+
+// UserStatus is the admin's view of a user's security state (a Deputy extension).
+type UserStatus struct {
+	User    *User
+	Invite  *Invite // nil when never invited
+	KYC     *KYC    // nil when never started
+	Factors []*Factor
+}
+
+// Expired reports whether a pending invite has run out at now.
+func (i *Invite) Expired(now time.Time) bool {
+	return i.State == InvitePending && !now.Before(i.ExpiresAt)
+}
+
+// UserStatus returns a user's invite, KYC and factor state.
+func (s *Service) UserStatus(ctx context.Context, c *Caller, id string) (*UserStatus, error) {
+	if err := requireOwnOr(c, id, PermUsersGet, PermUsersGetOwn); err != nil {
+		return nil, err
+	}
+	var st UserStatus
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		if st.User, err = identityUser(tx, c, id); err != nil {
+			return err
+		}
+		if st.Invite, err = tx.Invite(id); errors.Is(err, ErrRecordNotFound) {
+			st.Invite, err = nil, nil
+		}
+		if err != nil {
+			return err
+		}
+		if st.KYC, err = tx.KYC(id); errors.Is(err, ErrRecordNotFound) {
+			st.KYC, err = nil, nil
+		}
+		if err != nil {
+			return err
+		}
+		st.Factors, err = tx.Factors(id)
+		return err
+	})
+	if err != nil {
+		return nil, internal("user status", err)
+	}
+	return &st, nil
+}

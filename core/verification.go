@@ -1,0 +1,231 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Machine codes of email verification and KYC (Weavr authorisedUserEmail*, userKyc).
+const (
+	CodeEmailNotFound      = "EMAIL_NOT_FOUND"
+	CodeEmailNotVerified   = "EMAIL_NOT_VERIFIED"
+	CodeMobileNotVerified  = "MOBILE_NOT_VERIFIED"
+	CodeKYCPending         = "KYC_PENDING_REVIEW"
+	CodeKYCAlreadyApproved = "KYC_ALREADY_APPROVED"
+	CodeKYCRejected        = "KYC_REJECTED"
+)
+
+// maxEmailCodeAttempts wrong codes void an email-verification code.
+const maxEmailCodeAttempts = 5
+
+// SendEmailVerification emails a verification code to the authorised users of
+// the programme with this email (Weavr authorisedUserEmailVerificationCodeSend).
+func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, email string) error {
+	users, err := s.usersByEmail(ctx, prog, email)
+	if err != nil {
+		return err
+	}
+	if len(users) == 0 {
+		return Conflict(CodeEmailNotFound)
+	}
+	for _, u := range users {
+		code, err := s.newCode()
+		if err != nil {
+			return err
+		}
+		nonce, err := randomToken("")
+		if err != nil {
+			return err
+		}
+		err = s.store.Update(ctx, func(tx Tx) error {
+			ec := &EmailCode{UserID: u.ID, Nonce: nonce, CodeHash: s.keys.hash(purposeEmailCode, nonce+":"+code), ExpiresAt: s.clock.Now().Add(s.cfg.ResetCodeTTL)}
+			if err := tx.PutEmailCode(ec); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, prog.ID, ActorAPI, "user.email_verification_sent", u.ID, nil)
+		})
+		if err != nil {
+			return internal("store email code", err)
+		}
+		if err := s.sendTemplate(ctx, prog, u.Email, "verify_email", map[string]any{"Name": u.Name, "Code": code, "Minutes": int(s.cfg.ResetCodeTTL.Minutes())}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// usersByEmail lists the active users of a programme with this email.
+func (s *Service) usersByEmail(ctx context.Context, prog *Programme, email string) ([]*User, error) {
+	var users []*User
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		all, err := tx.UsersByEmail(prog.ID, NormaliseEmail(email))
+		users = users[:0]
+		for _, u := range all {
+			if u.Active {
+				users = append(users, u)
+			}
+		}
+		return err
+	})
+	return users, internal("users by email", err)
+}
+
+// VerifyEmail checks an email-verification code and marks the email verified
+// (Weavr authorisedUserEmailVerify).
+func (s *Service) VerifyEmail(ctx context.Context, prog *Programme, email, code string) error {
+	users, err := s.usersByEmail(ctx, prog, email)
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		verified := false
+		err := s.store.Update(ctx, func(tx Tx) error {
+			verified = false
+			ec, err := tx.EmailCode(u.ID)
+			if errors.Is(err, ErrRecordNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if !s.clock.Now().Before(ec.ExpiresAt) {
+				return tx.DeleteEmailCode(u.ID)
+			}
+			if !s.keys.equal(purposeEmailCode, ec.Nonce+":"+code, ec.CodeHash) {
+				ec.Attempts++
+				if ec.Attempts >= maxEmailCodeAttempts {
+					return tx.DeleteEmailCode(u.ID)
+				}
+				return tx.PutEmailCode(ec)
+			}
+			cur, err := tx.User(u.ID)
+			if err != nil {
+				return err
+			}
+			cur.EmailVerified, cur.UpdatedAt = true, s.clock.Now()
+			if err := tx.UpdateUser(cur); err != nil {
+				return err
+			}
+			verified = true
+			if err := tx.DeleteEmailCode(u.ID); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, prog.ID, ActorAPI, "user.email_verified", u.ID, nil)
+		})
+		if err != nil {
+			return internal("verify email", err)
+		}
+		if verified {
+			return nil
+		}
+	}
+	return Conflict(CodeCodeInvalid)
+}
+
+// KYCRequest is what a KYC provider needs to open a case.
+type KYCRequest struct {
+	Reference   string
+	ProgrammeID string
+	User        *User
+}
+
+// KYCProvider runs identity checks for authorised users. Its decision arrives
+// later through DecideKYC (the server's signed callback endpoint).
+type KYCProvider interface {
+	Name() string
+	StartKYC(ctx context.Context, r KYCRequest) error
+}
+
+// StartKYC starts KYC for the calling authorised user of a corporate, to
+// elevate them to signatory (Weavr userKyc). Their email must be verified and
+// their mobile too (an ACTIVE SMS factor).
+func (s *Service) StartKYC(ctx context.Context, c *Caller) (*KYC, error) {
+	if c.User.Root || c.User.IdentityType != Corporate {
+		return nil, Forbidden(CodeInsufficientPermissions)
+	}
+	if s.send.KYC == nil {
+		return nil, &Error{Class: ErrConflict, Code: "KYC_PROVIDER_NOT_CONFIGURED", Message: "no KYC provider is configured on this server"}
+	}
+	var k *KYC
+	err := s.store.Update(ctx, func(tx Tx) error {
+		u, err := tx.User(c.User.ID)
+		if err != nil {
+			return err
+		}
+		if prev, err := tx.KYC(u.ID); err == nil {
+			switch prev.Status {
+			case KYCPending:
+				return Conflict(CodeKYCPending)
+			case KYCApproved:
+				return Conflict(CodeKYCAlreadyApproved)
+			case KYCRejected:
+				return Conflict(CodeKYCRejected)
+			}
+		} else if !errors.Is(err, ErrRecordNotFound) {
+			return err
+		}
+		if !u.EmailVerified {
+			return Conflict(CodeEmailNotVerified)
+		}
+		if f, err := tx.Factor(u.ID, ChannelSMS); err != nil || f.Status != FactorActive {
+			if err != nil && !errors.Is(err, ErrRecordNotFound) {
+				return err
+			}
+			return Conflict(CodeMobileNotVerified)
+		}
+		ref, err := tx.NextID()
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		k = &KYC{UserID: u.ID, Reference: ref, Provider: s.send.KYC.Name(), Status: KYCPending, CreatedAt: now, UpdatedAt: now}
+		if err := tx.PutKYC(k); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "user.kyc_start", u.ID, map[string]string{"reference": ref})
+	})
+	if err != nil {
+		return nil, internal("start kyc", err)
+	}
+	if err := s.send.KYC.StartKYC(ctx, KYCRequest{Reference: k.Reference, ProgrammeID: c.Programme.ID, User: c.User}); err != nil {
+		return nil, fmt.Errorf("kyc provider %s: %w", s.send.KYC.Name(), err)
+	}
+	return k, nil
+}
+
+// DecideKYC records a provider's decision on a case (APPROVED or REJECTED).
+// Deciding a case twice with the same outcome is a no-op; changing a decision is a conflict.
+func (s *Service) DecideKYC(ctx context.Context, prog *Programme, reference string, status KYCStatus) error {
+	if status != KYCApproved && status != KYCRejected {
+		return Invalid("status", "IN", string(KYCApproved), string(KYCRejected))
+	}
+	err := s.store.Update(ctx, func(tx Tx) error {
+		k, err := tx.KYCByReference(reference)
+		if errors.Is(err, ErrRecordNotFound) {
+			return NotFound("kyc case")
+		}
+		if err != nil {
+			return err
+		}
+		u, err := tx.User(k.UserID)
+		if err != nil {
+			return err
+		}
+		if u.ProgrammeID != prog.ID {
+			return NotFound("kyc case")
+		}
+		if k.Status == status {
+			return nil
+		}
+		if k.Status != KYCPending {
+			return Conflict("KYC_ALREADY_DECIDED")
+		}
+		k.Status, k.UpdatedAt = status, s.clock.Now()
+		if err := tx.PutKYC(k); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, prog.ID, ActorAPI, "user.kyc_decision", u.ID, map[string]string{"reference": reference, "status": string(status)})
+	})
+	return internal("decide kyc", err)
+}
