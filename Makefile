@@ -25,10 +25,16 @@ fuzz:
 	$(GO) test ./server -run '^$$' -fuzz '^FuzzDecodeRequests$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./core/password -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 
+# Benchmarks: micro-benchmarks with testing.B, then load runs through the HTTP
+# API over loopback (internal/loadgen), each with a fixed number of requests.
 bench:
 	$(GO) test ./core/password -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem
 	$(GO) test ./core/boltstore -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem
-	$(GO) test ./server -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem
+	$(GO) test ./server -run '^$$' -bench '^BenchmarkCorporateGet$$' -benchtime 50000x
+	$(GO) test ./server -run '^$$' -bench '^BenchmarkLogin$$' -benchtime 400x
+	$(GO) test ./server -run '^$$' -bench '^BenchmarkOTPVerify$$' -benchtime 10000x
+	$(GO) test ./server -run '^$$' -bench '^BenchmarkUserCreate$$' -benchtime 10000x
+	$(GO) test ./server -run '^$$' -bench '^BenchmarkUserListFiltered$$' -benchtime 5000x
 
 clean:
 	rm -f deputy

@@ -456,3 +456,52 @@ func TestChallengeOfAnEndedSession(t *testing.T) {
 		assert.Len(t, e.sms.all(), sent, "no code for a session that ended")
 	})
 }
+
+// One SMS device per user: a changed mobile number makes the factor INACTIVE,
+// and the user must enrol the new number before stepping up again.
+func TestMobileChangeMakesTheSMSFactorInactive(t *testing.T) {
+	e := newCoreEnv(t)
+	_, rootToken := e.root(e.prog, "root@acme.test")
+	root := e.caller(e.prog, rootToken)
+	require.NoError(t, e.svc.EnrolSMS(e.ctx, root))
+	require.NoError(t, e.svc.VerifyEnrolSMS(e.ctx, root, core.SandboxCode))
+	root = e.caller(e.prog, rootToken) // stepped up, as creating users and changing mobiles demand
+
+	oldMobile := core.Mobile{CountryCode: "+44", Number: "7700900456"}
+	u, err := e.svc.CreateUser(e.ctx, root, core.NewUser{UserDetails: core.UserDetails{
+		Name: "Bea", Surname: "Smith", Email: "bea@acme.test", Mobile: &oldMobile}})
+	require.NoError(t, err)
+	set, err := e.svc.CreatePassword(e.ctx, e.prog, u.ID, testPassword)
+	require.NoError(t, err)
+	bea := e.caller(e.prog, set.Token)
+	require.NoError(t, e.svc.EnrolSMS(e.ctx, bea))
+	require.NoError(t, e.svc.VerifyEnrolSMS(e.ctx, bea, core.SandboxCode))
+	require.Equal(t, core.FactorActive, e.factorStatus(u.ID))
+
+	newMobile := core.Mobile{CountryCode: "+356", Number: "79000000"}
+	_, err = e.svc.UpdateUser(e.ctx, root, u.ID, core.UserPatch{Mobile: &newMobile})
+	require.NoError(t, err)
+	assert.Equal(t, core.FactorInactive, e.factorStatus(u.ID), "the factor was bound to the old number")
+	fresh := e.caller(e.prog, e.login(e.prog, "bea@acme.test"))
+	fs, err := e.svc.Factors(e.ctx, fresh)
+	require.NoError(t, err)
+	require.Len(t, fs, 1)
+	assert.Equal(t, core.FactorInactive, fs[0].Status)
+
+	sent := len(e.sms.all())
+	requireCode(t, e.svc.StepUpSMS(e.ctx, fresh), core.ErrConflict, core.CodeChannelNotRegistered, "no step-up on an INACTIVE factor")
+	require.Len(t, e.sms.all(), sent, "no code to either number")
+
+	require.NoError(t, e.svc.EnrolSMS(e.ctx, fresh), "enrolling again needs no step-up: no factor is ACTIVE")
+	msgs := e.sms.all()
+	require.Len(t, msgs, sent+1)
+	assert.Equal(t, newMobile, msgs[len(msgs)-1].To, "the code goes to the new number")
+	assert.Equal(t, core.FactorPending, e.factorStatus(u.ID))
+	require.NoError(t, e.svc.VerifyEnrolSMS(e.ctx, fresh, core.SandboxCode))
+	assert.Equal(t, core.FactorActive, e.factorStatus(u.ID))
+
+	next := e.caller(e.prog, e.login(e.prog, "bea@acme.test"))
+	require.NoError(t, e.svc.StepUpSMS(e.ctx, next))
+	msgs = e.sms.all()
+	assert.Equal(t, newMobile, msgs[len(msgs)-1].To)
+}

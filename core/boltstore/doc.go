@@ -6,7 +6,7 @@
 // memory-mapped file after its transaction ends. Writes go through db.Batch, so
 // concurrent Updates share one commit (and one fsync); reads go through db.View.
 //
-// The bucket tree (schema version 1):
+// The bucket tree (schema version 2; the buckets marked "2" came with migration 2):
 //
 //	v1                                   root; its sequence numbers NextID
 //	├── version          -> uint64       schema version (big-endian), see migrations.go
@@ -28,6 +28,13 @@
 //	│   └── [programmeID, email] -> userID    unique index of root users (core.UniqueRootEmail)
 //	├── identity_email/
 //	│   └── [identityID, email] -> userID     unique index (core.UniqueIdentityEmail)
+//	├── user_list/                                                  2
+//	│   └── [identityID, active, tag, role] listID -> empty         index of authorised users (userlist.go)
+//	├── user_counts/                                                2
+//	│   ├── [identityID, active, tag, role] -> uint64               how many user_list keys have that prefix
+//	│   └── [identityID, active, tag, "s:"[roles...]] -> uint64     how many users have exactly those roles
+//	├── user_list_blocks/                                           2
+//	│   └── [identityID, active, tag, role] listID -> uint64        runs of user_list keys and their lengths
 //	├── passwords/
 //	│   └── <userID>     -> PasswordRecord
 //	├── sessions/
@@ -36,6 +43,14 @@
 //	│   └── [userID, token hash] -> token hash   index
 //	├── reset_codes/
 //	│   └── <userID>     -> ResetCode
+//	├── invites/                                                    2
+//	│   └── <userID>     -> Invite
+//	├── email_codes/                                                2
+//	│   └── <userID>     -> EmailCode
+//	├── kyc/                                                        2
+//	│   └── <userID>     -> KYC
+//	├── kyc_refs/                                                   2
+//	│   └── <reference>  -> userID       unique index (core.UniqueKYCReference); empty references are not indexed
 //	├── factors/
 //	│   └── [userID, channel] -> Factor
 //	├── challenges/
@@ -52,6 +67,14 @@
 // A key written [a, b, ...] is a composite key: each part is preceded by its
 // length as a uvarint, so no part can run into the next and [a, b] is a prefix
 // of exactly the keys [a, b, ...].
+//
+// In the user list index, active is "*", "1" or "0"; tag is "*" or "t:"+tag;
+// role is "*" or "r:"+role; listID is a user id in a fixed-width form that
+// sorts numerically (0x00 and the id as an 8-byte big-endian number). Each authorised user has a
+// user_list key under every prefix it matches, so that a filter with one value
+// per dimension reads one prefix in id order; userlist.go explains the counts
+// and the blocks, which find a page at any offset without stepping over every
+// key before it. Root users are not in the index.
 //
 // A file is upgraded in place when it is opened: the migrations the file has
 // not seen yet run, in order, in the opening transaction. A file written by a

@@ -309,7 +309,7 @@ func blockOf(blocks *bolt.Bucket, prefix, entry []byte) ([]byte, uint64) {
 	switch {
 	case k == nil:
 		k, v = c.Last()
-	case false:
+	case !bytes.Equal(k, entry):
 		k, v = c.Prev()
 	}
 	if k == nil || !bytes.HasPrefix(k, prefix) {

@@ -26,7 +26,7 @@ import (
 // when the seeded users or the file's format change.
 const (
 	benchUsers       = 100_000
-	benchSeedVersion = "v1"
+	benchSeedVersion = "v2"
 	benchIdentity    = "200000000"
 	benchPage        = 100
 )

@@ -1,0 +1,298 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/core/password"
+	"github.com/deputyhq/deputy/internal/loadgen"
+	"github.com/deputyhq/deputy/internal/testserver"
+)
+
+// benchClient talks to one instance with enough idle connections for every worker.
+type benchClient struct {
+	inst *testserver.Instance
+	http *http.Client
+}
+
+func newBenchClient(inst *testserver.Instance) *benchClient {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 512, 512
+	return &benchClient{inst: inst, http: &http.Client{Transport: tr, Timeout: time.Minute}}
+}
+
+// do sends one request and fails unless the status is want; out, when set, receives the JSON body.
+func (c *benchClient) do(ctx context.Context, method, path, token string, body any, want int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.inst.URL+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("api-key", c.inst.APIKey)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != want {
+		return fmt.Errorf("%s %s: status %d, want %d: %s", method, path, res.StatusCode, want, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// seedRoot creates a corporate whose root has a password and returns a session token.
+func (c *benchClient) seedRoot(tb testing.TB, email string) (rootID, token string) {
+	tb.Helper()
+	ctx := context.Background()
+	var created struct {
+		ID struct{ ID string } `json:"id"`
+	}
+	if err := c.do(ctx, "POST", "/multi/corporates", "", corporateBody(email), 200, &created); err != nil {
+		tb.Fatal(err)
+	}
+	var pw struct{ Token string }
+	if err := c.do(ctx, "POST", "/multi/passwords/"+created.ID.ID+"/create", "", map[string]any{"password": map[string]any{"value": testPassword}}, 200, &pw); err != nil {
+		tb.Fatal(err)
+	}
+	return created.ID.ID, pw.Token
+}
+
+// stepUp enrols SMS for the token's user and verifies it (sandbox code), stepping the session up.
+func (c *benchClient) stepUp(tb testing.TB, token string) {
+	tb.Helper()
+	ctx := context.Background()
+	if err := c.do(ctx, "POST", "/multi/authentication_factors/otp/SMS", token, nil, 204, nil); err != nil {
+		tb.Fatal(err)
+	}
+	if err := c.do(ctx, "POST", "/multi/authentication_factors/otp/SMS/verify", token, map[string]string{"verificationCode": core.SandboxCode}, 204, nil); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func report(b *testing.B, res loadgen.Result) {
+	b.Helper()
+	if res.Errors > 0 {
+		b.Fatalf("%d of %d requests failed; first: %v", res.Errors, res.Requests, res.FirstErr)
+	}
+	b.ReportMetric(res.PerSecond(), "req/s")
+	b.ReportMetric(float64(res.P50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(res.P99.Microseconds())/1000, "p99-ms")
+	b.Logf("%s", res)
+}
+
+// BenchmarkCorporateGet measures authenticated GET /multi/corporates over
+// loopback with 64 clients (issue 2 target: >= 10,000/s, p99 < 5 ms on 2 cores).
+func BenchmarkCorporateGet(b *testing.B) {
+	c := newBenchClient(testserver.Start(b, testserver.Options{}))
+	_, token := c.seedRoot(b, "root@bench.test")
+	b.ResetTimer()
+	res := loadgen.Run(context.Background(), loadgen.Config{Workers: 64, Requests: b.N, Do: func(ctx context.Context, _, _ int) error {
+		return c.do(ctx, "GET", "/multi/corporates", token, nil, 200, nil)
+	}})
+	b.StopTimer()
+	report(b, res)
+}
+
+// BenchmarkLogin compares sign-ins per second with the raw argon2id hash rate
+// on this machine (issue 2 target: >= 90% of it), with 200 concurrent clients,
+// and reports the peak heap during the flood (it must stay flat: hashing is bounded).
+func BenchmarkLogin(b *testing.B) {
+	inst := testserver.Start(b, testserver.Options{Config: core.Config{PasswordParams: password.DefaultParams}})
+	c := newBenchClient(inst)
+	c.seedRoot(b, "root@bench.test")
+
+	raw := rawHashRate(b, max(b.N, 2*runtime.GOMAXPROCS(0)))
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	peak, stop := sampleHeap()
+	b.ResetTimer()
+	res := loadgen.Run(context.Background(), loadgen.Config{Workers: 200, Requests: b.N, Do: func(ctx context.Context, _, _ int) error {
+		return c.do(ctx, "POST", "/multi/login_with_password", "", map[string]any{"email": "root@bench.test", "password": map[string]any{"value": testPassword}}, 200, nil)
+	}})
+	b.StopTimer()
+	stop()
+	report(b, res)
+	b.ReportMetric(raw, "raw-hashes/s")
+	b.ReportMetric(100*res.PerSecond()/raw, "%-of-raw")
+	b.ReportMetric(float64(peak.Load()-base.HeapInuse)/(1<<20), "peak-heap-growth-MiB")
+}
+
+// rawHashRate hashes n passwords with the default parameters on GOMAXPROCS goroutines.
+func rawHashRate(b *testing.B, n int) float64 {
+	b.Helper()
+	h := password.NewHasher(password.DefaultParams, runtime.GOMAXPROCS(0))
+	start := time.Now()
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				if _, err := h.Hash(context.Background(), testPassword); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// sampleHeap records the highest HeapInuse every few milliseconds until stopped.
+func sampleHeap() (*atomic.Uint64, func()) {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				runtime.ReadMemStats(&ms)
+				if ms.HeapInuse > peak.Load() {
+					peak.Store(ms.HeapInuse)
+				}
+			}
+		}
+	})
+	return &peak, func() { close(done); wg.Wait() }
+}
+
+// BenchmarkOTPVerify measures step-up verifications (each a durable write) with
+// 64 concurrent clients (issue 3 target: >= 2,000/s).
+func BenchmarkOTPVerify(b *testing.B) {
+	inst := testserver.Start(b, testserver.Options{})
+	c := newBenchClient(inst)
+	_, token := c.seedRoot(b, "root@bench.test")
+	c.stepUp(b, token)
+	// One session per verification, each with a fresh step-up challenge.
+	tokens := make([]string, b.N)
+	setup := loadgen.Run(context.Background(), loadgen.Config{Workers: 32, Requests: b.N, Do: func(ctx context.Context, _, i int) error {
+		var out struct{ Token string }
+		if err := c.do(ctx, "POST", "/multi/login_with_password", "", map[string]any{"email": "root@bench.test", "password": map[string]any{"value": testPassword}}, 200, &out); err != nil {
+			return err
+		}
+		tokens[i] = out.Token
+		return c.do(ctx, "POST", "/multi/stepup/challenges/otp/SMS", out.Token, nil, 204, nil)
+	}})
+	if setup.Errors > 0 {
+		b.Fatal(setup.FirstErr)
+	}
+	b.ResetTimer()
+	res := loadgen.Run(context.Background(), loadgen.Config{Workers: 64, Requests: b.N, Do: func(ctx context.Context, _, i int) error {
+		return c.do(ctx, "POST", "/multi/stepup/challenges/otp/SMS/verify", tokens[i], map[string]string{"verificationCode": core.SandboxCode}, 204, nil)
+	}})
+	b.StopTimer()
+	report(b, res)
+}
+
+// BenchmarkUserCreate measures POST /multi/users by a stepped-up admin with
+// 32 concurrent clients (issue 4 target: >= 1,500/s).
+func BenchmarkUserCreate(b *testing.B) {
+	c := newBenchClient(testserver.Start(b, testserver.Options{}))
+	_, token := c.seedRoot(b, "root@bench.test")
+	c.stepUp(b, token)
+	b.ResetTimer()
+	res := loadgen.Run(context.Background(), loadgen.Config{Workers: 32, Requests: b.N, Do: func(ctx context.Context, _, i int) error {
+		return c.do(ctx, "POST", "/multi/users", token, map[string]any{
+			"name": "User", "surname": strconv.Itoa(i), "email": "user" + strconv.Itoa(i) + "@bench.test", "roles": []string{"CARD_ASSIGNEE"},
+		}, 200, nil)
+	}})
+	b.StopTimer()
+	report(b, res)
+}
+
+// BenchmarkUserListFiltered measures filtered GET /multi/users pages with
+// 100,000 users in one identity (issue 4 target: p99 < 5 ms).
+func BenchmarkUserListFiltered(b *testing.B) {
+	inst := testserver.Start(b, testserver.Options{})
+	c := newBenchClient(inst)
+	rootID, token := c.seedRoot(b, "root@bench.test")
+	const users = 100_000
+	seedUsers(b, inst, rootID, users)
+	queries := []string{
+		"",
+		"?active=true&offset=%d",
+		"?tag=team-3&offset=%d",
+		"?roles=CARD_ASSIGNEE&offset=%d",
+		"?active=false&roles=ADMIN",
+		"?email=user77777@bench.test",
+	}
+	b.ResetTimer()
+	res := loadgen.Run(context.Background(), loadgen.Config{Workers: 8, Requests: b.N, Do: func(ctx context.Context, _, i int) error {
+		q := queries[i%len(queries)]
+		if q != "" && q[len(q)-2:] == "%d" {
+			q = fmt.Sprintf(q, rand.IntN(users/20))
+		}
+		return c.do(ctx, "GET", "/multi/users"+q, token, nil, 200, nil)
+	}})
+	b.StopTimer()
+	report(b, res)
+}
+
+// seedUsers writes n authorised users straight into the store in large batches.
+func seedUsers(b *testing.B, inst *testserver.Instance, identityID string, n int) {
+	b.Helper()
+	roles := []core.Role{core.RoleCardAssignee, core.RoleAdmin, core.RoleFundsManagement, core.RoleCardsManagement}
+	now := time.Now()
+	for start := 0; start < n; start += 5000 {
+		err := inst.Store.Update(context.Background(), func(tx core.Tx) error {
+			for i := start; i < min(start+5000, n); i++ {
+				id, err := tx.NextID()
+				if err != nil {
+					return err
+				}
+				u := &core.User{
+					ID: id, IdentityID: identityID, IdentityType: core.Corporate, ProgrammeID: inst.Programme.ID,
+					Name: "User", Surname: strconv.Itoa(i), Email: "user" + strconv.Itoa(i) + "@bench.test",
+					Tag: "team-" + strconv.Itoa(i%10), Roles: []core.Role{roles[i%len(roles)]}, Active: i%7 != 0,
+					CreatedAt: now, UpdatedAt: now,
+				}
+				if err := tx.InsertUser(u); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
