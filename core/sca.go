@@ -312,7 +312,7 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 		return internal("verify challenge", err)
 	}
 	if lockedUser != nil {
-		_ = lockedUser
+		s.alertSCALock(ctx, c.Programme, lockedUser)
 	}
 	return outcome
 }

@@ -36,7 +36,7 @@ func (s *Service) CreateUser(ctx context.Context, c *Caller, in NewUser) (*User,
 	if err := requireUserDetails("", in.UserDetails); err != nil {
 		return nil, err
 	}
-	roles, err := s.checkRoleGrant(c, nil, in.Roles)
+	roles, err := s.checkRoleGrant(c, nil, false, in.Roles)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +65,11 @@ func (s *Service) CreateUser(ctx context.Context, c *Caller, in NewUser) (*User,
 
 // checkRoleGrant validates a new role list (deduplicated, predefined roles only)
 // and checks the caller may grant or remove ADMIN when the change touches it.
-func (s *Service) checkRoleGrant(c *Caller, old, roles []Role) ([]Role, error) {
+// Making or unmaking a user with every permission counts as touching ADMIN
+// too: a user without roles holds every permission (Weavr's rule), so an
+// access manager must not create one, nor take away or give back a user's
+// last role. existed is false for a new user, whose old roles are nil.
+func (s *Service) checkRoleGrant(c *Caller, old []Role, existed bool, roles []Role) ([]Role, error) {
 	var out []Role
 	for _, r := range roles {
 		if !ValidRole(r) {
@@ -75,7 +79,9 @@ func (s *Service) checkRoleGrant(c *Caller, old, roles []Role) ([]Role, error) {
 			out = append(out, r)
 		}
 	}
-	if slices.Contains(old, RoleAdmin) != slices.Contains(out, RoleAdmin) {
+	adminChanged := slices.Contains(old, RoleAdmin) != slices.Contains(out, RoleAdmin)
+	wasUnrestricted, isUnrestricted := existed && len(old) == 0, len(out) == 0
+	if adminChanged || wasUnrestricted != isUnrestricted {
 		if err := require(c, PermRolesAdmin); err != nil {
 			return nil, err
 		}
@@ -231,7 +237,7 @@ func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPa
 			details["mobile"] = "changed"
 		}
 		if p.Roles != nil {
-			roles, err := s.checkRoleGrant(c, u.Roles, *p.Roles)
+			roles, err := s.checkRoleGrant(c, u.Roles, true, *p.Roles)
 			if err != nil {
 				return err
 			}

@@ -41,6 +41,10 @@ type env struct {
 
 type envOption func(*core.Config)
 
+// kycCallbackSecret is the secret every test server shares with its KYC
+// provider; tests sign callbacks with it (kycsig.Sign).
+var kycCallbackSecret = []byte("test-kyc-callback-secret")
+
 // newEnv starts a sandbox server with one programme.
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
@@ -56,9 +60,9 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		o(&cfg)
 	}
 	ctx := context.Background()
-	svc, err := core.New(ctx, cfg, store, core.Integrations{SMS: outbox, Email: outbox}, clock)
+	svc, err := core.New(ctx, cfg, store, core.Integrations{SMS: outbox, Email: outbox, KYC: core.SandboxKYC{}}, clock)
 	require.NoError(t, err)
-	h, err := server.New(svc, server.Options{Logger: log, Clock: clock})
+	h, err := server.New(svc, server.Options{Logger: log, Clock: clock, KYCCallbackSecret: kycCallbackSecret})
 	require.NoError(t, err)
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)

@@ -684,3 +684,37 @@ func TestCodesNeverLeak(t *testing.T) {
 		assert.NotContains(t, logs, s, "the logs")
 	}
 }
+
+func TestVerifyIdempotencyRefReplaysInTheSameSession(t *testing.T) {
+	e := newEnv(t)
+	token := e.enrolledRoot("root@acme.test")
+	wantNoContent(t, e.auth(token, "POST", stepUpPath, nil))
+	wantNoContent(t, e.auth(token, "POST", stepUpVerifyPath, codeBody(sandboxCode), "idempotency-ref", "v-1"))
+	wantNoContent(t, e.auth(token, "POST", stepUpVerifyPath, codeBody(sandboxCode), "idempotency-ref", "v-1"),
+		"the same ref and payload replay the 204")
+	wantConflict(t, e.auth(token, "POST", stepUpVerifyPath, codeBody(sandboxCode), "idempotency-ref", "v-2"), "ALREADY_VERIFIED",
+		"a new ref runs the operation")
+	assert.Equal(t, http.StatusBadRequest, e.auth(token, "POST", stepUpVerifyPath, codeBody(wrongCode(0)), "idempotency-ref", "v-1").status,
+		"the same ref with another payload")
+}
+
+// A challenge belongs to one session, so an idempotency-ref of the SCA
+// operations must not replay one session's outcome to another session of the
+// same user: the other session would believe it was stepped up, or that a code
+// was sent to it.
+func TestSCAIdempotencyRefIsPerSession(t *testing.T) {
+	e := newEnv(t)
+	e.enrolledRoot("root@acme.test")
+	a, b := e.loginToken("root@acme.test"), e.loginToken("root@acme.test")
+
+	wantNoContent(t, e.auth(a, "POST", stepUpPath, nil))
+	wantNoContent(t, e.auth(a, "POST", stepUpVerifyPath, codeBody(sandboxCode), "idempotency-ref", "verify-1"))
+	wantConflict(t, e.auth(b, "POST", stepUpVerifyPath, codeBody(sandboxCode), "idempotency-ref", "verify-1"), "STATE_INVALID",
+		"session b issued no challenge; a's 204 must not be replayed to it")
+
+	sent := len(e.smsTo(rootMobile))
+	wantNoContent(t, e.auth(b, "POST", stepUpPath, nil, "idempotency-ref", "issue-1"))
+	e.advance(15 * time.Second)
+	wantNoContent(t, e.auth(a, "POST", stepUpPath, nil, "idempotency-ref", "issue-1"))
+	assert.Equal(t, sent+2, len(e.smsTo(rootMobile)), "each session got its own code")
+}

@@ -138,7 +138,8 @@ func (s *Server) routes() {
 		s.handle("POST /multi/sandbox/kyc/{reference}", apiKey, false, s.sandboxKYC)
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if s.pathServesOtherMethod(r) {
+		if allowed := s.allowedMethods(r); len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
 			s.writeError(w, r, errMethodNotAllowed)
 			return
 		}
@@ -146,16 +147,17 @@ func (s *Server) routes() {
 	})
 }
 
-// pathServesOtherMethod reports whether r's path has a route under another method.
-func (s *Server) pathServesOtherMethod(r *http.Request) bool {
+// allowedMethods lists the methods r's path has routes for (for 405 and Allow).
+func (s *Server) allowedMethods(r *http.Request) []string {
+	var allowed []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
-			return true
+			allowed = append(allowed, m)
 		}
 	}
-	return false
+	return allowed
 }
 
 // handle registers an endpoint behind the credential checks it needs.
@@ -265,11 +267,13 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *request, ep endpoint)
 	writeRaw(w, rep.status, body)
 }
 
-// idempotencyKey scopes a ref to the programme and the calling credential.
+// idempotencyKey scopes a ref to the programme and the calling credential: the
+// api key, or the session for calls with a user's token (challenges and step-up
+// belong to a session, so a ref must not replay across sessions).
 func idempotencyKey(r *request, ref string) string {
 	who := core.ActorAPI
 	if r.caller != nil {
-		who = "user:" + r.caller.User.ID
+		who = "session:" + hex.EncodeToString(r.caller.Session.TokenHash)
 	}
 	return r.prog.ID + "|" + who + "|" + ref
 }

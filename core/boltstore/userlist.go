@@ -34,10 +34,11 @@ import (
 // roles are not counted there), so that the users holding any of several
 // roles are counted by summing the few role sets that meet them.
 //
-// user_list_blocks cuts the keys under each list prefix into runs of at most
-// blockMax in id order: a block's key is the list prefix and the listID that
-// starts its run, its value how many user_list keys the run has; the run ends
-// where the next block of the prefix starts. A page at offset n steps over
+// user_list_blocks cuts the keys under each list prefix into runs of 1 to
+// blockMax keys in id order: a block's key is the list prefix and a listID at
+// or before its run's first key (the run's first id when the block was made),
+// its value how many user_list keys the run has; the run ends where the next
+// block of the prefix starts. Every key of user_list is in the run of one block. A page at offset n steps over
 // whole blocks until the one holding the n-th key, then over fewer than
 // blockMax keys, instead of over n keys.
 //
@@ -348,31 +349,10 @@ func putUint(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
 // paged by walking their prefixes side by side in id order. Only the users on
 // the page are read.
 func (r *readTx) ListUsers(identityID string, f core.UserFilter) ([]*core.User, int, error) {
-	offset, limit := max(f.Offset, 0), max(f.Limit, 0)
 	if f.Email != "" {
-		return r.listUserByEmail(identityID, f, offset, limit)
+		return r.listUserByEmail(identityID, f, max(f.Offset, 0), max(f.Limit, 0))
 	}
-	active := listAny
-	if f.Active != nil {
-		active = listActiveValue(*f.Active)
-	}
-	tag := listAny
-	if f.Tag != "" {
-		tag = listTag + f.Tag
-	}
-	var (
-		ids   []string
-		total int
-		err   error
-	)
-	switch roles := distinctRoles(f.Roles); len(roles) {
-	case 0:
-		ids, total, err = r.listPrefix(listPrefix(identityID, active, tag, listAny), offset, limit)
-	case 1:
-		ids, total, err = r.listPrefix(listPrefix(identityID, active, tag, listRole+string(roles[0])), offset, limit)
-	default:
-		ids, total, err = r.listRoles(identityID, active, tag, roles, offset, limit)
-	}
+	ids, total, err := r.listIDs(identityID, f)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -385,6 +365,28 @@ func (r *readTx) ListUsers(identityID string, f core.UserFilter) ([]*core.User, 
 		users = append(users, u)
 	}
 	return users, total, nil
+}
+
+// listIDs returns the ids of the page of users that f selects, ignoring its
+// email, and how many it selects in all.
+func (r *readTx) listIDs(identityID string, f core.UserFilter) ([]string, int, error) {
+	offset, limit := max(f.Offset, 0), max(f.Limit, 0)
+	active := listAny
+	if f.Active != nil {
+		active = listActiveValue(*f.Active)
+	}
+	tag := listAny
+	if f.Tag != "" {
+		tag = listTag + f.Tag
+	}
+	switch roles := distinctRoles(f.Roles); len(roles) {
+	case 0:
+		return r.listPrefix(listPrefix(identityID, active, tag, listAny), offset, limit)
+	case 1:
+		return r.listPrefix(listPrefix(identityID, active, tag, listRole+string(roles[0])), offset, limit)
+	default:
+		return r.listRoles(identityID, active, tag, roles, offset, limit)
+	}
 }
 
 // listPrefix returns the ids of the page [offset, offset+limit) of the users

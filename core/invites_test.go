@@ -1,0 +1,100 @@
+package core_test
+
+// Points of issue 4 that HTTP cannot reach: real (non-sandbox) invite codes,
+// and role names the HTTP layer already refuses.
+
+import (
+	"net/url"
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// steppedUpRoot creates a root user, enrols their SMS factor (which steps the
+// session up) and returns the caller of that session.
+func (e *coreEnv) steppedUpRoot(prog *core.Programme, email string) *core.Caller {
+	e.t.Helper()
+	_, token := e.root(prog, email)
+	c := e.caller(prog, token)
+	require.NoError(e.t, e.svc.EnrolSMS(e.ctx, c))
+	require.NoError(e.t, e.svc.VerifyEnrolSMS(e.ctx, c, e.sms.lastCode(e.t)))
+	c = e.caller(prog, token)
+	require.True(e.t, c.Session.SteppedUp)
+	return c
+}
+
+var reInvite = regexp.MustCompile(`(\S+\?\S*userId=\S+)[\s\S]*asked for it: ([0-9]{6})`)
+
+// lastInvite returns the link and the code of the last email, which must be an invite to addr.
+func (e *coreEnv) lastInvite(addr string) (*url.URL, string) {
+	e.t.Helper()
+	all := e.mail.all()
+	require.NotEmpty(e.t, all, "no email was sent")
+	m := all[len(all)-1]
+	require.Equal(e.t, addr, m.To)
+	got := reInvite.FindStringSubmatch(m.Text)
+	require.NotNil(e.t, got, "not an invite: %q", m.Text)
+	link, err := url.Parse(got[1])
+	require.NoError(e.t, err)
+	return link, got[2]
+}
+
+// A new invite replaces the old one: outside sandbox the codes differ, and the
+// old code no longer validates or consumes.
+func TestNewInviteVoidsTheOldCode(t *testing.T) {
+	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false })
+	root := e.steppedUpRoot(e.prog, "root@acme.test")
+	u, err := e.svc.CreateUser(e.ctx, root, core.NewUser{UserDetails: core.UserDetails{Name: "Bea", Surname: "Smith", Email: "bea@acme.test"}})
+	require.NoError(t, err)
+
+	require.NoError(t, e.svc.SendInvite(e.ctx, root, u.ID))
+	link, old := e.lastInvite("bea@acme.test")
+	assert.Equal(t, url.Values{"userId": {u.ID}, "code": {old}}, link.Query(), "the link carries the same code as the text")
+	assert.NotEqual(t, core.SandboxCode, old)
+
+	// Re-invite until the new code differs (random 6-digit codes collide once in a million).
+	var current string
+	for range 3 {
+		require.NoError(t, e.svc.SendInvite(e.ctx, root, u.ID))
+		if _, current = e.lastInvite("bea@acme.test"); current != old {
+			break
+		}
+	}
+	require.NotEqual(t, old, current)
+
+	requireCode(t, e.svc.ValidateInvite(e.ctx, e.prog, u.ID, old), core.ErrConflict, core.CodeInviteInvalid, "the old code")
+	_, err = e.svc.ConsumeInvite(e.ctx, e.prog, u.ID, old, testPassword, nil)
+	requireCode(t, err, core.ErrConflict, core.CodeInviteInvalid, "consuming with the old code")
+	require.NoError(t, e.svc.ValidateInvite(e.ctx, e.prog, u.ID, current), "the new code")
+	set, err := e.svc.ConsumeInvite(e.ctx, e.prog, u.ID, current, testPassword, nil)
+	require.NoError(t, err)
+	assert.NotEmpty(t, set.Token)
+	assert.True(t, e.user(u.ID).PasswordSet)
+
+	_, err = e.svc.ConsumeInvite(e.ctx, e.prog, u.ID, current, testPassword, nil)
+	requireCode(t, err, core.ErrConflict, core.CodePasswordAlreadyCreated, "the code works once")
+	requireCode(t, e.svc.SendInvite(e.ctx, root, u.ID), core.ErrConflict, core.CodeInviteAlreadyConsumed)
+}
+
+// The HTTP layer refuses unknown role names as a bad request; core refuses
+// them on its own too, for callers that bypass it.
+func TestUnknownRoleIsRefused(t *testing.T) {
+	e := newCoreEnv(t)
+	root := e.steppedUpRoot(e.prog, "root@acme.test")
+	_, err := e.svc.CreateUser(e.ctx, root, core.NewUser{
+		UserDetails: core.UserDetails{Name: "Bea", Surname: "Smith", Email: "bea@acme.test"},
+		Roles:       []core.Role{"SUPERUSER"},
+	})
+	requireCode(t, err, core.ErrConflict, core.CodeRoleNotFound)
+
+	u, err := e.svc.CreateUser(e.ctx, root, core.NewUser{UserDetails: core.UserDetails{Name: "Bea", Surname: "Smith", Email: "bea@acme.test"}})
+	require.NoError(t, err)
+	roles := []core.Role{core.RoleCardAssignee, ""}
+	_, err = e.svc.UpdateUser(e.ctx, root, u.ID, core.UserPatch{Roles: &roles})
+	requireCode(t, err, core.ErrConflict, core.CodeRoleNotFound)
+	assert.Empty(t, e.user(u.ID).Roles, "unchanged")
+}

@@ -1,0 +1,261 @@
+package authenticator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/deputyhq/deputy/core/password"
+)
+
+// UserVerification is a relying party's user verification requirement
+// (WebAuthn §5.8.6). Its zero value is UVRequired, the least permissive.
+type UserVerification uint8
+
+const (
+	// UVRequired: the user must be verified; the UserVerifier is asked and
+	// the UV flag is set.
+	UVRequired UserVerification = iota
+	// UVPreferred: treated as UVRequired, as a platform authenticator that
+	// can verify the user does. A refusal fails the ceremony.
+	UVPreferred
+	// UVDiscouraged: the UserVerifier is not asked and the UV flag is clear.
+	UVDiscouraged
+)
+
+var userVerificationNames = [...]string{
+	UVRequired:    "required",
+	UVPreferred:   "preferred",
+	UVDiscouraged: "discouraged",
+}
+
+// String returns the WebAuthn name of v ("required", "preferred",
+// "discouraged"), or UserVerification(n) for an undefined value.
+func (v UserVerification) String() string {
+	if int(v) < len(userVerificationNames) {
+		return userVerificationNames[v]
+	}
+	return fmt.Sprintf("UserVerification(%d)", uint8(v))
+}
+
+// MarshalText implements encoding.TextMarshaler with the WebAuthn name.
+func (v UserVerification) MarshalText() ([]byte, error) {
+	if int(v) >= len(userVerificationNames) {
+		return nil, fmt.Errorf("undefined UserVerification %d", uint8(v))
+	}
+	return []byte(userVerificationNames[v]), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler, accepting only the three
+// WebAuthn names.
+func (v *UserVerification) UnmarshalText(text []byte) error {
+	for i, name := range userVerificationNames {
+		if string(text) == name {
+			*v = UserVerification(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown user verification requirement %q", text)
+}
+
+// UserVerifier verifies that the person holding the device is its owner
+// (WebAuthn §6.2.3 "user verification"), showing reason to them. The
+// Authenticator calls it before every registration and assertion whose user
+// verification is required or preferred; a false result or an error fails
+// the ceremony with ErrUserVerificationFailed before anything is signed.
+//
+// On Android and iOS builds the platform biometric prompt plugs in here:
+// BiometricPrompt (androidx.biometric) or LAContext.evaluatePolicy
+// (LocalAuthentication) behind a gomobile-bound implementation. Devices
+// without biometrics, and desktops, use PasscodeVerifier.
+type UserVerifier interface {
+	Verify(ctx context.Context, reason string) (bool, error)
+}
+
+// UserVerifierFunc adapts a function to a UserVerifier.
+type UserVerifierFunc func(ctx context.Context, reason string) (bool, error)
+
+// Verify calls f.
+func (f UserVerifierFunc) Verify(ctx context.Context, reason string) (bool, error) {
+	return f(ctx, reason)
+}
+
+// Passcode errors.
+var (
+	// ErrPasscodeNotSet means Verify was called before Set.
+	ErrPasscodeNotSet = errors.New("app passcode is not set")
+	// ErrPasscodeAlreadySet means Set was called when a passcode exists;
+	// use Change.
+	ErrPasscodeAlreadySet = errors.New("app passcode is already set")
+	// ErrPasscodeLength means a new passcode is shorter than
+	// MinPasscodeLen or longer than MaxPasscodeLen characters.
+	ErrPasscodeLength = fmt.Errorf("app passcode must be %d to %d characters", MinPasscodeLen, MaxPasscodeLen)
+	// ErrWrongPasscode means Change was given the wrong current passcode.
+	ErrWrongPasscode = errors.New("wrong app passcode")
+)
+
+// Bounds on an app passcode's length, in characters.
+const (
+	MinPasscodeLen = 6
+	MaxPasscodeLen = 128
+)
+
+// PasscodePrompt asks the user for the app passcode, showing reason. The UI
+// supplies it; it returns an error if the user cancels.
+type PasscodePrompt func(ctx context.Context, reason string) (string, error)
+
+var _ UserVerifier = (*PasscodeVerifier)(nil)
+
+// PasscodeVerifier is a UserVerifier that checks an app passcode, for devices
+// without a biometric prompt and for desktop builds. The passcode is set once
+// (Set) and kept only as an argon2id PHC hash (OWASP parameters, package
+// core/password), in a file or in memory; Verify asks the UI for it through a
+// PasscodePrompt. It is safe for concurrent use.
+type PasscodeVerifier struct {
+	path   string // "" keeps the hash in memory only
+	prompt PasscodePrompt
+	hasher *password.Hasher
+
+	mu   sync.Mutex
+	hash string
+}
+
+// NewPasscodeVerifier returns a PasscodeVerifier that keeps its hash in the
+// file at path (written atomically with mode 0600), or in memory when path is
+// empty, and asks prompt for the passcode. An existing file is loaded.
+func NewPasscodeVerifier(path string, prompt PasscodePrompt) (*PasscodeVerifier, error) {
+	if prompt == nil {
+		return nil, errors.New("authenticator: nil PasscodePrompt")
+	}
+	v := &PasscodeVerifier{path: path, prompt: prompt, hasher: password.NewHasher(password.DefaultParams, 1)}
+	if path == "" {
+		return v, nil
+	}
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return v, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading passcode hash: %w", err)
+	}
+	hash := strings.TrimSpace(string(data))
+	if !strings.HasPrefix(hash, "$argon2id$") {
+		return nil, fmt.Errorf("reading passcode hash: %w", password.ErrInvalidHash)
+	}
+	v.hash = hash
+	return v, nil
+}
+
+// IsSet reports whether a passcode has been set.
+func (v *PasscodeVerifier) IsSet() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.hash != ""
+}
+
+// Set sets the passcode. It fails with ErrPasscodeAlreadySet if one is set
+// and with ErrPasscodeLength if passcode is too short or too long.
+func (v *PasscodeVerifier) Set(ctx context.Context, passcode string) error {
+	if err := checkPasscodeLen(passcode); err != nil {
+		return err
+	}
+	hash, err := v.hasher.Hash(ctx, passcode)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.hash != "" {
+		return ErrPasscodeAlreadySet
+	}
+	return v.store(hash)
+}
+
+// Change replaces the passcode after checking the current one, failing with
+// ErrWrongPasscode if it does not match.
+func (v *PasscodeVerifier) Change(ctx context.Context, current, next string) error {
+	if err := checkPasscodeLen(next); err != nil {
+		return err
+	}
+	old, ok, err := v.check(ctx, current)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrWrongPasscode
+	}
+	hash, err := v.hasher.Hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.hash != old {
+		return errors.New("app passcode changed concurrently")
+	}
+	return v.store(hash)
+}
+
+// Verify implements UserVerifier: it asks the prompt for the passcode and
+// reports whether it matches. A passcode hashed with parameters other than
+// the current ones is rehashed on success.
+func (v *PasscodeVerifier) Verify(ctx context.Context, reason string) (bool, error) {
+	if !v.IsSet() {
+		return false, ErrPasscodeNotSet
+	}
+	passcode, err := v.prompt(ctx, reason)
+	if err != nil {
+		return false, fmt.Errorf("passcode prompt: %w", err)
+	}
+	_, ok, err := v.check(ctx, passcode)
+	return ok, err
+}
+
+// check compares passcode with the stored hash, returning that hash, and
+// rehashes it when the parameters changed.
+func (v *PasscodeVerifier) check(ctx context.Context, passcode string) (hash string, ok bool, err error) {
+	v.mu.Lock()
+	hash = v.hash
+	v.mu.Unlock()
+	if hash == "" {
+		return "", false, ErrPasscodeNotSet
+	}
+	ok, rehash, err := v.hasher.Verify(ctx, passcode, hash)
+	if err != nil || !ok {
+		return hash, false, err
+	}
+	if rehash {
+		if fresh, err := v.hasher.Hash(ctx, passcode); err == nil {
+			v.mu.Lock()
+			if v.hash == hash {
+				// A failed write keeps the old, still valid hash.
+				_ = v.store(fresh)
+			}
+			v.mu.Unlock()
+		}
+	}
+	return hash, true, nil
+}
+
+// store records hash, first in the file when there is one. v.mu is held.
+func (v *PasscodeVerifier) store(hash string) error {
+	if v.path != "" {
+		if err := writeFileAtomic(v.path, []byte(hash+"\n")); err != nil {
+			return fmt.Errorf("saving passcode hash: %w", err)
+		}
+	}
+	v.hash = hash
+	return nil
+}
+
+func checkPasscodeLen(passcode string) error {
+	if n := utf8.RuneCountInString(passcode); n < MinPasscodeLen || n > MaxPasscodeLen {
+		return ErrPasscodeLength
+	}
+	return nil
+}

@@ -1,0 +1,381 @@
+package server_test
+
+// Invites (issue 4, point 6): Weavr userInviteSend, userInviteValidate and
+// userInviteConsume. That a new invite voids the old code needs real codes, so
+// it is tested in core (core/invites_test.go).
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+const inviteTTL = 30 * 24 * time.Hour
+
+// invitation is what an invite email carries.
+type invitation struct {
+	msg  outboxMessage
+	link *url.URL
+	code string
+}
+
+var (
+	reInviteLink = regexp.MustCompile(`\S+\?\S*userId=\S+`)
+	reInviteCode = regexp.MustCompile(`code where you were asked for it: ([0-9]{6})`)
+)
+
+// invitesTo returns the invite emails to addr, newest first.
+func (e *env) invitesTo(addr string) []invitation {
+	e.t.Helper()
+	var out []invitation
+	for _, m := range e.outbox() {
+		if m.Channel != "EMAIL" || m.To != addr || !reInviteLink.MatchString(m.Text) {
+			continue
+		}
+		link, err := url.Parse(reInviteLink.FindString(m.Text))
+		require.NoError(e.t, err)
+		inv := invitation{msg: m, link: link}
+		if c := reInviteCode.FindStringSubmatch(m.Text); c != nil {
+			inv.code = c[1]
+		}
+		out = append(out, inv)
+	}
+	return out
+}
+
+// invite sends an invite as token and expects 204.
+func (e *env) invite(token, id string) {
+	e.t.Helper()
+	r := e.auth(token, "POST", userPath(id, "invite"), nil)
+	require.Equal(e.t, http.StatusNoContent, r.status, "invite: %s", r.body)
+}
+
+// validateInvite calls userInviteValidate with the api key only.
+func (e *env) validateInvite(id, code string) resp {
+	e.t.Helper()
+	return e.key("POST", userPath(id, "invite/validate"), map[string]any{"inviteCode": code})
+}
+
+// consumeInvite calls userInviteConsume with the api key only; mobile may be nil.
+func (e *env) consumeInvite(id, code, password string, mobile map[string]any) resp {
+	e.t.Helper()
+	body := map[string]any{"inviteCode": code, "password": pw(password)}
+	if mobile != nil {
+		body["mobile"] = mobile
+	}
+	return e.key("POST", userPath(id, "invite/consume"), body)
+}
+
+// inviteState returns the invite part of a user's status ("" when none).
+func (e *env) inviteState(token, id string) string {
+	e.t.Helper()
+	r := e.auth(token, "GET", userPath(id, "status"), nil)
+	require.Equal(e.t, http.StatusOK, r.status, "%s", r.body)
+	inv, ok := r.json(e.t)["invite"].(map[string]any)
+	if !ok {
+		return ""
+	}
+	return inv["state"].(string)
+}
+
+// asProgramme returns a view of e that calls with another programme's api key.
+func (e *env) asProgramme(t *testing.T, key string, prog *core.Programme) *env {
+	c := *e
+	c.t, c.apiKey, c.prog = t, key, prog
+	return &c
+}
+
+func TestUserInviteSend(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	bea := e.createUser(root.token, userBody("bea@acme.test"))
+	assert.Equal(t, "", e.inviteState(root.token, bea), "never invited")
+
+	sent := e.svc.Now()
+	r := e.auth(root.token, "POST", userPath(bea, "invite"), nil)
+	wantNoContent(t, r)
+	assert.Empty(t, r.body)
+	received := e.svc.Now()
+	invs := e.invitesTo("bea@acme.test")
+	require.Len(t, invs, 1, "one invite email")
+	inv := invs[0]
+	assert.Contains(t, inv.msg.Subject, e.prog.Name)
+	assert.Equal(t, "deputy", inv.link.Scheme, "without an embedder page the link opens the companion app")
+	assert.Equal(t, "invite", inv.link.Host)
+	assert.Equal(t, url.Values{"userId": {bea}, "code": {sandboxCode}}, inv.link.Query())
+	assert.Equal(t, sandboxCode, inv.code, "the code is in the text too")
+	assert.Contains(t, inv.msg.Text, "30 days")
+
+	st := e.auth(root.token, "GET", userPath(bea, "status"), nil).json(t)
+	assert.Equal(t, false, st["passwordSet"])
+	stInv := st["invite"].(map[string]any)
+	assert.Equal(t, "PENDING", stInv["state"])
+	expires := int64(stInv["expiresAt"].(float64))
+	assert.True(t, expires >= sent.Add(inviteTTL).UnixMilli() && expires <= received.Add(inviteTTL).UnixMilli(),
+		"the invite expires 30 days after it was sent: got %d", expires)
+
+	wantNoContent(t, e.validateInvite(bea, sandboxCode))
+	wantNoContent(t, e.auth(root.token, "POST", userPath(bea, "invite"), nil), "inviting again")
+	assert.Len(t, e.invitesTo("bea@acme.test"), 2, "a second email")
+	wantNoContent(t, e.validateInvite(bea, sandboxCode), "the new invite's code")
+	assert.Equal(t, 2, count(e.auditActions(), "user.invite"))
+}
+
+// A programme with its own invite page gets links to it, with its query kept.
+func TestUserInviteLinksToTheEmbeddersPage(t *testing.T) {
+	e := newEnv(t)
+	p, err := e.svc.CreateProgramme(context.Background(), core.NewProgramme{Name: "Embedder",
+		Settings: core.ProgrammeSettings{InviteURL: "https://app.example/accept?src=email"}})
+	require.NoError(t, err)
+	ep := e.asProgramme(t, p.APIKey, p.Programme)
+	root := ep.adminRoot("root@acme.test")
+	bea := ep.createUser(root.token, userBody("bea@acme.test"))
+	ep.invite(root.token, bea)
+
+	invs := ep.invitesTo("bea@acme.test")
+	require.Len(t, invs, 1)
+	l := invs[0].link
+	assert.Equal(t, "https://app.example/accept", l.Scheme+"://"+l.Host+l.Path)
+	assert.Equal(t, url.Values{"src": {"email"}, "userId": {bea}, "code": {sandboxCode}}, l.Query())
+	assert.Empty(t, e.invitesTo("bea@acme.test"), "the default programme's outbox is its own")
+}
+
+func TestUserInviteValidateFailuresLookAlike(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	pending := e.createUser(root.token, userBody("pending@acme.test"))
+	e.invite(root.token, pending)
+	never := e.createUser(root.token, userBody("never@acme.test"))
+	voided := e.createUser(root.token, userBody("voided@acme.test"))
+	e.invite(root.token, voided)
+	for i := range 5 {
+		wantConflict(t, e.validateInvite(voided, wrongCode(i)), "INVITE_OR_INVITE_CODE_INVALID")
+	}
+	consumed := e.createUser(root.token, userBody("consumed@acme.test"))
+	e.invite(root.token, consumed)
+	require.Equal(t, http.StatusOK, e.consumeInvite(consumed, sandboxCode, testPassword, nil).status)
+	withPassword := e.newMember(root.token, "member@acme.test").id
+	otherKey := e.otherProgramme("Other")
+	first := e.validateInvite(pending, wrongCode(0))
+
+	for name, r := range map[string]resp{
+		"wrong code":              first,
+		"never invited":           e.validateInvite(never, sandboxCode),
+		"voided by wrong codes":   e.validateInvite(voided, sandboxCode),
+		"consumed":                e.validateInvite(consumed, sandboxCode),
+		"password set otherwise":  e.validateInvite(withPassword, sandboxCode),
+		"root user":               e.validateInvite(root.id, sandboxCode),
+		"unknown user":            e.validateInvite("999999999", sandboxCode),
+		"another programme's key": e.call("POST", userPath(pending, "invite/validate"), map[string]any{"inviteCode": sandboxCode}, "api-key", otherKey),
+		"consume, wrong code":     e.consumeInvite(pending, wrongCode(1), testPassword, nil),
+		"consume, voided":         e.consumeInvite(voided, sandboxCode, testPassword, nil),
+		"consume, never invited":  e.consumeInvite(never, sandboxCode, testPassword, nil),
+	} {
+		wantConflict(t, r, "INVITE_OR_INVITE_CODE_INVALID", name)
+		assert.Equal(t, string(first.body), string(r.body), "%s: every failure has the same body", name)
+	}
+	wantNoContent(t, e.validateInvite(pending, sandboxCode), "two wrong codes leave the invite usable")
+	wantNoContent(t, e.validateInvite(pending, sandboxCode), "validating consumes nothing")
+	assert.Equal(t, "VOID", e.inviteState(root.token, voided))
+	assert.Equal(t, "CONSUMED", e.inviteState(root.token, consumed))
+
+	for name, c := range map[string]struct {
+		body any
+		want []string
+	}{
+		"no code":       {map[string]any{}, []string{"inviteCode:REQUIRED"}},
+		"five digits":   {map[string]any{"inviteCode": "12345"}, []string{"inviteCode:REGEX"}},
+		"letters":       {map[string]any{"inviteCode": "abcdef"}, []string{"inviteCode:REGEX"}},
+		"a number":      {`{"inviteCode":123456}`, []string{"inviteCode:IN"}},
+		"unknown field": {map[string]any{"inviteCode": sandboxCode, "code": "1"}, []string{"code:NOT_IN"}},
+	} {
+		assert.Equal(t, c.want, e.key("POST", userPath(pending, "invite/validate"), c.body).invalidFields(t), name)
+	}
+	assert.Equal(t, []string{"user_id:REGEX"}, e.validateInvite("abc", sandboxCode).invalidFields(t))
+	assert.Equal(t, []string{"api-key:REQUIRED"}, e.call("POST", userPath(pending, "invite/validate"), map[string]any{"inviteCode": sandboxCode}).invalidFields(t))
+	wantNoContent(t, e.validateInvite(pending, sandboxCode), "malformed codes are not attempts")
+}
+
+// Five wrong codes void an invite: the right code fails afterwards, until a new invite.
+func TestUserInviteWrongCodesVoidIt(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	bea := e.createUser(root.token, userBody("bea@acme.test"))
+	e.invite(root.token, bea)
+
+	for i := range 3 {
+		wantConflict(t, e.validateInvite(bea, wrongCode(i)), "INVITE_OR_INVITE_CODE_INVALID", "wrong code %d", i+1)
+	}
+	wantConflict(t, e.consumeInvite(bea, wrongCode(3), testPassword, nil), "INVITE_OR_INVITE_CODE_INVALID", "wrong code 4, on consume")
+	wantNoContent(t, e.validateInvite(bea, sandboxCode), "four wrong codes leave it usable")
+	assert.Equal(t, "PENDING", e.inviteState(root.token, bea))
+	wantConflict(t, e.validateInvite(bea, wrongCode(4)), "INVITE_OR_INVITE_CODE_INVALID", "wrong code 5")
+	assert.Equal(t, "VOID", e.inviteState(root.token, bea))
+	wantConflict(t, e.validateInvite(bea, sandboxCode), "INVITE_OR_INVITE_CODE_INVALID", "the right code after the fifth wrong one")
+	wantConflict(t, e.consumeInvite(bea, sandboxCode, testPassword, nil), "INVITE_OR_INVITE_CODE_INVALID")
+	assert.Equal(t, http.StatusForbidden, e.login("bea@acme.test", testPassword).status, "no password was set")
+
+	e.invite(root.token, bea)
+	wantNoContent(t, e.validateInvite(bea, sandboxCode), "a new invite starts afresh")
+	wantConflict(t, e.validateInvite(bea, wrongCode(5)), "INVITE_OR_INVITE_CODE_INVALID")
+	wantNoContent(t, e.validateInvite(bea, sandboxCode), "with all its attempts")
+}
+
+// Guessing in parallel gets no more than five tries.
+func TestUserInviteWrongCodesAreCountedExactlyUnderParallelGuesses(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	bea := e.createUser(root.token, userBody("bea@acme.test"))
+	e.invite(root.token, bea)
+	const n = 30
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { _ = e.validateInvite(bea, wrongCode(i)) })
+	}
+	wg.Wait()
+	assert.Equal(t, "VOID", e.inviteState(root.token, bea))
+	wantConflict(t, e.validateInvite(bea, sandboxCode), "INVITE_OR_INVITE_CODE_INVALID")
+	assert.Equal(t, 5, count(e.auditActions(), "user.invite_code_wrong"), "only five guesses were weighed")
+}
+
+func TestUserInviteExpiresAfterThirtyDays(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		after time.Duration
+		valid bool
+	}{
+		{"a minute before", inviteTTL - time.Minute, true},
+		{"at thirty days", inviteTTL, false},
+		{"a year later", 365 * 24 * time.Hour, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			root := e.adminRoot("root@acme.test")
+			bea := e.createUser(root.token, userBody("bea@acme.test"))
+			e.invite(root.token, bea)
+			e.advance(c.after)
+			root.token = e.loginToken("root@acme.test") // the old session idled out
+			if c.valid {
+				wantNoContent(t, e.validateInvite(bea, sandboxCode))
+				assert.Equal(t, "PENDING", e.inviteState(root.token, bea))
+				require.Equal(t, http.StatusOK, e.consumeInvite(bea, sandboxCode, testPassword, nil).status)
+				return
+			}
+			wantConflict(t, e.validateInvite(bea, sandboxCode), "INVITE_OR_INVITE_CODE_INVALID")
+			wantConflict(t, e.consumeInvite(bea, sandboxCode, testPassword, nil), "INVITE_OR_INVITE_CODE_INVALID")
+			assert.Equal(t, "EXPIRED", e.inviteState(root.token, bea))
+
+			e.invite(root.token, bea)
+			wantNoContent(t, e.validateInvite(bea, sandboxCode), "a new invite works again")
+		})
+	}
+}
+
+func TestUserInviteConsume(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	bea := e.createUser(root.token, map[string]any{"name": "Bea", "surname": "Smith", "email": "bea@acme.test"})
+	e.invite(root.token, bea)
+
+	for _, v := range profileViolations {
+		wantConflict(t, e.consumeInvite(bea, sandboxCode, v.password, nil), v.code, v.name)
+	}
+	for name, c := range map[string]struct {
+		body any
+		want []string
+	}{
+		"no password":   {map[string]any{"inviteCode": sandboxCode}, []string{"password.value:REQUIRED"}},
+		"no code":       {map[string]any{"password": pw(testPassword)}, []string{"inviteCode:REQUIRED"}},
+		"bad mobile":    {map[string]any{"inviteCode": sandboxCode, "password": pw(testPassword), "mobile": map[string]any{"countryCode": "+44", "number": "x"}}, []string{"mobile.number:REGEX"}},
+		"unknown field": {map[string]any{"inviteCode": sandboxCode, "password": pw(testPassword), "email": "a@b.test"}, []string{"email:NOT_IN"}},
+	} {
+		assert.Equal(t, c.want, e.key("POST", userPath(bea, "invite/consume"), c.body).invalidFields(t), name)
+	}
+	wantNoContent(t, e.validateInvite(bea, sandboxCode), "refused consumes leave the invite usable")
+	assert.Equal(t, http.StatusNotFound, e.consumeInvite("999999999", sandboxCode, testPassword, nil).status, "unknown user")
+
+	r := e.consumeInvite(bea, sandboxCode, testPassword, map[string]any{"countryCode": "+356", "number": "79000002"})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	got := r.json(t)
+	require.Len(t, got, 1, "the answer is {token}: %s", r.body)
+	token := str(t, got, "token")
+
+	me := e.getUser(token, bea)
+	assert.Equal(t, map[string]any{"countryCode": "+356", "number": "79000002"}, me["mobile"], "the mobile given with the consume")
+	assert.Equal(t, http.StatusOK, e.login("bea@acme.test", testPassword).status, "the password works")
+	st := e.auth(root.token, "GET", userPath(bea, "status"), nil).json(t)
+	assert.Equal(t, true, st["passwordSet"])
+	assert.Equal(t, "CONSUMED", st["invite"].(map[string]any)["state"])
+
+	wantConflict(t, e.consumeInvite(bea, sandboxCode, "An0ther-Passw0rd", nil), "PASSWORD_ALREADY_CREATED", "a second consume")
+	wantConflict(t, e.validateInvite(bea, sandboxCode), "INVITE_OR_INVITE_CODE_INVALID", "the code is spent")
+	wantConflict(t, e.auth(root.token, "POST", userPath(bea, "invite"), nil), "INVITE_ALREADY_CONSUMED")
+	assert.Equal(t, http.StatusForbidden, e.login("bea@acme.test", "An0ther-Passw0rd").status, "the second password was not set")
+
+	// A user created with a mobile keeps it when the consume gives none.
+	cy := e.createUser(root.token, userBody("cy@acme.test"))
+	e.invite(root.token, cy)
+	r = e.consumeInvite(cy, sandboxCode, testPassword, nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, map[string]any{"countryCode": "+44", "number": "7700900456"}, e.getUser(str(t, r.json(t), "token"), cy)["mobile"])
+
+	// A user whose password was set otherwise cannot be invited.
+	dee := e.newMember(root.token, "dee@acme.test")
+	wantConflict(t, e.auth(root.token, "POST", userPath(dee.id, "invite"), nil), "INVITE_ALREADY_CONSUMED")
+}
+
+// An invite code works once, however many consumes race for it.
+func TestUserInviteConsumeIsSingleUseUnderParallelRequests(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	bea := e.createUser(root.token, userBody("bea@acme.test"))
+	e.invite(root.token, bea)
+	const n = 20
+	results := make([]resp, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { results[i] = e.consumeInvite(bea, sandboxCode, testPassword, nil) })
+	}
+	wg.Wait()
+	ok := 0
+	for _, r := range results {
+		switch r.status {
+		case http.StatusOK:
+			ok++
+		case http.StatusConflict:
+			assert.Contains(t, []string{"PASSWORD_ALREADY_CREATED", "INVITE_OR_INVITE_CODE_INVALID"}, r.errorCode(t))
+		default:
+			t.Errorf("got %d %s", r.status, r.body)
+		}
+	}
+	assert.Equal(t, 1, ok, "exactly one consume succeeds")
+	assert.Equal(t, 1, count(e.auditActions(), "user.invite_consume"))
+}
+
+// Accepting an invite is done by the invited user, who has no token yet: the
+// api key is all validate and consume need.
+func TestUserInviteValidateAndConsumeNeedOnlyTheAPIKey(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	bea := e.createUser(root.token, userBody("bea@acme.test"))
+	e.invite(root.token, bea)
+	for _, path := range []string{userPath(bea, "invite/validate"), userPath(bea, "invite/consume")} {
+		body := map[string]any{"inviteCode": sandboxCode}
+		if path == userPath(bea, "invite/consume") {
+			body["password"] = pw(testPassword)
+		}
+		assert.Equal(t, []string{"api-key:REQUIRED"}, e.call("POST", path, body).invalidFields(t), path)
+		assert.Equal(t, http.StatusUnauthorized, e.call("POST", path, body, "api-key", "dsk_unknown").status, path)
+		r := e.call("POST", path, body, "api-key", e.apiKey) // no Authorization header
+		assert.Less(t, r.status, 300, "%s: %s", path, r.body)
+	}
+}
