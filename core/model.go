@@ -10,8 +10,11 @@ type Programme struct {
 	ID         string
 	Name       string
 	APIKeyHash []byte // keyed hash of the secret api key; the key itself is shown once
-	Settings   ProgrammeSettings
-	CreatedAt  time.Time
+	UIKeyHash  []byte // keyed hash of the public ui key
+	// RetiredKeys are rotated keys still accepted until their grace period ends.
+	RetiredKeys []RetiredKey `json:",omitempty"`
+	Settings    ProgrammeSettings
+	CreatedAt   time.Time
 }
 
 // ProgrammeSettings are the per-programme knobs. The zero value means "defaults".
@@ -23,6 +26,12 @@ type ProgrammeSettings struct {
 	// InviteURL is the embedder's page that invite links open; the user id and
 	// code are added as query parameters (default: a deputy://invite link).
 	InviteURL string `json:",omitempty"`
+	// RequireTokenisedPasswords refuses plaintext passwords: clients must send
+	// the token from POST /multi/tokenize wherever a password.value goes.
+	RequireTokenisedPasswords bool `json:",omitempty"`
+	// AllowedOrigins are the embedder web origins that may frame the password
+	// capture component and call the tokenise endpoint from a browser.
+	AllowedOrigins []string `json:",omitempty"`
 	// OTPAttempts is how many wrong codes a challenge allows: 1..5, anything else means 5.
 	OTPAttempts int `json:",omitempty"`
 }

@@ -18,9 +18,11 @@ var (
 // Unique constraints a store enforces.
 const (
 	UniqueProgrammeName = "programme.name"
+	UniqueKeyHash       = "programme.key_hash"  // hashes of api, ui and retired keys, across programmes
 	UniqueRootEmail     = "user.root_email"     // root users' emails, per programme
 	UniqueIdentityEmail = "user.identity_email" // users' emails, per identity
 	UniqueIdempotency   = "idempotency.key"
+	UniquePasswordToken = "password_token.hash"
 )
 
 // DuplicateError says which unique constraint a write violated.

@@ -1,0 +1,167 @@
+package authenticator_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core/password"
+	"github.com/deputyhq/deputy/mobile/authenticator"
+)
+
+// prompt is a PasscodePrompt that types the next queued answer and records
+// the reasons it was shown.
+type prompt struct {
+	mu      sync.Mutex
+	answers []string
+	reasons []string
+}
+
+func (p *prompt) ask(_ context.Context, reason string) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reasons = append(p.reasons, reason)
+	if len(p.answers) == 0 {
+		return "", errors.New("cancelled by the user")
+	}
+	a := p.answers[0]
+	p.answers = p.answers[1:]
+	return a, nil
+}
+
+func (p *prompt) will(answers ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.answers = append(p.answers, answers...)
+}
+
+func TestPasscodeVerifier(t *testing.T) {
+	ctx := context.Background()
+	p := &prompt{}
+	v, err := authenticator.NewPasscodeVerifier("", p.ask)
+	require.NoError(t, err)
+	assert.False(t, v.IsSet())
+	_, err = v.Verify(ctx, "Approve")
+	assert.ErrorIs(t, err, authenticator.ErrPasscodeNotSet)
+
+	assert.ErrorIs(t, v.Set(ctx, "12345"), authenticator.ErrPasscodeLength)
+	assert.ErrorIs(t, v.Set(ctx, strings.Repeat("1", authenticator.MaxPasscodeLen+1)), authenticator.ErrPasscodeLength)
+	require.NoError(t, v.Set(ctx, "246810"))
+	assert.True(t, v.IsSet())
+	assert.ErrorIs(t, v.Set(ctx, "135790"), authenticator.ErrPasscodeAlreadySet, "set once")
+
+	p.will("246810", "000000")
+	ok, err := v.Verify(ctx, "Approve: Create user bob@example.com")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	ok, err = v.Verify(ctx, "Approve")
+	require.NoError(t, err)
+	assert.False(t, ok, "wrong passcode")
+	ok, err = v.Verify(ctx, "Approve") // no answer queued: the user cancels
+	assert.Error(t, err)
+	assert.False(t, ok)
+	assert.Equal(t, "Approve: Create user bob@example.com", p.reasons[0], "the prompt shows the reason")
+
+	assert.ErrorIs(t, v.Change(ctx, "000000", "135790"), authenticator.ErrWrongPasscode)
+	require.NoError(t, v.Change(ctx, "246810", "135790"))
+	p.will("246810", "135790")
+	ok, err = v.Verify(ctx, "Approve")
+	require.NoError(t, err)
+	assert.False(t, ok, "the old passcode no longer works")
+	ok, err = v.Verify(ctx, "Approve")
+	require.NoError(t, err)
+	assert.True(t, ok)
+}
+
+func TestPasscodeVerifierFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "passcode")
+	p := &prompt{}
+	v, err := authenticator.NewPasscodeVerifier(path, p.ask)
+	require.NoError(t, err)
+	require.NoError(t, v.Set(ctx, "246810"))
+
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(data), "$argon2id$v=19$m=19456,t=2,p=1$"), "stored as an argon2id PHC hash: %s", data)
+	assert.NotContains(t, string(data), "246810")
+	if runtime.GOOS != "windows" {
+		fi, err := os.Stat(path)
+		require.NoError(t, err)
+		assert.Equal(t, fs.FileMode(0o600), fi.Mode().Perm())
+	}
+
+	reopened, err := authenticator.NewPasscodeVerifier(path, p.ask)
+	require.NoError(t, err)
+	assert.True(t, reopened.IsSet())
+	assert.ErrorIs(t, reopened.Set(ctx, "135790"), authenticator.ErrPasscodeAlreadySet)
+	p.will("246810")
+	ok, err := reopened.Verify(ctx, "Approve")
+	require.NoError(t, err)
+	assert.True(t, ok)
+
+	require.NoError(t, os.WriteFile(path, []byte("plaintext"), 0o600))
+	_, err = authenticator.NewPasscodeVerifier(path, p.ask)
+	assert.ErrorIs(t, err, password.ErrInvalidHash)
+}
+
+// TestPasscodeRehash: a passcode hashed with older parameters is rehashed
+// with the current ones on the next successful verification.
+func TestPasscodeRehash(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "passcode")
+	old := password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	hash, err := password.NewHasher(old, 1).Hash(ctx, "246810")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, []byte(hash+"\n"), 0o600))
+
+	p := &prompt{}
+	v, err := authenticator.NewPasscodeVerifier(path, p.ask)
+	require.NoError(t, err)
+	p.will("246810")
+	ok, err := v.Verify(ctx, "Approve")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(data), "$argon2id$v=19$m=19456,t=2,p=1$"), "rehashed: %s", data)
+}
+
+// TestPasscodeGatesCeremonies: with a PasscodeVerifier, a wrong passcode
+// fails the ceremony with ErrUserVerificationFailed and the right one
+// completes it against the relying party.
+func TestPasscodeGatesCeremonies(t *testing.T) {
+	ctx := context.Background()
+	rp := newRP(t)
+	user := newUser()
+	p := &prompt{}
+	v, err := authenticator.NewPasscodeVerifier("", p.ask)
+	require.NoError(t, err)
+	require.NoError(t, v.Set(ctx, "246810"))
+	a := newAuthenticator(t, authenticator.NewMemoryStore(), v)
+
+	p.will("246810")
+	register(t, rp, user, a)
+
+	options, session := beginLogin(t, rp, user)
+	req, err := authenticator.ParseRequestOptions(options, testOrigin)
+	require.NoError(t, err)
+	p.will("111111")
+	_, err = a.Assert(ctx, req)
+	assert.ErrorIs(t, err, authenticator.ErrUserVerificationFailed)
+	p.will("246810")
+	as, err := a.Assert(ctx, req)
+	require.NoError(t, err)
+	got, err := finishLogin(t, rp, user, session, as)
+	require.NoError(t, err)
+	assert.Equal(t, uint32(1), got.Authenticator.SignCount, "the refused attempt used no counter value")
+}
