@@ -26,12 +26,12 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./server -run '^$$' -fuzz '^FuzzDecodeRequests$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server -run '^$$' -fuzz '^FuzzVerifyBody$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10x
-	$(GO) test ./core/password -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./password -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 
 # Benchmarks: micro-benchmarks with testing.B, then load runs through the HTTP
 # API over loopback (internal/loadgen), each with a fixed number of requests.
 bench:
-	$(GO) test ./core/password -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem
+	$(GO) test ./password -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem
 	$(GO) test ./core/boltstore -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkCorporateGet$$' -benchtime 50000x
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkLogin$$' -benchtime 400x

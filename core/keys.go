@@ -1,6 +1,11 @@
 package core
 
-import "time"
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+)
 
 // KeyKind says which of a programme's two keys a caller presented.
 type KeyKind int
@@ -26,4 +31,91 @@ type RetiredKey struct {
 	Kind  KeyKind
 	Hash  []byte
 	Until time.Time
+}
+
+// uiKeyPrefix marks public ui keys.
+const uiKeyPrefix = "dpk_"
+
+// AuthenticateKey returns the programme a key belongs to and which key it is.
+// A rotated key keeps working until its grace period ends.
+func (s *Service) AuthenticateKey(ctx context.Context, key string) (*Programme, KeyKind, error) {
+	if key == "" {
+		return nil, UIKey, Invalid("api-key", "REQUIRED")
+	}
+	hash := s.keys.hash(purposeAPIKey, key)
+	var p *Programme
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		p, err = tx.ProgrammeByKeyHash(hash)
+		return err
+	})
+	unknown := &Error{Class: ErrUnauthenticated, Message: "unknown api-key"}
+	if errors.Is(err, ErrRecordNotFound) {
+		return nil, UIKey, unknown
+	}
+	if err != nil {
+		return nil, UIKey, internal("authenticate key", err)
+	}
+	switch {
+	case bytes.Equal(hash, p.APIKeyHash):
+		return p, SecretKey, nil
+	case bytes.Equal(hash, p.UIKeyHash):
+		return p, UIKey, nil
+	}
+	now := s.clock.Now()
+	for _, r := range p.RetiredKeys {
+		if bytes.Equal(hash, r.Hash) && now.Before(r.Until) {
+			return p, r.Kind, nil
+		}
+	}
+	return nil, UIKey, unknown
+}
+
+// RotateKey replaces one of a programme's keys; the old one keeps working for
+// grace (0 ends it at once). The new key is returned once, in plain text.
+func (s *Service) RotateKey(ctx context.Context, programmeID string, kind KeyKind, grace time.Duration) (string, error) {
+	if grace < 0 || grace > 30*24*time.Hour {
+		return "", Invalid("grace", "RANGE", "0", "720h")
+	}
+	prefix := apiKeyPrefix
+	if kind == UIKey {
+		prefix = uiKeyPrefix
+	}
+	key, err := randomToken(prefix)
+	if err != nil {
+		return "", err
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		p, err := tx.Programme(programmeID)
+		if errors.Is(err, ErrRecordNotFound) {
+			return NotFound("programme")
+		}
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		old := &p.APIKeyHash
+		if kind == UIKey {
+			old = &p.UIKeyHash
+		}
+		kept := p.RetiredKeys[:0]
+		for _, r := range p.RetiredKeys {
+			if now.Before(r.Until) {
+				kept = append(kept, r)
+			}
+		}
+		if grace > 0 {
+			kept = append(kept, RetiredKey{Kind: kind, Hash: *old, Until: now.Add(grace)})
+		}
+		p.RetiredKeys = kept
+		*old = s.keys.hash(purposeAPIKey, key)
+		if err := tx.UpdateProgramme(p); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, p.ID, ActorSystem, "programme.rotate_key", p.ID, map[string]string{"key": kind.String(), "grace": grace.String()})
+	})
+	if err != nil {
+		return "", internal("rotate key", err)
+	}
+	return key, nil
 }

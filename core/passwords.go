@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/deputyhq/deputy/core/password"
+	"github.com/deputyhq/deputy/password"
 )
 
 // PasswordSet is the outcome of setting a password: the user is signed in.

@@ -3,9 +3,10 @@ package core
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 
-	"github.com/deputyhq/deputy/core/password"
+	"github.com/deputyhq/deputy/password"
 )
 
 // NewProgramme is what it takes to create a programme.
@@ -14,11 +15,12 @@ type NewProgramme struct {
 	Settings ProgrammeSettings
 }
 
-// CreatedProgramme is a new programme with its secret api key, which exists in
-// plain text only here: the store keeps a keyed hash.
+// CreatedProgramme is a new programme with its two keys, which exist in plain
+// text only here: the store keeps keyed hashes.
 type CreatedProgramme struct {
 	Programme *Programme
-	APIKey    string
+	APIKey    string // secret: the embedder's backend only
+	UIKey     string // public: first-party clients, always with a user's token
 }
 
 // CreateProgramme creates a tenant and its secret api key.
@@ -33,11 +35,18 @@ func (s *Service) CreateProgramme(ctx context.Context, in NewProgramme) (*Create
 	if _, ok := password.ProfileByName(in.Settings.PasswordProfile); !ok {
 		return nil, Invalid("passwordProfile", "IN", "weavr", "nist")
 	}
+	if err := checkOrigins(in.Settings.AllowedOrigins); err != nil {
+		return nil, err
+	}
 	key, err := randomToken(apiKeyPrefix)
 	if err != nil {
 		return nil, err
 	}
-	p := &Programme{Name: in.Name, APIKeyHash: s.keys.hash(purposeAPIKey, key), Settings: in.Settings, CreatedAt: s.clock.Now()}
+	uiKey, err := randomToken(uiKeyPrefix)
+	if err != nil {
+		return nil, err
+	}
+	p := &Programme{Name: in.Name, APIKeyHash: s.keys.hash(purposeAPIKey, key), UIKeyHash: s.keys.hash(purposeAPIKey, uiKey), Settings: in.Settings, CreatedAt: s.clock.Now()}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		id, err := tx.NextID()
 		if err != nil {
@@ -55,31 +64,11 @@ func (s *Service) CreateProgramme(ctx context.Context, in NewProgramme) (*Create
 	if err != nil {
 		return nil, internal("create programme", err)
 	}
-	return &CreatedProgramme{Programme: p, APIKey: key}, nil
+	return &CreatedProgramme{Programme: p, APIKey: key, UIKey: uiKey}, nil
 }
 
 // apiKeyPrefix marks secret api keys so they are recognisable (and greppable) if leaked.
 const apiKeyPrefix = "dsk_"
-
-// AuthenticateAPIKey returns the programme whose secret api key this is.
-func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (*Programme, error) {
-	if key == "" {
-		return nil, Invalid("api-key", "REQUIRED")
-	}
-	var p *Programme
-	err := s.store.View(ctx, func(tx ReadTx) error {
-		var err error
-		p, err = tx.ProgrammeByAPIKeyHash(s.keys.hash(purposeAPIKey, key))
-		return err
-	})
-	if errors.Is(err, ErrRecordNotFound) {
-		return nil, &Error{Class: ErrUnauthenticated, Message: "unknown api-key"}
-	}
-	if err != nil {
-		return nil, internal("authenticate api key", err)
-	}
-	return p, nil
-}
 
 // profile returns the programme's password profile.
 func (p *Programme) profile() password.Profile {
@@ -88,4 +77,58 @@ func (p *Programme) profile() password.Profile {
 		prof, _ = password.ProfileByName("")
 	}
 	return prof
+}
+
+// checkOrigins accepts web origins of the form scheme://host[:port].
+func checkOrigins(origins []string) error {
+	for _, o := range origins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+			return Invalid("allowedOrigins", "REGEX", "scheme://host[:port]")
+		}
+	}
+	return nil
+}
+
+// Programme returns a programme by id (operator commands).
+func (s *Service) Programme(ctx context.Context, id string) (*Programme, error) {
+	var p *Programme
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		p, err = tx.Programme(id)
+		return err
+	})
+	if errors.Is(err, ErrRecordNotFound) {
+		return nil, NotFound("programme")
+	}
+	return p, internal("read programme", err)
+}
+
+// UpdateProgrammeSettings replaces a programme's settings (operator commands).
+func (s *Service) UpdateProgrammeSettings(ctx context.Context, id string, set ProgrammeSettings) (*Programme, error) {
+	if _, ok := password.ProfileByName(set.PasswordProfile); !ok {
+		return nil, Invalid("passwordProfile", "IN", "weavr", "nist")
+	}
+	if err := checkOrigins(set.AllowedOrigins); err != nil {
+		return nil, err
+	}
+	var p *Programme
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if p, err = tx.Programme(id); err != nil {
+			if errors.Is(err, ErrRecordNotFound) {
+				return NotFound("programme")
+			}
+			return err
+		}
+		p.Settings = set
+		if err := tx.UpdateProgramme(p); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, p.ID, ActorSystem, "programme.settings", p.ID, nil)
+	})
+	if err != nil {
+		return nil, internal("update programme", err)
+	}
+	return p, nil
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/core/boltstore"
-	"github.com/deputyhq/deputy/core/password"
+	"github.com/deputyhq/deputy/password"
 )
 
 // A password hashed with old argon2id parameters is rehashed with the current

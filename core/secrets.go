@@ -35,12 +35,14 @@ func (k keyring) equal(purpose, secret string, stored []byte) bool {
 
 // Purposes of keyed hashes.
 const (
-	purposeAPIKey    = "api-key"
-	purposeSession   = "session"
-	purposeResetCode = "reset-code"
-	purposeOTP       = "otp"
-	purposeInvite    = "invite"
-	purposeEmailCode = "email-code"
+	purposeAPIKey        = "api-key"
+	purposeSession       = "session"
+	purposeResetCode     = "reset-code"
+	purposeOTP           = "otp"
+	purposeInvite        = "invite"
+	purposeEmailCode     = "email-code"
+	purposeSeal          = "seal"
+	purposePasswordToken = "password-token"
 )
 
 // randomToken returns prefix + 32 random bytes, base64url: 256 bits of entropy.

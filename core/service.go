@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/deputyhq/deputy/core/password"
+	"github.com/deputyhq/deputy/password"
 )
 
 // Config holds the service's tunables. Zero values take the documented defaults.
@@ -39,6 +39,11 @@ type Config struct {
 	SCALockout      time.Duration
 	// OriginHost ends SMS codes as "@host #code" so phones autofill them only on that site.
 	OriginHost string
+	// PasswordTokenTTL is the life of a tokenised password (default 5 minutes).
+	PasswordTokenTTL time.Duration
+	// RateLimits bound sign-ins and tokenisation (default DefaultRateLimits;
+	// a zero Requests in one limit switches it off).
+	RateLimits *RateLimits
 	// PasswordParams are the argon2id parameters for new hashes (default password.DefaultParams).
 	PasswordParams password.Params
 	// MaxConcurrentHashes bounds parallel argon2id work (default GOMAXPROCS).
@@ -83,6 +88,13 @@ func (c *Config) applyDefaults() error {
 	}
 	if c.OriginHost == "" {
 		c.OriginHost = "localhost"
+	}
+	if c.PasswordTokenTTL == 0 {
+		c.PasswordTokenTTL = 5 * time.Minute
+	}
+	if c.RateLimits == nil {
+		rl := DefaultRateLimits
+		c.RateLimits = &rl
 	}
 	if c.PasswordParams == (password.Params{}) {
 		c.PasswordParams = password.DefaultParams

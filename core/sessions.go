@@ -261,11 +261,22 @@ func (s *Service) Logout(ctx context.Context, c *Caller) error {
 	return internal("logout", err)
 }
 
-// Sweep removes idle sessions and expired idempotency records. The server runs it periodically.
+// Sweep removes idle sessions and expired challenges, password tokens, rate
+// counters and idempotency records. The server runs it periodically.
 func (s *Service) Sweep(ctx context.Context) error {
 	now := s.clock.Now()
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if _, err := tx.DeleteSessionsIdleSince(now.Add(-s.cfg.SessionIdle)); err != nil {
+			return err
+		}
+		// Challenges are kept well past their life: their re-issue count limits the session.
+		if _, err := tx.DeleteChallengesIssuedBefore(now.Add(-24 * time.Hour)); err != nil {
+			return err
+		}
+		if _, err := tx.DeletePasswordTokensExpired(now); err != nil {
+			return err
+		}
+		if _, err := tx.DeleteCountersExpired(now); err != nil {
 			return err
 		}
 		_, err := tx.DeleteIdempotencyExpired(now)

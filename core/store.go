@@ -64,6 +64,7 @@ type ReadTx interface {
 	AuditReader
 	IdempotencyReader
 	OutboxReader
+	PasswordTokenReader
 	Meta(key string) ([]byte, error)
 }
 
@@ -84,6 +85,8 @@ type Tx interface {
 	AuditWriter
 	IdempotencyWriter
 	OutboxWriter
+	PasswordTokenWriter
+	CounterWriter
 	// NextID returns a fresh numeric id, unique across identities and users.
 	NextID() (string, error)
 	PutMeta(key string, value []byte) error
@@ -92,11 +95,15 @@ type Tx interface {
 // ProgrammeReader reads programmes.
 type ProgrammeReader interface {
 	Programme(id string) (*Programme, error)
-	ProgrammeByAPIKeyHash(hash []byte) (*Programme, error)
+	// ProgrammeByKeyHash finds a programme by the hash of any of its keys:
+	// APIKeyHash, UIKeyHash or the Hash of one of its RetiredKeys.
+	ProgrammeByKeyHash(hash []byte) (*Programme, error)
 	Programmes() ([]*Programme, error)
 }
 
-// ProgrammeWriter writes programmes. Names are unique.
+// ProgrammeWriter writes programmes. Names are unique (UniqueProgrammeName), and
+// so is every key hash across programmes (UniqueKeyHash): InsertProgramme and
+// UpdateProgramme keep the key index exact, freeing hashes a programme drops.
 type ProgrammeWriter interface {
 	InsertProgramme(p *Programme) error
 	UpdateProgramme(p *Programme) error

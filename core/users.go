@@ -242,7 +242,8 @@ func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPa
 				return err
 			}
 			if slices.Contains(u.Roles, RoleAdmin) && !slices.Contains(roles, RoleAdmin) {
-				_, admins, err := tx.ListUsers(u.IdentityID, UserFilter{Roles: []Role{RoleAdmin}})
+				active := true
+				_, admins, err := tx.ListUsers(u.IdentityID, UserFilter{Roles: []Role{RoleAdmin}, Active: &active})
 				if err != nil {
 					return err
 				}
@@ -305,6 +306,12 @@ func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, activ
 		u, err := identityUser(tx, c, id)
 		if err != nil {
 			return err
+		}
+		// Switching an admin off or on is an admin's decision, like granting the role.
+		if slices.Contains(u.Roles, RoleAdmin) {
+			if err := require(c, PermRolesAdmin); err != nil {
+				return err
+			}
 		}
 		locked := !u.LockedUntil.IsZero() || u.FailedLogins != 0
 		if u.Active == active && !(active && locked) {

@@ -55,14 +55,14 @@ func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, em
 	return nil
 }
 
-// usersByEmail lists the active users of a programme with this email.
+// usersByEmail lists the active authorised users (not root users) of a programme with this email.
 func (s *Service) usersByEmail(ctx context.Context, prog *Programme, email string) ([]*User, error) {
 	var users []*User
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		all, err := tx.UsersByEmail(prog.ID, NormaliseEmail(email))
 		users = users[:0]
 		for _, u := range all {
-			if u.Active {
+			if u.Active && !u.Root {
 				users = append(users, u)
 			}
 		}

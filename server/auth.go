@@ -46,7 +46,14 @@ func (s *Server) loginWithPassword(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	out, err := s.svc.Login(r.Context(), r.prog, in.Email, in.Password.Value)
+	if err := s.svc.CheckRate(r.Context(), core.RateLogin, r.prog, s.clientIP(r.Request)); err != nil {
+		return reply{}, err
+	}
+	plain, err := s.plainPassword(r, "password", in.Password)
+	if err != nil {
+		return reply{}, err
+	}
+	out, err := s.svc.Login(r.Context(), r.prog, in.Email, plain)
 	if err != nil {
 		return reply{}, err
 	}

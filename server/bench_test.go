@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/deputyhq/deputy/core"
-	"github.com/deputyhq/deputy/core/password"
+	"github.com/deputyhq/deputy/password"
 	"github.com/deputyhq/deputy/internal/loadgen"
 	"github.com/deputyhq/deputy/internal/testserver"
 )

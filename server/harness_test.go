@@ -18,7 +18,7 @@ import (
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/core/boltstore"
-	"github.com/deputyhq/deputy/core/password"
+	"github.com/deputyhq/deputy/password"
 	"github.com/deputyhq/deputy/server"
 	"github.com/deputyhq/deputy/server/internal/apispec"
 )
@@ -55,7 +55,8 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clock := core.NewOffsetClock(nil)
 	outbox := core.NewOutbox(store, clock)
-	cfg := core.Config{Sandbox: true, PasswordParams: testParams, Logger: log}
+	// Rate limits are off unless a test sets them: most tests sign in often from one address.
+	cfg := core.Config{Sandbox: true, PasswordParams: testParams, Logger: log, RateLimits: &core.RateLimits{}}
 	for _, o := range opts {
 		o(&cfg)
 	}

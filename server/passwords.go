@@ -68,7 +68,11 @@ func (s *Server) passwordCreate(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	out, err := s.svc.CreatePassword(r.Context(), r.prog, id, in.Password.Value)
+	plain, err := s.plainPassword(r, "password", in.Password)
+	if err != nil {
+		return reply{}, err
+	}
+	out, err := s.svc.CreatePassword(r.Context(), r.prog, id, plain)
 	if err != nil {
 		return reply{}, err
 	}
@@ -87,7 +91,15 @@ func (s *Server) passwordUpdate(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	out, err := s.svc.UpdatePassword(r.Context(), r.caller, in.OldPassword.Value, in.NewPassword.Value)
+	oldPlain, err := s.plainPassword(r, "oldPassword", in.OldPassword)
+	if err != nil {
+		return reply{}, err
+	}
+	newPlain, err := s.plainPassword(r, "newPassword", in.NewPassword)
+	if err != nil {
+		return reply{}, err
+	}
+	out, err := s.svc.UpdatePassword(r.Context(), r.caller, oldPlain, newPlain)
 	if err != nil {
 		return reply{}, err
 	}
@@ -105,7 +117,11 @@ func (s *Server) passwordValidate(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	if err := s.svc.ValidatePassword(r.Context(), r.prog, in.Password.Value); err != nil {
+	plain, err := s.plainPassword(r, "password", in.Password)
+	if err != nil {
+		return reply{}, err
+	}
+	if err := s.svc.ValidatePassword(r.Context(), r.prog, plain); err != nil {
 		return reply{}, err
 	}
 	return noContent()
@@ -143,7 +159,11 @@ func (s *Server) lostPasswordResume(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	out, err := s.svc.LostPasswordResume(r.Context(), r.prog, in.Email, in.Nonce, in.NewPassword.Value)
+	plain, err := s.plainPassword(r, "newPassword", in.NewPassword)
+	if err != nil {
+		return reply{}, err
+	}
+	out, err := s.svc.LostPasswordResume(r.Context(), r.prog, in.Email, in.Nonce, plain)
 	if err != nil {
 		return reply{}, err
 	}

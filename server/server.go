@@ -12,6 +12,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -25,6 +26,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock is the sandbox's movable clock; required when the service runs in sandbox mode.
 	Clock *core.OffsetClock
+	// TrustedProxies are the networks whose X-Forwarded-For is believed when
+	// working out a caller's address for rate limits.
+	TrustedProxies []netip.Prefix
 	// KYCCallbackSecret verifies KYC providers' signed callbacks; without it the
 	// callback endpoint refuses every call.
 	KYCCallbackSecret []byte
@@ -36,6 +40,7 @@ type Server struct {
 	log       *slog.Logger
 	clock     *core.OffsetClock
 	kycSecret []byte
+	proxies   []netip.Prefix
 	mux       *http.ServeMux
 }
 
@@ -47,21 +52,29 @@ func New(svc *core.Service, opts Options) (*Server, error) {
 	if svc.Sandbox() && opts.Clock == nil {
 		return nil, errors.New("server: sandbox mode needs the sandbox clock")
 	}
-	s := &Server{svc: svc, log: opts.Logger, clock: opts.Clock, kycSecret: opts.KYCCallbackSecret, mux: http.NewServeMux()}
+	s := &Server{svc: svc, log: opts.Logger, clock: opts.Clock, kycSecret: opts.KYCCallbackSecret, proxies: opts.TrustedProxies, mux: http.NewServeMux()}
 	s.routes()
 	return s, nil
 }
 
-// access says which credentials an endpoint needs.
+// access says which credentials an endpoint needs. The route table in routes
+// is Deputy's access table: the one place deciding which key may call what.
 type access int
 
 const (
 	// public endpoints need no credentials (health, the OpenAPI document).
 	public access = iota
-	// apiKey endpoints need the programme's api key.
-	apiKey
-	// userToken endpoints need the api key and a user's bearer token.
+	// secretKey endpoints act for the embedder's backend, often on a user without
+	// that user's token: only the programme's secret api key may call them.
+	secretKey
+	// eitherKey endpoints may be called with the secret key or the public ui key
+	// (sign-in, invite acceptance, tokenisation): they carry the user's own secret.
+	eitherKey
+	// userToken endpoints need a user's bearer token with either key: the token authorises them.
 	userToken
+	// secretOrUser endpoints take the secret key alone, or the ui key with a user's
+	// token (the sandbox outbox, which the admin TUI shows).
+	secretOrUser
 )
 
 // idempotent marks endpoints that honour the idempotency-ref header.
@@ -81,6 +94,7 @@ func noContent() (reply, error) { return reply{status: http.StatusNoContent}, ni
 type request struct {
 	*http.Request
 	prog   *core.Programme
+	key    core.KeyKind
 	caller *core.Caller // nil unless the endpoint needs a user token
 	body   []byte
 }
@@ -96,18 +110,19 @@ func (s *Server) routes() {
 		_, _ = w.Write(assets.OpenAPI())
 	})
 
-	s.handle("POST /multi/login_with_password", apiKey, false, s.loginWithPassword)
+	s.handle("POST /multi/login_with_password", eitherKey, false, s.loginWithPassword)
 	s.handle("POST /multi/logout", userToken, false, s.logout)
+	s.handle("POST /multi/tokenize", eitherKey, false, s.tokenize)
 
-	s.handle("POST /multi/passwords/{user_id}/create", apiKey, false, s.passwordCreate)
+	s.handle("POST /multi/passwords/{user_id}/create", secretKey, false, s.passwordCreate)
 	s.handle("POST /multi/passwords/update", userToken, false, s.passwordUpdate)
-	s.handle("POST /multi/passwords/validate", apiKey, false, s.passwordValidate)
-	s.handle("POST /multi/passwords/lost_password/start", apiKey, false, s.lostPasswordStart)
-	s.handle("POST /multi/passwords/lost_password/resume", apiKey, false, s.lostPasswordResume)
+	s.handle("POST /multi/passwords/validate", eitherKey, false, s.passwordValidate)
+	s.handle("POST /multi/passwords/lost_password/start", secretKey, false, s.lostPasswordStart)
+	s.handle("POST /multi/passwords/lost_password/resume", secretKey, false, s.lostPasswordResume)
 
-	s.handle("POST /multi/corporates", apiKey, true, s.corporateCreate)
+	s.handle("POST /multi/corporates", secretKey, true, s.corporateCreate)
 	s.handle("GET /multi/corporates", userToken, false, s.corporateGet)
-	s.handle("POST /multi/consumers", apiKey, true, s.consumerCreate)
+	s.handle("POST /multi/consumers", secretKey, true, s.consumerCreate)
 	s.handle("GET /multi/consumers", userToken, false, s.consumerGet)
 
 	s.handle("GET /multi/authentication_factors", userToken, false, s.authFactorsGet)
@@ -124,18 +139,18 @@ func (s *Server) routes() {
 	s.handle("POST /multi/users/{user_id}/activate", userToken, false, s.userSetActive(true))
 	s.handle("POST /multi/users/{user_id}/deactivate", userToken, false, s.userSetActive(false))
 	s.handle("POST /multi/users/{user_id}/invite", userToken, true, s.userInviteSend)
-	s.handle("POST /multi/users/{user_id}/invite/validate", apiKey, false, s.userInviteValidate)
-	s.handle("POST /multi/users/{user_id}/invite/consume", apiKey, true, s.userInviteConsume)
-	s.handle("POST /multi/users/verification/email/send", apiKey, true, s.emailVerificationSend)
-	s.handle("POST /multi/users/verification/email/verify", apiKey, false, s.emailVerify)
+	s.handle("POST /multi/users/{user_id}/invite/validate", eitherKey, false, s.userInviteValidate)
+	s.handle("POST /multi/users/{user_id}/invite/consume", eitherKey, true, s.userInviteConsume)
+	s.handle("POST /multi/users/verification/email/send", secretKey, true, s.emailVerificationSend)
+	s.handle("POST /multi/users/verification/email/verify", secretKey, false, s.emailVerify)
 	s.handle("POST /multi/users/kyc", userToken, false, s.userKYC)
 	s.handle("GET /multi/roles", userToken, false, s.rolesGet)
-	s.handle("POST /multi/kyc/callback", apiKey, false, s.kycCallback)
+	s.handle("POST /multi/kyc/callback", secretKey, false, s.kycCallback)
 
 	if s.svc.Sandbox() {
-		s.handle("GET /multi/sandbox/outbox", apiKey, false, s.sandboxOutbox)
-		s.handle("POST /multi/sandbox/clock", apiKey, false, s.sandboxClock)
-		s.handle("POST /multi/sandbox/kyc/{reference}", apiKey, false, s.sandboxKYC)
+		s.handle("GET /multi/sandbox/outbox", secretOrUser, false, s.sandboxOutbox)
+		s.handle("POST /multi/sandbox/clock", secretKey, false, s.sandboxClock)
+		s.handle("POST /multi/sandbox/kyc/{reference}", secretKey, false, s.sandboxKYC)
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allowed := s.allowedMethods(r); len(allowed) > 0 {
@@ -189,18 +204,24 @@ func (s *Server) handle(pattern string, need access, idem idempotent, ep endpoin
 	})
 }
 
-// authenticate resolves the api-key header and, where needed, the bearer token.
+// authenticate resolves the api-key header and, where needed, the bearer token,
+// enforcing the access level of the endpoint.
 func (s *Server) authenticate(r *request, need access) error {
 	if need == public {
 		return nil
 	}
-	prog, err := s.svc.AuthenticateAPIKey(r.Context(), r.Header.Get("api-key"))
+	prog, kind, err := s.svc.AuthenticateKey(r.Context(), r.Header.Get("api-key"))
 	if err != nil {
 		return err
 	}
-	r.prog = prog
-	if need == userToken {
-		c, err := s.svc.Authenticate(r.Context(), prog, bearerToken(r.Request))
+	r.prog, r.key = prog, kind
+	token := bearerToken(r.Request)
+	switch {
+	case need == secretKey && kind != core.SecretKey,
+		need == secretOrUser && kind != core.SecretKey && token == "":
+		return errSecretKeyOnly
+	case need == userToken, need == secretOrUser && kind != core.SecretKey:
+		c, err := s.svc.Authenticate(r.Context(), prog, token)
 		if err != nil {
 			return err
 		}
@@ -208,6 +229,10 @@ func (s *Server) authenticate(r *request, need access) error {
 	}
 	return nil
 }
+
+// errSecretKeyOnly answers a public ui key used where only the secret key may go.
+var errSecretKeyOnly = &core.Error{Class: core.ErrPermissionDenied, Code: core.CodeInsufficientPermissions,
+	Message: "this operation needs the programme's secret api key"}
 
 // bearerToken extracts the token of an "Authorization: Bearer <token>" header.
 func bearerToken(r *http.Request) string {

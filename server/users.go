@@ -323,7 +323,11 @@ func (s *Server) userInviteConsume(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	out, err := s.svc.ConsumeInvite(r.Context(), r.prog, id, in.InviteCode, in.Password.Value, in.Mobile.core())
+	plain, err := s.plainPassword(r, "password", in.Password)
+	if err != nil {
+		return reply{}, err
+	}
+	out, err := s.svc.ConsumeInvite(r.Context(), r.prog, id, in.InviteCode, plain, in.Mobile.core())
 	if err != nil {
 		return reply{}, err
 	}

@@ -6,7 +6,8 @@
 // memory-mapped file after its transaction ends. Writes go through db.Batch, so
 // concurrent Updates share one commit (and one fsync); reads go through db.View.
 //
-// The bucket tree (schema version 2; the buckets marked "2" came with migration 2):
+// The bucket tree (schema version 3; the buckets marked "2" or "3" came with
+// that migration):
 //
 //	v1                                   root; its sequence numbers NextID
 //	├── version          -> uint64       schema version (big-endian), see migrations.go
@@ -14,8 +15,8 @@
 //	│   └── <key>        -> bytes        Meta / PutMeta
 //	├── programmes/
 //	│   └── <id>         -> Programme
-//	├── programme_keys/
-//	│   └── <api key hash> -> id         index
+//	├── programme_keys/                                             3 (rebuilt)
+//	│   └── <key hash>   -> id           unique index (core.UniqueKeyHash) of api, ui and retired key hashes
 //	├── programme_names/
 //	│   └── <name>       -> id           unique index (core.UniqueProgrammeName)
 //	├── identities/
@@ -60,6 +61,10 @@
 //	│       └── <seq>    -> AuditEvent   seq is a big-endian uint64
 //	├── idempotency/
 //	│   └── <key>        -> IdempotencyRecord
+//	├── password_tokens/                                            3
+//	│   └── <token hash> -> PasswordToken   unique key (core.UniquePasswordToken)
+//	├── counters/                                                   3
+//	│   └── <key>        -> counter         {Count, ExpiresAt} of a rate limit (counters.go)
 //	└── outbox/
 //	    └── <programmeID>/               its sequence numbers the programme's messages
 //	        └── <seq>    -> Message      seq is a big-endian uint64

@@ -41,6 +41,10 @@ var (
 	bucketEmailCodes     = []byte("email_codes")
 	bucketKYC            = []byte("kyc")
 	bucketKYCRefs        = []byte("kyc_refs")
+
+	// Added by migration 3.
+	bucketPasswordTokens = []byte("password_tokens")
+	bucketCounters       = []byte("counters")
 )
 
 // A migration takes a file from schema version Version-1 to Version. It runs
@@ -58,6 +62,7 @@ type migration struct {
 var migrations = []migration{
 	{Version: 1, Description: "create the bucket tree", Migrate: createTree},
 	{Version: 2, Description: "index users for listing; add invites, email codes and KYC", Migrate: addUserListAndOnboarding},
+	{Version: 3, Description: "index every programme key; add password tokens and counters", Migrate: addKeysTokensAndCounters},
 }
 
 // migrate brings the file up to the last of ms. It refuses a file whose
@@ -137,5 +142,37 @@ func addUserListAndOnboarding(tx *bolt.Tx) error {
 			return err
 		}
 		return w.reindexUserList(nil, u)
+	})
+}
+
+// addKeysTokensAndCounters is migration 3: it creates the buckets of tokenised
+// passwords and of rate-limit counters, and rebuilds programme_keys, which
+// indexed only the api key, so that it maps every key hash of a programme (api,
+// ui and retired keys) to its id. It indexes with the code that maintains the
+// index (programmes.go) and fails with core.UniqueKeyHash if two programmes
+// share a key hash.
+func addKeysTokensAndCounters(tx *bolt.Tx) error {
+	root := tx.Bucket(bucketRoot)
+	for _, name := range [][]byte{bucketPasswordTokens, bucketCounters} {
+		if _, err := root.CreateBucket(name); err != nil {
+			return fmt.Errorf("bucket %s: %w", name, err)
+		}
+	}
+	if err := root.DeleteBucket(bucketProgrammeKeys); err != nil {
+		return fmt.Errorf("bucket %s: %w", bucketProgrammeKeys, err)
+	}
+	if _, err := root.CreateBucket(bucketProgrammeKeys); err != nil {
+		return fmt.Errorf("bucket %s: %w", bucketProgrammeKeys, err)
+	}
+	w := &writeTx{readTx{tx: tx}}
+	return root.Bucket(bucketProgrammes).ForEach(func(k, data []byte) error {
+		p, err := decode[core.Programme](data, "programme "+string(k))
+		if err != nil {
+			return err
+		}
+		if err := w.checkKeyHashes(p); err != nil {
+			return fmt.Errorf("programme %s: %w", p.ID, err)
+		}
+		return w.putKeyHashes(p)
 	})
 }

@@ -203,3 +203,81 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	db = openRaw(t, path) // Open let go of the file
 	assert.Equal(t, newer, fileVersion(t, db), "schema version after the refused Open")
 }
+
+// putVersion2Programme stores p as a version 2 build did: programme_keys maps
+// only its api key hash, whatever other keys the record holds.
+func putVersion2Programme(tx *bolt.Tx, p *core.Programme) error {
+	root := tx.Bucket(bucketRoot)
+	if err := put(root.Bucket(bucketProgrammes), []byte(p.ID), p); err != nil {
+		return err
+	}
+	if err := root.Bucket(bucketProgrammeNames).Put([]byte(p.Name), []byte(p.ID)); err != nil {
+		return err
+	}
+	return root.Bucket(bucketProgrammeKeys).Put(p.APIKeyHash, []byte(p.ID))
+}
+
+// TestMigration3IndexesEveryKey upgrades a version 2 file holding programmes:
+// the new buckets exist and programme_keys maps every key hash of each programme.
+func TestMigration3IndexesEveryKey(t *testing.T) {
+	db := openRaw(t, filepath.Join(t.TempDir(), "deputy.db"))
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations[:2]) }))
+	t1 := time.Date(2026, time.March, 14, 0, 0, 0, 0, time.UTC)
+	p1 := &core.Programme{
+		ID: "p1", Name: "Alpha", APIKeyHash: []byte("api-1"), UIKeyHash: []byte("ui-1"),
+		RetiredKeys: []core.RetiredKey{{Kind: core.SecretKey, Hash: []byte("retired-1"), Until: t1}},
+		CreatedAt:   t1,
+	}
+	p2 := &core.Programme{ID: "p2", Name: "Beta", APIKeyHash: []byte("api-2"), CreatedAt: t1}
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		if err := putVersion2Programme(tx, p1); err != nil {
+			return err
+		}
+		return putVersion2Programme(tx, p2)
+	}))
+
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations[:3]) }))
+	assert.Equal(t, uint64(3), fileVersion(t, db))
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bucketRoot)
+		for _, name := range []string{"password_tokens", "counters"} {
+			assert.NotNil(t, root.Bucket([]byte(name)), "bucket %s", name)
+		}
+		index := map[string]string{}
+		require.NoError(t, root.Bucket(bucketProgrammeKeys).ForEach(func(k, v []byte) error {
+			index[string(k)] = string(v)
+			return nil
+		}))
+		assert.Equal(t, map[string]string{"api-1": "p1", "ui-1": "p1", "retired-1": "p1", "api-2": "p2"}, index, "programme_keys")
+		r := &readTx{tx: tx}
+		for hash, want := range map[string]*core.Programme{"api-1": p1, "ui-1": p1, "retired-1": p1, "api-2": p2} {
+			got, err := r.ProgrammeByKeyHash([]byte(hash))
+			require.NoError(t, err, "programme by key hash %s", hash)
+			assert.Equal(t, want, got, "programme by key hash %s", hash)
+		}
+		return nil
+	}))
+}
+
+// TestMigration3RefusesSharedKeyHash leaves a version 2 file whose programmes
+// share a key hash as it was: the index cannot map one hash to two programmes.
+func TestMigration3RefusesSharedKeyHash(t *testing.T) {
+	db := openRaw(t, filepath.Join(t.TempDir(), "deputy.db"))
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations[:2]) }))
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		if err := putVersion2Programme(tx, &core.Programme{ID: "p1", Name: "Alpha", APIKeyHash: []byte("api-1"), UIKeyHash: []byte("shared")}); err != nil {
+			return err
+		}
+		return putVersion2Programme(tx, &core.Programme{ID: "p2", Name: "Beta", APIKeyHash: []byte("api-2"), UIKeyHash: []byte("shared")})
+	}))
+
+	err := db.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations[:3]) })
+	var dup *core.DuplicateError
+	require.ErrorAs(t, err, &dup)
+	assert.Equal(t, core.UniqueKeyHash, dup.Constraint)
+	assert.Equal(t, uint64(2), fileVersion(t, db))
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		assert.Nil(t, tx.Bucket(bucketRoot).Bucket(bucketPasswordTokens), "bucket of the failed migration")
+		return nil
+	}))
+}

@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"bytes"
+	"slices"
 
 	"github.com/deputyhq/deputy/core"
 )
@@ -10,10 +11,15 @@ func (r *readTx) Programme(id string) (*core.Programme, error) {
 	return get[core.Programme](r.bucket(bucketProgrammes), []byte(id), "programme "+id)
 }
 
-func (r *readTx) ProgrammeByAPIKeyHash(hash []byte) (*core.Programme, error) {
+// ProgrammeByKeyHash finds a programme by the hash of any of its keys: the
+// secret api key, the public ui key or a retired key.
+func (r *readTx) ProgrammeByKeyHash(hash []byte) (*core.Programme, error) {
+	if len(hash) == 0 {
+		return nil, notFound("programme by key hash")
+	}
 	id := r.bucket(bucketProgrammeKeys).Get(hash)
 	if id == nil {
-		return nil, notFound("programme by api key")
+		return nil, notFound("programme by key hash")
 	}
 	return r.Programme(string(id))
 }
@@ -29,9 +35,14 @@ func (w *writeTx) InsertProgramme(p *core.Programme) error {
 	if w.bucket(bucketProgrammeNames).Get([]byte(p.Name)) != nil {
 		return duplicate(core.UniqueProgrammeName)
 	}
+	if err := w.checkKeyHashes(p); err != nil {
+		return err
+	}
 	return w.putProgramme(p)
 }
 
+// UpdateProgramme replaces the stored programme and moves its index entries:
+// the old name and the key hashes p no longer has are freed.
 func (w *writeTx) UpdateProgramme(p *core.Programme) error {
 	old, err := w.Programme(p.ID)
 	if err != nil {
@@ -41,11 +52,15 @@ func (w *writeTx) UpdateProgramme(p *core.Programme) error {
 	if id := names.Get([]byte(p.Name)); id != nil && string(id) != p.ID {
 		return duplicate(core.UniqueProgrammeName)
 	}
+	if err := w.checkKeyHashes(p); err != nil {
+		return err
+	}
 	if err := names.Delete([]byte(old.Name)); err != nil {
 		return err
 	}
-	if len(old.APIKeyHash) > 0 {
-		if err := w.bucket(bucketProgrammeKeys).Delete(old.APIKeyHash); err != nil {
+	keys := w.bucket(bucketProgrammeKeys)
+	for _, h := range keyHashes(old) {
+		if err := keys.Delete(h); err != nil {
 			return err
 		}
 	}
@@ -60,10 +75,40 @@ func (w *writeTx) putProgramme(p *core.Programme) error {
 	if err := w.bucket(bucketProgrammeNames).Put([]byte(p.Name), []byte(p.ID)); err != nil {
 		return err
 	}
-	if len(p.APIKeyHash) == 0 {
-		return nil
+	return w.putKeyHashes(p)
+}
+
+// keyHashes returns the hashes of p's keys that programme_keys maps to p: the
+// api key's, the ui key's and every retired key's. Empty hashes are left out.
+func keyHashes(p *core.Programme) [][]byte {
+	hs := [][]byte{p.APIKeyHash, p.UIKeyHash}
+	for _, k := range p.RetiredKeys {
+		hs = append(hs, k.Hash)
 	}
-	return w.bucket(bucketProgrammeKeys).Put(bytes.Clone(p.APIKeyHash), []byte(p.ID))
+	return slices.DeleteFunc(hs, func(h []byte) bool { return len(h) == 0 })
+}
+
+// checkKeyHashes fails with core.UniqueKeyHash if another programme holds one
+// of p's key hashes.
+func (w *writeTx) checkKeyHashes(p *core.Programme) error {
+	keys := w.bucket(bucketProgrammeKeys)
+	for _, h := range keyHashes(p) {
+		if id := keys.Get(h); id != nil && string(id) != p.ID {
+			return duplicate(core.UniqueKeyHash)
+		}
+	}
+	return nil
+}
+
+// putKeyHashes maps each of p's key hashes to p's id in programme_keys.
+func (w *writeTx) putKeyHashes(p *core.Programme) error {
+	keys := w.bucket(bucketProgrammeKeys)
+	for _, h := range keyHashes(p) {
+		if err := keys.Put(bytes.Clone(h), []byte(p.ID)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // identityRecord is how an Identity is stored: Profile as bytes, which come

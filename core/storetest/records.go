@@ -20,7 +20,7 @@ func testProgrammeRoundTrip(t *testing.T, s core.Store) {
 	assert.Equal(t, p1, got)
 
 	got, err = read(t, s, func(tx core.ReadTx) (*core.Programme, error) {
-		return tx.ProgrammeByAPIKeyHash([]byte("api-key-hash-p2"))
+		return tx.ProgrammeByKeyHash([]byte("api-key-hash-p2"))
 	})
 	require.NoError(t, err)
 	assert.Equal(t, p2, got)
@@ -44,12 +44,12 @@ func testProgrammeNotFound(t *testing.T, s core.Store) {
 			_, err := tx.Programme("p2")
 			return err
 		}},
-		{"ProgrammeByAPIKeyHash", func(tx core.Tx) error {
-			_, err := tx.ProgrammeByAPIKeyHash([]byte("api-key-hash-p2"))
+		{"ProgrammeByKeyHash", func(tx core.Tx) error {
+			_, err := tx.ProgrammeByKeyHash([]byte("api-key-hash-p2"))
 			return err
 		}},
-		{"ProgrammeByAPIKeyHash(nil)", func(tx core.Tx) error {
-			_, err := tx.ProgrammeByAPIKeyHash(nil)
+		{"ProgrammeByKeyHash(nil)", func(tx core.Tx) error {
+			_, err := tx.ProgrammeByKeyHash(nil)
 			return err
 		}},
 		{"UpdateProgramme", func(tx core.Tx) error { return tx.UpdateProgramme(programme("p2", "Beta")) }},
@@ -87,13 +87,13 @@ func testUpdateProgrammeMovesIndexes(t *testing.T, s core.Store) {
 	assert.Equal(t, p, got)
 
 	got, err = read(t, s, func(tx core.ReadTx) (*core.Programme, error) {
-		return tx.ProgrammeByAPIKeyHash([]byte("rotated-key-hash"))
+		return tx.ProgrammeByKeyHash([]byte("rotated-key-hash"))
 	})
 	require.NoError(t, err)
 	assert.Equal(t, p, got)
 
 	_, err = read(t, s, func(tx core.ReadTx) (*core.Programme, error) {
-		return tx.ProgrammeByAPIKeyHash([]byte("api-key-hash-p1"))
+		return tx.ProgrammeByKeyHash([]byte("api-key-hash-p1"))
 	})
 	requireNotFound(t, err)
 

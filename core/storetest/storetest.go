@@ -33,6 +33,8 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"ProgrammeNotFound", testProgrammeNotFound},
 		{"ProgrammeNameUnique", testProgrammeNameUnique},
 		{"UpdateProgrammeMovesIndexes", testUpdateProgrammeMovesIndexes},
+		{"ProgrammeKeyIndex", testProgrammeKeyIndex},
+		{"ProgrammeKeyHashUnique", testProgrammeKeyHashUnique},
 		{"Identity", testIdentity},
 		{"UserRoundTrip", testUserRoundTrip},
 		{"UserNotFound", testUserNotFound},
@@ -59,6 +61,11 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"OutboxNewestFirst", testOutboxNewestFirst},
 		{"Idempotency", testIdempotency},
 		{"IdempotencyExpiry", testIdempotencyExpiry},
+		{"PasswordToken", testPasswordToken},
+		{"PasswordTokenExpiry", testPasswordTokenExpiry},
+		{"Counter", testCounter},
+		{"CounterExpiry", testCounterExpiry},
+		{"CounterConcurrentIncrements", testCounterConcurrentIncrements},
 		{"Meta", testMeta},
 		{"ValuesAreCopies", testValuesAreCopies},
 		{"RollbackOnError", testRollbackOnError},
@@ -155,8 +162,12 @@ func programme(id, name string) *core.Programme {
 		ID:         id,
 		Name:       name,
 		APIKeyHash: []byte("api-key-hash-" + id),
-		Settings:   core.ProgrammeSettings{PasswordProfile: "nist"},
-		CreatedAt:  t0,
+		UIKeyHash:  []byte("ui-key-hash-" + id),
+		RetiredKeys: []core.RetiredKey{
+			{Kind: core.SecretKey, Hash: []byte("retired-key-hash-" + id), Until: t0.Add(24 * time.Hour)},
+		},
+		Settings:  core.ProgrammeSettings{PasswordProfile: "nist"},
+		CreatedAt: t0,
 	}
 }
 
@@ -213,6 +224,15 @@ func session(tokenHash, userID string, lastSeen time.Time) *core.Session {
 		LastSeen:    lastSeen,
 		SteppedUp:   true,
 		SteppedUpAt: t0.Add(-time.Minute),
+	}
+}
+
+func passwordToken(tokenHash string, expiresAt time.Time) *core.PasswordToken {
+	return &core.PasswordToken{
+		TokenHash:   []byte(tokenHash),
+		ProgrammeID: "p1",
+		Sealed:      []byte("nonce-and-ciphertext-" + tokenHash),
+		ExpiresAt:   expiresAt,
 	}
 }
 

@@ -58,15 +58,19 @@ func TestProgrammeCreateJSON(t *testing.T) {
 
 	var got map[string]string
 	require.NoError(t, json.Unmarshal([]byte(stdout), &got), "stdout: %s", stdout)
-	require.ElementsMatch(t, []string{"id", "name", "apiKey"}, keys(got), "stdout: %s", stdout)
+	require.ElementsMatch(t, []string{"id", "name", "apiKey", "uiKey"}, keys(got), "stdout: %s", stdout)
 	assert.Regexp(t, `^[0-9]+$`, got["id"])
 	assert.Equal(t, "Acme Cards", got["name"])
-	assert.NotEmpty(t, got["apiKey"])
 
 	_, svc := openService(t, db)
-	prog, err := svc.AuthenticateAPIKey(context.Background(), got["apiKey"])
-	require.NoError(t, err, "the printed key is the programme's secret api key")
+	prog, kind, err := svc.AuthenticateKey(context.Background(), got["apiKey"])
+	require.NoError(t, err, "the printed apiKey is the programme's secret api key")
 	assert.Equal(t, got["id"], prog.ID)
+	assert.Equal(t, core.SecretKey, kind)
+	prog, kind, err = svc.AuthenticateKey(context.Background(), got["uiKey"])
+	require.NoError(t, err, "the printed uiKey is the programme's public ui key")
+	assert.Equal(t, got["id"], prog.ID)
+	assert.Equal(t, core.UIKey, kind)
 }
 
 func TestProgrammeCreateText(t *testing.T) {

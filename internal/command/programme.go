@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v3"
 
@@ -16,33 +18,144 @@ import (
 func programmeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "programme",
-		Usage: "manage programmes (tenants) and their keys",
-		Commands: []*cli.Command{{
-			Name:  "create",
-			Usage: "create a programme and print its secret api key (shown once)",
-			Flags: []cli.Flag{
-				dbFlag("deputy.db"),
-				&cli.StringFlag{Name: "name", Required: true, Usage: "programme name", Sources: env("programme-name")},
-				&cli.StringFlag{Name: "password-profile", Value: "weavr", Usage: "password policy: weavr or nist", Sources: env("password-profile")},
-				&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+		Usage: "manage programmes (tenants), their keys and settings",
+		Commands: []*cli.Command{
+			{
+				Name:  "create",
+				Usage: "create a programme and print its secret api key and public ui key (shown once)",
+				Flags: append([]cli.Flag{
+					dbFlag("deputy.db"),
+					&cli.StringFlag{Name: "name", Required: true, Usage: "programme name", Sources: env("programme-name")},
+					&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+				}, settingsFlags()...),
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					svc, closeStore, err := openOffline(ctx, cmd.String("db"))
+					if err != nil {
+						return err
+					}
+					defer closeStore()
+					set, err := settingsFrom(cmd, core.ProgrammeSettings{})
+					if err != nil {
+						return err
+					}
+					out, err := svc.CreateProgramme(ctx, core.NewProgramme{Name: cmd.String("name"), Settings: set})
+					if err != nil {
+						return err
+					}
+					return printProgramme(cmd.Root().Writer, out, cmd.Bool("json"))
+				},
 			},
-			Action: func(ctx context.Context, cmd *cli.Command) error {
-				svc, closeStore, err := openOffline(ctx, cmd.String("db"))
-				if err != nil {
+			{
+				Name:  "rotate-key",
+				Usage: "replace the secret api key or the public ui key; the old one keeps working for --grace",
+				Flags: []cli.Flag{
+					dbFlag("deputy.db"),
+					&cli.StringFlag{Name: "id", Required: true, Usage: "programme id"},
+					&cli.StringFlag{Name: "key", Required: true, Usage: "which key: secret or ui"},
+					&cli.DurationFlag{Name: "grace", Value: 24 * time.Hour, Usage: "how long the old key keeps working (0 ends it now; at most 720h)"},
+					&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					kind := core.UIKey
+					switch cmd.String("key") {
+					case "secret":
+						kind = core.SecretKey
+					case "ui":
+					default:
+						return fmt.Errorf("--key %q: want secret or ui", cmd.String("key"))
+					}
+					svc, closeStore, err := openOffline(ctx, cmd.String("db"))
+					if err != nil {
+						return err
+					}
+					defer closeStore()
+					key, err := svc.RotateKey(ctx, cmd.String("id"), kind, cmd.Duration("grace"))
+					if err != nil {
+						return err
+					}
+					w := cmd.Root().Writer
+					if cmd.Bool("json") {
+						return json.NewEncoder(w).Encode(map[string]string{"id": cmd.String("id"), "key": kind.String(), "value": key})
+					}
+					_, err = fmt.Fprintf(w, "New %s key for programme %s (shown once; the old one works for %v more):\n  %s\n", kind, cmd.String("id"), cmd.Duration("grace"), key)
 					return err
-				}
-				defer closeStore()
-				out, err := svc.CreateProgramme(ctx, core.NewProgramme{
-					Name:     cmd.String("name"),
-					Settings: core.ProgrammeSettings{PasswordProfile: cmd.String("password-profile")},
-				})
-				if err != nil {
-					return err
-				}
-				return printProgramme(cmd.Root().Writer, out, cmd.Bool("json"))
+				},
 			},
-		}},
+			{
+				Name:  "settings",
+				Usage: "change a programme's settings (flags not given keep their value)",
+				Flags: append([]cli.Flag{
+					dbFlag("deputy.db"),
+					&cli.StringFlag{Name: "id", Required: true, Usage: "programme id"},
+				}, settingsFlags()...),
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					svc, closeStore, err := openOffline(ctx, cmd.String("db"))
+					if err != nil {
+						return err
+					}
+					defer closeStore()
+					p, err := svc.Programme(ctx, cmd.String("id"))
+					if err != nil {
+						return err
+					}
+					set, err := settingsFrom(cmd, p.Settings)
+					if err != nil {
+						return err
+					}
+					p, err = svc.UpdateProgrammeSettings(ctx, p.ID, set)
+					if err != nil {
+						return err
+					}
+					return json.NewEncoder(cmd.Root().Writer).Encode(p.Settings)
+				},
+			},
+		},
 	}
+}
+
+// settingsFlags are the per-programme settings an operator can set.
+func settingsFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "password-profile", Value: "weavr", Usage: "password policy: weavr or nist", Sources: env("password-profile")},
+		&cli.IntFlag{Name: "otp-attempts", Value: 5, Usage: "wrong codes a challenge allows (1..5)"},
+		&cli.BoolFlag{Name: "require-tokenised-passwords", Usage: "refuse plaintext passwords: clients must send tokens from POST /multi/tokenize"},
+		&cli.StringFlag{Name: "allowed-origins", Usage: "comma-separated web origins allowed to frame the password capture component"},
+		&cli.StringFlag{Name: "invite-url", Usage: "the embedder's invite page; invite links add userId and code"},
+		&cli.StringFlag{Name: "sender-name", Usage: "the name emails come from (default: the programme's name)"},
+	}
+}
+
+// settingsFrom applies the flags the user set on top of base.
+func settingsFrom(cmd *cli.Command, base core.ProgrammeSettings) (core.ProgrammeSettings, error) {
+	set := base
+	if cmd.IsSet("password-profile") || base.PasswordProfile == "" {
+		set.PasswordProfile = cmd.String("password-profile")
+	}
+	if cmd.IsSet("otp-attempts") {
+		n := cmd.Int("otp-attempts")
+		if n < 1 || n > 5 {
+			return set, fmt.Errorf("--otp-attempts %d: want 1 to 5", n)
+		}
+		set.OTPAttempts = n
+	}
+	if cmd.IsSet("require-tokenised-passwords") {
+		set.RequireTokenisedPasswords = cmd.Bool("require-tokenised-passwords")
+	}
+	if cmd.IsSet("allowed-origins") {
+		set.AllowedOrigins = nil
+		for _, o := range strings.Split(cmd.String("allowed-origins"), ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				set.AllowedOrigins = append(set.AllowedOrigins, o)
+			}
+		}
+	}
+	if cmd.IsSet("invite-url") {
+		set.InviteURL = cmd.String("invite-url")
+	}
+	if cmd.IsSet("sender-name") {
+		set.SenderName = cmd.String("sender-name")
+	}
+	return set, nil
 }
 
 // openOffline opens the database for an operator command (no server, no senders).
@@ -73,9 +186,11 @@ func (refusingSender) SendEmail(context.Context, core.Email) error {
 
 func printProgramme(w io.Writer, out *core.CreatedProgramme, asJSON bool) error {
 	if asJSON {
-		return json.NewEncoder(w).Encode(map[string]string{"id": out.Programme.ID, "name": out.Programme.Name, "apiKey": out.APIKey})
+		return json.NewEncoder(w).Encode(map[string]string{"id": out.Programme.ID, "name": out.Programme.Name, "apiKey": out.APIKey, "uiKey": out.UIKey})
 	}
-	_, err := fmt.Fprintf(w, "Programme %q created, id %s.\nSecret api key (shown once; keep it on your backend only):\n  %s\n",
-		out.Programme.Name, out.Programme.ID, out.APIKey)
+	_, err := fmt.Fprintf(w, `Programme %q created, id %s. The keys are shown once:
+  secret api key  %s   (the embedder's backend only)
+  public ui key   %s   (the admin TUI, the companion app, the browser capture component)
+`, out.Programme.Name, out.Programme.ID, out.APIKey, out.UIKey)
 	return err
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/core/boltstore"
-	"github.com/deputyhq/deputy/core/password"
+	"github.com/deputyhq/deputy/password"
 	"github.com/deputyhq/deputy/server"
 )
 
@@ -30,14 +30,15 @@ type Instance struct {
 	Store     *boltstore.Store
 	Clock     *core.OffsetClock
 	Logs      *SyncBuffer
-	APIKey    string
+	APIKey    string // the secret api key
+	UIKey     string // the public ui key
 	Programme *core.Programme
 }
 
 // Options tune an Instance.
 type Options struct {
 	// Config is the core configuration; Sandbox, Logger and, when zero,
-	// PasswordParams (FastPasswords) are filled in.
+	// PasswordParams (FastPasswords) and RateLimits (none) are filled in.
 	Config core.Config
 	// Server options beyond the logger and clock.
 	Server server.Options
@@ -62,6 +63,9 @@ func Start(tb testing.TB, opts Options) *Instance {
 	outbox := core.NewOutbox(store, clock)
 	cfg := opts.Config
 	cfg.Sandbox = !opts.NotSandbox
+	if cfg.RateLimits == nil {
+		cfg.RateLimits = &core.RateLimits{} // off unless the test sets them
+	}
 	cfg.Logger = log
 	if cfg.PasswordParams == (password.Params{}) {
 		cfg.PasswordParams = FastPasswords
@@ -87,7 +91,7 @@ func Start(tb testing.TB, opts Options) *Instance {
 	if err != nil {
 		tb.Fatalf("create programme: %v", err)
 	}
-	return &Instance{URL: ts.URL, Service: svc, Store: store, Clock: clock, Logs: logs, APIKey: prog.APIKey, Programme: prog.Programme}
+	return &Instance{URL: ts.URL, Service: svc, Store: store, Clock: clock, Logs: logs, APIKey: prog.APIKey, UIKey: prog.UIKey, Programme: prog.Programme}
 }
 
 // SyncBuffer is a goroutine-safe log sink tests read back.

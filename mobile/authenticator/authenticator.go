@@ -10,7 +10,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -242,7 +242,10 @@ func (a *Authenticator) Register(ctx context.Context, req RegistrationRequest) (
 		if rp == "" {
 			rp = req.RPID
 		}
-		reason = fmt.Sprintf("Register this device with %s as %s", rp, req.UserName)
+		reason = "Register this device with " + rp
+		if req.UserName != "" {
+			reason += " as " + req.UserName
+		}
 	}
 	uv, err := a.verifyUser(ctx, req.UserVerification, reason)
 	if err != nil {
@@ -459,7 +462,7 @@ func checkOrigin(origin, rpID string) (string, error) {
 	if rp == "" {
 		return "", fmt.Errorf("%w: empty RP ID", ErrInvalidRequest)
 	}
-	if host != rp && (net.ParseIP(host) != nil || !strings.HasSuffix(host, "."+rp)) {
+	if host != rp && (isIP(host) || !strings.HasSuffix(host, "."+rp)) {
 		return "", fmt.Errorf("%w: RP ID %q is not the host of origin %q or a parent domain of it", ErrInvalidRequest, rpID, origin)
 	}
 	hostPort := strings.ToLower(u.Host)
@@ -473,6 +476,11 @@ func isLoopback(host string) bool {
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+func isIP(host string) bool {
+	_, err := netip.ParseAddr(host)
+	return err == nil
 }

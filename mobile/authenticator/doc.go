@@ -56,9 +56,12 @@
 //     (setUserAuthenticationParameters with a timeout of a few seconds), the
 //     keystore itself refuses to sign unless that prompt just succeeded.
 //
-// Both are reached from Go through gomobile bindings: the platform code
-// implements a small exported interface and the companion adapts it to
-// [KeyStore] and [UserVerifier]. The desktop build uses [FileStore] and
+// The platform code lives in the companion's android- and ios-tagged files,
+// not here (Fyne's driver.RunNative hands them the Android JNI environment; on
+// iOS a small Objective-C or Swift shim is reached through cgo), and adapts
+// the platform APIs to [KeyStore] and [UserVerifier], so this package stays
+// free of cgo. Such a store should pass the contract suite in package
+// keystoretest on a device. The desktop build uses [FileStore] and
 // [PasscodeVerifier], whose keys are protected only by the file permissions;
 // on a desktop the passcode gates the companion's use of the key but does not
 // encrypt it.

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/deputyhq/deputy/core/password"
+	"github.com/deputyhq/deputy/password"
 )
 
 // UserVerification is a relying party's user verification requirement

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/deputyhq/deputy/core/password"
+	"github.com/deputyhq/deputy/password"
 	"github.com/deputyhq/deputy/mobile/authenticator"
 )
 
