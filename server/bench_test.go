@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/deputyhq/deputy/core"
-	"github.com/deputyhq/deputy/password"
 	"github.com/deputyhq/deputy/internal/loadgen"
 	"github.com/deputyhq/deputy/internal/testserver"
+	"github.com/deputyhq/deputy/password"
 )
 
 // benchClient talks to one instance with enough idle connections for every worker.

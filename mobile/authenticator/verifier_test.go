@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/deputyhq/deputy/password"
 	"github.com/deputyhq/deputy/mobile/authenticator"
+	"github.com/deputyhq/deputy/password"
 )
 
 // prompt is a PasscodePrompt that types the next queued answer and records
