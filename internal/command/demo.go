@@ -38,12 +38,19 @@ func demoCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			inst, err := openInstance(ctx, instanceConfig{DB: filepath.Join(dir, "demo.db"), Sandbox: true, Log: log})
+			db, credsPath := filepath.Join(dir, "demo.db"), filepath.Join(dir, "demo.json")
+			if _, err := os.Stat(credsPath); errors.Is(err, fs.ErrNotExist) {
+				// No finished seed: start from an empty database rather than half a demo.
+				if err := os.Remove(db); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return err
+				}
+			}
+			inst, err := openInstance(ctx, instanceConfig{DB: db, Sandbox: true, Log: log})
 			if err != nil {
 				return err
 			}
 			defer inst.Close()
-			creds, err := seedDemo(ctx, inst.svc, filepath.Join(dir, "demo.json"))
+			creds, err := seedDemo(ctx, inst.svc, credsPath)
 			if err != nil {
 				return err
 			}
@@ -78,6 +85,7 @@ func demoDir(flag string) (string, error) {
 type demoCredentials struct {
 	ProgrammeID  string `json:"programmeId"`
 	APIKey       string `json:"apiKey"`
+	UIKey        string `json:"uiKey"`
 	IdentityID   string `json:"identityId"`
 	RootEmail    string `json:"rootEmail"`
 	RootPassword string `json:"rootPassword"`
@@ -112,10 +120,14 @@ func seedDemo(ctx context.Context, svc *core.Service, path string) (*demoCredent
 	if err != nil {
 		return nil, fmt.Errorf("seed corporate: %w", err)
 	}
-	if _, err := svc.CreatePassword(ctx, prog.Programme, root.ID, demoPassword); err != nil {
+	signedIn, err := svc.CreatePassword(ctx, prog.Programme, root.ID, demoPassword)
+	if err != nil {
 		return nil, fmt.Errorf("seed root password: %w", err)
 	}
-	c := &demoCredentials{ProgrammeID: prog.Programme.ID, APIKey: prog.APIKey, IdentityID: ident.ID, RootEmail: root.Email, RootPassword: demoPassword}
+	if err := seedDemoUsers(ctx, svc, prog.Programme, signedIn.Token); err != nil {
+		return nil, err
+	}
+	c := &demoCredentials{ProgrammeID: prog.Programme.ID, APIKey: prog.APIKey, UIKey: prog.UIKey, IdentityID: ident.ID, RootEmail: root.Email, RootPassword: demoPassword}
 	b, _ = json.MarshalIndent(c, "", "  ")
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		return nil, err
@@ -123,11 +135,44 @@ func seedDemo(ctx context.Context, svc *core.Service, path string) (*demoCredent
 	return c, nil
 }
 
+// demoUsers are the example authorised users of the demo corporate.
+var demoUsers = []core.NewUser{
+	{UserDetails: core.UserDetails{Name: "Grace", Surname: "Hopper", Email: "grace@acme.test", Mobile: &core.Mobile{CountryCode: "+44", Number: "7700900002"}, Tag: "ops"}, Roles: []core.Role{core.RoleAccessManagement}},
+	{UserDetails: core.UserDetails{Name: "Alan", Surname: "Turing", Email: "alan@acme.test", Tag: "finance"}, Roles: []core.Role{core.RoleFundsManagement}},
+	{UserDetails: core.UserDetails{Name: "Katherine", Surname: "Johnson", Email: "katherine@acme.test", Mobile: &core.Mobile{CountryCode: "+44", Number: "7700900004"}, Tag: "cards"}, Roles: []core.Role{core.RoleCardAssignee}},
+	{UserDetails: core.UserDetails{Name: "Mary", Surname: "Jackson", Email: "mary@acme.test", Tag: "cards"}, Roles: []core.Role{core.RoleCardsManagement, core.RoleCardAssignee}},
+}
+
+// seedDemoUsers enrols the root user's SMS factor (which steps the session up)
+// and creates the example users with it, exactly as an admin would.
+func seedDemoUsers(ctx context.Context, svc *core.Service, prog *core.Programme, token string) error {
+	caller, err := svc.Authenticate(ctx, prog, token)
+	if err != nil {
+		return err
+	}
+	if err := svc.EnrolSMS(ctx, caller); err != nil {
+		return fmt.Errorf("seed root SMS factor: %w", err)
+	}
+	if err := svc.VerifyEnrolSMS(ctx, caller, core.SandboxCode); err != nil {
+		return fmt.Errorf("seed root SMS factor: %w", err)
+	}
+	if caller, err = svc.Authenticate(ctx, prog, token); err != nil {
+		return err
+	}
+	for _, u := range demoUsers {
+		if _, err := svc.CreateUser(ctx, caller, u); err != nil {
+			return fmt.Errorf("seed user %s: %w", u.Email, err)
+		}
+	}
+	return svc.Logout(ctx, caller)
+}
+
 func printDemo(w io.Writer, url, dir string, c *demoCredentials) {
 	fmt.Fprintf(w, `Deputy sandbox demo
   server     %s   (OpenAPI at %s/openapi.yaml)
   data       %s   (server.log, demo.db)
-  api-key    %s
+  api-key    %s   (secret: for curl and backends)
+  ui-key     %s   (public: for the admin TUI and the companion)
   root user  %s / %s   (corporate %s)
   codes      every one-time code is 123456; messages land in GET %s/multi/sandbox/outbox
 
@@ -136,5 +181,5 @@ Try:
     -d '{"email":"%s","password":{"value":"%s"}}'
 
 Press Ctrl-C to stop.
-`, url, url, dir, c.APIKey, c.RootEmail, c.RootPassword, c.IdentityID, url, url, c.APIKey, c.RootEmail, c.RootPassword)
+`, url, url, dir, c.APIKey, c.UIKey, c.RootEmail, c.RootPassword, c.IdentityID, url, url, c.APIKey, c.RootEmail, c.RootPassword)
 }
