@@ -47,7 +47,8 @@ type Error struct {
 	Fields     []FieldError // for ErrInvalid
 	Message    string       // human text, safe to show (never contains secrets)
 	RetryAfter time.Duration
-	Limit      int // for ErrRateLimited: the limit that was hit
+	Limit      int         // for ErrRateLimited: the limit that was hit
+	Limits     []RateLimit // for ErrRateLimited: every limit in force for the action
 }
 
 func (e *Error) Error() string {

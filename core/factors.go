@@ -22,14 +22,25 @@ const (
 )
 
 // Factor is one of a user's authentication factors: at most one per channel,
-// bound to one device (for SMS, the mobile number it was verified on).
+// bound to one device (for SMS, the mobile number it was verified on; for
+// BIOMETRIC, the companion device holding the WebAuthn credential).
 type Factor struct {
-	UserID    string
-	Channel   Channel
-	Status    FactorStatus
-	Mobile    *Mobile // SMS: the number the factor was enrolled on
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	UserID  string
+	Channel Channel
+	Status  FactorStatus
+	Mobile  *Mobile // SMS: the number the factor was enrolled on
+	// BIOMETRIC: the device and the WebAuthn credential record (WebAuthn
+	// Level 3 §4 "Credential Record"); see biometric.go.
+	DeviceID       string `json:",omitempty"`
+	DeviceName     string `json:",omitempty"`
+	CredentialID   []byte `json:",omitempty"`
+	PublicKey      []byte `json:",omitempty"` // COSE_Key (WebAuthn §6.5.1.2)
+	UserHandle     []byte `json:",omitempty"` // the user.id the authenticator holds (WebAuthn §5.4.3)
+	SignCount      uint32 `json:",omitempty"` // the last signature counter accepted (WebAuthn §6.1.1)
+	AAGUID         []byte `json:",omitempty"`
+	BackupEligible bool   `json:",omitempty"` // the BE flag at registration; it must never change (WebAuthn §6.1.3)
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // ChallengePurpose says what a one-time-code challenge is for.
@@ -37,8 +48,9 @@ type ChallengePurpose string
 
 // Purposes of OTP challenges.
 const (
-	PurposeEnrolSMS  ChallengePurpose = "enrol:SMS"
-	PurposeStepUpSMS ChallengePurpose = "stepup:SMS"
+	PurposeEnrolSMS       ChallengePurpose = "enrol:SMS"
+	PurposeStepUpSMS      ChallengePurpose = "stepup:SMS"
+	PurposeEnrolBiometric ChallengePurpose = "enrol:BIOMETRIC" // the SMS code of a biometric enrolment
 )
 
 // ChallengeState is where a challenge stands.

@@ -34,6 +34,9 @@ type ProgrammeSettings struct {
 	AllowedOrigins []string `json:",omitempty"`
 	// OTPAttempts is how many wrong codes a challenge allows: 1..5, anything else means 5.
 	OTPAttempts int `json:",omitempty"`
+	// Biometrics lets users enrol the companion app's biometric (WebAuthn)
+	// credential and approve push step-ups and sign-ins with it (off by default).
+	Biometrics bool `json:",omitempty"`
 }
 
 // otpAttempts returns the effective attempts per challenge.

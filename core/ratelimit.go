@@ -51,46 +51,15 @@ const (
 // CheckRate counts one request of action from clientIP for prog and fails with
 // ErrRateLimited (RetryAfter until the window ends) when a limit is exceeded.
 func (s *Service) CheckRate(ctx context.Context, action RateAction, prog *Programme, clientIP string) error {
-	perIP, perProg := s.cfg.RateLimits.LoginPerIP, s.cfg.RateLimits.LoginPerProgramme
-	if action == RateTokenise {
-		perIP, perProg = s.cfg.RateLimits.TokenisePerIP, s.cfg.RateLimits.TokenisePerProgramme
-	}
-	now := s.clock.Now()
-	type check struct {
-		key   string
-		limit RateLimit
-		end   time.Time
-	}
-	var checks []check
-	for _, c := range []struct {
-		scope string
-		limit RateLimit
-	}{{"ip:" + clientIP, perIP}, {"programme", perProg}} {
-		if c.limit.Requests <= 0 {
-			continue
-		}
-		start := now.Truncate(c.limit.Window)
-		checks = append(checks, check{
-			key:   string(action) + "|" + prog.ID + "|" + c.scope + "|" + strconv.FormatInt(start.Unix(), 10),
-			limit: c.limit, end: start.Add(c.limit.Window),
-		})
-	}
-	if len(checks) == 0 {
+	rc := s.rateCounters(action, prog, clientIP)
+	if len(rc.checks) == 0 {
 		return nil
 	}
 	var exceeded *Error
 	err := s.store.Update(ctx, func(tx Tx) error {
-		exceeded = nil
-		for _, c := range checks {
-			n, err := tx.IncrementCounter(c.key, c.end, now)
-			if err != nil {
-				return err
-			}
-			if n > c.limit.Requests && exceeded == nil {
-				exceeded = &Error{Class: ErrRateLimited, Limit: c.limit.Requests, RetryAfter: c.end.Sub(now)}
-			}
-		}
-		return nil
+		var err error
+		exceeded, err = rc.count(tx)
+		return err
 	})
 	if err != nil {
 		return internal("rate limit", err)
@@ -99,4 +68,61 @@ func (s *Service) CheckRate(ctx context.Context, action RateAction, prog *Progra
 		return exceeded
 	}
 	return nil
+}
+
+// rateCounters are the counters one request increments.
+type rateCounters struct {
+	now    time.Time
+	checks []rateCheck
+}
+
+type rateCheck struct {
+	key   string
+	limit RateLimit
+	end   time.Time
+}
+
+// rateCounters returns the counters of the limits in force on action for a
+// request from clientIP to prog: per address first, then per programme.
+func (s *Service) rateCounters(action RateAction, prog *Programme, clientIP string) rateCounters {
+	perIP, perProg := s.cfg.RateLimits.LoginPerIP, s.cfg.RateLimits.LoginPerProgramme
+	if action == RateTokenise {
+		perIP, perProg = s.cfg.RateLimits.TokenisePerIP, s.cfg.RateLimits.TokenisePerProgramme
+	}
+	rc := rateCounters{now: s.clock.Now()}
+	for _, c := range []struct {
+		scope string
+		limit RateLimit
+	}{{"ip:" + clientIP, perIP}, {"programme", perProg}} {
+		if c.limit.Requests <= 0 {
+			continue
+		}
+		start := rc.now.Truncate(c.limit.Window)
+		rc.checks = append(rc.checks, rateCheck{
+			key:   string(action) + "|" + prog.ID + "|" + c.scope + "|" + strconv.FormatInt(start.Unix(), 10),
+			limit: c.limit, end: start.Add(c.limit.Window),
+		})
+	}
+	return rc
+}
+
+// count increments the counters in tx and returns the rate-limit error of the
+// first limit exceeded, or nil. The per-address check comes first and a call it
+// refuses stops there: one address hammering away must not use up the whole
+// programme's budget.
+func (rc rateCounters) count(tx Tx) (*Error, error) {
+	for _, c := range rc.checks {
+		n, err := tx.IncrementCounter(c.key, c.end, rc.now)
+		if err != nil {
+			return nil, err
+		}
+		if n > c.limit.Requests {
+			inForce := make([]RateLimit, len(rc.checks))
+			for i, c := range rc.checks {
+				inForce[i] = c.limit
+			}
+			return &Error{Class: ErrRateLimited, Limit: c.limit.Requests, Limits: inForce, RetryAfter: c.end.Sub(rc.now)}, nil
+		}
+	}
+	return nil, nil
 }

@@ -296,6 +296,9 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 			if _, err := tx.DeleteUserSessions(u.ID); err != nil {
 				return err
 			}
+			if err := s.endPushChallenges(tx, u.ID, PushReasonLocked); err != nil {
+				return err
+			}
 			outcome = Conflict(CodeChallengeLimitExceeded)
 			lockedUser = u
 			details["locked"] = "true"
@@ -313,6 +316,7 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 	}
 	if lockedUser != nil {
 		s.alertSCALock(ctx, c.Programme, lockedUser)
+		s.pushChanged(ctx, lockedUser.ID)
 	}
 	return outcome
 }

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/deputyhq/deputy/password"
 )
 
@@ -50,6 +52,20 @@ type Config struct {
 	MaxConcurrentHashes int
 	// Logger receives operational logs; never secrets (default slog.Default()).
 	Logger *slog.Logger
+	// WebAuthnRPID is the WebAuthn relying party id the companion's credentials
+	// are scoped to (WebAuthn §5.1.2): the origins' host or a parent domain of
+	// it (default "localhost").
+	WebAuthnRPID string
+	// WebAuthnOrigins are the origins the companion acts for, checked against
+	// clientDataJSON.origin (WebAuthn §7.1 step 9, §7.2 step 13; default
+	// ["https://localhost"]).
+	WebAuthnOrigins []string
+	// PushHeartbeat is how often a push event stream sends a heartbeat, which
+	// also keeps its session alive (default 15s).
+	PushHeartbeat time.Duration
+	// PushPoll is how often a push event stream or long poll re-reads the store,
+	// so that a change committed by another replica reaches it (default 3s).
+	PushPoll time.Duration
 }
 
 func (c *Config) applyDefaults() error {
@@ -102,6 +118,9 @@ func (c *Config) applyDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if err := c.applyPushDefaults(); err != nil {
+		return err
+	}
 	switch {
 	case c.SessionIdle < time.Second:
 		return fmt.Errorf("session idle timeout %v is below one second", c.SessionIdle)
@@ -124,6 +143,10 @@ type Integrations struct {
 	SMS   SMSSender
 	Email EmailSender
 	KYC   KYCProvider
+	// Push relays push events to a third-party push service (FCM, APNs) so
+	// that a sleeping companion wakes up; nil relies on the companion's own
+	// event stream or long poll.
+	Push PushRelay
 }
 
 // Service is Deputy's domain API. It is safe for concurrent use.
@@ -136,6 +159,8 @@ type Service struct {
 	keys   keyring
 	mail   *mailTemplates
 	log    *slog.Logger
+	rp     *webauthn.WebAuthn
+	hub    *pushHub
 }
 
 // New builds a Service over its dependencies, validating cfg. It loads the
@@ -155,6 +180,10 @@ func New(ctx context.Context, cfg Config, store Store, send Integrations, clock 
 	if err != nil {
 		return nil, err
 	}
+	rp, err := newRelyingParty(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return &Service{
 		cfg:    cfg,
 		store:  store,
@@ -164,6 +193,8 @@ func New(ctx context.Context, cfg Config, store Store, send Integrations, clock 
 		keys:   keyring{key: key},
 		mail:   mail,
 		log:    cfg.Logger,
+		rp:     rp,
+		hub:    newPushHub(),
 	}, nil
 }
 

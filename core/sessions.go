@@ -92,8 +92,9 @@ func (s *Service) lockedError(u *User, now time.Time) error {
 // attempt got there first), so exactly LockoutThreshold attempts see 403.
 func (s *Service) recordLoginFailure(ctx context.Context, userID string) error {
 	var outcome error
+	locked := false
 	err := s.store.Update(ctx, func(tx Tx) error {
-		outcome = nil
+		outcome, locked = nil, false
 		u, err := tx.User(userID)
 		if err != nil {
 			return err
@@ -108,7 +109,10 @@ func (s *Service) recordLoginFailure(ctx context.Context, userID string) error {
 		if u.FailedLogins >= s.cfg.LockoutThreshold {
 			u.FailedLogins = 0
 			u.LockedUntil = now.Add(s.cfg.LockoutDuration)
-			action = "login.locked"
+			action, locked = "login.locked", true
+			if err := s.endPushChallenges(tx, u.ID, PushReasonLocked); err != nil {
+				return err
+			}
 		}
 		u.UpdatedAt = now
 		if err := tx.UpdateUser(u); err != nil {
@@ -118,6 +122,9 @@ func (s *Service) recordLoginFailure(ctx context.Context, userID string) error {
 	})
 	if err != nil {
 		return internal("record login failure", err)
+	}
+	if locked {
+		s.pushChanged(ctx, userID)
 	}
 	return outcome
 }
@@ -277,6 +284,12 @@ func (s *Service) Sweep(ctx context.Context) error {
 			return err
 		}
 		if _, err := tx.DeleteCountersExpired(now); err != nil {
+			return err
+		}
+		if _, err := tx.DeletePushChallengesCreatedBefore(now.Add(-pushKeep)); err != nil {
+			return err
+		}
+		if _, err := tx.DeleteWebAuthnRegistrationsExpired(now); err != nil {
 			return err
 		}
 		_, err := tx.DeleteIdempotencyExpired(now)

@@ -65,6 +65,8 @@ type ReadTx interface {
 	IdempotencyReader
 	OutboxReader
 	PasswordTokenReader
+	PushChallengeReader
+	WebAuthnRegistrationReader
 	Meta(key string) ([]byte, error)
 }
 
@@ -86,6 +88,8 @@ type Tx interface {
 	IdempotencyWriter
 	OutboxWriter
 	PasswordTokenWriter
+	PushChallengeWriter
+	WebAuthnRegistrationWriter
 	CounterWriter
 	// NextID returns a fresh numeric id, unique across identities and users.
 	NextID() (string, error)

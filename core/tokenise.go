@@ -50,8 +50,10 @@ const (
 )
 
 // Tokenise turns a password into a single-use token valid for PasswordTokenTTL,
-// bound to the programme.
-func (s *Service) Tokenise(ctx context.Context, prog *Programme, plain string) (string, error) {
+// bound to the programme. The rate limits on tokenisation for clientIP are
+// counted in the same transaction as the token is stored (one commit per
+// call); a call over a limit fails with ErrRateLimited and stores nothing.
+func (s *Service) Tokenise(ctx context.Context, prog *Programme, plain, clientIP string) (string, error) {
 	if plain == "" {
 		return "", Invalid("password.value", "REQUIRED")
 	}
@@ -66,13 +68,22 @@ func (s *Service) Tokenise(ctx context.Context, prog *Programme, plain string) (
 	if err != nil {
 		return "", err
 	}
-	t := &PasswordToken{TokenHash: s.keys.hash(purposePasswordToken, token), ProgrammeID: prog.ID, Sealed: sealed, ExpiresAt: s.clock.Now().Add(s.cfg.PasswordTokenTTL)}
+	rc := s.rateCounters(RateTokenise, prog, clientIP)
+	t := &PasswordToken{TokenHash: s.keys.hash(purposePasswordToken, token), ProgrammeID: prog.ID, Sealed: sealed, ExpiresAt: rc.now.Add(s.cfg.PasswordTokenTTL)}
+	var exceeded *Error
 	err = s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if exceeded, err = rc.count(tx); err != nil || exceeded != nil {
+			return err // the counts are kept, the token is not stored
+		}
 		c := *t
 		return tx.InsertPasswordToken(&c)
 	})
 	if err != nil {
 		return "", internal("tokenise", err)
+	}
+	if exceeded != nil {
+		return "", exceeded
 	}
 	return token, nil
 }

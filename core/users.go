@@ -322,12 +322,17 @@ func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, activ
 			u.LockedUntil, u.FailedLogins = time.Time{}, 0
 		} else if _, err := tx.DeleteUserSessions(u.ID); err != nil {
 			return err
+		} else if err := s.endPushChallenges(tx, u.ID, PushReasonDeactivated); err != nil {
+			return err
 		}
 		if err := tx.UpdateUser(u); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, u.ProgrammeID, c.User.ID, action, u.ID, nil)
 	})
+	if err == nil && !active {
+		s.pushChanged(ctx, id)
+	}
 	return internal(action, err)
 }
 

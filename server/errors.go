@@ -2,9 +2,12 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/deputyhq/deputy/core"
 )
@@ -43,7 +46,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Retry-After", strconv.Itoa(int(ce.RetryAfter.Seconds()+0.999)))
 		}
 		if errors.Is(err, core.ErrRateLimited) {
-			w.Header().Set("x-ratelimit-limit", strconv.Itoa(ce.Limit))
+			w.Header().Set("x-ratelimit-limit", rateLimitHeader(ce))
 			w.Header().Set("x-ratelimit-reset", strconv.Itoa(int(ce.RetryAfter.Seconds()+0.999)))
 		}
 	}
@@ -93,6 +96,10 @@ func toHTTP(err error) (int, any) {
 	case errors.Is(err, core.ErrNotFound):
 		return http.StatusNotFound, errorBody{Code: "NOT_FOUND", Message: msg("The requested resource could not be found.")}
 	case errors.Is(err, core.ErrTokenNotFound):
+		// Weavr answers an expired token with 410 TokenExpired, any other with 404 NotFoundToken.
+		if code("") == core.CodeTokenExpired {
+			return http.StatusGone, errorCodeBody{ErrorCode: core.CodeTokenExpired}
+		}
 		return http.StatusNotFound, errorCodeBody{ErrorCode: code(core.CodeTokenNotFound)}
 	case errors.Is(err, core.ErrConflict):
 		return http.StatusConflict, errorCodeBody{ErrorCode: code("CONFLICT")}
@@ -109,6 +116,17 @@ func toHTTP(err error) (int, any) {
 	default:
 		return http.StatusInternalServerError, errorBody{Code: "INTERNAL_ERROR", Message: "There is a problem with the server. Please try again later."}
 	}
+}
+
+// rateLimitHeader is Weavr's x-ratelimit-limit: the limit that was exceeded,
+// then every limit in force as requests;w=windowSeconds ("3, 3;w=60, 600;w=60").
+func rateLimitHeader(ce *core.Error) string {
+	var b strings.Builder
+	b.WriteString(strconv.Itoa(ce.Limit))
+	for _, l := range ce.Limits {
+		fmt.Fprintf(&b, ", %d;w=%d", l.Requests, int64(l.Window/time.Second))
+	}
+	return b.String()
 }
 
 var (

@@ -109,6 +109,7 @@ func (s *Server) routes() {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(assets.OpenAPI())
 	})
+	s.captureRoutes() // GET /secure/...: the browser capture component (capture.go), public
 
 	s.handle("POST /multi/login_with_password", eitherKey, false, s.loginWithPassword)
 	s.handle("POST /multi/logout", userToken, false, s.logout)
@@ -130,6 +131,7 @@ func (s *Server) routes() {
 	s.handle("POST /multi/authentication_factors/otp/{channel}/verify", userToken, true, s.enrolOTPVerify)
 	s.handle("POST /multi/stepup/challenges/otp/{channel}", userToken, true, s.stepUpOTP)
 	s.handle("POST /multi/stepup/challenges/otp/{channel}/verify", userToken, true, s.stepUpOTPVerify)
+	s.pushRoutes() // biometric enrolment, push step-up, the companion's stream, biometric sign-in (push.go)
 
 	s.handle("POST /multi/users", userToken, true, s.userCreate)
 	s.handle("GET /multi/users", userToken, false, s.usersGet)

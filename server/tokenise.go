@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-
-	"github.com/deputyhq/deputy/core"
 )
 
 type tokenizeRequest struct {
@@ -17,7 +15,7 @@ type tokenizeRequest struct {
 // Weavr's secure UI components): browsers and apps send the password here with
 // the public ui key, and only the token travels through the embedder's backend.
 func (s *Server) tokenize(r *request) (reply, error) {
-	if err := s.svc.CheckRate(r.Context(), core.RateTokenise, r.prog, s.clientIP(r.Request)); err != nil {
+	if err := s.checkBrowserOrigin(r.Request); err != nil {
 		return reply{}, err
 	}
 	var in tokenizeRequest
@@ -29,7 +27,8 @@ func (s *Server) tokenize(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	token, err := s.svc.Tokenise(r.Context(), r.prog, in.Password.Value)
+	// The rate limits are counted in the same commit as the token is stored.
+	token, err := s.svc.Tokenise(r.Context(), r.prog, in.Password.Value, s.clientIP(r.Request))
 	if err != nil {
 		return reply{}, err
 	}

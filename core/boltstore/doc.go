@@ -6,8 +6,8 @@
 // memory-mapped file after its transaction ends. Writes go through db.Batch, so
 // concurrent Updates share one commit (and one fsync); reads go through db.View.
 //
-// The bucket tree (schema version 3; the buckets marked "2" or "3" came with
-// that migration):
+// The bucket tree (schema version 4; the buckets marked "2", "3" or "4" came
+// with that migration):
 //
 //	v1                                   root; its sequence numbers NextID
 //	├── version          -> uint64       schema version (big-endian), see migrations.go
@@ -65,6 +65,12 @@
 //	│   └── <token hash> -> PasswordToken   unique key (core.UniquePasswordToken)
 //	├── counters/                                                   3
 //	│   └── <key>        -> counter         {Count, ExpiresAt} of a rate limit (counters.go)
+//	├── push_challenges/                                            4
+//	│   └── <id>         -> PushChallenge   push step-ups and biometric sign-ins (push.go)
+//	├── user_push_challenges/                                       4
+//	│   └── [userID] listID -> id           index of a user's push challenges, in id order
+//	├── webauthn_registrations/                                     4
+//	│   └── <session token hash> -> WebAuthnRegistration   biometric enrolments between begin and finish
 //	└── outbox/
 //	    └── <programmeID>/               its sequence numbers the programme's messages
 //	        └── <seq>    -> Message      seq is a big-endian uint64

@@ -45,6 +45,11 @@ var (
 	// Added by migration 3.
 	bucketPasswordTokens = []byte("password_tokens")
 	bucketCounters       = []byte("counters")
+
+	// Added by migration 4 (push.go).
+	bucketPushChallenges        = []byte("push_challenges")
+	bucketUserPushChallenges    = []byte("user_push_challenges")
+	bucketWebAuthnRegistrations = []byte("webauthn_registrations")
 )
 
 // A migration takes a file from schema version Version-1 to Version. It runs
@@ -63,6 +68,7 @@ var migrations = []migration{
 	{Version: 1, Description: "create the bucket tree", Migrate: createTree},
 	{Version: 2, Description: "index users for listing; add invites, email codes and KYC", Migrate: addUserListAndOnboarding},
 	{Version: 3, Description: "index every programme key; add password tokens and counters", Migrate: addKeysTokensAndCounters},
+	{Version: 4, Description: "add push challenges and WebAuthn registrations", Migrate: addPushAndWebAuthn},
 }
 
 // migrate brings the file up to the last of ms. It refuses a file whose

@@ -12,12 +12,20 @@ import (
 
 func factor(userID string, ch core.Channel) *core.Factor {
 	return &core.Factor{
-		UserID:    userID,
-		Channel:   ch,
-		Status:    core.FactorPending,
-		Mobile:    &core.Mobile{CountryCode: "+356", Number: "79123456"},
-		CreatedAt: t0,
-		UpdatedAt: t0.Add(time.Second),
+		UserID:         userID,
+		Channel:        ch,
+		Status:         core.FactorPending,
+		Mobile:         &core.Mobile{CountryCode: "+356", Number: "79123456"},
+		DeviceID:       "device-" + userID,
+		DeviceName:     "Ann's phone",
+		CredentialID:   []byte("credential-id-" + userID),
+		PublicKey:      []byte("cose-key-" + userID),
+		UserHandle:     []byte("user-handle-" + userID),
+		SignCount:      42,
+		AAGUID:         []byte("0123456789abcdef"),
+		BackupEligible: true,
+		CreatedAt:      t0,
+		UpdatedAt:      t0.Add(time.Second),
 	}
 }
 

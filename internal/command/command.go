@@ -25,6 +25,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			serveCommand(),
 			programmeCommand(),
 			demoCommand(),
+			adminCommand(),
 		},
 	}
 	return root.Run(ctx, args)

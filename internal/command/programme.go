@@ -64,6 +64,9 @@ func programmeCommand() *cli.Command {
 					default:
 						return fmt.Errorf("--key %q: want secret or ui", cmd.String("key"))
 					}
+					if g := cmd.Duration("grace"); g < 0 || g > 30*24*time.Hour {
+						return fmt.Errorf("--grace %v: want 0 (the old key stops at once) to 720h", g)
+					}
 					svc, closeStore, err := openOffline(ctx, cmd.String("db"))
 					if err != nil {
 						return err

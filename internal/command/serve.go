@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -25,17 +27,23 @@ func serveCommand() *cli.Command {
 			dbFlag("deputy.db"),
 			&cli.BoolFlag{Name: "sandbox", Usage: "sandbox mode: every code is 123456, messages go to an outbox, the clock can be moved", Sources: env("sandbox")},
 			&cli.DurationFlag{Name: "session-idle", Value: 5 * time.Minute, Usage: "end sessions after this long without activity", Sources: env("session-idle")},
+			&cli.StringFlag{Name: "trusted-proxies", Usage: "comma-separated CIDRs (or addresses) of reverse proxies whose X-Forwarded-For is believed for per-client rate limits", Sources: env("trusted-proxies")},
 		}, logFlags()...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			log, err := newLogger(stderrOr(cmd.Root().ErrWriter), cmd.String("log-format"), cmd.String("log-level"))
 			if err != nil {
 				return err
 			}
+			proxies, err := parsePrefixes(cmd.String("trusted-proxies"))
+			if err != nil {
+				return fmt.Errorf("--trusted-proxies: %w", err)
+			}
 			cfg := instanceConfig{
-				DB:          cmd.String("db"),
-				Sandbox:     cmd.Bool("sandbox"),
-				SessionIdle: cmd.Duration("session-idle"),
-				Log:         log,
+				DB:             cmd.String("db"),
+				Sandbox:        cmd.Bool("sandbox"),
+				SessionIdle:    cmd.Duration("session-idle"),
+				TrustedProxies: proxies,
+				Log:            log,
 			}
 			inst, err := openInstance(ctx, cfg)
 			if err != nil {
@@ -46,7 +54,8 @@ func serveCommand() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", cmd.String("addr"), err)
 			}
-			log.Info("deputy serving", slog.String("addr", ln.Addr().String()), slog.String("db", cfg.DB), slog.Bool("sandbox", cfg.Sandbox))
+			log.Info("deputy serving", slog.String("addr", ln.Addr().String()), slog.String("db", cfg.DB), slog.Bool("sandbox", cfg.Sandbox),
+				slog.Any("trusted_proxies", cfg.TrustedProxies))
 			return inst.Serve(ctx, ln)
 		},
 	}
@@ -57,7 +66,33 @@ type instanceConfig struct {
 	DB          string
 	Sandbox     bool
 	SessionIdle time.Duration
-	Log         *slog.Logger
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the
+	// client (server.Options.TrustedProxies).
+	TrustedProxies []netip.Prefix
+	Log            *slog.Logger
+}
+
+// parsePrefixes reads a comma-separated list of CIDRs; a bare address stands
+// for itself alone (/32 or /128).
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil {
+			a = a.Unmap()
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a CIDR (10.0.0.0/8) nor an address", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // instance is an open store, service and HTTP handler.
@@ -85,7 +120,7 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 		store.Close()
 		return nil, err
 	}
-	h, err := server.New(svc, server.Options{Logger: cfg.Log, Clock: clock})
+	h, err := server.New(svc, server.Options{Logger: cfg.Log, Clock: clock, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		store.Close()
 		return nil, err

@@ -47,12 +47,12 @@ var weavrOperations = []string{
 
 var deputyOperations = []string{
 	"healthz", "openapiGet", "readyz", "sandboxClockAdvance", "sandboxOutboxGet",
-	"kycCallback", "sandboxKycDecide", "userStatusGet",
+	"kycCallback", "sandboxKycDecide", "tokenize", "userStatusGet",
 }
 
 // extensionOperations are Deputy's own additions under /multi that a Weavr
 // client would not know; they carry the "Deputy extensions" tag.
-var extensionOperations = []string{"kycCallback", "sandboxKycDecide", "userStatusGet"}
+var extensionOperations = []string{"kycCallback", "sandboxKycDecide", "tokenize", "userStatusGet"}
 
 // idempotentOperations declare idempotency-ref, as Weavr does for them.
 var idempotentOperations = []string{
@@ -164,14 +164,16 @@ func assertClosed(t *testing.T, where string, ref *openapi3.SchemaRef, seen map[
 	}
 }
 
-func TestSignInDeclaresRateLimitHeaders(t *testing.T) {
+func TestRateLimitedOperationsDeclareTheHeaders(t *testing.T) {
 	spec, err := Load()
 	require.NoError(t, err)
-	op := spec.Doc.Paths.Find("/multi/login_with_password").Post
-	tooMany := op.Responses.Status(http.StatusTooManyRequests)
-	require.NotNil(t, tooMany)
-	for _, h := range []string{"request-ref", "x-ratelimit-limit", "x-ratelimit-reset", "Retry-After"} {
-		assert.Contains(t, tooMany.Value.Headers, h)
+	for _, path := range []string{"/multi/login_with_password", "/multi/tokenize"} {
+		op := spec.Doc.Paths.Find(path).Post
+		tooMany := op.Responses.Status(http.StatusTooManyRequests)
+		require.NotNil(t, tooMany, path)
+		for _, h := range []string{"request-ref", "x-ratelimit-limit", "x-ratelimit-reset", "Retry-After"} {
+			assert.Contains(t, tooMany.Value.Headers, h, path)
+		}
 	}
 }
 

@@ -1,0 +1,857 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strconv"
+	"time"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+)
+
+// PushKind says what a push challenge approves.
+type PushKind string
+
+// Kinds of push challenge.
+const (
+	PushStepUp PushKind = "STEP_UP" // steps up the requesting session (Weavr stepupSCAChallengePush)
+	PushLogin  PushKind = "LOGIN"   // signs the user in (Weavr loginViaBiometrics)
+)
+
+// PushState is where a push challenge stands. The zero value is not a state:
+// only APPROVED ever grants anything.
+type PushState string
+
+// Push challenge states. EXPIRED is never stored: a PENDING challenge past
+// its ExpiresAt reads as EXPIRED (PushChallenge.StateAt).
+const (
+	PushPending   PushState = "PENDING"
+	PushApproved  PushState = "APPROVED"
+	PushDeclined  PushState = "DECLINED"  // by the user on the device, or a wrong number picked
+	PushCancelled PushState = "CANCELLED" // by Deputy: device changed or unlinked, user deactivated or locked, superseded
+	PushExpired   PushState = "EXPIRED"
+)
+
+// Why a push challenge was declined or cancelled (PushChallenge.Reason).
+const (
+	PushReasonNotMe         = "NOT_ME"    // the user said "I did not do this"
+	PushReasonCancelled     = "CANCELLED" // the user dismissed it
+	PushReasonWrongNumber   = "WRONG_NUMBER"
+	PushReasonDeviceChanged = "DEVICE_CHANGED"
+	PushReasonUnlinked      = "UNLINKED"
+	PushReasonSuperseded    = "SUPERSEDED" // the same session asked again
+	PushReasonDeactivated   = "USER_DEACTIVATED"
+	PushReasonLocked        = "USER_LOCKED"
+)
+
+// DefaultPushSummary is what a step-up challenge shows when the requesting
+// client does not say which operation it is for.
+const DefaultPushSummary = "Step up your session"
+
+// Limits of push challenges.
+const (
+	// MaxPushSummaryLen bounds a summary, in characters.
+	MaxPushSummaryLen = 200
+	// maxPendingPush bounds a user's pending challenges, so that nobody can
+	// flood a device with prompts (push fatigue).
+	maxPendingPush = 5
+	// pushSaltLen is the length of the random salt mixed into the WebAuthn
+	// challenge (WebAuthn §13.4.3: at least 16 random bytes).
+	pushSaltLen = 16
+	// pushKeep is how long resolved challenges are kept for the requester to read.
+	pushKeep = 24 * time.Hour
+)
+
+// PushChallenge asks the user, on their companion device, to approve one
+// operation: the step-up of a session or a sign-in. It shows a readable
+// summary; the requesting client shows Number, and the device offers Choices,
+// three numbers of which one is Number (number matching).
+type PushChallenge struct {
+	ID          string // numeric, from Tx.NextID
+	ProgrammeID string
+	UserID      string // "" for the decoy of a sign-in by an unknown email
+	Kind        PushKind
+	SessionHash []byte // STEP_UP: the requesting session, stepped up on approval
+	Summary     string
+	Number      int   // 10..99
+	Choices     []int // three distinct numbers, Number among them, shuffled
+	Salt        []byte
+	SecretHash  []byte // LOGIN: keyed hash of the secret that collects the token
+	State       PushState
+	Reason      string // why DECLINED or CANCELLED
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	ResolvedAt  time.Time
+	Collected   bool // LOGIN: the token was collected
+}
+
+// StateAt is the challenge's state at now: PENDING past ExpiresAt is EXPIRED.
+func (c *PushChallenge) StateAt(now time.Time) PushState {
+	if c.State == PushPending && !now.Before(c.ExpiresAt) {
+		return PushExpired
+	}
+	return c.State
+}
+
+// PushChallengeReader reads push challenges.
+type PushChallengeReader interface {
+	PushChallenge(id string) (*PushChallenge, error)
+	// UserPushChallenges returns the challenges of a user created at or after
+	// since, oldest first.
+	UserPushChallenges(userID string, since time.Time) ([]*PushChallenge, error)
+}
+
+// PushChallengeWriter writes push challenges. A challenge's UserID never changes.
+type PushChallengeWriter interface {
+	// InsertPushChallenge fails with ErrDuplicate when the id is taken.
+	InsertPushChallenge(c *PushChallenge) error
+	// UpdatePushChallenge fails with ErrRecordNotFound when there is no such challenge.
+	UpdatePushChallenge(c *PushChallenge) error
+	// DeletePushChallengesCreatedBefore removes challenges created before t.
+	DeletePushChallengesCreatedBefore(t time.Time) (int, error)
+}
+
+// pushChallengeBytes derives the WebAuthn challenge of a push approval:
+//
+//	SHA-256("deputy-push-v1" || id || 0x00 || summary || 0x00 || number || salt)
+//
+// The authenticator signs it inside clientDataJSON (WebAuthn §5.8.1, §6.3.3),
+// so an assertion approves exactly this challenge, this operation text and this
+// number: a signature made for one operation cannot approve another, which is
+// the dynamic linking of PSD2 RTS Art. 5(1)(b) and 5(2). The random salt, kept
+// by the server, makes the challenge unpredictable (WebAuthn §13.4.3) and
+// keeps the device from working out the number without the user.
+func pushChallengeBytes(c *PushChallenge) []byte {
+	h := sha256.New()
+	h.Write([]byte("deputy-push-v1"))
+	h.Write([]byte(c.ID))
+	h.Write([]byte{0})
+	h.Write([]byte(c.Summary))
+	h.Write([]byte{0})
+	h.Write([]byte(strconv.Itoa(c.Number)))
+	h.Write(c.Salt)
+	return h.Sum(nil)
+}
+
+// pushChallengeString is the challenge as clientDataJSON carries it (base64url).
+func pushChallengeString(c *PushChallenge) string {
+	return base64.RawURLEncoding.EncodeToString(pushChallengeBytes(c))
+}
+
+// randomInt returns a uniform integer in [lo, hi] from crypto/rand.
+func randomInt(lo, hi int) int {
+	n, err := rand.Int(rand.Reader, big.NewInt(int64(hi-lo+1)))
+	if err != nil {
+		panic(err) // crypto/rand never fails (Go 1.24)
+	}
+	return lo + int(n.Int64())
+}
+
+// newPushNumbers picks the number to match (10..99), two other distinct
+// numbers, shuffled together, and a salt.
+func newPushNumbers() (number int, choices []int, salt []byte) {
+	number = randomInt(10, 99)
+	choices = []int{number}
+	for len(choices) < 3 {
+		n := randomInt(10, 99)
+		if n != choices[0] && (len(choices) < 2 || n != choices[1]) {
+			choices = append(choices, n)
+		}
+	}
+	for i := len(choices) - 1; i > 0; i-- { // Fisher-Yates
+		j := randomInt(0, i)
+		choices[i], choices[j] = choices[j], choices[i]
+	}
+	salt = make([]byte, pushSaltLen)
+	_, _ = rand.Read(salt)
+	return number, choices, salt
+}
+
+// pushStateError is the error for answering a challenge that is not pending.
+func pushStateError(c *PushChallenge, now time.Time) error {
+	switch c.StateAt(now) {
+	case PushPending:
+		return nil
+	case PushApproved:
+		return Conflict(CodeAlreadyVerified)
+	case PushExpired:
+		return Conflict(CodeCodeExpired)
+	default:
+		return Conflict(CodeStateInvalid)
+	}
+}
+
+// activeBiometric returns the user's ACTIVE biometric factor or CHANNEL_NOT_REGISTERED.
+func activeBiometric(tx ReadTx, userID string) (*Factor, error) {
+	f, err := tx.Factor(userID, ChannelBiometric)
+	if errors.Is(err, ErrRecordNotFound) || (err == nil && f.Status != FactorActive) {
+		return nil, Conflict(CodeChannelNotRegistered)
+	}
+	return f, err
+}
+
+// recentPush lists the user's challenges that can still be pending at now.
+func (s *Service) recentPush(tx ReadTx, userID string, now time.Time) ([]*PushChallenge, error) {
+	return tx.UserPushChallenges(userID, now.Add(-s.cfg.ChallengeTTL-time.Minute))
+}
+
+// cancelPushChallenges ends the user's pending challenges: their device
+// changed or was unlinked, or the user was deactivated or locked.
+func (s *Service) cancelPushChallenges(tx Tx, userID string, now time.Time, reason string) (int, error) {
+	list, err := s.recentPush(tx, userID, now)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range list {
+		if c.StateAt(now) != PushPending {
+			continue
+		}
+		c.State, c.Reason, c.ResolvedAt = PushCancelled, reason, now
+		if err := tx.UpdatePushChallenge(c); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// endPushChallenges cancels the user's pending push challenges in tx (the
+// user was deactivated or locked); the caller calls pushChanged after commit.
+func (s *Service) endPushChallenges(tx Tx, userID string, reason string) error {
+	_, err := s.cancelPushChallenges(tx, userID, s.clock.Now(), reason)
+	return err
+}
+
+// pushChanged wakes the user's streams after a commit that ended challenges.
+func (s *Service) pushChanged(ctx context.Context, userID string) {
+	s.publishPush(ctx, PushEvent{Kind: PushEventResolved, UserID: userID})
+}
+
+// StepUpPush sends a step-up challenge to the caller's companion device (Weavr
+// stepupSCAChallengePush). summary says which operation is being approved
+// (DefaultPushSummary when empty). The answer carries the challenge's id and
+// the number the requesting client shows. A new request from the same session
+// supersedes its pending one; a user has at most 5 pending challenges
+// (CHALLENGE_LIMIT_EXCEEDED).
+func (s *Service) StepUpPush(ctx context.Context, c *Caller, summary string) (*PushChallenge, error) {
+	if err := requireBiometrics(c.Programme); err != nil {
+		return nil, err
+	}
+	if summary == "" {
+		summary = DefaultPushSummary
+	}
+	number, choices, salt := newPushNumbers()
+	var out *PushChallenge
+	err := s.store.Update(ctx, func(tx Tx) error {
+		out = nil
+		if err := requireLiveSession(tx, c); err != nil {
+			return err
+		}
+		u, err := tx.User(c.User.ID)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		if !u.Active {
+			return Conflict(CodeCredentialsInactive)
+		}
+		if now.Before(u.SCALockedUntil) {
+			return &Error{Class: ErrConflict, Code: CodeChallengeLimitExceeded, RetryAfter: u.SCALockedUntil.Sub(now)}
+		}
+		if _, err := activeBiometric(tx, u.ID); err != nil {
+			return err
+		}
+		if err := s.makeRoomForPush(tx, u.ID, c.Session.TokenHash, now); err != nil {
+			return err
+		}
+		id, err := tx.NextID()
+		if err != nil {
+			return err
+		}
+		ch := &PushChallenge{
+			ID: id, ProgrammeID: u.ProgrammeID, UserID: u.ID, Kind: PushStepUp, SessionHash: c.Session.TokenHash,
+			Summary: summary, Number: number, Choices: choices, Salt: salt,
+			State: PushPending, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ChallengeTTL),
+		}
+		if err := tx.InsertPushChallenge(ch); err != nil {
+			return err
+		}
+		out = ch
+		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.issue", u.ID, map[string]string{"challenge": id, "kind": string(PushStepUp)})
+	})
+	if err != nil {
+		return nil, internal("issue push challenge", err)
+	}
+	s.publishPush(ctx, PushEvent{Kind: PushEventChallenge, UserID: out.UserID, ChallengeID: out.ID})
+	return out, nil
+}
+
+// makeRoomForPush supersedes the session's pending step-up challenge and
+// fails with CHALLENGE_LIMIT_EXCEEDED when the user has too many pending.
+func (s *Service) makeRoomForPush(tx Tx, userID string, sessionHash []byte, now time.Time) error {
+	list, err := s.recentPush(tx, userID, now)
+	if err != nil {
+		return err
+	}
+	pending := 0
+	for _, p := range list {
+		if p.StateAt(now) != PushPending {
+			continue
+		}
+		if sessionHash != nil && p.Kind == PushStepUp && bytes.Equal(p.SessionHash, sessionHash) {
+			p.State, p.Reason, p.ResolvedAt = PushCancelled, PushReasonSuperseded, now
+			if err := tx.UpdatePushChallenge(p); err != nil {
+				return err
+			}
+			continue
+		}
+		pending++
+	}
+	if pending >= maxPendingPush {
+		return Conflict(CodeChallengeLimitExceeded)
+	}
+	return nil
+}
+
+// PushStatus returns a step-up challenge to the session that requested it
+// (Deputy extension), with its state at now; other callers get ErrNotFound.
+func (s *Service) PushStatus(ctx context.Context, c *Caller, id string) (*PushChallenge, error) {
+	var ch *PushChallenge
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		ch, err = tx.PushChallenge(id)
+		return err
+	})
+	if errors.Is(err, ErrRecordNotFound) || (err == nil && (ch.ProgrammeID != c.Programme.ID || !bytes.Equal(ch.SessionHash, c.Session.TokenHash))) {
+		return nil, NotFound("challenge")
+	}
+	if err != nil {
+		return nil, internal("read push challenge", err)
+	}
+	ch.State = ch.StateAt(s.clock.Now())
+	return ch, nil
+}
+
+// PushSnapshot is what a push stream sees of a user at one moment.
+type PushSnapshot struct {
+	// Linked reports whether the stream's device is the user's linked device
+	// (true for a stream without a device id).
+	Linked bool
+	// SessionLive reports whether the stream's session still exists.
+	SessionLive bool
+	// Challenges are the user's recent challenges, State set to StateAt(now).
+	Challenges []*PushChallenge
+}
+
+// PushSnapshot reads what the caller's push stream needs: the user's recent
+// challenges, whether deviceID (if not empty) is still the linked device and
+// whether the session is still alive.
+func (s *Service) PushSnapshot(ctx context.Context, c *Caller, deviceID string) (*PushSnapshot, error) {
+	snap := &PushSnapshot{}
+	now := s.clock.Now()
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		*snap = PushSnapshot{}
+		_, err := tx.Session(c.Session.TokenHash)
+		switch {
+		case errors.Is(err, ErrRecordNotFound):
+		case err != nil:
+			return err
+		default:
+			snap.SessionLive = true
+		}
+		snap.Linked = true
+		if deviceID != "" {
+			f, err := activeBiometric(tx, c.User.ID)
+			var ce *Error
+			if errors.As(err, &ce) {
+				err = nil
+			}
+			if err != nil {
+				return err
+			}
+			snap.Linked = f != nil && f.DeviceID == deviceID
+		}
+		snap.Challenges, err = s.recentPush(tx, c.User.ID, now)
+		return err
+	})
+	if err != nil {
+		return nil, internal("read push snapshot", err)
+	}
+	for _, ch := range snap.Challenges {
+		ch.State = ch.StateAt(now)
+	}
+	return snap, nil
+}
+
+// PendingPush lists the challenges awaiting the caller's device, oldest first.
+// With a device id, a device that is not (or no longer) the linked one gets
+// CHANNEL_NOT_REGISTERED: it was unlinked.
+func (s *Service) PendingPush(ctx context.Context, c *Caller, deviceID string) ([]*PushChallenge, error) {
+	var out []*PushChallenge
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		out = nil
+		if err := requireLiveSession(tx, c); err != nil {
+			return err
+		}
+		f, err := activeBiometric(tx, c.User.ID)
+		if err != nil {
+			return err
+		}
+		if deviceID != "" && f.DeviceID != deviceID {
+			return Conflict(CodeChannelNotRegistered)
+		}
+		now := s.clock.Now()
+		list, err := s.recentPush(tx, c.User.ID, now)
+		for _, ch := range list {
+			if ch.StateAt(now) == PushPending {
+				out = append(out, ch)
+			}
+		}
+		return err
+	})
+	return out, internal("list pending push challenges", err)
+}
+
+// devicePush reads a challenge of the caller's user with the user and the
+// active biometric factor, as the device's answers need them.
+func (s *Service) devicePush(ctx context.Context, c *Caller, id string) (*PushChallenge, *User, *Factor, error) {
+	var (
+		ch *PushChallenge
+		u  *User
+		f  *Factor
+	)
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		if ch, err = tx.PushChallenge(id); err != nil {
+			if errors.Is(err, ErrRecordNotFound) {
+				return NotFound("challenge")
+			}
+			return err
+		}
+		if ch.UserID != c.User.ID {
+			return NotFound("challenge")
+		}
+		if u, err = tx.User(ch.UserID); err != nil {
+			return err
+		}
+		f, err = activeBiometric(tx, u.ID)
+		return err
+	})
+	if err != nil {
+		return nil, nil, nil, internal("read push challenge", err)
+	}
+	return ch, u, f, nil
+}
+
+// PushOptions returns the PublicKeyCredentialRequestOptions (WebAuthn §5.5)
+// with which the device approves challenge id: its challenge is derived from
+// the challenge's id, summary and number (pushChallengeBytes), user
+// verification is required and the linked credential is the only one allowed.
+func (s *Service) PushOptions(ctx context.Context, c *Caller, id string) (json.RawMessage, error) {
+	ch, u, f, err := s.devicePush(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := pushStateError(ch, s.clock.Now()); err != nil {
+		return nil, err
+	}
+	assertion, _, err := s.rp.BeginLogin(newWebAuthnUser(u, f.UserHandle, f),
+		webauthn.WithChallenge(pushChallengeBytes(ch)),
+		webauthn.WithUserVerification(protocol.VerificationRequired),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("begin WebAuthn assertion: %w", err)
+	}
+	options, err := json.Marshal(assertion)
+	if err != nil {
+		return nil, fmt.Errorf("encode request options: %w", err)
+	}
+	return options, nil
+}
+
+// ApprovePush approves challenge id with the number the user picked and the
+// device's AuthenticationResponseJSON (WebAuthn §5.1.9), verified as WebAuthn
+// §7.2 "Verifying an Authentication Assertion" says, against the challenge
+// derived from this challenge's summary and number (PSD2 RTS Art. 5 dynamic
+// linking), with user verification required. A signature counter that did
+// not increase is refused (WEBAUTHN_SIGN_COUNT_REGRESSION), alerted by email
+// and recorded as a security event. In one transaction the challenge becomes
+// APPROVED, the counter is saved and the requesting session is stepped up; a
+// wrong number instead declines the challenge (VERIFICATION_CODE_INVALID).
+func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number int, credential []byte) error {
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(credential)
+	if err != nil {
+		return Invalid("credential", "INVALID")
+	}
+	ch, u, f, err := s.devicePush(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(parsed.RawID, f.CredentialID) {
+		return Conflict(CodeChannelNotRegistered) // an unlinked device's credential
+	}
+	now := s.clock.Now()
+	if !u.Active {
+		return Conflict(CodeCredentialsInactive)
+	}
+	if err := pushStateError(ch, now); err != nil {
+		return err
+	}
+	challenge := pushChallengeString(ch)
+	if err := s.precheckClientData(&parsed.Response.CollectedClientData, protocol.AssertCeremony, challenge); err != nil {
+		return err
+	}
+	authData := parsed.Response.AuthenticatorData
+	if err := s.precheckAuthData(authData.RPIDHash, authData.Flags); err != nil {
+		return err
+	}
+	session := webauthn.SessionData{
+		Challenge:            challenge,
+		RelyingPartyID:       s.cfg.WebAuthnRPID,
+		UserID:               f.UserHandle,
+		AllowedCredentialIDs: [][]byte{f.CredentialID},
+		UserVerification:     protocol.VerificationRequired,
+	}
+	if _, err := s.rp.ValidateLogin(newWebAuthnUser(u, f.UserHandle, f), session, parsed); err != nil {
+		var pe *protocol.Error
+		if errors.As(err, &pe) && pe.Type == protocol.ErrAssertionSignature.Type {
+			return Conflict(CodeWebAuthnSignature)
+		}
+		return &Error{Class: ErrConflict, Code: CodeWebAuthnInvalid, Message: "the assertion was not accepted"}
+	}
+	// WebAuthn §7.2 step 21: the counter must grow; go-webauthn only sets CloneWarning.
+	if counterRegressed(authData.Counter, f.SignCount) {
+		s.signCountRegression(ctx, c.Programme, u, ch.ID, authData.Counter, f.SignCount)
+		return Conflict(CodeWebAuthnSignCount)
+	}
+	var outcome error
+	regressed := false
+	err = s.store.Update(ctx, func(tx Tx) error {
+		outcome, regressed = nil, false
+		cur, err := tx.PushChallenge(id)
+		if err != nil {
+			return err
+		}
+		fac, err := activeBiometric(tx, u.ID)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(fac.CredentialID, f.CredentialID) {
+			return Conflict(CodeChannelNotRegistered)
+		}
+		now := s.clock.Now()
+		if err := pushStateError(cur, now); err != nil {
+			return err
+		}
+		if counterRegressed(authData.Counter, fac.SignCount) {
+			regressed = true // the same assertion, replayed in parallel
+			return Conflict(CodeWebAuthnSignCount)
+		}
+		fac.SignCount, fac.UpdatedAt = authData.Counter, now
+		if err := tx.PutFactor(fac); err != nil {
+			return err
+		}
+		if number != cur.Number {
+			cur.State, cur.Reason, cur.ResolvedAt = PushDeclined, PushReasonWrongNumber, now
+			outcome = Conflict(CodeCodeInvalid)
+			if err := tx.UpdatePushChallenge(cur); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.decline", u.ID, map[string]string{"challenge": id, "reason": PushReasonWrongNumber})
+		}
+		cur.State, cur.ResolvedAt = PushApproved, now
+		if err := tx.UpdatePushChallenge(cur); err != nil {
+			return err
+		}
+		if cur.Kind == PushStepUp {
+			sess, err := tx.Session(cur.SessionHash)
+			switch {
+			case errors.Is(err, ErrRecordNotFound): // the requester signed out meanwhile
+			case err != nil:
+				return err
+			default:
+				sess.SteppedUp, sess.SteppedUpAt = true, now
+				if err := tx.UpdateSession(sess); err != nil {
+					return err
+				}
+			}
+		}
+		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.approve", u.ID, map[string]string{"challenge": id, "kind": string(cur.Kind)})
+	})
+	if regressed {
+		s.signCountRegression(ctx, c.Programme, u, ch.ID, authData.Counter, f.SignCount)
+	}
+	if err != nil {
+		return internal("approve push challenge", err)
+	}
+	s.publishPush(ctx, PushEvent{Kind: PushEventResolved, UserID: u.ID, ChallengeID: id})
+	return outcome
+}
+
+// counterRegressed applies WebAuthn §7.2 step 21: when either counter is not
+// zero, the new one must be greater than the stored one.
+func counterRegressed(got, stored uint32) bool {
+	return (got != 0 || stored != 0) && got <= stored
+}
+
+// signCountRegression records a suspected cloned authenticator as a security
+// event and alerts the user by email.
+func (s *Service) signCountRegression(ctx context.Context, prog *Programme, u *User, challengeID string, got, stored uint32) {
+	err := s.store.Update(ctx, func(tx Tx) error {
+		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "security.sign_count_regression", u.ID, map[string]string{
+			"challenge": challengeID, "signCount": strconv.FormatUint(uint64(got), 10), "stored": strconv.FormatUint(uint64(stored), 10),
+		})
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "record sign count regression", slog.String("user", u.ID), slog.String("error", err.Error()))
+	}
+	s.securityAlert(ctx, prog, u, "a copied security key may be in use",
+		"Your companion app's credential answered with a signature counter lower than before, which happens when the key was copied to another device. We refused the approval.")
+}
+
+// securityAlert emails the user about a security event.
+func (s *Service) securityAlert(ctx context.Context, prog *Programme, u *User, subject, text string) {
+	err := s.sendTemplate(ctx, prog, u.Email, "security_alert", map[string]any{"Name": u.Name, "Subject": subject, "Text": text})
+	if err != nil {
+		s.log.ErrorContext(ctx, "send security alert", slog.String("user", u.ID), slog.String("error", err.Error()))
+	}
+}
+
+// DeclinePush declines challenge id on the device. reason is
+// PushReasonCancelled or PushReasonNotMe; "I did not do this" (NOT_ME) also
+// cancels the user's other pending challenges, ends every session of the
+// user, records a security event and alerts the user by email. NOT_ME is
+// accepted after expiry too.
+func (s *Service) DeclinePush(ctx context.Context, c *Caller, id, reason string) error {
+	if reason != PushReasonCancelled && reason != PushReasonNotMe {
+		return Invalid("reason", "IN", PushReasonNotMe, PushReasonCancelled)
+	}
+	var user *User
+	err := s.store.Update(ctx, func(tx Tx) error {
+		user = nil
+		if err := requireLiveSession(tx, c); err != nil {
+			return err
+		}
+		ch, err := tx.PushChallenge(id)
+		if errors.Is(err, ErrRecordNotFound) || (err == nil && ch.UserID != c.User.ID) {
+			return NotFound("challenge")
+		}
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		if err := pushStateError(ch, now); err != nil && !(reason == PushReasonNotMe && ch.StateAt(now) == PushExpired) {
+			return err
+		}
+		ch.State, ch.Reason, ch.ResolvedAt = PushDeclined, reason, now
+		if err := tx.UpdatePushChallenge(ch); err != nil {
+			return err
+		}
+		u, err := tx.User(ch.UserID)
+		if err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.decline", u.ID, map[string]string{"challenge": id, "reason": reason}); err != nil {
+			return err
+		}
+		if reason != PushReasonNotMe {
+			return nil
+		}
+		if _, err := s.cancelPushChallenges(tx, u.ID, now, PushReasonNotMe); err != nil {
+			return err
+		}
+		n, err := tx.DeleteUserSessions(u.ID)
+		if err != nil {
+			return err
+		}
+		user = u
+		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "security.push_not_me", u.ID, map[string]string{
+			"challenge": id, "kind": string(ch.Kind), "sessionsEnded": strconv.Itoa(n),
+		})
+	})
+	if err != nil {
+		return internal("decline push challenge", err)
+	}
+	if user != nil {
+		s.securityAlert(ctx, c.Programme, user, "an approval you did not ask for",
+			"You told us you did not ask for an approval sent to your companion app. We signed you out everywhere. Change your password if someone else may know it.")
+	}
+	s.publishPush(ctx, PushEvent{Kind: PushEventResolved, UserID: c.User.ID, ChallengeID: id})
+	return nil
+}
+
+// BiometricLogin is a sign-in waiting for approval on the user's device: the
+// challenge (whose Number the signing-in client shows) and the secret that
+// collects the token once it is approved.
+type BiometricLogin struct {
+	Challenge *PushChallenge
+	Secret    string // shown once; only its keyed hash is stored
+}
+
+// Prefix of the secrets that collect a biometric sign-in's token.
+const biometricLoginPrefix = "dbl_"
+
+// purposePushSecret keeps the hashes of those secrets apart from other keyed hashes.
+const purposePushSecret = "push-secret"
+
+// LoginViaBiometrics pushes a sign-in challenge to the companion of the user
+// with that email (Weavr loginViaBiometrics). So that the endpoint, which the
+// public ui key may call, does not reveal who has an account or a device,
+// every well-formed email gets the same answer: an unknown email, a user
+// without an active biometric factor, a deactivated or locked user or one with
+// too many pending challenges get a decoy challenge that is never approved and
+// expires like any other. identityID, when not empty, picks among users of
+// several identities sharing the email.
+func (s *Service) LoginViaBiometrics(ctx context.Context, prog *Programme, email, identityID string) (*BiometricLogin, error) {
+	if err := requireBiometrics(prog); err != nil {
+		return nil, err
+	}
+	email = NormaliseEmail(email)
+	secret, err := randomToken(biometricLoginPrefix)
+	if err != nil {
+		return nil, err
+	}
+	number, choices, salt := newPushNumbers()
+	var out *PushChallenge
+	err = s.store.Update(ctx, func(tx Tx) error {
+		out = nil
+		now := s.clock.Now()
+		target, err := s.biometricLoginTarget(tx, prog, email, identityID, now)
+		if err != nil {
+			return err
+		}
+		id, err := tx.NextID()
+		if err != nil {
+			return err
+		}
+		ch := &PushChallenge{
+			ID: id, ProgrammeID: prog.ID, Kind: PushLogin, Summary: "Sign in to " + prog.Name,
+			Number: number, Choices: choices, Salt: salt, SecretHash: s.keys.hash(purposePushSecret, secret),
+			State: PushPending, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ChallengeTTL),
+		}
+		if target != nil {
+			ch.UserID = target.ID
+		}
+		if err := tx.InsertPushChallenge(ch); err != nil {
+			return err
+		}
+		out = ch
+		if target == nil {
+			return nil
+		}
+		return s.audit(ctx, tx, prog.ID, target.ID, "push.issue", target.ID, map[string]string{"challenge": id, "kind": string(PushLogin)})
+	})
+	if err != nil {
+		return nil, internal("issue biometric sign-in", err)
+	}
+	s.publishPush(ctx, PushEvent{Kind: PushEventChallenge, UserID: out.UserID, ChallengeID: out.ID})
+	return &BiometricLogin{Challenge: out, Secret: secret}, nil
+}
+
+// biometricLoginTarget finds the one user a biometric sign-in goes to, or nil
+// for a decoy.
+func (s *Service) biometricLoginTarget(tx Tx, prog *Programme, email, identityID string, now time.Time) (*User, error) {
+	users, err := tx.UsersByEmail(prog.ID, email)
+	if err != nil {
+		return nil, err
+	}
+	var target *User
+	for _, u := range users {
+		if identityID != "" && u.IdentityID != identityID {
+			continue
+		}
+		if !u.Active || u.Locked(now) || now.Before(u.SCALockedUntil) {
+			continue
+		}
+		if _, err := activeBiometric(tx, u.ID); err != nil {
+			var ce *Error
+			if errors.As(err, &ce) {
+				continue
+			}
+			return nil, err
+		}
+		if target != nil {
+			return nil, nil // ambiguous without an identity: nobody is prompted
+		}
+		target = u
+	}
+	if target != nil {
+		if err := s.makeRoomForPush(tx, target.ID, nil, now); err != nil {
+			var ce *Error
+			if errors.As(err, &ce) {
+				return nil, nil
+			}
+			return nil, err
+		}
+	}
+	return target, nil
+}
+
+// CollectBiometricLogin hands out the stepped-up session of an approved
+// biometric sign-in, once (Deputy extension to loginViaBiometrics). While the
+// challenge is pending it fails with STATE_INVALID and a one-second
+// RetryAfter; an unknown id or a wrong secret is ErrNotFound.
+func (s *Service) CollectBiometricLogin(ctx context.Context, prog *Programme, id, secret string) (*SignedIn, error) {
+	token, err := randomToken(sessionTokenPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var user *User
+	err = s.store.Update(ctx, func(tx Tx) error {
+		user = nil
+		ch, err := tx.PushChallenge(id)
+		if errors.Is(err, ErrRecordNotFound) || (err == nil && (ch.ProgrammeID != prog.ID || ch.Kind != PushLogin || !s.keys.equal(purposePushSecret, secret, ch.SecretHash))) {
+			return NotFound("challenge")
+		}
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		switch ch.StateAt(now) {
+		case PushPending:
+			return &Error{Class: ErrConflict, Code: CodeStateInvalid, RetryAfter: time.Second, Message: "the sign-in is waiting for approval"}
+		case PushApproved:
+			if ch.Collected {
+				return Conflict(CodeAlreadyVerified)
+			}
+		default:
+			return pushStateError(ch, now)
+		}
+		u, err := tx.User(ch.UserID)
+		if err != nil {
+			return err
+		}
+		if !u.Active {
+			return &Error{Class: ErrInvalidCredentials}
+		}
+		if u.Locked(now) {
+			return s.lockedError(u, now)
+		}
+		ch.Collected = true
+		if err := tx.UpdatePushChallenge(ch); err != nil {
+			return err
+		}
+		if err := tx.InsertSession(&Session{
+			TokenHash: s.keys.hash(purposeSession, token), UserID: u.ID, IdentityID: u.IdentityID, ProgrammeID: u.ProgrammeID,
+			CreatedAt: now, LastSeen: now, SteppedUp: true, SteppedUpAt: now,
+		}); err != nil {
+			return err
+		}
+		user = u
+		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "user.login", u.ID, map[string]string{"method": "biometric", "challenge": id})
+	})
+	if err != nil {
+		return nil, internal("collect biometric sign-in", err)
+	}
+	return &SignedIn{Token: token, User: user}, nil
+}

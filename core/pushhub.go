@@ -1,0 +1,139 @@
+package core
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// PushEventKind says what changed for a user's companion.
+type PushEventKind string
+
+// Push events, also the event names of the HTTP event stream.
+const (
+	PushEventChallenge PushEventKind = "challenge" // a push challenge awaits the device
+	PushEventResolved  PushEventKind = "resolved"  // a challenge was approved, declined, cancelled or expired
+	PushEventUnlinked  PushEventKind = "unlinked"  // a device was unlinked (replaced or removed)
+)
+
+// PushEvent is a change a companion should learn about. It carries ids only,
+// never the summary of the operation: what a third-party push service relays
+// must not reveal what the user is approving.
+type PushEvent struct {
+	Kind        PushEventKind
+	UserID      string
+	ChallengeID string // challenge, resolved
+	DeviceID    string // unlinked: the device that lost its credential
+}
+
+// PushRelay hands push events to a third-party push service (Firebase Cloud
+// Messaging, Apple Push Notification service) to wake a companion that holds
+// no event stream open. Deputy ships none: companions keep an event stream or
+// long poll open. Notify is called after the change has committed; its error is
+// logged and does not fail the operation.
+type PushRelay interface {
+	Notify(ctx context.Context, e PushEvent) error
+}
+
+// pushHub wakes the event streams and long polls of a user in this process
+// when a change for that user commits. Streams also re-read the store every
+// PushPoll, which covers changes made by other replicas.
+type pushHub struct {
+	mu     sync.Mutex
+	subs   map[string]map[*PushSubscription]struct{}
+	done   chan struct{}
+	closed bool
+}
+
+func newPushHub() *pushHub {
+	return &pushHub{subs: map[string]map[*PushSubscription]struct{}{}, done: make(chan struct{})}
+}
+
+// PushSubscription wakes one stream of a user. Close it when the stream ends.
+type PushSubscription struct {
+	// C receives (coalesced) when something may have changed for the user.
+	C <-chan struct{}
+	// Done is closed when the service stops serving push streams (shutdown).
+	Done <-chan struct{}
+
+	c    chan struct{}
+	hub  *pushHub
+	user string
+}
+
+// SubscribePush subscribes a stream or long poll to the changes of a user's
+// push challenges and devices.
+func (s *Service) SubscribePush(userID string) *PushSubscription {
+	h := s.hub
+	c := make(chan struct{}, 1)
+	sub := &PushSubscription{C: c, Done: h.done, c: c, hub: h, user: userID}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.closed {
+		if h.subs[userID] == nil {
+			h.subs[userID] = map[*PushSubscription]struct{}{}
+		}
+		h.subs[userID][sub] = struct{}{}
+	}
+	return sub
+}
+
+// Close ends the subscription.
+func (p *PushSubscription) Close() {
+	h := p.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if m := h.subs[p.user]; m != nil {
+		delete(m, p)
+		if len(m) == 0 {
+			delete(h.subs, p.user)
+		}
+	}
+}
+
+// StopPush ends every push stream and long poll: their subscriptions' Done
+// closes. The server calls it when it shuts down, so that open streams do not
+// hold the shutdown up.
+func (s *Service) StopPush() {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.closed {
+		h.closed = true
+		close(h.done)
+	}
+}
+
+// notify wakes every subscription of userID without blocking.
+func (h *pushHub) notify(userID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs[userID] {
+		select {
+		case sub.c <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+}
+
+// publishPush tells the user's streams in this process and the relay, if
+// any, about e. It runs after the change has committed.
+func (s *Service) publishPush(ctx context.Context, e PushEvent) {
+	if e.UserID == "" {
+		return
+	}
+	s.hub.notify(e.UserID)
+	if s.send.Push == nil {
+		return
+	}
+	if err := s.send.Push.Notify(context.WithoutCancel(ctx), e); err != nil {
+		s.log.ErrorContext(ctx, "push relay", slog.String("user", e.UserID), slog.String("event", string(e.Kind)), slog.String("error", err.Error()))
+	}
+}
+
+// PushHeartbeat is how often a push stream sends a heartbeat (Config.PushHeartbeat).
+func (s *Service) PushHeartbeat() time.Duration { return s.cfg.PushHeartbeat }
+
+// PushPoll is how often a push stream or long poll re-reads the store (Config.PushPoll).
+func (s *Service) PushPoll() time.Duration { return s.cfg.PushPoll }

@@ -1,0 +1,154 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+func pushChallenge(id, userID string, createdAt time.Time) *core.PushChallenge {
+	return &core.PushChallenge{
+		ID:          id,
+		ProgrammeID: "p1",
+		UserID:      userID,
+		Kind:        core.PushStepUp,
+		SessionHash: []byte("session-hash-" + id),
+		Summary:     "Create user alice@example.com with role ADMIN",
+		Number:      47,
+		Choices:     []int{83, 47, 12},
+		Salt:        []byte("salt-" + id),
+		SecretHash:  []byte("secret-hash-" + id),
+		State:       core.PushApproved,
+		Reason:      core.PushReasonCancelled,
+		CreatedAt:   createdAt,
+		ExpiresAt:   createdAt.Add(5 * time.Minute),
+		ResolvedAt:  createdAt.Add(time.Minute),
+		Collected:   true,
+	}
+}
+
+func webAuthnRegistration(sessionHash string, expiresAt time.Time) *core.WebAuthnRegistration {
+	return &core.WebAuthnRegistration{
+		SessionHash: []byte(sessionHash),
+		UserID:      "101",
+		DeviceID:    "device-1",
+		DeviceName:  "Ann's phone",
+		UserHandle:  []byte("user-handle-" + sessionHash),
+		Session:     []byte(`{"challenge":"c2Vzc2lvbg"}`),
+		ExpiresAt:   expiresAt,
+	}
+}
+
+func testPushChallenge(t *testing.T, s core.Store) {
+	get := func(id string) (*core.PushChallenge, error) {
+		return read(t, s, func(tx core.ReadTx) (*core.PushChallenge, error) { return tx.PushChallenge(id) })
+	}
+	list := func(userID string, since time.Time) []*core.PushChallenge {
+		l, err := read(t, s, func(tx core.ReadTx) ([]*core.PushChallenge, error) { return tx.UserPushChallenges(userID, since) })
+		require.NoError(t, err)
+		return l
+	}
+	_, err := get("100000009")
+	requireNotFound(t, err)
+	assert.Empty(t, list("101", time.Time{}))
+	requireNotFound(t, tryWrite(t, s, func(tx core.Tx) error { return tx.UpdatePushChallenge(pushChallenge("100000009", "101", t0)) }))
+
+	// Ids sort numerically, not as strings; a user id that another is a prefix of stays apart.
+	first := pushChallenge("99999999", "101", t0.Add(-10*time.Minute))
+	second := pushChallenge("100000001", "101", t0)
+	other := pushChallenge("100000002", "1010", t0)
+	decoy := pushChallenge("100000003", "", t0) // a sign-in by an unknown email: no user
+	requireComplete(t, first)
+	mustUpdate(t, s, func(tx core.Tx) error {
+		for _, c := range []*core.PushChallenge{second, first, other, decoy} {
+			if err := tx.InsertPushChallenge(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, want := range []*core.PushChallenge{first, second, other, decoy} {
+		got, err := get(want.ID)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	}
+	assert.Equal(t, []*core.PushChallenge{first, second}, list("101", time.Time{}), "oldest first")
+	assert.Equal(t, []*core.PushChallenge{second}, list("101", t0), "created at or after since")
+	assert.Equal(t, []*core.PushChallenge{other}, list("1010", time.Time{}))
+	assert.Empty(t, list("", time.Time{}), "decoys belong to nobody")
+
+	err = tryWrite(t, s, func(tx core.Tx) error { return tx.InsertPushChallenge(pushChallenge(first.ID, "102", t0)) })
+	require.ErrorIs(t, err, core.ErrDuplicate)
+
+	second.State, second.Reason, second.Collected = core.PushDeclined, core.PushReasonNotMe, false
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.UpdatePushChallenge(second) })
+	got, err := get(second.ID)
+	require.NoError(t, err)
+	assert.Equal(t, second, got)
+	assert.Equal(t, []*core.PushChallenge{first, second}, list("101", time.Time{}), "an update keeps the index")
+}
+
+func testPushChallengeSweep(t *testing.T, s core.Store) {
+	old := pushChallenge("100000001", "101", t0.Add(-25*time.Hour))
+	oldDecoy := pushChallenge("100000002", "", t0.Add(-25*time.Hour))
+	fresh := pushChallenge("100000003", "101", t0)
+	mustUpdate(t, s, func(tx core.Tx) error {
+		for _, c := range []*core.PushChallenge{old, oldDecoy, fresh} {
+			if err := tx.InsertPushChallenge(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	n, err := write(t, s, func(tx core.Tx) (int, error) { return tx.DeletePushChallengesCreatedBefore(t0.Add(-24 * time.Hour)) })
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "challenges deleted")
+	for _, id := range []string{old.ID, oldDecoy.ID} {
+		_, err := read(t, s, func(tx core.ReadTx) (*core.PushChallenge, error) { return tx.PushChallenge(id) })
+		requireNotFound(t, err)
+	}
+	l, err := read(t, s, func(tx core.ReadTx) ([]*core.PushChallenge, error) { return tx.UserPushChallenges("101", time.Time{}) })
+	require.NoError(t, err)
+	assert.Equal(t, []*core.PushChallenge{fresh}, l, "the index forgets deleted challenges")
+}
+
+func testWebAuthnRegistration(t *testing.T, s core.Store) {
+	get := func(hash string) (*core.WebAuthnRegistration, error) {
+		return read(t, s, func(tx core.ReadTx) (*core.WebAuthnRegistration, error) { return tx.WebAuthnRegistration([]byte(hash)) })
+	}
+	_, err := get("tok-1")
+	requireNotFound(t, err)
+	requireNotFound(t, tryWrite(t, s, func(tx core.Tx) error { return tx.DeleteWebAuthnRegistration([]byte("tok-1")) }))
+
+	r1, r2 := webAuthnRegistration("tok-1", t0), webAuthnRegistration("tok-2", t0.Add(time.Hour))
+	requireComplete(t, r1)
+	mustUpdate(t, s, func(tx core.Tx) error {
+		if err := tx.PutWebAuthnRegistration(r1); err != nil {
+			return err
+		}
+		return tx.PutWebAuthnRegistration(r2)
+	})
+	got, err := get("tok-1")
+	require.NoError(t, err)
+	assert.Equal(t, r1, got)
+
+	r1.DeviceID, r1.Session = "device-2", []byte(`{"challenge":"bmV3ZXI"}`)
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.PutWebAuthnRegistration(r1) })
+	got, err = get("tok-1")
+	require.NoError(t, err)
+	assert.Equal(t, r1, got, "a put replaces the session's registration")
+
+	n, err := write(t, s, func(tx core.Tx) (int, error) { return tx.DeleteWebAuthnRegistrationsExpired(t0.Add(time.Minute)) })
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "expired registrations deleted")
+	_, err = get("tok-1")
+	requireNotFound(t, err)
+
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.DeleteWebAuthnRegistration([]byte("tok-2")) })
+	_, err = get("tok-2")
+	requireNotFound(t, err)
+}

@@ -1,0 +1,109 @@
+package command_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/core/boltstore"
+)
+
+// createProgramme runs `programme create --json` and returns its output.
+func createProgramme(t *testing.T, db string) map[string]string {
+	t.Helper()
+	stdout, err := run(t, 30*time.Second, "programme", "create", "--db", db, "--name", "Acme Cards", "--json")
+	require.NoError(t, err)
+	var got map[string]string
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got), "stdout: %s", stdout)
+	return got
+}
+
+// keyKinds opens the database at db with the clock moved ahead by after and
+// reports, for each key, the kind it authenticates as ("dead" when it does not).
+// The database is closed again before it returns, so that commands can open it.
+func keyKinds(t *testing.T, db string, after time.Duration, keys ...string) []string {
+	t.Helper()
+	store, err := boltstore.Open(db, boltstore.Options{})
+	require.NoError(t, err)
+	defer store.Close()
+	clock := core.NewOffsetClock(nil)
+	clock.Advance(after)
+	outbox := core.NewOutbox(store, clock)
+	svc, err := core.New(context.Background(), core.Config{Logger: slog.New(slog.DiscardHandler)}, store,
+		core.Integrations{SMS: outbox, Email: outbox}, clock)
+	require.NoError(t, err)
+	var out []string
+	for _, k := range keys {
+		_, kind, err := svc.AuthenticateKey(context.Background(), k)
+		switch {
+		case errors.Is(err, core.ErrUnauthenticated):
+			out = append(out, "dead")
+		case err != nil:
+			t.Fatalf("authenticate: %v", err)
+		default:
+			out = append(out, kind.String())
+		}
+	}
+	return out
+}
+
+func TestProgrammeRotateKey(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "deputy.db")
+	p := createProgramme(t, db)
+
+	stdout, err := run(t, 30*time.Second, "programme", "rotate-key", "--db", db, "--id", p["id"], "--key", "ui", "--grace", "1h", "--json")
+	require.NoError(t, err)
+	var got map[string]string
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got), "stdout: %s", stdout)
+	assert.Equal(t, p["id"], got["id"])
+	assert.Equal(t, "ui", got["key"])
+	newUI := got["value"]
+	assert.Regexp(t, `^dpk_[A-Za-z0-9_-]{43}$`, newUI)
+
+	assert.Equal(t, []string{"ui", "ui", "secret"}, keyKinds(t, db, 0, newUI, p["uiKey"], p["apiKey"]), "during the grace period")
+	assert.Equal(t, []string{"ui", "ui"}, keyKinds(t, db, time.Hour-time.Minute, newUI, p["uiKey"]))
+	assert.Equal(t, []string{"ui", "dead", "secret"}, keyKinds(t, db, time.Hour, newUI, p["uiKey"], p["apiKey"]), "after it")
+
+	stdout, err = run(t, 30*time.Second, "programme", "rotate-key", "--db", db, "--id", p["id"], "--key", "secret", "--grace", "0")
+	require.NoError(t, err)
+	assert.Contains(t, stdout, "New secret key for programme "+p["id"])
+	assert.Contains(t, stdout, "shown once")
+	assert.Equal(t, []string{"dead", "ui"}, keyKinds(t, db, 0, p["apiKey"], newUI), "grace 0 ends the old secret key at once")
+
+	// Keys are stored only as hashes.
+	raw, err := os.ReadFile(db)
+	require.NoError(t, err)
+	for _, k := range []string{p["apiKey"], p["uiKey"], newUI} {
+		assert.NotContains(t, string(raw), k[4:])
+	}
+}
+
+func TestProgrammeRotateKeyRefusals(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "deputy.db")
+	p := createProgramme(t, db)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--id", p["id"], "--key", "admin"}, "want secret or ui"},
+		{[]string{"--id", p["id"], "--key", "ui", "--grace", "721h"}, "--grace 721h0m0s: want 0"},
+		{[]string{"--id", p["id"], "--key", "ui", "--grace", "-1s"}, "--grace -1s: want 0"},
+		{[]string{"--id", "999999999", "--key", "ui"}, "programme not found"},
+		{[]string{"--key", "ui"}, "id"},
+	} {
+		_, err := run(t, 30*time.Second, append([]string{"programme", "rotate-key", "--db", db}, c.args...)...)
+		if assert.Error(t, err, "%v", c.args) {
+			assert.Contains(t, err.Error(), c.want, "%v", c.args)
+		}
+	}
+	assert.Equal(t, []string{"secret", "ui"}, keyKinds(t, db, 0, p["apiKey"], p["uiKey"]), "nothing changed")
+}

@@ -1,0 +1,172 @@
+package command_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/internal/command"
+)
+
+// serving is a `deputy serve` running for one test.
+type serving struct {
+	addr   string
+	logs   *lockedBuffer
+	client *http.Client
+}
+
+// startServe runs `deputy serve` with args, waits for it to listen and stops
+// it when the test ends.
+func startServe(t *testing.T, args ...string) *serving {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logR, logW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- command.Run(ctx, append([]string{"deputy", "serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...), io.Discard, logW)
+		logW.Close()
+	}()
+	s := &serving{logs: &lockedBuffer{}, client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 10 * time.Second}}
+	addrs := make(chan string, 1)
+	logsDone := make(chan struct{})
+	go func() {
+		defer close(logsDone)
+		sc := bufio.NewScanner(logR)
+		for sc.Scan() {
+			s.logs.Write(append(sc.Bytes(), '\n'))
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "deputy serving" {
+				addrs <- line.Addr
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		s.client.CloseIdleConnections() // a graceful shutdown waits for connections dialled but never used
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err, "serve stops cleanly")
+		case <-time.After(15 * time.Second):
+			t.Error("serve did not stop")
+		}
+		<-logsDone
+	})
+	select {
+	case s.addr = <-addrs:
+	case err := <-done:
+		t.Fatalf("serve returned before listening: %v\nlogs: %s", err, s.logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not log its address\nlogs: %s", s.logs.String())
+	}
+	return s
+}
+
+// post sends a JSON body with an api key and an X-Forwarded-For header (none when "").
+func (s *serving) post(t *testing.T, path, key, xff string, body any) (int, []byte) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	require.NoError(t, err)
+	req, err := http.NewRequest("POST", "http://"+s.addr+path, bytes.NewReader(b))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("api-key", key)
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
+	res, err := s.client.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	out, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res.StatusCode, out
+}
+
+// exhaustTokenise spends client's tokenisation budget (the default per-address
+// limit) with parallel calls; the sandbox clock is first moved to the start of
+// a minute so that the whole fixed window is ahead.
+func (s *serving) exhaustTokenise(t *testing.T, p map[string]string, client string) {
+	t.Helper()
+	status, body := s.post(t, "/multi/sandbox/clock", p["apiKey"], "", map[string]any{"advanceSeconds": 0})
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	var clock struct{ Now int64 }
+	require.NoError(t, json.Unmarshal(body, &clock))
+	status, body = s.post(t, "/multi/sandbox/clock", p["apiKey"], "", map[string]any{"advanceSeconds": (60000-clock.Now%60000)/1000 + 1})
+	require.Equal(t, http.StatusOK, status, "%s", body)
+
+	limit := core.DefaultRateLimits.TokenisePerIP.Requests
+	statuses := make([]int, limit+5)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i := range statuses {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			statuses[i], _ = s.post(t, "/multi/tokenize", p["uiKey"], client, map[string]any{"password": map[string]string{"value": "Str0ng-Passw0rd"}})
+		})
+	}
+	wg.Wait()
+	byStatus := map[int]int{}
+	for _, st := range statuses {
+		byStatus[st]++
+	}
+	require.Equal(t, map[int]int{http.StatusOK: limit, http.StatusTooManyRequests: 5}, byStatus, "the default limit per address")
+}
+
+func TestServeTrustedProxies(t *testing.T) {
+	tokenise := func(t *testing.T, s *serving, p map[string]string, client string) int {
+		status, _ := s.post(t, "/multi/tokenize", p["uiKey"], client, map[string]any{"password": map[string]string{"value": "Str0ng-Passw0rd"}})
+		return status
+	}
+
+	t.Run("flag", func(t *testing.T) {
+		db := filepath.Join(t.TempDir(), "deputy.db")
+		p := createProgramme(t, db)
+		s := startServe(t, "--sandbox", "--db", db, "--trusted-proxies", " 10.0.0.0/8, 127.0.0.1/32 ,")
+		assert.Contains(t, s.logs.String(), `"trusted_proxies":["10.0.0.0/8","127.0.0.1/32"]`)
+		s.exhaustTokenise(t, p, "203.0.113.1")
+		assert.Equal(t, http.StatusTooManyRequests, tokenise(t, s, p, "203.0.113.1"))
+		assert.Equal(t, http.StatusOK, tokenise(t, s, p, "203.0.113.2"), "behind a trusted proxy, each client has its own budget")
+	})
+	t.Run("environment", func(t *testing.T) {
+		db := filepath.Join(t.TempDir(), "deputy.db")
+		p := createProgramme(t, db)
+		t.Setenv("DEPUTY_TRUSTED_PROXIES", "127.0.0.1")
+		s := startServe(t, "--sandbox", "--db", db)
+		s.exhaustTokenise(t, p, "203.0.113.1")
+		assert.Equal(t, http.StatusOK, tokenise(t, s, p, "203.0.113.2"))
+	})
+	t.Run("none", func(t *testing.T) {
+		db := filepath.Join(t.TempDir(), "deputy.db")
+		p := createProgramme(t, db)
+		s := startServe(t, "--sandbox", "--db", db)
+		s.exhaustTokenise(t, p, "203.0.113.1")
+		assert.Equal(t, http.StatusTooManyRequests, tokenise(t, s, p, "203.0.113.2"), "X-Forwarded-For is ignored")
+	})
+}
+
+func TestServeRefusesBadTrustedProxies(t *testing.T) {
+	for _, v := range []string{"nonsense", "10.0.0.0/33", "10.0.0.0/8,,fe80::1/200"} {
+		db := filepath.Join(t.TempDir(), "deputy.db")
+		_, err := run(t, 10*time.Second, "serve", "--sandbox", "--db", db, "--addr", "127.0.0.1:0", "--trusted-proxies", v)
+		if assert.Error(t, err, v) {
+			assert.Contains(t, err.Error(), "--trusted-proxies", v)
+			assert.Contains(t, err.Error(), "CIDR", v)
+		}
+	}
+	t.Setenv("DEPUTY_TRUSTED_PROXIES", "bogus")
+	_, err := run(t, 10*time.Second, "serve", "--sandbox", "--db", filepath.Join(t.TempDir(), "deputy.db"), "--addr", "127.0.0.1:0")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("%q", "bogus"))
+}

@@ -1,0 +1,332 @@
+package screens
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/deputyhq/deputy/mobile/authenticator"
+)
+
+// Answer is how a push challenge was answered.
+type Answer int
+
+const (
+	// Approved: the user picked the number and signed.
+	Approved Answer = iota + 1
+	// Declined: the user refused.
+	Declined
+	// NotMe: the user said "I did not do this"; the server ended their sessions.
+	NotMe
+)
+
+// ApprovalsScreen shows the push step-ups waiting for this device (issue 6,
+// stepupSCAChallengePush): what is being approved, the number shown on the
+// requesting screen to pick among three, and approve, decline or "I did not
+// do this". Approving signs a WebAuthn assertion bound to the challenge
+// after the user verifies themselves.
+type ApprovalsScreen struct {
+	Empty    *widget.Label
+	Summary  *widget.Label
+	Expires  *widget.Label
+	Question *widget.Label
+	Choices  []*widget.Button
+	Approve  *widget.Button
+	Decline  *widget.Button
+	NotMe    *widget.Button
+	// The "I did not do this" confirmation.
+	ConfirmNotMe *widget.Button
+	CancelNotMe  *widget.Button
+	Result       *widget.Label
+	Others       *fyne.Container
+	Back         *widget.Button
+	Problem      *ProblemBox
+	busy         busy
+	detail       *fyne.Container
+	notMeBox     *fyne.Container
+	content      fyne.CanvasObject
+
+	env      Env
+	api      PushAPI
+	auth     Authenticator
+	origin   string
+	answered func(id string, a Answer)
+	expired  func(Problem)
+	pending  []PushChallenge
+	current  *PushChallenge
+	picked   int // index into current.Choices, -1 for none
+	timer    countdown
+}
+
+// NewApprovalsScreen builds the screen over the challenges pending now.
+// answered runs on the UI goroutine after the server accepted an answer;
+// expired when the session has ended.
+func NewApprovalsScreen(e Env, api PushAPI, auth Authenticator, origin string, pending []PushChallenge, answered func(string, Answer), back func(), expired func(Problem)) *ApprovalsScreen {
+	s := &ApprovalsScreen{env: e.withDefaults(), api: api, auth: auth, origin: origin, answered: answered, expired: expired, picked: -1}
+	s.Empty = para("Nothing is waiting for your approval. When someone starts a sensitive operation on your account, it appears here.")
+	s.Summary = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	s.Summary.Wrapping = fyne.TextWrapWord
+	s.Summary.SizeName = "subHeadingText"
+	s.Expires = para("")
+	s.Question = para("Which number is shown on the screen that asked for this?")
+	for i := range 3 {
+		b := widget.NewButton("", func() { s.pick(i) })
+		s.Choices = append(s.Choices, b)
+	}
+	s.Approve = primary("Approve", s.approve)
+	s.Approve.Disable()
+	s.Decline = widget.NewButton("Decline", func() { s.decline(false) })
+	s.NotMe = widget.NewButton("I did not do this", s.askNotMe)
+	s.NotMe.Importance = widget.DangerImportance
+	s.ConfirmNotMe = widget.NewButton("Yes, I did not do this", func() { s.decline(true) })
+	s.ConfirmNotMe.Importance = widget.DangerImportance
+	s.CancelNotMe = widget.NewButton("Cancel", func() { s.notMeBox.Hide(); s.NotMe.Show() })
+	s.notMeBox = container.NewVBox(
+		para("We will stop this request, sign you out on every device and alert your admin. Change your password afterwards."),
+		container.NewGridWithColumns(2, s.CancelNotMe, s.ConfirmNotMe),
+	)
+	s.notMeBox.Hide()
+	s.Result = para("")
+	s.Result.Hide()
+	s.Others = container.NewVBox()
+	s.Back = widget.NewButton("Back", back)
+	s.Back.Importance = widget.LowImportance
+	s.Problem = newProblemBox()
+	s.busy = newBusy()
+	s.timer = countdown{e: s.env, tick: s.expiryTick}
+	s.detail = container.NewVBox(
+		s.Summary, s.Expires, s.Question,
+		container.NewGridWithColumns(3, s.Choices[0], s.Choices[1], s.Choices[2]),
+		s.Approve,
+		container.NewGridWithColumns(2, s.Decline, s.NotMe),
+		s.notMeBox,
+	)
+	s.content = page("Approvals",
+		s.Result, s.Empty, s.detail, s.busy, s.Problem.Object(), s.Others, s.Back,
+	)
+	s.SetPending(pending)
+	return s
+}
+
+// Content implements Screen.
+func (s *ApprovalsScreen) Content() fyne.CanvasObject { return s.content }
+
+// Close implements Screen.
+func (s *ApprovalsScreen) Close() { s.timer.stop() }
+
+// SetPending replaces the list of waiting challenges, keeping the one shown
+// when it is still waiting.
+func (s *ApprovalsScreen) SetPending(pending []PushChallenge) {
+	s.pending = pending
+	keep := -1
+	if s.current != nil {
+		for i := range pending {
+			if pending[i].ID == s.current.ID {
+				keep = i
+			}
+		}
+	}
+	switch {
+	case len(pending) == 0:
+		s.show(nil)
+	case keep < 0:
+		s.show(&pending[0])
+	default:
+		s.current = &pending[keep]
+		s.redrawOthers()
+	}
+}
+
+// Current is the challenge shown, or nil.
+func (s *ApprovalsScreen) Current() *PushChallenge { return s.current }
+
+func (s *ApprovalsScreen) show(ch *PushChallenge) {
+	s.timer.stop()
+	s.current, s.picked = ch, -1
+	s.notMeBox.Hide()
+	s.NotMe.Show()
+	s.Problem.Hide()
+	if ch == nil {
+		s.detail.Hide()
+		s.Empty.Show()
+		s.redrawOthers()
+		return
+	}
+	s.Empty.Hide()
+	s.Result.Hide()
+	s.Summary.SetText(ch.Summary)
+	for i, b := range s.Choices {
+		if i < len(ch.Choices) {
+			b.SetText(strconv.Itoa(ch.Choices[i]))
+			b.Show()
+		} else {
+			b.Hide()
+		}
+		b.Importance = widget.MediumImportance
+		b.Enable()
+		b.Refresh()
+	}
+	s.Approve.Disable()
+	s.Decline.Enable()
+	s.NotMe.Enable()
+	s.detail.Show()
+	if !ch.ExpiresAt.IsZero() {
+		s.timer.start(ch.ExpiresAt)
+	} else {
+		s.Expires.SetText("")
+	}
+	s.redrawOthers()
+}
+
+// redrawOthers lists the other waiting challenges.
+func (s *ApprovalsScreen) redrawOthers() {
+	s.Others.RemoveAll()
+	for i := range s.pending {
+		ch := s.pending[i]
+		if s.current != nil && ch.ID == s.current.ID {
+			continue
+		}
+		s.Others.Add(widget.NewButton("Also waiting: "+ch.Summary, func() { s.show(&ch) }))
+	}
+}
+
+func (s *ApprovalsScreen) expiryTick(left time.Duration) {
+	if left > 0 {
+		s.Expires.Importance = widget.MediumImportance
+		s.Expires.SetText("Answer within " + clockText(left) + ".")
+		return
+	}
+	s.Expires.Importance = widget.DangerImportance
+	s.Expires.SetText("This request has expired. If you still want to do this, start again on the other screen.")
+	for _, b := range s.Choices {
+		b.Disable()
+	}
+	s.Approve.Disable()
+	s.Decline.Disable()
+}
+
+func (s *ApprovalsScreen) pick(i int) {
+	if s.current == nil {
+		return
+	}
+	s.picked = i
+	for j, b := range s.Choices {
+		if j == i {
+			b.Importance = widget.HighImportance
+		} else {
+			b.Importance = widget.MediumImportance
+		}
+		b.Refresh()
+	}
+	s.Approve.SetText(fmt.Sprintf("Approve with %d", s.current.Choices[i]))
+	s.Approve.Enable()
+}
+
+func (s *ApprovalsScreen) setBusy(on bool) {
+	if on {
+		s.busy.on()
+		s.Approve.Disable()
+		s.Decline.Disable()
+		s.NotMe.Disable()
+		s.ConfirmNotMe.Disable()
+		return
+	}
+	s.busy.off()
+	if s.picked >= 0 {
+		s.Approve.Enable()
+	}
+	s.Decline.Enable()
+	s.NotMe.Enable()
+	s.ConfirmNotMe.Enable()
+}
+
+func (s *ApprovalsScreen) approve() {
+	if s.current == nil || s.picked < 0 {
+		return
+	}
+	ch, number := *s.current, s.current.Choices[s.picked]
+	s.Problem.Hide()
+	s.setBusy(true)
+	runFor0(s.env, promptTimeout, func(ctx context.Context) error {
+		req, err := authenticator.ParseRequestOptions(ch.Options, s.origin)
+		if err != nil {
+			return fmt.Errorf("reading the challenge: %w", err)
+		}
+		req.Reason = "Approve: " + ch.Summary
+		as, err := s.auth.Assert(ctx, req)
+		if err != nil {
+			return err
+		}
+		return s.api.Approve(ctx, ch.ID, number, as)
+	}, func(err error) {
+		s.setBusy(false)
+		if err != nil {
+			s.fail(err, s.approve)
+			return
+		}
+		s.done(ch, Approved, "Approved: "+ch.Summary+".")
+	})
+}
+
+func (s *ApprovalsScreen) askNotMe() {
+	s.NotMe.Hide()
+	s.notMeBox.Show()
+}
+
+func (s *ApprovalsScreen) decline(notMe bool) {
+	if s.current == nil {
+		return
+	}
+	ch := *s.current
+	s.Problem.Hide()
+	s.setBusy(true)
+	run0(s.env, func(ctx context.Context) error {
+		return s.api.Decline(ctx, ch.ID, notMe)
+	}, func(err error) {
+		s.setBusy(false)
+		if err != nil {
+			s.fail(err, func() { s.decline(notMe) })
+			return
+		}
+		if notMe {
+			s.done(ch, NotMe, "Stopped. You have been signed out on every device and your admin has been alerted.")
+			return
+		}
+		s.done(ch, Declined, "Declined: "+ch.Summary+".")
+	})
+}
+
+func (s *ApprovalsScreen) done(ch PushChallenge, a Answer, text string) {
+	s.timer.stop()
+	rest := make([]PushChallenge, 0, len(s.pending))
+	for _, p := range s.pending {
+		if p.ID != ch.ID {
+			rest = append(rest, p)
+		}
+	}
+	s.current = nil
+	s.SetPending(rest)
+	s.Result.SetText(text)
+	if a == Approved {
+		s.Result.Importance = widget.SuccessImportance
+	} else {
+		s.Result.Importance = widget.WarningImportance
+	}
+	s.Result.Show()
+	s.answered(ch.ID, a)
+}
+
+func (s *ApprovalsScreen) fail(err error, retry func()) {
+	p := describe(err)
+	if p.SessionEnded {
+		s.Close()
+		s.expired(p)
+		return
+	}
+	s.Problem.Show(p, retry)
+}

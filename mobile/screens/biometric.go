@@ -1,0 +1,252 @@
+package screens
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/deputyhq/deputy/mobile/authenticator"
+	"github.com/deputyhq/deputy/mobile/deeplink"
+)
+
+// BiometricScreen binds this device's WebAuthn credential to the user (issue
+// 6, enrolDeviceUsingPush): a code is texted to the user's mobile, then the
+// authenticator creates a key after verifying the user (the platform's
+// biometric prompt on phones, the app passcode on desktops; a passcode is
+// chosen here the first time). It says plainly that any other device is
+// unlinked.
+type BiometricScreen struct {
+	Warning *widget.Label
+	// Passcode setup, shown when the app passcode is not set yet.
+	NewPasscode     *widget.Entry
+	ConfirmPasscode *widget.Entry
+	passcodeBox     *fyne.Container
+
+	Send    *widget.Button
+	Code    *widget.Entry
+	Expiry  *widget.Label
+	Enrol   *widget.Button
+	Done    *widget.Label
+	Back    *widget.Button
+	Problem *ProblemBox
+	busy    busy
+	codeBox *fyne.Container
+	content fyne.CanvasObject
+
+	env      Env
+	api      PushAPI
+	auth     Authenticator
+	passcode Passcode // nil when the platform prompt verifies the user
+	origin   string
+	device   Device
+	expiry   countdown
+	expired  func(Problem)
+	finished func()
+}
+
+// BiometricDeps are what the biometric screen is built from.
+type BiometricDeps struct {
+	API  PushAPI
+	Auth Authenticator
+	// Passcode is the app passcode verifier; nil when the platform's
+	// biometric prompt verifies the user.
+	Passcode Passcode
+	// Origin is the server's web origin (scheme://host[:port]), which the
+	// credential is scoped to.
+	Origin string
+	Device Device
+}
+
+// NewBiometricScreen builds the screen. finished runs once this device is
+// enrolled; expired when the session has ended.
+func NewBiometricScreen(e Env, d BiometricDeps, finished, back func(), expired func(Problem)) *BiometricScreen {
+	s := &BiometricScreen{env: e.withDefaults(), api: d.API, auth: d.Auth, passcode: d.Passcode, origin: d.Origin, device: d.Device, finished: finished, expired: expired}
+	s.Warning = para("This unlinks any other device. Approvals for your account will come only to this device; a phone or computer you set up before stops receiving them.")
+	s.Warning.Importance = widget.WarningImportance
+	s.Warning.TextStyle = fyne.TextStyle{Bold: true}
+
+	s.NewPasscode = widget.NewPasswordEntry()
+	s.NewPasscode.SetPlaceHolder(fmt.Sprintf("at least %d characters", authenticator.MinPasscodeLen))
+	s.ConfirmPasscode = widget.NewPasswordEntry()
+	s.ConfirmPasscode.SetPlaceHolder("the same again")
+	s.passcodeBox = container.NewVBox(
+		fieldLabel("Choose an app passcode"),
+		para("This device has no fingerprint or face prompt that Deputy can use, so you will confirm each approval with this passcode. It never leaves this device."),
+		s.NewPasscode, s.ConfirmPasscode,
+	)
+	if s.passcode == nil || s.passcode.IsSet() {
+		s.passcodeBox.Hide()
+	}
+
+	s.Send = primary("Text me a code", s.begin)
+	s.Code = widget.NewEntry()
+	s.Code.SetPlaceHolder("6-digit code")
+	s.Code.OnChanged = func(string) { s.Problem.Hide() }
+	s.Expiry = para("")
+	s.Enrol = primary("Use this device", s.enrol)
+	s.Done = para("This device now receives your approvals.")
+	s.Done.Importance = widget.SuccessImportance
+	s.Done.Hide()
+	s.Back = widget.NewButton("Back", back)
+	s.Back.Importance = widget.LowImportance
+	s.Problem = newProblemBox()
+	s.busy = newBusy()
+	s.expiry = countdown{e: s.env, tick: s.expiryTick}
+	s.codeBox = container.NewVBox(fieldLabel("Code we texted you"), s.Code, s.Expiry, s.passcodeBox, s.Enrol)
+	s.codeBox.Hide()
+	s.content = page("Use this device for approvals",
+		s.Warning,
+		para("We will text a code to your mobile to check it is you. Then this device creates a key that only it holds, and signs each approval with it."),
+		s.Send, s.codeBox, s.Done, s.busy, s.Problem.Object(), s.Back,
+	)
+	return s
+}
+
+// PasscodeAsked reports whether the screen asks the user to choose an app
+// passcode.
+func (s *BiometricScreen) PasscodeAsked() bool { return s.passcodeBox.Visible() }
+
+// CodeSent reports whether the code entry is shown: a code was texted.
+func (s *BiometricScreen) CodeSent() bool { return s.codeBox.Visible() }
+
+// Content implements Screen.
+func (s *BiometricScreen) Content() fyne.CanvasObject { return s.content }
+
+// Close implements Screen.
+func (s *BiometricScreen) Close() { s.expiry.stop() }
+
+func (s *BiometricScreen) setBusy(on bool) {
+	if on {
+		s.busy.on()
+		s.Send.Disable()
+		s.Enrol.Disable()
+		return
+	}
+	s.busy.off()
+	s.Send.Enable()
+	s.Enrol.Enable()
+}
+
+func (s *BiometricScreen) begin() {
+	s.Problem.Hide()
+	s.setBusy(true)
+	run(s.env, s.api.BeginBiometric, func(en *BiometricEnrolment, err error) {
+		s.setBusy(false)
+		if err != nil {
+			s.fail(err, s.begin)
+			return
+		}
+		s.Send.SetText("Text me another code")
+		s.Send.Importance = widget.MediumImportance
+		s.Send.Refresh()
+		s.codeBox.Show()
+		until := en.ExpiresAt
+		if until.IsZero() {
+			until = s.env.Clock.Now().Add(codeTTL)
+		}
+		s.expiry.start(until)
+	})
+}
+
+func (s *BiometricScreen) expiryTick(left time.Duration) {
+	if left > 0 {
+		s.Expiry.Importance = widget.MediumImportance
+		s.Expiry.SetText("The code expires in " + clockText(left) + ".")
+		return
+	}
+	s.Expiry.Importance = widget.DangerImportance
+	s.Expiry.SetText("The code has expired. Tap Text me another code.")
+}
+
+// checkPasscode reads a new passcode, when one must be chosen.
+func (s *BiometricScreen) checkPasscode() (string, error) {
+	if s.passcode == nil || s.passcode.IsSet() {
+		return "", nil
+	}
+	pc := s.NewPasscode.Text
+	if n := utf8.RuneCountInString(pc); n < authenticator.MinPasscodeLen || n > authenticator.MaxPasscodeLen {
+		return "", fmt.Errorf("Choose an app passcode of %d to %d characters.", authenticator.MinPasscodeLen, authenticator.MaxPasscodeLen)
+	}
+	if s.ConfirmPasscode.Text != pc {
+		return "", errors.New("The two passcodes are different.")
+	}
+	return pc, nil
+}
+
+func (s *BiometricScreen) enrol() {
+	code := strings.TrimSpace(s.Code.Text)
+	if deeplink.CheckCode(code) != nil {
+		s.Problem.ShowText("Enter the 6 digits of the code we texted you.")
+		return
+	}
+	newPasscode, err := s.checkPasscode()
+	if err != nil {
+		s.Problem.ShowText(err.Error())
+		return
+	}
+	s.Problem.Hide()
+	s.setBusy(true)
+	runFor0(s.env, promptTimeout, func(ctx context.Context) error {
+		if newPasscode != "" {
+			if err := s.passcode.Set(ctx, newPasscode); err != nil && !errors.Is(err, authenticator.ErrPasscodeAlreadySet) {
+				return err
+			}
+		}
+		options, err := s.api.BiometricOptions(ctx, code)
+		if err != nil {
+			return err
+		}
+		req, err := authenticator.ParseCreationOptions(options, s.origin)
+		if err != nil {
+			return fmt.Errorf("reading the server's registration options: %w", err)
+		}
+		req.Reason = "Confirm to use this device for approvals"
+		att, err := s.auth.Register(ctx, req)
+		if err != nil {
+			return err
+		}
+		return s.api.FinishBiometric(ctx, s.device, att)
+	}, func(err error) {
+		s.setBusy(false)
+		if s.passcode != nil && s.passcode.IsSet() {
+			s.passcodeBox.Hide()
+		}
+		if err != nil {
+			if errors.Is(err, authenticator.ErrPasscodeLength) {
+				s.Problem.ShowText(sentence(err.Error()))
+				return
+			}
+			s.fail(err, s.enrol)
+			return
+		}
+		s.success()
+	})
+}
+
+func (s *BiometricScreen) fail(err error, retry func()) {
+	p := describe(err)
+	if p.SessionEnded {
+		s.Close()
+		s.expired(p)
+		return
+	}
+	s.Problem.Show(p, retry)
+}
+
+func (s *BiometricScreen) success() {
+	s.Close()
+	s.codeBox.Hide()
+	s.Send.Hide()
+	s.Done.Show()
+	s.Back.SetText("Done")
+	s.Back.Importance = widget.HighImportance
+	s.Back.OnTapped = s.finished
+	s.Back.Refresh()
+}

@@ -1,0 +1,429 @@
+package screens
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"time"
+
+	"fyne.io/fyne/v2"
+
+	"github.com/deputyhq/deputy/mobile/deeplink"
+	"github.com/deputyhq/deputy/password"
+	"github.com/deputyhq/deputy/server/client"
+)
+
+// Preference keys of the device.
+const (
+	prefDeviceID = "device.id"
+	prefEnrolled = "device.enrolled" // the server this device enrolled with, "" for none
+)
+
+// watchRetry is how long the companion waits before reopening a push stream
+// that failed.
+const watchRetry = 5 * time.Second
+
+// Deps are what the companion is built from.
+type Deps struct {
+	App    fyne.App
+	Window fyne.Window
+	// Dial connects to a server with a UI key; DialClient() in the app.
+	Dial Dialer
+	// Auth is the WebAuthn authenticator; nil when this build has none.
+	Auth Authenticator
+	// Passcode is the app passcode verifier used when there is no platform
+	// biometric prompt (desktops); nil when the platform prompt verifies.
+	Passcode Passcode
+	// DeviceName names this device to the server and the admins.
+	DeviceName string
+	// Clock is the clock; nil for the system clock.
+	Clock Clock
+	// UI hands a function to the UI goroutine; nil for fyne.Do.
+	UI func(func())
+}
+
+// Companion is the app: it shows one screen at a time in the window and keeps
+// the connection, the session and the approvals waiting. All its methods run
+// on the UI goroutine.
+type Companion struct {
+	d   Deps
+	env      Env
+
+	conn    deeplink.Connect
+	api     API
+	token   string
+	email   string
+	sess    SessionAPI
+	push    PushAPI
+	pending []PushChallenge
+
+	current   Screen
+	watchStop context.CancelFunc
+	watchGen  int
+	invite    deeplink.Invite // from a link opened before connecting
+}
+
+// New builds the companion; Start shows its first screen.
+func New(d Deps) *Companion {
+	return &Companion{d: d, env: Env{UI: d.UI, Clock: d.Clock}.withDefaults()}
+}
+
+// Current is the screen shown.
+func (c *Companion) Current() Screen { return c.current }
+
+// show replaces the screen.
+func (c *Companion) show(s Screen) {
+	if c.current != nil {
+		c.current.Close()
+	}
+	c.current = s
+	c.d.Window.SetContent(s.Content())
+}
+
+// Start shows the first screen: the saved connection's welcome screen, or
+// the connect screen. link, when not empty, is a deputy:// link the app was
+// opened with.
+func (c *Companion) Start(link string) {
+	if conn, ok := LoadConnection(c.d.App.Preferences()); ok {
+		if api, err := c.d.Dial(conn.Server, conn.Key); err == nil {
+			c.conn, c.api = conn, api
+		}
+	}
+	if link != "" && c.OpenLink(link) {
+		return
+	}
+	if c.api == nil {
+		c.showConnect(deeplink.Connect{})
+		return
+	}
+	c.showWelcome("")
+}
+
+// OpenLink handles a deputy:// link: a connect link opens the connect screen
+// filled in, an invite link the invite screen. It reports whether it knew
+// the link.
+func (c *Companion) OpenLink(link string) bool {
+	if conn, err := deeplink.ParseConnect(link); err == nil {
+		c.signOutLocally()
+		c.showConnect(conn)
+		return true
+	}
+	if inv, err := deeplink.ParseInvite(link); err == nil {
+		if c.api == nil {
+			c.invite = inv
+			c.showConnect(deeplink.Connect{})
+			return true
+		}
+		c.showInvite(inv)
+		return true
+	}
+	return false
+}
+
+func (c *Companion) showConnect(prefill deeplink.Connect) {
+	if prefill == (deeplink.Connect{}) && c.api != nil {
+		prefill = c.conn
+	}
+	c.show(NewConnectScreen(c.env, c.d.Dial, prefill, func(conn deeplink.Connect, api API) {
+		if conn.Server != c.conn.Server {
+			c.d.App.Preferences().SetString(prefEnrolled, "")
+		}
+		c.conn, c.api = conn, api
+		SaveConnection(c.d.App.Preferences(), conn)
+		if c.invite != (deeplink.Invite{}) {
+			inv := c.invite
+			c.invite = deeplink.Invite{}
+			c.showInvite(inv)
+			return
+		}
+		c.showWelcome("")
+	}))
+}
+
+func (c *Companion) showWelcome(notice string) {
+	c.show(NewWelcomeScreen(c.conn.Server, notice, WelcomeActions{
+		Invite:     func() { c.showInvite(deeplink.Invite{}) },
+		SignIn:     func() { c.showSignIn("") },
+		Disconnect: func() { c.showConnect(c.conn) },
+	}))
+}
+
+func (c *Companion) profile() password.Profile {
+	p, ok := password.ProfileByName(c.conn.Policy)
+	if !ok {
+		p, _ = password.ProfileByName("")
+	}
+	return p
+}
+
+func (c *Companion) showInvite(prefill deeplink.Invite) {
+	c.show(NewInviteScreen(c.env, c.api, c.profile(), prefill, func(token string) {
+		c.signedIn(token, "")
+	}, func() { c.showWelcome("") }))
+}
+
+func (c *Companion) showSignIn(notice string) {
+	c.show(NewSignInScreen(c.env, c.api, notice, c.email, c.signedIn, func() { c.showWelcome("") }))
+}
+
+func (c *Companion) signedIn(token, email string) {
+	c.token, c.email = token, email
+	c.sess = c.api.Session(token)
+	c.push = c.api.Push(token)
+	c.pending = nil
+	c.showHome()
+}
+
+func (c *Companion) who() string {
+	if c.email != "" {
+		return "Signed in as " + c.email + "."
+	}
+	return "You are signed in."
+}
+
+func (c *Companion) showHome() {
+	c.show(NewHomeScreen(c.env, c.sess, c.who(), c.push != nil && c.d.Auth != nil, len(c.pending), HomeActions{
+		SetUpSMS:        c.showSMS,
+		SetUpBiometrics: c.showBiometric,
+		Approvals:       c.showApprovals,
+		SignOut:         c.signOut,
+		Loaded: func([]client.Factor) {
+			// The stream itself says when this device was unlinked meanwhile.
+			if c.enrolledHere() {
+				c.startWatch()
+			}
+		},
+	}, c.sessionEnded))
+}
+
+func (c *Companion) showSMS() {
+	c.show(NewSMSScreen(c.env, c.sess, c.showHome, c.showHome, c.sessionEnded))
+}
+
+func (c *Companion) showBiometric() {
+	if c.push == nil || c.d.Auth == nil {
+		return
+	}
+	c.show(NewBiometricScreen(c.env, BiometricDeps{
+		API: c.push, Auth: c.d.Auth, Passcode: c.d.Passcode, Origin: c.origin(), Device: c.device(),
+	}, func() {
+		c.d.App.Preferences().SetString(prefEnrolled, c.conn.Server)
+		c.startWatch()
+		c.showHome()
+	}, c.showHome, c.sessionEnded))
+}
+
+func (c *Companion) enrolledHere() bool {
+	return c.conn.Server != "" && c.d.App.Preferences().String(prefEnrolled) == c.conn.Server
+}
+
+// origin is the server's web origin, the scope of the WebAuthn credential.
+func (c *Companion) origin() string {
+	u, err := url.Parse(c.conn.Server)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// device returns this device's id (made once and kept) and name.
+func (c *Companion) device() Device {
+	p := c.d.App.Preferences()
+	id := p.String(prefDeviceID)
+	if id == "" {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b) // never fails (crypto/rand, Go 1.24+)
+		id = hex.EncodeToString(b)
+		p.SetString(prefDeviceID, id)
+	}
+	name := c.d.DeviceName
+	if name == "" {
+		name = "Deputy companion"
+	}
+	return Device{ID: id, Name: name}
+}
+
+func (c *Companion) showApprovals() {
+	if c.push == nil || c.d.Auth == nil {
+		return
+	}
+	c.show(NewApprovalsScreen(c.env, c.push, c.d.Auth, c.origin(), c.pending, c.answered, c.showHome, c.sessionEnded))
+}
+
+// answered drops an answered challenge.
+func (c *Companion) answered(id string, a Answer) {
+	c.drop(id)
+	if a == NotMe {
+		// The server ended every session of the user, this one included.
+		c.endSession()
+		c.showSignInAfter("You said you did not start that request: it was stopped and you were signed out on every device. Your admin has been alerted. Sign in again and change your password.")
+	}
+}
+
+func (c *Companion) drop(id string) {
+	rest := c.pending[:0:0]
+	for _, p := range c.pending {
+		if p.ID != id {
+			rest = append(rest, p)
+		}
+	}
+	c.pending = rest
+}
+
+// startWatch opens the push stream, first reading what is already pending.
+func (c *Companion) startWatch() {
+	if c.push == nil || c.watchStop != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.watchStop = cancel
+	c.watchGen++
+	gen, push, ui := c.watchGen, c.push, c.env.UI
+	go func() {
+		list, err := push.Pending(ctx)
+		if err == nil {
+			ui(func() {
+				if gen == c.watchGen {
+					c.setPending(list)
+				}
+			})
+			err = push.Watch(ctx, func(ev PushEvent) {
+				ui(func() {
+					if gen == c.watchGen {
+						c.onEvent(ev)
+					}
+				})
+			})
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		ui(func() {
+			if gen == c.watchGen {
+				c.watchFailed(err)
+			}
+		})
+	}()
+}
+
+func (c *Companion) stopWatch() {
+	c.watchGen++
+	if c.watchStop != nil {
+		c.watchStop()
+		c.watchStop = nil
+	}
+}
+
+func (c *Companion) watchFailed(err error) {
+	c.watchStop = nil
+	var ae *client.Error
+	switch {
+	case errors.As(err, &ae) && ae.Code == "DEVICE_UNLINKED":
+		c.unlinked()
+		return
+	case err != nil && describe(err).SessionEnded:
+		c.sessionEnded(describe(err))
+		return
+	}
+	gen := c.watchGen
+	c.env.Clock.AfterFunc(watchRetry, func() {
+		c.env.UI(func() {
+			if gen == c.watchGen && c.sess != nil {
+				c.startWatch()
+			}
+		})
+	})
+}
+
+func (c *Companion) setPending(list []PushChallenge) {
+	c.pending = list
+	c.pendingChanged(len(list) > 0)
+}
+
+func (c *Companion) onEvent(ev PushEvent) {
+	switch {
+	case ev.Unlinked:
+		c.unlinked()
+	case ev.Challenge != nil:
+		c.drop(ev.Challenge.ID)
+		c.pending = append(c.pending, *ev.Challenge)
+		c.d.App.SendNotification(fyne.NewNotification("Approval requested", ev.Challenge.Summary))
+		c.pendingChanged(true)
+	case ev.Gone != "":
+		c.drop(ev.Gone)
+		c.pendingChanged(false)
+	}
+}
+
+// pendingChanged updates the screen shown; arrived says a new challenge came,
+// which brings the approvals screen forward from the home screen.
+func (c *Companion) pendingChanged(arrived bool) {
+	switch s := c.current.(type) {
+	case *ApprovalsScreen:
+		s.SetPending(c.pending)
+	case *HomeScreen:
+		if arrived {
+			c.showApprovals()
+			return
+		}
+		s.SetPending(len(c.pending))
+	}
+}
+
+func (c *Companion) unlinked() {
+	c.stopWatch()
+	c.pending = nil
+	c.d.App.Preferences().SetString(prefEnrolled, "")
+	c.show(NewUnlinkedScreen(c.showBiometric, c.showHome))
+}
+
+// sessionEnded takes the user back to sign in after a 401.
+func (c *Companion) sessionEnded(p Problem) {
+	c.endSession()
+	c.showSignInAfter(p.Text)
+}
+
+func (c *Companion) showSignInAfter(notice string) {
+	if c.api == nil {
+		c.showConnect(deeplink.Connect{})
+		return
+	}
+	c.showSignIn(notice)
+}
+
+// endSession forgets the session without calling the server.
+func (c *Companion) endSession() {
+	c.stopWatch()
+	c.token, c.sess, c.push, c.pending = "", nil, nil, nil
+}
+
+func (c *Companion) signOutLocally() {
+	if c.sess != nil {
+		sess := c.sess
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+			defer cancel()
+			_ = sess.Logout(ctx) // best effort: the token is forgotten anyway
+		}()
+	}
+	c.endSession()
+}
+
+// signOut ends the session on the server and here.
+func (c *Companion) signOut() {
+	sess := c.sess
+	c.endSession()
+	if sess == nil {
+		c.showWelcome("")
+		return
+	}
+	run0(c.env, sess.Logout, func(err error) {
+		notice := "You are signed out."
+		if err != nil && !describe(err).SessionEnded {
+			notice = "You are signed out on this device. The server could not be told (" + describe(err).Text + "); the session ends by itself within minutes."
+		}
+		c.showWelcome(notice)
+	})
+}

@@ -1,0 +1,206 @@
+package screens
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/deputyhq/deputy/mobile/authenticator"
+	"github.com/deputyhq/deputy/server/client"
+)
+
+// codeText is what the user reads for the machine codes they can meet.
+var codeText = map[string]string{
+	"INVALID_CREDENTIALS":           "The email or password is not right.",
+	"INVITE_OR_INVITE_CODE_INVALID": "This invite code is not right, or the invite has expired or was replaced. Check the latest invite email, or ask your admin to send a new one.",
+	"INVITE_ALREADY_CONSUMED":       "This invite has already been accepted. Sign in with your password instead.",
+	"PASSWORD_ALREADY_CREATED":      "This invite has already been accepted. Sign in with your password instead.",
+	"PASSWORD_TOO_SHORT":            "The password is too short.",
+	"PASSWORD_TOO_LONG":             "The password is too long.",
+	"PASSWORD_TOO_SIMPLE":           "The password does not meet the rules below.",
+	"PASSWORD_ALREADY_USED":         "You have used this password before; choose a new one.",
+	"MOBILE_NUMBER_NOT_AVAILABLE":   "Your account has no mobile number. Ask your admin to add one, then try again.",
+	"CHANNEL_ALREADY_REGISTERED":    "SMS codes are already set up for your account.",
+	"VERIFICATION_CODE_INVALID":     "That code is not right.",
+	"ONE_CHALLENGE_LIMIT_REMAINING": "That code is not right. You have one attempt left.",
+	"CHALLENGE_LIMIT_EXCEEDED":      "Too many wrong codes. Ask for a new code.",
+	"VERIFICATION_CODE_EXPIRED":     "The code has expired. Ask for a new one.",
+	"STATE_INVALID":                 "There is no code waiting. Ask for a new one.",
+	"RETRY_IN_15SEC":                "A code was sent moments ago. Wait a little before asking again.",
+	"CREDENTIALS_INACTIVE":          "Your account is deactivated. Ask your admin.",
+	"INSUFFICIENT_PERMISSIONS":      "You are not allowed to do this.",
+	"BIOMETRICS_DISABLED":           "Biometrics are not switched on for this programme.",
+	"DEVICE_UNLINKED":               "This device is no longer linked to your account.",
+	"CHALLENGE_EXPIRED":             "This request has expired.",
+	"CHALLENGE_ALREADY_ANSWERED":    "This request has already been answered.",
+	"WRONG_NUMBER":                  "That is not the number on the screen that asked for this. If you did not start it, tap I did not do this.",
+}
+
+// Problem is a failure as the user reads it.
+type Problem struct {
+	Text  string
+	Retry bool // a network or server failure: trying again may work
+	// SessionEnded: the session expired or was revoked (401): sign in again.
+	SessionEnded bool
+	// BadKey: the server does not know the UI key (401 before sign-in).
+	Code string // the errorCode, if any
+}
+
+// describe turns an error of a call into a [Problem]: never a stack trace,
+// a raw HTTP dump or a secret.
+func describe(err error) Problem {
+	var ae *client.Error
+	if errors.As(err, &ae) {
+		p := Problem{Code: ae.Code}
+		if text, ok := codeText[ae.Code]; ok {
+			p.Text = text
+			return p
+		}
+		switch {
+		case errors.Is(ae, client.ErrUnauthorized):
+			p.Text, p.SessionEnded = "Your session has ended. Please sign in again.", true
+		case errors.Is(ae, client.ErrLocked):
+			p.Text = "Your account is locked after too many failed sign-ins."
+			if ae.RetryAfter > 0 {
+				p.Text += " Try again in " + humanDuration(ae.RetryAfter) + "."
+			}
+		case errors.Is(ae, client.ErrRateLimited):
+			p.Text, p.Retry = "Too many attempts. Wait a moment and try again.", true
+			if ae.RetryAfter > 0 {
+				p.Text = "Too many attempts. Try again in " + humanDuration(ae.RetryAfter) + "."
+			}
+		case errors.Is(ae, client.ErrServer):
+			p.Text, p.Retry = "The server had a problem. Try again in a moment.", true
+			if ae.RequestRef != "" {
+				p.Text += " (Reference " + ae.RequestRef + ")"
+			}
+		case errors.Is(ae, client.ErrInvalid) && len(ae.Fields) > 0:
+			p.Text = "Please check " + fieldName(ae.Fields[0].Field) + "."
+		case errors.Is(ae, client.ErrNotFound):
+			p.Text = "The server does not know this. Check the server address, or ask your admin."
+		case errors.Is(ae, client.ErrStepUpRequired):
+			p.Text = "This needs a fresh confirmation with your second factor."
+		default:
+			p.Text = "The server refused this: " + ae.Error() + "."
+		}
+		return p
+	}
+	var dnsErr *net.DNSError
+	switch {
+	case errors.Is(err, authenticator.ErrUserVerificationFailed):
+		return Problem{Text: "You were not verified (wrong passcode, or cancelled).", Retry: true}
+	case errors.Is(err, context.DeadlineExceeded):
+		return Problem{Text: "The server did not answer in time. Check your connection and try again.", Retry: true}
+	case errors.Is(err, context.Canceled):
+		return Problem{Text: "Cancelled."}
+	case errors.As(err, &dnsErr):
+		return Problem{Text: "Cannot find the server " + dnsErr.Name + ". Check the address and your connection.", Retry: true}
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		if netErr.Timeout() {
+			return Problem{Text: "The server did not answer in time. Check your connection and try again.", Retry: true}
+		}
+		return Problem{Text: "Cannot reach the server. Check your connection and try again.", Retry: true}
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return Problem{Text: "Cannot reach the server. Check your connection and try again.", Retry: true}
+	}
+	return Problem{Text: "Something went wrong. Try again.", Retry: true}
+}
+
+func fieldName(f string) string {
+	switch f {
+	case "password.value", "password":
+		return "the password"
+	case "mobile.number", "mobile.countryCode", "mobile":
+		return "the mobile number"
+	case "inviteCode", "verificationCode":
+		return "the code"
+	case "email":
+		return "the email address"
+	case "api-key":
+		return "the UI key"
+	}
+	return "the " + f + " field"
+}
+
+// humanDuration renders d for people: "29 min 12 s", "45 s".
+func humanDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d >= time.Hour:
+		return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
+	case d >= time.Minute:
+		return fmt.Sprintf("%d min %d s", int(d.Minutes()), int(d.Seconds())%60)
+	default:
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	}
+}
+
+// clockText renders a countdown: "4:59".
+func clockText(d time.Duration) string {
+	s := int((d + time.Second - 1) / time.Second) // round up: 0:00 only at the end
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
+}
+
+// ProblemBox shows a failure with a "Try again" button when trying again may
+// help. It is hidden until Show.
+type ProblemBox struct {
+	Message *widget.Label
+	Retry   *widget.Button
+	box     *fyne.Container
+	retry   func()
+}
+
+func newProblemBox() *ProblemBox {
+	p := &ProblemBox{Message: widget.NewLabel("")}
+	p.Message.Wrapping = fyne.TextWrapWord
+	p.Message.Importance = widget.DangerImportance
+	p.Retry = widget.NewButtonWithIcon("Try again", theme.ViewRefreshIcon(), func() {
+		if p.retry != nil {
+			f := p.retry
+			p.Hide()
+			f()
+		}
+	})
+	p.box = container.NewVBox(p.Message, p.Retry)
+	p.box.Hide()
+	return p
+}
+
+// Object is the box's canvas object.
+func (p *ProblemBox) Object() fyne.CanvasObject { return p.box }
+
+// Show shows pr, with the retry button calling retry when pr.Retry and retry is not nil.
+func (p *ProblemBox) Show(pr Problem, retry func()) {
+	p.Message.SetText(pr.Text)
+	p.retry = nil
+	if pr.Retry && retry != nil {
+		p.retry = retry
+		p.Retry.Show()
+	} else {
+		p.Retry.Hide()
+	}
+	p.box.Show()
+}
+
+// ShowText shows a message without a retry button.
+func (p *ProblemBox) ShowText(text string) { p.Show(Problem{Text: text}, nil) }
+
+// Hide hides the box.
+func (p *ProblemBox) Hide() {
+	p.retry = nil
+	p.box.Hide()
+}
+
+// Visible reports whether a problem is shown.
+func (p *ProblemBox) Visible() bool { return p.box.Visible() }

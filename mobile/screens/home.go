@@ -1,0 +1,172 @@
+package screens
+
+import (
+	"fmt"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/deputyhq/deputy/server/client"
+)
+
+// HomeScreen is what a signed-in user sees: their factors, what to set up
+// next, the approvals waiting, and sign out.
+type HomeScreen struct {
+	Who          *widget.Label
+	SMSStatus    *widget.Label
+	SetUpSMS     *widget.Button
+	BioStatus    *widget.Label
+	SetUpBio     *widget.Button
+	Approvals    *widget.Button
+	SignOut      *widget.Button
+	Problem      *ProblemBox
+	busy         busy
+	content      fyne.CanvasObject
+	env      Env
+	api          SessionAPI
+	pushOffered  bool
+	expired      func(Problem)
+	loaded       func([]client.Factor)
+	factorsKnown bool
+	Factors      []client.Factor
+}
+
+// HomeActions are what the home screen's buttons do.
+type HomeActions struct {
+	SetUpSMS, SetUpBiometrics, Approvals, SignOut func()
+	// Loaded, when not nil, is told the user's factors once they are read.
+	Loaded func([]client.Factor)
+}
+
+// NewHomeScreen builds the screen and starts loading the user's factors.
+// who names the user ("Signed in as ..."); pushOffered says whether this
+// server and build offer biometric approvals; pending is the number of
+// approvals waiting.
+func NewHomeScreen(e Env, api SessionAPI, who string, pushOffered bool, pending int, do HomeActions, expired func(Problem)) *HomeScreen {
+	s := &HomeScreen{env: e.withDefaults(), api: api, pushOffered: pushOffered, expired: expired, loaded: do.Loaded}
+	s.Who = para(who)
+	s.SMSStatus = para("SMS codes: checking…")
+	s.SetUpSMS = widget.NewButton("Set up SMS codes", do.SetUpSMS)
+	s.SetUpSMS.Hide()
+	s.BioStatus = para("Approvals on this device: checking…")
+	s.SetUpBio = widget.NewButton("Use this device for approvals", do.SetUpBiometrics)
+	s.SetUpBio.Hide()
+	s.Approvals = widget.NewButton("", do.Approvals)
+	s.SetPending(pending)
+	if !pushOffered {
+		s.Approvals.Hide()
+	}
+	s.SignOut = widget.NewButton("Sign out", do.SignOut)
+	s.SignOut.Importance = widget.LowImportance
+	s.Problem = newProblemBox()
+	s.busy = newBusy()
+	s.content = page("Your account",
+		s.Who,
+		widget.NewSeparator(),
+		s.SMSStatus, s.SetUpSMS,
+		s.BioStatus, s.SetUpBio,
+		widget.NewSeparator(),
+		s.Approvals,
+		s.busy, s.Problem.Object(),
+		widget.NewSeparator(),
+		s.SignOut,
+	)
+	s.Load()
+	return s
+}
+
+// Content implements Screen.
+func (s *HomeScreen) Content() fyne.CanvasObject { return s.content }
+
+// Close implements Screen.
+func (s *HomeScreen) Close() {}
+
+// SetPending shows how many approvals are waiting.
+func (s *HomeScreen) SetPending(n int) {
+	switch n {
+	case 0:
+		s.Approvals.SetText("Approvals: none waiting")
+		s.Approvals.Importance = widget.MediumImportance
+	case 1:
+		s.Approvals.SetText("Approvals: 1 waiting")
+		s.Approvals.Importance = widget.HighImportance
+	default:
+		s.Approvals.SetText(fmt.Sprintf("Approvals: %d waiting", n))
+		s.Approvals.Importance = widget.HighImportance
+	}
+	s.Approvals.Refresh()
+}
+
+// Load (re)reads the user's factors.
+func (s *HomeScreen) Load() {
+	s.busy.on()
+	s.Problem.Hide()
+	run(s.env, s.api.Factors, func(fs []client.Factor, err error) {
+		s.busy.off()
+		if err != nil {
+			p := describe(err)
+			if p.SessionEnded {
+				s.expired(p)
+				return
+			}
+			s.Problem.Show(p, s.Load)
+			return
+		}
+		s.factorsKnown, s.Factors = true, fs
+		s.showFactors()
+		if s.loaded != nil {
+			s.loaded(fs)
+		}
+	})
+}
+
+func (s *HomeScreen) showFactors() {
+	sms, bio := "", ""
+	for _, f := range s.Factors {
+		switch f.Channel {
+		case "SMS":
+			sms = f.Status
+		case "BIOMETRIC":
+			bio = f.Status
+		}
+	}
+	switch sms {
+	case client.FactorActive:
+		s.SMSStatus.SetText("SMS codes: on")
+		s.SMSStatus.Importance = widget.SuccessImportance
+		s.SetUpSMS.Hide()
+	case client.FactorPendingVerification:
+		s.SMSStatus.SetText("SMS codes: waiting for the code we texted you")
+		s.SMSStatus.Importance = widget.WarningImportance
+		s.SetUpSMS.SetText("Finish setting up SMS codes")
+		s.SetUpSMS.Show()
+	default:
+		s.SMSStatus.SetText("SMS codes: not set up. You need them to confirm sensitive operations.")
+		s.SMSStatus.Importance = widget.WarningImportance
+		s.SetUpSMS.SetText("Set up SMS codes")
+		s.SetUpSMS.Show()
+	}
+	s.SMSStatus.Refresh()
+	switch {
+	case !s.pushOffered:
+		s.BioStatus.SetText("Approvals on this device: not available from this server yet.")
+		s.BioStatus.Importance = widget.MediumImportance
+		s.SetUpBio.Hide()
+	case bio == client.FactorActive:
+		s.BioStatus.SetText("Approvals with biometrics: on. They come to the device you set up last.")
+		s.BioStatus.Importance = widget.SuccessImportance
+		s.SetUpBio.SetText("Use this device instead")
+		s.SetUpBio.Show()
+	default:
+		s.BioStatus.SetText("Approvals with biometrics: not set up.")
+		s.BioStatus.Importance = widget.MediumImportance
+		s.SetUpBio.SetText("Use this device for approvals")
+		s.SetUpBio.Show()
+	}
+	s.BioStatus.Refresh()
+	if s.pushOffered {
+		s.Approvals.Show()
+	} else {
+		s.Approvals.Hide()
+	}
+}

@@ -1,0 +1,421 @@
+package screens_test
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/mobile/authenticator"
+	"github.com/deputyhq/deputy/mobile/deeplink"
+	"github.com/deputyhq/deputy/mobile/screens"
+	"github.com/deputyhq/deputy/password"
+	"github.com/deputyhq/deputy/server/client"
+)
+
+func noop() {}
+
+func failExpired(t *testing.T) func(screens.Problem) {
+	return func(p screens.Problem) { t.Errorf("session ended unexpectedly: %s", p.Text) }
+}
+
+func uiClient(t *testing.T, d *deputy, opts ...client.Option) *client.Client {
+	t.Helper()
+	c, err := client.New(d.URL, d.UIKey, opts...)
+	require.NoError(t, err)
+	return c
+}
+
+func TestWelcomeScreen(t *testing.T) {
+	h := newHarness(t)
+	var tapped []string
+	s := screens.NewWelcomeScreen("https://auth.example.com", "", screens.WelcomeActions{
+		Invite:     func() { tapped = append(tapped, "invite") },
+		SignIn:     func() { tapped = append(tapped, "sign in") },
+		Disconnect: func() { tapped = append(tapped, "disconnect") },
+	})
+	h.show(s)
+	h.assertMarkup("welcome.xml")
+	test.Tap(s.Invite)
+	test.Tap(s.SignIn)
+	test.Tap(s.Disconnect)
+	assert.Equal(t, []string{"invite", "sign in", "disconnect"}, tapped)
+	assert.False(t, s.Notice.Visible())
+}
+
+func TestInviteScreen(t *testing.T) {
+	d := startDeputy(t)
+	userID := d.invite(t, "grace@acme.test")
+	h := newHarness(t)
+	var token string
+	s := screens.NewInviteScreen(h.env(), uiClient(t, d), password.Weavr{}, deeplink.Invite{}, func(tok string) { token = tok }, noop)
+	h.show(s)
+
+	// A link that is not an invite is explained, not used.
+	h.paste(s.Link, "deputy://connect?server=https://a.example&key=dpk_x")
+	assert.Contains(t, s.LinkHint.Text, "This is not an invite link")
+	assert.Empty(t, s.UserID.Text)
+
+	// Typed by hand: a wrong code is refused by the server.
+	s.Link.SetText("")
+	h.typeInto(s.UserID, userID)
+	h.typeInto(s.Code, "654321")
+	test.Tap(s.Check)
+	h.waitFor("wrong code", s.Problem.Visible)
+	assert.Contains(t, s.Problem.Message.Text, "This invite code is not right")
+	assert.False(t, s.Checked())
+
+	// Five digits never reach the server.
+	s.Code.SetText("12345")
+	test.Tap(s.Check)
+	assert.Equal(t, "The code must be 6 digits.", s.Problem.Message.Text)
+
+	s.Code.SetText("123456")
+	test.Tap(s.Check)
+	h.waitFor("invite checked", s.Checked)
+
+	// The policy is ticked as the password is typed.
+	h.typeInto(s.Password, "abc")
+	assert.Equal(t, []bool{false, true, false, false, false}, met(s.Policy))
+	h.typeInto(s.Password, "DEF1")
+	assert.Equal(t, []bool{false, true, true, true, false}, met(s.Policy))
+	h.assertMarkup("invite_password.xml")
+	h.typeInto(s.Password, "!")
+	assert.Equal(t, []bool{true, true, true, true, true}, met(s.Policy))
+
+	// Mismatched confirmation, then a bad mobile number, are caught here.
+	h.typeInto(s.Confirm, "abcDEF1?")
+	assert.Equal(t, "The two passwords are different.", s.ConfirmHint.Text)
+	test.Tap(s.Accept)
+	assert.Equal(t, "The two passwords are different.", s.Problem.Message.Text)
+	s.Confirm.SetText("abcDEF1!")
+	assert.False(t, s.ConfirmHint.Visible())
+	h.typeInto(s.CountryCode, "44")
+	h.typeInto(s.Mobile, "77x")
+	test.Tap(s.Accept)
+	assert.Equal(t, "Enter your mobile number as digits, without the country code.", s.Problem.Message.Text)
+	s.Mobile.SetText("7700 900 999")
+	test.Tap(s.Accept)
+	h.waitFor("signed in", func() bool { return token != "" })
+
+	// The mobile number was saved with the password.
+	u, err := d.admin.GetUser(context.Background(), userID)
+	require.NoError(t, err)
+	assert.Equal(t, &client.Mobile{CountryCode: "+44", Number: "7700900999"}, u.Mobile)
+}
+
+func met(p *screens.PolicyView) []bool {
+	var out []bool
+	for i := range p.Rules {
+		out = append(out, p.Met(i))
+	}
+	return out
+}
+
+func TestInviteScreenNISTPolicy(t *testing.T) {
+	h := newHarness(t)
+	s := screens.NewInviteScreen(h.env(), nil, password.NIST{}, deeplink.Invite{UserID: "1", Code: "123456"}, func(string) {}, noop)
+	h.show(s)
+	require.Len(t, s.Policy.Rules, 3)
+	assert.Equal(t, "8 to 128 characters", s.Policy.Rules[0].Text)
+	h.typeInto(s.Password, "password")
+	assert.Equal(t, []bool{true, false, true}, met(s.Policy), "a common password is not ticked")
+	assert.Equal(t, "1", s.UserID.Text, "the invite link fills the fields")
+}
+
+// flaky fails the first n requests as if the network were down.
+type flaky struct {
+	n    atomic.Int32
+	next http.RoundTripper
+}
+
+func (f *flaky) RoundTrip(r *http.Request) (*http.Response, error) {
+	if f.n.Add(-1) >= 0 {
+		return nil, syscall.ECONNREFUSED
+	}
+	return f.next.RoundTrip(r)
+}
+
+func TestSignInScreen(t *testing.T) {
+	d := startDeputy(t)
+	d.userWithPassword(t, "grace@acme.test", gracePassword)
+	h := newHarness(t)
+	net := &flaky{next: http.DefaultTransport}
+	var token, email string
+	s := screens.NewSignInScreen(h.env(), uiClient(t, d, client.WithHTTPClient(&http.Client{Transport: net})), "", "", func(tok, em string) { token, email = tok, em }, noop)
+	h.show(s)
+
+	test.Tap(s.SignIn)
+	assert.Equal(t, "Enter your email and password.", s.Problem.Message.Text)
+
+	h.typeInto(s.Email, "grace@acme.test")
+	h.typeInto(s.Password, "wrong-password")
+	test.Tap(s.SignIn)
+	h.waitFor("refused", s.Problem.Visible)
+	assert.Equal(t, "The email or password is not right.", s.Problem.Message.Text)
+	assert.False(t, s.Problem.Retry.Visible(), "a wrong password is not worth retrying as is")
+
+	// The network drops: the message says so and offers to try again.
+	s.Password.SetText(gracePassword)
+	net.n.Store(1)
+	test.Tap(s.SignIn)
+	h.waitFor("network error", s.Problem.Visible)
+	assert.Equal(t, "Cannot reach the server. Check your connection and try again.", s.Problem.Message.Text)
+	require.True(t, s.Problem.Retry.Visible())
+	h.assertMarkup("signin_network_error.xml")
+	test.Tap(s.Problem.Retry)
+	h.waitFor("signed in", func() bool { return token != "" })
+	assert.Equal(t, "grace@acme.test", email)
+	assert.Empty(t, s.Password.Text, "the password is not kept")
+}
+
+// signIn returns a session of a user who has accepted their invite.
+func signIn(t *testing.T, d *deputy, email string) *client.Session {
+	t.Helper()
+	d.userWithPassword(t, email, gracePassword)
+	c := uiClient(t, d)
+	l, err := c.LoginWithPassword(context.Background(), email, gracePassword)
+	require.NoError(t, err)
+	return c.Session(l.Token)
+}
+
+func TestSMSScreen(t *testing.T) {
+	d := startDeputy(t)
+	sess := signIn(t, d, "grace@acme.test")
+	h := newHarness(t)
+	finished := false
+	s := screens.NewSMSScreen(h.env(), sess, func() { finished = true }, noop, failExpired(t))
+	h.show(s)
+	h.assertMarkup("sms_start.xml")
+
+	test.Tap(s.Send)
+	h.waitFor("code sent", s.CodeSent)
+	assert.Equal(t, "The code expires in 5:00.", s.Expiry.Text)
+	assert.Equal(t, "Resend code in 15 s", s.Resend.Text)
+	assert.True(t, s.Resend.Disabled())
+	assert.Equal(t, "You have 5 attempts.", s.Attempts.Text)
+
+	// Wrong codes count down the attempts, from the server's errorCodes.
+	for _, want := range []string{"4 attempts left.", "3 attempts left.", "2 attempts left.", "1 attempt left."} {
+		h.typeInto(s.Code, "000000")
+		test.Tap(s.Verify)
+		h.waitFor("attempts "+want, func() bool { return s.Attempts.Text == want })
+	}
+	assert.Equal(t, "That code is not right. You have one attempt left.", s.Problem.Message.Text)
+	h.advance(4 * time.Second)
+	assert.Equal(t, "The code expires in 4:56.", s.Expiry.Text)
+	assert.Equal(t, "Resend code in 11 s", s.Resend.Text)
+	h.assertMarkup("sms_one_attempt_left.xml")
+	h.typeInto(s.Code, "000000")
+	test.Tap(s.Verify)
+	h.waitFor("no attempts", func() bool { return s.Attempts.Text == "No attempts left for this code. Tap Resend code for a new one." })
+	assert.True(t, s.Verify.Disabled())
+
+	// The resend countdown ends on this device's clock; the server, whose
+	// clock has not moved, still says RETRY_IN_15SEC, and the screen waits
+	// as long as the server says.
+	h.advance(11 * time.Second)
+	require.False(t, s.Resend.Disabled())
+	assert.Equal(t, "Resend code", s.Resend.Text)
+	test.Tap(s.Resend)
+	h.waitFor("retry later", s.Problem.Visible)
+	assert.Equal(t, "A code was sent moments ago. Wait a little before asking again.", s.Problem.Message.Text)
+	assert.True(t, s.Resend.Disabled())
+	assert.Regexp(t, `^Resend code in 1?\d s$`, s.Resend.Text)
+
+	// Once the server's clock has moved on, a new code comes.
+	_, err := d.key.AdvanceClock(context.Background(), 20*time.Second)
+	require.NoError(t, err)
+	h.advance(20 * time.Second)
+	test.Tap(s.Resend)
+	h.waitFor("new code", func() bool { return s.Attempts.Text == "You have 5 attempts." })
+	assert.False(t, s.Verify.Disabled())
+
+	// The code expires on screen after five minutes.
+	h.advance(5 * time.Minute)
+	assert.Equal(t, "The code has expired. Tap Resend code for a new one.", s.Expiry.Text)
+
+	// Another new code, and the right one.
+	_, err = d.key.AdvanceClock(context.Background(), 20*time.Second)
+	require.NoError(t, err)
+	test.Tap(s.Resend)
+	h.waitFor("new code", func() bool { return s.Expiry.Text == "The code expires in 5:00." })
+	h.typeInto(s.Code, "123456")
+	test.Tap(s.Verify)
+	h.waitFor("enrolled", s.Done.Visible)
+	h.assertMarkup("sms_done.xml")
+	test.Tap(s.Back)
+	assert.True(t, finished)
+	factors, err := sess.Factors(context.Background())
+	require.NoError(t, err)
+	assert.Contains(t, factors, client.Factor{Type: "OTP", Channel: "SMS", Status: client.FactorActive})
+}
+
+func TestSMSScreenNoMobile(t *testing.T) {
+	d := startDeputy(t)
+	ctx := context.Background()
+	u, err := d.admin.CreateUser(ctx, client.UserCreate{Name: "Nomo", Surname: "Bile", Email: "nomo@acme.test"})
+	require.NoError(t, err)
+	require.NoError(t, d.admin.SendInvite(ctx, u.ID))
+	ui := uiClient(t, d)
+	token, err := ui.InviteConsume(ctx, u.ID, "123456", gracePassword, nil)
+	require.NoError(t, err)
+	h := newHarness(t)
+	s := screens.NewSMSScreen(h.env(), ui.Session(token), noop, noop, failExpired(t))
+	h.show(s)
+	test.Tap(s.Send)
+	h.waitFor("problem", s.Problem.Visible)
+	assert.Equal(t, "Your account has no mobile number. Ask your admin to add one, then try again.", s.Problem.Message.Text)
+}
+
+func TestHomeScreenServerError(t *testing.T) {
+	h := newHarness(t)
+	api := &failingSession{err: &client.Error{Status: http.StatusServiceUnavailable, RequestRef: "ref-123"}}
+	s := screens.NewHomeScreen(h.env(), api, "Signed in as grace@acme.test.", true, 0, screens.HomeActions{}, failExpired(t))
+	h.show(s)
+	h.waitFor("problem", s.Problem.Visible)
+	assert.Equal(t, "The server had a problem. Try again in a moment. (Reference ref-123)", s.Problem.Message.Text)
+	h.assertMarkup("home_server_error.xml")
+	api.err = nil
+	test.Tap(s.Problem.Retry)
+	h.waitFor("factors", func() bool { return s.SMSStatus.Text == "SMS codes: on" })
+	assert.Equal(t, "Approvals with biometrics: not set up.", s.BioStatus.Text)
+}
+
+// failingSession answers Factors with err, or an active SMS factor when err is nil.
+type failingSession struct {
+	screens.SessionAPI
+	err error
+}
+
+func (f *failingSession) Factors(context.Context) ([]client.Factor, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	return []client.Factor{{Type: "OTP", Channel: "SMS", Status: client.FactorActive}}, nil
+}
+
+// newAuth returns an authenticator whose passcode prompt is dlg.
+func newAuth(t *testing.T, dlg *screens.PasscodeDialog) (*authenticator.Authenticator, *authenticator.PasscodeVerifier) {
+	t.Helper()
+	v, err := authenticator.NewPasscodeVerifier("", dlg.Prompt)
+	require.NoError(t, err)
+	a, err := authenticator.New(authenticator.Config{}, authenticator.NewMemoryStore(), v)
+	require.NoError(t, err)
+	return a, v
+}
+
+func TestBiometricScreen(t *testing.T) {
+	h := newHarness(t)
+	origin := "http://localhost:8080"
+	push := newFakePush(t, origin, h.clock.Now)
+	dlg := screens.NewPasscodeDialog(h.win, h.ui)
+	auth, verifier := newAuth(t, dlg)
+	finished := false
+	s := screens.NewBiometricScreen(h.env(), screens.BiometricDeps{API: push, Auth: auth, Passcode: verifier, Origin: origin, Device: screens.Device{ID: "d1", Name: "Test phone"}},
+		func() { finished = true }, noop, failExpired(t))
+	h.show(s)
+	test.Tap(s.Send)
+	h.waitFor("code sent", s.CodeSent)
+	h.advance(30 * time.Second)
+	assert.Equal(t, "The code expires in 4:30.", s.Expiry.Text)
+	h.assertMarkup("biometric_code_sent.xml")
+
+	// Passcodes that differ, or are too short, are caught before anything is sent.
+	h.typeInto(s.Code, "123456")
+	h.typeInto(s.NewPasscode, "12345")
+	h.typeInto(s.ConfirmPasscode, "12345")
+	test.Tap(s.Enrol)
+	assert.Equal(t, "Choose an app passcode of 6 to 128 characters.", s.Problem.Message.Text)
+	s.NewPasscode.SetText(appPasscode)
+	s.ConfirmPasscode.SetText("135790")
+	test.Tap(s.Enrol)
+	assert.Equal(t, "The two passcodes are different.", s.Problem.Message.Text)
+	s.ConfirmPasscode.SetText(appPasscode)
+
+	// A wrong code at the prompt fails the ceremony; trying again works.
+	test.Tap(s.Enrol)
+	h.waitFor("passcode prompt", dlg.Showing)
+	assert.Equal(t, "Confirm to use this device for approvals", dlg.Reason.Text)
+	test.Type(dlg.Entry, "000000")
+	test.Tap(dlg.OK)
+	h.waitFor("not verified", s.Problem.Visible)
+	assert.Equal(t, "You were not verified (wrong passcode, or cancelled).", s.Problem.Message.Text)
+	require.True(t, s.Problem.Retry.Visible())
+	assert.True(t, verifier.IsSet(), "the passcode was chosen before the prompt")
+	test.Tap(s.Problem.Retry)
+	h.waitFor("passcode prompt", dlg.Showing)
+	test.Type(dlg.Entry, appPasscode)
+	test.Tap(dlg.OK)
+	h.waitFor("enrolled", s.Done.Visible)
+	test.Tap(s.Back)
+	assert.True(t, finished)
+	assert.Equal(t, []string{"begin", "enrolled Test phone"}, push.log)
+}
+
+func TestBiometricScreenCancelledPrompt(t *testing.T) {
+	h := newHarness(t)
+	origin := "http://localhost:8080"
+	push := newFakePush(t, origin, h.clock.Now)
+	dlg := screens.NewPasscodeDialog(h.win, h.ui)
+	auth, verifier := newAuth(t, dlg)
+	require.NoError(t, verifier.Set(context.Background(), appPasscode))
+	s := screens.NewBiometricScreen(h.env(), screens.BiometricDeps{API: push, Auth: auth, Passcode: verifier, Origin: origin},
+		noop, noop, failExpired(t))
+	h.show(s)
+	test.Tap(s.Send)
+	h.waitFor("code sent", s.CodeSent)
+	assert.False(t, s.PasscodeAsked(), "a passcode is chosen only once")
+	h.typeInto(s.Code, "123456")
+	test.Tap(s.Enrol)
+	h.waitFor("passcode prompt", dlg.Showing)
+	test.Tap(dlg.Cancel)
+	h.waitFor("cancelled", s.Problem.Visible)
+	assert.Equal(t, "You were not verified (wrong passcode, or cancelled).", s.Problem.Message.Text)
+	assert.Equal(t, []string{"begin"}, push.log)
+}
+
+func TestApprovalsScreenExpiresAndDeclines(t *testing.T) {
+	h := newHarness(t)
+	origin := "http://localhost:8080"
+	push := newFakePush(t, origin, h.clock.Now)
+	dlg := screens.NewPasscodeDialog(h.win, h.ui)
+	auth, _ := newAuth(t, dlg)
+	push.enrolElsewhere(origin)
+	first := push.request("Create user alice@acme.test with role ADMIN", 42, []int{17, 42, 86})
+	h.clock.Advance(2 * time.Minute)
+	second := push.request("Deactivate user bob@acme.test", 11, []int{11, 64, 35})
+	pending, err := push.Pending(context.Background())
+	require.NoError(t, err)
+	var answers []screens.Answer
+	s := screens.NewApprovalsScreen(h.env(), push, auth, origin, pending, func(_ string, a screens.Answer) { answers = append(answers, a) }, noop, failExpired(t))
+	h.show(s)
+	assert.Equal(t, first, s.Current().ID)
+	assert.Equal(t, "Answer within 3:00.", s.Expires.Text)
+	require.Len(t, s.Others.Objects, 1, "the second request is listed")
+
+	// The first runs out of time on screen.
+	h.advance(3 * time.Minute)
+	assert.Equal(t, "This request has expired. If you still want to do this, start again on the other screen.", s.Expires.Text)
+	assert.True(t, s.Choices[0].Disabled())
+	assert.True(t, s.Approve.Disabled())
+	h.assertMarkup("approvals_expired.xml")
+
+	// The second is declined without alarm.
+	test.Tap(s.Others.Objects[0].(*widget.Button))
+	require.Equal(t, second, s.Current().ID)
+	assert.Equal(t, "Answer within 2:00.", s.Expires.Text)
+	test.Tap(s.Decline)
+	h.waitFor("declined", s.Result.Visible)
+	assert.Equal(t, "Declined: Deactivate user bob@acme.test.", s.Result.Text)
+	assert.Equal(t, "DECLINED", push.state(second))
+	assert.Equal(t, []screens.Answer{screens.Declined}, answers)
+	assert.Equal(t, first, s.Current().ID, "the expired one is still listed until the server drops it")
+}

@@ -1,0 +1,261 @@
+package screens
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/deputyhq/deputy/mobile/deeplink"
+	"github.com/deputyhq/deputy/server/client"
+)
+
+// The numbers of one-time codes (GUIDE, "Where the numbers come from"). The
+// server is the judge; the screen uses them to show what is left.
+const (
+	codeTTL        = 5 * time.Minute  // a code's life
+	resendInterval = 15 * time.Second // RETRY_IN_15SEC
+	maxAttempts    = 5                // wrong codes per challenge
+)
+
+// SMSScreen enrols the user's mobile for one-time codes (Weavr
+// enrolDeviceUsingOtpStepOne and StepTwo): it texts a code, counts down to
+// when another may be sent and to the code's expiry, and shows the attempts
+// left from the server's errorCodes.
+type SMSScreen struct {
+	Intro    *widget.Label
+	Send     *widget.Button
+	Code     *widget.Entry
+	Verify   *widget.Button
+	Resend   *widget.Button
+	Expiry   *widget.Label
+	Attempts *widget.Label
+	Done     *widget.Label
+	Back     *widget.Button
+	Problem  *ProblemBox
+	busy     busy
+	codeBox  *fyne.Container
+	content  fyne.CanvasObject
+
+	env      Env
+	api          SessionAPI
+	expired      func(Problem)
+	finished     func()
+	attemptsLeft int
+	resendTimer  countdown
+	expiryTimer  countdown
+}
+
+// NewSMSScreen builds the screen. finished runs when SMS codes are active;
+// expired when the session has ended (401).
+func NewSMSScreen(e Env, api SessionAPI, finished, back func(), expired func(Problem)) *SMSScreen {
+	s := &SMSScreen{env: e.withDefaults(), api: api, finished: finished, expired: expired}
+	s.Intro = para("We will text a 6-digit code to the mobile number on your account. Entering it here turns on SMS codes, which you use to confirm sensitive operations.")
+	s.Send = primary("Send code", func() { s.send(client.NewIdempotencyRef()) })
+	s.Code = widget.NewEntry()
+	s.Code.SetPlaceHolder("6-digit code")
+	s.Code.OnChanged = func(string) { s.Problem.Hide() }
+	s.Code.OnSubmitted = func(string) { s.verify(client.NewIdempotencyRef()) }
+	s.Verify = primary("Verify", func() { s.verify(client.NewIdempotencyRef()) })
+	s.Resend = widget.NewButton("Resend code", func() { s.send(client.NewIdempotencyRef()) })
+	s.Expiry = para("")
+	s.Attempts = para("")
+	s.Done = para("SMS codes are on.")
+	s.Done.Importance = widget.SuccessImportance
+	s.Done.Hide()
+	s.Back = widget.NewButton("Back", back)
+	s.Back.Importance = widget.LowImportance
+	s.Problem = newProblemBox()
+	s.busy = newBusy()
+	s.resendTimer = countdown{e: s.env, tick: s.resendTick}
+	s.expiryTimer = countdown{e: s.env, tick: s.expiryTick}
+	s.codeBox = container.NewVBox(
+		fieldLabel("Code"), s.Code, s.Expiry, s.Attempts, s.Verify, s.Resend,
+	)
+	s.codeBox.Hide()
+	s.content = page("Set up SMS codes",
+		s.Intro, s.Send, s.codeBox, s.Done, s.busy, s.Problem.Object(), s.Back,
+	)
+	return s
+}
+
+// CodeSent reports whether the code entry is shown: a code was texted.
+func (s *SMSScreen) CodeSent() bool { return s.codeBox.Visible() }
+
+// Content implements Screen.
+func (s *SMSScreen) Content() fyne.CanvasObject { return s.content }
+
+// Close implements Screen.
+func (s *SMSScreen) Close() {
+	s.resendTimer.stop()
+	s.expiryTimer.stop()
+}
+
+func (s *SMSScreen) setBusy(on bool) {
+	if on {
+		s.busy.on()
+		s.Send.Disable()
+		s.Verify.Disable()
+		s.Resend.Disable()
+		return
+	}
+	s.busy.off()
+	s.Send.Enable()
+	s.Verify.Enable()
+	if !s.resendTimer.running() {
+		s.Resend.Enable()
+	}
+}
+
+// send texts a code; ref makes a retry of the same tap safe.
+func (s *SMSScreen) send(ref string) {
+	s.Problem.Hide()
+	s.setBusy(true)
+	run0(s.env, func(ctx context.Context) error {
+		return s.api.EnrolSMS(ctx, client.IdempotencyRef(ref))
+	}, func(err error) {
+		s.setBusy(false)
+		var ae *client.Error
+		switch {
+		case err == nil:
+			s.sent()
+		case errors.As(err, &ae) && ae.Code == "RETRY_IN_15SEC":
+			wait := ae.RetryAfter
+			if wait <= 0 {
+				wait = resendInterval
+			}
+			s.showCodeBox()
+			s.resendTimer.start(s.env.Clock.Now().Add(wait))
+			s.Problem.ShowText(codeText["RETRY_IN_15SEC"])
+		case errors.As(err, &ae) && ae.Code == "CHANNEL_ALREADY_REGISTERED":
+			s.success()
+		default:
+			s.fail(err, func() { s.send(ref) })
+		}
+	})
+}
+
+func (s *SMSScreen) showCodeBox() {
+	s.Send.Hide()
+	s.codeBox.Show()
+}
+
+// sent starts the countdowns of a fresh code.
+func (s *SMSScreen) sent() {
+	s.showCodeBox()
+	s.Intro.SetText("We texted a 6-digit code to the mobile number on your account. Enter it below.")
+	s.Code.SetText("")
+	s.attemptsLeft = maxAttempts
+	s.Attempts.Importance = widget.MediumImportance
+	s.Attempts.SetText(fmt.Sprintf("You have %d attempts.", maxAttempts))
+	now := s.env.Clock.Now()
+	s.resendTimer.start(now.Add(resendInterval))
+	s.expiryTimer.start(now.Add(codeTTL))
+	s.Verify.Enable()
+	s.Code.Enable()
+}
+
+func (s *SMSScreen) resendTick(left time.Duration) {
+	if left > 0 {
+		s.Resend.SetText(fmt.Sprintf("Resend code in %d s", int((left+time.Second-1)/time.Second)))
+		s.Resend.Disable()
+		return
+	}
+	s.Resend.SetText("Resend code")
+	if !s.busy.Visible() {
+		s.Resend.Enable()
+	}
+}
+
+func (s *SMSScreen) expiryTick(left time.Duration) {
+	if left > 0 {
+		s.Expiry.Importance = widget.MediumImportance
+		s.Expiry.SetText("The code expires in " + clockText(left) + ".")
+		return
+	}
+	s.Expiry.Importance = widget.DangerImportance
+	s.Expiry.SetText("The code has expired. Tap Resend code for a new one.")
+}
+
+// verify checks the typed code.
+func (s *SMSScreen) verify(ref string) {
+	code := strings.TrimSpace(s.Code.Text)
+	if err := deeplink.CheckCode(code); err != nil {
+		s.Problem.ShowText("Enter the 6 digits of the code we texted you.")
+		return
+	}
+	s.Problem.Hide()
+	s.setBusy(true)
+	run0(s.env, func(ctx context.Context) error {
+		return s.api.VerifyEnrolSMS(ctx, code, client.IdempotencyRef(ref))
+	}, func(err error) {
+		s.setBusy(false)
+		var ae *client.Error
+		if err == nil || (errors.As(err, &ae) && ae.Code == "CHANNEL_ALREADY_REGISTERED") {
+			s.success()
+			return
+		}
+		if errors.As(err, &ae) {
+			switch ae.Code {
+			case "VERIFICATION_CODE_INVALID":
+				// More than one attempt is left; count down from what we know.
+				s.setAttempts(max(s.attemptsLeft-1, 2))
+			case "ONE_CHALLENGE_LIMIT_REMAINING":
+				s.setAttempts(1)
+			case "CHALLENGE_LIMIT_EXCEEDED":
+				s.setAttempts(0)
+			case "VERIFICATION_CODE_EXPIRED":
+				s.expiryTimer.stop()
+				s.expiryTick(0)
+			}
+		}
+		s.fail(err, func() { s.verify(ref) })
+	})
+}
+
+func (s *SMSScreen) setAttempts(n int) {
+	s.attemptsLeft = n
+	s.Code.SetText("")
+	switch n {
+	case 0:
+		s.Attempts.Importance = widget.DangerImportance
+		s.Attempts.SetText("No attempts left for this code. Tap Resend code for a new one.")
+		s.Verify.Disable()
+	case 1:
+		s.Attempts.Importance = widget.WarningImportance
+		s.Attempts.SetText("1 attempt left.")
+	default:
+		s.Attempts.Importance = widget.WarningImportance
+		s.Attempts.SetText(fmt.Sprintf("%d attempts left.", n))
+	}
+}
+
+func (s *SMSScreen) fail(err error, retry func()) {
+	p := describe(err)
+	if p.SessionEnded {
+		s.Close()
+		s.expired(p)
+		return
+	}
+	s.Problem.Show(p, retry)
+	if s.attemptsLeft == 0 && s.codeBox.Visible() {
+		s.Verify.Disable()
+	}
+}
+
+func (s *SMSScreen) success() {
+	s.Close()
+	s.codeBox.Hide()
+	s.Send.Hide()
+	s.Intro.Hide()
+	s.Done.Show()
+	s.Back.SetText("Done")
+	s.Back.Importance = widget.HighImportance
+	s.Back.OnTapped = s.finished
+	s.Back.Refresh()
+}

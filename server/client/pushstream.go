@@ -1,0 +1,161 @@
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Event names of the push stream.
+const (
+	EventChallenge = "challenge" // a challenge awaits the device: PushEvent.Challenge
+	EventResolved  = "resolved"  // a challenge ended: PushEvent.Resolved
+	EventUnlinked  = "unlinked"  // this device was unlinked; the stream ends
+	EventHeartbeat = "heartbeat" // the stream is alive (and keeps the session alive)
+)
+
+// PushEvent is one event of a push stream.
+type PushEvent struct {
+	Type      string         // one of the Event* names
+	Challenge *PushChallenge // EventChallenge
+	Resolved  *PushStatus    // EventResolved: ID, State and Summary
+	DeviceID  string         // EventUnlinked
+	Data      json.RawMessage
+}
+
+// PushStream reads the events of GET /multi/push/stream (Server-Sent Events).
+// Next is not safe for concurrent use; Close may be called from any goroutine
+// to end a Next that is waiting.
+type PushStream struct {
+	body io.ReadCloser
+	r    *bufio.Reader
+}
+
+// maxEventBytes bounds one event's data.
+const maxEventBytes = 64 << 10
+
+// PushEvents opens the session's push stream. With a deviceID it is the
+// companion's stream (challenges for the device, and EventUnlinked when the
+// device is replaced or removed; a device that is already unlinked gets
+// [ErrConflict] CHANNEL_NOT_REGISTERED); without one it carries the outcome of
+// the challenges this session requested. The stream has no overall timeout:
+// cancel ctx or Close it to stop.
+func (s *Session) PushEvents(ctx context.Context, deviceID string) (*PushStream, error) {
+	const op = "open push stream"
+	c := s.c
+	u := *c.base
+	u.Path = c.base.Path + "/multi/push/stream"
+	u.RawPath = ""
+	if deviceID != "" {
+		u.RawQuery = url.Values{"deviceId": {deviceID}}.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("User-Agent", c.userAgent)
+	req.Header.Set("api-key", c.key)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	hc := *c.http
+	hc.Timeout = 0 // a stream lasts as long as ctx
+	res, err := hc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if res.StatusCode != http.StatusOK {
+		defer res.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(res.Body, maxResponseBytes))
+		return nil, fmt.Errorf("%s: %w", op, fromResponse(res, data, time.Now()))
+	}
+	return &PushStream{body: res.Body, r: bufio.NewReader(res.Body)}, nil
+}
+
+// Close ends the stream.
+func (p *PushStream) Close() error { return p.body.Close() }
+
+// Next returns the next event, skipping comments and fields it does not use.
+// At the end of the stream it returns io.EOF.
+func (p *PushStream) Next() (PushEvent, error) {
+	var (
+		name string
+		data bytes.Buffer
+	)
+	for {
+		line, err := p.r.ReadString('\n')
+		if err != nil {
+			if errors.Is(err, io.EOF) && line == "" {
+				return PushEvent{}, io.EOF
+			}
+			if errors.Is(err, io.EOF) {
+				return PushEvent{}, io.ErrUnexpectedEOF
+			}
+			return PushEvent{}, fmt.Errorf("read push stream: %w", err)
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			if data.Len() == 0 && name == "" {
+				continue
+			}
+			return decodeEvent(name, data.Bytes())
+		}
+		field, value, _ := strings.Cut(line, ":")
+		value = strings.TrimPrefix(value, " ")
+		switch field {
+		case "event":
+			name = value
+		case "data":
+			if data.Len()+len(value) > maxEventBytes {
+				return PushEvent{}, errors.New("read push stream: event larger than 64 KiB")
+			}
+			if data.Len() > 0 {
+				data.WriteByte('\n')
+			}
+			data.WriteString(value)
+		}
+	}
+}
+
+// decodeEvent builds a PushEvent from an event's name and data.
+func decodeEvent(name string, data []byte) (PushEvent, error) {
+	if name == "" {
+		name = "message"
+	}
+	e := PushEvent{Type: name, Data: json.RawMessage(bytes.Clone(data))}
+	var err error
+	switch name {
+	case EventChallenge:
+		e.Challenge = &PushChallenge{}
+		err = json.Unmarshal(data, e.Challenge)
+	case EventResolved:
+		var r struct {
+			ID      string `json:"id"`
+			State   string `json:"state"`
+			Summary string `json:"summary"`
+		}
+		err = json.Unmarshal(data, &r)
+		e.Resolved = &PushStatus{ID: r.ID, State: r.State, Summary: r.Summary}
+	case EventUnlinked:
+		var u struct {
+			DeviceID string `json:"deviceId"`
+		}
+		err = json.Unmarshal(data, &u)
+		e.DeviceID = u.DeviceID
+	}
+	if err != nil {
+		return PushEvent{}, fmt.Errorf("decode %s event: %w", name, err)
+	}
+	return e, nil
+}

@@ -1,0 +1,237 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// Delivery of push challenges without a third-party push service: the
+// companion holds GET /multi/push/stream open (Server-Sent Events, WHATWG HTML
+// §9.2) or, where a long-lived response cannot get through, long-polls GET
+// /multi/push/pending?wait=N. A change committed in this process wakes them at
+// once (core's push hub); they also re-read the store every PushPoll, so a
+// change made by another replica arrives within that interval.
+
+// maxPendingWait bounds the long poll, in seconds, below common proxy idle timeouts.
+const maxPendingWait = 25
+
+// handleStream registers a streaming endpoint that needs a user's token.
+// Unlike handle, it hands the endpoint the ResponseWriter.
+func (s *Server) handleStream(pattern string, ep func(http.ResponseWriter, *request)) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, hr *http.Request) {
+		r := &request{Request: hr}
+		if err := s.authenticate(r, userToken); err != nil {
+			s.writeError(w, hr, err)
+			return
+		}
+		ep(w, r)
+	})
+}
+
+// Unwrap lets http.ResponseController reach the connection's deadlines
+// through the request logger.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// sseWriter writes Server-Sent Events.
+type sseWriter struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+// event writes one event with a JSON data line and flushes it.
+func (e *sseWriter) event(name string, data any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(e.w, "event: %s\ndata: %s\n\n", name, b); err != nil {
+		return err
+	}
+	return e.rc.Flush()
+}
+
+type pushResolvedJSON struct {
+	ID      string `json:"id"`
+	State   string `json:"state"`
+	Summary string `json:"summary"`
+}
+
+type pushUnlinkedJSON struct {
+	DeviceID string `json:"deviceId"`
+}
+
+type pushHeartbeatJSON struct {
+	At int64 `json:"at"`
+}
+
+// streamState remembers what one stream has told its client.
+type streamState struct {
+	device   string          // the stream's device id; "" for a requester's stream
+	session  []byte          // the stream's session
+	sent     map[string]bool // challenges sent as `challenge`
+	resolved map[string]bool // challenges sent as `resolved`
+}
+
+// emit sends what changed since the last snapshot: new pending challenges to a
+// device, and the outcome of challenges the device was shown or the session
+// requested.
+func (st *streamState) emit(e *sseWriter, snap *core.PushSnapshot) error {
+	for _, ch := range snap.Challenges {
+		if st.device != "" && ch.State == core.PushPending && !st.sent[ch.ID] {
+			st.sent[ch.ID] = true
+			if err := e.event(string(core.PushEventChallenge), pushChallengeOut(ch)); err != nil {
+				return err
+			}
+			continue
+		}
+		mine := bytes.Equal(ch.SessionHash, st.session)
+		if ch.State != core.PushPending && !st.resolved[ch.ID] && (st.sent[ch.ID] || mine) {
+			st.resolved[ch.ID] = true
+			if err := e.event(string(core.PushEventResolved), pushResolvedJSON{ID: ch.ID, State: string(ch.State), Summary: ch.Summary}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// pushStream serves GET /multi/push/stream (Deputy extension). With
+// ?deviceId=, it is the companion's stream: `challenge` events for pending
+// challenges, `resolved` when one it was shown ends, and `unlinked` (then the
+// end of the stream) when the device is no longer the linked one. Every stream
+// gets `resolved` for the challenges its own session requested, so a
+// requesting client can follow the outcome here instead of polling. A
+// `heartbeat` event every PushHeartbeat also keeps the session alive; the
+// stream ends when the session does.
+func (s *Server) pushStream(w http.ResponseWriter, r *request) {
+	ctx := r.Context()
+	device, err := deviceParam(r)
+	if err != nil {
+		s.writeError(w, r.Request, err)
+		return
+	}
+	c := r.caller
+	sub := s.svc.SubscribePush(c.User.ID)
+	defer sub.Close()
+	snap, err := s.svc.PushSnapshot(ctx, c, device)
+	if err != nil {
+		s.writeError(w, r.Request, err)
+		return
+	}
+	if !snap.Linked {
+		s.writeError(w, r.Request, core.Conflict(core.CodeChannelNotRegistered))
+		return
+	}
+	rc := http.NewResponseController(w)
+	// The server's read and write timeouts are for ordinary requests: lift them.
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	e := &sseWriter{w: w, rc: rc}
+	// The retry field tells an EventSource how soon to reconnect; flushing it
+	// sends the headers, so the client knows the stream is open.
+	if _, err := fmt.Fprintf(w, "retry: %d\n\n", s.svc.PushPoll().Milliseconds()); err != nil || rc.Flush() != nil {
+		return
+	}
+	st := &streamState{device: device, session: c.Session.TokenHash, sent: map[string]bool{}, resolved: map[string]bool{}}
+	if err := st.emit(e, snap); err != nil {
+		return
+	}
+	token := bearerToken(r.Request)
+	heartbeat := time.NewTicker(s.svc.PushHeartbeat())
+	defer heartbeat.Stop()
+	poll := time.NewTicker(s.svc.PushPoll())
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sub.Done:
+			return
+		case <-heartbeat.C:
+			if _, err := s.svc.Authenticate(ctx, r.prog, token); err != nil {
+				return // signed out, idle, deactivated: the stream ends with the session
+			}
+			if err := e.event("heartbeat", pushHeartbeatJSON{At: s.svc.Now().UnixMilli()}); err != nil {
+				return
+			}
+			continue
+		case <-sub.C:
+		case <-poll.C:
+		}
+		snap, err := s.svc.PushSnapshot(ctx, c, device)
+		if err != nil {
+			return
+		}
+		if err := st.emit(e, snap); err != nil || !snap.SessionLive {
+			return
+		}
+		if !snap.Linked {
+			_ = e.event(string(core.PushEventUnlinked), pushUnlinkedJSON{DeviceID: device})
+			return
+		}
+	}
+}
+
+type pendingResponse struct {
+	Challenges []pushChallengeJSON `json:"challenges"`
+}
+
+// pushPending serves GET /multi/push/pending (Deputy extension): the
+// challenges awaiting the device, at once when there are some, otherwise after
+// waiting up to ?wait= seconds for one. With ?deviceId=, a device that was
+// unlinked gets 409 CHANNEL_NOT_REGISTERED.
+func (s *Server) pushPending(r *request) (reply, error) {
+	wait, err := waitParam(r)
+	if err != nil {
+		return reply{}, err
+	}
+	device, err := deviceParam(r)
+	if err != nil {
+		return reply{}, err
+	}
+	ctx := r.Context()
+	sub := s.svc.SubscribePush(r.caller.User.ID)
+	defer sub.Close()
+	deadline := time.NewTimer(time.Duration(wait) * time.Second)
+	defer deadline.Stop()
+	poll := time.NewTicker(s.svc.PushPoll())
+	defer poll.Stop()
+	for {
+		list, err := s.svc.PendingPush(ctx, r.caller, device)
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return ok(pendingResponse{Challenges: []pushChallengeJSON{}})
+			}
+			return reply{}, err
+		}
+		if len(list) > 0 || wait == 0 {
+			out := pendingResponse{Challenges: make([]pushChallengeJSON, 0, len(list))}
+			for _, ch := range list {
+				out.Challenges = append(out.Challenges, pushChallengeOut(ch))
+			}
+			return ok(out)
+		}
+		select {
+		case <-sub.C:
+		case <-poll.C:
+		case <-deadline.C:
+			wait = 0 // one last look, then answer
+		case <-sub.Done:
+			wait = 0
+		case <-ctx.Done():
+			return ok(pendingResponse{Challenges: []pushChallengeJSON{}}) // nobody is listening any more
+		}
+	}
+}

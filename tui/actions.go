@@ -1,0 +1,122 @@
+package tui
+
+import (
+	"context"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/deputyhq/deputy/server/client"
+)
+
+// userActionMsg answers activate, deactivate and invite; notice says what was done.
+type userActionMsg struct {
+	outcome
+	notice string
+}
+
+// displayName is "Grace Hopper <grace@acme.test>".
+func displayName(u client.User) string {
+	return strings.TrimSpace(u.Name+" "+u.Surname) + " <" + u.Email + ">"
+}
+
+// setActiveOp activates or deactivates u (Weavr userActivate, userDeactivate).
+func setActiveOp(u client.User, active bool) op {
+	verb, done, fn := "deactivate", "Deactivated ", (*client.Session).DeactivateUser
+	if active {
+		verb, done, fn = "activate", "Activated ", (*client.Session).ActivateUser
+	}
+	return op{name: verb + " " + u.Email, label: sentenceCase(verb) + "ing " + u.Email + "…",
+		run: func(ctx context.Context, a api) result {
+			err := fn(a.s, ctx, u.ID)
+			return userActionMsg{outcome: outcome{err}, notice: done + displayName(u) + "."}
+		}}
+}
+
+// inviteOp emails u an invite (Weavr userInviteSend), with one idempotency-ref
+// for the call and any retry after a step-up.
+func inviteOp(u client.User) op {
+	ref := client.NewIdempotencyRef()
+	return op{name: "send an invite to " + u.Email, label: "Sending an invite to " + u.Email + "…",
+		run: func(ctx context.Context, a api) result {
+			err := a.s.SendInvite(ctx, u.ID, client.IdempotencyRef(ref))
+			return userActionMsg{outcome: outcome{err}, notice: "Invite emailed to " + u.Email + "."}
+		}}
+}
+
+// confirmBox asks before an action that changes what a user can do.
+type confirmBox struct {
+	prompt string
+	yes    tea.Cmd
+	yesKey key.Binding
+	noKey  key.Binding
+}
+
+func newConfirm(prompt string, yes tea.Cmd) *confirmBox {
+	return &confirmBox{
+		prompt: prompt, yes: yes,
+		yesKey: key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "yes")),
+		noKey:  key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n/esc", "no")),
+	}
+}
+
+// confirmActive asks whether to activate or deactivate u.
+func confirmActive(u client.User, active bool) *confirmBox {
+	if active {
+		return newConfirm("Activate "+displayName(u)+"? They can sign in again (a sign-in lockout is lifted too).", do(setActiveOp(u, true)))
+	}
+	return newConfirm("Deactivate "+displayName(u)+"? Their sessions end and they cannot sign in until activated.", do(setActiveOp(u, false)))
+}
+
+// update handles a key while the box is open: it reports whether the box
+// closes and the command to run.
+func (c *confirmBox) update(msg tea.KeyPressMsg) (closed bool, cmd tea.Cmd) {
+	switch {
+	case key.Matches(msg, c.yesKey):
+		return true, c.yes
+	case key.Matches(msg, c.noKey):
+		return true, nil
+	}
+	return false, nil
+}
+
+func (c *confirmBox) keys() []key.Binding { return []key.Binding{c.yesKey, c.noKey} }
+
+func (c *confirmBox) view(st styles, width int) string {
+	text := wrapText(c.prompt, width-4)
+	return st.box.Width(width).Render(text + "\n" + st.header.Render("y") + " yes · " + st.header.Render("n") + " no")
+}
+
+// allRoles returns the five predefined roles in the order the UI lists them.
+func allRoles() []string {
+	return []string{client.RoleAdmin, client.RoleAccessManagement, client.RoleFundsManagement, client.RoleCardsManagement, client.RoleCardAssignee}
+}
+
+// roleShort is a role's short name for tables.
+func roleShort(r string) string {
+	switch r {
+	case client.RoleAdmin:
+		return "admin"
+	case client.RoleAccessManagement:
+		return "access"
+	case client.RoleFundsManagement:
+		return "funds"
+	case client.RoleCardsManagement:
+		return "cards"
+	case client.RoleCardAssignee:
+		return "assignee"
+	}
+	return strings.ToLower(r)
+}
+
+func rolesShort(rs []string) string {
+	if len(rs) == 0 {
+		return "—"
+	}
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = roleShort(r)
+	}
+	return strings.Join(out, ",")
+}

@@ -1,0 +1,573 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/spinner"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/deputyhq/deputy/server/client"
+	"github.com/deputyhq/deputy/tui/stepup"
+)
+
+// SessionIdle is how long the server keeps a session without calls (Weavr's
+// 5 minutes); the status line counts it down from the last successful call.
+const SessionIdle = 5 * time.Minute
+
+// The smallest terminal the UI draws in; below it, it says so.
+const (
+	minWidth  = 60
+	minHeight = 16
+)
+
+// deps is what every screen is built from.
+type deps struct {
+	clock   Clock
+	st      styles
+	loc     *time.Location // where times are shown
+	sandbox bool
+	server  string // the server's address, shown at sign-in
+	self    string // the signed-in user's id
+}
+
+// who is the signed-in admin, for the status line.
+type who struct {
+	email, name, identity string
+}
+
+// whoMsg answers the call that finds the admin's name and identity.
+type whoMsg struct {
+	outcome
+	name, identity string
+}
+
+type tickMsg struct{}
+
+type spinMsg struct{}
+
+// appKeys are the bindings that work on every screen.
+type appKeys struct {
+	Help, Quit, ForceQuit key.Binding
+}
+
+func newAppKeys() appKeys {
+	return appKeys{
+		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "more keys")),
+		Quit:      key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
+		ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
+	}
+}
+
+// model is the root model: a stack of screens, the step-up modal when one is
+// open, the status line and the help. It runs every API call (see op) so that
+// step-up, session expiry, the spinner and error messages work the same way
+// on every screen.
+type model struct {
+	c    *client.Client
+	deps deps
+	keys appKeys
+	help help.Model
+
+	width, height int
+	stack         []screen
+	fullHelp      bool
+
+	sess   *client.Session
+	who    who
+	lastOK time.Time // the last successful call: the session's idle timer restarts there
+
+	modal      *stepup.Model
+	stepUpWait result // the failed answer the modal is about (given back to the screen on cancel)
+
+	inflight int
+	busy     string
+	spin     spinner.Model
+	spinning bool
+
+	notice    string
+	noticeErr bool
+
+	initCmd tea.Cmd // the first screen's first command
+}
+
+// newModel returns the root model, on the sign-in screen.
+func newModel(opts Options, clock Clock, loc *time.Location) model {
+	d := deps{clock: clock, st: newStyles(), loc: loc, sandbox: opts.Sandbox, server: opts.Client.BaseURL()}
+	h := help.New()
+	h.Styles = help.DefaultDarkStyles()
+	m := model{
+		c: opts.Client, deps: d, keys: newAppKeys(), help: h,
+		width: 80, height: 24,
+		spin: spinner.New(spinner.WithSpinner(spinner.MiniDot)),
+	}
+	s, init := newSignIn(d, opts.Email, opts.Password, false, "")
+	m.stack = []screen{s}
+	m.initCmd = init
+	return m
+}
+
+func (m model) Init() tea.Cmd {
+	return tea.Batch(m.initCmd, m.deps.clock.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg{} }))
+}
+
+func (m model) top() screen { return m.stack[len(m.stack)-1] }
+
+// bodySize is the area a screen draws in: everything but the title bar, the
+// notice line, the status line and the two lines of help.
+func (m model) bodySize() (int, int) { return m.width, max(1, m.height-5) }
+
+func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		w, h := m.bodySize()
+		for i, s := range m.stack {
+			m.stack[i] = s.SetSize(w, h)
+		}
+		if m.modal != nil {
+			mod := m.modal.SetWidth(w - 4)
+			m.modal = &mod
+		}
+		return m.toTop(msg) // a screen may need new data for its new size
+	case tea.KeyPressMsg:
+		return m.key(msg)
+	case op:
+		return m.start(msg)
+	case doneMsg:
+		return m.done(msg)
+	case pushMsg:
+		w, h := m.bodySize()
+		m.stack = append(m.stack, msg.s.SetSize(w, h))
+		m.fullHelp = false
+		return m, msg.init
+	case popMsg:
+		if len(m.stack) > 1 {
+			m.stack = m.stack[:len(m.stack)-1]
+		}
+		m.fullHelp = false
+		if msg.notice != "" {
+			m.notice, m.noticeErr = msg.notice, false
+		}
+		return m.toTop(reloadMsg{})
+	case noticeMsg:
+		m.notice, m.noticeErr = msg.text, false
+		return m, nil
+	case tickMsg:
+		return m, m.deps.clock.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg{} })
+	case spinMsg:
+		if m.inflight == 0 && (m.modal == nil || !m.modal.Busy()) {
+			m.spinning = false
+			return m, nil
+		}
+		m.spin, _ = m.spin.Update(spinner.TickMsg{ID: m.spin.ID()})
+		return m, m.deps.clock.Tick(100*time.Millisecond, func(time.Time) tea.Msg { return spinMsg{} })
+	case stepup.SentMsg:
+		if msg.Err == nil {
+			m.lastOK = m.deps.clock.Now()
+		}
+		return m.toModal(msg)
+	case stepup.CheckedMsg:
+		if msg.Err == nil {
+			m.lastOK = m.deps.clock.Now()
+		}
+		return m.toModal(msg)
+	case stepup.VerifiedMsg:
+		m.modal, m.stepUpWait = nil, nil
+		m.notice, m.noticeErr = "Verified: "+msg.Summary+"…", false
+		return m, nil
+	case stepup.CancelledMsg:
+		return m.stepUpCancelled(msg.Err)
+	}
+	if m.modal != nil {
+		var cmd tea.Cmd
+		m, cmd = m.toModalCmd(msg)
+		m2, cmd2 := m.toTop(msg)
+		return m2, tea.Batch(cmd, cmd2)
+	}
+	return m.toTop(msg)
+}
+
+// toTop hands msg to the top screen.
+func (m model) toTop(msg tea.Msg) (model, tea.Cmd) {
+	i := len(m.stack) - 1
+	s, cmd := m.stack[i].Update(msg)
+	m.stack[i] = s
+	return m, cmd
+}
+
+func (m model) toModal(msg tea.Msg) (tea.Model, tea.Cmd) {
+	m, cmd := m.toModalCmd(msg)
+	return m, cmd
+}
+
+func (m model) toModalCmd(msg tea.Msg) (model, tea.Cmd) {
+	if m.modal == nil {
+		return m, nil
+	}
+	mod, cmd := m.modal.Update(msg)
+	m.modal = &mod
+	if mod.Busy() {
+		cmd = tea.Batch(cmd, m.startSpin())
+	}
+	return m, cmd
+}
+
+func (m model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	if key.Matches(msg, m.keys.ForceQuit) {
+		return m, tea.Quit
+	}
+	if m.modal != nil {
+		return m.toModal(msg)
+	}
+	m.notice = "" // a notice stays until the admin does something else
+	if m.fullHelp {
+		switch {
+		case key.Matches(msg, m.keys.Quit) && !m.top().Editing():
+			return m, tea.Quit
+		case key.Matches(msg, m.keys.Help), msg.String() == "esc":
+			m.fullHelp = false
+		}
+		return m, nil
+	}
+	if !m.top().Editing() {
+		switch {
+		case key.Matches(msg, m.keys.Quit):
+			return m, tea.Quit
+		case key.Matches(msg, m.keys.Help):
+			m.fullHelp = true
+			return m, nil
+		}
+	}
+	return m.toTop(msg)
+}
+
+// start runs o.
+func (m model) start(o op) (tea.Model, tea.Cmd) {
+	if m.sess == nil && !o.signIn {
+		return m, nil // the session ended while the call was being asked for
+	}
+	m.inflight++
+	m.busy = o.label
+	a := api{c: m.c, s: m.sess}
+	run := func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		return doneMsg{op: o, res: o.run(ctx, a)}
+	}
+	return m, tea.Batch(run, m.startSpin())
+}
+
+func (m *model) startSpin() tea.Cmd {
+	if m.spinning {
+		return nil
+	}
+	m.spinning = true
+	return m.deps.clock.Tick(100*time.Millisecond, func(time.Time) tea.Msg { return spinMsg{} })
+}
+
+// done takes an op's answer: the step-up and an ended session are dealt with
+// here, everything else goes to the top screen.
+func (m model) done(d doneMsg) (tea.Model, tea.Cmd) {
+	m.inflight = max(0, m.inflight-1)
+	if m.inflight == 0 {
+		m.busy = ""
+	}
+	err := d.res.failure()
+	switch {
+	case err == nil:
+		m.lastOK = m.deps.clock.Now()
+	case errors.Is(err, client.ErrStepUpRequired) && m.sess != nil && m.modal == nil:
+		mod := stepup.New(m.sess, m.deps.clock, stepup.Operation{Summary: sentenceCase(d.op.name), Retry: do(d.op)}).SetWidth(m.width - 4)
+		m.modal, m.stepUpWait = &mod, d.res
+		m.fullHelp = false
+		return m, nil
+	case errors.Is(err, client.ErrUnauthorized) && !d.op.signIn:
+		return m.expire()
+	case !d.op.quiet:
+		m.notice, m.noticeErr = "Could not "+d.op.name+": "+describe(err), true
+	}
+	switch res := d.res.(type) {
+	case signedInMsg:
+		if err == nil {
+			return m.signedIn(res)
+		}
+	case whoMsg:
+		if err == nil {
+			m.who.name, m.who.identity = res.name, res.identity
+		}
+		return m, nil
+	}
+	return m.toTop(d.res)
+}
+
+// stepUpCancelled closes the modal. The screen that asked for the operation
+// gets its failed answer, so that it stops waiting; nothing was done.
+func (m model) stepUpCancelled(err error) (tea.Model, tea.Cmd) {
+	m.modal = nil
+	waiting := m.stepUpWait
+	m.stepUpWait = nil
+	if errors.Is(err, client.ErrUnauthorized) {
+		return m.expire()
+	}
+	if err != nil {
+		m.notice, m.noticeErr = "Step-up failed: "+describe(err)+". Nothing was done.", true
+	} else {
+		m.notice, m.noticeErr = "Step-up cancelled. Nothing was done.", false
+	}
+	if waiting == nil {
+		return m, nil
+	}
+	return m.toTop(waiting)
+}
+
+// expire sends the admin to sign in again, keeping the screens they were on:
+// after signing in they are back where they were.
+func (m model) expire() (tea.Model, tea.Cmd) {
+	m.modal, m.stepUpWait, m.sess = nil, nil, nil
+	m.fullHelp = false
+	if _, ok := m.top().(signIn); ok {
+		return m, nil
+	}
+	s, init := newSignIn(m.deps, m.who.email, "", true, "")
+	w, h := m.bodySize()
+	m.stack = append(m.stack, s.SetSize(w, h))
+	m.notice, m.noticeErr = "Your session has ended. Sign in again to carry on where you were.", true
+	return m, init
+}
+
+// signedIn starts the session: back to the kept place after a re-sign-in,
+// the users table after the first.
+func (m model) signedIn(res signedInMsg) (tea.Model, tea.Cmd) {
+	m.sess = m.c.Session(res.login.Token)
+	m.lastOK = m.deps.clock.Now()
+	if m.who.email != res.email {
+		m.who = who{email: res.email}
+	}
+	m.deps.self = res.login.Credentials.ID
+	whoCmd := do(whoOp(res.login))
+	w, h := m.bodySize()
+	if len(m.stack) > 1 {
+		m.stack = m.stack[:len(m.stack)-1]
+		m.notice, m.noticeErr = "Signed in again.", false
+		m2, cmd := m.toTop(reloadMsg{})
+		return m2, tea.Batch(whoCmd, cmd)
+	}
+	s, init := newUsers(m.deps, w, h)
+	m.stack = []screen{s}
+	m.notice = ""
+	return m, tea.Batch(whoCmd, init)
+}
+
+// whoOp finds the admin's name and identity for the status line.
+func whoOp(login *client.Login) op {
+	return op{name: "read your account", label: "Reading your account…", quiet: true,
+		run: func(ctx context.Context, a api) result {
+			var out whoMsg
+			switch login.Identity.Type {
+			case client.IdentityCorporate:
+				corp, err := a.s.Corporate(ctx)
+				if err != nil {
+					return whoMsg{outcome: outcome{err}}
+				}
+				out.identity = corp.Company.Name
+				if login.Credentials.Type == client.CredentialsRoot {
+					out.name = corp.RootUser.Name + " " + corp.RootUser.Surname
+				}
+			case client.IdentityConsumer:
+				cons, err := a.s.Consumer(ctx)
+				if err != nil {
+					return whoMsg{outcome: outcome{err}}
+				}
+				out.identity = "consumer " + cons.RootUser.Name + " " + cons.RootUser.Surname
+				if login.Credentials.Type == client.CredentialsRoot {
+					out.name = cons.RootUser.Name + " " + cons.RootUser.Surname
+				}
+			}
+			if login.Credentials.Type == client.CredentialsUser {
+				u, err := a.s.GetUser(ctx, login.Credentials.ID)
+				if err != nil {
+					return whoMsg{outcome: outcome{err}}
+				}
+				out.name = u.Name + " " + u.Surname
+			}
+			return out
+		}}
+}
+
+// View draws the title bar, the top screen (with the step-up modal over it),
+// the notice line, the status line and the help.
+func (m model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "Deputy admin"
+	return v
+}
+
+func (m model) render() string {
+	if m.width < minWidth || m.height < minHeight {
+		return fmt.Sprintf("The terminal is too small for Deputy admin:\nit needs at least %d×%d, it is %d×%d.\n\nctrl+c quits.", minWidth, minHeight, m.width, m.height)
+	}
+	w, h := m.bodySize()
+	top := m.top()
+
+	title := m.deps.st.title.Render("Deputy admin") + m.deps.st.dim.Render(" · ") + top.Title()
+	if m.deps.sandbox {
+		badge := m.deps.st.badge.Render("SANDBOX")
+		title = fit(title, w-ansi.StringWidth(badge)-1) + " " + badge
+	}
+
+	var body string
+	if m.fullHelp {
+		hm := m.help
+		hm.ShowAll = true
+		body = "\n" + hm.View(m.keyMap())
+	} else {
+		body = top.View()
+	}
+	body = pad(clip(body, h), w, h)
+	if m.modal != nil {
+		body = overlay(body, m.modal.View(), w, h)
+	}
+
+	var notice string
+	switch {
+	case m.busy != "":
+		notice = m.spin.View() + " " + m.busy
+	case m.modal != nil && m.modal.Busy():
+		notice = ""
+	case m.notice != "" && m.noticeErr:
+		notice = m.deps.st.errLine(m.notice)
+	case m.notice != "":
+		notice = m.deps.st.ok.Render("✓ ") + m.notice
+	}
+
+	return strings.Join([]string{
+		fit(title, w),
+		body,
+		fit(notice, w),
+		m.statusLine(w),
+		m.shortHelp(w),
+	}, "\n")
+}
+
+// statusLine shows who is signed in, to which identity, and how long the
+// session lasts without another call.
+func (m model) statusLine(w int) string {
+	if m.sess == nil {
+		return fit(m.deps.st.dim.Render("Not signed in · "+m.deps.server), w)
+	}
+	user := m.who.email
+	if m.who.name != "" {
+		user = m.who.name + " <" + m.who.email + ">"
+	}
+	left := "● " + user
+	if m.who.identity != "" {
+		left += " · " + m.who.identity
+	}
+	remaining := SessionIdle - m.deps.clock.Now().Sub(m.lastOK)
+	var right string
+	if remaining > 0 {
+		secs := int((remaining + time.Second - 1) / time.Second)
+		right = fmt.Sprintf("session %d:%02d left", secs/60, secs%60)
+	} else {
+		right = "session ended: the next call asks you to sign in"
+	}
+	room := w - ansi.StringWidth(right) - 2
+	return m.deps.st.dim.Render(fit(left, room) + "  " + right)
+}
+
+// shortHelp is the help that is always shown: the bindings on up to two
+// lines of width w.
+func (m model) shortHelp(w int) string {
+	bs := m.keyMap().ShortHelp()
+	var lines []string
+	for len(lines) < 2 {
+		n := len(bs)
+		for n > 1 && ansi.StringWidth(m.help.ShortHelpView(bs[:n])) > w {
+			n--
+		}
+		if len(lines) == 1 {
+			n = len(bs) // the last line takes the rest, cut to fit
+		}
+		lines = append(lines, fit(m.help.ShortHelpView(bs[:n]), w))
+		bs = bs[n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// keyMap is what the help shows: the modal's keys while it is open, the top
+// screen's otherwise, plus the global ones.
+func (m model) keyMap() help.KeyMap {
+	if m.modal != nil {
+		return m.modal.KeyMap()
+	}
+	global := []key.Binding{m.keys.ForceQuit}
+	if !m.top().Editing() {
+		global = []key.Binding{m.keys.Help, m.keys.Quit}
+	}
+	return joinedKeys{screen: m.top().Keys(), global: global}
+}
+
+// joinedKeys adds the global bindings to a screen's.
+type joinedKeys struct {
+	screen help.KeyMap
+	global []key.Binding
+}
+
+func (k joinedKeys) ShortHelp() []key.Binding {
+	return append(append([]key.Binding{}, k.screen.ShortHelp()...), k.global...)
+}
+
+func (k joinedKeys) FullHelp() [][]key.Binding {
+	cols := append([][]key.Binding{}, k.screen.FullHelp()...)
+	if len(cols) == 0 {
+		return [][]key.Binding{k.global}
+	}
+	last := len(cols) - 1
+	cols[last] = append(append([]key.Binding{}, cols[last]...), k.global...)
+	return cols
+}
+
+// pad makes block exactly height lines of at most width cells.
+func pad(block string, width, height int) string {
+	lines := strings.Split(block, "\n")
+	for len(lines) < height {
+		lines = append(lines, "")
+	}
+	for i, l := range lines {
+		if ansi.StringWidth(l) > width {
+			lines[i] = ansi.Truncate(l, width, "…")
+		}
+	}
+	return strings.Join(lines[:height], "\n")
+}
+
+// overlay draws box in the middle of body. The lines it covers are blanked
+// on either side, so that the modal reads cleanly on any terminal.
+func overlay(body, box string, width, height int) string {
+	bw, bh := lipgloss.Width(box), lipgloss.Height(box)
+	x, y := max(0, (width-bw)/2), max(0, (height-bh)/2)
+	lines := strings.Split(body, "\n")
+	for i, l := range strings.Split(box, "\n") {
+		if y+i < len(lines) {
+			lines[y+i] = strings.Repeat(" ", x) + l
+		}
+	}
+	return pad(strings.Join(lines, "\n"), width, height)
+}
+
+// sentenceCase capitalises the first letter of s.
+func sentenceCase(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

@@ -1,0 +1,313 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/deputyhq/deputy/server/client"
+)
+
+// detailMsg answers the detail view's load: the user (Weavr userGetById) and
+// their security state (Deputy userStatusGet).
+type detailMsg struct {
+	outcome
+	user   *client.User
+	status *client.UserStatus
+}
+
+type detailKeys struct {
+	Back, Edit, Activate, Deactivate, Invite, Roles, Reload key.Binding
+}
+
+func (k detailKeys) ShortHelp() []key.Binding {
+	return []key.Binding{k.Back, k.Edit, k.Activate, k.Deactivate, k.Invite, k.Roles}
+}
+
+func (k detailKeys) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{k.Back, k.Reload}, {k.Edit, k.Roles, k.Invite}, {k.Activate, k.Deactivate}}
+}
+
+// detailScreen shows one user: their fields, roles, factors, invite and KYC.
+type detailScreen struct {
+	deps
+	w, h    int
+	keys    detailKeys
+	user    client.User // as the table had it, then as loaded
+	status  *client.UserStatus
+	loaded  bool
+	loadErr string
+	confirm *confirmBox
+}
+
+func newDetail(d deps, u client.User) (screen, tea.Cmd) {
+	s := detailScreen{deps: d, user: u, keys: detailKeys{
+		Back:       key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+		Edit:       key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit")),
+		Activate:   key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "activate")),
+		Deactivate: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "deactivate")),
+		Invite:     key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "invite")),
+		Roles:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "roles")),
+		Reload:     key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "reload")),
+	}}
+	return s, s.load()
+}
+
+func (s detailScreen) load() tea.Cmd {
+	id := s.user.ID
+	return do(op{name: "read user " + s.user.Email, label: "Loading " + s.user.Email + "…",
+		run: func(ctx context.Context, a api) result {
+			u, err := a.s.GetUser(ctx, id)
+			if err != nil {
+				return detailMsg{outcome: outcome{err}}
+			}
+			st, err := a.s.UserStatus(ctx, id)
+			return detailMsg{outcome: outcome{err}, user: u, status: st}
+		}})
+}
+
+func (s detailScreen) Title() string {
+	return "User · " + strings.TrimSpace(s.user.Name+" "+s.user.Surname)
+}
+func (s detailScreen) Editing() bool { return false }
+
+func (s detailScreen) Keys() help.KeyMap {
+	if s.confirm != nil {
+		return bindingList(s.confirm.keys())
+	}
+	return s.keys
+}
+
+func (s detailScreen) SetSize(w, h int) screen {
+	s.w, s.h = w, h
+	return s
+}
+
+func (s detailScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
+	switch msg := msg.(type) {
+	case detailMsg:
+		if err := msg.failure(); err != nil {
+			s.loadErr = describe(err)
+			return s, nil
+		}
+		s.user, s.status, s.loaded, s.loadErr = *msg.user, msg.status, true, ""
+		return s, nil
+	case userActionMsg:
+		if msg.failure() != nil {
+			return s, nil
+		}
+		return s, tea.Batch(tell(msg.notice), s.load())
+	case reloadMsg:
+		return s, s.load()
+	case tea.KeyPressMsg:
+		if s.confirm != nil {
+			closed, cmd := s.confirm.update(msg)
+			if closed {
+				s.confirm = nil
+			}
+			return s, cmd
+		}
+		switch {
+		case key.Matches(msg, s.keys.Back):
+			return s, back("")
+		case key.Matches(msg, s.keys.Reload):
+			return s, s.load()
+		case key.Matches(msg, s.keys.Edit):
+			f, init := newForm(s.deps, &s.user)
+			return s, push(f, init)
+		case key.Matches(msg, s.keys.Roles):
+			r, init := newRoles(s.deps, s.user)
+			return s, push(r, init)
+		case key.Matches(msg, s.keys.Activate):
+			s.confirm = confirmActive(s.user, true)
+		case key.Matches(msg, s.keys.Deactivate):
+			s.confirm = confirmActive(s.user, false)
+		case key.Matches(msg, s.keys.Invite):
+			return s, do(inviteOp(s.user))
+		}
+	}
+	return s, nil
+}
+
+func (s detailScreen) View() string {
+	u := s.user
+	row := func(label, value string) string {
+		return "  " + s.st.label.Render(fit(label, 14)) + value
+	}
+	status := s.st.ok.Render("active")
+	if !u.Active {
+		status = s.st.err.Render("inactive")
+	}
+	lines := []string{
+		"  " + s.st.header.Render(strings.TrimSpace(u.Name+" "+u.Surname)) + "  " + status + s.st.dim.Render("  id "+u.ID),
+		"",
+		row("Email", u.Email+s.verified()),
+		row("Mobile", mobileText(u.Mobile)),
+		row("Tag", orDash(u.Tag)),
+		row("Roles", rolesText(u.Roles)),
+		row("Born", dateText(u.DateOfBirth)) + s.st.label.Render("   Country ") + orDash(u.CountryOfResidence) +
+			s.st.label.Render("   Locale ") + orDash(u.Locale) + s.st.label.Render("   Brand ") + orDash(u.Brand),
+		"",
+		"  " + s.st.header.Render("Security"),
+	}
+	switch {
+	case s.loadErr != "":
+		lines = append(lines, "  "+s.st.errLine("Could not load: "+s.loadErr))
+	case !s.loaded:
+		lines = append(lines, s.st.dim.Render("  Loading…"))
+	default:
+		st := s.status
+		pw := "not set (the user sets one by accepting an invite)"
+		if st.PasswordSet {
+			pw = "set"
+		}
+		lines = append(lines,
+			row("Password", pw),
+			row("Sign-in", s.lockText()),
+			row("Invite", s.inviteText()),
+			row("Factors", factorsText(st.Factors)),
+			row("KYC", kycText(st.KYC)),
+		)
+	}
+	body := strings.Join(lines, "\n")
+	if s.confirm != nil {
+		box := s.confirm.view(s.st, min(s.w, 76))
+		body = overlayTop(body, box, s.w, s.h, max(1, s.h-lineCount(box)-1))
+	}
+	return body
+}
+
+func (s detailScreen) verified() string {
+	if !s.loaded {
+		return ""
+	}
+	if s.status.EmailVerified {
+		return s.st.dim.Render("  (verified)")
+	}
+	return s.st.dim.Render("  (not verified)")
+}
+
+func (s detailScreen) lockText() string {
+	if !s.status.Locked {
+		return "not locked"
+	}
+	if s.status.LockedUntil.IsZero() {
+		return s.st.err.Render("locked") + " (a to activate lifts it)"
+	}
+	return s.st.err.Render("locked until "+s.status.LockedUntil.In(s.loc).Format("2 Jan 15:04")) + " (a to activate lifts it)"
+}
+
+func (s detailScreen) inviteText() string {
+	inv := s.status.Invite
+	if inv == nil {
+		return "never sent (i to send one)"
+	}
+	switch inv.State {
+	case client.InvitePending:
+		return "sent, waiting; expires " + s.dateTime(inv.ExpiresAt)
+	case client.InviteConsumed:
+		return "accepted"
+	case client.InviteExpired:
+		return "expired on " + s.dateTime(inv.ExpiresAt) + " (i to send a new one)"
+	case client.InviteVoid:
+		return "void after wrong codes (i to send a new one)"
+	}
+	return strings.ToLower(inv.State)
+}
+
+func (s detailScreen) dateTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.In(s.loc).Format("2 Jan 2006 15:04")
+}
+
+func factorsText(fs []client.Factor) string {
+	if len(fs) == 0 {
+		return "none enrolled"
+	}
+	var parts []string
+	for _, f := range fs {
+		parts = append(parts, fmt.Sprintf("%s: %s", factorName(f), factorStatus(f.Status)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func factorName(f client.Factor) string {
+	switch f.Channel {
+	case "SMS":
+		return "SMS codes"
+	case "BIOMETRIC":
+		return "biometric (mobile app)"
+	}
+	return strings.ToLower(f.Channel + " " + f.Type)
+}
+
+func factorStatus(s string) string {
+	switch s {
+	case client.FactorActive:
+		return "active"
+	case client.FactorPendingVerification:
+		return "waiting for the code"
+	case client.FactorInactive:
+		return "inactive"
+	}
+	return strings.ToLower(s)
+}
+
+func kycText(k *client.KYCStatus) string {
+	if k == nil {
+		return "not started"
+	}
+	var st string
+	switch k.Status {
+	case client.KYCPendingReview:
+		st = "pending review"
+	case client.KYCApproved:
+		st = "approved"
+	case client.KYCRejected:
+		st = "rejected"
+	default:
+		st = strings.ToLower(k.Status)
+	}
+	return st + " (ref " + k.Reference + ")"
+}
+
+func mobileText(m *client.Mobile) string {
+	if m == nil {
+		return "—"
+	}
+	return m.CountryCode + " " + m.Number
+}
+
+func dateText(d *client.Date) string {
+	if d == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day)
+}
+
+func rolesText(rs []string) string {
+	if len(rs) == 0 {
+		return "none (Weavr's rule: every permission)"
+	}
+	return strings.Join(rs, ", ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// bindingList is a flat key map.
+type bindingList []key.Binding
+
+func (b bindingList) ShortHelp() []key.Binding  { return b }
+func (b bindingList) FullHelp() [][]key.Binding { return [][]key.Binding{b} }

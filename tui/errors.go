@@ -1,0 +1,151 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/deputyhq/deputy/server/client"
+)
+
+// codeText gives the machine codes the admin can meet a sentence of their
+// own; the client's text serves for the others.
+func codeText(code string) (string, bool) {
+	switch code {
+	case "EMAIL_NOT_UNIQUE":
+		return "a user with this email already exists", true
+	case "INSUFFICIENT_PERMISSIONS":
+		return "you do not have permission to do this", true
+	case "INVALID_CREDENTIALS":
+		return "wrong email or password", true
+	case "INVITE_ALREADY_CONSUMED":
+		return "the user has already accepted an invite and set a password", true
+	case "MOBILE_NUMBER_NOT_AVAILABLE":
+		return "your account has no mobile number to text a code to", true
+	case "CHANNEL_ALREADY_REGISTERED":
+		return "your SMS factor is already active", true
+	case "CHANNEL_NOT_REGISTERED":
+		return "you have no active SMS factor", true
+	case "VERIFICATION_CODE_INVALID":
+		return "wrong code", true
+	case "VERIFICATION_CODE_EXPIRED":
+		return "the code has expired; ask for a new one", true
+	case "ONE_CHALLENGE_LIMIT_REMAINING":
+		return "wrong code; one attempt left", true
+	case "CHALLENGE_LIMIT_EXCEEDED":
+		return "too many wrong codes; ask for a new one", true
+	case "RETRY_IN_15SEC":
+		return "a code was sent moments ago; wait before asking again", true
+	case "STATE_INVALID":
+		return "there is no code waiting to be checked; ask for a new one", true
+	case "CREDENTIALS_INACTIVE":
+		return "the account is deactivated", true
+	}
+	return "", false
+}
+
+// describe turns a call's error into a sentence fragment for the admin: never
+// a stack trace, never a raw HTTP dump.
+func describe(err error) string {
+	var ae *client.Error
+	if errors.As(err, &ae) {
+		if text, ok := codeText(ae.Code); ok {
+			return text
+		}
+		switch {
+		case errors.Is(ae, client.ErrLocked):
+			if ae.RetryAfter > 0 {
+				return "the account is locked after too many failed sign-ins; try again in " + humanDuration(ae.RetryAfter)
+			}
+			return "the account is locked after too many failed sign-ins"
+		case errors.Is(ae, client.ErrRateLimited):
+			if ae.RetryAfter > 0 {
+				return "too many requests; try again in " + humanDuration(ae.RetryAfter)
+			}
+			return "too many requests; try again shortly"
+		case errors.Is(ae, client.ErrServer):
+			if ae.RequestRef != "" {
+				return fmt.Sprintf("the server failed (HTTP %d, request-ref %s)", ae.Status, ae.RequestRef)
+			}
+			return fmt.Sprintf("the server failed (HTTP %d)", ae.Status)
+		case errors.Is(ae, client.ErrUnauthorized):
+			return "the server refused the credentials (session ended or api key unknown)"
+		case errors.Is(ae, client.ErrNotFound):
+			return "not found"
+		}
+		return ae.Error()
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "the server did not answer in time"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "cannot reach the server (connection refused)"
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return "cannot reach the server (unknown host " + dnsErr.Name + ")"
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		if netErr.Timeout() {
+			return "the server did not answer in time"
+		}
+		return "cannot reach the server (" + lastPart(err.Error()) + ")"
+	}
+	return lastPart(err.Error())
+}
+
+// lastPart drops the "operation: " prefixes of a wrapped error's text.
+func lastPart(s string) string {
+	if i := strings.LastIndex(s, ": "); i >= 0 {
+		return s[i+2:]
+	}
+	return s
+}
+
+// humanDuration renders d for people: "29m 12s", "45s", "2h 5m".
+func humanDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh %dm", int(d.Hours()), int(d.Minutes())%60)
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm %ds", int(d.Minutes()), int(d.Seconds())%60)
+	default:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	}
+}
+
+// fieldError is what a form shows under a field for a client.FieldError.
+func fieldError(f client.FieldError) string {
+	switch f.Reason {
+	case "REQUIRED":
+		return "required"
+	case "SIZE":
+		if len(f.Params) == 2 {
+			return fmt.Sprintf("must be %s to %s characters", f.Params[0], f.Params[1])
+		}
+		return "wrong length"
+	case "REGEX":
+		switch f.Field {
+		case "email":
+			return "not a valid email address"
+		case "tag":
+			return "letters, digits, _ and - only"
+		case "mobile.countryCode":
+			return "+ and 1 to 3 digits, e.g. +44"
+		case "mobile.number":
+			return "1 to 12 digits"
+		}
+		return "wrong format"
+	case "IN":
+		return "must be one of " + strings.Join(f.Params, ", ")
+	}
+	return strings.ToLower(strings.ReplaceAll(f.Reason, "_", " "))
+}

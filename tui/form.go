@@ -1,0 +1,385 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/deputyhq/deputy/server/client"
+)
+
+// savedMsg answers a create (Weavr userCreate) or an update (userUpdate).
+type savedMsg struct {
+	outcome
+	user *client.User
+}
+
+type formKeys struct {
+	Next, Prev, Enter, Save, Toggle, Left, Right, Cancel key.Binding
+}
+
+func (k formKeys) ShortHelp() []key.Binding {
+	return []key.Binding{k.Enter, k.Save, k.Toggle, k.Cancel}
+}
+
+func (k formKeys) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{k.Next, k.Prev, k.Enter}, {k.Save, k.Cancel}, {k.Left, k.Toggle}}
+}
+
+// formField is one text field, named by its JSON path so that the server's
+// field errors land under it.
+type formField struct {
+	name, label string
+	input       textinput.Model
+}
+
+// formScreen creates a user (edit nil) or edits one. It checks the fields as
+// the server does before sending, and shows the server's own field errors
+// under the right field.
+type formScreen struct {
+	deps
+	w, h       int
+	keys       formKeys
+	edit       *client.User
+	fields     []formField
+	roles      []bool // create only: the roles to give, in allRoles order
+	roleCursor int
+	focus      int // a field index; len(fields) is the roles row
+	errs       fieldErrors
+	formErr    string
+	saving     bool
+}
+
+func newForm(d deps, edit *client.User) (screen, tea.Cmd) {
+	s := formScreen{deps: d, edit: edit, errs: fieldErrors{}, keys: formKeys{
+		Next:   key.NewBinding(key.WithKeys("tab", "down"), key.WithHelp("tab/↓", "next field")),
+		Prev:   key.NewBinding(key.WithKeys("shift+tab", "up"), key.WithHelp("shift+tab/↑", "previous field")),
+		Enter:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "next / save")),
+		Save:   key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save")),
+		Toggle: key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "toggle role")),
+		Left:   key.NewBinding(key.WithKeys("left", "right"), key.WithHelp("←/→", "choose role")),
+		Right:  key.NewBinding(key.WithKeys("right")),
+		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+	}}
+	field := func(name, label string, limit int) formField {
+		return formField{name: name, label: label, input: newInput("", limit)}
+	}
+	s.fields = []formField{
+		field("name", "Name", 50),
+		field("surname", "Surname", 50),
+		field("email", "Email", 254),
+		field("mobile.countryCode", "Mobile code", 4),
+		field("mobile.number", "Mobile no.", 12),
+		field("tag", "Tag", 50),
+	}
+	if edit != nil {
+		vals := []string{edit.Name, edit.Surname, edit.Email, "", "", edit.Tag}
+		if edit.Mobile != nil {
+			vals[3], vals[4] = edit.Mobile.CountryCode, edit.Mobile.Number
+		}
+		for i, v := range vals {
+			s.fields[i].input.SetValue(v)
+		}
+	} else {
+		s.roles = make([]bool, len(allRoles()))
+		s.keys.Toggle.SetEnabled(false)
+	}
+	s.focusField()
+	return s, nil
+}
+
+func (s *formScreen) focusField() {
+	for i := range s.fields {
+		if i == s.focus {
+			s.fields[i].input.Focus()
+		} else {
+			s.fields[i].input.Blur()
+		}
+	}
+	onRoles := s.focus == len(s.fields)
+	s.keys.Toggle.SetEnabled(onRoles)
+	s.keys.Left.SetEnabled(onRoles)
+}
+
+// last is the index of the last focusable row.
+func (s formScreen) last() int {
+	if s.edit == nil {
+		return len(s.fields)
+	}
+	return len(s.fields) - 1
+}
+
+func (s formScreen) Title() string {
+	if s.edit != nil {
+		return "Edit " + s.edit.Email
+	}
+	return "New user"
+}
+
+func (s formScreen) Editing() bool     { return true }
+func (s formScreen) Keys() help.KeyMap { return s.keys }
+
+func (s formScreen) SetSize(w, h int) screen {
+	s.w, s.h = w, h
+	for i := range s.fields {
+		s.fields[i].input.SetWidth(max(10, min(34, w-40)))
+	}
+	return s
+}
+
+func (s formScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
+	switch msg := msg.(type) {
+	case savedMsg:
+		s.saving = false
+		return s.saved(msg)
+	case tea.KeyPressMsg:
+		if s.saving {
+			return s, nil
+		}
+		switch {
+		case key.Matches(msg, s.keys.Cancel):
+			return s, back("")
+		case key.Matches(msg, s.keys.Save):
+			return s.submit()
+		case key.Matches(msg, s.keys.Enter):
+			if s.focus >= s.last() {
+				return s.submit()
+			}
+			s.focus++
+			s.focusField()
+			return s, nil
+		case key.Matches(msg, s.keys.Next):
+			s.focus = min(s.last(), s.focus+1)
+			s.focusField()
+			return s, nil
+		case key.Matches(msg, s.keys.Prev):
+			s.focus = max(0, s.focus-1)
+			s.focusField()
+			return s, nil
+		}
+		if s.focus == len(s.fields) {
+			switch msg.String() {
+			case "left":
+				s.roleCursor = max(0, s.roleCursor-1)
+			case "right":
+				s.roleCursor = min(len(s.roles)-1, s.roleCursor+1)
+			case "space":
+				s.roles[s.roleCursor] = !s.roles[s.roleCursor]
+			}
+			return s, nil
+		}
+		f := &s.fields[s.focus]
+		var cmd tea.Cmd
+		f.input, cmd = f.input.Update(msg)
+		delete(s.errs, f.name)
+		return s, cmd
+	}
+	return s, nil
+}
+
+func (s formScreen) value(name string) string {
+	for _, f := range s.fields {
+		if f.name == name {
+			return strings.TrimSpace(f.input.Value())
+		}
+	}
+	return ""
+}
+
+func (s formScreen) input() userInput {
+	return userInput{
+		name: s.value("name"), surname: s.value("surname"), email: s.value("email"),
+		countryCode: s.value("mobile.countryCode"), number: s.value("mobile.number"), tag: s.value("tag"),
+	}
+}
+
+// submit checks the fields and sends the create or the changes, with a fresh
+// idempotency-ref that the step-up's retry reuses.
+func (s formScreen) submit() (screen, tea.Cmd) {
+	in := s.input()
+	s.formErr = ""
+	s.errs = in.validate(s.edit != nil && s.edit.Mobile != nil)
+	if len(s.errs) > 0 {
+		s.focusFirstError()
+		return s, nil
+	}
+	var mobile *client.Mobile
+	if in.countryCode != "" {
+		mobile = &client.Mobile{CountryCode: in.countryCode, Number: in.number}
+	}
+	ref := client.NewIdempotencyRef()
+	if s.edit == nil {
+		create := client.UserCreate{Name: in.name, Surname: in.surname, Email: in.email, Mobile: mobile, Tag: in.tag}
+		for i, on := range s.roles {
+			if on {
+				create.Roles = append(create.Roles, allRoles()[i])
+			}
+		}
+		s.saving = true
+		return s, do(op{name: "create user " + in.email, label: "Creating " + in.email + "…", quiet: true,
+			run: func(ctx context.Context, a api) result {
+				u, err := a.s.CreateUser(ctx, create, client.IdempotencyRef(ref))
+				return savedMsg{outcome: outcome{err}, user: u}
+			}})
+	}
+	patch, changed := s.patch(in, mobile)
+	if !changed {
+		s.formErr = "Nothing changed."
+		return s, nil
+	}
+	id, email := s.edit.ID, s.edit.Email
+	s.saving = true
+	return s, do(op{name: "update user " + email, label: "Saving " + email + "…", quiet: true,
+		run: func(ctx context.Context, a api) result {
+			u, err := a.s.UpdateUser(ctx, id, patch, client.IdempotencyRef(ref))
+			return savedMsg{outcome: outcome{err}, user: u}
+		}})
+}
+
+// patch holds only what the admin changed: changing the email or the mobile
+// needs a step-up, the other fields do not.
+func (s formScreen) patch(in userInput, mobile *client.Mobile) (client.UserPatch, bool) {
+	var p client.UserPatch
+	changed := false
+	set := func(dst **string, old, v string) {
+		if v != old {
+			*dst = &v
+			changed = true
+		}
+	}
+	set(&p.Name, s.edit.Name, in.name)
+	set(&p.Surname, s.edit.Surname, in.surname)
+	set(&p.Email, s.edit.Email, in.email)
+	set(&p.Tag, s.edit.Tag, in.tag)
+	if mobile != nil && (s.edit.Mobile == nil || *s.edit.Mobile != *mobile) {
+		p.Mobile = mobile
+		changed = true
+	}
+	return p, changed
+}
+
+func (s formScreen) saved(msg savedMsg) (screen, tea.Cmd) {
+	err := msg.failure()
+	if err == nil {
+		if s.edit != nil {
+			return s, back("Saved " + displayName(*msg.user) + ".")
+		}
+		return s, back("Created " + displayName(*msg.user) + ". Press i on it to email an invite.")
+	}
+	var ae *client.Error
+	switch {
+	case errors.As(err, &ae) && len(ae.Fields) > 0:
+		var other []string
+		for _, f := range ae.Fields {
+			if s.hasField(f.Field) {
+				s.errs[f.Field] = fieldError(f)
+			} else {
+				other = append(other, f.Field+": "+fieldError(f))
+			}
+		}
+		if len(other) > 0 {
+			s.formErr = "The server refused " + strings.Join(other, "; ")
+		}
+		s.focusFirstError()
+	case errors.As(err, &ae) && ae.Code == "EMAIL_NOT_UNIQUE":
+		s.errs["email"] = describe(err)
+		s.focusFirstError()
+	case errors.Is(err, client.ErrStepUpRequired):
+		s.formErr = "Not saved: the step-up did not complete. Press ctrl+s to try again."
+	default:
+		s.formErr = "Not saved: " + describe(err) + "."
+	}
+	return s, nil
+}
+
+func (s formScreen) hasField(name string) bool {
+	return slices.ContainsFunc(s.fields, func(f formField) bool { return f.name == name })
+}
+
+func (s *formScreen) focusFirstError() {
+	for i, f := range s.fields {
+		if _, bad := s.errs[f.name]; bad {
+			s.focus = i
+			break
+		}
+	}
+	s.focusField()
+}
+
+func (s formScreen) View() string {
+	label := func(text string, focused bool) string {
+		if focused {
+			return s.st.focus.Render("› " + fit(text, 13))
+		}
+		return "  " + s.st.label.Render(fit(text, 13))
+	}
+	heading := "New user"
+	if s.edit != nil {
+		heading = "Edit " + displayName(*s.edit)
+	}
+	lines := []string{"  " + s.st.header.Render(heading), ""}
+	for i, f := range s.fields {
+		line := label(f.label, i == s.focus) + f.input.View()
+		if hint := fieldHint(f.name); hint != "" && i == s.focus {
+			line += "  " + s.st.dim.Render(hint)
+		}
+		lines = append(lines, line)
+		if e, ok := s.errs[f.name]; ok {
+			lines = append(lines, "                "+s.st.errLine(e))
+		}
+	}
+	if s.edit == nil {
+		var b strings.Builder
+		for i, r := range allRoles() {
+			box := "[ ] "
+			if s.roles[i] {
+				box = "[x] "
+			}
+			item := box + roleShort(r)
+			if s.focus == len(s.fields) && i == s.roleCursor {
+				item = s.st.selected.Render(item)
+			}
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			b.WriteString(item)
+		}
+		lines = append(lines, label("Roles", s.focus == len(s.fields))+b.String())
+		if !slices.Contains(s.roles, true) {
+			lines = append(lines, "                "+s.st.dim.Render("none ticked: the user gets every permission (Weavr's rule)"))
+		}
+	} else {
+		lines = append(lines, "  "+s.st.dim.Render("Roles are changed with r on the users table or the user's page."))
+	}
+	lines = append(lines, "")
+	switch {
+	case s.saving:
+		lines = append(lines, "  "+s.st.dim.Render("Saving…"))
+	case s.formErr != "":
+		lines = append(lines, "  "+s.st.errLine(s.formErr))
+	case s.edit != nil:
+		lines = append(lines, "  "+s.st.dim.Render("Changing the email or mobile asks you to confirm it's you."))
+	default:
+		lines = append(lines, "  "+s.st.dim.Render("Creating a user asks you to confirm it's you. Mobile is optional."))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// fieldHint says what a field takes, next to it while it has the focus.
+func fieldHint(name string) string {
+	switch name {
+	case "mobile.countryCode":
+		return "e.g. +44 (optional)"
+	case "mobile.number":
+		return "up to 12 digits"
+	case "tag":
+		return "optional: letters, digits, _ and -"
+	}
+	return ""
+}

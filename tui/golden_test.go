@@ -1,0 +1,220 @@
+package tui
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/server/client"
+	"github.com/deputyhq/deputy/tui/stepup"
+)
+
+// Golden screens: every main screen rendered at 80x24 (and some wider) with
+// made-up data, the colour profile pinned to "no colour" and TERM pinned, and
+// compared with testdata/<name>.golden (go test ./tui -run Golden -update
+// rewrites them). They double as the README's text screenshots.
+
+// offlineDriver is a driver whose calls are answered by the test.
+func offlineDriver(t *testing.T, w, h int) *driver {
+	t.Helper()
+	t.Setenv("TERM", "xterm-256color")
+	t.Setenv("NO_COLOR", "")
+	// The driver makes no call (offline): the test answers each one.
+	c, err := client.New("https://deputy.example.com", "ui-key")
+	require.NoError(t, err)
+	clock := newFakeClock()
+	d := &driver{t: t, m: newModel(Options{Client: c, Sandbox: true}, clock, time.UTC), clock: clock, offline: true}
+	d.run(d.m.Init())
+	d.send(windowSize(w, h))
+	return d
+}
+
+// signedIn signs in offline and shows the users table with made-up users.
+func signedIn(t *testing.T, w, h int) *driver {
+	t.Helper()
+	d := offlineDriver(t, w, h)
+	d.typeText(adminEmail)
+	d.keys("enter")
+	d.typeText(adminPassword)
+	d.keys("enter")
+	d.answer("sign in", signedInMsg{email: adminEmail, login: &client.Login{
+		Token: "token", Identity: client.IdentityID{Type: client.IdentityCorporate, ID: "1"},
+		Credentials: client.CredentialID{Type: client.CredentialsRoot, ID: "1"},
+	}})
+	d.answer("read your account", whoMsg{name: "Ada Lovelace", identity: "Acme Ltd"})
+	users := sampleUsers()
+	limit := d.m.top().(usersScreen).limit
+	d.answer("list users", usersPageMsg{seq: 1, page: &client.UserPage{Users: users[:min(limit, len(users))], Count: 42, ResponseCount: min(limit, len(users))}})
+	d.clock.Advance(41 * time.Second)
+	return d
+}
+
+func sampleUsers() []client.User {
+	people := []struct{ name, surname, tag string }{
+		{"Grace", "Hopper", "navy"}, {"Alan", "Turing", "bletchley"}, {"Katherine", "Johnson", "nasa"},
+		{"Edsger", "Dijkstra", ""}, {"Barbara", "Liskov", "mit"}, {"Donald", "Knuth", "stanford"},
+		{"Margaret", "Hamilton", "nasa"}, {"Ken", "Thompson", "bell"}, {"Frances", "Allen", "ibm"},
+		{"Dennis", "Ritchie", "bell"}, {"Radia", "Perlman", ""}, {"John", "Backus", "ibm"},
+		{"Hedy", "Lamarr", ""}, {"Tim", "Berners-Lee", "cern"}, {"Sophie", "Wilson", "acorn"},
+		{"Leslie", "Lamport", "sri"}, {"Joan", "Clarke", "bletchley"}, {"Niklaus", "Wirth", "eth"},
+	}
+	roles := [][]string{{client.RoleAdmin}, {client.RoleAccessManagement}, {client.RoleFundsManagement, client.RoleCardsManagement}, {client.RoleCardAssignee}, nil}
+	var out []client.User
+	for i, p := range people {
+		out = append(out, client.User{
+			ID: fmt.Sprint(101 + i), Identity: client.IdentityID{Type: client.IdentityCorporate, ID: "1"},
+			Name: p.name, Surname: p.surname, Email: strings.ToLower(p.name) + "@acme.test", Tag: p.tag,
+			Mobile: &client.Mobile{CountryCode: "+44", Number: fmt.Sprintf("77009%05d", 100+i)},
+			Active: i%7 != 3, Roles: roles[i%len(roles)],
+		})
+	}
+	return out
+}
+
+func TestGoldenSignIn(t *testing.T) {
+	d := offlineDriver(t, 80, 24)
+	requireGolden(t, "signin_80x24", d.screen())
+
+	d.typeText(adminEmail)
+	d.keys("enter")
+	d.typeText("wrong")
+	d.keys("enter")
+	d.answer("sign in", signedInMsg{outcome: outcome{&client.Error{Status: http.StatusLocked, RetryAfter: 29*time.Minute + 12*time.Second}}})
+	requireGolden(t, "signin_locked_80x24", d.screen())
+}
+
+func TestGoldenUsers(t *testing.T) {
+	requireGolden(t, "users_80x24", signedIn(t, 80, 24).screen())
+	requireGolden(t, "users_120x32", signedIn(t, 120, 32).screen())
+
+	d := signedIn(t, 80, 24)
+	d.keys("/")
+	d.typeText("navy")
+	d.keys("tab", "right")
+	requireGolden(t, "users_filter_80x24", d.screen())
+
+	d = signedIn(t, 80, 24)
+	d.keys("down", "d")
+	requireGolden(t, "users_deactivate_80x24", d.screen())
+
+	d = signedIn(t, 80, 24)
+	d.keys("?")
+	requireGolden(t, "users_help_80x24", d.screen())
+}
+
+func TestGoldenDetail(t *testing.T) {
+	d := signedIn(t, 80, 24)
+	d.keys("enter")
+	u := sampleUsers()[0]
+	u.DateOfBirth = &client.Date{Year: 1906, Month: 12, Day: 9}
+	u.CountryOfResidence, u.Locale = "US", "en-US"
+	st := &client.UserStatus{
+		EmailVerified: true, PasswordSet: false,
+		Invite:  &client.InviteStatus{State: client.InvitePending, ExpiresAt: time.Date(2026, 4, 13, 9, 30, 0, 0, time.UTC)},
+		Factors: []client.Factor{{Type: "OTP", Channel: "SMS", Status: client.FactorPendingVerification}},
+	}
+	d.answer("read user grace@acme.test", detailMsg{user: &u, status: st})
+	requireGolden(t, "detail_80x24", d.screen())
+}
+
+func TestGoldenForm(t *testing.T) {
+	d := signedIn(t, 80, 24)
+	d.keys("n")
+	d.typeText("Grace")
+	d.keys("enter", "enter")
+	d.typeText("grace@acme")
+	d.keys("enter")
+	d.typeText("44")
+	d.keys("enter")
+	d.typeText("77009001234567")
+	d.keys("ctrl+s")
+	requireGolden(t, "form_errors_80x24", d.screen())
+
+	// The server's own field errors land under their fields too.
+	d = signedIn(t, 80, 24)
+	d.keys("n")
+	d.typeText("Grace")
+	d.keys("enter")
+	d.typeText("Hopper")
+	d.keys("enter")
+	d.typeText("grace@acme.test")
+	d.keys("ctrl+s")
+	d.answer("create user grace@acme.test", savedMsg{outcome: outcome{&client.Error{Status: http.StatusConflict, Code: "EMAIL_NOT_UNIQUE"}}})
+	requireGolden(t, "form_server_error_80x24", d.screen())
+}
+
+// stepUp opens the step-up modal for a create.
+func stepUp(t *testing.T, w, h int) *driver {
+	d := signedIn(t, w, h)
+	d.keys("n")
+	d.typeText("Grace")
+	d.keys("enter")
+	d.typeText("Hopper")
+	d.keys("enter")
+	d.typeText("grace@acme.test")
+	d.keys("ctrl+s")
+	d.answer("create user grace@acme.test", savedMsg{outcome: outcome{&client.Error{Status: http.StatusForbidden, Code: client.CodeStepUpRequired}}})
+	return d
+}
+
+func TestGoldenStepUp(t *testing.T) {
+	d := stepUp(t, 80, 24)
+	requireGolden(t, "stepup_80x24", d.screen())
+
+	d.update(keyPress("enter")) // asks for a code (the call is not made)
+	d.send(stepup.SentMsg{})
+	d.clock.Advance(4 * time.Second)
+	d.typeText("123455")
+	d.update(keyPress("enter"))
+	d.send(stepup.CheckedMsg{Err: &client.Error{Status: http.StatusConflict, Code: "VERIFICATION_CODE_INVALID"}})
+	d.typeText("12")
+	requireGolden(t, "stepup_code_80x24", d.screen())
+	requireGolden(t, "stepup_code_120x32", func() string { d.send(windowSize(120, 32)); return d.screen() }())
+}
+
+func TestGoldenRoles(t *testing.T) {
+	d := signedIn(t, 80, 24)
+	d.keys("down", "r")
+	d.answer("list roles", rolesMsg{roles: []client.Role{
+		{ID: "1", Name: client.RoleAdmin, Description: "Manages everything, including admins"},
+		{ID: "2", Name: client.RoleAccessManagement, Description: "Manages users, but not admins"},
+		{ID: "3", Name: client.RoleFundsManagement, Description: "Manages funds"},
+		{ID: "4", Name: client.RoleCardsManagement, Description: "Manages cards"},
+		{ID: "5", Name: client.RoleCardAssignee, Description: "Holds a card"},
+	}})
+	d.keys("down", "down", "space")
+	requireGolden(t, "roles_80x24", d.screen())
+}
+
+func TestGoldenFactors(t *testing.T) {
+	d := signedIn(t, 80, 24)
+	d.keys("m")
+	d.answer("list your factors", factorsMsg{factors: nil})
+	d.keys("s")
+	d.answer("start SMS enrolment", enrolSentMsg{})
+	d.answer("list your factors", factorsMsg{factors: []client.Factor{{Type: "OTP", Channel: "SMS", Status: client.FactorPendingVerification}}})
+	d.typeText("1234")
+	requireGolden(t, "factors_80x24", d.screen())
+}
+
+func TestGoldenOutbox(t *testing.T) {
+	d := signedIn(t, 80, 24)
+	d.keys("o")
+	at := time.Date(2026, 3, 14, 9, 29, 0, 0, time.UTC)
+	d.answer("read the outbox", outboxMsg{msgs: []client.Message{
+		{Channel: "SMS", To: "+447700900123", Text: "Test Programme: your verification code is 123456. Never share it with anyone.\n\n@deputy.test #123456", CreatedAt: at},
+		{Channel: "EMAIL", To: "grace@acme.test", Subject: "You're invited to Acme Ltd", Text: "Hello Grace,\n\nAda Lovelace invited you to Acme Ltd. Your invite code is 123456; it expires in 30 days.", CreatedAt: at.Add(-time.Minute)},
+		{Channel: "EMAIL", To: "alan@acme.test", Subject: "Verify your email", Text: "Your code is 123456.", CreatedAt: at.Add(-3 * time.Minute)},
+	}})
+	d.keys("down")
+	requireGolden(t, "outbox_80x24", d.screen())
+}
+
+func TestGoldenTooSmall(t *testing.T) {
+	d := offlineDriver(t, 50, 12)
+	requireGolden(t, "too_small_50x12", d.screen())
+}

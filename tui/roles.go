@@ -1,0 +1,149 @@
+package tui
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/deputyhq/deputy/server/client"
+)
+
+// rolesMsg answers the list of predefined roles (Weavr rolesGet).
+type rolesMsg struct {
+	outcome
+	roles []client.Role
+}
+
+type rolesKeys struct {
+	Up, Down, Toggle, Save, Cancel key.Binding
+}
+
+func (k rolesKeys) ShortHelp() []key.Binding {
+	return []key.Binding{k.Up, k.Toggle, k.Save, k.Cancel}
+}
+
+func (k rolesKeys) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{k.Up, k.Down}, {k.Toggle, k.Save, k.Cancel}}
+}
+
+// rolesScreen toggles a user's five predefined roles and saves them with
+// Weavr userUpdate (roles replace the old ones).
+type rolesScreen struct {
+	deps
+	w, h   int
+	keys   rolesKeys
+	user   client.User
+	desc   map[string]string
+	on     []bool
+	cursor int
+	saving bool
+	err    string
+}
+
+func newRoles(d deps, u client.User) (screen, tea.Cmd) {
+	s := rolesScreen{deps: d, user: u, desc: map[string]string{}, on: make([]bool, len(allRoles())), keys: rolesKeys{
+		Up:     key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/↓", "move")),
+		Down:   key.NewBinding(key.WithKeys("down", "j")),
+		Toggle: key.NewBinding(key.WithKeys("space", "x"), key.WithHelp("space", "toggle")),
+		Save:   key.NewBinding(key.WithKeys("enter", "ctrl+s"), key.WithHelp("enter", "save")),
+		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+	}}
+	for i, r := range allRoles() {
+		s.on[i] = slices.Contains(u.Roles, r)
+	}
+	return s, do(op{name: "list roles", label: "Loading roles…",
+		run: func(ctx context.Context, a api) result {
+			roles, err := a.s.Roles(ctx)
+			return rolesMsg{outcome: outcome{err}, roles: roles}
+		}})
+}
+
+func (s rolesScreen) Title() string     { return "Roles · " + s.user.Email }
+func (s rolesScreen) Editing() bool     { return false }
+func (s rolesScreen) Keys() help.KeyMap { return s.keys }
+
+func (s rolesScreen) SetSize(w, h int) screen {
+	s.w, s.h = w, h
+	return s
+}
+
+func (s rolesScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
+	switch msg := msg.(type) {
+	case rolesMsg:
+		for _, r := range msg.roles {
+			s.desc[r.Name] = r.Description
+		}
+		return s, nil
+	case savedMsg:
+		s.saving = false
+		if err := msg.failure(); err != nil {
+			s.err = "Not saved: " + describe(err) + "."
+			return s, nil
+		}
+		return s, back("Saved the roles of " + displayName(*msg.user) + ": " + rolesShort(msg.user.Roles) + ".")
+	case tea.KeyPressMsg:
+		if s.saving {
+			return s, nil
+		}
+		switch {
+		case key.Matches(msg, s.keys.Cancel):
+			return s, back("")
+		case key.Matches(msg, s.keys.Up):
+			s.cursor = max(0, s.cursor-1)
+		case key.Matches(msg, s.keys.Down):
+			s.cursor = min(len(s.on)-1, s.cursor+1)
+		case key.Matches(msg, s.keys.Toggle):
+			s.on[s.cursor] = !s.on[s.cursor]
+			s.err = ""
+		case key.Matches(msg, s.keys.Save):
+			return s.save()
+		}
+	}
+	return s, nil
+}
+
+func (s rolesScreen) save() (screen, tea.Cmd) {
+	roles := []string{}
+	for i, r := range allRoles() {
+		if s.on[i] {
+			roles = append(roles, r)
+		}
+	}
+	s.saving, s.err = true, ""
+	id, email, ref := s.user.ID, s.user.Email, client.NewIdempotencyRef()
+	return s, do(op{name: "change the roles of " + email, label: "Saving roles…", quiet: true,
+		run: func(ctx context.Context, a api) result {
+			u, err := a.s.UpdateUser(ctx, id, client.UserPatch{Roles: &roles}, client.IdempotencyRef(ref))
+			return savedMsg{outcome: outcome{err}, user: u}
+		}})
+}
+
+func (s rolesScreen) View() string {
+	lines := []string{"  " + s.st.header.Render("Roles of "+displayName(s.user)), ""}
+	for i, r := range allRoles() {
+		box := "[ ] "
+		if s.on[i] {
+			box = "[x] "
+		}
+		mark := "  "
+		line := box + fit(r, 24)
+		if i == s.cursor {
+			mark = "› "
+			line = s.st.selected.Render(line)
+		}
+		lines = append(lines, "  "+mark+line+" "+s.st.dim.Render(fit(s.desc[r], max(0, s.w-34))))
+	}
+	lines = append(lines, "")
+	if !slices.Contains(s.on, true) {
+		lines = append(lines, "  "+s.st.dim.Render("No role ticked: by Weavr's rule the user then has every permission."))
+	}
+	lines = append(lines, "  "+s.st.dim.Render("Only an admin can give or take ADMIN; nobody can change their own roles."))
+	if s.err != "" {
+		lines = append(lines, "", "  "+s.st.errLine(s.err))
+	}
+	return strings.Join(lines, "\n")
+}

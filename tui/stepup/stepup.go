@@ -1,0 +1,580 @@
+// Package stepup is the admin TUI's step-up prompt: a self-contained Bubble Tea
+// model shown when an operation answers [client.ErrStepUpRequired] (GUIDE
+// convention 4). It takes the operation to repeat as a value ([Operation]),
+// lets the admin pass a second-factor challenge and, once the session is
+// stepped up, runs the operation's Retry command, which repeats the original
+// call with its original idempotency-ref so that nothing is done twice.
+//
+// The only method offered today is "Text me a code" (Weavr
+// stepupSCAChallenge / stepupSCAVerify with an SMS one-time password: 6
+// digits, 5-minute life, at most 5 attempts, a new code at most every 15
+// seconds). The list of methods is built so that "Approve on my phone" (push)
+// slots in once the server has a push API; it is not offered before then.
+//
+// All I/O happens in tea.Cmds. The model reports its outcome with
+// [VerifiedMsg] or [CancelledMsg], and each finished call with [SentMsg] or
+// [CheckedMsg], so that its owner can track the session's activity.
+package stepup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/spinner"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/deputyhq/deputy/server/client"
+)
+
+// The numbers of Deputy's SMS one-time passwords (GUIDE "Where the numbers
+// come from"; Weavr; NIST SP 800-63B; PSD2 RTS Art. 4).
+const (
+	CodeLength  = 6
+	CodeTTL     = 5 * time.Minute
+	MaxAttempts = 5
+	ResendAfter = 15 * time.Second
+)
+
+// Machine codes the SMS challenge calls answer with (Weavr stepupSCA*).
+const (
+	codeRetryIn15Sec     = "RETRY_IN_15SEC"
+	codeInvalid          = "VERIFICATION_CODE_INVALID"
+	codeOneRemaining     = "ONE_CHALLENGE_LIMIT_REMAINING"
+	codeLimitExceeded    = "CHALLENGE_LIMIT_EXCEEDED"
+	codeExpired          = "VERIFICATION_CODE_EXPIRED"
+	codeStateInvalid     = "STATE_INVALID"
+	codeAlreadyVerified  = "ALREADY_VERIFIED"
+	codeNotRegistered    = "CHANNEL_NOT_REGISTERED"
+	codeMobileNotAvail   = "MOBILE_NUMBER_NOT_AVAILABLE"
+	codeCredentialsInact = "CREDENTIALS_INACTIVE"
+)
+
+// callTimeout bounds each challenge call.
+const callTimeout = 20 * time.Second
+
+// spinEvery is how often the spinner moves while a call runs.
+const spinEvery = 100 * time.Millisecond
+
+// Challenger passes SMS challenges; a *client.Session is one.
+type Challenger interface {
+	StepUpSMS(ctx context.Context, opts ...client.CallOption) error
+	VerifyStepUpSMS(ctx context.Context, code string, opts ...client.CallOption) error
+}
+
+// Clock tells the time and schedules the modal's refreshes. Tests pass one
+// that stands still and schedules nothing.
+type Clock interface {
+	Now() time.Time
+	Tick(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd
+}
+
+// Operation is what needs the step-up.
+type Operation struct {
+	// Summary says what will be done, for the admin to recognise it:
+	// "Create user grace@acme.test".
+	Summary string
+	// Retry repeats the original call with the same idempotency-ref. It runs
+	// once, after the session has stepped up.
+	Retry tea.Cmd
+}
+
+// VerifiedMsg reports that the session stepped up; the model has issued the
+// operation's Retry alongside it. Close the modal on it.
+type VerifiedMsg struct{ Summary string }
+
+// CancelledMsg reports that the modal is done without stepping up. Err is nil
+// when the admin cancelled; otherwise it is why the step-up cannot go on
+// (e.g. client.ErrUnauthorized when the session ended). Close the modal on it.
+type CancelledMsg struct{ Err error }
+
+// SentMsg is the answer to asking for a code; Err is nil when one was sent.
+type SentMsg struct{ Err error }
+
+// CheckedMsg is the answer to checking a code; Err is nil when it was right.
+type CheckedMsg struct{ Err error }
+
+type tickMsg struct{}
+
+type spinMsg struct{}
+
+// method is one way of stepping up. Only SMS exists so far; push ("Approve on
+// my phone") is added here when the server offers it.
+type method int
+
+const (
+	methodSMS method = iota
+)
+
+func (m method) label() string {
+	switch m {
+	case methodSMS:
+		return "Text me a code"
+	}
+	return "?"
+}
+
+func (m method) hint() string {
+	switch m {
+	case methodSMS:
+		return "a 6-digit code to your enrolled mobile"
+	}
+	return ""
+}
+
+type state int
+
+const (
+	choosing  state = iota // picking a method
+	sending                // asking the server for a code
+	entering               // typing the code
+	verifying              // checking the code
+	spent                  // the code cannot be used any more: resend or cancel
+	failed                 // the step-up cannot go on: the reason is shown until esc
+)
+
+// KeyMap is the modal's key bindings; it implements help.KeyMap.
+type KeyMap struct {
+	Up, Down, Choose, Verify, Resend, Retry, Cancel key.Binding
+}
+
+// DefaultKeyMap returns the modal's bindings.
+func DefaultKeyMap() KeyMap {
+	return KeyMap{
+		Up:     key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/↓", "choose")),
+		Down:   key.NewBinding(key.WithKeys("down", "j")),
+		Choose: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "select")),
+		Verify: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "verify")),
+		Resend: key.NewBinding(key.WithKeys("r", "ctrl+r"), key.WithHelp("r", "new code")),
+		Retry:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "try again")),
+		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+	}
+}
+
+// Model is the step-up modal.
+type Model struct {
+	ch    Challenger
+	clock Clock
+	op    Operation
+	keys  KeyMap
+
+	methods []method
+	cursor  int
+	state   state
+
+	input        textinput.Model
+	sentAt       time.Time // when the current code was sent
+	resendAt     time.Time // when a new code may be asked for
+	attemptsLeft int
+	notice       string // the last thing that went wrong, or what happened
+	reason       error  // why the step-up failed (state failed)
+
+	spin     spinner.Model
+	spinning bool
+	ticking  bool
+	width    int
+}
+
+// New returns the modal for op, stepping up through ch.
+func New(ch Challenger, clock Clock, op Operation) Model {
+	in := textinput.New()
+	in.Prompt = ""
+	in.CharLimit = CodeLength
+	in.SetWidth(CodeLength + 1)
+	st := in.Styles()
+	st.Cursor.Blink = false
+	in.SetStyles(st)
+	return Model{
+		ch: ch, clock: clock, op: op, keys: DefaultKeyMap(),
+		methods: []method{methodSMS},
+		input:   in,
+		spin:    spinner.New(spinner.WithSpinner(spinner.MiniDot)),
+		width:   58,
+	}
+}
+
+// Init does nothing: the admin chooses a method first.
+func (m Model) Init() tea.Cmd { return nil }
+
+// SetWidth sets the width the modal may take, border included.
+func (m Model) SetWidth(w int) Model {
+	m.width = max(30, min(w, 64))
+	return m
+}
+
+// Update handles keys and the answers of the modal's calls.
+func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		return m.key(msg)
+	case SentMsg:
+		return m.sent(msg.Err)
+	case CheckedMsg:
+		return m.checked(msg.Err)
+	case tickMsg:
+		if m.state != entering && m.state != spent {
+			m.ticking = false
+			return m, nil
+		}
+		return m, m.tick()
+	case spinMsg:
+		if m.state != sending && m.state != verifying {
+			m.spinning = false
+			return m, nil
+		}
+		m.spin, _ = m.spin.Update(spinner.TickMsg{ID: m.spin.ID()})
+		return m, m.clock.Tick(spinEvery, func(time.Time) tea.Msg { return spinMsg{} })
+	}
+	return m, nil
+}
+
+func (m Model) key(msg tea.KeyPressMsg) (Model, tea.Cmd) {
+	if key.Matches(msg, m.keys.Cancel) {
+		return m, func() tea.Msg { return CancelledMsg{Err: m.reason} }
+	}
+	switch m.state {
+	case choosing:
+		switch {
+		case key.Matches(msg, m.keys.Up):
+			m.cursor = max(0, m.cursor-1)
+		case key.Matches(msg, m.keys.Down):
+			m.cursor = min(len(m.methods)-1, m.cursor+1)
+		case key.Matches(msg, m.keys.Choose):
+			return m.send()
+		}
+	case entering:
+		switch {
+		case key.Matches(msg, m.keys.Verify):
+			return m.verify()
+		case key.Matches(msg, m.keys.Resend):
+			if m.canResend() {
+				return m.send()
+			}
+			m.notice = fmt.Sprintf("You can ask for a new code in %s.", clockText(m.resendAt.Sub(m.clock.Now())))
+			return m, nil
+		}
+		if msg.Text != "" && strings.IndexFunc(msg.Text, func(r rune) bool { return !unicode.IsDigit(r) }) >= 0 {
+			return m, nil // codes are digits only
+		}
+		var cmd tea.Cmd
+		m.input, cmd = m.input.Update(msg)
+		return m, cmd
+	case spent:
+		if key.Matches(msg, m.keys.Resend) && m.canResend() {
+			return m.send()
+		}
+	case failed:
+		if key.Matches(msg, m.keys.Retry) {
+			m.state, m.reason, m.notice = choosing, nil, ""
+		}
+	}
+	return m, nil
+}
+
+// send asks for a code.
+func (m Model) send() (Model, tea.Cmd) {
+	m.state, m.notice = sending, ""
+	ch := m.ch
+	call := func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		return SentMsg{Err: ch.StepUpSMS(ctx)}
+	}
+	return m, tea.Batch(call, m.startSpin())
+}
+
+func (m Model) sent(err error) (Model, tea.Cmd) {
+	if m.state != sending {
+		return m, nil
+	}
+	now := m.clock.Now()
+	var ae *client.Error
+	switch {
+	case err == nil:
+		m.sentAt, m.resendAt = now, now.Add(ResendAfter)
+		m.attemptsLeft = MaxAttempts
+		m.notice = ""
+	case errors.As(err, &ae) && ae.Code == codeRetryIn15Sec:
+		// A code went out moments ago (this session asked before): it is
+		// still the one to type.
+		wait := ae.RetryAfter
+		if wait <= 0 || wait > ResendAfter {
+			wait = ResendAfter
+		}
+		m.resendAt = now.Add(wait)
+		m.sentAt = m.resendAt.Add(-ResendAfter)
+		if m.attemptsLeft == 0 {
+			m.attemptsLeft = MaxAttempts
+		}
+		m.notice = "A code was sent moments ago: type that one."
+	default:
+		return m.fail(err)
+	}
+	m.state = entering
+	m.input.Reset()
+	m.input.Focus()
+	return m, m.startTick()
+}
+
+func (m Model) verify() (Model, tea.Cmd) {
+	code := m.input.Value()
+	if len(code) != CodeLength {
+		m.notice = fmt.Sprintf("The code has %d digits.", CodeLength)
+		return m, nil
+	}
+	if !m.clock.Now().Before(m.expiresAt()) {
+		m.state, m.notice = spent, "The code has expired."
+		return m, nil
+	}
+	m.state, m.notice = verifying, ""
+	ch := m.ch
+	call := func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		return CheckedMsg{Err: ch.VerifyStepUpSMS(ctx, code)}
+	}
+	return m, tea.Batch(call, m.startSpin())
+}
+
+func (m Model) checked(err error) (Model, tea.Cmd) {
+	if m.state != verifying {
+		return m, nil
+	}
+	var ae *client.Error
+	if err == nil || (errors.As(err, &ae) && ae.Code == codeAlreadyVerified) {
+		m.state = choosing // done; the owner closes the modal
+		summary := m.op.Summary
+		return m, tea.Batch(func() tea.Msg { return VerifiedMsg{Summary: summary} }, m.op.Retry)
+	}
+	m.input.Reset()
+	if errors.As(err, &ae) {
+		switch ae.Code {
+		case codeInvalid:
+			m.attemptsLeft = max(2, m.attemptsLeft-1)
+			m.state, m.notice = entering, fmt.Sprintf("Wrong code. %s left.", attempts(m.attemptsLeft))
+			return m, nil
+		case codeOneRemaining:
+			m.attemptsLeft = 1
+			m.state, m.notice = entering, "Wrong code. 1 attempt left: a wrong code now ends this code."
+			return m, nil
+		case codeLimitExceeded:
+			m.attemptsLeft = 0
+			m.state, m.notice = spent, "Wrong code, and no attempts are left for it."
+			return m, m.startTick()
+		case codeExpired:
+			m.state, m.notice = spent, "The code has expired."
+			return m, m.startTick()
+		case codeStateInvalid:
+			m.state, m.notice = spent, "That code can no longer be used."
+			return m, m.startTick()
+		}
+	}
+	if errors.Is(err, client.ErrUnauthorized) {
+		return m.fail(err)
+	}
+	// A network or server failure: the code may still be good.
+	m.state, m.notice = entering, "Could not check the code: "+reason(err)
+	return m, nil
+}
+
+// fail ends the step-up with err. A session that ended is reported at once,
+// so that the owner can send the admin to sign in; anything else is shown
+// until the admin presses esc (or enter to start again).
+func (m Model) fail(err error) (Model, tea.Cmd) {
+	m.state, m.reason, m.notice = failed, err, ""
+	m.input.Blur()
+	if errors.Is(err, client.ErrUnauthorized) {
+		return m, func() tea.Msg { return CancelledMsg{Err: err} }
+	}
+	return m, nil
+}
+
+func (m Model) canResend() bool { return !m.clock.Now().Before(m.resendAt) }
+
+func (m Model) expiresAt() time.Time { return m.sentAt.Add(CodeTTL) }
+
+func (m Model) tick() tea.Cmd {
+	return m.clock.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg{} })
+}
+
+func (m *Model) startTick() tea.Cmd {
+	if m.ticking {
+		return nil
+	}
+	m.ticking = true
+	return m.tick()
+}
+
+func (m *Model) startSpin() tea.Cmd {
+	if m.spinning {
+		return nil
+	}
+	m.spinning = true
+	return m.clock.Tick(spinEvery, func(time.Time) tea.Msg { return spinMsg{} })
+}
+
+// Busy reports whether a call is running.
+func (m Model) Busy() bool { return m.state == sending || m.state == verifying }
+
+// KeyMap returns the bindings that apply now, for the help bubble.
+func (m Model) KeyMap() help.KeyMap {
+	var b []key.Binding
+	switch m.state {
+	case choosing:
+		if len(m.methods) > 1 {
+			b = append(b, m.keys.Up)
+		}
+		b = append(b, m.keys.Choose)
+	case entering:
+		b = append(b, m.keys.Verify)
+		if m.canResend() {
+			b = append(b, m.keys.Resend)
+		}
+	case spent:
+		if m.canResend() {
+			b = append(b, m.keys.Resend)
+		}
+	case failed:
+		b = append(b, m.keys.Retry)
+	}
+	return bindings(append(b, m.keys.Cancel))
+}
+
+type bindings []key.Binding
+
+func (b bindings) ShortHelp() []key.Binding  { return b }
+func (b bindings) FullHelp() [][]key.Binding { return [][]key.Binding{b} }
+
+// View renders the modal, border included.
+func (m Model) View() string {
+	// Plain lipgloss styles: the program's colour profile (NO_COLOR
+	// included) decides what reaches the terminal.
+	borderColor, warnColor, dimColor := lipgloss.Color("63"), lipgloss.Color("203"), lipgloss.Color("245")
+	inner := m.width - 4
+	title := lipgloss.NewStyle().Bold(true).Render("Confirm it's you")
+	dim := lipgloss.NewStyle().Foreground(dimColor)
+	warn := lipgloss.NewStyle().Foreground(warnColor)
+	wrap := lipgloss.NewStyle().Width(inner)
+
+	lines := []string{title, "", wrap.Render(m.op.Summary + " needs a second factor."), ""}
+	now := m.clock.Now()
+	switch m.state {
+	case choosing:
+		for i, me := range m.methods {
+			mark := "  "
+			label := me.label()
+			if i == m.cursor {
+				mark = "> "
+				label = lipgloss.NewStyle().Bold(true).Render(label)
+			}
+			lines = append(lines, mark+label, "    "+dim.Render(me.hint()))
+		}
+	case sending:
+		lines = append(lines, m.spin.View()+" Sending a code…")
+	case entering, verifying:
+		lines = append(lines, "Type the code texted to your mobile:", "", "  Code: "+m.input.View(), "")
+		if m.state == verifying {
+			lines = append(lines, m.spin.View()+" Checking the code…")
+		} else {
+			lines = append(lines, m.statusLine(now))
+		}
+	case spent:
+		lines = append(lines, "This code cannot be used any more.", "")
+		if m.canResend() {
+			lines = append(lines, "Press r for a new code.")
+		} else {
+			lines = append(lines, fmt.Sprintf("A new code can be sent in %s.", clockText(m.resendAt.Sub(now))))
+		}
+	case failed:
+		lines = append(lines, warn.Render(wrap.Render("The step-up failed: "+failure(m.reason))), "",
+			wrap.Render("Nothing was done. Press enter to try again or esc to cancel."))
+	}
+	if m.notice != "" {
+		lines = append(lines, "", warn.Render(wrap.Render(m.notice)))
+	}
+	box := lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(borderColor).Padding(0, 1).Width(m.width)
+	return box.Render(strings.Join(lines, "\n"))
+}
+
+// statusLine shows the code's expiry, the attempts left and the resend countdown.
+func (m Model) statusLine(now time.Time) string {
+	parts := []string{}
+	if left := m.expiresAt().Sub(now); left > 0 {
+		parts = append(parts, "expires in "+clockText(left))
+	} else {
+		parts = append(parts, "expired")
+	}
+	parts = append(parts, attempts(m.attemptsLeft)+" left")
+	if wait := m.resendAt.Sub(now); wait > 0 {
+		parts = append(parts, "new code in "+clockText(wait))
+	} else {
+		parts = append(parts, "r: new code")
+	}
+	return strings.Join(parts, " · ")
+}
+
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
+}
+
+// clockText renders a duration as m:ss, rounding up so that "0:00" is never
+// shown while time is left.
+func clockText(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	secs := int((d + time.Second - 1) / time.Second)
+	return fmt.Sprintf("%d:%02d", secs/60, secs%60)
+}
+
+// failure explains why asking for or checking a code failed.
+func failure(err error) string {
+	var ae *client.Error
+	if errors.As(err, &ae) {
+		switch ae.Code {
+		case codeNotRegistered:
+			return "you have no active SMS factor. Enrol your mobile under My factors first."
+		case codeMobileNotAvail:
+			return "your account has no mobile number."
+		case codeCredentialsInact:
+			return "your account is deactivated."
+		case codeLimitExceeded:
+			if ae.RetryAfter > 0 {
+				return fmt.Sprintf("too many wrong codes: codes are locked for %s.", roundUp(ae.RetryAfter))
+			}
+			return "too many codes were asked for in this session. Sign in again to start over."
+		}
+	}
+	return reason(err)
+}
+
+// reason is the readable part of a call's error, without the operation name
+// the client puts in front.
+func reason(err error) string {
+	var ae *client.Error
+	if errors.As(err, &ae) {
+		return ae.Error() + "."
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "the server did not answer in time."
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return "cannot reach the server (" + msg + ")."
+}
+
+func roundUp(d time.Duration) time.Duration {
+	return ((d + time.Minute - 1) / time.Minute) * time.Minute
+}
