@@ -12,6 +12,8 @@ require (
 	golang.org/x/crypto v0.58.0
 )
 
+require golang.org/x/term v0.47.0 // indirect
+
 require (
 	charm.land/bubbles/v2 v2.2.1
 	charm.land/bubbletea/v2 v2.0.10

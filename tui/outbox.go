@@ -52,26 +52,13 @@ func newOutbox(d deps) (screen, tea.Cmd) {
 	return s, s.load()
 }
 
-// sessionOutbox reads the outbox on the signed-in admin's behalf, which the
-// server allows with the public ui key (GET /multi/sandbox/outbox takes the
-// secret key alone or the ui key with a user's token).
-type sessionOutbox interface {
-	Outbox(ctx context.Context, limit int) ([]client.Message, error)
-}
-
+// load reads the outbox on the signed-in admin's behalf, which the server
+// allows with the public ui key (GET /multi/sandbox/outbox takes the secret key
+// alone or the ui key with a user's token).
 func (s outboxScreen) load() tea.Cmd {
 	return do(op{name: "read the outbox", label: "Reading the outbox…",
 		run: func(ctx context.Context, a api) result {
-			var msgs []client.Message
-			var err error
-			if so, ok := any(a.s).(sessionOutbox); ok {
-				msgs, err = so.Outbox(ctx, outboxLimit)
-			} else {
-				// The client reads the outbox with its key alone: the
-				// secret key may, the ui key is refused until the client
-				// has Session.Outbox.
-				msgs, err = a.c.Outbox(ctx, outboxLimit)
-			}
+			msgs, err := a.s.Outbox(ctx, outboxLimit)
 			return outboxMsg{outcome: outcome{err}, msgs: msgs}
 		}})
 }

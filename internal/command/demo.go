@@ -12,8 +12,11 @@ import (
 	"path/filepath"
 
 	"github.com/urfave/cli/v3"
+	"golang.org/x/term"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/server/client"
+	"github.com/deputyhq/deputy/tui"
 )
 
 func demoCommand() *cli.Command {
@@ -23,6 +26,7 @@ func demoCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data-dir", Usage: "where the demo keeps its database (default: the user's data directory)", Sources: env("data-dir")},
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:0", Usage: "listen address (port 0 picks a free port)", Sources: env("demo-addr")},
+			&cli.BoolFlag{Name: "headless", Usage: "serve only, without the admin UI (the default when standard input is not a terminal)", Sources: env("headless")},
 		}, logFlags()...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			dir, err := demoDir(cmd.String("data-dir"))
@@ -58,10 +62,29 @@ func demoCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			printDemo(cmd.Root().Writer, "http://"+ln.Addr().String(), dir, creds)
-			return inst.Serve(ctx, ln)
+			url := "http://" + ln.Addr().String()
+			printDemo(cmd.Root().Writer, url, dir, creds)
+			if cmd.Bool("headless") || !term.IsTerminal(int(os.Stdin.Fd())) {
+				fmt.Fprintln(cmd.Root().Writer, "Press Ctrl-C to stop.")
+				return inst.Serve(ctx, ln)
+			}
+			return runDemoUI(ctx, inst, ln, url, creds)
 		},
 	}
+}
+
+// runDemoUI serves in the background and opens the admin UI signed in as the
+// root user; quitting the UI stops the server.
+func runDemoUI(ctx context.Context, inst *instance, ln net.Listener, url string, creds *demoCredentials) error {
+	serveCtx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- inst.Serve(serveCtx, ln) }()
+	c, err := client.New(url, creds.UIKey, client.WithUserAgent("deputy-demo/1"))
+	if err == nil {
+		err = tui.Run(ctx, tui.Options{Client: c, Email: creds.RootEmail, Password: creds.RootPassword, Sandbox: true})
+	}
+	stop()
+	return errors.Join(err, <-served)
 }
 
 // demoDir returns (and creates) the demo's data directory.
@@ -179,7 +202,6 @@ func printDemo(w io.Writer, url, dir string, c *demoCredentials) {
 Try:
   curl -s -X POST %s/multi/login_with_password -H 'api-key: %s' -H 'Content-Type: application/json' \
     -d '{"email":"%s","password":{"value":"%s"}}'
-
-Press Ctrl-C to stop.
-`, url, url, dir, c.APIKey, c.UIKey, c.RootEmail, c.RootPassword, c.IdentityID, url, url, c.APIKey, c.RootEmail, c.RootPassword)
+  deputy admin --server %s --key %s
+`, url, url, dir, c.APIKey, c.UIKey, c.RootEmail, c.RootPassword, c.IdentityID, url, url, c.APIKey, c.RootEmail, c.RootPassword, url, c.UIKey)
 }

@@ -165,12 +165,17 @@ func (c *Client) EmailVerify(ctx context.Context, email, code string) error {
 // sending them, newest first (Deputy sandboxOutboxGet); limit is 1..100, or 0
 // for the server's default (100). Outside sandbox mode it is [ErrNotFound].
 func (c *Client) Outbox(ctx context.Context, limit int) ([]Message, error) {
+	return outbox(ctx, c.do, limit)
+}
+
+// outbox reads the sandbox outbox through do (key-level, or with a session's token).
+func outbox(ctx context.Context, do func(context.Context, *call, ...CallOption) error, limit int) ([]Message, error) {
 	var q url.Values
 	if limit != 0 {
 		q = url.Values{"limit": {strconv.Itoa(limit)}}
 	}
 	var out outboxResponse
-	if err := c.do(ctx, &call{op: "read outbox", method: http.MethodGet, path: "/multi/sandbox/outbox", query: q, out: &out}); err != nil {
+	if err := do(ctx, &call{op: "read outbox", method: http.MethodGet, path: "/multi/sandbox/outbox", query: q, out: &out}); err != nil {
 		return nil, err
 	}
 	msgs := make([]Message, 0, len(out.Messages))
