@@ -91,7 +91,7 @@ var weavrRules = []Rule{
 	}),
 }
 
-// NIST follows NIST SP 800-63B section 5.1.1.2 (memorized secrets): 8 to 128
+// NIST follows NIST SP 800-63B section 5.1.1.2 (memorized secrets): 8 to 100
 // characters of any kind, spaces and Unicode included, with no composition
 // rules, but not a commonly used password nor one character repeated. It keeps
 // no history. Passwords are compared as given, without Unicode normalisation.
@@ -103,8 +103,9 @@ func (NIST) Name() string { return "nist" }
 // MinLen returns 8.
 func (NIST) MinLen() int { return 8 }
 
-// MaxLen returns 128 (SP 800-63B requires at least 64).
-func (NIST) MaxLen() int { return 128 }
+// MaxLen returns 100: SP 800-63B requires at least 64, and 100 is the most any
+// password field of the API carries (Weavr's SensitivePassword).
+func (NIST) MaxLen() int { return 100 }
 
 // History returns 0.
 func (NIST) History() int { return 0 }
