@@ -36,6 +36,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./server -run '^$$' -fuzz '^FuzzDecodeRequests$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server -run '^$$' -fuzz '^FuzzVerifyBody$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10x
+	$(GO) test ./server -run '^$$' -fuzz '^FuzzPushApproveBody$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10x
 	$(GO) test ./password -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./core -run '^$$' -fuzz '^FuzzPassword$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server -run '^$$' -fuzz '^FuzzNormaliseOrigin$$' -fuzztime $(FUZZTIME)
@@ -50,6 +51,7 @@ bench:
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkOTPVerify$$' -benchtime 10000x
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkUserCreate$$' -benchtime 10000x
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkUserListFiltered$$' -benchtime 5000x
+	$(GO) test ./server -run '^$$' -bench '^BenchmarkPushApprove$$' -benchtime 3000x
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkTokenise$$' -benchtime 20000x
 
 clean:

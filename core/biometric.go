@@ -262,7 +262,7 @@ func (s *Service) FinishBiometricEnrolment(ctx context.Context, c *Caller, code 
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(credential)
 	if err != nil {
-		return Invalid("credential", "INVALID")
+		return Invalid("credential", "IN", "RegistrationResponseJSON")
 	}
 	if err := s.precheckClientData(&parsed.Response.CollectedClientData, protocol.CreateCeremony, session.Challenge); err != nil {
 		return err

@@ -31,8 +31,8 @@ const (
 // only APPROVED ever grants anything.
 type PushState string
 
-// Push challenge states. EXPIRED is never stored: a PENDING challenge past
-// its ExpiresAt reads as EXPIRED (PushChallenge.StateAt).
+// Push challenge states. A PENDING challenge past its ExpiresAt reads as
+// EXPIRED (PushChallenge.StateAt); a writer that notices stores it as EXPIRED.
 const (
 	PushPending   PushState = "PENDING"
 	PushApproved  PushState = "APPROVED"
@@ -102,15 +102,23 @@ func (c *PushChallenge) StateAt(now time.Time) PushState {
 	return c.State
 }
 
-// PushChallengeReader reads push challenges.
+// PushChallengeReader reads push challenges. Their ids come from Tx.NextID,
+// so id order (numeric) is creation order; a decoy without a UserID belongs to
+// no user's lists.
 type PushChallengeReader interface {
 	PushChallenge(id string) (*PushChallenge, error)
-	// UserPushChallenges returns the challenges of a user created at or after
-	// since, oldest first.
-	UserPushChallenges(userID string, since time.Time) ([]*PushChallenge, error)
+	// PendingPushChallenges returns the user's challenges whose stored State
+	// is PushPending (expired or not), oldest first.
+	PendingPushChallenges(userID string) ([]*PushChallenge, error)
+	// PushChallengesAfter returns, oldest first, up to limit (every one when
+	// limit <= 0) of the user's challenges whose id comes after afterID, which
+	// need not exist any more; "" starts from the first.
+	PushChallengesAfter(userID, afterID string, limit int) ([]*PushChallenge, error)
+	// LastPushChallengeID returns the id of the user's newest challenge, or "".
+	LastPushChallengeID(userID string) (string, error)
 }
 
-// PushChallengeWriter writes push challenges. A challenge's UserID never changes.
+// PushChallengeWriter writes push challenges.
 type PushChallengeWriter interface {
 	// InsertPushChallenge fails with ErrDuplicate when the id is taken.
 	InsertPushChallenge(c *PushChallenge) error
@@ -199,30 +207,41 @@ func activeBiometric(tx ReadTx, userID string) (*Factor, error) {
 	return f, err
 }
 
-// recentPush lists the user's challenges that can still be pending at now.
-func (s *Service) recentPush(tx ReadTx, userID string, now time.Time) ([]*PushChallenge, error) {
-	return tx.UserPushChallenges(userID, now.Add(-s.cfg.ChallengeTTL-time.Minute))
+// pendingPush returns the user's challenges still pending at now, storing
+// those that expired as EXPIRED on the way.
+func pendingPush(tx Tx, userID string, now time.Time) ([]*PushChallenge, error) {
+	list, err := tx.PendingPushChallenges(userID)
+	if err != nil {
+		return nil, err
+	}
+	live := list[:0]
+	for _, c := range list {
+		if c.StateAt(now) == PushExpired {
+			c.State, c.ResolvedAt = PushExpired, c.ExpiresAt
+			if err := tx.UpdatePushChallenge(c); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		live = append(live, c)
+	}
+	return live, nil
 }
 
 // cancelPushChallenges ends the user's pending challenges: their device
 // changed or was unlinked, or the user was deactivated or locked.
 func (s *Service) cancelPushChallenges(tx Tx, userID string, now time.Time, reason string) (int, error) {
-	list, err := s.recentPush(tx, userID, now)
+	list, err := pendingPush(tx, userID, now)
 	if err != nil {
 		return 0, err
 	}
-	n := 0
 	for _, c := range list {
-		if c.StateAt(now) != PushPending {
-			continue
-		}
 		c.State, c.Reason, c.ResolvedAt = PushCancelled, reason, now
 		if err := tx.UpdatePushChallenge(c); err != nil {
-			return n, err
+			return 0, err
 		}
-		n++
 	}
-	return n, nil
+	return len(list), nil
 }
 
 // endPushChallenges cancels the user's pending push challenges in tx (the
@@ -299,15 +318,12 @@ func (s *Service) StepUpPush(ctx context.Context, c *Caller, summary string) (*P
 // makeRoomForPush supersedes the session's pending step-up challenge and
 // fails with CHALLENGE_LIMIT_EXCEEDED when the user has too many pending.
 func (s *Service) makeRoomForPush(tx Tx, userID string, sessionHash []byte, now time.Time) error {
-	list, err := s.recentPush(tx, userID, now)
+	list, err := pendingPush(tx, userID, now)
 	if err != nil {
 		return err
 	}
 	pending := 0
 	for _, p := range list {
-		if p.StateAt(now) != PushPending {
-			continue
-		}
 		if sessionHash != nil && p.Kind == PushStepUp && bytes.Equal(p.SessionHash, sessionHash) {
 			p.State, p.Reason, p.ResolvedAt = PushCancelled, PushReasonSuperseded, now
 			if err := tx.UpdatePushChallenge(p); err != nil {
@@ -342,34 +358,46 @@ func (s *Service) PushStatus(ctx context.Context, c *Caller, id string) (*PushCh
 	return ch, nil
 }
 
-// PushSnapshot is what a push stream sees of a user at one moment.
-type PushSnapshot struct {
+// PushChanges is what changed for a push stream since its last look.
+type PushChanges struct {
 	// Linked reports whether the stream's device is the user's linked device
 	// (true for a stream without a device id).
 	Linked bool
 	// SessionLive reports whether the stream's session still exists.
 	SessionLive bool
-	// Challenges are the user's recent challenges, State set to StateAt(now).
-	Challenges []*PushChallenge
+	// New are the user's challenges created after the stream's cursor,
+	// oldest first; on the first look, the challenges pending then.
+	New []*PushChallenge
+	// Watched are the challenges the stream asked about.
+	Watched []*PushChallenge
+	// Cursor is what to pass as after next time.
+	Cursor string
 }
 
-// PushSnapshot reads what the caller's push stream needs: the user's recent
-// challenges, whether deviceID (if not empty) is still the linked device and
-// whether the session is still alive.
-func (s *Service) PushSnapshot(ctx context.Context, c *Caller, deviceID string) (*PushSnapshot, error) {
-	snap := &PushSnapshot{}
+// MaxPushBatch bounds the new challenges one PushChanges returns.
+const MaxPushBatch = 100
+
+// PushChanges reads what changed for the caller's push stream: the
+// challenges created after the cursor after ("" for a first look, which
+// returns the pending ones and starts the cursor at the newest challenge, or
+// at "0" when there is none),
+// the current state of the watched ones, whether deviceID (if not empty) is
+// still the linked device and whether the session is still alive. States are
+// as of now (StateAt). Its cost grows with what changed, not with the user's
+// history.
+func (s *Service) PushChanges(ctx context.Context, c *Caller, deviceID, after string, watched []string) (*PushChanges, error) {
+	out := &PushChanges{}
 	now := s.clock.Now()
 	err := s.store.View(ctx, func(tx ReadTx) error {
-		*snap = PushSnapshot{}
+		*out = PushChanges{Linked: true, Cursor: after}
 		_, err := tx.Session(c.Session.TokenHash)
 		switch {
 		case errors.Is(err, ErrRecordNotFound):
 		case err != nil:
 			return err
 		default:
-			snap.SessionLive = true
+			out.SessionLive = true
 		}
-		snap.Linked = true
 		if deviceID != "" {
 			f, err := activeBiometric(tx, c.User.ID)
 			var ce *Error
@@ -379,18 +407,45 @@ func (s *Service) PushSnapshot(ctx context.Context, c *Caller, deviceID string) 
 			if err != nil {
 				return err
 			}
-			snap.Linked = f != nil && f.DeviceID == deviceID
+			out.Linked = f != nil && f.DeviceID == deviceID
 		}
-		snap.Challenges, err = s.recentPush(tx, c.User.ID, now)
-		return err
+		if after == "" {
+			if out.Cursor, err = tx.LastPushChallengeID(c.User.ID); err != nil {
+				return err
+			}
+			if out.Cursor == "" {
+				out.Cursor = "0" // before every id NextID hands out
+			}
+			out.New, err = tx.PendingPushChallenges(c.User.ID)
+		} else {
+			out.New, err = tx.PushChallengesAfter(c.User.ID, after, MaxPushBatch)
+			if n := len(out.New); n > 0 {
+				out.Cursor = out.New[n-1].ID
+			}
+		}
+		if err != nil {
+			return err
+		}
+		for _, id := range watched {
+			ch, err := tx.PushChallenge(id)
+			switch {
+			case errors.Is(err, ErrRecordNotFound):
+				continue // swept
+			case err != nil:
+				return err
+			case ch.UserID == c.User.ID:
+				out.Watched = append(out.Watched, ch)
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, internal("read push snapshot", err)
+		return nil, internal("read push changes", err)
 	}
-	for _, ch := range snap.Challenges {
+	for _, ch := range append(out.New, out.Watched...) {
 		ch.State = ch.StateAt(now)
 	}
-	return snap, nil
+	return out, nil
 }
 
 // PendingPush lists the challenges awaiting the caller's device, oldest first.
@@ -411,7 +466,7 @@ func (s *Service) PendingPush(ctx context.Context, c *Caller, deviceID string) (
 			return Conflict(CodeChannelNotRegistered)
 		}
 		now := s.clock.Now()
-		list, err := s.recentPush(tx, c.User.ID, now)
+		list, err := tx.PendingPushChallenges(c.User.ID)
 		for _, ch := range list {
 			if ch.StateAt(now) == PushPending {
 				out = append(out, ch)
@@ -491,7 +546,7 @@ func (s *Service) PushOptions(ctx context.Context, c *Caller, id string) (json.R
 func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number int, credential []byte) error {
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(credential)
 	if err != nil {
-		return Invalid("credential", "INVALID")
+		return Invalid("credential", "IN", "AuthenticationResponseJSON")
 	}
 	ch, u, f, err := s.devicePush(ctx, c, id)
 	if err != nil {

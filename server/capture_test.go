@@ -175,7 +175,7 @@ func TestCapturePage(t *testing.T) {
 		require.NoError(t, err)
 		r := e.do(t, "GET", capturePath(e.uiKey, "https://shop.example", "new"), "")
 		require.Equal(t, http.StatusOK, r.status, "a default port in the setting still matches")
-		assert.Contains(t, r.body, `data-rule="length" data-min="8" data-max="128"`)
+		assert.Contains(t, r.body, `data-rule="length" data-min="8" data-max="100"`)
 		assert.Contains(t, r.body, `data-rule="common"`)
 		assert.Contains(t, r.body, `data-rule="repeated"`)
 		assert.NotContains(t, r.body, `data-rule="upper"`)

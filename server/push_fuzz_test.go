@@ -74,7 +74,7 @@ func FuzzPushApproveBody(f *testing.F) {
 	attJSON, err := json.Marshal(att)
 	require.NoError(f, err)
 	require.NoError(f, svc.FinishBiometricEnrolment(ctx, device, core.SandboxCode, attJSON))
-	requesterToken, requester := session()
+	_, requester := session()
 	ch, err := svc.StepUpPush(ctx, requester, "Create user alice@example.com with role ADMIN")
 	require.NoError(f, err)
 
@@ -177,6 +177,5 @@ func FuzzPushApproveBody(f *testing.F) {
 		if perr != nil || in.Number != ch.Number || !bytes.Equal(parsed.Response.Signature, as.Signature) {
 			t.Fatalf("POST %s %q: approved without the genuine signature and number", path, body)
 		}
-		_ = requesterToken
 	})
 }

@@ -71,32 +71,56 @@ type pushHeartbeatJSON struct {
 	At int64 `json:"at"`
 }
 
-// streamState remembers what one stream has told its client.
+// streamState remembers where one stream stands.
 type streamState struct {
-	device   string          // the stream's device id; "" for a requester's stream
-	session  []byte          // the stream's session
-	sent     map[string]bool // challenges sent as `challenge`
-	resolved map[string]bool // challenges sent as `resolved`
+	device  string          // the stream's device id; "" for a requester's stream
+	session []byte          // the stream's session
+	cursor  string          // the newest challenge looked at; "" before the first look
+	watch   map[string]bool // pending challenges whose outcome the client is owed
 }
 
-// emit sends what changed since the last snapshot: new pending challenges to a
-// device, and the outcome of challenges the device was shown or the session
-// requested.
-func (st *streamState) emit(e *sseWriter, snap *core.PushSnapshot) error {
-	for _, ch := range snap.Challenges {
-		if st.device != "" && ch.State == core.PushPending && !st.sent[ch.ID] {
-			st.sent[ch.ID] = true
-			if err := e.event(string(core.PushEventChallenge), pushChallengeOut(ch)); err != nil {
+// look reads what changed since the last look.
+func (st *streamState) look(ctx context.Context, svc *core.Service, c *core.Caller) (*core.PushChanges, error) {
+	watched := make([]string, 0, len(st.watch))
+	for id := range st.watch {
+		watched = append(watched, id)
+	}
+	ch, err := svc.PushChanges(ctx, c, st.device, st.cursor, watched)
+	if err != nil {
+		return nil, err
+	}
+	st.cursor = ch.Cursor
+	return ch, nil
+}
+
+// emit sends what changed: new pending challenges to a device, and the
+// outcome of those the device was shown or the stream's session requested,
+// including one created and ended between two looks.
+func (st *streamState) emit(e *sseWriter, ch *core.PushChanges) error {
+	for _, c := range ch.New {
+		mine := bytes.Equal(c.SessionHash, st.session)
+		switch {
+		case st.watch[c.ID]:
+		case c.State == core.PushPending && st.device != "":
+			st.watch[c.ID] = true
+			if err := e.event(string(core.PushEventChallenge), pushChallengeOut(c)); err != nil {
 				return err
 			}
+		case c.State == core.PushPending && mine:
+			st.watch[c.ID] = true
+		case mine:
+			if err := e.event(string(core.PushEventResolved), pushResolvedJSON{ID: c.ID, State: string(c.State), Summary: c.Summary}); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range ch.Watched {
+		if c.State == core.PushPending || !st.watch[c.ID] {
 			continue
 		}
-		mine := bytes.Equal(ch.SessionHash, st.session)
-		if ch.State != core.PushPending && !st.resolved[ch.ID] && (st.sent[ch.ID] || mine) {
-			st.resolved[ch.ID] = true
-			if err := e.event(string(core.PushEventResolved), pushResolvedJSON{ID: ch.ID, State: string(ch.State), Summary: ch.Summary}); err != nil {
-				return err
-			}
+		delete(st.watch, c.ID)
+		if err := e.event(string(core.PushEventResolved), pushResolvedJSON{ID: c.ID, State: string(c.State), Summary: c.Summary}); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -106,8 +130,10 @@ func (st *streamState) emit(e *sseWriter, snap *core.PushSnapshot) error {
 // ?deviceId=, it is the companion's stream: `challenge` events for pending
 // challenges, `resolved` when one it was shown ends, and `unlinked` (then the
 // end of the stream) when the device is no longer the linked one. Every stream
-// gets `resolved` for the challenges its own session requested, so a
-// requesting client can follow the outcome here instead of polling. A
+// gets `resolved` for the challenges its own session requested that were
+// pending when it opened or were created since, so a requesting client can
+// follow the outcome here instead of polling. Each look at the store reads
+// only what changed (core.Service.PushChanges). A
 // `heartbeat` event every PushHeartbeat also keeps the session alive; the
 // stream ends when the session does.
 func (s *Server) pushStream(w http.ResponseWriter, r *request) {
@@ -120,12 +146,13 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 	c := r.caller
 	sub := s.svc.SubscribePush(c.User.ID)
 	defer sub.Close()
-	snap, err := s.svc.PushSnapshot(ctx, c, device)
+	st := &streamState{device: device, session: c.Session.TokenHash, watch: map[string]bool{}}
+	first, err := st.look(ctx, s.svc, c)
 	if err != nil {
 		s.writeError(w, r.Request, err)
 		return
 	}
-	if !snap.Linked {
+	if !first.Linked {
 		s.writeError(w, r.Request, core.Conflict(core.CodeChannelNotRegistered))
 		return
 	}
@@ -144,8 +171,7 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 	if _, err := fmt.Fprintf(w, "retry: %d\n\n", s.svc.PushPoll().Milliseconds()); err != nil || rc.Flush() != nil {
 		return
 	}
-	st := &streamState{device: device, session: c.Session.TokenHash, sent: map[string]bool{}, resolved: map[string]bool{}}
-	if err := st.emit(e, snap); err != nil {
+	if err := st.emit(e, first); err != nil {
 		return
 	}
 	token := bearerToken(r.Request)
@@ -170,14 +196,19 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 		case <-sub.C:
 		case <-poll.C:
 		}
-		snap, err := s.svc.PushSnapshot(ctx, c, device)
+		ch, err := st.look(ctx, s.svc, c)
 		if err != nil {
 			return
 		}
-		if err := st.emit(e, snap); err != nil || !snap.SessionLive {
+		if err := st.emit(e, ch); err != nil || !ch.SessionLive {
 			return
 		}
-		if !snap.Linked {
+		for len(ch.New) == core.MaxPushBatch { // more arrived than one look returns
+			if ch, err = st.look(ctx, s.svc, c); err != nil || st.emit(e, ch) != nil {
+				return
+			}
+		}
+		if !ch.Linked {
 			_ = e.event(string(core.PushEventUnlinked), pushUnlinkedJSON{DeviceID: device})
 			return
 		}

@@ -68,7 +68,9 @@
 //	├── push_challenges/                                            4
 //	│   └── <id>         -> PushChallenge   push step-ups and biometric sign-ins (push.go)
 //	├── user_push_challenges/                                       4
-//	│   └── [userID] listID -> id           index of a user's push challenges, in id order
+//	│   └── [userID] listID -> id           index of a user's push challenges, in id (creation) order
+//	├── user_pending_push/                                          4
+//	│   └── [userID] listID -> id           the same for those whose stored state is PENDING
 //	├── webauthn_registrations/                                     4
 //	│   └── <session token hash> -> WebAuthnRegistration   biometric enrolments between begin and finish
 //	└── outbox/

@@ -49,6 +49,7 @@ var (
 	// Added by migration 4 (push.go).
 	bucketPushChallenges        = []byte("push_challenges")
 	bucketUserPushChallenges    = []byte("user_push_challenges")
+	bucketUserPendingPush       = []byte("user_pending_push")
 	bucketWebAuthnRegistrations = []byte("webauthn_registrations")
 )
 

@@ -17,8 +17,9 @@ var (
 	_ core.WebAuthnRegistrationWriter = (*writeTx)(nil)
 )
 
-// pushIndexKey is the user_push_challenges key of a challenge: [userID] then
-// the id in the fixed-width form of listID, so a user's keys sort by id.
+// pushIndexKey is the key of a challenge in user_push_challenges and
+// user_pending_push: [userID] then the id in the fixed-width form of listID,
+// so that a user's keys sort by id, which is creation order.
 func pushIndexKey(userID, id string) []byte {
 	return append(compositeKey(userID), listID(id)...)
 }
@@ -29,21 +30,55 @@ func (r *readTx) PushChallenge(id string) (*core.PushChallenge, error) {
 	return get[core.PushChallenge](r.bucket(bucketPushChallenges), []byte(id), pushName(id))
 }
 
-func (r *readTx) UserPushChallenges(userID string, since time.Time) ([]*core.PushChallenge, error) {
+// indexed decodes the challenges an index lists from its cursor position
+// first on, while their keys have prefix, up to limit (all when limit <= 0).
+func (r *readTx) indexed(index []byte, prefix, first []byte, limit int) ([]*core.PushChallenge, error) {
 	b := r.bucket(bucketPushChallenges)
 	var out []*core.PushChallenge
-	prefix := compositeKey(userID)
-	c := r.bucket(bucketUserPushChallenges).Cursor()
-	for k, id := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, id = c.Next() {
+	c := r.bucket(index).Cursor()
+	for k, id := c.Seek(first); k != nil && bytes.HasPrefix(k, prefix); k, id = c.Next() {
+		if limit > 0 && len(out) == limit {
+			break
+		}
 		ch, err := get[core.PushChallenge](b, id, pushName(string(id)))
 		if err != nil {
-			return nil, fmt.Errorf("user_push_challenges index: %w", err)
+			return nil, fmt.Errorf("%s index: %w", index, err)
 		}
-		if !ch.CreatedAt.Before(since) {
-			out = append(out, ch)
-		}
+		out = append(out, ch)
 	}
 	return out, nil
+}
+
+func (r *readTx) PendingPushChallenges(userID string) ([]*core.PushChallenge, error) {
+	prefix := compositeKey(userID)
+	return r.indexed(bucketUserPendingPush, prefix, prefix, 0)
+}
+
+func (r *readTx) PushChallengesAfter(userID, afterID string, limit int) ([]*core.PushChallenge, error) {
+	prefix := compositeKey(userID)
+	first := prefix
+	if afterID != "" {
+		// The smallest key after afterID's: its key with a zero byte appended.
+		first = append(pushIndexKey(userID, afterID), 0)
+	}
+	return r.indexed(bucketUserPushChallenges, prefix, first, limit)
+}
+
+func (r *readTx) LastPushChallengeID(userID string) (string, error) {
+	prefix := compositeKey(userID)
+	c := r.bucket(bucketUserPushChallenges).Cursor()
+	// The user's last key is the one before the first key past the prefix.
+	end := append(bytes.Clone(prefix), 0xff)
+	k, id := c.Seek(end)
+	if k == nil {
+		k, id = c.Last()
+	} else {
+		k, id = c.Prev()
+	}
+	if k == nil || !bytes.HasPrefix(k, prefix) {
+		return "", nil
+	}
+	return string(id), nil
 }
 
 // InsertPushChallenge stores c under its id and indexes it under its user; a
@@ -59,18 +94,30 @@ func (w *writeTx) InsertPushChallenge(c *core.PushChallenge) error {
 	return w.indexPush(c)
 }
 
+// indexPush adds c's index keys: every challenge of a user, and the pending ones.
 func (w *writeTx) indexPush(c *core.PushChallenge) error {
 	if c.UserID == "" {
 		return nil
 	}
-	return w.bucket(bucketUserPushChallenges).Put(pushIndexKey(c.UserID, c.ID), []byte(c.ID))
+	key := pushIndexKey(c.UserID, c.ID)
+	if err := w.bucket(bucketUserPushChallenges).Put(key, []byte(c.ID)); err != nil {
+		return err
+	}
+	if c.State == core.PushPending {
+		return w.bucket(bucketUserPendingPush).Put(bytes.Clone(key), []byte(c.ID))
+	}
+	return nil
 }
 
 func (w *writeTx) unindexPush(c *core.PushChallenge) error {
 	if c.UserID == "" {
 		return nil
 	}
-	return w.bucket(bucketUserPushChallenges).Delete(pushIndexKey(c.UserID, c.ID))
+	key := pushIndexKey(c.UserID, c.ID)
+	if err := w.bucket(bucketUserPushChallenges).Delete(key); err != nil {
+		return err
+	}
+	return w.bucket(bucketUserPendingPush).Delete(key)
 }
 
 func (w *writeTx) UpdatePushChallenge(c *core.PushChallenge) error {
@@ -79,7 +126,7 @@ func (w *writeTx) UpdatePushChallenge(c *core.PushChallenge) error {
 	if err != nil {
 		return err
 	}
-	if old.UserID != c.UserID { // not expected, but keep the index exact
+	if old.UserID != c.UserID || (old.State == core.PushPending) != (c.State == core.PushPending) {
 		if err := w.unindexPush(old); err != nil {
 			return err
 		}
@@ -126,10 +173,10 @@ func (w *writeTx) DeleteWebAuthnRegistrationsExpired(t time.Time) (int, error) {
 }
 
 // addPushAndWebAuthn is migration 4: it creates the buckets of push
-// challenges, their per-user index and pending WebAuthn registrations.
+// challenges, their per-user indexes and pending WebAuthn registrations.
 func addPushAndWebAuthn(tx *bolt.Tx) error {
 	root := tx.Bucket(bucketRoot)
-	for _, name := range [][]byte{bucketPushChallenges, bucketUserPushChallenges, bucketWebAuthnRegistrations} {
+	for _, name := range [][]byte{bucketPushChallenges, bucketUserPushChallenges, bucketUserPendingPush, bucketWebAuthnRegistrations} {
 		if _, err := root.CreateBucket(name); err != nil {
 			return fmt.Errorf("bucket %s: %w", name, err)
 		}

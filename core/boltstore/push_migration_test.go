@@ -29,7 +29,7 @@ func TestMigration4AddsPushBuckets(t *testing.T) {
 	assert.Equal(t, uint64(4), fileVersion(t, db))
 	require.NoError(t, db.View(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketRoot)
-		for _, name := range []string{"push_challenges", "user_push_challenges", "webauthn_registrations"} {
+		for _, name := range []string{"push_challenges", "user_push_challenges", "user_pending_push", "webauthn_registrations"} {
 			b := root.Bucket([]byte(name))
 			if assert.NotNil(t, b, "bucket %s", name) {
 				assert.Zero(t, b.Stats().KeyN, "keys in %s", name)
@@ -40,7 +40,7 @@ func TestMigration4AddsPushBuckets(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, &core.Factor{UserID: "101", Channel: core.ChannelSMS, Status: core.FactorActive,
 			Mobile: &core.Mobile{CountryCode: "+44", Number: "7700900123"}, CreatedAt: t1, UpdatedAt: t1}, f)
-		list, err := r.UserPushChallenges("101", time.Time{})
+		list, err := r.PushChallengesAfter("101", "", 0)
 		require.NoError(t, err)
 		assert.Empty(t, list)
 		return nil

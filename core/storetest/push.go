@@ -47,53 +47,85 @@ func testPushChallenge(t *testing.T, s core.Store) {
 	get := func(id string) (*core.PushChallenge, error) {
 		return read(t, s, func(tx core.ReadTx) (*core.PushChallenge, error) { return tx.PushChallenge(id) })
 	}
-	list := func(userID string, since time.Time) []*core.PushChallenge {
-		l, err := read(t, s, func(tx core.ReadTx) ([]*core.PushChallenge, error) { return tx.UserPushChallenges(userID, since) })
+	after := func(userID, afterID string, limit int) []*core.PushChallenge {
+		l, err := read(t, s, func(tx core.ReadTx) ([]*core.PushChallenge, error) {
+			return tx.PushChallengesAfter(userID, afterID, limit)
+		})
 		require.NoError(t, err)
 		return l
 	}
+	pending := func(userID string) []*core.PushChallenge {
+		l, err := read(t, s, func(tx core.ReadTx) ([]*core.PushChallenge, error) { return tx.PendingPushChallenges(userID) })
+		require.NoError(t, err)
+		return l
+	}
+	last := func(userID string) string {
+		id, err := read(t, s, func(tx core.ReadTx) (string, error) { return tx.LastPushChallengeID(userID) })
+		require.NoError(t, err)
+		return id
+	}
 	_, err := get("100000009")
 	requireNotFound(t, err)
-	assert.Empty(t, list("101", time.Time{}))
+	assert.Empty(t, after("101", "", 0))
+	assert.Empty(t, pending("101"))
+	assert.Equal(t, "", last("101"))
 	requireNotFound(t, tryWrite(t, s, func(tx core.Tx) error { return tx.UpdatePushChallenge(pushChallenge("100000009", "101", t0)) }))
 
 	// Ids sort numerically, not as strings; a user id that another is a prefix of stays apart.
 	first := pushChallenge("99999999", "101", t0.Add(-10*time.Minute))
 	second := pushChallenge("100000001", "101", t0)
+	third := pushChallenge("100000004", "101", t0)
 	other := pushChallenge("100000002", "1010", t0)
 	decoy := pushChallenge("100000003", "", t0) // a sign-in by an unknown email: no user
+	second.State, third.State, other.State, decoy.State = core.PushPending, core.PushPending, core.PushPending, core.PushPending
 	requireComplete(t, first)
 	mustUpdate(t, s, func(tx core.Tx) error {
-		for _, c := range []*core.PushChallenge{second, first, other, decoy} {
+		for _, c := range []*core.PushChallenge{third, second, first, other, decoy} {
 			if err := tx.InsertPushChallenge(c); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	for _, want := range []*core.PushChallenge{first, second, other, decoy} {
+	for _, want := range []*core.PushChallenge{first, second, third, other, decoy} {
 		got, err := get(want.ID)
 		require.NoError(t, err)
 		assert.Equal(t, want, got)
 	}
-	assert.Equal(t, []*core.PushChallenge{first, second}, list("101", time.Time{}), "oldest first")
-	assert.Equal(t, []*core.PushChallenge{second}, list("101", t0), "created at or after since")
-	assert.Equal(t, []*core.PushChallenge{other}, list("1010", time.Time{}))
-	assert.Empty(t, list("", time.Time{}), "decoys belong to nobody")
+	assert.Equal(t, []*core.PushChallenge{first, second, third}, after("101", "", 0), "in id order")
+	assert.Equal(t, []*core.PushChallenge{second, third}, after("101", first.ID, 0), "after an id")
+	assert.Equal(t, []*core.PushChallenge{second}, after("101", first.ID, 1), "at most limit")
+	assert.Equal(t, []*core.PushChallenge{third}, after("101", "100000002", 0), "after an id that is not the user's")
+	assert.Empty(t, after("101", third.ID, 0))
+	assert.Equal(t, []*core.PushChallenge{second, third}, pending("101"))
+	assert.Equal(t, third.ID, last("101"))
+	assert.Equal(t, []*core.PushChallenge{other}, after("1010", "", 0))
+	assert.Equal(t, other.ID, last("1010"))
+	assert.Equal(t, "", last("10"))
+	assert.Empty(t, after("", "", 0), "decoys belong to nobody")
+	assert.Empty(t, pending(""))
 
 	err = tryWrite(t, s, func(tx core.Tx) error { return tx.InsertPushChallenge(pushChallenge(first.ID, "102", t0)) })
 	require.ErrorIs(t, err, core.ErrDuplicate)
 
 	second.State, second.Reason, second.Collected = core.PushDeclined, core.PushReasonNotMe, false
-	mustUpdate(t, s, func(tx core.Tx) error { return tx.UpdatePushChallenge(second) })
+	first.State = core.PushPending
+	mustUpdate(t, s, func(tx core.Tx) error {
+		if err := tx.UpdatePushChallenge(second); err != nil {
+			return err
+		}
+		return tx.UpdatePushChallenge(first)
+	})
 	got, err := get(second.ID)
 	require.NoError(t, err)
 	assert.Equal(t, second, got)
-	assert.Equal(t, []*core.PushChallenge{first, second}, list("101", time.Time{}), "an update keeps the index")
+	assert.Equal(t, []*core.PushChallenge{first, second, third}, after("101", "", 0), "an update keeps the user's index")
+	assert.Equal(t, []*core.PushChallenge{first, third}, pending("101"), "the pending index follows the state")
 }
 
 func testPushChallengeSweep(t *testing.T, s core.Store) {
 	old := pushChallenge("100000001", "101", t0.Add(-25*time.Hour))
+	old.State = core.PushPending
 	oldDecoy := pushChallenge("100000002", "", t0.Add(-25*time.Hour))
 	fresh := pushChallenge("100000003", "101", t0)
 	mustUpdate(t, s, func(tx core.Tx) error {
@@ -111,9 +143,12 @@ func testPushChallengeSweep(t *testing.T, s core.Store) {
 		_, err := read(t, s, func(tx core.ReadTx) (*core.PushChallenge, error) { return tx.PushChallenge(id) })
 		requireNotFound(t, err)
 	}
-	l, err := read(t, s, func(tx core.ReadTx) ([]*core.PushChallenge, error) { return tx.UserPushChallenges("101", time.Time{}) })
+	l, err := read(t, s, func(tx core.ReadTx) ([]*core.PushChallenge, error) { return tx.PushChallengesAfter("101", "", 0) })
 	require.NoError(t, err)
 	assert.Equal(t, []*core.PushChallenge{fresh}, l, "the index forgets deleted challenges")
+	l, err = read(t, s, func(tx core.ReadTx) ([]*core.PushChallenge, error) { return tx.PendingPushChallenges("101") })
+	require.NoError(t, err)
+	assert.Empty(t, l, "the pending index too")
 }
 
 func testWebAuthnRegistration(t *testing.T, s core.Store) {

@@ -26,6 +26,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			programmeCommand(),
 			demoCommand(),
 			adminCommand(),
+			companionCommand(),
 		},
 	}
 	return root.Run(ctx, args)

@@ -125,6 +125,7 @@ func settingsFlags() []cli.Flag {
 		&cli.StringFlag{Name: "allowed-origins", Usage: "comma-separated web origins allowed to frame the password capture component"},
 		&cli.StringFlag{Name: "invite-url", Usage: "the embedder's invite page; invite links add userId and code"},
 		&cli.StringFlag{Name: "sender-name", Usage: "the name emails come from (default: the programme's name)"},
+		&cli.BoolFlag{Name: "biometrics", Usage: "let users enrol the companion app's biometric credential and approve push step-ups and sign-ins with it"},
 	}
 }
 
@@ -157,6 +158,9 @@ func settingsFrom(cmd *cli.Command, base core.ProgrammeSettings) (core.Programme
 	}
 	if cmd.IsSet("sender-name") {
 		set.SenderName = cmd.String("sender-name")
+	}
+	if cmd.IsSet("biometrics") {
+		set.Biometrics = cmd.Bool("biometrics")
 	}
 	return set, nil
 }

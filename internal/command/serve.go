@@ -28,6 +28,8 @@ func serveCommand() *cli.Command {
 			&cli.BoolFlag{Name: "sandbox", Usage: "sandbox mode: every code is 123456, messages go to an outbox, the clock can be moved", Sources: env("sandbox")},
 			&cli.DurationFlag{Name: "session-idle", Value: 5 * time.Minute, Usage: "end sessions after this long without activity", Sources: env("session-idle")},
 			&cli.StringFlag{Name: "trusted-proxies", Usage: "comma-separated CIDRs (or addresses) of reverse proxies whose X-Forwarded-For is believed for per-client rate limits", Sources: env("trusted-proxies")},
+			&cli.StringFlag{Name: "webauthn-rp-id", Value: "localhost", Usage: "WebAuthn relying party id of the companion's biometric credentials: the origins' host or a parent domain", Sources: env("webauthn-rp-id")},
+			&cli.StringSliceFlag{Name: "webauthn-origin", Value: []string{"https://localhost"}, Usage: "origin the companion app acts for (repeat or comma-separate for several)", Sources: env("webauthn-origin")},
 		}, logFlags()...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			log, err := newLogger(stderrOr(cmd.Root().ErrWriter), cmd.String("log-format"), cmd.String("log-level"))
@@ -39,11 +41,13 @@ func serveCommand() *cli.Command {
 				return fmt.Errorf("--trusted-proxies: %w", err)
 			}
 			cfg := instanceConfig{
-				DB:             cmd.String("db"),
-				Sandbox:        cmd.Bool("sandbox"),
-				SessionIdle:    cmd.Duration("session-idle"),
-				TrustedProxies: proxies,
-				Log:            log,
+				DB:              cmd.String("db"),
+				Sandbox:         cmd.Bool("sandbox"),
+				SessionIdle:     cmd.Duration("session-idle"),
+				TrustedProxies:  proxies,
+				WebAuthnRPID:    cmd.String("webauthn-rp-id"),
+				WebAuthnOrigins: cmd.StringSlice("webauthn-origin"),
+				Log:             log,
 			}
 			inst, err := openInstance(ctx, cfg)
 			if err != nil {
@@ -69,7 +73,11 @@ type instanceConfig struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the
 	// client (server.Options.TrustedProxies).
 	TrustedProxies []netip.Prefix
-	Log            *slog.Logger
+	// WebAuthnRPID and WebAuthnOrigins scope the companion's credentials
+	// (core.Config); empty means core's defaults.
+	WebAuthnRPID    string
+	WebAuthnOrigins []string
+	Log             *slog.Logger
 }
 
 // parsePrefixes reads a comma-separated list of CIDRs; a bare address stands
@@ -114,7 +122,8 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 	}
 	clock := core.NewOffsetClock(nil)
 	outbox := core.NewOutbox(store, clock)
-	svc, err := core.New(ctx, core.Config{Sandbox: cfg.Sandbox, SessionIdle: cfg.SessionIdle, Logger: cfg.Log},
+	svc, err := core.New(ctx, core.Config{Sandbox: cfg.Sandbox, SessionIdle: cfg.SessionIdle, Logger: cfg.Log,
+		WebAuthnRPID: cfg.WebAuthnRPID, WebAuthnOrigins: cfg.WebAuthnOrigins},
 		store, core.Integrations{SMS: outbox, Email: outbox, KYC: core.SandboxKYC{}}, clock)
 	if err != nil {
 		store.Close()
@@ -140,6 +149,8 @@ func (i *instance) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(i.log.Handler(), slog.LevelWarn),
 	}
+	// Push event streams stay open; Shutdown would wait for them.
+	srv.RegisterOnShutdown(i.svc.StopPush)
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go i.sweep(sweepCtx)

@@ -31,6 +31,10 @@ type SessionAPI interface {
 	EnrolSMS(ctx context.Context, opts ...client.CallOption) error
 	// VerifyEnrolSMS activates the SMS factor with the code (Weavr enrolDeviceUsingOtpStepTwo).
 	VerifyEnrolSMS(ctx context.Context, code string, opts ...client.CallOption) error
+	// StepUpSMS texts a step-up code (Weavr stepupSCAChallenge).
+	StepUpSMS(ctx context.Context, opts ...client.CallOption) error
+	// VerifyStepUpSMS steps the session up with the code (Weavr stepupSCAVerify).
+	VerifyStepUpSMS(ctx context.Context, code string, opts ...client.CallOption) error
 	// Logout ends the session (Weavr logout).
 	Logout(ctx context.Context) error
 }
@@ -40,8 +44,8 @@ type API interface {
 	KeyAPI
 	// Session returns the calls made with the user's token. It makes no call.
 	Session(token string) SessionAPI
-	// Push returns the biometric and push step-up calls made with the user's
-	// token, or nil when this build's client does not offer them.
+	// Push returns the biometric and push step-up calls made with the
+	// user's token, or nil when they are not offered.
 	Push(token string) PushAPI
 }
 
@@ -64,9 +68,7 @@ type clientAPI struct{ *client.Client }
 
 func (c clientAPI) Session(token string) SessionAPI { return c.Client.Session(token) }
 
-func (c clientAPI) Push(token string) PushAPI {
-	return pushAdapter(c.Client, token)
-}
+func (c clientAPI) Push(token string) PushAPI { return sessionPush{c.Client.Session(token)} }
 
 var (
 	_ KeyAPI     = (*client.Client)(nil)

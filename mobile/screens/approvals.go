@@ -2,6 +2,7 @@ package screens
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/deputyhq/deputy/mobile/authenticator"
+	"github.com/deputyhq/deputy/server/client"
 )
 
 // Answer is how a push challenge was answered.
@@ -23,6 +25,10 @@ const (
 	Declined
 	// NotMe: the user said "I did not do this"; the server ended their sessions.
 	NotMe
+	// Refused: the wrong number was picked and the server declined the challenge.
+	Refused
+	// Gone: the challenge had expired or was answered elsewhere.
+	Gone
 )
 
 // ApprovalsScreen shows the push step-ups waiting for this device (issue 6,
@@ -54,20 +60,31 @@ type ApprovalsScreen struct {
 	env      Env
 	api      PushAPI
 	auth     Authenticator
-	origin   string
 	answered func(id string, a Answer)
 	expired  func(Problem)
-	pending  []PushChallenge
-	current  *PushChallenge
+	unlinked func()
+	pending  []client.PushChallenge
+	current  *client.PushChallenge
 	picked   int // index into current.Choices, -1 for none
 	timer    countdown
 }
 
+// ApprovalsActions are what the approvals screen reports.
+type ApprovalsActions struct {
+	// Answered runs once a challenge is settled: answered here, or found
+	// expired or answered elsewhere.
+	Answered func(id string, a Answer)
+	Back     func()
+	// Expired runs when the session has ended.
+	Expired func(Problem)
+	// Unlinked runs when the server says this device is no longer linked.
+	Unlinked func()
+}
+
 // NewApprovalsScreen builds the screen over the challenges pending now.
-// answered runs on the UI goroutine after the server accepted an answer;
-// expired when the session has ended.
-func NewApprovalsScreen(e Env, api PushAPI, auth Authenticator, origin string, pending []PushChallenge, answered func(string, Answer), back func(), expired func(Problem)) *ApprovalsScreen {
-	s := &ApprovalsScreen{env: e.withDefaults(), api: api, auth: auth, origin: origin, answered: answered, expired: expired, picked: -1}
+func NewApprovalsScreen(e Env, api PushAPI, auth Authenticator, pending []client.PushChallenge, do ApprovalsActions) *ApprovalsScreen {
+	s := &ApprovalsScreen{env: e.withDefaults(), api: api, auth: auth, answered: do.Answered, expired: do.Expired, unlinked: do.Unlinked, picked: -1}
+	back := do.Back
 	s.Empty = para("Nothing is waiting for your approval. When someone starts a sensitive operation on your account, it appears here.")
 	s.Summary = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	s.Summary.Wrapping = fyne.TextWrapWord
@@ -121,7 +138,7 @@ func (s *ApprovalsScreen) Close() { s.timer.stop() }
 
 // SetPending replaces the list of waiting challenges, keeping the one shown
 // when it is still waiting.
-func (s *ApprovalsScreen) SetPending(pending []PushChallenge) {
+func (s *ApprovalsScreen) SetPending(pending []client.PushChallenge) {
 	s.pending = pending
 	keep := -1
 	if s.current != nil {
@@ -143,9 +160,9 @@ func (s *ApprovalsScreen) SetPending(pending []PushChallenge) {
 }
 
 // Current is the challenge shown, or nil.
-func (s *ApprovalsScreen) Current() *PushChallenge { return s.current }
+func (s *ApprovalsScreen) Current() *client.PushChallenge { return s.current }
 
-func (s *ApprovalsScreen) show(ch *PushChallenge) {
+func (s *ApprovalsScreen) show(ch *client.PushChallenge) {
 	s.timer.stop()
 	s.current, s.picked = ch, -1
 	s.notMeBox.Hide()
@@ -253,7 +270,13 @@ func (s *ApprovalsScreen) approve() {
 	s.Problem.Hide()
 	s.setBusy(true)
 	runFor0(s.env, promptTimeout, func(ctx context.Context) error {
-		req, err := authenticator.ParseRequestOptions(ch.Options, s.origin)
+		// The options are derived from the challenge and its exact summary,
+		// so the signature approves this operation and no other.
+		options, err := s.api.PushOptions(ctx, ch.ID)
+		if err != nil {
+			return err
+		}
+		req, err := authenticator.ParseRequestOptions(options, originFor(options))
 		if err != nil {
 			return fmt.Errorf("reading the challenge: %w", err)
 		}
@@ -262,11 +285,11 @@ func (s *ApprovalsScreen) approve() {
 		if err != nil {
 			return err
 		}
-		return s.api.Approve(ctx, ch.ID, number, as)
+		return s.api.ApprovePush(ctx, ch.ID, number, as)
 	}, func(err error) {
 		s.setBusy(false)
 		if err != nil {
-			s.fail(err, s.approve)
+			s.fail(ch, err, s.approve)
 			return
 		}
 		s.done(ch, Approved, "Approved: "+ch.Summary+".")
@@ -285,12 +308,16 @@ func (s *ApprovalsScreen) decline(notMe bool) {
 	ch := *s.current
 	s.Problem.Hide()
 	s.setBusy(true)
+	reason := client.DeclineCancelled
+	if notMe {
+		reason = client.DeclineNotMe
+	}
 	run0(s.env, func(ctx context.Context) error {
-		return s.api.Decline(ctx, ch.ID, notMe)
+		return s.api.DeclinePush(ctx, ch.ID, reason)
 	}, func(err error) {
 		s.setBusy(false)
 		if err != nil {
-			s.fail(err, func() { s.decline(notMe) })
+			s.fail(ch, err, func() { s.decline(notMe) })
 			return
 		}
 		if notMe {
@@ -301,9 +328,9 @@ func (s *ApprovalsScreen) decline(notMe bool) {
 	})
 }
 
-func (s *ApprovalsScreen) done(ch PushChallenge, a Answer, text string) {
+func (s *ApprovalsScreen) done(ch client.PushChallenge, a Answer, text string) {
 	s.timer.stop()
-	rest := make([]PushChallenge, 0, len(s.pending))
+	rest := make([]client.PushChallenge, 0, len(s.pending))
 	for _, p := range s.pending {
 		if p.ID != ch.ID {
 			rest = append(rest, p)
@@ -312,7 +339,7 @@ func (s *ApprovalsScreen) done(ch PushChallenge, a Answer, text string) {
 	s.current = nil
 	s.SetPending(rest)
 	s.Result.SetText(text)
-	if a == Approved {
+	if a == Approved || a == Declined {
 		s.Result.Importance = widget.SuccessImportance
 	} else {
 		s.Result.Importance = widget.WarningImportance
@@ -321,7 +348,30 @@ func (s *ApprovalsScreen) done(ch PushChallenge, a Answer, text string) {
 	s.answered(ch.ID, a)
 }
 
-func (s *ApprovalsScreen) fail(err error, retry func()) {
+// fail shows why an answer did not go through. A challenge that is over
+// (answered, expired, or refused for the wrong number) leaves the list.
+func (s *ApprovalsScreen) fail(ch client.PushChallenge, err error, retry func()) {
+	var ae *client.Error
+	if errors.As(err, &ae) {
+		switch ae.Code {
+		case "VERIFICATION_CODE_INVALID":
+			s.done(ch, Refused, "That was not the number on the screen that asked. For your safety the request was refused. If you started it, start again and pick the number shown there.")
+			return
+		case "ALREADY_VERIFIED":
+			s.done(ch, Gone, "This request was already answered.")
+			return
+		case "VERIFICATION_CODE_EXPIRED":
+			s.done(ch, Gone, "This request has expired. If you still want to do this, start again on the other screen.")
+			return
+		case "STATE_INVALID":
+			s.done(ch, Gone, "This request is no longer waiting for an answer.")
+			return
+		case "CHANNEL_NOT_REGISTERED":
+			s.Close()
+			s.unlinked()
+			return
+		}
+	}
 	p := describe(err)
 	if p.SessionEnded {
 		s.Close()

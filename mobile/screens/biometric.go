@@ -2,8 +2,10 @@ package screens
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/deputyhq/deputy/mobile/authenticator"
 	"github.com/deputyhq/deputy/mobile/deeplink"
+	"github.com/deputyhq/deputy/server/client"
 )
 
 // BiometricScreen binds this device's WebAuthn credential to the user (issue
@@ -44,11 +47,18 @@ type BiometricScreen struct {
 	api      PushAPI
 	auth     Authenticator
 	passcode Passcode // nil when the platform prompt verifies the user
-	origin   string
 	device   Device
+	options  json.RawMessage            // the server's creation options, once a code was sent
+	att      *authenticator.Attestation // made for options, kept while only the code was wrong
 	expiry   countdown
 	expired  func(Problem)
 	finished func()
+}
+
+// Device names this device to the server.
+type Device struct {
+	ID   string // random, made at the first enrolment and kept
+	Name string // shown to admins, e.g. "Deputy companion on grace-laptop (linux)"
 }
 
 // BiometricDeps are what the biometric screen is built from.
@@ -58,16 +68,14 @@ type BiometricDeps struct {
 	// Passcode is the app passcode verifier; nil when the platform's
 	// biometric prompt verifies the user.
 	Passcode Passcode
-	// Origin is the server's web origin (scheme://host[:port]), which the
-	// credential is scoped to.
-	Origin string
+	// Device names this device to the server.
 	Device Device
 }
 
 // NewBiometricScreen builds the screen. finished runs once this device is
 // enrolled; expired when the session has ended.
 func NewBiometricScreen(e Env, d BiometricDeps, finished, back func(), expired func(Problem)) *BiometricScreen {
-	s := &BiometricScreen{env: e.withDefaults(), api: d.API, auth: d.Auth, passcode: d.Passcode, origin: d.Origin, device: d.Device, finished: finished, expired: expired}
+	s := &BiometricScreen{env: e.withDefaults(), api: d.API, auth: d.Auth, passcode: d.Passcode, device: d.Device, finished: finished, expired: expired}
 	s.Warning = para("This unlinks any other device. Approvals for your account will come only to this device; a phone or computer you set up before stops receiving them.")
 	s.Warning.Importance = widget.WarningImportance
 	s.Warning.TextStyle = fyne.TextStyle{Bold: true}
@@ -134,24 +142,28 @@ func (s *BiometricScreen) setBusy(on bool) {
 	s.Enrol.Enable()
 }
 
-func (s *BiometricScreen) begin() {
+func (s *BiometricScreen) begin() { s.beginWith(client.NewIdempotencyRef()) }
+
+// beginWith texts a code and fetches this device's registration options; ref
+// makes a retry of the same tap safe.
+func (s *BiometricScreen) beginWith(ref string) {
 	s.Problem.Hide()
 	s.setBusy(true)
-	run(s.env, s.api.BeginBiometric, func(en *BiometricEnrolment, err error) {
+	run(s.env, func(ctx context.Context) (json.RawMessage, error) {
+		return s.api.BeginBiometricEnrolment(ctx, s.device.ID, s.device.Name, client.IdempotencyRef(ref))
+	}, func(options json.RawMessage, err error) {
 		s.setBusy(false)
 		if err != nil {
-			s.fail(err, s.begin)
+			s.fail(err, func() { s.beginWith(ref) })
 			return
 		}
+		s.options, s.att = options, nil
 		s.Send.SetText("Text me another code")
 		s.Send.Importance = widget.MediumImportance
 		s.Send.Refresh()
+		s.Code.SetText("")
 		s.codeBox.Show()
-		until := en.ExpiresAt
-		if until.IsZero() {
-			until = s.env.Clock.Now().Add(codeTTL)
-		}
-		s.expiry.start(until)
+		s.expiry.start(s.env.Clock.Now().Add(codeTTL))
 	})
 }
 
@@ -180,6 +192,13 @@ func (s *BiometricScreen) checkPasscode() (string, error) {
 	return pc, nil
 }
 
+// enrolled is the outcome of an enrolment attempt: the attestation, kept so
+// that a mistyped code can be corrected without a second prompt.
+type enrolled struct {
+	att *authenticator.Attestation
+	err error
+}
+
 func (s *BiometricScreen) enrol() {
 	code := strings.TrimSpace(s.Code.Text)
 	if deeplink.CheckCode(code) != nil {
@@ -193,40 +212,46 @@ func (s *BiometricScreen) enrol() {
 	}
 	s.Problem.Hide()
 	s.setBusy(true)
-	runFor0(s.env, promptTimeout, func(ctx context.Context) error {
+	options, att := s.options, s.att
+	runFor(s.env, promptTimeout, func(ctx context.Context) (enrolled, error) {
 		if newPasscode != "" {
 			if err := s.passcode.Set(ctx, newPasscode); err != nil && !errors.Is(err, authenticator.ErrPasscodeAlreadySet) {
-				return err
+				return enrolled{}, err
 			}
 		}
-		options, err := s.api.BiometricOptions(ctx, code)
-		if err != nil {
-			return err
+		if att == nil {
+			req, err := authenticator.ParseCreationOptions(options, originFor(options))
+			if err != nil {
+				return enrolled{}, fmt.Errorf("reading the server's registration options: %w", err)
+			}
+			req.Reason = "Confirm to use this device for approvals"
+			if att, err = s.auth.Register(ctx, req); err != nil {
+				return enrolled{}, err
+			}
 		}
-		req, err := authenticator.ParseCreationOptions(options, s.origin)
-		if err != nil {
-			return fmt.Errorf("reading the server's registration options: %w", err)
-		}
-		req.Reason = "Confirm to use this device for approvals"
-		att, err := s.auth.Register(ctx, req)
-		if err != nil {
-			return err
-		}
-		return s.api.FinishBiometric(ctx, s.device, att)
-	}, func(err error) {
+		return enrolled{att: att}, s.api.FinishBiometricEnrolment(ctx, code, att)
+	}, func(r enrolled, err error) {
 		s.setBusy(false)
 		if s.passcode != nil && s.passcode.IsSet() {
 			s.passcodeBox.Hide()
 		}
-		if err != nil {
-			if errors.Is(err, authenticator.ErrPasscodeLength) {
-				s.Problem.ShowText(sentence(err.Error()))
-				return
-			}
-			s.fail(err, s.enrol)
+		if err == nil {
+			s.success()
 			return
 		}
-		s.success()
+		var ae *client.Error
+		switch {
+		case errors.As(err, &ae) && (ae.Code == "VERIFICATION_CODE_INVALID" || ae.Code == "ONE_CHALLENGE_LIMIT_REMAINING"):
+			s.att = r.att // the same key answers once the code is right
+		case errors.As(err, &ae) && ae.Status == http.StatusConflict:
+			// The ceremony is over (expired, too many codes, refused): start again.
+			s.options, s.att = nil, nil
+			s.codeBox.Hide()
+		case errors.Is(err, authenticator.ErrPasscodeLength):
+			s.Problem.ShowText(sentence(err.Error()))
+			return
+		}
+		s.fail(err, s.enrol)
 	})
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"net/url"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -57,7 +56,7 @@ type Companion struct {
 	email   string
 	sess    SessionAPI
 	push    PushAPI
-	pending []PushChallenge
+	pending []client.PushChallenge
 
 	current   Screen
 	watchStop context.CancelFunc
@@ -184,9 +183,11 @@ func (c *Companion) who() string {
 }
 
 func (c *Companion) showHome() {
-	c.show(NewHomeScreen(c.env, c.sess, c.who(), c.push != nil && c.d.Auth != nil, len(c.pending), HomeActions{
+	info := HomeInfo{Who: c.who(), PushOffered: c.push != nil && c.d.Auth != nil, EnrolledHere: c.enrolledHere(), Pending: len(c.pending)}
+	c.show(NewHomeScreen(c.env, c.sess, info, HomeActions{
 		SetUpSMS:        c.showSMS,
 		SetUpBiometrics: c.showBiometric,
+		Unlink:          c.showUnlink,
 		Approvals:       c.showApprovals,
 		SignOut:         c.signOut,
 		Loaded: func([]client.Factor) {
@@ -206,8 +207,9 @@ func (c *Companion) showBiometric() {
 	if c.push == nil || c.d.Auth == nil {
 		return
 	}
+	c.stopWatch() // enrolling again replaces this device's own credential
 	c.show(NewBiometricScreen(c.env, BiometricDeps{
-		API: c.push, Auth: c.d.Auth, Passcode: c.d.Passcode, Origin: c.origin(), Device: c.device(),
+		API: c.push, Auth: c.d.Auth, Passcode: c.d.Passcode, Device: c.device(),
 	}, func() {
 		c.d.App.Preferences().SetString(prefEnrolled, c.conn.Server)
 		c.startWatch()
@@ -215,17 +217,21 @@ func (c *Companion) showBiometric() {
 	}, c.showHome, c.sessionEnded))
 }
 
-func (c *Companion) enrolledHere() bool {
-	return c.conn.Server != "" && c.d.App.Preferences().String(prefEnrolled) == c.conn.Server
+func (c *Companion) showUnlink() {
+	if c.push == nil {
+		return
+	}
+	// This device's own stream would report the unlink as done elsewhere.
+	c.stopWatch()
+	c.show(NewUnlinkScreen(c.env, c.sess, c.push, func() {
+		c.d.App.Preferences().SetString(prefEnrolled, "")
+		c.pending = nil
+		c.showHome()
+	}, c.showHome, c.sessionEnded))
 }
 
-// origin is the server's web origin, the scope of the WebAuthn credential.
-func (c *Companion) origin() string {
-	u, err := url.Parse(c.conn.Server)
-	if err != nil {
-		return ""
-	}
-	return u.Scheme + "://" + u.Host
+func (c *Companion) enrolledHere() bool {
+	return c.conn.Server != "" && c.d.App.Preferences().String(prefEnrolled) == c.conn.Server
 }
 
 // device returns this device's id (made once and kept) and name.
@@ -249,7 +255,9 @@ func (c *Companion) showApprovals() {
 	if c.push == nil || c.d.Auth == nil {
 		return
 	}
-	c.show(NewApprovalsScreen(c.env, c.push, c.d.Auth, c.origin(), c.pending, c.answered, c.showHome, c.sessionEnded))
+	c.show(NewApprovalsScreen(c.env, c.push, c.d.Auth, c.pending, ApprovalsActions{
+		Answered: c.answered, Back: c.showHome, Expired: c.sessionEnded, Unlinked: c.unlinked,
+	}))
 }
 
 // answered drops an answered challenge.
@@ -280,16 +288,16 @@ func (c *Companion) startWatch() {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.watchStop = cancel
 	c.watchGen++
-	gen, push, ui := c.watchGen, c.push, c.env.UI
+	gen, push, ui, device := c.watchGen, c.push, c.env.UI, c.device().ID
 	go func() {
-		list, err := push.Pending(ctx)
+		list, err := push.PendingPush(ctx, device, 0)
 		if err == nil {
 			ui(func() {
 				if gen == c.watchGen {
 					c.setPending(list)
 				}
 			})
-			err = push.Watch(ctx, func(ev PushEvent) {
+			err = push.WatchPush(ctx, device, func(ev client.PushEvent) {
 				ui(func() {
 					if gen == c.watchGen {
 						c.onEvent(ev)
@@ -316,11 +324,13 @@ func (c *Companion) stopWatch() {
 	}
 }
 
+// watchFailed handles the end of a push stream: this device unlinked, the
+// session over, or a failure to retry after a pause.
 func (c *Companion) watchFailed(err error) {
 	c.watchStop = nil
 	var ae *client.Error
 	switch {
-	case errors.As(err, &ae) && ae.Code == "DEVICE_UNLINKED":
+	case errors.As(err, &ae) && ae.Code == "CHANNEL_NOT_REGISTERED":
 		c.unlinked()
 		return
 	case err != nil && describe(err).SessionEnded:
@@ -330,29 +340,35 @@ func (c *Companion) watchFailed(err error) {
 	gen := c.watchGen
 	c.env.Clock.AfterFunc(watchRetry, func() {
 		c.env.UI(func() {
-			if gen == c.watchGen && c.sess != nil {
+			if gen == c.watchGen && c.sess != nil && c.enrolledHere() {
 				c.startWatch()
 			}
 		})
 	})
 }
 
-func (c *Companion) setPending(list []PushChallenge) {
+func (c *Companion) setPending(list []client.PushChallenge) {
 	c.pending = list
 	c.pendingChanged(len(list) > 0)
 }
 
-func (c *Companion) onEvent(ev PushEvent) {
-	switch {
-	case ev.Unlinked:
+func (c *Companion) onEvent(ev client.PushEvent) {
+	switch ev.Type {
+	case client.EventUnlinked:
 		c.unlinked()
-	case ev.Challenge != nil:
+	case client.EventChallenge:
+		if ev.Challenge == nil {
+			return
+		}
 		c.drop(ev.Challenge.ID)
 		c.pending = append(c.pending, *ev.Challenge)
 		c.d.App.SendNotification(fyne.NewNotification("Approval requested", ev.Challenge.Summary))
 		c.pendingChanged(true)
-	case ev.Gone != "":
-		c.drop(ev.Gone)
+	case client.EventResolved:
+		if ev.Resolved == nil {
+			return
+		}
+		c.drop(ev.Resolved.ID)
 		c.pendingChanged(false)
 	}
 }

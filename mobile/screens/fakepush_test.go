@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -20,9 +19,11 @@ import (
 	"github.com/deputyhq/deputy/server/client"
 )
 
-// fakePush stands in for the server's biometric and push step-up endpoints
-// (issue 6), which the typed client does not offer yet. It is a real
-// WebAuthn relying party (go-webauthn, as the server will use), so the
+// fakePush stands in for the server's biometric and push endpoints in the
+// screen tests that need a clock of their own (the journey test uses the real
+// server). It answers as the server does (server/client push.go) and is a
+// real WebAuthn relying party (go-webauthn, as the server uses), for RP ID
+// localhost and origin https://localhost like the server's defaults, so the
 // attestations and assertions the screens produce are verified for real.
 type fakePush struct {
 	t    *testing.T
@@ -31,20 +32,18 @@ type fakePush struct {
 	now  func() time.Time
 
 	mu         sync.Mutex
-	codeSent   bool
 	regSession *webauthn.SessionData
-	devices    []screens.Device
 	challenges map[string]*fakeChallenge
-	watchers   map[int]chan screens.PushEvent
+	watchers   map[int]chan client.PushEvent
 	nextID     int
 	log        []string
 }
 
 type fakeChallenge struct {
-	ch      screens.PushChallenge
+	ch      client.PushChallenge
 	number  int
 	session *webauthn.SessionData
-	state   string // PENDING, APPROVED, DECLINED, NOT_ME
+	state   string // client.PushPending, PushApproved, PushDeclined
 }
 
 type rpUser struct {
@@ -56,14 +55,11 @@ func (u *rpUser) WebAuthnName() string                       { return "grace@acm
 func (u *rpUser) WebAuthnDisplayName() string                { return "Grace Hopper" }
 func (u *rpUser) WebAuthnCredentials() []webauthn.Credential { return u.creds }
 
-// newFakePush returns a relying party for the server at serverURL.
-func newFakePush(t *testing.T, serverURL string, now func() time.Time) *fakePush {
+func newFakePush(t *testing.T, now func() time.Time) *fakePush {
 	t.Helper()
-	u, err := url.Parse(serverURL)
+	rp, err := webauthn.New(&webauthn.Config{RPID: "localhost", RPDisplayName: "Deputy", RPOrigins: []string{"https://localhost"}})
 	require.NoError(t, err)
-	rp, err := webauthn.New(&webauthn.Config{RPID: u.Hostname(), RPDisplayName: "Deputy", RPOrigins: []string{u.Scheme + "://" + u.Host}})
-	require.NoError(t, err)
-	return &fakePush{t: t, rp: rp, user: &rpUser{}, now: now, challenges: map[string]*fakeChallenge{}, watchers: map[int]chan screens.PushEvent{}}
+	return &fakePush{t: t, rp: rp, user: &rpUser{}, now: now, challenges: map[string]*fakeChallenge{}, watchers: map[int]chan client.PushEvent{}}
 }
 
 var _ screens.PushAPI = (*fakePush)(nil)
@@ -72,33 +68,20 @@ func conflict(code string) error {
 	return &client.Error{Status: http.StatusConflict, Code: code}
 }
 
-func (f *fakePush) BeginBiometric(ctx context.Context) (*screens.BiometricEnrolment, error) {
+func (f *fakePush) BeginBiometricEnrolment(ctx context.Context, deviceID, deviceName string, _ ...client.CallOption) (json.RawMessage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.codeSent = true
-	f.log = append(f.log, "begin")
-	return &screens.BiometricEnrolment{ExpiresAt: f.now().Add(5 * time.Minute)}, nil
-}
-
-func (f *fakePush) BiometricOptions(ctx context.Context, code string) ([]byte, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.codeSent {
-		return nil, conflict("STATE_INVALID")
-	}
-	if code != "123456" {
-		return nil, conflict("VERIFICATION_CODE_INVALID")
-	}
 	creation, session, err := f.rp.BeginRegistration(f.user, webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{UserVerification: protocol.VerificationRequired}))
 	if err != nil {
 		return nil, err
 	}
 	f.regSession = session
+	f.log = append(f.log, "begin "+deviceName)
 	return json.Marshal(creation)
 }
 
-func (f *fakePush) FinishBiometric(ctx context.Context, device screens.Device, att *authenticator.Attestation) error {
-	body, err := json.Marshal(att)
+func (f *fakePush) FinishBiometricEnrolment(ctx context.Context, code string, credential any, _ ...client.CallOption) error {
+	body, err := json.Marshal(credential)
 	if err != nil {
 		return err
 	}
@@ -111,36 +94,40 @@ func (f *fakePush) FinishBiometric(ctx context.Context, device screens.Device, a
 	if f.regSession == nil {
 		return conflict("STATE_INVALID")
 	}
+	if code != "123456" {
+		f.log = append(f.log, "wrong code")
+		return conflict("VERIFICATION_CODE_INVALID")
+	}
 	cred, err := f.rp.CreateCredential(f.user, *f.regSession, parsed)
 	if err != nil {
 		return fmt.Errorf("create credential: %w", err)
 	}
 	if !cred.Flags.UserVerified {
-		return conflict("USER_VERIFICATION_REQUIRED")
+		return conflict("WEBAUTHN_USER_NOT_VERIFIED")
 	}
 	f.user.creds = []webauthn.Credential{*cred} // one device at a time
 	f.regSession = nil
-	f.devices = append(f.devices, device)
-	f.log = append(f.log, "enrolled "+device.Name)
+	f.broadcast(client.PushEvent{Type: client.EventUnlinked})
+	f.log = append(f.log, "enrolled")
 	return nil
 }
 
-func (f *fakePush) Pending(ctx context.Context) ([]screens.PushChallenge, error) {
+func (f *fakePush) PendingPush(ctx context.Context, deviceID string, wait time.Duration) ([]client.PushChallenge, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []screens.PushChallenge
+	var out []client.PushChallenge
 	for i := 1; i <= f.nextID; i++ {
-		if c := f.challenges[fmt.Sprint(i)]; c != nil && c.state == "PENDING" {
+		if c := f.challenges[fmt.Sprint(i)]; c != nil && c.state == client.PushPending {
 			out = append(out, c.ch)
 		}
 	}
 	return out, nil
 }
 
-func (f *fakePush) Watch(ctx context.Context, fn func(screens.PushEvent)) error {
-	ch := make(chan screens.PushEvent, 16)
+func (f *fakePush) WatchPush(ctx context.Context, deviceID string, fn func(client.PushEvent)) error {
+	ch := make(chan client.PushEvent, 16)
 	f.mu.Lock()
-	id := len(f.watchers) + 1
+	id := 1
 	for f.watchers[id] != nil {
 		id++
 	}
@@ -168,40 +155,29 @@ func (f *fakePush) watching() int {
 	return len(f.watchers)
 }
 
-func (f *fakePush) broadcast(ev screens.PushEvent) {
+func (f *fakePush) broadcast(ev client.PushEvent) {
 	for _, ch := range f.watchers {
 		ch <- ev
 	}
 }
 
-// request is an admin's sensitive operation asking for this user's
-// approval: the requesting screen shows number.
+// request is a sensitive operation asking for the user's approval; the
+// requesting screen shows number.
 func (f *fakePush) request(summary string, number int, choices []int) string {
 	f.t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	assertion, session, err := f.rp.BeginLogin(f.user, webauthn.WithUserVerification(protocol.VerificationRequired))
-	require.NoError(f.t, err)
-	options, err := json.Marshal(assertion)
-	require.NoError(f.t, err)
 	f.nextID++
 	id := fmt.Sprint(f.nextID)
+	now := f.now()
 	c := &fakeChallenge{
-		ch:     screens.PushChallenge{ID: id, Summary: summary, Choices: choices, ExpiresAt: f.now().Add(5 * time.Minute), Options: options},
-		number: number, session: session, state: "PENDING",
+		ch:     client.PushChallenge{ID: id, Kind: client.PushKindStepUp, Summary: summary, Choices: choices, CreatedAt: now, ExpiresAt: now.Add(5 * time.Minute)},
+		number: number, state: client.PushPending,
 	}
 	f.challenges[id] = c
 	ev := c.ch
-	f.broadcast(screens.PushEvent{Challenge: &ev})
+	f.broadcast(client.PushEvent{Type: client.EventChallenge, Challenge: &ev})
 	return id
-}
-
-// unlinkElsewhere is another device enrolling for the same user.
-func (f *fakePush) unlinkElsewhere() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.user.creds = nil
-	f.broadcast(screens.PushEvent{Unlinked: true})
 }
 
 func (f *fakePush) state(id string) string {
@@ -210,8 +186,28 @@ func (f *fakePush) state(id string) string {
 	return f.challenges[id].state
 }
 
-func (f *fakePush) Approve(ctx context.Context, id string, number int, as *authenticator.Assertion) error {
-	body, err := json.Marshal(as)
+func (f *fakePush) PushOptions(ctx context.Context, id string) (json.RawMessage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.challenges[id]
+	switch {
+	case c == nil:
+		return nil, &client.Error{Status: http.StatusNotFound}
+	case c.state != client.PushPending:
+		return nil, conflict("STATE_INVALID")
+	case !f.now().Before(c.ch.ExpiresAt):
+		return nil, conflict("VERIFICATION_CODE_EXPIRED")
+	}
+	assertion, session, err := f.rp.BeginLogin(f.user, webauthn.WithUserVerification(protocol.VerificationRequired))
+	if err != nil {
+		return nil, conflict("CHANNEL_NOT_REGISTERED")
+	}
+	c.session = session
+	return json.Marshal(assertion)
+}
+
+func (f *fakePush) ApprovePush(ctx context.Context, id string, number int, credential any) error {
+	body, err := json.Marshal(credential)
 	if err != nil {
 		return err
 	}
@@ -225,79 +221,55 @@ func (f *fakePush) Approve(ctx context.Context, id string, number int, as *authe
 	switch {
 	case c == nil:
 		return &client.Error{Status: http.StatusNotFound}
-	case c.state != "PENDING":
-		return conflict("CHALLENGE_ALREADY_ANSWERED")
+	case c.state != client.PushPending:
+		return conflict("ALREADY_VERIFIED")
 	case number != c.number:
-		return conflict("WRONG_NUMBER")
+		c.state = client.PushDeclined // a wrong number declines the challenge
+		return conflict("VERIFICATION_CODE_INVALID")
 	}
 	if _, err := f.rp.ValidateLogin(f.user, *c.session, parsed); err != nil {
 		return fmt.Errorf("validate assertion: %w", err)
 	}
-	c.state = "APPROVED"
+	c.state = client.PushApproved
 	f.log = append(f.log, "approved "+id)
 	return nil
 }
 
-func (f *fakePush) Decline(ctx context.Context, id string, notMe bool) error {
+func (f *fakePush) DeclinePush(ctx context.Context, id, reason string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.challenges[id]
 	if c == nil {
 		return &client.Error{Status: http.StatusNotFound}
 	}
-	if c.state != "PENDING" {
-		return conflict("CHALLENGE_ALREADY_ANSWERED")
+	if c.state != client.PushPending {
+		return conflict("ALREADY_VERIFIED")
 	}
-	c.state = "DECLINED"
-	if notMe {
-		c.state = "NOT_ME"
-	}
-	f.log = append(f.log, "declined "+id)
+	c.state = client.PushDeclined
+	f.log = append(f.log, "declined "+id+" "+reason)
 	return nil
 }
 
-func (f *fakePush) Unlink(ctx context.Context) error {
+func (f *fakePush) UnlinkBiometric(ctx context.Context, _ ...client.CallOption) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.user.creds = nil
 	return nil
 }
 
-// withPush is the client API with the fake's push calls.
-type withPush struct {
-	screens.API
-	push screens.PushAPI
-}
-
-func (a withPush) Push(string) screens.PushAPI { return a.push }
-
-// dialWithPush dials the real client and adds the fake push calls.
-func dialWithPush(p screens.PushAPI, opts ...client.Option) screens.Dialer {
-	dial := screens.DialClient(opts...)
-	return func(server, key string) (screens.API, error) {
-		api, err := dial(server, key)
-		if err != nil {
-			return nil, err
-		}
-		return withPush{api, p}, nil
-	}
-}
-
 // enrolElsewhere enrols a credential held by another authenticator, so that
-// challenges can be requested.
-func (f *fakePush) enrolElsewhere(origin string) {
+// challenges have a device.
+func (f *fakePush) enrolElsewhere() {
 	f.t.Helper()
 	ctx := context.Background()
 	yes := authenticator.UserVerifierFunc(func(context.Context, string) (bool, error) { return true, nil })
 	a, err := authenticator.New(authenticator.Config{}, authenticator.NewMemoryStore(), yes)
 	require.NoError(f.t, err)
-	_, err = f.BeginBiometric(ctx)
+	options, err := f.BeginBiometricEnrolment(ctx, "other", "Other phone")
 	require.NoError(f.t, err)
-	options, err := f.BiometricOptions(ctx, "123456")
-	require.NoError(f.t, err)
-	req, err := authenticator.ParseCreationOptions(options, origin)
+	req, err := authenticator.ParseCreationOptions(options, "https://localhost")
 	require.NoError(f.t, err)
 	att, err := a.Register(ctx, req)
 	require.NoError(f.t, err)
-	require.NoError(f.t, f.FinishBiometric(ctx, screens.Device{ID: "other", Name: "Other phone"}, att))
+	require.NoError(f.t, f.FinishBiometricEnrolment(ctx, "123456", att))
 }

@@ -3,7 +3,6 @@ package screens_test
 import (
 	"context"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -59,14 +58,19 @@ func (h *harness) show(s screens.Screen) {
 	h.win.Resize(phone)
 }
 
-// waitFor runs queued UI callbacks until cond holds.
+// waitFor runs queued UI callbacks until cond holds. cond is checked after
+// each callback, and every few milliseconds for conditions on state outside
+// the UI (the fake server's open streams).
 func (h *harness) waitFor(what string, cond func() bool) {
 	h.t.Helper()
 	deadline := time.After(waitLimit)
+	recheck := time.NewTicker(5 * time.Millisecond)
+	defer recheck.Stop()
 	for !cond() {
 		select {
 		case f := <-h.queue:
 			f()
+		case <-recheck.C:
 		case <-deadline:
 			h.t.Fatalf("timed out waiting for %s", what)
 		}
@@ -113,8 +117,10 @@ type manualTimer struct {
 	stopped bool
 }
 
+// newManualClock starts at the real time, whole seconds, so that times the
+// server sends (a push challenge's expiry) are near it.
 func newManualClock() *manualClock {
-	return &manualClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	return &manualClock{now: time.Now().Truncate(time.Second)}
 }
 
 func (c *manualClock) Now() time.Time {
@@ -186,9 +192,6 @@ func compact(ts []*manualTimer) []*manualTimer {
 // Ada, is the admin: she has a password and an active SMS factor.
 type deputy struct {
 	*testserver.Instance
-	// host is the server's address by name (http://localhost:port): a
-	// WebAuthn RP ID is a domain, never an IP address.
-	host  string
 	admin *client.Session // Ada's session, stepped up
 	key   *client.Client  // the secret key's client
 }
@@ -199,6 +202,11 @@ func startDeputy(t *testing.T) *deputy {
 	t.Helper()
 	inst := testserver.Start(t, testserver.Options{})
 	ctx := context.Background()
+	// Biometrics are off unless the operator turns them on (issue 6).
+	set := inst.Programme.Settings
+	set.Biometrics = true
+	_, err := inst.Service.UpdateProgrammeSettings(ctx, inst.Programme.ID, set)
+	require.NoError(t, err)
 	c, err := client.New(inst.URL, inst.APIKey)
 	require.NoError(t, err)
 	corp, err := c.CreateCorporate(ctx, client.CorporateCreate{
@@ -212,7 +220,7 @@ func startDeputy(t *testing.T) *deputy {
 	s := c.Session(pw.Token)
 	require.NoError(t, s.EnrolSMS(ctx))
 	require.NoError(t, s.VerifyEnrolSMS(ctx, "123456"))
-	return &deputy{Instance: inst, host: strings.Replace(inst.URL, "127.0.0.1", "localhost", 1), admin: s, key: c}
+	return &deputy{Instance: inst, admin: s, key: c}
 }
 
 // invite creates an authorised user with a mobile and sends them an invite,

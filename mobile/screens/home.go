@@ -17,6 +17,7 @@ type HomeScreen struct {
 	SetUpSMS     *widget.Button
 	BioStatus    *widget.Label
 	SetUpBio     *widget.Button
+	Unlink       *widget.Button
 	Approvals    *widget.Button
 	SignOut      *widget.Button
 	Problem      *ProblemBox
@@ -24,36 +25,47 @@ type HomeScreen struct {
 	content      fyne.CanvasObject
 	env      Env
 	api          SessionAPI
-	pushOffered  bool
+	info         HomeInfo
 	expired      func(Problem)
 	loaded       func([]client.Factor)
 	factorsKnown bool
 	Factors      []client.Factor
 }
 
+// HomeInfo is what the home screen shows besides the factors.
+type HomeInfo struct {
+	Who string // "Signed in as ..."
+	// PushOffered: this build can enrol the device and approve.
+	PushOffered bool
+	// EnrolledHere: this device is the one the user enrolled last.
+	EnrolledHere bool
+	// Pending is the number of approvals waiting.
+	Pending int
+}
+
 // HomeActions are what the home screen's buttons do.
 type HomeActions struct {
-	SetUpSMS, SetUpBiometrics, Approvals, SignOut func()
+	SetUpSMS, SetUpBiometrics, Unlink, Approvals, SignOut func()
 	// Loaded, when not nil, is told the user's factors once they are read.
 	Loaded func([]client.Factor)
 }
 
 // NewHomeScreen builds the screen and starts loading the user's factors.
-// who names the user ("Signed in as ..."); pushOffered says whether this
-// server and build offer biometric approvals; pending is the number of
-// approvals waiting.
-func NewHomeScreen(e Env, api SessionAPI, who string, pushOffered bool, pending int, do HomeActions, expired func(Problem)) *HomeScreen {
-	s := &HomeScreen{env: e.withDefaults(), api: api, pushOffered: pushOffered, expired: expired, loaded: do.Loaded}
-	s.Who = para(who)
+func NewHomeScreen(e Env, api SessionAPI, info HomeInfo, do HomeActions, expired func(Problem)) *HomeScreen {
+	s := &HomeScreen{env: e.withDefaults(), api: api, info: info, expired: expired, loaded: do.Loaded}
+	s.Who = para(info.Who)
 	s.SMSStatus = para("SMS codes: checking…")
 	s.SetUpSMS = widget.NewButton("Set up SMS codes", do.SetUpSMS)
 	s.SetUpSMS.Hide()
 	s.BioStatus = para("Approvals on this device: checking…")
 	s.SetUpBio = widget.NewButton("Use this device for approvals", do.SetUpBiometrics)
 	s.SetUpBio.Hide()
+	s.Unlink = widget.NewButton("Stop approvals on this device", do.Unlink)
+	s.Unlink.Importance = widget.LowImportance
+	s.Unlink.Hide()
 	s.Approvals = widget.NewButton("", do.Approvals)
-	s.SetPending(pending)
-	if !pushOffered {
+	s.SetPending(info.Pending)
+	if !info.PushOffered {
 		s.Approvals.Hide()
 	}
 	s.SignOut = widget.NewButton("Sign out", do.SignOut)
@@ -64,7 +76,7 @@ func NewHomeScreen(e Env, api SessionAPI, who string, pushOffered bool, pending 
 		s.Who,
 		widget.NewSeparator(),
 		s.SMSStatus, s.SetUpSMS,
-		s.BioStatus, s.SetUpBio,
+		s.BioStatus, s.SetUpBio, s.Unlink,
 		widget.NewSeparator(),
 		s.Approvals,
 		s.busy, s.Problem.Object(),
@@ -147,13 +159,19 @@ func (s *HomeScreen) showFactors() {
 		s.SetUpSMS.Show()
 	}
 	s.SMSStatus.Refresh()
+	s.Unlink.Hide()
 	switch {
-	case !s.pushOffered:
-		s.BioStatus.SetText("Approvals on this device: not available from this server yet.")
+	case !s.info.PushOffered:
+		s.BioStatus.SetText("Approvals on this device: not available in this build.")
 		s.BioStatus.Importance = widget.MediumImportance
 		s.SetUpBio.Hide()
+	case bio == client.FactorActive && s.info.EnrolledHere:
+		s.BioStatus.SetText("Approvals with biometrics: on, on this device.")
+		s.BioStatus.Importance = widget.SuccessImportance
+		s.SetUpBio.Hide()
+		s.Unlink.Show()
 	case bio == client.FactorActive:
-		s.BioStatus.SetText("Approvals with biometrics: on. They come to the device you set up last.")
+		s.BioStatus.SetText("Approvals with biometrics: on, on another device.")
 		s.BioStatus.Importance = widget.SuccessImportance
 		s.SetUpBio.SetText("Use this device instead")
 		s.SetUpBio.Show()
@@ -164,7 +182,7 @@ func (s *HomeScreen) showFactors() {
 		s.SetUpBio.Show()
 	}
 	s.BioStatus.Refresh()
-	if s.pushOffered {
+	if s.info.PushOffered {
 		s.Approvals.Show()
 	} else {
 		s.Approvals.Hide()

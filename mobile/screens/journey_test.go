@@ -3,6 +3,7 @@ package screens_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,44 +23,37 @@ const (
 )
 
 // companion is the whole app in a harness, with a passcode-verified
-// authenticator and the fake push endpoints.
+// authenticator, talking to an in-process Deputy.
 type companion struct {
 	*harness
 	c        *screens.Companion
-	push     *fakePush
 	dialog   *screens.PasscodeDialog
 	passcode *authenticator.PasscodeVerifier
 }
 
-func newCompanion(t *testing.T, d *deputy, opts ...client.Option) *companion {
+func newCompanion(t *testing.T, dial screens.Dialer) *companion {
 	t.Helper()
 	h := newHarness(t)
-	push := newFakePush(t, d.host, h.clock.Now)
 	dlg := screens.NewPasscodeDialog(h.win, h.ui)
-	verifier, err := authenticator.NewPasscodeVerifier("", dlg.Prompt)
-	require.NoError(t, err)
-	auth, err := authenticator.New(authenticator.Config{}, authenticator.NewMemoryStore(), verifier)
-	require.NoError(t, err)
+	auth, verifier := newAuth(t, dlg)
 	c := screens.New(screens.Deps{
-		App: h.app, Window: h.win, Dial: dialWithPush(push, opts...), Auth: auth, Passcode: verifier,
+		App: h.app, Window: h.win, Dial: dial, Auth: auth, Passcode: verifier,
 		DeviceName: "Grace's test phone", Clock: h.clock, UI: h.ui,
 	})
-	return &companion{harness: h, c: c, push: push, dialog: dlg, passcode: verifier}
+	return &companion{harness: h, c: c, dialog: dlg, passcode: verifier}
 }
 
 // screen waits until the companion shows a screen of type S and returns it.
 func screen[S screens.Screen](t *testing.T, c *companion) S {
 	t.Helper()
 	var s S
-	c.waitFor("screen "+typeName(s), func() bool {
+	c.waitFor(fmt.Sprintf("screen %T", s), func() bool {
 		var ok bool
 		s, ok = c.c.Current().(S)
 		return ok
 	})
 	return s
 }
-
-func typeName(v any) string { return fmt.Sprintf("%T", v) }
 
 // answerPasscode waits for the passcode prompt and types the passcode.
 func (c *companion) answerPasscode(passcode string) {
@@ -69,20 +63,42 @@ func (c *companion) answerPasscode(passcode string) {
 	test.Tap(c.dialog.OK)
 }
 
-// TestJourney walks a new user through the whole companion: connect from a
-// link, accept the invite with a new password, enrol SMS, enrol this device
-// for biometrics (choosing an app passcode), approve an admin's step-up,
-// refuse one with "I did not do this", sign in again, see the device
-// unlinked elsewhere, and sign out.
+// pick taps the choice showing number (or, with wrong, another one).
+func pick(t *testing.T, s *screens.ApprovalsScreen, number int, wrong bool) {
+	t.Helper()
+	for i, n := range s.Current().Choices {
+		if (n == number) != wrong {
+			test.Tap(s.Choices[i])
+			return
+		}
+	}
+	t.Fatalf("no choice for %d among %v", number, s.Current().Choices)
+}
+
+// waitChallenge waits until the approvals screen shows challenge id.
+func waitChallenge(t *testing.T, c *companion, id string) *screens.ApprovalsScreen {
+	t.Helper()
+	s := screen[*screens.ApprovalsScreen](t, c)
+	c.waitFor("challenge "+id, func() bool { return s.Current() != nil && s.Current().ID == id })
+	return s
+}
+
+// TestJourney walks a new user through the whole companion against an
+// in-process Deputy: connect from a link, accept the invite with a new
+// password, enrol SMS, enrol this device (choosing an app passcode), approve
+// the step-up of a sensitive operation started at a console, refuse a wrong
+// number, stop one with "I did not do this", sign in again, be unlinked by
+// another device, enrol again, stop approvals here, and sign out.
 func TestJourney(t *testing.T) {
+	ctx := context.Background()
 	d := startDeputy(t)
-	userID := d.invite(t, "grace@acme.test")
-	c := newCompanion(t, d)
+	userID := d.invite(t, "grace@acme.test") // the admin invites Grace in the TUI
+	c := newCompanion(t, screens.DialClient())
 	c.c.Start("")
 
 	// Connect from the admin's link.
 	connect := screen[*screens.ConnectScreen](t, c)
-	c.paste(connect.Link, deeplink.Connect{Server: d.host, Key: d.UIKey}.String())
+	c.paste(connect.Link, deeplink.Connect{Server: d.URL, Key: d.UIKey}.String())
 	test.Tap(connect.Connect)
 
 	// Accept the invite from the email's link.
@@ -100,7 +116,7 @@ func TestJourney(t *testing.T) {
 
 	// Signed in: SMS codes are not set up yet.
 	home := screen[*screens.HomeScreen](t, c)
-	c.waitFor("factors", func() bool { return home.SetUpSMS.Visible() })
+	c.waitFor("factors", home.SetUpSMS.Visible)
 	assert.Equal(t, "SMS codes: not set up. You need them to confirm sensitive operations.", home.SMSStatus.Text)
 	c.assertMarkup("home_new_user.xml")
 
@@ -126,7 +142,7 @@ func TestJourney(t *testing.T) {
 	assert.Contains(t, bio.Warning.Text, "This unlinks any other device.")
 	test.Tap(bio.Send)
 	c.waitFor("code sent", bio.CodeSent)
-	assert.True(t, bio.NewPasscode.Visible(), "a first enrolment asks for an app passcode")
+	assert.True(t, bio.PasscodeAsked(), "a first enrolment asks for an app passcode")
 	c.typeInto(bio.Code, "123456")
 	c.typeInto(bio.NewPasscode, appPasscode)
 	c.typeInto(bio.ConfirmPasscode, appPasscode)
@@ -135,61 +151,127 @@ func TestJourney(t *testing.T) {
 	c.waitFor("device enrolled", bio.Done.Visible)
 	assert.True(t, c.passcode.IsSet())
 	test.Tap(bio.Back)
-	screen[*screens.HomeScreen](t, c)
-	c.waitFor("push stream open", func() bool { return c.push.watching() == 1 })
+	home = screen[*screens.HomeScreen](t, c)
+	c.waitFor("biometrics on", func() bool { return home.BioStatus.Text == "Approvals with biometrics: on, on this device." })
 
-	// The admin creates a user: the step-up comes to this device, and the
-	// admin's screen shows 42.
-	first := c.push.request("Create user alice@acme.test with role ADMIN", 42, []int{17, 42, 86})
-	approvals := screen[*screens.ApprovalsScreen](t, c)
-	c.waitFor("challenge shown", func() bool { return approvals.Summary.Text != "" })
-	assert.Equal(t, "Create user alice@acme.test with role ADMIN", approvals.Summary.Text)
+	// At her console Grace creates a user: her session needs a step-up,
+	// which comes to this device; the console shows the number.
+	console := uiClient(t, d)
+	login, err := console.LoginWithPassword(ctx, "grace@acme.test", gracePassword)
+	require.NoError(t, err)
+	grace := console.Session(login.Token)
+	alice := client.UserCreate{Name: "Alice", Surname: "Ames", Email: "alice@acme.test"}
+	_, err = grace.CreateUser(ctx, alice)
+	require.ErrorIs(t, err, client.ErrStepUpRequired)
+	up, err := grace.StepUpPush(ctx, "Create user alice@acme.test")
+	require.NoError(t, err)
+	approvals := waitChallenge(t, c, up.ID)
+	assert.Equal(t, "Create user alice@acme.test", approvals.Summary.Text)
+	assert.Len(t, approvals.Current().Choices, 3)
+	assert.Contains(t, approvals.Current().Choices, up.Number)
 	assert.True(t, approvals.Approve.Disabled(), "nothing to approve before a number is picked")
-	c.assertMarkup("approvals_pending.xml")
-	test.Tap(approvals.Choices[1])
-	assert.Equal(t, "Approve with 42", approvals.Approve.Text)
+	pick(t, approvals, up.Number, false)
+	assert.Equal(t, fmt.Sprintf("Approve with %d", up.Number), approvals.Approve.Text)
 	test.Tap(approvals.Approve)
 	c.answerPasscode(appPasscode)
 	c.waitFor("approved", approvals.Result.Visible)
-	assert.Equal(t, "Approved: Create user alice@acme.test with role ADMIN.", approvals.Result.Text)
-	assert.Equal(t, "APPROVED", c.push.state(first))
-	assert.True(t, approvals.Empty.Visible())
+	assert.Equal(t, "Approved: Create user alice@acme.test.", approvals.Result.Text)
+	st, err := grace.PushStatus(ctx, up.ID)
+	require.NoError(t, err)
+	assert.Equal(t, client.PushApproved, st.State)
+	_, err = grace.CreateUser(ctx, alice)
+	require.NoError(t, err, "the console's session is stepped up")
 
-	// A request the user did not start: the wrong number is refused, then
-	// "I did not do this" stops it and signs the user out.
-	second := c.push.request("Change the mobile of grace@acme.test", 58, []int{58, 23, 71})
-	c.waitFor("second challenge", func() bool { return approvals.Current() != nil && approvals.Current().ID == second })
-	test.Tap(approvals.Choices[1])
+	// Picking the wrong number refuses the request.
+	up, err = grace.StepUpPush(ctx, "Deactivate user alice@acme.test")
+	require.NoError(t, err)
+	approvals = waitChallenge(t, c, up.ID)
+	pick(t, approvals, up.Number, true)
 	test.Tap(approvals.Approve)
 	c.answerPasscode(appPasscode)
-	c.waitFor("wrong number", approvals.Problem.Visible)
-	assert.Contains(t, approvals.Problem.Message.Text, "That is not the number")
+	c.waitFor("refused", func() bool { return strings.HasPrefix(approvals.Result.Text, "That was not the number") })
+	st, err = grace.PushStatus(ctx, up.ID)
+	require.NoError(t, err)
+	assert.Equal(t, client.PushDeclined, st.State)
+
+	// A request Grace did not start: "I did not do this" stops it and ends
+	// all her sessions, the console's too.
+	up, err = grace.StepUpPush(ctx, "Change the mobile of grace@acme.test")
+	require.NoError(t, err)
+	approvals = waitChallenge(t, c, up.ID)
 	test.Tap(approvals.NotMe)
 	test.Tap(approvals.ConfirmNotMe)
 	signIn := screen[*screens.SignInScreen](t, c)
-	assert.Equal(t, "NOT_ME", c.push.state(second))
 	assert.Contains(t, signIn.Notice.Text, "signed out on every device")
+	_, err = grace.Factors(ctx)
+	require.ErrorIs(t, err, client.ErrUnauthorized)
 
-	// Sign in again; the device still receives approvals.
+	// Sign in again; this device still receives approvals.
 	c.typeInto(signIn.Email, "grace@acme.test")
 	c.typeInto(signIn.Password, gracePassword)
 	test.Tap(signIn.SignIn)
 	home = screen[*screens.HomeScreen](t, c)
-	c.waitFor("signed in as", func() bool { return home.Who.Text == "Signed in as grace@acme.test." })
-	c.waitFor("push stream open", func() bool { return c.push.watching() == 1 })
+	assert.Equal(t, "Signed in as grace@acme.test.", home.Who.Text)
+	c.waitFor("unlink offered", home.Unlink.Visible)
 
-	// Another device is enrolled for Grace: this one is told.
-	c.push.unlinkElsewhere()
+	// Grace enrols another phone: this device is told it was unlinked.
+	enrolOtherDevice(t, d)
 	unlinked := screen[*screens.UnlinkedScreen](t, c)
 	c.assertMarkup("unlinked.xml")
-	assert.Equal(t, 0, c.push.watching())
-	test.Tap(unlinked.OK)
+
+	// She takes this device back; the passcode is not asked for again.
+	test.Tap(unlinked.Relink)
+	bio = screen[*screens.BiometricScreen](t, c)
+	test.Tap(bio.Send)
+	c.waitFor("code sent", bio.CodeSent)
+	assert.False(t, bio.PasscodeAsked())
+	c.typeInto(bio.Code, "123456")
+	test.Tap(bio.Enrol)
+	c.answerPasscode(appPasscode)
+	c.waitFor("device enrolled", bio.Done.Visible)
+	test.Tap(bio.Back)
+
+	// And stops approvals on it.
 	home = screen[*screens.HomeScreen](t, c)
+	c.waitFor("unlink offered", home.Unlink.Visible)
+	test.Tap(home.Unlink)
+	unlink := screen[*screens.UnlinkScreen](t, c)
+	test.Tap(unlink.Unlink)
+	c.waitFor("unlinked or code asked", func() bool { return unlink.Done.Visible() || unlink.CodeAsked() })
+	if unlink.CodeAsked() {
+		c.typeInto(unlink.Code, "123456")
+		test.Tap(unlink.Confirm)
+		c.waitFor("unlinked", unlink.Done.Visible)
+	}
+	test.Tap(unlink.Back)
+	home = screen[*screens.HomeScreen](t, c)
+	c.waitFor("biometrics off", func() bool { return home.BioStatus.Text == "Approvals with biometrics: not set up." })
 
 	// Sign out.
 	test.Tap(home.SignOut)
 	welcome = screen[*screens.WelcomeScreen](t, c)
 	assert.Equal(t, "You are signed out.", welcome.Notice.Text)
+}
+
+// enrolOtherDevice enrols a second, headless device for Grace, as the
+// companion CLI would.
+func enrolOtherDevice(t *testing.T, d *deputy) {
+	t.Helper()
+	ctx := context.Background()
+	ui := uiClient(t, d)
+	login, err := ui.LoginWithPassword(ctx, "grace@acme.test", gracePassword)
+	require.NoError(t, err)
+	s := ui.Session(login.Token)
+	yes := authenticator.UserVerifierFunc(func(context.Context, string) (bool, error) { return true, nil })
+	a, err := authenticator.New(authenticator.Config{}, authenticator.NewMemoryStore(), yes)
+	require.NoError(t, err)
+	options, err := s.BeginBiometricEnrolment(ctx, "other-device", "Grace's other phone")
+	require.NoError(t, err)
+	req, err := authenticator.ParseCreationOptions(options, "https://localhost")
+	require.NoError(t, err)
+	att, err := a.Register(ctx, req)
+	require.NoError(t, err)
+	require.NoError(t, s.FinishBiometricEnrolment(ctx, "123456", att))
 }
 
 // TestSessionExpirySendsToSignIn: when the session lapses (5 minutes
@@ -198,8 +280,8 @@ func TestJourney(t *testing.T) {
 func TestSessionExpirySendsToSignIn(t *testing.T) {
 	d := startDeputy(t)
 	d.userWithPassword(t, "grace@acme.test", gracePassword)
-	c := newCompanion(t, d)
-	screens.SaveConnection(c.app.Preferences(), deeplink.Connect{Server: d.host, Key: d.UIKey})
+	c := newCompanion(t, screens.DialClient())
+	screens.SaveConnection(c.app.Preferences(), deeplink.Connect{Server: d.URL, Key: d.UIKey})
 	c.c.Start("")
 
 	welcome := screen[*screens.WelcomeScreen](t, c)

@@ -2,82 +2,158 @@ package screens
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
 	"time"
 
-	"github.com/deputyhq/deputy/mobile/authenticator"
 	"github.com/deputyhq/deputy/server/client"
 )
 
-// PushChallenge is a push step-up waiting for this device's answer (issue 6):
-// an operation someone is trying to do as this user, to approve or decline.
-type PushChallenge struct {
-	ID string
-	// Summary says what is being approved, for example "Create user
-	// alice@example.com with role ADMIN". The assertion is bound to it.
-	Summary string
-	// Choices are three 2-digit numbers; one of them is shown on the
-	// requesting screen and the user must pick it.
-	Choices []int
-	// ExpiresAt is when the challenge stops accepting an answer.
-	ExpiresAt time.Time
-	// Options are the WebAuthn PublicKeyCredentialRequestOptionsJSON to sign.
-	Options []byte
-}
-
-// PushEvent is one message of the push stream.
-type PushEvent struct {
-	// Challenge is a new challenge for this device.
-	Challenge *PushChallenge
-	// Gone is the id of a challenge that was answered elsewhere or expired.
-	Gone string
-	// Unlinked: this device's credential was replaced by another device's
-	// enrolment or removed, so nothing more will come here.
-	Unlinked bool
-}
-
-// BiometricEnrolment is a started enrolment of this device: a code was texted
-// to the user's mobile.
-type BiometricEnrolment struct {
-	// ExpiresAt is when the texted code stops working.
-	ExpiresAt time.Time
-}
-
-// Device names this device to the server.
-type Device struct {
-	ID   string // a random id made at the first enrolment and kept
-	Name string // shown to admins, e.g. "Deputy companion on linux"
-}
-
-// PushAPI is what the biometric and approval screens need of the server, on
-// behalf of the signed-in user (issue 6: enrolDeviceUsingPush,
-// stepupSCAChallengePush, unlinkDeviceUsingPush).
+// PushAPI is what the biometric, approval and unlink screens need of the
+// server on behalf of the signed-in user (issue 6: Deputy's open forms of
+// Weavr enrolDeviceUsingPush, stepupSCAChallengePush and
+// unlinkDeviceUsingPush). *client.Session has every method but WatchPush,
+// which [DialClient]'s adapter builds on Session.PushEvents and
+// Session.PendingPush.
 type PushAPI interface {
-	// BeginBiometric starts enrolling this device: the server texts a code to
-	// the user's mobile.
-	BeginBiometric(ctx context.Context) (*BiometricEnrolment, error)
-	// BiometricOptions checks the texted code (which also activates SMS if
-	// it was not active) and returns the WebAuthn
-	// PublicKeyCredentialCreationOptionsJSON for this device.
-	BiometricOptions(ctx context.Context, code string) ([]byte, error)
-	// FinishBiometric registers the credential; any other device of the user
-	// is unlinked.
-	FinishBiometric(ctx context.Context, device Device, att *authenticator.Attestation) error
-	// Pending lists the challenges waiting for this device.
-	Pending(ctx context.Context) ([]PushChallenge, error)
-	// Watch delivers the push stream's events to f, from one goroutine, until
-	// ctx ends or the stream fails.
-	Watch(ctx context.Context, f func(PushEvent)) error
-	// Approve answers a challenge with the picked number and the assertion.
-	Approve(ctx context.Context, id string, number int, as *authenticator.Assertion) error
-	// Decline refuses a challenge; notMe says "I did not do this", which ends
-	// the user's sessions and records a security event.
-	Decline(ctx context.Context, id string, notMe bool) error
-	// Unlink removes this device's credential (needs a stepped-up session).
-	Unlink(ctx context.Context) error
+	// BeginBiometricEnrolment texts a code to the user's mobile and returns
+	// the WebAuthn creation options for this device.
+	BeginBiometricEnrolment(ctx context.Context, deviceID, deviceName string, opts ...client.CallOption) (json.RawMessage, error)
+	// FinishBiometricEnrolment sends the texted code and the attestation;
+	// any other device of the user is unlinked.
+	FinishBiometricEnrolment(ctx context.Context, code string, credential any, opts ...client.CallOption) error
+	// PendingPush lists the challenges waiting for the device.
+	PendingPush(ctx context.Context, deviceID string, wait time.Duration) ([]client.PushChallenge, error)
+	// PushOptions returns the WebAuthn request options that approve challenge id.
+	PushOptions(ctx context.Context, id string) (json.RawMessage, error)
+	// ApprovePush answers challenge id with the picked number and the assertion.
+	ApprovePush(ctx context.Context, id string, number int, credential any) error
+	// DeclinePush refuses challenge id (client.DeclineCancelled or client.DeclineNotMe).
+	DeclinePush(ctx context.Context, id, reason string) error
+	// UnlinkBiometric removes the user's device (needs a stepped-up session).
+	UnlinkBiometric(ctx context.Context, opts ...client.CallOption) error
+	// WatchPush hands the device's push events to f, from one goroutine,
+	// until ctx ends or the stream fails.
+	WatchPush(ctx context.Context, deviceID string, f func(client.PushEvent)) error
 }
 
-// pushAdapter returns the push calls of the typed client, or nil while the
-// client does not offer them.
-func pushAdapter(c *client.Client, token string) PushAPI {
-	return nil
+// sessionPush adds WatchPush to *client.Session.
+type sessionPush struct{ *client.Session }
+
+var _ PushAPI = sessionPush{}
+
+// longPollWait is how long one long-poll waits for a challenge; pollPause is
+// the pause between polls while challenges are already waiting (the server
+// answers those at once).
+const (
+	longPollWait = 25 * time.Second
+	pollPause    = 3 * time.Second
+)
+
+// WatchPush reads the server-sent event stream (GET /multi/push/stream).
+// When the stream cannot be opened for a reason other than the server's
+// refusal (a proxy that does not pass event streams, a 404 from an older
+// server), it falls back to long-polling GET /multi/push/pending.
+func (p sessionPush) WatchPush(ctx context.Context, deviceID string, f func(client.PushEvent)) error {
+	st, err := p.PushEvents(ctx, deviceID)
+	if err != nil {
+		var ae *client.Error
+		if ctx.Err() != nil || (errors.As(err, &ae) && ae.Status != http.StatusNotFound && ae.Status < 500) {
+			return err
+		}
+		return p.longPoll(ctx, deviceID, f)
+	}
+	stop := context.AfterFunc(ctx, func() { st.Close() })
+	defer stop()
+	defer st.Close()
+	for {
+		ev, err := st.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		f(ev)
+	}
+}
+
+// longPoll turns the pending list into challenge and resolved events.
+func (p sessionPush) longPoll(ctx context.Context, deviceID string, f func(client.PushEvent)) error {
+	seen := map[string]bool{}
+	for {
+		list, err := p.PendingPush(ctx, deviceID, longPollWait)
+		if err != nil {
+			return err
+		}
+		now := map[string]bool{}
+		for i := range list {
+			ch := list[i]
+			now[ch.ID] = true
+			if !seen[ch.ID] {
+				f(client.PushEvent{Type: client.EventChallenge, Challenge: &ch})
+			}
+		}
+		for id := range seen {
+			if !now[id] {
+				f(client.PushEvent{Type: client.EventResolved, Resolved: &client.PushStatus{ID: id}})
+			}
+		}
+		seen = now
+		if len(list) > 0 {
+			t := time.NewTimer(pollPause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+	}
+}
+
+// rpIDOf reads the relying party id from WebAuthn options: rp.id of creation
+// options or rpId of request options, with or without the "publicKey"
+// wrapper.
+func rpIDOf(options []byte) string {
+	var o struct {
+		PublicKey *struct {
+			RP struct {
+				ID string `json:"id"`
+			} `json:"rp"`
+			RPID string `json:"rpId"`
+		} `json:"publicKey"`
+		RP struct {
+			ID string `json:"id"`
+		} `json:"rp"`
+		RPID string `json:"rpId"`
+	}
+	if json.Unmarshal(options, &o) != nil {
+		return ""
+	}
+	if o.PublicKey != nil {
+		if o.PublicKey.RP.ID != "" {
+			return o.PublicKey.RP.ID
+		}
+		return o.PublicKey.RPID
+	}
+	if o.RP.ID != "" {
+		return o.RP.ID
+	}
+	return o.RPID
+}
+
+// originFor is the web origin the companion acts for in a ceremony: the
+// canonical origin of the server's RP ID, https://<rp id>. The server lists
+// it among its WebAuthn origins (its default RP ID is localhost with origin
+// https://localhost; a deployment at auth.example.com has both
+// auth.example.com). The companion is not a browser, so no page origin
+// exists to report instead.
+func originFor(options []byte) string {
+	rp := rpIDOf(options)
+	if rp == "" {
+		return ""
+	}
+	return "https://" + rp
 }

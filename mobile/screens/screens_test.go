@@ -124,7 +124,7 @@ func TestInviteScreenNISTPolicy(t *testing.T) {
 	s := screens.NewInviteScreen(h.env(), nil, password.NIST{}, deeplink.Invite{UserID: "1", Code: "123456"}, func(string) {}, noop)
 	h.show(s)
 	require.Len(t, s.Policy.Rules, 3)
-	assert.Equal(t, "8 to 128 characters", s.Policy.Rules[0].Text)
+	assert.Equal(t, "8 to 100 characters", s.Policy.Rules[0].Text)
 	h.typeInto(s.Password, "password")
 	assert.Equal(t, []bool{true, false, true}, met(s.Policy), "a common password is not ticked")
 	assert.Equal(t, "1", s.UserID.Text, "the invite link fills the fields")
@@ -278,7 +278,7 @@ func TestSMSScreenNoMobile(t *testing.T) {
 func TestHomeScreenServerError(t *testing.T) {
 	h := newHarness(t)
 	api := &failingSession{err: &client.Error{Status: http.StatusServiceUnavailable, RequestRef: "ref-123"}}
-	s := screens.NewHomeScreen(h.env(), api, "Signed in as grace@acme.test.", true, 0, screens.HomeActions{}, failExpired(t))
+	s := screens.NewHomeScreen(h.env(), api, screens.HomeInfo{Who: "Signed in as grace@acme.test.", PushOffered: true}, screens.HomeActions{}, failExpired(t))
 	h.show(s)
 	h.waitFor("problem", s.Problem.Visible)
 	assert.Equal(t, "The server had a problem. Try again in a moment. (Reference ref-123)", s.Problem.Message.Text)
@@ -314,12 +314,11 @@ func newAuth(t *testing.T, dlg *screens.PasscodeDialog) (*authenticator.Authenti
 
 func TestBiometricScreen(t *testing.T) {
 	h := newHarness(t)
-	origin := "http://localhost:8080"
-	push := newFakePush(t, origin, h.clock.Now)
+	push := newFakePush(t, h.clock.Now)
 	dlg := screens.NewPasscodeDialog(h.win, h.ui)
 	auth, verifier := newAuth(t, dlg)
 	finished := false
-	s := screens.NewBiometricScreen(h.env(), screens.BiometricDeps{API: push, Auth: auth, Passcode: verifier, Origin: origin, Device: screens.Device{ID: "d1", Name: "Test phone"}},
+	s := screens.NewBiometricScreen(h.env(), screens.BiometricDeps{API: push, Auth: auth, Passcode: verifier, Device: screens.Device{ID: "d1", Name: "Test phone"}},
 		func() { finished = true }, noop, failExpired(t))
 	h.show(s)
 	test.Tap(s.Send)
@@ -357,17 +356,16 @@ func TestBiometricScreen(t *testing.T) {
 	h.waitFor("enrolled", s.Done.Visible)
 	test.Tap(s.Back)
 	assert.True(t, finished)
-	assert.Equal(t, []string{"begin", "enrolled Test phone"}, push.log)
+	assert.Equal(t, []string{"begin Test phone", "enrolled"}, push.log)
 }
 
 func TestBiometricScreenCancelledPrompt(t *testing.T) {
 	h := newHarness(t)
-	origin := "http://localhost:8080"
-	push := newFakePush(t, origin, h.clock.Now)
+	push := newFakePush(t, h.clock.Now)
 	dlg := screens.NewPasscodeDialog(h.win, h.ui)
 	auth, verifier := newAuth(t, dlg)
 	require.NoError(t, verifier.Set(context.Background(), appPasscode))
-	s := screens.NewBiometricScreen(h.env(), screens.BiometricDeps{API: push, Auth: auth, Passcode: verifier, Origin: origin},
+	s := screens.NewBiometricScreen(h.env(), screens.BiometricDeps{API: push, Auth: auth, Passcode: verifier},
 		noop, noop, failExpired(t))
 	h.show(s)
 	test.Tap(s.Send)
@@ -379,23 +377,25 @@ func TestBiometricScreenCancelledPrompt(t *testing.T) {
 	test.Tap(dlg.Cancel)
 	h.waitFor("cancelled", s.Problem.Visible)
 	assert.Equal(t, "You were not verified (wrong passcode, or cancelled).", s.Problem.Message.Text)
-	assert.Equal(t, []string{"begin"}, push.log)
+	assert.Equal(t, []string{"begin "}, push.log)
 }
 
 func TestApprovalsScreenExpiresAndDeclines(t *testing.T) {
 	h := newHarness(t)
-	origin := "http://localhost:8080"
-	push := newFakePush(t, origin, h.clock.Now)
+	push := newFakePush(t, h.clock.Now)
 	dlg := screens.NewPasscodeDialog(h.win, h.ui)
 	auth, _ := newAuth(t, dlg)
-	push.enrolElsewhere(origin)
+	push.enrolElsewhere()
 	first := push.request("Create user alice@acme.test with role ADMIN", 42, []int{17, 42, 86})
 	h.clock.Advance(2 * time.Minute)
 	second := push.request("Deactivate user bob@acme.test", 11, []int{11, 64, 35})
-	pending, err := push.Pending(context.Background())
+	pending, err := push.PendingPush(context.Background(), "", 0)
 	require.NoError(t, err)
 	var answers []screens.Answer
-	s := screens.NewApprovalsScreen(h.env(), push, auth, origin, pending, func(_ string, a screens.Answer) { answers = append(answers, a) }, noop, failExpired(t))
+	s := screens.NewApprovalsScreen(h.env(), push, auth, pending, screens.ApprovalsActions{
+		Answered: func(_ string, a screens.Answer) { answers = append(answers, a) }, Back: noop, Expired: failExpired(t),
+		Unlinked: func() { t.Error("unlinked") },
+	})
 	h.show(s)
 	assert.Equal(t, first, s.Current().ID)
 	assert.Equal(t, "Answer within 3:00.", s.Expires.Text)

@@ -43,16 +43,21 @@ var weavrOperations = []string{
 	"userInviteSend", "userInviteValidate", "userInviteConsume",
 	"authorisedUserEmailVerificationCodeSend", "authorisedUserEmailVerify",
 	"userKyc", "rolesGet",
+	"enrolDeviceUsingPush", "unlinkDeviceUsingPush", "stepupSCAChallengePush", "loginViaBiometrics",
 }
 
 var deputyOperations = []string{
 	"healthz", "openapiGet", "readyz", "sandboxClockAdvance", "sandboxOutboxGet",
 	"kycCallback", "sandboxKycDecide", "tokenize", "userStatusGet",
+	"biometricEnrolBegin", "biometricEnrolFinish", "stepupSCAChallengePushGet", "pushStream", "pushPending",
+	"pushChallengeOptions", "pushChallengeApprove", "pushChallengeDecline", "loginViaBiometricsToken",
 }
 
 // extensionOperations are Deputy's own additions under /multi that a Weavr
 // client would not know; they carry the "Deputy extensions" tag.
-var extensionOperations = []string{"kycCallback", "sandboxKycDecide", "tokenize", "userStatusGet"}
+var extensionOperations = []string{"kycCallback", "sandboxKycDecide", "tokenize", "userStatusGet",
+	"biometricEnrolBegin", "biometricEnrolFinish", "stepupSCAChallengePushGet", "pushStream", "pushPending",
+	"pushChallengeOptions", "pushChallengeApprove", "pushChallengeDecline", "loginViaBiometricsToken"}
 
 // idempotentOperations declare idempotency-ref, as Weavr does for them.
 var idempotentOperations = []string{
@@ -61,6 +66,7 @@ var idempotentOperations = []string{
 	"stepupSCAChallenge", "stepupSCAVerify",
 	"userCreate", "userUpdate", "userInviteSend", "userInviteConsume",
 	"authorisedUserEmailVerificationCodeSend",
+	"enrolDeviceUsingPush", "unlinkDeviceUsingPush", "stepupSCAChallengePush", "biometricEnrolBegin", "biometricEnrolFinish",
 }
 
 type operation struct {

@@ -1,0 +1,121 @@
+package command_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/internal/testserver"
+	"github.com/deputyhq/deputy/server/client"
+)
+
+// TestCompanionCLI drives the headless companion against a sandbox server:
+// enrol, list and approve a push step-up that another session asked for,
+// decline with "I did not do this", and unlink.
+func TestCompanionCLI(t *testing.T) {
+	inst := testserver.Start(t, testserver.Options{Programme: core.NewProgramme{Name: "CLI", Settings: core.ProgrammeSettings{Biometrics: true}}})
+	ctx := context.Background()
+	api, err := client.New(inst.URL, inst.APIKey)
+	require.NoError(t, err)
+	ui, err := client.New(inst.URL, inst.UIKey)
+	require.NoError(t, err)
+	corp, err := api.CreateCorporate(ctx, client.CorporateCreate{
+		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test", Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}},
+		Company:  client.CompanyCreate{Name: "Acme Ltd"},
+	})
+	require.NoError(t, err)
+	_, err = api.CreatePassword(ctx, corp.RootUser.ID.ID, "Str0ng-Passw0rd")
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "companion")
+	companion := func(args ...string) (string, error) {
+		t.Helper()
+		return run(t, 60*time.Second, append(append([]string{"companion"}, args...),
+			"--server", inst.URL, "--key", inst.UIKey, "--email", "ada@acme.test", "--password", "Str0ng-Passw0rd", "--dir", dir)...)
+	}
+	requester := func() *client.Session {
+		l, err := ui.LoginWithPassword(ctx, "ada@acme.test", "Str0ng-Passw0rd")
+		require.NoError(t, err)
+		return ui.Session(l.Token)
+	}
+
+	_, err = companion("pending")
+	require.ErrorContains(t, err, "no device enrolled")
+	out, err := companion("enrol", "--device-name", "CI runner", "--code", core.SandboxCode, "--passcode", "correct horse", "--json")
+	require.NoError(t, err)
+	var enrolled map[string]string
+	require.NoError(t, json.Unmarshal([]byte(out), &enrolled), out)
+	assert.Equal(t, "CI runner", enrolled["deviceName"])
+	assert.FileExists(t, filepath.Join(dir, "device.json"))
+	assert.FileExists(t, filepath.Join(dir, "passcode"))
+	keys, err := os.ReadDir(filepath.Join(dir, "keys"))
+	require.NoError(t, err)
+	assert.Len(t, keys, 1, "one credential file")
+
+	admin := requester()
+	up, err := admin.StepUpPush(ctx, "Create user alice@example.com with role ADMIN")
+	require.NoError(t, err)
+	out, err = companion("pending", "--json")
+	require.NoError(t, err)
+	var pending []struct {
+		ID      string
+		Summary string
+		Choices []int
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &pending), out)
+	require.Len(t, pending, 1)
+	assert.Equal(t, up.ID, pending[0].ID)
+	assert.Equal(t, "Create user alice@example.com with role ADMIN", pending[0].Summary)
+	assert.Contains(t, pending[0].Choices, up.Number)
+
+	_, err = companion("approve", "--id", up.ID, "--number", strconv.Itoa(up.Number), "--passcode", "wrong passcode")
+	require.ErrorContains(t, err, "user verification failed", "a wrong passcode signs nothing")
+	out, err = companion("approve", "--id", up.ID, "--number", strconv.Itoa(up.Number), "--passcode", "correct horse")
+	require.NoError(t, err)
+	assert.Contains(t, out, "Approved challenge "+up.ID)
+	st, err := admin.PushStatus(ctx, up.ID)
+	require.NoError(t, err)
+	assert.Equal(t, client.PushApproved, st.State)
+
+	// The long poll returns as soon as a challenge arrives.
+	type result struct {
+		out string
+		err error
+	}
+	polled := make(chan result, 1)
+	go func() {
+		out, err := companion("pending", "--wait", "20s")
+		polled <- result{out, err}
+	}()
+	intruder := requester()
+	up, err = intruder.StepUpPush(ctx, "Change the payout account")
+	require.NoError(t, err)
+	r := <-polled
+	require.NoError(t, r.err)
+	assert.Contains(t, r.out, "Change the payout account")
+
+	out, err = companion("decline", "--id", up.ID, "--not-me")
+	require.NoError(t, err)
+	assert.Contains(t, out, "Every session of the user has ended")
+	_, err = intruder.Factors(ctx)
+	require.ErrorIs(t, err, client.ErrUnauthorized)
+
+	out, err = companion("unlink", "--passcode", "correct horse")
+	require.NoError(t, err)
+	assert.Contains(t, out, "Unlinked device")
+	assert.NoFileExists(t, filepath.Join(dir, "device.json"))
+	keys, err = os.ReadDir(filepath.Join(dir, "keys"))
+	require.NoError(t, err)
+	assert.Empty(t, keys, "the credential is deleted")
+	factors, err := requester().Factors(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, factors, client.Factor{Type: "PUSH", Channel: "BIOMETRIC", Status: client.FactorInactive})
+	assert.Contains(t, factors, client.Factor{Type: "OTP", Channel: "SMS", Status: client.FactorActive}, "the enrolment's code enrolled SMS too")
+}
