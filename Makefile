@@ -40,6 +40,10 @@ fuzz:
 	$(GO) test ./password -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./core -run '^$$' -fuzz '^FuzzPassword$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server -run '^$$' -fuzz '^FuzzNormaliseOrigin$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./server/client -run '^$$' -fuzz '^FuzzErrorResponse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./mobile/authenticator -run '^$$' -fuzz '^FuzzDecodeCredentialFile$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./mobile/authenticator -run '^$$' -fuzz '^FuzzParseOptions$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./kycsig -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 
 # Benchmarks: micro-benchmarks with testing.B, then load runs through the HTTP
 # API over loopback (internal/loadgen), each with a fixed number of requests.
