@@ -41,6 +41,7 @@ fuzz:
 	$(GO) test ./core -run '^$$' -fuzz '^FuzzPassword$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server -run '^$$' -fuzz '^FuzzNormaliseOrigin$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server/client -run '^$$' -fuzz '^FuzzErrorResponse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./server/client -run '^$$' -fuzz '^FuzzPushStream$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./mobile/authenticator -run '^$$' -fuzz '^FuzzDecodeCredentialFile$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./mobile/authenticator -run '^$$' -fuzz '^FuzzParseOptions$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./kycsig -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)

@@ -275,8 +275,9 @@ func (s *Service) FinishBiometricEnrolment(ctx context.Context, c *Caller, code 
 		return &Error{Class: ErrConflict, Code: CodeWebAuthnInvalid, Message: "the attestation was not accepted"}
 	}
 	var previous string
+	cancelled := 0
 	err = s.verifyChallenge(ctx, c, PurposeEnrolBiometric, code, func(tx Tx, now time.Time) error {
-		previous = ""
+		previous, cancelled = "", 0
 		cur, err := tx.WebAuthnRegistration(c.Session.TokenHash)
 		if errors.Is(err, ErrRecordNotFound) || (err == nil && !bytes.Equal(cur.Session, reg.Session)) {
 			return Conflict(CodeStateInvalid) // a newer begin replaced it meanwhile
@@ -323,7 +324,7 @@ func (s *Service) FinishBiometricEnrolment(ctx context.Context, c *Caller, code 
 		if err := tx.DeleteWebAuthnRegistration(c.Session.TokenHash); err != nil {
 			return err
 		}
-		if _, err := s.cancelPushChallenges(tx, u.ID, now, PushReasonDeviceChanged); err != nil {
+		if cancelled, err = s.cancelPushChallenges(tx, u.ID, now, PushReasonDeviceChanged); err != nil {
 			return err
 		}
 		details := map[string]string{"channel": string(ChannelBiometric), "device": reg.DeviceID}
@@ -335,7 +336,12 @@ func (s *Service) FinishBiometricEnrolment(ctx context.Context, c *Caller, code 
 	if err != nil {
 		return err
 	}
-	s.publishPush(ctx, PushEvent{Kind: PushEventUnlinked, UserID: c.User.ID, DeviceID: previous})
+	switch {
+	case previous != "" && previous != reg.DeviceID:
+		s.publishPush(ctx, PushEvent{Kind: PushEventUnlinked, UserID: c.User.ID, DeviceID: previous})
+	case cancelled > 0:
+		s.pushChanged(ctx, c.User.ID)
+	}
 	return nil
 }
 
