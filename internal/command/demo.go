@@ -131,7 +131,7 @@ func seedDemo(ctx context.Context, svc *core.Service, path string) (*demoCredent
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	prog, err := svc.CreateProgramme(ctx, core.NewProgramme{Name: "Deputy Demo"})
+	prog, err := svc.CreateProgramme(ctx, core.NewProgramme{Name: "Deputy Demo", Settings: core.ProgrammeSettings{Biometrics: true}})
 	if err != nil {
 		return nil, fmt.Errorf("seed programme: %w", err)
 	}
