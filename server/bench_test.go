@@ -239,8 +239,9 @@ func BenchmarkUserCreate(b *testing.B) {
 	report(b, res)
 }
 
-// BenchmarkUserListFiltered measures filtered GET /multi/users pages with
-// 100,000 users in one identity (issue 4 target: p99 < 5 ms).
+// BenchmarkUserListFiltered measures the latency of filtered GET /multi/users
+// pages of 100 with 100,000 users in one identity, one request at a time
+// (issue 4 target: p99 < 5 ms).
 func BenchmarkUserListFiltered(b *testing.B) {
 	inst := testserver.Start(b, testserver.Options{})
 	c := newBenchClient(inst)
@@ -256,7 +257,7 @@ func BenchmarkUserListFiltered(b *testing.B) {
 		"?email=user77777@bench.test",
 	}
 	b.ResetTimer()
-	res := loadgen.Run(context.Background(), loadgen.Config{Workers: 8, Requests: b.N, Do: func(ctx context.Context, _, i int) error {
+	res := loadgen.Run(context.Background(), loadgen.Config{Workers: 1, Requests: b.N, Do: func(ctx context.Context, _, i int) error {
 		q := queries[i%len(queries)]
 		if q != "" && q[len(q)-2:] == "%d" {
 			q = fmt.Sprintf(q, rand.IntN(users/20))

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/deputyhq/deputy/core"
@@ -64,9 +66,12 @@ func get[T any](b *bolt.Bucket, key []byte, what string) (*T, error) {
 }
 
 // decode decodes a record into a new T, which shares no memory with data.
+// Records are written by encoding/json; they are read with the faster
+// encoding/json/v2 prototype in its v1-compatible mode (same format, about
+// twice as fast, which is most of the cost of a page of users).
 func decode[T any](data []byte, what string) (*T, error) {
 	v := new(T)
-	if err := json.Unmarshal(data, v); err != nil {
+	if err := jsonv2.Unmarshal(data, v, jsonv1.DefaultOptionsV1()); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", what, err)
 	}
 	return v, nil
