@@ -86,6 +86,7 @@ type model struct {
 
 	modal      *stepup.Model
 	stepUpWait result // the failed answer the modal is about (given back to the screen on cancel)
+	stepUpOp   op     // the operation to repeat, while the admin's factors are read
 
 	inflight int
 	busy     string
@@ -175,6 +176,20 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m.toModal(msg)
 	case stepup.CheckedMsg:
+		if msg.Err == nil {
+			m.lastOK = m.deps.clock.Now()
+		}
+		return m.toModal(msg)
+	case stepup.PushSentMsg:
+		if msg.Err == nil {
+			m.lastOK = m.deps.clock.Now()
+		}
+		if m.modal == nil && msg.Push != nil && m.sess != nil {
+			// The admin cancelled while the phone was being asked.
+			return m, stepup.Withdraw(m.sess, msg.Push.ID)
+		}
+		return m.toModal(msg)
+	case stepup.PushStatusMsg:
 		if msg.Err == nil {
 			m.lastOK = m.deps.clock.Now()
 		}
@@ -284,11 +299,12 @@ func (m model) done(d doneMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case err == nil:
 		m.lastOK = m.deps.clock.Now()
-	case errors.Is(err, client.ErrStepUpRequired) && m.sess != nil && m.modal == nil:
-		mod := stepup.New(m.sess, m.deps.clock, stepup.Operation{Summary: sentenceCase(d.op.name), Retry: do(d.op)}).SetWidth(m.width - 4)
-		m.modal, m.stepUpWait = &mod, d.res
-		m.fullHelp = false
-		return m, nil
+	case errors.Is(err, client.ErrStepUpRequired) && m.sess != nil && m.modal == nil && m.stepUpWait == nil:
+		// Which methods to offer depends on the admin's factors now (a
+		// phone may have been enrolled on the companion since sign-in):
+		// read them, then open the modal (stepUpFactorsMsg).
+		m.stepUpWait, m.stepUpOp = d.res, d.op
+		return m, do(stepUpFactorsOp())
 	case errors.Is(err, client.ErrUnauthorized) && !d.op.signIn:
 		return m.expire()
 	case !d.op.quiet:
@@ -304,19 +320,52 @@ func (m model) done(d doneMsg) (tea.Model, tea.Cmd) {
 			m.who.name, m.who.identity = res.name, res.identity
 		}
 		return m, nil
+	case stepUpFactorsMsg:
+		return m.openStepUp(res.factors)
 	}
 	return m.toTop(d.res)
+}
+
+// stepUpFactorsMsg answers the admin's factors, read before the step-up
+// modal opens.
+type stepUpFactorsMsg struct {
+	outcome
+	factors []client.Factor
+}
+
+// stepUpFactorsOp reads the admin's own factors (Weavr authFactorsGet). It is
+// quiet: when they cannot be read the modal opens with SMS alone.
+func stepUpFactorsOp() op {
+	return op{name: "check your second factors", label: "Checking how you can confirm…", quiet: true,
+		run: func(ctx context.Context, a api) result {
+			fs, err := a.s.Factors(ctx)
+			return stepUpFactorsMsg{outcome: outcome{err}, factors: fs}
+		}}
+}
+
+// openStepUp opens the step-up modal for the operation that asked for it,
+// offering "Approve on my phone" when factors include an active biometric
+// factor.
+func (m model) openStepUp(factors []client.Factor) (tea.Model, tea.Cmd) {
+	if m.stepUpWait == nil || m.sess == nil || m.modal != nil {
+		return m, nil // the session ended meanwhile
+	}
+	o := m.stepUpOp
+	mod := stepup.New(m.sess, m.deps.clock, stepup.Operation{Summary: sentenceCase(o.name), Retry: do(o)}, factors).SetWidth(m.width - 4)
+	m.modal, m.stepUpOp = &mod, op{}
+	m.fullHelp = false
+	return m, mod.Init()
 }
 
 // stepUpCancelled closes the modal. The screen that asked for the operation
 // gets its failed answer, so that it stops waiting; nothing was done.
 func (m model) stepUpCancelled(err error) (tea.Model, tea.Cmd) {
-	m.modal = nil
-	waiting := m.stepUpWait
-	m.stepUpWait = nil
 	if errors.Is(err, client.ErrUnauthorized) {
 		return m.expire()
 	}
+	m.modal = nil
+	waiting := m.stepUpWait
+	m.stepUpWait = nil
 	if err != nil {
 		m.notice, m.noticeErr = "Step-up failed: "+describe(err)+". Nothing was done.", true
 	} else {
@@ -329,18 +378,25 @@ func (m model) stepUpCancelled(err error) (tea.Model, tea.Cmd) {
 }
 
 // expire sends the admin to sign in again, keeping the screens they were on:
-// after signing in they are back where they were.
+// after signing in they are back where they were. A screen waiting for an
+// operation that needed a step-up gets its failed answer first, so that it
+// does not wait for ever: nothing was done, and the admin can ask again.
 func (m model) expire() (tea.Model, tea.Cmd) {
-	m.modal, m.stepUpWait, m.sess = nil, nil, nil
+	waiting := m.stepUpWait
+	m.modal, m.stepUpWait, m.stepUpOp, m.sess = nil, nil, op{}, nil
 	m.fullHelp = false
+	var cmd tea.Cmd
+	if waiting != nil {
+		m, cmd = m.toTop(waiting)
+	}
 	if _, ok := m.top().(signIn); ok {
-		return m, nil
+		return m, cmd
 	}
 	s, init := newSignIn(m.deps, m.who.email, "", true, "")
 	w, h := m.bodySize()
 	m.stack = append(m.stack, s.SetSize(w, h))
 	m.notice, m.noticeErr = "Your session has ended. Sign in again to carry on where you were.", true
-	return m, init
+	return m, tea.Batch(cmd, init)
 }
 
 // signedIn starts the session: back to the kept place after a re-sign-in,

@@ -147,8 +147,14 @@ func TestGoldenForm(t *testing.T) {
 	requireGolden(t, "form_server_error_80x24", d.screen())
 }
 
-// stepUp opens the step-up modal for a create.
-func stepUp(t *testing.T, w, h int) *driver {
+// The admin's factors: SMS only, or a phone enrolled for approvals too.
+var (
+	smsFactors   = []client.Factor{{Type: "OTP", Channel: "SMS", Status: client.FactorActive}}
+	phoneFactors = []client.Factor{{Type: "OTP", Channel: "SMS", Status: client.FactorActive}, {Type: "PUSH", Channel: client.ChannelBiometric, Status: client.FactorActive}}
+)
+
+// stepUp opens the step-up modal for a create, the admin having factors.
+func stepUp(t *testing.T, w, h int, factors []client.Factor) *driver {
 	d := signedIn(t, w, h)
 	d.keys("n")
 	d.typeText("Grace")
@@ -158,11 +164,12 @@ func stepUp(t *testing.T, w, h int) *driver {
 	d.typeText("grace@acme.test")
 	d.keys("ctrl+s")
 	d.answer("create user grace@acme.test", savedMsg{outcome: outcome{&client.Error{Status: http.StatusForbidden, Code: client.CodeStepUpRequired}}})
+	d.answer("check your second factors", stepUpFactorsMsg{factors: factors})
 	return d
 }
 
 func TestGoldenStepUp(t *testing.T) {
-	d := stepUp(t, 80, 24)
+	d := stepUp(t, 80, 24, smsFactors)
 	requireGolden(t, "stepup_80x24", d.screen())
 
 	d.update(keyPress("enter")) // asks for a code (the call is not made)
@@ -174,6 +181,20 @@ func TestGoldenStepUp(t *testing.T) {
 	d.typeText("12")
 	requireGolden(t, "stepup_code_80x24", d.screen())
 	requireGolden(t, "stepup_code_120x32", func() string { d.send(windowSize(120, 32)); return d.screen() }())
+}
+
+func TestGoldenStepUpPush(t *testing.T) {
+	d := stepUp(t, 80, 24, phoneFactors)
+	d.keys("down")
+	requireGolden(t, "stepup_push_80x24", d.screen())
+
+	d.update(keyPress("enter")) // asks the phone (the call is not made)
+	d.send(stepup.PushSentMsg{Push: &client.PushStepUp{ID: "100000003", Number: 42}})
+	d.clock.Advance(7 * time.Second)
+	requireGolden(t, "stepup_waiting_80x24", d.screen())
+
+	d.send(stepup.PushStatusMsg{ID: "100000003", Status: &client.PushStatus{ID: "100000003", State: client.PushDeclined}})
+	requireGolden(t, "stepup_declined_80x24", d.screen())
 }
 
 func TestGoldenRoles(t *testing.T) {

@@ -18,8 +18,9 @@ import (
 	"github.com/deputyhq/deputy/server/client"
 )
 
-// fakeClock stands still until a test moves it, and schedules nothing: no
-// timer ever fires in a model test, so screens render the same every time.
+// fakeClock stands still until a test moves it. What it schedules never
+// fires by itself: the driver keeps the timers, and a test fires them with
+// driver.fire, so screens render the same every time.
 type fakeClock struct {
 	mu  sync.Mutex
 	now time.Time
@@ -41,7 +42,15 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-func (c *fakeClock) Tick(time.Duration, func(time.Time) tea.Msg) tea.Cmd { return nil }
+func (c *fakeClock) Tick(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd {
+	return func() tea.Msg { return timerMsg{every: d, fn: fn} }
+}
+
+// timerMsg is a scheduled message, kept by the driver until fired.
+type timerMsg struct {
+	every time.Duration
+	fn    func(time.Time) tea.Msg
+}
 
 // The admin every test signs in as: the root user of a corporate, with an
 // active SMS factor.
@@ -61,7 +70,13 @@ type deputy struct {
 
 func startDeputy(t *testing.T) *deputy {
 	t.Helper()
-	inst := testserver.Start(t, testserver.Options{})
+	return startDeputyWith(t, testserver.Options{})
+}
+
+// startDeputyWith is startDeputy with the test server's options.
+func startDeputyWith(t testing.TB, opts testserver.Options) *deputy {
+	t.Helper()
+	inst := testserver.Start(t, opts)
 	c, err := client.New(inst.URL, inst.APIKey)
 	require.NoError(t, err)
 	ctx := context.Background()
@@ -114,6 +129,7 @@ type driver struct {
 	// answer with answer (golden screens use made-up data this way).
 	offline bool
 	pending []op
+	timers  []timerMsg
 }
 
 func newDriver(t *testing.T, opts Options, w, h int) *driver {
@@ -147,6 +163,8 @@ func (d *driver) run(cmd tea.Cmd) {
 		}
 	case tea.QuitMsg:
 		d.quit = true
+	case timerMsg:
+		d.timers = append(d.timers, msg)
 	case op:
 		if d.offline {
 			d.pending = append(d.pending, msg)
@@ -155,6 +173,26 @@ func (d *driver) run(cmd tea.Cmd) {
 		d.send(msg)
 	default:
 		d.send(msg)
+	}
+}
+
+// fire moves the clock on by every and delivers the messages of the timers
+// scheduled that often, with everything that follows from them.
+func (d *driver) fire(every time.Duration) {
+	d.t.Helper()
+	d.clock.Advance(every)
+	var due []timerMsg
+	kept := d.timers[:0]
+	for _, tm := range d.timers {
+		if tm.every == every {
+			due = append(due, tm)
+		} else {
+			kept = append(kept, tm)
+		}
+	}
+	d.timers = kept
+	for _, tm := range due {
+		d.send(tm.fn(d.clock.Now()))
 	}
 }
 

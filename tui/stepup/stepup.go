@@ -5,15 +5,26 @@
 // stepped up, runs the operation's Retry command, which repeats the original
 // call with its original idempotency-ref so that nothing is done twice.
 //
-// The only method offered today is "Text me a code" (Weavr
-// stepupSCAChallenge / stepupSCAVerify with an SMS one-time password: 6
-// digits, 5-minute life, at most 5 attempts, a new code at most every 15
-// seconds). The list of methods is built so that "Approve on my phone" (push)
-// slots in once the server has a push API; it is not offered before then.
+// Two methods are offered:
 //
-// All I/O happens in tea.Cmds. The model reports its outcome with
-// [VerifiedMsg] or [CancelledMsg], and each finished call with [SentMsg] or
-// [CheckedMsg], so that its owner can track the session's activity.
+//   - "Text me a code" (Weavr stepupSCAChallenge / stepupSCAVerify with an SMS
+//     one-time password: 6 digits, 5-minute life, at most 5 attempts, a new
+//     code at most every 15 seconds), always;
+//   - "Approve on my phone" (Weavr stepupSCAChallengePush), only when the
+//     admin has an active PUSH/BIOMETRIC factor: the server sends the
+//     operation's summary to the companion app, the modal shows the 2-digit
+//     number to pick there and follows the challenge with
+//     [client.Session.PushStatus] once a second until it is approved,
+//     declined, cancelled or expired. A signature on the phone approves
+//     exactly that summary and number (PSD2 RTS Art. 5, dynamic linking).
+//     When the phone says no, or nobody answers in time, the modal says why
+//     and offers the methods again with the cursor on the other one.
+//
+// All I/O happens in tea.Cmds, and every wait is a tick of the injected
+// clock, so nothing runs once the modal is gone. The model reports its
+// outcome with [VerifiedMsg] or [CancelledMsg], and each finished call with
+// [SentMsg], [CheckedMsg], [PushSentMsg] or [PushStatusMsg], so that its
+// owner can track the session's activity.
 package stepup
 
 import (
@@ -43,7 +54,7 @@ const (
 	ResendAfter = 15 * time.Second
 )
 
-// Machine codes the SMS challenge calls answer with (Weavr stepupSCA*).
+// Machine codes the challenge calls answer with (Weavr stepupSCA*).
 const (
 	codeRetryIn15Sec     = "RETRY_IN_15SEC"
 	codeInvalid          = "VERIFICATION_CODE_INVALID"
@@ -55,6 +66,7 @@ const (
 	codeNotRegistered    = "CHANNEL_NOT_REGISTERED"
 	codeMobileNotAvail   = "MOBILE_NUMBER_NOT_AVAILABLE"
 	codeCredentialsInact = "CREDENTIALS_INACTIVE"
+	codeNotSupported     = "CHANNEL_NOT_SUPPORTED"
 )
 
 // callTimeout bounds each challenge call.
@@ -63,10 +75,17 @@ const callTimeout = 20 * time.Second
 // spinEvery is how often the spinner moves while a call runs.
 const spinEvery = 100 * time.Millisecond
 
-// Challenger passes SMS challenges; a *client.Session is one.
+// PollEvery is how often the modal asks how a push challenge stands.
+const PollEvery = time.Second
+
+// Challenger passes step-up challenges, by SMS code or push approval; a
+// *client.Session is one.
 type Challenger interface {
 	StepUpSMS(ctx context.Context, opts ...client.CallOption) error
 	VerifyStepUpSMS(ctx context.Context, code string, opts ...client.CallOption) error
+	StepUpPush(ctx context.Context, summary string, opts ...client.CallOption) (*client.PushStepUp, error)
+	PushStatus(ctx context.Context, id string) (*client.PushStatus, error)
+	DeclinePush(ctx context.Context, id, reason string) error
 }
 
 // Clock tells the time and schedules the modal's refreshes. Tests pass one
@@ -101,22 +120,41 @@ type SentMsg struct{ Err error }
 // CheckedMsg is the answer to checking a code; Err is nil when it was right.
 type CheckedMsg struct{ Err error }
 
+// PushSentMsg is the answer to asking the phone for an approval: the
+// challenge's id and the number to show, or why it could not be sent.
+type PushSentMsg struct {
+	Push *client.PushStepUp
+	Err  error
+}
+
+// PushStatusMsg is the answer to asking how push challenge ID stands.
+type PushStatusMsg struct {
+	ID     string
+	Status *client.PushStatus
+	Err    error
+}
+
 type tickMsg struct{}
 
 type spinMsg struct{}
 
-// method is one way of stepping up. Only SMS exists so far; push ("Approve on
-// my phone") is added here when the server offers it.
+// pollMsg asks how push challenge id stands.
+type pollMsg struct{ id string }
+
+// method is one way of stepping up.
 type method int
 
 const (
-	methodSMS method = iota
+	methodSMS  method = iota // "Text me a code"
+	methodPush               // "Approve on my phone"
 )
 
 func (m method) label() string {
 	switch m {
 	case methodSMS:
 		return "Text me a code"
+	case methodPush:
+		return "Approve on my phone"
 	}
 	return "?"
 }
@@ -125,8 +163,20 @@ func (m method) hint() string {
 	switch m {
 	case methodSMS:
 		return "a 6-digit code to your enrolled mobile"
+	case methodPush:
+		return "pick a number in the Deputy app on your enrolled phone"
 	}
 	return ""
+}
+
+// pushReady reports whether factors include an active biometric (push) factor.
+func pushReady(factors []client.Factor) bool {
+	for _, f := range factors {
+		if f.Type == "PUSH" && f.Channel == client.ChannelBiometric && f.Status == client.FactorActive {
+			return true
+		}
+	}
+	return false
 }
 
 type state int
@@ -138,6 +188,9 @@ const (
 	verifying              // checking the code
 	spent                  // the code cannot be used any more: resend or cancel
 	failed                 // the step-up cannot go on: the reason is shown until esc
+	pushing                // asking the server to send the phone a challenge
+	waiting                // the number is shown; waiting for the phone's answer
+	closed                 // cancelled: late answers and polls are ignored
 )
 
 // KeyMap is the modal's key bindings; it implements help.KeyMap.
@@ -176,14 +229,20 @@ type Model struct {
 	notice       string // the last thing that went wrong, or what happened
 	reason       error  // why the step-up failed (state failed)
 
+	push          client.PushStepUp // the challenge being waited for (state waiting)
+	pushExpiresAt time.Time         // when it expires, by this clock
+
 	spin     spinner.Model
 	spinning bool
 	ticking  bool
 	width    int
 }
 
-// New returns the modal for op, stepping up through ch.
-func New(ch Challenger, clock Clock, op Operation) Model {
+// New returns the modal for op, stepping up through ch. factors are the
+// admin's second factors (client.Session.Factors): "Approve on my phone" is
+// offered when they include an active biometric one. Without factors (they
+// could not be read) only SMS is offered.
+func New(ch Challenger, clock Clock, op Operation, factors []client.Factor) Model {
 	in := textinput.New()
 	in.Prompt = ""
 	in.CharLimit = CodeLength
@@ -191,9 +250,13 @@ func New(ch Challenger, clock Clock, op Operation) Model {
 	st := in.Styles()
 	st.Cursor.Blink = false
 	in.SetStyles(st)
+	methods := []method{methodSMS}
+	if pushReady(factors) {
+		methods = append(methods, methodPush)
+	}
 	return Model{
 		ch: ch, clock: clock, op: op, keys: DefaultKeyMap(),
-		methods: []method{methodSMS},
+		methods: methods,
 		input:   in,
 		spin:    spinner.New(spinner.WithSpinner(spinner.MiniDot)),
 		width:   58,
@@ -218,6 +281,12 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 		return m.sent(msg.Err)
 	case CheckedMsg:
 		return m.checked(msg.Err)
+	case PushSentMsg:
+		return m.pushSent(msg)
+	case pollMsg:
+		return m.poll(msg.id)
+	case PushStatusMsg:
+		return m.pushStatus(msg)
 	case tickMsg:
 		if m.state != entering && m.state != spent {
 			m.ticking = false
@@ -225,7 +294,7 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 		}
 		return m, m.tick()
 	case spinMsg:
-		if m.state != sending && m.state != verifying {
+		if !m.Busy() {
 			m.spinning = false
 			return m, nil
 		}
@@ -237,7 +306,15 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 
 func (m Model) key(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	if key.Matches(msg, m.keys.Cancel) {
-		return m, func() tea.Msg { return CancelledMsg{Err: m.reason} }
+		reason := m.reason
+		cancelled := func() tea.Msg { return CancelledMsg{Err: reason} }
+		was := m.state
+		m.state = closed
+		m.input.Blur()
+		if was == waiting {
+			return m, tea.Batch(cancelled, m.withdraw())
+		}
+		return m, cancelled
 	}
 	switch m.state {
 	case choosing:
@@ -247,6 +324,9 @@ func (m Model) key(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		case key.Matches(msg, m.keys.Down):
 			m.cursor = min(len(m.methods)-1, m.cursor+1)
 		case key.Matches(msg, m.keys.Choose):
+			if m.methods[m.cursor] == methodPush {
+				return m.askPhone()
+			}
 			return m.send()
 		}
 	case entering:
@@ -384,6 +464,123 @@ func (m Model) checked(err error) (Model, tea.Cmd) {
 	return m, nil
 }
 
+// askPhone asks the server to send the admin's phone a challenge naming the
+// operation.
+func (m Model) askPhone() (Model, tea.Cmd) {
+	m.state, m.notice = pushing, ""
+	ch, summary := m.ch, m.op.Summary
+	call := func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		up, err := ch.StepUpPush(ctx, summary)
+		return PushSentMsg{Push: up, Err: err}
+	}
+	return m, tea.Batch(call, m.startSpin())
+}
+
+func (m Model) pushSent(msg PushSentMsg) (Model, tea.Cmd) {
+	if m.state != pushing {
+		if msg.Push != nil && msg.Push.ID != m.push.ID {
+			return m, Withdraw(m.ch, msg.Push.ID) // asked for before esc: nobody waits for it
+		}
+		return m, nil
+	}
+	if msg.Err != nil || msg.Push == nil {
+		err := msg.Err
+		if err == nil {
+			err = errors.New("the server sent no challenge")
+		}
+		if errors.Is(err, client.ErrUnauthorized) {
+			return m.fail(err)
+		}
+		return m.offerOther(methodPush, "Could not ask your phone: "+pushFailure(err))
+	}
+	m.state, m.push = waiting, *msg.Push
+	m.pushExpiresAt = m.clock.Now().Add(CodeTTL)
+	return m, tea.Batch(m.schedulePoll(), m.startSpin())
+}
+
+// schedulePoll asks how the challenge stands after PollEvery.
+func (m Model) schedulePoll() tea.Cmd {
+	id := m.push.ID
+	return m.clock.Tick(PollEvery, func(time.Time) tea.Msg { return pollMsg{id: id} })
+}
+
+func (m Model) poll(id string) (Model, tea.Cmd) {
+	if m.state != waiting || id != m.push.ID {
+		return m, nil // the modal moved on: the poll ends here
+	}
+	ch := m.ch
+	return m, func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		st, err := ch.PushStatus(ctx, id)
+		return PushStatusMsg{ID: id, Status: st, Err: err}
+	}
+}
+
+func (m Model) pushStatus(msg PushStatusMsg) (Model, tea.Cmd) {
+	if m.state != waiting || msg.ID != m.push.ID {
+		return m, nil
+	}
+	if msg.Err != nil {
+		if errors.Is(msg.Err, client.ErrUnauthorized) {
+			return m.fail(msg.Err)
+		}
+		if errors.Is(msg.Err, client.ErrNotFound) {
+			return m.offerOther(methodPush, "The approval request is gone from the server.")
+		}
+		// A network or server failure: the phone may still answer.
+		m.notice = "Could not ask how the approval stands: " + reason(msg.Err) + " Still waiting."
+		return m, m.schedulePoll()
+	}
+	m.notice = ""
+	switch msg.Status.State {
+	case client.PushApproved:
+		m.state = choosing // done; the owner closes the modal
+		summary := m.op.Summary
+		return m, tea.Batch(func() tea.Msg { return VerifiedMsg{Summary: summary} }, m.op.Retry)
+	case client.PushDeclined:
+		return m.offerOther(methodPush, "Declined on your phone (or a different number was picked there). Nothing was done.")
+	case client.PushExpired:
+		return m.offerOther(methodPush, "Nobody approved on the phone within "+shortDuration(CodeTTL)+". Nothing was done.")
+	case client.PushCancelled:
+		return m.offerOther(methodPush, "Deputy withdrew the request (your phone was replaced or unlinked, or your account was locked). Nothing was done.")
+	}
+	return m, m.schedulePoll() // PENDING, or a state this client does not know yet
+}
+
+// offerOther goes back to the list of methods with notice shown and the
+// cursor on a method other than failed.
+func (m Model) offerOther(failed method, notice string) (Model, tea.Cmd) {
+	m.state, m.notice = choosing, notice
+	m.push = client.PushStepUp{}
+	for i, me := range m.methods {
+		if me != failed {
+			m.cursor = i
+			break
+		}
+	}
+	return m, nil
+}
+
+// withdraw tells the server that the admin no longer waits for the phone.
+func (m Model) withdraw() tea.Cmd { return Withdraw(m.ch, m.push.ID) }
+
+// Withdraw declines push challenge id on the admin's behalf (reason
+// CANCELLED), so that the phone stops asking for it. The owner calls it for
+// a [PushSentMsg] that arrives after the modal was closed. It is best
+// effort: its command answers nil, and a challenge left pending expires on
+// its own.
+func Withdraw(ch Challenger, id string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		_ = ch.DeclinePush(ctx, id, client.DeclineCancelled)
+		return nil
+	}
+}
+
 // fail ends the step-up with err. A session that ended is reported at once,
 // so that the owner can send the admin to sign in; anything else is shown
 // until the admin presses esc (or enter to start again).
@@ -420,8 +617,10 @@ func (m *Model) startSpin() tea.Cmd {
 	return m.clock.Tick(spinEvery, func(time.Time) tea.Msg { return spinMsg{} })
 }
 
-// Busy reports whether a call is running.
-func (m Model) Busy() bool { return m.state == sending || m.state == verifying }
+// Busy reports whether a call is running or the modal waits for the phone.
+func (m Model) Busy() bool {
+	return m.state == sending || m.state == verifying || m.state == pushing || m.state == waiting
+}
 
 // KeyMap returns the bindings that apply now, for the help bubble.
 func (m Model) KeyMap() help.KeyMap {
@@ -445,6 +644,15 @@ func (m Model) KeyMap() help.KeyMap {
 		b = append(b, m.keys.Retry)
 	}
 	return bindings(append(b, m.keys.Cancel))
+}
+
+// Number is the number the admin picks on the phone, 0 when the modal is not
+// waiting for the phone.
+func (m Model) Number() int {
+	if m.state != waiting {
+		return 0
+	}
+	return m.push.Number
 }
 
 type bindings []key.Binding
@@ -495,12 +703,29 @@ func (m Model) View() string {
 	case failed:
 		lines = append(lines, warn.Render(wrap.Render("The step-up failed: "+failure(m.reason))), "",
 			wrap.Render("Nothing was done. Press enter to try again or esc to cancel."))
+	case pushing:
+		lines = append(lines, m.spin.View()+" Asking your phone…")
+	case waiting:
+		number := lipgloss.NewStyle().Bold(true).Render(fmt.Sprintf("%02d", m.push.Number))
+		lines = append(lines,
+			"Pick "+number+" on your phone",
+			wrap.Render("to approve “"+m.op.Summary+"”."), "",
+			m.spin.View()+" Waiting for your approval · "+m.pushLeft(now),
+			dim.Render(wrap.Render("If your phone asks about anything else, decline it there.")))
 	}
 	if m.notice != "" {
 		lines = append(lines, "", warn.Render(wrap.Render(m.notice)))
 	}
 	box := lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(borderColor).Padding(0, 1).Width(m.width)
 	return box.Render(strings.Join(lines, "\n"))
+}
+
+// pushLeft says how long the phone has to answer.
+func (m Model) pushLeft(now time.Time) string {
+	if left := m.pushExpiresAt.Sub(now); left > 0 {
+		return "expires in " + clockText(left)
+	}
+	return "expiring"
 }
 
 // statusLine shows the code's expiry, the attempts left and the resend countdown.
@@ -556,6 +781,35 @@ func failure(err error) string {
 		}
 	}
 	return reason(err)
+}
+
+// pushFailure explains why the phone could not be asked.
+func pushFailure(err error) string {
+	var ae *client.Error
+	if errors.As(err, &ae) {
+		switch ae.Code {
+		case codeNotRegistered:
+			return "no phone is enrolled for approvals any more. Enrol one in the Deputy app, or use a code."
+		case codeNotSupported:
+			return "this programme does not take approvals on a phone."
+		case codeCredentialsInact:
+			return "your account is deactivated."
+		case codeLimitExceeded:
+			if ae.RetryAfter > 0 {
+				return fmt.Sprintf("too many failed step-ups: they are locked for %s.", roundUp(ae.RetryAfter))
+			}
+			return "too many approvals are waiting on your phone. Answer or dismiss them there first."
+		}
+	}
+	return reason(err)
+}
+
+// shortDuration renders whole minutes as "5 minutes".
+func shortDuration(d time.Duration) string {
+	if n := int(d / time.Minute); n > 1 && d%time.Minute == 0 {
+		return fmt.Sprintf("%d minutes", n)
+	}
+	return d.String()
 }
 
 // reason is the readable part of a call's error, without the operation name

@@ -2,6 +2,7 @@ package stepup_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,19 +18,75 @@ import (
 	"github.com/deputyhq/deputy/tui/stepup"
 )
 
-// clock stands still until the test moves it and schedules nothing.
+// clock stands still until the test moves it. What it schedules does not
+// fire by itself: the harness keeps it until the test calls fire.
 type clock struct{ now time.Time }
 
-func (c *clock) Now() time.Time                                      { return c.now }
-func (c *clock) Tick(time.Duration, func(time.Time) tea.Msg) tea.Cmd { return nil }
+// timer is a scheduled message, kept by the harness.
+type timer struct {
+	every time.Duration
+	fn    func(time.Time) tea.Msg
+}
 
-// challenger answers with the errors the test queues, and counts the calls.
+func (c *clock) Now() time.Time { return c.now }
+func (c *clock) Tick(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd {
+	return func() tea.Msg { return timer{every: d, fn: fn} }
+}
+
+// challenger answers with the errors and states the test queues, and
+// counts the calls.
 type challenger struct {
 	mu          sync.Mutex
 	sendErrs    []error
 	verifyErrs  []error
 	sent, tried int
 	codes       []string
+
+	pushErrs  []error
+	pushed    []string // the summaries the phone was asked to approve
+	states    []string // what PushStatus answers, one per call; PENDING when none are left
+	statusErr []error
+	polled    int
+	declined  []string // "id reason"
+}
+
+func (c *challenger) StepUpPush(_ context.Context, summary string, _ ...client.CallOption) (*client.PushStepUp, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pushed = append(c.pushed, summary)
+	if len(c.pushErrs) > 0 {
+		err := c.pushErrs[0]
+		c.pushErrs = c.pushErrs[1:]
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &client.PushStepUp{ID: fmt.Sprint(100 + len(c.pushed)), Number: 42}, nil
+}
+
+func (c *challenger) PushStatus(_ context.Context, id string) (*client.PushStatus, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.polled++
+	if len(c.statusErr) > 0 {
+		err := c.statusErr[0]
+		c.statusErr = c.statusErr[1:]
+		if err != nil {
+			return nil, err
+		}
+	}
+	state := client.PushPending
+	if len(c.states) > 0 {
+		state, c.states = c.states[0], c.states[1:]
+	}
+	return &client.PushStatus{ID: id, State: state, Summary: c.pushed[len(c.pushed)-1]}, nil
+}
+
+func (c *challenger) DeclinePush(_ context.Context, id, reason string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.declined = append(c.declined, id+" "+reason)
+	return nil
 }
 
 func (c *challenger) StepUpSMS(context.Context, ...client.CallOption) error {
@@ -61,22 +118,51 @@ func (c *challenger) VerifyStepUpSMS(_ context.Context, code string, _ ...client
 type retried struct{}
 
 // harness drives a Model: it runs the commands it returns, collecting the
-// messages meant for its owner.
+// messages meant for its owner and keeping the timers it schedules.
 type harness struct {
-	t     *testing.T
-	m     stepup.Model
-	clock *clock
-	ch    *challenger
-	out   []tea.Msg // VerifiedMsg, CancelledMsg, retried
+	t      *testing.T
+	m      stepup.Model
+	clock  *clock
+	ch     *challenger
+	out    []tea.Msg // VerifiedMsg, CancelledMsg, retried
+	timers []timer
 }
 
-func newHarness(t *testing.T) *harness {
+// smsOnly are the factors of an admin without a phone for approvals.
+var smsOnly = []client.Factor{{Type: "OTP", Channel: "SMS", Status: client.FactorActive}}
+
+// withPhone are the factors of an admin whose phone is enrolled too.
+var withPhone = append([]client.Factor{{Type: "PUSH", Channel: client.ChannelBiometric, Status: client.FactorActive}}, smsOnly...)
+
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, smsOnly) }
+
+func newHarnessWith(t *testing.T, factors []client.Factor) *harness {
 	h := &harness{t: t, clock: &clock{now: time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)}, ch: &challenger{}}
 	h.m = stepup.New(h.ch, h.clock, stepup.Operation{
 		Summary: "Create user grace@acme.test",
 		Retry:   func() tea.Msg { return retried{} },
-	})
+	}, factors)
 	return h
+}
+
+// fire delivers the messages of the timers scheduled every d, as if d had
+// passed.
+func (h *harness) fire(d time.Duration) {
+	h.t.Helper()
+	h.clock.now = h.clock.now.Add(d)
+	var due []timer
+	kept := h.timers[:0]
+	for _, tm := range h.timers {
+		if tm.every == d {
+			due = append(due, tm)
+		} else {
+			kept = append(kept, tm)
+		}
+	}
+	h.timers = kept
+	for _, tm := range due {
+		h.send(tm.fn(h.clock.now))
+	}
 }
 
 func (h *harness) send(msg tea.Msg) {
@@ -95,6 +181,8 @@ func (h *harness) run(cmd tea.Cmd) {
 		for _, c := range msg {
 			h.run(c)
 		}
+	case timer:
+		h.timers = append(h.timers, msg)
 	case stepup.VerifiedMsg, stepup.CancelledMsg, retried:
 		h.out = append(h.out, msg)
 	default:
@@ -318,4 +406,203 @@ func TestKeyMapAndWidth(t *testing.T) {
 	for _, l := range strings.Split(h.m.View(), "\n") {
 		assert.LessOrEqual(t, ansi.StringWidth(l), 40)
 	}
+}
+
+func TestPushIsOfferedOnlyWithAnActivePhone(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		factors []client.Factor
+		offered bool
+	}{
+		{"no factors read", nil, false},
+		{"sms only", smsOnly, false},
+		{"phone being enrolled", []client.Factor{{Type: "PUSH", Channel: client.ChannelBiometric, Status: client.FactorPendingVerification}}, false},
+		{"phone inactive", []client.Factor{{Type: "PUSH", Channel: client.ChannelBiometric, Status: client.FactorInactive}}, false},
+		{"phone active", withPhone, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarnessWith(t, tt.factors)
+			h.requireView("> Text me a code")
+			assert.Equal(t, tt.offered, strings.Contains(h.view(), "Approve on my phone"), "view: %s", h.view())
+		})
+	}
+}
+
+func TestPushApprovedRetriesOnce(t *testing.T) {
+	h := newHarnessWith(t, withPhone)
+	h.requireView("> Text me a code", "Approve on my phone", "pick a number in the Deputy app")
+	h.key("j")
+	h.requireView("> Approve on my phone")
+	h.key("enter")
+	assert.Equal(t, []string{"Create user grace@acme.test"}, h.ch.pushed, "the phone is asked to approve the operation's summary")
+	assert.Zero(t, h.ch.sent, "no code texted")
+	h.requireView("Pick 42 on your phone", "to approve “Create user grace@acme.test”.", "Waiting for your approval", "expires in 5:00")
+	assert.True(t, h.m.Busy())
+	assert.Equal(t, 42, h.m.Number())
+	assert.Empty(t, h.out)
+
+	// Every second the modal asks how the challenge stands.
+	h.fire(stepup.PollEvery)
+	assert.Equal(t, 1, h.ch.polled)
+	h.requireView("Waiting for your approval", "expires in 4:59")
+	h.fire(stepup.PollEvery)
+	assert.Equal(t, 2, h.ch.polled)
+
+	h.ch.states = []string{client.PushApproved}
+	h.fire(stepup.PollEvery)
+	require.Len(t, h.out, 2)
+	assert.Contains(t, h.out, stepup.VerifiedMsg{Summary: "Create user grace@acme.test"})
+	assert.Contains(t, h.out, retried{}, "the operation is retried")
+	assert.False(t, h.m.Busy())
+
+	// Nothing more is scheduled: the poll ended with the approval.
+	h.fire(stepup.PollEvery)
+	assert.Equal(t, 3, h.ch.polled)
+	assert.Len(t, h.out, 2, "retried once")
+	assert.Empty(t, h.ch.declined)
+}
+
+func TestPushRefusedOffersTheOtherMethod(t *testing.T) {
+	for _, tt := range []struct {
+		state, want string
+	}{
+		{client.PushDeclined, "Declined on your phone (or a different number was picked there). Nothing was done."},
+		{client.PushExpired, "Nobody approved on the phone within 5 minutes. Nothing was done."},
+		{client.PushCancelled, "Deputy withdrew the request"},
+	} {
+		t.Run(tt.state, func(t *testing.T) {
+			h := newHarnessWith(t, withPhone)
+			h.key("j")
+			h.key("enter")
+			h.ch.states = []string{client.PushPending, tt.state}
+			h.fire(stepup.PollEvery)
+			h.fire(stepup.PollEvery)
+			h.requireView(tt.want, "> Text me a code", "Approve on my phone")
+			assert.Empty(t, h.out, "nothing verified, nothing retried, still open")
+			assert.Zero(t, h.m.Number())
+
+			// The poll has stopped.
+			h.fire(stepup.PollEvery)
+			assert.Equal(t, 2, h.ch.polled)
+
+			// The other method is a key away.
+			h.key("enter")
+			assert.Equal(t, 1, h.ch.sent)
+			h.requireView("Type the code texted to your mobile")
+			h.key("123456")
+			h.key("enter")
+			assert.Contains(t, h.out, retried{})
+
+			// Or the phone again: a new challenge.
+			h = newHarnessWith(t, withPhone)
+			h.key("j")
+			h.key("enter")
+			h.ch.states = []string{tt.state}
+			h.fire(stepup.PollEvery)
+			h.key("j") // the cursor is on SMS: down to the phone
+			h.key("enter")
+			assert.Len(t, h.ch.pushed, 2)
+			h.requireView("Pick 42 on your phone")
+		})
+	}
+}
+
+func TestPushCancelWithdrawsTheRequest(t *testing.T) {
+	h := newHarnessWith(t, withPhone)
+	h.key("j")
+	h.key("enter")
+	h.fire(stepup.PollEvery)
+	h.key("esc")
+	assert.Equal(t, []tea.Msg{stepup.CancelledMsg{}}, h.out, "cancelled, nothing retried")
+	assert.Equal(t, []string{"101 CANCELLED"}, h.ch.declined, "the phone stops asking")
+
+	// A poll already on its way changes nothing, and schedules nothing.
+	polled := h.ch.polled
+	h.fire(stepup.PollEvery)
+	assert.Equal(t, polled, h.ch.polled)
+	h.send(stepup.PushStatusMsg{ID: "101", Status: &client.PushStatus{ID: "101", State: client.PushApproved}})
+	assert.Len(t, h.out, 1, "a late approval does not retry the operation")
+}
+
+func TestPushStaleAnswersAreIgnored(t *testing.T) {
+	h := newHarnessWith(t, withPhone)
+	h.key("j")
+	h.key("enter")
+	h.send(stepup.PushStatusMsg{ID: "99", Status: &client.PushStatus{ID: "99", State: client.PushApproved}})
+	assert.Empty(t, h.out, "another challenge's approval is not this one's")
+	h.send(stepup.PushSentMsg{Push: &client.PushStepUp{ID: "7", Number: 11}})
+	h.requireView("Pick 42 on your phone")
+}
+
+func TestPushStartFailures(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"no phone any more", conflict("CHANNEL_NOT_REGISTERED"), "no phone is enrolled for approvals any more"},
+		{"biometrics off", conflict("CHANNEL_NOT_SUPPORTED"), "this programme does not take approvals on a phone"},
+		{"too many waiting", conflict("CHALLENGE_LIMIT_EXCEEDED"), "too many approvals are waiting on your phone"},
+		{"locked", &client.Error{Status: http.StatusConflict, Code: "CHALLENGE_LIMIT_EXCEEDED", RetryAfter: 10 * time.Minute}, "too many failed step-ups: they are locked for 10m0s"},
+		{"network", context.DeadlineExceeded, "the server did not answer in time"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarnessWith(t, withPhone)
+			h.ch.pushErrs = []error{tt.err}
+			h.key("j")
+			h.key("enter")
+			h.requireView("Could not ask your phone: "+tt.want, "> Text me a code")
+			assert.Empty(t, h.out)
+		})
+	}
+}
+
+func TestPushWaitSurvivesNetworkErrors(t *testing.T) {
+	h := newHarnessWith(t, withPhone)
+	h.key("j")
+	h.key("enter")
+	h.ch.statusErr = []error{context.DeadlineExceeded}
+	h.fire(stepup.PollEvery)
+	h.requireView("Pick 42 on your phone", "the server did not answer in time. Still waiting.")
+	h.ch.states = []string{client.PushApproved}
+	h.fire(stepup.PollEvery)
+	assert.Contains(t, h.out, retried{})
+}
+
+func TestPushSessionEnded(t *testing.T) {
+	ended := &client.Error{Status: http.StatusUnauthorized}
+	h := newHarnessWith(t, withPhone)
+	h.key("j")
+	h.key("enter")
+	h.ch.statusErr = []error{ended}
+	h.fire(stepup.PollEvery)
+	require.Len(t, h.out, 1)
+	assert.Equal(t, stepup.CancelledMsg{Err: ended}, h.out[0], "e.g. \"I did not do this\" on the phone ended every session")
+}
+
+func TestPushKeyMap(t *testing.T) {
+	h := newHarnessWith(t, withPhone)
+	keys := func() []string {
+		var out []string
+		for _, b := range h.m.KeyMap().ShortHelp() {
+			out = append(out, b.Help().Key)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"↑/↓", "enter", "esc"}, keys())
+	h.key("j")
+	h.key("enter")
+	assert.Equal(t, []string{"esc"}, keys(), "waiting: only cancel")
+}
+
+func TestPushAnswerAfterCancelIsWithdrawn(t *testing.T) {
+	h := newHarnessWith(t, withPhone)
+	h.key("j")
+	var cmd tea.Cmd
+	h.m, cmd = h.m.Update(tea.KeyPressMsg{Code: tea.KeyEnter}) // the call is on its way
+	h.key("esc")
+	assert.Equal(t, []tea.Msg{stepup.CancelledMsg{}}, h.out)
+	h.run(cmd) // its answer arrives after esc
+	assert.Equal(t, []string{"101 CANCELLED"}, h.ch.declined, "nobody waits for it: the phone stops asking")
+	assert.Zero(t, h.ch.polled)
 }
