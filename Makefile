@@ -2,7 +2,7 @@
 GO ?= go
 BENCHTIME ?= 2s
 
-.PHONY: run build test vet fuzz bench clean browser-deps
+.PHONY: run build test vet fuzz bench clean browser-deps mobile-deps mobile mobile-package
 
 run:
 	$(GO) run . demo
@@ -10,14 +10,40 @@ run:
 build:
 	$(GO) build -o deputy .
 
-vet:
+vet: mobile-deps
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
-test: vet browser-deps
+test: browser-deps vet
 	$(GO) test -race -count=1 ./...
 	$(MAKE) fuzz FUZZTIME=10s
+
+# The companion app (mobile/) builds for desktops with Fyne's GLFW driver,
+# whose C code needs Debian's OpenGL and X11 headers; `go test ./...` compiles
+# it too. Install what is missing (root, or sudo); nothing happens when all
+# are there, or on a system without dpkg.
+MOBILE_DEPS = libgl1-mesa-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
+mobile-deps:
+	@if ! command -v dpkg >/dev/null 2>&1; then echo "mobile-deps: no dpkg; install the OpenGL and X11 headers Fyne needs by hand"; exit 0; fi; \
+	  missing=; for p in $(MOBILE_DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -z "$$missing" ]; then echo "mobile-deps: all installed"; else \
+	    echo "mobile-deps: installing$$missing"; \
+	    sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	    $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	  fi
+
+# The companion's desktop binary; `go run -tags mobile ./mobile` shows the
+# phone form factor instead. The first build compiles GLFW (minutes).
+mobile: mobile-deps
+	$(GO) build -o deputy-companion ./mobile
+
+# A Linux desktop package (deputy-companion.tar.xz) by the fyne tool; see the
+# README for Android and iOS.
+COMPANION_ID = dev.deputy.companion
+mobile-package: mobile
+	$(GO) tool fyne package -os linux --exe deputy-companion --name deputy-companion \
+	  --app-id $(COMPANION_ID) --icon assets/icon.png --app-version 0.1.0 --app-build 1
 
 # The browser test (server/browsertest) drives Debian's headless Chromium;
 # install it when it is missing (root, or sudo).
@@ -38,6 +64,7 @@ fuzz:
 	$(GO) test ./server -run '^$$' -fuzz '^FuzzVerifyBody$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10x
 	$(GO) test ./server -run '^$$' -fuzz '^FuzzPushApproveBody$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10x
 	$(GO) test ./password -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./mobile/deeplink -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./core -run '^$$' -fuzz '^FuzzPassword$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server -run '^$$' -fuzz '^FuzzNormaliseOrigin$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server/client -run '^$$' -fuzz '^FuzzErrorResponse$$' -fuzztime $(FUZZTIME)
@@ -58,6 +85,7 @@ bench:
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkUserListFiltered$$' -benchtime 5000x
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkPushApprove$$' -benchtime 3000x
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkTokenise$$' -benchtime 20000x
+	$(GO) test ./tui -run '^$$' -bench . -benchtime 5x
 
 clean:
-	rm -f deputy
+	rm -f deputy deputy-companion deputy-companion.tar.xz

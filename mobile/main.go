@@ -50,7 +50,7 @@ func main() {
 	w.SetMaster()
 
 	prompt := screens.NewPasscodeDialog(w, nil)
-	auth, passcode, err := newAuthenticator(a.Storage().RootURI().Path(), prompt.Prompt)
+	auth, keys, passcode, err := newAuthenticator(a.Storage().RootURI().Path(), prompt.Prompt)
 	if err != nil {
 		// The app still connects, accepts invites and enrols SMS; only the
 		// biometric screens need the authenticator.
@@ -64,7 +64,7 @@ func main() {
 		DeviceName: deviceName(),
 	}
 	if auth != nil {
-		deps.Auth = auth
+		deps.Auth, deps.Keys = auth, keys
 	}
 	c := screens.New(deps)
 	link := ""
@@ -72,7 +72,10 @@ func main() {
 		link = os.Args[1]
 	}
 	c.Start(link)
+	a.Lifecycle().SetOnStopped(c.Close)
 	if os.Getenv("DEPUTY_COMPANION_TIMING") != "" {
+		// For measuring cold start: the first screen is laid out and the
+		// window is on screen when the app reports it has started.
 		a.Lifecycle().SetOnStarted(func() {
 			fmt.Fprintf(os.Stderr, "companion: first screen shown %d ms after main started\n", time.Since(start).Milliseconds())
 		})
@@ -82,20 +85,20 @@ func main() {
 
 // newAuthenticator opens the credential store and the user verifier under
 // the app's storage directory.
-func newAuthenticator(dir string, prompt authenticator.PasscodePrompt) (*authenticator.Authenticator, screens.Passcode, error) {
+func newAuthenticator(dir string, prompt authenticator.PasscodePrompt) (*authenticator.Authenticator, *authenticator.FileStore, screens.Passcode, error) {
 	store, err := authenticator.OpenFileStore(filepath.Join(dir, "credentials"))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	verifier, passcode, err := userVerifier(dir, prompt)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	auth, err := authenticator.New(authenticator.Config{}, store, verifier)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return auth, passcode, nil
+	return auth, store, passcode, nil
 }
 
 func deviceName() string {

@@ -2,7 +2,7 @@
 // opens: a connect link, which tells it which Deputy server and programme to
 // talk to, and an invite link, which carries an invited user's id and code.
 //
-//	deputy://connect?server=https%3A%2F%2Fauth.example.com&key=dpk_...[&policy=weavr]
+//	deputy://connect?server=https%3A%2F%2Fauth.example.com&key=dpk_...[&policy=weavr][&origin=https%3A%2F%2Fexample.com]
 //	deputy://invite?userId=123&code=123456
 //
 // The invite link is the one core puts in the invite email when the programme
@@ -57,6 +57,9 @@ type Connect struct {
 	// Policy names the programme's password profile ("weavr", "nist"), so the
 	// companion can show its rules while the user types; "" means the default.
 	Policy string
+	// Origin is the WebAuthn origin the companion acts for (one of the
+	// server's --webauthn-origin values); "" means https://<the server's RP ID>.
+	Origin string
 }
 
 // String returns the deputy://connect link of c.
@@ -64,6 +67,9 @@ func (c Connect) String() string {
 	q := url.Values{"server": {c.Server}, "key": {c.Key}}
 	if c.Policy != "" {
 		q.Set("policy", c.Policy)
+	}
+	if c.Origin != "" {
+		q.Set("origin", c.Origin)
 	}
 	return (&url.URL{Scheme: Scheme, Host: "connect", RawQuery: q.Encode()}).String()
 }
@@ -78,6 +84,25 @@ func (c Connect) Validate() error {
 	}
 	if c.Policy != "" && !validPolicy(c.Policy) {
 		return fmt.Errorf("%w: unknown password policy %q", ErrInvalid, c.Policy)
+	}
+	if c.Origin != "" {
+		if err := CheckOrigin(c.Origin); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckOrigin reports whether origin is a web origin a WebAuthn client may
+// act for: https://host[:port], or http on a loopback host.
+func CheckOrigin(origin string) error {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return fmt.Errorf("%w: the origin must be scheme://host[:port]", ErrInvalid)
+	}
+	host := u.Hostname()
+	if u.Scheme != "https" && !(u.Scheme == "http" && (host == "localhost" || host == "127.0.0.1" || host == "::1")) {
+		return fmt.Errorf("%w: the origin must use https", ErrInvalid)
 	}
 	return nil
 }
@@ -106,7 +131,7 @@ func ParseConnect(link string) (Connect, error) {
 		return Connect{}, fmt.Errorf("%w: expected deputy://connect?server=...&key=...", ErrNotALink)
 	}
 	q := u.Query()
-	c := Connect{Server: strings.TrimSpace(q.Get("server")), Key: strings.TrimSpace(q.Get("key")), Policy: q.Get("policy")}
+	c := Connect{Server: strings.TrimSpace(q.Get("server")), Key: strings.TrimSpace(q.Get("key")), Policy: q.Get("policy"), Origin: q.Get("origin")}
 	if err := c.Validate(); err != nil {
 		return Connect{}, err
 	}

@@ -21,6 +21,9 @@ func TestParseConnect(t *testing.T) {
 		{"https server", "deputy://connect?server=https%3A%2F%2Fauth.example.com&key=dpk_abc", deeplink.Connect{Server: "https://auth.example.com", Key: "dpk_abc"}, nil},
 		{"unescaped server and spaces", "  deputy://connect?server=http://127.0.0.1:8080&key=dpk_abc\n", deeplink.Connect{Server: "http://127.0.0.1:8080", Key: "dpk_abc"}, nil},
 		{"path prefix and policy", "deputy://connect?server=https%3A%2F%2Fexample.com%2Fdeputy&key=dpk_x&policy=nist", deeplink.Connect{Server: "https://example.com/deputy", Key: "dpk_x", Policy: "nist"}, nil},
+		{"origin", "deputy://connect?server=https://auth.example.com&key=dpk_x&origin=https%3A%2F%2Fexample.com", deeplink.Connect{Server: "https://auth.example.com", Key: "dpk_x", Origin: "https://example.com"}, nil},
+		{"http origin", "deputy://connect?server=https://a.example&key=dpk_x&origin=http://a.example", deeplink.Connect{}, deeplink.ErrInvalid},
+		{"origin with path", "deputy://connect?server=https://a.example&key=dpk_x&origin=https://a.example/x", deeplink.Connect{}, deeplink.ErrInvalid},
 		{"upper-case scheme", "DEPUTY://CONNECT?server=https://a.example&key=dpk_x", deeplink.Connect{Server: "https://a.example", Key: "dpk_x"}, nil},
 		{"secret key", "deputy://connect?server=https://a.example&key=dsk_secret", deeplink.Connect{}, deeplink.ErrSecretKey},
 		{"secret key in capitals", "deputy://connect?server=https://a.example&key=DSK_secret", deeplink.Connect{}, deeplink.ErrSecretKey},
@@ -50,7 +53,7 @@ func TestParseConnect(t *testing.T) {
 }
 
 func TestConnectRoundTrip(t *testing.T) {
-	c := deeplink.Connect{Server: "https://auth.example.com/deputy", Key: "dpk_Zm9v", Policy: "weavr"}
+	c := deeplink.Connect{Server: "https://auth.example.com/deputy", Key: "dpk_Zm9v", Policy: "weavr", Origin: "https://example.com"}
 	got, err := deeplink.ParseConnect(c.String())
 	require.NoError(t, err)
 	assert.Equal(t, c, got)

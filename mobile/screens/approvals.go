@@ -60,6 +60,7 @@ type ApprovalsScreen struct {
 	env      Env
 	api      PushAPI
 	auth     Authenticator
+	origin   string
 	answered func(id string, a Answer)
 	expired  func(Problem)
 	unlinked func()
@@ -81,9 +82,17 @@ type ApprovalsActions struct {
 	Unlinked func()
 }
 
+// ApprovalsDeps are what the approvals screen is built from.
+type ApprovalsDeps struct {
+	API  PushAPI
+	Auth Authenticator
+	// Origin is the WebAuthn origin to act for; "" for https://<RP ID>.
+	Origin string
+}
+
 // NewApprovalsScreen builds the screen over the challenges pending now.
-func NewApprovalsScreen(e Env, api PushAPI, auth Authenticator, pending []client.PushChallenge, do ApprovalsActions) *ApprovalsScreen {
-	s := &ApprovalsScreen{env: e.withDefaults(), api: api, auth: auth, answered: do.Answered, expired: do.Expired, unlinked: do.Unlinked, picked: -1}
+func NewApprovalsScreen(e Env, d ApprovalsDeps, pending []client.PushChallenge, do ApprovalsActions) *ApprovalsScreen {
+	s := &ApprovalsScreen{env: e.withDefaults(), api: d.API, auth: d.Auth, origin: d.Origin, answered: do.Answered, expired: do.Expired, unlinked: do.Unlinked, picked: -1}
 	back := do.Back
 	s.Empty = para("Nothing is waiting for your approval. When someone starts a sensitive operation on your account, it appears here.")
 	s.Summary = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
@@ -188,6 +197,7 @@ func (s *ApprovalsScreen) show(ch *client.PushChallenge) {
 		b.Enable()
 		b.Refresh()
 	}
+	s.Approve.SetText("Approve")
 	s.Approve.Disable()
 	s.Decline.Enable()
 	s.NotMe.Enable()
@@ -276,7 +286,7 @@ func (s *ApprovalsScreen) approve() {
 		if err != nil {
 			return err
 		}
-		req, err := authenticator.ParseRequestOptions(options, originFor(options))
+		req, err := authenticator.ParseRequestOptions(options, originFor(s.origin, options))
 		if err != nil {
 			return fmt.Errorf("reading the challenge: %w", err)
 		}

@@ -27,6 +27,7 @@ import (
 // unlinked.
 type BiometricScreen struct {
 	Warning *widget.Label
+	Intro   *widget.Label
 	// Passcode setup, shown when the app passcode is not set yet.
 	NewPasscode     *widget.Entry
 	ConfirmPasscode *widget.Entry
@@ -48,11 +49,20 @@ type BiometricScreen struct {
 	auth     Authenticator
 	passcode Passcode // nil when the platform prompt verifies the user
 	device   Device
+	origin   string
 	options  json.RawMessage            // the server's creation options, once a code was sent
 	att      *authenticator.Attestation // made for options, kept while only the code was wrong
 	expiry   countdown
 	expired  func(Problem)
-	finished func()
+	finished func(Enrolment)
+	enrolled Enrolment
+}
+
+// Enrolment is this device's new credential: the relying party it belongs
+// to and its id.
+type Enrolment struct {
+	RPID         string
+	CredentialID []byte
 }
 
 // Device names this device to the server.
@@ -70,12 +80,14 @@ type BiometricDeps struct {
 	Passcode Passcode
 	// Device names this device to the server.
 	Device Device
+	// Origin is the WebAuthn origin to act for; "" for https://<RP ID>.
+	Origin string
 }
 
 // NewBiometricScreen builds the screen. finished runs once this device is
 // enrolled; expired when the session has ended.
-func NewBiometricScreen(e Env, d BiometricDeps, finished, back func(), expired func(Problem)) *BiometricScreen {
-	s := &BiometricScreen{env: e.withDefaults(), api: d.API, auth: d.Auth, passcode: d.Passcode, device: d.Device, finished: finished, expired: expired}
+func NewBiometricScreen(e Env, d BiometricDeps, finished func(Enrolment), back func(), expired func(Problem)) *BiometricScreen {
+	s := &BiometricScreen{env: e.withDefaults(), api: d.API, auth: d.Auth, passcode: d.Passcode, device: d.Device, origin: d.Origin, finished: finished, expired: expired}
 	s.Warning = para("This unlinks any other device. Approvals for your account will come only to this device; a phone or computer you set up before stops receiving them.")
 	s.Warning.Importance = widget.WarningImportance
 	s.Warning.TextStyle = fyne.TextStyle{Bold: true}
@@ -109,9 +121,10 @@ func NewBiometricScreen(e Env, d BiometricDeps, finished, back func(), expired f
 	s.expiry = countdown{e: s.env, tick: s.expiryTick}
 	s.codeBox = container.NewVBox(fieldLabel("Code we texted you"), s.Code, s.Expiry, s.passcodeBox, s.Enrol)
 	s.codeBox.Hide()
+	s.Intro = para("We will text a code to your mobile to check it is you. Then this device creates a key that only it holds, and signs each approval with it.")
 	s.content = page("Use this device for approvals",
 		s.Warning,
-		para("We will text a code to your mobile to check it is you. Then this device creates a key that only it holds, and signs each approval with it."),
+		s.Intro,
 		s.Send, s.codeBox, s.Done, s.busy, s.Problem.Object(), s.Back,
 	)
 	return s
@@ -220,7 +233,7 @@ func (s *BiometricScreen) enrol() {
 			}
 		}
 		if att == nil {
-			req, err := authenticator.ParseCreationOptions(options, originFor(options))
+			req, err := authenticator.ParseCreationOptions(options, originFor(s.origin, options))
 			if err != nil {
 				return enrolled{}, fmt.Errorf("reading the server's registration options: %w", err)
 			}
@@ -236,7 +249,7 @@ func (s *BiometricScreen) enrol() {
 			s.passcodeBox.Hide()
 		}
 		if err == nil {
-			s.success()
+			s.success(Enrolment{RPID: rpIDOf(options), CredentialID: r.att.CredentialID})
 			return
 		}
 		var ae *client.Error
@@ -265,13 +278,16 @@ func (s *BiometricScreen) fail(err error, retry func()) {
 	s.Problem.Show(p, retry)
 }
 
-func (s *BiometricScreen) success() {
+func (s *BiometricScreen) success(en Enrolment) {
+	s.enrolled = en
 	s.Close()
+	s.Warning.Hide()
+	s.Intro.Hide()
 	s.codeBox.Hide()
 	s.Send.Hide()
 	s.Done.Show()
 	s.Back.SetText("Done")
 	s.Back.Importance = widget.HighImportance
-	s.Back.OnTapped = s.finished
+	s.Back.OnTapped = func() { s.finished(s.enrolled) }
 	s.Back.Refresh()
 }

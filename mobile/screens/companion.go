@@ -1,6 +1,7 @@
 package screens
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 
 	"fyne.io/fyne/v2"
 
+	"github.com/deputyhq/deputy/mobile/authenticator"
 	"github.com/deputyhq/deputy/mobile/deeplink"
 	"github.com/deputyhq/deputy/password"
 	"github.com/deputyhq/deputy/server/client"
@@ -18,6 +20,7 @@ import (
 const (
 	prefDeviceID = "device.id"
 	prefEnrolled = "device.enrolled" // the server this device enrolled with, "" for none
+	prefRPID     = "device.rpId"     // the RP ID of this device's credential
 )
 
 // watchRetry is how long the companion waits before reopening a push stream
@@ -35,6 +38,10 @@ type Deps struct {
 	// Passcode is the app passcode verifier used when there is no platform
 	// biometric prompt (desktops); nil when the platform prompt verifies.
 	Passcode Passcode
+	// Keys is the authenticator's key store, so that keys the server no
+	// longer accepts (after an unlink or a new enrolment) are deleted; nil
+	// leaves them.
+	Keys Keys
 	// DeviceName names this device to the server and the admins.
 	DeviceName string
 	// Clock is the clock; nil for the system clock.
@@ -43,12 +50,19 @@ type Deps struct {
 	UI func(func())
 }
 
+// Keys is what the companion needs of the authenticator's key store
+// (*authenticator.FileStore, *authenticator.MemoryStore).
+type Keys interface {
+	List(rpID string) ([]authenticator.Credential, error)
+	Delete(id []byte) error
+}
+
 // Companion is the app: it shows one screen at a time in the window and keeps
 // the connection, the session and the approvals waiting. All its methods run
 // on the UI goroutine.
 type Companion struct {
 	d   Deps
-	env      Env
+	env Env
 
 	conn    deeplink.Connect
 	api     API
@@ -67,6 +81,15 @@ type Companion struct {
 // New builds the companion; Start shows its first screen.
 func New(d Deps) *Companion {
 	return &Companion{d: d, env: Env{UI: d.UI, Clock: d.Clock}.withDefaults()}
+}
+
+// Close stops the companion's background work: the push stream and the
+// screen's timers. The app calls it when it stops.
+func (c *Companion) Close() {
+	c.stopWatch()
+	if c.current != nil {
+		c.current.Close()
+	}
 }
 
 // Current is the screen shown.
@@ -209,9 +232,12 @@ func (c *Companion) showBiometric() {
 	}
 	c.stopWatch() // enrolling again replaces this device's own credential
 	c.show(NewBiometricScreen(c.env, BiometricDeps{
-		API: c.push, Auth: c.d.Auth, Passcode: c.d.Passcode, Device: c.device(),
-	}, func() {
-		c.d.App.Preferences().SetString(prefEnrolled, c.conn.Server)
+		API: c.push, Auth: c.d.Auth, Passcode: c.d.Passcode, Device: c.device(), Origin: c.conn.Origin,
+	}, func(en Enrolment) {
+		p := c.d.App.Preferences()
+		p.SetString(prefEnrolled, c.conn.Server)
+		p.SetString(prefRPID, en.RPID)
+		c.forgetKeys(en.CredentialID) // the server replaced any earlier key of this device
 		c.startWatch()
 		c.showHome()
 	}, c.showHome, c.sessionEnded))
@@ -225,9 +251,34 @@ func (c *Companion) showUnlink() {
 	c.stopWatch()
 	c.show(NewUnlinkScreen(c.env, c.sess, c.push, func() {
 		c.d.App.Preferences().SetString(prefEnrolled, "")
+		c.forgetKeys(nil)
 		c.pending = nil
 		c.showHome()
 	}, c.showHome, c.sessionEnded))
+}
+
+// forgetKeys deletes, off the UI goroutine, this device's keys for the
+// server's RP ID except keep: the server no longer accepts them. A failure
+// only leaves a dead key behind.
+func (c *Companion) forgetKeys(keep []byte) {
+	rp, keys := c.d.App.Preferences().String(prefRPID), c.d.Keys
+	if keys == nil || rp == "" {
+		return
+	}
+	go func() {
+		creds, err := keys.List(rp)
+		if err != nil {
+			fyne.LogError("companion: listing keys", err)
+			return
+		}
+		for _, cr := range creds {
+			if !bytes.Equal(cr.ID, keep) {
+				if err := keys.Delete(cr.ID); err != nil {
+					fyne.LogError("companion: deleting a key the server no longer accepts", err)
+				}
+			}
+		}
+	}()
 }
 
 func (c *Companion) enrolledHere() bool {
@@ -255,7 +306,7 @@ func (c *Companion) showApprovals() {
 	if c.push == nil || c.d.Auth == nil {
 		return
 	}
-	c.show(NewApprovalsScreen(c.env, c.push, c.d.Auth, c.pending, ApprovalsActions{
+	c.show(NewApprovalsScreen(c.env, ApprovalsDeps{API: c.push, Auth: c.d.Auth, Origin: c.conn.Origin}, c.pending, ApprovalsActions{
 		Answered: c.answered, Back: c.showHome, Expired: c.sessionEnded, Unlinked: c.unlinked,
 	}))
 }
@@ -266,7 +317,7 @@ func (c *Companion) answered(id string, a Answer) {
 	if a == NotMe {
 		// The server ended every session of the user, this one included.
 		c.endSession()
-		c.showSignInAfter("You said you did not start that request: it was stopped and you were signed out on every device. Your admin has been alerted. Sign in again and change your password.")
+		c.showSignInAfter("You said you did not start that request: it was stopped, you were signed out on every device and your admin was alerted. Sign in again when you are ready; if someone may know your password, ask your admin to reset it.")
 	}
 }
 
@@ -392,6 +443,7 @@ func (c *Companion) unlinked() {
 	c.stopWatch()
 	c.pending = nil
 	c.d.App.Preferences().SetString(prefEnrolled, "")
+	c.forgetKeys(nil)
 	c.show(NewUnlinkedScreen(c.showBiometric, c.showHome))
 }
 

@@ -17,12 +17,13 @@ const (
 	prefServer = "connection.server"
 	prefKey    = "connection.uiKey"
 	prefPolicy = "connection.policy"
+	prefOrigin = "connection.origin"
 )
 
 // LoadConnection reads the saved connection; ok is false when there is none
 // (or what is saved no longer passes the checks).
 func LoadConnection(p fyne.Preferences) (c deeplink.Connect, ok bool) {
-	c = deeplink.Connect{Server: p.String(prefServer), Key: p.String(prefKey), Policy: p.String(prefPolicy)}
+	c = deeplink.Connect{Server: p.String(prefServer), Key: p.String(prefKey), Policy: p.String(prefPolicy), Origin: p.String(prefOrigin)}
 	if c.Server == "" || c.Validate() != nil {
 		return deeplink.Connect{}, false
 	}
@@ -34,6 +35,7 @@ func SaveConnection(p fyne.Preferences, c deeplink.Connect) {
 	p.SetString(prefServer, c.Server)
 	p.SetString(prefKey, c.Key)
 	p.SetString(prefPolicy, c.Policy)
+	p.SetString(prefOrigin, c.Origin)
 }
 
 // ForgetConnection removes the saved connection.
@@ -41,6 +43,7 @@ func ForgetConnection(p fyne.Preferences) {
 	p.RemoveValue(prefServer)
 	p.RemoveValue(prefKey)
 	p.RemoveValue(prefPolicy)
+	p.RemoveValue(prefOrigin)
 }
 
 // ConnectScreen asks which Deputy server and programme to use: the server's
@@ -56,9 +59,10 @@ type ConnectScreen struct {
 	Problem   *ProblemBox
 	busy      busy
 	content   fyne.CanvasObject
-	env      Env
+	env       Env
 	dial      Dialer
-	policy    string
+	policy    string // from the link: not typed
+	origin    string // from the link: not typed
 	connected func(deeplink.Connect, API)
 }
 
@@ -66,7 +70,7 @@ type ConnectScreen struct {
 // the server has answered with the key accepted. prefill, when not zero, fills
 // the fields (the saved connection, or a link the app was opened with).
 func NewConnectScreen(e Env, dial Dialer, prefill deeplink.Connect, connected func(deeplink.Connect, API)) *ConnectScreen {
-	s := &ConnectScreen{env: e.withDefaults(), dial: dial, connected: connected, policy: prefill.Policy}
+	s := &ConnectScreen{env: e.withDefaults(), dial: dial, connected: connected, policy: prefill.Policy, origin: prefill.Origin}
 	s.Link = widget.NewEntry()
 	s.Link.SetPlaceHolder("deputy://connect?server=…&key=…")
 	s.LinkHint = para("")
@@ -93,7 +97,7 @@ func NewConnectScreen(e Env, dial Dialer, prefill deeplink.Connect, connected fu
 	s.content = page("Connect to Deputy",
 		para("Scan or paste the link your admin gave you, or type the server address and the programme's public UI key."),
 		fieldLabel("Link"), s.Link, s.LinkHint,
-		widget.NewSeparator(),
+		para("Or type them in:"),
 		fieldLabel("Server address"), s.Server,
 		fieldLabel("UI key"), s.Key, s.KeyHint,
 		s.Connect, s.busy, s.Problem.Object(),
@@ -128,7 +132,7 @@ func (s *ConnectScreen) linkChanged(text string) {
 	}
 	s.Server.SetText(c.Server)
 	s.Key.SetText(c.Key)
-	s.policy = c.Policy
+	s.policy, s.origin = c.Policy, c.Origin
 	s.LinkHint.Importance = widget.SuccessImportance
 	s.LinkHint.SetText("Link read. Check the server address, then tap Connect.")
 	s.LinkHint.Show()
@@ -163,7 +167,7 @@ func (s *ConnectScreen) submit() {
 	if s.Connect.Disabled() {
 		return
 	}
-	c := deeplink.Connect{Server: strings.TrimRight(strings.TrimSpace(s.Server.Text), "/"), Key: strings.TrimSpace(s.Key.Text), Policy: s.policy}
+	c := deeplink.Connect{Server: strings.TrimRight(strings.TrimSpace(s.Server.Text), "/"), Key: strings.TrimSpace(s.Key.Text), Policy: s.policy, Origin: s.origin}
 	if err := c.Validate(); err != nil {
 		s.Problem.ShowText(sentence(linkReason(err)))
 		return

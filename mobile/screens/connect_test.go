@@ -89,7 +89,7 @@ func TestConnectionPreferences(t *testing.T) {
 	h := newHarness(t)
 	_, ok := screens.LoadConnection(h.app.Preferences())
 	assert.False(t, ok)
-	c := deeplink.Connect{Server: "https://auth.example.com", Key: "dpk_abc", Policy: "nist"}
+	c := deeplink.Connect{Server: "https://auth.example.com", Key: "dpk_abc", Policy: "nist", Origin: "https://example.com"}
 	screens.SaveConnection(h.app.Preferences(), c)
 	got, ok := screens.LoadConnection(h.app.Preferences())
 	require.True(t, ok)

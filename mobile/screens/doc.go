@@ -18,11 +18,15 @@
 //     enrolDeviceUsingOtpStepOne/StepTwo);
 //   - [BiometricScreen]: bind this device's WebAuthn credential, saying
 //     plainly that any other device is unlinked, with the user-verification
-//     prompt (an app passcode on desktops, [PasscodeDialog]);
+//     prompt (an app passcode on desktops, [PasscodeDialog]) (issue 6,
+//     enrolDeviceUsingPush);
 //   - [ApprovalsScreen]: pending push step-ups: the operation's summary, the
 //     number shown on the requesting screen picked among three, approve or
 //     "I did not do this";
-//   - [UnlinkedScreen]: this device was unlinked elsewhere.
+//   - [UnlinkedScreen]: this device was unlinked elsewhere;
+//   - [UnlinkScreen]: stop approvals on this device (Weavr
+//     unlinkDeviceUsingPush), stepping the session up with an SMS code first
+//     when the server asks for it.
 //
 // # Threads
 //
@@ -39,7 +43,9 @@
 // manual clock, never by sleeping. No package-level variable changes after
 // start-up.
 //
-// The package talks to the server only through server/client (the
-// interfaces [KeyAPI], [SessionAPI] and [PushAPI], defined here by their
-// consumer) and never imports core or storage.
+// The package talks to the server only through server/client, behind the
+// interfaces [KeyAPI], [SessionAPI] and [PushAPI] that it defines as their
+// consumer ([DialClient] adapts the typed client; tests inject fakes), and
+// never imports core or storage. Push challenges arrive over the server-sent
+// event stream, with long-polling when the stream cannot be opened.
 package screens

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -18,29 +19,31 @@ import (
 
 // codeText is what the user reads for the machine codes they can meet.
 var codeText = map[string]string{
-	"INVALID_CREDENTIALS":           "The email or password is not right.",
-	"INVITE_OR_INVITE_CODE_INVALID": "This invite code is not right, or the invite has expired or was replaced. Check the latest invite email, or ask your admin to send a new one.",
-	"INVITE_ALREADY_CONSUMED":       "This invite has already been accepted. Sign in with your password instead.",
-	"PASSWORD_ALREADY_CREATED":      "This invite has already been accepted. Sign in with your password instead.",
-	"PASSWORD_TOO_SHORT":            "The password is too short.",
-	"PASSWORD_TOO_LONG":             "The password is too long.",
-	"PASSWORD_TOO_SIMPLE":           "The password does not meet the rules below.",
-	"PASSWORD_ALREADY_USED":         "You have used this password before; choose a new one.",
-	"MOBILE_NUMBER_NOT_AVAILABLE":   "Your account has no mobile number. Ask your admin to add one, then try again.",
-	"CHANNEL_ALREADY_REGISTERED":    "SMS codes are already set up for your account.",
-	"VERIFICATION_CODE_INVALID":     "That code is not right.",
-	"ONE_CHALLENGE_LIMIT_REMAINING": "That code is not right. You have one attempt left.",
-	"CHALLENGE_LIMIT_EXCEEDED":      "Too many wrong codes. Ask for a new code.",
-	"VERIFICATION_CODE_EXPIRED":     "The code has expired. Ask for a new one.",
-	"STATE_INVALID":                 "There is no code waiting. Ask for a new one.",
-	"RETRY_IN_15SEC":                "A code was sent moments ago. Wait a little before asking again.",
-	"CREDENTIALS_INACTIVE":          "Your account is deactivated. Ask your admin.",
-	"INSUFFICIENT_PERMISSIONS":      "You are not allowed to do this.",
-	"BIOMETRICS_DISABLED":           "Biometrics are not switched on for this programme.",
-	"DEVICE_UNLINKED":               "This device is no longer linked to your account.",
-	"CHALLENGE_EXPIRED":             "This request has expired.",
-	"CHALLENGE_ALREADY_ANSWERED":    "This request has already been answered.",
-	"WRONG_NUMBER":                  "That is not the number on the screen that asked for this. If you did not start it, tap I did not do this.",
+	"INVALID_CREDENTIALS":            "The email or password is not right.",
+	"INVITE_OR_INVITE_CODE_INVALID":  "This invite code is not right, or the invite has expired or was replaced. Check the latest invite email, or ask your admin to send a new one.",
+	"INVITE_ALREADY_CONSUMED":        "This invite has already been accepted. Sign in with your password instead.",
+	"PASSWORD_ALREADY_CREATED":       "This invite has already been accepted. Sign in with your password instead.",
+	"PASSWORD_TOO_SHORT":             "The password is too short.",
+	"PASSWORD_TOO_LONG":              "The password is too long.",
+	"PASSWORD_TOO_SIMPLE":            "The password does not meet the rules below.",
+	"PASSWORD_ALREADY_USED":          "You have used this password before; choose a new one.",
+	"MOBILE_NUMBER_NOT_AVAILABLE":    "Your account has no mobile number. Ask your admin to add one, then try again.",
+	"CHANNEL_ALREADY_REGISTERED":     "SMS codes are already set up for your account.",
+	"VERIFICATION_CODE_INVALID":      "That code is not right.",
+	"ONE_CHALLENGE_LIMIT_REMAINING":  "That code is not right. You have one attempt left.",
+	"CHALLENGE_LIMIT_EXCEEDED":       "Too many wrong codes. Ask for a new code.",
+	"VERIFICATION_CODE_EXPIRED":      "The code has expired. Ask for a new one.",
+	"STATE_INVALID":                  "There is no code waiting. Ask for a new one.",
+	"RETRY_IN_15SEC":                 "A code was sent moments ago. Wait a little before asking again.",
+	"CREDENTIALS_INACTIVE":           "Your account is deactivated. Ask your admin.",
+	"INSUFFICIENT_PERMISSIONS":       "You are not allowed to do this.",
+	"CHANNEL_NOT_SUPPORTED":          "Approvals on a device are not switched on for this programme. Ask your admin.",
+	"CHANNEL_NOT_REGISTERED":         "No device is set up for approvals on your account.",
+	"ALREADY_VERIFIED":               "This was already confirmed.",
+	"WEBAUTHN_ORIGIN_INVALID":        "The server does not accept this device's key for its address. Ask your admin to check the server's WebAuthn origins.",
+	"WEBAUTHN_RP_ID_INVALID":         "The server does not accept this device's key for its address. Ask your admin to check the server's WebAuthn settings.",
+	"WEBAUTHN_USER_NOT_VERIFIED":     "The server needs you to be verified on this device (passcode or fingerprint).",
+	"WEBAUTHN_SIGN_COUNT_REGRESSION": "The server saw this device's key used out of order, which can mean it was copied. It has been reported; set up this device again and tell your admin.",
 }
 
 // Problem is a failure as the user reads it.
@@ -49,8 +52,7 @@ type Problem struct {
 	Retry bool // a network or server failure: trying again may work
 	// SessionEnded: the session expired or was revoked (401): sign in again.
 	SessionEnded bool
-	// BadKey: the server does not know the UI key (401 before sign-in).
-	Code string // the errorCode, if any
+	Code         string // the errorCode, if any
 }
 
 // describe turns an error of a call into a [Problem]: never a stack trace,
@@ -61,6 +63,10 @@ func describe(err error) Problem {
 		p := Problem{Code: ae.Code}
 		if text, ok := codeText[ae.Code]; ok {
 			p.Text = text
+			return p
+		}
+		if strings.HasPrefix(ae.Code, "WEBAUTHN_") {
+			p.Text = "The server refused this device's answer (" + ae.Code + "). Try again; if it keeps failing, set up this device again."
 			return p
 		}
 		switch {

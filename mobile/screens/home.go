@@ -23,7 +23,7 @@ type HomeScreen struct {
 	Problem      *ProblemBox
 	busy         busy
 	content      fyne.CanvasObject
-	env      Env
+	env          Env
 	api          SessionAPI
 	info         HomeInfo
 	expired      func(Problem)
@@ -65,7 +65,7 @@ func NewHomeScreen(e Env, api SessionAPI, info HomeInfo, do HomeActions, expired
 	s.Unlink.Hide()
 	s.Approvals = widget.NewButton("", do.Approvals)
 	s.SetPending(info.Pending)
-	if !info.PushOffered {
+	if !info.PushOffered || !info.EnrolledHere {
 		s.Approvals.Hide()
 	}
 	s.SignOut = widget.NewButton("Sign out", do.SignOut)
@@ -76,9 +76,7 @@ func NewHomeScreen(e Env, api SessionAPI, info HomeInfo, do HomeActions, expired
 		s.Who,
 		widget.NewSeparator(),
 		s.SMSStatus, s.SetUpSMS,
-		s.BioStatus, s.SetUpBio, s.Unlink,
-		widget.NewSeparator(),
-		s.Approvals,
+		s.BioStatus, s.SetUpBio, s.Approvals, s.Unlink,
 		s.busy, s.Problem.Object(),
 		widget.NewSeparator(),
 		s.SignOut,
@@ -182,7 +180,7 @@ func (s *HomeScreen) showFactors() {
 		s.SetUpBio.Show()
 	}
 	s.BioStatus.Refresh()
-	if s.info.PushOffered {
+	if s.info.PushOffered && s.info.EnrolledHere {
 		s.Approvals.Show()
 	} else {
 		s.Approvals.Hide()

@@ -35,13 +35,17 @@ type InviteScreen struct {
 	Mobile      *widget.Entry
 	Accept      *widget.Button
 
+	// CheckedNote replaces the first step once the code is accepted.
+	CheckedNote *widget.Label
+
 	Back    *widget.Button
 	Problem *ProblemBox
 	busy    busy
+	step1   *fyne.Container
 	step2   *fyne.Container
 	content fyne.CanvasObject
 
-	env      Env
+	env     Env
 	api     KeyAPI
 	profile password.Profile
 	idem    string // one idempotency-ref for every attempt at consuming this invite
@@ -100,11 +104,18 @@ func NewInviteScreen(e Env, api KeyAPI, profile password.Profile, prefill deepli
 		s.Accept,
 	)
 	s.step2.Hide()
-	s.content = page("Accept your invite",
-		para("Paste the link from your invite email, or type the user id and the 6-digit code it shows."),
+	s.CheckedNote = para("")
+	s.CheckedNote.Importance = widget.SuccessImportance
+	s.CheckedNote.Hide()
+	s.step1 = container.NewVBox(
+		para("Paste the link from your invite email, or type the user id and the 6-digit code from it."),
 		fieldLabel("Invite link"), s.Link, s.LinkHint,
 		container.New(layout.NewFormLayout(), widget.NewLabel("User id"), s.UserID, widget.NewLabel("Code"), s.Code),
 		s.Check,
+	)
+	s.content = page("Accept your invite",
+		s.step1,
+		s.CheckedNote,
 		s.step2,
 		s.busy, s.Problem.Object(),
 		s.Back,
@@ -148,7 +159,8 @@ func (s *InviteScreen) invalidate() {
 	if s.valid != (deeplink.Invite{}) && (s.valid.UserID != strings.TrimSpace(s.UserID.Text) || s.valid.Code != strings.TrimSpace(s.Code.Text)) {
 		s.valid = deeplink.Invite{}
 		s.step2.Hide()
-		s.Check.Show()
+		s.CheckedNote.Hide()
+		s.step1.Show()
 	}
 }
 
@@ -177,7 +189,9 @@ func (s *InviteScreen) check() {
 			return
 		}
 		s.valid = inv
-		s.Check.Hide()
+		s.step1.Hide()
+		s.CheckedNote.SetText("Your invite code is right. Now choose your password.")
+		s.CheckedNote.Show()
 		s.step2.Show()
 		s.Policy.Update(s.Password.Text)
 	})

@@ -29,18 +29,20 @@ type companion struct {
 	c        *screens.Companion
 	dialog   *screens.PasscodeDialog
 	passcode *authenticator.PasscodeVerifier
+	keys     *authenticator.MemoryStore
 }
 
 func newCompanion(t *testing.T, dial screens.Dialer) *companion {
 	t.Helper()
 	h := newHarness(t)
 	dlg := screens.NewPasscodeDialog(h.win, h.ui)
-	auth, verifier := newAuth(t, dlg)
+	auth, verifier, keys := newAuthStore(t, dlg)
 	c := screens.New(screens.Deps{
-		App: h.app, Window: h.win, Dial: dial, Auth: auth, Passcode: verifier,
+		App: h.app, Window: h.win, Dial: dial, Auth: auth, Passcode: verifier, Keys: keys,
 		DeviceName: "Grace's test phone", Clock: h.clock, UI: h.ui,
 	})
-	return &companion{harness: h, c: c, dialog: dlg, passcode: verifier}
+	t.Cleanup(c.Close) // ends the push stream before the server closes
+	return &companion{harness: h, c: c, dialog: dlg, passcode: verifier, keys: keys}
 }
 
 // screen waits until the companion shows a screen of type S and returns it.
@@ -160,7 +162,7 @@ func TestJourney(t *testing.T) {
 	login, err := console.LoginWithPassword(ctx, "grace@acme.test", gracePassword)
 	require.NoError(t, err)
 	grace := console.Session(login.Token)
-	alice := client.UserCreate{Name: "Alice", Surname: "Ames", Email: "alice@acme.test"}
+	alice := client.UserCreate{Name: "Alice", Surname: "Ames", Email: "alice@acme.test", Roles: []string{client.RoleCardAssignee}}
 	_, err = grace.CreateUser(ctx, alice)
 	require.ErrorIs(t, err, client.ErrStepUpRequired)
 	up, err := grace.StepUpPush(ctx, "Create user alice@acme.test")
@@ -186,6 +188,7 @@ func TestJourney(t *testing.T) {
 	up, err = grace.StepUpPush(ctx, "Deactivate user alice@acme.test")
 	require.NoError(t, err)
 	approvals = waitChallenge(t, c, up.ID)
+	assert.Equal(t, "Approve", approvals.Approve.Text, "nothing is picked for a new challenge")
 	pick(t, approvals, up.Number, true)
 	test.Tap(approvals.Approve)
 	c.answerPasscode(appPasscode)
@@ -218,6 +221,7 @@ func TestJourney(t *testing.T) {
 	enrolOtherDevice(t, d)
 	unlinked := screen[*screens.UnlinkedScreen](t, c)
 	c.assertMarkup("unlinked.xml")
+	c.waitFor("the key the server no longer accepts deleted", func() bool { return len(keysFor(t, c)) == 0 })
 
 	// She takes this device back; the passcode is not asked for again.
 	test.Tap(unlinked.Relink)
@@ -230,6 +234,7 @@ func TestJourney(t *testing.T) {
 	c.answerPasscode(appPasscode)
 	c.waitFor("device enrolled", bio.Done.Visible)
 	test.Tap(bio.Back)
+	c.waitFor("one key", func() bool { return len(keysFor(t, c)) == 1 })
 
 	// And stops approvals on it.
 	home = screen[*screens.HomeScreen](t, c)
@@ -246,11 +251,20 @@ func TestJourney(t *testing.T) {
 	test.Tap(unlink.Back)
 	home = screen[*screens.HomeScreen](t, c)
 	c.waitFor("biometrics off", func() bool { return home.BioStatus.Text == "Approvals with biometrics: not set up." })
+	c.waitFor("no key", func() bool { return len(keysFor(t, c)) == 0 })
 
 	// Sign out.
 	test.Tap(home.SignOut)
 	welcome = screen[*screens.WelcomeScreen](t, c)
 	assert.Equal(t, "You are signed out.", welcome.Notice.Text)
+}
+
+// keysFor lists the companion's keys for the server's RP ID.
+func keysFor(t *testing.T, c *companion) []authenticator.Credential {
+	t.Helper()
+	creds, err := c.keys.List("localhost")
+	require.NoError(t, err)
+	return creds
 }
 
 // enrolOtherDevice enrols a second, headless device for Grace, as the

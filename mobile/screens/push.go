@@ -144,13 +144,16 @@ func rpIDOf(options []byte) string {
 	return o.RPID
 }
 
-// originFor is the web origin the companion acts for in a ceremony: the
-// canonical origin of the server's RP ID, https://<rp id>. The server lists
-// it among its WebAuthn origins (its default RP ID is localhost with origin
-// https://localhost; a deployment at auth.example.com has both
-// auth.example.com). The companion is not a browser, so no page origin
-// exists to report instead.
-func originFor(options []byte) string {
+// originFor is the web origin the companion acts for in a ceremony: the one
+// the connect link named (the server's --webauthn-origin), else the
+// canonical origin of the server's RP ID, https://<rp id>, which matches the
+// server's defaults (RP ID localhost, origin https://localhost) and a
+// deployment whose RP ID is its own host. The companion is not a browser,
+// so there is no page origin to report instead.
+func originFor(configured string, options []byte) string {
+	if configured != "" {
+		return configured
+	}
 	rp := rpIDOf(options)
 	if rp == "" {
 		return ""

@@ -215,7 +215,9 @@ func TestSMSScreen(t *testing.T) {
 	h.assertMarkup("sms_one_attempt_left.xml")
 	h.typeInto(s.Code, "000000")
 	test.Tap(s.Verify)
-	h.waitFor("no attempts", func() bool { return s.Attempts.Text == "No attempts left for this code. Tap Resend code for a new one." })
+	h.waitFor("no attempts", func() bool {
+		return s.Attempts.Text == "No attempts left for this code. Tap Resend code for a new one."
+	})
 	assert.True(t, s.Verify.Disabled())
 
 	// The resend countdown ends on this device's clock; the server, whose
@@ -304,12 +306,19 @@ func (f *failingSession) Factors(context.Context) ([]client.Factor, error) {
 
 // newAuth returns an authenticator whose passcode prompt is dlg.
 func newAuth(t *testing.T, dlg *screens.PasscodeDialog) (*authenticator.Authenticator, *authenticator.PasscodeVerifier) {
+	a, v, _ := newAuthStore(t, dlg)
+	return a, v
+}
+
+// newAuthStore is newAuth with its key store.
+func newAuthStore(t *testing.T, dlg *screens.PasscodeDialog) (*authenticator.Authenticator, *authenticator.PasscodeVerifier, *authenticator.MemoryStore) {
 	t.Helper()
 	v, err := authenticator.NewPasscodeVerifier("", dlg.Prompt)
 	require.NoError(t, err)
-	a, err := authenticator.New(authenticator.Config{}, authenticator.NewMemoryStore(), v)
+	keys := authenticator.NewMemoryStore()
+	a, err := authenticator.New(authenticator.Config{}, keys, v)
 	require.NoError(t, err)
-	return a, v
+	return a, v, keys
 }
 
 func TestBiometricScreen(t *testing.T) {
@@ -319,7 +328,7 @@ func TestBiometricScreen(t *testing.T) {
 	auth, verifier := newAuth(t, dlg)
 	finished := false
 	s := screens.NewBiometricScreen(h.env(), screens.BiometricDeps{API: push, Auth: auth, Passcode: verifier, Device: screens.Device{ID: "d1", Name: "Test phone"}},
-		func() { finished = true }, noop, failExpired(t))
+		func(screens.Enrolment) { finished = true }, noop, failExpired(t))
 	h.show(s)
 	test.Tap(s.Send)
 	h.waitFor("code sent", s.CodeSent)
@@ -366,7 +375,7 @@ func TestBiometricScreenCancelledPrompt(t *testing.T) {
 	auth, verifier := newAuth(t, dlg)
 	require.NoError(t, verifier.Set(context.Background(), appPasscode))
 	s := screens.NewBiometricScreen(h.env(), screens.BiometricDeps{API: push, Auth: auth, Passcode: verifier},
-		noop, noop, failExpired(t))
+		func(screens.Enrolment) {}, noop, failExpired(t))
 	h.show(s)
 	test.Tap(s.Send)
 	h.waitFor("code sent", s.CodeSent)
@@ -392,7 +401,7 @@ func TestApprovalsScreenExpiresAndDeclines(t *testing.T) {
 	pending, err := push.PendingPush(context.Background(), "", 0)
 	require.NoError(t, err)
 	var answers []screens.Answer
-	s := screens.NewApprovalsScreen(h.env(), push, auth, pending, screens.ApprovalsActions{
+	s := screens.NewApprovalsScreen(h.env(), screens.ApprovalsDeps{API: push, Auth: auth}, pending, screens.ApprovalsActions{
 		Answered: func(_ string, a screens.Answer) { answers = append(answers, a) }, Back: noop, Expired: failExpired(t),
 		Unlinked: func() { t.Error("unlinked") },
 	})
@@ -418,4 +427,75 @@ func TestApprovalsScreenExpiresAndDeclines(t *testing.T) {
 	assert.Equal(t, "DECLINED", push.state(second))
 	assert.Equal(t, []screens.Answer{screens.Declined}, answers)
 	assert.Equal(t, first, s.Current().ID, "the expired one is still listed until the server drops it")
+}
+
+func TestApprovalsScreenApproves(t *testing.T) {
+	h := newHarness(t)
+	push := newFakePush(t, h.clock.Now)
+	dlg := screens.NewPasscodeDialog(h.win, h.ui)
+	auth, verifier := newAuth(t, dlg)
+	require.NoError(t, verifier.Set(context.Background(), appPasscode))
+	// This device's key is the enrolled one.
+	options, err := push.BeginBiometricEnrolment(context.Background(), "d1", "Test phone")
+	require.NoError(t, err)
+	req, err := authenticator.ParseCreationOptions(options, "https://localhost")
+	require.NoError(t, err)
+	register := make(chan error, 1)
+	go func() {
+		att, err := auth.Register(context.Background(), req)
+		if err == nil {
+			err = push.FinishBiometricEnrolment(context.Background(), "123456", att)
+		}
+		register <- err
+	}()
+	h.waitFor("passcode prompt", dlg.Showing)
+	test.Type(dlg.Entry, appPasscode)
+	test.Tap(dlg.OK)
+	require.NoError(t, <-register)
+
+	id := push.request("Create user alice@acme.test with role ADMIN", 42, []int{17, 42, 86})
+	pending, err := push.PendingPush(context.Background(), "d1", 0)
+	require.NoError(t, err)
+	var answered []string
+	unlinked := false
+	s := screens.NewApprovalsScreen(h.env(), screens.ApprovalsDeps{API: push, Auth: auth}, pending, screens.ApprovalsActions{
+		Answered: func(id string, _ screens.Answer) { answered = append(answered, id) }, Back: noop, Expired: failExpired(t),
+		Unlinked: func() { unlinked = true },
+	})
+	h.show(s)
+	h.assertMarkup("approvals_pending.xml")
+	assert.Equal(t, "Which number is shown on the screen that asked for this?", s.Question.Text)
+	test.Tap(s.Choices[1])
+	test.Tap(s.Approve)
+	h.waitFor("passcode prompt", dlg.Showing)
+	assert.Equal(t, "Approve: Create user alice@acme.test with role ADMIN", dlg.Reason.Text, "the prompt says what is approved")
+	test.Type(dlg.Entry, appPasscode)
+	test.Tap(dlg.OK)
+	h.waitFor("approved", s.Result.Visible)
+	assert.Equal(t, client.PushApproved, push.state(id))
+	assert.Equal(t, []string{id}, answered)
+	assert.True(t, s.Empty.Visible())
+	assert.Nil(t, s.Current())
+
+	// The same challenge answered elsewhere meanwhile: it leaves the list.
+	again := push.request("Deactivate user bob@acme.test", 11, []int{11, 64, 35})
+	pending, err = push.PendingPush(context.Background(), "d1", 0)
+	require.NoError(t, err)
+	s.SetPending(pending)
+	require.NoError(t, push.DeclinePush(context.Background(), again, client.DeclineCancelled))
+	test.Tap(s.Choices[0])
+	test.Tap(s.Approve)
+	h.waitFor("gone", s.Result.Visible)
+	assert.Equal(t, "This request is no longer waiting for an answer.", s.Result.Text)
+
+	// This device unlinked meanwhile: the server refuses the options.
+	third := push.request("Change the mobile of grace@acme.test", 58, []int{58, 23, 71})
+	pending, err = push.PendingPush(context.Background(), "d1", 0)
+	require.NoError(t, err)
+	s.SetPending(pending)
+	require.Equal(t, third, s.Current().ID)
+	require.NoError(t, push.UnlinkBiometric(context.Background()))
+	test.Tap(s.Choices[0])
+	test.Tap(s.Approve)
+	h.waitFor("unlinked", func() bool { return unlinked })
 }

@@ -42,7 +42,7 @@ type SMSScreen struct {
 	codeBox  *fyne.Container
 	content  fyne.CanvasObject
 
-	env      Env
+	env          Env
 	api          SessionAPI
 	expired      func(Problem)
 	finished     func()

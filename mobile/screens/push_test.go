@@ -1,0 +1,107 @@
+package screens_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2/test"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/mobile/screens"
+	"github.com/deputyhq/deputy/server/client"
+)
+
+// TestWatchPushFallsBackToLongPolling: behind a proxy that does not pass
+// the event stream, the companion still receives challenges by long-polling
+// GET /multi/push/pending.
+func TestWatchPushFallsBackToLongPolling(t *testing.T) {
+	ctx := context.Background()
+	d := startDeputy(t)
+	d.userWithPassword(t, "grace@acme.test", gracePassword)
+	enrolOtherDevice(t, d) // the device "other-device"
+
+	target, err := url.Parse(d.URL)
+	require.NoError(t, err)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/multi/push/stream" {
+			http.NotFound(w, r)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+
+	api, err := screens.DialClient()(proxy.URL, d.UIKey)
+	require.NoError(t, err)
+	login, err := api.LoginWithPassword(ctx, "grace@acme.test", gracePassword)
+	require.NoError(t, err)
+	push := api.Push(login.Token)
+
+	events := make(chan client.PushEvent, 4)
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- push.WatchPush(wctx, "other-device", func(ev client.PushEvent) { events <- ev }) }()
+
+	console := api.Session(login.Token).(*client.Session)
+	up, err := console.StepUpPush(ctx, "Create user alice@acme.test")
+	require.NoError(t, err)
+	select {
+	case ev := <-events:
+		require.Equal(t, client.EventChallenge, ev.Type)
+		assert.Equal(t, up.ID, ev.Challenge.ID)
+		assert.Contains(t, ev.Challenge.Choices, up.Number)
+	case <-time.After(waitLimit):
+		t.Fatal("no challenge by long-polling")
+	}
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+}
+
+// TestUnlinkScreenStepsUp: unlinking needs a stepped-up session; a fresh
+// sign-in is asked for a texted code first.
+func TestUnlinkScreenStepsUp(t *testing.T) {
+	ctx := context.Background()
+	d := startDeputy(t)
+	sess := signIn(t, d, "grace@acme.test")
+	require.NoError(t, sess.EnrolSMS(ctx))
+	require.NoError(t, sess.VerifyEnrolSMS(ctx, "123456"))
+	enrolOtherDevice(t, d)
+
+	ui := uiClient(t, d)
+	login, err := ui.LoginWithPassword(ctx, "grace@acme.test", gracePassword)
+	require.NoError(t, err)
+	api := screens.DialClient()
+	conn, err := api(d.URL, d.UIKey)
+	require.NoError(t, err)
+
+	h := newHarness(t)
+	finished := false
+	s := screens.NewUnlinkScreen(h.env(), conn.Session(login.Token), conn.Push(login.Token), func() { finished = true }, noop, failExpired(t))
+	h.show(s)
+	test.Tap(s.Unlink)
+	h.waitFor("code asked", s.CodeAsked)
+	h.typeInto(s.Code, "000000")
+	test.Tap(s.Confirm)
+	h.waitFor("wrong code", s.Problem.Visible)
+	assert.Equal(t, "That code is not right.", s.Problem.Message.Text)
+	h.typeInto(s.Code, "123456")
+	test.Tap(s.Confirm)
+	h.waitFor("unlinked", s.Done.Visible)
+	test.Tap(s.Back)
+	assert.True(t, finished)
+
+	factors, err := ui.Session(login.Token).Factors(ctx)
+	require.NoError(t, err)
+	for _, f := range factors {
+		if f.Channel == client.ChannelBiometric {
+			assert.NotEqual(t, client.FactorActive, f.Status)
+		}
+	}
+}
