@@ -35,6 +35,7 @@ type deps struct {
 	loc     *time.Location // where times are shown
 	sandbox bool
 	server  string // the server's address, shown at sign-in
+	connect string // the deputy://connect link the companion app scans
 	self    string // the signed-in user's id
 }
 
@@ -101,7 +102,8 @@ type model struct {
 
 // newModel returns the root model, on the sign-in screen.
 func newModel(opts Options, clock Clock, loc *time.Location) model {
-	d := deps{clock: clock, st: newStyles(), loc: loc, sandbox: opts.Sandbox, server: opts.Client.BaseURL()}
+	d := deps{clock: clock, st: newStyles(), loc: loc, sandbox: opts.Sandbox, server: opts.Client.BaseURL(),
+		connect: connectLink(opts.Client.BaseURL(), opts.Client.Key())}
 	h := help.New()
 	h.Styles = help.DefaultDarkStyles()
 	m := model{

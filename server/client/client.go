@@ -114,6 +114,10 @@ func New(baseURL, key string, opts ...Option) (*Client, error) {
 // BaseURL returns the server address the client calls.
 func (c *Client) BaseURL() string { return c.base.String() }
 
+// Key returns the api key the client sends (for the admin UI and the
+// companion, the programme's public ui key).
+func (c *Client) Key() string { return c.key }
+
 // Session returns a view of the client that calls on behalf of the user whose
 // bearer token this is (from [Client.LoginWithPassword], a password operation
 // or an accepted invite). It makes no call; an empty, expired or revoked token
