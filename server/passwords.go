@@ -127,18 +127,24 @@ func (s *Server) passwordValidate(r *request) (reply, error) {
 	return noContent()
 }
 
-// lostPasswordStart implements Weavr lostPasswordInitiate.
-func (s *Server) lostPasswordStart(r *request) (reply, error) {
+// emailBody decodes and checks an {"email"} body (Weavr EmailRequest).
+func emailBody(r *request) (string, error) {
 	var in lostPasswordStartRequest
 	if err := decodeJSON(r.body, &in); err != nil {
-		return reply{}, err
+		return "", err
 	}
 	var f fields
 	f.email("email", in.Email)
-	if err := f.err(); err != nil {
+	return in.Email, f.err()
+}
+
+// lostPasswordStart implements Weavr lostPasswordInitiate.
+func (s *Server) lostPasswordStart(r *request) (reply, error) {
+	email, err := emailBody(r)
+	if err != nil {
 		return reply{}, err
 	}
-	if err := s.svc.LostPasswordStart(r.Context(), r.prog, in.Email); err != nil {
+	if err := s.svc.LostPasswordStart(r.Context(), r.prog, email); err != nil {
 		return reply{}, err
 	}
 	return noContent()

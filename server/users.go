@@ -341,16 +341,11 @@ type emailVerifyRequest struct {
 
 // emailVerificationSend implements Weavr authorisedUserEmailVerificationCodeSend.
 func (s *Server) emailVerificationSend(r *request) (reply, error) {
-	var in lostPasswordStartRequest
-	if err := decodeJSON(r.body, &in); err != nil {
+	email, err := emailBody(r)
+	if err != nil {
 		return reply{}, err
 	}
-	var f fields
-	f.email("email", in.Email)
-	if err := f.err(); err != nil {
-		return reply{}, err
-	}
-	if err := s.svc.SendEmailVerification(r.Context(), r.prog, in.Email); err != nil {
+	if err := s.svc.SendEmailVerification(r.Context(), r.prog, email); err != nil {
 		return reply{}, err
 	}
 	return noContent()
