@@ -2,13 +2,9 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +16,6 @@ import (
 	"github.com/deputyhq/deputy/core/boltstore"
 	"github.com/deputyhq/deputy/password"
 	"github.com/deputyhq/deputy/server"
-	"github.com/deputyhq/deputy/server/internal/apispec"
 )
 
 // testParams keep argon2id cheap under -race; one test uses the real defaults.
@@ -45,36 +40,11 @@ type envOption func(*core.Config)
 // provider; tests sign callbacks with it (kycsig.Sign).
 var kycCallbackSecret = []byte("test-kyc-callback-secret")
 
-// newEnv starts a sandbox server with one programme.
+// newEnv starts a sandbox server with one programme (see newEnvWithKeys).
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	store, err := boltstore.Open(filepath.Join(t.TempDir(), "deputy.db"), boltstore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { store.Close() })
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	clock := core.NewOffsetClock(nil)
-	outbox := core.NewOutbox(store, clock)
-	// Rate limits are off unless a test sets them: most tests sign in often from one address.
-	cfg := core.Config{Sandbox: true, PasswordParams: testParams, Logger: log, RateLimits: &core.RateLimits{}}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	ctx := context.Background()
-	svc, err := core.New(ctx, cfg, store, core.Integrations{SMS: outbox, Email: outbox, KYC: core.SandboxKYC{}}, clock)
-	require.NoError(t, err)
-	h, err := server.New(svc, server.Options{Logger: log, Clock: clock, KYCCallbackSecret: kycCallbackSecret})
-	require.NoError(t, err)
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	prog, err := svc.CreateProgramme(ctx, core.NewProgramme{Name: "Test Programme"})
-	require.NoError(t, err)
-	v := apispec.NewValidator(t)
-	return &env{
-		t: t, url: ts.URL, svc: svc, store: store, clock: clock, logs: logs,
-		client: &http.Client{Transport: v.Transport(http.DefaultTransport), Timeout: 30 * time.Second},
-		apiKey: prog.APIKey, prog: prog.Programme,
-	}
+	e, _ := newEnvWithKeys(t, server.Options{}, opts...)
+	return e
 }
 
 // resp is a finished HTTP exchange.
