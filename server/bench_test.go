@@ -247,7 +247,7 @@ func BenchmarkUserListFiltered(b *testing.B) {
 	c := newBenchClient(inst)
 	rootID, token := c.seedRoot(b, "root@bench.test")
 	const users = 100_000
-	seedUsers(b, inst, rootID, users)
+	inst.SeedUsers(b, rootID, users)
 	queries := []string{
 		"",
 		"?active=true&offset=%d",
@@ -266,34 +266,4 @@ func BenchmarkUserListFiltered(b *testing.B) {
 	}})
 	b.StopTimer()
 	report(b, res)
-}
-
-// seedUsers writes n authorised users straight into the store in large batches.
-func seedUsers(b *testing.B, inst *testserver.Instance, identityID string, n int) {
-	b.Helper()
-	roles := []core.Role{core.RoleCardAssignee, core.RoleAdmin, core.RoleFundsManagement, core.RoleCardsManagement}
-	now := time.Now()
-	for start := 0; start < n; start += 5000 {
-		err := inst.Store.Update(context.Background(), func(tx core.Tx) error {
-			for i := start; i < min(start+5000, n); i++ {
-				id, err := tx.NextID()
-				if err != nil {
-					return err
-				}
-				u := &core.User{
-					ID: id, IdentityID: identityID, IdentityType: core.Corporate, ProgrammeID: inst.Programme.ID,
-					Name: "User", Surname: strconv.Itoa(i), Email: "user" + strconv.Itoa(i) + "@bench.test",
-					Tag: "team-" + strconv.Itoa(i%10), Roles: []core.Role{roles[i%len(roles)]}, Active: i%7 != 0,
-					CreatedAt: now, UpdatedAt: now,
-				}
-				if err := tx.InsertUser(u); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -28,8 +27,8 @@ import (
 // The server is a test server (internal/testserver: bbolt in a temporary
 // directory, HTTP on loopback) with the production password hashing
 // (argon2id, m=19 MiB, t=2), so a sign-in costs what it costs in production.
-// The users are written straight into the store, as server/bench_test.go's
-// seedUsers does: creating them through the API would take minutes.
+// The users are written straight into the store (testserver.Instance.SeedUsers):
+// creating them through the API would take minutes.
 //
 //   - in-process: the program (Bubble Tea's event loop and renderer, the
 //     system clock) signs in with the email and password given, as `deputy
@@ -118,7 +117,7 @@ func startBenchServer(b *testing.B) benchServer {
 	ctx := context.Background()
 	corp, err := dep.admin.Corporate(ctx)
 	require.NoError(b, err)
-	seedUsers(b, dep.inst, corp.ID.ID, benchUsers)
+	dep.inst.SeedUsers(b, corp.ID.ID, benchUsers)
 
 	rows := usersScreen{h: benchHeight - 5}.rows()
 	page, err := dep.admin.ListUsers(ctx, client.UserFilter{Limit: rows})
@@ -126,35 +125,6 @@ func startBenchServer(b *testing.B) benchServer {
 	require.Equal(b, benchUsers, page.Count)
 	require.Len(b, page.Users, rows)
 	return benchServer{url: dep.inst.URL, uiKey: dep.inst.UIKey, lastRow: page.Users[rows-1].Email}
-}
-
-// seedUsers writes n users of identity identityID straight into the store,
-// 5,000 to a transaction (server/bench_test.go's seedUsers).
-func seedUsers(b *testing.B, inst *testserver.Instance, identityID string, n int) {
-	b.Helper()
-	roles := []core.Role{core.RoleCardAssignee, core.RoleAdmin, core.RoleFundsManagement, core.RoleCardsManagement}
-	now := time.Now()
-	for start := 0; start < n; start += 5000 {
-		err := inst.Store.Update(context.Background(), func(tx core.Tx) error {
-			for i := start; i < min(start+5000, n); i++ {
-				id, err := tx.NextID()
-				if err != nil {
-					return err
-				}
-				u := &core.User{
-					ID: id, IdentityID: identityID, IdentityType: core.Corporate, ProgrammeID: inst.Programme.ID,
-					Name: "User", Surname: strconv.Itoa(i), Email: "user" + strconv.Itoa(i) + "@bench.test",
-					Tag: "team-" + strconv.Itoa(i%10), Roles: []core.Role{roles[i%len(roles)]}, Active: i%7 != 0,
-					CreatedAt: now, UpdatedAt: now,
-				}
-				if err := tx.InsertUser(u); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		require.NoError(b, err)
-	}
 }
 
 // firstTableInProcess runs the program until it paints the users table and
