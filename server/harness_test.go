@@ -14,12 +14,12 @@ import (
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/core/boltstore"
-	"github.com/deputyhq/deputy/password"
+	"github.com/deputyhq/deputy/internal/testserver"
 	"github.com/deputyhq/deputy/server"
 )
 
 // testParams keep argon2id cheap under -race; one test uses the real defaults.
-var testParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var testParams = testserver.FastPasswords
 
 // env is a real Deputy: a bbolt file, the core service and the HTTP API on loopback.
 type env struct {
