@@ -40,18 +40,31 @@ const uiKeyPrefix = "dpk_"
 // A rotated key keeps working until its grace period ends.
 func (s *Service) AuthenticateKey(ctx context.Context, key string) (*Programme, KeyKind, error) {
 	if key == "" {
-		return nil, UIKey, Invalid("api-key", "REQUIRED")
+		return nil, UIKey, errMissingKey
 	}
-	hash := s.keys.hash(purposeAPIKey, key)
-	var p *Programme
+	var (
+		p    *Programme
+		kind KeyKind
+	)
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		var err error
-		p, err = tx.ProgrammeByKeyHash(hash)
+		p, kind, err = s.programmeForKey(tx, key)
 		return err
 	})
-	unknown := &Error{Class: ErrUnauthenticated, Message: "unknown api-key"}
+	return p, kind, err
+}
+
+var (
+	errMissingKey = Invalid("api-key", "REQUIRED")
+	errUnknownKey = &Error{Class: ErrUnauthenticated, Message: "unknown api-key"}
+)
+
+// programmeForKey finds the programme of a non-empty key in tx.
+func (s *Service) programmeForKey(tx ReadTx, key string) (*Programme, KeyKind, error) {
+	hash := s.keys.hash(purposeAPIKey, key)
+	p, err := tx.ProgrammeByKeyHash(hash)
 	if errors.Is(err, ErrRecordNotFound) {
-		return nil, UIKey, unknown
+		return nil, UIKey, errUnknownKey
 	}
 	if err != nil {
 		return nil, UIKey, internal("authenticate key", err)
@@ -68,7 +81,7 @@ func (s *Service) AuthenticateKey(ctx context.Context, key string) (*Programme, 
 			return p, r.Kind, nil
 		}
 	}
-	return nil, UIKey, unknown
+	return nil, UIKey, errUnknownKey
 }
 
 // RotateKey replaces one of a programme's keys; the old one keeps working for

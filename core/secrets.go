@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"hash"
 	"math/big"
+	"sync"
 )
 
 // keyring holds the installation's secret key for keyed hashes of tokens,
@@ -14,6 +16,13 @@ import (
 // let anyone test guesses offline without this key.
 type keyring struct {
 	key []byte
+	// macs pools HMAC states keyed with key: creating one costs as much as
+	// hashing a short secret.
+	macs *sync.Pool
+}
+
+func newKeyring(key []byte) keyring {
+	return keyring{key: key, macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
 }
 
 const metaHashKey = "hash_key"
@@ -21,7 +30,9 @@ const metaHashKey = "hash_key"
 // hash returns HMAC-SHA-256(key, purpose || 0 || secret). The purpose keeps hashes
 // of different kinds of secret apart.
 func (k keyring) hash(purpose, secret string) []byte {
-	m := hmac.New(sha256.New, k.key)
+	m := k.macs.Get().(hash.Hash)
+	defer k.macs.Put(m)
+	m.Reset()
 	m.Write([]byte(purpose))
 	m.Write([]byte{0})
 	m.Write([]byte(secret))

@@ -190,7 +190,7 @@ func New(ctx context.Context, cfg Config, store Store, send Integrations, clock 
 		send:   send,
 		clock:  clock,
 		hasher: password.NewHasher(cfg.PasswordParams, cfg.MaxConcurrentHashes),
-		keys:   keyring{key: key},
+		keys:   newKeyring(key),
 		mail:   mail,
 		log:    cfg.Logger,
 		rp:     rp,

@@ -210,31 +210,83 @@ func (s *Service) touchInterval() time.Duration {
 // recording activity (Weavr: valid for 5 minutes from last activity).
 func (s *Service) Authenticate(ctx context.Context, prog *Programme, token string) (*Caller, error) {
 	if token == "" {
-		return nil, &Error{Class: ErrUnauthenticated, Message: "missing bearer token"}
+		return nil, errMissingToken
 	}
-	hash := s.keys.hash(purposeSession, token)
-	var sess *Session
-	var user *User
+	var (
+		sess *Session
+		user *User
+	)
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		var err error
-		if sess, err = tx.Session(hash); err != nil {
-			return err
-		}
-		user, err = tx.User(sess.UserID)
+		sess, user, err = s.sessionForToken(tx, token)
 		return err
 	})
-	unauth := &Error{Class: ErrUnauthenticated, Message: "invalid or expired token"}
-	if errors.Is(err, ErrRecordNotFound) {
-		return nil, unauth
-	}
 	if err != nil {
-		return nil, internal("authenticate token", err)
+		return nil, err
 	}
+	return s.openCaller(ctx, prog, sess, user)
+}
+
+// AuthenticateCall resolves an api key and a user's bearer token together, in
+// one read transaction: AuthenticateKey then Authenticate, for the calls that
+// need both.
+func (s *Service) AuthenticateCall(ctx context.Context, key, token string) (*Caller, KeyKind, error) {
+	if key == "" {
+		return nil, UIKey, errMissingKey
+	}
+	var (
+		prog *Programme
+		kind KeyKind
+		sess *Session
+		user *User
+	)
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		if prog, kind, err = s.programmeForKey(tx, key); err != nil {
+			return err
+		}
+		if token == "" {
+			return errMissingToken
+		}
+		sess, user, err = s.sessionForToken(tx, token)
+		return err
+	})
+	if err != nil {
+		return nil, kind, err
+	}
+	c, err := s.openCaller(ctx, prog, sess, user)
+	return c, kind, err
+}
+
+var (
+	errMissingToken = &Error{Class: ErrUnauthenticated, Message: "missing bearer token"}
+	errInvalidToken = &Error{Class: ErrUnauthenticated, Message: "invalid or expired token"}
+)
+
+// sessionForToken finds the session of a non-empty token in tx, and its user.
+func (s *Service) sessionForToken(tx ReadTx, token string) (*Session, *User, error) {
+	sess, err := tx.Session(s.keys.hash(purposeSession, token))
+	if err == nil {
+		var user *User
+		if user, err = tx.User(sess.UserID); err == nil {
+			return sess, user, nil
+		}
+	}
+	if errors.Is(err, ErrRecordNotFound) {
+		return nil, nil, errInvalidToken
+	}
+	return nil, nil, internal("authenticate token", err)
+}
+
+// openCaller admits a session of prog that has not idled out and whose user is
+// active, recording its activity at most once per touchInterval.
+func (s *Service) openCaller(ctx context.Context, prog *Programme, sess *Session, user *User) (*Caller, error) {
 	now := s.clock.Now()
 	if sess.ProgrammeID != prog.ID || !user.Active || now.Sub(sess.LastSeen) >= s.cfg.SessionIdle {
-		return nil, unauth
+		return nil, errInvalidToken
 	}
 	if now.Sub(sess.LastSeen) >= s.touchInterval() {
+		hash := sess.TokenHash
 		err := s.store.Update(ctx, func(tx Tx) error {
 			cur, err := tx.Session(hash)
 			if err != nil {
@@ -247,7 +299,7 @@ func (s *Service) Authenticate(ctx context.Context, prog *Programme, token strin
 			return nil
 		})
 		if errors.Is(err, ErrRecordNotFound) {
-			return nil, unauth
+			return nil, errInvalidToken
 		}
 		if err != nil {
 			return nil, internal("touch session", err)

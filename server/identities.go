@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	jsonv1 "github.com/go-json-experiment/json/v1"
+
 	"github.com/deputyhq/deputy/core"
 )
 
@@ -246,7 +249,7 @@ func (s *Server) corporateGet(r *request) (reply, error) {
 
 func corporateResponse(ident *core.Identity, root *core.User) (*corporateOut, error) {
 	var p corporateProfile
-	if err := json.Unmarshal(ident.Profile, &p); err != nil {
+	if err := jsonv2.Unmarshal(ident.Profile, &p, jsonv1.DefaultOptionsV1()); err != nil {
 		return nil, fmt.Errorf("corporate %s profile: %w", ident.ID, err)
 	}
 	out := &corporateOut{
@@ -366,7 +369,7 @@ func (s *Server) consumerGet(r *request) (reply, error) {
 
 func consumerResponse(ident *core.Identity, root *core.User) (*consumerOut, error) {
 	var p consumerProfile
-	if err := json.Unmarshal(ident.Profile, &p); err != nil {
+	if err := jsonv2.Unmarshal(ident.Profile, &p, jsonv1.DefaultOptionsV1()); err != nil {
 		return nil, fmt.Errorf("consumer %s profile: %w", ident.ID, err)
 	}
 	out := &consumerOut{

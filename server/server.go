@@ -8,8 +8,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
+	jsonv2 "github.com/go-json-experiment/json"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -209,7 +210,15 @@ func (s *Server) handle(pattern string, need access, idem idempotent, ep endpoin
 // authenticate resolves the api-key header and, where needed, the bearer token,
 // enforcing the access level of the endpoint.
 func (s *Server) authenticate(r *request, need access) error {
-	if need == public {
+	switch need {
+	case public:
+		return nil
+	case userToken:
+		c, kind, err := s.svc.AuthenticateCall(r.Context(), r.Header.Get("api-key"), bearerToken(r.Request))
+		if err != nil {
+			return err
+		}
+		r.prog, r.key, r.caller = c.Programme, kind, c
 		return nil
 	}
 	prog, kind, err := s.svc.AuthenticateKey(r.Context(), r.Header.Get("api-key"))
@@ -222,7 +231,7 @@ func (s *Server) authenticate(r *request, need access) error {
 	case need == secretKey && kind != core.SecretKey,
 		need == secretOrUser && kind != core.SecretKey && token == "":
 		return errSecretKeyOnly
-	case need == userToken, need == secretOrUser && kind != core.SecretKey:
+	case need == secretOrUser && kind != core.SecretKey:
 		c, err := s.svc.Authenticate(r.Context(), prog, token)
 		if err != nil {
 			return err
@@ -317,7 +326,7 @@ func marshalBody(body any) ([]byte, error) {
 	if body == nil {
 		return nil, nil
 	}
-	return json.Marshal(body)
+	return jsonv2.Marshal(body, jsonv1.DefaultOptionsV1())
 }
 
 // writeJSON writes body as JSON with status (no body for nil).

@@ -42,7 +42,8 @@ func (e *InUseError) Error() string {
 
 // Store is a core.Store on one bbolt file. It is safe for concurrent use.
 type Store struct {
-	db *bolt.DB
+	db    *bolt.DB
+	cache *recordCaches
 }
 
 var _ core.Store = (*Store)(nil)
@@ -71,7 +72,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := db.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations) }); err != nil {
 		return nil, errors.Join(fmt.Errorf("database %s: %w", path, err), db.Close())
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, cache: newRecordCaches()}, nil
 }
 
 // Update runs fn in a read-write transaction that commits if fn returns nil.
@@ -86,7 +87,7 @@ func (s *Store) Update(ctx context.Context, fn func(core.Tx) error) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		return fn(&writeTx{readTx{tx: tx}})
+		return fn(&writeTx{readTx{tx: tx, cache: s.cache}})
 	})
 }
 
@@ -96,7 +97,7 @@ func (s *Store) View(ctx context.Context, fn func(core.ReadTx) error) error {
 		return err
 	}
 	return s.db.View(func(tx *bolt.Tx) error {
-		return fn(&readTx{tx: tx})
+		return fn(&readTx{tx: tx, cache: s.cache})
 	})
 }
 

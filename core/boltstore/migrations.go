@@ -142,7 +142,7 @@ func addUserListAndOnboarding(tx *bolt.Tx) error {
 			return fmt.Errorf("bucket %s: %w", name, err)
 		}
 	}
-	w := &writeTx{readTx{tx: tx}}
+	w := &writeTx{readTx{tx: tx, cache: newRecordCaches()}}
 	return root.Bucket(bucketUsers).ForEach(func(k, data []byte) error {
 		u, err := decode[core.User](data, "user "+string(k))
 		if err != nil {
@@ -171,7 +171,7 @@ func addKeysTokensAndCounters(tx *bolt.Tx) error {
 	if _, err := root.CreateBucket(bucketProgrammeKeys); err != nil {
 		return fmt.Errorf("bucket %s: %w", bucketProgrammeKeys, err)
 	}
-	w := &writeTx{readTx{tx: tx}}
+	w := &writeTx{readTx{tx: tx, cache: newRecordCaches()}}
 	return root.Bucket(bucketProgrammes).ForEach(func(k, data []byte) error {
 		p, err := decode[core.Programme](data, "programme "+string(k))
 		if err != nil {

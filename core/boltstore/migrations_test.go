@@ -150,7 +150,7 @@ func TestMigrateOlderFile(t *testing.T) {
 	require.NoError(t, db.View(func(tx *bolt.Tx) error {
 		extra = tx.Bucket(bucketRoot).Bucket([]byte("extra")) != nil
 		var err error
-		got, err = (&readTx{tx: tx}).User(user.ID)
+		got, err = (&readTx{tx: tx, cache: newRecordCaches()}).User(user.ID)
 		return err
 	}))
 	assert.True(t, extra, "bucket added by the migration")
@@ -249,7 +249,7 @@ func TestMigration3IndexesEveryKey(t *testing.T) {
 			return nil
 		}))
 		assert.Equal(t, map[string]string{"api-1": "p1", "ui-1": "p1", "retired-1": "p1", "api-2": "p2"}, index, "programme_keys")
-		r := &readTx{tx: tx}
+		r := &readTx{tx: tx, cache: newRecordCaches()}
 		for hash, want := range map[string]*core.Programme{"api-1": p1, "ui-1": p1, "retired-1": p1, "api-2": p2} {
 			got, err := r.ProgrammeByKeyHash([]byte(hash))
 			require.NoError(t, err, "programme by key hash %s", hash)

@@ -8,7 +8,7 @@ import (
 )
 
 func (r *readTx) Programme(id string) (*core.Programme, error) {
-	return get[core.Programme](r.bucket(bucketProgrammes), []byte(id), "programme "+id)
+	return getCached(r.cache.programmes, r.bucket(bucketProgrammes), []byte(id), "programme "+id)
 }
 
 // ProgrammeByKeyHash finds a programme by the hash of any of its keys: the
@@ -119,7 +119,7 @@ type identityRecord struct {
 }
 
 func (r *readTx) Identity(id string) (*core.Identity, error) {
-	rec, err := get[identityRecord](r.bucket(bucketIdentities), []byte(id), "identity "+id)
+	rec, err := getCached(r.cache.identities, r.bucket(bucketIdentities), []byte(id), "identity "+id)
 	if err != nil {
 		return nil, err
 	}

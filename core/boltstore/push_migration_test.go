@@ -35,7 +35,7 @@ func TestMigration4AddsPushBuckets(t *testing.T) {
 				assert.Zero(t, b.Stats().KeyN, "keys in %s", name)
 			}
 		}
-		r := &readTx{tx: tx}
+		r := &readTx{tx: tx, cache: newRecordCaches()}
 		f, err := r.Factor("101", core.ChannelSMS)
 		require.NoError(t, err)
 		assert.Equal(t, &core.Factor{UserID: "101", Channel: core.ChannelSMS, Status: core.FactorActive,

@@ -9,7 +9,7 @@ import (
 )
 
 func (r *readTx) Session(tokenHash []byte) (*core.Session, error) {
-	return get[core.Session](r.bucket(bucketSessions), tokenHash, "session")
+	return getCached(r.cache.sessions, r.bucket(bucketSessions), tokenHash, "session")
 }
 
 func (w *writeTx) InsertSession(s *core.Session) error {
@@ -85,7 +85,7 @@ func factorName(userID string, ch core.Channel) string {
 }
 
 func (r *readTx) Factor(userID string, ch core.Channel) (*core.Factor, error) {
-	return get[core.Factor](r.bucket(bucketFactors), factorKey(userID, ch), factorName(userID, ch))
+	return getCached(r.cache.factors, r.bucket(bucketFactors), factorKey(userID, ch), factorName(userID, ch))
 }
 
 func (r *readTx) Factors(userID string) ([]*core.Factor, error) {

@@ -15,7 +15,18 @@ import (
 )
 
 // readTx is a core.ReadTx over a bbolt transaction.
-type readTx struct{ tx *bolt.Tx }
+type readTx struct {
+	tx    *bolt.Tx
+	cache *recordCaches
+	// opened are the sub-buckets opened so far: bbolt reopens a bucket on
+	// every lookup in a read-only transaction, which costs two B+tree seeks.
+	opened []openedBucket
+}
+
+type openedBucket struct {
+	name   []byte
+	bucket *bolt.Bucket
+}
 
 // writeTx is a core.Tx over a writable bbolt transaction. Every write checks
 // its constraints before it changes anything, so a write that fails leaves the
@@ -53,7 +64,14 @@ func (w *writeTx) PutMeta(key string, value []byte) error {
 
 // bucket returns a sub-bucket of the root.
 func (r *readTx) bucket(name []byte) *bolt.Bucket {
-	return r.tx.Bucket(bucketRoot).Bucket(name)
+	for _, o := range r.opened {
+		if bytes.Equal(o.name, name) {
+			return o.bucket
+		}
+	}
+	b := r.tx.Bucket(bucketRoot).Bucket(name)
+	r.opened = append(r.opened, openedBucket{name: name, bucket: b})
+	return b
 }
 
 // get decodes the record under key, or fails with ErrRecordNotFound naming what.

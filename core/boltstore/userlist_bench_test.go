@@ -151,7 +151,7 @@ func benchIDs(b *testing.B, s *Store, f core.UserFilter) []string {
 	var ids []string
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		ids, _, err = (&readTx{tx: tx}).listIDs(benchIdentity, f)
+		ids, _, err = (&readTx{tx: tx, cache: newRecordCaches()}).listIDs(benchIdentity, f)
 		return err
 	})
 	if err != nil {

@@ -215,7 +215,7 @@ func TestUserListIndexUnderChurn(t *testing.T) {
 		require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
 			most = checkUserListIndex(t, tx)
 			us := allUsers(t, tx)
-			r := &readTx{tx: tx}
+			r := &readTx{tx: tx, cache: newRecordCaches()}
 			active := true
 			for range 100 {
 				f := core.UserFilter{Limit: rng.IntN(120)}
@@ -314,7 +314,7 @@ func TestMigration2IndexesUsers(t *testing.T) {
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations[:1]) }))
 	rng := rand.New(rand.NewPCG(3, 5))
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		w := &writeTx{readTx{tx: tx}}
+		w := &writeTx{readTx{tx: tx, cache: newRecordCaches()}}
 		for n := range 600 {
 			u := &core.User{ID: strconv.Itoa(100 + n), ProgrammeID: "p1", Email: fmt.Sprintf("u%d@example.com", n)}
 			randomUser(rng, u)
@@ -334,7 +334,7 @@ func TestMigration2IndexesUsers(t *testing.T) {
 		}
 		checkUserListIndex(t, tx)
 		want, wantTotal := bruteList(allUsers(t, tx), "1", core.UserFilter{Offset: 300, Limit: 50})
-		got, total, err := (&readTx{tx: tx}).ListUsers("1", core.UserFilter{Offset: 300, Limit: 50})
+		got, total, err := (&readTx{tx: tx, cache: newRecordCaches()}).ListUsers("1", core.UserFilter{Offset: 300, Limit: 50})
 		require.NoError(t, err)
 		assert.Equal(t, wantTotal, total)
 		gotIDs := []string{}

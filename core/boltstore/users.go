@@ -7,7 +7,7 @@ import (
 )
 
 func (r *readTx) User(id string) (*core.User, error) {
-	return get[core.User](r.bucket(bucketUsers), []byte(id), "user "+id)
+	return getCached(r.cache.users, r.bucket(bucketUsers), []byte(id), "user "+id)
 }
 
 func (r *readTx) UsersByEmail(programmeID, email string) ([]*core.User, error) {
