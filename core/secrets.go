@@ -15,14 +15,13 @@ import (
 // api keys and one-time codes (HMAC-SHA-256). A leaked database alone does not
 // let anyone test guesses offline without this key.
 type keyring struct {
-	key []byte
-	// macs pools HMAC states keyed with key: creating one costs as much as
-	// hashing a short secret.
+	// macs pools HMAC states keyed with the secret key: creating one costs as
+	// much as hashing a short secret.
 	macs *sync.Pool
 }
 
 func newKeyring(key []byte) keyring {
-	return keyring{key: key, macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+	return keyring{macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
 }
 
 const metaHashKey = "hash_key"
