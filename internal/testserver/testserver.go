@@ -42,7 +42,8 @@ type Options struct {
 	// Config is the core configuration; Sandbox, Logger and, when zero,
 	// PasswordParams (FastPasswords) and RateLimits (none) are filled in.
 	Config core.Config
-	// Server options beyond the logger and clock.
+	// Server options beyond the clock. Without a Logger the server logs to
+	// the Instance's Logs, as the service does.
 	Server server.Options
 	// Programme is the programme to create (default name "Test Programme").
 	Programme core.NewProgramme
@@ -78,7 +79,10 @@ func Start(tb testing.TB, opts Options) *Instance {
 		tb.Fatalf("core: %v", err)
 	}
 	sopts := opts.Server
-	sopts.Logger, sopts.Clock = log, clock
+	sopts.Clock = clock
+	if sopts.Logger == nil {
+		sopts.Logger = log
+	}
 	h, err := server.New(svc, sopts)
 	if err != nil {
 		tb.Fatalf("server: %v", err)
