@@ -18,8 +18,9 @@ import (
 type readTx struct {
 	tx    *bolt.Tx
 	cache *recordCaches
-	// opened are the sub-buckets opened so far: bbolt reopens a bucket on
-	// every lookup in a read-only transaction, which costs two B+tree seeks.
+	// root and opened are the buckets opened so far: bbolt reopens a bucket on
+	// every lookup in a read-only transaction, a B+tree seek each.
+	root   *bolt.Bucket
 	opened []openedBucket
 }
 
@@ -69,7 +70,10 @@ func (r *readTx) bucket(name []byte) *bolt.Bucket {
 			return o.bucket
 		}
 	}
-	b := r.tx.Bucket(bucketRoot).Bucket(name)
+	if r.root == nil {
+		r.root = r.tx.Bucket(bucketRoot)
+	}
+	b := r.root.Bucket(name)
 	r.opened = append(r.opened, openedBucket{name: name, bucket: b})
 	return b
 }
