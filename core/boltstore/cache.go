@@ -20,8 +20,9 @@ import (
 // transactions simply stop matching. Callers get a deep copy, never the cached value.
 
 // cacheEntries bounds each kind's cache; past it, an arbitrary entry makes room.
-// An entry costs about a kilobyte (the stored bytes and the decoded record).
-const cacheEntries = 20_000
+// An entry costs about a kilobyte (the stored bytes and the decoded record), so
+// a kind's cache stays under about 10 MiB.
+const cacheEntries = 10_000
 
 // decodedCache holds decoded records of one kind by their key.
 type decodedCache[T any] struct {
