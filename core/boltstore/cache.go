@@ -27,6 +27,7 @@ const cacheEntries = 10_000
 // decodedCache holds decoded records of one kind by their key.
 type decodedCache[T any] struct {
 	clone func(*T) *T
+	limit int // most entries held
 	mu    sync.RWMutex
 	m     map[string]decodedEntry[T]
 }
@@ -37,7 +38,7 @@ type decodedEntry[T any] struct {
 }
 
 func newDecodedCache[T any](clone func(*T) *T) *decodedCache[T] {
-	return &decodedCache[T]{clone: clone, m: make(map[string]decodedEntry[T])}
+	return &decodedCache[T]{clone: clone, limit: cacheEntries, m: make(map[string]decodedEntry[T])}
 }
 
 // recordCaches are the caches of the kinds read on every authenticated request.
@@ -77,7 +78,7 @@ func getCached[T any](c *decodedCache[T], b *bolt.Bucket, key []byte, what strin
 		return nil, err
 	}
 	c.mu.Lock()
-	if len(c.m) >= cacheEntries {
+	if len(c.m) >= c.limit {
 		for k := range c.m {
 			delete(c.m, k)
 			break

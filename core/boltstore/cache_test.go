@@ -143,6 +143,31 @@ func TestCacheCopiesOut(t *testing.T) {
 	assert.Len(t, s.cache.users.m, 1, "the user was cached")
 }
 
+// TestCacheStaysBounded: past its limit the cache makes room, and every read
+// still returns its own record.
+func TestCacheStaysBounded(t *testing.T) {
+	s := openForCache(t)
+	s.cache.users.limit = 3
+	var ids []string
+	require.NoError(t, s.Update(t.Context(), func(tx core.Tx) error {
+		for i := range 10 {
+			u := cacheTestUser()
+			u.ID, u.Email = strconv.Itoa(100000010+i), "user"+strconv.Itoa(i)+"@acme.test"
+			ids = append(ids, u.ID)
+			if err := tx.InsertUser(u); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	for range 3 {
+		for _, id := range ids {
+			assert.Equal(t, id, readUser(t, s, id).ID)
+			assert.LessOrEqual(t, len(s.cache.users.m), 3)
+		}
+	}
+}
+
 // TestCacheFollowsWrites: a read after a committed write sees the write; a
 // write that rolled back is never seen, although its transaction read and
 // cached the record it changed.
