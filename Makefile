@@ -85,7 +85,7 @@ bench: bench-deps
 	$(GO) test ./core/boltstore -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkCorporateGetHandler$$' -benchtime $(BENCHTIME) -cpu 1
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkCorporateGet$$' -benchtime 1x
-	$(GO) test ./server -run '^$$' -bench '^BenchmarkLogin$$' -benchtime 400x
+	$(GO) test ./server -run '^$$' -bench '^BenchmarkLogin$$' -benchtime 600x
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkOTPVerify$$' -benchtime 10000x
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkUserCreate$$' -benchtime 10000x
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkUserListFiltered$$' -benchtime 5000x

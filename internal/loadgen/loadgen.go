@@ -30,6 +30,8 @@ type Result struct {
 	Elapsed  time.Duration
 	P50, P99 time.Duration
 	Max      time.Duration
+
+	latencies []time.Duration // of each request, sorted; none for wrk's runs
 }
 
 // PerSecond is the throughput of successful and failed requests together.
@@ -69,17 +71,35 @@ func Run(ctx context.Context, cfg Config) Result {
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	slices.Sort(lat)
-	pct := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(float64(len(lat))*p))]
-	}
-	res := Result{Requests: cfg.Requests, Errors: int(errs.Load()), FirstErr: firstErr, Elapsed: elapsed, P50: pct(0.50), P99: pct(0.99)}
-	if len(lat) > 0 {
-		res.Max = lat[len(lat)-1]
-	}
+	res := Result{Requests: cfg.Requests, Errors: int(errs.Load()), FirstErr: firstErr, Elapsed: time.Since(start), latencies: lat}
+	res.summarise()
 	return res
+}
+
+// Combine adds up runs made one after another, as one run: their requests,
+// errors and elapsed times, and percentiles over all their latencies.
+func Combine(runs ...Result) Result {
+	var all Result
+	for _, r := range runs {
+		all.Requests += r.Requests
+		all.Errors += r.Errors
+		all.Elapsed += r.Elapsed
+		all.latencies = append(all.latencies, r.latencies...)
+		if all.FirstErr == nil {
+			all.FirstErr = r.FirstErr
+		}
+	}
+	all.summarise()
+	return all
+}
+
+// summarise sorts the latencies and sets the percentiles from them.
+func (r *Result) summarise() {
+	lat := r.latencies
+	slices.Sort(lat)
+	if len(lat) == 0 {
+		return
+	}
+	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
+	r.P50, r.P99, r.Max = pct(0.50), pct(0.99), lat[len(lat)-1]
 }

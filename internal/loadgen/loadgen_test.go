@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -30,4 +31,25 @@ func TestRunCountsEveryRequestOnce(t *testing.T) {
 	assert.EqualError(t, res.FirstErr, "boom")
 	assert.LessOrEqual(t, res.P50, res.P99)
 	assert.LessOrEqual(t, res.P99, res.Max)
+}
+
+func TestCombine(t *testing.T) {
+	slow := Run(context.Background(), Config{Workers: 1, Requests: 10, Do: func(context.Context, int, int) error {
+		time.Sleep(2 * time.Millisecond)
+		return nil
+	}})
+	fast := Run(context.Background(), Config{Workers: 1, Requests: 90, Do: func(_ context.Context, _, seq int) error {
+		if seq == 5 {
+			return errors.New("first")
+		}
+		return nil
+	}})
+	all := Combine(fast, slow)
+	assert.Equal(t, 100, all.Requests)
+	assert.Equal(t, 1, all.Errors)
+	assert.EqualError(t, all.FirstErr, "first")
+	assert.Equal(t, fast.Elapsed+slow.Elapsed, all.Elapsed)
+	assert.Equal(t, slow.Max, all.Max)
+	assert.Less(t, all.P50, time.Millisecond, "90 of the 100 were fast")
+	assert.GreaterOrEqual(t, all.P99, 2*time.Millisecond, "the slowest 10 reach the 99th percentile")
 }
