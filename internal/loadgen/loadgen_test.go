@@ -34,22 +34,28 @@ func TestRunCountsEveryRequestOnce(t *testing.T) {
 }
 
 func TestCombine(t *testing.T) {
-	slow := Run(context.Background(), Config{Workers: 1, Requests: 10, Do: func(context.Context, int, int) error {
-		time.Sleep(2 * time.Millisecond)
-		return nil
-	}})
-	fast := Run(context.Background(), Config{Workers: 1, Requests: 90, Do: func(_ context.Context, _, seq int) error {
-		if seq == 5 {
-			return errors.New("first")
+	run := func(err error, lat ...time.Duration) Result {
+		r := Result{Requests: len(lat), Elapsed: time.Second, latencies: lat}
+		if err != nil {
+			r.Errors, r.FirstErr = 1, err
 		}
-		return nil
-	}})
-	all := Combine(fast, slow)
-	assert.Equal(t, 100, all.Requests)
-	assert.Equal(t, 1, all.Errors)
+		r.summarise()
+		return r
+	}
+	fast := make([]time.Duration, 90)
+	for i := range fast {
+		fast[i] = time.Duration(i+1) * time.Microsecond
+	}
+	slow := make([]time.Duration, 10)
+	for i := range slow {
+		slow[i] = time.Duration(i+1) * time.Second
+	}
+	all := Combine(run(nil, slow...), run(errors.New("first"), fast...), run(errors.New("second"), time.Millisecond))
+	assert.Equal(t, 101, all.Requests)
+	assert.Equal(t, 2, all.Errors)
 	assert.EqualError(t, all.FirstErr, "first")
-	assert.Equal(t, fast.Elapsed+slow.Elapsed, all.Elapsed)
-	assert.Equal(t, slow.Max, all.Max)
-	assert.Less(t, all.P50, time.Millisecond, "90 of the 100 were fast")
-	assert.GreaterOrEqual(t, all.P99, 2*time.Millisecond, "the slowest 10 reach the 99th percentile")
+	assert.Equal(t, 3*time.Second, all.Elapsed)
+	assert.Equal(t, 51*time.Microsecond, all.P50, "the 51st fastest of 101")
+	assert.Equal(t, 9*time.Second, all.P99, "the 100th fastest of 101")
+	assert.Equal(t, 10*time.Second, all.Max)
 }
