@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -180,12 +181,17 @@ func TestMalformedBodies(t *testing.T) {
 		{"password value a number", `{"email":"a@b.co","password":{"value":12345678}}`, "field password.value must be a string", []string{"password.value:IN"}},
 		{"unknown field", `{"email":"a@b.co","password":{"value":"x"},"remember":true}`, `unknown field "remember"`, []string{"remember:NOT_IN"}},
 		{"unknown nested field", `{"email":"a@b.co","password":{"value":"x","hint":"y"}}`, `unknown field "password.hint"`, []string{"password.hint:NOT_IN"}},
+		// Found by FuzzVerifyBody: the message quoting a field name this long
+		// broke the API description's 255 characters.
+		{"unknown field with a long name", `{"email":"a@b.co","password":{"value":"x"},"` + strings.Repeat("é", 300) + `":1}`,
+			`Bad request: unknown field "éé`, []string{strings.Repeat("é", 300) + ":NOT_IN"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := e.key("POST", "/multi/login_with_password", tt.body)
 			b := r.badRequest(t)
 			assert.Contains(t, b.Message, tt.message)
+			assert.LessOrEqual(t, utf8.RuneCountInString(b.Message), 255)
 			assert.Equal(t, tt.fields, r.invalidFields(t))
 		})
 	}

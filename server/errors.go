@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/deputyhq/deputy/core"
 )
@@ -57,6 +58,18 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // toHTTP maps an error to its status and body.
+// maxBadRequestMessage is the longest message of a 400 the API description
+// allows: messages quote the client's field names, which can be longer.
+const maxBadRequestMessage = 255
+
+// capMessage cuts message to maxBadRequestMessage characters, ending it with "…" when cut.
+func capMessage(message string) string {
+	if utf8.RuneCountInString(message) <= maxBadRequestMessage {
+		return message
+	}
+	return string([]rune(message)[:maxBadRequestMessage-1]) + "…"
+}
+
 func toHTTP(err error) (int, any) {
 	var ce *core.Error
 	errors.As(err, &ce)
@@ -84,6 +97,7 @@ func toHTTP(err error) (int, any) {
 				body.Message = "Bad request: invalid field " + ce.Fields[0].Field + " (" + ce.Fields[0].Reason + ")."
 			}
 		}
+		body.Message = capMessage(body.Message)
 		return http.StatusBadRequest, body
 	case errors.Is(err, core.ErrUnauthenticated):
 		return http.StatusUnauthorized, errorBody{Code: "UNAUTHORIZED", Message: msg("Your credentials or access token are invalid.")}
