@@ -30,9 +30,13 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "trusted-proxies", Usage: "comma-separated CIDRs (or addresses) of reverse proxies whose X-Forwarded-For is believed for per-client rate limits", Sources: env("trusted-proxies")},
 			&cli.StringFlag{Name: "webauthn-rp-id", Value: "localhost", Usage: "WebAuthn relying party id of the companion's biometric credentials: the origins' host or a parent domain", Sources: env("webauthn-rp-id")},
 			&cli.StringSliceFlag{Name: "webauthn-origin", Value: []string{"https://localhost"}, Usage: "origin the companion app acts for (repeat or comma-separate for several)", Sources: env("webauthn-origin")},
-		}, logFlags()...),
+		}, append(senderFlags(), logFlags()...)...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			log, err := newLogger(stderrOr(cmd.Root().ErrWriter), cmd.String("log-format"), cmd.String("log-level"))
+			if err != nil {
+				return err
+			}
+			email, sms, err := sendersFrom(cmd)
 			if err != nil {
 				return err
 			}
@@ -47,6 +51,8 @@ func serveCommand() *cli.Command {
 				TrustedProxies:  proxies,
 				WebAuthnRPID:    cmd.String("webauthn-rp-id"),
 				WebAuthnOrigins: cmd.StringSlice("webauthn-origin"),
+				Email:           email,
+				SMS:             sms,
 				Log:             log,
 			}
 			inst, err := openInstance(ctx, cfg)
@@ -77,7 +83,11 @@ type instanceConfig struct {
 	// (core.Config); empty means core's defaults.
 	WebAuthnRPID    string
 	WebAuthnOrigins []string
-	Log             *slog.Logger
+	// Email and SMS deliver messages outside sandbox mode, where both are
+	// required; the sandbox keeps its messages in the outbox instead.
+	Email core.EmailSender
+	SMS   core.SMSSender
+	Log   *slog.Logger
 }
 
 // parsePrefixes reads a comma-separated list of CIDRs; a bare address stands
@@ -113,23 +123,34 @@ type instance struct {
 
 // openInstance opens the database and builds the service and its HTTP handler.
 func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
-	if !cfg.Sandbox {
-		return nil, errors.New("no message senders are configured: Deputy cannot send SMS or email yet outside sandbox mode; run `deputy serve --sandbox` (senders for production land with SMTP and the SMS gateway)")
+	if !cfg.Sandbox && (cfg.Email == nil || cfg.SMS == nil) {
+		return nil, errNoSenders(cfg.Email, cfg.SMS)
 	}
 	store, err := boltstore.Open(cfg.DB, boltstore.Options{})
 	if err != nil {
 		return nil, err
 	}
-	clock := core.NewOffsetClock(nil)
-	outbox := core.NewOutbox(store, clock)
+	var (
+		clock    core.Clock = core.SystemClock{}
+		sandbox  *core.OffsetClock
+		delivery = core.Integrations{Email: cfg.Email, SMS: cfg.SMS}
+	)
+	if cfg.Sandbox {
+		if cfg.Email != nil || cfg.SMS != nil {
+			cfg.Log.Warn("sandbox mode keeps messages in the outbox: the --smtp-* and --sms-* settings are not used")
+		}
+		sandbox = core.NewOffsetClock(nil)
+		outbox := core.NewOutbox(store, sandbox)
+		clock, delivery = sandbox, core.Integrations{SMS: outbox, Email: outbox, KYC: core.SandboxKYC{}}
+	}
 	svc, err := core.New(ctx, core.Config{Sandbox: cfg.Sandbox, SessionIdle: cfg.SessionIdle, Logger: cfg.Log,
 		WebAuthnRPID: cfg.WebAuthnRPID, WebAuthnOrigins: cfg.WebAuthnOrigins},
-		store, core.Integrations{SMS: outbox, Email: outbox, KYC: core.SandboxKYC{}}, clock)
+		store, delivery, clock)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	h, err := server.New(svc, server.Options{Logger: cfg.Log, Clock: clock, TrustedProxies: cfg.TrustedProxies})
+	h, err := server.New(svc, server.Options{Logger: cfg.Log, Clock: sandbox, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		store.Close()
 		return nil, err

@@ -1,0 +1,256 @@
+package command_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// mailbox is a real SMTP server on loopback (go-smtp) that keeps what it is
+// sent, and requires AUTH PLAIN with user and pass.
+type mailbox struct {
+	user, pass string
+
+	mu   sync.Mutex
+	mail []string // each message's recipients and data
+}
+
+func (m *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &mailSession{m: m}, nil }
+
+func (m *mailbox) messages() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.mail...)
+}
+
+type mailSession struct {
+	m      *mailbox
+	authed bool
+	to     []string
+}
+
+func (s *mailSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (s *mailSession) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != s.m.user || pass != s.m.pass {
+			return smtp.ErrAuthFailed
+		}
+		s.authed = true
+		return nil
+	}), nil
+}
+
+func (s *mailSession) Mail(string, *smtp.MailOptions) error {
+	if !s.authed {
+		return smtp.ErrAuthRequired
+	}
+	return nil
+}
+
+func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.to = append(s.to, to)
+	return nil
+}
+
+func (s *mailSession) Data(r io.Reader) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.m.mu.Lock()
+	s.m.mail = append(s.m.mail, "To: "+strings.Join(s.to, ",")+"\n"+string(data))
+	s.m.mu.Unlock()
+	return nil
+}
+
+func (s *mailSession) Reset()        { s.to = nil }
+func (s *mailSession) Logout() error { return nil }
+
+func startMailbox(t *testing.T, user, pass string) (*mailbox, string) {
+	t.Helper()
+	m := &mailbox{user: user, pass: pass}
+	srv := smtp.NewServer(m)
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true // loopback only, as Deputy's "none" mode
+	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+	srv.ErrorLog = log.New(io.Discard, "", 0)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return m, port
+}
+
+// smsGateway is an HTTP SMS gateway that keeps the forms it is posted and
+// requires a bearer token.
+type smsGateway struct {
+	mu    sync.Mutex
+	forms []map[string]string
+}
+
+func startSMSGateway(t *testing.T, token string) (*smsGateway, string) {
+	t.Helper()
+	g := &smsGateway{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			http.Error(w, "unauthorised", http.StatusUnauthorized)
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		form := map[string]string{}
+		for k := range r.PostForm {
+			form[k] = r.PostForm.Get(k)
+		}
+		g.mu.Lock()
+		g.forms = append(g.forms, form)
+		g.mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(srv.Close)
+	return g, srv.URL
+}
+
+func (g *smsGateway) sent() []map[string]string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]map[string]string(nil), g.forms...)
+}
+
+// call sends a request with an api key, a bearer token (when not "") and a JSON body (when not nil).
+func (s *serving) call(t *testing.T, method, path, key, token string, body any) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, "http://"+s.addr+path, rd)
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("api-key", key)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := s.client.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	out, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res.StatusCode, out
+}
+
+var sixDigits = regexp.MustCompile(`\b[0-9]{6}\b`)
+
+// TestServeProduction runs `deputy serve` outside sandbox mode against a real
+// SMTP server and an HTTP SMS gateway: codes are random, go out by SMS and
+// email, and work; the sandbox endpoints do not exist; no secret reaches the log.
+func TestServeProduction(t *testing.T) {
+	const (
+		smtpPass     = "smtp-Secret-9"
+		gatewayToken = "gw-Secret-Token-7"
+	)
+	mail, smtpPort := startMailbox(t, "deputy", smtpPass)
+	gateway, gatewayURL := startSMSGateway(t, gatewayToken)
+	db := filepath.Join(t.TempDir(), "deputy.db")
+	p := createProgramme(t, db)
+	t.Setenv("DEPUTY_SMTP_PASSWORD", smtpPass)
+	t.Setenv("DEPUTY_SMS_GATEWAY_TOKEN", gatewayToken)
+	s := startServe(t, "--db", db,
+		"--smtp-host", "127.0.0.1", "--smtp-port", smtpPort, "--smtp-tls", "none", "--smtp-from", "no-reply@deputy.test", "--smtp-username", "deputy",
+		"--sms-gateway-url", gatewayURL+"/messages", "--sms-from", "Deputy", "--sms-gateway-fields", "to, sender ,text")
+	key := p["apiKey"]
+
+	status, body := s.call(t, "POST", "/multi/corporates", key, "", map[string]any{
+		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": "ada@acme.test",
+			"mobile": map[string]string{"countryCode": "+44", "number": "7700900123"}},
+		"company": map[string]any{"name": "Acme Ltd", "type": "LLC", "registrationCountry": "GB"}, "baseCurrency": "GBP"})
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	var corp struct{ ID struct{ ID string } }
+	require.NoError(t, json.Unmarshal(body, &corp))
+	status, body = s.call(t, "POST", "/multi/passwords/"+corp.ID.ID+"/create", key, "", map[string]any{"password": map[string]string{"value": "Sup3r-Secret"}})
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	var signedIn struct{ Token string }
+	require.NoError(t, json.Unmarshal(body, &signedIn))
+
+	// SMS enrolment: the code goes through the gateway, in its field names.
+	status, body = s.call(t, "POST", "/multi/authentication_factors/otp/SMS", key, signedIn.Token, nil)
+	require.Equal(t, http.StatusNoContent, status, "%s", body)
+	sms := gateway.sent()
+	require.Len(t, sms, 1)
+	assert.Equal(t, "+447700900123", sms[0]["to"])
+	assert.Equal(t, "Deputy", sms[0]["sender"])
+	smsCode := sixDigits.FindString(sms[0]["text"])
+	require.NotEmpty(t, smsCode, "a code in %q", sms[0]["text"])
+	status, body = s.call(t, "POST", "/multi/authentication_factors/otp/SMS/verify", key, signedIn.Token, map[string]string{"verificationCode": smsCode})
+	assert.Equal(t, http.StatusNoContent, status, "the texted code enrols the factor: %s", body)
+
+	// Lost password: the code goes by email through the SMTP server.
+	status, body = s.call(t, "POST", "/multi/passwords/lost_password/start", key, "", map[string]string{"email": "ada@acme.test"})
+	require.Equal(t, http.StatusNoContent, status, "%s", body)
+	msgs := mail.messages()
+	require.Len(t, msgs, 1)
+	assert.True(t, strings.HasPrefix(msgs[0], "To: ada@acme.test\n"), msgs[0])
+	assert.Contains(t, msgs[0], "no-reply@deputy.test")
+	resetCode := sixDigits.FindString(msgs[0][strings.Index(msgs[0], "Use the code"):])
+	require.NotEmpty(t, resetCode, "a code in the email")
+	status, body = s.call(t, "POST", "/multi/passwords/lost_password/resume", key, "", map[string]any{
+		"nonce": resetCode, "email": "ada@acme.test", "newPassword": map[string]string{"value": "N3w-Secret!"}})
+	assert.Equal(t, http.StatusOK, status, "the emailed code resets the password: %s", body)
+	status, body = s.call(t, "POST", "/multi/login_with_password", key, "", map[string]any{"email": "ada@acme.test", "password": map[string]string{"value": "N3w-Secret!"}})
+	assert.Equal(t, http.StatusOK, status, "%s", body)
+
+	for _, path := range []string{"/multi/sandbox/outbox", "/multi/sandbox/clock"} {
+		status, _ = s.call(t, "GET", path, key, "", nil)
+		assert.Equal(t, http.StatusNotFound, status, "%s exists only in sandbox mode", path)
+	}
+	logs := s.logs.String()
+	for _, secret := range []string{smtpPass, gatewayToken, smsCode, resetCode, key, signedIn.Token, "N3w-Secret!"} {
+		assert.NotContains(t, logs, secret)
+	}
+}
+
+// TestServeProductionNeedsSenders: outside sandbox mode, serve refuses to start
+// without both senders, naming what is missing, and refuses bad sender settings.
+func TestServeProductionNeedsSenders(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "deputy.db")
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{"--smtp-host", "--sms-gateway-url", "--sandbox"}},
+		{[]string{"--smtp-host", "127.0.0.1", "--smtp-tls", "none", "--smtp-from", "a@b.test"}, []string{"--sms-gateway-url"}},
+		{[]string{"--sms-gateway-url", "https://sms.example/send"}, []string{"--smtp-host"}},
+		{[]string{"--smtp-host", "smtp.example", "--smtp-from", "Deputy <a@b.test>"}, []string{"--smtp-*", "bare email address"}},
+		{[]string{"--smtp-host", "smtp.example", "--smtp-tls", "none", "--smtp-from", "a@b.test"}, []string{"--smtp-*", "loopback"}},
+		{[]string{"--sms-gateway-url", "ftp://sms.example"}, []string{"--sms-gateway-*", "http(s)"}},
+		{[]string{"--sms-gateway-url", "https://sms.example", "--sms-gateway-fields", "to,,text"}, []string{"--sms-gateway-fields", "three names"}},
+	} {
+		_, err := run(t, 10*time.Second, append([]string{"serve", "--db", db, "--addr", "127.0.0.1:0"}, tt.args...)...)
+		if assert.Error(t, err, "%v", tt.args) {
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w, "%v", tt.args)
+			}
+		}
+	}
+}
