@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -123,16 +122,6 @@ func TestDatabaseInUseIsAClearErrorNotAHang(t *testing.T) {
 		assert.Contains(t, err.Error(), "in use")
 		assert.Less(t, time.Since(start), 5*time.Second, "deputy %v gives up promptly", args)
 	}
-}
-
-func TestServeRefusesToStartOutsideSandbox(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "deputy.db")
-	_, err := run(t, 10*time.Second, "serve", "--db", db, "--addr", "127.0.0.1:0")
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "--sandbox", "the message says how to start")
-	assert.Contains(t, err.Error(), "senders")
-	_, statErr := os.Stat(db)
-	assert.True(t, errors.Is(statErr, os.ErrNotExist), "nothing was created: %v", statErr)
 }
 
 // lockedBuffer collects log lines from the server goroutine.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -231,7 +232,8 @@ func TestServeProduction(t *testing.T) {
 }
 
 // TestServeProductionNeedsSenders: outside sandbox mode, serve refuses to start
-// without both senders, naming what is missing, and refuses bad sender settings.
+// without both senders, naming what is missing, and refuses bad sender
+// settings, before it creates anything.
 func TestServeProductionNeedsSenders(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "deputy.db")
 	for _, tt := range []struct {
@@ -253,4 +255,6 @@ func TestServeProductionNeedsSenders(t *testing.T) {
 			}
 		}
 	}
+	_, err := os.Stat(db)
+	assert.ErrorIs(t, err, os.ErrNotExist, "no database was created")
 }
