@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -106,4 +107,44 @@ func TestProgrammeRotateKeyRefusals(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"secret", "ui"}, keyKinds(t, db, 0, p["apiKey"], p["uiKey"]), "nothing changed")
+}
+
+// TestProgrammeCommandsReachARunningServer: while `deputy serve` holds the
+// database, the programme commands work through its control socket and take
+// effect on the running server at once.
+func TestProgrammeCommandsReachARunningServer(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "deputy.db")
+	p := createProgramme(t, db)
+	s := startServe(t, "--sandbox", "--db", db)
+	assert.Contains(t, s.logs.String(), `"control_socket":"`+db+`.sock"`)
+	outbox := func(key string) int {
+		status, _ := s.call(t, "GET", "/multi/sandbox/outbox", key, "", nil)
+		return status
+	}
+	require.Equal(t, http.StatusOK, outbox(p["apiKey"]))
+
+	stdout, err := run(t, 30*time.Second, "programme", "rotate-key", "--db", db, "--id", p["id"], "--key", "secret", "--grace", "0", "--json")
+	require.NoError(t, err)
+	var rotated map[string]string
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rotated), "stdout: %s", stdout)
+	assert.Equal(t, http.StatusUnauthorized, outbox(p["apiKey"]), "the old key stopped at once")
+	assert.Equal(t, http.StatusOK, outbox(rotated["value"]), "the new key works on the running server")
+
+	stdout, err = run(t, 30*time.Second, "programme", "create", "--db", db, "--name", "Second Programme", "--json")
+	require.NoError(t, err)
+	var second map[string]string
+	require.NoError(t, json.Unmarshal([]byte(stdout), &second), "stdout: %s", stdout)
+	assert.NotEqual(t, p["id"], second["id"])
+	assert.Equal(t, http.StatusOK, outbox(second["apiKey"]))
+
+	stdout, err = run(t, 30*time.Second, "programme", "settings", "--db", db, "--id", p["id"], "--otp-attempts", "2", "--biometrics")
+	require.NoError(t, err)
+	var set core.ProgrammeSettings
+	require.NoError(t, json.Unmarshal([]byte(stdout), &set), "stdout: %s", stdout)
+	assert.Equal(t, 2, set.OTPAttempts)
+	assert.True(t, set.Biometrics)
+	assert.Equal(t, "weavr", set.PasswordProfile, "settings not given keep their value")
+
+	_, err = run(t, 30*time.Second, "programme", "rotate-key", "--db", db, "--id", "100000999", "--key", "ui")
+	assert.ErrorContains(t, err, "programme not found", "the server's refusal comes back")
 }

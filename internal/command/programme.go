@@ -13,6 +13,7 @@ import (
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/core/boltstore"
+	"github.com/deputyhq/deputy/internal/control"
 )
 
 func programmeCommand() *cli.Command {
@@ -29,16 +30,16 @@ func programmeCommand() *cli.Command {
 					&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 				}, settingsFlags()...),
 				Action: func(ctx context.Context, cmd *cli.Command) error {
-					svc, closeStore, err := openOffline(ctx, cmd.String("db"))
-					if err != nil {
-						return err
-					}
-					defer closeStore()
 					set, err := settingsFrom(cmd, core.ProgrammeSettings{})
 					if err != nil {
 						return err
 					}
-					out, err := svc.CreateProgramme(ctx, core.NewProgramme{Name: cmd.String("name"), Settings: set})
+					ops, done, err := openOperations(ctx, cmd.String("db"))
+					if err != nil {
+						return err
+					}
+					defer done()
+					out, err := ops.CreateProgramme(ctx, core.NewProgramme{Name: cmd.String("name"), Settings: set})
 					if err != nil {
 						return err
 					}
@@ -67,12 +68,12 @@ func programmeCommand() *cli.Command {
 					if g := cmd.Duration("grace"); g < 0 || g > 30*24*time.Hour {
 						return fmt.Errorf("--grace %v: want 0 (the old key stops at once) to 720h", g)
 					}
-					svc, closeStore, err := openOffline(ctx, cmd.String("db"))
+					ops, done, err := openOperations(ctx, cmd.String("db"))
 					if err != nil {
 						return err
 					}
-					defer closeStore()
-					key, err := svc.RotateKey(ctx, cmd.String("id"), kind, cmd.Duration("grace"))
+					defer done()
+					key, err := ops.RotateKey(ctx, cmd.String("id"), kind, cmd.Duration("grace"))
 					if err != nil {
 						return err
 					}
@@ -92,12 +93,12 @@ func programmeCommand() *cli.Command {
 					&cli.StringFlag{Name: "id", Required: true, Usage: "programme id"},
 				}, settingsFlags()...),
 				Action: func(ctx context.Context, cmd *cli.Command) error {
-					svc, closeStore, err := openOffline(ctx, cmd.String("db"))
+					ops, done, err := openOperations(ctx, cmd.String("db"))
 					if err != nil {
 						return err
 					}
-					defer closeStore()
-					p, err := svc.Programme(ctx, cmd.String("id"))
+					defer done()
+					p, err := ops.Programme(ctx, cmd.String("id"))
 					if err != nil {
 						return err
 					}
@@ -105,7 +106,7 @@ func programmeCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					p, err = svc.UpdateProgrammeSettings(ctx, p.ID, set)
+					p, err = ops.UpdateProgrammeSettings(ctx, p.ID, set)
 					if err != nil {
 						return err
 					}
@@ -163,6 +164,17 @@ func settingsFrom(cmd *cli.Command, base core.ProgrammeSettings) (core.Programme
 		set.Biometrics = cmd.Bool("biometrics")
 	}
 	return set, nil
+}
+
+// openOperations gives an operator command the programmes of the database at
+// path: through the control socket of the server running on it, when one
+// answers there (bbolt lets one process at a time open the file), or else by
+// opening the file itself. done releases what it opened.
+func openOperations(ctx context.Context, path string) (ops control.Operations, done func(), err error) {
+	if c, err := control.Dial(ctx, path); err == nil {
+		return c, func() {}, nil
+	}
+	return openOffline(ctx, path)
 }
 
 // openOffline opens the database for an operator command (no server, no senders).

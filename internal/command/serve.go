@@ -15,6 +15,7 @@ import (
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/core/boltstore"
+	"github.com/deputyhq/deputy/internal/control"
 	"github.com/deputyhq/deputy/server"
 )
 
@@ -64,8 +65,22 @@ func serveCommand() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", cmd.String("addr"), err)
 			}
+			ctl, err := control.Listen(cfg.DB)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			ctlCtx, stopControl := context.WithCancel(ctx)
+			controlDone := make(chan struct{})
+			go func() {
+				defer close(controlDone)
+				if err := control.Serve(ctlCtx, ctl, inst.svc); err != nil {
+					log.Error("control socket", slog.String("error", err.Error()))
+				}
+			}()
+			defer func() { stopControl(); <-controlDone }()
 			log.Info("deputy serving", slog.String("addr", ln.Addr().String()), slog.String("db", cfg.DB), slog.Bool("sandbox", cfg.Sandbox),
-				slog.Any("trusted_proxies", cfg.TrustedProxies))
+				slog.Any("trusted_proxies", cfg.TrustedProxies), slog.String("control_socket", control.SocketPath(cfg.DB)))
 			return inst.Serve(ctx, ln)
 		},
 	}

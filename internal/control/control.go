@@ -1,0 +1,252 @@
+// Package control lets operator commands reach a running server. bbolt lets
+// one process at a time open the database, so while `deputy serve` runs,
+// `deputy programme create|rotate-key|settings` cannot open it themselves:
+// the server listens on a Unix socket next to the database file, which only
+// the file's owner may connect to (mode 0600), and the commands send their
+// work there instead. The socket speaks HTTP with JSON bodies; it is not part
+// of the public API and never listens on the network.
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// Operations are what the operator commands do; *core.Service implements them
+// for a database the command opens itself, and *Client through a running server.
+type Operations interface {
+	CreateProgramme(ctx context.Context, in core.NewProgramme) (*core.CreatedProgramme, error)
+	RotateKey(ctx context.Context, programmeID string, kind core.KeyKind, grace time.Duration) (string, error)
+	Programme(ctx context.Context, id string) (*core.Programme, error)
+	UpdateProgrammeSettings(ctx context.Context, id string, set core.ProgrammeSettings) (*core.Programme, error)
+}
+
+var _ Operations = (*core.Service)(nil)
+
+// SocketPath is where the server of the database at db listens.
+func SocketPath(db string) string { return db + ".sock" }
+
+// Listen opens the control socket of the database at db. The caller holds
+// the database, so a socket file left by a server that crashed is stale and
+// is replaced.
+func Listen(db string) (net.Listener, error) {
+	path := SocketPath(db)
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	// Connecting needs write permission on the socket; the file mode it gets
+	// from the umask never grants that to others, and now the group loses it too.
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	return ln, nil
+}
+
+// Wire shapes.
+type (
+	rotateRequest struct {
+		Kind  core.KeyKind
+		Grace time.Duration
+	}
+	rotateResponse struct{ Key string }
+	// programmeView is a programme without its key hashes.
+	programmeView struct {
+		ID, Name string
+		Settings core.ProgrammeSettings
+	}
+	createdView struct {
+		Programme     programmeView
+		APIKey, UIKey string
+	}
+	errorResponse struct{ Error string }
+)
+
+func viewOf(p *core.Programme) programmeView {
+	return programmeView{ID: p.ID, Name: p.Name, Settings: p.Settings}
+}
+
+// Serve answers operator requests on ln with ops until ctx ends; then it
+// closes ln, which removes the socket file.
+func Serve(ctx context.Context, ln net.Listener, ops Operations) error {
+	srv := &http.Server{Handler: handler(ops), ReadHeaderTimeout: 5 * time.Second}
+	stop := context.AfterFunc(ctx, func() { srv.Close() })
+	defer stop()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// handler answers the control socket's requests with ops.
+func handler(ops Operations) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /programmes", func(w http.ResponseWriter, r *http.Request) {
+		var in core.NewProgramme
+		answer(w, decode(w, r, &in), func() (any, error) {
+			out, err := ops.CreateProgramme(r.Context(), in)
+			if err != nil {
+				return nil, err
+			}
+			return createdView{viewOf(out.Programme), out.APIKey, out.UIKey}, nil
+		})
+	})
+	mux.HandleFunc("POST /programmes/{id}/rotate-key", func(w http.ResponseWriter, r *http.Request) {
+		var in rotateRequest
+		answer(w, decode(w, r, &in), func() (any, error) {
+			key, err := ops.RotateKey(r.Context(), r.PathValue("id"), in.Kind, in.Grace)
+			return rotateResponse{Key: key}, err
+		})
+	})
+	mux.HandleFunc("GET /programmes/{id}", func(w http.ResponseWriter, r *http.Request) {
+		answer(w, nil, func() (any, error) {
+			p, err := ops.Programme(r.Context(), r.PathValue("id"))
+			if err != nil {
+				return nil, err
+			}
+			return viewOf(p), nil
+		})
+	})
+	mux.HandleFunc("PUT /programmes/{id}/settings", func(w http.ResponseWriter, r *http.Request) {
+		var in core.ProgrammeSettings
+		answer(w, decode(w, r, &in), func() (any, error) {
+			p, err := ops.UpdateProgrammeSettings(r.Context(), r.PathValue("id"), in)
+			if err != nil {
+				return nil, err
+			}
+			return viewOf(p), nil
+		})
+	})
+	return mux
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// answer writes do's result, or the error that stopped it: bad requests as
+// 400, core's errors with their message as 422, anything else as 500.
+func answer(w http.ResponseWriter, decodeErr error, do func() (any, error)) {
+	w.Header().Set("Content-Type", "application/json")
+	if decodeErr != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(errorResponse{Error: "control request: " + decodeErr.Error()})
+		return
+	}
+	out, err := do()
+	var ce *core.Error
+	switch {
+	case err == nil:
+		_ = json.NewEncoder(w).Encode(out)
+	case errors.As(err, &ce):
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		_ = json.NewEncoder(w).Encode(errorResponse{Error: err.Error()})
+	default:
+		w.WriteHeader(http.StatusInternalServerError)
+		_ = json.NewEncoder(w).Encode(errorResponse{Error: err.Error()})
+	}
+}
+
+// Client sends operations to the server listening on a control socket.
+type Client struct {
+	http *http.Client
+}
+
+var _ Operations = (*Client)(nil)
+
+// Dial returns a client of the server of the database at db, after checking
+// that one answers there.
+func Dial(ctx context.Context, db string) (*Client, error) {
+	path := SocketPath(db)
+	var d net.Dialer
+	c := &Client{http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return d.DialContext(ctx, "unix", path) },
+	}}}
+	conn, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	conn.Close()
+	return c, nil
+}
+
+// do sends one request; out, when not nil, receives the JSON answer.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://deputy"+path, body)
+	if err != nil {
+		return err
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		var e errorResponse
+		if json.NewDecoder(res.Body).Decode(&e) != nil || e.Error == "" {
+			return fmt.Errorf("control socket: status %d", res.StatusCode)
+		}
+		return errors.New(e.Error)
+	}
+	return json.NewDecoder(res.Body).Decode(out)
+}
+
+func (c *Client) CreateProgramme(ctx context.Context, in core.NewProgramme) (*core.CreatedProgramme, error) {
+	var out createdView
+	if err := c.do(ctx, "POST", "/programmes", in, &out); err != nil {
+		return nil, err
+	}
+	return &core.CreatedProgramme{Programme: out.Programme.programme(), APIKey: out.APIKey, UIKey: out.UIKey}, nil
+}
+
+func (c *Client) RotateKey(ctx context.Context, programmeID string, kind core.KeyKind, grace time.Duration) (string, error) {
+	var out rotateResponse
+	err := c.do(ctx, "POST", "/programmes/"+url.PathEscape(programmeID)+"/rotate-key", rotateRequest{Kind: kind, Grace: grace}, &out)
+	return out.Key, err
+}
+
+func (c *Client) Programme(ctx context.Context, id string) (*core.Programme, error) {
+	var out programmeView
+	if err := c.do(ctx, "GET", "/programmes/"+url.PathEscape(id), nil, &out); err != nil {
+		return nil, err
+	}
+	return out.programme(), nil
+}
+
+func (c *Client) UpdateProgrammeSettings(ctx context.Context, id string, set core.ProgrammeSettings) (*core.Programme, error) {
+	var out programmeView
+	if err := c.do(ctx, "PUT", "/programmes/"+url.PathEscape(id)+"/settings", set, &out); err != nil {
+		return nil, err
+	}
+	return out.programme(), nil
+}
+
+// programme is v as a core.Programme without key hashes.
+func (v programmeView) programme() *core.Programme {
+	return &core.Programme{ID: v.ID, Name: v.Name, Settings: v.Settings}
+}

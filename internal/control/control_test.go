@@ -1,0 +1,117 @@
+package control_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/core/boltstore"
+	"github.com/deputyhq/deputy/internal/control"
+)
+
+// serveControl opens a database, serves its control socket until the test
+// ends and returns the database path and the service behind the socket.
+func serveControl(t *testing.T) (string, *core.Service) {
+	t.Helper()
+	db := filepath.Join(t.TempDir(), "deputy.db")
+	store, err := boltstore.Open(db, boltstore.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	outbox := core.NewOutbox(store, core.SystemClock{})
+	svc, err := core.New(context.Background(), core.Config{Logger: slog.New(slog.DiscardHandler)}, store,
+		core.Integrations{SMS: outbox, Email: outbox}, core.SystemClock{})
+	require.NoError(t, err)
+	ln, err := control.Listen(db)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- control.Serve(ctx, ln, svc) }()
+	t.Cleanup(func() {
+		cancel()
+		assert.NoError(t, <-done)
+		_, err := os.Stat(control.SocketPath(db))
+		assert.ErrorIs(t, err, os.ErrNotExist, "the socket file is removed")
+	})
+	return db, svc
+}
+
+func TestSocketIsTheOwnersOnly(t *testing.T) {
+	db, _ := serveControl(t)
+	info, err := os.Stat(control.SocketPath(db))
+	require.NoError(t, err)
+	assert.Equal(t, os.ModeSocket|0o600, info.Mode()&(os.ModeSocket|os.ModePerm))
+}
+
+func TestListenReplacesAStaleSocket(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "deputy.db")
+	require.NoError(t, os.WriteFile(control.SocketPath(db), nil, 0o600)) // left by a crashed server
+	ln, err := control.Listen(db)
+	require.NoError(t, err)
+	require.NoError(t, ln.Close())
+	_, err = control.Dial(t.Context(), db)
+	assert.ErrorContains(t, err, "control socket", "nothing answers once closed")
+}
+
+// TestClientDoesWhatTheServiceDoes drives every operation through the socket
+// and checks the effect on the service behind it.
+func TestClientDoesWhatTheServiceDoes(t *testing.T) {
+	db, svc := serveControl(t)
+	ctx := t.Context()
+	c, err := control.Dial(ctx, db)
+	require.NoError(t, err)
+
+	created, err := c.CreateProgramme(ctx, core.NewProgramme{Name: "Acme Cards", Settings: core.ProgrammeSettings{OTPAttempts: 3}})
+	require.NoError(t, err)
+	assert.Equal(t, "Acme Cards", created.Programme.Name)
+	assert.Equal(t, 3, created.Programme.Settings.OTPAttempts)
+	assert.Empty(t, created.Programme.APIKeyHash, "key hashes do not cross the socket")
+	p, kind, err := svc.AuthenticateKey(ctx, created.APIKey)
+	require.NoError(t, err, "the key the socket returned is the programme's")
+	assert.Equal(t, created.Programme.ID, p.ID)
+	assert.Equal(t, core.SecretKey, kind)
+
+	newKey, err := c.RotateKey(ctx, p.ID, core.SecretKey, 0)
+	require.NoError(t, err)
+	_, _, err = svc.AuthenticateKey(ctx, created.APIKey)
+	assert.ErrorIs(t, err, core.ErrUnauthenticated, "a grace of 0 ends the old key at once")
+	_, kind, err = svc.AuthenticateKey(ctx, newKey)
+	require.NoError(t, err)
+	assert.Equal(t, core.SecretKey, kind)
+
+	got, err := c.Programme(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "Acme Cards", got.Name)
+	set := got.Settings
+	set.Biometrics, set.AllowedOrigins = true, []string{"https://app.acme.test"}
+	updated, err := c.UpdateProgrammeSettings(ctx, p.ID, set)
+	require.NoError(t, err)
+	assert.Equal(t, set, updated.Settings)
+	stored, err := svc.Programme(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, set, stored.Settings)
+}
+
+// TestClientReportsTheServicesErrors: refusals come back with core's message.
+func TestClientReportsTheServicesErrors(t *testing.T) {
+	db, _ := serveControl(t)
+	ctx := t.Context()
+	c, err := control.Dial(ctx, db)
+	require.NoError(t, err)
+	_, err = c.CreateProgramme(ctx, core.NewProgramme{Name: "Twice"})
+	require.NoError(t, err)
+	_, err = c.CreateProgramme(ctx, core.NewProgramme{Name: "Twice"})
+	assert.ErrorContains(t, err, "conflict")
+	_, err = c.Programme(ctx, "100000999")
+	assert.ErrorContains(t, err, "programme not found")
+	_, err = c.RotateKey(ctx, "100000999", core.UIKey, 31*24*time.Hour)
+	assert.ErrorContains(t, err, "grace")
+	_, err = c.Programme(ctx, "../../etc")
+	assert.ErrorContains(t, err, "not found")
+}
