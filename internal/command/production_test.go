@@ -23,7 +23,7 @@ import (
 )
 
 // mailbox is a real SMTP server on loopback (go-smtp) that keeps what it is
-// sent, and requires AUTH PLAIN with user and pass.
+// sent, and requires AUTH PLAIN with user and pass when user is set.
 type mailbox struct {
 	user, pass string
 
@@ -58,7 +58,7 @@ func (s *mailSession) Auth(string) (sasl.Server, error) {
 }
 
 func (s *mailSession) Mail(string, *smtp.MailOptions) error {
-	if !s.authed {
+	if s.m.user != "" && !s.authed {
 		return smtp.ErrAuthRequired
 	}
 	return nil
@@ -257,4 +257,29 @@ func TestServeProductionNeedsSenders(t *testing.T) {
 	}
 	_, err := os.Stat(db)
 	assert.ErrorIs(t, err, os.ErrNotExist, "no database was created")
+}
+
+// TestServeSandboxIgnoresSenders: in sandbox mode messages stay in the outbox
+// even when senders are configured, and the log says so.
+func TestServeSandboxIgnoresSenders(t *testing.T) {
+	mail, smtpPort := startMailbox(t, "", "")
+	db := filepath.Join(t.TempDir(), "deputy.db")
+	p := createProgramme(t, db)
+	s := startServe(t, "--sandbox", "--db", db, "--smtp-host", "127.0.0.1", "--smtp-port", smtpPort, "--smtp-tls", "none", "--smtp-from", "no-reply@deputy.test")
+	assert.Contains(t, s.logs.String(), "sandbox mode keeps messages in the outbox")
+	key := p["apiKey"]
+	status, body := s.call(t, "POST", "/multi/consumers", key, "", map[string]any{
+		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": "ada@acme.test",
+			"mobile": map[string]string{"countryCode": "+44", "number": "7700900123"}}, "baseCurrency": "GBP"})
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	var consumer struct{ ID struct{ ID string } }
+	require.NoError(t, json.Unmarshal(body, &consumer))
+	status, body = s.call(t, "POST", "/multi/passwords/"+consumer.ID.ID+"/create", key, "", map[string]any{"password": map[string]string{"value": "Sup3r-Secret"}})
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	status, body = s.call(t, "POST", "/multi/passwords/lost_password/start", key, "", map[string]string{"email": "ada@acme.test"})
+	require.Equal(t, http.StatusNoContent, status, "%s", body)
+	status, body = s.call(t, "GET", "/multi/sandbox/outbox", key, "", nil)
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	assert.Contains(t, string(body), "ada@acme.test", "the email is in the outbox")
+	assert.Empty(t, mail.messages(), "and was not sent")
 }
