@@ -1,7 +1,6 @@
 package command_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log"
@@ -135,30 +134,6 @@ func (g *smsGateway) sent() []map[string]string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return append([]map[string]string(nil), g.forms...)
-}
-
-// call sends a request with an api key, a bearer token (when not "") and a JSON body (when not nil).
-func (s *serving) call(t *testing.T, method, path, key, token string, body any) (int, []byte) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		require.NoError(t, err)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, "http://"+s.addr+path, rd)
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("api-key", key)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := s.client.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	out, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	return res.StatusCode, out
 }
 
 var sixDigits = regexp.MustCompile(`\b[0-9]{6}\b`)

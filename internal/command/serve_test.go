@@ -76,12 +76,31 @@ func startServe(t *testing.T, args ...string) *serving {
 // post sends a JSON body with an api key and an X-Forwarded-For header (none when "").
 func (s *serving) post(t *testing.T, path, key, xff string, body any) (int, []byte) {
 	t.Helper()
-	b, err := json.Marshal(body)
-	require.NoError(t, err)
-	req, err := http.NewRequest("POST", "http://"+s.addr+path, bytes.NewReader(b))
+	return s.send(t, "POST", path, key, "", xff, body)
+}
+
+// call sends a request with an api key, a bearer token (when not "") and a JSON body (when not nil).
+func (s *serving) call(t *testing.T, method, path, key, token string, body any) (int, []byte) {
+	t.Helper()
+	return s.send(t, method, path, key, token, "", body)
+}
+
+// send makes one request; empty token and xff leave their headers out, a nil body sends none.
+func (s *serving) send(t *testing.T, method, path, key, token, xff string, body any) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, "http://"+s.addr+path, rd)
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("api-key", key)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	if xff != "" {
 		req.Header.Set("X-Forwarded-For", xff)
 	}

@@ -187,7 +187,7 @@ func Dial(ctx context.Context, db string) (*Client, error) {
 	return c, nil
 }
 
-// do sends one request; out, when not nil, receives the JSON answer.
+// do sends one request, in as its JSON body unless nil; out receives the JSON answer.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
