@@ -2,9 +2,13 @@
 // who run `deputy serve` on one machine.
 //
 // Every record is JSON under a key in a bucket of the versioned tree below;
-// reads decode fresh copies, so nothing a caller holds points into the
-// memory-mapped file after its transaction ends. Writes go through db.Batch, so
-// concurrent Updates share one commit (and one fsync); reads go through db.View.
+// reads return fresh copies, so nothing a caller holds points into the
+// memory-mapped file after its transaction ends. The records every
+// authenticated request reads (programmes, sessions, users, identities,
+// factors) are also kept decoded beside the bytes they came from, and a read
+// reuses them only while its transaction finds those very bytes (cache.go).
+// Writes go through db.Batch, so concurrent Updates share one commit (and one
+// fsync); reads go through db.View.
 //
 // The bucket tree (schema version 4; the buckets marked "2", "3" or "4" came
 // with that migration):
