@@ -114,6 +114,9 @@ type KYCReader interface {
 // KYCWriter writes KYC cases; references are unique (UniqueKYCReference).
 type KYCWriter interface {
 	PutKYC(k *KYC) error
+	// DeleteKYC removes the user's case and frees its reference
+	// (ErrRecordNotFound when there is none).
+	DeleteKYC(userID string) error
 }
 
 // UniqueKYCReference is the store constraint on KYC references.

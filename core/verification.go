@@ -189,9 +189,40 @@ func (s *Service) StartKYC(ctx context.Context, c *Caller) (*KYC, error) {
 		return nil, internal("start kyc", err)
 	}
 	if err := s.send.KYC.StartKYC(ctx, KYCRequest{Reference: k.Reference, ProgrammeID: c.Programme.ID, User: c.User}); err != nil {
-		return nil, fmt.Errorf("kyc provider %s: %w", s.send.KYC.Name(), err)
+		failed := fmt.Errorf("kyc provider %s: %w", s.send.KYC.Name(), err)
+		return nil, errors.Join(failed, s.withdrawKYC(context.WithoutCancel(ctx), k))
 	}
 	return k, nil
+}
+
+// withdrawKYC removes a case its provider did not take, so that the user can
+// start again rather than wait on a review that will never come; a decision
+// that arrived meanwhile is kept.
+func (s *Service) withdrawKYC(ctx context.Context, k *KYC) error {
+	err := s.store.Update(ctx, func(tx Tx) error {
+		cur, err := tx.KYC(k.UserID)
+		if errors.Is(err, ErrRecordNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if cur.Reference != k.Reference || cur.Status != KYCPending {
+			return nil
+		}
+		if err := tx.DeleteKYC(k.UserID); err != nil {
+			return err
+		}
+		u, err := tx.User(k.UserID)
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "user.kyc_withdrawn", u.ID, map[string]string{"reference": k.Reference})
+	})
+	if err != nil {
+		return fmt.Errorf("withdraw KYC case %s: %w", k.Reference, err)
+	}
+	return nil
 }
 
 // DecideKYC records a provider's decision on a case (APPROVED or REJECTED).

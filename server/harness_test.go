@@ -32,6 +32,7 @@ type env struct {
 	logs   *syncBuffer
 	apiKey string
 	prog   *core.Programme
+	kyc    *failingKYC // the KYC provider, which a test can make refuse cases
 }
 
 type envOption func(*core.Config)

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,7 +40,8 @@ func newEnvWithKeys(t *testing.T, srv server.Options, opts ...envOption) (e *env
 		o(&cfg)
 	}
 	ctx := context.Background()
-	svc, err := core.New(ctx, cfg, store, core.Integrations{SMS: outbox, Email: outbox, KYC: core.SandboxKYC{}}, clock)
+	kyc := &failingKYC{}
+	svc, err := core.New(ctx, cfg, store, core.Integrations{SMS: outbox, Email: outbox, KYC: kyc}, clock)
 	require.NoError(t, err)
 	srv.Logger, srv.Clock = log, clock
 	if srv.KYCCallbackSecret == nil {
@@ -55,8 +57,30 @@ func newEnvWithKeys(t *testing.T, srv server.Options, opts ...envOption) (e *env
 	return &env{
 		t: t, url: ts.URL, svc: svc, store: store, clock: clock, logs: logs,
 		client: &http.Client{Transport: v.Transport(http.DefaultTransport), Timeout: 30 * time.Second},
-		apiKey: prog.APIKey, prog: prog.Programme,
+		apiKey: prog.APIKey, prog: prog.Programme, kyc: kyc,
 	}, prog.UIKey
+}
+
+// failingKYC is the sandbox KYC provider, which a test can make refuse cases.
+type failingKYC struct {
+	core.SandboxKYC
+	refusal atomic.Pointer[error]
+}
+
+// refuse makes StartKYC fail with err from now on (nil: succeed again).
+func (k *failingKYC) refuse(err error) {
+	if err == nil {
+		k.refusal.Store(nil)
+		return
+	}
+	k.refusal.Store(&err)
+}
+
+func (k *failingKYC) StartKYC(ctx context.Context, r core.KYCRequest) error {
+	if err := k.refusal.Load(); err != nil {
+		return *err
+	}
+	return k.SandboxKYC.StartKYC(ctx, r)
 }
 
 // withRateLimits is an envOption setting the rate limits (the harness turns them off).

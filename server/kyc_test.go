@@ -6,6 +6,7 @@ package server_test
 // provider's signed callback).
 
 import (
+	"errors"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -211,6 +212,27 @@ func TestUserKYC(t *testing.T) {
 	assert.Equal(t, []string{"reference:REGEX"}, e.sandboxDecide("abc", "APPROVED").invalidFields(t))
 	assert.Equal(t, http.StatusUnauthorized, e.key("POST", kycPath, nil).status, "KYC needs the user's token")
 	assert.Equal(t, 2, count(e.auditActions(), "user.kyc_start"))
+}
+
+// TestUserKYCProviderRefuses: a case the provider did not take is withdrawn,
+// so the user can start again instead of waiting on a review that never comes;
+// the provider's words do not reach the caller.
+func TestUserKYCProviderRefuses(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	bea := e.withPassword(root.token, "bea@acme.test")
+	e.kycReady(bea)
+
+	e.kyc.refuse(errors.New("provider down: account acct_secret_123 suspended"))
+	r := e.kycStart(bea.token)
+	require.Equal(t, http.StatusInternalServerError, r.status, "%s", r.body)
+	assert.NotContains(t, string(r.body), "acct_secret_123")
+	assert.NotContains(t, e.userStatus(root.token, bea.id), "kyc", "no case is left pending")
+	assert.Equal(t, 1, count(e.auditActions(), "user.kyc_withdrawn"))
+
+	e.kyc.refuse(nil)
+	ref := e.startKYC(bea)
+	assert.Equal(t, map[string]any{"status": "PENDING_REVIEW", "reference": ref}, e.userStatus(root.token, bea.id)["kyc"])
 }
 
 func TestUserKYCIsForAuthorisedUsersOfCorporates(t *testing.T) {

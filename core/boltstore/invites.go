@@ -48,6 +48,19 @@ func (r *readTx) KYCByReference(ref string) (*core.KYC, error) {
 	return r.KYC(string(id))
 }
 
+func (w *writeTx) DeleteKYC(userID string) error {
+	k, err := w.KYC(userID)
+	if err != nil {
+		return err
+	}
+	if k.Reference != "" {
+		if err := w.bucket(bucketKYCRefs).Delete([]byte(k.Reference)); err != nil {
+			return err
+		}
+	}
+	return w.bucket(bucketKYC).Delete([]byte(userID))
+}
+
 // PutKYC writes the user's case and moves its kyc_refs entry. A reference
 // another user's case holds fails with core.UniqueKYCReference; an empty
 // reference is not indexed, so any number of cases may be without one.

@@ -163,6 +163,21 @@ func testKYC(t *testing.T, s core.Store) {
 	got, err = kycByRef(t, s, "5001")
 	require.NoError(t, err)
 	assert.Equal(t, bob, got, "another user's case with the freed reference")
+
+	// Deleting a case frees its reference and leaves other cases alone.
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.DeleteKYC("102") })
+	_, err = kycOf(t, s, "102")
+	requireNotFound(t, err)
+	_, err = kycByRef(t, s, "5002")
+	requireNotFound(t, err)
+	got, err = kycByRef(t, s, "5001")
+	require.NoError(t, err)
+	assert.Equal(t, bob, got, "the other user's case is still there")
+	requireNotFound(t, tryWrite(t, s, func(tx core.Tx) error { return tx.DeleteKYC("102") }))
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.PutKYC(kyc("104", "5002")) })
+	got, err = kycByRef(t, s, "5002")
+	require.NoError(t, err)
+	assert.Equal(t, "104", got.UserID, "the freed reference can be taken again")
 }
 
 func testKYCReferenceUnique(t *testing.T, s core.Store) {
