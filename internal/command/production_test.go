@@ -1,6 +1,7 @@
 package command_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"log"
@@ -19,6 +20,8 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/kycsig"
 )
 
 // mailbox is a real SMTP server on loopback (go-smtp) that keeps what it is
@@ -222,6 +225,9 @@ func TestServeProductionNeedsSenders(t *testing.T) {
 		{[]string{"--smtp-host", "smtp.example", "--smtp-tls", "none", "--smtp-from", "a@b.test"}, []string{"--smtp-*", "loopback"}},
 		{[]string{"--sms-gateway-url", "ftp://sms.example"}, []string{"--sms-gateway-*", "http(s)"}},
 		{[]string{"--sms-gateway-url", "https://sms.example", "--sms-gateway-fields", "to,,text"}, []string{"--sms-gateway-fields", "three names"}},
+		{[]string{"--kyc-webhook-secret", strings.Repeat("k", 32)}, []string{"--kyc-webhook-secret needs --kyc-webhook-url"}},
+		{[]string{"--kyc-webhook-url", "https://kyc.example/cases", "--kyc-webhook-secret", "short"}, []string{"--kyc-webhook-*", "at least 32"}},
+		{[]string{"--kyc-webhook-url", "kyc.example", "--kyc-webhook-secret", strings.Repeat("k", 32)}, []string{"--kyc-webhook-*", "http(s)"}},
 	} {
 		_, err := run(t, 10*time.Second, append([]string{"serve", "--db", db, "--addr", "127.0.0.1:0"}, tt.args...)...)
 		if assert.Error(t, err, "%v", tt.args) {
@@ -257,4 +263,132 @@ func TestServeSandboxIgnoresSenders(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, "%s", body)
 	assert.Contains(t, string(body), "ada@acme.test", "the email is in the outbox")
 	assert.Empty(t, mail.messages(), "and was not sent")
+}
+
+// kycService is the operator's KYC service: it takes the signed cases Deputy
+// posts, and can send its decision back to Deputy's callback, signed.
+type kycService struct {
+	secret []byte
+
+	mu    sync.Mutex
+	cases []map[string]any
+}
+
+func (k *kycService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if kycsig.Verify(k.secret, r.Header.Get(kycsig.Header), body, time.Now()) != nil {
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	var c map[string]any
+	if json.Unmarshal(body, &c) != nil {
+		http.Error(w, "bad case", http.StatusBadRequest)
+		return
+	}
+	k.mu.Lock()
+	k.cases = append(k.cases, c)
+	k.mu.Unlock()
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// decide sends the decision on ref to the server at s.
+func (k *kycService) decide(t *testing.T, s *serving, key, ref, status string) int {
+	t.Helper()
+	body := []byte(`{"reference":"` + ref + `","status":"` + status + `"}`)
+	req, err := http.NewRequest("POST", "http://"+s.addr+"/multi/kyc/callback", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("api-key", key)
+	req.Header.Set(kycsig.Header, kycsig.Sign(k.secret, time.Now(), body))
+	res, err := s.client.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// TestServeProductionKYC takes an authorised user through KYC outside sandbox
+// mode: email verified with the emailed code, mobile with the texted one, the
+// case posted to the KYC service, its signed decision taken at the callback.
+func TestServeProductionKYC(t *testing.T) {
+	const kycSecret = "kyc-shared-secret-0123456789abcdef"
+	mail, smtpPort := startMailbox(t, "", "")
+	gateway, gatewayURL := startSMSGateway(t, "tok")
+	kyc := &kycService{secret: []byte(kycSecret)}
+	kycSrv := httptest.NewServer(kyc)
+	t.Cleanup(kycSrv.Close)
+	db := filepath.Join(t.TempDir(), "deputy.db")
+	p := createProgramme(t, db)
+	t.Setenv("DEPUTY_KYC_WEBHOOK_SECRET", kycSecret)
+	s := startServe(t, "--db", db,
+		"--smtp-host", "127.0.0.1", "--smtp-port", smtpPort, "--smtp-tls", "none", "--smtp-from", "no-reply@deputy.test",
+		"--sms-gateway-url", gatewayURL, "--sms-gateway-token", "tok", "--kyc-webhook-url", kycSrv.URL+"/cases")
+	key := p["apiKey"]
+	// want checks a call's status and returns its body: want(200)(s.call(...)).
+	want := func(code int) func(int, []byte) []byte {
+		return func(status int, body []byte) []byte {
+			t.Helper()
+			require.Equal(t, code, status, "%s", body)
+			return body
+		}
+	}
+	lastCode := func(text string) string {
+		t.Helper()
+		code := sixDigits.FindString(text)
+		require.NotEmpty(t, code, "a code in %q", text)
+		return code
+	}
+	idOf := func(body []byte) string {
+		var v struct{ ID json.RawMessage }
+		require.NoError(t, json.Unmarshal(body, &v))
+		var nested struct{ ID string }
+		if json.Unmarshal(v.ID, &nested) == nil && nested.ID != "" {
+			return nested.ID
+		}
+		var flat string
+		require.NoError(t, json.Unmarshal(v.ID, &flat))
+		return flat
+	}
+	// enrolSMS enrols token's user for SMS with the code the gateway got.
+	enrolSMS := func(token string) {
+		t.Helper()
+		want(http.StatusNoContent)(s.call(t, "POST", "/multi/authentication_factors/otp/SMS", key, token, nil))
+		sent := gateway.sent()
+		want(http.StatusNoContent)(s.call(t, "POST", "/multi/authentication_factors/otp/SMS/verify", key, token, map[string]string{"verificationCode": lastCode(sent[len(sent)-1]["Body"])}))
+	}
+
+	root := idOf(want(http.StatusOK)(s.call(t, "POST", "/multi/corporates", key, "", map[string]any{
+		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": "ada@acme.test",
+			"mobile": map[string]string{"countryCode": "+44", "number": "7700900123"}},
+		"company": map[string]any{"name": "Acme Ltd", "type": "LLC", "registrationCountry": "GB"}, "baseCurrency": "GBP"})))
+	var signedIn struct{ Token string }
+	require.NoError(t, json.Unmarshal(want(http.StatusOK)(s.call(t, "POST", "/multi/passwords/"+root+"/create", key, "", map[string]any{"password": map[string]string{"value": "Sup3r-Secret"}})), &signedIn))
+	rootToken := signedIn.Token
+	enrolSMS(rootToken) // which also steps the session up
+
+	bea := idOf(want(http.StatusOK)(s.call(t, "POST", "/multi/users", key, rootToken, map[string]any{"name": "Bea", "surname": "Smith", "email": "bea@acme.test",
+		"mobile": map[string]string{"countryCode": "+44", "number": "7700900456"}})))
+	require.NoError(t, json.Unmarshal(want(http.StatusOK)(s.call(t, "POST", "/multi/passwords/"+bea+"/create", key, "", map[string]any{"password": map[string]string{"value": "Sup3r-Secret2"}})), &signedIn))
+	beaToken := signedIn.Token
+	want(http.StatusNoContent)(s.call(t, "POST", "/multi/users/verification/email/send", key, "", map[string]string{"email": "bea@acme.test"}))
+	msgs := mail.messages()
+	require.NotEmpty(t, msgs)
+	emailCode := lastCode(msgs[len(msgs)-1][strings.Index(msgs[len(msgs)-1], "Your code to confirm"):])
+	want(http.StatusNoContent)(s.call(t, "POST", "/multi/users/verification/email/verify", key, "", map[string]string{"email": "bea@acme.test", "verificationCode": emailCode}))
+	enrolSMS(beaToken)
+
+	var started struct{ Reference string }
+	require.NoError(t, json.Unmarshal(want(http.StatusOK)(s.call(t, "POST", "/multi/users/kyc", key, beaToken, nil)), &started))
+	require.Len(t, kyc.cases, 1, "the case reached the KYC service")
+	assert.Equal(t, started.Reference, kyc.cases[0]["reference"])
+	assert.Equal(t, "bea@acme.test", kyc.cases[0]["user"].(map[string]any)["email"])
+
+	wrong := &kycService{secret: []byte("another-secret-0123456789abcdefgh")}
+	assert.Equal(t, http.StatusUnauthorized, wrong.decide(t, s, key, started.Reference, "APPROVED"), "a decision signed with another secret")
+	assert.Equal(t, http.StatusNoContent, kyc.decide(t, s, key, started.Reference, "APPROVED"))
+	var status struct {
+		KYC struct{ Status, Reference string }
+	}
+	require.NoError(t, json.Unmarshal(want(http.StatusOK)(s.call(t, "GET", "/multi/users/"+bea+"/status", key, rootToken, nil)), &status))
+	assert.Equal(t, "APPROVED", status.KYC.Status)
+	assert.NotContains(t, s.logs.String(), kycSecret)
 }

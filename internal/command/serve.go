@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,13 +32,17 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "trusted-proxies", Usage: "comma-separated CIDRs (or addresses) of reverse proxies whose X-Forwarded-For is believed for per-client rate limits", Sources: env("trusted-proxies")},
 			&cli.StringFlag{Name: "webauthn-rp-id", Value: "localhost", Usage: "WebAuthn relying party id of the companion's biometric credentials: the origins' host or a parent domain", Sources: env("webauthn-rp-id")},
 			&cli.StringSliceFlag{Name: "webauthn-origin", Value: []string{"https://localhost"}, Usage: "origin the companion app acts for (repeat or comma-separate for several)", Sources: env("webauthn-origin")},
-		}, append(senderFlags(), logFlags()...)...),
+		}, slices.Concat(senderFlags(), kycFlags(), logFlags())...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			log, err := newLogger(stderrOr(cmd.Root().ErrWriter), cmd.String("log-format"), cmd.String("log-level"))
 			if err != nil {
 				return err
 			}
 			email, sms, err := sendersFrom(cmd)
+			if err != nil {
+				return err
+			}
+			kyc, kycSecret, err := kycFrom(cmd)
 			if err != nil {
 				return err
 			}
@@ -54,6 +59,8 @@ func serveCommand() *cli.Command {
 				WebAuthnOrigins: cmd.StringSlice("webauthn-origin"),
 				Email:           email,
 				SMS:             sms,
+				KYC:             kyc,
+				KYCSecret:       kycSecret,
 				Log:             log,
 			}
 			inst, err := openInstance(ctx, cfg)
@@ -102,7 +109,11 @@ type instanceConfig struct {
 	// required; the sandbox keeps its messages in the outbox instead.
 	Email core.EmailSender
 	SMS   core.SMSSender
-	Log   *slog.Logger
+	// KYC checks authorised users, and KYCSecret verifies its decisions; in
+	// sandbox mode the sandbox provider stands in when KYC is nil.
+	KYC       core.KYCProvider
+	KYCSecret []byte
+	Log       *slog.Logger
 }
 
 // parsePrefixes reads a comma-separated list of CIDRs; a bare address stands
@@ -148,7 +159,7 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 	var (
 		clock    core.Clock = core.SystemClock{}
 		sandbox  *core.OffsetClock
-		delivery = core.Integrations{Email: cfg.Email, SMS: cfg.SMS}
+		delivery = core.Integrations{Email: cfg.Email, SMS: cfg.SMS, KYC: cfg.KYC}
 	)
 	if cfg.Sandbox {
 		if cfg.Email != nil || cfg.SMS != nil {
@@ -156,7 +167,10 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 		}
 		sandbox = core.NewOffsetClock(nil)
 		outbox := core.NewOutbox(store, sandbox)
-		clock, delivery = sandbox, core.Integrations{SMS: outbox, Email: outbox, KYC: core.SandboxKYC{}}
+		clock, delivery = sandbox, core.Integrations{SMS: outbox, Email: outbox, KYC: cfg.KYC}
+		if cfg.KYC == nil {
+			delivery.KYC = core.SandboxKYC{}
+		}
 	}
 	svc, err := core.New(ctx, core.Config{Sandbox: cfg.Sandbox, SessionIdle: cfg.SessionIdle, Logger: cfg.Log,
 		WebAuthnRPID: cfg.WebAuthnRPID, WebAuthnOrigins: cfg.WebAuthnOrigins},
@@ -165,7 +179,7 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 		store.Close()
 		return nil, err
 	}
-	h, err := server.New(svc, server.Options{Logger: cfg.Log, Clock: sandbox, TrustedProxies: cfg.TrustedProxies})
+	h, err := server.New(svc, server.Options{Logger: cfg.Log, Clock: sandbox, TrustedProxies: cfg.TrustedProxies, KYCCallbackSecret: cfg.KYCSecret})
 	if err != nil {
 		store.Close()
 		return nil, err

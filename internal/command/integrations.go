@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/kycwebhook"
 	"github.com/deputyhq/deputy/sender/smsgateway"
 	"github.com/deputyhq/deputy/sender/smtpmail"
 )
@@ -67,6 +68,32 @@ func sendersFrom(cmd *cli.Command) (core.EmailSender, core.SMSSender, error) {
 		sms = s
 	}
 	return email, sms, nil
+}
+
+// kycFlags configure the KYC service that checks authorised users: Deputy
+// sends it each case and takes its signed decisions at POST /multi/kyc/callback.
+func kycFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "kyc-webhook-url", Usage: "HTTP(S) URL of the KYC service that receives each case, signed (none: KYC is not offered outside sandbox mode)", Sources: env("kyc-webhook-url")},
+		&cli.StringFlag{Name: "kyc-webhook-secret", Usage: "secret shared with the KYC service, at least 32 characters: signs the cases and verifies its decisions (better: DEPUTY_KYC_WEBHOOK_SECRET)", Sources: env("kyc-webhook-secret")},
+	}
+}
+
+// kycFrom builds the KYC provider the flags describe (nil when none is
+// configured) and returns the secret that verifies its decisions.
+func kycFrom(cmd *cli.Command) (core.KYCProvider, []byte, error) {
+	hook, secret := cmd.String("kyc-webhook-url"), []byte(cmd.String("kyc-webhook-secret"))
+	if hook == "" {
+		if len(secret) > 0 {
+			return nil, nil, errors.New("--kyc-webhook-secret needs --kyc-webhook-url")
+		}
+		return nil, nil, nil
+	}
+	p, err := kycwebhook.New(kycwebhook.Config{URL: hook, Secret: secret})
+	if err != nil {
+		return nil, nil, fmt.Errorf("--kyc-webhook-*: %w", err)
+	}
+	return p, secret, nil
 }
 
 // errNoSenders explains what serving outside sandbox mode needs.
