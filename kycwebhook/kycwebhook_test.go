@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
-	"github.com/deputyhq/deputy/kycwebhook"
 	"github.com/deputyhq/deputy/kycsig"
+	"github.com/deputyhq/deputy/kycwebhook"
 )
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
