@@ -207,6 +207,19 @@ func TestServeProduction(t *testing.T) {
 	for _, secret := range []string{smtpPass, gatewayToken, smsCode, resetCode, key, signedIn.Token, "N3w-Secret!"} {
 		assert.NotContains(t, logs, secret)
 	}
+	assert.NotContains(t, logs, "plain HTTP", "on loopback, plain HTTP is not worth a warning")
+}
+
+// TestServeWarnsOfPlainHTTPBeyondLoopback: outside sandbox mode, serving plain
+// HTTP on an address other machines reach is logged as a warning.
+func TestServeWarnsOfPlainHTTPBeyondLoopback(t *testing.T) {
+	_, smtpPort := startMailbox(t, "", "")
+	_, gatewayURL := startSMSGateway(t, "tok")
+	s := startServe(t, "--db", filepath.Join(t.TempDir(), "deputy.db"), "--addr", "0.0.0.0:0",
+		"--smtp-host", "127.0.0.1", "--smtp-port", smtpPort, "--smtp-tls", "none", "--smtp-from", "no-reply@deputy.test",
+		"--sms-gateway-url", gatewayURL, "--sms-gateway-token", "tok")
+	assert.Contains(t, s.logs.String(), "serving plain HTTP beyond this machine")
+	assert.Contains(t, s.logs.String(), `"level":"WARN"`)
 }
 
 // TestServeProductionNeedsSenders: outside sandbox mode, serve refuses to start

@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,7 +33,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "trusted-proxies", Usage: "comma-separated CIDRs (or addresses) of reverse proxies whose X-Forwarded-For is believed for per-client rate limits", Sources: env("trusted-proxies")},
 			&cli.StringFlag{Name: "webauthn-rp-id", Value: "localhost", Usage: "WebAuthn relying party id of the companion's biometric credentials: the origins' host or a parent domain", Sources: env("webauthn-rp-id")},
 			&cli.StringSliceFlag{Name: "webauthn-origin", Value: []string{"https://localhost"}, Usage: "origin the companion app acts for (repeat or comma-separate for several)", Sources: env("webauthn-origin")},
-		}, slices.Concat(senderFlags(), kycFlags(), logFlags())...),
+		}, slices.Concat(tlsFlags(), senderFlags(), kycFlags(), logFlags())...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			log, err := newLogger(stderrOr(cmd.Root().ErrWriter), cmd.String("log-format"), cmd.String("log-level"))
 			if err != nil {
@@ -43,6 +44,10 @@ func serveCommand() *cli.Command {
 				return err
 			}
 			kyc, kycSecret, err := kycFrom(cmd)
+			if err != nil {
+				return err
+			}
+			tlsConfig, err := tlsFrom(cmd)
 			if err != nil {
 				return err
 			}
@@ -72,6 +77,11 @@ func serveCommand() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", cmd.String("addr"), err)
 			}
+			if tlsConfig != nil {
+				ln = tls.NewListener(ln, tlsConfig)
+			} else if !cfg.Sandbox && !onLoopback(ln.Addr().String()) {
+				log.Warn("serving plain HTTP beyond this machine: tokens and passwords cross the network in the clear; give --tls-cert and --tls-key, or put a TLS-terminating proxy in front")
+			}
 			ctl, err := control.Listen(cfg.DB)
 			if err != nil {
 				ln.Close()
@@ -87,7 +97,7 @@ func serveCommand() *cli.Command {
 			}()
 			defer func() { stopControl(); <-controlDone }()
 			log.Info("deputy serving", slog.String("addr", ln.Addr().String()), slog.String("db", cfg.DB), slog.Bool("sandbox", cfg.Sandbox),
-				slog.Any("trusted_proxies", cfg.TrustedProxies), slog.String("control_socket", control.SocketPath(cfg.DB)))
+				slog.Bool("tls", tlsConfig != nil), slog.Any("trusted_proxies", cfg.TrustedProxies), slog.String("control_socket", control.SocketPath(cfg.DB)))
 			return inst.Serve(ctx, ln)
 		},
 	}
