@@ -213,39 +213,13 @@ func testIdempotency(t *testing.T, s core.Store) {
 }
 
 func testIdempotencyExpiry(t *testing.T, s core.Store) {
-	mustUpdate(t, s, func(tx core.Tx) error {
-		for _, r := range []*core.IdempotencyRecord{
-			idempotency("old", t0.Add(-time.Hour)),
-			idempotency("now", t0),
-			idempotency("new", t0.Add(time.Hour)),
-		} {
-			if err := tx.InsertIdempotency(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-
-	for _, c := range []struct {
-		before  time.Time
-		deleted int
-		left    []string
-		gone    []string
-	}{
-		{before: t0, deleted: 1, left: []string{"now", "new"}, gone: []string{"old"}},
-		{before: t0, deleted: 0, left: []string{"now", "new"}},
-		{before: t0.Add(2 * time.Hour), deleted: 2, gone: []string{"now", "new"}},
-	} {
-		n, err := write(t, s, func(tx core.Tx) (int, error) { return tx.DeleteIdempotencyExpired(c.before) })
-		require.NoError(t, err)
-		assert.Equal(t, c.deleted, n, "records expired before %v", c.before)
-		for _, k := range c.left {
-			_, err := read(t, s, func(tx core.ReadTx) (*core.IdempotencyRecord, error) { return tx.Idempotency(k) })
-			assert.NoError(t, err, "record %s", k)
-		}
-		for _, k := range c.gone {
-			_, err := read(t, s, func(tx core.ReadTx) (*core.IdempotencyRecord, error) { return tx.Idempotency(k) })
-			assert.ErrorIs(t, err, core.ErrRecordNotFound, "record %s", k)
-		}
-	}
+	expirySweep{
+		what:   "record",
+		insert: func(tx core.Tx, name string, at time.Time) error { return tx.InsertIdempotency(idempotency(name, at)) },
+		sweep:  func(tx core.Tx, before time.Time) (int, error) { return tx.DeleteIdempotencyExpired(before) },
+		get: func(tx core.ReadTx, name string) error {
+			_, err := tx.Idempotency(name)
+			return err
+		},
+	}.check(t, s)
 }

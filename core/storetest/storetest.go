@@ -116,6 +116,53 @@ func write[T any](t *testing.T, s core.Store, fn func(core.Tx) (T, error)) (T, e
 }
 
 // mustUpdate runs fn in an Update that must succeed.
+// expirySweep is a kind of record that a Delete...Expired sweep removes.
+type expirySweep struct {
+	what   string // the kind's name in failure messages
+	insert func(tx core.Tx, name string, expiresAt time.Time) error
+	sweep  func(tx core.Tx, before time.Time) (int, error)
+	get    func(tx core.ReadTx, name string) error
+}
+
+// check stores records "old", "now" and "new" expiring an hour before, at and
+// an hour after t0, then sweeps: before t0 takes old alone, once; before t0+2h
+// takes the other two.
+func (e expirySweep) check(t *testing.T, s core.Store) {
+	t.Helper()
+	mustUpdate(t, s, func(tx core.Tx) error {
+		for name, at := range map[string]time.Time{"old": t0.Add(-time.Hour), "now": t0, "new": t0.Add(time.Hour)} {
+			if err := e.insert(tx, name, at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	get := func(name string) error {
+		_, err := read(t, s, func(tx core.ReadTx) (struct{}, error) { return struct{}{}, e.get(tx, name) })
+		return err
+	}
+	for _, c := range []struct {
+		before  time.Time
+		deleted int
+		left    []string
+		gone    []string
+	}{
+		{before: t0, deleted: 1, left: []string{"now", "new"}, gone: []string{"old"}},
+		{before: t0, deleted: 0, left: []string{"now", "new"}},
+		{before: t0.Add(2 * time.Hour), deleted: 2, gone: []string{"now", "new"}},
+	} {
+		n, err := write(t, s, func(tx core.Tx) (int, error) { return e.sweep(tx, c.before) })
+		require.NoError(t, err)
+		assert.Equal(t, c.deleted, n, "%ss expired before %v", e.what, c.before)
+		for _, name := range c.left {
+			assert.NoError(t, get(name), "%s %s", e.what, name)
+		}
+		for _, name := range c.gone {
+			assert.ErrorIs(t, get(name), core.ErrRecordNotFound, "%s %s", e.what, name)
+		}
+	}
+}
+
 func mustUpdate(t *testing.T, s core.Store, fn func(core.Tx) error) {
 	t.Helper()
 	require.NoError(t, s.Update(t.Context(), fn))

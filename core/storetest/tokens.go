@@ -58,41 +58,17 @@ func testPasswordToken(t *testing.T, s core.Store) {
 }
 
 func testPasswordTokenExpiry(t *testing.T, s core.Store) {
-	mustUpdate(t, s, func(tx core.Tx) error {
-		for _, tok := range []*core.PasswordToken{
-			passwordToken("old", t0.Add(-time.Hour)),
-			passwordToken("now", t0),
-			passwordToken("new", t0.Add(time.Hour)),
-		} {
-			if err := tx.InsertPasswordToken(tok); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-
-	for _, c := range []struct {
-		before  time.Time
-		deleted int
-		left    []string
-		gone    []string
-	}{
-		{before: t0, deleted: 1, left: []string{"now", "new"}, gone: []string{"old"}},
-		{before: t0, deleted: 0, left: []string{"now", "new"}},
-		{before: t0.Add(2 * time.Hour), deleted: 2, gone: []string{"now", "new"}},
-	} {
-		n, err := write(t, s, func(tx core.Tx) (int, error) { return tx.DeletePasswordTokensExpired(c.before) })
-		require.NoError(t, err)
-		assert.Equal(t, c.deleted, n, "tokens expired before %v", c.before)
-		for _, h := range c.left {
-			_, err := getPasswordToken(t, s, h)
-			assert.NoError(t, err, "token %s", h)
-		}
-		for _, h := range c.gone {
-			_, err := getPasswordToken(t, s, h)
-			assert.ErrorIs(t, err, core.ErrRecordNotFound, "token %s", h)
-		}
-	}
+	expirySweep{
+		what: "token",
+		insert: func(tx core.Tx, name string, at time.Time) error {
+			return tx.InsertPasswordToken(passwordToken(name, at))
+		},
+		sweep: func(tx core.Tx, before time.Time) (int, error) { return tx.DeletePasswordTokensExpired(before) },
+		get: func(tx core.ReadTx, name string) error {
+			_, err := tx.PasswordToken([]byte(name))
+			return err
+		},
+	}.check(t, s)
 }
 
 // increment runs IncrementCounter in an Update of its own.
