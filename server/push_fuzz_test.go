@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -148,22 +146,7 @@ func FuzzPushApproveBody(f *testing.F) {
 	path := "/multi/push/challenges/" + ch.ID + "/approve"
 	f.Fuzz(func(t *testing.T, body []byte) {
 		reset(t)
-		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("api-key", prog.UIKey)
-		req.Header.Set("Authorization", "Bearer "+deviceToken)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		res := rec.Result()
-		got, err := io.ReadAll(res.Body)
-		require.NoError(t, err)
-		if res.StatusCode >= 500 {
-			t.Fatalf("POST %s %q: %d %s", path, body, res.StatusCode, got)
-		}
-		if err := spec.ValidateResponse(ctx, req, res, got); err != nil {
-			t.Fatalf("POST %s %q: response breaks the OpenAPI description: %v", path, body, err)
-		}
-		if res.StatusCode != http.StatusNoContent {
+		if fuzzPost(t, h, spec, path, prog.UIKey, deviceToken, body) != http.StatusNoContent {
 			return
 		}
 		var in struct {

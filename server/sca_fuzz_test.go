@@ -27,6 +27,29 @@ type discardSender struct{}
 func (discardSender) SendSMS(context.Context, core.SMS) error     { return nil }
 func (discardSender) SendEmail(context.Context, core.Email) error { return nil }
 
+// fuzzPost sends body as a JSON POST to path through h with key and token,
+// fails on a 5xx or on a response outside the API description, and returns
+// the status.
+func fuzzPost(t *testing.T, h http.Handler, spec *apispec.Spec, path, key, token string, body []byte) int {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("api-key", key)
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	res := rec.Result()
+	got, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	if res.StatusCode >= 500 {
+		t.Fatalf("POST %s %q: %d %s", path, body, res.StatusCode, got)
+	}
+	if err := spec.ValidateResponse(context.Background(), req, res, got); err != nil {
+		t.Fatalf("POST %s %q: response breaks the OpenAPI description: %v", path, body, err)
+	}
+	return res.StatusCode
+}
+
 // FuzzVerifyBody sends arbitrary bodies to both OTP verify endpoints
 // (enrolDeviceUsingOtpStepTwo, stepupSCAVerify) through the whole handler stack,
 // each time against a pending challenge with all its attempts left. No body may cause a 5xx or a
@@ -154,22 +177,7 @@ func FuzzVerifyBody(f *testing.F) {
 
 	send := func(t *testing.T, path, token string, body []byte) {
 		t.Helper()
-		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("api-key", prog.APIKey)
-		req.Header.Set("Authorization", "Bearer "+token)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		res := rec.Result()
-		got, err := io.ReadAll(res.Body)
-		require.NoError(t, err)
-		if res.StatusCode >= 500 {
-			t.Fatalf("POST %s %q: %d %s", path, body, res.StatusCode, got)
-		}
-		if err := spec.ValidateResponse(ctx, req, res, got); err != nil {
-			t.Fatalf("POST %s %q: response breaks the OpenAPI description: %v", path, body, err)
-		}
-		if res.StatusCode == http.StatusNoContent {
+		if fuzzPost(t, h, spec, path, prog.APIKey, token, body) == http.StatusNoContent {
 			var in struct{ VerificationCode string }
 			if err := json.Unmarshal(body, &in); err != nil || in.VerificationCode != core.SandboxCode {
 				t.Fatalf("POST %s %q: accepted without the code", path, body)
