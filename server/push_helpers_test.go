@@ -86,6 +86,16 @@ func (e *bioEnv) root(email string) string {
 	return corp.RootUser.ID.ID
 }
 
+// enrolledRoot creates the root user email and enrols its phone id, as most
+// push tests start; the phone's session is stepped up by the enrolment.
+func (e *bioEnv) enrolledRoot(email, id string) *device {
+	e.t.Helper()
+	e.root(email)
+	d := e.newDevice(id, email)
+	d.enrol()
+	return d
+}
+
 // login signs email in with the ui key, as the companion and the TUI do.
 func (e *bioEnv) login(email string) *client.Session {
 	e.t.Helper()

@@ -101,9 +101,7 @@ func TestPushRelay(t *testing.T) {
 func TestParallelApprovalsApproveOnce(t *testing.T) {
 	e := newBioEnv(t)
 	ctx := context.Background()
-	e.root("ada@acme.test")
-	phone := e.newDevice("phone-1", "ada@acme.test")
-	phone.enrol()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
 	up, err := e.login("ada@acme.test").StepUpPush(ctx, "")
 	require.NoError(t, err)
 	as := phone.assertion(up.ID)
@@ -130,9 +128,7 @@ func TestParallelApprovalsApproveOnce(t *testing.T) {
 func TestPushLimits(t *testing.T) {
 	e := newBioEnv(t)
 	ctx := context.Background()
-	e.root("ada@acme.test")
-	phone := e.newDevice("phone-1", "ada@acme.test")
-	phone.enrol()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
 	s := e.login("ada@acme.test")
 	first, err := s.StepUpPush(ctx, "first")
 	require.NoError(t, err)

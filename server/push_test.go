@@ -162,9 +162,7 @@ func rawCall(t *testing.T, e *bioEnv, token, method, path, body string) (int, st
 func TestPushApprovalRefusals(t *testing.T) {
 	e := newBioEnv(t)
 	ctx := context.Background()
-	e.root("ada@acme.test")
-	phone := e.newDevice("phone-1", "ada@acme.test")
-	phone.enrol()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
 
 	// challenge starts a step-up from a fresh session of the admin.
 	// A user has at most 5 pending challenges: each is dismissed after its subtest.
@@ -335,9 +333,7 @@ func TestPushApprovalRefusals(t *testing.T) {
 func TestPushDeclineNotMe(t *testing.T) {
 	e := newBioEnv(t)
 	ctx := context.Background()
-	e.root("ada@acme.test")
-	phone := e.newDevice("phone-1", "ada@acme.test")
-	phone.enrol()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
 	intruder := e.login("ada@acme.test")
 	up, err := intruder.StepUpPush(ctx, "Create user mallory@example.com with role ADMIN")
 	require.NoError(t, err)
@@ -376,9 +372,7 @@ func TestPushDeclineNotMe(t *testing.T) {
 func TestPushStreamDelivery(t *testing.T) {
 	e := newBioEnv(t, withPushIntervals(50*time.Millisecond, time.Hour))
 	ctx := context.Background()
-	e.root("ada@acme.test")
-	phone := e.newDevice("phone-1", "ada@acme.test")
-	phone.enrol()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
 	admin := e.login("ada@acme.test")
 
 	deviceStream := e.stream(phone.s, phone.id)
@@ -434,9 +428,7 @@ func TestPushStreamDelivery(t *testing.T) {
 func TestPushStreamPollsTheStore(t *testing.T) {
 	e := newBioEnv(t, withPushIntervals(time.Hour, 20*time.Millisecond))
 	ctx := context.Background()
-	e.root("ada@acme.test")
-	phone := e.newDevice("phone-1", "ada@acme.test")
-	phone.enrol()
+	e.enrolledRoot("ada@acme.test", "phone-1")
 	admin := e.login("ada@acme.test")
 	up, err := admin.StepUpPush(ctx, "")
 	require.NoError(t, err)
@@ -457,9 +449,7 @@ func TestPushStreamPollsTheStore(t *testing.T) {
 func TestPushLongPoll(t *testing.T) {
 	e := newBioEnv(t, withPushIntervals(time.Hour, time.Hour))
 	ctx := context.Background()
-	e.root("ada@acme.test")
-	phone := e.newDevice("phone-1", "ada@acme.test")
-	phone.enrol()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
 	admin := e.login("ada@acme.test")
 
 	none, err := phone.s.PendingPush(ctx, phone.id, 0)
@@ -501,9 +491,7 @@ func TestPushLongPoll(t *testing.T) {
 func TestReEnrolmentUnlinksTheOldDevice(t *testing.T) {
 	e := newBioEnv(t)
 	ctx := context.Background()
-	e.root("ada@acme.test")
-	old := e.newDevice("old-phone", "ada@acme.test")
-	old.enrol()
+	old := e.enrolledRoot("ada@acme.test", "old-phone")
 	admin := e.login("ada@acme.test")
 	up, err := admin.StepUpPush(ctx, "")
 	require.NoError(t, err)
@@ -550,9 +538,7 @@ func countChannel(fs []client.Factor, channel string) int {
 func TestUnlinkNeedsAStepUp(t *testing.T) {
 	e := newBioEnv(t)
 	ctx := context.Background()
-	e.root("ada@acme.test")
-	phone := e.newDevice("phone-1", "ada@acme.test")
-	phone.enrol()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
 	phone.s = e.login("ada@acme.test") // the enrolment stepped its session up; start afresh
 	require.ErrorIs(t, phone.s.UnlinkBiometric(ctx), client.ErrStepUpRequired)
 
@@ -578,9 +564,7 @@ func TestUnlinkNeedsAStepUp(t *testing.T) {
 func TestLoginViaBiometrics(t *testing.T) {
 	e := newBioEnv(t)
 	ctx := context.Background()
-	e.root("ada@acme.test")
-	phone := e.newDevice("phone-1", "ada@acme.test")
-	phone.enrol()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
 	stream := e.stream(phone.s, phone.id)
 
 	bl, err := e.ui.LoginViaBiometrics(ctx, "Ada@Acme.test")
@@ -629,9 +613,7 @@ func TestLoginViaBiometrics(t *testing.T) {
 func TestDeactivationEndsPendingPush(t *testing.T) {
 	e := newBioEnv(t)
 	ctx := context.Background()
-	e.root("ada@acme.test")
-	adminPhone := e.newDevice("admin-phone", "ada@acme.test")
-	adminPhone.enrol()
+	adminPhone := e.enrolledRoot("ada@acme.test", "admin-phone")
 	admin := adminPhone.s // stepped up by the enrolment
 	u, err := admin.CreateUser(ctx, client.UserCreate{Name: "Bob", Surname: "Builder", Email: "bob@acme.test",
 		Mobile: &client.Mobile{CountryCode: "+44", Number: "7700900555"}})
