@@ -85,7 +85,8 @@ func (s *Service) programmeForKey(tx ReadTx, key string) (*Programme, KeyKind, e
 }
 
 // RotateKey replaces one of a programme's keys; the old one keeps working for
-// grace (0 ends it at once). The new key is returned once, in plain text.
+// grace (0 ends it, and every older key of its kind still in a grace period,
+// at once). The new key is returned once, in plain text.
 func (s *Service) RotateKey(ctx context.Context, programmeID string, kind KeyKind, grace time.Duration) (string, error) {
 	if grace < 0 || grace > 30*24*time.Hour {
 		return "", Invalid("grace", "RANGE", "0", "720h")
@@ -111,9 +112,11 @@ func (s *Service) RotateKey(ctx context.Context, programmeID string, kind KeyKin
 		if kind == UIKey {
 			old = &p.UIKeyHash
 		}
+		// A rotation without grace revokes every older key of its kind at
+		// once, including those still in an earlier rotation's grace period.
 		kept := p.RetiredKeys[:0]
 		for _, r := range p.RetiredKeys {
-			if now.Before(r.Until) {
+			if now.Before(r.Until) && (grace > 0 || r.Kind != kind) {
 				kept = append(kept, r)
 			}
 		}

@@ -76,6 +76,9 @@ type Mobile struct {
 	Number      string // "7700900123"
 }
 
+// E164 is the number in E.164 form, as "+447700900123".
+func (m Mobile) E164() string { return m.CountryCode + m.Number }
+
 // Date is a calendar date without a time zone.
 type Date struct {
 	Year, Month, Day int

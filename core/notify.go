@@ -49,7 +49,7 @@ func NewOutbox(store Store, clock Clock) *Outbox { return &Outbox{store: store, 
 
 // SendSMS appends the text message to the outbox.
 func (o *Outbox) SendSMS(ctx context.Context, m SMS) error {
-	return o.append(ctx, &Message{ProgrammeID: m.ProgrammeID, Channel: "SMS", To: m.To.CountryCode + m.To.Number, Text: m.Text})
+	return o.append(ctx, &Message{ProgrammeID: m.ProgrammeID, Channel: "SMS", To: m.To.E164(), Text: m.Text})
 }
 
 // SendEmail appends the email (its text body) to the outbox.
@@ -70,19 +70,35 @@ func (o *Outbox) append(ctx context.Context, m *Message) error {
 }
 
 // Outbox returns up to limit sandbox messages of a programme, newest first.
-// Outside sandbox mode there is no outbox.
-func (s *Service) Outbox(ctx context.Context, programmeID string, limit int) ([]*Message, error) {
+// A signed-in user (c not nil: the public ui key with the user's token) sees
+// only the messages sent to their own email address and mobile number; the
+// secret api key (c nil) sees them all. Outside sandbox mode there is no outbox.
+func (s *Service) Outbox(ctx context.Context, programmeID string, c *Caller, limit int) ([]*Message, error) {
 	if !s.cfg.Sandbox {
 		return nil, NotFound("outbox")
 	}
 	if limit <= 0 || limit > 100 {
 		limit = 100
 	}
+	var recipients []string
+	if c != nil {
+		recipients = recipientsOf(c.User)
+	}
 	var out []*Message
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		var err error
-		out, err = tx.Outbox(programmeID, limit)
+		out, err = tx.Outbox(programmeID, recipients, limit)
 		return err
 	})
 	return out, internal("read outbox", err)
+}
+
+// recipientsOf lists the addresses messages to u go to: the email address
+// and, when set, the mobile number as the outbox writes it (Message.To).
+func recipientsOf(u *User) []string {
+	rs := []string{u.Email}
+	if u.Mobile != nil {
+		rs = append(rs, u.Mobile.E164())
+	}
+	return rs
 }

@@ -201,8 +201,9 @@ type IdempotencyWriter interface {
 
 // OutboxReader reads the sandbox outbox.
 type OutboxReader interface {
-	// Outbox returns up to limit messages of a programme, newest first.
-	Outbox(programmeID string, limit int) ([]*Message, error)
+	// Outbox returns up to limit messages of a programme, newest first; with
+	// recipients, only the messages to one of them (Message.To).
+	Outbox(programmeID string, recipients []string, limit int) ([]*Message, error)
 }
 
 // OutboxWriter appends to the sandbox outbox; the store assigns Seq.

@@ -117,6 +117,27 @@ func TestRotateKeyTwiceKeepsBothOldKeysForTheirGrace(t *testing.T) {
 	assert.Equal(t, http.StatusOK, e.keyStatus(k2))
 }
 
+// TestRotateKeyWithoutGraceRevokesKeysStillInGrace: a leaked key is revoked
+// by a rotation with --grace 0 even when it is an older key still in an
+// earlier rotation's grace period; the other kind's old keys keep their grace.
+func TestRotateKeyWithoutGraceRevokesKeysStillInGrace(t *testing.T) {
+	e, oldUI := newEnvWithKeys(t, server.Options{})
+	ctx := context.Background()
+	k0 := e.apiKey
+	k1, err := e.svc.RotateKey(ctx, e.prog.ID, core.SecretKey, time.Hour)
+	require.NoError(t, err)
+	newUI, err := e.svc.RotateKey(ctx, e.prog.ID, core.UIKey, time.Hour)
+	require.NoError(t, err)
+	k2, err := e.svc.RotateKey(ctx, e.prog.ID, core.SecretKey, 0)
+	require.NoError(t, err)
+
+	assert.Equal(t, http.StatusUnauthorized, e.keyStatus(k0), "the key retired first, still in its grace period")
+	assert.Equal(t, http.StatusUnauthorized, e.keyStatus(k1), "the key replaced now")
+	assert.Equal(t, http.StatusOK, e.keyStatus(k2))
+	assert.Equal(t, http.StatusOK, e.tokeniseStatus(oldUI), "the old ui key keeps its own grace period")
+	assert.Equal(t, http.StatusOK, e.tokeniseStatus(newUI))
+}
+
 func TestRotateKeyRefusals(t *testing.T) {
 	e, _ := newEnvWithKeys(t, server.Options{})
 	ctx := context.Background()

@@ -19,7 +19,8 @@ type outboxResponse struct {
 	Messages []outboxMessage `json:"messages"`
 }
 
-// sandboxOutbox lists the messages the sandbox would have sent, newest first.
+// sandboxOutbox lists the messages the sandbox would have sent, newest first:
+// all of the programme's with the secret key, the caller's own with a user's token.
 func (s *Server) sandboxOutbox(r *request) (reply, error) {
 	limit := 100
 	if v := r.URL.Query().Get("limit"); v != "" {
@@ -29,7 +30,7 @@ func (s *Server) sandboxOutbox(r *request) (reply, error) {
 		}
 		limit = n
 	}
-	msgs, err := s.svc.Outbox(r.Context(), r.prog.ID, limit)
+	msgs, err := s.svc.Outbox(r.Context(), r.prog.ID, r.caller, limit)
 	if err != nil {
 		return reply{}, err
 	}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/server"
 )
 
 // notSandbox runs the server outside sandbox mode. Messages still go to the
@@ -40,7 +42,7 @@ func TestResetCodesAreRandomOutsideSandbox(t *testing.T) {
 	var msgs []*core.Message
 	require.NoError(t, e.store.View(context.Background(), func(tx core.ReadTx) error {
 		var err error
-		msgs, err = tx.Outbox(e.prog.ID, 10)
+		msgs, err = tx.Outbox(e.prog.ID, nil, 10)
 		return err
 	}))
 	require.Len(t, msgs, 1)
@@ -81,4 +83,29 @@ func TestSandboxOutboxIsNewestFirst(t *testing.T) {
 	r := e.call("GET", "/multi/sandbox/outbox", nil, "api-key", other)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.JSONEq(t, `{"messages":[]}`, string(r.body), "each programme sees only its own messages")
+}
+
+// TestSandboxOutboxScopedToUser: with the public ui key a user's token shows
+// only that user's own messages (to their email or mobile); the secret key
+// still sees every message of the programme.
+func TestSandboxOutboxScopedToUser(t *testing.T) {
+	e, ui := newEnvWithKeys(t, server.Options{})
+	_, adaToken := e.corporate("ada@acme.test")
+	e.corporate("bob@acme.test")
+	e.startReset("ada@acme.test")
+	e.startReset("bob@acme.test")
+	require.Equal(t, http.StatusNoContent, e.auth(adaToken, "POST", "/multi/authentication_factors/otp/SMS", nil).status)
+
+	r := e.withKey(ui).auth(adaToken, "GET", "/multi/sandbox/outbox", nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var got struct {
+		Messages []outboxMessage `json:"messages"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &got))
+	var to []string
+	for _, m := range got.Messages {
+		to = append(to, m.To)
+	}
+	assert.Equal(t, []string{"+447700900123", "ada@acme.test"}, to, "Ada sees her SMS and her reset email, not Bob's")
+	assert.Len(t, e.outbox(), 3, "the secret key sees every message")
 }

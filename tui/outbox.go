@@ -52,9 +52,9 @@ func newOutbox(d deps) (screen, tea.Cmd) {
 	return s, s.load()
 }
 
-// load reads the outbox on the signed-in admin's behalf, which the server
-// allows with the public ui key (GET /multi/sandbox/outbox takes the secret key
-// alone or the ui key with a user's token).
+// load reads the outbox on the signed-in admin's behalf with the public ui
+// key: the server answers only the messages sent to the admin's own email
+// address and mobile number (GET /multi/sandbox/outbox).
 func (s outboxScreen) load() tea.Cmd {
 	return do(op{name: "read the outbox", label: "Reading the outbox…",
 		run: func(ctx context.Context, a api) result {

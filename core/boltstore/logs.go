@@ -3,6 +3,7 @@ package boltstore
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -36,7 +37,7 @@ func (w *writeTx) AppendAudit(e *core.AuditEvent) error {
 	return put(b, seqKey(seq), e)
 }
 
-func (r *readTx) Outbox(programmeID string, limit int) ([]*core.Message, error) {
+func (r *readTx) Outbox(programmeID string, recipients []string, limit int) ([]*core.Message, error) {
 	b := r.bucket(bucketOutbox).Bucket([]byte(programmeID))
 	if b == nil {
 		return nil, nil
@@ -48,7 +49,9 @@ func (r *readTx) Outbox(programmeID string, limit int) ([]*core.Message, error) 
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, m)
+		if len(recipients) == 0 || slices.Contains(recipients, m.To) {
+			ms = append(ms, m)
+		}
 	}
 	return ms, nil
 }

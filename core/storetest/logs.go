@@ -78,7 +78,7 @@ func message(programmeID string, n int) *core.Message {
 	return &core.Message{
 		ProgrammeID: programmeID,
 		Channel:     "SMS",
-		To:          "+35679123456",
+		To:          fmt.Sprintf("+3567912345%d", n),
 		Text:        fmt.Sprintf("Your code is %06d", n),
 		At:          t0.Add(time.Duration(n) * time.Second),
 	}
@@ -86,7 +86,7 @@ func message(programmeID string, n int) *core.Message {
 
 func testOutboxNewestFirst(t *testing.T, s core.Store) {
 	m1, m2, m3, other := message("p1", 1), message("p1", 2), message("p1", 3), message("p2", 4)
-	m2.Channel, m2.Subject = "EMAIL", "Your invite"
+	m2.Channel, m2.To, m2.Subject = "EMAIL", "ada@acme.test", "Your invite"
 	mustUpdate(t, s, func(tx core.Tx) error {
 		for _, m := range []*core.Message{m1, m2, other} {
 			if err := tx.AppendOutbox(m); err != nil {
@@ -102,21 +102,27 @@ func testOutboxNewestFirst(t *testing.T, s core.Store) {
 
 	for _, c := range []struct {
 		programmeID string
+		recipients  []string
 		limit       int
 		want        []*core.Message
 	}{
-		{"p1", 10, []*core.Message{m3, m2, m1}},
-		{"p1", 2, []*core.Message{m3, m2}},
-		{"p1", 0, nil},
-		{"p2", 10, []*core.Message{other}},
-		{"p3", 10, nil},
+		{"p1", nil, 10, []*core.Message{m3, m2, m1}},
+		{"p1", nil, 2, []*core.Message{m3, m2}},
+		{"p1", nil, 0, nil},
+		{"p1", []string{m2.To}, 10, []*core.Message{m2}},
+		{"p1", []string{"+0000", m1.To}, 10, []*core.Message{m1}},
+		{"p1", []string{m2.To, m3.To}, 1, []*core.Message{m3}},
+		{"p1", []string{"nobody@acme.test"}, 10, nil},
+		{"p2", nil, 10, []*core.Message{other}},
+		{"p2", []string{m1.To}, 10, nil},
+		{"p3", nil, 10, nil},
 	} {
-		got, err := read(t, s, func(tx core.ReadTx) ([]*core.Message, error) { return tx.Outbox(c.programmeID, c.limit) })
+		got, err := read(t, s, func(tx core.ReadTx) ([]*core.Message, error) { return tx.Outbox(c.programmeID, c.recipients, c.limit) })
 		require.NoError(t, err)
 		if len(c.want) == 0 {
-			assert.Empty(t, got, "outbox of %s, limit %d", c.programmeID, c.limit)
+			assert.Empty(t, got, "outbox of %s to %v, limit %d", c.programmeID, c.recipients, c.limit)
 			continue
 		}
-		assert.Equal(t, c.want, got, "outbox of %s, limit %d", c.programmeID, c.limit)
+		assert.Equal(t, c.want, got, "outbox of %s to %v, limit %d", c.programmeID, c.recipients, c.limit)
 	}
 }

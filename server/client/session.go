@@ -266,9 +266,10 @@ func (s *Session) Roles(ctx context.Context) ([]Role, error) {
 	return out, nil
 }
 
-// Outbox reads a sandbox server's outbox with this session's token, as the
-// admin TUI does with the public ui key (the secret key alone also works: see
-// [Client.Outbox]). Outside sandbox mode it is [ErrNotFound].
+// Outbox reads the messages a sandbox server captured for this session's
+// user (to their email address or mobile number), as the admin TUI does with
+// the public ui key; the secret key alone reads every message of the programme
+// ([Client.Outbox]). Outside sandbox mode it is [ErrNotFound].
 func (s *Session) Outbox(ctx context.Context, limit int) ([]Message, error) {
 	return outbox(ctx, s.do, limit)
 }
