@@ -2,7 +2,7 @@
 GO ?= go
 BENCHTIME ?= 2s
 
-.PHONY: run build test vet fuzz bench clean browser-deps mobile-deps bench-deps mobile mobile-package
+.PHONY: run build test vet fuzz bench clean cc-deps browser-deps mobile-deps bench-deps mobile mobile-package
 
 run:
 	$(GO) run . demo
@@ -10,14 +10,29 @@ run:
 build:
 	$(GO) build -o deputy .
 
-vet: mobile-deps
+vet: cc-deps mobile-deps
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
+# The companion's desktop main package (./mobile) links GLFW's C code, which
+# takes minutes to compile; `go vet` compiled it already without -race, so its
+# (race-free) tests run in that same build mode instead of compiling it again.
+RACE_PKGS = $(shell $(GO) list ./... | grep -v '/mobile$$')
 test: browser-deps vet
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $(RACE_PKGS)
+	$(GO) test -count=1 ./mobile
 	$(MAKE) fuzz FUZZTIME=500x
+
+# cgo (the race detector, the companion's GLFW driver) needs a C compiler;
+# install Debian's gcc when there is none (root, or sudo).
+cc-deps:
+	@if command -v gcc >/dev/null 2>&1; then echo "cc-deps: $$(gcc --version | head -1)"; \
+	  elif ! command -v apt-get >/dev/null 2>&1; then echo "cc-deps: no gcc and no apt-get; install a C compiler by hand"; exit 1; else \
+	  echo "cc-deps: installing Debian's gcc"; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq gcc libc6-dev; \
+	fi
 
 # The companion app (mobile/) builds for desktops with Fyne's GLFW driver,
 # whose C code needs Debian's OpenGL and X11 headers; `go test ./...` compiles
