@@ -8,7 +8,7 @@ run:
 	$(GO) run . demo
 
 build:
-	$(GO) build -o deputy .
+	$(GO) build -buildvcs=auto -o deputy .
 
 vet: cc-deps mobile-deps
 	$(GO) vet ./...

@@ -39,8 +39,9 @@ type ProgrammeSettings struct {
 	Biometrics bool `json:",omitempty"`
 }
 
-// otpAttempts returns the effective attempts per challenge.
-func (s ProgrammeSettings) otpAttempts() int {
+// AttemptsPerChallenge is how many wrong codes a challenge allows under these
+// settings: OTPAttempts, or 5 when it is unset or out of range.
+func (s ProgrammeSettings) AttemptsPerChallenge() int {
 	if s.OTPAttempts < 1 || s.OTPAttempts > 5 {
 		return 5
 	}

@@ -138,7 +138,7 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 		}
 		ch.Nonce, ch.CodeHash = nonce, s.keys.hash(purposeOTP, nonce+":"+code)
 		ch.IssuedAt, ch.ExpiresAt = now, now.Add(s.cfg.ChallengeTTL)
-		ch.MaxAttempts, ch.State = c.Programme.Settings.otpAttempts(), ChallengePending
+		ch.MaxAttempts, ch.State = c.Programme.Settings.AttemptsPerChallenge(), ChallengePending
 		if err := tx.PutChallenge(ch); err != nil {
 			return err
 		}

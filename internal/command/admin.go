@@ -19,8 +19,8 @@ func adminCommand() *cli.Command {
 		Name:  "admin",
 		Usage: "manage authorised users in the terminal UI",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "server", Required: true, Usage: "the Deputy server's URL, e.g. https://auth.example.com", Sources: env("server")},
-			&cli.StringFlag{Name: "key", Required: true, Usage: "the programme's public ui key", Sources: env("key")},
+			required(&cli.StringFlag{Name: "server", Usage: "the Deputy server's URL, e.g. https://auth.example.com", Sources: env("server")}),
+			required(&cli.StringFlag{Name: "key", Usage: "the programme's public ui key", Sources: env("key")}),
 			&cli.StringFlag{Name: "email", Usage: "pre-fill the sign-in with this email", Sources: env("email")},
 			&cli.BoolFlag{Name: "sandbox", Usage: "show the sandbox outbox (default: ask the server whether it is a sandbox)", Sources: env("sandbox")},
 		},

@@ -16,11 +16,14 @@ import (
 
 // Run executes the deputy command line with args (os.Args) and returns its error.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	root := &cli.Command{
+	root := withUsage(&cli.Command{
 		Name:      "deputy",
 		Usage:     "authorised users and strong customer authentication for embedded finance",
+		Version:   version(),
 		Writer:    stdout,
 		ErrWriter: stderr,
+		// Errors come back to main, which prints them once.
+		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 		Commands: []*cli.Command{
 			serveCommand(),
 			programmeCommand(),
@@ -28,7 +31,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			adminCommand(),
 			companionCommand(),
 		},
-	}
+	})
 	return root.Run(ctx, args)
 }
 

@@ -26,7 +26,7 @@ func programmeCommand() *cli.Command {
 				Usage: "create a programme and print its secret api key and public ui key (shown once)",
 				Flags: append([]cli.Flag{
 					dbFlag("deputy.db"),
-					&cli.StringFlag{Name: "name", Required: true, Usage: "programme name", Sources: env("programme-name")},
+					required(&cli.StringFlag{Name: "name", Usage: "programme name", Sources: env("programme-name")}),
 					&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 				}, settingsFlags()...),
 				Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -51,8 +51,8 @@ func programmeCommand() *cli.Command {
 				Usage: "replace the secret api key or the public ui key; the old one keeps working for --grace",
 				Flags: []cli.Flag{
 					dbFlag("deputy.db"),
-					&cli.StringFlag{Name: "id", Required: true, Usage: "programme id"},
-					&cli.StringFlag{Name: "key", Required: true, Usage: "which key: secret or ui"},
+					required(&cli.StringFlag{Name: "id", Usage: "programme id"}),
+					required(&cli.StringFlag{Name: "key", Usage: "which key: secret or ui"}),
 					&cli.DurationFlag{Name: "grace", Value: 24 * time.Hour, Usage: "how long the old key keeps working (0 ends it now; at most 720h)"},
 					&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 				},
@@ -90,7 +90,7 @@ func programmeCommand() *cli.Command {
 				Usage: "change a programme's settings (flags not given keep their value)",
 				Flags: append([]cli.Flag{
 					dbFlag("deputy.db"),
-					&cli.StringFlag{Name: "id", Required: true, Usage: "programme id"},
+					required(&cli.StringFlag{Name: "id", Usage: "programme id"}),
 				}, settingsFlags()...),
 				Action: func(ctx context.Context, cmd *cli.Command) error {
 					ops, done, err := openOperations(ctx, cmd.String("db"))
@@ -110,7 +110,7 @@ func programmeCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return json.NewEncoder(cmd.Root().Writer).Encode(p.Settings)
+					return json.NewEncoder(cmd.Root().Writer).Encode(settingsJSON(p.Settings))
 				},
 			},
 		},
@@ -212,4 +212,24 @@ func printProgramme(w io.Writer, out *core.CreatedProgramme, asJSON bool) error 
   public ui key   %s   (the admin TUI, the companion app, the browser capture component)
 `, out.Programme.Name, out.Programme.ID, out.APIKey, out.UIKey)
 	return err
+}
+
+// programmeSettings is a programme's settings in the API's JSON style.
+type programmeSettings struct {
+	PasswordProfile           string   `json:"passwordProfile"`
+	SenderName                string   `json:"senderName,omitempty"`
+	InviteURL                 string   `json:"inviteUrl,omitempty"`
+	RequireTokenisedPasswords bool     `json:"requireTokenisedPasswords"`
+	AllowedOrigins            []string `json:"allowedOrigins,omitempty"`
+	OTPAttempts               int      `json:"otpAttempts"`
+	Biometrics                bool     `json:"biometrics"`
+}
+
+// settingsJSON is what `programme settings` prints: every setting in force.
+func settingsJSON(s core.ProgrammeSettings) programmeSettings {
+	return programmeSettings{
+		PasswordProfile: s.PasswordProfile, SenderName: s.SenderName, InviteURL: s.InviteURL,
+		RequireTokenisedPasswords: s.RequireTokenisedPasswords, AllowedOrigins: s.AllowedOrigins,
+		OTPAttempts: s.AttemptsPerChallenge(), Biometrics: s.Biometrics,
+	}
 }
