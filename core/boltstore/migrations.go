@@ -183,3 +183,20 @@ func addKeysTokensAndCounters(tx *bolt.Tx) error {
 		return w.putKeyHashes(p)
 	})
 }
+
+// checkSchema verifies that a database has a schema this build knows, without
+// migrating it.
+func checkSchema(tx *bolt.Tx) error {
+	root := tx.Bucket(bucketRoot)
+	if root == nil {
+		return errors.New("not a Deputy database: no root bucket")
+	}
+	version, err := schemaVersion(root)
+	switch {
+	case err != nil:
+		return err
+	case version == 0 || version > uint64(len(migrations)):
+		return fmt.Errorf("schema version %d is not one this build of deputy knows (1 to %d)", version, len(migrations))
+	}
+	return nil
+}

@@ -30,6 +30,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			demoCommand(),
 			adminCommand(),
 			companionCommand(),
+			backupCommand(),
 		},
 	})
 	return root.Run(ctx, args)

@@ -91,7 +91,7 @@ func serveCommand() *cli.Command {
 			controlDone := make(chan struct{})
 			go func() {
 				defer close(controlDone)
-				if err := control.Serve(ctlCtx, ctl, inst.svc); err != nil {
+				if err := control.Serve(ctlCtx, ctl, inst.svc, inst.store); err != nil {
 					log.Error("control socket", slog.String("error", err.Error()))
 				}
 			}()

@@ -34,6 +34,11 @@ type Operations interface {
 
 var _ Operations = (*core.Service)(nil)
 
+// Backuper writes a consistent copy of the database (boltstore.Store.Backup).
+type Backuper interface {
+	Backup(ctx context.Context, w io.Writer) (int64, error)
+}
+
 // SocketPath is where the server of the database at db listens.
 func SocketPath(db string) string { return db + ".sock" }
 
@@ -81,10 +86,10 @@ func viewOf(p *core.Programme) programmeView {
 	return programmeView{ID: p.ID, Name: p.Name, Settings: p.Settings}
 }
 
-// Serve answers operator requests on ln with ops until ctx ends; then it
-// closes ln, which removes the socket file.
-func Serve(ctx context.Context, ln net.Listener, ops Operations) error {
-	srv := &http.Server{Handler: handler(ops), ReadHeaderTimeout: 5 * time.Second}
+// Serve answers operator requests on ln with ops, and backups with db, until
+// ctx ends; then it closes ln, which removes the socket file.
+func Serve(ctx context.Context, ln net.Listener, ops Operations, db Backuper) error {
+	srv := &http.Server{Handler: handler(ops, db), ReadHeaderTimeout: 5 * time.Second}
 	stop := context.AfterFunc(ctx, func() { srv.Close() })
 	defer stop()
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -93,9 +98,17 @@ func Serve(ctx context.Context, ln net.Listener, ops Operations) error {
 	return nil
 }
 
-// handler answers the control socket's requests with ops.
-func handler(ops Operations) http.Handler {
+// handler answers the control socket's requests with ops and db.
+func handler(ops Operations, db Backuper) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		if _, err := db.Backup(r.Context(), w); err != nil {
+			// Too late for a status: drop the connection, so that the client
+			// sees a copy cut short rather than a complete-looking one.
+			panic(http.ErrAbortHandler)
+		}
+	})
 	mux.HandleFunc("POST /programmes", func(w http.ResponseWriter, r *http.Request) {
 		var in core.NewProgramme
 		answer(w, decode(w, r, &in), func() (any, error) {
@@ -244,6 +257,31 @@ func (c *Client) UpdateProgrammeSettings(ctx context.Context, id string, set cor
 		return nil, err
 	}
 	return out.programme(), nil
+}
+
+// Backup streams a consistent copy of the running server's database to w and
+// returns its size. A copy cut short (the server stopped) is an error.
+func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://deputy/backup", nil)
+	if err != nil {
+		return 0, err
+	}
+	// A large database takes longer than the client's timeout for small requests.
+	hc := *c.http
+	hc.Timeout = 0
+	res, err := hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("control socket: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("control socket: backup answered status %d", res.StatusCode)
+	}
+	n, err := io.Copy(w, res.Body)
+	if err != nil {
+		return n, fmt.Errorf("control socket: backup: %w", err)
+	}
+	return n, nil
 }
 
 // programme is v as a core.Programme without key hashes.

@@ -32,7 +32,7 @@ func serveControl(t *testing.T) (string, *core.Service) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- control.Serve(ctx, ln, svc) }()
+	go func() { done <- control.Serve(ctx, ln, svc, store) }()
 	t.Cleanup(func() {
 		cancel()
 		assert.NoError(t, <-done)

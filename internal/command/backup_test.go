@@ -1,0 +1,97 @@
+package command_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// signUp creates a corporate whose root user has email and a password, and
+// returns the root user's id.
+func signUp(t *testing.T, s *serving, key, email string) string {
+	t.Helper()
+	status, body := s.call(t, "POST", "/multi/corporates", key, "", map[string]any{
+		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": email,
+			"mobile": map[string]string{"countryCode": "+44", "number": "7700900123"}},
+		"company": map[string]any{"name": "Acme Ltd", "type": "LLC", "registrationCountry": "GB"}, "baseCurrency": "GBP"})
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	var corp struct{ ID struct{ ID string } }
+	require.NoError(t, json.Unmarshal(body, &corp))
+	status, body = s.call(t, "POST", "/multi/passwords/"+corp.ID.ID+"/create", key, "", map[string]any{"password": map[string]string{"value": "Sup3r-Secret"}})
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	return corp.ID.ID
+}
+
+// TestBackupUnderLoadRestores: `deputy backup` copies the database of a
+// running server through its control socket while requests keep writing; a
+// server started on the copy lets the users created before it sign in.
+func TestBackupUnderLoadRestores(t *testing.T) {
+	dir := t.TempDir()
+	db, out := filepath.Join(dir, "deputy.db"), filepath.Join(dir, "backup.db")
+	p := createProgramme(t, db)
+	s := startServe(t, "--sandbox", "--db", db)
+	signUp(t, s, p["apiKey"], "before@acme.test")
+
+	stop, started := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { // writes go on while the backup runs
+		for i := 0; i < 200; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			signUp(t, s, p["apiKey"], fmt.Sprintf("load%d@acme.test", i))
+			if i == 0 {
+				close(started)
+			}
+		}
+	})
+	<-started
+	stdout, err := run(t, time.Minute, "backup", "--db", db, "--out", out, "--json")
+	close(stop)
+	wg.Wait()
+	require.NoError(t, err)
+	var got struct {
+		Bytes int64
+		Via   string
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got), "stdout: %s", stdout)
+	assert.Equal(t, "running server", got.Via)
+	info, err := os.Stat(out)
+	require.NoError(t, err)
+	assert.Equal(t, got.Bytes, info.Size())
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "the copy holds password hashes: owner only")
+	leftovers, _ := filepath.Glob(out + ".partial-*")
+	assert.Empty(t, leftovers, "no temporary file is left behind")
+
+	_, err = run(t, time.Minute, "backup", "--db", db, "--out", out)
+	assert.ErrorContains(t, err, "exists already", "a backup never overwrites a file")
+
+	restored := startServe(t, "--sandbox", "--db", out)
+	status, body := restored.call(t, "POST", "/multi/login_with_password", p["apiKey"], "", map[string]any{"email": "before@acme.test", "password": map[string]string{"value": "Sup3r-Secret"}})
+	assert.Equal(t, http.StatusOK, status, "a user created before the backup signs in on the copy: %s", body)
+}
+
+// TestBackupWithoutServer copies a database no server holds, from the file.
+func TestBackupWithoutServer(t *testing.T) {
+	dir := t.TempDir()
+	db, out := filepath.Join(dir, "deputy.db"), filepath.Join(dir, "copy.db")
+	p := createProgramme(t, db)
+	stdout, err := run(t, time.Minute, "backup", "--db", db, "--out", out)
+	require.NoError(t, err)
+	assert.Contains(t, stdout, "(file)")
+	assert.Contains(t, stdout, "checked")
+	assert.Equal(t, []string{"secret", "ui"}, keyKinds(t, out, 0, p["apiKey"], p["uiKey"]), "the copy holds the programme and its keys")
+
+	_, err = run(t, time.Minute, "backup", "--db", filepath.Join(dir, "missing.db"), "--out", filepath.Join(dir, "x.db"))
+	assert.ErrorContains(t, err, "--db")
+}
