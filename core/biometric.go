@@ -374,9 +374,7 @@ func (s *Service) UnlinkBiometric(ctx context.Context, c *Caller) error {
 		}
 		now := s.clock.Now()
 		device = f.DeviceID
-		f.Status, f.UpdatedAt = FactorInactive, now
-		f.CredentialID, f.PublicKey, f.UserHandle, f.AAGUID, f.SignCount = nil, nil, nil, nil, 0
-		if err := tx.PutFactor(f); err != nil {
+		if err := retireFactor(tx, f, now); err != nil {
 			return err
 		}
 		if _, err := s.cancelPushChallenges(tx, u.ID, now, PushReasonUnlinked); err != nil {
@@ -389,6 +387,14 @@ func (s *Service) UnlinkBiometric(ctx context.Context, c *Caller) error {
 	}
 	s.publishPush(ctx, PushEvent{Kind: PushEventUnlinked, UserID: c.User.ID, DeviceID: device})
 	return nil
+}
+
+// retireFactor makes f INACTIVE and forgets the WebAuthn credential it held
+// (a BIOMETRIC factor's; an SMS factor holds none).
+func retireFactor(tx Tx, f *Factor, now time.Time) error {
+	f.Status, f.UpdatedAt = FactorInactive, now
+	f.CredentialID, f.PublicKey, f.UserHandle, f.AAGUID, f.SignCount = nil, nil, nil, nil, 0
+	return tx.PutFactor(f)
 }
 
 // precheckClientData checks clientDataJSON before go-webauthn does, so that

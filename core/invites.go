@@ -16,7 +16,7 @@ const (
 const maxInviteAttempts = 5
 
 // SendInvite (re)invites an authorised user to set a password (Weavr
-// userInviteSend): a new code voids the previous one; the email links to the
+// userInviteSend) under the rank rule: a new code voids the previous one; the email links to the
 // embedder's page with the user id and the code. Invites expire after InviteTTL.
 func (s *Service) SendInvite(ctx context.Context, c *Caller, id string) error {
 	if err := require(c, PermUsersInvite); err != nil {
@@ -34,6 +34,9 @@ func (s *Service) SendInvite(ctx context.Context, c *Caller, id string) error {
 	err = s.store.Update(ctx, func(tx Tx) error {
 		var err error
 		if u, err = identityUser(tx, c, id); err != nil {
+			return err
+		}
+		if err := requireRank(c, u); err != nil {
 			return err
 		}
 		if u.PasswordSet {

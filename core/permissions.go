@@ -18,10 +18,30 @@ const (
 	PermUsersInvite     Permission = "i:users:send_invite"
 	PermRolesList       Permission = "i:roles:list"
 	PermIdentityGet     Permission = "i:identity:get" // i:corporates:get or i:consumers:get
-	// PermRolesAdmin lets a user grant or remove the ADMIN role (Deputy's own rule:
-	// access managers manage users but cannot create admins).
+	// PermRolesAdmin is Deputy's own: only ADMIN (and a user holding every
+	// permission) holds it, so by the rank rule only they act on admins or
+	// grant the role, and no mix of other roles reaches ADMIN's rank.
 	PermRolesAdmin Permission = "deputy:roles:admin"
 )
+
+// Permissions of the embedder's operations on money and cards (Weavr
+// x-permissions). Deputy does not serve these operations, but the embedder
+// grants them by role, so the rank rule weighs them: an access manager, who
+// lacks them, must not take over a funds or cards manager's account nor
+// grant those roles.
+const (
+	PermAccountsCreate  Permission = "i:managed_accounts:create"
+	PermTransfersCreate Permission = "i:transfers:create"
+	PermSendsCreate     Permission = "i:sends:create"
+	PermOWTCreate       Permission = "i:owt:create"
+	PermCardsCreate     Permission = "i:managed_cards:create"
+	PermCardsUpdate     Permission = "i:managed_cards:update"
+	PermCardsBlock      Permission = "i:managed_cards:block"
+)
+
+// CodeRankInsufficient refuses acting on a user who holds a permission the
+// caller lacks, or leaving a user with one (the rank rule, requireRank).
+const CodeRankInsufficient = "RANK_INSUFFICIENT"
 
 // RoleInfo describes a predefined role (Weavr rolesGet).
 type RoleInfo struct {
@@ -31,29 +51,51 @@ type RoleInfo struct {
 	Permissions []Permission
 }
 
+var (
+	usersPerms = []Permission{PermUsersCreate, PermUsersList, PermUsersGet, PermUsersGetOwn, PermUsersUpdate, PermUsersUpdateOwn,
+		PermUsersActivate, PermUsersDeactivate, PermUsersInvite, PermRolesList, PermIdentityGet}
+	seeUsersPerms = []Permission{PermUsersList, PermUsersGet, PermUsersGetOwn, PermUsersUpdateOwn, PermRolesList, PermIdentityGet}
+	fundsPerms    = []Permission{PermAccountsCreate, PermTransfersCreate, PermSendsCreate, PermOWTCreate}
+	cardsPerms    = []Permission{PermCardsCreate, PermCardsUpdate, PermCardsBlock}
+)
+
 // Roles is the predefined role table: which role holds which permissions.
 // A root user holds every permission, and so does a user without roles (Weavr's rule).
 var Roles = []RoleInfo{
 	{ID: "1", Role: RoleAdmin, Description: "Manages the identity: users, roles and every operation.",
-		Permissions: []Permission{PermUsersCreate, PermUsersList, PermUsersGet, PermUsersGetOwn, PermUsersUpdate, PermUsersUpdateOwn, PermUsersActivate, PermUsersDeactivate, PermUsersInvite, PermRolesList, PermIdentityGet, PermRolesAdmin}},
-	{ID: "2", Role: RoleAccessManagement, Description: "Creates, invites and manages users, but cannot grant or remove the ADMIN role.",
-		Permissions: []Permission{PermUsersCreate, PermUsersList, PermUsersGet, PermUsersGetOwn, PermUsersUpdate, PermUsersUpdateOwn, PermUsersActivate, PermUsersDeactivate, PermUsersInvite, PermRolesList, PermIdentityGet}},
+		Permissions: slices.Concat(usersPerms, fundsPerms, cardsPerms, []Permission{PermRolesAdmin})},
+	{ID: "2", Role: RoleAccessManagement, Description: "Creates, invites and manages users who hold no permission it lacks: not admins, funds or cards managers.",
+		Permissions: usersPerms},
 	{ID: "3", Role: RoleFundsManagement, Description: "Manages accounts and transfers; sees the identity's users.",
-		Permissions: []Permission{PermUsersList, PermUsersGet, PermUsersGetOwn, PermUsersUpdateOwn, PermRolesList, PermIdentityGet}},
+		Permissions: slices.Concat(seeUsersPerms, fundsPerms)},
 	{ID: "4", Role: RoleCardsManagement, Description: "Manages cards; sees the identity's users.",
-		Permissions: []Permission{PermUsersList, PermUsersGet, PermUsersGetOwn, PermUsersUpdateOwn, PermRolesList, PermIdentityGet}},
+		Permissions: slices.Concat(seeUsersPerms, cardsPerms)},
 	{ID: "5", Role: RoleCardAssignee, Description: "Uses the cards assigned to them; sees and updates only themselves.",
 		Permissions: []Permission{PermUsersGetOwn, PermUsersUpdateOwn}},
 }
+
+// allPermissions is every permission some role grants: what a root user and
+// a user without roles hold.
+var allPermissions = func() []Permission {
+	var out []Permission
+	for _, ri := range Roles {
+		for _, p := range ri.Permissions {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}()
 
 // ValidRole reports whether r is a predefined role.
 func ValidRole(r Role) bool {
 	return slices.ContainsFunc(Roles, func(ri RoleInfo) bool { return ri.Role == r })
 }
 
-// Can reports whether the caller's user holds permission p.
-func (c *Caller) Can(p Permission) bool {
-	u := c.User
+// holds reports whether u holds permission p: a root user and a user without
+// roles hold every permission (Weavr's rule), anyone else what their roles grant.
+func holds(u *User, p Permission) bool {
 	if u.Root || len(u.Roles) == 0 {
 		return true
 	}
@@ -65,10 +107,31 @@ func (c *Caller) Can(p Permission) bool {
 	return false
 }
 
+// Can reports whether the caller's user holds permission p.
+func (c *Caller) Can(p Permission) bool { return holds(c.User, p) }
+
 // require fails with INSUFFICIENT_PERMISSIONS unless the caller holds p.
 func require(c *Caller, p Permission) error {
 	if !c.Can(p) {
 		return Forbidden(CodeInsufficientPermissions)
+	}
+	return nil
+}
+
+// requireRank is the rank rule, the one place deciding whether the caller may
+// act on another user of their identity: change their email, mobile, roles or
+// active state, re-send their invite or reset their device. The caller must
+// hold every permission target holds; otherwise RANK_INSUFFICIENT. A role
+// change asks twice, with the target's old roles and with the new ones (and a
+// new user's roles are asked once), so that no role climbs over its grantor.
+// Root users never reach it: identityUser hides them, and they are changed
+// only through /corporates or /consumers.
+func requireRank(c *Caller, target *User) error {
+	for _, p := range allPermissions {
+		if holds(target, p) && !c.Can(p) {
+			return &Error{Class: ErrPermissionDenied, Code: CodeRankInsufficient,
+				Message: "the user holds permissions you do not hold"}
+		}
 	}
 	return nil
 }

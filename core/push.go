@@ -37,7 +37,7 @@ const (
 	PushPending   PushState = "PENDING"
 	PushApproved  PushState = "APPROVED"
 	PushDeclined  PushState = "DECLINED"  // by the user on the device, or a wrong number picked
-	PushCancelled PushState = "CANCELLED" // by Deputy: device changed or unlinked, user deactivated or locked, superseded
+	PushCancelled PushState = "CANCELLED" // by Deputy: device changed, unlinked or reset, user deactivated or locked, superseded
 	PushExpired   PushState = "EXPIRED"
 )
 
@@ -51,6 +51,7 @@ const (
 	PushReasonSuperseded    = "SUPERSEDED" // the same session asked again
 	PushReasonDeactivated   = "USER_DEACTIVATED"
 	PushReasonLocked        = "USER_LOCKED"
+	PushReasonDeviceReset   = "DEVICE_RESET" // an admin reset the user's device
 )
 
 // DefaultPushSummary is what a step-up challenge shows when the requesting

@@ -36,8 +36,11 @@ func (s *Service) CreateUser(ctx context.Context, c *Caller, in NewUser) (*User,
 	if err := requireUserDetails("", in.UserDetails); err != nil {
 		return nil, err
 	}
-	roles, err := s.checkRoleGrant(c, nil, false, in.Roles)
+	roles, err := validRoles(in.Roles)
 	if err != nil {
+		return nil, err
+	}
+	if err := requireRank(c, &User{Roles: roles}); err != nil {
 		return nil, err
 	}
 	now := s.clock.Now()
@@ -63,13 +66,8 @@ func (s *Service) CreateUser(ctx context.Context, c *Caller, in NewUser) (*User,
 	return u, nil
 }
 
-// checkRoleGrant validates a new role list (deduplicated, predefined roles only)
-// and checks the caller may grant or remove ADMIN when the change touches it.
-// Making or unmaking a user with every permission counts as touching ADMIN
-// too: a user without roles holds every permission (Weavr's rule), so an
-// access manager must not create one, nor take away or give back a user's
-// last role. existed is false for a new user, whose old roles are nil.
-func (s *Service) checkRoleGrant(c *Caller, old []Role, existed bool, roles []Role) ([]Role, error) {
+// validRoles checks a role list (predefined roles only) and drops repeats.
+func validRoles(roles []Role) ([]Role, error) {
 	var out []Role
 	for _, r := range roles {
 		if !ValidRole(r) {
@@ -79,14 +77,20 @@ func (s *Service) checkRoleGrant(c *Caller, old []Role, existed bool, roles []Ro
 			out = append(out, r)
 		}
 	}
-	adminChanged := slices.Contains(old, RoleAdmin) != slices.Contains(out, RoleAdmin)
-	wasUnrestricted, isUnrestricted := existed && len(old) == 0, len(out) == 0
-	if adminChanged || wasUnrestricted != isUnrestricted {
-		if err := require(c, PermRolesAdmin); err != nil {
-			return nil, err
-		}
-	}
 	return out, nil
+}
+
+// sameRoles reports whether two role lists hold the same roles.
+func sameRoles(a, b []Role) bool {
+	return !slices.ContainsFunc(a, func(r Role) bool { return !slices.Contains(b, r) }) &&
+		!slices.ContainsFunc(b, func(r Role) bool { return !slices.Contains(a, r) })
+}
+
+// raisesPrivilege reports whether a role change grants ADMIN or leaves the
+// user without roles (so with every permission): such a change needs a
+// stepped-up session, like creating a user.
+func raisesPrivilege(old, roles []Role) bool {
+	return (slices.Contains(roles, RoleAdmin) && !slices.Contains(old, RoleAdmin)) || len(roles) == 0
 }
 
 func joinRoles(rs []Role) string {
@@ -181,14 +185,17 @@ type UserPatch struct {
 	Roles                                    *[]Role
 }
 
-// UpdateUser applies a partial update (Weavr userUpdate). Changing the mobile
-// or the email needs a stepped-up session; a changed mobile makes the SMS factor
-// INACTIVE (it must be enrolled again) and may change at most 3 times; a changed
-// email is the user's new login and is no longer verified.
+// UpdateUser applies a partial update (Weavr userUpdate). Changing another
+// user's email, mobile or roles follows the rank rule (requireRank), before
+// and, for roles, after the change. Changing an email or a mobile, granting
+// ADMIN or taking every role away needs a stepped-up session. A changed mobile
+// makes the SMS factor INACTIVE (it must be enrolled again) and may change at
+// most 3 times; a changed email is the user's new login and is no longer verified.
 func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPatch) (*User, error) {
 	if err := requireOwnOr(c, id, PermUsersUpdate, PermUsersUpdateOwn); err != nil {
 		return nil, err
 	}
+	var roles []Role
 	if p.Roles != nil {
 		if id == c.User.ID {
 			return nil, Conflict(CodeCannotModifyOwnRoles)
@@ -196,11 +203,25 @@ func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPa
 		if err := require(c, PermUsersUpdate); err != nil {
 			return nil, err
 		}
+		var err error
+		if roles, err = validRoles(*p.Roles); err != nil {
+			return nil, err
+		}
 	}
 	var out *User
 	err := s.store.Update(ctx, func(tx Tx) error {
 		u, err := identityUser(tx, c, id)
 		if err != nil {
+			return err
+		}
+		email := ""
+		if p.Email != nil {
+			email = NormaliseEmail(*p.Email)
+		}
+		emailChanged := p.Email != nil && email != u.Email
+		mobileChanged := p.Mobile != nil && (u.Mobile == nil || *u.Mobile != *p.Mobile)
+		rolesChanged := p.Roles != nil && !sameRoles(u.Roles, roles)
+		if err := s.checkUserChange(tx, c, u, emailChanged || mobileChanged, rolesChanged, roles); err != nil {
 			return err
 		}
 		now := s.clock.Now()
@@ -220,37 +241,17 @@ func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPa
 			u.DateOfBirth = p.DateOfBirth
 			details["dateOfBirth"] = "changed"
 		}
-		if p.Email != nil && NormaliseEmail(*p.Email) != u.Email {
-			if err := RequireStepUp(c); err != nil {
-				return err
-			}
-			u.Email, u.EmailVerified = NormaliseEmail(*p.Email), false
+		if emailChanged {
+			u.Email, u.EmailVerified = email, false
 			details["email"] = "changed"
 		}
-		if p.Mobile != nil && (u.Mobile == nil || *u.Mobile != *p.Mobile) {
-			if err := RequireStepUp(c); err != nil {
-				return err
-			}
+		if mobileChanged {
 			if err := s.changeMobile(tx, u, *p.Mobile, now); err != nil {
 				return err
 			}
 			details["mobile"] = "changed"
 		}
 		if p.Roles != nil {
-			roles, err := s.checkRoleGrant(c, u.Roles, true, *p.Roles)
-			if err != nil {
-				return err
-			}
-			if slices.Contains(u.Roles, RoleAdmin) && !slices.Contains(roles, RoleAdmin) {
-				active := true
-				_, admins, err := tx.ListUsers(u.IdentityID, UserFilter{Roles: []Role{RoleAdmin}, Active: &active})
-				if err != nil {
-					return err
-				}
-				if admins <= 1 {
-					return Conflict(CodeAdminRoleRemoval)
-				}
-			}
 			u.Roles = roles
 			details["roles"] = joinRoles(roles)
 		}
@@ -270,6 +271,39 @@ func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPa
 	return out, nil
 }
 
+// checkUserChange decides whether the caller may make a change to u, in this
+// order: the rank rule on another user when the change touches their
+// sign-in details (email, mobile) or roles, the rank rule on the new roles,
+// the step-up demand, and the last admin keeping the role.
+func (s *Service) checkUserChange(tx ReadTx, c *Caller, u *User, signInChanged, rolesChanged bool, roles []Role) error {
+	if u.ID != c.User.ID && (signInChanged || rolesChanged) {
+		if err := requireRank(c, u); err != nil {
+			return err
+		}
+	}
+	if rolesChanged {
+		if err := requireRank(c, &User{Roles: roles}); err != nil {
+			return err
+		}
+	}
+	if signInChanged || (rolesChanged && raisesPrivilege(u.Roles, roles)) {
+		if err := RequireStepUp(c); err != nil {
+			return err
+		}
+	}
+	if rolesChanged && slices.Contains(u.Roles, RoleAdmin) && !slices.Contains(roles, RoleAdmin) {
+		active := true
+		_, admins, err := tx.ListUsers(u.IdentityID, UserFilter{Roles: []Role{RoleAdmin}, Active: &active})
+		if err != nil {
+			return err
+		}
+		if admins <= 1 {
+			return Conflict(CodeAdminRoleRemoval)
+		}
+	}
+	return nil
+}
+
 // changeMobile sets a new mobile number, counting the change and unlinking the
 // SMS factor bound to the old number. A first number is not a change.
 func (s *Service) changeMobile(tx Tx, u *User, m Mobile, now time.Time) error {
@@ -287,12 +321,11 @@ func (s *Service) changeMobile(tx Tx, u *User, m Mobile, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	f.Status, f.UpdatedAt = FactorInactive, now
-	return tx.PutFactor(f)
+	return retireFactor(tx, f, now)
 }
 
 // SetUserActive activates or deactivates an authorised user (Weavr userActivate,
-// userDeactivate); both are idempotent. Deactivation ends the user's sessions at
+// userDeactivate) under the rank rule; both are idempotent. Deactivation ends the user's sessions at
 // once; activation also lifts a sign-in lockout.
 func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, active bool) error {
 	perm, action := PermUsersDeactivate, "user.deactivate"
@@ -307,11 +340,8 @@ func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, activ
 		if err != nil {
 			return err
 		}
-		// Switching an admin off or on is an admin's decision, like granting the role.
-		if slices.Contains(u.Roles, RoleAdmin) {
-			if err := require(c, PermRolesAdmin); err != nil {
-				return err
-			}
+		if err := requireRank(c, u); err != nil {
+			return err
 		}
 		locked := !u.LockedUntil.IsZero() || u.FailedLogins != 0
 		if u.Active == active && !(active && locked) {

@@ -142,6 +142,7 @@ func (s *Server) routes() {
 	s.handle("POST /multi/users/{user_id}/activate", userToken, false, s.userSetActive(true))
 	s.handle("POST /multi/users/{user_id}/deactivate", userToken, false, s.userSetActive(false))
 	s.handle("POST /multi/users/{user_id}/invite", userToken, true, s.userInviteSend)
+	s.handle("POST /multi/users/{user_id}/device/reset", userToken, true, s.userDeviceReset)
 	s.handle("POST /multi/users/{user_id}/invite/validate", eitherKey, false, s.userInviteValidate)
 	s.handle("POST /multi/users/{user_id}/invite/consume", eitherKey, true, s.userInviteConsume)
 	s.handle("POST /multi/users/verification/email/send", secretKey, true, s.emailVerificationSend)

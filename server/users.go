@@ -269,6 +269,18 @@ func (s *Server) userInviteSend(r *request) (reply, error) {
 	return noContent()
 }
 
+// userDeviceReset serves the Deputy extension POST /multi/users/{user_id}/device/reset.
+func (s *Server) userDeviceReset(r *request) (reply, error) {
+	id, err := userIDParam(r)
+	if err != nil {
+		return reply{}, err
+	}
+	if err := s.svc.ResetUserDevice(r.Context(), r.caller, id); err != nil {
+		return reply{}, err
+	}
+	return noContent()
+}
+
 type inviteValidateRequest struct {
 	InviteCode string `json:"inviteCode"`
 }

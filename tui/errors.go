@@ -20,6 +20,8 @@ func codeText(code string) (string, bool) {
 		return "a user with this email already exists", true
 	case "INSUFFICIENT_PERMISSIONS":
 		return "you do not have permission to do this", true
+	case "RANK_INSUFFICIENT":
+		return "this user holds permissions you do not hold; ask someone who holds them all", true
 	case "INVALID_CREDENTIALS":
 		return "wrong email or password", true
 	case "INVITE_ALREADY_CONSUMED":

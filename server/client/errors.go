@@ -23,7 +23,8 @@ var (
 	// missing, expired or revoked: sign in again.
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrForbidden: 403 other than a step-up demand: the caller may not do this
-	// (INSUFFICIENT_PERMISSIONS) or a sign-in failed (INVALID_CREDENTIALS).
+	// (INSUFFICIENT_PERMISSIONS), may not act on that user (RANK_INSUFFICIENT),
+	// or a sign-in failed (INVALID_CREDENTIALS).
 	ErrForbidden = errors.New("forbidden")
 	// ErrStepUpRequired: 403 STEP_UP_REQUIRED, the operation needs a session
 	// that has just passed a second-factor challenge: step up and retry.

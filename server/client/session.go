@@ -178,8 +178,10 @@ func (s *Session) GetUser(ctx context.Context, id string) (*User, error) {
 }
 
 // UpdateUser changes the fields of p that are not nil (Weavr userUpdate).
-// Changing the email or the mobile needs a stepped-up session; nobody can
-// change their own roles. Accepts [IdempotencyRef].
+// Changing the email or the mobile, granting ADMIN or taking every role away
+// needs a stepped-up session; nobody can change their own roles. Changing
+// another user's email, mobile or roles when they hold a permission the caller
+// lacks, or granting one, is [ErrForbidden] RANK_INSUFFICIENT. Accepts [IdempotencyRef].
 func (s *Session) UpdateUser(ctx context.Context, id string, p UserPatch, opts ...CallOption) (*User, error) {
 	const op = "update user"
 	path, err := userPath(op, id, "")
@@ -221,6 +223,21 @@ func (s *Session) DeactivateUser(ctx context.Context, id string) error {
 func (s *Session) SendInvite(ctx context.Context, id string, opts ...CallOption) error {
 	const op = "send invite"
 	path, err := userPath(op, id, "/invite")
+	if err != nil {
+		return err
+	}
+	return s.do(ctx, &call{op: op, method: http.MethodPost, path: path}, opts...)
+}
+
+// ResetUserDevice is an admin's answer to a user's lost or stolen phone
+// (Deputy extension): it unlinks the user's companion device, makes their SMS
+// factor need enrolling again and ends their sessions and pending push
+// challenges. It needs a stepped-up session ([ErrStepUpRequired]); acting on a
+// user who holds a permission the caller lacks is [ErrForbidden]
+// RANK_INSUFFICIENT. Resetting again is harmless. Accepts [IdempotencyRef].
+func (s *Session) ResetUserDevice(ctx context.Context, id string, opts ...CallOption) error {
+	const op = "reset user device"
+	path, err := userPath(op, id, "/device/reset")
 	if err != nil {
 		return err
 	}
