@@ -366,6 +366,11 @@ func TestEditRoles(t *testing.T) {
 	d.keys("m", "esc", "r")
 	d.requireScreen("Roles of User No01", "[x] CARD_ASSIGNEE", "[ ] ADMIN")
 	d.keys("space", "down", "space", "down", "down", "down", "space", "enter")
+	// Granting ADMIN needs a second factor, asked inline.
+	d.requireScreen("Confirm it's you", "Change the roles of user01@acme.test needs a second factor.")
+	d.keys("enter")
+	d.typeText(sandboxCode)
+	d.keys("enter")
 	d.requireScreen("✓ Saved the roles of User No01 <user01@acme.test>: admin,access.")
 	got, err := dep.admin.GetUser(context.Background(), u.ID)
 	require.NoError(t, err)

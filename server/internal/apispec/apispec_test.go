@@ -48,14 +48,14 @@ var weavrOperations = []string{
 
 var deputyOperations = []string{
 	"healthz", "openapiGet", "readyz", "sandboxClockAdvance", "sandboxOutboxGet",
-	"kycCallback", "sandboxKycDecide", "tokenize", "userStatusGet",
+	"kycCallback", "sandboxKycDecide", "tokenize", "userStatusGet", "userDeviceReset",
 	"biometricEnrolBegin", "biometricEnrolFinish", "stepupSCAChallengePushGet", "pushStream", "pushPending",
 	"pushChallengeOptions", "pushChallengeApprove", "pushChallengeDecline", "loginViaBiometricsToken",
 }
 
 // extensionOperations are Deputy's own additions under /multi that a Weavr
 // client would not know; they carry the "Deputy extensions" tag.
-var extensionOperations = []string{"kycCallback", "sandboxKycDecide", "tokenize", "userStatusGet",
+var extensionOperations = []string{"kycCallback", "sandboxKycDecide", "tokenize", "userStatusGet", "userDeviceReset",
 	"biometricEnrolBegin", "biometricEnrolFinish", "stepupSCAChallengePushGet", "pushStream", "pushPending",
 	"pushChallengeOptions", "pushChallengeApprove", "pushChallengeDecline", "loginViaBiometricsToken"}
 
@@ -64,7 +64,7 @@ var idempotentOperations = []string{
 	"consumerCreate", "corporateCreate",
 	"enrolDeviceUsingOtpStepOne", "enrolDeviceUsingOtpStepTwo",
 	"stepupSCAChallenge", "stepupSCAVerify",
-	"userCreate", "userUpdate", "userInviteSend", "userInviteConsume",
+	"userCreate", "userUpdate", "userInviteSend", "userInviteConsume", "userDeviceReset",
 	"authorisedUserEmailVerificationCodeSend",
 	"enrolDeviceUsingPush", "unlinkDeviceUsingPush", "stepupSCAChallengePush", "biometricEnrolBegin", "biometricEnrolFinish",
 }
