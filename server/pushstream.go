@@ -200,16 +200,21 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 		if err != nil {
 			return
 		}
-		if err := st.emit(e, ch); err != nil || !ch.SessionLive {
+		if err := st.emit(e, ch); err != nil {
 			return
 		}
-		for len(ch.New) == core.MaxPushBatch { // more arrived than one look returns
+		for ch.SessionLive && len(ch.New) == core.MaxPushBatch { // more arrived than one look returns
 			if ch, err = st.look(ctx, s.svc, c); err != nil || st.emit(e, ch) != nil {
 				return
 			}
 		}
+		// A device unlinked together with its session (an admin's device
+		// reset) still hears that it was unlinked.
 		if !ch.Linked {
 			_ = e.event(string(core.PushEventUnlinked), pushUnlinkedJSON{DeviceID: device})
+			return
+		}
+		if !ch.SessionLive {
 			return
 		}
 	}
