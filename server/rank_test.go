@@ -1,0 +1,132 @@
+package server_test
+
+// Issue 12, points 1 and 2 over HTTP: the attack chain the issue opens with,
+// fired in parallel, and the step-up that privilege changes need. The table
+// over every pair of roles and every operation is in core/rank_test.go.
+
+import (
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// An access manager tries to take an admin's account over: move the admin's
+// email (for a lost-password reset) or mobile (for the second factor), strip
+// or re-grant roles, switch the admin off and on, re-invite them, reset their
+// device. Every attempt, fired at once, is 403 RANK_INSUFFICIENT, and the
+// admin's account is as it was; the lost-password reset to the attacker's
+// address sends nothing.
+func TestAccessManagerCannotTakeOverAnAdmin(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	admin := e.newMember(root.token, "admin@acme.test", core.RoleAdmin)
+	am := e.newMember(root.token, "am@acme.test", core.RoleAccessManagement)
+	funds := e.createUser(root.token, userBody("funds@acme.test", core.RoleFundsManagement))
+	before := e.getUser(root.token, admin.id)
+
+	type attack struct {
+		name, method, path string
+		body               any
+	}
+	var attacks []attack
+	for _, id := range []string{admin.id, funds} {
+		attacks = append(attacks,
+			attack{"email", "PATCH", userPath(id), map[string]any{"email": "attacker@evil.test"}},
+			attack{"mobile", "PATCH", userPath(id), map[string]any{"mobile": map[string]any{"countryCode": "+44", "number": "7700900666"}}},
+			attack{"roles", "PATCH", userPath(id), map[string]any{"roles": []string{"CARD_ASSIGNEE"}}},
+			attack{"deactivate", "POST", userPath(id, "deactivate"), nil},
+			attack{"activate", "POST", userPath(id, "activate"), nil},
+			attack{"invite", "POST", userPath(id, "invite"), nil},
+			attack{"device reset", "POST", userPath(id, "device", "reset"), nil},
+		)
+	}
+	// The access manager's session is stepped up, and a fresh one is not:
+	// the rank rule answers first either way.
+	tokens := []string{am.token, e.loginToken(am.email)}
+	var wg sync.WaitGroup
+	results := make([]resp, len(attacks)*len(tokens))
+	for i, a := range attacks {
+		for j, token := range tokens {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i*len(tokens)+j] = e.auth(token, a.method, a.path, a.body)
+			}()
+		}
+	}
+	wg.Wait()
+	for i, r := range results {
+		a := attacks[i/len(tokens)]
+		if assert.Equal(t, http.StatusForbidden, r.status, "%s %s: %s", a.name, a.path, r.body) {
+			assert.Equal(t, core.CodeRankInsufficient, r.errorCode(t), "%s %s", a.name, a.path)
+		}
+	}
+
+	assert.Equal(t, before, e.getUser(root.token, admin.id), "the admin's account is unchanged")
+	assert.Equal(t, []any{"FUNDS_MANAGEMENT_ROLE"}, e.getUser(root.token, funds)["roles"])
+	wantNoContent(t, e.key("POST", "/multi/passwords/lost_password/start", map[string]any{"email": "attacker@evil.test"}), "lost password")
+	for _, m := range e.outbox() {
+		assert.NotEqual(t, "attacker@evil.test", m.To, "nothing goes to the attacker")
+		assert.NotEqual(t, "+447700900666", m.To, "nothing goes to the attacker's phone")
+	}
+	r := e.auth(admin.token, "GET", userPath(admin.id), nil)
+	assert.Equal(t, http.StatusOK, r.status, "the admin's session lives on: %s", r.body)
+
+	// Nor can the access manager climb: its own roles are not its to change,
+	// and it grants nobody a role above its own.
+	wantConflict(t, e.auth(am.token, "PATCH", userPath(am.id), map[string]any{"roles": []string{"ADMIN"}}), "CANNOT_MODIFY_OWN_ROLES")
+	plain := e.createUser(am.token, userBody("plain@acme.test", core.RoleCardAssignee))
+	r = e.auth(am.token, "PATCH", userPath(plain), map[string]any{"roles": []string{"ADMIN"}})
+	require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+	assert.Equal(t, core.CodeRankInsufficient, r.errorCode(t))
+
+	// The same calls by the admin, who holds every permission, go through.
+	r = e.auth(admin.token, "PATCH", userPath(am.id), map[string]any{"email": "am2@acme.test"})
+	assert.Equal(t, http.StatusOK, r.status, "%s", r.body)
+}
+
+// Granting ADMIN, taking every role away and changing another user's email or
+// mobile need a stepped-up session (STEP_UP_REQUIRED, nothing changed); other
+// role changes do not.
+func TestPrivilegeChangesNeedAStepUp(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	admin := e.newMember(root.token, "admin@acme.test", core.RoleAdmin)
+	fresh := e.loginToken(admin.email) // a session that has not stepped up
+	target := e.createUser(root.token, userBody("target@acme.test", core.RoleCardAssignee))
+
+	changes := []struct {
+		name  string
+		patch map[string]any
+	}{
+		{"grant ADMIN", map[string]any{"roles": []string{"CARD_ASSIGNEE", "ADMIN"}}},
+		{"take every role away", map[string]any{"roles": []string{}}},
+		{"another user's email", map[string]any{"email": "moved@acme.test"}},
+		{"another user's mobile", map[string]any{"mobile": map[string]any{"countryCode": "+44", "number": "7700900777"}}},
+	}
+	before := e.getUser(root.token, target)
+	for _, c := range changes {
+		r := e.auth(fresh, "PATCH", userPath(target), c.patch)
+		require.Equal(t, http.StatusForbidden, r.status, "%s: %s", c.name, r.body)
+		assert.Equal(t, core.CodeStepUpRequired, r.errorCode(t), c.name)
+	}
+	assert.Equal(t, before, e.getUser(root.token, target), "nothing changed")
+	assert.Equal(t, 0, count(e.auditActions(), "user.update"))
+
+	r := e.auth(fresh, "PATCH", userPath(target), map[string]any{"roles": []string{"FUNDS_MANAGEMENT_ROLE"}})
+	require.Equal(t, http.StatusOK, r.status, "an ordinary role change needs no step-up: %s", r.body)
+
+	e.stepUpAgain(fresh)
+	for _, c := range changes {
+		r := e.auth(fresh, "PATCH", userPath(target), c.patch)
+		assert.Equal(t, http.StatusOK, r.status, "%s once stepped up: %s", c.name, r.body)
+	}
+	got := e.getUser(root.token, target)
+	assert.Equal(t, "moved@acme.test", got["email"])
+	assert.NotContains(t, got, "roles", "the target holds no roles now")
+}
