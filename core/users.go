@@ -25,7 +25,8 @@ type NewUser struct {
 }
 
 // CreateUser creates an authorised user in the caller's identity (Weavr
-// userCreate). It needs i:users:create and a stepped-up session.
+// userCreate). It needs i:users:create, a stepped-up session and, by the rank
+// rule, every permission the new user's roles grant.
 func (s *Service) CreateUser(ctx context.Context, c *Caller, in NewUser) (*User, error) {
 	if err := require(c, PermUsersCreate); err != nil {
 		return nil, err
