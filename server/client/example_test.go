@@ -156,6 +156,53 @@ func ExampleSession_ListUsers() {
 	// Edsger edsger@acme.test
 }
 
+// ExampleSession_ResetUserDevice is an admin's answer to a user's lost phone:
+// the user's factors wait for a new enrolment and their sessions end.
+func ExampleSession_ResetUserDevice() {
+	deputy := startExampleDeputy()
+	defer deputy.close()
+	ctx := context.Background()
+	c, err := client.New(deputy.url, deputy.apiKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	admin := c.Session(deputy.steppedUpToken) // resetting a device needs a stepped-up session
+	grace, err := admin.CreateUser(ctx, client.UserCreate{Name: "Grace", Surname: "Hopper", Email: "grace@acme.test",
+		Mobile: &client.Mobile{CountryCode: "+44", Number: "7700900456"}, Roles: []string{client.RoleCardAssignee}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	set, err := c.CreatePassword(ctx, grace.ID, "Str0ng-Passw0rd")
+	if err != nil {
+		log.Fatal(err)
+	}
+	phone := c.Session(set.Token)
+	if err := phone.EnrolSMS(ctx); err != nil {
+		log.Fatal(err)
+	}
+	if err := phone.VerifyEnrolSMS(ctx, "123456"); err != nil {
+		log.Fatal(err)
+	}
+
+	if err := admin.ResetUserDevice(ctx, grace.ID); err != nil {
+		log.Fatal(err)
+	}
+	_, err = phone.Factors(ctx)
+	fmt.Println("old session:", errors.Is(err, client.ErrUnauthorized))
+	login, err := c.LoginWithPassword(ctx, "grace@acme.test", "Str0ng-Passw0rd")
+	if err != nil {
+		log.Fatal(err)
+	}
+	factors, err := c.Session(login.Token).Factors(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(factors)
+	// Output:
+	// old session: true
+	// [{OTP SMS INACTIVE}]
+}
+
 // ExampleError reads the details of a failed call.
 func ExampleError() {
 	deputy := startExampleDeputy()
