@@ -891,7 +891,7 @@ func (s *Service) CollectBiometricLogin(ctx context.Context, prog *Programme, id
 			return &Error{Class: ErrInvalidCredentials}
 		}
 		if u.Locked(now) {
-			return s.lockedError(u, now)
+			return lockedError(u.LockedUntil, now)
 		}
 		ch.Collected = true
 		if err := tx.UpdatePushChallenge(ch); err != nil {

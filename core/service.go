@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -161,6 +162,9 @@ type Service struct {
 	log    *slog.Logger
 	rp     *webauthn.WebAuthn
 	hub    *pushHub
+	// mailing is read-held by each email sendLater has in flight, so that
+	// WaitForMail can wait for them all.
+	mailing sync.RWMutex
 }
 
 // New builds a Service over its dependencies, validating cfg. It loads the
