@@ -63,7 +63,9 @@ func TestUnknownAndKnownEmailsTakeTheSameTime(t *testing.T) {
 	assertSameTime(t, "failed sign-in", m[0], m[1])
 
 	m = medianTimes(t, rounds, http.StatusNoContent,
-		func() resp { return e.key("POST", "/multi/passwords/lost_password/start", map[string]any{"email": "root@acme.test"}) },
+		func() resp {
+			return e.key("POST", "/multi/passwords/lost_password/start", map[string]any{"email": "root@acme.test"})
+		},
 		func() resp {
 			return e.key("POST", "/multi/passwords/lost_password/start", map[string]any{"email": "nobody@acme.test"})
 		})
