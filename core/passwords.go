@@ -99,7 +99,10 @@ func (s *Service) storeFirstPassword(ctx context.Context, userID, hash, actor, a
 		if actor == "" {
 			actor = u.ID
 		}
-		return s.audit(ctx, tx, u.ProgrammeID, actor, action, u.ID, nil)
+		if err := s.audit(ctx, tx, u.ProgrammeID, actor, action, u.ID, nil); err != nil {
+			return err
+		}
+		return s.finishIdempotent(ctx, tx, &PasswordSet{Token: token, User: u})
 	})
 	if err != nil {
 		return nil, internal(action, err)

@@ -307,7 +307,10 @@ func (s *Service) StepUpPush(ctx context.Context, c *Caller, summary string) (*P
 			return err
 		}
 		out = ch
-		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.issue", u.ID, map[string]string{"challenge": id, "kind": string(PushStepUp)})
+		if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.issue", u.ID, map[string]string{"challenge": id, "kind": string(PushStepUp)}); err != nil {
+			return err
+		}
+		return s.finishIdempotent(ctx, tx, ch)
 	})
 	if err != nil {
 		return nil, internal("issue push challenge", err)
