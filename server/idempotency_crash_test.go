@@ -107,7 +107,9 @@ var idempotentCalls = []idempotentCall{
 	{"invite send", "user.invite", func(e *env) func(string) resp {
 		root := e.adminRoot("root@acme.test")
 		id := e.createUser(root.token, userBody("bea@acme.test"))
-		return func(ref string) resp { return e.auth(root.token, "POST", userPath(id, "invite"), nil, "idempotency-ref", ref) }
+		return func(ref string) resp {
+			return e.auth(root.token, "POST", userPath(id, "invite"), nil, "idempotency-ref", ref)
+		}
 	}},
 	{"invite consume", "user.invite_consume", func(e *env) func(string) resp {
 		root := e.adminRoot("root@acme.test")
