@@ -2,9 +2,12 @@ package server_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"net/http"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -154,4 +157,35 @@ func TestIdempotencySurvivesACrashAfterTheCommit(t *testing.T) {
 			assert.Equal(t, before+1, count(e.auditActions(), c.action), "the change happened once")
 		})
 	}
+}
+
+// TestIdempotencyLateFirstRunChangesNothing: a first run so slow that a retry
+// took its claim over (after a minute) and finished finds the record finished
+// when it reaches its own transaction: that transaction fails with
+// IDEMPOTENCY_REF_IN_FLIGHT and changes nothing, so the change happens once.
+func TestIdempotencyLateFirstRunChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	body, err := json.Marshal(corporateBody("root@acme.test"))
+	require.NoError(t, err)
+	h := sha256.New()
+	h.Write([]byte("POST /multi/corporates\n"))
+	h.Write(body)
+	key := e.prog.ID + "|api|slow-ref"
+	replay, err := e.svc.BeginIdempotent(context.Background(), key, h.Sum(nil))
+	require.NoError(t, err)
+	require.Nil(t, replay, "the slow first run holds the claim")
+
+	e.advance(time.Minute)
+	r := e.createCorporate("slow-ref", body)
+	require.Equal(t, http.StatusOK, r.status, "the retry took the claim over: %s", r.body)
+
+	late := core.WithIdempotentCall(context.Background(), &core.IdempotentCall{Key: key,
+		Answer: func(any) (int, []byte, error) { return http.StatusOK, []byte(`{}`), nil }})
+	m := core.Mobile{CountryCode: "+44", Number: "7700900123"}
+	_, _, err = e.svc.CreateIdentity(late, e.prog, core.NewIdentity{Type: core.Corporate, Name: "Late Ltd",
+		Root: core.UserDetails{Name: "Ada", Surname: "Lovelace", Email: "late@acme.test", Mobile: &m}})
+	require.ErrorIs(t, err, core.ErrIdempotencyInFlight)
+	assert.Equal(t, 1, count(e.auditActions(), "identity.create"), "one corporate")
+	again := e.createCorporate("slow-ref", body)
+	assert.JSONEq(t, string(r.body), string(again.body), "the record keeps the retry's answer")
 }
