@@ -122,6 +122,13 @@ var idempotentCalls = []idempotentCall{
 			return e.key("POST", userPath(id, "invite/consume"), map[string]any{"inviteCode": sandboxCode, "password": pw(testPassword)}, "idempotency-ref", ref)
 		}
 	}},
+	{"device reset", "user.device_reset", func(e *env) func(string) resp {
+		root := e.adminRoot("root@acme.test")
+		bea := e.newMember(root.token, "bea@acme.test")
+		return func(ref string) resp {
+			return e.auth(root.token, "POST", userPath(bea.id, "device/reset"), nil, "idempotency-ref", ref)
+		}
+	}},
 	{"email verification send", "user.email_verification_sent", func(e *env) func(string) resp {
 		root := e.adminRoot("root@acme.test")
 		e.createUser(root.token, userBody("bea@acme.test"))

@@ -278,7 +278,7 @@ func (s *Server) userDeviceReset(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	if err := s.svc.ResetUserDevice(r.Context(), r.caller, id); err != nil {
+	if err := s.svc.ResetUserDevice(answering(r, noResult), r.caller, id); err != nil {
 		return reply{}, err
 	}
 	return noContent()
