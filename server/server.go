@@ -258,7 +258,10 @@ func bearerToken(r *http.Request) string {
 }
 
 // serveIdempotent runs ep once per (caller, idempotency-ref): the same ref and
-// payload replay the first success; failures are not remembered.
+// payload replay the first success; failures are not remembered. The claim
+// travels into core with ep's operation (answering), whose transaction
+// records the answer together with the change, so that a crash between the
+// commit and the answer still leaves the answer to replay.
 func (s *Server) serveIdempotent(w http.ResponseWriter, r *request, ep endpoint) {
 	ref := strings.TrimSpace(r.Header.Get("idempotency-ref"))
 	if ref == "" {
