@@ -30,6 +30,9 @@ var (
 	ErrRateLimited = errors.New("rate limited")
 	// ErrTokenNotFound: a one-time token (password token, reset) is unknown or spent.
 	ErrTokenNotFound = errors.New("token not found")
+	// ErrUnavailable: the service cannot do this for now (its store is out of
+	// space); RetryAfter says when to come back.
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // FieldError names one invalid field in Weavr's terms: Reason is one of

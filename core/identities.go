@@ -114,7 +114,8 @@ func (s *Service) Identity(ctx context.Context, c *Caller) (*IdentityView, error
 	return &v, nil
 }
 
-// requireUserDetails checks the fields every user needs; prefix names the JSON path.
+// requireUserDetails checks the fields every user needs, then the input rules
+// of every field given; prefix names the JSON path.
 func requireUserDetails(prefix string, d UserDetails) error {
 	switch {
 	case strings.TrimSpace(d.Name) == "":
@@ -124,11 +125,33 @@ func requireUserDetails(prefix string, d UserDetails) error {
 	case d.Email == "":
 		return Invalid(prefix+"email", "REQUIRED")
 	}
-	return nil
+	return checkUserFields(prefix, UserPatch{Name: &d.Name, Surname: &d.Surname, Email: &d.Email,
+		Tag: &d.Tag, Locale: &d.Locale, Brand: &d.Brand, DateOfBirth: d.DateOfBirth})
 }
 
-// NormaliseEmail is the canonical form emails are stored and looked up in.
-func NormaliseEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+// checkUserFields applies the input rules (input.go) to the fields p gives:
+// free text, the email and the date of birth; prefix names the JSON path.
+func checkUserFields(prefix string, p UserPatch) error {
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"name", p.Name}, {"surname", p.Surname}, {"tag", p.Tag}, {"locale", p.Locale}, {"brand", p.Brand}} {
+		if f.v != nil {
+			if err := CheckText(prefix+f.name, *f.v); err != nil {
+				return err
+			}
+		}
+	}
+	if p.Email != nil {
+		if _, err := CanonicalEmail(prefix+"email", *p.Email); err != nil {
+			return err
+		}
+	}
+	if p.DateOfBirth != nil {
+		return p.DateOfBirth.Check(prefix + "dateOfBirth")
+	}
+	return nil
+}
 
 func newUser(programmeID string, t IdentityType, d UserDetails, now time.Time) *User {
 	return &User{

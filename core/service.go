@@ -161,7 +161,8 @@ type passwordHasher interface {
 // Service is Deputy's domain API. It is safe for concurrent use.
 type Service struct {
 	cfg    Config
-	store  Store
+	store  Store // space, the store as given watched for running out of space
+	space  *spaceWatch
 	send   Integrations
 	clock  Clock
 	hasher passwordHasher
@@ -196,9 +197,11 @@ func New(ctx context.Context, cfg Config, store Store, send Integrations, clock 
 	if err != nil {
 		return nil, err
 	}
+	space := &spaceWatch{Store: store, clock: clock}
 	return &Service{
 		cfg:    cfg,
-		store:  store,
+		store:  space,
+		space:  space,
 		send:   send,
 		clock:  clock,
 		hasher: password.NewHasher(cfg.PasswordParams, cfg.MaxConcurrentHashes),
@@ -296,10 +299,18 @@ func internal(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-// Ready reports whether the store answers a read.
+// Ready reports whether the service can take traffic: ErrUnavailable while
+// its store is out of space (see spaceWatch.ready) or does not answer a read.
 func (s *Service) Ready(ctx context.Context) error {
-	return s.store.View(ctx, func(tx ReadTx) error {
-		_, err := tx.Meta(metaHashKey)
-		return err
-	})
+	err := s.space.ready(ctx)
+	if err == nil {
+		err = s.store.View(ctx, func(tx ReadTx) error {
+			_, err := tx.Meta(metaHashKey)
+			return err
+		})
+	}
+	if err != nil && !errors.Is(err, ErrUnavailable) {
+		err = fmt.Errorf("%w: %w", &Error{Class: ErrUnavailable, RetryAfter: UnavailableRetry}, err)
+	}
+	return err
 }

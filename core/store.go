@@ -13,6 +13,9 @@ var (
 	ErrRecordNotFound = errors.New("record not found")
 	// ErrDuplicate: a unique constraint was violated (see DuplicateError.Constraint).
 	ErrDuplicate = errors.New("duplicate record")
+	// ErrNoSpace: the store's storage is full (a disk or a quota); the write
+	// did not happen. Core answers ErrUnavailable until a write succeeds again.
+	ErrNoSpace = errors.New("store out of space")
 )
 
 // Unique constraints a store enforces.

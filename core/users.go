@@ -199,6 +199,9 @@ func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPa
 	if err := requireOwnOr(c, id, PermUsersUpdate, PermUsersUpdateOwn); err != nil {
 		return nil, err
 	}
+	if err := checkUserFields("", p); err != nil {
+		return nil, err
+	}
 	var roles []Role
 	if p.Roles != nil {
 		if id == c.User.ID {
