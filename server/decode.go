@@ -9,34 +9,41 @@ import (
 	"maps"
 	"math"
 	"net/http"
-	"net/mail"
 	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/deputyhq/deputy/core"
 )
 
-// maxBodyBytes caps request bodies; larger ones get 413.
+// maxBodyBytes caps request bodies; larger ones get 413. ServeHTTP refuses a
+// larger Content-Length before anything reads the body, so a client that sent
+// "Expect: 100-continue" never gets "100 Continue" for it.
 const maxBodyBytes = 64 << 10
 
-// readBody reads the capped request body.
-func readBody(r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
-	if err != nil {
-		return nil, &core.Error{Class: core.ErrInvalid, Message: "Bad request: the body could not be read."}
-	}
-	if len(body) > maxBodyBytes {
+// readBody reads the request body, capped at maxBodyBytes whatever its
+// framing (a chunked body has no Content-Length to refuse it by).
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
 		return nil, errBodyTooLarge
+	case err != nil:
+		return nil, &core.Error{Class: core.ErrInvalid, Message: "Bad request: the body could not be read."}
 	}
 	return body, nil
 }
 
-// decodeJSON decodes a JSON object strictly into v: unknown fields, trailing data,
-// wrong types and malformed JSON are 400s that name the problem.
+// decodeJSON decodes a JSON object strictly into v: unknown fields, trailing
+// data, wrong types, malformed JSON, invalid UTF-8, duplicate names and text
+// breaking core.TextRule are 400s that name the problem.
 func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return &core.Error{Class: core.ErrInvalid, Message: "Bad request: a JSON body is required."}
@@ -49,6 +56,155 @@ func decodeJSON(body []byte, v any) error {
 	// Not dec.More: it reports no more values before a stray '}' or ']'.
 	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
 		return &core.Error{Class: core.ErrInvalid, Message: "Bad request: unexpected data after the JSON object."}
+	}
+	if err := checkJSONText(body); err != nil {
+		return err
+	}
+	return checkText(reflect.ValueOf(v), "")
+}
+
+// checkJSONText refuses what encoding/json lets through without a word:
+// invalid UTF-8 and lone surrogates (\ud800), which it turns into U+FFFD, and
+// names repeated in an object at any depth, exactly or in another case, of
+// which it keeps the last (so that two parsers would read two different
+// requests; RFC 8259 §4, RFC 7493 §2.3). body holds one JSON value.
+func checkJSONText(body []byte) error {
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	var names []map[string]bool // one per open object; nil for an array
+	for {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return textError(err, body)
+		}
+		switch tok.Kind() {
+		case '{':
+			names = append(names, map[string]bool{})
+		case '[':
+			names = append(names, nil)
+		case '}', ']':
+			names = names[:len(names)-1]
+		case '"':
+			if kind, n := dec.StackIndex(dec.StackDepth()); kind == '{' && n%2 == 1 { // a name
+				key := foldName(tok.String())
+				if names[len(names)-1][key] {
+					field := pointerPath(dec.StackPointer())
+					return &core.Error{Class: core.ErrInvalid, Message: fmt.Sprintf("Bad request: field %s appears more than once.", field),
+						Fields: []core.FieldError{{Field: field, Reason: "AT_MOST", Params: []string{"1"}}}}
+				}
+				names[len(names)-1][key] = true
+			}
+		}
+		if len(names) == 0 {
+			return nil
+		}
+	}
+}
+
+// textError explains why the JSON text of body, which encoding/json accepted,
+// is refused: it holds invalid UTF-8 or an escaped lone surrogate.
+func textError(err error, body []byte) error {
+	var syn *jsontext.SyntacticError
+	field := ""
+	if errors.As(err, &syn) {
+		field = pointerPath(syn.JSONPointer)
+	}
+	if field == "" {
+		return &core.Error{Class: core.ErrInvalid, Message: "Bad request: the body is not valid UTF-8."}
+	}
+	return &core.Error{Class: core.ErrInvalid, Message: fmt.Sprintf("Bad request: field %s is not valid UTF-8.", field),
+		Fields: []core.FieldError{{Field: field, Reason: "REGEX", Params: []string{"UTF-8"}}}}
+}
+
+// foldName maps the names strings.EqualFold deems equal, which encoding/json
+// matches to one field, to one key: each rune becomes the least of its case
+// folding orbit.
+func foldName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
+}
+
+// pointerPath writes a JSON pointer (/rootUser/name, /a/0) as the paths 400s
+// name fields by (rootUser.name, a[0]). A token of digits only is taken for an
+// array index: no field of the API has such a name.
+func pointerPath(p jsontext.Pointer) string {
+	path := ""
+	for tok := range p.Tokens() {
+		if _, err := strconv.Atoi(tok); err == nil {
+			path += "[" + tok + "]"
+			continue
+		}
+		path = joinPath(path, tok)
+	}
+	return path
+}
+
+// passwordType holds secrets, not text: a password may contain any character.
+var passwordType = reflect.TypeFor[passwordJSON]()
+
+// checkText applies core.TextRule to every string decoded into v, naming the
+// first that breaks it by its JSON path (passwords excepted).
+func checkText(v reflect.Value, path string) error {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return checkText(v.Elem(), path)
+	case reflect.String:
+		return core.CheckText(path, v.String())
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return nil // bytes (json.RawMessage) are not text
+		}
+		for i := range v.Len() {
+			if err := checkText(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		keys := v.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
+		for _, k := range keys {
+			if err := checkText(v.MapIndex(k), joinPath(path, k.String())); err != nil {
+				return err
+			}
+		}
+	case reflect.Struct:
+		if v.Type() == passwordType {
+			return nil
+		}
+		return checkStructText(v, path)
+	}
+	return nil
+}
+
+// checkStructText is checkText for a struct's fields, by their JSON names;
+// embedded structs' fields are the struct's own, as encoding/json sees them.
+func checkStructText(v reflect.Value, path string) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		p := path
+		switch {
+		case name == "-", !sf.IsExported() && !sf.Anonymous:
+			continue
+		case sf.Anonymous && name == "":
+		case name == "":
+			p = joinPath(path, sf.Name)
+		default:
+			p = joinPath(path, name)
+		}
+		if err := checkText(v.Field(i), p); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -302,14 +458,19 @@ func (f *fields) oneOf(field, v string, allowed ...string) {
 	f.add(field, "IN", allowed...)
 }
 
-// email checks a required email address.
-func (f *fields) email(field, v string) {
-	if !f.required(field, v) {
-		return
+// check adds the field errors of a core ErrInvalid (core's input rules).
+func (f *fields) check(err error) {
+	var ce *core.Error
+	if errors.As(err, &ce) {
+		f.errs = append(f.errs, ce.Fields...)
 	}
-	addr, err := mail.ParseAddress(v)
-	if err != nil || addr.Address != v || len(v) > 254 || !strings.Contains(v[strings.LastIndexByte(v, '@'):], ".") {
-		f.add(field, "REGEX", "email")
+}
+
+// email checks a required email address (core.CanonicalEmail).
+func (f *fields) email(field, v string) {
+	if f.required(field, v) {
+		_, err := core.CanonicalEmail(field, v)
+		f.check(err)
 	}
 }
 
@@ -340,19 +501,10 @@ func (f *fields) mobile(prefix string, m *mobileJSON) {
 	}
 }
 
-// date checks a Weavr Date object.
+// date checks a Weavr Date object is a calendar date (core.Date.Check).
 func (f *fields) date(prefix string, d *dateJSON) {
-	if d == nil {
-		return
-	}
-	if d.Year < 1900 || d.Year > 2100 {
-		f.add(prefix+".year", "RANGE", "1900", "2100")
-	}
-	if d.Month < 1 || d.Month > 12 {
-		f.add(prefix+".month", "RANGE", "1", "12")
-	}
-	if d.Day < 1 || d.Day > 31 {
-		f.add(prefix+".day", "RANGE", "1", "31")
+	if d != nil {
+		f.check(d.core().Check(prefix))
 	}
 }
 

@@ -44,20 +44,24 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ce *core.Error
 	if errors.As(err, &ce) {
 		if ce.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(ce.RetryAfter.Seconds()+0.999)))
+			w.Header().Set("Retry-After", retryAfter(ce.RetryAfter))
 		}
 		if errors.Is(err, core.ErrRateLimited) {
 			w.Header().Set("x-ratelimit-limit", rateLimitHeader(ce))
-			w.Header().Set("x-ratelimit-reset", strconv.Itoa(int(ce.RetryAfter.Seconds()+0.999)))
+			w.Header().Set("x-ratelimit-reset", retryAfter(ce.RetryAfter))
 		}
 	}
-	if status == http.StatusInternalServerError {
+	if status >= http.StatusInternalServerError { // 500, and 503 for a full disk: operators must see both
 		s.log.ErrorContext(r.Context(), "request failed", slog.String("request_ref", core.RequestRef(r.Context())), slog.String("error", err.Error()))
 	}
 	writeJSON(w, status, body)
 }
 
-// toHTTP maps an error to its status and body.
+// retryAfter writes a delay in whole seconds, rounded up (Retry-After, RFC 9110 §10.2.3).
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(int(d.Seconds() + 0.999))
+}
+
 // maxBadRequestMessage is the longest message of a 400 the API description
 // allows: messages quote the client's field names, which can be longer.
 const maxBadRequestMessage = 255
@@ -70,6 +74,7 @@ func capMessage(message string) string {
 	return string([]rune(message)[:maxBadRequestMessage-1]) + "…"
 }
 
+// toHTTP maps an error to its status and body.
 func toHTTP(err error) (int, any) {
 	var ce *core.Error
 	errors.As(err, &ce)
@@ -121,6 +126,8 @@ func toHTTP(err error) (int, any) {
 		return http.StatusLocked, errorBody{Code: "LOCKED", Message: "The account is temporarily locked after consecutive failed attempts."}
 	case errors.Is(err, core.ErrRateLimited):
 		return http.StatusTooManyRequests, errorBody{Code: "TOO_MANY_REQUESTS", Message: "Too many requests: retry later."}
+	case errors.Is(err, core.ErrUnavailable):
+		return http.StatusServiceUnavailable, errorBody{Code: "SERVICE_UNAVAILABLE", Message: msg("The service is unavailable; retry later.")}
 	case errors.Is(err, errBodyTooLarge):
 		return http.StatusRequestEntityTooLarge, errorBody{Code: "PAYLOAD_TOO_LARGE", Message: "The request body is too large."}
 	case errors.Is(err, errRouteNotFound):

@@ -85,7 +85,8 @@ type idempotent bool
 // reply is what an endpoint answers on success.
 type reply struct {
 	status int
-	body   any // nil for no content
+	body   any         // nil for no content
+	header http.Header // added to the response's headers
 }
 
 func ok(body any) (reply, error) { return reply{status: http.StatusOK, body: body}, nil }
@@ -190,7 +191,7 @@ func (s *Server) handle(pattern string, need access, idem idempotent, ep endpoin
 			return
 		}
 		if hr.Method != http.MethodGet {
-			body, err := readBody(hr)
+			body, err := readBody(w, hr)
 			if err != nil {
 				s.writeError(w, hr, err)
 				return
@@ -205,6 +206,9 @@ func (s *Server) handle(pattern string, need access, idem idempotent, ep endpoin
 		if err != nil {
 			s.writeError(w, hr, err)
 			return
+		}
+		for k, v := range rep.header {
+			w.Header()[k] = v
 		}
 		writeJSON(w, rep.status, rep.body)
 	})
@@ -387,7 +391,8 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	}
 }
 
-// ServeHTTP adds the request-ref header, recovers panics and logs one line per request.
+// ServeHTTP adds the request-ref header, recovers panics and logs one line per
+// request. It refuses a declared body over maxBodyBytes before any route runs.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	ref := newRequestRef()
@@ -405,6 +410,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)), slog.String("request_ref", ref))
 	}()
+	if r.ContentLength > maxBodyBytes {
+		s.writeError(rec, r, errBodyTooLarge)
+		return
+	}
 	s.mux.ServeHTTP(rec, r)
 }
 
@@ -441,10 +450,14 @@ func newRequestRef() string {
 
 func (s *Server) healthz(*request) (reply, error) { return ok(map[string]string{"status": "ok"}) }
 
+// readyz answers 503 with Retry-After while the service cannot take traffic
+// (its store unreachable or out of space), 200 again once it can.
 func (s *Server) readyz(r *request) (reply, error) {
-	if err := s.svc.Ready(r.Context()); err != nil {
-		s.log.ErrorContext(r.Context(), "not ready", slog.String("error", err.Error()))
-		return reply{status: http.StatusServiceUnavailable, body: map[string]string{"status": "unavailable"}}, nil
+	err := s.svc.Ready(r.Context())
+	if err == nil {
+		return ok(map[string]string{"status": "ok"})
 	}
-	return ok(map[string]string{"status": "ok"})
+	s.log.ErrorContext(r.Context(), "not ready", slog.String("error", err.Error()))
+	return reply{status: http.StatusServiceUnavailable, body: map[string]string{"status": "unavailable"},
+		header: http.Header{"Retry-After": {retryAfter(core.UnavailableRetry)}}}, nil
 }
