@@ -12,13 +12,19 @@ import (
 // store is out of space, and how often a readiness check tries a write then.
 const UnavailableRetry = 10 * time.Second
 
-// metaReadyProbe is the meta key readiness checks write while the store is full.
-const metaReadyProbe = "ready_probe"
+// metaSpaceProbe is the meta key readiness checks write while the store is
+// full; spaceProbeBytes is how much they write: a store that can take this
+// much again has room for a while, where one tiny write could succeed on the
+// last free page.
+const (
+	metaSpaceProbe  = "space_probe"
+	spaceProbeBytes = 1 << 20
+)
 
 // spaceWatch is the Service's view of its store: an Update that fails for want
-// of space (ErrNoSpace) becomes ErrUnavailable and marks the store full until
-// an Update succeeds again. Readiness is this replica's own state, so it is
-// kept in the process, unlike every security decision.
+// of space (ErrNoSpace) becomes ErrUnavailable and marks the store full, until
+// a readiness check finds room again (ready). Readiness is this replica's own
+// state, so it is kept in the process, unlike every security decision.
 type spaceWatch struct {
 	Store
 	clock  Clock
@@ -28,23 +34,21 @@ type spaceWatch struct {
 
 var _ Store = (*spaceWatch)(nil)
 
-// Update runs fn in the store, noting whether the store could write.
+// Update runs fn in the store, noting when the store has no space left.
 func (w *spaceWatch) Update(ctx context.Context, fn func(Tx) error) error {
 	err := w.Store.Update(ctx, fn)
-	switch {
-	case err == nil:
-		w.full.Store(false)
-	case errors.Is(err, ErrNoSpace):
+	if errors.Is(err, ErrNoSpace) {
 		w.full.Store(true)
 		return fmt.Errorf("%w: %w", errOutOfSpace(), err)
 	}
 	return err
 }
 
-// ready reports ErrUnavailable while the store is full. Once per UnavailableRetry
-// it tries one small write, whose success ends the state: so a replica the
-// load balancer took out of rotation comes back by itself, and probing
-// /readyz cannot make the server write more often than that.
+// ready reports ErrUnavailable while the store is full. Once per
+// UnavailableRetry it writes spaceProbeBytes and frees them again; when that
+// succeeds the store is no longer full. So a replica the load balancer took out
+// of rotation comes back by itself, small writes that happen to fit do not
+// make it flap, and probing /readyz cannot make it write more often than that.
 func (w *spaceWatch) ready(ctx context.Context) error {
 	if !w.full.Load() {
 		return nil
@@ -54,9 +58,17 @@ func (w *spaceWatch) ready(ctx context.Context) error {
 	if now.Sub(time.Unix(0, last)) < UnavailableRetry || !w.probed.CompareAndSwap(last, now.UnixNano()) {
 		return errOutOfSpace()
 	}
-	return w.Update(ctx, func(tx Tx) error {
-		return tx.PutMeta(metaReadyProbe, []byte(now.UTC().Format(time.RFC3339Nano)))
-	})
+	probe := func(v []byte) error {
+		return w.Update(ctx, func(tx Tx) error { return tx.PutMeta(metaSpaceProbe, v) })
+	}
+	if err := probe(make([]byte, spaceProbeBytes)); err != nil {
+		return err
+	}
+	if err := probe([]byte{}); err != nil {
+		return err
+	}
+	w.full.Store(false)
+	return nil
 }
 
 // errOutOfSpace is the error callers see while the store is full.

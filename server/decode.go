@@ -74,7 +74,7 @@ func checkJSONText(body []byte) error {
 	for {
 		tok, err := dec.ReadToken()
 		if err != nil {
-			return textError(err, body)
+			return textError(err)
 		}
 		switch tok.Kind() {
 		case '{':
@@ -87,9 +87,7 @@ func checkJSONText(body []byte) error {
 			if kind, n := dec.StackIndex(dec.StackDepth()); kind == '{' && n%2 == 1 { // a name
 				key := foldName(tok.String())
 				if names[len(names)-1][key] {
-					field := pointerPath(dec.StackPointer())
-					return &core.Error{Class: core.ErrInvalid, Message: fmt.Sprintf("Bad request: field %s appears more than once.", field),
-						Fields: []core.FieldError{{Field: field, Reason: "AT_MOST", Params: []string{"1"}}}}
+					return repeatedName(pointerPath(dec.StackPointer()))
 				}
 				names[len(names)-1][key] = true
 			}
@@ -100,13 +98,22 @@ func checkJSONText(body []byte) error {
 	}
 }
 
-// textError explains why the JSON text of body, which encoding/json accepted,
-// is refused: it holds invalid UTF-8 or an escaped lone surrogate.
-func textError(err error, body []byte) error {
+// repeatedName is the 400 for a name an object holds more than once.
+func repeatedName(field string) error {
+	return &core.Error{Class: core.ErrInvalid, Message: fmt.Sprintf("Bad request: field %s appears more than once.", field),
+		Fields: []core.FieldError{{Field: field, Reason: "AT_MOST", Params: []string{"1"}}}}
+}
+
+// textError explains why the JSON text of a body encoding/json accepted is
+// refused: a name repeated exactly, invalid UTF-8 or an escaped lone surrogate.
+func textError(err error) error {
 	var syn *jsontext.SyntacticError
 	field := ""
 	if errors.As(err, &syn) {
 		field = pointerPath(syn.JSONPointer)
+	}
+	if errors.Is(err, jsontext.ErrDuplicateName) {
+		return repeatedName(field)
 	}
 	if field == "" {
 		return &core.Error{Class: core.ErrInvalid, Message: "Bad request: the body is not valid UTF-8."}

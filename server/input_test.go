@@ -1,0 +1,201 @@
+package server_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/internal/testserver"
+)
+
+// Raw request bodies for the input rules: invalid UTF-8 and repeated names
+// cannot be written as Go maps.
+const (
+	rootFmt     = `{"rootUser":{"name":%s,"surname":"Lovelace","email":%s,"mobile":{"countryCode":"+44","number":"7700900123"}%s},"company":{"name":"Acme"}}`
+	consumerFmt = `{"rootUser":{"name":"Ada","surname":"Lovelace","email":"ada@acme.test","mobile":{"countryCode":"+44","number":"7700900123"}%s}}`
+)
+
+func corporateRaw(name, email, extra string) string { return fmt.Sprintf(rootFmt, name, email, extra) }
+
+// TestInputRulesNameTheField: impossible dates, invalid UTF-8, repeated names,
+// control and invisible characters and look-alike emails are 400s in Weavr's
+// invalidFields shape naming the field, on every endpoint they can reach, and
+// nothing of a refused request is written.
+func TestInputRulesNameTheField(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	userID := e.createUser(root.token, userBody("member@acme.test"))
+	secret := func(path string) func(string) resp {
+		return func(body string) resp { return e.key("POST", path, body) }
+	}
+	asRoot := func(method, path string) func(string) resp {
+		return func(body string) resp { return e.auth(root.token, method, path, body) }
+	}
+	corporates, consumers := secret("/multi/corporates"), secret("/multi/consumers")
+	createUser, patchUser := asRoot("POST", usersPath), asRoot("PATCH", userPath(userID))
+	tests := []struct {
+		name string
+		send func(string) resp
+		body string
+		want []string
+	}{
+		// Impossible dates.
+		{"31 February", corporates, corporateRaw(`"Ada"`, `"ada@acme.test"`, `,"dateOfBirth":{"year":2001,"month":2,"day":31}`), []string{"rootUser.dateOfBirth.day:RANGE"}},
+		{"month 13", consumers, fmt.Sprintf(consumerFmt, `,"dateOfBirth":{"year":2001,"month":13,"day":1}`), []string{"rootUser.dateOfBirth.month:RANGE"}},
+		{"29 February, common year", createUser, `{"name":"A","surname":"B","email":"n1@acme.test","dateOfBirth":{"year":2001,"month":2,"day":29}}`, []string{"dateOfBirth.day:RANGE"}},
+		{"29 February 1900", patchUser, `{"dateOfBirth":{"year":1900,"month":2,"day":29}}`, []string{"dateOfBirth.day:RANGE"}},
+		{"31 April", patchUser, `{"dateOfBirth":{"year":1990,"month":4,"day":31}}`, []string{"dateOfBirth.day:RANGE"}},
+		// Invalid UTF-8 and lone surrogates.
+		{"invalid UTF-8 in a value", corporates, corporateRaw("\"Ad\xffa\"", `"ada@acme.test"`, ""), []string{"rootUser.name:REGEX"}},
+		{"overlong UTF-8", createUser, "{\"name\":\"A\xc0\xafB\",\"surname\":\"B\",\"email\":\"n2@acme.test\"}", []string{"name:REGEX"}},
+		{"invalid UTF-8 in a name", consumers, fmt.Sprintf(consumerFmt, ",\"t\xffg\":1"), []string{"rootUser.t\ufffdg:NOT_IN"}}, // unknown first
+		{"lone surrogate", patchUser, `{"surname":"Love\ud800lace"}`, []string{"surname:REGEX"}},
+		// Repeated names, at any depth, in any case.
+		{"repeated top-level name", corporates, `{"company":{"name":"Evil"},` + corporateRaw(`"Ada"`, `"ada@acme.test"`, "")[1:], []string{"company:AT_MOST"}},
+		{"repeated nested name", corporates, corporateRaw(`"Ada"`, `"ada@acme.test","email":"eve@evil.test"`, ""), []string{"rootUser.email:AT_MOST"}},
+		{"repeated name in another case", createUser, `{"name":"A","surname":"B","email":"n3@acme.test","EMAIL":"eve@evil.test"}`, []string{"EMAIL:AT_MOST"}},
+		{"repeated name in a nested object", patchUser, `{"mobile":{"countryCode":"+44","number":"7700900111","number":"7700900222"}}`, []string{"mobile.number:AT_MOST"}},
+		// Control and invisible characters in free text.
+		{"bidi override in a name", createUser, `{"name":"\u202eAda","surname":"B","email":"n4@acme.test"}`, []string{"name:REGEX"}},
+		{"NUL in a surname", patchUser, `{"surname":"Love\u0000lace"}`, []string{"surname:REGEX"}},
+		{"newline in a name", corporates, corporateRaw(`"Ada\nEve"`, `"ada@acme.test"`, ""), []string{"rootUser.name:REGEX"}},
+		{"zero-width space in a tag", patchUser, `{"tag":"team\u200b1"}`, []string{"tag:REGEX"}},
+		{"C1 control in an address", consumers, fmt.Sprintf(consumerFmt, `,"address":{"addressLine1":"1 Main St\u0085","country":"GB"}`), []string{"rootUser.address.addressLine1:REGEX"}},
+		{"escape sequence in a company name", corporates, `{"rootUser":{"name":"Ada","surname":"L","email":"ada@acme.test","mobile":{"countryCode":"+44","number":"7700900123"}},"company":{"name":"Acme\u001b[2J"}}`, []string{"company.name:REGEX"}},
+		// Look-alike and invisible emails, wherever an email enters.
+		{"Cyrillic a in a root email", corporates, corporateRaw(`"Ada"`, `"\u0430da@acme.test"`, ""), []string{"rootUser.email:REGEX"}},
+		{"soft hyphen in a user's email", createUser, `{"name":"A","surname":"B","email":"n5@ac\u00adme.test"}`, []string{"email:REGEX"}},
+		{"zero-width joiner in a new email", patchUser, `{"email":"mem\u200dber2@acme.test"}`, []string{"email:REGEX"}},
+		{"Greek omicron at sign-in", secret("/multi/login_with_password"), `{"email":"r\u03bfot@acme.test","password":{"value":"x"}}`, []string{"email:REGEX"}},
+		{"fullwidth letter at lost password", secret("/multi/passwords/lost_password/start"), `{"email":"\uff52oot@acme.test"}`, []string{"email:REGEX"}},
+		{"mixed-script domain at email verification", secret(emailSendPath), `{"email":"root@xn--acm-ysc.test"}`, []string{"email:REGEX"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.send(tt.body)
+			assert.Equal(t, tt.want, r.invalidFields(t), "%s", r.body)
+		})
+	}
+
+	// Nothing of the refused requests was written.
+	r := e.key("POST", "/multi/corporates", corporateBody("ada@acme.test"))
+	assert.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	u := e.getUser(root.token, userID)
+	assert.Equal(t, "member@acme.test", u["email"])
+	assert.Nil(t, u["dateOfBirth"])
+}
+
+// TestInvalidUTF8OutsideStringsNamesTheBody: a stray byte between tokens
+// is a 400 about the body itself.
+func TestInvalidUTF8OutsideStringsNamesTheBody(t *testing.T) {
+	e := newEnv(t)
+	r := e.key("POST", "/multi/login_with_password", "{\"email\":\"a@acme.test\",\xff\"password\":{\"value\":\"x\"}}")
+	b := r.badRequest(t)
+	assert.Contains(t, b.Message, "malformed JSON")
+}
+
+// TestPasswordsMayHoldAnyCharacter: passwords are secrets, not text: the text
+// rule does not apply to them, so a wrong one is a failed sign-in, not a 400.
+func TestPasswordsMayHoldAnyCharacter(t *testing.T) {
+	e := newEnv(t)
+	e.corporate("ada@acme.test")
+	r := e.key("POST", "/multi/login_with_password", `{"email":"ada@acme.test","password":{"value":"pass\u200cword\u202e"}}`)
+	assert.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+}
+
+// TestEmailsAreCanonical: an email is stored, compared and answered lower
+// case, in NFC, with an ASCII domain, so two spellings of one address are one
+// account and sign in alike.
+func TestEmailsAreCanonical(t *testing.T) {
+	e := newEnv(t)
+	for _, tt := range []struct{ create, stored, signIn string }{
+		{"Ada@ACME.test", "ada@acme.test", "ADA@acme.TEST"},
+		{"e\u0301mile@acme.test", "\u00e9mile@acme.test", "\u00e9mile@acme.test"},
+		{"jo@b\u00fccher.de", "jo@xn--bcher-kva.de", "jo@B\u00dcCHER.de"},
+	} {
+		r := e.key("POST", "/multi/corporates", corporateBody(tt.create))
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Equal(t, tt.stored, str(t, r.json(t), "rootUser", "email"))
+		id := str(t, r.json(t), "id", "id")
+		require.Equal(t, http.StatusOK, e.key("POST", "/multi/passwords/"+id+"/create", map[string]any{"password": pw(testPassword)}).status)
+		assert.Equal(t, http.StatusOK, e.login(tt.signIn, testPassword).status, "sign in as %q", tt.signIn)
+		r = e.key("POST", "/multi/corporates", corporateBody(tt.signIn))
+		assert.Equal(t, http.StatusConflict, r.status, "%q is the same address as %q: %s", tt.signIn, tt.create, r.body)
+	}
+}
+
+// TestOversizeBodyGets413WithoutContinue: a declared body over the cap is
+// refused before anything reads it, so a client waiting on "Expect:
+// 100-continue" never sends it; a chunked body is cut at the cap.
+func TestOversizeBodyGets413WithoutContinue(t *testing.T) {
+	e := newEnv(t)
+	u, err := url.Parse(e.url)
+	require.NoError(t, err)
+	for _, path := range []string{"/multi/corporates", "/multi/login_with_password", "/multi/nothing"} {
+		conn, err := net.Dial("tcp", u.Host)
+		require.NoError(t, err)
+		require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+		_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\napi-key: %s\r\nContent-Type: application/json\r\n"+
+			"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n", path, u.Host, e.apiKey, 10<<20)
+		require.NoError(t, err)
+		status, err := bufio.NewReader(conn).ReadString('\n')
+		require.NoError(t, err)
+		assert.Equal(t, "HTTP/1.1 413 Request Entity Too Large\r\n", status, "%s: the first line answered, no 100 Continue", path)
+		conn.Close()
+	}
+
+	req, err := http.NewRequest("POST", e.url+"/multi/corporates", io.MultiReader(strings.NewReader(`{"x":"`), strings.NewReader(strings.Repeat("x", 10<<20))))
+	require.NoError(t, err)
+	req.Header.Set("api-key", e.apiKey)
+	req.ContentLength = -1 // unknown: sent chunked
+	res, err := e.client.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	assert.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
+}
+
+// TestFullDiskAnswers503UntilSpaceIsFreed runs Deputy on a small real disk
+// (a tmpfs) and fills it: writes answer 503 SERVICE_UNAVAILABLE with
+// Retry-After, never a 500 nor half a change; /readyz answers 503 with
+// Retry-After; once space is freed both recover by themselves.
+func TestFullDiskAnswers503UntilSpaceIsFreed(t *testing.T) {
+	dir := testserver.SmallDisk(t, 4<<20)
+	t.Setenv("TMPDIR", dir) // the harness puts its bbolt file in t.TempDir()
+	e := newEnv(t)
+	require.Equal(t, http.StatusOK, e.call("GET", "/readyz", nil).status)
+
+	free := testserver.FillDisk(t, dir)
+	var r resp
+	var email string
+	for i := range 500 {
+		email = fmt.Sprintf("root%d@acme.test", i)
+		if r = e.key("POST", "/multi/corporates", corporateBody(email)); r.status != http.StatusOK {
+			break
+		}
+	}
+	require.Equal(t, http.StatusServiceUnavailable, r.status, "%s", r.body)
+	assert.Equal(t, "SERVICE_UNAVAILABLE", r.json(t)["code"])
+	assert.Equal(t, "10", r.header.Get("Retry-After"))
+	assert.NotContains(t, string(r.body), dir, "the disk's path stays in the log")
+	assert.Contains(t, e.logs.String(), "no space left on device", "operators see why")
+
+	ready := e.call("GET", "/readyz", nil)
+	assert.Equal(t, http.StatusServiceUnavailable, ready.status)
+	assert.Equal(t, "10", ready.header.Get("Retry-After"))
+
+	free()
+	e.clock.Advance(core.UnavailableRetry)
+	assert.Equal(t, http.StatusOK, e.call("GET", "/readyz", nil).status, "ready again by itself")
+	r = e.key("POST", "/multi/corporates", corporateBody(email))
+	assert.Equal(t, http.StatusOK, r.status, "the refused create left nothing behind: %s", r.body)
+}
