@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/deputyhq/deputy/core"
 )
@@ -19,6 +20,20 @@ func FuzzDecodeRequests(f *testing.F) {
 		`{"oldPassword":{"value":"a"},"newPassword":{"value":"b"}}`,
 		`{"advanceSeconds":60}`,
 		`{"unknown":1}`, `[]`, `null`, `{"email":5}`, `{"email":"a@b.co"} {}`, "",
+		// The input rules (input_test.go): repeated names, invalid UTF-8,
+		// control and invisible characters, impossible dates, look-alike emails.
+		`{"email":"a@b.co","email":"e@evil.co","password":{"value":"x"}}`,
+		`{"email":"a@b.co","EMAIL":"e@evil.co","password":{"value":"x"}}`,
+		`{"oldPassword":{"value":"a","value":"b"},"newPassword":{"value":"c"}}`,
+		"{\"email\":\"a\xff@b.co\",\"password\":{\"value\":\"x\"}}",
+		"{\"email\":\"a@b.co\",\"password\":{\"value\":\"\xc0\xaf\"}}",
+		`{"email":"a@b.co","password":{"value":"\ud800"}}`,
+		`{"rootUser":{"name":"\u202eA","surname":"B\u0000","email":"a@b.co","tag":"t\u200b"}}`,
+		`{"rootUser":{"name":"A","surname":"B","email":"a@b.co","dateOfBirth":{"year":2001,"month":2,"day":31}}}`,
+		`{"rootUser":{"name":"A","surname":"B","email":"a@b.co","dateOfBirth":{"year":2001,"month":13,"day":1}}}`,
+		`{"email":"\u0430dmin@b.co","password":{"value":"x"}}`,
+		`{"email":"ad\u00admin@b.co","password":{"value":"x"}}`,
+		`{"email":"admin@xn--pple-43d.com","password":{"value":"x"}}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -73,6 +88,9 @@ func FuzzDecodeRequests(f *testing.F) {
 			}
 			if err != nil && !errors.Is(err, core.ErrInvalid) {
 				t.Fatalf("decode %T: error %v is not a 400-class error", tg.v, err)
+			}
+			if err == nil && !utf8.Valid(body) {
+				t.Fatalf("decode %T: accepted invalid UTF-8 %q", tg.v, body)
 			}
 		}
 	})

@@ -387,6 +387,9 @@ func TestValidateResponseShapes(t *testing.T) {
 			resp := &http.Response{StatusCode: tt.status, Header: http.Header{}}
 			resp.Header.Set("request-ref", "ref-1")
 			resp.Header.Set("Content-Type", "application/json")
+			if tt.status == http.StatusServiceUnavailable {
+				resp.Header.Set("Retry-After", "10") // required there
+			}
 			err := spec.ValidateResponse(context.Background(), req, resp, []byte(tt.body))
 			if tt.wantErr {
 				assert.Error(t, err)
