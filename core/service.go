@@ -161,7 +161,7 @@ type passwordHasher interface {
 // Service is Deputy's domain API. It is safe for concurrent use.
 type Service struct {
 	cfg    Config
-	store  Store // space, the store as given watched for running out of space
+	store  Store // space: the store as given, watched for running out of space
 	space  *spaceWatch
 	send   Integrations
 	clock  Clock
