@@ -177,4 +177,13 @@ func TestCoreAppliesInputRules(t *testing.T) {
 		Root: details(func(d *core.UserDetails) { d.Email = "ADA@Acme.Test" })})
 	require.NoError(t, err, "nothing of the refused attempts was written")
 	assert.Equal(t, "ada@acme.test", root.Email)
+
+	_, token := e.root(e.prog, "grace@acme.test")
+	c := e.caller(e.prog, token)
+	_, err = e.svc.ListUsers(e.ctx, c, core.UserFilter{Email: "gr\u0430ce@acme.test"})
+	assert.Equal(t, []string{"email:REGEX"}, fieldReasons(t, err), "a refused email filter is no absent filter")
+	_, err = e.svc.UpdateUser(e.ctx, c, root.ID, core.UserPatch{Name: ptr("A\u200bda")})
+	assert.Equal(t, []string{"name:REGEX"}, fieldReasons(t, err))
 }
+
+func ptr[T any](v T) *T { return &v }

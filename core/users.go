@@ -128,7 +128,12 @@ func (s *Service) ListUsers(ctx context.Context, c *Caller, f UserFilter) (*User
 	if f.Limit < 1 || f.Limit > maxListLimit {
 		return nil, Invalid("limit", "RANGE", "1", "100")
 	}
-	f.Email = NormaliseEmail(f.Email)
+	if f.Email != "" { // an email Deputy refuses is a 400, not an absent filter
+		var err error
+		if f.Email, err = CanonicalEmail("email", f.Email); err != nil {
+			return nil, err
+		}
+	}
 	for _, r := range f.Roles {
 		if !ValidRole(r) {
 			return nil, Invalid("roles", "IN")

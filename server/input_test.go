@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -132,6 +134,46 @@ func TestEmailsAreCanonical(t *testing.T) {
 		r = e.key("POST", "/multi/corporates", corporateBody(tt.signIn))
 		assert.Equal(t, http.StatusConflict, r.status, "%q is the same address as %q: %s", tt.signIn, tt.create, r.body)
 	}
+}
+
+// TestEmailSpellingsRaceToOneAccount fires, in parallel, sign-ups of one
+// address spelled every way its canonical form folds together, and of its
+// look-alikes: exactly one becomes the account, the other spellings are 409s,
+// the look-alikes 400s naming rootUser.email.
+func TestEmailSpellingsRaceToOneAccount(t *testing.T) {
+	e := newEnv(t)
+	same := []string{"admin@acme.test", "ADMIN@acme.test", "Admin@Acme.Test", "admin@ACME.TEST", "aDmIn@acme.test"}
+	lookAlikes := []string{"\u0430dmin@acme.test", "ad\u200bmin@acme.test", "adm\u00adin@acme.test", "admin@\u0430cme.test", "\uff41dmin@acme.test"}
+	emails := append(append([]string{}, same...), lookAlikes...)
+	emails = append(emails, emails...) // each twice
+	results := make([]resp, len(emails))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, email := range emails {
+		wg.Go(func() {
+			<-start
+			results[i] = e.key("POST", "/multi/corporates", corporateBody(email))
+		})
+	}
+	close(start)
+	wg.Wait()
+	created := 0
+	for i, r := range results {
+		if slices.Contains(lookAlikes, emails[i]) {
+			assert.Equal(t, []string{"rootUser.email:REGEX"}, r.invalidFields(t), "%q", emails[i])
+			continue
+		}
+		switch r.status {
+		case http.StatusOK:
+			created++
+			assert.Equal(t, "admin@acme.test", str(t, r.json(t), "rootUser", "email"))
+		case http.StatusConflict:
+			assert.Equal(t, core.CodeRootEmailNotUnique, r.errorCode(t))
+		default:
+			t.Errorf("%q: %d %s", emails[i], r.status, r.body)
+		}
+	}
+	assert.Equal(t, 1, created, "one account for every spelling")
 }
 
 // TestOversizeBodyGets413WithoutContinue: a declared body over the cap is
