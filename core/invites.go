@@ -12,17 +12,15 @@ const (
 	CodeInviteInvalid         = "INVITE_OR_INVITE_CODE_INVALID"
 )
 
-// maxInviteAttempts wrong codes void an invite.
-const maxInviteAttempts = 5
-
 // SendInvite (re)invites an authorised user to set a password (Weavr
 // userInviteSend) under the rank rule: a new code voids the previous one; the email links to the
 // embedder's page with the user id and the code. Invites expire after InviteTTL.
+// The email spends the address's email budget; over it, nothing is written.
 func (s *Service) SendInvite(ctx context.Context, c *Caller, id string) error {
 	if err := require(c, PermUsersInvite); err != nil {
 		return err
 	}
-	code, err := s.newCode()
+	code, err := s.newInviteCode()
 	if err != nil {
 		return err
 	}
@@ -42,6 +40,9 @@ func (s *Service) SendInvite(ctx context.Context, c *Caller, id string) error {
 		if u.PasswordSet {
 			return Conflict(CodeInviteAlreadyConsumed)
 		}
+		if err := s.spendEmail(tx, c.Programme, u.Email); err != nil {
+			return err
+		}
 		now := s.clock.Now()
 		inv := &Invite{UserID: u.ID, Nonce: nonce, CodeHash: s.keys.hash(purposeInvite, nonce+":"+code), SentAt: now, ExpiresAt: now.Add(s.cfg.InviteTTL), State: InvitePending}
 		if err := tx.PutInvite(inv); err != nil {
@@ -53,10 +54,20 @@ func (s *Service) SendInvite(ctx context.Context, c *Caller, id string) error {
 		return internal("send invite", err)
 	}
 	link := inviteLink(c.Programme.Settings.InviteURL, u.ID, code)
-	return s.sendTemplate(ctx, c.Programme, u.Email, "invite", map[string]any{
+	return s.deliverTemplate(ctx, c.Programme, u.Email, "invite", map[string]any{
 		"Name": u.Name, "Inviter": c.User.Name + " " + c.User.Surname, "Code": code, "Link": link,
 		"Days": int(s.cfg.InviteTTL.Hours() / 24), "UserID": u.ID,
 	})
+}
+
+// newInviteCode returns a fresh invite code: 256 random bits, base64url (43
+// characters), so that guessing one is infeasible and wrong guesses need not
+// void the invite. In sandbox it is SandboxCode, as Weavr's sandbox does.
+func (s *Service) newInviteCode() (string, error) {
+	if s.cfg.Sandbox {
+		return SandboxCode, nil
+	}
+	return randomToken("")
 }
 
 // inviteLink builds the link of an invite email: the embedder's page when the
@@ -76,14 +87,20 @@ func inviteLink(base, userID, code string) string {
 	return u.String()
 }
 
-// ValidateInvite checks an invite code without using it (Weavr userInviteValidate).
-func (s *Service) ValidateInvite(ctx context.Context, prog *Programme, userID, code string) error {
-	return s.checkInvite(ctx, prog, userID, code)
+// ValidateInvite checks an invite code without using it (Weavr
+// userInviteValidate). Every call spends one of clientIP's invite budget
+// (RateLimits.InvitePerIP) and every failure one of the user's
+// (RateLimits.InviteWrongPerInvite); over either it fails with ErrRateLimited.
+// Wrong codes never void the invite, and the right code is never refused for
+// the user's budget: nobody without the code can spoil someone else's invite.
+func (s *Service) ValidateInvite(ctx context.Context, prog *Programme, userID, code, clientIP string) error {
+	return s.checkInvite(ctx, prog, userID, code, clientIP)
 }
 
 // ConsumeInvite sets the invited user's first password (and optionally their
-// mobile) and signs them in (Weavr userInviteConsume).
-func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, code, plain string, mobile *Mobile) (*PasswordSet, error) {
+// mobile) and signs them in (Weavr userInviteConsume). The code is checked
+// and budgeted as by ValidateInvite.
+func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, code, plain string, mobile *Mobile, clientIP string) (*PasswordSet, error) {
 	u, err := s.programmeUser(ctx, prog, userID)
 	if err != nil {
 		return nil, err
@@ -91,7 +108,7 @@ func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, co
 	if u.PasswordSet {
 		return nil, Conflict(CodePasswordAlreadyCreated)
 	}
-	if err := s.ValidateInvite(ctx, prog, userID, code); err != nil {
+	if err := s.checkInvite(ctx, prog, userID, code, clientIP); err != nil {
 		return nil, err
 	}
 	if err := checkProfile(prog, plain); err != nil {
@@ -106,8 +123,9 @@ func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, co
 		if err != nil {
 			return err
 		}
-		// Re-check in this transaction: a parallel consume may have used the code.
-		if inv.State != InvitePending || !s.keys.equal(purposeInvite, inv.Nonce+":"+code, inv.CodeHash) || !s.clock.Now().Before(inv.ExpiresAt) {
+		// Re-check in this transaction: a parallel consume may have used the
+		// code, or a parallel deactivation voided it.
+		if !s.inviteAccepts(u, inv, code) {
 			return Conflict(CodeInviteInvalid)
 		}
 		inv.State = InviteConsumed
@@ -121,48 +139,59 @@ func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, co
 	})
 }
 
-// checkInvite verifies code against the user's pending invite, counting wrong
-// guesses (the invite is void after maxInviteAttempts). Every failure looks the same.
-func (s *Service) checkInvite(ctx context.Context, prog *Programme, userID, code string) error {
-	invalid := Conflict(CodeInviteInvalid)
+// inviteAccepts reports whether u's invite inv is usable and code is its code:
+// pending, unexpired, for an active user without a password.
+func (s *Service) inviteAccepts(u *User, inv *Invite, code string) bool {
+	return inv.State == InvitePending && u.Active && !u.PasswordSet && s.clock.Now().Before(inv.ExpiresAt) &&
+		s.keys.equal(purposeInvite, inv.Nonce+":"+code, inv.CodeHash)
+}
+
+// checkInvite verifies code against the user's pending invite, spending
+// clientIP's invite budget and, when it fails, the user's wrong-code budget
+// (whether or not the user or an invite exists, so that a 429 tells nothing
+// either). Every failure looks the same.
+func (s *Service) checkInvite(ctx context.Context, prog *Programme, userID, code, clientIP string) error {
 	var outcome error
 	err := s.store.Update(ctx, func(tx Tx) error {
 		outcome = nil
-		u, err := tx.User(userID)
-		if errors.Is(err, ErrRecordNotFound) || (err == nil && (u.ProgrammeID != prog.ID || u.Root)) {
-			outcome = invalid
-			return nil
-		}
-		if err != nil {
+		if err := s.spend(tx, newBudget("invite", prog.ID, addressKey(clientIP), s.cfg.RateLimits.InvitePerIP)); err != nil {
 			return err
 		}
-		inv, err := tx.Invite(userID)
-		if errors.Is(err, ErrRecordNotFound) {
-			outcome = invalid
-			return nil
-		}
-		if err != nil {
+		ok, err := s.inviteMatches(tx, prog, userID, code)
+		if err != nil || ok {
 			return err
 		}
-		if inv.State != InvitePending || u.PasswordSet || !s.clock.Now().Before(inv.ExpiresAt) {
-			outcome = invalid
-			return nil
-		}
-		if s.keys.equal(purposeInvite, inv.Nonce+":"+code, inv.CodeHash) {
-			return nil
-		}
-		outcome = invalid
-		inv.Attempts++
-		if inv.Attempts >= maxInviteAttempts {
-			inv.State = InviteVoid
-		}
-		if err := tx.PutInvite(inv); err != nil {
+		if err := s.spend(tx, newBudget("invite-wrong", prog.ID, "user:"+userID, s.cfg.RateLimits.InviteWrongPerInvite)); err != nil {
 			return err
 		}
+		outcome = Conflict(CodeInviteInvalid)
 		return s.audit(ctx, tx, prog.ID, ActorAPI, "user.invite_code_wrong", userID, nil)
 	})
 	if err != nil {
 		return internal("check invite", err)
 	}
 	return outcome
+}
+
+// inviteMatches reports whether userID is an authorised user of prog whose
+// invite accepts code.
+func (s *Service) inviteMatches(tx ReadTx, prog *Programme, userID, code string) (bool, error) {
+	u, err := tx.User(userID)
+	if errors.Is(err, ErrRecordNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if u.ProgrammeID != prog.ID || u.Root {
+		return false, nil
+	}
+	inv, err := tx.Invite(userID)
+	if errors.Is(err, ErrRecordNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return s.inviteAccepts(u, inv, code), nil
 }

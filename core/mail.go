@@ -30,8 +30,28 @@ func loadMailTemplates() (*mailTemplates, error) {
 	return &mailTemplates{text: text, html: html}, nil
 }
 
-// sendTemplate renders the named email for prog and sends it to one address.
+// sendTemplate spends one email of to's budget (RateLimits.EmailPerAddress)
+// in its own transaction, then renders the named email for prog and sends it.
+// Over budget it sends nothing and fails with ErrRateLimited. Operations that
+// store a code for the email spend the budget in the transaction that stores
+// it (spendEmail) and then call deliverTemplate, so that a refused email
+// leaves no code behind.
 func (s *Service) sendTemplate(ctx context.Context, prog *Programme, to, name string, data map[string]any) error {
+	err := s.store.Update(ctx, func(tx Tx) error { return s.spendEmail(tx, prog, to) })
+	if err != nil {
+		return internal("email budget", err)
+	}
+	return s.deliverTemplate(ctx, prog, to, name, data)
+}
+
+// spendEmail spends one email to address to from prog's budget, in tx.
+func (s *Service) spendEmail(tx Tx, prog *Programme, to string) error {
+	return s.spend(tx, newBudget("email", prog.ID, "to:"+NormaliseEmail(to), s.cfg.RateLimits.EmailPerAddress))
+}
+
+// deliverTemplate renders the named email for prog and sends it to one
+// address; the caller has spent the address's budget.
+func (s *Service) deliverTemplate(ctx context.Context, prog *Programme, to, name string, data map[string]any) error {
 	data["Programme"] = prog.Name
 	var text, html bytes.Buffer
 	if err := s.mail.text.ExecuteTemplate(&text, name+".txt", data); err != nil {

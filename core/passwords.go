@@ -195,7 +195,9 @@ func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID s
 
 // LostPasswordStart emails a reset code to every active user of the programme
 // with this email who has a password (Weavr lostPasswordInitiate). It answers the
-// same whether or not such a user exists, so it cannot be used to find accounts.
+// same whether or not such a user exists, so it cannot be used to find accounts,
+// and for the same reason the same when the address is over its email budget:
+// then nothing is sent and the last code stays valid.
 func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email string) error {
 	email = NormaliseEmail(email)
 	var users []*User
@@ -216,15 +218,21 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 			return err
 		}
 		err = s.store.Update(ctx, func(tx Tx) error {
+			if err := s.spendEmail(tx, prog, u.Email); err != nil {
+				return err
+			}
 			if err := tx.PutResetCode(&ResetCode{UserID: u.ID, CodeHash: s.keys.hash(purposeResetCode, u.ID+":"+code), ExpiresAt: s.clock.Now().Add(s.cfg.ResetCodeTTL)}); err != nil {
 				return err
 			}
 			return s.audit(ctx, tx, prog.ID, ActorAPI, "password.reset_requested", u.ID, nil)
 		})
+		if errors.Is(err, ErrRateLimited) {
+			continue // the same answer, but no new code replaces the one last sent
+		}
 		if err != nil {
 			return internal("store reset code", err)
 		}
-		err = s.sendTemplate(ctx, prog, u.Email, "reset_password", map[string]any{"Name": u.Name, "Code": code, "Minutes": int(s.cfg.ResetCodeTTL.Minutes())})
+		err = s.deliverTemplate(ctx, prog, u.Email, "reset_password", map[string]any{"Name": u.Name, "Code": code, "Minutes": int(s.cfg.ResetCodeTTL.Minutes())})
 		if err != nil {
 			return err
 		}

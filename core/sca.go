@@ -136,6 +136,9 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 		default:
 			ch.Reissues = prev.Reissues + 1
 		}
+		if err := s.spend(tx, s.smsBudgets(u)...); err != nil {
+			return err // nothing is written or sent
+		}
 		ch.Nonce, ch.CodeHash = nonce, s.keys.hash(purposeOTP, nonce+":"+code)
 		ch.IssuedAt, ch.ExpiresAt = now, now.Add(s.cfg.ChallengeTTL)
 		ch.MaxAttempts, ch.State = c.Programme.Settings.AttemptsPerChallenge(), ChallengePending
@@ -153,6 +156,15 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 		return fmt.Errorf("send challenge SMS: %w", err)
 	}
 	return nil
+}
+
+// smsBudgets are the budgets one text to u's mobile spends: per user, then
+// per number (several users may share, or be given, one number).
+func (s *Service) smsBudgets(u *User) []budget {
+	return []budget{
+		newBudget("sms", u.ProgrammeID, "user:"+u.ID, s.cfg.RateLimits.SMSPerUser),
+		newBudget("sms", u.ProgrammeID, "number:"+u.Mobile.CountryCode+u.Mobile.Number, s.cfg.RateLimits.SMSPerNumber),
+	}
 }
 
 // requireLiveSession fails with ErrUnauthenticated when the caller's session

@@ -43,8 +43,9 @@ type Config struct {
 	OriginHost string
 	// PasswordTokenTTL is the life of a tokenised password (default 5 minutes).
 	PasswordTokenTTL time.Duration
-	// RateLimits bound sign-ins and tokenisation (default DefaultRateLimits;
-	// a zero Requests in one limit switches it off).
+	// RateLimits are the budgets of sign-ins, tokenisation, SMS, email and
+	// invite codes (default DefaultRateLimits(); a zero Requests in one limit
+	// switches it off).
 	RateLimits *RateLimits
 	// PasswordParams are the argon2id parameters for new hashes (default password.DefaultParams).
 	PasswordParams password.Params
@@ -109,7 +110,7 @@ func (c *Config) applyDefaults() error {
 		c.PasswordTokenTTL = 5 * time.Minute
 	}
 	if c.RateLimits == nil {
-		rl := DefaultRateLimits
+		rl := DefaultRateLimits()
 		c.RateLimits = &rl
 	}
 	if c.PasswordParams == (password.Params{}) {

@@ -327,7 +327,7 @@ func (s *Service) changeMobile(tx Tx, u *User, m Mobile, now time.Time) error {
 
 // SetUserActive activates or deactivates an authorised user (Weavr userActivate,
 // userDeactivate) under the rank rule; both are idempotent. Deactivation ends the user's sessions at
-// once; activation also lifts a sign-in lockout.
+// once and voids a pending invite; activation also lifts a sign-in lockout.
 func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, active bool) error {
 	perm, action := PermUsersDeactivate, "user.deactivate"
 	if active {
@@ -355,6 +355,8 @@ func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, activ
 			return err
 		} else if err := s.endPushChallenges(tx, u.ID, PushReasonDeactivated); err != nil {
 			return err
+		} else if err := voidInvite(tx, u.ID); err != nil {
+			return err
 		}
 		if err := tx.UpdateUser(u); err != nil {
 			return err
@@ -365,6 +367,20 @@ func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, activ
 		s.pushChanged(ctx, id)
 	}
 	return internal(action, err)
+}
+
+// voidInvite voids the user's pending invite, if any: a deactivated user's
+// invite can never be consumed, even after reactivation (send a new one).
+func voidInvite(tx Tx, userID string) error {
+	inv, err := tx.Invite(userID)
+	if errors.Is(err, ErrRecordNotFound) || (err == nil && inv.State != InvitePending) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	inv.State = InviteVoid
+	return tx.PutInvite(inv)
 }
 
 // ListRoles returns the predefined roles (Weavr rolesGet).

@@ -21,6 +21,8 @@ const maxEmailCodeAttempts = 5
 
 // SendEmailVerification emails a verification code to the authorised users of
 // the programme with this email (Weavr authorisedUserEmailVerificationCodeSend).
+// Over the address's email budget it fails with ErrRateLimited and stores no
+// new code (the answer already says whether the address is known).
 func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, email string) error {
 	users, err := s.usersByEmail(ctx, prog, email)
 	if err != nil {
@@ -39,6 +41,9 @@ func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, em
 			return err
 		}
 		err = s.store.Update(ctx, func(tx Tx) error {
+			if err := s.spendEmail(tx, prog, u.Email); err != nil {
+				return err
+			}
 			ec := &EmailCode{UserID: u.ID, Nonce: nonce, CodeHash: s.keys.hash(purposeEmailCode, nonce+":"+code), ExpiresAt: s.clock.Now().Add(s.cfg.ResetCodeTTL)}
 			if err := tx.PutEmailCode(ec); err != nil {
 				return err
@@ -48,7 +53,7 @@ func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, em
 		if err != nil {
 			return internal("store email code", err)
 		}
-		if err := s.sendTemplate(ctx, prog, u.Email, "verify_email", map[string]any{"Name": u.Name, "Code": code, "Minutes": int(s.cfg.ResetCodeTTL.Minutes())}); err != nil {
+		if err := s.deliverTemplate(ctx, prog, u.Email, "verify_email", map[string]any{"Name": u.Name, "Code": code, "Minutes": int(s.cfg.ResetCodeTTL.Minutes())}); err != nil {
 			return err
 		}
 	}

@@ -297,6 +297,14 @@ func (f *fields) nonce(field, v string) {
 	}
 }
 
+// inviteCode checks an invite code: URL-safe characters, 43 of them from
+// core outside sandbox, Weavr's six digits in sandbox.
+func (f *fields) inviteCode(field, v string) {
+	if f.required(field, v) {
+		f.pattern(field, v, reInviteCode)
+	}
+}
+
 // userInviteValidate implements Weavr userInviteValidate.
 func (s *Server) userInviteValidate(r *request) (reply, error) {
 	id, err := userIDParam(r)
@@ -308,11 +316,11 @@ func (s *Server) userInviteValidate(r *request) (reply, error) {
 		return reply{}, err
 	}
 	var f fields
-	f.nonce("inviteCode", in.InviteCode)
+	f.inviteCode("inviteCode", in.InviteCode)
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	if err := s.svc.ValidateInvite(r.Context(), r.prog, id, in.InviteCode); err != nil {
+	if err := s.svc.ValidateInvite(r.Context(), r.prog, id, in.InviteCode, s.clientIP(r.Request)); err != nil {
 		return reply{}, err
 	}
 	return noContent()
@@ -329,7 +337,7 @@ func (s *Server) userInviteConsume(r *request) (reply, error) {
 		return reply{}, err
 	}
 	var f fields
-	f.nonce("inviteCode", in.InviteCode)
+	f.inviteCode("inviteCode", in.InviteCode)
 	f.password("password", in.Password)
 	f.mobile("mobile", in.Mobile)
 	if err := f.err(); err != nil {
@@ -339,7 +347,7 @@ func (s *Server) userInviteConsume(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	out, err := s.svc.ConsumeInvite(r.Context(), r.prog, id, in.InviteCode, plain, in.Mobile.core())
+	out, err := s.svc.ConsumeInvite(r.Context(), r.prog, id, in.InviteCode, plain, in.Mobile.core(), s.clientIP(r.Request))
 	if err != nil {
 		return reply{}, err
 	}

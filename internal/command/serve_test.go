@@ -124,7 +124,7 @@ func (s *serving) exhaustTokenise(t *testing.T, p map[string]string, client stri
 	status, body = s.post(t, "/multi/sandbox/clock", p["apiKey"], "", map[string]any{"advanceSeconds": (60000-clock.Now%60000)/1000 + 1})
 	require.Equal(t, http.StatusOK, status, "%s", body)
 
-	limit := core.DefaultRateLimits.TokenisePerIP.Requests
+	limit := core.DefaultRateLimits().TokenisePerIP.Requests
 	statuses := make([]int, limit+5)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
