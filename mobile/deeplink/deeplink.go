@@ -246,7 +246,7 @@ func CheckInviteCode(code string) error {
 	if len(code) < 6 || len(code) > maxInviteCodeLen || strings.ContainsFunc(code, func(r rune) bool {
 		return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_')
 	}) {
-		return fmt.Errorf("%w: the invite code must be the code from your invite email", ErrInvalid)
+		return fmt.Errorf("%w: the invite code is 6 to 64 letters, digits, - or _: copy it from your invite email", ErrInvalid)
 	}
 	return nil
 }

@@ -75,7 +75,7 @@ func TestInviteScreen(t *testing.T) {
 	// Five digits never reach the server.
 	s.Code.SetText("12345")
 	test.Tap(s.Check)
-	assert.Equal(t, "The code must be 6 digits.", s.Problem.Message.Text)
+	assert.Equal(t, "The invite code is 6 to 64 letters, digits, - or _: copy it from your invite email.", s.Problem.Message.Text)
 
 	s.Code.SetText("123456")
 	test.Tap(s.Check)
