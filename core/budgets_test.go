@@ -5,7 +5,10 @@ package core_test
 // notices, and how client addresses are counted.
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/core/boltstore"
 )
 
 // testIP is the client address of calls whose address does not matter.
@@ -200,4 +204,33 @@ func TestNoticesSpendTheEmailBudget(t *testing.T) {
 	assert.Len(t, e.mail.all(), 1, "the second alert is over the budget")
 	assert.Contains(t, e.logs.String(), "send SCA lock alert")
 	assert.Contains(t, e.logs.String(), "rate limited")
+}
+
+// DefaultRateLimits hands out a copy: changing it changes nobody else's
+// defaults. Every budget is on by default.
+func TestDefaultRateLimitsAreACopy(t *testing.T) {
+	d := core.DefaultRateLimits()
+	d.SMSPerUser.Requests = 1_000_000
+	assert.Equal(t, 10, core.DefaultRateLimits().SMSPerUser.Requests)
+
+	v := reflect.ValueOf(core.DefaultRateLimits())
+	for i := range v.NumField() {
+		l := v.Field(i).Interface().(core.RateLimit)
+		assert.True(t, l.Requests > 0 && l.Window >= time.Minute, "%s is on: %+v", v.Type().Field(i).Name, l)
+	}
+}
+
+// A limit with a window under a second is a configuration error.
+func TestRateLimitWindowsAreChecked(t *testing.T) {
+	store, err := boltstore.Open(filepath.Join(t.TempDir(), "deputy.db"), boltstore.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	outbox := core.NewOutbox(store, core.NewOffsetClock(nil))
+	rl := core.DefaultRateLimits()
+	rl.InvitePerIP.Window = 0
+	_, err = core.New(context.Background(), core.Config{RateLimits: &rl}, store, core.Integrations{SMS: outbox, Email: outbox}, core.NewOffsetClock(nil))
+	require.ErrorContains(t, err, "InvitePerIP")
+	rl.InvitePerIP.Requests = 0 // off: the window does not matter
+	_, err = core.New(context.Background(), core.Config{RateLimits: &rl, PasswordParams: testParams}, store, core.Integrations{SMS: outbox, Email: outbox}, core.NewOffsetClock(nil))
+	require.NoError(t, err)
 }

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"time"
@@ -64,6 +65,22 @@ func DefaultRateLimits() RateLimits {
 		InvitePerIP:          RateLimit{Requests: 30, Window: 15 * time.Minute},
 		InviteWrongPerInvite: RateLimit{Requests: 10, Window: time.Hour},
 	}
+}
+
+// validate refuses a limit that counts requests in a window shorter than a
+// second: fixed windows that short would reset at once.
+func (rl RateLimits) validate() error {
+	for name, l := range map[string]RateLimit{
+		"LoginPerIP": rl.LoginPerIP, "LoginPerProgramme": rl.LoginPerProgramme,
+		"TokenisePerIP": rl.TokenisePerIP, "TokenisePerProgramme": rl.TokenisePerProgramme,
+		"SMSPerNumber": rl.SMSPerNumber, "SMSPerUser": rl.SMSPerUser, "EmailPerAddress": rl.EmailPerAddress,
+		"InvitePerIP": rl.InvitePerIP, "InviteWrongPerInvite": rl.InviteWrongPerInvite,
+	} {
+		if l.Requests > 0 && l.Window < time.Second {
+			return fmt.Errorf("rate limit %s: window %v is below one second", name, l.Window)
+		}
+	}
+	return nil
 }
 
 // RateAction names what is being limited.

@@ -134,7 +134,7 @@ func (c *Config) applyDefaults() error {
 	case c.IdempotencyTTL < 24*time.Hour:
 		return fmt.Errorf("idempotency TTL %v is below the promised 24 hours", c.IdempotencyTTL)
 	}
-	return nil
+	return c.RateLimits.validate()
 }
 
 // Integrations are the outside services core talks to. SMS and Email are

@@ -5,6 +5,7 @@ package server_test
 // budgets are in invites_test.go.
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/internal/testserver"
 )
 
 // channelTo counts the outbox messages of channel to addr.
@@ -128,4 +130,21 @@ func TestLoginRateLimitCountsIPv6By64(t *testing.T) {
 	require.Equal(t, http.StatusOK, e.loginFrom("2001:db8:7:8:a:b:c:d", "root@acme.test", testPassword).status)
 	wantRateLimited(t, e.loginFrom("2001:db8:7:8::ffff", "root@acme.test", testPassword), "2, 2;w=60", "a third address in the /64")
 	assert.Equal(t, http.StatusOK, e.loginFrom("2001:db8:7:9::1", "root@acme.test", testPassword).status, "the next /64")
+}
+
+// The SMS code of a biometric enrolment spends the same budget as the other
+// texts: over it the enrolment does not begin.
+func TestBiometricEnrolmentSpendsTheSMSBudget(t *testing.T) {
+	e := newBioEnv(t, func(o *testserver.Options) {
+		o.Config.RateLimits = &core.RateLimits{SMSPerUser: core.RateLimit{Requests: 1, Window: time.Hour}}
+	})
+	now := e.inst.Service.Now()
+	e.inst.Clock.Advance(now.Truncate(time.Hour).Add(time.Hour + time.Second).Sub(now))
+	e.root("root@acme.test")
+	ctx := context.Background()
+	_, err := e.login("root@acme.test").BeginBiometricEnrolment(ctx, "phone-1", "Phone")
+	require.NoError(t, err)
+	_, err = e.login("root@acme.test").BeginBiometricEnrolment(ctx, "phone-1", "Phone")
+	ae := requireAPIError(t, err, http.StatusTooManyRequests, "TOO_MANY_REQUESTS")
+	assert.True(t, ae.RetryAfter > 59*time.Minute, "retry after %v", ae.RetryAfter)
 }
