@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -294,9 +295,27 @@ func TestUserInviteNeedsAnActiveUser(t *testing.T) {
 	wantConflict(t, e.consumeInvite(bea, sandboxCode, testPassword, nil), "INVITE_OR_INVITE_CODE_INVALID")
 }
 
+// subjectActions lists the audit actions on subject, in commit order.
+func (e *env) subjectActions(subject string) []string {
+	e.t.Helper()
+	var actions []string
+	err := e.store.View(context.Background(), func(tx core.ReadTx) error {
+		evs, err := tx.AuditEvents(e.prog.ID, 0, 10000)
+		for _, ev := range evs {
+			if ev.Subject == subject {
+				actions = append(actions, ev.Action)
+			}
+		}
+		return err
+	})
+	require.NoError(e.t, err)
+	return actions
+}
+
 // Deactivating a user while their invite is being consumed: either the
-// consume wins (the user has a password, and is then deactivated), or the
-// invite is void and no password is set. Never both.
+// consume commits first (the user has a password, and is then deactivated),
+// or the invite is void and no password is set. An invite is never consumed
+// after its user was deactivated.
 func TestUserInviteConsumeRacesDeactivation(t *testing.T) {
 	e := newEnv(t)
 	root := e.adminRoot("root@acme.test")
@@ -312,6 +331,8 @@ func TestUserInviteConsumeRacesDeactivation(t *testing.T) {
 		state := e.inviteState(root.token, bea)
 		if consumed.status == http.StatusOK {
 			assert.Equal(t, "CONSUMED", state)
+			actions := e.subjectActions(bea)
+			assert.Less(t, slices.Index(actions, "user.invite_consume"), slices.Index(actions, "user.deactivate"), "consumed before the deactivation: %v", actions)
 		} else {
 			wantConflict(t, consumed, "INVITE_OR_INVITE_CODE_INVALID")
 			assert.Equal(t, "VOID", state)
