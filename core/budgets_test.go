@@ -163,10 +163,9 @@ func resetCode(t *testing.T, m core.Email) string {
 	return ""
 }
 
-// Every kind of email to an address spends one budget: invites, and the
-// notices sent after the fact (here the SCA lock alert), which are dropped
-// and logged when over it.
-func TestEmailsShareTheAddressBudget(t *testing.T) {
+// Invites spend the address's email budget: a re-invite over it is refused,
+// sends nothing and leaves the previous code valid.
+func TestInvitesSpendTheEmailBudget(t *testing.T) {
 	e := newCoreEnv(t, withLimits(core.RateLimits{EmailPerAddress: core.RateLimit{Requests: 2, Window: time.Hour}}))
 	e.alignClock(time.Hour)
 	root := e.steppedUpRoot(e.prog, "root@acme.test")
@@ -181,7 +180,6 @@ func TestEmailsShareTheAddressBudget(t *testing.T) {
 	assert.Equal(t, before, e.mail.all(), "nothing sent")
 	_, code := e.lastInvite("bea@acme.test")
 	require.NoError(t, e.svc.ValidateInvite(e.ctx, e.prog, u.ID, code, testIP), "the refused re-invite did not replace the code")
-
 }
 
 // Notices sent after the fact (here the SCA lock alert) spend the address's

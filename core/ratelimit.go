@@ -111,7 +111,7 @@ type budget struct {
 
 // newBudget is the budget of what (an action) for whom (a target or an
 // address) in prog, under limit.
-func newBudget(what string, prog, whom string, limit RateLimit) budget {
+func newBudget(what, prog, whom string, limit RateLimit) budget {
 	return budget{key: what + "|" + prog + "|" + whom, limit: limit}
 }
 
