@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	htmltemplate "html/template"
 	"net/url"
 )
 
@@ -71,20 +72,20 @@ func (s *Service) newInviteCode() (string, error) {
 }
 
 // inviteLink builds the link of an invite email: the embedder's page when the
-// programme has one, else a deputy:// link the companion app opens.
-func inviteLink(base, userID, code string) string {
-	if base == "" {
-		base = "deputy://invite"
-	}
+// programme has one (http or https), else a deputy:// link the companion app
+// opens. It is typed as a safe URL for the HTML email, whose template would
+// otherwise replace the deputy:// scheme with "#ZgotmplZ"; only these three
+// schemes get through.
+func inviteLink(base, userID, code string) htmltemplate.URL {
 	u, err := url.Parse(base)
-	if err != nil {
+	if base == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		u = &url.URL{Scheme: "deputy", Host: "invite"}
 	}
 	q := u.Query()
 	q.Set("userId", userID)
 	q.Set("code", code)
 	u.RawQuery = q.Encode()
-	return u.String()
+	return htmltemplate.URL(u.String())
 }
 
 // ValidateInvite checks an invite code without using it (Weavr

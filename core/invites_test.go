@@ -6,6 +6,7 @@ package core_test
 import (
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -44,7 +45,8 @@ func (e *coreEnv) lastInvite(addr string) (*url.URL, string) {
 }
 
 // A new invite replaces the old one: outside sandbox the codes are 256
-// random bits, base64url, and the old code no longer validates or consumes.
+// random bits, base64url, in the text and in both emails' deputy:// link, and
+// the old code no longer validates or consumes.
 func TestNewInviteVoidsTheOldCode(t *testing.T) {
 	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false })
 	root := e.steppedUpRoot(e.prog, "root@acme.test")
@@ -55,6 +57,8 @@ func TestNewInviteVoidsTheOldCode(t *testing.T) {
 	link, old := e.lastInvite("bea@acme.test")
 	assert.Equal(t, url.Values{"userId": {u.ID}, "code": {old}}, link.Query(), "the link carries the same code as the text")
 	assert.Regexp(t, `^[A-Za-z0-9_-]{43}$`, old, "256 bits, base64url")
+	html := e.mail.all()[len(e.mail.all())-1].HTML
+	assert.Contains(t, html, `href="`+strings.ReplaceAll(link.String(), "&", "&amp;")+`"`, "the HTML email links to the companion too")
 	require.NoError(t, e.svc.SendInvite(e.ctx, root, u.ID))
 	_, current := e.lastInvite("bea@acme.test")
 	require.NotEqual(t, old, current)
