@@ -63,6 +63,20 @@ func TestInviteScreen(t *testing.T) {
 	assert.Contains(t, s.LinkHint.Text, "This is not an invite link")
 	assert.Empty(t, s.UserID.Text)
 
+	// A link with a real (43-character) invite code fills the form, and the
+	// server weighs the code: wrong, but well-formed.
+	long := deeplink.Invite{UserID: userID, Code: "q0-Zx_9aB3cD4eF5gH6iJ7kL8mN9oP0qR1sT2uV3wX4"}
+	s.Link.SetText("")
+	h.paste(s.Link, long.String())
+	assert.Equal(t, "Link read. Tap Continue.", s.LinkHint.Text)
+	assert.Equal(t, long.Code, s.Code.Text)
+	test.Tap(s.Check)
+	h.waitFor("wrong long code", s.Problem.Visible)
+	assert.Contains(t, s.Problem.Message.Text, "This invite code is not right")
+	s.Link.SetText("")
+	s.UserID.SetText("")
+	s.Code.SetText("")
+
 	// Typed by hand: a wrong code is refused by the server.
 	s.Link.SetText("")
 	h.typeInto(s.UserID, userID)
