@@ -94,6 +94,9 @@ func TestInviteChecksAreCountedPerAddress(t *testing.T) {
 
 	require.NoError(t, e.svc.ValidateInvite(e.ctx, e.prog, id, code, "2001:db8:1:3::1"), "the next /64")
 	require.NoError(t, e.svc.ValidateInvite(e.ctx, e.prog, id, code, testIP), "an IPv4 address")
+	for range 3 {
+		require.NoError(t, e.svc.ValidateInvite(e.ctx, e.prog, id, code, ""), "the embedder's backend has no client address to count")
+	}
 	e.clock.Advance(15 * time.Minute)
 	require.NoError(t, e.svc.ValidateInvite(e.ctx, e.prog, id, code, "2001:db8:1:2::1"), "a new window")
 }

@@ -92,6 +92,8 @@ func inviteLink(base, userID, code string) htmltemplate.URL {
 // userInviteValidate). Every call spends one of clientIP's invite budget
 // (RateLimits.InvitePerIP) and every failure one of the user's
 // (RateLimits.InviteWrongPerInvite); over either it fails with ErrRateLimited.
+// An empty clientIP means the caller is the embedder's backend (secret key):
+// one address for all its users, so only the user's budget applies.
 // Wrong codes never void the invite, and the right code is never refused for
 // the user's budget: nobody without the code can spoil someone else's invite.
 func (s *Service) ValidateInvite(ctx context.Context, prog *Programme, userID, code, clientIP string) error {
@@ -152,10 +154,14 @@ func (s *Service) inviteAccepts(u *User, inv *Invite, code string) bool {
 // (whether or not the user or an invite exists, so that a 429 tells nothing
 // either). Every failure looks the same.
 func (s *Service) checkInvite(ctx context.Context, prog *Programme, userID, code, clientIP string) error {
+	perIP := s.cfg.RateLimits.InvitePerIP
+	if clientIP == "" {
+		perIP = RateLimit{} // the embedder's backend: no client address to count
+	}
 	var outcome error
 	err := s.store.Update(ctx, func(tx Tx) error {
 		outcome = nil
-		if err := s.spend(tx, newBudget("invite", prog.ID, addressKey(clientIP), s.cfg.RateLimits.InvitePerIP)); err != nil {
+		if err := s.spend(tx, newBudget("invite", prog.ID, addressKey(clientIP), perIP)); err != nil {
 			return err
 		}
 		ok, err := s.inviteMatches(tx, prog, userID, code)

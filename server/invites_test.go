@@ -473,3 +473,26 @@ func TestUserInviteValidateAndConsumeNeedOnlyTheAPIKey(t *testing.T) {
 		assert.Less(t, r.status, 300, "%s: %s", path, r.body)
 	}
 }
+
+// Invite checks with the public ui key are budgeted per client address; with
+// the secret key the caller is the embedder's backend, one address for all its
+// invitees, so only the per-invite budget applies.
+func TestUserInviteChecksPerClientAddress(t *testing.T) {
+	e, uiKey := newEnvWithKeys(t, loopbackProxy, withRateLimits(core.RateLimits{InvitePerIP: core.RateLimit{Requests: 2, Window: 15 * time.Minute}}))
+	e.alignClock(15 * time.Minute)
+	root := e.adminRoot("root@acme.test")
+	bea := e.createUser(root.token, userBody("bea@acme.test"))
+	e.invite(root.token, bea)
+	ui := e.withKey(uiKey)
+	validateFrom := func(env *env, xff string) resp {
+		return env.key("POST", userPath(bea, "invite/validate"), map[string]any{"inviteCode": sandboxCode}, "X-Forwarded-For", xff)
+	}
+
+	wantNoContent(t, validateFrom(ui, "2001:db8:5:6::1"))
+	wantNoContent(t, validateFrom(ui, "2001:db8:5:6::2"))
+	wantRateLimitedWithin(t, validateFrom(ui, "2001:db8:5:6:7::8"), "2, 2;w=900", 15*time.Minute, "the right code, a third time from one /64")
+	wantNoContent(t, validateFrom(ui, "198.51.100.20"), "another address")
+	for i := range 5 {
+		wantNoContent(t, validateFrom(e, "2001:db8:5:6::1"), "secret key %d", i+1)
+	}
+}

@@ -320,10 +320,21 @@ func (s *Server) userInviteValidate(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	if err := s.svc.ValidateInvite(r.Context(), r.prog, id, in.InviteCode, s.clientIP(r.Request)); err != nil {
+	if err := s.svc.ValidateInvite(r.Context(), r.prog, id, in.InviteCode, s.inviteClient(r)); err != nil {
 		return reply{}, err
 	}
 	return noContent()
+}
+
+// inviteClient is the client address invite checks are budgeted by: the
+// caller's with the public ui key (an invite page or the companion on the
+// invitee's device); none with the secret key, whose caller is the embedder's
+// backend, one address for all its users.
+func (s *Server) inviteClient(r *request) string {
+	if r.key == core.SecretKey {
+		return ""
+	}
+	return s.clientIP(r.Request)
 }
 
 // userInviteConsume implements Weavr userInviteConsume.
@@ -347,7 +358,7 @@ func (s *Server) userInviteConsume(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	out, err := s.svc.ConsumeInvite(r.Context(), r.prog, id, in.InviteCode, plain, in.Mobile.core(), s.clientIP(r.Request))
+	out, err := s.svc.ConsumeInvite(r.Context(), r.prog, id, in.InviteCode, plain, in.Mobile.core(), s.inviteClient(r))
 	if err != nil {
 		return reply{}, err
 	}
