@@ -106,8 +106,9 @@ func (s *Service) storeFirstPassword(ctx context.Context, userID, hash, actor, a
 	return &PasswordSet{Token: token, User: user}, nil
 }
 
-// UpdatePassword changes the caller's password (Weavr passwordUpdate). Every
-// session of the user ends, and a new one is returned.
+// UpdatePassword changes the caller's password (Weavr passwordUpdate),
+// revoking as the policy's PASSWORD_CHANGED row says: every session of the
+// user ends, the user is told, and a new session is returned.
 func (s *Service) UpdatePassword(ctx context.Context, c *Caller, oldPlain, newPlain string) (*PasswordSet, error) {
 	rec, err := s.passwordRecord(ctx, c.User.ID)
 	if err != nil {
@@ -120,14 +121,23 @@ func (s *Service) UpdatePassword(ctx context.Context, c *Caller, oldPlain, newPl
 	if !ok {
 		return nil, Conflict(CodePasswordIncorrect)
 	}
-	return s.replacePassword(ctx, c.Programme, c.User.ID, rec, newPlain, c.User.ID, "password.update", nil)
+	return s.replacePassword(ctx, c.Programme, c.User.ID, rec, newPlain, c.User.ID, RevokePasswordChanged, nil)
+}
+
+// passwordActions are the audit actions of the password revocations.
+var passwordActions = map[RevocationReason]string{
+	RevokePasswordChanged: "password.update",
+	RevokePasswordReset:   "password.reset",
 }
 
 // replacePassword applies the profile and history rules to newPlain, then swaps
-// it in if the stored password is still rec, ending every session of the user.
-// extra runs first in the same transaction (a reset consumes its code there), so
-// that a rejected password changes nothing.
-func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID string, rec *PasswordRecord, newPlain, actor, action string, extra func(Tx) error) (*PasswordSet, error) {
+// it in if the stored password is still rec and revokes as the policy's row
+// for reason (PASSWORD_CHANGED or PASSWORD_RESET) says: every session of the
+// user ends and the user is told. The answer is a new session. extra runs
+// first in the same transaction (a reset consumes its code there), so that a
+// rejected password changes nothing.
+func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID string, rec *PasswordRecord, newPlain, actor string, reason RevocationReason, extra func(Tx) error) (*PasswordSet, error) {
+	action := passwordActions[reason]
 	if err := checkProfile(prog, newPlain); err != nil {
 		return nil, err
 	}
@@ -153,7 +163,9 @@ func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID s
 		return nil, err
 	}
 	var user *User
+	var after func()
 	err = s.store.Update(ctx, func(tx Tx) error {
+		after = nil
 		if extra != nil {
 			if err := extra(tx); err != nil {
 				return err
@@ -174,11 +186,11 @@ func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID s
 		if err := tx.PutPassword(&PasswordRecord{UserID: userID, Hash: hash, History: history, SetAt: now}); err != nil {
 			return err
 		}
-		if _, err := tx.DeleteUserSessions(userID); err != nil {
-			return err
-		}
 		u, err := tx.User(userID)
 		if err != nil {
+			return err
+		}
+		if after, err = s.revoke(ctx, tx, revocation{reason: reason, user: u}); err != nil {
 			return err
 		}
 		if err := s.insertSession(tx, u, token, now); err != nil {
@@ -190,6 +202,7 @@ func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID s
 	if err != nil {
 		return nil, internal(action, err)
 	}
+	after()
 	return &PasswordSet{Token: token, User: user}, nil
 }
 
@@ -235,8 +248,8 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 // maxResetAttempts wrong codes void a reset code.
 const maxResetAttempts = 5
 
-// LostPasswordResume sets a new password with a reset code, ends the user's
-// sessions and signs them in (Weavr lostPasswordResume).
+// LostPasswordResume sets a new password with a reset code, revokes as the
+// policy's PASSWORD_RESET row says and signs the user in (Weavr lostPasswordResume).
 func (s *Service) LostPasswordResume(ctx context.Context, prog *Programme, email, code, newPlain string) (*PasswordSet, error) {
 	email = NormaliseEmail(email)
 	invalid := Conflict(CodeInvalidNonceOrEmail)
@@ -267,7 +280,7 @@ func (s *Service) LostPasswordResume(ctx context.Context, prog *Programme, email
 		if err != nil {
 			return nil, err
 		}
-		return s.replacePassword(ctx, prog, u.ID, rec, newPlain, u.ID, "password.reset", s.consumeResetCode(u.ID, codeHash))
+		return s.replacePassword(ctx, prog, u.ID, rec, newPlain, u.ID, RevokePasswordReset, s.consumeResetCode(u.ID, codeHash))
 	}
 	return nil, invalid
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -224,9 +223,9 @@ func (s *Service) VerifyStepUpSMS(ctx context.Context, c *Caller, code string) e
 // race, and every wrong guess is counted both on the challenge and on the user.
 func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose ChallengePurpose, code string, onSuccess func(Tx, time.Time) error) error {
 	var outcome error
-	var lockedUser *User
+	var after func()
 	err := s.store.Update(ctx, func(tx Tx) error {
-		outcome, lockedUser = nil, nil
+		outcome, after = nil, nil
 		if err := requireLiveSession(tx, c); err != nil {
 			return err
 		}
@@ -293,14 +292,10 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 			u.SCAFailures = 0
 			u.SCALockedUntil = now.Add(s.cfg.SCALockout)
 			ch.State = ChallengeFailed
-			if _, err := tx.DeleteUserSessions(u.ID); err != nil {
-				return err
-			}
-			if err := s.endPushChallenges(tx, u.ID, PushReasonLocked); err != nil {
+			if after, err = s.revoke(ctx, tx, revocation{reason: RevokeSCALock, user: u}); err != nil {
 				return err
 			}
 			outcome = Conflict(CodeChallengeLimitExceeded)
-			lockedUser = u
 			details["locked"] = "true"
 		}
 		if err := tx.PutChallenge(ch); err != nil {
@@ -314,19 +309,8 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 	if err != nil {
 		return internal("verify challenge", err)
 	}
-	if lockedUser != nil {
-		s.alertSCALock(ctx, c.Programme, lockedUser)
-		s.pushChanged(ctx, lockedUser.ID)
+	if after != nil {
+		after()
 	}
 	return outcome
-}
-
-// alertSCALock emails the user that their second factor was locked.
-func (s *Service) alertSCALock(ctx context.Context, prog *Programme, u *User) {
-	err := s.sendTemplate(ctx, prog, u.Email, "sca_locked", map[string]any{
-		"Name": u.Name, "Failures": s.cfg.SCAFailureLimit, "Minutes": int(s.cfg.SCALockout.Minutes()),
-	})
-	if err != nil {
-		s.log.ErrorContext(ctx, "send SCA lock alert", slog.String("user", u.ID), slog.String("error", err.Error()))
-	}
 }

@@ -88,13 +88,13 @@ func (s *Service) lockedError(u *User, now time.Time) error {
 }
 
 // recordLoginFailure counts one failed attempt for userID and locks the user on
-// the threshold. It answers ErrLocked when the user was already locked (a parallel
+// the threshold (the revocation policy's LOCKOUT row). It answers ErrLocked when the user was already locked (a parallel
 // attempt got there first), so exactly LockoutThreshold attempts see 403.
 func (s *Service) recordLoginFailure(ctx context.Context, userID string) error {
 	var outcome error
-	locked := false
+	var after func()
 	err := s.store.Update(ctx, func(tx Tx) error {
-		outcome, locked = nil, false
+		outcome, after = nil, nil
 		u, err := tx.User(userID)
 		if err != nil {
 			return err
@@ -109,8 +109,8 @@ func (s *Service) recordLoginFailure(ctx context.Context, userID string) error {
 		if u.FailedLogins >= s.cfg.LockoutThreshold {
 			u.FailedLogins = 0
 			u.LockedUntil = now.Add(s.cfg.LockoutDuration)
-			action, locked = "login.locked", true
-			if err := s.endPushChallenges(tx, u.ID, PushReasonLocked); err != nil {
+			action = "login.locked"
+			if after, err = s.revoke(ctx, tx, revocation{reason: RevokeLockout, user: u}); err != nil {
 				return err
 			}
 		}
@@ -123,8 +123,8 @@ func (s *Service) recordLoginFailure(ctx context.Context, userID string) error {
 	if err != nil {
 		return internal("record login failure", err)
 	}
-	if locked {
-		s.pushChanged(ctx, userID)
+	if after != nil {
+		after()
 	}
 	return outcome
 }

@@ -274,6 +274,7 @@ func session(tokenHash, userID string, lastSeen time.Time) *core.Session {
 		LastSeen:    lastSeen,
 		SteppedUp:   true,
 		SteppedUpAt: t0.Add(-time.Minute),
+		DeviceID:    "device-" + userID,
 	}
 }
 
