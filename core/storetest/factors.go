@@ -18,7 +18,7 @@ func factor(userID string, ch core.Channel) *core.Factor {
 		Mobile:         &core.Mobile{CountryCode: "+356", Number: "79123456"},
 		DeviceID:       "device-" + userID,
 		DeviceName:     "Ann's phone",
-		CredentialID:   []byte("credential-id-" + userID),
+		CredentialID:   []byte("credential-id-" + userID + "-" + string(ch)),
 		PublicKey:      []byte("cose-key-" + userID),
 		UserHandle:     []byte("user-handle-" + userID),
 		SignCount:      42,
@@ -87,6 +87,53 @@ func testFactor(t *testing.T, s core.Store) {
 	_, err = get("101", core.ChannelSMS)
 	requireNotFound(t, err)
 	assert.Equal(t, []*core.Factor{bio}, list("101"))
+}
+
+// testFactorByCredentialID checks the credential id index (core.UniqueCredentialID):
+// a lookup finds the factor holding an id, whoever's it is; another factor
+// cannot take it; a factor that changes or drops its id, or is deleted, frees it.
+func testFactorByCredentialID(t *testing.T, s core.Store) {
+	lookup := func(id string) (*core.Factor, error) {
+		return read(t, s, func(tx core.ReadTx) (*core.Factor, error) { return tx.FactorByCredentialID([]byte(id)) })
+	}
+	put := func(f *core.Factor) error { return s.Update(t.Context(), func(tx core.Tx) error { return tx.PutFactor(f) }) }
+	for _, id := range []string{"", "cred-a"} {
+		_, err := lookup(id)
+		requireNotFound(t, err)
+	}
+
+	ann := factor("101", core.ChannelBiometric)
+	ann.CredentialID = []byte("cred-a")
+	require.NoError(t, put(ann))
+	got, err := lookup("cred-a")
+	require.NoError(t, err)
+	assert.Equal(t, ann, got)
+
+	bob := factor("102", core.ChannelBiometric)
+	bob.CredentialID = []byte("cred-a")
+	requireDuplicate(t, put(bob), core.UniqueCredentialID)
+	_, err = read(t, s, func(tx core.ReadTx) (*core.Factor, error) { return tx.Factor("102", core.ChannelBiometric) })
+	requireNotFound(t, err)
+
+	ann.SignCount++
+	require.NoError(t, put(ann), "the holder may write its factor again")
+	ann.CredentialID = []byte("cred-b")
+	require.NoError(t, put(ann))
+	_, err = lookup("cred-a")
+	requireNotFound(t, err)
+	got, err = lookup("cred-b")
+	require.NoError(t, err)
+	assert.Equal(t, ann, got)
+	require.NoError(t, put(bob), "an id a factor dropped is free")
+
+	ann.CredentialID = nil // unlinked: the credential is forgotten
+	require.NoError(t, put(ann))
+	_, err = lookup("cred-b")
+	requireNotFound(t, err)
+
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.DeleteFactor("102", core.ChannelBiometric) })
+	_, err = lookup("cred-a")
+	requireNotFound(t, err)
 }
 
 func testChallenge(t *testing.T, s core.Store) {

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"DeleteSessionsIdleSince", testDeleteSessionsIdleSince},
 		{"ResetCode", testResetCode},
 		{"Factor", testFactor},
+		{"FactorByCredentialID", testFactorByCredentialID},
 		{"Challenge", testChallenge},
 		{"PushChallenge", testPushChallenge},
 		{"PushChallengeSweep", testPushChallengeSweep},
