@@ -96,7 +96,9 @@ func testFactorByCredentialID(t *testing.T, s core.Store) {
 	lookup := func(id string) (*core.Factor, error) {
 		return read(t, s, func(tx core.ReadTx) (*core.Factor, error) { return tx.FactorByCredentialID([]byte(id)) })
 	}
-	put := func(f *core.Factor) error { return s.Update(t.Context(), func(tx core.Tx) error { return tx.PutFactor(f) }) }
+	put := func(f *core.Factor) error {
+		return s.Update(t.Context(), func(tx core.Tx) error { return tx.PutFactor(f) })
+	}
 	for _, id := range []string{"", "cred-a"} {
 		_, err := lookup(id)
 		requireNotFound(t, err)
