@@ -30,6 +30,7 @@ const (
 	RevokeDeviceLinked    RevocationReason = "DEVICE_LINKED"   // a first (or again a) device was linked
 	RevokeDeviceReplaced  RevocationReason = "DEVICE_REPLACED" // a new device replaced the linked one
 	RevokeDeviceUnlinked  RevocationReason = "DEVICE_UNLINKED" // the user unlinked their device
+	RevokeDeviceReset     RevocationReason = "DEVICE_RESET"    // an admin reset a lost phone's factors
 )
 
 // sessionScope is which of the user's sessions a revocation ends.
@@ -117,6 +118,11 @@ var revocationPolicy = map[RevocationReason]revocationEffects{
 		sessions: endOtherSessions, cancelPush: true, pushReason: PushReasonUnlinked, alertUser: true, notifyPush: true,
 		subject: "your device was unlinked",
 		text:    "The companion device of your account was unlinked and every other sign-in was ended.",
+	},
+	RevokeDeviceReset: {
+		sessions: endAllSessions, cancelPush: true, pushReason: PushReasonDeviceReset, alertUser: true, notifyPush: true,
+		subject: "your phone was reset",
+		text:    "An administrator reset your phone: it can no longer approve anything or receive verification codes, and you were signed out everywhere. Enrol your phone again to step up.",
 	},
 }
 

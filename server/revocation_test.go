@@ -236,6 +236,14 @@ func TestRevocationPolicy(t *testing.T) {
 			},
 			want: outcome{phoneLive: true, pushCancelled: true, emailed: []string{revCy}}, actLive: true,
 		},
+		{
+			reason: core.RevokeDeviceReset, device: true,
+			act: func(t *testing.T, sc *revocationScene) *client.Session {
+				require.NoError(t, sc.ada.ResetUserDevice(ctx, sc.cy))
+				return nil
+			},
+			want: outcome{pushCancelled: true, emailed: []string{revCy}},
+		},
 	}
 	var covered []core.RevocationReason
 	for _, row := range rows {
