@@ -604,7 +604,7 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 	}
 	// WebAuthn §7.2 step 21: the counter must grow; go-webauthn only sets CloneWarning.
 	if counterRegressed(authData.Counter, f.SignCount) {
-		s.signCountRegression(ctx, c.Programme, u, ch.ID, authData.Counter, f.SignCount)
+		s.signCountRegression(ctx, u, ch.ID, authData.Counter, f.SignCount)
 		return Conflict(CodeWebAuthnSignCount)
 	}
 	var outcome error
@@ -662,7 +662,7 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.approve", u.ID, map[string]string{"challenge": id, "kind": string(cur.Kind)})
 	})
 	if regressed {
-		s.signCountRegression(ctx, c.Programme, u, ch.ID, authData.Counter, f.SignCount)
+		s.signCountRegression(ctx, u, ch.ID, authData.Counter, f.SignCount)
 	}
 	if err != nil {
 		return internal("approve push challenge", err)
@@ -678,18 +678,24 @@ func counterRegressed(got, stored uint32) bool {
 }
 
 // signCountRegression records a suspected cloned authenticator as a security
-// event and alerts the user by email.
-func (s *Service) signCountRegression(ctx context.Context, prog *Programme, u *User, challengeID string, got, stored uint32) {
+// event and revokes as the policy's SIGN_COUNT_REGRESSION row says (the user
+// is alerted).
+func (s *Service) signCountRegression(ctx context.Context, u *User, challengeID string, got, stored uint32) {
+	var after func()
 	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if after, err = s.revoke(ctx, tx, revocation{reason: RevokeSignCountRegression, user: u}); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "security.sign_count_regression", u.ID, map[string]string{
 			"challenge": challengeID, "signCount": strconv.FormatUint(uint64(got), 10), "stored": strconv.FormatUint(uint64(stored), 10),
 		})
 	})
 	if err != nil {
 		s.log.ErrorContext(ctx, "record sign count regression", slog.String("user", u.ID), slog.String("error", err.Error()))
+		return
 	}
-	s.securityAlert(ctx, prog, u, u.Email, "a copied security key may be in use",
-		"Your companion app's credential answered with a signature counter lower than before, which happens when the key was copied to another device. We refused the approval.")
+	after()
 }
 
 // DeclinePush declines challenge id on the device. reason is

@@ -31,6 +31,9 @@ const (
 	RevokeDeviceReplaced  RevocationReason = "DEVICE_REPLACED" // a new device replaced the linked one
 	RevokeDeviceUnlinked  RevocationReason = "DEVICE_UNLINKED" // the user unlinked their device
 	RevokeDeviceReset     RevocationReason = "DEVICE_RESET"    // an admin reset a lost phone's factors
+	// RevokeSignCountRegression: the device's signature counter went back,
+	// as when its key was copied (WebAuthn §7.2 step 21).
+	RevokeSignCountRegression RevocationReason = "SIGN_COUNT_REGRESSION"
 )
 
 // sessionScope is which of the user's sessions a revocation ends.
@@ -123,6 +126,11 @@ var revocationPolicy = map[RevocationReason]revocationEffects{
 		sessions: endAllSessions, cancelPush: true, pushReason: PushReasonDeviceReset, alertUser: true, notifyPush: true,
 		subject: "your phone was reset",
 		text:    "An administrator reset your phone: it can no longer approve anything or receive verification codes, and you were signed out everywhere. Enrol your phone again to step up.",
+	},
+	RevokeSignCountRegression: {
+		alertUser: true,
+		subject:   "a copied security key may be in use",
+		text:      "Your companion app's credential answered with a signature counter lower than before, which happens when the key was copied to another device. We refused the approval.",
 	},
 }
 

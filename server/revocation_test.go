@@ -244,6 +244,18 @@ func TestRevocationPolicy(t *testing.T) {
 			},
 			want: outcome{pushCancelled: true, emailed: []string{revCy}},
 		},
+		{
+			reason: core.RevokeSignCountRegression, device: true,
+			act: func(t *testing.T, sc *revocationScene) *client.Session {
+				clone := sc.phone.clone("cy-clone", sc.e.login(revCy)) // a copy of the key, counter and all
+				other, err := sc.e.login(revCy).StepUpPush(ctx, "")
+				require.NoError(t, err)
+				require.NoError(t, sc.phone.approve(other.ID, other.Number), "the phone's counter moves on")
+				requireAPIError(t, clone.approve(sc.pending, 10), http.StatusConflict, core.CodeWebAuthnSignCount)
+				return clone.s
+			},
+			want: outcome{phoneLive: true, webLive: true, emailed: []string{revCy}}, actLive: true,
+		},
 	}
 	var covered []core.RevocationReason
 	for _, row := range rows {
