@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/internal/testserver"
+	"github.com/deputyhq/deputy/mobile/authenticator"
 	"github.com/deputyhq/deputy/server/client"
 )
 
@@ -294,4 +296,51 @@ func (d *device) sessionOrNil() *client.Session {
 		return nil
 	}
 	return d.s
+}
+
+// TestLockoutAlertsOnce fires many wrong passwords at once: the user is
+// locked once, told once, and the pending push challenge is cancelled.
+func TestLockoutAlertsOnce(t *testing.T) {
+	sc := newRevocationScene(t, true)
+	before := sc.outboxLen(t)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			_, err := sc.e.ui.LoginWithPassword(context.Background(), revCy, "Wr0ng-Passw0rd")
+			assert.Error(t, err)
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, []string{revCy}, sc.emailsSince(t, before), "one lockout, one notice")
+	assert.Equal(t, core.PushCancelled, sc.e.pushRecord(sc.pending).State)
+	assert.True(t, live(t, sc.web), "whoever guesses passwords does not sign the user out")
+}
+
+// TestReplacedDeviceRacesNotMe fires the old phone's "I did not do this" and
+// the new phone's enrolment at once: exactly one of them wins, so a phone
+// being replaced can never answer after its replacement.
+func TestReplacedDeviceRacesNotMe(t *testing.T) {
+	ctx := context.Background()
+	for i := range 5 {
+		sc := newRevocationScene(t, true)
+		fresh := sc.e.newDevice("cy-new-phone", revCy)
+		options, err := fresh.s.BeginBiometricEnrolment(ctx, fresh.id, "New phone")
+		require.NoError(t, err)
+		req, err := authenticator.ParseCreationOptions(options, fresh.origin)
+		require.NoError(t, err)
+		att, err := fresh.auth.Register(ctx, req)
+		require.NoError(t, err)
+
+		var notMe, enrol error
+		var wg sync.WaitGroup
+		wg.Go(func() { notMe = sc.phone.s.DeclinePush(ctx, sc.pending, core.PushReasonNotMe) })
+		wg.Go(func() { enrol = fresh.s.FinishBiometricEnrolment(ctx, core.SandboxCode, att) })
+		wg.Wait()
+		require.True(t, (notMe == nil) != (enrol == nil), "round %d: exactly one wins: NOT_ME %v, enrolment %v", i, notMe, enrol)
+		loser := notMe
+		if loser == nil {
+			loser = enrol
+		}
+		require.ErrorIs(t, loser, client.ErrUnauthorized, "round %d: the loser's session ended", i)
+	}
 }

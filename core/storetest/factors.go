@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -136,6 +139,37 @@ func testFactorByCredentialID(t *testing.T, s core.Store) {
 	mustUpdate(t, s, func(tx core.Tx) error { return tx.DeleteFactor("102", core.ChannelBiometric) })
 	_, err = lookup("cred-a")
 	requireNotFound(t, err)
+}
+
+// testCredentialIDUniqueUnderConcurrency: users enrolling the same credential
+// id at once get it exactly once; the others see core.UniqueCredentialID.
+func testCredentialIDUniqueUnderConcurrency(t *testing.T, s core.Store) {
+	var (
+		won    atomic.Int32
+		winner atomic.Value
+		wg     sync.WaitGroup
+	)
+	for i := range concurrency {
+		wg.Go(func() {
+			f := factor(fmt.Sprint(200+i), core.ChannelBiometric)
+			f.CredentialID = []byte("shared")
+			err := s.Update(t.Context(), func(tx core.Tx) error { return tx.PutFactor(f) })
+			if err == nil {
+				won.Add(1)
+				winner.Store(f.UserID)
+				return
+			}
+			var dup *core.DuplicateError
+			if assert.ErrorAs(t, err, &dup) {
+				assert.Equal(t, core.UniqueCredentialID, dup.Constraint)
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, int32(1), won.Load(), "exactly one holder")
+	got, err := read(t, s, func(tx core.ReadTx) (*core.Factor, error) { return tx.FactorByCredentialID([]byte("shared")) })
+	require.NoError(t, err)
+	assert.Equal(t, winner.Load(), got.UserID)
 }
 
 func testChallenge(t *testing.T, s core.Store) {

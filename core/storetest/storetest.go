@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"ResetCode", testResetCode},
 		{"Factor", testFactor},
 		{"FactorByCredentialID", testFactorByCredentialID},
+		{"CredentialIDUniqueUnderConcurrency", testCredentialIDUniqueUnderConcurrency},
 		{"Challenge", testChallenge},
 		{"PushChallenge", testPushChallenge},
 		{"PushChallengeSweep", testPushChallengeSweep},
