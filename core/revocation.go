@@ -55,7 +55,7 @@ type revocationEffects struct {
 	alertAdmins bool   // email the identity's root user and active admins adminText
 	notifyPush  bool   // wake the user's push streams (an unlinked event when a device lost its link)
 	subject     string
-	text        string // a text/template over noticeData
+	text        string // a text/template noticeText renders
 	adminText   string // the same, for admins
 }
 
