@@ -33,6 +33,8 @@ const (
 	revAda = "ada@acme.test"
 	revBea = "bea@acme.test"
 	revCy  = "cy@acme.test"
+	// revNewPassword is the password the password rows set.
+	revNewPassword = "N3w-Str0ng-Passw0rd"
 )
 
 func newRevocationScene(t *testing.T, withDevice bool) *revocationScene {
@@ -78,7 +80,8 @@ func live(t *testing.T, s *client.Session) bool {
 	return false
 }
 
-// emailsSince returns the recipients of the emails sent after the outbox held n messages.
+// emailsSince returns the recipients of the emails sent after the outbox held
+// n messages, checking that none of them carries a secret.
 func (sc *revocationScene) emailsSince(t *testing.T, n int) []string {
 	t.Helper()
 	msgs, err := sc.e.api.Outbox(context.Background(), 100)
@@ -88,6 +91,9 @@ func (sc *revocationScene) emailsSince(t *testing.T, n int) []string {
 	for _, m := range msgs[:len(msgs)-n] {
 		if m.Channel == "EMAIL" {
 			to = append(to, m.To)
+			for _, secret := range []string{bioPassword, revNewPassword, core.SandboxCode, "dst_"} {
+				assert.NotContains(t, m.Subject+m.Text, secret, "a notice to %s", m.To)
+			}
 		}
 	}
 	slices.Sort(to)
@@ -157,7 +163,7 @@ func TestRevocationPolicy(t *testing.T) {
 		{
 			reason: core.RevokePasswordChanged, device: true,
 			act: func(t *testing.T, sc *revocationScene) *client.Session {
-				_, fresh, err := sc.web.UpdatePassword(ctx, bioPassword, "N3w-Str0ng-Passw0rd")
+				_, fresh, err := sc.web.UpdatePassword(ctx, bioPassword, revNewPassword)
 				require.NoError(t, err)
 				return fresh
 			},
@@ -167,7 +173,7 @@ func TestRevocationPolicy(t *testing.T) {
 			reason: core.RevokePasswordReset, device: true,
 			prepare: func(t *testing.T, sc *revocationScene) { require.NoError(t, sc.e.api.LostPasswordStart(ctx, revCy)) },
 			act: func(t *testing.T, sc *revocationScene) *client.Session {
-				token, err := sc.e.api.LostPasswordResume(ctx, revCy, core.SandboxCode, "N3w-Str0ng-Passw0rd")
+				token, err := sc.e.api.LostPasswordResume(ctx, revCy, core.SandboxCode, revNewPassword)
 				require.NoError(t, err)
 				return sc.e.ui.Session(token)
 			},
