@@ -213,7 +213,7 @@ func (s *Service) BeginBiometricEnrolment(ctx context.Context, c *Caller, device
 	if err != nil {
 		return nil, fmt.Errorf("encode creation options: %w", err)
 	}
-	err = s.issueChallenge(ctx, c, PurposeEnrolBiometric, func(tx Tx, u *User, now time.Time) error {
+	err = s.issueChallenge(ctx, c, PurposeEnrolBiometric, json.RawMessage(options), func(tx Tx, u *User, now time.Time) error {
 		if u.Mobile == nil {
 			return Conflict(CodeMobileNotAvailable)
 		}
@@ -407,7 +407,10 @@ func (s *Service) UnlinkBiometric(ctx context.Context, c *Caller) error {
 		if after, err = s.revoke(ctx, tx, revocation{reason: RevokeDeviceUnlinked, user: u, keep: c.Session.TokenHash, device: device}); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "factor.unlink", u.ID, map[string]string{"channel": string(ChannelBiometric), "device": device})
+		if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "factor.unlink", u.ID, map[string]string{"channel": string(ChannelBiometric), "device": device}); err != nil {
+			return err
+		}
+		return s.finishIdempotent(ctx, tx, nil)
 	})
 	if err != nil {
 		return internal("unlink biometric", err)

@@ -57,7 +57,10 @@ func (s *Service) ResetUserDevice(ctx context.Context, c *Caller, id string) err
 		if device != "" {
 			details["device"] = device
 		}
-		return s.audit(ctx, tx, u.ProgrammeID, c.User.ID, "user.device_reset", u.ID, details)
+		if err := s.audit(ctx, tx, u.ProgrammeID, c.User.ID, "user.device_reset", u.ID, details); err != nil {
+			return err
+		}
+		return s.finishIdempotent(ctx, tx, nil)
 	})
 	if err != nil {
 		return internal("reset user device", err)

@@ -47,7 +47,10 @@ func (s *Service) SendInvite(ctx context.Context, c *Caller, id string) error {
 		if err := tx.PutInvite(inv); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, u.ProgrammeID, c.User.ID, "user.invite", u.ID, nil)
+		if err := s.audit(ctx, tx, u.ProgrammeID, c.User.ID, "user.invite", u.ID, nil); err != nil {
+			return err
+		}
+		return s.finishIdempotent(ctx, tx, nil)
 	})
 	if err != nil {
 		return internal("send invite", err)

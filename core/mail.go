@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	htmltemplate "html/template"
+	"log/slog"
 	"strings"
 	texttemplate "text/template"
 
@@ -53,4 +54,28 @@ func (s *Service) sendTemplate(ctx context.Context, prog *Programme, to, name st
 		return fmt.Errorf("send %s email: %w", name, err)
 	}
 	return nil
+}
+
+// sendLater sends a templated email in the background, so that the request
+// answers without waiting for the mail server: an operation that must take the
+// same time whether or not it had someone to write to (LostPasswordStart) uses
+// it. A failure is logged, without the message. WaitForMail waits for the
+// emails in flight.
+func (s *Service) sendLater(ctx context.Context, prog *Programme, to, name string, data map[string]any) {
+	s.mailing.RLock()
+	go func() {
+		defer s.mailing.RUnlock()
+		if err := s.sendTemplate(context.WithoutCancel(ctx), prog, to, name, data); err != nil {
+			s.log.ErrorContext(ctx, "background email", slog.String("template", name), slog.String("error", err.Error()))
+		}
+	}()
+}
+
+// WaitForMail returns once every email sent in the background so far has been
+// handed to the email sender: deputy serve calls it when shutting down, and
+// the sandbox outbox before it is read, so that a reader sees every message of
+// the requests already answered.
+func (s *Service) WaitForMail() {
+	s.mailing.Lock()
+	s.mailing.Unlock() //nolint:staticcheck // an empty critical section: it waits for the senders' read locks
 }

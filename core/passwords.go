@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/deputyhq/deputy/password"
 )
@@ -98,7 +99,10 @@ func (s *Service) storeFirstPassword(ctx context.Context, userID, hash, actor, a
 		if actor == "" {
 			actor = u.ID
 		}
-		return s.audit(ctx, tx, u.ProgrammeID, actor, action, u.ID, nil)
+		if err := s.audit(ctx, tx, u.ProgrammeID, actor, action, u.ID, nil); err != nil {
+			return err
+		}
+		return s.finishIdempotent(ctx, tx, &PasswordSet{Token: token, User: u})
 	})
 	if err != nil {
 		return nil, internal(action, err)
@@ -108,20 +112,77 @@ func (s *Service) storeFirstPassword(ctx context.Context, userID, hash, actor, a
 
 // UpdatePassword changes the caller's password (Weavr passwordUpdate),
 // revoking as the policy's PASSWORD_CHANGED row says: every session of the
-// user ends, the user is told, and a new session is returned.
+// user ends, the user is told, and a new session is returned. A wrong current
+// password counts towards the user's sign-in lockout like a failed sign-in
+// (same count, same threshold), and a locked user gets ErrLocked without a check.
 func (s *Service) UpdatePassword(ctx context.Context, c *Caller, oldPlain, newPlain string) (*PasswordSet, error) {
 	rec, err := s.passwordRecord(ctx, c.User.ID)
 	if err != nil {
 		return nil, err
+	}
+	if now := s.clock.Now(); c.User.Locked(now) {
+		return nil, lockedError(c.User.LockedUntil, now)
 	}
 	ok, _, err := s.hasher.Verify(ctx, oldPlain, rec.Hash)
 	if err != nil {
 		return nil, internal("verify password", err)
 	}
 	if !ok {
-		return nil, Conflict(CodePasswordIncorrect)
+		return nil, s.recordWrongCurrentPassword(ctx, c.User.ID)
 	}
-	return s.replacePassword(ctx, c.Programme, c.User.ID, rec, newPlain, c.User.ID, RevokePasswordChanged, nil)
+	return s.replacePassword(ctx, c.Programme, c.User.ID, rec, newPlain, c.User.ID, RevokePasswordChanged, s.currentPasswordAccepted(c.User.ID))
+}
+
+// recordWrongCurrentPassword counts a wrong current password against the
+// user's lockout: PASSWORD_INCORRECT, or ErrLocked when a parallel attempt
+// locked the user first.
+func (s *Service) recordWrongCurrentPassword(ctx context.Context, userID string) error {
+	var (
+		outcome error
+		after   func()
+	)
+	err := s.store.Update(ctx, func(tx Tx) error {
+		outcome, after = Conflict(CodePasswordIncorrect), nil
+		u, err := tx.User(userID)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		if u.Locked(now) {
+			outcome = lockedError(u.LockedUntil, now)
+			return nil
+		}
+		after, err = s.countSignInFailure(ctx, tx, u, now)
+		return err
+	})
+	if err != nil {
+		return internal("record wrong password", err)
+	}
+	if after != nil {
+		after()
+	}
+	return outcome
+}
+
+// currentPasswordAccepted runs in the transaction of a password change whose
+// current password was right: it refuses a user locked meanwhile and, like a
+// sign-in, resets the user's failure count.
+func (s *Service) currentPasswordAccepted(userID string) func(Tx) error {
+	return func(tx Tx) error {
+		u, err := tx.User(userID)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		if u.Locked(now) {
+			return lockedError(u.LockedUntil, now)
+		}
+		if u.FailedLogins == 0 {
+			return nil
+		}
+		u.FailedLogins, u.UpdatedAt = 0, now
+		return tx.UpdateUser(u)
+	}
 }
 
 // passwordActions are the audit actions of the password revocations.
@@ -207,40 +268,46 @@ func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID s
 }
 
 // LostPasswordStart emails a reset code to every active user of the programme
-// with this email who has a password (Weavr lostPasswordInitiate). It answers the
-// same whether or not such a user exists, so it cannot be used to find accounts.
+// with this email who has a password (Weavr lostPasswordInitiate). It answers
+// the same, after the same work, whether or not such a user exists: one read,
+// one write transaction (the codes and an audit event), and the emails go out
+// after the answer (sendLater), so it cannot be used to find accounts.
 func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email string) error {
 	email = NormaliseEmail(email)
 	var users []*User
 	err := s.store.View(ctx, func(tx ReadTx) error {
-		var err error
-		users, err = tx.UsersByEmail(prog.ID, email)
+		all, err := tx.UsersByEmail(prog.ID, email)
+		users = slices.DeleteFunc(all, func(u *User) bool { return !u.Active || !u.PasswordSet })
 		return err
 	})
 	if err != nil {
 		return internal("lost password lookup", err)
 	}
-	for _, u := range users {
-		if !u.Active || !u.PasswordSet {
-			continue
-		}
-		code, err := s.newCode()
-		if err != nil {
+	codes := make([]string, len(users))
+	for i := range users {
+		if codes[i], err = s.newCode(); err != nil {
 			return err
 		}
-		err = s.store.Update(ctx, func(tx Tx) error {
-			if err := tx.PutResetCode(&ResetCode{UserID: u.ID, CodeHash: s.keys.hash(purposeResetCode, u.ID+":"+code), ExpiresAt: s.clock.Now().Add(s.cfg.ResetCodeTTL)}); err != nil {
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if len(users) == 0 {
+			return s.audit(ctx, tx, prog.ID, ActorAPI, "password.reset_requested", "", nil)
+		}
+		for i, u := range users {
+			if err := tx.PutResetCode(&ResetCode{UserID: u.ID, CodeHash: s.keys.hash(purposeResetCode, u.ID+":"+codes[i]), ExpiresAt: s.clock.Now().Add(s.cfg.ResetCodeTTL)}); err != nil {
 				return err
 			}
-			return s.audit(ctx, tx, prog.ID, ActorAPI, "password.reset_requested", u.ID, nil)
-		})
-		if err != nil {
-			return internal("store reset code", err)
+			if err := s.audit(ctx, tx, prog.ID, ActorAPI, "password.reset_requested", u.ID, nil); err != nil {
+				return err
+			}
 		}
-		err = s.sendTemplate(ctx, prog, u.Email, "reset_password", map[string]any{"Name": u.Name, "Code": code, "Minutes": int(s.cfg.ResetCodeTTL.Minutes())})
-		if err != nil {
-			return err
-		}
+		return nil
+	})
+	if err != nil {
+		return internal("store reset code", err)
+	}
+	for i, u := range users {
+		s.sendLater(ctx, prog, u.Email, "reset_password", map[string]any{"Name": u.Name, "Code": codes[i], "Minutes": int(s.cfg.ResetCodeTTL.Minutes())})
 	}
 	return nil
 }

@@ -301,7 +301,10 @@ func (s *Service) StepUpPush(ctx context.Context, c *Caller, summary string) (*P
 			return err
 		}
 		out = ch
-		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.issue", u.ID, map[string]string{"challenge": id, "kind": string(PushStepUp)})
+		if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.issue", u.ID, map[string]string{"challenge": id, "kind": string(PushStepUp)}); err != nil {
+			return err
+		}
+		return s.finishIdempotent(ctx, tx, ch)
 	})
 	if err != nil {
 		return nil, internal("issue push challenge", err)
@@ -899,7 +902,7 @@ func (s *Service) CollectBiometricLogin(ctx context.Context, prog *Programme, id
 			return &Error{Class: ErrInvalidCredentials}
 		}
 		if u.Locked(now) {
-			return s.lockedError(u, now)
+			return lockedError(u.LockedUntil, now)
 		}
 		ch.Collected = true
 		if err := tx.UpdatePushChallenge(ch); err != nil {

@@ -51,7 +51,7 @@ func RequireStepUp(c *Caller) error {
 // is PENDING_VERIFICATION until VerifyEnrolSMS. Replacing a device while another
 // factor is ACTIVE needs a stepped-up session.
 func (s *Service) EnrolSMS(ctx context.Context, c *Caller) error {
-	return s.issueChallenge(ctx, c, PurposeEnrolSMS, func(tx Tx, u *User, now time.Time) error {
+	return s.issueChallenge(ctx, c, PurposeEnrolSMS, nil, func(tx Tx, u *User, now time.Time) error {
 		if u.Mobile == nil {
 			return Conflict(CodeMobileNotAvailable)
 		}
@@ -86,7 +86,7 @@ func (s *Service) EnrolSMS(ctx context.Context, c *Caller) error {
 
 // StepUpSMS sends a step-up code to the caller's ACTIVE SMS device (Weavr stepupSCAChallenge).
 func (s *Service) StepUpSMS(ctx context.Context, c *Caller) error {
-	return s.issueChallenge(ctx, c, PurposeStepUpSMS, func(tx Tx, u *User, _ time.Time) error {
+	return s.issueChallenge(ctx, c, PurposeStepUpSMS, nil, func(tx Tx, u *User, _ time.Time) error {
 		f, err := tx.Factor(u.ID, ChannelSMS)
 		if errors.Is(err, ErrRecordNotFound) || (err == nil && f.Status != FactorActive) {
 			return Conflict(CodeChannelNotRegistered)
@@ -97,8 +97,9 @@ func (s *Service) StepUpSMS(ctx context.Context, c *Caller) error {
 
 // issueChallenge creates or replaces the session's challenge for purpose, after
 // prepare has checked (and may have changed) the user's factors in the same
-// transaction, then texts the code to the user's mobile.
-func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose ChallengePurpose, prepare func(Tx, *User, time.Time) error) error {
+// transaction, then texts the code to the user's mobile. result is the
+// operation's result, recorded with the change for an idempotent call.
+func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose ChallengePurpose, result any, prepare func(Tx, *User, time.Time) error) error {
 	code, nonce, err := s.newOTP()
 	if err != nil {
 		return err
@@ -142,7 +143,10 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 			return err
 		}
 		user = u
-		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.issue", u.ID, map[string]string{"purpose": string(purpose), "channel": string(ChannelSMS)})
+		if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.issue", u.ID, map[string]string{"purpose": string(purpose), "channel": string(ChannelSMS)}); err != nil {
+			return err
+		}
+		return s.finishIdempotent(ctx, tx, result)
 	})
 	if err != nil {
 		return internal("issue challenge", err)
@@ -273,7 +277,10 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 			if err := tx.UpdateSession(sess); err != nil {
 				return err
 			}
-			return s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.verify", u.ID, map[string]string{"purpose": string(purpose)})
+			if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.verify", u.ID, map[string]string{"purpose": string(purpose)}); err != nil {
+				return err
+			}
+			return s.finishIdempotent(ctx, tx, nil)
 		}
 		ch.Attempts++
 		u.SCAFailures++

@@ -59,7 +59,10 @@ func (s *Service) CreateUser(ctx context.Context, c *Caller, in NewUser) (*User,
 			}
 			return err
 		}
-		return s.audit(ctx, tx, u.ProgrammeID, c.User.ID, "user.create", id, map[string]string{"roles": joinRoles(roles)})
+		if err := s.audit(ctx, tx, u.ProgrammeID, c.User.ID, "user.create", id, map[string]string{"roles": joinRoles(roles)}); err != nil {
+			return err
+		}
+		return s.finishIdempotent(ctx, tx, u)
 	})
 	if err != nil {
 		return nil, internal("create user", err)
@@ -284,7 +287,10 @@ func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPa
 			afters = append(afters, after)
 		}
 		out = u
-		return s.audit(ctx, tx, u.ProgrammeID, c.User.ID, "user.update", u.ID, details)
+		if err := s.audit(ctx, tx, u.ProgrammeID, c.User.ID, "user.update", u.ID, details); err != nil {
+			return err
+		}
+		return s.finishIdempotent(ctx, tx, u)
 	})
 	if err != nil {
 		return nil, internal("update user", err)

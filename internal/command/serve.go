@@ -241,6 +241,8 @@ func (i *instance) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	// Push event streams stay open; Shutdown would wait for them.
 	srv.RegisterOnShutdown(i.svc.StopPush)
+	// Emails sent in the background after a request was answered still go out.
+	defer i.svc.WaitForMail()
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go i.sweep(sweepCtx)
