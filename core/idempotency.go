@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync"
 	"time"
 )
 
@@ -54,7 +55,77 @@ func (s *Service) BeginIdempotent(ctx context.Context, key string, payloadHash [
 	return replay, nil
 }
 
-// FinishIdempotent stores a successful response for replay.
+// IdempotentCall is an idempotency-ref that BeginIdempotent claimed, carried
+// into core with its request's context so that the operation's own
+// transaction also finishes the record: the change and the answer that
+// replays it commit together, and a retry after a crash between the commit
+// and the answer gets that answer (never IDEMPOTENCY_REF_IN_FLIGHT, then a
+// conflict with the change itself). It is request-scoped data, the record's
+// key, plus the server's encoder of this request's answer: a pure function of
+// the operation's result, not a service (GUIDE, convention 5).
+type IdempotentCall struct {
+	// Key is the claimed record's key.
+	Key string
+	// Answer renders the operation's result as the HTTP answer to replay.
+	// Operations without a result pass nil.
+	Answer func(result any) (status int, body []byte, err error)
+
+	mu       sync.Mutex
+	answered bool
+	status   int
+	body     []byte
+}
+
+type idempotentCallKey struct{}
+
+// WithIdempotentCall returns ctx carrying call to the operation it is passed to.
+func WithIdempotentCall(ctx context.Context, call *IdempotentCall) context.Context {
+	return context.WithValue(ctx, idempotentCallKey{}, call)
+}
+
+// Answered returns the answer the operation recorded with its change, if it
+// recorded one (ok false: the operation committed no change of its own).
+func (c *IdempotentCall) Answered() (status int, body []byte, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status, c.body, c.answered
+}
+
+// finishIdempotent finishes the record of ctx's idempotent call in tx, the
+// transaction of the operation's change, with the answer for result. Every
+// operation reachable through an idempotent endpoint calls it as the last
+// step of that transaction; without a call in ctx it does nothing. A record
+// that another run of the same request (one that took over an abandoned
+// claim) finished first fails the transaction with ErrIdempotencyInFlight, so
+// the change happens once.
+func (s *Service) finishIdempotent(ctx context.Context, tx Tx, result any) error {
+	call, _ := ctx.Value(idempotentCallKey{}).(*IdempotentCall)
+	if call == nil || call.Answer == nil {
+		return nil
+	}
+	status, body, err := call.Answer(result)
+	if err != nil {
+		return err
+	}
+	rec, err := tx.Idempotency(call.Key)
+	if err != nil {
+		return err
+	}
+	if rec.Done {
+		return ErrIdempotencyInFlight
+	}
+	rec.Done, rec.Status, rec.Body = true, status, body
+	if err := tx.UpdateIdempotency(rec); err != nil {
+		return err
+	}
+	call.mu.Lock()
+	call.answered, call.status, call.body = true, status, body
+	call.mu.Unlock()
+	return nil
+}
+
+// FinishIdempotent stores a successful response for replay, for a request
+// whose operation committed no change of its own to finish it with.
 func (s *Service) FinishIdempotent(ctx context.Context, key string, status int, body []byte) error {
 	err := s.store.Update(ctx, func(tx Tx) error {
 		rec, err := tx.Idempotency(key)
@@ -67,14 +138,21 @@ func (s *Service) FinishIdempotent(ctx context.Context, key string, status int, 
 	return internal("finish idempotent request", err)
 }
 
-// AbandonIdempotent forgets a request that failed, so that it may be retried.
-func (s *Service) AbandonIdempotent(ctx context.Context, key string) error {
+// AbandonIdempotent forgets a request that failed, so that it may be
+// retried: its claim, or the answer its operation recorded before a later step
+// failed (a text message that could not be sent). A record that another run
+// of the request finished is kept.
+func (s *Service) AbandonIdempotent(ctx context.Context, call *IdempotentCall) error {
+	_, _, ours := call.Answered()
 	err := s.store.Update(ctx, func(tx Tx) error {
-		err := tx.DeleteIdempotency(key)
-		if errors.Is(err, ErrRecordNotFound) {
+		rec, err := tx.Idempotency(call.Key)
+		if errors.Is(err, ErrRecordNotFound) || (err == nil && rec.Done && !ours) {
 			return nil
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.DeleteIdempotency(call.Key)
 	})
 	return internal("abandon idempotent request", err)
 }

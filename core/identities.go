@@ -68,7 +68,10 @@ func (s *Service) CreateIdentity(ctx context.Context, prog *Programme, in NewIde
 			}
 			return err
 		}
-		return s.audit(ctx, tx, prog.ID, ActorAPI, "identity.create", id, map[string]string{"type": string(in.Type)})
+		if err := s.audit(ctx, tx, prog.ID, ActorAPI, "identity.create", id, map[string]string{"type": string(in.Type)}); err != nil {
+			return err
+		}
+		return s.finishIdempotent(ctx, tx, &IdentityView{Identity: ident, Root: root})
 	})
 	if err != nil {
 		return nil, nil, internal("create identity", err)

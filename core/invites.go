@@ -41,7 +41,7 @@ func (s *Service) SendInvite(ctx context.Context, c *Caller, id string) error {
 		if u.PasswordSet {
 			return Conflict(CodeInviteAlreadyConsumed)
 		}
-		if err := s.spendEmail(tx, c.Programme, u.Email); err != nil {
+		if err := s.spendEmail(tx, c.Programme.ID, u.Email); err != nil {
 			return err
 		}
 		now := s.clock.Now()
@@ -49,7 +49,10 @@ func (s *Service) SendInvite(ctx context.Context, c *Caller, id string) error {
 		if err := tx.PutInvite(inv); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, u.ProgrammeID, c.User.ID, "user.invite", u.ID, nil)
+		if err := s.audit(ctx, tx, u.ProgrammeID, c.User.ID, "user.invite", u.ID, nil); err != nil {
+			return err
+		}
+		return s.finishIdempotent(ctx, tx, nil)
 	})
 	if err != nil {
 		return internal("send invite", err)

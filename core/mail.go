@@ -1,10 +1,12 @@
 package core
 
 import (
+	"errors"
 	"bytes"
 	"context"
 	"fmt"
 	htmltemplate "html/template"
+	"log/slog"
 	"strings"
 	texttemplate "text/template"
 
@@ -37,16 +39,16 @@ func loadMailTemplates() (*mailTemplates, error) {
 // it (spendEmail) and then call deliverTemplate, so that a refused email
 // leaves no code behind.
 func (s *Service) sendTemplate(ctx context.Context, prog *Programme, to, name string, data map[string]any) error {
-	err := s.store.Update(ctx, func(tx Tx) error { return s.spendEmail(tx, prog, to) })
+	err := s.store.Update(ctx, func(tx Tx) error { return s.spendEmail(tx, prog.ID, to) })
 	if err != nil {
 		return internal("email budget", err)
 	}
 	return s.deliverTemplate(ctx, prog, to, name, data)
 }
 
-// spendEmail spends one email to address to from prog's budget, in tx.
-func (s *Service) spendEmail(tx Tx, prog *Programme, to string) error {
-	return s.spend(tx, newBudget("email", prog.ID, "to:"+NormaliseEmail(to), s.cfg.RateLimits.EmailPerAddress))
+// spendEmail spends one email to address to from programme's budget, in tx.
+func (s *Service) spendEmail(tx Tx, programmeID, to string) error {
+	return s.spend(tx, newBudget("email", programmeID, "to:"+NormaliseEmail(to), s.cfg.RateLimits.EmailPerAddress))
 }
 
 // deliverTemplate renders the named email for prog and sends it to one
@@ -73,4 +75,55 @@ func (s *Service) deliverTemplate(ctx context.Context, prog *Programme, to, name
 		return fmt.Errorf("send %s email: %w", name, err)
 	}
 	return nil
+}
+
+// sendLater sends a templated email in the background, so that the request
+// answers without waiting for the mail server: an operation that must take the
+// same time whether or not it had someone to write to (LostPasswordStart) uses
+// it. The caller has spent the address's budget. A failure is logged, without
+// the message. WaitForMail waits for the emails in flight.
+func (s *Service) sendLater(ctx context.Context, prog *Programme, to, name string, data map[string]any) {
+	s.later(ctx, name, func(ctx context.Context) error { return s.deliverTemplate(ctx, prog, to, name, data) })
+}
+
+// noticeLater sends a notice in the background, spending the address's
+// budget first (over budget it is dropped and logged): notices follow changes
+// an attacker may provoke (a lockout), whose answer must not wait for, nor
+// depend on, a mail server.
+func (s *Service) noticeLater(ctx context.Context, prog *Programme, to, name string, data map[string]any) {
+	s.later(ctx, name, func(ctx context.Context) error { return s.sendTemplate(ctx, prog, to, name, data) })
+}
+
+// spendLater spends an email of the address's budget in the background and
+// sends nothing: the store work of a notice, for a change that has no one to
+// tell (an unknown email's lockout), so that it looks like a known one's.
+func (s *Service) spendLater(ctx context.Context, programmeID, to string) {
+	s.later(ctx, "decoy notice", func(ctx context.Context) error {
+		err := s.store.Update(ctx, func(tx Tx) error { return s.spendEmail(tx, programmeID, to) })
+		if errors.Is(err, ErrRateLimited) {
+			return nil
+		}
+		return err
+	})
+}
+
+// later runs an email's work in the background, logging a failure (never
+// the message); WaitForMail waits for it.
+func (s *Service) later(ctx context.Context, what string, run func(context.Context) error) {
+	s.mailing.RLock()
+	go func() {
+		defer s.mailing.RUnlock()
+		if err := run(context.WithoutCancel(ctx)); err != nil {
+			s.log.ErrorContext(ctx, "background email", slog.String("template", what), slog.String("error", err.Error()))
+		}
+	}()
+}
+
+// WaitForMail returns once every email sent in the background so far has been
+// handed to the email sender: deputy serve calls it when shutting down, and
+// the sandbox outbox before it is read, so that a reader sees every message of
+// the requests already answered.
+func (s *Service) WaitForMail() {
+	s.mailing.Lock()
+	s.mailing.Unlock() //nolint:staticcheck // an empty critical section: it waits for the senders' read locks
 }

@@ -106,7 +106,8 @@ type User struct {
 	EmailVerified      bool
 	MobileChanges      int // how often the mobile number was changed (at most 3)
 	PasswordSet        bool
-	FailedLogins       int       // consecutive failed sign-ins
+	FailedLogins       int       // consecutive failed sign-ins (forgotten signInFailureMemory after the last)
+	LastFailedLogin    time.Time // when FailedLogins last grew
 	LockedUntil        time.Time // zero when not locked
 	SCAFailures        int       // consecutive wrong one-time codes, across challenges (PSD2 RTS Art. 4)
 	SCALockedUntil     time.Time // no challenges until then
@@ -135,6 +136,9 @@ type Session struct {
 	LastSeen    time.Time // last recorded activity; the session idles out from here
 	SteppedUp   bool
 	SteppedUpAt time.Time
+	// DeviceID is the companion device this session enrolled, if any: the
+	// session then acts for that device only while it stays the linked one.
+	DeviceID string
 }
 
 // ResetCode is a lost-password code, stored only as a keyed hash.

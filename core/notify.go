@@ -84,6 +84,7 @@ func (s *Service) Outbox(ctx context.Context, programmeID string, c *Caller, lim
 	if c != nil {
 		recipients = recipientsOf(c.User)
 	}
+	s.WaitForMail()
 	var out []*Message
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		var err error

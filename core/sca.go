@@ -6,7 +6,6 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -52,7 +51,7 @@ func RequireStepUp(c *Caller) error {
 // is PENDING_VERIFICATION until VerifyEnrolSMS. Replacing a device while another
 // factor is ACTIVE needs a stepped-up session.
 func (s *Service) EnrolSMS(ctx context.Context, c *Caller) error {
-	return s.issueChallenge(ctx, c, PurposeEnrolSMS, func(tx Tx, u *User, now time.Time) error {
+	return s.issueChallenge(ctx, c, PurposeEnrolSMS, nil, func(tx Tx, u *User, now time.Time) error {
 		if u.Mobile == nil {
 			return Conflict(CodeMobileNotAvailable)
 		}
@@ -87,7 +86,7 @@ func (s *Service) EnrolSMS(ctx context.Context, c *Caller) error {
 
 // StepUpSMS sends a step-up code to the caller's ACTIVE SMS device (Weavr stepupSCAChallenge).
 func (s *Service) StepUpSMS(ctx context.Context, c *Caller) error {
-	return s.issueChallenge(ctx, c, PurposeStepUpSMS, func(tx Tx, u *User, _ time.Time) error {
+	return s.issueChallenge(ctx, c, PurposeStepUpSMS, nil, func(tx Tx, u *User, _ time.Time) error {
 		f, err := tx.Factor(u.ID, ChannelSMS)
 		if errors.Is(err, ErrRecordNotFound) || (err == nil && f.Status != FactorActive) {
 			return Conflict(CodeChannelNotRegistered)
@@ -98,8 +97,9 @@ func (s *Service) StepUpSMS(ctx context.Context, c *Caller) error {
 
 // issueChallenge creates or replaces the session's challenge for purpose, after
 // prepare has checked (and may have changed) the user's factors in the same
-// transaction, then texts the code to the user's mobile.
-func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose ChallengePurpose, prepare func(Tx, *User, time.Time) error) error {
+// transaction, then texts the code to the user's mobile. result is the
+// operation's result, recorded with the change for an idempotent call.
+func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose ChallengePurpose, result any, prepare func(Tx, *User, time.Time) error) error {
 	code, nonce, err := s.newOTP()
 	if err != nil {
 		return err
@@ -146,7 +146,10 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 			return err
 		}
 		user = u
-		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.issue", u.ID, map[string]string{"purpose": string(purpose), "channel": string(ChannelSMS)})
+		if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.issue", u.ID, map[string]string{"purpose": string(purpose), "channel": string(ChannelSMS)}); err != nil {
+			return err
+		}
+		return s.finishIdempotent(ctx, tx, result)
 	})
 	if err != nil {
 		return internal("issue challenge", err)
@@ -236,9 +239,9 @@ func (s *Service) VerifyStepUpSMS(ctx context.Context, c *Caller, code string) e
 // race, and every wrong guess is counted both on the challenge and on the user.
 func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose ChallengePurpose, code string, onSuccess func(Tx, time.Time) error) error {
 	var outcome error
-	var lockedUser *User
+	var after func()
 	err := s.store.Update(ctx, func(tx Tx) error {
-		outcome, lockedUser = nil, nil
+		outcome, after = nil, nil
 		if err := requireLiveSession(tx, c); err != nil {
 			return err
 		}
@@ -286,7 +289,10 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 			if err := tx.UpdateSession(sess); err != nil {
 				return err
 			}
-			return s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.verify", u.ID, map[string]string{"purpose": string(purpose)})
+			if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.verify", u.ID, map[string]string{"purpose": string(purpose)}); err != nil {
+				return err
+			}
+			return s.finishIdempotent(ctx, tx, nil)
 		}
 		ch.Attempts++
 		u.SCAFailures++
@@ -305,14 +311,10 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 			u.SCAFailures = 0
 			u.SCALockedUntil = now.Add(s.cfg.SCALockout)
 			ch.State = ChallengeFailed
-			if _, err := tx.DeleteUserSessions(u.ID); err != nil {
-				return err
-			}
-			if err := s.endPushChallenges(tx, u.ID, PushReasonLocked); err != nil {
+			if after, err = s.revoke(ctx, tx, revocation{reason: RevokeSCALock, user: u}); err != nil {
 				return err
 			}
 			outcome = Conflict(CodeChallengeLimitExceeded)
-			lockedUser = u
 			details["locked"] = "true"
 		}
 		if err := tx.PutChallenge(ch); err != nil {
@@ -326,19 +328,8 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 	if err != nil {
 		return internal("verify challenge", err)
 	}
-	if lockedUser != nil {
-		s.alertSCALock(ctx, c.Programme, lockedUser)
-		s.pushChanged(ctx, lockedUser.ID)
+	if after != nil {
+		after()
 	}
 	return outcome
-}
-
-// alertSCALock emails the user that their second factor was locked.
-func (s *Service) alertSCALock(ctx context.Context, prog *Programme, u *User) {
-	err := s.sendTemplate(ctx, prog, u.Email, "sca_locked", map[string]any{
-		"Name": u.Name, "Failures": s.cfg.SCAFailureLimit, "Minutes": int(s.cfg.SCALockout.Minutes()),
-	})
-	if err != nil {
-		s.log.ErrorContext(ctx, "send SCA lock alert", slog.String("user", u.ID), slog.String("error", err.Error()))
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -150,18 +151,29 @@ type Integrations struct {
 	Push PushRelay
 }
 
+// passwordHasher is the password hashing core needs (password.Hasher, argon2id).
+type passwordHasher interface {
+	Hash(ctx context.Context, plain string) (string, error)
+	Verify(ctx context.Context, plain, encoded string) (ok, rehash bool, err error)
+	// VerifyDummy spends the time of a failed Verify.
+	VerifyDummy(ctx context.Context, plain string)
+}
+
 // Service is Deputy's domain API. It is safe for concurrent use.
 type Service struct {
 	cfg    Config
 	store  Store
 	send   Integrations
 	clock  Clock
-	hasher *password.Hasher
+	hasher passwordHasher
 	keys   keyring
 	mail   *mailTemplates
 	log    *slog.Logger
 	rp     *webauthn.WebAuthn
 	hub    *pushHub
+	// mailing is read-held by each email sendLater has in flight, so that
+	// WaitForMail can wait for them all.
+	mailing sync.RWMutex
 }
 
 // New builds a Service over its dependencies, validating cfg. It loads the

@@ -23,112 +23,6 @@ type SignedIn struct {
 // sessionTokenPrefix marks session tokens.
 const sessionTokenPrefix = "dst_"
 
-// Login signs a user in with email and password (Weavr loginWithPassword).
-// Unknown email, wrong password, no password yet and deactivated users all fail
-// with ErrInvalidCredentials after similar work; LockoutThreshold consecutive
-// failures lock the user for LockoutDuration (ErrLocked). The failure count is
-// decided inside the store transaction, so it is exact under parallel attempts.
-func (s *Service) Login(ctx context.Context, prog *Programme, email, plain string) (*SignedIn, error) {
-	email = NormaliseEmail(email)
-	type candidate struct {
-		user *User
-		pw   *PasswordRecord
-	}
-	var cands []candidate
-	err := s.store.View(ctx, func(tx ReadTx) error {
-		cands = cands[:0]
-		users, err := tx.UsersByEmail(prog.ID, email)
-		if err != nil {
-			return err
-		}
-		for _, u := range users {
-			pw, err := tx.Password(u.ID)
-			if errors.Is(err, ErrRecordNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			cands = append(cands, candidate{u, pw})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, internal("login lookup", err)
-	}
-	now := s.clock.Now()
-	checked := false
-	for _, c := range cands {
-		if !c.user.Active {
-			continue
-		}
-		if c.user.Locked(now) {
-			return nil, s.lockedError(c.user, now)
-		}
-		checked = true
-		ok, rehash, err := s.hasher.Verify(ctx, plain, c.pw.Hash)
-		if err != nil {
-			return nil, internal("verify password", err)
-		}
-		if ok {
-			return s.completeLogin(ctx, c.user, c.pw, plain, rehash)
-		}
-		if err := s.recordLoginFailure(ctx, c.user.ID); err != nil {
-			return nil, err
-		}
-	}
-	if !checked {
-		s.hasher.VerifyDummy(ctx, plain)
-	}
-	return nil, &Error{Class: ErrInvalidCredentials}
-}
-
-func (s *Service) lockedError(u *User, now time.Time) error {
-	return &Error{Class: ErrLocked, RetryAfter: u.LockedUntil.Sub(now), Message: "account temporarily locked after failed sign-in attempts"}
-}
-
-// recordLoginFailure counts one failed attempt for userID and locks the user on
-// the threshold. It answers ErrLocked when the user was already locked (a parallel
-// attempt got there first), so exactly LockoutThreshold attempts see 403.
-func (s *Service) recordLoginFailure(ctx context.Context, userID string) error {
-	var outcome error
-	locked := false
-	err := s.store.Update(ctx, func(tx Tx) error {
-		outcome, locked = nil, false
-		u, err := tx.User(userID)
-		if err != nil {
-			return err
-		}
-		now := s.clock.Now()
-		if u.Locked(now) {
-			outcome = s.lockedError(u, now)
-			return nil
-		}
-		u.FailedLogins++
-		action := "login.failed"
-		if u.FailedLogins >= s.cfg.LockoutThreshold {
-			u.FailedLogins = 0
-			u.LockedUntil = now.Add(s.cfg.LockoutDuration)
-			action, locked = "login.locked", true
-			if err := s.endPushChallenges(tx, u.ID, PushReasonLocked); err != nil {
-				return err
-			}
-		}
-		u.UpdatedAt = now
-		if err := tx.UpdateUser(u); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, u.ProgrammeID, u.ID, action, u.ID, nil)
-	})
-	if err != nil {
-		return internal("record login failure", err)
-	}
-	if locked {
-		s.pushChanged(ctx, userID)
-	}
-	return outcome
-}
-
 // completeLogin opens a session for a verified password, re-checking inside the
 // transaction that the user was not locked or deactivated meanwhile.
 func (s *Service) completeLogin(ctx context.Context, u *User, pw *PasswordRecord, plain string, rehash bool) (*SignedIn, error) {
@@ -155,7 +49,7 @@ func (s *Service) completeLogin(ctx context.Context, u *User, pw *PasswordRecord
 			return &Error{Class: ErrInvalidCredentials}
 		}
 		if cur.Locked(now) {
-			return s.lockedError(cur, now)
+			return lockedError(cur.LockedUntil, now)
 		}
 		if cur.FailedLogins != 0 {
 			cur.FailedLogins = 0

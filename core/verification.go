@@ -21,8 +21,9 @@ const maxEmailCodeAttempts = 5
 
 // SendEmailVerification emails a verification code to the authorised users of
 // the programme with this email (Weavr authorisedUserEmailVerificationCodeSend).
-// Over the address's email budget it fails with ErrRateLimited and stores no
-// new code (the answer already says whether the address is known).
+// The codes are stored in one transaction, then sent. Over the address's
+// email budget it fails with ErrRateLimited and stores no new code (the answer
+// already says whether the address is known).
 func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, email string) error {
 	users, err := s.usersByEmail(ctx, prog, email)
 	if err != nil {
@@ -31,29 +32,36 @@ func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, em
 	if len(users) == 0 {
 		return Conflict(CodeEmailNotFound)
 	}
-	for _, u := range users {
-		code, err := s.newCode()
-		if err != nil {
+	codes := make([]string, len(users))
+	nonces := make([]string, len(users))
+	for i := range users {
+		if codes[i], err = s.newCode(); err != nil {
 			return err
 		}
-		nonce, err := randomToken("")
-		if err != nil {
+		if nonces[i], err = randomToken(""); err != nil {
 			return err
 		}
-		err = s.store.Update(ctx, func(tx Tx) error {
-			if err := s.spendEmail(tx, prog, u.Email); err != nil {
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		for i, u := range users {
+			if err := s.spendEmail(tx, prog.ID, u.Email); err != nil {
 				return err
 			}
-			ec := &EmailCode{UserID: u.ID, Nonce: nonce, CodeHash: s.keys.hash(purposeEmailCode, nonce+":"+code), ExpiresAt: s.clock.Now().Add(s.cfg.ResetCodeTTL)}
+			ec := &EmailCode{UserID: u.ID, Nonce: nonces[i], CodeHash: s.keys.hash(purposeEmailCode, nonces[i]+":"+codes[i]), ExpiresAt: s.clock.Now().Add(s.cfg.ResetCodeTTL)}
 			if err := tx.PutEmailCode(ec); err != nil {
 				return err
 			}
-			return s.audit(ctx, tx, prog.ID, ActorAPI, "user.email_verification_sent", u.ID, nil)
-		})
-		if err != nil {
-			return internal("store email code", err)
+			if err := s.audit(ctx, tx, prog.ID, ActorAPI, "user.email_verification_sent", u.ID, nil); err != nil {
+				return err
+			}
 		}
-		if err := s.deliverTemplate(ctx, prog, u.Email, "verify_email", map[string]any{"Name": u.Name, "Code": code, "Minutes": int(s.cfg.ResetCodeTTL.Minutes())}); err != nil {
+		return s.finishIdempotent(ctx, tx, nil)
+	})
+	if err != nil {
+		return internal("store email code", err)
+	}
+	for i, u := range users {
+		if err := s.deliverTemplate(ctx, prog, u.Email, "verify_email", map[string]any{"Name": u.Name, "Code": codes[i], "Minutes": int(s.cfg.ResetCodeTTL.Minutes())}); err != nil {
 			return err
 		}
 	}

@@ -70,7 +70,7 @@ func (s *Server) enrolOTP(r *request) (reply, error) {
 	if err := otpChannel(r); err != nil {
 		return reply{}, err
 	}
-	if err := s.svc.EnrolSMS(r.Context(), r.caller); err != nil {
+	if err := s.svc.EnrolSMS(answering(r, noResult), r.caller); err != nil {
 		return reply{}, err
 	}
 	return noContent()
@@ -85,7 +85,7 @@ func (s *Server) enrolOTPVerify(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	if err := s.svc.VerifyEnrolSMS(r.Context(), r.caller, code); err != nil {
+	if err := s.svc.VerifyEnrolSMS(answering(r, noResult), r.caller, code); err != nil {
 		return reply{}, err
 	}
 	return noContent()
@@ -96,7 +96,7 @@ func (s *Server) stepUpOTP(r *request) (reply, error) {
 	if err := otpChannel(r); err != nil {
 		return reply{}, err
 	}
-	if err := s.svc.StepUpSMS(r.Context(), r.caller); err != nil {
+	if err := s.svc.StepUpSMS(answering(r, noResult), r.caller); err != nil {
 		return reply{}, err
 	}
 	return noContent()
@@ -111,7 +111,7 @@ func (s *Server) stepUpOTPVerify(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	if err := s.svc.VerifyStepUpSMS(r.Context(), r.caller, code); err != nil {
+	if err := s.svc.VerifyStepUpSMS(answering(r, noResult), r.caller, code); err != nil {
 		return reply{}, err
 	}
 	return noContent()

@@ -215,17 +215,22 @@ func (s *Server) corporateCreate(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	ident, root, err := s.svc.CreateIdentity(r.Context(), r.prog, core.NewIdentity{
+	ident, root, err := s.svc.CreateIdentity(answering(r, corporateCreated), r.prog, core.NewIdentity{
 		Type: core.Corporate, Name: in.Company.Name, Profile: prof, Root: in.RootUser.details(),
 	})
 	if err != nil {
 		return reply{}, err
 	}
-	out, err := corporateResponse(ident, root)
+	return corporateCreated(&core.IdentityView{Identity: ident, Root: root})
+}
+
+// corporateCreated answers corporateCreate.
+func corporateCreated(v *core.IdentityView) (reply, error) {
+	out, err := corporateResponse(v.Identity, v.Root)
 	if err != nil {
 		return reply{}, err
 	}
-	set := root.PasswordSet
+	set := v.Root.PasswordSet
 	out.RootUser.PasswordAlreadySet = &set
 	return ok(out)
 }
@@ -339,11 +344,16 @@ func (s *Server) consumerCreate(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	ident, root, err := s.svc.CreateIdentity(r.Context(), r.prog, core.NewIdentity{Type: core.Consumer, Profile: prof, Root: u.details()})
+	ident, root, err := s.svc.CreateIdentity(answering(r, consumerCreated), r.prog, core.NewIdentity{Type: core.Consumer, Profile: prof, Root: u.details()})
 	if err != nil {
 		return reply{}, err
 	}
-	out, err := consumerResponse(ident, root)
+	return consumerCreated(&core.IdentityView{Identity: ident, Root: root})
+}
+
+// consumerCreated answers consumerCreate.
+func consumerCreated(v *core.IdentityView) (reply, error) {
+	out, err := consumerResponse(v.Identity, v.Root)
 	if err != nil {
 		return reply{}, err
 	}

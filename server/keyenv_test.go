@@ -28,6 +28,13 @@ import (
 // programme's public ui key.
 func newEnvWithKeys(t *testing.T, srv server.Options, opts ...envOption) (e *env, uiKey string) {
 	t.Helper()
+	return newEnvOverStore(t, srv, nil, opts...)
+}
+
+// newEnvOverStore is newEnvWithKeys with the service's store wrapped by wrap
+// (nil for none), for tests that watch or break the store's transactions.
+func newEnvOverStore(t *testing.T, srv server.Options, wrap func(core.Store) core.Store, opts ...envOption) (e *env, uiKey string) {
+	t.Helper()
 	store, err := boltstore.Open(filepath.Join(t.TempDir(), "deputy.db"), boltstore.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
@@ -41,7 +48,11 @@ func newEnvWithKeys(t *testing.T, srv server.Options, opts ...envOption) (e *env
 	}
 	ctx := context.Background()
 	kyc := &failingKYC{}
-	svc, err := core.New(ctx, cfg, store, core.Integrations{SMS: outbox, Email: outbox, KYC: kyc}, clock)
+	var svcStore core.Store = store
+	if wrap != nil {
+		svcStore = wrap(store)
+	}
+	svc, err := core.New(ctx, cfg, svcStore, core.Integrations{SMS: outbox, Email: outbox, KYC: kyc}, clock)
 	require.NoError(t, err)
 	srv.Logger, srv.Clock = log, clock
 	if srv.KYCCallbackSecret == nil {

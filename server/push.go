@@ -119,12 +119,15 @@ func (s *Server) biometricEnrolBegin(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	options, err := s.svc.BeginBiometricEnrolment(r.Context(), r.caller, in.DeviceID, in.DeviceName)
+	options, err := s.svc.BeginBiometricEnrolment(answering(r, biometricBegun), r.caller, in.DeviceID, in.DeviceName)
 	if err != nil {
 		return reply{}, err
 	}
-	return ok(options)
+	return biometricBegun(options)
 }
+
+// biometricBegun answers a biometric enrolment's begin step with the creation options.
+func biometricBegun(options json.RawMessage) (reply, error) { return ok(options) }
 
 type biometricFinishRequest struct {
 	VerificationCode string          `json:"verificationCode"`
@@ -149,7 +152,7 @@ func (s *Server) biometricEnrolFinish(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	if err := s.svc.FinishBiometricEnrolment(r.Context(), r.caller, in.VerificationCode, in.Credential); err != nil {
+	if err := s.svc.FinishBiometricEnrolment(answering(r, noResult), r.caller, in.VerificationCode, in.Credential); err != nil {
 		return reply{}, err
 	}
 	return noContent()
@@ -160,7 +163,7 @@ func (s *Server) unlinkDeviceUsingPush(r *request) (reply, error) {
 	if err := pushChannel(r); err != nil {
 		return reply{}, err
 	}
-	if err := s.svc.UnlinkBiometric(r.Context(), r.caller); err != nil {
+	if err := s.svc.UnlinkBiometric(answering(r, noResult), r.caller); err != nil {
 		return reply{}, err
 	}
 	return noContent()
@@ -192,10 +195,15 @@ func (s *Server) stepUpPush(r *request) (reply, error) {
 			return reply{}, err
 		}
 	}
-	ch, err := s.svc.StepUpPush(r.Context(), r.caller, in.Summary)
+	ch, err := s.svc.StepUpPush(answering(r, pushIssued), r.caller, in.Summary)
 	if err != nil {
 		return reply{}, err
 	}
+	return pushIssued(ch)
+}
+
+// pushIssued answers stepupSCAChallengePush.
+func pushIssued(ch *core.PushChallenge) (reply, error) {
 	return ok(stepUpPushResponse{ID: ch.ID, Number: ch.Number})
 }
 

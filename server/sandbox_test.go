@@ -39,6 +39,7 @@ func TestResetCodesAreRandomOutsideSandbox(t *testing.T) {
 	e.corporate("root@acme.test")
 	e.startReset("root@acme.test")
 
+	e.svc.WaitForMail() // outside sandbox there is no outbox endpoint that would wait
 	var msgs []*core.Message
 	require.NoError(t, e.store.View(context.Background(), func(tx core.ReadTx) error {
 		var err error

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	jsonv2 "github.com/go-json-experiment/json"
 	jsonv1 "github.com/go-json-experiment/json/v1"
 	"log/slog"
@@ -98,6 +99,7 @@ type request struct {
 	key    core.KeyKind
 	caller *core.Caller // nil unless the endpoint needs a user token
 	body   []byte
+	idem   *core.IdempotentCall // the claimed idempotency-ref, if the request has one
 }
 
 // endpoint handles one operation.
@@ -256,7 +258,10 @@ func bearerToken(r *http.Request) string {
 }
 
 // serveIdempotent runs ep once per (caller, idempotency-ref): the same ref and
-// payload replay the first success; failures are not remembered.
+// payload replay the first success; failures are not remembered. The claim
+// travels into core with ep's operation (answering), whose transaction
+// records the answer together with the change, so that a crash between the
+// commit and the answer still leaves the answer to replay.
 func (s *Server) serveIdempotent(w http.ResponseWriter, r *request, ep endpoint) {
 	ref := strings.TrimSpace(r.Header.Get("idempotency-ref"))
 	if ref == "" {
@@ -283,16 +288,22 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *request, ep endpoint)
 		writeRaw(w, replay.Status, replay.Body)
 		return
 	}
+	r.idem = &core.IdempotentCall{Key: key}
 	rep, err := ep(r)
 	// The outcome must be recorded even if the client went away meanwhile.
 	bg := context.WithoutCancel(ctx)
 	if err != nil {
-		if aerr := s.svc.AbandonIdempotent(bg, key); aerr != nil {
+		if aerr := s.svc.AbandonIdempotent(bg, r.idem); aerr != nil {
 			s.log.ErrorContext(ctx, "abandon idempotency-ref", slog.String("error", aerr.Error()))
 		}
 		s.writeError(w, r.Request, err)
 		return
 	}
+	if status, body, ok := r.idem.Answered(); ok {
+		writeRaw(w, status, body) // recorded with the change, in its transaction
+		return
+	}
+	// The operation committed no change of its own: record the answer now.
 	body, err := marshalBody(rep.body)
 	if err != nil {
 		s.writeError(w, r.Request, err)
@@ -303,6 +314,33 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *request, ep endpoint)
 	}
 	writeRaw(w, rep.status, body)
 }
+
+// answering returns the context for the core call of an idempotent
+// endpoint. With an idempotency-ref, it carries the claimed call, so that the
+// operation finishes the record in the transaction of its change with
+// answer(result), the answer the endpoint gives: endpoints build their reply
+// with the same answer function.
+func answering[T any](r *request, answer func(T) (reply, error)) context.Context {
+	if r.idem == nil {
+		return r.Context()
+	}
+	r.idem.Answer = func(result any) (int, []byte, error) {
+		v, ok := result.(T)
+		if !ok && result != nil {
+			return 0, nil, fmt.Errorf("idempotent answer: result is %T, want %T", result, v)
+		}
+		rep, err := answer(v)
+		if err != nil {
+			return 0, nil, err
+		}
+		body, err := marshalBody(rep.body)
+		return rep.status, body, err
+	}
+	return core.WithIdempotentCall(r.Context(), r.idem)
+}
+
+// noResult answers an operation without a result: 204.
+func noResult(any) (reply, error) { return noContent() }
 
 // idempotencyKey scopes a ref to the programme and the calling credential: the
 // api key, or the session for calls with a user's token (challenges and step-up

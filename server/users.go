@@ -102,7 +102,7 @@ func (s *Server) userCreate(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	u, err := s.svc.CreateUser(r.Context(), r.caller, core.NewUser{
+	u, err := s.svc.CreateUser(answering(r, userAnswer), r.caller, core.NewUser{
 		UserDetails: core.UserDetails{
 			Name: in.Name, Surname: in.Surname, Email: in.Email, Mobile: in.Mobile.core(), DateOfBirth: in.DateOfBirth.core(),
 			Tag: in.Tag, Locale: in.Locale, Brand: in.Brand, CountryOfResidence: in.CountryOfResidence,
@@ -112,8 +112,11 @@ func (s *Server) userCreate(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	return ok(userResponse(u))
+	return userAnswer(u)
 }
+
+// userAnswer answers userCreate and userUpdate.
+func userAnswer(u *core.User) (reply, error) { return ok(userResponse(u)) }
 
 type usersResponse struct {
 	Users         []userJSON `json:"users"`
@@ -236,11 +239,11 @@ func (s *Server) userUpdate(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	u, err := s.svc.UpdateUser(r.Context(), r.caller, id, patch)
+	u, err := s.svc.UpdateUser(answering(r, userAnswer), r.caller, id, patch)
 	if err != nil {
 		return reply{}, err
 	}
-	return ok(userResponse(u))
+	return userAnswer(u)
 }
 
 // userSetActive implements Weavr userActivate and userDeactivate.
@@ -263,7 +266,7 @@ func (s *Server) userInviteSend(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	if err := s.svc.SendInvite(r.Context(), r.caller, id); err != nil {
+	if err := s.svc.SendInvite(answering(r, noResult), r.caller, id); err != nil {
 		return reply{}, err
 	}
 	return noContent()
@@ -275,7 +278,7 @@ func (s *Server) userDeviceReset(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	if err := s.svc.ResetUserDevice(r.Context(), r.caller, id); err != nil {
+	if err := s.svc.ResetUserDevice(answering(r, noResult), r.caller, id); err != nil {
 		return reply{}, err
 	}
 	return noContent()
@@ -358,12 +361,15 @@ func (s *Server) userInviteConsume(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	out, err := s.svc.ConsumeInvite(r.Context(), r.prog, id, in.InviteCode, plain, in.Mobile.core(), s.inviteClient(r))
+	out, err := s.svc.ConsumeInvite(answering(r, inviteConsumed), r.prog, id, in.InviteCode, plain, in.Mobile.core(), s.inviteClient(r))
 	if err != nil {
 		return reply{}, err
 	}
-	return ok(tokenResponse{Token: out.Token})
+	return inviteConsumed(out)
 }
+
+// inviteConsumed answers userInviteConsume: the new session's token.
+func inviteConsumed(out *core.PasswordSet) (reply, error) { return ok(tokenResponse{Token: out.Token}) }
 
 type emailVerifyRequest struct {
 	Email            string `json:"email"`
@@ -376,7 +382,7 @@ func (s *Server) emailVerificationSend(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	if err := s.svc.SendEmailVerification(r.Context(), r.prog, email); err != nil {
+	if err := s.svc.SendEmailVerification(answering(r, noResult), r.prog, email); err != nil {
 		return reply{}, err
 	}
 	return noContent()

@@ -36,6 +36,22 @@ func (w *writeTx) IncrementCounter(key string, expiresAt, now time.Time) (int, e
 	return c.Count, nil
 }
 
+func (w *writeTx) Counter(key string, now time.Time) (int, time.Time, error) {
+	data := w.bucket(bucketCounters).Get([]byte(key))
+	if data == nil {
+		return 0, time.Time{}, nil
+	}
+	c, err := decode[counter](data, "counter "+key)
+	if err != nil || c.ExpiresAt.Before(now) {
+		return 0, time.Time{}, err
+	}
+	return c.Count, c.ExpiresAt, nil
+}
+
+func (w *writeTx) SetCounter(key string, count int, expiresAt time.Time) error {
+	return put(w.bucket(bucketCounters), []byte(key), &counter{Count: count, ExpiresAt: expiresAt})
+}
+
 func (w *writeTx) DeleteCountersExpired(t time.Time) (int, error) {
 	b := w.bucket(bucketCounters)
 	keys, _, err := match(b, "counter", func(c *counter) bool { return c.ExpiresAt.Before(t) })

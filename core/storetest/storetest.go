@@ -56,6 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"DeleteSessionsIdleSince", testDeleteSessionsIdleSince},
 		{"ResetCode", testResetCode},
 		{"Factor", testFactor},
+		{"FactorByCredentialID", testFactorByCredentialID},
+		{"CredentialIDUniqueUnderConcurrency", testCredentialIDUniqueUnderConcurrency},
 		{"Challenge", testChallenge},
 		{"PushChallenge", testPushChallenge},
 		{"PushChallengeSweep", testPushChallengeSweep},
@@ -69,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"Counter", testCounter},
 		{"CounterExpiry", testCounterExpiry},
 		{"CounterConcurrentIncrements", testCounterConcurrentIncrements},
+		{"CounterSetAndRead", testCounterSetAndRead},
 		{"Meta", testMeta},
 		{"ValuesAreCopies", testValuesAreCopies},
 		{"RollbackOnError", testRollbackOnError},
@@ -256,6 +259,7 @@ func user(id, programmeID, identityID, email string) *core.User {
 		MobileChanges:      1,
 		PasswordSet:        true,
 		FailedLogins:       2,
+		LastFailedLogin:    t0.Add(-time.Minute),
 		SCAFailures:        1,
 		SCALockedUntil:     t0.Add(15 * time.Minute),
 		LockedUntil:        t0.Add(30 * time.Minute),
@@ -274,6 +278,7 @@ func session(tokenHash, userID string, lastSeen time.Time) *core.Session {
 		LastSeen:    lastSeen,
 		SteppedUp:   true,
 		SteppedUpAt: t0.Add(-time.Minute),
+		DeviceID:    "device-" + userID,
 	}
 }
 

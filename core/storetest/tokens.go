@@ -154,6 +154,35 @@ func testCounterExpiry(t *testing.T, s core.Store) {
 	}
 }
 
+// testCounterSetAndRead: SetCounter stores a count and an expiry that Counter
+// reads back until the expiry, and IncrementCounter counts on from it.
+func testCounterSetAndRead(t *testing.T, s core.Store) {
+	type state struct {
+		n   int
+		exp time.Time
+	}
+	read := func(key string, now time.Time) state {
+		t.Helper()
+		got, err := write(t, s, func(tx core.Tx) (state, error) {
+			n, exp, err := tx.Counter(key, now)
+			return state{n, exp}, err
+		})
+		require.NoError(t, err)
+		return got
+	}
+	assert.Equal(t, state{}, read("set", t0), "a counter never set")
+	_, err := write(t, s, func(tx core.Tx) (int, error) { return 0, tx.SetCounter("set", 5, t0.Add(time.Hour)) })
+	require.NoError(t, err)
+	assert.Equal(t, 5, read("set", t0).n)
+	assert.True(t, read("set", t0).exp.Equal(t0.Add(time.Hour)), "expiry read back")
+	assert.Equal(t, 5, read("set", t0.Add(time.Hour)).n, "at the expiry instant it still counts")
+	assert.Equal(t, state{}, read("set", t0.Add(time.Hour+time.Microsecond)), "after the expiry")
+	assert.Equal(t, 6, increment(t, s, "set", t0.Add(2*time.Hour), t0), "an increment counts on from a set count")
+	_, err = write(t, s, func(tx core.Tx) (int, error) { return 0, tx.SetCounter("set", 0, t0.Add(time.Hour)) })
+	require.NoError(t, err)
+	assert.Equal(t, 0, read("set", t0).n, "set back to zero")
+}
+
 // testCounterConcurrentIncrements runs concurrent Updates incrementing one
 // counter: each must see the count the one before it committed, so that the
 // counts handed out are exactly 1..concurrency.

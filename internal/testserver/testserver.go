@@ -50,6 +50,9 @@ type Options struct {
 	// NotSandbox runs the service outside sandbox mode, with an Outbox still
 	// standing in for the carriers.
 	NotSandbox bool
+	// WrapStore, when set, wraps the store the service uses, for tests that
+	// watch or break its transactions; the Instance's Store stays the bare one.
+	WrapStore func(core.Store) core.Store
 }
 
 // Start runs an Instance until the test ends.
@@ -74,7 +77,11 @@ func Start(tb testing.TB, opts Options) *Instance {
 		cfg.PasswordParams = FastPasswords
 	}
 	ctx := context.Background()
-	svc, err := core.New(ctx, cfg, store, core.Integrations{SMS: outbox, Email: outbox, KYC: core.SandboxKYC{}}, clock)
+	var svcStore core.Store = store
+	if opts.WrapStore != nil {
+		svcStore = opts.WrapStore(store)
+	}
+	svc, err := core.New(ctx, cfg, svcStore, core.Integrations{SMS: outbox, Email: outbox, KYC: core.SandboxKYC{}}, clock)
 	if err != nil {
 		tb.Fatalf("core: %v", err)
 	}

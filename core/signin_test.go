@@ -1,0 +1,194 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// work is what one call cost: store transactions, the writes in them that
+// sign-in and password reset make, and password hashes.
+type work struct {
+	Views, Updates, Writes, Hashes int64
+}
+
+// countingStore counts transactions and writes on the way to the real store.
+type countingStore struct {
+	core.Store
+	views, updates, writes atomic.Int64
+}
+
+func (c *countingStore) View(ctx context.Context, fn func(core.ReadTx) error) error {
+	c.views.Add(1)
+	return c.Store.View(ctx, fn)
+}
+
+func (c *countingStore) Update(ctx context.Context, fn func(core.Tx) error) error {
+	c.updates.Add(1)
+	return c.Store.Update(ctx, func(tx core.Tx) error { return fn(countingTx{tx, &c.writes}) })
+}
+
+// countingTx counts the writes of the records sign-in and password reset touch.
+type countingTx struct {
+	core.Tx
+	writes *atomic.Int64
+}
+
+func (t countingTx) UpdateUser(u *core.User) error { t.writes.Add(1); return t.Tx.UpdateUser(u) }
+func (t countingTx) AppendAudit(e *core.AuditEvent) error {
+	t.writes.Add(1)
+	return t.Tx.AppendAudit(e)
+}
+func (t countingTx) SetCounter(key string, n int, exp time.Time) error {
+	t.writes.Add(1)
+	return t.Tx.SetCounter(key, n, exp)
+}
+func (t countingTx) PutResetCode(c *core.ResetCode) error {
+	t.writes.Add(1)
+	return t.Tx.PutResetCode(c)
+}
+
+// countingHasher counts argon2id computations.
+type countingHasher struct {
+	core.PasswordHasher
+	n *atomic.Int64
+}
+
+func (h countingHasher) Hash(ctx context.Context, plain string) (string, error) {
+	h.n.Add(1)
+	return h.PasswordHasher.Hash(ctx, plain)
+}
+
+func (h countingHasher) Verify(ctx context.Context, plain, encoded string) (bool, bool, error) {
+	h.n.Add(1)
+	return h.PasswordHasher.Verify(ctx, plain, encoded)
+}
+
+func (h countingHasher) VerifyDummy(ctx context.Context, plain string) {
+	h.n.Add(1)
+	h.PasswordHasher.VerifyDummy(ctx, plain)
+}
+
+// meter is a second service over e's store whose work is counted.
+type meter struct {
+	svc    *core.Service
+	store  *countingStore
+	hashes atomic.Int64
+}
+
+func newMeter(e *coreEnv) *meter {
+	e.t.Helper()
+	m := &meter{store: &countingStore{Store: e.store}}
+	svc, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams, RateLimits: &core.RateLimits{}},
+		m.store, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
+	require.NoError(e.t, err)
+	core.WrapHasher(svc, func(h core.PasswordHasher) core.PasswordHasher { return countingHasher{h, &m.hashes} })
+	m.svc = svc
+	return m
+}
+
+// measure runs call and returns the work it did, including the email work it
+// left running in the background.
+func (m *meter) measure(call func(*core.Service)) work {
+	v, u, w, h := m.store.views.Load(), m.store.updates.Load(), m.store.writes.Load(), m.hashes.Load()
+	call(m.svc)
+	m.svc.WaitForMail()
+	return work{m.store.views.Load() - v, m.store.updates.Load() - u, m.store.writes.Load() - w, m.hashes.Load() - h}
+}
+
+// classOf is the error class of err, or nil.
+func classOf(err error) error {
+	var e *core.Error
+	if errors.As(err, &e) {
+		return e.Class
+	}
+	return nil
+}
+
+// TestSignInWorkIsTheSameForEveryEmail: a wrong password for a user costs
+// exactly what an unknown email, a user without a password and a deactivated
+// user cost (one read, one write transaction of two writes, one hash), and
+// the fifth failure and the lockout that follows look alike too.
+func TestSignInWorkIsTheSameForEveryEmail(t *testing.T) {
+	e := newCoreEnv(t)
+	e.root(e.prog, "known@acme.test")
+	_, _, err := e.svc.CreateIdentity(e.ctx, e.prog, core.NewIdentity{Type: core.Corporate, Name: "Nopass Ltd",
+		Root: core.UserDetails{Name: "No", Surname: "Pass", Email: "nopass@acme.test", Mobile: &testMobile}})
+	require.NoError(t, err)
+	gone, _ := e.root(e.prog, "gone@acme.test")
+	e.updateUser(gone.ID, func(u *core.User) { u.Active = false })
+	m := newMeter(e)
+
+	emails := []string{"known@acme.test", "unknown@acme.test", "nopass@acme.test", "gone@acme.test"}
+	type attempt struct {
+		w     work
+		class error
+		retry time.Duration
+	}
+	var want []attempt
+	for i, email := range emails {
+		var got []attempt
+		for range 7 {
+			var err error
+			w := m.measure(func(s *core.Service) { _, err = s.Login(e.ctx, e.prog, email, "Wr0ng-Passw0rd") })
+			var ce *core.Error
+			errors.As(err, &ce)
+			require.NotNil(t, ce, "%s: %v", email, err)
+			got = append(got, attempt{w, ce.Class, ce.RetryAfter.Round(time.Second)})
+		}
+		if i == 0 {
+			want = got
+			assert.Equal(t, work{Views: 1, Updates: 1, Writes: 2, Hashes: 1}, got[0].w, "a wrong password")
+			assert.Equal(t, core.ErrInvalidCredentials, got[4].class, "the fifth failure")
+			assert.Equal(t, core.ErrLocked, got[5].class, "then locked")
+			assert.Equal(t, 30*time.Minute, got[5].retry)
+			continue
+		}
+		for j := range got {
+			assert.Equal(t, want[j].class, got[j].class, "%s attempt %d: answer", email, j+1)
+			assert.Equal(t, want[j].retry, got[j].retry, "%s attempt %d: Retry-After", email, j+1)
+			assert.Equal(t, want[j].w, got[j].w, "%s attempt %d: work", email, j+1)
+		}
+	}
+
+	// The locks end together and counting starts afresh.
+	e.clock.Advance(30 * time.Minute)
+	for _, email := range emails {
+		_, err := m.svc.Login(e.ctx, e.prog, email, "Wr0ng-Passw0rd")
+		assert.Equal(t, core.ErrInvalidCredentials, classOf(err), "%s after the lock", email)
+	}
+	// Failures are forgotten a day after the last one, for users and unknown emails alike.
+	for range 3 {
+		for _, email := range emails {
+			_, _ = m.svc.Login(e.ctx, e.prog, email, "Wr0ng-Passw0rd")
+		}
+	}
+	e.clock.Advance(24 * time.Hour)
+	for _, email := range emails {
+		_, err := m.svc.Login(e.ctx, e.prog, email, "Wr0ng-Passw0rd")
+		assert.Equal(t, core.ErrInvalidCredentials, classOf(err), "%s: a fifth failure a day later does not lock", email)
+	}
+}
+
+// TestLostPasswordStartWorkIsTheSame: starting a reset for a user and for an
+// unknown address cost one read and one write transaction of the same writes
+// before the call returns; the email goes out afterwards.
+func TestLostPasswordStartWorkIsTheSame(t *testing.T) {
+	e := newCoreEnv(t)
+	e.root(e.prog, "known@acme.test")
+	m := newMeter(e)
+	known := m.measure(func(s *core.Service) { require.NoError(t, s.LostPasswordStart(e.ctx, e.prog, "known@acme.test")) })
+	unknown := m.measure(func(s *core.Service) { require.NoError(t, s.LostPasswordStart(e.ctx, e.prog, "unknown@acme.test")) })
+	assert.Equal(t, work{Views: 1, Updates: 1, Writes: 2}, known)
+	assert.Equal(t, work{Views: 1, Updates: 1, Writes: 1}, unknown, "no reset code to store")
+	m.svc.WaitForMail()
+	require.Len(t, e.mail.all(), 1)
+	assert.Equal(t, "known@acme.test", e.mail.all()[0].To)
+}
