@@ -1,9 +1,9 @@
 package core
 
 import (
-	"errors"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	htmltemplate "html/template"
 	"log/slog"
