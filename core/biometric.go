@@ -51,6 +51,9 @@ const (
 	CodeWebAuthnSignCount = "WEBAUTHN_SIGN_COUNT_REGRESSION"
 	// CodeWebAuthnInvalid: any other reason the response was refused.
 	CodeWebAuthnInvalid = "WEBAUTHN_RESPONSE_INVALID"
+	// CodeWebAuthnCredentialTaken: the credential id is already registered,
+	// to this or any other user (§7.1 step 22).
+	CodeWebAuthnCredentialTaken = "WEBAUTHN_CREDENTIAL_ALREADY_REGISTERED"
 )
 
 // WebAuthnRegistration is a biometric enrolment between its begin and finish
@@ -232,11 +235,16 @@ func (s *Service) BeginBiometricEnrolment(ctx context.Context, c *Caller, device
 
 // FinishBiometricEnrolment completes a biometric enrolment with the SMS code
 // and the authenticator's RegistrationResponseJSON (WebAuthn §5.1.8), verified
-// as WebAuthn §7.1 "Registering a New Credential" says. In one transaction the
-// code is spent, SMS becomes ACTIVE if it was not (no separate SMS enrolment is
-// needed), the previous device's credential is replaced, pending push
-// challenges are cancelled and the session is stepped up. The previous device
-// learns it was unlinked from its event stream.
+// as WebAuthn §7.1 "Registering a New Credential" says; a credential id that
+// is already registered, to anyone, is refused (step 22,
+// WEBAUTHN_CREDENTIAL_ALREADY_REGISTERED). In one transaction the code is
+// spent, SMS becomes ACTIVE if it was not (no separate SMS enrolment is
+// needed), the session is stepped up and bound to the new device
+// (Session.DeviceID), and the previous device's credential is replaced: the
+// revocation policy's DEVICE_REPLACED row ends the other sessions (the old
+// device's among them) and pending push challenges, and the previous device
+// learns it was unlinked from its event stream. A first device is
+// DEVICE_LINKED: the user is told.
 func (s *Service) FinishBiometricEnrolment(ctx context.Context, c *Caller, code string, credential []byte) error {
 	if err := requireBiometrics(c.Programme); err != nil {
 		return err
@@ -274,10 +282,15 @@ func (s *Service) FinishBiometricEnrolment(ctx context.Context, c *Caller, code 
 	if err != nil {
 		return &Error{Class: ErrConflict, Code: CodeWebAuthnInvalid, Message: "the attestation was not accepted"}
 	}
-	var previous string
-	cancelled := 0
+	var after func()
 	err = s.verifyChallenge(ctx, c, PurposeEnrolBiometric, code, func(tx Tx, now time.Time) error {
-		previous, cancelled = "", 0
+		after = nil
+		previous := ""
+		if _, err := tx.FactorByCredentialID(cred.ID); err == nil {
+			return Conflict(CodeWebAuthnCredentialTaken)
+		} else if !errors.Is(err, ErrRecordNotFound) {
+			return err
+		}
 		cur, err := tx.WebAuthnRegistration(c.Session.TokenHash)
 		if errors.Is(err, ErrRecordNotFound) || (err == nil && !bytes.Equal(cur.Session, reg.Session)) {
 			return Conflict(CodeStateInvalid) // a newer begin replaced it meanwhile
@@ -324,37 +337,52 @@ func (s *Service) FinishBiometricEnrolment(ctx context.Context, c *Caller, code 
 		if err := tx.DeleteWebAuthnRegistration(c.Session.TokenHash); err != nil {
 			return err
 		}
-		if cancelled, err = s.cancelPushChallenges(tx, u.ID, now, PushReasonDeviceChanged); err != nil {
+		if err := bindSession(tx, c.Session.TokenHash, reg.DeviceID); err != nil {
 			return err
 		}
+		r := revocation{reason: RevokeDeviceLinked, user: u, keep: c.Session.TokenHash}
 		details := map[string]string{"channel": string(ChannelBiometric), "device": reg.DeviceID}
 		if previous != "" {
 			details["replaced"] = previous
+			r.reason = RevokeDeviceReplaced
+			if previous != reg.DeviceID {
+				r.device = previous
+			}
+		}
+		if after, err = s.revoke(ctx, tx, r); err != nil {
+			return err
 		}
 		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "factor.enrol", u.ID, details)
 	})
 	if err != nil {
 		return err
 	}
-	switch {
-	case previous != "" && previous != reg.DeviceID:
-		s.publishPush(ctx, PushEvent{Kind: PushEventUnlinked, UserID: c.User.ID, DeviceID: previous})
-	case cancelled > 0:
-		s.pushChanged(ctx, c.User.ID)
-	}
+	after()
 	return nil
+}
+
+// bindSession records in the session that it enrolled device (Session.DeviceID).
+func bindSession(tx Tx, tokenHash []byte, device string) error {
+	sess, err := tx.Session(tokenHash)
+	if err != nil {
+		return err
+	}
+	sess.DeviceID = device
+	return tx.UpdateSession(sess)
 }
 
 // UnlinkBiometric unlinks the caller's companion device (Weavr
 // unlinkDeviceUsingPush): the BIOMETRIC factor becomes INACTIVE, its credential
-// is forgotten and pending push challenges are cancelled. It needs a stepped-up
+// is forgotten, and the revocation policy's DEVICE_UNLINKED row ends the
+// user's other sessions and pending push challenges. It needs a stepped-up
 // session.
 func (s *Service) UnlinkBiometric(ctx context.Context, c *Caller) error {
 	if err := RequireStepUp(c); err != nil {
 		return err
 	}
-	var device string
+	var after func()
 	err := s.store.Update(ctx, func(tx Tx) error {
+		after = nil
 		if err := requireLiveSession(tx, c); err != nil {
 			return err
 		}
@@ -372,12 +400,11 @@ func (s *Service) UnlinkBiometric(ctx context.Context, c *Caller) error {
 		if err != nil {
 			return err
 		}
-		now := s.clock.Now()
-		device = f.DeviceID
-		if err := retireFactor(tx, f, now); err != nil {
+		device := f.DeviceID
+		if err := retireFactor(tx, f, s.clock.Now()); err != nil {
 			return err
 		}
-		if _, err := s.cancelPushChallenges(tx, u.ID, now, PushReasonUnlinked); err != nil {
+		if after, err = s.revoke(ctx, tx, revocation{reason: RevokeDeviceUnlinked, user: u, keep: c.Session.TokenHash, device: device}); err != nil {
 			return err
 		}
 		if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "factor.unlink", u.ID, map[string]string{"channel": string(ChannelBiometric), "device": device}); err != nil {
@@ -388,7 +415,7 @@ func (s *Service) UnlinkBiometric(ctx context.Context, c *Caller) error {
 	if err != nil {
 		return internal("unlink biometric", err)
 	}
-	s.publishPush(ctx, PushEvent{Kind: PushEventUnlinked, UserID: c.User.ID, DeviceID: device})
+	after()
 	return nil
 }
 

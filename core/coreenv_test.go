@@ -55,6 +55,7 @@ func newCoreEnv(t *testing.T, opts ...func(*core.Config)) *coreEnv {
 		sms: &recordingSMS{}, mail: &recordingEmail{}, logs: logs}
 	e.svc, err = core.New(e.ctx, cfg, store, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
 	require.NoError(t, err)
+	e.mail.settle = e.svc.WaitForMail
 	e.prog = e.programme("Test Programme", core.ProgrammeSettings{})
 	return e
 }
@@ -211,10 +212,13 @@ func (r *recordingSMS) lastCode(t *testing.T) string {
 	return m[2]
 }
 
-// recordingEmail records emails.
+// recordingEmail records emails. settle, when set, waits for the emails the
+// service sends in the background, so that all sees every email of the calls
+// that returned.
 type recordingEmail struct {
-	mu   sync.Mutex
-	msgs []core.Email
+	mu     sync.Mutex
+	msgs   []core.Email
+	settle func()
 }
 
 var _ core.EmailSender = (*recordingEmail)(nil)
@@ -227,6 +231,9 @@ func (r *recordingEmail) SendEmail(_ context.Context, m core.Email) error {
 }
 
 func (r *recordingEmail) all() []core.Email {
+	if r.settle != nil {
+		r.settle()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]core.Email(nil), r.msgs...)

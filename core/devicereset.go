@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"strings"
-	"time"
 )
 
 // ResetUserDevice is what an admin does for a user whose phone is lost or
@@ -11,16 +10,18 @@ import (
 // device is unlinked (the BIOMETRIC factor becomes INACTIVE and its WebAuthn
 // credential is forgotten) and the SMS factor becomes INACTIVE, so the user
 // enrols their mobile again, on the new phone, before any step-up. What the
-// old phone could still do ends with it: the user's sessions and pending push
-// challenges (revokeForDeviceReset). It needs i:users:update, the rank rule
-// and a stepped-up session; resetting again retires nothing more.
+// old phone could still do ends with it, as the revocation policy's
+// DEVICE_RESET row says: the user's sessions and pending push challenges, and
+// the user is told. It needs i:users:update, the rank rule and a stepped-up
+// session; resetting again retires nothing more.
 func (s *Service) ResetUserDevice(ctx context.Context, c *Caller, id string) error {
 	if err := require(c, PermUsersUpdate); err != nil {
 		return err
 	}
-	var device string
+	var after func()
 	err := s.store.Update(ctx, func(tx Tx) error {
-		device = ""
+		after = nil
+		device := ""
 		u, err := identityUser(tx, c, id)
 		if err != nil {
 			return err
@@ -49,7 +50,7 @@ func (s *Service) ResetUserDevice(ctx context.Context, c *Caller, id string) err
 				return err
 			}
 		}
-		if err := s.revokeForDeviceReset(tx, u.ID, now); err != nil {
+		if after, err = s.revoke(ctx, tx, revocation{reason: RevokeDeviceReset, user: u, device: device}); err != nil {
 			return err
 		}
 		details := map[string]string{"factors": strings.Join(retired, ",")}
@@ -64,20 +65,6 @@ func (s *Service) ResetUserDevice(ctx context.Context, c *Caller, id string) err
 	if err != nil {
 		return internal("reset user device", err)
 	}
-	if device != "" {
-		s.publishPush(ctx, PushEvent{Kind: PushEventUnlinked, UserID: id, DeviceID: device})
-	}
-	s.pushChanged(ctx, id)
+	after()
 	return nil
-}
-
-// revokeForDeviceReset ends what a reset device could still do: every
-// session of the user and their pending push challenges. (Issue 12's single
-// revocation policy takes this call site over.)
-func (s *Service) revokeForDeviceReset(tx Tx, userID string, now time.Time) error {
-	if _, err := tx.DeleteUserSessions(userID); err != nil {
-		return err
-	}
-	_, err := s.cancelPushChallenges(tx, userID, now, PushReasonDeviceReset)
-	return err
 }

@@ -83,9 +83,14 @@ type Challenge struct {
 type FactorReader interface {
 	Factor(userID string, ch Channel) (*Factor, error)
 	Factors(userID string) ([]*Factor, error)
+	// FactorByCredentialID finds the factor holding a WebAuthn credential id,
+	// whoever's it is (WebAuthn L3 §7.1 step 22).
+	FactorByCredentialID(credentialID []byte) (*Factor, error)
 }
 
-// FactorWriter writes factors (one per user and channel).
+// FactorWriter writes factors (one per user and channel). A non-empty
+// CredentialID belongs to one factor at most (UniqueCredentialID): PutFactor
+// keeps the index exact, freeing the id a factor drops, and DeleteFactor frees it.
 type FactorWriter interface {
 	PutFactor(f *Factor) error
 	DeleteFactor(userID string, ch Channel) error

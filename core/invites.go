@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	htmltemplate "html/template"
 	"net/url"
 )
 
@@ -12,17 +13,15 @@ const (
 	CodeInviteInvalid         = "INVITE_OR_INVITE_CODE_INVALID"
 )
 
-// maxInviteAttempts wrong codes void an invite.
-const maxInviteAttempts = 5
-
 // SendInvite (re)invites an authorised user to set a password (Weavr
 // userInviteSend) under the rank rule: a new code voids the previous one; the email links to the
 // embedder's page with the user id and the code. Invites expire after InviteTTL.
+// The email spends the address's email budget; over it, nothing is written.
 func (s *Service) SendInvite(ctx context.Context, c *Caller, id string) error {
 	if err := require(c, PermUsersInvite); err != nil {
 		return err
 	}
-	code, err := s.newCode()
+	code, err := s.newInviteCode()
 	if err != nil {
 		return err
 	}
@@ -42,6 +41,9 @@ func (s *Service) SendInvite(ctx context.Context, c *Caller, id string) error {
 		if u.PasswordSet {
 			return Conflict(CodeInviteAlreadyConsumed)
 		}
+		if err := s.spendEmail(tx, c.Programme.ID, u.Email); err != nil {
+			return err
+		}
 		now := s.clock.Now()
 		inv := &Invite{UserID: u.ID, Nonce: nonce, CodeHash: s.keys.hash(purposeInvite, nonce+":"+code), SentAt: now, ExpiresAt: now.Add(s.cfg.InviteTTL), State: InvitePending}
 		if err := tx.PutInvite(inv); err != nil {
@@ -56,37 +58,55 @@ func (s *Service) SendInvite(ctx context.Context, c *Caller, id string) error {
 		return internal("send invite", err)
 	}
 	link := inviteLink(c.Programme.Settings.InviteURL, u.ID, code)
-	return s.sendTemplate(ctx, c.Programme, u.Email, "invite", map[string]any{
+	return s.deliverTemplate(ctx, c.Programme, u.Email, "invite", map[string]any{
 		"Name": u.Name, "Inviter": c.User.Name + " " + c.User.Surname, "Code": code, "Link": link,
 		"Days": int(s.cfg.InviteTTL.Hours() / 24), "UserID": u.ID,
 	})
 }
 
-// inviteLink builds the link of an invite email: the embedder's page when the
-// programme has one, else a deputy:// link the companion app opens.
-func inviteLink(base, userID, code string) string {
-	if base == "" {
-		base = "deputy://invite"
+// newInviteCode returns a fresh invite code: 256 random bits, base64url (43
+// characters), so that guessing one is infeasible and wrong guesses need not
+// void the invite. In sandbox it is SandboxCode, as Weavr's sandbox does.
+func (s *Service) newInviteCode() (string, error) {
+	if s.cfg.Sandbox {
+		return SandboxCode, nil
 	}
+	return randomToken("")
+}
+
+// inviteLink builds the link of an invite email: the embedder's page when the
+// programme has one (http or https), else a deputy:// link the companion app
+// opens. It is typed as a safe URL for the HTML email, whose template would
+// otherwise replace the deputy:// scheme with "#ZgotmplZ"; only these three
+// schemes get through.
+func inviteLink(base, userID, code string) htmltemplate.URL {
 	u, err := url.Parse(base)
-	if err != nil {
+	if base == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		u = &url.URL{Scheme: "deputy", Host: "invite"}
 	}
 	q := u.Query()
 	q.Set("userId", userID)
 	q.Set("code", code)
 	u.RawQuery = q.Encode()
-	return u.String()
+	return htmltemplate.URL(u.String())
 }
 
-// ValidateInvite checks an invite code without using it (Weavr userInviteValidate).
-func (s *Service) ValidateInvite(ctx context.Context, prog *Programme, userID, code string) error {
-	return s.checkInvite(ctx, prog, userID, code)
+// ValidateInvite checks an invite code without using it (Weavr
+// userInviteValidate). Every call spends one of clientIP's invite budget
+// (RateLimits.InvitePerIP) and every failure one of the user's
+// (RateLimits.InviteWrongPerInvite); over either it fails with ErrRateLimited.
+// An empty clientIP means the caller is the embedder's backend (secret key):
+// one address for all its users, so only the user's budget applies.
+// Wrong codes never void the invite, and the right code is never refused for
+// the user's budget: nobody without the code can spoil someone else's invite.
+func (s *Service) ValidateInvite(ctx context.Context, prog *Programme, userID, code, clientIP string) error {
+	return s.checkInvite(ctx, prog, userID, code, clientIP)
 }
 
 // ConsumeInvite sets the invited user's first password (and optionally their
-// mobile) and signs them in (Weavr userInviteConsume).
-func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, code, plain string, mobile *Mobile) (*PasswordSet, error) {
+// mobile) and signs them in (Weavr userInviteConsume). The code is checked
+// and budgeted as by ValidateInvite.
+func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, code, plain string, mobile *Mobile, clientIP string) (*PasswordSet, error) {
 	u, err := s.programmeUser(ctx, prog, userID)
 	if err != nil {
 		return nil, err
@@ -94,7 +114,7 @@ func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, co
 	if u.PasswordSet {
 		return nil, Conflict(CodePasswordAlreadyCreated)
 	}
-	if err := s.ValidateInvite(ctx, prog, userID, code); err != nil {
+	if err := s.checkInvite(ctx, prog, userID, code, clientIP); err != nil {
 		return nil, err
 	}
 	if err := checkProfile(prog, plain); err != nil {
@@ -109,8 +129,9 @@ func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, co
 		if err != nil {
 			return err
 		}
-		// Re-check in this transaction: a parallel consume may have used the code.
-		if inv.State != InvitePending || !s.keys.equal(purposeInvite, inv.Nonce+":"+code, inv.CodeHash) || !s.clock.Now().Before(inv.ExpiresAt) {
+		// Re-check in this transaction: a parallel consume may have used the
+		// code, or a parallel deactivation voided it.
+		if !s.inviteAccepts(u, inv, code) {
 			return Conflict(CodeInviteInvalid)
 		}
 		inv.State = InviteConsumed
@@ -124,48 +145,63 @@ func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, co
 	})
 }
 
-// checkInvite verifies code against the user's pending invite, counting wrong
-// guesses (the invite is void after maxInviteAttempts). Every failure looks the same.
-func (s *Service) checkInvite(ctx context.Context, prog *Programme, userID, code string) error {
-	invalid := Conflict(CodeInviteInvalid)
+// inviteAccepts reports whether u's invite inv is usable and code is its code:
+// pending, unexpired, for an active user without a password.
+func (s *Service) inviteAccepts(u *User, inv *Invite, code string) bool {
+	return inv.State == InvitePending && u.Active && !u.PasswordSet && s.clock.Now().Before(inv.ExpiresAt) &&
+		s.keys.equal(purposeInvite, inv.Nonce+":"+code, inv.CodeHash)
+}
+
+// checkInvite verifies code against the user's pending invite, spending
+// clientIP's invite budget and, when it fails, the user's wrong-code budget
+// (whether or not the user or an invite exists, so that a 429 tells nothing
+// either). Every failure looks the same.
+func (s *Service) checkInvite(ctx context.Context, prog *Programme, userID, code, clientIP string) error {
+	perIP := s.cfg.RateLimits.InvitePerIP
+	if clientIP == "" {
+		perIP = RateLimit{} // the embedder's backend: no client address to count
+	}
 	var outcome error
 	err := s.store.Update(ctx, func(tx Tx) error {
 		outcome = nil
-		u, err := tx.User(userID)
-		if errors.Is(err, ErrRecordNotFound) || (err == nil && (u.ProgrammeID != prog.ID || u.Root)) {
-			outcome = invalid
-			return nil
-		}
-		if err != nil {
+		if err := s.spend(tx, newBudget("invite", prog.ID, addressKey(clientIP), perIP)); err != nil {
 			return err
 		}
-		inv, err := tx.Invite(userID)
-		if errors.Is(err, ErrRecordNotFound) {
-			outcome = invalid
-			return nil
-		}
-		if err != nil {
+		ok, err := s.inviteMatches(tx, prog, userID, code)
+		if err != nil || ok {
 			return err
 		}
-		if inv.State != InvitePending || u.PasswordSet || !s.clock.Now().Before(inv.ExpiresAt) {
-			outcome = invalid
-			return nil
-		}
-		if s.keys.equal(purposeInvite, inv.Nonce+":"+code, inv.CodeHash) {
-			return nil
-		}
-		outcome = invalid
-		inv.Attempts++
-		if inv.Attempts >= maxInviteAttempts {
-			inv.State = InviteVoid
-		}
-		if err := tx.PutInvite(inv); err != nil {
+		if err := s.spend(tx, newBudget("invite-wrong", prog.ID, "user:"+userID, s.cfg.RateLimits.InviteWrongPerInvite)); err != nil {
 			return err
 		}
+		outcome = Conflict(CodeInviteInvalid)
 		return s.audit(ctx, tx, prog.ID, ActorAPI, "user.invite_code_wrong", userID, nil)
 	})
 	if err != nil {
 		return internal("check invite", err)
 	}
 	return outcome
+}
+
+// inviteMatches reports whether userID is an authorised user of prog whose
+// invite accepts code.
+func (s *Service) inviteMatches(tx ReadTx, prog *Programme, userID, code string) (bool, error) {
+	u, err := tx.User(userID)
+	if errors.Is(err, ErrRecordNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if u.ProgrammeID != prog.ID || u.Root {
+		return false, nil
+	}
+	inv, err := tx.Invite(userID)
+	if errors.Is(err, ErrRecordNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return s.inviteAccepts(u, inv, code), nil
 }

@@ -6,6 +6,7 @@ package core_test
 import (
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -27,7 +28,7 @@ func (e *coreEnv) steppedUpRoot(prog *core.Programme, email string) *core.Caller
 	return c
 }
 
-var reInvite = regexp.MustCompile(`(\S+\?\S*userId=\S+)[\s\S]*asked for it: ([0-9]{6})`)
+var reInvite = regexp.MustCompile(`(\S+\?\S*userId=\S+)[\s\S]*asked for it: (\S+)`)
 
 // lastInvite returns the link and the code of the last email, which must be an invite to addr.
 func (e *coreEnv) lastInvite(addr string) (*url.URL, string) {
@@ -43,8 +44,9 @@ func (e *coreEnv) lastInvite(addr string) (*url.URL, string) {
 	return link, got[2]
 }
 
-// A new invite replaces the old one: outside sandbox the codes differ, and the
-// old code no longer validates or consumes.
+// A new invite replaces the old one: outside sandbox the codes are 256
+// random bits, base64url, in the text and in both emails' deputy:// link, and
+// the old code no longer validates or consumes.
 func TestNewInviteVoidsTheOldCode(t *testing.T) {
 	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false })
 	root := e.steppedUpRoot(e.prog, "root@acme.test")
@@ -54,28 +56,23 @@ func TestNewInviteVoidsTheOldCode(t *testing.T) {
 	require.NoError(t, e.svc.SendInvite(e.ctx, root, u.ID))
 	link, old := e.lastInvite("bea@acme.test")
 	assert.Equal(t, url.Values{"userId": {u.ID}, "code": {old}}, link.Query(), "the link carries the same code as the text")
-	assert.NotEqual(t, core.SandboxCode, old)
-
-	// Re-invite until the new code differs (random 6-digit codes collide once in a million).
-	var current string
-	for range 3 {
-		require.NoError(t, e.svc.SendInvite(e.ctx, root, u.ID))
-		if _, current = e.lastInvite("bea@acme.test"); current != old {
-			break
-		}
-	}
+	assert.Regexp(t, `^[A-Za-z0-9_-]{43}$`, old, "256 bits, base64url")
+	html := e.mail.all()[len(e.mail.all())-1].HTML
+	assert.Contains(t, html, `href="`+strings.ReplaceAll(link.String(), "&", "&amp;")+`"`, "the HTML email links to the companion too")
+	require.NoError(t, e.svc.SendInvite(e.ctx, root, u.ID))
+	_, current := e.lastInvite("bea@acme.test")
 	require.NotEqual(t, old, current)
 
-	requireCode(t, e.svc.ValidateInvite(e.ctx, e.prog, u.ID, old), core.ErrConflict, core.CodeInviteInvalid, "the old code")
-	_, err = e.svc.ConsumeInvite(e.ctx, e.prog, u.ID, old, testPassword, nil)
+	requireCode(t, e.svc.ValidateInvite(e.ctx, e.prog, u.ID, old, testIP), core.ErrConflict, core.CodeInviteInvalid, "the old code")
+	_, err = e.svc.ConsumeInvite(e.ctx, e.prog, u.ID, old, testPassword, nil, testIP)
 	requireCode(t, err, core.ErrConflict, core.CodeInviteInvalid, "consuming with the old code")
-	require.NoError(t, e.svc.ValidateInvite(e.ctx, e.prog, u.ID, current), "the new code")
-	set, err := e.svc.ConsumeInvite(e.ctx, e.prog, u.ID, current, testPassword, nil)
+	require.NoError(t, e.svc.ValidateInvite(e.ctx, e.prog, u.ID, current, testIP), "the new code")
+	set, err := e.svc.ConsumeInvite(e.ctx, e.prog, u.ID, current, testPassword, nil, testIP)
 	require.NoError(t, err)
 	assert.NotEmpty(t, set.Token)
 	assert.True(t, e.user(u.ID).PasswordSet)
 
-	_, err = e.svc.ConsumeInvite(e.ctx, e.prog, u.ID, current, testPassword, nil)
+	_, err = e.svc.ConsumeInvite(e.ctx, e.prog, u.ID, current, testPassword, nil, testIP)
 	requireCode(t, err, core.ErrConflict, core.CodePasswordAlreadyCreated, "the code works once")
 	requireCode(t, e.svc.SendInvite(e.ctx, root, u.ID), core.ErrConflict, core.CodeInviteAlreadyConsumed)
 }

@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	htmltemplate "html/template"
 	"log/slog"
@@ -31,8 +32,28 @@ func loadMailTemplates() (*mailTemplates, error) {
 	return &mailTemplates{text: text, html: html}, nil
 }
 
-// sendTemplate renders the named email for prog and sends it to one address.
+// sendTemplate spends one email of to's budget (RateLimits.EmailPerAddress)
+// in its own transaction, then renders the named email for prog and sends it.
+// Over budget it sends nothing and fails with ErrRateLimited. Operations that
+// store a code for the email spend the budget in the transaction that stores
+// it (spendEmail) and then call deliverTemplate, so that a refused email
+// leaves no code behind.
 func (s *Service) sendTemplate(ctx context.Context, prog *Programme, to, name string, data map[string]any) error {
+	err := s.store.Update(ctx, func(tx Tx) error { return s.spendEmail(tx, prog.ID, to) })
+	if err != nil {
+		return internal("email budget", err)
+	}
+	return s.deliverTemplate(ctx, prog, to, name, data)
+}
+
+// spendEmail spends one email to address to from programme's budget, in tx.
+func (s *Service) spendEmail(tx Tx, programmeID, to string) error {
+	return s.spend(tx, newBudget("email", programmeID, "to:"+NormaliseEmail(to), s.cfg.RateLimits.EmailPerAddress))
+}
+
+// deliverTemplate renders the named email for prog and sends it to one
+// address; the caller has spent the address's budget.
+func (s *Service) deliverTemplate(ctx context.Context, prog *Programme, to, name string, data map[string]any) error {
 	data["Programme"] = prog.Name
 	var text, html bytes.Buffer
 	if err := s.mail.text.ExecuteTemplate(&text, name+".txt", data); err != nil {
@@ -59,14 +80,41 @@ func (s *Service) sendTemplate(ctx context.Context, prog *Programme, to, name st
 // sendLater sends a templated email in the background, so that the request
 // answers without waiting for the mail server: an operation that must take the
 // same time whether or not it had someone to write to (LostPasswordStart) uses
-// it. A failure is logged, without the message. WaitForMail waits for the
-// emails in flight.
+// it. The caller has spent the address's budget. A failure is logged, without
+// the message. WaitForMail waits for the emails in flight.
 func (s *Service) sendLater(ctx context.Context, prog *Programme, to, name string, data map[string]any) {
+	s.later(ctx, name, func(ctx context.Context) error { return s.deliverTemplate(ctx, prog, to, name, data) })
+}
+
+// noticeLater sends a notice in the background, spending the address's
+// budget first (over budget it is dropped and logged): notices follow changes
+// an attacker may provoke (a lockout), whose answer must not wait for, nor
+// depend on, a mail server.
+func (s *Service) noticeLater(ctx context.Context, prog *Programme, to, name string, data map[string]any) {
+	s.later(ctx, name, func(ctx context.Context) error { return s.sendTemplate(ctx, prog, to, name, data) })
+}
+
+// spendLater spends an email of the address's budget in the background and
+// sends nothing: the store work of a notice, for a change that has no one to
+// tell (an unknown email's lockout), so that it looks like a known one's.
+func (s *Service) spendLater(ctx context.Context, programmeID, to string) {
+	s.later(ctx, "decoy notice", func(ctx context.Context) error {
+		err := s.store.Update(ctx, func(tx Tx) error { return s.spendEmail(tx, programmeID, to) })
+		if errors.Is(err, ErrRateLimited) {
+			return nil
+		}
+		return err
+	})
+}
+
+// later runs an email's work in the background, logging a failure (never
+// the message); WaitForMail waits for it.
+func (s *Service) later(ctx context.Context, what string, run func(context.Context) error) {
 	s.mailing.RLock()
 	go func() {
 		defer s.mailing.RUnlock()
-		if err := s.sendTemplate(context.WithoutCancel(ctx), prog, to, name, data); err != nil {
-			s.log.ErrorContext(ctx, "background email", slog.String("template", name), slog.String("error", err.Error()))
+		if err := run(context.WithoutCancel(ctx)); err != nil {
+			s.log.ErrorContext(ctx, "background email", slog.String("template", what), slog.String("error", err.Error()))
 		}
 	}()
 }

@@ -136,6 +136,9 @@ type Session struct {
 	LastSeen    time.Time // last recorded activity; the session idles out from here
 	SteppedUp   bool
 	SteppedUpAt time.Time
+	// DeviceID is the companion device this session enrolled, if any: the
+	// session then acts for that device only while it stays the linked one.
+	DeviceID string
 }
 
 // ResetCode is a lost-password code, stored only as a keyed hash.

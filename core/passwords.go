@@ -110,10 +110,11 @@ func (s *Service) storeFirstPassword(ctx context.Context, userID, hash, actor, a
 	return &PasswordSet{Token: token, User: user}, nil
 }
 
-// UpdatePassword changes the caller's password (Weavr passwordUpdate). Every
-// session of the user ends, and a new one is returned. A wrong current password
-// counts towards the user's sign-in lockout like a failed sign-in (same count,
-// same threshold), and a locked user gets ErrLocked without a check.
+// UpdatePassword changes the caller's password (Weavr passwordUpdate),
+// revoking as the policy's PASSWORD_CHANGED row says: every session of the
+// user ends, the user is told, and a new session is returned. A wrong current
+// password counts towards the user's sign-in lockout like a failed sign-in
+// (same count, same threshold), and a locked user gets ErrLocked without a check.
 func (s *Service) UpdatePassword(ctx context.Context, c *Caller, oldPlain, newPlain string) (*PasswordSet, error) {
 	rec, err := s.passwordRecord(ctx, c.User.ID)
 	if err != nil {
@@ -129,7 +130,7 @@ func (s *Service) UpdatePassword(ctx context.Context, c *Caller, oldPlain, newPl
 	if !ok {
 		return nil, s.recordWrongCurrentPassword(ctx, c.User.ID)
 	}
-	return s.replacePassword(ctx, c.Programme, c.User.ID, rec, newPlain, c.User.ID, "password.update", s.currentPasswordAccepted(c.User.ID))
+	return s.replacePassword(ctx, c.Programme, c.User.ID, rec, newPlain, c.User.ID, RevokePasswordChanged, s.currentPasswordAccepted(c.User.ID))
 }
 
 // recordWrongCurrentPassword counts a wrong current password against the
@@ -138,10 +139,10 @@ func (s *Service) UpdatePassword(ctx context.Context, c *Caller, oldPlain, newPl
 func (s *Service) recordWrongCurrentPassword(ctx context.Context, userID string) error {
 	var (
 		outcome error
-		locked  bool
+		after   func()
 	)
 	err := s.store.Update(ctx, func(tx Tx) error {
-		outcome, locked = Conflict(CodePasswordIncorrect), false
+		outcome, after = Conflict(CodePasswordIncorrect), nil
 		u, err := tx.User(userID)
 		if err != nil {
 			return err
@@ -151,14 +152,14 @@ func (s *Service) recordWrongCurrentPassword(ctx context.Context, userID string)
 			outcome = lockedError(u.LockedUntil, now)
 			return nil
 		}
-		locked, err = s.countSignInFailure(ctx, tx, u, now)
+		after, err = s.countSignInFailure(ctx, tx, u, now)
 		return err
 	})
 	if err != nil {
 		return internal("record wrong password", err)
 	}
-	if locked {
-		s.pushChanged(ctx, userID)
+	if after != nil {
+		after()
 	}
 	return outcome
 }
@@ -184,11 +185,20 @@ func (s *Service) currentPasswordAccepted(userID string) func(Tx) error {
 	}
 }
 
+// passwordActions are the audit actions of the password revocations.
+var passwordActions = map[RevocationReason]string{
+	RevokePasswordChanged: "password.update",
+	RevokePasswordReset:   "password.reset",
+}
+
 // replacePassword applies the profile and history rules to newPlain, then swaps
-// it in if the stored password is still rec, ending every session of the user.
-// extra runs first in the same transaction (a reset consumes its code there), so
-// that a rejected password changes nothing.
-func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID string, rec *PasswordRecord, newPlain, actor, action string, extra func(Tx) error) (*PasswordSet, error) {
+// it in if the stored password is still rec and revokes as the policy's row
+// for reason (PASSWORD_CHANGED or PASSWORD_RESET) says: every session of the
+// user ends and the user is told. The answer is a new session. extra runs
+// first in the same transaction (a reset consumes its code there), so that a
+// rejected password changes nothing.
+func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID string, rec *PasswordRecord, newPlain, actor string, reason RevocationReason, extra func(Tx) error) (*PasswordSet, error) {
+	action := passwordActions[reason]
 	if err := checkProfile(prog, newPlain); err != nil {
 		return nil, err
 	}
@@ -214,7 +224,9 @@ func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID s
 		return nil, err
 	}
 	var user *User
+	var after func()
 	err = s.store.Update(ctx, func(tx Tx) error {
+		after = nil
 		if extra != nil {
 			if err := extra(tx); err != nil {
 				return err
@@ -235,11 +247,11 @@ func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID s
 		if err := tx.PutPassword(&PasswordRecord{UserID: userID, Hash: hash, History: history, SetAt: now}); err != nil {
 			return err
 		}
-		if _, err := tx.DeleteUserSessions(userID); err != nil {
-			return err
-		}
 		u, err := tx.User(userID)
 		if err != nil {
+			return err
+		}
+		if after, err = s.revoke(ctx, tx, revocation{reason: reason, user: u}); err != nil {
 			return err
 		}
 		if err := s.insertSession(tx, u, token, now); err != nil {
@@ -251,14 +263,18 @@ func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID s
 	if err != nil {
 		return nil, internal(action, err)
 	}
+	after()
 	return &PasswordSet{Token: token, User: user}, nil
 }
 
 // LostPasswordStart emails a reset code to every active user of the programme
 // with this email who has a password (Weavr lostPasswordInitiate). It answers
 // the same, after the same work, whether or not such a user exists: one read,
-// one write transaction (the codes and an audit event), and the emails go out
-// after the answer (sendLater), so it cannot be used to find accounts.
+// one write transaction (the address's email budget, the codes and an audit
+// event), and the emails go out after the answer (sendLater), so it cannot be
+// used to find accounts. For the same reason it answers the same when the
+// address is over its email budget: then nothing is stored or sent and the
+// last code stays valid.
 func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email string) error {
 	email = NormaliseEmail(email)
 	var users []*User
@@ -277,6 +293,9 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 		}
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := s.spendEmail(tx, prog.ID, email); err != nil {
+			return err
+		}
 		if len(users) == 0 {
 			return s.audit(ctx, tx, prog.ID, ActorAPI, "password.reset_requested", "", nil)
 		}
@@ -290,6 +309,9 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 		}
 		return nil
 	})
+	if errors.Is(err, ErrRateLimited) {
+		return nil // the same answer, but no new code replaces the one last sent
+	}
 	if err != nil {
 		return internal("store reset code", err)
 	}
@@ -302,8 +324,8 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 // maxResetAttempts wrong codes void a reset code.
 const maxResetAttempts = 5
 
-// LostPasswordResume sets a new password with a reset code, ends the user's
-// sessions and signs them in (Weavr lostPasswordResume).
+// LostPasswordResume sets a new password with a reset code, revokes as the
+// policy's PASSWORD_RESET row says and signs the user in (Weavr lostPasswordResume).
 func (s *Service) LostPasswordResume(ctx context.Context, prog *Programme, email, code, newPlain string) (*PasswordSet, error) {
 	email = NormaliseEmail(email)
 	invalid := Conflict(CodeInvalidNonceOrEmail)
@@ -334,7 +356,7 @@ func (s *Service) LostPasswordResume(ctx context.Context, prog *Programme, email
 		if err != nil {
 			return nil, err
 		}
-		return s.replacePassword(ctx, prog, u.ID, rec, newPlain, u.ID, "password.reset", s.consumeResetCode(u.ID, codeHash))
+		return s.replacePassword(ctx, prog, u.ID, rec, newPlain, u.ID, RevokePasswordReset, s.consumeResetCode(u.ID, codeHash))
 	}
 	return nil, invalid
 }

@@ -43,15 +43,16 @@ const (
 
 // Why a push challenge was declined or cancelled (PushChallenge.Reason).
 const (
-	PushReasonNotMe         = "NOT_ME"    // the user said "I did not do this"
-	PushReasonCancelled     = "CANCELLED" // the user dismissed it
-	PushReasonWrongNumber   = "WRONG_NUMBER"
-	PushReasonDeviceChanged = "DEVICE_CHANGED"
-	PushReasonUnlinked      = "UNLINKED"
-	PushReasonSuperseded    = "SUPERSEDED" // the same session asked again
-	PushReasonDeactivated   = "USER_DEACTIVATED"
-	PushReasonLocked        = "USER_LOCKED"
-	PushReasonDeviceReset   = "DEVICE_RESET" // an admin reset the user's device
+	PushReasonNotMe           = "NOT_ME"    // the user said "I did not do this"
+	PushReasonCancelled       = "CANCELLED" // the user dismissed it
+	PushReasonWrongNumber     = "WRONG_NUMBER"
+	PushReasonDeviceChanged   = "DEVICE_CHANGED"
+	PushReasonUnlinked        = "UNLINKED"
+	PushReasonSuperseded      = "SUPERSEDED" // the same session asked again
+	PushReasonDeactivated     = "USER_DEACTIVATED"
+	PushReasonLocked          = "USER_LOCKED"
+	PushReasonDeviceReset     = "DEVICE_RESET" // an admin reset the user's device
+	PushReasonPasswordChanged = "PASSWORD_CHANGED"
 )
 
 // DefaultPushSummary is what a step-up challenge shows when the requesting
@@ -229,8 +230,8 @@ func pendingPush(tx Tx, userID string, now time.Time) ([]*PushChallenge, error) 
 	return live, nil
 }
 
-// cancelPushChallenges ends the user's pending challenges: their device
-// changed or was unlinked, or the user was deactivated or locked.
+// cancelPushChallenges ends the user's pending challenges, as the
+// revocation policy says (revoke).
 func (s *Service) cancelPushChallenges(tx Tx, userID string, now time.Time, reason string) (int, error) {
 	list, err := pendingPush(tx, userID, now)
 	if err != nil {
@@ -243,13 +244,6 @@ func (s *Service) cancelPushChallenges(tx Tx, userID string, now time.Time, reas
 		}
 	}
 	return len(list), nil
-}
-
-// endPushChallenges cancels the user's pending push challenges in tx (the
-// user was deactivated or locked); the caller calls pushChanged after commit.
-func (s *Service) endPushChallenges(tx Tx, userID string, reason string) error {
-	_, err := s.cancelPushChallenges(tx, userID, s.clock.Now(), reason)
-	return err
 }
 
 // pushChanged wakes the user's streams after a commit that ended challenges.
@@ -365,7 +359,7 @@ func (s *Service) PushStatus(ctx context.Context, c *Caller, id string) (*PushCh
 // PushChanges is what changed for a push stream since its last look.
 type PushChanges struct {
 	// Linked reports whether the stream's device is the user's linked device
-	// (true for a stream without a device id).
+	// (true for a stream without a device id whose session enrolled none).
 	Linked bool
 	// SessionLive reports whether the stream's session still exists.
 	SessionLive bool
@@ -394,7 +388,7 @@ func (s *Service) PushChanges(ctx context.Context, c *Caller, deviceID, after st
 	now := s.clock.Now()
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		*out = PushChanges{Linked: true, Cursor: after}
-		_, err := tx.Session(c.Session.TokenHash)
+		sess, err := tx.Session(c.Session.TokenHash)
 		switch {
 		case errors.Is(err, ErrRecordNotFound):
 		case err != nil:
@@ -402,7 +396,7 @@ func (s *Service) PushChanges(ctx context.Context, c *Caller, deviceID, after st
 		default:
 			out.SessionLive = true
 		}
-		if deviceID != "" {
+		if deviceID != "" || (sess != nil && sess.DeviceID != "") {
 			f, err := activeBiometric(tx, c.User.ID)
 			var ce *Error
 			if errors.As(err, &ce) {
@@ -411,7 +405,7 @@ func (s *Service) PushChanges(ctx context.Context, c *Caller, deviceID, after st
 			if err != nil {
 				return err
 			}
-			out.Linked = f != nil && f.DeviceID == deviceID
+			out.Linked = f != nil && linkedTo(f, sess, deviceID)
 		}
 		if after == "" {
 			if out.Cursor, err = tx.LastPushChallengeID(c.User.ID); err != nil {
@@ -453,21 +447,14 @@ func (s *Service) PushChanges(ctx context.Context, c *Caller, deviceID, after st
 }
 
 // PendingPush lists the challenges awaiting the caller's device, oldest first.
-// With a device id, a device that is not (or no longer) the linked one gets
-// CHANNEL_NOT_REGISTERED: it was unlinked.
+// A device that is not (or no longer) the linked one gets
+// CHANNEL_NOT_REGISTERED: it was unlinked (requireDevice).
 func (s *Service) PendingPush(ctx context.Context, c *Caller, deviceID string) ([]*PushChallenge, error) {
 	var out []*PushChallenge
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		out = nil
-		if err := requireLiveSession(tx, c); err != nil {
+		if _, err := requireDevice(tx, c, deviceID); err != nil {
 			return err
-		}
-		f, err := activeBiometric(tx, c.User.ID)
-		if err != nil {
-			return err
-		}
-		if deviceID != "" && f.DeviceID != deviceID {
-			return Conflict(CodeChannelNotRegistered)
 		}
 		now := s.clock.Now()
 		list, err := tx.PendingPushChallenges(c.User.ID)
@@ -481,8 +468,38 @@ func (s *Service) PendingPush(ctx context.Context, c *Caller, deviceID string) (
 	return out, internal("list pending push challenges", err)
 }
 
+// requireDevice checks that the caller speaks for the user's linked device:
+// the session is live, the BIOMETRIC factor is ACTIVE, and neither the
+// device id the caller names nor the device its session enrolled
+// (Session.DeviceID) is another one. A replaced or unlinked device gets
+// CHANNEL_NOT_REGISTERED, whatever it asks.
+func requireDevice(tx ReadTx, c *Caller, deviceID string) (*Factor, error) {
+	sess, err := tx.Session(c.Session.TokenHash)
+	if errors.Is(err, ErrRecordNotFound) {
+		return nil, errInvalidToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	f, err := activeBiometric(tx, c.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !linkedTo(f, sess, deviceID) {
+		return nil, Conflict(CodeChannelNotRegistered)
+	}
+	return f, nil
+}
+
+// linkedTo reports whether the linked device f is the one deviceID names
+// (if any) and the one the session sess enrolled (if any).
+func linkedTo(f *Factor, sess *Session, deviceID string) bool {
+	return (deviceID == "" || deviceID == f.DeviceID) && (sess == nil || sess.DeviceID == "" || sess.DeviceID == f.DeviceID)
+}
+
 // devicePush reads a challenge of the caller's user with the user and the
-// active biometric factor, as the device's answers need them.
+// active biometric factor, as the device's answers need them; only the
+// linked device may read it (requireDevice).
 func (s *Service) devicePush(ctx context.Context, c *Caller, id string) (*PushChallenge, *User, *Factor, error) {
 	var (
 		ch *PushChallenge
@@ -491,6 +508,9 @@ func (s *Service) devicePush(ctx context.Context, c *Caller, id string) (*PushCh
 	)
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		var err error
+		if f, err = requireDevice(tx, c, ""); err != nil {
+			return err
+		}
 		if ch, err = tx.PushChallenge(id); err != nil {
 			if errors.Is(err, ErrRecordNotFound) {
 				return NotFound("challenge")
@@ -500,10 +520,7 @@ func (s *Service) devicePush(ctx context.Context, c *Caller, id string) (*PushCh
 		if ch.UserID != c.User.ID {
 			return NotFound("challenge")
 		}
-		if u, err = tx.User(ch.UserID); err != nil {
-			return err
-		}
-		f, err = activeBiometric(tx, u.ID)
+		u, err = tx.User(ch.UserID)
 		return err
 	})
 	if err != nil {
@@ -590,7 +607,7 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 	}
 	// WebAuthn §7.2 step 21: the counter must grow; go-webauthn only sets CloneWarning.
 	if counterRegressed(authData.Counter, f.SignCount) {
-		s.signCountRegression(ctx, c.Programme, u, ch.ID, authData.Counter, f.SignCount)
+		s.signCountRegression(ctx, u, ch.ID, authData.Counter, f.SignCount)
 		return Conflict(CodeWebAuthnSignCount)
 	}
 	var outcome error
@@ -648,7 +665,7 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.approve", u.ID, map[string]string{"challenge": id, "kind": string(cur.Kind)})
 	})
 	if regressed {
-		s.signCountRegression(ctx, c.Programme, u, ch.ID, authData.Counter, f.SignCount)
+		s.signCountRegression(ctx, u, ch.ID, authData.Counter, f.SignCount)
 	}
 	if err != nil {
 		return internal("approve push challenge", err)
@@ -664,41 +681,40 @@ func counterRegressed(got, stored uint32) bool {
 }
 
 // signCountRegression records a suspected cloned authenticator as a security
-// event and alerts the user by email.
-func (s *Service) signCountRegression(ctx context.Context, prog *Programme, u *User, challengeID string, got, stored uint32) {
+// event and revokes as the policy's SIGN_COUNT_REGRESSION row says (the user
+// is alerted).
+func (s *Service) signCountRegression(ctx context.Context, u *User, challengeID string, got, stored uint32) {
+	var after func()
 	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if after, err = s.revoke(ctx, tx, revocation{reason: RevokeSignCountRegression, user: u}); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "security.sign_count_regression", u.ID, map[string]string{
 			"challenge": challengeID, "signCount": strconv.FormatUint(uint64(got), 10), "stored": strconv.FormatUint(uint64(stored), 10),
 		})
 	})
 	if err != nil {
 		s.log.ErrorContext(ctx, "record sign count regression", slog.String("user", u.ID), slog.String("error", err.Error()))
+		return
 	}
-	s.securityAlert(ctx, prog, u, "a copied security key may be in use",
-		"Your companion app's credential answered with a signature counter lower than before, which happens when the key was copied to another device. We refused the approval.")
-}
-
-// securityAlert emails the user about a security event.
-func (s *Service) securityAlert(ctx context.Context, prog *Programme, u *User, subject, text string) {
-	err := s.sendTemplate(ctx, prog, u.Email, "security_alert", map[string]any{"Name": u.Name, "Subject": subject, "Text": text})
-	if err != nil {
-		s.log.ErrorContext(ctx, "send security alert", slog.String("user", u.ID), slog.String("error", err.Error()))
-	}
+	after()
 }
 
 // DeclinePush declines challenge id on the device. reason is
 // PushReasonCancelled or PushReasonNotMe; "I did not do this" (NOT_ME) also
-// cancels the user's other pending challenges, ends every session of the
-// user, records a security event and alerts the user by email. NOT_ME is
-// accepted after expiry too.
+// records a security event and revokes as the policy's NOT_ME row says
+// (every session and pending challenge ends; the user, the root user and the
+// admins are alerted). NOT_ME is accepted after expiry too. Only the linked
+// device may answer (requireDevice).
 func (s *Service) DeclinePush(ctx context.Context, c *Caller, id, reason string) error {
 	if reason != PushReasonCancelled && reason != PushReasonNotMe {
 		return Invalid("reason", "IN", PushReasonNotMe, PushReasonCancelled)
 	}
-	var user *User
+	var after func()
 	err := s.store.Update(ctx, func(tx Tx) error {
-		user = nil
-		if err := requireLiveSession(tx, c); err != nil {
+		after = nil
+		if _, err := requireDevice(tx, c, ""); err != nil {
 			return err
 		}
 		ch, err := tx.PushChallenge(id)
@@ -726,24 +742,16 @@ func (s *Service) DeclinePush(ctx context.Context, c *Caller, id, reason string)
 		if reason != PushReasonNotMe {
 			return nil
 		}
-		if _, err := s.cancelPushChallenges(tx, u.ID, now, PushReasonNotMe); err != nil {
+		if after, err = s.revoke(ctx, tx, revocation{reason: RevokeNotMe, user: u}); err != nil {
 			return err
 		}
-		n, err := tx.DeleteUserSessions(u.ID)
-		if err != nil {
-			return err
-		}
-		user = u
-		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "security.push_not_me", u.ID, map[string]string{
-			"challenge": id, "kind": string(ch.Kind), "sessionsEnded": strconv.Itoa(n),
-		})
+		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "security.push_not_me", u.ID, map[string]string{"challenge": id, "kind": string(ch.Kind)})
 	})
 	if err != nil {
 		return internal("decline push challenge", err)
 	}
-	if user != nil {
-		s.securityAlert(ctx, c.Programme, user, "an approval you did not ask for",
-			"You told us you did not ask for an approval sent to your companion app. We signed you out everywhere. Change your password if someone else may know it.")
+	if after != nil {
+		after()
 	}
 	s.publishPush(ctx, PushEvent{Kind: PushEventResolved, UserID: c.User.ID, ChallengeID: id})
 	return nil

@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
 	"strconv"
 	"time"
 )
@@ -27,21 +29,63 @@ type RateLimit struct {
 	Window   time.Duration
 }
 
-// RateLimits are the limits on the endpoints that take passwords.
+// RateLimits are the budgets of everything that checks a guess or sends a
+// message. Each is counted in the store, per programme, so that replicas share
+// the count. "Per address" means per client address, and for IPv6 per /64
+// prefix, which one subscriber usually holds whole.
 type RateLimits struct {
-	LoginPerIP           RateLimit
-	LoginPerProgramme    RateLimit
+	// Sign-ins (POST /multi/login_with_password, the push sign-in) per address and per programme.
+	LoginPerIP        RateLimit
+	LoginPerProgramme RateLimit
+	// Password tokenisations per address and per programme.
 	TokenisePerIP        RateLimit
 	TokenisePerProgramme RateLimit
+	// SMS texts (enrolment, step-up, biometric enrolment codes, re-sends
+	// included) to one mobile number, and for one user whatever their number.
+	SMSPerNumber RateLimit
+	SMSPerUser   RateLimit
+	// Emails (lost password, email verification, invites, notices) to one address.
+	EmailPerAddress RateLimit
+	// Invite validations and consumptions per address, and wrong invite codes
+	// per invite. The right code is never refused for its invite's budget, so
+	// guessers cannot lock an invitee out.
+	InvitePerIP          RateLimit
+	InviteWrongPerInvite RateLimit
 }
 
-// DefaultRateLimits are generous enough for busy programmes and tight enough
-// to stop password guessing from one address.
-var DefaultRateLimits = RateLimits{
-	LoginPerIP:           RateLimit{Requests: 30, Window: time.Minute},
-	LoginPerProgramme:    RateLimit{Requests: 60000, Window: time.Minute},
-	TokenisePerIP:        RateLimit{Requests: 120, Window: time.Minute},
-	TokenisePerProgramme: RateLimit{Requests: 600000, Window: time.Minute},
+// DefaultRateLimits returns the limits in force unless Config.RateLimits says
+// otherwise: generous enough for busy programmes and people who mistype, tight
+// enough to stop guessing from one address and to stop anyone using Deputy to
+// flood a phone or an inbox. It returns a fresh value each time, so no caller
+// can change another's defaults.
+func DefaultRateLimits() RateLimits {
+	return RateLimits{
+		LoginPerIP:           RateLimit{Requests: 30, Window: time.Minute},
+		LoginPerProgramme:    RateLimit{Requests: 60000, Window: time.Minute},
+		TokenisePerIP:        RateLimit{Requests: 120, Window: time.Minute},
+		TokenisePerProgramme: RateLimit{Requests: 600000, Window: time.Minute},
+		SMSPerNumber:         RateLimit{Requests: 10, Window: time.Hour},
+		SMSPerUser:           RateLimit{Requests: 10, Window: time.Hour},
+		EmailPerAddress:      RateLimit{Requests: 10, Window: time.Hour},
+		InvitePerIP:          RateLimit{Requests: 30, Window: 15 * time.Minute},
+		InviteWrongPerInvite: RateLimit{Requests: 10, Window: time.Hour},
+	}
+}
+
+// validate refuses a limit that counts requests in a window shorter than a
+// second: fixed windows that short would reset at once.
+func (rl RateLimits) validate() error {
+	for name, l := range map[string]RateLimit{
+		"LoginPerIP": rl.LoginPerIP, "LoginPerProgramme": rl.LoginPerProgramme,
+		"TokenisePerIP": rl.TokenisePerIP, "TokenisePerProgramme": rl.TokenisePerProgramme,
+		"SMSPerNumber": rl.SMSPerNumber, "SMSPerUser": rl.SMSPerUser, "EmailPerAddress": rl.EmailPerAddress,
+		"InvitePerIP": rl.InvitePerIP, "InviteWrongPerInvite": rl.InviteWrongPerInvite,
+	} {
+		if l.Requests > 0 && l.Window < time.Second {
+			return fmt.Errorf("rate limit %s: window %v is below one second", name, l.Window)
+		}
+	}
+	return nil
 }
 
 // RateAction names what is being limited.
@@ -56,78 +100,91 @@ const (
 // CheckRate counts one request of action from clientIP for prog and fails with
 // ErrRateLimited (RetryAfter until the window ends) when a limit is exceeded.
 func (s *Service) CheckRate(ctx context.Context, action RateAction, prog *Programme, clientIP string) error {
-	rc := s.rateCounters(action, prog, clientIP)
-	if len(rc.checks) == 0 {
-		return nil
+	budgets := s.rateBudgets(action, prog, clientIP)
+	if !anyLimit(budgets) {
+		return nil // no commit for nothing to count
 	}
-	var exceeded *Error
-	err := s.store.Update(ctx, func(tx Tx) error {
-		var err error
-		exceeded, err = rc.count(tx)
-		return err
-	})
-	if err != nil {
-		return internal("rate limit", err)
-	}
-	if exceeded != nil {
-		return exceeded
-	}
-	return nil
+	return internal("rate limit", s.store.Update(ctx, func(tx Tx) error { return s.spend(tx, budgets...) }))
 }
 
-// rateCounters are the counters one request increments.
-type rateCounters struct {
-	now    time.Time
-	checks []rateCheck
-}
-
-type rateCheck struct {
+// budget is one counter a request spends from: what is counted for whom, and
+// the limit on it.
+type budget struct {
 	key   string
 	limit RateLimit
-	end   time.Time
 }
 
-// rateCounters returns the counters of the limits in force on action for a
-// request from clientIP to prog: per address first, then per programme.
-func (s *Service) rateCounters(action RateAction, prog *Programme, clientIP string) rateCounters {
+// newBudget is the budget of what (an action) for whom (a target or an
+// address) in prog, under limit.
+func newBudget(what, prog, whom string, limit RateLimit) budget {
+	return budget{key: what + "|" + prog + "|" + whom, limit: limit}
+}
+
+// rateBudgets returns the budgets in force on action for a request from
+// clientIP to prog: per address first, then per programme.
+func (s *Service) rateBudgets(action RateAction, prog *Programme, clientIP string) []budget {
 	perIP, perProg := s.cfg.RateLimits.LoginPerIP, s.cfg.RateLimits.LoginPerProgramme
 	if action == RateTokenise {
 		perIP, perProg = s.cfg.RateLimits.TokenisePerIP, s.cfg.RateLimits.TokenisePerProgramme
 	}
-	rc := rateCounters{now: s.clock.Now()}
-	for _, c := range []struct {
-		scope string
-		limit RateLimit
-	}{{"ip:" + clientIP, perIP}, {"programme", perProg}} {
-		if c.limit.Requests <= 0 {
-			continue
-		}
-		start := rc.now.Truncate(c.limit.Window)
-		rc.checks = append(rc.checks, rateCheck{
-			key:   string(action) + "|" + prog.ID + "|" + c.scope + "|" + strconv.FormatInt(start.Unix(), 10),
-			limit: c.limit, end: start.Add(c.limit.Window),
-		})
+	return []budget{
+		newBudget(string(action), prog.ID, addressKey(clientIP), perIP),
+		newBudget(string(action), prog.ID, "programme", perProg),
 	}
-	return rc
 }
 
-// count increments the counters in tx and returns the rate-limit error of the
-// first limit exceeded, or nil. The per-address check comes first and a call it
-// refuses stops there: one address hammering away must not use up the whole
-// programme's budget.
-func (rc rateCounters) count(tx Tx) (*Error, error) {
-	for _, c := range rc.checks {
-		n, err := tx.IncrementCounter(c.key, c.end, rc.now)
-		if err != nil {
-			return nil, err
-		}
-		if n > c.limit.Requests {
-			inForce := make([]RateLimit, len(rc.checks))
-			for i, c := range rc.checks {
-				inForce[i] = c.limit
-			}
-			return &Error{Class: ErrRateLimited, Limit: c.limit.Requests, Limits: inForce, RetryAfter: c.end.Sub(rc.now)}, nil
+// addressKey is what per-address budgets count a client address under: an
+// IPv4 address itself, an IPv6 address's /64 prefix (one subscriber's link
+// gets a whole /64, so counting single addresses would let it rotate through
+// 2^64 of them). Anything unparsable is counted as it is.
+func addressKey(clientIP string) string {
+	a, err := netip.ParseAddr(clientIP)
+	if err != nil {
+		return "ip:" + clientIP
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return "ip:" + a.String()
+	}
+	return "ip:" + netip.PrefixFrom(a, 64).Masked().String()
+}
+
+// anyLimit reports whether one of budgets has a limit.
+func anyLimit(budgets []budget) bool {
+	for _, b := range budgets {
+		if b.limit.Requests > 0 {
+			return true
 		}
 	}
-	return nil, nil
+	return false
+}
+
+// spend increments the counters of budgets in tx, in order, and fails with
+// the rate-limit error of the first one exceeded. Budgets without a limit are
+// skipped. The caller returns that error from its transaction, so a refused
+// call is not counted and leaves nothing behind: in particular, one address
+// hammering away does not use up a whole programme's budget.
+func (s *Service) spend(tx Tx, budgets ...budget) error {
+	now := s.clock.Now()
+	var inForce []RateLimit
+	for _, b := range budgets {
+		if b.limit.Requests > 0 {
+			inForce = append(inForce, b.limit)
+		}
+	}
+	for _, b := range budgets {
+		if b.limit.Requests <= 0 {
+			continue
+		}
+		start := now.Truncate(b.limit.Window)
+		end := start.Add(b.limit.Window)
+		n, err := tx.IncrementCounter(b.key+"|"+strconv.FormatInt(start.Unix(), 10), end, now)
+		if err != nil {
+			return err
+		}
+		if n > b.limit.Requests {
+			return &Error{Class: ErrRateLimited, Limit: b.limit.Requests, Limits: inForce, RetryAfter: end.Sub(now)}
+		}
+	}
+	return nil
 }

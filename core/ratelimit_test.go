@@ -13,9 +13,9 @@ import (
 )
 
 // rateLimited returns the rate-limit error of err, failing unless it is one.
-func rateLimited(t *testing.T, err error) *core.Error {
+func rateLimited(t *testing.T, err error, msgAndArgs ...any) *core.Error {
 	t.Helper()
-	require.True(t, errors.Is(err, core.ErrRateLimited), "got %v, want a rate-limit error", err)
+	require.ErrorIs(t, err, core.ErrRateLimited, msgAndArgs...)
 	var ce *core.Error
 	require.True(t, errors.As(err, &ce))
 	return ce

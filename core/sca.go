@@ -6,7 +6,6 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -137,6 +136,9 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 		default:
 			ch.Reissues = prev.Reissues + 1
 		}
+		if err := s.spend(tx, s.smsBudgets(u)...); err != nil {
+			return err // nothing is written or sent
+		}
 		ch.Nonce, ch.CodeHash = nonce, s.keys.hash(purposeOTP, nonce+":"+code)
 		ch.IssuedAt, ch.ExpiresAt = now, now.Add(s.cfg.ChallengeTTL)
 		ch.MaxAttempts, ch.State = c.Programme.Settings.AttemptsPerChallenge(), ChallengePending
@@ -157,6 +159,15 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 		return fmt.Errorf("send challenge SMS: %w", err)
 	}
 	return nil
+}
+
+// smsBudgets are the budgets one text to u's mobile spends: per user, then
+// per number (several users may share, or be given, one number).
+func (s *Service) smsBudgets(u *User) []budget {
+	return []budget{
+		newBudget("sms", u.ProgrammeID, "user:"+u.ID, s.cfg.RateLimits.SMSPerUser),
+		newBudget("sms", u.ProgrammeID, "number:"+u.Mobile.CountryCode+u.Mobile.Number, s.cfg.RateLimits.SMSPerNumber),
+	}
 }
 
 // requireLiveSession fails with ErrUnauthenticated when the caller's session
@@ -228,9 +239,9 @@ func (s *Service) VerifyStepUpSMS(ctx context.Context, c *Caller, code string) e
 // race, and every wrong guess is counted both on the challenge and on the user.
 func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose ChallengePurpose, code string, onSuccess func(Tx, time.Time) error) error {
 	var outcome error
-	var lockedUser *User
+	var after func()
 	err := s.store.Update(ctx, func(tx Tx) error {
-		outcome, lockedUser = nil, nil
+		outcome, after = nil, nil
 		if err := requireLiveSession(tx, c); err != nil {
 			return err
 		}
@@ -300,14 +311,10 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 			u.SCAFailures = 0
 			u.SCALockedUntil = now.Add(s.cfg.SCALockout)
 			ch.State = ChallengeFailed
-			if _, err := tx.DeleteUserSessions(u.ID); err != nil {
-				return err
-			}
-			if err := s.endPushChallenges(tx, u.ID, PushReasonLocked); err != nil {
+			if after, err = s.revoke(ctx, tx, revocation{reason: RevokeSCALock, user: u}); err != nil {
 				return err
 			}
 			outcome = Conflict(CodeChallengeLimitExceeded)
-			lockedUser = u
 			details["locked"] = "true"
 		}
 		if err := tx.PutChallenge(ch); err != nil {
@@ -321,19 +328,8 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 	if err != nil {
 		return internal("verify challenge", err)
 	}
-	if lockedUser != nil {
-		s.alertSCALock(ctx, c.Programme, lockedUser)
-		s.pushChanged(ctx, lockedUser.ID)
+	if after != nil {
+		after()
 	}
 	return outcome
-}
-
-// alertSCALock emails the user that their second factor was locked.
-func (s *Service) alertSCALock(ctx context.Context, prog *Programme, u *User) {
-	err := s.sendTemplate(ctx, prog, u.Email, "sca_locked", map[string]any{
-		"Name": u.Name, "Failures": s.cfg.SCAFailureLimit, "Minutes": int(s.cfg.SCALockout.Minutes()),
-	})
-	if err != nil {
-		s.log.ErrorContext(ctx, "send SCA lock alert", slog.String("user", u.ID), slog.String("error", err.Error()))
-	}
 }

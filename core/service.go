@@ -44,8 +44,9 @@ type Config struct {
 	OriginHost string
 	// PasswordTokenTTL is the life of a tokenised password (default 5 minutes).
 	PasswordTokenTTL time.Duration
-	// RateLimits bound sign-ins and tokenisation (default DefaultRateLimits;
-	// a zero Requests in one limit switches it off).
+	// RateLimits are the budgets of sign-ins, tokenisation, SMS, email and
+	// invite codes (default DefaultRateLimits(); a zero Requests in one limit
+	// switches it off).
 	RateLimits *RateLimits
 	// PasswordParams are the argon2id parameters for new hashes (default password.DefaultParams).
 	PasswordParams password.Params
@@ -110,7 +111,7 @@ func (c *Config) applyDefaults() error {
 		c.PasswordTokenTTL = 5 * time.Minute
 	}
 	if c.RateLimits == nil {
-		rl := DefaultRateLimits
+		rl := DefaultRateLimits()
 		c.RateLimits = &rl
 	}
 	if c.PasswordParams == (password.Params{}) {
@@ -134,7 +135,7 @@ func (c *Config) applyDefaults() error {
 	case c.IdempotencyTTL < 24*time.Hour:
 		return fmt.Errorf("idempotency TTL %v is below the promised 24 hours", c.IdempotencyTTL)
 	}
-	return nil
+	return c.RateLimits.validate()
 }
 
 // Integrations are the outside services core talks to. SMS and Email are

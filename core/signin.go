@@ -138,15 +138,18 @@ func lockedError(until, now time.Time) *Error {
 func (s *Service) recordSignInFailure(ctx context.Context, programmeID, email string, cands, checked []signInCandidate) error {
 	var (
 		outcome error
-		locked  []string
+		afters  []func()
 	)
 	err := s.store.Update(ctx, func(tx Tx) error {
-		outcome, locked = nil, nil
+		outcome, afters = nil, nil
 		now := s.clock.Now()
 		if len(cands) == 0 {
-			o, err := s.countUnknownSignInFailure(ctx, tx, programmeID, email, now)
+			o, lockedNow, err := s.countUnknownSignInFailure(ctx, tx, programmeID, email, now)
 			if err != nil {
 				return err
+			}
+			if lockedNow { // a known user's lockout notice, without the notice
+				afters = append(afters, func() { s.spendLater(ctx, programmeID, email) })
 			}
 			outcome = o
 			return nil
@@ -164,12 +167,12 @@ func (s *Service) recordSignInFailure(ctx context.Context, programmeID, email st
 					until = u.LockedUntil
 				}
 			case isChecked(checked, u.ID):
-				lockedNow, err := s.countSignInFailure(ctx, tx, u, now)
+				after, err := s.countSignInFailure(ctx, tx, u, now)
 				if err != nil {
 					return err
 				}
-				if lockedNow {
-					locked = append(locked, u.ID)
+				if after != nil {
+					afters = append(afters, after)
 				}
 				outcome = errInvalidCredentials
 			}
@@ -184,8 +187,8 @@ func (s *Service) recordSignInFailure(ctx context.Context, programmeID, email st
 	if err != nil {
 		return internal("record sign-in failure", err)
 	}
-	for _, id := range locked {
-		s.pushChanged(ctx, id)
+	for _, after := range afters {
+		after()
 	}
 	return outcome
 }
@@ -201,27 +204,28 @@ func isChecked(checked []signInCandidate, userID string) bool {
 
 // countSignInFailure counts one failed password for u in tx (a sign-in, or a
 // wrong current password at a password change) and locks u on the threshold,
-// reporting whether it did.
-func (s *Service) countSignInFailure(ctx context.Context, tx Tx, u *User, now time.Time) (bool, error) {
+// revoking as the policy's LOCKOUT row says. When it locked u it returns what
+// must run after tx commits; otherwise nil.
+func (s *Service) countSignInFailure(ctx context.Context, tx Tx, u *User, now time.Time) (after func(), err error) {
 	if now.Sub(u.LastFailedLogin) >= signInFailureMemory {
 		u.FailedLogins = 0
 	}
 	u.FailedLogins++
 	u.LastFailedLogin = now
-	action, locked := "login.failed", false
+	action := "login.failed"
 	if u.FailedLogins >= s.cfg.LockoutThreshold {
 		u.FailedLogins = 0
 		u.LockedUntil = now.Add(s.cfg.LockoutDuration)
-		action, locked = "login.locked", true
-		if err := s.endPushChallenges(tx, u.ID, PushReasonLocked); err != nil {
-			return false, err
+		action = "login.locked"
+		if after, err = s.revoke(ctx, tx, revocation{reason: RevokeLockout, user: u}); err != nil {
+			return nil, err
 		}
 	}
 	u.UpdatedAt = now
 	if err := tx.UpdateUser(u); err != nil {
-		return false, err
+		return nil, err
 	}
-	return locked, s.audit(ctx, tx, u.ProgrammeID, u.ID, action, u.ID, nil)
+	return after, s.audit(ctx, tx, u.ProgrammeID, u.ID, action, u.ID, nil)
 }
 
 // signInCounterKey is the store counter standing for the candidate of an email
@@ -233,14 +237,14 @@ func signInCounterKey(programmeID, email string) string {
 // countUnknownSignInFailure is countSignInFailure for an email without
 // candidates: the counter holds the failures until signInFailureMemory after
 // the last, then LockoutThreshold until the lock ends.
-func (s *Service) countUnknownSignInFailure(ctx context.Context, tx Tx, programmeID, email string, now time.Time) (*Error, error) {
+func (s *Service) countUnknownSignInFailure(ctx context.Context, tx Tx, programmeID, email string, now time.Time) (outcome *Error, lockedNow bool, err error) {
 	key := signInCounterKey(programmeID, email)
 	n, until, err := tx.Counter(key, now)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if n >= s.cfg.LockoutThreshold {
-		return lockedError(until, now), s.audit(ctx, tx, programmeID, ActorAPI, "login.refused_locked", "", nil)
+		return lockedError(until, now), false, s.audit(ctx, tx, programmeID, ActorAPI, "login.refused_locked", "", nil)
 	}
 	n++
 	expires := now.Add(signInFailureMemory)
@@ -248,9 +252,9 @@ func (s *Service) countUnknownSignInFailure(ctx context.Context, tx Tx, programm
 		expires = now.Add(s.cfg.LockoutDuration)
 	}
 	if err := tx.SetCounter(key, n, expires); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return errInvalidCredentials, s.audit(ctx, tx, programmeID, ActorAPI, "login.failed", "", nil)
+	return errInvalidCredentials, n >= s.cfg.LockoutThreshold, s.audit(ctx, tx, programmeID, ActorAPI, "login.failed", "", nil)
 }
 
 // refuseAmbiguousSignIn answers a password that several candidates share: it

@@ -94,10 +94,12 @@ func newMeter(e *coreEnv) *meter {
 	return m
 }
 
-// measure runs call and returns the work it did before returning.
+// measure runs call and returns the work it did, including the email work it
+// left running in the background.
 func (m *meter) measure(call func(*core.Service)) work {
 	v, u, w, h := m.store.views.Load(), m.store.updates.Load(), m.store.writes.Load(), m.hashes.Load()
 	call(m.svc)
+	m.svc.WaitForMail()
 	return work{m.store.views.Load() - v, m.store.updates.Load() - u, m.store.writes.Load() - w, m.hashes.Load() - h}
 }
 

@@ -26,6 +26,7 @@ const (
 	UniqueIdentityEmail = "user.identity_email" // users' emails, per identity
 	UniqueIdempotency   = "idempotency.key"
 	UniquePasswordToken = "password_token.hash"
+	UniqueCredentialID  = "factor.credential_id" // WebAuthn credential ids, across users
 )
 
 // DuplicateError says which unique constraint a write violated.

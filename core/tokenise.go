@@ -68,22 +68,17 @@ func (s *Service) Tokenise(ctx context.Context, prog *Programme, plain, clientIP
 	if err != nil {
 		return "", err
 	}
-	rc := s.rateCounters(RateTokenise, prog, clientIP)
-	t := &PasswordToken{TokenHash: s.keys.hash(purposePasswordToken, token), ProgrammeID: prog.ID, Sealed: sealed, ExpiresAt: rc.now.Add(s.cfg.PasswordTokenTTL)}
-	var exceeded *Error
+	budgets := s.rateBudgets(RateTokenise, prog, clientIP)
+	t := &PasswordToken{TokenHash: s.keys.hash(purposePasswordToken, token), ProgrammeID: prog.ID, Sealed: sealed, ExpiresAt: s.clock.Now().Add(s.cfg.PasswordTokenTTL)}
 	err = s.store.Update(ctx, func(tx Tx) error {
-		var err error
-		if exceeded, err = rc.count(tx); err != nil || exceeded != nil {
-			return err // the counts are kept, the token is not stored
+		if err := s.spend(tx, budgets...); err != nil {
+			return err // the token is not stored
 		}
 		c := *t
 		return tx.InsertPasswordToken(&c)
 	})
 	if err != nil {
 		return "", internal("tokenise", err)
-	}
-	if exceeded != nil {
-		return "", exceeded
 	}
 	return token, nil
 }

@@ -200,6 +200,9 @@ type UserPatch struct {
 // ADMIN or taking every role away needs a stepped-up session. A changed mobile
 // makes the SMS factor INACTIVE (it must be enrolled again) and may change at
 // most 3 times; a changed email is the user's new login and is no longer verified.
+// A changed email, mobile or set of roles is revoked as the policy says
+// (EMAIL_CHANGED, MOBILE_CHANGED, ROLES_CHANGED): the user is told, at the old
+// address too.
 func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPatch) (*User, error) {
 	if err := requireOwnOr(c, id, PermUsersUpdate, PermUsersUpdateOwn); err != nil {
 		return nil, err
@@ -221,7 +224,9 @@ func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPa
 		}
 	}
 	var out *User
+	var afters []func()
 	err := s.store.Update(ctx, func(tx Tx) error {
+		afters = nil
 		u, err := identityUser(tx, c, id)
 		if err != nil {
 			return err
@@ -236,6 +241,7 @@ func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPa
 		if err := s.checkUserChange(tx, c, u, emailChanged || mobileChanged, rolesChanged, roles); err != nil {
 			return err
 		}
+		var changes []revocation
 		now := s.clock.Now()
 		details := map[string]string{}
 		apply := func(field string, dst *string, v *string) {
@@ -254,16 +260,23 @@ func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPa
 			details["dateOfBirth"] = "changed"
 		}
 		if emailChanged {
+			changes = append(changes, revocation{reason: RevokeEmailChanged, user: u, oldEmail: u.Email})
 			u.Email, u.EmailVerified = email, false
 			details["email"] = "changed"
 		}
 		if mobileChanged {
+			if u.Mobile != nil {
+				changes = append(changes, revocation{reason: RevokeMobileChanged, user: u, keep: c.Session.TokenHash})
+			}
 			if err := s.changeMobile(tx, u, *p.Mobile, now); err != nil {
 				return err
 			}
 			details["mobile"] = "changed"
 		}
 		if p.Roles != nil {
+			if rolesChanged {
+				changes = append(changes, revocation{reason: RevokeRolesChanged, user: u})
+			}
 			u.Roles = roles
 			details["roles"] = joinRoles(roles)
 		}
@@ -274,6 +287,13 @@ func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPa
 			}
 			return err
 		}
+		for _, r := range changes {
+			after, err := s.revoke(ctx, tx, r)
+			if err != nil {
+				return err
+			}
+			afters = append(afters, after)
+		}
 		out = u
 		if err := s.audit(ctx, tx, u.ProgrammeID, c.User.ID, "user.update", u.ID, details); err != nil {
 			return err
@@ -282,6 +302,9 @@ func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPa
 	})
 	if err != nil {
 		return nil, internal("update user", err)
+	}
+	for _, after := range afters {
+		after()
 	}
 	return out, nil
 }
@@ -340,8 +363,10 @@ func (s *Service) changeMobile(tx Tx, u *User, m Mobile, now time.Time) error {
 }
 
 // SetUserActive activates or deactivates an authorised user (Weavr userActivate,
-// userDeactivate) under the rank rule; both are idempotent. Deactivation ends the user's sessions at
-// once; activation also lifts a sign-in lockout.
+// userDeactivate) under the rank rule; both are idempotent. Deactivation
+// revokes as the policy's DEACTIVATED row says (every session and push
+// challenge ends at once, a pending invite is void); activation also lifts a
+// sign-in lockout.
 func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, active bool) error {
 	perm, action := PermUsersDeactivate, "user.deactivate"
 	if active {
@@ -350,7 +375,9 @@ func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, activ
 	if err := require(c, perm); err != nil {
 		return err
 	}
+	var after func()
 	err := s.store.Update(ctx, func(tx Tx) error {
+		after = nil
 		u, err := identityUser(tx, c, id)
 		if err != nil {
 			return err
@@ -365,9 +392,7 @@ func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, activ
 		u.Active, u.UpdatedAt = active, s.clock.Now()
 		if active {
 			u.LockedUntil, u.FailedLogins = time.Time{}, 0
-		} else if _, err := tx.DeleteUserSessions(u.ID); err != nil {
-			return err
-		} else if err := s.endPushChallenges(tx, u.ID, PushReasonDeactivated); err != nil {
+		} else if after, err = s.revoke(ctx, tx, revocation{reason: RevokeDeactivated, user: u}); err != nil {
 			return err
 		}
 		if err := tx.UpdateUser(u); err != nil {
@@ -375,10 +400,24 @@ func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, activ
 		}
 		return s.audit(ctx, tx, u.ProgrammeID, c.User.ID, action, u.ID, nil)
 	})
-	if err == nil && !active {
-		s.pushChanged(ctx, id)
+	if err == nil && after != nil {
+		after()
 	}
 	return internal(action, err)
+}
+
+// voidInvite voids the user's pending invite, if any: a deactivated user's
+// invite can never be consumed, even after reactivation (send a new one).
+func voidInvite(tx Tx, userID string) error {
+	inv, err := tx.Invite(userID)
+	if errors.Is(err, ErrRecordNotFound) || (err == nil && inv.State != InvitePending) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	inv.State = InviteVoid
+	return tx.PutInvite(inv)
 }
 
 // ListRoles returns the predefined roles (Weavr rolesGet).

@@ -32,7 +32,7 @@ type InviteState string
 const (
 	InvitePending  InviteState = "PENDING"
 	InviteConsumed InviteState = "CONSUMED"
-	InviteVoid     InviteState = "VOID" // too many wrong codes
+	InviteVoid     InviteState = "VOID" // the user was deactivated while it was pending
 )
 
 // Invite is the current invitation of a user to set a password (one per user;
@@ -43,7 +43,6 @@ type Invite struct {
 	CodeHash  []byte
 	SentAt    time.Time
 	ExpiresAt time.Time
-	Attempts  int
 	State     InviteState
 }
 

@@ -21,7 +21,9 @@ const maxEmailCodeAttempts = 5
 
 // SendEmailVerification emails a verification code to the authorised users of
 // the programme with this email (Weavr authorisedUserEmailVerificationCodeSend).
-// The codes are stored in one transaction, then sent.
+// The codes are stored in one transaction, then sent. Over the address's
+// email budget it fails with ErrRateLimited and stores no new code (the answer
+// already says whether the address is known).
 func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, email string) error {
 	users, err := s.usersByEmail(ctx, prog, email)
 	if err != nil {
@@ -42,6 +44,9 @@ func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, em
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		for i, u := range users {
+			if err := s.spendEmail(tx, prog.ID, u.Email); err != nil {
+				return err
+			}
 			ec := &EmailCode{UserID: u.ID, Nonce: nonces[i], CodeHash: s.keys.hash(purposeEmailCode, nonces[i]+":"+codes[i]), ExpiresAt: s.clock.Now().Add(s.cfg.ResetCodeTTL)}
 			if err := tx.PutEmailCode(ec); err != nil {
 				return err
@@ -56,7 +61,7 @@ func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, em
 		return internal("store email code", err)
 	}
 	for i, u := range users {
-		if err := s.sendTemplate(ctx, prog, u.Email, "verify_email", map[string]any{"Name": u.Name, "Code": codes[i], "Minutes": int(s.cfg.ResetCodeTTL.Minutes())}); err != nil {
+		if err := s.deliverTemplate(ctx, prog, u.Email, "verify_email", map[string]any{"Name": u.Name, "Code": codes[i], "Minutes": int(s.cfg.ResetCodeTTL.Minutes())}); err != nil {
 			return err
 		}
 	}

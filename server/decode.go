@@ -493,6 +493,7 @@ var (
 	reCurrency    = regexp.MustCompile(`^[A-Z]{3}$`)
 	rePostCode    = regexp.MustCompile(`^[A-Za-z0-9 -]*$`)
 	reNonce       = regexp.MustCompile(`^[0-9]{6}$`)
+	reInviteCode  = regexp.MustCompile(`^[A-Za-z0-9_-]{6,64}$`)
 )
 
 // mobile checks a Weavr Mobile object.

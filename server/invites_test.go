@@ -6,9 +6,12 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,7 +33,7 @@ type invitation struct {
 
 var (
 	reInviteLink = regexp.MustCompile(`\S+\?\S*userId=\S+`)
-	reInviteCode = regexp.MustCompile(`code where you were asked for it: ([0-9]{6})`)
+	reInviteCode = regexp.MustCompile(`code where you were asked for it: ([A-Za-z0-9_-]+)`)
 )
 
 // invitesTo returns the invite emails to addr, newest first.
@@ -157,9 +160,7 @@ func TestUserInviteValidateFailuresLookAlike(t *testing.T) {
 	never := e.createUser(root.token, userBody("never@acme.test"))
 	voided := e.createUser(root.token, userBody("voided@acme.test"))
 	e.invite(root.token, voided)
-	for i := range 5 {
-		wantConflict(t, e.validateInvite(voided, wrongCode(i)), "INVITE_OR_INVITE_CODE_INVALID")
-	}
+	wantNoContent(t, e.auth(root.token, "POST", userPath(voided, "deactivate"), nil))
 	consumed := e.createUser(root.token, userBody("consumed@acme.test"))
 	e.invite(root.token, consumed)
 	require.Equal(t, http.StatusOK, e.consumeInvite(consumed, sandboxCode, testPassword, nil).status)
@@ -170,7 +171,7 @@ func TestUserInviteValidateFailuresLookAlike(t *testing.T) {
 	for name, r := range map[string]resp{
 		"wrong code":              first,
 		"never invited":           e.validateInvite(never, sandboxCode),
-		"voided by wrong codes":   e.validateInvite(voided, sandboxCode),
+		"voided by deactivation":  e.validateInvite(voided, sandboxCode),
 		"consumed":                e.validateInvite(consumed, sandboxCode),
 		"password set otherwise":  e.validateInvite(withPassword, sandboxCode),
 		"root user":               e.validateInvite(root.id, sandboxCode),
@@ -194,7 +195,9 @@ func TestUserInviteValidateFailuresLookAlike(t *testing.T) {
 	}{
 		"no code":       {map[string]any{}, []string{"inviteCode:REQUIRED"}},
 		"five digits":   {map[string]any{"inviteCode": "12345"}, []string{"inviteCode:REGEX"}},
-		"letters":       {map[string]any{"inviteCode": "abcdef"}, []string{"inviteCode:REGEX"}},
+		"a space":       {map[string]any{"inviteCode": "123 456"}, []string{"inviteCode:REGEX"}},
+		"padding":       {map[string]any{"inviteCode": strings.Repeat("a", 42) + "="}, []string{"inviteCode:REGEX"}},
+		"65 characters": {map[string]any{"inviteCode": strings.Repeat("a", 65)}, []string{"inviteCode:REGEX"}},
 		"a number":      {`{"inviteCode":123456}`, []string{"inviteCode:IN"}},
 		"unknown field": {map[string]any{"inviteCode": sandboxCode, "code": "1"}, []string{"code:NOT_IN"}},
 	} {
@@ -205,46 +208,137 @@ func TestUserInviteValidateFailuresLookAlike(t *testing.T) {
 	wantNoContent(t, e.validateInvite(pending, sandboxCode), "malformed codes are not attempts")
 }
 
-// Five wrong codes void an invite: the right code fails afterwards, until a new invite.
-func TestUserInviteWrongCodesVoidIt(t *testing.T) {
-	e := newEnv(t)
+// Wrong codes never void an invite (issue 12, point 6): over the invite's
+// budget they get 429, and the right code still works.
+func TestUserInviteWrongCodesNeverVoidIt(t *testing.T) {
+	e := newEnv(t, withRateLimits(core.RateLimits{InviteWrongPerInvite: core.RateLimit{Requests: 5, Window: time.Hour}}))
+	e.alignClock(time.Hour)
 	root := e.adminRoot("root@acme.test")
 	bea := e.createUser(root.token, userBody("bea@acme.test"))
 	e.invite(root.token, bea)
 
-	for i := range 3 {
+	for i := range 4 {
 		wantConflict(t, e.validateInvite(bea, wrongCode(i)), "INVITE_OR_INVITE_CODE_INVALID", "wrong code %d", i+1)
 	}
-	wantConflict(t, e.consumeInvite(bea, wrongCode(3), testPassword, nil), "INVITE_OR_INVITE_CODE_INVALID", "wrong code 4, on consume")
-	wantNoContent(t, e.validateInvite(bea, sandboxCode), "four wrong codes leave it usable")
+	wantConflict(t, e.consumeInvite(bea, wrongCode(4), testPassword, nil), "INVITE_OR_INVITE_CODE_INVALID", "wrong code 5, on consume")
+	wantRateLimitedWithin(t, e.validateInvite(bea, wrongCode(5)), "5, 5;w=3600", time.Hour, "wrong code 6")
+	wantRateLimitedWithin(t, e.consumeInvite(bea, wrongCode(6), testPassword, nil), "5, 5;w=3600", time.Hour, "wrong code 7, on consume")
 	assert.Equal(t, "PENDING", e.inviteState(root.token, bea))
-	wantConflict(t, e.validateInvite(bea, wrongCode(4)), "INVITE_OR_INVITE_CODE_INVALID", "wrong code 5")
-	assert.Equal(t, "VOID", e.inviteState(root.token, bea))
-	wantConflict(t, e.validateInvite(bea, sandboxCode), "INVITE_OR_INVITE_CODE_INVALID", "the right code after the fifth wrong one")
-	wantConflict(t, e.consumeInvite(bea, sandboxCode, testPassword, nil), "INVITE_OR_INVITE_CODE_INVALID")
-	assert.Equal(t, http.StatusForbidden, e.login("bea@acme.test", testPassword).status, "no password was set")
-
-	e.invite(root.token, bea)
-	wantNoContent(t, e.validateInvite(bea, sandboxCode), "a new invite starts afresh")
-	wantConflict(t, e.validateInvite(bea, wrongCode(5)), "INVITE_OR_INVITE_CODE_INVALID")
-	wantNoContent(t, e.validateInvite(bea, sandboxCode), "with all its attempts")
+	wantNoContent(t, e.validateInvite(bea, sandboxCode), "the right code still works")
+	require.Equal(t, http.StatusOK, e.consumeInvite(bea, sandboxCode, testPassword, nil).status)
+	assert.Equal(t, "CONSUMED", e.inviteState(root.token, bea))
 }
 
-// Guessing in parallel gets no more than five tries.
+// Guessing in parallel gets exactly the invite's budget of wrong answers;
+// the rest are refused without being weighed or audited.
 func TestUserInviteWrongCodesAreCountedExactlyUnderParallelGuesses(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, withRateLimits(core.RateLimits{InviteWrongPerInvite: core.RateLimit{Requests: 5, Window: time.Hour}}))
+	e.alignClock(time.Hour)
 	root := e.adminRoot("root@acme.test")
 	bea := e.createUser(root.token, userBody("bea@acme.test"))
 	e.invite(root.token, bea)
 	const n = 30
+	statuses := make([]int, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { _ = e.validateInvite(bea, wrongCode(i)) })
+		wg.Go(func() { statuses[i] = e.validateInvite(bea, wrongCode(i)).status })
 	}
 	wg.Wait()
+	assert.Equal(t, map[int]int{http.StatusConflict: 5, http.StatusTooManyRequests: n - 5}, tally(statuses))
+	assert.Equal(t, 5, count(e.auditActions(), "user.invite_code_wrong"), "only five guesses were weighed")
+	assert.Equal(t, "PENDING", e.inviteState(root.token, bea))
+	wantNoContent(t, e.validateInvite(bea, sandboxCode))
+}
+
+// tally counts how often each status occurs.
+func tally(statuses []int) map[int]int {
+	out := map[int]int{}
+	for _, s := range statuses {
+		out[s]++
+	}
+	return out
+}
+
+// Deactivation voids a pending invite (issue 12, point 10): neither validate
+// nor consume accept its code, reactivation does not revive it, and a new
+// invite works.
+func TestUserInviteOfADeactivatedUserCannotBeUsed(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	bea := e.createUser(root.token, userBody("bea@acme.test"))
+	e.invite(root.token, bea)
+
+	wantNoContent(t, e.auth(root.token, "POST", userPath(bea, "deactivate"), nil))
 	assert.Equal(t, "VOID", e.inviteState(root.token, bea))
 	wantConflict(t, e.validateInvite(bea, sandboxCode), "INVITE_OR_INVITE_CODE_INVALID")
-	assert.Equal(t, 5, count(e.auditActions(), "user.invite_code_wrong"), "only five guesses were weighed")
+	wantConflict(t, e.consumeInvite(bea, sandboxCode, testPassword, nil), "INVITE_OR_INVITE_CODE_INVALID")
+
+	wantNoContent(t, e.auth(root.token, "POST", userPath(bea, "activate"), nil))
+	assert.Equal(t, "VOID", e.inviteState(root.token, bea), "reactivation does not revive it")
+	wantConflict(t, e.validateInvite(bea, sandboxCode), "INVITE_OR_INVITE_CODE_INVALID")
+
+	e.invite(root.token, bea)
+	require.Equal(t, http.StatusOK, e.consumeInvite(bea, sandboxCode, testPassword, nil).status, "a new invite")
+}
+
+// A user made inactive without going through deactivation (here, directly in
+// the store) cannot use a pending invite either: validate and consume check
+// that the user is active.
+func TestUserInviteNeedsAnActiveUser(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	bea := e.createUser(root.token, userBody("bea@acme.test"))
+	e.invite(root.token, bea)
+	e.deactivate(bea)
+	assert.Equal(t, "PENDING", e.inviteState(root.token, bea))
+	wantConflict(t, e.validateInvite(bea, sandboxCode), "INVITE_OR_INVITE_CODE_INVALID")
+	wantConflict(t, e.consumeInvite(bea, sandboxCode, testPassword, nil), "INVITE_OR_INVITE_CODE_INVALID")
+}
+
+// subjectActions lists the audit actions on subject, in commit order.
+func (e *env) subjectActions(subject string) []string {
+	e.t.Helper()
+	var actions []string
+	err := e.store.View(context.Background(), func(tx core.ReadTx) error {
+		evs, err := tx.AuditEvents(e.prog.ID, 0, 10000)
+		for _, ev := range evs {
+			if ev.Subject == subject {
+				actions = append(actions, ev.Action)
+			}
+		}
+		return err
+	})
+	require.NoError(e.t, err)
+	return actions
+}
+
+// Deactivating a user while their invite is being consumed: either the
+// consume commits first (the user has a password, and is then deactivated),
+// or the invite is void and no password is set. An invite is never consumed
+// after its user was deactivated.
+func TestUserInviteConsumeRacesDeactivation(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	for i := range 5 {
+		email := fmt.Sprintf("bea%d@acme.test", i)
+		bea := e.createUser(root.token, userBody(email))
+		e.invite(root.token, bea)
+		var consumed resp
+		var wg sync.WaitGroup
+		wg.Go(func() { consumed = e.consumeInvite(bea, sandboxCode, testPassword, nil) })
+		wg.Go(func() { wantNoContent(t, e.auth(root.token, "POST", userPath(bea, "deactivate"), nil)) })
+		wg.Wait()
+		state := e.inviteState(root.token, bea)
+		if consumed.status == http.StatusOK {
+			assert.Equal(t, "CONSUMED", state)
+			actions := e.subjectActions(bea)
+			assert.Less(t, slices.Index(actions, "user.invite_consume"), slices.Index(actions, "user.deactivate"), "consumed before the deactivation: %v", actions)
+		} else {
+			wantConflict(t, consumed, "INVITE_OR_INVITE_CODE_INVALID")
+			assert.Equal(t, "VOID", state)
+			assert.Equal(t, false, e.auth(root.token, "GET", userPath(bea, "status"), nil).json(t)["passwordSet"])
+		}
+	}
 }
 
 func TestUserInviteExpiresAfterThirtyDays(t *testing.T) {
@@ -377,5 +471,28 @@ func TestUserInviteValidateAndConsumeNeedOnlyTheAPIKey(t *testing.T) {
 		assert.Equal(t, http.StatusUnauthorized, e.call("POST", path, body, "api-key", "dsk_unknown").status, path)
 		r := e.call("POST", path, body, "api-key", e.apiKey) // no Authorization header
 		assert.Less(t, r.status, 300, "%s: %s", path, r.body)
+	}
+}
+
+// Invite checks with the public ui key are budgeted per client address; with
+// the secret key the caller is the embedder's backend, one address for all its
+// invitees, so only the per-invite budget applies.
+func TestUserInviteChecksPerClientAddress(t *testing.T) {
+	e, uiKey := newEnvWithKeys(t, loopbackProxy, withRateLimits(core.RateLimits{InvitePerIP: core.RateLimit{Requests: 2, Window: 15 * time.Minute}}))
+	e.alignClock(15 * time.Minute)
+	root := e.adminRoot("root@acme.test")
+	bea := e.createUser(root.token, userBody("bea@acme.test"))
+	e.invite(root.token, bea)
+	ui := e.withKey(uiKey)
+	validateFrom := func(env *env, xff string) resp {
+		return env.key("POST", userPath(bea, "invite/validate"), map[string]any{"inviteCode": sandboxCode}, "X-Forwarded-For", xff)
+	}
+
+	wantNoContent(t, validateFrom(ui, "2001:db8:5:6::1"))
+	wantNoContent(t, validateFrom(ui, "2001:db8:5:6::2"))
+	wantRateLimitedWithin(t, validateFrom(ui, "2001:db8:5:6:7::8"), "2, 2;w=900", 15*time.Minute, "the right code, a third time from one /64")
+	wantNoContent(t, validateFrom(ui, "198.51.100.20"), "another address")
+	for i := range 5 {
+		wantNoContent(t, validateFrom(e, "2001:db8:5:6::1"), "secret key %d", i+1)
 	}
 }

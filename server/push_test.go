@@ -42,9 +42,11 @@ func TestBiometricEnrolmentAndPushStepUp(t *testing.T) {
 		{Type: "OTP", Channel: "SMS", Status: client.FactorActive},
 		{Type: "PUSH", Channel: "BIOMETRIC", Status: client.FactorActive},
 	}, factors, "the SMS code of the enrolment also enrolled SMS")
-	sms, err := e.api.Outbox(ctx, 1)
+	sent, err := e.api.Outbox(ctx, 2)
 	require.NoError(t, err)
-	assert.Equal(t, "+447700900123", sms[0].To, "the enrolment code went to the user's mobile")
+	require.Len(t, sent, 2)
+	assert.Equal(t, "+447700900123", sent[1].To, "the enrolment code went to the user's mobile")
+	assert.Equal(t, "ada@acme.test", sent[0].To, "then a notice of the linked device to the user")
 
 	admin := e.login("ada@acme.test")
 	newUser := client.UserCreate{Name: "Alice", Surname: "Example", Email: "alice@example.com", Roles: []string{client.RoleAdmin}}
@@ -487,7 +489,8 @@ func TestPushLongPoll(t *testing.T) {
 
 // TestReEnrolmentUnlinksTheOldDevice: enrolling a new phone replaces the old
 // phone's credential in one step; the old phone's stream says `unlinked` and
-// ends, and its answers are refused with CHANNEL_NOT_REGISTERED.
+// ends, its session ends with it, and even signed in again its answers are
+// refused with CHANNEL_NOT_REGISTERED.
 func TestReEnrolmentUnlinksTheOldDevice(t *testing.T) {
 	e := newBioEnv(t)
 	ctx := context.Background()
@@ -505,19 +508,23 @@ func TestReEnrolmentUnlinksTheOldDevice(t *testing.T) {
 	assert.Equal(t, "old-phone", ev.DeviceID)
 	requireStreamEnds(t, oldStream)
 
+	_, err = old.s.PendingPush(ctx, old.id, 0)
+	requireAPIError(t, err, http.StatusUnauthorized, "UNAUTHORIZED", "the old phone's session ended")
+	_, err = admin.PushStatus(ctx, up.ID)
+	requireAPIError(t, err, http.StatusUnauthorized, "UNAUTHORIZED", "so did every other session but the new phone's")
+	old.s = e.login("ada@acme.test")
 	requireAPIError(t, old.s.ApprovePush(ctx, up.ID, up.Number, stale), http.StatusConflict, core.CodeChannelNotRegistered)
 	_, err = old.s.PendingPush(ctx, old.id, 0)
 	requireAPIError(t, err, http.StatusConflict, core.CodeChannelNotRegistered)
 	_, err = old.s.PushEvents(ctx, old.id)
 	requireAPIError(t, err, http.StatusConflict, core.CodeChannelNotRegistered)
-	st, err := admin.PushStatus(ctx, up.ID)
-	require.NoError(t, err)
-	assert.Equal(t, client.PushCancelled, st.State, "challenges in flight at the switch are cancelled")
+	assert.Equal(t, core.PushCancelled, e.pushRecord(up.ID).State, "challenges in flight at the switch are cancelled")
 	assert.Equal(t, core.PushReasonDeviceChanged, e.pushRecord(up.ID).Reason)
 
 	factors, err := fresh.s.Factors(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 1, countChannel(factors, "BIOMETRIC"), "one device at a time")
+	admin = e.login("ada@acme.test")
 	up, err = admin.StepUpPush(ctx, "")
 	require.NoError(t, err)
 	require.NoError(t, fresh.approve(up.ID, up.Number), "the new phone approves")

@@ -300,6 +300,14 @@ func (f *fields) nonce(field, v string) {
 	}
 }
 
+// inviteCode checks an invite code: URL-safe characters, 43 of them from
+// core outside sandbox, Weavr's six digits in sandbox.
+func (f *fields) inviteCode(field, v string) {
+	if f.required(field, v) {
+		f.pattern(field, v, reInviteCode)
+	}
+}
+
 // userInviteValidate implements Weavr userInviteValidate.
 func (s *Server) userInviteValidate(r *request) (reply, error) {
 	id, err := userIDParam(r)
@@ -311,14 +319,25 @@ func (s *Server) userInviteValidate(r *request) (reply, error) {
 		return reply{}, err
 	}
 	var f fields
-	f.nonce("inviteCode", in.InviteCode)
+	f.inviteCode("inviteCode", in.InviteCode)
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	if err := s.svc.ValidateInvite(r.Context(), r.prog, id, in.InviteCode); err != nil {
+	if err := s.svc.ValidateInvite(r.Context(), r.prog, id, in.InviteCode, s.inviteClient(r)); err != nil {
 		return reply{}, err
 	}
 	return noContent()
+}
+
+// inviteClient is the client address invite checks are budgeted by: the
+// caller's with the public ui key (an invite page or the companion on the
+// invitee's device); none with the secret key, whose caller is the embedder's
+// backend, one address for all its users.
+func (s *Server) inviteClient(r *request) string {
+	if r.key == core.SecretKey {
+		return ""
+	}
+	return s.clientIP(r.Request)
 }
 
 // userInviteConsume implements Weavr userInviteConsume.
@@ -332,7 +351,7 @@ func (s *Server) userInviteConsume(r *request) (reply, error) {
 		return reply{}, err
 	}
 	var f fields
-	f.nonce("inviteCode", in.InviteCode)
+	f.inviteCode("inviteCode", in.InviteCode)
 	f.password("password", in.Password)
 	f.mobile("mobile", in.Mobile)
 	if err := f.err(); err != nil {
@@ -342,7 +361,7 @@ func (s *Server) userInviteConsume(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	out, err := s.svc.ConsumeInvite(answering(r, inviteConsumed), r.prog, id, in.InviteCode, plain, in.Mobile.core())
+	out, err := s.svc.ConsumeInvite(answering(r, inviteConsumed), r.prog, id, in.InviteCode, plain, in.Mobile.core(), s.inviteClient(r))
 	if err != nil {
 		return reply{}, err
 	}

@@ -566,6 +566,9 @@ func TestUserPatchMobile(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.status, "change %d: %s", i+1, r.body)
 		assert.Equal(t, map[string]any{"countryCode": "+44", "number": n}, r.json(t)["mobile"])
 		if i == 0 {
+			assert.Equal(t, http.StatusUnauthorized, e.auth(bea.token, "GET", factorsPath, nil).status,
+				"losing the factor ended her sessions (MOBILE_CHANGED)")
+			bea.token = e.loginToken("bea@acme.test")
 			list, _ = e.factorList(bea.token)
 			assert.Equal(t, []string{"OTP/SMS/INACTIVE"}, list, "a new mobile switches the SMS factor off")
 			wantConflict(t, e.auth(e.loginToken("bea@acme.test"), "POST", stepUpPath, nil), "CHANNEL_NOT_REGISTERED", "no step-up on the old device")

@@ -10,8 +10,8 @@
 // Writes go through db.Batch, so concurrent Updates share one commit (and one
 // fsync); reads go through db.View.
 //
-// The bucket tree (schema version 4; the buckets marked "2", "3" or "4" came
-// with that migration):
+// The bucket tree (schema version 5; the buckets marked "2" to "5" came with
+// that migration):
 //
 //	v1                                   root; its sequence numbers NextID
 //	├── version          -> uint64       schema version (big-endian), see migrations.go
@@ -58,6 +58,8 @@
 //	│   └── <reference>  -> userID       unique index (core.UniqueKYCReference); empty references are not indexed
 //	├── factors/
 //	│   └── [userID, channel] -> Factor
+//	├── factor_credentials/                                         5
+//	│   └── <credential id> -> [userID, channel]   unique index (core.UniqueCredentialID) of WebAuthn credential ids
 //	├── challenges/
 //	│   └── [session token hash, purpose] -> Challenge
 //	├── audit/

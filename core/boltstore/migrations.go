@@ -51,6 +51,9 @@ var (
 	bucketUserPushChallenges    = []byte("user_push_challenges")
 	bucketUserPendingPush       = []byte("user_pending_push")
 	bucketWebAuthnRegistrations = []byte("webauthn_registrations")
+
+	// Added by migration 5.
+	bucketFactorCredentials = []byte("factor_credentials")
 )
 
 // A migration takes a file from schema version Version-1 to Version. It runs
@@ -70,6 +73,7 @@ var migrations = []migration{
 	{Version: 2, Description: "index users for listing; add invites, email codes and KYC", Migrate: addUserListAndOnboarding},
 	{Version: 3, Description: "index every programme key; add password tokens and counters", Migrate: addKeysTokensAndCounters},
 	{Version: 4, Description: "add push challenges and WebAuthn registrations", Migrate: addPushAndWebAuthn},
+	{Version: 5, Description: "index factors by WebAuthn credential id", Migrate: addCredentialIndex},
 }
 
 // migrate brings the file up to the last of ms. It refuses a file whose
@@ -199,4 +203,27 @@ func checkSchema(tx *bolt.Tx) error {
 		return fmt.Errorf("schema version %d is not one this build of deputy knows (1 to %d)", version, len(migrations))
 	}
 	return nil
+}
+
+// addCredentialIndex is migration 5: it creates factor_credentials and indexes
+// the credential id of every factor already stored, with the code that
+// maintains the index (sessions.go). It fails with core.UniqueCredentialID if
+// two factors share a credential id, which WebAuthn §7.1 step 22 forbids: the
+// operator must unlink one of them with the previous build first.
+func addCredentialIndex(tx *bolt.Tx) error {
+	root := tx.Bucket(bucketRoot)
+	if _, err := root.CreateBucket(bucketFactorCredentials); err != nil {
+		return fmt.Errorf("bucket %s: %w", bucketFactorCredentials, err)
+	}
+	w := &writeTx{readTx{tx: tx, cache: newRecordCaches()}}
+	return root.Bucket(bucketFactors).ForEach(func(k, data []byte) error {
+		f, err := decode[core.Factor](data, "factor "+string(k))
+		if err != nil {
+			return err
+		}
+		if err := w.indexCredential(k, f.CredentialID); err != nil {
+			return fmt.Errorf("factor of user %s: %w", f.UserID, err)
+		}
+		return nil
+	})
 }

@@ -92,12 +92,60 @@ func (r *readTx) Factors(userID string) ([]*core.Factor, error) {
 	return withPrefix[core.Factor](r.bucket(bucketFactors), compositeKey(userID), "factor")
 }
 
+func (r *readTx) FactorByCredentialID(credentialID []byte) (*core.Factor, error) {
+	if len(credentialID) == 0 {
+		return nil, notFound("factor of an empty credential id")
+	}
+	key := r.bucket(bucketFactorCredentials).Get(credentialID)
+	if key == nil {
+		return nil, notFound("factor of that credential id")
+	}
+	return getCached(r.cache.factors, r.bucket(bucketFactors), key, "factor of that credential id")
+}
+
 func (w *writeTx) PutFactor(f *core.Factor) error {
-	return put(w.bucket(bucketFactors), factorKey(f.UserID, f.Channel), f)
+	key := factorKey(f.UserID, f.Channel)
+	if err := w.unindexCredential(key); err != nil {
+		return err
+	}
+	if err := w.indexCredential(key, f.CredentialID); err != nil {
+		return err
+	}
+	return put(w.bucket(bucketFactors), key, f)
 }
 
 func (w *writeTx) DeleteFactor(userID string, ch core.Channel) error {
-	return deleteRecord(w.bucket(bucketFactors), factorKey(userID, ch), factorName(userID, ch))
+	key := factorKey(userID, ch)
+	if err := w.unindexCredential(key); err != nil {
+		return err
+	}
+	return deleteRecord(w.bucket(bucketFactors), key, factorName(userID, ch))
+}
+
+// indexCredential maps a non-empty credential id to the factor key that holds
+// it, failing with core.UniqueCredentialID when another factor holds it.
+func (w *writeTx) indexCredential(key, credentialID []byte) error {
+	if len(credentialID) == 0 {
+		return nil
+	}
+	b := w.bucket(bucketFactorCredentials)
+	if owner := b.Get(credentialID); owner != nil && !bytes.Equal(owner, key) {
+		return duplicate(core.UniqueCredentialID)
+	}
+	return b.Put(bytes.Clone(credentialID), bytes.Clone(key))
+}
+
+// unindexCredential frees the credential id of the factor stored under key, if any.
+func (w *writeTx) unindexCredential(key []byte) error {
+	data := w.bucket(bucketFactors).Get(key)
+	if data == nil {
+		return nil
+	}
+	old, err := decode[core.Factor](data, "factor")
+	if err != nil || len(old.CredentialID) == 0 {
+		return err
+	}
+	return w.bucket(bucketFactorCredentials).Delete(old.CredentialID)
 }
 
 func challengeKey(sessionHash []byte, p core.ChallengePurpose) []byte {

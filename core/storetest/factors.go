@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,7 +21,7 @@ func factor(userID string, ch core.Channel) *core.Factor {
 		Mobile:         &core.Mobile{CountryCode: "+356", Number: "79123456"},
 		DeviceID:       "device-" + userID,
 		DeviceName:     "Ann's phone",
-		CredentialID:   []byte("credential-id-" + userID),
+		CredentialID:   []byte("credential-id-" + userID + "-" + string(ch)),
 		PublicKey:      []byte("cose-key-" + userID),
 		UserHandle:     []byte("user-handle-" + userID),
 		SignCount:      42,
@@ -87,6 +90,86 @@ func testFactor(t *testing.T, s core.Store) {
 	_, err = get("101", core.ChannelSMS)
 	requireNotFound(t, err)
 	assert.Equal(t, []*core.Factor{bio}, list("101"))
+}
+
+// testFactorByCredentialID checks the credential id index (core.UniqueCredentialID):
+// a lookup finds the factor holding an id, whoever's it is; another factor
+// cannot take it; a factor that changes or drops its id, or is deleted, frees it.
+func testFactorByCredentialID(t *testing.T, s core.Store) {
+	lookup := func(id string) (*core.Factor, error) {
+		return read(t, s, func(tx core.ReadTx) (*core.Factor, error) { return tx.FactorByCredentialID([]byte(id)) })
+	}
+	put := func(f *core.Factor) error {
+		return s.Update(t.Context(), func(tx core.Tx) error { return tx.PutFactor(f) })
+	}
+	for _, id := range []string{"", "cred-a"} {
+		_, err := lookup(id)
+		requireNotFound(t, err)
+	}
+
+	ann := factor("101", core.ChannelBiometric)
+	ann.CredentialID = []byte("cred-a")
+	require.NoError(t, put(ann))
+	got, err := lookup("cred-a")
+	require.NoError(t, err)
+	assert.Equal(t, ann, got)
+
+	bob := factor("102", core.ChannelBiometric)
+	bob.CredentialID = []byte("cred-a")
+	requireDuplicate(t, put(bob), core.UniqueCredentialID)
+	_, err = read(t, s, func(tx core.ReadTx) (*core.Factor, error) { return tx.Factor("102", core.ChannelBiometric) })
+	requireNotFound(t, err)
+
+	ann.SignCount++
+	require.NoError(t, put(ann), "the holder may write its factor again")
+	ann.CredentialID = []byte("cred-b")
+	require.NoError(t, put(ann))
+	_, err = lookup("cred-a")
+	requireNotFound(t, err)
+	got, err = lookup("cred-b")
+	require.NoError(t, err)
+	assert.Equal(t, ann, got)
+	require.NoError(t, put(bob), "an id a factor dropped is free")
+
+	ann.CredentialID = nil // unlinked: the credential is forgotten
+	require.NoError(t, put(ann))
+	_, err = lookup("cred-b")
+	requireNotFound(t, err)
+
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.DeleteFactor("102", core.ChannelBiometric) })
+	_, err = lookup("cred-a")
+	requireNotFound(t, err)
+}
+
+// testCredentialIDUniqueUnderConcurrency: users enrolling the same credential
+// id at once get it exactly once; the others see core.UniqueCredentialID.
+func testCredentialIDUniqueUnderConcurrency(t *testing.T, s core.Store) {
+	var (
+		won    atomic.Int32
+		winner atomic.Value
+		wg     sync.WaitGroup
+	)
+	for i := range concurrency {
+		wg.Go(func() {
+			f := factor(fmt.Sprint(200+i), core.ChannelBiometric)
+			f.CredentialID = []byte("shared")
+			err := s.Update(t.Context(), func(tx core.Tx) error { return tx.PutFactor(f) })
+			if err == nil {
+				won.Add(1)
+				winner.Store(f.UserID)
+				return
+			}
+			var dup *core.DuplicateError
+			if assert.ErrorAs(t, err, &dup) {
+				assert.Equal(t, core.UniqueCredentialID, dup.Constraint)
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, int32(1), won.Load(), "exactly one holder")
+	got, err := read(t, s, func(tx core.ReadTx) (*core.Factor, error) { return tx.FactorByCredentialID([]byte("shared")) })
+	require.NoError(t, err)
+	assert.Equal(t, winner.Load(), got.UserID)
 }
 
 func testChallenge(t *testing.T, s core.Store) {

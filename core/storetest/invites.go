@@ -17,7 +17,6 @@ func invite(userID, nonce string) *core.Invite {
 		CodeHash:  []byte("code-hash-" + nonce),
 		SentAt:    t0,
 		ExpiresAt: t0.Add(7 * 24 * time.Hour),
-		Attempts:  1,
 		State:     core.InvitePending,
 	}
 }
@@ -63,7 +62,7 @@ func testInvite(t *testing.T, s core.Store) {
 	assert.Equal(t, first, got)
 
 	second := invite("102", "n2")
-	second.Attempts, second.State = 0, core.InviteVoid
+	second.State = core.InviteVoid
 	mustUpdate(t, s, func(tx core.Tx) error { return tx.PutInvite(second) })
 	got, err = get("102")
 	require.NoError(t, err)

@@ -56,6 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"DeleteSessionsIdleSince", testDeleteSessionsIdleSince},
 		{"ResetCode", testResetCode},
 		{"Factor", testFactor},
+		{"FactorByCredentialID", testFactorByCredentialID},
+		{"CredentialIDUniqueUnderConcurrency", testCredentialIDUniqueUnderConcurrency},
 		{"Challenge", testChallenge},
 		{"PushChallenge", testPushChallenge},
 		{"PushChallengeSweep", testPushChallengeSweep},
@@ -276,6 +278,7 @@ func session(tokenHash, userID string, lastSeen time.Time) *core.Session {
 		LastSeen:    lastSeen,
 		SteppedUp:   true,
 		SteppedUpAt: t0.Add(-time.Minute),
+		DeviceID:    "device-" + userID,
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -33,6 +34,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "trusted-proxies", Usage: "comma-separated CIDRs (or addresses) of reverse proxies whose X-Forwarded-For is believed for per-client rate limits", Sources: env("trusted-proxies")},
 			&cli.StringFlag{Name: "webauthn-rp-id", Value: "localhost", Usage: "WebAuthn relying party id of the companion's biometric credentials: the origins' host or a parent domain", Sources: env("webauthn-rp-id")},
 			&cli.StringSliceFlag{Name: "webauthn-origin", Value: []string{"https://localhost"}, Usage: "origin the companion app acts for (repeat or comma-separate for several)", Sources: env("webauthn-origin")},
+			&cli.StringFlag{Name: "public-url", Usage: "the URL users reach the service at (https://auth.bank.example): its host ends texted codes as \"@host #code\" so that phones offer them only there (WebOTP); localhost when not set", Sources: env("public-url")},
 		}, slices.Concat(tlsFlags(), senderFlags(), kycFlags(), logFlags())...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			log, err := newLogger(stderrOr(cmd.Root().ErrWriter), cmd.String("log-format"), cmd.String("log-level"))
@@ -55,6 +57,10 @@ func serveCommand() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("--trusted-proxies: %w", err)
 			}
+			originHost, err := publicHost(cmd.String("public-url"))
+			if err != nil {
+				return fmt.Errorf("--public-url: %w", err)
+			}
 			cfg := instanceConfig{
 				DB:              cmd.String("db"),
 				Sandbox:         cmd.Bool("sandbox"),
@@ -62,6 +68,7 @@ func serveCommand() *cli.Command {
 				TrustedProxies:  proxies,
 				WebAuthnRPID:    cmd.String("webauthn-rp-id"),
 				WebAuthnOrigins: cmd.StringSlice("webauthn-origin"),
+				OriginHost:      originHost,
 				Email:           email,
 				SMS:             sms,
 				KYC:             kyc,
@@ -115,6 +122,9 @@ type instanceConfig struct {
 	// (core.Config); empty means core's defaults.
 	WebAuthnRPID    string
 	WebAuthnOrigins []string
+	// OriginHost is the host of the public URL, which ends texted codes
+	// (core.Config.OriginHost); empty means core's default.
+	OriginHost string
 	// Email and SMS deliver messages outside sandbox mode, where both are
 	// required; the sandbox keeps its messages in the outbox instead.
 	Email core.EmailSender
@@ -124,6 +134,26 @@ type instanceConfig struct {
 	KYC       core.KYCProvider
 	KYCSecret []byte
 	Log       *slog.Logger
+}
+
+// publicHost returns the host of the public URL ("" for none): an absolute
+// http(s) URL naming a domain, whose host WebOTP binds texted codes to.
+func publicHost(raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	u, err := url.Parse(raw)
+	if err == nil && u.User != nil {
+		return "", errors.New("the URL must not carry a user name or password") // which would be repeated here
+	}
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" {
+		return "", fmt.Errorf("%q is not an absolute http(s) URL such as https://auth.bank.example", raw)
+	}
+	host := strings.ToLower(u.Hostname())
+	if _, err := netip.ParseAddr(host); err == nil {
+		return "", fmt.Errorf("%q names an address, not a domain: texted codes can only be bound to a domain", raw)
+	}
+	return host, nil
 }
 
 // parsePrefixes reads a comma-separated list of CIDRs; a bare address stands
@@ -183,7 +213,7 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 		}
 	}
 	svc, err := core.New(ctx, core.Config{Sandbox: cfg.Sandbox, SessionIdle: cfg.SessionIdle, Logger: cfg.Log,
-		WebAuthnRPID: cfg.WebAuthnRPID, WebAuthnOrigins: cfg.WebAuthnOrigins},
+		WebAuthnRPID: cfg.WebAuthnRPID, WebAuthnOrigins: cfg.WebAuthnOrigins, OriginHost: cfg.OriginHost},
 		store, delivery, clock)
 	if err != nil {
 		store.Close()

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,7 +125,7 @@ func (s *serving) exhaustTokenise(t *testing.T, p map[string]string, client stri
 	status, body = s.post(t, "/multi/sandbox/clock", p["apiKey"], "", map[string]any{"advanceSeconds": (60000-clock.Now%60000)/1000 + 1})
 	require.Equal(t, http.StatusOK, status, "%s", body)
 
-	limit := core.DefaultRateLimits.TokenisePerIP.Requests
+	limit := core.DefaultRateLimits().TokenisePerIP.Requests
 	statuses := make([]int, limit+5)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
@@ -188,4 +189,72 @@ func TestServeRefusesBadTrustedProxies(t *testing.T) {
 	_, err := run(t, 10*time.Second, "serve", "--sandbox", "--db", filepath.Join(t.TempDir(), "deputy.db"), "--addr", "127.0.0.1:0")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), fmt.Sprintf("%q", "bogus"))
+}
+
+// textedCodeLine signs up a root user on s and enrols their mobile for SMS,
+// returning the last line of the text message that carried the code.
+func (s *serving) textedCodeLine(t *testing.T, p map[string]string) string {
+	t.Helper()
+	key := p["apiKey"]
+	status, body := s.call(t, "POST", "/multi/corporates", key, "", map[string]any{
+		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": "ada@acme.test",
+			"mobile": map[string]string{"countryCode": "+44", "number": "7700900123"}},
+		"company": map[string]any{"name": "Acme Ltd", "type": "LLC", "registrationCountry": "GB"}, "baseCurrency": "GBP"})
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	var corp struct{ ID struct{ ID string } }
+	require.NoError(t, json.Unmarshal(body, &corp))
+	status, body = s.call(t, "POST", "/multi/passwords/"+corp.ID.ID+"/create", key, "", map[string]any{"password": map[string]string{"value": "Sup3r-Secret"}})
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	var signedIn struct{ Token string }
+	require.NoError(t, json.Unmarshal(body, &signedIn))
+	status, body = s.call(t, "POST", "/multi/authentication_factors/otp/SMS", key, signedIn.Token, nil)
+	require.Equal(t, http.StatusNoContent, status, "%s", body)
+	status, body = s.call(t, "GET", "/multi/sandbox/outbox", key, "", nil)
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	var outbox struct {
+		Messages []struct{ Channel, Text string }
+	}
+	require.NoError(t, json.Unmarshal(body, &outbox))
+	for _, m := range outbox.Messages {
+		if m.Channel == "SMS" {
+			lines := strings.Split(m.Text, "\n")
+			return lines[len(lines)-1]
+		}
+	}
+	t.Fatalf("no text message in %s", body)
+	return ""
+}
+
+// TestServePublicURL: the host of --public-url (or DEPUTY_PUBLIC_URL) ends
+// texted codes as WebOTP's "@host #code"; without it, localhost does.
+func TestServePublicURL(t *testing.T) {
+	for _, c := range []struct {
+		name, env string
+		args      []string
+		want      string
+	}{
+		{name: "flag", args: []string{"--public-url", "https://Auth.Bank.example:8443/app"}, want: "@auth.bank.example #123456"},
+		{name: "environment", env: "https://login.acme.test", want: "@login.acme.test #123456"},
+		{name: "none", want: "@localhost #123456"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.env != "" {
+				t.Setenv("DEPUTY_PUBLIC_URL", c.env)
+			}
+			db := filepath.Join(t.TempDir(), "deputy.db")
+			p := createProgramme(t, db)
+			s := startServe(t, append([]string{"--sandbox", "--db", db}, c.args...)...)
+			assert.Equal(t, c.want, s.textedCodeLine(t, p))
+		})
+	}
+}
+
+func TestServeRefusesBadPublicURL(t *testing.T) {
+	for _, v := range []string{"auth.bank.example", "ftp://auth.bank.example", "https://", "https://10.0.0.1", "https://[::1]:8443", "https://user:pw@auth.bank.example"} {
+		_, err := run(t, 10*time.Second, "serve", "--sandbox", "--db", filepath.Join(t.TempDir(), "deputy.db"), "--addr", "127.0.0.1:0", "--public-url", v)
+		if assert.Error(t, err, v) {
+			assert.Contains(t, err.Error(), "--public-url", v)
+			assert.NotContains(t, err.Error(), "pw@", "the URL's password is not repeated")
+		}
+	}
 }

@@ -3,7 +3,7 @@
 // talk to, and an invite link, which carries an invited user's id and code.
 //
 //	deputy://connect?server=https%3A%2F%2Fauth.example.com&key=dpk_...[&policy=weavr][&origin=https%3A%2F%2Fexample.com]
-//	deputy://invite?userId=123&code=123456
+//	deputy://invite?userId=123&code=Hk3...(43 URL-safe characters; 123456 in sandbox)
 //
 // The invite link is the one core puts in the invite email when the programme
 // has no invite page of its own; an embedder's https invite page with the
@@ -139,7 +139,7 @@ func ParseConnect(link string) (Connect, error) {
 }
 
 // ParseInvite reads an invite link: deputy://invite?userId=..&code=.., or an
-// https invite page with the same parameters. The code must be 6 digits.
+// https invite page with the same parameters. The code must pass [CheckInviteCode].
 func ParseInvite(link string) (Invite, error) {
 	u, err := parse(link)
 	if err != nil {
@@ -159,7 +159,7 @@ func ParseInvite(link string) (Invite, error) {
 	if err := CheckUserID(inv.UserID); err != nil {
 		return Invite{}, err
 	}
-	if err := CheckCode(inv.Code); err != nil {
+	if err := CheckInviteCode(inv.Code); err != nil {
 		return Invite{}, err
 	}
 	return inv, nil
@@ -230,6 +230,23 @@ func CheckUserID(id string) error {
 func CheckCode(code string) error {
 	if len(code) != 6 || strings.ContainsFunc(code, func(r rune) bool { return r < '0' || r > '9' }) {
 		return fmt.Errorf("%w: the code must be 6 digits", ErrInvalid)
+	}
+	return nil
+}
+
+// maxInviteCodeLen is the longest invite code the server accepts (the
+// InviteCode schema of assets/openapi.yaml; core issues 43 characters).
+const maxInviteCodeLen = 64
+
+// CheckInviteCode reports whether code can be an invite code: 6 to 64 URL-safe
+// characters (A-Z, a-z, 0-9, - and _). Outside sandbox the server issues
+// 43-character random codes; in sandbox the code is 123456. The server decides
+// whether it is right.
+func CheckInviteCode(code string) error {
+	if len(code) < 6 || len(code) > maxInviteCodeLen || strings.ContainsFunc(code, func(r rune) bool {
+		return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) {
+		return fmt.Errorf("%w: the invite code is 6 to 64 letters, digits, - or _: copy it from your invite email", ErrInvalid)
 	}
 	return nil
 }

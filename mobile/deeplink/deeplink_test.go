@@ -69,8 +69,11 @@ func TestParseInvite(t *testing.T) {
 		{"deputy link", "deputy://invite?userId=1234&code=123456", deeplink.Invite{UserID: "1234", Code: "123456"}, nil},
 		{"parameters in the other order", "deputy://invite?code=654321&userId=7", deeplink.Invite{UserID: "7", Code: "654321"}, nil},
 		{"embedder's page", "https://bank.example/accept?userId=42&code=000111", deeplink.Invite{UserID: "42", Code: "000111"}, nil},
+		{"long code", "deputy://invite?userId=5&code=" + longCode, deeplink.Invite{UserID: "5", Code: longCode}, nil},
 		{"short code", "deputy://invite?userId=1&code=12345", deeplink.Invite{}, deeplink.ErrInvalid},
-		{"letters in code", "deputy://invite?userId=1&code=12345a", deeplink.Invite{}, deeplink.ErrInvalid},
+		{"code too long", "deputy://invite?userId=1&code=" + strings.Repeat("a", 65), deeplink.Invite{}, deeplink.ErrInvalid},
+		{"padding in code", "deputy://invite?userId=1&code=" + longCode[:42] + "%3D", deeplink.Invite{}, deeplink.ErrInvalid},
+		{"space in code", "deputy://invite?userId=1&code=123+456", deeplink.Invite{}, deeplink.ErrInvalid},
 		{"user id not digits", "deputy://invite?userId=../x&code=123456", deeplink.Invite{}, deeplink.ErrInvalid},
 		{"no user id", "deputy://invite?code=123456", deeplink.Invite{}, deeplink.ErrInvalid},
 		{"page without parameters", "https://bank.example/", deeplink.Invite{}, deeplink.ErrNotALink},
@@ -90,12 +93,17 @@ func TestParseInvite(t *testing.T) {
 	}
 }
 
+// longCode has the shape of a real invite code: 256 bits, base64url.
+const longCode = "q0-Zx_9aB3cD4eF5gH6iJ7kL8mN9oP0qR1sT2uV3wX4"
+
 func TestInviteRoundTrip(t *testing.T) {
-	i := deeplink.Invite{UserID: "99", Code: "123456"}
-	got, err := deeplink.ParseInvite(i.String())
-	require.NoError(t, err)
-	assert.Equal(t, i, got)
-	assert.Equal(t, "deputy://invite?code=123456&userId=99", i.String())
+	for _, code := range []string{"123456", longCode} {
+		i := deeplink.Invite{UserID: "99", Code: code}
+		got, err := deeplink.ParseInvite(i.String())
+		require.NoError(t, err)
+		assert.Equal(t, i, got)
+		assert.Equal(t, "deputy://invite?code="+code+"&userId=99", i.String())
+	}
 }
 
 func TestCheckUIKeyMessage(t *testing.T) {
@@ -112,6 +120,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("deputy://connect?server=https%3A%2F%2Fauth.example.com&key=dpk_abc")
 	f.Add("deputy://invite?userId=1234&code=123456")
 	f.Add("https://bank.example/accept?userId=42&code=000111")
+	f.Add("deputy://invite?userId=5&code=" + longCode)
 	f.Add("deputy://connect?server=https://a.example&key=dsk_x")
 	f.Fuzz(func(t *testing.T, link string) {
 		if c, err := deeplink.ParseConnect(link); err == nil {
@@ -129,6 +138,9 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("unclassified error %v", err)
 		}
 		if i, err := deeplink.ParseInvite(link); err == nil {
+			if deeplink.CheckUserID(i.UserID) != nil || deeplink.CheckInviteCode(i.Code) != nil {
+				t.Fatalf("accepted %q with an invalid user id or code %+v", link, i)
+			}
 			again, err := deeplink.ParseInvite(i.String())
 			if err != nil || again != i {
 				t.Fatalf("round trip of %+v: got %+v, %v", i, again, err)

@@ -15,7 +15,7 @@ import (
 	"github.com/deputyhq/deputy/server/client"
 )
 
-// InviteScreen accepts an invite in two steps: the user id and 6-digit code
+// InviteScreen accepts an invite in two steps: the user id and the code
 // are checked (Weavr userInviteValidate), then the user chooses a password,
 // with the programme's rules ticked as they type, and optionally gives their
 // mobile number (Weavr userInviteConsume), which signs them in.
@@ -67,9 +67,9 @@ func NewInviteScreen(e Env, api KeyAPI, profile password.Profile, prefill deepli
 	s.UserID.SetPlaceHolder("from the invite email")
 	s.UserID.SetText(prefill.UserID)
 	s.Code = widget.NewEntry()
-	s.Code.SetPlaceHolder("6 digits")
+	s.Code.SetPlaceHolder("the code from the email")
 	s.Code.SetText(prefill.Code)
-	s.Code.Validator = func(text string) error { return deeplink.CheckCode(strings.TrimSpace(text)) }
+	s.Code.Validator = func(text string) error { return deeplink.CheckInviteCode(strings.TrimSpace(text)) }
 	s.Code.OnSubmitted = func(string) { s.check() }
 	s.UserID.OnChanged = func(string) { s.invalidate() }
 	s.Code.OnChanged = func(string) { s.invalidate() }
@@ -108,7 +108,7 @@ func NewInviteScreen(e Env, api KeyAPI, profile password.Profile, prefill deepli
 	s.CheckedNote.Importance = widget.SuccessImportance
 	s.CheckedNote.Hide()
 	s.step1 = container.NewVBox(
-		para("Paste the link from your invite email, or type the user id and the 6-digit code from it."),
+		para("Paste the link from your invite email, or type the user id and the code from it."),
 		fieldLabel("Invite link"), s.Link, s.LinkHint,
 		container.New(layout.NewFormLayout(), widget.NewLabel("User id"), s.UserID, widget.NewLabel("Code"), s.Code),
 		s.Check,
@@ -173,7 +173,7 @@ func (s *InviteScreen) check() {
 		s.Problem.ShowText(sentence(linkReason(err)))
 		return
 	}
-	if err := deeplink.CheckCode(inv.Code); err != nil {
+	if err := deeplink.CheckInviteCode(inv.Code); err != nil {
 		s.Problem.ShowText(sentence(linkReason(err)))
 		return
 	}

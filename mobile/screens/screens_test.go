@@ -63,6 +63,20 @@ func TestInviteScreen(t *testing.T) {
 	assert.Contains(t, s.LinkHint.Text, "This is not an invite link")
 	assert.Empty(t, s.UserID.Text)
 
+	// A link with a real (43-character) invite code fills the form, and the
+	// server weighs the code: wrong, but well-formed.
+	long := deeplink.Invite{UserID: userID, Code: "q0-Zx_9aB3cD4eF5gH6iJ7kL8mN9oP0qR1sT2uV3wX4"}
+	s.Link.SetText("")
+	h.paste(s.Link, long.String())
+	assert.Equal(t, "Link read. Tap Continue.", s.LinkHint.Text)
+	assert.Equal(t, long.Code, s.Code.Text)
+	test.Tap(s.Check)
+	h.waitFor("wrong long code", s.Problem.Visible)
+	assert.Contains(t, s.Problem.Message.Text, "This invite code is not right")
+	s.Link.SetText("")
+	s.UserID.SetText("")
+	s.Code.SetText("")
+
 	// Typed by hand: a wrong code is refused by the server.
 	s.Link.SetText("")
 	h.typeInto(s.UserID, userID)
@@ -75,7 +89,7 @@ func TestInviteScreen(t *testing.T) {
 	// Five digits never reach the server.
 	s.Code.SetText("12345")
 	test.Tap(s.Check)
-	assert.Equal(t, "The code must be 6 digits.", s.Problem.Message.Text)
+	assert.Equal(t, "The invite code is 6 to 64 letters, digits, - or _: copy it from your invite email.", s.Problem.Message.Text)
 
 	s.Code.SetText("123456")
 	test.Tap(s.Check)

@@ -1,0 +1,90 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/mobile/authenticator"
+	"github.com/deputyhq/deputy/server/client"
+)
+
+// TestUnlinkedDeviceCannotAnswer: a phone that unlinked itself keeps its
+// session (it made the change), but once another phone is linked that session,
+// bound to the old phone by its enrolment, can no longer list, follow or
+// decline anything, "I did not do this" included, with or without a device id.
+func TestUnlinkedDeviceCannotAnswer(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	old := e.enrolledRoot("ada@acme.test", "old-phone") // its session is stepped up and bound to it
+	require.NoError(t, old.s.UnlinkBiometric(ctx))
+	fresh := e.newDevice("new-phone", "ada@acme.test")
+	fresh.enrol()
+	up, err := e.login("ada@acme.test").StepUpPush(ctx, "")
+	require.NoError(t, err)
+
+	for _, deviceID := range []string{"", old.id} {
+		_, err = old.s.PendingPush(ctx, deviceID, 0)
+		requireAPIError(t, err, http.StatusConflict, core.CodeChannelNotRegistered, "list with device id %q", deviceID)
+		_, err = old.s.PushEvents(ctx, deviceID)
+		requireAPIError(t, err, http.StatusConflict, core.CodeChannelNotRegistered, "stream with device id %q", deviceID)
+	}
+	for _, reason := range []string{client.DeclineNotMe, client.DeclineCancelled} {
+		requireAPIError(t, old.s.DeclinePush(ctx, up.ID, reason), http.StatusConflict, core.CodeChannelNotRegistered, reason)
+	}
+	_, err = old.s.PushOptions(ctx, up.ID)
+	requireAPIError(t, err, http.StatusConflict, core.CodeChannelNotRegistered)
+	assert.Equal(t, core.PushPending, e.pushRecord(up.ID).State, "the old phone changed nothing")
+	assert.NotContains(t, e.audit(), "security.push_not_me")
+
+	list, err := fresh.s.PendingPush(ctx, fresh.id, 0)
+	require.NoError(t, err)
+	require.Len(t, list, 1, "the linked phone still sees it")
+	require.NoError(t, fresh.s.DeclinePush(ctx, up.ID, client.DeclineCancelled))
+}
+
+// TestEnrolmentRefusesARegisteredCredential: a credential id that is already
+// registered, here to another user, is refused (WebAuthn L3 §7.1 step 22) and
+// nothing is written: the enrolment may be finished with another credential.
+func TestEnrolmentRefusesARegisteredCredential(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	ada := e.enrolledRoot("ada@acme.test", "ada-phone")
+	e.root("bob@bank.test")
+	bob := e.newDevice("bob-phone", "bob@bank.test")
+	options, err := bob.s.BeginBiometricEnrolment(ctx, bob.id, "Bob's phone")
+	require.NoError(t, err)
+	req, err := authenticator.ParseCreationOptions(options, bob.origin)
+	require.NoError(t, err)
+	att, err := bob.auth.Register(ctx, req)
+	require.NoError(t, err)
+	// Ada's factor holds the credential id Bob's authenticator answers with.
+	require.NoError(t, e.inst.Store.Update(ctx, func(tx core.Tx) error {
+		users, err := tx.UsersByEmail(e.inst.Programme.ID, "ada@acme.test")
+		if err != nil {
+			return err
+		}
+		f, err := tx.Factor(users[0].ID, core.ChannelBiometric)
+		if err != nil {
+			return err
+		}
+		require.Equal(t, ada.credID, f.CredentialID)
+		f.CredentialID = att.CredentialID
+		return tx.PutFactor(f)
+	}))
+
+	err = bob.s.FinishBiometricEnrolment(ctx, core.SandboxCode, att)
+	requireAPIError(t, err, http.StatusConflict, core.CodeWebAuthnCredentialTaken)
+	factors, err := bob.s.Factors(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, factors, "nothing was enrolled, not even SMS")
+	assert.Equal(t, 1, count(e.audit(), "factor.enrol"), "Ada's enrolment only")
+
+	att, err = bob.auth.Register(ctx, req) // a new key pair and id for the same ceremony
+	require.NoError(t, err)
+	require.NoError(t, bob.s.FinishBiometricEnrolment(ctx, core.SandboxCode, att), "the code was not spent")
+}

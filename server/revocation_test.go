@@ -1,0 +1,352 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/internal/testserver"
+	"github.com/deputyhq/deputy/mobile/authenticator"
+	"github.com/deputyhq/deputy/server/client"
+)
+
+// revocationScene is a corporate whose root user Ada and admin Bea may be
+// told about Cy, the user each revocation concerns. Cy has a phone (when the
+// row wants one) signed in and bound to it, a second session "web", and a
+// push challenge pending from web.
+type revocationScene struct {
+	e       *bioEnv
+	ada     *client.Session // root, stepped up
+	cy      string          // Cy's id
+	phone   *device         // nil without a device
+	web     *client.Session // another session of Cy
+	pending string          // a push challenge pending from web ("" without a device)
+}
+
+const (
+	revAda = "ada@acme.test"
+	revBea = "bea@acme.test"
+	revCy  = "cy@acme.test"
+	// revNewPassword is the password the password rows set.
+	revNewPassword = "N3w-Str0ng-Passw0rd"
+)
+
+func newRevocationScene(t *testing.T, withDevice bool) *revocationScene {
+	t.Helper()
+	ctx := context.Background()
+	e := newBioEnv(t, func(o *testserver.Options) { o.Config.SCAFailureLimit = 3 })
+	ada := e.enrolledRoot(revAda, "ada-phone").s
+	sc := &revocationScene{e: e, ada: ada}
+	for _, u := range []struct {
+		email string
+		roles []string
+	}{{revBea, []string{client.RoleAdmin}}, {revCy, []string{client.RoleFundsManagement}}} {
+		created, err := ada.CreateUser(ctx, client.UserCreate{Name: "User", Surname: "Example", Email: u.email,
+			Mobile: &client.Mobile{CountryCode: "+44", Number: "7700900456"}, Roles: u.roles})
+		require.NoError(t, err)
+		_, err = e.api.CreatePassword(ctx, created.ID, bioPassword)
+		require.NoError(t, err)
+		sc.cy = created.ID
+	}
+	if withDevice {
+		sc.phone = e.newDevice("cy-phone", revCy)
+		sc.phone.enrol()
+	}
+	sc.web = e.login(revCy)
+	if withDevice {
+		up, err := sc.web.StepUpPush(ctx, "")
+		require.NoError(t, err)
+		sc.pending = up.ID
+	}
+	return sc
+}
+
+// live reports whether a session still works.
+func live(t *testing.T, s *client.Session) bool {
+	t.Helper()
+	_, err := s.Factors(context.Background())
+	if err == nil {
+		return true
+	}
+	var ae *client.Error
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, http.StatusUnauthorized, ae.Status, "%v", err)
+	return false
+}
+
+// emailsSince returns the recipients of the emails sent after the outbox held
+// n messages, checking that none of them carries a secret.
+func (sc *revocationScene) emailsSince(t *testing.T, n int) []string {
+	t.Helper()
+	msgs, err := sc.e.api.Outbox(context.Background(), 100)
+	require.NoError(t, err)
+	require.Less(t, len(msgs), 100, "the outbox outgrew the test")
+	var to []string
+	for _, m := range msgs[:len(msgs)-n] {
+		if m.Channel == "EMAIL" {
+			to = append(to, m.To)
+			for _, secret := range []string{bioPassword, revNewPassword, core.SandboxCode, "dst_"} {
+				assert.NotContains(t, m.Subject+m.Text, secret, "a notice to %s", m.To)
+			}
+		}
+	}
+	slices.Sort(to)
+	return to
+}
+
+func (sc *revocationScene) outboxLen(t *testing.T) int {
+	t.Helper()
+	msgs, err := sc.e.api.Outbox(context.Background(), 100)
+	require.NoError(t, err)
+	return len(msgs)
+}
+
+// TestRevocationPolicy drives every reason of core's revocation policy
+// through the operation that causes it and checks its row: which of Cy's
+// sessions end (the phone's, web's, and the acting one's), whether her
+// pending push challenge is cancelled, and who is emailed.
+func TestRevocationPolicy(t *testing.T) {
+	ctx := context.Background()
+	type outcome struct {
+		phoneLive, webLive bool
+		pushCancelled      bool
+		emailed            []string // sorted
+	}
+	rows := []struct {
+		reason core.RevocationReason
+		device bool
+		// prepare runs before the outbox is counted; act causes the revocation
+		// and returns the session it acted in, if it was one of Cy's (nil otherwise).
+		prepare func(t *testing.T, sc *revocationScene)
+		act     func(t *testing.T, sc *revocationScene) *client.Session
+		want    outcome
+		actLive bool // the acting session of Cy survives
+	}{
+		{
+			reason: core.RevokeLockout, device: true,
+			act: func(t *testing.T, sc *revocationScene) *client.Session {
+				for range 5 {
+					_, err := sc.e.ui.LoginWithPassword(ctx, revCy, "Wr0ng-Passw0rd")
+					require.Error(t, err)
+				}
+				_, err := sc.e.ui.LoginWithPassword(ctx, revCy, bioPassword)
+				requireAPIError(t, err, http.StatusLocked, "LOCKED")
+				return nil
+			},
+			want: outcome{phoneLive: true, webLive: true, pushCancelled: true, emailed: []string{revCy}},
+		},
+		{
+			reason: core.RevokeSCALock, device: true,
+			act: func(t *testing.T, sc *revocationScene) *client.Session {
+				require.NoError(t, sc.web.StepUpSMS(ctx))
+				for range 3 {
+					require.Error(t, sc.web.VerifyStepUpSMS(ctx, "000000"))
+				}
+				return nil
+			},
+			want: outcome{pushCancelled: true, emailed: []string{revCy}},
+		},
+		{
+			reason: core.RevokeDeactivated, device: true,
+			act: func(t *testing.T, sc *revocationScene) *client.Session {
+				require.NoError(t, sc.ada.DeactivateUser(ctx, sc.cy))
+				return nil
+			},
+			want: outcome{pushCancelled: true},
+		},
+		{
+			reason: core.RevokePasswordChanged, device: true,
+			act: func(t *testing.T, sc *revocationScene) *client.Session {
+				_, fresh, err := sc.web.UpdatePassword(ctx, bioPassword, revNewPassword)
+				require.NoError(t, err)
+				return fresh
+			},
+			want: outcome{pushCancelled: true, emailed: []string{revCy}}, actLive: true,
+		},
+		{
+			reason: core.RevokePasswordReset, device: true,
+			prepare: func(t *testing.T, sc *revocationScene) { require.NoError(t, sc.e.api.LostPasswordStart(ctx, revCy)) },
+			act: func(t *testing.T, sc *revocationScene) *client.Session {
+				token, err := sc.e.api.LostPasswordResume(ctx, revCy, core.SandboxCode, revNewPassword)
+				require.NoError(t, err)
+				return sc.e.ui.Session(token)
+			},
+			want: outcome{pushCancelled: true, emailed: []string{revCy}}, actLive: true,
+		},
+		{
+			reason: core.RevokeEmailChanged, device: true,
+			act: func(t *testing.T, sc *revocationScene) *client.Session {
+				email := "cy.new@acme.test"
+				_, err := sc.ada.UpdateUser(ctx, sc.cy, client.UserPatch{Email: &email})
+				require.NoError(t, err)
+				return nil
+			},
+			want: outcome{phoneLive: true, webLive: true, emailed: []string{"cy.new@acme.test", revCy}},
+		},
+		{
+			reason: core.RevokeMobileChanged, device: true,
+			act: func(t *testing.T, sc *revocationScene) *client.Session {
+				_, err := sc.ada.UpdateUser(ctx, sc.cy, client.UserPatch{Mobile: &client.Mobile{CountryCode: "+44", Number: "7700900999"}})
+				require.NoError(t, err)
+				return nil
+			},
+			want: outcome{emailed: []string{revCy}},
+		},
+		{
+			reason: core.RevokeRolesChanged, device: true,
+			act: func(t *testing.T, sc *revocationScene) *client.Session {
+				roles := []string{client.RoleCardsManagement}
+				_, err := sc.ada.UpdateUser(ctx, sc.cy, client.UserPatch{Roles: &roles})
+				require.NoError(t, err)
+				return nil
+			},
+			want: outcome{phoneLive: true, webLive: true, emailed: []string{revCy}},
+		},
+		{
+			reason: core.RevokeNotMe, device: true,
+			act: func(t *testing.T, sc *revocationScene) *client.Session {
+				other, err := sc.e.login(revCy).StepUpPush(ctx, "")
+				require.NoError(t, err)
+				require.NoError(t, sc.phone.s.DeclinePush(ctx, other.ID, core.PushReasonNotMe))
+				return sc.phone.s
+			},
+			want: outcome{pushCancelled: true, emailed: []string{revAda, revBea, revCy}},
+		},
+		{
+			reason: core.RevokeDeviceLinked,
+			act: func(t *testing.T, sc *revocationScene) *client.Session {
+				d := sc.e.newDevice("cy-phone", revCy)
+				d.enrol()
+				return d.s
+			},
+			want: outcome{webLive: true, emailed: []string{revCy}}, actLive: true,
+		},
+		{
+			reason: core.RevokeDeviceReplaced, device: true,
+			act: func(t *testing.T, sc *revocationScene) *client.Session {
+				d := sc.e.newDevice("cy-new-phone", revCy)
+				d.enrol()
+				return d.s
+			},
+			want: outcome{pushCancelled: true, emailed: []string{revCy}}, actLive: true,
+		},
+		{
+			reason: core.RevokeDeviceUnlinked, device: true,
+			act: func(t *testing.T, sc *revocationScene) *client.Session {
+				require.NoError(t, sc.phone.s.UnlinkBiometric(ctx))
+				return sc.phone.s
+			},
+			want: outcome{phoneLive: true, pushCancelled: true, emailed: []string{revCy}}, actLive: true,
+		},
+		{
+			reason: core.RevokeDeviceReset, device: true,
+			act: func(t *testing.T, sc *revocationScene) *client.Session {
+				require.NoError(t, sc.ada.ResetUserDevice(ctx, sc.cy))
+				return nil
+			},
+			want: outcome{pushCancelled: true, emailed: []string{revCy}},
+		},
+		{
+			reason: core.RevokeSignCountRegression, device: true,
+			act: func(t *testing.T, sc *revocationScene) *client.Session {
+				clone := sc.phone.clone("cy-clone", sc.e.login(revCy)) // a copy of the key, counter and all
+				other, err := sc.e.login(revCy).StepUpPush(ctx, "")
+				require.NoError(t, err)
+				require.NoError(t, sc.phone.approve(other.ID, other.Number), "the phone's counter moves on")
+				requireAPIError(t, clone.approve(sc.pending, 10), http.StatusConflict, core.CodeWebAuthnSignCount)
+				return clone.s
+			},
+			want: outcome{phoneLive: true, webLive: true, emailed: []string{revCy}}, actLive: true,
+		},
+	}
+	var covered []core.RevocationReason
+	for _, row := range rows {
+		covered = append(covered, row.reason)
+		t.Run(string(row.reason), func(t *testing.T) {
+			sc := newRevocationScene(t, row.device)
+			if row.prepare != nil {
+				row.prepare(t, sc)
+			}
+			before := sc.outboxLen(t)
+			acting := row.act(t, sc)
+
+			got := outcome{webLive: live(t, sc.web), emailed: sc.emailsSince(t, before)}
+			if sc.phone != nil && sc.phone.s != acting {
+				got.phoneLive = live(t, sc.phone.s)
+			}
+			if sc.pending != "" {
+				got.pushCancelled = sc.e.pushRecord(sc.pending).State == core.PushCancelled
+			}
+			want := row.want
+			if acting == sc.phone.sessionOrNil() {
+				want.phoneLive = false // judged as the acting session below
+			}
+			assert.Equal(t, want, got)
+			if acting != nil {
+				assert.Equal(t, row.actLive, live(t, acting), "the session that acted")
+			}
+		})
+	}
+	assert.ElementsMatch(t, core.RevocationReasons(), covered, "every reason of the policy has its row here")
+}
+
+// sessionOrNil is the device's session, or nil without a device.
+func (d *device) sessionOrNil() *client.Session {
+	if d == nil {
+		return nil
+	}
+	return d.s
+}
+
+// TestLockoutAlertsOnce fires many wrong passwords at once: the user is
+// locked once, told once, and the pending push challenge is cancelled.
+func TestLockoutAlertsOnce(t *testing.T) {
+	sc := newRevocationScene(t, true)
+	before := sc.outboxLen(t)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			_, err := sc.e.ui.LoginWithPassword(context.Background(), revCy, "Wr0ng-Passw0rd")
+			assert.Error(t, err)
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, []string{revCy}, sc.emailsSince(t, before), "one lockout, one notice")
+	assert.Equal(t, core.PushCancelled, sc.e.pushRecord(sc.pending).State)
+	assert.True(t, live(t, sc.web), "whoever guesses passwords does not sign the user out")
+}
+
+// TestReplacedDeviceRacesNotMe fires the old phone's "I did not do this" and
+// the new phone's enrolment at once: exactly one of them wins, so a phone
+// being replaced can never answer after its replacement.
+func TestReplacedDeviceRacesNotMe(t *testing.T) {
+	ctx := context.Background()
+	for i := range 5 {
+		sc := newRevocationScene(t, true)
+		fresh := sc.e.newDevice("cy-new-phone", revCy)
+		options, err := fresh.s.BeginBiometricEnrolment(ctx, fresh.id, "New phone")
+		require.NoError(t, err)
+		req, err := authenticator.ParseCreationOptions(options, fresh.origin)
+		require.NoError(t, err)
+		att, err := fresh.auth.Register(ctx, req)
+		require.NoError(t, err)
+
+		var notMe, enrol error
+		var wg sync.WaitGroup
+		wg.Go(func() { notMe = sc.phone.s.DeclinePush(ctx, sc.pending, core.PushReasonNotMe) })
+		wg.Go(func() { enrol = fresh.s.FinishBiometricEnrolment(ctx, core.SandboxCode, att) })
+		wg.Wait()
+		require.True(t, (notMe == nil) != (enrol == nil), "round %d: exactly one wins: NOT_ME %v, enrolment %v", i, notMe, enrol)
+		loser := notMe
+		if loser == nil {
+			loser = enrol
+		}
+		require.ErrorIs(t, loser, client.ErrUnauthorized, "round %d: the loser's session ended", i)
+	}
+}
