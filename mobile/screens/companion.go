@@ -439,12 +439,16 @@ func (c *Companion) pendingChanged(arrived bool) {
 	}
 }
 
+// unlinked follows another device replacing this one: the server ended this
+// device's sessions with its link (the revocation policy), so the companion
+// forgets its session too, and using this device again starts by signing in.
 func (c *Companion) unlinked() {
-	c.stopWatch()
-	c.pending = nil
+	c.endSession()
 	c.d.App.Preferences().SetString(prefEnrolled, "")
 	c.forgetKeys(nil)
-	c.show(NewUnlinkedScreen(c.showBiometric, c.showHome))
+	c.show(NewUnlinkedScreen(
+		func() { c.showSignInAfter("Sign in again, then set up approvals on this device.") },
+		func() { c.showSignInAfter("") }))
 }
 
 // sessionEnded takes the user back to sign in after a 401.

@@ -223,8 +223,17 @@ func TestJourney(t *testing.T) {
 	c.assertMarkup("unlinked.xml")
 	c.waitFor("the key the server no longer accepts deleted", func() bool { return len(keysFor(t, c)) == 0 })
 
-	// She takes this device back; the passcode is not asked for again.
+	// She takes this device back: its session ended with its link, so she
+	// signs in again first; the passcode is not asked for again.
 	test.Tap(unlinked.Relink)
+	signIn = screen[*screens.SignInScreen](t, c)
+	assert.Contains(t, signIn.Notice.Text, "Sign in again")
+	assert.Equal(t, "grace@acme.test", signIn.Email.Text, "the email is filled in")
+	c.typeInto(signIn.Password, gracePassword)
+	test.Tap(signIn.SignIn)
+	home = screen[*screens.HomeScreen](t, c)
+	c.waitFor("approvals offered", home.SetUpBio.Visible)
+	test.Tap(home.SetUpBio)
 	bio = screen[*screens.BiometricScreen](t, c)
 	test.Tap(bio.Send)
 	c.waitFor("code sent", bio.CodeSent)
