@@ -12,6 +12,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // How README.md's shell blocks are read (TestREADME runs them):
@@ -403,4 +407,89 @@ func readREADME() ([]shBlock, error) {
 	}
 	defer f.Close()
 	return readBlocks(f)
+}
+
+func TestMatchOutput(t *testing.T) {
+	tests := []struct {
+		name string
+		want []string
+		got  string
+		ok   bool
+	}{
+		{"no output shown, none printed", nil, "", true},
+		{"no output shown, some printed", nil, `{"errorCode":"X"}`, false},
+		{"exact JSON", []string{`{"a":1,"b":"x"}`}, `{"b":"x","a":1}`, true},
+		{"JSON wrapped over comment lines", []string{`{"a":{"b":1},`, ` "c":[1,2]}`}, `{"a":{"b":1},"c":[1,2]}`, true},
+		{"a different value", []string{`{"a":1}`}, `{"a":2}`, false},
+		{"a missing key", []string{`{"a":1,"b":2}`}, `{"a":1}`, false},
+		{"an extra key", []string{`{"a":1}`}, `{"a":1,"b":2}`, false},
+		{"extra keys allowed by ...", []string{`{"a":1,...}`}, `{"a":1,"b":2}`, true},
+		{"any object", []string{`{"a":{...}}`}, `{"a":{"x":[1]}}`, true},
+		{"any object is still an object", []string{`{"a":{...}}`}, `{"a":"x"}`, false},
+		{"any value", []string{`{"n":...,"m":2}`}, `{"n":88,"m":2}`, true},
+		{"shortened token", []string{`{"token":"dst_..."}`}, `{"token":"dst_k_vcFqH4"}`, true},
+		{"shortened token of another kind", []string{`{"token":"dst_..."}`}, `{"token":"dtk_k_vcFqH4"}`, false},
+		{"array length", []string{`[1,2]`}, `[1,2,3]`, false},
+		{"array prefix with ...", []string{`[1,2,...]`}, `[1,2,3]`, true},
+		{"any array", []string{`{"a":[...]}`}, `{"a":[]}`, true},
+		{"remark after <-", []string{`{"a":1}   <- a remark`}, `{"a":1}`, true},
+		{"two JSON values", []string{`{"a":1}`, `{"a":2}`}, "{\"a\":1}\n{\"a\":2}\n", true},
+		{"one JSON value of two", []string{`{"a":1}`, `{"a":2}`}, `{"a":1}`, false},
+		{"not JSON", []string{`{"a":1}`}, `deputy: no such thing`, false},
+		{"text", []string{"Approved challenge 7: Sign in"}, "Approved challenge 7: Sign in\n", true},
+		{"text differs", []string{"Approved challenge 7: Sign in"}, "Declined challenge 7: Sign in\n", false},
+		{"text with ...", []string{"ID  KIND", "7   [...]  ...  Sign in"}, "ID  KIND\n7   [1 2 3]  11:57:14  Sign in\n", true},
+		{"text with a line too many", []string{"one"}, "one\ntwo\n", false},
+		{"text keeps leading spaces", []string{"  dpk_..."}, "dpk_x\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := matchOutput(tt.want, tt.got)
+			if tt.ok {
+				assert.NoError(t, err)
+			} else {
+				assert.Error(t, err)
+			}
+		})
+	}
+}
+
+func TestBlockSteps(t *testing.T) {
+	block := shBlock{line: 10, lines: strings.Split(`# prose before the first command
+KEY=$(jq -r .apiKey programme.json)
+deputy serve --addr 127.0.0.1:8088 2> server.log &
+curl -s -X POST $D/multi/x -d '{
+  "a": "# not a comment"}'   # 204
+curl -s $D/multi/y \
+  -H "api-key: $KEY"
+# {"a":1,
+#  "b":2}
+
+# prose after a blank line
+echo done
+# done
+#   indented`, "\n")}
+	steps, err := block.steps()
+	require.NoError(t, err)
+	require.Len(t, steps, 5)
+	assert.Equal(t, step{line: 11, command: "KEY=$(jq -r .apiKey programme.json)"}, steps[0])
+	assert.Equal(t, step{line: 12, command: "deputy serve --addr 127.0.0.1:8088 2> server.log &", background: true}, steps[1])
+	assert.Equal(t, step{line: 13, command: "curl -s -X POST $D/multi/x -d '{\n  \"a\": \"# not a comment\"}'   # 204", status: 204}, steps[2])
+	assert.Equal(t, step{line: 15, command: "curl -s $D/multi/y \\\n  -H \"api-key: $KEY\"", want: []string{`{"a":1,`, ` "b":2}`}}, steps[3])
+	assert.Equal(t, step{line: 21, command: "echo done", want: []string{"done", "  indented"}}, steps[4])
+
+	_, err = shBlock{line: 1, lines: []string{`curl -d '{"a":1}`}}.steps()
+	assert.ErrorContains(t, err, "README.md:1: the command does not end")
+}
+
+func TestReadBlocks(t *testing.T) {
+	doc := "# Title\n\n## Setup\n\n```sh\n# a comment, not a heading\nmake build\n```\n\n```\n# Not a heading either\n```\n\n### Run\n\n```sh\ndeputy serve\n```\n"
+	blocks, err := readBlocks(strings.NewReader(doc))
+	require.NoError(t, err)
+	assert.Equal(t, []shBlock{
+		{section: "Setup", line: 6, lines: []string{"# a comment, not a heading", "make build"}},
+		{section: "Run", line: 17, lines: []string{"deputy serve"}},
+	}, blocks)
+	_, err = readBlocks(strings.NewReader("```sh\nmake\n"))
+	assert.Error(t, err)
 }
