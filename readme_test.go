@@ -45,11 +45,6 @@ var notRun = map[string]string{
 	"Build and run": "builds the companion app for desktops and phones",
 }
 
-// buildFlags are the go build flags of the deputy binary the walkthroughs
-// run; readme_race_test.go adds -race when the test itself runs under it, so
-// that the build reuses the packages the test run compiled.
-var buildFlags = []string{"build", "-o"}
-
 // TestREADME runs every walkthrough of README.md as a reader would, against
 // `deputy serve --sandbox` built from this checkout, and compares what each
 // command prints with the comment lines below it (see readme_steps_test.go
@@ -114,7 +109,10 @@ func toolDir(t *testing.T) string {
 		}
 	}
 	dir := t.TempDir()
-	build := exec.Command("go", append(buildFlags, filepath.Join(dir, "deputy"), ".")...)
+	// Without -race even when the test runs under it: the race detector makes
+	// password hashing several times slower, and `make test` has compiled
+	// every package without it already, for go vet.
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "deputy"), ".")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 	curl, err := exec.LookPath("curl")

@@ -1,5 +1,0 @@
-//go:build unix && race
-
-package main
-
-func init() { buildFlags = append([]string{"build", "-race"}, buildFlags[1:]...) }
