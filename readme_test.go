@@ -122,6 +122,10 @@ func toolDir(t *testing.T) string {
 	return dir
 }
 
+// walkthroughLimit is how long a walkthrough may run: a command that does not
+// end (a server without &) fails the test instead of holding it up.
+const walkthroughLimit = 2 * time.Minute
+
 var loopbackRE = regexp.MustCompile(`127\.0\.0\.1:([0-9]{2,5})`)
 
 // runWalkthrough runs steps in one bash, in a new directory, each loopback
@@ -144,7 +148,7 @@ func runWalkthrough(t *testing.T, bin string, steps []step) {
 	path := filepath.Join(harness, "walkthrough.sh")
 	require.NoError(t, os.WriteFile(path, []byte(script.String()), 0o600))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), walkthroughLimit)
 	defer cancel()
 	sh := exec.CommandContext(ctx, "bash", "--noprofile", "--norc", path)
 	sh.Dir = work
@@ -155,27 +159,42 @@ func runWalkthrough(t *testing.T, bin string, steps []step) {
 	require.NoError(t, err)
 	defer log.Close()
 	sh.Stdout, sh.Stderr = log, log // a file: servers left running cannot hold up Wait
-	err = sh.Run()
+	runErr := sh.Run()
 	if sh.Process != nil {
 		_ = syscall.Kill(-sh.Process.Pid, syscall.SIGKILL) // anything the walkthrough left running
 	}
-	if err != nil {
-		out, _ := os.ReadFile(log.Name())
-		t.Fatalf("bash: %v\n%s", err, out)
-	}
-
 	for i, s := range steps {
 		if err := checkStep(harness, i, s); err != nil {
-			t.Fatalf("README.md:%d: %s\n%v\n(later steps not checked)", s.line, s.title(), err)
+			t.Fatalf("README.md:%d: %s\n%v\n(later steps not checked)%s", s.line, s.title(), err, logTails(work))
 		}
 	}
+	if runErr != nil {
+		out, _ := os.ReadFile(log.Name())
+		t.Fatalf("bash: %v\n%s", runErr, out)
+	}
+}
+
+// logTails is the end of each log file the walkthrough wrote in dir (its
+// servers' logs), for a failure's message.
+func logTails(dir string) string {
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	var b strings.Builder
+	for _, l := range logs {
+		data, err := os.ReadFile(l)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		fmt.Fprintf(&b, "\n%s, last lines:\n%s", filepath.Base(l), strings.Join(lines[max(0, len(lines)-10):], "\n"))
+	}
+	return b.String()
 }
 
 // checkStep checks the exit status, the HTTP status and the output of step i.
 func checkStep(harness string, i int, s step) error {
 	rc, err := os.ReadFile(filepath.Join(harness, fmt.Sprintf("%d.rc", i)))
 	if err != nil {
-		return fmt.Errorf("did not run: %w", err)
+		return fmt.Errorf("did not finish (a walkthrough runs for at most %v)", walkthroughLimit)
 	}
 	got, err := os.ReadFile(filepath.Join(harness, fmt.Sprintf("%d.out", i)))
 	if err != nil {
