@@ -2,13 +2,17 @@
 GO ?= go
 BENCHTIME ?= 2s
 
-.PHONY: run build test vet fuzz bench clean cc-deps browser-deps mobile-deps bench-deps mobile mobile-package
+.PHONY: run build install test vet fuzz bench clean cc-deps browser-deps readme-deps mobile-deps bench-deps mobile mobile-package
 
 run:
 	$(GO) run . demo
 
 build:
 	$(GO) build -buildvcs=auto -o deputy .
+
+# deputy in $(go env GOBIN), or else $(go env GOPATH)/bin: on PATH if that is.
+install:
+	$(GO) install -buildvcs=auto .
 
 vet: cc-deps mobile-deps
 	$(GO) vet ./...
@@ -19,7 +23,7 @@ vet: cc-deps mobile-deps
 # takes minutes to compile; `go vet` compiled it already without -race, so its
 # (race-free) tests run in that same build mode instead of compiling it again.
 RACE_PKGS = $(shell $(GO) list ./... | grep -v '/mobile$$')
-test: browser-deps vet
+test: browser-deps readme-deps vet
 	$(GO) test -race -count=1 $(RACE_PKGS)
 	$(GO) test -count=1 ./mobile
 	$(MAKE) fuzz FUZZTIME=500x
@@ -33,6 +37,18 @@ cc-deps:
 	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq gcc libc6-dev; \
 	fi
+
+# TestREADME (readme_test.go) runs the README's walkthroughs, which use curl
+# and jq; install Debian's when missing (root, or sudo).
+README_DEPS = curl jq
+readme-deps:
+	@missing=; for p in $(README_DEPS); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -z "$$missing" ]; then echo "readme-deps: curl and jq installed"; \
+	  elif ! command -v apt-get >/dev/null 2>&1; then echo "readme-deps: no apt-get; install$$missing by hand"; exit 1; else \
+	    echo "readme-deps: installing$$missing"; \
+	    sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	    $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	  fi
 
 # The companion app (mobile/) builds for desktops with Fyne's GLFW driver,
 # whose C code needs Debian's OpenGL and X11 headers; `go test ./...` compiles

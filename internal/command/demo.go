@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v3"
 	"golang.org/x/term"
@@ -21,13 +23,14 @@ import (
 
 func demoCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "demo",
-		Usage: "run the sandbox demo: a seeded server on a free loopback port",
+		Name:     "demo",
+		Usage:    "run the sandbox demo: a seeded server on a free loopback port",
+		Commands: []*cli.Command{demoInfoCommand()},
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data-dir", Usage: "where the demo keeps its database (default: the user's data directory)", Sources: env("data-dir")},
-			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:0", Usage: "listen address (port 0 picks a free port)", Sources: env("demo-addr")},
-			&cli.BoolFlag{Name: "headless", Usage: "serve only, without the admin UI (the default when standard input is not a terminal)", Sources: env("headless")},
-		}, logFlags()...),
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:0", Usage: "listen address (port 0 picks a free port)", Sources: env("demo-addr"), Local: true},
+			&cli.BoolFlag{Name: "headless", Usage: "serve only, without the admin UI (the default when standard input is not a terminal)", Sources: env("headless"), Local: true},
+		}, localFlags(logFlags())...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			dir, err := demoDir(cmd.String("data-dir"))
 			if err != nil {
@@ -42,7 +45,7 @@ func demoCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			db, credsPath := filepath.Join(dir, "demo.db"), filepath.Join(dir, "demo.json")
+			db, credsPath := filepath.Join(dir, "demo.db"), filepath.Join(dir, demoCredentialsFile)
 			if _, err := os.Stat(credsPath); errors.Is(err, fs.ErrNotExist) {
 				// No finished seed: start from an empty database rather than half a demo.
 				if err := os.Remove(db); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -63,6 +66,10 @@ func demoCommand() *cli.Command {
 				return err
 			}
 			url := "http://" + ln.Addr().String()
+			if err := os.WriteFile(filepath.Join(dir, demoURLFile), []byte(url+"\n"), 0o600); err != nil {
+				ln.Close()
+				return err
+			}
 			printDemo(cmd.Root().Writer, url, dir, creds)
 			if cmd.Bool("headless") || !term.IsTerminal(int(os.Stdin.Fd())) {
 				fmt.Fprintln(cmd.Root().Writer, "Press Ctrl-C to stop.")
@@ -71,6 +78,74 @@ func demoCommand() *cli.Command {
 			return runDemoUI(ctx, inst, ln, url, creds)
 		},
 	}
+}
+
+// localFlags keeps the string flags of flags (the log flags) to the demo
+// itself: `demo info` takes only --data-dir.
+func localFlags(flags []cli.Flag) []cli.Flag {
+	for _, f := range flags {
+		if s, ok := f.(*cli.StringFlag); ok {
+			s.Local = true
+		}
+	}
+	return flags
+}
+
+// Files in the demo's data directory besides its database and log: what the
+// seed made (keys and the root user's password), and the address of the
+// demo server started last, for `deputy demo info`.
+const (
+	demoCredentialsFile = "demo.json"
+	demoURLFile         = "server.url"
+)
+
+// demoInfoCommand prints the banner of the running demo, or of the last one,
+// again: the demo picks a new port each time, and its keys are in its data
+// directory only.
+func demoInfoCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "info",
+		Usage: "print the banner of the running demo, or of the last one: its server, keys, root user and codes",
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			dir, err := demoDirPath(cmd.String("data-dir"))
+			if err != nil {
+				return err
+			}
+			creds, err := readDemoCredentials(filepath.Join(dir, demoCredentialsFile))
+			if errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("no demo in %s yet: `deputy demo` seeds one", dir)
+			}
+			if err != nil {
+				return err
+			}
+			b, err := os.ReadFile(filepath.Join(dir, demoURLFile))
+			if err != nil {
+				return fmt.Errorf("the demo in %s has not served yet: `deputy demo` starts it: %w", dir, err)
+			}
+			url := strings.TrimSpace(string(b))
+			w := cmd.Root().Writer
+			printDemo(w, url, dir, creds)
+			if demoRunning(ctx, url, creds.APIKey) {
+				_, err = fmt.Fprintln(w, "The demo is running.")
+			} else {
+				_, err = fmt.Fprintln(w, "The demo is not running: `deputy demo` starts it again, on a new port.")
+			}
+			return err
+		},
+	}
+}
+
+// demoRunning reports whether the server at url answers as the demo: it
+// knows the demo's api key.
+func demoRunning(ctx context.Context, url, apiKey string) bool {
+	c, err := client.New(url, apiKey, client.WithUserAgent("deputy-demo/1"))
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err = c.Outbox(ctx, 1)
+	return err == nil
 }
 
 // runDemoUI serves in the background and opens the admin UI signed in as the
@@ -87,15 +162,23 @@ func runDemoUI(ctx context.Context, inst *instance, ln net.Listener, url string,
 	return errors.Join(err, <-served)
 }
 
+// demoDirPath is the demo's data directory: flag, or else the user's.
+func demoDirPath(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	base, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no data directory: pass --data-dir: %w", err)
+	}
+	return filepath.Join(base, "deputy", "demo"), nil
+}
+
 // demoDir returns (and creates) the demo's data directory.
 func demoDir(flag string) (string, error) {
-	dir := flag
-	if dir == "" {
-		base, err := os.UserConfigDir()
-		if err != nil {
-			return "", fmt.Errorf("no data directory: pass --data-dir: %w", err)
-		}
-		dir = filepath.Join(base, "deputy", "demo")
+	dir, err := demoDirPath(flag)
+	if err != nil {
+		return "", err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("create data directory: %w", err)
@@ -120,16 +203,9 @@ const demoPassword = "Deputy-demo-1"
 // seedDemo seeds a programme, a corporate and its root user once, remembering
 // the credentials in path; later runs read them back.
 func seedDemo(ctx context.Context, svc *core.Service, path string) (*demoCredentials, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		var c demoCredentials
-		if err := json.Unmarshal(b, &c); err != nil {
-			return nil, fmt.Errorf("read %s: %w (delete the demo directory to start over)", path, err)
-		}
-		return &c, nil
-	}
+	c, err := readDemoCredentials(path)
 	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return c, err
 	}
 	prog, err := svc.CreateProgramme(ctx, core.NewProgramme{Name: "Deputy Demo", Settings: core.ProgrammeSettings{Biometrics: true}})
 	if err != nil {
@@ -150,12 +226,25 @@ func seedDemo(ctx context.Context, svc *core.Service, path string) (*demoCredent
 	if err := seedDemoUsers(ctx, svc, prog.Programme, signedIn.Token); err != nil {
 		return nil, err
 	}
-	c := &demoCredentials{ProgrammeID: prog.Programme.ID, APIKey: prog.APIKey, UIKey: prog.UIKey, IdentityID: ident.ID, RootEmail: root.Email, RootPassword: demoPassword}
-	b, _ = json.MarshalIndent(c, "", "  ")
+	c = &demoCredentials{ProgrammeID: prog.Programme.ID, APIKey: prog.APIKey, UIKey: prog.UIKey, IdentityID: ident.ID, RootEmail: root.Email, RootPassword: demoPassword}
+	b, _ := json.MarshalIndent(c, "", "  ")
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// readDemoCredentials reads what seedDemo remembered in path.
+func readDemoCredentials(path string) (*demoCredentials, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var c demoCredentials
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("read %s: %w (delete the demo directory to start over)", path, err)
+	}
+	return &c, nil
 }
 
 // demoUsers are the example authorised users of the demo corporate.
@@ -203,5 +292,6 @@ Try:
   curl -s -X POST %s/multi/login_with_password -H 'api-key: %s' -H 'Content-Type: application/json' \
     -d '{"email":"%s","password":{"value":"%s"}}'
   deputy admin --server %s --key %s
+  deputy demo info   (prints this again, from another terminal)
 `, url, url, dir, c.APIKey, c.UIKey, c.RootEmail, c.RootPassword, c.IdentityID, url, url, c.APIKey, c.RootEmail, c.RootPassword, url, c.UIKey)
 }

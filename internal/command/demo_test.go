@@ -1,0 +1,66 @@
+package command_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/internal/command"
+)
+
+// TestDemoInfo starts the headless demo and checks that `deputy demo info`
+// prints its banner again, says whether it runs, and after it stopped says so.
+func TestDemoInfo(t *testing.T) {
+	dir := t.TempDir()
+	_, err := run(t, 30*time.Second, "demo", "info", "--data-dir", dir)
+	require.EqualError(t, err, "no demo in "+dir+" yet: `deputy demo` seeds one")
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	out, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- command.Run(ctx, []string{"deputy", "demo", "--headless", "--data-dir", dir, "--addr", "127.0.0.1:0"}, w, io.Discard)
+		w.Close()
+	}()
+	banner := readUntil(t, out, "Press Ctrl-C to stop.")
+	go func() { _, _ = io.Copy(io.Discard, out) }() // the demo's later output, if any
+	require.Contains(t, banner, "Deputy sandbox demo\n")
+	require.Contains(t, banner, "  data       "+dir+"   (server.log, demo.db)\n")
+
+	info, err := run(t, 30*time.Second, "demo", "info", "--data-dir", dir)
+	require.NoError(t, err)
+	assert.Equal(t, banner+"The demo is running.\n", info)
+
+	stop()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the demo did not stop")
+	}
+	info, err = run(t, 30*time.Second, "demo", "info", "--data-dir", dir)
+	require.NoError(t, err)
+	assert.Equal(t, banner+"The demo is not running: `deputy demo` starts it again, on a new port.\n", info)
+}
+
+// readUntil reads lines from r up to the line last, and returns them without it.
+func readUntil(t *testing.T, r io.Reader, last string) string {
+	t.Helper()
+	var b strings.Builder
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if sc.Text() == last {
+			return b.String()
+		}
+		b.WriteString(sc.Text() + "\n")
+	}
+	t.Fatalf("the output ended before %q: %s (%v)", last, b.String(), sc.Err())
+	return ""
+}
