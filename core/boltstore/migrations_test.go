@@ -4,6 +4,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -52,6 +56,37 @@ func setFileVersion(t *testing.T, db *bolt.DB, v uint64) {
 func TestMigrationsNumberedInOrder(t *testing.T) {
 	for i, m := range migrations {
 		assert.Equal(t, uint64(i+1), m.Version, "migration %d (%s)", i, m.Description)
+	}
+}
+
+// TestEveryMigrationHasItsOwnTest: each migration N has a test of its own in
+// this package, a function named TestMigrationN..., so that a new migration
+// cannot land with only the generic tests above.
+func TestEveryMigrationHasItsOwnTest(t *testing.T) {
+	files, err := filepath.Glob("*_test.go")
+	require.NoError(t, err)
+	tests := map[string]bool{}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		parsed, err := parser.ParseFile(fset, f, nil, parser.SkipObjectResolution)
+		require.NoError(t, err)
+		for _, d := range parsed.Decls {
+			if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil {
+				tests[fn.Name.Name] = true
+			}
+		}
+	}
+	for _, m := range migrations {
+		prefix := fmt.Sprintf("TestMigration%d", m.Version)
+		found := false
+		for name := range tests {
+			rest, ok := strings.CutPrefix(name, prefix)
+			// TestMigration1CreatesTree counts for 1, not for 10.
+			if ok && (rest == "" || rest[0] < '0' || rest[0] > '9') {
+				found = true
+			}
+		}
+		assert.True(t, found, "migration %d (%s) has no test of its own: add a %s... test", m.Version, m.Description, prefix)
 	}
 }
 
