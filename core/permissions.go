@@ -59,9 +59,11 @@ var (
 	cardsPerms    = []Permission{PermCardsCreate, PermCardsUpdate, PermCardsBlock}
 )
 
-// Roles is the predefined role table: which role holds which permissions.
-// A root user holds every permission, and so does a user without roles (Weavr's rule).
-var Roles = []RoleInfo{
+// roleTable is the predefined role table: which role holds which permissions.
+// A root user holds every permission, and so does a user without roles
+// (Weavr's rule). It is unexported so that no importer can change who may do
+// what; Roles hands out copies.
+var roleTable = []RoleInfo{
 	{ID: "1", Role: RoleAdmin, Description: "Manages the identity: users, roles and every operation.",
 		Permissions: slices.Concat(usersPerms, fundsPerms, cardsPerms, []Permission{PermRolesAdmin})},
 	{ID: "2", Role: RoleAccessManagement, Description: "Creates, invites and manages users who hold no permission it lacks: not admins, funds or cards managers.",
@@ -74,11 +76,20 @@ var Roles = []RoleInfo{
 		Permissions: []Permission{PermUsersGetOwn, PermUsersUpdateOwn}},
 }
 
+// Roles returns a copy of the predefined role table (Weavr rolesGet).
+func Roles() []RoleInfo {
+	out := slices.Clone(roleTable)
+	for i := range out {
+		out[i].Permissions = slices.Clone(out[i].Permissions)
+	}
+	return out
+}
+
 // allPermissions is every permission some role grants: what a root user and
 // a user without roles hold.
 var allPermissions = func() []Permission {
 	var out []Permission
-	for _, ri := range Roles {
+	for _, ri := range roleTable {
 		for _, p := range ri.Permissions {
 			if !slices.Contains(out, p) {
 				out = append(out, p)
@@ -90,7 +101,7 @@ var allPermissions = func() []Permission {
 
 // ValidRole reports whether r is a predefined role.
 func ValidRole(r Role) bool {
-	return slices.ContainsFunc(Roles, func(ri RoleInfo) bool { return ri.Role == r })
+	return slices.ContainsFunc(roleTable, func(ri RoleInfo) bool { return ri.Role == r })
 }
 
 // holds reports whether u holds permission p: a root user and a user without
@@ -99,7 +110,7 @@ func holds(u *User, p Permission) bool {
 	if u.Root || len(u.Roles) == 0 {
 		return true
 	}
-	for _, ri := range Roles {
+	for _, ri := range roleTable {
 		if slices.Contains(u.Roles, ri.Role) && slices.Contains(ri.Permissions, p) {
 			return true
 		}

@@ -216,3 +216,18 @@ func (e *coreEnv) hasInvite(userID string) bool {
 	require.NoError(e.t, err)
 	return true
 }
+
+// TestRolesIsACopy: changing what Roles returns changes nobody's permissions.
+func TestRolesIsACopy(t *testing.T) {
+	table := core.Roles()
+	for i := range table {
+		table[i].Permissions = append(table[i].Permissions[:0], core.PermRolesAdmin)
+	}
+	table[0].Role = core.RoleCardAssignee
+	for _, ri := range core.Roles() {
+		if ri.Role == core.RoleCardAssignee {
+			assert.NotContains(t, ri.Permissions, core.PermRolesAdmin, "the table in core is untouched")
+		}
+	}
+	assert.Equal(t, core.RoleAdmin, core.Roles()[0].Role)
+}

@@ -425,7 +425,7 @@ func (s *Service) ListRoles(c *Caller) ([]RoleInfo, error) {
 	if err := require(c, PermRolesList); err != nil {
 		return nil, err
 	}
-	return Roles, nil
+	return Roles(), nil
 }
 
 // UserStatus is the admin's view of a user's security state (a Deputy extension).

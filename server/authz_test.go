@@ -33,14 +33,14 @@ func TestRolesGet(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, e.key("GET", "/multi/roles", nil).status, "the roles need a signed-in user")
 }
 
-// holds reports whether a user holds permission p by the table core.Roles: a
+// holds reports whether a user holds permission p by the table core.Roles(): a
 // root user and a user without roles hold every permission (Weavr's rule),
 // anyone else what their roles list.
 func holds(root bool, roles []core.Role, p core.Permission) bool {
 	if root || len(roles) == 0 {
 		return true
 	}
-	for _, ri := range core.Roles {
+	for _, ri := range core.Roles() {
 		if slices.Contains(roles, ri.Role) && slices.Contains(ri.Permissions, p) {
 			return true
 		}
@@ -69,7 +69,7 @@ type matrixOp struct {
 	call   func(e *env, c matrixCaller, target string) resp
 }
 
-// Every users endpoint as every kind of caller: the answer follows core.Roles
+// Every users endpoint as every kind of caller: the answer follows core.Roles()
 // (403 INSUFFICIENT_PERMISSIONS when the permission is missing), and ids that
 // are not the caller's identity's authorised users are 404. Every caller is
 // stepped up first, so the step-up rule cannot hide a permission check.

@@ -52,7 +52,7 @@ type userCreateRequest struct {
 
 var roleNames = func() []string {
 	var out []string
-	for _, r := range core.Roles {
+	for _, r := range core.Roles() {
 		out = append(out, string(r.Role))
 	}
 	return out
