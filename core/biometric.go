@@ -179,12 +179,6 @@ func requireBiometrics(p *Programme) error {
 	return nil
 }
 
-// Limits of a device id and name.
-const (
-	maxDeviceIDLen   = 64
-	maxDeviceNameLen = 100
-)
-
 // BeginBiometricEnrolment starts enrolling the caller's companion device for
 // the BIOMETRIC channel (Deputy's open form of Weavr enrolDeviceUsingPush): an
 // SMS code goes to the user's mobile, under the same limits as an SMS

@@ -84,9 +84,9 @@ func TestEnrolVerifyStepsUpTheSession(t *testing.T) {
 
 func TestStepUpVerifyStepsUpTheSessionForItsLife(t *testing.T) {
 	e := newCoreEnv(t)
-	c := e.enrolled(e.prog, "root@acme.test")
+	e.enrolled(e.prog, "root@acme.test")
 	token := e.login(e.prog, "root@acme.test")
-	c = e.caller(e.prog, token)
+	c := e.caller(e.prog, token)
 	require.ErrorIs(t, core.RequireStepUp(c), core.ErrStepUpRequired)
 
 	require.NoError(t, e.svc.StepUpSMS(e.ctx, c))

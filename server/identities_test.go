@@ -53,14 +53,6 @@ func consumerBody(email string) map[string]any {
 		"mobile": map[string]any{"countryCode": "+356", "number": "79000000"}}}
 }
 
-// decode unmarshals a body into a generic JSON value.
-func decode(t *testing.T, b []byte) map[string]any {
-	t.Helper()
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(b, &m), "body: %s", b)
-	return m
-}
-
 // asJSON round-trips v so it compares equal to decoded bodies.
 func asJSON(t *testing.T, v any) any {
 	t.Helper()

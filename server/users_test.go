@@ -28,9 +28,6 @@ func userPath(id string, rest ...string) string {
 	return strings.Join(append([]string{usersPath, id}, rest...), "/")
 }
 
-// userMobile is the mobile of the users userBody describes, as the outbox shows it.
-const userMobile = "+447700900456"
-
 // userBody is a minimal valid userCreate request with a mobile and the given roles.
 func userBody(email string, roles ...core.Role) map[string]any {
 	b := map[string]any{"name": "Bea", "surname": "Smith", "email": email,

@@ -69,7 +69,8 @@ func (r *readTx) LastPushChallengeID(userID string) (string, error) {
 	c := r.bucket(bucketUserPushChallenges).Cursor()
 	// The user's last key is the one before the first key past the prefix.
 	end := append(bytes.Clone(prefix), 0xff)
-	k, id := c.Seek(end)
+	k, _ := c.Seek(end)
+	var id []byte
 	if k == nil {
 		k, id = c.Last()
 	} else {

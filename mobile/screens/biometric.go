@@ -209,7 +209,6 @@ func (s *BiometricScreen) checkPasscode() (string, error) {
 // that a mistyped code can be corrected without a second prompt.
 type enrolled struct {
 	att *authenticator.Attestation
-	err error
 }
 
 func (s *BiometricScreen) enrol() {

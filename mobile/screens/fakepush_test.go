@@ -148,13 +148,6 @@ func (f *fakePush) WatchPush(ctx context.Context, deviceID string, fn func(clien
 	}
 }
 
-// watching is how many push streams are open.
-func (f *fakePush) watching() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.watchers)
-}
-
 func (f *fakePush) broadcast(ev client.PushEvent) {
 	for _, ch := range f.watchers {
 		ch <- ev

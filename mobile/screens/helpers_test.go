@@ -95,13 +95,6 @@ func (h *harness) advance(d time.Duration) {
 	h.settle()
 }
 
-// waitIdle waits until the button is enabled again: the call it started has
-// answered.
-func (h *harness) waitEnabled(b *widget.Button) {
-	h.t.Helper()
-	h.waitFor("button "+b.Text+" enabled", func() bool { return !b.Disabled() })
-}
-
 // manualClock is a Clock that moves only when the test says so. AfterFunc
 // callbacks run on the goroutine that calls Advance.
 type manualClock struct {

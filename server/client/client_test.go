@@ -931,6 +931,7 @@ func TestNetworkErrors(t *testing.T) {
 	assert.True(t, strings.HasPrefix(err.Error(), "login: "), err.Error())
 
 	// A nil context is an error, not a panic.
+	//lint:ignore SA1012 the test is that a nil context is an error, not a panic
 	err = d.c.Healthz(nil)
 	require.ErrorContains(t, err, "health check: ")
 }
