@@ -775,8 +775,8 @@ const purposePushSecret = "push-secret"
 // with that email (Weavr loginViaBiometrics). So that the endpoint, which the
 // public ui key may call, does not reveal who has an account or a device,
 // every well-formed email gets the same answer: an unknown email, a user
-// without an active biometric factor, a deactivated or locked user or one with
-// too many pending challenges get a decoy challenge that is never approved and
+// without an active biometric factor, a deactivated or locked user, one with
+// too many pending challenges or an email over its prompt budget get a decoy challenge that is never approved and
 // expires like any other. identityID, when not empty, picks among users of
 // several identities sharing the email.
 func (s *Service) LoginViaBiometrics(ctx context.Context, prog *Programme, email, identityID string) (*BiometricLogin, error) {
@@ -826,8 +826,17 @@ func (s *Service) LoginViaBiometrics(ctx context.Context, prog *Programme, email
 }
 
 // biometricLoginTarget finds the one user a biometric sign-in goes to, or nil
-// for a decoy.
+// for a decoy. Every sign-in spends the email's prompt budget
+// (RateLimits.BiometricSignInPerEmail), whoever has the email; over it, the
+// sign-in is a decoy.
 func (s *Service) biometricLoginTarget(tx Tx, prog *Programme, email, identityID string, now time.Time) (*User, error) {
+	err := s.spend(tx, newBudget("push-login", prog.ID, "email:"+email, s.cfg.RateLimits.BiometricSignInPerEmail))
+	if errors.Is(err, ErrRateLimited) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
 	users, err := tx.UsersByEmail(prog.ID, email)
 	if err != nil {
 		return nil, err

@@ -51,6 +51,10 @@ type RateLimits struct {
 	// guessers cannot lock an invitee out.
 	InvitePerIP          RateLimit
 	InviteWrongPerInvite RateLimit
+	// Biometric sign-in prompts per email address. Over it the sign-in gets a
+	// decoy challenge like an unknown email's, so that nobody can flood a
+	// user's device with prompts (push fatigue) and the answer tells nothing.
+	BiometricSignInPerEmail RateLimit
 }
 
 // DefaultRateLimits returns the limits in force unless Config.RateLimits says
@@ -60,15 +64,16 @@ type RateLimits struct {
 // can change another's defaults.
 func DefaultRateLimits() RateLimits {
 	return RateLimits{
-		LoginPerIP:           RateLimit{Requests: 30, Window: time.Minute},
-		LoginPerProgramme:    RateLimit{Requests: 60000, Window: time.Minute},
-		TokenisePerIP:        RateLimit{Requests: 120, Window: time.Minute},
-		TokenisePerProgramme: RateLimit{Requests: 600000, Window: time.Minute},
-		SMSPerNumber:         RateLimit{Requests: 10, Window: time.Hour},
-		SMSPerUser:           RateLimit{Requests: 10, Window: time.Hour},
-		EmailPerAddress:      RateLimit{Requests: 10, Window: time.Hour},
-		InvitePerIP:          RateLimit{Requests: 30, Window: 15 * time.Minute},
-		InviteWrongPerInvite: RateLimit{Requests: 10, Window: time.Hour},
+		LoginPerIP:              RateLimit{Requests: 30, Window: time.Minute},
+		LoginPerProgramme:       RateLimit{Requests: 60000, Window: time.Minute},
+		TokenisePerIP:           RateLimit{Requests: 120, Window: time.Minute},
+		TokenisePerProgramme:    RateLimit{Requests: 600000, Window: time.Minute},
+		SMSPerNumber:            RateLimit{Requests: 10, Window: time.Hour},
+		SMSPerUser:              RateLimit{Requests: 10, Window: time.Hour},
+		EmailPerAddress:         RateLimit{Requests: 10, Window: time.Hour},
+		InvitePerIP:             RateLimit{Requests: 30, Window: 15 * time.Minute},
+		InviteWrongPerInvite:    RateLimit{Requests: 10, Window: time.Hour},
+		BiometricSignInPerEmail: RateLimit{Requests: 10, Window: time.Hour},
 	}
 }
 
@@ -80,6 +85,7 @@ func (rl RateLimits) validate() error {
 		"TokenisePerIP": rl.TokenisePerIP, "TokenisePerProgramme": rl.TokenisePerProgramme,
 		"SMSPerNumber": rl.SMSPerNumber, "SMSPerUser": rl.SMSPerUser, "EmailPerAddress": rl.EmailPerAddress,
 		"InvitePerIP": rl.InvitePerIP, "InviteWrongPerInvite": rl.InviteWrongPerInvite,
+		"BiometricSignInPerEmail": rl.BiometricSignInPerEmail,
 	} {
 		if l.Requests > 0 && l.Window < time.Second {
 			return fmt.Errorf("rate limit %s: window %v is below one second", name, l.Window)

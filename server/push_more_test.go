@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/core/boltstore"
+	"github.com/deputyhq/deputy/internal/testserver"
 	"github.com/deputyhq/deputy/mobile/authenticator"
 	"github.com/deputyhq/deputy/server"
 	"github.com/deputyhq/deputy/server/client"
@@ -150,4 +152,42 @@ func TestPushLimits(t *testing.T) {
 	require.NoError(t, phone.approve(second.ID, second.Number))
 	_, err = e.login("ada@acme.test").StepUpPush(ctx, "room again")
 	require.NoError(t, err)
+}
+
+// TestBiometricSignInPromptsAreBudgetedPerEmail: the public ui key cannot
+// flood a user's device with sign-in prompts (push fatigue). The five-pending
+// cap alone lets five through every five minutes, as prompts expire; the
+// email's budget bounds them per hour, and over it the caller gets the decoy
+// an unknown email gets, so the answer tells nothing.
+func TestBiometricSignInPromptsAreBudgetedPerEmail(t *testing.T) {
+	const budget = 4
+	e := newBioEnv(t, func(o *testserver.Options) {
+		o.Config.RateLimits = &core.RateLimits{BiometricSignInPerEmail: core.RateLimit{Requests: budget, Window: time.Hour}}
+	})
+	ctx := context.Background()
+	e.enrolledRoot("ada@acme.test", "phone-1")
+	now, err := e.api.AdvanceClock(ctx, 0)
+	require.NoError(t, err)
+	_, err = e.api.AdvanceClock(ctx, now.Truncate(time.Hour).Add(time.Hour+time.Second).Sub(now)) // a whole window ahead
+	require.NoError(t, err)
+
+	prompted := 0
+	for range 6 { // half an hour of attack, each prompt expired before the next round
+		for range 5 {
+			bl, err := e.ui.LoginViaBiometrics(ctx, "Ada@acme.test")
+			require.NoError(t, err, "over the budget the answer is the same")
+			if e.pushRecord(bl.ChallengeID).UserID != "" {
+				prompted++
+			}
+		}
+		_, err := e.api.AdvanceClock(ctx, 5*time.Minute+time.Second)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, budget, prompted, "prompts that reached the device in the hour")
+
+	_, err = e.api.AdvanceClock(ctx, time.Hour)
+	require.NoError(t, err)
+	bl, err := e.ui.LoginViaBiometrics(ctx, "ada@acme.test")
+	require.NoError(t, err)
+	assert.NotEmpty(t, e.pushRecord(bl.ChallengeID).UserID, "the next window prompts again")
 }
