@@ -105,15 +105,9 @@ func (s *Service) ValidateInvite(ctx context.Context, prog *Programme, userID, c
 
 // ConsumeInvite sets the invited user's first password (and optionally their
 // mobile) and signs them in (Weavr userInviteConsume). The code is checked
-// and budgeted as by ValidateInvite.
+// and budgeted as by ValidateInvite, before anything else: without the code,
+// the answer does not tell whether the id is a user or has a password.
 func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, code, plain string, mobile *Mobile, clientIP string) (*PasswordSet, error) {
-	u, err := s.programmeUser(ctx, prog, userID)
-	if err != nil {
-		return nil, err
-	}
-	if u.PasswordSet {
-		return nil, Conflict(CodePasswordAlreadyCreated)
-	}
 	if err := s.checkInvite(ctx, prog, userID, code, clientIP); err != nil {
 		return nil, err
 	}

@@ -180,6 +180,12 @@ func TestUserInviteValidateFailuresLookAlike(t *testing.T) {
 		"consume, wrong code":     e.consumeInvite(pending, wrongCode(1), testPassword, nil),
 		"consume, voided":         e.consumeInvite(voided, sandboxCode, testPassword, nil),
 		"consume, never invited":  e.consumeInvite(never, sandboxCode, testPassword, nil),
+		"consume, consumed":       e.consumeInvite(consumed, sandboxCode, testPassword, nil),
+		// Without the code, consume tells no more than validate: not whether
+		// the id is a user, a root user or one who has a password.
+		"consume, password set, wrong code": e.consumeInvite(withPassword, wrongCode(2), testPassword, nil),
+		"consume, root user, wrong code":    e.consumeInvite(root.id, wrongCode(3), testPassword, nil),
+		"consume, unknown user, wrong code": e.consumeInvite("999999999", wrongCode(4), testPassword, nil),
 	} {
 		wantConflict(t, r, "INVITE_OR_INVITE_CODE_INVALID", name)
 		assert.Equal(t, string(first.body), string(r.body), "%s: every failure has the same body", name)
@@ -395,7 +401,7 @@ func TestUserInviteConsume(t *testing.T) {
 		assert.Equal(t, c.want, e.key("POST", userPath(bea, "invite/consume"), c.body).invalidFields(t), name)
 	}
 	wantNoContent(t, e.validateInvite(bea, sandboxCode), "refused consumes leave the invite usable")
-	assert.Equal(t, http.StatusNotFound, e.consumeInvite("999999999", sandboxCode, testPassword, nil).status, "unknown user")
+	wantConflict(t, e.consumeInvite("999999999", sandboxCode, testPassword, nil), "INVITE_OR_INVITE_CODE_INVALID", "unknown user")
 
 	r := e.consumeInvite(bea, sandboxCode, testPassword, map[string]any{"countryCode": "+356", "number": "79000002"})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
@@ -410,7 +416,7 @@ func TestUserInviteConsume(t *testing.T) {
 	assert.Equal(t, true, st["passwordSet"])
 	assert.Equal(t, "CONSUMED", st["invite"].(map[string]any)["state"])
 
-	wantConflict(t, e.consumeInvite(bea, sandboxCode, "An0ther-Passw0rd", nil), "PASSWORD_ALREADY_CREATED", "a second consume")
+	wantConflict(t, e.consumeInvite(bea, sandboxCode, "An0ther-Passw0rd", nil), "INVITE_OR_INVITE_CODE_INVALID", "a second consume: the code is spent")
 	wantConflict(t, e.validateInvite(bea, sandboxCode), "INVITE_OR_INVITE_CODE_INVALID", "the code is spent")
 	wantConflict(t, e.auth(root.token, "POST", userPath(bea, "invite"), nil), "INVITE_ALREADY_CONSUMED")
 	assert.Equal(t, http.StatusForbidden, e.login("bea@acme.test", "An0ther-Passw0rd").status, "the second password was not set")
