@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/server"
 )
 
 // createCorporate posts a corporate with an idempotency-ref and returns the response.
@@ -86,6 +88,30 @@ func TestIdempotencyIsScopedToTheCaller(t *testing.T) {
 
 	theirs2 := e.call("POST", "/multi/corporates", corporateBody("second@acme.test"), "api-key", otherKey, "idempotency-ref", "shared-ref")
 	assert.Equal(t, http.StatusBadRequest, theirs2.status, "the other programme's own record is checked")
+}
+
+// The public ui key has idempotency-refs of its own: a holder of the ui key
+// who accepts an invite with a ref neither takes that ref from the embedder's
+// backend (secret key) nor learns whether the backend has used it.
+func TestIdempotencyRefsOfTheUIKeyAreApartFromTheSecretKeys(t *testing.T) {
+	e, uiKey := newEnvWithKeys(t, server.Options{})
+	ui := e.withKey(uiKey)
+	root := e.adminRoot("root@acme.test")
+	bea := e.createUser(root.token, userBody("bea@acme.test"))
+	e.invite(root.token, bea)
+	consume := map[string]any{"inviteCode": sandboxCode, "password": pw(testPassword)}
+	r := ui.key("POST", userPath(bea, "invite/consume"), consume, "idempotency-ref", "create-corp-1")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	backend := e.createCorporate("create-corp-1", corporateBody("second@acme.test"))
+	assert.Equal(t, http.StatusOK, backend.status, "the backend's ref is its own: %s", backend.body)
+
+	require.Equal(t, http.StatusOK, e.createCorporate("create-corp-2", corporateBody("third@acme.test")).status)
+	probe := ui.key("POST", userPath(bea, "invite/consume"), map[string]any{"inviteCode": wrongCode(0), "password": pw(testPassword)},
+		"idempotency-ref", "create-corp-2")
+	wantConflict(t, probe, "INVITE_OR_INVITE_CODE_INVALID", "no sign that the backend used the ref")
+	again := ui.key("POST", userPath(bea, "invite/consume"), consume, "idempotency-ref", "create-corp-1")
+	assert.Equal(t, string(r.body), string(again.body), "the ui key's own ref still replays")
 }
 
 func TestIdempotencyLastsTwentyFourHours(t *testing.T) {

@@ -347,12 +347,17 @@ func answering[T any](r *request, answer func(T) (reply, error)) context.Context
 func noResult(any) (reply, error) { return noContent() }
 
 // idempotencyKey scopes a ref to the programme and the calling credential: the
-// api key, or the session for calls with a user's token (challenges and step-up
-// belong to a session, so a ref must not replay across sessions).
+// session for calls with a user's token (challenges and step-up belong to a
+// session, so a ref must not replay across sessions), else the key. The public
+// ui key has refs of its own, so that its holders can neither take a ref from
+// the embedder's backend nor learn which refs the backend used.
 func idempotencyKey(r *request, ref string) string {
 	who := core.ActorAPI
-	if r.caller != nil {
+	switch {
+	case r.caller != nil:
 		who = "session:" + hex.EncodeToString(r.caller.Session.TokenHash)
+	case r.key != core.SecretKey:
+		who = "key:" + r.key.String()
 	}
 	return r.prog.ID + "|" + who + "|" + ref
 }
