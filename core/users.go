@@ -241,6 +241,11 @@ func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPa
 		if err := s.checkUserChange(tx, c, u, emailChanged || mobileChanged, rolesChanged, roles); err != nil {
 			return err
 		}
+		if emailChanged {
+			if err := emailFree(tx, u, email); err != nil {
+				return err
+			}
+		}
 		var changes []revocation
 		now := s.clock.Now()
 		details := map[string]string{}
@@ -314,7 +319,7 @@ func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPa
 // sign-in details (email, mobile) or roles, the rank rule on the new roles,
 // the step-up demand, and the last admin keeping the role.
 func (s *Service) checkUserChange(tx ReadTx, c *Caller, u *User, signInChanged, rolesChanged bool, roles []Role) error {
-	if u.ID != c.User.ID && (signInChanged || rolesChanged) {
+	if u.ID != c.User.ID { // any change to another user: their name is in what they are sent too
 		if err := requireRank(c, u); err != nil {
 			return err
 		}
@@ -337,6 +342,24 @@ func (s *Service) checkUserChange(tx ReadTx, c *Caller, u *User, signInChanged, 
 		}
 		if admins <= 1 {
 			return Conflict(CodeAdminRoleRemoval)
+		}
+	}
+	return nil
+}
+
+// emailFree refuses to give u an email another user of the programme signs in
+// with, in any identity. Two users may share an email only when its owner
+// accepted both invites: were an email change enough, a user could take a
+// victim's address and, setting their own password to each guess, learn from
+// the shared sign-in which guess is the victim's password.
+func emailFree(tx ReadTx, u *User, email string) error {
+	others, err := tx.UsersByEmail(u.ProgrammeID, email)
+	if err != nil {
+		return err
+	}
+	for _, o := range others {
+		if o.ID != u.ID {
+			return Conflict(CodeEmailNotUnique)
 		}
 	}
 	return nil
@@ -366,7 +389,7 @@ func (s *Service) changeMobile(tx Tx, u *User, m Mobile, now time.Time) error {
 // userDeactivate) under the rank rule; both are idempotent. Deactivation
 // revokes as the policy's DEACTIVATED row says (every session and push
 // challenge ends at once, a pending invite is void); activation also lifts a
-// sign-in lockout.
+// sign-in lockout and forgets failed sign-ins, which needs a stepped-up session.
 func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, active bool) error {
 	perm, action := PermUsersDeactivate, "user.deactivate"
 	if active {
@@ -388,6 +411,13 @@ func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, activ
 		locked := !u.LockedUntil.IsZero() || u.FailedLogins != 0
 		if u.Active == active && !(active && locked) {
 			return nil
+		}
+		// Lifting a lockout, or forgetting failed sign-ins, is a privilege:
+		// otherwise activating a user would reset a password guesser's count.
+		if active && locked {
+			if err := RequireStepUp(c); err != nil {
+				return err
+			}
 		}
 		u.Active, u.UpdatedAt = active, s.clock.Now()
 		if active {

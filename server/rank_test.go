@@ -130,3 +130,69 @@ func TestPrivilegeChangesNeedAStepUp(t *testing.T) {
 	assert.Equal(t, "moved@acme.test", got["email"])
 	assert.NotContains(t, got, "roles", "the target holds no roles now")
 }
+
+// A password oracle the attacker review found: a user of another identity
+// who could take the victim's email would share the victim's sign-in, and by
+// setting their own password to each guess learn from the shared sign-in
+// which guess is the victim's. An email change therefore cannot take an
+// address another user of the programme signs in with, whoever asks.
+func TestEmailChangeCannotTakeAnotherUsersAddress(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	victim := e.newMember(root.token, "victim@acme.test", core.RoleFundsManagement)
+	boss := e.adminRoot("boss@evil.test")
+	me := e.newMember(boss.token, "me@evil.test", core.RoleCardAssignee)
+
+	for _, c := range []struct{ who, token, email string }{
+		{"the attacker, on themselves", me.token, "victim@acme.test"},
+		{"the attacker, in another spelling", me.token, "Victim@ACME.test"},
+		{"the attacker's admin, on the attacker", boss.token, "victim@acme.test"},
+		{"the victim's own admin, on another user", root.token, "boss@evil.test"},
+	} {
+		target := me.id
+		if c.token == root.token {
+			target = victim.id
+		}
+		wantConflict(t, e.auth(c.token, "PATCH", userPath(target), map[string]any{"email": c.email}), core.CodeEmailNotUnique, c.who)
+	}
+	assert.Equal(t, "me@evil.test", e.getUser(boss.token, me.id)["email"], "nothing changed")
+	assert.Equal(t, http.StatusOK, e.login(victim.email, testPassword).status, "the victim signs in as before")
+	r := e.auth(me.token, "PATCH", userPath(me.id), map[string]any{"email": "me2@evil.test"})
+	assert.Equal(t, http.StatusOK, r.status, "a free address is fine: %s", r.body)
+}
+
+// Activating a user also forgets their failed sign-ins; without a step-up an
+// access manager could reset a password guesser's count every four guesses.
+func TestActivationLiftsALockoutOnlyAfterAStepUp(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	am := e.newMember(root.token, "am@acme.test", core.RoleAccessManagement)
+	peer := e.newMember(root.token, "peer@acme.test", core.RoleAccessManagement)
+	for range 4 {
+		require.Equal(t, http.StatusForbidden, e.login(peer.email, "Wr0ng-Passw0rd!").status)
+	}
+	r := e.auth(e.loginToken(am.email), "POST", userPath(peer.id, "activate"), nil)
+	require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+	assert.Equal(t, core.CodeStepUpRequired, r.errorCode(t))
+	assert.Equal(t, http.StatusForbidden, e.login(peer.email, "Wr0ng-Passw0rd!").status, "the fifth failure still counts")
+	assert.Equal(t, http.StatusLocked, e.login(peer.email, testPassword).status, "and locks")
+
+	wantNoContent(t, e.auth(am.token, "POST", userPath(peer.id, "activate"), nil), "a stepped-up session lifts the lockout")
+	assert.Equal(t, http.StatusOK, e.login(peer.email, testPassword).status)
+}
+
+// Any change to another user needs the rank rule, not only the sign-in
+// fields: a user's name is what notices and invites greet them and others with.
+func TestRenamingAStrongerUserIsRanked(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	admin := e.newMember(root.token, "admin@acme.test", core.RoleAdmin)
+	am := e.newMember(root.token, "am@acme.test", core.RoleAccessManagement)
+	cat := e.newMember(root.token, "cat@acme.test", core.RoleCardAssignee)
+
+	r := e.auth(am.token, "PATCH", userPath(admin.id), map[string]any{"name": "Your bank asks you to call 0900"})
+	require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+	assert.Equal(t, core.CodeRankInsufficient, r.errorCode(t))
+	assert.Equal(t, http.StatusOK, e.auth(am.token, "PATCH", userPath(cat.id), map[string]any{"name": "Cathy"}).status, "a weaker user")
+	assert.Equal(t, http.StatusOK, e.auth(admin.token, "PATCH", userPath(admin.id), map[string]any{"name": "Ann"}).status, "oneself")
+}
