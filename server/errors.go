@@ -30,6 +30,13 @@ type (
 	errorCodeBody struct {
 		ErrorCode string `json:"errorCode"`
 	}
+	// stepUpBody is Weavr's 403 {"errorCode":"STEP_UP_REQUIRED"} with a
+	// message beside it: Weavr's reference app looks for one before routing
+	// to its step-up screen.
+	stepUpBody struct {
+		ErrorCode string `json:"errorCode"`
+		Message   string `json:"message"`
+	}
 	errorBody struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
@@ -74,6 +81,9 @@ func capMessage(message string) string {
 	return string([]rune(message)[:maxBadRequestMessage-1]) + "…"
 }
 
+// stepUpMessage is the message of every STEP_UP_REQUIRED answer.
+const stepUpMessage = "Step-up required: verify a step-up challenge in this session, then retry."
+
 // toHTTP maps an error to its status and body.
 func toHTTP(err error) (int, any) {
 	var ce *core.Error
@@ -109,7 +119,7 @@ func toHTTP(err error) (int, any) {
 	case errors.Is(err, core.ErrInvalidCredentials):
 		return http.StatusForbidden, errorBody{Code: "INVALID_CREDENTIALS", Message: "The credentials are not found or are incorrect."}
 	case errors.Is(err, core.ErrStepUpRequired):
-		return http.StatusForbidden, errorCodeBody{ErrorCode: core.CodeStepUpRequired}
+		return http.StatusForbidden, stepUpBody{ErrorCode: core.CodeStepUpRequired, Message: stepUpMessage}
 	case errors.Is(err, core.ErrPermissionDenied):
 		return http.StatusForbidden, errorCodeBody{ErrorCode: code(core.CodeInsufficientPermissions)}
 	case errors.Is(err, core.ErrNotFound):
