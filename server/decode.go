@@ -43,24 +43,113 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 
 // decodeJSON decodes a JSON object strictly into v: unknown fields, trailing
 // data, wrong types, malformed JSON, invalid UTF-8, duplicate names and text
-// breaking core.TextRule are 400s that name the problem.
+// breaking core.TextRule are 400s that name the problem. The one leniency is
+// Weavr's (coerceNumbers): a number where v has a string reads as its text.
 func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return &core.Error{Class: core.ErrInvalid, Message: "Bad request: a JSON body is required."}
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
+	read := coerceNumbers(body, v)
+	dec := json.NewDecoder(bytes.NewReader(read))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(err, body, v)
+		return jsonError(err, read, v)
 	}
 	// Not dec.More: it reports no more values before a stray '}' or ']'.
-	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+	if rest := bytes.TrimLeft(read[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
 		return &core.Error{Class: core.ErrInvalid, Message: "Bad request: unexpected data after the JSON object."}
 	}
 	if err := checkJSONText(body); err != nil {
 		return err
 	}
 	return checkText(reflect.ValueOf(v), "")
+}
+
+// coerceNumbers returns body with every JSON number that lands in a string of
+// v replaced by its literal text ({"verificationCode": 123456} reads as
+// "123456"), as Weavr's Java mapper (Jackson's scalar coercion) reads it;
+// passwords included, since Weavr's mapper coerces those too. Nothing else
+// is coerced: a boolean, array or object for a string stays a 400. It returns
+// body itself when there is nothing to coerce or body is not valid JSON (the
+// decoder then says why); the JSON text checks still run on the original body.
+func coerceNumbers(body []byte, v any) []byte {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc any
+	if dec.Decode(&doc) != nil {
+		return body
+	}
+	doc, changed := coerce(doc, reflect.TypeOf(v))
+	if !changed {
+		return body
+	}
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+// coerce is coerceNumbers for one JSON value decoded into a value of type t;
+// it reports whether it changed anything.
+func coerce(val any, t reflect.Type) (any, bool) {
+	for t.Kind() == reflect.Pointer {
+		if t.Implements(jsonUnmarshaler) {
+			return val, false
+		}
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(jsonUnmarshaler) {
+		return val, false
+	}
+	changed := false
+	switch x := val.(type) {
+	case json.Number:
+		if t.Kind() == reflect.String {
+			return x.String(), true
+		}
+	case map[string]any:
+		var member func(k string) (reflect.Type, bool)
+		switch t.Kind() {
+		case reflect.Struct:
+			fields := jsonFields(t)
+			member = func(k string) (reflect.Type, bool) { return fieldType(fields, k) }
+		case reflect.Map:
+			member = func(string) (reflect.Type, bool) { return t.Elem(), true }
+		default:
+			return val, false
+		}
+		for k, e := range x {
+			if ft, ok := member(k); ok {
+				var c bool
+				x[k], c = coerce(e, ft)
+				changed = changed || c
+			}
+		}
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, e := range x {
+				var c bool
+				x[i], c = coerce(e, t.Elem())
+				changed = changed || c
+			}
+		}
+	}
+	return val, changed
+}
+
+// fieldType finds the type of JSON name k among fields, matching names
+// case-insensitively when there is no exact match, as encoding/json does.
+func fieldType(fields map[string]reflect.Type, k string) (reflect.Type, bool) {
+	if ft, ok := fields[k]; ok {
+		return ft, true
+	}
+	for name, ft := range fields {
+		if strings.EqualFold(name, k) {
+			return ft, true
+		}
+	}
+	return nil, false
 }
 
 // checkJSONText refuses what encoding/json lets through without a word:
@@ -293,15 +382,7 @@ func misfit(val any, t reflect.Type, path string) (field, reason, want string) {
 		case reflect.Struct:
 			fields := jsonFields(t)
 			for _, k := range slices.Sorted(maps.Keys(x)) {
-				ft, ok := fields[k]
-				if !ok {
-					for name, f := range fields { // encoding/json matches names case-insensitively
-						if strings.EqualFold(name, k) {
-							ft, ok = f, true
-							break
-						}
-					}
-				}
+				ft, ok := fieldType(fields, k)
 				if !ok {
 					return joinPath(path, k), "NOT_IN", ""
 				}

@@ -204,7 +204,8 @@ func TestUserInviteValidateFailuresLookAlike(t *testing.T) {
 		"a space":       {map[string]any{"inviteCode": "123 456"}, []string{"inviteCode:REGEX"}},
 		"padding":       {map[string]any{"inviteCode": strings.Repeat("a", 42) + "="}, []string{"inviteCode:REGEX"}},
 		"65 characters": {map[string]any{"inviteCode": strings.Repeat("a", 65)}, []string{"inviteCode:REGEX"}},
-		"a number":      {`{"inviteCode":123456}`, []string{"inviteCode:IN"}},
+		"a number":      {`{"inviteCode":12345}`, []string{"inviteCode:REGEX"}}, // read as its text, as Weavr does
+		"a boolean":     {`{"inviteCode":true}`, []string{"inviteCode:IN"}},
 		"unknown field": {map[string]any{"inviteCode": sandboxCode, "code": "1"}, []string{"code:NOT_IN"}},
 	} {
 		assert.Equal(t, c.want, e.key("POST", userPath(pending, "invite/validate"), c.body).invalidFields(t), name)

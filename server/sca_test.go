@@ -440,7 +440,8 @@ func TestVerifyBadCodeFormat(t *testing.T) {
 		{"blank", codeBody("      "), "verificationCode:REQUIRED"},
 		{"missing", map[string]any{}, "verificationCode:REQUIRED"},
 		{"null", `{"verificationCode":null}`, "verificationCode:REQUIRED"},
-		{"a number", `{"verificationCode":123456}`, "verificationCode:IN"},
+		{"a short number", `{"verificationCode":12345}`, "verificationCode:REGEX"}, // read as its text, as Weavr does
+		{"a boolean", `{"verificationCode":true}`, "verificationCode:IN"},
 		{"unknown field", `{"verificationCode":"123456","code":"123456"}`, "code:NOT_IN"},
 	}
 	for _, f := range scaFlows {

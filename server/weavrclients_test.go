@@ -22,3 +22,37 @@ func TestStepUpRequiredCarriesAMessage(t *testing.T) {
 	assert.Equal(t, "STEP_UP_REQUIRED", body["errorCode"], "Weavr's errorCode stays")
 	assert.NotEmpty(t, body["message"], "Weavr's reference app looks for a message")
 }
+
+func TestNumbersForStringsAreReadAsWeavrReadsThem(t *testing.T) {
+	e := newEnv(t)
+	_, token := e.corporate("root@acme.test")
+	wantNoContent(t, e.auth(token, "POST", enrolPath, nil), "enrol")
+
+	for _, tc := range []struct {
+		name string
+		body string
+	}{
+		{"a boolean", `{"verificationCode": true}`},
+		{"an object", `{"verificationCode": {"value": 123456}}`},
+		{"an array", `{"verificationCode": [123456]}`},
+	} {
+		r := e.auth(token, "POST", enrolVerifyPath, tc.body)
+		assert.Equal(t, http.StatusBadRequest, r.status, "%s: %s", tc.name, r.body)
+		assert.Equal(t, []string{"verificationCode:IN"}, r.invalidFields(t), tc.name)
+	}
+	r := e.auth(token, "POST", enrolVerifyPath, `{"verificationCode": 12345.6}`)
+	assert.Equal(t, http.StatusBadRequest, r.status, "a fraction reads as its text, which is no code: %s", r.body)
+	assert.Equal(t, []string{"verificationCode:REGEX"}, r.invalidFields(t))
+
+	// Weavr's mapper reads 123456 as "123456": so does Deputy.
+	wantNoContent(t, e.auth(token, "POST", enrolVerifyPath, `{"verificationCode": 123456}`), "a code sent as a number")
+}
+
+func TestNumberPasswordIsReadAsItsText(t *testing.T) {
+	e := newEnv(t)
+	id := e.newCorporateWithoutPassword("root@acme.test")
+	// Weavr's mapper coerces any string field, passwords too; a number is
+	// then only as strong as its digits (the profile decides).
+	r := e.key("POST", "/multi/passwords/"+id+"/create", `{"password": {"value": 12345678901234}}`)
+	wantConflict(t, r, "PASSWORD_TOO_SIMPLE", "the number was read as a password, which digits alone do not make")
+}
