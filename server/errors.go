@@ -140,6 +140,8 @@ func toHTTP(err error) (int, any) {
 		return http.StatusServiceUnavailable, errorBody{Code: "SERVICE_UNAVAILABLE", Message: msg("The service is unavailable; retry later.")}
 	case errors.Is(err, errBodyTooLarge):
 		return http.StatusRequestEntityTooLarge, errorBody{Code: "PAYLOAD_TOO_LARGE", Message: "The request body is too large."}
+	case errors.Is(err, errRefTooLong):
+		return http.StatusRequestEntityTooLarge, errorBody{Code: "PAYLOAD_TOO_LARGE", Message: fmt.Sprintf("The idempotency-ref header is longer than %d characters.", maxIdempotencyRef)}
 	case errors.Is(err, errRouteNotFound):
 		return http.StatusNotFound, errorBody{Code: "NOT_FOUND", Message: "No such endpoint."}
 	case errors.Is(err, errMethodNotAllowed):
@@ -162,6 +164,7 @@ func rateLimitHeader(ce *core.Error) string {
 
 var (
 	errBodyTooLarge     = errors.New("request body too large")
+	errRefTooLong       = errors.New("idempotency-ref too long")
 	errRouteNotFound    = errors.New("no such route")
 	errMethodNotAllowed = errors.New("method not allowed")
 )

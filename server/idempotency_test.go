@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,13 +135,18 @@ func TestIdempotencyLastsTwentyFourHours(t *testing.T) {
 	assert.NotEqual(t, str(t, first.json(t), "id", "id"), str(t, r.json(t), "id", "id"))
 }
 
+// Weavr answers an 8,000-character idempotency-ref with 413; Deputy answers
+// every ref over its 255-character maximum so, and changes nothing.
 func TestIdempotencyRefTooLong(t *testing.T) {
 	e := newEnv(t)
-	long := make([]byte, 256)
-	for i := range long {
-		long[i] = 'r'
+	for _, n := range []int{256, 1000, 8000} {
+		r := e.createCorporate(strings.Repeat("r", n), corporateBody("root@acme.test"))
+		require.Equal(t, http.StatusRequestEntityTooLarge, r.status, "%d characters: %s", n, r.body)
+		assert.Equal(t, "PAYLOAD_TOO_LARGE", str(t, r.json(t), "code"))
+		assert.Contains(t, str(t, r.json(t), "message"), "idempotency-ref")
 	}
-	assert.Equal(t, []string{"idempotency-ref:SIZE"}, e.createCorporate(string(long), corporateBody("root@acme.test")).invalidFields(t))
+	r := e.createCorporate(strings.Repeat("r", 255), corporateBody("root@acme.test"))
+	assert.Equal(t, http.StatusOK, r.status, "255 characters are kept, and nothing was created before: %s", r.body)
 }
 
 // Fifty identical requests at once create exactly one corporate: every 200

@@ -277,8 +277,8 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *request, ep endpoint)
 		writeJSON(w, rep.status, rep.body)
 		return
 	}
-	if len(ref) > 255 {
-		s.writeError(w, r.Request, core.Invalid("idempotency-ref", "SIZE", "1", "255"))
+	if len(ref) > maxIdempotencyRef {
+		s.writeError(w, r.Request, errRefTooLong)
 		return
 	}
 	ctx := r.Context()
@@ -318,6 +318,12 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *request, ep endpoint)
 	}
 	writeRaw(w, rep.status, body)
 }
+
+// maxIdempotencyRef is the longest idempotency-ref Deputy keeps, in bytes.
+// Weavr documents no maximum, and its gateway answers an 8,000-character ref
+// with 413: any ref over this one threshold is a 413 here, whatever its
+// length, so that a client meets one rule rather than a 400 then a 413.
+const maxIdempotencyRef = 255
 
 // answering returns the context for the core call of an idempotent
 // endpoint. With an idempotency-ref, it carries the claimed call, so that the
