@@ -49,7 +49,11 @@ func RequireStepUp(c *Caller) error {
 // EnrolSMS starts enrolling the caller's mobile for SMS codes (Weavr
 // enrolDeviceUsingOtpStepOne): a code goes to the user's mobile and the factor
 // is PENDING_VERIFICATION until VerifyEnrolSMS. Replacing a device while another
-// factor is ACTIVE needs a stepped-up session.
+// factor is ACTIVE needs a stepped-up session. A repeat within the re-issue
+// interval, for the same mobile, succeeds without sending anything (Weavr
+// answers it 204; its step-one conflicts have no RETRY_IN_15SEC): the code
+// already sent stays valid, and no text or budget is spent.
+
 func (s *Service) EnrolSMS(ctx context.Context, c *Caller) error {
 	return s.issueChallenge(ctx, c, PurposeEnrolSMS, nil, func(tx Tx, u *User, now time.Time) error {
 		if u.Mobile == nil {
@@ -76,12 +80,38 @@ func (s *Service) EnrolSMS(ctx context.Context, c *Caller) error {
 				return err
 			}
 		}
+		if sms != nil && sms.Status == FactorPending && sms.Mobile != nil && *sms.Mobile == *u.Mobile {
+			fresh, err := s.freshChallenge(tx, c, PurposeEnrolSMS, now)
+			if err != nil {
+				return err
+			}
+			if fresh {
+				return errCodeStillValid
+			}
+		}
 		if sms == nil {
 			sms = &Factor{UserID: u.ID, Channel: ChannelSMS, CreatedAt: now}
 		}
 		sms.Status, sms.Mobile, sms.UpdatedAt = FactorPending, u.Mobile, now
 		return tx.PutFactor(sms)
 	})
+}
+
+// errCodeStillValid ends an enrolment repeat that EnrolSMS answers with the
+// code already sent; issueChallenge rolls it back and reports success.
+var errCodeStillValid = errors.New("the code already sent is still valid")
+
+// freshChallenge reports whether the caller's session holds a pending
+// challenge for purpose issued less than the re-issue interval ago.
+func (s *Service) freshChallenge(tx ReadTx, c *Caller, purpose ChallengePurpose, now time.Time) (bool, error) {
+	prev, err := tx.Challenge(c.Session.TokenHash, purpose)
+	if errors.Is(err, ErrRecordNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return prev.State == ChallengePending && now.Sub(prev.IssuedAt) < s.cfg.ReissueInterval && now.Before(prev.ExpiresAt), nil
 }
 
 // StepUpSMS sends a step-up code to the caller's ACTIVE SMS device (Weavr stepupSCAChallenge).
@@ -151,6 +181,9 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 		}
 		return s.finishIdempotent(ctx, tx, result)
 	})
+	if errors.Is(err, errCodeStillValid) {
+		return nil
+	}
 	if err != nil {
 		return internal("issue challenge", err)
 	}
@@ -215,8 +248,12 @@ func (s *Service) VerifyEnrolSMS(ctx context.Context, c *Caller, code string) er
 		if err != nil {
 			return err
 		}
-		if f.Status == FactorActive {
+		switch f.Status {
+		case FactorActive:
 			return Conflict(CodeChannelAlreadyActive)
+		case FactorPending:
+		default: // retired since the code was sent (a new mobile): the code proves nothing
+			return Conflict(CodeStateInvalid)
 		}
 		f.Status, f.UpdatedAt = FactorActive, now
 		return tx.PutFactor(f)

@@ -56,3 +56,19 @@ func TestNumberPasswordIsReadAsItsText(t *testing.T) {
 	r := e.key("POST", "/multi/passwords/"+id+"/create", `{"password": {"value": 12345678901234}}`)
 	wantConflict(t, r, "PASSWORD_TOO_SIMPLE", "the number was read as a password, which digits alone do not make")
 }
+
+// An early repeat of the enrolment keeps the challenge as it is: it neither
+// sends a code nor gives back the wrong guesses already made.
+func TestEnrolSMSEarlyRepeatKeepsTheChallenge(t *testing.T) {
+	e := newEnv(t)
+	_, token := e.corporate("root@acme.test")
+	wantNoContent(t, e.auth(token, "POST", enrolPath, nil))
+	for i := range 3 {
+		wantConflict(t, e.auth(token, "POST", enrolVerifyPath, codeBody(wrongCode(i))), "VERIFICATION_CODE_INVALID")
+	}
+	wantConflict(t, e.auth(token, "POST", enrolVerifyPath, codeBody(wrongCode(3))), "ONE_CHALLENGE_LIMIT_REMAINING")
+	wantNoContent(t, e.auth(token, "POST", enrolPath, nil), "a repeat within 15 s")
+	wantConflict(t, e.auth(token, "POST", enrolVerifyPath, codeBody(wrongCode(4))), "CHALLENGE_LIMIT_EXCEEDED",
+		"the fifth wrong code still ends the challenge")
+	assert.Len(t, e.smsTo(rootMobile), 1)
+}
