@@ -11,6 +11,8 @@ import (
 const (
 	CodeInviteAlreadyConsumed = "INVITE_ALREADY_CONSUMED"
 	CodeInviteInvalid         = "INVITE_OR_INVITE_CODE_INVALID"
+	// CodeUnresolvedIdentity: the user id names no authorised user of the programme.
+	CodeUnresolvedIdentity = "UNRESOLVED_IDENTITY"
 )
 
 // SendInvite (re)invites an authorised user to set a password (Weavr
@@ -106,9 +108,15 @@ func (s *Service) ValidateInvite(ctx context.Context, prog *Programme, userID, c
 // ConsumeInvite sets the invited user's first password (and optionally their
 // mobile) and signs them in (Weavr userInviteConsume). The code is checked
 // and budgeted as by ValidateInvite, before anything else: without the code,
-// the answer does not tell whether the id is a user or has a password.
+// the answer does not tell whether the id is a user or has a password. A
+// refused code is INVITE_OR_INVITE_CODE_INVALID whatever the reason, except to
+// the embedder's backend (empty clientIP), which knows its users anyway and
+// gets Weavr's precise answers (consumeRefusal).
 func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, code, plain string, mobile *Mobile, clientIP string) (*PasswordSet, error) {
 	if err := s.checkInvite(ctx, prog, userID, code, clientIP); err != nil {
+		if clientIP == "" && CodeOf(err) == CodeInviteInvalid {
+			return nil, s.consumeRefusal(ctx, prog, userID, err)
+		}
 		return nil, err
 	}
 	if err := checkProfile(prog, plain); err != nil {
@@ -137,6 +145,23 @@ func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, co
 		}
 		return nil
 	})
+}
+
+// consumeRefusal says why a consume's code was refused, for the embedder's
+// backend: 409 UNRESOLVED_IDENTITY when the id names no authorised user of
+// prog (Weavr's answer for an unknown user), PASSWORD_ALREADY_CREATED when the
+// user has a password, else refused (the code is wrong or the invite unusable).
+func (s *Service) consumeRefusal(ctx context.Context, prog *Programme, userID string, refused error) error {
+	u, err := s.programmeUser(ctx, prog, userID)
+	switch {
+	case errors.Is(err, ErrNotFound) || (err == nil && u.Root):
+		return Conflict(CodeUnresolvedIdentity)
+	case err != nil:
+		return err
+	case u.PasswordSet:
+		return Conflict(CodePasswordAlreadyCreated)
+	}
+	return refused
 }
 
 // inviteAccepts reports whether u's invite inv is usable and code is its code:

@@ -402,7 +402,7 @@ func TestUserInviteConsume(t *testing.T) {
 		assert.Equal(t, c.want, e.key("POST", userPath(bea, "invite/consume"), c.body).invalidFields(t), name)
 	}
 	wantNoContent(t, e.validateInvite(bea, sandboxCode), "refused consumes leave the invite usable")
-	wantConflict(t, e.consumeInvite("999999999", sandboxCode, testPassword, nil), "INVITE_OR_INVITE_CODE_INVALID", "unknown user")
+	wantConflict(t, e.consumeInvite("999999999", sandboxCode, testPassword, nil), "UNRESOLVED_IDENTITY", "unknown user, as Weavr answers")
 
 	r := e.consumeInvite(bea, sandboxCode, testPassword, map[string]any{"countryCode": "+356", "number": "79000002"})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)

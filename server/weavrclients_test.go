@@ -7,9 +7,13 @@ package server_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/server"
 )
 
 func TestStepUpRequiredCarriesAMessage(t *testing.T) {
@@ -71,4 +75,36 @@ func TestEnrolSMSEarlyRepeatKeepsTheChallenge(t *testing.T) {
 	wantConflict(t, e.auth(token, "POST", enrolVerifyPath, codeBody(wrongCode(4))), "CHALLENGE_LIMIT_EXCEEDED",
 		"the fifth wrong code still ends the challenge")
 	assert.Len(t, e.smsTo(rootMobile), 1)
+}
+
+// Weavr answers a consume for an unknown user 409 UNRESOLVED_IDENTITY. The
+// embedder's backend (secret key) gets that answer; the ui key, which any
+// page holds, gets the wrong-code answer, so that it cannot tell which ids
+// exist. The invite budgets count either way.
+func TestInviteConsumeUnknownUser(t *testing.T) {
+	e, uiKey := newEnvWithKeys(t, server.Options{}, withRateLimits(core.RateLimits{InviteWrongPerInvite: core.RateLimit{Requests: 2, Window: time.Hour}}))
+	e.alignClock(time.Hour)
+	root := e.adminRoot("root@acme.test")
+	bea := e.createUser(root.token, userBody("bea@acme.test"))
+	e.invite(root.token, bea)
+	withPassword := e.newMember(root.token, "cy@acme.test").id
+
+	for name, id := range map[string]string{"unknown": "999999999", "root user": root.id} {
+		wantConflict(t, e.consumeInvite(id, sandboxCode, testPassword, nil), "UNRESOLVED_IDENTITY", name)
+	}
+	wantConflict(t, e.consumeInvite(withPassword, sandboxCode, testPassword, nil), "PASSWORD_ALREADY_CREATED")
+
+	browser := e.withKey(uiKey)
+	wrong := browser.consumeInvite(bea, wrongCode(0), testPassword, nil)
+	wantConflict(t, wrong, "INVITE_OR_INVITE_CODE_INVALID")
+	for name, id := range map[string]string{"unknown": "999999998", "root user": root.id, "with a password": withPassword} {
+		r := browser.consumeInvite(id, sandboxCode, testPassword, nil)
+		wantConflict(t, r, "INVITE_OR_INVITE_CODE_INVALID", name)
+		assert.Equal(t, string(wrong.body), string(r.body), "%s: the same answer as a wrong code", name)
+	}
+
+	// An unknown id spends the per-user budget as a known one does.
+	wantConflict(t, e.consumeInvite("999999997", sandboxCode, testPassword, nil), "UNRESOLVED_IDENTITY")
+	wantConflict(t, e.consumeInvite("999999997", sandboxCode, testPassword, nil), "UNRESOLVED_IDENTITY")
+	wantRateLimitedWithin(t, e.consumeInvite("999999997", sandboxCode, testPassword, nil), "2, 2;w=3600", time.Hour, "over the budget")
 }
