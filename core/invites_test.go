@@ -73,7 +73,9 @@ func TestNewInviteVoidsTheOldCode(t *testing.T) {
 	assert.True(t, e.user(u.ID).PasswordSet)
 
 	_, err = e.svc.ConsumeInvite(e.ctx, e.prog, u.ID, current, testPassword, nil, testIP)
-	requireCode(t, err, core.ErrConflict, core.CodeInviteInvalid, "the code works once")
+	requireCode(t, err, core.ErrConflict, core.CodeInviteInvalid, "the code works once (a client address: no more said)")
+	_, err = e.svc.ConsumeInvite(e.ctx, e.prog, u.ID, current, testPassword, nil, "")
+	requireCode(t, err, core.ErrConflict, core.CodePasswordAlreadyCreated, "the code works once (the embedder's backend)")
 	requireCode(t, e.svc.SendInvite(e.ctx, root, u.ID), core.ErrConflict, core.CodeInviteAlreadyConsumed)
 }
 
