@@ -19,13 +19,27 @@ const (
 // maxEmailCodeAttempts wrong codes void an email-verification code.
 const maxEmailCodeAttempts = 5
 
-// SendEmailVerification emails a verification code to the authorised users of
-// the programme with this email (Weavr authorisedUserEmailVerificationCodeSend).
+// EmailScope says whose email a verification call is for: the zero value is
+// every active user of the programme, root users included (Weavr
+// authorisedUserEmail*); RootOf names the root users of one identity type
+// (Weavr corporateRootUserEmail*, consumerRootUserEmail*).
+type EmailScope struct {
+	RootOf IdentityType
+}
+
+// includes reports whether u is in the scope.
+func (sc EmailScope) includes(u *User) bool {
+	return u.Active && (sc.RootOf == "" || (u.Root && u.IdentityType == sc.RootOf))
+}
+
+// SendEmailVerification emails a verification code to the users of the
+// programme in scope with this email (Weavr authorisedUserEmailVerificationCodeSend,
+// corporateRootUserEmailVerificationCodeSend, consumerRootUserEmailVerificationCodeSend).
 // The codes are stored in one transaction, then sent. Over the address's
 // email budget it fails with ErrRateLimited and stores no new code (the answer
 // already says whether the address is known).
-func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, email string) error {
-	users, err := s.usersByEmail(ctx, prog, email)
+func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, scope EmailScope, email string) error {
+	users, err := s.usersByEmail(ctx, prog, scope, email)
 	if err != nil {
 		return err
 	}
@@ -68,14 +82,14 @@ func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, em
 	return nil
 }
 
-// usersByEmail lists the active authorised users (not root users) of a programme with this email.
-func (s *Service) usersByEmail(ctx context.Context, prog *Programme, email string) ([]*User, error) {
+// usersByEmail lists the users of a programme in scope with this email.
+func (s *Service) usersByEmail(ctx context.Context, prog *Programme, scope EmailScope, email string) ([]*User, error) {
 	var users []*User
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		all, err := tx.UsersByEmail(prog.ID, NormaliseEmail(email))
 		users = users[:0]
 		for _, u := range all {
-			if u.Active && !u.Root {
+			if scope.includes(u) {
 				users = append(users, u)
 			}
 		}
@@ -84,10 +98,11 @@ func (s *Service) usersByEmail(ctx context.Context, prog *Programme, email strin
 	return users, internal("users by email", err)
 }
 
-// VerifyEmail checks an email-verification code and marks the email verified
-// (Weavr authorisedUserEmailVerify).
-func (s *Service) VerifyEmail(ctx context.Context, prog *Programme, email, code string) error {
-	users, err := s.usersByEmail(ctx, prog, email)
+// VerifyEmail checks an email-verification code of a user in scope and marks
+// the email verified (Weavr authorisedUserEmailVerify, corporateRootUserEmailVerify,
+// consumerRootUserEmailVerify).
+func (s *Service) VerifyEmail(ctx context.Context, prog *Programme, scope EmailScope, email, code string) error {
+	users, err := s.usersByEmail(ctx, prog, scope, email)
 	if err != nil {
 		return err
 	}

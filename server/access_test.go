@@ -130,6 +130,10 @@ var accessTable = []accessRoute{
 	{"POST /multi/users/verification/email/verify", secretKey, func(f *accessFixture) call {
 		return call{path: emailVerifyPath, body: map[string]any{"email": f.member.email, "verificationCode": "654321"}}
 	}},
+	{"POST /multi/corporates/verification/email/send", secretKey, fixed("/multi/corporates/verification/email/send", map[string]any{"email": "nobody@acme.test"})},
+	{"POST /multi/corporates/verification/email/verify", secretKey, fixed("/multi/corporates/verification/email/verify", map[string]any{"email": "nobody@acme.test", "verificationCode": "654321"})},
+	{"POST /multi/consumers/verification/email/send", secretKey, fixed("/multi/consumers/verification/email/send", map[string]any{"email": "nobody@acme.test"})},
+	{"POST /multi/consumers/verification/email/verify", secretKey, fixed("/multi/consumers/verification/email/verify", map[string]any{"email": "nobody@acme.test", "verificationCode": "654321"})},
 	{"POST /multi/users/kyc", userToken, fixed(kycPath, nil)}, // 409: email not verified
 	{"GET /multi/roles", userToken, fixed("/multi/roles", nil)},
 	{"POST /multi/kyc/callback", secretKey, func(f *accessFixture) call {

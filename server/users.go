@@ -376,20 +376,29 @@ type emailVerifyRequest struct {
 	VerificationCode string `json:"verificationCode"`
 }
 
-// emailVerificationSend implements Weavr authorisedUserEmailVerificationCodeSend.
-func (s *Server) emailVerificationSend(r *request) (reply, error) {
-	email, err := emailBody(r)
-	if err != nil {
-		return reply{}, err
+// emailVerificationSend implements Weavr authorisedUserEmailVerificationCodeSend
+// (any user's email) and, with scope.RootOf, corporateRootUserEmailVerificationCodeSend
+// and consumerRootUserEmailVerificationCodeSend.
+func (s *Server) emailVerificationSend(scope core.EmailScope) endpoint {
+	return func(r *request) (reply, error) {
+		email, err := emailBody(r)
+		if err != nil {
+			return reply{}, err
+		}
+		if err := s.svc.SendEmailVerification(answering(r, noResult), r.prog, scope, email); err != nil {
+			return reply{}, err
+		}
+		return noContent()
 	}
-	if err := s.svc.SendEmailVerification(answering(r, noResult), r.prog, email); err != nil {
-		return reply{}, err
-	}
-	return noContent()
 }
 
-// emailVerify implements Weavr authorisedUserEmailVerify.
-func (s *Server) emailVerify(r *request) (reply, error) {
+// emailVerify implements Weavr authorisedUserEmailVerify and, with
+// scope.RootOf, corporateRootUserEmailVerify and consumerRootUserEmailVerify.
+func (s *Server) emailVerify(scope core.EmailScope) endpoint {
+	return func(r *request) (reply, error) { return s.verifyEmail(r, scope) }
+}
+
+func (s *Server) verifyEmail(r *request, scope core.EmailScope) (reply, error) {
 	var in emailVerifyRequest
 	if err := decodeJSON(r.body, &in); err != nil {
 		return reply{}, err
@@ -400,7 +409,7 @@ func (s *Server) emailVerify(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	if err := s.svc.VerifyEmail(r.Context(), r.prog, in.Email, in.VerificationCode); err != nil {
+	if err := s.svc.VerifyEmail(r.Context(), r.prog, scope, in.Email, in.VerificationCode); err != nil {
 		return reply{}, err
 	}
 	return noContent()

@@ -5,6 +5,7 @@ package server_test
 // (issue 13, point 8).
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -107,4 +108,44 @@ func TestInviteConsumeUnknownUser(t *testing.T) {
 	wantConflict(t, e.consumeInvite("999999997", sandboxCode, testPassword, nil), "UNRESOLVED_IDENTITY")
 	wantConflict(t, e.consumeInvite("999999997", sandboxCode, testPassword, nil), "UNRESOLVED_IDENTITY")
 	wantRateLimitedWithin(t, e.consumeInvite("999999997", sandboxCode, testPassword, nil), "2, 2;w=3600", time.Hour, "over the budget")
+}
+
+// Root users verify their email with Weavr's "Authorised Signatories"
+// operations, and the users' operation no longer refuses them.
+func TestRootUsersVerifyTheirEmail(t *testing.T) {
+	e := newEnv(t, withRateLimits(core.RateLimits{EmailPerAddress: core.RateLimit{Requests: 2, Window: time.Hour}}))
+	e.alignClock(time.Hour)
+	corpID, _ := e.corporate("ada@acme.test")
+	r := e.key("POST", "/multi/consumers", consumerBody("grace@home.test"))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	consID := str(t, r.json(t), "id", "id")
+	verified := func(id string) bool {
+		var v bool
+		require.NoError(t, e.store.View(context.Background(), func(tx core.ReadTx) error {
+			u, err := tx.User(id)
+			if err == nil {
+				v = u.EmailVerified
+			}
+			return err
+		}))
+		return v
+	}
+
+	// Each pair is for its own kind of root user.
+	wantConflict(t, e.key("POST", "/multi/consumers/verification/email/send", map[string]any{"email": "ada@acme.test"}), "EMAIL_NOT_FOUND", "a corporate's root")
+	wantConflict(t, e.key("POST", "/multi/corporates/verification/email/send", map[string]any{"email": "grace@home.test"}), "EMAIL_NOT_FOUND", "a consumer's root")
+
+	wantNoContent(t, e.key("POST", "/multi/corporates/verification/email/send", map[string]any{"email": "ada@acme.test"}))
+	wantConflict(t, e.key("POST", "/multi/corporates/verification/email/verify", map[string]any{"email": "ada@acme.test", "verificationCode": wrongCode(0)}), "VERIFICATION_CODE_INVALID")
+	assert.False(t, verified(corpID))
+	wantNoContent(t, e.key("POST", "/multi/corporates/verification/email/verify", map[string]any{"email": "ada@acme.test", "verificationCode": 123456}))
+	assert.True(t, verified(corpID))
+
+	wantNoContent(t, e.sendEmailCode("grace@home.test"), "the users' operation takes a root user's email")
+	wantNoContent(t, e.key("POST", "/multi/consumers/verification/email/verify", map[string]any{"email": "grace@home.test", "verificationCode": sandboxCode}))
+	assert.True(t, verified(consID))
+
+	// The address's email budget is shared by every operation that mails it.
+	wantNoContent(t, e.sendEmailCode("ada@acme.test"))
+	wantRateLimitedWithin(t, e.key("POST", "/multi/corporates/verification/email/send", map[string]any{"email": "ada@acme.test"}), "2, 2;w=3600", time.Hour, "a third email to ada")
 }
