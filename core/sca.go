@@ -159,6 +159,8 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 		case errors.Is(err, ErrRecordNotFound):
 		case err != nil:
 			return err
+		case prev.State == ChallengeVerified:
+			// A new challenge, not a re-send (a device enrolled again after a new mobile).
 		case now.Sub(prev.IssuedAt) < s.cfg.ReissueInterval:
 			return &Error{Class: ErrConflict, Code: CodeRetryIn15Sec, RetryAfter: s.cfg.ReissueInterval - now.Sub(prev.IssuedAt)}
 		case prev.Reissues >= s.cfg.MaxReissues:

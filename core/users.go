@@ -204,6 +204,27 @@ type UserPatch struct {
 // (EMAIL_CHANGED, MOBILE_CHANGED, ROLES_CHANGED): the user is told, at the old
 // address too.
 func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPatch) (*User, error) {
+	return s.updateUser(ctx, c, id, p, identityUser)
+}
+
+// UpdateRootUser applies a partial update to the root user of the caller's
+// identity (Weavr corporateUpdate, consumerUpdate: their root-user fields),
+// under exactly UpdateUser's rules.
+func (s *Service) UpdateRootUser(ctx context.Context, c *Caller, p UserPatch) (*User, error) {
+	return s.updateUser(ctx, c, c.User.IdentityID, p, identityRoot)
+}
+
+// identityRoot reads the root user of the caller's identity, whose id is the identity's.
+func identityRoot(tx ReadTx, c *Caller, id string) (*User, error) {
+	u, err := tx.User(id)
+	if errors.Is(err, ErrRecordNotFound) || (err == nil && (!u.Root || u.IdentityID != c.User.IdentityID)) {
+		return nil, NotFound("user")
+	}
+	return u, err
+}
+
+// updateUser is UpdateUser on the user that find reads.
+func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPatch, find func(ReadTx, *Caller, string) (*User, error)) (*User, error) {
 	if err := requireOwnOr(c, id, PermUsersUpdate, PermUsersUpdateOwn); err != nil {
 		return nil, err
 	}
@@ -227,7 +248,7 @@ func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPa
 	var afters []func()
 	err := s.store.Update(ctx, func(tx Tx) error {
 		afters = nil
-		u, err := identityUser(tx, c, id)
+		u, err := find(tx, c, id)
 		if err != nil {
 			return err
 		}

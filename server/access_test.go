@@ -98,11 +98,13 @@ var accessTable = []accessRoute{
 		return call{path: "/multi/corporates", body: corporateBody("corporate" + strconv.Itoa(f.n) + "@acme.test")}
 	}},
 	{"GET /multi/corporates", userToken, fixed("/multi/corporates", nil)},
+	{"PATCH /multi/corporates", userToken, fixed("/multi/corporates", map[string]any{"locale": "en"})},
 	{"POST /multi/consumers", secretKey, func(f *accessFixture) call {
 		f.n++
 		return call{path: "/multi/consumers", body: consumerBody("consumer" + strconv.Itoa(f.n) + "@acme.test")}
 	}},
 	{"GET /multi/consumers", userToken, fixed("/multi/consumers", nil)},
+	{"PATCH /multi/consumers", userToken, fixed("/multi/consumers", map[string]any{"locale": "en"})}, // 404: a corporate's user
 
 	{"GET /multi/authentication_factors", userToken, fixed("/multi/authentication_factors", nil)},
 	{"POST /multi/authentication_factors/otp/{channel}", userToken, fixed(enrolPath, nil)},

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	jsonv1 "github.com/go-json-experiment/json/v1"
@@ -391,4 +392,84 @@ func consumerResponse(ident *core.Identity, root *core.User) (*consumerOut, erro
 	out.RootUser.Occupation, out.RootUser.Address = p.Occupation, p.Address
 	out.RootUser.PlaceOfBirth, out.RootUser.Nationality = p.PlaceOfBirth, p.Nationality
 	return out, nil
+}
+
+// rootPatchRequest is the part of Weavr's CorporateUpdateRequest and
+// ConsumerUpdateRequest that Deputy keeps: the root user's details. The
+// identity's own fields (tag, addresses, funds, fee group ...) are not
+// accepted (400 NOT_IN): Deputy does not keep them up to date.
+type rootPatchRequest struct {
+	Name               *string     `json:"name"`
+	Surname            *string     `json:"surname"`
+	Email              *string     `json:"email"`
+	Mobile             *mobileJSON `json:"mobile"`
+	DateOfBirth        *dateJSON   `json:"dateOfBirth"`
+	UserTag            *string     `json:"userTag"`
+	Locale             *string     `json:"locale"`
+	Brand              *string     `json:"brand"`
+	ResetMobileCounter *bool       `json:"resetMobileCounter"`
+}
+
+// corporateUpdate implements Weavr corporateUpdate for the root user's details.
+func (s *Server) corporateUpdate(r *request) (reply, error) {
+	return s.rootUpdate(r, core.Corporate, func(v *core.IdentityView) (reply, error) {
+		out, err := corporateResponse(v.Identity, v.Root)
+		if err != nil {
+			return reply{}, err
+		}
+		out.RootUser.MobileNumberVerified = v.MobileVerified
+		return ok(out)
+	})
+}
+
+// consumerUpdate implements Weavr consumerUpdate for the root user's details.
+func (s *Server) consumerUpdate(r *request) (reply, error) {
+	return s.rootUpdate(r, core.Consumer, func(v *core.IdentityView) (reply, error) {
+		out, err := consumerResponse(v.Identity, v.Root)
+		if err != nil {
+			return reply{}, err
+		}
+		out.RootUser.MobileNumberVerified = v.MobileVerified
+		return ok(out)
+	})
+}
+
+// rootUpdate updates the root user of the caller's identity of type typ with
+// core's UpdateRootUser, under exactly the rules of PATCH /multi/users/{id} (rank,
+// step-up for a changed email or mobile, the mobile change limit, the
+// revocation policy's notices), and answers the identity with answer.
+func (s *Server) rootUpdate(r *request, typ core.IdentityType, answer func(*core.IdentityView) (reply, error)) (reply, error) {
+	if r.caller.User.IdentityType != typ {
+		return reply{}, core.NotFound(strings.ToLower(string(typ)))
+	}
+	var in rootPatchRequest
+	if err := decodeJSON(r.body, &in); err != nil {
+		return reply{}, err
+	}
+	var f fields
+	f.size("userTag", deref(in.UserTag), 1, 50)
+	f.pattern("userTag", deref(in.UserTag), reTag)
+	if in.ResetMobileCounter != nil && *in.ResetMobileCounter {
+		f.add("resetMobileCounter", "IN", "false") // the change limit is not the identity's to lift
+	}
+	common := userPatchRequest{Name: in.Name, Surname: in.Surname, Email: in.Email, Mobile: in.Mobile,
+		DateOfBirth: in.DateOfBirth, Locale: in.Locale, Brand: in.Brand}
+	patch := common.patch(&f)
+	patch.Tag = in.UserTag
+	if err := f.err(); err != nil {
+		return reply{}, err
+	}
+	v, err := s.svc.Identity(r.Context(), r.caller)
+	if err != nil {
+		return reply{}, err
+	}
+	answerUser := func(u *core.User) (reply, error) {
+		verified := v.MobileVerified && u.Mobile != nil && v.Root.Mobile != nil && *u.Mobile == *v.Root.Mobile
+		return answer(&core.IdentityView{Identity: v.Identity, Root: u, MobileVerified: verified})
+	}
+	u, err := s.svc.UpdateRootUser(answering(r, answerUser), r.caller, patch)
+	if err != nil {
+		return reply{}, err
+	}
+	return answerUser(u)
 }

@@ -127,8 +127,10 @@ func (s *Server) routes() {
 
 	s.handle("POST /multi/corporates", secretKey, true, s.corporateCreate)
 	s.handle("GET /multi/corporates", userToken, false, s.corporateGet)
+	s.handle("PATCH /multi/corporates", userToken, true, s.corporateUpdate)
 	s.handle("POST /multi/consumers", secretKey, true, s.consumerCreate)
 	s.handle("GET /multi/consumers", userToken, false, s.consumerGet)
+	s.handle("PATCH /multi/consumers", userToken, true, s.consumerUpdate)
 
 	s.handle("GET /multi/authentication_factors", userToken, false, s.authFactorsGet)
 	s.handle("POST /multi/authentication_factors/otp/{channel}", userToken, true, s.enrolOTP)

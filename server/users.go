@@ -198,6 +198,24 @@ type userPatchRequest struct {
 	Roles       *[]string   `json:"roles"`
 }
 
+// patch checks the fields of a user update but its roles, adding the
+// problems to f, and returns them as a core.UserPatch.
+func (in *userPatchRequest) patch(f *fields) core.UserPatch {
+	for name, v := range map[string]*string{"name": in.Name, "surname": in.Surname} {
+		if v != nil && f.required(name, *v) {
+			f.size(name, *v, 1, 50)
+		}
+	}
+	if in.Email != nil {
+		f.email("email", *in.Email)
+	}
+	f.userFields(deref(in.Tag), deref(in.Locale), deref(in.Brand), "", in.Mobile, in.DateOfBirth)
+	return core.UserPatch{
+		Name: in.Name, Surname: in.Surname, Email: in.Email, Tag: in.Tag, Locale: in.Locale, Brand: in.Brand,
+		Mobile: in.Mobile.core(), DateOfBirth: in.DateOfBirth.core(),
+	}
+}
+
 func deref(s *string) string {
 	if s == nil {
 		return ""
@@ -216,19 +234,7 @@ func (s *Server) userUpdate(r *request) (reply, error) {
 		return reply{}, err
 	}
 	var f fields
-	for name, v := range map[string]*string{"name": in.Name, "surname": in.Surname} {
-		if v != nil && f.required(name, *v) {
-			f.size(name, *v, 1, 50)
-		}
-	}
-	if in.Email != nil {
-		f.email("email", *in.Email)
-	}
-	f.userFields(deref(in.Tag), deref(in.Locale), deref(in.Brand), "", in.Mobile, in.DateOfBirth)
-	patch := core.UserPatch{
-		Name: in.Name, Surname: in.Surname, Email: in.Email, Tag: in.Tag, Locale: in.Locale, Brand: in.Brand,
-		Mobile: in.Mobile.core(), DateOfBirth: in.DateOfBirth.core(),
-	}
+	patch := in.patch(&f)
 	if in.Roles != nil {
 		roles := f.roles("roles", *in.Roles)
 		if roles == nil {

@@ -149,3 +149,64 @@ func TestRootUsersVerifyTheirEmail(t *testing.T) {
 	wantNoContent(t, e.sendEmailCode("ada@acme.test"))
 	wantRateLimitedWithin(t, e.key("POST", "/multi/corporates/verification/email/send", map[string]any{"email": "ada@acme.test"}), "2, 2;w=3600", time.Hour, "a third email to ada")
 }
+
+// PATCH /multi/corporates and /multi/consumers change the root user under
+// the rules of PATCH /multi/users/{id}: the step-up, the change limit and
+// the notices are the same.
+func TestRootUserUpdate(t *testing.T) {
+	e := newEnv(t)
+	rootID, token := e.corporate("ada@acme.test")
+
+	r := e.auth(token, "PATCH", "/multi/corporates", map[string]any{"userTag": "ada-1", "locale": "en"})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	body := r.json(t)
+	assert.Equal(t, "ada-1", str(t, body, "rootUser", "tag"))
+	assert.Equal(t, rootID, str(t, body, "id", "id"))
+
+	// A root user has a mobile from the start: changing it needs a step-up,
+	// which enrolling the mobile gives; the SMS factor then needs enrolling again.
+	newMobile := map[string]any{"countryCode": "+356", "number": "79000009"}
+	r = e.auth(token, "PATCH", "/multi/corporates", map[string]any{"mobile": newMobile})
+	require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+	e.stepUp(token)
+	r = e.auth(token, "PATCH", "/multi/corporates", map[string]any{"mobile": newMobile})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, newMobile, r.json(t)["rootUser"].(map[string]any)["mobile"])
+	assert.Equal(t, false, r.json(t)["rootUser"].(map[string]any)["mobileNumberVerified"])
+	wantNoContent(t, e.auth(token, "POST", enrolPath, nil), "the SMS enrolment goes to the new mobile")
+	assert.Len(t, e.smsTo("+35679000009"), 1)
+	wantNoContent(t, e.auth(token, "POST", enrolVerifyPath, codeBody(sandboxCode)))
+
+	// With an active factor, a change of email or mobile needs a step-up.
+	fresh := e.loginToken("ada@acme.test")
+	r = e.auth(fresh, "PATCH", "/multi/corporates", map[string]any{"email": "ada@new.test"})
+	require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+	assert.Equal(t, "STEP_UP_REQUIRED", r.errorCode(t))
+	r = e.auth(fresh, "PATCH", "/multi/corporates", map[string]any{"name": "Augusta"})
+	assert.Equal(t, http.StatusOK, r.status, "a name needs no step-up: %s", r.body)
+	e.stepUpAgain(fresh)
+	r = e.auth(fresh, "PATCH", "/multi/corporates", map[string]any{"email": "ada@new.test"})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, "ada@new.test", str(t, r.json(t), "rootUser", "email"))
+	assert.Contains(t, e.auditActions(), "user.update")
+	var notified bool
+	for _, m := range e.outbox() {
+		notified = notified || (m.Channel == "EMAIL" && m.To == "ada@acme.test")
+	}
+	assert.True(t, notified, "the old address is told (EMAIL_CHANGED)")
+
+	// Bad input, and the wrong kind of identity.
+	r = e.auth(fresh, "PATCH", "/multi/corporates", map[string]any{"resetMobileCounter": true})
+	assert.Equal(t, []string{"resetMobileCounter:IN"}, r.invalidFields(t))
+	r = e.auth(fresh, "PATCH", "/multi/corporates", map[string]any{"industry": "FINANCE"})
+	assert.Equal(t, []string{"industry:NOT_IN"}, r.invalidFields(t), "the identity's own fields are not kept")
+	assert.Equal(t, http.StatusNotFound, e.auth(fresh, "PATCH", "/multi/consumers", map[string]any{"locale": "en"}).status)
+
+	r = e.key("POST", "/multi/consumers", consumerBody("grace@home.test"))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.key("POST", "/multi/passwords/"+str(t, r.json(t), "id", "id")+"/create", map[string]any{"password": pw(testPassword)})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.auth(str(t, r.json(t), "token"), "PATCH", "/multi/consumers", map[string]any{"surname": "Murray"})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, "Murray", str(t, r.json(t), "rootUser", "surname"))
+}

@@ -34,7 +34,9 @@ func TestParseRejectsAnInvalidDescription(t *testing.T) {
 // weavrOperations are the Weavr Multi API operations Deputy serves; the
 // remaining ones are Deputy's own.
 var weavrOperations = []string{
-	"consumerCreate", "consumerGet", "corporateCreate", "corporateGet",
+	"consumerCreate", "consumerGet", "corporateCreate", "corporateGet", "consumerUpdate", "corporateUpdate",
+	"corporateRootUserEmailVerificationCodeSend", "corporateRootUserEmailVerify",
+	"consumerRootUserEmailVerificationCodeSend", "consumerRootUserEmailVerify",
 	"authFactorsGet", "enrolDeviceUsingOtpStepOne", "enrolDeviceUsingOtpStepTwo",
 	"loginWithPassword", "logout",
 	"lostPasswordInitiate", "lostPasswordResume", "passwordCreate", "passwordUpdate", "passwordValidate",
@@ -65,7 +67,8 @@ var idempotentOperations = []string{
 	"enrolDeviceUsingOtpStepOne", "enrolDeviceUsingOtpStepTwo",
 	"stepupSCAChallenge", "stepupSCAVerify",
 	"userCreate", "userUpdate", "userInviteSend", "userInviteConsume", "userDeviceReset",
-	"authorisedUserEmailVerificationCodeSend",
+	"authorisedUserEmailVerificationCodeSend", "corporateRootUserEmailVerificationCodeSend", "consumerRootUserEmailVerificationCodeSend",
+	"corporateUpdate", "consumerUpdate",
 	"enrolDeviceUsingPush", "unlinkDeviceUsingPush", "stepupSCAChallengePush", "biometricEnrolBegin", "biometricEnrolFinish",
 }
 
