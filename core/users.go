@@ -197,7 +197,8 @@ type UserPatch struct {
 // UpdateUser applies a partial update (Weavr userUpdate). Changing another
 // user's email, mobile or roles follows the rank rule (requireRank), before
 // and, for roles, after the change. Changing an email or a mobile, granting
-// ADMIN or taking every role away needs a stepped-up session. A changed mobile
+// ADMIN or taking every role away needs a stepped-up session; a user's first
+// mobile, set by themselves before any factor, does not (firstMobile). A changed mobile
 // makes the SMS factor INACTIVE (it must be enrolled again) and may change at
 // most 3 times; a changed email is the user's new login and is no longer verified.
 // A changed email, mobile or set of roles is revoked as the policy says
@@ -259,7 +260,11 @@ func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPa
 		emailChanged := p.Email != nil && email != u.Email
 		mobileChanged := p.Mobile != nil && (u.Mobile == nil || *u.Mobile != *p.Mobile)
 		rolesChanged := p.Roles != nil && !sameRoles(u.Roles, roles)
-		if err := s.checkUserChange(tx, c, u, emailChanged || mobileChanged, rolesChanged, roles); err != nil {
+		first, err := firstMobile(tx, c, u, mobileChanged)
+		if err != nil {
+			return err
+		}
+		if err := s.checkUserChange(tx, c, u, emailChanged || (mobileChanged && !first), rolesChanged, roles); err != nil {
 			return err
 		}
 		if emailChanged {
@@ -333,6 +338,28 @@ func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPa
 		after()
 	}
 	return out, nil
+}
+
+// firstMobile reports whether a mobile change is a user's first mobile, set
+// by themselves while they have no mobile and no ACTIVE factor of any kind:
+// that is no change of a sign-in detail and needs no step-up (which such a
+// user could not do: the step-up needs the factor the mobile is for); the
+// SMS enrolment that follows proves they hold the number. Never for another
+// user, whose first mobile stays a change under the rank and step-up rules.
+func firstMobile(tx ReadTx, c *Caller, u *User, mobileChanged bool) (bool, error) {
+	if !mobileChanged || u.Mobile != nil || u.ID != c.User.ID {
+		return false, nil
+	}
+	factors, err := tx.Factors(u.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, f := range factors {
+		if f.Status == FactorActive {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // checkUserChange decides whether the caller may make a change to u, in this

@@ -210,3 +210,35 @@ func TestRootUserUpdate(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.Equal(t, "Murray", str(t, r.json(t), "rootUser", "surname"))
 }
+
+// An invited user without a mobile sets their first one themselves without a
+// step-up (they have no factor to step up with), then enrols it; a second
+// change, or anyone else's first mobile for them, follows the usual rules.
+func TestFirstMobileNeedsNoStepUp(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	bea := e.createUser(root.token, map[string]any{"name": "Bea", "surname": "Smith", "email": "bea@acme.test"})
+	cy := e.createUser(root.token, map[string]any{"name": "Cy", "surname": "Smith", "email": "cy@acme.test"})
+	e.invite(root.token, bea)
+	r := e.consumeInvite(bea, sandboxCode, testPassword, nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	token := str(t, r.json(t), "token")
+	wantConflict(t, e.auth(token, "POST", enrolPath, nil), "MOBILE_NUMBER_NOT_AVAILABLE", "no mobile yet")
+
+	first := map[string]any{"countryCode": "+356", "number": "79000001"}
+	r = e.auth(token, "PATCH", userPath(bea), map[string]any{"mobile": first})
+	require.Equal(t, http.StatusOK, r.status, "a first mobile on oneself: %s", r.body)
+	wantNoContent(t, e.auth(token, "POST", enrolPath, nil))
+	assert.Len(t, e.smsTo("+35679000001"), 1)
+
+	r = e.auth(token, "PATCH", userPath(bea), map[string]any{"mobile": map[string]any{"countryCode": "+356", "number": "79000002"}})
+	require.Equal(t, http.StatusForbidden, r.status, "a second mobile is a change: %s", r.body)
+	assert.Equal(t, "STEP_UP_REQUIRED", r.errorCode(t))
+	wantNoContent(t, e.auth(token, "POST", enrolVerifyPath, codeBody(sandboxCode)), "the enrolment proves the first mobile")
+
+	// Another user's first mobile is not theirs to set without a step-up.
+	fresh := e.loginToken("root@acme.test")
+	r = e.auth(fresh, "PATCH", userPath(cy), map[string]any{"mobile": first})
+	require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+	assert.Equal(t, "STEP_UP_REQUIRED", r.errorCode(t))
+}
