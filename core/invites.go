@@ -81,7 +81,13 @@ func (s *Service) newInviteCode() (string, error) {
 // opens. It is typed as a safe URL for the HTML email, whose template would
 // otherwise replace the deputy:// scheme with "#ZgotmplZ"; only these three
 // schemes get through.
+//
+// A base with placeholders (LinkUserID, LinkCode) is a template the
+// programme shapes its links with: they are filled in instead.
 func inviteLink(base, userID, code string) htmltemplate.URL {
+	if link, ok := fillLink(base, map[string]string{LinkUserID: userID, LinkCode: code}); ok && placeholder.MatchString(base) {
+		return link
+	}
 	u, err := url.Parse(base)
 	if base == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		u = &url.URL{Scheme: "deputy", Host: "invite"}

@@ -23,9 +23,14 @@ type ProgrammeSettings struct {
 	PasswordProfile string `json:",omitempty"`
 	// SenderName is the name emails come from (default: the programme's name).
 	SenderName string `json:",omitempty"`
-	// InviteURL is the embedder's page that invite links open; the user id and
-	// code are added as query parameters (default: a deputy://invite link).
+	// InviteURL is the embedder's page that invite links open: a template with
+	// the placeholders {userId} and {code}, or a URL to which userId and code
+	// are added as query parameters (default: a deputy://invite link).
 	InviteURL string `json:",omitempty"`
+	// ResetURL is the embedder's page that password-reset emails link to, a
+	// template with the placeholders {email} and {code} (default: no link, the
+	// email gives the code only).
+	ResetURL string `json:",omitempty"`
 	// RequireTokenisedPasswords refuses plaintext passwords: clients must send
 	// the token from POST /multi/tokenize wherever a password.value goes.
 	RequireTokenisedPasswords bool `json:",omitempty"`

@@ -316,7 +316,8 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 		return internal("store reset code", err)
 	}
 	for i, u := range users {
-		s.sendLater(ctx, prog, u.Email, "reset_password", map[string]any{"Name": u.Name, "Code": codes[i], "Minutes": int(s.cfg.ResetCodeTTL.Minutes())})
+		link, _ := fillLink(prog.Settings.ResetURL, map[string]string{LinkEmail: u.Email, LinkCode: codes[i]}) // "" without a page
+		s.sendLater(ctx, prog, u.Email, "reset_password", map[string]any{"Name": u.Name, "Code": codes[i], "Minutes": int(s.cfg.ResetCodeTTL.Minutes()), "Link": link})
 	}
 	return nil
 }

@@ -32,10 +32,7 @@ func (s *Service) CreateProgramme(ctx context.Context, in NewProgramme) (*Create
 	if len(in.Name) > 100 {
 		return nil, Invalid("name", "SIZE", "1", "100")
 	}
-	if _, ok := password.ProfileByName(in.Settings.PasswordProfile); !ok {
-		return nil, Invalid("passwordProfile", "IN", "weavr", "nist")
-	}
-	if err := checkOrigins(in.Settings.AllowedOrigins); err != nil {
+	if err := s.checkSettings(in.Settings); err != nil {
 		return nil, err
 	}
 	key, err := randomToken(apiKeyPrefix)
@@ -90,6 +87,20 @@ func checkOrigins(origins []string) error {
 	return nil
 }
 
+// checkSettings validates a programme's settings.
+func (s *Service) checkSettings(set ProgrammeSettings) error {
+	if _, ok := password.ProfileByName(set.PasswordProfile); !ok {
+		return Invalid("passwordProfile", "IN", "weavr", "nist")
+	}
+	if err := checkOrigins(set.AllowedOrigins); err != nil {
+		return err
+	}
+	if err := s.checkLinkTemplate("inviteUrl", set.InviteURL, LinkUserID, LinkCode); err != nil {
+		return err
+	}
+	return s.checkLinkTemplate("resetUrl", set.ResetURL, LinkEmail, LinkCode)
+}
+
 // Programme returns a programme by id (operator commands).
 func (s *Service) Programme(ctx context.Context, id string) (*Programme, error) {
 	var p *Programme
@@ -106,10 +117,7 @@ func (s *Service) Programme(ctx context.Context, id string) (*Programme, error) 
 
 // UpdateProgrammeSettings replaces a programme's settings (operator commands).
 func (s *Service) UpdateProgrammeSettings(ctx context.Context, id string, set ProgrammeSettings) (*Programme, error) {
-	if _, ok := password.ProfileByName(set.PasswordProfile); !ok {
-		return nil, Invalid("passwordProfile", "IN", "weavr", "nist")
-	}
-	if err := checkOrigins(set.AllowedOrigins); err != nil {
+	if err := s.checkSettings(set); err != nil {
 		return nil, err
 	}
 	var p *Programme

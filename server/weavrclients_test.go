@@ -7,6 +7,7 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -241,4 +242,58 @@ func TestFirstMobileNeedsNoStepUp(t *testing.T) {
 	r = e.auth(fresh, "PATCH", userPath(cy), map[string]any{"mobile": first})
 	require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
 	assert.Equal(t, "STEP_UP_REQUIRED", r.errorCode(t))
+}
+
+// A programme shapes its invite and reset links (Weavr's reference app reads
+// user_id and nonce): placeholders are filled in, query-escaped.
+func TestProgrammeShapesItsLinks(t *testing.T) {
+	e := newEnv(t)
+	p, err := e.svc.CreateProgramme(context.Background(), core.NewProgramme{Name: "Shaped", Settings: core.ProgrammeSettings{
+		InviteURL: "https://app.example/invite?user_id={userId}&nonce={code}",
+		ResetURL:  "https://app.example/reset?email={email}&nonce={code}",
+	}})
+	require.NoError(t, err)
+	ep := e.asProgramme(t, p.APIKey, p.Programme)
+	root := ep.adminRoot("root+1@acme.test")
+	bea := ep.createUser(root.token, userBody("bea@acme.test"))
+	ep.invite(root.token, bea)
+	var texts []string
+	for _, m := range ep.outbox() {
+		if m.To == "bea@acme.test" {
+			texts = append(texts, m.Text)
+		}
+	}
+	require.Len(t, texts, 1)
+	assert.Contains(t, texts[0], "  https://app.example/invite?user_id="+bea+"&nonce="+sandboxCode+"\n")
+
+	ep.startReset("root+1@acme.test")
+	want := "https://app.example/reset?email=root%2B1%40acme.test&nonce=" + sandboxCode
+	require.Eventually(t, func() bool {
+		for _, m := range ep.outbox() {
+			if m.To == "root+1@acme.test" && strings.Contains(m.Text, want) {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond, "the reset email links to the programme's page")
+
+	for name, c := range map[string]struct{ set core.ProgrammeSettings }{
+		"unknown placeholder": {core.ProgrammeSettings{InviteURL: "https://app.example/i?u={user}"}},
+		"email in an invite":  {core.ProgrammeSettings{InviteURL: "https://app.example/i?e={email}"}},
+		"user id in a reset":  {core.ProgrammeSettings{ResetURL: "https://app.example/r?u={userId}"}},
+		"placeholder in host": {core.ProgrammeSettings{InviteURL: "https://{userId}.app.example/i"}},
+		"not a web link":      {core.ProgrammeSettings{InviteURL: "javascript:alert({code})"}},
+		"relative":            {core.ProgrammeSettings{ResetURL: "/reset?n={code}"}},
+		"user info":           {core.ProgrammeSettings{InviteURL: "https://me:pw@app.example/i?n={code}"}},
+	} {
+		_, err := e.svc.UpdateProgrammeSettings(context.Background(), p.Programme.ID, withProfile(c.set))
+		assert.ErrorIs(t, err, core.ErrInvalid, name)
+	}
+	_, err = e.svc.UpdateProgrammeSettings(context.Background(), p.Programme.ID, withProfile(core.ProgrammeSettings{InviteURL: "http://localhost:3000/i?n={code}"}))
+	assert.NoError(t, err, "http is for sandbox")
+}
+
+func withProfile(s core.ProgrammeSettings) core.ProgrammeSettings {
+	s.PasswordProfile = "weavr"
+	return s
 }

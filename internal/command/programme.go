@@ -124,7 +124,8 @@ func settingsFlags() []cli.Flag {
 		&cli.IntFlag{Name: "otp-attempts", Value: 5, Usage: "wrong codes a challenge allows (1..5)"},
 		&cli.BoolFlag{Name: "require-tokenised-passwords", Usage: "refuse plaintext passwords: clients must send tokens from POST /multi/tokenize"},
 		&cli.StringFlag{Name: "allowed-origins", Usage: "comma-separated web origins allowed to frame the password capture component"},
-		&cli.StringFlag{Name: "invite-url", Usage: "the embedder's invite page; invite links add userId and code"},
+		&cli.StringFlag{Name: "invite-url", Usage: "the embedder's invite page: a template with {userId} and {code} (https://app/invite?user_id={userId}&nonce={code}), or a URL to which userId and code are added; https only outside sandbox"},
+		&cli.StringFlag{Name: "reset-url", Usage: "the embedder's password-reset page, a template with {email} and {code}; https only outside sandbox"},
 		&cli.StringFlag{Name: "sender-name", Usage: "the name emails come from (default: the programme's name)"},
 		&cli.BoolFlag{Name: "biometrics", Usage: "let users enrol the companion app's biometric credential and approve push step-ups and sign-ins with it"},
 	}
@@ -156,6 +157,9 @@ func settingsFrom(cmd *cli.Command, base core.ProgrammeSettings) (core.Programme
 	}
 	if cmd.IsSet("invite-url") {
 		set.InviteURL = cmd.String("invite-url")
+	}
+	if cmd.IsSet("reset-url") {
+		set.ResetURL = cmd.String("reset-url")
 	}
 	if cmd.IsSet("sender-name") {
 		set.SenderName = cmd.String("sender-name")
@@ -219,6 +223,7 @@ type programmeSettings struct {
 	PasswordProfile           string   `json:"passwordProfile"`
 	SenderName                string   `json:"senderName,omitempty"`
 	InviteURL                 string   `json:"inviteUrl,omitempty"`
+	ResetURL                  string   `json:"resetUrl,omitempty"`
 	RequireTokenisedPasswords bool     `json:"requireTokenisedPasswords"`
 	AllowedOrigins            []string `json:"allowedOrigins,omitempty"`
 	OTPAttempts               int      `json:"otpAttempts"`
@@ -228,7 +233,7 @@ type programmeSettings struct {
 // settingsJSON is what `programme settings` prints: every setting in force.
 func settingsJSON(s core.ProgrammeSettings) programmeSettings {
 	return programmeSettings{
-		PasswordProfile: s.PasswordProfile, SenderName: s.SenderName, InviteURL: s.InviteURL,
+		PasswordProfile: s.PasswordProfile, SenderName: s.SenderName, InviteURL: s.InviteURL, ResetURL: s.ResetURL,
 		RequireTokenisedPasswords: s.RequireTokenisedPasswords, AllowedOrigins: s.AllowedOrigins,
 		OTPAttempts: s.AttemptsPerChallenge(), Biometrics: s.Biometrics,
 	}
