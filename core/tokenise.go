@@ -87,6 +87,19 @@ func (s *Service) Tokenise(ctx context.Context, prog *Programme, plain, clientIP
 // its programme and life), plaintext is passed through unless the programme
 // requires tokens. field names the JSON field for errors.
 func (s *Service) Password(ctx context.Context, prog *Programme, field, value string) (string, error) {
+	return s.password(ctx, prog, field, value, true)
+}
+
+// PeekPassword is Password without spending the token, for an operation that
+// only looks at the password and grants nothing (Weavr passwordValidate):
+// clients validate a token, then send the same token to set the password.
+// The token stays within its programme and life, and its next use spends it.
+func (s *Service) PeekPassword(ctx context.Context, prog *Programme, field, value string) (string, error) {
+	return s.password(ctx, prog, field, value, false)
+}
+
+// password is Password, spending the token only when spend is true.
+func (s *Service) password(ctx context.Context, prog *Programme, field, value string, spend bool) (string, error) {
 	if !IsPasswordToken(value) {
 		if prog.Settings.RequireTokenisedPasswords {
 			return "", &Error{Class: ErrInvalid, Code: CodePlaintextRefused,
@@ -109,8 +122,10 @@ func (s *Service) Password(ctx context.Context, prog *Programme, field, value st
 		if t.ProgrammeID != prog.ID {
 			return &Error{Class: ErrTokenNotFound, Code: CodeTokenNotFound}
 		}
-		if err := tx.DeletePasswordToken(hash); err != nil {
-			return err
+		if spend {
+			if err := tx.DeletePasswordToken(hash); err != nil {
+				return err
+			}
 		}
 		if !s.clock.Now().Before(t.ExpiresAt) {
 			return &Error{Class: ErrTokenNotFound, Code: CodeTokenExpired}

@@ -117,7 +117,7 @@ func (s *Server) passwordValidate(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	plain, err := s.plainPassword(r, "password", in.Password)
+	plain, err := s.svc.PeekPassword(r.Context(), r.prog, "password.value", in.Password.Value) // validate, then update: one token
 	if err != nil {
 		return reply{}, err
 	}

@@ -117,10 +117,18 @@ func TestTokenIsSpentByAFailedOperation(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, e.login("nobody@acme.test", token).status)
 	wantTokenError(t, e.login("root@acme.test", token), core.CodeTokenNotFound)
 
+	// passwordValidate takes a token too, and does not spend it: clients
+	// validate a token, then send it to set the password (issue 13).
 	token = e.withKey(uiKey).tokenise(testPassword)
-	assert.Equal(t, http.StatusNoContent, e.key("POST", "/multi/passwords/validate", map[string]any{"password": pw(token)}).status,
-		"passwordValidate takes a token too ...")
-	wantTokenError(t, e.login("root@acme.test", token), core.CodeTokenNotFound, "... and spends it")
+	for range 2 {
+		assert.Equal(t, http.StatusNoContent, e.key("POST", "/multi/passwords/validate", map[string]any{"password": pw(token)}).status)
+	}
+	assert.Equal(t, http.StatusOK, e.login("root@acme.test", token).status, "the validated token still works once ...")
+	wantTokenError(t, e.login("root@acme.test", token), core.CodeTokenNotFound, "... and that use spends it")
+	wantTokenError(t, e.key("POST", "/multi/passwords/validate", map[string]any{"password": pw(token)}), core.CodeTokenNotFound, "a spent token cannot be validated")
+	other := e.otherProgramme("Other")
+	token = e.withKey(uiKey).tokenise(testPassword)
+	wantTokenError(t, e.call("POST", "/multi/passwords/validate", map[string]any{"password": pw(token)}, "api-key", other), core.CodeTokenNotFound, "never in another programme")
 }
 
 func TestTokenExpiresAfterFiveMinutes(t *testing.T) {
