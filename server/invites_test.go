@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/server"
 )
 
 const inviteTTL = 30 * 24 * time.Hour
@@ -153,7 +154,8 @@ func TestUserInviteLinksToTheEmbeddersPage(t *testing.T) {
 }
 
 func TestUserInviteValidateFailuresLookAlike(t *testing.T) {
-	e := newEnv(t)
+	e, uiKey := newEnvWithKeys(t, server.Options{})
+	browser := e.withKey(uiKey) // the secret key is told more on consume (TestInviteConsumeUnknownUser)
 	root := e.adminRoot("root@acme.test")
 	pending := e.createUser(root.token, userBody("pending@acme.test"))
 	e.invite(root.token, pending)
@@ -177,15 +179,15 @@ func TestUserInviteValidateFailuresLookAlike(t *testing.T) {
 		"root user":               e.validateInvite(root.id, sandboxCode),
 		"unknown user":            e.validateInvite("999999999", sandboxCode),
 		"another programme's key": e.call("POST", userPath(pending, "invite/validate"), map[string]any{"inviteCode": sandboxCode}, "api-key", otherKey),
-		"consume, wrong code":     e.consumeInvite(pending, wrongCode(1), testPassword, nil),
-		"consume, voided":         e.consumeInvite(voided, sandboxCode, testPassword, nil),
-		"consume, never invited":  e.consumeInvite(never, sandboxCode, testPassword, nil),
-		"consume, consumed":       e.consumeInvite(consumed, sandboxCode, testPassword, nil),
+		"consume, wrong code":     browser.consumeInvite(pending, wrongCode(1), testPassword, nil),
+		"consume, voided":         browser.consumeInvite(voided, sandboxCode, testPassword, nil),
+		"consume, never invited":  browser.consumeInvite(never, sandboxCode, testPassword, nil),
+		"consume, consumed":       browser.consumeInvite(consumed, sandboxCode, testPassword, nil),
 		// Without the code, consume tells no more than validate: not whether
 		// the id is a user, a root user or one who has a password.
-		"consume, password set, wrong code": e.consumeInvite(withPassword, wrongCode(2), testPassword, nil),
-		"consume, root user, wrong code":    e.consumeInvite(root.id, wrongCode(3), testPassword, nil),
-		"consume, unknown user, wrong code": e.consumeInvite("999999999", wrongCode(4), testPassword, nil),
+		"consume, password set, wrong code": browser.consumeInvite(withPassword, wrongCode(2), testPassword, nil),
+		"consume, root user, wrong code":    browser.consumeInvite(root.id, wrongCode(3), testPassword, nil),
+		"consume, unknown user, wrong code": browser.consumeInvite("999999999", wrongCode(4), testPassword, nil),
 	} {
 		wantConflict(t, r, "INVITE_OR_INVITE_CODE_INVALID", name)
 		assert.Equal(t, string(first.body), string(r.body), "%s: every failure has the same body", name)
@@ -417,7 +419,7 @@ func TestUserInviteConsume(t *testing.T) {
 	assert.Equal(t, true, st["passwordSet"])
 	assert.Equal(t, "CONSUMED", st["invite"].(map[string]any)["state"])
 
-	wantConflict(t, e.consumeInvite(bea, sandboxCode, "An0ther-Passw0rd", nil), "INVITE_OR_INVITE_CODE_INVALID", "a second consume: the code is spent")
+	wantConflict(t, e.consumeInvite(bea, sandboxCode, "An0ther-Passw0rd", nil), "PASSWORD_ALREADY_CREATED", "a second consume, told to the secret key")
 	wantConflict(t, e.validateInvite(bea, sandboxCode), "INVITE_OR_INVITE_CODE_INVALID", "the code is spent")
 	wantConflict(t, e.auth(root.token, "POST", userPath(bea, "invite"), nil), "INVITE_ALREADY_CONSUMED")
 	assert.Equal(t, http.StatusForbidden, e.login("bea@acme.test", "An0ther-Passw0rd").status, "the second password was not set")
