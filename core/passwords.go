@@ -317,6 +317,7 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 	}
 	for i, u := range users {
 		s.sendLater(ctx, prog, u.Email, "reset_password", map[string]any{"Name": u.Name, "Code": codes[i], "Minutes": int(s.cfg.ResetCodeTTL.Minutes())})
+		s.obs.CodeSent(ctx, ChannelEmail)
 	}
 	return nil
 }
