@@ -116,12 +116,21 @@ func (t *Telemetry) HTTPHandler(h http.Handler) http.Handler {
 		otelhttp.WithTracerProvider(t.Tracer), otelhttp.WithMeterProvider(t.Meter))
 }
 
-// requestRef copies the request-ref header next answered with onto the span.
+// requestRef puts on the request span what is known once next has answered:
+// the request-ref header and the route that matched (otelhttp itself puts the
+// route on the metrics and in the span's name only).
 func requestRef(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r)
+		span := trace.SpanFromContext(r.Context())
 		if ref := w.Header().Get("request-ref"); ref != "" {
-			trace.SpanFromContext(r.Context()).SetAttributes(RequestRefKey.String(ref))
+			span.SetAttributes(RequestRefKey.String(ref))
+		}
+		if i := strings.IndexByte(r.Pattern, '/'); i >= 0 { // "POST /multi/users/{user_id}"
+			span.SetAttributes(httpRouteKey.String(r.Pattern[i:]))
 		}
 	})
 }
+
+// httpRouteKey is OpenTelemetry's http.route attribute.
+const httpRouteKey = attribute.Key("http.route")
