@@ -610,10 +610,13 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 		s.signCountRegression(ctx, u, ch.ID, authData.Counter, f.SignCount)
 		return Conflict(CodeWebAuthnSignCount)
 	}
-	var outcome error
+	var (
+		outcome  error
+		resolved *PushChallenge // as this approval left it, for the observer
+	)
 	regressed := false
 	err = s.store.Update(ctx, func(tx Tx) error {
-		outcome, regressed = nil, false
+		outcome, resolved, regressed = nil, nil, false
 		cur, err := tx.PushChallenge(id)
 		if err != nil {
 			return err
@@ -637,6 +640,7 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 		if err := tx.PutFactor(fac); err != nil {
 			return err
 		}
+		resolved = cur
 		if number != cur.Number {
 			cur.State, cur.Reason, cur.ResolvedAt = PushDeclined, PushReasonWrongNumber, now
 			outcome = Conflict(CodeCodeInvalid)
@@ -671,6 +675,7 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 		return internal("approve push challenge", err)
 	}
 	s.publishPush(ctx, PushEvent{Kind: PushEventResolved, UserID: u.ID, ChallengeID: id})
+	s.observePush(ctx, resolved)
 	return outcome
 }
 
@@ -711,9 +716,12 @@ func (s *Service) DeclinePush(ctx context.Context, c *Caller, id, reason string)
 	if reason != PushReasonCancelled && reason != PushReasonNotMe {
 		return Invalid("reason", "IN", PushReasonNotMe, PushReasonCancelled)
 	}
-	var after func()
+	var (
+		after    func()
+		resolved *PushChallenge // as this decline left it, for the observer
+	)
 	err := s.store.Update(ctx, func(tx Tx) error {
-		after = nil
+		after, resolved = nil, nil
 		if _, err := requireDevice(tx, c, ""); err != nil {
 			return err
 		}
@@ -729,6 +737,7 @@ func (s *Service) DeclinePush(ctx context.Context, c *Caller, id, reason string)
 			return err
 		}
 		ch.State, ch.Reason, ch.ResolvedAt = PushDeclined, reason, now
+		resolved = ch
 		if err := tx.UpdatePushChallenge(ch); err != nil {
 			return err
 		}
@@ -754,6 +763,7 @@ func (s *Service) DeclinePush(ctx context.Context, c *Caller, id, reason string)
 		after()
 	}
 	s.publishPush(ctx, PushEvent{Kind: PushEventResolved, UserID: c.User.ID, ChallengeID: id})
+	s.observePush(ctx, resolved)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -110,7 +111,11 @@ func (s *Service) CheckRate(ctx context.Context, action RateAction, prog *Progra
 	if !anyLimit(budgets) {
 		return nil // no commit for nothing to count
 	}
-	return internal("rate limit", s.store.Update(ctx, func(tx Tx) error { return s.spend(tx, budgets...) }))
+	err := internal("rate limit", s.store.Update(ctx, func(tx Tx) error { return s.spend(tx, budgets...) }))
+	if action == RateLogin && errors.Is(err, ErrRateLimited) {
+		s.observeSignIn(ctx, err)
+	}
+	return err
 }
 
 // budget is one counter a request spends from: what is counted for whom, and

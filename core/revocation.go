@@ -185,6 +185,9 @@ func (s *Service) revoke(ctx context.Context, tx Tx, r revocation) (after func()
 		}
 	}
 	return func() {
+		if kind, ok := lockoutKinds[r.reason]; ok {
+			s.obs.Lockout(ctx, kind)
+		}
 		if e.alertUser {
 			text := s.noticeText(e.text, u)
 			s.securityAlert(ctx, prog, u, u.Email, e.subject, text)

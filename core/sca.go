@@ -193,6 +193,7 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 	if err := s.send.SMS.SendSMS(ctx, SMS{ProgrammeID: user.ProgrammeID, To: *user.Mobile, Text: text}); err != nil {
 		return fmt.Errorf("send challenge SMS: %w", err)
 	}
+	s.obs.CodeSent(ctx, ChannelSMS)
 	return nil
 }
 
@@ -369,6 +370,9 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 	}
 	if after != nil {
 		after()
+	}
+	if purpose == PurposeStepUpSMS {
+		s.observeStepUpCode(ctx, outcome)
 	}
 	return outcome
 }

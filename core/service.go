@@ -54,6 +54,9 @@ type Config struct {
 	MaxConcurrentHashes int
 	// Logger receives operational logs; never secrets (default slog.Default()).
 	Logger *slog.Logger
+	// Observer is told of domain events and password hashes, for metrics and
+	// traces (default: nobody).
+	Observer Observer
 	// WebAuthnRPID is the WebAuthn relying party id the companion's credentials
 	// are scoped to (WebAuthn §5.1.2): the origins' host or a parent domain of
 	// it (default "localhost").
@@ -120,6 +123,9 @@ func (c *Config) applyDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
 	if err := c.applyPushDefaults(); err != nil {
 		return err
 	}
@@ -170,6 +176,7 @@ type Service struct {
 	keys   keyring
 	mail   *mailTemplates
 	log    *slog.Logger
+	obs    Observer
 	rp     *webauthn.WebAuthn
 	hub    *pushHub
 	// mailing is read-held by each email sendLater has in flight, so that
@@ -205,10 +212,11 @@ func New(ctx context.Context, cfg Config, store Store, send Integrations, clock 
 		space:  space,
 		send:   send,
 		clock:  clock,
-		hasher: password.NewHasher(cfg.PasswordParams, cfg.MaxConcurrentHashes),
+		hasher: password.NewHasher(cfg.PasswordParams, cfg.MaxConcurrentHashes, password.WithObserver(cfg.Observer)),
 		keys:   newKeyring(key),
 		mail:   mail,
 		log:    cfg.Logger,
+		obs:    cfg.Observer,
 		rp:     rp,
 		hub:    newPushHub(),
 	}, nil

@@ -49,7 +49,8 @@ type passwordMatch struct {
 // yet and deactivated users all fail alike with ErrInvalidCredentials; locked
 // candidates give ErrLocked. Failures are counted inside the store
 // transaction, so the count is exact under parallel attempts.
-func (s *Service) Login(ctx context.Context, prog *Programme, email, plain string) (*SignedIn, error) {
+func (s *Service) Login(ctx context.Context, prog *Programme, email, plain string) (_ *SignedIn, err error) {
+	defer func() { s.observeSignIn(ctx, err) }()
 	email = NormaliseEmail(email)
 	cands, err := s.signInCandidates(ctx, prog.ID, email)
 	if err != nil {
@@ -149,7 +150,7 @@ func (s *Service) recordSignInFailure(ctx context.Context, programmeID, email st
 				return err
 			}
 			if lockedNow { // a known user's lockout notice, without the notice
-				afters = append(afters, func() { s.spendLater(ctx, programmeID, email) })
+				afters = append(afters, func() { s.obs.Lockout(ctx, LockoutPassword); s.spendLater(ctx, programmeID, email) })
 			}
 			outcome = o
 			return nil

@@ -78,6 +78,7 @@ func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, sc
 		if err := s.deliverTemplate(ctx, prog, u.Email, "verify_email", map[string]any{"Name": u.Name, "Code": codes[i], "Minutes": int(s.cfg.ResetCodeTTL.Minutes())}); err != nil {
 			return err
 		}
+		s.obs.CodeSent(ctx, ChannelEmail)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -78,24 +79,45 @@ type Hasher struct {
 	dummy string
 	// derive computes the key; tests replace it to watch concurrency.
 	derive func(plain string, salt []byte, p Params) []byte
+	obs    Observer
+}
+
+// Observer watches a Hasher's work, for metrics and traces. Hashing is called
+// with the caller's context when a hash is asked for; the function it returns
+// is called once, when the hash is computed or given up, with how long it
+// waited for a free slot.
+type Observer interface {
+	Hashing(ctx context.Context) (done func(wait time.Duration))
+}
+
+// Option configures a Hasher.
+type Option func(*Hasher)
+
+// WithObserver has o watch every hash (nil watches none).
+func WithObserver(o Observer) Option {
+	return func(h *Hasher) { h.obs = o }
 }
 
 // NewHasher returns a Hasher that hashes with p and runs at most
 // maxConcurrent hashes at once (runtime.GOMAXPROCS(0) when maxConcurrent <= 0).
 // It panics if p is invalid (see Params.Validate).
-func NewHasher(p Params, maxConcurrent int) *Hasher {
+func NewHasher(p Params, maxConcurrent int, opts ...Option) *Hasher {
 	if err := p.Validate(); err != nil {
 		panic("password: NewHasher: " + err.Error())
 	}
 	if maxConcurrent <= 0 {
 		maxConcurrent = runtime.GOMAXPROCS(0)
 	}
-	return &Hasher{
+	h := &Hasher{
 		params: p,
 		sem:    make(chan struct{}, maxConcurrent),
 		dummy:  encode(p, randomBytes(p.SaltLen), randomBytes(p.KeyLen)),
 		derive: argon2Key,
 	}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
 // Hash returns the PHC string of plain under a fresh random salt:
@@ -136,12 +158,19 @@ func (h *Hasher) VerifyDummy(ctx context.Context, plain string) {
 
 // key derives the argon2id key of plain once a hashing slot is free.
 func (h *Hasher) key(ctx context.Context, plain string, salt []byte, p Params) ([]byte, error) {
+	done := func(time.Duration) {}
+	if h.obs != nil {
+		done = h.obs.Hashing(ctx)
+	}
+	start := time.Now()
 	select {
 	case h.sem <- struct{}{}:
 	case <-ctx.Done():
+		done(time.Since(start))
 		return nil, fmt.Errorf("waiting to hash password: %w", ctx.Err())
 	}
-	defer func() { <-h.sem }()
+	wait := time.Since(start)
+	defer func() { <-h.sem; done(wait) }()
 	return h.derive(plain, salt, p), nil
 }
 

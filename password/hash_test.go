@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -336,4 +337,49 @@ func BenchmarkHashParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "hashes/s")
+}
+
+// waitRecorder is an Observer keeping the contexts it saw and the waits it was told.
+type waitRecorder struct {
+	mu    sync.Mutex
+	ctxs  []context.Context
+	waits []time.Duration
+}
+
+func (r *waitRecorder) Hashing(ctx context.Context) func(time.Duration) {
+	r.mu.Lock()
+	r.ctxs = append(r.ctxs, ctx)
+	r.mu.Unlock()
+	return func(wait time.Duration) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.waits = append(r.waits, wait)
+	}
+}
+
+// TestHasherObserverSeesQueueWait runs two hashes through one slot, each
+// taking a (virtual) second: the observer hears of both, with the caller's
+// context, and of the second one's second in the queue.
+func TestHasherObserverSeesQueueWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &waitRecorder{}
+		h := NewHasher(testParams, 1, WithObserver(rec))
+		h.derive = func(plain string, salt []byte, p Params) []byte {
+			time.Sleep(time.Second) // virtual time inside the bubble
+			return argon2Key(plain, salt, p)
+		}
+		type ctxKey struct{}
+		ctx := context.WithValue(t.Context(), ctxKey{}, "caller")
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() {
+				_, err := h.Hash(ctx, refPlain)
+				assert.NoError(t, err)
+			})
+		}
+		wg.Wait()
+		assert.ElementsMatch(t, []time.Duration{0, time.Second}, rec.waits)
+		require.Len(t, rec.ctxs, 2)
+		assert.Equal(t, "caller", rec.ctxs[0].Value(ctxKey{}))
+	})
 }

@@ -411,11 +411,14 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 
 // ServeHTTP adds the request-ref header, recovers panics and logs one line per
 // request. It refuses a declared body over maxBodyBytes before any route runs.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Like http.ServeMux, it sets the Pattern of the request it is given to the
+// route that matched, for instrumentation wrapping it (http.route).
+func (s *Server) ServeHTTP(w http.ResponseWriter, given *http.Request) {
 	start := time.Now()
 	ref := newRequestRef()
 	w.Header().Set("request-ref", ref)
-	r = r.WithContext(core.WithRequestRef(r.Context(), ref))
+	r := given.WithContext(core.WithRequestRef(given.Context(), ref))
+	defer func() { given.Pattern = r.Pattern }()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
 		if p := recover(); p != nil {

@@ -20,6 +20,8 @@ import (
 	"github.com/deputyhq/deputy/core/boltstore"
 	"github.com/deputyhq/deputy/internal/control"
 	"github.com/deputyhq/deputy/server"
+	"github.com/deputyhq/deputy/telemetry"
+	"github.com/deputyhq/deputy/telemetry/otelstore"
 )
 
 func serveCommand() *cli.Command {
@@ -35,12 +37,24 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "webauthn-rp-id", Value: "localhost", Usage: "WebAuthn relying party id of the companion's biometric credentials: the origins' host or a parent domain", Sources: env("webauthn-rp-id")},
 			&cli.StringSliceFlag{Name: "webauthn-origin", Value: []string{"https://localhost"}, Usage: "origin the companion app acts for (repeat or comma-separate for several)", Sources: env("webauthn-origin")},
 			&cli.StringFlag{Name: "public-url", Usage: "the URL users reach the service at (https://auth.bank.example): its host ends texted codes as \"@host #code\" so that phones offer them only there (WebOTP); localhost when not set", Sources: env("public-url")},
-		}, slices.Concat(tlsFlags(), senderFlags(), kycFlags(), logFlags())...),
+		}, slices.Concat(tlsFlags(), senderFlags(), kycFlags(), logFlags(), telemetryFlags())...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			log, err := newLogger(stderrOr(cmd.Root().ErrWriter), cmd.String("log-format"), cmd.String("log-level"))
 			if err != nil {
 				return err
 			}
+			log = slog.New(telemetry.LogHandler(log.Handler()))
+			tel, err := telemetryFrom(ctx, cmd)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer cancel()
+				if err := tel.Shutdown(shutdownCtx); err != nil {
+					log.Warn("telemetry shutdown", slog.String("error", err.Error()))
+				}
+			}()
 			email, sms, err := sendersFrom(cmd)
 			if err != nil {
 				return err
@@ -74,6 +88,7 @@ func serveCommand() *cli.Command {
 				KYC:             kyc,
 				KYCSecret:       kycSecret,
 				Log:             log,
+				Telemetry:       tel,
 			}
 			inst, err := openInstance(ctx, cfg)
 			if err != nil {
@@ -103,8 +118,18 @@ func serveCommand() *cli.Command {
 				}
 			}()
 			defer func() { stopControl(); <-controlDone }()
-			log.Info("deputy serving", slog.String("addr", ln.Addr().String()), slog.String("db", cfg.DB), slog.Bool("sandbox", cfg.Sandbox),
-				slog.Bool("tls", tlsConfig != nil), slog.Any("trusted_proxies", cfg.TrustedProxies), slog.String("control_socket", control.SocketPath(cfg.DB)))
+			attrs := []any{slog.String("addr", ln.Addr().String()), slog.String("db", cfg.DB), slog.Bool("sandbox", cfg.Sandbox),
+				slog.Bool("tls", tlsConfig != nil), slog.Any("trusted_proxies", cfg.TrustedProxies), slog.String("control_socket", control.SocketPath(cfg.DB))}
+			if h := tel.MetricsHandler(); h != nil {
+				admin, err := startAdmin(cmd.String("admin-addr"), h, log)
+				if err != nil {
+					ln.Close()
+					return err
+				}
+				defer func() { _ = admin.stop(context.WithoutCancel(ctx)) }()
+				attrs = append(attrs, slog.String("admin_addr", admin.Addr()))
+			}
+			log.Info("deputy serving", append(attrs, slog.String("otlp_endpoint", cmd.String("otlp-endpoint")))...)
 			return inst.Serve(ctx, ln)
 		},
 	}
@@ -134,6 +159,9 @@ type instanceConfig struct {
 	KYC       core.KYCProvider
 	KYCSecret []byte
 	Log       *slog.Logger
+	// Telemetry measures and traces the store, the service and every
+	// request; nil for none.
+	Telemetry *telemetry.Telemetry
 }
 
 // publicHost returns the host of the public URL ("" for none): an absolute
@@ -183,7 +211,7 @@ func parsePrefixes(list string) ([]netip.Prefix, error) {
 type instance struct {
 	store   *boltstore.Store
 	svc     *core.Service
-	handler *server.Server
+	handler http.Handler // the API, instrumented when telemetry is on
 	log     *slog.Logger
 }
 
@@ -192,8 +220,13 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 	if !cfg.Sandbox && (cfg.Email == nil || cfg.SMS == nil) {
 		return nil, errNoSenders(cfg.Email, cfg.SMS)
 	}
-	store, err := boltstore.Open(cfg.DB, boltstore.Options{})
+	bolt, err := boltstore.Open(cfg.DB, boltstore.Options{})
 	if err != nil {
+		return nil, err
+	}
+	store, obs, err := instrument(bolt, cfg.Telemetry)
+	if err != nil {
+		bolt.Close()
 		return nil, err
 	}
 	var (
@@ -213,18 +246,37 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 		}
 	}
 	svc, err := core.New(ctx, core.Config{Sandbox: cfg.Sandbox, SessionIdle: cfg.SessionIdle, Logger: cfg.Log,
-		WebAuthnRPID: cfg.WebAuthnRPID, WebAuthnOrigins: cfg.WebAuthnOrigins, OriginHost: cfg.OriginHost},
+		WebAuthnRPID: cfg.WebAuthnRPID, WebAuthnOrigins: cfg.WebAuthnOrigins, OriginHost: cfg.OriginHost, Observer: obs},
 		store, delivery, clock)
 	if err != nil {
-		store.Close()
+		bolt.Close()
 		return nil, err
 	}
-	h, err := server.New(svc, server.Options{Logger: cfg.Log, Clock: sandbox, TrustedProxies: cfg.TrustedProxies, KYCCallbackSecret: cfg.KYCSecret})
+	srv, err := server.New(svc, server.Options{Logger: cfg.Log, Clock: sandbox, TrustedProxies: cfg.TrustedProxies, KYCCallbackSecret: cfg.KYCSecret})
 	if err != nil {
-		store.Close()
+		bolt.Close()
 		return nil, err
 	}
-	return &instance{store: store, svc: svc, handler: h, log: cfg.Log}, nil
+	var h http.Handler = srv
+	if cfg.Telemetry != nil {
+		h = cfg.Telemetry.HTTPHandler(srv)
+	}
+	return &instance{store: bolt, svc: svc, handler: h, log: cfg.Log}, nil
+}
+
+// instrument wraps the store in tel's spans and metrics and returns the
+// observer of the service's domain events; without tel, the store as it is
+// and no observer.
+func instrument(store *boltstore.Store, tel *telemetry.Telemetry) (core.Store, core.Observer, error) {
+	if tel == nil {
+		return store, nil, nil
+	}
+	wrapped, err := otelstore.Wrap(store, tel.Tracer, tel.Meter)
+	if err != nil {
+		return nil, nil, err
+	}
+	obs, err := tel.Observer()
+	return wrapped, obs, err
 }
 
 // Close closes the database.

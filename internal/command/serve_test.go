@@ -23,9 +23,12 @@ import (
 
 // serving is a `deputy serve` running for one test.
 type serving struct {
-	addr   string
-	logs   *lockedBuffer
-	client *http.Client
+	addr      string
+	adminAddr string // the admin listener's, when --admin-addr was given
+	logs      *lockedBuffer
+	client    *http.Client
+	// stop ends the server and waits for it (also done when the test ends).
+	stop func()
 }
 
 // startServe runs `deputy serve` with args, waits for it to listen and stops
@@ -40,20 +43,24 @@ func startServe(t *testing.T, args ...string) *serving {
 		logW.Close()
 	}()
 	s := &serving{logs: &lockedBuffer{}, client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 10 * time.Second}}
-	addrs := make(chan string, 1)
+	type serveLine struct {
+		Msg, Addr string
+		AdminAddr string `json:"admin_addr"`
+	}
+	addrs := make(chan serveLine, 1)
 	logsDone := make(chan struct{})
 	go func() {
 		defer close(logsDone)
 		sc := bufio.NewScanner(logR)
 		for sc.Scan() {
 			s.logs.Write(append(sc.Bytes(), '\n'))
-			var line struct{ Msg, Addr string }
+			var line serveLine
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "deputy serving" {
-				addrs <- line.Addr
+				addrs <- line
 			}
 		}
 	}()
-	t.Cleanup(func() {
+	s.stop = sync.OnceFunc(func() {
 		s.client.CloseIdleConnections() // a graceful shutdown waits for connections dialled but never used
 		cancel()
 		select {
@@ -64,8 +71,10 @@ func startServe(t *testing.T, args ...string) *serving {
 		}
 		<-logsDone
 	})
+	t.Cleanup(s.stop)
 	select {
-	case s.addr = <-addrs:
+	case line := <-addrs:
+		s.addr, s.adminAddr = line.Addr, line.AdminAddr
 	case err := <-done:
 		t.Fatalf("serve returned before listening: %v\nlogs: %s", err, s.logs.String())
 	case <-time.After(30 * time.Second):

@@ -1,0 +1,136 @@
+// Package telemetry owns Deputy's metrics and traces: the OpenTelemetry meter
+// provider behind the Prometheus endpoint of the admin listener, the tracer
+// provider exporting spans by OTLP, the HTTP instrumentation (otelhttp, with the
+// request-ref on each request span), the core.Observer that turns domain events
+// into counters and histograms, and the log handler that puts the trace id on
+// each log line. Every metric name Deputy defines is declared here or in
+// otelstore; labels only ever carry core's closed sets of values.
+//
+// Both halves are off unless configured: with neither, the providers are
+// no-ops and nothing is measured or exported.
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+)
+
+// Config says which halves are on.
+type Config struct {
+	// Metrics turns on the meter provider and its Prometheus registry
+	// (served by MetricsHandler).
+	Metrics bool
+	// OTLPEndpoint is the base URL of an OTLP/HTTP collector
+	// (http://collector:4318, as OTEL_EXPORTER_OTLP_ENDPOINT); spans go to
+	// its /v1/traces. Empty: no traces.
+	OTLPEndpoint string
+	// Version is the service.version resource attribute.
+	Version string
+}
+
+// Telemetry is the configured providers. Build one with New; Shutdown flushes
+// what is still buffered.
+type Telemetry struct {
+	Meter    metric.MeterProvider
+	Tracer   trace.TracerProvider
+	registry *prometheus.Registry // nil without metrics
+	shutdown []func(context.Context) error
+}
+
+// New builds the providers cfg asks for.
+func New(ctx context.Context, cfg Config) (*Telemetry, error) {
+	t := &Telemetry{Meter: metricnoop.NewMeterProvider(), Tracer: tracenoop.NewTracerProvider()}
+	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
+		attribute.String("service.name", "deputy"), attribute.String("service.version", cfg.Version)))
+	if err != nil {
+		return nil, fmt.Errorf("telemetry resource: %w", err)
+	}
+	if cfg.Metrics {
+		t.registry = prometheus.NewRegistry()
+		t.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		exp, err := otelprom.New(otelprom.WithRegisterer(t.registry))
+		if err != nil {
+			return nil, fmt.Errorf("prometheus exporter: %w", err)
+		}
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(res))
+		t.Meter, t.shutdown = mp, append(t.shutdown, mp.Shutdown)
+	}
+	if cfg.OTLPEndpoint != "" {
+		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(strings.TrimSuffix(cfg.OTLPEndpoint, "/")+"/v1/traces"))
+		if err != nil {
+			return nil, fmt.Errorf("OTLP trace exporter for %s: %w", cfg.OTLPEndpoint, err)
+		}
+		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+		t.Tracer, t.shutdown = tp, append(t.shutdown, tp.Shutdown)
+	}
+	return t, nil
+}
+
+// Shutdown exports what is buffered and stops the providers.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, f := range t.shutdown {
+		errs = append(errs, f(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// MetricsHandler serves the Prometheus exposition of every metric; nil
+// without metrics. It belongs on the admin listener only.
+func (t *Telemetry) MetricsHandler() http.Handler {
+	if t.registry == nil {
+		return nil
+	}
+	return promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{})
+}
+
+// RequestRefKey is the request span's attribute holding the request-ref
+// header the server answered with.
+const RequestRefKey = attribute.Key("deputy.request_ref")
+
+// HTTPHandler instruments h: a span per request and OpenTelemetry's HTTP
+// server metrics (http.server.request.duration and the rest), named and
+// labelled by the route pattern h matched (h must copy it back to the request
+// it was given, as server.Server does), never by the raw path; the request
+// span carries the request-ref.
+func (t *Telemetry) HTTPHandler(h http.Handler) http.Handler {
+	return otelhttp.NewHandler(requestRef(h), "deputy",
+		otelhttp.WithTracerProvider(t.Tracer), otelhttp.WithMeterProvider(t.Meter))
+}
+
+// requestRef puts on the request span what is known once next has answered:
+// the request-ref header and the route that matched (otelhttp itself puts the
+// route on the metrics and in the span's name only).
+func requestRef(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r)
+		span := trace.SpanFromContext(r.Context())
+		if ref := w.Header().Get("request-ref"); ref != "" {
+			span.SetAttributes(RequestRefKey.String(ref))
+		}
+		if i := strings.IndexByte(r.Pattern, '/'); i >= 0 { // "POST /multi/users/{user_id}"
+			span.SetAttributes(httpRouteKey.String(r.Pattern[i:]))
+		}
+	})
+}
+
+// httpRouteKey is OpenTelemetry's http.route attribute.
+const httpRouteKey = attribute.Key("http.route")
