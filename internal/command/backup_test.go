@@ -14,9 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// signUp creates a corporate whose root user has email and a password, and
-// returns the root user's id.
-func signUp(t *testing.T, s *serving, key, email string) string {
+// signUp creates a corporate whose root user has email, mobile +447700900123
+// and the password Sup3r-Secret, and returns the root user's id and the
+// token of the session setting the password opened.
+func signUp(t *testing.T, s *serving, key, email string) (id, token string) {
 	t.Helper()
 	status, body := s.call(t, "POST", "/multi/corporates", key, "", map[string]any{
 		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": email,
@@ -27,7 +28,9 @@ func signUp(t *testing.T, s *serving, key, email string) string {
 	require.NoError(t, json.Unmarshal(body, &corp))
 	status, body = s.call(t, "POST", "/multi/passwords/"+corp.ID.ID+"/create", key, "", map[string]any{"password": map[string]string{"value": "Sup3r-Secret"}})
 	require.Equal(t, http.StatusOK, status, "%s", body)
-	return corp.ID.ID
+	var signedIn struct{ Token string }
+	require.NoError(t, json.Unmarshal(body, &signedIn))
+	return corp.ID.ID, signedIn.Token
 }
 
 // TestBackupUnderLoadRestores: `deputy backup` copies the database of a

@@ -159,21 +159,10 @@ func TestServeProduction(t *testing.T) {
 		"--smtp-host", "127.0.0.1", "--smtp-port", smtpPort, "--smtp-tls", "none", "--smtp-from", "no-reply@deputy.test", "--smtp-username", "deputy",
 		"--sms-gateway-url", gatewayURL+"/messages", "--sms-from", "Deputy", "--sms-gateway-fields", "to, sender ,text")
 	key := p["apiKey"]
-
-	status, body := s.call(t, "POST", "/multi/corporates", key, "", map[string]any{
-		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": "ada@acme.test",
-			"mobile": map[string]string{"countryCode": "+44", "number": "7700900123"}},
-		"company": map[string]any{"name": "Acme Ltd", "type": "LLC", "registrationCountry": "GB"}, "baseCurrency": "GBP"})
-	require.Equal(t, http.StatusOK, status, "%s", body)
-	var corp struct{ ID struct{ ID string } }
-	require.NoError(t, json.Unmarshal(body, &corp))
-	status, body = s.call(t, "POST", "/multi/passwords/"+corp.ID.ID+"/create", key, "", map[string]any{"password": map[string]string{"value": "Sup3r-Secret"}})
-	require.Equal(t, http.StatusOK, status, "%s", body)
-	var signedIn struct{ Token string }
-	require.NoError(t, json.Unmarshal(body, &signedIn))
+	_, token := signUp(t, s, key, "ada@acme.test")
 
 	// SMS enrolment: the code goes through the gateway, in its field names.
-	status, body = s.call(t, "POST", "/multi/authentication_factors/otp/SMS", key, signedIn.Token, nil)
+	status, body := s.call(t, "POST", "/multi/authentication_factors/otp/SMS", key, token, nil)
 	require.Equal(t, http.StatusNoContent, status, "%s", body)
 	sms := gateway.sent()
 	require.Len(t, sms, 1)
@@ -181,7 +170,7 @@ func TestServeProduction(t *testing.T) {
 	assert.Equal(t, "Deputy", sms[0]["sender"])
 	smsCode := sixDigits.FindString(sms[0]["text"])
 	require.NotEmpty(t, smsCode, "a code in %q", sms[0]["text"])
-	status, body = s.call(t, "POST", "/multi/authentication_factors/otp/SMS/verify", key, signedIn.Token, map[string]string{"verificationCode": smsCode})
+	status, body = s.call(t, "POST", "/multi/authentication_factors/otp/SMS/verify", key, token, map[string]string{"verificationCode": smsCode})
 	assert.Equal(t, http.StatusNoContent, status, "the texted code enrols the factor: %s", body)
 
 	// Lost password: the code goes by email through the SMTP server.
@@ -206,7 +195,7 @@ func TestServeProduction(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, status, "%s exists only in sandbox mode", path)
 	}
 	logs := s.logs.String()
-	for _, secret := range []string{smtpPass, gatewayToken, smsCode, resetCode, key, signedIn.Token, "N3w-Secret!"} {
+	for _, secret := range []string{smtpPass, gatewayToken, smsCode, resetCode, key, token, "N3w-Secret!"} {
 		assert.NotContains(t, logs, secret)
 	}
 	assert.NotContains(t, logs, "plain HTTP", "on loopback, plain HTTP is not worth a warning")

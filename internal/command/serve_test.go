@@ -205,18 +205,8 @@ func TestServeRefusesBadTrustedProxies(t *testing.T) {
 func (s *serving) textedCodeLine(t *testing.T, p map[string]string) string {
 	t.Helper()
 	key := p["apiKey"]
-	status, body := s.call(t, "POST", "/multi/corporates", key, "", map[string]any{
-		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": "ada@acme.test",
-			"mobile": map[string]string{"countryCode": "+44", "number": "7700900123"}},
-		"company": map[string]any{"name": "Acme Ltd", "type": "LLC", "registrationCountry": "GB"}, "baseCurrency": "GBP"})
-	require.Equal(t, http.StatusOK, status, "%s", body)
-	var corp struct{ ID struct{ ID string } }
-	require.NoError(t, json.Unmarshal(body, &corp))
-	status, body = s.call(t, "POST", "/multi/passwords/"+corp.ID.ID+"/create", key, "", map[string]any{"password": map[string]string{"value": "Sup3r-Secret"}})
-	require.Equal(t, http.StatusOK, status, "%s", body)
-	var signedIn struct{ Token string }
-	require.NoError(t, json.Unmarshal(body, &signedIn))
-	status, body = s.call(t, "POST", "/multi/authentication_factors/otp/SMS", key, signedIn.Token, nil)
+	_, token := signUp(t, s, key, "ada@acme.test")
+	status, body := s.call(t, "POST", "/multi/authentication_factors/otp/SMS", key, token, nil)
 	require.Equal(t, http.StatusNoContent, status, "%s", body)
 	status, body = s.call(t, "GET", "/multi/sandbox/outbox", key, "", nil)
 	require.Equal(t, http.StatusOK, status, "%s", body)
