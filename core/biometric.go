@@ -56,32 +56,6 @@ const (
 	CodeWebAuthnCredentialTaken = "WEBAUTHN_CREDENTIAL_ALREADY_REGISTERED"
 )
 
-// WebAuthnRegistration is a biometric enrolment between its begin and finish
-// steps: the go-webauthn session data (WebAuthn §13.4.3: the challenge is kept
-// by the relying party) and the device being enrolled, one per session.
-type WebAuthnRegistration struct {
-	SessionHash []byte
-	UserID      string
-	DeviceID    string
-	DeviceName  string
-	UserHandle  []byte // the random user.id of this enrolment (WebAuthn §5.4.3, §14.6.1)
-	Session     []byte // JSON of go-webauthn's webauthn.SessionData
-	ExpiresAt   time.Time
-}
-
-// WebAuthnRegistrationReader reads pending biometric enrolments.
-type WebAuthnRegistrationReader interface {
-	WebAuthnRegistration(sessionHash []byte) (*WebAuthnRegistration, error)
-}
-
-// WebAuthnRegistrationWriter writes pending biometric enrolments (one per session).
-type WebAuthnRegistrationWriter interface {
-	PutWebAuthnRegistration(r *WebAuthnRegistration) error
-	DeleteWebAuthnRegistration(sessionHash []byte) error
-	// DeleteWebAuthnRegistrationsExpired removes enrolments that expired before t.
-	DeleteWebAuthnRegistrationsExpired(t time.Time) (int, error)
-}
-
 // rpDisplayName is the relying party's name in creation options; a ceremony
 // overrides it with the programme's name.
 const rpDisplayName = "Deputy"

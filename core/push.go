@@ -18,29 +18,6 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 )
 
-// PushKind says what a push challenge approves.
-type PushKind string
-
-// Kinds of push challenge.
-const (
-	PushStepUp PushKind = "STEP_UP" // steps up the requesting session (Weavr stepupSCAChallengePush)
-	PushLogin  PushKind = "LOGIN"   // signs the user in (Weavr loginViaBiometrics)
-)
-
-// PushState is where a push challenge stands. The zero value is not a state:
-// only APPROVED ever grants anything.
-type PushState string
-
-// Push challenge states. A PENDING challenge past its ExpiresAt reads as
-// EXPIRED (PushChallenge.StateAt); a writer that notices stores it as EXPIRED.
-const (
-	PushPending   PushState = "PENDING"
-	PushApproved  PushState = "APPROVED"
-	PushDeclined  PushState = "DECLINED"  // by the user on the device, or a wrong number picked
-	PushCancelled PushState = "CANCELLED" // by Deputy: device changed, unlinked or reset, user deactivated or locked, superseded
-	PushExpired   PushState = "EXPIRED"
-)
-
 // Why a push challenge was declined or cancelled (PushChallenge.Reason).
 const (
 	PushReasonNotMe           = "NOT_ME"    // the user said "I did not do this"
@@ -72,63 +49,6 @@ const (
 	// pushKeep is how long resolved challenges are kept for the requester to read.
 	pushKeep = 24 * time.Hour
 )
-
-// PushChallenge asks the user, on their companion device, to approve one
-// operation: the step-up of a session or a sign-in. It shows a readable
-// summary; the requesting client shows Number, and the device offers Choices,
-// three numbers of which one is Number (number matching).
-type PushChallenge struct {
-	ID          string // numeric, from Tx.NextID
-	ProgrammeID string
-	UserID      string // "" for the decoy of a sign-in by an unknown email
-	Kind        PushKind
-	SessionHash []byte // STEP_UP: the requesting session, stepped up on approval
-	Summary     string
-	Number      int   // 10..99
-	Choices     []int // three distinct numbers, Number among them, shuffled
-	Salt        []byte
-	SecretHash  []byte // LOGIN: keyed hash of the secret that collects the token
-	State       PushState
-	Reason      string // why DECLINED or CANCELLED
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
-	ResolvedAt  time.Time
-	Collected   bool // LOGIN: the token was collected
-}
-
-// StateAt is the challenge's state at now: PENDING past ExpiresAt is EXPIRED.
-func (c *PushChallenge) StateAt(now time.Time) PushState {
-	if c.State == PushPending && !now.Before(c.ExpiresAt) {
-		return PushExpired
-	}
-	return c.State
-}
-
-// PushChallengeReader reads push challenges. Their ids come from Tx.NextID,
-// so id order (numeric) is creation order; a decoy without a UserID belongs to
-// no user's lists.
-type PushChallengeReader interface {
-	PushChallenge(id string) (*PushChallenge, error)
-	// PendingPushChallenges returns the user's challenges whose stored State
-	// is PushPending (expired or not), oldest first.
-	PendingPushChallenges(userID string) ([]*PushChallenge, error)
-	// PushChallengesAfter returns, oldest first, up to limit (every one when
-	// limit <= 0) of the user's challenges whose id comes after afterID, which
-	// need not exist any more; "" starts from the first.
-	PushChallengesAfter(userID, afterID string, limit int) ([]*PushChallenge, error)
-	// LastPushChallengeID returns the id of the user's newest challenge, or "".
-	LastPushChallengeID(userID string) (string, error)
-}
-
-// PushChallengeWriter writes push challenges.
-type PushChallengeWriter interface {
-	// InsertPushChallenge fails with ErrDuplicate when the id is taken.
-	InsertPushChallenge(c *PushChallenge) error
-	// UpdatePushChallenge fails with ErrRecordNotFound when there is no such challenge.
-	UpdatePushChallenge(c *PushChallenge) error
-	// DeletePushChallengesCreatedBefore removes challenges created before t.
-	DeletePushChallengesCreatedBefore(t time.Time) (int, error)
-}
 
 // pushChallengeBytes derives the WebAuthn challenge of a push approval:
 //

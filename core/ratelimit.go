@@ -9,21 +9,6 @@ import (
 	"time"
 )
 
-// CounterWriter keeps expiring counters, the shared state behind rate limits:
-// every replica increments the same counter in the store.
-type CounterWriter interface {
-	// IncrementCounter adds one to the counter under key, starting from zero when
-	// it does not exist or expired before now, and returns the new count.
-	IncrementCounter(key string, expiresAt, now time.Time) (int, error)
-	// Counter returns the count under key and when it expires: 0 and the zero
-	// time when it does not exist or expired before now.
-	Counter(key string, now time.Time) (int, time.Time, error)
-	// SetCounter stores count under key until expiresAt.
-	SetCounter(key string, count int, expiresAt time.Time) error
-	// DeleteCountersExpired removes counters that expired before t.
-	DeleteCountersExpired(t time.Time) (int, error)
-}
-
 // RateLimit allows Requests per Window (fixed windows). Zero Requests means no limit.
 type RateLimit struct {
 	Requests int

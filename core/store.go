@@ -37,8 +37,10 @@ func (e *DuplicateError) Error() string { return "duplicate record: " + e.Constr
 // Unwrap makes errors.Is(err, ErrDuplicate) work.
 func (e *DuplicateError) Unwrap() error { return ErrDuplicate }
 
-// Store is the persistence core needs. Every operation that changes state runs
-// inside Update, so the change and its audit event commit together or not at all.
+// Store is the persistence core needs: this file is its whole contract, and
+// records.go holds every record type it keeps. Every operation that changes
+// state runs inside Update, so the change and its audit event commit together
+// or not at all.
 //
 // Update's fn may be called more than once (group commit retries it alone when a
 // batch fails), so fn must only touch the Tx and variables it resets on each call.
@@ -214,3 +216,156 @@ type OutboxReader interface {
 type OutboxWriter interface {
 	AppendOutbox(m *Message) error
 }
+
+// WebAuthnRegistrationReader reads pending biometric enrolments.
+type WebAuthnRegistrationReader interface {
+	WebAuthnRegistration(sessionHash []byte) (*WebAuthnRegistration, error)
+}
+
+// WebAuthnRegistrationWriter writes pending biometric enrolments (one per session).
+type WebAuthnRegistrationWriter interface {
+	PutWebAuthnRegistration(r *WebAuthnRegistration) error
+	DeleteWebAuthnRegistration(sessionHash []byte) error
+	// DeleteWebAuthnRegistrationsExpired removes enrolments that expired before t.
+	DeleteWebAuthnRegistrationsExpired(t time.Time) (int, error)
+}
+
+// PushChallengeReader reads push challenges. Their ids come from Tx.NextID,
+// so id order (numeric) is creation order; a decoy without a UserID belongs to
+// no user's lists.
+type PushChallengeReader interface {
+	PushChallenge(id string) (*PushChallenge, error)
+	// PendingPushChallenges returns the user's challenges whose stored State
+	// is PushPending (expired or not), oldest first.
+	PendingPushChallenges(userID string) ([]*PushChallenge, error)
+	// PushChallengesAfter returns, oldest first, up to limit (every one when
+	// limit <= 0) of the user's challenges whose id comes after afterID, which
+	// need not exist any more; "" starts from the first.
+	PushChallengesAfter(userID, afterID string, limit int) ([]*PushChallenge, error)
+	// LastPushChallengeID returns the id of the user's newest challenge, or "".
+	LastPushChallengeID(userID string) (string, error)
+}
+
+// PushChallengeWriter writes push challenges.
+type PushChallengeWriter interface {
+	// InsertPushChallenge fails with ErrDuplicate when the id is taken.
+	InsertPushChallenge(c *PushChallenge) error
+	// UpdatePushChallenge fails with ErrRecordNotFound when there is no such challenge.
+	UpdatePushChallenge(c *PushChallenge) error
+	// DeletePushChallengesCreatedBefore removes challenges created before t.
+	DeletePushChallengesCreatedBefore(t time.Time) (int, error)
+}
+
+// FactorReader reads factors.
+type FactorReader interface {
+	Factor(userID string, ch Channel) (*Factor, error)
+	Factors(userID string) ([]*Factor, error)
+	// FactorByCredentialID finds the factor holding a WebAuthn credential id,
+	// whoever's it is (WebAuthn L3 §7.1 step 22).
+	FactorByCredentialID(credentialID []byte) (*Factor, error)
+}
+
+// FactorWriter writes factors (one per user and channel). A non-empty
+// CredentialID belongs to one factor at most (UniqueCredentialID): PutFactor
+// keeps the index exact, freeing the id a factor drops, and DeleteFactor frees it.
+type FactorWriter interface {
+	PutFactor(f *Factor) error
+	DeleteFactor(userID string, ch Channel) error
+}
+
+// ChallengeReader reads OTP challenges.
+type ChallengeReader interface {
+	Challenge(sessionHash []byte, p ChallengePurpose) (*Challenge, error)
+}
+
+// ChallengeWriter writes OTP challenges (one per session and purpose).
+type ChallengeWriter interface {
+	PutChallenge(c *Challenge) error
+	// DeleteChallengesIssuedBefore removes challenges issued before t.
+	DeleteChallengesIssuedBefore(t time.Time) (int, error)
+}
+
+// CounterWriter keeps expiring counters, the shared state behind rate limits:
+// every replica increments the same counter in the store.
+type CounterWriter interface {
+	// IncrementCounter adds one to the counter under key, starting from zero when
+	// it does not exist or expired before now, and returns the new count.
+	IncrementCounter(key string, expiresAt, now time.Time) (int, error)
+	// Counter returns the count under key and when it expires: 0 and the zero
+	// time when it does not exist or expired before now.
+	Counter(key string, now time.Time) (int, time.Time, error)
+	// SetCounter stores count under key until expiresAt.
+	SetCounter(key string, count int, expiresAt time.Time) error
+	// DeleteCountersExpired removes counters that expired before t.
+	DeleteCountersExpired(t time.Time) (int, error)
+}
+
+// PasswordTokenReader reads tokenised passwords.
+type PasswordTokenReader interface {
+	PasswordToken(tokenHash []byte) (*PasswordToken, error)
+}
+
+// PasswordTokenWriter writes tokenised passwords.
+type PasswordTokenWriter interface {
+	InsertPasswordToken(t *PasswordToken) error
+	DeletePasswordToken(tokenHash []byte) error
+	// DeletePasswordTokensExpired removes tokens that expired before t.
+	DeletePasswordTokensExpired(t time.Time) (int, error)
+}
+
+// UserFilter selects authorised users of one identity (Weavr usersGet). Root
+// users are never listed. Results are ordered by id (creation order).
+type UserFilter struct {
+	Active *bool
+	Email  string // exact, lower-cased
+	Tag    string
+	Roles  []Role // users holding any of these roles
+	Offset int
+	Limit  int // 0 means count only
+}
+
+// UserLister lists users through the store's indexes.
+type UserLister interface {
+	// ListUsers returns one page of the identity's authorised users matching f,
+	// and how many match in all. It must not scan every user of the identity for
+	// a single-valued filter: stores keep indexes (and counts) per filter.
+	ListUsers(identityID string, f UserFilter) ([]*User, int, error)
+}
+
+// InviteReader reads invites.
+type InviteReader interface {
+	Invite(userID string) (*Invite, error)
+}
+
+// InviteWriter writes invites.
+type InviteWriter interface {
+	PutInvite(i *Invite) error
+}
+
+// EmailCodeReader reads email-verification codes.
+type EmailCodeReader interface {
+	EmailCode(userID string) (*EmailCode, error)
+}
+
+// EmailCodeWriter writes email-verification codes.
+type EmailCodeWriter interface {
+	PutEmailCode(c *EmailCode) error
+	DeleteEmailCode(userID string) error
+}
+
+// KYCReader reads KYC cases.
+type KYCReader interface {
+	KYC(userID string) (*KYC, error)
+	KYCByReference(ref string) (*KYC, error)
+}
+
+// KYCWriter writes KYC cases; references are unique (UniqueKYCReference).
+type KYCWriter interface {
+	PutKYC(k *KYC) error
+	// DeleteKYC removes the user's case and frees its reference
+	// (ErrRecordNotFound when there is none).
+	DeleteKYC(userID string) error
+}
+
+// UniqueKYCReference is the store constraint on KYC references.
+const UniqueKYCReference = "kyc.reference"

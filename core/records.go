@@ -1,0 +1,431 @@
+package core
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Programme is a tenant: an embedder's deployment with its own keys, users and settings.
+type Programme struct {
+	ID         string
+	Name       string
+	APIKeyHash []byte // keyed hash of the secret api key; the key itself is shown once
+	UIKeyHash  []byte // keyed hash of the public ui key
+	// RetiredKeys are rotated keys still accepted until their grace period ends.
+	RetiredKeys []RetiredKey `json:",omitempty"`
+	Settings    ProgrammeSettings
+	CreatedAt   time.Time
+}
+
+// ProgrammeSettings are the per-programme knobs. The zero value means "defaults".
+type ProgrammeSettings struct {
+	// PasswordProfile names the password policy: "weavr" (default) or "nist".
+	PasswordProfile string `json:",omitempty"`
+	// SenderName is the name emails come from (default: the programme's name).
+	SenderName string `json:",omitempty"`
+	// InviteURL is the embedder's page that invite links open: a template with
+	// the placeholders {userId} and {code}, or a URL to which userId and code
+	// are added as query parameters (default: a deputy://invite link).
+	InviteURL string `json:",omitempty"`
+	// ResetURL is the embedder's page that password-reset emails link to, a
+	// template with the placeholders {email} and {code} (default: no link, the
+	// email gives the code only).
+	ResetURL string `json:",omitempty"`
+	// RequireTokenisedPasswords refuses plaintext passwords: clients must send
+	// the token from POST /multi/tokenize wherever a password.value goes.
+	RequireTokenisedPasswords bool `json:",omitempty"`
+	// AllowedOrigins are the embedder web origins that may frame the password
+	// capture component and call the tokenise endpoint from a browser.
+	AllowedOrigins []string `json:",omitempty"`
+	// OTPAttempts is how many wrong codes a challenge allows: 1..5, anything else means 5.
+	OTPAttempts int `json:",omitempty"`
+	// Biometrics lets users enrol the companion app's biometric (WebAuthn)
+	// credential and approve push step-ups and sign-ins with it (off by default).
+	Biometrics bool `json:",omitempty"`
+}
+
+// AttemptsPerChallenge is how many wrong codes a challenge allows under these
+// settings: OTPAttempts, or 5 when it is unset or out of range.
+func (s ProgrammeSettings) AttemptsPerChallenge() int {
+	if s.OTPAttempts < 1 || s.OTPAttempts > 5 {
+		return 5
+	}
+	return s.OTPAttempts
+}
+
+// IdentityType is CORPORATE or CONSUMER.
+type IdentityType string
+
+// The identity types of Weavr's IdentityId.
+const (
+	Corporate IdentityType = "CORPORATE"
+	Consumer  IdentityType = "CONSUMER"
+)
+
+// Valid reports whether t is a known identity type.
+func (t IdentityType) Valid() bool { return t == Corporate || t == Consumer }
+
+// Identity is a corporate or a consumer: the legal owner, with exactly one root user
+// whose id equals the identity's id.
+type Identity struct {
+	ID          string
+	ProgrammeID string
+	Type        IdentityType
+	Name        string          // company name for corporates, root user's full name for consumers
+	Profile     json.RawMessage // the embedder's descriptive fields, kept verbatim for the API layer
+	CreatedAt   time.Time
+}
+
+// Mobile is an E.164 number split as Weavr does.
+type Mobile struct {
+	CountryCode string // "+44"
+	Number      string // "7700900123"
+}
+
+// E164 is the number in E.164 form, as "+447700900123".
+func (m Mobile) E164() string { return m.CountryCode + m.Number }
+
+// Date is a calendar date without a time zone.
+type Date struct {
+	Year, Month, Day int
+}
+
+// User is a root user or an authorised user of an identity.
+type User struct {
+	ID                 string
+	IdentityID         string
+	IdentityType       IdentityType
+	ProgrammeID        string
+	Root               bool
+	Name               string
+	Surname            string
+	Email              string // stored lower-cased; the login name
+	Mobile             *Mobile
+	DateOfBirth        *Date
+	Tag                string
+	Locale             string
+	Brand              string
+	CountryOfResidence string
+	Roles              []Role `json:",omitempty"`
+	Active             bool
+	EmailVerified      bool
+	MobileChanges      int // how often the mobile number was changed (at most 3)
+	PasswordSet        bool
+	FailedLogins       int       // consecutive failed sign-ins (forgotten signInFailureMemory after the last)
+	LastFailedLogin    time.Time // when FailedLogins last grew
+	LockedUntil        time.Time // zero when not locked
+	SCAFailures        int       // consecutive wrong one-time codes, across challenges (PSD2 RTS Art. 4)
+	SCALockedUntil     time.Time // no challenges until then
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// Locked reports whether the user is locked out at now.
+func (u *User) Locked(now time.Time) bool { return now.Before(u.LockedUntil) }
+
+// PasswordRecord is a user's current password hash and recent history.
+type PasswordRecord struct {
+	UserID  string
+	Hash    string   // PHC-encoded argon2id
+	History []string // previous hashes, newest first
+	SetAt   time.Time
+}
+
+// Session is a signed-in session; the bearer token is only ever stored as TokenHash.
+type Session struct {
+	TokenHash   []byte
+	UserID      string
+	IdentityID  string
+	ProgrammeID string
+	CreatedAt   time.Time
+	LastSeen    time.Time // last recorded activity; the session idles out from here
+	SteppedUp   bool
+	SteppedUpAt time.Time
+	// DeviceID is the companion device this session enrolled, if any: the
+	// session then acts for that device only while it stays the linked one.
+	DeviceID string
+}
+
+// ResetCode is a lost-password code, stored only as a keyed hash.
+type ResetCode struct {
+	UserID    string
+	CodeHash  []byte
+	ExpiresAt time.Time
+	Attempts  int
+}
+
+// AuditEvent records one state change: who did what to which subject, when, under which request.
+type AuditEvent struct {
+	Seq         uint64 // assigned by the store, increasing
+	ProgrammeID string
+	Actor       string // user id, "api" (secret-key caller), or "system"
+	Action      string // e.g. "user.login", "password.create"
+	Subject     string // id of the thing acted on
+	RequestRef  string
+	At          time.Time
+	Details     map[string]string `json:",omitempty"`
+}
+
+// IdempotencyRecord remembers the outcome of a request sent with an idempotency-ref.
+type IdempotencyRecord struct {
+	Key         string // caller-scoped key, built by the HTTP layer
+	PayloadHash []byte
+	Done        bool // false while the first request is still in flight
+	Status      int
+	Body        []byte
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// Message is an email or SMS held in the sandbox outbox.
+type Message struct {
+	Seq         uint64
+	ProgrammeID string
+	Channel     string // "EMAIL" or "SMS"
+	To          string
+	Subject     string `json:",omitempty"`
+	Text        string
+	At          time.Time
+}
+
+// WebAuthnRegistration is a biometric enrolment between its begin and finish
+// steps: the go-webauthn session data (WebAuthn §13.4.3: the challenge is kept
+// by the relying party) and the device being enrolled, one per session.
+type WebAuthnRegistration struct {
+	SessionHash []byte
+	UserID      string
+	DeviceID    string
+	DeviceName  string
+	UserHandle  []byte // the random user.id of this enrolment (WebAuthn §5.4.3, §14.6.1)
+	Session     []byte // JSON of go-webauthn's webauthn.SessionData
+	ExpiresAt   time.Time
+}
+
+// PushKind says what a push challenge approves.
+type PushKind string
+
+// Kinds of push challenge.
+const (
+	PushStepUp PushKind = "STEP_UP" // steps up the requesting session (Weavr stepupSCAChallengePush)
+	PushLogin  PushKind = "LOGIN"   // signs the user in (Weavr loginViaBiometrics)
+)
+
+// PushState is where a push challenge stands. The zero value is not a state:
+// only APPROVED ever grants anything.
+type PushState string
+
+// Push challenge states. A PENDING challenge past its ExpiresAt reads as
+// EXPIRED (PushChallenge.StateAt); a writer that notices stores it as EXPIRED.
+const (
+	PushPending   PushState = "PENDING"
+	PushApproved  PushState = "APPROVED"
+	PushDeclined  PushState = "DECLINED"  // by the user on the device, or a wrong number picked
+	PushCancelled PushState = "CANCELLED" // by Deputy: device changed, unlinked or reset, user deactivated or locked, superseded
+	PushExpired   PushState = "EXPIRED"
+)
+
+// PushChallenge asks the user, on their companion device, to approve one
+// operation: the step-up of a session or a sign-in. It shows a readable
+// summary; the requesting client shows Number, and the device offers Choices,
+// three numbers of which one is Number (number matching).
+type PushChallenge struct {
+	ID          string // numeric, from Tx.NextID
+	ProgrammeID string
+	UserID      string // "" for the decoy of a sign-in by an unknown email
+	Kind        PushKind
+	SessionHash []byte // STEP_UP: the requesting session, stepped up on approval
+	Summary     string
+	Number      int   // 10..99
+	Choices     []int // three distinct numbers, Number among them, shuffled
+	Salt        []byte
+	SecretHash  []byte // LOGIN: keyed hash of the secret that collects the token
+	State       PushState
+	Reason      string // why DECLINED or CANCELLED
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	ResolvedAt  time.Time
+	Collected   bool // LOGIN: the token was collected
+}
+
+// StateAt is the challenge's state at now: PENDING past ExpiresAt is EXPIRED.
+func (c *PushChallenge) StateAt(now time.Time) PushState {
+	if c.State == PushPending && !now.Before(c.ExpiresAt) {
+		return PushExpired
+	}
+	return c.State
+}
+
+// Channel is a second-factor channel.
+type Channel string
+
+// Channels Deputy supports.
+const (
+	ChannelSMS       Channel = "SMS"       // one-time codes by text message (RFC 4226 HOTP codes)
+	ChannelBiometric Channel = "BIOMETRIC" // a WebAuthn credential on the companion app
+)
+
+// FactorStatus is the state of an enrolled factor (Weavr SCAFactorStatus).
+type FactorStatus string
+
+// Factor states. The zero value is not a valid status: an unknown factor is never ACTIVE.
+const (
+	FactorPending  FactorStatus = "PENDING_VERIFICATION"
+	FactorActive   FactorStatus = "ACTIVE"
+	FactorInactive FactorStatus = "INACTIVE"
+)
+
+// Factor is one of a user's authentication factors: at most one per channel,
+// bound to one device (for SMS, the mobile number it was verified on; for
+// BIOMETRIC, the companion device holding the WebAuthn credential).
+type Factor struct {
+	UserID  string
+	Channel Channel
+	Status  FactorStatus
+	Mobile  *Mobile // SMS: the number the factor was enrolled on
+	// BIOMETRIC: the device and the WebAuthn credential record (WebAuthn
+	// Level 3 §4 "Credential Record"); see biometric.go.
+	DeviceID       string `json:",omitempty"`
+	DeviceName     string `json:",omitempty"`
+	CredentialID   []byte `json:",omitempty"`
+	PublicKey      []byte `json:",omitempty"` // COSE_Key (WebAuthn §6.5.1.2)
+	UserHandle     []byte `json:",omitempty"` // the user.id the authenticator holds (WebAuthn §5.4.3)
+	SignCount      uint32 `json:",omitempty"` // the last signature counter accepted (WebAuthn §6.1.1)
+	AAGUID         []byte `json:",omitempty"`
+	BackupEligible bool   `json:",omitempty"` // the BE flag at registration; it must never change (WebAuthn §6.1.3)
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// ChallengePurpose says what a one-time-code challenge is for.
+type ChallengePurpose string
+
+// Purposes of OTP challenges.
+const (
+	PurposeEnrolSMS       ChallengePurpose = "enrol:SMS"
+	PurposeStepUpSMS      ChallengePurpose = "stepup:SMS"
+	PurposeEnrolBiometric ChallengePurpose = "enrol:BIOMETRIC" // the SMS code of a biometric enrolment
+)
+
+// ChallengeState is where a challenge stands.
+type ChallengeState string
+
+// Challenge states.
+const (
+	ChallengePending  ChallengeState = "PENDING"
+	ChallengeVerified ChallengeState = "VERIFIED"
+	ChallengeFailed   ChallengeState = "FAILED" // out of attempts
+)
+
+// Challenge is a one-time code sent to a user for one session and purpose.
+// Issuing again replaces it (keeping the count of re-issues).
+type Challenge struct {
+	SessionHash []byte
+	Purpose     ChallengePurpose
+	UserID      string
+	Nonce       string // random, mixed into CodeHash so equal codes hash apart
+	CodeHash    []byte
+	IssuedAt    time.Time
+	ExpiresAt   time.Time
+	Attempts    int // wrong codes so far
+	MaxAttempts int
+	Reissues    int
+	State       ChallengeState
+}
+
+// PasswordToken is a tokenised password (POST /multi/tokenize): the password is
+// sealed with AES-256-GCM under a key derived from the installation key, the
+// token is stored only as a keyed hash, and redeeming it deletes it.
+type PasswordToken struct {
+	TokenHash   []byte
+	ProgrammeID string
+	Sealed      []byte // nonce || ciphertext
+	ExpiresAt   time.Time
+}
+
+// Role is one of the predefined roles of an authorised user (Weavr UserPredefinedRole).
+type Role string
+
+// The predefined roles.
+const (
+	RoleAdmin            Role = "ADMIN"
+	RoleAccessManagement Role = "ACCESS_MANAGEMENT_ROLE"
+	RoleFundsManagement  Role = "FUNDS_MANAGEMENT_ROLE"
+	RoleCardsManagement  Role = "CARDS_MANAGEMENT_ROLE"
+	RoleCardAssignee     Role = "CARD_ASSIGNEE"
+)
+
+// InviteState is where an invite stands.
+type InviteState string
+
+// Invite states.
+const (
+	InvitePending  InviteState = "PENDING"
+	InviteConsumed InviteState = "CONSUMED"
+	InviteVoid     InviteState = "VOID" // the user was deactivated while it was pending
+)
+
+// Invite is the current invitation of a user to set a password (one per user;
+// a new invite replaces the old one and voids its code).
+type Invite struct {
+	UserID    string
+	Nonce     string
+	CodeHash  []byte
+	SentAt    time.Time
+	ExpiresAt time.Time
+	State     InviteState
+}
+
+// EmailCode is a pending email-verification code of a user.
+type EmailCode struct {
+	UserID    string
+	Nonce     string
+	CodeHash  []byte
+	ExpiresAt time.Time
+	Attempts  int
+}
+
+// KYCStatus is the state of an authorised user's KYC.
+type KYCStatus string
+
+// KYC states. The zero value means KYC was never started.
+const (
+	KYCPending  KYCStatus = "PENDING_REVIEW"
+	KYCApproved KYCStatus = "APPROVED"
+	KYCRejected KYCStatus = "REJECTED"
+)
+
+// KYC is an authorised user's KYC case with the provider.
+type KYC struct {
+	UserID    string
+	Reference string // numeric, unique
+	Provider  string
+	Status    KYCStatus
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// KeyKind says which of a programme's two keys a caller presented.
+type KeyKind int
+
+// Key kinds. The zero value is the least privileged: a public ui key.
+const (
+	// UIKey is the public key first-party clients hold (the admin TUI, the
+	// companion, the browser capture component), always with a user's token.
+	UIKey KeyKind = iota
+	// SecretKey is the secret api key of the embedder's backend.
+	SecretKey
+)
+
+func (k KeyKind) String() string {
+	if k == SecretKey {
+		return "secret"
+	}
+	return "ui"
+}
+
+// RetiredKey is a replaced key that still works until its grace period ends.
+type RetiredKey struct {
+	Kind  KeyKind
+	Hash  []byte
+	Until time.Time
+}
