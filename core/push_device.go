@@ -1,0 +1,425 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+)
+
+// PushChanges is what changed for a push stream since its last look.
+type PushChanges struct {
+	// Linked reports whether the stream's device is the user's linked device
+	// (true for a stream without a device id whose session enrolled none).
+	Linked bool
+	// SessionLive reports whether the stream's session still exists.
+	SessionLive bool
+	// New are the user's challenges created after the stream's cursor,
+	// oldest first; on the first look, the challenges pending then.
+	New []*PushChallenge
+	// Watched are the challenges the stream asked about.
+	Watched []*PushChallenge
+	// Cursor is what to pass as after next time.
+	Cursor string
+}
+
+// MaxPushBatch bounds the new challenges one PushChanges returns.
+const MaxPushBatch = 100
+
+// PushChanges reads what changed for the caller's push stream: the
+// challenges created after the cursor after ("" for a first look, which
+// returns the pending ones and starts the cursor at the newest challenge, or
+// at "0" when there is none),
+// the current state of the watched ones, whether deviceID (if not empty) is
+// still the linked device and whether the session is still alive. States are
+// as of now (StateAt). Its cost grows with what changed, not with the user's
+// history.
+func (s *Service) PushChanges(ctx context.Context, c *Caller, deviceID, after string, watched []string) (*PushChanges, error) {
+	out := &PushChanges{}
+	now := s.clock.Now()
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		*out = PushChanges{Linked: true, Cursor: after}
+		sess, err := tx.Session(c.Session.TokenHash)
+		switch {
+		case errors.Is(err, ErrRecordNotFound):
+		case err != nil:
+			return err
+		default:
+			out.SessionLive = true
+		}
+		if deviceID != "" || (sess != nil && sess.DeviceID != "") {
+			f, err := activeBiometric(tx, c.User.ID)
+			var ce *Error
+			if errors.As(err, &ce) {
+				err = nil
+			}
+			if err != nil {
+				return err
+			}
+			out.Linked = f != nil && linkedTo(f, sess, deviceID)
+		}
+		if after == "" {
+			if out.Cursor, err = tx.LastPushChallengeID(c.User.ID); err != nil {
+				return err
+			}
+			if out.Cursor == "" {
+				out.Cursor = "0" // before every id NextID hands out
+			}
+			out.New, err = tx.PendingPushChallenges(c.User.ID)
+		} else {
+			out.New, err = tx.PushChallengesAfter(c.User.ID, after, MaxPushBatch)
+			if n := len(out.New); n > 0 {
+				out.Cursor = out.New[n-1].ID
+			}
+		}
+		if err != nil {
+			return err
+		}
+		for _, id := range watched {
+			ch, err := tx.PushChallenge(id)
+			switch {
+			case errors.Is(err, ErrRecordNotFound):
+				continue // swept
+			case err != nil:
+				return err
+			case ch.UserID == c.User.ID:
+				out.Watched = append(out.Watched, ch)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, internal("read push changes", err)
+	}
+	for _, ch := range append(out.New, out.Watched...) {
+		ch.State = ch.StateAt(now)
+	}
+	return out, nil
+}
+
+// PendingPush lists the challenges awaiting the caller's device, oldest first.
+// A device that is not (or no longer) the linked one gets
+// CHANNEL_NOT_REGISTERED: it was unlinked (requireDevice).
+func (s *Service) PendingPush(ctx context.Context, c *Caller, deviceID string) ([]*PushChallenge, error) {
+	var out []*PushChallenge
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		out = nil
+		if _, err := requireDevice(tx, c, deviceID); err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		list, err := tx.PendingPushChallenges(c.User.ID)
+		for _, ch := range list {
+			if ch.StateAt(now) == PushPending {
+				out = append(out, ch)
+			}
+		}
+		return err
+	})
+	return out, internal("list pending push challenges", err)
+}
+
+// requireDevice checks that the caller speaks for the user's linked device:
+// the session is live, the BIOMETRIC factor is ACTIVE, and neither the
+// device id the caller names nor the device its session enrolled
+// (Session.DeviceID) is another one. A replaced or unlinked device gets
+// CHANNEL_NOT_REGISTERED, whatever it asks.
+func requireDevice(tx ReadTx, c *Caller, deviceID string) (*Factor, error) {
+	sess, err := tx.Session(c.Session.TokenHash)
+	if errors.Is(err, ErrRecordNotFound) {
+		return nil, errInvalidToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	f, err := activeBiometric(tx, c.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !linkedTo(f, sess, deviceID) {
+		return nil, Conflict(CodeChannelNotRegistered)
+	}
+	return f, nil
+}
+
+// linkedTo reports whether the linked device f is the one deviceID names
+// (if any) and the one the session sess enrolled (if any).
+func linkedTo(f *Factor, sess *Session, deviceID string) bool {
+	return (deviceID == "" || deviceID == f.DeviceID) && (sess == nil || sess.DeviceID == "" || sess.DeviceID == f.DeviceID)
+}
+
+// devicePush reads a challenge of the caller's user with the user and the
+// active biometric factor, as the device's answers need them; only the
+// linked device may read it (requireDevice).
+func (s *Service) devicePush(ctx context.Context, c *Caller, id string) (*PushChallenge, *User, *Factor, error) {
+	var (
+		ch *PushChallenge
+		u  *User
+		f  *Factor
+	)
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		if f, err = requireDevice(tx, c, ""); err != nil {
+			return err
+		}
+		if ch, err = tx.PushChallenge(id); err != nil {
+			if errors.Is(err, ErrRecordNotFound) {
+				return NotFound("challenge")
+			}
+			return err
+		}
+		if ch.UserID != c.User.ID {
+			return NotFound("challenge")
+		}
+		u, err = tx.User(ch.UserID)
+		return err
+	})
+	if err != nil {
+		return nil, nil, nil, internal("read push challenge", err)
+	}
+	return ch, u, f, nil
+}
+
+// PushOptions returns the PublicKeyCredentialRequestOptions (WebAuthn §5.5)
+// with which the device approves challenge id: its challenge is derived from
+// the challenge's id, summary and number (pushChallengeBytes), user
+// verification is required and the linked credential is the only one allowed.
+func (s *Service) PushOptions(ctx context.Context, c *Caller, id string) (json.RawMessage, error) {
+	ch, u, f, err := s.devicePush(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := pushStateError(ch, s.clock.Now()); err != nil {
+		return nil, err
+	}
+	assertion, _, err := s.rp.BeginLogin(newWebAuthnUser(u, f.UserHandle, f),
+		webauthn.WithChallenge(pushChallengeBytes(ch)),
+		webauthn.WithUserVerification(protocol.VerificationRequired),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("begin WebAuthn assertion: %w", err)
+	}
+	options, err := json.Marshal(assertion)
+	if err != nil {
+		return nil, fmt.Errorf("encode request options: %w", err)
+	}
+	return options, nil
+}
+
+// ApprovePush approves challenge id with the number the user picked and the
+// device's AuthenticationResponseJSON (WebAuthn §5.1.9), verified as WebAuthn
+// §7.2 "Verifying an Authentication Assertion" says, against the challenge
+// derived from this challenge's summary and number (PSD2 RTS Art. 5 dynamic
+// linking), with user verification required. A signature counter that did
+// not increase is refused (WEBAUTHN_SIGN_COUNT_REGRESSION), alerted by email
+// and recorded as a security event. In one transaction the challenge becomes
+// APPROVED, the counter is saved and the requesting session is stepped up; a
+// wrong number instead declines the challenge (VERIFICATION_CODE_INVALID).
+func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number int, credential []byte) error {
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(credential)
+	if err != nil {
+		return Invalid("credential", "IN", "AuthenticationResponseJSON")
+	}
+	ch, u, f, err := s.devicePush(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(parsed.RawID, f.CredentialID) {
+		return Conflict(CodeChannelNotRegistered) // an unlinked device's credential
+	}
+	now := s.clock.Now()
+	if !u.Active {
+		return Conflict(CodeCredentialsInactive)
+	}
+	if err := pushStateError(ch, now); err != nil {
+		return err
+	}
+	challenge := pushChallengeString(ch)
+	if err := s.precheckClientData(&parsed.Response.CollectedClientData, protocol.AssertCeremony, challenge); err != nil {
+		return err
+	}
+	authData := parsed.Response.AuthenticatorData
+	if err := s.precheckAuthData(authData.RPIDHash, authData.Flags); err != nil {
+		return err
+	}
+	session := webauthn.SessionData{
+		Challenge:            challenge,
+		RelyingPartyID:       s.cfg.WebAuthnRPID,
+		UserID:               f.UserHandle,
+		AllowedCredentialIDs: [][]byte{f.CredentialID},
+		UserVerification:     protocol.VerificationRequired,
+	}
+	if _, err := s.rp.ValidateLogin(newWebAuthnUser(u, f.UserHandle, f), session, parsed); err != nil {
+		var pe *protocol.Error
+		if errors.As(err, &pe) && pe.Type == protocol.ErrAssertionSignature.Type {
+			return Conflict(CodeWebAuthnSignature)
+		}
+		return &Error{Class: ErrConflict, Code: CodeWebAuthnInvalid, Message: "the assertion was not accepted"}
+	}
+	// WebAuthn §7.2 step 21: the counter must grow; go-webauthn only sets CloneWarning.
+	if counterRegressed(authData.Counter, f.SignCount) {
+		s.signCountRegression(ctx, u, ch.ID, authData.Counter, f.SignCount)
+		return Conflict(CodeWebAuthnSignCount)
+	}
+	var (
+		outcome  error
+		resolved *PushChallenge // as this approval left it, for the observer
+	)
+	regressed := false
+	err = s.store.Update(ctx, func(tx Tx) error {
+		outcome, resolved, regressed = nil, nil, false
+		cur, err := tx.PushChallenge(id)
+		if err != nil {
+			return err
+		}
+		fac, err := activeBiometric(tx, u.ID)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(fac.CredentialID, f.CredentialID) {
+			return Conflict(CodeChannelNotRegistered)
+		}
+		now := s.clock.Now()
+		if err := pushStateError(cur, now); err != nil {
+			return err
+		}
+		if counterRegressed(authData.Counter, fac.SignCount) {
+			regressed = true // the same assertion, replayed in parallel
+			return Conflict(CodeWebAuthnSignCount)
+		}
+		fac.SignCount, fac.UpdatedAt = authData.Counter, now
+		if err := tx.PutFactor(fac); err != nil {
+			return err
+		}
+		resolved = cur
+		if number != cur.Number {
+			cur.State, cur.Reason, cur.ResolvedAt = PushDeclined, PushReasonWrongNumber, now
+			outcome = Conflict(CodeCodeInvalid)
+			if err := tx.UpdatePushChallenge(cur); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.decline", u.ID, map[string]string{"challenge": id, "reason": PushReasonWrongNumber})
+		}
+		cur.State, cur.ResolvedAt = PushApproved, now
+		if err := tx.UpdatePushChallenge(cur); err != nil {
+			return err
+		}
+		if cur.Kind == PushStepUp {
+			sess, err := tx.Session(cur.SessionHash)
+			switch {
+			case errors.Is(err, ErrRecordNotFound): // the requester signed out meanwhile
+			case err != nil:
+				return err
+			default:
+				sess.SteppedUp, sess.SteppedUpAt = true, now
+				if err := tx.UpdateSession(sess); err != nil {
+					return err
+				}
+			}
+		}
+		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.approve", u.ID, map[string]string{"challenge": id, "kind": string(cur.Kind)})
+	})
+	if regressed {
+		s.signCountRegression(ctx, u, ch.ID, authData.Counter, f.SignCount)
+	}
+	if err != nil {
+		return internal("approve push challenge", err)
+	}
+	s.publishPush(ctx, PushEvent{Kind: PushEventResolved, UserID: u.ID, ChallengeID: id})
+	s.observePush(ctx, resolved)
+	return outcome
+}
+
+// counterRegressed applies WebAuthn §7.2 step 21: when either counter is not
+// zero, the new one must be greater than the stored one.
+func counterRegressed(got, stored uint32) bool {
+	return (got != 0 || stored != 0) && got <= stored
+}
+
+// signCountRegression records a suspected cloned authenticator as a security
+// event and revokes as the policy's SIGN_COUNT_REGRESSION row says (the user
+// is alerted).
+func (s *Service) signCountRegression(ctx context.Context, u *User, challengeID string, got, stored uint32) {
+	var after func()
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if after, err = s.revoke(ctx, tx, revocation{reason: RevokeSignCountRegression, user: u}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "security.sign_count_regression", u.ID, map[string]string{
+			"challenge": challengeID, "signCount": strconv.FormatUint(uint64(got), 10), "stored": strconv.FormatUint(uint64(stored), 10),
+		})
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "record sign count regression", slog.String("user", u.ID), slog.String("error", err.Error()))
+		return
+	}
+	after()
+}
+
+// DeclinePush declines challenge id on the device. reason is
+// PushReasonCancelled or PushReasonNotMe; "I did not do this" (NOT_ME) also
+// records a security event and revokes as the policy's NOT_ME row says
+// (every session and pending challenge ends; the user, the root user and the
+// admins are alerted). NOT_ME is accepted after expiry too. Only the linked
+// device may answer (requireDevice).
+func (s *Service) DeclinePush(ctx context.Context, c *Caller, id, reason string) error {
+	if reason != PushReasonCancelled && reason != PushReasonNotMe {
+		return Invalid("reason", "IN", PushReasonNotMe, PushReasonCancelled)
+	}
+	var (
+		after    func()
+		resolved *PushChallenge // as this decline left it, for the observer
+	)
+	err := s.store.Update(ctx, func(tx Tx) error {
+		after, resolved = nil, nil
+		if _, err := requireDevice(tx, c, ""); err != nil {
+			return err
+		}
+		ch, err := tx.PushChallenge(id)
+		if errors.Is(err, ErrRecordNotFound) || (err == nil && ch.UserID != c.User.ID) {
+			return NotFound("challenge")
+		}
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		if err := pushStateError(ch, now); err != nil && !(reason == PushReasonNotMe && ch.StateAt(now) == PushExpired) {
+			return err
+		}
+		ch.State, ch.Reason, ch.ResolvedAt = PushDeclined, reason, now
+		resolved = ch
+		if err := tx.UpdatePushChallenge(ch); err != nil {
+			return err
+		}
+		u, err := tx.User(ch.UserID)
+		if err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.decline", u.ID, map[string]string{"challenge": id, "reason": reason}); err != nil {
+			return err
+		}
+		if reason != PushReasonNotMe {
+			return nil
+		}
+		if after, err = s.revoke(ctx, tx, revocation{reason: RevokeNotMe, user: u}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "security.push_not_me", u.ID, map[string]string{"challenge": id, "kind": string(ch.Kind)})
+	})
+	if err != nil {
+		return internal("decline push challenge", err)
+	}
+	if after != nil {
+		after()
+	}
+	s.publishPush(ctx, PushEvent{Kind: PushEventResolved, UserID: c.User.ID, ChallengeID: id})
+	s.observePush(ctx, resolved)
+	return nil
+}

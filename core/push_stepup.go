@@ -1,0 +1,113 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+)
+
+// StepUpPush sends a step-up challenge to the caller's companion device (Weavr
+// stepupSCAChallengePush). summary says which operation is being approved
+// (DefaultPushSummary when empty). The answer carries the challenge's id and
+// the number the requesting client shows. A new request from the same session
+// supersedes its pending one; a user has at most 5 pending challenges
+// (CHALLENGE_LIMIT_EXCEEDED).
+func (s *Service) StepUpPush(ctx context.Context, c *Caller, summary string) (*PushChallenge, error) {
+	if err := requireBiometrics(c.Programme); err != nil {
+		return nil, err
+	}
+	if summary == "" {
+		summary = DefaultPushSummary
+	}
+	number, choices, salt := newPushNumbers()
+	var out *PushChallenge
+	err := s.store.Update(ctx, func(tx Tx) error {
+		out = nil
+		if err := requireLiveSession(tx, c); err != nil {
+			return err
+		}
+		u, err := tx.User(c.User.ID)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		if !u.Active {
+			return Conflict(CodeCredentialsInactive)
+		}
+		if now.Before(u.SCALockedUntil) {
+			return &Error{Class: ErrConflict, Code: CodeChallengeLimitExceeded, RetryAfter: u.SCALockedUntil.Sub(now)}
+		}
+		if _, err := activeBiometric(tx, u.ID); err != nil {
+			return err
+		}
+		if err := s.makeRoomForPush(tx, u.ID, c.Session.TokenHash, now); err != nil {
+			return err
+		}
+		id, err := tx.NextID()
+		if err != nil {
+			return err
+		}
+		ch := &PushChallenge{
+			ID: id, ProgrammeID: u.ProgrammeID, UserID: u.ID, Kind: PushStepUp, SessionHash: c.Session.TokenHash,
+			Summary: summary, Number: number, Choices: choices, Salt: salt,
+			State: PushPending, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ChallengeTTL),
+		}
+		if err := tx.InsertPushChallenge(ch); err != nil {
+			return err
+		}
+		out = ch
+		if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.issue", u.ID, map[string]string{"challenge": id, "kind": string(PushStepUp)}); err != nil {
+			return err
+		}
+		return s.finishIdempotent(ctx, tx, ch)
+	})
+	if err != nil {
+		return nil, internal("issue push challenge", err)
+	}
+	s.publishPush(ctx, PushEvent{Kind: PushEventChallenge, UserID: out.UserID, ChallengeID: out.ID})
+	return out, nil
+}
+
+// makeRoomForPush supersedes the session's pending step-up challenge and
+// fails with CHALLENGE_LIMIT_EXCEEDED when the user has too many pending.
+func (s *Service) makeRoomForPush(tx Tx, userID string, sessionHash []byte, now time.Time) error {
+	list, err := pendingPush(tx, userID, now)
+	if err != nil {
+		return err
+	}
+	pending := 0
+	for _, p := range list {
+		if sessionHash != nil && p.Kind == PushStepUp && bytes.Equal(p.SessionHash, sessionHash) {
+			p.State, p.Reason, p.ResolvedAt = PushCancelled, PushReasonSuperseded, now
+			if err := tx.UpdatePushChallenge(p); err != nil {
+				return err
+			}
+			continue
+		}
+		pending++
+	}
+	if pending >= maxPendingPush {
+		return Conflict(CodeChallengeLimitExceeded)
+	}
+	return nil
+}
+
+// PushStatus returns a step-up challenge to the session that requested it
+// (Deputy extension), with its state at now; other callers get ErrNotFound.
+func (s *Service) PushStatus(ctx context.Context, c *Caller, id string) (*PushChallenge, error) {
+	var ch *PushChallenge
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		ch, err = tx.PushChallenge(id)
+		return err
+	})
+	if errors.Is(err, ErrRecordNotFound) || (err == nil && (ch.ProgrammeID != c.Programme.ID || !bytes.Equal(ch.SessionHash, c.Session.TokenHash))) {
+		return nil, NotFound("challenge")
+	}
+	if err != nil {
+		return nil, internal("read push challenge", err)
+	}
+	ch.State = ch.StateAt(s.clock.Now())
+	return ch, nil
+}
