@@ -39,6 +39,13 @@ type coreEnv struct {
 // newCoreEnv starts a service; opts adjust its Config (sandbox by default).
 func newCoreEnv(t *testing.T, opts ...func(*core.Config)) *coreEnv {
 	t.Helper()
+	return newCoreEnvOn(t, core.NewOffsetClock(nil), opts...)
+}
+
+// newCoreEnvOn is newCoreEnv on clock: a clock whose base stands still lets a
+// test reach an exact instant (the end of a code's life).
+func newCoreEnvOn(t *testing.T, clock *core.OffsetClock, opts ...func(*core.Config)) *coreEnv {
+	t.Helper()
 	store, err := boltstore.Open(filepath.Join(t.TempDir(), "deputy.db"), boltstore.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
@@ -51,7 +58,7 @@ func newCoreEnv(t *testing.T, opts ...func(*core.Config)) *coreEnv {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	e := &coreEnv{t: t, ctx: context.Background(), store: store, clock: core.NewOffsetClock(nil),
+	e := &coreEnv{t: t, ctx: context.Background(), store: store, clock: clock,
 		sms: &recordingSMS{}, mail: &recordingEmail{}, logs: logs}
 	e.svc, err = core.New(e.ctx, cfg, store, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
 	require.NoError(t, err)

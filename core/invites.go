@@ -27,7 +27,7 @@ func (s *Service) SendInvite(ctx context.Context, c *Caller, id string) error {
 	if err != nil {
 		return err
 	}
-	nonce, err := randomToken("")
+	nonce, codeHash, err := s.keys.sealOTP(purposeInvite, code)
 	if err != nil {
 		return err
 	}
@@ -47,7 +47,7 @@ func (s *Service) SendInvite(ctx context.Context, c *Caller, id string) error {
 			return err
 		}
 		now := s.clock.Now()
-		inv := &Invite{UserID: u.ID, Nonce: nonce, CodeHash: s.keys.hash(purposeInvite, nonce+":"+code), SentAt: now, ExpiresAt: now.Add(s.cfg.InviteTTL), State: InvitePending}
+		inv := &Invite{UserID: u.ID, Nonce: nonce, CodeHash: codeHash, SentAt: now, ExpiresAt: now.Add(s.cfg.InviteTTL), State: InvitePending}
 		if err := tx.PutInvite(inv); err != nil {
 			return err
 		}
@@ -171,10 +171,9 @@ func (s *Service) consumeRefusal(ctx context.Context, prog *Programme, userID st
 }
 
 // inviteAccepts reports whether u's invite inv is usable and code is its code:
-// pending, unexpired, for an active user without a password.
+// for an active user without a password, pending and unexpired (otpCode.check).
 func (s *Service) inviteAccepts(u *User, inv *Invite, code string) bool {
-	return inv.State == InvitePending && u.Active && !u.PasswordSet && s.clock.Now().Before(inv.ExpiresAt) &&
-		s.keys.equal(purposeInvite, inv.Nonce+":"+code, inv.CodeHash)
+	return u.Active && !u.PasswordSet && inv.otp().check(s.keys, code, s.clock.Now()) == nil
 }
 
 // checkInvite verifies code against the user's pending invite, spending

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -287,8 +286,13 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 		return internal("lost password lookup", err)
 	}
 	codes := make([]string, len(users))
-	for i := range users {
+	stored := make([]*ResetCode, len(users))
+	for i, u := range users {
 		if codes[i], err = s.newCode(); err != nil {
+			return err
+		}
+		stored[i] = &ResetCode{UserID: u.ID, ExpiresAt: s.clock.Now().Add(s.cfg.ResetCodeTTL)}
+		if stored[i].Nonce, stored[i].CodeHash, err = s.keys.sealOTP(purposeResetCode, codes[i]); err != nil {
 			return err
 		}
 	}
@@ -300,7 +304,7 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 			return s.audit(ctx, tx, prog.ID, ActorAPI, "password.reset_requested", "", nil)
 		}
 		for i, u := range users {
-			if err := tx.PutResetCode(&ResetCode{UserID: u.ID, CodeHash: s.keys.hash(purposeResetCode, u.ID+":"+codes[i]), ExpiresAt: s.clock.Now().Add(s.cfg.ResetCodeTTL)}); err != nil {
+			if err := tx.PutResetCode(stored[i]); err != nil {
 				return err
 			}
 			if err := s.audit(ctx, tx, prog.ID, ActorAPI, "password.reset_requested", u.ID, nil); err != nil {
@@ -323,9 +327,6 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 	return nil
 }
 
-// maxResetAttempts wrong codes void a reset code.
-const maxResetAttempts = 5
-
 // LostPasswordResume sets a new password with a reset code, revokes as the
 // policy's PASSWORD_RESET row says and signs the user in (Weavr lostPasswordResume).
 func (s *Service) LostPasswordResume(ctx context.Context, prog *Programme, email, code, newPlain string) (*PasswordSet, error) {
@@ -344,11 +345,11 @@ func (s *Service) LostPasswordResume(ctx context.Context, prog *Programme, email
 		if !u.Active {
 			continue
 		}
-		codeHash, err := s.checkResetCode(ctx, u.ID, code)
+		matched, err := s.checkResetCode(ctx, u.ID, code)
 		if err != nil {
 			return nil, err
 		}
-		if codeHash == nil {
+		if !matched {
 			continue
 		}
 		if !u.PasswordSet {
@@ -358,19 +359,19 @@ func (s *Service) LostPasswordResume(ctx context.Context, prog *Programme, email
 		if err != nil {
 			return nil, err
 		}
-		return s.replacePassword(ctx, prog, u.ID, rec, newPlain, u.ID, RevokePasswordReset, s.consumeResetCode(u.ID, codeHash))
+		return s.replacePassword(ctx, prog, u.ID, rec, newPlain, u.ID, RevokePasswordReset, s.consumeResetCode(u.ID, code))
 	}
 	return nil, invalid
 }
 
-// checkResetCode checks code against the user's reset code, returning its hash on
-// a match and counting a wrong guess otherwise (the code is void after
-// maxResetAttempts). A matching code stays until consumeResetCode spends it in
-// the transaction that sets the new password.
-func (s *Service) checkResetCode(ctx context.Context, userID, code string) ([]byte, error) {
-	var matched []byte
+// checkResetCode reports whether code is the user's reset code, counting a
+// wrong guess otherwise (otpCode.check; an expired code or one out of
+// attempts is deleted). A matching code stays until consumeResetCode spends
+// it in the transaction that sets the new password.
+func (s *Service) checkResetCode(ctx context.Context, userID, code string) (bool, error) {
+	matched := false
 	err := s.store.Update(ctx, func(tx Tx) error {
-		matched = nil
+		matched = false
 		rc, err := tx.ResetCode(userID)
 		if errors.Is(err, ErrRecordNotFound) {
 			return nil
@@ -378,26 +379,24 @@ func (s *Service) checkResetCode(ctx context.Context, userID, code string) ([]by
 		if err != nil {
 			return err
 		}
-		if !s.clock.Now().Before(rc.ExpiresAt) {
-			return tx.DeleteResetCode(userID)
-		}
-		if s.keys.equal(purposeResetCode, userID+":"+code, rc.CodeHash) {
-			matched = rc.CodeHash
+		switch err := rc.otp().check(s.keys, code, s.clock.Now()); {
+		case err == nil:
+			matched = true
 			return nil
+		case errors.Is(err, errOTPWrong):
+			return tx.PutResetCode(rc) // the count of wrong guesses
+		default:
+			return tx.DeleteResetCode(userID) // expired or out of attempts
 		}
-		rc.Attempts++
-		if rc.Attempts >= maxResetAttempts {
-			return tx.DeleteResetCode(userID)
-		}
-		return tx.PutResetCode(rc)
 	})
 	return matched, internal("check reset code", err)
 }
 
 // consumeResetCode spends the reset code checkResetCode matched, inside the
-// transaction that uses it: a code spent, voided or expired meanwhile is invalid,
-// so each code sets a password at most once.
-func (s *Service) consumeResetCode(userID string, codeHash []byte) func(Tx) error {
+// transaction that uses it, checking it again: a code spent, replaced, voided
+// or expired meanwhile is invalid, so each code sets a password at most once.
+// A wrong guess here changes nothing: the refusal rolls the transaction back.
+func (s *Service) consumeResetCode(userID, code string) func(Tx) error {
 	return func(tx Tx) error {
 		rc, err := tx.ResetCode(userID)
 		if errors.Is(err, ErrRecordNotFound) {
@@ -406,7 +405,7 @@ func (s *Service) consumeResetCode(userID string, codeHash []byte) func(Tx) erro
 		if err != nil {
 			return err
 		}
-		if !bytes.Equal(rc.CodeHash, codeHash) || !s.clock.Now().Before(rc.ExpiresAt) {
+		if rc.otp().check(s.keys, code, s.clock.Now()) != nil {
 			return Conflict(CodeInvalidNonceOrEmail)
 		}
 		return tx.DeleteResetCode(userID)

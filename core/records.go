@@ -149,6 +149,7 @@ type Session struct {
 // ResetCode is a lost-password code, stored only as a keyed hash.
 type ResetCode struct {
 	UserID    string
+	Nonce     string // random, mixed into CodeHash as for every one-time code (sealOTP)
 	CodeHash  []byte
 	ExpiresAt time.Time
 	Attempts  int
@@ -260,7 +261,7 @@ type Channel string
 
 // Channels Deputy supports.
 const (
-	ChannelSMS       Channel = "SMS"       // one-time codes by text message (RFC 4226 HOTP codes)
+	ChannelSMS       Channel = "SMS"       // one-time codes by text message (6 random digits)
 	ChannelBiometric Channel = "BIOMETRIC" // a WebAuthn credential on the companion app
 )
 

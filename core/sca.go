@@ -2,14 +2,9 @@ package core
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/hotp"
 )
 
 // Machine codes of the SCA operations (Weavr enrolDeviceUsingOtp*, stepupSCA*).
@@ -130,7 +125,11 @@ func (s *Service) StepUpSMS(ctx context.Context, c *Caller) error {
 // transaction, then texts the code to the user's mobile. result is the
 // operation's result, recorded with the change for an idempotent call.
 func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose ChallengePurpose, result any, prepare func(Tx, *User, time.Time) error) error {
-	code, nonce, err := s.newOTP()
+	code, err := s.newCode()
+	if err != nil {
+		return err
+	}
+	nonce, codeHash, err := s.keys.sealOTP(purposeOTP, code)
 	if err != nil {
 		return err
 	}
@@ -171,7 +170,7 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 		if err := s.spend(tx, s.smsBudgets(u)...); err != nil {
 			return err // nothing is written or sent
 		}
-		ch.Nonce, ch.CodeHash = nonce, s.keys.hash(purposeOTP, nonce+":"+code)
+		ch.Nonce, ch.CodeHash = nonce, codeHash
 		ch.IssuedAt, ch.ExpiresAt = now, now.Add(s.cfg.ChallengeTTL)
 		ch.MaxAttempts, ch.State = c.Programme.Settings.AttemptsPerChallenge(), ChallengePending
 		if err := tx.PutChallenge(ch); err != nil {
@@ -215,29 +214,6 @@ func requireLiveSession(tx ReadTx, c *Caller) error {
 		return &Error{Class: ErrUnauthenticated, Message: "invalid or expired token"}
 	}
 	return err
-}
-
-// newOTP returns a 6-digit HOTP code (RFC 4226) over a fresh random secret, and
-// a random nonce that binds its hash to this challenge. Sandbox codes are 123456.
-func (s *Service) newOTP() (code, nonce string, err error) {
-	secret := make([]byte, 20)
-	if _, err := rand.Read(secret); err != nil {
-		return "", "", fmt.Errorf("otp secret: %w", err)
-	}
-	n := make([]byte, 16)
-	if _, err := rand.Read(n); err != nil {
-		return "", "", fmt.Errorf("otp nonce: %w", err)
-	}
-	nonce = base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(n)
-	if s.cfg.Sandbox {
-		return SandboxCode, nonce, nil
-	}
-	code, err = hotp.GenerateCodeCustom(base32.StdEncoding.EncodeToString(secret), 0,
-		hotp.ValidateOpts{Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	if err != nil {
-		return "", "", fmt.Errorf("otp code: %w", err)
-	}
-	return code, nonce, nil
 }
 
 // VerifyEnrolSMS completes SMS enrolment with the code (Weavr
@@ -302,12 +278,17 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 			return Conflict(CodeCredentialsInactive)
 		case ch.State == ChallengeVerified && purpose == PurposeStepUpSMS:
 			return Conflict(CodeAlreadyVerified)
-		case ch.State != ChallengePending || now.Before(u.SCALockedUntil):
+		case now.Before(u.SCALockedUntil):
 			return Conflict(CodeStateInvalid)
-		case !now.Before(ch.ExpiresAt):
+		}
+		checked := ch.otp().check(s.keys, code, now)
+		switch {
+		case errors.Is(checked, errOTPUsed):
+			return Conflict(CodeStateInvalid)
+		case errors.Is(checked, errOTPExpired):
 			return Conflict(CodeCodeExpired)
 		}
-		if s.keys.equal(purposeOTP, ch.Nonce+":"+code, ch.CodeHash) {
+		if checked == nil {
 			if err := onSuccess(tx, now); err != nil {
 				return err
 			}
@@ -334,14 +315,12 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 			}
 			return s.finishIdempotent(ctx, tx, nil)
 		}
-		ch.Attempts++
 		u.SCAFailures++
-		left := ch.MaxAttempts - ch.Attempts
 		switch {
-		case left <= 0:
+		case errors.Is(checked, errOTPExhausted):
 			ch.State = ChallengeFailed
 			outcome = Conflict(CodeChallengeLimitExceeded)
-		case left == 1:
+		case errors.Is(checked, errOTPLastAttempt):
 			outcome = Conflict(CodeOneChallengeLimitRemain)
 		default:
 			outcome = Conflict(CodeCodeInvalid)

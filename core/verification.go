@@ -16,9 +16,6 @@ const (
 	CodeKYCRejected        = "KYC_REJECTED"
 )
 
-// maxEmailCodeAttempts wrong codes void an email-verification code.
-const maxEmailCodeAttempts = 5
-
 // EmailScope says whose email a verification call is for: the zero value is
 // every active user of the programme, root users included (Weavr
 // authorisedUserEmail*); RootOf names the root users of one identity type
@@ -47,12 +44,13 @@ func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, sc
 		return Conflict(CodeEmailNotFound)
 	}
 	codes := make([]string, len(users))
-	nonces := make([]string, len(users))
-	for i := range users {
+	stored := make([]*EmailCode, len(users))
+	for i, u := range users {
 		if codes[i], err = s.newCode(); err != nil {
 			return err
 		}
-		if nonces[i], err = randomToken(""); err != nil {
+		stored[i] = &EmailCode{UserID: u.ID, ExpiresAt: s.clock.Now().Add(s.cfg.ResetCodeTTL)}
+		if stored[i].Nonce, stored[i].CodeHash, err = s.keys.sealOTP(purposeEmailCode, codes[i]); err != nil {
 			return err
 		}
 	}
@@ -61,8 +59,7 @@ func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, sc
 			if err := s.spendEmail(tx, prog.ID, u.Email); err != nil {
 				return err
 			}
-			ec := &EmailCode{UserID: u.ID, Nonce: nonces[i], CodeHash: s.keys.hash(purposeEmailCode, nonces[i]+":"+codes[i]), ExpiresAt: s.clock.Now().Add(s.cfg.ResetCodeTTL)}
-			if err := tx.PutEmailCode(ec); err != nil {
+			if err := tx.PutEmailCode(stored[i]); err != nil {
 				return err
 			}
 			if err := s.audit(ctx, tx, prog.ID, ActorAPI, "user.email_verification_sent", u.ID, nil); err != nil {
@@ -118,15 +115,11 @@ func (s *Service) VerifyEmail(ctx context.Context, prog *Programme, scope EmailS
 			if err != nil {
 				return err
 			}
-			if !s.clock.Now().Before(ec.ExpiresAt) {
-				return tx.DeleteEmailCode(u.ID)
-			}
-			if !s.keys.equal(purposeEmailCode, ec.Nonce+":"+code, ec.CodeHash) {
-				ec.Attempts++
-				if ec.Attempts >= maxEmailCodeAttempts {
-					return tx.DeleteEmailCode(u.ID)
-				}
-				return tx.PutEmailCode(ec)
+			switch err := ec.otp().check(s.keys, code, s.clock.Now()); {
+			case errors.Is(err, errOTPWrong):
+				return tx.PutEmailCode(ec) // the count of wrong guesses
+			case err != nil:
+				return tx.DeleteEmailCode(u.ID) // expired or out of attempts
 			}
 			cur, err := tx.User(u.ID)
 			if err != nil {

@@ -146,7 +146,7 @@ func testResetCode(t *testing.T, s core.Store) {
 	requireNotFound(t, err)
 
 	for _, c := range []*core.ResetCode{
-		{UserID: "100", CodeHash: []byte("first"), ExpiresAt: t0, Attempts: 1},
+		{UserID: "100", Nonce: "n1", CodeHash: []byte("first"), ExpiresAt: t0, Attempts: 1},
 		{UserID: "100", CodeHash: []byte("second"), ExpiresAt: t0.Add(time.Hour)},
 	} {
 		if c.Attempts > 0 {
