@@ -279,7 +279,7 @@ func requireNotStored(t *testing.T, e *coreEnv, c *core.Caller, p core.Challenge
 
 var reSixDigits = regexp.MustCompile(`^[0-9]{6}$`)
 
-// Outside sandbox, codes are random 6-digit HOTP values, sent by SMS and never stored.
+// Outside sandbox, codes are 6 random digits, sent by SMS and never stored.
 func TestCodesOutsideSandbox(t *testing.T) {
 	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false; c.OriginHost = "bank.example" })
 	u, token := e.root(e.prog, "root@acme.test")
