@@ -167,6 +167,15 @@ type AuditEvent struct {
 	Details     map[string]string `json:",omitempty"`
 }
 
+// AuditCheckpoint is a signed head of a programme's audit log: the Merkle tree
+// of its first Size events (auditlog.Checkpoint), as the signed note published.
+type AuditCheckpoint struct {
+	ProgrammeID string
+	Size        int64
+	Note        []byte
+	At          time.Time
+}
+
 // IdempotencyRecord remembers the outcome of a request sent with an idempotency-ref.
 type IdempotencyRecord struct {
 	Key         string // caller-scoped key, built by the HTTP layer

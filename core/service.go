@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/deputyhq/deputy/password"
 )
@@ -71,6 +72,13 @@ type Config struct {
 	// PushPoll is how often a push event stream or long poll re-reads the store,
 	// so that a change committed by another replica reaches it (default 3s).
 	PushPoll time.Duration
+	// AuditSigner signs the audit log's checkpoints (auditlog.go); nil signs none.
+	AuditSigner note.Signer
+	// AuditCheckpointEvents and AuditCheckpointInterval say when a programme's
+	// log gets a new checkpoint: after that many new events, or when any event
+	// is that old without one (defaults 1000 and 1 minute).
+	AuditCheckpointEvents   int
+	AuditCheckpointInterval time.Duration
 }
 
 func (c *Config) applyDefaults() error {
@@ -109,6 +117,12 @@ func (c *Config) applyDefaults() error {
 	}
 	if c.OriginHost == "" {
 		c.OriginHost = "localhost"
+	}
+	if c.AuditCheckpointEvents == 0 {
+		c.AuditCheckpointEvents = 1000
+	}
+	if c.AuditCheckpointInterval == 0 {
+		c.AuditCheckpointInterval = time.Minute
 	}
 	if c.PasswordTokenTTL == 0 {
 		c.PasswordTokenTTL = 5 * time.Minute
@@ -283,9 +297,9 @@ const (
 	ActorSystem = "system" // Deputy itself (sweeps, lockouts)
 )
 
-// audit appends one event in tx.
+// audit appends one event in tx, a new leaf of the programme's Merkle tree.
 func (s *Service) audit(ctx context.Context, tx Tx, programmeID, actor, action, subject string, details map[string]string) error {
-	return tx.AppendAudit(&AuditEvent{
+	e := &AuditEvent{
 		ProgrammeID: programmeID,
 		Actor:       actor,
 		Action:      action,
@@ -293,7 +307,11 @@ func (s *Service) audit(ctx context.Context, tx Tx, programmeID, actor, action, 
 		RequestRef:  RequestRef(ctx),
 		At:          s.clock.Now(),
 		Details:     details,
-	})
+	}
+	if err := tx.AppendAudit(e); err != nil {
+		return err
+	}
+	return AddAuditLeaf(tx, e)
 }
 
 // internal wraps an unexpected store error with context; it maps to a 500.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Store errors. Implementations return these (wrapped or not) so that core can
@@ -20,13 +22,14 @@ var (
 
 // Unique constraints a store enforces.
 const (
-	UniqueProgrammeName = "programme.name"
-	UniqueKeyHash       = "programme.key_hash"  // hashes of api, ui and retired keys, across programmes
-	UniqueRootEmail     = "user.root_email"     // root users' emails, per programme
-	UniqueIdentityEmail = "user.identity_email" // users' emails, per identity
-	UniqueIdempotency   = "idempotency.key"
-	UniquePasswordToken = "password_token.hash"
-	UniqueCredentialID  = "factor.credential_id" // WebAuthn credential ids, across users
+	UniqueProgrammeName   = "programme.name"
+	UniqueKeyHash         = "programme.key_hash"  // hashes of api, ui and retired keys, across programmes
+	UniqueRootEmail       = "user.root_email"     // root users' emails, per programme
+	UniqueIdentityEmail   = "user.identity_email" // users' emails, per identity
+	UniqueIdempotency     = "idempotency.key"
+	UniquePasswordToken   = "password_token.hash"
+	UniqueCredentialID    = "factor.credential_id"  // WebAuthn credential ids, across users
+	UniqueAuditCheckpoint = "audit_checkpoint.size" // per programme
 )
 
 // DuplicateError says which unique constraint a write violated.
@@ -180,15 +183,32 @@ type ResetCodeWriter interface {
 	DeleteResetCode(userID string) error
 }
 
-// AuditReader reads the audit log.
+// AuditReader reads the audit log and its Merkle tree (auditlog.go).
 type AuditReader interface {
 	// AuditEvents returns up to limit events of a programme with Seq > after, oldest first.
 	AuditEvents(programmeID string, after uint64, limit int) ([]*AuditEvent, error)
+	// AuditSize is the number of events of a programme, which is its last Seq.
+	AuditSize(programmeID string) (int64, error)
+	// AuditHashes returns the tree hashes stored at tlog's storage indexes;
+	// ErrRecordNotFound when one is missing.
+	AuditHashes(programmeID string, indexes []int64) ([]tlog.Hash, error)
+	// AuditCheckpoints returns up to limit (every one when limit <= 0)
+	// checkpoints of a programme with Size > afterSize, smallest first.
+	AuditCheckpoints(programmeID string, afterSize int64, limit int) ([]*AuditCheckpoint, error)
+	// LastAuditCheckpoint is the largest checkpoint; ErrRecordNotFound when none.
+	LastAuditCheckpoint(programmeID string) (*AuditCheckpoint, error)
 }
 
-// AuditWriter appends to the audit log; the store assigns Seq.
+// AuditWriter appends to the audit log. AppendAudit assigns Seq: 1, 2, 3...
+// per programme, in commit order and without gaps, because event Seq is leaf
+// Seq-1 of the programme's Merkle tree.
 type AuditWriter interface {
 	AppendAudit(e *AuditEvent) error
+	// PutAuditHashes stores tree hashes at consecutive storage indexes from start.
+	PutAuditHashes(programmeID string, start int64, hashes []tlog.Hash) error
+	// InsertAuditCheckpoint fails with ErrDuplicate (UniqueAuditCheckpoint)
+	// when the programme has a checkpoint of that size.
+	InsertAuditCheckpoint(c *AuditCheckpoint) error
 }
 
 // IdempotencyReader reads idempotency records.

@@ -65,6 +65,12 @@
 //	├── audit/
 //	│   └── <programmeID>/               its sequence numbers the programme's events
 //	│       └── <seq>    -> AuditEvent   seq is a big-endian uint64
+//	├── audit_hashes/                                               6
+//	│   └── <programmeID>/               the Merkle tree of the programme's events (auditlog.go)
+//	│       └── <index>  -> hash         tlog storage index, big-endian uint64; 32 bytes
+//	├── audit_checkpoints/                                          6
+//	│   └── <programmeID>/
+//	│       └── <size>   -> AuditCheckpoint   unique per size (core.UniqueAuditCheckpoint)
 //	├── idempotency/
 //	│   └── <key>        -> IdempotencyRecord
 //	├── password_tokens/                                            3

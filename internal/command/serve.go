@@ -37,7 +37,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "webauthn-rp-id", Value: "localhost", Usage: "WebAuthn relying party id of the companion's biometric credentials: the origins' host or a parent domain", Sources: env("webauthn-rp-id")},
 			&cli.StringSliceFlag{Name: "webauthn-origin", Value: []string{"https://localhost"}, Usage: "origin the companion app acts for (repeat or comma-separate for several)", Sources: env("webauthn-origin")},
 			&cli.StringFlag{Name: "public-url", Usage: "the URL users reach the service at (https://auth.bank.example): its host ends texted codes as \"@host #code\" so that phones offer them only there (WebOTP); localhost when not set", Sources: env("public-url")},
-		}, slices.Concat(tlsFlags(), senderFlags(), kycFlags(), logFlags(), telemetryFlags())...),
+		}, slices.Concat(tlsFlags(), senderFlags(), kycFlags(), auditFlags(), logFlags(), telemetryFlags())...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			log, err := newLogger(stderrOr(cmd.Root().ErrWriter), cmd.String("log-format"), cmd.String("log-level"))
 			if err != nil {
@@ -75,7 +75,12 @@ func serveCommand() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("--public-url: %w", err)
 			}
+			audit, err := auditFrom(cmd, log)
+			if err != nil {
+				return err
+			}
 			cfg := instanceConfig{
+				Audit:           audit,
 				DB:              cmd.String("db"),
 				Sandbox:         cmd.Bool("sandbox"),
 				SessionIdle:     cmd.Duration("session-idle"),
@@ -158,7 +163,9 @@ type instanceConfig struct {
 	// sandbox mode the sandbox provider stands in when KYC is nil.
 	KYC       core.KYCProvider
 	KYCSecret []byte
-	Log       *slog.Logger
+	// Audit signs the audit log's checkpoints; the zero value signs none.
+	Audit auditConfig
+	Log   *slog.Logger
 	// Telemetry measures and traces the store, the service and every
 	// request; nil for none.
 	Telemetry *telemetry.Telemetry
@@ -246,7 +253,8 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 		}
 	}
 	svc, err := core.New(ctx, core.Config{Sandbox: cfg.Sandbox, SessionIdle: cfg.SessionIdle, Logger: cfg.Log,
-		WebAuthnRPID: cfg.WebAuthnRPID, WebAuthnOrigins: cfg.WebAuthnOrigins, OriginHost: cfg.OriginHost, Observer: obs},
+		WebAuthnRPID: cfg.WebAuthnRPID, WebAuthnOrigins: cfg.WebAuthnOrigins, OriginHost: cfg.OriginHost, Observer: obs,
+		AuditSigner: cfg.Audit.Signer, AuditCheckpointEvents: cfg.Audit.Events, AuditCheckpointInterval: cfg.Audit.Interval},
 		store, delivery, clock)
 	if err != nil {
 		bolt.Close()
@@ -298,6 +306,7 @@ func (i *instance) Serve(ctx context.Context, ln net.Listener) error {
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go i.sweep(sweepCtx)
+	go i.svc.RunAuditCheckpoints(sweepCtx, auditCheckpointTick)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -30,6 +30,7 @@ type Operations interface {
 	RotateKey(ctx context.Context, programmeID string, kind core.KeyKind, grace time.Duration) (string, error)
 	Programme(ctx context.Context, id string) (*core.Programme, error)
 	UpdateProgrammeSettings(ctx context.Context, id string, set core.ProgrammeSettings) (*core.Programme, error)
+	ExportAudit(ctx context.Context, programmeID string, w io.Writer) error
 }
 
 var _ Operations = (*core.Service)(nil)
@@ -109,6 +110,17 @@ func handler(ops Operations, db Backuper) http.Handler {
 			panic(http.ErrAbortHandler)
 		}
 	})
+	mux.HandleFunc("GET /programmes/{id}/audit", func(w http.ResponseWriter, r *http.Request) {
+		out := &startedWriter{w: w}
+		err := ops.ExportAudit(r.Context(), r.PathValue("id"), out)
+		switch {
+		case err == nil:
+		case !out.started:
+			answer(w, nil, func() (any, error) { return nil, err })
+		default:
+			panic(http.ErrAbortHandler) // cut the stream: the client sees an error
+		}
+	})
 	mux.HandleFunc("POST /programmes", func(w http.ResponseWriter, r *http.Request) {
 		var in core.NewProgramme
 		answer(w, decode(w, r, &in), func() (any, error) {
@@ -175,6 +187,18 @@ func answer(w http.ResponseWriter, decodeErr error, do func() (any, error)) {
 		w.WriteHeader(http.StatusInternalServerError)
 		_ = json.NewEncoder(w).Encode(errorResponse{Error: err.Error()})
 	}
+}
+
+// startedWriter says whether anything was written, and so whether an error
+// can still get a status of its own.
+type startedWriter struct {
+	w       io.Writer
+	started bool
+}
+
+func (s *startedWriter) Write(b []byte) (int, error) {
+	s.started = true
+	return s.w.Write(b)
 }
 
 // Client sends operations to the server listening on a control socket.
@@ -262,7 +286,19 @@ func (c *Client) UpdateProgrammeSettings(ctx context.Context, id string, set cor
 // Backup streams a consistent copy of the running server's database to w and
 // returns its size. A copy cut short (the server stopped) is an error.
 func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://deputy/backup", nil)
+	return c.stream(ctx, "/backup", w)
+}
+
+// ExportAudit streams a programme's audit log export to w.
+func (c *Client) ExportAudit(ctx context.Context, programmeID string, w io.Writer) error {
+	_, err := c.stream(ctx, "/programmes/"+url.PathEscape(programmeID)+"/audit", w)
+	return err
+}
+
+// stream copies the answer to a GET of path to w; an error answer or a
+// stream cut short is an error.
+func (c *Client) stream(ctx context.Context, path string, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://deputy"+path, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -275,11 +311,15 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("control socket: backup answered status %d", res.StatusCode)
+		var e errorResponse
+		if json.NewDecoder(res.Body).Decode(&e) != nil || e.Error == "" {
+			return 0, fmt.Errorf("control socket: %s answered status %d", path, res.StatusCode)
+		}
+		return 0, errors.New(e.Error)
 	}
 	n, err := io.Copy(w, res.Body)
 	if err != nil {
-		return n, fmt.Errorf("control socket: backup: %w", err)
+		return n, fmt.Errorf("control socket: %s: %w", path, err)
 	}
 	return n, nil
 }

@@ -1,0 +1,180 @@
+package auditlog
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Report says what a verified export holds.
+type Report struct {
+	Origin      string
+	Events      int64 // events in the export
+	Checkpoints int   // signed checkpoints checked, the export's and the saved ones
+	Covered     int64 // events covered by the largest checked checkpoint
+}
+
+// ErrTampered is wrapped by every error that finds the log changed.
+var ErrTampered = errors.New("audit log tampered with")
+
+func tampered(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrTampered, fmt.Sprintf(format, args...))
+}
+
+// Verify checks an export file with only the verifier key: every leaf is
+// numbered in order, every checkpoint in the file and every saved one (signed
+// notes kept from the server's log lines, say) is signed by the key and matches
+// the tree of the exported events, and the file's tree proofs hold. It finds a
+// changed, inserted, reordered or deleted event, and events cut from the end
+// after a checkpoint covering them was published.
+func Verify(r io.Reader, v note.Verifier, saved [][]byte) (*Report, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<16), 1<<24)
+	if !sc.Scan() {
+		return nil, fmt.Errorf("empty export: %w", sc.Err())
+	}
+	var h header
+	if err := json.Unmarshal(sc.Bytes(), &h); err != nil || h.Version != exportVersion {
+		return nil, errors.New("line 1: not a Deputy audit export (version 1)")
+	}
+	t := &tree{}
+	var checkpoints [][]byte
+	var proofs []proof
+	for line := 2; sc.Scan(); line++ {
+		var l exportLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		switch {
+		case l.Leaf != nil:
+			if len(checkpoints)+len(proofs) > 0 {
+				return nil, tampered("line %d: an event after the checkpoints", line)
+			}
+			if err := t.add(l.Leaf); err != nil {
+				return nil, fmt.Errorf("line %d: %w", line, err)
+			}
+		case l.Checkpoint != nil:
+			checkpoints = append(checkpoints, []byte(*l.Checkpoint))
+		case l.Proof != nil:
+			proofs = append(proofs, *l.Proof)
+		default:
+			return nil, fmt.Errorf("line %d: neither leaf, checkpoint nor proof", line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if t.size() != h.Size {
+		return nil, tampered("the export says %d events but holds %d", h.Size, t.size())
+	}
+	rep := &Report{Origin: h.Origin, Events: t.size()}
+	for _, signed := range append(checkpoints, saved...) {
+		c, err := OpenCheckpoint(signed, v)
+		if err != nil {
+			return nil, err
+		}
+		if err := t.check(h.Origin, c); err != nil {
+			return nil, err
+		}
+		rep.Checkpoints++
+		rep.Covered = max(rep.Covered, c.Size)
+	}
+	for _, p := range proofs {
+		if err := t.checkProof(p); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}
+
+// tree is the Merkle tree of the exported leaves, held in memory as tlog
+// stores it (about two hashes per leaf).
+type tree struct {
+	hashes []tlog.Hash
+	leaves int64
+}
+
+func (t *tree) size() int64 { return t.leaves }
+
+// ReadHashes implements tlog.HashReader.
+func (t *tree) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		if x < 0 || x >= int64(len(t.hashes)) {
+			return nil, fmt.Errorf("tree hash %d not stored", x)
+		}
+		out[i] = t.hashes[x]
+	}
+	return out, nil
+}
+
+func (t *tree) add(leaf []byte) error {
+	n := t.leaves
+	var seq struct {
+		Seq int64 `json:"seq"`
+	}
+	if err := json.Unmarshal(leaf, &seq); err != nil {
+		return fmt.Errorf("leaf: %w", err)
+	}
+	if seq.Seq != n+1 {
+		return tampered("event %d of the export has seq %d: events were inserted, deleted or reordered", n+1, seq.Seq)
+	}
+	hs, err := tlog.StoredHashes(n, leaf, t)
+	if err != nil {
+		return err
+	}
+	t.hashes = append(t.hashes, hs...)
+	t.leaves++
+	return nil
+}
+
+// check compares a checkpoint with the tree of the exported events.
+func (t *tree) check(origin string, c Checkpoint) error {
+	if c.Origin != origin {
+		return fmt.Errorf("a checkpoint of %q, not of this log (%q)", c.Origin, origin)
+	}
+	if c.Size > t.leaves {
+		return tampered("a checkpoint covers %d events but the log holds %d: events were cut from the end", c.Size, t.leaves)
+	}
+	root, err := tlog.TreeHash(c.Size, t)
+	if err != nil {
+		return err
+	}
+	if root != c.Root {
+		return tampered("the first %d events do not match their signed checkpoint: an event was changed, inserted, deleted or reordered", c.Size)
+	}
+	return nil
+}
+
+// checkProof checks a tree proof from a checkpoint's size to the export's.
+func (t *tree) checkProof(p proof) error {
+	if p.Size > t.leaves {
+		return tampered("a proof from %d events but the log holds %d", p.Size, t.leaves)
+	}
+	pr := make(tlog.TreeProof, len(p.Hashes))
+	for i, s := range p.Hashes {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(b) != tlog.HashSize {
+			return fmt.Errorf("proof from %d: bad hash", p.Size)
+		}
+		copy(pr[i][:], b)
+	}
+	old, err := tlog.TreeHash(p.Size, t)
+	if err != nil {
+		return err
+	}
+	whole, err := tlog.TreeHash(t.leaves, t)
+	if err != nil {
+		return err
+	}
+	if err := tlog.CheckTree(pr, t.leaves, whole, p.Size, old); err != nil {
+		return tampered("the proof from %d to %d events fails: %v", p.Size, t.leaves, err)
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package boltstore
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// memoryTree is a tlog tree built in memory, the reference for the stored one.
+type memoryTree []tlog.Hash
+
+func (m memoryTree) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		out[i] = m[x]
+	}
+	return out, nil
+}
+
+func (m *memoryTree) add(t *testing.T, e *core.AuditEvent) {
+	hs, err := tlog.StoredHashes(int64(e.Seq)-1, core.AuditLeaf(e), *m)
+	require.NoError(t, err)
+	*m = append(*m, hs...)
+}
+
+// TestMigration6HashesTheLogSoFar upgrades a version 5 file holding audit
+// events of two programmes: each programme's stored tree then has the root of
+// its events, and the next event extends it.
+func TestMigration6HashesTheLogSoFar(t *testing.T) {
+	db := openRaw(t, filepath.Join(t.TempDir(), "deputy.db"))
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations[:5]) }))
+	events := map[string][]*core.AuditEvent{}
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		w := &writeTx{readTx{tx: tx, cache: newRecordCaches()}}
+		for i := range 11 {
+			e := &core.AuditEvent{ProgrammeID: []string{"p1", "p2"}[i%3/2], Actor: "101", Action: "user.login", Subject: "101", Details: map[string]string{"i": string(rune('a' + i))}}
+			if err := w.AppendAudit(e); err != nil { // as version 5 did: no tree
+				return err
+			}
+			events[e.ProgrammeID] = append(events[e.ProgrammeID], e)
+		}
+		return nil
+	}))
+
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations[:6]) }))
+	assert.Equal(t, uint64(6), fileVersion(t, db))
+	for p, es := range events {
+		var want memoryTree
+		for _, e := range es {
+			want.add(t, e)
+		}
+		require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+			w := &writeTx{readTx{tx: tx, cache: newRecordCaches()}}
+			size, err := w.AuditSize(p)
+			require.NoError(t, err)
+			require.Equal(t, int64(len(es)), size)
+			got, err := tlog.TreeHash(size, hashReader{w, p})
+			require.NoError(t, err)
+			wantRoot, err := tlog.TreeHash(size, want)
+			require.NoError(t, err)
+			assert.Equal(t, wantRoot, got, "programme %s: the stored tree holds the events logged before", p)
+
+			next := &core.AuditEvent{ProgrammeID: p, Actor: "api", Action: "user.create", Subject: "102"}
+			require.NoError(t, w.AppendAudit(next))
+			require.NoError(t, core.AddAuditLeaf(w, next))
+			want.add(t, next)
+			got, err = tlog.TreeHash(size+1, hashReader{w, p})
+			require.NoError(t, err)
+			wantRoot, err = tlog.TreeHash(size+1, want)
+			require.NoError(t, err)
+			assert.Equal(t, wantRoot, got, "programme %s: a new event extends the migrated tree", p)
+			return nil
+		}))
+	}
+}
+
+// hashReader reads one programme's stored tree hashes.
+type hashReader struct {
+	r           core.ReadTx
+	programmeID string
+}
+
+func (h hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	return h.r.AuditHashes(h.programmeID, indexes)
+}
