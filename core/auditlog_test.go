@@ -16,7 +16,7 @@ import (
 )
 
 // auditKeys returns a signer for Config.AuditSigner and its verifier.
-func auditKeys(t *testing.T) (note.Signer, note.Verifier) {
+func auditKeys(t testing.TB) (note.Signer, note.Verifier) {
 	skey, vkey, err := auditlog.NewKey("deputy-test")
 	require.NoError(t, err)
 	s, err := note.NewSigner(skey)

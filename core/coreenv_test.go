@@ -25,7 +25,7 @@ var testParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, K
 // coreEnv is a real core.Service over a bbolt file in t.TempDir(), with a
 // movable clock and senders that record what they are asked to deliver.
 type coreEnv struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	store *boltstore.Store
 	svc   *core.Service
@@ -37,14 +37,14 @@ type coreEnv struct {
 }
 
 // newCoreEnv starts a service; opts adjust its Config (sandbox by default).
-func newCoreEnv(t *testing.T, opts ...func(*core.Config)) *coreEnv {
+func newCoreEnv(t testing.TB, opts ...func(*core.Config)) *coreEnv {
 	t.Helper()
 	return newCoreEnvOn(t, core.NewOffsetClock(nil), opts...)
 }
 
 // newCoreEnvOn is newCoreEnv on clock: a clock whose base stands still lets a
 // test reach an exact instant (the end of a code's life).
-func newCoreEnvOn(t *testing.T, clock *core.OffsetClock, opts ...func(*core.Config)) *coreEnv {
+func newCoreEnvOn(t testing.TB, clock *core.OffsetClock, opts ...func(*core.Config)) *coreEnv {
 	t.Helper()
 	store, err := boltstore.Open(filepath.Join(t.TempDir(), "deputy.db"), boltstore.Options{})
 	require.NoError(t, err)
@@ -210,7 +210,7 @@ func (r *recordingSMS) all() []core.SMS {
 var reOriginBound = regexp.MustCompile(`\n@([a-z0-9.-]+) #([0-9]+)$`)
 
 // lastCode returns the code of the last text message, failing if there is none.
-func (r *recordingSMS) lastCode(t *testing.T) string {
+func (r *recordingSMS) lastCode(t testing.TB) string {
 	t.Helper()
 	all := r.all()
 	require.NotEmpty(t, all, "no text message was sent")
