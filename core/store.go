@@ -187,6 +187,10 @@ type ResetCodeWriter interface {
 type AuditReader interface {
 	// AuditEvents returns up to limit events of a programme with Seq > after, oldest first.
 	AuditEvents(programmeID string, after uint64, limit int) ([]*AuditEvent, error)
+	// AuditEventsAbout returns up to limit events of a programme whose Subject
+	// is subject and whose Seq is below before (every Seq when before is 0),
+	// newest first.
+	AuditEventsAbout(programmeID, subject string, before uint64, limit int) ([]*AuditEvent, error)
 	// AuditSize is the number of events of a programme, which is its last Seq.
 	AuditSize(programmeID string) (int64, error)
 	// AuditHashes returns the tree hashes stored at tlog's storage indexes;

@@ -124,6 +124,7 @@ var accessTable = []accessRoute{
 	{"POST /multi/users/{user_id}/deactivate", userToken, onTarget("/deactivate", nil)},
 	{"POST /multi/users/{user_id}/invite", userToken, onTarget("/invite", nil)},
 	{"POST /multi/users/{user_id}/device/reset", userToken, onTarget("/device/reset", nil)}, // 403 STEP_UP_REQUIRED
+	{"GET /multi/users/{user_id}/security_events", userToken, onTarget("/security_events", nil)},
 	{"POST /multi/users/{user_id}/invite/validate", eitherKey, onTarget("/invite/validate", map[string]any{"inviteCode": "654321"})},
 	{"POST /multi/users/{user_id}/invite/consume", eitherKey, onTarget("/invite/consume", map[string]any{"inviteCode": "654321", "password": pw(testPassword)})},
 	{"POST /multi/users/verification/email/send", secretKey, func(f *accessFixture) call {

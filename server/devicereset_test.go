@@ -68,6 +68,16 @@ func TestDeviceReset(t *testing.T) {
 	require.NoError(t, admin.ResetUserDevice(ctx, u.ID, client.IdempotencyRef("reset-1")))
 	require.NoError(t, admin.ResetUserDevice(ctx, u.ID, client.IdempotencyRef("reset-1")))
 	assert.Equal(t, 2, count(e.audit(), "user.device_reset"), "every reset is recorded, a replay is not")
+	page, err := bob.s.SecurityEvents(ctx, u.ID, "", 2)
+	require.NoError(t, err)
+	require.Len(t, page.Events, 2)
+	for _, ev := range page.Events {
+		assert.Equal(t, "user.device_reset", ev.Action, "Bob reads who reset his device")
+		assert.NotEqual(t, u.ID, ev.Actor, "an admin did, not Bob")
+	}
+	assert.NotEmpty(t, page.Next)
+	_, err = bob.s.SecurityEvents(ctx, u.ID, page.Next, 101)
+	require.ErrorIs(t, err, client.ErrInvalid)
 
 	// A new phone enrols as on the first day.
 	phone := e.newDevice("bob-new-phone", "bob@acme.test")

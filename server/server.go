@@ -148,6 +148,7 @@ func (s *Server) routes() {
 	s.handle("POST /multi/users/{user_id}/deactivate", userToken, false, s.userSetActive(false))
 	s.handle("POST /multi/users/{user_id}/invite", userToken, true, s.userInviteSend)
 	s.handle("POST /multi/users/{user_id}/device/reset", userToken, true, s.userDeviceReset)
+	s.handle("GET /multi/users/{user_id}/security_events", userToken, false, s.userSecurityEvents)
 	s.handle("POST /multi/users/{user_id}/invite/validate", eitherKey, false, s.userInviteValidate)
 	s.handle("POST /multi/users/{user_id}/invite/consume", eitherKey, true, s.userInviteConsume)
 	s.handle("POST /multi/users/verification/email/send", secretKey, true, s.emailVerificationSend(core.EmailScope{}))

@@ -1,6 +1,9 @@
 package boltstore
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 
@@ -12,7 +15,54 @@ import (
 
 // The audit log's Merkle tree: audit_hashes/<programme> maps tlog storage
 // indexes (seqKey) to hashes, and audit_checkpoints/<programme> maps tree
-// sizes (seqKey) to signed checkpoints.
+// sizes (seqKey) to signed checkpoints. audit_subjects/<programme> indexes
+// events by subject: [subject, 0, seqKey] -> nothing.
+
+// auditSubjectKey is the index key of an event about subject.
+func auditSubjectKey(subject string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte(subject), 0), seq)
+}
+
+// indexAuditSubject adds e to its programme's subject index.
+func (w *writeTx) indexAuditSubject(e *core.AuditEvent) error {
+	if e.Subject == "" {
+		return nil
+	}
+	b, err := w.bucket(bucketAuditSubjects).CreateBucketIfNotExists([]byte(e.ProgrammeID))
+	if err != nil {
+		return fmt.Errorf("programme %q: %w", e.ProgrammeID, err)
+	}
+	return b.Put(auditSubjectKey(e.Subject, e.Seq), nil)
+}
+
+func (r *readTx) AuditEventsAbout(programmeID, subject string, before uint64, limit int) ([]*core.AuditEvent, error) {
+	idx := r.bucket(bucketAuditSubjects).Bucket([]byte(programmeID))
+	events := r.bucket(bucketAudit).Bucket([]byte(programmeID))
+	if idx == nil || events == nil || subject == "" {
+		return nil, nil
+	}
+	if before == 0 {
+		before = math.MaxUint64
+	}
+	prefix := append([]byte(subject), 0)
+	var es []*core.AuditEvent
+	c := idx.Cursor()
+	k, _ := c.Seek(auditSubjectKey(subject, before))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(es) < limit; k, _ = c.Prev() {
+		seq := binary.BigEndian.Uint64(k[len(prefix):])
+		e, err := get[core.AuditEvent](events, seqKey(seq), "audit event")
+		if err != nil {
+			return nil, err
+		}
+		es = append(es, e)
+	}
+	return es, nil
+}
 
 func (r *readTx) AuditSize(programmeID string) (int64, error) {
 	b := r.bucket(bucketAudit).Bucket([]byte(programmeID))
@@ -93,11 +143,12 @@ func (w *writeTx) InsertAuditCheckpoint(c *core.AuditCheckpoint) error {
 }
 
 // addAuditTree is migration 6: it creates the buckets of the audit log's
-// Merkle tree and adds every event already logged to its programme's tree,
-// in Seq order, with the code core uses for each new event.
+// Merkle tree and subject index, and adds every event already logged to its
+// programme's tree, in Seq order, with the code core uses for each new event,
+// and to the index.
 func addAuditTree(tx *bolt.Tx) error {
 	root := tx.Bucket(bucketRoot)
-	for _, name := range [][]byte{bucketAuditHashes, bucketAuditCheckpoints} {
+	for _, name := range [][]byte{bucketAuditHashes, bucketAuditCheckpoints, bucketAuditSubjects} {
 		if _, err := root.CreateBucket(name); err != nil {
 			return fmt.Errorf("bucket %s: %w", name, err)
 		}
@@ -109,7 +160,7 @@ func addAuditTree(tx *bolt.Tx) error {
 			if err != nil {
 				return err
 			}
-			return core.AddAuditLeaf(w, e)
+			return errors.Join(core.AddAuditLeaf(w, e), w.indexAuditSubject(e))
 		})
 	})
 }

@@ -37,10 +37,14 @@ func TestMigration6HashesTheLogSoFar(t *testing.T) {
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations[:5]) }))
 	events := map[string][]*core.AuditEvent{}
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		w := &writeTx{readTx{tx: tx, cache: newRecordCaches()}}
 		for i := range 11 {
 			e := &core.AuditEvent{ProgrammeID: []string{"p1", "p2"}[i%3/2], Actor: "101", Action: "user.login", Subject: "101", Details: map[string]string{"i": string(rune('a' + i))}}
-			if err := w.AppendAudit(e); err != nil { // as version 5 did: no tree
+			b, seq, err := nextInProgramme(tx.Bucket(bucketRoot).Bucket(bucketAudit), e.ProgrammeID)
+			if err != nil {
+				return err
+			}
+			e.Seq = seq
+			if err := put(b, seqKey(seq), e); err != nil { // as version 5 did: no tree, no index
 				return err
 			}
 			events[e.ProgrammeID] = append(events[e.ProgrammeID], e)
@@ -65,6 +69,9 @@ func TestMigration6HashesTheLogSoFar(t *testing.T) {
 			wantRoot, err := tlog.TreeHash(size, want)
 			require.NoError(t, err)
 			assert.Equal(t, wantRoot, got, "programme %s: the stored tree holds the events logged before", p)
+			about, err := w.AuditEventsAbout(p, "101", 0, 100)
+			require.NoError(t, err)
+			assert.Len(t, about, len(es), "programme %s: the events are indexed by subject", p)
 
 			next := &core.AuditEvent{ProgrammeID: p, Actor: "api", Action: "user.create", Subject: "102"}
 			require.NoError(t, w.AppendAudit(next))

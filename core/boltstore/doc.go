@@ -71,6 +71,9 @@
 //	├── audit_checkpoints/                                          6
 //	│   └── <programmeID>/
 //	│       └── <size>   -> AuditCheckpoint   unique per size (core.UniqueAuditCheckpoint)
+//	├── audit_subjects/                                             6
+//	│   └── <programmeID>/               the programme's events by subject
+//	│       └── [subject, 0, seq] -> nothing
 //	├── idempotency/
 //	│   └── <key>        -> IdempotencyRecord
 //	├── password_tokens/                                            3

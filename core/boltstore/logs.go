@@ -34,7 +34,10 @@ func (w *writeTx) AppendAudit(e *core.AuditEvent) error {
 		return err
 	}
 	e.Seq = seq
-	return put(b, seqKey(seq), e)
+	if err := put(b, seqKey(seq), e); err != nil {
+		return err
+	}
+	return w.indexAuditSubject(e)
 }
 
 func (r *readTx) Outbox(programmeID string, recipients []string, limit int) ([]*core.Message, error) {

@@ -58,6 +58,7 @@ var (
 	// Added by migration 6 (auditlog.go).
 	bucketAuditHashes      = []byte("audit_hashes")
 	bucketAuditCheckpoints = []byte("audit_checkpoints")
+	bucketAuditSubjects    = []byte("audit_subjects")
 )
 
 // A migration takes a file from schema version Version-1 to Version. It runs
@@ -78,7 +79,7 @@ var migrations = []migration{
 	{Version: 3, Description: "index every programme key; add password tokens and counters", Migrate: addKeysTokensAndCounters},
 	{Version: 4, Description: "add push challenges and WebAuthn registrations", Migrate: addPushAndWebAuthn},
 	{Version: 5, Description: "index factors by WebAuthn credential id", Migrate: addCredentialIndex},
-	{Version: 6, Description: "add the audit log's Merkle tree and checkpoints", Migrate: addAuditTree},
+	{Version: 6, Description: "add the audit log's Merkle tree, checkpoints and subject index", Migrate: addAuditTree},
 }
 
 // migrate brings the file up to the last of ms. It refuses a file whose

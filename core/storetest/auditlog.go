@@ -80,3 +80,35 @@ func testAuditCheckpoints(t *testing.T, s core.Store) {
 	require.ErrorIs(t, err, core.ErrRecordNotFound)
 	requireDuplicate(t, tryWrite(t, s, func(tx core.Tx) error { return tx.InsertAuditCheckpoint(cp("p1", 3)) }), core.UniqueAuditCheckpoint)
 }
+
+func testAuditEventsAbout(t *testing.T, s core.Store) {
+	var about []*core.AuditEvent // events of p1 about subject 102, in order
+	for n := range 9 {
+		e := auditEvent("p1", n)
+		switch n % 3 {
+		case 0:
+			e.Subject = "1020" // a subject 102 is a prefix of
+		case 1:
+			about = append(about, e)
+		case 2:
+			e.ProgrammeID = "p2"
+		}
+		mustUpdate(t, s, func(tx core.Tx) error { return tx.AppendAudit(e) })
+	}
+	list := func(subject string, before uint64, limit int) []*core.AuditEvent {
+		t.Helper()
+		es, err := read(t, s, func(tx core.ReadTx) ([]*core.AuditEvent, error) {
+			return tx.AuditEventsAbout("p1", subject, before, limit)
+		})
+		require.NoError(t, err)
+		return es
+	}
+	newestFirst := []*core.AuditEvent{about[2], about[1], about[0]}
+	assert.Equal(t, newestFirst, list("102", 0, 10), "every event about 102, newest first")
+	assert.Equal(t, newestFirst[:2], list("102", 0, 2), "limit")
+	assert.Equal(t, newestFirst[1:], list("102", about[2].Seq, 10), "below a Seq")
+	assert.Empty(t, list("102", about[0].Seq, 10), "nothing below the oldest")
+	assert.Len(t, list("1020", 0, 10), 3)
+	assert.Empty(t, list("10", 0, 10), "a prefix of a subject is another subject")
+	assert.Empty(t, list("", 0, 10))
+}

@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"WebAuthnRegistration", testWebAuthnRegistration},
 		{"AuditOrderAndPaging", testAuditOrderAndPaging},
 		{"AuditSeqHasNoGaps", testAuditSeqHasNoGaps},
+		{"AuditEventsAbout", testAuditEventsAbout},
 		{"AuditHashes", testAuditHashes},
 		{"AuditCheckpoints", testAuditCheckpoints},
 		{"OutboxNewestFirst", testOutboxNewestFirst},

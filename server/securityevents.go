@@ -1,0 +1,52 @@
+package server
+
+import (
+	"strconv"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// securityEventJSON is one audit event about a user (Deputy extension).
+type securityEventJSON struct {
+	Seq        string            `json:"seq"`
+	Timestamp  int64             `json:"timestamp"` // epoch milliseconds, as Weavr's timestamps
+	Action     string            `json:"action"`
+	Actor      string            `json:"actor"` // a user id, "api" or "system"
+	RequestRef string            `json:"requestRef,omitempty"`
+	Details    map[string]string `json:"details,omitempty"`
+}
+
+type securityEventsResponse struct {
+	Events []securityEventJSON `json:"events"`
+	// Next is the before value of the next (older) page; absent on the last page.
+	Next string `json:"next,omitempty"`
+}
+
+// userSecurityEvents serves the Deputy extension GET
+// /multi/users/{user_id}/security_events: the user's audit events, newest first.
+func (s *Server) userSecurityEvents(r *request) (reply, error) {
+	id, err := userIDParam(r)
+	if err != nil {
+		return reply{}, err
+	}
+	var f fields
+	q := r.URL.Query()
+	limit := queryInt(&f, q, "limit", 20, 1, core.MaxSecurityEventsPage)
+	before := queryInt(&f, q, "before", 0, 1, 1<<62)
+	if err := f.err(); err != nil {
+		return reply{}, err
+	}
+	es, err := s.svc.SecurityEvents(r.Context(), r.caller, id, uint64(before), limit)
+	if err != nil {
+		return reply{}, err
+	}
+	out := securityEventsResponse{Events: make([]securityEventJSON, len(es))}
+	for i, e := range es {
+		out.Events[i] = securityEventJSON{Seq: strconv.FormatUint(e.Seq, 10), Timestamp: e.At.UnixMilli(),
+			Action: e.Action, Actor: e.Actor, RequestRef: e.RequestRef, Details: e.Details}
+	}
+	if len(es) == limit {
+		out.Next = out.Events[len(es)-1].Seq
+	}
+	return ok(out)
+}
