@@ -68,15 +68,15 @@ func TestDeviceReset(t *testing.T) {
 	require.NoError(t, admin.ResetUserDevice(ctx, u.ID, client.IdempotencyRef("reset-1")))
 	require.NoError(t, admin.ResetUserDevice(ctx, u.ID, client.IdempotencyRef("reset-1")))
 	assert.Equal(t, 2, count(e.audit(), "user.device_reset"), "every reset is recorded, a replay is not")
-	page, err := bob.s.SecurityEvents(ctx, u.ID, "", 2)
+	page, err := admin.SecurityEvents(ctx, u.ID, "", 2)
 	require.NoError(t, err)
 	require.Len(t, page.Events, 2)
 	for _, ev := range page.Events {
-		assert.Equal(t, "user.device_reset", ev.Action, "Bob reads who reset his device")
+		assert.Equal(t, "user.device_reset", ev.Action, "who reset Bob's device, as his admin reads it")
 		assert.NotEqual(t, u.ID, ev.Actor, "an admin did, not Bob")
 	}
 	assert.NotEmpty(t, page.Next)
-	_, err = bob.s.SecurityEvents(ctx, u.ID, page.Next, 101)
+	_, err = admin.SecurityEvents(ctx, u.ID, page.Next, 101)
 	require.ErrorIs(t, err, client.ErrInvalid)
 
 	// A new phone enrols as on the first day.
