@@ -68,13 +68,11 @@ func TestDeviceReset(t *testing.T) {
 	require.NoError(t, admin.ResetUserDevice(ctx, u.ID, client.IdempotencyRef("reset-1")))
 	require.NoError(t, admin.ResetUserDevice(ctx, u.ID, client.IdempotencyRef("reset-1")))
 	assert.Equal(t, 2, count(e.audit(), "user.device_reset"), "every reset is recorded, a replay is not")
-	page, err := admin.SecurityEvents(ctx, u.ID, "", 2)
+	page, err := admin.SecurityEvents(ctx, u.ID, "", 1)
 	require.NoError(t, err)
-	require.Len(t, page.Events, 2)
-	for _, ev := range page.Events {
-		assert.Equal(t, "user.device_reset", ev.Action, "who reset Bob's device, as his admin reads it")
-		assert.NotEqual(t, u.ID, ev.Actor, "an admin did, not Bob")
-	}
+	require.Len(t, page.Events, 1)
+	assert.Equal(t, "user.device_reset", page.Events[0].Action, "who reset Bob's device, as his admin reads it")
+	assert.NotEqual(t, u.ID, page.Events[0].Actor, "an admin did, not Bob")
 	assert.NotEmpty(t, page.Next)
 	_, err = admin.SecurityEvents(ctx, u.ID, page.Next, 101)
 	require.ErrorIs(t, err, client.ErrInvalid)
