@@ -33,6 +33,7 @@ var walkthroughs = []struct {
 		"Sign-up and sign-in for a web app",
 		"Rotating keys",
 		"Backups",
+		"Audit log",
 	}},
 	{"companion", []string{"The headless companion in sandbox mode"}},
 }

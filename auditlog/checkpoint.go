@@ -11,6 +11,7 @@
 package auditlog
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -44,8 +45,10 @@ func (c Checkpoint) Sign(s note.Signer) ([]byte, error) {
 	return note.Sign(&note.Note{Text: c.Text()}, s)
 }
 
-// OpenCheckpoint checks a signed checkpoint against the verifier and parses it.
+// OpenCheckpoint checks a signed checkpoint against the verifier and parses
+// it. Blank space around the note (a copy from a log line) is ignored.
 func OpenCheckpoint(signed []byte, v note.Verifier) (Checkpoint, error) {
+	signed = append(bytes.TrimSpace(signed), '\n')
 	n, err := note.Open(signed, note.VerifierList(v))
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("checkpoint signature: %w", err)

@@ -21,6 +21,12 @@ import (
 // that an export of the log holds every event it covered, unchanged
 // (auditlog.Verify).
 
+// When a programme's log gets a checkpoint, unless Config says otherwise.
+const (
+	DefaultAuditCheckpointEvents   = 1000
+	DefaultAuditCheckpointInterval = time.Minute
+)
+
 // auditLeafV1 is what a leaf hashes. It names each field, so that later fields
 // of AuditEvent never change the bytes of leaves already in the tree.
 type auditLeafV1 struct {

@@ -76,7 +76,8 @@ type Config struct {
 	AuditSigner note.Signer
 	// AuditCheckpointEvents and AuditCheckpointInterval say when a programme's
 	// log gets a new checkpoint: after that many new events, or when any event
-	// is that old without one (defaults 1000 and 1 minute).
+	// is that old without one (defaults DefaultAuditCheckpointEvents and
+	// DefaultAuditCheckpointInterval).
 	AuditCheckpointEvents   int
 	AuditCheckpointInterval time.Duration
 }
@@ -119,10 +120,10 @@ func (c *Config) applyDefaults() error {
 		c.OriginHost = "localhost"
 	}
 	if c.AuditCheckpointEvents == 0 {
-		c.AuditCheckpointEvents = 1000
+		c.AuditCheckpointEvents = DefaultAuditCheckpointEvents
 	}
 	if c.AuditCheckpointInterval == 0 {
-		c.AuditCheckpointInterval = time.Minute
+		c.AuditCheckpointInterval = DefaultAuditCheckpointInterval
 	}
 	if c.PasswordTokenTTL == 0 {
 		c.PasswordTokenTTL = 5 * time.Minute

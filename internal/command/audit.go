@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/deputyhq/deputy/auditlog"
+	"github.com/deputyhq/deputy/core"
 )
 
 // auditKeyName names the audit signing key in its checkpoints' signatures.
@@ -24,8 +25,8 @@ const auditKeyName = "deputy-audit"
 func auditFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "audit-key", Usage: "file of the Ed25519 key that signs audit checkpoints, created when missing (default: the --db path + \".audit-key\"); keep a copy away from the database", Sources: env("audit-key")},
-		&cli.IntFlag{Name: "audit-checkpoint-events", Value: 1000, Usage: "sign an audit checkpoint after this many new events", Sources: env("audit-checkpoint-events")},
-		&cli.DurationFlag{Name: "audit-checkpoint-interval", Value: time.Minute, Usage: "sign an audit checkpoint when new events are this old", Sources: env("audit-checkpoint-interval")},
+		&cli.IntFlag{Name: "audit-checkpoint-events", Value: core.DefaultAuditCheckpointEvents, Usage: "sign an audit checkpoint after this many new events", Sources: env("audit-checkpoint-events")},
+		&cli.DurationFlag{Name: "audit-checkpoint-interval", Value: core.DefaultAuditCheckpointInterval, Usage: "sign an audit checkpoint when new events are this old", Sources: env("audit-checkpoint-interval")},
 	}
 }
 

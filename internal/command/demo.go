@@ -52,7 +52,11 @@ func demoCommand() *cli.Command {
 					return err
 				}
 			}
-			inst, err := openInstance(ctx, instanceConfig{DB: db, Sandbox: true, Log: log})
+			signer, err := loadAuditSigner(db+".audit-key", log)
+			if err != nil {
+				return err
+			}
+			inst, err := openInstance(ctx, instanceConfig{DB: db, Sandbox: true, Log: log, Audit: auditConfig{Signer: signer}})
 			if err != nil {
 				return err
 			}
