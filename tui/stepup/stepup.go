@@ -54,7 +54,6 @@ const (
 	ResendAfter = 15 * time.Second
 )
 
-
 // callTimeout bounds each challenge call.
 const callTimeout = 20 * time.Second
 
