@@ -100,17 +100,39 @@ func CodeOf(err error) string {
 
 // Machine codes shared with Weavr's API.
 const (
-	CodeStepUpRequired          = "STEP_UP_REQUIRED"
-	CodeInsufficientPermissions = "INSUFFICIENT_PERMISSIONS"
-	CodePasswordTooShort        = "PASSWORD_TOO_SHORT"
-	CodePasswordTooLong         = "PASSWORD_TOO_LONG"
-	CodePasswordTooSimple       = "PASSWORD_TOO_SIMPLE"
-	CodePasswordAlreadyUsed     = "PASSWORD_ALREADY_USED"
-	CodePasswordAlreadyCreated  = "PASSWORD_ALREADY_CREATED"
-	CodePasswordIncorrect       = "PASSWORD_INCORRECT"
-	CodeInvalidNonceOrEmail     = "INVALID_NONCE_OR_EMAIL"
-	CodeRootEmailNotUnique      = "ROOT_EMAIL_NOT_UNIQUE"
-	CodeEmailNotUnique          = "EMAIL_NOT_UNIQUE"
-	CodeTokenNotFound           = "TOKEN_NOT_FOUND"
-	CodeTokenExpired            = "TOKEN_EXPIRED"
+	CodeStepUpRequired              = "STEP_UP_REQUIRED"
+	CodeInsufficientPermissions     = "INSUFFICIENT_PERMISSIONS"
+	CodePasswordTooShort            = "PASSWORD_TOO_SHORT"
+	CodePasswordTooLong             = "PASSWORD_TOO_LONG"
+	CodePasswordTooSimple           = "PASSWORD_TOO_SIMPLE"
+	CodePasswordAlreadyUsed         = "PASSWORD_ALREADY_USED"
+	CodePasswordAlreadyCreated      = "PASSWORD_ALREADY_CREATED"
+	CodePasswordIncorrect           = "PASSWORD_INCORRECT"
+	CodeInvalidNonceOrEmail         = "INVALID_NONCE_OR_EMAIL"
+	CodeRootEmailNotUnique          = "ROOT_EMAIL_NOT_UNIQUE"
+	CodeEmailNotUnique              = "EMAIL_NOT_UNIQUE"
+	CodeTokenNotFound               = "TOKEN_NOT_FOUND"
+	CodeTokenExpired                = "TOKEN_EXPIRED"
+	CodePasswordNotSet              = "PASSWORD_NOT_SET"
+	CodePasswordChangedConcurrently = "PASSWORD_CHANGED_CONCURRENTLY"
+	CodeIdempotencyInFlight         = "IDEMPOTENCY_REF_IN_FLIGHT"
+)
+
+// CodeProgrammeNameNotUnique refuses a second programme of the same name
+// (deputy programme create; not an API answer).
+const CodeProgrammeNameNotUnique = "PROGRAMME_NAME_NOT_UNIQUE"
+
+// Machine codes of the classes without a case of their own: the code of the
+// generic Error body, one per class (server/errors.go picks it).
+const (
+	CodeUnauthorized       = "UNAUTHORIZED"
+	CodeInvalidCredentials = "INVALID_CREDENTIALS"
+	CodeNotFound           = "NOT_FOUND"
+	CodeConflict           = "CONFLICT"
+	CodeLocked             = "LOCKED"
+	CodeTooManyRequests    = "TOO_MANY_REQUESTS"
+	CodeServiceUnavailable = "SERVICE_UNAVAILABLE"
+	CodePayloadTooLarge    = "PAYLOAD_TOO_LARGE"
+	CodeMethodNotAllowed   = "METHOD_NOT_ALLOWED"
+	CodeInternalError      = "INTERNAL_ERROR"
 )

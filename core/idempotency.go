@@ -13,7 +13,7 @@ var (
 	// ErrPayloadMismatch: the ref was used before with a different payload (400).
 	ErrPayloadMismatch = &Error{Class: ErrInvalid, Message: "Payloads do not match for the same idempotency-ref."}
 	// ErrIdempotencyInFlight: the first request with this ref is still running (409).
-	ErrIdempotencyInFlight = &Error{Class: ErrConflict, Code: "IDEMPOTENCY_REF_IN_FLIGHT", Message: "a request with this idempotency-ref is still in progress"}
+	ErrIdempotencyInFlight = &Error{Class: ErrConflict, Code: CodeIdempotencyInFlight, Message: "a request with this idempotency-ref is still in progress"}
 )
 
 // abandonAfter is how long an in-flight record may stay unfinished before a retry

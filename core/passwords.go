@@ -236,7 +236,7 @@ func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID s
 			return err
 		}
 		if cur.Hash != rec.Hash {
-			return Conflict("PASSWORD_CHANGED_CONCURRENTLY")
+			return Conflict(CodePasswordChangedConcurrently)
 		}
 		history := append([]string{cur.Hash}, cur.History...)
 		if len(history) > max(keep-1, 0) {
@@ -353,7 +353,7 @@ func (s *Service) LostPasswordResume(ctx context.Context, prog *Programme, email
 			continue
 		}
 		if !u.PasswordSet {
-			return nil, Conflict("PASSWORD_NOT_SET")
+			return nil, Conflict(CodePasswordNotSet)
 		}
 		rec, err := s.passwordRecord(ctx, u.ID)
 		if err != nil {
@@ -420,7 +420,7 @@ func (s *Service) passwordRecord(ctx context.Context, userID string) (*PasswordR
 		return err
 	})
 	if errors.Is(err, ErrRecordNotFound) {
-		return nil, Conflict("PASSWORD_NOT_SET")
+		return nil, Conflict(CodePasswordNotSet)
 	}
 	return rec, internal("read password", err)
 }

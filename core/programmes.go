@@ -52,7 +52,7 @@ func (s *Service) CreateProgramme(ctx context.Context, in NewProgramme) (*Create
 		p.ID = id
 		if err := tx.InsertProgramme(p); err != nil {
 			if errors.Is(err, ErrDuplicate) {
-				return Conflict("PROGRAMME_NAME_NOT_UNIQUE")
+				return Conflict(CodeProgrammeNameNotUnique)
 			}
 			return err
 		}

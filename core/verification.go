@@ -14,6 +14,8 @@ const (
 	CodeKYCPending         = "KYC_PENDING_REVIEW"
 	CodeKYCAlreadyApproved = "KYC_ALREADY_APPROVED"
 	CodeKYCRejected        = "KYC_REJECTED"
+	CodeKYCNotConfigured   = "KYC_PROVIDER_NOT_CONFIGURED"
+	CodeKYCAlreadyDecided  = "KYC_ALREADY_DECIDED"
 )
 
 // EmailScope says whose email a verification call is for: the zero value is
@@ -167,7 +169,7 @@ func (s *Service) StartKYC(ctx context.Context, c *Caller) (*KYC, error) {
 		return nil, Forbidden(CodeInsufficientPermissions)
 	}
 	if s.send.KYC == nil {
-		return nil, &Error{Class: ErrConflict, Code: "KYC_PROVIDER_NOT_CONFIGURED", Message: "no KYC provider is configured on this server"}
+		return nil, &Error{Class: ErrConflict, Code: CodeKYCNotConfigured, Message: "no KYC provider is configured on this server"}
 	}
 	var k *KYC
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -272,7 +274,7 @@ func (s *Service) DecideKYC(ctx context.Context, prog *Programme, reference stri
 			return nil
 		}
 		if k.Status != KYCPending {
-			return Conflict("KYC_ALREADY_DECIDED")
+			return Conflict(CodeKYCAlreadyDecided)
 		}
 		k.Status, k.UpdatedAt = status, s.clock.Now()
 		if err := tx.PutKYC(k); err != nil {

@@ -115,15 +115,15 @@ func toHTTP(err error) (int, any) {
 		body.Message = capMessage(body.Message)
 		return http.StatusBadRequest, body
 	case errors.Is(err, core.ErrUnauthenticated):
-		return http.StatusUnauthorized, errorBody{Code: "UNAUTHORIZED", Message: msg("Your credentials or access token are invalid.")}
+		return http.StatusUnauthorized, errorBody{Code: core.CodeUnauthorized, Message: msg("Your credentials or access token are invalid.")}
 	case errors.Is(err, core.ErrInvalidCredentials):
-		return http.StatusForbidden, errorBody{Code: "INVALID_CREDENTIALS", Message: "The credentials are not found or are incorrect."}
+		return http.StatusForbidden, errorBody{Code: core.CodeInvalidCredentials, Message: "The credentials are not found or are incorrect."}
 	case errors.Is(err, core.ErrStepUpRequired):
 		return http.StatusForbidden, stepUpBody{ErrorCode: core.CodeStepUpRequired, Message: stepUpMessage}
 	case errors.Is(err, core.ErrPermissionDenied):
 		return http.StatusForbidden, errorCodeBody{ErrorCode: code(core.CodeInsufficientPermissions)}
 	case errors.Is(err, core.ErrNotFound):
-		return http.StatusNotFound, errorBody{Code: "NOT_FOUND", Message: msg("The requested resource could not be found.")}
+		return http.StatusNotFound, errorBody{Code: core.CodeNotFound, Message: msg("The requested resource could not be found.")}
 	case errors.Is(err, core.ErrTokenNotFound):
 		// Weavr answers an expired token with 410 TokenExpired, any other with 404 NotFoundToken.
 		if code("") == core.CodeTokenExpired {
@@ -131,23 +131,23 @@ func toHTTP(err error) (int, any) {
 		}
 		return http.StatusNotFound, errorCodeBody{ErrorCode: code(core.CodeTokenNotFound)}
 	case errors.Is(err, core.ErrConflict):
-		return http.StatusConflict, errorCodeBody{ErrorCode: code("CONFLICT")}
+		return http.StatusConflict, errorCodeBody{ErrorCode: code(core.CodeConflict)}
 	case errors.Is(err, core.ErrLocked):
-		return http.StatusLocked, errorBody{Code: "LOCKED", Message: "The account is temporarily locked after consecutive failed attempts."}
+		return http.StatusLocked, errorBody{Code: core.CodeLocked, Message: "The account is temporarily locked after consecutive failed attempts."}
 	case errors.Is(err, core.ErrRateLimited):
-		return http.StatusTooManyRequests, errorBody{Code: "TOO_MANY_REQUESTS", Message: "Too many requests: retry later."}
+		return http.StatusTooManyRequests, errorBody{Code: core.CodeTooManyRequests, Message: "Too many requests: retry later."}
 	case errors.Is(err, core.ErrUnavailable):
-		return http.StatusServiceUnavailable, errorBody{Code: "SERVICE_UNAVAILABLE", Message: msg("The service is unavailable; retry later.")}
+		return http.StatusServiceUnavailable, errorBody{Code: core.CodeServiceUnavailable, Message: msg("The service is unavailable; retry later.")}
 	case errors.Is(err, errBodyTooLarge):
-		return http.StatusRequestEntityTooLarge, errorBody{Code: "PAYLOAD_TOO_LARGE", Message: "The request body is too large."}
+		return http.StatusRequestEntityTooLarge, errorBody{Code: core.CodePayloadTooLarge, Message: "The request body is too large."}
 	case errors.Is(err, errRefTooLong):
-		return http.StatusRequestEntityTooLarge, errorBody{Code: "PAYLOAD_TOO_LARGE", Message: fmt.Sprintf("The idempotency-ref header is longer than %d characters.", maxIdempotencyRef)}
+		return http.StatusRequestEntityTooLarge, errorBody{Code: core.CodePayloadTooLarge, Message: fmt.Sprintf("The idempotency-ref header is longer than %d characters.", maxIdempotencyRef)}
 	case errors.Is(err, errRouteNotFound):
-		return http.StatusNotFound, errorBody{Code: "NOT_FOUND", Message: "No such endpoint."}
+		return http.StatusNotFound, errorBody{Code: core.CodeNotFound, Message: "No such endpoint."}
 	case errors.Is(err, errMethodNotAllowed):
-		return http.StatusMethodNotAllowed, errorBody{Code: "METHOD_NOT_ALLOWED", Message: "This endpoint does not accept that method."}
+		return http.StatusMethodNotAllowed, errorBody{Code: core.CodeMethodNotAllowed, Message: "This endpoint does not accept that method."}
 	default:
-		return http.StatusInternalServerError, errorBody{Code: "INTERNAL_ERROR", Message: "There is a problem with the server. Please try again later."}
+		return http.StatusInternalServerError, errorBody{Code: core.CodeInternalError, Message: "There is a problem with the server. Please try again later."}
 	}
 }
 

@@ -395,7 +395,7 @@ func marshalBody(body any) ([]byte, error) {
 func writeJSON(w http.ResponseWriter, status int, body any) {
 	b, err := marshalBody(body)
 	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"code":"INTERNAL_ERROR","message":"There is a problem with the server. Please try again later."}`)
+		status, b = http.StatusInternalServerError, []byte(`{"code":"`+core.CodeInternalError+`","message":"There is a problem with the server. Please try again later."}`)
 	}
 	writeRaw(w, status, b)
 }

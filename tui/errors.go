@@ -16,35 +16,35 @@ import (
 // own; the client's text serves for the others.
 func codeText(code string) (string, bool) {
 	switch code {
-	case "EMAIL_NOT_UNIQUE":
+	case client.CodeEmailNotUnique:
 		return "a user with this email already exists", true
-	case "INSUFFICIENT_PERMISSIONS":
+	case client.CodeInsufficientPermissions:
 		return "you do not have permission to do this", true
-	case "RANK_INSUFFICIENT":
+	case client.CodeRankInsufficient:
 		return "this user holds permissions you do not hold; ask someone who holds them all", true
-	case "INVALID_CREDENTIALS":
+	case client.CodeInvalidCredentials:
 		return "wrong email or password", true
-	case "INVITE_ALREADY_CONSUMED":
+	case client.CodeInviteAlreadyConsumed:
 		return "the user has already accepted an invite and set a password", true
-	case "MOBILE_NUMBER_NOT_AVAILABLE":
+	case client.CodeMobileNotAvailable:
 		return "your account has no mobile number to text a code to", true
-	case "CHANNEL_ALREADY_REGISTERED":
+	case client.CodeChannelAlreadyActive:
 		return "your SMS factor is already active", true
-	case "CHANNEL_NOT_REGISTERED":
+	case client.CodeChannelNotRegistered:
 		return "you have no active SMS factor", true
-	case "VERIFICATION_CODE_INVALID":
+	case client.CodeCodeInvalid:
 		return "wrong code", true
-	case "VERIFICATION_CODE_EXPIRED":
+	case client.CodeCodeExpired:
 		return "the code has expired; ask for a new one", true
-	case "ONE_CHALLENGE_LIMIT_REMAINING":
+	case client.CodeOneChallengeLimitRemain:
 		return "wrong code; one attempt left", true
-	case "CHALLENGE_LIMIT_EXCEEDED":
+	case client.CodeChallengeLimitExceeded:
 		return "too many wrong codes; ask for a new one", true
-	case "RETRY_IN_15SEC":
+	case client.CodeRetryIn15Sec:
 		return "a code was sent moments ago; wait before asking again", true
-	case "STATE_INVALID":
+	case client.CodeStateInvalid:
 		return "there is no code waiting to be checked; ask for a new one", true
-	case "CREDENTIALS_INACTIVE":
+	case client.CodeCredentialsInactive:
 		return "the account is deactivated", true
 	}
 	return "", false

@@ -168,9 +168,9 @@ func enrolError(err error) string {
 	var ae *client.Error
 	if errors.As(err, &ae) {
 		switch ae.Code {
-		case "VERIFICATION_CODE_INVALID", "ONE_CHALLENGE_LIMIT_REMAINING":
+		case client.CodeCodeInvalid, client.CodeOneChallengeLimitRemain:
 			return "Wrong code: " + describe(err) + "."
-		case "CHALLENGE_LIMIT_EXCEEDED", "VERIFICATION_CODE_EXPIRED", "STATE_INVALID":
+		case client.CodeChallengeLimitExceeded, client.CodeCodeExpired, client.CodeStateInvalid:
 			return describe(err) + ": press s for a new code."
 		}
 	}

@@ -287,7 +287,7 @@ func (s formScreen) saved(msg savedMsg) (screen, tea.Cmd) {
 			s.formErr = "The server refused " + strings.Join(other, "; ")
 		}
 		s.focusFirstError()
-	case errors.As(err, &ae) && ae.Code == "EMAIL_NOT_UNIQUE":
+	case errors.As(err, &ae) && ae.Code == client.CodeEmailNotUnique:
 		s.errs["email"] = describe(err)
 		s.focusFirstError()
 	case errors.Is(err, client.ErrStepUpRequired):

@@ -143,7 +143,7 @@ func TestGoldenForm(t *testing.T) {
 	d.keys("enter")
 	d.typeText("grace@acme.test")
 	d.keys("ctrl+s")
-	d.answer("create user grace@acme.test", savedMsg{outcome: outcome{&client.Error{Status: http.StatusConflict, Code: "EMAIL_NOT_UNIQUE"}}})
+	d.answer("create user grace@acme.test", savedMsg{outcome: outcome{&client.Error{Status: http.StatusConflict, Code: client.CodeEmailNotUnique}}})
 	requireGolden(t, "form_server_error_80x24", d.screen())
 }
 
@@ -177,7 +177,7 @@ func TestGoldenStepUp(t *testing.T) {
 	d.clock.Advance(4 * time.Second)
 	d.typeText("123455")
 	d.update(keyPress("enter"))
-	d.send(stepup.CheckedMsg{Err: &client.Error{Status: http.StatusConflict, Code: "VERIFICATION_CODE_INVALID"}})
+	d.send(stepup.CheckedMsg{Err: &client.Error{Status: http.StatusConflict, Code: client.CodeCodeInvalid}})
 	d.typeText("12")
 	requireGolden(t, "stepup_code_80x24", d.screen())
 	requireGolden(t, "stepup_code_120x32", func() string { d.send(windowSize(120, 32)); return d.screen() }())

@@ -180,7 +180,7 @@ func signInError(err error) string {
 			return "This account is locked after too many failed sign-ins. Try again in " + humanDuration(ae.RetryAfter) + "."
 		}
 		return "This account is locked after too many failed sign-ins."
-	case errors.Is(err, client.ErrForbidden) && ae != nil && ae.Code == "INVALID_CREDENTIALS":
+	case errors.Is(err, client.ErrForbidden) && ae != nil && ae.Code == client.CodeInvalidCredentials:
 		return "Wrong email or password."
 	case errors.Is(err, client.ErrUnauthorized):
 		return "The server does not accept this api key: check --key (DEPUTY_KEY)."

@@ -1,5 +1,7 @@
 package client
 
+//go:generate go run ../../internal/gencodes -core ../../core -out codes.go
+
 import (
 	"encoding/json"
 	"errors"
@@ -41,9 +43,6 @@ var (
 	// ErrServer: 5xx, the server failed; its log has the details under Error.RequestRef.
 	ErrServer = errors.New("server error")
 )
-
-// CodeStepUpRequired is the errorCode of a 403 that asks for a step-up.
-const CodeStepUpRequired = "STEP_UP_REQUIRED"
 
 // FieldError names one invalid field of a 400 answer (Weavr InvalidField).
 type FieldError struct {

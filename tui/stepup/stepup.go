@@ -54,21 +54,6 @@ const (
 	ResendAfter = 15 * time.Second
 )
 
-// Machine codes the challenge calls answer with (Weavr stepupSCA*).
-const (
-	codeRetryIn15Sec     = "RETRY_IN_15SEC"
-	codeInvalid          = "VERIFICATION_CODE_INVALID"
-	codeOneRemaining     = "ONE_CHALLENGE_LIMIT_REMAINING"
-	codeLimitExceeded    = "CHALLENGE_LIMIT_EXCEEDED"
-	codeExpired          = "VERIFICATION_CODE_EXPIRED"
-	codeStateInvalid     = "STATE_INVALID"
-	codeAlreadyVerified  = "ALREADY_VERIFIED"
-	codeNotRegistered    = "CHANNEL_NOT_REGISTERED"
-	codeMobileNotAvail   = "MOBILE_NUMBER_NOT_AVAILABLE"
-	codeCredentialsInact = "CREDENTIALS_INACTIVE"
-	codeNotSupported     = "CHANNEL_NOT_SUPPORTED"
-)
-
 // callTimeout bounds each challenge call.
 const callTimeout = 20 * time.Second
 
@@ -381,7 +366,7 @@ func (m Model) sent(err error) (Model, tea.Cmd) {
 		m.sentAt, m.resendAt = now, now.Add(ResendAfter)
 		m.attemptsLeft = MaxAttempts
 		m.notice = ""
-	case errors.As(err, &ae) && ae.Code == codeRetryIn15Sec:
+	case errors.As(err, &ae) && ae.Code == client.CodeRetryIn15Sec:
 		// A code went out moments ago (this session asked before): it is
 		// still the one to type.
 		wait := ae.RetryAfter
@@ -428,7 +413,7 @@ func (m Model) checked(err error) (Model, tea.Cmd) {
 		return m, nil
 	}
 	var ae *client.Error
-	if err == nil || (errors.As(err, &ae) && ae.Code == codeAlreadyVerified) {
+	if err == nil || (errors.As(err, &ae) && ae.Code == client.CodeAlreadyVerified) {
 		m.state = choosing // done; the owner closes the modal
 		summary := m.op.Summary
 		return m, tea.Batch(func() tea.Msg { return VerifiedMsg{Summary: summary} }, m.op.Retry)
@@ -436,22 +421,22 @@ func (m Model) checked(err error) (Model, tea.Cmd) {
 	m.input.Reset()
 	if errors.As(err, &ae) {
 		switch ae.Code {
-		case codeInvalid:
+		case client.CodeCodeInvalid:
 			m.attemptsLeft = max(2, m.attemptsLeft-1)
 			m.state, m.notice = entering, fmt.Sprintf("Wrong code. %s left.", attempts(m.attemptsLeft))
 			return m, nil
-		case codeOneRemaining:
+		case client.CodeOneChallengeLimitRemain:
 			m.attemptsLeft = 1
 			m.state, m.notice = entering, "Wrong code. 1 attempt left: a wrong code now ends this code."
 			return m, nil
-		case codeLimitExceeded:
+		case client.CodeChallengeLimitExceeded:
 			m.attemptsLeft = 0
 			m.state, m.notice = spent, "Wrong code, and no attempts are left for it."
 			return m, m.startTick()
-		case codeExpired:
+		case client.CodeCodeExpired:
 			m.state, m.notice = spent, "The code has expired."
 			return m, m.startTick()
-		case codeStateInvalid:
+		case client.CodeStateInvalid:
 			m.state, m.notice = spent, "That code can no longer be used."
 			return m, m.startTick()
 		}
@@ -767,13 +752,13 @@ func failure(err error) string {
 	var ae *client.Error
 	if errors.As(err, &ae) {
 		switch ae.Code {
-		case codeNotRegistered:
+		case client.CodeChannelNotRegistered:
 			return "you have no active SMS factor. Enrol your mobile under My factors first."
-		case codeMobileNotAvail:
+		case client.CodeMobileNotAvailable:
 			return "your account has no mobile number."
-		case codeCredentialsInact:
+		case client.CodeCredentialsInactive:
 			return "your account is deactivated."
-		case codeLimitExceeded:
+		case client.CodeChallengeLimitExceeded:
 			if ae.RetryAfter > 0 {
 				return fmt.Sprintf("too many wrong codes: codes are locked for %s.", roundUp(ae.RetryAfter))
 			}
@@ -788,13 +773,13 @@ func pushFailure(err error) string {
 	var ae *client.Error
 	if errors.As(err, &ae) {
 		switch ae.Code {
-		case codeNotRegistered:
+		case client.CodeChannelNotRegistered:
 			return "no phone is enrolled for approvals any more. Enrol one in the Deputy app, or use a code."
-		case codeNotSupported:
+		case client.CodeChannelNotSupported:
 			return "this programme does not take approvals on a phone."
-		case codeCredentialsInact:
+		case client.CodeCredentialsInactive:
 			return "your account is deactivated."
-		case codeLimitExceeded:
+		case client.CodeChallengeLimitExceeded:
 			if ae.RetryAfter > 0 {
 				return fmt.Sprintf("too many failed step-ups: they are locked for %s.", roundUp(ae.RetryAfter))
 			}

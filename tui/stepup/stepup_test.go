@@ -252,8 +252,8 @@ func TestShortCodeIsNotSent(t *testing.T) {
 func TestAttemptsLeft(t *testing.T) {
 	h := newHarness(t)
 	h.ch.verifyErrs = []error{
-		conflict("VERIFICATION_CODE_INVALID"), conflict("VERIFICATION_CODE_INVALID"), conflict("VERIFICATION_CODE_INVALID"),
-		conflict("ONE_CHALLENGE_LIMIT_REMAINING"), conflict("CHALLENGE_LIMIT_EXCEEDED"),
+		conflict(client.CodeCodeInvalid), conflict(client.CodeCodeInvalid), conflict(client.CodeCodeInvalid),
+		conflict(client.CodeOneChallengeLimitRemain), conflict(client.CodeChallengeLimitExceeded),
 	}
 	h.key("enter")
 	for _, want := range []string{"Wrong code. 4 attempts left.", "Wrong code. 3 attempts left.", "Wrong code. 2 attempts left.", "1 attempt left"} {
@@ -306,7 +306,7 @@ func TestExpiry(t *testing.T) {
 
 	// The server can say so too.
 	h = newHarness(t)
-	h.ch.verifyErrs = []error{conflict("VERIFICATION_CODE_EXPIRED")}
+	h.ch.verifyErrs = []error{conflict(client.CodeCodeExpired)}
 	h.key("enter")
 	h.key("123456")
 	h.key("enter")
@@ -332,8 +332,8 @@ func TestFailures(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"no factor", conflict("CHANNEL_NOT_REGISTERED"), "you have no active SMS factor"},
-		{"locked", &client.Error{Status: http.StatusConflict, Code: "CHALLENGE_LIMIT_EXCEEDED", RetryAfter: 29 * time.Minute}, "codes are locked for 29m0s"},
+		{"no factor", conflict(client.CodeChannelNotRegistered), "you have no active SMS factor"},
+		{"locked", &client.Error{Status: http.StatusConflict, Code: client.CodeChallengeLimitExceeded, RetryAfter: 29 * time.Minute}, "codes are locked for 29m0s"},
 		{"server", &client.Error{Status: http.StatusInternalServerError, RequestRef: "r-1"}, "internal server error (request-ref r-1)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -381,7 +381,7 @@ func TestNetworkErrorKeepsTheCode(t *testing.T) {
 
 func TestAlreadyVerifiedCountsAsSuccess(t *testing.T) {
 	h := newHarness(t)
-	h.ch.verifyErrs = []error{conflict("ALREADY_VERIFIED")}
+	h.ch.verifyErrs = []error{conflict(client.CodeAlreadyVerified)}
 	h.key("enter")
 	h.key("123456")
 	h.key("enter")
@@ -540,10 +540,10 @@ func TestPushStartFailures(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"no phone any more", conflict("CHANNEL_NOT_REGISTERED"), "no phone is enrolled for approvals any more"},
-		{"biometrics off", conflict("CHANNEL_NOT_SUPPORTED"), "this programme does not take approvals on a phone"},
-		{"too many waiting", conflict("CHALLENGE_LIMIT_EXCEEDED"), "too many approvals are waiting on your phone"},
-		{"locked", &client.Error{Status: http.StatusConflict, Code: "CHALLENGE_LIMIT_EXCEEDED", RetryAfter: 10 * time.Minute}, "too many failed step-ups: they are locked for 10m0s"},
+		{"no phone any more", conflict(client.CodeChannelNotRegistered), "no phone is enrolled for approvals any more"},
+		{"biometrics off", conflict(client.CodeChannelNotSupported), "this programme does not take approvals on a phone"},
+		{"too many waiting", conflict(client.CodeChallengeLimitExceeded), "too many approvals are waiting on your phone"},
+		{"locked", &client.Error{Status: http.StatusConflict, Code: client.CodeChallengeLimitExceeded, RetryAfter: 10 * time.Minute}, "too many failed step-ups: they are locked for 10m0s"},
 		{"network", context.DeadlineExceeded, "the server did not answer in time"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
