@@ -28,10 +28,16 @@ type NewIdentity struct {
 	Name    string          // company name (corporates); defaults to the root user's full name
 	Profile json.RawMessage // descriptive fields kept verbatim
 	Root    UserDetails
+	// LinkTo, when set, links the new identity to the caller's credentials
+	// (access.go): the root user is created without a password of its own and
+	// signs in with them. It must be the stepped-up session of a root user
+	// holding its own credentials, whose email Root gives.
+	LinkTo *Caller
 }
 
 // CreateIdentity creates an identity and its root user (whose id is the identity's id)
-// in one transaction (Weavr corporateCreate / consumerCreate).
+// in one transaction (Weavr corporateCreate / consumerCreate), linked to the
+// credentials of in.LinkTo when set.
 func (s *Service) CreateIdentity(ctx context.Context, prog *Programme, in NewIdentity) (*Identity, *User, error) {
 	if !in.Type.Valid() {
 		return nil, nil, Invalid("type", "IN", string(Corporate), string(Consumer))
@@ -59,6 +65,12 @@ func (s *Service) CreateIdentity(ctx context.Context, prog *Programme, in NewIde
 			return err
 		}
 		ident.ID, root.ID, root.IdentityID = id, id, id
+		var cred *User
+		if in.LinkTo != nil {
+			if cred, err = s.linkNewRoot(tx, in.LinkTo, root); err != nil {
+				return err
+			}
+		}
 		if err := tx.InsertIdentity(ident); err != nil {
 			return err
 		}
@@ -70,6 +82,14 @@ func (s *Service) CreateIdentity(ctx context.Context, prog *Programme, in NewIde
 		}
 		if err := s.audit(ctx, tx, prog.ID, ActorAPI, "identity.create", id, map[string]string{"type": string(in.Type)}); err != nil {
 			return err
+		}
+		if cred != nil {
+			if err := recordLink(tx, cred, id, now); err != nil {
+				return err
+			}
+			if err := s.audit(ctx, tx, prog.ID, cred.ID, "identity.link", id, nil); err != nil {
+				return err
+			}
 		}
 		return s.finishIdempotent(ctx, tx, &IdentityView{Identity: ident, Root: root})
 	})

@@ -74,7 +74,7 @@ func (s *Service) storeFirstPassword(ctx context.Context, userID, hash, actor, a
 		if err != nil {
 			return err
 		}
-		if u.PasswordSet {
+		if u.PasswordSet || u.CredentialsID != "" { // a linked root signs in with its credentials' password
 			return Conflict(CodePasswordAlreadyCreated)
 		}
 		now := s.clock.Now()
@@ -115,6 +115,9 @@ func (s *Service) storeFirstPassword(ctx context.Context, userID, hash, actor, a
 // password counts towards the user's sign-in lockout like a failed sign-in
 // (same count, same threshold), and a locked user gets ErrLocked without a check.
 func (s *Service) UpdatePassword(ctx context.Context, c *Caller, oldPlain, newPlain string) (*PasswordSet, error) {
+	if c.User.CredentialsID != "" {
+		return nil, errLinkedPassword
+	}
 	rec, err := s.passwordRecord(ctx, c.User.ID)
 	if err != nil {
 		return nil, err
@@ -131,6 +134,12 @@ func (s *Service) UpdatePassword(ctx context.Context, c *Caller, oldPlain, newPl
 	}
 	return s.replacePassword(ctx, c.Programme, c.User.ID, rec, newPlain, c.User.ID, RevokePasswordChanged, s.currentPasswordAccepted(c.User.ID))
 }
+
+// errLinkedPassword refuses a password change with an access token of a
+// linked identity: the password belongs to the credentials, changed with a
+// token of their own identity.
+var errLinkedPassword = &Error{Class: ErrPermissionDenied, Code: CodeInsufficientPermissions,
+	Message: "change the password with a token of the credentials' own identity"}
 
 // recordWrongCurrentPassword counts a wrong current password against the
 // user's lockout: PASSWORD_INCORRECT, or ErrLocked when a parallel attempt

@@ -166,10 +166,9 @@ func (s *Service) CollectBiometricLogin(ctx context.Context, prog *Programme, id
 		if err := tx.UpdatePushChallenge(ch); err != nil {
 			return err
 		}
-		if err := tx.InsertSession(&Session{
-			TokenHash: s.keys.hash(purposeSession, token), UserID: u.ID, IdentityID: u.IdentityID, ProgrammeID: u.ProgrammeID,
-			CreatedAt: now, LastSeen: now, SteppedUp: true, SteppedUpAt: now,
-		}); err != nil {
+		sess := signInSession(s.keys.hash(purposeSession, token), u, now)
+		sess.SteppedUp, sess.SteppedUpAt = true, now
+		if err := tx.InsertSession(sess); err != nil {
 			return err
 		}
 		user = u

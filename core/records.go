@@ -116,9 +116,21 @@ type User struct {
 	LockedUntil        time.Time // zero when not locked
 	SCAFailures        int       // consecutive wrong one-time codes, across challenges (PSD2 RTS Art. 4)
 	SCALockedUntil     time.Time // no challenges until then
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	// CredentialsID is, for a root user linked to another root user's
+	// credentials, that user's id: the linked root has no password and signs
+	// in only through those credentials, by access token (access.go).
+	CredentialsID string `json:",omitempty"`
+	// LinkedIdentities are, for a root user whose credentials reach further
+	// identities, the ids of those identities (their root users' ids), in
+	// linking order.
+	LinkedIdentities []string `json:",omitempty"`
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
+
+// HoldsRootEmail reports whether u's email falls under UniqueRootEmail: a
+// root user holding credentials of its own, not a root linked to another's.
+func (u *User) HoldsRootEmail() bool { return u.Root && u.CredentialsID == "" }
 
 // Locked reports whether the user is locked out at now.
 func (u *User) Locked(now time.Time) bool { return now.Before(u.LockedUntil) }
@@ -144,6 +156,14 @@ type Session struct {
 	// DeviceID is the companion device this session enrolled, if any: the
 	// session then acts for that device only while it stays the linked one.
 	DeviceID string
+	// AuthOnly marks the sign-in session of credentials linked to several
+	// identities (Weavr's auth token): it may only list identities, exchange
+	// itself for an access token and log out. Every session stored before
+	// linked identities existed was a sign-in of one identity, hence false.
+	AuthOnly bool `json:",omitempty"`
+	// SignIn is, for an access token (POST /multi/access_token), the token
+	// hash of the sign-in session it was exchanged from; nil for a sign-in.
+	SignIn []byte `json:",omitempty"`
 }
 
 // ResetCode is a lost-password code, stored only as a keyed hash.

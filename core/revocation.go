@@ -159,7 +159,7 @@ func (s *Service) revoke(ctx context.Context, tx Tx, r revocation) (after func()
 		panic("core: no revocation policy for " + string(r.reason))
 	}
 	u := r.user
-	if err := endSessions(tx, u.ID, e.sessions, r.keep); err != nil {
+	if err := endSessions(tx, u, e.sessions, r.keep); err != nil {
 		return nil, err
 	}
 	if e.cancelPush {
@@ -210,23 +210,29 @@ func (s *Service) revoke(ctx context.Context, tx Tx, r revocation) (after func()
 }
 
 // endSessions ends the user's sessions as which says, keeping the session
-// keep under endOtherSessions when it is one of the user's.
-func endSessions(tx Tx, userID string, which sessionScope, keep []byte) error {
+// keep under endOtherSessions when it is one of them. The user's sessions
+// are those of u and, when u's credentials are linked to further identities,
+// the access tokens acting as those identities' root users (access.go): the
+// credentials sign them all in.
+func endSessions(tx Tx, u *User, which sessionScope, keep []byte) error {
 	if which == keepSessions {
 		return nil
 	}
+	users := append([]string{u.ID}, u.LinkedIdentities...)
 	var kept *Session
 	if which == endOtherSessions && keep != nil {
 		sess, err := tx.Session(keep)
 		switch {
-		case err == nil && sess.UserID == userID:
+		case err == nil && slices.Contains(users, sess.UserID):
 			kept = sess
 		case err != nil && !errors.Is(err, ErrRecordNotFound):
 			return err
 		}
 	}
-	if _, err := tx.DeleteUserSessions(userID); err != nil {
-		return err
+	for _, id := range users {
+		if _, err := tx.DeleteUserSessions(id); err != nil {
+			return err
+		}
 	}
 	if kept != nil {
 		return tx.InsertSession(kept)

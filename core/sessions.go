@@ -82,15 +82,22 @@ func (s *Service) completeLogin(ctx context.Context, u *User, pw *PasswordRecord
 	return &SignedIn{Token: token, User: user}, nil
 }
 
+// insertSession opens the sign-in session of u under token.
 func (s *Service) insertSession(tx Tx, u *User, token string, now time.Time) error {
-	return tx.InsertSession(&Session{
-		TokenHash:   s.keys.hash(purposeSession, token),
-		UserID:      u.ID,
-		IdentityID:  u.IdentityID,
-		ProgrammeID: u.ProgrammeID,
-		CreatedAt:   now,
-		LastSeen:    now,
-	})
+	return tx.InsertSession(signInSession(s.keys.hash(purposeSession, token), u, now))
+}
+
+// signInSession is a new sign-in session of u: an auth token when u's
+// credentials reach several identities (access.go).
+func signInSession(tokenHash []byte, u *User, now time.Time) *Session {
+	sess := newSession(tokenHash, u, now)
+	sess.AuthOnly = len(u.LinkedIdentities) > 0
+	return sess
+}
+
+// newSession is a new session of u, acting in u's identity.
+func newSession(tokenHash []byte, u *User, now time.Time) *Session {
+	return &Session{TokenHash: tokenHash, UserID: u.ID, IdentityID: u.IdentityID, ProgrammeID: u.ProgrammeID, CreatedAt: now, LastSeen: now}
 }
 
 // touchInterval is how stale a session's recorded activity may get before a

@@ -24,7 +24,7 @@ var (
 const (
 	UniqueProgrammeName   = "programme.name"
 	UniqueKeyHash         = "programme.key_hash"  // hashes of api, ui and retired keys, across programmes
-	UniqueRootEmail       = "user.root_email"     // root users' emails, per programme
+	UniqueRootEmail       = "user.root_email"     // emails of root users that HoldsRootEmail, per programme
 	UniqueIdentityEmail   = "user.identity_email" // users' emails, per identity
 	UniqueIdempotency     = "idempotency.key"
 	UniquePasswordToken   = "password_token.hash"

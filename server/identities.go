@@ -217,7 +217,7 @@ func (s *Server) corporateCreate(r *request) (reply, error) {
 		return reply{}, err
 	}
 	ident, root, err := s.svc.CreateIdentity(answering(r, corporateCreated), r.prog, core.NewIdentity{
-		Type: core.Corporate, Name: in.Company.Name, Profile: prof, Root: in.RootUser.details(),
+		Type: core.Corporate, Name: in.Company.Name, Profile: prof, Root: in.RootUser.details(), LinkTo: r.caller,
 	})
 	if err != nil {
 		return reply{}, err
@@ -231,7 +231,7 @@ func corporateCreated(v *core.IdentityView) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	set := v.Root.PasswordSet
+	set := v.Root.PasswordSet || v.Root.CredentialsID != "" // a linked root has its credentials' password
 	out.RootUser.PasswordAlreadySet = &set
 	return ok(out)
 }
@@ -345,7 +345,7 @@ func (s *Server) consumerCreate(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	ident, root, err := s.svc.CreateIdentity(answering(r, consumerCreated), r.prog, core.NewIdentity{Type: core.Consumer, Profile: prof, Root: u.details()})
+	ident, root, err := s.svc.CreateIdentity(answering(r, consumerCreated), r.prog, core.NewIdentity{Type: core.Consumer, Profile: prof, Root: u.details(), LinkTo: r.caller})
 	if err != nil {
 		return reply{}, err
 	}

@@ -72,11 +72,20 @@ const (
 	// eitherKey endpoints may be called with the secret key or the public ui key
 	// (sign-in, invite acceptance, tokenisation): they carry the user's own secret.
 	eitherKey
-	// userToken endpoints need a user's bearer token with either key: the token authorises them.
+	// userToken endpoints need a user's bearer token with either key: the token
+	// authorises them. An auth token (a sign-in of credentials linked to several
+	// identities) is refused with ACCESS_TOKEN_REQUIRED.
 	userToken
 	// secretOrUser endpoints take the secret key alone, or the ui key with a user's
 	// token (the sandbox outbox, which the admin TUI shows).
 	secretOrUser
+	// authToken endpoints are userToken endpoints that an auth token may call
+	// too: listing identities, exchanging the token, logging out.
+	authToken
+	// secretWithUser endpoints need the secret key and take a user's token
+	// besides, which the endpoint then acts with (linking a new identity to
+	// the credentials whose stepped-up token it is).
+	secretWithUser
 )
 
 // idempotent marks endpoints that honour the idempotency-ref header.
@@ -116,7 +125,9 @@ func (s *Server) routes() {
 	s.captureRoutes() // GET /secure/...: the browser capture component (capture.go), public
 
 	s.handle("POST /multi/login_with_password", eitherKey, false, s.loginWithPassword)
-	s.handle("POST /multi/logout", userToken, false, s.logout)
+	s.handle("POST /multi/logout", authToken, false, s.logout)
+	s.handle("GET /multi/identities", authToken, false, s.userIdentities)
+	s.handle("POST /multi/access_token", authToken, false, s.requestAccessToken)
 	s.handle("POST /multi/tokenize", eitherKey, false, s.tokenize)
 
 	s.handle("POST /multi/passwords/{user_id}/create", secretKey, false, s.passwordCreate)
@@ -125,10 +136,10 @@ func (s *Server) routes() {
 	s.handle("POST /multi/passwords/lost_password/start", secretKey, false, s.lostPasswordStart)
 	s.handle("POST /multi/passwords/lost_password/resume", secretKey, false, s.lostPasswordResume)
 
-	s.handle("POST /multi/corporates", secretKey, true, s.corporateCreate)
+	s.handle("POST /multi/corporates", secretWithUser, true, s.corporateCreate)
 	s.handle("GET /multi/corporates", userToken, false, s.corporateGet)
 	s.handle("PATCH /multi/corporates", userToken, true, s.corporateUpdate)
-	s.handle("POST /multi/consumers", secretKey, true, s.consumerCreate)
+	s.handle("POST /multi/consumers", secretWithUser, true, s.consumerCreate)
 	s.handle("GET /multi/consumers", userToken, false, s.consumerGet)
 	s.handle("PATCH /multi/consumers", userToken, true, s.consumerUpdate)
 
@@ -228,10 +239,13 @@ func (s *Server) authenticate(r *request, need access) error {
 	switch need {
 	case public:
 		return nil
-	case userToken:
+	case userToken, authToken:
 		c, kind, err := s.svc.AuthenticateCall(r.Context(), r.Header.Get("api-key"), bearerToken(r.Request))
 		if err != nil {
 			return err
+		}
+		if need == userToken && c.Session.AuthOnly {
+			return core.ErrAccessTokenRequired
 		}
 		r.prog, r.key, r.caller = c.Programme, kind, c
 		return nil
@@ -243,13 +257,17 @@ func (s *Server) authenticate(r *request, need access) error {
 	r.prog, r.key = prog, kind
 	token := bearerToken(r.Request)
 	switch {
-	case need == secretKey && kind != core.SecretKey,
+	case (need == secretKey || need == secretWithUser) && kind != core.SecretKey,
 		need == secretOrUser && kind != core.SecretKey && token == "":
 		return errSecretKeyOnly
-	case need == secretOrUser && kind != core.SecretKey:
+	case need == secretOrUser && kind != core.SecretKey,
+		need == secretWithUser && token != "":
 		c, err := s.svc.Authenticate(r.Context(), prog, token)
 		if err != nil {
 			return err
+		}
+		if c.Session.AuthOnly {
+			return core.ErrAccessTokenRequired
 		}
 		r.caller = c
 	}

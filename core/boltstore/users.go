@@ -54,7 +54,7 @@ func (w *writeTx) UpdateUser(u *core.User) error {
 
 // checkUserUnique fails if u's emails are taken by another user.
 func (w *writeTx) checkUserUnique(u *core.User) error {
-	if u.Root {
+	if u.HoldsRootEmail() {
 		if id := w.bucket(bucketRootEmail).Get(compositeKey(u.ProgrammeID, u.Email)); id != nil && string(id) != u.ID {
 			return duplicate(core.UniqueRootEmail)
 		}
@@ -70,7 +70,7 @@ func (w *writeTx) putUser(u *core.User) error {
 	if err := put(w.bucket(bucketUsers), []byte(u.ID), u); err != nil {
 		return err
 	}
-	if u.Root {
+	if u.HoldsRootEmail() {
 		if err := w.bucket(bucketRootEmail).Put(compositeKey(u.ProgrammeID, u.Email), []byte(u.ID)); err != nil {
 			return err
 		}
@@ -83,7 +83,7 @@ func (w *writeTx) putUser(u *core.User) error {
 
 // deleteUserIndexes removes the index entries of u as it was stored.
 func (w *writeTx) deleteUserIndexes(u *core.User) error {
-	if u.Root {
+	if u.HoldsRootEmail() {
 		if err := w.bucket(bucketRootEmail).Delete(compositeKey(u.ProgrammeID, u.Email)); err != nil {
 			return err
 		}

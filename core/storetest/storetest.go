@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"InsertUserUniqueEmails", testInsertUserUniqueEmails},
 		{"UpdateUserUniqueEmails", testUpdateUserUniqueEmails},
 		{"UpdateUserEmailMovesIndexes", testUpdateUserEmailMovesIndexes},
+		{"LinkedRootSharesEmail", testLinkedRootSharesEmail},
 		{"FailedWriteChangesNothing", testFailedWriteChangesNothing},
 		{"ListUsersFilters", testListUsersFilters},
 		{"ListUsersPaging", testListUsersPaging},
@@ -283,6 +284,8 @@ func session(tokenHash, userID string, lastSeen time.Time) *core.Session {
 		SteppedUp:   true,
 		SteppedUpAt: t0.Add(-time.Minute),
 		DeviceID:    "device-" + userID,
+		AuthOnly:    true,
+		SignIn:      []byte("sign-in-of-" + tokenHash),
 	}
 }
 

@@ -39,9 +39,13 @@ func usersByEmail(t *testing.T, s core.Store, programmeID, email string) []*core
 }
 
 func testUserRoundTrip(t *testing.T, s core.Store) {
-	requireComplete(t, root101())
+	// Every field set, the links of both kinds too (no real user holds both).
+	full := user("401", "p1", "401", "root@example.com")
+	full.CredentialsID, full.LinkedIdentities = "101", []string{"501", "601"}
+	requireComplete(t, full)
 	insertUsers(t, s)
-	for _, want := range []*core.User{root101(), ann101(), root201(), root301()} {
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.InsertUser(full) })
+	for _, want := range []*core.User{root101(), ann101(), root201(), root301(), full} {
 		got, err := getUser(t, s, want.ID)
 		require.NoError(t, err)
 		assert.Equal(t, want, got)
@@ -206,4 +210,35 @@ func testFailedWriteChangesNothing(t *testing.T, s core.Store) {
 
 	_, err = getUser(t, s, "103")
 	requireNotFound(t, err)
+}
+
+// testLinkedRootSharesEmail checks UniqueRootEmail against User.HoldsRootEmail:
+// a root linked to another root's credentials shares that root's email without
+// taking, or ever freeing, its place in the root email index.
+func testLinkedRootSharesEmail(t *testing.T, s core.Store) {
+	insertUsers(t, s)
+	linked := user("401", "p1", "401", "root@example.com")
+	linked.CredentialsID, linked.PasswordSet = "101", false
+	root := root101()
+	root.LinkedIdentities = []string{"401"}
+	mustUpdate(t, s, func(tx core.Tx) error {
+		if err := tx.InsertUser(linked); err != nil {
+			return err
+		}
+		return tx.UpdateUser(root)
+	})
+	got, err := getUser(t, s, "401")
+	require.NoError(t, err)
+	assert.Equal(t, linked, got)
+	got, err = getUser(t, s, "101")
+	require.NoError(t, err)
+	assert.Equal(t, root, got)
+	assert.ElementsMatch(t, []*core.User{root, linked}, usersByEmail(t, s, "p1", "root@example.com"))
+
+	linked.Email = "moved@example.com" // the linked root leaves the email: 101 keeps it
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.UpdateUser(linked) })
+	err = tryWrite(t, s, func(tx core.Tx) error { return tx.InsertUser(user("402", "p1", "402", "root@example.com")) })
+	requireDuplicate(t, err, core.UniqueRootEmail)
+	// And an unlinked root may take the address the linked one holds.
+	require.NoError(t, tryWrite(t, s, func(tx core.Tx) error { return tx.InsertUser(user("403", "p1", "403", "moved@example.com")) }))
 }

@@ -1,0 +1,87 @@
+package server
+
+import (
+	"bytes"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// Weavr's identity and access-token shapes (UserIdentitiesGetResponseSchema,
+// AccessTokenRequest, AccessTokenResponse).
+type (
+	userIdentityJSON struct {
+		ID   identityIDJSON `json:"id"`
+		Name string         `json:"name"`
+	}
+	userIdentitiesResponse struct {
+		Identities    []userIdentityJSON `json:"identities"`
+		Count         int                `json:"count"`
+		ResponseCount int                `json:"responseCount"`
+	}
+	accessTokenRequest struct {
+		Identity *identityIDJSON `json:"identity"`
+	}
+	accessTokenResponse struct {
+		Token       string          `json:"token"`
+		Identity    identityIDJSON  `json:"identity"`
+		Credentials credentialsJSON `json:"credentials"`
+		Status      string          `json:"status"`
+	}
+)
+
+// userIdentities implements Weavr userIdentities: the identities the
+// caller's token reaches, paged.
+func (s *Server) userIdentities(r *request) (reply, error) {
+	q := r.URL.Query()
+	var f fields
+	offset := queryInt(&f, q, "offset", 0, 0, 1<<31-1)
+	limit := queryInt(&f, q, "limit", 100, 1, 100)
+	if err := f.err(); err != nil {
+		return reply{}, err
+	}
+	page, total, err := s.svc.Identities(r.Context(), r.caller, offset, limit)
+	if err != nil {
+		return reply{}, err
+	}
+	out := userIdentitiesResponse{Identities: make([]userIdentityJSON, len(page)), Count: total, ResponseCount: len(page)}
+	for i, li := range page {
+		out.Identities[i] = userIdentityJSON{ID: identityIDJSON{Type: string(li.Ref.Type), ID: li.Ref.ID}, Name: li.Name}
+	}
+	return ok(out)
+}
+
+// requestAccessToken implements Weavr requestAccessToken: the sign-in's token
+// for an access token of one identity (identity may be left out when the
+// credentials reach only one, which Weavr requires but Deputy does not).
+func (s *Server) requestAccessToken(r *request) (reply, error) {
+	var in accessTokenRequest
+	if len(bytes.TrimSpace(r.body)) > 0 {
+		if err := decodeJSON(r.body, &in); err != nil {
+			return reply{}, err
+		}
+	}
+	var want core.IdentityRef
+	if in.Identity != nil {
+		var f fields
+		if f.required("identity.type", in.Identity.Type) {
+			f.oneOf("identity.type", in.Identity.Type, string(core.Corporate), string(core.Consumer))
+		}
+		if f.required("identity.id", in.Identity.ID) {
+			f.pattern("identity.id", in.Identity.ID, reDigits)
+		}
+		if err := f.err(); err != nil {
+			return reply{}, err
+		}
+		want = core.IdentityRef{Type: core.IdentityType(in.Identity.Type), ID: in.Identity.ID}
+	}
+	at, err := s.svc.ExchangeToken(r.Context(), r.caller, want)
+	if err != nil {
+		return reply{}, err
+	}
+	signedIn := signedInResponse(at.Token, at.User)
+	status := "STANDARD"
+	if at.SteppedUp {
+		status = "STEPPED_UP"
+	}
+	return ok(accessTokenResponse{Token: at.Token, Identity: signedIn.Identity, Credentials: signedIn.Credentials, Status: status})
+}
