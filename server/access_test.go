@@ -27,11 +27,13 @@ import (
 
 // Access levels, as server.go names them in its route table.
 const (
-	public       = "public"
-	secretKey    = "secretKey"
-	eitherKey    = "eitherKey"
-	userToken    = "userToken"
-	secretOrUser = "secretOrUser"
+	public         = "public"
+	secretKey      = "secretKey"
+	eitherKey      = "eitherKey"
+	userToken      = "userToken"
+	secretOrUser   = "secretOrUser"
+	authToken      = "authToken"
+	secretWithUser = "secretWithUser"
 )
 
 // accessFixture is the data the access table's calls act on.
@@ -80,7 +82,9 @@ var accessTable = []accessRoute{
 	{"POST /multi/login_with_password", eitherKey, func(f *accessFixture) call {
 		return call{path: "/multi/login_with_password", body: map[string]any{"email": f.member.email, "password": pw(testPassword)}}
 	}},
-	{"POST /multi/logout", userToken, fixed("/multi/logout", nil)},
+	{"POST /multi/logout", authToken, fixed("/multi/logout", nil)},
+	{"GET /multi/identities", authToken, fixed("/multi/identities", nil)},
+	{"POST /multi/access_token", authToken, fixed("/multi/access_token", nil)},
 	{"POST /multi/tokenize", eitherKey, fixed("/multi/tokenize", map[string]any{"password": pw(testPassword)})},
 
 	{"POST /multi/passwords/{user_id}/create", secretKey, func(f *accessFixture) call {
@@ -93,13 +97,13 @@ var accessTable = []accessRoute{
 	{"POST /multi/passwords/lost_password/resume", secretKey, fixed("/multi/passwords/lost_password/resume",
 		map[string]any{"nonce": "654321", "email": "nobody@acme.test", "newPassword": pw("N3w-Passw0rd!")})},
 
-	{"POST /multi/corporates", secretKey, func(f *accessFixture) call {
+	{"POST /multi/corporates", secretWithUser, func(f *accessFixture) call {
 		f.n++
 		return call{path: "/multi/corporates", body: corporateBody("corporate" + strconv.Itoa(f.n) + "@acme.test")}
 	}},
 	{"GET /multi/corporates", userToken, fixed("/multi/corporates", nil)},
 	{"PATCH /multi/corporates", userToken, fixed("/multi/corporates", map[string]any{"locale": "en"})},
-	{"POST /multi/consumers", secretKey, func(f *accessFixture) call {
+	{"POST /multi/consumers", secretWithUser, func(f *accessFixture) call {
 		f.n++
 		return call{path: "/multi/consumers", body: consumerBody("consumer" + strconv.Itoa(f.n) + "@acme.test")}
 	}},
@@ -216,7 +220,14 @@ func predict(access string, c credentials) outcome {
 		if c.key == "ui" {
 			return uiKeyRefused
 		}
-	case userToken:
+	case secretWithUser:
+		switch {
+		case c.key == "ui":
+			return uiKeyRefused
+		case c.token == "bogus":
+			return unauthorized
+		}
+	case userToken, authToken:
 		if c.token != "valid" {
 			return unauthorized
 		}
@@ -237,6 +248,8 @@ func TestPredictedAccessTable(t *testing.T) {
 	assert.Equal(t, uiKeyRefused, predict(secretKey, credentials{key: "ui", token: "valid"}), "the ui key never calls secret-key operations, token or not")
 	assert.Equal(t, accepted, predict(eitherKey, credentials{key: "ui"}))
 	assert.Equal(t, unauthorized, predict(userToken, credentials{key: "secret"}), "the secret key does not replace a user's token")
+	assert.Equal(t, unauthorized, predict(secretWithUser, credentials{key: "secret", token: "bogus"}), "a token given is checked")
+	assert.Equal(t, accepted, predict(secretWithUser, credentials{key: "secret"}))
 	assert.Equal(t, accepted, predict(secretOrUser, credentials{key: "secret"}))
 	assert.Equal(t, uiKeyRefused, predict(secretOrUser, credentials{key: "ui"}))
 	assert.Equal(t, accepted, predict(secretOrUser, credentials{key: "ui", token: "valid"}))
@@ -256,7 +269,8 @@ func TestAccessTable(t *testing.T) {
 	keys := map[string]string{"": "", "unknown": "dsk_" + strings.Repeat("u", 43), "secret": e.apiKey, "ui": uiKey}
 	routes := withSecureRoutes(t, accessTable)
 
-	accepts := map[string]int{} // pattern -> calls accepted
+	accepts := map[string]int{}   // pattern -> calls accepted
+	succeeded := map[string]int{} // pattern -> calls answered 200
 	for _, rt := range routes {
 		method, _, _ := strings.Cut(rt.pattern, " ")
 		t.Run(rt.pattern, func(t *testing.T) {
@@ -290,6 +304,9 @@ func TestAccessTable(t *testing.T) {
 					}
 				case accepted:
 					accepts[rt.pattern]++
+					if r.status == http.StatusOK {
+						succeeded[rt.pattern]++
+					}
 					if rt.access == public {
 						break // the same answer every time, checked below
 					}
@@ -311,10 +328,12 @@ func TestAccessTable(t *testing.T) {
 		})
 	}
 
-	// Calls refused at authentication did nothing: only the accepted
-	// corporateCreate and consumerCreate calls created identities.
-	assert.Equal(t, 3, accepts["POST /multi/corporates"], "secret key; with a token; with a bogus token")
-	assert.Equal(t, created+accepts["POST /multi/corporates"]+accepts["POST /multi/consumers"], count(e.auditActions(), "identity.create"))
+	// Calls refused at authentication did nothing: only the corporateCreate
+	// and consumerCreate calls answered 200 created identities. With the
+	// member's token, not stepped up, a create would link: refused (403).
+	assert.Equal(t, 2, accepts["POST /multi/corporates"], "secret key; with a token")
+	assert.Equal(t, 1, succeeded["POST /multi/corporates"], "secret key")
+	assert.Equal(t, created+succeeded["POST /multi/corporates"]+succeeded["POST /multi/consumers"], count(e.auditActions(), "identity.create"))
 }
 
 // accessCall sends one request of the access table; routes outside the OpenAPI
