@@ -1,0 +1,381 @@
+package server_test
+
+// Issue 13, points 1 and 2: auth and access tokens (Weavr requestAccessToken)
+// and root users' credentials linked to several identities (userIdentities).
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/server"
+)
+
+const (
+	identitiesPath  = "/multi/identities"
+	accessTokenPath = "/multi/access_token"
+)
+
+// identityBody is an access-token request for an identity.
+func identityBody(typ core.IdentityType, id string) map[string]any {
+	return map[string]any{"identity": map[string]any{"type": string(typ), "id": id}}
+}
+
+// exchange exchanges token for an access token of identity id (a corporate;
+// "" for the only one) and returns the answer's body.
+func (e *env) exchange(token string, body any) map[string]any {
+	e.t.Helper()
+	r := e.auth(token, "POST", accessTokenPath, body)
+	require.Equal(e.t, http.StatusOK, r.status, "exchange: %s", r.body)
+	return r.json(e.t)
+}
+
+// accessToken exchanges token for an access token of the corporate id.
+func (e *env) accessToken(token, id string) string {
+	e.t.Helper()
+	return str(e.t, e.exchange(token, identityBody(core.Corporate, id)), "token")
+}
+
+// linkCorporate creates a corporate named company linked to the credentials
+// of owner, whose token must be stepped up, and returns its id.
+func (e *env) linkCorporate(owner member, company string) string {
+	e.t.Helper()
+	body := corporateBody(owner.email)
+	body["company"] = map[string]any{"name": company}
+	r := e.auth(owner.token, "POST", "/multi/corporates", body)
+	require.Equal(e.t, http.StatusOK, r.status, "link: %s", r.body)
+	return str(e.t, r.json(e.t), "id", "id")
+}
+
+// linkedRoot is a root user whose credentials reach two more identities: the
+// corporates b ("Beta Ltd") and c ("Gamma Ltd").
+type linkedRoot struct {
+	a    member // the credentials' own identity, corporate "Acme Ltd"
+	b, c string
+}
+
+func (e *env) linkedRoot(email string) linkedRoot {
+	e.t.Helper()
+	a := e.adminRoot(email)
+	return linkedRoot{a: a, b: e.linkCorporate(a, "Beta Ltd"), c: e.linkCorporate(a, "Gamma Ltd")}
+}
+
+// identityIDs lists the ids of identities answered by GET /multi/identities.
+func identityIDs(t *testing.T, r resp) []string {
+	t.Helper()
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var ids []string
+	for _, it := range r.json(t)["identities"].([]any) {
+		ids = append(ids, it.(map[string]any)["id"].(map[string]any)["id"].(string))
+	}
+	return ids
+}
+
+// A root user with one identity: the login token works directly (Weavr's e2e
+// suite) and exchanges too (Weavr's documentation); an access token acts in
+// that identity and cannot be exchanged again.
+func TestAccessTokenOneIdentity(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.corporate("ada@acme.test")
+	login := e.loginToken("ada@acme.test")
+	assert.Equal(t, http.StatusOK, e.auth(login, "GET", "/multi/corporates", nil).status, "the login token works directly")
+	assert.Equal(t, []string{id}, identityIDs(t, e.auth(login, "GET", identitiesPath, nil)))
+
+	for name, body := range map[string]any{"no body": nil, "no identity": map[string]any{}, "the identity": identityBody(core.Corporate, id)} {
+		t.Run(name, func(t *testing.T) {
+			out := e.exchange(login, body)
+			assert.Equal(t, "STANDARD", out["status"])
+			assert.Equal(t, map[string]any{"type": "CORPORATE", "id": id}, out["identity"])
+			assert.Equal(t, map[string]any{"type": "ROOT", "id": id}, out["credentials"])
+			token := str(t, out, "token")
+			assert.NotEqual(t, login, token)
+			r := e.auth(token, "GET", "/multi/corporates", nil)
+			require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+			assert.Equal(t, id, str(t, r.json(t), "id", "id"))
+			r = e.auth(token, "POST", accessTokenPath, nil)
+			assert.Equal(t, http.StatusForbidden, r.status, "an access token is not exchanged again: %s", r.body)
+			assert.Equal(t, core.CodeInsufficientPermissions, r.errorCode(t))
+		})
+	}
+
+	other, _ := e.corporate("bob@acme.test")
+	for _, c := range []struct {
+		name   string
+		body   any
+		status int
+		field  string
+	}{
+		{"another's identity", identityBody(core.Corporate, other), http.StatusForbidden, ""},
+		{"no such identity", identityBody(core.Corporate, "999999999"), http.StatusForbidden, ""},
+		{"its own, as a consumer", identityBody(core.Consumer, id), http.StatusForbidden, ""},
+		{"type missing", map[string]any{"identity": map[string]any{"id": id}}, http.StatusBadRequest, "identity.type:REQUIRED"},
+		{"bad type", identityBody("PERSON", id), http.StatusBadRequest, "identity.type:IN"},
+		{"bad id", identityBody(core.Corporate, "12a"), http.StatusBadRequest, "identity.id:REGEX"},
+		{"unknown field", map[string]any{"identityId": id}, http.StatusBadRequest, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.auth(login, "POST", accessTokenPath, c.body)
+			require.Equal(t, c.status, r.status, "%s", r.body)
+			if c.status == http.StatusForbidden {
+				assert.Equal(t, core.CodeInsufficientPermissions, r.errorCode(t))
+			}
+			if c.field != "" {
+				assert.Equal(t, []string{c.field}, r.invalidFields(t))
+			}
+		})
+	}
+	r := e.key("POST", accessTokenPath, nil)
+	assert.Equal(t, http.StatusUnauthorized, r.status, "a token is needed: %s", r.body)
+}
+
+// Linking: only the stepped-up session of a root user's own credentials, with
+// the secret key and the credentials' email, links a new identity.
+func TestLinkIdentity(t *testing.T) {
+	e, uiKey := newEnvWithKeys(t, server.Options{})
+	a := e.adminRoot("ada@acme.test")
+	member := e.newMember(a.token, "bea@acme.test") // stepped up, every permission
+	notSteppedUp := e.loginToken("ada@acme.test")
+	created := count(e.auditActions(), "identity.create")
+
+	for _, c := range []struct {
+		name   string
+		token  string
+		email  string
+		key    string
+		status int
+		code   string
+		field  string
+	}{
+		{"without step-up", notSteppedUp, a.email, e.apiKey, http.StatusForbidden, core.CodeStepUpRequired, ""},
+		{"another email", a.token, "someone@acme.test", e.apiKey, http.StatusBadRequest, "", "rootUser.email:IN"},
+		{"the same email, other case", a.token, "Ada@Acme.test", e.apiKey, http.StatusOK, "", ""},
+		{"an authorised user's credentials", member.token, member.email, e.apiKey, http.StatusForbidden, core.CodeInsufficientPermissions, ""},
+		{"the ui key", a.token, a.email, uiKey, http.StatusForbidden, core.CodeInsufficientPermissions, ""},
+		{"a bogus token", "dst_" + strings.Repeat("b", 43), a.email, e.apiKey, http.StatusUnauthorized, "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.call("POST", "/multi/corporates", corporateBody(c.email), "api-key", c.key, "Authorization", "Bearer "+c.token)
+			require.Equal(t, c.status, r.status, "%s", r.body)
+			if c.code != "" {
+				assert.Equal(t, c.code, r.errorCode(t))
+			}
+			if c.field != "" {
+				assert.Equal(t, []string{c.field}, r.invalidFields(t))
+			}
+			if c.status == http.StatusOK {
+				created++
+				assert.Equal(t, true, r.json(t)["rootUser"].(map[string]any)["passwordAlreadySet"], "it signs in with the credentials' password")
+			}
+		})
+	}
+	assert.Equal(t, created, count(e.auditActions(), "identity.create"), "refused links created nothing")
+	assert.Equal(t, 1, count(e.auditActions(), "identity.link"))
+
+	// Without a token, the email stays a root's: Weavr's 409.
+	r := e.key("POST", "/multi/corporates", corporateBody(a.email))
+	require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+	assert.Equal(t, core.CodeRootEmailNotUnique, r.errorCode(t))
+
+	// The linked root has no password of its own, and gets none.
+	ids := identityIDs(t, e.auth(e.loginToken(a.email), "GET", identitiesPath, nil))
+	require.Len(t, ids, 2)
+	r = e.key("POST", "/multi/passwords/"+ids[1]+"/create", map[string]any{"password": pw("An0ther-Passw0rd")})
+	require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+	assert.Equal(t, core.CodePasswordAlreadyCreated, r.errorCode(t))
+	r = e.login(a.email, "An0ther-Passw0rd")
+	assert.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+}
+
+// With several identities the login token is an auth token: it lists them,
+// exchanges itself and logs out, and nothing else.
+func TestAuthTokenOfLinkedCredentials(t *testing.T) {
+	e := newEnv(t)
+	l := e.linkedRoot("ada@acme.test")
+	login := e.login(l.a.email, testPassword)
+	require.Equal(t, http.StatusOK, login.status, "%s", login.body)
+	auth := str(t, login.json(t), "token")
+
+	r := e.auth(auth, "GET", "/multi/corporates", nil)
+	require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+	assert.Equal(t, core.CodeAccessTokenRequired, r.errorCode(t))
+
+	assert.Equal(t, []string{l.a.id, l.b, l.c}, identityIDs(t, e.auth(auth, "GET", identitiesPath, nil)))
+	r = e.auth(auth, "GET", identitiesPath+"?offset=1&limit=1", nil)
+	assert.Equal(t, []string{l.b}, identityIDs(t, r))
+	page := r.json(t)
+	assert.EqualValues(t, 3, page["count"])
+	assert.EqualValues(t, 1, page["responseCount"])
+	assert.Equal(t, "Beta Ltd", page["identities"].([]any)[0].(map[string]any)["name"])
+	assert.Empty(t, identityIDs(t, e.auth(auth, "GET", identitiesPath+"?offset=3", nil)))
+	for _, q := range []string{"?limit=0", "?limit=101", "?offset=-1", "?limit=x"} {
+		r := e.auth(auth, "GET", identitiesPath+q, nil)
+		assert.Equal(t, http.StatusBadRequest, r.status, "%s: %s", q, r.body)
+	}
+
+	r = e.auth(auth, "POST", accessTokenPath, nil)
+	require.Equal(t, http.StatusBadRequest, r.status, "several identities: name one: %s", r.body)
+	assert.Equal(t, []string{"identity:REQUIRED"}, r.invalidFields(t))
+
+	out := e.exchange(auth, identityBody(core.Corporate, l.b))
+	assert.Equal(t, map[string]any{"type": "ROOT", "id": l.b}, out["credentials"], "the access token acts as b's root user")
+	b := str(t, out, "token")
+	r = e.auth(b, "GET", "/multi/corporates", nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, l.b, str(t, r.json(t), "id", "id"))
+	assert.Equal(t, "Beta Ltd", str(t, r.json(t), "company", "name"))
+	assert.Equal(t, []string{l.b}, identityIDs(t, e.auth(b, "GET", identitiesPath, nil)), "an access token lists its own identity only")
+	r = e.auth(b, "POST", accessTokenPath, identityBody(core.Corporate, l.a.id))
+	assert.Equal(t, http.StatusForbidden, r.status, "an access token never reaches another identity: %s", r.body)
+
+	a := e.accessToken(auth, l.a.id)
+	r = e.auth(a, "GET", "/multi/corporates", nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, l.a.id, str(t, r.json(t), "id", "id"))
+
+	wantNoContent(t, e.auth(auth, "POST", "/multi/logout", nil), "an auth token logs out")
+	assert.Equal(t, http.StatusUnauthorized, e.auth(auth, "GET", identitiesPath, nil).status)
+	assert.Equal(t, http.StatusOK, e.auth(b, "GET", "/multi/corporates", nil).status, "logout ends the token it is called with")
+}
+
+// Every operation but the three an auth token may call refuses it with 403
+// ACCESS_TOKEN_REQUIRED, in the shape the API description declares.
+func TestAuthTokenRefusedEverywhereElse(t *testing.T) {
+	e, uiKey := newEnvWithKeys(t, server.Options{})
+	l := e.linkedRoot("ada@acme.test")
+	f := &accessFixture{e: e, member: l.a, target: e.createUser(l.a.token, userBody("target@acme.test"))}
+	for _, rt := range accessTable {
+		if rt.access != userToken && rt.access != secretOrUser && rt.access != authToken {
+			continue
+		}
+		method, _, _ := strings.Cut(rt.pattern, " ")
+		t.Run(rt.pattern, func(t *testing.T) {
+			auth := e.loginToken(l.a.email) // a fresh one: logout ends it
+			r := e.accessCall(method, rt.call(f), []string{"api-key", uiKey, "Authorization", "Bearer " + auth})
+			if rt.access == authToken {
+				assert.Contains(t, []int{http.StatusOK, http.StatusNoContent, http.StatusBadRequest}, r.status, "%s", r.body)
+				return
+			}
+			require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+			assert.Equal(t, core.CodeAccessTokenRequired, r.errorCode(t))
+		})
+	}
+}
+
+// An access token of identity A never reaches identity B's users, and the
+// other way round: every users route on the other's user is 404.
+func TestAccessTokenNeverReachesAnotherIdentity(t *testing.T) {
+	e := newEnv(t)
+	l := e.linkedRoot("ada@acme.test")
+	auth := e.loginToken(l.a.email)
+	a, b := e.accessToken(auth, l.a.id), e.accessToken(auth, l.b)
+	e.stepUpAgain(a) // the factor a.token enrolled: step-up is not why a call fails
+	e.stepUp(b)      // b's root enrols its own mobile
+	users := map[string]string{
+		a: e.createUser(a, userBody("a-user@acme.test")),
+		b: e.createUser(b, userBody("b-user@acme.test")),
+	}
+	for token, other := range map[string]string{a: b, b: a} {
+		f := &accessFixture{e: e, target: users[other]}
+		for _, rt := range accessTable {
+			if rt.access != userToken || !strings.Contains(rt.pattern, "{user_id}") {
+				continue
+			}
+			method, _, _ := strings.Cut(rt.pattern, " ")
+			r := e.accessCall(method, rt.call(f), []string{"api-key", e.apiKey, "Authorization", "Bearer " + token})
+			assert.Equal(t, http.StatusNotFound, r.status, "%s on the other identity's user: %s", rt.pattern, r.body)
+		}
+		r := e.auth(token, "GET", usersPath, nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.NotContains(t, string(r.body), users[other])
+		assert.Contains(t, string(r.body), users[token])
+	}
+}
+
+// Access tokens follow the session rules: idle expiry, logout, deactivation,
+// revocation of the credentials; a step-up raises the token it was made on.
+func TestAccessTokenLifecycle(t *testing.T) {
+	e := newEnv(t)
+	l := e.linkedRoot("ada@acme.test")
+	auth := e.loginToken(l.a.email)
+
+	t.Run("step-up raises its own token", func(t *testing.T) {
+		b1, b2 := e.accessToken(auth, l.b), e.accessToken(auth, l.b)
+		e.stepUp(b1)
+		assert.Equal(t, http.StatusOK, e.auth(b1, "POST", usersPath, userBody("c1@acme.test")).status)
+		r := e.auth(b2, "POST", usersPath, userBody("c2@acme.test"))
+		require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+		assert.Equal(t, core.CodeStepUpRequired, r.errorCode(t))
+		assert.Equal(t, "STANDARD", e.exchange(auth, identityBody(core.Corporate, l.b))["status"], "nor the sign-in it came from")
+	})
+	t.Run("idle expiry", func(t *testing.T) {
+		b := e.accessToken(auth, l.b)
+		e.advance(4 * time.Minute)
+		assert.Equal(t, http.StatusOK, e.auth(b, "GET", "/multi/corporates", nil).status)
+		auth = e.loginToken(l.a.email) // the sign-in idled meanwhile
+		e.advance(5 * time.Minute)
+		assert.Equal(t, http.StatusUnauthorized, e.auth(b, "GET", "/multi/corporates", nil).status)
+		auth = e.loginToken(l.a.email)
+	})
+	t.Run("logout", func(t *testing.T) {
+		b := e.accessToken(auth, l.b)
+		wantNoContent(t, e.auth(b, "POST", "/multi/logout", nil))
+		assert.Equal(t, http.StatusUnauthorized, e.auth(b, "GET", "/multi/corporates", nil).status)
+		assert.Equal(t, http.StatusOK, e.auth(auth, "GET", identitiesPath, nil).status, "the sign-in goes on")
+	})
+	t.Run("a linked root deactivated", func(t *testing.T) {
+		c := e.accessToken(auth, l.c)
+		e.deactivate(l.c)
+		assert.Equal(t, http.StatusUnauthorized, e.auth(c, "GET", "/multi/corporates", nil).status)
+		assert.Equal(t, []string{l.a.id, l.b}, identityIDs(t, e.auth(auth, "GET", identitiesPath, nil)), "no longer listed")
+		r := e.auth(auth, "POST", accessTokenPath, identityBody(core.Corporate, l.c))
+		assert.Equal(t, http.StatusUnauthorized, r.status, "%s", r.body)
+	})
+	t.Run("the credentials' password changed", func(t *testing.T) {
+		a, b := e.accessToken(auth, l.a.id), e.accessToken(auth, l.b)
+		r := e.auth(b, "POST", "/multi/passwords/update", map[string]any{"oldPassword": pw(testPassword), "newPassword": pw("N3w-Passw0rd!")})
+		require.Equal(t, http.StatusForbidden, r.status, "a linked identity's token does not change the credentials: %s", r.body)
+		r = e.auth(a, "POST", "/multi/passwords/update", map[string]any{"oldPassword": pw(testPassword), "newPassword": pw("N3w-Passw0rd!")})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		for name, token := range map[string]string{"auth token": auth, "access token of b": b, "access token of a": a, "step-up made on b": l.a.token} {
+			assert.Equal(t, http.StatusUnauthorized, e.auth(token, "GET", identitiesPath, nil).status, name)
+		}
+	})
+}
+
+// Many parallel exchanges of one auth token each get a distinct, working
+// access token of the identity they asked for.
+func TestAccessTokenParallelExchanges(t *testing.T) {
+	e := newEnv(t)
+	l := e.linkedRoot("ada@acme.test")
+	auth := e.loginToken(l.a.email)
+	const n = 24
+	ids := []string{l.a.id, l.b, l.c}
+	results := make([]resp, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			results[i] = e.auth(auth, "POST", accessTokenPath, identityBody(core.Corporate, ids[i%3]))
+		})
+	}
+	close(start)
+	wg.Wait()
+	seen := map[string]bool{}
+	for i, r := range results {
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		token := str(t, r.json(t), "token")
+		assert.False(t, seen[token], "tokens are distinct")
+		seen[token] = true
+		got := e.auth(token, "GET", "/multi/corporates", nil)
+		require.Equal(t, http.StatusOK, got.status, "%s", got.body)
+		assert.Equal(t, ids[i%3], str(t, got.json(t), "id", "id"))
+	}
+	assert.Equal(t, n, count(e.auditActions(), "user.access_token"))
+}
