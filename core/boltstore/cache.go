@@ -107,6 +107,7 @@ func cloneProgramme(p *core.Programme) *core.Programme {
 func cloneSession(s *core.Session) *core.Session {
 	c := *s
 	c.TokenHash = bytes.Clone(s.TokenHash)
+	c.SignIn = bytes.Clone(s.SignIn)
 	return &c
 }
 
@@ -115,6 +116,7 @@ func cloneUser(u *core.User) *core.User {
 	c.Mobile = clonePointer(u.Mobile)
 	c.DateOfBirth = clonePointer(u.DateOfBirth)
 	c.Roles = slices.Clone(u.Roles)
+	c.LinkedIdentities = slices.Clone(u.LinkedIdentities)
 	return &c
 }
 

@@ -14,7 +14,7 @@ import (
 )
 
 // The access levels of server.go's route table, as x-deputy-access names them.
-var accessLevels = []string{"secretKey", "eitherKey", "userToken", "secretOrUser"}
+var accessLevels = []string{"secretKey", "eitherKey", "userToken", "secretOrUser", "authToken", "secretWithUser"}
 
 // accessOf returns an operation's x-deputy-access ("" when absent).
 func accessOf(op *openapi3.Operation) string {
@@ -60,9 +60,9 @@ func TestEveryOperationDeclaresItsAccess(t *testing.T) {
 			require.Contains(t, accessLevels, access, "x-deputy-access")
 			want := keyOnly
 			switch access {
-			case "userToken":
+			case "userToken", "authToken":
 				want = keyAndToken
-			case "secretOrUser":
+			case "secretOrUser", "secretWithUser":
 				want = slices.Concat(keyOnly, keyAndToken)
 			}
 			assert.Equal(t, want, *o.op.Security)

@@ -46,6 +46,7 @@ var weavrOperations = []string{
 	"authorisedUserEmailVerificationCodeSend", "authorisedUserEmailVerify",
 	"userKyc", "rolesGet",
 	"enrolDeviceUsingPush", "unlinkDeviceUsingPush", "stepupSCAChallengePush", "loginViaBiometrics",
+	"userIdentities", "requestAccessToken",
 }
 
 var deputyOperations = []string{
