@@ -4,6 +4,7 @@ package server_test
 // and root users' credentials linked to several identities (userIdentities).
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/server"
+	"github.com/deputyhq/deputy/server/client"
 )
 
 const (
@@ -378,4 +380,48 @@ func TestAccessTokenParallelExchanges(t *testing.T) {
 		assert.Equal(t, ids[i%3], str(t, got.json(t), "id", "id"))
 	}
 	assert.Equal(t, n, count(e.auditActions(), "user.access_token"))
+}
+
+// A biometric sign-in gives stepped-up access tokens (as Weavr documents),
+// through the Go client: for the credentials' own identity and for a
+// linked one.
+func TestAccessTokenOfBiometricSignIn(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1") // the enrolment stepped its session up
+	own, err := e.ui.Session(phone.s.Token()).Corporate(ctx)
+	require.NoError(t, err)
+	linked, err := e.api.Session(phone.s.Token()).LinkCorporate(ctx, client.CorporateCreate{
+		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test",
+			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}},
+		Company: client.CompanyCreate{Name: "Beta Ltd"},
+	})
+	require.NoError(t, err)
+
+	bl, err := e.ui.LoginViaBiometrics(ctx, "ada@acme.test")
+	require.NoError(t, err)
+	require.NoError(t, phone.approve(bl.ChallengeID, bl.Number))
+	login, err := e.ui.BiometricLoginToken(ctx, bl.ChallengeID, bl.Secret)
+	require.NoError(t, err)
+	auth := e.ui.Session(login.Token)
+	_, err = auth.Corporate(ctx)
+	requireAPIError(t, err, http.StatusForbidden, core.CodeAccessTokenRequired, "an auth token")
+
+	page, err := auth.Identities(ctx, 0, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 2, page.Count)
+	require.Len(t, page.Identities, 2)
+	assert.Equal(t, []client.LinkedIdentity{{ID: own.ID, Name: "Acme Ltd"}, {ID: linked.ID, Name: "Beta Ltd"}}, page.Identities)
+
+	for _, id := range []client.IdentityID{own.ID, linked.ID} {
+		at, err := auth.AccessToken(ctx, &id)
+		require.NoError(t, err)
+		assert.Equal(t, client.AccessTokenSteppedUp, at.Status)
+		assert.Equal(t, id, at.Identity)
+		user, err := e.ui.Session(at.Token).CreateUser(ctx, client.UserCreate{Name: "Bea", Surname: "Smith", Email: "bea-" + id.ID + "@acme.test"})
+		require.NoError(t, err, "the access token is stepped up")
+		assert.Equal(t, id, user.Identity)
+	}
+	_, err = auth.AccessToken(ctx, nil)
+	requireAPIError(t, err, http.StatusBadRequest, "", "two identities: name one")
 }
