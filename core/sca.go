@@ -109,6 +109,15 @@ func (s *Service) freshChallenge(tx ReadTx, c *Caller, purpose ChallengePurpose,
 	return prev.State == ChallengePending && now.Sub(prev.IssuedAt) < s.cfg.ReissueInterval && now.Before(prev.ExpiresAt), nil
 }
 
+// stepUpCodes is how many codes one step-up challenge of a session sends,
+// the first included: Weavr answers a third with 400 (its BadRequestError,
+// without syntaxErrors), where enrolment codes follow Config.MaxReissues.
+const stepUpCodes = 2
+
+// errStepUpCodes answers a request for a third step-up code.
+var errStepUpCodes = &Error{Class: ErrInvalid,
+	Message: "Bad request: this session was sent 2 step-up codes already; verify the last one, or sign in again."}
+
 // StepUpSMS sends a step-up code to the caller's ACTIVE SMS device (Weavr stepupSCAChallenge).
 func (s *Service) StepUpSMS(ctx context.Context, c *Caller) error {
 	return s.issueChallenge(ctx, c, PurposeStepUpSMS, nil, func(tx Tx, u *User, _ time.Time) error {
@@ -162,6 +171,8 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 			// A new challenge, not a re-send (a device enrolled again after a new mobile).
 		case now.Sub(prev.IssuedAt) < s.cfg.ReissueInterval:
 			return &Error{Class: ErrConflict, Code: CodeRetryIn15Sec, RetryAfter: s.cfg.ReissueInterval - now.Sub(prev.IssuedAt)}
+		case purpose == PurposeStepUpSMS && prev.Reissues+1 >= stepUpCodes:
+			return errStepUpCodes
 		case prev.Reissues >= s.cfg.MaxReissues:
 			return Conflict(CodeChallengeLimitExceeded)
 		default:
