@@ -364,12 +364,15 @@ type Challenge struct {
 
 // PasswordToken is a tokenised password (POST /multi/tokenize): the password is
 // sealed with AES-256-GCM under a key derived from the installation key, the
-// token is stored only as a keyed hash, and redeeming it deletes it.
+// token is stored only as a keyed hash, and a sign-in with it deletes it (a
+// password set with it leaves it for one sign-in more, see PasswordToSet).
 type PasswordToken struct {
 	TokenHash   []byte
 	ProgrammeID string
 	Sealed      []byte // nonce || ciphertext
 	ExpiresAt   time.Time
+	// SetPassword: the token set a password; it may still sign in once.
+	SetPassword bool `json:",omitempty"`
 }
 
 // Role is one of the predefined roles of an authorised user (Weavr UserPredefinedRole).

@@ -59,11 +59,34 @@ func (s *Service) Tokenise(ctx context.Context, prog *Programme, plain, clientIP
 	return token, nil
 }
 
-// Password resolves a password.value: a token is redeemed (once, only within
-// its programme and life), plaintext is passed through unless the programme
-// requires tokens. field names the JSON field for errors.
+// tokenUse is what resolving a password token does to it. The zero value
+// spends it.
+type tokenUse int
+
+const (
+	// spendToken: a sign-in or a current password; the token is spent.
+	spendToken tokenUse = iota
+	// setWithToken: a password being set; the token then serves one sign-in
+	// (PasswordToken.SetPassword) and nothing else.
+	setWithToken
+	// peekToken: a check that grants nothing; the token stays as it is.
+	peekToken
+)
+
+// Password resolves a password.value that signs in or proves the current
+// password: a token is redeemed (once, only within its programme and life),
+// plaintext is passed through unless the programme requires tokens. field
+// names the JSON field for errors.
 func (s *Service) Password(ctx context.Context, prog *Programme, field, value string) (string, error) {
-	return s.password(ctx, prog, field, value, true)
+	return s.password(ctx, prog, field, value, spendToken)
+}
+
+// PasswordToSet is Password for a password being set (create, update,
+// reset, invite consume). A client sends the token of one flow twice (set
+// the password, then sign in with it), so the token is not spent: it then
+// serves one sign-in within the rest of its life, and sets no other password.
+func (s *Service) PasswordToSet(ctx context.Context, prog *Programme, field, value string) (string, error) {
+	return s.password(ctx, prog, field, value, setWithToken)
 }
 
 // PeekPassword is Password without spending the token, for an operation that
@@ -71,11 +94,11 @@ func (s *Service) Password(ctx context.Context, prog *Programme, field, value st
 // clients validate a token, then send the same token to set the password.
 // The token stays within its programme and life, and its next use spends it.
 func (s *Service) PeekPassword(ctx context.Context, prog *Programme, field, value string) (string, error) {
-	return s.password(ctx, prog, field, value, false)
+	return s.password(ctx, prog, field, value, peekToken)
 }
 
-// password is Password, spending the token only when spend is true.
-func (s *Service) password(ctx context.Context, prog *Programme, field, value string, spend bool) (string, error) {
+// password resolves value, doing to a token what use says.
+func (s *Service) password(ctx context.Context, prog *Programme, field, value string, use tokenUse) (string, error) {
 	if !IsPasswordToken(value) {
 		if prog.Settings.RequireTokenisedPasswords {
 			return "", &Error{Class: ErrInvalid, Code: CodePlaintextRefused,
@@ -95,13 +118,11 @@ func (s *Service) password(ctx context.Context, prog *Programme, field, value st
 		if err != nil {
 			return err
 		}
-		if t.ProgrammeID != prog.ID {
+		if t.ProgrammeID != prog.ID || (use == setWithToken && t.SetPassword) {
 			return &Error{Class: ErrTokenNotFound, Code: CodeTokenNotFound}
 		}
-		if spend {
-			if err := tx.DeletePasswordToken(hash); err != nil {
-				return err
-			}
+		if err := redeemToken(tx, t, use); err != nil {
+			return err
 		}
 		if !s.clock.Now().Before(t.ExpiresAt) {
 			return &Error{Class: ErrTokenNotFound, Code: CodeTokenExpired}
@@ -117,6 +138,22 @@ func (s *Service) password(ctx context.Context, prog *Programme, field, value st
 		return "", err
 	}
 	return string(plain), nil
+}
+
+// redeemToken does to the stored token t what use says.
+func redeemToken(tx Tx, t *PasswordToken, use tokenUse) error {
+	if use == peekToken {
+		return nil
+	}
+	if err := tx.DeletePasswordToken(t.TokenHash); err != nil {
+		return err
+	}
+	if use == spendToken {
+		return nil
+	}
+	set := *t
+	set.SetPassword = true
+	return tx.InsertPasswordToken(&set)
 }
 
 // seal encrypts with AES-256-GCM under the installation's sealing key.

@@ -68,7 +68,7 @@ func (s *Server) passwordCreate(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	plain, err := s.plainPassword(r, "password", in.Password)
+	plain, err := s.passwordToSet(r, "password", in.Password)
 	if err != nil {
 		return reply{}, err
 	}
@@ -95,7 +95,7 @@ func (s *Server) passwordUpdate(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	newPlain, err := s.plainPassword(r, "newPassword", in.NewPassword)
+	newPlain, err := s.passwordToSet(r, "newPassword", in.NewPassword)
 	if err != nil {
 		return reply{}, err
 	}
@@ -165,7 +165,7 @@ func (s *Server) lostPasswordResume(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	plain, err := s.plainPassword(r, "newPassword", in.NewPassword)
+	plain, err := s.passwordToSet(r, "newPassword", in.NewPassword)
 	if err != nil {
 		return reply{}, err
 	}

@@ -35,10 +35,17 @@ func (s *Server) tokenize(r *request) (reply, error) {
 	return ok(tokenResponse{Token: token})
 }
 
-// plainPassword resolves a checked password field: a tokenised password is
-// redeemed (once), plaintext passes unless the programme requires tokens.
+// plainPassword resolves a checked password field that signs in or proves
+// the current password: a tokenised password is redeemed (once), plaintext
+// passes unless the programme requires tokens.
 func (s *Server) plainPassword(r *request, field string, p *passwordJSON) (string, error) {
 	return s.svc.Password(r.Context(), r.prog, field+".value", p.Value)
+}
+
+// passwordToSet resolves a checked password field being set: a tokenised
+// password then serves one sign-in more (core.Service.PasswordToSet).
+func (s *Server) passwordToSet(r *request, field string, p *passwordJSON) (string, error) {
+	return s.svc.PasswordToSet(r.Context(), r.prog, field+".value", p.Value)
 }
 
 // clientIP is the caller's address: the connection's peer, or, when the peer

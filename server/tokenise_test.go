@@ -61,7 +61,31 @@ func TestTokenisedPasswordCreate(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.NotEmpty(t, str(t, r.json(t), "token"))
 	assert.Equal(t, http.StatusOK, e.login("root@acme.test", testPassword).status, "the password the token stood for was set")
-	wantTokenError(t, e.login("root@acme.test", token), core.CodeTokenNotFound, "the token is spent")
+	// One flow's pair of calls (issue 13, point 8): set the password, then sign in with it.
+	assert.Equal(t, http.StatusOK, e.login("root@acme.test", token).status, "the token signs in once after setting the password")
+	wantTokenError(t, e.login("root@acme.test", token), core.CodeTokenNotFound, "then it is spent")
+}
+
+// A token that set a password serves one sign-in within its life, and sets
+// no other password: validate, create, sign in is one flow, and no more.
+func TestTokenisedPasswordServesOneFlow(t *testing.T) {
+	e, uiKey := newEnvWithKeys(t, server.Options{})
+	browser := e.withKey(uiKey)
+	create := func(id, token string) resp {
+		return e.key("POST", "/multi/passwords/"+id+"/create", map[string]any{"password": pw(token)})
+	}
+	ada, bob := e.newCorporateWithoutPassword("ada@acme.test"), e.newCorporateWithoutPassword("bob@acme.test")
+
+	token := browser.tokenise(testPassword)
+	assert.Equal(t, http.StatusNoContent, browser.key("POST", "/multi/passwords/validate", map[string]any{"password": pw(token)}).status)
+	require.Equal(t, http.StatusOK, create(ada, token).status)
+	wantTokenError(t, create(bob, token), core.CodeTokenNotFound, "a token sets one password")
+	e.advance(5 * time.Minute)
+	wantTokenError(t, e.login("ada@acme.test", token), core.CodeTokenExpired, "within its short life only")
+
+	token = browser.tokenise(testPassword)
+	require.Equal(t, http.StatusOK, e.login("ada@acme.test", token).status)
+	wantTokenError(t, create(bob, token), core.CodeTokenNotFound, "a sign-in spends the token at once")
 }
 
 func TestTokenisedPasswordUpdate(t *testing.T) {

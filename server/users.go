@@ -363,7 +363,7 @@ func (s *Server) userInviteConsume(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	plain, err := s.plainPassword(r, "password", in.Password)
+	plain, err := s.passwordToSet(r, "password", in.Password)
 	if err != nil {
 		return reply{}, err
 	}

@@ -295,6 +295,7 @@ func passwordToken(tokenHash string, expiresAt time.Time) *core.PasswordToken {
 		ProgrammeID: "p1",
 		Sealed:      []byte("nonce-and-ciphertext-" + tokenHash),
 		ExpiresAt:   expiresAt,
+		SetPassword: true,
 	}
 }
 
