@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"slices"
 	"time"
@@ -121,7 +122,8 @@ func (s *Service) Identities(ctx context.Context, c *Caller, offset, limit int) 
 // ExchangeToken exchanges the caller's sign-in token for an access token of
 // one identity its credentials reach (Weavr requestAccessToken); a zero want
 // picks the only one. A biometric sign-in's stepped-up session gives a
-// stepped-up access token. It costs one keyed hash and one write.
+// stepped-up access token. It costs one keyed hash and one write, and a
+// sign-in makes at most RateLimits.AccessTokensPerSignIn of them a window.
 func (s *Service) ExchangeToken(ctx context.Context, c *Caller, want IdentityRef) (*AccessToken, error) {
 	if c.Session.SignIn != nil {
 		return nil, errAuthTokenRequired
@@ -152,6 +154,9 @@ func (s *Service) ExchangeToken(ctx context.Context, c *Caller, want IdentityRef
 		}
 		acting, err := s.exchangeTarget(tx, c.User.ID, target, want.Type)
 		if err != nil {
+			return err
+		}
+		if err := s.spend(tx, newBudget("access-token", c.Programme.ID, "sign-in:"+hex.EncodeToString(signIn.TokenHash), s.cfg.RateLimits.AccessTokensPerSignIn)); err != nil {
 			return err
 		}
 		now := s.clock.Now()

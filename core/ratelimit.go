@@ -41,6 +41,9 @@ type RateLimits struct {
 	// decoy challenge like an unknown email's, so that nobody can flood a
 	// user's device with prompts (push fatigue) and the answer tells nothing.
 	BiometricSignInPerEmail RateLimit
+	// Access tokens one sign-in exchanges itself for (POST /multi/access_token):
+	// each is a stored session, so a stolen token cannot fill the store.
+	AccessTokensPerSignIn RateLimit
 }
 
 // DefaultRateLimits returns the limits in force unless Config.RateLimits says
@@ -60,6 +63,7 @@ func DefaultRateLimits() RateLimits {
 		InvitePerIP:             RateLimit{Requests: 30, Window: 15 * time.Minute},
 		InviteWrongPerInvite:    RateLimit{Requests: 10, Window: time.Hour},
 		BiometricSignInPerEmail: RateLimit{Requests: 10, Window: time.Hour},
+		AccessTokensPerSignIn:   RateLimit{Requests: 60, Window: time.Minute},
 	}
 }
 
@@ -71,7 +75,7 @@ func (rl RateLimits) validate() error {
 		"TokenisePerIP": rl.TokenisePerIP, "TokenisePerProgramme": rl.TokenisePerProgramme,
 		"SMSPerNumber": rl.SMSPerNumber, "SMSPerUser": rl.SMSPerUser, "EmailPerAddress": rl.EmailPerAddress,
 		"InvitePerIP": rl.InvitePerIP, "InviteWrongPerInvite": rl.InviteWrongPerInvite,
-		"BiometricSignInPerEmail": rl.BiometricSignInPerEmail,
+		"BiometricSignInPerEmail": rl.BiometricSignInPerEmail, "AccessTokensPerSignIn": rl.AccessTokensPerSignIn,
 	} {
 		if l.Requests > 0 && l.Window < time.Second {
 			return fmt.Errorf("rate limit %s: window %v is below one second", name, l.Window)

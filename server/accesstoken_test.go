@@ -425,3 +425,21 @@ func TestAccessTokenOfBiometricSignIn(t *testing.T) {
 	_, err = auth.AccessToken(ctx, nil)
 	requireAPIError(t, err, http.StatusBadRequest, "", "two identities: name one")
 }
+
+// Each exchange stores a session: a sign-in makes a bounded number a window.
+func TestAccessTokensPerSignInBudget(t *testing.T) {
+	e := newEnv(t, func(c *core.Config) {
+		c.RateLimits = &core.RateLimits{AccessTokensPerSignIn: core.RateLimit{Requests: 3, Window: time.Minute}}
+	})
+	e.corporate("ada@acme.test")
+	auth := e.loginToken("ada@acme.test")
+	for range 3 {
+		e.exchange(auth, nil)
+	}
+	r := e.auth(auth, "POST", accessTokenPath, nil)
+	require.Equal(t, http.StatusTooManyRequests, r.status, "%s", r.body)
+	assert.NotEmpty(t, r.header.Get("Retry-After"))
+	e.exchange(e.loginToken("ada@acme.test"), nil) // another sign-in has its own budget
+	e.advance(time.Minute)
+	e.exchange(auth, nil)
+}
