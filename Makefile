@@ -126,6 +126,7 @@ bench: bench-deps
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkUserListFiltered$$' -benchtime 5000x
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkPushApprove$$' -benchtime 3000x
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkTokenise$$' -benchtime 20000x
+	$(GO) test ./server -run '^$$' -bench '^BenchmarkAccessToken$$' -benchtime 20000x
 	$(GO) test ./tui -run '^$$' -bench . -benchtime 5x
 	$(GO) test ./core -run '^$$' -bench '^BenchmarkAuditExportVerify$$' -benchtime 1x
 
