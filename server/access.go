@@ -60,18 +60,13 @@ func (s *Server) requestAccessToken(r *request) (reply, error) {
 			return reply{}, err
 		}
 	}
+	var f fields
+	f.identityID("identity", in.Identity)
+	if err := f.err(); err != nil {
+		return reply{}, err
+	}
 	var want core.IdentityRef
 	if in.Identity != nil {
-		var f fields
-		if f.required("identity.type", in.Identity.Type) {
-			f.oneOf("identity.type", in.Identity.Type, string(core.Corporate), string(core.Consumer))
-		}
-		if f.required("identity.id", in.Identity.ID) {
-			f.pattern("identity.id", in.Identity.ID, reDigits)
-		}
-		if err := f.err(); err != nil {
-			return reply{}, err
-		}
 		want = core.IdentityRef{Type: core.IdentityType(in.Identity.Type), ID: in.Identity.ID}
 	}
 	at, err := s.svc.ExchangeToken(r.Context(), r.caller, want)
@@ -84,4 +79,17 @@ func (s *Server) requestAccessToken(r *request) (reply, error) {
 		status = "STEPPED_UP"
 	}
 	return ok(accessTokenResponse{Token: at.Token, Identity: signedIn.Identity, Credentials: signedIn.Credentials, Status: status})
+}
+
+// identityID checks an optional Weavr IdentityId: both members required.
+func (f *fields) identityID(field string, id *identityIDJSON) {
+	if id == nil {
+		return
+	}
+	if f.required(field+".type", id.Type) {
+		f.oneOf(field+".type", id.Type, string(core.Corporate), string(core.Consumer))
+	}
+	if f.required(field+".id", id.ID) {
+		f.pattern(field+".id", id.ID, reDigits)
+	}
 }

@@ -19,6 +19,7 @@ func FuzzDecodeRequests(f *testing.F) {
 		`{"nonce":"123456","email":"a@b.co","newPassword":{"value":"x"}}`,
 		`{"oldPassword":{"value":"a"},"newPassword":{"value":"b"}}`,
 		`{"advanceSeconds":60}`,
+		`{"identity":{"type":"CORPORATE","id":"100000001"}}`, `{"identity":{"type":"X","id":"1a"}}`, `{"identity":null}`,
 		`{"unknown":1}`, `[]`, `null`, `{"email":5}`, `{"email":"a@b.co"} {}`, "",
 		// The input rules (input_test.go): repeated names, invalid UTF-8,
 		// control and invisible characters, impossible dates, look-alike emails.
@@ -78,6 +79,7 @@ func FuzzDecodeRequests(f *testing.F) {
 				f.password("newPassword", in.NewPassword)
 			}},
 			{&clockRequest{}, func(*fields, any) {}},
+			{&accessTokenRequest{}, func(f *fields, v any) { f.identityID("identity", v.(*accessTokenRequest).Identity) }},
 		}
 		for _, tg := range targets {
 			err := decodeJSON(body, tg.v)
