@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -28,8 +29,9 @@ import (
 // user of the identity it was made for (or of the credentials' user for their
 // own identity), so every operation sees exactly one identity through
 // Caller.User, as with any session: it never reaches another. It carries the
-// sign-in's step-up, idles out and ends like any session, and a step-up
-// raises only the token it was made on. An access token cannot be exchanged
+// sign-in's step-up, idles out and is revoked like any session, a logout with
+// any token of a sign-in ends them all (endSignIn), and a step-up raises only
+// the token it was made on. An access token cannot be exchanged
 // again, and lists only its own identity.
 
 // maxLinkedIdentities bounds the identities one root user's credentials
@@ -203,6 +205,33 @@ func (s *Service) exchangeTarget(tx ReadTx, credentialsID, target string, typ Id
 		return nil, errNotLinked
 	}
 	return acting, nil
+}
+
+// endSignIn ends the sign-in session signIn and every access token exchanged
+// from it: sessions of the credentials u signs in with, or of the identities
+// linked to them.
+func endSignIn(tx Tx, u *User, signIn []byte) error {
+	cred := u
+	if u.CredentialsID != "" {
+		var err error
+		if cred, err = tx.User(u.CredentialsID); err != nil {
+			return err
+		}
+	}
+	for _, id := range append([]string{cred.ID}, cred.LinkedIdentities...) {
+		sessions, err := tx.UserSessions(id)
+		if err != nil {
+			return err
+		}
+		for _, sess := range sessions {
+			if bytes.Equal(sess.TokenHash, signIn) || bytes.Equal(sess.SignIn, signIn) {
+				if err := tx.DeleteSession(sess.TokenHash); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // linkNewRoot prepares, inside CreateIdentity's transaction, the root user of

@@ -210,10 +210,16 @@ func (s *Service) openCaller(ctx context.Context, prog *Programme, sess *Session
 	return &Caller{Programme: prog, Session: sess, User: user}, nil
 }
 
-// Logout ends the caller's session everywhere at once (Weavr logout).
+// Logout ends the caller's sign-in everywhere at once (Weavr logout): the
+// session whose token it is, the sign-in it was exchanged from and every
+// access token of that sign-in (endSignIn).
 func (s *Service) Logout(ctx context.Context, c *Caller) error {
+	signIn := c.Session.TokenHash
+	if c.Session.SignIn != nil {
+		signIn = c.Session.SignIn
+	}
 	err := s.store.Update(ctx, func(tx Tx) error {
-		if err := tx.DeleteSession(c.Session.TokenHash); err != nil && !errors.Is(err, ErrRecordNotFound) {
+		if err := endSignIn(tx, c.User, signIn); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, c.Programme.ID, c.User.ID, "user.logout", c.User.ID, nil)

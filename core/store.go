@@ -156,9 +156,12 @@ type PasswordWriter interface {
 	PutPassword(p *PasswordRecord) error
 }
 
-// SessionReader reads sessions by token hash.
+// SessionReader reads sessions by token hash, or every session of a user.
 type SessionReader interface {
 	Session(tokenHash []byte) (*Session, error)
+	// UserSessions returns every session of a user (Session.UserID), in no
+	// particular order.
+	UserSessions(userID string) ([]*Session, error)
 }
 
 // SessionWriter writes sessions.

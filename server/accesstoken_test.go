@@ -240,9 +240,14 @@ func TestAuthTokenOfLinkedCredentials(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.Equal(t, l.a.id, str(t, r.json(t), "id", "id"))
 
+	other := e.loginToken(l.a.email)
+	otherB := e.accessToken(other, l.b)
 	wantNoContent(t, e.auth(auth, "POST", "/multi/logout", nil), "an auth token logs out")
-	assert.Equal(t, http.StatusUnauthorized, e.auth(auth, "GET", identitiesPath, nil).status)
-	assert.Equal(t, http.StatusOK, e.auth(b, "GET", "/multi/corporates", nil).status, "logout ends the token it is called with")
+	for name, token := range map[string]string{"the auth token": auth, "its access token of b": b, "its access token of a": a} {
+		assert.Equal(t, http.StatusUnauthorized, e.auth(token, "GET", identitiesPath, nil).status, "logout ends the sign-in: %s", name)
+	}
+	assert.Equal(t, http.StatusOK, e.auth(otherB, "GET", "/multi/corporates", nil).status, "another sign-in goes on")
+	assert.Equal(t, http.StatusOK, e.auth(other, "GET", identitiesPath, nil).status)
 }
 
 // Every operation but the three an auth token may call refuses it with 403
@@ -325,10 +330,14 @@ func TestAccessTokenLifecycle(t *testing.T) {
 		auth = e.loginToken(l.a.email)
 	})
 	t.Run("logout", func(t *testing.T) {
-		b := e.accessToken(auth, l.b)
+		b, c := e.accessToken(auth, l.b), e.accessToken(auth, l.c)
+		other := e.loginToken(l.a.email)
 		wantNoContent(t, e.auth(b, "POST", "/multi/logout", nil))
-		assert.Equal(t, http.StatusUnauthorized, e.auth(b, "GET", "/multi/corporates", nil).status)
-		assert.Equal(t, http.StatusOK, e.auth(auth, "GET", identitiesPath, nil).status, "the sign-in goes on")
+		for name, token := range map[string]string{"b": b, "its sign-in": auth, "c of the same sign-in": c} {
+			assert.Equal(t, http.StatusUnauthorized, e.auth(token, "GET", identitiesPath, nil).status, "logout with an access token ends %s", name)
+		}
+		assert.Equal(t, http.StatusOK, e.auth(other, "GET", identitiesPath, nil).status, "another sign-in goes on")
+		auth = other
 	})
 	t.Run("a linked root deactivated", func(t *testing.T) {
 		c := e.accessToken(auth, l.c)

@@ -12,6 +12,18 @@ func (r *readTx) Session(tokenHash []byte) (*core.Session, error) {
 	return getCached(r.cache.sessions, r.bucket(bucketSessions), tokenHash, "session")
 }
 
+func (r *readTx) UserSessions(userID string) ([]*core.Session, error) {
+	var out []*core.Session
+	for _, h := range prefixValues(r.bucket(bucketUserSessions), compositeKey(userID)) {
+		s, err := r.Session(h)
+		if err != nil {
+			return nil, fmt.Errorf("user_sessions index: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
 func (w *writeTx) InsertSession(s *core.Session) error {
 	if w.bucket(bucketSessions).Get(s.TokenHash) != nil {
 		return idTaken("session")

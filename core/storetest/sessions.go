@@ -98,6 +98,28 @@ func testDeleteUserSessions(t *testing.T, s core.Store) {
 	}
 }
 
+func testUserSessions(t *testing.T, s core.Store) {
+	insertSessions(t, s,
+		session("a-1", "101", t0), session("a-2", "101", t0), session("a-3", "101", t0),
+		session("b-1", "1010", t0), // a user id that the other one is a prefix of
+		session("c-1", "10", t0),   // and one that is a prefix of the other
+	)
+	// Moving a session to another user moves it in the index too.
+	moved := session("a-3", "10", t0)
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.UpdateSession(moved) })
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.DeleteSession([]byte("a-2")) })
+	for user, want := range map[string][]*core.Session{
+		"101":  {session("a-1", "101", t0)},
+		"10":   {moved, session("c-1", "10", t0)},
+		"1010": {session("b-1", "1010", t0)},
+		"999":  nil,
+	} {
+		got, err := read(t, s, func(tx core.ReadTx) ([]*core.Session, error) { return tx.UserSessions(user) })
+		require.NoError(t, err)
+		assert.ElementsMatch(t, want, got, "sessions of user %s", user)
+	}
+}
+
 func testDeleteSessionsIdleSince(t *testing.T, s core.Store) {
 	insertSessions(t, s,
 		session("old", "101", t0.Add(-10*time.Minute)),

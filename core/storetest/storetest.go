@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"Password", testPassword},
 		{"Session", testSession},
 		{"DeleteUserSessions", testDeleteUserSessions},
+		{"UserSessions", testUserSessions},
 		{"DeleteSessionsIdleSince", testDeleteSessionsIdleSince},
 		{"ResetCode", testResetCode},
 		{"Factor", testFactor},
