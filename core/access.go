@@ -198,10 +198,10 @@ func (s *Service) exchangeTarget(tx ReadTx, credentialsID, target string, typ Id
 			return nil, errNotLinked
 		}
 	}
-	if !cred.Active || !acting.Active {
+	switch {
+	case !cred.Active:
 		return nil, errInvalidToken
-	}
-	if typ != "" && acting.IdentityType != typ {
+	case !acting.Active, typ != "" && acting.IdentityType != typ:
 		return nil, errNotLinked
 	}
 	return acting, nil

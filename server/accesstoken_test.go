@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/mobile/authenticator"
 	"github.com/deputyhq/deputy/server"
 	"github.com/deputyhq/deputy/server/client"
 )
@@ -345,7 +346,8 @@ func TestAccessTokenLifecycle(t *testing.T) {
 		assert.Equal(t, http.StatusUnauthorized, e.auth(c, "GET", "/multi/corporates", nil).status)
 		assert.Equal(t, []string{l.a.id, l.b}, identityIDs(t, e.auth(auth, "GET", identitiesPath, nil)), "no longer listed")
 		r := e.auth(auth, "POST", accessTokenPath, identityBody(core.Corporate, l.c))
-		assert.Equal(t, http.StatusUnauthorized, r.status, "%s", r.body)
+		assert.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+		assert.Equal(t, core.CodeInsufficientPermissions, r.errorCode(t))
 	})
 	t.Run("the credentials' password changed", func(t *testing.T) {
 		a, b := e.accessToken(auth, l.a.id), e.accessToken(auth, l.b)
@@ -451,4 +453,46 @@ func TestAccessTokensPerSignInBudget(t *testing.T) {
 	e.exchange(e.loginToken("ada@acme.test"), nil) // another sign-in has its own budget
 	e.advance(time.Minute)
 	e.exchange(auth, nil)
+}
+
+// The push routes too: an access token of one identity neither reads,
+// approves nor declines a push challenge of the other identity's root user,
+// nor sees it pending.
+func TestAccessTokenNeverReachesAnotherIdentitysPush(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-a")
+	linked, err := e.api.Session(phone.s.Token()).LinkCorporate(ctx, client.CorporateCreate{
+		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test",
+			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900777"}},
+		Company: client.CompanyCreate{Name: "Beta Ltd"},
+	})
+	require.NoError(t, err)
+	auth := e.login("ada@acme.test")
+	exchange := func(id client.IdentityID) *client.Session {
+		at, err := auth.AccessToken(ctx, &id)
+		require.NoError(t, err)
+		return e.ui.Session(at.Token)
+	}
+	own, err := phone.s.Corporate(ctx)
+	require.NoError(t, err)
+	a, b := exchange(own.ID), exchange(linked.ID)
+	bPhone := newDeviceWith(t, "phone-b", b, authenticator.NewMemoryStore(), yes)
+	bPhone.enrol() // b's root enrols a device of its own
+	up, err := exchange(linked.ID).StepUpPush(ctx, "")
+	require.NoError(t, err)
+
+	_, err = a.PushStatus(ctx, up.ID)
+	require.ErrorIs(t, err, client.ErrNotFound, "read")
+	_, err = a.PushOptions(ctx, up.ID)
+	require.ErrorIs(t, err, client.ErrNotFound, "options")
+	require.ErrorIs(t, a.ApprovePush(ctx, up.ID, up.Number, bPhone.assertion(up.ID)), client.ErrNotFound, "approve, even with b's signature")
+	require.ErrorIs(t, a.DeclinePush(ctx, up.ID, client.DeclineCancelled), client.ErrNotFound, "decline")
+	pending, err := a.PendingPush(ctx, "", 0)
+	require.NoError(t, err)
+	assert.Empty(t, pending)
+	pending, err = b.PendingPush(ctx, "", 0)
+	require.NoError(t, err)
+	require.Len(t, pending, 1, "b's root sees it")
+	assert.Equal(t, up.ID, pending[0].ID)
 }
