@@ -568,14 +568,19 @@ func TestRightCodeResetsTheCrossChallengeCount(t *testing.T) {
 	e := newEnv(t)
 	e.enrolledRoot("root@acme.test")
 	wrong := 0
-	// nineWrong spends nine wrong codes in a new session: a challenge and two re-issues.
+	// nineWrong spends nine wrong codes in new sessions, two codes (a
+	// challenge and its re-issue) each, and returns the last one.
 	nineWrong := func() string {
 		t.Helper()
-		tok := e.loginToken("root@acme.test")
+		var tok string
+		codes := 0
 		for n := 9; n > 0; {
-			if n < 9 {
+			if tok == "" || codes == 2 {
+				tok, codes = e.loginToken("root@acme.test"), 0
+			} else {
 				e.advance(15 * time.Second)
 			}
+			codes++
 			wantNoContent(t, e.auth(tok, "POST", stepUpPath, nil))
 			for _, want := range attemptOutcomes(5)[:min(4, n)] {
 				wantConflict(t, e.auth(tok, "POST", stepUpVerifyPath, codeBody(wrongCode(wrong))), want, "wrong code %d", wrong+1)
