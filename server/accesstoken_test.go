@@ -496,3 +496,44 @@ func TestAccessTokenNeverReachesAnotherIdentitysPush(t *testing.T) {
 	require.Len(t, pending, 1, "b's root sees it")
 	assert.Equal(t, up.ID, pending[0].ID)
 }
+
+// Exchanges racing a password change: whichever commits first, no access
+// token outlives the revocation (the exchange re-reads its sign-in in its
+// transaction, the revocation ends the sessions of every linked identity in
+// its own).
+func TestNoAccessTokenOutlivesRevocation(t *testing.T) {
+	e := newEnv(t)
+	l := e.linkedRoot("ada@acme.test")
+	auth := e.loginToken(l.a.email)
+	a := e.accessToken(auth, l.a.id)
+	const workers, each = 8, 6
+	ids := []string{l.a.id, l.b, l.c}
+	got := make([][]resp, workers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			<-start
+			for i := range each {
+				got[w] = append(got[w], e.auth(auth, "POST", accessTokenPath, identityBody(core.Corporate, ids[(w+i)%3])))
+			}
+		})
+	}
+	close(start)
+	r := e.auth(a, "POST", "/multi/passwords/update", map[string]any{"oldPassword": pw(testPassword), "newPassword": pw("N3w-Passw0rd!")})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	wg.Wait()
+	issued := 0
+	for _, rs := range got {
+		for _, r := range rs {
+			if r.status == http.StatusUnauthorized {
+				continue // after the revocation
+			}
+			require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+			issued++
+			token := str(t, r.json(t), "token")
+			assert.Equal(t, http.StatusUnauthorized, e.auth(token, "GET", "/multi/corporates", nil).status, "an access token issued before the revocation ended with it")
+		}
+	}
+	t.Logf("%d of %d exchanges were issued before the revocation", issued, workers*each)
+}
