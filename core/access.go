@@ -38,7 +38,8 @@ import (
 // reach, its own included: the list lives in the user's record.
 const maxLinkedIdentities = 100
 
-// CodeIdentityLimitExceeded refuses a link past maxLinkedIdentities.
+// CodeIdentityLimitExceeded refuses to link one more identity to credentials
+// that reach 100 already (maxLinkedIdentities).
 const CodeIdentityLimitExceeded = "IDENTITY_LIMIT_EXCEEDED"
 
 // CodeAccessTokenRequired refuses an auth token anywhere but listing

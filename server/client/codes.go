@@ -6,21 +6,27 @@ package client
 // 403 or 409, or the code of any other error body. They are core's, by the
 // same names; branch on these, never on string literals.
 const (
-	CodeAdminRoleRemoval            = "ADMIN_ROLE_REMOVAL_NOT_ALLOWED"
-	CodeAlreadyVerified             = "ALREADY_VERIFIED"
-	CodeCannotModifyOwnRoles        = "CANNOT_MODIFY_OWN_ROLES"
-	CodeChallengeLimitExceeded      = "CHALLENGE_LIMIT_EXCEEDED"
-	CodeChannelAlreadyActive        = "CHANNEL_ALREADY_REGISTERED"
-	CodeChannelNotRegistered        = "CHANNEL_NOT_REGISTERED"
-	CodeChannelNotSupported         = "CHANNEL_NOT_SUPPORTED"
-	CodeCodeExpired                 = "VERIFICATION_CODE_EXPIRED"
-	CodeCodeInvalid                 = "VERIFICATION_CODE_INVALID"
-	CodeConflict                    = "CONFLICT"
-	CodeCredentialsInactive         = "CREDENTIALS_INACTIVE"
-	CodeEmailNotFound               = "EMAIL_NOT_FOUND"
-	CodeEmailNotUnique              = "EMAIL_NOT_UNIQUE"
-	CodeEmailNotVerified            = "EMAIL_NOT_VERIFIED"
-	CodeIdempotencyInFlight         = "IDEMPOTENCY_REF_IN_FLIGHT"
+	// CodeAccessTokenRequired refuses an auth token anywhere but listing
+	// identities, exchanging it and logging out (Weavr's 403 ACCESS_TOKEN_REQUIRED).
+	CodeAccessTokenRequired    = "ACCESS_TOKEN_REQUIRED"
+	CodeAdminRoleRemoval       = "ADMIN_ROLE_REMOVAL_NOT_ALLOWED"
+	CodeAlreadyVerified        = "ALREADY_VERIFIED"
+	CodeCannotModifyOwnRoles   = "CANNOT_MODIFY_OWN_ROLES"
+	CodeChallengeLimitExceeded = "CHALLENGE_LIMIT_EXCEEDED"
+	CodeChannelAlreadyActive   = "CHANNEL_ALREADY_REGISTERED"
+	CodeChannelNotRegistered   = "CHANNEL_NOT_REGISTERED"
+	CodeChannelNotSupported    = "CHANNEL_NOT_SUPPORTED"
+	CodeCodeExpired            = "VERIFICATION_CODE_EXPIRED"
+	CodeCodeInvalid            = "VERIFICATION_CODE_INVALID"
+	CodeConflict               = "CONFLICT"
+	CodeCredentialsInactive    = "CREDENTIALS_INACTIVE"
+	CodeEmailNotFound          = "EMAIL_NOT_FOUND"
+	CodeEmailNotUnique         = "EMAIL_NOT_UNIQUE"
+	CodeEmailNotVerified       = "EMAIL_NOT_VERIFIED"
+	CodeIdempotencyInFlight    = "IDEMPOTENCY_REF_IN_FLIGHT"
+	// CodeIdentityLimitExceeded refuses to link one more identity to credentials
+	// that reach 100 already (maxLinkedIdentities).
+	CodeIdentityLimitExceeded       = "IDENTITY_LIMIT_EXCEEDED"
 	CodeInsufficientPermissions     = "INSUFFICIENT_PERMISSIONS"
 	CodeInternalError               = "INTERNAL_ERROR"
 	CodeInvalidCredentials          = "INVALID_CREDENTIALS"
