@@ -537,3 +537,26 @@ func TestNoAccessTokenOutlivesRevocation(t *testing.T) {
 	}
 	t.Logf("%d of %d exchanges were issued before the revocation", issued, workers*each)
 }
+
+// A consumer links like a corporate, through the Go client, and its access
+// token acts as the consumer.
+func TestLinkConsumer(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1") // a stepped-up session of Ada's credentials
+	consumer, err := e.api.Session(phone.s.Token()).LinkConsumer(ctx, client.ConsumerCreate{
+		RootUser: client.ConsumerRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test",
+			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, client.IdentityConsumer, consumer.ID.Type)
+	auth := e.login("ada@acme.test")
+	_, err = auth.AccessToken(ctx, &client.IdentityID{Type: client.IdentityCorporate, ID: consumer.ID.ID})
+	requireAPIError(t, err, http.StatusForbidden, core.CodeInsufficientPermissions, "the wrong type")
+	at, err := auth.AccessToken(ctx, &consumer.ID)
+	require.NoError(t, err)
+	got, err := e.ui.Session(at.Token).Consumer(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, consumer.ID, got.ID)
+	assert.Equal(t, "Ada Lovelace", got.RootUser.Name+" "+got.RootUser.Surname)
+}
