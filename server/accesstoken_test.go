@@ -559,4 +559,16 @@ func TestLinkConsumer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, consumer.ID, got.ID)
 	assert.Equal(t, "Ada Lovelace", got.RootUser.Name+" "+got.RootUser.Surname)
+
+	// What the admin TUI and the headless companion do on signing in.
+	login, err := e.ui.LoginWithPassword(ctx, "ada@acme.test", bioPassword)
+	require.NoError(t, err)
+	acc, err := e.ui.AccessLogin(ctx, login)
+	require.NoError(t, err)
+	assert.Equal(t, client.TokenTypeAccess, acc.TokenType)
+	assert.Equal(t, login.Identity, acc.Identity)
+	_, err = e.ui.Session(acc.Token).Factors(ctx)
+	require.NoError(t, err, "the access token of the credentials' own identity works where the auth token does not")
+	_, err = e.ui.Session(login.Token).Factors(ctx)
+	requireAPIError(t, err, http.StatusForbidden, core.CodeAccessTokenRequired)
 }

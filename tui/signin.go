@@ -166,6 +166,9 @@ func (s signIn) submit() (screen, tea.Cmd) {
 	return s, do(op{name: "sign in", label: "Signing in…", quiet: true, signIn: true,
 		run: func(ctx context.Context, a api) result {
 			login, err := a.c.LoginWithPassword(ctx, email, password)
+			if err == nil { // the admin manages their own identity, linked credentials or not
+				login, err = a.c.AccessLogin(ctx, login)
+			}
 			return signedInMsg{outcome: outcome{err}, email: email, login: login}
 		}})
 }

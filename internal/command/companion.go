@@ -168,6 +168,9 @@ func openCompanion(ctx context.Context, cmd *cli.Command) (*companion, error) {
 	if err != nil {
 		return nil, err
 	}
+	if login, err = co.c.AccessLogin(ctx, login); err != nil { // linked credentials sign in with an auth token
+		return nil, err
+	}
 	co.s = co.c.Session(login.Token)
 	return co, nil
 }

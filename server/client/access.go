@@ -34,6 +34,12 @@ type AccessToken struct {
 	Status      string       `json:"status"` // AccessTokenStandard or AccessTokenSteppedUp
 }
 
+// Token types of a Login (Weavr TokenType).
+const (
+	TokenTypeAuth   = "AUTH"
+	TokenTypeAccess = "ACCESS"
+)
+
 // Access token states.
 const (
 	AccessTokenStandard  = "STANDARD"
@@ -92,4 +98,17 @@ func (s *Session) LinkConsumer(ctx context.Context, in ConsumerCreate, opts ...C
 		return nil, err
 	}
 	return &out, nil
+}
+
+// AccessLogin exchanges login's token for an access token of login's own
+// identity and returns login with that token instead: what a first-party
+// client managing the signed-in user's identity does right after signing in,
+// so that it works whether or not the credentials reach further identities
+// (the sign-in's token of linked credentials is an auth token).
+func (c *Client) AccessLogin(ctx context.Context, login *Login) (*Login, error) {
+	at, err := c.Session(login.Token).AccessToken(ctx, &login.Identity)
+	if err != nil {
+		return nil, err
+	}
+	return &Login{Token: at.Token, TokenType: TokenTypeAccess, Identity: at.Identity, Credentials: at.Credentials}, nil
 }

@@ -85,7 +85,7 @@ type CredentialID struct {
 // Login is the answer to a sign-in (Weavr LoginWithPasswordResponse).
 type Login struct {
 	Token       string       `json:"token"`     // the session's bearer token: pass it to Client.Session
-	TokenType   string       `json:"tokenType"` // "AUTH"
+	TokenType   string       `json:"tokenType"` // TokenTypeAuth; TokenTypeAccess after Client.AccessLogin
 	Identity    IdentityID   `json:"identity"`
 	Credentials CredentialID `json:"credentials"`
 }
