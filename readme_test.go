@@ -34,6 +34,7 @@ var walkthroughs = []struct {
 		"Rotating keys",
 		"Backups",
 		"Audit log",
+		"Access tokens and linked identities",
 	}},
 	{"companion", []string{"The headless companion in sandbox mode"}},
 }
