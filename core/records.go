@@ -11,6 +11,10 @@ type Programme struct {
 	Name       string
 	APIKeyHash []byte // keyed hash of the secret api key; the key itself is shown once
 	UIKeyHash  []byte // keyed hash of the public ui key
+	// APIKeySealed is the secret api key sealed, the key of Weavr's
+	// signature-v2 on webhooks (webhooks.go); nil for programmes whose key
+	// was made before Deputy kept it.
+	APIKeySealed []byte `json:",omitempty"`
 	// RetiredKeys are rotated keys still accepted until their grace period ends.
 	RetiredKeys []RetiredKey `json:",omitempty"`
 	Settings    ProgrammeSettings
@@ -461,4 +465,82 @@ type RetiredKey struct {
 	Kind  KeyKind
 	Hash  []byte
 	Until time.Time
+}
+
+// WebhookEndpoint is where a programme's events are delivered (webhooks.go):
+// Weavr's watch path of each event is appended to URL.
+type WebhookEndpoint struct {
+	ID          string
+	ProgrammeID string
+	URL         string
+	// Events are the event types it receives (WebhookEventTypes); empty: every one.
+	Events []string `json:",omitempty"`
+	// Secrets sign the Standard Webhooks signature, each sealed (never stored
+	// in plain text): the newest first, then older ones until their Until.
+	Secrets []WebhookSecret
+	// AllowPrivate lets URL reach loopback and private addresses (tests, local development).
+	AllowPrivate bool `json:",omitempty"`
+	// Disabled stops deliveries (a 410 answer); DisabledReason says why.
+	Disabled       bool   `json:",omitempty"`
+	DisabledReason string `json:",omitempty"`
+	CreatedAt      time.Time
+}
+
+// WebhookSecret is one signing secret of an endpoint, sealed; Until is zero
+// for the current secret and the end of a rotation's overlap for an old one.
+type WebhookSecret struct {
+	Sealed    []byte
+	Until     time.Time `json:",omitzero"`
+	CreatedAt time.Time
+}
+
+// WebhookEvent is one event of the outbox: written in the transaction of the
+// change that caused it, its body signed and sent as stored.
+type WebhookEvent struct {
+	ID          string // call-ref and webhook-id: unique, "evt_" and random
+	ProgrammeID string
+	Type        string // a WebhookEventTypes name
+	Subject     string // the user it is about ("" for none): deliveries keep each subject's order
+	Body        json.RawMessage
+	At          time.Time
+}
+
+// WebhookDeliveryState is where a delivery of an event to an endpoint stands.
+type WebhookDeliveryState string
+
+// The delivery states.
+const (
+	DeliveryPending   WebhookDeliveryState = "PENDING"
+	DeliveryDelivered WebhookDeliveryState = "DELIVERED"
+	DeliveryFailed    WebhookDeliveryState = "FAILED" // given up after every retry, or the endpoint is gone
+)
+
+// WebhookDelivery is one event on its way to one endpoint. The pending
+// deliveries of an endpoint and subject form a queue in Seq order, and only
+// its head has a NextAt: a later one waits until the head is delivered or
+// given up (NextAt zero).
+type WebhookDelivery struct {
+	Seq         uint64 // assigned by the store, increasing
+	ProgrammeID string
+	EndpointID  string
+	EventID     string
+	Subject     string
+	State       WebhookDeliveryState
+	// NextAt is when it is due: its next attempt, or the end of the lease of
+	// a worker attempting it now (a worker that dies leaves it due again).
+	NextAt   time.Time `json:",omitzero"`
+	Attempts int
+	// LastStatus is the HTTP status of the last attempt (0: none or no answer).
+	LastStatus int              `json:",omitempty"`
+	Log        []WebhookAttempt `json:",omitempty"`
+	CreatedAt  time.Time
+	DoneAt     time.Time `json:",omitzero"`
+}
+
+// WebhookAttempt is one attempt of a delivery, in its log.
+type WebhookAttempt struct {
+	At       time.Time
+	Status   int           `json:",omitempty"`
+	Error    string        `json:",omitempty"`
+	Duration time.Duration `json:",omitempty"`
 }

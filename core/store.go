@@ -76,6 +76,7 @@ type ReadTx interface {
 	PasswordTokenReader
 	PushChallengeReader
 	WebAuthnRegistrationReader
+	WebhookReader
 	Meta(key string) ([]byte, error)
 }
 
@@ -99,6 +100,7 @@ type Tx interface {
 	PasswordTokenWriter
 	PushChallengeWriter
 	WebAuthnRegistrationWriter
+	WebhookWriter
 	CounterWriter
 	// NextID returns a fresh numeric id, unique across identities and users.
 	NextID() (string, error)
@@ -392,6 +394,42 @@ type KYCWriter interface {
 	// DeleteKYC removes the user's case and frees its reference
 	// (ErrRecordNotFound when there is none).
 	DeleteKYC(userID string) error
+}
+
+// WebhookReader reads webhook endpoints, the outbox of events and their
+// deliveries (webhooks.go).
+type WebhookReader interface {
+	WebhookEndpoint(id string) (*WebhookEndpoint, error)
+	// WebhookEndpoints lists a programme's endpoints in id order.
+	WebhookEndpoints(programmeID string) ([]*WebhookEndpoint, error)
+	WebhookEvent(id string) (*WebhookEvent, error)
+	WebhookDelivery(seq uint64) (*WebhookDelivery, error)
+	// DueWebhookDeliveries returns up to limit pending deliveries whose
+	// NextAt is set and not after now, soonest first (then by Seq).
+	DueWebhookDeliveries(now time.Time, limit int) ([]*WebhookDelivery, error)
+	// WebhookQueue returns up to limit pending deliveries of an endpoint
+	// about subject, in Seq order: its head first.
+	WebhookQueue(endpointID, subject string, limit int) ([]*WebhookDelivery, error)
+	// WebhookDeliveries returns up to limit deliveries of an endpoint with
+	// Seq below before (every Seq when before is 0), newest first.
+	WebhookDeliveries(endpointID string, before uint64, limit int) ([]*WebhookDelivery, error)
+}
+
+// WebhookWriter writes webhook endpoints, events and deliveries. A store
+// keeps the indexes behind DueWebhookDeliveries and WebhookQueue exact on
+// every write: only pending deliveries are in them.
+type WebhookWriter interface {
+	// PutWebhookEndpoint inserts or replaces an endpoint.
+	PutWebhookEndpoint(e *WebhookEndpoint) error
+	// DeleteWebhookEndpoint removes an endpoint (ErrRecordNotFound when there
+	// is none); its deliveries stay, for their log.
+	DeleteWebhookEndpoint(id string) error
+	// InsertWebhookEvent fails with ErrDuplicate when the id is taken.
+	InsertWebhookEvent(e *WebhookEvent) error
+	// AppendWebhookDelivery stores a new delivery and assigns its Seq.
+	AppendWebhookDelivery(d *WebhookDelivery) error
+	// UpdateWebhookDelivery fails with ErrRecordNotFound when there is no such delivery.
+	UpdateWebhookDelivery(d *WebhookDelivery) error
 }
 
 // UniqueKYCReference is the store constraint on KYC references.

@@ -96,6 +96,7 @@ func cloneProgramme(p *core.Programme) *core.Programme {
 	c := *p
 	c.APIKeyHash = bytes.Clone(p.APIKeyHash)
 	c.UIKeyHash = bytes.Clone(p.UIKeyHash)
+	c.APIKeySealed = bytes.Clone(p.APIKeySealed)
 	c.RetiredKeys = slices.Clone(p.RetiredKeys)
 	for i := range c.RetiredKeys {
 		c.RetiredKeys[i].Hash = bytes.Clone(p.RetiredKeys[i].Hash)

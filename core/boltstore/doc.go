@@ -10,7 +10,7 @@
 // Writes go through db.Batch, so concurrent Updates share one commit (and one
 // fsync); reads go through db.View.
 //
-// The bucket tree (schema version 5; the buckets marked "2" to "5" came with
+// The bucket tree (schema version 7; the buckets marked "2" to "7" came with
 // that migration):
 //
 //	v1                                   root; its sequence numbers NextID
@@ -88,9 +88,23 @@
 //	│   └── [userID] listID -> id           the same for those whose stored state is PENDING
 //	├── webauthn_registrations/                                     4
 //	│   └── <session token hash> -> WebAuthnRegistration   biometric enrolments between begin and finish
-//	└── outbox/
-//	    └── <programmeID>/               its sequence numbers the programme's messages
-//	        └── <seq>    -> Message      seq is a big-endian uint64
+//	├── outbox/
+//	│   └── <programmeID>/               its sequence numbers the programme's messages
+//	│       └── <seq>    -> Message      seq is a big-endian uint64
+//	├── webhook_endpoints/                                          7
+//	│   └── <id>         -> WebhookEndpoint
+//	├── programme_webhooks/                                         7
+//	│   └── [programmeID, id] -> id      index of a programme's endpoints
+//	├── webhook_events/                                             7
+//	│   └── <id>         -> WebhookEvent the outbox of webhook events (webhooks.go)
+//	├── webhook_deliveries/                                         7   its sequence numbers the deliveries
+//	│   └── <seq>        -> WebhookDelivery
+//	├── webhook_due/                                                7
+//	│   └── <nextAt><seq> -> nothing     pending deliveries with a NextAt (Unix ns, big-endian), soonest first
+//	├── webhook_queue/                                              7
+//	│   └── [endpointID, subject]<seq> -> nothing   pending deliveries per endpoint and subject, in order
+//	└── endpoint_deliveries/                                        7
+//	    └── [endpointID]<seq> -> nothing every delivery of an endpoint
 //
 // A key written [a, b, ...] is a composite key: each part is preceded by its
 // length as a uvarint, so no part can run into the next and [a, b] is a prefix

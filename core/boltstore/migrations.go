@@ -59,6 +59,15 @@ var (
 	bucketAuditHashes      = []byte("audit_hashes")
 	bucketAuditCheckpoints = []byte("audit_checkpoints")
 	bucketAuditSubjects    = []byte("audit_subjects")
+
+	// Added by migration 7 (webhooks.go).
+	bucketWebhookEndpoints   = []byte("webhook_endpoints")
+	bucketProgrammeWebhooks  = []byte("programme_webhooks")
+	bucketWebhookEvents      = []byte("webhook_events")
+	bucketWebhookDeliveries  = []byte("webhook_deliveries")
+	bucketWebhookDue         = []byte("webhook_due")
+	bucketWebhookQueue       = []byte("webhook_queue")
+	bucketEndpointDeliveries = []byte("endpoint_deliveries")
 )
 
 // A migration takes a file from schema version Version-1 to Version. It runs
@@ -80,6 +89,7 @@ var migrations = []migration{
 	{Version: 4, Description: "add push challenges and WebAuthn registrations", Migrate: addPushAndWebAuthn},
 	{Version: 5, Description: "index factors by WebAuthn credential id", Migrate: addCredentialIndex},
 	{Version: 6, Description: "add the audit log's Merkle tree, checkpoints and subject index", Migrate: addAuditTree},
+	{Version: 7, Description: "add webhook endpoints, the outbox of events and their deliveries", Migrate: addWebhooks},
 }
 
 // migrate brings the file up to the last of ms. It refuses a file whose
@@ -232,4 +242,19 @@ func addCredentialIndex(tx *bolt.Tx) error {
 		}
 		return nil
 	})
+}
+
+// addWebhooks is migration 7: it creates the buckets of webhook endpoints,
+// events and deliveries, and their indexes; there is nothing to fill them with.
+func addWebhooks(tx *bolt.Tx) error {
+	root := tx.Bucket(bucketRoot)
+	for _, name := range [][]byte{
+		bucketWebhookEndpoints, bucketProgrammeWebhooks, bucketWebhookEvents, bucketWebhookDeliveries,
+		bucketWebhookDue, bucketWebhookQueue, bucketEndpointDeliveries,
+	} {
+		if _, err := root.CreateBucket(name); err != nil {
+			return fmt.Errorf("bucket %s: %w", name, err)
+		}
+	}
+	return nil
 }

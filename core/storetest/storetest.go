@@ -70,6 +70,9 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"AuditHashes", testAuditHashes},
 		{"AuditCheckpoints", testAuditCheckpoints},
 		{"OutboxNewestFirst", testOutboxNewestFirst},
+		{"WebhookEndpoints", testWebhookEndpoints},
+		{"WebhookEvent", testWebhookEvent},
+		{"WebhookDeliveryIndexes", testWebhookDeliveryIndexes},
 		{"Idempotency", testIdempotency},
 		{"IdempotencyExpiry", testIdempotencyExpiry},
 		{"PasswordToken", testPasswordToken},
@@ -218,10 +221,11 @@ func requireComplete(t *testing.T, record any) {
 
 func programme(id, name string) *core.Programme {
 	return &core.Programme{
-		ID:         id,
-		Name:       name,
-		APIKeyHash: []byte("api-key-hash-" + id),
-		UIKeyHash:  []byte("ui-key-hash-" + id),
+		ID:           id,
+		Name:         name,
+		APIKeyHash:   []byte("api-key-hash-" + id),
+		APIKeySealed: []byte("sealed-api-key-" + id),
+		UIKeyHash:    []byte("ui-key-hash-" + id),
 		RetiredKeys: []core.RetiredKey{
 			{Kind: core.SecretKey, Hash: []byte("retired-key-hash-" + id), Until: t0.Add(24 * time.Hour)},
 		},
