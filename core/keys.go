@@ -73,6 +73,12 @@ func (s *Service) RotateKey(ctx context.Context, programmeID string, kind KeyKin
 	if err != nil {
 		return "", err
 	}
+	var sealed []byte
+	if kind == SecretKey {
+		if sealed, err = s.seal(sealAPIKey, []byte(key)); err != nil {
+			return "", err
+		}
+	}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		p, err := tx.Programme(programmeID)
 		if errors.Is(err, ErrRecordNotFound) {
@@ -99,6 +105,9 @@ func (s *Service) RotateKey(ctx context.Context, programmeID string, kind KeyKin
 		}
 		p.RetiredKeys = kept
 		*old = s.keys.hash(purposeAPIKey, key)
+		if kind == SecretKey {
+			p.APIKeySealed = sealed
+		}
 		if err := tx.UpdateProgramme(p); err != nil {
 			return err
 		}

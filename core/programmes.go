@@ -43,7 +43,11 @@ func (s *Service) CreateProgramme(ctx context.Context, in NewProgramme) (*Create
 	if err != nil {
 		return nil, err
 	}
-	p := &Programme{Name: in.Name, APIKeyHash: s.keys.hash(purposeAPIKey, key), UIKeyHash: s.keys.hash(purposeAPIKey, uiKey), Settings: in.Settings, CreatedAt: s.clock.Now()}
+	sealed, err := s.seal(sealAPIKey, []byte(key))
+	if err != nil {
+		return nil, err
+	}
+	p := &Programme{Name: in.Name, APIKeyHash: s.keys.hash(purposeAPIKey, key), APIKeySealed: sealed, UIKeyHash: s.keys.hash(purposeAPIKey, uiKey), Settings: in.Settings, CreatedAt: s.clock.Now()}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		id, err := tx.NextID()
 		if err != nil {

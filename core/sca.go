@@ -327,16 +327,17 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 			return s.finishIdempotent(ctx, tx, nil)
 		}
 		u.SCAFailures++
+		details := map[string]string{"purpose": string(purpose)}
 		switch {
 		case errors.Is(checked, errOTPExhausted):
 			ch.State = ChallengeFailed
 			outcome = Conflict(CodeChallengeLimitExceeded)
+			details["exhausted"] = "true"
 		case errors.Is(checked, errOTPLastAttempt):
 			outcome = Conflict(CodeOneChallengeLimitRemain)
 		default:
 			outcome = Conflict(CodeCodeInvalid)
 		}
-		details := map[string]string{"purpose": string(purpose)}
 		if u.SCAFailures >= s.cfg.SCAFailureLimit {
 			u.SCAFailures = 0
 			u.SCALockedUntil = now.Add(s.cfg.SCALockout)

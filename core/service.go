@@ -170,6 +170,9 @@ type Integrations struct {
 	// that a sleeping companion wakes up; nil relies on the companion's own
 	// event stream or long poll.
 	Push PushRelay
+	// Webhooks sends webhook events (package webhook); nil delivers none,
+	// though events still enter the outbox.
+	Webhooks WebhookSender
 }
 
 // passwordHasher is the password hashing core needs (password.Hasher, argon2id).
@@ -298,7 +301,8 @@ const (
 	ActorSystem = "system" // Deputy itself (sweeps, lockouts)
 )
 
-// audit appends one event in tx, a new leaf of the programme's Merkle tree.
+// audit appends one event in tx, a new leaf of the programme's Merkle tree,
+// and the webhook events it causes (webhooks.go).
 func (s *Service) audit(ctx context.Context, tx Tx, programmeID, actor, action, subject string, details map[string]string) error {
 	e := &AuditEvent{
 		ProgrammeID: programmeID,
@@ -312,7 +316,10 @@ func (s *Service) audit(ctx context.Context, tx Tx, programmeID, actor, action, 
 	if err := tx.AppendAudit(e); err != nil {
 		return err
 	}
-	return AddAuditLeaf(tx, e)
+	if err := AddAuditLeaf(tx, e); err != nil {
+		return err
+	}
+	return s.emitWebhooks(tx, e)
 }
 
 // internal wraps an unexpected store error with context; it maps to a 500.

@@ -40,7 +40,7 @@ func (s *Service) Tokenise(ctx context.Context, prog *Programme, plain, clientIP
 	if err != nil {
 		return "", err
 	}
-	sealed, err := s.seal([]byte(plain))
+	sealed, err := s.seal(sealPasswordToken, []byte(plain))
 	if err != nil {
 		return "", err
 	}
@@ -133,7 +133,7 @@ func (s *Service) password(ctx context.Context, prog *Programme, field, value st
 	if err != nil {
 		return "", internal("redeem password token", err)
 	}
-	plain, err := s.open(sealed)
+	plain, err := s.open(sealPasswordToken, sealed)
 	if err != nil {
 		return "", err
 	}
@@ -156,9 +156,16 @@ func redeemToken(tx Tx, t *PasswordToken, use tokenUse) error {
 	return tx.InsertPasswordToken(&set)
 }
 
-// seal encrypts with AES-256-GCM under the installation's sealing key.
-func (s *Service) seal(plain []byte) ([]byte, error) {
-	aead, err := s.aead()
+// Labels of sealed secrets: each kind has a sealing key of its own.
+const (
+	sealPasswordToken = "password-token"
+	sealAPIKey        = "api-key"        // a programme's secret api key, for webhooks' signature-v2
+	sealWebhookSecret = "webhook-secret" // an endpoint's signing secret
+)
+
+// seal encrypts with AES-256-GCM under the installation's sealing key for label.
+func (s *Service) seal(label string, plain []byte) ([]byte, error) {
+	aead, err := s.aead(label)
 	if err != nil {
 		return nil, err
 	}
@@ -169,23 +176,23 @@ func (s *Service) seal(plain []byte) ([]byte, error) {
 	return aead.Seal(nonce, nonce, plain, nil), nil
 }
 
-func (s *Service) open(sealed []byte) ([]byte, error) {
-	aead, err := s.aead()
+func (s *Service) open(label string, sealed []byte) ([]byte, error) {
+	aead, err := s.aead(label)
 	if err != nil {
 		return nil, err
 	}
 	if len(sealed) < aead.NonceSize() {
-		return nil, errors.New("sealed password token is truncated")
+		return nil, fmt.Errorf("sealed %s is truncated", label)
 	}
 	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], nil)
 	if err != nil {
-		return nil, errors.New("sealed password token does not decrypt")
+		return nil, fmt.Errorf("sealed %s does not decrypt", label)
 	}
 	return plain, nil
 }
 
-func (s *Service) aead() (cipher.AEAD, error) {
-	block, err := aes.NewCipher(s.keys.hash(purposeSeal, "password-token"))
+func (s *Service) aead(label string) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(s.keys.hash(purposeSeal, label))
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,444 @@
+package core
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Delivery of webhook events (webhooks.go), at least once and, per endpoint
+// and user, in order: only the head of each queue is ever due, and the next
+// one becomes due when the head is delivered or given up. A worker claims
+// due deliveries in a store Update by moving their NextAt past a lease, so
+// that replicas sharing the store never attempt the same delivery at once,
+// and a worker that dies mid-delivery leaves it due again when the lease
+// ends: the event is sent again, never dropped. Receivers deduplicate by
+// webhook-id (or call-ref), which stays the same on every attempt.
+
+// WebhookRequest is one signed POST of an event.
+type WebhookRequest struct {
+	URL    string
+	Header map[string]string
+	Body   []byte
+	// AllowPrivate lets the request reach loopback and private addresses.
+	AllowPrivate bool
+}
+
+// WebhookResult is how an attempt went: the response's status (0 when there
+// was none) and its Retry-After, or the error that stopped it.
+type WebhookResult struct {
+	Status     int
+	RetryAfter time.Duration
+	Err        error
+}
+
+// WebhookSender sends webhook requests (package webhook, over HTTP).
+// Implementations time out slow receivers, never follow redirects, and
+// refuse private addresses at connection time unless the request allows them.
+type WebhookSender interface {
+	Send(ctx context.Context, r *WebhookRequest) WebhookResult
+}
+
+// WebhookRetrySchedule is the wait before each attempt after the first:
+// Standard Webhooks' schedule (immediately, 5s, 5m, 30m, 2h, 5h, 10h, 10h),
+// then two daily attempts, so that a delivery is given up after about three
+// days and ten attempts. Each wait varies by up to a tenth (jitter).
+var WebhookRetrySchedule = []time.Duration{
+	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
+	24 * time.Hour, 24 * time.Hour,
+}
+
+// Delivery tunables.
+const (
+	// WebhookLease is how long a claimed delivery stays with its worker: more
+	// than the sender's timeout, so that a live worker never loses it.
+	WebhookLease = time.Minute
+	// webhookBatch is how many deliveries a worker claims at a time.
+	webhookBatch = 200
+	// webhookSenders is how many requests a worker has in flight at a time.
+	webhookSenders = 32
+	// maxRetryAfter caps a receiver's Retry-After.
+	maxRetryAfter = 24 * time.Hour
+	// webhookDeliveryLife bounds how long a delivery stays pending: the
+	// retry schedule with its jitter, and a lease.
+	webhookDeliveryLife = 4 * 24 * time.Hour
+	// webhookLogSize is how many attempts a delivery's log keeps (the last ones).
+	webhookLogSize = 10
+)
+
+// claimed is a delivery a worker holds, with what it needs to send it.
+type claimed struct {
+	d   *WebhookDelivery
+	req *WebhookRequest
+}
+
+// DeliverWebhooks makes one round of deliveries: it claims those due, sends
+// them in parallel and records the outcomes. It returns how many it
+// attempted; 0 means nothing was due.
+func (s *Service) DeliverWebhooks(ctx context.Context) (int, error) {
+	if s.send.Webhooks == nil {
+		return 0, nil
+	}
+	cs, err := s.claimWebhooks(ctx)
+	if err != nil || len(cs) == 0 {
+		return 0, err
+	}
+	results := make([]WebhookResult, len(cs))
+	durations := make([]time.Duration, len(cs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, webhookSenders)
+	for i, c := range cs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			start := time.Now()
+			results[i] = s.send.Webhooks.Send(ctx, c.req)
+			durations[i] = time.Since(start)
+		})
+	}
+	wg.Wait()
+	return len(cs), s.recordWebhooks(ctx, cs, results, durations)
+}
+
+// claimWebhooks leases the due deliveries and builds their signed requests.
+// A delivery whose endpoint is gone or disabled fails at once.
+func (s *Service) claimWebhooks(ctx context.Context) ([]claimed, error) {
+	var cs []claimed
+	err := s.store.Update(ctx, func(tx Tx) error {
+		cs = cs[:0]
+		now := s.clock.Now()
+		due, err := tx.DueWebhookDeliveries(now, webhookBatch)
+		if err != nil {
+			return err
+		}
+		for _, d := range due {
+			e, err := tx.WebhookEndpoint(d.EndpointID)
+			if err != nil && !errors.Is(err, ErrRecordNotFound) {
+				return err
+			}
+			if e == nil || e.Disabled {
+				if err := s.finishDelivery(tx, d, DeliveryFailed, now); err != nil {
+					return err
+				}
+				continue
+			}
+			req, err := s.webhookRequest(tx, e, d, now)
+			if err != nil {
+				return fmt.Errorf("delivery %d: %w", d.Seq, err)
+			}
+			d.Attempts++
+			d.NextAt = now.Add(WebhookLease)
+			if err := tx.UpdateWebhookDelivery(d); err != nil {
+				return err
+			}
+			cs = append(cs, claimed{d: d, req: req})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, internal("claim webhooks", err)
+	}
+	return cs, nil
+}
+
+// webhookRequest signs a delivery's event for its attempt at now.
+func (s *Service) webhookRequest(tx ReadTx, e *WebhookEndpoint, d *WebhookDelivery, now time.Time) (*WebhookRequest, error) {
+	ev, err := tx.WebhookEvent(d.EventID)
+	if err != nil {
+		return nil, err
+	}
+	p, err := tx.Programme(d.ProgrammeID)
+	if err != nil {
+		return nil, err
+	}
+	var apiKey []byte
+	if p.APIKeySealed != nil {
+		if apiKey, err = s.open(sealAPIKey, p.APIKeySealed); err != nil {
+			return nil, err
+		}
+	}
+	var secrets [][]byte
+	for _, sec := range e.Secrets {
+		if sec.Until.IsZero() || now.Before(sec.Until) {
+			key, err := s.open(sealWebhookSecret, sec.Sealed)
+			if err != nil {
+				return nil, err
+			}
+			secrets = append(secrets, key)
+		}
+	}
+	return &WebhookRequest{
+		URL:          strings.TrimSuffix(e.URL, "/") + webhookEventPath(ev.Type),
+		Header:       SignWebhook(ev.ID, ev.Body, now, apiKey, secrets),
+		Body:         ev.Body,
+		AllowPrivate: e.AllowPrivate,
+	}, nil
+}
+
+// SignWebhook returns the headers that sign a webhook body sent at t:
+// Weavr's (call-ref, published-timestamp, signature-v2 =
+// base64(HMAC-SHA256(api key, call-ref + body + published-timestamp)), and
+// the deprecated signature over the timestamp alone) when apiKey is set, and
+// Standard Webhooks' (webhook-id, webhook-timestamp, webhook-signature with a
+// "v1,"+base64(HMAC-SHA256(secret, id.timestamp.body)) per secret).
+func SignWebhook(id string, body []byte, t time.Time, apiKey []byte, secrets [][]byte) map[string]string {
+	ms := strconv.FormatInt(t.UnixMilli(), 10)
+	secs := strconv.FormatInt(t.Unix(), 10)
+	h := map[string]string{
+		"content-type":        "application/json",
+		"call-ref":            id,
+		"published-timestamp": ms,
+		"webhook-id":          id,
+		"webhook-timestamp":   secs,
+	}
+	if apiKey != nil {
+		h["signature-v2"] = macBase64(apiKey, id, string(body), ms)
+		h["signature"] = macBase64(apiKey, ms)
+	}
+	sigs := make([]string, len(secrets))
+	for i, k := range secrets {
+		sigs[i] = "v1," + macBase64(k, id, ".", secs, ".", string(body))
+	}
+	h["webhook-signature"] = strings.Join(sigs, " ")
+	return h
+}
+
+func macBase64(key []byte, parts ...string) string {
+	m := hmac.New(sha256.New, key)
+	for _, p := range parts {
+		m.Write([]byte(p))
+	}
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// recordWebhooks records the outcome of each claimed attempt. An attempt
+// whose lease another worker has taken over since (its Attempts moved on)
+// is not recorded: that worker's attempt counts.
+func (s *Service) recordWebhooks(ctx context.Context, cs []claimed, results []WebhookResult, durations []time.Duration) error {
+	err := s.store.Update(ctx, func(tx Tx) error {
+		now := s.clock.Now()
+		for i, c := range cs {
+			d, err := tx.WebhookDelivery(c.d.Seq)
+			if err != nil {
+				return err
+			}
+			if d.State != DeliveryPending || d.Attempts != c.d.Attempts {
+				continue
+			}
+			if err := s.recordAttempt(tx, d, results[i], durations[i], now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return internal("record webhooks", err)
+}
+
+// recordAttempt applies one attempt's outcome: delivered on 2xx; a 410
+// disables the endpoint; otherwise a retry on the schedule, or after the
+// receiver's Retry-After when it is later, until the schedule runs out.
+func (s *Service) recordAttempt(tx Tx, d *WebhookDelivery, r WebhookResult, took time.Duration, now time.Time) error {
+	a := WebhookAttempt{At: now, Status: r.Status, Duration: took}
+	if r.Err != nil {
+		a.Error = r.Err.Error()
+	}
+	d.Log = append(d.Log, a)
+	if len(d.Log) > webhookLogSize {
+		d.Log = d.Log[len(d.Log)-webhookLogSize:]
+	}
+	d.LastStatus = r.Status
+	switch {
+	case r.Err == nil && r.Status >= 200 && r.Status < 300:
+		return s.finishDelivery(tx, d, DeliveryDelivered, now)
+	case r.Status == 410:
+		if err := s.disableWebhook(tx, d.EndpointID, "the receiver answered 410 Gone"); err != nil {
+			return err
+		}
+		return s.finishDelivery(tx, d, DeliveryFailed, now)
+	case d.Attempts > len(WebhookRetrySchedule):
+		s.log.Warn("webhook delivery given up", "endpoint", d.EndpointID, "event", d.EventID, "attempts", d.Attempts)
+		return s.finishDelivery(tx, d, DeliveryFailed, now)
+	}
+	wait := jitter(WebhookRetrySchedule[d.Attempts-1])
+	if r.RetryAfter > wait {
+		wait = min(r.RetryAfter, maxRetryAfter)
+	}
+	d.NextAt = now.Add(wait)
+	return tx.UpdateWebhookDelivery(d)
+}
+
+// jitter varies d by up to a tenth either way, so that retries of many
+// deliveries failed together spread out.
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration((rand.Float64()*2-1)*float64(d)/10)
+}
+
+// finishDelivery ends a delivery (delivered or failed) and makes the next
+// one of its queue due.
+func (s *Service) finishDelivery(tx Tx, d *WebhookDelivery, state WebhookDeliveryState, now time.Time) error {
+	d.State, d.NextAt, d.DoneAt = state, time.Time{}, now
+	if err := tx.UpdateWebhookDelivery(d); err != nil {
+		return err
+	}
+	next, err := tx.WebhookQueue(d.EndpointID, d.Subject, 1)
+	if err != nil || len(next) == 0 {
+		return err
+	}
+	if !next[0].NextAt.IsZero() {
+		return nil // already due: a redelivery queued while the head was away
+	}
+	next[0].NextAt = now
+	return tx.UpdateWebhookDelivery(next[0])
+}
+
+func (s *Service) disableWebhook(tx Tx, id, reason string) error {
+	e, err := tx.WebhookEndpoint(id)
+	if errors.Is(err, ErrRecordNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	e.Disabled, e.DisabledReason = true, reason
+	s.log.Warn("webhook endpoint disabled", "endpoint", id, "reason", reason)
+	return tx.PutWebhookEndpoint(e)
+}
+
+// RunWebhookDelivery delivers webhooks until ctx ends: round after round
+// while there is work, then every tick.
+func (s *Service) RunWebhookDelivery(ctx context.Context, tick time.Duration) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		n, err := s.DeliverWebhooks(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("webhook delivery", "err", err)
+		}
+		if n > 0 && err == nil {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// WebhookDeliveryView is a delivery as operators see it.
+type WebhookDeliveryView struct {
+	*WebhookDelivery
+	EventType string
+}
+
+// MaxWebhookDeliveriesPage is the most deliveries one WebhookDeliveries call returns.
+const MaxWebhookDeliveriesPage = 1000
+
+// WebhookDeliveries lists, newest first, up to limit deliveries to an
+// endpoint with Seq below before (0: from the newest), with their logs.
+func (s *Service) WebhookDeliveries(ctx context.Context, programmeID, endpointID string, before uint64, limit int) ([]*WebhookDeliveryView, error) {
+	if limit < 1 || limit > MaxWebhookDeliveriesPage {
+		return nil, Invalid("limit", "RANGE", "1", strconv.Itoa(MaxWebhookDeliveriesPage))
+	}
+	var out []*WebhookDeliveryView
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		out = out[:0]
+		if _, err := programmeWebhook(tx, programmeID, endpointID); err != nil {
+			return err
+		}
+		ds, err := tx.WebhookDeliveries(endpointID, before, limit)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			ev, err := tx.WebhookEvent(d.EventID)
+			if err != nil {
+				return err
+			}
+			out = append(out, &WebhookDeliveryView{WebhookDelivery: d, EventType: ev.Type})
+		}
+		return nil
+	})
+	return out, internal("webhook deliveries", err)
+}
+
+// Redeliver selects what RedeliverWebhooks sends again: one event, or every
+// delivery of the endpoint that failed at or after Since.
+type Redeliver struct {
+	EventID string
+	Since   time.Time
+}
+
+// RedeliverWebhooks queues again, at the end of their queues, deliveries to
+// an endpoint: of one event (delivered or not), or of every event whose
+// delivery failed since a time. It returns how many it queued.
+func (s *Service) RedeliverWebhooks(ctx context.Context, programmeID, endpointID string, r Redeliver) (int, error) {
+	if (r.EventID == "") == r.Since.IsZero() {
+		return 0, Invalid("event", "REQUIRED")
+	}
+	n := 0
+	err := s.store.Update(ctx, func(tx Tx) error {
+		n = 0
+		if _, err := programmeWebhook(tx, programmeID, endpointID); err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		var events []*WebhookEvent
+		if r.EventID != "" {
+			ev, err := tx.WebhookEvent(r.EventID)
+			if errors.Is(err, ErrRecordNotFound) || (err == nil && ev.ProgrammeID != programmeID) {
+				return NotFound("event")
+			}
+			if err != nil {
+				return err
+			}
+			events = append(events, ev)
+		} else {
+			var err error
+			if events, err = failedSince(tx, endpointID, r.Since); err != nil {
+				return err
+			}
+		}
+		for _, ev := range events {
+			if err := s.queueDelivery(tx, endpointID, programmeID, ev.ID, ev.Subject, now); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, internal("redeliver webhooks", err)
+}
+
+// failedSince returns, oldest first, the events of an endpoint's deliveries
+// that failed at or after since.
+func failedSince(tx ReadTx, endpointID string, since time.Time) ([]*WebhookEvent, error) {
+	var events []*WebhookEvent
+	for before := uint64(0); ; {
+		ds, err := tx.WebhookDeliveries(endpointID, before, MaxWebhookDeliveriesPage)
+		if err != nil || len(ds) == 0 {
+			return events, err
+		}
+		for _, d := range ds {
+			if d.State == DeliveryFailed && !d.DoneAt.Before(since) {
+				ev, err := tx.WebhookEvent(d.EventID)
+				if err != nil {
+					return nil, err
+				}
+				events = append([]*WebhookEvent{ev}, events...)
+			}
+			if d.CreatedAt.Before(since.Add(-webhookDeliveryLife)) {
+				return events, nil // too old to have failed since
+			}
+		}
+		before = ds[len(ds)-1].Seq
+	}
+}

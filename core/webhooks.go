@@ -1,0 +1,393 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Webhooks tell an embedder's backend what happened, as Weavr's webhooks do
+// (Weavr webhooks spec, "Login", "Stepup", "Authentication Factors",
+// "Authorised Users"): each event is written to an outbox in the transaction
+// of the change that caused it (emitWebhooks, called by audit), so that none
+// is lost and none is sent for a change that rolled back; a worker delivers
+// it, signed, to every endpoint of the programme that wants it
+// (webhookdelivery.go).
+
+// WebhookEventType names an event a webhook endpoint may subscribe to, and
+// its path under the endpoint's URL: Weavr's watch path for Weavr's events,
+// /deputy/... for Deputy's own.
+type WebhookEventType struct {
+	Name string
+	Path string
+}
+
+// WebhookEventTypes are every event Deputy sends, Weavr's first.
+var WebhookEventTypes = []WebhookEventType{
+	{EventLogin, "/login/watch"},
+	{EventStepUp, "/stepup/watch"},
+	{EventAuthenticationFactors, "/authentication_factors/watch"},
+	{EventUserDeactivated, "/auth/users/user_deactivated/watch"},
+	{EventUserCreated, "/deputy/users/created/watch"},
+	{EventUserUpdated, "/deputy/users/updated/watch"},
+	{EventUserActivated, "/deputy/users/activated/watch"},
+	{EventRolesChanged, "/deputy/users/roles_changed/watch"},
+	{EventInviteConsumed, "/deputy/users/invite_consumed/watch"},
+	{EventDeviceReplaced, "/deputy/users/device_replaced/watch"},
+	{EventDeviceReset, "/deputy/users/device_reset/watch"},
+	{EventUserLocked, "/deputy/users/locked/watch"},
+	{EventSecurityAlert, "/deputy/users/security_alert/watch"},
+}
+
+// Event type names.
+const (
+	EventLogin                 = "login"                  // Weavr LoginEvent
+	EventStepUp                = "stepup"                 // Weavr StepupEvent
+	EventAuthenticationFactors = "authentication_factors" // Weavr EnrolmentEvent
+	EventUserDeactivated       = "user_deactivated"       // Weavr IdentityDeactivatedEvent
+	EventUserCreated           = "user_created"
+	EventUserUpdated           = "user_updated"
+	EventUserActivated         = "user_activated"
+	EventRolesChanged          = "roles_changed"
+	EventInviteConsumed        = "invite_consumed"
+	EventDeviceReplaced        = "device_replaced"
+	EventDeviceReset           = "device_reset"
+	EventUserLocked            = "user_locked"
+	EventSecurityAlert         = "security_alert"
+)
+
+// webhookEventPath returns the path of an event type, or "" for an unknown one.
+func webhookEventPath(name string) string {
+	for _, t := range WebhookEventTypes {
+		if t.Name == name {
+			return t.Path
+		}
+	}
+	return ""
+}
+
+// NewWebhook is what it takes to add a webhook endpoint.
+type NewWebhook struct {
+	URL string
+	// Events are the event types it receives; empty: every one.
+	Events []string
+	// AllowPrivate lets the URL reach loopback and private addresses.
+	AllowPrivate bool
+}
+
+// Webhook is an endpoint as operators see it: never its secrets.
+type Webhook struct {
+	ID, ProgrammeID, URL string
+	Events               []string
+	AllowPrivate         bool
+	Disabled             bool
+	DisabledReason       string
+	CreatedAt            time.Time
+}
+
+// CreatedWebhook is an endpoint with its signing secret, shown once.
+type CreatedWebhook struct {
+	Webhook *Webhook
+	Secret  string // whsec_ and base64 (Standard Webhooks)
+}
+
+// MaxWebhooks is how many endpoints a programme may have.
+const MaxWebhooks = 20
+
+// CodeWebhookLimit: the programme has MaxWebhooks endpoints already.
+const CodeWebhookLimit = "WEBHOOK_LIMIT_EXCEEDED"
+
+// webhookSecretPrefix marks endpoint secrets (Standard Webhooks' "whsec_").
+const webhookSecretPrefix = "whsec_"
+
+func (e *WebhookEndpoint) view() *Webhook {
+	return &Webhook{ID: e.ID, ProgrammeID: e.ProgrammeID, URL: e.URL, Events: e.Events, AllowPrivate: e.AllowPrivate,
+		Disabled: e.Disabled, DisabledReason: e.DisabledReason, CreatedAt: e.CreatedAt}
+}
+
+// AddWebhook adds an endpoint to a programme and returns its signing secret,
+// which exists in plain text only here. The URL must be https (http too in
+// sandbox) and, unless AllowPrivate, reach public addresses only.
+func (s *Service) AddWebhook(ctx context.Context, programmeID string, in NewWebhook) (*CreatedWebhook, error) {
+	if err := s.checkWebhookURL(ctx, in.URL, in.AllowPrivate); err != nil {
+		return nil, err
+	}
+	for _, ev := range in.Events {
+		if webhookEventPath(ev) == "" {
+			return nil, Invalid("events", "IN", webhookEventNames()...)
+		}
+	}
+	secret, sealed, err := s.newWebhookSecret()
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	e := &WebhookEndpoint{ProgrammeID: programmeID, URL: in.URL, Events: slices.Compact(slices.Sorted(slices.Values(in.Events))),
+		Secrets: []WebhookSecret{{Sealed: sealed, CreatedAt: now}}, AllowPrivate: in.AllowPrivate, CreatedAt: now}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if _, err := tx.Programme(programmeID); err != nil {
+			return err
+		}
+		eps, err := tx.WebhookEndpoints(programmeID)
+		if err != nil {
+			return err
+		}
+		if len(eps) >= MaxWebhooks {
+			return Conflict(CodeWebhookLimit)
+		}
+		id, err := tx.NextID()
+		if err != nil {
+			return err
+		}
+		e.ID = "wh_" + id
+		if err := tx.PutWebhookEndpoint(e); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, programmeID, ActorSystem, "webhook.add", e.ID, map[string]string{"url": e.URL})
+	})
+	if errors.Is(err, ErrRecordNotFound) {
+		return nil, NotFound("programme")
+	}
+	if err != nil {
+		return nil, internal("add webhook", err)
+	}
+	return &CreatedWebhook{Webhook: e.view(), Secret: secret}, nil
+}
+
+func webhookEventNames() []string {
+	names := make([]string, len(WebhookEventTypes))
+	for i, t := range WebhookEventTypes {
+		names[i] = t.Name
+	}
+	return names
+}
+
+// newWebhookSecret returns a new signing secret and the secret sealed.
+func (s *Service) newWebhookSecret() (string, []byte, error) {
+	key := make([]byte, 24)
+	if _, err := rand.Read(key); err != nil {
+		return "", nil, fmt.Errorf("webhook secret: %w", err)
+	}
+	sealed, err := s.seal(sealWebhookSecret, key)
+	if err != nil {
+		return "", nil, err
+	}
+	return webhookSecretPrefix + base64.StdEncoding.EncodeToString(key), sealed, nil
+}
+
+// checkWebhookURL refuses a URL that is malformed, not https (outside
+// sandbox), or, unless allowPrivate, names or resolves to a loopback,
+// private, link-local or unspecified address. The delivery checks the
+// address again when it connects, for a name that resolves elsewhere later.
+func (s *Service) checkWebhookURL(ctx context.Context, raw string, allowPrivate bool) error {
+	u, err := url.Parse(raw)
+	switch {
+	case raw == "":
+		return Invalid("url", "REQUIRED")
+	case err != nil || u.Host == "" || u.User != nil || u.Fragment != "" || len(raw) > 2048:
+		return Invalid("url", "URL")
+	case u.Scheme != "https" && !(u.Scheme == "http" && s.cfg.Sandbox):
+		return Invalid("url", "HTTPS_REQUIRED")
+	case allowPrivate:
+		return nil
+	}
+	host := u.Hostname()
+	addrs := []netip.Addr{}
+	if a, err := netip.ParseAddr(host); err == nil {
+		addrs = append(addrs, a)
+	} else if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return Invalid("url", "PRIVATE_ADDRESS")
+	} else {
+		addrs, err = net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		if err != nil {
+			return Invalid("url", "UNRESOLVED")
+		}
+	}
+	for _, a := range addrs {
+		if !PublicAddress(a) {
+			return Invalid("url", "PRIVATE_ADDRESS")
+		}
+	}
+	return nil
+}
+
+// PublicAddress reports whether a webhook may be sent to a: not loopback,
+// private (RFC 1918, RFC 4193), link-local, CGNAT (RFC 6598), multicast or
+// unspecified.
+func PublicAddress(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsValid() && !a.IsLoopback() && !a.IsPrivate() && !a.IsLinkLocalUnicast() && !a.IsLinkLocalMulticast() &&
+		!a.IsMulticast() && !a.IsUnspecified() && !a.IsInterfaceLocalMulticast() && !cgnat.Contains(a)
+}
+
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// Webhooks lists a programme's endpoints.
+func (s *Service) Webhooks(ctx context.Context, programmeID string) ([]*Webhook, error) {
+	var out []*Webhook
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		if _, err := tx.Programme(programmeID); err != nil {
+			return err
+		}
+		eps, err := tx.WebhookEndpoints(programmeID)
+		out = out[:0]
+		for _, e := range eps {
+			out = append(out, e.view())
+		}
+		return err
+	})
+	if errors.Is(err, ErrRecordNotFound) {
+		return nil, NotFound("programme")
+	}
+	return out, internal("list webhooks", err)
+}
+
+// RemoveWebhook removes an endpoint; its pending deliveries fail when their turn comes.
+func (s *Service) RemoveWebhook(ctx context.Context, programmeID, id string) error {
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if _, err := programmeWebhook(tx, programmeID, id); err != nil {
+			return err
+		}
+		if err := tx.DeleteWebhookEndpoint(id); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, programmeID, ActorSystem, "webhook.remove", id, nil)
+	})
+	return internal("remove webhook", err)
+}
+
+// MaxWebhookSecretOverlap is the longest an old secret keeps signing after a rotation.
+const MaxWebhookSecretOverlap = 7 * 24 * time.Hour
+
+// RotateWebhookSecret gives an endpoint a new signing secret, returned once;
+// deliveries carry a signature with the old one too for overlap (0 drops it,
+// and every older one, at once), so that the receiver can switch without
+// refusing a delivery. A rotation also enables an endpoint disabled by a 410.
+func (s *Service) RotateWebhookSecret(ctx context.Context, programmeID, id string, overlap time.Duration) (string, error) {
+	if overlap < 0 || overlap > MaxWebhookSecretOverlap {
+		return "", Invalid("overlap", "RANGE", "0", MaxWebhookSecretOverlap.String())
+	}
+	secret, sealed, err := s.newWebhookSecret()
+	if err != nil {
+		return "", err
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		e, err := programmeWebhook(tx, programmeID, id)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		kept := []WebhookSecret{{Sealed: sealed, CreatedAt: now}}
+		for i, old := range e.Secrets {
+			if overlap > 0 && (i == 0 || now.Before(old.Until)) {
+				if i == 0 {
+					old.Until = now.Add(overlap)
+				}
+				kept = append(kept, old)
+			}
+		}
+		e.Secrets, e.Disabled, e.DisabledReason = kept, false, ""
+		if err := tx.PutWebhookEndpoint(e); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, programmeID, ActorSystem, "webhook.rotate_secret", id, map[string]string{"overlap": overlap.String()})
+	})
+	if err != nil {
+		return "", internal("rotate webhook secret", err)
+	}
+	return secret, nil
+}
+
+// programmeWebhook reads an endpoint of a programme; another programme's is not found.
+func programmeWebhook(tx ReadTx, programmeID, id string) (*WebhookEndpoint, error) {
+	e, err := tx.WebhookEndpoint(id)
+	if errors.Is(err, ErrRecordNotFound) || (err == nil && e.ProgrammeID != programmeID) {
+		return nil, NotFound("webhook")
+	}
+	return e, err
+}
+
+// wants reports whether the endpoint takes events of type name now.
+func (e *WebhookEndpoint) wants(name string) bool {
+	return !e.Disabled && (len(e.Events) == 0 || slices.Contains(e.Events, name))
+}
+
+// outEvent is an event about to enter the outbox.
+type outEvent struct {
+	Type    string
+	Subject string
+	Body    any
+}
+
+// emitWebhooks writes, in tx, the webhook events an audit event causes: one
+// event in the outbox and one delivery for each endpoint that wants it. A
+// delivery is due at once when it heads its endpoint's queue for the subject,
+// and otherwise waits for those before it.
+func (s *Service) emitWebhooks(tx Tx, a *AuditEvent) error {
+	eps, err := tx.WebhookEndpoints(a.ProgrammeID)
+	if err != nil || len(eps) == 0 {
+		return err
+	}
+	evs, err := webhookEventsOf(tx, a)
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		var targets []*WebhookEndpoint
+		for _, e := range eps {
+			if e.wants(ev.Type) {
+				targets = append(targets, e)
+			}
+		}
+		if len(targets) == 0 {
+			continue
+		}
+		if err := s.enqueueWebhook(tx, a, ev, targets); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) enqueueWebhook(tx Tx, a *AuditEvent, ev outEvent, targets []*WebhookEndpoint) error {
+	id, err := randomToken("evt_")
+	if err != nil {
+		return err
+	}
+	body, err := jsonBody(ev.Body)
+	if err != nil {
+		return err
+	}
+	if err := tx.InsertWebhookEvent(&WebhookEvent{ID: id, ProgrammeID: a.ProgrammeID, Type: ev.Type, Subject: ev.Subject, Body: body, At: a.At}); err != nil {
+		return err
+	}
+	for _, e := range targets {
+		if err := s.queueDelivery(tx, e.ID, a.ProgrammeID, id, ev.Subject, a.At); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queueDelivery appends a delivery of an event to the endpoint's queue for
+// subject: due at now when the queue is empty.
+func (s *Service) queueDelivery(tx Tx, endpointID, programmeID, eventID, subject string, now time.Time) error {
+	head, err := tx.WebhookQueue(endpointID, subject, 1)
+	if err != nil {
+		return err
+	}
+	d := &WebhookDelivery{ProgrammeID: programmeID, EndpointID: endpointID, EventID: eventID, Subject: subject,
+		State: DeliveryPending, CreatedAt: now}
+	if len(head) == 0 {
+		d.NextAt = now
+	}
+	return tx.AppendWebhookDelivery(d)
+}

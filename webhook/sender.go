@@ -1,0 +1,119 @@
+// Package webhook sends Deputy's webhook events over HTTP (core.WebhookSender):
+// a slow receiver times out, a redirect is not followed but counted as a
+// failure, and a connection to a loopback, private or link-local address is
+// refused when it is made, after DNS resolution, so that a name that
+// resolves to a public address when an endpoint is added cannot be turned
+// against the internal network later (DNS rebinding). No proxy is used.
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// DefaultTimeout is how long a receiver has to answer.
+const DefaultTimeout = 10 * time.Second
+
+// maxBody is how much of a receiver's answer is read; the rest is dropped.
+const maxBody = 64 << 10
+
+// Sender posts webhook requests. It is safe for concurrent use.
+type Sender struct {
+	public  *http.Client // refuses private addresses
+	private *http.Client // for endpoints that allow them
+	agent   string
+}
+
+var _ core.WebhookSender = (*Sender)(nil)
+
+// NewSender returns a sender whose requests time out after timeout
+// (DefaultTimeout when 0) and say they come from agent (User-Agent).
+func NewSender(timeout time.Duration, agent string) *Sender {
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	return &Sender{public: newClient(timeout, refusePrivate), private: newClient(timeout, nil), agent: agent}
+}
+
+func newClient(timeout time.Duration, control func(network, address string, c syscall.RawConn) error) *http.Client {
+	dialer := &net.Dialer{Timeout: timeout, Control: control}
+	return &http.Client{
+		Timeout: timeout,
+		Transport: &http.Transport{
+			Proxy:               nil,
+			DialContext:         dialer.DialContext,
+			TLSHandshakeTimeout: timeout,
+			MaxIdleConnsPerHost: 32,
+			IdleConnTimeout:     90 * time.Second,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// errPrivate is the error of a connection refused by refusePrivate.
+var errPrivate = errors.New("the address is loopback, private or link-local: refused (the endpoint does not allow private addresses)")
+
+// refusePrivate is a dialer's Control: it sees the address actually dialled.
+func refusePrivate(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", address, err)
+	}
+	if !core.PublicAddress(ap.Addr()) {
+		return errPrivate
+	}
+	return nil
+}
+
+// Send posts r and reports the status and Retry-After of the answer, or the
+// error that stopped it. It never follows redirects.
+func (s *Sender) Send(ctx context.Context, r *core.WebhookRequest) core.WebhookResult {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, strings.NewReader(string(r.Body)))
+	if err != nil {
+		return core.WebhookResult{Err: err}
+	}
+	for k, v := range r.Header {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("User-Agent", s.agent)
+	c := s.public
+	if r.AllowPrivate {
+		c = s.private
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return core.WebhookResult{Err: err}
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxBody))
+	out := core.WebhookResult{Status: res.StatusCode, RetryAfter: retryAfter(res.Header.Get("Retry-After"), time.Now())}
+	if res.StatusCode >= 300 && res.StatusCode < 400 {
+		out.Err = fmt.Errorf("redirect to %q not followed", res.Header.Get("Location"))
+	}
+	return out
+}
+
+// retryAfter reads a Retry-After header (RFC 9110 §10.2.3): seconds, or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
