@@ -1,0 +1,613 @@
+package core_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/server/client"
+	"github.com/deputyhq/deputy/webhook"
+)
+
+// hookT0 is where the webhook tests' clock stands still until they move it.
+var hookT0 = time.Date(2026, time.March, 14, 9, 0, 0, 0, time.UTC)
+
+// hookEnv is a coreEnv on a still clock with a programme whose api key is
+// known, a receiver, and an endpoint of the programme pointing at it.
+type hookEnv struct {
+	*coreEnv
+	prog   *core.Programme
+	apiKey string
+	rcv    *receiver
+	hook   *core.CreatedWebhook
+}
+
+func newHookEnv(t testing.TB, events ...string) *hookEnv {
+	t.Helper()
+	e := &hookEnv{coreEnv: newCoreEnvOn(t, core.NewOffsetClock(func() time.Time { return hookT0 }))}
+	p, err := e.svc.CreateProgramme(e.ctx, core.NewProgramme{Name: "Hooked"})
+	require.NoError(t, err)
+	e.prog, e.apiKey = p.Programme, p.APIKey
+	e.rcv = newReceiver(t)
+	e.hook = e.addHook(e.rcv.srv.URL, events...)
+	return e
+}
+
+func (e *hookEnv) addHook(url string, events ...string) *core.CreatedWebhook {
+	e.t.Helper()
+	h, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: url, Events: events, AllowPrivate: true})
+	require.NoError(e.t, err)
+	return h
+}
+
+// worker is another service over the same store (a replica) that delivers
+// webhooks with sender (an HTTP sender timing out after a second when nil).
+func (e *hookEnv) worker(sender core.WebhookSender) *core.Service {
+	e.t.Helper()
+	if sender == nil {
+		sender = webhook.NewSender(time.Second, "deputy-test")
+	}
+	w, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams, Logger: slog.New(slog.DiscardHandler)},
+		e.store, core.Integrations{SMS: e.sms, Email: e.mail, Webhooks: sender}, e.clock)
+	require.NoError(e.t, err)
+	return w
+}
+
+// drain delivers until nothing is due and returns how many attempts it made.
+func drain(t testing.TB, w *core.Service) int {
+	t.Helper()
+	total := 0
+	for {
+		n, err := w.DeliverWebhooks(context.Background())
+		require.NoError(t, err)
+		if n == 0 {
+			return total
+		}
+		total += n
+	}
+}
+
+// verifier checks deliveries as an embedder would, at the test clock's time.
+func (e *hookEnv) verifier() client.WebhookVerifier {
+	return client.WebhookVerifier{APIKey: e.apiKey, Secrets: []string{e.hook.Secret}, Now: e.clock.Now}
+}
+
+// deliveries lists the endpoint's deliveries, oldest first.
+func (e *hookEnv) deliveries(endpointID string) []*core.WebhookDeliveryView {
+	e.t.Helper()
+	ds, err := e.svc.WebhookDeliveries(e.ctx, e.prog.ID, endpointID, 0, core.MaxWebhookDeliveriesPage)
+	require.NoError(e.t, err)
+	for i, j := 0, len(ds)-1; i < j; i, j = i+1, j-1 {
+		ds[i], ds[j] = ds[j], ds[i]
+	}
+	return ds
+}
+
+// receiver is an embedder's webhook endpoint on loopback: it records what
+// it receives and answers with answer (204 when nil).
+type receiver struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	got    []received
+	answer atomic.Pointer[func(w http.ResponseWriter, r *http.Request)]
+}
+
+type received struct {
+	Path   string
+	Header http.Header
+	Body   []byte
+}
+
+func newReceiver(t testing.TB) *receiver {
+	r := &receiver{}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body := make([]byte, 0, 512)
+		buf := make([]byte, 512)
+		for {
+			n, err := req.Body.Read(buf)
+			body = append(body, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		if f := r.answer.Load(); f != nil {
+			(*f)(w, req)
+			if w.Header().Get("X-Test-Dropped") != "" {
+				return
+			}
+		} else {
+			w.WriteHeader(http.StatusNoContent)
+		}
+		r.mu.Lock()
+		r.got = append(r.got, received{Path: req.URL.Path, Header: req.Header.Clone(), Body: body})
+		r.mu.Unlock()
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// respond makes the receiver answer with f; recorded only when f does not set X-Test-Dropped.
+func (r *receiver) respond(f func(w http.ResponseWriter, r *http.Request)) {
+	if f == nil {
+		r.answer.Store(nil)
+		return
+	}
+	r.answer.Store(&f)
+}
+
+func (r *receiver) status(code int) {
+	r.respond(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Test-Dropped", "1")
+		w.WriteHeader(code)
+	})
+}
+
+func (r *receiver) all() []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]received(nil), r.got...)
+}
+
+// TestWebhookDeliveredAndSigned: a sign-in reaches the endpoint as Weavr's
+// LoginEvent on /login/watch, with Weavr's and Standard Webhooks' headers,
+// both signatures verifying with the client's helper; a tampered body or a
+// wrong key does not verify.
+func TestWebhookDeliveredAndSigned(t *testing.T) {
+	e := newHookEnv(t)
+	u, _ := e.root(e.prog, "ada@example.com")
+	e.login(e.prog, "ada@example.com")
+	_, err := e.svc.Login(e.ctx, e.prog, "ada@example.com", "wrong-password")
+	require.Error(t, err)
+
+	assert.Equal(t, 2, drain(t, e.worker(nil)))
+	got := e.rcv.all()
+	require.Len(t, got, 2)
+	for _, r := range got {
+		assert.Equal(t, "/login/watch", r.Path)
+		require.NoError(t, e.verifier().Verify(r.Header, r.Body))
+		assert.Equal(t, r.Header.Get("call-ref"), r.Header.Get("webhook-id"))
+		assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
+		assert.Regexp(t, `^[0-9]+$`, r.Header.Get("published-timestamp"))
+		assert.NotEmpty(t, r.Header.Get("signature"), "Weavr's deprecated signature too")
+	}
+	assert.NotEqual(t, got[0].Header.Get("call-ref"), got[1].Header.Get("call-ref"), "call-ref unique per event")
+	assert.JSONEq(t, fmt.Sprintf(`{"credential":{"type":"ROOT","id":%q},"identity":{"type":"CORPORATE","id":%q},
+		"type":"PASSWORD","status":"VERIFIED","publishedTimestamp":"%d"}`, u.ID, u.IdentityID, hookT0.UnixMilli()), string(got[0].Body))
+	assert.Contains(t, string(got[1].Body), `"status":"DECLINED"`)
+
+	tampered := append([]byte(nil), got[0].Body...)
+	tampered[len(tampered)-2] = '1'
+	assert.ErrorIs(t, e.verifier().Verify(got[0].Header, tampered), client.ErrWebhookSignature)
+	for _, v := range []client.WebhookVerifier{
+		{APIKey: "dsk_wrong", Now: e.clock.Now},
+		{Secrets: []string{"whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}, Now: e.clock.Now},
+	} {
+		assert.ErrorIs(t, v.Verify(got[0].Header, got[0].Body), client.ErrWebhookSignature)
+	}
+	late := e.verifier()
+	late.Now = func() time.Time { return hookT0.Add(time.Hour) }
+	assert.ErrorIs(t, late.Verify(got[0].Header, got[0].Body), client.ErrWebhookTimestamp, "a replay an hour later")
+
+	for _, d := range e.deliveries(e.hook.Webhook.ID) {
+		assert.Equal(t, core.DeliveryDelivered, d.State)
+		assert.Equal(t, 1, d.Attempts)
+		assert.Equal(t, 204, d.LastStatus)
+		require.Len(t, d.Log, 1)
+	}
+	assert.Zero(t, drain(t, e.worker(nil)), "delivered once")
+}
+
+// TestWebhookSecretRotation: during the overlap both secrets sign, so a
+// receiver holding either verifies; after it only the new one does.
+func TestWebhookSecretRotation(t *testing.T) {
+	e := newHookEnv(t)
+	e.root(e.prog, "ada@example.com")
+	newSecret, err := e.svc.RotateWebhookSecret(e.ctx, e.prog.ID, e.hook.Webhook.ID, time.Hour)
+	require.NoError(t, err)
+	e.login(e.prog, "ada@example.com")
+	drain(t, e.worker(nil))
+	e.clock.Advance(2 * time.Hour)
+	e.login(e.prog, "ada@example.com")
+	drain(t, e.worker(nil))
+
+	got := e.rcv.all()
+	require.Len(t, got, 2)
+	for i, secret := range []string{e.hook.Secret, newSecret} {
+		v := client.WebhookVerifier{Secrets: []string{secret}, Now: e.clock.Now}
+		v.Now = func() time.Time { return hookT0 }
+		assert.NoError(t, v.Verify(got[0].Header, got[0].Body), "secret %d during the overlap", i)
+	}
+	v := client.WebhookVerifier{Secrets: []string{e.hook.Secret}, Now: e.clock.Now}
+	assert.ErrorIs(t, v.Verify(got[1].Header, got[1].Body), client.ErrWebhookSignature, "old secret after the overlap")
+	v.Secrets = []string{newSecret}
+	assert.NoError(t, v.Verify(got[1].Header, got[1].Body))
+}
+
+// TestWebhookReceiverDownThenBack: a receiver that fails for an hour gets
+// every event once, in order, when it comes back; each retry waits as the
+// schedule says, and nothing after the head is attempted meanwhile.
+func TestWebhookReceiverDownThenBack(t *testing.T) {
+	e := newHookEnv(t)
+	e.root(e.prog, "ada@example.com")
+	w := e.worker(nil)
+	e.rcv.status(http.StatusServiceUnavailable)
+	var attempts atomic.Int32
+	e.rcv.respond(func(rw http.ResponseWriter, _ *http.Request) {
+		attempts.Add(1)
+		rw.Header().Set("X-Test-Dropped", "1")
+		rw.WriteHeader(http.StatusServiceUnavailable)
+	})
+	for range 5 {
+		e.login(e.prog, "ada@example.com")
+		e.clock.Advance(time.Second)
+	}
+	assert.Equal(t, 1, drain(t, w), "only the head is due")
+	for _, wait := range []time.Duration{4 * time.Second, 5 * time.Minute, 30 * time.Minute} {
+		e.clock.Advance(wait)
+		drain(t, w)
+	}
+	assert.EqualValues(t, 3, attempts.Load(), "attempts at 0, about 5s and about 5m; none at 35m (the next is after 30m ±10%% from 5m)")
+	for range 12 { // an hour in 5-minute steps
+		e.clock.Advance(5 * time.Minute)
+		drain(t, w)
+	}
+	assert.EqualValues(t, 4, attempts.Load())
+	assert.Empty(t, e.rcv.all())
+
+	e.rcv.respond(func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(http.StatusOK) })
+	e.clock.Advance(2*time.Hour + 13*time.Minute) // past the retry after 2h ±10%
+	assert.Equal(t, 5, drain(t, w))
+	got := e.rcv.all()
+	ds := e.deliveries(e.hook.Webhook.ID)
+	require.Len(t, got, 5)
+	for i, d := range ds {
+		assert.Equal(t, core.DeliveryDelivered, d.State)
+		assert.Equal(t, d.EventID, got[i].Header.Get("call-ref"), "delivery %d in order", i)
+	}
+	assert.Equal(t, 5, ds[0].Attempts)
+	assert.Len(t, ds[0].Log, 5)
+}
+
+// TestWebhookGivenUpAfterSchedule: a receiver that never answers 2xx is
+// given up after every attempt of the schedule (about three days); then the
+// next event of the user is attempted.
+func TestWebhookGivenUpAfterSchedule(t *testing.T) {
+	e := newHookEnv(t)
+	e.root(e.prog, "ada@example.com")
+	w := e.worker(nil)
+	e.rcv.status(http.StatusInternalServerError)
+	e.login(e.prog, "ada@example.com")
+	e.login(e.prog, "ada@example.com")
+	drain(t, w)
+	var elapsed time.Duration
+	for _, wait := range core.WebhookRetrySchedule {
+		step := wait + wait/10 + time.Second
+		e.clock.Advance(step)
+		elapsed += step
+		drain(t, w)
+	}
+	ds := e.deliveries(e.hook.Webhook.ID)
+	assert.Equal(t, core.DeliveryFailed, ds[0].State)
+	assert.Equal(t, len(core.WebhookRetrySchedule)+1, ds[0].Attempts)
+	assert.Greater(t, elapsed, 72*time.Hour)
+	assert.Equal(t, core.DeliveryPending, ds[1].State)
+	assert.Equal(t, 1, ds[1].Attempts, "the next event goes once the first is given up")
+
+	// Redelivering what failed since the start queues it behind the pending one.
+	e.rcv.respond(nil)
+	n, err := e.svc.RedeliverWebhooks(e.ctx, e.prog.ID, e.hook.Webhook.ID, core.Redeliver{Since: hookT0})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	e.clock.Advance(10 * time.Second)
+	drain(t, w)
+	got := e.rcv.all()
+	require.Len(t, got, 2)
+	assert.Equal(t, ds[1].EventID, got[0].Header.Get("webhook-id"))
+	assert.Equal(t, ds[0].EventID, got[1].Header.Get("webhook-id"), "the redelivery keeps the event's id")
+}
+
+// TestWebhook410DisablesEndpoint: a 410 disables the endpoint; later events
+// are not queued for it until its secret is rotated.
+func TestWebhook410DisablesEndpoint(t *testing.T) {
+	e := newHookEnv(t)
+	e.root(e.prog, "ada@example.com")
+	e.rcv.status(http.StatusGone)
+	e.login(e.prog, "ada@example.com")
+	e.login(e.prog, "ada@example.com")
+	drain(t, e.worker(nil))
+	hooks, err := e.svc.Webhooks(e.ctx, e.prog.ID)
+	require.NoError(t, err)
+	require.Len(t, hooks, 1)
+	assert.True(t, hooks[0].Disabled)
+	assert.Contains(t, hooks[0].DisabledReason, "410")
+	ds := e.deliveries(e.hook.Webhook.ID)
+	require.Len(t, ds, 2)
+	assert.Equal(t, core.DeliveryFailed, ds[0].State)
+	assert.Equal(t, core.DeliveryFailed, ds[1].State, "queued behind it: failed, not sent")
+	assert.Equal(t, 0, ds[1].Attempts)
+
+	e.login(e.prog, "ada@example.com")
+	assert.Len(t, e.deliveries(e.hook.Webhook.ID), 2, "nothing queued for a disabled endpoint")
+	_, err = e.svc.RotateWebhookSecret(e.ctx, e.prog.ID, e.hook.Webhook.ID, 0)
+	require.NoError(t, err)
+	e.login(e.prog, "ada@example.com")
+	assert.Len(t, e.deliveries(e.hook.Webhook.ID), 3, "enabled again")
+}
+
+// TestWebhookRetryAfter: a 429 with Retry-After waits that long, not the
+// schedule's 5 seconds.
+func TestWebhookRetryAfter(t *testing.T) {
+	e := newHookEnv(t)
+	e.root(e.prog, "ada@example.com")
+	var calls atomic.Int32
+	e.rcv.respond(func(rw http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) == 1 {
+			rw.Header().Set("Retry-After", "120")
+			rw.Header().Set("X-Test-Dropped", "1")
+			rw.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		rw.WriteHeader(http.StatusNoContent)
+	})
+	e.login(e.prog, "ada@example.com")
+	w := e.worker(nil)
+	drain(t, w)
+	d := e.deliveries(e.hook.Webhook.ID)[0]
+	assert.Equal(t, hookT0.Add(120*time.Second), d.NextAt)
+	assert.Equal(t, 429, d.LastStatus)
+	e.clock.Advance(119 * time.Second)
+	assert.Zero(t, drain(t, w))
+	e.clock.Advance(time.Second)
+	assert.Equal(t, 1, drain(t, w))
+	assert.Len(t, e.rcv.all(), 1)
+}
+
+// TestWebhookBadReceiversBlockNobody: receivers that hang, redirect, reset
+// the connection or answer garbage fail their own deliveries only; a healthy
+// endpoint gets its event in the same round, and the round ends when the
+// slow one times out.
+func TestWebhookBadReceiversBlockNobody(t *testing.T) {
+	e := newHookEnv(t)
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); hang.Close() })
+	var followed atomic.Bool
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { followed.Store(true) }))
+	t.Cleanup(target.Close)
+	redirect := httptest.NewServer(http.RedirectHandler(target.URL, http.StatusTemporaryRedirect))
+	t.Cleanup(redirect.Close)
+	reset := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.(*net.TCPConn).SetLinger(0)
+			conn.Close()
+		}
+	}))
+	t.Cleanup(reset.Close)
+	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			buf.WriteString("this is not HTTP\r\n\r\n")
+			buf.Flush()
+			conn.Close()
+		}
+	}))
+	t.Cleanup(garbage.Close)
+	bad := map[string]string{}
+	for name, url := range map[string]string{"hang": hang.URL, "redirect": redirect.URL, "reset": reset.URL, "garbage": garbage.URL} {
+		bad[e.addHook(url).Webhook.ID] = name
+	}
+
+	e.root(e.prog, "ada@example.com")
+	e.login(e.prog, "ada@example.com")
+	start := time.Now()
+	_, err := e.worker(webhook.NewSender(300*time.Millisecond, "deputy-test")).DeliverWebhooks(e.ctx)
+	require.NoError(t, err)
+	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.Len(t, e.rcv.all(), 1, "the healthy endpoint got its event")
+	assert.False(t, followed.Load(), "redirect not followed")
+	for id, name := range bad {
+		d := e.deliveries(id)[0]
+		assert.Equal(t, core.DeliveryPending, d.State, name)
+		assert.Equal(t, 1, d.Attempts, name)
+		require.Len(t, d.Log, 1, name)
+		assert.NotEmpty(t, d.Log[0].Error, name)
+		assert.Equal(t, hookT0.Add(5*time.Second).Round(time.Second), d.NextAt.Round(time.Second), "%s: retried on the schedule", name)
+	}
+}
+
+// rollbackStore, once armed, runs every Update's function and then rolls it back.
+type rollbackStore struct {
+	core.Store
+	armed *atomic.Bool
+}
+
+var errRolledBack = errors.New("rolled back")
+
+func (s rollbackStore) Update(ctx context.Context, fn func(core.Tx) error) error {
+	return s.Store.Update(ctx, func(tx core.Tx) error {
+		if err := fn(tx); err != nil || !s.armed.Load() {
+			return err
+		}
+		return errRolledBack
+	})
+}
+
+// TestWebhookRolledBackChangeSendsNothing: the event of a sign-in whose
+// transaction rolled back never enters the outbox.
+func TestWebhookRolledBackChangeSendsNothing(t *testing.T) {
+	e := newHookEnv(t)
+	e.root(e.prog, "ada@example.com")
+	var armed atomic.Bool
+	failing, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams, Logger: slog.New(slog.DiscardHandler)},
+		rollbackStore{e.store, &armed}, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
+	require.NoError(t, err)
+	armed.Store(true)
+	_, err = failing.Login(e.ctx, e.prog, "ada@example.com", testPassword)
+	require.ErrorIs(t, err, errRolledBack)
+	assert.Empty(t, e.deliveries(e.hook.Webhook.ID))
+	assert.Zero(t, drain(t, e.worker(nil)))
+	assert.Empty(t, e.rcv.all())
+
+	e.login(e.prog, "ada@example.com") // and the same change committed does send
+	assert.Equal(t, 1, drain(t, e.worker(nil)))
+}
+
+// TestWebhookLeaseExpiryResends: a worker that dies mid-delivery (here: hangs
+// in Send) leaves the delivery to another once its lease ends; the event is
+// sent again, and the first worker's late outcome is ignored.
+func TestWebhookLeaseExpiryResends(t *testing.T) {
+	e := newHookEnv(t)
+	e.root(e.prog, "ada@example.com")
+	e.login(e.prog, "ada@example.com")
+	stuck := &blockingSender{entered: make(chan struct{}), release: make(chan struct{})}
+	done := make(chan error)
+	go func() {
+		_, err := e.worker(stuck).DeliverWebhooks(e.ctx)
+		done <- err
+	}()
+	<-stuck.entered
+	w := e.worker(nil)
+	assert.Zero(t, drain(t, w), "leased: another worker does not take it")
+	e.clock.Advance(core.WebhookLease)
+	assert.Equal(t, 1, drain(t, w), "the lease ended: sent again")
+	close(stuck.release)
+	require.NoError(t, <-done)
+	d := e.deliveries(e.hook.Webhook.ID)[0]
+	assert.Equal(t, core.DeliveryDelivered, d.State, "the dead worker's failure is not recorded over the delivery")
+	assert.Equal(t, 2, d.Attempts)
+	assert.Len(t, e.rcv.all(), 1)
+}
+
+// blockingSender stands for a worker killed mid-request: it never reaches
+// the receiver, and answers a failure only when released.
+type blockingSender struct {
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (b *blockingSender) Send(context.Context, *core.WebhookRequest) core.WebhookResult {
+	b.once.Do(func() { close(b.entered) })
+	<-b.release
+	return core.WebhookResult{Status: 500}
+}
+
+// TestWebhookParallelChangesExactlyOnceInOrder: users signing in in parallel
+// while two workers (replicas) deliver: with a healthy receiver, every event
+// arrives exactly once, and each user's in the order they happened.
+func TestWebhookParallelChangesExactlyOnceInOrder(t *testing.T) {
+	e := newHookEnv(t, core.EventLogin)
+	const users, logins = 6, 8
+	emails := make([]string, users)
+	for i := range emails {
+		emails[i] = fmt.Sprintf("user%d@example.com", i)
+		e.root(e.prog, emails[i])
+	}
+	ctx, stop := context.WithCancel(e.ctx)
+	var workers sync.WaitGroup
+	for range 2 {
+		w := e.worker(nil)
+		workers.Go(func() {
+			for ctx.Err() == nil {
+				_, _ = w.DeliverWebhooks(ctx)
+			}
+		})
+	}
+	var wg sync.WaitGroup
+	for _, email := range emails {
+		wg.Go(func() {
+			for range logins {
+				_, err := e.svc.Login(e.ctx, e.prog, email, testPassword)
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	require.Eventually(t, func() bool { return len(e.rcv.all()) >= users*logins }, 20*time.Second, 10*time.Millisecond)
+	stop()
+	workers.Wait()
+	assert.Zero(t, drain(t, e.worker(nil)))
+
+	seqOf := map[string]uint64{}
+	for _, d := range e.deliveries(e.hook.Webhook.ID) {
+		seqOf[d.EventID] = d.Seq
+	}
+	got := e.rcv.all()
+	require.Len(t, got, users*logins, "exactly once")
+	last := map[string]uint64{}
+	seen := map[string]bool{}
+	for _, r := range got {
+		id := r.Header.Get("webhook-id")
+		assert.False(t, seen[id], "event %s delivered twice", id)
+		seen[id] = true
+		var body struct{ Credential struct{ ID string } }
+		require.NoError(t, json.Unmarshal(r.Body, &body))
+		user := body.Credential.ID
+		assert.Greater(t, seqOf[id], last[user], "user %s's events in order", user)
+		last[user] = seqOf[id]
+	}
+}
+
+// TestWebhookURLChecks: malformed, non-https and private URLs are refused,
+// naming the field; allowing private addresses lets loopback through.
+func TestWebhookURLChecks(t *testing.T) {
+	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false })
+	for _, c := range []struct{ url, reason string }{
+		{"", "REQUIRED"},
+		{"::not a url", "URL"},
+		{"https://user:pw@hooks.example/x", "URL"},
+		{"http://hooks.example/x", "HTTPS_REQUIRED"},
+		{"ftp://hooks.example/x", "HTTPS_REQUIRED"},
+		{"https://127.0.0.1/x", "PRIVATE_ADDRESS"},
+		{"https://10.1.2.3/x", "PRIVATE_ADDRESS"},
+		{"https://[::1]/x", "PRIVATE_ADDRESS"},
+		{"https://169.254.169.254/latest", "PRIVATE_ADDRESS"},
+		{"https://localhost:8443/x", "PRIVATE_ADDRESS"},
+	} {
+		_, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: c.url})
+		var ce *core.Error
+		if assert.ErrorAs(t, err, &ce, c.url) && assert.Len(t, ce.Fields, 1, c.url) {
+			assert.Equal(t, "url", ce.Fields[0].Field, c.url)
+			assert.Equal(t, c.reason, ce.Fields[0].Reason, c.url)
+		}
+	}
+	_, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: "https://203.0.113.9/x", Events: []string{"nope"}})
+	assert.ErrorIs(t, err, core.ErrInvalid)
+	h, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: "https://127.0.0.1:8443/x", AllowPrivate: true, Events: []string{"login", "stepup"}})
+	require.NoError(t, err)
+	assert.Regexp(t, `^whsec_[A-Za-z0-9+/]{32}$`, h.Secret)
+	assert.NotContains(t, e.logs.String(), h.Secret)
+}
+
+// TestWebhookSenderRefusesPrivateAtDial: a name that resolves to loopback is
+// refused when the request is made, unless the endpoint allows it.
+func TestWebhookSenderRefusesPrivateAtDial(t *testing.T) {
+	rcv := newReceiver(t)
+	s := webhook.NewSender(time.Second, "deputy-test")
+	url := "http://localhost:" + rcv.srv.Listener.Addr().(*net.TCPAddr).AddrPort().String()[len("127.0.0.1:"):]
+	r := s.Send(t.Context(), &core.WebhookRequest{URL: url, Body: []byte("{}")})
+	require.Error(t, r.Err)
+	assert.Contains(t, r.Err.Error(), "private")
+	assert.Empty(t, rcv.all())
+	r = s.Send(t.Context(), &core.WebhookRequest{URL: url, Body: []byte("{}"), AllowPrivate: true})
+	require.NoError(t, r.Err)
+	assert.Equal(t, 204, r.Status)
+}
