@@ -114,8 +114,9 @@ func (e *WebhookEndpoint) view() *Webhook {
 }
 
 // AddWebhook adds an endpoint to a programme and returns its signing secret,
-// which exists in plain text only here. The URL must be https (http too in
-// sandbox) and, unless AllowPrivate, reach public addresses only.
+// which exists in plain text only here. The URL must be https and reach
+// public addresses only, unless AllowPrivate (local development and tests),
+// which allows private addresses and http; the sandbox allows http too.
 func (s *Service) AddWebhook(ctx context.Context, programmeID string, in NewWebhook) (*CreatedWebhook, error) {
 	if err := s.checkWebhookURL(ctx, in.URL, in.AllowPrivate); err != nil {
 		return nil, err
@@ -194,7 +195,7 @@ func (s *Service) checkWebhookURL(ctx context.Context, raw string, allowPrivate 
 		return Invalid("url", "REQUIRED")
 	case err != nil || u.Host == "" || u.User != nil || u.Fragment != "" || len(raw) > 2048:
 		return Invalid("url", "URL")
-	case u.Scheme != "https" && !(u.Scheme == "http" && s.cfg.Sandbox):
+	case u.Scheme != "https" && !(u.Scheme == "http" && (s.cfg.Sandbox || allowPrivate)):
 		return Invalid("url", "HTTPS_REQUIRED")
 	case allowPrivate:
 		return nil

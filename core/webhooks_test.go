@@ -567,7 +567,7 @@ func TestWebhookParallelChangesExactlyOnceInOrder(t *testing.T) {
 }
 
 // TestWebhookURLChecks: malformed, non-https and private URLs are refused,
-// naming the field; allowing private addresses lets loopback through.
+// naming the field; allowing private addresses lets loopback and http through.
 func TestWebhookURLChecks(t *testing.T) {
 	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false })
 	for _, c := range []struct{ url, reason string }{
@@ -591,7 +591,7 @@ func TestWebhookURLChecks(t *testing.T) {
 	}
 	_, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: "https://203.0.113.9/x", Events: []string{"nope"}})
 	assert.ErrorIs(t, err, core.ErrInvalid)
-	h, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: "https://127.0.0.1:8443/x", AllowPrivate: true, Events: []string{"login", "stepup"}})
+	h, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: "http://127.0.0.1:8443/x", AllowPrivate: true, Events: []string{"login", "stepup"}})
 	require.NoError(t, err)
 	assert.Regexp(t, `^whsec_[A-Za-z0-9+/]{32}$`, h.Secret)
 	assert.NotContains(t, e.logs.String(), h.Secret)

@@ -113,6 +113,7 @@ func programmeCommand() *cli.Command {
 					return json.NewEncoder(cmd.Root().Writer).Encode(settingsJSON(p.Settings))
 				},
 			},
+			webhooksCommand(),
 		},
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/deputyhq/deputy/core/boltstore"
 	"github.com/deputyhq/deputy/internal/control"
 	"github.com/deputyhq/deputy/server"
+	"github.com/deputyhq/deputy/webhook"
 	"github.com/deputyhq/deputy/telemetry"
 	"github.com/deputyhq/deputy/telemetry/otelstore"
 )
@@ -240,6 +241,7 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 		clock    core.Clock = core.SystemClock{}
 		sandbox  *core.OffsetClock
 		delivery = core.Integrations{Email: cfg.Email, SMS: cfg.SMS, KYC: cfg.KYC}
+		hooks    = webhook.NewSender(webhook.DefaultTimeout, "Deputy-Webhooks/1")
 	)
 	if cfg.Sandbox {
 		if cfg.Email != nil || cfg.SMS != nil {
@@ -252,6 +254,7 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 			delivery.KYC = core.SandboxKYC{}
 		}
 	}
+	delivery.Webhooks = hooks
 	svc, err := core.New(ctx, core.Config{Sandbox: cfg.Sandbox, SessionIdle: cfg.SessionIdle, Logger: cfg.Log,
 		WebAuthnRPID: cfg.WebAuthnRPID, WebAuthnOrigins: cfg.WebAuthnOrigins, OriginHost: cfg.OriginHost, Observer: obs,
 		AuditSigner: cfg.Audit.Signer, AuditCheckpointEvents: cfg.Audit.Events, AuditCheckpointInterval: cfg.Audit.Interval},
@@ -307,6 +310,7 @@ func (i *instance) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopSweep()
 	go i.sweep(sweepCtx)
 	go i.svc.RunAuditCheckpoints(sweepCtx, auditCheckpointTick)
+	go i.svc.RunWebhookDelivery(sweepCtx, webhookTick)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -1,6 +1,6 @@
 // Package control lets operator commands reach a running server. bbolt lets
 // one process at a time open the database, so while `deputy serve` runs,
-// `deputy programme create|rotate-key|settings` cannot open it themselves:
+// `deputy programme create|rotate-key|settings|webhooks` cannot open it themselves:
 // the server listens on a Unix socket next to the database file, which only
 // the file's owner may connect to (mode 0600), and the commands send their
 // work there instead. The socket speaks HTTP with JSON bodies; it is not part
@@ -31,6 +31,12 @@ type Operations interface {
 	Programme(ctx context.Context, id string) (*core.Programme, error)
 	UpdateProgrammeSettings(ctx context.Context, id string, set core.ProgrammeSettings) (*core.Programme, error)
 	ExportAudit(ctx context.Context, programmeID string, w io.Writer) error
+	AddWebhook(ctx context.Context, programmeID string, in core.NewWebhook) (*core.CreatedWebhook, error)
+	Webhooks(ctx context.Context, programmeID string) ([]*core.Webhook, error)
+	RemoveWebhook(ctx context.Context, programmeID, id string) error
+	RotateWebhookSecret(ctx context.Context, programmeID, id string, overlap time.Duration) (string, error)
+	WebhookDeliveries(ctx context.Context, programmeID, endpointID string, before uint64, limit int) ([]*core.WebhookDeliveryView, error)
+	RedeliverWebhooks(ctx context.Context, programmeID, endpointID string, r core.Redeliver) (int, error)
 }
 
 var _ Operations = (*core.Service)(nil)
@@ -80,7 +86,13 @@ type (
 		Programme     programmeView
 		APIKey, UIKey string
 	}
-	errorResponse struct{ Error string }
+	errorResponse       struct{ Error string }
+	rotateSecretRequest struct{ Overlap time.Duration }
+	deliveriesRequest   struct {
+		Before uint64
+		Limit  int
+	}
+	countResponse struct{ Count int }
 )
 
 func viewOf(p *core.Programme) programmeView {
@@ -157,7 +169,44 @@ func handler(ops Operations, db Backuper) http.Handler {
 			return viewOf(p), nil
 		})
 	})
+	webhookRoutes(mux, ops)
 	return mux
+}
+
+// webhookRoutes answers the webhook operations (deputy programme webhooks).
+func webhookRoutes(mux *http.ServeMux, ops Operations) {
+	mux.HandleFunc("POST /programmes/{id}/webhooks", func(w http.ResponseWriter, r *http.Request) {
+		var in core.NewWebhook
+		answer(w, decode(w, r, &in), func() (any, error) { return ops.AddWebhook(r.Context(), r.PathValue("id"), in) })
+	})
+	mux.HandleFunc("GET /programmes/{id}/webhooks", func(w http.ResponseWriter, r *http.Request) {
+		answer(w, nil, func() (any, error) { return ops.Webhooks(r.Context(), r.PathValue("id")) })
+	})
+	mux.HandleFunc("DELETE /programmes/{id}/webhooks/{hook}", func(w http.ResponseWriter, r *http.Request) {
+		answer(w, nil, func() (any, error) {
+			return struct{}{}, ops.RemoveWebhook(r.Context(), r.PathValue("id"), r.PathValue("hook"))
+		})
+	})
+	mux.HandleFunc("POST /programmes/{id}/webhooks/{hook}/rotate-secret", func(w http.ResponseWriter, r *http.Request) {
+		var in rotateSecretRequest
+		answer(w, decode(w, r, &in), func() (any, error) {
+			key, err := ops.RotateWebhookSecret(r.Context(), r.PathValue("id"), r.PathValue("hook"), in.Overlap)
+			return rotateResponse{Key: key}, err
+		})
+	})
+	mux.HandleFunc("POST /programmes/{id}/webhooks/{hook}/deliveries", func(w http.ResponseWriter, r *http.Request) {
+		var in deliveriesRequest
+		answer(w, decode(w, r, &in), func() (any, error) {
+			return ops.WebhookDeliveries(r.Context(), r.PathValue("id"), r.PathValue("hook"), in.Before, in.Limit)
+		})
+	})
+	mux.HandleFunc("POST /programmes/{id}/webhooks/{hook}/redeliver", func(w http.ResponseWriter, r *http.Request) {
+		var in core.Redeliver
+		answer(w, decode(w, r, &in), func() (any, error) {
+			n, err := ops.RedeliverWebhooks(r.Context(), r.PathValue("id"), r.PathValue("hook"), in)
+			return countResponse{Count: n}, err
+		})
+	})
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
@@ -322,6 +371,50 @@ func (c *Client) stream(ctx context.Context, path string, w io.Writer) (int64, e
 		return n, fmt.Errorf("control socket: %s: %w", path, err)
 	}
 	return n, nil
+}
+
+func webhookPath(programmeID string, rest ...string) string {
+	p := "/programmes/" + url.PathEscape(programmeID) + "/webhooks"
+	for _, r := range rest {
+		p += "/" + url.PathEscape(r)
+	}
+	return p
+}
+
+func (c *Client) AddWebhook(ctx context.Context, programmeID string, in core.NewWebhook) (*core.CreatedWebhook, error) {
+	var out core.CreatedWebhook
+	if err := c.do(ctx, "POST", webhookPath(programmeID), in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func (c *Client) Webhooks(ctx context.Context, programmeID string) ([]*core.Webhook, error) {
+	var out []*core.Webhook
+	err := c.do(ctx, "GET", webhookPath(programmeID), nil, &out)
+	return out, err
+}
+
+func (c *Client) RemoveWebhook(ctx context.Context, programmeID, id string) error {
+	return c.do(ctx, "DELETE", webhookPath(programmeID, id), nil, &struct{}{})
+}
+
+func (c *Client) RotateWebhookSecret(ctx context.Context, programmeID, id string, overlap time.Duration) (string, error) {
+	var out rotateResponse
+	err := c.do(ctx, "POST", webhookPath(programmeID, id, "rotate-secret"), rotateSecretRequest{Overlap: overlap}, &out)
+	return out.Key, err
+}
+
+func (c *Client) WebhookDeliveries(ctx context.Context, programmeID, endpointID string, before uint64, limit int) ([]*core.WebhookDeliveryView, error) {
+	var out []*core.WebhookDeliveryView
+	err := c.do(ctx, "POST", webhookPath(programmeID, endpointID, "deliveries"), deliveriesRequest{Before: before, Limit: limit}, &out)
+	return out, err
+}
+
+func (c *Client) RedeliverWebhooks(ctx context.Context, programmeID, endpointID string, r core.Redeliver) (int, error) {
+	var out countResponse
+	err := c.do(ctx, "POST", webhookPath(programmeID, endpointID, "redeliver"), r, &out)
+	return out.Count, err
 }
 
 // programme is v as a core.Programme without key hashes.
