@@ -20,9 +20,9 @@ import (
 	"github.com/deputyhq/deputy/core/boltstore"
 	"github.com/deputyhq/deputy/internal/control"
 	"github.com/deputyhq/deputy/server"
-	"github.com/deputyhq/deputy/webhook"
 	"github.com/deputyhq/deputy/telemetry"
 	"github.com/deputyhq/deputy/telemetry/otelstore"
+	"github.com/deputyhq/deputy/webhook"
 )
 
 func serveCommand() *cli.Command {
