@@ -129,6 +129,8 @@ bench: bench-deps
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkAccessToken$$' -benchtime 20000x
 	$(GO) test ./tui -run '^$$' -bench . -benchtime 5x
 	$(GO) test ./core -run '^$$' -bench '^BenchmarkAuditExportVerify$$' -benchtime 1x
+	$(GO) test ./core -run '^$$' -bench '^BenchmarkWebhookWriteOverhead$$' -benchtime 1000x -v
+	$(GO) test ./core -run '^$$' -bench '^BenchmarkWebhookDelivery$$' -benchtime 1x
 
 # wrk, the HTTP load generator of BenchmarkCorporateGet (root, or sudo).
 bench-deps:
