@@ -122,6 +122,10 @@ const (
 // (deputy programme create; not an API answer).
 const CodeProgrammeNameNotUnique = "PROGRAMME_NAME_NOT_UNIQUE"
 
+// CodeWebhookLimit refuses a programme's endpoint past MaxWebhooks
+// (deputy programme webhooks add; not an API answer).
+const CodeWebhookLimit = "WEBHOOK_LIMIT_EXCEEDED"
+
 // Machine codes of the classes without a case of their own: the code of the
 // generic Error body, one per class (server/errors.go picks it).
 const (

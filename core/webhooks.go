@@ -102,9 +102,6 @@ type CreatedWebhook struct {
 // MaxWebhooks is how many endpoints a programme may have.
 const MaxWebhooks = 20
 
-// CodeWebhookLimit: the programme has MaxWebhooks endpoints already.
-const CodeWebhookLimit = "WEBHOOK_LIMIT_EXCEEDED"
-
 // webhookSecretPrefix marks endpoint secrets (Standard Webhooks' "whsec_").
 const webhookSecretPrefix = "whsec_"
 

@@ -95,4 +95,7 @@ const (
 	CodeWebAuthnType = "WEBAUTHN_TYPE_INVALID"
 	// CodeWebAuthnUserNotVerified: the UV flag is not set (§7.1 step 15, §7.2 step 17).
 	CodeWebAuthnUserNotVerified = "WEBAUTHN_USER_NOT_VERIFIED"
+	// CodeWebhookLimit refuses a programme's endpoint past MaxWebhooks
+	// (deputy programme webhooks add; not an API answer).
+	CodeWebhookLimit = "WEBHOOK_LIMIT_EXCEEDED"
 )
