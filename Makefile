@@ -42,12 +42,12 @@ cc-deps:
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq gcc libc6-dev; \
 	fi
 
-# TestREADME (readme_test.go) runs the README's walkthroughs, which use curl
-# and jq; install Debian's when missing (root, or sudo).
-README_DEPS = curl jq
+# TestREADME (readme_test.go) runs the README's walkthroughs, which use curl,
+# jq and openssl; install Debian's when missing (root, or sudo).
+README_DEPS = curl jq openssl
 readme-deps:
 	@missing=; for p in $(README_DEPS); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	  if [ -z "$$missing" ]; then echo "readme-deps: curl and jq installed"; \
+	  if [ -z "$$missing" ]; then echo "readme-deps: curl, jq and openssl installed"; \
 	  elif ! command -v apt-get >/dev/null 2>&1; then echo "readme-deps: no apt-get; install$$missing by hand"; exit 1; else \
 	    echo "readme-deps: installing$$missing"; \
 	    sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \

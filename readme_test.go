@@ -34,6 +34,7 @@ var walkthroughs = []struct {
 		"Rotating keys",
 		"Backups",
 		"Audit log",
+		"Webhooks",
 		"Access tokens and linked identities",
 	}},
 	{"companion", []string{"The headless companion in sandbox mode"}},
@@ -107,7 +108,7 @@ func walkthroughSteps(t *testing.T, blocks []shBlock) map[string][]step {
 // call's response headers for the status checks, and returns the directory.
 func toolDir(t *testing.T) string {
 	t.Helper()
-	for _, tool := range []string{"bash", "curl", "jq"} {
+	for _, tool := range []string{"bash", "curl", "jq", "openssl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("the README's walkthroughs need %s: `make readme-deps` installs it", tool)
 		}

@@ -132,6 +132,7 @@ func webhooksCommand() *cli.Command {
 					return err
 				}),
 			},
+			webhookListenCommand(),
 		},
 	}
 }

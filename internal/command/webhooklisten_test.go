@@ -1,0 +1,78 @@
+package command_test
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestWebhookListen: the development receiver refuses what does not verify
+// (401, nothing printed), prints the event that does and exits after --count.
+func TestWebhookListen(t *testing.T) {
+	_, _, err := runCLI("programme", "webhooks", "listen", "--addr", "127.0.0.1:0")
+	require.ErrorContains(t, err, "give --secret or --api-key")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	const apiKey, body = "dsk_listen-test-key", `{"type":"PASSWORD","status":"VERIFIED"}`
+	type result struct {
+		out string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, _, err := runCLI("programme", "webhooks", "listen", "--addr", addr, "--api-key", apiKey, "--count", "1")
+		done <- result{out, err}
+	}()
+
+	post := func(sig string) int {
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/login/watch", strings.NewReader(body))
+		require.NoError(t, err)
+		ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
+		req.Header.Set("call-ref", "evt_1")
+		req.Header.Set("published-timestamp", ts)
+		if sig == "" {
+			mac := hmac.New(sha256.New, []byte(apiKey))
+			mac.Write([]byte("evt_1" + body + ts))
+			sig = base64.StdEncoding.EncodeToString(mac.Sum(nil))
+		}
+		req.Header.Set("signature-v2", sig)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond)
+
+	assert.Equal(t, http.StatusUnauthorized, post("AAAA"))
+	assert.Equal(t, http.StatusNoContent, post(""))
+	select {
+	case r := <-done:
+		require.NoError(t, r.err)
+		fields := strings.SplitN(strings.TrimSpace(r.out), " ", 5)
+		require.Len(t, fields, 5, "output: %q", r.out)
+		assert.Equal(t, []string{"/login/watch", "evt_1"}, fields[:2])
+		assert.Equal(t, body, fields[4])
+		assert.Equal(t, 1, strings.Count(r.out, "\n"), "only the verified event is printed")
+	case <-time.After(10 * time.Second):
+		t.Fatal("listen did not exit after --count 1")
+	}
+}
