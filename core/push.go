@@ -122,9 +122,9 @@ func activeBiometric(tx ReadTx, userID string) (*Factor, error) {
 	return f, err
 }
 
-// pendingPush returns the user's challenges still pending at now, storing
-// those that expired as EXPIRED on the way.
-func pendingPush(tx Tx, userID string, now time.Time) ([]*PushChallenge, error) {
+// pendingPush returns the user's challenges still pending at now, recording
+// the expiry of those that expired on the way (expirePush).
+func (s *Service) pendingPush(ctx context.Context, tx Tx, userID string, now time.Time) ([]*PushChallenge, error) {
 	list, err := tx.PendingPushChallenges(userID)
 	if err != nil {
 		return nil, err
@@ -132,8 +132,7 @@ func pendingPush(tx Tx, userID string, now time.Time) ([]*PushChallenge, error) 
 	live := list[:0]
 	for _, c := range list {
 		if c.StateAt(now) == PushExpired {
-			c.State, c.ResolvedAt = PushExpired, c.ExpiresAt
-			if err := tx.UpdatePushChallenge(c); err != nil {
+			if err := s.expirePush(ctx, tx, c); err != nil {
 				return nil, err
 			}
 			continue
@@ -143,10 +142,22 @@ func pendingPush(tx Tx, userID string, now time.Time) ([]*PushChallenge, error) 
 	return live, nil
 }
 
+// expirePush stores a pending challenge that expired as EXPIRED, with the
+// audit event that tells the embedder (a step-up's EXPIRED webhook). Whoever
+// notices first records it: a later look at the user's challenges, or the
+// sweep (expireChallenges).
+func (s *Service) expirePush(ctx context.Context, tx Tx, c *PushChallenge) error {
+	c.State, c.ResolvedAt = PushExpired, c.ExpiresAt
+	if err := tx.UpdatePushChallenge(c); err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, c.ProgrammeID, ActorSystem, "push.expire", c.UserID, map[string]string{"challenge": c.ID, "kind": string(c.Kind)})
+}
+
 // cancelPushChallenges ends the user's pending challenges, as the
 // revocation policy says (revoke).
-func (s *Service) cancelPushChallenges(tx Tx, userID string, now time.Time, reason string) (int, error) {
-	list, err := pendingPush(tx, userID, now)
+func (s *Service) cancelPushChallenges(ctx context.Context, tx Tx, userID string, now time.Time, reason string) (int, error) {
+	list, err := s.pendingPush(ctx, tx, userID, now)
 	if err != nil {
 		return 0, err
 	}

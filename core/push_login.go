@@ -42,7 +42,7 @@ func (s *Service) LoginViaBiometrics(ctx context.Context, prog *Programme, email
 	err = s.store.Update(ctx, func(tx Tx) error {
 		out = nil
 		now := s.clock.Now()
-		target, err := s.biometricLoginTarget(tx, prog, email, identityID, now)
+		target, err := s.biometricLoginTarget(ctx, tx, prog, email, identityID, now)
 		if err != nil {
 			return err
 		}
@@ -78,7 +78,7 @@ func (s *Service) LoginViaBiometrics(ctx context.Context, prog *Programme, email
 // for a decoy. Every sign-in spends the email's prompt budget
 // (RateLimits.BiometricSignInPerEmail), whoever has the email; over it, the
 // sign-in is a decoy.
-func (s *Service) biometricLoginTarget(tx Tx, prog *Programme, email, identityID string, now time.Time) (*User, error) {
+func (s *Service) biometricLoginTarget(ctx context.Context, tx Tx, prog *Programme, email, identityID string, now time.Time) (*User, error) {
 	err := s.spend(tx, newBudget("push-login", prog.ID, "email:"+email, s.cfg.RateLimits.BiometricSignInPerEmail))
 	if errors.Is(err, ErrRateLimited) {
 		return nil, nil
@@ -111,7 +111,7 @@ func (s *Service) biometricLoginTarget(tx Tx, prog *Programme, email, identityID
 		target = u
 	}
 	if target != nil {
-		if err := s.makeRoomForPush(tx, target.ID, nil, now); err != nil {
+		if err := s.makeRoomForPush(ctx, tx, target.ID, nil, now); err != nil {
 			var ce *Error
 			if errors.As(err, &ce) {
 				return nil, nil

@@ -41,7 +41,7 @@ func (s *Service) StepUpPush(ctx context.Context, c *Caller, summary string) (*P
 		if _, err := activeBiometric(tx, u.ID); err != nil {
 			return err
 		}
-		if err := s.makeRoomForPush(tx, u.ID, c.Session.TokenHash, now); err != nil {
+		if err := s.makeRoomForPush(ctx, tx, u.ID, c.Session.TokenHash, now); err != nil {
 			return err
 		}
 		id, err := tx.NextID()
@@ -71,8 +71,8 @@ func (s *Service) StepUpPush(ctx context.Context, c *Caller, summary string) (*P
 
 // makeRoomForPush supersedes the session's pending step-up challenge and
 // fails with CHALLENGE_LIMIT_EXCEEDED when the user has too many pending.
-func (s *Service) makeRoomForPush(tx Tx, userID string, sessionHash []byte, now time.Time) error {
-	list, err := pendingPush(tx, userID, now)
+func (s *Service) makeRoomForPush(ctx context.Context, tx Tx, userID string, sessionHash []byte, now time.Time) error {
+	list, err := s.pendingPush(ctx, tx, userID, now)
 	if err != nil {
 		return err
 	}

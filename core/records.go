@@ -364,6 +364,9 @@ type Challenge struct {
 	MaxAttempts int
 	Reissues    int
 	State       ChallengeState
+	// ExpiryReported: the challenge expired unanswered and that was recorded
+	// (an audit event, a step-up's EXPIRED webhook).
+	ExpiryReported bool `json:",omitempty"`
 }
 
 // PasswordToken is a tokenised password (POST /multi/tokenize): the password is

@@ -163,7 +163,7 @@ func (s *Service) revoke(ctx context.Context, tx Tx, r revocation) (after func()
 		return nil, err
 	}
 	if e.cancelPush {
-		if _, err := s.cancelPushChallenges(tx, u.ID, s.clock.Now(), e.pushReason); err != nil {
+		if _, err := s.cancelPushChallenges(ctx, tx, u.ID, s.clock.Now(), e.pushReason); err != nil {
 			return nil, err
 		}
 	}

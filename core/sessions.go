@@ -227,9 +227,13 @@ func (s *Service) Logout(ctx context.Context, c *Caller) error {
 	return internal("logout", err)
 }
 
-// Sweep removes idle sessions and expired challenges, password tokens, rate
+// Sweep records the challenges that expired unanswered (expireChallenges),
+// then removes idle sessions and expired challenges, password tokens, rate
 // counters and idempotency records. The server runs it periodically.
 func (s *Service) Sweep(ctx context.Context) error {
+	if err := s.expireChallenges(ctx); err != nil {
+		return internal("sweep: expire challenges", err)
+	}
 	now := s.clock.Now()
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if _, err := tx.DeleteSessionsIdleSince(now.Add(-s.cfg.SessionIdle)); err != nil {

@@ -273,6 +273,10 @@ type PushChallengeReader interface {
 	PushChallengesAfter(userID, afterID string, limit int) ([]*PushChallenge, error)
 	// LastPushChallengeID returns the id of the user's newest challenge, or "".
 	LastPushChallengeID(userID string) (string, error)
+	// PushChallengesExpiredPending returns up to limit challenges of any
+	// user (decoys excluded) whose stored State is still PushPending although ExpiresAt is not
+	// after t: those whose expiry nobody has recorded yet.
+	PushChallengesExpiredPending(t time.Time, limit int) ([]*PushChallenge, error)
 }
 
 // PushChallengeWriter writes push challenges.
@@ -305,6 +309,10 @@ type FactorWriter interface {
 // ChallengeReader reads OTP challenges.
 type ChallengeReader interface {
 	Challenge(sessionHash []byte, p ChallengePurpose) (*Challenge, error)
+	// ChallengesExpiredUnreported returns up to limit challenges whose State
+	// is ChallengePending, whose ExpiresAt is not after t and whose
+	// ExpiryReported is false.
+	ChallengesExpiredUnreported(t time.Time, limit int) ([]*Challenge, error)
 }
 
 // ChallengeWriter writes OTP challenges (one per session and purpose).

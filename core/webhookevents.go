@@ -68,6 +68,7 @@ type userEvent struct {
 const (
 	statusVerified = "VERIFIED"
 	statusDeclined = "DECLINED"
+	statusExpired  = "EXPIRED"
 	statusActive   = "ACTIVE"
 	statusInactive = "INACTIVE"
 )
@@ -145,6 +146,18 @@ var webhookBuilders = map[string]func(tx ReadTx, a *AuditEvent, w webhookSubject
 			return nil, nil // a wrong code the user may still correct
 		}
 		return []outEvent{w.stepup(a, smsChallengeID(a), string(ChannelSMS), statusDeclined)}, nil
+	},
+	"challenge.expire": func(_ ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {
+		if ChallengePurpose(a.Details["purpose"]) != PurposeStepUpSMS {
+			return nil, nil
+		}
+		return []outEvent{w.stepup(a, smsChallengeID(a), string(ChannelSMS), statusExpired)}, nil
+	},
+	"push.expire": func(_ ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {
+		if PushKind(a.Details["kind"]) != PushStepUp {
+			return nil, nil // Weavr's LoginEvent has no EXPIRED
+		}
+		return []outEvent{w.stepup(a, a.Details["challenge"], string(ChannelBiometric), statusExpired)}, nil
 	},
 	"push.approve": func(tx ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {
 		if PushKind(a.Details["kind"]) != PushStepUp {

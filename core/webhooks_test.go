@@ -14,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/deputyhq/deputy/assets"
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/server/client"
 	"github.com/deputyhq/deputy/webhook"
@@ -610,4 +612,64 @@ func TestWebhookSenderRefusesPrivateAtDial(t *testing.T) {
 	r = s.Send(t.Context(), &core.WebhookRequest{URL: url, Body: []byte("{}"), AllowPrivate: true})
 	require.NoError(t, r.Err)
 	assert.Equal(t, 204, r.Status)
+}
+
+// TestWebhookStepUpExpired: an SMS or push step-up that nobody answers is
+// told once as a StepupEvent EXPIRED, whether the sweep finds it or a later
+// push to the same user notices it first.
+func TestWebhookStepUpExpired(t *testing.T) {
+	e := newHookEnv(t, core.EventStepUp)
+	set := e.prog.Settings
+	set.Biometrics = true
+	prog, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, set)
+	require.NoError(t, err)
+	e.prog = prog
+	sms := e.enrolled(e.prog, "ada@acme.test")
+	require.NoError(t, e.svc.StepUpSMS(e.ctx, sms))
+	require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error { // as if Ada had enrolled her phone
+		return tx.PutFactor(&core.Factor{UserID: sms.User.ID, Channel: core.ChannelBiometric, Status: core.FactorActive,
+			CredentialID: []byte("credential-ada"), CreatedAt: hookT0, UpdatedAt: hookT0})
+	}))
+	var first []string
+	for range 2 {
+		ch, err := e.svc.StepUpPush(e.ctx, e.caller(e.prog, e.login(e.prog, "ada@acme.test")), "Create user bea@acme.test")
+		require.NoError(t, err)
+		first = append(first, ch.ID)
+	}
+
+	e.clock.Advance(10 * time.Minute)
+	last, err := e.svc.StepUpPush(e.ctx, e.caller(e.prog, e.login(e.prog, "ada@acme.test")), "Create user bea@acme.test")
+	require.NoError(t, err, "the two expired challenges no longer count as pending")
+	require.NoError(t, e.svc.Sweep(e.ctx))
+	require.NoError(t, e.svc.Sweep(e.ctx), "a second sweep finds nothing new")
+	e.clock.Advance(10 * time.Minute)
+	require.NoError(t, e.svc.Sweep(e.ctx))
+	require.NoError(t, e.svc.Sweep(e.ctx))
+	drain(t, e.worker(nil))
+
+	doc, err := openapi3.NewLoader().LoadFromData(assets.OpenAPI())
+	require.NoError(t, err)
+	var got []string
+	for _, r := range e.rcv.all() {
+		require.Equal(t, "/stepup/watch", r.Path)
+		require.NoError(t, e.verifier().Verify(r.Header, r.Body))
+		var body map[string]any
+		require.NoError(t, json.Unmarshal(r.Body, &body))
+		require.NoError(t, doc.Components.Schemas["WebhookStepupEvent"].Value.VisitJSON(body), "%s", r.Body)
+		var ev struct{ ChallengeID, Type, Status string }
+		require.NoError(t, json.Unmarshal(r.Body, &ev))
+		require.Equal(t, "EXPIRED", ev.Status, "%s", r.Body)
+		id := ev.ChallengeID
+		if ev.Type == "SMS" {
+			id = "sms"
+		}
+		got = append(got, ev.Type+" "+id)
+	}
+	assert.ElementsMatch(t, []string{"BIOMETRIC " + first[0], "BIOMETRIC " + first[1], "SMS sms", "BIOMETRIC " + last.ID}, got)
+	for _, id := range append(first, last.ID) {
+		ch, err := e.svc.PushStatus(e.ctx, e.caller(e.prog, e.login(e.prog, "ada@acme.test")), id)
+		if err == nil {
+			assert.Equal(t, core.PushExpired, ch.State)
+		}
+	}
 }

@@ -82,6 +82,22 @@ func (r *readTx) LastPushChallengeID(userID string) (string, error) {
 	return string(id), nil
 }
 
+func (r *readTx) PushChallengesExpiredPending(t time.Time, limit int) ([]*core.PushChallenge, error) {
+	b := r.bucket(bucketPushChallenges)
+	var out []*core.PushChallenge
+	c := r.bucket(bucketUserPendingPush).Cursor()
+	for k, id := c.First(); k != nil && len(out) < limit; k, id = c.Next() {
+		ch, err := get[core.PushChallenge](b, id, pushName(string(id)))
+		if err != nil {
+			return nil, fmt.Errorf("%s index: %w", bucketUserPendingPush, err)
+		}
+		if !ch.ExpiresAt.After(t) {
+			out = append(out, ch)
+		}
+	}
+	return out, nil
+}
+
 // InsertPushChallenge stores c under its id and indexes it under its user; a
 // decoy without a user is not indexed.
 func (w *writeTx) InsertPushChallenge(c *core.PushChallenge) error {

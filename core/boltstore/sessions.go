@@ -172,6 +172,21 @@ func (w *writeTx) PutChallenge(c *core.Challenge) error {
 	return put(w.bucket(bucketChallenges), challengeKey(c.SessionHash, c.Purpose), c)
 }
 
+func (r *readTx) ChallengesExpiredUnreported(t time.Time, limit int) ([]*core.Challenge, error) {
+	var out []*core.Challenge
+	c := r.bucket(bucketChallenges).Cursor()
+	for k, data := c.First(); k != nil && len(out) < limit; k, data = c.Next() {
+		ch, err := decode[core.Challenge](data, "challenge")
+		if err != nil {
+			return nil, err
+		}
+		if ch.State == core.ChallengePending && !ch.ExpiryReported && !ch.ExpiresAt.After(t) {
+			out = append(out, ch)
+		}
+	}
+	return out, nil
+}
+
 func (w *writeTx) DeleteChallengesIssuedBefore(t time.Time) (int, error) {
 	b := w.bucket(bucketChallenges)
 	keys, _, err := match(b, "challenge", func(c *core.Challenge) bool { return c.IssuedAt.Before(t) })

@@ -45,6 +45,9 @@ func challenge(sessionHash string, p core.ChallengePurpose, issuedAt time.Time) 
 		MaxAttempts: 5,
 		Reissues:    2,
 		State:       core.ChallengePending,
+		// true so that a round trip shows the field is kept; the
+		// expiry test clears it
+		ExpiryReported: true,
 	}
 }
 
@@ -220,4 +223,44 @@ func testChallenge(t *testing.T, s core.Store) {
 			requireNotFound(t, err)
 		}
 	}
+}
+
+// testChallengesExpiredUnreported: only pending, unreported challenges whose
+// expiry is not after t, up to the limit.
+func testChallengesExpiredUnreported(t *testing.T, s core.Store) {
+	expired := func(hash string, p core.ChallengePurpose) *core.Challenge {
+		c := challenge(hash, p, t0.Add(-10*time.Minute)) // expired 5 minutes before t0
+		c.ExpiryReported = false
+		return c
+	}
+	due1, due2 := expired("tok-1", core.PurposeStepUpSMS), expired("tok-2", core.PurposeEnrolSMS)
+	atT0 := expired("tok-3", core.PurposeStepUpSMS)
+	atT0.ExpiresAt = t0
+	reported := expired("tok-4", core.PurposeStepUpSMS)
+	reported.ExpiryReported = true
+	verified := expired("tok-5", core.PurposeStepUpSMS)
+	verified.State = core.ChallengeVerified
+	failed := expired("tok-6", core.PurposeStepUpSMS)
+	failed.State = core.ChallengeFailed
+	live := expired("tok-7", core.PurposeStepUpSMS)
+	live.ExpiresAt = t0.Add(time.Second)
+	mustUpdate(t, s, func(tx core.Tx) error {
+		for _, c := range []*core.Challenge{due1, due2, atT0, reported, verified, failed, live} {
+			if err := tx.PutChallenge(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	list := func(limit int) []*core.Challenge {
+		l, err := read(t, s, func(tx core.ReadTx) ([]*core.Challenge, error) { return tx.ChallengesExpiredUnreported(t0, limit) })
+		require.NoError(t, err)
+		return l
+	}
+	assert.ElementsMatch(t, []*core.Challenge{due1, due2, atT0}, list(10))
+	assert.Len(t, list(2), 2, "the limit")
+
+	due1.ExpiryReported = true
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.PutChallenge(due1) })
+	assert.ElementsMatch(t, []*core.Challenge{due2, atT0}, list(10), "a reported expiry is not listed again")
 }

@@ -187,3 +187,37 @@ func testWebAuthnRegistration(t *testing.T, s core.Store) {
 	_, err = get("tok-2")
 	requireNotFound(t, err)
 }
+
+// testPushChallengesExpiredPending: pending challenges of any user whose
+// expiry is not after t, decoys left out, up to the limit.
+func testPushChallengesExpiredPending(t *testing.T, s core.Store) {
+	pending := func(id, userID string, expiresAt time.Time) *core.PushChallenge {
+		c := pushChallenge(id, userID, expiresAt.Add(-5*time.Minute))
+		c.State = core.PushPending
+		return c
+	}
+	due1, due2 := pending("100000001", "101", t0.Add(-time.Minute)), pending("100000002", "102", t0)
+	decoy := pending("100000003", "", t0.Add(-time.Minute))
+	live := pending("100000004", "101", t0.Add(time.Second))
+	approved := pending("100000005", "101", t0.Add(-time.Minute))
+	approved.State = core.PushApproved
+	mustUpdate(t, s, func(tx core.Tx) error {
+		for _, c := range []*core.PushChallenge{due1, due2, decoy, live, approved} {
+			if err := tx.InsertPushChallenge(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	list := func(limit int) []*core.PushChallenge {
+		l, err := read(t, s, func(tx core.ReadTx) ([]*core.PushChallenge, error) { return tx.PushChallengesExpiredPending(t0, limit) })
+		require.NoError(t, err)
+		return l
+	}
+	assert.ElementsMatch(t, []*core.PushChallenge{due1, due2}, list(10))
+	assert.Len(t, list(1), 1, "the limit")
+
+	due1.State = core.PushExpired
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.UpdatePushChallenge(due1) })
+	assert.Equal(t, []*core.PushChallenge{due2}, list(10), "an expiry recorded is not listed again")
+}

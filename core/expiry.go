@@ -1,0 +1,67 @@
+package core
+
+import (
+	"context"
+	"errors"
+)
+
+// expiryBatch is how many expired challenges one transaction records, and
+// expiryBatches how many transactions one sweep runs at most.
+const (
+	expiryBatch   = 200
+	expiryBatches = 25
+)
+
+// expireChallenges records the expiry of SMS and push challenges that
+// expired unanswered: an audit event each, which tells the embedder of an
+// expired step-up (Weavr's StepupEvent EXPIRED). The sweep runs it, so an
+// expiry is told within a sweep's interval.
+func (s *Service) expireChallenges(ctx context.Context) error {
+	for range expiryBatches {
+		n := 0
+		err := s.store.Update(ctx, func(tx Tx) error {
+			now := s.clock.Now()
+			pushes, err := tx.PushChallengesExpiredPending(now, expiryBatch)
+			if err != nil {
+				return err
+			}
+			for _, c := range pushes {
+				if err := s.expirePush(ctx, tx, c); err != nil {
+					return err
+				}
+			}
+			codes, err := tx.ChallengesExpiredUnreported(now, expiryBatch)
+			if err != nil {
+				return err
+			}
+			for _, c := range codes {
+				if err := s.expireCode(ctx, tx, c); err != nil {
+					return err
+				}
+			}
+			n = max(len(pushes), len(codes))
+			return nil
+		})
+		if err != nil || n < expiryBatch {
+			return err
+		}
+	}
+	return nil
+}
+
+// expireCode marks a one-time code challenge that expired unanswered as
+// reported, with its audit event.
+func (s *Service) expireCode(ctx context.Context, tx Tx, c *Challenge) error {
+	c.ExpiryReported = true
+	if err := tx.PutChallenge(c); err != nil {
+		return err
+	}
+	u, err := tx.User(c.UserID)
+	if errors.Is(err, ErrRecordNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, u.ProgrammeID, ActorSystem, "challenge.expire", u.ID, map[string]string{"purpose": string(c.Purpose), "channel": string(ChannelSMS)})
+}
