@@ -22,7 +22,7 @@ type detailMsg struct {
 }
 
 type detailKeys struct {
-	Back, Edit, Activate, Deactivate, Invite, Roles, Reload, Connect key.Binding
+	Back, Edit, Activate, Deactivate, Invite, Roles, Reload, Connect, Events key.Binding
 }
 
 func (k detailKeys) ShortHelp() []key.Binding {
@@ -30,7 +30,7 @@ func (k detailKeys) ShortHelp() []key.Binding {
 }
 
 func (k detailKeys) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.Back, k.Reload}, {k.Edit, k.Roles, k.Invite}, {k.Activate, k.Deactivate}, {k.Connect}}
+	return [][]key.Binding{{k.Back, k.Reload}, {k.Edit, k.Roles, k.Invite}, {k.Activate, k.Deactivate}, {k.Connect, k.Events}}
 }
 
 // detailScreen shows one user: their fields, roles, factors, invite and KYC.
@@ -56,6 +56,7 @@ func newDetail(d deps, u client.User) (screen, tea.Cmd) {
 		Roles:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "roles")),
 		Reload:     key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "reload")),
 		Connect:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "connect a phone (QR)")),
+		Events:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "security events")),
 	}}
 	return s, s.load()
 }
@@ -133,6 +134,9 @@ func (s detailScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		case key.Matches(msg, s.keys.Roles):
 			r, init := newRoles(s.deps, s.user)
 			return s, push(r, init)
+		case key.Matches(msg, s.keys.Events):
+			ev, init := newEvents(s.deps, s.user)
+			return s, push(ev, init)
 		case key.Matches(msg, s.keys.Activate):
 			s.confirm = confirmActive(s.user, true)
 		case key.Matches(msg, s.keys.Deactivate):

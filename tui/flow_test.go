@@ -425,3 +425,17 @@ func TestHelpAndQuit(t *testing.T) {
 	d.keys("ctrl+c")
 	assert.True(t, d.quit)
 }
+
+func TestSecurityEvents(t *testing.T) {
+	d, dep := signedInDriver(t, 100, 30)
+	dep.createUsers(t, 1)
+	d.keys("m", "esc", "enter", "i")
+	d.requireScreen("✓ Invite emailed to user01@acme.test.")
+
+	d.keys("s")
+	d.requireScreen("Security events · User No01", "TIME", "WHAT", "BY", "user.invite", "user.create", "you", "1 of 2 · the oldest shown")
+	d.keys("down")
+	d.requireScreen("2 of 2", "  user.create")
+	d.keys("esc")
+	d.requireScreen("User · User No01")
+}
