@@ -113,18 +113,24 @@ func toolDir(t *testing.T) string {
 			t.Fatalf("the README's walkthroughs need %s: `make readme-deps` installs it", tool)
 		}
 	}
-	dir := t.TempDir()
-	// Without -race even when the test runs under it: the race detector makes
-	// password hashing several times slower, and `make test` has compiled
-	// every package without it already, for go vet.
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "deputy"), ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
+	dir := filepath.Dir(buildDeputy(t))
 	curl, err := exec.LookPath("curl")
 	require.NoError(t, err)
 	shim := fmt.Sprintf("#!/bin/sh\nexec %s -D \"$README_OUT/$README_STEP.headers.$$\" \"$@\"\n", curl)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "curl"), []byte(shim), 0o755))
 	return dir
+}
+
+// buildDeputy builds this checkout's deputy into a new directory and returns
+// its path. Without -race even when the test runs under it: the race
+// detector makes password hashing several times slower, and `make test` has
+// compiled every package without it already, for go vet.
+func buildDeputy(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "deputy")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
 }
 
 // walkthroughLimit is how long a walkthrough may run: a command that does not
