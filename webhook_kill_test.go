@@ -197,7 +197,9 @@ func signUpAda(t *testing.T, d *runningDeputy, apiKey string) {
 	t.Helper()
 	out := d.post(t, apiKey, "/multi/corporates", `{"rootUser":{"name":"Ada","surname":"Lovelace","email":"ada@acme.test",
 		"mobile":{"countryCode":"+44","number":"7700900123"}},"company":{"name":"Acme Ltd","type":"LLC","registrationCountry":"GB"},"baseCurrency":"GBP"}`, http.StatusOK)
-	var corp struct{ RootUser struct{ ID struct{ ID string } } }
+	var corp struct {
+		RootUser struct{ ID struct{ ID string } }
+	}
 	require.NoError(t, json.Unmarshal(out, &corp))
 	d.post(t, apiKey, fmt.Sprintf("/multi/passwords/%s/create", corp.RootUser.ID.ID), `{"password":{"value":"Sup3r-Secret"}}`, http.StatusOK)
 }
