@@ -500,7 +500,7 @@ type WebhookSecret struct {
 // WebhookEvent is one event of the outbox: written in the transaction of the
 // change that caused it, its body signed and sent as stored.
 type WebhookEvent struct {
-	ID          string // call-ref and webhook-id: unique, "evt_" and random
+	ID          string // call-ref and webhook-id: unique, "evt_", the time in hex, then random
 	ProgrammeID string
 	Type        string // a WebhookEventTypes name
 	Subject     string // the user it is about ("" for none): deliveries keep each subject's order

@@ -356,7 +356,9 @@ func (s *Service) emitWebhooks(tx Tx, a *AuditEvent) error {
 }
 
 func (s *Service) enqueueWebhook(tx Tx, a *AuditEvent, ev outEvent, targets []*WebhookEndpoint) error {
-	id, err := randomToken("evt_")
+	// The time first: ids sort by creation, so the store appends each event
+	// at the end of its index instead of rewriting pages all over it.
+	id, err := randomToken(fmt.Sprintf("evt_%016x", a.At.UnixNano()))
 	if err != nil {
 		return err
 	}
