@@ -99,14 +99,16 @@ func TestWebhooksCommandsWhileServing(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, "%s", body)
 	require.Eventually(t, func() bool { return len(rcv.received()) == 1 }, 10*time.Second, 20*time.Millisecond)
 
-	out, err = run(t, 30*time.Second, "programme", "webhooks", "deliveries", "--db", db, "--id", p["id"], "--webhook", added.Webhook.ID, "--json")
-	require.NoError(t, err)
 	var ds []struct {
 		Event, Type, State string
 		Attempts           int
 	}
-	require.NoError(t, json.Unmarshal([]byte(out), &ds), out)
-	require.Len(t, ds, 1)
+	require.Eventually(t, func() bool { // the worker records the answer just after the receiver gave it
+		out, err = run(t, 30*time.Second, "programme", "webhooks", "deliveries", "--db", db, "--id", p["id"], "--webhook", added.Webhook.ID, "--json")
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal([]byte(out), &ds), out)
+		return len(ds) == 1 && ds[0].State != "PENDING"
+	}, 10*time.Second, 20*time.Millisecond)
 	assert.Equal(t, rcv.received()[0], ds[0].Event)
 	assert.Equal(t, "login", ds[0].Type)
 	assert.Equal(t, "DELIVERED", ds[0].State)
