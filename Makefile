@@ -123,6 +123,7 @@ bench: bench-deps
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkLogin$$' -benchtime 600x
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkOTPVerify$$' -benchtime 10000x
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkUserCreate$$' -benchtime 10000x
+	$(GO) test ./server -run '^$$' -bench '^BenchmarkUserCreateWebhooks$$' -benchtime 12000x
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkUserListFiltered$$' -benchtime 5000x
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkPushApprove$$' -benchtime 3000x
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkTokenise$$' -benchtime 20000x

@@ -346,13 +346,59 @@ func BenchmarkUserCreate(b *testing.B) {
 	_, token := c.seedRoot(b, "root@bench.test")
 	c.stepUp(b, token)
 	b.ResetTimer()
-	res := loadgen.Run(context.Background(), loadgen.Config{Workers: 32, Requests: b.N, Do: func(ctx context.Context, _, i int) error {
+	report(b, c.createUsers(b.N, token, 0))
+}
+
+// BenchmarkUserCreateWebhooks measures user creation over HTTP as
+// BenchmarkUserCreate does, without webhook endpoints and with two taking
+// every event (each create then writes its event and two deliveries), in
+// alternating rounds, and reports the outbox's overhead in percent (issue
+// 15 target: at most 10).
+func BenchmarkUserCreateWebhooks(b *testing.B) {
+	const rounds = 6
+	type side struct {
+		c     *benchClient
+		token string
+		cost  time.Duration
+	}
+	var sides [2]*side
+	for hooks := range sides {
+		inst := testserver.Start(b, testserver.Options{})
+		for h := range hooks * 2 {
+			_, err := inst.Service.AddWebhook(context.Background(), inst.Programme.ID, core.NewWebhook{
+				URL: fmt.Sprintf("http://127.0.0.1:9/hook%d", h), AllowPrivate: true}) // nobody delivers here
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		c := newBenchClient(inst)
+		_, token := c.seedRoot(b, "root@bench.test")
+		c.stepUp(b, token)
+		sides[hooks] = &side{c: c, token: token}
+	}
+	b.ResetTimer()
+	for r := range rounds {
+		for _, s := range []*side{sides[r%2], sides[1-r%2]} {
+			res := s.c.createUsers(b.N/rounds, s.token, r*b.N)
+			if res.Errors > 0 {
+				b.Fatalf("%d requests failed; first: %v", res.Errors, res.FirstErr)
+			}
+			s.cost += res.Elapsed
+		}
+	}
+	overhead := 100 * (float64(sides[1].cost)/float64(sides[0].cost) - 1)
+	b.ReportMetric(overhead, "overhead-%")
+	b.Logf("%d creates, 32 clients: %v without endpoints, %v with two (overhead %.1f%%)", b.N/rounds*rounds, sides[0].cost, sides[1].cost, overhead)
+}
+
+// createUsers creates n users from 32 clients, their emails numbered from first.
+func (c *benchClient) createUsers(n int, token string, first int) loadgen.Result {
+	return loadgen.Run(context.Background(), loadgen.Config{Workers: 32, Requests: n, Do: func(ctx context.Context, _, i int) error {
+		i += first
 		return c.do(ctx, "POST", "/multi/users", token, map[string]any{
 			"name": "User", "surname": strconv.Itoa(i), "email": "user" + strconv.Itoa(i) + "@bench.test", "roles": []string{"CARD_ASSIGNEE"},
 		}, 200, nil)
 	}})
-	b.StopTimer()
-	report(b, res)
 }
 
 // BenchmarkUserListFiltered measures the latency of filtered GET /multi/users
