@@ -28,7 +28,7 @@ import (
 // or a response the OpenAPI description does not allow, and only the genuine
 // signature with the right number may approve it.
 func FuzzPushApproveBody(f *testing.F) {
-	store, err := boltstore.Open(filepath.Join(f.TempDir(), "deputy.db"), boltstore.Options{MaxBatchDelay: time.Microsecond})
+	store, err := boltstore.Open(filepath.Join(f.TempDir(), "deputy.db"), boltstore.Options{})
 	require.NoError(f, err)
 	f.Cleanup(func() { store.Close() })
 	clock := core.NewOffsetClock(nil)

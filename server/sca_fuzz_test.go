@@ -83,7 +83,7 @@ func FuzzVerifyBody(f *testing.F) {
 	}
 
 	// Writes here are sequential: waiting for others to join a commit only slows the fuzzer.
-	store, err := boltstore.Open(filepath.Join(f.TempDir(), "deputy.db"), boltstore.Options{MaxBatchDelay: time.Microsecond})
+	store, err := boltstore.Open(filepath.Join(f.TempDir(), "deputy.db"), boltstore.Options{})
 	require.NoError(f, err)
 	f.Cleanup(func() { store.Close() })
 	clock := core.NewOffsetClock(nil)
