@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image/color"
 	"strconv"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 
@@ -57,17 +59,18 @@ type ApprovalsScreen struct {
 	notMeBox     *fyne.Container
 	content      fyne.CanvasObject
 
-	env      Env
-	api      PushAPI
-	auth     Authenticator
-	origin   string
-	answered func(id string, a Answer)
-	expired  func(Problem)
-	unlinked func()
-	pending  []client.PushChallenge
-	current  *client.PushChallenge
-	picked   int // index into current.Choices, -1 for none
-	timer    countdown
+	env       Env
+	api       PushAPI
+	auth      Authenticator
+	origin    string
+	answered  func(id string, a Answer)
+	expired   func(Problem)
+	unlinked  func()
+	pending   []client.PushChallenge
+	current   *client.PushChallenge
+	picked    int    // index into current.Choices, -1 for none
+	answering string // the id of the challenge whose answer is being sent
+	timer     countdown
 }
 
 // ApprovalsActions are what the approvals screen reports.
@@ -107,8 +110,10 @@ func NewApprovalsScreen(e Env, d ApprovalsDeps, pending []client.PushChallenge, 
 	s.Approve = primary("Approve", s.approve)
 	s.Approve.Disable()
 	s.Decline = widget.NewButton("Decline", func() { s.decline(false) })
+	// Picking a number and approving is the prominent path; "I did not do
+	// this" is there but never the loudest button on the screen.
 	s.NotMe = widget.NewButton("I did not do this", s.askNotMe)
-	s.NotMe.Importance = widget.DangerImportance
+	s.NotMe.Importance = widget.LowImportance
 	s.ConfirmNotMe = widget.NewButton("Yes, I did not do this", func() { s.decline(true) })
 	s.ConfirmNotMe.Importance = widget.DangerImportance
 	s.CancelNotMe = widget.NewButton("Cancel", func() { s.notMeBox.Hide(); s.NotMe.Show() })
@@ -127,7 +132,7 @@ func NewApprovalsScreen(e Env, d ApprovalsDeps, pending []client.PushChallenge, 
 	s.timer = countdown{e: s.env, tick: s.expiryTick}
 	s.detail = container.NewVBox(
 		s.Summary, s.Expires, s.Question,
-		container.NewGridWithColumns(3, s.Choices[0], s.Choices[1], s.Choices[2]),
+		container.NewGridWithColumns(3, tall(s.Choices[0]), tall(s.Choices[1]), tall(s.Choices[2])),
 		s.Approve,
 		container.NewGridWithColumns(2, s.Decline, s.NotMe),
 		s.notMeBox,
@@ -156,6 +161,17 @@ func (s *ApprovalsScreen) SetPending(pending []client.PushChallenge) {
 				keep = i
 			}
 		}
+	}
+	if s.current != nil && keep < 0 && s.answering == s.current.ID {
+		s.redrawOthers() // this screen's own answer is on its way; its result tells
+		return
+	}
+	if s.current != nil && keep < 0 {
+		// Withdrawn, expired or answered on another screen while shown here:
+		// say so instead of letting it vanish.
+		gone := *s.current
+		s.current = nil
+		defer s.settled(gone, Gone, "“"+gone.Summary+"” is no longer waiting: it was withdrawn, expired or answered elsewhere. Nothing was approved here.")
 	}
 	switch {
 	case len(pending) == 0:
@@ -255,7 +271,9 @@ func (s *ApprovalsScreen) pick(i int) {
 }
 
 func (s *ApprovalsScreen) setBusy(on bool) {
+	s.answering = ""
 	if on {
+		s.answering = s.current.ID
 		s.busy.on()
 		s.Approve.Disable()
 		s.Decline.Disable()
@@ -348,12 +366,25 @@ func (s *ApprovalsScreen) done(ch client.PushChallenge, a Answer, text string) {
 	}
 	s.current = nil
 	s.SetPending(rest)
+	s.settled(ch, a, text)
+}
+
+// resultImportance is how each outcome is shown: only an approval in
+// success green; a decline plainly; what the user should look at twice
+// (refused, gone, "I did not do this") as a warning.
+var resultImportance = map[Answer]widget.Importance{
+	Approved: widget.SuccessImportance,
+	Declined: widget.MediumImportance,
+	NotMe:    widget.WarningImportance,
+	Refused:  widget.WarningImportance,
+	Gone:     widget.WarningImportance,
+}
+
+// settled shows how a challenge ended and reports it.
+func (s *ApprovalsScreen) settled(ch client.PushChallenge, a Answer, text string) {
 	s.Result.SetText(text)
-	if a == Approved || a == Declined {
-		s.Result.Importance = widget.SuccessImportance
-	} else {
-		s.Result.Importance = widget.WarningImportance
-	}
+	s.Result.Importance = resultImportance[a]
+	s.Result.Refresh()
 	s.Result.Show()
 	s.answered(ch.ID, a)
 }
@@ -364,19 +395,19 @@ func (s *ApprovalsScreen) fail(ch client.PushChallenge, err error, retry func())
 	var ae *client.Error
 	if errors.As(err, &ae) {
 		switch ae.Code {
-		case "VERIFICATION_CODE_INVALID":
+		case client.CodeCodeInvalid:
 			s.done(ch, Refused, "That was not the number on the screen that asked. For your safety the request was refused. If you started it, start again and pick the number shown there.")
 			return
-		case "ALREADY_VERIFIED":
+		case client.CodeAlreadyVerified:
 			s.done(ch, Gone, "This request was already answered.")
 			return
-		case "VERIFICATION_CODE_EXPIRED":
+		case client.CodeCodeExpired:
 			s.done(ch, Gone, "This request has expired. If you still want to do this, start again on the other screen.")
 			return
-		case "STATE_INVALID":
+		case client.CodeStateInvalid:
 			s.done(ch, Gone, "This request is no longer waiting for an answer.")
 			return
-		case "CHANNEL_NOT_REGISTERED":
+		case client.CodeChannelNotRegistered:
 			s.Close()
 			s.unlinked()
 			return
@@ -389,4 +420,14 @@ func (s *ApprovalsScreen) fail(ch client.PushChallenge, err error, retry func())
 		return
 	}
 	s.Problem.Show(p, retry)
+}
+
+// choiceHeight makes the number buttons large touch targets.
+const choiceHeight = 64
+
+// tall stretches b to choiceHeight.
+func tall(b *widget.Button) fyne.CanvasObject {
+	space := canvas.NewRectangle(color.Transparent)
+	space.SetMinSize(fyne.NewSize(0, choiceHeight))
+	return container.NewStack(space, b)
 }

@@ -253,7 +253,7 @@ func (s *BiometricScreen) enrol() {
 		}
 		var ae *client.Error
 		switch {
-		case errors.As(err, &ae) && (ae.Code == "VERIFICATION_CODE_INVALID" || ae.Code == "ONE_CHALLENGE_LIMIT_REMAINING"):
+		case errors.As(err, &ae) && (ae.Code == client.CodeCodeInvalid || ae.Code == client.CodeOneChallengeLimitRemain):
 			s.att = r.att // the same key answers once the code is right
 		case errors.As(err, &ae) && ae.Status == http.StatusConflict:
 			// The ceremony is over (expired, too many codes, refused): start again.

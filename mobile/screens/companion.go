@@ -381,7 +381,7 @@ func (c *Companion) watchFailed(err error) {
 	c.watchStop = nil
 	var ae *client.Error
 	switch {
-	case errors.As(err, &ae) && ae.Code == "CHANNEL_NOT_REGISTERED":
+	case errors.As(err, &ae) && ae.Code == client.CodeChannelNotRegistered:
 		c.unlinked()
 		return
 	case err != nil && describe(err).SessionEnded:

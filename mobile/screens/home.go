@@ -136,7 +136,7 @@ func (s *HomeScreen) showFactors() {
 		switch f.Channel {
 		case "SMS":
 			sms = f.Status
-		case "BIOMETRIC":
+		case client.ChannelBiometric:
 			bio = f.Status
 		}
 	}

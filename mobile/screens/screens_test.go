@@ -438,9 +438,40 @@ func TestApprovalsScreenExpiresAndDeclines(t *testing.T) {
 	test.Tap(s.Decline)
 	h.waitFor("declined", s.Result.Visible)
 	assert.Equal(t, "Declined: Deactivate user bob@acme.test.", s.Result.Text)
+	assert.Equal(t, widget.MediumImportance, s.Result.Importance, "a decline is not shown as a success")
 	assert.Equal(t, "DECLINED", push.state(second))
 	assert.Equal(t, []screens.Answer{screens.Declined}, answers)
 	assert.Equal(t, first, s.Current().ID, "the expired one is still listed until the server drops it")
+}
+
+// TestApprovalsScreenToldWhenWithdrawn: a request that leaves the server's
+// list while it is on screen (withdrawn, expired, answered elsewhere) is
+// said to be over instead of vanishing; "I did not do this" is never the
+// loudest button.
+func TestApprovalsScreenToldWhenWithdrawn(t *testing.T) {
+	h := newHarness(t)
+	push := newFakePush(t, h.clock.Now)
+	dlg := screens.NewPasscodeDialog(h.win, h.ui)
+	auth, _ := newAuth(t, dlg)
+	push.enrolElsewhere()
+	push.request("Create user alice@acme.test with role ADMIN", 42, []int{17, 42, 86})
+	pending, err := push.PendingPush(context.Background(), "", 0)
+	require.NoError(t, err)
+	var answers []screens.Answer
+	s := screens.NewApprovalsScreen(h.env(), screens.ApprovalsDeps{API: push, Auth: auth}, pending, screens.ApprovalsActions{
+		Answered: func(_ string, a screens.Answer) { answers = append(answers, a) }, Back: noop, Expired: failExpired(t),
+		Unlinked: func() { t.Error("unlinked") },
+	})
+	h.show(s)
+	assert.NotEqual(t, widget.DangerImportance, s.NotMe.Importance)
+	assert.NotEqual(t, widget.HighImportance, s.NotMe.Importance)
+
+	s.SetPending(nil)
+	assert.True(t, s.Result.Visible())
+	assert.Equal(t, "“Create user alice@acme.test with role ADMIN” is no longer waiting: it was withdrawn, expired or answered elsewhere. Nothing was approved here.", s.Result.Text)
+	assert.Equal(t, widget.WarningImportance, s.Result.Importance)
+	assert.Equal(t, []screens.Answer{screens.Gone}, answers)
+	assert.True(t, s.Empty.Visible())
 }
 
 func TestApprovalsScreenApproves(t *testing.T) {

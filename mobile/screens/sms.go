@@ -132,7 +132,7 @@ func (s *SMSScreen) send(ref string) {
 			s.showCodeBox()
 			s.resendTimer.start(s.env.Clock.Now().Add(wait))
 			s.Problem.ShowText(codeText["RETRY_IN_15SEC"])
-		case errors.As(err, &ae) && ae.Code == "CHANNEL_ALREADY_REGISTERED":
+		case errors.As(err, &ae) && ae.Code == client.CodeChannelAlreadyActive:
 			s.success()
 		default:
 			s.fail(err, func() { s.send(ref) })
@@ -196,20 +196,20 @@ func (s *SMSScreen) verify(ref string) {
 	}, func(err error) {
 		s.setBusy(false)
 		var ae *client.Error
-		if err == nil || (errors.As(err, &ae) && ae.Code == "CHANNEL_ALREADY_REGISTERED") {
+		if err == nil || (errors.As(err, &ae) && ae.Code == client.CodeChannelAlreadyActive) {
 			s.success()
 			return
 		}
 		if errors.As(err, &ae) {
 			switch ae.Code {
-			case "VERIFICATION_CODE_INVALID":
+			case client.CodeCodeInvalid:
 				// More than one attempt is left; count down from what we know.
 				s.setAttempts(max(s.attemptsLeft-1, 2))
-			case "ONE_CHALLENGE_LIMIT_REMAINING":
+			case client.CodeOneChallengeLimitRemain:
 				s.setAttempts(1)
-			case "CHALLENGE_LIMIT_EXCEEDED":
+			case client.CodeChallengeLimitExceeded:
 				s.setAttempts(0)
-			case "VERIFICATION_CODE_EXPIRED":
+			case client.CodeCodeExpired:
 				s.expiryTimer.stop()
 				s.expiryTick(0)
 			}

@@ -118,7 +118,7 @@ func (s *UnlinkScreen) confirm() {
 	run0(s.env, func(ctx context.Context) error {
 		err := s.sess.VerifyStepUpSMS(ctx, code)
 		var ae *client.Error
-		if err != nil && !(errors.As(err, &ae) && ae.Code == "ALREADY_VERIFIED") {
+		if err != nil && !(errors.As(err, &ae) && ae.Code == client.CodeAlreadyVerified) {
 			return err
 		}
 		return alreadyUnlinked(s.push.UnlinkBiometric(ctx, client.IdempotencyRef(s.ref)))
@@ -156,7 +156,7 @@ func (s *UnlinkScreen) success() {
 // alreadyUnlinked treats "no device linked" as done.
 func alreadyUnlinked(err error) error {
 	var ae *client.Error
-	if errors.As(err, &ae) && ae.Code == "CHANNEL_NOT_REGISTERED" {
+	if errors.As(err, &ae) && ae.Code == client.CodeChannelNotRegistered {
 		return nil
 	}
 	return err
