@@ -19,7 +19,7 @@ import (
 // Preference keys of the device.
 const (
 	prefDeviceID = "device.id"
-	prefEnrolled = "device.enrolled" // the server this device enrolled with, "" for none
+	prefEnrolled = "device.enrolled" // enrolmentKey of the user this device approves for, "" for none
 	prefRPID     = "device.rpId"     // the RP ID of this device's credential
 )
 
@@ -68,6 +68,7 @@ type Companion struct {
 	api     API
 	token   string
 	email   string
+	userID  string // the signed-in user
 	sess    SessionAPI
 	push    PushAPI
 	pending []client.PushChallenge
@@ -149,9 +150,6 @@ func (c *Companion) showConnect(prefill deeplink.Connect) {
 		prefill = c.conn
 	}
 	c.show(NewConnectScreen(c.env, c.d.Dial, prefill, func(conn deeplink.Connect, api API) {
-		if conn.Server != c.conn.Server {
-			c.d.App.Preferences().SetString(prefEnrolled, "")
-		}
 		c.conn, c.api = conn, api
 		SaveConnection(c.d.App.Preferences(), conn)
 		if c.invite != (deeplink.Invite{}) {
@@ -181,8 +179,8 @@ func (c *Companion) profile() password.Profile {
 }
 
 func (c *Companion) showInvite(prefill deeplink.Invite) {
-	c.show(NewInviteScreen(c.env, c.api, c.profile(), prefill, func(token string) {
-		c.signedIn(token, "")
+	c.show(NewInviteScreen(c.env, c.api, c.profile(), prefill, func(token, userID string) {
+		c.signedIn(token, "", userID)
 	}, func() { c.showWelcome("") }))
 }
 
@@ -190,8 +188,8 @@ func (c *Companion) showSignIn(notice string) {
 	c.show(NewSignInScreen(c.env, c.api, notice, c.email, c.signedIn, func() { c.showWelcome("") }))
 }
 
-func (c *Companion) signedIn(token, email string) {
-	c.token, c.email = token, email
+func (c *Companion) signedIn(token, email, userID string) {
+	c.token, c.email, c.userID = token, email, userID
 	c.sess = c.api.Session(token)
 	c.push = c.api.Push(token)
 	c.pending = nil
@@ -235,7 +233,7 @@ func (c *Companion) showBiometric() {
 		API: c.push, Auth: c.d.Auth, Passcode: c.d.Passcode, Device: c.device(), Origin: c.conn.Origin,
 	}, func(en Enrolment) {
 		p := c.d.App.Preferences()
-		p.SetString(prefEnrolled, c.conn.Server)
+		p.SetString(prefEnrolled, c.enrolmentKey())
 		p.SetString(prefRPID, en.RPID)
 		c.forgetKeys(en.CredentialID) // the server replaced any earlier key of this device
 		c.startWatch()
@@ -281,8 +279,21 @@ func (c *Companion) forgetKeys(keep []byte) {
 	}()
 }
 
+// enrolmentKey names what a device enrolment belongs to: the programme (its
+// public ui key) and the user, not the server's address, which changes when
+// a server moves (or the demo picks a new port) while it still has this
+// device. The server has the last word: its stream says when this device is
+// no longer the linked one (unlinked).
+func (c *Companion) enrolmentKey() string {
+	if c.userID == "" {
+		return ""
+	}
+	return c.conn.Key + " " + c.userID
+}
+
 func (c *Companion) enrolledHere() bool {
-	return c.conn.Server != "" && c.d.App.Preferences().String(prefEnrolled) == c.conn.Server
+	k := c.enrolmentKey()
+	return k != "" && c.d.App.Preferences().String(prefEnrolled) == k
 }
 
 // device returns this device's id (made once and kept) and name.

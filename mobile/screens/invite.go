@@ -50,13 +50,13 @@ type InviteScreen struct {
 	profile password.Profile
 	idem    string // one idempotency-ref for every attempt at consuming this invite
 	valid   deeplink.Invite
-	done    func(token string)
+	done    func(token, userID string)
 }
 
 // NewInviteScreen builds the screen; prefill, when not zero, comes from a
 // deputy://invite link. done runs on the UI goroutine with the new session's
 // token.
-func NewInviteScreen(e Env, api KeyAPI, profile password.Profile, prefill deeplink.Invite, done func(token string), back func()) *InviteScreen {
+func NewInviteScreen(e Env, api KeyAPI, profile password.Profile, prefill deeplink.Invite, done func(token, userID string), back func()) *InviteScreen {
 	s := &InviteScreen{env: e.withDefaults(), api: api, profile: profile, done: done, idem: client.NewIdempotencyRef()}
 	s.Link = widget.NewEntry()
 	s.Link.SetPlaceHolder("deputy://invite?userId=…&code=…")
@@ -261,7 +261,7 @@ func (s *InviteScreen) accept() {
 		}
 		s.Password.SetText("")
 		s.Confirm.SetText("")
-		s.done(token)
+		s.done(token, inv.UserID)
 	})
 }
 

@@ -3,6 +3,9 @@ package screens_test
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -327,4 +330,75 @@ func TestSessionExpirySendsToSignIn(t *testing.T) {
 	assert.Equal(t, "Your session has ended. Please sign in again.", signIn.Notice.Text)
 	assert.Equal(t, "grace@acme.test", signIn.Email.Text)
 	c.assertMarkup("signin_session_ended.xml")
+}
+
+// TestEnrolmentKeptAtANewAddress: the same server reached at a new address
+// (it moved, or the demo picked a new port) still has this device: the
+// companion says so after signing in there, and approvals arrive.
+func TestEnrolmentKeptAtANewAddress(t *testing.T) {
+	ctx := context.Background()
+	d := startDeputy(t)
+	target, err := url.Parse(d.URL)
+	require.NoError(t, err)
+	moved := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+	t.Cleanup(moved.Close)
+	userID := d.invite(t, "grace@acme.test")
+	c := newCompanion(t, screens.DialClient())
+	c.c.Start("")
+	connect := screen[*screens.ConnectScreen](t, c)
+	c.paste(connect.Link, deeplink.Connect{Server: d.URL, Key: d.UIKey}.String())
+	test.Tap(connect.Connect)
+	test.Tap(screen[*screens.WelcomeScreen](t, c).Invite)
+	inv := screen[*screens.InviteScreen](t, c)
+	c.paste(inv.Link, deeplink.Invite{UserID: userID, Code: "123456"}.String())
+	test.Tap(inv.Check)
+	c.waitFor("invite checked", inv.Checked)
+	c.typeInto(inv.Password, gracePassword)
+	c.typeInto(inv.Confirm, gracePassword)
+	test.Tap(inv.Accept)
+	home := screen[*screens.HomeScreen](t, c)
+	c.waitFor("factors", home.SetUpSMS.Visible)
+	test.Tap(home.SetUpSMS)
+	sms := screen[*screens.SMSScreen](t, c)
+	test.Tap(sms.Send)
+	c.waitFor("code sent", sms.CodeSent)
+	c.typeInto(sms.Code, "123456")
+	test.Tap(sms.Verify)
+	c.waitFor("SMS enrolled", sms.Done.Visible)
+	test.Tap(sms.Back)
+	home = screen[*screens.HomeScreen](t, c)
+	c.waitFor("approvals offered", home.SetUpBio.Visible)
+	test.Tap(home.SetUpBio)
+	bio := screen[*screens.BiometricScreen](t, c)
+	test.Tap(bio.Send)
+	c.waitFor("code sent", bio.CodeSent)
+	c.typeInto(bio.Code, "123456")
+	c.typeInto(bio.NewPasscode, appPasscode)
+	c.typeInto(bio.ConfirmPasscode, appPasscode)
+	test.Tap(bio.Enrol)
+	c.answerPasscode(appPasscode)
+	c.waitFor("device enrolled", bio.Done.Visible)
+	test.Tap(bio.Back)
+	home = screen[*screens.HomeScreen](t, c)
+	c.waitFor("this device", func() bool { return home.BioStatus.Text == "Approvals with biometrics: on, on this device." })
+
+	// The admin's new link names the new address.
+	c.ui(func() { c.c.OpenLink(deeplink.Connect{Server: moved.URL, Key: d.UIKey}.String()) })
+	connect = screen[*screens.ConnectScreen](t, c)
+	test.Tap(connect.Connect)
+	test.Tap(screen[*screens.WelcomeScreen](t, c).SignIn)
+	signIn := screen[*screens.SignInScreen](t, c)
+	c.typeInto(signIn.Email, "grace@acme.test")
+	c.typeInto(signIn.Password, gracePassword)
+	test.Tap(signIn.SignIn)
+	home = screen[*screens.HomeScreen](t, c)
+	c.waitFor("still this device", func() bool { return home.BioStatus.Text == "Approvals with biometrics: on, on this device." })
+
+	console := uiClient(t, d)
+	login, err := console.LoginWithPassword(ctx, "grace@acme.test", gracePassword)
+	require.NoError(t, err)
+	up, err := console.Session(login.Token).StepUpPush(ctx, "Create user alice@acme.test")
+	require.NoError(t, err)
+	test.Tap(home.Approvals)
+	waitChallenge(t, c, up.ID)
 }

@@ -55,7 +55,7 @@ func TestInviteScreen(t *testing.T) {
 	userID := d.invite(t, "grace@acme.test")
 	h := newHarness(t)
 	var token string
-	s := screens.NewInviteScreen(h.env(), uiClient(t, d), password.Weavr{}, deeplink.Invite{}, func(tok string) { token = tok }, noop)
+	s := screens.NewInviteScreen(h.env(), uiClient(t, d), password.Weavr{}, deeplink.Invite{}, func(tok, _ string) { token = tok }, noop)
 	h.show(s)
 
 	// A link that is not an invite is explained, not used.
@@ -135,7 +135,7 @@ func met(p *screens.PolicyView) []bool {
 
 func TestInviteScreenNISTPolicy(t *testing.T) {
 	h := newHarness(t)
-	s := screens.NewInviteScreen(h.env(), nil, password.NIST{}, deeplink.Invite{UserID: "1", Code: "123456"}, func(string) {}, noop)
+	s := screens.NewInviteScreen(h.env(), nil, password.NIST{}, deeplink.Invite{UserID: "1", Code: "123456"}, func(string, string) {}, noop)
 	h.show(s)
 	require.Len(t, s.Policy.Rules, 3)
 	assert.Equal(t, "8 to 100 characters", s.Policy.Rules[0].Text)
@@ -163,7 +163,7 @@ func TestSignInScreen(t *testing.T) {
 	h := newHarness(t)
 	net := &flaky{next: http.DefaultTransport}
 	var token, email string
-	s := screens.NewSignInScreen(h.env(), uiClient(t, d, client.WithHTTPClient(&http.Client{Transport: net})), "", "", func(tok, em string) { token, email = tok, em }, noop)
+	s := screens.NewSignInScreen(h.env(), uiClient(t, d, client.WithHTTPClient(&http.Client{Transport: net})), "", "", func(tok, em, _ string) { token, email = tok, em }, noop)
 	h.show(s)
 
 	test.Tap(s.SignIn)

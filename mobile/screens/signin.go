@@ -22,13 +22,13 @@ type SignInScreen struct {
 	content  fyne.CanvasObject
 	env      Env
 	api      KeyAPI
-	done     func(token, email string)
+	done     func(token, email, userID string)
 }
 
 // NewSignInScreen builds the screen. notice, when not empty, says why the
 // user is here (their session ended); email prefills the address. done runs
 // on the UI goroutine with the new session's token.
-func NewSignInScreen(e Env, api KeyAPI, notice, email string, done func(token, email string), back func()) *SignInScreen {
+func NewSignInScreen(e Env, api KeyAPI, notice, email string, done func(token, email, userID string), back func()) *SignInScreen {
 	s := &SignInScreen{env: e.withDefaults(), api: api, done: done}
 	s.Notice = para(notice)
 	s.Notice.Importance = widget.WarningImportance
@@ -84,6 +84,6 @@ func (s *SignInScreen) submit() {
 			return
 		}
 		s.Password.SetText("")
-		s.done(l.Token, email)
+		s.done(l.Token, email, l.Credentials.ID)
 	})
 }
