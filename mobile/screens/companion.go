@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/deputyhq/deputy/mobile/authenticator"
 	"github.com/deputyhq/deputy/mobile/deeplink"
@@ -74,6 +76,7 @@ type Companion struct {
 	pending []client.PushChallenge
 
 	current   Screen
+	offline   *widget.Label
 	watchStop context.CancelFunc
 	watchGen  int
 	invite    deeplink.Invite // from a link opened before connecting
@@ -81,7 +84,24 @@ type Companion struct {
 
 // New builds the companion; Start shows its first screen.
 func New(d Deps) *Companion {
-	return &Companion{d: d, env: Env{UI: d.UI, Clock: d.Clock}.withDefaults()}
+	offline := para("")
+	offline.Importance = widget.WarningImportance
+	offline.Hide()
+	return &Companion{d: d, env: Env{UI: d.UI, Clock: d.Clock}.withDefaults(), offline: offline}
+}
+
+// Offline is the banner above every screen while the push stream cannot
+// reach the server.
+func (c *Companion) Offline() *widget.Label { return c.offline }
+
+// setOnline shows or hides the offline banner.
+func (c *Companion) setOnline(online bool) {
+	if online {
+		c.offline.Hide()
+		return
+	}
+	c.offline.SetText("Offline: cannot reach " + c.conn.Server + ". Approvals arrive when the connection is back; trying again every " + humanDuration(watchRetry) + ".")
+	c.offline.Show()
 }
 
 // Close stops the companion's background work: the push stream and the
@@ -102,7 +122,7 @@ func (c *Companion) show(s Screen) {
 		c.current.Close()
 	}
 	c.current = s
-	c.d.Window.SetContent(s.Content())
+	c.d.Window.SetContent(container.NewBorder(c.offline, nil, nil, nil, s.Content()))
 }
 
 // Start shows the first screen: the saved connection's welcome screen, or
@@ -356,6 +376,7 @@ func (c *Companion) startWatch() {
 		if err == nil {
 			ui(func() {
 				if gen == c.watchGen {
+					c.setOnline(true)
 					c.setPending(list)
 				}
 			})
@@ -398,6 +419,8 @@ func (c *Companion) watchFailed(err error) {
 	case err != nil && describe(err).SessionEnded:
 		c.sessionEnded(describe(err))
 		return
+	case err != nil && describe(err).Retry:
+		c.setOnline(false)
 	}
 	gen := c.watchGen
 	c.env.Clock.AfterFunc(watchRetry, func() {
@@ -479,6 +502,7 @@ func (c *Companion) showSignInAfter(notice string) {
 // endSession forgets the session without calling the server.
 func (c *Companion) endSession() {
 	c.stopWatch()
+	c.setOnline(true) // no stream, nothing to claim
 	c.token, c.sess, c.push, c.pending = "", nil, nil, nil
 }
 

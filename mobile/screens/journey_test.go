@@ -3,10 +3,12 @@ package screens_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -340,7 +342,15 @@ func TestEnrolmentKeptAtANewAddress(t *testing.T) {
 	d := startDeputy(t)
 	target, err := url.Parse(d.URL)
 	require.NoError(t, err)
-	moved := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+	var down atomic.Bool // the new address answers 502 while down
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
 	t.Cleanup(moved.Close)
 	userID := d.invite(t, "grace@acme.test")
 	c := newCompanion(t, screens.DialClient())
@@ -401,4 +411,14 @@ func TestEnrolmentKeptAtANewAddress(t *testing.T) {
 	require.NoError(t, err)
 	test.Tap(home.Approvals)
 	waitChallenge(t, c, up.ID)
+	assert.False(t, c.c.Offline().Visible())
+
+	// The connection breaks: a banner says so until the stream is back.
+	down.Store(true)
+	moved.CloseClientConnections()
+	c.waitFor("offline banner", c.c.Offline().Visible)
+	assert.Equal(t, "Offline: cannot reach "+moved.URL+". Approvals arrive when the connection is back; trying again every 5 s.", c.c.Offline().Text)
+	down.Store(false)
+	c.advance(5 * time.Second)
+	c.waitFor("back online", func() bool { return !c.c.Offline().Visible() })
 }
