@@ -308,7 +308,7 @@ func (m model) done(d doneMsg) (tea.Model, tea.Cmd) {
 		m.stepUpWait, m.stepUpOp = d.res, d.op
 		return m, do(stepUpFactorsOp())
 	case errors.Is(err, client.ErrUnauthorized) && !d.op.signIn:
-		return m.expire()
+		return m.expire(d.res)
 	case !d.op.quiet:
 		m.notice, m.noticeErr = "Could not "+d.op.name+": "+describe(err), true
 	}
@@ -363,7 +363,7 @@ func (m model) openStepUp(factors []client.Factor) (tea.Model, tea.Cmd) {
 // gets its failed answer, so that it stops waiting; nothing was done.
 func (m model) stepUpCancelled(err error) (tea.Model, tea.Cmd) {
 	if errors.Is(err, client.ErrUnauthorized) {
-		return m.expire()
+		return m.expire(nil)
 	}
 	m.modal = nil
 	waiting := m.stepUpWait
@@ -380,17 +380,23 @@ func (m model) stepUpCancelled(err error) (tea.Model, tea.Cmd) {
 }
 
 // expire sends the admin to sign in again, keeping the screens they were on:
-// after signing in they are back where they were. A screen waiting for an
-// operation that needed a step-up gets its failed answer first, so that it
-// does not wait for ever: nothing was done, and the admin can ask again.
-func (m model) expire() (tea.Model, tea.Cmd) {
+// after signing in they are back where they were. The screen gets its failed
+// answers first (failed, the call that met the ended session, and the one
+// that waited for a step-up), so that it does not wait for ever: nothing was
+// done, and the admin can ask again.
+func (m model) expire(failed result) (tea.Model, tea.Cmd) {
 	waiting := m.stepUpWait
 	m.modal, m.stepUpWait, m.stepUpOp, m.sess = nil, nil, op{}, nil
 	m.fullHelp = false
-	var cmd tea.Cmd
-	if waiting != nil {
-		m, cmd = m.toTop(waiting)
+	var cmds []tea.Cmd
+	for _, res := range []result{waiting, failed} {
+		if res != nil {
+			var cmd tea.Cmd
+			m, cmd = m.toTop(res)
+			cmds = append(cmds, cmd)
+		}
 	}
+	cmd := tea.Batch(cmds...)
 	if _, ok := m.top().(signIn); ok {
 		return m, cmd
 	}

@@ -292,6 +292,8 @@ func (s formScreen) saved(msg savedMsg) (screen, tea.Cmd) {
 		s.focusFirstError()
 	case errors.Is(err, client.ErrStepUpRequired):
 		s.formErr = "Not saved: the step-up did not complete. Press ctrl+s to try again."
+	case errors.Is(err, client.ErrUnauthorized):
+		s.formErr = "Not saved: your session had ended. Press ctrl+s to save again."
 	default:
 		s.formErr = "Not saved: " + describe(err) + "."
 	}

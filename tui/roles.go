@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
@@ -80,7 +81,11 @@ func (s rolesScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		return s, nil
 	case savedMsg:
 		s.saving = false
-		if err := msg.failure(); err != nil {
+		switch err := msg.failure(); {
+		case errors.Is(err, client.ErrUnauthorized):
+			s.err = "Not saved: your session had ended. Press enter to save again."
+			return s, nil
+		case err != nil:
 			s.err = "Not saved: " + describe(err) + "."
 			return s, nil
 		}

@@ -1,0 +1,60 @@
+package tui
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// A save that meets an ended session hands the screen its failed answer
+// before the admin signs in again: the form is back, editable, saying so.
+func TestSaveAfterSessionEnded(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		open func(d *driver)
+		save string
+		want string
+	}{
+		{"new user", func(d *driver) {
+			d.keys("n")
+			d.typeText("Grace")
+			d.keys("enter")
+			d.typeText("Hopper")
+			d.keys("enter")
+			d.typeText("grace@acme.test")
+		}, "ctrl+s", "✗ Not saved: your session had ended. Press ctrl+s to save again."},
+		{"edit", func(d *driver) {
+			d.keys("e", "down")
+			d.typeText("x")
+		}, "ctrl+s", "✗ Not saved: your session had ended. Press ctrl+s to save again."},
+		{"roles", func(d *driver) {
+			d.keys("r", "space")
+		}, "enter", "✗ Not saved: your session had ended. Press enter to save again."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, dep := signedInDriver(t, 80, 24)
+			dep.createUsers(t, 1)
+			d.keys("m", "esc")
+			tc.open(d)
+			dep.inst.Clock.Advance(6 * time.Minute)
+			d.keys(tc.save)
+			d.requireScreen("Sign in to Deputy", "Your session has ended.")
+			d.typeText(adminPassword)
+			d.keys("enter")
+			d.requireScreen("✓ Signed in again.", tc.want)
+			d.requireNotScreen("Saving…")
+
+			// Editable again, and saving goes through.
+			d.keys(tc.save)
+			if tc.name != "edit" {
+				d.requireScreen("Confirm it's you")
+				d.keys("enter")
+				d.typeText(sandboxCode)
+				d.keys("enter")
+			}
+			d.requireScreen("Users", "✓ ")
+			assert.NotContains(t, d.screen(), "Not saved")
+		})
+	}
+}
