@@ -69,6 +69,16 @@ func confirmActive(u client.User, active bool) *confirmBox {
 	return newConfirm("Deactivate "+displayName(u)+"? Their sessions end and they cannot sign in until activated.", do(setActiveOp(u, false)))
 }
 
+// confirmInvite asks whether to email u an invite; last is their latest
+// invite, when known, which a new one replaces.
+func confirmInvite(u client.User, last *client.InviteStatus) *confirmBox {
+	prompt := "Email an invite to " + displayName(u) + "? They set a password with the code it carries."
+	if last != nil && last.State == client.InvitePending {
+		prompt += " It replaces the invite sent before, whose code stops working."
+	}
+	return newConfirm(prompt, do(inviteOp(u)))
+}
+
 // update handles a key while the box is open: it reports whether the box
 // closes and the command to run.
 func (c *confirmBox) update(msg tea.KeyPressMsg) (closed bool, cmd tea.Cmd) {

@@ -159,7 +159,7 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.notice != "" {
 			m.notice, m.noticeErr = msg.notice, false
 		}
-		return m.toTop(reloadMsg{})
+		return m.toTop(reloadMsg{focus: msg.focus})
 	case noticeMsg:
 		m.notice, m.noticeErr = msg.text, false
 		return m, nil

@@ -142,7 +142,11 @@ func (s detailScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		case key.Matches(msg, s.keys.Deactivate):
 			s.confirm = confirmActive(s.user, false)
 		case key.Matches(msg, s.keys.Invite):
-			return s, do(inviteOp(s.user))
+			var inv *client.InviteStatus
+			if s.loaded {
+				inv = s.status.Invite
+			}
+			s.confirm = confirmInvite(s.user, inv)
 		}
 	}
 	return s, nil

@@ -277,7 +277,13 @@ func TestDetailInviteAndOutbox(t *testing.T) {
 	d.requireScreen("User · User No02", "user02@acme.test  (not verified)", "Tag           team", "CARD_ASSIGNEE",
 		"Password      not set", "Invite        never sent", "Factors       none enrolled", "KYC           not started")
 	d.keys("i")
+	d.requireScreen("Email an invite to User No02 <user02@acme.test>?")
+	d.requireNotScreen("It replaces the invite")
+	d.keys("y")
 	d.requireScreen("✓ Invite emailed to user02@acme.test.", "Invite        sent, waiting; expires")
+	d.keys("i")
+	d.requireScreen("It replaces the invite sent before")
+	d.keys("n")
 	d.keys("esc")
 	d.requireScreen("Users", "User No02")
 

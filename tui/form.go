@@ -270,7 +270,7 @@ func (s formScreen) saved(msg savedMsg) (screen, tea.Cmd) {
 		if s.edit != nil {
 			return s, back("Saved " + displayName(*msg.user) + ".")
 		}
-		return s, back("Created " + displayName(*msg.user) + ". Press i on it to email an invite.")
+		return s, backTo("Created "+displayName(*msg.user)+". Press i to email them an invite.", msg.user.ID)
 	}
 	var ae *client.Error
 	switch {

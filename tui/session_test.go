@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -57,4 +58,43 @@ func TestSaveAfterSessionEnded(t *testing.T) {
 			assert.NotContains(t, d.screen(), "Not saved")
 		})
 	}
+}
+
+// After a create the cursor is on the new user, on whichever page they are,
+// and i asks before it emails them an invite.
+func TestCreatedUserSelectedAndInviteConfirmed(t *testing.T) {
+	d, dep := signedInDriver(t, 80, 24)
+	dep.createUsers(t, 20)
+	d.keys("m", "esc", "/")
+	d.typeText("team")
+	d.keys("enter")
+	d.requireScreen("Page 1 of 2")
+
+	d.keys("n")
+	d.typeText("Grace")
+	d.keys("enter")
+	d.typeText("Hopper")
+	d.keys("enter")
+	d.typeText("grace@acme.test")
+	d.keys("ctrl+s", "enter")
+	d.typeText(sandboxCode)
+	d.keys("enter")
+	d.requireScreen("✓ Created Grace Hopper <grace@acme.test>.", "Page 2 of 2 · 21 users")
+	u, ok := d.m.top().(usersScreen).selected()
+	assert.True(t, ok)
+	assert.Equal(t, "grace@acme.test", u.Email, "the cursor is on the new user")
+
+	d.keys("i")
+	d.requireScreen("Email an invite to Grace Hopper <grace@acme.test>?", "y yes")
+	d.keys("n")
+	msgs, err := dep.c.Outbox(context.Background(), 10)
+	assert.NoError(t, err)
+	for _, m := range msgs {
+		assert.NotEqual(t, "grace@acme.test", m.To, "n sends nothing")
+	}
+	d.keys("i", "y")
+	d.requireScreen("✓ Invite emailed to grace@acme.test.")
+	msgs, err = dep.c.Outbox(context.Background(), 1)
+	assert.NoError(t, err)
+	assert.Equal(t, "grace@acme.test", msgs[0].To)
 }

@@ -131,6 +131,7 @@ type usersScreen struct {
 	offset, limit int
 	page          *client.UserPage
 	cursor        int
+	focus         string // a user to put the cursor on once their page is loaded
 	seq           int
 	loading       bool
 	loadErr       string
@@ -204,6 +205,9 @@ func (s usersScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			s.offset = max(0, ((s.page.Count-1)/s.limit)*s.limit)
 			return s.load()
 		}
+		if s.focus != "" {
+			return s.findFocus()
+		}
 		s.cursor = min(s.cursor, max(0, len(s.page.Users)-1))
 		return s, nil
 	case userActionMsg:
@@ -213,10 +217,35 @@ func (s usersScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		next, cmd := s.load()
 		return next, tea.Batch(tell(msg.notice), cmd)
 	case reloadMsg:
+		s.focus = msg.focus
 		return s.load()
 	case tea.KeyPressMsg:
 		return s.key(msg)
 	}
+	return s, nil
+}
+
+// findFocus puts the cursor on s.focus once its page is loaded. Users are
+// listed in the order they were created, so a new one is on the last page;
+// when the filter hides them, it is cleared.
+func (s usersScreen) findFocus() (screen, tea.Cmd) {
+	for i, u := range s.page.Users {
+		if u.ID == s.focus {
+			s.cursor, s.focus = i, ""
+			return s, nil
+		}
+	}
+	last := max(0, ((s.page.Count-1)/s.limit)*s.limit)
+	switch {
+	case s.offset < last:
+		s.offset = last
+		return s.load()
+	case !s.f.empty():
+		s.f, s.offset = filter{}, 0
+		return s.load()
+	}
+	s.focus = ""
+	s.cursor = min(s.cursor, max(0, len(s.page.Users)-1))
 	return s, nil
 }
 
@@ -300,7 +329,7 @@ func (s usersScreen) key(msg tea.KeyPressMsg) (screen, tea.Cmd) {
 	case key.Matches(msg, s.keys.Deactivate):
 		s.confirm = confirmActive(u, false)
 	case key.Matches(msg, s.keys.Invite):
-		return s, do(inviteOp(u))
+		s.confirm = confirmInvite(u, nil)
 	case key.Matches(msg, s.keys.Roles):
 		r, init := newRoles(s.deps, u)
 		return s, push(r, init)
