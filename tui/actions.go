@@ -120,9 +120,11 @@ func roleShort(r string) string {
 	return strings.ToLower(r)
 }
 
+// rolesShort is a user's roles for tables; a user without roles holds every
+// permission (Weavr's rule), which the table says.
 func rolesShort(rs []string) string {
 	if len(rs) == 0 {
-		return "—"
+		return "all (no roles)"
 	}
 	out := make([]string, len(rs))
 	for i, r := range rs {

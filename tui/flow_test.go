@@ -103,7 +103,8 @@ func TestCreateUserThroughStepUp(t *testing.T) {
 	d.typeText("7700900456")
 	d.keys("enter")
 	d.typeText("navy")
-	d.keys("enter", "right", "space") // the roles row: tick "access"
+	d.requireScreen("[ ] admin  [ ] access  [ ] funds  [ ] cards  [x] assignee") // the least privilege
+	d.keys("enter", "right", "space") // the roles row: tick "access" too
 	d.keys("enter")
 
 	d.requireScreen("Confirm it's you", "Create user grace@acme.test needs a second factor.", "Text me a code")
@@ -121,11 +122,11 @@ func TestCreateUserThroughStepUp(t *testing.T) {
 	d.keys("enter")
 
 	d.requireNotScreen("Confirm it's you")
-	d.requireScreen("Users", "✓ Created Grace Hopper <grace@acme.test>.", "Grace Hopper", "navy", "access", "Page 1 of 1 · 1 user")
+	d.requireScreen("Users", "✓ Created Grace Hopper <grace@acme.test>.", "Grace Hopper", "navy", "access,assign…", "Page 1 of 1 · 1 user")
 	assert.Equal(t, 1, dep.count(t, client.UserFilter{}), "created exactly once")
 	page, err := dep.admin.ListUsers(context.Background(), client.UserFilter{})
 	require.NoError(t, err)
-	assert.Equal(t, []string{client.RoleAccessManagement}, page.Users[0].Roles)
+	assert.Equal(t, []string{client.RoleAccessManagement, client.RoleCardAssignee}, page.Users[0].Roles)
 	assert.Equal(t, &client.Mobile{CountryCode: "+44", Number: "7700900456"}, page.Users[0].Mobile)
 
 	// The session is stepped up now: the next create goes straight through,

@@ -134,9 +134,23 @@ func TestGoldenEvents(t *testing.T) {
 	requireGolden(t, "events_80x24", d.screen())
 }
 
+// rootSession is what GET /multi/session says to a root user (the default limits).
+func rootSession() *client.SessionInfo {
+	return &client.SessionInfo{IdleTimeout: 5 * time.Minute,
+		Challenges:     client.ChallengeLimits{CodeLength: 6, TTL: 5 * time.Minute, Attempts: 5, ResendAfter: 15 * time.Second},
+		GrantableRoles: allRoles(), MayGrantAll: true}
+}
+
+// newUser opens the New user form with the roles a root user may give.
+func newUser(d *driver) {
+	d.t.Helper()
+	d.keys("n")
+	d.answer("read the roles you may give", grantMsg{info: rootSession()})
+}
+
 func TestGoldenForm(t *testing.T) {
 	d := signedIn(t, 80, 24)
-	d.keys("n")
+	newUser(d)
 	d.typeText("Grace")
 	d.keys("enter", "enter")
 	d.typeText("grace@acme")
@@ -149,7 +163,7 @@ func TestGoldenForm(t *testing.T) {
 
 	// The server's own field errors land under their fields too.
 	d = signedIn(t, 80, 24)
-	d.keys("n")
+	newUser(d)
 	d.typeText("Grace")
 	d.keys("enter")
 	d.typeText("Hopper")
@@ -169,7 +183,7 @@ var (
 // stepUp opens the step-up modal for a create, the admin having factors.
 func stepUp(t *testing.T, w, h int, factors []client.Factor) *driver {
 	d := signedIn(t, w, h)
-	d.keys("n")
+	newUser(d)
 	d.typeText("Grace")
 	d.keys("enter")
 	d.typeText("Hopper")

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/server/client"
 )
 
 // A save that meets an ended session hands the screen its failed answer
@@ -97,4 +100,53 @@ func TestCreatedUserSelectedAndInviteConfirmed(t *testing.T) {
 	msgs, err = dep.c.Outbox(context.Background(), 1)
 	assert.NoError(t, err)
 	assert.Equal(t, "grace@acme.test", msgs[0].To)
+}
+
+// The New user form offers the roles the server says the admin may give,
+// starting with the least; a user without roles (every permission) is
+// created only after a yes, and the table says what they hold.
+func TestNewUserRoles(t *testing.T) {
+	d, dep := signedInDriver(t, 80, 24)
+	d.keys("n")
+	d.requireScreen("[ ] admin  [ ] access  [ ] funds  [ ] cards  [x] assignee")
+	d.typeText("Root")
+	d.keys("enter")
+	d.typeText("Like")
+	d.keys("enter")
+	d.typeText("all@acme.test")
+	d.keys("tab", "tab", "tab", "tab", "right", "right", "right", "right", "space")
+	d.requireScreen("none ticked: the user gets every permission")
+	d.keys("ctrl+s")
+	d.requireScreen("Create all@acme.test with no roles? A user without roles holds every")
+	d.keys("n")
+	d.requireNotScreen("Confirm it's you", "with no roles?")
+	assert.Zero(t, dep.count(t, client.UserFilter{}))
+	d.keys("ctrl+s", "y")
+	d.requireScreen("Confirm it's you")
+	d.keys("enter")
+	d.typeText(sandboxCode)
+	d.keys("enter")
+	d.requireScreen("✓ Created Root Like", "all (no roles)")
+
+	// An access manager is offered only what they may give, and no "none".
+	ctx := context.Background()
+	am, err := dep.admin.CreateUser(ctx, client.UserCreate{Name: "Ann", Surname: "Manager", Email: "am@acme.test",
+		Roles: []string{client.RoleAccessManagement}})
+	require.NoError(t, err)
+	_, err = dep.c.CreatePassword(ctx, am.ID, adminPassword)
+	require.NoError(t, err)
+	d = newDriver(t, Options{Client: dep.c, Email: "am@acme.test", Password: adminPassword}, 80, 24)
+	d.keys("n")
+	d.requireScreen("[ ] access  [x] assignee", "only the roles you may give are shown")
+	d.requireNotScreen("admin  ", "funds")
+	d.typeText("Bob")
+	d.keys("enter")
+	d.typeText("Two")
+	d.keys("enter")
+	d.typeText("bob@acme.test")
+	d.keys("tab", "tab", "tab", "tab", "right", "space")
+	d.requireScreen("✗ tick a role: without one the user holds every permission")
+	d.keys("ctrl+s")
+	d.requireScreen("✗ Tick a role: you may not create a user who holds every permission.")
+	d.requireNotScreen("Confirm it's you")
 }
