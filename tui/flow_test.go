@@ -104,7 +104,7 @@ func TestCreateUserThroughStepUp(t *testing.T) {
 	d.keys("enter")
 	d.typeText("navy")
 	d.requireScreen("[ ] admin  [ ] access  [ ] funds  [ ] cards  [x] assignee") // the least privilege
-	d.keys("enter", "right", "space") // the roles row: tick "access" too
+	d.keys("enter", "right", "space")                                            // the roles row: tick "access" too
 	d.keys("enter")
 
 	d.requireScreen("Confirm it's you", "Create user grace@acme.test needs a second factor.", "Text me a code")

@@ -74,7 +74,7 @@ type formScreen struct {
 	roles      []bool   // the roles to give, in grantable's order
 	roleCursor int
 	confirm    *confirmBox // asks before creating a user without roles
-	focus      int // a field index; len(fields) is the roles row
+	focus      int         // a field index; len(fields) is the roles row
 	errs       fieldErrors
 	formErr    string
 	saving     bool
