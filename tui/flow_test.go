@@ -103,8 +103,9 @@ func TestCreateUserThroughStepUp(t *testing.T) {
 	d.typeText("7700900456")
 	d.keys("enter")
 	d.typeText("navy")
-	d.requireScreen("[ ] admin  [ ] access  [ ] funds  [ ] cards  [x] assignee") // the least privilege
-	d.keys("enter", "right", "space")                                            // the roles row: tick "access" too
+	// The least privilege is ticked; tick "access" too.
+	d.requireScreen("[ ] admin  [ ] access  [ ] funds  [ ] cards  [x] assignee")
+	d.keys("enter", "right", "space")
 	d.keys("enter")
 
 	d.requireScreen("Confirm it's you", "Create user grace@acme.test needs a second factor.", "Text me a code")
