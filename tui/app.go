@@ -18,9 +18,9 @@ import (
 	"github.com/deputyhq/deputy/tui/stepup"
 )
 
-// SessionIdle is how long the server keeps a session without calls (Weavr's
-// 5 minutes); the status line counts it down from the last successful call.
-const SessionIdle = 5 * time.Minute
+// refreshEvery is how often the users table reloads itself while the
+// admin is at the keyboard.
+const refreshEvery = 30 * time.Second
 
 // The smallest terminal the UI draws in; below it, it says so.
 const (
@@ -51,6 +51,26 @@ type whoMsg struct {
 }
 
 type tickMsg struct{}
+
+// refreshMsg asks the top screen to reload what it shows, if it lists
+// something that others change (the users table).
+type refreshMsg struct{}
+
+// sessionMsg answers the call that reads the session's numbers (Deputy sessionGet).
+type sessionMsg struct {
+	outcome
+	info *client.SessionInfo
+}
+
+// sessionOp reads the session's idle timeout and challenge limits. It is
+// quiet: without them the status line shows no countdown.
+func sessionOp() op {
+	return op{name: "read the session", label: "Reading the session…", quiet: true,
+		run: func(ctx context.Context, a api) result {
+			info, err := a.s.Info(ctx)
+			return sessionMsg{outcome: outcome{err}, info: info}
+		}}
+}
 
 type spinMsg struct{}
 
@@ -83,7 +103,8 @@ type model struct {
 
 	sess   *client.Session
 	who    who
-	lastOK time.Time // the last successful call: the session's idle timer restarts there
+	lastOK time.Time            // the last successful call: the session's idle timer restarts there
+	info   *client.SessionInfo // the server's numbers for this session, once read
 
 	modal      *stepup.Model
 	stepUpWait result // the failed answer the modal is about (given back to the screen on cancel)
@@ -96,6 +117,9 @@ type model struct {
 
 	notice    string
 	noticeErr bool
+
+	quitAsk *confirmBox // q asks while a screen holds unsaved changes
+	lastKey time.Time   // the admin's last key press: the table refreshes itself only while they are there
 
 	initCmd tea.Cmd // the first screen's first command
 }
@@ -118,7 +142,8 @@ func newModel(opts Options, clock Clock, loc *time.Location) model {
 }
 
 func (m model) Init() tea.Cmd {
-	return tea.Batch(m.initCmd, m.deps.clock.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg{} }))
+	return tea.Batch(m.initCmd, m.deps.clock.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg{} }),
+		m.deps.clock.Tick(refreshEvery, func(time.Time) tea.Msg { return refreshMsg{} }))
 }
 
 func (m model) top() screen { return m.stack[len(m.stack)-1] }
@@ -165,6 +190,13 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case tickMsg:
 		return m, m.deps.clock.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg{} })
+	case refreshMsg:
+		next := m.deps.clock.Tick(refreshEvery, func(time.Time) tea.Msg { return refreshMsg{} })
+		if !m.present() || m.modal != nil || m.quitAsk != nil || m.fullHelp {
+			return m, next
+		}
+		m, cmd := m.toTop(msg)
+		return m, tea.Batch(next, cmd)
 	case spinMsg:
 		if m.inflight == 0 && (m.modal == nil || !m.modal.Busy()) {
 			m.spinning = false
@@ -241,14 +273,22 @@ func (m model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if key.Matches(msg, m.keys.ForceQuit) {
 		return m, tea.Quit
 	}
+	m.lastKey = m.deps.clock.Now()
 	if m.modal != nil {
 		return m.toModal(msg)
+	}
+	if m.quitAsk != nil {
+		closed, cmd := m.quitAsk.update(msg)
+		if closed {
+			m.quitAsk = nil
+		}
+		return m, cmd
 	}
 	m.notice = "" // a notice stays until the admin does something else
 	if m.fullHelp {
 		switch {
 		case key.Matches(msg, m.keys.Quit) && !m.top().Editing():
-			return m, tea.Quit
+			return m.quit()
 		case key.Matches(msg, m.keys.Help), msg.String() == "esc":
 			m.fullHelp = false
 		}
@@ -257,13 +297,34 @@ func (m model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if !m.top().Editing() {
 		switch {
 		case key.Matches(msg, m.keys.Quit):
-			return m, tea.Quit
+			return m.quit()
 		case key.Matches(msg, m.keys.Help):
 			m.fullHelp = true
 			return m, nil
 		}
 	}
 	return m.toTop(msg)
+}
+
+// present reports whether the admin has pressed a key recently enough that
+// a refresh does not keep an unattended session alive: refreshing stops a
+// refresh before the session would have ended without them.
+func (m model) present() bool {
+	return m.sess != nil && m.info != nil && m.deps.clock.Now().Sub(m.lastKey)+refreshEvery < m.info.IdleTimeout
+}
+
+// quit quits, after asking when a screen holds unsaved changes.
+func (m model) quit() (tea.Model, tea.Cmd) {
+	for i := len(m.stack) - 1; i >= 0; i-- {
+		if u, ok := m.stack[i].(unsaved); ok {
+			if what := u.Unsaved(); what != "" {
+				m.fullHelp = false
+				m.quitAsk = newConfirm("Quit without saving "+what+"?", tea.Quit)
+				return m, nil
+			}
+		}
+	}
+	return m, tea.Quit
 }
 
 // start runs o.
@@ -320,6 +381,11 @@ func (m model) done(d doneMsg) (tea.Model, tea.Cmd) {
 	case whoMsg:
 		if err == nil {
 			m.who.name, m.who.identity = res.name, res.identity
+		}
+		return m, nil
+	case sessionMsg:
+		if err == nil {
+			m.info = res.info
 		}
 		return m, nil
 	case stepUpFactorsMsg:
@@ -416,7 +482,8 @@ func (m model) signedIn(res signedInMsg) (tea.Model, tea.Cmd) {
 		m.who = who{email: res.email}
 	}
 	m.deps.self = res.login.Credentials.ID
-	whoCmd := do(whoOp(res.login))
+	m.lastKey = m.lastOK
+	whoCmd := tea.Batch(do(whoOp(res.login)), do(sessionOp()))
 	w, h := m.bodySize()
 	if len(m.stack) > 1 {
 		m.stack = m.stack[:len(m.stack)-1]
@@ -497,8 +564,12 @@ func (m model) render() string {
 		body = top.View()
 	}
 	body = pad(clip(body, h), w, h)
-	if m.modal != nil {
+	switch {
+	case m.modal != nil:
 		body = overlay(body, m.modal.View(), w, h)
+	case m.quitAsk != nil:
+		box := m.quitAsk.view(m.deps.st, min(w, 76))
+		body = overlayTop(body, box, w, h, max(1, h-lineCount(box)-1))
 	}
 
 	var notice string
@@ -536,8 +607,11 @@ func (m model) statusLine(w int) string {
 	if m.who.identity != "" {
 		left += " · " + m.who.identity
 	}
-	remaining := SessionIdle - m.deps.clock.Now().Sub(m.lastOK)
 	var right string
+	if m.info == nil {
+		return m.deps.st.dim.Render(fit(left, w))
+	}
+	remaining := m.info.IdleTimeout - m.deps.clock.Now().Sub(m.lastOK)
 	if remaining > 0 {
 		secs := int((remaining + time.Second - 1) / time.Second)
 		right = fmt.Sprintf("session %d:%02d left", secs/60, secs%60)
@@ -572,6 +646,9 @@ func (m model) shortHelp(w int) string {
 func (m model) keyMap() help.KeyMap {
 	if m.modal != nil {
 		return m.modal.KeyMap()
+	}
+	if m.quitAsk != nil {
+		return bindingList(m.quitAsk.keys())
 	}
 	global := []key.Binding{m.keys.ForceQuit}
 	if !m.top().Editing() {

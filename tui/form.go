@@ -164,6 +164,26 @@ func (s formScreen) Title() string {
 
 func (s formScreen) Editing() bool { return s.confirm == nil }
 
+// Unsaved names the form when a field differs from what it started with.
+func (s formScreen) Unsaved() string {
+	in := s.input()
+	if s.edit == nil {
+		if in != (userInput{}) {
+			return "the new user"
+		}
+		return ""
+	}
+	var start userInput
+	start.name, start.surname, start.email, start.tag = s.edit.Name, s.edit.Surname, s.edit.Email, s.edit.Tag
+	if m := s.edit.Mobile; m != nil {
+		start.countryCode, start.number = m.CountryCode, m.Number
+	}
+	if in != start {
+		return "the changes to " + s.edit.Email
+	}
+	return ""
+}
+
 func (s formScreen) Keys() help.KeyMap {
 	if s.confirm != nil {
 		return bindingList(s.confirm.keys())

@@ -46,6 +46,7 @@ func signedIn(t *testing.T, w, h int) *driver {
 		Credentials: client.CredentialID{Type: client.CredentialsRoot, ID: "1"},
 	}})
 	d.answer("read your account", whoMsg{name: "Ada Lovelace", identity: "Acme Ltd"})
+	d.answer("read the session", sessionMsg{info: rootSession()})
 	users := sampleUsers()
 	limit := d.m.top().(usersScreen).limit
 	d.answer("list users", usersPageMsg{seq: 1, page: &client.UserPage{Users: users[:min(limit, len(users))], Count: 42, ResponseCount: min(limit, len(users))}})

@@ -65,6 +65,16 @@ func newRoles(d deps, u client.User) (screen, tea.Cmd) {
 
 func (s rolesScreen) Title() string     { return "Roles · " + s.user.Email }
 func (s rolesScreen) Editing() bool     { return false }
+
+// Unsaved names the roles when a box differs from the user's roles.
+func (s rolesScreen) Unsaved() string {
+	for i, r := range allRoles() {
+		if s.on[i] != slices.Contains(s.user.Roles, r) {
+			return "the new roles of " + s.user.Email
+		}
+	}
+	return ""
+}
 func (s rolesScreen) Keys() help.KeyMap { return s.keys }
 
 func (s rolesScreen) SetSize(w, h int) screen {

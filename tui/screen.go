@@ -27,6 +27,13 @@ type screen interface {
 	Editing() bool
 }
 
+// unsaved is a screen that can hold changes not yet saved: q asks before it
+// quits while one does.
+type unsaved interface {
+	// Unsaved names what would be lost ("the new user"), "" when nothing.
+	Unsaved() string
+}
+
 // Navigation between screens, asked for with messages so that screens never
 // touch the stack themselves.
 type (

@@ -150,3 +150,61 @@ func TestNewUserRoles(t *testing.T) {
 	d.requireScreen("✗ Tick a role: you may not create a user who holds every permission.")
 	d.requireNotScreen("Confirm it's you")
 }
+
+// q asks before it quits over unsaved changes (and is text in a form).
+func TestQuitWithUnsavedChanges(t *testing.T) {
+	d, dep := signedInDriver(t, 80, 24)
+	dep.createUsers(t, 1)
+	d.keys("ctrl+r", "r", "space")
+	d.keys("q")
+	assert.False(t, d.quit)
+	d.requireScreen("Quit without saving the new roles of user01@acme.test?", "y yes")
+	d.keys("n")
+	assert.False(t, d.quit)
+	d.requireNotScreen("Quit without saving")
+	d.keys("space", "q") // back as they were: nothing to lose
+	assert.True(t, d.quit)
+
+	d, _ = signedInDriver(t, 80, 24)
+	d.keys("n")
+	d.typeText("q")
+	d.requireScreen("Name         q")
+	assert.False(t, d.quit, "q is typed into the form")
+	d.keys("tab")
+	d.typeText("Quinn")
+	d.keys("tab")
+	d.typeText("q@acme.test")
+	d.keys("tab", "tab", "tab", "tab", "right", "right", "right", "right", "space", "ctrl+s")
+	d.requireScreen("with no roles?")
+	d.keys("q") // q is not typed while the form asks, so it asks too
+	assert.False(t, d.quit)
+	d.requireScreen("Quit without saving the new user?")
+	d.keys("n", "esc", "esc")
+	d.requireScreen("Users")
+	d.keys("q")
+	assert.True(t, d.quit)
+}
+
+// ctrl+r reloads the users table, which also reloads itself every 30 s while
+// the admin is at the keyboard, and stops before it would keep an unattended
+// session alive.
+func TestUsersReload(t *testing.T) {
+	d, dep := signedInDriver(t, 80, 24)
+	d.requireScreen("No users yet", "ctrl+r")
+	dep.createUsers(t, 1)
+	d.keys("ctrl+r")
+	d.requireScreen("User No01")
+
+	d.keys("down") // the admin is here
+	dep.createUsers2(t, "Second")
+	d.fire(refreshEvery)
+	d.requireScreen("User Second")
+
+	// Nobody at the keyboard for most of the idle time: no more refreshes.
+	d.clock.Advance(4 * time.Minute)
+	dep.createUsers2(t, "Third")
+	d.fire(refreshEvery)
+	d.requireNotScreen("User Third")
+	d.keys("ctrl+r")
+	d.requireScreen("User Third")
+}

@@ -91,7 +91,7 @@ func (f filter) describe() string {
 }
 
 type usersKeys struct {
-	Up, Down, PrevPage, NextPage, Details, Filter, Clear, New, Edit, Activate, Deactivate, Invite, Roles, Factors, Outbox key.Binding
+	Up, Down, PrevPage, NextPage, Details, Filter, Clear, Reload, New, Edit, Activate, Deactivate, Invite, Roles, Factors, Outbox key.Binding
 }
 
 func newUsersKeys(sandbox bool) usersKeys {
@@ -103,6 +103,7 @@ func newUsersKeys(sandbox bool) usersKeys {
 		Details:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
 		Filter:     key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 		Clear:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
+		Reload:     key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "reload")),
 		New:        key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new")),
 		Edit:       key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit")),
 		Activate:   key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "activate")),
@@ -219,6 +220,11 @@ func (s usersScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 	case reloadMsg:
 		s.focus = msg.focus
 		return s.load()
+	case refreshMsg:
+		if s.panel != nil || s.confirm != nil || s.loading {
+			return s, nil
+		}
+		return s.load()
 	case tea.KeyPressMsg:
 		return s.key(msg)
 	}
@@ -307,6 +313,8 @@ func (s usersScreen) key(msg tea.KeyPressMsg) (screen, tea.Cmd) {
 			s.f, s.offset, s.cursor = filter{}, 0, 0
 			return s.load()
 		}
+	case key.Matches(msg, s.keys.Reload):
+		return s.load()
 	case key.Matches(msg, s.keys.New):
 		f, init := newForm(s.deps, nil)
 		return s, push(f, init)
@@ -443,7 +451,7 @@ func (h usersHelp) ShortHelp() []key.Binding {
 	case h.s.panel != nil:
 		return h.s.panel.keys.list()
 	}
-	b := []key.Binding{k.Filter, k.New, k.Details, k.Edit, k.Activate, k.Deactivate, k.Invite, k.Roles}
+	b := []key.Binding{k.Filter, k.New, k.Details, k.Edit, k.Activate, k.Deactivate, k.Invite, k.Roles, k.Reload}
 	return b
 }
 
@@ -454,7 +462,7 @@ func (h usersHelp) FullHelp() [][]key.Binding {
 	}
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PrevPage, k.NextPage},
-		{k.Filter, k.Clear, k.Details, k.New, k.Edit},
+		{k.Filter, k.Clear, k.Reload, k.Details, k.New, k.Edit},
 		{k.Activate, k.Deactivate, k.Invite, k.Roles},
 		{k.Factors, k.Outbox},
 	}
