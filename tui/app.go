@@ -103,7 +103,7 @@ type model struct {
 
 	sess   *client.Session
 	who    who
-	lastOK time.Time            // the last successful call: the session's idle timer restarts there
+	lastOK time.Time           // the last successful call: the session's idle timer restarts there
 	info   *client.SessionInfo // the server's numbers for this session, once read
 
 	modal      *stepup.Model

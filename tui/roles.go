@@ -63,8 +63,8 @@ func newRoles(d deps, u client.User) (screen, tea.Cmd) {
 		}})
 }
 
-func (s rolesScreen) Title() string     { return "Roles · " + s.user.Email }
-func (s rolesScreen) Editing() bool     { return false }
+func (s rolesScreen) Title() string { return "Roles · " + s.user.Email }
+func (s rolesScreen) Editing() bool { return false }
 
 // Unsaved names the roles when a box differs from the user's roles.
 func (s rolesScreen) Unsaved() string {
