@@ -296,6 +296,10 @@ type User struct {
 	Locale             string     `json:"locale,omitempty"`
 	Brand              string     `json:"brand,omitempty"`
 	Roles              []string   `json:"roles,omitempty"`
+	// InvitePending and Locked are Deputy's marks, set by [Session.ListUsers]
+	// only: an invite waits to be accepted; sign-in is locked out.
+	InvitePending bool `json:"invitePending,omitempty"`
+	Locked        bool `json:"locked,omitempty"`
 }
 
 // UserCreate is a new authorised user (Weavr UserCreateRequest). Name, Surname
@@ -337,6 +341,9 @@ type UserFilter struct {
 	Email  string   // only the user with this email
 	Tag    string   // only users with this tag
 	Roles  []string // only users holding at least one of these roles
+	// Search keeps users whose name, surname, full name, email or tag
+	// contains it, ignoring case (a Deputy extension).
+	Search string
 }
 
 // UserPage is one page of users (Weavr UsersGetResponse).
