@@ -12,9 +12,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -383,7 +383,7 @@ func TestUsersList(t *testing.T) {
 			"offset=-1": "offset:RANGE", "offset=x": "offset:RANGE",
 			"active=maybe": "active:IN", "roles=BOSS": "roles:IN", "roles=ADMIN&roles=admin": "roles:IN",
 			"email=not-an-email": "email:REGEX",
-			"search=%20%20": "search:SIZE", "search=" + strings.Repeat("a", 255): "search:SIZE",
+			"search=%20%20":      "search:SIZE", "search=" + strings.Repeat("a", 255): "search:SIZE",
 		} {
 			assert.Equal(t, []string{want}, e.auth(root.token, "GET", usersPath+"?"+q, nil).invalidFields(t), q)
 		}
