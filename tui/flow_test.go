@@ -233,23 +233,30 @@ func TestUsersPagingAndFilters(t *testing.T) {
 	d.send(windowSize(80, 24))
 
 	d.keys("/")
-	d.requireScreen("Filter users", "an email (exact match) or a tag")
+	d.requireScreen("Filter users", "part of a name, an email or a tag; any case")
 	d.typeText("navy")
-	d.requireScreen("searching by tag")
 	d.keys("enter")
-	d.requireScreen("Filter: tag = navy", "Page 1 of 1 · 1 user match", "User No06")
+	d.requireScreen("Filter: “navy”", "Page 1 of 1 · 1 user match", "User No06")
 
-	d.keys("/")
+	// Part of a name, any case; part of an email.
+	d.keys("/", "ctrl+u")
 	for range 4 {
 		d.keys("backspace")
 	}
-	d.typeText("user04@acme.test")
-	d.requireScreen("searching by email, exact match")
+	d.typeText("no1")
 	d.keys("enter")
-	d.requireScreen("Filter: email = user04@acme.test", "1 user match", "inactive")
+	d.requireScreen("Filter: “no1”", "Page 1 of 1 · 10 users match", "User No10", "User No19")
+	d.requireNotScreen("User No09")
+	d.keys("/")
+	for range 3 {
+		d.keys("backspace")
+	}
+	d.typeText("user04@acme")
+	d.keys("enter")
+	d.requireScreen("Filter: “user04@acme”", "1 user match", "inactive")
 
 	d.keys("/", "ctrl+u")
-	for range len("user04@acme.test") {
+	for range len("user04@acme") {
 		d.keys("backspace")
 	}
 	d.keys("tab", "right", "right", "tab", "right", "enter") // inactive only, role ADMIN
@@ -257,12 +264,6 @@ func TestUsersPagingAndFilters(t *testing.T) {
 	d.keys("/", "tab", "left", "enter") // active only, role ADMIN
 	d.requireScreen("Filter: active only · role ADMIN", "1 user match", "User No06")
 
-	d.keys("/")
-	d.typeText("not a tag!")
-	d.keys("enter")
-	d.requireScreen("✗ A tag has only letters, digits, _ and -")
-	d.keys("esc")
-	d.requireScreen("Filter: active only · role ADMIN")
 
 	d.keys("esc") // clears the filter
 	d.requireScreen("All users", "Page 1 of 2 · 20 users")

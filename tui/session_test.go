@@ -208,3 +208,20 @@ func TestUsersReload(t *testing.T) {
 	d.keys("ctrl+r")
 	d.requireScreen("User Third")
 }
+
+// The table's STATUS says who has an invite waiting and who is locked out.
+func TestUsersStatusMarks(t *testing.T) {
+	d, dep := signedInDriver(t, 80, 24)
+	ctx := context.Background()
+	users := dep.createUsers(t, 3)
+	require.NoError(t, dep.admin.SendInvite(ctx, users[0].ID))
+	_, err := dep.c.CreatePassword(ctx, users[1].ID, adminPassword)
+	require.NoError(t, err)
+	for range 6 {
+		_, _ = dep.c.LoginWithPassword(ctx, users[1].Email, "Wr0ng-Passw0rd")
+	}
+	d.keys("ctrl+r")
+	d.requireScreen("User No01        user01@acme.test           team       assignee       invited",
+		"User No02        user02@acme.test           team       assignee       locked",
+		"User No03        user03@acme.test           team       assignee       active")
+}

@@ -21,23 +21,15 @@ type usersPageMsg struct {
 }
 
 // filter is what the users table shows: the server filters (Weavr usersGet's
-// active, email, tag and roles), never the UI.
+// active and roles, and Deputy's search), never the UI.
 type filter struct {
-	search string // an email (exact match) or a tag
+	search string // part of a name, an email or a tag
 	active int    // index into activeChoices
 	role   int    // 0 for any, else 1 + index into allRoles
 }
 
 // activeChoices names the status filter's choices: all, active, inactive.
 func activeChoices() []string { return []string{"all", "active", "inactive"} }
-
-// searchKind says what a search text matches: an email exactly, or a tag.
-func searchKind(s string) string {
-	if strings.Contains(s, "@") {
-		return "email"
-	}
-	return "tag"
-}
 
 func (f filter) roleName() string {
 	if f.role == 0 {
@@ -60,13 +52,7 @@ func (f filter) query(offset, limit int) client.UserFilter {
 	if r := f.roleName(); r != "" {
 		q.Roles = []string{r}
 	}
-	if f.search != "" {
-		if searchKind(f.search) == "email" {
-			q.Email = f.search
-		} else {
-			q.Tag = f.search
-		}
-	}
+	q.Search = f.search
 	return q
 }
 
@@ -85,7 +71,7 @@ func (f filter) describe() string {
 		parts = append(parts, "role "+r)
 	}
 	if f.search != "" {
-		parts = append(parts, searchKind(f.search)+" = "+f.search)
+		parts = append(parts, "“"+f.search+"”")
 	}
 	return "Filter: " + strings.Join(parts, " · ")
 }
@@ -269,16 +255,7 @@ func (s usersScreen) key(msg tea.KeyPressMsg) (screen, tea.Cmd) {
 			return s, nil
 		}
 		if apply {
-			f := s.panel.filter()
-			if f.search != "" && searchKind(f.search) == "email" && !validEmail(f.search) {
-				s.panel.err = "Not a valid email address (search matches an email exactly)."
-				return s, nil
-			}
-			if f.search != "" && searchKind(f.search) == "tag" && !validTag(f.search) {
-				s.panel.err = "A tag has only letters, digits, _ and -, at most 50 (an email needs an @)."
-				return s, nil
-			}
-			s.f, s.offset, s.cursor = f, 0, 0
+			s.f, s.offset, s.cursor = s.panel.filter(), 0, 0
 			s.panel = nil
 			return s.load()
 		}
@@ -358,7 +335,7 @@ func (s usersScreen) View() string {
 	var lines []string
 	head := s.f.describe()
 	if s.f.empty() {
-		head += s.st.dim.Render(" · / to filter by status, role, email or tag")
+		head += s.st.dim.Render(" · / to search names, emails and tags")
 	} else {
 		head += s.st.dim.Render(" · esc clears")
 	}
@@ -382,10 +359,7 @@ func (s usersScreen) View() string {
 		lines = append(lines, s.st.dim.Render("  No user matches the filter. Press esc to clear it."))
 	default:
 		for i, u := range s.page.Users {
-			status := "active"
-			if !u.Active {
-				status = "inactive"
-			}
+			status := statusText(u)
 			if i == s.cursor {
 				lines = append(lines, s.st.selected.Render(row("› ", u.Name+" "+u.Surname, u.Email, u.Tag, rolesShort(u.Roles), status)))
 			} else {
@@ -425,6 +399,20 @@ func (s usersScreen) View() string {
 		body = overlayTop(body, box, s.w, s.h, max(1, s.h-lineCount(box)-1))
 	}
 	return body
+}
+
+// statusText is a user's state in one word: inactive, locked (out of
+// sign-in), invited (the invite waits to be accepted) or active.
+func statusText(u client.User) string {
+	switch {
+	case !u.Active:
+		return "inactive"
+	case u.Locked:
+		return "locked"
+	case u.InvitePending:
+		return "invited"
+	}
+	return "active"
 }
 
 func lineCount(s string) int { return strings.Count(s, "\n") + 1 }
@@ -468,8 +456,8 @@ func (h usersHelp) FullHelp() [][]key.Binding {
 	}
 }
 
-// filterPanel edits the table's filter: a search text (an email, matched
-// exactly, or a tag), the status and a role.
+// filterPanel edits the table's filter: a search text (part of a name, an
+// email or a tag), the status and a role.
 type filterPanel struct {
 	search textinput.Model
 	active int
@@ -488,7 +476,7 @@ func (k panelKeys) list() []key.Binding {
 }
 
 func newFilterPanel(f filter, st styles, width int) *filterPanel {
-	p := &filterPanel{search: newInput("email or tag", 254), active: f.active, role: f.role,
+	p := &filterPanel{search: newInput("name, email or tag", 254), active: f.active, role: f.role,
 		keys: panelKeys{
 			Next:   key.NewBinding(key.WithKeys("tab", "down"), key.WithHelp("tab", "next")),
 			Prev:   key.NewBinding(key.WithKeys("shift+tab", "up"), key.WithHelp("shift+tab", "previous")),
@@ -552,15 +540,7 @@ func (p *filterPanel) view(st styles, width int) string {
 		}
 		return v
 	}
-	q := strings.TrimSpace(p.search.Value())
-	hint := "an email (exact match) or a tag"
-	if q != "" {
-		if searchKind(q) == "email" {
-			hint = "searching by email, exact match"
-		} else {
-			hint = "searching by tag"
-		}
-	}
+	hint := "part of a name, an email or a tag; any case"
 	roles := append([]string{"any"}, allRoles()...)
 	lines := []string{
 		st.header.Render("Filter users"),
