@@ -264,7 +264,6 @@ func TestUsersPagingAndFilters(t *testing.T) {
 	d.keys("/", "tab", "left", "enter") // active only, role ADMIN
 	d.requireScreen("Filter: active only · role ADMIN", "1 user match", "User No06")
 
-
 	d.keys("esc") // clears the filter
 	d.requireScreen("All users", "Page 1 of 2 · 20 users")
 }
