@@ -389,25 +389,32 @@ func (m model) done(d doneMsg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	case stepUpFactorsMsg:
+		if res.info != nil {
+			m.info = res.info
+		}
 		return m.openStepUp(res.factors)
 	}
 	return m.toTop(d.res)
 }
 
-// stepUpFactorsMsg answers the admin's factors, read before the step-up
-// modal opens.
+// stepUpFactorsMsg answers the admin's factors and the session's numbers,
+// read before the step-up modal opens.
 type stepUpFactorsMsg struct {
 	outcome
 	factors []client.Factor
+	info    *client.SessionInfo
 }
 
-// stepUpFactorsOp reads the admin's own factors (Weavr authFactorsGet). It is
-// quiet: when they cannot be read the modal opens with SMS alone.
+// stepUpFactorsOp reads the admin's own factors (Weavr authFactorsGet) and
+// the session's challenge limits (Deputy sessionGet). It is quiet: when the
+// factors cannot be read the modal opens with SMS alone, and without the
+// limits it shows the ones read at sign-in.
 func stepUpFactorsOp() op {
 	return op{name: "check your second factors", label: "Checking how you can confirm…", quiet: true,
 		run: func(ctx context.Context, a api) result {
 			fs, err := a.s.Factors(ctx)
-			return stepUpFactorsMsg{outcome: outcome{err}, factors: fs}
+			info, _ := a.s.Info(ctx)
+			return stepUpFactorsMsg{outcome: outcome{err}, factors: fs, info: info}
 		}}
 }
 
@@ -419,7 +426,7 @@ func (m model) openStepUp(factors []client.Factor) (tea.Model, tea.Cmd) {
 		return m, nil // the session ended meanwhile
 	}
 	o := m.stepUpOp
-	mod := stepup.New(m.sess, m.deps.clock, stepup.Operation{Summary: sentenceCase(o.name), Retry: do(o)}, factors).SetWidth(m.width - 4)
+	mod := stepup.New(m.sess, m.deps.clock, stepup.Operation{Summary: sentenceCase(o.name), Retry: do(o)}, factors, m.info).SetWidth(m.width - 4)
 	m.modal, m.stepUpOp = &mod, op{}
 	m.fullHelp = false
 	return m, mod.Init()

@@ -280,9 +280,9 @@ func factorsText(fs []client.Factor) string {
 
 func factorName(f client.Factor) string {
 	switch f.Channel {
-	case "SMS":
+	case client.ChannelSMS:
 		return "SMS codes"
-	case "BIOMETRIC":
+	case client.ChannelBiometric:
 		return "biometric (mobile app)"
 	}
 	return strings.ToLower(f.Channel + " " + f.Type)

@@ -45,7 +45,7 @@ type factorsScreen struct {
 }
 
 func newFactors(d deps) (screen, tea.Cmd) {
-	s := factorsScreen{deps: d, code: newInput("123456", 6), keys: factorsKeys{
+	s := factorsScreen{deps: d, code: newInput("", 10), keys: factorsKeys{
 		Enrol:  key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "enrol SMS")),
 		Verify: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "verify code")),
 		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
@@ -80,7 +80,7 @@ func (s factorsScreen) SetSize(w, h int) screen {
 
 func (s factorsScreen) smsActive() bool {
 	for _, f := range s.factors {
-		if f.Channel == "SMS" && f.Status == client.FactorActive {
+		if f.Channel == client.ChannelSMS && f.Status == client.FactorActive {
 			return true
 		}
 	}
@@ -142,8 +142,8 @@ func (s factorsScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 				}})
 		case s.entering && key.Matches(msg, s.keys.Verify):
 			code := s.code.Value()
-			if len(code) != 6 {
-				s.err = "The code has 6 digits."
+			if code == "" { // its length is the server's to check
+				s.err = "Type the code."
 				return s, nil
 			}
 			s.busy, s.err = true, ""
@@ -188,9 +188,9 @@ func (s factorsScreen) View() string {
 		sms, push := "not enrolled", "not enrolled (enrol it on the mobile companion)"
 		for _, f := range s.factors {
 			switch f.Channel {
-			case "SMS":
+			case client.ChannelSMS:
 				sms = factorStatus(f.Status)
-			case "BIOMETRIC":
+			case client.ChannelBiometric:
 				push = factorStatus(f.Status)
 			}
 		}

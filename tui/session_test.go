@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/internal/testserver"
 	"github.com/deputyhq/deputy/server/client"
 )
 
@@ -224,4 +226,28 @@ func TestUsersStatusMarks(t *testing.T) {
 	d.requireScreen("User No01        user01@acme.test           team       assignee       invited",
 		"User No02        user02@acme.test           team       assignee       locked",
 		"User No03        user03@acme.test           team       assignee       active")
+}
+
+// The numbers on screen are the server's: a programme allowing 3 wrong codes
+// and a 2-minute idle timeout show 3 attempts and a 2:00 countdown.
+func TestServerNumbersOnScreen(t *testing.T) {
+	dep := startDeputyWith(t, testserver.Options{Config: core.Config{SessionIdle: 2 * time.Minute},
+		Programme: core.NewProgramme{Name: "Three Tries", Settings: core.ProgrammeSettings{OTPAttempts: 3}}})
+	d := newDriver(t, Options{Client: dep.c, Sandbox: true}, 80, 24)
+	d.signIn()
+	d.requireScreen("session 2:00 left")
+	d.clock.Advance(90 * time.Second)
+	d.requireScreen("session 0:30 left")
+
+	d.keys("n")
+	d.typeText("Grace")
+	d.keys("enter")
+	d.typeText("Hopper")
+	d.keys("enter")
+	d.typeText("grace@acme.test")
+	d.keys("ctrl+s", "enter")
+	d.requireScreen("expires in 5:00 · 3 attempts left · new code in 0:15")
+	d.typeText("000000")
+	d.keys("enter")
+	d.requireScreen("Wrong code. 2 attempts left.")
 }

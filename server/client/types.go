@@ -353,8 +353,17 @@ type UserPage struct {
 	ResponseCount int    `json:"responseCount"` // users on this page
 }
 
-// Factor is a second factor of a user (Weavr SCAFactor): Type "OTP" or "PUSH",
-// Channel "SMS" or "BIOMETRIC", Status one of the Factor* constants.
+// Factor types and the SMS channel (Weavr SCAFactor); the push channel is
+// [ChannelBiometric].
+const (
+	FactorTypeOTP  = "OTP"
+	FactorTypePush = "PUSH"
+	ChannelSMS     = "SMS"
+)
+
+// Factor is a second factor of a user (Weavr SCAFactor): Type [FactorTypeOTP] or
+// [FactorTypePush], Channel [ChannelSMS] or [ChannelBiometric], Status one of the
+// Factor* status constants.
 type Factor struct {
 	Type    string `json:"type"`
 	Channel string `json:"channel"`
