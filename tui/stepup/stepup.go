@@ -209,9 +209,9 @@ type Model struct {
 	input        textinput.Model
 	sentAt       time.Time // when the current code was sent
 	resendAt     time.Time // when a new code may be asked for
-	attemptsLeft int // 0 when not known
-	notice       string // the last thing that went wrong, or what happened
-	reason       error  // why the step-up failed (state failed)
+	attemptsLeft int       // 0 when not known
+	notice       string    // the last thing that went wrong, or what happened
+	reason       error     // why the step-up failed (state failed)
 
 	push          client.PushStepUp // the challenge being waited for (state waiting)
 	pushExpiresAt time.Time         // when it expires, by this clock
