@@ -93,7 +93,7 @@ func (c *confirmBox) update(msg tea.KeyPressMsg) (closed bool, cmd tea.Cmd) {
 
 func (c *confirmBox) keys() []key.Binding { return []key.Binding{c.yesKey, c.noKey} }
 
-func (c *confirmBox) view(st styles, width int) string {
+func (c *confirmBox) view(st *styles, width int) string {
 	text := wrapText(c.prompt, width-4)
 	return st.box.Width(width).Render(text + "\n" + st.header.Render("y") + " yes · " + st.header.Render("n") + " no")
 }

@@ -31,7 +31,7 @@ const (
 // deps is what every screen is built from.
 type deps struct {
 	clock   Clock
-	st      styles
+	st      *styles
 	loc     *time.Location // where times are shown
 	sandbox bool
 	server  string // the server's address, shown at sign-in
@@ -126,10 +126,10 @@ type model struct {
 
 // newModel returns the root model, on the sign-in screen.
 func newModel(opts Options, clock Clock, loc *time.Location) model {
-	d := deps{clock: clock, st: newStyles(), loc: loc, sandbox: opts.Sandbox, server: opts.Client.BaseURL(),
+	d := deps{clock: clock, st: newStyles(darkPalette()), loc: loc, sandbox: opts.Sandbox, server: opts.Client.BaseURL(),
 		connect: connectLink(opts.Client.BaseURL(), opts.Client.Key())}
 	h := help.New()
-	h.Styles = help.DefaultDarkStyles()
+	h.Styles = d.st.help
 	m := model{
 		c: opts.Client, deps: d, keys: newAppKeys(), help: h,
 		width: 80, height: 24,
@@ -142,7 +142,7 @@ func newModel(opts Options, clock Clock, loc *time.Location) model {
 }
 
 func (m model) Init() tea.Cmd {
-	return tea.Batch(m.initCmd, m.deps.clock.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg{} }),
+	return tea.Batch(m.initCmd, tea.RequestBackgroundColor, m.deps.clock.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg{} }),
 		m.deps.clock.Tick(refreshEvery, func(time.Time) tea.Msg { return refreshMsg{} }))
 }
 
@@ -167,6 +167,15 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.toTop(msg) // a screen may need new data for its new size
 	case tea.KeyPressMsg:
 		return m.key(msg)
+	case tea.BackgroundColorMsg:
+		// Every screen shares the styles: rebuilt in place, they all follow.
+		*m.deps.st = *newStyles(paletteFor(msg.IsDark()))
+		m.help.Styles = m.deps.st.help
+		if m.modal != nil {
+			mod := m.modal.SetColors(m.deps.st.stepUpColors())
+			m.modal = &mod
+		}
+		return m, nil
 	case op:
 		return m.start(msg)
 	case doneMsg:
@@ -426,7 +435,7 @@ func (m model) openStepUp(factors []client.Factor) (tea.Model, tea.Cmd) {
 		return m, nil // the session ended meanwhile
 	}
 	o := m.stepUpOp
-	mod := stepup.New(m.sess, m.deps.clock, stepup.Operation{Summary: sentenceCase(o.name), Retry: do(o)}, factors, m.info).SetWidth(m.width - 4)
+	mod := stepup.New(m.sess, m.deps.clock, stepup.Operation{Summary: sentenceCase(o.name), Retry: do(o)}, factors, m.info).SetWidth(m.width - 4).SetColors(m.deps.st.stepUpColors())
 	m.modal, m.stepUpOp = &mod, op{}
 	m.fullHelp = false
 	return m, mod.Init()

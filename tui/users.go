@@ -475,7 +475,7 @@ func (k panelKeys) list() []key.Binding {
 	return []key.Binding{k.Next, k.Left, k.Apply, k.Cancel}
 }
 
-func newFilterPanel(f filter, st styles, width int) *filterPanel {
+func newFilterPanel(f filter, st *styles, width int) *filterPanel {
 	p := &filterPanel{search: newInput("name, email or tag", 254), active: f.active, role: f.role,
 		keys: panelKeys{
 			Next:   key.NewBinding(key.WithKeys("tab", "down"), key.WithHelp("tab", "next")),
@@ -526,7 +526,7 @@ func (p *filterPanel) update(msg tea.KeyPressMsg) (done, apply bool) {
 	return false, false
 }
 
-func (p *filterPanel) view(st styles, width int) string {
+func (p *filterPanel) view(st *styles, width int) string {
 	label := func(text string, i int) string {
 		if p.focus == i {
 			return st.focus.Render("› " + fit(text, 8))

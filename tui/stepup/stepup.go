@@ -32,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image/color"
 	"strings"
 	"time"
 	"unicode"
@@ -74,6 +75,13 @@ type Challenger interface {
 type Clock interface {
 	Now() time.Time
 	Tick(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd
+}
+
+// Colors are the modal's colours, the owner's palette's: Accent for the
+// border, Warn for what went wrong, Dim for hints. Without them (nil) the
+// modal draws in the terminal's own colour.
+type Colors struct {
+	Accent, Warn, Dim color.Color
 }
 
 // Operation is what needs the step-up.
@@ -220,6 +228,7 @@ type Model struct {
 	spinning bool
 	ticking  bool
 	width    int
+	colors   Colors
 }
 
 // New returns the modal for op, stepping up through ch. factors are the
@@ -261,6 +270,20 @@ func New(ch Challenger, clock Clock, op Operation, factors []client.Factor, info
 
 // Init does nothing: the admin chooses a method first.
 func (m Model) Init() tea.Cmd { return nil }
+
+// SetColors sets the modal's colours.
+func (m Model) SetColors(c Colors) Model {
+	m.colors = c
+	return m
+}
+
+// orNone is c, or no colour when c is nil.
+func orNone(c color.Color) color.Color {
+	if c == nil {
+		return lipgloss.NoColor{}
+	}
+	return c
+}
 
 // SetWidth sets the width the modal may take, border included.
 func (m Model) SetWidth(w int) Model {
@@ -673,7 +696,7 @@ func (b bindings) FullHelp() [][]key.Binding { return [][]key.Binding{b} }
 func (m Model) View() string {
 	// Plain lipgloss styles: the program's colour profile (NO_COLOR
 	// included) decides what reaches the terminal.
-	borderColor, warnColor, dimColor := lipgloss.Color("63"), lipgloss.Color("203"), lipgloss.Color("245")
+	borderColor, warnColor, dimColor := orNone(m.colors.Accent), orNone(m.colors.Warn), orNone(m.colors.Dim)
 	inner := m.width - 4
 	title := lipgloss.NewStyle().Bold(true).Render("Confirm it's you")
 	dim := lipgloss.NewStyle().Foreground(dimColor)
