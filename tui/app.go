@@ -152,14 +152,23 @@ func (m model) top() screen { return m.stack[len(m.stack)-1] }
 // notice line, the status line and the two lines of help.
 func (m model) bodySize() (int, int) { return m.width, max(1, m.height-5) }
 
+// sizeFor is the area s draws in: the body, or the whole terminal for a
+// full-screen one.
+func (m model) sizeFor(s screen) (int, int) {
+	if fs, ok := s.(fullScreen); ok && fs.FullScreen() {
+		return m.width, m.height
+	}
+	return m.bodySize()
+}
+
 func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
-		w, h := m.bodySize()
 		for i, s := range m.stack {
-			m.stack[i] = s.SetSize(w, h)
+			m.stack[i] = s.SetSize(m.sizeFor(s))
 		}
+		w, _ := m.bodySize()
 		if m.modal != nil {
 			mod := m.modal.SetWidth(w - 4)
 			m.modal = &mod
@@ -181,7 +190,7 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case doneMsg:
 		return m.done(msg)
 	case pushMsg:
-		w, h := m.bodySize()
+		w, h := m.sizeFor(msg.s)
 		m.stack = append(m.stack, msg.s.SetSize(w, h))
 		m.fullHelp = false
 		return m, msg.init
@@ -564,6 +573,9 @@ func (m model) render() string {
 	}
 	w, h := m.bodySize()
 	top := m.top()
+	if fs, ok := top.(fullScreen); ok && fs.FullScreen() && m.modal == nil && m.quitAsk == nil && !m.fullHelp {
+		return pad(top.View(), m.width, m.height)
+	}
 
 	title := m.deps.st.title.Render("Deputy admin") + m.deps.st.dim.Render(" · ") + top.Title()
 	if m.deps.sandbox {

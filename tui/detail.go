@@ -43,7 +43,6 @@ type detailScreen struct {
 	loaded  bool
 	loadErr string
 	confirm *confirmBox
-	showQR  bool // the companion's connect link as a QR code
 }
 
 func newDetail(d deps, u client.User) (screen, tea.Cmd) {
@@ -55,7 +54,7 @@ func newDetail(d deps, u client.User) (screen, tea.Cmd) {
 		Invite:     key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "invite")),
 		Roles:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "roles")),
 		Reload:     key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "reload")),
-		Connect:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "connect a phone (QR)")),
+		Connect:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "connect their phone")),
 		Events:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "security events")),
 	}}
 	return s, s.load()
@@ -115,15 +114,10 @@ func (s detailScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			}
 			return s, cmd
 		}
-		if s.showQR {
-			if key.Matches(msg, s.keys.Back, s.keys.Connect) {
-				s.showQR = false
-			}
-			return s, nil
-		}
 		switch {
 		case key.Matches(msg, s.keys.Connect):
-			s.showQR = true
+			c, init := connectUser(s.deps, s.user)
+			return s, push(c, init)
 		case key.Matches(msg, s.keys.Back):
 			return s, back("")
 		case key.Matches(msg, s.keys.Reload):
@@ -152,29 +146,7 @@ func (s detailScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 	return s, nil
 }
 
-// qrView shows the connect link for the user's phone: as a QR code when the
-// window is tall enough (with the title and the link around it when they fit
-// too), always as text otherwise.
-func (s detailScreen) qrView() string {
-	u := s.user
-	title := "  " + s.st.header.Render("Connect "+strings.TrimSpace(u.Name+" "+u.Surname)+"'s phone") +
-		s.st.dim.Render("  scan with the Deputy companion · c or esc closes")
-	link := "  " + s.connect
-	code := qrText(s.connect)
-	switch n := lineCount(code); {
-	case code == "" || n > s.h:
-		return strings.Join([]string{title, s.st.dim.Render("  (make the window taller to see the QR code)"), link}, "\n")
-	case n+2 <= s.h:
-		return strings.Join([]string{title, code, link}, "\n")
-	default:
-		return code
-	}
-}
-
 func (s detailScreen) View() string {
-	if s.showQR {
-		return s.qrView()
-	}
 	u := s.user
 	row := func(label, value string) string {
 		return "  " + s.st.label.Render(fit(label, 14)) + value

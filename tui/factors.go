@@ -26,7 +26,7 @@ type enrolSentMsg struct{ outcome }
 type enrolDoneMsg struct{ outcome }
 
 type factorsKeys struct {
-	Enrol, Verify, Cancel, Back key.Binding
+	Enrol, Verify, Cancel, Back, Connect key.Binding
 }
 
 // factorsScreen shows the signed-in admin's own second factors and enrols
@@ -46,10 +46,11 @@ type factorsScreen struct {
 
 func newFactors(d deps) (screen, tea.Cmd) {
 	s := factorsScreen{deps: d, code: newInput("", 10), keys: factorsKeys{
-		Enrol:  key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "enrol SMS")),
-		Verify: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "verify code")),
-		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
-		Back:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+		Enrol:   key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "enrol SMS")),
+		Verify:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "verify code")),
+		Cancel:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		Back:    key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+		Connect: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "connect my phone")),
 	}}
 	s.code.SetWidth(7)
 	return s, s.load()
@@ -70,7 +71,7 @@ func (s factorsScreen) Keys() help.KeyMap {
 	if s.entering {
 		return bindingList{s.keys.Verify, s.keys.Enrol, s.keys.Cancel}
 	}
-	return bindingList{s.keys.Enrol, s.keys.Back}
+	return bindingList{s.keys.Enrol, s.keys.Connect, s.keys.Back}
 }
 
 func (s factorsScreen) SetSize(w, h int) screen {
@@ -103,7 +104,7 @@ func (s factorsScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			return s, nil
 		}
 		s.entering, s.err = true, ""
-		s.info = "A code was texted to your mobile. It expires in 5 minutes."
+		s.info = "A code was texted to your mobile."
 		s.code.Reset()
 		s.code.Focus()
 		return s, s.load()
@@ -129,6 +130,9 @@ func (s factorsScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			return s, nil
 		case key.Matches(msg, s.keys.Back):
 			return s, back("")
+		case !s.entering && key.Matches(msg, s.keys.Connect):
+			c, init := connectSelf(s.deps)
+			return s, push(c, init)
 		case key.Matches(msg, s.keys.Enrol):
 			if s.smsActive() {
 				s.err = "Your SMS factor is already active."

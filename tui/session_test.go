@@ -251,3 +251,21 @@ func TestServerNumbersOnScreen(t *testing.T) {
 	d.keys("enter")
 	d.requireScreen("Wrong code. 2 attempts left.")
 }
+
+// "Connect a phone" is in the table's footer, for the selected user or, with
+// nobody to select, for the admin; My factors has the admin's own.
+func TestConnectAPhone(t *testing.T) {
+	d, dep := signedInDriver(t, 80, 24)
+	d.requireScreen("c connect a phone")
+	d.keys("c")
+	d.requireScreen("Connect your phone", "deputy://connect?server="+dep.inst.URL)
+	d.requireNotScreen("q quit") // the whole terminal is the code's
+	d.keys("esc", "m")
+	d.requireScreen("c connect my phone")
+	d.keys("c")
+	d.requireScreen("Connect your phone")
+	d.keys("esc", "esc")
+	dep.createUsers(t, 1)
+	d.keys("ctrl+r", "c")
+	d.requireScreen("Connect User No01's phone", "Then user01@acme.test accepts their invite, or signs in, on the phone.")
+}

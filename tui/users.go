@@ -77,7 +77,7 @@ func (f filter) describe() string {
 }
 
 type usersKeys struct {
-	Up, Down, PrevPage, NextPage, Details, Filter, Clear, Reload, New, Edit, Activate, Deactivate, Invite, Roles, Factors, Outbox key.Binding
+	Up, Down, PrevPage, NextPage, Details, Filter, Clear, Reload, New, Edit, Activate, Deactivate, Invite, Roles, Connect, Factors, Outbox key.Binding
 }
 
 func newUsersKeys(sandbox bool) usersKeys {
@@ -96,6 +96,7 @@ func newUsersKeys(sandbox bool) usersKeys {
 		Deactivate: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "deactivate")),
 		Invite:     key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "invite")),
 		Roles:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "roles")),
+		Connect:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "connect a phone")),
 		Factors:    key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "my factors")),
 		Outbox:     key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "outbox")),
 	}
@@ -301,8 +302,14 @@ func (s usersScreen) key(msg tea.KeyPressMsg) (screen, tea.Cmd) {
 	case key.Matches(msg, s.keys.Outbox):
 		o, init := newOutbox(s.deps)
 		return s, push(o, init)
+	case key.Matches(msg, s.keys.Connect) && !ok:
+		c, init := connectSelf(s.deps)
+		return s, push(c, init)
 	case !ok:
 		return s, nil
+	case key.Matches(msg, s.keys.Connect):
+		c, init := connectUser(s.deps, u)
+		return s, push(c, init)
 	case key.Matches(msg, s.keys.Details):
 		d, init := newDetail(s.deps, u)
 		return s, push(d, init)
@@ -439,7 +446,7 @@ func (h usersHelp) ShortHelp() []key.Binding {
 	case h.s.panel != nil:
 		return h.s.panel.keys.list()
 	}
-	b := []key.Binding{k.Filter, k.New, k.Details, k.Edit, k.Activate, k.Deactivate, k.Invite, k.Roles, k.Reload}
+	b := []key.Binding{k.Filter, k.New, k.Details, k.Edit, k.Activate, k.Deactivate, k.Invite, k.Roles, k.Connect, k.Reload}
 	return b
 }
 
@@ -452,7 +459,7 @@ func (h usersHelp) FullHelp() [][]key.Binding {
 		{k.Up, k.Down, k.PrevPage, k.NextPage},
 		{k.Filter, k.Clear, k.Reload, k.Details, k.New, k.Edit},
 		{k.Activate, k.Deactivate, k.Invite, k.Roles},
-		{k.Factors, k.Outbox},
+		{k.Connect, k.Factors, k.Outbox},
 	}
 }
 
