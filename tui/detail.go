@@ -22,15 +22,15 @@ type detailMsg struct {
 }
 
 type detailKeys struct {
-	Back, Edit, Activate, Deactivate, Invite, Roles, Reload, Connect, Events key.Binding
+	Back, Edit, Activate, Deactivate, Invite, Roles, Reload, Connect, Events, Devices key.Binding
 }
 
 func (k detailKeys) ShortHelp() []key.Binding {
-	return []key.Binding{k.Back, k.Edit, k.Activate, k.Deactivate, k.Invite, k.Roles}
+	return []key.Binding{k.Back, k.Edit, k.Activate, k.Deactivate, k.Invite, k.Roles, k.Connect, k.Devices}
 }
 
 func (k detailKeys) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.Back, k.Reload}, {k.Edit, k.Roles, k.Invite}, {k.Activate, k.Deactivate}, {k.Connect, k.Events}}
+	return [][]key.Binding{{k.Back, k.Reload}, {k.Edit, k.Roles, k.Invite}, {k.Activate, k.Deactivate}, {k.Connect, k.Devices, k.Events}}
 }
 
 // detailScreen shows one user: their fields, roles, factors, invite and KYC.
@@ -56,6 +56,7 @@ func newDetail(d deps, u client.User) (screen, tea.Cmd) {
 		Reload:     key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "reload")),
 		Connect:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "connect their phone")),
 		Events:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "security events")),
+		Devices:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "phone & devices")),
 	}}
 	return s, s.load()
 }
@@ -118,6 +119,9 @@ func (s detailScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		case key.Matches(msg, s.keys.Connect):
 			c, init := connectUser(s.deps, s.user)
 			return s, push(c, init)
+		case key.Matches(msg, s.keys.Devices):
+			v, init := newDevices(s.deps, s.user)
+			return s, push(v, init)
 		case key.Matches(msg, s.keys.Back):
 			return s, back("")
 		case key.Matches(msg, s.keys.Reload):

@@ -269,3 +269,42 @@ func TestConnectAPhone(t *testing.T) {
 	d.keys("ctrl+r", "c")
 	d.requireScreen("Connect User No01's phone", "Then user01@acme.test accepts their invite, or signs in, on the phone.")
 }
+
+// A user's phone and devices, and the reset for a lost phone: asked first,
+// stepped up, and the user is told.
+func TestResetDevice(t *testing.T) {
+	d, dep := signedInDriver(t, 80, 24)
+	u := dep.createUsers(t, 1)[0]
+	ctx := context.Background()
+	_, err := dep.c.CreatePassword(ctx, u.ID, adminPassword)
+	require.NoError(t, err)
+	user := dep.c.Session(func() string {
+		l, err := dep.c.LoginWithPassword(ctx, u.Email, adminPassword)
+		require.NoError(t, err)
+		return l.Token
+	}())
+	_, err = dep.admin.UpdateUser(ctx, u.ID, client.UserPatch{Mobile: &client.Mobile{CountryCode: "+44", Number: "7700900777"}})
+	require.NoError(t, err)
+	require.NoError(t, user.EnrolSMS(ctx))
+	require.NoError(t, user.VerifyEnrolSMS(ctx, sandboxCode))
+
+	d.keys("ctrl+r", "enter")
+	d.requireScreen("p phone & devices")
+	d.keys("p")
+	d.requireScreen("Phone and devices of User No01", "Mobile          +44 7700900777", "SMS codes       active", "Deputy app      not linked")
+	d.keys("x")
+	d.requireScreen("Reset the device of User No01 <user01@acme.test>?")
+	d.keys("n")
+	d.requireScreen("SMS codes       active")
+	d.keys("x", "y")
+	d.requireScreen("Confirm it's you", "Reset the device of user01@acme.test needs a second factor.")
+	d.keys("enter")
+	d.typeText(sandboxCode)
+	d.keys("enter")
+	d.requireScreen("✓ Reset the device of User No01", "SMS codes       inactive")
+	_, err = user.Factors(ctx)
+	assert.ErrorIs(t, err, client.ErrUnauthorized, "their sessions ended")
+	msgs, err := dep.c.Outbox(ctx, 1)
+	require.NoError(t, err)
+	assert.Equal(t, u.Email, msgs[0].To, "they were told")
+}
