@@ -151,6 +151,13 @@ func TestNewUserRoles(t *testing.T) {
 	d.keys("ctrl+s")
 	d.requireScreen("✗ Tick a role: you may not create a user who holds every permission.")
 	d.requireNotScreen("Confirm it's you")
+
+	// On the roles screen too, what they may not give is marked and kept.
+	d.keys("esc", "r")
+	d.requireScreen("Roles of Root Like", "[-] ADMIN                    you may not give or take this role",
+		"[ ] ACCESS_MANAGEMENT_ROLE   Creates")
+	d.keys("space")
+	d.requireScreen("✗ You may not give or take ADMIN: it holds permissions you do not hold.", "[-] ADMIN")
 }
 
 // q asks before it quits over unsaved changes (and is text in a form).
