@@ -155,7 +155,7 @@ func (s devicesScreen) View() string {
 			row("SMS codes", sms),
 			row("Deputy app", app+s.st.dim.Render("  (approves step-ups with a fingerprint or passcode)")),
 			"",
-			"  "+s.st.dim.Render("Lost or stolen phone? x resets the device: the user enrols again on the new one."),
+			"  "+s.st.dim.Render("Lost or stolen phone? x resets it; the user enrols again on the new one."),
 		)
 	}
 	body := strings.Join(lines, "\n")
