@@ -437,7 +437,7 @@ func TestHelpAndQuit(t *testing.T) {
 func TestSecurityEvents(t *testing.T) {
 	d, dep := signedInDriver(t, 100, 30)
 	dep.createUsers(t, 1)
-	d.keys("m", "esc", "enter", "i")
+	d.keys("m", "esc", "enter", "i", "y")
 	d.requireScreen("✓ Invite emailed to user01@acme.test.")
 
 	d.keys("s")
