@@ -276,8 +276,11 @@ func (s *Service) newCode() (string, error) {
 	if s.cfg.Sandbox {
 		return SandboxCode, nil
 	}
-	return randomDigits(6)
+	return randomDigits(CodeLength)
 }
+
+// CodeLength is the number of digits of a one-time code.
+const CodeLength = 6
 
 // SandboxCode is the one-time code every challenge accepts in sandbox mode.
 const SandboxCode = "123456"

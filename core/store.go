@@ -356,6 +356,9 @@ type UserFilter struct {
 	Active *bool
 	Email  string // exact, lower-cased
 	Tag    string
+	// Search keeps the users MatchesSearch finds (a Deputy extension). A
+	// store may read every user the other fields select to apply it.
+	Search string
 	Roles  []Role // users holding any of these roles
 	Offset int
 	Limit  int // 0 means count only

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Machine codes of the user operations (Weavr userCreate, userUpdate ...).
@@ -112,9 +115,34 @@ func joinRoles(rs []Role) string {
 type UserPage struct {
 	Users []*User
 	Count int // all matches
+	// Marks are what the admin's table shows of each listed user's state,
+	// by user id (Deputy extension fields of usersGet).
+	Marks map[string]UserMarks
 }
 
-// ListUsers lists the caller's identity's authorised users (Weavr usersGet).
+// UserMarks are a listed user's state at a glance.
+type UserMarks struct {
+	InvitePending bool // invited, not yet accepted, not expired
+	Locked        bool // sign-in refused after too many failures
+}
+
+// MatchesSearch reports whether u's name, surname, full name, email or tag
+// contains q, ignoring case: the users table's search (UserFilter.Search).
+func MatchesSearch(u *User, q string) bool {
+	q = strings.ToLower(strings.TrimSpace(q))
+	for _, v := range []string{u.Name, u.Surname, u.Name + " " + u.Surname, u.Email, u.Tag} {
+		if strings.Contains(strings.ToLower(v), q) {
+			return true
+		}
+	}
+	return false
+}
+
+// maxSearch is the longest search text: an email's length.
+const maxSearch = 254
+
+// ListUsers lists the caller's identity's authorised users (Weavr usersGet),
+// with each one's marks for the admin (UserPage.Marks).
 func (s *Service) ListUsers(ctx context.Context, c *Caller, f UserFilter) (*UserPage, error) {
 	if err := require(c, PermUsersList); err != nil {
 		return nil, err
@@ -139,11 +167,28 @@ func (s *Service) ListUsers(ctx context.Context, c *Caller, f UserFilter) (*User
 			return nil, Invalid("roles", "IN")
 		}
 	}
-	var page UserPage
+	if n := utf8.RuneCountInString(f.Search); n > maxSearch || (n > 0 && strings.TrimSpace(f.Search) == "") {
+		return nil, Invalid("search", "SIZE", "1", strconv.Itoa(maxSearch))
+	}
+	page := UserPage{Marks: map[string]UserMarks{}}
+	now := s.clock.Now()
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		var err error
-		page.Users, page.Count, err = tx.ListUsers(c.User.IdentityID, f)
-		return err
+		if page.Users, page.Count, err = tx.ListUsers(c.User.IdentityID, f); err != nil {
+			return err
+		}
+		for _, u := range page.Users {
+			inv, err := tx.Invite(u.ID)
+			switch {
+			case errors.Is(err, ErrRecordNotFound):
+				inv = nil
+			case err != nil:
+				return err
+			}
+			page.Marks[u.ID] = UserMarks{Locked: u.Locked(now),
+				InvitePending: inv != nil && inv.State == InvitePending && !inv.Expired(now)}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, internal("list users", err)

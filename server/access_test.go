@@ -143,6 +143,7 @@ var accessTable = []accessRoute{
 	{"POST /multi/consumers/verification/email/verify", secretKey, fixed("/multi/consumers/verification/email/verify", map[string]any{"email": "nobody@acme.test", "verificationCode": "654321"})},
 	{"POST /multi/users/kyc", userToken, fixed(kycPath, nil)}, // 409: email not verified
 	{"GET /multi/roles", userToken, fixed("/multi/roles", nil)},
+	{"GET /multi/session", userToken, fixed("/multi/session", nil)},
 	{"POST /multi/kyc/callback", secretKey, func(f *accessFixture) call {
 		body := `{"reference":"999999999","status":"APPROVED"}` // 404: no such case
 		return call{path: kycCallbackPath, body: body, headers: []string{kycsig.Header, kycsig.Sign(kycCallbackSecret, f.e.svc.Now(), []byte(body))}}

@@ -171,6 +171,7 @@ func (s *Server) routes() {
 	s.handle("POST /multi/consumers/verification/email/verify", secretKey, false, s.emailVerify(consumerRoot))
 	s.handle("POST /multi/users/kyc", userToken, false, s.userKYC)
 	s.handle("GET /multi/roles", userToken, false, s.rolesGet)
+	s.handle("GET /multi/session", userToken, false, s.sessionGet)
 	s.handle("POST /multi/kyc/callback", secretKey, false, s.kycCallback)
 
 	if s.svc.Sandbox() {

@@ -23,6 +23,9 @@ type userJSON struct {
 	Locale             string         `json:"locale,omitempty"`
 	Brand              string         `json:"brand,omitempty"`
 	Roles              []string       `json:"roles,omitempty"`
+	// Deputy extension fields, in usersGet only.
+	InvitePending bool `json:"invitePending,omitempty"`
+	Locked        bool `json:"locked,omitempty"`
 }
 
 func userResponse(u *core.User) userJSON {
@@ -133,6 +136,7 @@ func (s *Server) usersGet(r *request) (reply, error) {
 		Limit:  queryInt(&f, q, "limit", 100, 1, 100),
 		Tag:    q.Get("tag"),
 		Email:  q.Get("email"),
+		Search: q.Get("search"),
 		Roles:  f.roles("roles", q["roles"]),
 	}
 	if v := q.Get("active"); v != "" {
@@ -154,7 +158,9 @@ func (s *Server) usersGet(r *request) (reply, error) {
 	}
 	out := usersResponse{Users: make([]userJSON, 0, len(page.Users)), Count: page.Count, ResponseCount: len(page.Users)}
 	for _, u := range page.Users {
-		out.Users = append(out.Users, userResponse(u))
+		j := userResponse(u)
+		j.InvitePending, j.Locked = page.Marks[u.ID].InvitePending, page.Marks[u.ID].Locked
+		out.Users = append(out.Users, j)
 	}
 	return ok(out)
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -338,6 +339,14 @@ func TestUsersList(t *testing.T) {
 		{"tag=team_a&active=true", []string{u1}},
 		{"tag=team_b&roles=CARDS_MANAGEMENT_ROLE", []string{u2}},
 		{"active=false&roles=FUNDS_MANAGEMENT_ROLE", []string{}},
+		// The Deputy extension search: part of a name, email or tag, any case.
+		{"search=U2", []string{u2}},
+		{"search=team", []string{u1, u2, u3, u5}},
+		{"search=" + url.QueryEscape("bea SMITH"), all},
+		{"search=TEAM_A&active=true", []string{u1}},
+		{"search=acme&roles=CARDS_MANAGEMENT_ROLE", []string{u2, u4}},
+		{"search=u4%40acme&email=u4@acme.test", []string{u4}},
+		{"search=zzz", []string{}},
 	}
 	for _, tt := range tests {
 		t.Run("?"+tt.query, func(t *testing.T) {
@@ -374,6 +383,7 @@ func TestUsersList(t *testing.T) {
 			"offset=-1": "offset:RANGE", "offset=x": "offset:RANGE",
 			"active=maybe": "active:IN", "roles=BOSS": "roles:IN", "roles=ADMIN&roles=admin": "roles:IN",
 			"email=not-an-email": "email:REGEX",
+			"search=%20%20":      "search:SIZE", "search=" + strings.Repeat("a", 255): "search:SIZE",
 		} {
 			assert.Equal(t, []string{want}, e.auth(root.token, "GET", usersPath+"?"+q, nil).invalidFields(t), q)
 		}
@@ -683,4 +693,34 @@ func TestUserActivateLiftsALockout(t *testing.T) {
 	wantNoContent(t, e.auth(root.token, "POST", userPath(bea, "activate"), nil))
 	require.Equal(t, http.StatusForbidden, e.login("bea@acme.test", "Wr0ng-Password").status)
 	assert.Equal(t, http.StatusOK, e.login("bea@acme.test", testPassword).status, "one failure after activation does not lock")
+}
+
+// usersGet marks who has an invite waiting and who is locked out (Deputy
+// extension fields), and leaves them out for the others.
+func TestUsersListMarks(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	invited := e.createUser(root.token, userBody("invited@acme.test", core.RoleCardAssignee))
+	locked := e.newMember(root.token, "locked@acme.test", core.RoleCardAssignee)
+	plain := e.createUser(root.token, userBody("plain@acme.test", core.RoleCardAssignee))
+	wantNoContent(t, e.auth(root.token, "POST", userPath(invited, "invite"), nil))
+	for range 5 {
+		e.login(locked.email, "Wr0ng-Passw0rd")
+	}
+	require.Equal(t, http.StatusLocked, e.login(locked.email, testPassword).status)
+
+	users := e.auth(root.token, "GET", usersPath, nil).json(t)["users"].([]any)
+	marks := map[string][2]any{}
+	for _, u := range users {
+		m := u.(map[string]any)
+		marks[m["id"].(string)] = [2]any{m["invitePending"], m["locked"]}
+	}
+	assert.Equal(t, map[string][2]any{invited: {true, nil}, locked.id: {nil, true}, plain: {nil, nil}}, marks)
+
+	e.advance(31 * 24 * time.Hour) // the invite expires, the lockout ends
+	users = e.auth(e.loginToken(root.email), "GET", usersPath, nil).json(t)["users"].([]any)
+	for _, u := range users {
+		assert.NotContains(t, u, "invitePending")
+		assert.NotContains(t, u, "locked")
+	}
 }

@@ -69,6 +69,16 @@ func confirmActive(u client.User, active bool) *confirmBox {
 	return newConfirm("Deactivate "+displayName(u)+"? Their sessions end and they cannot sign in until activated.", do(setActiveOp(u, false)))
 }
 
+// confirmInvite asks whether to email u an invite; last is their latest
+// invite, when known, which a new one replaces.
+func confirmInvite(u client.User, last *client.InviteStatus) *confirmBox {
+	prompt := "Email an invite to " + displayName(u) + "? They set a password with the code it carries."
+	if last != nil && last.State == client.InvitePending {
+		prompt += " It replaces the invite sent before, whose code stops working."
+	}
+	return newConfirm(prompt, do(inviteOp(u)))
+}
+
 // update handles a key while the box is open: it reports whether the box
 // closes and the command to run.
 func (c *confirmBox) update(msg tea.KeyPressMsg) (closed bool, cmd tea.Cmd) {
@@ -83,7 +93,7 @@ func (c *confirmBox) update(msg tea.KeyPressMsg) (closed bool, cmd tea.Cmd) {
 
 func (c *confirmBox) keys() []key.Binding { return []key.Binding{c.yesKey, c.noKey} }
 
-func (c *confirmBox) view(st styles, width int) string {
+func (c *confirmBox) view(st *styles, width int) string {
 	text := wrapText(c.prompt, width-4)
 	return st.box.Width(width).Render(text + "\n" + st.header.Render("y") + " yes · " + st.header.Render("n") + " no")
 }
@@ -110,9 +120,11 @@ func roleShort(r string) string {
 	return strings.ToLower(r)
 }
 
+// rolesShort is a user's roles for tables; a user without roles holds every
+// permission (Weavr's rule), which the table says.
 func rolesShort(rs []string) string {
 	if len(rs) == 0 {
-		return "—"
+		return "all (no roles)"
 	}
 	out := make([]string, len(rs))
 	for i, r := range rs {

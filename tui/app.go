@@ -18,9 +18,9 @@ import (
 	"github.com/deputyhq/deputy/tui/stepup"
 )
 
-// SessionIdle is how long the server keeps a session without calls (Weavr's
-// 5 minutes); the status line counts it down from the last successful call.
-const SessionIdle = 5 * time.Minute
+// refreshEvery is how often the users table reloads itself while the
+// admin is at the keyboard.
+const refreshEvery = 30 * time.Second
 
 // The smallest terminal the UI draws in; below it, it says so.
 const (
@@ -31,7 +31,7 @@ const (
 // deps is what every screen is built from.
 type deps struct {
 	clock   Clock
-	st      styles
+	st      *styles
 	loc     *time.Location // where times are shown
 	sandbox bool
 	server  string // the server's address, shown at sign-in
@@ -51,6 +51,26 @@ type whoMsg struct {
 }
 
 type tickMsg struct{}
+
+// refreshMsg asks the top screen to reload what it shows, if it lists
+// something that others change (the users table).
+type refreshMsg struct{}
+
+// sessionMsg answers the call that reads the session's numbers (Deputy sessionGet).
+type sessionMsg struct {
+	outcome
+	info *client.SessionInfo
+}
+
+// sessionOp reads the session's idle timeout and challenge limits. It is
+// quiet: without them the status line shows no countdown.
+func sessionOp() op {
+	return op{name: "read the session", label: "Reading the session…", quiet: true,
+		run: func(ctx context.Context, a api) result {
+			info, err := a.s.Info(ctx)
+			return sessionMsg{outcome: outcome{err}, info: info}
+		}}
+}
 
 type spinMsg struct{}
 
@@ -83,7 +103,8 @@ type model struct {
 
 	sess   *client.Session
 	who    who
-	lastOK time.Time // the last successful call: the session's idle timer restarts there
+	lastOK time.Time           // the last successful call: the session's idle timer restarts there
+	info   *client.SessionInfo // the server's numbers for this session, once read
 
 	modal      *stepup.Model
 	stepUpWait result // the failed answer the modal is about (given back to the screen on cancel)
@@ -97,15 +118,18 @@ type model struct {
 	notice    string
 	noticeErr bool
 
+	quitAsk *confirmBox // q asks while a screen holds unsaved changes
+	lastKey time.Time   // the admin's last key press: the table refreshes itself only while they are there
+
 	initCmd tea.Cmd // the first screen's first command
 }
 
 // newModel returns the root model, on the sign-in screen.
 func newModel(opts Options, clock Clock, loc *time.Location) model {
-	d := deps{clock: clock, st: newStyles(), loc: loc, sandbox: opts.Sandbox, server: opts.Client.BaseURL(),
+	d := deps{clock: clock, st: newStyles(darkPalette()), loc: loc, sandbox: opts.Sandbox, server: opts.Client.BaseURL(),
 		connect: connectLink(opts.Client.BaseURL(), opts.Client.Key())}
 	h := help.New()
-	h.Styles = help.DefaultDarkStyles()
+	h.Styles = d.st.help
 	m := model{
 		c: opts.Client, deps: d, keys: newAppKeys(), help: h,
 		width: 80, height: 24,
@@ -118,7 +142,8 @@ func newModel(opts Options, clock Clock, loc *time.Location) model {
 }
 
 func (m model) Init() tea.Cmd {
-	return tea.Batch(m.initCmd, m.deps.clock.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg{} }))
+	return tea.Batch(m.initCmd, tea.RequestBackgroundColor, m.deps.clock.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg{} }),
+		m.deps.clock.Tick(refreshEvery, func(time.Time) tea.Msg { return refreshMsg{} }))
 }
 
 func (m model) top() screen { return m.stack[len(m.stack)-1] }
@@ -127,14 +152,23 @@ func (m model) top() screen { return m.stack[len(m.stack)-1] }
 // notice line, the status line and the two lines of help.
 func (m model) bodySize() (int, int) { return m.width, max(1, m.height-5) }
 
+// sizeFor is the area s draws in: the body, or the whole terminal for a
+// full-screen one.
+func (m model) sizeFor(s screen) (int, int) {
+	if fs, ok := s.(fullScreen); ok && fs.FullScreen() {
+		return m.width, m.height
+	}
+	return m.bodySize()
+}
+
 func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
-		w, h := m.bodySize()
 		for i, s := range m.stack {
-			m.stack[i] = s.SetSize(w, h)
+			m.stack[i] = s.SetSize(m.sizeFor(s))
 		}
+		w, _ := m.bodySize()
 		if m.modal != nil {
 			mod := m.modal.SetWidth(w - 4)
 			m.modal = &mod
@@ -142,12 +176,21 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.toTop(msg) // a screen may need new data for its new size
 	case tea.KeyPressMsg:
 		return m.key(msg)
+	case tea.BackgroundColorMsg:
+		// Every screen shares the styles: rebuilt in place, they all follow.
+		*m.deps.st = *newStyles(paletteFor(msg.IsDark()))
+		m.help.Styles = m.deps.st.help
+		if m.modal != nil {
+			mod := m.modal.SetColors(m.deps.st.stepUpColors())
+			m.modal = &mod
+		}
+		return m, nil
 	case op:
 		return m.start(msg)
 	case doneMsg:
 		return m.done(msg)
 	case pushMsg:
-		w, h := m.bodySize()
+		w, h := m.sizeFor(msg.s)
 		m.stack = append(m.stack, msg.s.SetSize(w, h))
 		m.fullHelp = false
 		return m, msg.init
@@ -159,12 +202,19 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.notice != "" {
 			m.notice, m.noticeErr = msg.notice, false
 		}
-		return m.toTop(reloadMsg{})
+		return m.toTop(reloadMsg{focus: msg.focus})
 	case noticeMsg:
 		m.notice, m.noticeErr = msg.text, false
 		return m, nil
 	case tickMsg:
 		return m, m.deps.clock.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg{} })
+	case refreshMsg:
+		next := m.deps.clock.Tick(refreshEvery, func(time.Time) tea.Msg { return refreshMsg{} })
+		if !m.present() || m.modal != nil || m.quitAsk != nil || m.fullHelp {
+			return m, next
+		}
+		m, cmd := m.toTop(msg)
+		return m, tea.Batch(next, cmd)
 	case spinMsg:
 		if m.inflight == 0 && (m.modal == nil || !m.modal.Busy()) {
 			m.spinning = false
@@ -241,14 +291,22 @@ func (m model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if key.Matches(msg, m.keys.ForceQuit) {
 		return m, tea.Quit
 	}
+	m.lastKey = m.deps.clock.Now()
 	if m.modal != nil {
 		return m.toModal(msg)
+	}
+	if m.quitAsk != nil {
+		closed, cmd := m.quitAsk.update(msg)
+		if closed {
+			m.quitAsk = nil
+		}
+		return m, cmd
 	}
 	m.notice = "" // a notice stays until the admin does something else
 	if m.fullHelp {
 		switch {
 		case key.Matches(msg, m.keys.Quit) && !m.top().Editing():
-			return m, tea.Quit
+			return m.quit()
 		case key.Matches(msg, m.keys.Help), msg.String() == "esc":
 			m.fullHelp = false
 		}
@@ -257,13 +315,34 @@ func (m model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if !m.top().Editing() {
 		switch {
 		case key.Matches(msg, m.keys.Quit):
-			return m, tea.Quit
+			return m.quit()
 		case key.Matches(msg, m.keys.Help):
 			m.fullHelp = true
 			return m, nil
 		}
 	}
 	return m.toTop(msg)
+}
+
+// present reports whether the admin has pressed a key recently enough that
+// a refresh does not keep an unattended session alive: refreshing stops a
+// refresh before the session would have ended without them.
+func (m model) present() bool {
+	return m.sess != nil && m.info != nil && m.deps.clock.Now().Sub(m.lastKey)+refreshEvery < m.info.IdleTimeout
+}
+
+// quit quits, after asking when a screen holds unsaved changes.
+func (m model) quit() (tea.Model, tea.Cmd) {
+	for i := len(m.stack) - 1; i >= 0; i-- {
+		if u, ok := m.stack[i].(unsaved); ok {
+			if what := u.Unsaved(); what != "" {
+				m.fullHelp = false
+				m.quitAsk = newConfirm("Quit without saving "+what+"?", tea.Quit)
+				return m, nil
+			}
+		}
+	}
+	return m, tea.Quit
 }
 
 // start runs o.
@@ -308,7 +387,7 @@ func (m model) done(d doneMsg) (tea.Model, tea.Cmd) {
 		m.stepUpWait, m.stepUpOp = d.res, d.op
 		return m, do(stepUpFactorsOp())
 	case errors.Is(err, client.ErrUnauthorized) && !d.op.signIn:
-		return m.expire()
+		return m.expire(d.res)
 	case !d.op.quiet:
 		m.notice, m.noticeErr = "Could not "+d.op.name+": "+describe(err), true
 	}
@@ -322,26 +401,38 @@ func (m model) done(d doneMsg) (tea.Model, tea.Cmd) {
 			m.who.name, m.who.identity = res.name, res.identity
 		}
 		return m, nil
+	case sessionMsg:
+		if err == nil {
+			m.info = res.info
+		}
+		return m, nil
 	case stepUpFactorsMsg:
+		if res.info != nil {
+			m.info = res.info
+		}
 		return m.openStepUp(res.factors)
 	}
 	return m.toTop(d.res)
 }
 
-// stepUpFactorsMsg answers the admin's factors, read before the step-up
-// modal opens.
+// stepUpFactorsMsg answers the admin's factors and the session's numbers,
+// read before the step-up modal opens.
 type stepUpFactorsMsg struct {
 	outcome
 	factors []client.Factor
+	info    *client.SessionInfo
 }
 
-// stepUpFactorsOp reads the admin's own factors (Weavr authFactorsGet). It is
-// quiet: when they cannot be read the modal opens with SMS alone.
+// stepUpFactorsOp reads the admin's own factors (Weavr authFactorsGet) and
+// the session's challenge limits (Deputy sessionGet). It is quiet: when the
+// factors cannot be read the modal opens with SMS alone, and without the
+// limits it shows the ones read at sign-in.
 func stepUpFactorsOp() op {
 	return op{name: "check your second factors", label: "Checking how you can confirm…", quiet: true,
 		run: func(ctx context.Context, a api) result {
 			fs, err := a.s.Factors(ctx)
-			return stepUpFactorsMsg{outcome: outcome{err}, factors: fs}
+			info, _ := a.s.Info(ctx)
+			return stepUpFactorsMsg{outcome: outcome{err}, factors: fs, info: info}
 		}}
 }
 
@@ -353,7 +444,7 @@ func (m model) openStepUp(factors []client.Factor) (tea.Model, tea.Cmd) {
 		return m, nil // the session ended meanwhile
 	}
 	o := m.stepUpOp
-	mod := stepup.New(m.sess, m.deps.clock, stepup.Operation{Summary: sentenceCase(o.name), Retry: do(o)}, factors).SetWidth(m.width - 4)
+	mod := stepup.New(m.sess, m.deps.clock, stepup.Operation{Summary: sentenceCase(o.name), Retry: do(o)}, factors, m.info).SetWidth(m.width - 4).SetColors(m.deps.st.stepUpColors())
 	m.modal, m.stepUpOp = &mod, op{}
 	m.fullHelp = false
 	return m, mod.Init()
@@ -363,7 +454,7 @@ func (m model) openStepUp(factors []client.Factor) (tea.Model, tea.Cmd) {
 // gets its failed answer, so that it stops waiting; nothing was done.
 func (m model) stepUpCancelled(err error) (tea.Model, tea.Cmd) {
 	if errors.Is(err, client.ErrUnauthorized) {
-		return m.expire()
+		return m.expire(nil)
 	}
 	m.modal = nil
 	waiting := m.stepUpWait
@@ -380,17 +471,23 @@ func (m model) stepUpCancelled(err error) (tea.Model, tea.Cmd) {
 }
 
 // expire sends the admin to sign in again, keeping the screens they were on:
-// after signing in they are back where they were. A screen waiting for an
-// operation that needed a step-up gets its failed answer first, so that it
-// does not wait for ever: nothing was done, and the admin can ask again.
-func (m model) expire() (tea.Model, tea.Cmd) {
+// after signing in they are back where they were. The screen gets its failed
+// answers first (failed, the call that met the ended session, and the one
+// that waited for a step-up), so that it does not wait for ever: nothing was
+// done, and the admin can ask again.
+func (m model) expire(failed result) (tea.Model, tea.Cmd) {
 	waiting := m.stepUpWait
 	m.modal, m.stepUpWait, m.stepUpOp, m.sess = nil, nil, op{}, nil
 	m.fullHelp = false
-	var cmd tea.Cmd
-	if waiting != nil {
-		m, cmd = m.toTop(waiting)
+	var cmds []tea.Cmd
+	for _, res := range []result{waiting, failed} {
+		if res != nil {
+			var cmd tea.Cmd
+			m, cmd = m.toTop(res)
+			cmds = append(cmds, cmd)
+		}
 	}
+	cmd := tea.Batch(cmds...)
 	if _, ok := m.top().(signIn); ok {
 		return m, cmd
 	}
@@ -410,7 +507,8 @@ func (m model) signedIn(res signedInMsg) (tea.Model, tea.Cmd) {
 		m.who = who{email: res.email}
 	}
 	m.deps.self = res.login.Credentials.ID
-	whoCmd := do(whoOp(res.login))
+	m.lastKey = m.lastOK
+	whoCmd := tea.Batch(do(whoOp(res.login)), do(sessionOp()))
 	w, h := m.bodySize()
 	if len(m.stack) > 1 {
 		m.stack = m.stack[:len(m.stack)-1]
@@ -475,6 +573,9 @@ func (m model) render() string {
 	}
 	w, h := m.bodySize()
 	top := m.top()
+	if fs, ok := top.(fullScreen); ok && fs.FullScreen() && m.modal == nil && m.quitAsk == nil && !m.fullHelp {
+		return pad(top.View(), m.width, m.height)
+	}
 
 	title := m.deps.st.title.Render("Deputy admin") + m.deps.st.dim.Render(" · ") + top.Title()
 	if m.deps.sandbox {
@@ -491,8 +592,12 @@ func (m model) render() string {
 		body = top.View()
 	}
 	body = pad(clip(body, h), w, h)
-	if m.modal != nil {
+	switch {
+	case m.modal != nil:
 		body = overlay(body, m.modal.View(), w, h)
+	case m.quitAsk != nil:
+		box := m.quitAsk.view(m.deps.st, min(w, 76))
+		body = overlayTop(body, box, w, h, max(1, h-lineCount(box)-1))
 	}
 
 	var notice string
@@ -530,8 +635,11 @@ func (m model) statusLine(w int) string {
 	if m.who.identity != "" {
 		left += " · " + m.who.identity
 	}
-	remaining := SessionIdle - m.deps.clock.Now().Sub(m.lastOK)
 	var right string
+	if m.info == nil {
+		return m.deps.st.dim.Render(fit(left, w))
+	}
+	remaining := m.info.IdleTimeout - m.deps.clock.Now().Sub(m.lastOK)
 	if remaining > 0 {
 		secs := int((remaining + time.Second - 1) / time.Second)
 		right = fmt.Sprintf("session %d:%02d left", secs/60, secs%60)
@@ -566,6 +674,9 @@ func (m model) shortHelp(w int) string {
 func (m model) keyMap() help.KeyMap {
 	if m.modal != nil {
 		return m.modal.KeyMap()
+	}
+	if m.quitAsk != nil {
+		return bindingList(m.quitAsk.keys())
 	}
 	global := []key.Binding{m.keys.ForceQuit}
 	if !m.top().Editing() {

@@ -22,15 +22,15 @@ type detailMsg struct {
 }
 
 type detailKeys struct {
-	Back, Edit, Activate, Deactivate, Invite, Roles, Reload, Connect, Events key.Binding
+	Back, Edit, Activate, Deactivate, Invite, Roles, Reload, Connect, Events, Devices key.Binding
 }
 
 func (k detailKeys) ShortHelp() []key.Binding {
-	return []key.Binding{k.Back, k.Edit, k.Activate, k.Deactivate, k.Invite, k.Roles}
+	return []key.Binding{k.Back, k.Edit, k.Activate, k.Deactivate, k.Invite, k.Roles, k.Connect, k.Devices}
 }
 
 func (k detailKeys) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.Back, k.Reload}, {k.Edit, k.Roles, k.Invite}, {k.Activate, k.Deactivate}, {k.Connect, k.Events}}
+	return [][]key.Binding{{k.Back, k.Reload}, {k.Edit, k.Roles, k.Invite}, {k.Activate, k.Deactivate}, {k.Connect, k.Devices, k.Events}}
 }
 
 // detailScreen shows one user: their fields, roles, factors, invite and KYC.
@@ -43,7 +43,6 @@ type detailScreen struct {
 	loaded  bool
 	loadErr string
 	confirm *confirmBox
-	showQR  bool // the companion's connect link as a QR code
 }
 
 func newDetail(d deps, u client.User) (screen, tea.Cmd) {
@@ -55,8 +54,9 @@ func newDetail(d deps, u client.User) (screen, tea.Cmd) {
 		Invite:     key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "invite")),
 		Roles:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "roles")),
 		Reload:     key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "reload")),
-		Connect:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "connect a phone (QR)")),
+		Connect:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "connect their phone")),
 		Events:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "security events")),
+		Devices:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "phone & devices")),
 	}}
 	return s, s.load()
 }
@@ -115,15 +115,13 @@ func (s detailScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			}
 			return s, cmd
 		}
-		if s.showQR {
-			if key.Matches(msg, s.keys.Back, s.keys.Connect) {
-				s.showQR = false
-			}
-			return s, nil
-		}
 		switch {
 		case key.Matches(msg, s.keys.Connect):
-			s.showQR = true
+			c, init := connectUser(s.deps, s.user)
+			return s, push(c, init)
+		case key.Matches(msg, s.keys.Devices):
+			v, init := newDevices(s.deps, s.user)
+			return s, push(v, init)
 		case key.Matches(msg, s.keys.Back):
 			return s, back("")
 		case key.Matches(msg, s.keys.Reload):
@@ -142,35 +140,17 @@ func (s detailScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		case key.Matches(msg, s.keys.Deactivate):
 			s.confirm = confirmActive(s.user, false)
 		case key.Matches(msg, s.keys.Invite):
-			return s, do(inviteOp(s.user))
+			var inv *client.InviteStatus
+			if s.loaded {
+				inv = s.status.Invite
+			}
+			s.confirm = confirmInvite(s.user, inv)
 		}
 	}
 	return s, nil
 }
 
-// qrView shows the connect link for the user's phone: as a QR code when the
-// window is tall enough (with the title and the link around it when they fit
-// too), always as text otherwise.
-func (s detailScreen) qrView() string {
-	u := s.user
-	title := "  " + s.st.header.Render("Connect "+strings.TrimSpace(u.Name+" "+u.Surname)+"'s phone") +
-		s.st.dim.Render("  scan with the Deputy companion · c or esc closes")
-	link := "  " + s.connect
-	code := qrText(s.connect)
-	switch n := lineCount(code); {
-	case code == "" || n > s.h:
-		return strings.Join([]string{title, s.st.dim.Render("  (make the window taller to see the QR code)"), link}, "\n")
-	case n+2 <= s.h:
-		return strings.Join([]string{title, code, link}, "\n")
-	default:
-		return code
-	}
-}
-
 func (s detailScreen) View() string {
-	if s.showQR {
-		return s.qrView()
-	}
 	u := s.user
 	row := func(label, value string) string {
 		return "  " + s.st.label.Render(fit(label, 14)) + value
@@ -276,9 +256,9 @@ func factorsText(fs []client.Factor) string {
 
 func factorName(f client.Factor) string {
 	switch f.Channel {
-	case "SMS":
+	case client.ChannelSMS:
 		return "SMS codes"
-	case "BIOMETRIC":
+	case client.ChannelBiometric:
 		return "biometric (mobile app)"
 	}
 	return strings.ToLower(f.Channel + " " + f.Type)

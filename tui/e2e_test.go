@@ -48,7 +48,7 @@ func TestEndToEnd(t *testing.T) {
 	waitFor("No users yet")
 
 	tm.Type("n")
-	waitFor("New user")
+	waitFor("[x] assignee") // the roles the server lets the admin give
 	tm.Type("Grace")
 	enter()
 	tm.Type("Hopper")
@@ -68,9 +68,9 @@ func TestEndToEnd(t *testing.T) {
 	tm.Type("/")
 	waitFor("Filter users")
 	tm.Type("grace@acme.test")
-	waitFor("searching by email")
+	waitFor("part of a name, an email or a tag")
 	enter()
-	waitFor("email = grace@acme.test")
+	waitFor("Filter: “grace@acme.test”")
 
 	tm.Type("d")
 	waitFor("Deactivate Grace Hopper")

@@ -26,7 +26,7 @@ type enrolSentMsg struct{ outcome }
 type enrolDoneMsg struct{ outcome }
 
 type factorsKeys struct {
-	Enrol, Verify, Cancel, Back key.Binding
+	Enrol, Verify, Cancel, Back, Connect key.Binding
 }
 
 // factorsScreen shows the signed-in admin's own second factors and enrols
@@ -45,11 +45,12 @@ type factorsScreen struct {
 }
 
 func newFactors(d deps) (screen, tea.Cmd) {
-	s := factorsScreen{deps: d, code: newInput("123456", 6), keys: factorsKeys{
-		Enrol:  key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "enrol SMS")),
-		Verify: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "verify code")),
-		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
-		Back:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+	s := factorsScreen{deps: d, code: newInput("", 10), keys: factorsKeys{
+		Enrol:   key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "enrol SMS")),
+		Verify:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "verify code")),
+		Cancel:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		Back:    key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+		Connect: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "connect my phone")),
 	}}
 	s.code.SetWidth(7)
 	return s, s.load()
@@ -70,7 +71,7 @@ func (s factorsScreen) Keys() help.KeyMap {
 	if s.entering {
 		return bindingList{s.keys.Verify, s.keys.Enrol, s.keys.Cancel}
 	}
-	return bindingList{s.keys.Enrol, s.keys.Back}
+	return bindingList{s.keys.Enrol, s.keys.Connect, s.keys.Back}
 }
 
 func (s factorsScreen) SetSize(w, h int) screen {
@@ -80,7 +81,7 @@ func (s factorsScreen) SetSize(w, h int) screen {
 
 func (s factorsScreen) smsActive() bool {
 	for _, f := range s.factors {
-		if f.Channel == "SMS" && f.Status == client.FactorActive {
+		if f.Channel == client.ChannelSMS && f.Status == client.FactorActive {
 			return true
 		}
 	}
@@ -103,7 +104,7 @@ func (s factorsScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			return s, nil
 		}
 		s.entering, s.err = true, ""
-		s.info = "A code was texted to your mobile. It expires in 5 minutes."
+		s.info = "A code was texted to your mobile."
 		s.code.Reset()
 		s.code.Focus()
 		return s, s.load()
@@ -129,6 +130,9 @@ func (s factorsScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			return s, nil
 		case key.Matches(msg, s.keys.Back):
 			return s, back("")
+		case !s.entering && key.Matches(msg, s.keys.Connect):
+			c, init := connectSelf(s.deps)
+			return s, push(c, init)
 		case key.Matches(msg, s.keys.Enrol):
 			if s.smsActive() {
 				s.err = "Your SMS factor is already active."
@@ -142,8 +146,8 @@ func (s factorsScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 				}})
 		case s.entering && key.Matches(msg, s.keys.Verify):
 			code := s.code.Value()
-			if len(code) != 6 {
-				s.err = "The code has 6 digits."
+			if code == "" { // its length is the server's to check
+				s.err = "Type the code."
 				return s, nil
 			}
 			s.busy, s.err = true, ""
@@ -188,9 +192,9 @@ func (s factorsScreen) View() string {
 		sms, push := "not enrolled", "not enrolled (enrol it on the mobile companion)"
 		for _, f := range s.factors {
 			switch f.Channel {
-			case "SMS":
+			case client.ChannelSMS:
 				sms = factorStatus(f.Status)
-			case "BIOMETRIC":
+			case client.ChannelBiometric:
 				push = factorStatus(f.Status)
 			}
 		}

@@ -20,6 +20,26 @@ type savedMsg struct {
 	user *client.User
 }
 
+// grantMsg answers which roles the admin may give (Deputy sessionGet).
+type grantMsg struct {
+	outcome
+	info *client.SessionInfo
+}
+
+// grantOp asks the server which roles the admin may give: the rank rule is
+// the server's, never re-typed here.
+func grantOp() tea.Cmd {
+	return do(op{name: "read the roles you may give", label: "Reading the roles you may give…", quiet: true,
+		run: func(ctx context.Context, a api) result {
+			info, err := a.s.Info(ctx)
+			return grantMsg{outcome: outcome{err}, info: info}
+		}})
+}
+
+// leastRole is the role a new user starts with: it sees and changes only
+// the user themselves.
+const leastRole = client.RoleCardAssignee
+
 type formKeys struct {
 	Next, Prev, Enter, Save, Toggle, Left, Right, Cancel key.Binding
 }
@@ -48,9 +68,13 @@ type formScreen struct {
 	keys       formKeys
 	edit       *client.User
 	fields     []formField
-	roles      []bool // create only: the roles to give, in allRoles order
+	grantable  []string // create only: the roles the admin may give, nil until the server says
+	mayAll     bool     // the admin may create a user without roles (who holds every permission)
+	grantErr   string   // why the grantable roles could not be read
+	roles      []bool   // the roles to give, in grantable's order
 	roleCursor int
-	focus      int // a field index; len(fields) is the roles row
+	confirm    *confirmBox // asks before creating a user without roles
+	focus      int         // a field index; len(fields) is the roles row
 	errs       fieldErrors
 	formErr    string
 	saving     bool
@@ -86,12 +110,28 @@ func newForm(d deps, edit *client.User) (screen, tea.Cmd) {
 		for i, v := range vals {
 			s.fields[i].input.SetValue(v)
 		}
-	} else {
-		s.roles = make([]bool, len(allRoles()))
-		s.keys.Toggle.SetEnabled(false)
+		s.focusField()
+		return s, nil
 	}
+	s.keys.Toggle.SetEnabled(false)
 	s.focusField()
-	return s, nil
+	return s, grantOp()
+}
+
+// granted takes the roles the admin may give, ticking the least of them.
+func (s formScreen) granted(msg grantMsg) formScreen {
+	if err := msg.failure(); err != nil {
+		s.grantErr = describe(err)
+		return s
+	}
+	s.grantErr = ""
+	s.grantable, s.mayAll = msg.info.GrantableRoles, msg.info.MayGrantAll
+	s.roles = make([]bool, len(s.grantable))
+	if i := slices.Index(s.grantable, leastRole); i >= 0 {
+		s.roles[i] = true
+	}
+	s.roleCursor = 0
+	return s
 }
 
 func (s *formScreen) focusField() {
@@ -122,8 +162,34 @@ func (s formScreen) Title() string {
 	return "New user"
 }
 
-func (s formScreen) Editing() bool     { return true }
-func (s formScreen) Keys() help.KeyMap { return s.keys }
+func (s formScreen) Editing() bool { return s.confirm == nil }
+
+// Unsaved names the form when a field differs from what it started with.
+func (s formScreen) Unsaved() string {
+	in := s.input()
+	if s.edit == nil {
+		if in != (userInput{}) {
+			return "the new user"
+		}
+		return ""
+	}
+	var start userInput
+	start.name, start.surname, start.email, start.tag = s.edit.Name, s.edit.Surname, s.edit.Email, s.edit.Tag
+	if m := s.edit.Mobile; m != nil {
+		start.countryCode, start.number = m.CountryCode, m.Number
+	}
+	if in != start {
+		return "the changes to " + s.edit.Email
+	}
+	return ""
+}
+
+func (s formScreen) Keys() help.KeyMap {
+	if s.confirm != nil {
+		return bindingList(s.confirm.keys())
+	}
+	return s.keys
+}
 
 func (s formScreen) SetSize(w, h int) screen {
 	s.w, s.h = w, h
@@ -138,9 +204,20 @@ func (s formScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 	case savedMsg:
 		s.saving = false
 		return s.saved(msg)
+	case grantMsg:
+		return s.granted(msg), nil
+	case createMsg:
+		return s.create(msg.create)
 	case tea.KeyPressMsg:
 		if s.saving {
 			return s, nil
+		}
+		if s.confirm != nil {
+			closed, cmd := s.confirm.update(msg)
+			if closed {
+				s.confirm = nil
+			}
+			return s, cmd
 		}
 		switch {
 		case key.Matches(msg, s.keys.Cancel):
@@ -164,6 +241,9 @@ func (s formScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			return s, nil
 		}
 		if s.focus == len(s.fields) {
+			if len(s.roles) == 0 {
+				return s, nil // not read yet
+			}
 			switch msg.String() {
 			case "left":
 				s.roleCursor = max(0, s.roleCursor-1)
@@ -213,21 +293,33 @@ func (s formScreen) submit() (screen, tea.Cmd) {
 	if in.countryCode != "" {
 		mobile = &client.Mobile{CountryCode: in.countryCode, Number: in.number}
 	}
-	ref := client.NewIdempotencyRef()
 	if s.edit == nil {
 		create := client.UserCreate{Name: in.name, Surname: in.surname, Email: in.email, Mobile: mobile, Tag: in.tag}
 		for i, on := range s.roles {
 			if on {
-				create.Roles = append(create.Roles, allRoles()[i])
+				create.Roles = append(create.Roles, s.grantable[i])
 			}
 		}
-		s.saving = true
-		return s, do(op{name: "create user " + in.email, label: "Creating " + in.email + "…", quiet: true,
-			run: func(ctx context.Context, a api) result {
-				u, err := a.s.CreateUser(ctx, create, client.IdempotencyRef(ref))
-				return savedMsg{outcome: outcome{err}, user: u}
-			}})
+		switch {
+		case s.grantable == nil && s.grantErr != "":
+			s.formErr = "Could not read the roles you may give: " + s.grantErr + ". Press esc and try again."
+			return s, nil
+		case s.grantable == nil:
+			s.formErr = "Still reading the roles you may give; save again in a moment."
+			return s, nil
+		case len(create.Roles) == 0 && !s.mayAll:
+			s.formErr = "Tick a role: you may not create a user who holds every permission."
+			s.focus = len(s.fields)
+			s.focusField()
+			return s, nil
+		case len(create.Roles) == 0:
+			s.confirm = newConfirm("Create "+in.email+" with no roles? A user without roles holds every permission, as an admin does.",
+				func() tea.Msg { return createMsg{create} })
+			return s, nil
+		}
+		return s.create(create)
 	}
+	ref := client.NewIdempotencyRef()
 	patch, changed := s.patch(in, mobile)
 	if !changed {
 		s.formErr = "Nothing changed."
@@ -238,6 +330,21 @@ func (s formScreen) submit() (screen, tea.Cmd) {
 	return s, do(op{name: "update user " + email, label: "Saving " + email + "…", quiet: true,
 		run: func(ctx context.Context, a api) result {
 			u, err := a.s.UpdateUser(ctx, id, patch, client.IdempotencyRef(ref))
+			return savedMsg{outcome: outcome{err}, user: u}
+		}})
+}
+
+// createMsg is the admin's yes to creating a user without roles.
+type createMsg struct{ create client.UserCreate }
+
+// create sends the create, with a fresh idempotency-ref that the step-up's
+// retry reuses.
+func (s formScreen) create(create client.UserCreate) (screen, tea.Cmd) {
+	ref := client.NewIdempotencyRef()
+	s.saving = true
+	return s, do(op{name: "create user " + create.Email, label: "Creating " + create.Email + "…", quiet: true,
+		run: func(ctx context.Context, a api) result {
+			u, err := a.s.CreateUser(ctx, create, client.IdempotencyRef(ref))
 			return savedMsg{outcome: outcome{err}, user: u}
 		}})
 }
@@ -270,7 +377,7 @@ func (s formScreen) saved(msg savedMsg) (screen, tea.Cmd) {
 		if s.edit != nil {
 			return s, back("Saved " + displayName(*msg.user) + ".")
 		}
-		return s, back("Created " + displayName(*msg.user) + ". Press i on it to email an invite.")
+		return s, backTo("Created "+displayName(*msg.user)+". Press i to email them an invite.", msg.user.ID)
 	}
 	var ae *client.Error
 	switch {
@@ -292,6 +399,8 @@ func (s formScreen) saved(msg savedMsg) (screen, tea.Cmd) {
 		s.focusFirstError()
 	case errors.Is(err, client.ErrStepUpRequired):
 		s.formErr = "Not saved: the step-up did not complete. Press ctrl+s to try again."
+	case errors.Is(err, client.ErrUnauthorized):
+		s.formErr = "Not saved: your session had ended. Press ctrl+s to save again."
 	default:
 		s.formErr = "Not saved: " + describe(err) + "."
 	}
@@ -335,25 +444,7 @@ func (s formScreen) View() string {
 		}
 	}
 	if s.edit == nil {
-		var b strings.Builder
-		for i, r := range allRoles() {
-			box := "[ ] "
-			if s.roles[i] {
-				box = "[x] "
-			}
-			item := box + roleShort(r)
-			if s.focus == len(s.fields) && i == s.roleCursor {
-				item = s.st.selected.Render(item)
-			}
-			if i > 0 {
-				b.WriteString("  ")
-			}
-			b.WriteString(item)
-		}
-		lines = append(lines, label("Roles", s.focus == len(s.fields))+b.String())
-		if !slices.Contains(s.roles, true) {
-			lines = append(lines, "                "+s.st.dim.Render("none ticked: the user gets every permission (Weavr's rule)"))
-		}
+		lines = append(lines, s.rolesRow(label)...)
 	} else {
 		lines = append(lines, "  "+s.st.dim.Render("Roles are changed with r on the users table or the user's page."))
 	}
@@ -368,7 +459,48 @@ func (s formScreen) View() string {
 	default:
 		lines = append(lines, "  "+s.st.dim.Render("Creating a user asks you to confirm it's you. Mobile is optional."))
 	}
-	return strings.Join(lines, "\n")
+	body := strings.Join(lines, "\n")
+	if s.confirm != nil {
+		box := s.confirm.view(s.st, min(s.w, 76))
+		body = overlayTop(body, box, s.w, s.h, max(1, s.h-lineCount(box)-1))
+	}
+	return body
+}
+
+// rolesRow shows the roles the admin may give, as check boxes.
+func (s formScreen) rolesRow(label func(string, bool) string) []string {
+	focused := s.focus == len(s.fields)
+	switch {
+	case s.grantable == nil && s.grantErr != "":
+		return []string{label("Roles", focused) + s.st.errLine("could not read the roles you may give: "+s.grantErr)}
+	case s.grantable == nil:
+		return []string{label("Roles", focused) + s.st.dim.Render("reading the roles you may give…")}
+	}
+	var b strings.Builder
+	for i, r := range s.grantable {
+		box := "[ ] "
+		if s.roles[i] {
+			box = "[x] "
+		}
+		item := box + roleShort(r)
+		if focused && i == s.roleCursor {
+			item = s.st.selected.Render(item)
+		}
+		if i > 0 {
+			b.WriteString("  ")
+		}
+		b.WriteString(item)
+	}
+	out := []string{label("Roles", focused) + b.String()}
+	switch {
+	case !slices.Contains(s.roles, true) && s.mayAll:
+		out = append(out, "                "+s.st.dim.Render("none ticked: the user gets every permission"))
+	case !slices.Contains(s.roles, true):
+		out = append(out, "                "+s.st.errLine("tick a role: without one the user holds every permission"))
+	case len(s.grantable) < len(allRoles()):
+		out = append(out, "                "+s.st.dim.Render("only the roles you may give are shown"))
+	}
+	return out
 }
 
 // fieldHint says what a field takes, next to it while it has the focus.

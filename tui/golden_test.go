@@ -37,6 +37,14 @@ func offlineDriver(t *testing.T, w, h int) *driver {
 func signedIn(t *testing.T, w, h int) *driver {
 	t.Helper()
 	d := offlineDriver(t, w, h)
+	d.signIn0()
+	return d
+}
+
+// signIn0 signs in offline and shows the users table with made-up users.
+func (d *driver) signIn0() {
+	t := d.t
+	t.Helper()
 	d.typeText(adminEmail)
 	d.keys("enter")
 	d.typeText(adminPassword)
@@ -46,11 +54,11 @@ func signedIn(t *testing.T, w, h int) *driver {
 		Credentials: client.CredentialID{Type: client.CredentialsRoot, ID: "1"},
 	}})
 	d.answer("read your account", whoMsg{name: "Ada Lovelace", identity: "Acme Ltd"})
+	d.answer("read the session", sessionMsg{info: rootSession()})
 	users := sampleUsers()
 	limit := d.m.top().(usersScreen).limit
 	d.answer("list users", usersPageMsg{seq: 1, page: &client.UserPage{Users: users[:min(limit, len(users))], Count: 42, ResponseCount: min(limit, len(users))}})
 	d.clock.Advance(41 * time.Second)
-	return d
 }
 
 func sampleUsers() []client.User {
@@ -134,9 +142,23 @@ func TestGoldenEvents(t *testing.T) {
 	requireGolden(t, "events_80x24", d.screen())
 }
 
+// rootSession is what GET /multi/session says to a root user (the default limits).
+func rootSession() *client.SessionInfo {
+	return &client.SessionInfo{IdleTimeout: 5 * time.Minute,
+		Challenges:     client.ChallengeLimits{CodeLength: 6, TTL: 5 * time.Minute, Attempts: 5, ResendAfter: 15 * time.Second},
+		GrantableRoles: allRoles(), MayGrantAll: true}
+}
+
+// newUser opens the New user form with the roles a root user may give.
+func newUser(d *driver) {
+	d.t.Helper()
+	d.keys("n")
+	d.answer("read the roles you may give", grantMsg{info: rootSession()})
+}
+
 func TestGoldenForm(t *testing.T) {
 	d := signedIn(t, 80, 24)
-	d.keys("n")
+	newUser(d)
 	d.typeText("Grace")
 	d.keys("enter", "enter")
 	d.typeText("grace@acme")
@@ -149,7 +171,7 @@ func TestGoldenForm(t *testing.T) {
 
 	// The server's own field errors land under their fields too.
 	d = signedIn(t, 80, 24)
-	d.keys("n")
+	newUser(d)
 	d.typeText("Grace")
 	d.keys("enter")
 	d.typeText("Hopper")
@@ -169,7 +191,7 @@ var (
 // stepUp opens the step-up modal for a create, the admin having factors.
 func stepUp(t *testing.T, w, h int, factors []client.Factor) *driver {
 	d := signedIn(t, w, h)
-	d.keys("n")
+	newUser(d)
 	d.typeText("Grace")
 	d.keys("enter")
 	d.typeText("Hopper")
@@ -251,4 +273,29 @@ func TestGoldenOutbox(t *testing.T) {
 func TestGoldenTooSmall(t *testing.T) {
 	d := offlineDriver(t, 50, 12)
 	requireGolden(t, "too_small_50x12", d.screen())
+}
+
+// The connect screen takes the whole terminal: at 80x24 the QR code of a
+// demo's link (a loopback server and a 47-character ui key) and the link in
+// full fit.
+func TestGoldenConnect(t *testing.T) {
+	t.Setenv("TERM", "xterm-256color")
+	t.Setenv("NO_COLOR", "")
+	c, err := client.New("http://127.0.0.1:38371", "dpk_K8noSa5UYM0ptTf4iBfmLoz0GQZADAMsde-Bfh4oL9U")
+	require.NoError(t, err)
+	clock := newFakeClock()
+	d := &driver{t: t, m: newModel(Options{Client: c, Sandbox: true}, clock, time.UTC), clock: clock, offline: true}
+	d.run(d.m.Init())
+	d.send(windowSize(80, 24))
+	d.signIn0()
+	d.keys("enter") // the detail screen of Grace Hopper
+	d.keys("c")
+	requireGolden(t, "connect_80x24", d.screen())
+	d.keys("esc")
+	d.requireScreen("User · Grace Hopper")
+
+	d.send(windowSize(80, 16)) // too short for the code: the link still shows in full
+	d.keys("c")
+	d.requireScreen("make the window taller", "deputy://connect?server=http://127.0.0.1:38371&key=dpk_K8noSa5UYM0ptTf4iBfmL",
+		"0GQZADAMsde-Bfh4oL9U")
 }

@@ -325,3 +325,11 @@ func requireGolden(t *testing.T, name, screen string) {
 }
 
 func windowSize(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }
+
+// createUsers2 adds one user named "User <surname>".
+func (d *deputy) createUsers2(t *testing.T, surname string) {
+	t.Helper()
+	_, err := d.admin.CreateUser(context.Background(), client.UserCreate{Name: "User", Surname: surname,
+		Email: strings.ToLower(surname) + "@acme.test", Roles: []string{client.RoleCardAssignee}})
+	require.NoError(t, err)
+}

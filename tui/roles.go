@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
@@ -12,10 +13,12 @@ import (
 	"github.com/deputyhq/deputy/server/client"
 )
 
-// rolesMsg answers the list of predefined roles (Weavr rolesGet).
+// rolesMsg answers the list of predefined roles (Weavr rolesGet) and the
+// ones the admin may give (Deputy sessionGet).
 type rolesMsg struct {
 	outcome
 	roles []client.Role
+	info  *client.SessionInfo
 }
 
 type rolesKeys struct {
@@ -42,6 +45,10 @@ type rolesScreen struct {
 	cursor int
 	saving bool
 	err    string
+	// grantable are the roles the admin may give or take, nil until the
+	// server says; mayAll whether they may leave the user without roles.
+	grantable []string
+	mayAll    bool
 }
 
 func newRoles(d deps, u client.User) (screen, tea.Cmd) {
@@ -58,12 +65,26 @@ func newRoles(d deps, u client.User) (screen, tea.Cmd) {
 	return s, do(op{name: "list roles", label: "Loading roles…",
 		run: func(ctx context.Context, a api) result {
 			roles, err := a.s.Roles(ctx)
-			return rolesMsg{outcome: outcome{err}, roles: roles}
+			if err != nil {
+				return rolesMsg{outcome: outcome{err}}
+			}
+			info, err := a.s.Info(ctx)
+			return rolesMsg{outcome: outcome{err}, roles: roles, info: info}
 		}})
 }
 
-func (s rolesScreen) Title() string     { return "Roles · " + s.user.Email }
-func (s rolesScreen) Editing() bool     { return false }
+func (s rolesScreen) Title() string { return "Roles · " + s.user.Email }
+func (s rolesScreen) Editing() bool { return false }
+
+// Unsaved names the roles when a box differs from the user's roles.
+func (s rolesScreen) Unsaved() string {
+	for i, r := range allRoles() {
+		if s.on[i] != slices.Contains(s.user.Roles, r) {
+			return "the new roles of " + s.user.Email
+		}
+	}
+	return ""
+}
 func (s rolesScreen) Keys() help.KeyMap { return s.keys }
 
 func (s rolesScreen) SetSize(w, h int) screen {
@@ -77,10 +98,17 @@ func (s rolesScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		for _, r := range msg.roles {
 			s.desc[r.Name] = r.Description
 		}
+		if msg.info != nil {
+			s.grantable, s.mayAll = msg.info.GrantableRoles, msg.info.MayGrantAll
+		}
 		return s, nil
 	case savedMsg:
 		s.saving = false
-		if err := msg.failure(); err != nil {
+		switch err := msg.failure(); {
+		case errors.Is(err, client.ErrUnauthorized):
+			s.err = "Not saved: your session had ended. Press enter to save again."
+			return s, nil
+		case err != nil:
 			s.err = "Not saved: " + describe(err) + "."
 			return s, nil
 		}
@@ -97,6 +125,10 @@ func (s rolesScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		case key.Matches(msg, s.keys.Down):
 			s.cursor = min(len(s.on)-1, s.cursor+1)
 		case key.Matches(msg, s.keys.Toggle):
+			if !s.mayGive(allRoles()[s.cursor]) {
+				s.err = "You may not give or take " + allRoles()[s.cursor] + ": it holds permissions you do not hold."
+				return s, nil
+			}
 			s.on[s.cursor] = !s.on[s.cursor]
 			s.err = ""
 		case key.Matches(msg, s.keys.Save):
@@ -106,12 +138,22 @@ func (s rolesScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 	return s, nil
 }
 
+// mayGive reports whether the server says the admin may give role r; while
+// it has not said, the server decides on save.
+func (s rolesScreen) mayGive(r string) bool {
+	return s.grantable == nil || slices.Contains(s.grantable, r)
+}
+
 func (s rolesScreen) save() (screen, tea.Cmd) {
 	roles := []string{}
 	for i, r := range allRoles() {
 		if s.on[i] {
 			roles = append(roles, r)
 		}
+	}
+	if len(roles) == 0 && s.grantable != nil && !s.mayAll {
+		s.err = "Tick a role: without one the user holds every permission, which you may not give."
+		return s, nil
 	}
 	s.saving, s.err = true, ""
 	id, email, ref := s.user.ID, s.user.Email, client.NewIdempotencyRef()
@@ -131,17 +173,26 @@ func (s rolesScreen) View() string {
 		}
 		mark := "  "
 		line := box + fit(r, 24)
+		desc := s.desc[r]
+		if !s.mayGive(r) {
+			box = "[-] "
+			if s.on[i] {
+				box = "[x] "
+			}
+			line = box + fit(r, 24)
+			desc = "you may not give or take this role"
+		}
 		if i == s.cursor {
 			mark = "› "
 			line = s.st.selected.Render(line)
 		}
-		lines = append(lines, "  "+mark+line+" "+s.st.dim.Render(fit(s.desc[r], max(0, s.w-34))))
+		lines = append(lines, "  "+mark+line+" "+s.st.dim.Render(fit(desc, max(0, s.w-34))))
 	}
 	lines = append(lines, "")
 	if !slices.Contains(s.on, true) {
 		lines = append(lines, "  "+s.st.dim.Render("No role ticked: by Weavr's rule the user then has every permission."))
 	}
-	lines = append(lines, "  "+s.st.dim.Render("Only an admin can give or take ADMIN; nobody can change their own roles."))
+	lines = append(lines, "  "+s.st.dim.Render("Nobody changes their own roles; privilege changes ask you to confirm it's you."))
 	if s.err != "" {
 		lines = append(lines, "", "  "+s.st.errLine(s.err))
 	}

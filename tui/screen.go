@@ -27,6 +27,13 @@ type screen interface {
 	Editing() bool
 }
 
+// unsaved is a screen that can hold changes not yet saved: q asks before it
+// quits while one does.
+type unsaved interface {
+	// Unsaved names what would be lost ("the new user"), "" when nothing.
+	Unsaved() string
+}
+
 // Navigation between screens, asked for with messages so that screens never
 // touch the stack themselves.
 type (
@@ -36,10 +43,12 @@ type (
 		init tea.Cmd
 	}
 	// popMsg goes back to the screen below, which reloads its data; notice,
-	// when set, tells the admin what was done.
-	popMsg struct{ notice string }
-	// reloadMsg asks the top screen to fetch its data again.
-	reloadMsg struct{}
+	// when set, tells the admin what was done, and focus names the user the
+	// screen below should put its cursor on (one just created).
+	popMsg struct{ notice, focus string }
+	// reloadMsg asks the top screen to fetch its data again, with its cursor
+	// on user focus when it lists them.
+	reloadMsg struct{ focus string }
 	// noticeMsg shows a line of information in the status area.
 	noticeMsg struct{ text string }
 )
@@ -49,6 +58,11 @@ func push(s screen, init tea.Cmd) tea.Cmd {
 }
 
 func back(notice string) tea.Cmd { return func() tea.Msg { return popMsg{notice: notice} } }
+
+// backTo goes back and puts the cursor of the screen below on user id.
+func backTo(notice, id string) tea.Cmd {
+	return func() tea.Msg { return popMsg{notice: notice, focus: id} }
+}
 
 func tell(text string) tea.Cmd { return func() tea.Msg { return noticeMsg{text: text} } }
 

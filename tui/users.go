@@ -21,23 +21,15 @@ type usersPageMsg struct {
 }
 
 // filter is what the users table shows: the server filters (Weavr usersGet's
-// active, email, tag and roles), never the UI.
+// active and roles, and Deputy's search), never the UI.
 type filter struct {
-	search string // an email (exact match) or a tag
+	search string // part of a name, an email or a tag
 	active int    // index into activeChoices
 	role   int    // 0 for any, else 1 + index into allRoles
 }
 
 // activeChoices names the status filter's choices: all, active, inactive.
 func activeChoices() []string { return []string{"all", "active", "inactive"} }
-
-// searchKind says what a search text matches: an email exactly, or a tag.
-func searchKind(s string) string {
-	if strings.Contains(s, "@") {
-		return "email"
-	}
-	return "tag"
-}
 
 func (f filter) roleName() string {
 	if f.role == 0 {
@@ -60,13 +52,7 @@ func (f filter) query(offset, limit int) client.UserFilter {
 	if r := f.roleName(); r != "" {
 		q.Roles = []string{r}
 	}
-	if f.search != "" {
-		if searchKind(f.search) == "email" {
-			q.Email = f.search
-		} else {
-			q.Tag = f.search
-		}
-	}
+	q.Search = f.search
 	return q
 }
 
@@ -85,13 +71,13 @@ func (f filter) describe() string {
 		parts = append(parts, "role "+r)
 	}
 	if f.search != "" {
-		parts = append(parts, searchKind(f.search)+" = "+f.search)
+		parts = append(parts, "“"+f.search+"”")
 	}
 	return "Filter: " + strings.Join(parts, " · ")
 }
 
 type usersKeys struct {
-	Up, Down, PrevPage, NextPage, Details, Filter, Clear, New, Edit, Activate, Deactivate, Invite, Roles, Factors, Outbox key.Binding
+	Up, Down, PrevPage, NextPage, Details, Filter, Clear, Reload, New, Edit, Activate, Deactivate, Invite, Roles, Connect, Factors, Outbox key.Binding
 }
 
 func newUsersKeys(sandbox bool) usersKeys {
@@ -103,12 +89,14 @@ func newUsersKeys(sandbox bool) usersKeys {
 		Details:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
 		Filter:     key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 		Clear:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
+		Reload:     key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "reload")),
 		New:        key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new")),
 		Edit:       key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit")),
 		Activate:   key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "activate")),
 		Deactivate: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "deactivate")),
 		Invite:     key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "invite")),
 		Roles:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "roles")),
+		Connect:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "connect a phone")),
 		Factors:    key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "my factors")),
 		Outbox:     key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "outbox")),
 	}
@@ -131,6 +119,7 @@ type usersScreen struct {
 	offset, limit int
 	page          *client.UserPage
 	cursor        int
+	focus         string // a user to put the cursor on once their page is loaded
 	seq           int
 	loading       bool
 	loadErr       string
@@ -204,6 +193,9 @@ func (s usersScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			s.offset = max(0, ((s.page.Count-1)/s.limit)*s.limit)
 			return s.load()
 		}
+		if s.focus != "" {
+			return s.findFocus()
+		}
 		s.cursor = min(s.cursor, max(0, len(s.page.Users)-1))
 		return s, nil
 	case userActionMsg:
@@ -213,10 +205,40 @@ func (s usersScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		next, cmd := s.load()
 		return next, tea.Batch(tell(msg.notice), cmd)
 	case reloadMsg:
+		s.focus = msg.focus
+		return s.load()
+	case refreshMsg:
+		if s.panel != nil || s.confirm != nil || s.loading {
+			return s, nil
+		}
 		return s.load()
 	case tea.KeyPressMsg:
 		return s.key(msg)
 	}
+	return s, nil
+}
+
+// findFocus puts the cursor on s.focus once its page is loaded. Users are
+// listed in the order they were created, so a new one is on the last page;
+// when the filter hides them, it is cleared.
+func (s usersScreen) findFocus() (screen, tea.Cmd) {
+	for i, u := range s.page.Users {
+		if u.ID == s.focus {
+			s.cursor, s.focus = i, ""
+			return s, nil
+		}
+	}
+	last := max(0, ((s.page.Count-1)/s.limit)*s.limit)
+	switch {
+	case s.offset < last:
+		s.offset = last
+		return s.load()
+	case !s.f.empty():
+		s.f, s.offset = filter{}, 0
+		return s.load()
+	}
+	s.focus = ""
+	s.cursor = min(s.cursor, max(0, len(s.page.Users)-1))
 	return s, nil
 }
 
@@ -234,16 +256,7 @@ func (s usersScreen) key(msg tea.KeyPressMsg) (screen, tea.Cmd) {
 			return s, nil
 		}
 		if apply {
-			f := s.panel.filter()
-			if f.search != "" && searchKind(f.search) == "email" && !validEmail(f.search) {
-				s.panel.err = "Not a valid email address (search matches an email exactly)."
-				return s, nil
-			}
-			if f.search != "" && searchKind(f.search) == "tag" && !validTag(f.search) {
-				s.panel.err = "A tag has only letters, digits, _ and -, at most 50 (an email needs an @)."
-				return s, nil
-			}
-			s.f, s.offset, s.cursor = f, 0, 0
+			s.f, s.offset, s.cursor = s.panel.filter(), 0, 0
 			s.panel = nil
 			return s.load()
 		}
@@ -278,6 +291,8 @@ func (s usersScreen) key(msg tea.KeyPressMsg) (screen, tea.Cmd) {
 			s.f, s.offset, s.cursor = filter{}, 0, 0
 			return s.load()
 		}
+	case key.Matches(msg, s.keys.Reload):
+		return s.load()
 	case key.Matches(msg, s.keys.New):
 		f, init := newForm(s.deps, nil)
 		return s, push(f, init)
@@ -287,8 +302,14 @@ func (s usersScreen) key(msg tea.KeyPressMsg) (screen, tea.Cmd) {
 	case key.Matches(msg, s.keys.Outbox):
 		o, init := newOutbox(s.deps)
 		return s, push(o, init)
+	case key.Matches(msg, s.keys.Connect) && !ok:
+		c, init := connectSelf(s.deps)
+		return s, push(c, init)
 	case !ok:
 		return s, nil
+	case key.Matches(msg, s.keys.Connect):
+		c, init := connectUser(s.deps, u)
+		return s, push(c, init)
 	case key.Matches(msg, s.keys.Details):
 		d, init := newDetail(s.deps, u)
 		return s, push(d, init)
@@ -300,7 +321,7 @@ func (s usersScreen) key(msg tea.KeyPressMsg) (screen, tea.Cmd) {
 	case key.Matches(msg, s.keys.Deactivate):
 		s.confirm = confirmActive(u, false)
 	case key.Matches(msg, s.keys.Invite):
-		return s, do(inviteOp(u))
+		s.confirm = confirmInvite(u, nil)
 	case key.Matches(msg, s.keys.Roles):
 		r, init := newRoles(s.deps, u)
 		return s, push(r, init)
@@ -321,7 +342,7 @@ func (s usersScreen) View() string {
 	var lines []string
 	head := s.f.describe()
 	if s.f.empty() {
-		head += s.st.dim.Render(" · / to filter by status, role, email or tag")
+		head += s.st.dim.Render(" · / to search names, emails and tags")
 	} else {
 		head += s.st.dim.Render(" · esc clears")
 	}
@@ -345,10 +366,7 @@ func (s usersScreen) View() string {
 		lines = append(lines, s.st.dim.Render("  No user matches the filter. Press esc to clear it."))
 	default:
 		for i, u := range s.page.Users {
-			status := "active"
-			if !u.Active {
-				status = "inactive"
-			}
+			status := statusText(u)
 			if i == s.cursor {
 				lines = append(lines, s.st.selected.Render(row("› ", u.Name+" "+u.Surname, u.Email, u.Tag, rolesShort(u.Roles), status)))
 			} else {
@@ -390,6 +408,20 @@ func (s usersScreen) View() string {
 	return body
 }
 
+// statusText is a user's state in one word: inactive, locked (out of
+// sign-in), invited (the invite waits to be accepted) or active.
+func statusText(u client.User) string {
+	switch {
+	case !u.Active:
+		return "inactive"
+	case u.Locked:
+		return "locked"
+	case u.InvitePending:
+		return "invited"
+	}
+	return "active"
+}
+
 func lineCount(s string) int { return strings.Count(s, "\n") + 1 }
 
 // overlayTop draws box over body from line y.
@@ -414,7 +446,7 @@ func (h usersHelp) ShortHelp() []key.Binding {
 	case h.s.panel != nil:
 		return h.s.panel.keys.list()
 	}
-	b := []key.Binding{k.Filter, k.New, k.Details, k.Edit, k.Activate, k.Deactivate, k.Invite, k.Roles}
+	b := []key.Binding{k.Filter, k.New, k.Details, k.Edit, k.Activate, k.Deactivate, k.Invite, k.Roles, k.Connect, k.Reload}
 	return b
 }
 
@@ -425,14 +457,14 @@ func (h usersHelp) FullHelp() [][]key.Binding {
 	}
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PrevPage, k.NextPage},
-		{k.Filter, k.Clear, k.Details, k.New, k.Edit},
+		{k.Filter, k.Clear, k.Reload, k.Details, k.New, k.Edit},
 		{k.Activate, k.Deactivate, k.Invite, k.Roles},
-		{k.Factors, k.Outbox},
+		{k.Connect, k.Factors, k.Outbox},
 	}
 }
 
-// filterPanel edits the table's filter: a search text (an email, matched
-// exactly, or a tag), the status and a role.
+// filterPanel edits the table's filter: a search text (part of a name, an
+// email or a tag), the status and a role.
 type filterPanel struct {
 	search textinput.Model
 	active int
@@ -450,8 +482,8 @@ func (k panelKeys) list() []key.Binding {
 	return []key.Binding{k.Next, k.Left, k.Apply, k.Cancel}
 }
 
-func newFilterPanel(f filter, st styles, width int) *filterPanel {
-	p := &filterPanel{search: newInput("email or tag", 254), active: f.active, role: f.role,
+func newFilterPanel(f filter, st *styles, width int) *filterPanel {
+	p := &filterPanel{search: newInput("name, email or tag", 254), active: f.active, role: f.role,
 		keys: panelKeys{
 			Next:   key.NewBinding(key.WithKeys("tab", "down"), key.WithHelp("tab", "next")),
 			Prev:   key.NewBinding(key.WithKeys("shift+tab", "up"), key.WithHelp("shift+tab", "previous")),
@@ -501,7 +533,7 @@ func (p *filterPanel) update(msg tea.KeyPressMsg) (done, apply bool) {
 	return false, false
 }
 
-func (p *filterPanel) view(st styles, width int) string {
+func (p *filterPanel) view(st *styles, width int) string {
 	label := func(text string, i int) string {
 		if p.focus == i {
 			return st.focus.Render("› " + fit(text, 8))
@@ -515,15 +547,7 @@ func (p *filterPanel) view(st styles, width int) string {
 		}
 		return v
 	}
-	q := strings.TrimSpace(p.search.Value())
-	hint := "an email (exact match) or a tag"
-	if q != "" {
-		if searchKind(q) == "email" {
-			hint = "searching by email, exact match"
-		} else {
-			hint = "searching by tag"
-		}
-	}
+	hint := "part of a name, an email or a tag; any case"
 	roles := append([]string{"any"}, allRoles()...)
 	lines := []string{
 		st.header.Render("Filter users"),

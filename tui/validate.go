@@ -89,8 +89,3 @@ func validEmail(v string) bool {
 	}
 	return strings.Contains(v[strings.LastIndexByte(v, '@'):], ".")
 }
-
-// validTag reports whether v can be a tag.
-func validTag(v string) bool {
-	return v != "" && utf8.RuneCountInString(v) <= 50 && reTag.MatchString(v)
-}

@@ -352,6 +352,9 @@ func (r *readTx) ListUsers(identityID string, f core.UserFilter) ([]*core.User, 
 	if f.Email != "" {
 		return r.listUserByEmail(identityID, f, max(f.Offset, 0), max(f.Limit, 0))
 	}
+	if f.Search != "" {
+		return r.searchUsers(identityID, f)
+	}
 	ids, total, err := r.listIDs(identityID, f)
 	if err != nil {
 		return nil, 0, err
@@ -365,6 +368,39 @@ func (r *readTx) ListUsers(identityID string, f core.UserFilter) ([]*core.User, 
 		users = append(users, u)
 	}
 	return users, total, nil
+}
+
+// searchUsers lists the users f's other fields select that match its
+// search: it reads every one of them, as no index holds parts of names.
+func (r *readTx) searchUsers(identityID string, f core.UserFilter) ([]*core.User, int, error) {
+	offset, limit := max(f.Offset, 0), max(f.Limit, 0)
+	all := f
+	all.Offset, all.Limit = 0, 0
+	_, n, err := r.listIDs(identityID, all)
+	if err != nil {
+		return nil, 0, err
+	}
+	all.Limit = n
+	ids, _, err := r.listIDs(identityID, all)
+	if err != nil {
+		return nil, 0, err
+	}
+	var page []*core.User
+	total := 0
+	for _, id := range ids {
+		u, err := r.User(id)
+		if err != nil {
+			return nil, 0, fmt.Errorf("user_list index: %w", err)
+		}
+		if !core.MatchesSearch(u, f.Search) {
+			continue
+		}
+		if total >= offset && len(page) < limit {
+			page = append(page, u)
+		}
+		total++
+	}
+	return page, total, nil
 }
 
 // listIDs returns the ids of the page of users that f selects, ignoring its
@@ -521,6 +557,7 @@ func (r *readTx) listUserByEmail(identityID string, f core.UserFilter, offset, l
 	if u.Root ||
 		(f.Active != nil && u.Active != *f.Active) ||
 		(f.Tag != "" && u.Tag != f.Tag) ||
+		(f.Search != "" && !core.MatchesSearch(u, f.Search)) ||
 		(len(f.Roles) > 0 && !slices.ContainsFunc(f.Roles, func(r core.Role) bool { return slices.Contains(u.Roles, r) })) {
 		return nil, 0, nil
 	}

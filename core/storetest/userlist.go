@@ -86,7 +86,7 @@ func describe(f core.UserFilter) string {
 	if f.Active != nil {
 		active = strconv.FormatBool(*f.Active)
 	}
-	return fmt.Sprintf("active=%s email=%q tag=%q roles=%v offset=%d limit=%d", active, f.Email, f.Tag, f.Roles, f.Offset, f.Limit)
+	return fmt.Sprintf("active=%s email=%q tag=%q roles=%v search=%q offset=%d limit=%d", active, f.Email, f.Tag, f.Roles, f.Search, f.Offset, f.Limit)
 }
 
 // matching returns, in id order, the ids of the authorised users of identityID
@@ -98,6 +98,7 @@ func matching(model map[string]*core.User, identityID string, f core.UserFilter)
 			(f.Active != nil && u.Active != *f.Active) ||
 			(f.Email != "" && u.Email != f.Email) ||
 			(f.Tag != "" && u.Tag != f.Tag) ||
+			(f.Search != "" && !core.MatchesSearch(u, f.Search)) ||
 			(len(f.Roles) > 0 && !slices.ContainsFunc(f.Roles, func(r core.Role) bool { return slices.Contains(u.Roles, r) })) {
 			continue
 		}
@@ -144,7 +145,11 @@ func filters(emails ...string) []core.UserFilter {
 				{"NO_SUCH_ROLE"},
 			} {
 				for _, email := range append([]string{""}, emails...) {
-					fs = append(fs, core.UserFilter{Active: active, Tag: tag, Roles: roles, Email: email})
+					// Searches: none, part of some emails, a tag in
+					// capitals, the fixture's full name, nothing.
+					for _, search := range []string{"", "user10", "RED", "ann smith", "zzz"} {
+						fs = append(fs, core.UserFilter{Active: active, Tag: tag, Roles: roles, Email: email, Search: search})
+					}
 				}
 			}
 		}
@@ -213,6 +218,8 @@ func testListUsersPaging(t *testing.T, s core.Store) {
 		{Roles: []core.Role{core.RoleAdmin, core.RoleCardAssignee, core.RoleFundsManagement}},
 		{Active: boolPtr(true), Roles: []core.Role{core.RoleAdmin, core.RoleCardsManagement}},
 		{Email: "user1005@example.com"},
+		{Search: "user10"},
+		{Search: "Red", Active: boolPtr(true)},
 	} {
 		want := matching(model, "101", f)
 		for _, limit := range []int{1, 2, 3, 100} {

@@ -152,6 +152,9 @@ func (s *Session) ListUsers(ctx context.Context, f UserFilter) (*UserPage, error
 	if f.Tag != "" {
 		q.Set("tag", f.Tag)
 	}
+	if f.Search != "" {
+		q.Set("search", f.Search)
+	}
 	for _, r := range f.Roles {
 		q.Add("roles", r)
 	}

@@ -296,6 +296,10 @@ type User struct {
 	Locale             string     `json:"locale,omitempty"`
 	Brand              string     `json:"brand,omitempty"`
 	Roles              []string   `json:"roles,omitempty"`
+	// InvitePending and Locked are Deputy's marks, set by [Session.ListUsers]
+	// only: an invite waits to be accepted; sign-in is locked out.
+	InvitePending bool `json:"invitePending,omitempty"`
+	Locked        bool `json:"locked,omitempty"`
 }
 
 // UserCreate is a new authorised user (Weavr UserCreateRequest). Name, Surname
@@ -337,6 +341,9 @@ type UserFilter struct {
 	Email  string   // only the user with this email
 	Tag    string   // only users with this tag
 	Roles  []string // only users holding at least one of these roles
+	// Search keeps users whose name, surname, full name, email or tag
+	// contains it, ignoring case (a Deputy extension).
+	Search string
 }
 
 // UserPage is one page of users (Weavr UsersGetResponse).
@@ -346,8 +353,17 @@ type UserPage struct {
 	ResponseCount int    `json:"responseCount"` // users on this page
 }
 
-// Factor is a second factor of a user (Weavr SCAFactor): Type "OTP" or "PUSH",
-// Channel "SMS" or "BIOMETRIC", Status one of the Factor* constants.
+// Factor types and the SMS channel (Weavr SCAFactor); the push channel is
+// [ChannelBiometric].
+const (
+	FactorTypeOTP  = "OTP"
+	FactorTypePush = "PUSH"
+	ChannelSMS     = "SMS"
+)
+
+// Factor is a second factor of a user (Weavr SCAFactor): Type [FactorTypeOTP] or
+// [FactorTypePush], Channel [ChannelSMS] or [ChannelBiometric], Status one of the
+// Factor* status constants.
 type Factor struct {
 	Type    string `json:"type"`
 	Channel string `json:"channel"`

@@ -8,8 +8,9 @@
 // Two methods are offered:
 //
 //   - "Text me a code" (Weavr stepupSCAChallenge / stepupSCAVerify with an SMS
-//     one-time password: 6 digits, 5-minute life, at most 5 attempts, a new
-//     code at most every 15 seconds), always;
+//     one-time password), always. Its numbers (digits, life, attempts, the
+//     least time between two codes) are the server's, read from the session
+//     ([client.Session.Info]), never typed in here;
 //   - "Approve on my phone" (Weavr stepupSCAChallengePush), only when the
 //     admin has an active PUSH/BIOMETRIC factor: the server sends the
 //     operation's summary to the companion app, the modal shows the 2-digit
@@ -31,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image/color"
 	"strings"
 	"time"
 	"unicode"
@@ -45,14 +47,9 @@ import (
 	"github.com/deputyhq/deputy/server/client"
 )
 
-// The numbers of Deputy's SMS one-time passwords (GUIDE "Where the numbers
-// come from"; Weavr; NIST SP 800-63B; PSD2 RTS Art. 4).
-const (
-	CodeLength  = 6
-	CodeTTL     = 5 * time.Minute
-	MaxAttempts = 5
-	ResendAfter = 15 * time.Second
-)
+// maxCodeLength bounds what may be typed when the server's code length is
+// not known.
+const maxCodeLength = 10
 
 // callTimeout bounds each challenge call.
 const callTimeout = 20 * time.Second
@@ -78,6 +75,13 @@ type Challenger interface {
 type Clock interface {
 	Now() time.Time
 	Tick(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd
+}
+
+// Colors are the modal's colours, the owner's palette's: Accent for the
+// border, Warn for what went wrong, Dim for hints. Without them (nil) the
+// modal draws in the terminal's own colour.
+type Colors struct {
+	Accent, Warn, Dim color.Color
 }
 
 // Operation is what needs the step-up.
@@ -147,7 +151,7 @@ func (m method) label() string {
 func (m method) hint() string {
 	switch m {
 	case methodSMS:
-		return "a 6-digit code to your enrolled mobile"
+		return "a one-time code to your enrolled mobile"
 	case methodPush:
 		return "pick a number in the Deputy app on your enrolled phone"
 	}
@@ -157,7 +161,7 @@ func (m method) hint() string {
 // pushReady reports whether factors include an active biometric (push) factor.
 func pushReady(factors []client.Factor) bool {
 	for _, f := range factors {
-		if f.Type == "PUSH" && f.Channel == client.ChannelBiometric && f.Status == client.FactorActive {
+		if f.Type == client.FactorTypePush && f.Channel == client.ChannelBiometric && f.Status == client.FactorActive {
 			return true
 		}
 	}
@@ -207,12 +211,15 @@ type Model struct {
 	cursor  int
 	state   state
 
+	limits  client.ChallengeLimits // the server's; zero values when they could not be read
+	pending *client.PendingChallenge
+
 	input        textinput.Model
 	sentAt       time.Time // when the current code was sent
 	resendAt     time.Time // when a new code may be asked for
-	attemptsLeft int
-	notice       string // the last thing that went wrong, or what happened
-	reason       error  // why the step-up failed (state failed)
+	attemptsLeft int       // 0 when not known
+	notice       string    // the last thing that went wrong, or what happened
+	reason       error     // why the step-up failed (state failed)
 
 	push          client.PushStepUp // the challenge being waited for (state waiting)
 	pushExpiresAt time.Time         // when it expires, by this clock
@@ -221,17 +228,29 @@ type Model struct {
 	spinning bool
 	ticking  bool
 	width    int
+	colors   Colors
 }
 
 // New returns the modal for op, stepping up through ch. factors are the
 // admin's second factors (client.Session.Factors): "Approve on my phone" is
 // offered when they include an active biometric one. Without factors (they
-// could not be read) only SMS is offered.
-func New(ch Challenger, clock Clock, op Operation, factors []client.Factor) Model {
+// could not be read) only SMS is offered. info is the session as the server
+// describes it (client.Session.Info): its challenge limits are the numbers
+// the modal shows; without it (it could not be read) it shows none.
+func New(ch Challenger, clock Clock, op Operation, factors []client.Factor, info *client.SessionInfo) Model {
+	var limits client.ChallengeLimits
+	var pending *client.PendingChallenge
+	if info != nil {
+		limits, pending = info.Challenges, info.StepUp
+	}
+	width := limits.CodeLength
+	if width <= 0 {
+		width = maxCodeLength
+	}
 	in := textinput.New()
 	in.Prompt = ""
-	in.CharLimit = CodeLength
-	in.SetWidth(CodeLength + 1)
+	in.CharLimit = width
+	in.SetWidth(width + 1)
 	st := in.Styles()
 	st.Cursor.Blink = false
 	in.SetStyles(st)
@@ -241,6 +260,7 @@ func New(ch Challenger, clock Clock, op Operation, factors []client.Factor) Mode
 	}
 	return Model{
 		ch: ch, clock: clock, op: op, keys: DefaultKeyMap(),
+		limits: limits, pending: pending,
 		methods: methods,
 		input:   in,
 		spin:    spinner.New(spinner.WithSpinner(spinner.MiniDot)),
@@ -250,6 +270,20 @@ func New(ch Challenger, clock Clock, op Operation, factors []client.Factor) Mode
 
 // Init does nothing: the admin chooses a method first.
 func (m Model) Init() tea.Cmd { return nil }
+
+// SetColors sets the modal's colours.
+func (m Model) SetColors(c Colors) Model {
+	m.colors = c
+	return m
+}
+
+// orNone is c, or no colour when c is nil.
+func orNone(c color.Color) color.Color {
+	if c == nil {
+		return lipgloss.NoColor{}
+	}
+	return c
+}
 
 // SetWidth sets the width the modal may take, border included.
 func (m Model) SetWidth(w int) Model {
@@ -363,20 +397,22 @@ func (m Model) sent(err error) (Model, tea.Cmd) {
 	var ae *client.Error
 	switch {
 	case err == nil:
-		m.sentAt, m.resendAt = now, now.Add(ResendAfter)
-		m.attemptsLeft = MaxAttempts
+		m.sentAt, m.resendAt = now, now.Add(m.limits.ResendAfter)
+		m.attemptsLeft = m.limits.Attempts
 		m.notice = ""
 	case errors.As(err, &ae) && ae.Code == client.CodeRetryIn15Sec:
 		// A code went out moments ago (this session asked before): it is
 		// still the one to type.
 		wait := ae.RetryAfter
-		if wait <= 0 || wait > ResendAfter {
-			wait = ResendAfter
+		if wait <= 0 || wait > m.limits.ResendAfter {
+			wait = m.limits.ResendAfter
 		}
 		m.resendAt = now.Add(wait)
-		m.sentAt = m.resendAt.Add(-ResendAfter)
-		if m.attemptsLeft == 0 {
-			m.attemptsLeft = MaxAttempts
+		m.sentAt = m.resendAt.Add(-m.limits.ResendAfter)
+		if m.pending != nil {
+			m.attemptsLeft = m.pending.AttemptsLeft
+		} else if m.attemptsLeft == 0 {
+			m.attemptsLeft = m.limits.Attempts
 		}
 		m.notice = "A code was sent moments ago: type that one."
 	default:
@@ -390,11 +426,15 @@ func (m Model) sent(err error) (Model, tea.Cmd) {
 
 func (m Model) verify() (Model, tea.Cmd) {
 	code := m.input.Value()
-	if len(code) != CodeLength {
-		m.notice = fmt.Sprintf("The code has %d digits.", CodeLength)
+	switch n := m.limits.CodeLength; {
+	case n > 0 && len(code) != n:
+		m.notice = fmt.Sprintf("The code has %d digits.", n)
+		return m, nil
+	case code == "":
+		m.notice = "Type the code."
 		return m, nil
 	}
-	if !m.clock.Now().Before(m.expiresAt()) {
+	if m.limits.TTL > 0 && !m.clock.Now().Before(m.expiresAt()) {
 		m.state, m.notice = spent, "The code has expired."
 		return m, nil
 	}
@@ -422,8 +462,11 @@ func (m Model) checked(err error) (Model, tea.Cmd) {
 	if errors.As(err, &ae) {
 		switch ae.Code {
 		case client.CodeCodeInvalid:
-			m.attemptsLeft = max(2, m.attemptsLeft-1)
-			m.state, m.notice = entering, fmt.Sprintf("Wrong code. %s left.", attempts(m.attemptsLeft))
+			m.state, m.notice = entering, "Wrong code."
+			if m.attemptsLeft > 0 {
+				m.attemptsLeft = max(2, m.attemptsLeft-1)
+				m.notice = fmt.Sprintf("Wrong code. %s left.", attempts(m.attemptsLeft))
+			}
 			return m, nil
 		case client.CodeOneChallengeLimitRemain:
 			m.attemptsLeft = 1
@@ -481,7 +524,7 @@ func (m Model) pushSent(msg PushSentMsg) (Model, tea.Cmd) {
 		return m.offerOther(methodPush, "Could not ask your phone: "+pushFailure(err))
 	}
 	m.state, m.push = waiting, *msg.Push
-	m.pushExpiresAt = m.clock.Now().Add(CodeTTL)
+	m.pushExpiresAt = m.clock.Now().Add(m.limits.TTL)
 	return m, tea.Batch(m.schedulePoll(), m.startSpin())
 }
 
@@ -528,7 +571,11 @@ func (m Model) pushStatus(msg PushStatusMsg) (Model, tea.Cmd) {
 	case client.PushDeclined:
 		return m.offerOther(methodPush, "Declined on your phone (or a different number was picked there). Nothing was done.")
 	case client.PushExpired:
-		return m.offerOther(methodPush, "Nobody approved on the phone within "+shortDuration(CodeTTL)+". Nothing was done.")
+		within := "in time"
+		if m.limits.TTL > 0 {
+			within = "within " + shortDuration(m.limits.TTL)
+		}
+		return m.offerOther(methodPush, "Nobody approved on the phone "+within+". Nothing was done.")
 	case client.PushCancelled:
 		return m.offerOther(methodPush, "Deputy withdrew the request (your phone was replaced or unlinked, or your account was locked). Nothing was done.")
 	}
@@ -580,7 +627,7 @@ func (m Model) fail(err error) (Model, tea.Cmd) {
 
 func (m Model) canResend() bool { return !m.clock.Now().Before(m.resendAt) }
 
-func (m Model) expiresAt() time.Time { return m.sentAt.Add(CodeTTL) }
+func (m Model) expiresAt() time.Time { return m.sentAt.Add(m.limits.TTL) }
 
 func (m Model) tick() tea.Cmd {
 	return m.clock.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg{} })
@@ -649,7 +696,7 @@ func (b bindings) FullHelp() [][]key.Binding { return [][]key.Binding{b} }
 func (m Model) View() string {
 	// Plain lipgloss styles: the program's colour profile (NO_COLOR
 	// included) decides what reaches the terminal.
-	borderColor, warnColor, dimColor := lipgloss.Color("63"), lipgloss.Color("203"), lipgloss.Color("245")
+	borderColor, warnColor, dimColor := orNone(m.colors.Accent), orNone(m.colors.Warn), orNone(m.colors.Dim)
 	inner := m.width - 4
 	title := lipgloss.NewStyle().Bold(true).Render("Confirm it's you")
 	dim := lipgloss.NewStyle().Foreground(dimColor)
@@ -707,6 +754,9 @@ func (m Model) View() string {
 
 // pushLeft says how long the phone has to answer.
 func (m Model) pushLeft(now time.Time) string {
+	if m.limits.TTL <= 0 {
+		return "waiting"
+	}
 	if left := m.pushExpiresAt.Sub(now); left > 0 {
 		return "expires in " + clockText(left)
 	}
@@ -716,12 +766,16 @@ func (m Model) pushLeft(now time.Time) string {
 // statusLine shows the code's expiry, the attempts left and the resend countdown.
 func (m Model) statusLine(now time.Time) string {
 	parts := []string{}
-	if left := m.expiresAt().Sub(now); left > 0 {
+	switch left := m.expiresAt().Sub(now); {
+	case m.limits.TTL <= 0:
+	case left > 0:
 		parts = append(parts, "expires in "+clockText(left))
-	} else {
+	default:
 		parts = append(parts, "expired")
 	}
-	parts = append(parts, attempts(m.attemptsLeft)+" left")
+	if m.attemptsLeft > 0 {
+		parts = append(parts, attempts(m.attemptsLeft)+" left")
+	}
 	if wait := m.resendAt.Sub(now); wait > 0 {
 		parts = append(parts, "new code in "+clockText(wait))
 	} else {

@@ -134,14 +134,24 @@ var smsOnly = []client.Factor{{Type: "OTP", Channel: "SMS", Status: client.Facto
 // withPhone are the factors of an admin whose phone is enrolled too.
 var withPhone = append([]client.Factor{{Type: "PUSH", Channel: client.ChannelBiometric, Status: client.FactorActive}}, smsOnly...)
 
+// defaults is what the server says of a session under Deputy's defaults.
+func defaults() *client.SessionInfo {
+	return &client.SessionInfo{IdleTimeout: 5 * time.Minute,
+		Challenges: client.ChallengeLimits{CodeLength: 6, TTL: 5 * time.Minute, Attempts: 5, ResendAfter: 15 * time.Second}}
+}
+
 func newHarness(t *testing.T) *harness { return newHarnessWith(t, smsOnly) }
 
 func newHarnessWith(t *testing.T, factors []client.Factor) *harness {
+	return newHarnessInfo(t, factors, defaults())
+}
+
+func newHarnessInfo(t *testing.T, factors []client.Factor, info *client.SessionInfo) *harness {
 	h := &harness{t: t, clock: &clock{now: time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)}, ch: &challenger{}}
 	h.m = stepup.New(h.ch, h.clock, stepup.Operation{
 		Summary: "Create user grace@acme.test",
 		Retry:   func() tea.Msg { return retried{} },
-	}, factors)
+	}, factors, info)
 	return h
 }
 
@@ -275,10 +285,44 @@ func TestAttemptsLeft(t *testing.T) {
 	h.requireView("5 attempts left", "expires in 5:00")
 }
 
+// The numbers shown are the server's: a programme with 3 attempts per code,
+// a shorter life, a longer resend interval, longer codes.
+func TestServerNumbers(t *testing.T) {
+	info := defaults()
+	info.Challenges = client.ChallengeLimits{CodeLength: 8, TTL: 2 * time.Minute, Attempts: 3, ResendAfter: 30 * time.Second}
+	h := newHarnessInfo(t, smsOnly, info)
+	h.ch.verifyErrs = []error{conflict(client.CodeCodeInvalid)}
+	h.key("enter")
+	h.requireView("expires in 2:00 · 3 attempts left · new code in 0:30")
+	h.key("123456")
+	h.key("enter")
+	h.requireView("The code has 8 digits.")
+	h.key("78")
+	h.key("enter")
+	h.requireView("Wrong code. 2 attempts left.")
+
+	// A code this session asked for moments ago has its own attempts left.
+	info.StepUp = &client.PendingChallenge{AttemptsLeft: 1}
+	h = newHarnessInfo(t, smsOnly, info)
+	h.ch.sendErrs = []error{&client.Error{Status: http.StatusConflict, Code: client.CodeRetryIn15Sec, RetryAfter: 20 * time.Second}}
+	h.key("enter")
+	h.requireView("1 attempt left · new code in 0:20")
+
+	// Without the server's numbers, none are made up.
+	h = newHarnessInfo(t, smsOnly, nil)
+	h.key("enter")
+	h.requireView("r: new code")
+	assert.NotContains(t, h.view(), "attempts left")
+	assert.NotContains(t, h.view(), "expires in")
+	h.key("1234567")
+	h.key("enter")
+	assert.Equal(t, 1, h.ch.tried, "the server checks the code's length")
+}
+
 func TestResendCountdownHonoursRetryIn15Sec(t *testing.T) {
 	h := newHarness(t)
 	// This session asked for a code 9 seconds ago: the server says wait 6.
-	h.ch.sendErrs = []error{&client.Error{Status: http.StatusConflict, Code: "RETRY_IN_15SEC", RetryAfter: 6 * time.Second}}
+	h.ch.sendErrs = []error{&client.Error{Status: http.StatusConflict, Code: client.CodeRetryIn15Sec, RetryAfter: 6 * time.Second}}
 	h.key("enter")
 	h.requireView("A code was sent moments ago", "new code in 0:06", "expires in 4:51")
 

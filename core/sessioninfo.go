@@ -1,0 +1,79 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// SessionInfo is what a signed-in client is told about its session and the
+// limits it works within (a Deputy extension, sessionGet), so that the admin
+// UI and the companion show the server's numbers instead of typing them in
+// (GUIDE "One source of numbers and codes").
+type SessionInfo struct {
+	// IdleTimeout ends the session after this long without a call.
+	IdleTimeout time.Duration
+	// IdleExpiresAt is when the session ends unless another call is made.
+	IdleExpiresAt time.Time
+	// Challenges are the limits of a one-time code challenge.
+	Challenges ChallengeLimits
+	// StepUp is the session's pending SMS step-up challenge, nil when none is
+	// waiting for a code.
+	StepUp *PendingChallenge
+	// GrantableRoles are the roles the caller may give a user (the rank rule:
+	// each holds no permission the caller lacks), in the role table's order.
+	GrantableRoles []Role
+	// MayGrantAll says whether the caller may leave a user without roles,
+	// who then holds every permission.
+	MayGrantAll bool
+}
+
+// ChallengeLimits are the numbers of one-time code challenges.
+type ChallengeLimits struct {
+	CodeLength  int           // digits in a code
+	TTL         time.Duration // a code's life
+	Attempts    int           // wrong codes one code allows (the programme's setting)
+	ResendAfter time.Duration // the least time between two codes
+}
+
+// PendingChallenge is where a pending challenge stands.
+type PendingChallenge struct {
+	ExpiresAt    time.Time
+	AttemptsLeft int
+	ResendAt     time.Time // when a new code may be asked for
+}
+
+// SessionInfo describes the caller's session (Deputy extension sessionGet).
+func (s *Service) SessionInfo(ctx context.Context, c *Caller) (*SessionInfo, error) {
+	info := &SessionInfo{
+		IdleTimeout:   s.cfg.SessionIdle,
+		IdleExpiresAt: c.Session.LastSeen.Add(s.cfg.SessionIdle),
+		Challenges: ChallengeLimits{CodeLength: CodeLength, TTL: s.cfg.ChallengeTTL,
+			Attempts: c.Programme.Settings.AttemptsPerChallenge(), ResendAfter: s.cfg.ReissueInterval},
+		MayGrantAll: requireRank(c, &User{}) == nil,
+	}
+	for _, ri := range roleTable {
+		if requireRank(c, &User{Roles: []Role{ri.Role}}) == nil {
+			info.GrantableRoles = append(info.GrantableRoles, ri.Role)
+		}
+	}
+	now := s.clock.Now()
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		ch, err := tx.Challenge(c.Session.TokenHash, PurposeStepUpSMS)
+		switch {
+		case errors.Is(err, ErrRecordNotFound):
+			return nil
+		case err != nil:
+			return err
+		}
+		if ch.State == ChallengePending && now.Before(ch.ExpiresAt) && ch.Attempts < ch.MaxAttempts {
+			info.StepUp = &PendingChallenge{ExpiresAt: ch.ExpiresAt, AttemptsLeft: ch.MaxAttempts - ch.Attempts,
+				ResendAt: ch.IssuedAt.Add(s.cfg.ReissueInterval)}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, internal("read session", err)
+	}
+	return info, nil
+}
