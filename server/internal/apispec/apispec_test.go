@@ -54,7 +54,7 @@ var deputyOperations = []string{
 	"kycCallback", "sandboxKycDecide", "tokenize", "userStatusGet", "userDeviceReset",
 	"biometricEnrolBegin", "biometricEnrolFinish", "stepupSCAChallengePushGet", "pushStream", "pushPending",
 	"pushChallengeOptions", "pushChallengeApprove", "pushChallengeDecline", "loginViaBiometricsToken",
-	"userSecurityEvents",
+	"userSecurityEvents", "sessionGet",
 }
 
 // extensionOperations are Deputy's own additions under /multi that a Weavr
@@ -62,7 +62,7 @@ var deputyOperations = []string{
 var extensionOperations = []string{"kycCallback", "sandboxKycDecide", "tokenize", "userStatusGet", "userDeviceReset",
 	"biometricEnrolBegin", "biometricEnrolFinish", "stepupSCAChallengePushGet", "pushStream", "pushPending",
 	"pushChallengeOptions", "pushChallengeApprove", "pushChallengeDecline", "loginViaBiometricsToken",
-	"userSecurityEvents"}
+	"userSecurityEvents", "sessionGet"}
 
 // idempotentOperations declare idempotency-ref, as Weavr does for them.
 var idempotentOperations = []string{
