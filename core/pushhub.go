@@ -40,14 +40,75 @@ type PushRelay interface {
 // when a change for that user commits. Streams also re-read the store every
 // PushPoll, which covers changes made by other replicas.
 type pushHub struct {
-	mu     sync.Mutex
-	subs   map[string]map[*PushSubscription]struct{}
-	done   chan struct{}
-	closed bool
+	mu      sync.Mutex
+	subs    map[string]map[*PushSubscription]struct{}
+	present map[string]*presence // by user: their linked device's streams and long polls here
+	done    chan struct{}
+	closed  bool
+}
+
+// presence is how a user's linked device was last heard of in this process.
+type presence struct {
+	open int       // streams and long polls open now
+	last time.Time // when the last one ended
 }
 
 func newPushHub() *pushHub {
-	return &pushHub{subs: map[string]map[*PushSubscription]struct{}{}, done: make(chan struct{})}
+	return &pushHub{subs: map[string]map[*PushSubscription]struct{}{}, present: map[string]*presence{}, done: make(chan struct{})}
+}
+
+// ReachGrace is how long after its last stream or long poll ended a device
+// still counts as reachable: a companion polls again at once, and reopens a
+// broken stream within seconds.
+const ReachGrace = 30 * time.Second
+
+// Reachability is whether a user's linked device can be told of a push
+// challenge now: it holds a stream or long poll open, or held one within
+// ReachGrace. LastSeen is when it was last connected (zero: not since this
+// server started).
+type Reachability struct {
+	Reachable bool
+	LastSeen  time.Time
+}
+
+// DeviceConnected records that the user's linked device opened a stream or
+// long poll; call the function it returns when that ends.
+func (s *Service) DeviceConnected(userID string) (ended func()) {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := h.present[userID]
+	if p == nil {
+		p = &presence{}
+		h.present[userID] = p
+	}
+	p.open++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			p.open--
+			p.last = s.clock.Now()
+		})
+	}
+}
+
+// DeviceReachability says whether the user's linked device is reachable
+// from this server (streams held on other replicas are not seen).
+func (s *Service) DeviceReachability(userID string) Reachability {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := h.present[userID]
+	if p == nil {
+		return Reachability{}
+	}
+	now := s.clock.Now()
+	if p.open > 0 {
+		return Reachability{Reachable: true, LastSeen: now}
+	}
+	return Reachability{Reachable: now.Sub(p.last) < ReachGrace, LastSeen: p.last}
 }
 
 // PushSubscription wakes one stream of a user. Close it when the stream ends.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"strconv"
+	"time"
 
 	"github.com/deputyhq/deputy/core"
 )
@@ -176,6 +177,23 @@ type stepUpPushRequest struct {
 type stepUpPushResponse struct {
 	ID     string `json:"id"`
 	Number int    `json:"number"` // Deputy extension: the number the requesting client shows
+	deviceJSON
+}
+
+// deviceJSON says whether the user's phone can be reached (Deputy
+// extension, core.Reachability), so that a client offers another factor at
+// once when it cannot.
+type deviceJSON struct {
+	DeviceReachable bool  `json:"deviceReachable"`
+	DeviceLastSeen  int64 `json:"deviceLastSeen,omitempty"` // epoch ms; absent when never seen by this server
+}
+
+func deviceOut(r core.Reachability) deviceJSON {
+	out := deviceJSON{DeviceReachable: r.Reachable}
+	if !r.LastSeen.IsZero() {
+		out.DeviceLastSeen = r.LastSeen.UnixMilli()
+	}
+	return out
 }
 
 // stepUpPush implements Weavr stepupSCAChallengePush, with Deputy's optional
@@ -195,16 +213,14 @@ func (s *Server) stepUpPush(r *request) (reply, error) {
 			return reply{}, err
 		}
 	}
-	ch, err := s.svc.StepUpPush(answering(r, pushIssued), r.caller, in.Summary)
+	issued := func(ch *core.PushChallenge) (reply, error) {
+		return ok(stepUpPushResponse{ID: ch.ID, Number: ch.Number, deviceJSON: deviceOut(s.svc.DeviceReachability(ch.UserID))})
+	}
+	ch, err := s.svc.StepUpPush(answering(r, issued), r.caller, in.Summary)
 	if err != nil {
 		return reply{}, err
 	}
-	return pushIssued(ch)
-}
-
-// pushIssued answers stepupSCAChallengePush.
-func pushIssued(ch *core.PushChallenge) (reply, error) {
-	return ok(stepUpPushResponse{ID: ch.ID, Number: ch.Number})
+	return issued(ch)
 }
 
 type pushStatusJSON struct {
@@ -212,9 +228,12 @@ type pushStatusJSON struct {
 	State     string `json:"state"`
 	Summary   string `json:"summary"`
 	ExpiresAt int64  `json:"expiresAt"`
+	deviceJSON
 }
 
-// stepUpPushGet lets the requesting session follow its push challenge (Deputy extension).
+// stepUpPushGet lets the requesting session follow its push challenge
+// (Deputy extension): at once, or with ?wait= seconds, when it is no longer
+// pending or the wait ends, so that an approval is seen as it happens.
 func (s *Server) stepUpPushGet(r *request) (reply, error) {
 	if err := pushChannel(r); err != nil {
 		return reply{}, err
@@ -223,11 +242,37 @@ func (s *Server) stepUpPushGet(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	ch, err := s.svc.PushStatus(r.Context(), r.caller, id)
+	wait, err := waitParam(r)
 	if err != nil {
 		return reply{}, err
 	}
-	return ok(pushStatusJSON{ID: ch.ID, State: string(ch.State), Summary: ch.Summary, ExpiresAt: ch.ExpiresAt.UnixMilli()})
+	ctx := r.Context()
+	sub := s.svc.SubscribePush(r.caller.User.ID) // the approver is the requesting user
+	defer sub.Close()
+	deadline := time.NewTimer(time.Duration(wait) * time.Second)
+	defer deadline.Stop()
+	poll := time.NewTicker(s.svc.PushPoll())
+	defer poll.Stop()
+	for {
+		ch, err := s.svc.PushStatus(ctx, r.caller, id)
+		if err != nil {
+			return reply{}, err
+		}
+		if ch.State != core.PushPending || wait == 0 {
+			return ok(pushStatusJSON{ID: ch.ID, State: string(ch.State), Summary: ch.Summary, ExpiresAt: ch.ExpiresAt.UnixMilli(),
+				deviceJSON: deviceOut(s.svc.DeviceReachability(ch.UserID))})
+		}
+		select {
+		case <-sub.C:
+		case <-poll.C:
+		case <-deadline.C:
+			wait = 0 // one last look, then answer
+		case <-sub.Done:
+			wait = 0
+		case <-ctx.Done():
+			return reply{}, ctx.Err() // nobody is listening any more
+		}
+	}
 }
 
 // pushChallengeJSON is a challenge as the device sees it: never the number.

@@ -639,3 +639,58 @@ func TestDeactivationEndsPendingPush(t *testing.T) {
 	assert.Equal(t, core.PushCancelled, rec.State)
 	assert.Equal(t, core.PushReasonDeactivated, rec.Reason)
 }
+
+// TestPushReachabilityAndWait: the requesting client learns whether the
+// phone can be reached (an open stream, or a poll moments ago) with the
+// challenge and with every look at it, and a look with ?wait= answers as the
+// phone approves instead of at the next poll.
+func TestPushReachabilityAndWait(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+	admin := e.login("ada@acme.test")
+
+	up, err := admin.StepUpPush(ctx, "Create user alice@example.com")
+	require.NoError(t, err)
+	assert.Equal(t, client.DeviceReach{}, up.Device, "never connected to this server")
+
+	ps := e.stream(phone.s, phone.id)
+	nextEvent(t, ps, client.EventChallenge)
+	st, err := admin.PushStatus(ctx, up.ID)
+	require.NoError(t, err)
+	assert.True(t, st.Device.Reachable, "the phone holds the stream")
+	assert.WithinDuration(t, e.inst.Clock.Now(), st.Device.LastSeen, time.Second)
+
+	require.NoError(t, ps.Close())
+	require.Eventually(t, func() bool { // the server saw the stream end: last seen stops moving
+		before, err := admin.PushStatus(ctx, up.ID)
+		require.NoError(t, err)
+		time.Sleep(5 * time.Millisecond)
+		st, err = admin.PushStatus(ctx, up.ID)
+		require.NoError(t, err)
+		return st.Device.LastSeen.Equal(before.Device.LastSeen)
+	}, 10*time.Second, 20*time.Millisecond)
+	assert.True(t, st.Device.Reachable, "within the grace period after the stream ended")
+	e.inst.Clock.Advance(core.ReachGrace)
+	st, err = admin.PushStatus(ctx, up.ID)
+	require.NoError(t, err)
+	assert.False(t, st.Device.Reachable, "nothing heard from the phone for the grace period")
+	assert.False(t, st.Device.LastSeen.IsZero(), "and when it was last seen")
+
+	// A long look answers with the approval.
+	waited := make(chan *client.PushStatus, 1)
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	go func() {
+		st, err := admin.PushStatusWait(wctx, up.ID, 25*time.Second) // ends only when woken
+		assert.NoError(t, err)
+		waited <- st
+	}()
+	require.NoError(t, phone.approve(up.ID, up.Number))
+	got := <-waited
+	require.NotNil(t, got)
+	assert.Equal(t, client.PushApproved, got.State)
+
+	_, err = admin.PushStatusWait(ctx, up.ID, 26*time.Second)
+	requireAPIError(t, err, http.StatusBadRequest, "", "wait is at most 25 s")
+}

@@ -156,6 +156,9 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 		s.writeError(w, r.Request, core.Conflict(core.CodeChannelNotRegistered))
 		return
 	}
+	if device != "" {
+		defer s.svc.DeviceConnected(c.User.ID)()
+	}
 	rc := http.NewResponseController(w)
 	// The server's read and write timeouts are for ordinary requests: lift them.
 	_ = rc.SetReadDeadline(time.Time{})
@@ -244,6 +247,7 @@ func (s *Server) pushPending(r *request) (reply, error) {
 	defer deadline.Stop()
 	poll := time.NewTicker(s.svc.PushPoll())
 	defer poll.Stop()
+	connected := false
 	for {
 		list, err := s.svc.PendingPush(ctx, r.caller, device)
 		if err != nil {
@@ -251,6 +255,10 @@ func (s *Server) pushPending(r *request) (reply, error) {
 				return ok(pendingResponse{Challenges: []pushChallengeJSON{}})
 			}
 			return reply{}, err
+		}
+		if device != "" && !connected { // the linked device (PendingPush checked it) is here
+			connected = true
+			defer s.svc.DeviceConnected(r.caller.User.ID)()
 		}
 		if len(list) > 0 || wait == 0 {
 			out := pendingResponse{Challenges: make([]pushChallengeJSON, 0, len(list))}

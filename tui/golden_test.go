@@ -224,7 +224,7 @@ func TestGoldenStepUpPush(t *testing.T) {
 	requireGolden(t, "stepup_push_80x24", d.screen())
 
 	d.update(keyPress("enter")) // asks the phone (the call is not made)
-	d.send(stepup.PushSentMsg{Push: &client.PushStepUp{ID: "100000003", Number: 42}})
+	d.send(stepup.PushSentMsg{Push: &client.PushStepUp{ID: "100000003", Number: 42, Device: client.DeviceReach{Reachable: true}}})
 	d.clock.Advance(7 * time.Second)
 	requireGolden(t, "stepup_waiting_80x24", d.screen())
 

@@ -80,8 +80,33 @@ func (p *PushChallenge) UnmarshalJSON(b []byte) error {
 // PushStepUp is a started push step-up: its id and the number the requesting
 // client shows the user, who picks it on the device.
 type PushStepUp struct {
-	ID     string `json:"id"`
-	Number int    `json:"number"`
+	ID     string
+	Number int
+	Device DeviceReach
+}
+
+// DeviceReach says whether the user's phone can be told of a push
+// challenge now (Deputy extension): it holds the server's event stream or
+// long poll, or did moments ago. LastSeen is when it was last connected
+// (zero: not since the server started). When it is not reachable, offer
+// another factor at once.
+type DeviceReach struct {
+	Reachable bool
+	LastSeen  time.Time
+}
+
+// deviceJSON is DeviceReach on the wire.
+type deviceJSON struct {
+	DeviceReachable bool  `json:"deviceReachable"`
+	DeviceLastSeen  int64 `json:"deviceLastSeen"`
+}
+
+func (d deviceJSON) reach() DeviceReach {
+	out := DeviceReach{Reachable: d.DeviceReachable}
+	if d.DeviceLastSeen != 0 {
+		out.LastSeen = millis(d.DeviceLastSeen)
+	}
+	return out
 }
 
 // PushStatus is where a push challenge stands, for the session that requested it.
@@ -90,6 +115,7 @@ type PushStatus struct {
 	State     string // PushPending, PushApproved, PushDeclined, PushCancelled or PushExpired
 	Summary   string
 	ExpiresAt time.Time
+	Device    DeviceReach
 }
 
 // BiometricLogin is a started biometric sign-in: the challenge id, the number
@@ -151,30 +177,46 @@ func (s *Session) StepUpPush(ctx context.Context, summary string, opts ...CallOp
 			Summary string `json:"summary"`
 		}{summary}
 	}
-	var out PushStepUp
+	var out struct {
+		ID     string `json:"id"`
+		Number int    `json:"number"`
+		deviceJSON
+	}
 	if err := s.do(ctx, &call{op: "start push step-up", method: http.MethodPost, path: "/multi/stepup/challenges/push/" + ChannelBiometric, in: in, out: &out}, opts...); err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return &PushStepUp{ID: out.ID, Number: out.Number, Device: out.reach()}, nil
 }
 
 // PushStatus returns the state of a push challenge this session requested.
 func (s *Session) PushStatus(ctx context.Context, id string) (*PushStatus, error) {
+	return s.PushStatusWait(ctx, id, 0)
+}
+
+// PushStatusWait is PushStatus that, while the challenge is pending, waits
+// up to wait (at most 25s) for it to be answered, so that an
+// approval is seen as it happens instead of at the next poll.
+func (s *Session) PushStatusWait(ctx context.Context, id string, wait time.Duration) (*PushStatus, error) {
 	const op = "get push challenge"
 	seg, err := pathID("id", id)
 	if err != nil {
 		return nil, err
+	}
+	q := url.Values{}
+	if wait > 0 {
+		q.Set("wait", strconv.Itoa(int(wait.Round(time.Second)/time.Second)))
 	}
 	var out struct {
 		ID        string `json:"id"`
 		State     string `json:"state"`
 		Summary   string `json:"summary"`
 		ExpiresAt int64  `json:"expiresAt"`
+		deviceJSON
 	}
-	if err := s.do(ctx, &call{op: op, method: http.MethodGet, path: "/multi/stepup/challenges/push/" + ChannelBiometric + "/" + seg, out: &out}); err != nil {
+	if err := s.do(ctx, &call{op: op, method: http.MethodGet, path: "/multi/stepup/challenges/push/" + ChannelBiometric + "/" + seg, query: q, out: &out}); err != nil {
 		return nil, err
 	}
-	return &PushStatus{ID: out.ID, State: out.State, Summary: out.Summary, ExpiresAt: millis(out.ExpiresAt)}, nil
+	return &PushStatus{ID: out.ID, State: out.State, Summary: out.Summary, ExpiresAt: millis(out.ExpiresAt), Device: out.reach()}, nil
 }
 
 // PendingPush returns the challenges awaiting the device, oldest first. When

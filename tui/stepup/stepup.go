@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"image/color"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -57,8 +58,13 @@ const callTimeout = 20 * time.Second
 // spinEvery is how often the spinner moves while a call runs.
 const spinEvery = 100 * time.Millisecond
 
-// PollEvery is how often the modal asks how a push challenge stands.
-const PollEvery = time.Second
+// PollEvery is the pause between two looks at a push challenge; each look
+// waits up to PollWait on the server for the answer, so an approval shows
+// as it happens.
+const (
+	PollEvery = time.Second
+	PollWait  = 20 * time.Second
+)
 
 // Challenger passes step-up challenges, by SMS code or push approval; a
 // *client.Session is one.
@@ -66,7 +72,7 @@ type Challenger interface {
 	StepUpSMS(ctx context.Context, opts ...client.CallOption) error
 	VerifyStepUpSMS(ctx context.Context, code string, opts ...client.CallOption) error
 	StepUpPush(ctx context.Context, summary string, opts ...client.CallOption) (*client.PushStepUp, error)
-	PushStatus(ctx context.Context, id string) (*client.PushStatus, error)
+	PushStatusWait(ctx context.Context, id string, wait time.Duration) (*client.PushStatus, error)
 	DeclinePush(ctx context.Context, id, reason string) error
 }
 
@@ -184,7 +190,7 @@ const (
 
 // KeyMap is the modal's key bindings; it implements help.KeyMap.
 type KeyMap struct {
-	Up, Down, Choose, Verify, Resend, Retry, Cancel key.Binding
+	Up, Down, Choose, Verify, Resend, Retry, Text, Cancel key.Binding
 }
 
 // DefaultKeyMap returns the modal's bindings.
@@ -196,6 +202,7 @@ func DefaultKeyMap() KeyMap {
 		Verify: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "verify")),
 		Resend: key.NewBinding(key.WithKeys("r", "ctrl+r"), key.WithHelp("r", "new code")),
 		Retry:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "try again")),
+		Text:   key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "text me a code instead")),
 		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 	}
 }
@@ -365,6 +372,12 @@ func (m Model) key(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		var cmd tea.Cmd
 		m.input, cmd = m.input.Update(msg)
 		return m, cmd
+	case waiting:
+		if key.Matches(msg, m.keys.Text) && m.hasSMS() {
+			withdraw := m.withdraw()
+			m, cmd := m.send()
+			return m, tea.Batch(withdraw, cmd)
+		}
 	case spent:
 		if key.Matches(msg, m.keys.Resend) && m.canResend() {
 			return m.send()
@@ -540,9 +553,9 @@ func (m Model) poll(id string) (Model, tea.Cmd) {
 	}
 	ch := m.ch
 	return m, func() tea.Msg {
-		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), PollWait+callTimeout)
 		defer cancel()
-		st, err := ch.PushStatus(ctx, id)
+		st, err := ch.PushStatusWait(ctx, id, PollWait)
 		return PushStatusMsg{ID: id, Status: st, Err: err}
 	}
 }
@@ -562,7 +575,7 @@ func (m Model) pushStatus(msg PushStatusMsg) (Model, tea.Cmd) {
 		m.notice = "Could not ask how the approval stands: " + reason(msg.Err) + " Still waiting."
 		return m, m.schedulePoll()
 	}
-	m.notice = ""
+	m.notice, m.push.Device = "", msg.Status.Device
 	switch msg.Status.State {
 	case client.PushApproved:
 		m.state = choosing // done; the owner closes the modal
@@ -674,6 +687,10 @@ func (m Model) KeyMap() help.KeyMap {
 		}
 	case failed:
 		b = append(b, m.keys.Retry)
+	case waiting:
+		if m.hasSMS() {
+			b = append(b, m.keys.Text)
+		}
 	}
 	return bindings(append(b, m.keys.Cancel))
 }
@@ -744,6 +761,9 @@ func (m Model) View() string {
 			wrap.Render("to approve “"+m.op.Summary+"”."), "",
 			m.spin.View()+" Waiting for your approval · "+m.pushLeft(now),
 			dim.Render(wrap.Render("If your phone asks about anything else, decline it there.")))
+		if !m.push.Device.Reachable {
+			lines = append(lines, "", warn.Render(wrap.Render(m.unreachable())))
+		}
 	}
 	if m.notice != "" {
 		lines = append(lines, "", warn.Render(wrap.Render(m.notice)))
@@ -751,6 +771,23 @@ func (m Model) View() string {
 	box := lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(borderColor).Padding(0, 1).Width(m.width)
 	return box.Render(strings.Join(lines, "\n"))
 }
+
+// unreachable says the phone cannot be told now, as the server sees it, and
+// what to do instead.
+func (m Model) unreachable() string {
+	text := "Your phone is not connected to Deputy"
+	if seen := m.push.Device.LastSeen; !seen.IsZero() {
+		text += " (last seen " + seen.In(time.Local).Format("15:04") + ")"
+	}
+	text += ": open the companion app on it."
+	if m.hasSMS() {
+		text += " Or press t to have a code texted instead."
+	}
+	return text
+}
+
+// hasSMS says whether a texted code is among the methods.
+func (m Model) hasSMS() bool { return slices.Contains(m.methods, methodSMS) }
 
 // pushLeft says how long the phone has to answer.
 func (m Model) pushLeft(now time.Time) string {

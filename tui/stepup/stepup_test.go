@@ -48,6 +48,7 @@ type challenger struct {
 	statusErr []error
 	polled    int
 	declined  []string // "id reason"
+	offline   bool     // the phone is not connected to the server
 }
 
 func (c *challenger) StepUpPush(_ context.Context, summary string, _ ...client.CallOption) (*client.PushStepUp, error) {
@@ -61,10 +62,18 @@ func (c *challenger) StepUpPush(_ context.Context, summary string, _ ...client.C
 			return nil, err
 		}
 	}
-	return &client.PushStepUp{ID: fmt.Sprint(100 + len(c.pushed)), Number: 42}, nil
+	return &client.PushStepUp{ID: fmt.Sprint(100 + len(c.pushed)), Number: 42, Device: c.device()}, nil
 }
 
-func (c *challenger) PushStatus(_ context.Context, id string) (*client.PushStatus, error) {
+// device is how the server would see the phone.
+func (c *challenger) device() client.DeviceReach {
+	if c.offline {
+		return client.DeviceReach{LastSeen: time.Date(2026, 3, 14, 9, 12, 0, 0, time.Local)}
+	}
+	return client.DeviceReach{Reachable: true}
+}
+
+func (c *challenger) PushStatusWait(_ context.Context, id string, _ time.Duration) (*client.PushStatus, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.polled++
@@ -79,7 +88,7 @@ func (c *challenger) PushStatus(_ context.Context, id string) (*client.PushStatu
 	if len(c.states) > 0 {
 		state, c.states = c.states[0], c.states[1:]
 	}
-	return &client.PushStatus{ID: id, State: state, Summary: c.pushed[len(c.pushed)-1]}, nil
+	return &client.PushStatus{ID: id, State: state, Summary: c.pushed[len(c.pushed)-1], Device: c.device()}, nil
 }
 
 func (c *challenger) DeclinePush(_ context.Context, id, reason string) error {
@@ -636,7 +645,22 @@ func TestPushKeyMap(t *testing.T) {
 	assert.Equal(t, []string{"↑/↓", "enter", "esc"}, keys())
 	h.key("j")
 	h.key("enter")
-	assert.Equal(t, []string{"esc"}, keys(), "waiting: only cancel")
+	assert.Equal(t, []string{"t", "esc"}, keys(), "waiting: a texted code instead, or cancel")
+}
+
+// TestPushUnreachablePhoneOffersACode: when the server says the phone is not
+// connected, the modal says so at once, with when it was last seen, and t
+// withdraws the request and texts a code instead.
+func TestPushUnreachablePhoneOffersACode(t *testing.T) {
+	h := newHarnessWith(t, withPhone)
+	h.ch.offline = true
+	h.key("j")
+	h.key("enter")
+	h.requireView("Pick 42 on your phone", "Your phone is not connected to Deputy (last seen 09:12): open the", "Or press t to have a code texted")
+	h.key("t")
+	assert.Equal(t, []string{"101 CANCELLED"}, h.ch.declined, "the phone request is withdrawn")
+	assert.Equal(t, 1, h.ch.sent, "a code is texted")
+	h.requireView("Type the code texted to your mobile")
 }
 
 func TestPushAnswerAfterCancelIsWithdrawn(t *testing.T) {
