@@ -201,12 +201,27 @@ func (v *PasscodeVerifier) Change(ctx context.Context, current, next string) err
 	return v.store(hash)
 }
 
+// justSetKey marks a context whose flow has just set the passcode.
+type justSetKey struct{}
+
+// WithPasscodeJustSet returns ctx marked as the flow that has just set the
+// passcode (Set): the user typed it twice a moment ago, so a Verify within
+// that flow (the first enrolment's key registration) does not ask for it a
+// third time. Only code that called Set in the same call chain may use it.
+func WithPasscodeJustSet(ctx context.Context) context.Context {
+	return context.WithValue(ctx, justSetKey{}, true)
+}
+
 // Verify implements UserVerifier: it asks the prompt for the passcode and
-// reports whether it matches. A passcode hashed with parameters other than
-// the current ones is rehashed on success.
+// reports whether it matches, without asking in a flow that has just set it
+// (WithPasscodeJustSet). A passcode hashed with parameters other than the
+// current ones is rehashed on success.
 func (v *PasscodeVerifier) Verify(ctx context.Context, reason string) (bool, error) {
 	if !v.IsSet() {
 		return false, ErrPasscodeNotSet
+	}
+	if ctx.Value(justSetKey{}) != nil {
+		return true, nil
 	}
 	passcode, err := v.prompt(ctx, reason)
 	if err != nil {

@@ -82,6 +82,29 @@ func TestPasscodeVerifier(t *testing.T) {
 	assert.True(t, ok)
 }
 
+// TestPasscodeJustSet: the flow that has just set the passcode is not asked
+// for it again; any other is, and a marked context does not stand in for a
+// passcode that was never set.
+func TestPasscodeJustSet(t *testing.T) {
+	p := &prompt{}
+	v, err := authenticator.NewPasscodeVerifier("", p.ask)
+	require.NoError(t, err)
+	marked := authenticator.WithPasscodeJustSet(context.Background())
+	_, err = v.Verify(marked, "Confirm")
+	assert.ErrorIs(t, err, authenticator.ErrPasscodeNotSet)
+
+	require.NoError(t, v.Set(marked, "246810"))
+	ok, err := v.Verify(marked, "Confirm")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Empty(t, p.reasons, "not asked")
+
+	ok, err = v.Verify(context.Background(), "Approve") // nothing queued: the user cancels
+	assert.Error(t, err)
+	assert.False(t, ok)
+	assert.Equal(t, []string{"Approve"}, p.reasons, "another flow is asked")
+}
+
 func TestPasscodeVerifierFile(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "passcode")

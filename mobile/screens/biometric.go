@@ -99,7 +99,7 @@ func NewBiometricScreen(e Env, d BiometricDeps, finished func(Enrolment), back f
 	s.passcodeBox = container.NewVBox(
 		fieldLabel("Choose an app passcode"),
 		para("This device has no fingerprint or face prompt that Deputy can use, so you will confirm each approval with this passcode. It never leaves this device."),
-		s.NewPasscode, s.ConfirmPasscode,
+		s.NewPasscode, fieldLabel("Type it again"), s.ConfirmPasscode,
 	)
 	if s.passcode == nil || s.passcode.IsSet() {
 		s.passcodeBox.Hide()
@@ -227,7 +227,11 @@ func (s *BiometricScreen) enrol() {
 	options, att := s.options, s.att
 	runFor(s.env, promptTimeout, func(ctx context.Context) (enrolled, error) {
 		if newPasscode != "" {
-			if err := s.passcode.Set(ctx, newPasscode); err != nil && !errors.Is(err, authenticator.ErrPasscodeAlreadySet) {
+			err := s.passcode.Set(ctx, newPasscode)
+			switch {
+			case err == nil:
+				ctx = authenticator.WithPasscodeJustSet(ctx) // typed twice just now: not a third time
+			case !errors.Is(err, authenticator.ErrPasscodeAlreadySet):
 				return enrolled{}, err
 			}
 		}

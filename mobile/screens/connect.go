@@ -95,7 +95,7 @@ func NewConnectScreen(e Env, dial Dialer, prefill deeplink.Connect, connected fu
 	s.Key.OnSubmitted = func(string) { s.submit() }
 
 	s.content = page("Connect to Deputy",
-		para("Scan or paste the link your admin gave you, or type the server address and the programme's public UI key."),
+		para("Paste the link your admin gave you, or type the server address and the programme's public UI key."),
 		fieldLabel("Link"), s.Link, s.LinkHint,
 		para("Or type them in:"),
 		fieldLabel("Server address"), s.Server,

@@ -154,8 +154,7 @@ func TestJourney(t *testing.T) {
 	c.typeInto(bio.NewPasscode, appPasscode)
 	c.typeInto(bio.ConfirmPasscode, appPasscode)
 	test.Tap(bio.Enrol)
-	c.answerPasscode(appPasscode)
-	c.waitFor("device enrolled", bio.Done.Visible)
+	c.waitFor("device enrolled", bio.Done.Visible) // the passcode just chosen is not asked again
 	assert.True(t, c.passcode.IsSet())
 	test.Tap(bio.Back)
 	home = screen[*screens.HomeScreen](t, c)
@@ -386,8 +385,7 @@ func TestEnrolmentKeptAtANewAddress(t *testing.T) {
 	c.typeInto(bio.NewPasscode, appPasscode)
 	c.typeInto(bio.ConfirmPasscode, appPasscode)
 	test.Tap(bio.Enrol)
-	c.answerPasscode(appPasscode)
-	c.waitFor("device enrolled", bio.Done.Visible)
+	c.waitFor("device enrolled", bio.Done.Visible) // the passcode just chosen is not asked again
 	test.Tap(bio.Back)
 	home = screen[*screens.HomeScreen](t, c)
 	c.waitFor("this device", func() bool { return home.BioStatus.Text == "Approvals with biometrics: on, on this device." })
