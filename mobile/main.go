@@ -44,6 +44,7 @@ var iconPNG []byte
 func main() {
 	start := time.Now()
 	a := app.NewWithID(AppID)
+	a.Settings().SetTheme(screens.Theme())
 	a.SetIcon(fyne.NewStaticResource("icon.png", iconPNG))
 	w := a.NewWindow("Deputy")
 	w.Resize(fyne.NewSize(400, 760)) // a phone's proportions; ignored on phones

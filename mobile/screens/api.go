@@ -37,6 +37,9 @@ type SessionAPI interface {
 	VerifyStepUpSMS(ctx context.Context, code string, opts ...client.CallOption) error
 	// Logout ends the session (Weavr logout).
 	Logout(ctx context.Context) error
+	// Info reads the session's numbers: a code's life, attempts and resend
+	// time (Deputy sessionGet), so screens show the server's, never their own.
+	Info(ctx context.Context) (*client.SessionInfo, error)
 }
 
 // API is a connection to one Deputy server with one programme's UI key.

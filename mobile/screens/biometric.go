@@ -162,21 +162,33 @@ func (s *BiometricScreen) begin() { s.beginWith(client.NewIdempotencyRef()) }
 func (s *BiometricScreen) beginWith(ref string) {
 	s.Problem.Hide()
 	s.setBusy(true)
-	run(s.env, func(ctx context.Context) (json.RawMessage, error) {
-		return s.api.BeginBiometricEnrolment(ctx, s.device.ID, s.device.Name, client.IdempotencyRef(ref))
-	}, func(options json.RawMessage, err error) {
+	type begun struct {
+		options json.RawMessage
+		limits  *client.ChallengeLimits
+	}
+	run(s.env, func(ctx context.Context) (begun, error) {
+		options, err := s.api.BeginBiometricEnrolment(ctx, s.device.ID, s.device.Name, client.IdempotencyRef(ref))
+		if err != nil {
+			return begun{}, err
+		}
+		return begun{options, codeLimits(ctx, s.api)}, nil
+	}, func(b begun, err error) {
 		s.setBusy(false)
 		if err != nil {
 			s.fail(err, func() { s.beginWith(ref) })
 			return
 		}
+		options := b.options
 		s.options, s.att = options, nil
 		s.Send.SetText("Text me another code")
 		s.Send.Importance = widget.MediumImportance
 		s.Send.Refresh()
 		s.Code.SetText("")
 		s.codeBox.Show()
-		s.expiry.start(s.env.Clock.Now().Add(codeTTL))
+		s.Expiry.SetText("")
+		if b.limits != nil {
+			s.expiry.start(s.env.Clock.Now().Add(b.limits.TTL))
+		}
 	})
 }
 

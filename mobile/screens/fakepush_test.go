@@ -266,3 +266,8 @@ func (f *fakePush) enrolElsewhere() {
 	require.NoError(f.t, err)
 	require.NoError(f.t, f.FinishBiometricEnrolment(ctx, "123456", att))
 }
+
+// Info answers the numbers of a programme with the default settings.
+func (p *fakePush) Info(context.Context) (*client.SessionInfo, error) {
+	return &client.SessionInfo{Challenges: client.ChallengeLimits{CodeLength: 6, TTL: 5 * time.Minute, Attempts: 5, ResendAfter: 15 * time.Second}}, nil
+}

@@ -33,6 +33,9 @@ type PushAPI interface {
 	DeclinePush(ctx context.Context, id, reason string) error
 	// UnlinkBiometric removes the user's device (needs a stepped-up session).
 	UnlinkBiometric(ctx context.Context, opts ...client.CallOption) error
+	// Info reads the session's numbers: a code's life, attempts and resend
+	// time (Deputy sessionGet), so screens show the server's, never their own.
+	Info(ctx context.Context) (*client.SessionInfo, error)
 	// WatchPush hands the device's push events to f, from one goroutine,
 	// until ctx ends or the stream fails.
 	WatchPush(ctx context.Context, deviceID string, f func(client.PushEvent)) error

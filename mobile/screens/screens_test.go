@@ -274,6 +274,24 @@ func TestSMSScreen(t *testing.T) {
 	assert.Contains(t, factors, client.Factor{Type: "OTP", Channel: "SMS", Status: client.FactorActive})
 }
 
+// TestSMSScreenServerNumbers: the attempts shown are the programme's
+// setting, as the server says, not a number typed into the app.
+func TestSMSScreenServerNumbers(t *testing.T) {
+	d := startDeputy(t)
+	set := d.Programme.Settings
+	set.Biometrics, set.OTPAttempts = true, 3
+	_, err := d.Service.UpdateProgrammeSettings(context.Background(), d.Programme.ID, set)
+	require.NoError(t, err)
+	sess := signIn(t, d, "grace@acme.test")
+	h := newHarness(t)
+	s := screens.NewSMSScreen(h.env(), sess, noop, noop, failExpired(t))
+	h.show(s)
+	test.Tap(s.Send)
+	h.waitFor("code sent", s.CodeSent)
+	assert.Equal(t, "You have 3 attempts.", s.Attempts.Text)
+	assert.Equal(t, "The code expires in 5:00.", s.Expiry.Text)
+}
+
 func TestSMSScreenNoMobile(t *testing.T) {
 	d := startDeputy(t)
 	ctx := context.Background()

@@ -15,14 +15,6 @@ import (
 	"github.com/deputyhq/deputy/server/client"
 )
 
-// The numbers of one-time codes (GUIDE, "Where the numbers come from"). The
-// server is the judge; the screen uses them to show what is left.
-const (
-	codeTTL        = 5 * time.Minute  // a code's life
-	resendInterval = 15 * time.Second // RETRY_IN_15SEC
-	maxAttempts    = 5                // wrong codes per challenge
-)
-
 // SMSScreen enrols the user's mobile for one-time codes (Weavr
 // enrolDeviceUsingOtpStepOne and StepTwo): it texts a code, counts down to
 // when another may be sent and to the code's expiry, and shows the attempts
@@ -116,22 +108,23 @@ func (s *SMSScreen) setBusy(on bool) {
 func (s *SMSScreen) send(ref string) {
 	s.Problem.Hide()
 	s.setBusy(true)
-	run0(s.env, func(ctx context.Context) error {
-		return s.api.EnrolSMS(ctx, client.IdempotencyRef(ref))
-	}, func(err error) {
+	run(s.env, func(ctx context.Context) (*client.ChallengeLimits, error) {
+		if err := s.api.EnrolSMS(ctx, client.IdempotencyRef(ref)); err != nil {
+			return nil, err
+		}
+		return codeLimits(ctx, s.api), nil
+	}, func(limits *client.ChallengeLimits, err error) {
 		s.setBusy(false)
 		var ae *client.Error
 		switch {
 		case err == nil:
-			s.sent()
-		case errors.As(err, &ae) && ae.Code == "RETRY_IN_15SEC":
-			wait := ae.RetryAfter
-			if wait <= 0 {
-				wait = resendInterval
-			}
+			s.sent(limits)
+		case errors.As(err, &ae) && ae.Code == client.CodeRetryIn15Sec:
 			s.showCodeBox()
-			s.resendTimer.start(s.env.Clock.Now().Add(wait))
-			s.Problem.ShowText(codeText["RETRY_IN_15SEC"])
+			if ae.RetryAfter > 0 {
+				s.resendTimer.start(s.env.Clock.Now().Add(ae.RetryAfter))
+			}
+			s.Problem.ShowText(codeText[client.CodeRetryIn15Sec])
 		case errors.As(err, &ae) && ae.Code == client.CodeChannelAlreadyActive:
 			s.success()
 		default:
@@ -145,17 +138,28 @@ func (s *SMSScreen) showCodeBox() {
 	s.codeBox.Show()
 }
 
-// sent starts the countdowns of a fresh code.
-func (s *SMSScreen) sent() {
+// sent starts the countdowns of a fresh code with the server's numbers; nil
+// limits (the server's numbers could not be read) show none rather than
+// guessed ones.
+func (s *SMSScreen) sent(limits *client.ChallengeLimits) {
 	s.showCodeBox()
-	s.Intro.SetText("We texted a 6-digit code to the mobile number on your account. Enter it below.")
+	digits := "a"
+	if limits != nil && limits.CodeLength > 0 {
+		digits = fmt.Sprintf("a %d-digit", limits.CodeLength)
+	}
+	s.Intro.SetText("We texted " + digits + " code to the mobile number on your account. Enter it below.")
 	s.Code.SetText("")
-	s.attemptsLeft = maxAttempts
 	s.Attempts.Importance = widget.MediumImportance
-	s.Attempts.SetText(fmt.Sprintf("You have %d attempts.", maxAttempts))
-	now := s.env.Clock.Now()
-	s.resendTimer.start(now.Add(resendInterval))
-	s.expiryTimer.start(now.Add(codeTTL))
+	s.attemptsLeft = 0
+	s.Attempts.SetText("")
+	s.Expiry.SetText("")
+	if limits != nil {
+		s.attemptsLeft = limits.Attempts
+		s.Attempts.SetText(fmt.Sprintf("You have %d attempts.", limits.Attempts))
+		now := s.env.Clock.Now()
+		s.resendTimer.start(now.Add(limits.ResendAfter))
+		s.expiryTimer.start(now.Add(limits.TTL))
+	}
 	s.Verify.Enable()
 	s.Code.Enable()
 }
@@ -258,4 +262,16 @@ func (s *SMSScreen) success() {
 	s.Back.Importance = widget.HighImportance
 	s.Back.OnTapped = s.finished
 	s.Back.Refresh()
+}
+
+// codeLimits reads the server's numbers for one-time codes, nil when they
+// cannot be read (the code was sent all the same).
+func codeLimits(ctx context.Context, api interface {
+	Info(context.Context) (*client.SessionInfo, error)
+}) *client.ChallengeLimits {
+	info, err := api.Info(ctx)
+	if err != nil {
+		return nil
+	}
+	return &info.Challenges
 }
