@@ -61,7 +61,7 @@ type NewResource struct {
 // STATE_INVALID. The caller (the secret key) has checked the fields' syntax.
 func (s *Service) PutResource(ctx context.Context, p *Programme, in NewResource) (*Resource, error) {
 	if !slices.Contains(ResourceTypes, in.Type) {
-		return nil, Invalid("resourceType", "IN", resourceTypeNames()...)
+		return nil, Invalid("resourceType", "IN", ResourceTypeNames()...)
 	}
 	var out *Resource
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -399,7 +399,7 @@ func (s *Service) auditConfirmation(ctx context.Context, tx Tx, conf *Confirmati
 // declaration is confirmed by a root user only (Weavr's rule).
 func checkResourceList(c *Caller, t ResourceType, ids []string) error {
 	if !slices.Contains(ResourceTypes, t) {
-		return Invalid("resourceType", "IN", resourceTypeNames()...)
+		return Invalid("resourceType", "IN", ResourceTypeNames()...)
 	}
 	if len(ids) == 0 || len(ids) > MaxConfirmResources {
 		return Invalid("resourceIds", "SIZE", "1", strconv.Itoa(MaxConfirmResources))
@@ -585,7 +585,8 @@ func cut(s string, n int) string {
 	return string([]rune(s)[:n-1]) + "…"
 }
 
-func resourceTypeNames() []string {
+// ResourceTypeNames are ResourceTypes as strings.
+func ResourceTypeNames() []string {
 	out := make([]string, len(ResourceTypes))
 	for i, t := range ResourceTypes {
 		out[i] = string(t)
