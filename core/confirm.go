@@ -567,7 +567,11 @@ func smsList(rs []*Resource) string {
 // resource with its amount, payee, payee account and free fields.
 func pushList(t ResourceType, rs []*Resource) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Confirm %d %s:", len(rs), strings.ReplaceAll(string(t), "_", " "))
+	noun := strings.TrimSuffix(strings.ReplaceAll(string(t), "_", " "), "s")
+	if len(rs) != 1 {
+		noun += "s"
+	}
+	fmt.Fprintf(&b, "Confirm %d %s:", len(rs), noun)
 	for _, r := range rs {
 		fmt.Fprintf(&b, "\n%s to %s (%s)", FormatAmount(r.Summary.Amount), r.Summary.PayeeName, r.Summary.PayeeAccount)
 		for _, k := range slices.Sorted(maps.Keys(r.Summary.Fields)) {
