@@ -282,3 +282,29 @@ func TestConfirmOtherUsersResource(t *testing.T) {
 	wantNoContent(t, e.auth(m.token, "POST", verifyPath(id), verifyBody(sandboxCode)))
 	assert.Equal(t, "VERIFIED", e.resourceState("1"))
 }
+
+// idempotency-ref replays the first challenge (one text, one id); a code
+// expires after five minutes, as a step-up's does.
+func TestConfirmSMSIdempotencyAndExpiry(t *testing.T) {
+	e := newEnv(t)
+	token := e.enrolledRoot("root@acme.test")
+	root := e.rootOf(token)
+	e.register("1", root, 100, "Alice")
+	e.register("2", root, 200, "Bob")
+	sent := len(e.outbox())
+	first := e.auth(token, "POST", confirmSMSPath, confirmBody("sends", "1"), "idempotency-ref", "confirm-1")
+	require.Equal(t, http.StatusOK, first.status, "%s", first.body)
+	again := e.auth(token, "POST", confirmSMSPath, confirmBody("sends", "1"), "idempotency-ref", "confirm-1")
+	require.Equal(t, http.StatusOK, again.status, "%s", again.body)
+	assert.Equal(t, string(first.body), string(again.body), "the first answer, replayed")
+	assert.Len(t, e.outbox(), sent+1, "one text")
+	r := e.auth(token, "POST", confirmSMSPath, confirmBody("sends", "2"), "idempotency-ref", "confirm-1")
+	assert.Equal(t, http.StatusBadRequest, r.status, "another payload under the same ref: %s", r.body)
+
+	id := str(t, first.json(t), "scaChallengeId")
+	e.advance(3 * time.Minute)
+	e.factorList(token) // the session stays alive; the code does not
+	e.advance(2 * time.Minute)
+	wantConflict(t, e.auth(token, "POST", verifyPath(id), verifyBody(sandboxCode)), "VERIFICATION_CODE_EXPIRED")
+	assert.Equal(t, "PENDING_CHALLENGE", e.resourceState("1"))
+}
