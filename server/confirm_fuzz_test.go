@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -34,7 +33,7 @@ func FuzzConfirmationBodies(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	store, err := boltstore.Open(filepath.Join(f.TempDir(), "deputy.db"), boltstore.Options{MaxBatchDelay: time.Microsecond})
+	store, err := boltstore.Open(filepath.Join(f.TempDir(), "deputy.db"), boltstore.Options{})
 	require.NoError(f, err)
 	f.Cleanup(func() { store.Close() })
 	clock := core.NewOffsetClock(nil)
