@@ -269,7 +269,8 @@ func intsToStrings(v []int) []string {
 }
 
 // A resource registered for an authorised user is confirmed by that user
-// only: the identity's root user cannot.
+// only: the identity's root user cannot; a linked account declaration only
+// a root user confirms.
 func TestConfirmOtherUsersResource(t *testing.T) {
 	e := newEnv(t)
 	root := e.adminRoot("root@acme.test")
@@ -281,6 +282,13 @@ func TestConfirmOtherUsersResource(t *testing.T) {
 	id := e.confirmSMS(m.token, "1")
 	wantNoContent(t, e.auth(m.token, "POST", verifyPath(id), verifyBody(sandboxCode)))
 	assert.Equal(t, "VERIFIED", e.resourceState("1"))
+
+	// A linked account declaration is a root user's to confirm (Weavr's rule).
+	r = e.key("POST", resourcePath("linked_account_declaration", "2"), resourceBody(m.id, 0, "Own account"))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.auth(m.token, "POST", confirmSMSPath, confirmBody("linked_account_declaration", "2"))
+	require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+	assert.Equal(t, core.CodeInsufficientPermissions, r.errorCode(t))
 }
 
 // idempotency-ref replays the first challenge (one text, one id); a code
