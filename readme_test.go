@@ -36,6 +36,7 @@ var walkthroughs = []struct {
 		"Audit log",
 		"Webhooks",
 		"Access tokens and linked identities",
+		"Confirmation challenges",
 	}},
 	{"companion", []string{"The headless companion in sandbox mode"}},
 }

@@ -2,7 +2,8 @@
 // root users, authorised users, passwords, sessions, one-time codes, the
 // biometric (WebAuthn) factor and push challenges (biometric.go; push.go the
 // shared parts, push_stepup.go the requesting session, push_device.go the
-// companion device, push_login.go biometric sign-in) and the audit log. It owns the interfaces it needs from the outside world: the Store
+// companion device, push_login.go biometric sign-in), confirmation challenges
+// over the embedder's resources (confirm.go) and the audit log. It owns the interfaces it needs from the outside world: the Store
 // (see store.go), the message senders and the Clock. It never imports net/http,
 // a UI toolkit or a database driver; storage implementations live in
 // subpackages (boltstore) and must pass the contract suite in storetest.

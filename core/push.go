@@ -23,6 +23,9 @@ const (
 	PushReasonLocked          = "USER_LOCKED"
 	PushReasonDeviceReset     = "DEVICE_RESET" // an admin reset the user's device
 	PushReasonPasswordChanged = "PASSWORD_CHANGED"
+	// PushReasonResourcesChanged: a confirmation's resources changed (or were
+	// challenged again) before its approval, which then confirmed nothing.
+	PushReasonResourcesChanged = "RESOURCES_CHANGED"
 )
 
 // DefaultPushSummary is what a step-up challenge shows when the requesting

@@ -220,7 +220,10 @@ func (s *Service) PushOptions(ctx context.Context, c *Caller, id string) (json.R
 // not increase is refused (WEBAUTHN_SIGN_COUNT_REGRESSION), alerted by email
 // and recorded as a security event. In one transaction the challenge becomes
 // APPROVED, the counter is saved and the requesting session is stepped up; a
-// wrong number instead declines the challenge (VERIFICATION_CODE_INVALID).
+// wrong number instead declines the challenge (VERIFICATION_CODE_INVALID). A
+// confirmation's resources become VERIFIED in that transaction too, unless
+// they changed since the challenge (settleConfirmation: STATE_INVALID, and
+// the challenge is cancelled).
 func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number int, credential []byte) error {
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(credential)
 	if err != nil {
@@ -304,7 +307,25 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 			if err := tx.UpdatePushChallenge(cur); err != nil {
 				return err
 			}
+			if err := s.failPushConfirmation(ctx, tx, cur, PushReasonWrongNumber); err != nil {
+				return err
+			}
 			return s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.decline", u.ID, map[string]string{"challenge": id, "reason": PushReasonWrongNumber})
+		}
+		if cur.Kind == PushConfirm {
+			conf, err := tx.Confirmation(cur.ID)
+			if err != nil {
+				return err
+			}
+			verified, err := s.settleConfirmation(ctx, tx, conf, now)
+			if err != nil {
+				return err
+			}
+			if !verified { // the resources changed since the challenge: the signature confirms nothing
+				cur.State, cur.Reason, cur.ResolvedAt = PushCancelled, PushReasonResourcesChanged, now
+				outcome = Conflict(CodeStateInvalid)
+				return tx.UpdatePushChallenge(cur)
+			}
 		}
 		cur.State, cur.ResolvedAt = PushApproved, now
 		if err := tx.UpdatePushChallenge(cur); err != nil {
@@ -403,6 +424,9 @@ func (s *Service) DeclinePush(ctx context.Context, c *Caller, id, reason string)
 			return err
 		}
 		if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.decline", u.ID, map[string]string{"challenge": id, "reason": reason}); err != nil {
+			return err
+		}
+		if err := s.failPushConfirmation(ctx, tx, ch, reason); err != nil {
 			return err
 		}
 		if reason != PushReasonNotMe {

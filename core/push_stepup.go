@@ -24,19 +24,10 @@ func (s *Service) StepUpPush(ctx context.Context, c *Caller, summary string) (*P
 	var out *PushChallenge
 	err := s.store.Update(ctx, func(tx Tx) error {
 		out = nil
-		if err := requireLiveSession(tx, c); err != nil {
-			return err
-		}
-		u, err := tx.User(c.User.ID)
+		now := s.clock.Now()
+		u, err := challengedUser(tx, c, now)
 		if err != nil {
 			return err
-		}
-		now := s.clock.Now()
-		if !u.Active {
-			return Conflict(CodeCredentialsInactive)
-		}
-		if now.Before(u.SCALockedUntil) {
-			return &Error{Class: ErrConflict, Code: CodeChallengeLimitExceeded, RetryAfter: u.SCALockedUntil.Sub(now)}
 		}
 		if _, err := activeBiometric(tx, u.ID); err != nil {
 			return err

@@ -242,6 +242,9 @@ type PushKind string
 const (
 	PushStepUp PushKind = "STEP_UP" // steps up the requesting session (Weavr stepupSCAChallengePush)
 	PushLogin  PushKind = "LOGIN"   // signs the user in (Weavr loginViaBiometrics)
+	// PushConfirm confirms the resources of the Confirmation with the same ID
+	// (Weavr multipleSCAChallengePush).
+	PushConfirm PushKind = "CONFIRM"
 )
 
 // PushState is where a push challenge stands. The zero value is not a state:
@@ -259,7 +262,7 @@ const (
 )
 
 // PushChallenge asks the user, on their companion device, to approve one
-// operation: the step-up of a session or a sign-in. It shows a readable
+// operation: the step-up of a session, a sign-in or a confirmation. It shows a readable
 // summary; the requesting client shows Number, and the device offers Choices,
 // three numbers of which one is Number (number matching).
 type PushChallenge struct {
@@ -546,4 +549,84 @@ type WebhookAttempt struct {
 	Status   int           `json:",omitempty"`
 	Error    string        `json:",omitempty"`
 	Duration time.Duration `json:",omitempty"`
+}
+
+// ResourceType is the kind of operation a confirmation challenge confirms
+// (Weavr MultipleSCAResourceType).
+type ResourceType string
+
+// Resource types: Weavr's four.
+const (
+	ResourceSends                      ResourceType = "sends"
+	ResourceOutgoingWireTransfers      ResourceType = "outgoing_wire_transfers"
+	ResourceLinkedAccountDeclaration   ResourceType = "linked_account_declaration"
+	ResourceCorrespondentBankTransfers ResourceType = "correspondent_bank_transfers"
+)
+
+// ResourceState is where a resource stands. The zero value is not a state:
+// only VERIFIED says a user confirmed it.
+type ResourceState string
+
+// Resource states (Weavr's resources read PENDING_CHALLENGE until confirmed).
+const (
+	ResourcePending  ResourceState = "PENDING_CHALLENGE"
+	ResourceVerified ResourceState = "VERIFIED"
+)
+
+// Amount is a sum of money in minor units (Weavr CurrencyAmount).
+type Amount struct {
+	Currency string // ISO 4217, three capital letters
+	Value    int64  // minor units (cents)
+}
+
+// ResourceSummary is what the user confirms about a resource: the dynamic
+// linking of PSD2 RTS Art. 5, bound into the challenge (confirmationBinding).
+type ResourceSummary struct {
+	Amount       Amount
+	PayeeName    string
+	PayeeAccount string
+	Fields       map[string]string `json:",omitempty"` // the embedder's own, shown and bound too
+}
+
+// Resource is an operation of the embedder's (a send, a transfer ...) that
+// one user must confirm with a confirmation challenge. Deputy holds no
+// ledger: the embedder registers it with its own id and its summary.
+type Resource struct {
+	ProgrammeID string
+	Type        ResourceType
+	ID          string // the embedder's, numeric
+	UserID      string // who must confirm it
+	IdentityID  string
+	Summary     ResourceSummary
+	State       ResourceState
+	ChallengeID string    // the confirmation that last challenged it
+	Codes       int       // SMS codes sent for it, across challenges
+	LastCodeAt  time.Time // when the last of them was sent
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	VerifiedAt  time.Time
+}
+
+// Confirmation is a confirmation challenge (Weavr multipleSCAChallenge,
+// multipleSCAChallengePush): one user's confirmation of a list of resources
+// of one type, bound to their summaries as they were when it was issued. An
+// SMS one keeps its code here; a push one shares its ID with the
+// PushChallenge the device approves.
+type Confirmation struct {
+	ID           string // numeric, from Tx.NextID
+	ProgrammeID  string
+	UserID       string
+	IdentityID   string
+	SessionHash  []byte // the session that asked for it, the only one that may verify it
+	Channel      Channel
+	ResourceType ResourceType
+	ResourceIDs  []string
+	Binding      []byte // confirmationBinding of the resources when issued
+	Nonce        string `json:",omitempty"` // SMS: as for every one-time code (sealOTP)
+	CodeHash     []byte `json:",omitempty"`
+	Attempts     int
+	MaxAttempts  int
+	IssuedAt     time.Time
+	ExpiresAt    time.Time
+	State        ChallengeState
 }

@@ -144,19 +144,10 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 	}
 	var user *User
 	err = s.store.Update(ctx, func(tx Tx) error {
-		if err := requireLiveSession(tx, c); err != nil {
-			return err
-		}
-		u, err := tx.User(c.User.ID)
+		now := s.clock.Now()
+		u, err := challengedUser(tx, c, now)
 		if err != nil {
 			return err
-		}
-		now := s.clock.Now()
-		if !u.Active {
-			return Conflict(CodeCredentialsInactive)
-		}
-		if now.Before(u.SCALockedUntil) {
-			return &Error{Class: ErrConflict, Code: CodeChallengeLimitExceeded, RetryAfter: u.SCALockedUntil.Sub(now)}
 		}
 		if err := prepare(tx, u, now); err != nil {
 			return err
@@ -214,6 +205,26 @@ func (s *Service) smsBudgets(u *User) []budget {
 		newBudget("sms", u.ProgrammeID, "user:"+u.ID, s.cfg.RateLimits.SMSPerUser),
 		newBudget("sms", u.ProgrammeID, "number:"+u.Mobile.CountryCode+u.Mobile.Number, s.cfg.RateLimits.SMSPerNumber),
 	}
+}
+
+// challengedUser re-reads the caller's user for a new challenge, in the
+// transaction that issues it: the session must still exist and the user be
+// active and not locked out of SCA (CHALLENGE_LIMIT_EXCEEDED until then).
+func challengedUser(tx ReadTx, c *Caller, now time.Time) (*User, error) {
+	if err := requireLiveSession(tx, c); err != nil {
+		return nil, err
+	}
+	u, err := tx.User(c.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !u.Active {
+		return nil, Conflict(CodeCredentialsInactive)
+	}
+	if now.Before(u.SCALockedUntil) {
+		return nil, &Error{Class: ErrConflict, Code: CodeChallengeLimitExceeded, RetryAfter: u.SCALockedUntil.Sub(now)}
+	}
+	return u, nil
 }
 
 // requireLiveSession fails with ErrUnauthenticated when the caller's session
@@ -326,35 +337,15 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 			}
 			return s.finishIdempotent(ctx, tx, nil)
 		}
-		u.SCAFailures++
-		details := map[string]string{"purpose": string(purpose)}
-		switch {
-		case errors.Is(checked, errOTPExhausted):
-			ch.State = ChallengeFailed
-			outcome = Conflict(CodeChallengeLimitExceeded)
-			details["exhausted"] = "true"
-		case errors.Is(checked, errOTPLastAttempt):
-			outcome = Conflict(CodeOneChallengeLimitRemain)
-		default:
-			outcome = Conflict(CodeCodeInvalid)
-		}
-		if u.SCAFailures >= s.cfg.SCAFailureLimit {
-			u.SCAFailures = 0
-			u.SCALockedUntil = now.Add(s.cfg.SCALockout)
-			ch.State = ChallengeFailed
-			if after, err = s.revoke(ctx, tx, revocation{reason: RevokeSCALock, user: u}); err != nil {
-				return err
-			}
-			outcome = Conflict(CodeChallengeLimitExceeded)
-			details["locked"] = "true"
-		}
-		if err := tx.PutChallenge(ch); err != nil {
+		wrong, err := s.countWrongCode(ctx, tx, u, checked, now, map[string]string{"purpose": string(purpose)})
+		if err != nil {
 			return err
 		}
-		if err := tx.UpdateUser(u); err != nil {
-			return err
+		outcome, after = wrong.outcome, wrong.after
+		if wrong.void {
+			ch.State = ChallengeFailed
 		}
-		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.failed", u.ID, details)
+		return tx.PutChallenge(ch)
 	})
 	if err != nil {
 		return internal("verify challenge", err)
@@ -366,4 +357,44 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 		s.observeStepUpCode(ctx, outcome)
 	}
 	return outcome
+}
+
+// wrongCode is what a wrong guess at a user's one-time code led to.
+type wrongCode struct {
+	outcome error  // the answer: VERIFICATION_CODE_INVALID, ONE_CHALLENGE_LIMIT_REMAINING or CHALLENGE_LIMIT_EXCEEDED
+	void    bool   // the code is spent: out of attempts, or the user is now locked
+	after   func() // to run after the commit (the lockout's revocation), or nil
+}
+
+// countWrongCode records, in tx, a wrong guess at one of u's challenge codes
+// (checked is otpCode.check's verdict): the user's consecutive SCA failures
+// grow and, at Config.SCAFailureLimit, SCA locks and the policy revokes
+// (PSD2 RTS Art. 4(3)(b)). details, with what was found, go to the
+// "challenge.failed" audit event.
+func (s *Service) countWrongCode(ctx context.Context, tx Tx, u *User, checked error, now time.Time, details map[string]string) (wrongCode, error) {
+	var w wrongCode
+	u.SCAFailures++
+	switch {
+	case errors.Is(checked, errOTPExhausted):
+		w.void, w.outcome = true, Conflict(CodeChallengeLimitExceeded)
+		details["exhausted"] = "true"
+	case errors.Is(checked, errOTPLastAttempt):
+		w.outcome = Conflict(CodeOneChallengeLimitRemain)
+	default:
+		w.outcome = Conflict(CodeCodeInvalid)
+	}
+	if u.SCAFailures >= s.cfg.SCAFailureLimit {
+		u.SCAFailures = 0
+		u.SCALockedUntil = now.Add(s.cfg.SCALockout)
+		var err error
+		if w.after, err = s.revoke(ctx, tx, revocation{reason: RevokeSCALock, user: u}); err != nil {
+			return w, err
+		}
+		w.void, w.outcome = true, Conflict(CodeChallengeLimitExceeded)
+		details["locked"] = "true"
+	}
+	if err := tx.UpdateUser(u); err != nil {
+		return w, err
+	}
+	return w, s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.failed", u.ID, details)
 }

@@ -77,6 +77,7 @@ type ReadTx interface {
 	PushChallengeReader
 	WebAuthnRegistrationReader
 	WebhookReader
+	ConfirmationReader
 	Meta(key string) ([]byte, error)
 }
 
@@ -101,6 +102,7 @@ type Tx interface {
 	PushChallengeWriter
 	WebAuthnRegistrationWriter
 	WebhookWriter
+	ConfirmationWriter
 	CounterWriter
 	// NextID returns a fresh numeric id, unique across identities and users.
 	NextID() (string, error)
@@ -441,6 +443,21 @@ type WebhookWriter interface {
 	AppendWebhookDelivery(d *WebhookDelivery) error
 	// UpdateWebhookDelivery fails with ErrRecordNotFound when there is no such delivery.
 	UpdateWebhookDelivery(d *WebhookDelivery) error
+}
+
+// ConfirmationReader reads the resources embedders register and the
+// confirmation challenges that confirm them (confirm.go).
+type ConfirmationReader interface {
+	// Resource finds a programme's resource by type and id.
+	Resource(programmeID string, t ResourceType, id string) (*Resource, error)
+	Confirmation(id string) (*Confirmation, error)
+}
+
+// ConfirmationWriter writes resources and confirmation challenges; both are
+// inserted or replaced whole.
+type ConfirmationWriter interface {
+	PutResource(r *Resource) error
+	PutConfirmation(c *Confirmation) error
 }
 
 // UniqueKYCReference is the store constraint on KYC references.

@@ -170,8 +170,11 @@ var webhookBuilders = map[string]func(tx ReadTx, a *AuditEvent, w webhookSubject
 		if err != nil {
 			return nil, err
 		}
-		if ch.Kind == PushLogin {
+		switch ch.Kind {
+		case PushLogin:
 			return []outEvent{w.login(a, string(ChannelBiometric), statusDeclined)}, nil
+		case PushConfirm:
+			return nil, nil // its confirmation.failed says it
 		}
 		return []outEvent{w.stepup(a, ch.ID, string(ChannelBiometric), statusDeclined)}, nil
 	},
@@ -214,6 +217,8 @@ var webhookBuilders = map[string]func(tx ReadTx, a *AuditEvent, w webhookSubject
 	},
 	"security.push_not_me":           ownEvent(EventSecurityAlert),
 	"security.sign_count_regression": ownEvent(EventSecurityAlert),
+	"confirmation.verify":            ownEvent(EventConfirmation),
+	"confirmation.failed":            ownEvent(EventConfirmation),
 }
 
 func declinedLogin(_ ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {

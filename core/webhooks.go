@@ -45,6 +45,7 @@ var WebhookEventTypes = []WebhookEventType{
 	{EventDeviceReset, "/deputy/users/device_reset/watch"},
 	{EventUserLocked, "/deputy/users/locked/watch"},
 	{EventSecurityAlert, "/deputy/users/security_alert/watch"},
+	{EventConfirmation, "/deputy/users/confirmation/watch"},
 }
 
 // Event type names.
@@ -62,6 +63,7 @@ const (
 	EventDeviceReset           = "device_reset"
 	EventUserLocked            = "user_locked"
 	EventSecurityAlert         = "security_alert"
+	EventConfirmation          = "confirmation" // a confirmation challenge verified or failed (confirm.go)
 )
 
 // webhookEventPath returns the path of an event type, or "" for an unknown one.

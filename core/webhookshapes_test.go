@@ -29,6 +29,20 @@ func TestWebhookEventsMatchSchemas(t *testing.T) {
 	root := e.steppedUpRoot(e.prog, "root@acme.test")
 	require.NoError(t, e.svc.StepUpSMS(e.ctx, root))
 	require.NoError(t, e.svc.VerifyStepUpSMS(e.ctx, root, e.sms.lastCode(t)))
+	send := func(id, payee string) {
+		_, err := e.svc.PutResource(e.ctx, e.prog, core.NewResource{Type: core.ResourceSends, ID: id, UserID: root.User.ID,
+			Summary: core.ResourceSummary{Amount: core.Amount{Currency: "EUR", Value: 1250}, PayeeName: payee, PayeeAccount: "DE89370400440532013000"}})
+		require.NoError(t, err)
+	}
+	send("7001", "Alice")
+	send("7002", "Bob")
+	confirmation, err := e.svc.ConfirmSMS(e.ctx, root, core.ResourceSends, []string{"7001"})
+	require.NoError(t, err)
+	require.NoError(t, e.svc.VerifyConfirmSMS(e.ctx, root, confirmation, core.ResourceSends, e.sms.lastCode(t)))
+	confirmation, err = e.svc.ConfirmSMS(e.ctx, root, core.ResourceSends, []string{"7002"})
+	require.NoError(t, err)
+	send("7002", "Mallory")
+	require.Error(t, e.svc.VerifyConfirmSMS(e.ctx, root, confirmation, core.ResourceSends, e.sms.lastCode(t)))
 	bea, err := e.svc.CreateUser(e.ctx, root, core.NewUser{UserDetails: core.UserDetails{Name: "Bea", Surname: "Smith", Email: "bea@acme.test"}})
 	require.NoError(t, err)
 	roles := []core.Role{core.RoleCardAssignee}
@@ -56,6 +70,7 @@ func TestWebhookEventsMatchSchemas(t *testing.T) {
 	doc, err := openapi3.NewLoader().LoadFromData(assets.OpenAPI())
 	require.NoError(t, err)
 	seen := map[string]bool{}
+	var outcomes []string // of the confirmation events
 	for _, r := range e.rcv.all() {
 		require.NoError(t, e.verifier().Verify(r.Header, r.Body))
 		name, ok := webhookSchemas[r.Path]
@@ -74,6 +89,10 @@ func TestWebhookEventsMatchSchemas(t *testing.T) {
 		}
 		if s, ok := body["event"].(string); ok {
 			key += " " + s
+			if s == core.EventConfirmation {
+				details := body["details"].(map[string]any)
+				outcomes = append(outcomes, details["resources"].(string)+" "+details["outcome"].(string))
+			}
 		}
 		seen[key] = true
 	}
@@ -83,7 +102,9 @@ func TestWebhookEventsMatchSchemas(t *testing.T) {
 		"/deputy/users/created/watch user_created", "/deputy/users/updated/watch user_updated",
 		"/deputy/users/roles_changed/watch roles_changed", "/deputy/users/activated/watch user_activated",
 		"/deputy/users/device_reset/watch device_reset", "/deputy/users/locked/watch user_locked",
+		"/deputy/users/confirmation/watch confirmation",
 	} {
 		assert.True(t, seen[want], "no %s event among %v", want, seen)
 	}
+	assert.ElementsMatch(t, []string{"7001 VERIFIED", "7002 " + core.PushReasonResourcesChanged}, outcomes)
 }

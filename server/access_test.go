@@ -116,6 +116,15 @@ var accessTable = []accessRoute{
 	{"POST /multi/stepup/challenges/otp/{channel}", userToken, fixed(stepUpPath, nil)},
 	{"POST /multi/stepup/challenges/otp/{channel}/verify", userToken, fixed(stepUpVerifyPath, codeBody(sandboxCode))},
 
+	{"POST /multi/challenges/otp/{channel}", userToken, fixed("/multi/challenges/otp/SMS", confirmBody("sends", "1"))}, // 409: no SMS factor
+	{"POST /multi/challenges/{scaChallengeId}/otp/{channel}/verify", userToken, fixed("/multi/challenges/1/otp/SMS/verify",
+		map[string]any{"verificationCode": sandboxCode, "resourceType": "sends"})}, // 404: no such challenge
+	{"POST /multi/challenges/push/{channel}", userToken, fixed("/multi/challenges/push/AUTHY", confirmBody("sends", "1"))}, // 409: biometrics off
+	{"POST /multi/challenges/resources/{resource_type}/{resource_id}", secretKey, func(f *accessFixture) call {
+		return call{path: "/multi/challenges/resources/sends/1", body: resourceBody(f.member.id, 1250, "Alice Example")}
+	}},
+	{"GET /multi/challenges/resources/{resource_type}/{resource_id}", secretKey, fixed("/multi/challenges/resources/sends/1", nil)},
+
 	{"POST /multi/users", userToken, func(f *accessFixture) call {
 		f.n++
 		return call{path: usersPath, body: userBody("user"+strconv.Itoa(f.n)+"@acme.test", core.RoleCardAssignee)} // 403 STEP_UP_REQUIRED

@@ -148,7 +148,8 @@ func (s *Server) routes() {
 	s.handle("POST /multi/authentication_factors/otp/{channel}/verify", userToken, true, s.enrolOTPVerify)
 	s.handle("POST /multi/stepup/challenges/otp/{channel}", userToken, true, s.stepUpOTP)
 	s.handle("POST /multi/stepup/challenges/otp/{channel}/verify", userToken, true, s.stepUpOTPVerify)
-	s.pushRoutes() // biometric enrolment, push step-up, the companion's stream, biometric sign-in (push.go)
+	s.pushRoutes()    // biometric enrolment, push step-up, the companion's stream, biometric sign-in (push.go)
+	s.confirmRoutes() // confirmation challenges and the resources they confirm (confirm.go)
 
 	s.handle("POST /multi/users", userToken, true, s.userCreate)
 	s.handle("GET /multi/users", userToken, false, s.usersGet)

@@ -10,7 +10,7 @@
 // Writes go through db.Batch, so concurrent Updates share one commit (and one
 // fsync); reads go through db.View.
 //
-// The bucket tree (schema version 7; the buckets marked "2" to "7" came with
+// The bucket tree (schema version 8; the buckets marked "2" to "8" came with
 // that migration):
 //
 //	v1                                   root; its sequence numbers NextID
@@ -103,8 +103,12 @@
 //	│   └── <nextAt><seq> -> nothing     pending deliveries with a NextAt (Unix ns, big-endian), soonest first
 //	├── webhook_queue/                                              7
 //	│   └── [endpointID, subject]<seq> -> nothing   pending deliveries per endpoint and subject, in order
-//	└── endpoint_deliveries/                                        7
-//	    └── [endpointID]<seq> -> nothing every delivery of an endpoint
+//	├── endpoint_deliveries/                                        7
+//	│   └── [endpointID]<seq> -> nothing every delivery of an endpoint
+//	├── resources/                                                  8
+//	│   └── [programmeID, type, id] -> Resource   operations embedders register for confirmation
+//	└── confirmations/                                              8
+//	    └── <id>         -> Confirmation confirmation challenges (the id of a push one is its PushChallenge's)
 //
 // A key written [a, b, ...] is a composite key: each part is preceded by its
 // length as a uvarint, so no part can run into the next and [a, b] is a prefix

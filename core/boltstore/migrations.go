@@ -68,6 +68,10 @@ var (
 	bucketWebhookDue         = []byte("webhook_due")
 	bucketWebhookQueue       = []byte("webhook_queue")
 	bucketEndpointDeliveries = []byte("endpoint_deliveries")
+
+	// Added by migration 8 (confirm.go).
+	bucketResources     = []byte("resources")
+	bucketConfirmations = []byte("confirmations")
 )
 
 // A migration takes a file from schema version Version-1 to Version. It runs
@@ -90,6 +94,7 @@ var migrations = []migration{
 	{Version: 5, Description: "index factors by WebAuthn credential id", Migrate: addCredentialIndex},
 	{Version: 6, Description: "add the audit log's Merkle tree, checkpoints and subject index", Migrate: addAuditTree},
 	{Version: 7, Description: "add webhook endpoints, the outbox of events and their deliveries", Migrate: addWebhooks},
+	{Version: 8, Description: "add confirmation challenges and the resources they confirm", Migrate: addConfirmations},
 }
 
 // migrate brings the file up to the last of ms. It refuses a file whose
@@ -252,6 +257,18 @@ func addWebhooks(tx *bolt.Tx) error {
 		bucketWebhookEndpoints, bucketProgrammeWebhooks, bucketWebhookEvents, bucketWebhookDeliveries,
 		bucketWebhookDue, bucketWebhookQueue, bucketEndpointDeliveries,
 	} {
+		if _, err := root.CreateBucket(name); err != nil {
+			return fmt.Errorf("bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// addConfirmations is migration 8: the buckets of confirmation challenges
+// and of the resources embedders register for them.
+func addConfirmations(tx *bolt.Tx) error {
+	root := tx.Bucket(bucketRoot)
+	for _, name := range [][]byte{bucketResources, bucketConfirmations} {
 		if _, err := root.CreateBucket(name); err != nil {
 			return fmt.Errorf("bucket %s: %w", name, err)
 		}

@@ -66,6 +66,8 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"PushChallengeSweep", testPushChallengeSweep},
 		{"PushChallengesExpiredPending", testPushChallengesExpiredPending},
 		{"WebAuthnRegistration", testWebAuthnRegistration},
+		{"Resource", testResource},
+		{"Confirmation", testConfirmation},
 		{"AuditOrderAndPaging", testAuditOrderAndPaging},
 		{"AuditSeqHasNoGaps", testAuditSeqHasNoGaps},
 		{"AuditEventsAbout", testAuditEventsAbout},

@@ -43,7 +43,7 @@ on the first enrolment and give it again to approve.`,
 			},
 			{
 				Name:   "pending",
-				Usage:  "list the push challenges waiting for this device",
+				Usage:  "list the push challenges waiting for this device (step-ups, sign-ins, and confirmations with every resource's amount and payee)",
 				Flags:  append(companionFlags(), &cli.DurationFlag{Name: "wait", Usage: "when none is pending, wait this long for one (at most 25s)"}),
 				Action: companionPending,
 			},
@@ -295,9 +295,20 @@ func companionPending(ctx context.Context, cmd *cli.Command) error {
 	tw := tabwriter.NewWriter(co.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKIND\tCHOICES\tEXPIRES\tSUMMARY")
 	for _, c := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", c.ID, c.Kind, c.Choices, c.ExpiresAt.Format(time.TimeOnly), c.Summary)
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", c.ID, c.Kind, c.Choices, c.ExpiresAt.Format(time.TimeOnly), oneLine(c.Summary))
 	}
 	return tw.Flush()
+}
+
+// oneLine puts a summary of several lines on one, for the table and
+// messages: a confirmation's title, then every resource's amount and payee,
+// separated by semicolons.
+func oneLine(summary string) string {
+	title, rest, ok := strings.Cut(summary, "\n")
+	if !ok {
+		return summary
+	}
+	return title + " " + strings.ReplaceAll(rest, "\n", "; ")
 }
 
 // approve signs challenge id's options and approves it with number.
@@ -338,7 +349,7 @@ func companionApprove(ctx context.Context, cmd *cli.Command) error {
 	if err := co.approve(ctx, id, number, summary); err != nil {
 		return err
 	}
-	return co.print(map[string]string{"id": id, "state": client.PushApproved}, fmt.Sprintf("Approved challenge %s: %s", id, summary))
+	return co.print(map[string]string{"id": id, "state": client.PushApproved}, fmt.Sprintf("Approved challenge %s: %s", id, oneLine(summary)))
 }
 
 func companionDecline(ctx context.Context, cmd *cli.Command) error {

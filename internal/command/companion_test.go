@@ -18,8 +18,8 @@ import (
 )
 
 // TestCompanionCLI drives the headless companion against a sandbox server:
-// enrol, list and approve a push step-up that another session asked for,
-// decline with "I did not do this", and unlink.
+// enrol, list and approve a push step-up that another session asked for and
+// a confirmation of two sends, decline with "I did not do this", and unlink.
 func TestCompanionCLI(t *testing.T) {
 	inst := testserver.Start(t, testserver.Options{Programme: core.NewProgramme{Name: "CLI", Settings: core.ProgrammeSettings{Biometrics: true}}})
 	ctx := context.Background()
@@ -83,6 +83,32 @@ func TestCompanionCLI(t *testing.T) {
 	st, err := admin.PushStatus(ctx, up.ID)
 	require.NoError(t, err)
 	assert.Equal(t, client.PushApproved, st.State)
+
+	// A confirmation: the companion lists every resource's amount and payee,
+	// and its approval verifies them.
+	for _, r := range []struct {
+		id    string
+		cents int64
+		payee string
+	}{{"7001", 1250, "Alice Example"}, {"7002", 300000, "Bob Builder Ltd"}} {
+		_, err := api.RegisterResource(ctx, client.ResourceSends, r.id, client.ResourceRegistration{UserID: corp.RootUser.ID.ID,
+			Amount: client.Amount{Currency: "EUR", Amount: r.cents}, PayeeName: r.payee, PayeeAccount: "DE89370400440532013000"})
+		require.NoError(t, err)
+	}
+	cp, err := admin.ConfirmPush(ctx, client.ResourceSends, []string{"7001", "7002"})
+	require.NoError(t, err)
+	out, err = companion("pending")
+	require.NoError(t, err)
+	assert.Contains(t, out, cp.SCAChallengeID+"  CONFIRM")
+	assert.Contains(t, out, "Confirm 2 sends: 12.50 EUR to Alice Example (DE89370400440532013000); 3000.00 EUR to Bob Builder Ltd (DE89370400440532013000)")
+	out, err = companion("approve", "--id", cp.SCAChallengeID, "--number", strconv.Itoa(cp.Number), "--passcode", "correct horse")
+	require.NoError(t, err)
+	assert.Contains(t, out, "Approved challenge "+cp.SCAChallengeID+": Confirm 2 sends: 12.50 EUR to Alice Example")
+	for _, id := range []string{"7001", "7002"} {
+		res, err := api.Resource(ctx, client.ResourceSends, id)
+		require.NoError(t, err)
+		assert.Equal(t, client.ResourceVerified, res.State, id)
+	}
 
 	// The long poll returns as soon as a challenge arrives.
 	type result struct {

@@ -51,7 +51,7 @@ const (
 // client).
 type PushChallenge struct {
 	ID        string
-	Kind      string // PushKindStepUp or PushKindLogin
+	Kind      string // PushKindStepUp, PushKindLogin or PushKindConfirm
 	Summary   string
 	Choices   []int
 	CreatedAt time.Time

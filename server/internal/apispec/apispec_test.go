@@ -47,6 +47,7 @@ var weavrOperations = []string{
 	"userKyc", "rolesGet",
 	"enrolDeviceUsingPush", "unlinkDeviceUsingPush", "stepupSCAChallengePush", "loginViaBiometrics",
 	"userIdentities", "requestAccessToken",
+	"multipleSCAChallenge", "multipleSCAVerify", "multipleSCAChallengePush",
 }
 
 var deputyOperations = []string{
@@ -54,7 +55,7 @@ var deputyOperations = []string{
 	"kycCallback", "sandboxKycDecide", "tokenize", "userStatusGet", "userDeviceReset",
 	"biometricEnrolBegin", "biometricEnrolFinish", "stepupSCAChallengePushGet", "pushStream", "pushPending",
 	"pushChallengeOptions", "pushChallengeApprove", "pushChallengeDecline", "loginViaBiometricsToken",
-	"userSecurityEvents", "sessionGet",
+	"userSecurityEvents", "sessionGet", "challengeResourceRegister", "challengeResourceGet",
 }
 
 // extensionOperations are Deputy's own additions under /multi that a Weavr
@@ -62,7 +63,7 @@ var deputyOperations = []string{
 var extensionOperations = []string{"kycCallback", "sandboxKycDecide", "tokenize", "userStatusGet", "userDeviceReset",
 	"biometricEnrolBegin", "biometricEnrolFinish", "stepupSCAChallengePushGet", "pushStream", "pushPending",
 	"pushChallengeOptions", "pushChallengeApprove", "pushChallengeDecline", "loginViaBiometricsToken",
-	"userSecurityEvents", "sessionGet"}
+	"userSecurityEvents", "sessionGet", "challengeResourceRegister", "challengeResourceGet"}
 
 // idempotentOperations declare idempotency-ref, as Weavr does for them.
 var idempotentOperations = []string{
@@ -73,6 +74,7 @@ var idempotentOperations = []string{
 	"authorisedUserEmailVerificationCodeSend", "corporateRootUserEmailVerificationCodeSend", "consumerRootUserEmailVerificationCodeSend",
 	"corporateUpdate", "consumerUpdate",
 	"enrolDeviceUsingPush", "unlinkDeviceUsingPush", "stepupSCAChallengePush", "biometricEnrolBegin", "biometricEnrolFinish",
+	"multipleSCAChallenge", "multipleSCAVerify", "multipleSCAChallengePush",
 }
 
 type operation struct {

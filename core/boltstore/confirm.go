@@ -1,0 +1,30 @@
+package boltstore
+
+import (
+	"github.com/deputyhq/deputy/core"
+)
+
+var (
+	_ core.ConfirmationReader = (*readTx)(nil)
+	_ core.ConfirmationWriter = (*writeTx)(nil)
+)
+
+func resourceKey(programmeID string, t core.ResourceType, id string) []byte {
+	return compositeKey(programmeID, string(t), id)
+}
+
+func (r *readTx) Resource(programmeID string, t core.ResourceType, id string) (*core.Resource, error) {
+	return get[core.Resource](r.bucket(bucketResources), resourceKey(programmeID, t, id), "resource "+string(t)+"/"+id)
+}
+
+func (r *readTx) Confirmation(id string) (*core.Confirmation, error) {
+	return get[core.Confirmation](r.bucket(bucketConfirmations), []byte(id), "confirmation "+id)
+}
+
+func (w *writeTx) PutResource(res *core.Resource) error {
+	return put(w.bucket(bucketResources), resourceKey(res.ProgrammeID, res.Type, res.ID), res)
+}
+
+func (w *writeTx) PutConfirmation(c *core.Confirmation) error {
+	return put(w.bucket(bucketConfirmations), []byte(c.ID), c)
+}

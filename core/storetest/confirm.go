@@ -1,0 +1,111 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+func resource(programmeID string, t core.ResourceType, id string) *core.Resource {
+	return &core.Resource{
+		ProgrammeID: programmeID,
+		Type:        t,
+		ID:          id,
+		UserID:      "101",
+		IdentityID:  "100",
+		Summary: core.ResourceSummary{
+			Amount:       core.Amount{Currency: "EUR", Value: 1250},
+			PayeeName:    "Alice Example",
+			PayeeAccount: "GB29NWBK60161331926819",
+			Fields:       map[string]string{"reference": "Invoice 7"},
+		},
+		State:       core.ResourceVerified,
+		ChallengeID: "900",
+		Codes:       2,
+		LastCodeAt:  t0.Add(-time.Minute),
+		CreatedAt:   t0.Add(-time.Hour),
+		UpdatedAt:   t0,
+		VerifiedAt:  t0,
+	}
+}
+
+func confirmation(id string) *core.Confirmation {
+	return &core.Confirmation{
+		ID:           id,
+		ProgrammeID:  "p1",
+		UserID:       "101",
+		IdentityID:   "100",
+		SessionHash:  []byte("session-hash-" + id),
+		Channel:      core.ChannelSMS,
+		ResourceType: core.ResourceSends,
+		ResourceIDs:  []string{"7", "8"},
+		Binding:      []byte("binding-" + id),
+		Nonce:        "nonce-" + id,
+		CodeHash:     []byte("code-hash-" + id),
+		Attempts:     1,
+		MaxAttempts:  5,
+		IssuedAt:     t0,
+		ExpiresAt:    t0.Add(5 * time.Minute),
+		State:        core.ChallengePending,
+	}
+}
+
+// Resources are kept per programme, type and id; a put replaces one.
+func testResource(t *testing.T, s core.Store) {
+	get := func(programmeID string, typ core.ResourceType, id string) (*core.Resource, error) {
+		return read(t, s, func(tx core.ReadTx) (*core.Resource, error) { return tx.Resource(programmeID, typ, id) })
+	}
+	send := resource("p1", core.ResourceSends, "7")
+	requireComplete(t, send)
+	wire := resource("p1", core.ResourceOutgoingWireTransfers, "7")
+	other := resource("p2", core.ResourceSends, "7")
+	mustUpdate(t, s, func(tx core.Tx) error {
+		for _, r := range []*core.Resource{send, wire, other} {
+			if err := tx.PutResource(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, want := range []*core.Resource{send, wire, other} {
+		got, err := get(want.ProgrammeID, want.Type, want.ID)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	}
+	_, err := get("p1", core.ResourceSends, "8")
+	requireNotFound(t, err)
+
+	send.Summary.Amount.Value, send.State = 999, core.ResourcePending
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.PutResource(send) })
+	got, err := get("p1", core.ResourceSends, "7")
+	require.NoError(t, err)
+	assert.Equal(t, send, got, "a put replaces the resource")
+	got, err = get("p2", core.ResourceSends, "7")
+	require.NoError(t, err)
+	assert.Equal(t, other, got, "another programme's resource of the same id is apart")
+}
+
+// Confirmations are kept by id; a put replaces one.
+func testConfirmation(t *testing.T, s core.Store) {
+	get := func(id string) (*core.Confirmation, error) {
+		return read(t, s, func(tx core.ReadTx) (*core.Confirmation, error) { return tx.Confirmation(id) })
+	}
+	_, err := get("900")
+	requireNotFound(t, err)
+	c := confirmation("900")
+	requireComplete(t, c)
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.PutConfirmation(c) })
+	got, err := get("900")
+	require.NoError(t, err)
+	assert.Equal(t, c, got)
+
+	c.State, c.Attempts = core.ChallengeVerified, 2
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.PutConfirmation(c) })
+	got, err = get("900")
+	require.NoError(t, err)
+	assert.Equal(t, c, got, "a put replaces the confirmation")
+}
