@@ -2,7 +2,10 @@
 // DEPUTY_TEST_PG_URL names (`make test` starts one for the whole run), or
 // else on a throwaway server the test process starts the first time a test
 // asks (initdb into a temporary directory, a Unix socket there, fsync off),
-// which stops when the process ends.
+// which stops when the process ends. A database is empty (URL) or a copy of
+// a template built once per process (Template), and is dropped when its test
+// ends; templates stay until the server goes, so DEPUTY_TEST_PG_URL should
+// name a throwaway server too.
 package pgtest
 
 import (
@@ -36,6 +39,47 @@ const EnvURL = "DEPUTY_TEST_PG_URL"
 // otherwise.
 func URL(tb testing.TB) string {
 	tb.Helper()
+	return create(tb, "template1")
+}
+
+// Template is a database that Copy copies, built once per test process.
+type Template struct {
+	prepare func(ctx context.Context, url string) error
+	once    sync.Once
+	name    string
+	err     error
+}
+
+// NewTemplate returns a template database that prepare fills, on its first Copy.
+func NewTemplate(prepare func(ctx context.Context, url string) error) *Template {
+	return &Template{prepare: prepare}
+}
+
+// Copy returns the URL of a new copy of the template for tb, dropped when tb
+// ends: cheaper than preparing an empty database each time.
+func (tp *Template) Copy(tb testing.TB) string {
+	tb.Helper()
+	tp.once.Do(func() {
+		pool, err := adminPool()
+		if err != nil {
+			return // create reports it
+		}
+		tp.name = "template_" + strings.ToLower(rand.Text()[:16])
+		ctx := context.Background()
+		if _, tp.err = pool.Exec(ctx, "CREATE DATABASE "+tp.name); tp.err != nil {
+			return
+		}
+		tp.err = tp.prepare(ctx, withDatabase(pool.Config().ConnString(), tp.name))
+	})
+	if tp.err != nil {
+		tb.Fatalf("pgtest: prepare the template database: %v", tp.err)
+	}
+	return create(tb, tp.name)
+}
+
+// create creates a database for tb as a copy of template and drops it when tb ends.
+func create(tb testing.TB, template string) string {
+	tb.Helper()
 	admin, err := adminPool()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -45,7 +89,7 @@ func URL(tb testing.TB) string {
 	}
 	name := "test_" + strings.ToLower(rand.Text()[:16])
 	ctx := context.Background()
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE "+template); err != nil {
 		tb.Fatalf("pgtest: create database: %v", err)
 	}
 	tb.Cleanup(func() {
