@@ -40,7 +40,7 @@ func Open(tb testing.TB) core.Store {
 		err   error
 	)
 	if OnPostgres() {
-		store, err = pgstore.Open(tb.Context(), migrated.Copy(tb), pgstore.Options{})
+		store, err = pgstore.Open(context.Background(), migrated.Copy(tb), pgstore.Options{})
 	} else {
 		store, err = boltstore.Open(filepath.Join(tb.TempDir(), "deputy.db"), boltstore.Options{})
 	}
