@@ -77,9 +77,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
-
 // Update runs fn in a SERIALIZABLE transaction that commits if fn returns nil.
 // A transaction that fails to serialize (40001) or is chosen as a deadlock
 // victim (40P01), in any statement or at commit, is rolled back and fn runs

@@ -39,46 +39,68 @@ const EnvURL = "DEPUTY_TEST_PG_URL"
 // otherwise.
 func URL(tb testing.TB) string {
 	tb.Helper()
-	return create(tb, "template1")
+	admin := server(tb)
+	name, err := createDatabase(admin, "template1")
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	return use(tb, admin, name)
 }
 
 // Template is a database that Copy copies, built once per test process.
 type Template struct {
 	prepare func(ctx context.Context, url string) error
 	once    sync.Once
-	name    string
 	err     error
+	// copies are made ahead, one at a time, so that a test seldom waits for its own.
+	copies chan made
+}
+
+// made is a database made ahead, or why it could not be.
+type made struct {
+	name string
+	err  error
 }
 
 // NewTemplate returns a template database that prepare fills, on its first Copy.
 func NewTemplate(prepare func(ctx context.Context, url string) error) *Template {
-	return &Template{prepare: prepare}
+	return &Template{prepare: prepare, copies: make(chan made, 1)}
 }
 
 // Copy returns the URL of a new copy of the template for tb, dropped when tb
-// ends: cheaper than preparing an empty database each time.
+// ends: cheaper than preparing an empty database each time. Fails and skips
+// as URL does.
 func (tp *Template) Copy(tb testing.TB) string {
 	tb.Helper()
+	admin := server(tb)
 	tp.once.Do(func() {
-		pool, err := adminPool()
-		if err != nil {
-			return // create reports it
-		}
-		tp.name = "template_" + strings.ToLower(rand.Text()[:16])
-		ctx := context.Background()
-		if _, tp.err = pool.Exec(ctx, "CREATE DATABASE "+tp.name); tp.err != nil {
+		var name string
+		if name, tp.err = createDatabase(admin, "template1"); tp.err != nil {
 			return
 		}
-		tp.err = tp.prepare(ctx, withDatabase(pool.Config().ConnString(), tp.name))
+		if tp.err = tp.prepare(context.Background(), withDatabase(admin.Config().ConnString(), name)); tp.err != nil {
+			return
+		}
+		go func() { // for the life of the process: blocked on the channel between copies
+			for {
+				db, err := createDatabase(admin, name)
+				tp.copies <- made{db, err}
+			}
+		}()
 	})
 	if tp.err != nil {
 		tb.Fatalf("pgtest: prepare the template database: %v", tp.err)
 	}
-	return create(tb, tp.name)
+	c := <-tp.copies
+	if c.err != nil {
+		tb.Fatalf("pgtest: %v", c.err)
+	}
+	return use(tb, admin, c.name)
 }
 
-// create creates a database for tb as a copy of template and drops it when tb ends.
-func create(tb testing.TB, template string) string {
+// server returns the pool of the server's database postgres, or ends tb:
+// failed under CI=true, skipped otherwise.
+func server(tb testing.TB) *pgxpool.Pool {
 	tb.Helper()
 	admin, err := adminPool()
 	if err != nil {
@@ -87,13 +109,22 @@ func create(tb testing.TB, template string) string {
 		}
 		tb.Skipf("pgtest: no PostgreSQL for this test (%v): install it with `make pg-deps`, or set %s", err, EnvURL)
 	}
+	return admin
+}
+
+// createDatabase creates a database as a copy of template, and names it.
+func createDatabase(admin *pgxpool.Pool, template string) (string, error) {
 	name := "test_" + strings.ToLower(rand.Text()[:16])
-	ctx := context.Background()
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE "+template); err != nil {
-		tb.Fatalf("pgtest: create database: %v", err)
+	if _, err := admin.Exec(context.Background(), "CREATE DATABASE "+name+" TEMPLATE "+template); err != nil {
+		return "", fmt.Errorf("create database: %w", err)
 	}
+	return name, nil
+}
+
+// use gives the database name to tb, dropping it when tb ends, and returns its URL.
+func use(tb testing.TB, admin *pgxpool.Pool, name string) string {
 	tb.Cleanup(func() {
-		if _, err := admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+		if _, err := admin.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
 			tb.Errorf("pgtest: drop database %s: %v", name, err)
 		}
 	})
