@@ -244,6 +244,9 @@ func Start() (*Server, error) {
 	return s, nil
 }
 
+// Dir is the server's directory: its data, socket and log.
+func (s *Server) Dir() string { return s.dir }
+
 // Stop stops the server and removes its directory.
 func (s *Server) Stop() error {
 	s.stdin.Close()
