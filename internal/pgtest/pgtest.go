@@ -3,9 +3,10 @@
 // else on a throwaway server the test process starts the first time a test
 // asks (initdb into a temporary directory, a Unix socket there, fsync off),
 // which stops when the process ends. A database is empty (URL) or a copy of
-// a template built once per process (Template), and is dropped when its test
-// ends; templates stay until the server goes, so DEPUTY_TEST_PG_URL should
-// name a throwaway server too.
+// a template built once per process (Template), and is dropped in the
+// background once its test ends; templates (and the last drops of a process)
+// stay until the server goes, so DEPUTY_TEST_PG_URL should name a throwaway
+// server too.
 package pgtest
 
 import (
@@ -34,7 +35,7 @@ import (
 // (any database of it: tests create their own) instead of starting one.
 const EnvURL = "DEPUTY_TEST_PG_URL"
 
-// URL returns the URL of a new, empty database for tb, dropped when tb ends.
+// URL returns the URL of a new, empty database for tb, dropped after tb ends.
 // When no PostgreSQL can be started, tb fails under CI=true and is skipped
 // otherwise.
 func URL(tb testing.TB) string {
@@ -67,7 +68,7 @@ func NewTemplate(prepare func(ctx context.Context, url string) error) *Template 
 	return &Template{prepare: prepare, copies: make(chan made, 1)}
 }
 
-// Copy returns the URL of a new copy of the template for tb, dropped when tb
+// Copy returns the URL of a new copy of the template for tb, dropped after tb
 // ends: cheaper than preparing an empty database each time. Fails and skips
 // as URL does.
 func (tp *Template) Copy(tb testing.TB) string {
@@ -123,12 +124,26 @@ func createDatabase(admin *pgxpool.Pool, template string) (string, error) {
 
 // use gives the database name to tb, dropping it when tb ends, and returns its URL.
 func use(tb testing.TB, admin *pgxpool.Pool, name string) string {
-	tb.Cleanup(func() {
-		if _, err := admin.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			tb.Errorf("pgtest: drop database %s: %v", name, err)
-		}
-	})
+	tb.Cleanup(func() { drops <- name })
+	dropOnce.Do(func() { go dropAll(admin) })
 	return withDatabase(admin.Config().ConnString(), name)
+}
+
+var (
+	// drops are the databases of ended tests, dropped in the background (a
+	// drop takes about as long as a small test): the server is throwaway,
+	// so one the process leaves behind when it exits goes with the server.
+	drops    = make(chan string, 16)
+	dropOnce sync.Once
+)
+
+// dropAll drops the databases sent to drops, for the life of the process.
+func dropAll(admin *pgxpool.Pool) {
+	for name := range drops {
+		if _, err := admin.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			fmt.Fprintf(os.Stderr, "pgtest: drop database %s: %v\n", name, err)
+		}
+	}
 }
 
 // withDatabase returns the URL u with its database replaced by name.
