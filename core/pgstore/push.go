@@ -41,14 +41,22 @@ func (t *tx) LastPushChallengeID(userID string) (string, error) {
 	return ids[0], nil
 }
 
+func (t *tx) PushChallengesExpiredPending(at time.Time, limit int) ([]*core.PushChallenge, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return list[core.PushChallenge](t, "push challenge", `SELECT data FROM push_challenges
+		WHERE pending AND user_id IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2`, nanos(at), limit)
+}
+
 func (t *tx) InsertPushChallenge(c *core.PushChallenge) error {
 	data, err := encode(c)
 	if err != nil {
 		return err
 	}
-	n, err := t.exec(`INSERT INTO push_challenges (id, user_id, ord, pending, created_at, data)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-		c.ID, nullString(c.UserID), ord(c.ID), c.State == core.PushPending, nanos(c.CreatedAt), data)
+	n, err := t.exec(`INSERT INTO push_challenges (id, user_id, ord, pending, created_at, expires_at, data)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+		c.ID, nullString(c.UserID), ord(c.ID), c.State == core.PushPending, nanos(c.CreatedAt), nanos(c.ExpiresAt), data)
 	if err == nil && n == 0 {
 		return idTaken(pushName(c.ID))
 	}
@@ -60,8 +68,8 @@ func (t *tx) UpdatePushChallenge(c *core.PushChallenge) error {
 	if err != nil {
 		return err
 	}
-	n, err := t.exec(`UPDATE push_challenges SET user_id = $2, pending = $3, created_at = $4, data = $5 WHERE id = $1`,
-		c.ID, nullString(c.UserID), c.State == core.PushPending, nanos(c.CreatedAt), data)
+	n, err := t.exec(`UPDATE push_challenges SET user_id = $2, pending = $3, created_at = $4, expires_at = $5, data = $6 WHERE id = $1`,
+		c.ID, nullString(c.UserID), c.State == core.PushPending, nanos(c.CreatedAt), nanos(c.ExpiresAt), data)
 	if err == nil && n == 0 {
 		return notFound(pushName(c.ID))
 	}

@@ -109,10 +109,19 @@ func (t *tx) PutChallenge(c *core.Challenge) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(`INSERT INTO challenges (session_hash, purpose, issued_at, data) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (session_hash, purpose) DO UPDATE SET issued_at = excluded.issued_at, data = excluded.data`,
-		c.SessionHash, string(c.Purpose), nanos(c.IssuedAt), data)
+	_, err = t.exec(`INSERT INTO challenges (session_hash, purpose, issued_at, expires_at, unreported, data) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (session_hash, purpose) DO UPDATE SET issued_at = excluded.issued_at, expires_at = excluded.expires_at,
+			unreported = excluded.unreported, data = excluded.data`,
+		c.SessionHash, string(c.Purpose), nanos(c.IssuedAt), nanos(c.ExpiresAt), c.State == core.ChallengePending && !c.ExpiryReported, data)
 	return err
+}
+
+func (t *tx) ChallengesExpiredUnreported(at time.Time, limit int) ([]*core.Challenge, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return list[core.Challenge](t, "challenge",
+		`SELECT data FROM challenges WHERE unreported AND expires_at <= $1 ORDER BY expires_at LIMIT $2`, nanos(at), limit)
 }
 
 func (t *tx) DeleteChallengesIssuedBefore(before time.Time) (int, error) {

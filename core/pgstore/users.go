@@ -91,7 +91,8 @@ func (t *tx) emailClash(u *core.User) error {
 }
 
 // ListUsers counts the identity's authorised users that f selects, then reads
-// its page in id order, both through the users_list indexes.
+// its page in id order, both through the users_list indexes; a search reads
+// them all (searchUsers).
 func (t *tx) ListUsers(identityID string, f core.UserFilter) ([]*core.User, int, error) {
 	roles := make([]string, len(f.Roles))
 	for i, r := range f.Roles {
@@ -103,16 +104,41 @@ func (t *tx) ListUsers(identityID string, f core.UserFilter) ([]*core.User, int,
 		AND ($4 = '' OR tag = $4)
 		AND (cardinality($5::text[]) = 0 OR roles && $5)`
 	args := []any{identityID, f.Active, f.Email, f.Tag, roles}
+	offset, limit := max(f.Offset, 0), max(f.Limit, 0)
+	if f.Search != "" {
+		return t.searchUsers(where, args, f.Search, offset, limit)
+	}
 	var total int
 	if err := t.scan("users", `SELECT count(*) `+where, args, &total); err != nil {
 		return nil, 0, err
 	}
-	offset, limit := max(f.Offset, 0), max(f.Limit, 0)
 	if limit == 0 || offset >= total {
 		return nil, total, nil
 	}
 	us, err := list[core.User](t, "user", `SELECT data `+where+` ORDER BY ord OFFSET $6 LIMIT $7`, append(args, offset, limit)...)
 	return us, total, err
+}
+
+// searchUsers lists the users that where selects and core.MatchesSearch
+// finds: it reads every one of them, as no index holds parts of names (and
+// MatchesSearch, not SQL, says what matches).
+func (t *tx) searchUsers(where string, args []any, search string, offset, limit int) ([]*core.User, int, error) {
+	all, err := list[core.User](t, "user", `SELECT data `+where+` ORDER BY ord`, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	var page []*core.User
+	total := 0
+	for _, u := range all {
+		if !core.MatchesSearch(u, search) {
+			continue
+		}
+		if total >= offset && len(page) < limit {
+			page = append(page, u)
+		}
+		total++
+	}
+	return page, total, nil
 }
 
 func (t *tx) Password(userID string) (*core.PasswordRecord, error) {

@@ -95,14 +95,18 @@ CREATE TABLE factors (
 	PRIMARY KEY (user_id, channel)
 );
 
+-- unreported: pending, and no expiry recorded yet.
 CREATE TABLE challenges (
 	session_hash bytea NOT NULL,
 	purpose      text NOT NULL,
 	issued_at    bigint NOT NULL,
+	expires_at   bigint NOT NULL,
+	unreported   boolean NOT NULL,
 	data         bytea NOT NULL,
 	PRIMARY KEY (session_hash, purpose)
 );
 CREATE INDEX challenges_issued_at ON challenges (issued_at);
+CREATE INDEX challenges_unreported ON challenges (expires_at) WHERE unreported;
 
 -- The last number handed out by each per-programme log: 'audit' (so also the
 -- audit log's size) and 'outbox'.
@@ -173,10 +177,12 @@ CREATE TABLE push_challenges (
 	ord        bytea NOT NULL,
 	pending    boolean NOT NULL,
 	created_at bigint NOT NULL,
+	expires_at bigint NOT NULL,
 	data       bytea NOT NULL
 );
 CREATE INDEX push_challenges_user ON push_challenges (user_id, ord);
 CREATE INDEX push_challenges_pending ON push_challenges (user_id, ord) WHERE pending;
+CREATE INDEX push_challenges_expiring ON push_challenges (expires_at) WHERE pending AND user_id IS NOT NULL;
 CREATE INDEX push_challenges_created_at ON push_challenges (created_at);
 
 CREATE TABLE webauthn_registrations (
