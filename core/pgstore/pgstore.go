@@ -111,24 +111,19 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(*tx) error)
 	if err != nil {
 		return storeError(err)
 	}
+	// Rolls back whatever did not commit, also when fn panics, so that the
+	// connection goes back to the pool; after a commit it does nothing.
+	defer ptx.Rollback(context.WithoutCancel(ctx))
 	t := &tx{ctx: ctx, tx: ptx}
 	err = fn(t)
 	if t.retry != nil {
 		// fn may have turned the failure into an error of its own (or none).
-		err = t.retry
+		return t.retry
 	}
 	if err != nil {
-		return errors.Join(err, ignoreClosed(ptx.Rollback(context.WithoutCancel(ctx))))
+		return err
 	}
 	return storeError(ptx.Commit(ctx))
-}
-
-// ignoreClosed drops the error of rolling back a transaction that is already over.
-func ignoreClosed(err error) error {
-	if errors.Is(err, pgx.ErrTxClosed) {
-		return nil
-	}
-	return storeError(err)
 }
 
 // retryable reports whether err is a failure to serialize or a deadlock.

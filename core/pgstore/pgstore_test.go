@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -32,4 +33,27 @@ func open(t *testing.T) core.Store {
 
 func TestContract(t *testing.T) {
 	storetest.Run(t, open)
+}
+
+// TestPanicReturnsTheConnection: a transaction whose fn panics is rolled
+// back and its connection goes back to the pool (here of one).
+func TestPanicReturnsTheConnection(t *testing.T) {
+	s, err := pgstore.Open(t.Context(), migrated.Copy(t), pgstore.Options{MaxConns: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	assert.Panics(t, func() {
+		_ = s.Update(t.Context(), func(tx core.Tx) error {
+			if err := tx.PutMeta("k", []byte("v")); err != nil {
+				return err
+			}
+			panic("boom")
+		})
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	err = s.View(ctx, func(tx core.ReadTx) error {
+		_, err := tx.Meta("k")
+		return err
+	})
+	assert.ErrorIs(t, err, core.ErrRecordNotFound, "the panicking Update's write")
 }
