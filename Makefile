@@ -2,7 +2,7 @@
 GO ?= go
 BENCHTIME ?= 2s
 
-.PHONY: run build install test vet fuzz bench clean cc-deps browser-deps readme-deps mobile-deps bench-deps mobile mobile-package
+.PHONY: run build install test vet fuzz bench clean cc-deps browser-deps readme-deps mobile-deps bench-deps pg-deps mobile mobile-package
 
 run:
 	$(GO) run . demo
@@ -27,8 +27,14 @@ vet: cc-deps mobile-deps
 # takes minutes to compile; `go vet` compiled it already without -race, so its
 # (race-free) tests run in that same build mode instead of compiling it again.
 RACE_PKGS = $(shell $(GO) list ./... | grep -v '/mobile$$')
-test: browser-deps readme-deps vet
-	$(GO) test -race -count=1 $(RACE_PKGS)
+# The store contract runs on bbolt and PostgreSQL in every run; these packages'
+# suites run a second time with their test servers on PostgreSQL
+# (DEPUTY_TEST_STORE, internal/teststore). withpg starts one throwaway
+# PostgreSQL for the whole run (internal/pgtest) and stops it at the end.
+PG_PKGS = ./server ./server/client
+test: browser-deps readme-deps pg-deps vet
+	$(GO) run ./internal/pgtest/withpg sh -c '$(GO) test -race -count=1 $(RACE_PKGS) && \
+	  DEPUTY_TEST_STORE=postgres $(GO) test -race -count=1 $(PG_PKGS)'
 	$(GO) test -count=1 ./mobile
 	$(MAKE) fuzz FUZZTIME=500x
 
@@ -52,6 +58,17 @@ readme-deps:
 	    echo "readme-deps: installing$$missing"; \
 	    sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 	    $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	  fi
+
+# PostgreSQL, for the tests of the PostgreSQL store and the suites run on it:
+# Debian's server package (only its programs are used: the tests start their
+# own throwaway server). Install it when missing (root, or sudo).
+pg-deps:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; then echo "pg-deps: PostgreSQL installed"; \
+	  elif ! command -v apt-get >/dev/null 2>&1; then echo "pg-deps: no apt-get; install PostgreSQL 14 or newer by hand"; exit 1; else \
+	    echo "pg-deps: installing Debian's postgresql"; \
+	    sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	    $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq postgresql; \
 	  fi
 
 # The companion app (mobile/) builds for desktops with Fyne's GLFW driver,

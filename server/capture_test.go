@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -23,7 +22,7 @@ import (
 
 	"github.com/deputyhq/deputy/assets"
 	"github.com/deputyhq/deputy/core"
-	"github.com/deputyhq/deputy/core/boltstore"
+	"github.com/deputyhq/deputy/internal/teststore"
 	"github.com/deputyhq/deputy/password"
 )
 
@@ -43,9 +42,7 @@ type captureEnv struct {
 
 func newCaptureEnv(t *testing.T, opts Options) *captureEnv {
 	t.Helper()
-	store, err := boltstore.Open(filepath.Join(t.TempDir(), "deputy.db"), boltstore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { store.Close() })
+	store := teststore.Open(t)
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clock := core.NewOffsetClock(nil)

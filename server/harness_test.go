@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
-	"github.com/deputyhq/deputy/core/boltstore"
 	"github.com/deputyhq/deputy/internal/testserver"
 	"github.com/deputyhq/deputy/server"
 )
@@ -21,13 +20,14 @@ import (
 // testParams keep argon2id cheap under -race; one test uses the real defaults.
 var testParams = testserver.FastPasswords
 
-// env is a real Deputy: a bbolt file, the core service and the HTTP API on loopback.
+// env is a real Deputy: a bbolt file (or a PostgreSQL database, see
+// internal/teststore), the core service and the HTTP API on loopback.
 type env struct {
 	t      *testing.T
 	url    string
 	client *http.Client
 	svc    *core.Service
-	store  *boltstore.Store // for the few checks no API offers yet (deactivation, audit)
+	store  core.Store // for the few checks no API offers yet (deactivation, audit)
 	clock  *core.OffsetClock
 	logs   *syncBuffer
 	apiKey string

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"sync/atomic"
 	"testing"
@@ -18,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
-	"github.com/deputyhq/deputy/core/boltstore"
+	"github.com/deputyhq/deputy/internal/teststore"
 	"github.com/deputyhq/deputy/server"
 	"github.com/deputyhq/deputy/server/internal/apispec"
 )
@@ -35,9 +34,7 @@ func newEnvWithKeys(t *testing.T, srv server.Options, opts ...envOption) (e *env
 // (nil for none), for tests that watch or break the store's transactions.
 func newEnvOverStore(t *testing.T, srv server.Options, wrap func(core.Store) core.Store, opts ...envOption) (e *env, uiKey string) {
 	t.Helper()
-	store, err := boltstore.Open(filepath.Join(t.TempDir(), "deputy.db"), boltstore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { store.Close() })
+	store := teststore.Open(t)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clock := core.NewOffsetClock(nil)

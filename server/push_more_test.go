@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -15,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
-	"github.com/deputyhq/deputy/core/boltstore"
 	"github.com/deputyhq/deputy/internal/testserver"
+	"github.com/deputyhq/deputy/internal/teststore"
 	"github.com/deputyhq/deputy/mobile/authenticator"
 	"github.com/deputyhq/deputy/server"
 	"github.com/deputyhq/deputy/server/client"
@@ -45,9 +44,7 @@ func (r *recordingRelay) all() []core.PushEvent {
 // of every challenge, outcome and unlinking after commit, with ids only, and
 // its failure does not fail the operation.
 func TestPushRelay(t *testing.T) {
-	store, err := boltstore.Open(filepath.Join(t.TempDir(), "deputy.db"), boltstore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { store.Close() })
+	store := teststore.Open(t)
 	clock := core.NewOffsetClock(nil)
 	outbox := core.NewOutbox(store, clock)
 	relay := &recordingRelay{}

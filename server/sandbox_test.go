@@ -74,6 +74,7 @@ func TestSandboxOutboxIsNewestFirst(t *testing.T) {
 	e.corporate("first@acme.test")
 	e.corporate("second@acme.test")
 	e.startReset("first@acme.test")
+	e.svc.WaitForMail() // the email goes in the background: send one after the other
 	e.startReset("second@acme.test")
 	msgs := e.outbox()
 	require.Len(t, msgs, 2)

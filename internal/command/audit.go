@@ -16,6 +16,7 @@ import (
 
 	"github.com/deputyhq/deputy/auditlog"
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/internal/storeopen"
 )
 
 // auditKeyName names the audit signing key in its checkpoints' signatures.
@@ -63,7 +64,7 @@ func auditKeyPath(cmd *cli.Command) (string, error) {
 		return p, nil
 	}
 	db := cmd.String("db")
-	if strings.Contains(db, "://") {
+	if storeopen.IsPostgres(db) {
 		return "", errors.New("--audit-key is needed with a database URL: give a key file every replica reads")
 	}
 	return db + ".audit-key", nil

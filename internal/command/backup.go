@@ -13,6 +13,7 @@ import (
 
 	"github.com/deputyhq/deputy/core/boltstore"
 	"github.com/deputyhq/deputy/internal/control"
+	"github.com/deputyhq/deputy/internal/storeopen"
 )
 
 // backupCommand copies the database consistently, while a server runs on it
@@ -45,6 +46,10 @@ func backupCommand() *cli.Command {
 // backup writes the database at db to out and checks the copy. via says how:
 // "running server" or "file".
 func backup(ctx context.Context, db, out string) (via string, size int64, err error) {
+	if storeopen.IsPostgres(db) {
+		return "", 0, errors.New("--db is a PostgreSQL database: back it up with PostgreSQL's own tools, " +
+			"for example pg_dump --format=custom --file=deputy.dump followed by the database URL")
+	}
 	if _, err := os.Stat(out); err == nil {
 		return "", 0, fmt.Errorf("--out %s exists already: choose a new file", out)
 	}

@@ -44,7 +44,7 @@ func env(flag string) cli.ValueSourceChain {
 
 // dbFlag is the database path flag shared by commands that open the store.
 func dbFlag(def string) *cli.StringFlag {
-	return &cli.StringFlag{Name: "db", Value: def, Usage: "path of the bbolt database file", Sources: env("db")}
+	return &cli.StringFlag{Name: "db", Value: def, Usage: "path of the bbolt database file, or a postgres:// URL of a PostgreSQL database (pool size: its pool_max_conns parameter)", Sources: env("db")}
 }
 
 // newLogger builds the structured logger from --log-format and --log-level.

@@ -12,8 +12,8 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/deputyhq/deputy/core"
-	"github.com/deputyhq/deputy/core/boltstore"
 	"github.com/deputyhq/deputy/internal/control"
+	"github.com/deputyhq/deputy/internal/storeopen"
 )
 
 func programmeCommand() *cli.Command {
@@ -171,20 +171,23 @@ func settingsFrom(cmd *cli.Command, base core.ProgrammeSettings) (core.Programme
 	return set, nil
 }
 
-// openOperations gives an operator command the programmes of the database at
-// path: through the control socket of the server running on it, when one
-// answers there (bbolt lets one process at a time open the file), or else by
-// opening the file itself. done releases what it opened.
-func openOperations(ctx context.Context, path string) (ops control.Operations, done func(), err error) {
-	if c, err := control.Dial(ctx, path); err == nil {
-		return c, func() {}, nil
+// openOperations gives an operator command the programmes of the database
+// db: for a bbolt file, through the control socket of the server running on
+// it, when one answers there (bbolt lets one process at a time open the file);
+// otherwise by opening the database itself, which PostgreSQL shares with
+// running servers. done releases what it opened.
+func openOperations(ctx context.Context, db string) (ops control.Operations, done func(), err error) {
+	if !storeopen.IsPostgres(db) {
+		if c, err := control.Dial(ctx, db); err == nil {
+			return c, func() {}, nil
+		}
 	}
-	return openOffline(ctx, path)
+	return openOffline(ctx, db)
 }
 
 // openOffline opens the database for an operator command (no server, no senders).
-func openOffline(ctx context.Context, path string) (*core.Service, func(), error) {
-	store, err := boltstore.Open(path, boltstore.Options{})
+func openOffline(ctx context.Context, db string) (*core.Service, func(), error) {
+	store, err := storeopen.Open(ctx, db)
 	if err != nil {
 		return nil, nil, err
 	}

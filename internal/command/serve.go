@@ -19,6 +19,7 @@ import (
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/core/boltstore"
 	"github.com/deputyhq/deputy/internal/control"
+	"github.com/deputyhq/deputy/internal/storeopen"
 	"github.com/deputyhq/deputy/server"
 	"github.com/deputyhq/deputy/telemetry"
 	"github.com/deputyhq/deputy/telemetry/otelstore"
@@ -110,22 +111,28 @@ func serveCommand() *cli.Command {
 			} else if !cfg.Sandbox && !onLoopback(ln.Addr().String()) {
 				log.Warn("serving plain HTTP beyond this machine: tokens and passwords cross the network in the clear; give --tls-cert and --tls-key, or put a TLS-terminating proxy in front")
 			}
-			ctl, err := control.Listen(cfg.DB)
-			if err != nil {
-				ln.Close()
-				return err
-			}
-			ctlCtx, stopControl := context.WithCancel(ctx)
-			controlDone := make(chan struct{})
-			go func() {
-				defer close(controlDone)
-				if err := control.Serve(ctlCtx, ctl, inst.svc, inst.store); err != nil {
-					log.Error("control socket", slog.String("error", err.Error()))
+			attrs := []any{slog.String("addr", ln.Addr().String()), slog.String("db", storeopen.Redacted(cfg.DB)), slog.Bool("sandbox", cfg.Sandbox),
+				slog.Bool("tls", tlsConfig != nil), slog.Any("trusted_proxies", cfg.TrustedProxies)}
+			// A bbolt file is one process's: operator commands reach it
+			// through this server's control socket. On PostgreSQL they open
+			// the database themselves.
+			if inst.file != nil {
+				ctl, err := control.Listen(cfg.DB)
+				if err != nil {
+					ln.Close()
+					return err
 				}
-			}()
-			defer func() { stopControl(); <-controlDone }()
-			attrs := []any{slog.String("addr", ln.Addr().String()), slog.String("db", cfg.DB), slog.Bool("sandbox", cfg.Sandbox),
-				slog.Bool("tls", tlsConfig != nil), slog.Any("trusted_proxies", cfg.TrustedProxies), slog.String("control_socket", control.SocketPath(cfg.DB))}
+				ctlCtx, stopControl := context.WithCancel(ctx)
+				controlDone := make(chan struct{})
+				go func() {
+					defer close(controlDone)
+					if err := control.Serve(ctlCtx, ctl, inst.svc, inst.file); err != nil {
+						log.Error("control socket", slog.String("error", err.Error()))
+					}
+				}()
+				defer func() { stopControl(); <-controlDone }()
+				attrs = append(attrs, slog.String("control_socket", control.SocketPath(cfg.DB)))
+			}
 			if h := tel.MetricsHandler(); h != nil {
 				admin, err := startAdmin(cmd.String("admin-addr"), h, log)
 				if err != nil {
@@ -217,7 +224,8 @@ func parsePrefixes(list string) ([]netip.Prefix, error) {
 
 // instance is an open store, service and HTTP handler.
 type instance struct {
-	store   *boltstore.Store
+	store   core.Store
+	file    *boltstore.Store // the store when it is a bbolt file, nil on PostgreSQL
 	svc     *core.Service
 	handler http.Handler // the API, instrumented when telemetry is on
 	log     *slog.Logger
@@ -228,13 +236,13 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 	if !cfg.Sandbox && (cfg.Email == nil || cfg.SMS == nil) {
 		return nil, errNoSenders(cfg.Email, cfg.SMS)
 	}
-	bolt, err := boltstore.Open(cfg.DB, boltstore.Options{})
+	opened, err := storeopen.Open(ctx, cfg.DB)
 	if err != nil {
 		return nil, err
 	}
-	store, obs, err := instrument(bolt, cfg.Telemetry)
+	store, obs, err := instrument(opened, cfg.Telemetry)
 	if err != nil {
-		bolt.Close()
+		opened.Close()
 		return nil, err
 	}
 	var (
@@ -260,25 +268,26 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 		AuditSigner: cfg.Audit.Signer, AuditCheckpointEvents: cfg.Audit.Events, AuditCheckpointInterval: cfg.Audit.Interval},
 		store, delivery, clock)
 	if err != nil {
-		bolt.Close()
+		opened.Close()
 		return nil, err
 	}
 	srv, err := server.New(svc, server.Options{Logger: cfg.Log, Clock: sandbox, TrustedProxies: cfg.TrustedProxies, KYCCallbackSecret: cfg.KYCSecret})
 	if err != nil {
-		bolt.Close()
+		opened.Close()
 		return nil, err
 	}
 	var h http.Handler = srv
 	if cfg.Telemetry != nil {
 		h = cfg.Telemetry.HTTPHandler(srv)
 	}
-	return &instance{store: bolt, svc: svc, handler: h, log: cfg.Log}, nil
+	file, _ := opened.(*boltstore.Store)
+	return &instance{store: opened, file: file, svc: svc, handler: h, log: cfg.Log}, nil
 }
 
 // instrument wraps the store in tel's spans and metrics and returns the
 // observer of the service's domain events; without tel, the store as it is
 // and no observer.
-func instrument(store *boltstore.Store, tel *telemetry.Telemetry) (core.Store, core.Observer, error) {
+func instrument(store core.Store, tel *telemetry.Telemetry) (core.Store, core.Observer, error) {
 	if tel == nil {
 		return store, nil, nil
 	}

@@ -1,5 +1,6 @@
 // Package testserver starts a complete Deputy for tests and benchmarks: a real
-// bbolt file in a temporary directory, the core service in sandbox mode and the
+// bbolt file in a temporary directory (or a PostgreSQL database, see
+// internal/teststore), the core service in sandbox mode and the
 // HTTP API on a loopback port, with one programme created. The server, client,
 // TUI and companion tests all drive it over real HTTP.
 package testserver
@@ -9,14 +10,13 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/deputyhq/deputy/core"
-	"github.com/deputyhq/deputy/core/boltstore"
+	"github.com/deputyhq/deputy/internal/teststore"
 	"github.com/deputyhq/deputy/password"
 	"github.com/deputyhq/deputy/server"
 )
@@ -29,7 +29,7 @@ var FastPasswords = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16
 type Instance struct {
 	URL       string
 	Service   *core.Service
-	Store     *boltstore.Store
+	Store     core.Store
 	Clock     *core.OffsetClock
 	Logs      *SyncBuffer
 	APIKey    string // the secret api key
@@ -58,11 +58,7 @@ type Options struct {
 // Start runs an Instance until the test ends.
 func Start(tb testing.TB, opts Options) *Instance {
 	tb.Helper()
-	store, err := boltstore.Open(filepath.Join(tb.TempDir(), "deputy.db"), boltstore.Options{})
-	if err != nil {
-		tb.Fatalf("open store: %v", err)
-	}
-	tb.Cleanup(func() { store.Close() })
+	store := teststore.Open(tb)
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clock := core.NewOffsetClock(nil)

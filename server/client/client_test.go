@@ -507,6 +507,7 @@ func TestUsers(t *testing.T) {
 	st, err := s.UserStatus(ctx, grace.ID)
 	require.NoError(t, err)
 	assert.Equal(t, &client.UserStatus{}, st, "a new user: nothing verified, set, locked or sent")
+	d.inst.Service.WaitForMail() // Alan's notices go in the background: let them land before the invite
 	require.NoError(t, s.SendInvite(ctx, grace.ID))
 	st, err = s.UserStatus(ctx, grace.ID)
 	require.NoError(t, err)

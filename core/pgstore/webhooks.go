@@ -1,0 +1,116 @@
+package pgstore
+
+import (
+	"time"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// Webhook deliveries keep, beside their record, what the worker's queries
+// need: pending, and next_at for a pending delivery with a NextAt (NULL
+// otherwise), so that the due deliveries and each queue are index scans.
+
+func (t *tx) WebhookEndpoint(id string) (*core.WebhookEndpoint, error) {
+	return get[core.WebhookEndpoint](t, "webhook endpoint", `SELECT data FROM webhook_endpoints WHERE id = $1`, id)
+}
+
+func (t *tx) WebhookEndpoints(programmeID string) ([]*core.WebhookEndpoint, error) {
+	return list[core.WebhookEndpoint](t, "webhook endpoint",
+		`SELECT data FROM webhook_endpoints WHERE programme_id = $1 ORDER BY id`, programmeID)
+}
+
+func (t *tx) PutWebhookEndpoint(e *core.WebhookEndpoint) error {
+	data, err := encode(e)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(`INSERT INTO webhook_endpoints (id, programme_id, data) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET programme_id = excluded.programme_id, data = excluded.data`, e.ID, e.ProgrammeID, data)
+	return err
+}
+
+func (t *tx) DeleteWebhookEndpoint(id string) error {
+	return t.delete("webhook endpoint", `DELETE FROM webhook_endpoints WHERE id = $1`, id)
+}
+
+func (t *tx) WebhookEvent(id string) (*core.WebhookEvent, error) {
+	return get[core.WebhookEvent](t, "webhook event", `SELECT data FROM webhook_events WHERE id = $1`, id)
+}
+
+func (t *tx) InsertWebhookEvent(e *core.WebhookEvent) error {
+	data, err := encode(e)
+	if err != nil {
+		return err
+	}
+	n, err := t.exec(`INSERT INTO webhook_events (id, data) VALUES ($1, $2) ON CONFLICT DO NOTHING`, e.ID, data)
+	if err == nil && n == 0 {
+		return idTaken("webhook event " + e.ID)
+	}
+	return err
+}
+
+func (t *tx) WebhookDelivery(seq uint64) (*core.WebhookDelivery, error) {
+	return get[core.WebhookDelivery](t, "webhook delivery", `SELECT data FROM webhook_deliveries WHERE seq = $1`, seqParam(seq))
+}
+
+func (t *tx) DueWebhookDeliveries(now time.Time, limit int) ([]*core.WebhookDelivery, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return list[core.WebhookDelivery](t, "webhook delivery",
+		`SELECT data FROM webhook_deliveries WHERE next_at <= $1 ORDER BY next_at, seq LIMIT $2`, nanos(now), limit)
+}
+
+func (t *tx) WebhookQueue(endpointID, subject string, limit int) ([]*core.WebhookDelivery, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return list[core.WebhookDelivery](t, "webhook delivery", `SELECT data FROM webhook_deliveries
+		WHERE endpoint_id = $1 AND subject = $2 AND pending ORDER BY seq LIMIT $3`, endpointID, subject, limit)
+}
+
+func (t *tx) WebhookDeliveries(endpointID string, before uint64, limit int) ([]*core.WebhookDelivery, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	if before == 0 {
+		before = ^uint64(0)
+	}
+	return list[core.WebhookDelivery](t, "webhook delivery", `SELECT data FROM webhook_deliveries
+		WHERE endpoint_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`, endpointID, seqParam(before), limit)
+}
+
+func (t *tx) AppendWebhookDelivery(d *core.WebhookDelivery) error {
+	var seq int64
+	if err := t.scan("webhook delivery", `SELECT nextval('webhook_delivery_seq')`, nil, &seq); err != nil {
+		return err
+	}
+	d.Seq = uint64(seq)
+	return t.putDelivery(d, `INSERT INTO webhook_deliveries (seq, endpoint_id, subject, pending, next_at, data)
+		VALUES ($1, $2, $3, $4, $5, $6)`)
+}
+
+func (t *tx) UpdateWebhookDelivery(d *core.WebhookDelivery) error {
+	return t.putDelivery(d, `UPDATE webhook_deliveries SET endpoint_id = $2, subject = $3, pending = $4, next_at = $5, data = $6
+		WHERE seq = $1`)
+}
+
+// putDelivery writes d with sql, whose parameters are the columns in table
+// order; writing no row is ErrRecordNotFound.
+func (t *tx) putDelivery(d *core.WebhookDelivery, sql string) error {
+	data, err := encode(d)
+	if err != nil {
+		return err
+	}
+	pending := d.State == core.DeliveryPending
+	var nextAt *int64
+	if pending && !d.NextAt.IsZero() {
+		n := max(nanos(d.NextAt), 0)
+		nextAt = &n
+	}
+	n, err := t.exec(sql, seqParam(d.Seq), d.EndpointID, d.Subject, pending, nextAt, data)
+	if err == nil && n == 0 {
+		return notFound("webhook delivery")
+	}
+	return err
+}

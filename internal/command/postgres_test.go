@@ -1,0 +1,56 @@
+package command_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/internal/pgtest"
+)
+
+// withPassword puts a password into a pgtest URL (its server trusts local
+// connections, so any password will do): it must never be printed.
+func withPassword(url, password string) string {
+	return strings.Replace(url, "postgres://postgres@", "postgres://postgres:"+password+"@", 1)
+}
+
+// TestServeOnPostgres: with --db a postgres:// URL, `deputy programme create`
+// and `deputy serve` share the database, also while the server runs, and
+// neither prints the URL's password.
+func TestServeOnPostgres(t *testing.T) {
+	db := withPassword(pgtest.URL(t), "pg-s3cret")
+	p := createProgramme(t, db)
+	s := startServe(t, "--sandbox", "--db", db, "--audit-key", filepath.Join(t.TempDir(), "audit-key"))
+	signUp(t, s, p["apiKey"], "ada@acme.test")
+
+	// While serving: no control socket, the command opens the database itself.
+	stdout, err := run(t, 30*time.Second, "programme", "create", "--db", db, "--name", "Beta Cards", "--json")
+	require.NoError(t, err)
+	var second map[string]string
+	require.NoError(t, json.Unmarshal([]byte(stdout), &second), "stdout: %s", stdout)
+	status, body := s.call(t, "POST", "/multi/login_with_password", second["apiKey"], "",
+		map[string]any{"email": "ada@acme.test", "password": map[string]string{"value": "Sup3r-Secret"}})
+	// The server knows the new programme's key at once (not 401), and the
+	// user is the first programme's.
+	assert.Equal(t, http.StatusForbidden, status, "%s", body)
+	status, body = s.call(t, "POST", "/multi/login_with_password", p["apiKey"], "",
+		map[string]any{"email": "ada@acme.test", "password": map[string]string{"value": "Sup3r-Secret"}})
+	assert.Equal(t, http.StatusOK, status, "%s", body)
+
+	s.stop()
+	assert.Contains(t, s.logs.String(), "postgres://postgres:xxxxx@")
+	assert.NotContains(t, s.logs.String(), "pg-s3cret")
+}
+
+func TestBackupRefusesPostgres(t *testing.T) {
+	_, err := run(t, 30*time.Second, "backup", "--db", "postgres://deputy:s3cret@db.internal/deputy", "--out", filepath.Join(t.TempDir(), "b.db"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "pg_dump")
+	assert.NotContains(t, err.Error(), "s3cret")
+}

@@ -1,0 +1,326 @@
+// Package pgtest gives each test a fresh PostgreSQL database: on the server
+// DEPUTY_TEST_PG_URL names (`make test` starts one for the whole run), or
+// else on a throwaway server the test process starts the first time a test
+// asks (initdb into a temporary directory, a Unix socket there, fsync off),
+// which stops when the process ends. A database is empty (URL) or a copy of
+// a template built once per process (Template), and is dropped in the
+// background once its test ends; templates (and the last drops of a process)
+// stay until the server goes, so DEPUTY_TEST_PG_URL should name a throwaway
+// server too.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// EnvURL names the environment variable holding the URL of a server to use
+// (any database of it: tests create their own) instead of starting one.
+const EnvURL = "DEPUTY_TEST_PG_URL"
+
+// URL returns the URL of a new, empty database for tb, dropped after tb ends.
+// When no PostgreSQL can be started, tb fails under CI=true and is skipped
+// otherwise.
+func URL(tb testing.TB) string {
+	tb.Helper()
+	admin := server(tb)
+	name, err := createDatabase(admin, "template1")
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	return use(tb, admin, name)
+}
+
+// Template is a database that Copy copies, built once per test process.
+type Template struct {
+	prepare func(ctx context.Context, url string) error
+	once    sync.Once
+	err     error
+	// copies are made ahead, one at a time, so that a test seldom waits for its own.
+	copies chan made
+}
+
+// made is a database made ahead, or why it could not be.
+type made struct {
+	name string
+	err  error
+}
+
+// NewTemplate returns a template database that prepare fills, on its first Copy.
+func NewTemplate(prepare func(ctx context.Context, url string) error) *Template {
+	return &Template{prepare: prepare, copies: make(chan made, 1)}
+}
+
+// Copy returns the URL of a new copy of the template for tb, dropped after tb
+// ends: cheaper than preparing an empty database each time. Fails and skips
+// as URL does.
+func (tp *Template) Copy(tb testing.TB) string {
+	tb.Helper()
+	admin := server(tb)
+	tp.once.Do(func() {
+		var name string
+		if name, tp.err = createDatabase(admin, "template1"); tp.err != nil {
+			return
+		}
+		if tp.err = tp.prepare(context.Background(), withDatabase(admin.Config().ConnString(), name)); tp.err != nil {
+			return
+		}
+		go func() { // for the life of the process: blocked on the channel between copies
+			for {
+				db, err := createDatabase(admin, name)
+				tp.copies <- made{db, err}
+			}
+		}()
+	})
+	if tp.err != nil {
+		tb.Fatalf("pgtest: prepare the template database: %v", tp.err)
+	}
+	c := <-tp.copies
+	if c.err != nil {
+		tb.Fatalf("pgtest: %v", c.err)
+	}
+	return use(tb, admin, c.name)
+}
+
+// server returns the pool of the server's database postgres, or ends tb:
+// failed under CI=true, skipped otherwise.
+func server(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	admin, err := adminPool()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("pgtest: %v", err)
+		}
+		tb.Skipf("pgtest: no PostgreSQL for this test (%v): install it with `make pg-deps`, or set %s", err, EnvURL)
+	}
+	return admin
+}
+
+// createDatabase creates a database as a copy of template, and names it.
+func createDatabase(admin *pgxpool.Pool, template string) (string, error) {
+	name := "test_" + strings.ToLower(rand.Text()[:16])
+	if _, err := admin.Exec(context.Background(), "CREATE DATABASE "+name+" TEMPLATE "+template); err != nil {
+		return "", fmt.Errorf("create database: %w", err)
+	}
+	return name, nil
+}
+
+// use gives the database name to tb, dropping it when tb ends, and returns its URL.
+func use(tb testing.TB, admin *pgxpool.Pool, name string) string {
+	tb.Cleanup(func() { drops <- name })
+	dropOnce.Do(func() { go dropAll(admin) })
+	return withDatabase(admin.Config().ConnString(), name)
+}
+
+var (
+	// drops are the databases of ended tests, dropped in the background (a
+	// drop takes about as long as a small test): the server is throwaway,
+	// so one the process leaves behind when it exits goes with the server.
+	drops    = make(chan string, 16)
+	dropOnce sync.Once
+)
+
+// dropAll drops the databases sent to drops, for the life of the process.
+func dropAll(admin *pgxpool.Pool) {
+	for name := range drops {
+		if _, err := admin.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			fmt.Fprintf(os.Stderr, "pgtest: drop database %s: %v\n", name, err)
+		}
+	}
+}
+
+// withDatabase returns the URL u with its database replaced by name.
+func withDatabase(u, name string) string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		panic(fmt.Sprintf("pgtest: server URL: %v", err))
+	}
+	parsed.Path = "/" + name
+	return parsed.String()
+}
+
+var (
+	adminOnce sync.Once
+	admin     *pgxpool.Pool
+	adminErr  error
+	// started is the server this process started, if any: held for the life
+	// of the process, as a Server whose pipe to its reaper is garbage
+	// collected stops.
+	started *Server
+)
+
+// adminPool connects to the server of EnvURL, or starts one, once per process.
+func adminPool() (*pgxpool.Pool, error) {
+	adminOnce.Do(func() {
+		u := os.Getenv(EnvURL)
+		if u == "" {
+			if started, adminErr = Start(); adminErr != nil {
+				return
+			}
+			u = started.URL
+		}
+		admin, adminErr = pgxpool.New(context.Background(), u)
+	})
+	return admin, adminErr
+}
+
+// Server is a throwaway PostgreSQL server.
+type Server struct {
+	// URL connects to its database postgres, as the superuser postgres.
+	URL    string
+	dir    string
+	reaper *exec.Cmd
+	stdin  *os.File
+}
+
+// Start starts a server in a new temporary directory: initdb, then postgres
+// listening only on a Unix socket in that directory, without fsync. Run as
+// root, both run as the OS user postgres (initdb refuses root). The server
+// stops, and the directory goes, when Stop is called or the calling process
+// ends, whichever comes first: a reaper process waits for its standard input
+// to close.
+func Start() (*Server, error) {
+	bin, err := binDir()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "pgtest")
+	if err != nil {
+		return nil, err
+	}
+	cred, err := credential(dir)
+	if err != nil {
+		return nil, errors.Join(err, os.RemoveAll(dir))
+	}
+	data := filepath.Join(dir, "data")
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return nil, errors.Join(fmt.Errorf("initdb: %w: %s", err, out), os.RemoveAll(dir))
+	}
+	postgres := exec.Command(filepath.Join(bin, "postgres"), "-D", data,
+		"-c", "listen_addresses=", "-c", "unix_socket_directories="+dir,
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "max_connections=300", "-c", "log_min_messages=fatal")
+	postgres.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
+	log, err := os.Create(filepath.Join(dir, "postgres.log"))
+	if err != nil {
+		return nil, errors.Join(err, os.RemoveAll(dir))
+	}
+	defer log.Close()
+	postgres.Stdout, postgres.Stderr = log, log
+	if err := postgres.Start(); err != nil {
+		return nil, errors.Join(fmt.Errorf("postgres: %w", err), os.RemoveAll(dir))
+	}
+	go func() { _ = postgres.Wait() }() // reaps the process, which the reaper stops
+
+	// The reaper stops postgres (a fast shutdown) and removes the directory
+	// once its standard input closes: at Stop, or when this process dies.
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, errors.Join(err, postgres.Process.Kill(), os.RemoveAll(dir))
+	}
+	reaper := exec.Command("/bin/sh", "-c",
+		`read _; kill -INT "$1"; while kill -0 "$1" 2>/dev/null; do sleep 0.05; done; rm -rf "$2"`,
+		"pgtest-reaper", strconv.Itoa(postgres.Process.Pid), dir)
+	reaper.Stdin = r
+	reaper.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := reaper.Start(); err != nil {
+		return nil, errors.Join(err, postgres.Process.Kill(), os.RemoveAll(dir))
+	}
+	r.Close()
+	s := &Server{
+		URL:    (&url.URL{Scheme: "postgres", User: url.User("postgres"), Path: "/postgres", RawQuery: "host=" + url.QueryEscape(dir)}).String(),
+		dir:    dir,
+		reaper: reaper,
+		stdin:  w,
+	}
+	if err := s.waitReady(30 * time.Second); err != nil {
+		out, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
+		return nil, errors.Join(err, s.Stop(), fmt.Errorf("postgres log: %s", out))
+	}
+	return s, nil
+}
+
+// Dir is the server's directory: its data, socket and log.
+func (s *Server) Dir() string { return s.dir }
+
+// Stop stops the server and removes its directory.
+func (s *Server) Stop() error {
+	s.stdin.Close()
+	return s.reaper.Wait()
+}
+
+// waitReady waits until the server accepts connections.
+func (s *Server) waitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		conn, err := pgx.Connect(ctx, s.URL)
+		cancel()
+		if err == nil {
+			return conn.Close(context.Background())
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("postgres did not start within %v: %w", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// binDir finds PostgreSQL's programs: Debian's newest /usr/lib/postgresql/N/bin,
+// or else the directory of initdb on PATH.
+func binDir() (string, error) {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	slices.SortFunc(dirs, func(a, b string) int { return version(a) - version(b) })
+	for _, d := range slices.Backward(dirs) {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d, nil
+		}
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		return filepath.Dir(p), nil
+	}
+	return "", errors.New("PostgreSQL's initdb is neither in /usr/lib/postgresql/*/bin nor on PATH")
+}
+
+// version is the N of /usr/lib/postgresql/N/bin.
+func version(bin string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(bin)))
+	return n
+}
+
+// credential is, for root, the OS user postgres, to whom dir is handed; nil
+// (this process's user) otherwise.
+func credential(dir string) (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("running as root, PostgreSQL needs the OS user postgres: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		return nil, err
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}

@@ -1,0 +1,52 @@
+// Package teststore opens the store tests run on: bbolt, or PostgreSQL when
+// DEPUTY_TEST_STORE=postgres, so that one suite covers both.
+package teststore
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/core/boltstore"
+	"github.com/deputyhq/deputy/core/pgstore"
+	"github.com/deputyhq/deputy/internal/pgtest"
+)
+
+// EnvStore selects the store tests run on: "postgres" for
+// PostgreSQL (a fresh database per test, from internal/pgtest); bbolt
+// otherwise.
+const EnvStore = "DEPUTY_TEST_STORE"
+
+// migrated is a database with pgstore's schema, which each test copies.
+var migrated = pgtest.NewTemplate(func(ctx context.Context, url string) error {
+	s, err := pgstore.Open(ctx, url, pgstore.Options{})
+	if err != nil {
+		return err
+	}
+	return s.Close()
+})
+
+// OnPostgres reports whether EnvStore selects PostgreSQL.
+func OnPostgres() bool { return os.Getenv(EnvStore) == "postgres" }
+
+// Open opens an empty store for tb, closed when tb ends: a bbolt file in
+// tb.TempDir(), or a new PostgreSQL database under DEPUTY_TEST_STORE=postgres.
+func Open(tb testing.TB) core.Store {
+	tb.Helper()
+	var (
+		store core.Store
+		err   error
+	)
+	if OnPostgres() {
+		store, err = pgstore.Open(context.Background(), migrated.Copy(tb), pgstore.Options{})
+	} else {
+		store, err = boltstore.Open(filepath.Join(tb.TempDir(), "deputy.db"), boltstore.Options{})
+	}
+	if err != nil {
+		tb.Fatalf("open store: %v", err)
+	}
+	tb.Cleanup(func() { store.Close() })
+	return store
+}
