@@ -47,9 +47,9 @@ func TestMigration0001(t *testing.T) {
 	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
 	assert.Equal(t, []string{
-		"audit_checkpoints", "audit_events", "audit_hashes", "challenges", "counters", "email_codes", "factors",
+		"audit_checkpoints", "audit_events", "audit_hashes", "challenges", "confirmations", "counters", "email_codes", "factors",
 		"idempotency", "identities", "invites", "kyc", "log_heads", "meta", "outbox", "password_tokens", "passwords",
-		"programme_keys", "programmes", "push_challenges", "reset_codes", "schema_migrations", "sessions", "users",
+		"programme_keys", "programmes", "push_challenges", "reset_codes", "resources", "schema_migrations", "sessions", "users",
 		"webauthn_registrations", "webhook_deliveries", "webhook_endpoints", "webhook_events",
 	}, tables)
 

@@ -217,3 +217,18 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at, seq) WHERE next_at IS NOT NULL;
 CREATE INDEX webhook_deliveries_queue ON webhook_deliveries (endpoint_id, subject, seq) WHERE pending;
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, seq);
+
+-- Confirmation challenges: the operations embedders register, by programme,
+-- type and id, and the challenges that confirm them.
+CREATE TABLE resources (
+	programme_id text NOT NULL,
+	type         text NOT NULL,
+	id           text NOT NULL,
+	data         bytea NOT NULL,
+	PRIMARY KEY (programme_id, type, id)
+);
+
+CREATE TABLE confirmations (
+	id   text PRIMARY KEY,
+	data bytea NOT NULL
+);
