@@ -47,6 +47,8 @@ var notRun = map[string]string{
 	"Two commands":  "make run and make test",
 	"Configuration": "a production server: it needs an SMTP server and an SMS gateway",
 	"Build and run": "builds the companion app for desktops and phones",
+	"PostgreSQL and several replicas": "needs a PostgreSQL server; internal/command's postgres_test.go runs " +
+		"two replicas on a throwaway one",
 	"Metrics and traces": "needs a collector; internal/command's TestServeMetrics and TestServeTraces " +
 		"run serve with --admin-addr and --otlp-endpoint against an in-process one",
 }
