@@ -2,10 +2,10 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"regexp"
 	"strconv"
-	"time"
 
 	"github.com/deputyhq/deputy/core"
 )
@@ -246,33 +246,17 @@ func (s *Server) stepUpPushGet(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	ctx := r.Context()
-	sub := s.svc.SubscribePush(r.caller.User.ID) // the approver is the requesting user
-	defer sub.Close()
-	deadline := time.NewTimer(time.Duration(wait) * time.Second)
-	defer deadline.Stop()
-	poll := time.NewTicker(s.svc.PushPoll())
-	defer poll.Stop()
-	for {
-		ch, err := s.svc.PushStatus(ctx, r.caller, id)
-		if err != nil {
-			return reply{}, err
-		}
-		if ch.State != core.PushPending || wait == 0 {
-			return ok(pushStatusJSON{ID: ch.ID, State: string(ch.State), Summary: ch.Summary, ExpiresAt: ch.ExpiresAt.UnixMilli(),
-				deviceJSON: deviceOut(s.svc.DeviceReachability(ch.UserID))})
-		}
-		select {
-		case <-sub.C:
-		case <-poll.C:
-		case <-deadline.C:
-			wait = 0 // one last look, then answer
-		case <-sub.Done:
-			wait = 0
-		case <-ctx.Done():
-			return reply{}, ctx.Err() // nobody is listening any more
-		}
+	var ch *core.PushChallenge
+	err = s.longPoll(r.Context(), r.caller.User.ID, wait, func(ctx context.Context) (bool, error) { // the approver is the requesting user
+		var err error
+		ch, err = s.svc.PushStatus(ctx, r.caller, id)
+		return err == nil && ch.State != core.PushPending, err
+	})
+	if err != nil {
+		return reply{}, err
 	}
+	return ok(pushStatusJSON{ID: ch.ID, State: string(ch.State), Summary: ch.Summary, ExpiresAt: ch.ExpiresAt.UnixMilli(),
+		deviceJSON: deviceOut(s.svc.DeviceReachability(ch.UserID))})
 }
 
 // pushChallengeJSON is a challenge as the device sees it: never the number.

@@ -240,32 +240,52 @@ func (s *Server) pushPending(r *request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	ctx := r.Context()
-	sub := s.svc.SubscribePush(r.caller.User.ID)
+	var (
+		list         []*core.PushChallenge
+		disconnected func() // set once the linked device is seen here
+	)
+	defer func() {
+		if disconnected != nil {
+			disconnected()
+		}
+	}()
+	err = s.longPoll(r.Context(), r.caller.User.ID, wait, func(ctx context.Context) (bool, error) {
+		var err error
+		if list, err = s.svc.PendingPush(ctx, r.caller, device); err != nil {
+			return false, err
+		}
+		if device != "" && disconnected == nil { // PendingPush checked it is the linked device
+			disconnected = s.svc.DeviceConnected(r.caller.User.ID)
+		}
+		return len(list) > 0, nil
+	})
+	if errors.Is(err, context.Canceled) {
+		list = nil // nobody is listening any more
+	} else if err != nil {
+		return reply{}, err
+	}
+	out := pendingResponse{Challenges: make([]pushChallengeJSON, 0, len(list))}
+	for _, ch := range list {
+		out.Challenges = append(out.Challenges, pushChallengeOut(ch))
+	}
+	return ok(out)
+}
+
+// longPoll calls look at once and then each time the user's push challenges
+// may have changed (a change in this process, or every PushPoll for other
+// replicas), until look reports an answer or wait seconds have passed, then
+// once more. It returns look's error, or ctx's when the client has gone.
+func (s *Server) longPoll(ctx context.Context, userID string, wait int, look func(context.Context) (bool, error)) error {
+	sub := s.svc.SubscribePush(userID)
 	defer sub.Close()
 	deadline := time.NewTimer(time.Duration(wait) * time.Second)
 	defer deadline.Stop()
 	poll := time.NewTicker(s.svc.PushPoll())
 	defer poll.Stop()
-	connected := false
 	for {
-		list, err := s.svc.PendingPush(ctx, r.caller, device)
-		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				return ok(pendingResponse{Challenges: []pushChallengeJSON{}})
-			}
-			return reply{}, err
-		}
-		if device != "" && !connected { // the linked device (PendingPush checked it) is here
-			connected = true
-			defer s.svc.DeviceConnected(r.caller.User.ID)()
-		}
-		if len(list) > 0 || wait == 0 {
-			out := pendingResponse{Challenges: make([]pushChallengeJSON, 0, len(list))}
-			for _, ch := range list {
-				out.Challenges = append(out.Challenges, pushChallengeOut(ch))
-			}
-			return ok(out)
+		answered, err := look(ctx)
+		if err != nil || answered || wait == 0 {
+			return err
 		}
 		select {
 		case <-sub.C:
@@ -275,7 +295,7 @@ func (s *Server) pushPending(r *request) (reply, error) {
 		case <-sub.Done:
 			wait = 0
 		case <-ctx.Done():
-			return ok(pendingResponse{Challenges: []pushChallengeJSON{}}) // nobody is listening any more
+			return ctx.Err()
 		}
 	}
 }

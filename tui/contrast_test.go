@@ -3,12 +3,13 @@ package tui
 import (
 	"fmt"
 	"image/color"
-	"math"
 	"testing"
 
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/stretchr/testify/assert"
+
+	"github.com/deputyhq/deputy/internal/wcag"
 )
 
 // Backgrounds the palettes are measured against: pure black and white, and
@@ -17,25 +18,6 @@ var (
 	darkBackgrounds  = []string{"#000000", "#1e1e1e", "#282c34"}
 	lightBackgrounds = []string{"#ffffff", "#fdf6e3", "#eeeeee"}
 )
-
-// luminance is WCAG 2.2's relative luminance of c.
-func luminance(c color.Color) float64 {
-	r, g, b, _ := c.RGBA()
-	lin := func(v uint32) float64 {
-		s := float64(v) / 0xffff
-		if s <= 0.04045 {
-			return s / 12.92
-		}
-		return math.Pow((s+0.055)/1.055, 2.4)
-	}
-	return 0.2126*lin(r) + 0.7152*lin(g) + 0.0722*lin(b)
-}
-
-// contrast is WCAG 2.2's contrast ratio of two colours.
-func contrast(a, b color.Color) float64 {
-	la, lb := luminance(a), luminance(b)
-	return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
-}
 
 func hex(s string) color.Color {
 	var r, g, b uint8
@@ -61,15 +43,15 @@ func TestPaletteContrast(t *testing.T) {
 	}{{"dark", darkPalette(), darkBackgrounds}, {"light", lightPalette(), lightBackgrounds}} {
 		for what, fg := range texts(tc.pal) {
 			for _, bg := range tc.bgs {
-				ratio := contrast(fg, hex(bg))
-				assert.GreaterOrEqual(t, ratio, 4.5, "%s terminal: %s on %s is %.2f:1", tc.name, what, bg, ratio)
+				ratio := wcag.Contrast(fg, hex(bg))
+				assert.GreaterOrEqual(t, ratio, wcag.AA, "%s terminal: %s on %s is %.2f:1", tc.name, what, bg, ratio)
 			}
 		}
-		ratio := contrast(tc.pal.badgeFg, tc.pal.badgeBg)
-		assert.GreaterOrEqual(t, ratio, 4.5, "%s terminal: the SANDBOX badge is %.2f:1", tc.name, ratio)
+		ratio := wcag.Contrast(tc.pal.badgeFg, tc.pal.badgeBg)
+		assert.GreaterOrEqual(t, ratio, wcag.AA, "%s terminal: the SANDBOX badge is %.2f:1", tc.name, ratio)
 	}
 	// The help bubble's own defaults, which the UI used to show, fail.
-	assert.Less(t, contrast(hex("#4A4A4A"), hex("#000000")), 4.5)
+	assert.Less(t, wcag.Contrast(hex("#4A4A4A"), hex("#000000")), wcag.AA)
 }
 
 // On a 16- or 8-colour terminal (where bright black is black) no text turns
