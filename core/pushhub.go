@@ -36,6 +36,18 @@ type PushRelay interface {
 	Notify(ctx context.Context, e PushEvent) error
 }
 
+// PushBus carries wake-ups between the replicas that share a store: after a
+// change for a user commits, Publish tells every replica, whose Listen hands
+// the user's id to wake. It carries ids only. The PostgreSQL store is one
+// (LISTEN/NOTIFY); a single process on a bbolt file needs none. Streams still
+// re-read the store every PushPoll, the truth when a wake-up is lost.
+type PushBus interface {
+	Publish(ctx context.Context, userID string) error
+	// Listen calls ready once it listens, then wake for each wake-up from
+	// any replica (this one included), until ctx ends or the connection fails.
+	Listen(ctx context.Context, ready func(), wake func(userID string)) error
+}
+
 // pushHub wakes the event streams and long polls of a user in this process
 // when a change for that user commits. Streams also re-read the store every
 // PushPoll, which covers changes made by other replicas.
@@ -166,6 +178,41 @@ func (s *Service) StopPush() {
 	}
 }
 
+// notifyAll wakes every subscription, so that each stream reads the store
+// again (after the bus reconnected, wake-ups may have been missed).
+func (h *pushHub) notifyAll() {
+	h.mu.Lock()
+	users := make([]string, 0, len(h.subs))
+	for u := range h.subs {
+		users = append(users, u)
+	}
+	h.mu.Unlock()
+	for _, u := range users {
+		h.notify(u)
+	}
+}
+
+// RunPushBus hands the wake-ups of the other replicas (Integrations.Bus) to
+// this process's streams until ctx ends, listening again a second after the
+// connection fails. Without a bus it returns at once.
+func (s *Service) RunPushBus(ctx context.Context) {
+	if s.send.Bus == nil {
+		return
+	}
+	for {
+		err := s.send.Bus.Listen(ctx, s.hub.notifyAll, s.hub.notify)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.ErrorContext(ctx, "push bus", slog.String("error", errString(err)))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // notify wakes every subscription of userID without blocking.
 func (h *pushHub) notify(userID string) {
 	h.mu.Lock()
@@ -185,6 +232,11 @@ func (s *Service) publishPush(ctx context.Context, e PushEvent) {
 		return
 	}
 	s.hub.notify(e.UserID)
+	if s.send.Bus != nil {
+		if err := s.send.Bus.Publish(context.WithoutCancel(ctx), e.UserID); err != nil {
+			s.log.ErrorContext(ctx, "push bus", slog.String("user", e.UserID), slog.String("error", err.Error()))
+		}
+	}
 	if s.send.Push == nil {
 		return
 	}
@@ -198,3 +250,10 @@ func (s *Service) PushHeartbeat() time.Duration { return s.cfg.PushHeartbeat }
 
 // PushPoll is how often a push stream or long poll re-reads the store (Config.PushPoll).
 func (s *Service) PushPoll() time.Duration { return s.cfg.PushPoll }
+
+func errString(err error) string {
+	if err == nil {
+		return "listening ended"
+	}
+	return err.Error()
+}

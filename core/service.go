@@ -173,6 +173,9 @@ type Integrations struct {
 	// Webhooks sends webhook events (package webhook); nil delivers none,
 	// though events still enter the outbox.
 	Webhooks WebhookSender
+	// Bus wakes the push streams of the other replicas sharing the store
+	// (the PostgreSQL store's LISTEN/NOTIFY); nil for one process.
+	Bus PushBus
 }
 
 // passwordHasher is the password hashing core needs (password.Hasher, argon2id).

@@ -263,6 +263,9 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 		}
 	}
 	delivery.Webhooks = hooks
+	if bus, ok := opened.(core.PushBus); ok { // replicas on one database wake each other's push streams
+		delivery.Bus = bus
+	}
 	svc, err := core.New(ctx, core.Config{Sandbox: cfg.Sandbox, SessionIdle: cfg.SessionIdle, Logger: cfg.Log,
 		WebAuthnRPID: cfg.WebAuthnRPID, WebAuthnOrigins: cfg.WebAuthnOrigins, OriginHost: cfg.OriginHost, Observer: obs,
 		AuditSigner: cfg.Audit.Signer, AuditCheckpointEvents: cfg.Audit.Events, AuditCheckpointInterval: cfg.Audit.Interval},
@@ -320,6 +323,7 @@ func (i *instance) Serve(ctx context.Context, ln net.Listener) error {
 	go i.sweep(sweepCtx)
 	go i.svc.RunAuditCheckpoints(sweepCtx, auditCheckpointTick)
 	go i.svc.RunWebhookDelivery(sweepCtx, webhookTick)
+	go i.svc.RunPushBus(sweepCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -1,0 +1,79 @@
+package core_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// chanBus is a core.PushBus between the tests and a service.
+type chanBus struct {
+	published, deliver chan string
+}
+
+func (b *chanBus) Publish(_ context.Context, userID string) error {
+	b.published <- userID
+	return nil
+}
+
+func (b *chanBus) Listen(ctx context.Context, ready func(), wake func(string)) error {
+	ready()
+	for {
+		select {
+		case id := <-b.deliver:
+			wake(id)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// TestPushBus: a push challenge is published on the bus for the other
+// replicas, and a wake-up from the bus wakes this process's streams of
+// that user.
+func TestPushBus(t *testing.T) {
+	e := newCoreEnv(t)
+	set := e.prog.Settings
+	set.Biometrics = true
+	prog, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, set)
+	require.NoError(t, err)
+	bus := &chanBus{published: make(chan string, 8), deliver: make(chan string)}
+	svc, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams, Logger: slog.New(slog.DiscardHandler)},
+		e.store, core.Integrations{SMS: e.sms, Email: e.mail, Bus: bus}, e.clock)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	go svc.RunPushBus(ctx)
+
+	c := e.enrolled(prog, "ada@acme.test")
+	require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error { // as if Ada had enrolled her phone
+		return tx.PutFactor(&core.Factor{UserID: c.User.ID, Channel: core.ChannelBiometric, Status: core.FactorActive,
+			CredentialID: []byte("credential-ada"), CreatedAt: time.Now(), UpdatedAt: time.Now()})
+	}))
+	sub := svc.SubscribePush(c.User.ID)
+	defer sub.Close()
+	_, err = svc.StepUpPush(e.ctx, e.caller(prog, e.login(prog, "ada@acme.test")), "Create user bea@acme.test")
+	require.NoError(t, err)
+	require.Equal(t, c.User.ID, <-bus.published, "the other replicas are told")
+	<-sub.C // this process's own wake-up
+	select {
+	case <-sub.C: // and any earlier one (the bus's ready)
+	default:
+	}
+
+	select {
+	case bus.deliver <- c.User.ID: // another replica's change
+	case <-time.After(10 * time.Second):
+		t.Fatal("the service does not listen to the bus")
+	}
+	select {
+	case <-sub.C:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a wake-up from the bus did not reach the user's stream")
+	}
+}
