@@ -108,7 +108,7 @@ func TestCreateUserThroughStepUp(t *testing.T) {
 	d.keys("enter", "right", "space")
 	d.keys("enter")
 
-	d.requireScreen("Confirm it's you", "Create user grace@acme.test needs a second factor.", "Text me a code")
+	d.requireScreen("Confirm it's you", "Create user grace@acme.test with roles", "CARD_ASSIGNEE needs a second factor.", "Text me a code")
 	assert.Zero(t, dep.count(t, client.UserFilter{}), "nothing created before the step-up")
 	d.keys("enter")
 	d.requireScreen("Type the code texted to your mobile", "5 attempts left")
@@ -375,7 +375,7 @@ func TestEditRoles(t *testing.T) {
 	d.requireScreen("Roles of User No01", "[x] CARD_ASSIGNEE", "[ ] ADMIN")
 	d.keys("space", "down", "space", "down", "down", "down", "space", "enter")
 	// Granting ADMIN needs a second factor, asked inline.
-	d.requireScreen("Confirm it's you", "Change the roles of user01@acme.test needs a second factor.")
+	d.requireScreen("Confirm it's you", "Change the roles of user01@acme.test to", "needs a second factor.")
 	d.keys("enter")
 	d.typeText(sandboxCode)
 	d.keys("enter")

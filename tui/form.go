@@ -342,7 +342,8 @@ type createMsg struct{ create client.UserCreate }
 func (s formScreen) create(create client.UserCreate) (screen, tea.Cmd) {
 	ref := client.NewIdempotencyRef()
 	s.saving = true
-	return s, do(op{name: "create user " + create.Email, label: "Creating " + create.Email + "…", quiet: true,
+	// The name is also what the phone is asked to approve: the whole operation.
+	return s, do(op{name: "create user " + create.Email + " with roles " + rolesText(create.Roles), label: "Creating " + create.Email + "…", quiet: true,
 		run: func(ctx context.Context, a api) result {
 			u, err := a.s.CreateUser(ctx, create, client.IdempotencyRef(ref))
 			return savedMsg{outcome: outcome{err}, user: u}

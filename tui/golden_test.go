@@ -178,7 +178,7 @@ func TestGoldenForm(t *testing.T) {
 	d.keys("enter")
 	d.typeText("grace@acme.test")
 	d.keys("ctrl+s")
-	d.answer("create user grace@acme.test", savedMsg{outcome: outcome{&client.Error{Status: http.StatusConflict, Code: client.CodeEmailNotUnique}}})
+	d.answer("create user grace@acme.test with roles CARD_ASSIGNEE", savedMsg{outcome: outcome{&client.Error{Status: http.StatusConflict, Code: client.CodeEmailNotUnique}}})
 	requireGolden(t, "form_server_error_80x24", d.screen())
 }
 
@@ -198,7 +198,7 @@ func stepUp(t *testing.T, w, h int, factors []client.Factor) *driver {
 	d.keys("enter")
 	d.typeText("grace@acme.test")
 	d.keys("ctrl+s")
-	d.answer("create user grace@acme.test", savedMsg{outcome: outcome{&client.Error{Status: http.StatusForbidden, Code: client.CodeStepUpRequired}}})
+	d.answer("create user grace@acme.test with roles CARD_ASSIGNEE", savedMsg{outcome: outcome{&client.Error{Status: http.StatusForbidden, Code: client.CodeStepUpRequired}}})
 	d.answer("check your second factors", stepUpFactorsMsg{factors: factors})
 	return d
 }

@@ -122,9 +122,9 @@ func TestCreateUserThroughPush(t *testing.T) {
 	d.signIn()
 
 	d.newHedy()
-	d.requireScreen("Confirm it's you", "Create user hedy@acme.test needs a second factor.", "> Text me a code", "Approve on my phone")
+	d.requireScreen("Confirm it's you", "Create user hedy@acme.test with roles", "> Text me a code", "Approve on my phone")
 	d.keys("down", "enter")
-	d.requireScreen("to approve “Create user hedy@acme.test”.", "Waiting for your approval", "expires in 5:00", "esc cancel")
+	d.requireScreen("to approve “Create user hedy@acme.test with roles", "Waiting for your approval", "expires in 5:00", "esc cancel")
 	number := shownNumber(t, d.screen())
 	assert.Zero(t, dep.count(t, client.UserFilter{}), "nothing created before the approval")
 
@@ -134,7 +134,7 @@ func TestCreateUserThroughPush(t *testing.T) {
 	d.requireScreen("Waiting for your approval", "expires in 4:58")
 
 	shown := ph.approve(t, number)
-	assert.Equal(t, "Create user hedy@acme.test", shown.Summary, "the phone shows the operation")
+	assert.Equal(t, "Create user hedy@acme.test with roles CARD_ASSIGNEE", shown.Summary, "the phone shows the whole operation, roles included")
 	assert.Equal(t, client.PushKindStepUp, shown.Kind)
 	d.fire(stepup.PollEvery)
 

@@ -157,7 +157,7 @@ func (s rolesScreen) save() (screen, tea.Cmd) {
 	}
 	s.saving, s.err = true, ""
 	id, email, ref := s.user.ID, s.user.Email, client.NewIdempotencyRef()
-	return s, do(op{name: "change the roles of " + email, label: "Saving roles…", quiet: true,
+	return s, do(op{name: "change the roles of " + email + " to " + rolesText(roles), label: "Saving roles…", quiet: true,
 		run: func(ctx context.Context, a api) result {
 			u, err := a.s.UpdateUser(ctx, id, client.UserPatch{Roles: &roles}, client.IdempotencyRef(ref))
 			return savedMsg{outcome: outcome{err}, user: u}
