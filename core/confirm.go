@@ -227,7 +227,7 @@ func (s *Service) ConfirmPush(ctx context.Context, c *Caller, t ResourceType, id
 		ch := &PushChallenge{
 			ID: conf.ID, ProgrammeID: u.ProgrammeID, UserID: u.ID, Kind: PushConfirm, SessionHash: c.Session.TokenHash,
 			Summary: pushList(t, rs), Number: number, Choices: choices, Salt: salt,
-			State: PushPending, CreatedAt: now, ExpiresAt: conf.ExpiresAt,
+			State: PushPending, CreatedAt: now, ExpiresAt: conf.ExpiresAt, From: ClientOf(ctx),
 		}
 		if err := tx.InsertPushChallenge(ch); err != nil {
 			return err

@@ -53,7 +53,7 @@ func (s *Service) LoginViaBiometrics(ctx context.Context, prog *Programme, email
 		ch := &PushChallenge{
 			ID: id, ProgrammeID: prog.ID, Kind: PushLogin, Summary: "Sign in to " + prog.Name,
 			Number: number, Choices: choices, Salt: salt, SecretHash: s.keys.hash(purposePushSecret, secret),
-			State: PushPending, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ChallengeTTL),
+			State: PushPending, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ChallengeTTL), From: ClientOf(ctx),
 		}
 		if target != nil {
 			ch.UserID = target.ID

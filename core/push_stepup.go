@@ -42,7 +42,7 @@ func (s *Service) StepUpPush(ctx context.Context, c *Caller, summary string) (*P
 		ch := &PushChallenge{
 			ID: id, ProgrammeID: u.ProgrammeID, UserID: u.ID, Kind: PushStepUp, SessionHash: c.Session.TokenHash,
 			Summary: summary, Number: number, Choices: choices, Salt: salt,
-			State: PushPending, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ChallengeTTL),
+			State: PushPending, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ChallengeTTL), From: ClientOf(ctx),
 		}
 		if err := tx.InsertPushChallenge(ch); err != nil {
 			return err

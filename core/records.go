@@ -282,6 +282,8 @@ type PushChallenge struct {
 	ExpiresAt   time.Time
 	ResolvedAt  time.Time
 	Collected   bool // LOGIN: the token was collected
+	// From is who asked for it (ClientOf the request that made it).
+	From Client `json:",omitzero"`
 }
 
 // StateAt is the challenge's state at now: PENDING past ExpiresAt is EXPIRED.

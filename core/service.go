@@ -288,6 +288,33 @@ const CodeLength = 6
 // SandboxCode is the one-time code every challenge accepts in sandbox mode.
 const SandboxCode = "123456"
 
+type clientKey struct{}
+
+// Client is who made a request, as the server saw it: the address (after
+// trusted proxies) and the User-Agent. A push challenge shows it on the
+// phone ("asked from ..."), so the user can tell a request of theirs from
+// someone else's.
+type Client struct {
+	IP, Agent string
+}
+
+// MaxClientAgentLen bounds the User-Agent a push challenge keeps.
+const MaxClientAgentLen = 200
+
+// WithClient returns ctx carrying the request's client.
+func WithClient(ctx context.Context, c Client) context.Context {
+	if len(c.Agent) > MaxClientAgentLen {
+		c.Agent = c.Agent[:MaxClientAgentLen]
+	}
+	return context.WithValue(ctx, clientKey{}, c)
+}
+
+// ClientOf returns the client carried by ctx; zero when none is.
+func ClientOf(ctx context.Context) Client {
+	c, _ := ctx.Value(clientKey{}).(Client)
+	return c
+}
+
 type requestRefKey struct{}
 
 // WithRequestRef returns ctx carrying the request's reference for audit events.

@@ -261,17 +261,28 @@ func (s *Server) stepUpPushGet(r *request) (reply, error) {
 
 // pushChallengeJSON is a challenge as the device sees it: never the number.
 type pushChallengeJSON struct {
-	ID        string `json:"id"`
-	Kind      string `json:"kind"`
-	Summary   string `json:"summary"`
-	Choices   []int  `json:"choices"`
-	CreatedAt int64  `json:"createdAt"`
-	ExpiresAt int64  `json:"expiresAt"`
+	ID        string    `json:"id"`
+	Kind      string    `json:"kind"`
+	Summary   string    `json:"summary"`
+	Choices   []int     `json:"choices"`
+	CreatedAt int64     `json:"createdAt"`
+	ExpiresAt int64     `json:"expiresAt"`
+	From      *fromJSON `json:"requestedFrom,omitempty"`
+}
+
+// fromJSON is who asked for a challenge (core.Client): shown on the phone.
+type fromJSON struct {
+	IP        string `json:"ip,omitempty"`
+	UserAgent string `json:"userAgent,omitempty"`
 }
 
 func pushChallengeOut(c *core.PushChallenge) pushChallengeJSON {
-	return pushChallengeJSON{ID: c.ID, Kind: string(c.Kind), Summary: c.Summary, Choices: c.Choices,
+	out := pushChallengeJSON{ID: c.ID, Kind: string(c.Kind), Summary: c.Summary, Choices: c.Choices,
 		CreatedAt: c.CreatedAt.UnixMilli(), ExpiresAt: c.ExpiresAt.UnixMilli()}
+	if c.From != (core.Client{}) {
+		out.From = &fromJSON{IP: c.From.IP, UserAgent: c.From.Agent}
+	}
+	return out
 }
 
 // pushOptions returns the WebAuthn PublicKeyCredentialRequestOptions (WebAuthn

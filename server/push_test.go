@@ -655,7 +655,10 @@ func TestPushReachabilityAndWait(t *testing.T) {
 	assert.Equal(t, client.DeviceReach{}, up.Device, "never connected to this server")
 
 	ps := e.stream(phone.s, phone.id)
-	nextEvent(t, ps, client.EventChallenge)
+	ev := nextEvent(t, ps, client.EventChallenge)
+	require.NotNil(t, ev.Challenge)
+	assert.Equal(t, "127.0.0.1", ev.Challenge.FromIP, "the phone sees where the request came from")
+	assert.Equal(t, client.DefaultUserAgent, ev.Challenge.FromAgent, "and with what")
 	st, err := admin.PushStatus(ctx, up.ID)
 	require.NoError(t, err)
 	assert.True(t, st.Device.Reachable, "the phone holds the stream")

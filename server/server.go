@@ -438,7 +438,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, given *http.Request) {
 	start := time.Now()
 	ref := newRequestRef()
 	w.Header().Set("request-ref", ref)
-	r := given.WithContext(core.WithRequestRef(given.Context(), ref))
+	ctx := core.WithClient(core.WithRequestRef(given.Context(), ref), core.Client{IP: s.clientIP(given), Agent: given.UserAgent()})
+	r := given.WithContext(ctx)
 	defer func() { given.Pattern = r.Pattern }()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {

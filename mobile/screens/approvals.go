@@ -41,6 +41,7 @@ const (
 type ApprovalsScreen struct {
 	Empty    *widget.Label
 	Summary  *widget.Label
+	From     *widget.Label // when and from where it was asked for
 	Expires  *widget.Label
 	Question *widget.Label
 	Choices  []*widget.Button
@@ -101,6 +102,7 @@ func NewApprovalsScreen(e Env, d ApprovalsDeps, pending []client.PushChallenge, 
 	s.Summary = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	s.Summary.Wrapping = fyne.TextWrapWord
 	s.Summary.SizeName = "subHeadingText"
+	s.From = para("")
 	s.Expires = para("")
 	s.Question = para("Which number is shown on the screen that asked for this?")
 	for i := range 3 {
@@ -131,7 +133,7 @@ func NewApprovalsScreen(e Env, d ApprovalsDeps, pending []client.PushChallenge, 
 	s.busy = newBusy()
 	s.timer = countdown{e: s.env, tick: s.expiryTick}
 	s.detail = container.NewVBox(
-		s.Summary, s.Expires, s.Question,
+		s.Summary, s.From, s.Expires, s.Question,
 		container.NewGridWithColumns(3, tall(s.Choices[0]), tall(s.Choices[1]), tall(s.Choices[2])),
 		s.Approve,
 		container.NewGridWithColumns(2, s.Decline, s.NotMe),
@@ -202,6 +204,7 @@ func (s *ApprovalsScreen) show(ch *client.PushChallenge) {
 	s.Empty.Hide()
 	s.Result.Hide()
 	s.Summary.SetText(ch.Summary)
+	s.From.SetText(fromText(ch, s.env.Clock.Now()))
 	for i, b := range s.Choices {
 		if i < len(ch.Choices) {
 			b.SetText(strconv.Itoa(ch.Choices[i]))
@@ -239,6 +242,9 @@ func (s *ApprovalsScreen) redrawOthers() {
 }
 
 func (s *ApprovalsScreen) expiryTick(left time.Duration) {
+	if s.current != nil {
+		s.From.SetText(fromText(s.current, s.env.Clock.Now()))
+	}
 	if left > 0 {
 		s.Expires.Importance = widget.MediumImportance
 		s.Expires.SetText("Answer within " + clockText(left) + ".")
@@ -430,4 +436,25 @@ func tall(b *widget.Button) fyne.CanvasObject {
 	space := canvas.NewRectangle(color.Transparent)
 	space.SetMinSize(fyne.NewSize(0, choiceHeight))
 	return container.NewStack(space, b)
+}
+
+// fromText says when and from where a challenge was asked for, as the server
+// saw the request: "Asked 2 min ago from 203.0.113.7 (Deputy-Admin/1)."
+func fromText(ch *client.PushChallenge, now time.Time) string {
+	text := "Asked "
+	switch ago := now.Sub(ch.CreatedAt); {
+	case ago < time.Minute:
+		text += "just now"
+	case ago < time.Hour:
+		text += fmt.Sprintf("%d min ago", int(ago/time.Minute))
+	default:
+		text += "at " + ch.CreatedAt.Local().Format("15:04")
+	}
+	if ch.FromIP != "" {
+		text += " from " + ch.FromIP
+	}
+	if ch.FromAgent != "" {
+		text += " (" + ch.FromAgent + ")"
+	}
+	return text + "."
 }

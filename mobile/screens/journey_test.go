@@ -173,6 +173,7 @@ func TestJourney(t *testing.T) {
 	require.NoError(t, err)
 	approvals := waitChallenge(t, c, up.ID)
 	assert.Equal(t, "Create user alice@acme.test", approvals.Summary.Text)
+	assert.Equal(t, "Asked just now from 127.0.0.1 (deputy-go-client/1).", approvals.From.Text, "when and from where the console asked")
 	assert.Len(t, approvals.Current().Choices, 3)
 	assert.Contains(t, approvals.Current().Choices, up.Number)
 	assert.True(t, approvals.Approve.Disabled(), "nothing to approve before a number is picked")

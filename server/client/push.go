@@ -56,6 +56,10 @@ type PushChallenge struct {
 	Choices   []int
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// FromIP and FromAgent are who asked for it, as the server saw the
+	// request (its address and User-Agent; "" when unknown): show them, so
+	// that the user can tell their own request from someone else's.
+	FromIP, FromAgent string
 }
 
 type pushChallengeJSON struct {
@@ -65,6 +69,10 @@ type pushChallengeJSON struct {
 	Choices   []int  `json:"choices"`
 	CreatedAt int64  `json:"createdAt"`
 	ExpiresAt int64  `json:"expiresAt"`
+	From      struct {
+		IP        string `json:"ip"`
+		UserAgent string `json:"userAgent"`
+	} `json:"requestedFrom"`
 }
 
 // UnmarshalJSON reads the API's form, with times in Unix milliseconds.
@@ -73,7 +81,8 @@ func (p *PushChallenge) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*p = PushChallenge{ID: j.ID, Kind: j.Kind, Summary: j.Summary, Choices: j.Choices, CreatedAt: millis(j.CreatedAt), ExpiresAt: millis(j.ExpiresAt)}
+	*p = PushChallenge{ID: j.ID, Kind: j.Kind, Summary: j.Summary, Choices: j.Choices, CreatedAt: millis(j.CreatedAt), ExpiresAt: millis(j.ExpiresAt),
+		FromIP: j.From.IP, FromAgent: j.From.UserAgent}
 	return nil
 }
 
