@@ -37,9 +37,21 @@ var _ Store = (*spaceWatch)(nil)
 // Update runs fn in the store, noting when the store has no space left.
 func (w *spaceWatch) Update(ctx context.Context, fn func(Tx) error) error {
 	err := w.Store.Update(ctx, fn)
-	if errors.Is(err, ErrNoSpace) {
+	switch {
+	case errors.Is(err, ErrNoSpace):
 		w.full.Store(true)
 		return fmt.Errorf("%w: %w", errOutOfSpace(), err)
+	case errors.Is(err, ErrUnreachable):
+		return fmt.Errorf("%w: %w", errUnreachable(), err)
+	}
+	return err
+}
+
+// View runs fn in the store; an unreachable store is ErrUnavailable.
+func (w *spaceWatch) View(ctx context.Context, fn func(ReadTx) error) error {
+	err := w.Store.View(ctx, fn)
+	if errors.Is(err, ErrUnreachable) {
+		return fmt.Errorf("%w: %w", errUnreachable(), err)
 	}
 	return err
 }
@@ -72,6 +84,10 @@ func (w *spaceWatch) ready(ctx context.Context) error {
 }
 
 // errOutOfSpace is the error callers see while the store is full.
+func errUnreachable() *Error {
+	return &Error{Class: ErrUnavailable, Message: "The service cannot reach its database at the moment; retry later (with the same idempotency-ref).", RetryAfter: UnavailableRetry}
+}
+
 func errOutOfSpace() *Error {
 	return &Error{Class: ErrUnavailable, Message: "The service cannot store changes at the moment; retry later.", RetryAfter: UnavailableRetry}
 }

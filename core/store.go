@@ -18,6 +18,11 @@ var (
 	// ErrNoSpace: the store's storage is full (a disk or a quota); the write
 	// did not happen. Core answers ErrUnavailable until a write succeeds again.
 	ErrNoSpace = errors.New("store out of space")
+	// ErrUnreachable: the store could not be reached (its database is down
+	// or cut off). The change did not commit, or, when the connection broke
+	// during the commit, its outcome is unknown: a retry with the same
+	// idempotency-ref tells. Core answers ErrUnavailable.
+	ErrUnreachable = errors.New("store unreachable")
 )
 
 // Unique constraints a store enforces.

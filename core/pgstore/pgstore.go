@@ -109,7 +109,7 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(*tx) error)
 	}
 	ptx, err := s.pool.BeginTx(ctx, opts)
 	if err != nil {
-		return storeError(err)
+		return unreachable(ctx, storeError(err))
 	}
 	// Rolls back whatever did not commit, also when fn panics, so that the
 	// connection goes back to the pool; after a commit it does nothing.
@@ -123,7 +123,18 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(*tx) error)
 	if err != nil {
 		return err
 	}
-	return storeError(ptx.Commit(ctx))
+	return unreachable(ctx, storeError(ptx.Commit(ctx)))
+}
+
+// unreachable marks err core.ErrUnreachable when it is not PostgreSQL's
+// answer but a failure to reach it (no connection, a connection cut), and
+// the caller's context is still alive.
+func unreachable(ctx context.Context, err error) error {
+	var pgErr *pgconn.PgError
+	if err == nil || ctx.Err() != nil || errors.As(err, &pgErr) || errors.Is(err, core.ErrNoSpace) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", core.ErrUnreachable, err)
 }
 
 // retryable reports whether err is a failure to serialize or a deadlock.

@@ -54,3 +54,33 @@ func TestBackupRefusesPostgres(t *testing.T) {
 	assert.Contains(t, err.Error(), "pg_dump")
 	assert.NotContains(t, err.Error(), "s3cret")
 }
+
+// TestPostgresDownAndBack: while PostgreSQL is down the server says it is
+// not ready (503) instead of failing on, and it recovers by itself when the
+// database is back; a create tried during the outage and retried with its
+// idempotency-ref afterwards makes one corporate.
+func TestPostgresDownAndBack(t *testing.T) {
+	pg := pgtest.Own(t)
+	p := createProgramme(t, pg.URL)
+	s := startServe(t, "--sandbox", "--db", pg.URL, "--audit-key", filepath.Join(t.TempDir(), "audit-key"))
+	ready := func() int {
+		status, _ := replicaCall(t, s, "GET", "/readyz", nil)
+		return status
+	}
+	require.Equal(t, http.StatusOK, ready())
+
+	require.NoError(t, pg.Halt())
+	require.Eventually(t, func() bool { return ready() == http.StatusServiceUnavailable }, 20*time.Second, 50*time.Millisecond)
+	corporate := map[string]any{"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": "ada@acme.test",
+		"mobile": map[string]string{"countryCode": "+44", "number": "7700900123"}}, "company": map[string]string{"name": "Acme Ltd"}}
+	status, body := replicaCall(t, s, "POST", "/multi/corporates", corporate, "api-key", p["apiKey"], "idempotency-ref", "outage-1")
+	assert.Equal(t, http.StatusServiceUnavailable, status, "nothing is acknowledged while the database is down: %s", body)
+
+	require.NoError(t, pg.Resume())
+	require.Eventually(t, func() bool { return ready() == http.StatusOK }, 30*time.Second, 50*time.Millisecond, "ready again by itself")
+	status, first := replicaCall(t, s, "POST", "/multi/corporates", corporate, "api-key", p["apiKey"], "idempotency-ref", "outage-1")
+	require.Equal(t, http.StatusOK, status, "%s", first)
+	status, again := replicaCall(t, s, "POST", "/multi/corporates", corporate, "api-key", p["apiKey"], "idempotency-ref", "outage-1")
+	require.Equal(t, http.StatusOK, status, "%s", again)
+	assert.JSONEq(t, string(first), string(again), "one corporate, replayed")
+}

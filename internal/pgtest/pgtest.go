@@ -99,6 +99,22 @@ func (tp *Template) Copy(tb testing.TB) string {
 	return use(tb, admin, c.name)
 }
 
+// Own starts a server of tb's own, stopped when tb ends, for a test that
+// stops and starts PostgreSQL (Halt, Resume) without disturbing the others;
+// without PostgreSQL it ends tb as URL does.
+func Own(tb testing.TB) *Server {
+	tb.Helper()
+	s, err := Start()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("pgtest: %v", err)
+		}
+		tb.Skipf("pgtest: no PostgreSQL for this test (%v): install it with `make pg-deps`", err)
+	}
+	tb.Cleanup(func() { _ = s.Stop() })
+	return s
+}
+
 // server returns the pool of the server's database postgres, or ends tb:
 // failed under CI=true, skipped otherwise.
 func server(tb testing.TB) *pgxpool.Pool {
@@ -186,6 +202,8 @@ type Server struct {
 	// URL connects to its database postgres, as the superuser postgres.
 	URL    string
 	dir    string
+	bin    string
+	cred   *syscall.Credential
 	reaper *exec.Cmd
 	stdin  *os.File
 }
@@ -215,48 +233,87 @@ func Start() (*Server, error) {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return nil, errors.Join(fmt.Errorf("initdb: %w: %s", err, out), os.RemoveAll(dir))
 	}
-	postgres := exec.Command(filepath.Join(bin, "postgres"), "-D", data,
-		"-c", "listen_addresses=", "-c", "unix_socket_directories="+dir,
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=300", "-c", "log_min_messages=fatal")
-	postgres.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
-	log, err := os.Create(filepath.Join(dir, "postgres.log"))
-	if err != nil {
+	s := &Server{dir: dir, bin: bin, cred: cred}
+	if err := s.run(); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
-	defer log.Close()
-	postgres.Stdout, postgres.Stderr = log, log
-	if err := postgres.Start(); err != nil {
-		return nil, errors.Join(fmt.Errorf("postgres: %w", err), os.RemoveAll(dir))
-	}
-	go func() { _ = postgres.Wait() }() // reaps the process, which the reaper stops
 
-	// The reaper stops postgres (a fast shutdown) and removes the directory
-	// once its standard input closes: at Stop, or when this process dies.
+	// The reaper stops postgres (a fast shutdown: the postmaster whose pid
+	// postmaster.pid holds, so also after a Resume) and removes the
+	// directory once its standard input closes: at Stop, or when this
+	// process dies.
 	r, w, err := os.Pipe()
 	if err != nil {
-		return nil, errors.Join(err, postgres.Process.Kill(), os.RemoveAll(dir))
+		return nil, errors.Join(err, s.Halt(), os.RemoveAll(dir))
 	}
 	reaper := exec.Command("/bin/sh", "-c",
-		`read _; kill -INT "$1"; while kill -0 "$1" 2>/dev/null; do sleep 0.05; done; rm -rf "$2"`,
-		"pgtest-reaper", strconv.Itoa(postgres.Process.Pid), dir)
+		`read _; pid=$(head -n 1 "$1/data/postmaster.pid" 2>/dev/null); if [ -n "$pid" ]; then kill -INT "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done; fi; rm -rf "$1"`,
+		"pgtest-reaper", dir)
 	reaper.Stdin = r
 	reaper.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := reaper.Start(); err != nil {
-		return nil, errors.Join(err, postgres.Process.Kill(), os.RemoveAll(dir))
+		return nil, errors.Join(err, s.Halt(), os.RemoveAll(dir))
 	}
 	r.Close()
-	s := &Server{
-		URL:    (&url.URL{Scheme: "postgres", User: url.User("postgres"), Path: "/postgres", RawQuery: "host=" + url.QueryEscape(dir)}).String(),
-		dir:    dir,
-		reaper: reaper,
-		stdin:  w,
-	}
+	s.URL = (&url.URL{Scheme: "postgres", User: url.User("postgres"), Path: "/postgres", RawQuery: "host=" + url.QueryEscape(dir)}).String()
+	s.reaper, s.stdin = reaper, w
 	if err := s.waitReady(30 * time.Second); err != nil {
 		out, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
 		return nil, errors.Join(err, s.Stop(), fmt.Errorf("postgres log: %s", out))
 	}
 	return s, nil
+}
+
+// run starts postgres on the server's data directory, listening only on a
+// Unix socket there, without fsync.
+func (s *Server) run() error {
+	postgres := exec.Command(filepath.Join(s.bin, "postgres"), "-D", filepath.Join(s.dir, "data"),
+		"-c", "listen_addresses=", "-c", "unix_socket_directories="+s.dir,
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "max_connections=300", "-c", "log_min_messages=fatal")
+	postgres.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Setpgid: true}
+	log, err := os.OpenFile(filepath.Join(s.dir, "postgres.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	postgres.Stdout, postgres.Stderr = log, log
+	if err := postgres.Start(); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	go func() { _ = postgres.Wait() }() // reaps the process, which Halt or the reaper stops
+	return nil
+}
+
+// Halt stops postgres (a fast shutdown: connections are cut) and keeps its
+// data, for a test of what a server does while its database is down.
+func (s *Server) Halt() error {
+	raw, err := os.ReadFile(filepath.Join(s.dir, "data", "postmaster.pid"))
+	if err != nil {
+		return fmt.Errorf("postgres is not running: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(raw), "\n", 2)[0]))
+	if err != nil {
+		return fmt.Errorf("postmaster.pid: %w", err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(30 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("postgres %d did not stop", pid)
+		}
+	}
+	return nil
+}
+
+// Resume starts postgres again on its data after Halt, and waits until it
+// accepts connections.
+func (s *Server) Resume() error {
+	if err := s.run(); err != nil {
+		return err
+	}
+	return s.waitReady(30 * time.Second)
 }
 
 // Dir is the server's directory: its data, socket and log.
