@@ -3,11 +3,9 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -145,51 +143,6 @@ func (r *killReceiver) refused() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.bad
-}
-
-// runningDeputy is a `deputy serve --sandbox` process on a loopback port.
-type runningDeputy struct {
-	cmd  *exec.Cmd
-	base string
-}
-
-func startDeputy(t *testing.T, bin, db string) *runningDeputy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	cmd := exec.Command(bin, "serve", "--sandbox", "--db", db, "--addr", addr)
-	cmd.Env = environ()
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	d := &runningDeputy{cmd: cmd, base: "http://" + addr}
-	require.Eventually(t, func() bool {
-		res, err := http.Get(d.base + "/readyz")
-		if err == nil {
-			res.Body.Close()
-		}
-		return err == nil && res.StatusCode == http.StatusOK
-	}, 20*time.Second, 20*time.Millisecond, "deputy serve did not start")
-	return d
-}
-
-// post calls the server with the programme's api key and requires status.
-func (d *runningDeputy) post(t *testing.T, apiKey, path, body string, status int) []byte {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, d.base+path, bytes.NewReader([]byte(body)))
-	require.NoError(t, err)
-	req.Header.Set("api-key", apiKey)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	out, _ := io.ReadAll(res.Body)
-	require.Equal(t, status, res.StatusCode, "POST %s: %s", path, out)
-	return out
 }
 
 // signUpAda creates a corporate whose root user ada@acme.test has a password.
