@@ -177,6 +177,13 @@ func (s *HomeScreen) showFactors() {
 		s.BioStatus.SetText("Approvals with biometrics: not set up.")
 		s.BioStatus.Importance = widget.MediumImportance
 		s.SetUpBio.SetText("Use this device for approvals")
+		s.SetUpBio.Importance = widget.MediumImportance
+		if sms != client.FactorActive {
+			// The fewest steps: the device's one texted code turns SMS codes on too.
+			s.SetUpBio.SetText("Use this device for approvals (also turns on SMS codes)")
+			s.SetUpBio.Importance = widget.HighImportance
+		}
+		s.SetUpBio.Refresh()
 		s.SetUpBio.Show()
 	}
 	s.BioStatus.Refresh()

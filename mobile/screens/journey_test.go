@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -125,6 +126,8 @@ func TestJourney(t *testing.T) {
 	home := screen[*screens.HomeScreen](t, c)
 	c.waitFor("factors", home.SetUpSMS.Visible)
 	assert.Equal(t, "SMS codes: not set up. You need them to confirm sensitive operations.", home.SMSStatus.Text)
+	assert.Equal(t, "Use this device for approvals (also turns on SMS codes)", home.SetUpBio.Text, "the fewest steps first")
+	assert.Equal(t, widget.HighImportance, home.SetUpBio.Importance)
 	c.assertMarkup("home_new_user.xml")
 
 	// Enrol SMS, with one wrong code first.
