@@ -43,6 +43,18 @@ func TestServeOnPostgres(t *testing.T) {
 		map[string]any{"email": "ada@acme.test", "password": map[string]string{"value": "Sup3r-Secret"}})
 	assert.Equal(t, http.StatusOK, status, "%s", body)
 
+	// A key rotated while serving: the server refuses the old key and takes
+	// the new one at once (no cache on PostgreSQL to invalidate).
+	stdout, err = run(t, 30*time.Second, "programme", "rotate-key", "--db", db, "--id", p["id"], "--key", "secret", "--grace", "0", "--json")
+	require.NoError(t, err)
+	var rotated struct{ Value string }
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rotated), "stdout: %s", stdout)
+	login := map[string]any{"email": "ada@acme.test", "password": map[string]string{"value": "Sup3r-Secret"}}
+	status, body = s.call(t, "POST", "/multi/login_with_password", p["apiKey"], "", login)
+	assert.Equal(t, http.StatusUnauthorized, status, "the old key, at once: %s", body)
+	status, body = s.call(t, "POST", "/multi/login_with_password", rotated.Value, "", login)
+	assert.Equal(t, http.StatusOK, status, "the new key, at once: %s", body)
+
 	s.stop()
 	assert.Contains(t, s.logs.String(), "postgres://postgres:xxxxx@")
 	assert.NotContains(t, s.logs.String(), "pg-s3cret")
