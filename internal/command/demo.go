@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/password"
 	"github.com/deputyhq/deputy/server/client"
 	"github.com/deputyhq/deputy/tui"
 )
@@ -56,6 +57,7 @@ func demoCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			defer password.TuneGC(password.DefaultMemoryLimit)()
 			inst, err := openInstance(ctx, instanceConfig{DB: db, Sandbox: true, Log: log, Audit: auditConfig{Signer: signer}})
 			if err != nil {
 				return err

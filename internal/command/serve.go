@@ -20,6 +20,7 @@ import (
 	"github.com/deputyhq/deputy/core/boltstore"
 	"github.com/deputyhq/deputy/internal/control"
 	"github.com/deputyhq/deputy/internal/storeopen"
+	"github.com/deputyhq/deputy/password"
 	"github.com/deputyhq/deputy/server"
 	"github.com/deputyhq/deputy/telemetry"
 	"github.com/deputyhq/deputy/telemetry/otelstore"
@@ -41,6 +42,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "public-url", Usage: "the URL users reach the service at (https://auth.bank.example): its host ends texted codes as \"@host #code\" so that phones offer them only there (WebOTP); localhost when not set", Sources: env("public-url")},
 		}, slices.Concat(tlsFlags(), senderFlags(), kycFlags(), auditFlags(), logFlags(), telemetryFlags())...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			defer password.TuneGC(password.DefaultMemoryLimit)() // sign-ins hash; keep the collector out of their way
 			log, err := newLogger(stderrOr(cmd.Root().ErrWriter), cmd.String("log-format"), cmd.String("log-level"))
 			if err != nil {
 				return err
