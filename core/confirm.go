@@ -206,11 +206,8 @@ func (s *Service) ConfirmPush(ctx context.Context, c *Caller, t ResourceType, id
 	err := s.store.Update(ctx, func(tx Tx) error {
 		out = nil
 		now := s.clock.Now()
-		u, err := challengedUser(tx, c, now)
+		u, err := pushedUser(tx, c, now)
 		if err != nil {
-			return err
-		}
-		if _, err := activeBiometric(tx, u.ID); err != nil {
 			return err
 		}
 		rs, err := pendingResources(tx, c, t, ids)

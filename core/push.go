@@ -116,6 +116,19 @@ func pushStateError(c *PushChallenge, now time.Time) error {
 	}
 }
 
+// pushedUser is challengedUser for a push challenge: the user must also
+// have an ACTIVE biometric factor (a linked phone to ask).
+func pushedUser(tx ReadTx, c *Caller, now time.Time) (*User, error) {
+	u, err := challengedUser(tx, c, now)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := activeBiometric(tx, u.ID); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
 // activeBiometric returns the user's ACTIVE biometric factor or CHANNEL_NOT_REGISTERED.
 func activeBiometric(tx ReadTx, userID string) (*Factor, error) {
 	f, err := tx.Factor(userID, ChannelBiometric)

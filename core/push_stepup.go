@@ -25,11 +25,8 @@ func (s *Service) StepUpPush(ctx context.Context, c *Caller, summary string) (*P
 	err := s.store.Update(ctx, func(tx Tx) error {
 		out = nil
 		now := s.clock.Now()
-		u, err := challengedUser(tx, c, now)
+		u, err := pushedUser(tx, c, now)
 		if err != nil {
-			return err
-		}
-		if _, err := activeBiometric(tx, u.ID); err != nil {
 			return err
 		}
 		if err := s.makeRoomForPush(ctx, tx, u.ID, c.Session.TokenHash, now); err != nil {
