@@ -17,7 +17,7 @@ import (
 // signUp creates a corporate whose root user has email, mobile +447700900123
 // and the password Sup3r-Secret, and returns the root user's id and the
 // token of the session setting the password opened.
-func signUp(t *testing.T, s *serving, key, email string) (id, token string) {
+func signUp(t testing.TB, s *serving, key, email string) (id, token string) {
 	t.Helper()
 	status, body := s.call(t, "POST", "/multi/corporates", key, "", map[string]any{
 		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": email,

@@ -24,7 +24,7 @@ import (
 
 // run executes the deputy command line and returns its standard output and
 // error. It fails the test if the command does not return within limit.
-func run(t *testing.T, limit time.Duration, args ...string) (stdout string, err error) {
+func run(t testing.TB, limit time.Duration, args ...string) (stdout string, err error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	done := make(chan error, 1)

@@ -19,7 +19,7 @@ import (
 )
 
 // createProgramme runs `programme create --json` and returns its output.
-func createProgramme(t *testing.T, db string) map[string]string {
+func createProgramme(t testing.TB, db string) map[string]string {
 	t.Helper()
 	stdout, err := run(t, 30*time.Second, "programme", "create", "--db", db, "--name", "Acme Cards", "--json")
 	require.NoError(t, err)

@@ -33,7 +33,7 @@ type serving struct {
 
 // startServe runs `deputy serve` with args, waits for it to listen and stops
 // it when the test ends.
-func startServe(t *testing.T, args ...string) *serving {
+func startServe(t testing.TB, args ...string) *serving {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logR, logW := io.Pipe()
@@ -90,13 +90,13 @@ func (s *serving) post(t *testing.T, path, key, xff string, body any) (int, []by
 }
 
 // call sends a request with an api key, a bearer token (when not "") and a JSON body (when not nil).
-func (s *serving) call(t *testing.T, method, path, key, token string, body any) (int, []byte) {
+func (s *serving) call(t testing.TB, method, path, key, token string, body any) (int, []byte) {
 	t.Helper()
 	return s.send(t, method, path, key, token, "", body)
 }
 
 // send makes one request; empty token and xff leave their headers out, a nil body sends none.
-func (s *serving) send(t *testing.T, method, path, key, token, xff string, body any) (int, []byte) {
+func (s *serving) send(t testing.TB, method, path, key, token, xff string, body any) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
