@@ -156,7 +156,11 @@ func (s *Service) RunAuditCheckpoints(ctx context.Context, tick time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := s.CheckpointAudit(ctx); err != nil && ctx.Err() == nil {
+			err := s.lead(ctx, "audit-checkpoints", func(ctx context.Context) error {
+				_, err := s.CheckpointAudit(ctx)
+				return err
+			})
+			if err != nil && ctx.Err() == nil {
 				s.log.Error("audit checkpoint", "err", err)
 			}
 		}

@@ -176,6 +176,9 @@ type Integrations struct {
 	// Bus wakes the push streams of the other replicas sharing the store
 	// (the PostgreSQL store's LISTEN/NOTIFY); nil for one process.
 	Bus PushBus
+	// Leader runs the sweep and audit checkpoints on one replica at a time
+	// (the PostgreSQL store's advisory locks); nil for one process.
+	Leader Leader
 }
 
 // passwordHasher is the password hashing core needs (password.Hasher, argon2id).

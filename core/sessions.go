@@ -229,8 +229,13 @@ func (s *Service) Logout(ctx context.Context, c *Caller) error {
 
 // Sweep records the challenges that expired unanswered (expireChallenges),
 // then removes idle sessions and expired challenges, password tokens, rate
-// counters and idempotency records. The server runs it periodically.
+// counters and idempotency records. The server runs it periodically; with
+// several replicas, one of them at a time (Integrations.Leader).
 func (s *Service) Sweep(ctx context.Context) error {
+	return s.lead(ctx, "sweep", s.sweep)
+}
+
+func (s *Service) sweep(ctx context.Context) error {
 	if err := s.expireChallenges(ctx); err != nil {
 		return internal("sweep: expire challenges", err)
 	}

@@ -268,6 +268,9 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 	if bus, ok := opened.(core.PushBus); ok { // replicas on one database wake each other's push streams
 		delivery.Bus = bus
 	}
+	if leader, ok := opened.(core.Leader); ok { // and sweep and checkpoint one at a time
+		delivery.Leader = leader
+	}
 	svc, err := core.New(ctx, core.Config{Sandbox: cfg.Sandbox, SessionIdle: cfg.SessionIdle, Logger: cfg.Log,
 		WebAuthnRPID: cfg.WebAuthnRPID, WebAuthnOrigins: cfg.WebAuthnOrigins, OriginHost: cfg.OriginHost, Observer: obs,
 		AuditSigner: cfg.Audit.Signer, AuditCheckpointEvents: cfg.Audit.Events, AuditCheckpointInterval: cfg.Audit.Interval},
