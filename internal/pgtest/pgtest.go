@@ -204,6 +204,7 @@ type Server struct {
 	dir    string
 	bin    string
 	cred   *syscall.Credential
+	exited chan struct{} // closed when the postgres that run started exits
 	reaper *exec.Cmd
 	stdin  *os.File
 }
@@ -281,7 +282,12 @@ func (s *Server) run() error {
 	if err := postgres.Start(); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
-	go func() { _ = postgres.Wait() }() // reaps the process, which Halt or the reaper stops
+	exited := make(chan struct{})
+	s.exited = exited
+	go func() { // reaps the process, which Halt or the reaper stops
+		_ = postgres.Wait()
+		close(exited)
+	}()
 	return nil
 }
 
@@ -299,12 +305,12 @@ func (s *Server) Halt() error {
 	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
 		return err
 	}
-	for deadline := time.Now().Add(30 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("postgres %d did not stop", pid)
-		}
+	select {
+	case <-s.exited:
+		return nil
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("postgres %d did not stop", pid)
 	}
-	return nil
 }
 
 // Resume starts postgres again on its data after Halt, and waits until it
