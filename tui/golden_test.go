@@ -136,7 +136,7 @@ func TestGoldenEvents(t *testing.T) {
 	d.answer("read the security events of grace@acme.test", eventsMsg{page: &client.SecurityEventPage{Events: []client.SecurityEvent{
 		{Seq: "9", Timestamp: at, Action: "challenge.verify", Actor: "100000002", RequestRef: "2f1c0a9e", Details: map[string]string{"purpose": "STEP_UP_SMS"}},
 		{Seq: "8", Timestamp: at - 60000, Action: "user.login", Actor: "100000002", RequestRef: "77ab12cd", Details: map[string]string{"method": "password"}},
-		{Seq: "5", Timestamp: at - 3600000, Action: "user.update", Actor: "api", RequestRef: "0e0e0e0e", Details: map[string]string{"roles": "ADMIN"}},
+		{Seq: "5", Timestamp: at - 3600000, Action: "user.update", Actor: "api", RequestRef: "0e0e0e0e", Details: map[string]string{"roles": client.RoleAdmin}},
 	}, Next: "5"}})
 	d.keys("down")
 	requireGolden(t, "events_80x24", d.screen())

@@ -34,7 +34,7 @@ var codeText = map[string]string{
 	client.CodeChallengeLimitExceeded:  "Too many wrong codes. Ask for a new code.",
 	client.CodeCodeExpired:             "The code has expired. Ask for a new one.",
 	client.CodeStateInvalid:            "There is no code waiting. Ask for a new one.",
-	"RETRY_IN_15SEC":                   "A code was sent moments ago. Wait a little before asking again.",
+	client.CodeRetryIn15Sec:            "A code was sent moments ago. Wait a little before asking again.",
 	client.CodeCredentialsInactive:     "Your account is deactivated. Ask your admin.",
 	client.CodeInsufficientPermissions: "You are not allowed to do this.",
 	client.CodeChannelNotSupported:     "Approvals on a device are not switched on for this programme. Ask your admin.",
