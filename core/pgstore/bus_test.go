@@ -6,22 +6,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/deputyhq/deputy/core/pgstore"
 )
 
 // TestPushBusAcrossStores: a wake-up published through one store (one
 // replica's pool) reaches the listener of another on the same database,
 // and the listener says when it is ready.
 func TestPushBusAcrossStores(t *testing.T) {
-	url := migrated.Copy(t)
-	var stores []*pgstore.Store
-	for range 2 {
-		s, err := pgstore.Open(t.Context(), url, pgstore.Options{MaxConns: 2})
-		require.NoError(t, err)
-		t.Cleanup(func() { s.Close() })
-		stores = append(stores, s)
-	}
+	stores := replicas(t, 2)
 	ctx, cancel := context.WithCancel(t.Context())
 	ready, woken, ended := make(chan struct{}), make(chan string, 4), make(chan error, 1)
 	go func() {

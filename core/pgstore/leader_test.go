@@ -6,21 +6,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/deputyhq/deputy/core/pgstore"
 )
 
 // TestLeadOneAtATime: while one replica runs a piece of background work,
 // another's Lead of the same name skips it; other names and later runs go on.
 func TestLeadOneAtATime(t *testing.T) {
-	url := migrated.Copy(t)
-	var stores []*pgstore.Store
-	for range 2 {
-		s, err := pgstore.Open(t.Context(), url, pgstore.Options{MaxConns: 3})
-		require.NoError(t, err)
-		t.Cleanup(func() { s.Close() })
-		stores = append(stores, s)
-	}
+	stores := replicas(t, 3)
 	ran, err := stores[0].Lead(t.Context(), "sweep", func(ctx context.Context) error {
 		other, err := stores[1].Lead(ctx, "sweep", func(context.Context) error { return nil })
 		require.NoError(t, err)

@@ -12,19 +12,27 @@ import (
 	"github.com/deputyhq/deputy/core/pgstore"
 )
 
+// replicas opens two stores (two pools of conns connections, as two replicas
+// have) on a new copy of the migrated database, closed when t ends.
+func replicas(t *testing.T, conns int32) [2]*pgstore.Store {
+	t.Helper()
+	url := migrated.Copy(t)
+	var stores [2]*pgstore.Store
+	for i := range stores {
+		s, err := pgstore.Open(t.Context(), url, pgstore.Options{MaxConns: conns})
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		stores[i] = s
+	}
+	return stores
+}
+
 // TestStoresShareOneDatabase runs concurrent Updates through two stores (two
 // pools, as two replicas have) on one database: counters count every
 // increment, ids are handed out once, and the audit log numbers its events
 // without gaps or repeats.
 func TestStoresShareOneDatabase(t *testing.T) {
-	url := migrated.Copy(t)
-	var stores []core.Store
-	for range 2 {
-		s, err := pgstore.Open(t.Context(), url, pgstore.Options{MaxConns: 4})
-		require.NoError(t, err)
-		t.Cleanup(func() { s.Close() })
-		stores = append(stores, s)
-	}
+	stores := replicas(t, 4)
 	const n = 40
 	now := time.Now()
 	var (
