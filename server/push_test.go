@@ -665,10 +665,10 @@ func TestPushReachabilityAndWait(t *testing.T) {
 	assert.WithinDuration(t, e.inst.Clock.Now(), st.Device.LastSeen, time.Second)
 
 	require.NoError(t, ps.Close())
-	require.Eventually(t, func() bool { // the server saw the stream end: last seen stops moving
+	require.Eventually(t, func() bool { // the server saw the stream end: last seen stops following the clock
 		before, err := admin.PushStatus(ctx, up.ID)
 		require.NoError(t, err)
-		time.Sleep(5 * time.Millisecond)
+		e.inst.Clock.Advance(time.Second) // an open stream's last seen moves with it
 		st, err = admin.PushStatus(ctx, up.ID)
 		require.NoError(t, err)
 		return st.Device.LastSeen.Equal(before.Device.LastSeen)
@@ -696,4 +696,37 @@ func TestPushReachabilityAndWait(t *testing.T) {
 
 	_, err = admin.PushStatusWait(ctx, up.ID, 26*time.Second)
 	requireAPIError(t, err, http.StatusBadRequest, "", "wait is at most 25 s")
+
+	// Another session of the same user, the phone's included, is not held
+	// by a long look at a challenge it did not ask for: 404 at once, as for
+	// an id that does not exist, with nothing about the phone.
+	other := e.login("ada@acme.test")
+	up2, err := admin.StepUpPush(ctx, "Create user bob@example.com")
+	require.NoError(t, err)
+	for _, s := range []*client.Session{other, phone.s} {
+		_, err = s.PushStatusWait(wctx, up2.ID, 25*time.Second)
+		require.ErrorIs(t, err, client.ErrNotFound)
+		require.NoError(t, wctx.Err(), "answered without waiting")
+	}
+	_, err = other.PushStatusWait(wctx, "999999999", 25*time.Second)
+	require.ErrorIs(t, err, client.ErrNotFound)
+}
+
+// TestPushRequesterUserAgentBounded: the User-Agent a push challenge shows
+// on the phone is cut to core.MaxClientAgentLen, whatever the requester sends.
+func TestPushRequesterUserAgentBounded(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+	long := strings.Repeat("x", 5000)
+	c, err := client.New(e.inst.URL, e.inst.UIKey, client.WithUserAgent(long))
+	require.NoError(t, err)
+	l, err := c.LoginWithPassword(ctx, "ada@acme.test", bioPassword)
+	require.NoError(t, err)
+	_, err = c.Session(l.Token).StepUpPush(ctx, "Create user bob@example.com")
+	require.NoError(t, err)
+	pending, err := phone.s.PendingPush(ctx, phone.id, 0)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	assert.Equal(t, long[:core.MaxClientAgentLen], pending[0].FromAgent)
 }
