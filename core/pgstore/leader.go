@@ -21,17 +21,26 @@ func (s *Store) Lead(ctx context.Context, name string, fn func(context.Context) 
 	if err != nil {
 		return false, unreachable(ctx, err)
 	}
-	defer conn.Release()
 	h := fnv.New32a()
 	h.Write([]byte(name))
 	key := int32(h.Sum32())
 	var got bool
 	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, int32(leaderClass), key).Scan(&got); err != nil {
+		conn.Release()
 		return false, unreachable(ctx, err)
 	}
 	if !got {
+		conn.Release()
 		return false, nil
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, $2)`, int32(leaderClass), key)
+	defer func() {
+		// A connection that could not unlock must not go back to the pool
+		// still holding the lock: closing it ends the lock with it.
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, $2)`, int32(leaderClass), key); err != nil {
+			_ = conn.Hijack().Close(context.WithoutCancel(ctx))
+			return
+		}
+		conn.Release()
+	}()
 	return true, fn(ctx)
 }
