@@ -1,7 +1,12 @@
 package core
 
+import "context"
+
 // PasswordHasher exports the service's hashing interface to the tests.
 type PasswordHasher = passwordHasher
 
 // WrapHasher replaces s's hasher with wrap(hasher), for tests that count hashes.
 func WrapHasher(s *Service, wrap func(PasswordHasher) PasswordHasher) { s.hasher = wrap(s.hasher) }
+
+// FanOutWebhooks queues the webhook events of the audit log's new entries, as a delivery round does first.
+func (s *Service) FanOutWebhooks(ctx context.Context) error { return s.fanOutWebhooks(ctx) }

@@ -310,7 +310,7 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 			if err := s.failPushConfirmation(ctx, tx, cur, PushReasonWrongNumber); err != nil {
 				return err
 			}
-			return s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.decline", u.ID, map[string]string{"challenge": id, "reason": PushReasonWrongNumber})
+			return s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.decline", u.ID, map[string]string{"challenge": id, "kind": string(cur.Kind), "reason": PushReasonWrongNumber})
 		}
 		if cur.Kind == PushConfirm {
 			conf, err := tx.Confirmation(cur.ID)
@@ -423,7 +423,7 @@ func (s *Service) DeclinePush(ctx context.Context, c *Caller, id, reason string)
 		if err != nil {
 			return err
 		}
-		if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.decline", u.ID, map[string]string{"challenge": id, "reason": reason}); err != nil {
+		if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.decline", u.ID, map[string]string{"challenge": id, "kind": string(ch.Kind), "reason": reason}); err != nil {
 			return err
 		}
 		if err := s.failPushConfirmation(ctx, tx, ch, reason); err != nil {

@@ -492,6 +492,9 @@ type WebhookEndpoint struct {
 	Disabled       bool   `json:",omitempty"`
 	DisabledReason string `json:",omitempty"`
 	CreatedAt      time.Time
+	// Fanned is the Seq of the last audit event of the programme whose
+	// webhook events the endpoint has been given (webhookfanout.go).
+	Fanned uint64
 }
 
 // WebhookSecret is one signing secret of an endpoint, sealed; Until is zero

@@ -171,7 +171,7 @@ type Integrations struct {
 	// event stream or long poll.
 	Push PushRelay
 	// Webhooks sends webhook events (package webhook); nil delivers none,
-	// though events still enter the outbox.
+	// though the audit log, their outbox, keeps what happened.
 	Webhooks WebhookSender
 	// Bus wakes the push streams of the other replicas sharing the store
 	// (the PostgreSQL store's LISTEN/NOTIFY); nil for one process.
@@ -352,10 +352,7 @@ func (s *Service) audit(ctx context.Context, tx Tx, programmeID, actor, action, 
 	if err := tx.AppendAudit(e); err != nil {
 		return err
 	}
-	if err := AddAuditLeaf(tx, e); err != nil {
-		return err
-	}
-	return s.emitWebhooks(tx, e)
+	return AddAuditLeaf(tx, e)
 }
 
 // internal wraps an unexpected store error with context; it maps to a 500.

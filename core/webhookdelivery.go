@@ -80,12 +80,16 @@ type claimed struct {
 	req *WebhookRequest
 }
 
-// DeliverWebhooks makes one round of deliveries: it claims those due, sends
-// them in parallel and records the outcomes. It returns how many it
-// attempted; 0 means nothing was due.
+// DeliverWebhooks makes one round of deliveries: it queues the events of
+// the audit log's new entries (fanOutWebhooks; a failure is logged), claims
+// the deliveries due, sends them in parallel and records the outcomes. It
+// returns how many it attempted; 0 means nothing was due.
 func (s *Service) DeliverWebhooks(ctx context.Context) (int, error) {
 	if s.send.Webhooks == nil {
 		return 0, nil
+	}
+	if err := s.fanOutWebhooks(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("webhook fan-out", "err", err) // the deliveries already queued still go
 	}
 	cs, err := s.claimWebhooks(ctx)
 	if err != nil || len(cs) == 0 {
@@ -408,7 +412,7 @@ func (s *Service) RedeliverWebhooks(ctx context.Context, programmeID, endpointID
 			}
 		}
 		for _, ev := range events {
-			if err := s.queueDelivery(tx, endpointID, programmeID, ev.ID, ev.Subject, now); err != nil {
+			if err := s.queueDelivery(tx, endpointID, programmeID, ev.ID, ev.Subject, now, false); err != nil {
 				return err
 			}
 			n++

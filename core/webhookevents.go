@@ -114,106 +114,102 @@ func webhookEventsOf(tx ReadTx, a *AuditEvent) ([]outEvent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return build(tx, a, webhookSubject{u, i})
+	return build(a, webhookSubject{u, i}), nil
 }
 
 // webhookBuilders map audit actions to the webhook events they cause.
-var webhookBuilders = map[string]func(tx ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error){
-	"user.login": func(_ ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {
+var webhookBuilders = map[string]func(a *AuditEvent, w webhookSubject) []outEvent{
+	"user.login": func(a *AuditEvent, w webhookSubject) []outEvent {
 		kind := "PASSWORD"
 		if a.Details["method"] == "biometric" {
 			kind = string(ChannelBiometric)
 		}
-		return []outEvent{w.login(a, kind, statusVerified)}, nil
+		return []outEvent{w.login(a, kind, statusVerified)}
 	},
 	"login.failed":         declinedLogin,
 	"login.refused_locked": declinedLogin,
 	"login.ambiguous":      declinedLogin,
-	"login.locked": func(tx ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {
-		return []outEvent{w.login(a, "PASSWORD", statusDeclined), w.own(a, EventUserLocked)}, nil
+	"login.locked": func(a *AuditEvent, w webhookSubject) []outEvent {
+		return []outEvent{w.login(a, "PASSWORD", statusDeclined), w.own(a, EventUserLocked)}
 	},
-	"challenge.verify": func(_ ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {
+	"challenge.verify": func(a *AuditEvent, w webhookSubject) []outEvent {
 		switch ChallengePurpose(a.Details["purpose"]) {
 		case PurposeStepUpSMS:
-			return []outEvent{w.stepup(a, smsChallengeID(a), string(ChannelSMS), statusVerified)}, nil
+			return []outEvent{w.stepup(a, smsChallengeID(a), string(ChannelSMS), statusVerified)}
 		case PurposeEnrolSMS:
-			return []outEvent{w.enrolment(a, ChannelSMS, statusActive)}, nil
+			return []outEvent{w.enrolment(a, ChannelSMS, statusActive)}
 		}
-		return nil, nil
+		return nil
 	},
-	"challenge.failed": func(_ ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {
+	"challenge.failed": func(a *AuditEvent, w webhookSubject) []outEvent {
 		if ChallengePurpose(a.Details["purpose"]) != PurposeStepUpSMS || (a.Details["locked"] != "true" && a.Details["exhausted"] != "true") {
-			return nil, nil // a wrong code the user may still correct
+			return nil // a wrong code the user may still correct
 		}
-		return []outEvent{w.stepup(a, smsChallengeID(a), string(ChannelSMS), statusDeclined)}, nil
+		return []outEvent{w.stepup(a, smsChallengeID(a), string(ChannelSMS), statusDeclined)}
 	},
-	"challenge.expire": func(_ ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {
+	"challenge.expire": func(a *AuditEvent, w webhookSubject) []outEvent {
 		if ChallengePurpose(a.Details["purpose"]) != PurposeStepUpSMS {
-			return nil, nil
+			return nil
 		}
-		return []outEvent{w.stepup(a, smsChallengeID(a), string(ChannelSMS), statusExpired)}, nil
+		return []outEvent{w.stepup(a, smsChallengeID(a), string(ChannelSMS), statusExpired)}
 	},
-	"push.expire": func(_ ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {
+	"push.expire": func(a *AuditEvent, w webhookSubject) []outEvent {
 		if PushKind(a.Details["kind"]) != PushStepUp {
-			return nil, nil // Weavr's LoginEvent has no EXPIRED
+			return nil // Weavr's LoginEvent has no EXPIRED
 		}
-		return []outEvent{w.stepup(a, a.Details["challenge"], string(ChannelBiometric), statusExpired)}, nil
+		return []outEvent{w.stepup(a, a.Details["challenge"], string(ChannelBiometric), statusExpired)}
 	},
-	"push.approve": func(tx ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {
+	"push.approve": func(a *AuditEvent, w webhookSubject) []outEvent {
 		if PushKind(a.Details["kind"]) != PushStepUp {
-			return nil, nil // a sign-in's event comes when its token is collected (user.login)
+			return nil // a sign-in's event comes when its token is collected (user.login)
 		}
-		return []outEvent{w.stepup(a, a.Details["challenge"], string(ChannelBiometric), statusVerified)}, nil
+		return []outEvent{w.stepup(a, a.Details["challenge"], string(ChannelBiometric), statusVerified)}
 	},
-	"push.decline": func(tx ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {
-		ch, err := tx.PushChallenge(a.Details["challenge"])
-		if err != nil {
-			return nil, err
-		}
-		switch ch.Kind {
+	"push.decline": func(a *AuditEvent, w webhookSubject) []outEvent {
+		switch PushKind(a.Details["kind"]) {
 		case PushLogin:
-			return []outEvent{w.login(a, string(ChannelBiometric), statusDeclined)}, nil
+			return []outEvent{w.login(a, string(ChannelBiometric), statusDeclined)}
 		case PushConfirm:
-			return nil, nil // its confirmation.failed says it
+			return nil // its confirmation.failed says it
 		}
-		return []outEvent{w.stepup(a, ch.ID, string(ChannelBiometric), statusDeclined)}, nil
+		return []outEvent{w.stepup(a, a.Details["challenge"], string(ChannelBiometric), statusDeclined)}
 	},
-	"factor.enrol": func(_ ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {
+	"factor.enrol": func(a *AuditEvent, w webhookSubject) []outEvent {
 		evs := []outEvent{w.enrolment(a, Channel(a.Details["channel"]), statusActive)}
 		if a.Details["replaced"] != "" {
 			evs = append(evs, w.own(a, EventDeviceReplaced))
 		}
-		return evs, nil
+		return evs
 	},
-	"factor.unlink": func(_ ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {
-		return []outEvent{w.enrolment(a, Channel(a.Details["channel"]), statusInactive)}, nil
+	"factor.unlink": func(a *AuditEvent, w webhookSubject) []outEvent {
+		return []outEvent{w.enrolment(a, Channel(a.Details["channel"]), statusInactive)}
 	},
-	"user.device_reset": func(_ ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {
+	"user.device_reset": func(a *AuditEvent, w webhookSubject) []outEvent {
 		var evs []outEvent
 		for ch := range strings.SplitSeq(a.Details["factors"], ",") {
 			if ch != "" {
 				evs = append(evs, w.enrolment(a, Channel(ch), statusInactive))
 			}
 		}
-		return append(evs, w.own(a, EventDeviceReset)), nil
+		return append(evs, w.own(a, EventDeviceReset))
 	},
-	"user.deactivate": func(_ ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {
+	"user.deactivate": func(a *AuditEvent, w webhookSubject) []outEvent {
 		by := "ADMIN"
 		if a.Actor == ActorAPI {
 			by = "INNOVATOR"
 		}
 		return []outEvent{{Type: EventUserDeactivated, Subject: w.user.ID,
-			Body: deactivatedEvent{ActionDoneBy: by, EmailAddress: w.user.Email, ReasonCode: "UNDEFINED_REASON"}}}, nil
+			Body: deactivatedEvent{ActionDoneBy: by, EmailAddress: w.user.Email, ReasonCode: "UNDEFINED_REASON"}}}
 	},
 	"user.activate":       ownEvent(EventUserActivated),
 	"user.create":         ownEvent(EventUserCreated),
 	"user.invite_consume": ownEvent(EventInviteConsumed),
-	"user.update": func(_ ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {
+	"user.update": func(a *AuditEvent, w webhookSubject) []outEvent {
 		evs := []outEvent{w.own(a, EventUserUpdated)}
 		if _, ok := a.Details["roles"]; ok {
 			evs = append(evs, w.own(a, EventRolesChanged))
 		}
-		return evs, nil
+		return evs
 	},
 	"security.push_not_me":           ownEvent(EventSecurityAlert),
 	"security.sign_count_regression": ownEvent(EventSecurityAlert),
@@ -221,13 +217,13 @@ var webhookBuilders = map[string]func(tx ReadTx, a *AuditEvent, w webhookSubject
 	"confirmation.failed":            ownEvent(EventConfirmation),
 }
 
-func declinedLogin(_ ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {
-	return []outEvent{w.login(a, "PASSWORD", statusDeclined)}, nil
+func declinedLogin(a *AuditEvent, w webhookSubject) []outEvent {
+	return []outEvent{w.login(a, "PASSWORD", statusDeclined)}
 }
 
-func ownEvent(name string) func(ReadTx, *AuditEvent, webhookSubject) ([]outEvent, error) {
-	return func(_ ReadTx, a *AuditEvent, w webhookSubject) ([]outEvent, error) {
-		return []outEvent{w.own(a, name)}, nil
+func ownEvent(name string) func(*AuditEvent, webhookSubject) []outEvent {
+	return func(a *AuditEvent, w webhookSubject) []outEvent {
+		return []outEvent{w.own(a, name)}
 	}
 }
 

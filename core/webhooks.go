@@ -16,11 +16,10 @@ import (
 
 // Webhooks tell an embedder's backend what happened, as Weavr's webhooks do
 // (Weavr webhooks spec, "Login", "Stepup", "Authentication Factors",
-// "Authorised Users"): each event is written to an outbox in the transaction
-// of the change that caused it (emitWebhooks, called by audit), so that none
-// is lost and none is sent for a change that rolled back; a worker delivers
-// it, signed, to every endpoint of the programme that wants it
-// (webhookdelivery.go).
+// "Authorised Users"). The audit log, written in the transaction of each
+// change, is their outbox: a worker derives the events from it
+// (webhookfanout.go) and delivers each, signed, to every endpoint of the
+// programme that wants it (webhookdelivery.go).
 
 // WebhookEventType names an event a webhook endpoint may subscribe to, and
 // its path under the endpoint's URL: Weavr's watch path for Weavr's events,
@@ -148,10 +147,15 @@ func (s *Service) AddWebhook(ctx context.Context, programmeID string, in NewWebh
 			return err
 		}
 		e.ID = "wh_" + id
-		if err := tx.PutWebhookEndpoint(e); err != nil {
+		if err := s.audit(ctx, tx, programmeID, ActorSystem, "webhook.add", e.ID, map[string]string{"url": e.URL}); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, programmeID, ActorSystem, "webhook.add", e.ID, map[string]string{"url": e.URL})
+		size, err := tx.AuditSize(programmeID) // the endpoint takes what happens from now on
+		if err != nil {
+			return err
+		}
+		e.Fanned = uint64(size)
+		return tx.PutWebhookEndpoint(e)
 	})
 	if errors.Is(err, ErrRecordNotFound) {
 		return nil, NotFound("programme")
@@ -327,68 +331,20 @@ type outEvent struct {
 	Body    any
 }
 
-// emitWebhooks writes, in tx, the webhook events an audit event causes: one
-// event in the outbox and one delivery for each endpoint that wants it. A
-// delivery is due at once when it heads its endpoint's queue for the subject,
-// and otherwise waits for those before it.
-func (s *Service) emitWebhooks(tx Tx, a *AuditEvent) error {
-	eps, err := tx.WebhookEndpoints(a.ProgrammeID)
-	if err != nil || len(eps) == 0 {
-		return err
-	}
-	evs, err := webhookEventsOf(tx, a)
-	if err != nil {
-		return err
-	}
-	for _, ev := range evs {
-		var targets []*WebhookEndpoint
-		for _, e := range eps {
-			if e.wants(ev.Type) {
-				targets = append(targets, e)
-			}
-		}
-		if len(targets) == 0 {
-			continue
-		}
-		if err := s.enqueueWebhook(tx, a, ev, targets); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Service) enqueueWebhook(tx Tx, a *AuditEvent, ev outEvent, targets []*WebhookEndpoint) error {
-	// The time first: ids sort by creation, so the store appends each event
-	// at the end of its index instead of rewriting pages all over it.
-	id, err := randomToken(fmt.Sprintf("evt_%016x", a.At.UnixNano()))
-	if err != nil {
-		return err
-	}
-	body, err := jsonBody(ev.Body)
-	if err != nil {
-		return err
-	}
-	if err := tx.InsertWebhookEvent(&WebhookEvent{ID: id, ProgrammeID: a.ProgrammeID, Type: ev.Type, Subject: ev.Subject, Body: body, At: a.At}); err != nil {
-		return err
-	}
-	for _, e := range targets {
-		if err := s.queueDelivery(tx, e.ID, a.ProgrammeID, id, ev.Subject, a.At); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // queueDelivery appends a delivery of an event to the endpoint's queue for
-// subject: due at now when the queue is empty.
-func (s *Service) queueDelivery(tx Tx, endpointID, programmeID, eventID, subject string, now time.Time) error {
-	head, err := tx.WebhookQueue(endpointID, subject, 1)
-	if err != nil {
-		return err
+// subject: due at now when the queue is empty. busy says the caller knows
+// that it is not.
+func (s *Service) queueDelivery(tx Tx, endpointID, programmeID, eventID, subject string, now time.Time, busy bool) error {
+	if !busy {
+		head, err := tx.WebhookQueue(endpointID, subject, 1)
+		if err != nil {
+			return err
+		}
+		busy = len(head) > 0
 	}
 	d := &WebhookDelivery{ProgrammeID: programmeID, EndpointID: endpointID, EventID: eventID, Subject: subject,
 		State: DeliveryPending, CreatedAt: now}
-	if len(head) == 0 {
+	if !busy {
 		d.NextAt = now
 	}
 	return tx.AppendWebhookDelivery(d)

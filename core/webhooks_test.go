@@ -50,7 +50,12 @@ func newHookEnv(t testing.TB, events ...string) *hookEnv {
 
 func (e *hookEnv) addHook(url string, events ...string) *core.CreatedWebhook {
 	e.t.Helper()
-	h, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: url, Events: events, AllowPrivate: true})
+	return e.addHookTo(e.prog, url, events...)
+}
+
+func (e *hookEnv) addHookTo(prog *core.Programme, url string, events ...string) *core.CreatedWebhook {
+	e.t.Helper()
+	h, err := e.svc.AddWebhook(e.ctx, prog.ID, core.NewWebhook{URL: url, Events: events, AllowPrivate: true})
 	require.NoError(e.t, err)
 	return h
 }
@@ -90,6 +95,7 @@ func (e *hookEnv) verifier() client.WebhookVerifier {
 // deliveries lists the endpoint's deliveries, oldest first.
 func (e *hookEnv) deliveries(endpointID string) []*core.WebhookDeliveryView {
 	e.t.Helper()
+	require.NoError(e.t, e.svc.FanOutWebhooks(e.ctx))
 	ds, err := e.svc.WebhookDeliveries(e.ctx, e.prog.ID, endpointID, 0, core.MaxWebhookDeliveriesPage)
 	require.NoError(e.t, err)
 	for i, j := 0, len(ds)-1; i < j; i, j = i+1, j-1 {
@@ -672,4 +678,45 @@ func TestWebhookStepUpExpired(t *testing.T) {
 			assert.Equal(t, core.PushExpired, ch.State)
 		}
 	}
+}
+
+// TestWebhookFanOutFailureHoldsBackOneProgramme: an audit event whose
+// webhook event cannot be built (its user's identity is missing) holds back
+// its own programme's events only; another programme's go out, and once the
+// record is repaired the held event goes too, once.
+func TestWebhookFanOutFailureHoldsBackOneProgramme(t *testing.T) {
+	e := newHookEnv(t)
+	other := e.programme("Other", core.ProgrammeSettings{})
+	e.addHookTo(other, e.rcv.srv.URL+"/other")
+	require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error {
+		if err := tx.InsertUser(&core.User{ID: "ghost", IdentityID: "gone", IdentityType: core.Corporate, ProgrammeID: e.prog.ID,
+			Name: "Gil", Surname: "Host", Email: "ghost@acme.test", Active: true}); err != nil {
+			return err
+		}
+		a := &core.AuditEvent{ProgrammeID: e.prog.ID, Actor: "ghost", Action: "user.update", Subject: "ghost", At: hookT0}
+		if err := tx.AppendAudit(a); err != nil {
+			return err
+		}
+		return core.AddAuditLeaf(tx, a)
+	}))
+	e.root(other, "bea@acme.test")
+	e.login(other, "bea@acme.test")
+	w := e.worker(nil)
+
+	drain(t, w)
+	paths := func() []string {
+		var ps []string
+		for _, r := range e.rcv.all() {
+			ps = append(ps, r.Path)
+		}
+		return ps
+	}
+	assert.Equal(t, []string{"/other/login/watch"}, paths(), "the other programme's sign-in, nothing of the held one")
+
+	require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error {
+		return tx.InsertIdentity(&core.Identity{ID: "gone", ProgrammeID: e.prog.ID, Type: core.Corporate, Name: "Acme"})
+	}))
+	drain(t, w)
+	drain(t, w)
+	assert.Equal(t, []string{"/other/login/watch", "/deputy/users/updated/watch"}, paths(), "the held event, once")
 }

@@ -95,6 +95,7 @@ var migrations = []migration{
 	{Version: 6, Description: "add the audit log's Merkle tree, checkpoints and subject index", Migrate: addAuditTree},
 	{Version: 7, Description: "add webhook endpoints, the outbox of events and their deliveries", Migrate: addWebhooks},
 	{Version: 8, Description: "add confirmation challenges and the resources they confirm", Migrate: addConfirmations},
+	{Version: 9, Description: "start each webhook endpoint's fan-out cursor at its programme's audit log size", Migrate: startWebhookFanOut},
 }
 
 // migrate brings the file up to the last of ms. It refuses a file whose
@@ -271,6 +272,35 @@ func addConfirmations(tx *bolt.Tx) error {
 	for _, name := range [][]byte{bucketResources, bucketConfirmations} {
 		if _, err := root.CreateBucket(name); err != nil {
 			return fmt.Errorf("bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// startWebhookFanOut is migration 9: the audit log became the webhooks'
+// outbox (core's webhookfanout.go), and each endpoint keeps the Seq of the
+// last audit event it has been given. Earlier builds queued every event in
+// the change's own transaction, so an endpoint has been given them all: its
+// cursor starts at its programme's audit log size.
+func startWebhookFanOut(tx *bolt.Tx) error {
+	w := &writeTx{readTx{tx: tx, cache: newRecordCaches()}}
+	var eps []*core.WebhookEndpoint
+	err := w.bucket(bucketWebhookEndpoints).ForEach(func(k, data []byte) error {
+		e, err := decode[core.WebhookEndpoint](data, "webhook endpoint "+string(k))
+		eps = append(eps, e)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range eps {
+		size, err := w.AuditSize(e.ProgrammeID)
+		if err != nil {
+			return err
+		}
+		e.Fanned = uint64(size)
+		if err := w.PutWebhookEndpoint(e); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -74,14 +74,10 @@ const migrationLock int64 = 0x6465_7075_7479_0001
 // minServerVersion is PostgreSQL 14, as server_version_num writes it.
 const minServerVersion = 140000
 
-// migrate brings the database up to SchemaVersion under the advisory lock,
-// each migration in a transaction of its own with its row in
-// schema_migrations. A database with a newer schema is refused.
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	ms, err := migrations()
-	if err != nil {
-		return err
-	}
+// migrate brings the database up to the last of ms (Open: every one) under
+// the advisory lock, each migration in a transaction of its own with its row
+// in schema_migrations. A database with a newer schema is refused.
+func migrate(ctx context.Context, pool *pgxpool.Pool, ms []migration) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to PostgreSQL: %w", err)

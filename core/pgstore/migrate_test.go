@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/core/pgstore"
 	"github.com/deputyhq/deputy/internal/pgtest"
 )
@@ -31,15 +32,24 @@ func applied(t *testing.T, conn *pgx.Conn) []int {
 	return versions
 }
 
+// allVersions is every version this build migrates to: 1, 2, ... SchemaVersion.
+func allVersions() []int {
+	vs := make([]int, pgstore.SchemaVersion())
+	for i := range vs {
+		vs[i] = i + 1
+	}
+	return vs
+}
+
 // TestMigration0001 checks the first migration: on an empty database it
-// creates every table, and records version 1; opening again changes nothing.
+// creates every table, and records every version; opening again changes nothing.
 func TestMigration0001(t *testing.T) {
 	url := pgtest.URL(t)
 	s, err := pgstore.Open(t.Context(), url, pgstore.Options{})
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	conn := connect(t, url)
-	assert.Equal(t, []int{1}, applied(t, conn))
+	assert.Equal(t, allVersions(), applied(t, conn))
 
 	rows, err := conn.Query(t.Context(), `SELECT table_name::text FROM information_schema.tables
 		WHERE table_schema = 'public' ORDER BY table_name`)
@@ -56,7 +66,7 @@ func TestMigration0001(t *testing.T) {
 	s, err = pgstore.Open(t.Context(), url, pgstore.Options{})
 	require.NoError(t, err, "open a database at the current version")
 	require.NoError(t, s.Close())
-	assert.Equal(t, []int{1}, applied(t, conn), "versions after opening again")
+	assert.Equal(t, allVersions(), applied(t, conn), "versions after opening again")
 }
 
 // TestNewerSchemaRefused: a database migrated by a newer build is refused,
@@ -93,5 +103,37 @@ func TestReplicasMigrateOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	assert.Equal(t, []int{1}, applied(t, connect(t, url)))
+	assert.Equal(t, allVersions(), applied(t, connect(t, url)))
+}
+
+// TestMigration0002 starts each webhook endpoint's fan-out cursor at its
+// programme's audit log size: a database at version 1 with an endpoint in a
+// programme whose log holds 3 events and one in a programme without a log
+// gets cursors 3 and 0, the rest of each record unchanged.
+func TestMigration0002(t *testing.T) {
+	url := pgtest.URL(t)
+	require.NoError(t, pgstore.MigrateTo(t.Context(), url, 1))
+	conn := connect(t, url)
+	_, err := conn.Exec(t.Context(), `INSERT INTO log_heads (programme_id, log, last) VALUES ('p1', 'audit', 3), ('p1', 'outbox', 9)`)
+	require.NoError(t, err)
+	_, err = conn.Exec(t.Context(), `INSERT INTO webhook_endpoints (id, programme_id, data) VALUES
+		('wh_1', 'p1', convert_to('{"ID":"wh_1","ProgrammeID":"p1","URL":"https://hooks.example/a","Events":["login"]}', 'UTF8')),
+		('wh_2', 'p2', convert_to('{"ID":"wh_2","ProgrammeID":"p2","URL":"https://hooks.example/b"}', 'UTF8'))`)
+	require.NoError(t, err)
+
+	s, err := pgstore.Open(t.Context(), url, pgstore.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	assert.Equal(t, allVersions(), applied(t, conn))
+	require.NoError(t, s.View(t.Context(), func(tx core.ReadTx) error {
+		e1, err := tx.WebhookEndpoint("wh_1")
+		require.NoError(t, err)
+		assert.Equal(t, uint64(3), e1.Fanned)
+		assert.Equal(t, []string{"login"}, e1.Events)
+		assert.Equal(t, "https://hooks.example/a", e1.URL)
+		e2, err := tx.WebhookEndpoint("wh_2")
+		require.NoError(t, err)
+		assert.Zero(t, e2.Fanned)
+		return nil
+	}))
 }

@@ -64,7 +64,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
-	if err := migrate(ctx, pool); err != nil {
+	ms, err := migrations()
+	if err == nil {
+		err = migrate(ctx, pool, ms)
+	}
+	if err != nil {
 		pool.Close()
 		return nil, err
 	}
