@@ -169,7 +169,7 @@ func (t *tx) requireEmpty() error {
 		return errFound
 	})
 	if errors.Is(err, errFound) {
-		return fmt.Errorf("%w: it holds %s", core.ErrNotEmpty, found)
+		return fmt.Errorf("%w: it holds %s records", core.ErrNotEmpty, found)
 	}
 	return err
 }

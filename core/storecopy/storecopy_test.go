@@ -16,7 +16,7 @@ import (
 	"github.com/deputyhq/deputy/internal/pgtest"
 )
 
-func openBolt(t *testing.T) *boltstore.Store {
+func openBolt(t testing.TB) *boltstore.Store {
 	t.Helper()
 	s, err := boltstore.Open(filepath.Join(t.TempDir(), "deputy.db"), boltstore.Options{})
 	require.NoError(t, err)
@@ -24,7 +24,7 @@ func openBolt(t *testing.T) *boltstore.Store {
 	return s
 }
 
-func openPostgres(t *testing.T) *pgstore.Store {
+func openPostgres(t testing.TB) *pgstore.Store {
 	t.Helper()
 	s, err := pgstore.Open(t.Context(), pgtest.URL(t), pgstore.Options{})
 	require.NoError(t, err)

@@ -98,7 +98,12 @@ func copyStore(ctx context.Context, from, to string) ([]storecopy.Kind, error) {
 
 // printCopy prints the comparison: a table, or JSON.
 func printCopy(w io.Writer, from, to string, kinds []storecopy.Kind, asJSON bool) error {
-	short := func(t storecopy.Tally) string { return hex.EncodeToString(t.Sum[:8]) }
+	short := func(t storecopy.Tally) string {
+		if t.Count == 0 {
+			return "-"
+		}
+		return hex.EncodeToString(t.Sum[:8])
+	}
 	records, ok := 0, true
 	for _, k := range kinds {
 		records += k.Source.Count
