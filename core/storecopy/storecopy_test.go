@@ -82,45 +82,67 @@ func TestCopyBoltToPostgres(t *testing.T) {
 	storetest.RequireFilled(t, again)
 }
 
-// lossy is an Importer that drops the records of one kind on their way in.
-type lossy struct {
+// altered is an Importer that passes each record through change on its way
+// in, writing none when change says so.
+type altered struct {
 	core.Importer
-	drop core.RecordKind
+	change func(r core.Record) (core.Record, bool)
 }
 
-func (l lossy) Import(ctx context.Context, load core.Walk, check func(core.Walk) error) error {
-	return l.Importer.Import(ctx, func(put func(core.Record) error) error {
+func (a altered) Import(ctx context.Context, load core.Walk, check func(core.Walk) error) error {
+	return a.Importer.Import(ctx, func(put func(core.Record) error) error {
 		return load(func(r core.Record) error {
-			if r.Kind == l.drop {
-				return nil
+			if r, ok := a.change(r); ok {
+				return put(r)
 			}
-			return put(r)
+			return nil
 		})
 	}, check)
 }
 
 // TestCopyMismatchCommitsNothing: a target that does not read back what the
-// source holds fails the copy, the report says which kind, and the database
-// is left as empty as it was (sequences too), so the copy can be run again.
+// source holds (a record lost, a record changed) fails the copy, the report
+// says which kind, and the database is left as empty as it was (sequences
+// too), so the copy can be run again.
 func TestCopyMismatchCommitsNothing(t *testing.T) {
 	from := openBolt(t)
 	storetest.Fill(t, from)
 	to := openPostgres(t)
 
-	kinds, err := storecopy.Copy(t.Context(), from, lossy{to, core.KindSessions})
-	require.ErrorIs(t, err, storecopy.ErrMismatch)
-	var bad []core.RecordKind
-	for _, k := range kinds {
-		if !k.OK() {
-			bad = append(bad, k.Kind)
-			assert.Equal(t, 2, k.Source.Count)
-			assert.Equal(t, 0, k.Target.Count)
-		}
+	for _, c := range []struct {
+		name   string
+		change func(core.Record) (core.Record, bool)
+		kind   core.RecordKind
+		count  int
+	}{
+		{"a session lost", func(r core.Record) (core.Record, bool) { return r, r.Kind != core.KindSessions }, core.KindSessions, 0},
+		{"a surname changed", func(r core.Record) (core.Record, bool) {
+			if u, ok := r.Value.(*core.User); ok && u.ID == "102" {
+				changed := *u
+				changed.Surname = "Smyth"
+				r.Value = &changed
+			}
+			return r, true
+		}, core.KindUsers, 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			kinds, err := storecopy.Copy(t.Context(), from, altered{to, c.change})
+			require.ErrorIs(t, err, storecopy.ErrMismatch)
+			var bad []storecopy.Kind
+			for _, k := range kinds {
+				if !k.OK() {
+					bad = append(bad, k)
+				}
+			}
+			require.Len(t, bad, 1)
+			assert.Equal(t, c.kind, bad[0].Kind)
+			assert.Equal(t, c.count, bad[0].Target.Count)
+			assert.NotEqual(t, bad[0].Source.Sum, bad[0].Target.Sum)
+			assert.Empty(t, count(t, to), "nothing committed")
+		})
 	}
-	assert.Equal(t, []core.RecordKind{core.KindSessions}, bad)
-	assert.Empty(t, count(t, to), "nothing committed")
 
-	kinds, err = storecopy.Copy(t.Context(), from, to)
-	require.NoError(t, err, "the copy runs again on the database the failure left")
+	kinds, err := storecopy.Copy(t.Context(), from, to)
+	require.NoError(t, err, "the copy runs again on the database the failures left")
 	requireAllMatch(t, kinds)
 }
