@@ -150,6 +150,7 @@ bench: bench-deps
 	$(GO) test ./core -run '^$$' -bench '^BenchmarkWebhookWriteOverhead$$' -benchtime 1000x -v
 	$(GO) test ./core -run '^$$' -bench '^BenchmarkWebhookDelivery$$' -benchtime 1x
 	$(GO) run ./internal/pgtest/withpg $(GO) test ./internal/command -run '^$$' -bench '^BenchmarkPushAcrossReplicas$$' -benchtime 300x
+	$(GO) run ./internal/pgtest/withpg $(GO) test ./core/storecopy -run '^$$' -bench '^BenchmarkCopyBoltToPostgres$$' -benchtime 1x
 
 # wrk, the HTTP load generator of BenchmarkCorporateGet (root, or sudo).
 bench-deps:

@@ -49,6 +49,8 @@ var notRun = map[string]string{
 	"Build and run": "builds the companion app for desktops and phones",
 	"PostgreSQL and several replicas": "needs a PostgreSQL server; internal/command's postgres_test.go runs " +
 		"two replicas on a throwaway one",
+	"Moving up from bbolt": "needs a PostgreSQL server; internal/command's TestStoreCopyMovesUp copies a served " +
+		"bbolt file into a throwaway one",
 	"Metrics and traces": "needs a collector; internal/command's TestServeMetrics and TestServeTraces " +
 		"run serve with --admin-addr and --otlp-endpoint against an in-process one",
 }

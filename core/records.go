@@ -3,6 +3,8 @@ package core
 import (
 	"encoding/json"
 	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Programme is a tenant: an embedder's deployment with its own keys, users and settings.
@@ -635,3 +637,43 @@ type Confirmation struct {
 	ExpiresAt    time.Time
 	State        ChallengeState
 }
+
+// Records only a store copy sees (store.go's RecordKinds): what a store keeps
+// beside the records above, as Export reads it and Import writes it.
+
+// MetaEntry is a value of Meta.
+type MetaEntry struct {
+	Key   string
+	Value []byte
+}
+
+// CounterEntry is an expiring counter (CounterWriter).
+type CounterEntry struct {
+	Key       string
+	Count     int
+	ExpiresAt time.Time
+}
+
+// AuditHash is one hash of a programme's audit tree, at its tlog storage index.
+type AuditHash struct {
+	ProgrammeID string
+	Index       int64
+	Hash        tlog.Hash
+}
+
+// Sequence is the last number a store's sequence handed out: the ids of
+// NextID (SequenceIDs), the Seqs of webhook deliveries, or, per programme,
+// the Seqs of its audit log (which is its size) and of its outbox.
+type Sequence struct {
+	Name        string
+	ProgrammeID string `json:",omitempty"` // of SequenceAudit and SequenceOutbox
+	Last        uint64
+}
+
+// The sequences of a store.
+const (
+	SequenceIDs               = "ids"
+	SequenceWebhookDeliveries = "webhook_deliveries"
+	SequenceAudit             = "audit"
+	SequenceOutbox            = "outbox"
+)

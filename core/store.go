@@ -467,3 +467,84 @@ type ConfirmationWriter interface {
 
 // UniqueKYCReference is the store constraint on KYC references.
 const UniqueKYCReference = "kyc.reference"
+
+// Copying a whole store (`deputy store copy`): the source's Exporter reads
+// every record, kind by kind, and the target's Importer writes them into its
+// empty database in one transaction. A store keeps every record under one of
+// RecordKinds; whatever else it keeps (indexes, counts) it derives from them.
+
+// RecordKind names a kind of record.
+type RecordKind string
+
+// The kinds of record; a Record's Value is a pointer to the type named.
+const (
+	KindMeta                  RecordKind = "meta"                   // MetaEntry
+	KindProgrammes            RecordKind = "programmes"             // Programme
+	KindIdentities            RecordKind = "identities"             // Identity
+	KindUsers                 RecordKind = "users"                  // User
+	KindPasswords             RecordKind = "passwords"              // PasswordRecord
+	KindSessions              RecordKind = "sessions"               // Session
+	KindResetCodes            RecordKind = "reset_codes"            // ResetCode
+	KindInvites               RecordKind = "invites"                // Invite
+	KindEmailCodes            RecordKind = "email_codes"            // EmailCode
+	KindKYC                   RecordKind = "kyc"                    // KYC
+	KindFactors               RecordKind = "factors"                // Factor
+	KindChallenges            RecordKind = "challenges"             // Challenge
+	KindAuditEvents           RecordKind = "audit_events"           // AuditEvent
+	KindAuditHashes           RecordKind = "audit_hashes"           // AuditHash
+	KindAuditCheckpoints      RecordKind = "audit_checkpoints"      // AuditCheckpoint
+	KindIdempotency           RecordKind = "idempotency"            // IdempotencyRecord
+	KindOutbox                RecordKind = "outbox"                 // Message
+	KindPasswordTokens        RecordKind = "password_tokens"        // PasswordToken
+	KindCounters              RecordKind = "counters"               // CounterEntry
+	KindPushChallenges        RecordKind = "push_challenges"        // PushChallenge
+	KindWebAuthnRegistrations RecordKind = "webauthn_registrations" // WebAuthnRegistration
+	KindWebhookEndpoints      RecordKind = "webhook_endpoints"      // WebhookEndpoint
+	KindWebhookEvents         RecordKind = "webhook_events"         // WebhookEvent
+	KindWebhookDeliveries     RecordKind = "webhook_deliveries"     // WebhookDelivery
+	KindResources             RecordKind = "resources"              // Resource
+	KindConfirmations         RecordKind = "confirmations"          // Confirmation
+	KindSequences             RecordKind = "sequences"              // Sequence
+)
+
+// RecordKinds lists every kind, in the order Export walks them and Import
+// writes them (a record after the records it refers to).
+func RecordKinds() []RecordKind {
+	return []RecordKind{
+		KindMeta, KindProgrammes, KindIdentities, KindUsers, KindPasswords, KindSessions, KindResetCodes,
+		KindInvites, KindEmailCodes, KindKYC, KindFactors, KindChallenges, KindAuditEvents, KindAuditHashes,
+		KindAuditCheckpoints, KindIdempotency, KindOutbox, KindPasswordTokens, KindCounters, KindPushChallenges,
+		KindWebAuthnRegistrations, KindWebhookEndpoints, KindWebhookEvents, KindWebhookDeliveries,
+		KindResources, KindConfirmations, KindSequences,
+	}
+}
+
+// Record is one record of any kind: Value points to the type its Kind names.
+type Record struct {
+	Kind  RecordKind
+	Value any
+}
+
+// Walk calls fn with records, one at a time, until fn fails.
+type Walk func(fn func(Record) error) error
+
+// ErrNotEmpty: Import refused a store that holds records already.
+var ErrNotEmpty = errors.New("store is not empty")
+
+// Exporter is a store that can be read out whole.
+type Exporter interface {
+	// Export calls fn with every record of the store, from one consistent
+	// view, kind by kind in RecordKinds order (in any order within a kind).
+	// fn must not use the store.
+	Export(ctx context.Context, fn func(Record) error) error
+}
+
+// Importer is a store that can be filled whole.
+type Importer interface {
+	// Import writes every record load walks, as it is (keys, Seqs and
+	// sequences included), in one transaction; then check walks what the
+	// transaction holds, as Export would, and the transaction commits only
+	// when both return nil. It fails with ErrNotEmpty, writing nothing, when
+	// the store holds any record.
+	Import(ctx context.Context, load Walk, check func(Walk) error) error
+}

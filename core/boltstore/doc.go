@@ -125,4 +125,7 @@
 // A file is upgraded in place when it is opened: the migrations the file has
 // not seen yet run, in order, in the opening transaction. A file written by a
 // newer build (a higher schema version than this code knows) is refused.
+//
+// Export (export.go) reads every bucket of records, and the sequence numbers,
+// for `deputy store copy`; the index buckets are left to the target to rebuild.
 package boltstore

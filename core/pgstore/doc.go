@@ -19,4 +19,8 @@
 // Open connects a pool (pgxpool) and migrates the schema under an advisory
 // lock (migrate.go), so replicas starting together migrate once; a database
 // with a newer schema than the build knows is refused.
+//
+// Export and Import (copy.go) read and fill a whole database, every kind of
+// record, for `deputy store copy`; programme_keys is rebuilt from the
+// programmes, like every index.
 package pgstore

@@ -38,12 +38,17 @@ func (t *tx) AppendAudit(e *core.AuditEvent) error {
 		return err
 	}
 	e.Seq = seq
+	return t.insertAuditEvent(e)
+}
+
+// insertAuditEvent stores e under its Seq.
+func (t *tx) insertAuditEvent(e *core.AuditEvent) error {
 	data, err := encode(e)
 	if err != nil {
 		return err
 	}
 	_, err = t.exec(`INSERT INTO audit_events (programme_id, seq, subject, data) VALUES ($1, $2, $3, $4)`,
-		e.ProgrammeID, int64(seq), e.Subject, data)
+		e.ProgrammeID, seqParam(e.Seq), e.Subject, data)
 	return err
 }
 
@@ -158,12 +163,17 @@ func (t *tx) AppendOutbox(m *core.Message) error {
 		return err
 	}
 	m.Seq = seq
+	return t.insertOutbox(m)
+}
+
+// insertOutbox stores m under its Seq.
+func (t *tx) insertOutbox(m *core.Message) error {
 	data, err := encode(m)
 	if err != nil {
 		return err
 	}
 	_, err = t.exec(`INSERT INTO outbox (programme_id, seq, recipient, data) VALUES ($1, $2, $3, $4)`,
-		m.ProgrammeID, int64(seq), m.To, data)
+		m.ProgrammeID, seqParam(m.Seq), m.To, data)
 	return err
 }
 

@@ -86,6 +86,11 @@ func (t *tx) AppendWebhookDelivery(d *core.WebhookDelivery) error {
 		return err
 	}
 	d.Seq = uint64(seq)
+	return t.insertWebhookDelivery(d)
+}
+
+// insertWebhookDelivery stores d under its Seq.
+func (t *tx) insertWebhookDelivery(d *core.WebhookDelivery) error {
 	return t.putDelivery(d, `INSERT INTO webhook_deliveries (seq, endpoint_id, subject, pending, next_at, data)
 		VALUES ($1, $2, $3, $4, $5, $6)`)
 }

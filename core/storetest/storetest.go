@@ -2,7 +2,8 @@
 // An implementation's tests call Run with a function that opens a fresh store;
 // Run exercises every method of core.Tx and core.ReadTx through Update and View,
 // the unique constraints, index consistency, rollback, and the isolation of
-// concurrent Updates.
+// concurrent Updates. Fill and RequireFilled (fill.go) serve the tests of a
+// store copy.
 package storetest
 
 import (

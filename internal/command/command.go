@@ -31,6 +31,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			adminCommand(),
 			companionCommand(),
 			backupCommand(),
+			storeCommand(),
 			auditCommand(),
 		},
 	})
