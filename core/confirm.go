@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,8 +42,49 @@ const (
 	smsPayeeLen = 24
 )
 
-// ResourceTypes are the resource types a programme's resources may have.
+// ResourceTypes are Weavr's resource types, which every programme's
+// resources may have; a programme declares more in its settings.
 var ResourceTypes = []ResourceType{ResourceSends, ResourceOutgoingWireTransfers, ResourceLinkedAccountDeclaration, ResourceCorrespondentBankTransfers}
+
+// MaxDeclaredResourceTypes is how many resource types a programme may declare.
+const MaxDeclaredResourceTypes = 20
+
+// reDeclaredResourceType is what a declared resource type looks like: Weavr's own style.
+var reDeclaredResourceType = regexp.MustCompile(`^[a-z][a-z0-9_]{1,47}$`)
+
+// AcceptsResourceType reports whether a programme under these settings
+// confirms resources of type t: Weavr's, or one it declared.
+func (s ProgrammeSettings) AcceptsResourceType(t ResourceType) bool {
+	return slices.Contains(ResourceTypes, t) || slices.Contains(s.ResourceTypes, t)
+}
+
+// ResourceTypeNames are the resource types a programme under these
+// settings accepts, as strings: Weavr's, then the declared ones.
+func (s ProgrammeSettings) ResourceTypeNames() []string {
+	out := make([]string, 0, len(ResourceTypes)+len(s.ResourceTypes))
+	for _, t := range slices.Concat(ResourceTypes, s.ResourceTypes) {
+		out = append(out, string(t))
+	}
+	return out
+}
+
+// checkDeclaredResourceTypes refuses a declared type that is malformed,
+// Weavr's own, listed twice, or one too many.
+func checkDeclaredResourceTypes(ts []ResourceType) error {
+	if len(ts) > MaxDeclaredResourceTypes {
+		return Invalid("resourceTypes", "SIZE", "0", strconv.Itoa(MaxDeclaredResourceTypes))
+	}
+	for i, t := range ts {
+		field := fmt.Sprintf("resourceTypes[%d]", i)
+		switch {
+		case !reDeclaredResourceType.MatchString(string(t)):
+			return Invalid(field, "REGEX", reDeclaredResourceType.String())
+		case slices.Contains(ResourceTypes, t) || slices.Contains(ts[:i], t):
+			return Invalid(field, "NOT_IN", ProgrammeSettings{ResourceTypes: ts[:i]}.ResourceTypeNames()...)
+		}
+	}
+	return nil
+}
 
 // purposeConfirm keeps confirmation codes' hashes apart from other codes'.
 const purposeConfirm = "confirm"
@@ -60,8 +102,8 @@ type NewResource struct {
 // before then confirms nothing any more). A VERIFIED resource is final:
 // STATE_INVALID. The caller (the secret key) has checked the fields' syntax.
 func (s *Service) PutResource(ctx context.Context, p *Programme, in NewResource) (*Resource, error) {
-	if !slices.Contains(ResourceTypes, in.Type) {
-		return nil, Invalid("resourceType", "IN", ResourceTypeNames()...)
+	if !p.Settings.AcceptsResourceType(in.Type) {
+		return nil, Invalid("resourceType", "IN", p.Settings.ResourceTypeNames()...)
 	}
 	var out *Resource
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -395,8 +437,8 @@ func (s *Service) auditConfirmation(ctx context.Context, tx Tx, conf *Confirmati
 // 1..MaxConfirmResources distinct ids of a known type; a linked account
 // declaration is confirmed by a root user only (Weavr's rule).
 func checkResourceList(c *Caller, t ResourceType, ids []string) error {
-	if !slices.Contains(ResourceTypes, t) {
-		return Invalid("resourceType", "IN", ResourceTypeNames()...)
+	if !c.Programme.Settings.AcceptsResourceType(t) {
+		return Invalid("resourceType", "IN", c.Programme.Settings.ResourceTypeNames()...)
 	}
 	if len(ids) == 0 || len(ids) > MaxConfirmResources {
 		return Invalid("resourceIds", "SIZE", "1", strconv.Itoa(MaxConfirmResources))
@@ -584,13 +626,4 @@ func cut(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n-1]) + "…"
-}
-
-// ResourceTypeNames are ResourceTypes as strings.
-func ResourceTypeNames() []string {
-	out := make([]string, len(ResourceTypes))
-	for i, t := range ResourceTypes {
-		out[i] = string(t)
-	}
-	return out
 }

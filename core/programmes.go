@@ -99,6 +99,9 @@ func (s *Service) checkSettings(set ProgrammeSettings) error {
 	if err := checkOrigins(set.AllowedOrigins); err != nil {
 		return err
 	}
+	if err := checkDeclaredResourceTypes(set.ResourceTypes); err != nil {
+		return err
+	}
 	if err := s.checkLinkTemplate("inviteUrl", set.InviteURL, LinkUserID, LinkCode); err != nil {
 		return err
 	}

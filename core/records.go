@@ -48,6 +48,10 @@ type ProgrammeSettings struct {
 	// Biometrics lets users enrol the companion app's biometric (WebAuthn)
 	// credential and approve push step-ups and sign-ins with it (off by default).
 	Biometrics bool `json:",omitempty"`
+	// ResourceTypes are the kinds of operation the embedder has users
+	// confirm beyond Weavr's four (ResourceTypes): lower-case names such as
+	// "card_orders", at most MaxDeclaredResourceTypes.
+	ResourceTypes []ResourceType `json:",omitempty"`
 }
 
 // AttemptsPerChallenge is how many wrong codes a challenge allows under these

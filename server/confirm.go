@@ -79,7 +79,7 @@ func confirmList(r *request) (core.ResourceType, []string, error) {
 	}
 	var f fields
 	if f.required("resourceType", in.ResourceType) {
-		f.oneOf("resourceType", in.ResourceType, core.ResourceTypeNames()...)
+		f.oneOf("resourceType", in.ResourceType, r.prog.Settings.ResourceTypeNames()...)
 	}
 	switch {
 	case in.ResourceIDs == nil:
@@ -153,7 +153,7 @@ func (s *Server) multipleSCAVerify(r *request) (reply, error) {
 	var f fields
 	f.nonce("verificationCode", in.VerificationCode)
 	if f.required("resourceType", in.ResourceType) {
-		f.oneOf("resourceType", in.ResourceType, core.ResourceTypeNames()...)
+		f.oneOf("resourceType", in.ResourceType, r.prog.Settings.ResourceTypeNames()...)
 	}
 	if err := f.err(); err != nil {
 		return reply{}, err
@@ -168,7 +168,7 @@ func (s *Server) multipleSCAVerify(r *request) (reply, error) {
 func resourcePath(r *request) (core.ResourceType, string, error) {
 	var f fields
 	t, id := r.PathValue("resource_type"), r.PathValue("resource_id")
-	f.oneOf("resource_type", t, core.ResourceTypeNames()...)
+	f.oneOf("resource_type", t, r.prog.Settings.ResourceTypeNames()...)
 	if !reResourceID.MatchString(id) {
 		f.add("resource_id", "REGEX", reResourceID.String())
 	}

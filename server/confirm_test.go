@@ -316,3 +316,33 @@ func TestConfirmSMSIdempotencyAndExpiry(t *testing.T) {
 	wantConflict(t, e.auth(token, "POST", verifyPath(id), verifyBody(sandboxCode)), "VERIFICATION_CODE_EXPIRED")
 	assert.Equal(t, "PENDING_CHALLENGE", e.resourceState("1"))
 }
+
+// A programme declares a resource type of its own: before, it is refused
+// like any unknown type (400 naming the field and listing the types); once
+// declared, its resources are registered, confirmed by SMS with the text
+// naming them, and read back VERIFIED, and the refusal lists it too.
+func TestConfirmDeclaredResourceType(t *testing.T) {
+	e := newEnv(t)
+	token := e.enrolledRoot("root@acme.test")
+	root := e.rootOf(token)
+	r := e.key("POST", resourcePath("card_orders", "11"), resourceBody(root, 4900, "Acme Cards"))
+	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	assert.Equal(t, []string{"resource_type:IN"}, r.invalidFields(t))
+
+	set := e.prog.Settings
+	set.ResourceTypes = []core.ResourceType{"card_orders"}
+	_, err := e.svc.UpdateProgrammeSettings(t.Context(), e.prog.ID, set)
+	require.NoError(t, err)
+	r = e.key("POST", resourcePath("card_orders", "11"), resourceBody(root, 4900, "Acme Cards"))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.auth(token, "POST", confirmSMSPath, confirmBody("card_orders", "11"))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	id := str(t, r.json(t), "scaChallengeId")
+	assert.Contains(t, e.outbox()[0].Text, "49.00 EUR to Acme Cards")
+	wantNoContent(t, e.auth(token, "POST", verifyPath(id), map[string]any{"verificationCode": sandboxCode, "resourceType": "card_orders"}))
+	assert.Equal(t, "VERIFIED", str(t, e.key("GET", resourcePath("card_orders", "11"), nil).json(t), "state"))
+
+	r = e.auth(token, "POST", confirmSMSPath, confirmBody("loan_drawdowns", "12"))
+	require.Equal(t, http.StatusBadRequest, r.status)
+	assert.Contains(t, string(r.body), "card_orders", "the refusal lists the declared type")
+}

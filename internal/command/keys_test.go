@@ -141,8 +141,19 @@ func TestProgrammeCommandsReachARunningServer(t *testing.T) {
 	require.NoError(t, err)
 	var set map[string]any
 	require.NoError(t, json.Unmarshal([]byte(stdout), &set), "stdout: %s", stdout)
-	assert.Equal(t, map[string]any{"passwordProfile": "weavr", "requireTokenisedPasswords": false, "otpAttempts": 2.0, "biometrics": true},
-		set, "the API's JSON style; settings not given keep their value")
+	weavrTypes := []any{"sends", "outgoing_wire_transfers", "linked_account_declaration", "correspondent_bank_transfers"}
+	assert.Equal(t, map[string]any{"passwordProfile": "weavr", "requireTokenisedPasswords": false, "otpAttempts": 2.0, "biometrics": true,
+		"resourceTypes": weavrTypes}, set, "the API's JSON style; settings not given keep their value")
+
+	stdout, err = run(t, 30*time.Second, "programme", "settings", "--db", db, "--id", p["id"], "--resource-types", "card_orders, loan_drawdowns")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal([]byte(stdout), &set), "stdout: %s", stdout)
+	assert.Equal(t, append(weavrTypes, "card_orders", "loan_drawdowns"), set["resourceTypes"], "Weavr's types and the declared ones")
+	assert.Equal(t, 2.0, set["otpAttempts"])
+	_, err = run(t, 30*time.Second, "programme", "settings", "--db", db, "--id", p["id"], "--resource-types", "card_orders,Card Orders")
+	assert.ErrorContains(t, err, "resourceTypes[1]", "a malformed type is refused, naming it")
+	_, err = run(t, 30*time.Second, "programme", "settings", "--db", db, "--id", p["id"], "--resource-types", "sends")
+	assert.ErrorContains(t, err, "resourceTypes[0]", "Weavr's own types need no declaring")
 
 	_, err = run(t, 30*time.Second, "programme", "rotate-key", "--db", db, "--id", "100000999", "--key", "ui")
 	assert.ErrorContains(t, err, "programme not found", "the server's refusal comes back")

@@ -129,6 +129,7 @@ func settingsFlags() []cli.Flag {
 		&cli.StringFlag{Name: "reset-url", Usage: "the embedder's password-reset page, a template with {email} and {code}; https only outside sandbox"},
 		&cli.StringFlag{Name: "sender-name", Usage: "the name emails come from (default: the programme's name)"},
 		&cli.BoolFlag{Name: "biometrics", Usage: "let users enrol the companion app's biometric credential and approve push step-ups and sign-ins with it"},
+		&cli.StringFlag{Name: "resource-types", Usage: "comma-separated kinds of operation users confirm beyond Weavr's four (sends, outgoing_wire_transfers, ...), e.g. card_orders"},
 	}
 }
 
@@ -149,11 +150,12 @@ func settingsFrom(cmd *cli.Command, base core.ProgrammeSettings) (core.Programme
 		set.RequireTokenisedPasswords = cmd.Bool("require-tokenised-passwords")
 	}
 	if cmd.IsSet("allowed-origins") {
-		set.AllowedOrigins = nil
-		for _, o := range strings.Split(cmd.String("allowed-origins"), ",") {
-			if o = strings.TrimSpace(o); o != "" {
-				set.AllowedOrigins = append(set.AllowedOrigins, o)
-			}
+		set.AllowedOrigins = commaList(cmd.String("allowed-origins"))
+	}
+	if cmd.IsSet("resource-types") {
+		set.ResourceTypes = nil
+		for _, t := range commaList(cmd.String("resource-types")) {
+			set.ResourceTypes = append(set.ResourceTypes, core.ResourceType(t))
 		}
 	}
 	if cmd.IsSet("invite-url") {
@@ -169,6 +171,17 @@ func settingsFrom(cmd *cli.Command, base core.ProgrammeSettings) (core.Programme
 		set.Biometrics = cmd.Bool("biometrics")
 	}
 	return set, nil
+}
+
+// commaList splits a comma-separated flag value, dropping blanks.
+func commaList(v string) []string {
+	var out []string
+	for item := range strings.SplitSeq(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // openOperations gives an operator command the programmes of the database
@@ -232,6 +245,7 @@ type programmeSettings struct {
 	AllowedOrigins            []string `json:"allowedOrigins,omitempty"`
 	OTPAttempts               int      `json:"otpAttempts"`
 	Biometrics                bool     `json:"biometrics"`
+	ResourceTypes             []string `json:"resourceTypes"`
 }
 
 // settingsJSON is what `programme settings` prints: every setting in force.
@@ -239,6 +253,6 @@ func settingsJSON(s core.ProgrammeSettings) programmeSettings {
 	return programmeSettings{
 		PasswordProfile: s.PasswordProfile, SenderName: s.SenderName, InviteURL: s.InviteURL, ResetURL: s.ResetURL,
 		RequireTokenisedPasswords: s.RequireTokenisedPasswords, AllowedOrigins: s.AllowedOrigins,
-		OTPAttempts: s.AttemptsPerChallenge(), Biometrics: s.Biometrics,
+		OTPAttempts: s.AttemptsPerChallenge(), Biometrics: s.Biometrics, ResourceTypes: s.ResourceTypeNames(),
 	}
 }
