@@ -412,7 +412,7 @@ func (s *Service) failConfirmation(ctx context.Context, tx Tx, conf *Confirmatio
 }
 
 // failPushConfirmation ends the confirmation of a push challenge of kind
-// CONFIRM that was declined, for reason; other kinds have none.
+// CONFIRM that was declined or expired, for reason; other kinds have none.
 func (s *Service) failPushConfirmation(ctx context.Context, tx Tx, ch *PushChallenge, reason string) error {
 	if ch.Kind != PushConfirm {
 		return nil

@@ -167,7 +167,10 @@ func (s *Service) expirePush(ctx context.Context, tx Tx, c *PushChallenge) error
 	if err := tx.UpdatePushChallenge(c); err != nil {
 		return err
 	}
-	return s.audit(ctx, tx, c.ProgrammeID, ActorSystem, "push.expire", c.UserID, map[string]string{"challenge": c.ID, "kind": string(c.Kind)})
+	if err := s.audit(ctx, tx, c.ProgrammeID, ActorSystem, "push.expire", c.UserID, map[string]string{"challenge": c.ID, "kind": string(c.Kind)}); err != nil {
+		return err
+	}
+	return s.failPushConfirmation(ctx, tx, c, string(PushExpired))
 }
 
 // cancelPushChallenges ends the user's pending challenges, as the

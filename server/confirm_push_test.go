@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -115,4 +116,32 @@ func TestConfirmPushAuthyAndDecline(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, client.ResourcePending, r.State)
 	assert.Contains(t, e.audit(), "confirmation.failed")
+}
+
+// A push confirmation nobody answers expires: the sweep records it, the
+// confirmation fails with outcome EXPIRED (its webhook event says so), and
+// the resources stay pending.
+func TestConfirmPushExpired(t *testing.T) {
+	e, _, requester := pushConfirmFixture(t)
+	ctx := context.Background()
+	cp, err := requester.ConfirmPush(ctx, client.ResourceSends, []string{"7001"})
+	require.NoError(t, err)
+	e.inst.Clock.Advance(e.pushRecord(cp.SCAChallengeID).ExpiresAt.Sub(e.inst.Clock.Now()) + time.Second)
+
+	require.NoError(t, e.inst.Service.Sweep(ctx))
+	var outcome string
+	require.NoError(t, e.inst.Store.View(ctx, func(tx core.ReadTx) error {
+		evs, err := tx.AuditEvents(e.inst.Programme.ID, 0, 1000)
+		for _, ev := range evs {
+			if ev.Action == "confirmation.failed" && ev.Details["challenge"] == cp.SCAChallengeID {
+				outcome = ev.Details["outcome"]
+			}
+		}
+		return err
+	}))
+	assert.Equal(t, "EXPIRED", outcome)
+	r, err := e.api.Resource(ctx, client.ResourceSends, "7001")
+	require.NoError(t, err)
+	assert.Equal(t, client.ResourcePending, r.State)
+	assert.Equal(t, core.PushExpired, e.pushRecord(cp.SCAChallengeID).State)
 }
