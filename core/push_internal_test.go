@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -113,4 +114,31 @@ func TestWebAuthnConfig(t *testing.T) {
 		err := c.applyPushDefaults()
 		assert.Equal(t, tt.ok, err == nil, "RP ID %q, origins %v: %v", tt.rpID, tt.origins, err)
 	}
+}
+
+// TestPresencePruned: the presence map forgets devices gone for more than
+// presenceKeep once it has grown, so that it holds the last day's devices,
+// not every one ever seen; an open stream and a recent one stay.
+func TestPresencePruned(t *testing.T) {
+	clock := NewOffsetClock(func() time.Time { return time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC) })
+	s := &Service{hub: newPushHub(), clock: clock}
+	const gone = 3 * minPruneAt
+	for i := range gone {
+		s.DeviceConnected(fmt.Sprintf("gone-%d", i))()
+	}
+	s.DeviceConnected("open")
+	assert.Len(t, s.hub.present, gone+1, "nothing is old enough to forget yet")
+
+	clock.Advance(presenceKeep + time.Minute)
+	s.DeviceConnected("recent")()
+	for i := 0; len(s.hub.present) > gone/2; i++ { // until the map is pruned
+		s.DeviceConnected(fmt.Sprintf("new-%d", i))()
+		must.Less(t, i, 2*gone, "never pruned")
+	}
+	for user := range s.hub.present {
+		assert.NotContains(t, user, "gone-", "the devices gone for a day are forgotten")
+	}
+	assert.Equal(t, Reachability{}, s.DeviceReachability("gone-1"), "forgotten: never seen since")
+	assert.True(t, s.DeviceReachability("open").Reachable, "an open stream stays")
+	assert.Equal(t, clock.Now(), s.DeviceReachability("recent").LastSeen)
 }

@@ -55,6 +55,7 @@ type pushHub struct {
 	mu      sync.Mutex
 	subs    map[string]map[*PushSubscription]struct{}
 	present map[string]*presence // by user: their linked device's streams and long polls here
+	pruneAt int                  // the size of present at which DeviceConnected next prunes it
 	done    chan struct{}
 	closed  bool
 }
@@ -68,6 +69,13 @@ type presence struct {
 func newPushHub() *pushHub {
 	return &pushHub{subs: map[string]map[*PushSubscription]struct{}{}, present: map[string]*presence{}, done: make(chan struct{})}
 }
+
+// presenceKeep is how long a device that went away is remembered: after
+// that its last connection is unknown, and it counts as never seen.
+const presenceKeep = 24 * time.Hour
+
+// minPruneAt is the smallest size of the presence map that is pruned.
+const minPruneAt = 1024
 
 // ReachGrace is how long after its last stream or long poll ended a device
 // still counts as reachable: a companion polls again at once, and reopens a
@@ -91,6 +99,9 @@ func (s *Service) DeviceConnected(userID string) (ended func()) {
 	defer h.mu.Unlock()
 	p := h.present[userID]
 	if p == nil {
+		if len(h.present) >= max(h.pruneAt, minPruneAt) {
+			h.prunePresence(s.clock.Now())
+		}
 		p = &presence{}
 		h.present[userID] = p
 	}
@@ -104,6 +115,19 @@ func (s *Service) DeviceConnected(userID string) (ended func()) {
 			p.last = s.clock.Now()
 		})
 	}
+}
+
+// prunePresence forgets devices gone for longer than presenceKeep, so that
+// the map holds the devices of the last day, not every one ever seen; the
+// next prune waits until the map has doubled, which keeps its cost constant
+// per connection. The caller holds h.mu.
+func (h *pushHub) prunePresence(now time.Time) {
+	for user, p := range h.present {
+		if p.open == 0 && now.Sub(p.last) > presenceKeep {
+			delete(h.present, user)
+		}
+	}
+	h.pruneAt = 2 * len(h.present)
 }
 
 // DeviceReachability says whether the user's linked device is reachable
