@@ -236,3 +236,27 @@ func TestRateLimitWindowsAreChecked(t *testing.T) {
 	_, err = core.New(context.Background(), core.Config{RateLimits: &rl, PasswordParams: testParams}, store, core.Integrations{SMS: outbox, Email: outbox}, core.NewOffsetClock(nil))
 	require.NoError(t, err)
 }
+
+// Searches of the users table, which read every user of the identity, are
+// counted per user: over the budget a search is refused (429) while plain
+// pages still list; another user has their own budget; the next window
+// allows searching again.
+func TestSearchesAreCountedPerUser(t *testing.T) {
+	e := newCoreEnv(t, withLimits(core.RateLimits{SearchesPerUser: core.RateLimit{Requests: 2, Window: time.Minute}}))
+	ada := e.steppedUpRoot(e.prog, "ada@acme.test")
+	bea := e.steppedUpRoot(e.prog, "bea@beta.test")
+	search := core.UserFilter{Search: "grace"}
+	for range 2 {
+		_, err := e.svc.ListUsers(e.ctx, ada, search)
+		require.NoError(t, err)
+	}
+	_, err := e.svc.ListUsers(e.ctx, ada, search)
+	assert.ErrorIs(t, err, core.ErrRateLimited)
+	_, err = e.svc.ListUsers(e.ctx, ada, core.UserFilter{})
+	assert.NoError(t, err, "a page without a search is not counted")
+	_, err = e.svc.ListUsers(e.ctx, bea, search)
+	assert.NoError(t, err, "another user's budget")
+	e.clock.Advance(time.Minute)
+	_, err = e.svc.ListUsers(e.ctx, ada, search)
+	assert.NoError(t, err, "a new window")
+}

@@ -44,6 +44,9 @@ type RateLimits struct {
 	// Access tokens one sign-in exchanges itself for (POST /multi/access_token):
 	// each is a stored session, so a stolen token cannot fill the store.
 	AccessTokensPerSignIn RateLimit
+	// Searches of the users table (GET /multi/users?search=) per user: each
+	// reads every user of the identity, so nobody can keep the server busy.
+	SearchesPerUser RateLimit
 }
 
 // DefaultRateLimits returns the limits in force unless Config.RateLimits says
@@ -64,6 +67,7 @@ func DefaultRateLimits() RateLimits {
 		InviteWrongPerInvite:    RateLimit{Requests: 10, Window: time.Hour},
 		BiometricSignInPerEmail: RateLimit{Requests: 10, Window: time.Hour},
 		AccessTokensPerSignIn:   RateLimit{Requests: 60, Window: time.Minute},
+		SearchesPerUser:         RateLimit{Requests: 60, Window: time.Minute},
 	}
 }
 
@@ -76,6 +80,7 @@ func (rl RateLimits) validate() error {
 		"SMSPerNumber": rl.SMSPerNumber, "SMSPerUser": rl.SMSPerUser, "EmailPerAddress": rl.EmailPerAddress,
 		"InvitePerIP": rl.InvitePerIP, "InviteWrongPerInvite": rl.InviteWrongPerInvite,
 		"BiometricSignInPerEmail": rl.BiometricSignInPerEmail, "AccessTokensPerSignIn": rl.AccessTokensPerSignIn,
+		"SearchesPerUser": rl.SearchesPerUser,
 	} {
 		if l.Requests > 0 && l.Window < time.Second {
 			return fmt.Errorf("rate limit %s: window %v is below one second", name, l.Window)

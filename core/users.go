@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -138,6 +139,62 @@ func MatchesSearch(u *User, q string) bool {
 	return false
 }
 
+// SearchFilter pre-filters the users a store reads for one search
+// (UserFilter.Search), so that it decodes only those that may match: MayMatch
+// is false only when MatchesSearch is false for the user the data holds.
+// It is for one goroutine.
+type SearchFilter struct {
+	pieces  [][]byte // the query's space-free pieces, lower-cased
+	escaped bool     // the query holds a character JSON escapes: no filtering
+	buf     []byte
+}
+
+// NewSearchFilter returns the pre-filter of the search q.
+func NewSearchFilter(q string) *SearchFilter {
+	q = strings.ToLower(strings.TrimSpace(q))
+	f := &SearchFilter{escaped: strings.ContainsFunc(q, jsonEscaped)}
+	// A full name's space may fall inside q: every space-free piece of q is
+	// still in one field, and so in the data.
+	for piece := range strings.FieldsSeq(q) {
+		f.pieces = append(f.pieces, []byte(piece))
+	}
+	return f
+}
+
+// MayMatch reports whether the user stored as data (the JSON the stores
+// keep of a User) may match the search.
+func (f *SearchFilter) MayMatch(data []byte) bool {
+	if f.escaped {
+		return true
+	}
+	lower, ascii := f.buf[:0], true
+	for _, c := range data {
+		if c >= 0x80 {
+			ascii = false
+			break
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower = append(lower, c)
+	}
+	f.buf = lower
+	if !ascii { // Unicode case mapping, which may turn other letters into ASCII ones
+		lower = bytes.ToLower(data)
+	}
+	for _, p := range f.pieces {
+		if !bytes.Contains(lower, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonEscaped reports whether encoding/json writes r other than as itself.
+func jsonEscaped(r rune) bool {
+	return r < 0x20 || r == '"' || r == '\\' || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029' || r == utf8.RuneError
+}
+
 // maxSearch is the longest search text: an email's length.
 const maxSearch = 254
 
@@ -169,6 +226,12 @@ func (s *Service) ListUsers(ctx context.Context, c *Caller, f UserFilter) (*User
 	}
 	if n := utf8.RuneCountInString(f.Search); n > maxSearch || (n > 0 && strings.TrimSpace(f.Search) == "") {
 		return nil, Invalid("search", "SIZE", "1", strconv.Itoa(maxSearch))
+	}
+	if f.Search != "" {
+		budget := newBudget("search", c.Programme.ID, "user:"+c.User.ID, s.cfg.RateLimits.SearchesPerUser)
+		if err := s.store.Update(ctx, func(tx Tx) error { return s.spend(tx, budget) }); err != nil {
+			return nil, internal("search budget", err)
+		}
 	}
 	page := UserPage{Marks: map[string]UserMarks{}}
 	now := s.clock.Now()

@@ -371,7 +371,8 @@ func (r *readTx) ListUsers(identityID string, f core.UserFilter) ([]*core.User, 
 }
 
 // searchUsers lists the users f's other fields select that match its
-// search: it reads every one of them, as no index holds parts of names.
+// search: it reads every one of them, as no index holds parts of names, and
+// decodes those its core.SearchFilter lets through.
 func (r *readTx) searchUsers(identityID string, f core.UserFilter) ([]*core.User, int, error) {
 	offset, limit := max(f.Offset, 0), max(f.Limit, 0)
 	all := f
@@ -387,7 +388,11 @@ func (r *readTx) searchUsers(identityID string, f core.UserFilter) ([]*core.User
 	}
 	var page []*core.User
 	total := 0
+	users, search := r.bucket(bucketUsers), core.NewSearchFilter(f.Search)
 	for _, id := range ids {
+		if !search.MayMatch(users.Get([]byte(id))) {
+			continue
+		}
 		u, err := r.User(id)
 		if err != nil {
 			return nil, 0, fmt.Errorf("user_list index: %w", err)

@@ -183,12 +183,13 @@ func BenchmarkListUsers100k(b *testing.B) {
 		{name: "two-roles", filter: core.UserFilter{Roles: []core.Role{core.RoleFundsManagement, core.RoleCardsManagement}}},
 		{name: "two-roles/random-offset", filter: core.UserFilter{Roles: []core.Role{core.RoleFundsManagement, core.RoleCardsManagement}}, randomOffset: true},
 		{name: "email", filter: core.UserFilter{Email: "user54321@example.com"}},
+		{name: "search", filter: core.UserFilter{Search: "user54321"}},
 	} {
 		_, total := benchList(b, s, c.filter)
 		require.NotZero(b, total, c.name)
 		for _, part := range []string{"page", "index"} {
-			if part == "index" && c.filter.Email != "" {
-				continue // an email is one Get of identity_email
+			if part == "index" && (c.filter.Email != "" || c.filter.Search != "") {
+				continue // an email is one Get of identity_email; a search reads every user
 			}
 			b.Run(c.name+"/"+part, func(b *testing.B) {
 				rng := rand.New(rand.NewPCG(1, 2))

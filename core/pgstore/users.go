@@ -121,15 +121,23 @@ func (t *tx) ListUsers(identityID string, f core.UserFilter) ([]*core.User, int,
 
 // searchUsers lists the users that where selects and core.MatchesSearch
 // finds: it reads every one of them, as no index holds parts of names (and
-// MatchesSearch, not SQL, says what matches).
+// MatchesSearch, not SQL, says what matches), and decodes those
+// its core.SearchFilter lets through.
 func (t *tx) searchUsers(where string, args []any, search string, offset, limit int) ([]*core.User, int, error) {
-	all, err := list[core.User](t, "user", `SELECT data `+where+` ORDER BY ord`, args...)
+	all, err := column[[]byte](t, `SELECT data `+where+` ORDER BY ord`, args...)
 	if err != nil {
 		return nil, 0, err
 	}
 	var page []*core.User
-	total := 0
-	for _, u := range all {
+	total, filter := 0, core.NewSearchFilter(search)
+	for _, data := range all {
+		if !filter.MayMatch(data) {
+			continue
+		}
+		u, err := decode[core.User](data, "user")
+		if err != nil {
+			return nil, 0, err
+		}
 		if !core.MatchesSearch(u, search) {
 			continue
 		}
