@@ -342,6 +342,12 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 				if err := tx.UpdateSession(sess); err != nil {
 					return err
 				}
+				if len(cur.Operation) > 0 {
+					op := &boundOperation{hash: cur.Operation, summary: cur.Summary}
+					if err := s.grantStepUp(tx, sess.TokenHash, sess.UserID, op, now); err != nil {
+						return err
+					}
+				}
 			}
 		}
 		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.approve", u.ID, map[string]string{"challenge": id, "kind": string(cur.Kind)})
