@@ -84,6 +84,17 @@ func ForOperation(reference string) CallOption {
 	return func(c *call) { c.operation = reference }
 }
 
+// StepUpFor is [ForOperation] for the operation that err, an
+// [ErrStepUpRequired] answer, names; when it names none (the programme
+// steps sessions up) the step-up is the session's.
+func StepUpFor(err error) CallOption {
+	var e *Error
+	if errors.As(err, &e) && e.Operation != nil {
+		return ForOperation(e.Operation.Reference)
+	}
+	return ForOperation("")
+}
+
 // Is reports whether e belongs to the class target (one of the Err* sentinels).
 func (e *Error) Is(target error) bool {
 	switch target {
