@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -355,7 +356,7 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 				if err := s.grantStepUp(tx, sess.TokenHash, u.ID, op, now); err != nil {
 					return err
 				}
-				details["operation"] = op.summary
+				details["operation"] = hex.EncodeToString(op.hash) // not the summary: it names people
 			}
 			if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.verify", u.ID, details); err != nil {
 				return err
