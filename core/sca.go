@@ -279,7 +279,9 @@ func (s *Service) VerifyEnrolSMS(ctx context.Context, c *Caller, code string) er
 	})
 }
 
-// VerifyStepUpSMS steps the session up with the code (Weavr stepupSCAVerify).
+// VerifyStepUpSMS steps the session up with the code (Weavr stepupSCAVerify)
+// and, when the challenge named an operation, grants the session that
+// operation (stepupscope.go).
 func (s *Service) VerifyStepUpSMS(ctx context.Context, c *Caller, code string) error {
 	return s.verifyChallenge(ctx, c, PurposeStepUpSMS, code, func(tx Tx, _ time.Time) error {
 		f, err := tx.Factor(c.User.ID, ChannelSMS)
