@@ -519,6 +519,7 @@ const (
 	KindWebhookDeliveries     RecordKind = "webhook_deliveries"     // WebhookDelivery
 	KindResources             RecordKind = "resources"              // Resource
 	KindConfirmations         RecordKind = "confirmations"          // Confirmation
+	KindStepUpGrants          RecordKind = "stepup_grants"          // StepUpGrant
 	KindSequences             RecordKind = "sequences"              // Sequence
 )
 
@@ -530,7 +531,7 @@ func RecordKinds() []RecordKind {
 		KindInvites, KindEmailCodes, KindKYC, KindFactors, KindChallenges, KindAuditEvents, KindAuditHashes,
 		KindAuditCheckpoints, KindIdempotency, KindOutbox, KindPasswordTokens, KindCounters, KindPushChallenges,
 		KindWebAuthnRegistrations, KindWebhookEndpoints, KindWebhookEvents, KindWebhookDeliveries,
-		KindResources, KindConfirmations, KindSequences,
+		KindResources, KindConfirmations, KindStepUpGrants, KindSequences,
 	}
 }
 
