@@ -37,6 +37,7 @@ var walkthroughs = []struct {
 		"Webhooks",
 		"Access tokens and linked identities",
 		"Confirmation challenges",
+		"Operation-bound step-up",
 	}},
 	{"companion", []string{"The headless companion in sandbox mode"}},
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -240,7 +241,7 @@ func endSignIn(tx Tx, u *User, signIn []byte) error {
 // c must still be a stepped-up session of a root user holding its own
 // credentials, with the email the new root user was given and room for one
 // more identity. It returns the credentials' user, for recordLink.
-func (s *Service) linkNewRoot(tx ReadTx, c *Caller, root *User) (*User, error) {
+func (s *Service) linkNewRoot(tx Tx, c *Caller, root *User) (*User, error) {
 	sess, err := tx.Session(c.Session.TokenHash)
 	if errors.Is(err, ErrRecordNotFound) {
 		return nil, errInvalidToken
@@ -248,7 +249,9 @@ func (s *Service) linkNewRoot(tx ReadTx, c *Caller, root *User) (*User, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := RequireStepUp(&Caller{Session: sess}); err != nil {
+	link := Operation{Action: "identity.link", Fields: append(userFields(root), "identityType", string(root.IdentityType)),
+		Summary: "Link a new " + strings.ToLower(string(root.IdentityType)) + " identity to your credentials"}
+	if err := s.stepUp(tx, &Caller{Programme: c.Programme, Session: sess, User: c.User}, link); err != nil {
 		return nil, err
 	}
 	cred, err := tx.User(c.User.ID)

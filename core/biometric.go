@@ -181,7 +181,7 @@ func (s *Service) BeginBiometricEnrolment(ctx context.Context, c *Caller, device
 	if err != nil {
 		return nil, fmt.Errorf("encode creation options: %w", err)
 	}
-	err = s.issueChallenge(ctx, c, PurposeEnrolBiometric, json.RawMessage(options), func(tx Tx, u *User, now time.Time) error {
+	err = s.issueChallenge(ctx, c, PurposeEnrolBiometric, nil, json.RawMessage(options), func(tx Tx, u *User, now time.Time) error {
 		if u.Mobile == nil {
 			return Conflict(CodeMobileNotAvailable)
 		}
@@ -345,9 +345,6 @@ func bindSession(tx Tx, tokenHash []byte, device string) error {
 // user's other sessions and pending push challenges. It needs a stepped-up
 // session.
 func (s *Service) UnlinkBiometric(ctx context.Context, c *Caller) error {
-	if err := RequireStepUp(c); err != nil {
-		return err
-	}
 	var after func()
 	err := s.store.Update(ctx, func(tx Tx) error {
 		after = nil
@@ -360,6 +357,9 @@ func (s *Service) UnlinkBiometric(ctx context.Context, c *Caller) error {
 		}
 		if !u.Active {
 			return Conflict(CodeCredentialsInactive)
+		}
+		if err := s.stepUp(tx, c, Operation{Action: "factor.biometric.unlink", Target: u.ID, Summary: "Unlink your companion device"}); err != nil {
+			return err
 		}
 		f, err := tx.Factor(u.ID, ChannelBiometric)
 		if errors.Is(err, ErrRecordNotFound) || (err == nil && f.Status != FactorActive) {

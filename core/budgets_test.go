@@ -196,7 +196,7 @@ func TestNoticesSpendTheEmailBudget(t *testing.T) {
 	c := e.enrolled(e.prog, "root@acme.test")
 	lockSCA := func() {
 		t.Helper()
-		require.NoError(t, e.svc.StepUpSMS(e.ctx, c))
+		require.NoError(t, e.svc.StepUpSMS(e.ctx, c, ""))
 		requireCode(t, e.svc.VerifyStepUpSMS(e.ctx, c, "000000"), core.ErrConflict, core.CodeChallengeLimitExceeded)
 	}
 	lockSCA()

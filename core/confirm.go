@@ -3,9 +3,7 @@ package core
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -526,35 +524,29 @@ func putConfirmation(tx Tx, conf *Confirmation, rs []*Resource) error {
 	return tx.PutConfirmation(conf)
 }
 
-// confirmationBinding is what a confirmation binds: SHA-256 over the
+// confirmationBinding is what a confirmation binds (a binding): the
 // resource type, then for each resource in order its id, user, identity and
-// summary (free fields sorted by name), every part length-prefixed, so that
-// no two different lists encode alike.
+// summary (free fields sorted by name).
 func confirmationBinding(t ResourceType, rs []*Resource) []byte {
-	h := sha256.New()
-	part := func(s string) {
-		h.Write(binary.AppendUvarint(nil, uint64(len(s))))
-		h.Write([]byte(s))
-	}
-	part("deputy-confirm-v1")
-	part(string(t))
-	part(strconv.Itoa(len(rs)))
+	b := newBinding("deputy-confirm-v1")
+	b.part(string(t))
+	b.part(strconv.Itoa(len(rs)))
 	for _, r := range rs {
-		part(r.ID)
-		part(r.UserID)
-		part(r.IdentityID)
-		part(r.Summary.Amount.Currency)
-		part(strconv.FormatInt(r.Summary.Amount.Value, 10))
-		part(r.Summary.PayeeName)
-		part(r.Summary.PayeeAccount)
+		b.part(r.ID)
+		b.part(r.UserID)
+		b.part(r.IdentityID)
+		b.part(r.Summary.Amount.Currency)
+		b.part(strconv.FormatInt(r.Summary.Amount.Value, 10))
+		b.part(r.Summary.PayeeName)
+		b.part(r.Summary.PayeeAccount)
 		names := slices.Sorted(maps.Keys(r.Summary.Fields))
-		part(strconv.Itoa(len(names)))
+		b.part(strconv.Itoa(len(names)))
 		for _, k := range names {
-			part(k)
-			part(r.Summary.Fields[k])
+			b.part(k)
+			b.part(r.Summary.Fields[k])
 		}
 	}
-	return h.Sum(nil)
+	return b.sum()
 }
 
 // otp is the confirmation's code as check sees it.

@@ -52,6 +52,9 @@ type Error struct {
 	RetryAfter time.Duration
 	Limit      int         // for ErrRateLimited: the limit that was hit
 	Limits     []RateLimit // for ErrRateLimited: every limit in force for the action
+	// Operation, for ErrStepUpRequired under StepUpOperation: the operation
+	// that a step-up must name.
+	Operation *PendingOperation
 }
 
 func (e *Error) Error() string {

@@ -46,7 +46,7 @@ func otpKinds() []otpKind {
 			name: "SMS step-up", attempts: 5,
 			issue: func(e *coreEnv, n int) func(string) error {
 				c := e.enrolled(e.prog, fmt.Sprintf("sca%d@acme.test", n))
-				require.NoError(e.t, e.svc.StepUpSMS(e.ctx, c))
+				require.NoError(e.t, e.svc.StepUpSMS(e.ctx, c, ""))
 				return func(code string) error { return e.svc.VerifyStepUpSMS(e.ctx, c, code) }
 			},
 			refused: map[string]string{

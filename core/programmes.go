@@ -96,6 +96,9 @@ func (s *Service) checkSettings(set ProgrammeSettings) error {
 	if _, ok := password.ProfileByName(set.PasswordProfile); !ok {
 		return Invalid("passwordProfile", "IN", "weavr", "nist")
 	}
+	if err := checkScope(set.StepUpScope); err != nil {
+		return err
+	}
 	if err := checkOrigins(set.AllowedOrigins); err != nil {
 		return err
 	}

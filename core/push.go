@@ -48,11 +48,12 @@ const (
 
 // pushChallengeBytes derives the WebAuthn challenge of a push approval:
 //
-//	SHA-256("deputy-push-v1" || id || 0x00 || summary || 0x00 || number || salt)
+//	SHA-256("deputy-push-v1" || id || 0x00 || summary || 0x00 || number || salt || operation)
 //
-// The authenticator signs it inside clientDataJSON (WebAuthn §5.8.1, §6.3.3),
-// so an assertion approves exactly this challenge, this operation text and this
-// number: a signature made for one operation cannot approve another, which is
+// where operation is the hash of an operation-bound step-up's operation
+// (empty otherwise; salt has a fixed length). The authenticator signs it
+// inside clientDataJSON (WebAuthn §5.8.1, §6.3.3), so an assertion approves
+// exactly this challenge, this operation text and this number: a signature made for one operation cannot approve another, which is
 // the dynamic linking of PSD2 RTS Art. 5(1)(b) and 5(2). The random salt, kept
 // by the server, makes the challenge unpredictable (WebAuthn §13.4.3) and
 // keeps the device from working out the number without the user.
@@ -65,6 +66,7 @@ func pushChallengeBytes(c *PushChallenge) []byte {
 	h.Write([]byte{0})
 	h.Write([]byte(strconv.Itoa(c.Number)))
 	h.Write(c.Salt)
+	h.Write(c.Operation)
 	return h.Sum(nil)
 }
 

@@ -219,7 +219,8 @@ func (s *Service) PushOptions(ctx context.Context, c *Caller, id string) (json.R
 // linking), with user verification required. A signature counter that did
 // not increase is refused (WEBAUTHN_SIGN_COUNT_REGRESSION), alerted by email
 // and recorded as a security event. In one transaction the challenge becomes
-// APPROVED, the counter is saved and the requesting session is stepped up; a
+// APPROVED, the counter is saved and the requesting session is stepped up
+// (and granted the operation the challenge named, if any: stepupscope.go); a
 // wrong number instead declines the challenge (VERIFICATION_CODE_INVALID). A
 // confirmation's resources become VERIFIED in that transaction too, unless
 // they changed since the challenge (settleConfirmation: STATE_INVALID, and
@@ -341,6 +342,12 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 				sess.SteppedUp, sess.SteppedUpAt = true, now
 				if err := tx.UpdateSession(sess); err != nil {
 					return err
+				}
+				if len(cur.Operation) > 0 {
+					op := &boundOperation{hash: cur.Operation, summary: cur.Summary}
+					if err := s.grantStepUp(tx, sess.TokenHash, sess.UserID, op, now); err != nil {
+						return err
+					}
 				}
 			}
 		}

@@ -9,20 +9,31 @@ import (
 
 // StepUpPush sends a step-up challenge to the caller's companion device (Weavr
 // stepupSCAChallengePush). summary says which operation is being approved
-// (DefaultPushSummary when empty). The answer carries the challenge's id and
+// (DefaultPushSummary when empty). operation, when not "", is the
+// reference of the operation a STEP_UP_REQUIRED answer named (Deputy
+// extension): its summary is shown instead of summary, the signature covers
+// it and approval grants it alone (stepupscope.go). The answer carries the challenge's id and
 // the number the requesting client shows. A new request from the same session
 // supersedes its pending one; a user has at most 5 pending challenges
 // (CHALLENGE_LIMIT_EXCEEDED).
-func (s *Service) StepUpPush(ctx context.Context, c *Caller, summary string) (*PushChallenge, error) {
+func (s *Service) StepUpPush(ctx context.Context, c *Caller, summary, operation string) (*PushChallenge, error) {
 	if err := requireBiometrics(c.Programme); err != nil {
 		return nil, err
 	}
-	if summary == "" {
+	op, err := s.openOperation(c, "operation", operation)
+	if err != nil {
+		return nil, err
+	}
+	var opHash []byte
+	switch {
+	case op != nil:
+		summary, opHash = op.summary, op.hash
+	case summary == "":
 		summary = DefaultPushSummary
 	}
 	number, choices, salt := newPushNumbers()
 	var out *PushChallenge
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err = s.store.Update(ctx, func(tx Tx) error {
 		out = nil
 		now := s.clock.Now()
 		u, err := pushedUser(tx, c, now)
@@ -38,7 +49,7 @@ func (s *Service) StepUpPush(ctx context.Context, c *Caller, summary string) (*P
 		}
 		ch := &PushChallenge{
 			ID: id, ProgrammeID: u.ProgrammeID, UserID: u.ID, Kind: PushStepUp, SessionHash: c.Session.TokenHash,
-			Summary: summary, Number: number, Choices: choices, Salt: salt,
+			Summary: summary, Operation: opHash, Number: number, Choices: choices, Salt: salt,
 			State: PushPending, CreatedAt: now, ExpiresAt: now.Add(s.cfg.ChallengeTTL), From: ClientOf(ctx),
 		}
 		if err := tx.InsertPushChallenge(ch); err != nil {

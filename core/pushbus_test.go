@@ -57,7 +57,7 @@ func TestPushBus(t *testing.T) {
 	}))
 	sub := svc.SubscribePush(c.User.ID)
 	defer sub.Close()
-	_, err = svc.StepUpPush(e.ctx, e.caller(prog, e.login(prog, "ada@acme.test")), "Create user bea@acme.test")
+	_, err = svc.StepUpPush(e.ctx, e.caller(prog, e.login(prog, "ada@acme.test")), "Create user bea@acme.test", "")
 	require.NoError(t, err)
 	require.Equal(t, c.User.ID, <-bus.published, "the other replicas are told")
 	<-sub.C // this process's own wake-up

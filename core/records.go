@@ -52,6 +52,9 @@ type ProgrammeSettings struct {
 	// confirm beyond Weavr's four (ResourceTypes): lower-case names such as
 	// "card_orders", at most MaxDeclaredResourceTypes.
 	ResourceTypes []ResourceType `json:",omitempty"`
+	// StepUpScope says what a verified step-up authorises: the session
+	// (SESSION, the default) or the one operation it named, once (OPERATION).
+	StepUpScope StepUpScope `json:",omitempty"`
 }
 
 // AttemptsPerChallenge is how many wrong codes a challenge allows under these
@@ -278,16 +281,20 @@ type PushChallenge struct {
 	Kind        PushKind
 	SessionHash []byte // STEP_UP: the requesting session, stepped up on approval
 	Summary     string
-	Number      int   // 10..99
-	Choices     []int // three distinct numbers, Number among them, shuffled
-	Salt        []byte
-	SecretHash  []byte // LOGIN: keyed hash of the secret that collects the token
-	State       PushState
-	Reason      string // why DECLINED or CANCELLED
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
-	ResolvedAt  time.Time
-	Collected   bool // LOGIN: the token was collected
+	// Operation is a STEP_UP's operation (Operation.hash; Summary is its
+	// summary): the signature covers it and approval grants it. Empty for a
+	// step-up of the session.
+	Operation  []byte `json:",omitempty"`
+	Number     int    // 10..99
+	Choices    []int  // three distinct numbers, Number among them, shuffled
+	Salt       []byte
+	SecretHash []byte // LOGIN: keyed hash of the secret that collects the token
+	State      PushState
+	Reason     string // why DECLINED or CANCELLED
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	ResolvedAt time.Time
+	Collected  bool // LOGIN: the token was collected
 	// From is who asked for it (ClientOf the request that made it).
 	From Client `json:",omitzero"`
 }
@@ -378,6 +385,11 @@ type Challenge struct {
 	// ExpiryReported: the challenge expired unanswered and that was recorded
 	// (an audit event, a step-up's EXPIRED webhook).
 	ExpiryReported bool `json:",omitempty"`
+	// Operation and OperationSummary: a step-up's operation (Operation.hash),
+	// which its verification grants, and what the text named; empty for a
+	// step-up of the session.
+	Operation        []byte `json:",omitempty"`
+	OperationSummary string `json:",omitempty"`
 }
 
 // PasswordToken is a tokenised password (POST /multi/tokenize): the password is

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -33,7 +34,9 @@ func (s *Service) Factors(ctx context.Context, c *Caller) ([]*Factor, error) {
 	return out, internal("list factors", err)
 }
 
-// RequireStepUp is the one way an operation demands a stepped-up session.
+// RequireStepUp is the session-scoped step-up rule (StepUpSession): the
+// caller's session must have passed a step-up. Operations ask Service.stepUp,
+// which applies the programme's scope.
 func RequireStepUp(c *Caller) error {
 	if c.Session == nil || !c.Session.SteppedUp {
 		return StepUpRequired()
@@ -50,7 +53,7 @@ func RequireStepUp(c *Caller) error {
 // already sent stays valid, and no text or budget is spent.
 
 func (s *Service) EnrolSMS(ctx context.Context, c *Caller) error {
-	return s.issueChallenge(ctx, c, PurposeEnrolSMS, nil, func(tx Tx, u *User, now time.Time) error {
+	return s.issueChallenge(ctx, c, PurposeEnrolSMS, nil, nil, func(tx Tx, u *User, now time.Time) error {
 		if u.Mobile == nil {
 			return Conflict(CodeMobileNotAvailable)
 		}
@@ -71,7 +74,8 @@ func (s *Service) EnrolSMS(ctx context.Context, c *Caller) error {
 			return Conflict(CodeChannelAlreadyActive)
 		}
 		if otherActive {
-			if err := RequireStepUp(c); err != nil {
+			if err := s.stepUp(tx, c, Operation{Action: "factor.sms.enrol", Target: u.ID, Fields: []string{"mobile", u.Mobile.E164()},
+				Summary: "Receive codes by SMS on " + u.Mobile.E164()}); err != nil {
 				return err
 			}
 		}
@@ -118,9 +122,16 @@ const stepUpCodes = 2
 var errStepUpCodes = &Error{Class: ErrInvalid,
 	Message: "Bad request: this session was sent 2 step-up codes already; verify the last one, or sign in again."}
 
-// StepUpSMS sends a step-up code to the caller's ACTIVE SMS device (Weavr stepupSCAChallenge).
-func (s *Service) StepUpSMS(ctx context.Context, c *Caller) error {
-	return s.issueChallenge(ctx, c, PurposeStepUpSMS, nil, func(tx Tx, u *User, _ time.Time) error {
+// StepUpSMS sends a step-up code to the caller's ACTIVE SMS device (Weavr
+// stepupSCAChallenge). operation, when not "", is the reference of the
+// operation a STEP_UP_REQUIRED answer named (Deputy extension): the text
+// names it and the code grants it alone (stepupscope.go).
+func (s *Service) StepUpSMS(ctx context.Context, c *Caller, operation string) error {
+	op, err := s.openOperation(c, "operation", operation)
+	if err != nil {
+		return err
+	}
+	return s.issueChallenge(ctx, c, PurposeStepUpSMS, op, nil, func(tx Tx, u *User, _ time.Time) error {
 		f, err := tx.Factor(u.ID, ChannelSMS)
 		if errors.Is(err, ErrRecordNotFound) || (err == nil && f.Status != FactorActive) {
 			return Conflict(CodeChannelNotRegistered)
@@ -131,9 +142,10 @@ func (s *Service) StepUpSMS(ctx context.Context, c *Caller) error {
 
 // issueChallenge creates or replaces the session's challenge for purpose, after
 // prepare has checked (and may have changed) the user's factors in the same
-// transaction, then texts the code to the user's mobile. result is the
-// operation's result, recorded with the change for an idempotent call.
-func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose ChallengePurpose, result any, prepare func(Tx, *User, time.Time) error) error {
+// transaction, then texts the code to the user's mobile, naming op when
+// there is one (a step-up for an operation). result is the operation's
+// result, recorded with the change for an idempotent call.
+func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose ChallengePurpose, op *boundOperation, result any, prepare func(Tx, *User, time.Time) error) error {
 	code, err := s.newCode()
 	if err != nil {
 		return err
@@ -173,6 +185,9 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 			return err // nothing is written or sent
 		}
 		ch.Nonce, ch.CodeHash = nonce, codeHash
+		if op != nil {
+			ch.Operation, ch.OperationSummary = op.hash, op.summary
+		}
 		ch.IssuedAt, ch.ExpiresAt = now, now.Add(s.cfg.ChallengeTTL)
 		ch.MaxAttempts, ch.State = c.Programme.Settings.AttemptsPerChallenge(), ChallengePending
 		if err := tx.PutChallenge(ch); err != nil {
@@ -191,6 +206,9 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 		return internal("issue challenge", err)
 	}
 	text := fmt.Sprintf("%s: your verification code is %s. Never share it with anyone.\n\n@%s #%s", c.Programme.Name, code, s.cfg.OriginHost, code)
+	if op != nil {
+		text = fmt.Sprintf("%s: your code %s approves: %s. Never share it with anyone.\n\n@%s #%s", c.Programme.Name, code, op.summary, s.cfg.OriginHost, code)
+	}
 	if err := s.send.SMS.SendSMS(ctx, SMS{ProgrammeID: user.ProgrammeID, To: *user.Mobile, Text: text}); err != nil {
 		return fmt.Errorf("send challenge SMS: %w", err)
 	}
@@ -261,7 +279,9 @@ func (s *Service) VerifyEnrolSMS(ctx context.Context, c *Caller, code string) er
 	})
 }
 
-// VerifyStepUpSMS steps the session up with the code (Weavr stepupSCAVerify).
+// VerifyStepUpSMS steps the session up with the code (Weavr stepupSCAVerify)
+// and, when the challenge named an operation, grants the session that
+// operation (stepupscope.go).
 func (s *Service) VerifyStepUpSMS(ctx context.Context, c *Caller, code string) error {
 	return s.verifyChallenge(ctx, c, PurposeStepUpSMS, code, func(tx Tx, _ time.Time) error {
 		f, err := tx.Factor(c.User.ID, ChannelSMS)
@@ -332,7 +352,15 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 			if err := tx.UpdateSession(sess); err != nil {
 				return err
 			}
-			if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.verify", u.ID, map[string]string{"purpose": string(purpose)}); err != nil {
+			details := map[string]string{"purpose": string(purpose)}
+			if len(ch.Operation) > 0 {
+				op := &boundOperation{hash: ch.Operation, summary: ch.OperationSummary}
+				if err := s.grantStepUp(tx, sess.TokenHash, u.ID, op, now); err != nil {
+					return err
+				}
+				details["operation"] = hex.EncodeToString(op.hash) // not the summary: it names people
+			}
+			if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.verify", u.ID, details); err != nil {
 				return err
 			}
 			return s.finishIdempotent(ctx, tx, nil)

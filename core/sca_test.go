@@ -89,7 +89,7 @@ func TestStepUpVerifyStepsUpTheSessionForItsLife(t *testing.T) {
 	c := e.caller(e.prog, token)
 	require.ErrorIs(t, core.RequireStepUp(c), core.ErrStepUpRequired)
 
-	require.NoError(t, e.svc.StepUpSMS(e.ctx, c))
+	require.NoError(t, e.svc.StepUpSMS(e.ctx, c, ""))
 	requireCode(t, e.svc.VerifyStepUpSMS(e.ctx, c, wrongCode(core.SandboxCode, 0)), core.ErrConflict, core.CodeCodeInvalid)
 	require.ErrorIs(t, core.RequireStepUp(e.caller(e.prog, token)), core.ErrStepUpRequired, "a wrong code steps nothing up")
 	require.NoError(t, e.svc.VerifyStepUpSMS(e.ctx, c, core.SandboxCode))
@@ -140,10 +140,10 @@ func TestDeactivatedCallerIsRefused(t *testing.T) {
 			return func() error { return e.svc.VerifyEnrolSMS(e.ctx, c, core.SandboxCode) }
 		}, true},
 		{"step-up", func(e *coreEnv, c *core.Caller) func() error {
-			return func() error { return e.svc.StepUpSMS(e.ctx, c) }
+			return func() error { return e.svc.StepUpSMS(e.ctx, c, "") }
 		}, false},
 		{"verify step-up", func(e *coreEnv, c *core.Caller) func() error {
-			require.NoError(e.t, e.svc.StepUpSMS(e.ctx, c))
+			require.NoError(e.t, e.svc.StepUpSMS(e.ctx, c, ""))
 			return func() error { return e.svc.VerifyStepUpSMS(e.ctx, c, core.SandboxCode) }
 		}, false},
 	} {
@@ -227,7 +227,7 @@ func TestOTPAttemptsPerProgramme(t *testing.T) {
 		}},
 		{"step-up", core.PurposeStepUpSMS, func(e *coreEnv, prog *core.Programme, email string) (*core.Caller, func(string) error) {
 			c := e.enrolled(prog, email)
-			require.NoError(e.t, e.svc.StepUpSMS(e.ctx, c))
+			require.NoError(e.t, e.svc.StepUpSMS(e.ctx, c, ""))
 			return c, func(code string) error { return e.svc.VerifyStepUpSMS(e.ctx, c, code) }
 		}},
 	}
@@ -305,7 +305,7 @@ func TestCodesOutsideSandbox(t *testing.T) {
 	codes := map[string]bool{code: true}
 	for i := range 6 {
 		s := e.caller(e.prog, e.login(e.prog, "root@acme.test"))
-		require.NoError(t, e.svc.StepUpSMS(e.ctx, s))
+		require.NoError(t, e.svc.StepUpSMS(e.ctx, s, ""))
 		require.Len(t, e.sms.all(), 2+i)
 		code := e.sms.lastCode(t)
 		assert.Regexp(t, reSixDigits, code)
@@ -353,7 +353,7 @@ func TestReissueReplacesTheCode(t *testing.T) {
 			func(e *coreEnv, c *core.Caller, code string) error { return e.svc.VerifyEnrolSMS(e.ctx, c, code) }},
 		{"step-up",
 			func(e *coreEnv) *core.Caller { return e.enrolled(e.prog, "root@acme.test") },
-			func(e *coreEnv, c *core.Caller) error { return e.svc.StepUpSMS(e.ctx, c) },
+			func(e *coreEnv, c *core.Caller) error { return e.svc.StepUpSMS(e.ctx, c, "") },
 			func(e *coreEnv, c *core.Caller, code string) error { return e.svc.VerifyStepUpSMS(e.ctx, c, code) }},
 	} {
 		t.Run(f.name, func(t *testing.T) {
@@ -388,7 +388,7 @@ func TestSCAFailureLimitIsConfigurable(t *testing.T) {
 	e := newCoreEnv(t, func(c *core.Config) { c.SCAFailureLimit = 3; c.SCALockout = 10 * time.Minute })
 	c := e.enrolled(e.prog, "root@acme.test")
 	other := e.caller(e.prog, e.login(e.prog, "root@acme.test"))
-	require.NoError(t, e.svc.StepUpSMS(e.ctx, c))
+	require.NoError(t, e.svc.StepUpSMS(e.ctx, c, ""))
 	requireCode(t, e.svc.VerifyStepUpSMS(e.ctx, c, wrongCode(core.SandboxCode, 0)), core.ErrConflict, core.CodeCodeInvalid)
 	requireCode(t, e.svc.VerifyStepUpSMS(e.ctx, c, wrongCode(core.SandboxCode, 1)), core.ErrConflict, core.CodeCodeInvalid)
 	assert.Equal(t, 2, e.user(c.User.ID).SCAFailures)
@@ -412,7 +412,7 @@ func TestSCAFailureLimitIsConfigurable(t *testing.T) {
 	}
 
 	fresh := e.caller(e.prog, e.login(e.prog, "root@acme.test"))
-	err := e.svc.StepUpSMS(e.ctx, fresh)
+	err := e.svc.StepUpSMS(e.ctx, fresh, "")
 	requireCode(t, err, core.ErrConflict, core.CodeChallengeLimitExceeded)
 	var ce *core.Error
 	require.ErrorAs(t, err, &ce)
@@ -421,7 +421,7 @@ func TestSCAFailureLimitIsConfigurable(t *testing.T) {
 
 	e.clock.Advance(10 * time.Minute)
 	fresh = e.caller(e.prog, e.login(e.prog, "root@acme.test"))
-	require.NoError(t, e.svc.StepUpSMS(e.ctx, fresh))
+	require.NoError(t, e.svc.StepUpSMS(e.ctx, fresh, ""))
 	require.NoError(t, e.svc.VerifyStepUpSMS(e.ctx, fresh, core.SandboxCode))
 }
 
@@ -431,7 +431,7 @@ func TestChallengeOfAnEndedSession(t *testing.T) {
 	t.Run("verify step-up", func(t *testing.T) {
 		e := newCoreEnv(t)
 		c := e.enrolled(e.prog, "root@acme.test")
-		require.NoError(t, e.svc.StepUpSMS(e.ctx, c))
+		require.NoError(t, e.svc.StepUpSMS(e.ctx, c, ""))
 		require.NoError(t, e.svc.Logout(e.ctx, c))
 		err := e.svc.VerifyStepUpSMS(e.ctx, c, core.SandboxCode)
 		require.ErrorIs(t, err, core.ErrUnauthenticated, "got %v", err)
@@ -451,7 +451,7 @@ func TestChallengeOfAnEndedSession(t *testing.T) {
 		c := e.enrolled(e.prog, "root@acme.test")
 		sent := len(e.sms.all())
 		require.NoError(t, e.svc.Logout(e.ctx, c))
-		err := e.svc.StepUpSMS(e.ctx, c)
+		err := e.svc.StepUpSMS(e.ctx, c, "")
 		require.ErrorIs(t, err, core.ErrUnauthenticated, "got %v", err)
 		assert.Len(t, e.sms.all(), sent, "no code for a session that ended")
 	})
@@ -489,7 +489,7 @@ func TestMobileChangeMakesTheSMSFactorInactive(t *testing.T) {
 	assert.Equal(t, core.FactorInactive, fs[0].Status)
 
 	sent := len(e.sms.all())
-	requireCode(t, e.svc.StepUpSMS(e.ctx, fresh), core.ErrConflict, core.CodeChannelNotRegistered, "no step-up on an INACTIVE factor")
+	requireCode(t, e.svc.StepUpSMS(e.ctx, fresh, ""), core.ErrConflict, core.CodeChannelNotRegistered, "no step-up on an INACTIVE factor")
 	require.Len(t, e.sms.all(), sent, "no code to either number")
 
 	require.NoError(t, e.svc.EnrolSMS(e.ctx, fresh), "enrolling again needs no step-up: no factor is ACTIVE")
@@ -501,7 +501,7 @@ func TestMobileChangeMakesTheSMSFactorInactive(t *testing.T) {
 	assert.Equal(t, core.FactorActive, e.factorStatus(u.ID))
 
 	next := e.caller(e.prog, e.login(e.prog, "bea@acme.test"))
-	require.NoError(t, e.svc.StepUpSMS(e.ctx, next))
+	require.NoError(t, e.svc.StepUpSMS(e.ctx, next, ""))
 	msgs = e.sms.all()
 	assert.Equal(t, newMobile, msgs[len(msgs)-1].To)
 }

@@ -108,6 +108,7 @@ type Tx interface {
 	WebAuthnRegistrationWriter
 	WebhookWriter
 	ConfirmationWriter
+	StepUpGrantWriter
 	CounterWriter
 	// NextID returns a fresh numeric id, unique across identities and users.
 	NextID() (string, error)
@@ -465,6 +466,20 @@ type ConfirmationWriter interface {
 	PutConfirmation(c *Confirmation) error
 }
 
+// StepUpGrantWriter keeps the sessions' step-up grants (stepupscope.go), at
+// most one per session.
+type StepUpGrantWriter interface {
+	// PutStepUpGrant inserts the session's grant, or replaces the one it holds.
+	PutStepUpGrant(g *StepUpGrant) error
+	// TakeStepUpGrant deletes the session's grant when it is for operation
+	// and its ExpiresAt is after now; otherwise it fails with
+	// ErrRecordNotFound and leaves the grant as it is. Of two transactions
+	// taking one grant, at most one commits having taken it.
+	TakeStepUpGrant(sessionHash, operation []byte, now time.Time) error
+	// DeleteStepUpGrantsExpired removes the grants whose ExpiresAt is not after t.
+	DeleteStepUpGrantsExpired(t time.Time) (int, error)
+}
+
 // UniqueKYCReference is the store constraint on KYC references.
 const UniqueKYCReference = "kyc.reference"
 
@@ -504,6 +519,7 @@ const (
 	KindWebhookDeliveries     RecordKind = "webhook_deliveries"     // WebhookDelivery
 	KindResources             RecordKind = "resources"              // Resource
 	KindConfirmations         RecordKind = "confirmations"          // Confirmation
+	KindStepUpGrants          RecordKind = "stepup_grants"          // StepUpGrant
 	KindSequences             RecordKind = "sequences"              // Sequence
 )
 
@@ -515,7 +531,7 @@ func RecordKinds() []RecordKind {
 		KindInvites, KindEmailCodes, KindKYC, KindFactors, KindChallenges, KindAuditEvents, KindAuditHashes,
 		KindAuditCheckpoints, KindIdempotency, KindOutbox, KindPasswordTokens, KindCounters, KindPushChallenges,
 		KindWebAuthnRegistrations, KindWebhookEndpoints, KindWebhookEvents, KindWebhookDeliveries,
-		KindResources, KindConfirmations, KindSequences,
+		KindResources, KindConfirmations, KindStepUpGrants, KindSequences,
 	}
 }
 

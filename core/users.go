@@ -35,9 +35,6 @@ func (s *Service) CreateUser(ctx context.Context, c *Caller, in NewUser) (*User,
 	if err := require(c, PermUsersCreate); err != nil {
 		return nil, err
 	}
-	if err := RequireStepUp(c); err != nil {
-		return nil, err
-	}
 	if err := requireUserDetails("", in.UserDetails); err != nil {
 		return nil, err
 	}
@@ -52,6 +49,9 @@ func (s *Service) CreateUser(ctx context.Context, c *Caller, in NewUser) (*User,
 	u := newUser(c.User.ProgrammeID, c.User.IdentityType, in.UserDetails, now)
 	u.IdentityID, u.Roles = c.User.IdentityID, roles
 	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := s.stepUp(tx, c, createUserOp(u)); err != nil {
+			return err
+		}
 		id, err := tx.NextID()
 		if err != nil {
 			return err
@@ -372,7 +372,7 @@ func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPa
 		if err != nil {
 			return err
 		}
-		if err := s.checkUserChange(tx, c, u, emailChanged || (mobileChanged && !first), rolesChanged, roles); err != nil {
+		if err := s.checkUserChange(tx, c, u, emailChanged || (mobileChanged && !first), rolesChanged, roles, updateUserOp(u, p, email, roles)); err != nil {
 			return err
 		}
 		if emailChanged {
@@ -473,8 +473,8 @@ func firstMobile(tx ReadTx, c *Caller, u *User, mobileChanged bool) (bool, error
 // checkUserChange decides whether the caller may make a change to u, in this
 // order: the rank rule on another user when the change touches their
 // sign-in details (email, mobile) or roles, the rank rule on the new roles,
-// the step-up demand, and the last admin keeping the role.
-func (s *Service) checkUserChange(tx ReadTx, c *Caller, u *User, signInChanged, rolesChanged bool, roles []Role) error {
+// the step-up demand for op, and the last admin keeping the role.
+func (s *Service) checkUserChange(tx Tx, c *Caller, u *User, signInChanged, rolesChanged bool, roles []Role, op Operation) error {
 	if u.ID != c.User.ID { // any change to another user: their name is in what they are sent too
 		if err := requireRank(c, u); err != nil {
 			return err
@@ -486,7 +486,7 @@ func (s *Service) checkUserChange(tx ReadTx, c *Caller, u *User, signInChanged, 
 		}
 	}
 	if signInChanged || (rolesChanged && raisesPrivilege(u.Roles, roles)) {
-		if err := RequireStepUp(c); err != nil {
+		if err := s.stepUp(tx, c, op); err != nil {
 			return err
 		}
 	}
@@ -571,7 +571,7 @@ func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, activ
 		// Lifting a lockout, or forgetting failed sign-ins, is a privilege:
 		// otherwise activating a user would reset a password guesser's count.
 		if active && locked {
-			if err := RequireStepUp(c); err != nil {
+			if err := s.stepUp(tx, c, Operation{Action: "user.activate", Target: u.ID, Summary: "Unlock user " + u.Email}); err != nil {
 				return err
 			}
 		}

@@ -631,20 +631,20 @@ func TestWebhookStepUpExpired(t *testing.T) {
 	require.NoError(t, err)
 	e.prog = prog
 	sms := e.enrolled(e.prog, "ada@acme.test")
-	require.NoError(t, e.svc.StepUpSMS(e.ctx, sms))
+	require.NoError(t, e.svc.StepUpSMS(e.ctx, sms, ""))
 	require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error { // as if Ada had enrolled her phone
 		return tx.PutFactor(&core.Factor{UserID: sms.User.ID, Channel: core.ChannelBiometric, Status: core.FactorActive,
 			CredentialID: []byte("credential-ada"), CreatedAt: hookT0, UpdatedAt: hookT0})
 	}))
 	var first []string
 	for range 2 {
-		ch, err := e.svc.StepUpPush(e.ctx, e.caller(e.prog, e.login(e.prog, "ada@acme.test")), "Create user bea@acme.test")
+		ch, err := e.svc.StepUpPush(e.ctx, e.caller(e.prog, e.login(e.prog, "ada@acme.test")), "Create user bea@acme.test", "")
 		require.NoError(t, err)
 		first = append(first, ch.ID)
 	}
 
 	e.clock.Advance(10 * time.Minute)
-	last, err := e.svc.StepUpPush(e.ctx, e.caller(e.prog, e.login(e.prog, "ada@acme.test")), "Create user bea@acme.test")
+	last, err := e.svc.StepUpPush(e.ctx, e.caller(e.prog, e.login(e.prog, "ada@acme.test")), "Create user bea@acme.test", "")
 	require.NoError(t, err, "the two expired challenges no longer count as pending")
 	require.NoError(t, e.svc.Sweep(e.ctx))
 	require.NoError(t, e.svc.Sweep(e.ctx), "a second sweep finds nothing new")

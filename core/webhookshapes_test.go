@@ -27,7 +27,7 @@ var webhookSchemas = map[string]string{
 func TestWebhookEventsMatchSchemas(t *testing.T) {
 	e := newHookEnv(t)
 	root := e.steppedUpRoot(e.prog, "root@acme.test")
-	require.NoError(t, e.svc.StepUpSMS(e.ctx, root))
+	require.NoError(t, e.svc.StepUpSMS(e.ctx, root, ""))
 	require.NoError(t, e.svc.VerifyStepUpSMS(e.ctx, root, e.sms.lastCode(t)))
 	send := func(id, payee string) {
 		_, err := e.svc.PutResource(e.ctx, e.prog, core.NewResource{Type: core.ResourceSends, ID: id, UserID: root.User.ID,
@@ -56,7 +56,7 @@ func TestWebhookEventsMatchSchemas(t *testing.T) {
 	}))
 	require.NoError(t, e.svc.ResetUserDevice(e.ctx, root, bea.ID))
 	other := e.caller(e.prog, e.login(e.prog, "root@acme.test"))
-	require.NoError(t, e.svc.StepUpSMS(e.ctx, other))
+	require.NoError(t, e.svc.StepUpSMS(e.ctx, other, ""))
 	for i := range 5 {
 		if e.svc.VerifyStepUpSMS(e.ctx, other, wrongCode(core.SandboxCode, i)) != nil && i == 4 {
 			break

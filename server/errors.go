@@ -32,10 +32,18 @@ type (
 	}
 	// stepUpBody is Weavr's 403 {"errorCode":"STEP_UP_REQUIRED"} with a
 	// message beside it: Weavr's reference app looks for one before routing
-	// to its step-up screen.
+	// to its step-up screen. Under an operation-bound step-up it names the
+	// operation (Deputy extension).
 	stepUpBody struct {
-		ErrorCode string `json:"errorCode"`
-		Message   string `json:"message"`
+		ErrorCode string         `json:"errorCode"`
+		Message   string         `json:"message"`
+		Operation *operationJSON `json:"operation,omitempty"`
+	}
+	// operationJSON is the operation a step-up must name: what to show,
+	// and the reference to send to the step-up.
+	operationJSON struct {
+		Summary   string `json:"summary"`
+		Reference string `json:"reference"`
 	}
 	errorBody struct {
 		Code    string `json:"code"`
@@ -84,6 +92,10 @@ func capMessage(message string) string {
 // stepUpMessage is the message of every STEP_UP_REQUIRED answer.
 const stepUpMessage = "Step-up required: verify a step-up challenge in this session, then retry."
 
+// operationStepUpMessage is the message of a STEP_UP_REQUIRED answer that
+// names its operation.
+const operationStepUpMessage = "Step-up required: verify a step-up challenge for this operation (its reference in the challenge's body), then retry it unchanged."
+
 // toHTTP maps an error to its status and body.
 func toHTTP(err error) (int, any) {
 	var ce *core.Error
@@ -119,7 +131,12 @@ func toHTTP(err error) (int, any) {
 	case errors.Is(err, core.ErrInvalidCredentials):
 		return http.StatusForbidden, errorBody{Code: core.CodeInvalidCredentials, Message: "The credentials are not found or are incorrect."}
 	case errors.Is(err, core.ErrStepUpRequired):
-		return http.StatusForbidden, stepUpBody{ErrorCode: core.CodeStepUpRequired, Message: stepUpMessage}
+		body := stepUpBody{ErrorCode: core.CodeStepUpRequired, Message: stepUpMessage}
+		if ce != nil && ce.Operation != nil {
+			body.Message = operationStepUpMessage
+			body.Operation = &operationJSON{Summary: ce.Operation.Summary, Reference: ce.Operation.Reference}
+		}
+		return http.StatusForbidden, body
 	case errors.Is(err, core.ErrPermissionDenied):
 		return http.StatusForbidden, errorCodeBody{ErrorCode: code(core.CodeInsufficientPermissions)}
 	case errors.Is(err, core.ErrNotFound):

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+
 	"github.com/deputyhq/deputy/core"
 )
 
@@ -91,15 +93,44 @@ func (s *Server) enrolOTPVerify(r *request) (reply, error) {
 	return noContent()
 }
 
-// stepUpOTP implements Weavr stepupSCAChallenge.
+// stepUpOTP implements Weavr stepupSCAChallenge, with Deputy's optional
+// body {operation} naming the operation to step up for.
 func (s *Server) stepUpOTP(r *request) (reply, error) {
 	if err := otpChannel(r); err != nil {
 		return reply{}, err
 	}
-	if err := s.svc.StepUpSMS(answering(r, noResult), r.caller); err != nil {
+	op, err := stepUpOperation(r)
+	if err != nil {
+		return reply{}, err
+	}
+	if err := s.svc.StepUpSMS(answering(r, noResult), r.caller, op); err != nil {
 		return reply{}, err
 	}
 	return noContent()
+}
+
+// maxOperationRef bounds the reference of an operation (core's sealOperation
+// of a summary of at most core.MaxPushSummaryLen characters).
+const maxOperationRef = 2048
+
+// stepUpRequest is the optional body of a step-up (Deputy extension):
+// operation is the reference a STEP_UP_REQUIRED answer gave.
+type stepUpRequest struct {
+	Operation string `json:"operation"`
+}
+
+// stepUpOperation reads the operation reference of a step-up SMS request; "" when none.
+func stepUpOperation(r *request) (string, error) {
+	if len(bytes.TrimSpace(r.body)) == 0 {
+		return "", nil
+	}
+	var in stepUpRequest
+	if err := decodeJSON(r.body, &in); err != nil {
+		return "", err
+	}
+	var f fields
+	f.size("operation", in.Operation, 1, maxOperationRef)
+	return in.Operation, f.err()
 }
 
 // stepUpOTPVerify implements Weavr stepupSCAVerify.

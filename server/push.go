@@ -171,7 +171,8 @@ func (s *Server) unlinkDeviceUsingPush(r *request) (reply, error) {
 }
 
 type stepUpPushRequest struct {
-	Summary string `json:"summary"`
+	Summary   string `json:"summary"`
+	Operation string `json:"operation"` // see stepUpRequest; its summary is shown, never Summary
 }
 
 type stepUpPushResponse struct {
@@ -197,7 +198,8 @@ func deviceOut(r core.Reachability) deviceJSON {
 }
 
 // stepUpPush implements Weavr stepupSCAChallengePush, with Deputy's optional
-// body {summary} naming the operation being approved.
+// body {summary} naming the operation being approved, or {operation}, the
+// reference a STEP_UP_REQUIRED answer gave.
 func (s *Server) stepUpPush(r *request) (reply, error) {
 	if err := pushChannel(r); err != nil {
 		return reply{}, err
@@ -208,7 +210,10 @@ func (s *Server) stepUpPush(r *request) (reply, error) {
 			return reply{}, err
 		}
 		var f fields
-		f.text("summary", in.Summary, 1, core.MaxPushSummaryLen)
+		if in.Operation == "" {
+			f.text("summary", in.Summary, 1, core.MaxPushSummaryLen)
+		}
+		f.size("operation", in.Operation, 1, maxOperationRef)
 		if err := f.err(); err != nil {
 			return reply{}, err
 		}
@@ -216,7 +221,7 @@ func (s *Server) stepUpPush(r *request) (reply, error) {
 	issued := func(ch *core.PushChallenge) (reply, error) {
 		return ok(stepUpPushResponse{ID: ch.ID, Number: ch.Number, deviceJSON: deviceOut(s.svc.DeviceReachability(ch.UserID))})
 	}
-	ch, err := s.svc.StepUpPush(answering(r, issued), r.caller, in.Summary)
+	ch, err := s.svc.StepUpPush(answering(r, issued), r.caller, in.Summary, in.Operation)
 	if err != nil {
 		return reply{}, err
 	}

@@ -73,7 +73,7 @@ func FuzzPushApproveBody(f *testing.F) {
 	require.NoError(f, err)
 	require.NoError(f, svc.FinishBiometricEnrolment(ctx, device, core.SandboxCode, attJSON))
 	_, requester := session()
-	ch, err := svc.StepUpPush(ctx, requester, "Create user alice@example.com with role ADMIN")
+	ch, err := svc.StepUpPush(ctx, requester, "Create user alice@example.com with role ADMIN", "")
 	require.NoError(f, err)
 
 	var pending *core.PushChallenge

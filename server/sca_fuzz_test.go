@@ -120,7 +120,7 @@ func FuzzVerifyBody(f *testing.F) {
 		require.NoError(f, svc.EnrolSMS(ctx, c))
 		if purpose == core.PurposeStepUpSMS {
 			require.NoError(f, svc.VerifyEnrolSMS(ctx, c, core.SandboxCode))
-			require.NoError(f, svc.StepUpSMS(ctx, c))
+			require.NoError(f, svc.StepUpSMS(ctx, c, ""))
 		}
 		tg := &target{path: path, purpose: purpose, token: set.Token, caller: c}
 		require.NoError(f, store.View(ctx, func(tx core.ReadTx) error {

@@ -444,7 +444,13 @@ func (m model) openStepUp(factors []client.Factor) (tea.Model, tea.Cmd) {
 		return m, nil // the session ended meanwhile
 	}
 	o := m.stepUpOp
-	mod := stepup.New(m.sess, m.deps.clock, stepup.Operation{Summary: sentenceCase(o.name), Retry: do(o)}, factors, m.info).SetWidth(m.width - 4).SetColors(m.deps.st.stepUpColors())
+	named := stepup.Operation{Summary: sentenceCase(o.name), Retry: do(o)}
+	if ae := (*client.Error)(nil); errors.As(m.stepUpWait.failure(), &ae) && ae.Operation != nil {
+		// The server binds the step-up to this call: show what it will
+		// approve, in its words.
+		named.Summary, named.Reference = ae.Operation.Summary, ae.Operation.Reference
+	}
+	mod := stepup.New(m.sess, m.deps.clock, named, factors, m.info).SetWidth(m.width - 4).SetColors(m.deps.st.stepUpColors())
 	m.modal, m.stepUpOp = &mod, op{}
 	m.fullHelp = false
 	return m, mod.Init()

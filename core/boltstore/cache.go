@@ -102,6 +102,7 @@ func cloneProgramme(p *core.Programme) *core.Programme {
 		c.RetiredKeys[i].Hash = bytes.Clone(p.RetiredKeys[i].Hash)
 	}
 	c.Settings.AllowedOrigins = slices.Clone(p.Settings.AllowedOrigins)
+	c.Settings.ResourceTypes = slices.Clone(p.Settings.ResourceTypes)
 	return &c
 }
 

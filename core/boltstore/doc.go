@@ -10,7 +10,7 @@
 // Writes go through db.Batch, so concurrent Updates share one commit (and one
 // fsync); reads go through db.View.
 //
-// The bucket tree (schema version 8; the buckets marked "2" to "8" came with
+// The bucket tree (schema version 10; the buckets marked "2" to "10" came with
 // that migration):
 //
 //	v1                                   root; its sequence numbers NextID
@@ -107,8 +107,10 @@
 //	│   └── [endpointID]<seq> -> nothing every delivery of an endpoint
 //	├── resources/                                                  8
 //	│   └── [programmeID, type, id] -> Resource   operations embedders register for confirmation
-//	└── confirmations/                                              8
-//	    └── <id>         -> Confirmation confirmation challenges (the id of a push one is its PushChallenge's)
+//	├── confirmations/                                              8
+//	│   └── <id>         -> Confirmation confirmation challenges (the id of a push one is its PushChallenge's)
+//	└── stepup_grants/                                              10
+//	    └── <session token hash> -> StepUpGrant   what an operation-bound step-up authorises, once
 //
 // A key written [a, b, ...] is a composite key: each part is preceded by its
 // length as a uvarint, so no part can run into the next and [a, b] is a prefix

@@ -69,6 +69,7 @@ var exports = map[core.RecordKind]kindExport{
 	core.KindWebhookDeliveries:     records[core.WebhookDelivery](bucketWebhookDeliveries),
 	core.KindResources:             records[core.Resource](bucketResources),
 	core.KindConfirmations:         records[core.Confirmation](bucketConfirmations),
+	core.KindStepUpGrants:          records[core.StepUpGrant](bucketStepUpGrants),
 	core.KindSequences:             {nil, exportSequences},
 }
 

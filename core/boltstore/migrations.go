@@ -72,6 +72,9 @@ var (
 	// Added by migration 8 (confirm.go).
 	bucketResources     = []byte("resources")
 	bucketConfirmations = []byte("confirmations")
+
+	// Added by migration 10 (stepup.go).
+	bucketStepUpGrants = []byte("stepup_grants")
 )
 
 // A migration takes a file from schema version Version-1 to Version. It runs
@@ -96,6 +99,7 @@ var migrations = []migration{
 	{Version: 7, Description: "add webhook endpoints, the outbox of events and their deliveries", Migrate: addWebhooks},
 	{Version: 8, Description: "add confirmation challenges and the resources they confirm", Migrate: addConfirmations},
 	{Version: 9, Description: "start each webhook endpoint's fan-out cursor at its programme's audit log size", Migrate: startWebhookFanOut},
+	{Version: 10, Description: "add the sessions' step-up grants", Migrate: addStepUpGrants},
 }
 
 // migrate brings the file up to the last of ms. It refuses a file whose

@@ -80,6 +80,7 @@ var kinds = map[core.RecordKind]kindCopy{
 	core.KindWebhookDeliveries:     jsonKind[core.WebhookDelivery]("webhook_deliveries", "seq", (*tx).insertWebhookDelivery),
 	core.KindResources:             jsonKind[core.Resource]("resources", "programme_id, type, id", (*tx).PutResource),
 	core.KindConfirmations:         jsonKind[core.Confirmation]("confirmations", "id", (*tx).PutConfirmation),
+	core.KindStepUpGrants:          jsonKind[core.StepUpGrant]("stepup_grants", "session_hash", (*tx).PutStepUpGrant),
 	core.KindSequences:             {[]string{"log_heads", "ids", "webhook_delivery_seq"}, exportSequences, loads((*tx).loadSequence)},
 }
 

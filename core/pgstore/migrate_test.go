@@ -59,7 +59,7 @@ func TestMigration0001(t *testing.T) {
 	assert.Equal(t, []string{
 		"audit_checkpoints", "audit_events", "audit_hashes", "challenges", "confirmations", "counters", "email_codes", "factors",
 		"idempotency", "identities", "invites", "kyc", "log_heads", "meta", "outbox", "password_tokens", "passwords",
-		"programme_keys", "programmes", "push_challenges", "reset_codes", "resources", "schema_migrations", "sessions", "users",
+		"programme_keys", "programmes", "push_challenges", "reset_codes", "resources", "schema_migrations", "sessions", "stepup_grants", "users",
 		"webauthn_registrations", "webhook_deliveries", "webhook_endpoints", "webhook_events",
 	}, tables)
 
@@ -136,4 +136,22 @@ func TestMigration0002(t *testing.T) {
 		assert.Zero(t, e2.Fanned)
 		return nil
 	}))
+}
+
+// TestMigration0003 brings a version 2 database holding a session to
+// version 3: the step-up grants table exists, empty, and the session is kept.
+func TestMigration0003(t *testing.T) {
+	url := pgtest.URL(t)
+	require.NoError(t, pgstore.MigrateTo(t.Context(), url, 2))
+	conn := connect(t, url)
+	_, err := conn.Exec(t.Context(), `INSERT INTO sessions (token_hash, user_id, last_seen, data) VALUES ('\x01', '101', 0, '{"UserID":"101"}')`)
+	require.NoError(t, err)
+
+	s, err := pgstore.Open(t.Context(), url, pgstore.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	assert.Equal(t, allVersions(), applied(t, conn))
+	var grants, sessions int
+	require.NoError(t, conn.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM stepup_grants), (SELECT count(*) FROM sessions)`).Scan(&grants, &sessions))
+	assert.Equal(t, []int{0, 1}, []int{grants, sessions})
 }

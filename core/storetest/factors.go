@@ -47,7 +47,9 @@ func challenge(sessionHash string, p core.ChallengePurpose, issuedAt time.Time) 
 		State:       core.ChallengePending,
 		// true so that a round trip shows the field is kept; the
 		// expiry test clears it
-		ExpiryReported: true,
+		ExpiryReported:   true,
+		Operation:        []byte("operation-" + sessionHash),
+		OperationSummary: "Create user alice@example.com with roles ADMIN",
 	}
 }
 

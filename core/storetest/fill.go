@@ -89,6 +89,7 @@ func Fill(t *testing.T, s core.Store) {
 			},
 			func() error { return tx.PutResource(resource("p1", core.ResourceSends, "7")) },
 			func() error { return tx.PutConfirmation(confirmation("900")) },
+			func() error { return tx.PutStepUpGrant(stepUpGrant("token-1", "op-a", t0.Add(time.Hour))) },
 		}
 		for _, w := range writes {
 			if err := w(); err != nil {
@@ -220,6 +221,7 @@ func RequireFilled(t *testing.T, s core.Store) {
 		id                           string
 		audit, outbox, delivery      uint64
 		counterErr, idErr, appendErr error
+		grantErr                     error
 	)
 	err := s.Update(t.Context(), func(tx core.Tx) error {
 		count, counterErr = tx.IncrementCounter("login:ann", t0.Add(time.Hour), t0)
@@ -231,12 +233,14 @@ func RequireFilled(t *testing.T, s core.Store) {
 			}
 		}
 		audit, outbox, delivery = e.Seq, m.Seq, d.Seq
+		grantErr = tx.TakeStepUpGrant([]byte("token-1"), []byte("op-a"), t0)
 		return errRollback
 	})
 	require.ErrorIs(t, err, errRollback)
 	require.NoError(t, counterErr)
 	require.NoError(t, idErr)
 	require.NoError(t, appendErr)
+	require.NoError(t, grantErr, "the session's step-up grant")
 	assert.Equal(t, 3, count, "the counter's third increment")
 	assert.Equal(t, []uint64{6, 3}, []uint64{audit, outbox}, "the next audit event and outbox message")
 	// A sequence may move on in a transaction that rolls back (PostgreSQL's

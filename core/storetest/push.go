@@ -18,6 +18,7 @@ func pushChallenge(id, userID string, createdAt time.Time) *core.PushChallenge {
 		Kind:        core.PushStepUp,
 		SessionHash: []byte("session-hash-" + id),
 		Summary:     "Create user alice@example.com with role ADMIN",
+		Operation:   []byte("operation-" + id),
 		Number:      47,
 		Choices:     []int{83, 47, 12},
 		Salt:        []byte("salt-" + id),

@@ -380,15 +380,24 @@ func companionUnlink(ctx context.Context, cmd *cli.Command) error {
 	if err := co.requireDevice(); err != nil {
 		return err
 	}
-	const summary = "Unlink this device"
-	up, err := co.s.StepUpPush(ctx, summary)
+	err = co.s.UnlinkBiometric(ctx)
+	if errors.Is(err, client.ErrStepUpRequired) {
+		// Approve on this device what the server asks for (the session, or
+		// under operation-bound step-ups the unlink alone), then repeat.
+		summary := "Unlink this device"
+		if ae := (*client.Error)(nil); errors.As(err, &ae) && ae.Operation != nil {
+			summary = ae.Operation.Summary
+		}
+		up, perr := co.s.StepUpPush(ctx, summary, client.StepUpFor(err))
+		if perr != nil {
+			return perr
+		}
+		if err := co.approve(ctx, up.ID, up.Number, summary); err != nil {
+			return err
+		}
+		err = co.s.UnlinkBiometric(ctx)
+	}
 	if err != nil {
-		return err
-	}
-	if err := co.approve(ctx, up.ID, up.Number, summary); err != nil {
-		return err
-	}
-	if err := co.s.UnlinkBiometric(ctx); err != nil {
 		return err
 	}
 	if err := co.keys.Delete(co.device.CredentialID); err != nil && !errors.Is(err, authenticator.ErrNoCredential) {

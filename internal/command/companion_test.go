@@ -17,11 +17,19 @@ import (
 	"github.com/deputyhq/deputy/server/client"
 )
 
-// TestCompanionCLI drives the headless companion against a sandbox server:
-// enrol, list and approve a push step-up that another session asked for and
-// a confirmation of two sends, decline with "I did not do this", and unlink.
-func TestCompanionCLI(t *testing.T) {
-	inst := testserver.Start(t, testserver.Options{Programme: core.NewProgramme{Name: "CLI", Settings: core.ProgrammeSettings{Biometrics: true}}})
+// companionEnv is a sandbox server with a corporate whose root user
+// ada@acme.test the headless companion in dir acts for.
+type companionEnv struct {
+	api       *client.Client
+	corp      *client.Corporate
+	dir       string
+	companion func(args ...string) (string, error) // runs `deputy companion args...`
+	requester func() *client.Session               // signs ada in, as another client would
+}
+
+func newCompanionEnv(t *testing.T, set core.ProgrammeSettings) *companionEnv {
+	t.Helper()
+	inst := testserver.Start(t, testserver.Options{Programme: core.NewProgramme{Name: "CLI", Settings: set}})
 	ctx := context.Background()
 	api, err := client.New(inst.URL, inst.APIKey)
 	require.NoError(t, err)
@@ -35,18 +43,60 @@ func TestCompanionCLI(t *testing.T) {
 	_, err = api.CreatePassword(ctx, corp.RootUser.ID.ID, "Str0ng-Passw0rd")
 	require.NoError(t, err)
 	dir := filepath.Join(t.TempDir(), "companion")
-	companion := func(args ...string) (string, error) {
-		t.Helper()
-		return run(t, 60*time.Second, append(append([]string{"companion"}, args...),
-			"--server", inst.URL, "--key", inst.UIKey, "--email", "ada@acme.test", "--password", "Str0ng-Passw0rd", "--dir", dir)...)
+	return &companionEnv{api: api, corp: corp, dir: dir,
+		companion: func(args ...string) (string, error) {
+			t.Helper()
+			return run(t, 60*time.Second, append(append([]string{"companion"}, args...),
+				"--server", inst.URL, "--key", inst.UIKey, "--email", "ada@acme.test", "--password", "Str0ng-Passw0rd", "--dir", dir)...)
+		},
+		requester: func() *client.Session {
+			l, err := ui.LoginWithPassword(ctx, "ada@acme.test", "Str0ng-Passw0rd")
+			require.NoError(t, err)
+			return ui.Session(l.Token)
+		},
 	}
-	requester := func() *client.Session {
-		l, err := ui.LoginWithPassword(ctx, "ada@acme.test", "Str0ng-Passw0rd")
-		require.NoError(t, err)
-		return ui.Session(l.Token)
-	}
+}
 
-	_, err = companion("pending")
+// TestCompanionCLIOperationStepUp: under operation-bound step-ups the
+// headless companion shows and approves the operation a step-up named, which
+// then goes through once, and unlinks its device.
+func TestCompanionCLIOperationStepUp(t *testing.T) {
+	ce := newCompanionEnv(t, core.ProgrammeSettings{Biometrics: true, StepUpScope: core.StepUpOperation})
+	ctx := context.Background()
+	_, err := ce.companion("enrol", "--device-name", "CI runner", "--code", core.SandboxCode, "--passcode", "correct horse")
+	require.NoError(t, err)
+
+	admin := ce.requester()
+	pia := client.UserCreate{Name: "Pia", Surname: "Sand", Email: "pia@acme.test", Roles: []string{client.RoleAdmin}}
+	_, err = admin.CreateUser(ctx, pia)
+	require.ErrorIs(t, err, client.ErrStepUpRequired)
+	up, err := admin.StepUpPush(ctx, "", client.StepUpFor(err))
+	require.NoError(t, err)
+	out, err := ce.companion("pending")
+	require.NoError(t, err)
+	assert.Contains(t, out, "Create user pia@acme.test with roles ADMIN")
+	out, err = ce.companion("approve", "--id", up.ID, "--number", strconv.Itoa(up.Number), "--passcode", "correct horse")
+	require.NoError(t, err)
+	assert.Contains(t, out, "Approved challenge "+up.ID+": Create user pia@acme.test with roles ADMIN")
+	_, err = admin.CreateUser(ctx, pia)
+	require.NoError(t, err, "the approved operation")
+	_, err = admin.CreateUser(ctx, client.UserCreate{Name: "Bea", Surname: "Sand", Email: "bea@acme.test"})
+	require.ErrorIs(t, err, client.ErrStepUpRequired, "nothing else")
+
+	out, err = ce.companion("unlink", "--passcode", "correct horse")
+	require.NoError(t, err)
+	assert.Contains(t, out, "Unlinked device")
+}
+
+// TestCompanionCLI drives the headless companion against a sandbox server:
+// enrol, list and approve a push step-up that another session asked for and
+// a confirmation of two sends, decline with "I did not do this", and unlink.
+func TestCompanionCLI(t *testing.T) {
+	ce := newCompanionEnv(t, core.ProgrammeSettings{Biometrics: true})
+	api, corp, dir, companion, requester := ce.api, ce.corp, ce.dir, ce.companion, ce.requester
+	ctx := context.Background()
+
+	_, err := companion("pending")
 	require.ErrorContains(t, err, "no device enrolled")
 	out, err := companion("enrol", "--device-name", "CI runner", "--code", core.SandboxCode, "--passcode", "correct horse", "--json")
 	require.NoError(t, err)

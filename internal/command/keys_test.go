@@ -143,7 +143,7 @@ func TestProgrammeCommandsReachARunningServer(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(stdout), &set), "stdout: %s", stdout)
 	weavrTypes := []any{"sends", "outgoing_wire_transfers", "linked_account_declaration", "correspondent_bank_transfers"}
 	assert.Equal(t, map[string]any{"passwordProfile": "weavr", "requireTokenisedPasswords": false, "otpAttempts": 2.0, "biometrics": true,
-		"resourceTypes": weavrTypes}, set, "the API's JSON style; settings not given keep their value")
+		"resourceTypes": weavrTypes, "stepUpScope": "SESSION"}, set, "the API's JSON style; settings not given keep their value")
 
 	stdout, err = run(t, 30*time.Second, "programme", "settings", "--db", db, "--id", p["id"], "--resource-types", "card_orders, loan_drawdowns")
 	require.NoError(t, err)
@@ -154,6 +154,15 @@ func TestProgrammeCommandsReachARunningServer(t *testing.T) {
 	assert.ErrorContains(t, err, "resourceTypes[1]", "a malformed type is refused, naming it")
 	_, err = run(t, 30*time.Second, "programme", "settings", "--db", db, "--id", p["id"], "--resource-types", "sends")
 	assert.ErrorContains(t, err, "resourceTypes[0]", "Weavr's own types need no declaring")
+
+	stdout, err = run(t, 30*time.Second, "programme", "settings", "--db", db, "--id", p["id"], "--step-up-scope", "operation")
+	require.NoError(t, err)
+	set = nil
+	require.NoError(t, json.Unmarshal([]byte(stdout), &set), "stdout: %s", stdout)
+	assert.Equal(t, "OPERATION", set["stepUpScope"])
+	assert.Equal(t, 2.0, set["otpAttempts"], "settings not given keep their value")
+	_, err = run(t, 30*time.Second, "programme", "settings", "--db", db, "--id", p["id"], "--step-up-scope", "forever")
+	assert.ErrorContains(t, err, "want session or operation")
 
 	_, err = run(t, 30*time.Second, "programme", "rotate-key", "--db", db, "--id", "100000999", "--key", "ui")
 	assert.ErrorContains(t, err, "programme not found", "the server's refusal comes back")

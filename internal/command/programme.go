@@ -130,6 +130,7 @@ func settingsFlags() []cli.Flag {
 		&cli.StringFlag{Name: "sender-name", Usage: "the name emails come from (default: the programme's name)"},
 		&cli.BoolFlag{Name: "biometrics", Usage: "let users enrol the companion app's biometric credential and approve push step-ups and sign-ins with it"},
 		&cli.StringFlag{Name: "resource-types", Usage: "comma-separated kinds of operation users confirm beyond Weavr's four (sends, outgoing_wire_transfers, ...), e.g. card_orders"},
+		&cli.StringFlag{Name: "step-up-scope", Value: "session", Usage: "what a verified step-up authorises: session (the session, as Weavr) or operation (the one operation it named, once)"},
 	}
 }
 
@@ -169,6 +170,14 @@ func settingsFrom(cmd *cli.Command, base core.ProgrammeSettings) (core.Programme
 	}
 	if cmd.IsSet("biometrics") {
 		set.Biometrics = cmd.Bool("biometrics")
+	}
+	if cmd.IsSet("step-up-scope") {
+		switch sc := core.StepUpScope(strings.ToUpper(cmd.String("step-up-scope"))); sc {
+		case core.StepUpSession, core.StepUpOperation:
+			set.StepUpScope = sc
+		default:
+			return set, fmt.Errorf("--step-up-scope %q: want session or operation", cmd.String("step-up-scope"))
+		}
 	}
 	return set, nil
 }
@@ -246,6 +255,7 @@ type programmeSettings struct {
 	OTPAttempts               int      `json:"otpAttempts"`
 	Biometrics                bool     `json:"biometrics"`
 	ResourceTypes             []string `json:"resourceTypes"`
+	StepUpScope               string   `json:"stepUpScope"`
 }
 
 // settingsJSON is what `programme settings` prints: every setting in force.
@@ -254,5 +264,6 @@ func settingsJSON(s core.ProgrammeSettings) programmeSettings {
 		PasswordProfile: s.PasswordProfile, SenderName: s.SenderName, InviteURL: s.InviteURL, ResetURL: s.ResetURL,
 		RequireTokenisedPasswords: s.RequireTokenisedPasswords, AllowedOrigins: s.AllowedOrigins,
 		OTPAttempts: s.AttemptsPerChallenge(), Biometrics: s.Biometrics, ResourceTypes: s.ResourceTypeNames(),
+		StepUpScope: string(s.Scope()),
 	}
 }

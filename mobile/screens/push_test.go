@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/mobile/screens"
 	"github.com/deputyhq/deputy/server/client"
 )
@@ -64,15 +66,26 @@ func TestWatchPushFallsBackToLongPolling(t *testing.T) {
 	require.ErrorIs(t, <-done, context.Canceled)
 }
 
-// TestUnlinkScreenStepsUp: unlinking needs a stepped-up session; a fresh
-// sign-in is asked for a texted code first.
+// TestUnlinkScreenStepsUp: unlinking needs a step-up; a fresh sign-in is
+// asked for a texted code first, whether the programme steps sessions up or
+// binds each step-up to its operation.
 func TestUnlinkScreenStepsUp(t *testing.T) {
+	for _, scope := range []core.StepUpScope{core.StepUpSession, core.StepUpOperation} {
+		t.Run(string(scope), func(t *testing.T) { testUnlinkScreenStepsUp(t, scope) })
+	}
+}
+
+func testUnlinkScreenStepsUp(t *testing.T, scope core.StepUpScope) {
 	ctx := context.Background()
 	d := startDeputy(t)
 	sess := signIn(t, d, "grace@acme.test")
 	require.NoError(t, sess.EnrolSMS(ctx))
 	require.NoError(t, sess.VerifyEnrolSMS(ctx, "123456"))
 	enrolOtherDevice(t, d)
+	set := d.Programme.Settings
+	set.Biometrics, set.StepUpScope = true, scope
+	_, err := d.Service.UpdateProgrammeSettings(ctx, d.Programme.ID, set)
+	require.NoError(t, err)
 
 	ui := uiClient(t, d)
 	login, err := ui.LoginWithPassword(ctx, "grace@acme.test", gracePassword)
@@ -104,4 +117,13 @@ func TestUnlinkScreenStepsUp(t *testing.T) {
 			assert.NotEqual(t, client.FactorActive, f.Status)
 		}
 	}
+	msgs, err := d.key.Outbox(ctx, 10)
+	require.NoError(t, err)
+	want := "your verification code is"
+	if scope == core.StepUpOperation {
+		want = "approves: Unlink your companion device." // the code named the unlink
+	}
+	i := slices.IndexFunc(msgs, func(m client.Message) bool { return m.Channel == "SMS" })
+	require.GreaterOrEqual(t, i, 0, "the step-up code was texted")
+	assert.Contains(t, msgs[i].Text, want)
 }

@@ -90,7 +90,7 @@ func (s *UnlinkScreen) unlink() {
 		if !errors.Is(err, client.ErrStepUpRequired) {
 			return false, alreadyUnlinked(err)
 		}
-		return true, s.sess.StepUpSMS(ctx, client.IdempotencyRef(stepUpRef))
+		return true, s.sess.StepUpSMS(ctx, client.IdempotencyRef(stepUpRef), client.StepUpFor(err))
 	}, func(codeSent bool, err error) {
 		s.setBusy(false)
 		if err != nil {

@@ -160,6 +160,7 @@ type call struct {
 	noKey          bool       // public endpoints (health probes) take no api key
 	token          string     // bearer token; "" for key-level calls
 	idempotencyRef string
+	operation      string // ForOperation: read by the step-ups, which send it in their body
 }
 
 // do performs one call. Every error it returns names the operation: an API

@@ -63,6 +63,36 @@ type Error struct {
 	Fields     []FieldError  // the invalid fields of a 400
 	RetryAfter time.Duration // from the Retry-After header (423, 429, some 409s); 0 when absent
 	RequestRef string        // the request-ref header: quote it when reporting a problem
+	// Operation is the operation an [ErrStepUpRequired] answer names when the
+	// programme binds step-ups to operations (stepUpScope OPERATION): step up
+	// with [ForOperation], then repeat the call unchanged. nil otherwise.
+	Operation *StepUpOperation
+}
+
+// StepUpOperation is an operation a step-up must name: Summary is what the
+// user will be shown (by text or on the phone), Reference what the step-up sends.
+type StepUpOperation struct {
+	Summary   string
+	Reference string
+}
+
+// ForOperation binds a step-up ([Session.StepUpSMS], [Session.StepUpPush])
+// to the operation whose reference an [ErrStepUpRequired] answer gave
+// ([Error.Operation]): the code or the approval then authorises that
+// operation alone, once. Other calls ignore it.
+func ForOperation(reference string) CallOption {
+	return func(c *call) { c.operation = reference }
+}
+
+// StepUpFor is [ForOperation] for the operation that err, an
+// [ErrStepUpRequired] answer, names; when it names none (the programme
+// steps sessions up) the step-up is the session's.
+func StepUpFor(err error) CallOption {
+	var e *Error
+	if errors.As(err, &e) && e.Operation != nil {
+		return ForOperation(e.Operation.Reference)
+	}
+	return ForOperation("")
 }
 
 // Is reports whether e belongs to the class target (one of the Err* sentinels).
@@ -141,9 +171,13 @@ func sentence(msg string) string {
 // errorBody is the union of the API's error bodies: Weavr's BadRequestError,
 // the errorCode bodies of 403 and 409, and the code/message Error.
 type errorBody struct {
-	Code         string `json:"code"`
-	ErrorCode    string `json:"errorCode"`
-	Message      string `json:"message"`
+	Code      string `json:"code"`
+	ErrorCode string `json:"errorCode"`
+	Message   string `json:"message"`
+	Operation *struct {
+		Summary   string `json:"summary"`
+		Reference string `json:"reference"`
+	} `json:"operation"`
 	SyntaxErrors *struct {
 		InvalidFields []struct {
 			FieldName string   `json:"fieldName"`
@@ -164,6 +198,9 @@ func fromResponse(res *http.Response, data []byte, now time.Time) *Error {
 	e.Code, e.Message = b.ErrorCode, b.Message
 	if e.Code == "" {
 		e.Code = b.Code
+	}
+	if b.Operation != nil && e.Code == CodeStepUpRequired {
+		e.Operation = &StepUpOperation{Summary: b.Operation.Summary, Reference: b.Operation.Reference}
 	}
 	if b.SyntaxErrors != nil {
 		for _, f := range b.SyntaxErrors.InvalidFields {

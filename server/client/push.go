@@ -178,20 +178,29 @@ func (s *Session) UnlinkBiometric(ctx context.Context, opts ...CallOption) error
 // session up (Weavr stepupSCAChallengePush). summary says what is being
 // approved ("" for the server's default); show the returned Number to the
 // user. Without an enrolled device it is [ErrConflict] CHANNEL_NOT_REGISTERED.
-// Accepts [IdempotencyRef].
+// Accepts [IdempotencyRef] and [ForOperation], with which the phone shows
+// the operation's summary (not summary) and the approval authorises it alone.
 func (s *Session) StepUpPush(ctx context.Context, summary string, opts ...CallOption) (*PushStepUp, error) {
-	var in any
-	if summary != "" {
-		in = struct {
-			Summary string `json:"summary"`
-		}{summary}
-	}
 	var out struct {
 		ID     string `json:"id"`
 		Number int    `json:"number"`
 		deviceJSON
 	}
-	if err := s.do(ctx, &call{op: "start push step-up", method: http.MethodPost, path: "/multi/stepup/challenges/push/" + ChannelBiometric, in: in, out: &out}, opts...); err != nil {
+	r := &call{op: "start push step-up", method: http.MethodPost, path: "/multi/stepup/challenges/push/" + ChannelBiometric, out: &out}
+	for _, o := range opts {
+		o(r)
+	}
+	switch {
+	case r.operation != "":
+		r.in = struct {
+			Operation string `json:"operation"`
+		}{r.operation}
+	case summary != "":
+		r.in = struct {
+			Summary string `json:"summary"`
+		}{summary}
+	}
+	if err := s.do(ctx, r); err != nil {
 		return nil, err
 	}
 	return &PushStepUp{ID: out.ID, Number: out.Number, Device: out.reach()}, nil

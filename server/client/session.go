@@ -93,9 +93,19 @@ func (s *Session) VerifyEnrolSMS(ctx context.Context, code string, opts ...CallO
 
 // StepUpSMS texts a step-up code to the user's enrolled device (Weavr
 // stepupSCAChallenge). Asking again too soon is [ErrConflict] RETRY_IN_15SEC,
-// with RetryAfter. Accepts [IdempotencyRef].
+// with RetryAfter. Accepts [IdempotencyRef] and [ForOperation], with which
+// the text names the operation and the code authorises it alone.
 func (s *Session) StepUpSMS(ctx context.Context, opts ...CallOption) error {
-	return s.do(ctx, &call{op: "start SMS step-up", method: http.MethodPost, path: "/multi/stepup/challenges/otp/SMS"}, opts...)
+	r := &call{op: "start SMS step-up", method: http.MethodPost, path: "/multi/stepup/challenges/otp/SMS"}
+	for _, o := range opts {
+		o(r)
+	}
+	if r.operation != "" {
+		r.in = struct {
+			Operation string `json:"operation"`
+		}{r.operation}
+	}
+	return s.do(ctx, r)
 }
 
 // VerifyStepUpSMS steps the session up with the texted code (Weavr

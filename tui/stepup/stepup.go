@@ -95,6 +95,11 @@ type Operation struct {
 	// Summary says what will be done, for the admin to recognise it:
 	// "Create user grace@acme.test".
 	Summary string
+	// Reference binds the step-up to the operation when the server asked
+	// for one naming it ([client.Error.Operation]; Summary is then the
+	// server's): the code or the approval allows that call alone, once.
+	// Empty for a step-up of the session.
+	Reference string
 	// Retry repeats the original call with the same idempotency-ref. It runs
 	// once, after the session has stepped up.
 	Retry tea.Cmd
@@ -393,11 +398,11 @@ func (m Model) key(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 // send asks for a code.
 func (m Model) send() (Model, tea.Cmd) {
 	m.state, m.notice = sending, ""
-	ch := m.ch
+	ch, ref := m.ch, m.op.Reference
 	call := func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		defer cancel()
-		return SentMsg{Err: ch.StepUpSMS(ctx)}
+		return SentMsg{Err: ch.StepUpSMS(ctx, client.ForOperation(ref))}
 	}
 	return m, tea.Batch(call, m.startSpin())
 }
@@ -509,11 +514,11 @@ func (m Model) checked(err error) (Model, tea.Cmd) {
 // operation.
 func (m Model) askPhone() (Model, tea.Cmd) {
 	m.state, m.notice = pushing, ""
-	ch, summary := m.ch, m.op.Summary
+	ch, summary, ref := m.ch, m.op.Summary, m.op.Reference
 	call := func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		defer cancel()
-		up, err := ch.StepUpPush(ctx, summary)
+		up, err := ch.StepUpPush(ctx, summary, client.ForOperation(ref))
 		return PushSentMsg{Push: up, Err: err}
 	}
 	return m, tea.Batch(call, m.startSpin())
