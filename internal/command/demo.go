@@ -67,6 +67,11 @@ func demoCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			stopControl, err := inst.serveControl(ctx, db, log)
+			if err != nil {
+				return err
+			}
+			defer stopControl()
 			ln, err := net.Listen("tcp", cmd.String("addr"))
 			if err != nil {
 				return err

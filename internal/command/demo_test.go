@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,8 @@ import (
 )
 
 // TestDemoInfo starts the headless demo and checks that `deputy demo info`
-// prints its banner again, says whether it runs, and after it stopped says so.
+// prints its banner again, says whether it runs, and after it stopped says
+// so; while it runs, `deputy programme settings` changes its programme.
 func TestDemoInfo(t *testing.T) {
 	dir := t.TempDir()
 	_, err := run(t, 30*time.Second, "demo", "info", "--data-dir", dir)
@@ -37,6 +39,11 @@ func TestDemoInfo(t *testing.T) {
 	info, err := run(t, 30*time.Second, "demo", "info", "--data-dir", dir)
 	require.NoError(t, err)
 	assert.Equal(t, banner+"The demo is running.\n", info)
+
+	// Operator commands reach the running demo through its control socket.
+	set, err := run(t, 30*time.Second, "programme", "settings", "--db", filepath.Join(dir, "demo.db"), "--id", "100000001", "--otp-attempts", "3")
+	require.NoError(t, err)
+	assert.Contains(t, set, `"otpAttempts":3`)
 
 	stop()
 	select {

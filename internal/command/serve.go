@@ -115,24 +115,13 @@ func serveCommand() *cli.Command {
 			}
 			attrs := []any{slog.String("addr", ln.Addr().String()), slog.String("db", storeopen.Redacted(cfg.DB)), slog.Bool("sandbox", cfg.Sandbox),
 				slog.Bool("tls", tlsConfig != nil), slog.Any("trusted_proxies", cfg.TrustedProxies)}
-			// A bbolt file is one process's: operator commands reach it
-			// through this server's control socket. On PostgreSQL they open
-			// the database themselves.
+			stopControl, err := inst.serveControl(ctx, cfg.DB, log)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			defer stopControl()
 			if inst.file != nil {
-				ctl, err := control.Listen(cfg.DB)
-				if err != nil {
-					ln.Close()
-					return err
-				}
-				ctlCtx, stopControl := context.WithCancel(ctx)
-				controlDone := make(chan struct{})
-				go func() {
-					defer close(controlDone)
-					if err := control.Serve(ctlCtx, ctl, inst.svc, inst.file); err != nil {
-						log.Error("control socket", slog.String("error", err.Error()))
-					}
-				}()
-				defer func() { stopControl(); <-controlDone }()
 				attrs = append(attrs, slog.String("control_socket", control.SocketPath(cfg.DB)))
 			}
 			if h := tel.MetricsHandler(); h != nil {
@@ -309,6 +298,29 @@ func instrument(store core.Store, tel *telemetry.Telemetry) (core.Store, core.Ob
 
 // Close closes the database.
 func (i *instance) Close() error { return i.store.Close() }
+
+// serveControl serves operator commands on the control socket of db while
+// the instance holds a bbolt file (one process's: `deputy programme ...`
+// reaches it only through this socket); on PostgreSQL they open the database
+// themselves and there is none. stop closes it.
+func (i *instance) serveControl(ctx context.Context, db string, log *slog.Logger) (stop func(), err error) {
+	if i.file == nil {
+		return func() {}, nil
+	}
+	ctl, err := control.Listen(db)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := control.Serve(ctx, ctl, i.svc, i.file); err != nil {
+			log.Error("control socket", slog.String("error", err.Error()))
+		}
+	}()
+	return func() { cancel(); <-done }, nil
+}
 
 // Serve answers HTTP on ln until ctx ends, then shuts down gracefully.
 func (i *instance) Serve(ctx context.Context, ln net.Listener) error {
