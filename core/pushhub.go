@@ -27,13 +27,24 @@ type PushEvent struct {
 	DeviceID    string // unlinked: the device that lost its credential
 }
 
+// Data is what a relay may send of e: its kind and challenge id (for a
+// challenge or resolved event), never the user, the summary or anything else.
+func (e PushEvent) Data() map[string]string {
+	d := map[string]string{"kind": string(e.Kind)}
+	if e.ChallengeID != "" {
+		d["challenge"] = e.ChallengeID
+	}
+	return d
+}
+
 // PushRelay hands push events to a third-party push service (Firebase Cloud
 // Messaging, Apple Push Notification service) to wake a companion that holds
 // no event stream open (package internal/pushrelay). Core calls Notify in the
 // background after the change has committed, for the challenge and resolved
 // events of a user whose linked device registered a push token; its error is
 // logged and fails nothing, but one wrapping ErrPushTokenRejected makes core
-// forget the token. What it sends must carry ids only, never the summary.
+// forget the token. What it sends must carry e.Data() only, ids, never the
+// summary; it has PushRelayTimeout.
 type PushRelay interface {
 	Notify(ctx context.Context, to PushToken, e PushEvent) error
 }

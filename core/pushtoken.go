@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // PushPlatform is the push service that wakes a companion: Deputy's relays
@@ -43,6 +44,9 @@ const (
 	minFCMToken = 32
 	maxFCMToken = 4096
 )
+
+// PushRelayTimeout bounds one PushRelay.Notify, retries included.
+const PushRelayTimeout = 15 * time.Second
 
 // ErrPushTokenRejected is what a PushRelay wraps when the push service says
 // the token is no longer valid (FCM UNREGISTERED, APNs 410 Unregistered or
@@ -121,7 +125,9 @@ func (s *Service) relay(ctx context.Context, e PushEvent) {
 			return err
 		})
 		if err == nil && to != nil {
-			err = s.send.Push.Notify(ctx, *to, e)
+			relayCtx, cancel := context.WithTimeout(ctx, PushRelayTimeout)
+			err = s.send.Push.Notify(relayCtx, *to, e)
+			cancel()
 		}
 		if errors.Is(err, ErrPushTokenRejected) {
 			err = s.forgetPushToken(ctx, e.UserID, *to)
