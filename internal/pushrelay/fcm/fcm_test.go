@@ -39,10 +39,10 @@ type message struct {
 
 // TestNotify: a challenge goes out as one data-only message, authorised by
 // an access token from the service account's token endpoint, whose data is
-// the event's ids and nothing else; the project defaults to the key's.
+// the event's ids and nothing else.
 func TestNotify(t *testing.T) {
 	fake := pushfake.NewFCM(t, "deputy-test")
-	r := newRelay(t, fake, "")
+	r := newRelay(t, fake, "deputy-test")
 	require.NoError(t, r.Notify(t.Context(), device, core.PushEvent{Kind: core.PushEventChallenge, UserID: "100000001", ChallengeID: "100000042"}))
 	require.NoError(t, r.Notify(t.Context(), device, core.PushEvent{Kind: core.PushEventResolved, UserID: "100000001", ChallengeID: "100000042"}))
 	got := fake.Requests()
@@ -50,6 +50,7 @@ func TestNotify(t *testing.T) {
 	var m message
 	require.NoError(t, json.Unmarshal(got[0].Body, &m))
 	assert.Equal(t, device.Token, m.Message.Token)
+	assert.Regexp(t, `^fire-admin-go/`, got[0].Header.Get("X-Firebase-Client"), "the SDK's own headers (its version is in the binary's build info, not a test's)")
 	assert.Equal(t, map[string]string{"kind": "challenge", "challenge": "100000042"}, m.Message.Data, "ids only: no user, no summary")
 	assert.Equal(t, "high", m.Message.Android.Priority)
 	assert.Nil(t, m.Message.Notification, "data only: nothing for the system to show")
@@ -96,9 +97,11 @@ func TestNotifyWrongProject(t *testing.T) {
 	assert.Empty(t, fake.Requests())
 }
 
-// TestNewRefuses: a missing or malformed key is an error naming the file,
-// without its content.
+// TestNewRefuses: a missing project, or a missing or malformed key, is an
+// error naming it, without the key's content.
 func TestNewRefuses(t *testing.T) {
+	_, err := fcm.New(t.Context(), fcm.Config{CredentialsFile: pushfake.NewFCM(t, "p").CredentialsFile})
+	require.ErrorContains(t, err, "project: required")
 	dir := t.TempDir()
 	notJSON := filepath.Join(dir, "broken.json")
 	require.NoError(t, os.WriteFile(notJSON, []byte(`{"type":"service_account","private_key":"c2VjcmV0IGJ5dGVz`), 0o600))
