@@ -8,15 +8,9 @@ type pushTokenRequest struct {
 	Token    string `json:"token"`
 }
 
-// pushTokenPut stores the push token of the caller's linked device (Deputy
-// extension, core.Service.RegisterPushToken), so that a relay to FCM or APNs
-// can wake the companion when it holds no event stream open.
-func (s *Server) pushTokenPut(r *request) (reply, error) {
-	var in pushTokenRequest
-	if err := decodeJSON(r.body, &in); err != nil {
-		return reply{}, err
-	}
-	var f fields
+// pushToken checks a push token registration: the device id's format, and
+// the token's platform and shape by core's rules (core.PushToken.Canonical).
+func (f *fields) pushToken(in *pushTokenRequest) core.PushToken {
 	if f.required("deviceId", in.DeviceID) {
 		f.pattern("deviceId", in.DeviceID, reDeviceID)
 	}
@@ -26,6 +20,19 @@ func (s *Server) pushTokenPut(r *request) (reply, error) {
 		_, err := t.Canonical()
 		f.check(err)
 	}
+	return t
+}
+
+// pushTokenPut stores the push token of the caller's linked device (Deputy
+// extension, core.Service.RegisterPushToken), so that a relay to FCM or APNs
+// can wake the companion when it holds no event stream open.
+func (s *Server) pushTokenPut(r *request) (reply, error) {
+	var in pushTokenRequest
+	if err := decodeJSON(r.body, &in); err != nil {
+		return reply{}, err
+	}
+	var f fields
+	t := f.pushToken(&in)
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
