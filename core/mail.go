@@ -120,9 +120,10 @@ func (s *Service) later(ctx context.Context, what string, run func(context.Conte
 }
 
 // WaitForMail returns once every email sent in the background so far has been
-// handed to the email sender, and every push event to the push relay: deputy serve calls it when shutting down, and
-// the sandbox outbox before it is read, so that a reader sees every message of
-// the requests already answered.
+// handed to the email sender, and every push event to the push relay (relay):
+// deputy serve calls it when shutting down, and the sandbox outbox before it
+// is read, so that a reader sees every message of the requests already
+// answered.
 func (s *Service) WaitForMail() {
 	s.background.Lock()
 	//lint:ignore SA2001 an empty critical section: taking the lock waits for the senders' read locks
