@@ -103,7 +103,10 @@ func (r *Relay) Notify(ctx context.Context, to core.PushToken, e core.PushEvent)
 	if e.Kind == core.PushEventChallenge {
 		priority = "high"
 	}
-	_, err := r.client.Send(ctx, &messaging.Message{Token: to.Token, Data: e.Data(), Android: &messaging.AndroidConfig{Priority: priority}})
+	m := &messaging.Message{Data: e.Data(), Android: &messaging.AndroidConfig{Priority: priority}}
+	//lint:ignore SA1019 the companion registers what FirebaseMessaging.getToken() gives, a registration token; a Firebase installation id (Fid) is another value
+	m.Token = to.Token
+	_, err := r.client.Send(ctx, m)
 	switch {
 	case err == nil:
 		return nil
