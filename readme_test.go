@@ -52,6 +52,8 @@ var notRun = map[string]string{
 		"two replicas on a throwaway one",
 	"Moving up from bbolt": "needs a PostgreSQL server; internal/command's TestStoreCopyMovesUp copies a served " +
 		"bbolt file into a throwaway one",
+	"Waking phones: FCM and APNs": "needs a Firebase project and an Apple developer key; internal/pushrelay's " +
+		"TestEndToEnd runs both relays against loopback fakes of FCM and APNs",
 	"Metrics and traces": "needs a collector; internal/command's TestServeMetrics and TestServeTraces " +
 		"run serve with --admin-addr and --otlp-endpoint against an in-process one",
 }

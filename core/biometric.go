@@ -387,11 +387,12 @@ func (s *Service) UnlinkBiometric(ctx context.Context, c *Caller) error {
 	return nil
 }
 
-// retireFactor makes f INACTIVE and forgets the WebAuthn credential it held
-// (a BIOMETRIC factor's; an SMS factor holds none).
+// retireFactor makes f INACTIVE and forgets the WebAuthn credential and the
+// push token it held (a BIOMETRIC factor's; an SMS factor holds neither).
 func retireFactor(tx Tx, f *Factor, now time.Time) error {
 	f.Status, f.UpdatedAt = FactorInactive, now
 	f.CredentialID, f.PublicKey, f.UserHandle, f.AAGUID, f.SignCount = nil, nil, nil, nil, 0
+	f.Push = nil
 	return tx.PutFactor(f)
 }
 

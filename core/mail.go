@@ -110,9 +110,9 @@ func (s *Service) spendLater(ctx context.Context, programmeID, to string) {
 // later runs an email's work in the background, logging a failure (never
 // the message); WaitForMail waits for it.
 func (s *Service) later(ctx context.Context, what string, run func(context.Context) error) {
-	s.mailing.RLock()
+	s.background.RLock()
 	go func() {
-		defer s.mailing.RUnlock()
+		defer s.background.RUnlock()
 		if err := run(context.WithoutCancel(ctx)); err != nil {
 			s.log.ErrorContext(ctx, "background email", slog.String("template", what), slog.String("error", err.Error()))
 		}
@@ -120,11 +120,12 @@ func (s *Service) later(ctx context.Context, what string, run func(context.Conte
 }
 
 // WaitForMail returns once every email sent in the background so far has been
-// handed to the email sender: deputy serve calls it when shutting down, and
-// the sandbox outbox before it is read, so that a reader sees every message of
-// the requests already answered.
+// handed to the email sender, and every push event to the push relay (relay):
+// deputy serve calls it when shutting down, and the sandbox outbox before it
+// is read, so that a reader sees every message of the requests already
+// answered.
 func (s *Service) WaitForMail() {
-	s.mailing.Lock()
+	s.background.Lock()
 	//lint:ignore SA2001 an empty critical section: taking the lock waits for the senders' read locks
-	s.mailing.Unlock()
+	s.background.Unlock()
 }

@@ -27,13 +27,26 @@ type PushEvent struct {
 	DeviceID    string // unlinked: the device that lost its credential
 }
 
+// Data is what a relay may send of e: its kind and challenge id (for a
+// challenge or resolved event), never the user, the summary or anything else.
+func (e PushEvent) Data() map[string]string {
+	d := map[string]string{"kind": string(e.Kind)}
+	if e.ChallengeID != "" {
+		d["challenge"] = e.ChallengeID
+	}
+	return d
+}
+
 // PushRelay hands push events to a third-party push service (Firebase Cloud
 // Messaging, Apple Push Notification service) to wake a companion that holds
-// no event stream open. Deputy ships none: companions keep an event stream or
-// long poll open. Notify is called after the change has committed; its error is
-// logged and does not fail the operation.
+// no event stream open (package internal/pushrelay). Core calls Notify in the
+// background after the change has committed, for the challenge and resolved
+// events of a user whose linked device registered a push token; its error is
+// logged and fails nothing, but one wrapping ErrPushTokenRejected makes core
+// forget the token. What it sends must carry e.Data() only, ids, never the
+// summary; it has PushRelayTimeout.
 type PushRelay interface {
-	Notify(ctx context.Context, e PushEvent) error
+	Notify(ctx context.Context, to PushToken, e PushEvent) error
 }
 
 // PushBus carries wake-ups between the replicas that share a store: after a
@@ -261,12 +274,7 @@ func (s *Service) publishPush(ctx context.Context, e PushEvent) {
 			s.log.ErrorContext(ctx, "push bus", slog.String("user", e.UserID), slog.String("error", err.Error()))
 		}
 	}
-	if s.send.Push == nil {
-		return
-	}
-	if err := s.send.Push.Notify(context.WithoutCancel(ctx), e); err != nil {
-		s.log.ErrorContext(ctx, "push relay", slog.String("user", e.UserID), slog.String("event", string(e.Kind)), slog.String("error", err.Error()))
-	}
+	s.relay(ctx, e)
 }
 
 // PushHeartbeat is how often a push stream sends a heartbeat (Config.PushHeartbeat).

@@ -344,8 +344,12 @@ type Factor struct {
 	SignCount      uint32 `json:",omitempty"` // the last signature counter accepted (WebAuthn §6.1.1)
 	AAGUID         []byte `json:",omitempty"`
 	BackupEligible bool   `json:",omitempty"` // the BE flag at registration; it must never change (WebAuthn §6.1.3)
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// Push is where a push service wakes the device (pushtoken.go); nil
+	// until the companion registers one, and again once the device is
+	// replaced, unlinked or reset, or the service rejects the token.
+	Push      *PushToken `json:",omitempty"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // ChallengePurpose says what a one-time-code challenge is for.

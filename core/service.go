@@ -203,9 +203,9 @@ type Service struct {
 	obs    Observer
 	rp     *webauthn.WebAuthn
 	hub    *pushHub
-	// mailing is read-held by each email sendLater has in flight, so that
-	// WaitForMail can wait for them all.
-	mailing sync.RWMutex
+	// background is read-held by each email (sendLater) and push relay
+	// (relay) in flight, so that WaitForMail can wait for them all.
+	background sync.RWMutex
 }
 
 // New builds a Service over its dependencies, validating cfg. It loads the

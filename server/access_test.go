@@ -172,6 +172,7 @@ var accessTable = []accessRoute{
 	{"POST /multi/push/challenges/{id}/options", userToken, fixed("/multi/push/challenges/999999999/options", map[string]any{})},
 	{"POST /multi/push/challenges/{id}/approve", userToken, fixed("/multi/push/challenges/999999999/approve", map[string]any{})},
 	{"POST /multi/push/challenges/{id}/decline", userToken, fixed("/multi/push/challenges/999999999/decline", nil)},
+	{"PUT /multi/push/token", userToken, fixed("/multi/push/token", map[string]any{})},
 	{"POST /multi/login_via_biometrics", eitherKey, func(f *accessFixture) call {
 		return call{path: "/multi/login_via_biometrics", body: map[string]any{"email": f.member.email}}
 	}},

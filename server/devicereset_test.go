@@ -27,6 +27,7 @@ func TestDeviceReset(t *testing.T) {
 	require.NoError(t, err)
 	bob := e.newDevice("bob-phone", "bob@acme.test")
 	bob.enrol()
+	require.NoError(t, bob.s.RegisterPushToken(ctx, bob.id, client.PushPlatformFCM, fcmToken))
 	stream := e.stream(bob.s, bob.id)
 	bobDesk := e.login("bob@acme.test")
 	up, err := bobDesk.StepUpPush(ctx, "")
@@ -45,6 +46,7 @@ func TestDeviceReset(t *testing.T) {
 	rec := e.pushRecord(up.ID)
 	assert.Equal(t, core.PushCancelled, rec.State, "pending challenges are cancelled")
 	assert.Equal(t, core.PushReasonDeviceReset, rec.Reason)
+	assert.Nil(t, e.pushTokenOf(u.ID), "the push token goes with the device")
 	for name, s := range map[string]*client.Session{"the phone's session": bob.s, "the desk's session": bobDesk} {
 		_, err := s.Factors(ctx)
 		require.ErrorIs(t, err, client.ErrUnauthorized, "%s ended", name)

@@ -19,7 +19,9 @@ func FuzzDecodeRequests(f *testing.F) {
 		`{"nonce":"123456","email":"a@b.co","newPassword":{"value":"x"}}`,
 		`{"oldPassword":{"value":"a"},"newPassword":{"value":"b"}}`,
 		`{"advanceSeconds":60}`,
-		`{"identity":{"type":"CORPORATE","id":"100000001"}}`, `{"identity":{"type":"X","id":"1a"}}`, `{"identity":null}`,
+		`{"identity":{"type":"CORPORATE","id":"100000001"}}`,
+		`{"deviceId":"phone-1","platform":"APNS","token":"0A1B2C3D0A1B2C3D0A1B2C3D0A1B2C3D0A1B2C3D0A1B2C3D0A1B2C3D0A1B2C3D"}`,
+		`{"deviceId":"phone-1","platform":"FCM","token":"cXk2Vb8lRkq0yVd1:APA91bHx7_Q-x7_Q-x7_Q-x7_Q-"}`, `{"identity":{"type":"X","id":"1a"}}`, `{"identity":null}`,
 		`{"unknown":1}`, `[]`, `null`, `{"email":5}`, `{"email":"a@b.co"} {}`, "",
 		// The input rules (input_test.go): repeated names, invalid UTF-8,
 		// control and invisible characters, impossible dates, look-alike emails.
@@ -80,6 +82,7 @@ func FuzzDecodeRequests(f *testing.F) {
 			}},
 			{&clockRequest{}, func(*fields, any) {}},
 			{&accessTokenRequest{}, func(f *fields, v any) { f.identityID("identity", v.(*accessTokenRequest).Identity) }},
+			{&pushTokenRequest{}, func(f *fields, v any) { f.pushToken(v.(*pushTokenRequest)) }},
 		}
 		for _, tg := range targets {
 			err := decodeJSON(body, tg.v)

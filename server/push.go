@@ -32,6 +32,7 @@ func (s *Server) pushRoutes() {
 	s.handle("POST /multi/push/challenges/{id}/options", userToken, false, s.pushOptions)
 	s.handle("POST /multi/push/challenges/{id}/approve", userToken, false, s.pushApprove)
 	s.handle("POST /multi/push/challenges/{id}/decline", userToken, false, s.pushDecline)
+	s.handle("PUT /multi/push/token", userToken, false, s.pushTokenPut)
 
 	s.handle("POST /multi/login_via_biometrics", eitherKey, false, s.loginViaBiometrics)
 	s.handle("POST /multi/login_via_biometrics/{id}/token", eitherKey, false, s.loginViaBiometricsToken)

@@ -2,10 +2,7 @@ package server_test
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -15,85 +12,8 @@ import (
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/internal/testserver"
-	"github.com/deputyhq/deputy/internal/teststore"
-	"github.com/deputyhq/deputy/mobile/authenticator"
-	"github.com/deputyhq/deputy/server"
 	"github.com/deputyhq/deputy/server/client"
 )
-
-// recordingRelay is a core.PushRelay that keeps what it is asked to relay.
-type recordingRelay struct {
-	mu     sync.Mutex
-	events []core.PushEvent
-}
-
-func (r *recordingRelay) Notify(_ context.Context, e core.PushEvent) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return errors.New("relay unavailable") // logged; the operation still succeeds
-}
-
-func (r *recordingRelay) all() []core.PushEvent {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]core.PushEvent(nil), r.events...)
-}
-
-// TestPushRelay: a configured relay (where FCM or APNs would plug in) hears
-// of every challenge, outcome and unlinking after commit, with ids only, and
-// its failure does not fail the operation.
-func TestPushRelay(t *testing.T) {
-	store := teststore.Open(t)
-	clock := core.NewOffsetClock(nil)
-	outbox := core.NewOutbox(store, clock)
-	relay := &recordingRelay{}
-	ctx := context.Background()
-	svc, err := core.New(ctx, core.Config{Sandbox: true, PasswordParams: testParams, Logger: slog.New(slog.DiscardHandler)}, store,
-		core.Integrations{SMS: outbox, Email: outbox, Push: relay}, clock)
-	require.NoError(t, err)
-	h, err := server.New(svc, server.Options{Clock: clock, Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	prog, err := svc.CreateProgramme(ctx, core.NewProgramme{Name: "Relay", Settings: core.ProgrammeSettings{Biometrics: true}})
-	require.NoError(t, err)
-	api, err := client.New(ts.URL, prog.APIKey)
-	require.NoError(t, err)
-	ui, err := client.New(ts.URL, prog.UIKey)
-	require.NoError(t, err)
-	corp, err := api.CreateCorporate(ctx, client.CorporateCreate{
-		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test", Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}},
-		Company:  client.CompanyCreate{Name: "Acme Ltd"},
-	})
-	require.NoError(t, err)
-	_, err = api.CreatePassword(ctx, corp.RootUser.ID.ID, bioPassword)
-	require.NoError(t, err)
-	login := func() *client.Session {
-		l, err := ui.LoginWithPassword(ctx, "ada@acme.test", bioPassword)
-		require.NoError(t, err)
-		return ui.Session(l.Token)
-	}
-	phone := newDeviceWith(t, "phone-1", login(), authenticator.NewMemoryStore(), yes)
-	phone.enrol()
-	up, err := login().StepUpPush(ctx, "Pay Bob")
-	require.NoError(t, err)
-	require.NoError(t, phone.approve(up.ID, up.Number))
-	phone.s = login() // the enrolment stepped the old session up; unlink from a fresh, stepped-up one
-	up2, err := phone.s.StepUpPush(ctx, "Unlink")
-	require.NoError(t, err)
-	require.NoError(t, phone.approve(up2.ID, up2.Number))
-	require.NoError(t, phone.s.UnlinkBiometric(ctx))
-
-	user := corp.RootUser.ID.ID
-	assert.Equal(t, []core.PushEvent{
-		{Kind: core.PushEventChallenge, UserID: user, ChallengeID: up.ID},
-		{Kind: core.PushEventResolved, UserID: user, ChallengeID: up.ID},
-		{Kind: core.PushEventChallenge, UserID: user, ChallengeID: up2.ID},
-		{Kind: core.PushEventResolved, UserID: user, ChallengeID: up2.ID},
-		{Kind: core.PushEventUnlinked, UserID: user, DeviceID: "phone-1"},
-	}, relay.all())
-}
 
 // TestParallelApprovalsApproveOnce sends one assertion many times at once:
 // exactly one approval wins, the others are ALREADY_VERIFIED.

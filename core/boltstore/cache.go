@@ -131,6 +131,7 @@ func cloneIdentityRecord(r *identityRecord) *identityRecord {
 func cloneFactor(f *core.Factor) *core.Factor {
 	c := *f
 	c.Mobile = clonePointer(f.Mobile)
+	c.Push = clonePointer(f.Push)
 	c.CredentialID = bytes.Clone(f.CredentialID)
 	c.PublicKey = bytes.Clone(f.PublicKey)
 	c.UserHandle = bytes.Clone(f.UserHandle)

@@ -27,6 +27,7 @@ func factor(userID string, ch core.Channel) *core.Factor {
 		SignCount:      42,
 		AAGUID:         []byte("0123456789abcdef"),
 		BackupEligible: true,
+		Push:           &core.PushToken{Platform: core.PushAPNs, Token: "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"},
 		CreatedAt:      t0,
 		UpdatedAt:      t0.Add(time.Second),
 	}

@@ -14,8 +14,14 @@ import (
 	"github.com/urfave/cli/v3"
 )
 
-// Run executes the deputy command line with args (os.Args) and returns its error.
+// Run executes the deputy command line with args (os.Args) and returns its
+// error, without Extensions.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return RunWith(ctx, Extensions{}, args, stdout, stderr)
+}
+
+// RunWith is Run with the binary's Extensions.
+func RunWith(ctx context.Context, ext Extensions, args []string, stdout, stderr io.Writer) error {
 	root := withUsage(&cli.Command{
 		Name:      "deputy",
 		Usage:     "authorised users and strong customer authentication for embedded finance",
@@ -25,7 +31,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// Errors come back to main, which prints them once.
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 		Commands: []*cli.Command{
-			serveCommand(),
+			serveCommand(ext),
 			programmeCommand(),
 			demoCommand(),
 			adminCommand(),

@@ -27,7 +27,7 @@ import (
 	"github.com/deputyhq/deputy/webhook"
 )
 
-func serveCommand() *cli.Command {
+func serveCommand(ext Extensions) *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run the HTTP API server",
@@ -40,7 +40,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "webauthn-rp-id", Value: "localhost", Usage: "WebAuthn relying party id of the companion's biometric credentials: the origins' host or a parent domain", Sources: env("webauthn-rp-id")},
 			&cli.StringSliceFlag{Name: "webauthn-origin", Value: []string{"https://localhost"}, Usage: "origin the companion app acts for (repeat or comma-separate for several)", Sources: env("webauthn-origin")},
 			&cli.StringFlag{Name: "public-url", Usage: "the URL users reach the service at (https://auth.bank.example): its host ends texted codes as \"@host #code\" so that phones offer them only there (WebOTP); localhost when not set", Sources: env("public-url")},
-		}, slices.Concat(tlsFlags(), senderFlags(), kycFlags(), auditFlags(), logFlags(), telemetryFlags())...),
+		}, slices.Concat(tlsFlags(), senderFlags(), kycFlags(), pushFlags(), auditFlags(), logFlags(), telemetryFlags())...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			defer password.TuneGC(password.DefaultMemoryLimit)() // sign-ins hash; keep the collector out of their way
 			log, err := newLogger(stderrOr(cmd.Root().ErrWriter), cmd.String("log-format"), cmd.String("log-level"))
@@ -83,6 +83,10 @@ func serveCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			push, err := pushRelayFrom(ctx, cmd, ext, log)
+			if err != nil {
+				return err
+			}
 			cfg := instanceConfig{
 				Audit:           audit,
 				DB:              cmd.String("db"),
@@ -96,6 +100,7 @@ func serveCommand() *cli.Command {
 				SMS:             sms,
 				KYC:             kyc,
 				KYCSecret:       kycSecret,
+				Push:            push,
 				Log:             log,
 				Telemetry:       tel,
 			}
@@ -114,7 +119,7 @@ func serveCommand() *cli.Command {
 				log.Warn("serving plain HTTP beyond this machine: tokens and passwords cross the network in the clear; give --tls-cert and --tls-key, or put a TLS-terminating proxy in front")
 			}
 			attrs := []any{slog.String("addr", ln.Addr().String()), slog.String("db", storeopen.Redacted(cfg.DB)), slog.Bool("sandbox", cfg.Sandbox),
-				slog.Bool("tls", tlsConfig != nil), slog.Any("trusted_proxies", cfg.TrustedProxies)}
+				slog.Bool("tls", tlsConfig != nil), slog.Any("trusted_proxies", cfg.TrustedProxies), slog.Bool("push_relay", cfg.Push != nil)}
 			stopControl, err := inst.serveControl(ctx, cfg.DB, log)
 			if err != nil {
 				ln.Close()
@@ -162,6 +167,9 @@ type instanceConfig struct {
 	// sandbox mode the sandbox provider stands in when KYC is nil.
 	KYC       core.KYCProvider
 	KYCSecret []byte
+	// Push relays push events to FCM and APNs outside sandbox mode; nil
+	// for none.
+	Push core.PushRelay
 	// Audit signs the audit log's checkpoints; the zero value signs none.
 	Audit auditConfig
 	Log   *slog.Logger
@@ -239,7 +247,7 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 	var (
 		clock    core.Clock = core.SystemClock{}
 		sandbox  *core.OffsetClock
-		delivery = core.Integrations{Email: cfg.Email, SMS: cfg.SMS, KYC: cfg.KYC}
+		delivery = core.Integrations{Email: cfg.Email, SMS: cfg.SMS, KYC: cfg.KYC, Push: cfg.Push}
 		hooks    = webhook.NewSender(webhook.DefaultTimeout, "Deputy-Webhooks/1")
 	)
 	if cfg.Sandbox {

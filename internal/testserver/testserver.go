@@ -53,6 +53,8 @@ type Options struct {
 	// WrapStore, when set, wraps the store the service uses, for tests that
 	// watch or break its transactions; the Instance's Store stays the bare one.
 	WrapStore func(core.Store) core.Store
+	// Push is the push relay (core.Integrations.Push); nil for none.
+	Push core.PushRelay
 }
 
 // Start runs an Instance until the test ends.
@@ -77,7 +79,7 @@ func Start(tb testing.TB, opts Options) *Instance {
 	if opts.WrapStore != nil {
 		svcStore = opts.WrapStore(store)
 	}
-	svc, err := core.New(ctx, cfg, svcStore, core.Integrations{SMS: outbox, Email: outbox, KYC: core.SandboxKYC{}}, clock)
+	svc, err := core.New(ctx, cfg, svcStore, core.Integrations{SMS: outbox, Email: outbox, KYC: core.SandboxKYC{}, Push: opts.Push}, clock)
 	if err != nil {
 		tb.Fatalf("core: %v", err)
 	}

@@ -50,6 +50,12 @@ type Deps struct {
 	Clock Clock
 	// UI hands a function to the UI goroutine; nil for fyne.Do.
 	UI func(func())
+	// PushToken returns the push token the platform gave this app
+	// (client.PushPlatformFCM or client.PushPlatformAPNs, and the token), or
+	// "" for none. Fyne has no API for remote notifications, so the platform
+	// shell that registers the app with FCM or APNs supplies it; nil on
+	// desktops, where the event stream alone brings approvals.
+	PushToken func() (platform, token string)
 }
 
 // Keys is what the companion needs of the authenticator's key store
@@ -374,6 +380,7 @@ func (c *Companion) startWatch() {
 	go func() {
 		list, err := push.PendingPush(ctx, device, 0)
 		if err == nil {
+			c.registerPushToken(ctx, push, device)
 			ui(func() {
 				if gen == c.watchGen {
 					c.setOnline(true)
@@ -397,6 +404,19 @@ func (c *Companion) startWatch() {
 			}
 		})
 	}()
+}
+
+// registerPushToken gives the server the platform's push token, if any, for
+// this device, which the server has just confirmed is the linked one, so that
+// a relay wakes the app when it holds no stream open. A failure is left for
+// the next time the stream opens: the stream works without it.
+func (c *Companion) registerPushToken(ctx context.Context, push PushAPI, device string) {
+	if c.d.PushToken == nil {
+		return
+	}
+	if platform, token := c.d.PushToken(); token != "" {
+		_ = push.RegisterPushToken(ctx, device, platform, token)
+	}
 }
 
 func (c *Companion) stopWatch() {

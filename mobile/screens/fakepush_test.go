@@ -112,6 +112,13 @@ func (f *fakePush) FinishBiometricEnrolment(ctx context.Context, code string, cr
 	return nil
 }
 
+func (f *fakePush) RegisterPushToken(_ context.Context, deviceID, platform, _ string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, "push token "+platform+" "+deviceID)
+	return nil
+}
+
 func (f *fakePush) PendingPush(ctx context.Context, deviceID string, wait time.Duration) ([]client.PushChallenge, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/mobile/authenticator"
 	"github.com/deputyhq/deputy/mobile/deeplink"
 	"github.com/deputyhq/deputy/mobile/screens"
@@ -26,6 +27,7 @@ import (
 const (
 	gracePassword = "Tr1cky-Passw0rd"
 	appPasscode   = "246810"
+	fakeFCMToken  = "dGVzdC1kZXZpY2U:APA91bHfakeFCMregistrationTokenForTheJourneyTests_0123456789"
 )
 
 // companion is the whole app in a harness, with a passcode-verified
@@ -46,6 +48,7 @@ func newCompanion(t *testing.T, dial screens.Dialer) *companion {
 	c := screens.New(screens.Deps{
 		App: h.app, Window: h.win, Dial: dial, Auth: auth, Passcode: verifier, Keys: keys,
 		DeviceName: "Grace's test phone", Clock: h.clock, UI: h.ui,
+		PushToken: func() (string, string) { return client.PushPlatformFCM, fakeFCMToken }, // as an Android shell would give it
 	})
 	t.Cleanup(c.Close) // ends the push stream before the server closes
 	return &companion{harness: h, c: c, dialog: dlg, passcode: verifier, keys: keys}
@@ -337,6 +340,20 @@ func TestSessionExpirySendsToSignIn(t *testing.T) {
 	c.assertMarkup("signin_session_ended.xml")
 }
 
+// pushTokenOf reads the push token the server keeps for the user's device.
+func pushTokenOf(t *testing.T, d *deputy, userID string) *core.PushToken {
+	t.Helper()
+	var got *core.PushToken
+	require.NoError(t, d.Store.View(context.Background(), func(tx core.ReadTx) error {
+		f, err := tx.Factor(userID, core.ChannelBiometric)
+		if err == nil {
+			got = f.Push
+		}
+		return err
+	}))
+	return got
+}
+
 // TestEnrolmentKeptAtANewAddress: the same server reached at a new address
 // (it moved, or the demo picked a new port) still has this device: the
 // companion says so after signing in there, and approvals arrive.
@@ -414,6 +431,8 @@ func TestEnrolmentKeptAtANewAddress(t *testing.T) {
 	test.Tap(home.Approvals)
 	waitChallenge(t, c, up.ID)
 	assert.False(t, c.c.Offline().Visible())
+	assert.Equal(t, &core.PushToken{Platform: core.PushFCM, Token: fakeFCMToken}, pushTokenOf(t, d, userID),
+		"the linked device registered the platform's push token")
 
 	// The connection breaks: a banner says so until the stream is back.
 	down.Store(true)

@@ -36,6 +36,9 @@ type PushAPI interface {
 	// Info reads the session's numbers: a code's life, attempts and resend
 	// time (Deputy sessionGet), so screens show the server's, never their own.
 	Info(ctx context.Context) (*client.SessionInfo, error)
+	// RegisterPushToken gives the server the platform's push token of the
+	// linked device, replacing the one it had.
+	RegisterPushToken(ctx context.Context, deviceID, platform, token string) error
 	// WatchPush hands the device's push events to f, from one goroutine,
 	// until ctx ends or the stream fails.
 	WatchPush(ctx context.Context, deviceID string, f func(client.PushEvent)) error

@@ -314,6 +314,26 @@ func (s *Session) DeclinePush(ctx context.Context, id, reason string) error {
 	return s.do(ctx, &call{op: "decline push challenge", method: http.MethodPost, path: path, in: in})
 }
 
+// Push platforms of [Session.RegisterPushToken] (core.PushPlatform).
+const (
+	PushPlatformFCM  = "FCM"  // Firebase Cloud Messaging: an FCM registration token
+	PushPlatformAPNs = "APNS" // Apple Push Notification service: a device token, in hex
+)
+
+// RegisterPushToken gives the server the push token the platform gave the
+// companion on the linked device deviceID (Deputy extension PUT
+// /multi/push/token), replacing the one it had, so that a sleeping companion
+// is woken when a challenge arrives. The push carries ids only: the
+// companion reads the challenge itself.
+func (s *Session) RegisterPushToken(ctx context.Context, deviceID, platform, token string) error {
+	in := struct {
+		DeviceID string `json:"deviceId"`
+		Platform string `json:"platform"`
+		Token    string `json:"token"`
+	}{deviceID, platform, token}
+	return s.do(ctx, &call{op: "register push token", method: http.MethodPut, path: "/multi/push/token", in: in})
+}
+
 // LoginViaBiometrics starts a biometric sign-in for email (Weavr
 // loginViaBiometrics): the user's companion device is asked to approve it.
 // Show Number to the user, then collect the token with

@@ -54,7 +54,7 @@ var deputyOperations = []string{
 	"healthz", "openapiGet", "readyz", "sandboxClockAdvance", "sandboxOutboxGet",
 	"kycCallback", "sandboxKycDecide", "tokenize", "userStatusGet", "userDeviceReset",
 	"biometricEnrolBegin", "biometricEnrolFinish", "stepupSCAChallengePushGet", "pushStream", "pushPending",
-	"pushChallengeOptions", "pushChallengeApprove", "pushChallengeDecline", "loginViaBiometricsToken",
+	"pushChallengeOptions", "pushChallengeApprove", "pushChallengeDecline", "pushTokenPut", "loginViaBiometricsToken",
 	"userSecurityEvents", "sessionGet", "challengeResourceRegister", "challengeResourceGet",
 }
 
@@ -62,7 +62,7 @@ var deputyOperations = []string{
 // client would not know; they carry the "Deputy extensions" tag.
 var extensionOperations = []string{"kycCallback", "sandboxKycDecide", "tokenize", "userStatusGet", "userDeviceReset",
 	"biometricEnrolBegin", "biometricEnrolFinish", "stepupSCAChallengePushGet", "pushStream", "pushPending",
-	"pushChallengeOptions", "pushChallengeApprove", "pushChallengeDecline", "loginViaBiometricsToken",
+	"pushChallengeOptions", "pushChallengeApprove", "pushChallengeDecline", "pushTokenPut", "loginViaBiometricsToken",
 	"userSecurityEvents", "sessionGet", "challengeResourceRegister", "challengeResourceGet"}
 
 // idempotentOperations declare idempotency-ref, as Weavr does for them.
