@@ -63,6 +63,9 @@ const (
 	WebhookLease = time.Minute
 	// webhookBatch is how many deliveries a worker claims at a time.
 	webhookBatch = 200
+	// webhookPace is the least time between two rounds of a worker that is
+	// not behind (RunWebhookDelivery).
+	webhookPace = 50 * time.Millisecond
 	// webhookSenders is how many requests a worker has in flight at a time.
 	webhookSenders = 32
 	// maxRetryAfter caps a receiver's Retry-After.
@@ -316,8 +319,11 @@ func (s *Service) disableWebhook(tx Tx, id, reason string) error {
 	return tx.PutWebhookEndpoint(e)
 }
 
-// RunWebhookDelivery delivers webhooks until ctx ends: round after round
-// while there is work, then every tick.
+// RunWebhookDelivery delivers webhooks until ctx ends: at once after a full
+// round (a backlog), webhookPace after one that sent something (the next
+// event of each user it delivered to is due now), and every tick otherwise.
+// The pace bounds how much of the store's writes the worker takes while
+// changes stream in one by one.
 func (s *Service) RunWebhookDelivery(ctx context.Context, tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -326,13 +332,18 @@ func (s *Service) RunWebhookDelivery(ctx context.Context, tick time.Duration) {
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("webhook delivery", "err", err)
 		}
-		if n > 0 && err == nil {
+		wait := t.C
+		switch {
+		case err != nil || n == 0:
+		case n == webhookBatch:
 			continue
+		default:
+			wait = time.After(webhookPace)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-wait:
 		}
 	}
 }
