@@ -94,11 +94,15 @@ type external struct {
 const (
 	externalEmail    = "root@load.test"
 	externalPassword = "Str0ng-Passw0rd"
-	// stepUpsPerUser is how many step-ups a user's session makes: the SMS
-	// budget of a user (core.DefaultRateLimits: 10 an hour) less the
-	// enrolment's text.
-	stepUpsPerUser = 9
 )
+
+// stepUpsPerUser is how many step-ups a user's session makes: the texts the
+// server's default budgets allow a user, each with a number of their own,
+// less the enrolment's.
+func stepUpsPerUser() int {
+	l := core.DefaultRateLimits()
+	return min(l.SMSPerUser.Requests, l.SMSPerNumber.Requests) - 1
+}
 
 func startExternal(b *testing.B) *external {
 	x := &external{loadAvg: readLoadAvg(), cores: runtime.NumCPU()}
@@ -114,6 +118,7 @@ func startExternal(b *testing.B) *external {
 	x.adminURL = "http://" + admin
 	// X-Forwarded-For from loopback names the client, so that sign-ins can
 	// come from many addresses, each within its rate limit.
+	// Sessions made before the first run serve the last ones.
 	x.d = startDeputy(b, x.bin, db, "--trusted-proxies", "127.0.0.1", "--admin-addr", admin, "--session-idle", "30m")
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 32
@@ -303,8 +308,8 @@ func (x *external) writeRun(b *testing.B, op string, clients, requests int) exte
 		args = append(args, "-token", x.adminToken, "-first", strconv.Itoa(x.next))
 		x.next += requests
 	case "stepup":
-		users := (requests + stepUpsPerUser - 1) / stepUpsPerUser
-		args = append(args, "-tokens", x.stepUpSessions(b, users), "-per-session", strconv.Itoa(stepUpsPerUser))
+		per := stepUpsPerUser()
+		args = append(args, "-tokens", x.stepUpSessions(b, (requests+per-1)/per), "-per-session", strconv.Itoa(per))
 	}
 	before := commitLimit(b, x.dir, clients)
 	row := x.measure(b, op, clients, requests, args)
