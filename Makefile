@@ -2,7 +2,7 @@
 GO ?= go
 BENCHTIME ?= 2s
 
-.PHONY: run build install test vet fuzz bench clean cc-deps browser-deps readme-deps mobile-deps bench-deps pg-deps mobile mobile-package
+.PHONY: run build install test vet fuzz bench bench-external clean cc-deps browser-deps readme-deps mobile-deps bench-deps pg-deps mobile mobile-package
 
 run:
 	$(GO) run . demo
@@ -152,6 +152,15 @@ bench: bench-deps
 	$(GO) test ./core -run '^$$' -bench '^BenchmarkWebhookDelivery$$' -benchtime 1x
 	$(GO) run ./internal/pgtest/withpg $(GO) test ./internal/command -run '^$$' -bench '^BenchmarkPushAcrossReplicas$$' -benchtime 300x
 	$(GO) run ./internal/pgtest/withpg $(GO) test ./core/storecopy -run '^$$' -bench '^BenchmarkCopyBoltToPostgres$$' -benchtime 1x
+	$(MAKE) bench-external
+
+# Deputy where it is bound, loaded from outside: a real `deputy serve
+# --sandbox` process on a bbolt file, and deputyload (internal/loadgen/deputyload)
+# in a process of its own; creates and step-ups against the batched-commit
+# limit, sign-ins against the raw argon2id rate, each limit measured in the
+# same run. Prints a table (a few minutes).
+bench-external:
+	$(GO) test . -run '^$$' -bench '^BenchmarkExternalLoad$$' -benchtime 1x -timeout 30m
 
 # wrk, the HTTP load generator of BenchmarkCorporateGet (root, or sudo).
 bench-deps:

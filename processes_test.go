@@ -22,12 +22,9 @@ type runningDeputy struct {
 
 // startDeputy starts `deputy serve --sandbox` on db with extra arguments,
 // killed when t ends, and waits until it is ready.
-func startDeputy(t *testing.T, bin, db string, extra ...string) *runningDeputy {
+func startDeputy(t testing.TB, bin, db string, extra ...string) *runningDeputy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := freeAddr(t)
 	cmd := exec.Command(bin, append([]string{"serve", "--sandbox", "--db", db, "--addr", addr}, extra...)...)
 	cmd.Env = environ()
 	require.NoError(t, cmd.Start())
@@ -44,6 +41,16 @@ func startDeputy(t *testing.T, bin, db string, extra ...string) *runningDeputy {
 		return err == nil && res.StatusCode == http.StatusOK
 	}, 20*time.Second, 20*time.Millisecond, "deputy serve did not start")
 	return d
+}
+
+// freeAddr is a loopback address with a port that was free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
 }
 
 // post calls the server with the programme's api key and requires status.

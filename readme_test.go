@@ -133,11 +133,18 @@ func toolDir(t *testing.T) string {
 // its path. Without -race even when the test runs under it: the race
 // detector makes password hashing several times slower, and `make test` has
 // compiled every package without it already, for go vet.
-func buildDeputy(t *testing.T) string {
+func buildDeputy(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "deputy")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
+	return goBuild(t, ".", "deputy")
+}
+
+// goBuild builds the main package pkg into a new directory as name and
+// returns its path.
+func goBuild(t testing.TB, pkg, name string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name)
+	out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+	require.NoError(t, err, "go build %s: %s", pkg, out)
 	return bin
 }
 

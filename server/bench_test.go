@@ -271,22 +271,11 @@ func benchmarkLogin(b *testing.B, clients int) {
 // GOMAXPROCS goroutines, the most the login path hashes at once.
 func rawHashTime(b *testing.B, n int) time.Duration {
 	b.Helper()
-	h := password.NewHasher(password.DefaultParams, runtime.GOMAXPROCS(0))
-	start := time.Now()
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			for next.Add(1) <= int64(n) {
-				if _, err := h.Hash(context.Background(), testPassword); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
+	d, err := loadgen.HashTime(context.Background(), password.DefaultParams, n)
+	if err != nil {
+		b.Fatal(err)
 	}
-	wg.Wait()
-	return time.Since(start)
+	return d
 }
 
 // sampleHeap records the highest HeapInuse every few milliseconds until stopped.

@@ -2,12 +2,16 @@ package loadgen
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/password"
 )
 
 func TestRunCountsEveryRequestOnce(t *testing.T) {
@@ -58,4 +62,34 @@ func TestCombine(t *testing.T) {
 	assert.Equal(t, 51*time.Microsecond, all.P50, "the 51st fastest of 101")
 	assert.Equal(t, 9*time.Second, all.P99, "the 100th fastest of 101")
 	assert.Equal(t, 10*time.Second, all.Max)
+}
+
+func TestResultJSONRoundTrip(t *testing.T) {
+	res := Run(context.Background(), Config{Workers: 2, Requests: 10, Do: func(_ context.Context, _, seq int) error {
+		if seq == 3 {
+			return errors.New("status 409")
+		}
+		return nil
+	}})
+	b, err := json.Marshal(res)
+	require.NoError(t, err)
+	var back Result
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, res.String(), back.String())
+	assert.EqualError(t, back.FirstErr, "status 409")
+
+	require.NoError(t, json.Unmarshal([]byte(`{"requests":5,"elapsedNs":1000000000}`), &back))
+	assert.NoError(t, back.FirstErr)
+	assert.InDelta(t, 5.0, back.PerSecond(), 1e-9)
+}
+
+func TestHashTime(t *testing.T) {
+	p := password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	d, err := HashTime(context.Background(), p, 8)
+	require.NoError(t, err)
+	assert.Positive(t, d)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = HashTime(ctx, p, 8)
+	assert.ErrorIs(t, err, context.Canceled)
 }
