@@ -65,7 +65,7 @@ const (
 	webhookBatch = 200
 	// webhookPace is the least time between two rounds of a worker that is
 	// not behind (RunWebhookDelivery).
-	webhookPace = 50 * time.Millisecond
+	webhookPace = 100 * time.Millisecond
 	// webhookSenders is how many requests a worker has in flight at a time.
 	webhookSenders = 32
 	// maxRetryAfter caps a receiver's Retry-After.
@@ -118,8 +118,17 @@ func (s *Service) DeliverWebhooks(ctx context.Context) (int, error) {
 // claimWebhooks leases the due deliveries and builds their signed requests.
 // A delivery whose endpoint is gone or disabled fails at once.
 func (s *Service) claimWebhooks(ctx context.Context) ([]claimed, error) {
+	var due bool // a read first: an idle round commits nothing
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		ds, err := tx.DueWebhookDeliveries(s.clock.Now(), 1)
+		due = len(ds) > 0
+		return err
+	})
+	if err != nil || !due {
+		return nil, internal("claim webhooks", err)
+	}
 	var cs []claimed
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err = s.store.Update(ctx, func(tx Tx) error {
 		cs = cs[:0]
 		now := s.clock.Now()
 		due, err := tx.DueWebhookDeliveries(now, webhookBatch)
