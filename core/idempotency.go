@@ -98,7 +98,15 @@ func (c *IdempotentCall) Answered() (status int, body []byte, ok bool) {
 // that another run of the same request (one that took over an abandoned
 // claim) finished first fails the transaction with ErrIdempotencyInFlight, so
 // the change happens once.
+//
+// It also settles the bulk operation ctx runs, if any (settleBulkStep): the
+// operation's change and its COMPLETED mark commit together, once.
 func (s *Service) finishIdempotent(ctx context.Context, tx Tx, result any) error {
+	if step, _ := ctx.Value(bulkStepKey{}).(*bulkStep); step != nil {
+		if err := s.settleBulkStep(ctx, tx, step, result, nil); err != nil {
+			return err
+		}
+	}
 	call, _ := ctx.Value(idempotentCallKey{}).(*IdempotentCall)
 	if call == nil || call.Answer == nil {
 		return nil

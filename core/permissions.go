@@ -57,6 +57,9 @@ var (
 	seeUsersPerms = []Permission{PermUsersList, PermUsersGet, PermUsersGetOwn, PermUsersUpdateOwn, PermRolesList, PermIdentityGet}
 	fundsPerms    = []Permission{PermAccountsCreate, PermTransfersCreate, PermSendsCreate, PermOWTCreate}
 	cardsPerms    = []Permission{PermCardsCreate, PermCardsUpdate, PermCardsBlock}
+	// bulksPerms go to every managing role: each operation of a bulk still
+	// needs its own permissions when it runs.
+	bulksPerms = []Permission{PermBulksList, PermBulksGet, PermBulksGetOperations, PermBulksExecute, PermBulksPauseResume, PermBulksCancel}
 )
 
 // roleTable is the predefined role table: which role holds which permissions.
@@ -65,13 +68,13 @@ var (
 // what; Roles hands out copies.
 var roleTable = []RoleInfo{
 	{ID: "1", Role: RoleAdmin, Description: "Manages the identity: users, roles and every operation.",
-		Permissions: slices.Concat(usersPerms, fundsPerms, cardsPerms, []Permission{PermRolesAdmin})},
+		Permissions: slices.Concat(usersPerms, fundsPerms, cardsPerms, bulksPerms, []Permission{PermRolesAdmin})},
 	{ID: "2", Role: RoleAccessManagement, Description: "Creates, invites and manages users who hold no permission it lacks: not admins, funds or cards managers.",
-		Permissions: usersPerms},
+		Permissions: slices.Concat(usersPerms, bulksPerms)},
 	{ID: "3", Role: RoleFundsManagement, Description: "Manages accounts and transfers; sees the identity's users.",
-		Permissions: slices.Concat(seeUsersPerms, fundsPerms)},
+		Permissions: slices.Concat(seeUsersPerms, fundsPerms, bulksPerms)},
 	{ID: "4", Role: RoleCardsManagement, Description: "Manages cards; sees the identity's users.",
-		Permissions: slices.Concat(seeUsersPerms, cardsPerms)},
+		Permissions: slices.Concat(seeUsersPerms, cardsPerms, bulksPerms)},
 	{ID: "5", Role: RoleCardAssignee, Description: "Uses the cards assigned to them; sees and updates only themselves.",
 		Permissions: []Permission{PermUsersGetOwn, PermUsersUpdateOwn}},
 }

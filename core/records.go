@@ -658,6 +658,101 @@ type Confirmation struct {
 	State        ChallengeState
 }
 
+// BulkKind is the single operation a bulk repeats (Weavr bulksUserCreate,
+// bulksUserInviteSend): its path is the single call's.
+type BulkKind string
+
+// Bulk kinds: Weavr's two for users.
+const (
+	BulkUserCreate BulkKind = "/users"
+	BulkUserInvite BulkKind = "/users/_user_id_/invite"
+)
+
+// BulkState is where a bulk stands (Weavr BulkProcessStatus). The zero value
+// is not a state: nothing runs a bulk that is not RUNNING.
+type BulkState string
+
+// Bulk states.
+const (
+	BulkSubmitted          BulkState = "SUBMITTED"
+	BulkRunning            BulkState = "RUNNING"
+	BulkPaused             BulkState = "PAUSED"
+	BulkCancelled          BulkState = "CANCELLED"
+	BulkCompleted          BulkState = "COMPLETED"
+	BulkPartiallyCompleted BulkState = "PARTIALLY_COMPLETED"
+	BulkFailed             BulkState = "FAILED"
+)
+
+// BulkMode says what a failed operation does to the rest (Weavr BulkProcessMode).
+type BulkMode string
+
+// Bulk modes; ON_FAILURE_CONTINUE is the default.
+const (
+	BulkContinue BulkMode = "ON_FAILURE_CONTINUE"
+	BulkStop     BulkMode = "ON_FAILURE_STOP"
+)
+
+// Bulk is a bulk process (Weavr BulkProcess): operations of one kind that
+// run in sequence, in the background, as the session that executed (or last
+// resumed) it. Its operations 1..Done are settled: Completed + Failed of them.
+type Bulk struct {
+	ID          string // numeric, from Tx.NextID
+	ProgrammeID string
+	IdentityID  string
+	SubmittedBy string // the user who submitted it
+	Kind        BulkKind
+	Count       int // operations, numbered 1..Count
+	State       BulkState
+	Mode        BulkMode
+	RunBy       string // the user whose session runs it
+	SessionHash []byte // that session's: each operation runs as its caller
+	Completed   int
+	Failed      int
+	PauseReason string `json:",omitempty"` // BulkSessionEnded when the runner paused it
+	CreatedAt   time.Time
+	StartedAt   time.Time
+	FinishedAt  time.Time
+}
+
+// Done is how many operations are settled; operation Done+1 runs next.
+func (b *Bulk) Done() int { return b.Completed + b.Failed }
+
+// BulkOpStatus is where one operation of a bulk stands (Weavr
+// BulkProcessOperationStatus). A store keeps SUBMITTED, COMPLETED and
+// FAILED; RUNNING and CANCELLED are read off the bulk (BulkOperationView).
+type BulkOpStatus string
+
+// Bulk operation statuses.
+const (
+	BulkOpSubmitted BulkOpStatus = "SUBMITTED"
+	BulkOpRunning   BulkOpStatus = "RUNNING"
+	BulkOpCompleted BulkOpStatus = "COMPLETED"
+	BulkOpFailed    BulkOpStatus = "FAILED"
+	BulkOpCancelled BulkOpStatus = "CANCELLED"
+)
+
+// BulkOperation is one operation of a bulk: the single call's input, and
+// once settled its outcome.
+type BulkOperation struct {
+	BulkID string
+	Seq    int // 1..Count, the order they run in
+	Status BulkOpStatus
+	User   *NewUser     `json:",omitempty"` // BulkUserCreate: the user to create
+	UserID string       `json:",omitempty"` // BulkUserInvite: whom to invite; BulkUserCreate: who was created
+	Error  *BulkOpError `json:",omitempty"` // FAILED: the single call's error
+	At     time.Time    // when it settled
+}
+
+// BulkOpError is a failed operation's error as the single call would have
+// answered it: its class (the name of one of the Err* classes), code,
+// message and fields.
+type BulkOpError struct {
+	Class   string
+	Code    string       `json:",omitempty"`
+	Message string       `json:",omitempty"`
+	Fields  []FieldError `json:",omitempty"`
+}
+
 // Records only a store copy sees (store.go's RecordKinds): what a store keeps
 // beside the records above, as Export reads it and Import writes it.
 

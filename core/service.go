@@ -203,6 +203,8 @@ type Service struct {
 	obs    Observer
 	rp     *webauthn.WebAuthn
 	hub    *pushHub
+	// bulkWake wakes RunBulks when this process executes or resumes a bulk.
+	bulkWake chan struct{}
 	// background is read-held by each email (sendLater) and push relay
 	// (relay) in flight, so that WaitForMail can wait for them all.
 	background sync.RWMutex
@@ -231,18 +233,19 @@ func New(ctx context.Context, cfg Config, store Store, send Integrations, clock 
 	}
 	space := &spaceWatch{Store: store, clock: clock}
 	return &Service{
-		cfg:    cfg,
-		store:  space,
-		space:  space,
-		send:   send,
-		clock:  clock,
-		hasher: password.NewHasher(cfg.PasswordParams, cfg.MaxConcurrentHashes, password.WithObserver(cfg.Observer)),
-		keys:   newKeyring(key),
-		mail:   mail,
-		log:    cfg.Logger,
-		obs:    cfg.Observer,
-		rp:     rp,
-		hub:    newPushHub(),
+		cfg:      cfg,
+		store:    space,
+		space:    space,
+		send:     send,
+		clock:    clock,
+		hasher:   password.NewHasher(cfg.PasswordParams, cfg.MaxConcurrentHashes, password.WithObserver(cfg.Observer)),
+		keys:     newKeyring(key),
+		mail:     mail,
+		log:      cfg.Logger,
+		obs:      cfg.Observer,
+		rp:       rp,
+		hub:      newPushHub(),
+		bulkWake: make(chan struct{}, 1),
 	}, nil
 }
 

@@ -83,6 +83,7 @@ type ReadTx interface {
 	WebAuthnRegistrationReader
 	WebhookReader
 	ConfirmationReader
+	BulkReader
 	Meta(key string) ([]byte, error)
 }
 
@@ -109,6 +110,7 @@ type Tx interface {
 	WebhookWriter
 	ConfirmationWriter
 	StepUpGrantWriter
+	BulkWriter
 	CounterWriter
 	// NextID returns a fresh numeric id, unique across identities and users.
 	NextID() (string, error)
@@ -478,6 +480,31 @@ type StepUpGrantWriter interface {
 	TakeStepUpGrant(sessionHash, operation []byte, now time.Time) error
 	// DeleteStepUpGrantsExpired removes the grants whose ExpiresAt is not after t.
 	DeleteStepUpGrantsExpired(t time.Time) (int, error)
+}
+
+// BulkReader reads bulk processes and their operations (bulks.go).
+type BulkReader interface {
+	Bulk(id string) (*Bulk, error)
+	// Bulks returns up to limit of an identity's bulks in id order from
+	// offset, those in state only unless state is "", and how many match.
+	Bulks(identityID string, state BulkState, offset, limit int) ([]*Bulk, int, error)
+	// BulkOperations returns up to limit (every one when limit <= 0) of a
+	// bulk's operations with Seq >= from, in Seq order.
+	BulkOperations(bulkID string, from, limit int) ([]*BulkOperation, error)
+	// RunningBulks returns up to limit bulks of any programme whose State
+	// is RUNNING, in id order.
+	RunningBulks(limit int) ([]*Bulk, error)
+}
+
+// BulkWriter writes bulks. A store keeps the index behind RunningBulks
+// exact on every write.
+type BulkWriter interface {
+	// InsertBulk stores a new bulk with its operations, numbered 1..Count.
+	InsertBulk(b *Bulk, ops []*BulkOperation) error
+	// UpdateBulk and UpdateBulkOperation fail with ErrRecordNotFound when
+	// there is no such bulk or operation.
+	UpdateBulk(b *Bulk) error
+	UpdateBulkOperation(op *BulkOperation) error
 }
 
 // UniqueKYCReference is the store constraint on KYC references.

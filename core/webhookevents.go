@@ -97,8 +97,38 @@ func (w webhookSubject) identityID() typedID {
 	return typedID{Type: string(w.identity.Type), ID: w.identity.ID}
 }
 
+// bulkEvent is Weavr's BulkProcessProgressEvent.
+type bulkEvent struct {
+	BulkID                string           `json:"bulkId"`
+	Status                string           `json:"status"`
+	SubmittedItemsCount   int              `json:"submittedItemsCount"`
+	OperationStatusCounts []bulkCountEvent `json:"operationStatusCounts"`
+}
+
+type bulkCountEvent struct {
+	Status string `json:"status"`
+	Count  int    `json:"count"`
+}
+
+// bulkEndEvents is the bulk_process_end event of a bulk that ended (a
+// bulk.end audit event, whose subject is the bulk).
+func bulkEndEvents(tx ReadTx, a *AuditEvent) ([]outEvent, error) {
+	b, err := tx.Bulk(a.Subject)
+	if err != nil {
+		return nil, err
+	}
+	body := bulkEvent{BulkID: b.ID, Status: string(b.State), SubmittedItemsCount: b.Count, OperationStatusCounts: []bulkCountEvent{}}
+	for _, c := range b.StatusCounts() {
+		body.OperationStatusCounts = append(body.OperationStatusCounts, bulkCountEvent{Status: string(c.Status), Count: c.Count})
+	}
+	return []outEvent{{Type: EventBulkProcessEnd, Subject: b.ID, Body: body}}, nil
+}
+
 // webhookEventsOf returns the webhook events an audit event causes.
 func webhookEventsOf(tx ReadTx, a *AuditEvent) ([]outEvent, error) {
+	if a.Action == "bulk.end" {
+		return bulkEndEvents(tx, a)
+	}
 	build, ok := webhookBuilders[a.Action]
 	if !ok || a.Subject == "" {
 		return nil, nil

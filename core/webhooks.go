@@ -34,6 +34,7 @@ var WebhookEventTypes = []WebhookEventType{
 	{EventLogin, "/login/watch"},
 	{EventStepUp, "/stepup/watch"},
 	{EventAuthenticationFactors, "/authentication_factors/watch"},
+	{EventBulkProcessEnd, "/bulk_process_end/watch"},
 	{EventUserDeactivated, "/auth/users/user_deactivated/watch"},
 	{EventUserCreated, "/deputy/users/created/watch"},
 	{EventUserUpdated, "/deputy/users/updated/watch"},
@@ -53,6 +54,7 @@ const (
 	EventStepUp                = "stepup"                 // Weavr StepupEvent
 	EventAuthenticationFactors = "authentication_factors" // Weavr EnrolmentEvent
 	EventUserDeactivated       = "user_deactivated"       // Weavr IdentityDeactivatedEvent
+	EventBulkProcessEnd        = "bulk_process_end"       // Weavr BulkProcessProgressEvent, when a bulk ends
 	EventUserCreated           = "user_created"
 	EventUserUpdated           = "user_updated"
 	EventUserActivated         = "user_activated"

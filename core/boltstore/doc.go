@@ -109,8 +109,16 @@
 //	│   └── [programmeID, type, id] -> Resource   operations embedders register for confirmation
 //	├── confirmations/                                              8
 //	│   └── <id>         -> Confirmation confirmation challenges (the id of a push one is its PushChallenge's)
-//	└── stepup_grants/                                              10
-//	    └── <session token hash> -> StepUpGrant   what an operation-bound step-up authorises, once
+//	├── stepup_grants/                                              10
+//	│   └── <session token hash> -> StepUpGrant   what an operation-bound step-up authorises, once
+//	├── bulks/                                                     11
+//	│   └── <id>         -> Bulk         bulk processes (bulks.go)
+//	├── bulk_operations/                                           11
+//	│   └── [bulkID]<seq> -> BulkOperation   seq is a big-endian uint64: a bulk's operations in order
+//	├── identity_bulks/                                            11
+//	│   └── [identityID] listID -> id    index of an identity's bulks, in id (submission) order
+//	└── running_bulks/                                             11
+//	    └── listID       -> id           the bulks whose State is RUNNING
 //
 // A key written [a, b, ...] is a composite key: each part is preceded by its
 // length as a uvarint, so no part can run into the next and [a, b] is a prefix

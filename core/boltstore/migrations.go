@@ -75,6 +75,12 @@ var (
 
 	// Added by migration 10 (stepup.go).
 	bucketStepUpGrants = []byte("stepup_grants")
+
+	// Added by migration 11 (bulks.go).
+	bucketBulks          = []byte("bulks")
+	bucketBulkOperations = []byte("bulk_operations")
+	bucketIdentityBulks  = []byte("identity_bulks")
+	bucketRunningBulks   = []byte("running_bulks")
 )
 
 // A migration takes a file from schema version Version-1 to Version. It runs
@@ -100,6 +106,7 @@ var migrations = []migration{
 	{Version: 8, Description: "add confirmation challenges and the resources they confirm", Migrate: addConfirmations},
 	{Version: 9, Description: "start each webhook endpoint's fan-out cursor at its programme's audit log size", Migrate: startWebhookFanOut},
 	{Version: 10, Description: "add the sessions' step-up grants", Migrate: addStepUpGrants},
+	{Version: 11, Description: "add bulk processes and their operations", Migrate: addBulks},
 }
 
 // migrate brings the file up to the last of ms. It refuses a file whose

@@ -57,7 +57,7 @@ func TestMigration0001(t *testing.T) {
 	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
 	assert.Equal(t, []string{
-		"audit_checkpoints", "audit_events", "audit_hashes", "challenges", "confirmations", "counters", "email_codes", "factors",
+		"audit_checkpoints", "audit_events", "audit_hashes", "bulk_operations", "bulks", "challenges", "confirmations", "counters", "email_codes", "factors",
 		"idempotency", "identities", "invites", "kyc", "log_heads", "meta", "outbox", "password_tokens", "passwords",
 		"programme_keys", "programmes", "push_challenges", "reset_codes", "resources", "schema_migrations", "sessions", "stepup_grants", "users",
 		"webauthn_registrations", "webhook_deliveries", "webhook_endpoints", "webhook_events",
@@ -154,4 +154,31 @@ func TestMigration0003(t *testing.T) {
 	var grants, sessions int
 	require.NoError(t, conn.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM stepup_grants), (SELECT count(*) FROM sessions)`).Scan(&grants, &sessions))
 	assert.Equal(t, []int{0, 1}, []int{grants, sessions})
+}
+
+// TestMigration0004 brings a version 3 database holding a meta value to
+// version 4: the bulk tables exist, empty, and the value reads back.
+func TestMigration0004(t *testing.T) {
+	url := pgtest.URL(t)
+	require.NoError(t, pgstore.MigrateTo(t.Context(), url, 3))
+	conn := connect(t, url)
+	_, err := conn.Exec(t.Context(), `INSERT INTO meta (key, value) VALUES ('before', 'v3')`)
+	require.NoError(t, err)
+
+	s, err := pgstore.Open(t.Context(), url, pgstore.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	assert.Equal(t, allVersions(), applied(t, conn))
+	require.NoError(t, s.View(t.Context(), func(tx core.ReadTx) error {
+		v, err := tx.Meta("before")
+		assert.Equal(t, "v3", string(v))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Bulk("100000001")
+		assert.ErrorIs(t, err, core.ErrRecordNotFound)
+		running, err := tx.RunningBulks(0)
+		assert.Empty(t, running)
+		return err
+	}))
 }

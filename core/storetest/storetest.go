@@ -72,6 +72,8 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"StepUpGrantSweep", testStepUpGrantSweep},
 		{"Resource", testResource},
 		{"Confirmation", testConfirmation},
+		{"Bulk", testBulk},
+		{"BulkIndexes", testBulkIndexes},
 		{"AuditOrderAndPaging", testAuditOrderAndPaging},
 		{"AuditSeqHasNoGaps", testAuditSeqHasNoGaps},
 		{"AuditEventsAbout", testAuditEventsAbout},

@@ -1,0 +1,599 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+)
+
+// Bulk processes (Weavr bulksUserCreate, bulksUserInviteSend, bulks, bulkId,
+// bulkIdOperations, bulkIdExecute, bulkIdPause, bulkIdResume, bulkIdCancel).
+//
+// A bulk is submitted (SUBMITTED), executed by a user of the same identity
+// (RUNNING), and then runs in the background (RunBulks), one operation after
+// the other, as the session that executed it: each operation is exactly the
+// single call (CreateUser, SendInvite), which checks that session's
+// permissions, rank and step-up when the operation runs. A session that ends
+// pauses the bulk (PauseReason SESSION_ENDED); resuming it runs the rest as
+// the resuming session.
+//
+// Exactly once: an operation's change and its COMPLETED mark commit in one
+// transaction (finishIdempotent calls settleBulkStep), which also checks that
+// the bulk is still RUNNING and that this operation is the next one. So a
+// pause, a cancel, a second runner or a restart between two operations never
+// skips one nor runs one twice: a run whose operation was settled meanwhile,
+// or whose bulk was paused, rolls back. A failed operation is marked FAILED
+// with the single call's error, in a transaction of its own under the same
+// checks. Across replicas one runner works at a time (Integrations.Leader).
+
+// Limits and codes of bulks.
+const (
+	// MaxBulkOperations is the most operations of one bulk (Weavr: 10,000).
+	MaxBulkOperations = 10000
+	// CodeBulkInvalidState refuses a bulk action its state does not allow
+	// (Weavr BulkProcessConflictErrorCode INVALID_STATE).
+	CodeBulkInvalidState = "INVALID_STATE"
+	// BulkSessionEnded is the PauseReason of a bulk whose runner's session
+	// ended (logout, idle, revocation): a user resumes it with their own.
+	BulkSessionEnded = "SESSION_ENDED"
+	// maxBulkList is the longest page of bulks or operations.
+	maxBulkList = 100
+)
+
+// Permissions of the bulk operations (Weavr x-permissions).
+const (
+	PermBulksList          Permission = "i:bulks:list"
+	PermBulksGet           Permission = "i:bulks:get"
+	PermBulksGetOperations Permission = "i:bulks:get_operations"
+	PermBulksExecute       Permission = "i:bulks:execute"
+	PermBulksPauseResume   Permission = "i:bulks:pause_and_resume"
+	PermBulksCancel        Permission = "i:bulks:cancel"
+)
+
+var (
+	// errBulkHalted rolls back an operation whose bulk stopped running.
+	errBulkHalted = errors.New("bulk is not running")
+	// errBulkStepTaken rolls back an operation another run settled first.
+	errBulkStepTaken = errors.New("bulk operation already settled")
+)
+
+// SubmitUserCreateBulk submits a bulk of user creations (Weavr
+// bulksUserCreate); it needs i:users:create, like each operation.
+func (s *Service) SubmitUserCreateBulk(ctx context.Context, c *Caller, users []NewUser) (*Bulk, error) {
+	if err := require(c, PermUsersCreate); err != nil {
+		return nil, err
+	}
+	ops := make([]*BulkOperation, len(users))
+	for i := range users {
+		ops[i] = &BulkOperation{User: &users[i]}
+	}
+	return s.submitBulk(ctx, c, BulkUserCreate, ops)
+}
+
+// SubmitUserInviteBulk submits a bulk of invites (Weavr
+// bulksUserInviteSend); it needs i:users:send_invite, like each operation.
+func (s *Service) SubmitUserInviteBulk(ctx context.Context, c *Caller, userIDs []string) (*Bulk, error) {
+	if err := require(c, PermUsersInvite); err != nil {
+		return nil, err
+	}
+	ops := make([]*BulkOperation, len(userIDs))
+	for i, id := range userIDs {
+		ops[i] = &BulkOperation{UserID: id}
+	}
+	return s.submitBulk(ctx, c, BulkUserInvite, ops)
+}
+
+func (s *Service) submitBulk(ctx context.Context, c *Caller, kind BulkKind, ops []*BulkOperation) (*Bulk, error) {
+	if len(ops) < 1 || len(ops) > MaxBulkOperations {
+		return nil, Invalid("operations", "SIZE", "1", strconv.Itoa(MaxBulkOperations))
+	}
+	for i, op := range ops {
+		op.Seq, op.Status = i+1, BulkOpSubmitted
+	}
+	b := &Bulk{ProgrammeID: c.Programme.ID, IdentityID: c.User.IdentityID, SubmittedBy: c.User.ID, Kind: kind,
+		Count: len(ops), State: BulkSubmitted, Mode: BulkContinue, CreatedAt: s.clock.Now()}
+	err := s.store.Update(ctx, func(tx Tx) error {
+		id, err := tx.NextID()
+		if err != nil {
+			return err
+		}
+		b.ID = id
+		for _, op := range ops {
+			op.BulkID = id
+		}
+		if err := tx.InsertBulk(b, ops); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, b.ProgrammeID, c.User.ID, "bulk.submit", id,
+			map[string]string{"operation": string(kind), "count": strconv.Itoa(b.Count)}); err != nil {
+			return err
+		}
+		return s.finishIdempotent(ctx, tx, b)
+	})
+	if err != nil {
+		return nil, internal("submit bulk", err)
+	}
+	return b, nil
+}
+
+// identityBulk reads a bulk of the caller's identity: unknown ids and other
+// identities' bulks are both "not found".
+func identityBulk(tx ReadTx, c *Caller, id string) (*Bulk, error) {
+	b, err := tx.Bulk(id)
+	if errors.Is(err, ErrRecordNotFound) || (err == nil && (b.ProgrammeID != c.Programme.ID || b.IdentityID != c.User.IdentityID)) {
+		return nil, NotFound("bulk")
+	}
+	return b, err
+}
+
+// GetBulk returns a bulk of the caller's identity (Weavr bulkId).
+func (s *Service) GetBulk(ctx context.Context, c *Caller, id string) (*Bulk, error) {
+	if err := require(c, PermBulksGet); err != nil {
+		return nil, err
+	}
+	var b *Bulk
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		b, err = identityBulk(tx, c, id)
+		return err
+	})
+	if err != nil {
+		return nil, internal("get bulk", err)
+	}
+	return b, nil
+}
+
+// ListBulks returns a page of the caller's identity's bulks, in submission
+// order, those in state only unless it is "" (Weavr bulks).
+func (s *Service) ListBulks(ctx context.Context, c *Caller, state BulkState, offset, limit int) ([]*Bulk, int, error) {
+	if err := require(c, PermBulksList); err != nil {
+		return nil, 0, err
+	}
+	if err := checkPage(offset, &limit); err != nil {
+		return nil, 0, err
+	}
+	var out []*Bulk
+	var count int
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		out, count, err = tx.Bulks(c.User.IdentityID, state, offset, limit)
+		return err
+	})
+	if err != nil {
+		return nil, 0, internal("list bulks", err)
+	}
+	return out, count, nil
+}
+
+func checkPage(offset int, limit *int) error {
+	if offset < 0 {
+		return Invalid("offset", "AT_LEAST", "0")
+	}
+	if *limit == 0 {
+		*limit = maxBulkList
+	}
+	if *limit < 1 || *limit > maxBulkList {
+		return Invalid("limit", "RANGE", "1", strconv.Itoa(maxBulkList))
+	}
+	return nil
+}
+
+// BulkOpFilter selects operations of a bulk (Weavr bulkIdOperations).
+type BulkOpFilter struct {
+	Seq    int          // only this one, when not 0
+	Status BulkOpStatus // only in this status (as StatusOf says), when not ""
+	Offset int
+	Limit  int // 0: 100
+}
+
+// BulkOperations returns a page of a bulk's operations matching f, each
+// with its status as StatusOf says, and how many match in all.
+func (s *Service) BulkOperations(ctx context.Context, c *Caller, id string, f BulkOpFilter) ([]*BulkOperation, int, error) {
+	if err := require(c, PermBulksGetOperations); err != nil {
+		return nil, 0, err
+	}
+	if err := checkPage(f.Offset, &f.Limit); err != nil {
+		return nil, 0, err
+	}
+	var page []*BulkOperation
+	count := 0
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		page, count = nil, 0
+		b, err := identityBulk(tx, c, id)
+		if err != nil {
+			return err
+		}
+		from, limit := 1, 0
+		if f.Seq != 0 {
+			from, limit = f.Seq, 1
+		}
+		ops, err := tx.BulkOperations(id, from, limit)
+		if err != nil {
+			return err
+		}
+		for _, op := range ops {
+			if f.Seq != 0 && op.Seq != f.Seq {
+				continue
+			}
+			op.Status = b.StatusOf(op)
+			if f.Status != "" && op.Status != f.Status {
+				continue
+			}
+			if count >= f.Offset && len(page) < f.Limit {
+				page = append(page, op)
+			}
+			count++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, internal("list bulk operations", err)
+	}
+	return page, count, nil
+}
+
+// StatusOf is an operation's status as the API shows it: its own once
+// settled; otherwise RUNNING for the next one of a running bulk, CANCELLED
+// for those a cancel or a stop left, SUBMITTED for the rest.
+func (b *Bulk) StatusOf(op *BulkOperation) BulkOpStatus {
+	if op.Status != BulkOpSubmitted {
+		return op.Status
+	}
+	switch {
+	case b.State == BulkRunning && op.Seq == b.Done()+1:
+		return BulkOpRunning
+	case b.Final():
+		return BulkOpCancelled
+	}
+	return BulkOpSubmitted
+}
+
+// Final reports whether the bulk will run no more operations.
+func (b *Bulk) Final() bool {
+	switch b.State {
+	case BulkCancelled, BulkCompleted, BulkPartiallyCompleted, BulkFailed:
+		return true
+	}
+	return false
+}
+
+// BulkOpCount is how many operations of a bulk are in one status.
+type BulkOpCount struct {
+	Status BulkOpStatus
+	Count  int
+}
+
+// StatusCounts counts the bulk's operations by the status StatusOf gives
+// them (Weavr operationStatusCounts), leaving out statuses none is in.
+func (b *Bulk) StatusCounts() []BulkOpCount {
+	rest := b.Count - b.Done()
+	counts := map[BulkOpStatus]int{BulkOpCompleted: b.Completed, BulkOpFailed: b.Failed}
+	switch {
+	case b.Final():
+		counts[BulkOpCancelled] = rest
+	case b.State == BulkRunning && rest > 0:
+		counts[BulkOpRunning], counts[BulkOpSubmitted] = 1, rest-1
+	default:
+		counts[BulkOpSubmitted] = rest
+	}
+	var out []BulkOpCount
+	for _, st := range []BulkOpStatus{BulkOpSubmitted, BulkOpRunning, BulkOpCompleted, BulkOpFailed, BulkOpCancelled} {
+		if counts[st] > 0 {
+			out = append(out, BulkOpCount{Status: st, Count: counts[st]})
+		}
+	}
+	return out
+}
+
+// ExecuteBulk starts a SUBMITTED bulk (Weavr bulkIdExecute): its operations
+// run in the background as the caller's session. mode "" is
+// ON_FAILURE_CONTINUE.
+func (s *Service) ExecuteBulk(ctx context.Context, c *Caller, id string, mode BulkMode) error {
+	switch mode {
+	case "":
+		mode = BulkContinue
+	case BulkContinue, BulkStop:
+	default:
+		return Invalid("mode", "IN", string(BulkContinue), string(BulkStop))
+	}
+	return s.moveBulk(ctx, c, id, PermBulksExecute, "bulk.execute", func(b *Bulk, now time.Time) bool {
+		if b.State != BulkSubmitted {
+			return false
+		}
+		b.State, b.Mode, b.StartedAt = BulkRunning, mode, now
+		b.RunBy, b.SessionHash = c.User.ID, c.Session.TokenHash
+		return true
+	})
+}
+
+// PauseBulk pauses a RUNNING bulk (Weavr bulkIdPause): no operation starts
+// after it returns, and one under way when it commits rolls back.
+func (s *Service) PauseBulk(ctx context.Context, c *Caller, id string) error {
+	return s.moveBulk(ctx, c, id, PermBulksPauseResume, "bulk.pause", func(b *Bulk, _ time.Time) bool {
+		if b.State != BulkRunning {
+			return false
+		}
+		b.State = BulkPaused
+		return true
+	})
+}
+
+// ResumeBulk runs a PAUSED bulk again (Weavr bulkIdResume), from its next
+// operation, as the caller's session.
+func (s *Service) ResumeBulk(ctx context.Context, c *Caller, id string) error {
+	return s.moveBulk(ctx, c, id, PermBulksPauseResume, "bulk.resume", func(b *Bulk, _ time.Time) bool {
+		if b.State != BulkPaused {
+			return false
+		}
+		b.State, b.PauseReason = BulkRunning, ""
+		b.RunBy, b.SessionHash = c.User.ID, c.Session.TokenHash
+		return true
+	})
+}
+
+// CancelBulk ends a bulk that has not finished (Weavr bulkIdCancel): its
+// operations not yet run are CANCELLED, for good.
+func (s *Service) CancelBulk(ctx context.Context, c *Caller, id string) error {
+	return s.moveBulk(ctx, c, id, PermBulksCancel, "bulk.cancel", func(b *Bulk, now time.Time) bool {
+		if b.Final() {
+			return false
+		}
+		b.State, b.FinishedAt = BulkCancelled, now
+		return true
+	})
+}
+
+// moveBulk changes a bulk of the caller's identity with move, which says
+// whether its state allows the change (else INVALID_STATE), and wakes the
+// runner.
+func (s *Service) moveBulk(ctx context.Context, c *Caller, id string, p Permission, action string, move func(*Bulk, time.Time) bool) error {
+	if err := require(c, p); err != nil {
+		return err
+	}
+	err := s.store.Update(ctx, func(tx Tx) error {
+		b, err := identityBulk(tx, c, id)
+		if err != nil {
+			return err
+		}
+		if !move(b, s.clock.Now()) {
+			return &Error{Class: ErrConflict, Code: CodeBulkInvalidState, Message: "the bulk is " + string(b.State)}
+		}
+		if err := tx.UpdateBulk(b); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, b.ProgrammeID, c.User.ID, action, b.ID, nil)
+	})
+	if err != nil {
+		return internal(action, err)
+	}
+	s.wakeBulks()
+	return nil
+}
+
+// wakeBulks tells RunBulks that a bulk may be ready to run.
+func (s *Service) wakeBulks() {
+	select {
+	case s.bulkWake <- struct{}{}:
+	default:
+	}
+}
+
+// RunBulks runs the RUNNING bulks until ctx ends: at once when this process
+// executes or resumes one, and every tick for those of other replicas and
+// those a restart interrupted.
+func (s *Service) RunBulks(ctx context.Context, tick time.Duration) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		if err := s.ProcessBulks(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("run bulks", slog.String("error", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.bulkWake:
+		}
+	}
+}
+
+// ProcessBulks runs every RUNNING bulk until none is left running, on one
+// replica at a time. It stops at the first error of the store, leaving the
+// bulk where it was.
+func (s *Service) ProcessBulks(ctx context.Context) error {
+	return s.lead(ctx, "bulks", func(ctx context.Context) error {
+		for {
+			var running []*Bulk
+			err := s.store.View(ctx, func(tx ReadTx) error {
+				var err error
+				running, err = tx.RunningBulks(maxBulkList)
+				return err
+			})
+			if err != nil || len(running) == 0 {
+				return internal("running bulks", err)
+			}
+			for _, b := range running {
+				if err := s.runBulk(ctx, b.ID); err != nil {
+					return err
+				}
+			}
+		}
+	})
+}
+
+// runBulk runs a bulk's operations, one after the other, until it is no
+// longer RUNNING.
+func (s *Service) runBulk(ctx context.Context, id string) error {
+	for ctx.Err() == nil {
+		var (
+			b    *Bulk
+			op   *BulkOperation
+			sess *Session
+			user *User
+			prog *Programme
+		)
+		err := s.store.View(ctx, func(tx ReadTx) error {
+			var err error
+			if b, err = tx.Bulk(id); err != nil || b.State != BulkRunning {
+				return err
+			}
+			ops, err := tx.BulkOperations(id, b.Done()+1, 1)
+			if err != nil || len(ops) == 0 {
+				return err
+			}
+			op = ops[0]
+			if sess, err = tx.Session(b.SessionHash); errors.Is(err, ErrRecordNotFound) {
+				sess = nil
+				return nil
+			} else if err != nil {
+				return err
+			}
+			if user, err = tx.User(sess.UserID); err != nil {
+				return err
+			}
+			prog, err = tx.Programme(sess.ProgrammeID)
+			return err
+		})
+		switch {
+		case err != nil:
+			return internal("run bulk", err)
+		case b.State != BulkRunning:
+			return nil
+		case op == nil:
+			return fmt.Errorf("bulk %s: operation %d of %d is missing", id, b.Done()+1, b.Count)
+		}
+		var c *Caller
+		if sess != nil && user.IdentityID == b.IdentityID {
+			c, err = s.openCaller(ctx, prog, sess, user)
+		}
+		if c == nil {
+			if errors.Is(err, ErrUnauthenticated) || err == nil {
+				return s.pauseEnded(ctx, id)
+			}
+			return err
+		}
+		step := &bulkStep{bulkID: id, seq: op.Seq}
+		err = s.runBulkOp(context.WithValue(ctx, bulkStepKey{}, step), c, b.Kind, op)
+		var ce *Error
+		switch {
+		case err == nil && !step.settled:
+			err = s.settleBulkOp(ctx, step, nil) // an operation that committed nothing of its own
+		case errors.As(err, &ce) && !errors.Is(err, ErrUnavailable):
+			err = s.settleBulkOp(ctx, step, &BulkOpError{Class: ce.Class.Error(), Code: ce.Code, Message: ce.Message, Fields: ce.Fields})
+		}
+		if err != nil && !errors.Is(err, errBulkHalted) && !errors.Is(err, errBulkStepTaken) {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// runBulkOp runs one operation as the single call does.
+func (s *Service) runBulkOp(ctx context.Context, c *Caller, kind BulkKind, op *BulkOperation) error {
+	switch kind {
+	case BulkUserCreate:
+		_, err := s.CreateUser(ctx, c, *op.User)
+		return err
+	case BulkUserInvite:
+		return s.SendInvite(ctx, c, op.UserID)
+	}
+	return fmt.Errorf("bulk %s: unknown kind %q", op.BulkID, kind)
+}
+
+// pauseEnded pauses a bulk whose runner's session ended.
+func (s *Service) pauseEnded(ctx context.Context, id string) error {
+	err := s.store.Update(ctx, func(tx Tx) error {
+		b, err := tx.Bulk(id)
+		if err != nil || b.State != BulkRunning {
+			return err
+		}
+		b.State, b.PauseReason = BulkPaused, BulkSessionEnded
+		if err := tx.UpdateBulk(b); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, b.ProgrammeID, ActorSystem, "bulk.pause", b.ID, map[string]string{"reason": BulkSessionEnded})
+	})
+	return internal("pause bulk", err)
+}
+
+// bulkStep is the operation of a bulk that ctx runs, carried into the
+// operation's transaction (finishIdempotent), which settles it.
+type bulkStep struct {
+	bulkID  string
+	seq     int
+	settled bool // set by the transaction that settled it
+}
+
+type bulkStepKey struct{}
+
+// settleBulkOp settles an operation in a transaction of its own: failed
+// with opErr, or completed when opErr is nil.
+func (s *Service) settleBulkOp(ctx context.Context, step *bulkStep, opErr *BulkOpError) error {
+	return s.store.Update(ctx, func(tx Tx) error { return s.settleBulkStep(ctx, tx, step, nil, opErr) })
+}
+
+// settleBulkStep settles the bulk operation of ctx in tx, completed with
+// result (the created user, if any) or failed with opErr, when its bulk
+// still runs and it is the next operation; else it fails tx with
+// errBulkHalted or errBulkStepTaken. The last operation, or a failure under
+// ON_FAILURE_STOP, ends the bulk.
+func (s *Service) settleBulkStep(ctx context.Context, tx Tx, step *bulkStep, result any, opErr *BulkOpError) error {
+	b, err := tx.Bulk(step.bulkID)
+	if err != nil {
+		return err
+	}
+	if b.State != BulkRunning {
+		return errBulkHalted
+	}
+	if b.Done()+1 != step.seq {
+		return errBulkStepTaken
+	}
+	ops, err := tx.BulkOperations(b.ID, step.seq, 1)
+	if err != nil {
+		return err
+	}
+	if len(ops) == 0 || ops[0].Seq != step.seq || ops[0].Status != BulkOpSubmitted {
+		return errBulkStepTaken
+	}
+	op, now := ops[0], s.clock.Now()
+	op.At = now
+	if opErr != nil {
+		op.Status, op.Error = BulkOpFailed, opErr
+		b.Failed++
+	} else {
+		op.Status = BulkOpCompleted
+		if u, ok := result.(*User); ok {
+			op.UserID = u.ID
+		}
+		b.Completed++
+	}
+	if err := tx.UpdateBulkOperation(op); err != nil {
+		return err
+	}
+	ended := b.Done() == b.Count || (opErr != nil && b.Mode == BulkStop)
+	if ended {
+		switch {
+		case b.Completed == b.Count:
+			b.State = BulkCompleted
+		case b.Completed == 0:
+			b.State = BulkFailed
+		default:
+			b.State = BulkPartiallyCompleted
+		}
+		b.FinishedAt = now
+	}
+	if err := tx.UpdateBulk(b); err != nil {
+		return err
+	}
+	if ended {
+		if err := s.audit(ctx, tx, b.ProgrammeID, ActorSystem, "bulk.end", b.ID, map[string]string{"state": string(b.State),
+			"completed": strconv.Itoa(b.Completed), "failed": strconv.Itoa(b.Failed)}); err != nil {
+			return err
+		}
+	}
+	step.settled = true
+	return nil
+}
