@@ -1,0 +1,324 @@
+package core_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/core/boltstore"
+)
+
+// newUsers returns n users to create, with emails prefix0@example.com ...
+func newUsers(prefix string, n int) []core.NewUser {
+	out := make([]core.NewUser, n)
+	for i := range out {
+		out[i] = core.NewUser{UserDetails: core.UserDetails{Name: "Bulk", Surname: fmt.Sprintf("User %d", i),
+			Email: fmt.Sprintf("%s%d@example.com", prefix, i)}}
+	}
+	return out
+}
+
+// bulkRecord reads a bulk from the store.
+func (e *coreEnv) bulkRecord(id string) *core.Bulk {
+	e.t.Helper()
+	return readBulk(e.t, e.store, id)
+}
+
+func readBulk(t testing.TB, s core.Store, id string) *core.Bulk {
+	t.Helper()
+	var b *core.Bulk
+	require.NoError(t, s.View(context.Background(), func(tx core.ReadTx) error {
+		var err error
+		b, err = tx.Bulk(id)
+		return err
+	}))
+	return b
+}
+
+// requireOnce checks that every operation of a finished bulk of user
+// creations completed exactly once: one user per operation, each with its
+// own row's email, and one user.create audit event per user.
+func requireOnce(t testing.TB, s core.Store, prog *core.Programme, bulkID string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	var creates int
+	require.NoError(t, s.View(ctx, func(tx core.ReadTx) error {
+		b, err := tx.Bulk(bulkID)
+		if err != nil {
+			return err
+		}
+		assert.Equal(t, core.BulkCompleted, b.State)
+		assert.Equal(t, n, b.Completed)
+		ops, err := tx.BulkOperations(bulkID, 1, 0)
+		if err != nil {
+			return err
+		}
+		require.Len(t, ops, n)
+		seen := map[string]bool{}
+		for _, op := range ops {
+			assert.Equal(t, core.BulkOpCompleted, op.Status, "operation %d", op.Seq)
+			u, err := tx.User(op.UserID)
+			if err != nil {
+				return fmt.Errorf("operation %d: %w", op.Seq, err)
+			}
+			assert.Equal(t, op.User.Email, u.Email, "operation %d", op.Seq)
+			assert.False(t, seen[u.ID], "user %s twice", u.ID)
+			seen[u.ID] = true
+		}
+		for after := uint64(0); ; {
+			es, err := tx.AuditEvents(prog.ID, after, 1000)
+			if err != nil || len(es) == 0 {
+				return err
+			}
+			for _, e := range es {
+				if e.Action == "user.create" {
+					creates++
+				}
+			}
+			after = es[len(es)-1].Seq
+		}
+	}))
+	assert.Equal(t, n, creates, "user.create events")
+}
+
+func TestBulkCreatesEveryUserOnce(t *testing.T) {
+	e := newCoreEnv(t)
+	c := e.steppedUpRoot(e.prog, "root@example.com")
+	b, err := e.svc.SubmitUserCreateBulk(e.ctx, c, newUsers("u", 20))
+	require.NoError(t, err)
+	assert.Equal(t, core.BulkSubmitted, b.State)
+	assert.Equal(t, []core.BulkOpCount{{Status: core.BulkOpSubmitted, Count: 20}}, b.StatusCounts())
+
+	require.NoError(t, e.svc.ExecuteBulk(e.ctx, c, b.ID, ""))
+	err = e.svc.ExecuteBulk(e.ctx, c, b.ID, "")
+	assert.Equal(t, core.CodeBulkInvalidState, core.CodeOf(err), "a second execute")
+	require.NoError(t, e.svc.ProcessBulks(e.ctx))
+	requireOnce(t, e.store, e.prog, b.ID, 20)
+	got, err := e.svc.GetBulk(e.ctx, c, b.ID)
+	require.NoError(t, err)
+	assert.Equal(t, []core.BulkOpCount{{Status: core.BulkOpCompleted, Count: 20}}, got.StatusCounts())
+	assert.False(t, got.FinishedAt.IsZero())
+}
+
+// Each operation is the single call: its errors are the operation's, the
+// rest runs on (ON_FAILURE_CONTINUE) or stops (ON_FAILURE_STOP).
+func TestBulkOperationFailures(t *testing.T) {
+	e := newCoreEnv(t)
+	c := e.steppedUpRoot(e.prog, "root@example.com")
+	users := newUsers("f", 4)
+	users[1].Email = users[0].Email // EMAIL_NOT_UNIQUE when it runs
+	users[2].Roles = []core.Role{"NO_SUCH_ROLE"}
+
+	cont, err := e.svc.SubmitUserCreateBulk(e.ctx, c, users)
+	require.NoError(t, err)
+	require.NoError(t, e.svc.ExecuteBulk(e.ctx, c, cont.ID, core.BulkContinue))
+	require.NoError(t, e.svc.ProcessBulks(e.ctx))
+	b := e.bulkRecord(cont.ID)
+	assert.Equal(t, core.BulkPartiallyCompleted, b.State)
+	ops, n, err := e.svc.BulkOperations(e.ctx, c, cont.ID, core.BulkOpFilter{Status: core.BulkOpFailed})
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	assert.Equal(t, 2, ops[0].Seq)
+	assert.Equal(t, core.CodeEmailNotUnique, ops[0].Error.Code)
+	assert.Equal(t, core.ErrConflict.Error(), ops[0].Error.Class)
+	assert.Equal(t, core.CodeRoleNotFound, ops[1].Error.Code)
+
+	users = newUsers("s", 4)
+	users[1].Roles = []core.Role{"NO_SUCH_ROLE"}
+	stop, err := e.svc.SubmitUserCreateBulk(e.ctx, c, users)
+	require.NoError(t, err)
+	require.NoError(t, e.svc.ExecuteBulk(e.ctx, c, stop.ID, core.BulkStop))
+	require.NoError(t, e.svc.ProcessBulks(e.ctx))
+	b = e.bulkRecord(stop.ID)
+	assert.Equal(t, core.BulkPartiallyCompleted, b.State)
+	assert.Equal(t, []core.BulkOpCount{{Status: core.BulkOpCompleted, Count: 1}, {Status: core.BulkOpFailed, Count: 1},
+		{Status: core.BulkOpCancelled, Count: 2}}, b.StatusCounts())
+	_, n, err = e.svc.BulkOperations(e.ctx, c, stop.ID, core.BulkOpFilter{Status: core.BulkOpCancelled})
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+}
+
+// Permissions and step-up are checked when each operation runs, as the
+// session that executed the bulk: without a step-up every operation fails.
+func TestBulkNeedsStepUpWhenItRuns(t *testing.T) {
+	e := newCoreEnv(t)
+	e.steppedUpRoot(e.prog, "root@example.com")
+	plain := e.caller(e.prog, e.login(e.prog, "root@example.com"))
+	b, err := e.svc.SubmitUserCreateBulk(e.ctx, plain, newUsers("n", 3))
+	require.NoError(t, err, "submitting needs no step-up")
+	require.NoError(t, e.svc.ExecuteBulk(e.ctx, plain, b.ID, ""))
+	require.NoError(t, e.svc.ProcessBulks(e.ctx))
+	got := e.bulkRecord(b.ID)
+	assert.Equal(t, core.BulkFailed, got.State)
+	ops, _, err := e.svc.BulkOperations(e.ctx, plain, b.ID, core.BulkOpFilter{})
+	require.NoError(t, err)
+	for _, op := range ops {
+		assert.Equal(t, core.CodeStepUpRequired, op.Error.Code)
+	}
+}
+
+// A session that ends pauses the bulk; another session resumes it and runs
+// the rest as itself.
+func TestBulkPausesWhenItsSessionEnds(t *testing.T) {
+	e := newCoreEnv(t)
+	c := e.steppedUpRoot(e.prog, "root@example.com")
+	b, err := e.svc.SubmitUserCreateBulk(e.ctx, c, newUsers("l", 3))
+	require.NoError(t, err)
+	require.NoError(t, e.svc.ExecuteBulk(e.ctx, c, b.ID, ""))
+	require.NoError(t, e.svc.Logout(e.ctx, c))
+	require.NoError(t, e.svc.ProcessBulks(e.ctx))
+	got := e.bulkRecord(b.ID)
+	assert.Equal(t, core.BulkPaused, got.State)
+	assert.Equal(t, core.BulkSessionEnded, got.PauseReason)
+	assert.Zero(t, got.Done())
+
+	other := e.steppedUpRoot(e.prog, "other-root@example.com")
+	assert.ErrorIs(t, e.svc.ResumeBulk(e.ctx, other, b.ID), core.ErrNotFound, "another identity's bulk")
+	token := e.login(e.prog, "root@example.com")
+	again := e.caller(e.prog, token)
+	require.NoError(t, e.svc.StepUpSMS(e.ctx, again))
+	require.NoError(t, e.svc.VerifyStepUpSMS(e.ctx, again, core.SandboxCode))
+	again = e.caller(e.prog, token)
+	require.NoError(t, e.svc.ResumeBulk(e.ctx, again, b.ID))
+	require.NoError(t, e.svc.ProcessBulks(e.ctx))
+	requireOnce(t, e.store, e.prog, b.ID, 3)
+}
+
+func TestBulkBadInput(t *testing.T) {
+	e := newCoreEnv(t)
+	c := e.steppedUpRoot(e.prog, "root@example.com")
+	_, err := e.svc.SubmitUserCreateBulk(e.ctx, c, newUsers("x", core.MaxBulkOperations+1))
+	assert.Equal(t, []core.FieldError{{Field: "operations", Reason: "SIZE", Params: []string{"1", "10000"}}}, fieldsOf(t, err))
+	_, err = e.svc.SubmitUserInviteBulk(e.ctx, c, nil)
+	assert.Equal(t, []core.FieldError{{Field: "operations", Reason: "SIZE", Params: []string{"1", "10000"}}}, fieldsOf(t, err))
+	_, err = e.svc.GetBulk(e.ctx, c, "999999")
+	assert.ErrorIs(t, err, core.ErrNotFound)
+
+	b, err := e.svc.SubmitUserCreateBulk(e.ctx, c, newUsers("x", 1))
+	require.NoError(t, err)
+	other := e.steppedUpRoot(e.prog, "other@example.com")
+	for name, call := range map[string]func() error{
+		"get":     func() error { _, err := e.svc.GetBulk(e.ctx, other, b.ID); return err },
+		"execute": func() error { return e.svc.ExecuteBulk(e.ctx, other, b.ID, "") },
+		"cancel":  func() error { return e.svc.CancelBulk(e.ctx, other, b.ID) },
+		"ops":     func() error { _, _, err := e.svc.BulkOperations(e.ctx, other, b.ID, core.BulkOpFilter{}); return err },
+	} {
+		assert.ErrorIs(t, call(), core.ErrNotFound, name)
+	}
+	assert.Equal(t, core.CodeBulkInvalidState, core.CodeOf(e.svc.PauseBulk(e.ctx, c, b.ID)), "pause a submitted bulk")
+	assert.ErrorIs(t, e.svc.ExecuteBulk(e.ctx, c, b.ID, "SOMETIMES"), core.ErrInvalid)
+	require.NoError(t, e.svc.CancelBulk(e.ctx, c, b.ID))
+	assert.Equal(t, core.CodeBulkInvalidState, core.CodeOf(e.svc.ExecuteBulk(e.ctx, c, b.ID, "")), "execute a cancelled bulk")
+}
+
+func fieldsOf(t *testing.T, err error) []core.FieldError {
+	t.Helper()
+	var ce *core.Error
+	require.ErrorAs(t, err, &ce)
+	return ce.Fields
+}
+
+// A bulk paused and resumed over and over while it runs neither skips nor
+// repeats an operation.
+func TestBulkPauseResumeUnderLoad(t *testing.T) {
+	e := newCoreEnv(t)
+	c := e.steppedUpRoot(e.prog, "root@example.com")
+	const n = 300
+	b, err := e.svc.SubmitUserCreateBulk(e.ctx, c, newUsers("p", n))
+	require.NoError(t, err)
+	require.NoError(t, e.svc.ExecuteBulk(e.ctx, c, b.ID, ""))
+
+	var toggling sync.WaitGroup
+	var paused atomic.Int64
+	toggling.Add(1)
+	go func() {
+		defer toggling.Done()
+		for range 100 {
+			if e.svc.PauseBulk(e.ctx, c, b.ID) == nil {
+				paused.Add(1)
+			}
+			_ = e.svc.ResumeBulk(e.ctx, c, b.ID) // INVALID_STATE once it has completed
+		}
+	}()
+	runners := sync.WaitGroup{}
+	for range 2 { // two runners at once, as two replicas without a leader would be
+		runners.Add(1)
+		go func() {
+			defer runners.Done()
+			for !readBulk(t, e.store, b.ID).Final() {
+				assert.NoError(t, e.svc.ProcessBulks(e.ctx))
+			}
+		}()
+	}
+	toggling.Wait()
+	runners.Wait()
+	assert.Positive(t, paused.Load(), "pauses that took")
+	requireOnce(t, e.store, e.prog, b.ID, n)
+}
+
+// A restart mid-bulk (the process stops at any point, even inside a
+// commit) resumes from the next operation: none runs twice.
+func TestBulkSurvivesRestart(t *testing.T) {
+	e := newCoreEnv(t)
+	path := filepath.Join(t.TempDir(), "restart.db")
+	start := func(s core.Store, ctx context.Context) *core.Service {
+		svc, err := core.New(ctx, core.Config{Sandbox: true, PasswordParams: testParams},
+			s, core.Integrations{SMS: e.sms, Email: e.mail}, core.NewOffsetClock(nil))
+		require.NoError(t, err)
+		return svc
+	}
+	open := func() *boltstore.Store {
+		store, err := boltstore.Open(path, boltstore.Options{})
+		require.NoError(t, err)
+		return store
+	}
+	store := open()
+	e.store, e.svc = store, start(store, e.ctx)
+	e.prog = e.programme("Restart", core.ProgrammeSettings{})
+	c := e.steppedUpRoot(e.prog, "root@example.com")
+	const n = 200
+	b, err := e.svc.SubmitUserCreateBulk(e.ctx, c, newUsers("r", n))
+	require.NoError(t, err)
+	require.NoError(t, e.svc.ExecuteBulk(e.ctx, c, b.ID, ""))
+
+	restarts := 0
+	for ; !readBulk(t, store, b.ID).Final(); restarts++ {
+		require.Less(t, restarts, n)
+		ctx, stop := context.WithCancel(context.Background())
+		svc := start(&crashingStore{Store: store, after: int64(37 + restarts), crash: stop}, ctx)
+		err := svc.ProcessBulks(ctx)
+		stopped := ctx.Err() != nil
+		stop()
+		require.NoError(t, store.Close())
+		if err != nil {
+			require.True(t, stopped, "an error other than the crash: %v", err)
+		}
+		store = open()
+	}
+	assert.Greater(t, restarts, 1)
+	requireOnce(t, store, e.prog, b.ID, n)
+	require.NoError(t, store.Close())
+}
+
+// crashingStore cancels its context at the after-th Update, which then
+// commits or not: a process stopping at any point.
+type crashingStore struct {
+	core.Store
+	n     atomic.Int64
+	after int64
+	crash func()
+}
+
+func (s *crashingStore) Update(ctx context.Context, fn func(core.Tx) error) error {
+	if s.n.Add(1) == s.after {
+		s.crash()
+	}
+	return s.Store.Update(ctx, fn)
+}
