@@ -519,6 +519,21 @@ func (s *Service) pauseEnded(ctx context.Context, id string) error {
 	return internal("pause bulk", err)
 }
 
+// errorClasses are the classes a BulkOpError may name.
+var errorClasses = []error{ErrInvalid, ErrUnauthenticated, ErrInvalidCredentials, ErrPermissionDenied, ErrStepUpRequired,
+	ErrNotFound, ErrConflict, ErrLocked, ErrRateLimited, ErrTokenNotFound, ErrUnavailable}
+
+// Err is the error the single call failed with.
+func (e *BulkOpError) Err() *Error {
+	out := &Error{Class: ErrConflict, Code: e.Code, Message: e.Message, Fields: e.Fields}
+	for _, c := range errorClasses {
+		if c.Error() == e.Class {
+			out.Class = c
+		}
+	}
+	return out
+}
+
 // bulkStep is the operation of a bulk that ctx runs, carried into the
 // operation's transaction (finishIdempotent), which settles it.
 type bulkStep struct {
@@ -566,7 +581,7 @@ func (s *Service) settleBulkStep(ctx context.Context, tx Tx, step *bulkStep, res
 	} else {
 		op.Status = BulkOpCompleted
 		if u, ok := result.(*User); ok {
-			op.UserID = u.ID
+			op.Created = u
 		}
 		b.Completed++
 	}

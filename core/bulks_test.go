@@ -64,7 +64,8 @@ func requireOnce(t testing.TB, s core.Store, prog *core.Programme, bulkID string
 		seen := map[string]bool{}
 		for _, op := range ops {
 			assert.Equal(t, core.BulkOpCompleted, op.Status, "operation %d", op.Seq)
-			u, err := tx.User(op.UserID)
+			require.NotNil(t, op.Created, "operation %d", op.Seq)
+			u, err := tx.User(op.Created.ID)
 			if err != nil {
 				return fmt.Errorf("operation %d: %w", op.Seq, err)
 			}

@@ -734,13 +734,14 @@ const (
 // BulkOperation is one operation of a bulk: the single call's input, and
 // once settled its outcome.
 type BulkOperation struct {
-	BulkID string
-	Seq    int // 1..Count, the order they run in
-	Status BulkOpStatus
-	User   *NewUser     `json:",omitempty"` // BulkUserCreate: the user to create
-	UserID string       `json:",omitempty"` // BulkUserInvite: whom to invite; BulkUserCreate: who was created
-	Error  *BulkOpError `json:",omitempty"` // FAILED: the single call's error
-	At     time.Time    // when it settled
+	BulkID  string
+	Seq     int // 1..Count, the order they run in
+	Status  BulkOpStatus
+	User    *NewUser     `json:",omitempty"` // BulkUserCreate: the user to create
+	UserID  string       `json:",omitempty"` // BulkUserInvite: whom to invite
+	Created *User        `json:",omitempty"` // BulkUserCreate, COMPLETED: the user as created
+	Error   *BulkOpError `json:",omitempty"` // FAILED: the single call's error
+	At      time.Time    // when it settled
 }
 
 // BulkOpError is a failed operation's error as the single call would have

@@ -125,6 +125,18 @@ var accessTable = []accessRoute{
 	}},
 	{"GET /multi/challenges/resources/{resource_type}/{resource_id}", secretKey, fixed("/multi/challenges/resources/sends/1", nil)},
 
+	{"POST /multi/bulks/users", userToken, fixed("/multi/bulks/users", []any{map[string]any{"requestBody": userBody("bulk@acme.test", core.RoleCardAssignee)}})},
+	{"POST /multi/bulks/users/_user_id_/invite", userToken, func(f *accessFixture) call {
+		return call{path: "/multi/bulks/users/_user_id_/invite", body: []any{map[string]any{"pathParams": map[string]any{"_user_id_": f.target}}}}
+	}},
+	{"GET /multi/bulks", userToken, fixed("/multi/bulks", nil)},
+	{"GET /multi/bulks/{bulk_id}", userToken, fixed("/multi/bulks/1", nil)}, // 404
+	{"GET /multi/bulks/{bulk_id}/operations", userToken, fixed("/multi/bulks/1/operations", nil)},
+	{"POST /multi/bulks/{bulk_id}/execute", userToken, fixed("/multi/bulks/1/execute", nil)},
+	{"POST /multi/bulks/{bulk_id}/pause", userToken, fixed("/multi/bulks/1/pause", nil)},
+	{"POST /multi/bulks/{bulk_id}/resume", userToken, fixed("/multi/bulks/1/resume", nil)},
+	{"POST /multi/bulks/{bulk_id}/cancel", userToken, fixed("/multi/bulks/1/cancel", nil)},
+
 	{"POST /multi/users", userToken, func(f *accessFixture) call {
 		f.n++
 		return call{path: usersPath, body: userBody("user"+strconv.Itoa(f.n)+"@acme.test", core.RoleCardAssignee)} // 403 STEP_UP_REQUIRED

@@ -150,6 +150,7 @@ func (s *Server) routes() {
 	s.handle("POST /multi/stepup/challenges/otp/{channel}/verify", userToken, true, s.stepUpOTPVerify)
 	s.pushRoutes()    // biometric enrolment, push step-up, the companion's stream, biometric sign-in (push.go)
 	s.confirmRoutes() // confirmation challenges and the resources they confirm (confirm.go)
+	s.bulkRoutes()    // bulk processes of user creations and invites (bulks.go)
 
 	s.handle("POST /multi/users", userToken, true, s.userCreate)
 	s.handle("GET /multi/users", userToken, false, s.usersGet)
@@ -431,7 +432,7 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 }
 
 // ServeHTTP adds the request-ref header, recovers panics and logs one line per
-// request. It refuses a declared body over maxBodyBytes before any route runs.
+// request. It refuses a declared body over its bodyLimit before any route runs.
 // Like http.ServeMux, it sets the Pattern of the request it is given to the
 // route that matched, for instrumentation wrapping it (http.route).
 func (s *Server) ServeHTTP(w http.ResponseWriter, given *http.Request) {
@@ -453,7 +454,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, given *http.Request) {
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)), slog.String("request_ref", ref))
 	}()
-	if r.ContentLength > maxBodyBytes {
+	if r.ContentLength > bodyLimit(r) {
 		s.writeError(rec, r, errBodyTooLarge)
 		return
 	}

@@ -44,13 +44,13 @@ type userCreateRequest struct {
 	Name               string      `json:"name"`
 	Surname            string      `json:"surname"`
 	Email              string      `json:"email"`
-	Mobile             *mobileJSON `json:"mobile"`
-	DateOfBirth        *dateJSON   `json:"dateOfBirth"`
-	Tag                string      `json:"tag"`
-	CountryOfResidence string      `json:"countryOfResidence"`
-	Locale             string      `json:"locale"`
-	Brand              string      `json:"brand"`
-	Roles              []string    `json:"roles"`
+	Mobile             *mobileJSON `json:"mobile,omitempty"`
+	DateOfBirth        *dateJSON   `json:"dateOfBirth,omitempty"`
+	Tag                string      `json:"tag,omitempty"`
+	CountryOfResidence string      `json:"countryOfResidence,omitempty"`
+	Locale             string      `json:"locale,omitempty"`
+	Brand              string      `json:"brand,omitempty"`
+	Roles              []string    `json:"roles,omitempty"`
 }
 
 var roleNames = func() []string {
@@ -93,6 +93,20 @@ func (s *Server) userCreate(r *request) (reply, error) {
 		return reply{}, err
 	}
 	var f fields
+	nu := in.check(&f)
+	if err := f.err(); err != nil {
+		return reply{}, err
+	}
+	u, err := s.svc.CreateUser(answering(r, userAnswer), r.caller, nu)
+	if err != nil {
+		return reply{}, err
+	}
+	return userAnswer(u)
+}
+
+// check checks a userCreate body into f and returns the user it asks for:
+// the one check of the single call and of each row of a bulk.
+func (in *userCreateRequest) check(f *fields) core.NewUser {
 	if f.required("name", in.Name) {
 		f.size("name", in.Name, 1, 50)
 	}
@@ -101,21 +115,23 @@ func (s *Server) userCreate(r *request) (reply, error) {
 	}
 	f.email("email", in.Email)
 	f.userFields(in.Tag, in.Locale, in.Brand, in.CountryOfResidence, in.Mobile, in.DateOfBirth)
-	roles := f.roles("roles", in.Roles)
-	if err := f.err(); err != nil {
-		return reply{}, err
-	}
-	u, err := s.svc.CreateUser(answering(r, userAnswer), r.caller, core.NewUser{
+	return core.NewUser{
 		UserDetails: core.UserDetails{
 			Name: in.Name, Surname: in.Surname, Email: in.Email, Mobile: in.Mobile.core(), DateOfBirth: in.DateOfBirth.core(),
 			Tag: in.Tag, Locale: in.Locale, Brand: in.Brand, CountryOfResidence: in.CountryOfResidence,
 		},
-		Roles: roles,
-	})
-	if err != nil {
-		return reply{}, err
+		Roles: f.roles("roles", in.Roles),
 	}
-	return userAnswer(u)
+}
+
+// userCreateBody is the userCreate body that asks for nu.
+func userCreateBody(nu *core.NewUser) userCreateRequest {
+	out := userCreateRequest{Name: nu.Name, Surname: nu.Surname, Email: nu.Email, Mobile: mobileOut(nu.Mobile),
+		DateOfBirth: dateOut(nu.DateOfBirth), Tag: nu.Tag, CountryOfResidence: nu.CountryOfResidence, Locale: nu.Locale, Brand: nu.Brand}
+	for _, r := range nu.Roles {
+		out.Roles = append(out.Roles, string(r))
+	}
+	return out
 }
 
 // userAnswer answers userCreate and userUpdate.

@@ -43,6 +43,7 @@ func testBulk(t *testing.T, s core.Store) {
 	b, ops := bulk("500", "100", core.BulkRunning, 5)
 	requireComplete(t, b)
 	done := &core.BulkOperation{BulkID: "500", Seq: 2, Status: core.BulkOpFailed, User: ops[1].User, UserID: "103",
+		Created: user("103", "p1", "100", "ada@example.com"),
 		Error: &core.BulkOpError{Class: "conflict", Code: "EMAIL_NOT_UNIQUE", Message: "taken",
 			Fields: []core.FieldError{{Field: "email", Reason: "REGEX", Params: []string{"x"}}}}, At: t0}
 	requireComplete(t, done)

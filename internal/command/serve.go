@@ -348,6 +348,7 @@ func (i *instance) Serve(ctx context.Context, ln net.Listener) error {
 	go i.sweep(sweepCtx)
 	go i.svc.RunAuditCheckpoints(sweepCtx, auditCheckpointTick)
 	go i.svc.RunWebhookDelivery(sweepCtx, webhookTick)
+	go i.svc.RunBulks(sweepCtx, bulkTick)
 	go i.svc.RunPushBus(sweepCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -383,3 +384,7 @@ func (i *instance) sweep(ctx context.Context) {
 		}
 	}
 }
+
+// bulkTick is how often a server looks for bulks that another replica
+// executed or a restart interrupted; its own run at once.
+const bulkTick = time.Second

@@ -8,9 +8,12 @@ package client
 const (
 	// CodeAccessTokenRequired refuses an auth token anywhere but listing
 	// identities, exchanging it and logging out (Weavr's 403 ACCESS_TOKEN_REQUIRED).
-	CodeAccessTokenRequired    = "ACCESS_TOKEN_REQUIRED"
-	CodeAdminRoleRemoval       = "ADMIN_ROLE_REMOVAL_NOT_ALLOWED"
-	CodeAlreadyVerified        = "ALREADY_VERIFIED"
+	CodeAccessTokenRequired = "ACCESS_TOKEN_REQUIRED"
+	CodeAdminRoleRemoval    = "ADMIN_ROLE_REMOVAL_NOT_ALLOWED"
+	CodeAlreadyVerified     = "ALREADY_VERIFIED"
+	// CodeBulkInvalidState refuses a bulk action its state does not allow
+	// (Weavr BulkProcessConflictErrorCode INVALID_STATE).
+	CodeBulkInvalidState       = "INVALID_STATE"
 	CodeCannotModifyOwnRoles   = "CANNOT_MODIFY_OWN_ROLES"
 	CodeChallengeLimitExceeded = "CHALLENGE_LIMIT_EXCEEDED"
 	CodeChannelAlreadyActive   = "CHANNEL_ALREADY_REGISTERED"

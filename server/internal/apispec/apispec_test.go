@@ -48,6 +48,8 @@ var weavrOperations = []string{
 	"enrolDeviceUsingPush", "unlinkDeviceUsingPush", "stepupSCAChallengePush", "loginViaBiometrics",
 	"userIdentities", "requestAccessToken",
 	"multipleSCAChallenge", "multipleSCAVerify", "multipleSCAChallengePush",
+	"bulksUserCreate", "bulksUserInviteSend", "bulks", "bulkId", "bulkIdOperations",
+	"bulkIdExecute", "bulkIdPause", "bulkIdResume", "bulkIdCancel",
 }
 
 var deputyOperations = []string{
@@ -75,6 +77,7 @@ var idempotentOperations = []string{
 	"corporateUpdate", "consumerUpdate",
 	"enrolDeviceUsingPush", "unlinkDeviceUsingPush", "stepupSCAChallengePush", "biometricEnrolBegin", "biometricEnrolFinish",
 	"multipleSCAChallenge", "multipleSCAVerify", "multipleSCAChallengePush",
+	"bulksUserCreate", "bulksUserInviteSend",
 }
 
 type operation struct {
