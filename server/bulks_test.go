@@ -1,0 +1,236 @@
+package server_test
+
+// Bulk processes (issue 13, point 5): Weavr bulksUserCreate,
+// bulksUserInviteSend and the Manage operations, over HTTP. Every answer
+// passes the OpenAPI validator of the test client. That no operation runs
+// twice under pause, resume, two runners and restarts is tested in core
+// (core/bulks_test.go).
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// bulkRows is a bulksUserCreate body of users with emails prefix0@acme.test ...
+func bulkRows(prefix string, n int) []any {
+	rows := make([]any, n)
+	for i := range rows {
+		rows[i] = map[string]any{"requestBody": map[string]any{"name": "Bulk", "surname": fmt.Sprintf("User %d", i),
+			"email": fmt.Sprintf("%s%d@acme.test", prefix, i)}}
+	}
+	return rows
+}
+
+// submitBulk submits rows as token and returns the bulk id.
+func (e *env) submitBulk(token string, rows []any) string {
+	e.t.Helper()
+	r := e.auth(token, "POST", "/multi/bulks/users", rows)
+	require.Equal(e.t, http.StatusCreated, r.status, "%s", r.body)
+	return str(e.t, r.json(e.t), "bulkId")
+}
+
+// runBulks runs the executed bulks to their end, as deputy serve's runner does.
+func (e *env) runBulks() {
+	e.t.Helper()
+	require.NoError(e.t, e.svc.ProcessBulks(e.t.Context()))
+}
+
+type bulkOps struct {
+	Count      int `json:"count"`
+	Operations []struct {
+		Sequence        int    `json:"sequence"`
+		Path            string `json:"path"`
+		Status          string `json:"status"`
+		RequestPayload  string `json:"requestPayload"`
+		ResponsePayload string `json:"responsePayload"`
+	} `json:"operations"`
+}
+
+func (e *env) bulkOps(token, id, query string) bulkOps {
+	e.t.Helper()
+	r := e.auth(token, "GET", "/multi/bulks/"+id+"/operations"+query, nil)
+	require.Equal(e.t, http.StatusOK, r.status, "%s", r.body)
+	var out bulkOps
+	require.NoError(e.t, json.Unmarshal(r.body, &out))
+	return out
+}
+
+func TestBulkUserCreate(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	rows := bulkRows("b", 3)
+	rows[2].(map[string]any)["requestBody"].(map[string]any)["email"] = "b0@acme.test" // EMAIL_NOT_UNIQUE when it runs
+	r := e.auth(root.token, "POST", "/multi/bulks/users", rows, "idempotency-ref", "bulk-1")
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	id := str(t, r.json(t), "bulkId")
+	assert.Equal(t, map[string]any{"bulkId": id, "operationCount": 3.0, "path": "/users"}, r.json(t))
+	again := e.auth(root.token, "POST", "/multi/bulks/users", rows, "idempotency-ref", "bulk-1")
+	assert.Equal(t, string(r.body), string(again.body), "the same idempotency-ref replays the submission")
+
+	got := e.auth(root.token, "GET", "/multi/bulks/"+id, nil).json(t)
+	assert.Equal(t, "SUBMITTED", got["status"])
+	wantNoContent(t, e.auth(root.token, "POST", "/multi/bulks/"+id+"/execute", map[string]any{"mode": "ON_FAILURE_CONTINUE"}), "execute")
+	e.runBulks()
+
+	got = e.auth(root.token, "GET", "/multi/bulks/"+id, nil).json(t)
+	assert.Equal(t, "PARTIALLY_COMPLETED", got["status"])
+	assert.Equal(t, []any{map[string]any{"status": "COMPLETED", "count": 2.0}, map[string]any{"status": "FAILED", "count": 1.0}},
+		got["operationStatusCounts"])
+	assert.Equal(t, "ON_FAILURE_CONTINUE", got["mode"])
+
+	ops := e.bulkOps(root.token, id, "")
+	require.Equal(t, 3, ops.Count)
+	first := ops.Operations[0]
+	assert.Equal(t, "/users", first.Path)
+	assert.JSONEq(t, `{"name":"Bulk","surname":"User 0","email":"b0@acme.test"}`, first.RequestPayload)
+	var created map[string]any
+	require.NoError(t, json.Unmarshal([]byte(first.ResponsePayload), &created))
+	assert.Equal(t, "b0@acme.test", created["email"])
+	user := e.auth(root.token, "GET", userPath(created["id"].(string)), nil)
+	assert.Equal(t, http.StatusOK, user.status, "the user the operation created: %s", user.body)
+
+	failed := e.bulkOps(root.token, id, "?status=FAILED")
+	require.Equal(t, 1, failed.Count)
+	assert.Equal(t, 3, failed.Operations[0].Sequence)
+	assert.JSONEq(t, `{"errorCode":"EMAIL_NOT_UNIQUE"}`, failed.Operations[0].ResponsePayload, "the single call's answer")
+	assert.Equal(t, 2, e.bulkOps(root.token, id, "?sequence=2").Operations[0].Sequence)
+
+	list := e.auth(root.token, "GET", "/multi/bulks?status=PARTIALLY_COMPLETED", nil).json(t)
+	assert.Equal(t, 1.0, list["count"])
+	assert.Equal(t, 0.0, e.auth(root.token, "GET", "/multi/bulks?status=RUNNING", nil).json(t)["count"])
+}
+
+func TestBulkUserInviteSend(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	a := e.createUser(root.token, userBody("a@acme.test"))
+	b := e.createUser(root.token, userBody("b@acme.test"))
+	r := e.auth(root.token, "POST", "/multi/bulks/users/_user_id_/invite", []any{
+		map[string]any{"pathParams": map[string]any{"_user_id_": a}},
+		map[string]any{"pathParams": map[string]any{"_user_id_": b}},
+		map[string]any{"pathParams": map[string]any{"_user_id_": "999999999"}},
+	})
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	id := str(t, r.json(t), "bulkId")
+	wantNoContent(t, e.auth(root.token, "POST", "/multi/bulks/"+id+"/execute", nil), "execute without a body")
+	e.runBulks()
+
+	ops := e.bulkOps(root.token, id, "")
+	assert.Equal(t, "/users/"+a+"/invite", ops.Operations[0].Path)
+	assert.Equal(t, "COMPLETED", ops.Operations[0].Status)
+	assert.Empty(t, ops.Operations[0].ResponsePayload, "204")
+	assert.Equal(t, "FAILED", ops.Operations[2].Status)
+	assert.Contains(t, ops.Operations[2].ResponsePayload, `"NOT_FOUND"`)
+	var invited []string
+	for _, m := range e.outbox() {
+		if m.Channel == "EMAIL" && strings.Contains(m.Text, "invite") {
+			invited = append(invited, m.To)
+		}
+	}
+	assert.ElementsMatch(t, []string{"a@acme.test", "b@acme.test"}, invited)
+}
+
+func TestBulkBadInput(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	r := e.auth(root.token, "POST", "/multi/bulks/users", bulkRows("x", core.MaxBulkOperations+1))
+	assert.Equal(t, []string{"operations:SIZE"}, r.invalidFields(t))
+	r = e.auth(root.token, "POST", "/multi/bulks/users", []any{})
+	assert.Equal(t, []string{"operations:SIZE"}, r.invalidFields(t))
+	rows := bulkRows("y", 3)
+	rows[1].(map[string]any)["requestBody"].(map[string]any)["email"] = "not-an-email"
+	rows[2] = map[string]any{"pathParams": map[string]any{}}
+	r = e.auth(root.token, "POST", "/multi/bulks/users", rows)
+	assert.Equal(t, []string{"[1].requestBody.email:REGEX", "[2].requestBody:REQUIRED"}, r.invalidFields(t))
+	r = e.auth(root.token, "POST", "/multi/bulks/users/_user_id_/invite", []any{map[string]any{"pathParams": map[string]any{"_user_id_": "abc"}}})
+	assert.Equal(t, []string{"[0].pathParams._user_id_:REGEX"}, r.invalidFields(t))
+	assert.Equal(t, 0.0, e.auth(root.token, "GET", "/multi/bulks", nil).json(t)["count"], "nothing was stored")
+
+	id := e.submitBulk(root.token, bulkRows("z", 1))
+	r = e.auth(root.token, "POST", "/multi/bulks/"+id+"/execute", map[string]any{"mode": "SOMETIMES"})
+	assert.Equal(t, []string{"mode:IN"}, r.invalidFields(t))
+	r = e.auth(root.token, "POST", "/multi/bulks/"+id+"/pause", nil)
+	require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+	assert.Equal(t, core.CodeBulkInvalidState, r.errorCode(t))
+
+	unknown := e.auth(root.token, "GET", "/multi/bulks/999999999", nil)
+	require.Equal(t, http.StatusNotFound, unknown.status)
+	other := e.adminRoot("other@acme.test")
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/multi/bulks/" + id}, {"GET", "/multi/bulks/" + id + "/operations"},
+		{"POST", "/multi/bulks/" + id + "/execute"}, {"POST", "/multi/bulks/" + id + "/cancel"},
+	} {
+		r := e.auth(other.token, c.method, c.path, nil)
+		assert.Equal(t, http.StatusNotFound, r.status, "%s %s by another identity", c.method, c.path)
+		assert.Equal(t, string(unknown.body), string(r.body), "as for an unknown bulk")
+	}
+	assert.Equal(t, 0.0, e.auth(other.token, "GET", "/multi/bulks", nil).json(t)["count"], "another identity lists none")
+}
+
+// Two executes at once: one starts the bulk, the other is told it is no
+// longer SUBMITTED; then pause, resume and cancel move it, and a cancelled
+// bulk's remaining operations are CANCELLED.
+func TestBulkExecuteOnceAndCancel(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	id := e.submitBulk(root.token, bulkRows("c", 5))
+	statuses := make([]int, 4)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = e.auth(root.token, "POST", "/multi/bulks/"+id+"/execute", nil).status
+		}()
+	}
+	wg.Wait()
+	assert.ElementsMatch(t, []int{204, 409, 409, 409}, statuses)
+
+	wantNoContent(t, e.auth(root.token, "POST", "/multi/bulks/"+id+"/pause", nil), "pause")
+	e.runBulks() // a paused bulk runs nothing
+	got := e.auth(root.token, "GET", "/multi/bulks/"+id, nil).json(t)
+	assert.Equal(t, "PAUSED", got["status"])
+	assert.Equal(t, []any{map[string]any{"status": "SUBMITTED", "count": 5.0}}, got["operationStatusCounts"])
+	wantNoContent(t, e.auth(root.token, "POST", "/multi/bulks/"+id+"/resume", nil), "resume")
+	assert.Equal(t, "RUNNING", e.bulkOps(root.token, id, "?sequence=1").Operations[0].Status)
+	wantNoContent(t, e.auth(root.token, "POST", "/multi/bulks/"+id+"/cancel", nil), "cancel")
+	e.runBulks()
+	got = e.auth(root.token, "GET", "/multi/bulks/"+id, nil).json(t)
+	assert.Equal(t, "CANCELLED", got["status"])
+	assert.Equal(t, 5, e.bulkOps(root.token, id, "?status=CANCELLED").Count)
+	r := e.auth(root.token, "POST", "/multi/bulks/"+id+"/resume", nil)
+	assert.Equal(t, http.StatusConflict, r.status, "a cancelled bulk stays cancelled")
+}
+
+// Each operation is the single call as the session that executed the bulk:
+// a member who may not create admins fails on each such row.
+func TestBulkRunsWithTheExecutorsPermissions(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	rows := bulkRows("p", 2)
+	rows[0].(map[string]any)["requestBody"].(map[string]any)["roles"] = []string{string(core.RoleCardAssignee)}
+	rows[1].(map[string]any)["requestBody"].(map[string]any)["roles"] = []string{string(core.RoleAdmin)}
+	id := e.submitBulk(root.token, rows)
+
+	managerID := e.createUser(root.token, map[string]any{"name": "Mo", "surname": "Manager", "email": "mo@acme.test",
+		"mobile": map[string]any{"countryCode": "+44", "number": "7700900999"}, "roles": []string{string(core.RoleAccessManagement)}})
+	set := e.key("POST", "/multi/passwords/"+managerID+"/create", map[string]any{"password": map[string]any{"value": testPassword}})
+	require.Equal(t, http.StatusOK, set.status, "%s", set.body)
+	manager := str(t, set.json(t), "token")
+	e.stepUp(manager)
+	wantNoContent(t, e.auth(manager, "POST", "/multi/bulks/"+id+"/execute", nil), "execute as the manager")
+	e.runBulks()
+	ops := e.bulkOps(root.token, id, "")
+	assert.Equal(t, "COMPLETED", ops.Operations[0].Status)
+	assert.Equal(t, "FAILED", ops.Operations[1].Status)
+	assert.JSONEq(t, `{"errorCode":"RANK_INSUFFICIENT"}`, ops.Operations[1].ResponsePayload)
+}
