@@ -146,6 +146,7 @@ bench: bench-deps
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkPushApprove$$' -benchtime 3000x
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkTokenise$$' -benchtime 20000x
 	$(GO) test ./server -run '^$$' -bench '^BenchmarkAccessToken$$' -benchtime 20000x
+	$(GO) test ./server -run '^$$' -bench '^BenchmarkBulkUserCreate$$' -benchtime 1x
 	$(GO) test ./tui -run '^$$' -bench . -benchtime 5x
 	$(GO) test ./core -run '^$$' -bench '^BenchmarkAuditExportVerify$$' -benchtime 1x
 	$(GO) test ./core -run '^$$' -bench '^BenchmarkWebhookWriteOverhead$$' -benchtime 1000x -v

@@ -424,13 +424,17 @@ func (s *Service) ProcessBulks(ctx context.Context) error {
 	})
 }
 
-// runBulk runs a bulk's operations, one after the other, until it is no
-// longer RUNNING.
+// bulkChunk is how many operations a bulk commits together at most: each
+// keeps its own checks, writes and COMPLETED mark, and a pause or an
+// operation's failure rolls the whole chunk back, to run again.
+const bulkChunk = 64
+
+// runBulk runs a bulk's operations in order until it is no longer RUNNING.
 func (s *Service) runBulk(ctx context.Context, id string) error {
 	for ctx.Err() == nil {
 		var (
 			b    *Bulk
-			op   *BulkOperation
+			ops  []*BulkOperation
 			sess *Session
 			user *User
 			prog *Programme
@@ -440,11 +444,9 @@ func (s *Service) runBulk(ctx context.Context, id string) error {
 			if b, err = tx.Bulk(id); err != nil || b.State != BulkRunning {
 				return err
 			}
-			ops, err := tx.BulkOperations(id, b.Done()+1, 1)
-			if err != nil || len(ops) == 0 {
+			if ops, err = tx.BulkOperations(id, b.Done()+1, bulkChunk); err != nil {
 				return err
 			}
-			op = ops[0]
 			if sess, err = tx.Session(b.SessionHash); errors.Is(err, ErrRecordNotFound) {
 				sess = nil
 				return nil
@@ -462,7 +464,7 @@ func (s *Service) runBulk(ctx context.Context, id string) error {
 			return internal("run bulk", err)
 		case b.State != BulkRunning:
 			return nil
-		case op == nil:
+		case len(ops) == 0:
 			return fmt.Errorf("bulk %s: operation %d of %d is missing", id, b.Done()+1, b.Count)
 		}
 		var c *Caller
@@ -475,14 +477,14 @@ func (s *Service) runBulk(ctx context.Context, id string) error {
 			}
 			return err
 		}
-		step := &bulkStep{bulkID: id, seq: op.Seq}
-		err = s.runBulkOp(context.WithValue(ctx, bulkStepKey{}, step), c, b.Kind, op)
+		err = s.runBulkOps(ctx, c, b.Kind, ops)
 		var ce *Error
-		switch {
-		case err == nil && !step.settled:
-			err = s.settleBulkOp(ctx, step, nil) // an operation that committed nothing of its own
-		case errors.As(err, &ce) && !errors.Is(err, ErrUnavailable):
-			err = s.settleBulkOp(ctx, step, &BulkOpError{Class: ce.Class.Error(), Code: ce.Code, Message: ce.Message, Fields: ce.Fields})
+		if errors.As(err, &ce) && !errors.Is(err, ErrUnavailable) {
+			// The first operation failed as its single call would: so be it.
+			err = s.store.Update(ctx, func(tx Tx) error {
+				return s.settleBulkStep(ctx, tx, &bulkStep{bulkID: id, seq: ops[0].Seq}, nil,
+					&BulkOpError{Class: ce.Class.Error(), Code: ce.Code, Message: ce.Message, Fields: ce.Fields})
+			})
 		}
 		if err != nil && !errors.Is(err, errBulkHalted) && !errors.Is(err, errBulkStepTaken) {
 			return err
@@ -491,16 +493,68 @@ func (s *Service) runBulk(ctx context.Context, id string) error {
 	return ctx.Err()
 }
 
-// runBulkOp runs one operation as the single call does.
-func (s *Service) runBulkOp(ctx context.Context, c *Caller, kind BulkKind, op *BulkOperation) error {
+// runBulkOps runs the longest prefix of ops that succeeds in one
+// transaction, as c, each operation through its single call's work and
+// settled in its transaction; then what each does after its commit. It
+// returns the first operation's error when not even that one succeeds.
+func (s *Service) runBulkOps(ctx context.Context, c *Caller, kind BulkKind, ops []*BulkOperation) error {
+	works := make([]*work, 0, len(ops))
+	for _, op := range ops {
+		w, err := s.bulkWork(c, kind, op)
+		if err != nil {
+			if len(works) == 0 {
+				return err
+			}
+			break
+		}
+		works = append(works, w)
+	}
+	for {
+		failed := -1
+		err := s.store.Update(ctx, func(tx Tx) error {
+			failed = -1
+			for i, w := range works {
+				step := &bulkStep{bulkID: ops[i].BulkID, seq: ops[i].Seq}
+				err := w.in(context.WithValue(ctx, bulkStepKey{}, step), tx)
+				if err == nil && !step.settled { // a work that commits nothing of its own
+					err = s.settleBulkStep(ctx, tx, step, w.result, nil)
+				}
+				if err != nil {
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			break
+		}
+		if failed <= 0 {
+			return err
+		}
+		works = works[:failed] // those before the failure, once more
+	}
+	for i, w := range works {
+		if w.after == nil {
+			continue
+		}
+		if err := w.after(ctx); err != nil { // the operation stands, as its single call's change does
+			s.log.ErrorContext(ctx, "bulk operation after its commit", slog.String("bulk", ops[i].BulkID),
+				slog.Int("sequence", ops[i].Seq), slog.String("error", err.Error()))
+		}
+	}
+	return nil
+}
+
+// bulkWork is the work of one operation: its single call's.
+func (s *Service) bulkWork(c *Caller, kind BulkKind, op *BulkOperation) (*work, error) {
 	switch kind {
 	case BulkUserCreate:
-		_, err := s.CreateUser(ctx, c, *op.User)
-		return err
+		return s.createUserWork(c, *op.User)
 	case BulkUserInvite:
-		return s.SendInvite(ctx, c, op.UserID)
+		return s.sendInviteWork(c, op.UserID)
 	}
-	return fmt.Errorf("bulk %s: unknown kind %q", op.BulkID, kind)
+	return nil, fmt.Errorf("bulk %s: unknown kind %q", op.BulkID, kind)
 }
 
 // pauseEnded pauses a bulk whose runner's session ended.
@@ -539,16 +593,10 @@ func (e *BulkOpError) Err() *Error {
 type bulkStep struct {
 	bulkID  string
 	seq     int
-	settled bool // set by the transaction that settled it
+	settled bool // set by the transaction that settled it, which may still fail
 }
 
 type bulkStepKey struct{}
-
-// settleBulkOp settles an operation in a transaction of its own: failed
-// with opErr, or completed when opErr is nil.
-func (s *Service) settleBulkOp(ctx context.Context, step *bulkStep, opErr *BulkOpError) error {
-	return s.store.Update(ctx, func(tx Tx) error { return s.settleBulkStep(ctx, tx, step, nil, opErr) })
-}
 
 // settleBulkStep settles the bulk operation of ctx in tx, completed with
 // result (the created user, if any) or failed with opErr, when its bulk

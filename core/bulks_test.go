@@ -231,7 +231,7 @@ func fieldsOf(t *testing.T, err error) []core.FieldError {
 func TestBulkPauseResumeUnderLoad(t *testing.T) {
 	e := newCoreEnv(t)
 	c := e.steppedUpRoot(e.prog, "root@example.com")
-	const n = 300
+	const n = 1000
 	b, err := e.svc.SubmitUserCreateBulk(e.ctx, c, newUsers("p", n))
 	require.NoError(t, err)
 	require.NoError(t, e.svc.ExecuteBulk(e.ctx, c, b.ID, ""))
@@ -265,7 +265,8 @@ func TestBulkPauseResumeUnderLoad(t *testing.T) {
 }
 
 // A restart mid-bulk (the process stops at any point, even inside a
-// commit) resumes from the next operation: none runs twice.
+// commit: the crash cancels the context just as an Update starts) resumes
+// from the next operation: none runs twice.
 func TestBulkSurvivesRestart(t *testing.T) {
 	e := newCoreEnv(t)
 	path := filepath.Join(t.TempDir(), "restart.db")
@@ -284,7 +285,7 @@ func TestBulkSurvivesRestart(t *testing.T) {
 	e.store, e.svc = store, start(store, e.ctx)
 	e.prog = e.programme("Restart", core.ProgrammeSettings{})
 	c := e.steppedUpRoot(e.prog, "root@example.com")
-	const n = 200
+	const n = 300
 	b, err := e.svc.SubmitUserCreateBulk(e.ctx, c, newUsers("r", n))
 	require.NoError(t, err)
 	require.NoError(t, e.svc.ExecuteBulk(e.ctx, c, b.ID, ""))
@@ -293,7 +294,7 @@ func TestBulkSurvivesRestart(t *testing.T) {
 	for ; !readBulk(t, store, b.ID).Final(); restarts++ {
 		require.Less(t, restarts, n)
 		ctx, stop := context.WithCancel(context.Background())
-		svc := start(&crashingStore{Store: store, after: int64(37 + restarts), crash: stop}, ctx)
+		svc := start(&crashingStore{Store: store, after: int64(2 + restarts%3), crash: stop}, ctx)
 		err := svc.ProcessBulks(ctx)
 		stopped := ctx.Err() != nil
 		stop()

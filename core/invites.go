@@ -20,19 +20,33 @@ const (
 // embedder's page with the user id and the code. Invites expire after InviteTTL.
 // The email spends the address's email budget; over it, nothing is written.
 func (s *Service) SendInvite(ctx context.Context, c *Caller, id string) error {
-	if err := require(c, PermUsersInvite); err != nil {
+	w, err := s.sendInviteWork(c, id)
+	if err != nil {
 		return err
+	}
+	if err := s.store.Update(ctx, func(tx Tx) error { return w.in(ctx, tx) }); err != nil {
+		return internal("send invite", err)
+	}
+	return w.after(ctx)
+}
+
+// sendInviteWork is SendInvite's work: its checks, its transaction and the
+// email once that commits.
+func (s *Service) sendInviteWork(c *Caller, id string) (*work, error) {
+	if err := require(c, PermUsersInvite); err != nil {
+		return nil, err
 	}
 	code, err := s.newInviteCode()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	nonce, codeHash, err := s.keys.sealOTP(purposeInvite, code)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var u *User
-	err = s.store.Update(ctx, func(tx Tx) error {
+	w := &work{}
+	w.in = func(ctx context.Context, tx Tx) error {
 		var err error
 		if u, err = identityUser(tx, c, id); err != nil {
 			return err
@@ -55,15 +69,15 @@ func (s *Service) SendInvite(ctx context.Context, c *Caller, id string) error {
 			return err
 		}
 		return s.finishIdempotent(ctx, tx, nil)
-	})
-	if err != nil {
-		return internal("send invite", err)
 	}
-	link := inviteLink(c.Programme.Settings.InviteURL, u.ID, code)
-	return s.deliverTemplate(ctx, c.Programme, u.Email, "invite", map[string]any{
-		"Name": u.Name, "Inviter": c.User.Name + " " + c.User.Surname, "Code": code, "Link": link,
-		"Days": int(s.cfg.InviteTTL.Hours() / 24), "UserID": u.ID,
-	})
+	w.after = func(ctx context.Context) error {
+		link := inviteLink(c.Programme.Settings.InviteURL, u.ID, code)
+		return s.deliverTemplate(ctx, c.Programme, u.Email, "invite", map[string]any{
+			"Name": u.Name, "Inviter": c.User.Name + " " + c.User.Surname, "Code": code, "Link": link,
+			"Days": int(s.cfg.InviteTTL.Hours() / 24), "UserID": u.ID,
+		})
+	}
+	return w, nil
 }
 
 // newInviteCode returns a fresh invite code: 256 random bits, base64url (43

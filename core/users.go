@@ -32,6 +32,18 @@ type NewUser struct {
 // userCreate). It needs i:users:create, a stepped-up session and, by the rank
 // rule, every permission the new user's roles grant.
 func (s *Service) CreateUser(ctx context.Context, c *Caller, in NewUser) (*User, error) {
+	w, err := s.createUserWork(c, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.Update(ctx, func(tx Tx) error { return w.in(ctx, tx) }); err != nil {
+		return nil, internal("create user", err)
+	}
+	return w.result.(*User), nil
+}
+
+// createUserWork is CreateUser's work: its checks, then its transaction.
+func (s *Service) createUserWork(c *Caller, in NewUser) (*work, error) {
 	if err := require(c, PermUsersCreate); err != nil {
 		return nil, err
 	}
@@ -45,10 +57,10 @@ func (s *Service) CreateUser(ctx context.Context, c *Caller, in NewUser) (*User,
 	if err := requireRank(c, &User{Roles: roles}); err != nil {
 		return nil, err
 	}
-	now := s.clock.Now()
-	u := newUser(c.User.ProgrammeID, c.User.IdentityType, in.UserDetails, now)
-	u.IdentityID, u.Roles = c.User.IdentityID, roles
-	err = s.store.Update(ctx, func(tx Tx) error {
+	w := &work{}
+	w.in = func(ctx context.Context, tx Tx) error {
+		u := newUser(c.User.ProgrammeID, c.User.IdentityType, in.UserDetails, s.clock.Now())
+		u.IdentityID, u.Roles = c.User.IdentityID, roles
 		if err := s.stepUp(tx, c, createUserOp(u)); err != nil {
 			return err
 		}
@@ -66,12 +78,21 @@ func (s *Service) CreateUser(ctx context.Context, c *Caller, in NewUser) (*User,
 		if err := s.audit(ctx, tx, u.ProgrammeID, c.User.ID, "user.create", id, map[string]string{"roles": joinRoles(roles)}); err != nil {
 			return err
 		}
+		w.result = u
 		return s.finishIdempotent(ctx, tx, u)
-	})
-	if err != nil {
-		return nil, internal("create user", err)
 	}
-	return u, nil
+	return w, nil
+}
+
+// work is an operation split where a bulk needs it (bulks.go): in is its
+// transaction, which a bulk runs together with other operations' in one
+// store transaction; after, if set, is what it does once that commits
+// (an email). The single call runs in in a transaction of its own, then
+// after. result is in's outcome, valid once the transaction commits.
+type work struct {
+	in     func(ctx context.Context, tx Tx) error
+	after  func(ctx context.Context) error
+	result any
 }
 
 // validRoles checks a role list (predefined roles only) and drops repeats.
