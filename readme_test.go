@@ -38,6 +38,7 @@ var walkthroughs = []struct {
 		"Access tokens and linked identities",
 		"Confirmation challenges",
 		"Operation-bound step-up",
+		"Bulk users",
 	}},
 	{"companion", []string{"The headless companion in sandbox mode"}},
 }

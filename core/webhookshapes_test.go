@@ -18,6 +18,7 @@ var webhookSchemas = map[string]string{
 	"/stepup/watch":                      "WebhookStepupEvent",
 	"/authentication_factors/watch":      "WebhookEnrolmentEvent",
 	"/auth/users/user_deactivated/watch": "WebhookUserDeactivatedEvent",
+	"/bulk_process_end/watch":            "WebhookBulkProcessEndEvent",
 }
 
 // TestWebhookEventsMatchSchemas drives a user's life through sign-ins,
@@ -55,6 +56,12 @@ func TestWebhookEventsMatchSchemas(t *testing.T) {
 			CreatedAt: hookT0, UpdatedAt: hookT0})
 	}))
 	require.NoError(t, e.svc.ResetUserDevice(e.ctx, root, bea.ID))
+	for _, users := range [][]core.NewUser{newUsers("bulk", 2), {{UserDetails: core.UserDetails{Name: "Bea", Surname: "Again", Email: "bea@acme.test"}}}} {
+		b, err := e.svc.SubmitUserCreateBulk(e.ctx, root, users)
+		require.NoError(t, err)
+		require.NoError(t, e.svc.ExecuteBulk(e.ctx, root, b.ID, ""))
+		require.NoError(t, e.svc.ProcessBulks(e.ctx))
+	}
 	other := e.caller(e.prog, e.login(e.prog, "root@acme.test"))
 	require.NoError(t, e.svc.StepUpSMS(e.ctx, other, ""))
 	for i := range 5 {
@@ -103,6 +110,7 @@ func TestWebhookEventsMatchSchemas(t *testing.T) {
 		"/deputy/users/roles_changed/watch roles_changed", "/deputy/users/activated/watch user_activated",
 		"/deputy/users/device_reset/watch device_reset", "/deputy/users/locked/watch user_locked",
 		"/deputy/users/confirmation/watch confirmation",
+		"/bulk_process_end/watch COMPLETED", "/bulk_process_end/watch FAILED",
 	} {
 		assert.True(t, seen[want], "no %s event among %v", want, seen)
 	}
