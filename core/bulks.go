@@ -16,7 +16,8 @@ import (
 // (RUNNING), and then runs in the background (RunBulks), one operation after
 // the other, as the session that executed it: each operation is exactly the
 // single call (CreateUser, SendInvite), which checks that session's
-// permissions, rank and step-up when the operation runs. A session that ends
+// permissions, rank and step-up when the operation runs (executing or
+// resuming a bulk of creations asks for the step-up up front, too). A session that ends
 // pauses the bulk (PauseReason SESSION_ENDED); resuming it runs the rest as
 // the resuming session.
 //
@@ -290,7 +291,9 @@ func (b *Bulk) StatusCounts() []BulkOpCount {
 
 // ExecuteBulk starts a SUBMITTED bulk (Weavr bulkIdExecute): its operations
 // run in the background as the caller's session. mode "" is
-// ON_FAILURE_CONTINUE.
+// ON_FAILURE_CONTINUE. A bulk of user creations needs a stepped-up session
+// from the start, as each of its operations does when it runs: a session
+// without one is told at once rather than by every operation failing.
 func (s *Service) ExecuteBulk(ctx context.Context, c *Caller, id string, mode BulkMode) error {
 	switch mode {
 	case "":
@@ -299,57 +302,75 @@ func (s *Service) ExecuteBulk(ctx context.Context, c *Caller, id string, mode Bu
 	default:
 		return Invalid("mode", "IN", string(BulkContinue), string(BulkStop))
 	}
-	return s.moveBulk(ctx, c, id, PermBulksExecute, "bulk.execute", func(b *Bulk, now time.Time) bool {
+	return s.moveBulk(ctx, c, id, PermBulksExecute, "bulk.execute", func(b *Bulk, now time.Time) error {
 		if b.State != BulkSubmitted {
-			return false
+			return bulkInvalidState(b)
+		}
+		if err := requireBulkStepUp(c, b); err != nil {
+			return err
 		}
 		b.State, b.Mode, b.StartedAt = BulkRunning, mode, now
 		b.RunBy, b.SessionHash = c.User.ID, c.Session.TokenHash
-		return true
+		return nil
 	})
+}
+
+// requireBulkStepUp asks a session that would run b for the step-up its
+// operations need.
+func requireBulkStepUp(c *Caller, b *Bulk) error {
+	if b.Kind == BulkUserCreate {
+		return RequireStepUp(c)
+	}
+	return nil
+}
+
+func bulkInvalidState(b *Bulk) error {
+	return &Error{Class: ErrConflict, Code: CodeBulkInvalidState, Message: "the bulk is " + string(b.State)}
 }
 
 // PauseBulk pauses a RUNNING bulk (Weavr bulkIdPause): no operation starts
 // after it returns, and one under way when it commits rolls back.
 func (s *Service) PauseBulk(ctx context.Context, c *Caller, id string) error {
-	return s.moveBulk(ctx, c, id, PermBulksPauseResume, "bulk.pause", func(b *Bulk, _ time.Time) bool {
+	return s.moveBulk(ctx, c, id, PermBulksPauseResume, "bulk.pause", func(b *Bulk, _ time.Time) error {
 		if b.State != BulkRunning {
-			return false
+			return bulkInvalidState(b)
 		}
 		b.State = BulkPaused
-		return true
+		return nil
 	})
 }
 
 // ResumeBulk runs a PAUSED bulk again (Weavr bulkIdResume), from its next
-// operation, as the caller's session.
+// operation, as the caller's session (stepped up for user creations).
 func (s *Service) ResumeBulk(ctx context.Context, c *Caller, id string) error {
-	return s.moveBulk(ctx, c, id, PermBulksPauseResume, "bulk.resume", func(b *Bulk, _ time.Time) bool {
+	return s.moveBulk(ctx, c, id, PermBulksPauseResume, "bulk.resume", func(b *Bulk, _ time.Time) error {
 		if b.State != BulkPaused {
-			return false
+			return bulkInvalidState(b)
+		}
+		if err := requireBulkStepUp(c, b); err != nil {
+			return err
 		}
 		b.State, b.PauseReason = BulkRunning, ""
 		b.RunBy, b.SessionHash = c.User.ID, c.Session.TokenHash
-		return true
+		return nil
 	})
 }
 
 // CancelBulk ends a bulk that has not finished (Weavr bulkIdCancel): its
 // operations not yet run are CANCELLED, for good.
 func (s *Service) CancelBulk(ctx context.Context, c *Caller, id string) error {
-	return s.moveBulk(ctx, c, id, PermBulksCancel, "bulk.cancel", func(b *Bulk, now time.Time) bool {
+	return s.moveBulk(ctx, c, id, PermBulksCancel, "bulk.cancel", func(b *Bulk, now time.Time) error {
 		if b.Final() {
-			return false
+			return bulkInvalidState(b)
 		}
 		b.State, b.FinishedAt = BulkCancelled, now
-		return true
+		return nil
 	})
 }
 
-// moveBulk changes a bulk of the caller's identity with move, which says
-// whether its state allows the change (else INVALID_STATE), and wakes the
-// runner.
-func (s *Service) moveBulk(ctx context.Context, c *Caller, id string, p Permission, action string, move func(*Bulk, time.Time) bool) error {
+// moveBulk changes a bulk of the caller's identity with move, which refuses
+// a change its state does not allow, and wakes the runner.
+func (s *Service) moveBulk(ctx context.Context, c *Caller, id string, p Permission, action string, move func(*Bulk, time.Time) error) error {
 	if err := require(c, p); err != nil {
 		return err
 	}
@@ -358,8 +379,8 @@ func (s *Service) moveBulk(ctx context.Context, c *Caller, id string, p Permissi
 		if err != nil {
 			return err
 		}
-		if !move(b, s.clock.Now()) {
-			return &Error{Class: ErrConflict, Code: CodeBulkInvalidState, Message: "the bulk is " + string(b.State)}
+		if err := move(b, s.clock.Now()); err != nil {
+			return err
 		}
 		if err := tx.UpdateBulk(b); err != nil {
 			return err

@@ -146,19 +146,33 @@ func TestBulkOperationFailures(t *testing.T) {
 	assert.Equal(t, 2, n)
 }
 
-// Permissions and step-up are checked when each operation runs, as the
-// session that executed the bulk: without a step-up every operation fails.
+// Executing a bulk of creations needs a stepped-up session, and each
+// operation checks the step-up again when it runs, as the session that
+// executed the bulk: one that lost its step-up fails every operation.
 func TestBulkNeedsStepUpWhenItRuns(t *testing.T) {
 	e := newCoreEnv(t)
 	e.steppedUpRoot(e.prog, "root@example.com")
-	plain := e.caller(e.prog, e.login(e.prog, "root@example.com"))
+	token := e.login(e.prog, "root@example.com")
+	plain := e.caller(e.prog, token)
 	b, err := e.svc.SubmitUserCreateBulk(e.ctx, plain, newUsers("n", 3))
 	require.NoError(t, err, "submitting needs no step-up")
-	require.NoError(t, e.svc.ExecuteBulk(e.ctx, plain, b.ID, ""))
+	assert.ErrorIs(t, e.svc.ExecuteBulk(e.ctx, plain, b.ID, ""), core.ErrStepUpRequired)
+	require.NoError(t, e.svc.StepUpSMS(e.ctx, plain))
+	require.NoError(t, e.svc.VerifyStepUpSMS(e.ctx, plain, core.SandboxCode))
+	stepped := e.caller(e.prog, token)
+	require.NoError(t, e.svc.ExecuteBulk(e.ctx, stepped, b.ID, ""))
+	require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error { // as if a revocation had lowered it
+		s, err := tx.Session(stepped.Session.TokenHash)
+		if err != nil {
+			return err
+		}
+		s.SteppedUp = false
+		return tx.UpdateSession(s)
+	}))
 	require.NoError(t, e.svc.ProcessBulks(e.ctx))
 	got := e.bulkRecord(b.ID)
 	assert.Equal(t, core.BulkFailed, got.State)
-	ops, _, err := e.svc.BulkOperations(e.ctx, plain, b.ID, core.BulkOpFilter{})
+	ops, _, err := e.svc.BulkOperations(e.ctx, stepped, b.ID, core.BulkOpFilter{})
 	require.NoError(t, err)
 	for _, op := range ops {
 		assert.Equal(t, core.CodeStepUpRequired, op.Error.Code)

@@ -156,6 +156,10 @@ func TestBulkBadInput(t *testing.T) {
 	assert.Equal(t, 0.0, e.auth(root.token, "GET", "/multi/bulks", nil).json(t)["count"], "nothing was stored")
 
 	id := e.submitBulk(root.token, bulkRows("z", 1))
+	plain := str(t, e.login("root@acme.test", testPassword).json(t), "token")
+	r = e.auth(plain, "POST", "/multi/bulks/"+id+"/execute", nil)
+	require.Equal(t, http.StatusForbidden, r.status, "a bulk of creations needs a stepped-up session: %s", r.body)
+	assert.Equal(t, core.CodeStepUpRequired, r.errorCode(t))
 	r = e.auth(root.token, "POST", "/multi/bulks/"+id+"/execute", map[string]any{"mode": "SOMETIMES"})
 	assert.Equal(t, []string{"mode:IN"}, r.invalidFields(t))
 	r = e.auth(root.token, "POST", "/multi/bulks/"+id+"/pause", nil)
