@@ -77,7 +77,7 @@ func (f filter) describe() string {
 }
 
 type usersKeys struct {
-	Up, Down, PrevPage, NextPage, Details, Filter, Clear, Reload, New, Edit, Activate, Deactivate, Invite, Roles, Connect, Factors, Outbox key.Binding
+	Up, Down, PrevPage, NextPage, Details, Filter, Clear, Reload, New, Import, Edit, Activate, Deactivate, Invite, Roles, Connect, Factors, Outbox key.Binding
 }
 
 func newUsersKeys(sandbox bool) usersKeys {
@@ -91,6 +91,7 @@ func newUsersKeys(sandbox bool) usersKeys {
 		Clear:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
 		Reload:     key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "reload")),
 		New:        key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new")),
+		Import:     key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "import CSV")),
 		Edit:       key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit")),
 		Activate:   key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "activate")),
 		Deactivate: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "deactivate")),
@@ -296,6 +297,9 @@ func (s usersScreen) key(msg tea.KeyPressMsg) (screen, tea.Cmd) {
 	case key.Matches(msg, s.keys.New):
 		f, init := newForm(s.deps, nil)
 		return s, push(f, init)
+	case key.Matches(msg, s.keys.Import):
+		f, init := newImport(s.deps)
+		return s, push(f, init)
 	case key.Matches(msg, s.keys.Factors):
 		f, init := newFactors(s.deps)
 		return s, push(f, init)
@@ -457,7 +461,7 @@ func (h usersHelp) FullHelp() [][]key.Binding {
 	}
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PrevPage, k.NextPage},
-		{k.Filter, k.Clear, k.Reload, k.Details, k.New, k.Edit},
+		{k.Filter, k.Clear, k.Reload, k.Details, k.New, k.Import, k.Edit},
 		{k.Activate, k.Deactivate, k.Invite, k.Roles},
 		{k.Connect, k.Factors, k.Outbox},
 	}

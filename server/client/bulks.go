@@ -75,6 +75,18 @@ type BulkOperation struct {
 	ResponsePayload string `json:"responsePayload,omitempty"`
 }
 
+// Failure is the error a FAILED operation's single call answered (its
+// responsePayload), nil for any other. Its Status is unknown (0): match it
+// by Code and Fields.
+func (o *BulkOperation) Failure() *Error {
+	if o.Status != BulkFailed {
+		return nil
+	}
+	e := &Error{}
+	e.readBody([]byte(o.ResponsePayload))
+	return e
+}
+
 // BulkOperationPage is one page of a bulk's operations.
 type BulkOperationPage struct {
 	Count         int             `json:"count"`

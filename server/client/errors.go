@@ -191,9 +191,15 @@ type errorBody struct {
 // the API's error shapes (a proxy's HTML page, say) is ignored, never quoted.
 func fromResponse(res *http.Response, data []byte, now time.Time) *Error {
 	e := &Error{Status: res.StatusCode, RequestRef: res.Header.Get("request-ref"), RetryAfter: retryAfter(res.Header.Get("Retry-After"), now)}
+	e.readBody(data)
+	return e
+}
+
+// readBody fills e's code, message and fields from an error body.
+func (e *Error) readBody(data []byte) {
 	var b errorBody
 	if json.Unmarshal(data, &b) != nil {
-		return e
+		return
 	}
 	e.Code, e.Message = b.ErrorCode, b.Message
 	if e.Code == "" {
@@ -207,7 +213,6 @@ func fromResponse(res *http.Response, data []byte, now time.Time) *Error {
 			e.Fields = append(e.Fields, FieldError{Field: f.FieldName, Reason: f.Error, Params: f.Params})
 		}
 	}
-	return e
 }
 
 // maxRetryAfter bounds a Retry-After delay, so absurd values cannot overflow.
