@@ -547,6 +547,8 @@ const (
 	KindResources             RecordKind = "resources"              // Resource
 	KindConfirmations         RecordKind = "confirmations"          // Confirmation
 	KindStepUpGrants          RecordKind = "stepup_grants"          // StepUpGrant
+	KindBulks                 RecordKind = "bulks"                  // Bulk
+	KindBulkOperations        RecordKind = "bulk_operations"        // BulkOperation
 	KindSequences             RecordKind = "sequences"              // Sequence
 )
 
@@ -558,7 +560,7 @@ func RecordKinds() []RecordKind {
 		KindInvites, KindEmailCodes, KindKYC, KindFactors, KindChallenges, KindAuditEvents, KindAuditHashes,
 		KindAuditCheckpoints, KindIdempotency, KindOutbox, KindPasswordTokens, KindCounters, KindPushChallenges,
 		KindWebAuthnRegistrations, KindWebhookEndpoints, KindWebhookEvents, KindWebhookDeliveries,
-		KindResources, KindConfirmations, KindStepUpGrants, KindSequences,
+		KindResources, KindConfirmations, KindStepUpGrants, KindBulks, KindBulkOperations, KindSequences,
 	}
 }
 

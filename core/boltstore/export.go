@@ -70,6 +70,8 @@ var exports = map[core.RecordKind]kindExport{
 	core.KindResources:             records[core.Resource](bucketResources),
 	core.KindConfirmations:         records[core.Confirmation](bucketConfirmations),
 	core.KindStepUpGrants:          records[core.StepUpGrant](bucketStepUpGrants),
+	core.KindBulks:                 records[core.Bulk](bucketBulks),
+	core.KindBulkOperations:        records[core.BulkOperation](bucketBulkOperations),
 	core.KindSequences:             {nil, exportSequences},
 }
 

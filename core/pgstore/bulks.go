@@ -57,20 +57,35 @@ func (t *tx) InsertBulk(b *core.Bulk, ops []*core.BulkOperation) error {
 		}
 		seqs[i], datas[i] = int32(op.Seq), data
 	}
+	if err := t.insertBulk(b); err != nil {
+		return err
+	}
+	_, err := t.exec(`INSERT INTO bulk_operations (bulk_id, seq, data)
+		SELECT $1, s, d FROM unnest($2::integer[], $3::bytea[]) AS u(s, d)`, b.ID, seqs, datas)
+	return err
+}
+
+// insertBulk stores a bulk without its operations (InsertBulk, and a store copy).
+func (t *tx) insertBulk(b *core.Bulk) error {
 	data, err := encode(b)
 	if err != nil {
 		return err
 	}
 	n, err := t.exec(`INSERT INTO bulks (id, identity_id, ord, state, data) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (id) DO NOTHING`, b.ID, b.IdentityID, ord(b.ID), string(b.State), data)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("bulk %s already exists: %w", b.ID, core.ErrDuplicate)
+	}
+	return err
+}
+
+// insertBulkOperation stores one operation of a bulk (a store copy).
+func (t *tx) insertBulkOperation(op *core.BulkOperation) error {
+	data, err := encode(op)
 	if err != nil {
 		return err
 	}
-	if n == 0 {
-		return fmt.Errorf("bulk %s already exists: %w", b.ID, core.ErrDuplicate)
-	}
-	_, err = t.exec(`INSERT INTO bulk_operations (bulk_id, seq, data)
-		SELECT $1, s, d FROM unnest($2::integer[], $3::bytea[]) AS u(s, d)`, b.ID, seqs, datas)
+	_, err = t.exec(`INSERT INTO bulk_operations (bulk_id, seq, data) VALUES ($1, $2, $3)`, op.BulkID, op.Seq, data)
 	return err
 }
 

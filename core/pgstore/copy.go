@@ -81,6 +81,8 @@ var kinds = map[core.RecordKind]kindCopy{
 	core.KindResources:             jsonKind[core.Resource]("resources", "programme_id, type, id", (*tx).PutResource),
 	core.KindConfirmations:         jsonKind[core.Confirmation]("confirmations", "id", (*tx).PutConfirmation),
 	core.KindStepUpGrants:          jsonKind[core.StepUpGrant]("stepup_grants", "session_hash", (*tx).PutStepUpGrant),
+	core.KindBulks:                 jsonKind[core.Bulk]("bulks", "ord", (*tx).insertBulk),
+	core.KindBulkOperations:        jsonKind[core.BulkOperation]("bulk_operations", "bulk_id, seq", (*tx).insertBulkOperation),
 	core.KindSequences:             {[]string{"log_heads", "ids", "webhook_delivery_seq"}, exportSequences, loads((*tx).loadSequence)},
 }
 

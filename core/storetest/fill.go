@@ -90,6 +90,7 @@ func Fill(t *testing.T, s core.Store) {
 			func() error { return tx.PutResource(resource("p1", core.ResourceSends, "7")) },
 			func() error { return tx.PutConfirmation(confirmation("900")) },
 			func() error { return tx.PutStepUpGrant(stepUpGrant("token-1", "op-a", t0.Add(time.Hour))) },
+			func() error { return tx.InsertBulk(bulk("500", "101", core.BulkRunning, 2)) },
 		}
 		for _, w := range writes {
 			if err := w(); err != nil {
@@ -107,6 +108,12 @@ func Fill(t *testing.T, s core.Store) {
 		}
 		return nil
 	})
+}
+
+func filledBulk() *core.Bulk { b, _ := bulk("500", "101", core.BulkRunning, 2); return b }
+func filledBulkOps() []*core.BulkOperation {
+	_, ops := bulk("500", "101", core.BulkRunning, 2)
+	return ops
 }
 
 // RequireFilled checks that s answers as a store Fill filled: its records,
@@ -206,6 +213,12 @@ func RequireFilled(t *testing.T, s core.Store) {
 		{"Resource", func(tx core.ReadTx) (any, error) { return one(tx.Resource("p1", core.ResourceSends, "7")) },
 			resource("p1", core.ResourceSends, "7")},
 		{"Confirmation", func(tx core.ReadTx) (any, error) { return one(tx.Confirmation("900")) }, confirmation("900")},
+		{"RunningBulks", func(tx core.ReadTx) (any, error) { return one(tx.RunningBulks(0)) }, []*core.Bulk{filledBulk()}},
+		{"Bulks", func(tx core.ReadTx) (any, error) {
+			bs, n, err := tx.Bulks("101", core.BulkRunning, 0, 10)
+			return []any{bs, n}, err
+		}, []any{[]*core.Bulk{filledBulk()}, 1}},
+		{"BulkOperations", func(tx core.ReadTx) (any, error) { return one(tx.BulkOperations("500", 2, 0)) }, filledBulkOps()[1:]},
 	}
 	for _, a := range answers {
 		got, err := read(t, s, a.got)
