@@ -316,9 +316,12 @@ func (s *Service) ExecuteBulk(ctx context.Context, c *Caller, id string, mode Bu
 }
 
 // requireBulkStepUp asks a session that would run b for the step-up its
-// operations need.
+// operations need. Under the operation-bound step-up (stepupscope.go) a
+// step-up grants one call, so no session step-up can stand for a bulk's:
+// there each creation asks for its own, as its single call does, and fails
+// with STEP_UP_REQUIRED.
 func requireBulkStepUp(c *Caller, b *Bulk) error {
-	if b.Kind == BulkUserCreate {
+	if b.Kind == BulkUserCreate && c.Programme.Settings.Scope() != StepUpOperation {
 		return RequireStepUp(c)
 	}
 	return nil
