@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -277,7 +278,7 @@ func fieldText(f client.FieldError) string {
 // start executes the bulk; the root model asks for a step-up when the
 // session needs one, then starts it again.
 func (s importScreen) start(id string) tea.Cmd {
-	return do(op{name: "start the import", label: "Starting the import…",
+	return do(op{name: fmt.Sprintf("import %d users from %s", len(s.rows), filepath.Base(strings.TrimSpace(s.path.Value()))), label: "Starting the import…",
 		run: func(ctx context.Context, a api) result {
 			return importStartedMsg{outcome{a.s.ExecuteBulk(ctx, id, client.BulkOnFailureContinue)}}
 		}})

@@ -34,7 +34,7 @@ func TestImportCSV(t *testing.T) {
 
 	write("name,surname,email,roles,tag\nCy,Clerk,cy@acme.test,card_assignee,csv\nDi,Dean,di@acme.test,CARD_ASSIGNEE;FUNDS_MANAGEMENT_ROLE,csv\nU,One,user01@acme.test,,csv\n")
 	d.keys("enter")
-	d.requireScreen("Confirm it's you", "Start the import")
+	d.requireScreen("Confirm it's you", "Import 3 users from users.csv needs a second factor.")
 	d.keys("enter")
 	d.typeText(sandboxCode)
 	d.keys("enter")
@@ -93,7 +93,7 @@ func TestGoldenImport(t *testing.T) {
 	d.keys("enter")
 	t.Chdir(wd) // back to testdata
 	d.answer("import 4 users", importSubmittedMsg{bulk: &client.Bulk{ID: "900", Status: client.BulkSubmitted, SubmittedItemsCount: 4}})
-	d.answer("start the import", importStartedMsg{})
+	d.answer("import 4 users from users.csv", importStartedMsg{})
 	d.answer("read the import", importStateMsg{
 		bulk: &client.Bulk{ID: "900", Status: client.BulkRunning, SubmittedItemsCount: 4, OperationStatusCounts: []client.BulkStatusCount{
 			{Status: client.BulkCompleted, Count: 2}, {Status: client.BulkFailed, Count: 1}, {Status: client.BulkRunning, Count: 1}}},
