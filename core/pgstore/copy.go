@@ -20,7 +20,7 @@ var (
 // Export walks every record of the database from one snapshot (a
 // REPEATABLE READ, READ ONLY transaction), kind by kind (core.Exporter).
 func (s *Store) Export(ctx context.Context, fn func(core.Record) error) error {
-	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(t *tx) error {
+	return s.once(ctx, beginView, func(t *tx) error {
 		return t.export(fn)
 	})
 }
@@ -32,7 +32,7 @@ func (s *Store) Export(ctx context.Context, fn func(core.Record) error) error {
 // events, outbox messages, webhook deliveries): they keep theirs, and the
 // sequences are set to the source's.
 func (s *Store) Import(ctx context.Context, load core.Walk, check func(core.Walk) error) error {
-	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, func(t *tx) error {
+	return s.once(ctx, beginUpdate, func(t *tx) error {
 		if err := t.requireEmpty(); err != nil {
 			return err
 		}
@@ -121,17 +121,15 @@ func loads[T any](put func(*tx, *T) error) func(*tx, any) error {
 
 // eachRow runs a query and calls fn with each row as it arrives.
 func eachRow(t *tx, sql string, fn func(pgx.CollectableRow) error) error {
-	rows, err := t.tx.Query(t.ctx, sql)
-	if err != nil {
-		return t.failed(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows); err != nil {
-			return t.failed(err)
+	return t.query(sql, nil, func(rows pgx.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			if err := fn(rows); err != nil {
+				return err
+			}
 		}
-	}
-	return t.failed(rows.Err())
+		return rows.Err()
+	})
 }
 
 // export walks every kind in the transaction.

@@ -1,10 +1,15 @@
 package pgstore
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
+	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/deputyhq/deputy/core"
@@ -13,14 +18,53 @@ import (
 // The per-programme logs (the audit log and the sandbox outbox) number their
 // entries 1, 2, 3... through log_heads: a transaction bumps its programme's
 // row, so concurrent appends to one log serialize there and commit in order,
-// without gaps.
+// without gaps. Update queues the appenders of a log that keep failing each
+// other on its session advisory lock (class logClass, key logKey).
 const (
 	logAudit  = "audit"
 	logOutbox = "outbox"
+	// logClass is the first key of the logs' advisory locks ("LOGS").
+	logClass = 0x4c4f4753
 )
+
+// logKey is the second key of a log's advisory lock: two logs may share one,
+// which makes their appenders take turns together, nothing worse.
+func logKey(programmeID, log string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(programmeID))
+	h.Write([]byte{0})
+	h.Write([]byte(log))
+	return int32(h.Sum32())
+}
+
+// lockSet is the sorted union of the log locks held and those wanted.
+func lockSet(held, want []int32) []int32 {
+	return slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(held), want...))))
+}
+
+// lockLogs makes conn, outside any transaction, hold the session advisory
+// locks of keys (sorted, so that two connections never take them in opposite
+// orders) and returns them; on failure it holds none.
+func lockLogs(ctx context.Context, conn *pgx.Conn, held, keys []int32) ([]int32, error) {
+	if len(held) > 0 {
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`); err != nil {
+			return nil, unreachable(ctx, err)
+		}
+	}
+	for _, k := range keys {
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, $2)`, int32(logClass), k); err != nil {
+			_, uerr := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock_all()`)
+			return nil, errors.Join(unreachable(ctx, storeError(err)), uerr)
+		}
+	}
+	return keys, nil
+}
 
 // nextInLog returns the next number of a programme's log.
 func (t *tx) nextInLog(programmeID, log string) (uint64, error) {
+	if k := logKey(programmeID, log); !slices.Contains(t.logs, k) {
+		t.logs = append(t.logs, k)
+	}
 	var n int64
 	err := t.scan("log head", `INSERT INTO log_heads (programme_id, log, last) VALUES ($1, $2, 1)
 		ON CONFLICT (programme_id, log) DO UPDATE SET last = log_heads.last + 1 RETURNING last`,
@@ -41,15 +85,16 @@ func (t *tx) AppendAudit(e *core.AuditEvent) error {
 	return t.insertAuditEvent(e)
 }
 
-// insertAuditEvent stores e under its Seq.
+// insertAuditEvent stores e under its Seq, queued: the log's head handed the
+// Seq out to this transaction alone.
 func (t *tx) insertAuditEvent(e *core.AuditEvent) error {
 	data, err := encode(e)
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(`INSERT INTO audit_events (programme_id, seq, subject, data) VALUES ($1, $2, $3, $4)`,
+	t.queue(`INSERT INTO audit_events (programme_id, seq, subject, data) VALUES ($1, $2, $3, $4)`,
 		e.ProgrammeID, seqParam(e.Seq), e.Subject, data)
-	return err
+	return nil
 }
 
 func (t *tx) AuditEvents(programmeID string, after uint64, limit int) ([]*core.AuditEvent, error) {
@@ -81,24 +126,21 @@ func (t *tx) AuditSize(programmeID string) (int64, error) {
 }
 
 func (t *tx) AuditHashes(programmeID string, indexes []int64) ([]tlog.Hash, error) {
-	rows, err := t.tx.Query(t.ctx, `SELECT idx, hash FROM audit_hashes WHERE programme_id = $1 AND idx = ANY($2)`, programmeID, indexes)
-	if err != nil {
-		return nil, t.failed(err)
-	}
 	stored := map[int64][]byte{}
-	var (
-		idx  int64
-		hash []byte
-	)
-	for rows.Next() {
-		if err := rows.Scan(&idx, &hash); err != nil {
-			rows.Close()
-			return nil, t.failed(err)
-		}
-		stored[idx] = hash
-	}
-	if err := rows.Err(); err != nil {
-		return nil, t.failed(err)
+	err := t.query(`SELECT idx, hash FROM audit_hashes WHERE programme_id = $1 AND idx = ANY($2)`, []any{programmeID, indexes},
+		func(rows pgx.Rows) error {
+			var (
+				idx  int64
+				hash []byte
+			)
+			_, err := pgx.ForEachRow(rows, []any{&idx, &hash}, func() error {
+				stored[idx] = hash
+				return nil
+			})
+			return err
+		})
+	if err != nil {
+		return nil, err
 	}
 	out := make([]tlog.Hash, len(indexes))
 	for i, x := range indexes {
@@ -116,10 +158,10 @@ func (t *tx) PutAuditHashes(programmeID string, start int64, hashes []tlog.Hash)
 	for i := range hashes {
 		hs[i] = hashes[i][:]
 	}
-	_, err := t.exec(`INSERT INTO audit_hashes (programme_id, idx, hash)
+	t.queue(`INSERT INTO audit_hashes (programme_id, idx, hash)
 		SELECT $1, $2 + ord - 1, hash FROM unnest($3::bytea[]) WITH ORDINALITY AS h (hash, ord)
 		ON CONFLICT (programme_id, idx) DO UPDATE SET hash = excluded.hash`, programmeID, start, hs)
-	return err
+	return nil
 }
 
 func (t *tx) AuditCheckpoints(programmeID string, afterSize int64, limit int) ([]*core.AuditCheckpoint, error) {
@@ -166,15 +208,15 @@ func (t *tx) AppendOutbox(m *core.Message) error {
 	return t.insertOutbox(m)
 }
 
-// insertOutbox stores m under its Seq.
+// insertOutbox stores m under its Seq, queued as insertAuditEvent is.
 func (t *tx) insertOutbox(m *core.Message) error {
 	data, err := encode(m)
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(`INSERT INTO outbox (programme_id, seq, recipient, data) VALUES ($1, $2, $3, $4)`,
+	t.queue(`INSERT INTO outbox (programme_id, seq, recipient, data) VALUES ($1, $2, $3, $4)`,
 		m.ProgrammeID, seqParam(m.Seq), m.To, data)
-	return err
+	return nil
 }
 
 func (t *tx) Idempotency(key string) (*core.IdempotencyRecord, error) {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -81,16 +80,47 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// The statements that open Update's and View's transactions.
+const (
+	beginUpdate = "BEGIN ISOLATION LEVEL SERIALIZABLE"
+	beginView   = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+)
+
 // Update runs fn in a SERIALIZABLE transaction that commits if fn returns nil.
 // A transaction that fails to serialize (40001) or is chosen as a deadlock
 // victim (40P01), in any statement or at commit, is rolled back and fn runs
-// again, after a jittered pause, so fn may be called more than once.
+// again, so fn may be called more than once.
+//
+// Appends to one programme's log serialize on its head (logs.go), and a
+// SERIALIZABLE transaction that meets a head another committed since its
+// snapshot fails: under load nearly every concurrent append would, over and
+// over. So a transaction that failed after appending to a log runs again
+// queued: holding a session advisory lock per log it appended to, taken
+// before its snapshot and released with its commit, so that the appenders of
+// a log take turns instead of failing each other. Other failures pause,
+// jittered and doubling, before the next attempt.
 func (s *Store) Update(ctx context.Context, fn func(core.Tx) error) error {
+	pc, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	var locked []int32
+	defer func() { release(ctx, pc, locked) }()
 	pause := backoff
 	for attempt := 1; ; attempt++ {
-		err := s.run(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, func(t *tx) error { return fn(t) })
+		t := &tx{ctx: ctx, conn: pc.Conn(), begin: beginUpdate, locked: locked}
+		err := t.run(func() error { return fn(t) })
+		locked = t.locked
 		if !retryable(err) || attempt == maxAttempts {
 			return err
+		}
+		if queue := lockSet(locked, t.logs); len(queue) > len(locked) {
+			if locked, err = lockLogs(ctx, pc.Conn(), locked, queue); err != nil && !retryable(err) {
+				return err
+			}
+		}
+		if len(locked) > 0 {
+			continue // its turn: no other appender of its logs runs
 		}
 		select {
 		case <-ctx.Done():
@@ -103,23 +133,59 @@ func (s *Store) Update(ctx context.Context, fn func(core.Tx) error) error {
 
 // View runs fn in a REPEATABLE READ, READ ONLY transaction: one snapshot.
 func (s *Store) View(ctx context.Context, fn func(core.ReadTx) error) error {
-	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(t *tx) error { return fn(t) })
+	return s.once(ctx, beginView, func(t *tx) error { return fn(t) })
 }
 
-// run runs fn once in a transaction with opts, committing when fn returns nil.
-func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(*tx) error) error {
-	if err := ctx.Err(); err != nil {
+// once runs fn once in a transaction that begin opens, committing when fn
+// returns nil.
+func (s *Store) once(ctx context.Context, begin string, fn func(*tx) error) error {
+	pc, err := s.acquire(ctx)
+	if err != nil {
 		return err
 	}
-	ptx, err := s.pool.BeginTx(ctx, opts)
-	if err != nil {
-		return unreachable(ctx, storeError(err))
+	defer pc.Release()
+	t := &tx{ctx: ctx, conn: pc.Conn(), begin: begin}
+	return t.run(func() error { return fn(t) })
+}
+
+// acquire takes a connection from the pool.
+func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	// Rolls back whatever did not commit, also when fn panics, so that the
-	// connection goes back to the pool; after a commit it does nothing.
-	defer ptx.Rollback(context.WithoutCancel(ctx))
-	t := &tx{ctx: ctx, tx: ptx}
-	err = fn(t)
+	pc, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, unreachable(ctx, storeError(err))
+	}
+	return pc, nil
+}
+
+// release gives the connection back to the pool without the log locks it
+// holds; one that cannot unlock is closed, which ends its locks.
+func release(ctx context.Context, pc *pgxpool.Conn, locked []int32) {
+	if len(locked) > 0 {
+		if _, err := pc.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock_all()`); err != nil {
+			_ = pc.Hijack().Close(context.WithoutCancel(ctx))
+			return
+		}
+	}
+	pc.Release()
+}
+
+// run runs fn once in t's transaction, committing when fn returns nil, and
+// rolls back whatever did not commit, also when fn panics.
+func (t *tx) run(fn func() error) error {
+	if err := t.ctx.Err(); err != nil {
+		return err
+	}
+	defer func() {
+		if t.conn.PgConn().TxStatus() != 'I' && !t.conn.IsClosed() {
+			// A connection still in a transaction is not given back to the pool
+			// (pgxpool closes it), so a failed ROLLBACK loses nothing.
+			_, _ = t.conn.Exec(context.WithoutCancel(t.ctx), "ROLLBACK")
+		}
+	}()
+	err := fn()
 	if t.retry != nil {
 		// fn may have turned the failure into an error of its own (or none).
 		return t.retry
@@ -127,7 +193,7 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(*tx) error)
 	if err != nil {
 		return err
 	}
-	return unreachable(ctx, storeError(ptx.Commit(ctx)))
+	return t.commit()
 }
 
 // unreachable marks err core.ErrUnreachable when it is not PostgreSQL's

@@ -23,14 +23,35 @@ import (
 // (in the statement itself or in a read before it), so a write that fails
 // with ErrDuplicate or ErrRecordNotFound leaves the transaction usable and as
 // it was; the unique indexes stay the truth when concurrent transactions race.
+//
+// Round trips are what a transaction costs most, on both sides: the BEGIN
+// goes out with the first statement, and the writes that cannot fail on a
+// constraint and whose outcome fn does not wait for (an audit event and its
+// tree hashes) are queued and go out with the next statement or the COMMIT,
+// in one pipeline (a pgx batch). A transaction in which fn ran nothing sends
+// nothing.
 type tx struct {
 	// ctx is the context of the Update or View the transaction belongs to:
 	// core.Tx's methods take none, and tx lives no longer than that call.
-	ctx context.Context
-	tx  pgx.Tx
+	ctx  context.Context
+	conn *pgx.Conn
+	// begin opens the transaction, sent ahead of its first statement; ""
+	// once sent.
+	begin string
+	// queued are the writes to send ahead of the next statement.
+	queued []queuedWrite
 	// retry is the first failure to serialize (or deadlock) a statement met:
 	// the transaction is lost whatever fn makes of it, and Update runs fn again.
 	retry error
+	// logs are the lock keys of the logs the transaction appended to
+	// (logs.go); locked are those conn holds, released with the commit.
+	logs, locked []int32
+}
+
+// queuedWrite is a statement whose result nobody reads unless it fails.
+type queuedWrite struct {
+	sql  string
+	args []any
 }
 
 var (
@@ -53,7 +74,8 @@ var constraints = map[string]string{
 
 // failed notes a failure to serialize and maps err to core's errors: a
 // unique violation (23505) a concurrent transaction caused is a
-// *core.DuplicateError naming the constraint.
+// *core.DuplicateError naming the constraint; a lost connection is
+// core.ErrUnreachable.
 func (t *tx) failed(err error) error {
 	if err == nil {
 		return nil
@@ -68,32 +90,161 @@ func (t *tx) failed(err error) error {
 		}
 		return fmt.Errorf("%s: %w", pgErr.ConstraintName, core.ErrDuplicate)
 	}
+	if t.conn.IsClosed() {
+		return unreachable(t.ctx, err)
+	}
 	return storeError(err)
+}
+
+// queue adds a write to send ahead of the next statement (or the commit):
+// only for writes no constraint can refuse, as a failure surfaces there.
+func (t *tx) queue(sql string, args ...any) {
+	t.queued = append(t.queued, queuedWrite{sql, args})
+}
+
+// ahead takes what is to be sent before the next statement: a batch of the
+// BEGIN and the queued writes, or nil when there is none.
+func (t *tx) ahead() *pgx.Batch {
+	if t.begin == "" && len(t.queued) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	if t.begin != "" {
+		b.Queue(t.begin)
+		t.begin = ""
+	}
+	for _, q := range t.queued {
+		b.Queue(q.sql, q.args...)
+	}
+	t.queued = nil
+	return b
+}
+
+// send sends b and reads the results of its first n statements (what ahead
+// put in), then hands the batch's results to read for the rest.
+func (t *tx) send(b *pgx.Batch, n int, read func(pgx.BatchResults) error) error {
+	br := t.conn.SendBatch(t.ctx, b)
+	var err error
+	for range n {
+		if _, err = br.Exec(); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = read(br)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // exec runs a statement and returns how many rows it touched.
 func (t *tx) exec(sql string, args ...any) (int64, error) {
-	tag, err := t.tx.Exec(t.ctx, sql, args...)
+	var tag pgconn.CommandTag
+	var err error
+	if b := t.ahead(); b == nil {
+		tag, err = t.conn.Exec(t.ctx, sql, args...)
+	} else {
+		n := b.Len()
+		b.Queue(sql, args...)
+		err = t.send(b, n, func(br pgx.BatchResults) (err error) {
+			tag, err = br.Exec()
+			return err
+		})
+	}
 	return tag.RowsAffected(), t.failed(err)
+}
+
+// query runs a query and hands its rows to read, which closes them.
+func (t *tx) query(sql string, args []any, read func(pgx.Rows) error) error {
+	b := t.ahead()
+	if b == nil {
+		rows, err := t.conn.Query(t.ctx, sql, args...)
+		if err == nil {
+			err = read(rows)
+		}
+		return t.failed(err)
+	}
+	n := b.Len()
+	b.Queue(sql, args...)
+	return t.failed(t.send(b, n, func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		return read(rows)
+	}))
 }
 
 // scan runs a query of one row into dest; no row is ErrRecordNotFound naming what.
 func (t *tx) scan(what, sql string, args []any, dest ...any) error {
-	err := t.tx.QueryRow(t.ctx, sql, args...).Scan(dest...)
+	err := t.query(sql, args, func(rows pgx.Rows) error {
+		defer rows.Close()
+		if !rows.Next() {
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			return pgx.ErrNoRows
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		rows.Close()
+		return rows.Err()
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return notFound(what)
 	}
-	return t.failed(err)
+	return err
 }
 
 // column runs a query of one column and returns its values.
 func column[T any](t *tx, sql string, args ...any) ([]T, error) {
-	rows, err := t.tx.Query(t.ctx, sql, args...)
-	if err != nil {
-		return nil, t.failed(err)
+	var vs []T
+	err := t.query(sql, args, func(rows pgx.Rows) (err error) {
+		vs, err = pgx.CollectRows(rows, pgx.RowTo[T])
+		return err
+	})
+	return vs, err
+}
+
+// commit sends the queued writes and COMMIT, and with them the release of
+// the log locks the connection holds (which, should it fail, release retries);
+// a transaction that sent nothing has nothing to commit.
+func (t *tx) commit() error {
+	if t.begin != "" && len(t.queued) == 0 {
+		return nil
 	}
-	vs, err := pgx.CollectRows(rows, pgx.RowTo[T])
-	return vs, t.failed(err)
+	b := t.ahead()
+	if b == nil {
+		b = &pgx.Batch{}
+	}
+	n := b.Len()
+	b.Queue("COMMIT")
+	if len(t.locked) > 0 {
+		b.Queue(`SELECT pg_advisory_unlock_all()`)
+	}
+	br := t.conn.SendBatch(t.ctx, b)
+	defer br.Close()
+	for range n {
+		if _, err := br.Exec(); err != nil {
+			return t.failed(err)
+		}
+	}
+	tag, err := br.Exec()
+	if err != nil {
+		return t.failed(err)
+	}
+	if tag.String() != "COMMIT" {
+		return fmt.Errorf("commit: PostgreSQL answered %s", tag)
+	}
+	if len(t.locked) > 0 {
+		if _, err := br.Exec(); err == nil {
+			t.locked = nil
+		}
+	}
+	return nil
 }
 
 // get decodes the record (the data column) of a query of one row.
