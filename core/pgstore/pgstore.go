@@ -133,7 +133,13 @@ func (s *Store) Update(ctx context.Context, fn func(core.Tx) error) error {
 
 // View runs fn in a REPEATABLE READ, READ ONLY transaction: one snapshot.
 func (s *Store) View(ctx context.Context, fn func(core.ReadTx) error) error {
-	return s.once(ctx, beginView, func(t *tx) error { return fn(t) })
+	pc, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer pc.Release()
+	t := &tx{ctx: ctx, conn: pc.Conn(), begin: beginView, known: &readAhead{}}
+	return t.run(func() error { return fn(t) })
 }
 
 // once runs fn once in a transaction that begin opens, committing when fn

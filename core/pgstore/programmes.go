@@ -100,8 +100,33 @@ type identityRecord struct {
 	Profile []byte
 }
 
+// Identity brings its root user (whose id is the identity's) and that
+// user's factors along in a View (readahead.go).
 func (t *tx) Identity(id string) (*core.Identity, error) {
-	rec, err := get[identityRecord](t, "identity "+id, `SELECT data FROM identities WHERE id = $1`, id)
+	var (
+		data []byte
+		err  error
+	)
+	if t.known == nil {
+		err = t.scan("identity "+id, `SELECT data FROM identities WHERE id = $1`, []any{id}, &data)
+	} else {
+		var (
+			root []byte
+			fs   userFactors
+		)
+		err = t.scan("identity "+id, `SELECT i.data, u.data,
+				ARRAY(SELECT f.channel FROM factors f WHERE f.user_id = i.id ORDER BY f.channel),
+				ARRAY(SELECT f.data FROM factors f WHERE f.user_id = i.id ORDER BY f.channel)
+			FROM identities i LEFT JOIN users u ON u.id = i.id WHERE i.id = $1`, []any{id}, &data, &root, &fs.channels, &fs.datas)
+		if err == nil {
+			t.known.keepUser(id, root)
+			t.known.keepFactors(id, fs)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec, err := decode[identityRecord](data, "identity "+id)
 	if err != nil {
 		return nil, err
 	}

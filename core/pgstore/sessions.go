@@ -7,8 +7,22 @@ import (
 	"github.com/deputyhq/deputy/core"
 )
 
+// Session brings the session's user along in a View (readahead.go).
 func (t *tx) Session(tokenHash []byte) (*core.Session, error) {
-	return get[core.Session](t, "session", `SELECT data FROM sessions WHERE token_hash = $1`, tokenHash)
+	if t.known == nil {
+		return get[core.Session](t, "session", `SELECT data FROM sessions WHERE token_hash = $1`, tokenHash)
+	}
+	var data, user []byte
+	if err := t.scan("session", `SELECT s.data, u.data FROM sessions s LEFT JOIN users u ON u.id = s.user_id
+		WHERE s.token_hash = $1`, []any{tokenHash}, &data, &user); err != nil {
+		return nil, err
+	}
+	s, err := decode[core.Session](data, "session")
+	if err != nil {
+		return nil, err
+	}
+	t.known.keepUser(s.UserID, user)
+	return s, nil
 }
 
 func (t *tx) UserSessions(userID string) ([]*core.Session, error) {
@@ -60,10 +74,28 @@ func factorName(userID string, ch core.Channel) string {
 }
 
 func (t *tx) Factor(userID string, ch core.Channel) (*core.Factor, error) {
+	if fs, ok := t.known.userFactors(userID); ok {
+		data, ok := fs.factor(string(ch))
+		if !ok {
+			return nil, notFound(factorName(userID, ch))
+		}
+		return decode[core.Factor](data, factorName(userID, ch))
+	}
 	return get[core.Factor](t, factorName(userID, ch), `SELECT data FROM factors WHERE user_id = $1 AND channel = $2`, userID, string(ch))
 }
 
 func (t *tx) Factors(userID string) ([]*core.Factor, error) {
+	if fs, ok := t.known.userFactors(userID); ok {
+		out := make([]*core.Factor, 0, len(fs.datas))
+		for _, data := range fs.datas {
+			f, err := decode[core.Factor](data, "factor")
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, f)
+		}
+		return out, nil
+	}
 	return list[core.Factor](t, "factor", `SELECT data FROM factors WHERE user_id = $1 ORDER BY channel`, userID)
 }
 

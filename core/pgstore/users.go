@@ -8,6 +8,9 @@ import (
 )
 
 func (t *tx) User(id string) (*core.User, error) {
+	if data, ok := t.known.user(id); ok {
+		return decode[core.User](data, "user "+id)
+	}
 	return get[core.User](t, "user "+id, `SELECT data FROM users WHERE id = $1`, id)
 }
 
