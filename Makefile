@@ -132,7 +132,8 @@ fuzz:
 # API over loopback: wrk (a load generator in its own process) for the
 # authenticated read, internal/loadgen with a fixed number of requests for the
 # rest. Load figures come with host-steal-%, the CPU time the hypervisor gave
-# other guests meanwhile.
+# other guests meanwhile. The main server benchmarks then run again on a
+# throwaway PostgreSQL (fsync off), on one instance and on two replicas.
 bench: bench-deps
 	$(GO) test ./password -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem
 	$(GO) test ./core/boltstore -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem
@@ -151,6 +152,10 @@ bench: bench-deps
 	$(GO) test ./core -run '^$$' -bench '^BenchmarkAuditExportVerify$$' -benchtime 1x
 	$(GO) test ./core -run '^$$' -bench '^BenchmarkWebhookWriteOverhead$$' -benchtime 1000x -v
 	$(GO) test ./core -run '^$$' -bench '^BenchmarkWebhookDelivery$$' -benchtime 1x
+	DEPUTY_TEST_STORE=postgres $(GO) run ./internal/pgtest/withpg $(GO) test ./server -run '^$$' -bench '^BenchmarkCorporateGet$$' -benchtime 1x
+	DEPUTY_TEST_STORE=postgres $(GO) run ./internal/pgtest/withpg $(GO) test ./server -run '^$$' -bench '^BenchmarkLogin$$' -benchtime 600x
+	DEPUTY_TEST_STORE=postgres $(GO) run ./internal/pgtest/withpg $(GO) test ./server -run '^$$' -bench '^BenchmarkOTPVerify$$' -benchtime 10000x
+	DEPUTY_TEST_STORE=postgres $(GO) run ./internal/pgtest/withpg $(GO) test ./server -run '^$$' -bench '^BenchmarkUserCreate$$' -benchtime 10000x
 	$(GO) run ./internal/pgtest/withpg $(GO) test ./internal/command -run '^$$' -bench '^BenchmarkPushAcrossReplicas$$' -benchtime 300x
 	$(GO) run ./internal/pgtest/withpg $(GO) test ./core/storecopy -run '^$$' -bench '^BenchmarkCopyBoltToPostgres$$' -benchtime 1x
 	$(MAKE) bench-external

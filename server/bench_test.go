@@ -29,16 +29,36 @@ import (
 	"github.com/deputyhq/deputy/webhook"
 )
 
-// benchClient talks to one instance with enough idle connections for every worker.
+// benchClient talks to one instance, or to replicas of it in turn, request
+// by request, with enough idle connections for every worker.
 type benchClient struct {
-	inst *testserver.Instance
-	http *http.Client
+	insts []*testserver.Instance
+	next  atomic.Uint64
+	http  *http.Client
 }
 
-func newBenchClient(inst *testserver.Instance) *benchClient {
+func newBenchClient(insts ...*testserver.Instance) *benchClient {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 512, 512
-	return &benchClient{inst: inst, http: &http.Client{Transport: tr, Timeout: time.Minute}}
+	return &benchClient{insts: insts, http: &http.Client{Transport: tr, Timeout: time.Minute}}
+}
+
+// startReplicas starts an instance and n-1 replicas of it on its database
+// (PostgreSQL only: on bbolt, n > 1 skips b).
+func startReplicas(b *testing.B, opts testserver.Options, n int) []*testserver.Instance {
+	insts := []*testserver.Instance{testserver.Start(b, opts)}
+	for len(insts) < n {
+		insts = append(insts, insts[0].Replica(b))
+	}
+	return insts
+}
+
+// replicaCounts runs bench on one instance, then on two replicas of one
+// database, as sub-benchmarks.
+func replicaCounts(b *testing.B, bench func(b *testing.B, replicas int)) {
+	for _, n := range []int{1, 2} {
+		b.Run(fmt.Sprintf("replicas=%d", n), func(b *testing.B) { bench(b, n) })
+	}
 }
 
 // do sends one request and fails unless the status is want; out, when set, receives the JSON body.
@@ -51,11 +71,12 @@ func (c *benchClient) do(ctx context.Context, method, path, token string, body a
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.inst.URL+path, rd)
+	inst := c.insts[c.next.Add(1)%uint64(len(c.insts))]
+	req, err := http.NewRequestWithContext(ctx, method, inst.URL+path, rd)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("api-key", c.inst.APIKey)
+	req.Header.Set("api-key", inst.APIKey)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -145,34 +166,59 @@ func measureSteal(b *testing.B) func() {
 // wrk keeps a fixed number of connections busy, so a request waits at least
 // connections ÷ throughput (Little's law): 4 connections measure what the
 // server can do while wrk, on the same two cores, takes what it needs; 16
-// show the latency when more requests queue.
+// and 32 show the latency when more requests queue. Each runs on one
+// instance, then on two replicas of one PostgreSQL database (skipped on
+// bbolt), as do the login, OTP and user creation benchmarks.
 func BenchmarkCorporateGet(b *testing.B) {
-	for _, conns := range []int{4, 16} {
-		b.Run(fmt.Sprintf("connections=%d", conns), func(b *testing.B) { benchmarkCorporateGet(b, conns) })
+	for _, conns := range []int{4, 16, 32} {
+		b.Run(fmt.Sprintf("connections=%d", conns), func(b *testing.B) {
+			replicaCounts(b, func(b *testing.B, replicas int) { benchmarkCorporateGet(b, conns, replicas) })
+		})
 	}
 }
 
-func benchmarkCorporateGet(b *testing.B, connections int) {
+// benchmarkCorporateGet loads the replicas with a wrk each, at once, sharing
+// the connections; their figures add up (the p50 and p99 are the worse
+// replica's).
+func benchmarkCorporateGet(b *testing.B, connections, replicas int) {
 	logFile, err := os.Create(filepath.Join(b.TempDir(), "serve.log"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer logFile.Close()
-	inst := testserver.Start(b, testserver.Options{Server: server.Options{Logger: slog.New(slog.NewTextHandler(logFile, nil))}})
-	c := newBenchClient(inst)
-	_, token := c.seedRoot(b, "root@bench.test")
+	insts := startReplicas(b, testserver.Options{Server: server.Options{Logger: slog.New(slog.NewTextHandler(logFile, nil))}}, replicas)
+	_, token := newBenchClient(insts...).seedRoot(b, "root@bench.test")
 	for b.Loop() {
 		cpu, steal := processCPU(), measureSteal(b)
-		res, err := loadgen.RunWrk(context.Background(), loadgen.Wrk{
-			URL:         inst.URL + "/multi/corporates",
-			Headers:     []string{"api-key: " + inst.APIKey, "Authorization: Bearer " + token},
-			Connections: connections, Threads: 1, Duration: 10 * time.Second,
-		})
+		runs := make([]loadgen.Result, len(insts))
+		errs := make([]error, len(insts))
+		var wg sync.WaitGroup
+		for i, inst := range insts {
+			wg.Go(func() {
+				runs[i], errs[i] = loadgen.RunWrk(context.Background(), loadgen.Wrk{
+					URL:         inst.URL + "/multi/corporates",
+					Headers:     []string{"api-key: " + inst.APIKey, "Authorization: Bearer " + token},
+					Connections: connections / len(insts), Threads: 1, Duration: 10 * time.Second,
+				})
+			})
+		}
+		wg.Wait()
+		err := errors.Join(errs...)
 		if errors.Is(err, loadgen.ErrNoWrk) {
 			b.Skip("this benchmark needs wrk; `make bench` installs it")
 		}
 		if err != nil {
 			b.Fatal(err)
+		}
+		res := runs[0]
+		for _, r := range runs[1:] {
+			res.Requests += r.Requests
+			res.Errors += r.Errors
+			res.Elapsed = max(res.Elapsed, r.Elapsed)
+			res.P50, res.P99, res.Max = max(res.P50, r.P50), max(res.P99, r.P99), max(res.Max, r.Max)
+			if res.FirstErr == nil {
+				res.FirstErr = r.FirstErr
+			}
 		}
 		b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(res.Requests), "server-cpu-us/req")
 		steal()
@@ -222,15 +268,16 @@ func processCPU() time.Duration {
 func BenchmarkLogin(b *testing.B) {
 	defer password.TuneGC(password.DefaultMemoryLimit)() // as deputy serve runs
 	for _, clients := range []int{32, 200} {
-		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) { benchmarkLogin(b, clients) })
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			replicaCounts(b, func(b *testing.B, replicas int) { benchmarkLogin(b, clients, replicas) })
+		})
 	}
 }
 
 const loginRounds = 3
 
-func benchmarkLogin(b *testing.B, clients int) {
-	inst := testserver.Start(b, testserver.Options{Config: core.Config{PasswordParams: password.DefaultParams}})
-	c := newBenchClient(inst)
+func benchmarkLogin(b *testing.B, clients, replicas int) {
+	c := newBenchClient(startReplicas(b, testserver.Options{Config: core.Config{PasswordParams: password.DefaultParams}}, replicas)...)
 	c.seedRoot(b, "root@bench.test")
 	rounds := max(1, min(loginRounds, b.N/clients))
 	perRound := b.N / rounds
@@ -304,9 +351,10 @@ func sampleHeap() (*atomic.Uint64, func()) {
 
 // BenchmarkOTPVerify measures step-up verifications (each a durable write) with
 // 64 concurrent clients (issue 3 target: >= 2,000/s).
-func BenchmarkOTPVerify(b *testing.B) {
-	inst := testserver.Start(b, testserver.Options{})
-	c := newBenchClient(inst)
+func BenchmarkOTPVerify(b *testing.B) { replicaCounts(b, benchmarkOTPVerify) }
+
+func benchmarkOTPVerify(b *testing.B, replicas int) {
+	c := newBenchClient(startReplicas(b, testserver.Options{}, replicas)...)
 	_, token := c.seedRoot(b, "root@bench.test")
 	c.stepUp(b, token)
 	// One session per verification, each with a fresh step-up challenge.
@@ -332,8 +380,10 @@ func BenchmarkOTPVerify(b *testing.B) {
 
 // BenchmarkUserCreate measures POST /multi/users by a stepped-up admin with
 // 32 concurrent clients (issue 4 target: >= 1,500/s).
-func BenchmarkUserCreate(b *testing.B) {
-	c := newBenchClient(testserver.Start(b, testserver.Options{}))
+func BenchmarkUserCreate(b *testing.B) { replicaCounts(b, benchmarkUserCreate) }
+
+func benchmarkUserCreate(b *testing.B, replicas int) {
+	c := newBenchClient(startReplicas(b, testserver.Options{}, replicas)...)
 	_, token := c.seedRoot(b, "root@bench.test")
 	c.stepUp(b, token)
 	b.ResetTimer()

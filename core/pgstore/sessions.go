@@ -136,16 +136,18 @@ func (t *tx) Challenge(sessionHash []byte, p core.ChallengePurpose) (*core.Chall
 		sessionHash, string(p))
 }
 
+// PutChallenge is queued (tx.queue): only its key is unique, and a conflict
+// there replaces the row.
 func (t *tx) PutChallenge(c *core.Challenge) error {
 	data, err := encode(c)
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(`INSERT INTO challenges (session_hash, purpose, issued_at, expires_at, unreported, data) VALUES ($1, $2, $3, $4, $5, $6)
+	t.queue(`INSERT INTO challenges (session_hash, purpose, issued_at, expires_at, unreported, data) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (session_hash, purpose) DO UPDATE SET issued_at = excluded.issued_at, expires_at = excluded.expires_at,
 			unreported = excluded.unreported, data = excluded.data`,
 		c.SessionHash, string(c.Purpose), nanos(c.IssuedAt), nanos(c.ExpiresAt), c.State == core.ChallengePending && !c.ExpiryReported, data)
-	return err
+	return nil
 }
 
 func (t *tx) ChallengesExpiredUnreported(at time.Time, limit int) ([]*core.Challenge, error) {

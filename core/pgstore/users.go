@@ -228,16 +228,17 @@ func (t *tx) DeleteKYC(userID string) error {
 }
 
 // put inserts or replaces the record v under key in a table whose key column
-// is keyColumn and whose only other column is data. table and keyColumn are
-// names from this package, never input.
+// is keyColumn and whose only other column is data, queued (tx.queue): the
+// key is all that is unique, and a conflict there replaces the row. table
+// and keyColumn are names from this package, never input.
 func (t *tx) put(table, keyColumn string, key, v any) error {
 	data, err := encode(v)
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(`INSERT INTO `+table+` (`+keyColumn+`, data) VALUES ($1, $2)
+	t.queue(`INSERT INTO `+table+` (`+keyColumn+`, data) VALUES ($1, $2)
 		ON CONFLICT (`+keyColumn+`) DO UPDATE SET data = excluded.data`, key, data)
-	return err
+	return nil
 }
 
 // delete runs a DELETE that must remove a row, or else fails with

@@ -35,6 +35,7 @@ type Instance struct {
 	APIKey    string // the secret api key
 	UIKey     string // the public ui key
 	Programme *core.Programme
+	opts      Options // what Replica starts another with
 }
 
 // Options tune an Instance.
@@ -60,7 +61,33 @@ type Options struct {
 // Start runs an Instance until the test ends.
 func Start(tb testing.TB, opts Options) *Instance {
 	tb.Helper()
-	store := teststore.Open(tb)
+	inst := serve(tb, opts, teststore.Open(tb))
+	np := opts.Programme
+	if np.Name == "" {
+		np.Name = "Test Programme"
+	}
+	prog, err := inst.Service.CreateProgramme(context.Background(), np)
+	if err != nil {
+		tb.Fatalf("create programme: %v", err)
+	}
+	inst.APIKey, inst.UIKey, inst.Programme = prog.APIKey, prog.UIKey, prog.Programme
+	return inst
+}
+
+// Replica starts a second Deputy with inst's options on inst's PostgreSQL
+// database, as a second `deputy serve` replica: its own pool, service and
+// HTTP server, serving inst's programme with the same keys. On bbolt it
+// skips tb.
+func (inst *Instance) Replica(tb testing.TB) *Instance {
+	tb.Helper()
+	r := serve(tb, inst.opts, teststore.OpenReplica(tb, inst.Store))
+	r.APIKey, r.UIKey, r.Programme = inst.APIKey, inst.UIKey, inst.Programme
+	return r
+}
+
+// serve runs the service and HTTP server of an Instance on store.
+func serve(tb testing.TB, opts Options, store core.Store) *Instance {
+	tb.Helper()
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clock := core.NewOffsetClock(nil)
@@ -94,15 +121,7 @@ func Start(tb testing.TB, opts Options) *Instance {
 	}
 	ts := httptest.NewServer(h)
 	tb.Cleanup(ts.Close)
-	np := opts.Programme
-	if np.Name == "" {
-		np.Name = "Test Programme"
-	}
-	prog, err := svc.CreateProgramme(ctx, np)
-	if err != nil {
-		tb.Fatalf("create programme: %v", err)
-	}
-	return &Instance{URL: ts.URL, Service: svc, Store: store, Clock: clock, Logs: logs, APIKey: prog.APIKey, UIKey: prog.UIKey, Programme: prog.Programme}
+	return &Instance{URL: ts.URL, Service: svc, Store: store, Clock: clock, Logs: logs, opts: opts}
 }
 
 // SyncBuffer is a goroutine-safe log sink tests read back.

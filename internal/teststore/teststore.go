@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/deputyhq/deputy/core"
@@ -40,12 +41,35 @@ func Open(tb testing.TB) core.Store {
 		err   error
 	)
 	if OnPostgres() {
-		store, err = pgstore.Open(context.Background(), migrated.Copy(tb), pgstore.Options{})
+		url := migrated.Copy(tb)
+		if store, err = pgstore.Open(context.Background(), url, pgstore.Options{}); err == nil {
+			urls.Store(store, url)
+		}
 	} else {
 		store, err = boltstore.Open(filepath.Join(tb.TempDir(), "deputy.db"), boltstore.Options{})
 	}
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
+	}
+	tb.Cleanup(func() { store.Close() })
+	return store
+}
+
+// urls are the database URLs of the PostgreSQL stores Open opened.
+var urls sync.Map // core.Store -> string
+
+// OpenReplica opens a second store on the database of a store Open returned,
+// with its own pool, as a second replica has; it is closed when tb ends. On
+// bbolt, whose file one process holds, it skips tb.
+func OpenReplica(tb testing.TB, of core.Store) core.Store {
+	tb.Helper()
+	url, ok := urls.Load(of)
+	if !ok {
+		tb.Skip("replicas share a PostgreSQL database: set " + EnvStore + "=postgres")
+	}
+	store, err := pgstore.Open(context.Background(), url.(string), pgstore.Options{})
+	if err != nil {
+		tb.Fatalf("open a replica's store: %v", err)
 	}
 	tb.Cleanup(func() { store.Close() })
 	return store
