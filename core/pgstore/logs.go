@@ -1,7 +1,6 @@
 package pgstore
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -18,8 +17,9 @@ import (
 // The per-programme logs (the audit log and the sandbox outbox) number their
 // entries 1, 2, 3... through log_heads: a transaction bumps its programme's
 // row, so concurrent appends to one log serialize there and commit in order,
-// without gaps. Update queues the appenders of a log that keep failing each
-// other on its session advisory lock (class logClass, key logKey).
+// without gaps. Update makes the appenders of a log that fail each other
+// take turns (turns.go) under its session advisory lock (class logClass, key
+// logKey).
 const (
 	logAudit  = "audit"
 	logOutbox = "outbox"
@@ -37,40 +37,34 @@ func logKey(programmeID, log string) int32 {
 	return int32(h.Sum32())
 }
 
-// lockSet is the sorted union of the log locks held and those wanted.
-func lockSet(held, want []int32) []int32 {
-	return slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(held), want...))))
-}
-
-// lockLogs makes conn, outside any transaction, hold the session advisory
-// locks of keys (sorted, so that two connections never take them in opposite
-// orders) and returns them; on failure it holds none.
-func lockLogs(ctx context.Context, conn *pgx.Conn, held, keys []int32) ([]int32, error) {
-	if len(held) > 0 {
-		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`); err != nil {
-			return nil, unreachable(ctx, err)
-		}
-	}
-	for _, k := range keys {
-		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, $2)`, int32(logClass), k); err != nil {
-			_, uerr := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock_all()`)
-			return nil, errors.Join(unreachable(ctx, storeError(err)), uerr)
-		}
-	}
-	return keys, nil
-}
-
-// nextInLog returns the next number of a programme's log.
+// nextInLog returns the next number of a programme's log. The head moves
+// only while the log's advisory lock is free or this session's: a
+// transaction that finds a line holding it (turns.go) joins the line
+// (errLogQueued) rather than overtake it, which would fail the line's
+// transaction.
 func (t *tx) nextInLog(programmeID, log string) (uint64, error) {
-	if k := logKey(programmeID, log); !slices.Contains(t.logs, k) {
+	k := logKey(programmeID, log)
+	if !slices.Contains(t.logs, k) {
 		t.logs = append(t.logs, k)
 	}
 	var n int64
 	err := t.scan("log head", `INSERT INTO log_heads (programme_id, log, last) VALUES ($1, $2, 1)
-		ON CONFLICT (programme_id, log) DO UPDATE SET last = log_heads.last + 1 RETURNING last`,
-		[]any{programmeID, log}, &n)
+		ON CONFLICT (programme_id, log) DO UPDATE SET last = log_heads.last + 1
+			WHERE pg_try_advisory_xact_lock($3, $4)
+		RETURNING last`,
+		[]any{programmeID, log, int32(logClass), k}, &n)
+	if isNotFound(err) {
+		err = errLogQueued
+		if t.retry == nil {
+			t.retry = err
+		}
+	}
 	return uint64(n), err
 }
+
+// errLogQueued is the failure of an append to a log whose lock a line
+// holds: Update runs the function again in the line.
+var errLogQueued = errors.New("the log is a line's to append to")
 
 // seqParam is a uint64 Seq as a bigint parameter; above the range of bigint,
 // it is past every stored Seq.

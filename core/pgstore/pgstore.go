@@ -40,6 +40,7 @@ const (
 // database.
 type Store struct {
 	pool *pgxpool.Pool
+	line line // the Updates waiting for their turn on a log (turns.go)
 }
 
 var _ core.Store = (*Store)(nil)
@@ -89,38 +90,21 @@ const (
 // Update runs fn in a SERIALIZABLE transaction that commits if fn returns nil.
 // A transaction that fails to serialize (40001) or is chosen as a deadlock
 // victim (40P01), in any statement or at commit, is rolled back and fn runs
-// again, so fn may be called more than once.
-//
-// Appends to one programme's log serialize on its head (logs.go), and a
-// SERIALIZABLE transaction that meets a head another committed since its
-// snapshot fails: under load nearly every concurrent append would, over and
-// over. So a transaction that failed after appending to a log runs again
-// queued: holding a session advisory lock per log it appended to, taken
-// before its snapshot and released with its commit, so that the appenders of
-// a log take turns instead of failing each other. Other failures pause,
-// jittered and doubling, before the next attempt.
+// again, so fn may be called more than once: after appending to a log, in
+// its turn (turns.go); otherwise after a pause, jittered and doubling.
 func (s *Store) Update(ctx context.Context, fn func(core.Tx) error) error {
-	pc, err := s.acquire(ctx)
-	if err != nil {
-		return err
-	}
-	var locked []int32
-	defer func() { release(ctx, pc, locked) }()
 	pause := backoff
 	for attempt := 1; ; attempt++ {
-		t := &tx{ctx: ctx, conn: pc.Conn(), begin: beginUpdate, locked: locked}
-		err := t.run(func() error { return fn(t) })
-		locked = t.locked
+		var logs []int32
+		err := s.once(ctx, beginUpdate, func(t *tx) error {
+			defer func() { logs = t.logs }()
+			return fn(t)
+		})
 		if !retryable(err) || attempt == maxAttempts {
 			return err
 		}
-		if queue := lockSet(locked, t.logs); len(queue) > len(locked) {
-			if locked, err = lockLogs(ctx, pc.Conn(), locked, queue); err != nil && !retryable(err) {
-				return err
-			}
-		}
-		if len(locked) > 0 {
-			continue // its turn: no other appender of its logs runs
+		if len(logs) > 0 {
+			return s.takeTurn(ctx, fn, logs)
 		}
 		select {
 		case <-ctx.Done():
@@ -213,10 +197,11 @@ func unreachable(ctx context.Context, err error) error {
 	return fmt.Errorf("%w: %w", core.ErrUnreachable, err)
 }
 
-// retryable reports whether err is a failure to serialize or a deadlock.
+// retryable reports whether err is a failure to serialize, a deadlock or an
+// append that found a line appending (turns.go).
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+	return errors.Is(err, errLogQueued) || errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }
 
 // storeError maps PostgreSQL's errors to core's: a full disk or quota is
