@@ -244,11 +244,11 @@ func (s importScreen) submitted(msg importSubmittedMsg) (screen, tea.Cmd) {
 			if m := fieldRow.FindStringSubmatch(f.Field); m != nil {
 				i, _ := strconv.Atoi(m[1])
 				if i < len(s.rows) {
-					s.errs = append(s.errs, rowError{line: s.rows[i].line, text: m[2] + ": " + fieldText(f)})
+					s.errs = append(s.errs, rowError{line: s.rows[i].line, text: m[2] + ": " + fieldError(client.FieldError{Field: m[2], Reason: f.Reason, Params: f.Params})})
 					continue
 				}
 			}
-			s.errs = append(s.errs, rowError{text: f.Field + ": " + fieldText(f)})
+			s.errs = append(s.errs, rowError{text: f.Field + ": " + fieldError(f)})
 		}
 		s.errMsg = "Nothing was imported: fix these lines and press enter again."
 	default:
@@ -256,23 +256,6 @@ func (s importScreen) submitted(msg importSubmittedMsg) (screen, tea.Cmd) {
 	}
 	s.setKeys()
 	return s, nil
-}
-
-// fieldText says what is wrong with a field, in words.
-func fieldText(f client.FieldError) string {
-	switch f.Reason {
-	case "REQUIRED":
-		return "missing"
-	case "REGEX":
-		return "not valid"
-	case "SIZE":
-		if len(f.Params) == 2 {
-			return "must have " + f.Params[0] + " to " + f.Params[1] + " characters"
-		}
-	case "IN":
-		return "not one of " + strings.Join(f.Params, ", ")
-	}
-	return strings.ToLower(f.Reason)
 }
 
 // start executes the bulk; the root model asks for a step-up when the

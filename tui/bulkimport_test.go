@@ -27,7 +27,7 @@ func TestImportCSV(t *testing.T) {
 	d.requireScreen("Import users from CSV", "name,surname,email")
 	d.typeText(path)
 	d.keys("enter")
-	d.requireScreen("Nothing was imported: fix these lines", "Lines not imported", "line 3", "email: not valid")
+	d.requireScreen("Nothing was imported: fix these lines", "Lines not imported", "line 3", "email: not a valid email address")
 	page, err := dep.admin.BulkOperations(context.Background(), "1", "", 0, 0)
 	assert.Nil(t, page)
 	assert.ErrorIs(t, err, client.ErrNotFound, "nothing was stored")
