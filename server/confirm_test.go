@@ -320,7 +320,8 @@ func TestConfirmSMSIdempotencyAndExpiry(t *testing.T) {
 // A programme declares a resource type of its own: before, it is refused
 // like any unknown type (400 naming the field and listing the types); once
 // declared, its resources are registered, confirmed by SMS with the text
-// naming them, and read back VERIFIED, and the refusal lists it too.
+// naming them, and read back VERIFIED, and the refusal lists it too;
+// another programme neither accepts the type nor sees it listed.
 func TestConfirmDeclaredResourceType(t *testing.T) {
 	e := newEnv(t)
 	token := e.enrolledRoot("root@acme.test")
@@ -345,4 +346,10 @@ func TestConfirmDeclaredResourceType(t *testing.T) {
 	r = e.auth(token, "POST", confirmSMSPath, confirmBody("loan_drawdowns", "12"))
 	require.Equal(t, http.StatusBadRequest, r.status)
 	assert.Contains(t, string(r.body), "card_orders", "the refusal lists the declared type")
+
+	other := e.asProgramme(t, e.otherProgramme("Other"), nil)
+	r = other.key("GET", resourcePath("card_orders", "11"), nil)
+	require.Equal(t, http.StatusBadRequest, r.status, "another programme has not declared it: %s", r.body)
+	assert.Equal(t, []string{"resource_type:IN"}, r.invalidFields(t))
+	assert.NotContains(t, string(r.body), "card_orders", "nor learns that this one has")
 }
