@@ -16,26 +16,26 @@ install:
 
 # staticcheck runs from the module proxy at a pinned version (go.mod stays
 # free of it); mobile/staticcheck.conf explains the one check it turns off.
+# vet and staticcheck compile every dependency in the race detector's build
+# mode (the packages' own source is all they read, and no file is built for
+# one mode only), so `make test`'s race run reuses those builds instead of
+# compiling everything, the companion's GLFW C code included, a second time.
+# staticcheck itself is built normally; only the packages it loads get -race.
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 vet: cc-deps mobile-deps
-	$(GO) vet ./...
-	$(GO) run $(STATICCHECK) ./...
+	$(GO) vet -race ./...
+	$(GO) run -exec 'env GOFLAGS=-race' $(STATICCHECK) ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
-# The companion's desktop main package (./mobile) links GLFW's C code, which
-# takes minutes to compile; `go vet` compiled it already without -race, so its
-# (race-free) tests run in that same build mode instead of compiling it again.
-RACE_PKGS = $(shell $(GO) list ./... | grep -v '/mobile$$')
 # The store contract runs on bbolt and PostgreSQL in every run; these packages'
 # suites run a second time with their test servers on PostgreSQL
 # (DEPUTY_TEST_STORE, internal/teststore). withpg starts one throwaway
 # PostgreSQL for the whole run (internal/pgtest) and stops it at the end.
 PG_PKGS = ./server ./server/client
 test: browser-deps readme-deps pg-deps vet
-	$(GO) run ./internal/pgtest/withpg sh -c '$(GO) test -race -count=1 $(RACE_PKGS) && \
+	$(GO) run ./internal/pgtest/withpg sh -c '$(GO) test -race -count=1 ./... && \
 	  DEPUTY_TEST_STORE=postgres $(GO) test -race -count=1 $(PG_PKGS)'
-	$(GO) test -count=1 ./mobile
 	$(MAKE) fuzz FUZZTIME=500x
 
 # cgo (the race detector, the companion's GLFW driver) needs a C compiler;
