@@ -138,7 +138,7 @@ func (s *Service) ExchangeToken(ctx context.Context, c *Caller, want IdentityRef
 	case target == "" && len(ids) == 1:
 		target = ids[0]
 	case target == "":
-		return nil, Invalid("identity", "REQUIRED")
+		return nil, Invalid("identity", ReasonRequired)
 	case !slices.Contains(ids, target):
 		return nil, errNotLinked
 	}
@@ -265,7 +265,7 @@ func (s *Service) linkNewRoot(tx Tx, c *Caller, root *User) (*User, error) {
 		return nil, &Error{Class: ErrPermissionDenied, Code: CodeInsufficientPermissions,
 			Message: "only a root user's own credentials can be linked to a new identity"}
 	case cred.Email != root.Email:
-		return nil, &Error{Class: ErrInvalid, Fields: []FieldError{{Field: "rootUser.email", Reason: "IN"}},
+		return nil, &Error{Class: ErrInvalid, Fields: []FieldError{{Field: "rootUser.email", Reason: ReasonIn}},
 			Message: "rootUser.email must be the email of the signed-in credentials being linked"}
 	case len(cred.LinkedIdentities)+1 >= maxLinkedIdentities:
 		return nil, Conflict(CodeIdentityLimitExceeded)

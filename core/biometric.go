@@ -238,7 +238,7 @@ func (s *Service) FinishBiometricEnrolment(ctx context.Context, c *Caller, code 
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(credential)
 	if err != nil {
-		return Invalid("credential", "IN", "RegistrationResponseJSON")
+		return Invalid("credential", ReasonIn, "RegistrationResponseJSON")
 	}
 	if err := s.precheckClientData(&parsed.Response.CollectedClientData, protocol.CreateCeremony, session.Challenge); err != nil {
 		return err

@@ -89,7 +89,7 @@ func (s *Service) SubmitUserInviteBulk(ctx context.Context, c *Caller, userIDs [
 
 func (s *Service) submitBulk(ctx context.Context, c *Caller, kind BulkKind, ops []*BulkOperation) (*Bulk, error) {
 	if len(ops) < 1 || len(ops) > MaxBulkOperations {
-		return nil, Invalid("operations", "SIZE", "1", strconv.Itoa(MaxBulkOperations))
+		return nil, Invalid("operations", ReasonSize, "1", strconv.Itoa(MaxBulkOperations))
 	}
 	for i, op := range ops {
 		op.Seq, op.Status = i+1, BulkOpSubmitted
@@ -171,13 +171,13 @@ func (s *Service) ListBulks(ctx context.Context, c *Caller, state BulkState, off
 
 func checkPage(offset int, limit *int) error {
 	if offset < 0 {
-		return Invalid("offset", "AT_LEAST", "0")
+		return Invalid("offset", ReasonAtLeast, "0")
 	}
 	if *limit == 0 {
 		*limit = maxBulkList
 	}
 	if *limit < 1 || *limit > maxBulkList {
-		return Invalid("limit", "RANGE", "1", strconv.Itoa(maxBulkList))
+		return Invalid("limit", ReasonRange, "1", strconv.Itoa(maxBulkList))
 	}
 	return nil
 }
@@ -300,7 +300,7 @@ func (s *Service) ExecuteBulk(ctx context.Context, c *Caller, id string, mode Bu
 		mode = BulkContinue
 	case BulkContinue, BulkStop:
 	default:
-		return Invalid("mode", "IN", string(BulkContinue), string(BulkStop))
+		return Invalid("mode", ReasonIn, string(BulkContinue), string(BulkStop))
 	}
 	return s.moveBulk(ctx, c, id, PermBulksExecute, "bulk.execute", func(b *Bulk, now time.Time) error {
 		if b.State != BulkSubmitted {

@@ -70,15 +70,15 @@ func (s ProgrammeSettings) ResourceTypeNames() []string {
 // Weavr's own, listed twice, or one too many.
 func checkDeclaredResourceTypes(ts []ResourceType) error {
 	if len(ts) > MaxDeclaredResourceTypes {
-		return Invalid("resourceTypes", "SIZE", "0", strconv.Itoa(MaxDeclaredResourceTypes))
+		return Invalid("resourceTypes", ReasonSize, "0", strconv.Itoa(MaxDeclaredResourceTypes))
 	}
 	for i, t := range ts {
 		field := fmt.Sprintf("resourceTypes[%d]", i)
 		switch {
 		case !reDeclaredResourceType.MatchString(string(t)):
-			return Invalid(field, "REGEX", reDeclaredResourceType.String())
+			return Invalid(field, ReasonRegex, reDeclaredResourceType.String())
 		case slices.Contains(ResourceTypes, t) || slices.Contains(ts[:i], t):
-			return Invalid(field, "NOT_IN", ProgrammeSettings{ResourceTypes: ts[:i]}.ResourceTypeNames()...)
+			return Invalid(field, ReasonNotIn, ProgrammeSettings{ResourceTypes: ts[:i]}.ResourceTypeNames()...)
 		}
 	}
 	return nil
@@ -101,14 +101,14 @@ type NewResource struct {
 // STATE_INVALID. The caller (the secret key) has checked the fields' syntax.
 func (s *Service) PutResource(ctx context.Context, p *Programme, in NewResource) (*Resource, error) {
 	if !p.Settings.AcceptsResourceType(in.Type) {
-		return nil, Invalid("resourceType", "IN", p.Settings.ResourceTypeNames()...)
+		return nil, Invalid("resourceType", ReasonIn, p.Settings.ResourceTypeNames()...)
 	}
 	var out *Resource
 	err := s.store.Update(ctx, func(tx Tx) error {
 		out = nil
 		u, err := tx.User(in.UserID)
 		if errors.Is(err, ErrRecordNotFound) || (err == nil && u.ProgrammeID != p.ID) {
-			return &Error{Class: ErrInvalid, Fields: []FieldError{{Field: "userId", Reason: "IN"}}, Message: "Bad request: userId is not a user of this programme."}
+			return &Error{Class: ErrInvalid, Fields: []FieldError{{Field: "userId", Reason: ReasonIn}}, Message: "Bad request: userId is not a user of this programme."}
 		}
 		if err != nil {
 			return err
@@ -305,7 +305,7 @@ func (s *Service) VerifyConfirmSMS(ctx context.Context, c *Caller, id string, t 
 			return err
 		}
 		if t != conf.ResourceType {
-			return Invalid("resourceType", "IN", string(conf.ResourceType))
+			return Invalid("resourceType", ReasonIn, string(conf.ResourceType))
 		}
 		u, err := tx.User(c.User.ID)
 		if err != nil {
@@ -436,14 +436,14 @@ func (s *Service) auditConfirmation(ctx context.Context, tx Tx, conf *Confirmati
 // declaration is confirmed by a root user only (Weavr's rule).
 func checkResourceList(c *Caller, t ResourceType, ids []string) error {
 	if !c.Programme.Settings.AcceptsResourceType(t) {
-		return Invalid("resourceType", "IN", c.Programme.Settings.ResourceTypeNames()...)
+		return Invalid("resourceType", ReasonIn, c.Programme.Settings.ResourceTypeNames()...)
 	}
 	if len(ids) == 0 || len(ids) > MaxConfirmResources {
-		return Invalid("resourceIds", "SIZE", "1", strconv.Itoa(MaxConfirmResources))
+		return Invalid("resourceIds", ReasonSize, "1", strconv.Itoa(MaxConfirmResources))
 	}
 	for i, id := range ids {
 		if slices.Contains(ids[:i], id) {
-			return &Error{Class: ErrInvalid, Fields: []FieldError{{Field: fmt.Sprintf("resourceIds[%d]", i), Reason: "NOT_IN"}},
+			return &Error{Class: ErrInvalid, Fields: []FieldError{{Field: fmt.Sprintf("resourceIds[%d]", i), Reason: ReasonNotIn}},
 				Message: fmt.Sprintf("Bad request: resourceIds[%d] is listed twice.", i)}
 		}
 	}
@@ -463,7 +463,7 @@ func pendingResources(tx ReadTx, c *Caller, t ResourceType, ids []string) ([]*Re
 		r, err := tx.Resource(c.Programme.ID, t, id)
 		if errors.Is(err, ErrRecordNotFound) || (err == nil && (r.UserID != c.User.ID || r.IdentityID != c.Session.IdentityID)) {
 			field := fmt.Sprintf("resourceIds[%d]", i)
-			return nil, &Error{Class: ErrInvalid, Fields: []FieldError{{Field: field, Reason: "IN"}},
+			return nil, &Error{Class: ErrInvalid, Fields: []FieldError{{Field: field, Reason: ReasonIn}},
 				Message: "Bad request: " + field + " is not a " + string(t) + " resource of the signed-in user."}
 		}
 		if err != nil {

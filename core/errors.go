@@ -35,8 +35,8 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 )
 
-// FieldError names one invalid field in Weavr's terms: Reason is one of
-// REQUIRED, HAS_TEXT, SIZE, RANGE, IN, REGEX, ... (BadRequestError.invalidFields).
+// FieldError names one invalid field in Weavr's terms: Reason is one of the
+// Reason* constants (BadRequestError.invalidFields).
 type FieldError struct {
 	Field  string
 	Reason string
@@ -80,6 +80,34 @@ func Conflict(code string) *Error { return &Error{Class: ErrConflict, Code: code
 
 // Forbidden is a permission-denied error with a machine code.
 func Forbidden(code string) *Error { return &Error{Class: ErrPermissionDenied, Code: code} }
+
+// Why a field is invalid (FieldError.Reason), in Weavr's terms; Params give the
+// rule's arguments.
+const (
+	// ReasonRequired: the field is missing or blank.
+	ReasonRequired = "REQUIRED"
+	// ReasonSize: a length outside Params' [min, max].
+	ReasonSize = "SIZE"
+	// ReasonRange: a number outside Params' [min, max].
+	ReasonRange = "RANGE"
+	// ReasonIn: a value not among Params (for a JSON type error, the type wanted).
+	ReasonIn = "IN"
+	// ReasonNotIn: a field the request may not carry.
+	ReasonNotIn = "NOT_IN"
+	// ReasonRegex: a string not matching the pattern in Params, when it has one.
+	ReasonRegex = "REGEX"
+	// ReasonAtLeast and ReasonAtMost: a number or count beyond Params' bound.
+	ReasonAtLeast = "AT_LEAST"
+	ReasonAtMost  = "AT_MOST"
+	// ReasonURL: a webhook address that is no absolute http(s) URL.
+	ReasonURL = "URL"
+	// ReasonHTTPSRequired: a webhook address that is not https outside sandbox.
+	ReasonHTTPSRequired = "HTTPS_REQUIRED"
+	// ReasonPrivateAddress: a webhook address on a loopback or private network.
+	ReasonPrivateAddress = "PRIVATE_ADDRESS"
+	// ReasonUnresolved: a webhook host name that does not resolve.
+	ReasonUnresolved = "UNRESOLVED"
+)
 
 // Invalid is a bad-request error naming one field.
 func Invalid(field, reason string, params ...string) *Error {

@@ -40,17 +40,17 @@ type NewIdentity struct {
 // credentials of in.LinkTo when set.
 func (s *Service) CreateIdentity(ctx context.Context, prog *Programme, in NewIdentity) (*Identity, *User, error) {
 	if !in.Type.Valid() {
-		return nil, nil, Invalid("type", "IN", string(Corporate), string(Consumer))
+		return nil, nil, Invalid("type", ReasonIn, string(Corporate), string(Consumer))
 	}
 	if err := requireUserDetails("rootUser.", in.Root); err != nil {
 		return nil, nil, err
 	}
 	if in.Root.Mobile == nil {
-		return nil, nil, Invalid("rootUser.mobile", "REQUIRED")
+		return nil, nil, Invalid("rootUser.mobile", ReasonRequired)
 	}
 	name := strings.TrimSpace(in.Name)
 	if in.Type == Corporate && name == "" {
-		return nil, nil, Invalid("company.name", "REQUIRED")
+		return nil, nil, Invalid("company.name", ReasonRequired)
 	}
 	if name == "" {
 		name = in.Root.Name + " " + in.Root.Surname
@@ -139,11 +139,11 @@ func (s *Service) Identity(ctx context.Context, c *Caller) (*IdentityView, error
 func requireUserDetails(prefix string, d UserDetails) error {
 	switch {
 	case strings.TrimSpace(d.Name) == "":
-		return Invalid(prefix+"name", "REQUIRED")
+		return Invalid(prefix+"name", ReasonRequired)
 	case strings.TrimSpace(d.Surname) == "":
-		return Invalid(prefix+"surname", "REQUIRED")
+		return Invalid(prefix+"surname", ReasonRequired)
 	case d.Email == "":
-		return Invalid(prefix+"email", "REQUIRED")
+		return Invalid(prefix+"email", ReasonRequired)
 	}
 	return checkUserFields(prefix, UserPatch{Name: &d.Name, Surname: &d.Surname, Email: &d.Email,
 		Tag: &d.Tag, Locale: &d.Locale, Brand: &d.Brand, DateOfBirth: d.DateOfBirth})

@@ -29,7 +29,7 @@ func (s *Service) AuthenticateKey(ctx context.Context, key string) (*Programme, 
 }
 
 var (
-	errMissingKey = Invalid("api-key", "REQUIRED")
+	errMissingKey = Invalid("api-key", ReasonRequired)
 	errUnknownKey = &Error{Class: ErrUnauthenticated, Message: "unknown api-key"}
 )
 
@@ -63,7 +63,7 @@ func (s *Service) programmeForKey(tx ReadTx, key string) (*Programme, KeyKind, e
 // at once). The new key is returned once, in plain text.
 func (s *Service) RotateKey(ctx context.Context, programmeID string, kind KeyKind, grace time.Duration) (string, error) {
 	if grace < 0 || grace > 30*24*time.Hour {
-		return "", Invalid("grace", "RANGE", "0", "720h")
+		return "", Invalid("grace", ReasonRange, "0", "720h")
 	}
 	prefix := apiKeyPrefix
 	if kind == UIKey {

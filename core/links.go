@@ -29,7 +29,7 @@ func (s *Service) checkLinkTemplate(field, tmpl string, allowed ...string) error
 	for _, p := range placeholder.FindAllString(tmpl, -1) {
 		if !slices.Contains(allowed, p) {
 			return &Error{Class: ErrInvalid, Message: "Bad request: " + field + " may hold only the placeholders " + strings.Join(allowed, ", ") + ".",
-				Fields: []FieldError{{Field: field, Reason: "IN", Params: allowed}}}
+				Fields: []FieldError{{Field: field, Reason: ReasonIn, Params: allowed}}}
 		}
 	}
 	u, err := url.Parse(placeholder.ReplaceAllString(tmpl, "x"))
@@ -38,7 +38,7 @@ func (s *Service) checkLinkTemplate(field, tmpl string, allowed ...string) error
 	host, _, _ = strings.Cut(host, "?")
 	if err != nil || u.Host == "" || u.User != nil || strings.Contains(host, "{") ||
 		(u.Scheme != "https" && (u.Scheme != "http" || !s.cfg.Sandbox)) {
-		return Invalid(field, "REGEX", "https://host/path?name="+allowed[0])
+		return Invalid(field, ReasonRegex, "https://host/path?name="+allowed[0])
 	}
 	return nil
 }

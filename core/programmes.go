@@ -27,10 +27,10 @@ type CreatedProgramme struct {
 func (s *Service) CreateProgramme(ctx context.Context, in NewProgramme) (*CreatedProgramme, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" {
-		return nil, Invalid("name", "REQUIRED")
+		return nil, Invalid("name", ReasonRequired)
 	}
 	if len(in.Name) > 100 {
-		return nil, Invalid("name", "SIZE", "1", "100")
+		return nil, Invalid("name", ReasonSize, "1", "100")
 	}
 	if err := s.checkSettings(in.Settings); err != nil {
 		return nil, err
@@ -85,7 +85,7 @@ func checkOrigins(origins []string) error {
 	for _, o := range origins {
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
-			return Invalid("allowedOrigins", "REGEX", "scheme://host[:port]")
+			return Invalid("allowedOrigins", ReasonRegex, "scheme://host[:port]")
 		}
 	}
 	return nil
@@ -94,7 +94,7 @@ func checkOrigins(origins []string) error {
 // checkSettings validates a programme's settings.
 func (s *Service) checkSettings(set ProgrammeSettings) error {
 	if _, ok := password.ProfileByName(set.PasswordProfile); !ok {
-		return Invalid("passwordProfile", "IN", "weavr", "nist")
+		return Invalid("passwordProfile", ReasonIn, "weavr", "nist")
 	}
 	if err := checkScope(set.StepUpScope); err != nil {
 		return err

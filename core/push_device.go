@@ -228,7 +228,7 @@ func (s *Service) PushOptions(ctx context.Context, c *Caller, id string) (json.R
 func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number int, credential []byte) error {
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(credential)
 	if err != nil {
-		return Invalid("credential", "IN", "AuthenticationResponseJSON")
+		return Invalid("credential", ReasonIn, "AuthenticationResponseJSON")
 	}
 	ch, u, f, err := s.devicePush(ctx, c, id)
 	if err != nil {
@@ -399,7 +399,7 @@ func (s *Service) signCountRegression(ctx context.Context, u *User, challengeID 
 // device may answer (requireDevice).
 func (s *Service) DeclinePush(ctx context.Context, c *Caller, id, reason string) error {
 	if reason != PushReasonCancelled && reason != PushReasonNotMe {
-		return Invalid("reason", "IN", PushReasonNotMe, PushReasonCancelled)
+		return Invalid("reason", ReasonIn, PushReasonNotMe, PushReasonCancelled)
 	}
 	var (
 		after    func()

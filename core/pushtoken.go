@@ -59,18 +59,18 @@ func (t PushToken) Canonical() (PushToken, error) {
 	switch t.Platform {
 	case PushFCM:
 		if n := len(t.Token); n < minFCMToken || n > maxFCMToken {
-			return t, Invalid("token", "SIZE", strconv.Itoa(minFCMToken), strconv.Itoa(maxFCMToken))
+			return t, Invalid("token", ReasonSize, strconv.Itoa(minFCMToken), strconv.Itoa(maxFCMToken))
 		}
 		if !reFCMToken.MatchString(t.Token) {
-			return t, Invalid("token", "REGEX", reFCMToken.String())
+			return t, Invalid("token", ReasonRegex, reFCMToken.String())
 		}
 	case PushAPNs:
 		if !reAPNsToken.MatchString(t.Token) {
-			return t, Invalid("token", "REGEX", reAPNsToken.String())
+			return t, Invalid("token", ReasonRegex, reAPNsToken.String())
 		}
 		t.Token = strings.ToLower(t.Token)
 	default:
-		return t, Invalid("platform", "IN", string(PushFCM), string(PushAPNs))
+		return t, Invalid("platform", ReasonIn, string(PushFCM), string(PushAPNs))
 	}
 	return t, nil
 }

@@ -16,7 +16,7 @@ const MaxSecurityEventsPage = 100
 // root user's are their own only, and users of other identities do not exist.
 func (s *Service) SecurityEvents(ctx context.Context, c *Caller, userID string, before uint64, limit int) ([]*AuditEvent, error) {
 	if limit < 1 || limit > MaxSecurityEventsPage {
-		return nil, Invalid("limit", "RANGE", "1", strconv.Itoa(MaxSecurityEventsPage))
+		return nil, Invalid("limit", ReasonRange, "1", strconv.Itoa(MaxSecurityEventsPage))
 	}
 	var es []*AuditEvent
 	err := s.store.View(ctx, func(tx ReadTx) error {

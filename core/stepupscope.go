@@ -111,7 +111,7 @@ func (s ProgrammeSettings) Scope() StepUpScope {
 // checkScope accepts an unset scope, SESSION and OPERATION.
 func checkScope(sc StepUpScope) error {
 	if sc != "" && sc != StepUpSession && sc != StepUpOperation {
-		return Invalid("stepUpScope", "IN", string(StepUpSession), string(StepUpOperation))
+		return Invalid("stepUpScope", ReasonIn, string(StepUpSession), string(StepUpOperation))
 	}
 	return nil
 }
@@ -157,7 +157,7 @@ func (s *Service) openOperation(c *Caller, field, ref string) (*boundOperation, 
 	if ref == "" {
 		return nil, nil
 	}
-	bad := &Error{Class: ErrInvalid, Fields: []FieldError{{Field: field, Reason: "IN"}},
+	bad := &Error{Class: ErrInvalid, Fields: []FieldError{{Field: field, Reason: ReasonIn}},
 		Message: "Bad request: " + field + " is not the reference of an operation this session was asked to step up for."}
 	raw, err := base64.RawURLEncoding.DecodeString(ref)
 	if err != nil || len(raw) < 2*sha256.Size {

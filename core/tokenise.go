@@ -31,10 +31,10 @@ const (
 // call); a call over a limit fails with ErrRateLimited and stores nothing.
 func (s *Service) Tokenise(ctx context.Context, prog *Programme, plain, clientIP string) (string, error) {
 	if plain == "" {
-		return "", Invalid("password.value", "REQUIRED")
+		return "", Invalid("password.value", ReasonRequired)
 	}
 	if utf8.RuneCountInString(plain) > 100 {
-		return "", Invalid("password.value", "SIZE", "1", "100")
+		return "", Invalid("password.value", ReasonSize, "1", "100")
 	}
 	token, err := randomToken(passwordTokenPrefix)
 	if err != nil {
@@ -103,7 +103,7 @@ func (s *Service) password(ctx context.Context, prog *Programme, field, value st
 		if prog.Settings.RequireTokenisedPasswords {
 			return "", &Error{Class: ErrInvalid, Code: CodePlaintextRefused,
 				Message: "This programme accepts only tokenised passwords: send the token from POST /multi/tokenize in " + field + ".",
-				Fields:  []FieldError{{Field: field, Reason: "REGEX", Params: []string{passwordTokenPrefix + "..."}}}}
+				Fields:  []FieldError{{Field: field, Reason: ReasonRegex, Params: []string{passwordTokenPrefix + "..."}}}}
 		}
 		return value, nil
 	}

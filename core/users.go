@@ -226,13 +226,13 @@ func (s *Service) ListUsers(ctx context.Context, c *Caller, f UserFilter) (*User
 		return nil, err
 	}
 	if f.Offset < 0 {
-		return nil, Invalid("offset", "AT_LEAST", "0")
+		return nil, Invalid("offset", ReasonAtLeast, "0")
 	}
 	if f.Limit == 0 {
 		f.Limit = defaultListLimit
 	}
 	if f.Limit < 1 || f.Limit > maxListLimit {
-		return nil, Invalid("limit", "RANGE", "1", "100")
+		return nil, Invalid("limit", ReasonRange, "1", "100")
 	}
 	if f.Email != "" { // an email Deputy refuses is a 400, not an absent filter
 		var err error
@@ -242,11 +242,11 @@ func (s *Service) ListUsers(ctx context.Context, c *Caller, f UserFilter) (*User
 	}
 	for _, r := range f.Roles {
 		if !ValidRole(r) {
-			return nil, Invalid("roles", "IN")
+			return nil, Invalid("roles", ReasonIn)
 		}
 	}
 	if n := utf8.RuneCountInString(f.Search); n > maxSearch || (n > 0 && strings.TrimSpace(f.Search) == "") {
-		return nil, Invalid("search", "SIZE", "1", strconv.Itoa(maxSearch))
+		return nil, Invalid("search", ReasonSize, "1", strconv.Itoa(maxSearch))
 	}
 	if f.Search != "" {
 		budget := newBudget("search", c.Programme.ID, "user:"+c.User.ID, s.cfg.RateLimits.SearchesPerUser)

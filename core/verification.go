@@ -253,7 +253,7 @@ func (s *Service) withdrawKYC(ctx context.Context, k *KYC) error {
 // Deciding a case twice with the same outcome is a no-op; changing a decision is a conflict.
 func (s *Service) DecideKYC(ctx context.Context, prog *Programme, reference string, status KYCStatus) error {
 	if status != KYCApproved && status != KYCRejected {
-		return Invalid("status", "IN", string(KYCApproved), string(KYCRejected))
+		return Invalid("status", ReasonIn, string(KYCApproved), string(KYCRejected))
 	}
 	err := s.store.Update(ctx, func(tx Tx) error {
 		k, err := tx.KYCByReference(reference)

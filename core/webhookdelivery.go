@@ -370,7 +370,7 @@ const MaxWebhookDeliveriesPage = 1000
 // endpoint with Seq below before (0: from the newest), with their logs.
 func (s *Service) WebhookDeliveries(ctx context.Context, programmeID, endpointID string, before uint64, limit int) ([]*WebhookDeliveryView, error) {
 	if limit < 1 || limit > MaxWebhookDeliveriesPage {
-		return nil, Invalid("limit", "RANGE", "1", strconv.Itoa(MaxWebhookDeliveriesPage))
+		return nil, Invalid("limit", ReasonRange, "1", strconv.Itoa(MaxWebhookDeliveriesPage))
 	}
 	var out []*WebhookDeliveryView
 	err := s.store.View(ctx, func(tx ReadTx) error {
@@ -406,7 +406,7 @@ type Redeliver struct {
 // delivery failed since a time. It returns how many it queued.
 func (s *Service) RedeliverWebhooks(ctx context.Context, programmeID, endpointID string, r Redeliver) (int, error) {
 	if (r.EventID == "") == r.Since.IsZero() {
-		return 0, Invalid("event", "REQUIRED")
+		return 0, Invalid("event", ReasonRequired)
 	}
 	n := 0
 	err := s.store.Update(ctx, func(tx Tx) error {

@@ -123,7 +123,7 @@ func (s *Service) AddWebhook(ctx context.Context, programmeID string, in NewWebh
 	}
 	for _, ev := range in.Events {
 		if webhookEventPath(ev) == "" {
-			return nil, Invalid("events", "IN", webhookEventNames()...)
+			return nil, Invalid("events", ReasonIn, webhookEventNames()...)
 		}
 	}
 	secret, sealed, err := s.newWebhookSecret()
@@ -197,11 +197,11 @@ func (s *Service) checkWebhookURL(ctx context.Context, raw string, allowPrivate 
 	u, err := url.Parse(raw)
 	switch {
 	case raw == "":
-		return Invalid("url", "REQUIRED")
+		return Invalid("url", ReasonRequired)
 	case err != nil || u.Host == "" || u.User != nil || u.Fragment != "" || len(raw) > 2048:
-		return Invalid("url", "URL")
+		return Invalid("url", ReasonURL)
 	case u.Scheme != "https" && !(u.Scheme == "http" && (s.cfg.Sandbox || allowPrivate)):
-		return Invalid("url", "HTTPS_REQUIRED")
+		return Invalid("url", ReasonHTTPSRequired)
 	case allowPrivate:
 		return nil
 	}
@@ -210,16 +210,16 @@ func (s *Service) checkWebhookURL(ctx context.Context, raw string, allowPrivate 
 	if a, err := netip.ParseAddr(host); err == nil {
 		addrs = append(addrs, a)
 	} else if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		return Invalid("url", "PRIVATE_ADDRESS")
+		return Invalid("url", ReasonPrivateAddress)
 	} else {
 		addrs, err = net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 		if err != nil {
-			return Invalid("url", "UNRESOLVED")
+			return Invalid("url", ReasonUnresolved)
 		}
 	}
 	for _, a := range addrs {
 		if !PublicAddress(a) {
-			return Invalid("url", "PRIVATE_ADDRESS")
+			return Invalid("url", ReasonPrivateAddress)
 		}
 	}
 	return nil
@@ -279,7 +279,7 @@ const MaxWebhookSecretOverlap = 7 * 24 * time.Hour
 // refusing a delivery. A rotation also enables an endpoint disabled by a 410.
 func (s *Service) RotateWebhookSecret(ctx context.Context, programmeID, id string, overlap time.Duration) (string, error) {
 	if overlap < 0 || overlap > MaxWebhookSecretOverlap {
-		return "", Invalid("overlap", "RANGE", "0", MaxWebhookSecretOverlap.String())
+		return "", Invalid("overlap", ReasonRange, "0", MaxWebhookSecretOverlap.String())
 	}
 	secret, sealed, err := s.newWebhookSecret()
 	if err != nil {

@@ -106,7 +106,7 @@ func decodeBulk[T any](body []byte) ([]T, error) {
 		return nil, err
 	}
 	if len(rows) < 1 || len(rows) > core.MaxBulkOperations {
-		return nil, core.Invalid("operations", "SIZE", "1", strconv.Itoa(core.MaxBulkOperations))
+		return nil, core.Invalid("operations", core.ReasonSize, "1", strconv.Itoa(core.MaxBulkOperations))
 	}
 	return rows, nil
 }
@@ -129,7 +129,7 @@ func (s *Server) bulksUserCreate(r *request) (reply, error) {
 	users := make([]core.NewUser, len(rows))
 	for i, row := range rows {
 		if row.RequestBody == nil {
-			f.add("["+strconv.Itoa(i)+"].requestBody", "REQUIRED")
+			f.add("["+strconv.Itoa(i)+"].requestBody", core.ReasonRequired)
 			continue
 		}
 		var rf fields
@@ -158,9 +158,9 @@ func (s *Server) bulksUserInviteSend(r *request) (reply, error) {
 		field := "[" + strconv.Itoa(i) + "].pathParams._user_id_"
 		switch {
 		case row.PathParams == nil || row.PathParams.UserID == "":
-			f.add(field, "REQUIRED")
+			f.add(field, core.ReasonRequired)
 		case !reDigits.MatchString(row.PathParams.UserID) || len(row.PathParams.UserID) > 20:
-			f.add(field, "REGEX", reDigits.String())
+			f.add(field, core.ReasonRegex, reDigits.String())
 		default:
 			ids[i] = row.PathParams.UserID
 		}
@@ -203,7 +203,7 @@ var (
 func bulkIDParam(r *request) (string, error) {
 	id := r.PathValue("bulk_id")
 	if !reDigits.MatchString(id) || len(id) > 20 {
-		return "", core.Invalid("bulk_id", "REGEX", reDigits.String())
+		return "", core.Invalid("bulk_id", core.ReasonRegex, reDigits.String())
 	}
 	return id, nil
 }
@@ -322,7 +322,7 @@ func (s *Server) bulkExecute(r *request) (reply, error) {
 	var f fields
 	f.oneOf("mode", in.Mode, string(core.BulkContinue), string(core.BulkStop))
 	if in.WebhookInterval != nil && *in.WebhookInterval < 0 {
-		f.add("webhookInterval", "AT_LEAST", "0")
+		f.add("webhookInterval", core.ReasonAtLeast, "0")
 	}
 	if err := f.err(); err != nil {
 		return reply{}, err

@@ -83,13 +83,13 @@ func confirmList(r *request) (core.ResourceType, []string, error) {
 	}
 	switch {
 	case in.ResourceIDs == nil:
-		f.add("resourceIds", "REQUIRED")
+		f.add("resourceIds", core.ReasonRequired)
 	case len(in.ResourceIDs) == 0 || len(in.ResourceIDs) > core.MaxConfirmResources:
-		f.add("resourceIds", "SIZE", "1", strconv.Itoa(core.MaxConfirmResources))
+		f.add("resourceIds", core.ReasonSize, "1", strconv.Itoa(core.MaxConfirmResources))
 	}
 	for i, id := range in.ResourceIDs {
 		if i < core.MaxConfirmResources && !reResourceID.MatchString(id) {
-			f.add("resourceIds["+strconv.Itoa(i)+"]", "REGEX", reResourceID.String())
+			f.add("resourceIds["+strconv.Itoa(i)+"]", core.ReasonRegex, reResourceID.String())
 		}
 	}
 	return core.ResourceType(in.ResourceType), in.ResourceIDs, f.err()
@@ -120,7 +120,7 @@ func (s *Server) multipleSCAChallengePush(r *request) (reply, error) {
 	switch ch := r.PathValue("channel"); ch {
 	case string(core.ChannelBiometric), "AUTHY":
 	default:
-		return reply{}, core.Invalid("channel", "IN", string(core.ChannelBiometric), "AUTHY")
+		return reply{}, core.Invalid("channel", core.ReasonIn, string(core.ChannelBiometric), "AUTHY")
 	}
 	t, ids, err := confirmList(r)
 	if err != nil {
@@ -144,7 +144,7 @@ func (s *Server) multipleSCAVerify(r *request) (reply, error) {
 	}
 	id := r.PathValue("scaChallengeId")
 	if !reResourceID.MatchString(id) {
-		return reply{}, core.Invalid("scaChallengeId", "REGEX", reResourceID.String())
+		return reply{}, core.Invalid("scaChallengeId", core.ReasonRegex, reResourceID.String())
 	}
 	var in multipleSCAVerifyRequest
 	if err := decodeJSON(r.body, &in); err != nil {
@@ -170,7 +170,7 @@ func resourcePath(r *request) (core.ResourceType, string, error) {
 	t, id := r.PathValue("resource_type"), r.PathValue("resource_id")
 	f.oneOf("resource_type", t, r.prog.Settings.ResourceTypeNames()...)
 	if !reResourceID.MatchString(id) {
-		f.add("resource_id", "REGEX", reResourceID.String())
+		f.add("resource_id", core.ReasonRegex, reResourceID.String())
 	}
 	return core.ResourceType(t), id, f.err()
 }
@@ -191,26 +191,26 @@ func (s *Server) resourceRegister(r *request) (reply, error) {
 		f.pattern("userId", in.UserID, reResourceID)
 	}
 	if in.Amount == nil {
-		f.add("amount", "REQUIRED")
+		f.add("amount", core.ReasonRequired)
 	} else {
 		if f.required("amount.currency", in.Amount.Currency) {
 			f.pattern("amount.currency", in.Amount.Currency, reCurrency)
 		}
 		switch {
 		case in.Amount.Amount == nil:
-			f.add("amount.amount", "REQUIRED")
+			f.add("amount.amount", core.ReasonRequired)
 		case *in.Amount.Amount < 0:
-			f.add("amount.amount", "AT_LEAST", "0")
+			f.add("amount.amount", core.ReasonAtLeast, "0")
 		}
 	}
 	f.text("payeeName", in.PayeeName, 1, core.MaxPayeeLen)
 	f.text("payeeAccount", in.PayeeAccount, 1, core.MaxPayeeLen)
 	if len(in.Fields) > core.MaxResourceFields {
-		f.add("fields", "AT_MOST", strconv.Itoa(core.MaxResourceFields))
+		f.add("fields", core.ReasonAtMost, strconv.Itoa(core.MaxResourceFields))
 	}
 	for _, k := range slices.Sorted(maps.Keys(in.Fields)) {
 		if !reFieldName.MatchString(k) {
-			f.add("fields."+k, "REGEX", reFieldName.String())
+			f.add("fields."+k, core.ReasonRegex, reFieldName.String())
 			continue
 		}
 		f.text("fields."+k, in.Fields[k], 1, core.MaxResourceFieldLen)

@@ -20,6 +20,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/fieldrules"
 )
 
 // maxBodyBytes caps request bodies; larger ones get 413. ServeHTTP refuses a
@@ -190,7 +191,7 @@ func checkJSONText(body []byte) error {
 // repeatedName is the 400 for a name an object holds more than once.
 func repeatedName(field string) error {
 	return &core.Error{Class: core.ErrInvalid, Message: fmt.Sprintf("Bad request: field %s appears more than once.", field),
-		Fields: []core.FieldError{{Field: field, Reason: "AT_MOST", Params: []string{"1"}}}}
+		Fields: []core.FieldError{{Field: field, Reason: core.ReasonAtMost, Params: []string{"1"}}}}
 }
 
 // textError explains why the JSON text of a body encoding/json accepted is
@@ -208,7 +209,7 @@ func textError(err error) error {
 		return &core.Error{Class: core.ErrInvalid, Message: "Bad request: the body is not valid UTF-8."}
 	}
 	return &core.Error{Class: core.ErrInvalid, Message: fmt.Sprintf("Bad request: field %s is not valid UTF-8.", field),
-		Fields: []core.FieldError{{Field: field, Reason: "REGEX", Params: []string{"UTF-8"}}}}
+		Fields: []core.FieldError{{Field: field, Reason: core.ReasonRegex, Params: []string{"UTF-8"}}}}
 }
 
 // foldName maps the names strings.EqualFold deems equal, which encoding/json
@@ -316,9 +317,9 @@ func jsonError(err error, body []byte, v any) error {
 		if field, reason, want := firstMisfit(body, v); field != "" {
 			msg := fmt.Sprintf("Bad request: unknown field %q.", field)
 			switch reason {
-			case "IN":
+			case core.ReasonIn:
 				msg = fmt.Sprintf("Bad request: field %s must be %s.", field, want)
-			case "RANGE":
+			case core.ReasonRange:
 				msg = fmt.Sprintf("Bad request: field %s is out of range.", field)
 			}
 			return &core.Error{Class: core.ErrInvalid, Message: msg, Fields: []core.FieldError{{Field: field, Reason: reason}}}
@@ -335,11 +336,11 @@ func jsonError(err error, body []byte, v any) error {
 			return &core.Error{Class: core.ErrInvalid, Message: "Bad request: the body must be a JSON object."}
 		}
 		return &core.Error{Class: core.ErrInvalid, Message: fmt.Sprintf("Bad request: field %s must be %s.", field, jsonKind(typ.Type.Kind().String())),
-			Fields: []core.FieldError{{Field: field, Reason: "IN"}}}
+			Fields: []core.FieldError{{Field: field, Reason: core.ReasonIn}}}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
 		return &core.Error{Class: core.ErrInvalid, Message: fmt.Sprintf("Bad request: unknown field %q.", field),
-			Fields: []core.FieldError{{Field: field, Reason: "NOT_IN"}}}
+			Fields: []core.FieldError{{Field: field, Reason: core.ReasonNotIn}}}
 	default:
 		return &core.Error{Class: core.ErrInvalid, Message: "Bad request: the body is not valid JSON."}
 	}
@@ -374,7 +375,7 @@ func misfit(val any, t reflect.Type, path string) (field, reason, want string) {
 		if path == "" {
 			return "", "", "" // the body itself: the decoder's own message says it
 		}
-		return path, "IN", jsonKind(t.Kind().String())
+		return path, core.ReasonIn, jsonKind(t.Kind().String())
 	}
 	switch x := val.(type) {
 	case map[string]any:
@@ -384,7 +385,7 @@ func misfit(val any, t reflect.Type, path string) (field, reason, want string) {
 			for _, k := range slices.Sorted(maps.Keys(x)) {
 				ft, ok := fieldType(fields, k)
 				if !ok {
-					return joinPath(path, k), "NOT_IN", ""
+					return joinPath(path, k), core.ReasonNotIn, ""
 				}
 				if f, r, w := misfit(x[k], ft, joinPath(path, k)); f != "" {
 					return f, r, w
@@ -427,14 +428,14 @@ func misfit(val any, t reflect.Type, path string) (field, reason, want string) {
 				return wrong()
 			}
 			if x < math.MinInt64 || x >= math.MaxInt64 || zero.OverflowInt(int64(x)) {
-				return path, "RANGE", ""
+				return path, core.ReasonRange, ""
 			}
 		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 			if x != math.Trunc(x) {
 				return wrong()
 			}
 			if x < 0 || x >= math.MaxUint64 || zero.OverflowUint(uint64(x)) {
-				return path, "RANGE", ""
+				return path, core.ReasonRange, ""
 			}
 		default:
 			return wrong()
@@ -513,7 +514,7 @@ func (f *fields) err() error {
 // required checks that a string is present and not blank.
 func (f *fields) required(field, v string) bool {
 	if strings.TrimSpace(v) == "" {
-		f.add(field, "REQUIRED")
+		f.add(field, core.ReasonRequired)
 		return false
 	}
 	return true
@@ -522,14 +523,14 @@ func (f *fields) required(field, v string) bool {
 // size checks a string's length in characters when it is present.
 func (f *fields) size(field, v string, min, max int) {
 	if n := utf8.RuneCountInString(v); v != "" && (n < min || n > max) {
-		f.add(field, "SIZE", strconv.Itoa(min), strconv.Itoa(max))
+		f.add(field, core.ReasonSize, strconv.Itoa(min), strconv.Itoa(max))
 	}
 }
 
 // pattern checks a present string against re.
 func (f *fields) pattern(field, v string, re *regexp.Regexp) {
 	if v != "" && !re.MatchString(v) {
-		f.add(field, "REGEX", re.String())
+		f.add(field, core.ReasonRegex, re.String())
 	}
 }
 
@@ -543,7 +544,7 @@ func (f *fields) oneOf(field, v string, allowed ...string) {
 			return
 		}
 	}
-	f.add(field, "IN", allowed...)
+	f.add(field, core.ReasonIn, allowed...)
 }
 
 // check adds the field errors of a core ErrInvalid (core's input rules).
@@ -564,9 +565,9 @@ func (f *fields) email(field, v string) {
 
 // Formats shared by Weavr's schemas.
 var (
-	reTag         = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
-	reCountryCode = regexp.MustCompile(`^\+[0-9]{1,3}$`)
-	reMobile      = regexp.MustCompile(`^[0-9]{1,12}$`)
+	reTag         = regexp.MustCompile(fieldrules.TagPattern)
+	reCountryCode = regexp.MustCompile(fieldrules.CountryCodePattern)
+	reMobile      = regexp.MustCompile(fieldrules.MobileNumberPattern)
 	reCountry     = regexp.MustCompile(`^[A-Z]{2}$`)
 	reLocale      = regexp.MustCompile(`^[a-z]{2}(-[A-Z]{2})?$`)
 	reBrand       = regexp.MustCompile(`^[a-zA-Z0-9]+$`)
@@ -600,11 +601,11 @@ func (f *fields) date(prefix string, d *dateJSON) {
 // password checks a SensitivePassword object's presence and size.
 func (f *fields) password(field string, p *passwordJSON) {
 	if p == nil || p.Value == "" {
-		f.add(field+".value", "REQUIRED")
+		f.add(field+".value", core.ReasonRequired)
 		return
 	}
 	if utf8.RuneCountInString(p.Value) > 100 {
-		f.add(field+".value", "SIZE", "1", "100")
+		f.add(field+".value", core.ReasonSize, "1", "100")
 	}
 }
 

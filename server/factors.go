@@ -45,7 +45,7 @@ func factorsJSON(fs []*core.Factor) []factorJSON {
 // otpChannel checks the {channel} path parameter of the OTP operations.
 func otpChannel(r *request) error {
 	if ch := r.PathValue("channel"); ch != string(core.ChannelSMS) {
-		return core.Invalid("channel", "IN", string(core.ChannelSMS))
+		return core.Invalid("channel", core.ReasonIn, string(core.ChannelSMS))
 	}
 	return nil
 }

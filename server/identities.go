@@ -9,6 +9,7 @@ import (
 	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/fieldrules"
 )
 
 // addressJSON is Weavr's Address (all fields optional here; checked per use).
@@ -58,22 +59,22 @@ type rootUserIn struct {
 
 func (f *fields) rootUser(u *rootUserIn) {
 	if u == nil {
-		f.add("rootUser", "REQUIRED")
+		f.add("rootUser", core.ReasonRequired)
 		return
 	}
 	if f.required("rootUser.name", u.Name) {
-		f.size("rootUser.name", u.Name, 1, 50)
+		f.size("rootUser.name", u.Name, 1, fieldrules.MaxNameLength)
 	}
 	if f.required("rootUser.surname", u.Surname) {
-		f.size("rootUser.surname", u.Surname, 1, 50)
+		f.size("rootUser.surname", u.Surname, 1, fieldrules.MaxNameLength)
 	}
 	f.email("rootUser.email", u.Email)
 	if u.Mobile == nil {
-		f.add("rootUser.mobile", "REQUIRED")
+		f.add("rootUser.mobile", core.ReasonRequired)
 	}
 	f.mobile("rootUser.mobile", u.Mobile)
 	f.date("rootUser.dateOfBirth", u.DateOfBirth)
-	f.size("rootUser.tag", u.Tag, 1, 50)
+	f.size("rootUser.tag", u.Tag, 1, fieldrules.MaxNameLength)
 	f.pattern("rootUser.tag", u.Tag, reTag)
 	f.pattern("rootUser.locale", u.Locale, reLocale)
 	f.size("rootUser.brand", u.Brand, 1, 25)
@@ -102,7 +103,7 @@ type identityCommon struct {
 
 func (f *fields) common(c *identityCommon) {
 	f.pattern("profileId", c.ProfileID, reDigits)
-	f.size("tag", c.Tag, 1, 50)
+	f.size("tag", c.Tag, 1, fieldrules.MaxNameLength)
 	f.pattern("tag", c.Tag, reTag)
 	f.size("ipAddress", c.IPAddress, 5, 45)
 	f.pattern("baseCurrency", c.BaseCurrency, reCurrency)
@@ -199,7 +200,7 @@ func (s *Server) corporateCreate(r *request) (reply, error) {
 		f.oneOf("rootUser.companyPosition", in.RootUser.CompanyPosition, companyPosition...)
 	}
 	if in.Company == nil {
-		f.add("company", "REQUIRED")
+		f.add("company", core.ReasonRequired)
 	} else {
 		if f.required("company.name", in.Company.Name) {
 			f.size("company.name", in.Company.Name, 1, 100)
@@ -447,10 +448,10 @@ func (s *Server) rootUpdate(r *request, typ core.IdentityType, answer func(*core
 		return reply{}, err
 	}
 	var f fields
-	f.size("userTag", deref(in.UserTag), 1, 50)
+	f.size("userTag", deref(in.UserTag), 1, fieldrules.MaxNameLength)
 	f.pattern("userTag", deref(in.UserTag), reTag)
 	if in.ResetMobileCounter != nil && *in.ResetMobileCounter {
-		f.add("resetMobileCounter", "IN", "false") // the change limit is not the identity's to lift
+		f.add("resetMobileCounter", core.ReasonIn, "false") // the change limit is not the identity's to lift
 	}
 	common := userPatchRequest{Name: in.Name, Surname: in.Surname, Email: in.Email, Mobile: in.Mobile,
 		DateOfBirth: in.DateOfBirth, Locale: in.Locale, Brand: in.Brand}

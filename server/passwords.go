@@ -48,7 +48,7 @@ func passwordSetResponse(out *core.PasswordSet) passwordResponse {
 func userIDParam(r *request) (string, error) {
 	id := r.PathValue("user_id")
 	if !reDigits.MatchString(id) || len(id) > 20 {
-		return "", core.Invalid("user_id", "REGEX", reDigits.String())
+		return "", core.Invalid("user_id", core.ReasonRegex, reDigits.String())
 	}
 	return id, nil
 }

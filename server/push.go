@@ -54,7 +54,7 @@ func pushChannel(r *request) error {
 	case "AUTHY":
 		return core.Conflict(core.CodeChannelNotSupported)
 	default:
-		return core.Invalid("channel", "IN", string(core.ChannelBiometric))
+		return core.Invalid("channel", core.ReasonIn, string(core.ChannelBiometric))
 	}
 }
 
@@ -62,7 +62,7 @@ func pushChannel(r *request) error {
 func pathChallengeID(r *request) (string, error) {
 	id := r.PathValue("id")
 	if !reID.MatchString(id) {
-		return "", core.Invalid("id", "REGEX", reID.String())
+		return "", core.Invalid("id", core.ReasonRegex, reID.String())
 	}
 	return id, nil
 }
@@ -72,9 +72,9 @@ func (f *fields) rawObject(field string, v json.RawMessage) {
 	t := bytes.TrimSpace(v)
 	switch {
 	case len(t) == 0 || bytes.Equal(t, []byte("null")):
-		f.add(field, "REQUIRED")
+		f.add(field, core.ReasonRequired)
 	case t[0] != '{':
-		f.add(field, "IN", "object")
+		f.add(field, core.ReasonIn, "object")
 	}
 }
 
@@ -324,9 +324,9 @@ func (s *Server) pushApprove(r *request) (reply, error) {
 	var f fields
 	switch {
 	case in.Number == nil:
-		f.add("number", "REQUIRED")
+		f.add("number", core.ReasonRequired)
 	case *in.Number < 10 || *in.Number > 99:
-		f.add("number", "RANGE", "10", "99")
+		f.add("number", core.ReasonRange, "10", "99")
 	}
 	f.rawObject("credential", in.Credential)
 	if err := f.err(); err != nil {
@@ -446,7 +446,7 @@ func waitParam(r *request) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 || n > maxPendingWait {
-		return 0, core.Invalid("wait", "RANGE", "0", strconv.Itoa(maxPendingWait))
+		return 0, core.Invalid("wait", core.ReasonRange, "0", strconv.Itoa(maxPendingWait))
 	}
 	return n, nil
 }
@@ -455,7 +455,7 @@ func waitParam(r *request) (int, error) {
 func deviceParam(r *request) (string, error) {
 	v := r.URL.Query().Get("deviceId")
 	if v != "" && !reDeviceID.MatchString(v) {
-		return "", core.Invalid("deviceId", "REGEX", reDeviceID.String())
+		return "", core.Invalid("deviceId", core.ReasonRegex, reDeviceID.String())
 	}
 	return v, nil
 }

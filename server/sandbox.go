@@ -26,7 +26,7 @@ func (s *Server) sandboxOutbox(r *request) (reply, error) {
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100 {
-			return reply{}, core.Invalid("limit", "RANGE", "1", "100")
+			return reply{}, core.Invalid("limit", core.ReasonRange, "1", "100")
 		}
 		limit = n
 	}
@@ -60,9 +60,9 @@ func (s *Server) sandboxClock(r *request) (reply, error) {
 	}
 	switch {
 	case in.AdvanceSeconds == nil:
-		return reply{}, core.Invalid("advanceSeconds", "REQUIRED")
+		return reply{}, core.Invalid("advanceSeconds", core.ReasonRequired)
 	case *in.AdvanceSeconds < 0 || *in.AdvanceSeconds > maxClockAdvance:
-		return reply{}, core.Invalid("advanceSeconds", "RANGE", "0", strconv.Itoa(maxClockAdvance))
+		return reply{}, core.Invalid("advanceSeconds", core.ReasonRange, "0", strconv.Itoa(maxClockAdvance))
 	}
 	s.clock.Advance(time.Duration(*in.AdvanceSeconds) * time.Second)
 	return ok(clockResponse{Now: s.clock.Now().UnixMilli()})

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/fieldrules"
 	"github.com/deputyhq/deputy/kycsig"
 )
 
@@ -67,7 +68,7 @@ func (f *fields) roles(field string, rs []string) []core.Role {
 	for _, r := range rs {
 		f.oneOf(field, r, roleNames...)
 		if r == "" {
-			f.add(field, "IN", roleNames...)
+			f.add(field, core.ReasonIn, roleNames...)
 		}
 		out = append(out, core.Role(r))
 	}
@@ -76,7 +77,7 @@ func (f *fields) roles(field string, rs []string) []core.Role {
 
 // userFields checks the optional personal fields shared by create and update.
 func (f *fields) userFields(tag, locale, brand, country string, m *mobileJSON, d *dateJSON) {
-	f.size("tag", tag, 1, 50)
+	f.size("tag", tag, 1, fieldrules.MaxNameLength)
 	f.pattern("tag", tag, reTag)
 	f.pattern("locale", locale, reLocale)
 	f.size("brand", brand, 1, 25)
@@ -108,10 +109,10 @@ func (s *Server) userCreate(r *request) (reply, error) {
 // the one check of the single call and of each row of a bulk.
 func (in *userCreateRequest) check(f *fields) core.NewUser {
 	if f.required("name", in.Name) {
-		f.size("name", in.Name, 1, 50)
+		f.size("name", in.Name, 1, fieldrules.MaxNameLength)
 	}
 	if f.required("surname", in.Surname) {
-		f.size("surname", in.Surname, 1, 50)
+		f.size("surname", in.Surname, 1, fieldrules.MaxNameLength)
 	}
 	f.email("email", in.Email)
 	f.userFields(in.Tag, in.Locale, in.Brand, in.CountryOfResidence, in.Mobile, in.DateOfBirth)
@@ -158,7 +159,7 @@ func (s *Server) usersGet(r *request) (reply, error) {
 	if v := q.Get("active"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			f.add("active", "IN", "true", "false")
+			f.add("active", core.ReasonIn, "true", "false")
 		}
 		filter.Active = &b
 	}
@@ -189,7 +190,7 @@ func queryInt(f *fields, q url.Values, name string, def, min, max int) int {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < min || n > max {
-		f.add(name, "RANGE", strconv.Itoa(min), strconv.Itoa(max))
+		f.add(name, core.ReasonRange, strconv.Itoa(min), strconv.Itoa(max))
 		return def
 	}
 	return n
@@ -225,7 +226,7 @@ type userPatchRequest struct {
 func (in *userPatchRequest) patch(f *fields) core.UserPatch {
 	for name, v := range map[string]*string{"name": in.Name, "surname": in.Surname} {
 		if v != nil && f.required(name, *v) {
-			f.size(name, *v, 1, 50)
+			f.size(name, *v, 1, fieldrules.MaxNameLength)
 		}
 	}
 	if in.Email != nil {

@@ -127,14 +127,14 @@ func humanDuration(d time.Duration) string {
 // fieldError is what a form shows under a field for a client.FieldError.
 func fieldError(f client.FieldError) string {
 	switch f.Reason {
-	case "REQUIRED":
+	case client.ReasonRequired:
 		return "required"
-	case "SIZE":
+	case client.ReasonSize:
 		if len(f.Params) == 2 {
 			return fmt.Sprintf("must be %s to %s characters", f.Params[0], f.Params[1])
 		}
 		return "wrong length"
-	case "REGEX":
+	case client.ReasonRegex:
 		switch f.Field {
 		case "email":
 			return "not a valid email address"
@@ -146,7 +146,7 @@ func fieldError(f client.FieldError) string {
 			return "1 to 12 digits"
 		}
 		return "wrong format"
-	case "IN":
+	case client.ReasonIn:
 		return "must be one of " + strings.Join(f.Params, ", ")
 	}
 	return strings.ToLower(strings.ReplaceAll(f.Reason, "_", " "))

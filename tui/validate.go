@@ -1,23 +1,18 @@
 package tui
 
 import (
-	"net/mail"
-	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/deputyhq/deputy/fieldrules"
 	"github.com/deputyhq/deputy/server/client"
 )
 
-// The rules the server checks on a user's fields (server/decode.go, after
-// Weavr's UserCreateRequest), checked here first so the admin sees a mistake
-// before anything is sent. The server stays the judge: its field errors are
-// shown the same way.
-var (
-	reTag         = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
-	reCountryCode = regexp.MustCompile(`^\+[0-9]{1,3}$`)
-	reMobile      = regexp.MustCompile(`^[0-9]{1,12}$`)
-)
+// The rules the server checks on a user's fields (package fieldrules, which
+// the server's decoding uses too), checked here first so the admin sees a
+// mistake before anything is sent. The server stays the judge: its field
+// errors are shown the same way.
 
 // fieldErrors maps a field's JSON name ("mobile.number") to what is wrong with it.
 type fieldErrors map[string]string
@@ -40,52 +35,45 @@ func (in userInput) validate(hadMobile bool) fieldErrors {
 	for field, v := range map[string]string{"name": in.name, "surname": in.surname} {
 		switch n := utf8.RuneCountInString(v); {
 		case strings.TrimSpace(v) == "":
-			errs.add(field, "REQUIRED")
-		case n > 50:
-			errs.add(field, "SIZE", "1", "50")
+			errs.add(field, client.ReasonRequired)
+		case n > fieldrules.MaxNameLength:
+			errs.add(field, client.ReasonSize, "1", strconv.Itoa(fieldrules.MaxNameLength))
 		}
 	}
 	if !validEmail(in.email) {
 		if strings.TrimSpace(in.email) == "" {
-			errs.add("email", "REQUIRED")
+			errs.add("email", client.ReasonRequired)
 		} else {
-			errs.add("email", "REGEX", "email")
+			errs.add("email", client.ReasonRegex, "email")
 		}
 	}
 	if in.tag != "" {
-		if utf8.RuneCountInString(in.tag) > 50 {
-			errs.add("tag", "SIZE", "1", "50")
+		if utf8.RuneCountInString(in.tag) > fieldrules.MaxNameLength {
+			errs.add("tag", client.ReasonSize, "1", strconv.Itoa(fieldrules.MaxNameLength))
 		}
-		if !reTag.MatchString(in.tag) {
-			errs.add("tag", "REGEX")
+		if !fieldrules.ValidTag(in.tag) {
+			errs.add("tag", client.ReasonRegex)
 		}
 	}
 	if in.countryCode != "" || in.number != "" || hadMobile {
 		switch {
 		case in.countryCode == "":
-			errs.add("mobile.countryCode", "REQUIRED")
-		case !reCountryCode.MatchString(in.countryCode):
-			errs.add("mobile.countryCode", "REGEX")
+			errs.add("mobile.countryCode", client.ReasonRequired)
+		case !fieldrules.ValidCountryCode(in.countryCode):
+			errs.add("mobile.countryCode", client.ReasonRegex)
 		}
 		switch {
 		case in.number == "":
-			errs.add("mobile.number", "REQUIRED")
-		case !reMobile.MatchString(in.number):
-			errs.add("mobile.number", "REGEX")
+			errs.add("mobile.number", client.ReasonRequired)
+		case !fieldrules.ValidMobileNumber(in.number):
+			errs.add("mobile.number", client.ReasonRegex)
 		}
 	}
 	return errs
 }
 
-// validEmail is the server's email rule: one plain address, at most 254
-// characters, with a dot in the domain.
+// validEmail is the server's email rule.
 func validEmail(v string) bool {
-	if v == "" || len(v) > 254 {
-		return false
-	}
-	addr, err := mail.ParseAddress(v)
-	if err != nil || addr.Address != v {
-		return false
-	}
-	return strings.Contains(v[strings.LastIndexByte(v, '@'):], ".")
+	_, ok := fieldrules.CanonicalEmail(v)
+	return ok
 }

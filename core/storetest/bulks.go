@@ -45,7 +45,7 @@ func testBulk(t *testing.T, s core.Store) {
 	done := &core.BulkOperation{BulkID: "500", Seq: 2, Status: core.BulkOpFailed, User: ops[1].User, UserID: "103",
 		Created: user("103", "p1", "100", "ada@example.com"),
 		Error: &core.BulkOpError{Class: "conflict", Code: "EMAIL_NOT_UNIQUE", Message: "taken",
-			Fields: []core.FieldError{{Field: "email", Reason: "REGEX", Params: []string{"x"}}}}, At: t0}
+			Fields: []core.FieldError{{Field: "email", Reason: core.ReasonRegex, Params: []string{"x"}}}}, At: t0}
 	requireComplete(t, done)
 	mustUpdate(t, s, func(tx core.Tx) error { return tx.InsertBulk(b, ops) })
 

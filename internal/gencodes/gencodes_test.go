@@ -121,10 +121,11 @@ func collectCodeEnums(ref *openapi3.SchemaRef, out map[string]bool, seen map[*op
 }
 
 // TestNoCodeLiterals keeps codes declared once: core and server build errors
-// with Code* constants, never with a string literal (Conflict("X"),
-// Forbidden("X"), Error{Code: "X"}, a body's Code or ErrorCode field).
+// with Code* and Reason* constants, never with a string literal
+// (Conflict("X"), Forbidden("X"), Error{Code: "X"}, a body's Code or
+// ErrorCode field, a field error's reason).
 func TestNoCodeLiterals(t *testing.T) {
-	for _, dir := range []string{"../../core", "../../server"} {
+	for _, dir := range []string{"../../core", "../../server", "../../tui"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		require.NoError(t, err)
 		for _, name := range files {
@@ -136,7 +137,7 @@ func TestNoCodeLiterals(t *testing.T) {
 			require.NoError(t, err)
 			ast.Inspect(f, func(n ast.Node) bool {
 				if lit := codeLiteral(n); lit != nil {
-					t.Errorf("%s: machine code %s as a literal: declare it as a core Code* constant", fset.Position(lit.Pos()), lit.Value)
+					t.Errorf("%s: machine code %s as a literal: declare it as a core Code* or Reason* constant", fset.Position(lit.Pos()), lit.Value)
 				}
 				return true
 			})
@@ -144,11 +145,13 @@ func TestNoCodeLiterals(t *testing.T) {
 	}
 }
 
-// codeLiteral returns the string literal n passes as a machine code, or nil.
+// codeLiteral returns the string literal n passes as a machine code or a
+// field-error reason (Invalid(field, "X"), f.add(field, "X"), Reason: "X"),
+// or nil.
 func codeLiteral(n ast.Node) *ast.BasicLit {
 	switch n := n.(type) {
 	case *ast.KeyValueExpr:
-		if id, ok := n.Key.(*ast.Ident); ok && (id.Name == "Code" || id.Name == "ErrorCode") {
+		if id, ok := n.Key.(*ast.Ident); ok && (id.Name == "Code" || id.Name == "ErrorCode" || id.Name == "Reason") {
 			return stringLit(n.Value)
 		}
 	case *ast.CallExpr:
@@ -161,6 +164,9 @@ func codeLiteral(n ast.Node) *ast.BasicLit {
 		}
 		if (name == "Conflict" || name == "Forbidden") && len(n.Args) > 0 {
 			return stringLit(n.Args[0])
+		}
+		if (name == "Invalid" || name == "add") && len(n.Args) > 1 {
+			return stringLit(n.Args[1])
 		}
 	}
 	return nil

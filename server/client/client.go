@@ -241,9 +241,9 @@ func (c *Client) do(ctx context.Context, r *call, opts ...CallOption) error {
 func pathID(field, id string) (string, error) {
 	switch id {
 	case "":
-		return "", localInvalid(field, "REQUIRED")
+		return "", localInvalid(field, ReasonRequired)
 	case ".", "..":
-		return "", localInvalid(field, "REGEX", "^[0-9]+$")
+		return "", localInvalid(field, ReasonRegex, "^[0-9]+$")
 	}
 	return url.PathEscape(id), nil
 }

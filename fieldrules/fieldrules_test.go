@@ -1,0 +1,46 @@
+package fieldrules_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/deputyhq/deputy/fieldrules"
+)
+
+func TestFormats(t *testing.T) {
+	for _, tt := range []struct {
+		check func(string) bool
+		in    string
+		want  bool
+	}{
+		{fieldrules.ValidTag, "team_a-1", true},
+		{fieldrules.ValidTag, "team a", false},
+		{fieldrules.ValidTag, "", false},
+		{fieldrules.ValidCountryCode, "+356", true},
+		{fieldrules.ValidCountryCode, "356", false},
+		{fieldrules.ValidCountryCode, "+1234", false},
+		{fieldrules.ValidMobileNumber, "79123456", true},
+		{fieldrules.ValidMobileNumber, "7912 3456", false},
+		{fieldrules.ValidMobileNumber, "1234567890123", false},
+	} {
+		assert.Equal(t, tt.want, tt.check(tt.in), "%q", tt.in)
+	}
+}
+
+// TestCanonicalEmail covers the forms the admin UI and the server must agree
+// on; core's tests cover every refusal.
+func TestCanonicalEmail(t *testing.T) {
+	for in, want := range map[string]string{
+		"Ada@Example.COM":       "ada@example.com",
+		"ada@bücher.example":    "ada@xn--bcher-kva.example",
+		"josé@example.com":      "josé@example.com",
+		"ada@example":           "",
+		"ad\u200ba@example.com": "",
+		"a..b@example.com":      "",
+	} {
+		got, ok := fieldrules.CanonicalEmail(in)
+		assert.Equal(t, want, got, in)
+		assert.Equal(t, want != "", ok, in)
+	}
+}
