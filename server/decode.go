@@ -74,6 +74,9 @@ func decodeJSON(body []byte, v any) error {
 // body itself when there is nothing to coerce or body is not valid JSON (the
 // decoder then says why); the JSON text checks still run on the original body.
 func coerceNumbers(body []byte, v any) []byte {
+	if !hasNumber(body) {
+		return body // the common case, and nothing to coerce: skip decoding it twice
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var doc any
@@ -89,6 +92,26 @@ func coerceNumbers(body []byte, v any) []byte {
 		return body
 	}
 	return out
+}
+
+// hasNumber reports whether body may hold a JSON number: a '-' or digit
+// outside every string. A body without one has nothing for coerceNumbers to
+// coerce.
+func hasNumber(body []byte) bool {
+	inString, escaped := false, false
+	for _, c := range body {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case !inString && (c == '-' || '0' <= c && c <= '9'):
+			return true
+		}
+	}
+	return false
 }
 
 // coerce is coerceNumbers for one JSON value decoded into a value of type t;

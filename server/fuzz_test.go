@@ -1,7 +1,11 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"testing"
 	"unicode/utf8"
 
@@ -99,4 +103,56 @@ func FuzzDecodeRequests(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzHasNumber holds coerceNumbers' shortcut to what it skips: a body
+// hasNumber passes over decodes, as coerceNumbers would, to no json.Number,
+// so there was nothing to coerce.
+func FuzzHasNumber(f *testing.F) {
+	for _, s := range []string{`{"verificationCode":"123456"}`, `{"verificationCode":123456}`, `{"a":"x\"1"}`,
+		`{"a":"\\"}`, `[-1]`, `{"a":true,"b":null}`, `{"a":"1e5"} 7`, `"\u0031"`, `{"a":["x",{"b":"-"}]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if hasNumber(body) {
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		var doc any
+		if dec.Decode(&doc) != nil {
+			return
+		}
+		if holdsNumber(doc) {
+			t.Fatalf("hasNumber(%q) = false, but it decodes to a number", body)
+		}
+	})
+}
+
+// holdsNumber reports whether a value decoded with UseNumber holds a number.
+func holdsNumber(v any) bool {
+	switch x := v.(type) {
+	case json.Number:
+		return true
+	case map[string]any:
+		return slices.ContainsFunc(slices.Collect(maps.Values(x)), holdsNumber)
+	case []any:
+		return slices.ContainsFunc(x, holdsNumber)
+	}
+	return false
+}
+
+func TestHasNumber(t *testing.T) {
+	for body, want := range map[string]bool{
+		`{"verificationCode":"123456"}`: false,
+		`{"verificationCode":123456}`:   true,
+		`{"a":"x\"1"}`:                  false,
+		`{"a":"x\\",1]`:                 true,
+		`{"a":[-1]}`:                    true,
+		`{"a":true,"b":null}`:           false,
+	} {
+		if got := hasNumber([]byte(body)); got != want {
+			t.Errorf("hasNumber(%s) = %v, want %v", body, got, want)
+		}
+	}
 }
