@@ -122,6 +122,7 @@ fuzz:
 	$(GO) test ./core -run '^$$' -fuzz '^FuzzPassword$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./core -run '^$$' -fuzz '^FuzzSearchFilter$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server -run '^$$' -fuzz '^FuzzNormaliseOrigin$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./server -run '^$$' -fuzz '^FuzzHasNumber$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server/client -run '^$$' -fuzz '^FuzzErrorResponse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server/client -run '^$$' -fuzz '^FuzzPushStream$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./mobile/authenticator -run '^$$' -fuzz '^FuzzDecodeCredentialFile$$' -fuzztime $(FUZZTIME)
