@@ -17,11 +17,15 @@ import (
 // Delivery of webhook events (webhooks.go), at least once and, per endpoint
 // and user, in order: only the head of each queue is ever due, and the next
 // one becomes due when the head is delivered or given up. A worker claims
-// due deliveries in a store Update by moving their NextAt past a lease, so
-// that replicas sharing the store never attempt the same delivery at once,
-// and a worker that dies mid-delivery leaves it due again when the lease
-// ends: the event is sent again, never dropped. Receivers deduplicate by
-// webhook-id (or call-ref), which stays the same on every attempt.
+// due heads in a store Update by moving their NextAt past a lease, so that
+// replicas sharing the store never attempt the same delivery at once, and a
+// worker that dies mid-delivery leaves it due again when the lease ends: the
+// event is sent again, never dropped. With a head the worker holds its
+// queue: having delivered the head, it sends the deliveries behind it, one
+// after the other, in the same round (a chain), and records them all in one
+// Update, so that a user's backlog drains at the receiver's pace rather than
+// one event per round. Receivers deduplicate by webhook-id (or call-ref),
+// which stays the same on every attempt.
 
 // WebhookRequest is one signed POST of an event.
 type WebhookRequest struct {
@@ -61,11 +65,14 @@ const (
 	// WebhookLease is how long a claimed delivery stays with its worker: more
 	// than the sender's timeout, so that a live worker never loses it.
 	WebhookLease = time.Minute
-	// webhookBatch is how many deliveries a worker claims at a time.
+	// webhookBatch is how many queues (their heads) a worker claims at a time.
 	webhookBatch = 200
-	// webhookPace is the least time between two rounds of a worker that is
-	// not behind (RunWebhookDelivery).
-	webhookPace = 100 * time.Millisecond
+	// webhookRound is how many deliveries, heads and chains, a round sends
+	// at most: a queue's chain is its share.
+	webhookRound = 1000
+	// webhookChainTime is how long a chain goes on: after it, a slow
+	// receiver's queue leaves its sender to other queues until the next round.
+	webhookChainTime = time.Second
 	// webhookSenders is how many requests a worker has in flight at a time.
 	webhookSenders = 32
 	// maxRetryAfter caps a receiver's Retry-After.
@@ -77,16 +84,24 @@ const (
 	webhookLogSize = 10
 )
 
-// claimed is a delivery a worker holds, with what it needs to send it.
+// claimed is a queue a worker holds: its head (ds[0], leased) and the
+// deliveries behind it, with their signed requests.
 type claimed struct {
-	d   *WebhookDelivery
-	req *WebhookRequest
+	ds   []*WebhookDelivery
+	reqs []*WebhookRequest
+}
+
+// sent is how a chain went: the outcome and duration of each attempt, in
+// order; the chain stops at the first delivery not delivered.
+type sent struct {
+	results   []WebhookResult
+	durations []time.Duration
 }
 
 // DeliverWebhooks makes one round of deliveries: it queues the events of
 // the audit log's new entries (fanOutWebhooks; a failure is logged), claims
-// the deliveries due, sends them in parallel and records the outcomes. It
-// returns how many it attempted; 0 means nothing was due.
+// the queues whose head is due, sends their chains in parallel and records
+// the outcomes. It returns how many attempts it made; 0 means nothing was due.
 func (s *Service) DeliverWebhooks(ctx context.Context) (int, error) {
 	if s.send.Webhooks == nil {
 		return 0, nil
@@ -98,43 +113,74 @@ func (s *Service) DeliverWebhooks(ctx context.Context) (int, error) {
 	if err != nil || len(cs) == 0 {
 		return 0, err
 	}
-	results := make([]WebhookResult, len(cs))
-	durations := make([]time.Duration, len(cs))
+	out := make([]sent, len(cs))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, webhookSenders)
 	for i, c := range cs {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			start := time.Now()
-			results[i] = s.send.Webhooks.Send(ctx, c.req)
-			durations[i] = time.Since(start)
+			out[i] = s.sendChain(ctx, c)
 		})
 	}
 	wg.Wait()
-	return len(cs), s.recordWebhooks(ctx, cs, results, durations)
+	n := 0
+	for _, o := range out {
+		n += len(o.results)
+	}
+	return n, s.recordWebhooks(ctx, cs, out)
 }
 
-// claimWebhooks leases the due deliveries and builds their signed requests.
-// A delivery whose endpoint is gone or disabled fails at once.
-func (s *Service) claimWebhooks(ctx context.Context) ([]claimed, error) {
-	var due bool // a read first: an idle round commits nothing
+// sendChain sends a claimed queue's deliveries in order until one is not
+// delivered, ctx ends or the chain has taken webhookChainTime. The head is
+// always attempted.
+func (s *Service) sendChain(ctx context.Context, c claimed) sent {
+	var o sent
+	start := time.Now()
+	for i, req := range c.reqs {
+		if i > 0 && (ctx.Err() != nil || time.Since(start) >= webhookChainTime) {
+			break
+		}
+		t := time.Now()
+		r := s.send.Webhooks.Send(ctx, req)
+		o.results, o.durations = append(o.results, r), append(o.durations, time.Since(t))
+		if !delivered(r) {
+			break
+		}
+	}
+	return o
+}
+
+func delivered(r WebhookResult) bool { return r.Err == nil && r.Status >= 200 && r.Status < 300 }
+
+// webhooksDue reports whether a delivery is due now.
+func (s *Service) webhooksDue(ctx context.Context) (bool, error) {
+	var due bool
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		ds, err := tx.DueWebhookDeliveries(s.clock.Now(), 1)
 		due = len(ds) > 0
 		return err
 	})
-	if err != nil || !due {
-		return nil, internal("claim webhooks", err)
+	return due, internal("webhooks due", err)
+}
+
+// claimWebhooks leases the due heads and builds the signed requests of
+// their chains: each queue's share of webhookRound deliveries, up to the
+// first that is due itself (a redelivery, which the round claims as a head).
+// A delivery whose endpoint is gone or disabled fails at once.
+func (s *Service) claimWebhooks(ctx context.Context) ([]claimed, error) {
+	if due, err := s.webhooksDue(ctx); err != nil || !due { // an idle round commits nothing
+		return nil, err
 	}
 	var cs []claimed
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err := s.store.Update(ctx, func(tx Tx) error {
 		cs = cs[:0]
 		now := s.clock.Now()
 		due, err := tx.DueWebhookDeliveries(now, webhookBatch)
 		if err != nil {
 			return err
 		}
+		chain := max(1, webhookRound/max(1, len(due)))
 		for _, d := range due {
 			e, err := tx.WebhookEndpoint(d.EndpointID)
 			if err != nil && !errors.Is(err, ErrRecordNotFound) {
@@ -146,16 +192,34 @@ func (s *Service) claimWebhooks(ctx context.Context) ([]claimed, error) {
 				}
 				continue
 			}
-			req, err := s.webhookRequest(tx, e, d, now)
-			if err != nil {
-				return fmt.Errorf("delivery %d: %w", d.Seq, err)
-			}
 			d.Attempts++
 			d.NextAt = now.Add(WebhookLease)
 			if err := tx.UpdateWebhookDelivery(d); err != nil {
 				return err
 			}
-			cs = append(cs, claimed{d: d, req: req})
+			c := claimed{ds: []*WebhookDelivery{d}}
+			if chain > 1 {
+				q, err := tx.WebhookQueue(d.EndpointID, d.Subject, chain)
+				if err != nil {
+					return err
+				}
+				if len(q) > 0 && q[0].Seq == d.Seq {
+					for _, next := range q[1:] {
+						if !next.NextAt.IsZero() {
+							break
+						}
+						c.ds = append(c.ds, next)
+					}
+				}
+			}
+			for _, cd := range c.ds {
+				req, err := s.webhookRequest(tx, e, cd, now)
+				if err != nil {
+					return fmt.Errorf("delivery %d: %w", cd.Seq, err)
+				}
+				c.reqs = append(c.reqs, req)
+			}
+			cs = append(cs, c)
 		}
 		return nil
 	})
@@ -235,22 +299,28 @@ func macBase64(key []byte, parts ...string) string {
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
-// recordWebhooks records the outcome of each claimed attempt. An attempt
-// whose lease another worker has taken over since (its Attempts moved on)
-// is not recorded: that worker's attempt counts.
-func (s *Service) recordWebhooks(ctx context.Context, cs []claimed, results []WebhookResult, durations []time.Duration) error {
+// recordWebhooks records the outcome of each claimed chain's attempts, in
+// order, in one Update. A chain whose head's lease another worker has taken
+// over since (its Attempts moved on) is not recorded: that worker's
+// attempts count.
+func (s *Service) recordWebhooks(ctx context.Context, cs []claimed, out []sent) error {
 	err := s.store.Update(ctx, func(tx Tx) error {
 		now := s.clock.Now()
 		for i, c := range cs {
-			d, err := tx.WebhookDelivery(c.d.Seq)
-			if err != nil {
-				return err
-			}
-			if d.State != DeliveryPending || d.Attempts != c.d.Attempts {
-				continue
-			}
-			if err := s.recordAttempt(tx, d, results[i], durations[i], now); err != nil {
-				return err
+			for j, r := range out[i].results {
+				d, err := tx.WebhookDelivery(c.ds[j].Seq)
+				if err != nil {
+					return err
+				}
+				if d.State != DeliveryPending || (j == 0 && d.Attempts != c.ds[0].Attempts) {
+					break
+				}
+				if j > 0 { // made due by the delivery before it, in this Update
+					d.Attempts++
+				}
+				if err := s.recordAttempt(tx, d, r, out[i].durations[j], now); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -272,7 +342,7 @@ func (s *Service) recordAttempt(tx Tx, d *WebhookDelivery, r WebhookResult, took
 	}
 	d.LastStatus = r.Status
 	switch {
-	case r.Err == nil && r.Status >= 200 && r.Status < 300:
+	case delivered(r):
 		return s.finishDelivery(tx, d, DeliveryDelivered, now)
 	case r.Status == 410:
 		if err := s.disableWebhook(tx, d.EndpointID, "the receiver answered 410 Gone"); err != nil {
@@ -328,31 +398,26 @@ func (s *Service) disableWebhook(tx Tx, id, reason string) error {
 	return tx.PutWebhookEndpoint(e)
 }
 
-// RunWebhookDelivery delivers webhooks until ctx ends: at once after a full
-// round (a backlog), webhookPace after one that sent something (the next
-// event of each user it delivered to is due now), and every tick otherwise.
-// The pace bounds how much of the store's writes the worker takes while
-// changes stream in one by one.
+// RunWebhookDelivery delivers webhooks until ctx ends: a round every tick,
+// and the next one at once while a round leaves deliveries due (a backlog:
+// more queues than a round claims, or chains longer than their share). So a
+// backlog drains at full speed, while changes streaming in one by one cost
+// the store one round (a few commits) per tick, however many there are.
 func (s *Service) RunWebhookDelivery(ctx context.Context, tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
-		n, err := s.DeliverWebhooks(ctx)
-		if err != nil && ctx.Err() == nil {
+		if _, err := s.DeliverWebhooks(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("webhook delivery", "err", err)
-		}
-		wait := t.C
-		switch {
-		case err != nil || n == 0:
-		case n == webhookBatch:
-			continue
-		default:
-			wait = time.After(webhookPace)
+		} else if err == nil {
+			if due, err := s.webhooksDue(ctx); err == nil && due {
+				continue
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-wait:
+		case <-t.C:
 		}
 	}
 }

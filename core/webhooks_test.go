@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -287,6 +288,74 @@ func TestWebhookReceiverDownThenBack(t *testing.T) {
 	}
 	assert.Equal(t, 5, ds[0].Attempts)
 	assert.Len(t, ds[0].Log, 5)
+}
+
+// TestWebhookChainStopsAtFailure: a round sends a user's queued events one
+// after the other, in order, until one fails; that one waits for its retry
+// and the ones behind it are not attempted until it is delivered.
+func TestWebhookChainStopsAtFailure(t *testing.T) {
+	e := newHookEnv(t, core.EventLogin)
+	e.root(e.prog, "ada@example.com")
+	for range 5 {
+		e.login(e.prog, "ada@example.com")
+	}
+	var calls atomic.Int32
+	e.rcv.respond(func(rw http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) == 3 {
+			rw.Header().Set("X-Test-Dropped", "1")
+			rw.WriteHeader(http.StatusInternalServerError)
+		}
+	})
+	w := e.worker(nil)
+	n, err := w.DeliverWebhooks(e.ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 3, n, "two delivered and the third failed, in one round")
+	ds := e.deliveries(e.hook.Webhook.ID)
+	require.Len(t, ds, 5)
+	for i, want := range []struct {
+		state    core.WebhookDeliveryState
+		attempts int
+	}{{core.DeliveryDelivered, 1}, {core.DeliveryDelivered, 1}, {core.DeliveryPending, 1}, {core.DeliveryPending, 0}, {core.DeliveryPending, 0}} {
+		assert.Equal(t, want.state, ds[i].State, "delivery %d", i)
+		assert.Equal(t, want.attempts, ds[i].Attempts, "delivery %d", i)
+		assert.Len(t, ds[i].Log, want.attempts, "delivery %d", i)
+	}
+	assert.Equal(t, hookT0.Add(5*time.Second).Round(time.Second), ds[2].NextAt.Round(time.Second), "retried on the schedule")
+	assert.Zero(t, drain(t, w), "the rest waits behind the failed one")
+
+	e.clock.Advance(6 * time.Second)
+	n, err = w.DeliverWebhooks(e.ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 3, n, "the failed one again, then the rest")
+	got := e.rcv.all()
+	require.Len(t, got, 5)
+	for i, d := range e.deliveries(e.hook.Webhook.ID) {
+		assert.Equal(t, core.DeliveryDelivered, d.State)
+		assert.Equal(t, d.EventID, got[i].Header.Get("webhook-id"), "delivery %d in order", i)
+	}
+}
+
+// TestWebhookRunDrainsBacklogAtOnce: RunWebhookDelivery goes on at once,
+// not at its next tick, while a round leaves deliveries due: here each
+// user's next event, failed without an attempt once a 410 has disabled the
+// endpoint.
+func TestWebhookRunDrainsBacklogAtOnce(t *testing.T) {
+	e := newHookEnv(t, core.EventLogin)
+	for _, email := range []string{"ada@example.com", "bob@example.com"} {
+		e.root(e.prog, email)
+		for range 3 {
+			e.login(e.prog, email)
+		}
+	}
+	e.rcv.status(http.StatusGone)
+	ctx, stop := context.WithCancel(e.ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); e.worker(nil).RunWebhookDelivery(ctx, time.Hour) }()
+	t.Cleanup(func() { stop(); <-done })
+	require.Eventually(t, func() bool {
+		ds := e.deliveries(e.hook.Webhook.ID)
+		return len(ds) == 6 && !slices.ContainsFunc(ds, func(d *core.WebhookDeliveryView) bool { return d.State != core.DeliveryFailed })
+	}, 10*time.Second, 10*time.Millisecond, "every delivery failed long before the next tick")
 }
 
 // TestWebhookGivenUpAfterSchedule: a receiver that never answers 2xx is
