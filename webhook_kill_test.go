@@ -22,8 +22,9 @@ import (
 
 // TestWebhookKill9LosesNothing: `deputy serve` killed with SIGKILL while a
 // delivery is in flight loses no event: the next process sends what the
-// first had not delivered, and the receiver acknowledges every event, each
-// verified, in the order of the changes.
+// first had not recorded as delivered (again, for those its round had
+// acknowledged before the kill: at least once), and the receiver
+// acknowledges every event, each verified, in the order of the changes.
 func TestWebhookKill9LosesNothing(t *testing.T) {
 	bin := buildDeputy(t)
 	dir := t.TempDir()
@@ -56,18 +57,23 @@ func TestWebhookKill9LosesNothing(t *testing.T) {
 	require.Eventually(t, func() bool { return rcv.hanging() }, 20*time.Second, 10*time.Millisecond, "a delivery in flight")
 	require.NoError(t, d.cmd.Process.Kill()) // SIGKILL: no shutdown, the lease is left behind
 	_ = d.cmd.Wait()
+	before := len(rcv.acknowledged())
 
 	rcv.release()
 	d = startDeputy(t, bin, db)
 	d.post(t, prog.APIKey, "/multi/sandbox/clock", `{"advanceSeconds": 61}`, http.StatusOK) // past the dead worker's lease
-	require.Eventually(t, func() bool { return len(rcv.acknowledged()) == logins }, 30*time.Second, 20*time.Millisecond)
+	refs := func() map[string]bool {
+		refs := map[string]bool{}
+		for _, e := range rcv.acknowledged() {
+			refs[e.ref] = true
+		}
+		return refs
+	}
+	require.Eventually(t, func() bool { return len(refs()) == logins }, 30*time.Second, 20*time.Millisecond, "every login: none lost")
+	time.Sleep(2 * time.Second) // a round or two more: nothing else is sent
 
 	got := rcv.acknowledged()
-	refs := map[string]bool{}
-	for _, e := range got {
-		refs[e.ref] = true
-	}
-	assert.Len(t, refs, logins, "every login once: none lost, none acknowledged twice")
+	assert.LessOrEqual(t, len(got), logins+before, "sent again at most what was acknowledged before the kill")
 	assert.Zero(t, rcv.refused(), "every delivery verifies")
 	for i := 1; i < len(got); i++ {
 		assert.LessOrEqual(t, got[i-1].published, got[i].published, "in the order of the changes")
