@@ -9,4 +9,10 @@ type PasswordHasher = passwordHasher
 func WrapHasher(s *Service, wrap func(PasswordHasher) PasswordHasher) { s.hasher = wrap(s.hasher) }
 
 // FanOutWebhooks queues the webhook events of the audit log's new entries, as a delivery round does first.
-func (s *Service) FanOutWebhooks(ctx context.Context) error { return s.fanOutWebhooks(ctx) }
+func (s *Service) FanOutWebhooks(ctx context.Context) error {
+	for {
+		if _, full, err := s.startRound(ctx, false); err != nil || !full {
+			return err
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,37 +99,49 @@ type sent struct {
 	durations []time.Duration
 }
 
-// DeliverWebhooks makes one round of deliveries: it queues the events of
-// the audit log's new entries (fanOutWebhooks; a failure is logged), claims
-// the queues whose head is due, sends their chains in parallel and records
-// the outcomes. It returns how many attempts it made; 0 means nothing was due.
+// DeliverWebhooks makes one round of deliveries: in one Update it queues
+// the events of the audit log's new entries and claims the queues whose head
+// is due (startRound), then sends their chains in parallel and records the
+// outcomes. It returns how many attempts it made; 0 means nothing was due.
 func (s *Service) DeliverWebhooks(ctx context.Context) (int, error) {
+	n, _, err := s.deliverRound(ctx)
+	return n, err
+}
+
+// deliverRound is DeliverWebhooks, and reports whether work remains: audit
+// events beyond a full fan-out batch, or deliveries due.
+func (s *Service) deliverRound(ctx context.Context) (int, bool, error) {
 	if s.send.Webhooks == nil {
-		return 0, nil
+		return 0, false, nil
 	}
-	if err := s.fanOutWebhooks(ctx); err != nil && ctx.Err() == nil {
-		s.log.Error("webhook fan-out", "err", err) // the deliveries already queued still go
+	cs, more, err := s.startRound(ctx, true)
+	if err != nil {
+		return 0, false, err
 	}
-	cs, err := s.claimWebhooks(ctx)
-	if err != nil || len(cs) == 0 {
-		return 0, err
-	}
-	out := make([]sent, len(cs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, webhookSenders)
-	for i, c := range cs {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			out[i] = s.sendChain(ctx, c)
-		})
-	}
-	wg.Wait()
 	n := 0
-	for _, o := range out {
-		n += len(o.results)
+	if len(cs) > 0 {
+		out := make([]sent, len(cs))
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, webhookSenders)
+		for i, c := range cs {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				out[i] = s.sendChain(ctx, c)
+			})
+		}
+		wg.Wait()
+		for _, o := range out {
+			n += len(o.results)
+		}
+		if err := s.recordWebhooks(ctx, cs, out); err != nil {
+			return n, false, err
+		}
 	}
-	return n, s.recordWebhooks(ctx, cs, out)
+	if !more {
+		more, err = s.webhooksDue(ctx)
+	}
+	return n, more, err
 }
 
 // sendChain sends a claimed queue's deliveries in order until one is not
@@ -164,67 +177,107 @@ func (s *Service) webhooksDue(ctx context.Context) (bool, error) {
 	return due, internal("webhooks due", err)
 }
 
+// startRound runs a delivery round's Update: for each programme behind, it
+// fans out a batch of the audit log's new entries, and then, when claim is
+// set, it claims the queues whose head is due (claimWebhooks), in the same
+// commit. A programme whose batch fails is left out of the round and its
+// error logged, so that it holds back only itself. full reports a full
+// fan-out batch: more audit events wait. When nothing is behind or due, the
+// round commits nothing.
+func (s *Service) startRound(ctx context.Context, claim bool) (cs []claimed, full bool, err error) {
+	var behind []string
+	var due bool
+	err = s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		if behind, err = webhooksBehind(tx); err != nil || !claim {
+			return err
+		}
+		ds, err := tx.DueWebhookDeliveries(s.clock.Now(), 1)
+		due = len(ds) > 0
+		return err
+	})
+	for err == nil && (len(behind) > 0 || due) {
+		failed := -1
+		err = s.store.Update(ctx, func(tx Tx) error {
+			cs, full, failed = cs[:0], false, -1
+			for i, p := range behind {
+				n, err := s.fanOutBatch(tx, p)
+				if err != nil {
+					failed = i
+					return fmt.Errorf("fan out webhooks of programme %s: %w", p, err)
+				}
+				full = full || n == webhookFanOutBatch
+			}
+			if !claim {
+				return nil
+			}
+			var err error
+			cs, err = s.claimWebhooks(tx)
+			return err
+		})
+		if err == nil || failed < 0 || ctx.Err() != nil {
+			break
+		}
+		s.log.Error("webhook fan-out", "err", err) // the programme's deliveries already queued still go
+		behind, err = slices.Delete(behind, failed, failed+1), nil
+	}
+	if err != nil {
+		return nil, false, internal("webhook round", err)
+	}
+	return cs, full, nil
+}
+
 // claimWebhooks leases the due heads and builds the signed requests of
 // their chains: each queue's share of webhookRound deliveries, up to the
 // first that is due itself (a redelivery, which the round claims as a head).
 // A delivery whose endpoint is gone or disabled fails at once.
-func (s *Service) claimWebhooks(ctx context.Context) ([]claimed, error) {
-	if due, err := s.webhooksDue(ctx); err != nil || !due { // an idle round commits nothing
+func (s *Service) claimWebhooks(tx Tx) ([]claimed, error) {
+	var cs []claimed
+	now := s.clock.Now()
+	due, err := tx.DueWebhookDeliveries(now, webhookBatch)
+	if err != nil {
 		return nil, err
 	}
-	var cs []claimed
-	err := s.store.Update(ctx, func(tx Tx) error {
-		cs = cs[:0]
-		now := s.clock.Now()
-		due, err := tx.DueWebhookDeliveries(now, webhookBatch)
-		if err != nil {
-			return err
+	chain := max(1, webhookRound/max(1, len(due)))
+	for _, d := range due {
+		e, err := tx.WebhookEndpoint(d.EndpointID)
+		if err != nil && !errors.Is(err, ErrRecordNotFound) {
+			return nil, err
 		}
-		chain := max(1, webhookRound/max(1, len(due)))
-		for _, d := range due {
-			e, err := tx.WebhookEndpoint(d.EndpointID)
-			if err != nil && !errors.Is(err, ErrRecordNotFound) {
-				return err
+		if e == nil || e.Disabled {
+			if err := s.finishDelivery(tx, d, DeliveryFailed, now); err != nil {
+				return nil, err
 			}
-			if e == nil || e.Disabled {
-				if err := s.finishDelivery(tx, d, DeliveryFailed, now); err != nil {
-					return err
-				}
-				continue
+			continue
+		}
+		d.Attempts++
+		d.NextAt = now.Add(WebhookLease)
+		if err := tx.UpdateWebhookDelivery(d); err != nil {
+			return nil, err
+		}
+		c := claimed{ds: []*WebhookDelivery{d}}
+		if chain > 1 {
+			q, err := tx.WebhookQueue(d.EndpointID, d.Subject, chain)
+			if err != nil {
+				return nil, err
 			}
-			d.Attempts++
-			d.NextAt = now.Add(WebhookLease)
-			if err := tx.UpdateWebhookDelivery(d); err != nil {
-				return err
-			}
-			c := claimed{ds: []*WebhookDelivery{d}}
-			if chain > 1 {
-				q, err := tx.WebhookQueue(d.EndpointID, d.Subject, chain)
-				if err != nil {
-					return err
-				}
-				if len(q) > 0 && q[0].Seq == d.Seq {
-					for _, next := range q[1:] {
-						if !next.NextAt.IsZero() {
-							break
-						}
-						c.ds = append(c.ds, next)
+			if len(q) > 0 && q[0].Seq == d.Seq {
+				for _, next := range q[1:] {
+					if !next.NextAt.IsZero() {
+						break
 					}
+					c.ds = append(c.ds, next)
 				}
 			}
-			for _, cd := range c.ds {
-				req, err := s.webhookRequest(tx, e, cd, now)
-				if err != nil {
-					return fmt.Errorf("delivery %d: %w", cd.Seq, err)
-				}
-				c.reqs = append(c.reqs, req)
-			}
-			cs = append(cs, c)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, internal("claim webhooks", err)
+		for _, cd := range c.ds {
+			req, err := s.webhookRequest(tx, e, cd, now)
+			if err != nil {
+				return nil, fmt.Errorf("delivery %d: %w", cd.Seq, err)
+			}
+			c.reqs = append(c.reqs, req)
+		}
+		cs = append(cs, c)
 	}
 	return cs, nil
 }
@@ -399,20 +452,21 @@ func (s *Service) disableWebhook(tx Tx, id, reason string) error {
 }
 
 // RunWebhookDelivery delivers webhooks until ctx ends: a round every tick,
-// and the next one at once while a round leaves deliveries due (a backlog:
-// more queues than a round claims, or chains longer than their share). So a
-// backlog drains at full speed, while changes streaming in one by one cost
-// the store one round (a few commits) per tick, however many there are.
+// and the next one at once while a round leaves work (deliveries due: more
+// queues than a round claims, or chains longer than their share; or audit
+// events beyond a fan-out batch). So a backlog drains at full speed, while
+// changes streaming in one by one cost the store one round (two commits)
+// per tick, however many there are.
 func (s *Service) RunWebhookDelivery(ctx context.Context, tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
-		if _, err := s.DeliverWebhooks(ctx); err != nil && ctx.Err() == nil {
+		_, more, err := s.deliverRound(ctx)
+		if err != nil && ctx.Err() == nil {
 			s.log.Error("webhook delivery", "err", err)
-		} else if err == nil {
-			if due, err := s.webhooksDue(ctx); err == nil && due {
-				continue
-			}
+		}
+		if more {
+			continue
 		}
 		select {
 		case <-ctx.Done():

@@ -2,114 +2,88 @@ package core
 
 import (
 	"cmp"
-	"context"
-	"errors"
 	"fmt"
 	"slices"
 )
 
 // Fan-out: the audit log is the webhooks' outbox. A change writes only its
-// audit event, in its own transaction (Service.audit); fanOutWebhooks later
+// audit event, in its own transaction (Service.audit); fanOutBatch later
 // derives the webhook events of a batch of audit events and queues a
 // delivery of each to every endpoint that wants it, and in the same
 // transaction moves each endpoint's cursor (WebhookEndpoint.Fanned) past the
 // batch. So no event is lost or queued twice, none is sent for a change that
 // rolled back (its audit event rolled back with it), events stay in the
-// order of the log, and a change pays nothing for the webhooks.
+// order of the log, and a change pays nothing for the webhooks. A delivery
+// round fans out in the Update that claims deliveries (startRound), so that
+// a round costs the store one commit fewer.
 
-// webhookFanOutBatch is how many audit events one fan-out transaction reads.
+// webhookFanOutBatch is how many audit events of a programme one delivery
+// round's Update (startRound) fans out.
 const webhookFanOutBatch = 500
 
-// fanOutWebhooks queues the webhook events of every audit event that an
-// endpoint has not yet considered.
-// Replicas may run it at once: their transactions conflict on the cursors,
-// and the store's retry finds the work done.
-func (s *Service) fanOutWebhooks(ctx context.Context) error {
+// webhooksBehind returns the programmes with an endpoint that has not
+// considered every audit event.
+func webhooksBehind(tx ReadTx) ([]string, error) {
 	var behind []string
-	err := s.store.View(ctx, func(tx ReadTx) error {
-		behind = behind[:0]
-		ps, err := tx.Programmes()
-		if err != nil {
-			return err
-		}
-		for _, p := range ps {
-			eps, err := tx.WebhookEndpoints(p.ID)
-			if err != nil || len(eps) == 0 {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			size, err := tx.AuditSize(p.ID)
-			if err != nil {
-				return err
-			}
-			if slices.ContainsFunc(eps, func(e *WebhookEndpoint) bool { return int64(e.Fanned) < size }) {
-				behind = append(behind, p.ID)
-			}
-		}
-		return nil
-	})
+	ps, err := tx.Programmes()
 	if err != nil {
-		return internal("fan out webhooks", err)
+		return nil, err
 	}
-	var errs []error // one programme's failure holds back that programme only
-	for _, p := range behind {
-		for {
-			n, err := s.fanOutBatch(ctx, p)
+	for _, p := range ps {
+		eps, err := tx.WebhookEndpoints(p.ID)
+		if err != nil || len(eps) == 0 {
 			if err != nil {
-				errs = append(errs, fmt.Errorf("fan out webhooks of programme %s: %w", p, err))
+				return nil, err
 			}
-			if err != nil || n < webhookFanOutBatch {
-				break
-			}
+			continue
+		}
+		size, err := tx.AuditSize(p.ID)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(eps, func(e *WebhookEndpoint) bool { return int64(e.Fanned) < size }) {
+			behind = append(behind, p.ID)
 		}
 	}
-	return errors.Join(errs...)
+	return behind, nil
 }
 
 // fanOutBatch queues the webhook events of the next batch of a programme's
-// audit events that some endpoint has not considered.
-func (s *Service) fanOutBatch(ctx context.Context, programmeID string) (int, error) {
-	n := 0
-	err := s.store.Update(ctx, func(tx Tx) error {
-		eps, err := tx.WebhookEndpoints(programmeID)
-		if err != nil || len(eps) == 0 {
-			return err
-		}
-		from := slices.MinFunc(eps, func(a, b *WebhookEndpoint) int { return cmp.Compare(a.Fanned, b.Fanned) }).Fanned
-		as, err := tx.AuditEvents(programmeID, from, webhookFanOutBatch)
+// audit events that some endpoint has not considered, and returns how many
+// audit events it read. Replicas may run it at once: their transactions
+// conflict on the cursors, and the store's retry finds the work done.
+func (s *Service) fanOutBatch(tx Tx, programmeID string) (int, error) {
+	eps, err := tx.WebhookEndpoints(programmeID)
+	if err != nil || len(eps) == 0 {
+		return 0, err
+	}
+	from := slices.MinFunc(eps, func(a, b *WebhookEndpoint) int { return cmp.Compare(a.Fanned, b.Fanned) }).Fanned
+	as, err := tx.AuditEvents(programmeID, from, webhookFanOutBatch)
+	if err != nil || len(as) == 0 {
+		return 0, err
+	}
+	queued := map[string]bool{} // endpoint and subject: a queue known not to be empty
+	for _, a := range as {
+		evs, err := webhookEventsOf(tx, a)
 		if err != nil {
-			return err
+			return 0, fmt.Errorf("audit event %d: %w", a.Seq, err)
 		}
-		n = len(as)
-		queued := map[string]bool{} // endpoint and subject: a queue known not to be empty
-		for _, a := range as {
-			evs, err := webhookEventsOf(tx, a)
-			if err != nil {
-				return fmt.Errorf("audit event %d: %w", a.Seq, err)
-			}
-			for _, ev := range evs {
-				if err := s.queueEvent(tx, a, ev, eps, queued); err != nil {
-					return err
-				}
+		for _, ev := range evs {
+			if err := s.queueEvent(tx, a, ev, eps, queued); err != nil {
+				return 0, err
 			}
 		}
-		if n == 0 {
-			return nil
-		}
-		last := as[n-1].Seq
-		for _, e := range eps {
-			if e.Fanned < last {
-				e.Fanned = last
-				if err := tx.PutWebhookEndpoint(e); err != nil {
-					return err
-				}
+	}
+	last := as[len(as)-1].Seq
+	for _, e := range eps {
+		if e.Fanned < last {
+			e.Fanned = last
+			if err := tx.PutWebhookEndpoint(e); err != nil {
+				return 0, err
 			}
 		}
-		return nil
-	})
-	return n, err
+	}
+	return len(as), nil
 }
 
 // queueEvent writes a webhook event of audit event a and queues a delivery
