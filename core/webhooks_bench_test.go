@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,21 +21,22 @@ import (
 // transaction each) on a store without webhook endpoints and on one with two
 // endpoints taking every event, whose worker delivers them meanwhile to a
 // receiver on loopback (fan-out, claims, HTTP and all, on the same store and
-// cores), one at a time and from 16 clients at once (group commit), in
-// short alternating rounds so that the machine's load weighs on both alike,
-// and reports the webhooks' overhead on the write in percent (target: at
-// most 10): the median of the rounds' overheads, which a burst of load on
-// the shared machine moves little, and that of the totals. A round is about
-// a second of updates (roundUpdates per client), so that each takes in its
-// share of the worker's rounds.
+// cores), one at a time and from 16 clients at once (group commit). It runs
+// b.N pairs of alternating one-second rounds, one on each store, so that the
+// machine's load weighs on both alike and each hooked round takes in about
+// one of the worker's rounds (one a second), and reports the webhooks'
+// overhead on the write in percent (target: at most 10): the median of the
+// pairs' overheads, which a burst of load on the shared machine moves
+// little, and that of the totals.
 func BenchmarkWebhookWriteOverhead(b *testing.B) {
-	const roundUpdates = 250
+	const round = time.Second
 	for _, clients := range []int{1, 16} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			type side struct {
-				update func(client, i int)
-				check  func(hooked bool)
-				cost   time.Duration
+				update  func(client int, tag string)
+				check   func()
+				cost    time.Duration
+				updates int64
 			}
 			sides := map[bool]*side{}
 			for _, hooked := range []bool{false, true} {
@@ -58,50 +60,53 @@ func BenchmarkWebhookWriteOverhead(b *testing.B) {
 				if hooked {
 					queued = countDeliveries(b, e, second)
 				}
-				sides[hooked] = &side{update: func(c, i int) {
-					tag := strconv.Itoa(i)
+				s := &side{update: func(c int, tag string) {
 					if _, err := e.svc.UpdateUser(e.ctx, root, users[c], core.UserPatch{Tag: &tag}); err != nil {
 						b.Error(err)
 					}
-				}, check: func(hooked bool) {
-					if hooked { // every update queued for the second endpoint
-						require.Equal(b, queued+b.N, countDeliveries(b, e, second))
-					}
 				}}
+				s.check = func() {
+					if hooked { // every update queued for the second endpoint
+						require.Equal(b, queued+int(s.updates), countDeliveries(b, e, second))
+					}
+				}
+				sides[hooked] = s
 			}
-			per := roundUpdates * clients
-			rounds := max(1, (b.N+per-1)/per)
 			var overheads []float64
 			b.ResetTimer()
-			for r := range rounds {
-				took := map[bool]time.Duration{}
+			for r := range b.N {
+				perUpdate := map[bool]time.Duration{}
 				for _, hooked := range []bool{r%2 == 0, r%2 != 0} {
 					s, start := sides[hooked], time.Now()
+					var n atomic.Int64
 					var wg sync.WaitGroup
 					for c := range clients {
 						wg.Go(func() {
-							for i := (r*b.N)/rounds + c; i < ((r+1)*b.N)/rounds; i += clients {
-								s.update(c, i)
+							for time.Since(start) < round {
+								s.update(c, strconv.FormatInt(n.Add(1), 10))
 							}
 						})
 					}
 					wg.Wait()
-					took[hooked] = time.Since(start)
-					s.cost += took[hooked]
+					took := time.Since(start)
+					s.cost, s.updates = s.cost+took, s.updates+n.Load()
+					perUpdate[hooked] = took / time.Duration(n.Load())
 				}
-				overheads = append(overheads, 100*(float64(took[true])/float64(took[false])-1))
+				overheads = append(overheads, 100*(float64(perUpdate[true])/float64(perUpdate[false])-1))
 			}
-			for hooked, s := range sides {
-				s.check(hooked)
+			b.StopTimer()
+			for _, s := range sides {
+				s.check()
 			}
 			slices.Sort(overheads)
 			median := overheads[len(overheads)/2]
-			without, with := sides[false].cost/time.Duration(b.N), sides[true].cost/time.Duration(b.N)
+			without := sides[false].cost / time.Duration(sides[false].updates)
+			with := sides[true].cost / time.Duration(sides[true].updates)
 			overall := 100 * (float64(with)/float64(without) - 1)
 			b.ReportMetric(median, "overhead-%")
 			b.ReportMetric(overall, "total-overhead-%")
-			b.Logf("%d clients, %d rounds: %v an update without endpoints, %v with two (overhead: median of rounds %.1f%%, total %.1f%%)",
-				clients, rounds, without, with, median, overall)
+			b.Logf("%d clients, %d pairs of rounds: %v an update without endpoints, %v with two (overhead: median of pairs %.1f%%, total %.1f%%)",
+				clients, b.N, without, with, median, overall)
 		})
 	}
 }
