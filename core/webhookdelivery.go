@@ -452,26 +452,29 @@ func (s *Service) disableWebhook(tx Tx, id, reason string) error {
 }
 
 // RunWebhookDelivery delivers webhooks until ctx ends: a round every tick,
-// and the next one at once while a round leaves work (deliveries due: more
-// queues than a round claims, or chains longer than their share; or audit
-// events beyond a fan-out batch). So a backlog drains at full speed, while
-// changes streaming in one by one cost the store one round (two commits)
-// per tick, however many there are.
+// and while a round leaves work (deliveries due: more queues than a round
+// claims, or chains longer than their share; or audit events beyond a
+// fan-out batch), the next one after a rest as long as the round took. So a
+// trickle of changes costs the store one round (two commits) per tick, and
+// a backlog drains at half the worker's full speed, leaving the API at
+// least half of the time while writes keep it busy.
 func (s *Service) RunWebhookDelivery(ctx context.Context, tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
+		start := time.Now()
 		_, more, err := s.deliverRound(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("webhook delivery", "err", err)
 		}
+		wait := t.C
 		if more {
-			continue
+			wait = time.After(time.Since(start))
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-wait:
 		}
 	}
 }

@@ -335,8 +335,8 @@ func TestWebhookChainStopsAtFailure(t *testing.T) {
 	}
 }
 
-// TestWebhookRunDrainsBacklogAtOnce: RunWebhookDelivery goes on at once,
-// not at its next tick, while a round leaves deliveries due: here each
+// TestWebhookRunDrainsBacklogAtOnce: RunWebhookDelivery goes on after a
+// short rest, not at its next tick, while a round leaves deliveries due: here each
 // user's next event, failed without an attempt once a 410 has disabled the
 // endpoint.
 func TestWebhookRunDrainsBacklogAtOnce(t *testing.T) {
