@@ -270,8 +270,12 @@ func (s *Service) claimWebhooks(tx Tx) ([]claimed, error) {
 				}
 			}
 		}
+		k, err := s.endpointKeys(tx, e, now)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
+		}
 		for _, cd := range c.ds {
-			req, err := s.webhookRequest(tx, e, cd, now)
+			req, err := webhookRequest(tx, e, k, cd, now)
 			if err != nil {
 				return nil, fmt.Errorf("delivery %d: %w", cd.Seq, err)
 			}
@@ -282,35 +286,47 @@ func (s *Service) claimWebhooks(tx Tx) ([]claimed, error) {
 	return cs, nil
 }
 
-// webhookRequest signs a delivery's event for its attempt at now.
-func (s *Service) webhookRequest(tx ReadTx, e *WebhookEndpoint, d *WebhookDelivery, now time.Time) (*WebhookRequest, error) {
-	ev, err := tx.WebhookEvent(d.EventID)
+// webhookKeys sign an endpoint's deliveries: its programme's api key and
+// its secrets in force.
+type webhookKeys struct {
+	apiKey  []byte
+	secrets [][]byte
+}
+
+// endpointKeys opens the keys that sign e's deliveries at now, once for a
+// whole chain.
+func (s *Service) endpointKeys(tx ReadTx, e *WebhookEndpoint, now time.Time) (webhookKeys, error) {
+	var k webhookKeys
+	p, err := tx.Programme(e.ProgrammeID)
 	if err != nil {
-		return nil, err
+		return k, err
 	}
-	p, err := tx.Programme(d.ProgrammeID)
-	if err != nil {
-		return nil, err
-	}
-	var apiKey []byte
 	if p.APIKeySealed != nil {
-		if apiKey, err = s.open(sealAPIKey, p.APIKeySealed); err != nil {
-			return nil, err
+		if k.apiKey, err = s.open(sealAPIKey, p.APIKeySealed); err != nil {
+			return k, err
 		}
 	}
-	var secrets [][]byte
 	for _, sec := range e.Secrets {
 		if sec.Until.IsZero() || now.Before(sec.Until) {
 			key, err := s.open(sealWebhookSecret, sec.Sealed)
 			if err != nil {
-				return nil, err
+				return k, err
 			}
-			secrets = append(secrets, key)
+			k.secrets = append(k.secrets, key)
 		}
+	}
+	return k, nil
+}
+
+// webhookRequest signs a delivery's event to e with k for its attempt at now.
+func webhookRequest(tx ReadTx, e *WebhookEndpoint, k webhookKeys, d *WebhookDelivery, now time.Time) (*WebhookRequest, error) {
+	ev, err := tx.WebhookEvent(d.EventID)
+	if err != nil {
+		return nil, err
 	}
 	return &WebhookRequest{
 		URL:          strings.TrimSuffix(e.URL, "/") + webhookEventPath(ev.Type),
-		Header:       SignWebhook(ev.ID, ev.Body, now, apiKey, secrets),
+		Header:       SignWebhook(ev.ID, ev.Body, now, k.apiKey, k.secrets),
 		Body:         ev.Body,
 		AllowPrivate: e.AllowPrivate,
 	}, nil
