@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -41,6 +43,10 @@ const (
 type Store struct {
 	pool *pgxpool.Pool
 	line line // the Updates waiting for their turn on a log (turns.go)
+	// appenders are the functions passed to Update whose last run appended
+	// to logs: the code of the function (that of a closure's literal) -> the
+	// lock keys of those logs (turns.go).
+	appenders sync.Map
 }
 
 var _ core.Store = (*Store)(nil)
@@ -91,8 +97,15 @@ const (
 // A transaction that fails to serialize (40001) or is chosen as a deadlock
 // victim (40P01), in any statement or at commit, is rolled back and fn runs
 // again, so fn may be called more than once: after appending to a log, in
-// its turn (turns.go); otherwise after a pause, jittered and doubling.
+// its turn (turns.go); otherwise after a pause, jittered and doubling. A
+// function (a closure's literal) that appended to a log the last time it ran
+// goes straight to its turn while this replica's line runs, where it would
+// most likely fail first.
 func (s *Store) Update(ctx context.Context, fn func(core.Tx) error) error {
+	code := reflect.ValueOf(fn).Pointer()
+	if logs, ok := s.appenders.Load(code); ok && s.line.busy() {
+		return s.takeTurn(ctx, fn, logs.([]int32))
+	}
 	pause := backoff
 	for attempt := 1; ; attempt++ {
 		var logs []int32
@@ -100,6 +113,11 @@ func (s *Store) Update(ctx context.Context, fn func(core.Tx) error) error {
 			defer func() { logs = t.logs }()
 			return fn(t)
 		})
+		if len(logs) > 0 {
+			s.appenders.Store(code, logs)
+		} else if attempt == 1 {
+			s.appenders.Delete(code)
+		}
 		if !retryable(err) || attempt == maxAttempts {
 			return err
 		}
@@ -122,7 +140,7 @@ func (s *Store) View(ctx context.Context, fn func(core.ReadTx) error) error {
 		return err
 	}
 	defer pc.Release()
-	t := &tx{ctx: ctx, conn: pc.Conn(), begin: beginView, known: &readAhead{}}
+	t := &tx{ctx: ctx, conn: pc.Conn(), begin: beginView}
 	return t.run(func() error { return fn(t) })
 }
 
@@ -134,7 +152,7 @@ func (s *Store) once(ctx context.Context, begin string, fn func(*tx) error) erro
 		return err
 	}
 	defer pc.Release()
-	t := &tx{ctx: ctx, conn: pc.Conn(), begin: begin}
+	t := &tx{ctx: ctx, conn: pc.Conn(), begin: begin, update: begin == beginUpdate}
 	return t.run(func() error { return fn(t) })
 }
 

@@ -101,23 +101,24 @@ type identityRecord struct {
 }
 
 // Identity brings its root user (whose id is the identity's) and that
-// user's factors along in a View (readahead.go).
+// user's factors along in a View (readahead.go): in an Update they would
+// more often be changed than read.
 func (t *tx) Identity(id string) (*core.Identity, error) {
 	var (
 		data []byte
 		err  error
 	)
-	if t.known == nil {
+	if t.update {
 		err = t.scan("identity "+id, `SELECT data FROM identities WHERE id = $1`, []any{id}, &data)
 	} else {
 		var (
 			root []byte
-			fs   userFactors
+			fs   keyedDatas
 		)
 		err = t.scan("identity "+id, `SELECT i.data, u.data,
 				ARRAY(SELECT f.channel FROM factors f WHERE f.user_id = i.id ORDER BY f.channel),
 				ARRAY(SELECT f.data FROM factors f WHERE f.user_id = i.id ORDER BY f.channel)
-			FROM identities i LEFT JOIN users u ON u.id = i.id WHERE i.id = $1`, []any{id}, &data, &root, &fs.channels, &fs.datas)
+			FROM identities i LEFT JOIN users u ON u.id = i.id WHERE i.id = $1`, []any{id}, &data, &root, &fs.keys, &fs.datas)
 		if err == nil {
 			t.known.keepUser(id, root)
 			t.known.keepFactors(id, fs)

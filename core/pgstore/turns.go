@@ -50,6 +50,13 @@ type line struct {
 	running bool
 }
 
+// busy reports whether a goroutine is running the line.
+func (l *line) busy() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.running
+}
+
 // takeTurn runs fn when the line reaches it and returns its outcome.
 func (s *Store) takeTurn(ctx context.Context, fn func(core.Tx) error, logs []int32) error {
 	tn := &turn{ctx: ctx, fn: fn, logs: logs, done: make(chan error, 1)}
@@ -143,7 +150,7 @@ func (s *Store) runTurns(ctx context.Context, batch []*turn) {
 // or its error, its changes rolled back) and the locks still held, or an
 // error when the transaction as a whole failed, which changed nothing.
 func shareTurns(ctx context.Context, conn *pgx.Conn, locked []int32, batch []*turn) ([]error, []int32, error) {
-	t := &tx{ctx: ctx, conn: conn, begin: beginUpdate, locked: locked}
+	t := &tx{ctx: ctx, conn: conn, begin: beginUpdate, update: true, locked: locked}
 	outcomes := make([]error, len(batch))
 	err := t.run(func() error {
 		for i, tn := range batch {
@@ -152,6 +159,7 @@ func shareTurns(ctx context.Context, conn *pgx.Conn, locked []int32, batch []*tu
 				continue
 			}
 			t.queue("SAVEPOINT turn")
+			t.known = readAhead{}
 			outcomes[i] = tn.call(t)
 			if t.retry != nil {
 				return t.retry
@@ -180,7 +188,7 @@ func alone(ctx context.Context, conn *pgx.Conn, locked *[]int32, tn *turn) error
 				return err
 			}
 		}
-		t := &tx{ctx: ctx, conn: conn, begin: beginUpdate, locked: *locked}
+		t := &tx{ctx: ctx, conn: conn, begin: beginUpdate, update: true, locked: *locked}
 		err := t.run(func() error { return tn.call(t) })
 		*locked, logs = t.locked, lockSet(logs, t.logs)
 		if !retryable(err) || attempt == maxAttempts {

@@ -46,9 +46,10 @@ type tx struct {
 	// logs are the lock keys of the logs the transaction appended to
 	// (logs.go); locked are those conn holds, released with the commit.
 	logs, locked []int32
-	// known is what a View's queries brought along (readahead.go); nil in
-	// an Update.
-	known *readAhead
+	// update is whether the transaction is an Update's, which may write.
+	update bool
+	// known is what the transaction's queries brought along (readahead.go).
+	known readAhead
 }
 
 // queuedWrite is a statement whose result nobody reads unless it fails.
