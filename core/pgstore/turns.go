@@ -116,7 +116,7 @@ func (s *Store) runTurns(ctx context.Context, batch []*turn) {
 	for _, tn := range batch {
 		logs = lockSet(logs, tn.logs)
 	}
-	pc, err := s.acquire(ctx)
+	pc, err := s.acquireEnded(ctx)
 	if err != nil {
 		for _, tn := range batch {
 			tn.done <- err

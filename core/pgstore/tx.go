@@ -35,6 +35,9 @@ type tx struct {
 	// core.Tx's methods take none, and tx lives no longer than that call.
 	ctx  context.Context
 	conn *pgx.Conn
+	// parked is whether the connection is still in the transaction of a
+	// View, whose COMMIT goes ahead of the first statement (park.go).
+	parked bool
 	// begin opens the transaction, sent ahead of its first statement; ""
 	// once sent.
 	begin string
@@ -109,10 +112,14 @@ func (t *tx) queue(sql string, args ...any) {
 // ahead takes what is to be sent before the next statement: a batch of the
 // BEGIN and the queued writes, or nil when there is none.
 func (t *tx) ahead() *pgx.Batch {
-	if t.begin == "" && len(t.queued) == 0 {
+	if !t.parked && t.begin == "" && len(t.queued) == 0 {
 		return nil
 	}
 	b := &pgx.Batch{}
+	if t.parked {
+		b.Queue("COMMIT")
+		t.parked = false
+	}
 	if t.begin != "" {
 		b.Queue(t.begin)
 		t.begin = ""
