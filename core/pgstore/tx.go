@@ -27,9 +27,9 @@ import (
 // Round trips are what a transaction costs most, on both sides: the BEGIN
 // goes out with the first statement, and the writes that cannot fail on a
 // constraint and whose outcome fn does not wait for (an audit event and its
-// tree hashes) are queued and go out with the next statement or the COMMIT,
-// in one pipeline (a pgx batch). A transaction in which fn ran nothing sends
-// nothing.
+// tree hashes, a write to a row the transaction read) are queued and go out
+// with the next statement or the COMMIT, in one pipeline (a pgx batch). A
+// transaction in which fn ran nothing sends nothing.
 type tx struct {
 	// ctx is the context of the Update or View the transaction belongs to:
 	// core.Tx's methods take none, and tx lives no longer than that call.
