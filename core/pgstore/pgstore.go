@@ -45,8 +45,8 @@ type Store struct {
 	pool *pgxpool.Pool
 	line line // the Updates waiting for their turn on a log (turns.go)
 	// appenders are the functions passed to Update whose last run appended
-	// to logs: the code of the function (that of a closure's literal) -> the
-	// lock keys of those logs (turns.go).
+	// to logs: the code of the function (that of a closure's literal) ->
+	// appender (turns.go).
 	appenders sync.Map
 	// parked are the connections whose View's COMMIT is still to be sent,
 	// the longest parked first (park.go); sweeping is whether a sweep of
@@ -105,13 +105,12 @@ const (
 // victim (40P01), in any statement or at commit, is rolled back and fn runs
 // again, so fn may be called more than once: after appending to a log, in
 // its turn (turns.go); otherwise after a pause, jittered and doubling. A
-// function (a closure's literal) that appended to a log the last time it ran
-// goes straight to its turn while this replica's line runs, where it would
-// most likely fail first.
+// function that would most likely fail first goes straight to its turn
+// (straightToTurn).
 func (s *Store) Update(ctx context.Context, fn func(core.Tx) error) error {
 	code := reflect.ValueOf(fn).Pointer()
-	if logs, ok := s.appenders.Load(code); ok && s.line.busy() {
-		return s.takeTurn(ctx, fn, logs.([]int32))
+	if logs, ok := s.straightToTurn(code); ok {
+		return s.takeTurn(ctx, fn, logs)
 	}
 	pause := backoff
 	for attempt := 1; ; attempt++ {
@@ -120,10 +119,8 @@ func (s *Store) Update(ctx context.Context, fn func(core.Tx) error) error {
 			defer func() { logs = t.logs }()
 			return fn(t)
 		})
-		if len(logs) > 0 {
-			s.appenders.Store(code, logs)
-		} else if attempt == 1 {
-			s.appenders.Delete(code)
+		if attempt == 1 {
+			s.noteRun(code, logs, retryable(err))
 		}
 		if !retryable(err) || attempt == maxAttempts {
 			return err

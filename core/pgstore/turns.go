@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -33,6 +34,47 @@ import (
 // maxTurnBatch bounds the functions that share one transaction, below the 64
 // subtransactions PostgreSQL keeps track of in shared memory.
 const maxTurnBatch = 50
+
+// appender is what Update remembers of a function (the code of a closure's
+// literal) whose last run appended to logs.
+type appender struct {
+	logs []int32
+	// failed is when a run of it outside a turn last failed to serialize.
+	failed time.Time
+}
+
+// contendedFor is how long after a run of a function failed outside its turn
+// the next runs go straight to their turn.
+const contendedFor = time.Second
+
+// straightToTurn returns the logs fn (its code) appended to the last time it
+// ran when its next run should go straight to its turn, where it would most
+// likely end up after failing first: while this replica's line runs, or
+// shortly after a run of it failed outside its turn (the line of another
+// replica may hold the log). Once a second has passed, one run tries again
+// outside.
+func (s *Store) straightToTurn(code uintptr) ([]int32, bool) {
+	v, ok := s.appenders.Load(code)
+	if !ok {
+		return nil, false
+	}
+	a := v.(appender)
+	return a.logs, s.line.busy() || time.Since(a.failed) < contendedFor
+}
+
+// noteRun records the logs a first run of fn (its code) outside its turn
+// appended to, and whether it failed to serialize.
+func (s *Store) noteRun(code uintptr, logs []int32, failed bool) {
+	if len(logs) == 0 {
+		s.appenders.Delete(code)
+		return
+	}
+	a := appender{logs: logs}
+	if failed {
+		a.failed = time.Now()
+	}
+	s.appenders.Store(code, a)
+}
 
 // turn is an Update waiting in line.
 type turn struct {
