@@ -20,11 +20,14 @@ import "slices"
 type readAhead struct {
 	users      map[string][]byte     // user id -> the user's data
 	factors    map[string]keyedDatas // user id -> every factor of the user, by channel
-	sessions   map[string][]byte     // token hash -> the session's data
+	sessions   map[string][]byte     // token hash -> the session's data, nil when there is none
 	challenges map[string]keyedDatas // session hash -> every challenge of the session, by purpose
 	// appending is, per programme, the audit tree that the leaf being
 	// appended goes into, with its peaks when its head had them (logs.go).
 	appending map[string]*treePeaks
+	// prefetch is the token hash of a session to bring along with the next
+	// programme by key hash (core.SessionPrefetcher).
+	prefetch []byte
 }
 
 // keyedDatas are records of one owner (a user's factors, a session's
@@ -68,13 +71,14 @@ func (r *readAhead) keepFactors(userID string, fs keyedDatas) {
 	r.factors = keep(r.factors, userID, fs)
 }
 
-// session returns the data of a session read before, if any.
+// session returns the data of a session read before, nil when it was found
+// missing, and whether it was read.
 func (r *readAhead) session(tokenHash []byte) ([]byte, bool) {
 	data, ok := r.sessions[string(tokenHash)]
 	return data, ok
 }
 
-// keepSession keeps the data of a session read.
+// keepSession keeps the data of a session read, nil when there is none.
 func (r *readAhead) keepSession(tokenHash, data []byte) {
 	r.sessions = keep(r.sessions, string(tokenHash), data)
 }

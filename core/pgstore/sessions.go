@@ -12,6 +12,9 @@ import (
 // (readahead.go).
 func (t *tx) Session(tokenHash []byte) (*core.Session, error) {
 	if data, ok := t.known.session(tokenHash); ok {
+		if data == nil {
+			return nil, notFound("session")
+		}
 		return decode[core.Session](data, "session")
 	}
 	var (
@@ -73,7 +76,7 @@ func (t *tx) UpdateSession(s *core.Session) error {
 		return err
 	}
 	const update = `UPDATE sessions SET user_id = $2, last_seen = $3, data = $4 WHERE token_hash = $1`
-	if _, ok := t.known.session(s.TokenHash); ok {
+	if known, _ := t.known.session(s.TokenHash); known != nil {
 		t.queue(update, s.TokenHash, s.UserID, nanos(s.LastSeen), data)
 		t.known.keepSession(s.TokenHash, data)
 		return nil

@@ -62,8 +62,9 @@ type queuedWrite struct {
 }
 
 var (
-	_ core.ReadTx = (*tx)(nil)
-	_ core.Tx     = (*tx)(nil)
+	_ core.ReadTx            = (*tx)(nil)
+	_ core.Tx                = (*tx)(nil)
+	_ core.SessionPrefetcher = (*tx)(nil)
 )
 
 // constraints maps the unique constraints of the schema to core's names.
