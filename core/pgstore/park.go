@@ -25,8 +25,13 @@ type parkedConn struct {
 	at time.Time
 }
 
-// park leaves pc, in a read-only transaction, for the next transaction.
+// park leaves pc, in a read-only transaction, for the next transaction;
+// once Close has begun, it ends the transaction and gives pc back.
 func (s *Store) park(pc *pgxpool.Conn) {
+	if s.closing.Load() {
+		endParked(pc)
+		return
+	}
 	select {
 	case s.parked <- parkedConn{pc, time.Now()}:
 		if s.sweeping.CompareAndSwap(false, true) {
