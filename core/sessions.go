@@ -119,7 +119,7 @@ func (s *Service) Authenticate(ctx context.Context, prog *Programme, token strin
 	)
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		var err error
-		sess, user, err = s.sessionForToken(tx, token)
+		sess, user, err = s.sessionOf(tx, s.keys.hash(purposeSession, token))
 		return err
 	})
 	if err != nil {
@@ -142,6 +142,10 @@ func (s *Service) AuthenticateCall(ctx context.Context, key, token string) (*Cal
 		user *User
 	)
 	err := s.store.View(ctx, func(tx ReadTx) error {
+		tokenHash := s.keys.hash(purposeSession, token)
+		if p, ok := tx.(SessionPrefetcher); ok && token != "" {
+			p.PrefetchSession(tokenHash)
+		}
 		var err error
 		if prog, kind, err = s.programmeForKey(tx, key); err != nil {
 			return err
@@ -149,7 +153,7 @@ func (s *Service) AuthenticateCall(ctx context.Context, key, token string) (*Cal
 		if token == "" {
 			return errMissingToken
 		}
-		sess, user, err = s.sessionForToken(tx, token)
+		sess, user, err = s.sessionOf(tx, tokenHash)
 		return err
 	})
 	if err != nil {
@@ -164,9 +168,9 @@ var (
 	errInvalidToken = &Error{Class: ErrUnauthenticated, Message: "invalid or expired token"}
 )
 
-// sessionForToken finds the session of a non-empty token in tx, and its user.
-func (s *Service) sessionForToken(tx ReadTx, token string) (*Session, *User, error) {
-	sess, err := tx.Session(s.keys.hash(purposeSession, token))
+// sessionOf finds the session of a non-empty token (its hash) in tx, and its user.
+func (s *Service) sessionOf(tx ReadTx, tokenHash []byte) (*Session, *User, error) {
+	sess, err := tx.Session(tokenHash)
 	if err == nil {
 		var user *User
 		if user, err = tx.User(sess.UserID); err == nil {

@@ -176,6 +176,14 @@ type SessionReader interface {
 	UserSessions(userID string) ([]*Session, error)
 }
 
+// SessionPrefetcher is what a ReadTx may also do, for a store whose every
+// read is a round trip: told the session an authenticated call will read
+// next, it brings it (and its user) along with the programme of the call's
+// key (AuthenticateCall). Reads answer the same with or without it.
+type SessionPrefetcher interface {
+	PrefetchSession(tokenHash []byte)
+}
+
 // SessionWriter writes sessions.
 type SessionWriter interface {
 	InsertSession(s *Session) error

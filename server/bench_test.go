@@ -23,7 +23,9 @@ import (
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/internal/loadgen"
+	"github.com/deputyhq/deputy/internal/pgtest"
 	"github.com/deputyhq/deputy/internal/testserver"
+	"github.com/deputyhq/deputy/internal/teststore"
 	"github.com/deputyhq/deputy/password"
 	"github.com/deputyhq/deputy/server"
 	"github.com/deputyhq/deputy/webhook"
@@ -189,7 +191,7 @@ func benchmarkCorporateGet(b *testing.B, connections, replicas int) {
 	insts := startReplicas(b, testserver.Options{Server: server.Options{Logger: slog.New(slog.NewTextHandler(logFile, nil))}}, replicas)
 	_, token := newBenchClient(insts...).seedRoot(b, "root@bench.test")
 	for b.Loop() {
-		cpu, steal := processCPU(), measureSteal(b)
+		cpu, steal := measureCPU(b), measureSteal(b)
 		runs := make([]loadgen.Result, len(insts))
 		errs := make([]error, len(insts))
 		var wg sync.WaitGroup
@@ -220,7 +222,7 @@ func benchmarkCorporateGet(b *testing.B, connections, replicas int) {
 				res.FirstErr = r.FirstErr
 			}
 		}
-		b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(res.Requests), "server-cpu-us/req")
+		cpu(res)
 		steal()
 		report(b, res)
 	}
@@ -248,6 +250,31 @@ func BenchmarkCorporateGetHandler(b *testing.B) {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}
 	}
+}
+
+// measureCPU starts measuring the CPU time this process (Deputy with the load
+// generator) and, on PostgreSQL, the database server use; the function it
+// returns reports both per request of res.
+func measureCPU(b *testing.B) func(res loadgen.Result) {
+	self, db := processCPU(), postgresCPU(b)
+	return func(res loadgen.Result) {
+		if res.Requests == 0 {
+			return
+		}
+		b.ReportMetric(float64((processCPU()-self).Microseconds())/float64(res.Requests), "server-cpu-us/req")
+		if teststore.OnPostgres() {
+			b.ReportMetric(float64((postgresCPU(b)-db).Microseconds())/float64(res.Requests), "postgres-cpu-us/req")
+		}
+	}
+}
+
+// postgresCPU is the CPU time the PostgreSQL server has used so far, or zero
+// on bbolt.
+func postgresCPU(b *testing.B) time.Duration {
+	if !teststore.OnPostgres() {
+		return 0
+	}
+	return pgtest.CPU(b)
 }
 
 // processCPU is the CPU time this process has used, in user and kernel mode.
@@ -371,10 +398,12 @@ func benchmarkOTPVerify(b *testing.B, replicas int) {
 		b.Fatal(setup.FirstErr)
 	}
 	b.ResetTimer()
+	cpu := measureCPU(b)
 	res := loadgen.Run(context.Background(), loadgen.Config{Workers: 64, Requests: b.N, Do: func(ctx context.Context, _, i int) error {
 		return c.do(ctx, "POST", "/multi/stepup/challenges/otp/SMS/verify", tokens[i], map[string]string{"verificationCode": core.SandboxCode}, 204, nil)
 	}})
 	b.StopTimer()
+	cpu(res)
 	report(b, res)
 }
 
@@ -387,7 +416,10 @@ func benchmarkUserCreate(b *testing.B, replicas int) {
 	_, token := c.seedRoot(b, "root@bench.test")
 	c.stepUp(b, token)
 	b.ResetTimer()
-	report(b, c.createUsers(b.N, token, 0))
+	cpu := measureCPU(b)
+	res := c.createUsers(b.N, token, 0)
+	cpu(res)
+	report(b, res)
 }
 
 // BenchmarkUserCreateWebhooks measures user creation over HTTP as

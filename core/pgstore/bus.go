@@ -14,7 +14,12 @@ var _ core.PushBus = (*Store)(nil)
 // Publish implements core.PushBus: a NOTIFY every replica's Listen hears.
 // The payload is the user's id only.
 func (s *Store) Publish(ctx context.Context, userID string) error {
-	_, err := s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, pushChannel, userID)
+	pc, err := s.acquireEnded(ctx)
+	if err != nil {
+		return err
+	}
+	defer pc.Release()
+	_, err = pc.Exec(ctx, `SELECT pg_notify($1, $2)`, pushChannel, userID)
 	return err
 }
 
@@ -22,7 +27,7 @@ func (s *Store) Publish(ctx context.Context, userID string) error {
 // the pool (a connection that listens must not serve transactions) and
 // closed when Listen returns.
 func (s *Store) Listen(ctx context.Context, ready func(), wake func(userID string)) error {
-	pooled, err := s.pool.Acquire(ctx)
+	pooled, err := s.acquireEnded(ctx)
 	if err != nil {
 		return err
 	}

@@ -17,9 +17,9 @@ var _ core.Leader = (*Store)(nil)
 // connection, held while fn runs: another replica's Lead of the same name
 // does not wait, it skips.
 func (s *Store) Lead(ctx context.Context, name string, fn func(context.Context) error) (bool, error) {
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := s.acquireEnded(ctx)
 	if err != nil {
-		return false, unreachable(ctx, err)
+		return false, err
 	}
 	h := fnv.New32a()
 	h.Write([]byte(name))

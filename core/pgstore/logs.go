@@ -37,27 +37,35 @@ func logKey(programmeID, log string) int32 {
 	return int32(h.Sum32())
 }
 
-// nextInLog returns the next number of a programme's log. The head moves
-// only while the log's advisory lock is free or this session's: a
-// transaction that finds a line holding it (turns.go) joins the line
-// (errLogQueued) rather than overtake it, which would fail the line's
+// nextInLog returns the next number of a programme's log; for the audit
+// log, it keeps the peaks of the tree the new leaf goes into (auditpeaks.go).
+// The head moves only while the log's advisory lock is free or this
+// session's: a transaction that finds a line holding it (turns.go) joins the
+// line (errLogQueued) rather than overtake it, which would fail the line's
 // transaction.
 func (t *tx) nextInLog(programmeID, log string) (uint64, error) {
 	k := logKey(programmeID, log)
 	if !slices.Contains(t.logs, k) {
 		t.logs = append(t.logs, k)
 	}
-	var n int64
+	var (
+		n        int64
+		treeSize *int64
+		peaks    []byte
+	)
 	err := t.scan("log head", `INSERT INTO log_heads (programme_id, log, last) VALUES ($1, $2, 1)
 		ON CONFLICT (programme_id, log) DO UPDATE SET last = log_heads.last + 1
 			WHERE pg_try_advisory_xact_lock($3, $4)
-		RETURNING last`,
-		[]any{programmeID, log, int32(logClass), k}, &n)
+		RETURNING last, tree_size, tree_peaks`,
+		[]any{programmeID, log, int32(logClass), k}, &n, &treeSize, &peaks)
 	if isNotFound(err) {
 		err = errLogQueued
 		if t.retry == nil {
 			t.retry = err
 		}
+	}
+	if err == nil && log == logAudit {
+		t.known.appending = keep(t.known.appending, programmeID, newTreePeaks(n-1, treeSize, peaks))
 	}
 	return uint64(n), err
 }
@@ -119,9 +127,24 @@ func (t *tx) AuditSize(programmeID string) (int64, error) {
 	return sizes[0], nil
 }
 
+// AuditHashes answers an append (nextInLog) from the tree's peaks when it
+// can, and otherwise reads them along with the hashes asked for.
 func (t *tx) AuditHashes(programmeID string, indexes []int64) ([]tlog.Hash, error) {
+	if len(indexes) == 0 {
+		return nil, nil
+	}
+	tp := t.known.appending[programmeID]
+	if tp != nil {
+		if out, ok := tp.lookup(indexes); ok {
+			return out, nil
+		}
+	}
+	read := indexes
+	if tp != nil && !tp.known {
+		read = append(slices.Clone(indexes), peakIndexes(tp.size)...)
+	}
 	stored := map[int64][]byte{}
-	err := t.query(`SELECT idx, hash FROM audit_hashes WHERE programme_id = $1 AND idx = ANY($2)`, []any{programmeID, indexes},
+	err := t.query(`SELECT idx, hash FROM audit_hashes WHERE programme_id = $1 AND idx = ANY($2)`, []any{programmeID, read},
 		func(rows pgx.Rows) error {
 			var (
 				idx  int64
@@ -136,6 +159,9 @@ func (t *tx) AuditHashes(programmeID string, indexes []int64) ([]tlog.Hash, erro
 	if err != nil {
 		return nil, err
 	}
+	if tp != nil && !tp.known {
+		tp.learn(stored)
+	}
 	out := make([]tlog.Hash, len(indexes))
 	for i, x := range indexes {
 		h := stored[x]
@@ -147,6 +173,8 @@ func (t *tx) AuditHashes(programmeID string, indexes []int64) ([]tlog.Hash, erro
 	return out, nil
 }
 
+// PutAuditHashes stores the hashes, queued, and after an append the tree's
+// new peaks in its head.
 func (t *tx) PutAuditHashes(programmeID string, start int64, hashes []tlog.Hash) error {
 	hs := make([][]byte, len(hashes))
 	for i := range hashes {
@@ -155,6 +183,13 @@ func (t *tx) PutAuditHashes(programmeID string, start int64, hashes []tlog.Hash)
 	t.queue(`INSERT INTO audit_hashes (programme_id, idx, hash)
 		SELECT $1, $2 + ord - 1, hash FROM unnest($3::bytea[]) WITH ORDINALITY AS h (hash, ord)
 		ON CONFLICT (programme_id, idx) DO UPDATE SET hash = excluded.hash`, programmeID, start, hs)
+	if tp := t.known.appending[programmeID]; tp != nil && start == tlog.StoredHashIndex(0, tp.size) {
+		if peaks, ok := tp.grown(hashes); ok {
+			t.queue(`UPDATE log_heads SET tree_size = $3, tree_peaks = $4 WHERE programme_id = $1 AND log = $2`,
+				programmeID, logAudit, tp.size+1, encodePeaks(peaks))
+		}
+	}
+	delete(t.known.appending, programmeID)
 	return nil
 }
 

@@ -1,12 +1,15 @@
 package pgstore_test
 
 import (
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/core/pgstore"
@@ -181,4 +184,91 @@ func TestMigration0004(t *testing.T) {
 		assert.Empty(t, running)
 		return err
 	}))
+}
+
+// memHashes is an audit tree in memory (tlog.HashReader), to check the stored one against.
+type memHashes map[int64]tlog.Hash
+
+func (m memHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		out[i] = m[x]
+	}
+	return out, nil
+}
+
+// add hashes leaf n of e into m, as core.AddAuditLeaf does into a store.
+func (m memHashes) add(t *testing.T, e *core.AuditEvent) {
+	t.Helper()
+	n := int64(e.Seq) - 1
+	hashes, err := tlog.StoredHashes(n, core.AuditLeaf(e), m)
+	require.NoError(t, err)
+	for i, h := range hashes {
+		m[tlog.StoredHashIndex(0, n)+int64(i)] = h
+	}
+}
+
+// TestMigration0005 brings a version 4 database holding an audit log of
+// five events to version 5: its head has no tree peaks, the next append
+// reads them from audit_hashes and keeps them in the head, and every append
+// after that builds on those; the tree is the one tlog builds throughout.
+func TestMigration0005(t *testing.T) {
+	url := pgtest.URL(t)
+	require.NoError(t, pgstore.MigrateTo(t.Context(), url, 4))
+	conn := connect(t, url)
+	want := memHashes{}
+	event := func(seq uint64) *core.AuditEvent {
+		return &core.AuditEvent{Seq: seq, ProgrammeID: "p1", Action: "user.update", Subject: fmt.Sprint(seq), At: time.Unix(int64(seq), 0).UTC()}
+	}
+	for seq := uint64(1); seq <= 5; seq++ {
+		want.add(t, event(seq))
+	}
+	for idx, h := range want {
+		_, err := conn.Exec(t.Context(), `INSERT INTO audit_hashes (programme_id, idx, hash) VALUES ('p1', $1, $2)`, idx, h[:])
+		require.NoError(t, err)
+	}
+	_, err := conn.Exec(t.Context(), `INSERT INTO log_heads (programme_id, log, last) VALUES ('p1', 'audit', 5)`)
+	require.NoError(t, err)
+
+	s, err := pgstore.Open(t.Context(), url, pgstore.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	assert.Equal(t, allVersions(), applied(t, conn))
+	var treeSize *int64
+	require.NoError(t, conn.QueryRow(t.Context(), `SELECT tree_size FROM log_heads WHERE programme_id = 'p1'`).Scan(&treeSize))
+	assert.Nil(t, treeSize, "peaks before the first append")
+
+	for seq := uint64(6); seq <= 16; seq++ {
+		e := event(seq)
+		e.Seq = 0 // AppendAudit numbers it
+		require.NoError(t, s.Update(t.Context(), func(tx core.Tx) error {
+			if err := tx.AppendAudit(e); err != nil {
+				return err
+			}
+			return core.AddAuditLeaf(tx, e)
+		}))
+		require.Equal(t, seq, e.Seq)
+		want.add(t, e)
+		require.NoError(t, conn.QueryRow(t.Context(), `SELECT tree_size FROM log_heads WHERE programme_id = 'p1'`).Scan(&treeSize))
+		require.NotNil(t, treeSize)
+		assert.Equal(t, int64(seq), *treeSize)
+		require.NoError(t, s.View(t.Context(), func(tx core.ReadTx) error {
+			got, err := tlog.TreeHash(int64(seq), storedHashes{tx, "p1"})
+			require.NoError(t, err)
+			wantRoot, err := tlog.TreeHash(int64(seq), want)
+			require.NoError(t, err)
+			assert.Equal(t, wantRoot, got, "tree of %d leaves", seq)
+			return nil
+		}))
+	}
+}
+
+// storedHashes reads a programme's stored audit tree in tx (tlog.HashReader).
+type storedHashes struct {
+	tx          core.ReadTx
+	programmeID string
+}
+
+func (r storedHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	return r.tx.AuditHashes(r.programmeID, indexes)
 }

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -41,6 +44,15 @@ const (
 type Store struct {
 	pool *pgxpool.Pool
 	line line // the Updates waiting for their turn on a log (turns.go)
+	// appenders are the functions passed to Update whose last run appended
+	// to logs: the code of the function (that of a closure's literal) ->
+	// appender (turns.go).
+	appenders sync.Map
+	// parked are the connections whose View's COMMIT is still to be sent,
+	// the longest parked first (park.go); sweeping is whether a sweep of
+	// them is due, closing whether Close has begun.
+	parked            chan parkedConn
+	sweeping, closing atomic.Bool
 }
 
 var _ core.Store = (*Store)(nil)
@@ -72,11 +84,12 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, parked: make(chan parkedConn, cfg.MaxConns)}, nil
 }
 
 // Close closes every connection of the pool; it waits for those in use.
 func (s *Store) Close() error {
+	s.closeParked()
 	s.pool.Close()
 	return nil
 }
@@ -91,8 +104,14 @@ const (
 // A transaction that fails to serialize (40001) or is chosen as a deadlock
 // victim (40P01), in any statement or at commit, is rolled back and fn runs
 // again, so fn may be called more than once: after appending to a log, in
-// its turn (turns.go); otherwise after a pause, jittered and doubling.
+// its turn (turns.go); otherwise after a pause, jittered and doubling. A
+// function that would most likely fail first goes straight to its turn
+// (straightToTurn).
 func (s *Store) Update(ctx context.Context, fn func(core.Tx) error) error {
+	code := reflect.ValueOf(fn).Pointer()
+	if logs, ok := s.straightToTurn(code); ok {
+		return s.takeTurn(ctx, fn, logs)
+	}
 	pause := backoff
 	for attempt := 1; ; attempt++ {
 		var logs []int32
@@ -100,6 +119,9 @@ func (s *Store) Update(ctx context.Context, fn func(core.Tx) error) error {
 			defer func() { logs = t.logs }()
 			return fn(t)
 		})
+		if attempt == 1 {
+			s.noteRun(code, logs, retryable(err))
+		}
 		if !retryable(err) || attempt == maxAttempts {
 			return err
 		}
@@ -115,39 +137,37 @@ func (s *Store) Update(ctx context.Context, fn func(core.Tx) error) error {
 	}
 }
 
-// View runs fn in a REPEATABLE READ, READ ONLY transaction: one snapshot.
+// View runs fn in a REPEATABLE READ, READ ONLY transaction: one snapshot,
+// which ends when the connection is next used (park.go).
 func (s *Store) View(ctx context.Context, fn func(core.ReadTx) error) error {
-	pc, err := s.acquire(ctx)
+	pc, parked, err := s.acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer pc.Release()
-	t := &tx{ctx: ctx, conn: pc.Conn(), begin: beginView, known: &readAhead{}}
+	defer func() {
+		switch conn := pc.Conn(); {
+		case conn.IsClosed() || conn.PgConn().TxStatus() == 'I':
+			pc.Release()
+		case conn.PgConn().IsBusy(): // fn panicked amid a read
+			_ = pc.Hijack().Close(context.WithoutCancel(ctx))
+		default:
+			s.park(pc)
+		}
+	}()
+	t := &tx{ctx: ctx, conn: pc.Conn(), begin: beginView, parked: parked}
 	return t.run(func() error { return fn(t) })
 }
 
 // once runs fn once in a transaction that begin opens, committing when fn
 // returns nil.
 func (s *Store) once(ctx context.Context, begin string, fn func(*tx) error) error {
-	pc, err := s.acquire(ctx)
+	pc, parked, err := s.acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer pc.Release()
-	t := &tx{ctx: ctx, conn: pc.Conn(), begin: begin}
+	t := &tx{ctx: ctx, conn: pc.Conn(), begin: begin, update: begin == beginUpdate, parked: parked}
 	return t.run(func() error { return fn(t) })
-}
-
-// acquire takes a connection from the pool.
-func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	pc, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return nil, unreachable(ctx, storeError(err))
-	}
-	return pc, nil
 }
 
 // release gives the connection back to the pool without the log locks it
@@ -162,14 +182,15 @@ func release(ctx context.Context, pc *pgxpool.Conn, locked []int32) {
 	pc.Release()
 }
 
-// run runs fn once in t's transaction, committing when fn returns nil, and
-// rolls back whatever did not commit, also when fn panics.
+// run runs fn once in t's transaction. An Update's commits when fn returns
+// nil, and whatever did not commit is rolled back, also when fn panics; a
+// View's is left to View.
 func (t *tx) run(fn func() error) error {
 	if err := t.ctx.Err(); err != nil {
 		return err
 	}
 	defer func() {
-		if t.conn.PgConn().TxStatus() != 'I' && !t.conn.IsClosed() {
+		if t.update && t.conn.PgConn().TxStatus() != 'I' && !t.conn.IsClosed() {
 			// A connection still in a transaction is not given back to the pool
 			// (pgxpool closes it), so a failed ROLLBACK loses nothing.
 			_, _ = t.conn.Exec(context.WithoutCancel(t.ctx), "ROLLBACK")
@@ -180,7 +201,7 @@ func (t *tx) run(fn func() error) error {
 		// fn may have turned the failure into an error of its own (or none).
 		return t.retry
 	}
-	if err != nil {
+	if err != nil || !t.update {
 		return err
 	}
 	return t.commit()

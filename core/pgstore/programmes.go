@@ -10,10 +10,36 @@ func (t *tx) Programme(id string) (*core.Programme, error) {
 	return get[core.Programme](t, "programme "+id, `SELECT data FROM programmes WHERE id = $1`, id)
 }
 
+// ProgrammeByKeyHash brings along the session PrefetchSession named, if
+// any, and its user (readahead.go).
 func (t *tx) ProgrammeByKeyHash(hash []byte) (*core.Programme, error) {
-	return get[core.Programme](t, "programme by key hash",
-		`SELECT p.data FROM programme_keys k JOIN programmes p ON p.id = k.programme_id WHERE k.hash = $1`, nullBytes(hash))
+	session := t.known.prefetch
+	if session == nil {
+		return get[core.Programme](t, "programme by key hash",
+			`SELECT p.data FROM programme_keys k JOIN programmes p ON p.id = k.programme_id WHERE k.hash = $1`, nullBytes(hash))
+	}
+	t.known.prefetch = nil
+	var data, sess, user []byte
+	if err := t.scan("programme by key hash", `SELECT p.data, s.data, u.data
+		FROM programme_keys k JOIN programmes p ON p.id = k.programme_id
+			LEFT JOIN sessions s ON s.token_hash = $2 LEFT JOIN users u ON u.id = s.user_id
+		WHERE k.hash = $1`, []any{nullBytes(hash), session}, &data, &sess, &user); err != nil {
+		return nil, err
+	}
+	t.known.keepSession(session, sess)
+	if sess != nil {
+		s, err := decode[core.Session](sess, "session")
+		if err != nil {
+			return nil, err
+		}
+		t.known.keepUser(s.UserID, user)
+	}
+	return decode[core.Programme](data, "programme by key hash")
 }
+
+// PrefetchSession implements core.SessionPrefetcher: the next
+// ProgrammeByKeyHash brings the session along.
+func (t *tx) PrefetchSession(tokenHash []byte) { t.known.prefetch = tokenHash }
 
 func (t *tx) Programmes() ([]*core.Programme, error) {
 	return list[core.Programme](t, "programme", `SELECT data FROM programmes ORDER BY id`)
@@ -101,23 +127,24 @@ type identityRecord struct {
 }
 
 // Identity brings its root user (whose id is the identity's) and that
-// user's factors along in a View (readahead.go).
+// user's factors along in a View (readahead.go): in an Update they would
+// more often be changed than read.
 func (t *tx) Identity(id string) (*core.Identity, error) {
 	var (
 		data []byte
 		err  error
 	)
-	if t.known == nil {
+	if t.update {
 		err = t.scan("identity "+id, `SELECT data FROM identities WHERE id = $1`, []any{id}, &data)
 	} else {
 		var (
 			root []byte
-			fs   userFactors
+			fs   keyedDatas
 		)
 		err = t.scan("identity "+id, `SELECT i.data, u.data,
 				ARRAY(SELECT f.channel FROM factors f WHERE f.user_id = i.id ORDER BY f.channel),
 				ARRAY(SELECT f.data FROM factors f WHERE f.user_id = i.id ORDER BY f.channel)
-			FROM identities i LEFT JOIN users u ON u.id = i.id WHERE i.id = $1`, []any{id}, &data, &root, &fs.channels, &fs.datas)
+			FROM identities i LEFT JOIN users u ON u.id = i.id WHERE i.id = $1`, []any{id}, &data, &root, &fs.keys, &fs.datas)
 		if err == nil {
 			t.known.keepUser(id, root)
 			t.known.keepFactors(id, fs)

@@ -2,67 +2,112 @@ package pgstore
 
 import "slices"
 
-// readAhead holds what a View's queries brought along beside the record asked
-// for. A View reads one snapshot, so a row brought along is the row a later
-// query in it would return: the reads every authenticated request makes one
-// after another (a session, then its user; an identity, then its root user,
-// whose id is the identity's, and that user's factors) take one round trip
-// instead of two or three. An Update, which may change those rows between
-// reads, has none and queries each time.
+// readAhead holds what a transaction's queries brought along beside the
+// record asked for. A transaction reads one snapshot (REPEATABLE READ or
+// SERIALIZABLE), so a row brought along is the row a later query in it would
+// return, unless the transaction itself changes it: every write to a kind of
+// row kept here forgets what it may change. The reads an authenticated call
+// makes one after another (a session, then its user, that user's factors and
+// the session's challenges; an identity, then its root user, whose id is the
+// identity's, and that user's factors) take one round trip instead of two to
+// four, and an Update's write to a row it read cannot miss it (a row another
+// transaction deleted since the snapshot fails to serialize), so it can be
+// queued (tx.queue).
+//
+// In a transaction that Updates share (turns.go), each function starts with
+// nothing known: one rolled back to its savepoint may have kept rows it had
+// changed.
 type readAhead struct {
-	users   map[string][]byte      // user id -> the user's data
-	factors map[string]userFactors // user id -> every factor of the user
+	users      map[string][]byte     // user id -> the user's data
+	factors    map[string]keyedDatas // user id -> every factor of the user, by channel
+	sessions   map[string][]byte     // token hash -> the session's data, nil when there is none
+	challenges map[string]keyedDatas // session hash -> every challenge of the session, by purpose
+	// appending is, per programme, the audit tree that the leaf being
+	// appended goes into, with its peaks when its head had them (logs.go).
+	appending map[string]*treePeaks
+	// prefetch is the token hash of a session to bring along with the next
+	// programme by key hash (core.SessionPrefetcher).
+	prefetch []byte
 }
 
-// userFactors are all the factors of a user, in channel order.
-type userFactors struct {
-	channels []string
-	datas    [][]byte
+// keyedDatas are records of one owner (a user's factors, a session's
+// challenges), each under its key (channel, purpose), in key order.
+type keyedDatas struct {
+	keys  []string
+	datas [][]byte
+}
+
+// get returns the data of the record under key, if there is one.
+func (kd keyedDatas) get(key string) ([]byte, bool) {
+	i := slices.Index(kd.keys, key)
+	if i < 0 {
+		return nil, false
+	}
+	return kd.datas[i], true
 }
 
 // user returns the data of a user brought along, if any.
 func (r *readAhead) user(id string) ([]byte, bool) {
-	if r == nil {
-		return nil, false
-	}
 	data, ok := r.users[id]
 	return data, ok
-}
-
-// userFactors returns the factors of a user brought along, if they were.
-func (r *readAhead) userFactors(userID string) (userFactors, bool) {
-	if r == nil {
-		return userFactors{}, false
-	}
-	fs, ok := r.factors[userID]
-	return fs, ok
 }
 
 // keepUser keeps the data of a user a query brought along; nil (no such
 // user) keeps nothing.
 func (r *readAhead) keepUser(id string, data []byte) {
-	if data == nil {
-		return
+	if data != nil {
+		r.users = keep(r.users, id, data)
 	}
-	if r.users == nil {
-		r.users = map[string][]byte{}
-	}
-	r.users[id] = data
+}
+
+// userFactors returns the factors of a user brought along, if they were.
+func (r *readAhead) userFactors(userID string) (keyedDatas, bool) {
+	fs, ok := r.factors[userID]
+	return fs, ok
 }
 
 // keepFactors keeps every factor of a user a query brought along.
-func (r *readAhead) keepFactors(userID string, fs userFactors) {
-	if r.factors == nil {
-		r.factors = map[string]userFactors{}
-	}
-	r.factors[userID] = fs
+func (r *readAhead) keepFactors(userID string, fs keyedDatas) {
+	r.factors = keep(r.factors, userID, fs)
 }
 
-// factor returns the data of the factor of a channel, if the user has one.
-func (fs userFactors) factor(channel string) ([]byte, bool) {
-	i := slices.Index(fs.channels, channel)
-	if i < 0 {
-		return nil, false
+// session returns the data of a session read before, nil when it was found
+// missing, and whether it was read.
+func (r *readAhead) session(tokenHash []byte) ([]byte, bool) {
+	data, ok := r.sessions[string(tokenHash)]
+	return data, ok
+}
+
+// keepSession keeps the data of a session read, nil when there is none.
+func (r *readAhead) keepSession(tokenHash, data []byte) {
+	r.sessions = keep(r.sessions, string(tokenHash), data)
+}
+
+// sessionChallenges returns the challenges of a session brought along, if they were.
+func (r *readAhead) sessionChallenges(sessionHash []byte) (keyedDatas, bool) {
+	cs, ok := r.challenges[string(sessionHash)]
+	return cs, ok
+}
+
+// keepChallenges keeps every challenge of a session a query brought along.
+func (r *readAhead) keepChallenges(sessionHash []byte, cs keyedDatas) {
+	r.challenges = keep(r.challenges, string(sessionHash), cs)
+}
+
+// The forget methods drop what a write may change.
+
+func (r *readAhead) forgetUser(id string)                { delete(r.users, id) }
+func (r *readAhead) forgetFactors(userID string)         { delete(r.factors, userID) }
+func (r *readAhead) forgetSession(tokenHash []byte)      { delete(r.sessions, string(tokenHash)) }
+func (r *readAhead) forgetSessions()                     { clear(r.sessions) }
+func (r *readAhead) forgetChallenges(sessionHash []byte) { delete(r.challenges, string(sessionHash)) }
+func (r *readAhead) forgetAllChallenges()                { clear(r.challenges) }
+
+// keep puts v under k in m, making m when it is nil.
+func keep[V any](m map[string]V, k string, v V) map[string]V {
+	if m == nil {
+		m = map[string]V{}
 	}
-	return fs.datas[i], true
+	m[k] = v
+	return m
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -34,6 +35,47 @@ import (
 // subtransactions PostgreSQL keeps track of in shared memory.
 const maxTurnBatch = 50
 
+// appender is what Update remembers of a function (the code of a closure's
+// literal) whose last run appended to logs.
+type appender struct {
+	logs []int32
+	// failed is when a run of it outside a turn last failed to serialize.
+	failed time.Time
+}
+
+// contendedFor is how long after a run of a function failed outside its turn
+// the next runs go straight to their turn.
+const contendedFor = time.Second
+
+// straightToTurn returns the logs fn (its code) appended to the last time it
+// ran when its next run should go straight to its turn, where it would most
+// likely end up after failing first: while this replica's line runs, or
+// shortly after a run of it failed outside its turn (the line of another
+// replica may hold the log). Once a second has passed, one run tries again
+// outside.
+func (s *Store) straightToTurn(code uintptr) ([]int32, bool) {
+	v, ok := s.appenders.Load(code)
+	if !ok {
+		return nil, false
+	}
+	a := v.(appender)
+	return a.logs, s.line.busy() || time.Since(a.failed) < contendedFor
+}
+
+// noteRun records the logs a first run of fn (its code) outside its turn
+// appended to, and whether it failed to serialize.
+func (s *Store) noteRun(code uintptr, logs []int32, failed bool) {
+	if len(logs) == 0 {
+		s.appenders.Delete(code)
+		return
+	}
+	a := appender{logs: logs}
+	if failed {
+		a.failed = time.Now()
+	}
+	s.appenders.Store(code, a)
+}
+
 // turn is an Update waiting in line.
 type turn struct {
 	ctx  context.Context
@@ -48,6 +90,13 @@ type line struct {
 	mu      sync.Mutex
 	waiting []*turn
 	running bool
+}
+
+// busy reports whether a goroutine is running the line.
+func (l *line) busy() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.running
 }
 
 // takeTurn runs fn when the line reaches it and returns its outcome.
@@ -109,7 +158,7 @@ func (s *Store) runTurns(ctx context.Context, batch []*turn) {
 	for _, tn := range batch {
 		logs = lockSet(logs, tn.logs)
 	}
-	pc, err := s.acquire(ctx)
+	pc, err := s.acquireEnded(ctx)
 	if err != nil {
 		for _, tn := range batch {
 			tn.done <- err
@@ -143,7 +192,7 @@ func (s *Store) runTurns(ctx context.Context, batch []*turn) {
 // or its error, its changes rolled back) and the locks still held, or an
 // error when the transaction as a whole failed, which changed nothing.
 func shareTurns(ctx context.Context, conn *pgx.Conn, locked []int32, batch []*turn) ([]error, []int32, error) {
-	t := &tx{ctx: ctx, conn: conn, begin: beginUpdate, locked: locked}
+	t := &tx{ctx: ctx, conn: conn, begin: beginUpdate, update: true, locked: locked}
 	outcomes := make([]error, len(batch))
 	err := t.run(func() error {
 		for i, tn := range batch {
@@ -152,6 +201,7 @@ func shareTurns(ctx context.Context, conn *pgx.Conn, locked []int32, batch []*tu
 				continue
 			}
 			t.queue("SAVEPOINT turn")
+			t.known = readAhead{}
 			outcomes[i] = tn.call(t)
 			if t.retry != nil {
 				return t.retry
@@ -180,7 +230,7 @@ func alone(ctx context.Context, conn *pgx.Conn, locked *[]int32, tn *turn) error
 				return err
 			}
 		}
-		t := &tx{ctx: ctx, conn: conn, begin: beginUpdate, locked: *locked}
+		t := &tx{ctx: ctx, conn: conn, begin: beginUpdate, update: true, locked: *locked}
 		err := t.run(func() error { return tn.call(t) })
 		*locked, logs = t.locked, lockSet(logs, t.logs)
 		if !retryable(err) || attempt == maxAttempts {

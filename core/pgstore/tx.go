@@ -27,14 +27,17 @@ import (
 // Round trips are what a transaction costs most, on both sides: the BEGIN
 // goes out with the first statement, and the writes that cannot fail on a
 // constraint and whose outcome fn does not wait for (an audit event and its
-// tree hashes) are queued and go out with the next statement or the COMMIT,
-// in one pipeline (a pgx batch). A transaction in which fn ran nothing sends
-// nothing.
+// tree hashes, a write to a row the transaction read) are queued and go out
+// with the next statement or the COMMIT, in one pipeline (a pgx batch). A
+// transaction in which fn ran nothing sends nothing.
 type tx struct {
 	// ctx is the context of the Update or View the transaction belongs to:
 	// core.Tx's methods take none, and tx lives no longer than that call.
 	ctx  context.Context
 	conn *pgx.Conn
+	// parked is whether the connection is still in the transaction of a
+	// View, whose COMMIT goes ahead of the first statement (park.go).
+	parked bool
 	// begin opens the transaction, sent ahead of its first statement; ""
 	// once sent.
 	begin string
@@ -46,9 +49,10 @@ type tx struct {
 	// logs are the lock keys of the logs the transaction appended to
 	// (logs.go); locked are those conn holds, released with the commit.
 	logs, locked []int32
-	// known is what a View's queries brought along (readahead.go); nil in
-	// an Update.
-	known *readAhead
+	// update is whether the transaction is an Update's, which may write.
+	update bool
+	// known is what the transaction's queries brought along (readahead.go).
+	known readAhead
 }
 
 // queuedWrite is a statement whose result nobody reads unless it fails.
@@ -58,8 +62,9 @@ type queuedWrite struct {
 }
 
 var (
-	_ core.ReadTx = (*tx)(nil)
-	_ core.Tx     = (*tx)(nil)
+	_ core.ReadTx            = (*tx)(nil)
+	_ core.Tx                = (*tx)(nil)
+	_ core.SessionPrefetcher = (*tx)(nil)
 )
 
 // constraints maps the unique constraints of the schema to core's names.
@@ -108,10 +113,14 @@ func (t *tx) queue(sql string, args ...any) {
 // ahead takes what is to be sent before the next statement: a batch of the
 // BEGIN and the queued writes, or nil when there is none.
 func (t *tx) ahead() *pgx.Batch {
-	if t.begin == "" && len(t.queued) == 0 {
+	if !t.parked && t.begin == "" && len(t.queued) == 0 {
 		return nil
 	}
 	b := &pgx.Batch{}
+	if t.parked {
+		b.Queue("COMMIT")
+		t.parked = false
+	}
 	if t.begin != "" {
 		b.Queue(t.begin)
 		t.begin = ""

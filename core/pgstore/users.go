@@ -35,6 +35,7 @@ func (t *tx) InsertUser(u *core.User) error {
 	if err != nil {
 		return err
 	}
+	t.known.forgetUser(u.ID)
 	n, err := t.exec(`INSERT INTO users (id, ord, programme_id, identity_id, email, holds_root_email, root, active, tag, roles, data)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
 		append(append([]any{u.ID}, userColumns(u)...), data)...)
@@ -59,6 +60,7 @@ func (t *tx) UpdateUser(u *core.User) error {
 	if err != nil {
 		return err
 	}
+	t.known.forgetUser(u.ID)
 	n, err := t.exec(`UPDATE users SET ord = $2, programme_id = $3, identity_id = $4, email = $5, holds_root_email = $6,
 			root = $7, active = $8, tag = $9, roles = $10, data = $11
 		WHERE id = $1

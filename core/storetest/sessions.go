@@ -145,3 +145,47 @@ func testDeleteSessionsIdleSince(t *testing.T, s core.Store) {
 	require.NoError(t, err)
 	assert.Zero(t, n, "sessions of user 102 left")
 }
+
+// testSessionPrefetched reads what an authenticated call reads, the
+// programme of a key and then a session and its user, having named the
+// session first on a ReadTx that takes it (core.SessionPrefetcher): the
+// answers are those without, for a session that exists and one that does
+// not, and a key that matches nothing.
+func testSessionPrefetched(t *testing.T, s core.Store) {
+	p := programme("p1", "Alpha")
+	u := user("101", "p1", "101", "root@example.com")
+	insertAll(t, s, []*core.Programme{p}, nil, []*core.User{u})
+	s1 := session("tok-1", "101", t0)
+	insertSessions(t, s, s1)
+	call := func(keyHash, tokenHash string) (*core.Programme, *core.Session, *core.User, error) {
+		var (
+			gotP *core.Programme
+			gotS *core.Session
+			gotU *core.User
+		)
+		err := s.View(t.Context(), func(tx core.ReadTx) (err error) {
+			if pf, ok := tx.(core.SessionPrefetcher); ok {
+				pf.PrefetchSession([]byte(tokenHash))
+			}
+			if gotP, err = tx.ProgrammeByKeyHash([]byte(keyHash)); err != nil {
+				return err
+			}
+			if gotS, err = tx.Session([]byte(tokenHash)); err != nil {
+				return err
+			}
+			gotU, err = tx.User(gotS.UserID)
+			return err
+		})
+		return gotP, gotS, gotU, err
+	}
+	gotP, gotS, gotU, err := call("api-key-hash-p1", "tok-1")
+	require.NoError(t, err)
+	assert.Equal(t, p, gotP)
+	assert.Equal(t, s1, gotS)
+	assert.Equal(t, u, gotU)
+
+	_, _, _, err = call("api-key-hash-p1", "tok-2")
+	assert.ErrorIs(t, err, core.ErrRecordNotFound, "a session that does not exist")
+	_, _, _, err = call("no-such-key", "tok-1")
+	assert.ErrorIs(t, err, core.ErrRecordNotFound, "a key that matches nothing")
+}

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"KYCReferenceUnique", testKYCReferenceUnique},
 		{"Password", testPassword},
 		{"Session", testSession},
+		{"SessionPrefetched", testSessionPrefetched},
 		{"DeleteUserSessions", testDeleteUserSessions},
 		{"UserSessions", testUserSessions},
 		{"DeleteSessionsIdleSince", testDeleteSessionsIdleSince},

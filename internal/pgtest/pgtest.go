@@ -387,3 +387,46 @@ func credential(dir string) (*syscall.Credential, error) {
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
+
+// CPU is the CPU time, user and kernel, that the server's processes have
+// used so far: the postmaster and its live children (connection backends,
+// background workers), and the children it has reaped. Benchmarks read it
+// before and after a run, for PostgreSQL's share of the cost per operation.
+// Linux only (/proc), and the server must run on this machine.
+func CPU(tb testing.TB) time.Duration {
+	tb.Helper()
+	var dir string
+	if err := server(tb).QueryRow(context.Background(), `SHOW data_directory`).Scan(&dir); err != nil {
+		tb.Fatalf("pgtest: data directory: %v", err)
+	}
+	pidFile, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	postmaster, _, _ := strings.Cut(string(pidFile), "\n")
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	var ticks int64
+	for _, e := range entries {
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // not a process, or one that just ended
+		}
+		// After the command's name in parentheses: state ppid ... utime(14) stime(15) cutime(16) cstime(17).
+		_, rest, ok := strings.Cut(string(stat), ") ")
+		f := strings.Fields(rest)
+		if !ok || len(f) < 15 || (e.Name() != postmaster && f[1] != postmaster) {
+			continue
+		}
+		for _, i := range []int{11, 12, 13, 14} {
+			n, _ := strconv.ParseInt(f[i], 10, 64)
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
+}
+
+// clockTicks is Linux's USER_HZ, the unit of /proc's CPU times.
+const clockTicks = 100
