@@ -41,12 +41,9 @@ vet: cc-deps mobile-deps
 # (DEPUTY_TEST_STORE, internal/teststore). withpg starts one throwaway
 # PostgreSQL for the whole run (internal/pgtest) and stops it at the end.
 PG_PKGS = ./server ./server/client
-# The two runs go side by side: each waits on the other's disk and database
-# now and then, and together they keep both cores busy.
 test: browser-deps readme-deps pg-deps vet
-	$(GO) run ./internal/pgtest/withpg sh -c '$(GO) test -race -count=1 ./... & all=$$!; \
-	  DEPUTY_TEST_STORE=postgres $(GO) test -race -count=1 $(PG_PKGS); pg=$$?; \
-	  wait $$all && exit $$pg'
+	$(GO) run ./internal/pgtest/withpg sh -c '$(GO) test -race -count=1 ./... && \
+	  DEPUTY_TEST_STORE=postgres $(GO) test -race -count=1 $(PG_PKGS)'
 	$(MAKE) fuzz FUZZTIME=500x
 
 # cgo (the race detector, the companion's GLFW driver) needs a C compiler:

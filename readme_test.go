@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -131,20 +133,24 @@ func toolDir(t *testing.T) string {
 }
 
 // buildDeputy builds this checkout's deputy into a new directory and returns
-// its path. Without -race even when the test runs under it: the race
-// detector makes password hashing several times slower, and `make test` has
-// compiled every package without it already, for go vet.
+// its path: under `go test -race`, with the race detector, as goBuild says.
 func buildDeputy(t testing.TB) string {
 	t.Helper()
 	return goBuild(t, ".", "deputy")
 }
 
 // goBuild builds the main package pkg into a new directory as name and
-// returns its path.
+// returns its path. It builds with -race when this test binary was, so that
+// the packages `go test -race` compiled serve again instead of every one
+// being compiled a second time.
 func goBuild(t testing.TB, pkg, name string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), name)
-	out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+	args := []string{"build", "-o", bin}
+	if builtWithRace() {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, pkg)...).CombinedOutput()
 	require.NoError(t, err, "go build %s: %s", pkg, out)
 	return bin
 }
@@ -294,4 +300,10 @@ func environ() []string {
 		}
 	}
 	return env
+}
+
+// builtWithRace reports whether this test binary has the race detector.
+func builtWithRace() bool {
+	info, ok := debug.ReadBuildInfo()
+	return ok && slices.ContainsFunc(info.Settings, func(s debug.BuildSetting) bool { return s.Key == "-race" && s.Value == "true" })
 }
