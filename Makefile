@@ -42,7 +42,7 @@ vet: cc-deps mobile-deps
 # PostgreSQL for the whole run (internal/pgtest) and stops it at the end.
 PG_PKGS = ./server ./server/client
 test: browser-deps readme-deps pg-deps vet
-	$(GO) run ./internal/pgtest/withpg sh -c '$(GO) test -race -count=1 ./... && \
+	$(GO) run -race ./internal/pgtest/withpg sh -c '$(GO) test -race -count=1 ./... && \
 	  DEPUTY_TEST_STORE=postgres $(GO) test -race -count=1 $(PG_PKGS)'
 	$(MAKE) fuzz FUZZTIME=500x
 
