@@ -10,24 +10,8 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/core/storetest"
 )
-
-// memoryTree is a tlog tree built in memory, the reference for the stored one.
-type memoryTree []tlog.Hash
-
-func (m memoryTree) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, x := range indexes {
-		out[i] = m[x]
-	}
-	return out, nil
-}
-
-func (m *memoryTree) add(t *testing.T, e *core.AuditEvent) {
-	hs, err := tlog.StoredHashes(int64(e.Seq)-1, core.AuditLeaf(e), *m)
-	require.NoError(t, err)
-	*m = append(*m, hs...)
-}
 
 // TestMigration6HashesTheLogSoFar upgrades a version 5 file holding audit
 // events of two programmes: each programme's stored tree then has the root of
@@ -55,16 +39,16 @@ func TestMigration6HashesTheLogSoFar(t *testing.T) {
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations[:6]) }))
 	assert.Equal(t, uint64(6), fileVersion(t, db))
 	for p, es := range events {
-		var want memoryTree
+		var want storetest.MemoryTree
 		for _, e := range es {
-			want.add(t, e)
+			require.NoError(t, want.Append(e))
 		}
 		require.NoError(t, db.Update(func(tx *bolt.Tx) error {
 			w := &writeTx{readTx{tx: tx, cache: newRecordCaches()}}
 			size, err := w.AuditSize(p)
 			require.NoError(t, err)
 			require.Equal(t, int64(len(es)), size)
-			got, err := tlog.TreeHash(size, hashReader{w, p})
+			got, err := tlog.TreeHash(size, storetest.StoredTree{Tx: w, ProgrammeID: p})
 			require.NoError(t, err)
 			wantRoot, err := tlog.TreeHash(size, want)
 			require.NoError(t, err)
@@ -76,8 +60,8 @@ func TestMigration6HashesTheLogSoFar(t *testing.T) {
 			next := &core.AuditEvent{ProgrammeID: p, Actor: "api", Action: "user.create", Subject: "102"}
 			require.NoError(t, w.AppendAudit(next))
 			require.NoError(t, core.AddAuditLeaf(w, next))
-			want.add(t, next)
-			got, err = tlog.TreeHash(size+1, hashReader{w, p})
+			require.NoError(t, want.Append(next))
+			got, err = tlog.TreeHash(size+1, storetest.StoredTree{Tx: w, ProgrammeID: p})
 			require.NoError(t, err)
 			wantRoot, err = tlog.TreeHash(size+1, want)
 			require.NoError(t, err)
@@ -85,14 +69,4 @@ func TestMigration6HashesTheLogSoFar(t *testing.T) {
 			return nil
 		}))
 	}
-}
-
-// hashReader reads one programme's stored tree hashes.
-type hashReader struct {
-	r           core.ReadTx
-	programmeID string
-}
-
-func (h hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	return h.r.AuditHashes(h.programmeID, indexes)
 }

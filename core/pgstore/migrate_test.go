@@ -13,6 +13,7 @@ import (
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/core/pgstore"
+	"github.com/deputyhq/deputy/core/storetest"
 	"github.com/deputyhq/deputy/internal/pgtest"
 )
 
@@ -186,28 +187,6 @@ func TestMigration0004(t *testing.T) {
 	}))
 }
 
-// memHashes is an audit tree in memory (tlog.HashReader), to check the stored one against.
-type memHashes map[int64]tlog.Hash
-
-func (m memHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, x := range indexes {
-		out[i] = m[x]
-	}
-	return out, nil
-}
-
-// add hashes leaf n of e into m, as core.AddAuditLeaf does into a store.
-func (m memHashes) add(t *testing.T, e *core.AuditEvent) {
-	t.Helper()
-	n := int64(e.Seq) - 1
-	hashes, err := tlog.StoredHashes(n, core.AuditLeaf(e), m)
-	require.NoError(t, err)
-	for i, h := range hashes {
-		m[tlog.StoredHashIndex(0, n)+int64(i)] = h
-	}
-}
-
 // TestMigration0005 brings a version 4 database holding an audit log of
 // five events to version 5: its head has no tree peaks, the next append
 // reads them from audit_hashes and keeps them in the head, and every append
@@ -216,12 +195,12 @@ func TestMigration0005(t *testing.T) {
 	url := pgtest.URL(t)
 	require.NoError(t, pgstore.MigrateTo(t.Context(), url, 4))
 	conn := connect(t, url)
-	want := memHashes{}
+	var want storetest.MemoryTree
 	event := func(seq uint64) *core.AuditEvent {
 		return &core.AuditEvent{Seq: seq, ProgrammeID: "p1", Action: "user.update", Subject: fmt.Sprint(seq), At: time.Unix(int64(seq), 0).UTC()}
 	}
 	for seq := uint64(1); seq <= 5; seq++ {
-		want.add(t, event(seq))
+		require.NoError(t, want.Append(event(seq)))
 	}
 	for idx, h := range want {
 		_, err := conn.Exec(t.Context(), `INSERT INTO audit_hashes (programme_id, idx, hash) VALUES ('p1', $1, $2)`, idx, h[:])
@@ -248,12 +227,12 @@ func TestMigration0005(t *testing.T) {
 			return core.AddAuditLeaf(tx, e)
 		}))
 		require.Equal(t, seq, e.Seq)
-		want.add(t, e)
+		require.NoError(t, want.Append(e))
 		require.NoError(t, conn.QueryRow(t.Context(), `SELECT tree_size FROM log_heads WHERE programme_id = 'p1'`).Scan(&treeSize))
 		require.NotNil(t, treeSize)
 		assert.Equal(t, int64(seq), *treeSize)
 		require.NoError(t, s.View(t.Context(), func(tx core.ReadTx) error {
-			got, err := tlog.TreeHash(int64(seq), storedHashes{tx, "p1"})
+			got, err := tlog.TreeHash(int64(seq), storetest.StoredTree{Tx: tx, ProgrammeID: "p1"})
 			require.NoError(t, err)
 			wantRoot, err := tlog.TreeHash(int64(seq), want)
 			require.NoError(t, err)
@@ -261,14 +240,4 @@ func TestMigration0005(t *testing.T) {
 			return nil
 		}))
 	}
-}
-
-// storedHashes reads a programme's stored audit tree in tx (tlog.HashReader).
-type storedHashes struct {
-	tx          core.ReadTx
-	programmeID string
-}
-
-func (r storedHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	return r.tx.AuditHashes(r.programmeID, indexes)
 }

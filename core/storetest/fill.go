@@ -271,7 +271,7 @@ func auditRootsAgree(tx core.ReadTx, programmeID string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	stored, err := tlog.TreeHash(size, storedHashes{tx, programmeID})
+	stored, err := tlog.TreeHash(size, StoredTree{tx, programmeID})
 	if err != nil {
 		return false, err
 	}
@@ -279,35 +279,12 @@ func auditRootsAgree(tx core.ReadTx, programmeID string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	var fresh memoryHashes
-	for i, e := range events {
-		hs, err := tlog.StoredHashes(int64(i), core.AuditLeaf(e), fresh)
-		if err != nil {
+	var fresh MemoryTree
+	for _, e := range events {
+		if err := fresh.Append(e); err != nil {
 			return false, err
 		}
-		fresh = append(fresh, hs...)
 	}
 	built, err := tlog.TreeHash(size, fresh)
 	return stored == built && len(events) == int(size), err
-}
-
-// storedHashes reads a programme's audit tree hashes (tlog.HashReader).
-type storedHashes struct {
-	tx          core.ReadTx
-	programmeID string
-}
-
-func (r storedHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	return r.tx.AuditHashes(r.programmeID, indexes)
-}
-
-// memoryHashes is a tree's hashes in a slice, at their storage indexes.
-type memoryHashes []tlog.Hash
-
-func (m memoryHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, x := range indexes {
-		out[i] = m[x]
-	}
-	return out, nil
 }
