@@ -20,7 +20,7 @@ var (
 // Export walks every record of the database from one snapshot (a
 // REPEATABLE READ, READ ONLY transaction), kind by kind (core.Exporter).
 func (s *Store) Export(ctx context.Context, fn func(core.Record) error) error {
-	return s.once(ctx, beginView, func(t *tx) error {
+	return s.view(ctx, func(t *tx) error {
 		return t.export(fn)
 	})
 }

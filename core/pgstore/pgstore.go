@@ -140,6 +140,13 @@ func (s *Store) Update(ctx context.Context, fn func(core.Tx) error) error {
 // View runs fn in a REPEATABLE READ, READ ONLY transaction: one snapshot,
 // which ends when the connection is next used (park.go).
 func (s *Store) View(ctx context.Context, fn func(core.ReadTx) error) error {
+	return s.view(ctx, func(t *tx) error { return fn(t) })
+}
+
+// view is View with fn given the tx itself (Export's walk needs it); a
+// read-only transaction is parked, never left for pgxpool, which closes a
+// connection given back amid a transaction.
+func (s *Store) view(ctx context.Context, fn func(*tx) error) error {
 	pc, parked, err := s.acquire(ctx)
 	if err != nil {
 		return err
@@ -159,7 +166,8 @@ func (s *Store) View(ctx context.Context, fn func(core.ReadTx) error) error {
 }
 
 // once runs fn once in a transaction that begin opens, committing when fn
-// returns nil.
+// returns nil: an Update's (beginUpdate); a read-only one goes through view,
+// which ends it.
 func (s *Store) once(ctx context.Context, begin string, fn func(*tx) error) error {
 	pc, parked, err := s.acquire(ctx)
 	if err != nil {
