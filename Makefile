@@ -41,10 +41,17 @@ vet: cc-deps mobile-deps
 # (DEPUTY_TEST_STORE, internal/teststore). withpg starts one throwaway
 # PostgreSQL for the whole run (internal/pgtest) and stops it at the end.
 PG_PKGS = ./server ./server/client
+# The short fuzz runs go beside the race run at the lowest CPU priority: they
+# take the time the tests leave idle (waiting for fsync, timers, PostgreSQL),
+# and their output follows the tests'.
 test: browser-deps readme-deps pg-deps vet
-	$(GO) run -race ./internal/pgtest/withpg sh -c '$(GO) test -race -count=1 ./... && \
-	  DEPUTY_TEST_STORE=postgres $(GO) test -race -count=1 $(PG_PKGS)'
-	$(MAKE) fuzz FUZZTIME=500x
+	@fuzzlog=$$(mktemp); trap 'rm -f "$$fuzzlog"' EXIT; \
+	  nice -n 19 $(MAKE) --no-print-directory fuzz FUZZTIME=500x > "$$fuzzlog" 2>&1 & fuzz=$$!; \
+	  echo "$(GO) test -race ./..., then on PostgreSQL $(PG_PKGS); make fuzz at nice 19 beside them"; \
+	  $(GO) run -race ./internal/pgtest/withpg sh -c '$(GO) test -race -count=1 ./... && \
+	    DEPUTY_TEST_STORE=postgres $(GO) test -race -count=1 $(PG_PKGS)'; tests=$$?; \
+	  wait $$fuzz; fuzzed=$$?; echo "make fuzz FUZZTIME=500x:"; cat "$$fuzzlog"; \
+	  [ $$tests = 0 ] || exit $$tests; exit $$fuzzed
 
 # cgo (the race detector, the companion's GLFW driver) needs a C compiler:
 # clang for vet and the tests (see CC above), gcc for builds; install
