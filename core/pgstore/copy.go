@@ -32,7 +32,7 @@ func (s *Store) Export(ctx context.Context, fn func(core.Record) error) error {
 // events, outbox messages, webhook deliveries): they keep theirs, and the
 // sequences are set to the source's.
 func (s *Store) Import(ctx context.Context, load core.Walk, check func(core.Walk) error) error {
-	return s.once(ctx, beginUpdate, func(t *tx) error {
+	return s.once(ctx, func(t *tx) error {
 		if err := t.requireEmpty(); err != nil {
 			return err
 		}

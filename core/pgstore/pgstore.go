@@ -115,7 +115,7 @@ func (s *Store) Update(ctx context.Context, fn func(core.Tx) error) error {
 	pause := backoff
 	for attempt := 1; ; attempt++ {
 		var logs []int32
-		err := s.once(ctx, beginUpdate, func(t *tx) error {
+		err := s.once(ctx, func(t *tx) error {
 			defer func() { logs = t.logs }()
 			return fn(t)
 		})
@@ -165,16 +165,16 @@ func (s *Store) view(ctx context.Context, fn func(*tx) error) error {
 	return t.run(func() error { return fn(t) })
 }
 
-// once runs fn once in a transaction that begin opens, committing when fn
-// returns nil: an Update's (beginUpdate); a read-only one goes through view,
-// which ends it.
-func (s *Store) once(ctx context.Context, begin string, fn func(*tx) error) error {
+// once runs fn once in an Update's transaction, committing when fn returns
+// nil (a read-only transaction goes through view, which ends it).
+func (s *Store) once(ctx context.Context, fn func(*tx) error) error {
 	pc, parked, err := s.acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer pc.Release()
-	t := &tx{ctx: ctx, conn: pc.Conn(), begin: begin, update: begin == beginUpdate, parked: parked}
+	t := updateTx(ctx, pc.Conn(), nil)
+	t.parked = parked
 	return t.run(func() error { return fn(t) })
 }
 

@@ -192,7 +192,7 @@ func (s *Store) runTurns(ctx context.Context, batch []*turn) {
 // or its error, its changes rolled back) and the locks still held, or an
 // error when the transaction as a whole failed, which changed nothing.
 func shareTurns(ctx context.Context, conn *pgx.Conn, locked []int32, batch []*turn) ([]error, []int32, error) {
-	t := &tx{ctx: ctx, conn: conn, begin: beginUpdate, update: true, locked: locked}
+	t := updateTx(ctx, conn, locked)
 	outcomes := make([]error, len(batch))
 	err := t.run(func() error {
 		for i, tn := range batch {
@@ -230,7 +230,7 @@ func alone(ctx context.Context, conn *pgx.Conn, locked *[]int32, tn *turn) error
 				return err
 			}
 		}
-		t := &tx{ctx: ctx, conn: conn, begin: beginUpdate, update: true, locked: *locked}
+		t := updateTx(ctx, conn, *locked)
 		err := t.run(func() error { return tn.call(t) })
 		*locked, logs = t.locked, lockSet(logs, t.logs)
 		if !retryable(err) || attempt == maxAttempts {

@@ -55,6 +55,12 @@ type tx struct {
 	known readAhead
 }
 
+// updateTx is the transaction of an Update on conn, which holds the log
+// locks in locked.
+func updateTx(ctx context.Context, conn *pgx.Conn, locked []int32) *tx {
+	return &tx{ctx: ctx, conn: conn, begin: beginUpdate, update: true, locked: locked}
+}
+
 // queuedWrite is a statement whose result nobody reads unless it fails.
 type queuedWrite struct {
 	sql  string
