@@ -11,8 +11,11 @@ func WrapHasher(s *Service, wrap func(PasswordHasher) PasswordHasher) { s.hasher
 // FanOutWebhooks queues the webhook events of the audit log's new entries, as a delivery round does first.
 func (s *Service) FanOutWebhooks(ctx context.Context) error {
 	for {
-		if _, full, err := s.startRound(ctx, false); err != nil || !full {
+		if _, full, err := s.startRound(ctx, false, nil); err != nil || !full {
 			return err
 		}
 	}
 }
+
+// WebhookEndpointSenders is how many of a round's senders one endpoint takes at most.
+const WebhookEndpointSenders = webhookEndpointSenders

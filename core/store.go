@@ -434,8 +434,10 @@ type WebhookReader interface {
 	WebhookEvent(id string) (*WebhookEvent, error)
 	WebhookDelivery(seq uint64) (*WebhookDelivery, error)
 	// DueWebhookDeliveries returns up to limit pending deliveries whose
-	// NextAt is set and not after now, soonest first (then by Seq).
-	DueWebhookDeliveries(now time.Time, limit int) ([]*WebhookDelivery, error)
+	// NextAt is set and not after now, soonest first (then by Seq), with at
+	// most perEndpoint of any one endpoint: the rest of a crowded endpoint's
+	// wait without holding back other endpoints'.
+	DueWebhookDeliveries(now time.Time, limit, perEndpoint int) ([]*WebhookDelivery, error)
 	// WebhookQueue returns up to limit pending deliveries of an endpoint
 	// about subject, in Seq order: its head first.
 	WebhookQueue(endpointID, subject string, limit int) ([]*WebhookDelivery, error)

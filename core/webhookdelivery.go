@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -74,8 +75,21 @@ const (
 	// webhookChainTime is how long a chain goes on: after it, a slow
 	// receiver's queue leaves its sender to other queues until the next round.
 	webhookChainTime = time.Second
-	// webhookSenders is how many requests a worker has in flight at a time.
+	// webhookSenders is how many requests a round has in flight at a time.
 	webhookSenders = 32
+	// webhookEndpointSenders is how many of them one endpoint's queues
+	// take at most.
+	webhookEndpointSenders = webhookSenders / 4
+	// webhookFairShare is how many queues of one endpoint a round claims
+	// before those of every other endpoint due; what is left of the batch
+	// then goes to the oldest heads, whichever their endpoint.
+	webhookFairShare = webhookBatch / 4
+	// webhookRoundWait is how long a worker's round waits for its chains
+	// before recording those that ended and leaving the others late.
+	webhookRoundWait = 2 * webhookChainTime
+	// webhookStartBy is how long after its claim a chain may start: well
+	// within the lease, with time for the receiver's answer.
+	webhookStartBy = WebhookLease / 2
 	// maxRetryAfter caps a receiver's Retry-After.
 	maxRetryAfter = 24 * time.Hour
 	// webhookDeliveryLife bounds how long a delivery stays pending: the
@@ -102,39 +116,140 @@ type sent struct {
 // DeliverWebhooks makes one round of deliveries: in one Update it queues
 // the events of the audit log's new entries and claims the queues whose head
 // is due (startRound), then sends their chains in parallel and records the
-// outcomes. It returns how many attempts it made; 0 means nothing was due.
+// outcomes, waiting for every chain. It returns how many attempts it made;
+// 0 means nothing was due.
 func (s *Service) DeliverWebhooks(ctx context.Context) (int, error) {
-	n, _, err := s.deliverRound(ctx)
+	n, _, err := s.deliverRound(ctx, nil)
 	return n, err
 }
 
-// deliverRound is DeliverWebhooks, and reports whether work remains: audit
-// events beyond a full fan-out batch, or deliveries due.
-func (s *Service) deliverRound(ctx context.Context) (int, bool, error) {
+// lateChains are the chains a worker's rounds left in flight when they
+// moved on (a slow or hanging receiver's): they record their own outcome
+// when they end, and until then their endpoints are given nothing new.
+type lateChains struct {
+	mu        sync.Mutex
+	endpoints map[string]int
+	wg        sync.WaitGroup
+}
+
+func newLateChains() *lateChains { return &lateChains{endpoints: map[string]int{}} }
+
+// busy reports whether a chain to the endpoint is still in flight.
+func (l *lateChains) busy(endpointID string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.endpoints[endpointID] > 0
+}
+
+// add counts the chains to the endpoints of cs in flight.
+func (l *lateChains) add(cs []claimed) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range cs {
+		l.endpoints[c.ds[0].EndpointID]++
+	}
+}
+
+// done ends the late chains cs.
+func (l *lateChains) done(cs []claimed) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range cs {
+		id := c.ds[0].EndpointID
+		if l.endpoints[id]--; l.endpoints[id] == 0 {
+			delete(l.endpoints, id)
+		}
+	}
+}
+
+// roundSenders hands out a round's senders: webhookSenders in all, and
+// webhookEndpointSenders to any one endpoint, so that a slow receiver's
+// queues wait behind each other rather than in front of other endpoints'.
+// Once a chain to an endpoint has failed, or webhookStartBy after the
+// claim, a chain does not start: its queue is given back unsent, so that a
+// failing receiver is not hammered and no lease ends mid-request.
+type roundSenders struct {
+	claimedAt time.Time
+	all       chan struct{}
+	mu        sync.Mutex
+	endpoints map[string]chan struct{}
+	failed    map[string]bool
+}
+
+func newRoundSenders(claimedAt time.Time) *roundSenders {
+	return &roundSenders{claimedAt: claimedAt, all: make(chan struct{}, webhookSenders),
+		endpoints: map[string]chan struct{}{}, failed: map[string]bool{}}
+}
+
+// start waits for a sender for a chain to endpointID and reports whether
+// the chain may go; when it may, end must follow.
+func (r *roundSenders) start(endpointID string) bool {
+	r.mu.Lock()
+	mine, ok := r.endpoints[endpointID]
+	if !ok {
+		mine = make(chan struct{}, webhookEndpointSenders)
+		r.endpoints[endpointID] = mine
+	}
+	r.mu.Unlock()
+	mine <- struct{}{}
+	r.all <- struct{}{}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failed[endpointID] || time.Since(r.claimedAt) >= webhookStartBy {
+		<-r.all
+		<-mine
+		return false
+	}
+	return true
+}
+
+// end frees a chain's sender, noting whether its last attempt failed.
+func (r *roundSenders) end(endpointID string, failed bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failed[endpointID] = r.failed[endpointID] || failed
+	<-r.all
+	<-r.endpoints[endpointID]
+}
+
+// deliverRound is a round of deliveries, and reports whether work remains:
+// audit events beyond a full fan-out batch, or deliveries due. With late
+// (RunWebhookDelivery), the round waits webhookRoundWait for its chains,
+// records those that ended, and leaves the others to late, so that a
+// receiver slower than that holds back no other endpoint's deliveries;
+// without it, the round waits for every chain.
+func (s *Service) deliverRound(ctx context.Context, late *lateChains) (int, bool, error) {
 	if s.send.Webhooks == nil {
 		return 0, false, nil
 	}
-	cs, more, err := s.startRound(ctx, true)
+	cs, more, err := s.startRound(ctx, true, late)
 	if err != nil {
 		return 0, false, err
 	}
 	n := 0
 	if len(cs) > 0 {
+		senders := newRoundSenders(time.Now())
 		out := make([]sent, len(cs))
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, webhookSenders)
+		ended := make(chan int, len(cs))
 		for i, c := range cs {
-			wg.Go(func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				out[i] = s.sendChain(ctx, c)
-			})
+			go func() {
+				out[i] = s.sendChain(ctx, c, senders)
+				ended <- i
+			}()
 		}
-		wg.Wait()
-		for _, o := range out {
-			n += len(o.results)
+		wait := time.Duration(0)
+		if late != nil {
+			wait = webhookRoundWait
 		}
-		if err := s.recordWebhooks(ctx, cs, out); err != nil {
+		finished := awaitChains(ended, len(cs), wait)
+		if waiting := unfinished(len(cs), finished); len(waiting) > 0 {
+			late.add(pick(cs, waiting))
+			late.wg.Go(func() { s.recordLate(ctx, late, cs, out, ended, len(waiting)) })
+		}
+		for _, i := range finished {
+			n += len(out[i].results)
+		}
+		if err := s.recordWebhooks(ctx, pick(cs, finished), pick(out, finished)); err != nil {
 			return n, false, err
 		}
 	}
@@ -144,11 +259,72 @@ func (s *Service) deliverRound(ctx context.Context) (int, bool, error) {
 	return n, more, err
 }
 
-// sendChain sends a claimed queue's deliveries in order until one is not
-// delivered, ctx ends or the chain has taken webhookChainTime. The head is
-// always attempted.
-func (s *Service) sendChain(ctx context.Context, c claimed) sent {
+// awaitChains reads the indexes of chains from ended as they end, until n
+// have or, when wait is not 0, wait has passed, and returns them.
+func awaitChains(ended <-chan int, n int, wait time.Duration) []int {
+	var timeout <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var finished []int
+	for len(finished) < n {
+		select {
+		case i := <-ended:
+			finished = append(finished, i)
+		case <-timeout:
+			return finished
+		}
+	}
+	return finished
+}
+
+// unfinished lists the indexes below n that are not in finished.
+func unfinished(n int, finished []int) []int {
+	var rest []int
+	for i := range n {
+		if !slices.Contains(finished, i) {
+			rest = append(rest, i)
+		}
+	}
+	return rest
+}
+
+// pick returns the elements of xs at the indexes.
+func pick[T any](xs []T, indexes []int) []T {
+	picked := make([]T, len(indexes))
+	for j, i := range indexes {
+		picked[j] = xs[i]
+	}
+	return picked
+}
+
+// recordLate records the outcome of n late chains of a round as they end,
+// reading their indexes from ended: those that ended together in one Update.
+func (s *Service) recordLate(ctx context.Context, late *lateChains, cs []claimed, out []sent, ended <-chan int, n int) {
+	for n > 0 {
+		together := []int{<-ended}
+		for len(together) < n && len(ended) > 0 {
+			together = append(together, <-ended)
+		}
+		n -= len(together)
+		if err := s.recordWebhooks(ctx, pick(cs, together), pick(out, together)); err != nil && ctx.Err() == nil {
+			s.log.Error("webhook delivery", "err", err)
+		}
+		late.done(pick(cs, together))
+	}
+}
+
+// sendChain sends a claimed queue's deliveries in order, when senders let
+// it start, until one is not delivered, ctx ends or the chain has taken
+// webhookChainTime. When it starts, the head is always attempted.
+func (s *Service) sendChain(ctx context.Context, c claimed, senders *roundSenders) sent {
 	var o sent
+	endpointID := c.ds[0].EndpointID
+	if !senders.start(endpointID) {
+		return o
+	}
 	start := time.Now()
 	for i, req := range c.reqs {
 		if i > 0 && (ctx.Err() != nil || time.Since(start) >= webhookChainTime) {
@@ -161,6 +337,7 @@ func (s *Service) sendChain(ctx context.Context, c claimed) sent {
 			break
 		}
 	}
+	senders.end(endpointID, !delivered(o.results[len(o.results)-1]))
 	return o
 }
 
@@ -170,7 +347,7 @@ func delivered(r WebhookResult) bool { return r.Err == nil && r.Status >= 200 &&
 func (s *Service) webhooksDue(ctx context.Context) (bool, error) {
 	var due bool
 	err := s.store.View(ctx, func(tx ReadTx) error {
-		ds, err := tx.DueWebhookDeliveries(s.clock.Now(), 1)
+		ds, err := tx.DueWebhookDeliveries(s.clock.Now(), 1, 1)
 		due = len(ds) > 0
 		return err
 	})
@@ -184,7 +361,7 @@ func (s *Service) webhooksDue(ctx context.Context) (bool, error) {
 // error logged, so that it holds back only itself. full reports a full
 // fan-out batch: more audit events wait. When nothing is behind or due, the
 // round commits nothing.
-func (s *Service) startRound(ctx context.Context, claim bool) (cs []claimed, full bool, err error) {
+func (s *Service) startRound(ctx context.Context, claim bool, late *lateChains) (cs []claimed, full bool, err error) {
 	var behind []string
 	var due bool
 	err = s.store.View(ctx, func(tx ReadTx) error {
@@ -192,7 +369,7 @@ func (s *Service) startRound(ctx context.Context, claim bool) (cs []claimed, ful
 		if behind, err = webhooksBehind(tx); err != nil || !claim {
 			return err
 		}
-		ds, err := tx.DueWebhookDeliveries(s.clock.Now(), 1)
+		ds, err := tx.DueWebhookDeliveries(s.clock.Now(), 1, 1)
 		due = len(ds) > 0
 		return err
 	})
@@ -212,7 +389,7 @@ func (s *Service) startRound(ctx context.Context, claim bool) (cs []claimed, ful
 				return nil
 			}
 			var err error
-			cs, err = s.claimWebhooks(tx)
+			cs, err = s.claimWebhooks(tx, late)
 			return err
 		})
 		if err == nil || failed < 0 || ctx.Err() != nil {
@@ -227,16 +404,20 @@ func (s *Service) startRound(ctx context.Context, claim bool) (cs []claimed, ful
 	return cs, full, nil
 }
 
-// claimWebhooks leases the due heads and builds the signed requests of
-// their chains: each queue's share of webhookRound deliveries, up to the
-// first that is due itself (a redelivery, which the round claims as a head).
-// A delivery whose endpoint is gone or disabled fails at once.
-func (s *Service) claimWebhooks(tx Tx) ([]claimed, error) {
+// claimWebhooks leases the due heads (dueHeads), none of an endpoint with a
+// late chain, and builds the signed requests of their chains: each queue's
+// share of webhookRound deliveries, up to the first that is due itself (a
+// redelivery, which the round claims as a head). A delivery whose endpoint
+// is gone or disabled fails at once.
+func (s *Service) claimWebhooks(tx Tx, late *lateChains) ([]claimed, error) {
 	var cs []claimed
 	now := s.clock.Now()
-	due, err := tx.DueWebhookDeliveries(now, webhookBatch)
+	due, err := dueHeads(tx, now)
 	if err != nil {
 		return nil, err
+	}
+	if late != nil {
+		due = slices.DeleteFunc(due, func(d *WebhookDelivery) bool { return late.busy(d.EndpointID) })
 	}
 	chain := max(1, webhookRound/max(1, len(due)))
 	for _, d := range due {
@@ -284,6 +465,43 @@ func (s *Service) claimWebhooks(tx Tx) ([]claimed, error) {
 		cs = append(cs, c)
 	}
 	return cs, nil
+}
+
+// dueHeads returns up to webhookBatch due heads, oldest first: first
+// webhookFairShare at most of each endpoint, so that an endpoint with a
+// backlog leaves room for every other, then the oldest of the rest.
+func dueHeads(tx ReadTx, now time.Time) ([]*WebhookDelivery, error) {
+	due, err := tx.DueWebhookDeliveries(now, webhookBatch, webhookFairShare)
+	if err != nil || len(due) == webhookBatch || !anyFullShare(due) {
+		return due, err
+	}
+	oldest, err := tx.DueWebhookDeliveries(now, webhookBatch, webhookBatch)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range oldest {
+		if len(due) == webhookBatch {
+			break
+		}
+		if !slices.ContainsFunc(due, func(x *WebhookDelivery) bool { return x.Seq == d.Seq }) {
+			due = append(due, d)
+		}
+	}
+	slices.SortFunc(due, func(a, b *WebhookDelivery) int {
+		return cmp.Or(a.NextAt.Compare(b.NextAt), cmp.Compare(a.Seq, b.Seq))
+	})
+	return due, nil
+}
+
+// anyFullShare reports whether an endpoint has webhookFairShare heads in due.
+func anyFullShare(due []*WebhookDelivery) bool {
+	per := map[string]int{}
+	for _, d := range due {
+		if per[d.EndpointID]++; per[d.EndpointID] == webhookFairShare {
+			return true
+		}
+	}
+	return false
 }
 
 // webhookKeys sign an endpoint's deliveries: its programme's api key and
@@ -369,13 +587,19 @@ func macBase64(key []byte, parts ...string) string {
 }
 
 // recordWebhooks records the outcome of each claimed chain's attempts, in
-// order, in one Update. A chain whose head's lease another worker has taken
-// over since (its Attempts moved on) is not recorded: that worker's
-// attempts count.
+// order, in one Update, and gives back the lease of a chain that never
+// started. A chain whose head's lease another worker has taken over since
+// (its Attempts moved on) is not recorded: that worker's attempts count.
 func (s *Service) recordWebhooks(ctx context.Context, cs []claimed, out []sent) error {
 	err := s.store.Update(ctx, func(tx Tx) error {
 		now := s.clock.Now()
 		for i, c := range cs {
+			if len(out[i].results) == 0 {
+				if err := giveBack(tx, c.ds[0], now); err != nil {
+					return err
+				}
+				continue
+			}
 			for j, r := range out[i].results {
 				d, err := tx.WebhookDelivery(c.ds[j].Seq)
 				if err != nil {
@@ -395,6 +619,18 @@ func (s *Service) recordWebhooks(ctx context.Context, cs []claimed, out []sent) 
 		return nil
 	})
 	return internal("record webhooks", err)
+}
+
+// giveBack makes a claimed head that was never sent due again at now, its
+// claim not counted as an attempt, unless another worker holds it since.
+func giveBack(tx Tx, head *WebhookDelivery, now time.Time) error {
+	d, err := tx.WebhookDelivery(head.Seq)
+	if err != nil || d.State != DeliveryPending || d.Attempts != head.Attempts {
+		return err
+	}
+	d.Attempts--
+	d.NextAt = now
+	return tx.UpdateWebhookDelivery(d)
 }
 
 // recordAttempt applies one attempt's outcome: delivered on 2xx; a 410
@@ -477,9 +713,11 @@ func (s *Service) disableWebhook(tx Tx, id, reason string) error {
 func (s *Service) RunWebhookDelivery(ctx context.Context, tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	late := newLateChains()
+	defer late.wg.Wait()
 	for {
 		start := time.Now()
-		_, more, err := s.deliverRound(ctx)
+		_, more, err := s.deliverRound(ctx, late)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("webhook delivery", "err", err)
 		}

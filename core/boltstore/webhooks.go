@@ -66,8 +66,9 @@ func (r *readTx) WebhookDelivery(seq uint64) (*core.WebhookDelivery, error) {
 	return get[core.WebhookDelivery](r.bucket(bucketWebhookDeliveries), seqKey(seq), "webhook delivery")
 }
 
-func (r *readTx) DueWebhookDeliveries(now time.Time, limit int) ([]*core.WebhookDelivery, error) {
+func (r *readTx) DueWebhookDeliveries(now time.Time, limit, perEndpoint int) ([]*core.WebhookDelivery, error) {
 	var ds []*core.WebhookDelivery
+	perEndpointSeen := map[string]int{}
 	end := timeKey(now)
 	c := r.bucket(bucketWebhookDue).Cursor()
 	for k, _ := c.First(); k != nil && len(ds) < limit && bytes.Compare(k[:8], end) <= 0; k, _ = c.Next() {
@@ -75,7 +76,9 @@ func (r *readTx) DueWebhookDeliveries(now time.Time, limit int) ([]*core.Webhook
 		if err != nil {
 			return nil, err
 		}
-		ds = append(ds, d)
+		if perEndpointSeen[d.EndpointID]++; perEndpointSeen[d.EndpointID] <= perEndpoint {
+			ds = append(ds, d)
+		}
 	}
 	return ds, nil
 }

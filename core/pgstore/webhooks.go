@@ -53,12 +53,14 @@ func (t *tx) WebhookDelivery(seq uint64) (*core.WebhookDelivery, error) {
 	return get[core.WebhookDelivery](t, "webhook delivery", `SELECT data FROM webhook_deliveries WHERE seq = $1`, seqParam(seq))
 }
 
-func (t *tx) DueWebhookDeliveries(now time.Time, limit int) ([]*core.WebhookDelivery, error) {
-	if limit <= 0 {
+func (t *tx) DueWebhookDeliveries(now time.Time, limit, perEndpoint int) ([]*core.WebhookDelivery, error) {
+	if limit <= 0 || perEndpoint <= 0 {
 		return nil, nil
 	}
-	return list[core.WebhookDelivery](t, "webhook delivery",
-		`SELECT data FROM webhook_deliveries WHERE next_at <= $1 ORDER BY next_at, seq LIMIT $2`, nanos(now), limit)
+	return list[core.WebhookDelivery](t, "webhook delivery", `SELECT data FROM (
+			SELECT data, next_at, seq, row_number() OVER (PARTITION BY endpoint_id ORDER BY next_at, seq) AS n
+			FROM webhook_deliveries WHERE next_at <= $1) due
+		WHERE n <= $3 ORDER BY next_at, seq LIMIT $2`, nanos(now), limit, perEndpoint)
 }
 
 func (t *tx) WebhookQueue(endpointID, subject string, limit int) ([]*core.WebhookDelivery, error) {

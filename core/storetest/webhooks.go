@@ -87,12 +87,15 @@ func testWebhookDeliveryIndexes(t *testing.T, s core.Store) {
 	for i := 1; i < len(all); i++ {
 		require.Greater(t, all[i].Seq, all[i-1].Seq, "Seq assigned by AppendWebhookDelivery")
 	}
-	due := func(now time.Time, limit int) []*core.WebhookDelivery {
+	dueAtMost := func(now time.Time, limit, perEndpoint int) []*core.WebhookDelivery {
 		t.Helper()
-		ds, err := read(t, s, func(tx core.ReadTx) ([]*core.WebhookDelivery, error) { return tx.DueWebhookDeliveries(now, limit) })
+		ds, err := read(t, s, func(tx core.ReadTx) ([]*core.WebhookDelivery, error) {
+			return tx.DueWebhookDeliveries(now, limit, perEndpoint)
+		})
 		require.NoError(t, err)
 		return ds
 	}
+	due := func(now time.Time, limit int) []*core.WebhookDelivery { return dueAtMost(now, limit, limit) }
 	queue := func(endpoint, subject string) []*core.WebhookDelivery {
 		t.Helper()
 		ds, err := read(t, s, func(tx core.ReadTx) ([]*core.WebhookDelivery, error) { return tx.WebhookQueue(endpoint, subject, 10) })
@@ -102,6 +105,8 @@ func testWebhookDeliveryIndexes(t *testing.T, s core.Store) {
 	assert.Equal(t, []*core.WebhookDelivery{b1, a1}, due(t0.Add(2*time.Second), 10), "soonest first; NextAt equal to now is due")
 	assert.Equal(t, []*core.WebhookDelivery{b1}, due(t0.Add(2*time.Second), 1), "limit")
 	assert.Empty(t, due(t0, 10))
+	assert.Equal(t, []*core.WebhookDelivery{b1, c1}, dueAtMost(t0.Add(time.Hour), 10, 1), "one per endpoint: we_2's passes we_1's second")
+	assert.Equal(t, []*core.WebhookDelivery{b1}, dueAtMost(t0.Add(time.Hour), 1, 1))
 	assert.Equal(t, []*core.WebhookDelivery{a1, a2}, queue("we_1", "101"))
 	assert.Equal(t, []*core.WebhookDelivery{b1}, queue("we_1", "102"))
 	assert.Empty(t, queue("we_1", ""))

@@ -1,0 +1,116 @@
+package core_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/webhook"
+)
+
+// createUsers has a stepped-up root of e's programme create n users, each
+// one event (user created) about a user of its own, so n queues per endpoint.
+func createUsers(t *testing.T, e *hookEnv, n int) {
+	t.Helper()
+	root := e.steppedUpRoot(e.prog, "root@acme.test")
+	for i := range n {
+		_, err := e.svc.CreateUser(e.ctx, root, core.NewUser{UserDetails: core.UserDetails{Name: "Bea", Surname: "Smith",
+			Email: fmt.Sprintf("bea%d@acme.test", i)}})
+		require.NoError(t, err)
+	}
+}
+
+// TestWebhookHangingEndpointHoldsBackNoOther: an endpoint whose receiver
+// hangs, with more users' events queued than a round claims, takes at most
+// its share of a round's senders, and no more while those hang; the other
+// endpoint of the programme gets every one of the same events meanwhile,
+// from the same worker.
+func TestWebhookHangingEndpointHoldsBackNoOther(t *testing.T) {
+	e := newHookEnv(t)
+	var inFlight, most, total atomic.Int64
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		total.Add(1)
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); hang.Close() })
+	hanging := e.addHook(hang.URL)
+	const users = 260 // more than a round claims
+	createUsers(t, e, users)
+
+	ctx, stop := context.WithCancel(e.ctx)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		e.worker(webhook.NewSender(time.Minute, "deputy-test")).RunWebhookDelivery(ctx, 50*time.Millisecond)
+	}()
+	defer func() { stop(); <-stopped }()
+
+	require.Eventually(t, func() bool {
+		healthy := 0
+		for _, d := range e.deliveries(e.hook.Webhook.ID) {
+			if d.State == core.DeliveryDelivered {
+				healthy++
+			}
+		}
+		return healthy >= users
+	}, 30*time.Second, 50*time.Millisecond, "the healthy endpoint gets every event while the other hangs")
+	assert.Len(t, e.deliveries(hanging.Webhook.ID), len(e.deliveries(e.hook.Webhook.ID)), "both endpoints take every event")
+	assert.EqualValues(t, core.WebhookEndpointSenders, most.Load(), "the hanging receiver had its share of senders at once")
+	assert.Equal(t, most.Load(), total.Load(), "and no more requests while those hang")
+}
+
+// TestWebhookFailingEndpointNotHammered: once a round's chain to an
+// endpoint fails, the round sends that endpoint nothing more; the queues it
+// claimed and did not send are due again at once, no attempt counted, and
+// every attempt the receiver saw is in a delivery's log.
+func TestWebhookFailingEndpointNotHammered(t *testing.T) {
+	e := newHookEnv(t)
+	var seen atomic.Int64
+	e.rcv.respond(func(w http.ResponseWriter, _ *http.Request) {
+		seen.Add(1)
+		w.Header().Set("X-Test-Dropped", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	const users = 60
+	createUsers(t, e, users)
+	_, err := e.worker(nil).DeliverWebhooks(e.ctx)
+	require.NoError(t, err)
+
+	attempted, givenBack := 0, 0
+	for _, d := range e.deliveries(e.hook.Webhook.ID) {
+		require.Equal(t, core.DeliveryPending, d.State)
+		switch d.Attempts {
+		case 1:
+			attempted++
+			require.Len(t, d.Log, 1)
+			assert.Equal(t, http.StatusServiceUnavailable, d.Log[0].Status)
+			assert.True(t, d.NextAt.After(hookT0), "retried on the schedule")
+		case 0:
+			givenBack++
+			assert.Empty(t, d.Log)
+			assert.Equal(t, hookT0, d.NextAt.UTC(), "due again at once")
+		default:
+			t.Fatalf("delivery %d: %d attempts in one round", d.Seq, d.Attempts)
+		}
+	}
+	assert.EqualValues(t, seen.Load(), attempted, "every request the receiver saw is logged")
+	assert.GreaterOrEqual(t, attempted, 1)
+	assert.LessOrEqual(t, attempted, core.WebhookEndpointSenders, "no chain starts after one failed")
+	assert.Greater(t, givenBack, users-core.WebhookEndpointSenders-1)
+}
