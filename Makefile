@@ -53,6 +53,11 @@ test: browser-deps readme-deps pg-deps vet
 	  wait $$fuzz; fuzzed=$$?; echo "make fuzz FUZZTIME=500x:"; cat "$$fuzzlog"; \
 	  [ $$tests = 0 ] || exit $$tests; exit $$fuzzed
 
+# apt-install is the shell that installs Debian's packages $(1), as root or
+# with sudo; the *-deps targets below call it for what they find missing.
+apt-install = sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(1)
+
 # cgo (the race detector, the companion's GLFW driver) needs a C compiler:
 # clang for vet and the tests (see CC above), gcc for builds; install
 # Debian's when missing (root, or sudo).
@@ -60,9 +65,7 @@ cc-deps:
 	@missing=; for c in clang gcc; do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
 	  if [ -z "$$missing" ]; then echo "cc-deps: $$(clang --version | head -1), $$(gcc --version | head -1)"; \
 	  elif ! command -v apt-get >/dev/null 2>&1; then echo "cc-deps: no apt-get; install$$missing by hand"; exit 1; else \
-	  echo "cc-deps: installing Debian's$$missing"; \
-	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing libc6-dev; \
+	  echo "cc-deps: installing Debian's$$missing"; $(call apt-install,$$missing libc6-dev); \
 	fi
 
 # TestREADME (readme_test.go) runs the README's walkthroughs, which use curl,
@@ -72,9 +75,7 @@ readme-deps:
 	@missing=; for p in $(README_DEPS); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	  if [ -z "$$missing" ]; then echo "readme-deps: curl, jq and openssl installed"; \
 	  elif ! command -v apt-get >/dev/null 2>&1; then echo "readme-deps: no apt-get; install$$missing by hand"; exit 1; else \
-	    echo "readme-deps: installing$$missing"; \
-	    sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	    $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	    echo "readme-deps: installing$$missing"; $(call apt-install,$$missing); \
 	  fi
 
 # PostgreSQL, for the tests of the PostgreSQL store and the suites run on it:
@@ -83,9 +84,7 @@ readme-deps:
 pg-deps:
 	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; then echo "pg-deps: PostgreSQL installed"; \
 	  elif ! command -v apt-get >/dev/null 2>&1; then echo "pg-deps: no apt-get; install PostgreSQL 14 or newer by hand"; exit 1; else \
-	    echo "pg-deps: installing Debian's postgresql"; \
-	    sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	    $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq postgresql; \
+	    echo "pg-deps: installing Debian's postgresql"; $(call apt-install,postgresql); \
 	  fi
 
 # The companion app (mobile/) builds for desktops with Fyne's GLFW driver,
@@ -97,9 +96,7 @@ mobile-deps:
 	@if ! command -v dpkg >/dev/null 2>&1; then echo "mobile-deps: no dpkg; install the OpenGL and X11 headers Fyne needs by hand"; exit 0; fi; \
 	  missing=; for p in $(MOBILE_DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	  if [ -z "$$missing" ]; then echo "mobile-deps: all installed"; else \
-	    echo "mobile-deps: installing$$missing"; \
-	    sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	    $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	    echo "mobile-deps: installing$$missing"; $(call apt-install,$$missing); \
 	  fi
 
 # The companion's desktop binary; `go run -tags mobile ./mobile` shows the
@@ -119,9 +116,7 @@ mobile-package: mobile
 CHROMIUM ?= /usr/bin/chromium
 browser-deps:
 	@if [ -x $(CHROMIUM) ]; then echo "browser-deps: $$($(CHROMIUM) --version 2>/dev/null)"; else \
-	  echo "browser-deps: installing Debian's chromium for the browser test"; \
-	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium; \
+	  echo "browser-deps: installing Debian's chromium for the browser test"; $(call apt-install,chromium); \
 	fi
 
 # Each native fuzz target runs briefly; raise FUZZTIME for a longer hunt.
@@ -189,9 +184,7 @@ bench-external:
 # wrk, the HTTP load generator of BenchmarkCorporateGet (root, or sudo).
 bench-deps:
 	@if command -v wrk >/dev/null 2>&1; then echo "bench-deps: wrk installed"; else \
-	  echo "bench-deps: installing Debian's wrk"; \
-	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq wrk; \
+	  echo "bench-deps: installing Debian's wrk"; $(call apt-install,wrk); \
 	fi
 
 clean:
