@@ -48,6 +48,7 @@ func newBenchClient(insts ...*testserver.Instance) *benchClient {
 // startReplicas starts an instance and n-1 replicas of it on its database
 // (PostgreSQL only: on bbolt, n > 1 skips b).
 func startReplicas(b *testing.B, opts testserver.Options, n int) []*testserver.Instance {
+	b.Cleanup(password.TuneGC(password.DefaultMemoryLimit)) // the collector as deputy serve sets it
 	insts := []*testserver.Instance{testserver.Start(b, opts)}
 	for len(insts) < n {
 		insts = append(insts, insts[0].Replica(b))
@@ -293,7 +294,6 @@ func processCPU() time.Duration {
 // weighs on both sides of the ratio alike. Every round has at least one
 // request per client (given b.N), so that all clients are in flight at once.
 func BenchmarkLogin(b *testing.B) {
-	defer password.TuneGC(password.DefaultMemoryLimit)() // as deputy serve runs
 	for _, clients := range []int{32, 200} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			replicaCounts(b, func(b *testing.B, replicas int) { benchmarkLogin(b, clients, replicas) })
