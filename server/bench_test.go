@@ -304,7 +304,11 @@ func BenchmarkLogin(b *testing.B) {
 const loginRounds = 3
 
 func benchmarkLogin(b *testing.B, clients, replicas int) {
-	c := newBenchClient(startReplicas(b, testserver.Options{Config: core.Config{PasswordParams: password.DefaultParams}}, replicas)...)
+	// Replicas on one machine share its cores, as the README's sizing has
+	// them: each hashes at most its share of the cores' passwords at once
+	// (GOMAXPROCS=cores/replicas for a `deputy serve` process of its own).
+	cfg := core.Config{PasswordParams: password.DefaultParams, MaxConcurrentHashes: max(1, runtime.GOMAXPROCS(0)/replicas)}
+	c := newBenchClient(startReplicas(b, testserver.Options{Config: cfg}, replicas)...)
 	c.seedRoot(b, "root@bench.test")
 	rounds := max(1, min(loginRounds, b.N/clients))
 	perRound := b.N / rounds
