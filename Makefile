@@ -44,7 +44,13 @@ PG_PKGS = ./server ./server/client
 # The short fuzz runs go beside the race run at the lowest CPU priority: they
 # take the time the tests leave idle (waiting for fsync, timers, PostgreSQL),
 # and their output follows the tests'.
-test: browser-deps readme-deps pg-deps vet
+# The packages only the tests need (Chromium, PostgreSQL, the README's tools)
+# install while vet compiles; their output follows vet's.
+test: cc-deps mobile-deps
+	@depslog=$$(mktemp); trap 'rm -f "$$depslog"' EXIT; \
+	  $(MAKE) --no-print-directory browser-deps readme-deps pg-deps > "$$depslog" 2>&1 & deps=$$!; \
+	  $(MAKE) --no-print-directory vet; vetted=$$?; \
+	  wait $$deps; installed=$$?; cat "$$depslog"; [ $$vetted = 0 ] || exit $$vetted; exit $$installed
 	@fuzzlog=$$(mktemp); trap 'rm -f "$$fuzzlog"' EXIT; \
 	  nice -n 19 $(MAKE) --no-print-directory fuzz FUZZTIME=500x > "$$fuzzlog" 2>&1 & fuzz=$$!; \
 	  echo "$(GO) test -race ./..., then on PostgreSQL $(PG_PKGS); make fuzz at nice 19 beside them"; \
