@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -165,9 +166,10 @@ func (l *lateChains) done(cs []claimed) {
 // roundSenders hands out a round's senders: webhookSenders in all, and
 // webhookEndpointSenders to any one endpoint, so that a slow receiver's
 // queues wait behind each other rather than in front of other endpoints'.
-// Once a chain to an endpoint has failed, or webhookStartBy after the
-// claim, a chain does not start: its queue is given back unsent, so that a
-// failing receiver is not hammered and no lease ends mid-request.
+// Once a chain to an endpoint has found it failing (receiverFailing), or
+// webhookStartBy after the claim, a chain does not start: its queue is
+// given back unsent, so that a failing receiver is not hammered and no lease
+// ends mid-request.
 type roundSenders struct {
 	claimedAt time.Time
 	all       chan struct{}
@@ -203,7 +205,7 @@ func (r *roundSenders) start(endpointID string) bool {
 	return true
 }
 
-// end frees a chain's sender, noting whether its last attempt failed.
+// end frees a chain's sender, noting whether it found the receiver failing.
 func (r *roundSenders) end(endpointID string, failed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -337,11 +339,17 @@ func (s *Service) sendChain(ctx context.Context, c claimed, senders *roundSender
 			break
 		}
 	}
-	senders.end(endpointID, !delivered(o.results[len(o.results)-1]))
+	senders.end(endpointID, receiverFailing(o.results[len(o.results)-1]))
 	return o
 }
 
 func delivered(r WebhookResult) bool { return r.Err == nil && r.Status >= 200 && r.Status < 300 }
+
+// receiverFailing reports whether r says the receiver, rather than one
+// event, is in trouble: no answer, a 5xx or a 429.
+func receiverFailing(r WebhookResult) bool {
+	return r.Err != nil || r.Status >= 500 || r.Status == http.StatusTooManyRequests
+}
 
 // webhooksDue reports whether a delivery is due now.
 func (s *Service) webhooksDue(ctx context.Context) (bool, error) {
@@ -621,15 +629,17 @@ func (s *Service) recordWebhooks(ctx context.Context, cs []claimed, out []sent) 
 	return internal("record webhooks", err)
 }
 
-// giveBack makes a claimed head that was never sent due again at now, its
-// claim not counted as an attempt, unless another worker holds it since.
+// giveBack makes a claimed head that was never sent due again after the
+// schedule's first wait, its claim not counted as an attempt, unless another
+// worker holds it since. The wait keeps a failing receiver's backlog from
+// being claimed and given back round after round.
 func giveBack(tx Tx, head *WebhookDelivery, now time.Time) error {
 	d, err := tx.WebhookDelivery(head.Seq)
 	if err != nil || d.State != DeliveryPending || d.Attempts != head.Attempts {
 		return err
 	}
 	d.Attempts--
-	d.NextAt = now
+	d.NextAt = now.Add(jitter(WebhookRetrySchedule[0]))
 	return tx.UpdateWebhookDelivery(d)
 }
 

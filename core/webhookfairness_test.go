@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -75,42 +76,51 @@ func TestWebhookHangingEndpointHoldsBackNoOther(t *testing.T) {
 	assert.Equal(t, most.Load(), total.Load(), "and no more requests while those hang")
 }
 
-// TestWebhookFailingEndpointNotHammered: once a round's chain to an
-// endpoint fails, the round sends that endpoint nothing more; the queues it
-// claimed and did not send are due again at once, no attempt counted, and
-// every attempt the receiver saw is in a delivery's log.
+// TestWebhookFailingEndpointNotHammered: once a round's chain finds an
+// endpoint's receiver failing (here a 503), the round sends that endpoint
+// nothing more; the queues it claimed and did not send are due again after
+// the schedule's first wait, no attempt counted, and every attempt the
+// receiver saw is in a delivery's log. A receiver refusing single events
+// (a 400) is not failing: every queue is attempted.
 func TestWebhookFailingEndpointNotHammered(t *testing.T) {
-	e := newHookEnv(t)
-	var seen atomic.Int64
-	e.rcv.respond(func(w http.ResponseWriter, _ *http.Request) {
-		seen.Add(1)
-		w.Header().Set("X-Test-Dropped", "1")
-		w.WriteHeader(http.StatusServiceUnavailable)
-	})
-	const users = 60
-	createUsers(t, e, users)
-	_, err := e.worker(nil).DeliverWebhooks(e.ctx)
-	require.NoError(t, err)
+	for _, status := range []int{http.StatusServiceUnavailable, http.StatusBadRequest} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			e := newHookEnv(t)
+			var seen atomic.Int64
+			e.rcv.respond(func(w http.ResponseWriter, _ *http.Request) {
+				seen.Add(1)
+				w.Header().Set("X-Test-Dropped", "1")
+				w.WriteHeader(status)
+			})
+			const users = 60
+			createUsers(t, e, users)
+			_, err := e.worker(nil).DeliverWebhooks(e.ctx)
+			require.NoError(t, err)
 
-	attempted, givenBack := 0, 0
-	for _, d := range e.deliveries(e.hook.Webhook.ID) {
-		require.Equal(t, core.DeliveryPending, d.State)
-		switch d.Attempts {
-		case 1:
-			attempted++
-			require.Len(t, d.Log, 1)
-			assert.Equal(t, http.StatusServiceUnavailable, d.Log[0].Status)
-			assert.True(t, d.NextAt.After(hookT0), "retried on the schedule")
-		case 0:
-			givenBack++
-			assert.Empty(t, d.Log)
-			assert.Equal(t, hookT0, d.NextAt.UTC(), "due again at once")
-		default:
-			t.Fatalf("delivery %d: %d attempts in one round", d.Seq, d.Attempts)
-		}
+			attempted, givenBack := 0, 0
+			for _, d := range e.deliveries(e.hook.Webhook.ID) {
+				require.Equal(t, core.DeliveryPending, d.State)
+				assert.InDelta(t, 5*time.Second, d.NextAt.Sub(hookT0), float64(time.Second), "the schedule's first wait")
+				switch d.Attempts {
+				case 1:
+					attempted++
+					require.Len(t, d.Log, 1)
+					assert.Equal(t, status, d.Log[0].Status)
+				case 0:
+					givenBack++
+					assert.Empty(t, d.Log)
+				default:
+					t.Fatalf("delivery %d: %d attempts in one round", d.Seq, d.Attempts)
+				}
+			}
+			assert.EqualValues(t, seen.Load(), attempted, "every request the receiver saw is logged")
+			if status == http.StatusBadRequest {
+				assert.Zero(t, givenBack, "every queue attempted")
+				return
+			}
+			assert.GreaterOrEqual(t, attempted, 1)
+			assert.LessOrEqual(t, attempted, core.WebhookEndpointSenders, "no chain starts after one found the receiver failing")
+			assert.Greater(t, givenBack, users-core.WebhookEndpointSenders-1)
+		})
 	}
-	assert.EqualValues(t, seen.Load(), attempted, "every request the receiver saw is logged")
-	assert.GreaterOrEqual(t, attempted, 1)
-	assert.LessOrEqual(t, attempted, core.WebhookEndpointSenders, "no chain starts after one failed")
-	assert.Greater(t, givenBack, users-core.WebhookEndpointSenders-1)
 }
