@@ -100,11 +100,12 @@ const (
 	webhookLogSize = 10
 )
 
-// claimed is a queue a worker holds: its head (ds[0], leased) and the
-// deliveries behind it, with their signed requests.
+// claimed is a queue a worker holds: its endpoint, its head (ds[0],
+// leased) and the deliveries behind it, with their signed requests.
 type claimed struct {
-	ds   []*WebhookDelivery
-	reqs []*WebhookRequest
+	endpoint *WebhookEndpoint
+	ds       []*WebhookDelivery
+	reqs     []*WebhookRequest
 }
 
 // sent is how a chain went: the outcome and duration of each attempt, in
@@ -225,6 +226,9 @@ func (s *Service) deliverRound(ctx context.Context, late *lateChains) (int, bool
 		return 0, false, nil
 	}
 	cs, more, err := s.startRound(ctx, true, late)
+	if err == nil {
+		err = s.signChains(ctx, cs)
+	}
 	if err != nil {
 		return 0, false, err
 	}
@@ -413,10 +417,10 @@ func (s *Service) startRound(ctx context.Context, claim bool, late *lateChains) 
 }
 
 // claimWebhooks leases the due heads (dueHeads), none of an endpoint with a
-// late chain, and builds the signed requests of their chains: each queue's
-// share of webhookRound deliveries, up to the first that is due itself (a
-// redelivery, which the round claims as a head). A delivery whose endpoint
-// is gone or disabled fails at once.
+// late chain, with their chains: each queue's share of webhookRound
+// deliveries, up to the first that is due itself (a redelivery, which the
+// round claims as a head). A delivery whose endpoint is gone or disabled
+// fails at once.
 func (s *Service) claimWebhooks(tx Tx, late *lateChains) ([]claimed, error) {
 	var cs []claimed
 	now := s.clock.Now()
@@ -459,20 +463,34 @@ func (s *Service) claimWebhooks(tx Tx, late *lateChains) ([]claimed, error) {
 				}
 			}
 		}
-		k, err := s.endpointKeys(tx, e, now)
-		if err != nil {
-			return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
-		}
-		for _, cd := range c.ds {
-			req, err := webhookRequest(tx, e, k, cd, now)
-			if err != nil {
-				return nil, fmt.Errorf("delivery %d: %w", cd.Seq, err)
-			}
-			c.reqs = append(c.reqs, req)
-		}
+		c.endpoint = e
 		cs = append(cs, c)
 	}
 	return cs, nil
+}
+
+// signChains builds the signed requests of claimed chains, in a View after
+// their claim has committed, so that the signing holds up no write.
+func (s *Service) signChains(ctx context.Context, cs []claimed) error {
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		now := s.clock.Now()
+		for i := range cs {
+			c := &cs[i]
+			k, err := s.endpointKeys(tx, c.endpoint, now)
+			if err != nil {
+				return fmt.Errorf("endpoint %s: %w", c.endpoint.ID, err)
+			}
+			for _, d := range c.ds {
+				req, err := webhookRequest(tx, c.endpoint, k, d, now)
+				if err != nil {
+					return fmt.Errorf("delivery %d: %w", d.Seq, err)
+				}
+				c.reqs = append(c.reqs, req)
+			}
+		}
+		return nil
+	})
+	return internal("sign webhooks", err)
 }
 
 // dueHeads returns up to webhookBatch due heads, oldest first: first
