@@ -124,6 +124,7 @@ func (e *Error) Is(target error) bool {
 // "user not found", "invalid field email (REGEX)", "email not unique".
 func (e *Error) Error() string {
 	var b strings.Builder
+	msg := sentence(e.Message)
 	switch {
 	case e.Status == http.StatusForbidden && e.Code == CodeStepUpRequired:
 		b.WriteString("step-up required")
@@ -139,8 +140,8 @@ func (e *Error) Error() string {
 			}
 			fmt.Fprintf(&b, "%s (%s)", f.Field, f.Reason)
 		}
-	case e.Message != "":
-		b.WriteString(sentence(e.Message))
+	case msg != "": // a message of only spaces and a full stop says nothing
+		b.WriteString(msg)
 	case e.Code != "":
 		b.WriteString(strings.ToLower(strings.ReplaceAll(e.Code, "_", " ")))
 	case http.StatusText(e.Status) != "":
