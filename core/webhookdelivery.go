@@ -226,11 +226,11 @@ func (s *Service) deliverRound(ctx context.Context, late *lateChains) (int, bool
 		return 0, false, nil
 	}
 	cs, more, err := s.startRound(ctx, true, late)
-	if err == nil {
-		err = s.signChains(ctx, cs)
-	}
 	if err != nil {
 		return 0, false, err
+	}
+	if err := s.signChains(ctx, cs); err != nil { // give every claim back, unsent
+		return 0, false, errors.Join(err, s.recordWebhooks(context.WithoutCancel(ctx), cs, make([]sent, len(cs))))
 	}
 	n := 0
 	if len(cs) > 0 {
@@ -322,13 +322,13 @@ func (s *Service) recordLate(ctx context.Context, late *lateChains, cs []claimed
 	}
 }
 
-// sendChain sends a claimed queue's deliveries in order, when senders let
-// it start, until one is not delivered, ctx ends or the chain has taken
+// sendChain sends a claimed queue's deliveries in order, when it was signed
+// and senders let it start, until one is not delivered, ctx ends or the chain has taken
 // webhookChainTime. When it starts, the head is always attempted.
 func (s *Service) sendChain(ctx context.Context, c claimed, senders *roundSenders) sent {
 	var o sent
 	endpointID := c.ds[0].EndpointID
-	if !senders.start(endpointID) {
+	if len(c.reqs) == 0 || !senders.start(endpointID) {
 		return o
 	}
 	start := time.Now()
@@ -470,27 +470,37 @@ func (s *Service) claimWebhooks(tx Tx, late *lateChains) ([]claimed, error) {
 }
 
 // signChains builds the signed requests of claimed chains, in a View after
-// their claim has committed, so that the signing holds up no write.
+// their claim has committed, so that the signing holds up no write. A chain
+// that cannot be signed is logged and left without requests: it is not
+// sent, and its claim is given back.
 func (s *Service) signChains(ctx context.Context, cs []claimed) error {
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		now := s.clock.Now()
 		for i := range cs {
-			c := &cs[i]
-			k, err := s.endpointKeys(tx, c.endpoint, now)
-			if err != nil {
-				return fmt.Errorf("endpoint %s: %w", c.endpoint.ID, err)
-			}
-			for _, d := range c.ds {
-				req, err := webhookRequest(tx, c.endpoint, k, d, now)
-				if err != nil {
-					return fmt.Errorf("delivery %d: %w", d.Seq, err)
-				}
-				c.reqs = append(c.reqs, req)
+			if err := s.signChain(tx, &cs[i], now); err != nil {
+				s.log.Error("sign webhook chain", "endpoint", cs[i].endpoint.ID, "err", err)
+				cs[i].reqs = nil
 			}
 		}
 		return nil
 	})
 	return internal("sign webhooks", err)
+}
+
+// signChain builds the signed requests of one claimed chain.
+func (s *Service) signChain(tx ReadTx, c *claimed, now time.Time) error {
+	k, err := s.endpointKeys(tx, c.endpoint, now)
+	if err != nil {
+		return err
+	}
+	for _, d := range c.ds {
+		req, err := webhookRequest(tx, c.endpoint, k, d, now)
+		if err != nil {
+			return fmt.Errorf("delivery %d: %w", d.Seq, err)
+		}
+		c.reqs = append(c.reqs, req)
+	}
+	return nil
 }
 
 // dueHeads returns up to webhookBatch due heads, oldest first: first

@@ -124,3 +124,39 @@ func TestWebhookFailingEndpointNotHammered(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookUnsignableChainGivenBack: a chain that cannot be signed (here
+// its endpoint's secret no longer opens) is not sent and its claim is given
+// back, round after round, without counting attempts that would end in its
+// being given up; the other endpoint's chains go.
+func TestWebhookUnsignableChainGivenBack(t *testing.T) {
+	e := newHookEnv(t)
+	other := newReceiver(t)
+	broken := e.addHook(other.srv.URL)
+	require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error {
+		ep, err := tx.WebhookEndpoint(broken.Webhook.ID)
+		if err != nil {
+			return err
+		}
+		ep.Secrets[0].Sealed = []byte("no longer opens")
+		return tx.PutWebhookEndpoint(ep)
+	}))
+	createUsers(t, e, 3)
+	w := e.worker(nil)
+	for range len(core.WebhookRetrySchedule) + 2 {
+		_, err := w.DeliverWebhooks(e.ctx)
+		require.NoError(t, err)
+		e.clock.Advance(time.Minute)
+	}
+	assert.Empty(t, other.all(), "nothing unsigned is sent")
+	ds := e.deliveries(broken.Webhook.ID)
+	require.NotEmpty(t, ds)
+	for _, d := range ds {
+		assert.Equal(t, core.DeliveryPending, d.State, "not given up")
+		assert.Zero(t, d.Attempts)
+		assert.Empty(t, d.Log)
+	}
+	for _, d := range e.deliveries(e.hook.Webhook.ID) {
+		assert.Equal(t, core.DeliveryDelivered, d.State)
+	}
+}
