@@ -143,6 +143,16 @@ func (l *lateChains) busy(endpointID string) bool {
 	return l.endpoints[endpointID] > 0
 }
 
+// any reports whether a chain is still in flight (never, without l).
+func (l *lateChains) any() bool {
+	if l == nil {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.endpoints) > 0
+}
+
 // add counts the chains to the endpoints of cs in flight.
 func (l *lateChains) add(cs []claimed) {
 	l.mu.Lock()
@@ -255,11 +265,13 @@ func (s *Service) deliverRound(ctx context.Context, late *lateChains) (int, bool
 		for _, i := range finished {
 			n += len(out[i].results)
 		}
-		if err := s.recordWebhooks(ctx, pick(cs, finished), pick(out, finished)); err != nil {
+		if err := s.recordWebhooks(context.WithoutCancel(ctx), pick(cs, finished), pick(out, finished)); err != nil {
 			return n, false, err
 		}
 	}
-	if !more {
+	// A round that claimed nothing while chains are late may have found only
+	// their endpoints' heads due: the next waits for the tick, not spinning.
+	if !more && (len(cs) > 0 || !late.any()) {
 		more, err = s.webhooksDue(ctx)
 	}
 	return n, more, err
@@ -315,7 +327,7 @@ func (s *Service) recordLate(ctx context.Context, late *lateChains, cs []claimed
 			together = append(together, <-ended)
 		}
 		n -= len(together)
-		if err := s.recordWebhooks(ctx, pick(cs, together), pick(out, together)); err != nil && ctx.Err() == nil {
+		if err := s.recordWebhooks(context.WithoutCancel(ctx), pick(cs, together), pick(out, together)); err != nil {
 			s.log.Error("webhook delivery", "err", err)
 		}
 		late.done(pick(cs, together))
@@ -328,7 +340,11 @@ func (s *Service) recordLate(ctx context.Context, late *lateChains, cs []claimed
 func (s *Service) sendChain(ctx context.Context, c claimed, senders *roundSenders) sent {
 	var o sent
 	endpointID := c.ds[0].EndpointID
-	if len(c.reqs) == 0 || !senders.start(endpointID) {
+	if len(c.reqs) == 0 || ctx.Err() != nil || !senders.start(endpointID) {
+		return o
+	}
+	if ctx.Err() != nil { // stopped while waiting for a sender: given back unsent
+		senders.end(endpointID, false)
 		return o
 	}
 	start := time.Now()
