@@ -490,6 +490,9 @@ func (s *Service) claimWebhooks(tx Tx, late *lateChains) ([]claimed, error) {
 // that cannot be signed is logged and left without requests: it is not
 // sent, and its claim is given back.
 func (s *Service) signChains(ctx context.Context, cs []claimed) error {
+	if len(cs) == 0 {
+		return nil // a round that claimed nothing opens no transaction for it
+	}
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		now := s.clock.Now()
 		for i := range cs {
