@@ -661,12 +661,17 @@ func (s *Service) recordWebhooks(ctx context.Context, cs []claimed, out []sent) 
 					return err
 				}
 				if d.State != DeliveryPending || (j == 0 && d.Attempts != c.ds[0].Attempts) {
+					if j > 0 { // the delivery before it left the queue's turn to it
+						if err := queueNext(tx, d.EndpointID, d.Subject, now); err != nil {
+							return err
+						}
+					}
 					break
 				}
-				if j > 0 { // made due by the delivery before it, in this Update
+				if j > 0 { // its turn came with the delivery before it, in this Update
 					d.Attempts++
 				}
-				if err := s.recordAttempt(tx, d, r, out[i].durations[j], now); err != nil {
+				if err := s.recordAttempt(tx, d, r, out[i].durations[j], now, j+1 < len(out[i].results)); err != nil {
 					return err
 				}
 			}
@@ -693,7 +698,9 @@ func giveBack(tx Tx, head *WebhookDelivery, now time.Time) error {
 // recordAttempt applies one attempt's outcome: delivered on 2xx; a 410
 // disables the endpoint; otherwise a retry on the schedule, or after the
 // receiver's Retry-After when it is later, until the schedule runs out.
-func (s *Service) recordAttempt(tx Tx, d *WebhookDelivery, r WebhookResult, took time.Duration, now time.Time) error {
+// chained says the caller records the queue's next delivery in this
+// Update, so that a delivered one need not make it due first.
+func (s *Service) recordAttempt(tx Tx, d *WebhookDelivery, r WebhookResult, took time.Duration, now time.Time, chained bool) error {
 	a := WebhookAttempt{At: now, Status: r.Status, Duration: took}
 	if r.Err != nil {
 		a.Error = r.Err.Error()
@@ -704,6 +711,8 @@ func (s *Service) recordAttempt(tx Tx, d *WebhookDelivery, r WebhookResult, took
 	}
 	d.LastStatus = r.Status
 	switch {
+	case delivered(r) && chained:
+		return endDelivery(tx, d, DeliveryDelivered, now)
 	case delivered(r):
 		return s.finishDelivery(tx, d, DeliveryDelivered, now)
 	case r.Status == 410:
@@ -732,11 +741,21 @@ func jitter(d time.Duration) time.Duration {
 // finishDelivery ends a delivery (delivered or failed) and makes the next
 // one of its queue due.
 func (s *Service) finishDelivery(tx Tx, d *WebhookDelivery, state WebhookDeliveryState, now time.Time) error {
-	d.State, d.NextAt, d.DoneAt = state, time.Time{}, now
-	if err := tx.UpdateWebhookDelivery(d); err != nil {
+	if err := endDelivery(tx, d, state, now); err != nil {
 		return err
 	}
-	next, err := tx.WebhookQueue(d.EndpointID, d.Subject, 1)
+	return queueNext(tx, d.EndpointID, d.Subject, now)
+}
+
+// endDelivery ends a delivery, leaving its queue's next as it is.
+func endDelivery(tx Tx, d *WebhookDelivery, state WebhookDeliveryState, now time.Time) error {
+	d.State, d.NextAt, d.DoneAt = state, time.Time{}, now
+	return tx.UpdateWebhookDelivery(d)
+}
+
+// queueNext makes the first pending delivery of a queue due, unless it is.
+func queueNext(tx Tx, endpointID, subject string, now time.Time) error {
+	next, err := tx.WebhookQueue(endpointID, subject, 1)
 	if err != nil || len(next) == 0 {
 		return err
 	}
