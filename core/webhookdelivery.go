@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -136,11 +137,14 @@ type lateChains struct {
 
 func newLateChains() *lateChains { return &lateChains{endpoints: map[string]int{}} }
 
-// busy reports whether a chain to the endpoint is still in flight.
-func (l *lateChains) busy(endpointID string) bool {
+// busy lists the endpoints with a chain still in flight (none, without l).
+func (l *lateChains) busy() []string {
+	if l == nil {
+		return nil
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.endpoints[endpointID] > 0
+	return slices.Collect(maps.Keys(l.endpoints))
 }
 
 // any reports whether a chain is still in flight (never, without l).
@@ -375,7 +379,7 @@ func receiverFailing(r WebhookResult) bool {
 func (s *Service) webhooksDue(ctx context.Context) (bool, error) {
 	var due bool
 	err := s.store.View(ctx, func(tx ReadTx) error {
-		ds, err := tx.DueWebhookDeliveries(s.clock.Now(), 1, 1)
+		ds, err := tx.DueWebhookDeliveries(s.clock.Now(), 1, 1, nil)
 		due = len(ds) > 0
 		return err
 	})
@@ -397,7 +401,7 @@ func (s *Service) startRound(ctx context.Context, claim bool, late *lateChains) 
 		if behind, err = webhooksBehind(tx); err != nil || !claim {
 			return err
 		}
-		ds, err := tx.DueWebhookDeliveries(s.clock.Now(), 1, 1)
+		ds, err := tx.DueWebhookDeliveries(s.clock.Now(), 1, 1, nil)
 		due = len(ds) > 0
 		return err
 	})
@@ -440,12 +444,9 @@ func (s *Service) startRound(ctx context.Context, claim bool, late *lateChains) 
 func (s *Service) claimWebhooks(tx Tx, late *lateChains) ([]claimed, error) {
 	var cs []claimed
 	now := s.clock.Now()
-	due, err := dueHeads(tx, now)
+	due, err := dueHeads(tx, now, late.busy())
 	if err != nil {
 		return nil, err
-	}
-	if late != nil {
-		due = slices.DeleteFunc(due, func(d *WebhookDelivery) bool { return late.busy(d.EndpointID) })
 	}
 	chain := max(1, webhookRound/max(1, len(due)))
 	for _, d := range due {
@@ -522,15 +523,16 @@ func (s *Service) signChain(tx ReadTx, c *claimed, now time.Time) error {
 	return nil
 }
 
-// dueHeads returns up to webhookBatch due heads, oldest first: first
-// webhookFairShare at most of each endpoint, so that an endpoint with a
-// backlog leaves room for every other, then the oldest of the rest.
-func dueHeads(tx ReadTx, now time.Time) ([]*WebhookDelivery, error) {
-	due, err := tx.DueWebhookDeliveries(now, webhookBatch, webhookFairShare)
+// dueHeads returns up to webhookBatch due heads, oldest first, none of the
+// busy endpoints: first webhookFairShare at most of each endpoint, so that
+// an endpoint with a backlog leaves room for every other, then the oldest of
+// the rest.
+func dueHeads(tx ReadTx, now time.Time, busy []string) ([]*WebhookDelivery, error) {
+	due, err := tx.DueWebhookDeliveries(now, webhookBatch, webhookFairShare, busy)
 	if err != nil || len(due) == webhookBatch || !anyFullShare(due) {
 		return due, err
 	}
-	oldest, err := tx.DueWebhookDeliveries(now, webhookBatch, webhookBatch)
+	oldest, err := tx.DueWebhookDeliveries(now, webhookBatch, webhookBatch, busy)
 	if err != nil {
 		return nil, err
 	}

@@ -160,3 +160,21 @@ func TestWebhookUnsignableChainGivenBack(t *testing.T) {
 		assert.Equal(t, core.DeliveryDelivered, d.State)
 	}
 }
+
+// TestWebhookBusyEndpointTakesNoPlace: while a chain to an endpoint is in
+// flight, a round claims none of its queues, and they take no other
+// endpoint's place in the batch: every due queue of the other endpoint is
+// claimed, beyond its fair share.
+func TestWebhookBusyEndpointTakesNoPlace(t *testing.T) {
+	e := newHookEnv(t)
+	other := e.addHook(newReceiver(t).srv.URL)
+	createUsers(t, e, 150)
+	queues := map[string]bool{}
+	for _, d := range e.deliveries(other.Webhook.ID) {
+		queues[d.Subject] = true
+	}
+	claimed, err := e.worker(nil).ClaimWebhooksWhileBusy(e.ctx, e.hook.Webhook.ID)
+	require.NoError(t, err)
+	assert.NotContains(t, claimed, e.hook.Webhook.ID)
+	assert.Equal(t, len(queues), len(claimed), "every due queue of the other endpoint")
+}
