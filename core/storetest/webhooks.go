@@ -124,6 +124,7 @@ func testWebhookDeliveryIndexes(t *testing.T, s core.Store) {
 	a2.NextAt = t0
 	b1.NextAt, b1.Attempts, b1.LastStatus = t0.Add(30*time.Second), 1, 503
 	b1.Log = []core.WebhookAttempt{{At: t0, Status: 503, Duration: time.Second}}
+	b1.UnsignableSince = t0
 	mustUpdate(t, s, func(tx core.Tx) error {
 		for _, x := range []*core.WebhookDelivery{a1, a2, b1} {
 			if err := tx.UpdateWebhookDelivery(x); err != nil {
