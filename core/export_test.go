@@ -19,3 +19,21 @@ func (s *Service) FanOutWebhooks(ctx context.Context) error {
 
 // WebhookEndpointSenders is how many of a round's senders one endpoint takes at most.
 const WebhookEndpointSenders = webhookEndpointSenders
+
+// WebhookDeliveryLife is how long a delivery stays pending at most.
+const WebhookDeliveryLife = webhookDeliveryLife
+
+// ClaimWebhooksWhileBusy runs a round's claim while chains to the busy
+// endpoints are still in flight, and returns the endpoint of each queue claimed.
+func (s *Service) ClaimWebhooksWhileBusy(ctx context.Context, busy ...string) ([]string, error) {
+	late := newLateChains()
+	for _, id := range busy {
+		late.endpoints[id]++
+	}
+	cs, _, err := s.startRound(ctx, true, late)
+	endpoints := make([]string, len(cs))
+	for i, c := range cs {
+		endpoints[i] = c.endpoint.ID
+	}
+	return endpoints, err
+}

@@ -566,8 +566,11 @@ type WebhookDelivery struct {
 	// LastStatus is the HTTP status of the last attempt (0: none or no answer).
 	LastStatus int              `json:",omitempty"`
 	Log        []WebhookAttempt `json:",omitempty"`
-	CreatedAt  time.Time
-	DoneAt     time.Time `json:",omitzero"`
+	// UnsignableSince is when a worker first found it could not be signed
+	// (zero when it was, or has been since).
+	UnsignableSince time.Time `json:",omitzero"`
+	CreatedAt       time.Time
+	DoneAt          time.Time `json:",omitzero"`
 }
 
 // WebhookAttempt is one attempt of a delivery, in its log.

@@ -435,9 +435,10 @@ type WebhookReader interface {
 	WebhookDelivery(seq uint64) (*WebhookDelivery, error)
 	// DueWebhookDeliveries returns up to limit pending deliveries whose
 	// NextAt is set and not after now, soonest first (then by Seq), with at
-	// most perEndpoint of any one endpoint: the rest of a crowded endpoint's
-	// wait without holding back other endpoints'.
-	DueWebhookDeliveries(now time.Time, limit, perEndpoint int) ([]*WebhookDelivery, error)
+	// most perEndpoint of any one endpoint and none of the endpoints in
+	// except: the rest of a crowded endpoint's wait without holding back
+	// other endpoints', and a busy endpoint's take no other's place.
+	DueWebhookDeliveries(now time.Time, limit, perEndpoint int, except []string) ([]*WebhookDelivery, error)
 	// WebhookQueue returns up to limit pending deliveries of an endpoint
 	// about subject, in Seq order: its head first.
 	WebhookQueue(endpointID, subject string, limit int) ([]*WebhookDelivery, error)

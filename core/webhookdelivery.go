@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -101,11 +102,13 @@ const (
 )
 
 // claimed is a queue a worker holds: its endpoint, its head (ds[0],
-// leased) and the deliveries behind it, with their signed requests.
+// leased) and the deliveries behind it, with their signed requests, or why
+// its head cannot be signed.
 type claimed struct {
-	endpoint *WebhookEndpoint
-	ds       []*WebhookDelivery
-	reqs     []*WebhookRequest
+	endpoint   *WebhookEndpoint
+	ds         []*WebhookDelivery
+	reqs       []*WebhookRequest
+	unsignable error
 }
 
 // sent is how a chain went: the outcome and duration of each attempt, in
@@ -136,11 +139,14 @@ type lateChains struct {
 
 func newLateChains() *lateChains { return &lateChains{endpoints: map[string]int{}} }
 
-// busy reports whether a chain to the endpoint is still in flight.
-func (l *lateChains) busy(endpointID string) bool {
+// busy lists the endpoints with a chain still in flight (none, without l).
+func (l *lateChains) busy() []string {
+	if l == nil {
+		return nil
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.endpoints[endpointID] > 0
+	return slices.Collect(maps.Keys(l.endpoints))
 }
 
 // any reports whether a chain is still in flight (never, without l).
@@ -375,7 +381,7 @@ func receiverFailing(r WebhookResult) bool {
 func (s *Service) webhooksDue(ctx context.Context) (bool, error) {
 	var due bool
 	err := s.store.View(ctx, func(tx ReadTx) error {
-		ds, err := tx.DueWebhookDeliveries(s.clock.Now(), 1, 1)
+		ds, err := tx.DueWebhookDeliveries(s.clock.Now(), 1, 1, nil)
 		due = len(ds) > 0
 		return err
 	})
@@ -397,7 +403,7 @@ func (s *Service) startRound(ctx context.Context, claim bool, late *lateChains) 
 		if behind, err = webhooksBehind(tx); err != nil || !claim {
 			return err
 		}
-		ds, err := tx.DueWebhookDeliveries(s.clock.Now(), 1, 1)
+		ds, err := tx.DueWebhookDeliveries(s.clock.Now(), 1, 1, nil)
 		due = len(ds) > 0
 		return err
 	})
@@ -440,12 +446,9 @@ func (s *Service) startRound(ctx context.Context, claim bool, late *lateChains) 
 func (s *Service) claimWebhooks(tx Tx, late *lateChains) ([]claimed, error) {
 	var cs []claimed
 	now := s.clock.Now()
-	due, err := dueHeads(tx, now)
+	due, err := dueHeads(tx, now, late.busy())
 	if err != nil {
 		return nil, err
-	}
-	if late != nil {
-		due = slices.DeleteFunc(due, func(d *WebhookDelivery) bool { return late.busy(d.EndpointID) })
 	}
 	chain := max(1, webhookRound/max(1, len(due)))
 	for _, d := range due {
@@ -486,9 +489,8 @@ func (s *Service) claimWebhooks(tx Tx, late *lateChains) ([]claimed, error) {
 }
 
 // signChains builds the signed requests of claimed chains, in a View after
-// their claim has committed, so that the signing holds up no write. A chain
-// that cannot be signed is logged and left without requests: it is not
-// sent, and its claim is given back.
+// their claim has committed, so that the signing holds up no write. Any
+// error but errUnsignable ends the View: the round gives every claim back.
 func (s *Service) signChains(ctx context.Context, cs []claimed) error {
 	if len(cs) == 0 {
 		return nil // a round that claimed nothing opens no transaction for it
@@ -497,8 +499,7 @@ func (s *Service) signChains(ctx context.Context, cs []claimed) error {
 		now := s.clock.Now()
 		for i := range cs {
 			if err := s.signChain(tx, &cs[i], now); err != nil {
-				s.log.Error("sign webhook chain", "endpoint", cs[i].endpoint.ID, "err", err)
-				cs[i].reqs = nil
+				return err
 			}
 		}
 		return nil
@@ -506,31 +507,53 @@ func (s *Service) signChains(ctx context.Context, cs []claimed) error {
 	return internal("sign webhooks", err)
 }
 
-// signChain builds the signed requests of one claimed chain.
+// signChain builds the signed requests of one claimed chain, up to its
+// first delivery that cannot be signed (cut).
 func (s *Service) signChain(tx ReadTx, c *claimed, now time.Time) error {
 	k, err := s.endpointKeys(tx, c.endpoint, now)
 	if err != nil {
-		return err
+		return c.cut(0, err)
 	}
-	for _, d := range c.ds {
+	for i, d := range c.ds {
 		req, err := webhookRequest(tx, c.endpoint, k, d, now)
 		if err != nil {
-			return fmt.Errorf("delivery %d: %w", d.Seq, err)
+			return c.cut(i, err)
 		}
 		c.reqs = append(c.reqs, req)
 	}
 	return nil
 }
 
-// dueHeads returns up to webhookBatch due heads, oldest first: first
-// webhookFairShare at most of each endpoint, so that an endpoint with a
-// backlog leaves room for every other, then the oldest of the rest.
-func dueHeads(tx ReadTx, now time.Time) ([]*WebhookDelivery, error) {
-	due, err := tx.DueWebhookDeliveries(now, webhookBatch, webhookFairShare)
+// cut ends the chain before its i-th delivery when err is errUnsignable:
+// the ones before it go, and it waits to be the head; a head that cannot be
+// signed is not sent, and the chain keeps why. Any other error is returned.
+func (c *claimed) cut(i int, err error) error {
+	if !errors.Is(err, errUnsignable) {
+		return err
+	}
+	if i == 0 {
+		c.unsignable = err
+	}
+	c.ds = c.ds[:max(i, 1)]
+	return nil
+}
+
+// errUnsignable is why a delivery cannot be signed however often it is
+// tried: its event or programme is gone, or a key no longer opens.
+var errUnsignable = errors.New("cannot be signed")
+
+func cannotSign(err error) error { return fmt.Errorf("%w: %w", errUnsignable, err) }
+
+// dueHeads returns up to webhookBatch due heads, oldest first, none of the
+// busy endpoints: first webhookFairShare at most of each endpoint, so that
+// an endpoint with a backlog leaves room for every other, then the oldest of
+// the rest.
+func dueHeads(tx ReadTx, now time.Time, busy []string) ([]*WebhookDelivery, error) {
+	due, err := tx.DueWebhookDeliveries(now, webhookBatch, webhookFairShare, busy)
 	if err != nil || len(due) == webhookBatch || !anyFullShare(due) {
 		return due, err
 	}
-	oldest, err := tx.DueWebhookDeliveries(now, webhookBatch, webhookBatch)
+	oldest, err := tx.DueWebhookDeliveries(now, webhookBatch, webhookBatch, busy)
 	if err != nil {
 		return nil, err
 	}
@@ -571,19 +594,22 @@ type webhookKeys struct {
 func (s *Service) endpointKeys(tx ReadTx, e *WebhookEndpoint, now time.Time) (webhookKeys, error) {
 	var k webhookKeys
 	p, err := tx.Programme(e.ProgrammeID)
+	if errors.Is(err, ErrRecordNotFound) {
+		return k, cannotSign(err)
+	}
 	if err != nil {
 		return k, err
 	}
 	if p.APIKeySealed != nil {
 		if k.apiKey, err = s.open(sealAPIKey, p.APIKeySealed); err != nil {
-			return k, err
+			return k, cannotSign(err)
 		}
 	}
 	for _, sec := range e.Secrets {
 		if sec.Until.IsZero() || now.Before(sec.Until) {
 			key, err := s.open(sealWebhookSecret, sec.Sealed)
 			if err != nil {
-				return k, err
+				return k, cannotSign(err)
 			}
 			k.secrets = append(k.secrets, key)
 		}
@@ -594,6 +620,9 @@ func (s *Service) endpointKeys(tx ReadTx, e *WebhookEndpoint, now time.Time) (we
 // webhookRequest signs a delivery's event to e with k for its attempt at now.
 func webhookRequest(tx ReadTx, e *WebhookEndpoint, k webhookKeys, d *WebhookDelivery, now time.Time) (*WebhookRequest, error) {
 	ev, err := tx.WebhookEvent(d.EventID)
+	if errors.Is(err, ErrRecordNotFound) {
+		return nil, cannotSign(err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -650,7 +679,7 @@ func (s *Service) recordWebhooks(ctx context.Context, cs []claimed, out []sent) 
 		now := s.clock.Now()
 		for i, c := range cs {
 			if len(out[i].results) == 0 {
-				if err := giveBack(tx, c.ds[0], now); err != nil {
+				if err := s.giveBack(tx, c, now); err != nil {
 					return err
 				}
 				continue
@@ -681,16 +710,29 @@ func (s *Service) recordWebhooks(ctx context.Context, cs []claimed, out []sent) 
 	return internal("record webhooks", err)
 }
 
-// giveBack makes a claimed head that was never sent due again after the
-// schedule's first wait, its claim not counted as an attempt, unless another
-// worker holds it since. The wait keeps a failing receiver's backlog from
-// being claimed and given back round after round.
-func giveBack(tx Tx, head *WebhookDelivery, now time.Time) error {
-	d, err := tx.WebhookDelivery(head.Seq)
-	if err != nil || d.State != DeliveryPending || d.Attempts != head.Attempts {
+// giveBack makes the head of a claimed chain that was never sent due again
+// after the schedule's first wait, its claim not counted as an attempt,
+// unless another worker holds it since. The wait keeps a failing receiver's
+// backlog from being claimed and given back round after round. A head that
+// cannot be signed notes since when, and once that is webhookDeliveryLife
+// ago it is given up, so that its queue moves on.
+func (s *Service) giveBack(tx Tx, c claimed, now time.Time) error {
+	d, err := tx.WebhookDelivery(c.ds[0].Seq)
+	if err != nil || d.State != DeliveryPending || d.Attempts != c.ds[0].Attempts {
 		return err
 	}
 	d.Attempts--
+	if c.unsignable != nil {
+		if d.UnsignableSince.IsZero() {
+			d.UnsignableSince = now
+			s.log.Error("webhook delivery cannot be signed", "endpoint", d.EndpointID, "event", d.EventID, "err", c.unsignable)
+		}
+		if now.Sub(d.UnsignableSince) >= webhookDeliveryLife {
+			logAttempt(d, WebhookAttempt{At: now, Error: c.unsignable.Error()})
+			s.log.Warn("webhook delivery given up", "endpoint", d.EndpointID, "event", d.EventID, "err", c.unsignable)
+			return s.finishDelivery(tx, d, DeliveryFailed, now)
+		}
+	}
 	d.NextAt = now.Add(jitter(WebhookRetrySchedule[0]))
 	return tx.UpdateWebhookDelivery(d)
 }
@@ -705,11 +747,8 @@ func (s *Service) recordAttempt(tx Tx, d *WebhookDelivery, r WebhookResult, took
 	if r.Err != nil {
 		a.Error = r.Err.Error()
 	}
-	d.Log = append(d.Log, a)
-	if len(d.Log) > webhookLogSize {
-		d.Log = d.Log[len(d.Log)-webhookLogSize:]
-	}
-	d.LastStatus = r.Status
+	logAttempt(d, a)
+	d.LastStatus, d.UnsignableSince = r.Status, time.Time{}
 	switch {
 	case delivered(r) && chained:
 		return endDelivery(tx, d, DeliveryDelivered, now)
@@ -730,6 +769,14 @@ func (s *Service) recordAttempt(tx Tx, d *WebhookDelivery, r WebhookResult, took
 	}
 	d.NextAt = now.Add(wait)
 	return tx.UpdateWebhookDelivery(d)
+}
+
+// logAttempt adds a to d's log, which keeps the last webhookLogSize.
+func logAttempt(d *WebhookDelivery, a WebhookAttempt) {
+	d.Log = append(d.Log, a)
+	if len(d.Log) > webhookLogSize {
+		d.Log = d.Log[len(d.Log)-webhookLogSize:]
+	}
 }
 
 // jitter varies d by up to a tenth either way, so that retries of many

@@ -2,10 +2,12 @@ package core_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,8 +129,9 @@ func TestWebhookFailingEndpointNotHammered(t *testing.T) {
 
 // TestWebhookUnsignableChainGivenBack: a chain that cannot be signed (here
 // its endpoint's secret no longer opens) is not sent and its claim is given
-// back, round after round, without counting attempts that would end in its
-// being given up; the other endpoint's chains go.
+// back, round after round, without counting attempts, noting since when it
+// cannot be signed (logged once per queue), while that is shorter than the
+// delivery life; the other endpoint's chains go.
 func TestWebhookUnsignableChainGivenBack(t *testing.T) {
 	e := newHookEnv(t)
 	other := newReceiver(t)
@@ -151,12 +154,132 @@ func TestWebhookUnsignableChainGivenBack(t *testing.T) {
 	assert.Empty(t, other.all(), "nothing unsigned is sent")
 	ds := e.deliveries(broken.Webhook.ID)
 	require.NotEmpty(t, ds)
+	heads := 0
 	for _, d := range ds {
 		assert.Equal(t, core.DeliveryPending, d.State, "not given up")
 		assert.Zero(t, d.Attempts)
 		assert.Empty(t, d.Log)
+		if !d.NextAt.IsZero() {
+			heads++
+			assert.Equal(t, hookT0, d.UnsignableSince, "found unsignable in the first round")
+		}
 	}
+	assert.Equal(t, heads, strings.Count(e.logs.String(), `"msg":"webhook delivery cannot be signed"`), "once per queue")
 	for _, d := range e.deliveries(e.hook.Webhook.ID) {
 		assert.Equal(t, core.DeliveryDelivered, d.State)
 	}
+}
+
+// TestWebhookUnsignableDeliveryGivenUp: a chain ends before its first
+// delivery that cannot be signed (here its event is gone), the ones before
+// it sent. Once the head, that one is given back until it has been
+// unsignable for the delivery life, then given up: failed, why in its log,
+// logged once; and the next delivery of the user goes.
+func TestWebhookUnsignableDeliveryGivenUp(t *testing.T) {
+	e := newHookEnv(t, core.EventLogin)
+	e.root(e.prog, "ada@example.com")
+	for range 3 {
+		e.login(e.prog, "ada@example.com")
+	}
+	views := e.deliveries(e.hook.Webhook.ID)
+	require.Len(t, views, 3)
+	// Read from the store: operators' listing needs every event.
+	deliveries := func() (ds []*core.WebhookDelivery) {
+		t.Helper()
+		require.NoError(t, e.store.View(e.ctx, func(tx core.ReadTx) error {
+			for _, v := range views {
+				d, err := tx.WebhookDelivery(v.Seq)
+				if err != nil {
+					return err
+				}
+				ds = append(ds, d)
+			}
+			return nil
+		}))
+		return ds
+	}
+	require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error {
+		d, err := tx.WebhookDelivery(views[1].Seq)
+		if err != nil {
+			return err
+		}
+		d.EventID = "evt_gone"
+		return tx.UpdateWebhookDelivery(d)
+	}))
+	w := e.worker(nil)
+	assert.Equal(t, 1, drain(t, w), "the first goes; the chain ends before the second")
+	for range int(core.WebhookDeliveryLife/time.Hour) - 1 {
+		e.clock.Advance(time.Hour)
+		assert.Zero(t, drain(t, w))
+	}
+	ds := deliveries()
+	assert.Equal(t, core.DeliveryPending, ds[1].State, "not given up within the delivery life")
+	assert.Equal(t, hookT0, ds[1].UnsignableSince)
+	assert.Equal(t, core.DeliveryPending, ds[2].State)
+
+	e.clock.Advance(time.Hour)
+	drain(t, w)
+	assert.Equal(t, 1, drain(t, w), "the next delivery goes")
+	ds = deliveries()
+	assert.Equal(t, core.DeliveryFailed, ds[1].State)
+	assert.Zero(t, ds[1].Attempts, "never sent")
+	require.Len(t, ds[1].Log, 1)
+	assert.Contains(t, ds[1].Log[0].Error, "cannot be signed")
+	assert.Equal(t, core.DeliveryDelivered, ds[2].State)
+	got := e.rcv.all()
+	require.Len(t, got, 2)
+	assert.Equal(t, ds[2].EventID, got[1].Header.Get("webhook-id"))
+	assert.Equal(t, 1, strings.Count(e.logs.String(), `"msg":"webhook delivery given up"`))
+	assert.Equal(t, 1, strings.Count(e.logs.String(), `"msg":"webhook delivery cannot be signed"`))
+}
+
+// eventlessStore is a store whose Views fail to read webhook events, as
+// one whose connection breaks would.
+type eventlessStore struct{ core.Store }
+
+type eventlessTx struct{ core.ReadTx }
+
+var errStoreDown = errors.New("store down")
+
+func (s eventlessStore) View(ctx context.Context, fn func(core.ReadTx) error) error {
+	return s.Store.View(ctx, func(tx core.ReadTx) error { return fn(eventlessTx{tx}) })
+}
+
+func (eventlessTx) WebhookEvent(string) (*core.WebhookEvent, error) { return nil, errStoreDown }
+
+// TestWebhookSigningStoreErrorEndsRound: a store error while signing ends
+// the round with it, once, rather than a log line per chain; every claim is
+// given back, no attempt counted, and no delivery taken for unsignable.
+func TestWebhookSigningStoreErrorEndsRound(t *testing.T) {
+	e := newHookEnv(t)
+	createUsers(t, e, 3)
+	_, err := e.workerOn(eventlessStore{e.store}, nil).DeliverWebhooks(e.ctx)
+	require.ErrorIs(t, err, errStoreDown)
+	assert.NotContains(t, e.logs.String(), "webhook", "nothing logged per chain")
+	assert.Empty(t, e.rcv.all())
+	ds := e.deliveries(e.hook.Webhook.ID)
+	require.NotEmpty(t, ds)
+	for _, d := range ds {
+		assert.Equal(t, core.DeliveryPending, d.State)
+		assert.Zero(t, d.Attempts)
+		assert.Zero(t, d.UnsignableSince)
+	}
+}
+
+// TestWebhookBusyEndpointTakesNoPlace: while a chain to an endpoint is in
+// flight, a round claims none of its queues, and they take no other
+// endpoint's place in the batch: every due queue of the other endpoint is
+// claimed, beyond its fair share.
+func TestWebhookBusyEndpointTakesNoPlace(t *testing.T) {
+	e := newHookEnv(t)
+	other := e.addHook(newReceiver(t).srv.URL)
+	createUsers(t, e, 150)
+	queues := map[string]bool{}
+	for _, d := range e.deliveries(other.Webhook.ID) {
+		queues[d.Subject] = true
+	}
+	claimed, err := e.worker(nil).ClaimWebhooksWhileBusy(e.ctx, e.hook.Webhook.ID)
+	require.NoError(t, err)
+	assert.NotContains(t, claimed, e.hook.Webhook.ID)
+	assert.Equal(t, len(queues), len(claimed), "every due queue of the other endpoint")
 }

@@ -65,11 +65,17 @@ func (e *hookEnv) addHookTo(prog *core.Programme, url string, events ...string) 
 // webhooks with sender (an HTTP sender timing out after a second when nil).
 func (e *hookEnv) worker(sender core.WebhookSender) *core.Service {
 	e.t.Helper()
+	return e.workerOn(e.store, sender)
+}
+
+// workerOn is a worker over store, logging to e.logs.
+func (e *hookEnv) workerOn(store core.Store, sender core.WebhookSender) *core.Service {
+	e.t.Helper()
 	if sender == nil {
 		sender = webhook.NewSender(time.Second, "deputy-test")
 	}
-	w, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams, Logger: slog.New(slog.DiscardHandler)},
-		e.store, core.Integrations{SMS: e.sms, Email: e.mail, Webhooks: sender}, e.clock)
+	w, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams, Logger: slog.New(slog.NewJSONHandler(e.logs, nil))},
+		store, core.Integrations{SMS: e.sms, Email: e.mail, Webhooks: sender}, e.clock)
 	require.NoError(e.t, err)
 	return w
 }

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -66,7 +67,7 @@ func (r *readTx) WebhookDelivery(seq uint64) (*core.WebhookDelivery, error) {
 	return get[core.WebhookDelivery](r.bucket(bucketWebhookDeliveries), seqKey(seq), "webhook delivery")
 }
 
-func (r *readTx) DueWebhookDeliveries(now time.Time, limit, perEndpoint int) ([]*core.WebhookDelivery, error) {
+func (r *readTx) DueWebhookDeliveries(now time.Time, limit, perEndpoint int, except []string) ([]*core.WebhookDelivery, error) {
 	var ds []*core.WebhookDelivery
 	perEndpointSeen := map[string]int{}
 	end := timeKey(now)
@@ -75,6 +76,9 @@ func (r *readTx) DueWebhookDeliveries(now time.Time, limit, perEndpoint int) ([]
 		d, err := r.WebhookDelivery(binary.BigEndian.Uint64(k[8:]))
 		if err != nil {
 			return nil, err
+		}
+		if slices.Contains(except, d.EndpointID) {
+			continue
 		}
 		if perEndpointSeen[d.EndpointID]++; perEndpointSeen[d.EndpointID] <= perEndpoint {
 			ds = append(ds, d)

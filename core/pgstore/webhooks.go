@@ -53,14 +53,27 @@ func (t *tx) WebhookDelivery(seq uint64) (*core.WebhookDelivery, error) {
 	return get[core.WebhookDelivery](t, "webhook delivery", `SELECT data FROM webhook_deliveries WHERE seq = $1`, seqParam(seq))
 }
 
-func (t *tx) DueWebhookDeliveries(now time.Time, limit, perEndpoint int) ([]*core.WebhookDelivery, error) {
+func (t *tx) DueWebhookDeliveries(now time.Time, limit, perEndpoint int, except []string) ([]*core.WebhookDelivery, error) {
 	if limit <= 0 || perEndpoint <= 0 {
 		return nil, nil
 	}
-	return list[core.WebhookDelivery](t, "webhook delivery", `SELECT data FROM (
-			SELECT data, next_at, seq, row_number() OVER (PARTITION BY endpoint_id ORDER BY next_at, seq) AS n
-			FROM webhook_deliveries WHERE next_at <= $1) due
-		WHERE n <= $3 ORDER BY next_at, seq LIMIT $2`, nanos(now), limit, perEndpoint)
+	sql, args := dueQuery(now, limit, perEndpoint, except)
+	return list[core.WebhookDelivery](t, "webhook delivery", sql, args...)
+}
+
+// dueQuery is DueWebhookDeliveries' statement and its arguments. The cap
+// per endpoint numbers every due row in a window; when it cannot bind
+// (perEndpoint >= limit, as in the "anything due?" checks), the statement
+// reads no more than limit rows of the due index instead.
+func dueQuery(now time.Time, limit, perEndpoint int, except []string) (string, []any) {
+	args := []any{nanos(now), limit, append([]string{}, except...)} // nil would be NULL, which no endpoint_id passes
+	const due = `FROM webhook_deliveries WHERE next_at <= $1 AND endpoint_id <> ALL($3::text[])`
+	if perEndpoint >= limit {
+		return `SELECT data ` + due + ` ORDER BY next_at, seq LIMIT $2`, args
+	}
+	return `SELECT data FROM (
+			SELECT data, next_at, seq, row_number() OVER (PARTITION BY endpoint_id ORDER BY next_at, seq) AS n ` + due + `) due
+		WHERE n <= $4 ORDER BY next_at, seq LIMIT $2`, append(args, perEndpoint)
 }
 
 func (t *tx) WebhookQueue(endpointID, subject string, limit int) ([]*core.WebhookDelivery, error) {

@@ -199,7 +199,7 @@ func RequireFilled(t *testing.T, s core.Store) {
 		{"WebhookEndpoints", func(tx core.ReadTx) (any, error) { return one(tx.WebhookEndpoints("p1")) },
 			[]*core.WebhookEndpoint{webhookEndpoint("p1", "we_1")}},
 		{"DueWebhookDeliveries", func(tx core.ReadTx) (any, error) {
-			ds, err := tx.DueWebhookDeliveries(t0.Add(time.Hour), 10, 10)
+			ds, err := tx.DueWebhookDeliveries(t0.Add(time.Hour), 10, 10, nil)
 			var seqs []uint64
 			for _, d := range ds {
 				seqs = append(seqs, d.Seq)

@@ -87,13 +87,16 @@ func testWebhookDeliveryIndexes(t *testing.T, s core.Store) {
 	for i := 1; i < len(all); i++ {
 		require.Greater(t, all[i].Seq, all[i-1].Seq, "Seq assigned by AppendWebhookDelivery")
 	}
-	dueAtMost := func(now time.Time, limit, perEndpoint int) []*core.WebhookDelivery {
+	dueExcept := func(now time.Time, limit, perEndpoint int, except ...string) []*core.WebhookDelivery {
 		t.Helper()
 		ds, err := read(t, s, func(tx core.ReadTx) ([]*core.WebhookDelivery, error) {
-			return tx.DueWebhookDeliveries(now, limit, perEndpoint)
+			return tx.DueWebhookDeliveries(now, limit, perEndpoint, except)
 		})
 		require.NoError(t, err)
 		return ds
+	}
+	dueAtMost := func(now time.Time, limit, perEndpoint int) []*core.WebhookDelivery {
+		return dueExcept(now, limit, perEndpoint)
 	}
 	due := func(now time.Time, limit int) []*core.WebhookDelivery { return dueAtMost(now, limit, limit) }
 	queue := func(endpoint, subject string) []*core.WebhookDelivery {
@@ -107,6 +110,10 @@ func testWebhookDeliveryIndexes(t *testing.T, s core.Store) {
 	assert.Empty(t, due(t0, 10))
 	assert.Equal(t, []*core.WebhookDelivery{b1, c1}, dueAtMost(t0.Add(time.Hour), 10, 1), "one per endpoint: we_2's passes we_1's second")
 	assert.Equal(t, []*core.WebhookDelivery{b1}, dueAtMost(t0.Add(time.Hour), 1, 1))
+	assert.Equal(t, []*core.WebhookDelivery{b1, a1, c1}, dueAtMost(t0.Add(time.Hour), 3, 5), "a cap above the limit binds nothing")
+	assert.Equal(t, []*core.WebhookDelivery{c1}, dueExcept(t0.Add(time.Hour), 1, 1, "we_1"), "we_1 excepted: we_2's is the first")
+	assert.Equal(t, []*core.WebhookDelivery{c1}, dueExcept(t0.Add(time.Hour), 10, 1, "we_1", "we_3"))
+	assert.Equal(t, []*core.WebhookDelivery{b1, a1}, dueExcept(t0.Add(time.Hour), 10, 10, "we_2"))
 	assert.Equal(t, []*core.WebhookDelivery{a1, a2}, queue("we_1", "101"))
 	assert.Equal(t, []*core.WebhookDelivery{b1}, queue("we_1", "102"))
 	assert.Empty(t, queue("we_1", ""))
@@ -117,6 +124,7 @@ func testWebhookDeliveryIndexes(t *testing.T, s core.Store) {
 	a2.NextAt = t0
 	b1.NextAt, b1.Attempts, b1.LastStatus = t0.Add(30*time.Second), 1, 503
 	b1.Log = []core.WebhookAttempt{{At: t0, Status: 503, Duration: time.Second}}
+	b1.UnsignableSince = t0
 	mustUpdate(t, s, func(tx core.Tx) error {
 		for _, x := range []*core.WebhookDelivery{a1, a2, b1} {
 			if err := tx.UpdateWebhookDelivery(x); err != nil {
