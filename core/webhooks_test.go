@@ -789,3 +789,30 @@ func TestWebhookFanOutFailureHoldsBackOneProgramme(t *testing.T) {
 	drain(t, w)
 	assert.Equal(t, []string{"/other/login/watch", "/deputy/users/updated/watch"}, paths(), "the held event, once")
 }
+
+// TestWebhookRedeliverOnlyWhatTheEndpointTakes: redelivering one event by
+// its id sends it only to an endpoint that takes its type; an endpoint that
+// takes step-ups only (a receiver trusted with less) is not sent another
+// endpoint's sign-in by naming its event id.
+func TestWebhookRedeliverOnlyWhatTheEndpointTakes(t *testing.T) {
+	e := newHookEnv(t, core.EventStepUp)
+	all := e.addHook(e.rcv.srv.URL)
+	e.root(e.prog, "ada@example.com")
+	e.login(e.prog, "ada@example.com")
+	var login string
+	for _, d := range e.deliveries(all.Webhook.ID) {
+		if d.EventType == core.EventLogin {
+			login = d.EventID
+		}
+	}
+	require.NotEmpty(t, login)
+
+	n, err := e.svc.RedeliverWebhooks(e.ctx, e.prog.ID, e.hook.Webhook.ID, core.Redeliver{EventID: login})
+	assert.Error(t, err)
+	assert.Zero(t, n)
+	assert.Empty(t, e.deliveries(e.hook.Webhook.ID), "nothing queued for the step-up endpoint")
+
+	n, err = e.svc.RedeliverWebhooks(e.ctx, e.prog.ID, all.Webhook.ID, core.Redeliver{EventID: login})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the endpoint that takes sign-ins gets it again")
+}
