@@ -816,3 +816,22 @@ func TestWebhookRedeliverOnlyWhatTheEndpointTakes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, n, "the endpoint that takes sign-ins gets it again")
 }
+
+// TestWebhookURLRefusesPrivateBehindNAT64: an IPv6 address of the NAT64
+// well-known prefix (RFC 6052) is the IPv4 address it embeds, which an
+// IPv6-only host behind a NAT64 gateway reaches: 64:ff9b::a00:1 is 10.0.0.1
+// and 64:ff9b::a9fe:a9fe the metadata service. The local-use prefix (RFC
+// 8215) is a network's own.
+func TestWebhookURLRefusesPrivateBehindNAT64(t *testing.T) {
+	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false })
+	for _, u := range []string{"https://[64:ff9b::a00:1]/x", "https://[64:ff9b::7f00:1]/x", "https://[64:ff9b::a9fe:a9fe]/x",
+		"https://[64:ff9b::a00:1%25eth0]/x", "https://[64:ff9b:1::a00:1]/x", "https://[64:ff9b:1:2::cb00:7109]/x"} {
+		_, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: u})
+		var ce *core.Error
+		if assert.ErrorAs(t, err, &ce, u) && assert.Len(t, ce.Fields, 1, u) {
+			assert.Equal(t, "PRIVATE_ADDRESS", ce.Fields[0].Reason, u)
+		}
+	}
+	_, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: "https://[64:ff9b::cb00:7109]/x"})
+	assert.NoError(t, err, "a public address behind NAT64 (203.0.113.9)")
+}
