@@ -21,11 +21,13 @@ func (s *Service) SecurityEvents(ctx context.Context, c *Caller, userID string, 
 	var es []*AuditEvent
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		if userID != c.User.ID {
-			u, err := identityUser(tx, c, userID)
-			if err != nil {
+			// The permission first, as GetUser does: one who may not manage
+			// users learns nothing of who belongs to the identity.
+			if err := require(c, PermUsersUpdate); err != nil {
 				return err
 			}
-			if err := require(c, PermUsersUpdate); err != nil {
+			u, err := identityUser(tx, c, userID)
+			if err != nil {
 				return err
 			}
 			if err := requireRank(c, u); err != nil {

@@ -901,8 +901,9 @@ type Redeliver struct {
 }
 
 // RedeliverWebhooks queues again, at the end of their queues, deliveries to
-// an endpoint: of one event (delivered or not), or of every event whose
-// delivery failed since a time. It returns how many it queued.
+// an endpoint: of one event (delivered or not) of a type the endpoint takes,
+// or of every event whose delivery failed since a time. It returns how many
+// it queued.
 func (s *Service) RedeliverWebhooks(ctx context.Context, programmeID, endpointID string, r Redeliver) (int, error) {
 	if (r.EventID == "") == r.Since.IsZero() {
 		return 0, Invalid("event", ReasonRequired)
@@ -910,7 +911,8 @@ func (s *Service) RedeliverWebhooks(ctx context.Context, programmeID, endpointID
 	n := 0
 	err := s.store.Update(ctx, func(tx Tx) error {
 		n = 0
-		if _, err := programmeWebhook(tx, programmeID, endpointID); err != nil {
+		ep, err := programmeWebhook(tx, programmeID, endpointID)
+		if err != nil {
 			return err
 		}
 		now := s.clock.Now()
@@ -922,6 +924,11 @@ func (s *Service) RedeliverWebhooks(ctx context.Context, programmeID, endpointID
 			}
 			if err != nil {
 				return err
+			}
+			// Only a type the endpoint takes: an endpoint given fewer
+			// events is a receiver trusted with less.
+			if len(ep.Events) > 0 && !slices.Contains(ep.Events, ev.Type) {
+				return Invalid("event", ReasonIn, ep.Events...)
 			}
 			events = append(events, ev)
 		} else {

@@ -227,14 +227,24 @@ func (s *Service) checkWebhookURL(ctx context.Context, raw string, allowPrivate 
 
 // PublicAddress reports whether a webhook may be sent to a: not loopback,
 // private (RFC 1918, RFC 4193), link-local, CGNAT (RFC 6598), multicast or
-// unspecified.
+// unspecified. An address of the NAT64 well-known prefix (RFC 6052) is
+// judged by the IPv4 address it embeds, which a NAT64 gateway connects to,
+// and the local-use NAT64 prefix (RFC 8215) is never public.
 func PublicAddress(a netip.Addr) bool {
-	a = a.Unmap()
-	return a.IsValid() && !a.IsLoopback() && !a.IsPrivate() && !a.IsLinkLocalUnicast() && !a.IsLinkLocalMulticast() &&
+	a = a.Unmap().WithZone("") // Prefix.Contains never matches a zoned address
+	if nat64.Contains(a) {
+		b := a.As16()
+		a = netip.AddrFrom4([4]byte(b[12:]))
+	}
+	return !nat64Local.Contains(a) && a.IsValid() && !a.IsLoopback() && !a.IsPrivate() && !a.IsLinkLocalUnicast() && !a.IsLinkLocalMulticast() &&
 		!a.IsMulticast() && !a.IsUnspecified() && !a.IsInterfaceLocalMulticast() && !cgnat.Contains(a)
 }
 
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+var (
+	cgnat      = netip.MustParsePrefix("100.64.0.0/10")
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")
+	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
+)
 
 // Webhooks lists a programme's endpoints.
 func (s *Service) Webhooks(ctx context.Context, programmeID string) ([]*Webhook, error) {

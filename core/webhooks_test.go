@@ -795,3 +795,49 @@ func TestWebhookFanOutFailureHoldsBackOneProgramme(t *testing.T) {
 	drain(t, w)
 	assert.Equal(t, []string{"/other/login/watch", "/deputy/users/updated/watch"}, paths(), "the held event, once")
 }
+
+// TestWebhookRedeliverOnlyWhatTheEndpointTakes: redelivering one event by
+// its id sends it only to an endpoint that takes its type; an endpoint that
+// takes step-ups only (a receiver trusted with less) is not sent another
+// endpoint's sign-in by naming its event id.
+func TestWebhookRedeliverOnlyWhatTheEndpointTakes(t *testing.T) {
+	e := newHookEnv(t, core.EventStepUp)
+	all := e.addHook(e.rcv.srv.URL)
+	e.root(e.prog, "ada@example.com")
+	e.login(e.prog, "ada@example.com")
+	var login string
+	for _, d := range e.deliveries(all.Webhook.ID) {
+		if d.EventType == core.EventLogin {
+			login = d.EventID
+		}
+	}
+	require.NotEmpty(t, login)
+
+	n, err := e.svc.RedeliverWebhooks(e.ctx, e.prog.ID, e.hook.Webhook.ID, core.Redeliver{EventID: login})
+	assert.Error(t, err)
+	assert.Zero(t, n)
+	assert.Empty(t, e.deliveries(e.hook.Webhook.ID), "nothing queued for the step-up endpoint")
+
+	n, err = e.svc.RedeliverWebhooks(e.ctx, e.prog.ID, all.Webhook.ID, core.Redeliver{EventID: login})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the endpoint that takes sign-ins gets it again")
+}
+
+// TestWebhookURLRefusesPrivateBehindNAT64: an IPv6 address of the NAT64
+// well-known prefix (RFC 6052) is the IPv4 address it embeds, which an
+// IPv6-only host behind a NAT64 gateway reaches: 64:ff9b::a00:1 is 10.0.0.1
+// and 64:ff9b::a9fe:a9fe the metadata service. The local-use prefix (RFC
+// 8215) is a network's own.
+func TestWebhookURLRefusesPrivateBehindNAT64(t *testing.T) {
+	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false })
+	for _, u := range []string{"https://[64:ff9b::a00:1]/x", "https://[64:ff9b::7f00:1]/x", "https://[64:ff9b::a9fe:a9fe]/x",
+		"https://[64:ff9b::a00:1%25eth0]/x", "https://[64:ff9b:1::a00:1]/x", "https://[64:ff9b:1:2::cb00:7109]/x"} {
+		_, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: u})
+		var ce *core.Error
+		if assert.ErrorAs(t, err, &ce, u) && assert.Len(t, ce.Fields, 1, u) {
+			assert.Equal(t, "PRIVATE_ADDRESS", ce.Fields[0].Reason, u)
+		}
+	}
+	_, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: "https://[64:ff9b::cb00:7109]/x"})
+	assert.NoError(t, err, "a public address behind NAT64 (203.0.113.9)")
+}

@@ -128,3 +128,25 @@ func TestSecurityEventsOnlyForThoseWhoMayManage(t *testing.T) {
 		}
 	}
 }
+
+// TestSecurityEventsTellNothingToThoseWhoMayNotManage: a caller who may not
+// manage users at all (a card holder, who may not even list them) gets the
+// same answer for a user of their identity as for one who does not exist, so
+// the endpoint is no oracle of who belongs to the identity (as GET
+// /multi/users/{id} checks the permission before it looks the user up).
+func TestSecurityEventsTellNothingToThoseWhoMayNotManage(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	am := e.newMember(root.token, "am@acme.test", core.RoleAccessManagement)
+	holder := e.newMember(root.token, "holder@acme.test", core.RoleCardAssignee)
+	stranger := e.adminRoot("stranger@other.test")
+	other := e.newMember(stranger.token, "other@other.test", core.RoleCardAssignee)
+
+	member, _ := e.securityEvents(holder.token, am.id, "")
+	unknown, _ := e.securityEvents(holder.token, "999999999", "")
+	foreign, _ := e.securityEvents(holder.token, other.id, "")
+	assert.Equal(t, member.status, unknown.status, "a member of the identity and an unknown id: %s / %s", member.body, unknown.body)
+	assert.Equal(t, member.errorCode(t), unknown.errorCode(t))
+	assert.Equal(t, unknown.status, foreign.status)
+	assert.Equal(t, unknown.errorCode(t), foreign.errorCode(t))
+}

@@ -28,6 +28,15 @@ const DefaultTimeout = 10 * time.Second
 // maxBody is how much of a receiver's answer is read; the rest is dropped.
 const maxBody = 64 << 10
 
+// maxHeader bounds a receiver's status line and headers (net/http's default
+// is 10 MB, held for each delivery in flight); a larger answer is a failure.
+const maxHeader = 64 << 10
+
+// maxError bounds the text of an attempt's error: it quotes what the
+// receiver sent (a Location, a malformed line), and each delivery's log
+// keeps it in the database.
+const maxError = 512
+
 // Sender posts webhook requests. It is safe for concurrent use.
 type Sender struct {
 	public  *http.Client // refuses private addresses
@@ -51,11 +60,12 @@ func newClient(timeout time.Duration, control func(network, address string, c sy
 	return &http.Client{
 		Timeout: timeout,
 		Transport: &http.Transport{
-			Proxy:               nil,
-			DialContext:         dialer.DialContext,
-			TLSHandshakeTimeout: timeout,
-			MaxIdleConnsPerHost: 32,
-			IdleConnTimeout:     90 * time.Second,
+			Proxy:                  nil,
+			DialContext:            dialer.DialContext,
+			TLSHandshakeTimeout:    timeout,
+			MaxIdleConnsPerHost:    32,
+			MaxResponseHeaderBytes: maxHeader,
+			IdleConnTimeout:        90 * time.Second,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -93,15 +103,25 @@ func (s *Sender) Send(ctx context.Context, r *core.WebhookRequest) core.WebhookR
 	}
 	res, err := c.Do(req)
 	if err != nil {
-		return core.WebhookResult{Err: err}
+		return core.WebhookResult{Err: bounded(err)}
 	}
 	defer res.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxBody))
 	out := core.WebhookResult{Status: res.StatusCode, RetryAfter: retryAfter(res.Header.Get("Retry-After"), time.Now())}
 	if res.StatusCode >= 300 && res.StatusCode < 400 {
-		out.Err = fmt.Errorf("redirect to %q not followed", res.Header.Get("Location"))
+		out.Err = bounded(fmt.Errorf("redirect to %q not followed", res.Header.Get("Location")))
 	}
 	return out
+}
+
+// bounded returns err, or when its text is longer than maxError an error of
+// the text cut there.
+func bounded(err error) error {
+	msg := err.Error()
+	if len(msg) <= maxError {
+		return err
+	}
+	return fmt.Errorf("%s... (%d bytes more)", strings.ToValidUTF8(msg[:maxError], ""), len(msg)-maxError)
 }
 
 // retryAfter reads a Retry-After header (RFC 9110 §10.2.3): seconds, or an HTTP date.

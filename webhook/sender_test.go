@@ -1,0 +1,83 @@
+package webhook_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/webhook"
+)
+
+// raw is a receiver that answers every request with the bytes of answer.
+func raw(t *testing.T, answer string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		buf.WriteString(answer)
+		buf.Flush()
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestSenderBoundsWhatAReceiverSays: what a receiver answers is the
+// attempt's error text, which each delivery's log keeps in the database, ten
+// attempts a delivery; a receiver (hostile, or taken over) must not make it
+// large (a redirect's Location, a garbage status line), nor make the sender
+// hold megabytes of headers for each delivery in flight.
+func TestSenderBoundsWhatAReceiverSays(t *testing.T) {
+	s := webhook.NewSender(5*time.Second, "deputy-test")
+	big := strings.Repeat("A", 60<<10)
+	for name, answer := range map[string]string{
+		"redirect":     "HTTP/1.1 302 Found\r\nLocation: https://x.example/" + big + "\r\nContent-Length: 0\r\n\r\n",
+		"status line":  "HTTP/1.1 " + big + "\r\n\r\n",
+		"header line":  "HTTP/1.1 200 OK\r\n" + big + "\r\n\r\n",
+		"huge headers": "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-Pad: "+strings.Repeat("p", 1000)+"\r\n", 2000) + "Content-Length: 0\r\n\r\n",
+	} {
+		r := s.Send(t.Context(), &core.WebhookRequest{URL: raw(t, answer), Body: []byte("{}"), AllowPrivate: true})
+		require.Error(t, r.Err, name)
+		assert.LessOrEqual(t, len(r.Err.Error()), 1024, "%s: the error text is bounded", name)
+	}
+}
+
+// TestSenderReadsLittleOfAnEndlessAnswer: a receiver that answers 2xx and
+// then streams without end, or stalls in the middle of its body (slow
+// loris), costs at most the timeout.
+func TestSenderReadsLittleOfAnEndlessAnswer(t *testing.T) {
+	for name, stall := range map[string]bool{"endless": false, "stalled": true} {
+		release := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusOK)
+			for r.Context().Err() == nil {
+				if _, err := w.Write([]byte(strings.Repeat("z", 1024))); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+				if stall {
+					select {
+					case <-r.Context().Done():
+					case <-release:
+					}
+					return
+				}
+			}
+		}))
+		s := webhook.NewSender(500*time.Millisecond, "deputy-test")
+		start := time.Now()
+		r := s.Send(t.Context(), &core.WebhookRequest{URL: srv.URL, Body: []byte("{}"), AllowPrivate: true})
+		assert.Less(t, time.Since(start), 3*time.Second, name)
+		assert.Equal(t, http.StatusOK, r.Status, name)
+		close(release)
+		srv.Close()
+	}
+}
