@@ -103,6 +103,10 @@ const (
 	ReasonURL = "URL"
 	// ReasonHTTPSRequired: a webhook address that is not https outside sandbox.
 	ReasonHTTPSRequired = "HTTPS_REQUIRED"
+	// ReasonURLQuery: a webhook address with a query, which the event's path
+	// would follow and whose tokens the audit log and listings would keep:
+	// the signatures authenticate the requests instead.
+	ReasonURLQuery = "URL_QUERY"
 	// ReasonPrivateAddress: a webhook address on a loopback or private network.
 	ReasonPrivateAddress = "PRIVATE_ADDRESS"
 	// ReasonUnresolved: a webhook host name that does not resolve.

@@ -189,8 +189,8 @@ func (s *Service) newWebhookSecret() (string, []byte, error) {
 	return webhookSecretPrefix + base64.StdEncoding.EncodeToString(key), sealed, nil
 }
 
-// checkWebhookURL refuses a URL that is malformed, not https (outside
-// sandbox), or, unless allowPrivate, names or resolves to a loopback,
+// checkWebhookURL refuses a URL that is malformed, has a query, is not
+// https (outside sandbox), or, unless allowPrivate, names or resolves to a loopback,
 // private, link-local or unspecified address. The delivery checks the
 // address again when it connects, for a name that resolves elsewhere later.
 func (s *Service) checkWebhookURL(ctx context.Context, raw string, allowPrivate bool) error {
@@ -200,6 +200,8 @@ func (s *Service) checkWebhookURL(ctx context.Context, raw string, allowPrivate 
 		return Invalid("url", ReasonRequired)
 	case err != nil || u.Host == "" || u.User != nil || u.Fragment != "" || len(raw) > 2048:
 		return Invalid("url", ReasonURL)
+	case u.RawQuery != "" || u.ForceQuery:
+		return Invalid("url", ReasonURLQuery)
 	case u.Scheme != "https" && !(u.Scheme == "http" && (s.cfg.Sandbox || allowPrivate)):
 		return Invalid("url", ReasonHTTPSRequired)
 	case allowPrivate:
@@ -225,26 +227,47 @@ func (s *Service) checkWebhookURL(ctx context.Context, raw string, allowPrivate 
 	return nil
 }
 
-// PublicAddress reports whether a webhook may be sent to a: not loopback,
-// private (RFC 1918, RFC 4193), link-local, CGNAT (RFC 6598), multicast or
-// unspecified. An address of the NAT64 well-known prefix (RFC 6052) is
-// judged by the IPv4 address it embeds, which a NAT64 gateway connects to,
-// and the local-use NAT64 prefix (RFC 8215) is never public.
+// PublicAddress reports whether a webhook may be sent to a: an address
+// IANA's special-purpose registries (RFC 6890 and its updates) do not mark
+// as other than globally reachable, so neither loopback, private (RFC 1918,
+// RFC 4193), shared (RFC 6598), link-local, site-local, documentation,
+// benchmarking, reserved, multicast nor unspecified. An IPv6 address that
+// embeds an IPv4 one a gateway connects to (NAT64's well-known prefix, RFC
+// 6052; 6to4, RFC 3056) is judged by that IPv4 address, and the local-use
+// NAT64 prefix (RFC 8215) is a network's own.
 func PublicAddress(a netip.Addr) bool {
 	a = a.Unmap().WithZone("") // Prefix.Contains never matches a zoned address
-	if nat64.Contains(a) {
-		b := a.As16()
+	b := a.As16()
+	switch {
+	case nat64.Contains(a):
 		a = netip.AddrFrom4([4]byte(b[12:]))
+	case sixToFour.Contains(a):
+		a = netip.AddrFrom4([4]byte(b[2:6]))
 	}
-	return !nat64Local.Contains(a) && a.IsValid() && !a.IsLoopback() && !a.IsPrivate() && !a.IsLinkLocalUnicast() && !a.IsLinkLocalMulticast() &&
-		!a.IsMulticast() && !a.IsUnspecified() && !a.IsInterfaceLocalMulticast() && !cgnat.Contains(a)
+	return a.IsValid() && !slices.ContainsFunc(notGlobal, func(p netip.Prefix) bool { return p.Contains(a) })
 }
 
 var (
-	cgnat      = netip.MustParsePrefix("100.64.0.0/10")
-	nat64      = netip.MustParsePrefix("64:ff9b::/96")
-	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
+	nat64     = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour = netip.MustParsePrefix("2002::/16")
+	// notGlobal are the special-purpose ranges whose addresses are not
+	// globally reachable, or are unused.
+	notGlobal = mustParsePrefixes(
+		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+		"192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
+		"203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+		"::/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20", "5f00::/16",
+		"fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+	)
 )
+
+func mustParsePrefixes(ps ...string) []netip.Prefix {
+	out := make([]netip.Prefix, len(ps))
+	for i, p := range ps {
+		out[i] = netip.MustParsePrefix(p)
+	}
+	return out
+}
 
 // Webhooks lists a programme's endpoints.
 func (s *Service) Webhooks(ctx context.Context, programmeID string) ([]*Webhook, error) {

@@ -664,6 +664,18 @@ func TestWebhookURLChecks(t *testing.T) {
 		{"https://[::1]/x", "PRIVATE_ADDRESS"},
 		{"https://169.254.169.254/latest", "PRIVATE_ADDRESS"},
 		{"https://localhost:8443/x", "PRIVATE_ADDRESS"},
+		{"https://hooks.example/x?token=abc", "URL_QUERY"},
+		{"https://hooks.example/x?", "URL_QUERY"},
+		{"https://[::127.0.0.1]/x", "PRIVATE_ADDRESS"},
+		{"https://[2002:a00:1::1]/x", "PRIVATE_ADDRESS"},
+		{"https://[fec0::1]/x", "PRIVATE_ADDRESS"},
+		{"https://[2001:db8::1]/x", "PRIVATE_ADDRESS"},
+		{"https://0.1.2.3/x", "PRIVATE_ADDRESS"},
+		{"https://198.18.0.1/x", "PRIVATE_ADDRESS"},
+		{"https://240.1.2.3/x", "PRIVATE_ADDRESS"},
+		{"https://255.255.255.255/x", "PRIVATE_ADDRESS"},
+		{"https://192.0.0.170/x", "PRIVATE_ADDRESS"},
+		{"https://203.0.113.9/x", "PRIVATE_ADDRESS"},
 	} {
 		_, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: c.url})
 		var ce *core.Error
@@ -672,7 +684,7 @@ func TestWebhookURLChecks(t *testing.T) {
 			assert.Equal(t, c.reason, ce.Fields[0].Reason, c.url)
 		}
 	}
-	_, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: "https://203.0.113.9/x", Events: []string{"nope"}})
+	_, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: "https://9.9.9.9/x", Events: []string{"nope"}})
 	assert.ErrorIs(t, err, core.ErrInvalid)
 	h, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: "http://127.0.0.1:8443/x", AllowPrivate: true, Events: []string{"login", "stepup"}})
 	require.NoError(t, err)
@@ -827,7 +839,8 @@ func TestWebhookRedeliverOnlyWhatTheEndpointTakes(t *testing.T) {
 // well-known prefix (RFC 6052) is the IPv4 address it embeds, which an
 // IPv6-only host behind a NAT64 gateway reaches: 64:ff9b::a00:1 is 10.0.0.1
 // and 64:ff9b::a9fe:a9fe the metadata service. The local-use prefix (RFC
-// 8215) is a network's own.
+// 8215) is a network's own. A public IPv4 address behind NAT64 or 6to4 is
+// taken.
 func TestWebhookURLRefusesPrivateBehindNAT64(t *testing.T) {
 	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false })
 	for _, u := range []string{"https://[64:ff9b::a00:1]/x", "https://[64:ff9b::7f00:1]/x", "https://[64:ff9b::a9fe:a9fe]/x",
@@ -838,6 +851,8 @@ func TestWebhookURLRefusesPrivateBehindNAT64(t *testing.T) {
 			assert.Equal(t, "PRIVATE_ADDRESS", ce.Fields[0].Reason, u)
 		}
 	}
-	_, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: "https://[64:ff9b::cb00:7109]/x"})
-	assert.NoError(t, err, "a public address behind NAT64 (203.0.113.9)")
+	for _, u := range []string{"https://[64:ff9b::909:909]/x", "https://[2002:909:909::1]/x", "https://9.9.9.9/x", "https://[2620:fe::fe]/x"} {
+		_, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: u})
+		assert.NoError(t, err, "a public address (9.9.9.9 behind NAT64 or 6to4, or itself, or in IPv6)")
+	}
 }

@@ -127,6 +127,10 @@ const (
 	ReasonSize = "SIZE"
 	// ReasonURL: a webhook address that is no absolute http(s) URL.
 	ReasonURL = "URL"
+	// ReasonURLQuery: a webhook address with a query, which the event's path
+	// would follow and whose tokens the audit log and listings would keep:
+	// the signatures authenticate the requests instead.
+	ReasonURLQuery = "URL_QUERY"
 	// ReasonUnresolved: a webhook host name that does not resolve.
 	ReasonUnresolved = "UNRESOLVED"
 )
