@@ -199,11 +199,11 @@ func (s *Service) checkWebhookURL(ctx context.Context, raw string, allowPrivate 
 	case raw == "":
 		return Invalid("url", ReasonRequired)
 	case err != nil || u.Host == "" || u.User != nil || u.Fragment != "" || len(raw) > 2048:
-		return Invalid("url", ReasonURL)
+		return badWebhookURL(ReasonURL)
 	case u.RawQuery != "" || u.ForceQuery:
-		return Invalid("url", ReasonURLQuery)
+		return badWebhookURL(ReasonURLQuery)
 	case u.Scheme != "https" && !(u.Scheme == "http" && (s.cfg.Sandbox || allowPrivate)):
-		return Invalid("url", ReasonHTTPSRequired)
+		return badWebhookURL(ReasonHTTPSRequired)
 	case allowPrivate:
 		return nil
 	}
@@ -212,19 +212,35 @@ func (s *Service) checkWebhookURL(ctx context.Context, raw string, allowPrivate 
 	if a, err := netip.ParseAddr(host); err == nil {
 		addrs = append(addrs, a)
 	} else if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		return Invalid("url", ReasonPrivateAddress)
+		return badWebhookURL(ReasonPrivateAddress)
 	} else {
 		addrs, err = net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 		if err != nil {
-			return Invalid("url", ReasonUnresolved)
+			return badWebhookURL(ReasonUnresolved)
 		}
 	}
 	for _, a := range addrs {
 		if !PublicAddress(a) {
-			return Invalid("url", ReasonPrivateAddress)
+			return badWebhookURL(ReasonPrivateAddress)
 		}
 	}
 	return nil
+}
+
+// badWebhookURL refuses a webhook URL for reason, saying why in words for
+// the operator who typed it.
+func badWebhookURL(reason string) *Error {
+	e := Invalid("url", reason)
+	e.Message = webhookURLRefusals[reason]
+	return e
+}
+
+var webhookURLRefusals = map[string]string{
+	ReasonURL:            "not an absolute http(s) URL of at most 2,048 characters without user info or fragment",
+	ReasonURLQuery:       "a query is not allowed: each event's path goes after the URL, and the signatures authenticate the requests",
+	ReasonHTTPSRequired:  "https is required outside sandbox (--allow-private lets http through for local development)",
+	ReasonPrivateAddress: "the address is not globally reachable (--allow-private allows it for local development)",
+	ReasonUnresolved:     "the host name does not resolve",
 }
 
 // PublicAddress reports whether a webhook may be sent to a: an address

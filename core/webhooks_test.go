@@ -682,6 +682,10 @@ func TestWebhookURLChecks(t *testing.T) {
 		if assert.ErrorAs(t, err, &ce, c.url) && assert.Len(t, ce.Fields, 1, c.url) {
 			assert.Equal(t, "url", ce.Fields[0].Field, c.url)
 			assert.Equal(t, c.reason, ce.Fields[0].Reason, c.url)
+			if c.url != "" {
+				assert.NotEmpty(t, ce.Message, "%s: the reason in words", c.url)
+			}
+			assert.NotContains(t, ce.Error(), "token=abc", "the URL's query is not echoed")
 		}
 	}
 	_, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: "https://9.9.9.9/x", Events: []string{"nope"}})
