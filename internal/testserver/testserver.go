@@ -56,12 +56,14 @@ type Options struct {
 	WrapStore func(core.Store) core.Store
 	// Push is the push relay (core.Integrations.Push); nil for none.
 	Push core.PushRelay
+	// PoolSize caps each replica's PostgreSQL pool (0: pgstore's default).
+	PoolSize int32
 }
 
 // Start runs an Instance until the test ends.
 func Start(tb testing.TB, opts Options) *Instance {
 	tb.Helper()
-	inst := serve(tb, opts, teststore.Open(tb))
+	inst := serve(tb, opts, teststore.OpenPool(tb, opts.PoolSize))
 	np := opts.Programme
 	if np.Name == "" {
 		np.Name = "Test Programme"
@@ -80,7 +82,7 @@ func Start(tb testing.TB, opts Options) *Instance {
 // skips tb.
 func (inst *Instance) Replica(tb testing.TB) *Instance {
 	tb.Helper()
-	r := serve(tb, inst.opts, teststore.OpenReplica(tb, inst.Store))
+	r := serve(tb, inst.opts, teststore.OpenReplica(tb, inst.Store, inst.opts.PoolSize))
 	r.APIKey, r.UIKey, r.Programme = inst.APIKey, inst.UIKey, inst.Programme
 	return r
 }

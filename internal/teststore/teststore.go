@@ -36,13 +36,20 @@ func OnPostgres() bool { return os.Getenv(EnvStore) == "postgres" }
 // tb.TempDir(), or a new PostgreSQL database under DEPUTY_TEST_STORE=postgres.
 func Open(tb testing.TB) core.Store {
 	tb.Helper()
+	return OpenPool(tb, 0)
+}
+
+// OpenPool is Open with a PostgreSQL pool of at most pool connections (0:
+// pgstore's default).
+func OpenPool(tb testing.TB, pool int32) core.Store {
+	tb.Helper()
 	var (
 		store core.Store
 		err   error
 	)
 	if OnPostgres() {
 		url := migrated.Copy(tb)
-		if store, err = pgstore.Open(context.Background(), url, pgstore.Options{}); err == nil {
+		if store, err = pgstore.Open(context.Background(), url, pgstore.Options{MaxConns: pool}); err == nil {
 			urls.Store(store, url)
 		}
 	} else {
@@ -59,15 +66,16 @@ func Open(tb testing.TB) core.Store {
 var urls sync.Map // core.Store -> string
 
 // OpenReplica opens a second store on the database of a store Open returned,
-// with its own pool, as a second replica has; it is closed when tb ends. On
-// bbolt, whose file one process holds, it skips tb.
-func OpenReplica(tb testing.TB, of core.Store) core.Store {
+// with its own pool of at most pool connections (0: pgstore's default), as
+// a second replica has; it is closed when tb ends. On bbolt, whose file one
+// process holds, it skips tb.
+func OpenReplica(tb testing.TB, of core.Store, pool int32) core.Store {
 	tb.Helper()
 	url, ok := urls.Load(of)
 	if !ok {
 		tb.Skip("replicas share a PostgreSQL database: set " + EnvStore + "=postgres")
 	}
-	store, err := pgstore.Open(context.Background(), url.(string), pgstore.Options{})
+	store, err := pgstore.Open(context.Background(), url.(string), pgstore.Options{MaxConns: pool})
 	if err != nil {
 		tb.Fatalf("open a replica's store: %v", err)
 	}
