@@ -646,6 +646,7 @@ func SignWebhook(id string, body []byte, t time.Time, apiKey []byte, secrets [][
 	h := map[string]string{
 		"content-type":        "application/json",
 		"call-ref":            id,
+		"request-ref":         id, // Weavr's name for it on bulk_process_end
 		"published-timestamp": ms,
 		"webhook-id":          id,
 		"webhook-timestamp":   secs,

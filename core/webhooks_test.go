@@ -194,6 +194,7 @@ func TestWebhookDeliveredAndSigned(t *testing.T) {
 		assert.Equal(t, "/login/watch", r.Path)
 		require.NoError(t, e.verifier().Verify(r.Header, r.Body))
 		assert.Equal(t, r.Header.Get("call-ref"), r.Header.Get("webhook-id"))
+		assert.Equal(t, r.Header.Get("call-ref"), r.Header.Get("request-ref"))
 		assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
 		assert.Regexp(t, `^[0-9]+$`, r.Header.Get("published-timestamp"))
 		assert.NotEmpty(t, r.Header.Get("signature"), "Weavr's deprecated signature too")
