@@ -425,6 +425,23 @@ func TestPushStreamDelivery(t *testing.T) {
 	requireStreamEnds(t, adminStream)
 }
 
+// TestPushStreamEndsWithItsKey: a stream opened with a key that is then
+// revoked (rotated without grace, maybe on another replica) ends at the next
+// heartbeat, as every other request with that key is refused.
+func TestPushStreamEndsWithItsKey(t *testing.T) {
+	e := newBioEnv(t, withPushIntervals(50*time.Millisecond, time.Hour))
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+	stream := e.stream(phone.s, phone.id)
+	nextEvent(t, stream, client.EventHeartbeat)
+
+	_, err := e.inst.Service.RotateKey(ctx, e.inst.Programme.ID, core.UIKey, 0)
+	require.NoError(t, err)
+	_, err = phone.s.Factors(ctx)
+	require.ErrorIs(t, err, client.ErrUnauthorized, "the old ui key is refused")
+	requireStreamEnds(t, stream)
+}
+
 // TestPushStreamPollsTheStore: a change committed behind this process's back,
 // as another replica would, reaches the stream by polling.
 func TestPushStreamPollsTheStore(t *testing.T) {

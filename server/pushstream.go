@@ -135,7 +135,7 @@ func (st *streamState) emit(e *sseWriter, ch *core.PushChanges) error {
 // follow the outcome here instead of polling. Each look at the store reads
 // only what changed (core.Service.PushChanges). A
 // `heartbeat` event every PushHeartbeat also keeps the session alive; the
-// stream ends when the session does.
+// stream ends when the session does, or the api key it was opened with.
 func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 	ctx := r.Context()
 	device, err := deviceParam(r)
@@ -177,7 +177,7 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 	if err := st.emit(e, first); err != nil {
 		return
 	}
-	token := bearerToken(r.Request)
+	key, token := r.Header.Get("api-key"), bearerToken(r.Request)
 	heartbeat := time.NewTicker(s.svc.PushHeartbeat())
 	defer heartbeat.Stop()
 	poll := time.NewTicker(s.svc.PushPoll())
@@ -189,8 +189,10 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 		case <-sub.Done:
 			return
 		case <-heartbeat.C:
-			if _, err := s.svc.Authenticate(ctx, r.prog, token); err != nil {
-				return // signed out, idle, deactivated: the stream ends with the session
+			// The key too: a stream outlives any other request, and one
+			// opened with a key rotated away since must end like them.
+			if _, _, err := s.svc.AuthenticateCall(ctx, key, token); err != nil {
+				return // signed out, idle, deactivated, key revoked: the stream ends
 			}
 			if err := e.event("heartbeat", pushHeartbeatJSON{At: s.svc.Now().UnixMilli()}); err != nil {
 				return
