@@ -346,17 +346,11 @@ func bindSession(tx Tx, tokenHash []byte, device string) error {
 // session.
 func (s *Service) UnlinkBiometric(ctx context.Context, c *Caller) error {
 	var after func()
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updateAs(ctx, c, func(tx Tx) error {
 		after = nil
-		if err := requireLiveSession(tx, c); err != nil {
-			return err
-		}
 		u, err := tx.User(c.User.ID)
 		if err != nil {
 			return err
-		}
-		if !u.Active {
-			return Conflict(CodeCredentialsInactive)
 		}
 		if err := s.stepUp(tx, c, Operation{Action: "factor.biometric.unlink", Target: u.ID, Summary: "Unlink your companion device"}); err != nil {
 			return err

@@ -96,7 +96,7 @@ func (s *Service) submitBulk(ctx context.Context, c *Caller, kind BulkKind, ops 
 	}
 	b := &Bulk{ProgrammeID: c.Programme.ID, IdentityID: c.User.IdentityID, SubmittedBy: c.User.ID, Kind: kind,
 		Count: len(ops), State: BulkSubmitted, Mode: BulkContinue, CreatedAt: s.clock.Now()}
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updateAs(ctx, c, func(tx Tx) error {
 		id, err := tx.NextID()
 		if err != nil {
 			return err
@@ -377,7 +377,7 @@ func (s *Service) moveBulk(ctx context.Context, c *Caller, id string, p Permissi
 	if err := require(c, p); err != nil {
 		return err
 	}
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updateAs(ctx, c, func(tx Tx) error {
 		b, err := identityBulk(tx, c, id)
 		if err != nil {
 			return err

@@ -173,7 +173,7 @@ func (s *Service) ConfirmSMS(ctx context.Context, c *Caller, t ResourceType, ids
 		user *User
 		rs   []*Resource
 	)
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err = s.updateAs(ctx, c, func(tx Tx) error {
 		id, user, rs = "", nil, nil
 		now := s.clock.Now()
 		u, err := challengedUser(tx, c, now)
@@ -243,7 +243,7 @@ func (s *Service) ConfirmPush(ctx context.Context, c *Caller, t ResourceType, id
 	}
 	number, choices, salt := newPushNumbers()
 	var out *PushChallenge
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updateAs(ctx, c, func(tx Tx) error {
 		out = nil
 		now := s.clock.Now()
 		u, err := pushedUser(tx, c, now)
@@ -292,11 +292,8 @@ func (s *Service) VerifyConfirmSMS(ctx context.Context, c *Caller, id string, t 
 		outcome error
 		after   func()
 	)
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updateAs(ctx, c, func(tx Tx) error {
 		outcome, after = nil, nil
-		if err := requireLiveSession(tx, c); err != nil {
-			return err
-		}
 		conf, err := tx.Confirmation(id)
 		if errors.Is(err, ErrRecordNotFound) || (err == nil && (conf.Channel != ChannelSMS || !bytes.Equal(conf.SessionHash, c.Session.TokenHash))) {
 			return NotFound("scaChallengeId")
@@ -312,10 +309,7 @@ func (s *Service) VerifyConfirmSMS(ctx context.Context, c *Caller, id string, t 
 			return err
 		}
 		now := s.clock.Now()
-		switch {
-		case !u.Active:
-			return Conflict(CodeCredentialsInactive)
-		case conf.State != ChallengePending, now.Before(u.SCALockedUntil):
+		if conf.State != ChallengePending || now.Before(u.SCALockedUntil) {
 			return Conflict(CodeStateInvalid)
 		}
 		checked := conf.otp().check(s.keys, code, now)

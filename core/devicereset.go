@@ -19,7 +19,7 @@ func (s *Service) ResetUserDevice(ctx context.Context, c *Caller, id string) err
 		return err
 	}
 	var after func()
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updateAs(ctx, c, func(tx Tx) error {
 		after = nil
 		device := ""
 		u, err := identityUser(tx, c, id)

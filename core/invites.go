@@ -24,7 +24,7 @@ func (s *Service) SendInvite(ctx context.Context, c *Caller, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.Update(ctx, func(tx Tx) error { return w.in(ctx, tx) }); err != nil {
+	if err := s.updateAs(ctx, c, func(tx Tx) error { return w.in(ctx, tx) }); err != nil {
 		return internal("send invite", err)
 	}
 	return w.after(ctx)

@@ -276,7 +276,7 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 		resolved *PushChallenge // as this approval left it, for the observer
 	)
 	regressed := false
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err = s.updateAs(ctx, c, func(tx Tx) error {
 		outcome, resolved, regressed = nil, nil, false
 		cur, err := tx.PushChallenge(id)
 		if err != nil {
@@ -405,7 +405,7 @@ func (s *Service) DeclinePush(ctx context.Context, c *Caller, id, reason string)
 		after    func()
 		resolved *PushChallenge // as this decline left it, for the observer
 	)
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updateAs(ctx, c, func(tx Tx) error {
 		after, resolved = nil, nil
 		if _, err := requireDevice(tx, c, ""); err != nil {
 			return err

@@ -33,7 +33,7 @@ func (s *Service) StepUpPush(ctx context.Context, c *Caller, summary, operation 
 	}
 	number, choices, salt := newPushNumbers()
 	var out *PushChallenge
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err = s.updateAs(ctx, c, func(tx Tx) error {
 		out = nil
 		now := s.clock.Now()
 		u, err := pushedUser(tx, c, now)

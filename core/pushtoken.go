@@ -85,7 +85,7 @@ func (s *Service) RegisterPushToken(ctx context.Context, c *Caller, deviceID str
 	if err != nil {
 		return err
 	}
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err = s.updateAs(ctx, c, func(tx Tx) error {
 		f, err := requireDevice(tx, c, deviceID)
 		if err != nil {
 			return err

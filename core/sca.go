@@ -155,7 +155,7 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 		return err
 	}
 	var user *User
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err = s.updateAs(ctx, c, func(tx Tx) error {
 		now := s.clock.Now()
 		u, err := challengedUser(tx, c, now)
 		if err != nil {
@@ -226,34 +226,18 @@ func (s *Service) smsBudgets(u *User) []budget {
 }
 
 // challengedUser re-reads the caller's user for a new challenge, in the
-// transaction that issues it: the session must still exist and the user be
-// active and not locked out of SCA (CHALLENGE_LIMIT_EXCEEDED until then).
+// transaction that issues it (an updateAs, which has checked that the
+// session stands): the user must not be locked out of SCA
+// (CHALLENGE_LIMIT_EXCEEDED until then).
 func challengedUser(tx ReadTx, c *Caller, now time.Time) (*User, error) {
-	if err := requireLiveSession(tx, c); err != nil {
-		return nil, err
-	}
 	u, err := tx.User(c.User.ID)
 	if err != nil {
 		return nil, err
-	}
-	if !u.Active {
-		return nil, Conflict(CodeCredentialsInactive)
 	}
 	if now.Before(u.SCALockedUntil) {
 		return nil, &Error{Class: ErrConflict, Code: CodeChallengeLimitExceeded, RetryAfter: u.SCALockedUntil.Sub(now)}
 	}
 	return u, nil
-}
-
-// requireLiveSession fails with ErrUnauthenticated when the caller's session
-// ended after the request was authenticated (a logout, or an SCA lockout in a
-// parallel request): no code is sent or checked for a session that is gone.
-func requireLiveSession(tx ReadTx, c *Caller) error {
-	_, err := tx.Session(c.Session.TokenHash)
-	if errors.Is(err, ErrRecordNotFound) {
-		return &Error{Class: ErrUnauthenticated, Message: "invalid or expired token"}
-	}
-	return err
 }
 
 // VerifyEnrolSMS completes SMS enrolment with the code (Weavr
@@ -298,11 +282,8 @@ func (s *Service) VerifyStepUpSMS(ctx context.Context, c *Caller, code string) e
 func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose ChallengePurpose, code string, onSuccess func(Tx, time.Time) error) error {
 	var outcome error
 	var after func()
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updateAs(ctx, c, func(tx Tx) error {
 		outcome, after = nil, nil
-		if err := requireLiveSession(tx, c); err != nil {
-			return err
-		}
 		ch, err := tx.Challenge(c.Session.TokenHash, purpose)
 		if errors.Is(err, ErrRecordNotFound) {
 			return Conflict(CodeStateInvalid)
@@ -316,8 +297,6 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 		}
 		now := s.clock.Now()
 		switch {
-		case !u.Active:
-			return Conflict(CodeCredentialsInactive)
 		case ch.State == ChallengeVerified && purpose == PurposeStepUpSMS:
 			return Conflict(CodeAlreadyVerified)
 		case now.Before(u.SCALockedUntil):

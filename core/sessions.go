@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -213,6 +214,53 @@ func (s *Service) openCaller(ctx context.Context, prog *Programme, sess *Session
 	}
 	return &Caller{Programme: prog, Session: sess, User: user}, nil
 }
+
+// updateAs runs fn in an Update made for caller c, after reading c's
+// session and user again in the same transaction (callerStands), so that a
+// revocation that commits while the request runs refuses the write instead
+// of letting it commit on what authentication read before.
+func (s *Service) updateAs(ctx context.Context, c *Caller, fn func(Tx) error) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		if err := callerStands(tx, c); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// callerStands checks in tx that c's session still exists (a revocation
+// that ends sessions has not ended it) and that c's user is still active
+// (CREDENTIALS_INACTIVE) with the roles c was allowed by (INSUFFICIENT_PERMISSIONS).
+func callerStands(tx ReadTx, c *Caller) error {
+	if err := requireLiveSession(tx, c); err != nil {
+		return err
+	}
+	u, err := tx.User(c.User.ID)
+	switch {
+	case err != nil:
+		return err
+	case !u.Active:
+		return Conflict(CodeCredentialsInactive)
+	case !slices.Equal(u.Roles, c.User.Roles):
+		return errRolesChanged
+	}
+	return nil
+}
+
+// requireLiveSession fails with ErrUnauthenticated when the caller's session
+// no longer exists in tx (ended by a revocation since it was authenticated).
+func requireLiveSession(tx ReadTx, c *Caller) error {
+	_, err := tx.Session(c.Session.TokenHash)
+	if errors.Is(err, ErrRecordNotFound) {
+		return errInvalidToken
+	}
+	return err
+}
+
+// errRolesChanged refuses a write whose permission was judged on roles that
+// changed before it could commit.
+var errRolesChanged = &Error{Class: ErrPermissionDenied, Code: CodeInsufficientPermissions,
+	Message: "the caller's roles changed during the request: send it again"}
 
 // Logout ends the caller's sign-in everywhere at once (Weavr logout): the
 // session whose token it is, the sign-in it was exchanged from and every

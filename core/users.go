@@ -36,7 +36,7 @@ func (s *Service) CreateUser(ctx context.Context, c *Caller, in NewUser) (*User,
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.Update(ctx, func(tx Tx) error { return w.in(ctx, tx) }); err != nil {
+	if err := s.updateAs(ctx, c, func(tx Tx) error { return w.in(ctx, tx) }); err != nil {
 		return nil, internal("create user", err)
 	}
 	return w.result.(*User), nil
@@ -376,7 +376,7 @@ func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPa
 	}
 	var out *User
 	var afters []func()
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updateAs(ctx, c, func(tx Tx) error {
 		afters = nil
 		u, err := find(tx, c, id)
 		if err != nil {
@@ -576,7 +576,7 @@ func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, activ
 		return err
 	}
 	var after func()
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updateAs(ctx, c, func(tx Tx) error {
 		after = nil
 		u, err := identityUser(tx, c, id)
 		if err != nil {

@@ -172,7 +172,7 @@ func (s *Service) StartKYC(ctx context.Context, c *Caller) (*KYC, error) {
 		return nil, &Error{Class: ErrConflict, Code: CodeKYCNotConfigured, Message: "no KYC provider is configured on this server"}
 	}
 	var k *KYC
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.updateAs(ctx, c, func(tx Tx) error {
 		u, err := tx.User(c.User.ID)
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/internal/testserver"
+	"github.com/deputyhq/deputy/internal/teststore"
 	"github.com/deputyhq/deputy/mobile/authenticator"
 	"github.com/deputyhq/deputy/server/client"
 )
@@ -348,5 +350,91 @@ func TestReplacedDeviceRacesNotMe(t *testing.T) {
 			loser = enrol
 		}
 		require.ErrorIs(t, loser, client.ErrUnauthorized, "round %d: the loser's session ended", i)
+	}
+}
+
+// gatedStore holds the first Update after armed is set until release is
+// closed, telling entered when it does.
+type gatedStore struct {
+	core.Store
+	armed   *atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g gatedStore) Update(ctx context.Context, fn func(core.Tx) error) error {
+	if g.armed.CompareAndSwap(true, false) {
+		close(g.entered)
+		<-g.release
+	}
+	return g.Store.Update(ctx, fn)
+}
+
+// TestRevocationDuringARequest: a stepped-up user manager's request to
+// create a user, authenticated before root deactivates them, they log out
+// or root takes their role away, and writing after it, is refused
+// (401, or 403 for the roles) and creates no one: the write reads the
+// caller again in its own transaction. On PostgreSQL the revocation goes
+// through a second replica.
+func TestRevocationDuringARequest(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		revoke func(root *client.Session, id string, rogue *client.Session) error
+		want   error
+	}{
+		{"deactivated", func(root *client.Session, id string, _ *client.Session) error {
+			return root.DeactivateUser(context.Background(), id)
+		}, client.ErrUnauthorized},
+		{"logged out", func(_ *client.Session, _ string, rogue *client.Session) error {
+			return rogue.Logout(context.Background())
+		}, client.ErrUnauthorized},
+		{"no longer a user manager", func(root *client.Session, id string, _ *client.Session) error {
+			roles := []string{client.RoleCardAssignee}
+			_, err := root.UpdateUser(context.Background(), id, client.UserPatch{Roles: &roles})
+			return err
+		}, client.ErrForbidden},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			armed := &atomic.Bool{}
+			entered, release := make(chan struct{}), make(chan struct{})
+			e := newBioEnv(t, func(o *testserver.Options) {
+				o.WrapStore = func(s core.Store) core.Store { return gatedStore{s, armed, entered, release} }
+			})
+			ctx := context.Background()
+			root := e.enrolledRoot("ada@acme.test", "ada-phone").s
+			if teststore.OnPostgres() {
+				b := e.inst.Replica(t)
+				ui, err := client.New(b.URL, b.UIKey)
+				require.NoError(t, err)
+				root = ui.Session(root.Token())
+			}
+			u, err := root.CreateUser(ctx, client.UserCreate{Name: "R", Surname: "A", Email: "rogue@acme.test",
+				Mobile: &client.Mobile{CountryCode: "+44", Number: "7700900555"}, Roles: []string{client.RoleAccessManagement}})
+			require.NoError(t, err)
+			_, err = e.api.CreatePassword(ctx, u.ID, bioPassword)
+			require.NoError(t, err)
+			rogue := e.login("rogue@acme.test")
+			require.NoError(t, rogue.EnrolSMS(ctx))
+			require.NoError(t, rogue.VerifyEnrolSMS(ctx, core.SandboxCode))
+
+			armed.Store(true)
+			done := make(chan error, 1)
+			go func() {
+				_, err := rogue.CreateUser(ctx, client.UserCreate{Name: "S", Surname: "P", Email: "sleeper@acme.test", Roles: []string{client.RoleCardAssignee}})
+				done <- err
+			}()
+			select {
+			case <-entered:
+			case err := <-done:
+				t.Fatalf("the request ended before writing: %v", err)
+			}
+			err = c.revoke(root, u.ID, rogue)
+			close(release)
+			require.NoError(t, err)
+			require.ErrorIs(t, <-done, c.want)
+			users, err := root.ListUsers(ctx, client.UserFilter{Email: "sleeper@acme.test"})
+			require.NoError(t, err)
+			assert.Empty(t, users.Users, "nobody was created")
+		})
 	}
 }
