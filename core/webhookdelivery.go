@@ -952,24 +952,30 @@ func (s *Service) RedeliverWebhooks(ctx context.Context, programmeID, endpointID
 // failedSince returns, oldest first, the events of an endpoint's deliveries
 // that failed at or after since.
 func failedSince(tx ReadTx, endpointID string, since time.Time) ([]*WebhookEvent, error) {
-	var events []*WebhookEvent
-	for before := uint64(0); ; {
+	var events []*WebhookEvent // newest first, as read
+	for before, more := uint64(0), true; more; {
 		ds, err := tx.WebhookDeliveries(endpointID, before, MaxWebhookDeliveriesPage)
-		if err != nil || len(ds) == 0 {
-			return events, err
+		if err != nil {
+			return nil, err
 		}
+		more = len(ds) > 0
 		for _, d := range ds {
 			if d.State == DeliveryFailed && !d.DoneAt.Before(since) {
 				ev, err := tx.WebhookEvent(d.EventID)
 				if err != nil {
 					return nil, err
 				}
-				events = append([]*WebhookEvent{ev}, events...)
+				events = append(events, ev)
 			}
 			if d.CreatedAt.Before(since.Add(-webhookDeliveryLife)) {
-				return events, nil // too old to have failed since
+				more = false // too old to have failed since
+				break
 			}
 		}
-		before = ds[len(ds)-1].Seq
+		if more {
+			before = ds[len(ds)-1].Seq
+		}
 	}
+	slices.Reverse(events)
+	return events, nil
 }

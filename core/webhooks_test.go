@@ -403,6 +403,41 @@ func TestWebhookGivenUpAfterSchedule(t *testing.T) {
 	assert.Equal(t, ds[0].EventID, got[1].Header.Get("webhook-id"), "the redelivery keeps the event's id")
 }
 
+// TestWebhookRedeliverFailedInOrder: redelivering what failed since a time
+// queues the failed events oldest first, however many pages of deliveries
+// the search reads.
+func TestWebhookRedeliverFailedInOrder(t *testing.T) {
+	e := newHookEnv(t)
+	for _, email := range []string{"ada@example.com", "bea@example.com", "cy@example.com"} {
+		e.root(e.prog, email)
+		e.login(e.prog, email)
+	}
+	w := e.worker(nil)
+	e.rcv.status(http.StatusInternalServerError)
+	drain(t, w)
+	for _, wait := range core.WebhookRetrySchedule {
+		e.clock.Advance(wait + wait/10 + time.Second)
+		drain(t, w)
+	}
+	var failed []string
+	for _, d := range e.deliveries(e.hook.Webhook.ID) {
+		if d.State == core.DeliveryFailed {
+			failed = append(failed, d.EventID)
+		}
+	}
+	require.GreaterOrEqual(t, len(failed), 3, "one queue's head per user failed")
+
+	n, err := e.svc.RedeliverWebhooks(e.ctx, e.prog.ID, e.hook.Webhook.ID, core.Redeliver{Since: hookT0})
+	require.NoError(t, err)
+	require.Equal(t, len(failed), n)
+	ds := e.deliveries(e.hook.Webhook.ID)
+	var queued []string
+	for _, d := range ds[len(ds)-n:] {
+		queued = append(queued, d.EventID)
+	}
+	assert.Equal(t, failed, queued, "queued again oldest first")
+}
+
 // TestWebhook410DisablesEndpoint: a 410 disables the endpoint; later events
 // are not queued for it until its secret is rotated.
 func TestWebhook410DisablesEndpoint(t *testing.T) {
