@@ -253,7 +253,7 @@ func (s *Server) stepUpPushGet(r *request) (reply, error) {
 		return reply{}, err
 	}
 	var ch *core.PushChallenge
-	err = s.longPoll(r.Context(), r.caller.User.ID, wait, func(ctx context.Context) (bool, error) { // the approver is the requesting user
+	err = s.longPoll(r, wait, func(ctx context.Context) (bool, error) { // the approver is the requesting user
 		var err error
 		ch, err = s.svc.PushStatus(ctx, r.caller, id)
 		return err == nil && ch.State != core.PushPending, err

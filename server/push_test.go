@@ -442,6 +442,27 @@ func TestPushStreamEndsWithItsKey(t *testing.T) {
 	requireStreamEnds(t, stream)
 }
 
+// TestPushLongPollEndsWithItsKey: a device's long poll for pending
+// challenges that waited answers only while its api key still holds: the
+// ui key rotated away without grace meanwhile, it answers 401, not the list.
+func TestPushLongPollEndsWithItsKey(t *testing.T) {
+	e := newBioEnv(t, withPushIntervals(time.Hour, 50*time.Millisecond))
+	ctx := context.Background()
+	id := e.root("ada@acme.test")
+	phone := e.newDevice("phone-1", "ada@acme.test")
+	phone.enrol()
+	done := make(chan error, 1)
+	go func() {
+		_, err := phone.s.PendingPush(ctx, phone.id, 2*time.Second)
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return e.inst.Service.DeviceReachability(id).Reachable },
+		5*time.Second, 5*time.Millisecond, "the poll has looked once and waits")
+	_, err := e.inst.Service.RotateKey(ctx, e.inst.Programme.ID, core.UIKey, 0)
+	require.NoError(t, err)
+	require.ErrorIs(t, <-done, client.ErrUnauthorized)
+}
+
 // TestPushStreamPollsTheStore: a change committed behind this process's back,
 // as another replica would, reaches the stream by polling.
 func TestPushStreamPollsTheStore(t *testing.T) {

@@ -251,7 +251,7 @@ func (s *Server) pushPending(r *request) (reply, error) {
 			disconnected()
 		}
 	}()
-	err = s.longPoll(r.Context(), r.caller.User.ID, wait, func(ctx context.Context) (bool, error) {
+	err = s.longPoll(r, wait, func(ctx context.Context) (bool, error) {
 		var err error
 		if list, err = s.svc.PendingPush(ctx, r.caller, device); err != nil {
 			return false, err
@@ -276,17 +276,23 @@ func (s *Server) pushPending(r *request) (reply, error) {
 // longPoll calls look at once and then each time the user's push challenges
 // may have changed (a change in this process, or every PushPoll for other
 // replicas), until look reports an answer or wait seconds have passed, then
-// once more. It returns look's error, or ctx's when the client has gone.
-func (s *Server) longPoll(ctx context.Context, userID string, wait int, look func(context.Context) (bool, error)) error {
-	sub := s.svc.SubscribePush(userID)
+// once more. An answer that waited comes only while the request's api key
+// and session still hold, as at its start. It returns look's error, or
+// ctx's when the client has gone.
+func (s *Server) longPoll(r *request, wait int, look func(context.Context) (bool, error)) error {
+	ctx := r.Context()
+	sub := s.svc.SubscribePush(r.caller.User.ID)
 	defer sub.Close()
 	deadline := time.NewTimer(time.Duration(wait) * time.Second)
 	defer deadline.Stop()
 	poll := time.NewTicker(s.svc.PushPoll())
 	defer poll.Stop()
-	for {
+	for waited := false; ; waited = true {
 		answered, err := look(ctx)
 		if err != nil || answered || wait == 0 {
+			if err == nil && waited {
+				_, _, err = s.svc.AuthenticateCall(ctx, r.Header.Get("api-key"), bearerToken(r.Request))
+			}
 			return err
 		}
 		select {
