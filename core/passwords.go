@@ -132,7 +132,13 @@ func (s *Service) UpdatePassword(ctx context.Context, c *Caller, oldPlain, newPl
 	if !ok {
 		return nil, s.recordWrongCurrentPassword(ctx, c.User.ID)
 	}
-	return s.replacePassword(ctx, c.Programme, c.User.ID, rec, newPlain, c.User.ID, RevokePasswordChanged, s.currentPasswordAccepted(c.User.ID))
+	accepted := s.currentPasswordAccepted(c.User.ID)
+	return s.replacePassword(ctx, c.Programme, c.User.ID, rec, newPlain, c.User.ID, RevokePasswordChanged, func(tx Tx) error {
+		if err := callerStands(tx, c); err != nil { // a revocation during the hashing ends the change too
+			return err
+		}
+		return accepted(tx)
+	})
 }
 
 // errLinkedPassword refuses a password change with an access token of a

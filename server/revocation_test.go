@@ -438,3 +438,44 @@ func TestRevocationDuringARequest(t *testing.T) {
 		})
 	}
 }
+
+// TestPasswordChangeDuringDeactivation: a password change whose hashing
+// outlasts the user's deactivation is refused and changes nothing: once
+// the user is active again, the old password still signs in and the new
+// one does not. (It used to commit and hand out a new session.)
+func TestPasswordChangeDuringDeactivation(t *testing.T) {
+	armed := &atomic.Bool{}
+	entered, release := make(chan struct{}), make(chan struct{})
+	e := newBioEnv(t, func(o *testserver.Options) {
+		o.WrapStore = func(s core.Store) core.Store { return gatedStore{s, armed, entered, release} }
+	})
+	ctx := context.Background()
+	root := e.enrolledRoot("ada@acme.test", "ada-phone").s
+	u, err := root.CreateUser(ctx, client.UserCreate{Name: "B", Surname: "E", Email: "bea@acme.test", Roles: []string{client.RoleCardAssignee}})
+	require.NoError(t, err)
+	_, err = e.api.CreatePassword(ctx, u.ID, bioPassword)
+	require.NoError(t, err)
+	bea := e.login("bea@acme.test")
+
+	armed.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := bea.UpdatePassword(ctx, bioPassword, "An0ther-Passw0rd!")
+		done <- err
+	}()
+	select {
+	case <-entered:
+	case err := <-done:
+		t.Fatalf("the change ended before writing: %v", err)
+	}
+	err = root.DeactivateUser(ctx, u.ID)
+	close(release)
+	require.NoError(t, err)
+	require.ErrorIs(t, <-done, client.ErrUnauthorized)
+
+	require.NoError(t, root.ActivateUser(ctx, u.ID))
+	_, err = e.ui.LoginWithPassword(ctx, "bea@acme.test", "An0ther-Passw0rd!")
+	require.Error(t, err, "the new password was not set")
+	_, err = e.ui.LoginWithPassword(ctx, "bea@acme.test", bioPassword)
+	require.NoError(t, err, "the old one still signs in")
+}
