@@ -353,21 +353,52 @@ func TestReplacedDeviceRacesNotMe(t *testing.T) {
 	}
 }
 
-// gatedStore holds the first Update after armed is set until release is
-// closed, telling entered when it does.
-type gatedStore struct {
-	core.Store
-	armed   *atomic.Bool
+// gate holds the first store Update after during starts a request, so that
+// a revocation commits between the request's authentication and its write.
+type gate struct {
+	armed   atomic.Bool
 	entered chan struct{}
 	release chan struct{}
 }
 
-func (g gatedStore) Update(ctx context.Context, fn func(core.Tx) error) error {
-	if g.armed.CompareAndSwap(true, false) {
-		close(g.entered)
-		<-g.release
+// gatedStore passes its Updates through a gate.
+type gatedStore struct {
+	core.Store
+	g *gate
+}
+
+func (s gatedStore) Update(ctx context.Context, fn func(core.Tx) error) error {
+	if s.g.armed.CompareAndSwap(true, false) {
+		close(s.g.entered)
+		<-s.g.release
 	}
-	return g.Store.Update(ctx, fn)
+	return s.Store.Update(ctx, fn)
+}
+
+// newGatedEnv is a bioEnv whose store's Updates pass through a gate.
+func newGatedEnv(t *testing.T) (*bioEnv, *gate) {
+	g := &gate{entered: make(chan struct{}), release: make(chan struct{})}
+	e := newBioEnv(t, func(o *testserver.Options) {
+		o.WrapStore = func(s core.Store) core.Store { return gatedStore{s, g} }
+	})
+	return e, g
+}
+
+// during runs request until its first write, then revoke, then lets the
+// write go on, and returns the request's error.
+func (g *gate) during(t *testing.T, request, revoke func() error) error {
+	g.armed.Store(true)
+	done := make(chan error, 1)
+	go func() { done <- request() }()
+	select {
+	case <-g.entered:
+	case err := <-done:
+		t.Fatalf("the request ended before writing: %v", err)
+	}
+	err := revoke()
+	close(g.release)
+	require.NoError(t, err)
+	return <-done
 }
 
 // TestRevocationDuringARequest: a stepped-up user manager's request to
@@ -395,11 +426,7 @@ func TestRevocationDuringARequest(t *testing.T) {
 		}, client.ErrForbidden},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			armed := &atomic.Bool{}
-			entered, release := make(chan struct{}), make(chan struct{})
-			e := newBioEnv(t, func(o *testserver.Options) {
-				o.WrapStore = func(s core.Store) core.Store { return gatedStore{s, armed, entered, release} }
-			})
+			e, g := newGatedEnv(t)
 			ctx := context.Background()
 			root := e.enrolledRoot("ada@acme.test", "ada-phone").s
 			if teststore.OnPostgres() {
@@ -417,21 +444,11 @@ func TestRevocationDuringARequest(t *testing.T) {
 			require.NoError(t, rogue.EnrolSMS(ctx))
 			require.NoError(t, rogue.VerifyEnrolSMS(ctx, core.SandboxCode))
 
-			armed.Store(true)
-			done := make(chan error, 1)
-			go func() {
+			err = g.during(t, func() error {
 				_, err := rogue.CreateUser(ctx, client.UserCreate{Name: "S", Surname: "P", Email: "sleeper@acme.test", Roles: []string{client.RoleCardAssignee}})
-				done <- err
-			}()
-			select {
-			case <-entered:
-			case err := <-done:
-				t.Fatalf("the request ended before writing: %v", err)
-			}
-			err = c.revoke(root, u.ID, rogue)
-			close(release)
-			require.NoError(t, err)
-			require.ErrorIs(t, <-done, c.want)
+				return err
+			}, func() error { return c.revoke(root, u.ID, rogue) })
+			require.ErrorIs(t, err, c.want)
 			users, err := root.ListUsers(ctx, client.UserFilter{Email: "sleeper@acme.test"})
 			require.NoError(t, err)
 			assert.Empty(t, users.Users, "nobody was created")
@@ -444,11 +461,7 @@ func TestRevocationDuringARequest(t *testing.T) {
 // the user is active again, the old password still signs in and the new
 // one does not. (It used to commit and hand out a new session.)
 func TestPasswordChangeDuringDeactivation(t *testing.T) {
-	armed := &atomic.Bool{}
-	entered, release := make(chan struct{}), make(chan struct{})
-	e := newBioEnv(t, func(o *testserver.Options) {
-		o.WrapStore = func(s core.Store) core.Store { return gatedStore{s, armed, entered, release} }
-	})
+	e, g := newGatedEnv(t)
 	ctx := context.Background()
 	root := e.enrolledRoot("ada@acme.test", "ada-phone").s
 	u, err := root.CreateUser(ctx, client.UserCreate{Name: "B", Surname: "E", Email: "bea@acme.test", Roles: []string{client.RoleCardAssignee}})
@@ -457,21 +470,11 @@ func TestPasswordChangeDuringDeactivation(t *testing.T) {
 	require.NoError(t, err)
 	bea := e.login("bea@acme.test")
 
-	armed.Store(true)
-	done := make(chan error, 1)
-	go func() {
+	err = g.during(t, func() error {
 		_, _, err := bea.UpdatePassword(ctx, bioPassword, "An0ther-Passw0rd!")
-		done <- err
-	}()
-	select {
-	case <-entered:
-	case err := <-done:
-		t.Fatalf("the change ended before writing: %v", err)
-	}
-	err = root.DeactivateUser(ctx, u.ID)
-	close(release)
-	require.NoError(t, err)
-	require.ErrorIs(t, <-done, client.ErrUnauthorized)
+		return err
+	}, func() error { return root.DeactivateUser(ctx, u.ID) })
+	require.ErrorIs(t, err, client.ErrUnauthorized)
 
 	require.NoError(t, root.ActivateUser(ctx, u.ID))
 	_, err = e.ui.LoginWithPassword(ctx, "bea@acme.test", "An0ther-Passw0rd!")
