@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 )
 
@@ -241,7 +240,7 @@ func callerStands(tx ReadTx, c *Caller) error {
 		return err
 	case !u.Active:
 		return Conflict(CodeCredentialsInactive)
-	case !slices.Equal(u.Roles, c.User.Roles):
+	case !sameRoles(u.Roles, c.User.Roles):
 		return errRolesChanged
 	}
 	return nil
