@@ -502,6 +502,12 @@ func (s *Service) runBulk(ctx context.Context, id string) error {
 			return err
 		}
 		err = s.runBulkOps(ctx, c, b.Kind, ops)
+		switch {
+		case errors.Is(err, errRolesChanged):
+			continue // the runner lost a permission meanwhile: read them again
+		case errors.Is(err, ErrUnauthenticated) || CodeOf(err) == CodeCredentialsInactive:
+			return s.pauseEnded(ctx, id) // the runner's session ended meanwhile
+		}
 		var ce *Error
 		if errors.As(err, &ce) && !errors.Is(err, ErrUnavailable) {
 			// The first operation failed as its single call would: so be it.
@@ -518,9 +524,10 @@ func (s *Service) runBulk(ctx context.Context, id string) error {
 }
 
 // runBulkOps runs the longest prefix of ops that succeeds in one
-// transaction, as c, each operation through its single call's work and
-// settled in its transaction; then what each does after its commit. It
-// returns the first operation's error when not even that one succeeds.
+// transaction made for c (updateAs), each operation through its single
+// call's work and settled in its transaction; then what each does after its
+// commit. It returns the first operation's error when not even that one
+// succeeds, or callerStands' when c no longer stands.
 func (s *Service) runBulkOps(ctx context.Context, c *Caller, kind BulkKind, ops []*BulkOperation) error {
 	works := make([]*work, 0, len(ops))
 	for _, op := range ops {
@@ -535,7 +542,7 @@ func (s *Service) runBulkOps(ctx context.Context, c *Caller, kind BulkKind, ops 
 	}
 	for {
 		failed := -1
-		err := s.store.Update(ctx, func(tx Tx) error {
+		err := s.updateAs(ctx, c, func(tx Tx) error {
 			failed = -1
 			for i, w := range works {
 				step := &bulkStep{bulkID: ops[i].BulkID, seq: ops[i].Seq}

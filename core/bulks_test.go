@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -337,4 +338,124 @@ func (s *crashingStore) Update(ctx context.Context, fn func(core.Tx) error) erro
 		s.crash()
 	}
 	return s.Store.Update(ctx, fn)
+}
+
+// hookedStore runs its hook, once armed, right after the next View that
+// read a session: a change committing between a bulk runner's read of its
+// runner and the commit of its operations.
+type hookedStore struct {
+	core.Store
+	hook atomic.Pointer[func()]
+}
+
+func (s *hookedStore) View(ctx context.Context, fn func(core.ReadTx) error) error {
+	var read bool
+	err := s.Store.View(ctx, func(tx core.ReadTx) error { return fn(sessionSpy{tx, &read}) })
+	if read {
+		if hook := s.hook.Swap(nil); hook != nil {
+			(*hook)()
+		}
+	}
+	return err
+}
+
+// sessionSpy notes that a session was read.
+type sessionSpy struct {
+	core.ReadTx
+	read *bool
+}
+
+func (tx sessionSpy) Session(hash []byte) (*core.Session, error) {
+	*tx.read = true
+	return tx.ReadTx.Session(hash)
+}
+
+// A bulk's operations commit only while their runner still stands, as each
+// single call's write does (updateAs): a runner deactivated or signed out
+// between the runner's read and the commit pauses the bulk with nothing
+// created; one who lost a role runs the operations with what they hold
+// now; one who only gained a role runs them all.
+func TestBulkRunnerRevokedMeanwhile(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		revoke func(e *coreEnv, root, runner *core.Caller) error
+		check  func(t *testing.T, e *coreEnv, b *core.Bulk)
+	}{
+		{"deactivated", func(e *coreEnv, root, runner *core.Caller) error {
+			return e.svc.SetUserActive(e.ctx, root, runner.User.ID, false)
+		}, paused},
+		{"signed out", func(e *coreEnv, _, runner *core.Caller) error {
+			return e.svc.Logout(e.ctx, runner)
+		}, paused},
+		{"no longer a user manager", func(e *coreEnv, root, runner *core.Caller) error {
+			return setRoles(e, root, runner, core.RoleCardsManagement)
+		}, func(t *testing.T, e *coreEnv, b *core.Bulk) {
+			assert.Equal(t, core.BulkFailed, b.State)
+			assert.Equal(t, []core.BulkOpCount{{Status: core.BulkOpFailed, Count: 3}}, b.StatusCounts())
+			assert.Equal(t, []string{"INSUFFICIENT_PERMISSIONS"}, bulkErrorCodes(t, e, b.ID), "each operation, with what the runner holds now")
+		}},
+		{"a role added", func(e *coreEnv, root, runner *core.Caller) error {
+			return setRoles(e, root, runner, core.RoleAccessManagement, core.RoleCardsManagement)
+		}, func(t *testing.T, e *coreEnv, b *core.Bulk) {
+			assert.Equal(t, core.BulkCompleted, b.State)
+			assert.Equal(t, []core.BulkOpCount{{Status: core.BulkOpCompleted, Count: 3}}, b.StatusCounts())
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newCoreEnv(t)
+			root := e.steppedUpRoot(e.prog, "root@example.com")
+			runner := e.steppedUpMember(root, "mo@example.com", "7700900111", []core.Role{core.RoleAccessManagement})
+			users := newUsers("m", 3)
+			for i := range users {
+				users[i].Roles = []core.Role{core.RoleCardAssignee}
+			}
+			b, err := e.svc.SubmitUserCreateBulk(e.ctx, runner, users)
+			require.NoError(t, err)
+			require.NoError(t, e.svc.ExecuteBulk(e.ctx, runner, b.ID, ""))
+
+			hooked := &hookedStore{Store: e.store}
+			hook := func() { require.NoError(t, c.revoke(e, root, runner)) }
+			hooked.hook.Store(&hook)
+			svc, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams},
+				hooked, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
+			require.NoError(t, err)
+			require.NoError(t, svc.ProcessBulks(e.ctx))
+			require.Nil(t, hooked.hook.Load(), "the revocation ran")
+			c.check(t, e, e.bulkRecord(b.ID))
+		})
+	}
+}
+
+// paused checks that a bulk paused because its session ended, having
+// created no one.
+func paused(t *testing.T, e *coreEnv, b *core.Bulk) {
+	assert.Equal(t, core.BulkPaused, b.State)
+	assert.Equal(t, core.BulkSessionEnded, b.PauseReason)
+	assert.Zero(t, b.Done())
+	require.NoError(t, e.store.View(e.ctx, func(tx core.ReadTx) error {
+		us, err := tx.UsersByEmail(e.prog.ID, "m0@example.com")
+		assert.Empty(t, us, "nobody was created")
+		return err
+	}))
+}
+
+// setRoles gives the runner these roles, as root.
+func setRoles(e *coreEnv, root, runner *core.Caller, roles ...core.Role) error {
+	_, err := e.svc.UpdateUser(e.ctx, root, runner.User.ID, core.UserPatch{Roles: &roles})
+	return err
+}
+
+// bulkErrorCodes are the distinct error codes of a bulk's operations.
+func bulkErrorCodes(t *testing.T, e *coreEnv, id string) []string {
+	var codes []string
+	require.NoError(t, e.store.View(e.ctx, func(tx core.ReadTx) error {
+		ops, err := tx.BulkOperations(id, 1, 0)
+		for _, op := range ops {
+			if op.Error != nil && !slices.Contains(codes, op.Error.Code) {
+				codes = append(codes, op.Error.Code)
+			}
+		}
+		return err
+	}))
+	return codes
 }

@@ -141,11 +141,14 @@ func require(c *Caller, p Permission) error {
 // Root users never reach it: identityUser hides them, and they are changed
 // only through /corporates or /consumers.
 func requireRank(c *Caller, target *User) error {
-	for _, p := range allPermissions {
-		if holds(target, p) && !c.Can(p) {
-			return &Error{Class: ErrPermissionDenied, Code: CodeRankInsufficient,
-				Message: "the user holds permissions you do not hold"}
-		}
+	if !holdsAllOf(c.User, target) {
+		return &Error{Class: ErrPermissionDenied, Code: CodeRankInsufficient,
+			Message: "the user holds permissions you do not hold"}
 	}
 	return nil
+}
+
+// holdsAllOf reports whether u holds every permission that of holds.
+func holdsAllOf(u, of *User) bool {
+	return !slices.ContainsFunc(allPermissions, func(p Permission) bool { return holds(of, p) && !holds(u, p) })
 }

@@ -229,7 +229,9 @@ func (s *Service) updateAs(ctx context.Context, c *Caller, fn func(Tx) error) er
 
 // callerStands checks in tx that c's session still exists (a revocation
 // that ends sessions has not ended it) and that c's user is still active
-// (CREDENTIALS_INACTIVE) with the roles c was allowed by (INSUFFICIENT_PERMISSIONS).
+// (CREDENTIALS_INACTIVE) and still holds every permission c was judged with
+// (INSUFFICIENT_PERMISSIONS): a role taken away refuses the write, a role
+// only added does not.
 func callerStands(tx ReadTx, c *Caller) error {
 	if err := requireLiveSession(tx, c); err != nil {
 		return err
@@ -240,7 +242,7 @@ func callerStands(tx ReadTx, c *Caller) error {
 		return err
 	case !u.Active:
 		return Conflict(CodeCredentialsInactive)
-	case !sameRoles(u.Roles, c.User.Roles):
+	case !holdsAllOf(u, c.User):
 		return errRolesChanged
 	}
 	return nil
@@ -257,7 +259,7 @@ func requireLiveSession(tx ReadTx, c *Caller) error {
 }
 
 // errRolesChanged refuses a write whose permission was judged on roles that
-// changed before it could commit.
+// lost a permission before it could commit.
 var errRolesChanged = &Error{Class: ErrPermissionDenied, Code: CodeInsufficientPermissions,
 	Message: "the caller's roles changed during the request: send it again"}
 

@@ -483,29 +483,38 @@ func TestPasswordChangeDuringDeactivation(t *testing.T) {
 	require.NoError(t, err, "the old one still signs in")
 }
 
-// TestRolesResentDuringARequest: root re-sending a user manager's roles in
-// another order while their request runs changes nothing they may do, and
-// the request goes through.
-func TestRolesResentDuringARequest(t *testing.T) {
-	e, g := newGatedEnv(t)
-	ctx := context.Background()
-	root := e.enrolledRoot("ada@acme.test", "ada-phone").s
-	u, err := root.CreateUser(ctx, client.UserCreate{Name: "R", Surname: "A", Email: "mia@acme.test",
-		Mobile: &client.Mobile{CountryCode: "+44", Number: "7700900555"}, Roles: []string{client.RoleAccessManagement, client.RoleCardsManagement}})
-	require.NoError(t, err)
-	_, err = e.api.CreatePassword(ctx, u.ID, bioPassword)
-	require.NoError(t, err)
-	mia := e.login("mia@acme.test")
-	require.NoError(t, mia.EnrolSMS(ctx))
-	require.NoError(t, mia.VerifyEnrolSMS(ctx, core.SandboxCode))
+// TestRolesGrownDuringARequest: root re-sending a user manager's roles in
+// another order, or giving them one more, while their request runs takes
+// away nothing they may do, and the request goes through.
+func TestRolesGrownDuringARequest(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		roles []string
+	}{
+		{"the same roles in another order", []string{client.RoleCardsManagement, client.RoleAccessManagement}},
+		{"a role added", []string{client.RoleAccessManagement, client.RoleCardsManagement, client.RoleFundsManagement}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, g := newGatedEnv(t)
+			ctx := context.Background()
+			root := e.enrolledRoot("ada@acme.test", "ada-phone").s
+			u, err := root.CreateUser(ctx, client.UserCreate{Name: "R", Surname: "A", Email: "mia@acme.test",
+				Mobile: &client.Mobile{CountryCode: "+44", Number: "7700900555"}, Roles: []string{client.RoleAccessManagement, client.RoleCardsManagement}})
+			require.NoError(t, err)
+			_, err = e.api.CreatePassword(ctx, u.ID, bioPassword)
+			require.NoError(t, err)
+			mia := e.login("mia@acme.test")
+			require.NoError(t, mia.EnrolSMS(ctx))
+			require.NoError(t, mia.VerifyEnrolSMS(ctx, core.SandboxCode))
 
-	err = g.during(t, func() error {
-		_, err := mia.CreateUser(ctx, client.UserCreate{Name: "S", Surname: "P", Email: "sam@acme.test", Roles: []string{client.RoleCardAssignee}})
-		return err
-	}, func() error {
-		roles := []string{client.RoleCardsManagement, client.RoleAccessManagement}
-		_, err := root.UpdateUser(ctx, u.ID, client.UserPatch{Roles: &roles})
-		return err
-	})
-	require.NoError(t, err, "the same roles in another order")
+			err = g.during(t, func() error {
+				_, err := mia.CreateUser(ctx, client.UserCreate{Name: "S", Surname: "P", Email: "sam@acme.test", Roles: []string{client.RoleCardAssignee}})
+				return err
+			}, func() error {
+				_, err := root.UpdateUser(ctx, u.ID, client.UserPatch{Roles: &c.roles})
+				return err
+			})
+			require.NoError(t, err)
+		})
+	}
 }
