@@ -401,6 +401,23 @@ func (g *gate) during(t *testing.T, request, revoke func() error) error {
 	return <-done
 }
 
+// steppedUpMember creates a user with roles as root, sets their password,
+// signs them in and steps that session up by enrolling SMS; it returns the
+// user's id and session.
+func (e *bioEnv) steppedUpMember(root *client.Session, email string, roles ...string) (string, *client.Session) {
+	e.t.Helper()
+	ctx := context.Background()
+	u, err := root.CreateUser(ctx, client.UserCreate{Name: "R", Surname: "A", Email: email,
+		Mobile: &client.Mobile{CountryCode: "+44", Number: "7700900555"}, Roles: roles})
+	require.NoError(e.t, err)
+	_, err = e.api.CreatePassword(ctx, u.ID, bioPassword)
+	require.NoError(e.t, err)
+	s := e.login(email)
+	require.NoError(e.t, s.EnrolSMS(ctx))
+	require.NoError(e.t, s.VerifyEnrolSMS(ctx, core.SandboxCode))
+	return u.ID, s
+}
+
 // TestRevocationDuringARequest: a stepped-up user manager's request to
 // create a user, authenticated before root deactivates them, they log out
 // or root takes their role away, and writing after it, is refused
@@ -435,19 +452,11 @@ func TestRevocationDuringARequest(t *testing.T) {
 				require.NoError(t, err)
 				root = ui.Session(root.Token())
 			}
-			u, err := root.CreateUser(ctx, client.UserCreate{Name: "R", Surname: "A", Email: "rogue@acme.test",
-				Mobile: &client.Mobile{CountryCode: "+44", Number: "7700900555"}, Roles: []string{client.RoleAccessManagement}})
-			require.NoError(t, err)
-			_, err = e.api.CreatePassword(ctx, u.ID, bioPassword)
-			require.NoError(t, err)
-			rogue := e.login("rogue@acme.test")
-			require.NoError(t, rogue.EnrolSMS(ctx))
-			require.NoError(t, rogue.VerifyEnrolSMS(ctx, core.SandboxCode))
-
-			err = g.during(t, func() error {
+			id, rogue := e.steppedUpMember(root, "rogue@acme.test", client.RoleAccessManagement)
+			err := g.during(t, func() error {
 				_, err := rogue.CreateUser(ctx, client.UserCreate{Name: "S", Surname: "P", Email: "sleeper@acme.test", Roles: []string{client.RoleCardAssignee}})
 				return err
-			}, func() error { return c.revoke(root, u.ID, rogue) })
+			}, func() error { return c.revoke(root, id, rogue) })
 			require.ErrorIs(t, err, c.want)
 			users, err := root.ListUsers(ctx, client.UserFilter{Email: "sleeper@acme.test"})
 			require.NoError(t, err)
@@ -498,20 +507,12 @@ func TestRolesGrownDuringARequest(t *testing.T) {
 			e, g := newGatedEnv(t)
 			ctx := context.Background()
 			root := e.enrolledRoot("ada@acme.test", "ada-phone").s
-			u, err := root.CreateUser(ctx, client.UserCreate{Name: "R", Surname: "A", Email: "mia@acme.test",
-				Mobile: &client.Mobile{CountryCode: "+44", Number: "7700900555"}, Roles: []string{client.RoleAccessManagement, client.RoleCardsManagement}})
-			require.NoError(t, err)
-			_, err = e.api.CreatePassword(ctx, u.ID, bioPassword)
-			require.NoError(t, err)
-			mia := e.login("mia@acme.test")
-			require.NoError(t, mia.EnrolSMS(ctx))
-			require.NoError(t, mia.VerifyEnrolSMS(ctx, core.SandboxCode))
-
-			err = g.during(t, func() error {
+			id, mia := e.steppedUpMember(root, "mia@acme.test", client.RoleAccessManagement, client.RoleCardsManagement)
+			err := g.during(t, func() error {
 				_, err := mia.CreateUser(ctx, client.UserCreate{Name: "S", Surname: "P", Email: "sam@acme.test", Roles: []string{client.RoleCardAssignee}})
 				return err
 			}, func() error {
-				_, err := root.UpdateUser(ctx, u.ID, client.UserPatch{Roles: &c.roles})
+				_, err := root.UpdateUser(ctx, id, client.UserPatch{Roles: &c.roles})
 				return err
 			})
 			require.NoError(t, err)
