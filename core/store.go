@@ -445,11 +445,18 @@ type WebhookReader interface {
 	// WebhookDeliveries returns up to limit deliveries of an endpoint with
 	// Seq below before (every Seq when before is 0), newest first.
 	WebhookDeliveries(endpointID string, before uint64, limit int) ([]*WebhookDelivery, error)
+	// FailedWebhookDeliveries returns up to limit of an endpoint's FAILED
+	// deliveries, ordered by DoneAt then Seq: those whose DoneAt is at or
+	// after since, or, when after is not 0, the page that follows the
+	// delivery (since, after): DoneAt equal to since with a Seq above after,
+	// or a later DoneAt.
+	FailedWebhookDeliveries(endpointID string, since time.Time, after uint64, limit int) ([]*WebhookDelivery, error)
 }
 
 // WebhookWriter writes webhook endpoints, events and deliveries. A store
 // keeps the indexes behind DueWebhookDeliveries and WebhookQueue exact on
-// every write: only pending deliveries are in them.
+// every write (only pending deliveries are in them), and the one behind
+// FailedWebhookDeliveries (only failed ones).
 type WebhookWriter interface {
 	// PutWebhookEndpoint inserts or replaces an endpoint.
 	PutWebhookEndpoint(e *WebhookEndpoint) error

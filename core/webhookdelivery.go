@@ -949,33 +949,30 @@ func (s *Service) RedeliverWebhooks(ctx context.Context, programmeID, endpointID
 	return n, internal("redeliver webhooks", err)
 }
 
-// failedSince returns, oldest first, the events of an endpoint's deliveries
-// that failed at or after since.
+// failedSince returns the events of an endpoint's deliveries that failed at
+// or after since, oldest delivery first, so that each subject's events are
+// queued again in their order.
 func failedSince(tx ReadTx, endpointID string, since time.Time) ([]*WebhookEvent, error) {
-	var events []*WebhookEvent // newest first, as read
-	for before, more := uint64(0), true; more; {
-		ds, err := tx.WebhookDeliveries(endpointID, before, MaxWebhookDeliveriesPage)
+	var failed []*WebhookDelivery
+	for after := uint64(0); ; {
+		ds, err := tx.FailedWebhookDeliveries(endpointID, since, after, MaxWebhookDeliveriesPage)
 		if err != nil {
 			return nil, err
 		}
-		more = len(ds) > 0
-		for _, d := range ds {
-			if d.State == DeliveryFailed && !d.DoneAt.Before(since) {
-				ev, err := tx.WebhookEvent(d.EventID)
-				if err != nil {
-					return nil, err
-				}
-				events = append(events, ev)
-			}
-			if d.CreatedAt.Before(since.Add(-webhookDeliveryLife)) {
-				more = false // too old to have failed since
-				break
-			}
+		if len(ds) == 0 {
+			break
 		}
-		if more {
-			before = ds[len(ds)-1].Seq
-		}
+		failed = append(failed, ds...)
+		since, after = ds[len(ds)-1].DoneAt, ds[len(ds)-1].Seq
 	}
-	slices.Reverse(events)
+	slices.SortFunc(failed, func(a, b *WebhookDelivery) int { return cmp.Compare(a.Seq, b.Seq) })
+	events := make([]*WebhookEvent, 0, len(failed))
+	for _, d := range failed {
+		ev, err := tx.WebhookEvent(d.EventID)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, ev)
+	}
 	return events, nil
 }

@@ -441,6 +441,50 @@ func TestWebhookRedeliverFailedInOrder(t *testing.T) {
 	assert.Equal(t, failed, queued, "queued again oldest first")
 }
 
+// TestWebhookRedeliverFailedLongAfterQueued: a delivery that waited behind
+// its user's failing head, so that it failed more than a delivery's life
+// after it was queued, is still among those failed since a time (the scan
+// used to stop at deliveries queued that long before).
+func TestWebhookRedeliverFailedLongAfterQueued(t *testing.T) {
+	e := newHookEnv(t)
+	for _, email := range []string{"ada@example.com", "bea@example.com"} {
+		e.root(e.prog, email)
+		e.login(e.prog, email) // each user's queue: the head,
+		e.login(e.prog, email) // and one behind it
+	}
+	w := e.worker(nil)
+	e.rcv.status(http.StatusBadRequest)
+	retryAll := func() {
+		drain(t, w)
+		for _, wait := range core.WebhookRetrySchedule {
+			e.clock.Advance(wait + wait/10 + time.Second)
+			drain(t, w)
+		}
+	}
+	retryAll() // the heads fail; those behind them start
+	e.clock.Advance(36 * time.Hour)
+	since := e.clock.Now()
+	retryAll()
+
+	var want []string
+	for _, d := range e.deliveries(e.hook.Webhook.ID) {
+		if d.State == core.DeliveryFailed && !d.DoneAt.Before(since) {
+			require.Less(t, d.CreatedAt, since.Add(-4*24*time.Hour), "queued more than a delivery's life (4 days) before since")
+			want = append(want, d.EventID)
+		}
+	}
+	require.GreaterOrEqual(t, len(want), 2, "each user's second delivery failed after since")
+	n, err := e.svc.RedeliverWebhooks(e.ctx, e.prog.ID, e.hook.Webhook.ID, core.Redeliver{Since: since})
+	require.NoError(t, err)
+	require.Equal(t, len(want), n)
+	ds := e.deliveries(e.hook.Webhook.ID)
+	var queued []string
+	for _, d := range ds[len(ds)-n:] {
+		queued = append(queued, d.EventID)
+	}
+	assert.Equal(t, want, queued, "each of them queued again, oldest first")
+}
+
 // TestWebhook410DisablesEndpoint: a 410 disables the endpoint; later events
 // are not queued for it until its secret is rotated.
 func TestWebhook410DisablesEndpoint(t *testing.T) {

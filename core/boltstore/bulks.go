@@ -133,7 +133,7 @@ func (w *writeTx) UpdateBulkOperation(op *core.BulkOperation) error {
 	return put(b, key, op)
 }
 
-// addBulks is migration 9: the buckets of bulk processes, their operations
+// addBulks is migration 11: the buckets of bulk processes, their operations
 // and their indexes; there is nothing to fill them with.
 func addBulks(tx *bolt.Tx) error {
 	root := tx.Bucket(bucketRoot)

@@ -117,8 +117,10 @@
 //	│   └── [bulkID]<seq> -> BulkOperation   seq is a big-endian uint64: a bulk's operations in order
 //	├── identity_bulks/                                            11
 //	│   └── [identityID] listID -> id    index of an identity's bulks, in id (submission) order
-//	└── running_bulks/                                             11
-//	    └── listID       -> id           the bulks whose State is RUNNING
+//	├── running_bulks/                                             11
+//	│   └── listID       -> id           the bulks whose State is RUNNING
+//	└── webhook_failed/                                            12
+//	    └── [endpointID]<doneAt><seq> -> nothing   failed deliveries per endpoint, by failure time (Unix ns, big-endian)
 //
 // A key written [a, b, ...] is a composite key: each part is preceded by its
 // length as a uvarint, so no part can run into the next and [a, b] is a prefix

@@ -19,7 +19,7 @@ var indexBuckets = [][]byte{
 	bucketUserList, bucketUserCounts, bucketUserListBlocks, bucketUserSessions, bucketKYCRefs,
 	bucketFactorCredentials, bucketAuditSubjects, bucketUserPushChallenges, bucketUserPendingPush,
 	bucketProgrammeWebhooks, bucketWebhookDue, bucketWebhookQueue, bucketEndpointDeliveries,
-	bucketIdentityBulks, bucketRunningBulks,
+	bucketIdentityBulks, bucketRunningBulks, bucketWebhookFailed,
 }
 
 // TestExportCoversEveryBucket: every bucket of a new file holds a kind of

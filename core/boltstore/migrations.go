@@ -81,6 +81,9 @@ var (
 	bucketBulkOperations = []byte("bulk_operations")
 	bucketIdentityBulks  = []byte("identity_bulks")
 	bucketRunningBulks   = []byte("running_bulks")
+
+	// Added by migration 12 (webhooks.go).
+	bucketWebhookFailed = []byte("webhook_failed")
 )
 
 // A migration takes a file from schema version Version-1 to Version. It runs
@@ -107,6 +110,7 @@ var migrations = []migration{
 	{Version: 9, Description: "start each webhook endpoint's fan-out cursor at its programme's audit log size", Migrate: startWebhookFanOut},
 	{Version: 10, Description: "add the sessions' step-up grants", Migrate: addStepUpGrants},
 	{Version: 11, Description: "add bulk processes and their operations", Migrate: addBulks},
+	{Version: 12, Description: "index failed webhook deliveries by failure time", Migrate: indexFailedDeliveries},
 }
 
 // migrate brings the file up to the last of ms. It refuses a file whose
@@ -315,4 +319,21 @@ func startWebhookFanOut(tx *bolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// indexFailedDeliveries is migration 12: the index of each endpoint's failed
+// deliveries by failure time, filled from the deliveries that have failed.
+func indexFailedDeliveries(tx *bolt.Tx) error {
+	root := tx.Bucket(bucketRoot)
+	index, err := root.CreateBucket(bucketWebhookFailed)
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", bucketWebhookFailed, err)
+	}
+	return root.Bucket(bucketWebhookDeliveries).ForEach(func(k, data []byte) error {
+		d, err := decode[core.WebhookDelivery](data, "webhook delivery")
+		if err != nil || d.State != core.DeliveryFailed {
+			return err
+		}
+		return index.Put(failedKey(d), nil)
+	})
 }

@@ -95,6 +95,30 @@ func (r *readTx) WebhookDeliveries(endpointID string, before uint64, limit int) 
 	return r.deliveriesUnder(bucketEndpointDeliveries, compositeKey(endpointID), before, limit, true)
 }
 
+func (r *readTx) FailedWebhookDeliveries(endpointID string, since time.Time, after uint64, limit int) ([]*core.WebhookDelivery, error) {
+	prefix := compositeKey(endpointID)
+	start := append(append(bytes.Clone(prefix), timeKey(since)...), seqKey(after)...)
+	var ds []*core.WebhookDelivery
+	c := r.bucket(bucketWebhookFailed).Cursor()
+	k, _ := c.Seek(start)
+	if bytes.Equal(k, start) { // (since, after) itself: seqs start at 1
+		k, _ = c.Next()
+	}
+	for ; k != nil && len(ds) < limit && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+16; k, _ = c.Next() {
+		d, err := r.WebhookDelivery(binary.BigEndian.Uint64(k[len(prefix)+8:]))
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
+}
+
+// failedKey is a failed delivery's key in webhook_failed.
+func failedKey(d *core.WebhookDelivery) []byte {
+	return append(append(compositeKey(d.EndpointID), timeKey(d.DoneAt)...), seqKey(d.Seq)...)
+}
+
 // deliveriesUnder reads up to limit deliveries whose index keys in bucket
 // are prefix and a Seq: oldest first, or newest first below before (0: all).
 func (r *readTx) deliveriesUnder(bucket, prefix []byte, before uint64, limit int, newest bool) ([]*core.WebhookDelivery, error) {
@@ -175,16 +199,18 @@ func (w *writeTx) putDelivery(old, d *core.WebhookDelivery) error {
 }
 
 // indexDelivery adds (or removes) a pending delivery's keys in webhook_queue
-// and, when it has a NextAt, webhook_due.
+// and, when it has a NextAt, webhook_due; a failed delivery's in webhook_failed.
 func (w *writeTx) indexDelivery(d *core.WebhookDelivery, add bool) error {
-	if d.State != core.DeliveryPending {
-		return nil
-	}
-	keys := []struct {
-		bucket, key []byte
-	}{{bucketWebhookQueue, append(compositeKey(d.EndpointID, d.Subject), seqKey(d.Seq)...)}}
-	if !d.NextAt.IsZero() {
-		keys = append(keys, struct{ bucket, key []byte }{bucketWebhookDue, append(timeKey(d.NextAt), seqKey(d.Seq)...)})
+	type indexKey struct{ bucket, key []byte }
+	var keys []indexKey
+	switch d.State {
+	case core.DeliveryFailed:
+		keys = append(keys, indexKey{bucketWebhookFailed, failedKey(d)})
+	case core.DeliveryPending:
+		keys = append(keys, indexKey{bucketWebhookQueue, append(compositeKey(d.EndpointID, d.Subject), seqKey(d.Seq)...)})
+		if !d.NextAt.IsZero() {
+			keys = append(keys, indexKey{bucketWebhookDue, append(timeKey(d.NextAt), seqKey(d.Seq)...)})
+		}
 	}
 	for _, k := range keys {
 		b := w.bucket(k.bucket)

@@ -1,6 +1,7 @@
 package pgstore_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -240,4 +241,52 @@ func TestMigration0005(t *testing.T) {
 			return nil
 		}))
 	}
+}
+
+// TestMigration0006 brings a version 5 database holding failed, delivered
+// and pending deliveries to version 6: the failed ones, and only they, are
+// found by failure time to the nanosecond, whatever the offset DoneAt was
+// written with.
+func TestMigration0006(t *testing.T) {
+	url := pgtest.URL(t)
+	require.NoError(t, pgstore.MigrateTo(t.Context(), url, 5))
+	conn := connect(t, url)
+	doneAt := time.Date(2026, 12, 1, 10, 0, 0, 123456789, time.FixedZone("CET", 3600))
+	d := func(seq uint64, endpoint string, state core.WebhookDeliveryState, doneAt time.Time) *core.WebhookDelivery {
+		return &core.WebhookDelivery{Seq: seq, ProgrammeID: "p1", EndpointID: endpoint, EventID: "evt", Subject: "101",
+			State: state, CreatedAt: doneAt.Add(-time.Hour), DoneAt: doneAt}
+	}
+	failed := d(1, "wh_1", core.DeliveryFailed, doneAt)
+	whole := d(2, "wh_1", core.DeliveryFailed, doneAt.Add(time.Hour).Truncate(time.Second).UTC())
+	delivered := d(3, "wh_1", core.DeliveryDelivered, doneAt)
+	pending := d(4, "wh_1", core.DeliveryPending, time.Time{})
+	for _, x := range []*core.WebhookDelivery{failed, whole, delivered, pending} {
+		data, err := json.Marshal(x)
+		require.NoError(t, err)
+		_, err = conn.Exec(t.Context(), `INSERT INTO webhook_deliveries (seq, endpoint_id, subject, pending, data)
+			VALUES ($1, $2, $3, $4, $5)`, int64(x.Seq), x.EndpointID, x.Subject, x.State == core.DeliveryPending, data)
+		require.NoError(t, err)
+	}
+
+	s, err := pgstore.Open(t.Context(), url, pgstore.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	assert.Equal(t, allVersions(), applied(t, conn))
+	require.NoError(t, s.View(t.Context(), func(tx core.ReadTx) error {
+		for _, c := range []struct {
+			since time.Time
+			want  []uint64
+		}{{doneAt, []uint64{1, 2}}, {doneAt.Add(1), []uint64{2}}, {whole.DoneAt, []uint64{2}}, {whole.DoneAt.Add(1), nil}} {
+			ds, err := tx.FailedWebhookDeliveries("wh_1", c.since, 0, 10)
+			if err != nil {
+				return err
+			}
+			var got []uint64
+			for _, d := range ds {
+				got = append(got, d.Seq)
+			}
+			assert.Equal(t, c.want, got, "failed since %s", c.since.Format(time.RFC3339Nano))
+		}
+		return nil
+	}))
 }

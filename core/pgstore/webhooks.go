@@ -8,7 +8,9 @@ import (
 
 // Webhook deliveries keep, beside their record, what the worker's queries
 // need: pending, and next_at for a pending delivery with a NextAt (NULL
-// otherwise), so that the due deliveries and each queue are index scans.
+// otherwise), so that the due deliveries and each queue are index scans;
+// and failed_at, a failed delivery's DoneAt (NULL otherwise), for
+// redelivering what failed since a time.
 
 func (t *tx) WebhookEndpoint(id string) (*core.WebhookEndpoint, error) {
 	return get[core.WebhookEndpoint](t, "webhook endpoint", `SELECT data FROM webhook_endpoints WHERE id = $1`, id)
@@ -95,6 +97,15 @@ func (t *tx) WebhookDeliveries(endpointID string, before uint64, limit int) ([]*
 		WHERE endpoint_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`, endpointID, seqParam(before), limit)
 }
 
+func (t *tx) FailedWebhookDeliveries(endpointID string, since time.Time, after uint64, limit int) ([]*core.WebhookDelivery, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return list[core.WebhookDelivery](t, "webhook delivery", `SELECT data FROM webhook_deliveries
+		WHERE endpoint_id = $1 AND failed_at IS NOT NULL AND (failed_at, seq) > ($2, $3)
+		ORDER BY failed_at, seq LIMIT $4`, endpointID, max(nanos(since), 0), seqParam(after), limit)
+}
+
 func (t *tx) AppendWebhookDelivery(d *core.WebhookDelivery) error {
 	var seq int64
 	if err := t.scan("webhook delivery", `SELECT nextval('webhook_delivery_seq')`, nil, &seq); err != nil {
@@ -106,13 +117,13 @@ func (t *tx) AppendWebhookDelivery(d *core.WebhookDelivery) error {
 
 // insertWebhookDelivery stores d under its Seq.
 func (t *tx) insertWebhookDelivery(d *core.WebhookDelivery) error {
-	return t.putDelivery(d, `INSERT INTO webhook_deliveries (seq, endpoint_id, subject, pending, next_at, data)
-		VALUES ($1, $2, $3, $4, $5, $6)`)
+	return t.putDelivery(d, `INSERT INTO webhook_deliveries (seq, endpoint_id, subject, pending, next_at, data, failed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`)
 }
 
 func (t *tx) UpdateWebhookDelivery(d *core.WebhookDelivery) error {
-	return t.putDelivery(d, `UPDATE webhook_deliveries SET endpoint_id = $2, subject = $3, pending = $4, next_at = $5, data = $6
-		WHERE seq = $1`)
+	return t.putDelivery(d, `UPDATE webhook_deliveries SET endpoint_id = $2, subject = $3, pending = $4, next_at = $5, data = $6,
+		failed_at = $7 WHERE seq = $1`)
 }
 
 // putDelivery writes d with sql, whose parameters are the columns in table
@@ -128,7 +139,12 @@ func (t *tx) putDelivery(d *core.WebhookDelivery, sql string) error {
 		n := max(nanos(d.NextAt), 0)
 		nextAt = &n
 	}
-	n, err := t.exec(sql, seqParam(d.Seq), d.EndpointID, d.Subject, pending, nextAt, data)
+	var failedAt *int64
+	if d.State == core.DeliveryFailed {
+		n := max(nanos(d.DoneAt), 0)
+		failedAt = &n
+	}
+	n, err := t.exec(sql, seqParam(d.Seq), d.EndpointID, d.Subject, pending, nextAt, data, failedAt)
 	if err == nil && n == 0 {
 		return notFound("webhook delivery")
 	}

@@ -84,6 +84,7 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"WebhookEndpoints", testWebhookEndpoints},
 		{"WebhookEvent", testWebhookEvent},
 		{"WebhookDeliveryIndexes", testWebhookDeliveryIndexes},
+		{"FailedWebhookDeliveries", testFailedWebhookDeliveries},
 		{"Idempotency", testIdempotency},
 		{"IdempotencyExpiry", testIdempotencyExpiry},
 		{"PasswordToken", testPasswordToken},

@@ -161,3 +161,62 @@ func deliveries(t *testing.T, s core.Store, endpoint string, before uint64, limi
 	require.NoError(t, err)
 	return ds
 }
+
+// testFailedWebhookDeliveries: the failed deliveries of an endpoint, by
+// failure time then Seq, from a time on and page by page through
+// deliveries that failed together; pending and delivered ones, and other
+// endpoints', never appear, and a delivery that fails later joins them.
+func testFailedWebhookDeliveries(t *testing.T, s core.Store) {
+	d := func(endpoint string, state core.WebhookDeliveryState, doneAt time.Time) *core.WebhookDelivery {
+		return &core.WebhookDelivery{ProgrammeID: "p1", EndpointID: endpoint, EventID: "evt", Subject: "101",
+			State: state, CreatedAt: t0, DoneAt: doneAt}
+	}
+	at := func(n int) time.Time { return t0.Add(time.Duration(n)*time.Second + 7) } // nanoseconds kept
+	late := d("we_1", core.DeliveryFailed, at(3))                                   // appended first, fails last
+	f1 := d("we_1", core.DeliveryFailed, at(1))                                     // f1, f2 and f3 failed in one round
+	f2 := d("we_1", core.DeliveryFailed, at(1))
+	f3 := d("we_1", core.DeliveryFailed, at(1))
+	f0 := d("we_1", core.DeliveryFailed, at(0))
+	ok := d("we_1", core.DeliveryDelivered, at(2))
+	pending := d("we_1", core.DeliveryPending, time.Time{})
+	other := d("we_2", core.DeliveryFailed, at(1))
+	mustUpdate(t, s, func(tx core.Tx) error {
+		for _, x := range []*core.WebhookDelivery{late, f1, f2, f3, f0, ok, pending, other} {
+			if err := tx.AppendWebhookDelivery(x); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	failed := func(endpoint string, since time.Time, after uint64, limit int) []*core.WebhookDelivery {
+		t.Helper()
+		ds, err := read(t, s, func(tx core.ReadTx) ([]*core.WebhookDelivery, error) {
+			return tx.FailedWebhookDeliveries(endpoint, since, after, limit)
+		})
+		require.NoError(t, err)
+		return ds
+	}
+	assert.Equal(t, []*core.WebhookDelivery{f0, f1, f2, f3, late}, failed("we_1", t0, 0, 10), "by failure time, then Seq")
+	assert.Equal(t, []*core.WebhookDelivery{f1, f2, f3, late}, failed("we_1", at(1), 0, 10), "since is inclusive, to the nanosecond")
+	assert.Equal(t, []*core.WebhookDelivery{late}, failed("we_1", at(1).Add(1), 0, 10))
+	assert.Equal(t, []*core.WebhookDelivery{f1, f2}, failed("we_1", at(1), 0, 2), "limit")
+	assert.Equal(t, []*core.WebhookDelivery{f3, late}, failed("we_1", at(1), f2.Seq, 2), "the page after f2, among those that failed with it")
+	assert.Equal(t, []*core.WebhookDelivery{late}, failed("we_1", at(1), f3.Seq, 2))
+	assert.Empty(t, failed("we_1", at(3), late.Seq, 2))
+	assert.Equal(t, []*core.WebhookDelivery{other}, failed("we_2", t0, 0, 10))
+	assert.Empty(t, failed("we_3", t0, 0, 10))
+
+	// The pending one fails; f0 is sent again and delivered (a store keeps
+	// its index exact whatever an update moves).
+	pending.State, pending.DoneAt = core.DeliveryFailed, at(2)
+	f0.State = core.DeliveryDelivered
+	mustUpdate(t, s, func(tx core.Tx) error {
+		for _, x := range []*core.WebhookDelivery{pending, f0} {
+			if err := tx.UpdateWebhookDelivery(x); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	assert.Equal(t, []*core.WebhookDelivery{f1, f2, f3, pending, late}, failed("we_1", t0, 0, 10))
+}
