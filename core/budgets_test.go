@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -259,4 +261,50 @@ func TestSearchesAreCountedPerUser(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	_, err = e.svc.ListUsers(e.ctx, ada, search)
 	assert.NoError(t, err, "a new window")
+}
+
+// Bulk submissions spend one per row from their identity's budget, exactly
+// under parallel submissions: a submission that would exceed it is refused
+// with 429 and stores nothing; another identity has its own budget; the
+// budget comes back with the next window.
+func TestBulkOperationsAreCountedPerIdentity(t *testing.T) {
+	e := newCoreEnv(t, withLimits(core.RateLimits{BulkOperationsPerIdentity: core.RateLimit{Requests: 10, Window: time.Hour}}))
+	e.alignClock(time.Hour)
+	root := e.steppedUpRoot(e.prog, "root@acme.test")
+	submit := func(c *core.Caller, rows int) error {
+		_, err := e.svc.SubmitUserCreateBulk(e.ctx, c, newUsers("b", rows))
+		return err
+	}
+	var accepted atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			err := submit(root, 3)
+			if err == nil {
+				accepted.Add(1)
+				return
+			}
+			var ce *core.Error
+			if assert.ErrorAs(t, err, &ce) {
+				assert.ErrorIs(t, err, core.ErrRateLimited)
+				assert.Positive(t, ce.RetryAfter, "the rest of the window")
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int64(3), accepted.Load(), "9 of 10 rows spent by three bulks of three")
+	require.NoError(t, submit(root, 1), "the tenth row")
+	assert.ErrorIs(t, submit(root, 1), core.ErrRateLimited)
+	bulks, n, err := e.svc.ListBulks(e.ctx, root, "", 0, 100)
+	require.NoError(t, err)
+	assert.Equal(t, 4, n, "refused submissions stored nothing")
+	rows := 0
+	for _, b := range bulks {
+		rows += b.Count
+	}
+	assert.Equal(t, 10, rows)
+
+	require.NoError(t, submit(e.steppedUpRoot(e.prog, "other@acme.test"), 10), "another identity's budget")
+	e.clock.Advance(time.Hour)
+	require.NoError(t, submit(root, 10), "the next window")
 }

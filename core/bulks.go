@@ -96,7 +96,12 @@ func (s *Service) submitBulk(ctx context.Context, c *Caller, kind BulkKind, ops 
 	}
 	b := &Bulk{ProgrammeID: c.Programme.ID, IdentityID: c.User.IdentityID, SubmittedBy: c.User.ID, Kind: kind,
 		Count: len(ops), State: BulkSubmitted, Mode: BulkContinue, CreatedAt: s.clock.Now()}
+	spent := newBudget("bulk-operations", c.Programme.ID, "identity:"+c.User.IdentityID, s.cfg.RateLimits.BulkOperationsPerIdentity)
+	spent.cost = len(ops)
 	err := s.updateAs(ctx, c, func(tx Tx) error {
+		if err := s.spend(tx, spent); err != nil {
+			return err
+		}
 		id, err := tx.NextID()
 		if err != nil {
 			return err

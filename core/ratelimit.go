@@ -47,6 +47,10 @@ type RateLimits struct {
 	// Searches of the users table (GET /multi/users?search=) per user: each
 	// reads every user of the identity, so nobody can keep the server busy.
 	SearchesPerUser RateLimit
+	// Operations of submitted bulks per identity: a submission stores every
+	// row at once (up to MaxBulkOperations) in one transaction, so nobody can
+	// fill the store, or hold its writer, with bulk after bulk.
+	BulkOperationsPerIdentity RateLimit
 }
 
 // DefaultRateLimits returns the limits in force unless Config.RateLimits says
@@ -68,6 +72,8 @@ func DefaultRateLimits() RateLimits {
 		BiometricSignInPerEmail: RateLimit{Requests: 10, Window: time.Hour},
 		AccessTokensPerSignIn:   RateLimit{Requests: 60, Window: time.Minute},
 		SearchesPerUser:         RateLimit{Requests: 60, Window: time.Minute},
+		// Ten bulks of the largest size a day, for the whole identity.
+		BulkOperationsPerIdentity: RateLimit{Requests: 10 * MaxBulkOperations, Window: 24 * time.Hour},
 	}
 }
 
@@ -80,7 +86,7 @@ func (rl RateLimits) validate() error {
 		"SMSPerNumber": rl.SMSPerNumber, "SMSPerUser": rl.SMSPerUser, "EmailPerAddress": rl.EmailPerAddress,
 		"InvitePerIP": rl.InvitePerIP, "InviteWrongPerInvite": rl.InviteWrongPerInvite,
 		"BiometricSignInPerEmail": rl.BiometricSignInPerEmail, "AccessTokensPerSignIn": rl.AccessTokensPerSignIn,
-		"SearchesPerUser": rl.SearchesPerUser,
+		"SearchesPerUser": rl.SearchesPerUser, "BulkOperationsPerIdentity": rl.BulkOperationsPerIdentity,
 	} {
 		if l.Requests > 0 && l.Window < time.Second {
 			return fmt.Errorf("rate limit %s: window %v is below one second", name, l.Window)
@@ -113,10 +119,11 @@ func (s *Service) CheckRate(ctx context.Context, action RateAction, prog *Progra
 }
 
 // budget is one counter a request spends from: what is counted for whom, and
-// the limit on it.
+// the limit on it; a request spends one, or its cost when that is more.
 type budget struct {
 	key   string
 	limit RateLimit
+	cost  int
 }
 
 // newBudget is the budget of what (an action) for whom (a target or an
@@ -183,7 +190,7 @@ func (s *Service) spend(tx Tx, budgets ...budget) error {
 		}
 		start := now.Truncate(b.limit.Window)
 		end := start.Add(b.limit.Window)
-		n, err := tx.IncrementCounter(b.key+"|"+strconv.FormatInt(start.Unix(), 10), end, now)
+		n, err := spendOne(tx, b, b.key+"|"+strconv.FormatInt(start.Unix(), 10), end, now)
 		if err != nil {
 			return err
 		}
@@ -192,4 +199,17 @@ func (s *Service) spend(tx Tx, budgets ...budget) error {
 		}
 	}
 	return nil
+}
+
+// spendOne adds b's cost to the counter under key, of the window ending at
+// end, and returns the count after it.
+func spendOne(tx Tx, b budget, key string, end, now time.Time) (int, error) {
+	if b.cost <= 1 {
+		return tx.IncrementCounter(key, end, now)
+	}
+	n, _, err := tx.Counter(key, now)
+	if err != nil {
+		return 0, err
+	}
+	return n + b.cost, tx.SetCounter(key, n+b.cost, end)
 }

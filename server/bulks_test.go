@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -178,6 +179,39 @@ func TestBulkBadInput(t *testing.T) {
 		assert.Equal(t, string(unknown.body), string(r.body), "as for an unknown bulk")
 	}
 	assert.Equal(t, 0.0, e.auth(other.token, "GET", "/multi/bulks", nil).json(t)["count"], "another identity lists none")
+}
+
+// Bulk submissions fired at once spend the identity's budget of bulk
+// operations exactly, on every store: three bulks of three rows fit a
+// budget of ten, the others get 429 with the limit's headers and store
+// nothing; bulks of invites spend from the same budget.
+func TestBulkSubmissionsSpendTheIdentityBudget(t *testing.T) {
+	e := newEnv(t, withRateLimits(core.RateLimits{BulkOperationsPerIdentity: core.RateLimit{Requests: 10, Window: time.Hour}}))
+	e.alignClock(time.Hour)
+	root := e.adminRoot("root@acme.test")
+	statuses := make([]int, 8)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Go(func() {
+			r := e.auth(root.token, "POST", "/multi/bulks/users", bulkRows(fmt.Sprintf("p%d-", i), 3))
+			if statuses[i] = r.status; r.status == http.StatusTooManyRequests {
+				wantRateLimitedWithin(t, r, "10, 10;w=3600", time.Hour)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, map[int]int{http.StatusCreated: 3, http.StatusTooManyRequests: 5}, tally(statuses))
+	assert.Equal(t, 3.0, e.auth(root.token, "GET", "/multi/bulks", nil).json(t)["count"], "refused submissions stored nothing")
+
+	invite := func(n int) resp {
+		rows := make([]any, n)
+		for i := range rows {
+			rows[i] = map[string]any{"pathParams": map[string]any{"_user_id_": "999999999"}} // judged when it runs
+		}
+		return e.auth(root.token, "POST", "/multi/bulks/users/_user_id_/invite", rows)
+	}
+	assert.Equal(t, http.StatusTooManyRequests, invite(2).status, "a bulk of invites over the rest of the budget")
+	assert.Equal(t, http.StatusCreated, invite(1).status, "the tenth operation")
 }
 
 // Two executes at once: one starts the bulk, the other is told it is no
