@@ -417,28 +417,10 @@ func TestWebhookRedeliverFailedInOrder(t *testing.T) {
 	// round give back the queues it had not started yet, and they would fall
 	// behind the schedule by a step now and then.
 	e.rcv.status(http.StatusBadRequest)
-	drain(t, w)
-	for _, wait := range core.WebhookRetrySchedule {
-		e.clock.Advance(wait + wait/10 + time.Second)
-		drain(t, w)
-	}
-	var failed []string
-	for _, d := range e.deliveries(e.hook.Webhook.ID) {
-		if d.State == core.DeliveryFailed {
-			failed = append(failed, d.EventID)
-		}
-	}
+	e.retryThroughSchedule(w)
+	failed := e.failedSince(hookT0)
 	require.GreaterOrEqual(t, len(failed), 3, "one queue's head per user failed")
-
-	n, err := e.svc.RedeliverWebhooks(e.ctx, e.prog.ID, e.hook.Webhook.ID, core.Redeliver{Since: hookT0})
-	require.NoError(t, err)
-	require.Equal(t, len(failed), n)
-	ds := e.deliveries(e.hook.Webhook.ID)
-	var queued []string
-	for _, d := range ds[len(ds)-n:] {
-		queued = append(queued, d.EventID)
-	}
-	assert.Equal(t, failed, queued, "queued again oldest first")
+	e.requireRedelivered(hookT0, failed)
 }
 
 // TestWebhookRedeliverFailedLongAfterQueued: a delivery that waited behind
@@ -454,35 +436,53 @@ func TestWebhookRedeliverFailedLongAfterQueued(t *testing.T) {
 	}
 	w := e.worker(nil)
 	e.rcv.status(http.StatusBadRequest)
-	retryAll := func() {
-		drain(t, w)
-		for _, wait := range core.WebhookRetrySchedule {
-			e.clock.Advance(wait + wait/10 + time.Second)
-			drain(t, w)
-		}
-	}
-	retryAll() // the heads fail; those behind them start
+	e.retryThroughSchedule(w) // the heads fail; those behind them start
 	e.clock.Advance(36 * time.Hour)
 	since := e.clock.Now()
-	retryAll()
+	e.retryThroughSchedule(w)
 
-	var want []string
+	require.Greater(t, since.Sub(hookT0), 4*24*time.Hour, "since is more than a delivery's life after every event was queued")
+	want := e.failedSince(since)
+	require.GreaterOrEqual(t, len(want), 2, "each user's second delivery failed after since")
+	e.requireRedelivered(since, want)
+}
+
+// retryThroughSchedule has w deliver what is due, then moves the clock
+// through each wait of the retry schedule (its jitter at the most) and has
+// w deliver again: a delivery refused every time is given up.
+func (e *hookEnv) retryThroughSchedule(w *core.Service) {
+	drain(e.t, w)
+	for _, wait := range core.WebhookRetrySchedule {
+		e.clock.Advance(wait + wait/10 + time.Second)
+		drain(e.t, w)
+	}
+}
+
+// failedSince returns the events whose delivery to the env's endpoint was
+// given up at or after since, oldest delivery first.
+func (e *hookEnv) failedSince(since time.Time) []string {
+	var events []string
 	for _, d := range e.deliveries(e.hook.Webhook.ID) {
 		if d.State == core.DeliveryFailed && !d.DoneAt.Before(since) {
-			require.Less(t, d.CreatedAt, since.Add(-4*24*time.Hour), "queued more than a delivery's life (4 days) before since")
-			want = append(want, d.EventID)
+			events = append(events, d.EventID)
 		}
 	}
-	require.GreaterOrEqual(t, len(want), 2, "each user's second delivery failed after since")
+	return events
+}
+
+// requireRedelivered redelivers to the env's endpoint what failed since,
+// and checks that exactly the events of want were queued again, in order.
+func (e *hookEnv) requireRedelivered(since time.Time, want []string) {
+	e.t.Helper()
 	n, err := e.svc.RedeliverWebhooks(e.ctx, e.prog.ID, e.hook.Webhook.ID, core.Redeliver{Since: since})
-	require.NoError(t, err)
-	require.Equal(t, len(want), n)
+	require.NoError(e.t, err)
+	require.Equal(e.t, len(want), n)
 	ds := e.deliveries(e.hook.Webhook.ID)
 	var queued []string
 	for _, d := range ds[len(ds)-n:] {
 		queued = append(queued, d.EventID)
 	}
-	assert.Equal(t, want, queued, "each of them queued again, oldest first")
+	assert.Equal(e.t, want, queued, "queued again oldest first")
 }
 
 // TestWebhook410DisablesEndpoint: a 410 disables the endpoint; later events

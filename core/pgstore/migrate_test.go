@@ -111,6 +111,18 @@ func TestReplicasMigrateOnce(t *testing.T) {
 	assert.Equal(t, allVersions(), applied(t, connect(t, url)))
 }
 
+// openMigrated opens the store at url, which migrates it to the latest
+// version, and checks through conn that every migration is applied; the
+// store closes when t ends.
+func openMigrated(t *testing.T, url string, conn *pgx.Conn) *pgstore.Store {
+	t.Helper()
+	s, err := pgstore.Open(t.Context(), url, pgstore.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	assert.Equal(t, allVersions(), applied(t, conn))
+	return s
+}
+
 // TestMigration0002 starts each webhook endpoint's fan-out cursor at its
 // programme's audit log size: a database at version 1 with an endpoint in a
 // programme whose log holds 3 events and one in a programme without a log
@@ -126,10 +138,7 @@ func TestMigration0002(t *testing.T) {
 		('wh_2', 'p2', convert_to('{"ID":"wh_2","ProgrammeID":"p2","URL":"https://hooks.example/b"}', 'UTF8'))`)
 	require.NoError(t, err)
 
-	s, err := pgstore.Open(t.Context(), url, pgstore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
-	assert.Equal(t, allVersions(), applied(t, conn))
+	s := openMigrated(t, url, conn)
 	require.NoError(t, s.View(t.Context(), func(tx core.ReadTx) error {
 		e1, err := tx.WebhookEndpoint("wh_1")
 		require.NoError(t, err)
@@ -152,10 +161,7 @@ func TestMigration0003(t *testing.T) {
 	_, err := conn.Exec(t.Context(), `INSERT INTO sessions (token_hash, user_id, last_seen, data) VALUES ('\x01', '101', 0, '{"UserID":"101"}')`)
 	require.NoError(t, err)
 
-	s, err := pgstore.Open(t.Context(), url, pgstore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
-	assert.Equal(t, allVersions(), applied(t, conn))
+	openMigrated(t, url, conn)
 	var grants, sessions int
 	require.NoError(t, conn.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM stepup_grants), (SELECT count(*) FROM sessions)`).Scan(&grants, &sessions))
 	assert.Equal(t, []int{0, 1}, []int{grants, sessions})
@@ -170,10 +176,7 @@ func TestMigration0004(t *testing.T) {
 	_, err := conn.Exec(t.Context(), `INSERT INTO meta (key, value) VALUES ('before', 'v3')`)
 	require.NoError(t, err)
 
-	s, err := pgstore.Open(t.Context(), url, pgstore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
-	assert.Equal(t, allVersions(), applied(t, conn))
+	s := openMigrated(t, url, conn)
 	require.NoError(t, s.View(t.Context(), func(tx core.ReadTx) error {
 		v, err := tx.Meta("before")
 		assert.Equal(t, "v3", string(v))
@@ -210,10 +213,7 @@ func TestMigration0005(t *testing.T) {
 	_, err := conn.Exec(t.Context(), `INSERT INTO log_heads (programme_id, log, last) VALUES ('p1', 'audit', 5)`)
 	require.NoError(t, err)
 
-	s, err := pgstore.Open(t.Context(), url, pgstore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
-	assert.Equal(t, allVersions(), applied(t, conn))
+	s := openMigrated(t, url, conn)
 	var treeSize *int64
 	require.NoError(t, conn.QueryRow(t.Context(), `SELECT tree_size FROM log_heads WHERE programme_id = 'p1'`).Scan(&treeSize))
 	assert.Nil(t, treeSize, "peaks before the first append")
@@ -268,10 +268,7 @@ func TestMigration0006(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	s, err := pgstore.Open(t.Context(), url, pgstore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
-	assert.Equal(t, allVersions(), applied(t, conn))
+	s := openMigrated(t, url, conn)
 	require.NoError(t, s.View(t.Context(), func(tx core.ReadTx) error {
 		for _, c := range []struct {
 			since time.Time
