@@ -20,7 +20,7 @@ func (s *Service) FanOutWebhooks(ctx context.Context) error {
 // WebhookEndpointSenders is how many of a round's senders one endpoint takes at most.
 const WebhookEndpointSenders = webhookEndpointSenders
 
-// WebhookDeliveryLife is how long a delivery stays pending at most.
+// WebhookDeliveryLife is how long a queue's head stays pending at most.
 const WebhookDeliveryLife = webhookDeliveryLife
 
 // ClaimWebhooksWhileBusy runs a round's claim while chains to the busy

@@ -94,8 +94,10 @@ const (
 	webhookStartBy = WebhookLease / 2
 	// maxRetryAfter caps a receiver's Retry-After.
 	maxRetryAfter = 24 * time.Hour
-	// webhookDeliveryLife bounds how long a delivery stays pending: the
-	// retry schedule with its jitter, and a lease.
+	// webhookDeliveryLife bounds how long a queue's head stays pending: the
+	// retry schedule with its jitter, and a lease. A delivery behind others
+	// in its queue waits for them first, so it may end far later than that
+	// after it was queued.
 	webhookDeliveryLife = 4 * 24 * time.Hour
 	// webhookLogSize is how many attempts a delivery's log keeps (the last ones).
 	webhookLogSize = 10

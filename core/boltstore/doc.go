@@ -10,7 +10,7 @@
 // Writes go through db.Batch, so concurrent Updates share one commit (and one
 // fsync); reads go through db.View.
 //
-// The bucket tree (schema version 10; the buckets marked "2" to "10" came with
+// The bucket tree (schema version 12; the buckets marked "2" to "12" came with
 // that migration):
 //
 //	v1                                   root; its sequence numbers NextID

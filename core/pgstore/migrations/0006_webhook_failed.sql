@@ -6,7 +6,9 @@ ALTER TABLE webhook_deliveries ADD COLUMN failed_at bigint;
 -- The deliveries that failed already. DoneAt is an RFC 3339 string with up
 -- to nine fractional digits, which timestamptz would round to microseconds:
 -- the seconds are parsed without the fraction and the fraction's digits
--- added as nanoseconds, exactly as the store writes them.
+-- added as nanoseconds, exactly as the store writes them. Exact, not rounded
+-- up: a caller pages on from a delivery's DoneAt and Seq, and a failed_at
+-- past its DoneAt would bring that delivery back on the next page.
 UPDATE webhook_deliveries AS d
 SET failed_at = CASE WHEN j.done IS NULL THEN 0 ELSE GREATEST(0,
 	extract(epoch FROM regexp_replace(j.done, '\.[0-9]+', '')::timestamptz)::bigint * 1000000000
