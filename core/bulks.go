@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -517,7 +518,7 @@ func (s *Service) runBulk(ctx context.Context, id string) error {
 		if errors.As(err, &ce) && !errors.Is(err, ErrUnavailable) {
 			// The first operation failed as its single call would: so be it.
 			err = s.store.Update(ctx, func(tx Tx) error {
-				return s.settleBulkStep(ctx, tx, &bulkStep{bulkID: id, seq: ops[0].Seq}, nil,
+				return s.settleBulkStep(ctx, tx, &bulkStep{bulkID: id, seq: ops[0].Seq, runner: c.Session.TokenHash}, nil,
 					&BulkOpError{Class: ce.Class.Error(), Code: ce.Code, Message: ce.Message, Fields: ce.Fields})
 			})
 		}
@@ -550,7 +551,7 @@ func (s *Service) runBulkOps(ctx context.Context, c *Caller, kind BulkKind, ops 
 		err := s.updateAs(ctx, c, func(tx Tx) error {
 			failed = -1
 			for i, w := range works {
-				step := &bulkStep{bulkID: ops[i].BulkID, seq: ops[i].Seq}
+				step := &bulkStep{bulkID: ops[i].BulkID, seq: ops[i].Seq, runner: c.Session.TokenHash}
 				err := w.in(context.WithValue(ctx, bulkStepKey{}, step), tx)
 				if err == nil && !step.settled { // a work that commits nothing of its own
 					err = s.settleBulkStep(ctx, tx, step, w.result, nil)
@@ -629,14 +630,15 @@ func (e *BulkOpError) Err() *Error {
 type bulkStep struct {
 	bulkID  string
 	seq     int
-	settled bool // set by the transaction that settled it, which may still fail
+	runner  []byte // the session hash it runs as: the bulk's when the run began
+	settled bool   // set by the transaction that settled it, which may still fail
 }
 
 type bulkStepKey struct{}
 
 // settleBulkStep settles the bulk operation of ctx in tx, completed with
 // result (the created user, if any) or failed with opErr, when its bulk
-// still runs and it is the next operation; else it fails tx with
+// still runs as the step's runner and it is the next operation; else it fails tx with
 // errBulkHalted or errBulkStepTaken. The last operation, or a failure under
 // ON_FAILURE_STOP, ends the bulk.
 func (s *Service) settleBulkStep(ctx context.Context, tx Tx, step *bulkStep, result any, opErr *BulkOpError) error {
@@ -644,8 +646,8 @@ func (s *Service) settleBulkStep(ctx context.Context, tx Tx, step *bulkStep, res
 	if err != nil {
 		return err
 	}
-	if b.State != BulkRunning {
-		return errBulkHalted
+	if b.State != BulkRunning || !bytes.Equal(b.SessionHash, step.runner) {
+		return errBulkHalted // stopped, or paused and resumed as another session meanwhile
 	}
 	if b.Done()+1 != step.seq {
 		return errBulkStepTaken

@@ -459,3 +459,35 @@ func bulkErrorCodes(t *testing.T, e *coreEnv, id string) []string {
 	}))
 	return codes
 }
+
+// A bulk paused and resumed by another session while a chunk of it runs:
+// the chunk rolls back instead of committing as the runner it began with,
+// and the operations run as the one who resumed it (here a funds manager,
+// who may create nobody). Found by a review: three admins were created.
+func TestBulkResumedByAnotherMeanwhile(t *testing.T) {
+	e := newCoreEnv(t)
+	admin := e.steppedUpRoot(e.prog, "root@example.com")
+	funds := e.steppedUpMember(admin, "fm@example.com", "7700900111", []core.Role{core.RoleFundsManagement})
+	users := newUsers("r", 3)
+	for i := range users {
+		users[i].Roles = []core.Role{core.RoleAdmin}
+	}
+	b, err := e.svc.SubmitUserCreateBulk(e.ctx, admin, users)
+	require.NoError(t, err)
+	require.NoError(t, e.svc.ExecuteBulk(e.ctx, admin, b.ID, ""))
+
+	hooked := &hookedStore{Store: e.store}
+	hook := func() {
+		require.NoError(t, e.svc.PauseBulk(e.ctx, admin, b.ID))
+		require.NoError(t, e.svc.ResumeBulk(e.ctx, funds, b.ID))
+	}
+	hooked.hook.Store(&hook)
+	svc, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams},
+		hooked, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
+	require.NoError(t, err)
+	require.NoError(t, svc.ProcessBulks(e.ctx))
+	got := e.bulkRecord(b.ID)
+	assert.Equal(t, funds.User.ID, got.RunBy)
+	assert.Zero(t, got.Completed, "nobody created as the admin after their pause")
+	assert.Equal(t, []string{"INSUFFICIENT_PERMISSIONS"}, bulkErrorCodes(t, e, b.ID))
+}

@@ -214,6 +214,21 @@ func TestBulkSubmissionsSpendTheIdentityBudget(t *testing.T) {
 	assert.Equal(t, http.StatusCreated, invite(1).status, "the tenth operation")
 }
 
+// A bulk-sized body is read only from a caller who may submit the bulk:
+// anyone else gets 413 after the ordinary limit, not a decode of megabytes
+// before their 403.
+func TestBulkBodyOnlyForThoseWhoMaySubmit(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	rows := bulkRows("big", 1000) // well past the ordinary 64 KiB
+	assignee := e.newMember(root.token, "cards@acme.test", core.RoleCardAssignee)
+	r := e.auth(assignee.token, "POST", "/multi/bulks/users", rows)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, r.status, "%s", r.body)
+	r = e.auth(assignee.token, "POST", "/multi/bulks/users", bulkRows("small", 1))
+	assert.Equal(t, http.StatusForbidden, r.status, "a small one gets its 403: %s", r.body)
+	e.submitBulk(root.token, rows)
+}
+
 // Two executes at once: one starts the bulk, the other is told it is no
 // longer SUBMITTED; then pause, resume and cancel move it, and a cancelled
 // bulk's remaining operations are CANCELLED.

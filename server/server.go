@@ -213,7 +213,7 @@ func (s *Server) handle(pattern string, need access, idem idempotent, ep endpoin
 			return
 		}
 		if hr.Method != http.MethodGet {
-			body, err := readBody(w, hr)
+			body, err := readBody(w, hr, r.caller)
 			if err != nil {
 				s.writeError(w, hr, err)
 				return
@@ -454,7 +454,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, given *http.Request) {
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)), slog.String("request_ref", ref))
 	}()
-	if r.ContentLength > bodyLimit(r) {
+	if r.ContentLength > bodyLimit(r, nil) {
 		s.writeError(rec, r, errBodyTooLarge)
 		return
 	}
