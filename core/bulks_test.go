@@ -405,23 +405,8 @@ func TestBulkRunnerRevokedMeanwhile(t *testing.T) {
 			e := newCoreEnv(t)
 			root := e.steppedUpRoot(e.prog, "root@example.com")
 			runner := e.steppedUpMember(root, "mo@example.com", "7700900111", []core.Role{core.RoleAccessManagement})
-			users := newUsers("m", 3)
-			for i := range users {
-				users[i].Roles = []core.Role{core.RoleCardAssignee}
-			}
-			b, err := e.svc.SubmitUserCreateBulk(e.ctx, runner, users)
-			require.NoError(t, err)
-			require.NoError(t, e.svc.ExecuteBulk(e.ctx, runner, b.ID, ""))
-
-			hooked := &hookedStore{Store: e.store}
-			hook := func() { require.NoError(t, c.revoke(e, root, runner)) }
-			hooked.hook.Store(&hook)
-			svc, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams},
-				hooked, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
-			require.NoError(t, err)
-			require.NoError(t, svc.ProcessBulks(e.ctx))
-			require.Nil(t, hooked.hook.Load(), "the revocation ran")
-			c.check(t, e, e.bulkRecord(b.ID))
+			b := e.runBulkMeanwhile(runner, core.RoleCardAssignee, func(string) { require.NoError(t, c.revoke(e, root, runner)) })
+			c.check(t, e, b)
 		})
 	}
 }
@@ -468,26 +453,34 @@ func TestBulkResumedByAnotherMeanwhile(t *testing.T) {
 	e := newCoreEnv(t)
 	admin := e.steppedUpRoot(e.prog, "root@example.com")
 	funds := e.steppedUpMember(admin, "fm@example.com", "7700900111", []core.Role{core.RoleFundsManagement})
-	users := newUsers("r", 3)
-	for i := range users {
-		users[i].Roles = []core.Role{core.RoleAdmin}
-	}
-	b, err := e.svc.SubmitUserCreateBulk(e.ctx, admin, users)
-	require.NoError(t, err)
-	require.NoError(t, e.svc.ExecuteBulk(e.ctx, admin, b.ID, ""))
+	got := e.runBulkMeanwhile(admin, core.RoleAdmin, func(id string) {
+		require.NoError(t, e.svc.PauseBulk(e.ctx, admin, id))
+		require.NoError(t, e.svc.ResumeBulk(e.ctx, funds, id))
+	})
+	assert.Equal(t, funds.User.ID, got.RunBy)
+	assert.Zero(t, got.Completed, "nobody created as the admin after their pause")
+	assert.Equal(t, []string{"INSUFFICIENT_PERMISSIONS"}, bulkErrorCodes(t, e, got.ID))
+}
 
-	hooked := &hookedStore{Store: e.store}
-	hook := func() {
-		require.NoError(t, e.svc.PauseBulk(e.ctx, admin, b.ID))
-		require.NoError(t, e.svc.ResumeBulk(e.ctx, funds, b.ID))
+// runBulkMeanwhile has runner submit and execute a bulk creating three users
+// with role, then runs it on a service whose store runs meanwhile right
+// after the runner's read, given the bulk's id; it returns the bulk at the end.
+func (e *coreEnv) runBulkMeanwhile(runner *core.Caller, role core.Role, meanwhile func(bulkID string)) *core.Bulk {
+	e.t.Helper()
+	users := newUsers("m", 3)
+	for i := range users {
+		users[i].Roles = []core.Role{role}
 	}
+	b, err := e.svc.SubmitUserCreateBulk(e.ctx, runner, users)
+	require.NoError(e.t, err)
+	require.NoError(e.t, e.svc.ExecuteBulk(e.ctx, runner, b.ID, ""))
+	hooked := &hookedStore{Store: e.store}
+	hook := func() { meanwhile(b.ID) }
 	hooked.hook.Store(&hook)
 	svc, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams},
 		hooked, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
-	require.NoError(t, err)
-	require.NoError(t, svc.ProcessBulks(e.ctx))
-	got := e.bulkRecord(b.ID)
-	assert.Equal(t, funds.User.ID, got.RunBy)
-	assert.Zero(t, got.Completed, "nobody created as the admin after their pause")
-	assert.Equal(t, []string{"INSUFFICIENT_PERMISSIONS"}, bulkErrorCodes(t, e, b.ID))
+	require.NoError(e.t, err)
+	require.NoError(e.t, svc.ProcessBulks(e.ctx))
+	require.Nil(e.t, hooked.hook.Load(), "meanwhile ran")
+	return e.bulkRecord(b.ID)
 }
