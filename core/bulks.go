@@ -62,12 +62,19 @@ var (
 	errBulkStepTaken = errors.New("bulk operation already settled")
 )
 
+// bulkPermissions is the permission a bulk of each kind needs, that of its
+// operations' single call: to be submitted, and for a bulk-sized request.
+var bulkPermissions = map[BulkKind]Permission{BulkUserCreate: PermUsersCreate, BulkUserInvite: PermUsersInvite}
+
+// MaySubmitBulk reports whether c holds the permission a bulk of kind needs.
+func (c *Caller) MaySubmitBulk(kind BulkKind) bool {
+	p, ok := bulkPermissions[kind]
+	return ok && c.Can(p)
+}
+
 // SubmitUserCreateBulk submits a bulk of user creations (Weavr
 // bulksUserCreate); it needs i:users:create, like each operation.
 func (s *Service) SubmitUserCreateBulk(ctx context.Context, c *Caller, users []NewUser) (*Bulk, error) {
-	if err := require(c, PermUsersCreate); err != nil {
-		return nil, err
-	}
 	ops := make([]*BulkOperation, len(users))
 	for i := range users {
 		ops[i] = &BulkOperation{User: &users[i]}
@@ -78,9 +85,6 @@ func (s *Service) SubmitUserCreateBulk(ctx context.Context, c *Caller, users []N
 // SubmitUserInviteBulk submits a bulk of invites (Weavr
 // bulksUserInviteSend); it needs i:users:send_invite, like each operation.
 func (s *Service) SubmitUserInviteBulk(ctx context.Context, c *Caller, userIDs []string) (*Bulk, error) {
-	if err := require(c, PermUsersInvite); err != nil {
-		return nil, err
-	}
 	ops := make([]*BulkOperation, len(userIDs))
 	for i, id := range userIDs {
 		ops[i] = &BulkOperation{UserID: id}
@@ -89,6 +93,9 @@ func (s *Service) SubmitUserInviteBulk(ctx context.Context, c *Caller, userIDs [
 }
 
 func (s *Service) submitBulk(ctx context.Context, c *Caller, kind BulkKind, ops []*BulkOperation) (*Bulk, error) {
+	if !c.MaySubmitBulk(kind) {
+		return nil, Forbidden(CodeInsufficientPermissions)
+	}
 	if len(ops) < 1 || len(ops) > MaxBulkOperations {
 		return nil, Invalid("operations", ReasonSize, "1", strconv.Itoa(MaxBulkOperations))
 	}

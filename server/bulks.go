@@ -30,19 +30,18 @@ func (s *Server) bulkRoutes() {
 // longest user.
 const maxBulkBodyBytes = 10 << 20
 
-// bulkBodyPerms are the bulk submissions, each with the permission its
-// rows need: only a caller who holds it may send a body past maxBodyBytes.
-var bulkBodyPerms = map[string]core.Permission{
-	"/multi/bulks/users":                  core.PermUsersCreate,
-	"/multi/bulks/users/_user_id_/invite": core.PermUsersInvite,
+// bulkSubmissions are the paths that submit bulks, with their kinds.
+var bulkSubmissions = map[string]core.BulkKind{
+	"/multi/bulks/users":                  core.BulkUserCreate,
+	"/multi/bulks/users/_user_id_/invite": core.BulkUserInvite,
 }
 
 // bodyLimit is the largest body r may have: a bulk submission's for a caller
-// who may submit it, or before the caller is known (nil); maxBodyBytes
-// otherwise, so that nobody else makes the server read and decode megabytes
-// only to be refused.
+// who may submit it (Caller.MaySubmitBulk), or before the caller is known
+// (nil); maxBodyBytes otherwise, so that nobody else makes the server read
+// and decode megabytes only to be refused.
 func bodyLimit(r *http.Request, caller *core.Caller) int64 {
-	if p, ok := bulkBodyPerms[r.URL.Path]; ok && r.Method == http.MethodPost && (caller == nil || caller.Can(p)) {
+	if kind, ok := bulkSubmissions[r.URL.Path]; ok && r.Method == http.MethodPost && (caller == nil || caller.MaySubmitBulk(kind)) {
 		return maxBulkBodyBytes
 	}
 	return maxBodyBytes
