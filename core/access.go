@@ -209,18 +209,35 @@ func (s *Service) exchangeTarget(tx ReadTx, credentialsID, target string, typ Id
 	return acting, nil
 }
 
+// credentialsUser returns the user whose credentials sign u in: u itself, or
+// for the root user of a linked identity the root user it is linked to.
+func credentialsUser(tx ReadTx, u *User) (*User, error) {
+	if u.CredentialsID == "" {
+		return u, nil
+	}
+	return tx.User(u.CredentialsID)
+}
+
+// signInUsers returns the ids of every user a sign-in with u's credentials
+// acts as: the credentials' user and the root users of the identities linked
+// to them. A revocation of any of them reaches them all (revocation.go).
+func signInUsers(tx ReadTx, u *User) ([]string, error) {
+	cred, err := credentialsUser(tx, u)
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{cred.ID}, cred.LinkedIdentities...), nil
+}
+
 // endSignIn ends the sign-in session signIn and every access token exchanged
 // from it: sessions of the credentials u signs in with, or of the identities
 // linked to them.
 func endSignIn(tx Tx, u *User, signIn []byte) error {
-	cred := u
-	if u.CredentialsID != "" {
-		var err error
-		if cred, err = tx.User(u.CredentialsID); err != nil {
-			return err
-		}
+	users, err := signInUsers(tx, u)
+	if err != nil {
+		return err
 	}
-	for _, id := range append([]string{cred.ID}, cred.LinkedIdentities...) {
+	for _, id := range users {
 		sessions, err := tx.UserSessions(id)
 		if err != nil {
 			return err

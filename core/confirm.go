@@ -308,8 +308,12 @@ func (s *Service) VerifyConfirmSMS(ctx context.Context, c *Caller, id string, t 
 		if err != nil {
 			return err
 		}
+		rec, err := scaRecord(tx, u)
+		if err != nil {
+			return err
+		}
 		now := s.clock.Now()
-		if conf.State != ChallengePending || now.Before(u.SCALockedUntil) {
+		if conf.State != ChallengePending || now.Before(rec.SCALockedUntil) {
 			return Conflict(CodeStateInvalid)
 		}
 		checked := conf.otp().check(s.keys, code, now)
@@ -319,11 +323,8 @@ func (s *Service) VerifyConfirmSMS(ctx context.Context, c *Caller, id string, t 
 		case errors.Is(checked, errOTPExpired):
 			return Conflict(CodeCodeExpired)
 		case checked == nil:
-			if u.SCAFailures != 0 {
-				u.SCAFailures = 0
-				if err := tx.UpdateUser(u); err != nil {
-					return err
-				}
+			if err := resetSCAFailures(tx, rec); err != nil {
+				return err
 			}
 			verified, err := s.settleConfirmation(ctx, tx, conf, now)
 			if err != nil {
@@ -335,7 +336,7 @@ func (s *Service) VerifyConfirmSMS(ctx context.Context, c *Caller, id string, t 
 			}
 			return s.finishIdempotent(ctx, tx, nil)
 		}
-		wrong, err := s.countWrongCode(ctx, tx, u, checked, now, map[string]string{"purpose": purposeConfirm, "challenge": conf.ID})
+		wrong, err := s.countWrongCode(ctx, tx, u, rec, checked, now, map[string]string{"purpose": purposeConfirm, "challenge": conf.ID})
 		if err != nil {
 			return err
 		}

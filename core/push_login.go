@@ -95,7 +95,11 @@ func (s *Service) biometricLoginTarget(ctx context.Context, tx Tx, prog *Program
 		if identityID != "" && u.IdentityID != identityID {
 			continue
 		}
-		if !u.Active || u.Locked(now) || now.Before(u.SCALockedUntil) {
+		rec, err := scaRecord(tx, u) // a linked identity's root is locked with its credentials
+		if err != nil {
+			return nil, err
+		}
+		if !u.Active || rec.Locked(now) || now.Before(rec.SCALockedUntil) {
 			continue
 		}
 		if _, err := activeBiometric(tx, u.ID); err != nil {
@@ -159,8 +163,12 @@ func (s *Service) CollectBiometricLogin(ctx context.Context, prog *Programme, id
 		if !u.Active {
 			return &Error{Class: ErrInvalidCredentials}
 		}
-		if u.Locked(now) {
-			return lockedError(u.LockedUntil, now)
+		cred, err := credentialsUser(tx, u) // a linked identity's root is locked out with its credentials
+		if err != nil {
+			return err
+		}
+		if cred.Locked(now) {
+			return lockedError(cred.LockedUntil, now)
 		}
 		ch.Collected = true
 		if err := tx.UpdatePushChallenge(ch); err != nil {

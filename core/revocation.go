@@ -159,12 +159,18 @@ func (s *Service) revoke(ctx context.Context, tx Tx, r revocation) (after func()
 		panic("core: no revocation policy for " + string(r.reason))
 	}
 	u := r.user
-	if err := endSessions(tx, u, e.sessions, r.keep); err != nil {
+	users, err := signInUsers(tx, u)
+	if err != nil {
+		return nil, err
+	}
+	if err := endSessions(tx, users, e.sessions, r.keep); err != nil {
 		return nil, err
 	}
 	if e.cancelPush {
-		if _, err := s.cancelPushChallenges(ctx, tx, u.ID, s.clock.Now(), e.pushReason); err != nil {
-			return nil, err
+		for _, id := range users {
+			if _, err := s.cancelPushChallenges(ctx, tx, id, s.clock.Now(), e.pushReason); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if e.voidInvite {
@@ -201,24 +207,26 @@ func (s *Service) revoke(ctx context.Context, tx Tx, r revocation) (after func()
 		if !e.notifyPush {
 			return
 		}
-		if r.device != "" {
-			s.publishPush(ctx, PushEvent{Kind: PushEventUnlinked, UserID: u.ID, DeviceID: r.device})
-			return
+		for _, id := range users {
+			if id == u.ID && r.device != "" {
+				s.publishPush(ctx, PushEvent{Kind: PushEventUnlinked, UserID: u.ID, DeviceID: r.device})
+				continue
+			}
+			s.pushChanged(ctx, id)
 		}
-		s.pushChanged(ctx, u.ID)
 	}, nil
 }
 
-// endSessions ends the user's sessions as which says, keeping the session
-// keep under endOtherSessions when it is one of them. The user's sessions
-// are those of u and, when u's credentials are linked to further identities,
-// the access tokens acting as those identities' root users (access.go): the
-// credentials sign them all in.
-func endSessions(tx Tx, u *User, which sessionScope, keep []byte) error {
+// endSessions ends the sessions of users (a sign-in's, signInUsers) as
+// which says, keeping the session keep under endOtherSessions when it is one
+// of them. A revocation of one user reaches every identity their credentials
+// sign in to: the person behind them is the same, and whoever made the
+// change (a thief's "not me", a code guesser's lock) may hold any of the
+// sign-in's tokens.
+func endSessions(tx Tx, users []string, which sessionScope, keep []byte) error {
 	if which == keepSessions {
 		return nil
 	}
-	users := append([]string{u.ID}, u.LinkedIdentities...)
 	var kept *Session
 	if which == endOtherSessions && keep != nil {
 		sess, err := tx.Session(keep)

@@ -234,10 +234,31 @@ func challengedUser(tx ReadTx, c *Caller, now time.Time) (*User, error) {
 	if err != nil {
 		return nil, err
 	}
-	if now.Before(u.SCALockedUntil) {
-		return nil, &Error{Class: ErrConflict, Code: CodeChallengeLimitExceeded, RetryAfter: u.SCALockedUntil.Sub(now)}
+	rec, err := scaRecord(tx, u)
+	if err != nil {
+		return nil, err
+	}
+	if now.Before(rec.SCALockedUntil) {
+		return nil, &Error{Class: ErrConflict, Code: CodeChallengeLimitExceeded, RetryAfter: rec.SCALockedUntil.Sub(now)}
 	}
 	return u, nil
+}
+
+// scaRecord returns the user whose record counts u's wrong one-time codes
+// and holds its SCA lock: the user whose credentials sign u in, so that a
+// person whose credentials reach several identities has one budget of wrong
+// codes, not one per identity.
+func scaRecord(tx ReadTx, u *User) (*User, error) {
+	return credentialsUser(tx, u)
+}
+
+// resetSCAFailures clears rec's consecutive wrong codes after a right one.
+func resetSCAFailures(tx Tx, rec *User) error {
+	if rec.SCAFailures == 0 {
+		return nil
+	}
+	rec.SCAFailures = 0
+	return tx.UpdateUser(rec)
 }
 
 // VerifyEnrolSMS completes SMS enrolment with the code (Weavr
@@ -295,11 +316,15 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 		if err != nil {
 			return err
 		}
+		rec, err := scaRecord(tx, u)
+		if err != nil {
+			return err
+		}
 		now := s.clock.Now()
 		switch {
 		case ch.State == ChallengeVerified && purpose == PurposeStepUpSMS:
 			return Conflict(CodeAlreadyVerified)
-		case now.Before(u.SCALockedUntil):
+		case now.Before(rec.SCALockedUntil):
 			return Conflict(CodeStateInvalid)
 		}
 		checked := ch.otp().check(s.keys, code, now)
@@ -317,11 +342,8 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 			if err := tx.PutChallenge(ch); err != nil {
 				return err
 			}
-			if u.SCAFailures != 0 {
-				u.SCAFailures = 0
-				if err := tx.UpdateUser(u); err != nil {
-					return err
-				}
+			if err := resetSCAFailures(tx, rec); err != nil {
+				return err
 			}
 			sess, err := tx.Session(c.Session.TokenHash)
 			if err != nil {
@@ -344,7 +366,7 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 			}
 			return s.finishIdempotent(ctx, tx, nil)
 		}
-		wrong, err := s.countWrongCode(ctx, tx, u, checked, now, map[string]string{"purpose": string(purpose)})
+		wrong, err := s.countWrongCode(ctx, tx, u, rec, checked, now, map[string]string{"purpose": string(purpose)})
 		if err != nil {
 			return err
 		}
@@ -374,13 +396,13 @@ type wrongCode struct {
 }
 
 // countWrongCode records, in tx, a wrong guess at one of u's challenge codes
-// (checked is otpCode.check's verdict): the user's consecutive SCA failures
-// grow and, at Config.SCAFailureLimit, SCA locks and the policy revokes
-// (PSD2 RTS Art. 4(3)(b)). details, with what was found, go to the
-// "challenge.failed" audit event.
-func (s *Service) countWrongCode(ctx context.Context, tx Tx, u *User, checked error, now time.Time, details map[string]string) (wrongCode, error) {
+// (checked is otpCode.check's verdict): the consecutive SCA failures on rec
+// (u's scaRecord) grow and, at Config.SCAFailureLimit, SCA locks and the
+// policy revokes (PSD2 RTS Art. 4(3)(b)). details, with what was found, go to
+// u's "challenge.failed" audit event.
+func (s *Service) countWrongCode(ctx context.Context, tx Tx, u, rec *User, checked error, now time.Time, details map[string]string) (wrongCode, error) {
 	var w wrongCode
-	u.SCAFailures++
+	rec.SCAFailures++
 	switch {
 	case errors.Is(checked, errOTPExhausted):
 		w.void, w.outcome = true, Conflict(CodeChallengeLimitExceeded)
@@ -390,9 +412,9 @@ func (s *Service) countWrongCode(ctx context.Context, tx Tx, u *User, checked er
 	default:
 		w.outcome = Conflict(CodeCodeInvalid)
 	}
-	if u.SCAFailures >= s.cfg.SCAFailureLimit {
-		u.SCAFailures = 0
-		u.SCALockedUntil = now.Add(s.cfg.SCALockout)
+	if rec.SCAFailures >= s.cfg.SCAFailureLimit {
+		rec.SCAFailures = 0
+		rec.SCALockedUntil = now.Add(s.cfg.SCALockout)
 		var err error
 		if w.after, err = s.revoke(ctx, tx, revocation{reason: RevokeSCALock, user: u}); err != nil {
 			return w, err
@@ -400,7 +422,7 @@ func (s *Service) countWrongCode(ctx context.Context, tx Tx, u *User, checked er
 		w.void, w.outcome = true, Conflict(CodeChallengeLimitExceeded)
 		details["locked"] = "true"
 	}
-	if err := tx.UpdateUser(u); err != nil {
+	if err := tx.UpdateUser(rec); err != nil {
 		return w, err
 	}
 	return w, s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.failed", u.ID, details)

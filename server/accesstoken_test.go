@@ -572,3 +572,71 @@ func TestLinkConsumer(t *testing.T) {
 	_, err = e.ui.Session(login.Token).Factors(ctx)
 	requireAPIError(t, err, http.StatusForbidden, core.CodeAccessTokenRequired)
 }
+
+// "I did not do this" on the device of a linked identity's root user ends the
+// whole sign-in, not only that identity's tokens: the auth token, the access
+// tokens of every identity the credentials reach, and the credentials' own
+// sessions, and it cancels the push challenges pending on the other
+// identity's device. Whoever approved nothing may hold any of those tokens.
+func TestNotMeOnLinkedIdentityEndsTheSignIn(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-a")
+	linked, err := e.api.Session(phone.s.Token()).LinkCorporate(ctx, client.CorporateCreate{
+		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test",
+			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900777"}},
+		Company: client.CompanyCreate{Name: "Beta Ltd"},
+	})
+	require.NoError(t, err)
+	own, err := phone.s.Corporate(ctx)
+	require.NoError(t, err)
+	auth := e.login("ada@acme.test")
+	exchange := func(id client.IdentityID) *client.Session {
+		at, err := auth.AccessToken(ctx, &id)
+		require.NoError(t, err)
+		return e.ui.Session(at.Token)
+	}
+	a, b := exchange(own.ID), exchange(linked.ID)
+	bPhone := newDeviceWith(t, "phone-b", b, authenticator.NewMemoryStore(), yes)
+	bPhone.enrol()
+	onA, err := a.StepUpPush(ctx, "")
+	require.NoError(t, err)
+	onB, err := exchange(linked.ID).StepUpPush(ctx, "Create user mallory@example.com with role ADMIN")
+	require.NoError(t, err)
+
+	require.NoError(t, bPhone.s.DeclinePush(ctx, onB.ID, client.DeclineNotMe))
+	for name, s := range map[string]*client.Session{"auth token": auth, "access token of a": a, "access token of b": b, "a's own sign-in": phone.s} {
+		_, err := s.Identities(ctx, 0, 0)
+		require.ErrorIs(t, err, client.ErrUnauthorized, name)
+	}
+	assert.Equal(t, core.PushReasonNotMe, e.pushRecord(onB.ID).Reason)
+	assert.Equal(t, core.PushCancelled, e.pushRecord(onA.ID).State, "the challenge pending on a's device was cancelled too")
+}
+
+// Wrong one-time codes are counted per person, not per identity: guesses on
+// the challenges of two linked identities add up to one SCA lock, which ends
+// the whole sign-in and holds every identity of the credentials.
+func TestWrongCodesOnLinkedIdentitiesShareOneBudget(t *testing.T) {
+	e := newEnv(t, func(c *core.Config) { c.SCAFailureLimit = 3 })
+	l := e.linkedRoot("ada@acme.test")
+	auth := e.loginToken(l.a.email)
+	enrolled := func(id string) string { // an access token of id whose root has an ACTIVE SMS factor
+		token := e.accessToken(auth, id)
+		e.stepUp(token)
+		return e.accessToken(auth, id)
+	}
+	b, c := enrolled(l.b), enrolled(l.c)
+	a := e.accessToken(auth, l.a.id)
+	wantNoContent(t, e.auth(b, "POST", stepUpPath, nil), "challenge on b")
+	wantNoContent(t, e.auth(c, "POST", stepUpPath, nil), "challenge on c")
+	wantConflict(t, e.auth(b, "POST", stepUpVerifyPath, codeBody(wrongCode(0))), core.CodeCodeInvalid, "first guess, on b")
+	wantConflict(t, e.auth(b, "POST", stepUpVerifyPath, codeBody(wrongCode(1))), core.CodeCodeInvalid, "second guess, on b")
+	wantConflict(t, e.auth(c, "POST", stepUpVerifyPath, codeBody(wrongCode(2))), core.CodeChallengeLimitExceeded, "third guess, on c: the person's limit")
+	for name, token := range map[string]string{"auth token": auth, "a": a, "b": b, "c": c, "a's own sign-in": l.a.token} {
+		assert.Equal(t, http.StatusUnauthorized, e.auth(token, "GET", identitiesPath, nil).status, name)
+	}
+	again := e.loginToken(l.a.email)
+	for _, id := range []string{l.a.id, l.b, l.c} {
+		wantConflict(t, e.auth(e.accessToken(again, id), "POST", stepUpPath, nil), core.CodeChallengeLimitExceeded, "identity %s is locked with its credentials", id)
+	}
+}
