@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -108,16 +110,35 @@ type (
 )
 
 // decodeBulk decodes a submission, an array of rows, refusing an empty or
-// over-long one before checking its rows.
+// over-long one before decoding any row: 10 MiB of "{}," would otherwise
+// become millions of rows in memory before the count was checked.
 func decodeBulk[T any](body []byte) ([]T, error) {
+	if n := arrayLength(body, core.MaxBulkOperations+1); n == 0 || n > core.MaxBulkOperations {
+		return nil, core.Invalid("operations", core.ReasonSize, "1", strconv.Itoa(core.MaxBulkOperations))
+	}
 	var rows []T
 	if err := decodeJSON(body, &rows); err != nil {
 		return nil, err
 	}
-	if len(rows) < 1 || len(rows) > core.MaxBulkOperations {
-		return nil, core.Invalid("operations", core.ReasonSize, "1", strconv.Itoa(core.MaxBulkOperations))
-	}
 	return rows, nil
+}
+
+// arrayLength counts the elements of the JSON array body, stopping at most.
+// It returns -1 when body is not an array, or not well formed as far as it
+// read, for decodeJSON to explain.
+func arrayLength(body []byte, most int) int {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+		return -1
+	}
+	n := 0
+	for ; n < most && dec.More(); n++ {
+		var skipped json.RawMessage
+		if dec.Decode(&skipped) != nil {
+			return -1
+		}
+	}
+	return n
 }
 
 // row adds the field errors of row i to f, named as in the submission.
