@@ -438,11 +438,13 @@ func (s *Service) RunBulks(ctx context.Context, tick time.Duration) {
 }
 
 // ProcessBulks runs every RUNNING bulk until none is left running, on one
-// replica at a time. It stops at the first error of the store, leaving the
-// bulk where it was.
+// replica at a time. The bulks take turns, a chunk each, so that one of
+// 10,000 operations does not hold up those submitted after it (by another
+// identity, perhaps of another programme) until it ends. It stops at the
+// first error of the store, leaving the bulk where it was.
 func (s *Service) ProcessBulks(ctx context.Context) error {
 	return s.lead(ctx, "bulks", func(ctx context.Context) error {
-		for {
+		for ctx.Err() == nil {
 			var running []*Bulk
 			err := s.store.View(ctx, func(tx ReadTx) error {
 				var err error
@@ -453,11 +455,12 @@ func (s *Service) ProcessBulks(ctx context.Context) error {
 				return internal("running bulks", err)
 			}
 			for _, b := range running {
-				if err := s.runBulk(ctx, b.ID); err != nil {
+				if err := s.runBulkChunk(ctx, b.ID); err != nil {
 					return err
 				}
 			}
 		}
+		return ctx.Err()
 	})
 }
 
@@ -466,74 +469,73 @@ func (s *Service) ProcessBulks(ctx context.Context) error {
 // operation's failure rolls the whole chunk back, to run again.
 const bulkChunk = 64
 
-// runBulk runs a bulk's operations in order until it is no longer RUNNING.
-func (s *Service) runBulk(ctx context.Context, id string) error {
-	for ctx.Err() == nil {
-		var (
-			b    *Bulk
-			ops  []*BulkOperation
-			sess *Session
-			user *User
-			prog *Programme
-		)
-		err := s.store.View(ctx, func(tx ReadTx) error {
-			var err error
-			if b, err = tx.Bulk(id); err != nil || b.State != BulkRunning {
-				return err
-			}
-			if ops, err = tx.BulkOperations(id, b.Done()+1, bulkChunk); err != nil {
-				return err
-			}
-			if sess, err = tx.Session(b.SessionHash); errors.Is(err, ErrRecordNotFound) {
-				sess = nil
-				return nil
-			} else if err != nil {
-				return err
-			}
-			if user, err = tx.User(sess.UserID); err != nil {
-				return err
-			}
-			prog, err = tx.Programme(sess.ProgrammeID)
+// runBulkChunk runs the next chunk of a bulk's operations, if it is still
+// RUNNING: those that succeed, or the first one's failure.
+func (s *Service) runBulkChunk(ctx context.Context, id string) error {
+	var (
+		b    *Bulk
+		ops  []*BulkOperation
+		sess *Session
+		user *User
+		prog *Programme
+	)
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		var err error
+		if b, err = tx.Bulk(id); err != nil || b.State != BulkRunning {
 			return err
-		})
-		switch {
-		case err != nil:
-			return internal("run bulk", err)
-		case b.State != BulkRunning:
+		}
+		if ops, err = tx.BulkOperations(id, b.Done()+1, bulkChunk); err != nil {
+			return err
+		}
+		if sess, err = tx.Session(b.SessionHash); errors.Is(err, ErrRecordNotFound) {
+			sess = nil
 			return nil
-		case len(ops) == 0:
-			return fmt.Errorf("bulk %s: operation %d of %d is missing", id, b.Done()+1, b.Count)
-		}
-		var c *Caller
-		if sess != nil && user.IdentityID == b.IdentityID {
-			c, err = s.openCaller(ctx, prog, sess, user)
-		}
-		if c == nil {
-			if errors.Is(err, ErrUnauthenticated) || err == nil {
-				return s.pauseEnded(ctx, id)
-			}
+		} else if err != nil {
 			return err
 		}
-		err = s.runBulkOps(ctx, c, b.Kind, ops)
-		switch {
-		case errors.Is(err, errRolesChanged):
-			continue // the runner lost a permission meanwhile: read them again
-		case errors.Is(err, ErrUnauthenticated) || CodeOf(err) == CodeCredentialsInactive:
-			return s.pauseEnded(ctx, id) // the runner's session ended meanwhile
-		}
-		var ce *Error
-		if errors.As(err, &ce) && !errors.Is(err, ErrUnavailable) {
-			// The first operation failed as its single call would: so be it.
-			err = s.store.Update(ctx, func(tx Tx) error {
-				return s.settleBulkStep(ctx, tx, &bulkStep{bulkID: id, seq: ops[0].Seq, runner: c.Session.TokenHash}, nil,
-					&BulkOpError{Class: ce.Class.Error(), Code: ce.Code, Message: ce.Message, Fields: ce.Fields})
-			})
-		}
-		if err != nil && !errors.Is(err, errBulkHalted) && !errors.Is(err, errBulkStepTaken) {
+		if user, err = tx.User(sess.UserID); err != nil {
 			return err
 		}
+		prog, err = tx.Programme(sess.ProgrammeID)
+		return err
+	})
+	switch {
+	case err != nil:
+		return internal("run bulk", err)
+	case b.State != BulkRunning:
+		return nil
+	case len(ops) == 0:
+		return fmt.Errorf("bulk %s: operation %d of %d is missing", id, b.Done()+1, b.Count)
 	}
-	return ctx.Err()
+	var c *Caller
+	if sess != nil && user.IdentityID == b.IdentityID {
+		c, err = s.openCaller(ctx, prog, sess, user)
+	}
+	if c == nil {
+		if errors.Is(err, ErrUnauthenticated) || err == nil {
+			return s.pauseEnded(ctx, id)
+		}
+		return err
+	}
+	err = s.runBulkOps(ctx, c, b.Kind, ops)
+	switch {
+	case errors.Is(err, errRolesChanged):
+		return nil // the runner lost a permission meanwhile: its next turn reads them again
+	case errors.Is(err, ErrUnauthenticated) || CodeOf(err) == CodeCredentialsInactive:
+		return s.pauseEnded(ctx, id) // the runner's session ended meanwhile
+	}
+	var ce *Error
+	if errors.As(err, &ce) && !errors.Is(err, ErrUnavailable) {
+		// The first operation failed as its single call would: so be it.
+		err = s.store.Update(ctx, func(tx Tx) error {
+			return s.settleBulkStep(ctx, tx, &bulkStep{bulkID: id, seq: ops[0].Seq, runner: c.Session.TokenHash}, nil,
+				&BulkOpError{Class: ce.Class.Error(), Code: ce.Code, Message: ce.Message, Fields: ce.Fields})
+		})
+	}
+	if errors.Is(err, errBulkHalted) || errors.Is(err, errBulkStepTaken) {
+		return nil
+	}
+	return err
 }
 
 // runBulkOps runs the longest prefix of ops that succeeds in one

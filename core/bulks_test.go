@@ -109,6 +109,45 @@ func TestBulkCreatesEveryUserOnce(t *testing.T) {
 	assert.False(t, got.FinishedAt.IsZero())
 }
 
+// Running bulks take turns, a chunk each: a bulk of one operation executed
+// after a long one of another identity is done after the long one's first
+// chunk or two, not after all of it.
+func TestBulksTakeTurns(t *testing.T) {
+	e := newCoreEnv(t)
+	long, short := e.steppedUpRoot(e.prog, "long@example.com"), e.steppedUpRoot(e.prog, "short@example.com")
+	const n = 300
+	lb, err := e.svc.SubmitUserCreateBulk(e.ctx, long, newUsers("long", n))
+	require.NoError(t, err)
+	sb, err := e.svc.SubmitUserCreateBulk(e.ctx, short, newUsers("short", 1))
+	require.NoError(t, err)
+	require.NoError(t, e.svc.ExecuteBulk(e.ctx, long, lb.ID, ""))
+	require.NoError(t, e.svc.ExecuteBulk(e.ctx, short, sb.ID, ""))
+	require.NoError(t, e.svc.ProcessBulks(e.ctx))
+	assert.Equal(t, []core.BulkOpCount{{Status: core.BulkOpCompleted, Count: n}}, e.bulkRecord(lb.ID).StatusCounts())
+	assert.Equal(t, []core.BulkOpCount{{Status: core.BulkOpCompleted, Count: 1}}, e.bulkRecord(sb.ID).StatusCounts())
+
+	var longBefore int // the long bulk's creations committed before the short one's
+	require.NoError(t, e.store.View(e.ctx, func(tx core.ReadTx) error {
+		for after := uint64(0); ; {
+			es, err := tx.AuditEvents(e.prog.ID, after, 1000)
+			if err != nil || len(es) == 0 {
+				return err
+			}
+			for _, ev := range es {
+				switch {
+				case ev.Action != "user.create":
+				case ev.Actor == short.User.ID:
+					return nil
+				case ev.Actor == long.User.ID:
+					longBefore++
+				}
+			}
+			after = es[len(es)-1].Seq
+		}
+	}))
+	assert.LessOrEqual(t, longBefore, 2*64, "the short bulk waited for at most two of the long one's chunks")
+}
+
 // Each operation is the single call: its errors are the operation's, the
 // rest runs on (ON_FAILURE_CONTINUE) or stops (ON_FAILURE_STOP).
 func TestBulkOperationFailures(t *testing.T) {
