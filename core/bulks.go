@@ -513,7 +513,7 @@ func (s *Service) runBulkChunk(ctx context.Context, id string) error {
 	}
 	if c == nil {
 		if errors.Is(err, ErrUnauthenticated) || err == nil {
-			return s.pauseEnded(ctx, id)
+			return s.pauseEnded(ctx, id, b.SessionHash)
 		}
 		return err
 	}
@@ -522,7 +522,7 @@ func (s *Service) runBulkChunk(ctx context.Context, id string) error {
 	case errors.Is(err, errRolesChanged):
 		return nil // the runner lost a permission meanwhile: its next turn reads them again
 	case errors.Is(err, ErrUnauthenticated) || CodeOf(err) == CodeCredentialsInactive:
-		return s.pauseEnded(ctx, id) // the runner's session ended meanwhile
+		return s.pauseEnded(ctx, id, b.SessionHash) // the runner's session ended meanwhile
 	}
 	var ce *Error
 	if errors.As(err, &ce) && !errors.Is(err, ErrUnavailable) {
@@ -603,11 +603,12 @@ func (s *Service) bulkWork(c *Caller, kind BulkKind, op *BulkOperation) (*work, 
 	return nil, fmt.Errorf("bulk %s: unknown kind %q", op.BulkID, kind)
 }
 
-// pauseEnded pauses a bulk whose runner's session ended.
-func (s *Service) pauseEnded(ctx context.Context, id string) error {
+// pauseEnded pauses a bulk whose runner's session, runner, ended: unless
+// it was paused and resumed as another session meanwhile, which runs it on.
+func (s *Service) pauseEnded(ctx context.Context, id string, runner []byte) error {
 	err := s.store.Update(ctx, func(tx Tx) error {
 		b, err := tx.Bulk(id)
-		if err != nil || b.State != BulkRunning {
+		if err != nil || b.State != BulkRunning || !bytes.Equal(b.SessionHash, runner) {
 			return err
 		}
 		b.State, b.PauseReason = BulkPaused, BulkSessionEnded

@@ -501,6 +501,23 @@ func TestBulkResumedByAnotherMeanwhile(t *testing.T) {
 	assert.Equal(t, []string{"INSUFFICIENT_PERMISSIONS"}, bulkErrorCodes(t, e, got.ID))
 }
 
+// A runner who signs out after another user paused and resumed their bulk
+// leaves it running as the resumer: the runner's session ending pauses only
+// a bulk still run by that session.
+func TestBulkRunnerSignsOutAfterAnotherResumed(t *testing.T) {
+	e := newCoreEnv(t)
+	root := e.steppedUpRoot(e.prog, "root@example.com")
+	other := e.steppedUpMember(root, "bo@example.com", "7700900112", []core.Role{core.RoleAccessManagement})
+	got := e.runBulkMeanwhile(root, core.RoleCardAssignee, func(id string) {
+		require.NoError(t, e.svc.PauseBulk(e.ctx, root, id))
+		require.NoError(t, e.svc.ResumeBulk(e.ctx, other, id))
+		require.NoError(t, e.svc.Logout(e.ctx, root))
+	})
+	assert.Equal(t, core.BulkCompleted, got.State, "paused %q", got.PauseReason)
+	assert.Equal(t, other.User.ID, got.RunBy)
+	assert.Equal(t, 3, got.Completed)
+}
+
 // runBulkMeanwhile has runner submit and execute a bulk creating three users
 // with role, then runs it on a service whose store runs meanwhile right
 // after the runner's read, given the bulk's id; it returns the bulk at the end.
