@@ -204,7 +204,8 @@ type BulkOpFilter struct {
 }
 
 // BulkOperations returns a page of a bulk's operations matching f, each
-// with its status as StatusOf says, and how many match in all.
+// with its status as StatusOf says, and how many match in all. Without a
+// filter it reads the page alone; with a status, every operation.
 func (s *Service) BulkOperations(ctx context.Context, c *Caller, id string, f BulkOpFilter) ([]*BulkOperation, int, error) {
 	if err := require(c, PermBulksGetOperations); err != nil {
 		return nil, 0, err
@@ -221,8 +222,18 @@ func (s *Service) BulkOperations(ctx context.Context, c *Caller, id string, f Bu
 			return err
 		}
 		from, limit := 1, 0
-		if f.Seq != 0 {
+		switch {
+		case f.Seq != 0:
 			from, limit = f.Seq, 1
+		case f.Status == "": // a page of them all: read only the page
+			count = b.Count
+			if page, err = tx.BulkOperations(id, 1+f.Offset, f.Limit); err != nil {
+				return err
+			}
+			for _, op := range page {
+				op.Status = b.StatusOf(op)
+			}
+			return nil
 		}
 		ops, err := tx.BulkOperations(id, from, limit)
 		if err != nil {

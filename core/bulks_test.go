@@ -184,6 +184,16 @@ func TestBulkOperationFailures(t *testing.T) {
 	_, n, err = e.svc.BulkOperations(e.ctx, c, stop.ID, core.BulkOpFilter{Status: core.BulkOpCancelled})
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
+	ops, n, err = e.svc.BulkOperations(e.ctx, c, stop.ID, core.BulkOpFilter{Offset: 1, Limit: 2}) // a page, unfiltered
+	require.NoError(t, err)
+	assert.Equal(t, 4, n)
+	require.Len(t, ops, 2)
+	assert.Equal(t, []int{2, 3}, []int{ops[0].Seq, ops[1].Seq})
+	assert.Equal(t, []core.BulkOpStatus{core.BulkOpFailed, core.BulkOpCancelled}, []core.BulkOpStatus{ops[0].Status, ops[1].Status})
+	ops, n, err = e.svc.BulkOperations(e.ctx, c, stop.ID, core.BulkOpFilter{Offset: 4})
+	require.NoError(t, err)
+	assert.Equal(t, 4, n)
+	assert.Empty(t, ops)
 }
 
 // Executing a bulk of creations needs a stepped-up session, and each
