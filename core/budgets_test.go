@@ -308,3 +308,49 @@ func TestBulkOperationsAreCountedPerIdentity(t *testing.T) {
 	e.clock.Advance(time.Hour)
 	require.NoError(t, submit(root, 10), "the next window")
 }
+
+// Invites spend one each from their identity's budget, sent one by one or
+// in a bulk, exactly under parallel sends: over it an invite is refused
+// with 429 and neither stores a code nor emails; another identity has its
+// own budget; the budget comes back with the next window.
+func TestInvitesAreCountedPerIdentity(t *testing.T) {
+	e := newCoreEnv(t, withLimits(core.RateLimits{InvitesPerIdentity: core.RateLimit{Requests: 5, Window: time.Hour}}))
+	e.alignClock(time.Hour)
+	root := e.steppedUpRoot(e.prog, "root@acme.test")
+	var users []string
+	for i := range 10 {
+		u, err := e.svc.CreateUser(e.ctx, root, core.NewUser{UserDetails: core.UserDetails{Name: "Bea", Surname: "Smith",
+			Email: fmt.Sprintf("stranger%d@example.com", i)}})
+		require.NoError(t, err)
+		users = append(users, u.ID)
+	}
+	mailed := len(e.mail.all())
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	for _, id := range users[:8] {
+		wg.Go(func() {
+			err := e.svc.SendInvite(e.ctx, root, id)
+			if err == nil {
+				sent.Add(1)
+				return
+			}
+			assert.ErrorIs(t, err, core.ErrRateLimited)
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int64(5), sent.Load())
+	assert.Len(t, e.mail.all(), mailed+5, "an invite refused emailed nobody")
+
+	b, err := e.svc.SubmitUserInviteBulk(e.ctx, root, users[8:])
+	require.NoError(t, err)
+	require.NoError(t, e.svc.ExecuteBulk(e.ctx, root, b.ID, core.BulkContinue))
+	require.NoError(t, e.svc.ProcessBulks(e.ctx))
+	assert.Equal(t, []core.BulkOpCount{{Status: core.BulkOpFailed, Count: 2}}, e.bulkRecord(b.ID).StatusCounts(), "a bulk spends the same budget")
+
+	other := e.steppedUpRoot(e.prog, "other@acme.test")
+	u, err := e.svc.CreateUser(e.ctx, other, core.NewUser{UserDetails: core.UserDetails{Name: "Cy", Surname: "Jones", Email: "cy@example.com"}})
+	require.NoError(t, err)
+	require.NoError(t, e.svc.SendInvite(e.ctx, other, u.ID), "another identity's budget")
+	e.clock.Advance(time.Hour)
+	require.NoError(t, e.svc.SendInvite(e.ctx, root, users[9]), "the next window")
+}

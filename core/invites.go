@@ -57,7 +57,8 @@ func (s *Service) sendInviteWork(c *Caller, id string) (*work, error) {
 		if u.PasswordSet {
 			return Conflict(CodeInviteAlreadyConsumed)
 		}
-		if err := s.spendEmail(tx, c.Programme.ID, u.Email); err != nil {
+		perIdentity := newBudget("invites", c.Programme.ID, "identity:"+c.User.IdentityID, s.cfg.RateLimits.InvitesPerIdentity)
+		if err := s.spendEmail(tx, c.Programme.ID, u.Email, perIdentity); err != nil {
 			return err
 		}
 		now := s.clock.Now()

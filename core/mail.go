@@ -46,9 +46,10 @@ func (s *Service) sendTemplate(ctx context.Context, prog *Programme, to, name st
 	return s.deliverTemplate(ctx, prog, to, name, data)
 }
 
-// spendEmail spends one email to address to from programme's budget, in tx.
-func (s *Service) spendEmail(tx Tx, programmeID, to string) error {
-	return s.spend(tx, newBudget("email", programmeID, "to:"+NormaliseEmail(to), s.cfg.RateLimits.EmailPerAddress))
+// spendEmail spends one email to address to from programme's budget, and
+// one of each further budget also, in tx.
+func (s *Service) spendEmail(tx Tx, programmeID, to string, also ...budget) error {
+	return s.spend(tx, append([]budget{newBudget("email", programmeID, "to:"+NormaliseEmail(to), s.cfg.RateLimits.EmailPerAddress)}, also...)...)
 }
 
 // deliverTemplate renders the named email for prog and sends it to one

@@ -51,6 +51,11 @@ type RateLimits struct {
 	// row at once (up to MaxBulkOperations) in one transaction, so nobody can
 	// fill the store, or hold its writer, with bulk after bulk.
 	BulkOperationsPerIdentity RateLimit
+	// Invites an identity's users send, one by one and in bulks: each is an
+	// email to an address they chose, so that no identity can use Deputy to
+	// mail strangers by the hundred thousand (the per-address budget stops
+	// only the flooding of one inbox).
+	InvitesPerIdentity RateLimit
 }
 
 // DefaultRateLimits returns the limits in force unless Config.RateLimits says
@@ -74,6 +79,8 @@ func DefaultRateLimits() RateLimits {
 		SearchesPerUser:         RateLimit{Requests: 60, Window: time.Minute},
 		// Ten bulks of the largest size a day, for the whole identity.
 		BulkOperationsPerIdentity: RateLimit{Requests: 10 * MaxBulkOperations, Window: 24 * time.Hour},
+		// Two bulks of invites of the largest size a day.
+		InvitesPerIdentity: RateLimit{Requests: 2 * MaxBulkOperations, Window: 24 * time.Hour},
 	}
 }
 
@@ -87,6 +94,7 @@ func (rl RateLimits) validate() error {
 		"InvitePerIP": rl.InvitePerIP, "InviteWrongPerInvite": rl.InviteWrongPerInvite,
 		"BiometricSignInPerEmail": rl.BiometricSignInPerEmail, "AccessTokensPerSignIn": rl.AccessTokensPerSignIn,
 		"SearchesPerUser": rl.SearchesPerUser, "BulkOperationsPerIdentity": rl.BulkOperationsPerIdentity,
+		"InvitesPerIdentity": rl.InvitesPerIdentity,
 	} {
 		if l.Requests > 0 && l.Window < time.Second {
 			return fmt.Errorf("rate limit %s: window %v is below one second", name, l.Window)
