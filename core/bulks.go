@@ -43,6 +43,10 @@ const (
 	BulkSessionEnded = "SESSION_ENDED"
 	// maxBulkList is the longest page of bulks or operations.
 	maxBulkList = 100
+	// maxKeptBulks is how many bulks an identity keeps: submitting one more
+	// removes its oldest finished ones (keepBulks), so that bulks of 10,000
+	// operations each do not fill the store day after day.
+	maxKeptBulks = 100
 )
 
 // Permissions of the bulk operations (Weavr x-permissions).
@@ -110,6 +114,9 @@ func (s *Service) submitBulk(ctx context.Context, c *Caller, kind BulkKind, ops 
 		if err := s.spend(tx, spent); err != nil {
 			return err
 		}
+		if err := s.keepBulks(ctx, tx, c.User.IdentityID); err != nil {
+			return err
+		}
 		id, err := tx.NextID()
 		if err != nil {
 			return err
@@ -131,6 +138,36 @@ func (s *Service) submitBulk(ctx context.Context, c *Caller, kind BulkKind, ops 
 		return nil, internal("submit bulk", err)
 	}
 	return b, nil
+}
+
+// keepBulks makes room for one more bulk of an identity, in the
+// submission's transaction: at maxKeptBulks it removes the oldest finished
+// ones, and when none of them has finished it refuses the submission.
+func (s *Service) keepBulks(ctx context.Context, tx Tx, identityID string) error {
+	kept, n, err := tx.Bulks(identityID, "", 0, maxKeptBulks)
+	if err != nil {
+		return err
+	}
+	for _, b := range kept {
+		if n < maxKeptBulks {
+			return nil
+		}
+		if !b.Final() {
+			continue
+		}
+		if err := tx.DeleteBulk(b.ID); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, b.ProgrammeID, ActorSystem, "bulk.remove", b.ID, map[string]string{"state": string(b.State)}); err != nil {
+			return err
+		}
+		n--
+	}
+	if n >= maxKeptBulks {
+		return &Error{Class: ErrConflict, Code: CodeBulkInvalidState,
+			Message: "the identity keeps " + strconv.Itoa(maxKeptBulks) + " bulks that have not finished: execute or cancel one first"}
+	}
+	return nil
 }
 
 // identityBulk reads a bulk of the caller's identity: unknown ids and other

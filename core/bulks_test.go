@@ -148,6 +148,44 @@ func TestBulksTakeTurns(t *testing.T) {
 	assert.LessOrEqual(t, longBefore, 2*64, "the short bulk waited for at most two of the long one's chunks")
 }
 
+// An identity keeps 100 bulks: one more removes the oldest that finished,
+// with its operations; when none has finished, the submission is refused.
+func TestBulksKeptPerIdentity(t *testing.T) {
+	e := newCoreEnv(t)
+	c := e.steppedUpRoot(e.prog, "root@example.com")
+	submit := func() (*core.Bulk, error) { return e.svc.SubmitUserCreateBulk(e.ctx, c, newUsers("k", 1)) }
+	var ids []string
+	for range 100 {
+		b, err := submit()
+		require.NoError(t, err)
+		ids = append(ids, b.ID)
+	}
+	require.NoError(t, e.svc.CancelBulk(e.ctx, c, ids[1]))
+	require.NoError(t, e.svc.CancelBulk(e.ctx, c, ids[7]))
+	_, err := submit()
+	require.NoError(t, err)
+	_, err = e.svc.GetBulk(e.ctx, c, ids[1])
+	assert.ErrorIs(t, err, core.ErrNotFound, "the oldest finished bulk is gone")
+	_, _, err = e.svc.BulkOperations(e.ctx, c, ids[1], core.BulkOpFilter{})
+	assert.ErrorIs(t, err, core.ErrNotFound)
+	_, err = e.svc.GetBulk(e.ctx, c, ids[0])
+	assert.NoError(t, err, "an older bulk that has not finished stays")
+	_, n, err := e.svc.ListBulks(e.ctx, c, "", 0, 10)
+	require.NoError(t, err)
+	assert.Equal(t, 100, n)
+
+	_, err = submit()
+	require.NoError(t, err, "bulk %s makes room", ids[7])
+	_, err = submit()
+	assert.Equal(t, core.CodeBulkInvalidState, core.CodeOf(err), "100 bulks that have not finished")
+	_, n, err = e.svc.ListBulks(e.ctx, c, "", 0, 10)
+	require.NoError(t, err)
+	assert.Equal(t, 100, n)
+	other := e.steppedUpRoot(e.prog, "other@example.com")
+	_, err = e.svc.SubmitUserCreateBulk(e.ctx, other, newUsers("o", 1))
+	assert.NoError(t, err, "another identity keeps its own")
+}
+
 // Each operation is the single call: its errors are the operation's, the
 // rest runs on (ON_FAILURE_CONTINUE) or stops (ON_FAILURE_STOP).
 func TestBulkOperationFailures(t *testing.T) {

@@ -523,6 +523,9 @@ type BulkWriter interface {
 	// there is no such bulk or operation.
 	UpdateBulk(b *Bulk) error
 	UpdateBulkOperation(op *BulkOperation) error
+	// DeleteBulk removes a bulk with its operations and index entries, or
+	// fails with ErrRecordNotFound.
+	DeleteBulk(id string) error
 }
 
 // UniqueKYCReference is the store constraint on KYC references.

@@ -133,6 +133,27 @@ func (w *writeTx) UpdateBulkOperation(op *core.BulkOperation) error {
 	return put(b, key, op)
 }
 
+func (w *writeTx) DeleteBulk(id string) error {
+	b, err := get[core.Bulk](w.bucket(bucketBulks), []byte(id), bulkName(id))
+	if err != nil {
+		return err
+	}
+	ops, prefix := w.bucket(bucketBulkOperations), compositeKey(id)
+	c := ops.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	if err := w.bucket(bucketIdentityBulks).Delete(append(compositeKey(b.IdentityID), listID(id)...)); err != nil {
+		return err
+	}
+	if err := w.bucket(bucketRunningBulks).Delete(listID(id)); err != nil {
+		return err
+	}
+	return w.bucket(bucketBulks).Delete([]byte(id))
+}
+
 // addBulks is migration 11: the buckets of bulk processes, their operations
 // and their indexes; there is nothing to fill them with.
 func addBulks(tx *bolt.Tx) error {

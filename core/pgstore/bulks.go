@@ -112,3 +112,15 @@ func (t *tx) UpdateBulkOperation(op *core.BulkOperation) error {
 	}
 	return err
 }
+
+func (t *tx) DeleteBulk(id string) error {
+	n, err := t.exec(`DELETE FROM bulks WHERE id = $1`, id)
+	if err == nil && n == 0 {
+		return notFound("bulk " + id)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(`DELETE FROM bulk_operations WHERE bulk_id = $1`, id)
+	return err
+}

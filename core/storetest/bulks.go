@@ -79,6 +79,48 @@ func testBulk(t *testing.T, s core.Store) {
 	assert.ErrorIs(t, err, core.ErrDuplicate, "a second bulk with the id")
 }
 
+// DeleteBulk removes a bulk, its operations and its index entries, and
+// nothing of a bulk whose id it begins.
+func testDeleteBulk(t *testing.T, s core.Store) {
+	mustUpdate(t, s, func(tx core.Tx) error {
+		if err := tx.InsertBulk(bulk("500", "100", core.BulkRunning, 3)); err != nil {
+			return err
+		}
+		return tx.InsertBulk(bulk("5000", "100", core.BulkRunning, 2))
+	})
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.DeleteBulk("500") })
+	_, err := read(t, s, func(tx core.ReadTx) (*core.Bulk, error) { return tx.Bulk("500") })
+	requireNotFound(t, err)
+	_, err = read(t, s, func(tx core.ReadTx) (any, error) {
+		ops, err := tx.BulkOperations("500", 0, 0)
+		assert.Empty(t, ops, "its operations")
+		if err != nil {
+			return nil, err
+		}
+		ops, err = tx.BulkOperations("5000", 0, 0)
+		assert.Len(t, ops, 2, "the operations of bulk 5000")
+		if err != nil {
+			return nil, err
+		}
+		bs, n, err := tx.Bulks("100", "", 0, 10)
+		assert.Equal(t, 1, n)
+		if assert.Len(t, bs, 1) {
+			assert.Equal(t, "5000", bs[0].ID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		running, err := tx.RunningBulks(0)
+		if assert.Len(t, running, 1) {
+			assert.Equal(t, "5000", running[0].ID)
+		}
+		return nil, err
+	})
+	require.NoError(t, err)
+	err = s.Update(t.Context(), func(tx core.Tx) error { return tx.DeleteBulk("500") })
+	requireNotFound(t, err)
+}
+
 // Bulks lists an identity's bulks in id order, by state, paged with the
 // count of all matches; RunningBulks follows every state change.
 func testBulkIndexes(t *testing.T, s core.Store) {
