@@ -461,32 +461,16 @@ func TestAccessTokensPerSignInBudget(t *testing.T) {
 func TestAccessTokenNeverReachesAnotherIdentitysPush(t *testing.T) {
 	e := newBioEnv(t)
 	ctx := context.Background()
-	phone := e.enrolledRoot("ada@acme.test", "phone-a")
-	linked, err := e.api.Session(phone.s.Token()).LinkCorporate(ctx, client.CorporateCreate{
-		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test",
-			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900777"}},
-		Company: client.CompanyCreate{Name: "Beta Ltd"},
-	})
-	require.NoError(t, err)
-	auth := e.login("ada@acme.test")
-	exchange := func(id client.IdentityID) *client.Session {
-		at, err := auth.AccessToken(ctx, &id)
-		require.NoError(t, err)
-		return e.ui.Session(at.Token)
-	}
-	own, err := phone.s.Corporate(ctx)
-	require.NoError(t, err)
-	a, b := exchange(own.ID), exchange(linked.ID)
-	bPhone := newDeviceWith(t, "phone-b", b, authenticator.NewMemoryStore(), yes)
-	bPhone.enrol() // b's root enrols a device of its own
-	up, err := exchange(linked.ID).StepUpPush(ctx, "")
+	l := e.linkedDevices()
+	a, b := l.a, l.b
+	up, err := l.exchange(l.linked).StepUpPush(ctx, "")
 	require.NoError(t, err)
 
 	_, err = a.PushStatus(ctx, up.ID)
 	require.ErrorIs(t, err, client.ErrNotFound, "read")
 	_, err = a.PushOptions(ctx, up.ID)
 	require.ErrorIs(t, err, client.ErrNotFound, "options")
-	require.ErrorIs(t, a.ApprovePush(ctx, up.ID, up.Number, bPhone.assertion(up.ID)), client.ErrNotFound, "approve, even with b's signature")
+	require.ErrorIs(t, a.ApprovePush(ctx, up.ID, up.Number, l.bPhone.assertion(up.ID)), client.ErrNotFound, "approve, even with b's signature")
 	require.ErrorIs(t, a.DeclinePush(ctx, up.ID, client.DeclineCancelled), client.ErrNotFound, "decline")
 	pending, err := a.PendingPush(ctx, "", 0)
 	require.NoError(t, err)
@@ -581,31 +565,14 @@ func TestLinkConsumer(t *testing.T) {
 func TestNotMeOnLinkedIdentityEndsTheSignIn(t *testing.T) {
 	e := newBioEnv(t)
 	ctx := context.Background()
-	phone := e.enrolledRoot("ada@acme.test", "phone-a")
-	linked, err := e.api.Session(phone.s.Token()).LinkCorporate(ctx, client.CorporateCreate{
-		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test",
-			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900777"}},
-		Company: client.CompanyCreate{Name: "Beta Ltd"},
-	})
+	l := e.linkedDevices()
+	onA, err := l.a.StepUpPush(ctx, "")
 	require.NoError(t, err)
-	own, err := phone.s.Corporate(ctx)
-	require.NoError(t, err)
-	auth := e.login("ada@acme.test")
-	exchange := func(id client.IdentityID) *client.Session {
-		at, err := auth.AccessToken(ctx, &id)
-		require.NoError(t, err)
-		return e.ui.Session(at.Token)
-	}
-	a, b := exchange(own.ID), exchange(linked.ID)
-	bPhone := newDeviceWith(t, "phone-b", b, authenticator.NewMemoryStore(), yes)
-	bPhone.enrol()
-	onA, err := a.StepUpPush(ctx, "")
-	require.NoError(t, err)
-	onB, err := exchange(linked.ID).StepUpPush(ctx, "Create user mallory@example.com with role ADMIN")
+	onB, err := l.exchange(l.linked).StepUpPush(ctx, "Create user mallory@example.com with role ADMIN")
 	require.NoError(t, err)
 
-	require.NoError(t, bPhone.s.DeclinePush(ctx, onB.ID, client.DeclineNotMe))
-	for name, s := range map[string]*client.Session{"auth token": auth, "access token of a": a, "access token of b": b, "a's own sign-in": phone.s} {
+	require.NoError(t, l.bPhone.s.DeclinePush(ctx, onB.ID, client.DeclineNotMe))
+	for name, s := range map[string]*client.Session{"auth token": l.auth, "access token of a": l.a, "access token of b": l.b, "a's own sign-in": l.phone.s} {
 		_, err := s.Identities(ctx, 0, 0)
 		require.ErrorIs(t, err, client.ErrUnauthorized, name)
 	}
@@ -639,4 +606,38 @@ func TestWrongCodesOnLinkedIdentitiesShareOneBudget(t *testing.T) {
 	for _, id := range []string{l.a.id, l.b, l.c} {
 		wantConflict(t, e.auth(e.accessToken(again, id), "POST", stepUpPath, nil), core.CodeChallengeLimitExceeded, "identity %s is locked with its credentials", id)
 	}
+}
+
+// linkedDevices is a root user with an enrolled device whose credentials
+// reach a second corporate, linked, whose root user enrolled a device of
+// its own; signed in again, with an access token of each identity.
+type linkedDevices struct {
+	phone, bPhone *device
+	own, linked   client.IdentityID
+	auth          *client.Session // the sign-in's auth token
+	a, b          *client.Session // access tokens of own and linked
+	exchange      func(id client.IdentityID) *client.Session
+}
+
+func (e *bioEnv) linkedDevices() linkedDevices {
+	t, ctx := e.t, context.Background()
+	l := linkedDevices{phone: e.enrolledRoot("ada@acme.test", "phone-a")}
+	linked, err := e.api.Session(l.phone.s.Token()).LinkCorporate(ctx, client.CorporateCreate{
+		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test",
+			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900777"}},
+		Company: client.CompanyCreate{Name: "Beta Ltd"},
+	})
+	require.NoError(t, err)
+	own, err := l.phone.s.Corporate(ctx)
+	require.NoError(t, err)
+	l.own, l.linked, l.auth = own.ID, linked.ID, e.login("ada@acme.test")
+	l.exchange = func(id client.IdentityID) *client.Session {
+		at, err := l.auth.AccessToken(ctx, &id)
+		require.NoError(t, err)
+		return e.ui.Session(at.Token)
+	}
+	l.a, l.b = l.exchange(l.own), l.exchange(l.linked)
+	l.bPhone = newDeviceWith(t, "phone-b", l.b, authenticator.NewMemoryStore(), yes)
+	l.bPhone.enrol() // b's root enrols a device of its own
+	return l
 }
