@@ -749,7 +749,7 @@ func (s *Service) settleBulkStep(ctx context.Context, tx Tx, step *bulkStep, res
 	}
 	if ended {
 		if err := s.audit(ctx, tx, b.ProgrammeID, ActorSystem, "bulk.end", b.ID, map[string]string{"state": string(b.State),
-			"completed": strconv.Itoa(b.Completed), "failed": strconv.Itoa(b.Failed)}); err != nil {
+			"count": strconv.Itoa(b.Count), "completed": strconv.Itoa(b.Completed), "failed": strconv.Itoa(b.Failed)}); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -111,10 +112,10 @@ type bulkCountEvent struct {
 }
 
 // bulkEndEvents is the bulk_process_end event of a bulk that ended (a
-// bulk.end audit event, whose subject is the bulk).
+// bulk.end audit event, whose subject is the bulk), as it ended.
 func bulkEndEvents(tx ReadTx, a *AuditEvent) ([]outEvent, error) {
-	b, err := tx.Bulk(a.Subject)
-	if err != nil {
+	b, err := endedBulk(tx, a)
+	if err != nil || b == nil {
 		return nil, err
 	}
 	body := bulkEvent{BulkID: b.ID, Status: string(b.State), SubmittedItemsCount: b.Count, OperationStatusCounts: []bulkCountEvent{}}
@@ -122,6 +123,29 @@ func bulkEndEvents(tx ReadTx, a *AuditEvent) ([]outEvent, error) {
 		body.OperationStatusCounts = append(body.OperationStatusCounts, bulkCountEvent{Status: string(c.Status), Count: c.Count})
 	}
 	return []outEvent{{Type: EventBulkProcessEnd, Subject: b.ID, Body: body}}, nil
+}
+
+// endedBulk is the bulk a bulk.end audit event ended, from the counts the
+// event recorded (settleBulkStep): by the time the event is fanned out the
+// bulk may be gone (keepBulks). An event recorded without them is read from
+// the bulk, or causes nothing when the bulk is gone.
+func endedBulk(tx ReadTx, a *AuditEvent) (*Bulk, error) {
+	count, err := strconv.Atoi(a.Details["count"])
+	if err != nil {
+		b, err := tx.Bulk(a.Subject)
+		if errors.Is(err, ErrRecordNotFound) {
+			return nil, nil
+		}
+		return b, err
+	}
+	b := &Bulk{ID: a.Subject, State: BulkState(a.Details["state"]), Count: count}
+	if b.Completed, err = strconv.Atoi(a.Details["completed"]); err != nil {
+		return nil, fmt.Errorf("bulk.end without its completed count: %w", err)
+	}
+	if b.Failed, err = strconv.Atoi(a.Details["failed"]); err != nil {
+		return nil, fmt.Errorf("bulk.end without its failed count: %w", err)
+	}
+	return b, nil
 }
 
 // webhookEventsOf returns the webhook events an audit event causes.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -942,4 +943,40 @@ func TestWebhookURLRefusesPrivateBehindNAT64(t *testing.T) {
 		_, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: u})
 		assert.NoError(t, err, "a public address (9.9.9.9 behind NAT64 or 6to4, or itself, or in IPv6)")
 	}
+}
+
+// A bulk removed before its end was fanned out (an identity keeps 100)
+// still has its bulk_process_end event, as it ended, and holds up none of
+// the programme's later events.
+func TestBulkEndEventOfARemovedBulk(t *testing.T) {
+	e := newHookEnv(t)
+	root := e.steppedUpRoot(e.prog, "root@acme.test")
+	users := newUsers("gone", 3)
+	users[2].Roles = []core.Role{"NO_SUCH_ROLE"}
+	b, err := e.svc.SubmitUserCreateBulk(e.ctx, root, users)
+	require.NoError(t, err)
+	require.NoError(t, e.svc.ExecuteBulk(e.ctx, root, b.ID, core.BulkContinue))
+	require.NoError(t, e.svc.ProcessBulks(e.ctx))
+	require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error { return tx.DeleteBulk(b.ID) }))
+	bea, err := e.svc.CreateUser(e.ctx, root, core.NewUser{UserDetails: core.UserDetails{Name: "Bea", Surname: "Later", Email: "later@acme.test"}})
+	require.NoError(t, err)
+	drain(t, e.worker(nil))
+
+	var end map[string]any
+	later := false
+	for _, r := range e.rcv.all() {
+		switch {
+		case r.Path == "/bulk_process_end/watch":
+			require.NoError(t, json.Unmarshal(r.Body, &end))
+		case r.Path == "/deputy/users/created/watch" && strings.Contains(string(r.Body), `"`+bea.ID+`"`):
+			later = true
+		}
+	}
+	require.NotNil(t, end, "the bulk's end was sent")
+	assert.Equal(t, b.ID, end["bulkId"])
+	assert.Equal(t, string(core.BulkPartiallyCompleted), end["status"])
+	assert.EqualValues(t, 3, end["submittedItemsCount"])
+	assert.Equal(t, []any{map[string]any{"status": "COMPLETED", "count": 2.0}, map[string]any{"status": "FAILED", "count": 1.0}},
+		end["operationStatusCounts"])
+	assert.True(t, later, "a later event of the programme was sent too")
 }
