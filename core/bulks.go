@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -517,6 +518,11 @@ func (s *Service) ProcessBulks(ctx context.Context) error {
 // operation's failure rolls the whole chunk back, to run again.
 const bulkChunk = 64
 
+// bulkAfterParallel is how many operations of a chunk do what follows their
+// commit (an invite's email) at once, so that a slow mail server holds up
+// the runner, and the bulks waiting their turn, a fraction as long.
+const bulkAfterParallel = 8
+
 // runBulkChunk runs the next chunk of a bulk's operations, if it is still
 // RUNNING: those that succeed, or the first one's failure.
 func (s *Service) runBulkChunk(ctx context.Context, id string) error {
@@ -589,8 +595,9 @@ func (s *Service) runBulkChunk(ctx context.Context, id string) error {
 // runBulkOps runs the longest prefix of ops that succeeds in one
 // transaction made for c (updateAs), each operation through its single
 // call's work and settled in its transaction; then what each does after its
-// commit. It returns the first operation's error when not even that one
-// succeeds, or callerStands' when c no longer stands.
+// commit, bulkAfterParallel at a time. It returns the first operation's
+// error when not even that one succeeds, or callerStands' when c no longer
+// stands.
 func (s *Service) runBulkOps(ctx context.Context, c *Caller, kind BulkKind, ops []*BulkOperation) error {
 	works := make([]*work, 0, len(ops))
 	for _, op := range ops {
@@ -628,15 +635,22 @@ func (s *Service) runBulkOps(ctx context.Context, c *Caller, kind BulkKind, ops 
 		}
 		works = works[:failed] // those before the failure, once more
 	}
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, bulkAfterParallel)
 	for i, w := range works {
 		if w.after == nil {
 			continue
 		}
-		if err := w.after(ctx); err != nil { // the operation stands, as its single call's change does
-			s.log.ErrorContext(ctx, "bulk operation after its commit", slog.String("bulk", ops[i].BulkID),
-				slog.Int("sequence", ops[i].Seq), slog.String("error", err.Error()))
-		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := w.after(ctx); err != nil { // the operation stands, as its single call's change does
+				s.log.ErrorContext(ctx, "bulk operation after its commit", slog.String("bulk", ops[i].BulkID),
+					slog.Int("sequence", ops[i].Seq), slog.String("error", err.Error()))
+			}
+		})
 	}
+	wg.Wait()
 	return nil
 }
 

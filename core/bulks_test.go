@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -184,6 +185,51 @@ func TestBulksKeptPerIdentity(t *testing.T) {
 	other := e.steppedUpRoot(e.prog, "other@example.com")
 	_, err = e.svc.SubmitUserCreateBulk(e.ctx, other, newUsers("o", 1))
 	assert.NoError(t, err, "another identity keeps its own")
+}
+
+// A chunk's invites are emailed bulkAfterParallel (8) at a time after its
+// commit, not one after another: a slow mail server holds the runner up an
+// eighth as long. The mail server here answers nobody until eight wait.
+func TestBulkEmailsGoInParallel(t *testing.T) {
+	e := newCoreEnv(t)
+	root := e.steppedUpRoot(e.prog, "root@example.com")
+	var ids []string
+	for _, u := range newUsers("p", 16) {
+		created, err := e.svc.CreateUser(e.ctx, root, u)
+		require.NoError(t, err)
+		ids = append(ids, created.ID)
+	}
+	b, err := e.svc.SubmitUserInviteBulk(e.ctx, root, ids)
+	require.NoError(t, err)
+	require.NoError(t, e.svc.ExecuteBulk(e.ctx, root, b.ID, ""))
+	mail := &gatedMail{open: make(chan struct{})}
+	runner, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams}, e.store,
+		core.Integrations{SMS: e.sms, Email: mail}, e.clock)
+	require.NoError(t, err)
+	done := make(chan error)
+	go func() { done <- runner.ProcessBulks(e.ctx) }()
+	require.Eventually(t, func() bool { return mail.inFlight.Load() == 8 }, 10*time.Second, time.Millisecond, "eight emails at once")
+	close(mail.open)
+	require.NoError(t, <-done)
+	assert.EqualValues(t, 8, mail.most.Load(), "never more than eight")
+	assert.EqualValues(t, 16, mail.sent.Load())
+	assert.Equal(t, []core.BulkOpCount{{Status: core.BulkOpCompleted, Count: 16}}, e.bulkRecord(b.ID).StatusCounts())
+}
+
+// gatedMail holds every email until open is closed, counting those in flight.
+type gatedMail struct {
+	open                 chan struct{}
+	inFlight, most, sent atomic.Int64
+}
+
+func (m *gatedMail) SendEmail(ctx context.Context, _ core.Email) error {
+	n := m.inFlight.Add(1)
+	for cur := m.most.Load(); n > cur && !m.most.CompareAndSwap(cur, n); cur = m.most.Load() {
+	}
+	<-m.open
+	m.inFlight.Add(-1)
+	m.sent.Add(1)
+	return nil
 }
 
 // Each operation is the single call: its errors are the operation's, the
