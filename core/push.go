@@ -175,20 +175,30 @@ func (s *Service) expirePush(ctx context.Context, tx Tx, c *PushChallenge) error
 	return s.failPushConfirmation(ctx, tx, c, string(PushExpired))
 }
 
-// cancelPushChallenges ends the user's pending challenges, as the
-// revocation policy says (revoke).
-func (s *Service) cancelPushChallenges(ctx context.Context, tx Tx, userID string, now time.Time, reason string) (int, error) {
+// cancelPushChallenges ends, as the revocation policy says (revoke), the
+// user's pending challenges and their sign-ins approved but not collected:
+// whoever started one must not get a session out of it after a revocation.
+func (s *Service) cancelPushChallenges(ctx context.Context, tx Tx, userID string, now time.Time, reason string) error {
 	list, err := s.pendingPush(ctx, tx, userID, now)
 	if err != nil {
-		return 0, err
+		return err
+	}
+	kept, err := tx.PushChallengesAfter(userID, "", 0) // those of the last pushKeep
+	if err != nil {
+		return err
+	}
+	for _, c := range kept {
+		if c.Kind == PushLogin && c.State == PushApproved && !c.Collected {
+			list = append(list, c)
+		}
 	}
 	for _, c := range list {
 		c.State, c.Reason, c.ResolvedAt = PushCancelled, reason, now
 		if err := tx.UpdatePushChallenge(c); err != nil {
-			return 0, err
+			return err
 		}
 	}
-	return len(list), nil
+	return nil
 }
 
 // pushChanged wakes the user's streams after a commit that ended challenges.

@@ -126,10 +126,15 @@ func (s *Service) biometricLoginTarget(ctx context.Context, tx Tx, prog *Program
 	return target, nil
 }
 
+// pushCollectWindow is how long after its approval a biometric sign-in's
+// session may be collected: its requester polls every second.
+const pushCollectWindow = 2 * time.Minute
+
 // CollectBiometricLogin hands out the stepped-up session of an approved
-// biometric sign-in, once (Deputy extension to loginViaBiometrics). While the
-// challenge is pending it fails with STATE_INVALID and a one-second
-// RetryAfter; an unknown id or a wrong secret is ErrNotFound.
+// biometric sign-in, once and within pushCollectWindow of the approval
+// (Deputy extension to loginViaBiometrics). While the challenge is pending
+// it fails with STATE_INVALID and a one-second RetryAfter; an unknown id or
+// a wrong secret is ErrNotFound.
 func (s *Service) CollectBiometricLogin(ctx context.Context, prog *Programme, id, secret string) (*SignedIn, error) {
 	token, err := randomToken(sessionTokenPrefix)
 	if err != nil {
@@ -152,6 +157,9 @@ func (s *Service) CollectBiometricLogin(ctx context.Context, prog *Programme, id
 		case PushApproved:
 			if ch.Collected {
 				return Conflict(CodeAlreadyVerified)
+			}
+			if !now.Before(ch.ResolvedAt.Add(pushCollectWindow)) {
+				return &Error{Class: ErrConflict, Code: CodeCodeExpired, Message: "the approved sign-in was not collected in time: sign in again"}
 			}
 		default:
 			return pushStateError(ch, now)

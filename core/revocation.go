@@ -168,7 +168,7 @@ func (s *Service) revoke(ctx context.Context, tx Tx, r revocation) (after func()
 	}
 	if e.cancelPush {
 		for _, id := range users {
-			if _, err := s.cancelPushChallenges(ctx, tx, id, s.clock.Now(), e.pushReason); err != nil {
+			if err := s.cancelPushChallenges(ctx, tx, id, s.clock.Now(), e.pushReason); err != nil {
 				return nil, err
 			}
 		}

@@ -653,6 +653,37 @@ func TestLoginViaBiometrics(t *testing.T) {
 	assertNoSecrets(t, e.inst.Logs.String(), bl.Secret, login.Token)
 }
 
+// An approved biometric sign-in hands out its session only for two minutes
+// after the approval, and not after a revocation meanwhile: a "not me" on
+// another prompt cancels it with the pending ones.
+func TestApprovedSignInNotCollected(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+	start := func() *client.BiometricLogin {
+		bl, err := e.ui.LoginViaBiometrics(ctx, "ada@acme.test")
+		require.NoError(t, err)
+		return bl
+	}
+
+	approved := start()
+	require.NoError(t, phone.approve(approved.ChallengeID, approved.Number))
+	other := start()
+	require.NoError(t, phone.s.DeclinePush(ctx, other.ChallengeID, client.DeclineNotMe))
+	_, err := e.ui.BiometricLoginToken(ctx, approved.ChallengeID, approved.Secret)
+	requireAPIError(t, err, http.StatusConflict, core.CodeStateInvalid, "cancelled by the revocation")
+	assert.Equal(t, core.PushReasonNotMe, e.pushRecord(approved.ChallengeID).Reason)
+
+	phone = e.enrolledRoot("bea@acme.test", "phone-2")
+	late, err := e.ui.LoginViaBiometrics(ctx, "bea@acme.test")
+	require.NoError(t, err)
+	require.NoError(t, phone.approve(late.ChallengeID, late.Number))
+	_, err = e.api.AdvanceClock(ctx, 2*time.Minute)
+	require.NoError(t, err)
+	_, err = e.ui.BiometricLoginToken(ctx, late.ChallengeID, late.Secret)
+	requireAPIError(t, err, http.StatusConflict, core.CodeCodeExpired, "collected too late")
+}
+
 // TestDeactivationEndsPendingPush: deactivating a user cancels their pending
 // challenges.
 func TestDeactivationEndsPendingPush(t *testing.T) {
