@@ -265,6 +265,9 @@ func (s *Service) BulkOperations(ctx context.Context, c *Caller, id string, f Bu
 			from, limit = f.Seq, 1
 		case f.Status == "": // a page of them all: read only the page
 			count = b.Count
+			if f.Offset >= b.Count {
+				return nil // past the last: nothing to read (and no sequence number past 2^31 to ask for)
+			}
 			if page, err = tx.BulkOperations(id, 1+f.Offset, f.Limit); err != nil {
 				return err
 			}

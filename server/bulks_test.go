@@ -287,3 +287,19 @@ func TestBulkRunsWithTheExecutorsPermissions(t *testing.T) {
 	assert.Equal(t, "FAILED", ops.Operations[1].Status)
 	assert.JSONEq(t, `{"errorCode":"RANK_INSUFFICIENT"}`, ops.Operations[1].ResponsePayload)
 }
+
+// The largest offset the API takes is a page past the end, with or without
+// a status filter: 200, no operations, the count of all (on PostgreSQL the
+// unfiltered page once asked for sequence 2^31 and answered 500).
+func TestBulkOperationsPastTheEnd(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	id := e.submitBulk(root.token, bulkRows("b", 2))
+	for _, q := range []string{"?offset=2147483647&status=SUBMITTED", "?offset=2147483647", "?offset=2"} {
+		r := e.auth(root.token, "GET", "/multi/bulks/"+id+"/operations"+q, nil)
+		require.Equal(t, http.StatusOK, r.status, "%s: %s", q, r.body)
+		body := r.json(t)
+		assert.Equal(t, 2.0, body["count"], q)
+		assert.Empty(t, body["operations"], q)
+	}
+}
