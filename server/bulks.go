@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -109,36 +110,81 @@ type (
 	}
 )
 
-// decodeBulk decodes a submission, an array of rows, refusing an empty or
-// over-long one before decoding any row: 10 MiB of "{}," would otherwise
-// become millions of rows in memory before the count was checked.
+// decodeBulk decodes a submission, an array of rows, one row at a time. It
+// splits the array first (bulkRows), refusing an empty or over-long one and
+// a row over a single call's body limit before decoding any row, so that
+// neither 10 MiB of "{}" rows nor one row holding them becomes gigabytes of
+// decoded values. A row's decoding error names the row: "[3].requestBody".
 func decodeBulk[T any](body []byte) ([]T, error) {
-	if n := arrayLength(body, core.MaxBulkOperations+1); n == 0 || n > core.MaxBulkOperations {
-		return nil, core.Invalid("operations", core.ReasonSize, "1", strconv.Itoa(core.MaxBulkOperations))
-	}
-	var rows []T
-	if err := decodeJSON(body, &rows); err != nil {
+	raws, err := bulkRows(body)
+	if err != nil {
 		return nil, err
+	}
+	rows := make([]T, len(raws))
+	for i, raw := range raws {
+		if err := decodeJSON(raw, &rows[i]); err != nil {
+			return nil, inRow(i, err)
+		}
 	}
 	return rows, nil
 }
 
-// arrayLength counts the elements of the JSON array body, stopping at most.
-// It returns -1 when body is not an array, or not well formed as far as it
-// read, for decodeJSON to explain.
-func arrayLength(body []byte, most int) int {
+// bulkRows splits body, a JSON array of 1 to MaxBulkOperations rows of at
+// most maxBodyBytes each, into its rows, stopping at the first that is one
+// too many or too large.
+func bulkRows(body []byte) ([]json.RawMessage, error) {
+	size := core.Invalid("operations", core.ReasonSize, "1", strconv.Itoa(core.MaxBulkOperations))
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-		return -1
-	}
-	n := 0
-	for ; n < most && dec.More(); n++ {
-		var skipped json.RawMessage
-		if dec.Decode(&skipped) != nil {
-			return -1
+		if err != nil {
+			return nil, jsonError(err, body, &[]json.RawMessage{})
 		}
+		return nil, &core.Error{Class: core.ErrInvalid, Message: "Bad request: the body must be a JSON array of operations."}
 	}
-	return n
+	var rows []json.RawMessage
+	for dec.More() {
+		if len(rows) == core.MaxBulkOperations {
+			return nil, size
+		}
+		var row json.RawMessage
+		if err := dec.Decode(&row); err != nil {
+			return nil, jsonError(err, body, &[]json.RawMessage{})
+		}
+		if len(row) > maxBodyBytes {
+			return nil, core.Invalid("["+strconv.Itoa(len(rows))+"]", core.ReasonSize, "0", strconv.Itoa(maxBodyBytes))
+		}
+		rows = append(rows, row)
+	}
+	if _, err := dec.Token(); err != nil { // the closing bracket
+		return nil, jsonError(err, body, &[]json.RawMessage{})
+	}
+	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return nil, &core.Error{Class: core.ErrInvalid, Message: "Bad request: unexpected data after the JSON array."}
+	}
+	if len(rows) == 0 {
+		return nil, size
+	}
+	return rows, nil
+}
+
+// inRow names row i in err, the decoding error of that row alone.
+func inRow(i int, err error) error {
+	var ce *core.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	row, out := "["+strconv.Itoa(i)+"]", *ce
+	out.Fields = make([]core.FieldError, len(ce.Fields))
+	for j, f := range ce.Fields {
+		if f.Field == "" {
+			f.Field = row
+		} else {
+			f.Field = row + "." + f.Field
+		}
+		out.Fields[j] = f
+	}
+	out.Message = strings.Replace(ce.Message, "Bad request: ", "Bad request: row "+row+": ", 1)
+	return &out
 }
 
 // row adds the field errors of row i to f, named as in the submission.
