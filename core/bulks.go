@@ -48,6 +48,10 @@ const (
 	// removes its oldest finished ones (keepBulks), so that bulks of 10,000
 	// operations each do not fill the store day after day.
 	maxKeptBulks = 100
+	// maxScannedBulks and maxRemovedBulks bound what keepBulks reads and
+	// removes in one submission.
+	maxScannedBulks = 1000
+	maxRemovedBulks = 10
 )
 
 // Permissions of the bulk operations (Weavr x-permissions).
@@ -142,31 +146,42 @@ func (s *Service) submitBulk(ctx context.Context, c *Caller, kind BulkKind, ops 
 }
 
 // keepBulks makes room for one more bulk of an identity, in the
-// submission's transaction: at maxKeptBulks it removes the oldest finished
-// ones, and when none of them has finished it refuses the submission.
+// submission's transaction: over maxKeptBulks it removes the oldest finished
+// ones among its oldest maxScannedBulks, at most maxRemovedBulks at a time
+// (an identity that kept more before this rule shrinks by a few each
+// submission), and when none of them has finished it refuses the submission.
 func (s *Service) keepBulks(ctx context.Context, tx Tx, identityID string) error {
-	kept, n, err := tx.Bulks(identityID, "", 0, maxKeptBulks)
-	if err != nil {
+	page, n, err := tx.Bulks(identityID, "", 0, maxBulkList)
+	if err != nil || n < maxKeptBulks {
 		return err
 	}
-	for _, b := range kept {
-		if n < maxKeptBulks {
-			return nil
+	want := min(n-maxKeptBulks+1, maxRemovedBulks)
+	var finished []*Bulk
+	for offset := 0; ; {
+		for _, b := range page {
+			if b.Final() && len(finished) < want {
+				finished = append(finished, b)
+			}
 		}
-		if !b.Final() {
-			continue
+		offset += len(page)
+		if len(finished) == want || len(page) == 0 || offset >= min(n, maxScannedBulks) {
+			break
 		}
+		if page, _, err = tx.Bulks(identityID, "", offset, maxBulkList); err != nil {
+			return err
+		}
+	}
+	if len(finished) == 0 {
+		return &Error{Class: ErrConflict, Code: CodeBulkInvalidState,
+			Message: "the identity keeps its last " + strconv.Itoa(maxKeptBulks) + " bulks and none of its oldest has finished: execute or cancel one first"}
+	}
+	for _, b := range finished {
 		if err := tx.DeleteBulk(b.ID); err != nil {
 			return err
 		}
 		if err := s.audit(ctx, tx, b.ProgrammeID, ActorSystem, "bulk.remove", b.ID, map[string]string{"state": string(b.State)}); err != nil {
 			return err
 		}
-		n--
-	}
-	if n >= maxKeptBulks {
-		return &Error{Class: ErrConflict, Code: CodeBulkInvalidState,
-			Message: "the identity keeps " + strconv.Itoa(maxKeptBulks) + " bulks that have not finished: execute or cancel one first"}
 	}
 	return nil
 }
@@ -538,7 +553,7 @@ func (s *Service) runBulkChunk(ctx context.Context, id string) error {
 	)
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		var err error
-		if b, err = tx.Bulk(id); err != nil || b.State != BulkRunning {
+		if b, err = runningBulk(tx, id); err != nil || b == nil {
 			return err
 		}
 		if ops, err = tx.BulkOperations(id, b.Done()+1, bulkChunk); err != nil {
@@ -559,7 +574,7 @@ func (s *Service) runBulkChunk(ctx context.Context, id string) error {
 	switch {
 	case err != nil:
 		return internal("run bulk", err)
-	case b.State != BulkRunning:
+	case b == nil:
 		return nil
 	case len(ops) == 0:
 		return fmt.Errorf("bulk %s: operation %d of %d is missing", id, b.Done()+1, b.Count)
@@ -593,6 +608,16 @@ func (s *Service) runBulkChunk(ctx context.Context, id string) error {
 		return nil
 	}
 	return err
+}
+
+// runningBulk reads bulk id if it is RUNNING, else nil: stopped, or removed
+// (keepBulks) since the runner listed it.
+func runningBulk(tx ReadTx, id string) (*Bulk, error) {
+	b, err := tx.Bulk(id)
+	if errors.Is(err, ErrRecordNotFound) || (err == nil && b.State != BulkRunning) {
+		return nil, nil
+	}
+	return b, err
 }
 
 // runBulkOps runs the longest prefix of ops that succeeds in one
@@ -672,8 +697,8 @@ func (s *Service) bulkWork(c *Caller, kind BulkKind, op *BulkOperation) (*work, 
 // it was paused and resumed as another session meanwhile, which runs it on.
 func (s *Service) pauseEnded(ctx context.Context, id string, runner []byte) error {
 	err := s.store.Update(ctx, func(tx Tx) error {
-		b, err := tx.Bulk(id)
-		if err != nil || b.State != BulkRunning || !bytes.Equal(b.SessionHash, runner) {
+		b, err := runningBulk(tx, id)
+		if err != nil || b == nil || !bytes.Equal(b.SessionHash, runner) {
 			return err
 		}
 		b.State, b.PauseReason = BulkPaused, BulkSessionEnded
@@ -717,12 +742,12 @@ type bulkStepKey struct{}
 // errBulkHalted or errBulkStepTaken. The last operation, or a failure under
 // ON_FAILURE_STOP, ends the bulk.
 func (s *Service) settleBulkStep(ctx context.Context, tx Tx, step *bulkStep, result any, opErr *BulkOpError) error {
-	b, err := tx.Bulk(step.bulkID)
+	b, err := runningBulk(tx, step.bulkID)
 	if err != nil {
 		return err
 	}
-	if b.State != BulkRunning || !bytes.Equal(b.SessionHash, step.runner) {
-		return errBulkHalted // stopped, or paused and resumed as another session meanwhile
+	if b == nil || !bytes.Equal(b.SessionHash, step.runner) {
+		return errBulkHalted // stopped or removed, or paused and resumed as another session meanwhile
 	}
 	if b.Done()+1 != step.seq {
 		return errBulkStepTaken

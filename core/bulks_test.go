@@ -187,6 +187,113 @@ func TestBulksKeptPerIdentity(t *testing.T) {
 	assert.NoError(t, err, "another identity keeps its own")
 }
 
+// An identity that kept more bulks than 100 before they were kept, far
+// more than one page, every one finished, can still submit: each
+// submission removes up to ten of the oldest finished ones, and the
+// identity shrinks to 100 over the submissions that follow. When none of
+// its oldest 1,000 has finished, it is refused.
+func TestBulksKeptWhenManyMoreWereStored(t *testing.T) {
+	e := newCoreEnv(t)
+	c := e.steppedUpRoot(e.prog, "root@example.com")
+	store := func(n int, state core.BulkState) []string {
+		var ids []string
+		require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error {
+			for range n {
+				id, err := tx.NextID()
+				if err != nil {
+					return err
+				}
+				u := newUsers("legacy", 1)[0]
+				b := &core.Bulk{ID: id, ProgrammeID: e.prog.ID, IdentityID: c.User.IdentityID, SubmittedBy: c.User.ID,
+					Kind: core.BulkUserCreate, Count: 1, State: state, Mode: core.BulkContinue, CreatedAt: e.clock.Now()}
+				if b.Final() {
+					b.Failed, b.FinishedAt = 1, e.clock.Now()
+				}
+				op := &core.BulkOperation{BulkID: id, Seq: 1, Status: core.BulkOpSubmitted, User: &u}
+				if err := tx.InsertBulk(b, []*core.BulkOperation{op}); err != nil {
+					return err
+				}
+				ids = append(ids, id)
+			}
+			return nil
+		}))
+		return ids
+	}
+	count := func() int {
+		_, n, err := e.svc.ListBulks(e.ctx, c, "", 0, 1)
+		require.NoError(t, err)
+		return n
+	}
+	old := store(205, core.BulkFailed)
+	_, err := e.svc.SubmitUserCreateBulk(e.ctx, c, newUsers("k", 1))
+	require.NoError(t, err, "every kept bulk has finished: the oldest make room")
+	assert.Equal(t, 196, count(), "ten removed, one added")
+	_, err = e.svc.GetBulk(e.ctx, c, old[9])
+	assert.ErrorIs(t, err, core.ErrNotFound)
+	_, err = e.svc.GetBulk(e.ctx, c, old[10])
+	assert.NoError(t, err, "only ten go at a time")
+	for range 11 {
+		_, err := e.svc.SubmitUserCreateBulk(e.ctx, c, newUsers("k", 1))
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 100, count(), "down to 100, and no further")
+
+	// Another identity with 1,100 bulks, only its newest 100 finished.
+	other := e.steppedUpRoot(e.prog, "other@example.com")
+	c = other
+	store(1000, core.BulkSubmitted)
+	store(100, core.BulkCancelled)
+	_, err = e.svc.SubmitUserCreateBulk(e.ctx, other, newUsers("o", 1))
+	assert.Equal(t, core.CodeBulkInvalidState, core.CodeOf(err), "none of the oldest 1,000 has finished")
+	assert.Equal(t, 1100, count(), "the refusal removed nothing")
+}
+
+// A running bulk cancelled and then removed while the runner is busy with
+// an earlier bulk's emails (its round had already listed it) has nothing
+// left to run: the round goes on to the bulks after it, another
+// identity's here, instead of failing with the store's "not found".
+func TestRemovedBulkDoesNotStopTheRound(t *testing.T) {
+	e := newCoreEnv(t)
+	c := e.steppedUpRoot(e.prog, "root@example.com")
+	other := e.steppedUpRoot(e.prog, "other@example.com")
+	u, err := e.svc.CreateUser(e.ctx, c, newUsers("inv", 1)[0])
+	require.NoError(t, err)
+	a, err := e.svc.SubmitUserInviteBulk(e.ctx, c, []string{u.ID})
+	require.NoError(t, err)
+	x, err := e.svc.SubmitUserCreateBulk(e.ctx, c, newUsers("x", 1))
+	require.NoError(t, err)
+	v, err := e.svc.SubmitUserCreateBulk(e.ctx, other, newUsers("v", 1))
+	require.NoError(t, err)
+	for range 98 { // the identity keeps 100 bulks: a, x and these
+		_, err := e.svc.SubmitUserCreateBulk(e.ctx, c, newUsers("f", 1))
+		require.NoError(t, err)
+	}
+	for _, b := range []*core.Bulk{a, x} {
+		require.NoError(t, e.svc.ExecuteBulk(e.ctx, c, b.ID, ""))
+	}
+	require.NoError(t, e.svc.ExecuteBulk(e.ctx, other, v.ID, ""))
+
+	mail := &gatedMail{open: make(chan struct{})}
+	runner, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams}, e.store,
+		core.Integrations{SMS: e.sms, Email: mail}, e.clock)
+	require.NoError(t, err)
+	done := make(chan error)
+	go func() { done <- runner.ProcessBulks(e.ctx) }()
+	require.Eventually(t, func() bool { return mail.inFlight.Load() == 1 }, 10*time.Second, time.Millisecond, "a's invite on its way")
+	// a has completed (its emails go after the commit) and x is cancelled:
+	// two submissions remove a, then x.
+	require.NoError(t, e.svc.CancelBulk(e.ctx, c, x.ID))
+	for range 2 {
+		_, err = e.svc.SubmitUserCreateBulk(e.ctx, c, newUsers("n", 1))
+		require.NoError(t, err)
+	}
+	_, err = e.svc.GetBulk(e.ctx, c, x.ID)
+	require.ErrorIs(t, err, core.ErrNotFound, "x is gone")
+	close(mail.open)
+	assert.NoError(t, <-done, "a bulk removed has nothing left to run")
+	assert.Equal(t, core.BulkCompleted, e.bulkRecord(v.ID).State, "the other identity's bulk had its turn")
+}
+
 // A chunk's invites are emailed bulkAfterParallel (8) at a time after its
 // commit, not one after another: a slow mail server holds the runner up an
 // eighth as long. The mail server here answers nobody until eight wait.
