@@ -273,12 +273,7 @@ func TestRemovedBulkDoesNotStopTheRound(t *testing.T) {
 	}
 	require.NoError(t, e.svc.ExecuteBulk(e.ctx, other, v.ID, ""))
 
-	mail := &gatedMail{open: make(chan struct{})}
-	runner, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams}, e.store,
-		core.Integrations{SMS: e.sms, Email: mail}, e.clock)
-	require.NoError(t, err)
-	done := make(chan error)
-	go func() { done <- runner.ProcessBulks(e.ctx) }()
+	mail, done := e.processBulksGated(t)
 	require.Eventually(t, func() bool { return mail.inFlight.Load() == 1 }, 10*time.Second, time.Millisecond, "a's invite on its way")
 	// a has completed (its emails go after the commit) and x is cancelled:
 	// two submissions remove a, then x.
@@ -309,12 +304,7 @@ func TestBulkEmailsGoInParallel(t *testing.T) {
 	b, err := e.svc.SubmitUserInviteBulk(e.ctx, root, ids)
 	require.NoError(t, err)
 	require.NoError(t, e.svc.ExecuteBulk(e.ctx, root, b.ID, ""))
-	mail := &gatedMail{open: make(chan struct{})}
-	runner, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams}, e.store,
-		core.Integrations{SMS: e.sms, Email: mail}, e.clock)
-	require.NoError(t, err)
-	done := make(chan error)
-	go func() { done <- runner.ProcessBulks(e.ctx) }()
+	mail, done := e.processBulksGated(t)
 	require.Eventually(t, func() bool { return mail.inFlight.Load() == 8 }, 10*time.Second, time.Millisecond, "eight emails at once")
 	close(mail.open)
 	require.NoError(t, <-done)
@@ -324,6 +314,18 @@ func TestBulkEmailsGoInParallel(t *testing.T) {
 }
 
 // gatedMail holds every email until open is closed, counting those in flight.
+// processBulksGated starts ProcessBulks on a service of e's store whose
+// emails wait until mail.open is closed; done says how the round ended.
+func (e *coreEnv) processBulksGated(t *testing.T) (*gatedMail, <-chan error) {
+	mail := &gatedMail{open: make(chan struct{})}
+	runner, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams}, e.store,
+		core.Integrations{SMS: e.sms, Email: mail}, e.clock)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- runner.ProcessBulks(e.ctx) }()
+	return mail, done
+}
+
 type gatedMail struct {
 	open                 chan struct{}
 	inFlight, most, sent atomic.Int64
