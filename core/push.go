@@ -193,12 +193,26 @@ func (s *Service) cancelPushChallenges(ctx context.Context, tx Tx, userID string
 		}
 	}
 	for _, c := range list {
-		c.State, c.Reason, c.ResolvedAt = PushCancelled, reason, now
-		if err := tx.UpdatePushChallenge(c); err != nil {
+		if err := s.cancelPush(ctx, tx, c, reason, now); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// cancelPush ends a challenge that may no longer be answered or collected
+// (a newer one, a revocation: reason), with the audit event that tells the
+// embedder (a step-up's or sign-in's DECLINED webhook) and, for a
+// confirmation, its failure.
+func (s *Service) cancelPush(ctx context.Context, tx Tx, c *PushChallenge, reason string, now time.Time) error {
+	c.State, c.Reason, c.ResolvedAt = PushCancelled, reason, now
+	if err := tx.UpdatePushChallenge(c); err != nil {
+		return err
+	}
+	if err := s.audit(ctx, tx, c.ProgrammeID, ActorSystem, "push.cancel", c.UserID, map[string]string{"challenge": c.ID, "kind": string(c.Kind), "reason": reason}); err != nil {
+		return err
+	}
+	return s.failPushConfirmation(ctx, tx, c, reason)
 }
 
 // pushChanged wakes the user's streams after a commit that ended challenges.

@@ -78,8 +78,7 @@ func (s *Service) makeRoomForPush(ctx context.Context, tx Tx, userID string, ses
 	pending := 0
 	for _, p := range list {
 		if sessionHash != nil && p.Kind == PushStepUp && bytes.Equal(p.SessionHash, sessionHash) {
-			p.State, p.Reason, p.ResolvedAt = PushCancelled, PushReasonSuperseded, now
-			if err := tx.UpdatePushChallenge(p); err != nil {
+			if err := s.cancelPush(ctx, tx, p, PushReasonSuperseded, now); err != nil {
 				return err
 			}
 			continue

@@ -208,10 +208,10 @@ var webhookBuilders = map[string]func(a *AuditEvent, w webhookSubject) []outEven
 		return []outEvent{w.stepup(a, smsChallengeID(a), string(ChannelSMS), statusExpired)}
 	},
 	"push.expire": func(a *AuditEvent, w webhookSubject) []outEvent {
-		if PushKind(a.Details["kind"]) != PushStepUp {
-			return nil // Weavr's LoginEvent has no EXPIRED
-		}
-		return []outEvent{w.stepup(a, a.Details["challenge"], string(ChannelBiometric), statusExpired)}
+		return w.pushOutcome(a, statusExpired)
+	},
+	"push.cancel": func(a *AuditEvent, w webhookSubject) []outEvent {
+		return w.pushOutcome(a, statusDeclined) // a newer challenge or a revocation: it can no longer pass
 	},
 	"push.approve": func(a *AuditEvent, w webhookSubject) []outEvent {
 		if PushKind(a.Details["kind"]) != PushStepUp {
@@ -220,13 +220,7 @@ var webhookBuilders = map[string]func(a *AuditEvent, w webhookSubject) []outEven
 		return []outEvent{w.stepup(a, a.Details["challenge"], string(ChannelBiometric), statusVerified)}
 	},
 	"push.decline": func(a *AuditEvent, w webhookSubject) []outEvent {
-		switch PushKind(a.Details["kind"]) {
-		case PushLogin:
-			return []outEvent{w.login(a, string(ChannelBiometric), statusDeclined)}
-		case PushConfirm:
-			return nil // its confirmation.failed says it
-		}
-		return []outEvent{w.stepup(a, a.Details["challenge"], string(ChannelBiometric), statusDeclined)}
+		return w.pushOutcome(a, statusDeclined)
 	},
 	"factor.enrol": func(a *AuditEvent, w webhookSubject) []outEvent {
 		evs := []outEvent{w.enrolment(a, Channel(a.Details["channel"]), statusActive)}
@@ -269,6 +263,19 @@ var webhookBuilders = map[string]func(a *AuditEvent, w webhookSubject) []outEven
 	"security.sign_count_regression": ownEvent(EventSecurityAlert),
 	"confirmation.verify":            ownEvent(EventConfirmation),
 	"confirmation.failed":            ownEvent(EventConfirmation),
+}
+
+// pushOutcome is the event of a push challenge that ended unapproved with
+// status: a biometric sign-in's login or a step-up's stepup; a
+// confirmation's comes from its confirmation.failed.
+func (w webhookSubject) pushOutcome(a *AuditEvent, status string) []outEvent {
+	switch PushKind(a.Details["kind"]) {
+	case PushLogin:
+		return []outEvent{w.login(a, string(ChannelBiometric), status)}
+	case PushStepUp:
+		return []outEvent{w.stepup(a, a.Details["challenge"], string(ChannelBiometric), status)}
+	}
+	return nil
 }
 
 func declinedLogin(a *AuditEvent, w webhookSubject) []outEvent {

@@ -800,17 +800,8 @@ func TestWebhookSenderRefusesPrivateAtDial(t *testing.T) {
 // push to the same user notices it first.
 func TestWebhookStepUpExpired(t *testing.T) {
 	e := newHookEnv(t, core.EventStepUp)
-	set := e.prog.Settings
-	set.Biometrics = true
-	prog, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, set)
-	require.NoError(t, err)
-	e.prog = prog
-	sms := e.enrolled(e.prog, "ada@acme.test")
+	sms := e.biometricRoot("ada@acme.test")
 	require.NoError(t, e.svc.StepUpSMS(e.ctx, sms, ""))
-	require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error { // as if Ada had enrolled her phone
-		return tx.PutFactor(&core.Factor{UserID: sms.User.ID, Channel: core.ChannelBiometric, Status: core.FactorActive,
-			CredentialID: []byte("credential-ada"), CreatedAt: hookT0, UpdatedAt: hookT0})
-	}))
 	var first []string
 	for range 2 {
 		ch, err := e.svc.StepUpPush(e.ctx, e.caller(e.prog, e.login(e.prog, "ada@acme.test")), "Create user bea@acme.test", "")
@@ -853,6 +844,72 @@ func TestWebhookStepUpExpired(t *testing.T) {
 			assert.Equal(t, core.PushExpired, ch.State)
 		}
 	}
+}
+
+// biometricRoot turns biometrics on for the programme and returns the
+// session of a root user enrolled for codes by SMS and with a biometric
+// factor, as if they had enrolled their phone.
+func (e *hookEnv) biometricRoot(email string) *core.Caller {
+	e.t.Helper()
+	set := e.prog.Settings
+	set.Biometrics = true
+	prog, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, set)
+	require.NoError(e.t, err)
+	e.prog = prog
+	c := e.enrolled(e.prog, email)
+	require.NoError(e.t, e.store.Update(e.ctx, func(tx core.Tx) error {
+		return tx.PutFactor(&core.Factor{UserID: c.User.ID, Channel: core.ChannelBiometric, Status: core.FactorActive,
+			CredentialID: []byte("credential-" + email), CreatedAt: hookT0, UpdatedAt: hookT0})
+	}))
+	return c
+}
+
+// TestWebhookPushEndedUnapproved: a biometric sign-in nobody approved is
+// told as a LoginEvent EXPIRED; a push step-up its session asked again for,
+// and a sign-in and a step-up still pending when the user was locked out,
+// as DECLINED: a Weavr client waiting on any of them learns it will not pass.
+func TestWebhookPushEndedUnapproved(t *testing.T) {
+	e := newHookEnv(t, core.EventLogin, core.EventStepUp)
+	e.biometricRoot("ada@acme.test")
+	_, err := e.svc.LoginViaBiometrics(e.ctx, e.prog, "ada@acme.test", "")
+	require.NoError(t, err)
+	e.clock.Advance(10 * time.Minute)
+	require.NoError(t, e.svc.Sweep(e.ctx))
+
+	ada := e.caller(e.prog, e.login(e.prog, "ada@acme.test"))
+
+	superseded, err := e.svc.StepUpPush(e.ctx, ada, "Create user bea@acme.test", "")
+	require.NoError(t, err)
+	pending, err := e.svc.StepUpPush(e.ctx, ada, "Create user bea@acme.test", "")
+	require.NoError(t, err)
+	signIn, err := e.svc.LoginViaBiometrics(e.ctx, e.prog, "ada@acme.test", "")
+	require.NoError(t, err)
+	for range 5 {
+		_, _ = e.svc.Login(e.ctx, e.prog, "ada@acme.test", "wrong-password")
+	}
+	_, err = e.svc.CollectBiometricLogin(e.ctx, e.prog, signIn.Challenge.ID, signIn.Secret)
+	require.Error(t, err, "a cancelled sign-in gives no token")
+	drain(t, e.worker(nil))
+
+	doc, err := openapi3.NewLoader().LoadFromData(assets.OpenAPI())
+	require.NoError(t, err)
+	var got []string
+	for _, r := range e.rcv.all() {
+		require.NoError(t, e.verifier().Verify(r.Header, r.Body))
+		var body map[string]any
+		require.NoError(t, json.Unmarshal(r.Body, &body))
+		require.NoError(t, doc.Components.Schemas[webhookSchemas[r.Path]].Value.VisitJSON(body), "%s", r.Body)
+		if body["type"] == "PASSWORD" {
+			continue // the wrong passwords' DECLINED
+		}
+		ev := r.Path + " " + body["status"].(string)
+		if id, ok := body["challengeId"].(string); ok {
+			ev += " " + id
+		}
+		got = append(got, ev)
+	}
+	assert.Equal(t, []string{"/login/watch EXPIRED", "/stepup/watch DECLINED " + superseded.ID,
+		"/stepup/watch DECLINED " + pending.ID, "/login/watch DECLINED"}, got)
 }
 
 // TestWebhookFanOutFailureHoldsBackOneProgramme: an audit event whose

@@ -129,19 +129,44 @@ func TestConfirmPushExpired(t *testing.T) {
 	e.inst.Clock.Advance(e.pushRecord(cp.SCAChallengeID).ExpiresAt.Sub(e.inst.Clock.Now()) + time.Second)
 
 	require.NoError(t, e.inst.Service.Sweep(ctx))
+	assert.Equal(t, "EXPIRED", e.confirmationOutcome(cp.SCAChallengeID))
+	r, err := e.api.Resource(ctx, client.ResourceSends, "7001")
+	require.NoError(t, err)
+	assert.Equal(t, client.ResourcePending, r.State)
+	assert.Equal(t, core.PushExpired, e.pushRecord(cp.SCAChallengeID).State)
+}
+
+// A new device replaces the one a push confirmation went to: the challenge
+// is cancelled and its confirmation fails at once (its webhook event says
+// why), instead of staying pending until it expires.
+func TestConfirmPushCancelledByNewDevice(t *testing.T) {
+	e, _, requester := pushConfirmFixture(t)
+	ctx := context.Background()
+	cp, err := requester.ConfirmPush(ctx, client.ResourceSends, []string{"7001"})
+	require.NoError(t, err)
+
+	e.newDevice("phone-2", "ada@acme.test").enrol()
+	assert.Equal(t, core.PushReasonDeviceChanged, e.confirmationOutcome(cp.SCAChallengeID))
+	ch := e.pushRecord(cp.SCAChallengeID)
+	assert.Equal(t, core.PushCancelled, ch.State)
+	assert.Equal(t, core.PushReasonDeviceChanged, ch.Reason)
+	r, err := e.api.Resource(ctx, client.ResourceSends, "7001")
+	require.NoError(t, err)
+	assert.Equal(t, client.ResourcePending, r.State)
+}
+
+// confirmationOutcome is the outcome the audit log records for a
+// confirmation that failed, "" while it has not.
+func (e *bioEnv) confirmationOutcome(id string) string {
 	var outcome string
-	require.NoError(t, e.inst.Store.View(ctx, func(tx core.ReadTx) error {
+	require.NoError(e.t, e.inst.Store.View(context.Background(), func(tx core.ReadTx) error {
 		evs, err := tx.AuditEvents(e.inst.Programme.ID, 0, 1000)
 		for _, ev := range evs {
-			if ev.Action == "confirmation.failed" && ev.Details["challenge"] == cp.SCAChallengeID {
+			if ev.Action == "confirmation.failed" && ev.Details["challenge"] == id {
 				outcome = ev.Details["outcome"]
 			}
 		}
 		return err
 	}))
-	assert.Equal(t, "EXPIRED", outcome)
-	r, err := e.api.Resource(ctx, client.ResourceSends, "7001")
-	require.NoError(t, err)
-	assert.Equal(t, client.ResourcePending, r.State)
-	assert.Equal(t, core.PushExpired, e.pushRecord(cp.SCAChallengeID).State)
+	return outcome
 }
