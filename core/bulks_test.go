@@ -187,6 +187,44 @@ func TestBulksKeptPerIdentity(t *testing.T) {
 	assert.NoError(t, err, "another identity keeps its own")
 }
 
+// Parallel submissions on an identity holding 100 bulks, five of them
+// finished: exactly five are accepted, each removing a finished one, and the
+// identity still holds 100; the rest are refused with nothing removed.
+func TestBulksKeptUnderParallelSubmissions(t *testing.T) {
+	e := newCoreEnv(t)
+	c := e.steppedUpRoot(e.prog, "root@example.com")
+	var ids []string
+	for range 100 {
+		b, err := e.svc.SubmitUserCreateBulk(e.ctx, c, newUsers("k", 1))
+		require.NoError(t, err)
+		ids = append(ids, b.ID)
+	}
+	for _, i := range []int{3, 20, 41, 77, 99} {
+		require.NoError(t, e.svc.CancelBulk(e.ctx, c, ids[i]))
+	}
+	var accepted, refused atomic.Int32
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			_, err := e.svc.SubmitUserCreateBulk(e.ctx, c, newUsers("p", 1))
+			switch {
+			case err == nil:
+				accepted.Add(1)
+			case core.CodeOf(err) == core.CodeBulkInvalidState:
+				refused.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int32(5), accepted.Load())
+	assert.Equal(t, int32(11), refused.Load())
+	_, n, err := e.svc.ListBulks(e.ctx, c, "", 0, 10)
+	require.NoError(t, err)
+	assert.Equal(t, 100, n)
+}
+
 // An identity that kept more bulks than 100 before they were kept, far
 // more than one page, every one finished, can still submit: each
 // submission removes up to ten of the oldest finished ones, and the
