@@ -330,19 +330,19 @@ func benchmarkLogin(b *testing.B, clients, replicas int) {
 	peak, stop := sampleHeap()
 	steal := measureSteal(b)
 	var (
-		floods        []loadgen.Result
-		rawTime, busy time.Duration
+		floods            []loadgen.Result
+		rawTime, busy, db time.Duration
 	)
 	b.ResetTimer()
 	for range rounds {
 		b.StopTimer()
 		rawTime += rawHashTime(b, perRound)
 		b.StartTimer()
-		cpu := processCPU()
+		cpu, dbCPU := processCPU(), postgresCPU(b)
 		floods = append(floods, loadgen.Run(context.Background(), loadgen.Config{Workers: clients, Requests: perRound, Do: func(ctx context.Context, _, _ int) error {
 			return c.do(ctx, "POST", "/multi/login_with_password", "", map[string]any{"email": "root@bench.test", "password": map[string]any{"value": testPassword}}, 200, nil)
 		}}))
-		busy += processCPU() - cpu
+		busy, db = busy+processCPU()-cpu, db+postgresCPU(b)-dbCPU
 	}
 	b.StopTimer()
 	steal()
@@ -351,6 +351,9 @@ func benchmarkLogin(b *testing.B, clients, replicas int) {
 	raw := float64(rounds*perRound) / rawTime.Seconds()
 	report(b, res)
 	b.ReportMetric(100*busy.Seconds()/res.Elapsed.Seconds()/float64(runtime.GOMAXPROCS(0)), "cpu-busy-%")
+	if teststore.OnPostgres() {
+		b.ReportMetric(float64(db.Microseconds())/float64(res.Requests), "postgres-cpu-us/req")
+	}
 	b.ReportMetric(raw, "raw-hashes/s")
 	b.ReportMetric(100*res.PerSecond()/raw, "%-of-raw")
 	b.ReportMetric(float64(peak.Load()-base.HeapInuse)/(1<<20), "peak-heap-growth-MiB")
