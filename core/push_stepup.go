@@ -78,7 +78,10 @@ func (s *Service) makeRoomForPush(ctx context.Context, tx Tx, userID string, ses
 	pending := 0
 	for _, p := range list {
 		if sessionHash != nil && p.Kind == PushStepUp && bytes.Equal(p.SessionHash, sessionHash) {
-			if err := s.cancelPush(ctx, tx, p, PushReasonSuperseded, now); err != nil {
+			// No audit event or webhook: the session asking again knows, and
+			// one would let a session flood the user's webhook queue.
+			p.State, p.Reason, p.ResolvedAt = PushCancelled, PushReasonSuperseded, now
+			if err := tx.UpdatePushChallenge(p); err != nil {
 				return err
 			}
 			continue
