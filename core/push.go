@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -160,19 +161,33 @@ func (s *Service) pendingPush(ctx context.Context, tx Tx, userID string, now tim
 	return live, nil
 }
 
-// expirePush stores a pending challenge that expired as EXPIRED, with the
-// audit event that tells the embedder (a step-up's EXPIRED webhook). Whoever
-// notices first records it: a later look at the user's challenges, or the
-// sweep (expireChallenges).
+// expirePush stores a pending challenge that expired as EXPIRED (endPush:
+// a step-up's or sign-in's EXPIRED webhook). Whoever notices first records
+// it: a later look at the user's challenges, or the sweep
+// (expireChallenges).
 func (s *Service) expirePush(ctx context.Context, tx Tx, c *PushChallenge) error {
-	c.State, c.ResolvedAt = PushExpired, c.ExpiresAt
+	return s.endPush(ctx, tx, c, PushExpired, "", ActorSystem, c.ExpiresAt)
+}
+
+// pushEndActions is the audit action of each way a challenge ends unapproved.
+var pushEndActions = map[PushState]string{PushExpired: "push.expire", PushCancelled: "push.cancel", PushDeclined: "push.decline"}
+
+// endPush stores a challenge as ended unapproved (state, for reason) at at,
+// with the audit event by actor that tells the embedder (webhookBuilders)
+// and, for a confirmation, its failure.
+func (s *Service) endPush(ctx context.Context, tx Tx, c *PushChallenge, state PushState, reason, actor string, at time.Time) error {
+	c.State, c.Reason, c.ResolvedAt = state, reason, at
 	if err := tx.UpdatePushChallenge(c); err != nil {
 		return err
 	}
-	if err := s.audit(ctx, tx, c.ProgrammeID, ActorSystem, "push.expire", c.UserID, map[string]string{"challenge": c.ID, "kind": string(c.Kind)}); err != nil {
+	details := map[string]string{"challenge": c.ID, "kind": string(c.Kind)}
+	if reason != "" {
+		details["reason"] = reason
+	}
+	if err := s.audit(ctx, tx, c.ProgrammeID, actor, pushEndActions[state], c.UserID, details); err != nil {
 		return err
 	}
-	return s.failPushConfirmation(ctx, tx, c, string(PushExpired))
+	return s.failPushConfirmation(ctx, tx, c, cmp.Or(reason, string(state)))
 }
 
 // cancelPushChallenges ends, as the revocation policy says (revoke), the
@@ -193,26 +208,11 @@ func (s *Service) cancelPushChallenges(ctx context.Context, tx Tx, userID string
 		}
 	}
 	for _, c := range list {
-		if err := s.cancelPush(ctx, tx, c, reason, now); err != nil {
+		if err := s.endPush(ctx, tx, c, PushCancelled, reason, ActorSystem, now); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// cancelPush ends a challenge that may no longer be answered or collected
-// (a newer one, a revocation: reason), with the audit event that tells the
-// embedder (a step-up's or sign-in's DECLINED webhook) and, for a
-// confirmation, its failure.
-func (s *Service) cancelPush(ctx context.Context, tx Tx, c *PushChallenge, reason string, now time.Time) error {
-	c.State, c.Reason, c.ResolvedAt = PushCancelled, reason, now
-	if err := tx.UpdatePushChallenge(c); err != nil {
-		return err
-	}
-	if err := s.audit(ctx, tx, c.ProgrammeID, ActorSystem, "push.cancel", c.UserID, map[string]string{"challenge": c.ID, "kind": string(c.Kind), "reason": reason}); err != nil {
-		return err
-	}
-	return s.failPushConfirmation(ctx, tx, c, reason)
 }
 
 // pushChanged wakes the user's streams after a commit that ended challenges.

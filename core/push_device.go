@@ -303,15 +303,8 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 		}
 		resolved = cur
 		if number != cur.Number {
-			cur.State, cur.Reason, cur.ResolvedAt = PushDeclined, PushReasonWrongNumber, now
 			outcome = Conflict(CodeCodeInvalid)
-			if err := tx.UpdatePushChallenge(cur); err != nil {
-				return err
-			}
-			if err := s.failPushConfirmation(ctx, tx, cur, PushReasonWrongNumber); err != nil {
-				return err
-			}
-			return s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.decline", u.ID, map[string]string{"challenge": id, "kind": string(cur.Kind), "reason": PushReasonWrongNumber})
+			return s.endPush(ctx, tx, cur, PushDeclined, PushReasonWrongNumber, u.ID, now)
 		}
 		if cur.Kind == PushConfirm {
 			conf, err := tx.Confirmation(cur.ID)
@@ -421,19 +414,12 @@ func (s *Service) DeclinePush(ctx context.Context, c *Caller, id, reason string)
 		if err := pushStateError(ch, now); err != nil && !(reason == PushReasonNotMe && ch.StateAt(now) == PushExpired) {
 			return err
 		}
-		ch.State, ch.Reason, ch.ResolvedAt = PushDeclined, reason, now
 		resolved = ch
-		if err := tx.UpdatePushChallenge(ch); err != nil {
+		if err := s.endPush(ctx, tx, ch, PushDeclined, reason, c.User.ID, now); err != nil {
 			return err
 		}
 		u, err := tx.User(ch.UserID)
 		if err != nil {
-			return err
-		}
-		if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "push.decline", u.ID, map[string]string{"challenge": id, "kind": string(ch.Kind), "reason": reason}); err != nil {
-			return err
-		}
-		if err := s.failPushConfirmation(ctx, tx, ch, reason); err != nil {
 			return err
 		}
 		if reason != PushReasonNotMe {

@@ -211,7 +211,7 @@ var webhookBuilders = map[string]func(a *AuditEvent, w webhookSubject) []outEven
 		return w.pushOutcome(a, statusExpired)
 	},
 	"push.cancel": func(a *AuditEvent, w webhookSubject) []outEvent {
-		return w.pushOutcome(a, statusDeclined) // a newer challenge or a revocation: it can no longer pass
+		return w.pushOutcome(a, statusDeclined) // a revocation: it can no longer pass
 	},
 	"push.approve": func(a *AuditEvent, w webhookSubject) []outEvent {
 		if PushKind(a.Details["kind"]) != PushStepUp {
