@@ -169,12 +169,13 @@ func (s *Service) ConfirmSMS(ctx context.Context, c *Caller, t ResourceType, ids
 		return "", err
 	}
 	var (
-		id   string
-		user *User
-		rs   []*Resource
+		id    string
+		user  *User
+		rs    []*Resource
+		woken []string
 	)
 	err = s.updateAs(ctx, c, func(tx Tx) error {
-		id, user, rs = "", nil, nil
+		id, user, rs, woken = "", nil, nil, nil
 		now := s.clock.Now()
 		u, err := challengedUser(tx, c, now)
 		if err != nil {
@@ -204,10 +205,11 @@ func (s *Service) ConfirmSMS(ctx context.Context, c *Caller, t ResourceType, ids
 		if err := s.spend(tx, s.smsBudgets(u)...); err != nil {
 			return err // nothing is written or sent
 		}
-		conf, err := s.newConfirmation(ctx, tx, c, t, rs, ChannelSMS, now)
+		conf, superseded, err := s.newConfirmation(ctx, tx, c, t, rs, ChannelSMS, now)
 		if err != nil {
 			return err
 		}
+		woken = superseded
 		conf.Nonce, conf.CodeHash, conf.MaxAttempts = nonce, codeHash, c.Programme.Settings.AttemptsPerChallenge()
 		for _, r := range rs {
 			r.Codes, r.LastCodeAt = r.Codes+1, now
@@ -220,6 +222,9 @@ func (s *Service) ConfirmSMS(ctx context.Context, c *Caller, t ResourceType, ids
 	})
 	if err != nil {
 		return "", internal("issue confirmation challenge", err)
+	}
+	for _, u := range woken {
+		s.pushChanged(ctx, u)
 	}
 	text := fmt.Sprintf("%s: your code %s confirms %s. Never share it with anyone.\n\n@%s #%s",
 		c.Programme.Name, code, smsList(rs), s.cfg.OriginHost, code)
@@ -242,11 +247,14 @@ func (s *Service) ConfirmPush(ctx context.Context, c *Caller, t ResourceType, id
 		return nil, err
 	}
 	number, choices, salt := newPushNumbers()
-	var out *PushChallenge
+	var (
+		out   *PushChallenge
+		woken []string
+	)
 	err := s.updateAs(ctx, c, func(tx Tx) error {
-		out = nil
+		out, woken = nil, nil
 		now := s.clock.Now()
-		u, err := pushedUser(tx, c, now)
+		u, err := s.pushedUser(tx, c, now)
 		if err != nil {
 			return err
 		}
@@ -254,10 +262,11 @@ func (s *Service) ConfirmPush(ctx context.Context, c *Caller, t ResourceType, id
 		if err != nil {
 			return err
 		}
-		conf, err := s.newConfirmation(ctx, tx, c, t, rs, ChannelBiometric, now)
+		conf, superseded, err := s.newConfirmation(ctx, tx, c, t, rs, ChannelBiometric, now)
 		if err != nil {
 			return err
 		}
+		woken = superseded
 		if err := s.makeRoomForPush(ctx, tx, u.ID, nil, now); err != nil {
 			return err
 		}
@@ -277,6 +286,9 @@ func (s *Service) ConfirmPush(ctx context.Context, c *Caller, t ResourceType, id
 	})
 	if err != nil {
 		return nil, internal("issue confirmation push", err)
+	}
+	for _, u := range woken {
+		s.pushChanged(ctx, u)
 	}
 	s.publishPush(ctx, PushEvent{Kind: PushEventChallenge, UserID: out.UserID, ChallengeID: out.ID})
 	return out, nil
@@ -395,8 +407,12 @@ func (s *Service) settleConfirmation(ctx context.Context, tx Tx, conf *Confirmat
 	return false, s.failConfirmation(ctx, tx, conf, PushReasonResourcesChanged)
 }
 
-// failConfirmation ends a confirmation unverified, for reason.
+// failConfirmation ends a pending confirmation unverified, for reason; one
+// that has already ended keeps its one outcome.
 func (s *Service) failConfirmation(ctx context.Context, tx Tx, conf *Confirmation, reason string) error {
+	if conf.State != ChallengePending {
+		return nil
+	}
 	conf.State = ChallengeFailed
 	if err := tx.PutConfirmation(conf); err != nil {
 		return err
@@ -472,32 +488,25 @@ func pendingResources(tx ReadTx, c *Caller, t ResourceType, ids []string) ([]*Re
 	return rs, nil
 }
 
-// newConfirmation starts a confirmation of rs for the caller, superseding
-// the push challenges still pending for any of them.
-func (s *Service) newConfirmation(ctx context.Context, tx Tx, c *Caller, t ResourceType, rs []*Resource, ch Channel, now time.Time) (*Confirmation, error) {
+// newConfirmation starts a confirmation of rs for the caller. The
+// confirmations still pending for any of them fail as SUPERSEDED; woken
+// lists the users whose push challenge that cancelled, whose devices the
+// caller wakes after the commit (pushChanged).
+func (s *Service) newConfirmation(ctx context.Context, tx Tx, c *Caller, t ResourceType, rs []*Resource, ch Channel, now time.Time) (conf *Confirmation, woken []string, err error) {
 	for _, r := range rs {
-		if r.ChallengeID == "" {
-			continue
-		}
-		p, err := tx.PushChallenge(r.ChallengeID)
-		if errors.Is(err, ErrRecordNotFound) {
-			continue // an SMS confirmation
-		}
+		user, err := s.supersedeConfirmation(ctx, tx, c, r.ChallengeID, now)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if p.StateAt(now) == PushPending {
-			p.State, p.Reason, p.ResolvedAt = PushCancelled, PushReasonSuperseded, now
-			if err := tx.UpdatePushChallenge(p); err != nil {
-				return nil, err
-			}
+		if user != "" {
+			woken = append(woken, user)
 		}
 	}
 	id, err := tx.NextID()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	conf := &Confirmation{
+	conf = &Confirmation{
 		ID: id, ProgrammeID: c.Programme.ID, UserID: c.User.ID, IdentityID: c.Session.IdentityID,
 		SessionHash: c.Session.TokenHash, Channel: ch, ResourceType: t, Binding: confirmationBinding(t, rs),
 		IssuedAt: now, ExpiresAt: now.Add(s.cfg.ChallengeTTL), State: ChallengePending,
@@ -505,7 +514,31 @@ func (s *Service) newConfirmation(ctx context.Context, tx Tx, c *Caller, t Resou
 	for _, r := range rs {
 		conf.ResourceIDs = append(conf.ResourceIDs, r.ID)
 	}
-	return conf, s.auditConfirmation(ctx, tx, conf, "confirmation.issue", string(ResourcePending))
+	return conf, woken, s.auditConfirmation(ctx, tx, conf, "confirmation.issue", string(ResourcePending))
+}
+
+// supersedeConfirmation fails confirmation id, if it is still pending at
+// now, as SUPERSEDED by the caller's new one. pushed is the user whose push
+// challenge that cancelled, if any.
+func (s *Service) supersedeConfirmation(ctx context.Context, tx Tx, c *Caller, id string, now time.Time) (pushed string, err error) {
+	if id == "" {
+		return "", nil
+	}
+	conf, err := tx.Confirmation(id)
+	if errors.Is(err, ErrRecordNotFound) {
+		return "", nil
+	}
+	if err != nil || conf.State != ChallengePending || !now.Before(conf.ExpiresAt) {
+		return "", err
+	}
+	if conf.Channel != ChannelBiometric {
+		return "", s.failConfirmation(ctx, tx, conf, PushReasonSuperseded)
+	}
+	p, err := tx.PushChallenge(id)
+	if err != nil || p.StateAt(now) != PushPending {
+		return "", err
+	}
+	return p.UserID, s.endPush(ctx, tx, p, PushCancelled, PushReasonSuperseded, c.User.ID, now)
 }
 
 // putConfirmation stores a new confirmation and points its resources at it.

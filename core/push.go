@@ -119,9 +119,11 @@ func pushStateError(c *PushChallenge, now time.Time) error {
 	}
 }
 
-// pushedUser is challengedUser for a push challenge: the user must also
-// have an ACTIVE biometric factor (a linked phone to ask).
-func pushedUser(tx ReadTx, c *Caller, now time.Time) (*User, error) {
+// pushedUser is challengedUser for a new push step-up or confirmation: the
+// user must also have an ACTIVE biometric factor (a linked phone to ask),
+// and the prompt is spent from the user's budget
+// (RateLimits.PushPromptsPerUser).
+func (s *Service) pushedUser(tx Tx, c *Caller, now time.Time) (*User, error) {
 	u, err := challengedUser(tx, c, now)
 	if err != nil {
 		return nil, err
@@ -129,7 +131,7 @@ func pushedUser(tx ReadTx, c *Caller, now time.Time) (*User, error) {
 	if _, err := activeBiometric(tx, u.ID); err != nil {
 		return nil, err
 	}
-	return u, nil
+	return u, s.spend(tx, newBudget("push-prompt", u.ProgrammeID, "user:"+u.ID, s.cfg.RateLimits.PushPromptsPerUser))
 }
 
 // activeBiometric returns the user's ACTIVE biometric factor or CHANNEL_NOT_REGISTERED.
@@ -191,7 +193,8 @@ func (s *Service) endPush(ctx context.Context, tx Tx, c *PushChallenge, state Pu
 }
 
 // cancelPushChallenges ends, as the revocation policy says (revoke), the
-// user's pending challenges and their sign-ins approved but not collected:
+// user's pending challenges and their sign-ins approved but not collected
+// (those still collectable: pushCollectWindow):
 // whoever started one must not get a session out of it after a revocation.
 func (s *Service) cancelPushChallenges(ctx context.Context, tx Tx, userID string, now time.Time, reason string) error {
 	list, err := s.pendingPush(ctx, tx, userID, now)
@@ -203,7 +206,7 @@ func (s *Service) cancelPushChallenges(ctx context.Context, tx Tx, userID string
 		return err
 	}
 	for _, c := range kept {
-		if c.Kind == PushLogin && c.State == PushApproved && !c.Collected {
+		if c.Kind == PushLogin && c.State == PushApproved && !c.Collected && now.Before(c.ResolvedAt.Add(pushCollectWindow)) {
 			list = append(list, c)
 		}
 	}

@@ -411,11 +411,20 @@ func (s *Service) DeclinePush(ctx context.Context, c *Caller, id, reason string)
 			return err
 		}
 		now := s.clock.Now()
-		if err := pushStateError(ch, now); err != nil && !(reason == PushReasonNotMe && ch.StateAt(now) == PushExpired) {
+		expired := ch.StateAt(now) == PushExpired
+		if err := pushStateError(ch, now); err != nil && !(reason == PushReasonNotMe && expired) {
 			return err
 		}
 		resolved = ch
-		if err := s.endPush(ctx, tx, ch, PushDeclined, reason, c.User.ID, now); err != nil {
+		switch {
+		case !expired:
+			err = s.endPush(ctx, tx, ch, PushDeclined, reason, c.User.ID, now)
+		case ch.State == PushPending: // nobody has recorded the expiry yet
+			err = s.expirePush(ctx, tx, ch)
+		}
+		// An expired challenge keeps its one outcome (EXPIRED); the NOT_ME
+		// below still revokes and alerts.
+		if err != nil {
 			return err
 		}
 		u, err := tx.User(ch.UserID)

@@ -36,7 +36,7 @@ func (s *Service) StepUpPush(ctx context.Context, c *Caller, summary, operation 
 	err = s.updateAs(ctx, c, func(tx Tx) error {
 		out = nil
 		now := s.clock.Now()
-		u, err := pushedUser(tx, c, now)
+		u, err := s.pushedUser(tx, c, now)
 		if err != nil {
 			return err
 		}

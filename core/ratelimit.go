@@ -41,6 +41,10 @@ type RateLimits struct {
 	// decoy challenge like an unknown email's, so that nobody can flood a
 	// user's device with prompts (push fatigue) and the answer tells nothing.
 	BiometricSignInPerEmail RateLimit
+	// Push step-ups and push confirmations per user, whoever asks: each wakes
+	// the user's phone and may end in a webhook, so that nobody holding a
+	// session can wear the user down with prompts or flood the embedder.
+	PushPromptsPerUser RateLimit
 	// Access tokens one sign-in exchanges itself for (POST /multi/access_token):
 	// each is a stored session, so a stolen token cannot fill the store.
 	AccessTokensPerSignIn RateLimit
@@ -75,6 +79,7 @@ func DefaultRateLimits() RateLimits {
 		InvitePerIP:             RateLimit{Requests: 30, Window: 15 * time.Minute},
 		InviteWrongPerInvite:    RateLimit{Requests: 10, Window: time.Hour},
 		BiometricSignInPerEmail: RateLimit{Requests: 10, Window: time.Hour},
+		PushPromptsPerUser:      RateLimit{Requests: 30, Window: time.Hour},
 		AccessTokensPerSignIn:   RateLimit{Requests: 60, Window: time.Minute},
 		SearchesPerUser:         RateLimit{Requests: 60, Window: time.Minute},
 		// Ten bulks of the largest size a day, for the whole identity.
@@ -92,8 +97,9 @@ func (rl RateLimits) validate() error {
 		"TokenisePerIP": rl.TokenisePerIP, "TokenisePerProgramme": rl.TokenisePerProgramme,
 		"SMSPerNumber": rl.SMSPerNumber, "SMSPerUser": rl.SMSPerUser, "EmailPerAddress": rl.EmailPerAddress,
 		"InvitePerIP": rl.InvitePerIP, "InviteWrongPerInvite": rl.InviteWrongPerInvite,
-		"BiometricSignInPerEmail": rl.BiometricSignInPerEmail, "AccessTokensPerSignIn": rl.AccessTokensPerSignIn,
-		"SearchesPerUser": rl.SearchesPerUser, "BulkOperationsPerIdentity": rl.BulkOperationsPerIdentity,
+		"BiometricSignInPerEmail": rl.BiometricSignInPerEmail, "PushPromptsPerUser": rl.PushPromptsPerUser,
+		"AccessTokensPerSignIn": rl.AccessTokensPerSignIn,
+		"SearchesPerUser":       rl.SearchesPerUser, "BulkOperationsPerIdentity": rl.BulkOperationsPerIdentity,
 		"InvitesPerIdentity": rl.InvitesPerIdentity,
 	} {
 		if l.Requests > 0 && l.Window < time.Second {

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -129,7 +130,7 @@ func TestConfirmPushExpired(t *testing.T) {
 	e.inst.Clock.Advance(e.pushRecord(cp.SCAChallengeID).ExpiresAt.Sub(e.inst.Clock.Now()) + time.Second)
 
 	require.NoError(t, e.inst.Service.Sweep(ctx))
-	assert.Equal(t, "EXPIRED", e.confirmationOutcome(cp.SCAChallengeID))
+	assert.Equal(t, []string{"EXPIRED"}, e.confirmationOutcomes(cp.SCAChallengeID))
 	r, err := e.api.Resource(ctx, client.ResourceSends, "7001")
 	require.NoError(t, err)
 	assert.Equal(t, client.ResourcePending, r.State)
@@ -146,7 +147,7 @@ func TestConfirmPushCancelledByNewDevice(t *testing.T) {
 	require.NoError(t, err)
 
 	e.newDevice("phone-2", "ada@acme.test").enrol()
-	assert.Equal(t, core.PushReasonDeviceChanged, e.confirmationOutcome(cp.SCAChallengeID))
+	assert.Equal(t, []string{core.PushReasonDeviceChanged}, e.confirmationOutcomes(cp.SCAChallengeID))
 	ch := e.pushRecord(cp.SCAChallengeID)
 	assert.Equal(t, core.PushCancelled, ch.State)
 	assert.Equal(t, core.PushReasonDeviceChanged, ch.Reason)
@@ -155,18 +156,81 @@ func TestConfirmPushCancelledByNewDevice(t *testing.T) {
 	assert.Equal(t, client.ResourcePending, r.State)
 }
 
-// confirmationOutcome is the outcome the audit log records for a
-// confirmation that failed, "" while it has not.
-func (e *bioEnv) confirmationOutcome(id string) string {
-	var outcome string
+// confirmationOutcomes are the outcomes the audit log records for a
+// confirmation that failed, in order: none while it has not, and never more
+// than one.
+func (e *bioEnv) confirmationOutcomes(id string) []string {
+	var outcomes []string
 	require.NoError(e.t, e.inst.Store.View(context.Background(), func(tx core.ReadTx) error {
 		evs, err := tx.AuditEvents(e.inst.Programme.ID, 0, 1000)
 		for _, ev := range evs {
 			if ev.Action == "confirmation.failed" && ev.Details["challenge"] == id {
-				outcome = ev.Details["outcome"]
+				outcomes = append(outcomes, ev.Details["outcome"])
 			}
 		}
 		return err
 	}))
-	return outcome
+	return outcomes
+}
+
+// An expired push confirmation the user then reports ("I did not do this")
+// keeps its one outcome: EXPIRED, told once, whether the sweep recorded the
+// expiry first or the report finds it; the report still ends every session
+// and raises the alert.
+func TestConfirmPushNotMeAfterExpiry(t *testing.T) {
+	for _, swept := range []bool{true, false} {
+		t.Run(fmt.Sprintf("swept=%v", swept), func(t *testing.T) {
+			e, phone, requester := pushConfirmFixture(t)
+			ctx := context.Background()
+			cp, err := requester.ConfirmPush(ctx, client.ResourceSends, []string{"7001"})
+			require.NoError(t, err)
+			e.inst.Clock.Advance(e.pushRecord(cp.SCAChallengeID).ExpiresAt.Sub(e.inst.Clock.Now()) + time.Second)
+			if swept {
+				require.NoError(t, e.inst.Service.Sweep(ctx))
+			}
+
+			device := e.login("ada@acme.test") // every session idled out meanwhile: the device signs in again
+			require.NoError(t, device.DeclinePush(ctx, cp.SCAChallengeID, client.DeclineNotMe))
+			assert.Equal(t, []string{"EXPIRED"}, e.confirmationOutcomes(cp.SCAChallengeID))
+			ch := e.pushRecord(cp.SCAChallengeID)
+			assert.Equal(t, core.PushExpired, ch.State)
+			assert.Empty(t, ch.Reason)
+			audit := e.audit()
+			assert.Contains(t, audit, "security.push_not_me")
+			assert.NotContains(t, audit, "push.decline")
+			_, err = device.PendingPush(ctx, phone.id, 0)
+			requireAPIError(t, err, http.StatusUnauthorized, "UNAUTHORIZED", "NOT_ME ended every session")
+		})
+	}
+}
+
+// A new challenge for a resource ends the one still pending for it, once:
+// a push one leaves the phone and fails as SUPERSEDED, an SMS one too; the
+// superseded push can no longer be approved.
+func TestConfirmationSuperseded(t *testing.T) {
+	e, phone, requester := pushConfirmFixture(t)
+	ctx := context.Background()
+	first, err := requester.ConfirmPush(ctx, client.ResourceSends, []string{"7001", "7002"})
+	require.NoError(t, err)
+	second, err := requester.ConfirmPush(ctx, client.ResourceSends, []string{"7002"})
+	require.NoError(t, err)
+
+	assert.Equal(t, []string{core.PushReasonSuperseded}, e.confirmationOutcomes(first.SCAChallengeID))
+	ch := e.pushRecord(first.SCAChallengeID)
+	assert.Equal(t, core.PushCancelled, ch.State)
+	assert.Equal(t, core.PushReasonSuperseded, ch.Reason)
+	pending, err := phone.s.PendingPush(ctx, phone.id, 0)
+	require.NoError(t, err)
+	require.Len(t, pending, 1, "only the new challenge is on the phone")
+	assert.Equal(t, second.SCAChallengeID, pending[0].ID)
+	_, err = phone.s.PushOptions(ctx, first.SCAChallengeID)
+	requireAPIError(t, err, http.StatusConflict, core.CodeStateInvalid, "the superseded push can no longer be signed")
+
+	sms, err := requester.ConfirmSMS(ctx, client.ResourceSends, []string{"7001", "7002"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{core.PushReasonSuperseded}, e.confirmationOutcomes(second.SCAChallengeID))
+	assert.Equal(t, []string{core.PushReasonSuperseded}, e.confirmationOutcomes(first.SCAChallengeID), "told once")
+	_, err = requester.ConfirmPush(ctx, client.ResourceSends, []string{"7001"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{core.PushReasonSuperseded}, e.confirmationOutcomes(sms))
 }

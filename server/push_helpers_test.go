@@ -139,6 +139,18 @@ func (e *bioEnv) pushRecord(id string) *core.PushChallenge {
 	return ch
 }
 
+// pushRecords returns the user's stored push challenges, oldest first.
+func (e *bioEnv) pushRecords(userID string) []*core.PushChallenge {
+	e.t.Helper()
+	var list []*core.PushChallenge
+	require.NoError(e.t, e.inst.Store.View(context.Background(), func(tx core.ReadTx) error {
+		var err error
+		list, err = tx.PushChallengesAfter(userID, "", 0)
+		return err
+	}))
+	return list
+}
+
 // emails returns the subjects of the emails in the outbox, newest first.
 func (e *bioEnv) emails() []string {
 	e.t.Helper()

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"testing"
@@ -107,4 +108,66 @@ func TestBiometricSignInPromptsAreBudgetedPerEmail(t *testing.T) {
 	bl, err := e.ui.LoginViaBiometrics(ctx, "ada@acme.test")
 	require.NoError(t, err)
 	assert.NotEmpty(t, e.pushRecord(bl.ChallengeID).UserID, "the next window prompts again")
+}
+
+// TestPushPromptsAreBudgetedPerUser: whoever holds one of the user's
+// sessions cannot wear the user down with push step-ups and confirmations
+// (asking again supersedes the last, so the pending cap never stops it).
+// Asks fired at once spend exactly the user's budget, each one over it is a
+// 429 that stores and wakes nothing, and the next window prompts again.
+func TestPushPromptsAreBudgetedPerUser(t *testing.T) {
+	const budget, asks = 5, 16
+	e := newBioEnv(t, func(o *testserver.Options) {
+		o.Config.RateLimits = &core.RateLimits{PushPromptsPerUser: core.RateLimit{Requests: budget, Window: time.Hour}}
+	})
+	ctx := context.Background()
+	userID := e.root("ada@acme.test")
+	e.newDevice("phone-1", "ada@acme.test").enrol()
+	_, err := e.api.RegisterResource(ctx, client.ResourceSends, "7001", client.ResourceRegistration{UserID: userID,
+		Amount: client.Amount{Currency: "GBP", Amount: 1250}, PayeeName: "Alice Example", PayeeAccount: "12345678"})
+	require.NoError(t, err)
+	now, err := e.api.AdvanceClock(ctx, 0)
+	require.NoError(t, err)
+	_, err = e.api.AdvanceClock(ctx, now.Truncate(time.Hour).Add(time.Hour+time.Second).Sub(now)) // a whole window ahead
+	require.NoError(t, err)
+	before := len(e.pushRecords(userID))
+
+	s := e.login("ada@acme.test")
+	var (
+		wg            sync.WaitGroup
+		mu            sync.Mutex
+		ok, limited   int
+		unexpectedErr []error
+	)
+	for i := range asks {
+		wg.Go(func() {
+			var err error
+			if i%2 == 0 {
+				_, err = s.StepUpPush(ctx, "")
+			} else {
+				_, err = s.ConfirmPush(ctx, client.ResourceSends, []string{"7001"})
+			}
+			var ae *client.Error
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests && ae.RetryAfter > 0:
+				limited++
+			default:
+				unexpectedErr = append(unexpectedErr, err)
+			}
+		})
+	}
+	wg.Wait()
+	require.Empty(t, unexpectedErr)
+	assert.Equal(t, budget, ok)
+	assert.Equal(t, asks-budget, limited)
+	assert.Len(t, e.pushRecords(userID), before+budget, "prompts stored in the window")
+
+	_, err = e.api.AdvanceClock(ctx, time.Hour)
+	require.NoError(t, err)
+	_, err = e.login("ada@acme.test").StepUpPush(ctx, "")
+	require.NoError(t, err, "the next window prompts again")
 }

@@ -682,6 +682,12 @@ func TestApprovedSignInNotCollected(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.ui.BiometricLoginToken(ctx, late.ChallengeID, late.Secret)
 	requireAPIError(t, err, http.StatusConflict, core.CodeCodeExpired, "collected too late")
+	// Past that window a revocation leaves it as it ended: approved, told once.
+	another, err := e.ui.LoginViaBiometrics(ctx, "bea@acme.test")
+	require.NoError(t, err)
+	require.NoError(t, phone.s.DeclinePush(ctx, another.ChallengeID, client.DeclineNotMe))
+	assert.Equal(t, core.PushApproved, e.pushRecord(late.ChallengeID).State)
+	assert.Equal(t, core.PushReasonNotMe, e.pushRecord(another.ChallengeID).Reason)
 }
 
 // TestDeactivationEndsPendingPush: deactivating a user cancels their pending
