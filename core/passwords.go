@@ -44,6 +44,9 @@ func (s *Service) PasswordProfile(prog *Programme) password.Profile { return pro
 // (Weavr passwordCreate: once only, then PASSWORD_ALREADY_CREATED).
 func (s *Service) CreatePassword(ctx context.Context, prog *Programme, userID, plain string) (*PasswordSet, error) {
 	u, err := s.programmeUser(ctx, prog, userID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Conflict(CodeUnresolvedIdentity) // Weavr's answer for an unknown user
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -64,9 +64,11 @@ func TestPasswordCreate(t *testing.T) {
 			})
 		}
 	})
+	// Weavr's answer for a user it cannot resolve, whether unknown or another programme's.
 	t.Run("unknown user", func(t *testing.T) {
 		r := e.key("POST", "/multi/passwords/999999999999/create", map[string]any{"password": pw(testPassword)})
-		assert.Equal(t, http.StatusNotFound, r.status, "%s", r.body)
+		assert.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+		assert.Equal(t, "UNRESOLVED_IDENTITY", r.errorCode(t))
 	})
 	t.Run("user of another programme", func(t *testing.T) {
 		otherKey := e.otherProgramme("Other")
@@ -74,7 +76,8 @@ func TestPasswordCreate(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 		otherID := str(t, r.json(t), "id", "id")
 		r = e.key("POST", "/multi/passwords/"+otherID+"/create", map[string]any{"password": pw(testPassword)})
-		assert.Equal(t, http.StatusNotFound, r.status, "%s", r.body)
+		assert.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+		assert.Equal(t, "UNRESOLVED_IDENTITY", r.errorCode(t))
 	})
 
 	// None of the failures above set a password: the first valid one succeeds.
