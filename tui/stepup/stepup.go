@@ -881,6 +881,9 @@ func pushFailure(err error) string {
 			}
 			return "too many approvals are waiting on your phone. Answer or dismiss them there first."
 		}
+		if errors.Is(ae, client.ErrRateLimited) && ae.RetryAfter > 0 {
+			return fmt.Sprintf("your phone was asked too often: approvals pause for %s.", roundUp(ae.RetryAfter))
+		}
 	}
 	return reason(err)
 }

@@ -597,6 +597,7 @@ func TestPushStartFailures(t *testing.T) {
 		{"biometrics off", conflict(client.CodeChannelNotSupported), "this programme does not take approvals on a phone"},
 		{"too many waiting", conflict(client.CodeChallengeLimitExceeded), "too many approvals are waiting on your phone"},
 		{"locked", &client.Error{Status: http.StatusConflict, Code: client.CodeChallengeLimitExceeded, RetryAfter: 10 * time.Minute}, "too many failed step-ups: they are locked for 10m0s"},
+		{"prompts over budget", &client.Error{Status: http.StatusTooManyRequests, RetryAfter: 41*time.Minute + time.Second}, "your phone was asked too often: approvals pause for 42m0s"},
 		{"network", context.DeadlineExceeded, "the server did not answer in time"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
