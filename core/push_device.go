@@ -415,9 +415,9 @@ func (s *Service) DeclinePush(ctx context.Context, c *Caller, id, reason string)
 		if err := pushStateError(ch, now); err != nil && !(reason == PushReasonNotMe && expired) {
 			return err
 		}
-		resolved = ch
 		switch {
 		case !expired:
+			resolved = ch // declined here: the metrics count it
 			err = s.endPush(ctx, tx, ch, PushDeclined, reason, c.User.ID, now)
 		case ch.State == PushPending: // nobody has recorded the expiry yet
 			err = s.expirePush(ctx, tx, ch)
