@@ -27,13 +27,20 @@ func tampered(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrTampered, fmt.Sprintf(format, args...))
 }
 
+// ErrUnsigned is returned for an export that no signed checkpoint covers:
+// nothing in it can be trusted.
+var ErrUnsigned = errors.New("no signed checkpoint covers the export")
+
 // Verify checks an export file with only the verifier key: every leaf is
-// numbered in order, every checkpoint in the file and every saved one (signed
-// notes kept from the server's log lines, say) is signed by the key and matches
-// the tree of the exported events, and the file's tree proofs hold. It finds a
-// changed, inserted, reordered or deleted event, and events cut from the end
-// after a checkpoint covering them was published.
-func Verify(r io.Reader, v note.Verifier, saved [][]byte) (*Report, error) {
+// numbered in order and belongs to the log (origin, when not "", says which
+// log it must be), every checkpoint in the file and every saved one (signed
+// notes kept from the server's log lines, say) is signed by the key and
+// matches the tree of the exported events, at least one of them does, and
+// the file's tree proofs hold. It finds a changed, inserted, reordered or
+// deleted event, and events cut from the end after a checkpoint covering them
+// was published. Events after the largest checkpoint are reported as not
+// covered (Report.Covered): only a later checkpoint can vouch for them.
+func Verify(r io.Reader, v note.Verifier, origin string, saved [][]byte) (*Report, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<16), 1<<24)
 	if !sc.Scan() {
@@ -43,7 +50,10 @@ func Verify(r io.Reader, v note.Verifier, saved [][]byte) (*Report, error) {
 	if err := json.Unmarshal(sc.Bytes(), &h); err != nil || h.Version != exportVersion {
 		return nil, errors.New("line 1: not a Deputy audit export (version 1)")
 	}
-	t := &tree{}
+	if origin != "" && h.Origin != origin {
+		return nil, fmt.Errorf("the export is the log of %q, not of %q", h.Origin, origin)
+	}
+	t := &tree{origin: h.Origin}
 	var checkpoints [][]byte
 	var proofs []proof
 	for line := 2; sc.Scan(); line++ {
@@ -85,6 +95,9 @@ func Verify(r io.Reader, v note.Verifier, saved [][]byte) (*Report, error) {
 		rep.Checkpoints++
 		rep.Covered = max(rep.Covered, c.Size)
 	}
+	if rep.Covered == 0 {
+		return nil, fmt.Errorf("%w: give a checkpoint saved from the server's log (--checkpoint), or export after the server signed one", ErrUnsigned)
+	}
 	for _, p := range proofs {
 		if err := t.checkProof(p); err != nil {
 			return nil, err
@@ -96,6 +109,7 @@ func Verify(r io.Reader, v note.Verifier, saved [][]byte) (*Report, error) {
 // tree is the Merkle tree of the exported leaves, held in memory as tlog
 // stores it (about two hashes per leaf).
 type tree struct {
+	origin string // the log's, which every leaf's programme must name
 	hashes []tlog.Hash
 	leaves int64
 }
@@ -116,14 +130,18 @@ func (t *tree) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 
 func (t *tree) add(leaf []byte) error {
 	n := t.leaves
-	var seq struct {
-		Seq int64 `json:"seq"`
+	var ev struct {
+		Seq       int64  `json:"seq"`
+		Programme string `json:"programmeId"`
 	}
-	if err := json.Unmarshal(leaf, &seq); err != nil {
+	if err := json.Unmarshal(leaf, &ev); err != nil {
 		return fmt.Errorf("leaf: %w", err)
 	}
-	if seq.Seq != n+1 {
-		return tampered("event %d of the export has seq %d: events were inserted, deleted or reordered", n+1, seq.Seq)
+	if ev.Seq != n+1 {
+		return tampered("event %d of the export has seq %d: events were inserted, deleted or reordered", n+1, ev.Seq)
+	}
+	if Origin(ev.Programme) != t.origin {
+		return tampered("event %d is of programme %q, not of this log (%q)", n+1, ev.Programme, t.origin)
 	}
 	hs, err := tlog.StoredHashes(n, leaf, t)
 	if err != nil {
@@ -154,6 +172,9 @@ func (t *tree) check(origin string, c Checkpoint) error {
 
 // checkProof checks a tree proof from a checkpoint's size to the export's.
 func (t *tree) checkProof(p proof) error {
+	if p.Size < 1 {
+		return fmt.Errorf("a proof from %d events", p.Size)
+	}
 	if p.Size > t.leaves {
 		return tampered("a proof from %d events but the log holds %d", p.Size, t.leaves)
 	}

@@ -109,7 +109,7 @@ func TestVerifyAcceptsTheLogAsWritten(t *testing.T) {
 	f.grow(t, &l, 6)
 	saved := f.grow(t, &l, 1)
 	l.leaves = append(l.leaves, leaf(13, "user.logout")) // after the last checkpoint
-	rep, err := auditlog.Verify(bytes.NewReader(f.export(t, l.leaves, l.checkpoints)), f.verifier, [][]byte{saved})
+	rep, err := auditlog.Verify(bytes.NewReader(f.export(t, l.leaves, l.checkpoints)), f.verifier, "", [][]byte{saved})
 	require.NoError(t, err)
 	assert.Equal(t, &auditlog.Report{Origin: f.origin, Events: 13, Checkpoints: 4, Covered: 12}, rep)
 }
@@ -159,7 +159,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 		{"cut from the end, checkpoints kept", clone()[:6], l.checkpoints, "cut from the end"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := auditlog.Verify(bytes.NewReader(f.export(t, c.leaves, c.checkpoints)), f.verifier, [][]byte{saved})
+			_, err := auditlog.Verify(bytes.NewReader(f.export(t, c.leaves, c.checkpoints)), f.verifier, "", [][]byte{saved})
 			require.ErrorIs(t, err, auditlog.ErrTampered)
 			assert.Contains(t, err.Error(), c.want)
 		})
@@ -171,7 +171,7 @@ func TestVerifyRefusesForeignSignatures(t *testing.T) {
 	var l log
 	f.grow(t, &l, 3)
 	forged := other.grow(t, &log{leaves: l.leaves[:2]}, 0)
-	_, err := auditlog.Verify(bytes.NewReader(f.export(t, l.leaves, nil)), f.verifier, [][]byte{forged})
+	_, err := auditlog.Verify(bytes.NewReader(f.export(t, l.leaves, nil)), f.verifier, "", [][]byte{forged})
 	require.ErrorContains(t, err, "checkpoint signature")
 }
 
@@ -183,11 +183,61 @@ func TestVerifyFindsAChangedCountOrProof(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(exp)), "\n")
 
 	short := strings.Join(append([]string{strings.Replace(lines[0], `"size":3`, `"size":4`, 1)}, lines[1:]...), "\n")
-	_, err := auditlog.Verify(strings.NewReader(short), f.verifier, nil)
+	_, err := auditlog.Verify(strings.NewReader(short), f.verifier, "", nil)
 	require.ErrorIs(t, err, auditlog.ErrTampered)
 
 	// header, 3 leaves, a checkpoint, a proof: the last leaf moved to the end
 	late := strings.Join([]string{lines[0], lines[1], lines[2], lines[4], lines[5], lines[3]}, "\n")
-	_, err = auditlog.Verify(strings.NewReader(late), f.verifier, nil)
+	_, err = auditlog.Verify(strings.NewReader(late), f.verifier, "", nil)
 	require.ErrorContains(t, err, "an event after the checkpoints")
+}
+
+// An export no signed checkpoint covers proves nothing, whatever its events
+// say: a rewriter who also removed every checkpoint, or emptied the log,
+// gets ErrUnsigned, unless a checkpoint saved earlier finds the rewrite.
+func TestVerifyRefusesAnUnsignedExport(t *testing.T) {
+	f := newFixture(t)
+	var l log
+	f.grow(t, &l, 4)
+	saved := f.grow(t, &l, 4)
+	forged := append([][]byte(nil), l.leaves...)
+	forged[2] = []byte(strings.Replace(string(forged[2]), "user.login", "user.logout", 1))
+	for name, leaves := range map[string][][]byte{"rewritten": forged, "emptied": nil} {
+		_, err := auditlog.Verify(bytes.NewReader(f.export(t, leaves, nil)), f.verifier, "", nil)
+		require.ErrorIs(t, err, auditlog.ErrUnsigned, name)
+		_, err = auditlog.Verify(bytes.NewReader(f.export(t, leaves, nil)), f.verifier, "", [][]byte{saved})
+		require.ErrorIs(t, err, auditlog.ErrTampered, name)
+	}
+}
+
+// An export is checked as the log the verifier asked about: another
+// programme's genuine export is refused, and so is a leaf of another
+// programme slipped into a log.
+func TestVerifyBindsTheLog(t *testing.T) {
+	f := newFixture(t)
+	var l log
+	f.grow(t, &l, 3)
+	exp := f.export(t, l.leaves, l.checkpoints)
+	_, err := auditlog.Verify(bytes.NewReader(exp), f.verifier, auditlog.Origin("p1"), nil)
+	require.NoError(t, err)
+	_, err = auditlog.Verify(bytes.NewReader(exp), f.verifier, auditlog.Origin("p2"), nil)
+	require.ErrorContains(t, err, `the export is the log of "deputy/audit/p1", not of "deputy/audit/p2"`)
+
+	foreign := append([][]byte(nil), l.leaves...)
+	foreign = append(foreign, []byte(strings.Replace(string(leaf(4, "user.login")), `"p1"`, `"p2"`, 1)))
+	_, err = auditlog.Verify(bytes.NewReader(f.export(t, foreign, l.checkpoints)), f.verifier, "", nil)
+	require.ErrorIs(t, err, auditlog.ErrTampered)
+	assert.ErrorContains(t, err, `event 4 is of programme "p2"`)
+}
+
+// Sizes in proofs are the file's: none below one is taken to tlog.
+func TestVerifyRefusesBadProofSizes(t *testing.T) {
+	f := newFixture(t)
+	var l log
+	f.grow(t, &l, 3)
+	for _, size := range []string{"-1", "0", "-9223372036854775808"} {
+		exp := string(f.export(t, l.leaves, l.checkpoints)) + `{"proof":{"size":` + size + `,"hashes":[]}}` + "\n"
+		_, err := auditlog.Verify(strings.NewReader(exp), f.verifier, "", nil)
+		require.ErrorContains(t, err, "a proof from "+size+" events", size)
+	}
 }

@@ -80,6 +80,19 @@ func (r auditHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // them: they are what an export is verified against) and stores it. Replicas
 // may run it together: a checkpoint of a size already stored is skipped.
 func (s *Service) CheckpointAudit(ctx context.Context) (int, error) {
+	return s.checkpointAudit(ctx, false)
+}
+
+// SealAudit signs a checkpoint of every programme's log that has events no
+// checkpoint covers, due or not, as CheckpointAudit does: a server stopping
+// leaves nothing unsigned, so that an export taken after it verifies whole.
+func (s *Service) SealAudit(ctx context.Context) (int, error) {
+	return s.checkpointAudit(ctx, true)
+}
+
+// checkpointAudit signs the checkpoints that are due, or, with all, every
+// one that would cover new events.
+func (s *Service) checkpointAudit(ctx context.Context, all bool) (int, error) {
 	if s.cfg.AuditSigner == nil {
 		return 0, nil
 	}
@@ -91,7 +104,7 @@ func (s *Service) CheckpointAudit(ctx context.Context) (int, error) {
 			return err
 		}
 		for _, p := range ps {
-			c, err := s.dueCheckpoint(tx, p.ID)
+			c, err := s.dueCheckpoint(tx, p.ID, all)
 			if err != nil {
 				return fmt.Errorf("programme %s: %w", p.ID, err)
 			}
@@ -119,8 +132,9 @@ func (s *Service) CheckpointAudit(ctx context.Context) (int, error) {
 	return made, nil
 }
 
-// dueCheckpoint returns the signed checkpoint a programme's log needs now, or nil.
-func (s *Service) dueCheckpoint(tx ReadTx, programmeID string) (*AuditCheckpoint, error) {
+// dueCheckpoint returns the signed checkpoint a programme's log needs now
+// (with all, whenever it has new events), or nil.
+func (s *Service) dueCheckpoint(tx ReadTx, programmeID string, all bool) (*AuditCheckpoint, error) {
 	size, err := tx.AuditSize(programmeID)
 	if err != nil || size == 0 {
 		return nil, err
@@ -133,7 +147,7 @@ func (s *Service) dueCheckpoint(tx ReadTx, programmeID string) (*AuditCheckpoint
 		return nil, err
 	case last.Size >= size:
 		return nil, nil
-	case size-last.Size < int64(s.cfg.AuditCheckpointEvents) && now.Sub(last.At) < s.cfg.AuditCheckpointInterval:
+	case !all && size-last.Size < int64(s.cfg.AuditCheckpointEvents) && now.Sub(last.At) < s.cfg.AuditCheckpointInterval:
 		return nil, nil
 	}
 	root, err := tlog.TreeHash(size, auditHashes{tx, programmeID})

@@ -56,7 +56,7 @@ func BenchmarkAuditExportVerify(b *testing.B) {
 		f, err = os.Open(path)
 		require.NoError(b, err)
 		start = time.Now()
-		rep, err := auditlog.Verify(f, verifier, nil)
+		rep, err := auditlog.Verify(f, verifier, "", nil)
 		require.NoError(b, err)
 		verify := time.Since(start)
 		f.Close()

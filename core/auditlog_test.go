@@ -61,11 +61,37 @@ func TestAuditTreeUnderParallelWrites(t *testing.T) {
 	for prog, events := range map[*core.Programme]int64{e.prog: 1 + 30, other: 1 + 10} {
 		var buf bytes.Buffer
 		require.NoError(t, e.svc.ExportAudit(e.ctx, prog.ID, &buf))
-		rep, err := auditlog.Verify(&buf, verifier, nil)
+		rep, err := auditlog.Verify(&buf, verifier, auditlog.Origin(prog.ID), nil)
 		require.NoError(t, err)
 		assert.Equal(t, events, rep.Events, "programme.create and one identity.create per request")
 		assert.Equal(t, events, rep.Covered, "the last checkpoint covers every event")
 		assert.GreaterOrEqual(t, rep.Checkpoints, 1)
 	}
 	assert.ErrorIs(t, e.svc.ExportAudit(e.ctx, "999", &bytes.Buffer{}), core.ErrNotFound)
+}
+
+// Bytes that are not UTF-8 (a programme name typed in a terminal of another
+// encoding, say) are stored as the leaf's JSON encodes them, U+FFFD: the
+// stored event is exactly what its leaf hashes, so no edit of the stored
+// bytes can hide behind the encoding, and the export verifies.
+func TestAuditStoresWhatItsLeafHashes(t *testing.T) {
+	signer, verifier := auditKeys(t)
+	e := newCoreEnv(t, func(c *core.Config) { c.AuditSigner = signer })
+	prog := e.programme("Caf\xe9 Pay", core.ProgrammeSettings{})
+	var events []*core.AuditEvent
+	require.NoError(t, e.store.View(e.ctx, func(tx core.ReadTx) error {
+		var err error
+		events, err = tx.AuditEvents(prog.ID, 0, 10)
+		return err
+	}))
+	require.NotEmpty(t, events)
+	assert.Equal(t, "Caf\uFFFD Pay", events[0].Details["name"])
+	assert.Contains(t, string(core.AuditLeaf(events[0])), "\"name\":\"Caf\uFFFD Pay\"")
+
+	_, err := e.svc.CheckpointAudit(e.ctx)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, e.svc.ExportAudit(e.ctx, prog.ID, &buf))
+	_, err = auditlog.Verify(&buf, verifier, auditlog.Origin(prog.ID), nil)
+	require.NoError(t, err)
 }

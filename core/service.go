@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-webauthn/webauthn/webauthn"
 	"golang.org/x/mod/sumdb/note"
@@ -341,8 +343,16 @@ const (
 )
 
 // audit appends one event in tx, a new leaf of the programme's Merkle tree,
-// and the webhook events it causes (webhooks.go).
+// and the webhook events it causes (webhooks.go). Invalid UTF-8 in the
+// details (a header's bytes, say) is stored as U+FFFD, as the leaf's JSON
+// encodes it: the stored event is exactly what its leaf hashes.
 func (s *Service) audit(ctx context.Context, tx Tx, programmeID, actor, action, subject string, details map[string]string) error {
+	for k, v := range details {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			delete(details, k)
+			details[strings.ToValidUTF8(k, "\uFFFD")] = strings.ToValidUTF8(v, "\uFFFD")
+		}
+	}
 	e := &AuditEvent{
 		ProgrammeID: programmeID,
 		Actor:       actor,

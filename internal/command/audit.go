@@ -164,6 +164,7 @@ func auditCommand() *cli.Command {
 				Flags: []cli.Flag{
 					required(&cli.StringFlag{Name: "in", Usage: "the export file"}),
 					required(&cli.StringFlag{Name: "key", Usage: "the verifier key (from `deputy audit key` or the server's log)"}),
+					&cli.StringFlag{Name: "id", Usage: "the programme whose log the export must be (default: whichever it says)"},
 					&cli.StringSliceFlag{Name: "checkpoint", Usage: "a file holding a checkpoint saved earlier (from the server's log); repeat for several"},
 					&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 				},
@@ -185,7 +186,11 @@ func auditCommand() *cli.Command {
 						return fmt.Errorf("--in: %w", err)
 					}
 					defer f.Close()
-					rep, err := auditlog.Verify(f, v, saved)
+					var origin string
+					if id := cmd.String("id"); id != "" {
+						origin = auditlog.Origin(id)
+					}
+					rep, err := auditlog.Verify(f, v, origin, saved)
 					if err != nil {
 						return err
 					}

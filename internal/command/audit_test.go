@@ -85,7 +85,23 @@ func TestAuditExportVerifies(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
 	assert.Equal(t, 5, rep.Covered, "the saved checkpoint covers 5 events: %s", out)
 	assert.GreaterOrEqual(t, rep.Events, 5)
+	_, err = run(t, time.Minute, "audit", "verify", "--in", exported, "--key", vkey, "--id", p["id"]+"0")
+	require.ErrorContains(t, err, "the export is the log of", "--id names another programme")
 	s.stop()
+	// A server whose next checkpoint is an hour away signs the events it has
+	// not when it stops.
+	s = startServe(t, "--sandbox", "--db", db, "--audit-checkpoint-events", "1000000", "--audit-checkpoint-interval", "1h")
+	signUp(t, s, p["apiKey"], "cy@acme.test")
+	s.stop()
+
+	sealed := filepath.Join(dir, "sealed.jsonl")
+	_, err = run(t, time.Minute, "audit", "export", "--db", db, "--id", p["id"], "--out", sealed)
+	require.NoError(t, err)
+	out, err = run(t, time.Minute, "audit", "verify", "--in", sealed, "--key", vkey, "--id", p["id"], "--json")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	assert.Equal(t, rep.Events, rep.Covered, "a server stopping signs what it had not: %s", out)
+	assert.Greater(t, rep.Events, 5)
 
 	backup := filepath.Join(dir, "untouched.db")
 	_, err = run(t, time.Minute, "backup", "--db", db, "--out", backup)

@@ -366,6 +366,10 @@ func (i *instance) Serve(ctx context.Context, ln net.Listener) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	stopSweep()
+	if _, err := i.svc.SealAudit(shutdownCtx); err != nil {
+		i.log.Error("audit checkpoint at shutdown", slog.String("error", err.Error()))
+	}
 	return nil
 }
 
