@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/deputyhq/deputy/password"
 )
@@ -349,68 +351,76 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 // policy's PASSWORD_RESET row says and signs the user in (Weavr lostPasswordResume).
 func (s *Service) LostPasswordResume(ctx context.Context, prog *Programme, email, code, newPlain string) (*PasswordSet, error) {
 	email = NormaliseEmail(email)
-	invalid := Conflict(CodeInvalidNonceOrEmail)
-	var users []*User
-	err := s.store.View(ctx, func(tx ReadTx) error {
-		var err error
-		users, err = tx.UsersByEmail(prog.ID, email)
-		return err
-	})
+	u, err := s.matchResetCode(ctx, prog, email, code)
 	if err != nil {
-		return nil, internal("lost password lookup", err)
+		return nil, err
 	}
-	for _, u := range users {
-		if !u.Active {
-			continue
-		}
-		matched, err := s.checkResetCode(ctx, u.ID, code)
-		if err != nil {
-			return nil, err
-		}
-		if !matched {
-			continue
-		}
-		if !u.PasswordSet {
-			return nil, Conflict(CodePasswordNotSet)
-		}
-		rec, err := s.passwordRecord(ctx, u.ID)
-		if err != nil {
-			return nil, err
-		}
-		return s.replacePassword(ctx, prog, u.ID, rec, newPlain, u.ID, RevokePasswordReset, s.consumeResetCode(u.ID, code))
+	if u == nil {
+		return nil, Conflict(CodeInvalidNonceOrEmail)
 	}
-	return nil, invalid
+	if !u.PasswordSet {
+		return nil, Conflict(CodePasswordNotSet)
+	}
+	rec, err := s.passwordRecord(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	return s.replacePassword(ctx, prog, u.ID, rec, newPlain, u.ID, RevokePasswordReset, s.consumeResetCode(u.ID, code))
 }
 
-// checkResetCode reports whether code is the user's reset code, counting a
-// wrong guess otherwise (otpCode.check; an expired code or one out of
-// attempts is deleted). A matching code stays until consumeResetCode spends
-// it in the transaction that sets the new password.
-func (s *Service) checkResetCode(ctx context.Context, userID, code string) (bool, error) {
-	matched := false
+// matchResetCode returns the active user with email whose reset code code
+// is, or nil, in one transaction that counts a wrong guess against each
+// user's code (otpCode.check; an expired code or one out of attempts is
+// deleted). When no code was there to count it, a wrong code counts against
+// the email instead, users or not, so that every wrong code costs a write
+// and its commit alike: its answer's time tells nobody who exists or who
+// asked for a reset. A matching code stays until consumeResetCode spends it
+// in the transaction that sets the new password.
+func (s *Service) matchResetCode(ctx context.Context, prog *Programme, email, code string) (*User, error) {
+	var matched *User
 	err := s.store.Update(ctx, func(tx Tx) error {
-		matched = false
-		rc, err := tx.ResetCode(userID)
-		if errors.Is(err, ErrRecordNotFound) {
-			return nil
-		}
+		matched = nil
+		users, err := tx.UsersByEmail(prog.ID, email)
 		if err != nil {
 			return err
 		}
-		switch err := rc.otp().check(s.keys, code, s.clock.Now()); {
-		case err == nil:
-			matched = true
-			return nil
-		case errors.Is(err, errOTPWrong):
-			return tx.PutResetCode(rc) // the count of wrong guesses
-		default:
-			return tx.DeleteResetCode(userID) // expired or out of attempts
+		now, counted := s.clock.Now(), false
+		for _, u := range users {
+			if !u.Active {
+				continue
+			}
+			rc, err := tx.ResetCode(u.ID)
+			if errors.Is(err, ErrRecordNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			switch err := rc.otp().check(s.keys, code, now); {
+			case err == nil:
+				matched = u
+				return nil
+			case errors.Is(err, errOTPWrong):
+				err = tx.PutResetCode(rc) // the count of wrong guesses
+			default:
+				err = tx.DeleteResetCode(u.ID) // expired or out of attempts
+			}
+			if err != nil {
+				return err
+			}
+			counted = true
 		}
+		if counted {
+			return nil
+		}
+		window := now.Truncate(time.Hour)
+		_, err = tx.IncrementCounter("reset-wrong|"+prog.ID+"|email:"+email+"|"+strconv.FormatInt(window.Unix(), 10), window.Add(time.Hour), now)
+		return err
 	})
 	return matched, internal("check reset code", err)
 }
 
-// consumeResetCode spends the reset code checkResetCode matched, inside the
+// consumeResetCode spends the reset code matchResetCode matched, inside the
 // transaction that uses it, checking it again: a code spent, replaced, voided
 // or expired meanwhile is invalid, so each code sets a password at most once.
 // A wrong guess here changes nothing: the refusal rolls the transaction back.

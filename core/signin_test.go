@@ -50,6 +50,10 @@ func (t countingTx) SetCounter(key string, n int, exp time.Time) error {
 	t.writes.Add(1)
 	return t.Tx.SetCounter(key, n, exp)
 }
+func (t countingTx) IncrementCounter(key string, exp, now time.Time) (int, error) {
+	t.writes.Add(1)
+	return t.Tx.IncrementCounter(key, exp, now)
+}
 func (t countingTx) PutResetCode(c *core.ResetCode) error {
 	t.writes.Add(1)
 	return t.Tx.PutResetCode(c)
@@ -191,4 +195,39 @@ func TestLostPasswordStartWorkIsTheSame(t *testing.T) {
 	m.svc.WaitForMail()
 	require.Len(t, e.mail.all(), 1)
 	assert.Equal(t, "known@acme.test", e.mail.all()[0].To)
+}
+
+// TestLostPasswordResumeWorkIsTheSame: a wrong reset code costs the same
+// work for a user with a pending code, a user without one, a user without a
+// password, a deactivated user and an unknown email (one write transaction
+// of one write, no hash), and gets the same answer: its time tells nobody
+// who exists or who asked for a reset.
+func TestLostPasswordResumeWorkIsTheSame(t *testing.T) {
+	e := newCoreEnv(t)
+	e.root(e.prog, "known@acme.test")
+	e.root(e.prog, "pending@acme.test")
+	_, _, err := e.svc.CreateIdentity(e.ctx, e.prog, core.NewIdentity{Type: core.Corporate, Name: "Nopass Ltd",
+		Root: core.UserDetails{Name: "No", Surname: "Pass", Email: "nopass@acme.test", Mobile: &testMobile}})
+	require.NoError(t, err)
+	gone, _ := e.root(e.prog, "gone@acme.test")
+	e.updateUser(gone.ID, func(u *core.User) { u.Active = false })
+	require.NoError(t, e.svc.LostPasswordStart(e.ctx, e.prog, "pending@acme.test"))
+	e.svc.WaitForMail()
+	m := newMeter(e)
+
+	resume := func(email string) (work, error) {
+		var err error
+		w := m.measure(func(s *core.Service) {
+			_, err = s.LostPasswordResume(e.ctx, e.prog, email, "000000", "N3w-Passw0rd!")
+		})
+		return w, err
+	}
+	unknown, unknownErr := resume("unknown@acme.test")
+	require.Equal(t, core.CodeInvalidNonceOrEmail, core.CodeOf(unknownErr))
+	assert.Equal(t, work{Views: 0, Updates: 1, Writes: 1, Hashes: 0}, unknown)
+	for _, email := range []string{"known@acme.test", "pending@acme.test", "nopass@acme.test", "gone@acme.test"} {
+		w, err := resume(email)
+		assert.Equal(t, unknownErr, err, "%s: the answer", email)
+		assert.Equal(t, unknown, w, "%s: the work of a wrong code", email)
+	}
 }
