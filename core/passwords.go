@@ -396,11 +396,11 @@ func (s *Service) matchResetCode(ctx context.Context, prog *Programme, email, co
 			if err != nil {
 				return err
 			}
-			switch err := rc.otp().check(s.keys, code, now); {
-			case err == nil:
+			switch checked := rc.otp().check(s.keys, code, now); {
+			case checked == nil:
 				matched = u
 				return nil
-			case errors.Is(err, errOTPWrong):
+			case errors.Is(checked, errOTPWrong):
 				err = tx.PutResetCode(rc) // the count of wrong guesses
 			default:
 				err = tx.DeleteResetCode(u.ID) // expired or out of attempts

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"math/big"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -193,21 +194,26 @@ func (s *Service) endPush(ctx context.Context, tx Tx, c *PushChallenge, state Pu
 }
 
 // cancelPushChallenges ends, as the revocation policy says (revoke), the
-// user's pending challenges and their sign-ins approved but not collected
-// (those still collectable: pushCollectWindow):
-// whoever started one must not get a session out of it after a revocation.
-func (s *Service) cancelPushChallenges(ctx context.Context, tx Tx, userID string, now time.Time, reason string) error {
+// user's pending challenges and, with signIns, their biometric sign-ins,
+// pending or approved but not collected (those still collectable:
+// pushCollectWindow): whoever started one must not get a session out of it
+// after a revocation.
+func (s *Service) cancelPushChallenges(ctx context.Context, tx Tx, userID string, now time.Time, reason string, signIns bool) error {
 	list, err := s.pendingPush(ctx, tx, userID, now)
 	if err != nil {
 		return err
 	}
-	kept, err := tx.PushChallengesAfter(userID, "", 0) // those of the last pushKeep
-	if err != nil {
-		return err
-	}
-	for _, c := range kept {
-		if c.Kind == PushLogin && c.State == PushApproved && !c.Collected && now.Before(c.ResolvedAt.Add(pushCollectWindow)) {
-			list = append(list, c)
+	if !signIns {
+		list = slices.DeleteFunc(list, func(c *PushChallenge) bool { return c.Kind == PushLogin })
+	} else {
+		kept, err := tx.PushChallengesAfter(userID, "", 0) // those of the last pushKeep
+		if err != nil {
+			return err
+		}
+		for _, c := range kept {
+			if c.Kind == PushLogin && c.State == PushApproved && !c.Collected && now.Before(c.ResolvedAt.Add(pushCollectWindow)) {
+				list = append(list, c)
+			}
 		}
 	}
 	for _, c := range list {

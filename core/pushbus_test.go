@@ -77,3 +77,43 @@ func TestPushBus(t *testing.T) {
 		t.Fatal("a wake-up from the bus did not reach the user's stream")
 	}
 }
+
+// TestPushBusWakesInTheBackground: the other replicas are told after the
+// answer, not before: a biometric sign-in to a user with a phone answers
+// while the bus (a round trip to PostgreSQL in production) has not taken
+// the wake-up, so that it takes no longer than an unknown email's decoy.
+func TestPushBusWakesInTheBackground(t *testing.T) {
+	e := newCoreEnv(t)
+	set := e.prog.Settings
+	set.Biometrics = true
+	prog, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, set)
+	require.NoError(t, err)
+	bus := &chanBus{published: make(chan string), deliver: make(chan string)} // Publish waits for the test
+	svc, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams, Logger: slog.New(slog.DiscardHandler)},
+		e.store, core.Integrations{SMS: e.sms, Email: e.mail, Bus: bus}, e.clock)
+	require.NoError(t, err)
+	c := e.enrolled(prog, "ada@acme.test")
+	require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error {
+		return tx.PutFactor(&core.Factor{UserID: c.User.ID, Channel: core.ChannelBiometric, Status: core.FactorActive,
+			CredentialID: []byte("credential-ada"), CreatedAt: time.Now(), UpdatedAt: time.Now()})
+	}))
+
+	answered := make(chan error, 1)
+	go func() {
+		_, err := svc.LoginViaBiometrics(e.ctx, prog, "ada@acme.test", "")
+		answered <- err
+	}()
+	select {
+	case err := <-answered:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sign-in waited for the bus")
+	}
+	select {
+	case id := <-bus.published:
+		require.Equal(t, c.User.ID, id, "the wake-up still goes out")
+	case <-time.After(10 * time.Second):
+		t.Fatal("no wake-up on the bus")
+	}
+	svc.WaitForMail()
+}

@@ -263,16 +263,22 @@ func (h *pushHub) notify(userID string) {
 }
 
 // publishPush tells the user's streams in this process and the relay, if
-// any, about e. It runs after the change has committed.
+// any, about e. It runs after the change has committed. The other replicas
+// are told in the background (a round trip to the store): the answer of a
+// request that concerns a real user must not take longer than a decoy's.
 func (s *Service) publishPush(ctx context.Context, e PushEvent) {
 	if e.UserID == "" {
 		return
 	}
 	s.hub.notify(e.UserID)
 	if s.send.Bus != nil {
-		if err := s.send.Bus.Publish(context.WithoutCancel(ctx), e.UserID); err != nil {
-			s.log.ErrorContext(ctx, "push bus", slog.String("user", e.UserID), slog.String("error", err.Error()))
-		}
+		s.background.RLock()
+		go func() {
+			defer s.background.RUnlock()
+			if err := s.send.Bus.Publish(context.WithoutCancel(ctx), e.UserID); err != nil {
+				s.log.ErrorContext(ctx, "push bus", slog.String("user", e.UserID), slog.String("error", err.Error()))
+			}
+		}()
 	}
 	s.relay(ctx, e)
 }

@@ -50,6 +50,7 @@ type revocationEffects struct {
 	sessions    sessionScope
 	cancelPush  bool   // cancel the user's pending push challenges ...
 	pushReason  string // ... with this PushChallenge.Reason
+	keepSignIns bool   // ... but not biometric sign-ins (collection refuses them while a lock lasts)
 	voidInvite  bool   // void the user's pending invite, so that its code no longer sets a password
 	alertUser   bool   // email the user subject and text (both addresses when the email changed)
 	alertAdmins bool   // email the identity's root user and active admins adminText
@@ -64,7 +65,10 @@ type revocationEffects struct {
 var revocationPolicy = map[RevocationReason]revocationEffects{
 	RevokeLockout: {
 		// Sessions stay: whoever guesses passwords must not sign the user out.
-		cancelPush: true, pushReason: PushReasonLocked, alertUser: true, notifyPush: true,
+		// So do biometric sign-ins: anyone can cause this lockout, and a
+		// sign-in it cancelled would tell them the email has a phone (an
+		// unknown email's decoy never ends early).
+		cancelPush: true, pushReason: PushReasonLocked, keepSignIns: true, alertUser: true, notifyPush: true,
 		subject: "sign-in paused after wrong passwords",
 		text:    "We received {{.LockoutThreshold}} wrong passwords for your account in a row, so we paused sign-in for {{.LockoutMinutes}} minutes.",
 	},
@@ -168,7 +172,7 @@ func (s *Service) revoke(ctx context.Context, tx Tx, r revocation) (after func()
 	}
 	if e.cancelPush {
 		for _, id := range users {
-			if err := s.cancelPushChallenges(ctx, tx, id, s.clock.Now(), e.pushReason); err != nil {
+			if err := s.cancelPushChallenges(ctx, tx, id, s.clock.Now(), e.pushReason, !e.keepSignIns); err != nil {
 				return nil, err
 			}
 		}

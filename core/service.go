@@ -207,8 +207,9 @@ type Service struct {
 	hub    *pushHub
 	// bulkWake wakes RunBulks when this process executes or resumes a bulk.
 	bulkWake chan struct{}
-	// background is read-held by each email (sendLater) and push relay
-	// (relay) in flight, so that WaitForMail can wait for them all.
+	// background is read-held by each email (sendLater), push relay
+	// (relay) and push bus wake-up (publishPush) in flight, so that
+	// WaitForMail can wait for them all.
 	background sync.RWMutex
 }
 

@@ -171,3 +171,43 @@ func TestPushPromptsAreBudgetedPerUser(t *testing.T) {
 	_, err = e.login("ada@acme.test").StepUpPush(ctx, "")
 	require.NoError(t, err, "the next window prompts again")
 }
+
+// TestLockoutLeavesBiometricSignInsAlone: with the ui key alone, an attacker
+// starts a biometric sign-in for an email and then locks the email with
+// wrong passwords. A lockout that cancelled the sign-in would tell that the
+// email has a phone (an unknown email's decoy only ever waits), so both
+// answers stay alike; and a sign-in the user approves during the lock is
+// still refused at collection.
+func TestLockoutLeavesBiometricSignInsAlone(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+
+	type answer struct {
+		status     int
+		code       string
+		retryAfter time.Duration
+	}
+	lockAndCollect := func(email string) (*client.BiometricLogin, answer) {
+		bl, err := e.ui.LoginViaBiometrics(ctx, email)
+		require.NoError(t, err)
+		for range 5 { // the default LockoutThreshold
+			_, err := e.ui.LoginWithPassword(ctx, email, "Wr0ng-Passw0rd")
+			require.Error(t, err)
+		}
+		_, err = e.ui.LoginWithPassword(ctx, email, "Wr0ng-Passw0rd")
+		requireAPIError(t, err, http.StatusLocked, "LOCKED", "%s is locked", email)
+		_, err = e.ui.BiometricLoginToken(ctx, bl.ChallengeID, bl.Secret)
+		var ae *client.Error
+		require.ErrorAs(t, err, &ae)
+		return bl, answer{ae.Status, ae.Code, ae.RetryAfter}
+	}
+	known, knownAnswer := lockAndCollect("ada@acme.test")
+	_, unknownAnswer := lockAndCollect("nobody@acme.test")
+	assert.Equal(t, unknownAnswer, knownAnswer, "collecting after a lockout: a user with a phone, an unknown email")
+	assert.Equal(t, answer{http.StatusConflict, core.CodeStateInvalid, time.Second}, knownAnswer, "still waiting for approval")
+
+	require.NoError(t, phone.approve(known.ChallengeID, known.Number))
+	_, err := e.ui.BiometricLoginToken(ctx, known.ChallengeID, known.Secret)
+	requireAPIError(t, err, http.StatusLocked, "LOCKED", "approved during the lock: no session")
+}
