@@ -384,6 +384,21 @@ func (s *Service) signCountRegression(ctx context.Context, u *User, challengeID 
 	after()
 }
 
+// reportExpired marks an expired challenge as reported NOT_ME, recording
+// its expiry first if nobody has. It keeps its one outcome (EXPIRED, told
+// once); the mark only makes a second report of it refused, so that one
+// stale challenge cannot end the user's sessions and alert the admins again
+// and again.
+func (s *Service) reportExpired(ctx context.Context, tx Tx, ch *PushChallenge) error {
+	if ch.State == PushPending {
+		if err := s.expirePush(ctx, tx, ch); err != nil {
+			return err
+		}
+	}
+	ch.Reason = PushReasonNotMe
+	return tx.UpdatePushChallenge(ch)
+}
+
 // DeclinePush declines challenge id on the device. reason is
 // PushReasonCancelled or PushReasonNotMe; "I did not do this" (NOT_ME) also
 // records a security event and revokes as the policy's NOT_ME row says
@@ -412,18 +427,16 @@ func (s *Service) DeclinePush(ctx context.Context, c *Caller, id, reason string)
 		}
 		now := s.clock.Now()
 		expired := ch.StateAt(now) == PushExpired
-		if err := pushStateError(ch, now); err != nil && !(reason == PushReasonNotMe && expired) {
+		reportable := reason == PushReasonNotMe && expired && ch.Reason != PushReasonNotMe // once
+		if err := pushStateError(ch, now); err != nil && !reportable {
 			return err
 		}
-		switch {
-		case !expired:
+		if !expired {
 			resolved = ch // declined here: the metrics count it
 			err = s.endPush(ctx, tx, ch, PushDeclined, reason, c.User.ID, now)
-		case ch.State == PushPending: // nobody has recorded the expiry yet
-			err = s.expirePush(ctx, tx, ch)
+		} else {
+			err = s.reportExpired(ctx, tx, ch)
 		}
-		// An expired challenge keeps its one outcome (EXPIRED); the NOT_ME
-		// below still revokes and alerts.
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -194,12 +195,19 @@ func TestConfirmPushNotMeAfterExpiry(t *testing.T) {
 			assert.Equal(t, []string{"EXPIRED"}, e.confirmationOutcomes(cp.SCAChallengeID))
 			ch := e.pushRecord(cp.SCAChallengeID)
 			assert.Equal(t, core.PushExpired, ch.State)
-			assert.Empty(t, ch.Reason)
+			assert.Equal(t, core.PushReasonNotMe, ch.Reason, "reported")
 			audit := e.audit()
 			assert.Contains(t, audit, "security.push_not_me")
 			assert.NotContains(t, audit, "push.decline")
 			_, err = device.PendingPush(ctx, phone.id, 0)
 			requireAPIError(t, err, http.StatusUnauthorized, "UNAUTHORIZED", "NOT_ME ended every session")
+
+			// Once: a second report of the same stale challenge ends nothing more.
+			again := e.login("ada@acme.test")
+			requireAPIError(t, again.DeclinePush(ctx, cp.SCAChallengeID, client.DeclineNotMe), http.StatusConflict, core.CodeCodeExpired)
+			_, err = again.PendingPush(ctx, phone.id, 0)
+			require.NoError(t, err, "the session stands")
+			assert.Equal(t, 1, strings.Count(strings.Join(e.audit(), " "), "security.push_not_me"))
 		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -304,8 +305,21 @@ func instrument(store core.Store, tel *telemetry.Telemetry) (core.Store, core.Ob
 	return wrapped, obs, err
 }
 
-// Close closes the database.
-func (i *instance) Close() error { return i.store.Close() }
+// sealTimeout bounds the last audit checkpoint of a stopping server.
+const sealTimeout = 10 * time.Second
+
+// Close signs the audit events no checkpoint covers yet (core.SealAudit),
+// so that an export taken after a stop verifies whole, and closes the
+// database. It runs after the HTTP server, its background loops and the
+// control socket have stopped, whatever way they stopped.
+func (i *instance) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), sealTimeout)
+	defer cancel()
+	if _, err := i.svc.SealAudit(ctx); err != nil {
+		i.log.Error("audit checkpoint at shutdown", slog.String("error", err.Error()))
+	}
+	return i.store.Close()
+}
 
 // serveControl serves operator commands on the control socket of db while
 // the instance holds a bbolt file (one process's: `deputy programme ...`
@@ -343,13 +357,17 @@ func (i *instance) Serve(ctx context.Context, ln net.Listener) error {
 	srv.RegisterOnShutdown(i.svc.StopPush)
 	// Emails sent in the background after a request was answered still go out.
 	defer i.svc.WaitForMail()
+	// The background loops end before Serve returns: nothing they write
+	// comes after the last audit checkpoint (Close).
+	var loops sync.WaitGroup
+	defer loops.Wait()
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
-	go i.sweep(sweepCtx)
-	go i.svc.RunAuditCheckpoints(sweepCtx, auditCheckpointTick)
-	go i.svc.RunWebhookDelivery(sweepCtx, webhookTick)
-	go i.svc.RunBulks(sweepCtx, bulkTick)
-	go i.svc.RunPushBus(sweepCtx)
+	loops.Go(func() { i.sweep(sweepCtx) })
+	loops.Go(func() { i.svc.RunAuditCheckpoints(sweepCtx, auditCheckpointTick) })
+	loops.Go(func() { i.svc.RunWebhookDelivery(sweepCtx, webhookTick) })
+	loops.Go(func() { i.svc.RunBulks(sweepCtx, bulkTick) })
+	loops.Go(func() { i.svc.RunPushBus(sweepCtx) })
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -365,10 +383,6 @@ func (i *instance) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
-	}
-	stopSweep()
-	if _, err := i.svc.SealAudit(shutdownCtx); err != nil {
-		i.log.Error("audit checkpoint at shutdown", slog.String("error", err.Error()))
 	}
 	return nil
 }

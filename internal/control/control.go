@@ -99,13 +99,29 @@ func viewOf(p *core.Programme) programmeView {
 	return programmeView{ID: p.ID, Name: p.Name, Settings: p.Settings}
 }
 
+// shutdownTimeout bounds how long a stopping server waits for the operator
+// requests in flight.
+const shutdownTimeout = 10 * time.Second
+
 // Serve answers operator requests on ln with ops, and backups with db, until
-// ctx ends; then it closes ln, which removes the socket file.
+// ctx ends; then it closes ln, which removes the socket file, and returns
+// once the requests in flight have finished (up to shutdownTimeout).
 func Serve(ctx context.Context, ln net.Listener, ops Operations, db Backuper) error {
 	srv := &http.Server{Handler: handler(ops, db), ReadHeaderTimeout: 5 * time.Second}
-	stop := context.AfterFunc(ctx, func() { srv.Close() })
-	defer stop()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	drained := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(drained)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+	})
+	err := srv.Serve(ln)
+	if !stop() { // ctx ended: Shutdown is draining
+		<-drained
+	}
+	if !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

@@ -115,3 +115,53 @@ func TestClientReportsTheServicesErrors(t *testing.T) {
 	_, err = c.Programme(ctx, "../../etc")
 	assert.ErrorContains(t, err, "not found")
 }
+
+// slowCreate holds CreateProgramme until released: a command in flight.
+type slowCreate struct {
+	*core.Service
+	started, release chan struct{}
+}
+
+func (s slowCreate) CreateProgramme(ctx context.Context, in core.NewProgramme) (*core.CreatedProgramme, error) {
+	close(s.started)
+	<-s.release
+	return s.Service.CreateProgramme(ctx, in)
+}
+
+// TestServeFinishesCommandsInFlight: a stopping server's control socket lets
+// a command it is running finish (its answer and its audit event) before
+// Serve returns, so that nothing is written after the server's last audit
+// checkpoint.
+func TestServeFinishesCommandsInFlight(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "deputy.db")
+	store, err := boltstore.Open(db, boltstore.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	outbox := core.NewOutbox(store, core.SystemClock{})
+	svc, err := core.New(context.Background(), core.Config{Logger: slog.New(slog.DiscardHandler)}, store,
+		core.Integrations{SMS: outbox, Email: outbox}, core.SystemClock{})
+	require.NoError(t, err)
+	ops := slowCreate{svc, make(chan struct{}), make(chan struct{})}
+	ln, err := control.Listen(db)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- control.Serve(ctx, ln, ops, store) }()
+	c, err := control.Dial(t.Context(), db)
+	require.NoError(t, err)
+	answered := make(chan error, 1)
+	go func() {
+		_, err := c.CreateProgramme(t.Context(), core.NewProgramme{Name: "Acme Cards"})
+		answered <- err
+	}()
+	<-ops.started
+	cancel()
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned (%v) with a command in flight", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(ops.release)
+	require.NoError(t, <-answered, "the command in flight got its answer")
+	require.NoError(t, <-served)
+}
