@@ -171,7 +171,7 @@ func (s *Service) recordWrongCurrentPassword(ctx context.Context, userID string)
 			outcome = lockedError(u.LockedUntil, now)
 			return nil
 		}
-		after, err = s.countSignInFailure(ctx, tx, u, now)
+		after, err = s.countSignInFailure(ctx, tx, u, u.ID, now)
 		return err
 	})
 	if err != nil {

@@ -168,7 +168,7 @@ func (s *Service) recordSignInFailure(ctx context.Context, programmeID, email st
 					until = u.LockedUntil
 				}
 			case isChecked(checked, u.ID):
-				after, err := s.countSignInFailure(ctx, tx, u, now)
+				after, err := s.countSignInFailure(ctx, tx, u, ActorAPI, now)
 				if err != nil {
 					return err
 				}
@@ -205,9 +205,10 @@ func isChecked(checked []signInCandidate, userID string) bool {
 
 // countSignInFailure counts one failed password for u in tx (a sign-in, or a
 // wrong current password at a password change) and locks u on the threshold,
-// revoking as the policy's LOCKOUT row says. When it locked u it returns what
+// revoking as the policy's LOCKOUT row says; actor is who gave it (ActorAPI
+// for a sign-in: whoever calls, not u). When it locked u it returns what
 // must run after tx commits; otherwise nil.
-func (s *Service) countSignInFailure(ctx context.Context, tx Tx, u *User, now time.Time) (after func(), err error) {
+func (s *Service) countSignInFailure(ctx context.Context, tx Tx, u *User, actor string, now time.Time) (after func(), err error) {
 	if now.Sub(u.LastFailedLogin) >= signInFailureMemory {
 		u.FailedLogins = 0
 	}
@@ -226,7 +227,7 @@ func (s *Service) countSignInFailure(ctx context.Context, tx Tx, u *User, now ti
 	if err := tx.UpdateUser(u); err != nil {
 		return nil, err
 	}
-	return after, s.audit(ctx, tx, u.ProgrammeID, u.ID, action, u.ID, nil)
+	return after, s.audit(ctx, tx, u.ProgrammeID, actor, action, u.ID, nil)
 }
 
 // signInCounterKey is the store counter standing for the candidate of an email

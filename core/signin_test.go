@@ -231,3 +231,30 @@ func TestLostPasswordResumeWorkIsTheSame(t *testing.T) {
 		assert.Equal(t, unknown, w, "%s: the work of a wrong code", email)
 	}
 }
+
+// TestBiometricSignInWorkIsTheSame: a biometric sign-in (the public ui key
+// may start one) costs a user with a phone the same writes as an unknown
+// email's decoy: both store a challenge and an audit event in one
+// transaction, so the answer's time tells nobody who has a phone.
+func TestBiometricSignInWorkIsTheSame(t *testing.T) {
+	e := newCoreEnv(t)
+	set := e.prog.Settings
+	set.Biometrics = true
+	prog, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, set)
+	require.NoError(t, err)
+	c := e.enrolled(prog, "ada@acme.test")
+	require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error {
+		return tx.PutFactor(&core.Factor{UserID: c.User.ID, Channel: core.ChannelBiometric, Status: core.FactorActive,
+			CredentialID: []byte("credential-ada"), CreatedAt: time.Now(), UpdatedAt: time.Now()})
+	}))
+	m := newMeter(e)
+	signIn := func(email string) work {
+		return m.measure(func(s *core.Service) {
+			_, err := s.LoginViaBiometrics(e.ctx, prog, email, "")
+			require.NoError(t, err)
+		})
+	}
+	unknown := signIn("nobody@acme.test")
+	assert.Equal(t, work{Views: 0, Updates: 1, Writes: 1, Hashes: 0}, unknown)
+	assert.Equal(t, unknown, signIn("ada@acme.test"), "a user with a phone vs an unknown email")
+}
