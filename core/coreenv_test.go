@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -271,4 +272,21 @@ func wrongCode(code string, i int) string {
 		n = 0
 	}
 	return fmt.Sprintf("%06d", (n+1+i)%1000000)
+}
+
+// phoneUser turns biometrics on for e's programme and returns it with a new
+// enrolled user of email whose biometric factor is ACTIVE, as if they had
+// linked a phone.
+func (e *coreEnv) phoneUser(email string) (*core.Programme, *core.Caller) {
+	e.t.Helper()
+	set := e.prog.Settings
+	set.Biometrics = true
+	prog, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, set)
+	require.NoError(e.t, err)
+	c := e.enrolled(prog, email)
+	require.NoError(e.t, e.store.Update(e.ctx, func(tx core.Tx) error {
+		return tx.PutFactor(&core.Factor{UserID: c.User.ID, Channel: core.ChannelBiometric, Status: core.FactorActive,
+			CredentialID: []byte("credential-" + email), CreatedAt: time.Now(), UpdatedAt: time.Now()})
+	}))
+	return prog, c
 }

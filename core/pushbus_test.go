@@ -38,10 +38,7 @@ func (b *chanBus) Listen(ctx context.Context, ready func(), wake func(string)) e
 // that user.
 func TestPushBus(t *testing.T) {
 	e := newCoreEnv(t)
-	set := e.prog.Settings
-	set.Biometrics = true
-	prog, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, set)
-	require.NoError(t, err)
+	prog, c := e.phoneUser("ada@acme.test")
 	bus := &chanBus{published: make(chan string, 8), deliver: make(chan string)}
 	svc, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams, Logger: slog.New(slog.DiscardHandler)},
 		e.store, core.Integrations{SMS: e.sms, Email: e.mail, Bus: bus}, e.clock)
@@ -50,11 +47,6 @@ func TestPushBus(t *testing.T) {
 	defer cancel()
 	go svc.RunPushBus(ctx)
 
-	c := e.enrolled(prog, "ada@acme.test")
-	require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error { // as if Ada had enrolled her phone
-		return tx.PutFactor(&core.Factor{UserID: c.User.ID, Channel: core.ChannelBiometric, Status: core.FactorActive,
-			CredentialID: []byte("credential-ada"), CreatedAt: time.Now(), UpdatedAt: time.Now()})
-	}))
 	sub := svc.SubscribePush(c.User.ID)
 	defer sub.Close()
 	_, err = svc.StepUpPush(e.ctx, e.caller(prog, e.login(prog, "ada@acme.test")), "Create user bea@acme.test", "")
@@ -84,19 +76,11 @@ func TestPushBus(t *testing.T) {
 // the wake-up, so that it takes no longer than an unknown email's decoy.
 func TestPushBusWakesInTheBackground(t *testing.T) {
 	e := newCoreEnv(t)
-	set := e.prog.Settings
-	set.Biometrics = true
-	prog, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, set)
-	require.NoError(t, err)
+	prog, c := e.phoneUser("ada@acme.test")
 	bus := &chanBus{published: make(chan string), deliver: make(chan string)} // Publish waits for the test
 	svc, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams, Logger: slog.New(slog.DiscardHandler)},
 		e.store, core.Integrations{SMS: e.sms, Email: e.mail, Bus: bus}, e.clock)
 	require.NoError(t, err)
-	c := e.enrolled(prog, "ada@acme.test")
-	require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error {
-		return tx.PutFactor(&core.Factor{UserID: c.User.ID, Channel: core.ChannelBiometric, Status: core.FactorActive,
-			CredentialID: []byte("credential-ada"), CreatedAt: time.Now(), UpdatedAt: time.Now()})
-	}))
 
 	answered := make(chan error, 1)
 	go func() {

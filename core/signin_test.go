@@ -80,6 +80,18 @@ func (h countingHasher) VerifyDummy(ctx context.Context, plain string) {
 	h.PasswordHasher.VerifyDummy(ctx, plain)
 }
 
+// kindsOfUsers makes the users whose emails must cost what an unknown one
+// does: known@ (a password), nopass@ (none yet) and gone@ (deactivated).
+func (e *coreEnv) kindsOfUsers() {
+	e.t.Helper()
+	e.root(e.prog, "known@acme.test")
+	_, _, err := e.svc.CreateIdentity(e.ctx, e.prog, core.NewIdentity{Type: core.Corporate, Name: "Nopass Ltd",
+		Root: core.UserDetails{Name: "No", Surname: "Pass", Email: "nopass@acme.test", Mobile: &testMobile}})
+	require.NoError(e.t, err)
+	gone, _ := e.root(e.prog, "gone@acme.test")
+	e.updateUser(gone.ID, func(u *core.User) { u.Active = false })
+}
+
 // meter is a second service over e's store whose work is counted.
 type meter struct {
 	svc    *core.Service
@@ -122,12 +134,7 @@ func classOf(err error) error {
 // the fifth failure and the lockout that follows look alike too.
 func TestSignInWorkIsTheSameForEveryEmail(t *testing.T) {
 	e := newCoreEnv(t)
-	e.root(e.prog, "known@acme.test")
-	_, _, err := e.svc.CreateIdentity(e.ctx, e.prog, core.NewIdentity{Type: core.Corporate, Name: "Nopass Ltd",
-		Root: core.UserDetails{Name: "No", Surname: "Pass", Email: "nopass@acme.test", Mobile: &testMobile}})
-	require.NoError(t, err)
-	gone, _ := e.root(e.prog, "gone@acme.test")
-	e.updateUser(gone.ID, func(u *core.User) { u.Active = false })
+	e.kindsOfUsers()
 	m := newMeter(e)
 
 	emails := []string{"known@acme.test", "unknown@acme.test", "nopass@acme.test", "gone@acme.test"}
@@ -204,13 +211,8 @@ func TestLostPasswordStartWorkIsTheSame(t *testing.T) {
 // who exists or who asked for a reset.
 func TestLostPasswordResumeWorkIsTheSame(t *testing.T) {
 	e := newCoreEnv(t)
-	e.root(e.prog, "known@acme.test")
+	e.kindsOfUsers()
 	e.root(e.prog, "pending@acme.test")
-	_, _, err := e.svc.CreateIdentity(e.ctx, e.prog, core.NewIdentity{Type: core.Corporate, Name: "Nopass Ltd",
-		Root: core.UserDetails{Name: "No", Surname: "Pass", Email: "nopass@acme.test", Mobile: &testMobile}})
-	require.NoError(t, err)
-	gone, _ := e.root(e.prog, "gone@acme.test")
-	e.updateUser(gone.ID, func(u *core.User) { u.Active = false })
 	require.NoError(t, e.svc.LostPasswordStart(e.ctx, e.prog, "pending@acme.test"))
 	e.svc.WaitForMail()
 	m := newMeter(e)
@@ -238,15 +240,7 @@ func TestLostPasswordResumeWorkIsTheSame(t *testing.T) {
 // transaction, so the answer's time tells nobody who has a phone.
 func TestBiometricSignInWorkIsTheSame(t *testing.T) {
 	e := newCoreEnv(t)
-	set := e.prog.Settings
-	set.Biometrics = true
-	prog, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, set)
-	require.NoError(t, err)
-	c := e.enrolled(prog, "ada@acme.test")
-	require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error {
-		return tx.PutFactor(&core.Factor{UserID: c.User.ID, Channel: core.ChannelBiometric, Status: core.FactorActive,
-			CredentialID: []byte("credential-ada"), CreatedAt: time.Now(), UpdatedAt: time.Now()})
-	}))
+	prog, _ := e.phoneUser("ada@acme.test")
 	m := newMeter(e)
 	signIn := func(email string) work {
 		return m.measure(func(s *core.Service) {

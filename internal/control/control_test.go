@@ -16,18 +16,25 @@ import (
 	"github.com/deputyhq/deputy/internal/control"
 )
 
-// serveControl opens a database, serves its control socket until the test
-// ends and returns the database path and the service behind the socket.
-func serveControl(t *testing.T) (string, *core.Service) {
+// openService opens a database, closed when the test ends, and a service on it.
+func openService(t *testing.T) (db string, store *boltstore.Store, svc *core.Service) {
 	t.Helper()
-	db := filepath.Join(t.TempDir(), "deputy.db")
+	db = filepath.Join(t.TempDir(), "deputy.db")
 	store, err := boltstore.Open(db, boltstore.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
 	outbox := core.NewOutbox(store, core.SystemClock{})
-	svc, err := core.New(context.Background(), core.Config{Logger: slog.New(slog.DiscardHandler)}, store,
+	svc, err = core.New(context.Background(), core.Config{Logger: slog.New(slog.DiscardHandler)}, store,
 		core.Integrations{SMS: outbox, Email: outbox}, core.SystemClock{})
 	require.NoError(t, err)
+	return db, store, svc
+}
+
+// serveControl opens a database, serves its control socket until the test
+// ends and returns the database path and the service behind the socket.
+func serveControl(t *testing.T) (string, *core.Service) {
+	t.Helper()
+	db, store, svc := openService(t)
 	ln, err := control.Listen(db)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -133,14 +140,7 @@ func (s slowCreate) CreateProgramme(ctx context.Context, in core.NewProgramme) (
 // Serve returns, so that nothing is written after the server's last audit
 // checkpoint.
 func TestServeFinishesCommandsInFlight(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "deputy.db")
-	store, err := boltstore.Open(db, boltstore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { store.Close() })
-	outbox := core.NewOutbox(store, core.SystemClock{})
-	svc, err := core.New(context.Background(), core.Config{Logger: slog.New(slog.DiscardHandler)}, store,
-		core.Integrations{SMS: outbox, Email: outbox}, core.SystemClock{})
-	require.NoError(t, err)
+	db, store, svc := openService(t)
 	ops := slowCreate{svc, make(chan struct{}), make(chan struct{})}
 	ln, err := control.Listen(db)
 	require.NoError(t, err)
