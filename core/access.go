@@ -30,9 +30,10 @@ import (
 // user of the identity it was made for (or of the credentials' user for their
 // own identity), so every operation sees exactly one identity through
 // Caller.User, as with any session: it never reaches another. It carries the
-// sign-in's step-up, idles out and is revoked like any session, a logout with
-// any token of a sign-in ends them all (endSignIn), and a step-up raises only
-// the token it was made on. An access token cannot be exchanged
+// step-up of a biometric sign-in (Session.SignedInStepped), never one made
+// later on the sign-in's token: a step-up raises only the token it was made
+// on. It idles out and is revoked like any session, and a logout with any
+// token of a sign-in ends them all (endSignIn). An access token cannot be exchanged
 // again, and lists only its own identity.
 
 // maxLinkedIdentities bounds the identities one root user's credentials
@@ -166,7 +167,9 @@ func (s *Service) ExchangeToken(ctx context.Context, c *Caller, want IdentityRef
 		now := s.clock.Now()
 		sess := newSession(s.keys.hash(purposeSession, token), acting, now)
 		sess.SignIn = signIn.TokenHash
-		sess.SteppedUp, sess.SteppedUpAt = signIn.SteppedUp, signIn.SteppedUpAt
+		if signIn.SignedInStepped {
+			sess.SteppedUp, sess.SteppedUpAt = signIn.SteppedUp, signIn.SteppedUpAt
+		}
 		if err := tx.InsertSession(sess); err != nil {
 			return err
 		}

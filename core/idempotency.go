@@ -41,7 +41,7 @@ func (s *Service) BeginIdempotent(ctx context.Context, key string, payloadHash [
 			return ErrPayloadMismatch
 		case rec.Done:
 			replay = rec
-			return nil
+			return s.openAnswer(rec)
 		case now.Sub(rec.CreatedAt) < abandonAfter:
 			return ErrIdempotencyInFlight
 		default:
@@ -122,7 +122,9 @@ func (s *Service) finishIdempotent(ctx context.Context, tx Tx, result any) error
 	if rec.Done {
 		return ErrIdempotencyInFlight
 	}
-	rec.Done, rec.Status, rec.Body = true, status, body
+	if err := s.keepAnswer(rec, status, body); err != nil {
+		return err
+	}
 	if err := tx.UpdateIdempotency(rec); err != nil {
 		return err
 	}
@@ -140,10 +142,36 @@ func (s *Service) FinishIdempotent(ctx context.Context, key string, status int, 
 		if err != nil {
 			return err
 		}
-		rec.Done, rec.Status, rec.Body = true, status, body
+		if err := s.keepAnswer(rec, status, body); err != nil {
+			return err
+		}
 		return tx.UpdateIdempotency(rec)
 	})
 	return internal("finish idempotent request", err)
+}
+
+// keepAnswer records a finished request's answer in rec, sealed: it may
+// carry a session token (an invite consumed, a password set).
+func (s *Service) keepAnswer(rec *IdempotencyRecord, status int, body []byte) error {
+	sealed, err := s.seal(sealIdempotent, body)
+	if err != nil {
+		return err
+	}
+	rec.Done, rec.Status, rec.Body, rec.Sealed = true, status, sealed, true
+	return nil
+}
+
+// openAnswer opens the answer keepAnswer sealed in rec, for its replay.
+func (s *Service) openAnswer(rec *IdempotencyRecord) error {
+	if !rec.Sealed {
+		return nil
+	}
+	body, err := s.open(sealIdempotent, rec.Body)
+	if err != nil {
+		return err
+	}
+	rec.Body, rec.Sealed = body, false
+	return nil
 }
 
 // AbandonIdempotent forgets a request that failed, so that it may be

@@ -182,7 +182,7 @@ func (s *Service) CollectBiometricLogin(ctx context.Context, prog *Programme, id
 			return err
 		}
 		sess := signInSession(s.keys.hash(purposeSession, token), u, now)
-		sess.SteppedUp, sess.SteppedUpAt = true, now
+		sess.SteppedUp, sess.SteppedUpAt, sess.SignedInStepped = true, now, true
 		if err := tx.InsertSession(sess); err != nil {
 			return err
 		}

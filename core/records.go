@@ -166,6 +166,11 @@ type Session struct {
 	LastSeen    time.Time // last recorded activity; the session idles out from here
 	SteppedUp   bool
 	SteppedUpAt time.Time
+	// SignedInStepped marks a session stepped up by its sign-in itself (a
+	// biometric one: the approval on the phone was the strong
+	// authentication). Only such a step-up passes to the access tokens
+	// exchanged from it; one made later on a token raises that token only.
+	SignedInStepped bool `json:",omitempty"`
 	// DeviceID is the companion device this session enrolled, if any: the
 	// session then acts for that device only while it stays the linked one.
 	DeviceID string
@@ -216,8 +221,12 @@ type IdempotencyRecord struct {
 	Done        bool // false while the first request is still in flight
 	Status      int
 	Body        []byte
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
+	// Sealed says Body is sealed (sealIdempotentAnswer): an answer may carry
+	// a session token, which the store never holds in the clear. Records
+	// stored before sealing have it false.
+	Sealed    bool `json:",omitempty"`
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // Message is an email or SMS held in the sandbox outbox.

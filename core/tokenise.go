@@ -161,6 +161,7 @@ const (
 	sealPasswordToken = "password-token"
 	sealAPIKey        = "api-key"        // a programme's secret api key, for webhooks' signature-v2
 	sealWebhookSecret = "webhook-secret" // an endpoint's signing secret
+	sealIdempotent    = "idempotent-answer"
 )
 
 // seal encrypts with AES-256-GCM under the installation's sealing key for label.

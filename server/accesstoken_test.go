@@ -641,3 +641,20 @@ func (e *bioEnv) linkedDevices() linkedDevices {
 	l.bPhone.enrol() // b's root enrols a device of its own
 	return l
 }
+
+// TestStepUpStaysOnItsToken: a step-up made by SMS on a session of identity
+// A from before the link raises that session only. Exchanged for linked
+// identity B, whose root user never stepped up, it gives a STANDARD token, as
+// a fresh sign-in does, and creating an admin in B asks for a step-up there.
+func TestStepUpStaysOnItsToken(t *testing.T) {
+	e := newEnv(t)
+	l := e.linkedRoot("ada@acme.test") // l.a.token: A's session, stepped up by an SMS code to A's mobile
+	fresh := e.exchange(e.loginToken(l.a.email), identityBody(core.Corporate, l.b))
+	require.Equal(t, "STANDARD", fresh["status"])
+
+	out := e.exchange(l.a.token, identityBody(core.Corporate, l.b))
+	assert.Equal(t, "STANDARD", out["status"], "A's step-up stays on A's token")
+	r := e.auth(str(t, out, "token"), "POST", usersPath, userBody("mallory@acme.test", "ADMIN"))
+	assert.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+	assert.Equal(t, "STEP_UP_REQUIRED", r.errorCode(t))
+}

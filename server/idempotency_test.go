@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/server"
 )
 
@@ -216,4 +217,34 @@ func TestIdempotencyInFlight(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "an abandoned claim is taken over: %s", r.body)
 	again := e.createCorporate("held-ref", body)
 	assert.JSONEq(t, string(r.body), string(again.body))
+}
+
+// TestIdempotentAnswersAreSealed: the answer kept for a replay may carry a
+// session token (an invite consumed); the store holds it sealed, as it holds
+// every token only hashed, so that a copy of the database (a backup, a
+// replica) yields no live token. The replay still answers the same token.
+func TestIdempotentAnswersAreSealed(t *testing.T) {
+	e, uiKey := newEnvWithKeys(t, server.Options{})
+	ui := e.withKey(uiKey)
+	root := e.adminRoot("root@acme.test")
+	bea := e.createUser(root.token, userBody("bea@acme.test"))
+	e.invite(root.token, bea)
+	consume := map[string]any{"inviteCode": sandboxCode, "password": pw(testPassword)}
+	r := ui.key("POST", userPath(bea, "invite/consume"), consume, "idempotency-ref", "accept-1")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	token := str(t, r.json(t), "token")
+
+	var rec *core.IdempotencyRecord
+	require.NoError(t, e.store.View(context.Background(), func(tx core.ReadTx) error {
+		var err error
+		rec, err = tx.Idempotency(e.prog.ID + "|key:ui|accept-1")
+		return err
+	}))
+	assert.True(t, rec.Sealed)
+	assert.NotContains(t, string(rec.Body), token)
+	assert.NotContains(t, string(rec.Body), "token")
+
+	replayed := ui.key("POST", userPath(bea, "invite/consume"), consume, "idempotency-ref", "accept-1")
+	require.Equal(t, http.StatusOK, replayed.status, "%s", replayed.body)
+	assert.Equal(t, token, str(t, replayed.json(t), "token"), "the replay opens it")
 }

@@ -211,3 +211,33 @@ func TestLockoutLeavesBiometricSignInsAlone(t *testing.T) {
 	_, err := e.ui.BiometricLoginToken(ctx, known.ChallengeID, known.Secret)
 	requireAPIError(t, err, http.StatusLocked, "LOCKED", "approved during the lock: no session")
 }
+
+// TestEndedStreamIsShownNothingNew: a device's event stream whose session
+// logged out, or whose ui key was revoked, is woken by the next challenge of
+// its user and ends without showing it (the operation's summary, the
+// numbers): long heartbeats and polls leave the wake-up as the only look.
+func TestEndedStreamIsShownNothingNew(t *testing.T) {
+	for name, end := range map[string]func(*bioEnv, *device){
+		"logged out": func(e *bioEnv, phone *device) { require.NoError(t, phone.s.Logout(context.Background())) },
+		"key revoked": func(e *bioEnv, _ *device) {
+			_, err := e.inst.Service.RotateKey(context.Background(), e.inst.Programme.ID, core.UIKey, 0)
+			require.NoError(t, err)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newBioEnv(t, withPushIntervals(time.Hour, time.Hour))
+			ctx := context.Background()
+			phone := e.enrolledRoot("ada@acme.test", "phone-1")
+			admin := e.api.Session(e.login("ada@acme.test").Token()) // the secret key: it outlives a ui key's rotation
+			stream := e.stream(phone.s, phone.id)
+			end(e, phone)
+			_, err := phone.s.Factors(ctx)
+			require.ErrorIs(t, err, client.ErrUnauthorized)
+
+			_, err = admin.StepUpPush(ctx, "Create user mallory@example.com with role ADMIN")
+			require.NoError(t, err)
+			seen := requireStreamEnds(t, stream)
+			assert.NotContains(t, seen, client.EventChallenge, "%v", seen)
+		})
+	}
+}

@@ -201,26 +201,31 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 		case <-sub.C:
 		case <-poll.C:
 		}
-		ch, err := st.look(ctx, s.svc, c)
-		if err != nil {
-			return
-		}
-		if err := st.emit(e, ch); err != nil {
-			return
-		}
-		for ch.SessionLive && len(ch.New) == core.MaxPushBatch { // more arrived than one look returns
-			if ch, err = st.look(ctx, s.svc, c); err != nil || st.emit(e, ch) != nil {
+		for more := true; more; { // more: more arrived than one look returns
+			ch, err := st.look(ctx, s.svc, c)
+			if err != nil {
 				return
 			}
-		}
-		// A device unlinked together with its session (an admin's device
-		// reset) still hears that it was unlinked.
-		if !ch.Linked {
-			_ = e.event(string(core.PushEventUnlinked), pushUnlinkedJSON{DeviceID: device})
-			return
-		}
-		if !ch.SessionLive {
-			return
+			// A device unlinked together with its session (an admin's device
+			// reset) still hears that it was unlinked.
+			if !ch.Linked {
+				_ = e.event(string(core.PushEventUnlinked), pushUnlinkedJSON{DeviceID: device})
+				return
+			}
+			// A stream whose session or key has ended is shown nothing new:
+			// not a challenge's summary, not its numbers.
+			if !ch.SessionLive {
+				return
+			}
+			if len(ch.New) > 0 {
+				if _, _, err := s.svc.AuthenticateCall(ctx, key, token); err != nil {
+					return
+				}
+			}
+			if err := st.emit(e, ch); err != nil {
+				return
+			}
+			more = len(ch.New) == core.MaxPushBatch
 		}
 	}
 }

@@ -199,7 +199,7 @@ func testIdempotency(t *testing.T, s core.Store) {
 	err = tryWrite(t, s, func(tx core.Tx) error { return tx.InsertIdempotency(idempotency("k1", t0)) })
 	requireDuplicate(t, err, core.UniqueIdempotency)
 
-	r.Done, r.Status, r.Body = true, 201, []byte(`{"id":"100"}`)
+	r.Done, r.Status, r.Body, r.Sealed = true, 201, []byte(`{"id":"100"}`), true
 	requireComplete(t, r)
 	mustUpdate(t, s, func(tx core.Tx) error { return tx.UpdateIdempotency(r) })
 	got, err = get()

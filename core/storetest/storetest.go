@@ -293,17 +293,18 @@ func user(id, programmeID, identityID, email string) *core.User {
 
 func session(tokenHash, userID string, lastSeen time.Time) *core.Session {
 	return &core.Session{
-		TokenHash:   []byte(tokenHash),
-		UserID:      userID,
-		IdentityID:  userID,
-		ProgrammeID: "p1",
-		CreatedAt:   t0.Add(-time.Hour),
-		LastSeen:    lastSeen,
-		SteppedUp:   true,
-		SteppedUpAt: t0.Add(-time.Minute),
-		DeviceID:    "device-" + userID,
-		AuthOnly:    true,
-		SignIn:      []byte("sign-in-of-" + tokenHash),
+		TokenHash:       []byte(tokenHash),
+		UserID:          userID,
+		IdentityID:      userID,
+		ProgrammeID:     "p1",
+		CreatedAt:       t0.Add(-time.Hour),
+		LastSeen:        lastSeen,
+		SteppedUp:       true,
+		SteppedUpAt:     t0.Add(-time.Minute),
+		SignedInStepped: true,
+		DeviceID:        "device-" + userID,
+		AuthOnly:        true,
+		SignIn:          []byte("sign-in-of-" + tokenHash),
 	}
 }
 
