@@ -192,6 +192,7 @@ func (s *Service) BeginBiometricEnrolment(ctx context.Context, c *Caller, device
 			DeviceName:  deviceName,
 			UserHandle:  handle,
 			Session:     sessionJSON,
+			Mobile:      *u.Mobile,
 			ExpiresAt:   now.Add(s.cfg.ChallengeTTL),
 		})
 	})
@@ -269,6 +270,9 @@ func (s *Service) FinishBiometricEnrolment(ctx context.Context, c *Caller, code 
 		u, err := tx.User(c.User.ID)
 		if err != nil {
 			return err
+		}
+		if u.Mobile == nil || *u.Mobile != cur.Mobile {
+			return Conflict(CodeStateInvalid) // the code went to a number that is no longer the user's
 		}
 		sms, err := tx.Factor(u.ID, ChannelSMS)
 		switch {

@@ -250,7 +250,11 @@ type WebAuthnRegistration struct {
 	DeviceName  string
 	UserHandle  []byte // the random user.id of this enrolment (WebAuthn §5.4.3, §14.6.1)
 	Session     []byte // JSON of go-webauthn's webauthn.SessionData
-	ExpiresAt   time.Time
+	// Mobile is the number the enrolment's code went to: the enrolment,
+	// which makes SMS codes ACTIVE on the user's mobile, finishes only while
+	// that is still the user's mobile.
+	Mobile    Mobile
+	ExpiresAt time.Time
 }
 
 // PushKind says what a push challenge approves.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -87,4 +88,38 @@ func TestEnrolmentRefusesARegisteredCredential(t *testing.T) {
 	att, err = bob.auth.Register(ctx, req) // a new key pair and id for the same ceremony
 	require.NoError(t, err)
 	require.NoError(t, bob.s.FinishBiometricEnrolment(ctx, core.SandboxCode, att), "the code was not spent")
+}
+
+// TestEnrolmentAfterAMobileChangeIsRefused: a biometric enrolment makes SMS
+// codes ACTIVE on the user's mobile because its code proved that number. The
+// mobile changed after the code was sent (to the old number): finishing is
+// refused STATE_INVALID, and SMS stays off until the new number is proved.
+func TestEnrolmentAfterAMobileChangeIsRefused(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	id := e.root("ada@acme.test")
+	phone := e.newDevice("phone-1", "ada@acme.test")
+	phone.enrol() // SMS ACTIVE on +44 7700900123; the session is stepped up
+
+	e.inst.Clock.Advance(time.Minute)
+	options, err := phone.s.BeginBiometricEnrolment(ctx, "phone-2", "Phone 2") // the code goes to 7700900123
+	require.NoError(t, err)
+	caller, _, err := e.inst.Service.AuthenticateCall(ctx, e.inst.UIKey, phone.s.Token())
+	require.NoError(t, err)
+	_, err = e.inst.Service.UpdateRootUser(ctx, caller, core.UserPatch{Mobile: &core.Mobile{CountryCode: "+44", Number: "7700900999"}})
+	require.NoError(t, err)
+
+	p2 := newDeviceWith(t, "phone-2", phone.s, authenticator.NewMemoryStore(), yes)
+	req, err := authenticator.ParseCreationOptions(options, p2.origin)
+	require.NoError(t, err)
+	att, err := p2.auth.Register(ctx, req)
+	require.NoError(t, err)
+	requireAPIError(t, phone.s.FinishBiometricEnrolment(ctx, core.SandboxCode, att), http.StatusConflict, core.CodeStateInvalid)
+	require.NoError(t, e.inst.Store.View(ctx, func(tx core.ReadTx) error {
+		sms, err := tx.Factor(id, core.ChannelSMS)
+		if err == nil {
+			assert.NotEqual(t, core.FactorActive, sms.Status, "SMS on %+v, a number no code went to", sms.Mobile)
+		}
+		return err
+	}))
 }

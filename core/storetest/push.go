@@ -41,6 +41,7 @@ func webAuthnRegistration(sessionHash string, expiresAt time.Time) *core.WebAuth
 		DeviceName:  "Ann's phone",
 		UserHandle:  []byte("user-handle-" + sessionHash),
 		Session:     []byte(`{"challenge":"c2Vzc2lvbg"}`),
+		Mobile:      core.Mobile{CountryCode: "+44", Number: "7700900123"},
 		ExpiresAt:   expiresAt,
 	}
 }
