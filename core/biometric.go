@@ -202,6 +202,16 @@ func (s *Service) BeginBiometricEnrolment(ctx context.Context, c *Caller, device
 	return options, nil
 }
 
+// deviceSecretPrefix marks the secrets devices get at their enrolment.
+const deviceSecretPrefix = "dds_"
+
+// BiometricEnrolled is what a finished enrolment hands the device: its
+// secret, shown once, which a session the device signs in with later
+// presents to speak for it (speaksFor).
+type BiometricEnrolled struct {
+	DeviceSecret string
+}
+
 // FinishBiometricEnrolment completes a biometric enrolment with the SMS code
 // and the authenticator's RegistrationResponseJSON (WebAuthn §5.1.8), verified
 // as WebAuthn §7.1 "Registering a New Credential" says; a credential id that
@@ -213,10 +223,10 @@ func (s *Service) BeginBiometricEnrolment(ctx context.Context, c *Caller, device
 // revocation policy's DEVICE_REPLACED row ends the other sessions (the old
 // device's among them) and pending push challenges, and the previous device
 // learns it was unlinked from its event stream. A first device is
-// DEVICE_LINKED: the user is told.
-func (s *Service) FinishBiometricEnrolment(ctx context.Context, c *Caller, code string, credential []byte) error {
+// DEVICE_LINKED: the user is told. The device gets a new secret.
+func (s *Service) FinishBiometricEnrolment(ctx context.Context, c *Caller, code string, credential []byte) (*BiometricEnrolled, error) {
 	if err := requireBiometrics(c.Programme); err != nil {
-		return err
+		return nil, err
 	}
 	var reg *WebAuthnRegistration
 	err := s.store.View(ctx, func(tx ReadTx) error {
@@ -225,34 +235,39 @@ func (s *Service) FinishBiometricEnrolment(ctx context.Context, c *Caller, code 
 		return err
 	})
 	if errors.Is(err, ErrRecordNotFound) {
-		return Conflict(CodeStateInvalid)
+		return nil, Conflict(CodeStateInvalid)
 	}
 	if err != nil {
-		return internal("read WebAuthn registration", err)
+		return nil, internal("read WebAuthn registration", err)
 	}
 	if !s.clock.Now().Before(reg.ExpiresAt) {
-		return Conflict(CodeCodeExpired)
+		return nil, Conflict(CodeCodeExpired)
 	}
 	var session webauthn.SessionData
 	if err := json.Unmarshal(reg.Session, &session); err != nil {
-		return fmt.Errorf("decode WebAuthn session: %w", err)
+		return nil, fmt.Errorf("decode WebAuthn session: %w", err)
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(credential)
 	if err != nil {
-		return Invalid("credential", ReasonIn, "RegistrationResponseJSON")
+		return nil, Invalid("credential", ReasonIn, "RegistrationResponseJSON")
 	}
 	if err := s.precheckClientData(&parsed.Response.CollectedClientData, protocol.CreateCeremony, session.Challenge); err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.precheckAuthData(parsed.Response.AttestationObject.AuthData.RPIDHash, parsed.Response.AttestationObject.AuthData.Flags); err != nil {
-		return err
+		return nil, err
 	}
 	cred, err := s.rp.CreateCredential(newWebAuthnUser(c.User, reg.UserHandle, nil), session, parsed)
 	if err != nil {
-		return &Error{Class: ErrConflict, Code: CodeWebAuthnInvalid, Message: "the attestation was not accepted"}
+		return nil, &Error{Class: ErrConflict, Code: CodeWebAuthnInvalid, Message: "the attestation was not accepted"}
 	}
+	secret, err := randomToken(deviceSecretPrefix)
+	if err != nil {
+		return nil, err
+	}
+	out := &BiometricEnrolled{DeviceSecret: secret}
 	var after func()
-	err = s.verifyChallenge(ctx, c, PurposeEnrolBiometric, code, func(tx Tx, now time.Time) error {
+	err = s.verifyChallenge(ctx, c, PurposeEnrolBiometric, code, out, func(tx Tx, now time.Time) error {
 		after = nil
 		previous := ""
 		if _, err := tx.FactorByCredentialID(cred.ID); err == nil {
@@ -303,6 +318,7 @@ func (s *Service) FinishBiometricEnrolment(ctx context.Context, c *Caller, code 
 		bio.DeviceID, bio.DeviceName = reg.DeviceID, reg.DeviceName
 		bio.CredentialID, bio.PublicKey, bio.UserHandle = cred.ID, cred.PublicKey, reg.UserHandle
 		bio.SignCount, bio.AAGUID, bio.BackupEligible = cred.Authenticator.SignCount, cred.Authenticator.AAGUID, cred.Flags.BackupEligible
+		bio.DeviceSecretHash = s.keys.hash(purposeDeviceSecret, secret)
 		if err := tx.PutFactor(bio); err != nil {
 			return err
 		}
@@ -327,10 +343,10 @@ func (s *Service) FinishBiometricEnrolment(ctx context.Context, c *Caller, code 
 		return s.audit(ctx, tx, u.ProgrammeID, u.ID, "factor.enrol", u.ID, details)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	after()
-	return nil
+	return out, nil
 }
 
 // bindSession records in the session that it enrolled device (Session.DeviceID).

@@ -62,7 +62,7 @@ func (s *Service) PushChanges(ctx context.Context, c *Caller, deviceID, after st
 			if err != nil {
 				return err
 			}
-			out.Linked = f != nil && linkedTo(f, sess, deviceID)
+			out.Linked = f != nil && s.speaksFor(f, sess, c, deviceID)
 		}
 		if after == "" {
 			if out.Cursor, err = tx.LastPushChallengeID(c.User.ID); err != nil {
@@ -110,7 +110,7 @@ func (s *Service) PendingPush(ctx context.Context, c *Caller, deviceID string) (
 	var out []*PushChallenge
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		out = nil
-		if _, err := requireDevice(tx, c, deviceID); err != nil {
+		if _, err := s.requireDevice(tx, c, deviceID); err != nil {
 			return err
 		}
 		now := s.clock.Now()
@@ -126,11 +126,10 @@ func (s *Service) PendingPush(ctx context.Context, c *Caller, deviceID string) (
 }
 
 // requireDevice checks that the caller speaks for the user's linked device:
-// the session is live, the BIOMETRIC factor is ACTIVE, and neither the
-// device id the caller names nor the device its session enrolled
-// (Session.DeviceID) is another one. A replaced or unlinked device gets
-// CHANNEL_NOT_REGISTERED, whatever it asks.
-func requireDevice(tx ReadTx, c *Caller, deviceID string) (*Factor, error) {
+// the session is live, the BIOMETRIC factor is ACTIVE, and speaksFor holds.
+// A replaced or unlinked device, or a session that cannot speak for the
+// device, gets CHANNEL_NOT_REGISTERED, whatever it asks.
+func (s *Service) requireDevice(tx ReadTx, c *Caller, deviceID string) (*Factor, error) {
 	sess, err := tx.Session(c.Session.TokenHash)
 	if errors.Is(err, ErrRecordNotFound) {
 		return nil, errInvalidToken
@@ -142,16 +141,29 @@ func requireDevice(tx ReadTx, c *Caller, deviceID string) (*Factor, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !linkedTo(f, sess, deviceID) {
+	if !s.speaksFor(f, sess, c, deviceID) {
 		return nil, Conflict(CodeChannelNotRegistered)
 	}
 	return f, nil
 }
 
-// linkedTo reports whether the linked device f is the one deviceID names
-// (if any) and the one the session sess enrolled (if any).
-func linkedTo(f *Factor, sess *Session, deviceID string) bool {
-	return (deviceID == "" || deviceID == f.DeviceID) && (sess == nil || sess.DeviceID == "" || sess.DeviceID == f.DeviceID)
+// speaksFor reports whether the caller, on session sess, speaks for the
+// linked device f: deviceID, if given, names f's device, and the session
+// either enrolled it (Session.DeviceID) or, signed in since, presents the
+// device's secret (Caller.DeviceSecret). A password alone is not the
+// phone: it may not list, answer or wake the phone's challenges. A device
+// enrolled before devices got secrets is spoken for by any session of its
+// user, as then; enrolling it again gives it one.
+func (s *Service) speaksFor(f *Factor, sess *Session, c *Caller, deviceID string) bool {
+	switch {
+	case deviceID != "" && deviceID != f.DeviceID:
+		return false
+	case sess == nil: // ended: PushChanges.SessionLive says so
+		return true
+	case sess.DeviceID != "":
+		return sess.DeviceID == f.DeviceID
+	}
+	return len(f.DeviceSecretHash) == 0 || s.keys.equal(purposeDeviceSecret, c.DeviceSecret, f.DeviceSecretHash)
 }
 
 // devicePush reads a challenge of the caller's user with the user and the
@@ -165,7 +177,7 @@ func (s *Service) devicePush(ctx context.Context, c *Caller, id string) (*PushCh
 	)
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		var err error
-		if f, err = requireDevice(tx, c, ""); err != nil {
+		if f, err = s.requireDevice(tx, c, ""); err != nil {
 			return err
 		}
 		if ch, err = tx.PushChallenge(id); err != nil {
@@ -399,7 +411,8 @@ func (s *Service) reportExpired(ctx context.Context, tx Tx, ch *PushChallenge) e
 	return tx.UpdatePushChallenge(ch)
 }
 
-// DeclinePush declines challenge id on the device. reason is
+// DeclinePush declines challenge id on the device, or withdraws it for the
+// session that asked for it (CANCELLED only). reason is
 // PushReasonCancelled or PushReasonNotMe; "I did not do this" (NOT_ME) also
 // records a security event and revokes as the policy's NOT_ME row says
 // (every session and pending challenge ends; the user, the root user and the
@@ -415,15 +428,18 @@ func (s *Service) DeclinePush(ctx context.Context, c *Caller, id, reason string)
 	)
 	err := s.updateAs(ctx, c, func(tx Tx) error {
 		after, resolved = nil, nil
-		if _, err := requireDevice(tx, c, ""); err != nil {
-			return err
-		}
 		ch, err := tx.PushChallenge(id)
-		if errors.Is(err, ErrRecordNotFound) || (err == nil && ch.UserID != c.User.ID) {
-			return NotFound("challenge")
-		}
-		if err != nil {
+		if err != nil && !errors.Is(err, ErrRecordNotFound) {
 			return err
+		}
+		withdrawn := err == nil && reason == PushReasonCancelled && ch.UserID == c.User.ID && bytes.Equal(ch.SessionHash, c.Session.TokenHash)
+		if !withdrawn { // only the phone answers for the user
+			if _, err := s.requireDevice(tx, c, ""); err != nil {
+				return err
+			}
+		}
+		if err != nil || ch.UserID != c.User.ID {
+			return NotFound("challenge")
 		}
 		now := s.clock.Now()
 		expired := ch.StateAt(now) == PushExpired

@@ -86,7 +86,7 @@ func (s *Service) RegisterPushToken(ctx context.Context, c *Caller, deviceID str
 		return err
 	}
 	err = s.updateAs(ctx, c, func(tx Tx) error {
-		f, err := requireDevice(tx, c, deviceID)
+		f, err := s.requireDevice(tx, c, deviceID)
 		if err != nil {
 			return err
 		}

@@ -357,6 +357,11 @@ type Factor struct {
 	SignCount      uint32 `json:",omitempty"` // the last signature counter accepted (WebAuthn §6.1.1)
 	AAGUID         []byte `json:",omitempty"`
 	BackupEligible bool   `json:",omitempty"` // the BE flag at registration; it must never change (WebAuthn §6.1.3)
+	// DeviceSecretHash is the keyed hash of the secret the device got at its
+	// enrolment (BiometricEnrolled): a session signed in since speaks for
+	// the device only with it (speaksFor). Empty for a device enrolled
+	// before devices got secrets.
+	DeviceSecretHash []byte `json:",omitempty"`
 	// Push is where a push service wakes the device (pushtoken.go); nil
 	// until the companion registers one, and again once the device is
 	// replaced, unlinked or reset, or the service rejects the token.

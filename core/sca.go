@@ -264,7 +264,7 @@ func resetSCAFailures(tx Tx, rec *User) error {
 // VerifyEnrolSMS completes SMS enrolment with the code (Weavr
 // enrolDeviceUsingOtpStepTwo): the factor becomes ACTIVE and the session is stepped up.
 func (s *Service) VerifyEnrolSMS(ctx context.Context, c *Caller, code string) error {
-	return s.verifyChallenge(ctx, c, PurposeEnrolSMS, code, func(tx Tx, now time.Time) error {
+	return s.verifyChallenge(ctx, c, PurposeEnrolSMS, code, nil, func(tx Tx, now time.Time) error {
 		f, err := tx.Factor(c.User.ID, ChannelSMS)
 		if errors.Is(err, ErrRecordNotFound) {
 			return Conflict(CodeStateInvalid)
@@ -288,7 +288,7 @@ func (s *Service) VerifyEnrolSMS(ctx context.Context, c *Caller, code string) er
 // and, when the challenge named an operation, grants the session that
 // operation (stepupscope.go).
 func (s *Service) VerifyStepUpSMS(ctx context.Context, c *Caller, code string) error {
-	return s.verifyChallenge(ctx, c, PurposeStepUpSMS, code, func(tx Tx, _ time.Time) error {
+	return s.verifyChallenge(ctx, c, PurposeStepUpSMS, code, nil, func(tx Tx, _ time.Time) error {
 		f, err := tx.Factor(c.User.ID, ChannelSMS)
 		if errors.Is(err, ErrRecordNotFound) || (err == nil && f.Status != FactorActive) {
 			return Conflict(CodeChannelNotRegistered)
@@ -300,7 +300,7 @@ func (s *Service) VerifyStepUpSMS(ctx context.Context, c *Caller, code string) e
 // verifyChallenge checks a code against the session's challenge. Everything is
 // decided in one transaction, so a code is usable once however many requests
 // race, and every wrong guess is counted both on the challenge and on the user.
-func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose ChallengePurpose, code string, onSuccess func(Tx, time.Time) error) error {
+func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose ChallengePurpose, code string, result any, onSuccess func(Tx, time.Time) error) error {
 	var outcome error
 	var after func()
 	err := s.updateAs(ctx, c, func(tx Tx) error {
@@ -364,7 +364,7 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 			if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.verify", u.ID, details); err != nil {
 				return err
 			}
-			return s.finishIdempotent(ctx, tx, nil)
+			return s.finishIdempotent(ctx, tx, result)
 		}
 		wrong, err := s.countWrongCode(ctx, tx, u, rec, checked, now, map[string]string{"purpose": string(purpose)})
 		if err != nil {

@@ -53,6 +53,7 @@ const (
 	purposeEmailCode     = "email-code"
 	purposeSeal          = "seal"
 	purposePasswordToken = "password-token"
+	purposeDeviceSecret  = "device-secret"
 )
 
 // randomToken returns prefix + 32 random bytes, base64url: 256 bits of entropy.

@@ -12,6 +12,9 @@ type Caller struct {
 	Programme *Programme
 	Session   *Session
 	User      *User
+	// DeviceSecret is the secret the request presented for the companion
+	// device it speaks for (header device-secret), if any.
+	DeviceSecret string
 }
 
 // SignedIn is the outcome of a successful sign-in: a bearer token, shown once.

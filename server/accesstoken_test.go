@@ -462,7 +462,7 @@ func TestAccessTokenNeverReachesAnotherIdentitysPush(t *testing.T) {
 	e := newBioEnv(t)
 	ctx := context.Background()
 	l := e.linkedDevices()
-	a, b := l.a, l.b
+	a, b := l.phone.signedIn(l.a), l.b // a speaks for identity A's phone
 	up, err := l.exchange(l.linked).StepUpPush(ctx, "")
 	require.NoError(t, err)
 

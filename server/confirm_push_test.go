@@ -190,7 +190,7 @@ func TestConfirmPushNotMeAfterExpiry(t *testing.T) {
 				require.NoError(t, e.inst.Service.Sweep(ctx))
 			}
 
-			device := e.login("ada@acme.test") // every session idled out meanwhile: the device signs in again
+			device := phone.signedIn(e.login("ada@acme.test")) // every session idled out meanwhile: the device signs in again
 			require.NoError(t, device.DeclinePush(ctx, cp.SCAChallengeID, client.DeclineNotMe))
 			assert.Equal(t, []string{"EXPIRED"}, e.confirmationOutcomes(cp.SCAChallengeID))
 			ch := e.pushRecord(cp.SCAChallengeID)
@@ -203,7 +203,7 @@ func TestConfirmPushNotMeAfterExpiry(t *testing.T) {
 			requireAPIError(t, err, http.StatusUnauthorized, "UNAUTHORIZED", "NOT_ME ended every session")
 
 			// Once: a second report of the same stale challenge ends nothing more.
-			again := e.login("ada@acme.test")
+			again := phone.signedIn(e.login("ada@acme.test"))
 			requireAPIError(t, again.DeclinePush(ctx, cp.SCAChallengeID, client.DeclineNotMe), http.StatusConflict, core.CodeCodeExpired)
 			_, err = again.PendingPush(ctx, phone.id, 0)
 			require.NoError(t, err, "the session stands")

@@ -96,14 +96,8 @@ func TestIdempotencyIsScopedToTheCaller(t *testing.T) {
 // who accepts an invite with a ref neither takes that ref from the embedder's
 // backend (secret key) nor learns whether the backend has used it.
 func TestIdempotencyRefsOfTheUIKeyAreApartFromTheSecretKeys(t *testing.T) {
-	e, uiKey := newEnvWithKeys(t, server.Options{})
-	ui := e.withKey(uiKey)
-	root := e.adminRoot("root@acme.test")
-	bea := e.createUser(root.token, userBody("bea@acme.test"))
-	e.invite(root.token, bea)
-	consume := map[string]any{"inviteCode": sandboxCode, "password": pw(testPassword)}
-	r := ui.key("POST", userPath(bea, "invite/consume"), consume, "idempotency-ref", "create-corp-1")
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	a := acceptInviteWithRef(t, "create-corp-1")
+	e, ui, bea, consume, r := a.e, a.ui, a.bea, a.body, a.first
 
 	backend := e.createCorporate("create-corp-1", corporateBody("second@acme.test"))
 	assert.Equal(t, http.StatusOK, backend.status, "the backend's ref is its own: %s", backend.body)
@@ -224,15 +218,8 @@ func TestIdempotencyInFlight(t *testing.T) {
 // every token only hashed, so that a copy of the database (a backup, a
 // replica) yields no live token. The replay still answers the same token.
 func TestIdempotentAnswersAreSealed(t *testing.T) {
-	e, uiKey := newEnvWithKeys(t, server.Options{})
-	ui := e.withKey(uiKey)
-	root := e.adminRoot("root@acme.test")
-	bea := e.createUser(root.token, userBody("bea@acme.test"))
-	e.invite(root.token, bea)
-	consume := map[string]any{"inviteCode": sandboxCode, "password": pw(testPassword)}
-	r := ui.key("POST", userPath(bea, "invite/consume"), consume, "idempotency-ref", "accept-1")
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	token := str(t, r.json(t), "token")
+	a := acceptInviteWithRef(t, "accept-1")
+	e, token := a.e, str(t, a.first.json(t), "token")
 
 	var rec *core.IdempotencyRecord
 	require.NoError(t, e.store.View(context.Background(), func(tx core.ReadTx) error {
@@ -244,7 +231,28 @@ func TestIdempotentAnswersAreSealed(t *testing.T) {
 	assert.NotContains(t, string(rec.Body), token)
 	assert.NotContains(t, string(rec.Body), "token")
 
-	replayed := ui.key("POST", userPath(bea, "invite/consume"), consume, "idempotency-ref", "accept-1")
-	require.Equal(t, http.StatusOK, replayed.status, "%s", replayed.body)
+	replayed := a.ui.key("POST", userPath(a.bea, "invite/consume"), a.body, "idempotency-ref", "accept-1")
 	assert.Equal(t, token, str(t, replayed.json(t), "token"), "the replay opens it")
+}
+
+// acceptedInvite is Bea's invite, accepted with the ui key and an idempotency-ref.
+type acceptedInvite struct {
+	e, ui *env
+	bea   string
+	body  map[string]any // the acceptance
+	first resp           // its answer
+}
+
+// acceptInviteWithRef has a root user invite Bea, who accepts with the ui
+// key and idempotency-ref ref.
+func acceptInviteWithRef(t *testing.T, ref string) acceptedInvite {
+	e, uiKey := newEnvWithKeys(t, server.Options{})
+	a := acceptedInvite{e: e, ui: e.withKey(uiKey)}
+	root := e.adminRoot("root@acme.test")
+	a.bea = e.createUser(root.token, userBody("bea@acme.test"))
+	e.invite(root.token, a.bea)
+	a.body = map[string]any{"inviteCode": sandboxCode, "password": pw(testPassword)}
+	a.first = a.ui.key("POST", userPath(a.bea, "invite/consume"), a.body, "idempotency-ref", ref)
+	require.Equal(t, http.StatusOK, a.first.status, "%s", a.first.body)
+	return a
 }

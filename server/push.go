@@ -154,10 +154,20 @@ func (s *Server) biometricEnrolFinish(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	if err := s.svc.FinishBiometricEnrolment(answering(r, noResult), r.caller, in.VerificationCode, in.Credential); err != nil {
+	out, err := s.svc.FinishBiometricEnrolment(answering(r, biometricFinished), r.caller, in.VerificationCode, in.Credential)
+	if err != nil {
 		return reply{}, err
 	}
-	return noContent()
+	return biometricFinished(out)
+}
+
+type biometricFinishResponse struct {
+	DeviceSecret string `json:"deviceSecret"`
+}
+
+// biometricFinished answers a finished enrolment with the device's secret.
+func biometricFinished(out *core.BiometricEnrolled) (reply, error) {
+	return ok(biometricFinishResponse{DeviceSecret: out.DeviceSecret})
 }
 
 // unlinkDeviceUsingPush implements Weavr unlinkDeviceUsingPush.

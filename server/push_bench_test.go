@@ -105,7 +105,7 @@ func BenchmarkPushApprove(b *testing.B) {
 		if err != nil {
 			return err
 		}
-		if err := c.device.FinishBiometricEnrolment(ctx, core.SandboxCode, att); err != nil {
+		if _, err := c.device.FinishBiometricEnrolment(ctx, core.SandboxCode, att); err != nil {
 			return err
 		}
 		if c.deviceEvents, err = c.device.PushEvents(ctx, c.deviceID); err != nil {

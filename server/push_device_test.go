@@ -78,7 +78,7 @@ func TestEnrolmentRefusesARegisteredCredential(t *testing.T) {
 		return tx.PutFactor(f)
 	}))
 
-	err = bob.s.FinishBiometricEnrolment(ctx, core.SandboxCode, att)
+	_, err = bob.s.FinishBiometricEnrolment(ctx, core.SandboxCode, att)
 	requireAPIError(t, err, http.StatusConflict, core.CodeWebAuthnCredentialTaken)
 	factors, err := bob.s.Factors(ctx)
 	require.NoError(t, err)
@@ -87,7 +87,8 @@ func TestEnrolmentRefusesARegisteredCredential(t *testing.T) {
 
 	att, err = bob.auth.Register(ctx, req) // a new key pair and id for the same ceremony
 	require.NoError(t, err)
-	require.NoError(t, bob.s.FinishBiometricEnrolment(ctx, core.SandboxCode, att), "the code was not spent")
+	_, err = bob.s.FinishBiometricEnrolment(ctx, core.SandboxCode, att)
+	require.NoError(t, err, "the code was not spent")
 }
 
 // TestEnrolmentAfterAMobileChangeIsRefused: a biometric enrolment makes SMS
@@ -114,7 +115,8 @@ func TestEnrolmentAfterAMobileChangeIsRefused(t *testing.T) {
 	require.NoError(t, err)
 	att, err := p2.auth.Register(ctx, req)
 	require.NoError(t, err)
-	requireAPIError(t, phone.s.FinishBiometricEnrolment(ctx, core.SandboxCode, att), http.StatusConflict, core.CodeStateInvalid)
+	_, err = phone.s.FinishBiometricEnrolment(ctx, core.SandboxCode, att)
+	requireAPIError(t, err, http.StatusConflict, core.CodeStateInvalid)
 	require.NoError(t, e.inst.Store.View(ctx, func(tx core.ReadTx) error {
 		sms, err := tx.Factor(id, core.ChannelSMS)
 		if err == nil {
@@ -122,4 +124,58 @@ func TestEnrolmentAfterAMobileChangeIsRefused(t *testing.T) {
 		}
 		return err
 	}))
+}
+
+// TestAPasswordIsNotThePhone: a session signed in with the password alone
+// (not the one that enrolled the phone, without the secret the phone got at
+// its enrolment) cannot speak for the phone, though the phone's device id is
+// no secret: it may not list the phone's challenges, read their options,
+// open the phone's stream, decline (NOT_ME would sign everyone out) nor take
+// the phone's wake-ups. With the secret, a later session of the phone may.
+// The session that asked for a step-up still withdraws it.
+func TestAPasswordIsNotThePhone(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+	require.NoError(t, phone.s.RegisterPushToken(ctx, phone.id, client.PushPlatformFCM, fcmToken))
+	requester := e.login("ada@acme.test")
+	up, err := requester.StepUpPush(ctx, "Pay 900 GBP to Bob")
+	require.NoError(t, err)
+
+	thief := e.login("ada@acme.test")
+	_, err = thief.PendingPush(ctx, phone.id, 0)
+	requireAPIError(t, err, http.StatusConflict, core.CodeChannelNotRegistered, "list")
+	_, err = thief.PendingPush(ctx, "", 0)
+	requireAPIError(t, err, http.StatusConflict, core.CodeChannelNotRegistered, "list without a device id")
+	_, err = thief.PushOptions(ctx, up.ID)
+	requireAPIError(t, err, http.StatusConflict, core.CodeChannelNotRegistered, "options")
+	_, err = thief.PushEvents(ctx, phone.id)
+	requireAPIError(t, err, http.StatusConflict, core.CodeChannelNotRegistered, "stream")
+	for _, reason := range []string{client.DeclineNotMe, client.DeclineCancelled} {
+		requireAPIError(t, thief.DeclinePush(ctx, up.ID, reason), http.StatusConflict, core.CodeChannelNotRegistered, reason)
+	}
+	requireAPIError(t, thief.RegisterPushToken(ctx, phone.id, client.PushPlatformFCM, fcmToken+"thief"),
+		http.StatusConflict, core.CodeChannelNotRegistered, "push token")
+	requireAPIError(t, thief.WithDeviceSecret("dds_guessed").DeclinePush(ctx, up.ID, client.DeclineNotMe),
+		http.StatusConflict, core.CodeChannelNotRegistered, "a wrong secret")
+	assert.Equal(t, core.PushPending, e.pushRecord(up.ID).State, "nothing changed")
+	assert.NotContains(t, e.audit(), "security.push_not_me")
+	var f *core.Factor
+	require.NoError(t, e.inst.Store.View(ctx, func(tx core.ReadTx) error {
+		users, err := tx.UsersByEmail(e.inst.Programme.ID, "ada@acme.test")
+		if err == nil {
+			f, err = tx.Factor(users[0].ID, core.ChannelBiometric)
+		}
+		return err
+	}))
+	assert.Equal(t, fcmToken, f.Push.Token, "the phone keeps its wake-ups")
+
+	later := phone.signedIn(e.login("ada@acme.test")) // the phone signed in again
+	list, err := later.PendingPush(ctx, phone.id, 0)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.NoError(t, later.RegisterPushToken(ctx, phone.id, client.PushPlatformFCM, fcmToken+"renewed"))
+
+	require.NoError(t, requester.DeclinePush(ctx, up.ID, client.DeclineCancelled), "the requester withdraws its own")
+	assert.Equal(t, core.PushDeclined, e.pushRecord(up.ID).State)
 }

@@ -107,7 +107,7 @@ func (e *bioEnv) login(email string) *client.Session {
 // stream opens a push stream for the session's token, without the validator.
 func (e *bioEnv) stream(s *client.Session, deviceID string) *client.PushStream {
 	e.t.Helper()
-	ps, err := e.raw.Session(s.Token()).PushEvents(e.t.Context(), deviceID)
+	ps, err := e.raw.Session(s.Token()).WithDeviceSecret(s.DeviceSecret()).PushEvents(e.t.Context(), deviceID)
 	require.NoError(e.t, err)
 	e.t.Cleanup(func() { ps.Close() })
 	return ps
@@ -177,6 +177,7 @@ type device struct {
 	auth   *authenticator.Authenticator
 	s      *client.Session
 	credID []byte
+	secret string // the device secret its enrolment gave it
 }
 
 func (e *bioEnv) newDevice(id, email string) *device {
@@ -201,9 +202,14 @@ func (d *device) enrol() {
 	require.NoError(d.t, err)
 	att, err := d.auth.Register(ctx, req)
 	require.NoError(d.t, err)
-	require.NoError(d.t, d.s.FinishBiometricEnrolment(ctx, core.SandboxCode, att))
-	d.credID = att.CredentialID
+	secret, err := d.s.FinishBiometricEnrolment(ctx, core.SandboxCode, att)
+	require.NoError(d.t, err)
+	d.credID, d.secret = att.CredentialID, secret
 }
+
+// signedIn is s speaking for the device: a session the device signed in with
+// after its enrolment, carrying its secret.
+func (d *device) signedIn(s *client.Session) *client.Session { return s.WithDeviceSecret(d.secret) }
 
 // assertion signs the options of challenge id.
 func (d *device) assertion(id string, adjust ...func(*authenticator.AssertionRequest)) *authenticator.Assertion {

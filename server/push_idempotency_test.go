@@ -45,7 +45,7 @@ func TestPushIdempotencySurvivesACrashAfterTheCommit(t *testing.T) {
 			require.NoError(t, err)
 			att, err := d.auth.Register(ctx, req)
 			require.NoError(t, err)
-			return func() (any, error) { return nil, d.s.FinishBiometricEnrolment(ctx, core.SandboxCode, att, ref) }
+			return func() (any, error) { return d.s.FinishBiometricEnrolment(ctx, core.SandboxCode, att, ref) }
 		}},
 		{"unlink", "factor.unlink", func(e *bioEnv) func() (any, error) {
 			d := e.enrolledRoot("root@acme.test", "phone-1")

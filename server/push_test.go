@@ -172,7 +172,7 @@ func TestPushApprovalRefusals(t *testing.T) {
 		s := e.login("ada@acme.test")
 		up, err := s.StepUpPush(ctx, summary)
 		require.NoError(t, err)
-		t.Cleanup(func() { _ = e.login("ada@acme.test").DeclinePush(ctx, up.ID, client.DeclineCancelled) })
+		t.Cleanup(func() { _ = phone.signedIn(e.login("ada@acme.test")).DeclinePush(ctx, up.ID, client.DeclineCancelled) })
 		return s, up
 	}
 	// stillPending checks that a refused approval changed nothing.
@@ -306,7 +306,7 @@ func TestPushApprovalRefusals(t *testing.T) {
 		_, err := e.api.AdvanceClock(ctx, 5*time.Minute)
 		require.NoError(t, err)
 		// Every session idled out meanwhile: the device signs in again.
-		requireAPIError(t, e.login("ada@acme.test").ApprovePush(ctx, up.ID, up.Number, as), http.StatusConflict, core.CodeCodeExpired)
+		requireAPIError(t, phone.signedIn(e.login("ada@acme.test")).ApprovePush(ctx, up.ID, up.Number, as), http.StatusConflict, core.CodeCodeExpired)
 		assert.Equal(t, core.PushExpired, e.pushRecord(up.ID).StateAt(e.inst.Clock.Now()))
 	})
 	t.Run("malformed", func(t *testing.T) {
@@ -358,7 +358,7 @@ func TestPushDeclineNotMe(t *testing.T) {
 	s := e.login("ada@acme.test")
 	up3, err := s.StepUpPush(ctx, "")
 	require.NoError(t, err)
-	phone.s = e.login("ada@acme.test")
+	phone.s = phone.signedIn(e.login("ada@acme.test"))
 	require.NoError(t, phone.s.DeclinePush(ctx, up3.ID, client.DeclineCancelled))
 	st, err := s.PushStatus(ctx, up3.ID)
 	require.NoError(t, err)
@@ -584,7 +584,7 @@ func TestUnlinkNeedsAStepUp(t *testing.T) {
 	e := newBioEnv(t)
 	ctx := context.Background()
 	phone := e.enrolledRoot("ada@acme.test", "phone-1")
-	phone.s = e.login("ada@acme.test") // the enrolment stepped its session up; start afresh
+	phone.s = phone.signedIn(e.login("ada@acme.test")) // the enrolment stepped its session up; start afresh
 	require.ErrorIs(t, phone.s.UnlinkBiometric(ctx), client.ErrStepUpRequired)
 
 	stream := e.stream(phone.s, phone.id)

@@ -257,7 +257,7 @@ func TestRevocationPolicy(t *testing.T) {
 		{
 			reason: core.RevokeSignCountRegression, device: true,
 			act: func(t *testing.T, sc *revocationScene) *client.Session {
-				clone := sc.phone.clone("cy-clone", sc.e.login(revCy)) // a copy of the key, counter and all
+				clone := sc.phone.clone("cy-clone", sc.phone.signedIn(sc.e.login(revCy))) // a copy of the key, counter, secret and all
 				other, err := sc.e.login(revCy).StepUpPush(ctx, "")
 				require.NoError(t, err)
 				require.NoError(t, sc.phone.approve(other.ID, other.Number), "the phone's counter moves on")
@@ -342,7 +342,7 @@ func TestReplacedDeviceRacesNotMe(t *testing.T) {
 		var notMe, enrol error
 		var wg sync.WaitGroup
 		wg.Go(func() { notMe = sc.phone.s.DeclinePush(ctx, sc.pending, core.PushReasonNotMe) })
-		wg.Go(func() { enrol = fresh.s.FinishBiometricEnrolment(ctx, core.SandboxCode, att) })
+		wg.Go(func() { _, enrol = fresh.s.FinishBiometricEnrolment(ctx, core.SandboxCode, att) })
 		wg.Wait()
 		require.True(t, (notMe == nil) != (enrol == nil), "round %d: exactly one wins: NOT_ME %v, enrolment %v", i, notMe, enrol)
 		loser := notMe

@@ -99,6 +99,10 @@ type deviceFile struct {
 	Server       string `json:"server"`
 	Email        string `json:"email"`
 	CredentialID []byte `json:"credentialId"`
+	// DeviceSecret is what the server gave the device at its enrolment: each
+	// command's new session speaks for the device with it. The file is the
+	// owner's only (0600), as the keys are.
+	DeviceSecret string `json:"deviceSecret,omitempty"`
 }
 
 // companion is one run of a companion command: signed in, with its state.
@@ -172,6 +176,9 @@ func openCompanion(ctx context.Context, cmd *cli.Command) (*companion, error) {
 		return nil, err
 	}
 	co.s = co.c.Session(login.Token)
+	if co.device != nil {
+		co.s = co.s.WithDeviceSecret(co.device.DeviceSecret)
+	}
 	return co, nil
 }
 
@@ -244,14 +251,15 @@ func companionEnrol(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	if err := co.s.FinishBiometricEnrolment(ctx, strings.TrimSpace(code), att); err != nil {
+	secret, err := co.s.FinishBiometricEnrolment(ctx, strings.TrimSpace(code), att)
+	if err != nil {
 		_ = co.keys.Delete(att.CredentialID) // the server did not take it
 		return err
 	}
 	if dev.CredentialID != nil {
 		_ = co.keys.Delete(dev.CredentialID) // replaced: the server forgot it too
 	}
-	dev.CredentialID, dev.Server, dev.Email = att.CredentialID, co.c.BaseURL(), cmd.String("email")
+	dev.CredentialID, dev.Server, dev.Email, dev.DeviceSecret = att.CredentialID, co.c.BaseURL(), cmd.String("email"), secret
 	co.device = dev
 	if err := co.saveDevice(); err != nil {
 		return err

@@ -48,8 +48,9 @@ func BenchmarkPushAcrossReplicas(b *testing.B) {
 	require.NoError(b, err)
 	att, err := auth.Register(ctx, req)
 	require.NoError(b, err)
-	require.NoError(b, phone.FinishBiometricEnrolment(ctx, "123456", att))
-	phone = session(a)
+	secret, err := phone.FinishBiometricEnrolment(ctx, "123456", att)
+	require.NoError(b, err)
+	phone = session(a).WithDeviceSecret(secret) // a session signed in since speaks for the phone with its secret
 	stream, err := phone.PushEvents(ctx, "phone-1")
 	require.NoError(b, err)
 	defer stream.Close()

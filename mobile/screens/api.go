@@ -48,8 +48,9 @@ type API interface {
 	// Session returns the calls made with the user's token. It makes no call.
 	Session(token string) SessionAPI
 	// Push returns the biometric and push step-up calls made with the
-	// user's token, or nil when they are not offered.
-	Push(token string) PushAPI
+	// user's token and this device's secret (none before its enrolment),
+	// or nil when they are not offered.
+	Push(token, deviceSecret string) PushAPI
 }
 
 // Dialer makes an API for a server address and UI key; [DialClient] is the real one.
@@ -71,7 +72,9 @@ type clientAPI struct{ *client.Client }
 
 func (c clientAPI) Session(token string) SessionAPI { return c.Client.Session(token) }
 
-func (c clientAPI) Push(token string) PushAPI { return sessionPush{c.Client.Session(token)} }
+func (c clientAPI) Push(token, deviceSecret string) PushAPI {
+	return sessionPush{c.Client.Session(token).WithDeviceSecret(deviceSecret)}
+}
 
 var (
 	_ KeyAPI     = (*client.Client)(nil)

@@ -59,10 +59,11 @@ type BiometricScreen struct {
 }
 
 // Enrolment is this device's new credential: the relying party it belongs
-// to and its id.
+// to, its id, and the secret the server gave the device with it.
 type Enrolment struct {
 	RPID         string
 	CredentialID []byte
+	DeviceSecret string
 }
 
 // Device names this device to the server.
@@ -220,7 +221,8 @@ func (s *BiometricScreen) checkPasscode() (string, error) {
 // enrolled is the outcome of an enrolment attempt: the attestation, kept so
 // that a mistyped code can be corrected without a second prompt.
 type enrolled struct {
-	att *authenticator.Attestation
+	att          *authenticator.Attestation
+	deviceSecret string
 }
 
 func (s *BiometricScreen) enrol() {
@@ -257,14 +259,15 @@ func (s *BiometricScreen) enrol() {
 				return enrolled{}, err
 			}
 		}
-		return enrolled{att: att}, s.api.FinishBiometricEnrolment(ctx, code, att)
+		secret, err := s.api.FinishBiometricEnrolment(ctx, code, att)
+		return enrolled{att: att, deviceSecret: secret}, err
 	}, func(r enrolled, err error) {
 		s.setBusy(false)
 		if s.passcode != nil && s.passcode.IsSet() {
 			s.passcodeBox.Hide()
 		}
 		if err == nil {
-			s.success(Enrolment{RPID: rpIDOf(options), CredentialID: r.att.CredentialID})
+			s.success(Enrolment{RPID: rpIDOf(options), CredentialID: r.att.CredentialID, DeviceSecret: r.deviceSecret})
 			return
 		}
 		var ae *client.Error

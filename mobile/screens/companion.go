@@ -23,6 +23,9 @@ const (
 	prefDeviceID = "device.id"
 	prefEnrolled = "device.enrolled" // enrolmentKey of the user this device approves for, "" for none
 	prefRPID     = "device.rpId"     // the RP ID of this device's credential
+	// prefDeviceSecret is the secret the server gave this device at its
+	// enrolment: sessions signed in since speak for the device with it.
+	prefDeviceSecret = "device.secret"
 )
 
 // watchRetry is how long the companion waits before reopening a push stream
@@ -217,7 +220,7 @@ func (c *Companion) showSignIn(notice string) {
 func (c *Companion) signedIn(token, email, userID string) {
 	c.token, c.email, c.userID = token, email, userID
 	c.sess = c.api.Session(token)
-	c.push = c.api.Push(token)
+	c.push = c.api.Push(token, c.d.App.Preferences().String(prefDeviceSecret))
 	c.pending = nil
 	c.showHome()
 }
@@ -261,6 +264,8 @@ func (c *Companion) showBiometric() {
 		p := c.d.App.Preferences()
 		p.SetString(prefEnrolled, c.enrolmentKey())
 		p.SetString(prefRPID, en.RPID)
+		p.SetString(prefDeviceSecret, en.DeviceSecret)
+		c.push = c.api.Push(c.token, en.DeviceSecret)
 		c.forgetKeys(en.CredentialID) // the server replaced any earlier key of this device
 		c.startWatch()
 		c.showHome()
@@ -275,6 +280,7 @@ func (c *Companion) showUnlink() {
 	c.stopWatch()
 	c.show(NewUnlinkScreen(c.env, c.sess, c.push, func() {
 		c.d.App.Preferences().SetString(prefEnrolled, "")
+		c.d.App.Preferences().SetString(prefDeviceSecret, "")
 		c.forgetKeys(nil)
 		c.pending = nil
 		c.showHome()
@@ -499,6 +505,7 @@ func (c *Companion) pendingChanged(arrived bool) {
 func (c *Companion) unlinked() {
 	c.endSession()
 	c.d.App.Preferences().SetString(prefEnrolled, "")
+	c.d.App.Preferences().SetString(prefDeviceSecret, "")
 	c.forgetKeys(nil)
 	c.show(NewUnlinkedScreen(
 		func() { c.showSignInAfter("Sign in again, then set up approvals on this device.") },

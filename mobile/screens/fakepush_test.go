@@ -80,36 +80,39 @@ func (f *fakePush) BeginBiometricEnrolment(ctx context.Context, deviceID, device
 	return json.Marshal(creation)
 }
 
-func (f *fakePush) FinishBiometricEnrolment(ctx context.Context, code string, credential any, _ ...client.CallOption) error {
+// fakeDeviceSecret is the secret the fake hands an enrolled device.
+const fakeDeviceSecret = "dds_fake"
+
+func (f *fakePush) FinishBiometricEnrolment(ctx context.Context, code string, credential any, _ ...client.CallOption) (string, error) {
 	body, err := json.Marshal(credential)
 	if err != nil {
-		return err
+		return "", err
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBody(bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("parse attestation: %w", err)
+		return "", fmt.Errorf("parse attestation: %w", err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.regSession == nil {
-		return conflict("STATE_INVALID")
+		return "", conflict("STATE_INVALID")
 	}
 	if code != "123456" {
 		f.log = append(f.log, "wrong code")
-		return conflict("VERIFICATION_CODE_INVALID")
+		return "", conflict("VERIFICATION_CODE_INVALID")
 	}
 	cred, err := f.rp.CreateCredential(f.user, *f.regSession, parsed)
 	if err != nil {
-		return fmt.Errorf("create credential: %w", err)
+		return "", fmt.Errorf("create credential: %w", err)
 	}
 	if !cred.Flags.UserVerified {
-		return conflict("WEBAUTHN_USER_NOT_VERIFIED")
+		return "", conflict("WEBAUTHN_USER_NOT_VERIFIED")
 	}
 	f.user.creds = []webauthn.Credential{*cred} // one device at a time
 	f.regSession = nil
 	f.broadcast(client.PushEvent{Type: client.EventUnlinked})
 	f.log = append(f.log, "enrolled")
-	return nil
+	return fakeDeviceSecret, nil
 }
 
 func (f *fakePush) RegisterPushToken(_ context.Context, deviceID, platform, _ string) error {
@@ -271,7 +274,8 @@ func (f *fakePush) enrolElsewhere() {
 	require.NoError(f.t, err)
 	att, err := a.Register(ctx, req)
 	require.NoError(f.t, err)
-	require.NoError(f.t, f.FinishBiometricEnrolment(ctx, "123456", att))
+	_, err = f.FinishBiometricEnrolment(ctx, "123456", att)
+	require.NoError(f.t, err)
 }
 
 // Info answers the numbers of a programme with the default settings.

@@ -289,7 +289,7 @@ func keysFor(t *testing.T, c *companion) []authenticator.Credential {
 
 // enrolOtherDevice enrols a second, headless device for Grace, as the
 // companion CLI would.
-func enrolOtherDevice(t *testing.T, d *deputy) {
+func enrolOtherDevice(t *testing.T, d *deputy) (deviceSecret string) {
 	t.Helper()
 	ctx := context.Background()
 	ui := uiClient(t, d)
@@ -305,7 +305,9 @@ func enrolOtherDevice(t *testing.T, d *deputy) {
 	require.NoError(t, err)
 	att, err := a.Register(ctx, req)
 	require.NoError(t, err)
-	require.NoError(t, s.FinishBiometricEnrolment(ctx, "123456", att))
+	deviceSecret, err = s.FinishBiometricEnrolment(ctx, "123456", att)
+	require.NoError(t, err)
+	return deviceSecret
 }
 
 // TestSessionExpirySendsToSignIn: when the session lapses (5 minutes

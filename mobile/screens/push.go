@@ -22,7 +22,7 @@ type PushAPI interface {
 	BeginBiometricEnrolment(ctx context.Context, deviceID, deviceName string, opts ...client.CallOption) (json.RawMessage, error)
 	// FinishBiometricEnrolment sends the texted code and the attestation;
 	// any other device of the user is unlinked.
-	FinishBiometricEnrolment(ctx context.Context, code string, credential any, opts ...client.CallOption) error
+	FinishBiometricEnrolment(ctx context.Context, code string, credential any, opts ...client.CallOption) (string, error)
 	// PendingPush lists the challenges waiting for the device.
 	PendingPush(ctx context.Context, deviceID string, wait time.Duration) ([]client.PushChallenge, error)
 	// PushOptions returns the WebAuthn request options that approve challenge id.

@@ -26,7 +26,7 @@ func TestWatchPushFallsBackToLongPolling(t *testing.T) {
 	ctx := context.Background()
 	d := startDeputy(t)
 	d.userWithPassword(t, "grace@acme.test", gracePassword)
-	enrolOtherDevice(t, d) // the device "other-device"
+	secret := enrolOtherDevice(t, d) // the device "other-device"
 
 	target, err := url.Parse(d.URL)
 	require.NoError(t, err)
@@ -44,7 +44,7 @@ func TestWatchPushFallsBackToLongPolling(t *testing.T) {
 	require.NoError(t, err)
 	login, err := api.LoginWithPassword(ctx, "grace@acme.test", gracePassword)
 	require.NoError(t, err)
-	push := api.Push(login.Token)
+	push := api.Push(login.Token, secret) // a session signed in since the enrolment speaks for the device with its secret
 
 	events := make(chan client.PushEvent, 4)
 	wctx, cancel := context.WithCancel(ctx)
@@ -96,7 +96,7 @@ func testUnlinkScreenStepsUp(t *testing.T, scope core.StepUpScope) {
 
 	h := newHarness(t)
 	finished := false
-	s := screens.NewUnlinkScreen(h.env(), conn.Session(login.Token), conn.Push(login.Token), func() { finished = true }, noop, failExpired(t))
+	s := screens.NewUnlinkScreen(h.env(), conn.Session(login.Token), conn.Push(login.Token, ""), func() { finished = true }, noop, failExpired(t))
 	h.show(s)
 	test.Tap(s.Unlink)
 	h.waitFor("code asked", s.CodeAsked)

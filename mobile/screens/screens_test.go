@@ -497,7 +497,7 @@ func TestApprovalsScreenApproves(t *testing.T) {
 	go func() {
 		att, err := auth.Register(context.Background(), req)
 		if err == nil {
-			err = push.FinishBiometricEnrolment(context.Background(), "123456", att)
+			_, err = push.FinishBiometricEnrolment(context.Background(), "123456", att)
 		}
 		register <- err
 	}()

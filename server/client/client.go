@@ -159,6 +159,7 @@ type call struct {
 	out            any        // where to decode a JSON answer; nil to ignore it
 	noKey          bool       // public endpoints (health probes) take no api key
 	token          string     // bearer token; "" for key-level calls
+	deviceSecret   string     // the companion device's secret; "" for none
 	idempotencyRef string
 	operation      string // ForOperation: read by the step-ups, which send it in their body
 }
@@ -203,6 +204,9 @@ func (c *Client) do(ctx context.Context, r *call, opts ...CallOption) error {
 	}
 	if r.token != "" {
 		req.Header.Set("Authorization", "Bearer "+r.token)
+	}
+	if r.deviceSecret != "" {
+		req.Header.Set(DeviceSecretHeader, r.deviceSecret)
 	}
 	if r.idempotencyRef != "" {
 		req.Header.Set("idempotency-ref", r.idempotencyRef)

@@ -155,16 +155,26 @@ func (s *Session) BeginBiometricEnrolment(ctx context.Context, deviceID, deviceN
 	return out, nil
 }
 
+// DeviceSecretHeader carries a companion device's secret ([Session.WithDeviceSecret]).
+const DeviceSecretHeader = "device-secret"
+
 // FinishBiometricEnrolment completes the enrolment with the texted code and
 // the authenticator's registration response. The biometric factor becomes
 // active (SMS too, if it was not), replacing any previous device, which learns
-// it was unlinked; the session is stepped up. Accepts [IdempotencyRef].
-func (s *Session) FinishBiometricEnrolment(ctx context.Context, code string, credential any, opts ...CallOption) error {
+// it was unlinked; the session is stepped up and speaks for the device. It
+// returns the device's secret, shown once: keep it with the credential, and
+// give it to every later session of the device ([Session.WithDeviceSecret]).
+// Accepts [IdempotencyRef].
+func (s *Session) FinishBiometricEnrolment(ctx context.Context, code string, credential any, opts ...CallOption) (string, error) {
 	in := struct {
 		VerificationCode string `json:"verificationCode"`
 		Credential       any    `json:"credential"`
 	}{code, credential}
-	return s.do(ctx, &call{op: "finish biometric enrolment", method: http.MethodPost, path: pushFactorPath + "/finish", in: in}, opts...)
+	var out struct {
+		DeviceSecret string `json:"deviceSecret"`
+	}
+	err := s.do(ctx, &call{op: "finish biometric enrolment", method: http.MethodPost, path: pushFactorPath + "/finish", in: in, out: &out}, opts...)
+	return out.DeviceSecret, err
 }
 
 // UnlinkBiometric unlinks the user's companion device (Weavr

@@ -53,9 +53,13 @@ func ExampleSession_StepUpPush() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := phone.FinishBiometricEnrolment(ctx, "123456", att); err != nil {
+	deviceSecret, err := phone.FinishBiometricEnrolment(ctx, "123456", att)
+	if err != nil {
 		log.Fatal(err)
 	}
+	// Keep deviceSecret with the credential: a session the phone signs in
+	// with later speaks for it with phone.WithDeviceSecret(deviceSecret).
+	_ = deviceSecret
 
 	// An admin screen asks for a push step-up and shows up.Number.
 	admin := signIn()

@@ -65,6 +65,9 @@ func (s *Session) PushEvents(ctx context.Context, deviceID string) (*PushStream,
 	req.Header.Set("User-Agent", c.userAgent)
 	req.Header.Set("api-key", c.key)
 	req.Header.Set("Authorization", "Bearer "+s.token)
+	if s.deviceSecret != "" {
+		req.Header.Set(DeviceSecretHeader, s.deviceSecret)
+	}
 	hc := *c.http
 	hc.Timeout = 0 // a stream lasts as long as ctx
 	res, err := hc.Do(req)

@@ -13,16 +13,32 @@ import (
 // safe for concurrent use. Sessions lapse after a few minutes without use;
 // calls then fail with [ErrUnauthorized] and the user has to sign in again.
 type Session struct {
-	c     *Client
-	token string
+	c            *Client
+	token        string
+	deviceSecret string
 }
 
 // Token returns the session's bearer token. It is a secret: never log it.
 func (s *Session) Token() string { return s.token }
 
+// DeviceSecret returns the device secret the session carries, "" for none.
+// It is a secret: never log it.
+func (s *Session) DeviceSecret() string { return s.deviceSecret }
+
+// WithDeviceSecret returns a copy of the session that speaks for the user's
+// companion device: its calls carry the secret the device got at its
+// enrolment ([Session.FinishBiometricEnrolment]). Without it, only the
+// session that enrolled the device may list, answer or wake its challenges.
+// The secret is a secret: never log it.
+func (s *Session) WithDeviceSecret(secret string) *Session {
+	c := *s
+	c.deviceSecret = secret
+	return &c
+}
+
 // do performs a call with the session's token.
 func (s *Session) do(ctx context.Context, r *call, opts ...CallOption) error {
-	r.token = s.token
+	r.token, r.deviceSecret = s.token, s.deviceSecret
 	return s.c.do(ctx, r, opts...)
 }
 
