@@ -207,7 +207,7 @@ const deviceSecretPrefix = "dds_"
 
 // BiometricEnrolled is what a finished enrolment hands the device: its
 // secret, shown once, which a session the device signs in with later
-// presents to speak for it (speaksFor).
+// presents to speak for it (deviceAccess).
 type BiometricEnrolled struct {
 	DeviceSecret string
 }

@@ -18,6 +18,10 @@ type PushChanges struct {
 	// Linked reports whether the stream's device is the user's linked device
 	// (true for a stream without a device id whose session enrolled none).
 	Linked bool
+	// Speaks reports whether the stream's session may speak for that device
+	// (deviceAccess): false, a device stream shows nothing and ends, but the
+	// device is not told it was unlinked.
+	Speaks bool
 	// SessionLive reports whether the stream's session still exists.
 	SessionLive bool
 	// New are the user's challenges created after the stream's cursor,
@@ -44,7 +48,7 @@ func (s *Service) PushChanges(ctx context.Context, c *Caller, deviceID, after st
 	out := &PushChanges{}
 	now := s.clock.Now()
 	err := s.store.View(ctx, func(tx ReadTx) error {
-		*out = PushChanges{Linked: true, Cursor: after}
+		*out = PushChanges{Linked: true, Speaks: true, Cursor: after}
 		sess, err := tx.Session(c.Session.TokenHash)
 		switch {
 		case errors.Is(err, ErrRecordNotFound):
@@ -62,7 +66,11 @@ func (s *Service) PushChanges(ctx context.Context, c *Caller, deviceID, after st
 			if err != nil {
 				return err
 			}
-			out.Linked = f != nil && s.speaksFor(f, sess, c, deviceID)
+			var access error = errChannelNotRegistered
+			if f != nil {
+				access = s.deviceAccess(f, sess, c, deviceID)
+			}
+			out.Linked, out.Speaks = access != errChannelNotRegistered, access == nil
 		}
 		if after == "" {
 			if out.Cursor, err = tx.LastPushChallengeID(c.User.ID); err != nil {
@@ -126,7 +134,7 @@ func (s *Service) PendingPush(ctx context.Context, c *Caller, deviceID string) (
 }
 
 // requireDevice checks that the caller speaks for the user's linked device:
-// the session is live, the BIOMETRIC factor is ACTIVE, and speaksFor holds.
+// the session is live, the BIOMETRIC factor is ACTIVE, and deviceAccess allows it.
 // A replaced or unlinked device, or a session that cannot speak for the
 // device, gets CHANNEL_NOT_REGISTERED, whatever it asks.
 func (s *Service) requireDevice(tx ReadTx, c *Caller, deviceID string) (*Factor, error) {
@@ -141,29 +149,45 @@ func (s *Service) requireDevice(tx ReadTx, c *Caller, deviceID string) (*Factor,
 	if err != nil {
 		return nil, err
 	}
-	if !s.speaksFor(f, sess, c, deviceID) {
-		return nil, Conflict(CodeChannelNotRegistered)
+	if err := s.deviceAccess(f, sess, c, deviceID); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
 
-// speaksFor reports whether the caller, on session sess, speaks for the
-// linked device f: deviceID, if given, names f's device, and the session
-// either enrolled it (Session.DeviceID) or, signed in since, presents the
-// device's secret (Caller.DeviceSecret). A password alone is not the
+// Answers of deviceAccess.
+var (
+	errChannelNotRegistered = Conflict(CodeChannelNotRegistered)
+	errDeviceSecretRequired = &Error{Class: ErrPermissionDenied, Code: CodeDeviceSecretRequired,
+		Message: "this session does not speak for the linked device: send the device-secret its enrolment gave it"}
+)
+
+// deviceAccess says whether the caller, on session sess, speaks for the
+// linked device f. deviceID, if given, must name f's device, and a session
+// that enrolled a device must have enrolled f's (else
+// CHANNEL_NOT_REGISTERED: this device is not linked, or no longer). Then the
+// session speaks for it if it enrolled it (Session.DeviceID) or presents
+// the device's secret (Caller.DeviceSecret). Another secret is a device
+// replaced since: CHANNEL_NOT_REGISTERED. No secret is
+// DEVICE_SECRET_REQUIRED, which tells a genuine device that signed in again
+// without its secret that it is still linked. A password alone is not the
 // phone: it may not list, answer or wake the phone's challenges. A device
 // enrolled before devices got secrets is spoken for by any session of its
 // user, as then; enrolling it again gives it one.
-func (s *Service) speaksFor(f *Factor, sess *Session, c *Caller, deviceID string) bool {
+func (s *Service) deviceAccess(f *Factor, sess *Session, c *Caller, deviceID string) error {
 	switch {
 	case deviceID != "" && deviceID != f.DeviceID:
-		return false
+		return errChannelNotRegistered
 	case sess == nil: // ended: PushChanges.SessionLive says so
-		return true
-	case sess.DeviceID != "":
-		return sess.DeviceID == f.DeviceID
+		return nil
+	case sess.DeviceID != "" && sess.DeviceID != f.DeviceID:
+		return errChannelNotRegistered
+	case sess.DeviceID != "", len(f.DeviceSecretHash) == 0, s.keys.equal(purposeDeviceSecret, c.DeviceSecret, f.DeviceSecretHash):
+		return nil
+	case c.DeviceSecret != "": // another device's: one replaced since, say
+		return errChannelNotRegistered
 	}
-	return len(f.DeviceSecretHash) == 0 || s.keys.equal(purposeDeviceSecret, c.DeviceSecret, f.DeviceSecretHash)
+	return errDeviceSecretRequired
 }
 
 // devicePush reads a challenge of the caller's user with the user and the

@@ -359,7 +359,7 @@ type Factor struct {
 	BackupEligible bool   `json:",omitempty"` // the BE flag at registration; it must never change (WebAuthn §6.1.3)
 	// DeviceSecretHash is the keyed hash of the secret the device got at its
 	// enrolment (BiometricEnrolled): a session signed in since speaks for
-	// the device only with it (speaksFor). Empty for a device enrolled
+	// the device only with it (deviceAccess). Empty for a device enrolled
 	// before devices got secrets.
 	DeviceSecretHash []byte `json:",omitempty"`
 	// Push is where a push service wakes the device (pushtoken.go); nil

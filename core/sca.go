@@ -10,9 +10,14 @@ import (
 
 // Machine codes of the SCA operations (Weavr enrolDeviceUsingOtp*, stepupSCA*).
 const (
-	CodeMobileNotAvailable      = "MOBILE_NUMBER_NOT_AVAILABLE"
-	CodeChannelAlreadyActive    = "CHANNEL_ALREADY_REGISTERED"
-	CodeChannelNotRegistered    = "CHANNEL_NOT_REGISTERED"
+	CodeMobileNotAvailable   = "MOBILE_NUMBER_NOT_AVAILABLE"
+	CodeChannelAlreadyActive = "CHANNEL_ALREADY_REGISTERED"
+	CodeChannelNotRegistered = "CHANNEL_NOT_REGISTERED"
+	// CodeDeviceSecretRequired refuses a session that may not speak for the
+	// user's linked companion device, which stays linked: not the session
+	// that enrolled it, and without the secret its enrolment gave it
+	// (header device-secret).
+	CodeDeviceSecretRequired    = "DEVICE_SECRET_REQUIRED"
 	CodeCredentialsInactive     = "CREDENTIALS_INACTIVE"
 	CodeRetryIn15Sec            = "RETRY_IN_15SEC"
 	CodeChallengeLimitExceeded  = "CHALLENGE_LIMIT_EXCEEDED"

@@ -131,7 +131,9 @@ func TestEnrolmentAfterAMobileChangeIsRefused(t *testing.T) {
 // its enrolment) cannot speak for the phone, though the phone's device id is
 // no secret: it may not list the phone's challenges, read their options,
 // open the phone's stream, decline (NOT_ME would sign everyone out) nor take
-// the phone's wake-ups. With the secret, a later session of the phone may.
+// the phone's wake-ups: 403 DEVICE_SECRET_REQUIRED, which tells a genuine
+// phone that lost its secret that it is still linked (CHANNEL_NOT_REGISTERED
+// would make it forget its key). With the secret, a later session may.
 // The session that asked for a step-up still withdraws it.
 func TestAPasswordIsNotThePhone(t *testing.T) {
 	e := newBioEnv(t)
@@ -144,20 +146,20 @@ func TestAPasswordIsNotThePhone(t *testing.T) {
 
 	thief := e.login("ada@acme.test")
 	_, err = thief.PendingPush(ctx, phone.id, 0)
-	requireAPIError(t, err, http.StatusConflict, core.CodeChannelNotRegistered, "list")
+	requireAPIError(t, err, http.StatusForbidden, core.CodeDeviceSecretRequired, "list")
 	_, err = thief.PendingPush(ctx, "", 0)
-	requireAPIError(t, err, http.StatusConflict, core.CodeChannelNotRegistered, "list without a device id")
+	requireAPIError(t, err, http.StatusForbidden, core.CodeDeviceSecretRequired, "list without a device id")
 	_, err = thief.PushOptions(ctx, up.ID)
-	requireAPIError(t, err, http.StatusConflict, core.CodeChannelNotRegistered, "options")
+	requireAPIError(t, err, http.StatusForbidden, core.CodeDeviceSecretRequired, "options")
 	_, err = thief.PushEvents(ctx, phone.id)
-	requireAPIError(t, err, http.StatusConflict, core.CodeChannelNotRegistered, "stream")
+	requireAPIError(t, err, http.StatusForbidden, core.CodeDeviceSecretRequired, "stream")
 	for _, reason := range []string{client.DeclineNotMe, client.DeclineCancelled} {
-		requireAPIError(t, thief.DeclinePush(ctx, up.ID, reason), http.StatusConflict, core.CodeChannelNotRegistered, reason)
+		requireAPIError(t, thief.DeclinePush(ctx, up.ID, reason), http.StatusForbidden, core.CodeDeviceSecretRequired, reason)
 	}
 	requireAPIError(t, thief.RegisterPushToken(ctx, phone.id, client.PushPlatformFCM, fcmToken+"thief"),
-		http.StatusConflict, core.CodeChannelNotRegistered, "push token")
+		http.StatusForbidden, core.CodeDeviceSecretRequired, "push token")
 	requireAPIError(t, thief.WithDeviceSecret("dds_guessed").DeclinePush(ctx, up.ID, client.DeclineNotMe),
-		http.StatusConflict, core.CodeChannelNotRegistered, "a wrong secret")
+		http.StatusConflict, core.CodeChannelNotRegistered, "a wrong secret: another device's")
 	assert.Equal(t, core.PushPending, e.pushRecord(up.ID).State, "nothing changed")
 	assert.NotContains(t, e.audit(), "security.push_not_me")
 	var f *core.Factor

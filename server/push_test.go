@@ -550,7 +550,7 @@ func TestReEnrolmentUnlinksTheOldDevice(t *testing.T) {
 	requireAPIError(t, err, http.StatusUnauthorized, "UNAUTHORIZED", "the old phone's session ended")
 	_, err = admin.PushStatus(ctx, up.ID)
 	requireAPIError(t, err, http.StatusUnauthorized, "UNAUTHORIZED", "so did every other session but the new phone's")
-	old.s = e.login("ada@acme.test")
+	old.s = old.signedIn(e.login("ada@acme.test")) // the old phone signs in again, with its old secret
 	requireAPIError(t, old.s.ApprovePush(ctx, up.ID, up.Number, stale), http.StatusConflict, core.CodeChannelNotRegistered)
 	_, err = old.s.PendingPush(ctx, old.id, 0)
 	requireAPIError(t, err, http.StatusConflict, core.CodeChannelNotRegistered)

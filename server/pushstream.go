@@ -156,6 +156,10 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 		s.writeError(w, r.Request, core.Conflict(core.CodeChannelNotRegistered))
 		return
 	}
+	if !first.Speaks {
+		s.writeError(w, r.Request, core.Forbidden(core.CodeDeviceSecretRequired))
+		return
+	}
 	if device != "" {
 		defer s.svc.DeviceConnected(c.User.ID)()
 	}
@@ -212,9 +216,10 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 				_ = e.event(string(core.PushEventUnlinked), pushUnlinkedJSON{DeviceID: device})
 				return
 			}
-			// A stream whose session or key has ended is shown nothing new:
-			// not a challenge's summary, not its numbers.
-			if !ch.SessionLive {
+			// A stream whose session or key has ended, or that may no longer
+			// speak for the device, is shown nothing new: not a challenge's
+			// summary, not its numbers.
+			if !ch.SessionLive || !ch.Speaks {
 				return
 			}
 			if len(ch.New) > 0 {

@@ -250,7 +250,7 @@ func (s *Server) authenticate(r *request, need access) error {
 		if need == userToken && c.Session.AuthOnly {
 			return core.ErrAccessTokenRequired
 		}
-		c.DeviceSecret = r.Header.Get("device-secret") // the companion's (core.Service.speaksFor)
+		c.DeviceSecret = r.Header.Get("device-secret") // the companion's (core.Service.deviceAccess)
 		r.prog, r.key, r.caller = c.Programme, kind, c
 		return nil
 	}

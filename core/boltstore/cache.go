@@ -136,6 +136,7 @@ func cloneFactor(f *core.Factor) *core.Factor {
 	c.PublicKey = bytes.Clone(f.PublicKey)
 	c.UserHandle = bytes.Clone(f.UserHandle)
 	c.AAGUID = bytes.Clone(f.AAGUID)
+	c.DeviceSecretHash = bytes.Clone(f.DeviceSecretHash)
 	return &c
 }
 

@@ -15,21 +15,22 @@ import (
 
 func factor(userID string, ch core.Channel) *core.Factor {
 	return &core.Factor{
-		UserID:         userID,
-		Channel:        ch,
-		Status:         core.FactorPending,
-		Mobile:         &core.Mobile{CountryCode: "+356", Number: "79123456"},
-		DeviceID:       "device-" + userID,
-		DeviceName:     "Ann's phone",
-		CredentialID:   []byte("credential-id-" + userID + "-" + string(ch)),
-		PublicKey:      []byte("cose-key-" + userID),
-		UserHandle:     []byte("user-handle-" + userID),
-		SignCount:      42,
-		AAGUID:         []byte("0123456789abcdef"),
-		BackupEligible: true,
-		Push:           &core.PushToken{Platform: core.PushAPNs, Token: "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"},
-		CreatedAt:      t0,
-		UpdatedAt:      t0.Add(time.Second),
+		UserID:           userID,
+		Channel:          ch,
+		Status:           core.FactorPending,
+		Mobile:           &core.Mobile{CountryCode: "+356", Number: "79123456"},
+		DeviceID:         "device-" + userID,
+		DeviceName:       "Ann's phone",
+		CredentialID:     []byte("credential-id-" + userID + "-" + string(ch)),
+		PublicKey:        []byte("cose-key-" + userID),
+		UserHandle:       []byte("user-handle-" + userID),
+		SignCount:        42,
+		AAGUID:           []byte("0123456789abcdef"),
+		BackupEligible:   true,
+		DeviceSecretHash: []byte("device-secret-hash-" + userID),
+		Push:             &core.PushToken{Platform: core.PushAPNs, Token: "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"},
+		CreatedAt:        t0,
+		UpdatedAt:        t0.Add(time.Second),
 	}
 }
 

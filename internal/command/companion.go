@@ -176,8 +176,8 @@ func openCompanion(ctx context.Context, cmd *cli.Command) (*companion, error) {
 		return nil, err
 	}
 	co.s = co.c.Session(login.Token)
-	if co.device != nil {
-		co.s = co.s.WithDeviceSecret(co.device.DeviceSecret)
+	if co.device != nil && co.device.Server == co.c.BaseURL() && co.device.Email == cmd.String("email") {
+		co.s = co.s.WithDeviceSecret(co.device.DeviceSecret) // only where it was enrolled
 	}
 	return co, nil
 }

@@ -220,7 +220,11 @@ func (c *Companion) showSignIn(notice string) {
 func (c *Companion) signedIn(token, email, userID string) {
 	c.token, c.email, c.userID = token, email, userID
 	c.sess = c.api.Session(token)
-	c.push = c.api.Push(token, c.d.App.Preferences().String(prefDeviceSecret))
+	secret := "" // only for the user and server this device is enrolled for
+	if c.enrolledHere() {
+		secret = c.d.App.Preferences().String(prefDeviceSecret)
+	}
+	c.push = c.api.Push(token, secret)
 	c.pending = nil
 	c.showHome()
 }

@@ -39,6 +39,7 @@ var codeText = map[string]string{
 	client.CodeInsufficientPermissions: "You are not allowed to do this.",
 	client.CodeChannelNotSupported:     "Approvals on a device are not switched on for this programme. Ask your admin.",
 	client.CodeChannelNotRegistered:    "No device is set up for approvals on your account.",
+	client.CodeDeviceSecretRequired:    "This device no longer has what proves it is your approvals device. Set it up for approvals again.",
 	client.CodeAlreadyVerified:         "This was already confirmed.",
 	client.CodeWebAuthnOrigin:          "The server does not accept this device's key for its address. Ask your admin to check the server's WebAuthn origins.",
 	client.CodeWebAuthnRPID:            "The server does not accept this device's key for its address. Ask your admin to check the server's WebAuthn settings.",

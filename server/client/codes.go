@@ -23,10 +23,15 @@ const (
 	CodeCodeInvalid            = "VERIFICATION_CODE_INVALID"
 	CodeConflict               = "CONFLICT"
 	CodeCredentialsInactive    = "CREDENTIALS_INACTIVE"
-	CodeEmailNotFound          = "EMAIL_NOT_FOUND"
-	CodeEmailNotUnique         = "EMAIL_NOT_UNIQUE"
-	CodeEmailNotVerified       = "EMAIL_NOT_VERIFIED"
-	CodeIdempotencyInFlight    = "IDEMPOTENCY_REF_IN_FLIGHT"
+	// CodeDeviceSecretRequired refuses a session that may not speak for the
+	// user's linked companion device, which stays linked: not the session
+	// that enrolled it, and without the secret its enrolment gave it
+	// (header device-secret).
+	CodeDeviceSecretRequired = "DEVICE_SECRET_REQUIRED"
+	CodeEmailNotFound        = "EMAIL_NOT_FOUND"
+	CodeEmailNotUnique       = "EMAIL_NOT_UNIQUE"
+	CodeEmailNotVerified     = "EMAIL_NOT_VERIFIED"
+	CodeIdempotencyInFlight  = "IDEMPOTENCY_REF_IN_FLIGHT"
 	// CodeIdentityLimitExceeded refuses to link one more identity to credentials
 	// that reach 100 already (maxLinkedIdentities).
 	CodeIdentityLimitExceeded       = "IDENTITY_LIMIT_EXCEEDED"
