@@ -51,7 +51,8 @@ type BiometricScreen struct {
 	device   Device
 	origin   string
 	options  json.RawMessage            // the server's creation options, once a code was sent
-	att      *authenticator.Attestation // made for options, kept while only the code was wrong
+	att      *authenticator.Attestation // made for options, kept while only the code was wrong or the answer was lost
+	attRef   string                     // the idempotency-ref of att's finish: a lost answer, the device secret among it, is replayed
 	expiry   countdown
 	expired  func(Problem)
 	finished func(Enrolment)
@@ -180,7 +181,7 @@ func (s *BiometricScreen) beginWith(ref string) {
 			return
 		}
 		options := b.options
-		s.options, s.att = options, nil
+		s.options, s.att, s.attRef = options, nil, ""
 		s.Send.SetText("Text me another code")
 		s.Send.Importance = widget.MediumImportance
 		s.Send.Refresh()
@@ -222,6 +223,7 @@ func (s *BiometricScreen) checkPasscode() (string, error) {
 // that a mistyped code can be corrected without a second prompt.
 type enrolled struct {
 	att          *authenticator.Attestation
+	ref          string
 	deviceSecret string
 }
 
@@ -238,7 +240,7 @@ func (s *BiometricScreen) enrol() {
 	}
 	s.Problem.Hide()
 	s.setBusy(true)
-	options, att := s.options, s.att
+	options, att, ref := s.options, s.att, s.attRef
 	runFor(s.env, promptTimeout, func(ctx context.Context) (enrolled, error) {
 		if newPasscode != "" {
 			err := s.passcode.Set(ctx, newPasscode)
@@ -258,9 +260,10 @@ func (s *BiometricScreen) enrol() {
 			if att, err = s.auth.Register(ctx, req); err != nil {
 				return enrolled{}, err
 			}
+			ref = client.NewIdempotencyRef()
 		}
-		secret, err := s.api.FinishBiometricEnrolment(ctx, code, att)
-		return enrolled{att: att, deviceSecret: secret}, err
+		secret, err := s.api.FinishBiometricEnrolment(ctx, code, att, client.IdempotencyRef(ref))
+		return enrolled{att: att, ref: ref, deviceSecret: secret}, err
 	}, func(r enrolled, err error) {
 		s.setBusy(false)
 		if s.passcode != nil && s.passcode.IsSet() {
@@ -273,7 +276,9 @@ func (s *BiometricScreen) enrol() {
 		var ae *client.Error
 		switch {
 		case errors.As(err, &ae) && (ae.Code == client.CodeCodeInvalid || ae.Code == client.CodeOneChallengeLimitRemain):
-			s.att = r.att // the same key answers once the code is right
+			s.att, s.attRef = r.att, r.ref // the same key answers once the code is right
+		case describe(err).Retry:
+			s.att, s.attRef = r.att, r.ref // the answer may be lost: the same call again replays it
 		case errors.As(err, &ae) && ae.Status == http.StatusConflict:
 			// The ceremony is over (expired, too many codes, refused): start again.
 			s.options, s.att = nil, nil
