@@ -318,7 +318,7 @@ func (s *Service) FinishBiometricEnrolment(ctx context.Context, c *Caller, code 
 		bio.DeviceID, bio.DeviceName = reg.DeviceID, reg.DeviceName
 		bio.CredentialID, bio.PublicKey, bio.UserHandle = cred.ID, cred.PublicKey, reg.UserHandle
 		bio.SignCount, bio.AAGUID, bio.BackupEligible = cred.Authenticator.SignCount, cred.Authenticator.AAGUID, cred.Flags.BackupEligible
-		bio.DeviceSecretHash = s.keys.hash(purposeDeviceSecret, secret)
+		bio.DeviceSecretHash, bio.EnrolledBy = s.keys.hash(purposeDeviceSecret, secret), c.Session.TokenHash
 		if err := tx.PutFactor(bio); err != nil {
 			return err
 		}

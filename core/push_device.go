@@ -166,7 +166,7 @@ var (
 // linked device f. deviceID, if given, must name f's device, and a session
 // that enrolled a device must have enrolled f's (else
 // CHANNEL_NOT_REGISTERED: this device is not linked, or no longer). Then the
-// session speaks for it if it enrolled it (Session.DeviceID) or presents
+// session speaks for it if it made this enrolment (Factor.EnrolledBy) or presents
 // the device's secret (Caller.DeviceSecret). Another secret is a device
 // replaced since: CHANNEL_NOT_REGISTERED. No secret is
 // DEVICE_SECRET_REQUIRED, which tells a genuine device that signed in again
@@ -182,7 +182,8 @@ func (s *Service) deviceAccess(f *Factor, sess *Session, c *Caller, deviceID str
 		return nil
 	case sess.DeviceID != "" && sess.DeviceID != f.DeviceID:
 		return errChannelNotRegistered
-	case sess.DeviceID != "", len(f.DeviceSecretHash) == 0, s.keys.equal(purposeDeviceSecret, c.DeviceSecret, f.DeviceSecretHash):
+	case sess.DeviceID != "" && (len(f.EnrolledBy) == 0 || bytes.Equal(f.EnrolledBy, sess.TokenHash)),
+		len(f.DeviceSecretHash) == 0, s.keys.equal(purposeDeviceSecret, c.DeviceSecret, f.DeviceSecretHash):
 		return nil
 	case c.DeviceSecret != "": // another device's: one replaced since, say
 		return errChannelNotRegistered

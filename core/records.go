@@ -362,6 +362,11 @@ type Factor struct {
 	// the device only with it (deviceAccess). Empty for a device enrolled
 	// before devices got secrets.
 	DeviceSecretHash []byte `json:",omitempty"`
+	// EnrolledBy is the token hash of the session that made this enrolment:
+	// the one session that speaks for the device without its secret, bound
+	// to this enrolment and not to its device id (which an enrolment of a
+	// device under the same id later shares).
+	EnrolledBy []byte `json:",omitempty"`
 	// Push is where a push service wakes the device (pushtoken.go); nil
 	// until the companion registers one, and again once the device is
 	// replaced, unlinked or reset, or the service rejects the token.

@@ -181,3 +181,26 @@ func TestAPasswordIsNotThePhone(t *testing.T) {
 	require.NoError(t, requester.DeclinePush(ctx, up.ID, client.DeclineCancelled), "the requester withdraws its own")
 	assert.Equal(t, core.PushDeclined, e.pushRecord(up.ID).State)
 }
+
+// TestAnUnlinkingSessionSpeaksForNoLaterEnrolment: the session that unlinked
+// the phone stays (it made the change) and stays bound to the phone's device
+// id; a device enrolled later under that id is another enrolment, which that
+// session does not speak for without the new secret. The old phone's secret
+// is another device's.
+func TestAnUnlinkingSessionSpeaksForNoLaterEnrolment(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+	require.NoError(t, phone.s.UnlinkBiometric(ctx))
+	again := e.newDevice("phone-1", "ada@acme.test")
+	again.enrol()
+
+	_, err := phone.s.PendingPush(ctx, "", 0)
+	requireAPIError(t, err, http.StatusForbidden, core.CodeDeviceSecretRequired)
+	_, err = phone.signedIn(e.login("ada@acme.test")).PendingPush(ctx, "", 0)
+	requireAPIError(t, err, http.StatusConflict, core.CodeChannelNotRegistered, "the old secret")
+	_, err = again.s.PendingPush(ctx, "phone-1", 0)
+	require.NoError(t, err, "the enrolling session")
+	_, err = again.signedIn(e.login("ada@acme.test")).PendingPush(ctx, "phone-1", 0)
+	require.NoError(t, err, "a later session with the new secret")
+}

@@ -137,6 +137,7 @@ func cloneFactor(f *core.Factor) *core.Factor {
 	c.UserHandle = bytes.Clone(f.UserHandle)
 	c.AAGUID = bytes.Clone(f.AAGUID)
 	c.DeviceSecretHash = bytes.Clone(f.DeviceSecretHash)
+	c.EnrolledBy = bytes.Clone(f.EnrolledBy)
 	return &c
 }
 

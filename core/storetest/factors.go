@@ -28,6 +28,7 @@ func factor(userID string, ch core.Channel) *core.Factor {
 		AAGUID:           []byte("0123456789abcdef"),
 		BackupEligible:   true,
 		DeviceSecretHash: []byte("device-secret-hash-" + userID),
+		EnrolledBy:       []byte("session-of-" + userID),
 		Push:             &core.PushToken{Platform: core.PushAPNs, Token: "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"},
 		CreatedAt:        t0,
 		UpdatedAt:        t0.Add(time.Second),
