@@ -260,8 +260,9 @@ func endSignIn(tx Tx, u *User, signIn []byte) error {
 // a new identity to be linked to the credentials of c (NewIdentity.LinkTo):
 // c must still be a stepped-up session of a root user holding its own
 // credentials, with the email the new root user was given and room for one
-// more identity. It returns the credentials' user, for recordLink.
-func (s *Service) linkNewRoot(tx Tx, c *Caller, root *User) (*User, error) {
+// more identity. The step-up covers ident (its name and profile, as sent) as
+// well as root. It returns the credentials' user, for recordLink.
+func (s *Service) linkNewRoot(tx Tx, c *Caller, root *User, ident *Identity) (*User, error) {
 	sess, err := tx.Session(c.Session.TokenHash)
 	if errors.Is(err, ErrRecordNotFound) {
 		return nil, errInvalidToken
@@ -269,8 +270,9 @@ func (s *Service) linkNewRoot(tx Tx, c *Caller, root *User) (*User, error) {
 	if err != nil {
 		return nil, err
 	}
-	link := Operation{Action: "identity.link", Fields: append(userFields(root), "identityType", string(root.IdentityType)),
-		Summary: "Link a new " + strings.ToLower(string(root.IdentityType)) + " identity to your credentials"}
+	link := Operation{Action: "identity.link",
+		Fields:  append(userFields(root), "identityType", string(root.IdentityType), "name", ident.Name, "profile", string(ident.Profile)),
+		Summary: "Link a new " + strings.ToLower(string(root.IdentityType)) + " identity, " + ident.Name + ", to your credentials"}
 	if err := s.stepUp(tx, &Caller{Programme: c.Programme, Session: sess, User: c.User}, link); err != nil {
 		return nil, err
 	}

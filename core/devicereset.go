@@ -29,7 +29,7 @@ func (s *Service) ResetUserDevice(ctx context.Context, c *Caller, id string) err
 		if err := requireRank(c, u); err != nil {
 			return err
 		}
-		if err := s.stepUp(tx, c, Operation{Action: "user.device_reset", Target: u.ID, Summary: "Reset the devices of user " + u.Email}); err != nil {
+		if err := s.stepUp(tx, c, Operation{Action: "user.device_reset", Target: u.ID, Summary: "Reset the devices of user " + summaryEmail(u.Email)}); err != nil {
 			return err
 		}
 		factors, err := tx.Factors(u.ID)

@@ -67,7 +67,7 @@ func (s *Service) CreateIdentity(ctx context.Context, prog *Programme, in NewIde
 		ident.ID, root.ID, root.IdentityID = id, id, id
 		var cred *User
 		if in.LinkTo != nil {
-			if cred, err = s.linkNewRoot(tx, in.LinkTo, root); err != nil {
+			if cred, err = s.linkNewRoot(tx, in.LinkTo, root, ident); err != nil {
 				return err
 			}
 		}

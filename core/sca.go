@@ -79,7 +79,7 @@ func (s *Service) EnrolSMS(ctx context.Context, c *Caller) error {
 			return Conflict(CodeChannelAlreadyActive)
 		}
 		if otherActive {
-			if err := s.stepUp(tx, c, Operation{Action: "factor.sms.enrol", Target: u.ID, Fields: []string{"mobile", u.Mobile.E164()},
+			if err := s.stepUp(tx, c, Operation{Action: "factor.sms.enrol", Target: u.ID, Fields: []string{"mobile", mobileField(*u.Mobile)},
 				Summary: "Receive codes by SMS on " + u.Mobile.E164()}); err != nil {
 				return err
 			}

@@ -44,7 +44,7 @@ type Operation struct {
 	Action  string   // what is done: "user.create", "user.update", ...
 	Target  string   // the id of the user acted on; "" for one being created
 	Fields  []string // the canonical body: name, value pairs in a fixed order
-	Summary string   // what the user is shown, at most MaxPushSummaryLen characters
+	Summary string   // what the user is shown, at most maxOperationSummaryLen characters
 }
 
 // hash is what a challenge and a grant commit to: the binding of the
@@ -125,7 +125,7 @@ func (s *Service) stepUp(tx Tx, c *Caller, op Operation) error {
 	if c.Session == nil || c.Programme == nil || c.Programme.Settings.Scope() != StepUpOperation {
 		return RequireStepUp(c)
 	}
-	op.Summary = cut(op.Summary, MaxPushSummaryLen)
+	op.Summary = cut(op.Summary, maxOperationSummaryLen)
 	err := tx.TakeStepUpGrant(c.Session.TokenHash, op.hash(), s.clock.Now())
 	if errors.Is(err, ErrRecordNotFound) {
 		e := StepUpRequired()
@@ -181,13 +181,17 @@ func userFields(u *User) []string {
 	f := []string{"name", u.Name, "surname", u.Surname, "email", u.Email, "mobile", "", "dateOfBirth", "",
 		"tag", u.Tag, "locale", u.Locale, "brand", u.Brand, "countryOfResidence", u.CountryOfResidence, "roles", roleList(u.Roles)}
 	if u.Mobile != nil {
-		f[7] = u.Mobile.E164()
+		f[7] = mobileField(*u.Mobile)
 	}
 	if u.DateOfBirth != nil {
 		f[9] = dateString(*u.DateOfBirth)
 	}
 	return f
 }
+
+// mobileField is a mobile as an operation binds it: country code and number
+// apart, as they are stored (+44 7700900999 is not +447 700900999).
+func mobileField(m Mobile) string { return m.CountryCode + " " + m.Number }
 
 // roleList is a role set in canonical form: sorted, comma-separated.
 func roleList(rs []Role) string {
@@ -211,9 +215,25 @@ func dateString(d Date) string {
 	return strconv.Itoa(d.Year) + "-" + strconv.Itoa(d.Month) + "-" + strconv.Itoa(d.Day)
 }
 
+// maxOperationSummaryLen bounds an operation's summary. Summaries are
+// built to fit (summaryEmail; the roles, what a step-up most often grants,
+// come before the rest), so that a cut never hides what is approved.
+const maxOperationSummaryLen = 300
+
+// summaryEmail is an email as a summary names it: whole up to 40
+// characters, else its start and its end (the domain) around "…", so that
+// no email can push the rest of a summary out of sight.
+func summaryEmail(email string) string {
+	r := []rune(email)
+	if len(r) <= 40 {
+		return email
+	}
+	return string(r[:19]) + "…" + string(r[len(r)-20:])
+}
+
 // createUserOp is CreateUser's operation: u as it will be created.
 func createUserOp(u *User) Operation {
-	return Operation{Action: "user.create", Fields: userFields(u), Summary: "Create user " + u.Email + " with " + rolesPhrase(u.Roles)}
+	return Operation{Action: "user.create", Fields: userFields(u), Summary: "Create user " + summaryEmail(u.Email) + " with " + rolesPhrase(u.Roles)}
 }
 
 // updateUserOp is UpdateUser's operation on u: the fields p sets, email
@@ -228,12 +248,15 @@ func updateUserOp(u *User, p UserPatch, email string, roles []Role) Operation {
 	}
 	text("name", p.Name)
 	text("surname", p.Surname)
+	if p.Roles != nil {
+		changes = append(changes, rolesPhrase(roles))
+	}
 	if p.Email != nil {
 		op.Fields = append(op.Fields, "email", email)
-		changes = append(changes, "email to "+email)
+		changes = append(changes, "email to "+summaryEmail(email))
 	}
 	if p.Mobile != nil {
-		op.Fields = append(op.Fields, "mobile", p.Mobile.E164())
+		op.Fields = append(op.Fields, "mobile", mobileField(*p.Mobile))
 		changes = append(changes, "mobile to "+p.Mobile.E164())
 	}
 	if p.DateOfBirth != nil {
@@ -244,9 +267,8 @@ func updateUserOp(u *User, p UserPatch, email string, roles []Role) Operation {
 	text("brand", p.Brand)
 	if p.Roles != nil {
 		op.Fields = append(op.Fields, "roles", roleList(roles))
-		changes = append(changes, rolesPhrase(roles))
 	}
-	op.Summary = "Change user " + u.Email
+	op.Summary = "Change user " + summaryEmail(u.Email)
 	if len(changes) > 0 {
 		op.Summary += ": " + strings.Join(changes, ", ")
 	}

@@ -592,7 +592,7 @@ func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, activ
 		// Lifting a lockout, or forgetting failed sign-ins, is a privilege:
 		// otherwise activating a user would reset a password guesser's count.
 		if active && locked {
-			if err := s.stepUp(tx, c, Operation{Action: "user.activate", Target: u.ID, Summary: "Unlock user " + u.Email}); err != nil {
+			if err := s.stepUp(tx, c, Operation{Action: "user.activate", Target: u.ID, Summary: "Unlock user " + summaryEmail(u.Email)}); err != nil {
 				return err
 			}
 		}

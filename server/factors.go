@@ -110,7 +110,7 @@ func (s *Server) stepUpOTP(r *request) (reply, error) {
 }
 
 // maxOperationRef bounds the reference of an operation (core's sealOperation
-// of a summary of at most core.MaxPushSummaryLen characters).
+// of a summary of at most 300 characters).
 const maxOperationRef = 2048
 
 // stepUpRequest is the optional body of a step-up (Deputy extension):

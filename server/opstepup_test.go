@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -248,4 +249,75 @@ func TestSessionStepUpScopeUnchanged(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.CreateUser(ctx, client.UserCreate{Name: "Bea", Surname: "Sand", Email: "bea@acme.test"})
 	require.NoError(t, err, "a stepped-up session does anything it may")
+}
+
+// TestOperationSummaryShowsWhatIsGranted: a summary never hides what the
+// step-up grants. An email of 197 characters, as long as emails go, is
+// shortened around "…" in the summary (and the SMS naming it), so the role
+// granted still shows, though the operation binds the whole address.
+func TestOperationSummaryShowsWhatIsGranted(t *testing.T) {
+	e := newBioEnv(t, withoutBiometrics, withOperationScope)
+	s := e.smsAdmin("ada@acme.test")
+	ctx := context.Background()
+	email := strings.Repeat("a", 64) + "@" + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + ".test"
+	in := client.UserCreate{Name: "Eve", Surname: "Evil", Email: email, Roles: []string{client.RoleAdmin}}
+	_, err := s.CreateUser(ctx, in)
+	op := stepUpFor(t, s, err)
+	assert.Equal(t, "Create user aaaaaaaaaaaaaaaaaaa…ccccccccccccccc.test with roles ADMIN", op.Summary)
+	msgs, err := e.api.Outbox(ctx, 1)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	assert.Contains(t, msgs[0].Text, "with roles ADMIN")
+	u, err := s.CreateUser(ctx, in)
+	require.NoError(t, err)
+	assert.Equal(t, email, u.Email, "the whole address was bound and created")
+
+	in.Email = strings.Replace(email, "a@", "x@", 1) // the same shortened form, another address
+	_, err = s.CreateUser(ctx, in)
+	require.ErrorIs(t, err, client.ErrStepUpRequired)
+}
+
+// TestOperationBindsEveryField: a grant covers the body it was asked for,
+// field by field: a mobile split otherwise (+44 7700900999 against +447
+// 700900999, the same digits) is another operation.
+func TestOperationBindsEveryField(t *testing.T) {
+	e := newBioEnv(t, withoutBiometrics, withOperationScope)
+	s := e.smsAdmin("ada@acme.test")
+	ctx := context.Background()
+	bea := client.UserCreate{Name: "Bea", Surname: "Sand", Email: "bea@acme.test", Mobile: &client.Mobile{CountryCode: "+44", Number: "7700900456"}}
+	_, err := s.CreateUser(ctx, bea)
+	stepUpFor(t, s, err)
+	u, err := s.CreateUser(ctx, bea)
+	require.NoError(t, err)
+	_, err = s.UpdateUser(ctx, u.ID, client.UserPatch{Mobile: &client.Mobile{CountryCode: "+44", Number: "7700900999"}})
+	stepUpFor(t, s, err)
+	_, err = s.UpdateUser(ctx, u.ID, client.UserPatch{Mobile: &client.Mobile{CountryCode: "+447", Number: "700900999"}})
+	assert.ErrorIs(t, err, client.ErrStepUpRequired)
+}
+
+// TestLinkGrantCoversTheIdentity: the step-up to link a new identity names
+// the company and covers it as sent (name, profile): the grant for "Beta
+// Ltd" does not create and link another company.
+func TestLinkGrantCoversTheIdentity(t *testing.T) {
+	e := newEnv(t)
+	a := e.adminRoot("ada@acme.test")
+	set := e.prog.Settings
+	set.StepUpScope = core.StepUpOperation
+	_, err := e.svc.UpdateProgrammeSettings(context.Background(), e.prog.ID, set)
+	require.NoError(t, err)
+
+	body := corporateBody(a.email)
+	body["company"] = map[string]any{"name": "Beta Ltd"}
+	r := e.auth(a.token, "POST", "/multi/corporates", body)
+	require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+	op := r.json(t)["operation"].(map[string]any)
+	assert.Equal(t, "Link a new corporate identity, Beta Ltd, to your credentials", op["summary"])
+	wantNoContent(t, e.auth(a.token, "POST", stepUpPath, map[string]any{"operation": op["reference"]}), "step-up for the link")
+	wantNoContent(t, e.auth(a.token, "POST", stepUpVerifyPath, codeBody(sandboxCode)), "verify")
+
+	evil := corporateBody(a.email)
+	evil["company"] = map[string]any{"name": "Evil Ltd", "registrationNumber": "666"}
+	r = e.auth(a.token, "POST", "/multi/corporates", evil)
+	assert.Equal(t, http.StatusForbidden, r.status, "another company needs its own step-up: %s", r.body)
+	assert.Equal(t, http.StatusOK, e.auth(a.token, "POST", "/multi/corporates", body).status, "the one approved")
 }
