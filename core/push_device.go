@@ -368,16 +368,15 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 			case errors.Is(err, ErrRecordNotFound): // the requester signed out meanwhile
 			case err != nil:
 				return err
+			case len(cur.Operation) > 0: // the one operation, not the session (stepupscope.go)
+				op := &boundOperation{hash: cur.Operation, summary: cur.Summary}
+				if err := s.grantStepUp(tx, sess.TokenHash, sess.UserID, op, now); err != nil {
+					return err
+				}
 			default:
 				sess.SteppedUp, sess.SteppedUpAt = true, now
 				if err := tx.UpdateSession(sess); err != nil {
 					return err
-				}
-				if len(cur.Operation) > 0 {
-					op := &boundOperation{hash: cur.Operation, summary: cur.Summary}
-					if err := s.grantStepUp(tx, sess.TokenHash, sess.UserID, op, now); err != nil {
-						return err
-					}
 				}
 			}
 		}

@@ -354,9 +354,11 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 			if err != nil {
 				return err
 			}
-			sess.SteppedUp, sess.SteppedUpAt = true, now
-			if err := tx.UpdateSession(sess); err != nil {
-				return err
+			if len(ch.Operation) == 0 { // else the one operation, not the session (stepupscope.go)
+				sess.SteppedUp, sess.SteppedUpAt = true, now
+				if err := tx.UpdateSession(sess); err != nil {
+					return err
+				}
 			}
 			details := map[string]string{"purpose": string(purpose)}
 			if len(ch.Operation) > 0 {

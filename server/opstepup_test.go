@@ -321,3 +321,25 @@ func TestLinkGrantCoversTheIdentity(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, r.status, "another company needs its own step-up: %s", r.body)
 	assert.Equal(t, http.StatusOK, e.auth(a.token, "POST", "/multi/corporates", body).status, "the one approved")
 }
+
+// TestOperationGrantIsNoSessionStepUp: a step-up for one operation raises
+// nothing else. When the operator switches the programme back to session
+// scope, a session whose only approval was "Create user pia@acme.test"
+// must step up like any other before it creates someone else.
+func TestOperationGrantIsNoSessionStepUp(t *testing.T) {
+	e := newBioEnv(t, withoutBiometrics, withOperationScope)
+	e.smsAdmin("ada@acme.test") // enrols the phone (its session is not used)
+	s := e.login("ada@acme.test")
+	ctx := context.Background()
+	_, err := s.CreateUser(ctx, pia)
+	stepUpFor(t, s, err)
+
+	set := e.inst.Programme.Settings
+	set.StepUpScope = core.StepUpSession
+	_, err = e.inst.Service.UpdateProgrammeSettings(ctx, e.inst.Programme.ID, set)
+	require.NoError(t, err)
+	mallory := pia
+	mallory.Email = "mallory@acme.test"
+	_, err = s.CreateUser(ctx, mallory)
+	require.ErrorIs(t, err, client.ErrStepUpRequired)
+}
