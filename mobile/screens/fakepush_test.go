@@ -95,18 +95,18 @@ func (f *fakePush) FinishBiometricEnrolment(ctx context.Context, code string, cr
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.regSession == nil {
-		return "", conflict("STATE_INVALID")
+		return "", conflict(client.CodeStateInvalid)
 	}
 	if code != "123456" {
 		f.log = append(f.log, "wrong code")
-		return "", conflict("VERIFICATION_CODE_INVALID")
+		return "", conflict(client.CodeCodeInvalid)
 	}
 	cred, err := f.rp.CreateCredential(f.user, *f.regSession, parsed)
 	if err != nil {
 		return "", fmt.Errorf("create credential: %w", err)
 	}
 	if !cred.Flags.UserVerified {
-		return "", conflict("WEBAUTHN_USER_NOT_VERIFIED")
+		return "", conflict(client.CodeWebAuthnUserNotVerified)
 	}
 	f.user.creds = []webauthn.Credential{*cred} // one device at a time
 	f.regSession = nil
@@ -197,13 +197,13 @@ func (f *fakePush) PushOptions(ctx context.Context, id string) (json.RawMessage,
 	case c == nil:
 		return nil, &client.Error{Status: http.StatusNotFound}
 	case c.state != client.PushPending:
-		return nil, conflict("STATE_INVALID")
+		return nil, conflict(client.CodeStateInvalid)
 	case !f.now().Before(c.ch.ExpiresAt):
-		return nil, conflict("VERIFICATION_CODE_EXPIRED")
+		return nil, conflict(client.CodeCodeExpired)
 	}
 	assertion, session, err := f.rp.BeginLogin(f.user, webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {
-		return nil, conflict("CHANNEL_NOT_REGISTERED")
+		return nil, conflict(client.CodeChannelNotRegistered)
 	}
 	c.session = session
 	return json.Marshal(assertion)
@@ -225,10 +225,10 @@ func (f *fakePush) ApprovePush(ctx context.Context, id string, number int, crede
 	case c == nil:
 		return &client.Error{Status: http.StatusNotFound}
 	case c.state != client.PushPending:
-		return conflict("ALREADY_VERIFIED")
+		return conflict(client.CodeAlreadyVerified)
 	case number != c.number:
 		c.state = client.PushDeclined // a wrong number declines the challenge
-		return conflict("VERIFICATION_CODE_INVALID")
+		return conflict(client.CodeCodeInvalid)
 	}
 	if _, err := f.rp.ValidateLogin(f.user, *c.session, parsed); err != nil {
 		return fmt.Errorf("validate assertion: %w", err)
@@ -246,7 +246,7 @@ func (f *fakePush) DeclinePush(ctx context.Context, id, reason string) error {
 		return &client.Error{Status: http.StatusNotFound}
 	}
 	if c.state != client.PushPending {
-		return conflict("ALREADY_VERIFIED")
+		return conflict(client.CodeAlreadyVerified)
 	}
 	c.state = client.PushDeclined
 	f.log = append(f.log, "declined "+id+" "+reason)
