@@ -223,9 +223,7 @@ func (s *Service) ConfirmSMS(ctx context.Context, c *Caller, t ResourceType, ids
 	if err != nil {
 		return "", internal("issue confirmation challenge", err)
 	}
-	for _, u := range woken {
-		s.pushChanged(ctx, u)
-	}
+	s.pushChanged(ctx, woken...)
 	text := fmt.Sprintf("%s: your code %s confirms %s. Never share it with anyone.\n\n@%s #%s",
 		c.Programme.Name, code, smsList(rs), s.cfg.OriginHost, code)
 	if err := s.send.SMS.SendSMS(ctx, SMS{ProgrammeID: user.ProgrammeID, To: *user.Mobile, Text: text}); err != nil {
@@ -287,9 +285,7 @@ func (s *Service) ConfirmPush(ctx context.Context, c *Caller, t ResourceType, id
 	if err != nil {
 		return nil, internal("issue confirmation push", err)
 	}
-	for _, u := range woken {
-		s.pushChanged(ctx, u)
-	}
+	s.pushChanged(ctx, woken...)
 	s.publishPush(ctx, PushEvent{Kind: PushEventChallenge, UserID: out.UserID, ChallengeID: out.ID})
 	return out, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/deputyhq/deputy/password"
@@ -413,8 +412,7 @@ func (s *Service) matchResetCode(ctx context.Context, prog *Programme, email, co
 		if counted {
 			return nil
 		}
-		window := now.Truncate(time.Hour)
-		_, err = tx.IncrementCounter("reset-wrong|"+prog.ID+"|email:"+email+"|"+strconv.FormatInt(window.Unix(), 10), window.Add(time.Hour), now)
+		_, _, err = spendOne(tx, newBudget("reset-wrong", prog.ID, "email:"+email, RateLimit{Window: time.Hour}), now) // counted, never refused
 		return err
 	})
 	return matched, internal("check reset code", err)

@@ -224,7 +224,9 @@ func (s *Service) cancelPushChallenges(ctx context.Context, tx Tx, userID string
 	return nil
 }
 
-// pushChanged wakes the user's streams after a commit that ended challenges.
-func (s *Service) pushChanged(ctx context.Context, userID string) {
-	s.publishPush(ctx, PushEvent{Kind: PushEventResolved, UserID: userID})
+// pushChanged wakes the users' streams after a commit that ended challenges.
+func (s *Service) pushChanged(ctx context.Context, userIDs ...string) {
+	for _, id := range userIDs {
+		s.publishPush(ctx, PushEvent{Kind: PushEventResolved, UserID: id})
+	}
 }

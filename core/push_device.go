@@ -134,9 +134,10 @@ func (s *Service) PendingPush(ctx context.Context, c *Caller, deviceID string) (
 }
 
 // requireDevice checks that the caller speaks for the user's linked device:
-// the session is live, the BIOMETRIC factor is ACTIVE, and deviceAccess allows it.
-// A replaced or unlinked device, or a session that cannot speak for the
-// device, gets CHANNEL_NOT_REGISTERED, whatever it asks.
+// the session is live, the BIOMETRIC factor is ACTIVE, and deviceAccess
+// allows it: a replaced or unlinked device gets CHANNEL_NOT_REGISTERED,
+// whatever it asks, and a session that cannot speak for the linked device
+// DEVICE_SECRET_REQUIRED.
 func (s *Service) requireDevice(tx ReadTx, c *Caller, deviceID string) (*Factor, error) {
 	sess, err := tx.Session(c.Session.TokenHash)
 	if errors.Is(err, ErrRecordNotFound) {
@@ -155,10 +156,11 @@ func (s *Service) requireDevice(tx ReadTx, c *Caller, deviceID string) (*Factor,
 	return f, nil
 }
 
-// Answers of deviceAccess.
+// Answers of deviceAccess. ErrDeviceSecretRequired is also the device
+// stream's first answer (server/pushstream.go).
 var (
 	errChannelNotRegistered = Conflict(CodeChannelNotRegistered)
-	errDeviceSecretRequired = &Error{Class: ErrPermissionDenied, Code: CodeDeviceSecretRequired,
+	ErrDeviceSecretRequired = &Error{Class: ErrPermissionDenied, Code: CodeDeviceSecretRequired,
 		Message: "this session does not speak for the linked device: send the device-secret its enrolment gave it"}
 )
 
@@ -188,7 +190,7 @@ func (s *Service) deviceAccess(f *Factor, sess *Session, c *Caller, deviceID str
 	case c.DeviceSecret != "": // another device's: one replaced since, say
 		return errChannelNotRegistered
 	}
-	return errDeviceSecretRequired
+	return ErrDeviceSecretRequired
 }
 
 // devicePush reads a challenge of the caller's user with the user and the

@@ -202,9 +202,7 @@ func (s *Service) spend(tx Tx, budgets ...budget) error {
 		if b.limit.Requests <= 0 {
 			continue
 		}
-		start := now.Truncate(b.limit.Window)
-		end := start.Add(b.limit.Window)
-		n, err := spendOne(tx, b, b.key+"|"+strconv.FormatInt(start.Unix(), 10), end, now)
+		n, end, err := spendOne(tx, b, now)
 		if err != nil {
 			return err
 		}
@@ -215,15 +213,19 @@ func (s *Service) spend(tx Tx, budgets ...budget) error {
 	return nil
 }
 
-// spendOne adds b's cost to the counter under key, of the window ending at
-// end, and returns the count after it.
-func spendOne(tx Tx, b budget, key string, end, now time.Time) (int, error) {
+// spendOne adds b's cost to its counter of the window now falls in, and
+// returns the count after it and the window's end. It does not compare the
+// count with b's limit (spend does).
+func spendOne(tx Tx, b budget, now time.Time) (n int, end time.Time, err error) {
+	start := now.Truncate(b.limit.Window)
+	end = start.Add(b.limit.Window)
+	key := b.key + "|" + strconv.FormatInt(start.Unix(), 10)
 	if b.cost <= 1 {
-		return tx.IncrementCounter(key, end, now)
+		n, err = tx.IncrementCounter(key, end, now)
+		return n, end, err
 	}
-	n, _, err := tx.Counter(key, now)
-	if err != nil {
-		return 0, err
+	if n, _, err = tx.Counter(key, now); err != nil {
+		return 0, end, err
 	}
-	return n + b.cost, tx.SetCounter(key, n+b.cost, end)
+	return n + b.cost, end, tx.SetCounter(key, n+b.cost, end)
 }

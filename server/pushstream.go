@@ -157,7 +157,7 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 		return
 	}
 	if !first.Speaks {
-		s.writeError(w, r.Request, core.Forbidden(core.CodeDeviceSecretRequired))
+		s.writeError(w, r.Request, core.ErrDeviceSecretRequired)
 		return
 	}
 	if device != "" {
