@@ -178,6 +178,8 @@ func TestAPasswordIsNotThePhone(t *testing.T) {
 	require.Len(t, list, 1)
 	require.NoError(t, later.RegisterPushToken(ctx, phone.id, client.PushPlatformFCM, fcmToken+"renewed"))
 
+	requireAPIError(t, requester.DeclinePush(ctx, up.ID, client.DeclineNotMe), http.StatusForbidden, core.CodeDeviceSecretRequired,
+		"the requester withdraws, it does not answer for the phone")
 	require.NoError(t, requester.DeclinePush(ctx, up.ID, client.DeclineCancelled), "the requester withdraws its own")
 	assert.Equal(t, core.PushDeclined, e.pushRecord(up.ID).State)
 }

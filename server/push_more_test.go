@@ -165,6 +165,10 @@ func TestPushPromptsAreBudgetedPerUser(t *testing.T) {
 	assert.Equal(t, budget, ok)
 	assert.Equal(t, asks-budget, limited)
 	assert.Len(t, e.pushRecords(userID), before+budget, "prompts stored in the window")
+	e.root("bea@bank.test")
+	e.newDevice("phone-bea", "bea@bank.test").enrol()
+	_, err = e.login("bea@bank.test").StepUpPush(ctx, "")
+	require.NoError(t, err, "another user's budget is their own")
 
 	_, err = e.api.AdvanceClock(ctx, time.Hour)
 	require.NoError(t, err)
