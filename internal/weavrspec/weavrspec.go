@@ -1,0 +1,80 @@
+// Package weavrspec finds Weavr's own OpenAPI descriptions, the compatibility
+// target tests hold Deputy's traffic to. They are third-party reference
+// files kept beside the checkout (a shared/weavr directory in one of its
+// parents, or DEPUTY_WEAVR_SPECS), never copied into it: a test that needs
+// them skips, saying why, where they are absent.
+package weavrspec
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+// EnvDir names the directory holding Weavr's descriptions, when it is not
+// a shared/weavr directory beside the checkout or one of its parents.
+const EnvDir = "DEPUTY_WEAVR_SPECS"
+
+// Weavr's descriptions, by file name.
+const (
+	Multi    = "weavr-multi-openapi-original.yml"
+	Webhooks = "weavr-webhooks-openapi-original.yml"
+)
+
+// errNotFound says that no directory holds Weavr's descriptions.
+var errNotFound = errors.New("Weavr's OpenAPI descriptions not found: set " + EnvDir + " or keep them in a shared/weavr directory beside the checkout")
+
+// Dir finds the directory holding Weavr's descriptions: EnvDir, or the
+// nearest shared/weavr from the working directory upwards.
+func Dir() (string, error) {
+	if dir := os.Getenv(EnvDir); dir != "" {
+		return dir, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		candidate := filepath.Join(dir, "shared", "weavr")
+		if _, err := os.Stat(filepath.Join(candidate, Multi)); err == nil {
+			return candidate, nil
+		}
+		if filepath.Dir(dir) == dir {
+			return "", errNotFound
+		}
+	}
+}
+
+type loaded struct {
+	once sync.Once
+	doc  *openapi3.T
+	err  error
+}
+
+var docs sync.Map // file name -> *loaded
+
+// Load parses one of Weavr's descriptions (once per process) and skips t
+// when they are not found; a description that does not parse fails t.
+func Load(t testing.TB, name string) *openapi3.T {
+	t.Helper()
+	dir, err := Dir()
+	if err != nil {
+		t.Skip(err)
+	}
+	v, _ := docs.LoadOrStore(name, &loaded{})
+	l := v.(*loaded)
+	l.once.Do(func() {
+		// Loaded with references resolved but not validated: the
+		// webhooks description names a security scheme it never defines.
+		l.doc, l.err = openapi3.NewLoader().LoadFromFile(filepath.Join(dir, name))
+	})
+	if l.err != nil {
+		t.Fatalf("%s: %v", name, fmt.Errorf("load Weavr's description: %w", l.err))
+	}
+	return l.doc
+}
