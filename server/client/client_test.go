@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/internal/testserver"
+	"github.com/deputyhq/deputy/internal/teststore"
 	"github.com/deputyhq/deputy/server/client"
 )
 
@@ -31,19 +34,61 @@ const (
 	rootMobile   = "+447700900123"
 )
 
-// deputy is a running sandbox Deputy with a client of its programme.
+// deputy is a running sandbox Deputy with a client of its programme. On
+// PostgreSQL it is two replicas of one database, and the client's requests
+// alternate between them, as behind a load balancer: each test is then a
+// Weavr client's journey across replicas.
 type deputy struct {
-	t    *testing.T
-	inst *testserver.Instance
-	c    *client.Client
+	t        *testing.T
+	inst     *testserver.Instance
+	replicas []*testserver.Instance // inst, and on PostgreSQL its replica
+	c        *client.Client
 }
 
-func start(t *testing.T) *deputy {
+func start(t *testing.T) *deputy { return startReplicas(t, true) }
+
+// startOne is start without a second replica, for the tests that move the
+// sandbox clock: each process has its own (see the README's sandbox notes).
+func startOne(t *testing.T) *deputy { return startReplicas(t, false) }
+
+func startReplicas(t *testing.T, replicated bool) *deputy {
 	t.Helper()
 	inst := testserver.Start(t, testserver.Options{})
-	c, err := client.New(inst.URL, inst.APIKey)
+	d := &deputy{t: t, inst: inst, replicas: []*testserver.Instance{inst}}
+	if replicated && teststore.OnPostgres() {
+		d.replicas = append(d.replicas, inst.Replica(t))
+	}
+	c, err := client.New(inst.URL, inst.APIKey, client.WithHTTPClient(&http.Client{Transport: alternate(t, d.replicas)}))
 	require.NoError(t, err)
-	return &deputy{t: t, inst: inst, c: c}
+	d.c = c
+	return d
+}
+
+// alternate sends each request to the next of replicas in turn.
+func alternate(t *testing.T, replicas []*testserver.Instance) http.RoundTripper {
+	hosts := make([]string, len(replicas))
+	for i, r := range replicas {
+		u, err := url.Parse(r.URL)
+		require.NoError(t, err)
+		hosts[i] = u.Host
+	}
+	var next atomic.Uint64
+	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		req = req.Clone(req.Context())
+		req.URL.Host = hosts[(next.Add(1)-1)%uint64(len(hosts))]
+		return http.DefaultTransport.RoundTrip(req)
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// waitForMail lets every replica's background mail land.
+func (d *deputy) waitForMail() {
+	for _, r := range d.replicas {
+		r.Service.WaitForMail()
+	}
 }
 
 func corporateCreate(email string) client.CorporateCreate {
@@ -507,7 +552,7 @@ func TestUsers(t *testing.T) {
 	st, err := s.UserStatus(ctx, grace.ID)
 	require.NoError(t, err)
 	assert.Equal(t, &client.UserStatus{}, st, "a new user: nothing verified, set, locked or sent")
-	d.inst.Service.WaitForMail() // Alan's notices go in the background: let them land before the invite
+	d.waitForMail() // Alan's notices go in the background: let them land before the invite
 	require.NoError(t, s.SendInvite(ctx, grace.ID))
 	st, err = s.UserStatus(ctx, grace.ID)
 	require.NoError(t, err)
@@ -615,7 +660,7 @@ func TestEmailVerificationAndKYC(t *testing.T) {
 }
 
 func TestSandboxClock(t *testing.T) {
-	d := start(t)
+	d := startOne(t)
 	ctx := context.Background()
 	_, s := d.corporate("root@acme.test")
 
@@ -780,6 +825,7 @@ func TestErrorMapping(t *testing.T) {
 		assert.Equal(t, "root email not unique", e.Error())
 	})
 	t.Run("423 after repeated failures", func(t *testing.T) {
+		d := startOne(t) // it moves the sandbox clock
 		d.corporate("locked@acme.test")
 		var err error
 		for i := range 5 {
