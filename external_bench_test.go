@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,11 +18,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"text/tabwriter"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/core/boltstore"
@@ -41,7 +44,9 @@ import (
 //     metric on --admin-addr), against the batched-commit limit: tiny bbolt
 //     writes per second through the same group commit, to a file beside the
 //     server's, from as many goroutines as there are clients (target: at
-//     least 50%);
+//     least 50%); and, beside it, against the limit the issue named: tiny
+//     writes per second through bbolt's own batched commits (DB.Batch, its
+//     default batch size and delay), measured the same way;
 //   - sign-ins, 32 and 200 clients, against the raw argon2id rate with the
 //     server's parameters, hashed in this process (target: at least 90%):
 //     floods alternate with raw hashing in signInRounds rounds, so that a
@@ -68,6 +73,9 @@ func BenchmarkExternalLoad(b *testing.B) {
 		x.cores, x.loadAvg, readLoadAvg(), tab.String())
 	for _, r := range rows {
 		b.ReportMetric(r.percent(), fmt.Sprintf("%s-%d-%%-of-limit", r.op, r.clients))
+		if r.op != "login" {
+			b.ReportMetric(r.percentOf(r.batchLimits), fmt.Sprintf("%s-%d-%%-of-bbolt-batch", r.op, r.clients))
+		}
 		if r.op == "login" {
 			// The share of a sign-in's CPU time that is the hash itself:
 			// steadier than the rates on a machine shared with other work.
@@ -214,15 +222,18 @@ func (x *external) stepUpSessions(b *testing.B, n int) string {
 
 // externalRow is one load run and the limit it is held to.
 type externalRow struct {
-	op        string // create, stepup or login
-	clients   int
-	res       loadgen.Result
-	updates   int64      // the server's store updates during the run
-	limits    []limitRun // tiny writes (create, stepup) or raw hashes (login), measured around the run
-	serverCPU time.Duration
-	loadCPU   time.Duration // deputyload's
-	steal     float64       // host-steal-%
-	peakRSS   int64         // the server's, during the run
+	op      string // create, stepup or login
+	clients int
+	res     loadgen.Result
+	updates int64      // the server's store updates during the run
+	limits  []limitRun // tiny writes (create, stepup) or raw hashes (login), measured around the run
+	// batchLimits are tiny writes through bbolt's own DB.Batch (create,
+	// stepup), measured around the run.
+	batchLimits []limitRun
+	serverCPU   time.Duration
+	loadCPU     time.Duration // deputyload's
+	steal       float64       // host-steal-%
+	peakRSS     int64         // the server's, during the run
 }
 
 // serverCPUPerOp is the server's CPU time per operation.
@@ -242,19 +253,19 @@ type limitRun struct {
 
 func (l limitRun) rate() float64 { return float64(l.ops) / l.elapsed.Seconds() }
 
-// meanLimit is the mean rate of the limits measured around the run.
-func (r externalRow) meanLimit() float64 {
+// meanRate is the mean rate of limits measured around a run.
+func meanRate(limits []limitRun) float64 {
 	var sum float64
-	for _, l := range r.limits {
+	for _, l := range limits {
 		sum += l.rate()
 	}
-	return sum / float64(len(r.limits))
+	return sum / float64(len(limits))
 }
 
-// limitRange is the lowest and the highest rate of the limits.
-func (r externalRow) limitRange() (lo, hi float64) {
-	lo, hi = r.limits[0].rate(), r.limits[0].rate()
-	for _, l := range r.limits[1:] {
+// rateRange is the lowest and the highest rate of limits.
+func rateRange(limits []limitRun) (lo, hi float64) {
+	lo, hi = limits[0].rate(), limits[0].rate()
+	for _, l := range limits[1:] {
 		lo, hi = min(lo, l.rate()), max(hi, l.rate())
 	}
 	return lo, hi
@@ -275,12 +286,15 @@ func (r externalRow) limitCPUPerOp() time.Duration {
 // percent is the run's throughput in percent of its mean limit: durable
 // writes per second for creates and step-ups, sign-ins per second for
 // sign-ins.
-func (r externalRow) percent() float64 {
+func (r externalRow) percent() float64 { return r.percentOf(r.limits) }
+
+// percentOf is the run's throughput in percent of the mean of limits.
+func (r externalRow) percentOf(limits []limitRun) float64 {
 	rate := r.res.PerSecond()
 	if r.op != "login" {
 		rate *= r.writesPerOp()
 	}
-	return 100 * rate / r.meanLimit()
+	return 100 * rate / meanRate(limits)
 }
 
 // add appends a later round of the same run: its requests and times add
@@ -311,9 +325,10 @@ func (x *external) writeRun(b *testing.B, op string, clients, requests int) exte
 		per := stepUpsPerUser()
 		args = append(args, "-tokens", x.stepUpSessions(b, (requests+per-1)/per), "-per-session", strconv.Itoa(per))
 	}
-	before := commitLimit(b, x.dir, clients)
+	before, batchBefore := commitLimit(b, x.dir, clients), batchLimit(b, x.dir, clients)
 	row := x.measure(b, op, clients, requests, args)
 	row.limits = []limitRun{before, commitLimit(b, x.dir, clients)}
+	row.batchLimits = []limitRun{batchBefore, batchLimit(b, x.dir, clients)}
 	return row
 }
 
@@ -456,6 +471,49 @@ func commitLimit(b *testing.B, dir string, writers int) limitRun {
 	return run(total)
 }
 
+// batchLimit measures how many tiny durable writes (a 200-byte value each)
+// writers goroutines make through bbolt's own batched commits (DB.Batch, with
+// its default batch size and delay) in commitLimitTime, on a bbolt file in
+// dir: the limit issue 17 named.
+func batchLimit(b *testing.B, dir string, writers int) limitRun {
+	db, err := bolt.Open(filepath.Join(dir, "batch.db"), 0o600, nil)
+	require.NoError(b, err)
+	defer func() { require.NoError(b, db.Close()) }()
+	bucket, value := []byte("writes"), bytes.Repeat([]byte("x"), 200)
+	require.NoError(b, db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucket)
+		return err
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), commitLimitTime)
+	defer cancel()
+	var (
+		total atomic.Int64
+		wg    sync.WaitGroup
+	)
+	run := startLimitRun(b)
+	for range writers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				err := db.Batch(func(tx *bolt.Tx) error {
+					w := tx.Bucket(bucket)
+					seq, err := w.NextSequence()
+					if err != nil {
+						return err
+					}
+					return w.Put(binary.BigEndian.AppendUint64(nil, seq), value)
+				})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				total.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return run(int(total.Load()))
+}
+
 // rawHashes measures n hashes of a password with the server's parameters,
 // as many at once as the server hashes.
 func rawHashes(b *testing.B, n int) limitRun {
@@ -481,19 +539,21 @@ func startLimitRun(b *testing.B) func(ops int) limitRun {
 // writeTable prints the rows for people.
 func writeTable(w io.Writer, rows []externalRow) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "what\tclients\tops/s\tp99\twrites/op\twrites/s\tlimit: mean (min-max)\t% of limit\tserver CPU\tserver CPU/op\tlimit CPU/op\tdeputyload CPU\tsteal\tserver peak RSS\t")
+	fmt.Fprintln(tw, "what\tclients\tops/s\tp99\twrites/op\twrites/s\tlimit: mean (min-max)\t% of limit\tbbolt DB.Batch: mean (min-max)\t% of it\tserver CPU\tserver CPU/op\tlimit CPU/op\tdeputyload CPU\tsteal\tserver peak RSS\t")
 	for _, r := range rows {
 		what, writes := map[string]string{"create": "user create", "stepup": "SMS step-up", "login": "sign-in"}[r.op], "-"
-		lo, hi := r.limitRange()
-		limit := fmt.Sprintf("%.0f (%.0f-%.0f) writes/s", r.meanLimit(), lo, hi)
+		lo, hi := rateRange(r.limits)
+		limit, batch, ofBatch := fmt.Sprintf("%.0f (%.0f-%.0f) writes/s", meanRate(r.limits), lo, hi), "-", "-"
 		if r.op == "login" {
-			limit = fmt.Sprintf("%.1f (%.1f-%.1f) hashes/s", r.meanLimit(), lo, hi)
+			limit = fmt.Sprintf("%.1f (%.1f-%.1f) hashes/s", meanRate(r.limits), lo, hi)
 		} else {
 			writes = fmt.Sprintf("%.0f", r.res.PerSecond()*r.writesPerOp())
+			lo, hi := rateRange(r.batchLimits)
+			batch, ofBatch = fmt.Sprintf("%.0f (%.0f-%.0f) writes/s", meanRate(r.batchLimits), lo, hi), fmt.Sprintf("%.1f %%", r.percentOf(r.batchLimits))
 		}
 		secs := r.res.Elapsed.Seconds()
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%v\t%.2f\t%s\t%s\t%.1f %%\t%.0f %%\t%.0f µs\t%.0f µs\t%.0f %%\t%.1f %%\t%d MiB\t\n",
-			what, r.clients, r.res.PerSecond(), r.res.P99.Round(100*time.Microsecond), r.writesPerOp(), writes, limit, r.percent(),
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%v\t%.2f\t%s\t%s\t%.1f %%\t%s\t%s\t%.0f %%\t%.0f µs\t%.0f µs\t%.0f %%\t%.1f %%\t%d MiB\t\n",
+			what, r.clients, r.res.PerSecond(), r.res.P99.Round(100*time.Microsecond), r.writesPerOp(), writes, limit, r.percent(), batch, ofBatch,
 			100*r.serverCPU.Seconds()/secs, float64(r.serverCPUPerOp().Microseconds()), float64(r.limitCPUPerOp().Microseconds()),
 			100*r.loadCPU.Seconds()/secs, r.steal, r.peakRSS>>20)
 	}
