@@ -336,3 +336,21 @@ func webhookOperation(t *testing.T, doc *openapi3.T, name string) *openapi3.Oper
 	return nil
 }
 
+// TestWebhookHeadersDeclaredAsWeavr: for each of Weavr's events, Deputy's
+// description declares every header Weavr's declares for it.
+func TestWebhookHeadersDeclaredAsWeavr(t *testing.T) {
+	weavr := weavrspec.Load(t, weavrspec.Webhooks)
+	doc, err := openapi3.NewLoader().LoadFromData(assets.OpenAPI())
+	require.NoError(t, err)
+	for path, name := range webhookSchemas {
+		var ours []string
+		for _, p := range webhookOperation(t, doc, name).Parameters {
+			ours = append(ours, p.Value.Name)
+		}
+		for _, p := range weavr.Webhooks[path].Post.Parameters {
+			if p.Value.In == openapi3.ParameterInHeader {
+				assert.Contains(t, ours, p.Value.Name, "%s: Weavr's %s header", path, p.Value.Name)
+			}
+		}
+	}
+}
