@@ -30,10 +30,10 @@ var webhookSchemas = map[string]string{
 	"/bulk_process_end/watch":            "WebhookBulkProcessEndEvent",
 }
 
-// TestWebhookEventsMatchSchemas drives a user's life through sign-ins,
-// enrolment, step-ups, changes, deactivation and lockout: every event
-// arrives on its path, its body valid against its schema in
-// assets/openapi.yaml, and no body carries a code, token or password.
+// TestWebhookEventsMatchSchemas drives users' lives through every flow that
+// causes an event (liveEveryEvent): every event arrives on its path, its body
+// valid against its schema in assets/openapi.yaml and with the headers
+// declared there, and no body carries a code, token or password.
 func TestWebhookEventsMatchSchemas(t *testing.T) {
 	e := newHookEnv(t)
 	e.liveEveryEvent()
@@ -71,11 +71,12 @@ func TestWebhookEventsMatchSchemas(t *testing.T) {
 		seen[key] = true
 	}
 	for _, want := range []string{
-		"/login/watch VERIFIED", "/login/watch DECLINED", "/stepup/watch VERIFIED", "/stepup/watch DECLINED",
+		"/login/watch VERIFIED", "/login/watch DECLINED", "/login/watch EXPIRED",
+		"/stepup/watch VERIFIED", "/stepup/watch DECLINED", "/stepup/watch EXPIRED",
 		"/authentication_factors/watch ACTIVE", "/authentication_factors/watch INACTIVE", "/auth/users/user_deactivated/watch",
 		"/deputy/users/created/watch user_created", "/deputy/users/updated/watch user_updated",
 		"/deputy/users/roles_changed/watch roles_changed", "/deputy/users/activated/watch user_activated",
-		"/deputy/users/device_reset/watch device_reset", "/deputy/users/locked/watch user_locked",
+		"/deputy/users/device_reset/watch device_reset", "/deputy/users/device_replaced/watch device_replaced", "/deputy/users/locked/watch user_locked",
 		"/deputy/users/confirmation/watch confirmation",
 		"/bulk_process_end/watch COMPLETED", "/bulk_process_end/watch FAILED",
 	} {
