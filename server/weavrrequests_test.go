@@ -1,0 +1,343 @@
+package server_test
+
+// The fullest requests Weavr's own description allows (read from it at test
+// time with internal/weavrspec), sent to every Weavr operation Deputy
+// serves: a Weavr client may set any optional field, header or query
+// parameter the description declares, and Deputy must not refuse it as
+// invalid.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/internal/weavrspec"
+	"github.com/deputyhq/deputy/server/internal/apispec"
+)
+
+// weavrSamples are values for the patterns of Weavr's string schemas; a
+// pattern missing here fails the test, so that a new one gets a sample.
+var weavrSamples = map[string]string{
+	`^[0-9]+$`:                          "1",
+	`^[0-9]{1,}$`:                       "1",
+	`^[A-Z]+$`:                          "GB",
+	`^[A-Z]*$`:                          "GBP",
+	`^\+[0-9]+$`:                        "+44",
+	`^[0-9]{1,12}$`:                     "7700900123",
+	`^[0-9]{6}$`:                        sandboxCode,
+	`^[a-zA-Z0-9_-]+$`:                  "weavr_tag-1",
+	`^[a-z]{2}(-[A-Z]{2})?$`:            "en-GB",
+	`^[a-zA-Z0-9]+$`:                    "Brand1",
+	`^[A-Za-z0-9 -]*$`:                  "SW1A 1AA",
+	`^[^0-9~!@#$%^*()_+={}\|:;,<>/?]*$`: "Ada",
+}
+
+// weavrSample builds a value of schema s with every optional property set:
+// enums take their variant'th value (cycling), numbers the middle of their
+// range, strings a sample of their pattern or format. n makes emails unique.
+type weavrSample struct {
+	t       *testing.T
+	variant int
+	n       *int
+}
+
+func (g weavrSample) value(s *openapi3.SchemaRef, path string) any {
+	g.t.Helper()
+	v := s.Value
+	switch {
+	case len(v.Enum) > 0:
+		return v.Enum[g.variant%len(v.Enum)]
+	case v.Type.Is("object"):
+		out := map[string]any{}
+		for name, p := range v.Properties {
+			out[name] = g.value(p, path+"."+name)
+		}
+		return out
+	case v.Type.Is("array"):
+		return []any{g.value(v.Items, path+"[0]")}
+	case v.Type.Is("boolean"):
+		return true
+	case v.Type.Is("integer"), v.Type.Is("number"):
+		switch {
+		case v.Min != nil && v.Max != nil:
+			return int64((*v.Min + *v.Max) / 2)
+		case v.Min != nil:
+			return int64(*v.Min) + 1
+		case v.Max != nil:
+			return int64(*v.Max)
+		}
+		return int64(1)
+	case v.Type.Is("string"):
+		return g.text(v, path)
+	}
+	g.t.Fatalf("%s: no sample for schema type %v", path, v.Type)
+	return nil
+}
+
+func (g weavrSample) text(v *openapi3.Schema, path string) string {
+	g.t.Helper()
+	switch {
+	case v.Format == "email":
+		*g.n++
+		return fmt.Sprintf("weavr%d@acme.test", *g.n)
+	case v.Format == "password":
+		return testPassword
+	case v.Pattern != "":
+		s, ok := weavrSamples[v.Pattern]
+		require.True(g.t, ok, "%s: add a sample for Weavr's pattern %s", path, v.Pattern)
+		return s
+	case strings.HasSuffix(path, "ipAddress"):
+		return "203.0.113.7"
+	}
+	s := "Weavr"
+	if v.MaxLength != nil && uint64(len(s)) > *v.MaxLength {
+		s = s[:*v.MaxLength]
+	}
+	for uint64(len(s)) < v.MinLength {
+		s += "x"
+	}
+	return s
+}
+
+// enumVariants is how many values the longest enum in s has (1 for none).
+func enumVariants(s *openapi3.SchemaRef) int {
+	if s == nil || s.Value == nil {
+		return 1
+	}
+	n := max(1, len(s.Value.Enum))
+	if s.Value.Items != nil {
+		n = max(n, enumVariants(s.Value.Items))
+	}
+	for _, p := range s.Value.Properties {
+		n = max(n, enumVariants(p))
+	}
+	return n
+}
+
+// weavrOp is one operation of Weavr's description that Deputy serves.
+type weavrOp struct {
+	id, method, path string
+	op               *openapi3.Operation
+	params           openapi3.Parameters
+	security         *openapi3.SecurityRequirements // Deputy's, which decides the credentials sent
+}
+
+// weavrServed lists the operations of Weavr's description that Deputy's own
+// description serves as Weavr's (not tagged Deputy extensions).
+func weavrServed(t *testing.T) []weavrOp {
+	t.Helper()
+	weavr := weavrspec.Load(t, weavrspec.Multi)
+	ours, err := apispec.Load()
+	require.NoError(t, err)
+	served := map[string]*openapi3.SecurityRequirements{} // Deputy's security, by operation
+	for _, item := range ours.Doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			if !slices.Contains(op.Tags, "Deputy extensions") {
+				served[op.OperationID] = op.Security
+			}
+		}
+	}
+	var out []weavrOp
+	for path, item := range weavr.Paths.Map() {
+		for method, op := range item.Operations() {
+			if security, ok := served[op.OperationID]; ok {
+				out = append(out, weavrOp{op.OperationID, method, path, op, slices.Concat(item.Parameters, op.Parameters), security})
+			}
+		}
+	}
+	require.NotEmpty(t, out)
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// weavrFixture is what one operation's requests act on: a corporate whose
+// root user has a stepped-up session, and another user of it.
+type weavrFixture struct {
+	e            *env
+	root         member
+	target       string
+	bulk, sca    string
+	resourceType string // of the confirmation challenges' body, when it has one
+	resource     string // a resource of that type to confirm
+	n            int
+	variant      int
+}
+
+// weavrRoot is a root user with a stepped-up session: of a consumer for
+// Weavr's /consumers paths, which act on the caller's consumer, else of a
+// corporate.
+func (e *env) weavrRoot(path, email string) member {
+	e.t.Helper()
+	if path != "/consumers" {
+		return e.adminRoot(email)
+	}
+	r := e.key("POST", "/multi/consumers", consumerBody(email))
+	require.Equal(e.t, http.StatusOK, r.status, "%s", r.body)
+	id := str(e.t, r.json(e.t), "id", "id")
+	r = e.key("POST", "/multi/passwords/"+id+"/create", map[string]any{"password": pw(testPassword)})
+	require.Equal(e.t, http.StatusOK, r.status, "%s", r.body)
+	token := str(e.t, r.json(e.t), "token")
+	e.stepUp(token)
+	return member{id: id, email: email, token: token}
+}
+
+// weavrPathValues are the path parameters the fixture fills in with things
+// that exist; the rest come from their schema.
+func (f *weavrFixture) pathValue(name string) (string, bool) {
+	switch name {
+	case "user_id":
+		return f.target, true
+	case "bulk_id":
+		if f.bulk == "" {
+			f.bulk = f.e.submitBulk(f.root.token, bulkRows(fmt.Sprintf("bulk%d-", f.variant), 1))
+		}
+		return f.bulk, true
+	case "scaChallengeId":
+		if f.sca == "" {
+			r := f.e.auth(f.root.token, "POST", confirmSMSPath, confirmBody(f.resourceType, f.resource))
+			require.Equal(f.e.t, http.StatusOK, r.status, "%s", r.body)
+			f.sca = str(f.e.t, r.json(f.e.t), "scaChallengeId")
+		}
+		return f.sca, true
+	}
+	return "", false
+}
+
+// weavrRequest builds the fullest request of op for variant: every path,
+// query and header parameter Weavr declares and every body property.
+func (f *weavrFixture) request(o weavrOp) (path string, body any, headers []string) {
+	t := f.e.t
+	t.Helper()
+	g := weavrSample{t: t, variant: f.variant, n: &f.n}
+	path = o.path
+	var schema *openapi3.SchemaRef
+	if rb := o.op.RequestBody; rb != nil {
+		schema = rb.Value.Content.Get("application/json").Schema
+	}
+	if schema != nil && schema.Value.Properties["resourceType"] != nil {
+		// Deputy confirms only the resources the embedder registered.
+		f.resourceType = g.value(schema.Value.Properties["resourceType"], "body.resourceType").(string)
+		f.resource = fmt.Sprintf("7%d", f.variant)
+		r := f.e.key("POST", resourcePath(f.resourceType, f.resource), resourceBody(f.root.id, 1250, "Alice Example"))
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	}
+	q := url.Values{}
+	for _, pr := range o.params {
+		p := pr.Value
+		var val any
+		if s, ok := f.pathValue(p.Name); ok && p.In == "path" {
+			val = s
+		} else {
+			val = g.value(p.Schema, p.In+":"+p.Name)
+		}
+		require.NoError(t, p.Schema.Value.VisitJSON(jsonValue(t, val)), "%s %s: the sample is not Weavr-valid", o.id, p.Name)
+		switch p.In {
+		case "path":
+			path = strings.ReplaceAll(path, "{"+p.Name+"}", url.PathEscape(fmt.Sprint(val)))
+		case "query":
+			if list, ok := val.([]any); ok {
+				for _, v := range list {
+					q.Add(p.Name, fmt.Sprint(v))
+				}
+			} else {
+				q.Set(p.Name, fmt.Sprint(val))
+			}
+		case "header":
+			f.n++
+			headers = append(headers, p.Name, fmt.Sprintf("weavr-ref-%d", f.n))
+		}
+	}
+	path = "/multi" + path
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	if schema != nil {
+		body = g.value(schema, "body")
+		if _, ok := schema.Value.Properties["resourceIds"]; ok {
+			body.(map[string]any)["resourceIds"] = []any{f.resource}
+		}
+		require.NoError(t, schema.Value.VisitJSON(jsonValue(t, body)), "%s: the sample body is not Weavr-valid", o.id)
+	}
+	return path, body, headers
+}
+
+// jsonValue is v as encoding/json decodes it, as kin-openapi validates.
+func jsonValue(t *testing.T, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	var out any
+	require.NoError(t, json.Unmarshal(b, &out))
+	return out
+}
+
+// needsToken reports whether Deputy's description of an operation asks for
+// a user's token (auth_token) in every alternative: Weavr's asks for none on
+// userKyc, whose user only the token names.
+func needsToken(security *openapi3.SecurityRequirements) bool {
+	if security == nil || len(*security) == 0 {
+		return false
+	}
+	for _, req := range *security {
+		if _, ok := req["auth_token"]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// weavrGaps are the operations still refusing a Weavr-valid request, and why.
+var weavrGaps = map[string]string{
+	"requestAccessToken": "clientAssertion and token are unknown fields",
+	"corporateUpdate":    "the identity's own fields are unknown fields; resetMobileCounter may only be false",
+	"consumerUpdate":     "the identity's own fields are unknown fields; resetMobileCounter may only be false",
+}
+
+func TestWeavrFullestRequestsAreAccepted(t *testing.T) {
+	for _, o := range weavrServed(t) {
+		t.Run(o.id, func(t *testing.T) {
+			if why, ok := weavrGaps[o.id]; ok {
+				t.Skip(why)
+			}
+			e := newEnv(t)
+			variants := 1
+			for _, p := range o.params {
+				variants = max(variants, enumVariants(p.Value.Schema))
+			}
+			if o.op.RequestBody != nil {
+				variants = max(variants, enumVariants(o.op.RequestBody.Value.Content.Get("application/json").Schema))
+			}
+			for v := range variants {
+				f := &weavrFixture{e: e, variant: v, n: 1000 * v}
+				f.root = e.weavrRoot(o.path, fmt.Sprintf("root%d@acme.test", v))
+				f.target = e.createUser(f.root.token, userBody(fmt.Sprintf("target%d@acme.test", v), core.RoleCardAssignee))
+				path, body, headers := f.request(o)
+				var r resp
+				if needsToken(o.security) {
+					r = e.auth(f.root.token, o.method, path, body, headers...)
+				} else {
+					r = e.key(o.method, path, body, headers...)
+				}
+				t.Logf("variant %d: %d", v, r.status)
+				assert.NotEqual(t, http.StatusBadRequest, r.status, "variant %d: %s %s\nbody: %s\nanswer: %s", v, o.method, path, jsonText(body), r.body)
+				assert.NotEqual(t, http.StatusUnauthorized, r.status, "variant %d: %s", v, r.body)
+				assert.NotContains(t, []int{http.StatusMethodNotAllowed, http.StatusNotImplemented}, r.status, "%s", r.body)
+			}
+		})
+	}
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
