@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"crypto/subtle"
 
 	"github.com/deputyhq/deputy/core"
 )
@@ -20,6 +21,12 @@ type (
 	}
 	accessTokenRequest struct {
 		Identity *identityIDJSON `json:"identity"`
+		// ClientAssertion is Weavr's proof of a delegated API client. Deputy
+		// has no delegation: it is accepted and ignored, which grants nothing.
+		ClientAssertion string `json:"clientAssertion,omitempty"`
+		// Token is Weavr's one-time token to exchange. Deputy exchanges the
+		// bearer's sign-in only, so a token may only repeat the bearer token.
+		Token string `json:"token,omitempty"`
 	}
 	accessTokenResponse struct {
 		Token       string          `json:"token"`
@@ -65,6 +72,9 @@ func (s *Server) requestAccessToken(r *request) (reply, error) {
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
+	if in.Token != "" && subtle.ConstantTimeCompare([]byte(in.Token), []byte(bearerToken(r.Request))) != 1 {
+		return reply{}, errOtherToken
+	}
 	var want core.IdentityRef
 	if in.Identity != nil {
 		want = core.IdentityRef{Type: core.IdentityType(in.Identity.Type), ID: in.Identity.ID}
@@ -80,6 +90,11 @@ func (s *Server) requestAccessToken(r *request) (reply, error) {
 	}
 	return ok(accessTokenResponse{Token: at.Token, Identity: signedIn.Identity, Credentials: signedIn.Credentials, Status: status})
 }
+
+// errOtherToken refuses an exchange whose body names a token other than the
+// bearer's: Deputy never exchanges a token the caller does not sign in with.
+var errOtherToken = &core.Error{Class: core.ErrPermissionDenied, Code: core.CodeInsufficientPermissions,
+	Message: "token must be the bearer token: Deputy exchanges the signed-in token only"}
 
 // identityID checks an optional Weavr IdentityId: both members required.
 func (f *fields) identityID(field string, id *identityIDJSON) {

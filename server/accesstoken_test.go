@@ -137,6 +137,25 @@ func TestAccessTokenOneIdentity(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, r.status, "a token is needed: %s", r.body)
 }
 
+// Weavr's clientAssertion and token are accepted: the first grants nothing,
+// the second may only repeat the bearer token.
+func TestAccessTokenWeavrFields(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.corporate("ada@acme.test")
+	login, other := e.loginToken("ada@acme.test"), e.loginToken("ada@acme.test")
+
+	body := identityBody(core.Corporate, id)
+	body["clientAssertion"], body["token"] = "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", login
+	out := e.exchange(login, body)
+	assert.Equal(t, "STANDARD", out["status"], "a client assertion steps nothing up")
+
+	body["token"] = other
+	r := e.auth(login, "POST", accessTokenPath, body)
+	require.Equal(t, http.StatusForbidden, r.status, "another sign-in's token: %s", r.body)
+	assert.Equal(t, core.CodeInsufficientPermissions, r.errorCode(t))
+	assert.NotContains(t, string(r.body), other, "the token is not echoed")
+}
+
 // Linking: only the stepped-up session of a root user's own credentials, with
 // the secret key and the credentials' email, links a new identity.
 func TestLinkIdentity(t *testing.T) {

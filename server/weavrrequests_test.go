@@ -298,9 +298,8 @@ func needsToken(security *openapi3.SecurityRequirements) bool {
 
 // weavrGaps are the operations still refusing a Weavr-valid request, and why.
 var weavrGaps = map[string]string{
-	"requestAccessToken": "clientAssertion and token are unknown fields",
-	"corporateUpdate":    "the identity's own fields are unknown fields; resetMobileCounter may only be false",
-	"consumerUpdate":     "the identity's own fields are unknown fields; resetMobileCounter may only be false",
+	"corporateUpdate": "the identity's own fields are unknown fields; resetMobileCounter may only be false",
+	"consumerUpdate":  "the identity's own fields are unknown fields; resetMobileCounter may only be false",
 }
 
 func TestWeavrFullestRequestsAreAccepted(t *testing.T) {
