@@ -142,6 +142,8 @@ type IdentityReader interface {
 // IdentityWriter writes identities.
 type IdentityWriter interface {
 	InsertIdentity(i *Identity) error
+	// UpdateIdentity replaces an identity (ErrRecordNotFound when there is none).
+	UpdateIdentity(i *Identity) error
 }
 
 // UserReader reads users.

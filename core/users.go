@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -334,15 +335,19 @@ type UserPatch struct {
 // (EMAIL_CHANGED, MOBILE_CHANGED, ROLES_CHANGED): the user is told, at the old
 // address too.
 func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPatch) (*User, error) {
-	return s.updateUser(ctx, c, id, p, identityUser)
+	return s.updateUser(ctx, c, id, p, identityUser, nil)
 }
 
 // UpdateRootUser applies a partial update to the root user of the caller's
 // identity (Weavr corporateUpdate, consumerUpdate: their root-user fields),
 // under exactly UpdateUser's rules.
-func (s *Service) UpdateRootUser(ctx context.Context, c *Caller, p UserPatch) (*User, error) {
-	return s.updateUser(ctx, c, c.User.IdentityID, p, identityRoot)
+func (s *Service) UpdateRootUser(ctx context.Context, c *Caller, p UserPatch, profile ProfileEdit) (*User, error) {
+	return s.updateUser(ctx, c, c.User.IdentityID, p, identityRoot, profile)
 }
+
+// ProfileEdit rewrites an identity's profile (its descriptive fields, kept
+// verbatim for the API layer) in the transaction of its root user's update.
+type ProfileEdit func(old json.RawMessage) (json.RawMessage, error)
 
 // identityRoot reads the root user of the caller's identity, whose id is the identity's.
 func identityRoot(tx ReadTx, c *Caller, id string) (*User, error) {
@@ -353,8 +358,9 @@ func identityRoot(tx ReadTx, c *Caller, id string) (*User, error) {
 	return u, err
 }
 
-// updateUser is UpdateUser on the user that find reads.
-func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPatch, find func(ReadTx, *Caller, string) (*User, error)) (*User, error) {
+// updateUser is UpdateUser on the user that find reads, editing the profile
+// of the user's identity with profile unless it is nil.
+func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPatch, find func(ReadTx, *Caller, string) (*User, error), profile ProfileEdit) (*User, error) {
 	if err := requireOwnOr(c, id, PermUsersUpdate, PermUsersUpdateOwn); err != nil {
 		return nil, err
 	}
@@ -439,6 +445,11 @@ func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPa
 			}
 			u.Roles = roles
 			details["roles"] = joinRoles(roles)
+		}
+		if profile != nil {
+			if err := editProfile(tx, u.IdentityID, profile, details); err != nil {
+				return err
+			}
 		}
 		u.UpdatedAt = now
 		if err := tx.UpdateUser(u); err != nil {
@@ -678,4 +689,20 @@ func (s *Service) UserStatus(ctx context.Context, c *Caller, id string) (*UserSt
 		return nil, internal("user status", err)
 	}
 	return &st, nil
+}
+
+// editProfile applies edit to the profile of identity id, writing it (and
+// noting it in details) only when it changed.
+func editProfile(tx Tx, id string, edit ProfileEdit, details map[string]string) error {
+	ident, err := tx.Identity(id)
+	if err != nil {
+		return err
+	}
+	prof, err := edit(ident.Profile)
+	if err != nil || bytes.Equal(prof, ident.Profile) {
+		return err
+	}
+	ident.Profile = prof
+	details["profile"] = "changed"
+	return tx.UpdateIdentity(ident)
 }

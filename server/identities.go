@@ -396,9 +396,8 @@ func consumerResponse(ident *core.Identity, root *core.User) (*consumerOut, erro
 }
 
 // rootPatchRequest is the part of Weavr's CorporateUpdateRequest and
-// ConsumerUpdateRequest that Deputy keeps: the root user's details. The
-// identity's own fields (tag, addresses, funds, fee group ...) are not
-// accepted (400 NOT_IN): Deputy does not keep them up to date.
+// ConsumerUpdateRequest that changes the root user. resetMobileCounter is
+// accepted and ignored: the mobile change limit is not the identity's to lift.
 type rootPatchRequest struct {
 	Name               *string     `json:"name"`
 	Surname            *string     `json:"surname"`
@@ -411,9 +410,135 @@ type rootPatchRequest struct {
 	ResetMobileCounter *bool       `json:"resetMobileCounter"`
 }
 
-// corporateUpdate implements Weavr corporateUpdate for the root user's details.
+// identityPatch holds the identity's own fields both update requests share,
+// kept in its profile; only those present change.
+type identityPatch struct {
+	Tag                *string `json:"tag"`
+	BaseCurrency       *string `json:"baseCurrency"`
+	FeeGroup           *string `json:"feeGroup"`
+	SourceOfFunds      *string `json:"sourceOfFunds"`
+	SourceOfFundsOther *string `json:"sourceOfFundsOther"`
+}
+
+// check checks the fields present as identity creation does; funds are the
+// identity kind's sources of funds.
+func (p *identityPatch) check(f *fields, funds []string) {
+	f.common(&identityCommon{Tag: deref(p.Tag), BaseCurrency: deref(p.BaseCurrency), FeeGroup: deref(p.FeeGroup),
+		SourceOfFundsOther: deref(p.SourceOfFundsOther)})
+	f.oneOf("sourceOfFunds", deref(p.SourceOfFunds), funds...)
+}
+
+func (p *identityPatch) present() bool {
+	return p.Tag != nil || p.BaseCurrency != nil || p.FeeGroup != nil || p.SourceOfFunds != nil || p.SourceOfFundsOther != nil
+}
+
+func (p *identityPatch) apply(c *identityCommon) {
+	set(&c.Tag, p.Tag)
+	set(&c.BaseCurrency, p.BaseCurrency)
+	set(&c.FeeGroup, p.FeeGroup)
+	set(&c.SourceOfFunds, p.SourceOfFunds)
+	set(&c.SourceOfFundsOther, p.SourceOfFundsOther)
+}
+
+// set copies v into dst when v is present.
+func set(dst, v *string) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// editProfile is a core.ProfileEdit decoding the profile into a value of
+// type P, changing it with change and encoding it again.
+func editProfile[P any](change func(*P)) core.ProfileEdit {
+	return func(old json.RawMessage) (json.RawMessage, error) {
+		var p P
+		if err := jsonv2.Unmarshal(old, &p, jsonv1.DefaultOptionsV1()); err != nil {
+			return nil, fmt.Errorf("identity profile: %w", err)
+		}
+		change(&p)
+		return json.Marshal(p)
+	}
+}
+
+// identityUpdate is the body of corporateUpdate or consumerUpdate.
+type identityUpdate interface {
+	rootPatch() *rootPatchRequest
+	// check adds the problems of the identity's own fields to f.
+	check(f *fields)
+	// profileEdit edits the profile with the identity's own fields (nil: none present).
+	profileEdit() core.ProfileEdit
+}
+
+// corporatePatchRequest is Weavr's CorporateUpdateRequest.
+type corporatePatchRequest struct {
+	rootPatchRequest
+	identityPatch
+	CompanyBusinessAddress *addressJSON `json:"companyBusinessAddress"`
+	Industry               *string      `json:"industry"`
+}
+
+func (in *corporatePatchRequest) rootPatch() *rootPatchRequest { return &in.rootPatchRequest }
+
+func (in *corporatePatchRequest) check(f *fields) {
+	in.identityPatch.check(f, corporateFunds)
+	f.oneOf("industry", deref(in.Industry), industries...)
+	f.address("companyBusinessAddress", in.CompanyBusinessAddress, "addressLine1", "city", "postCode", "country")
+}
+
+func (in *corporatePatchRequest) profileEdit() core.ProfileEdit {
+	if !in.present() && in.CompanyBusinessAddress == nil && in.Industry == nil {
+		return nil
+	}
+	return editProfile(func(p *corporateProfile) {
+		in.apply(&p.identityCommon)
+		set(&p.Industry, in.Industry)
+		if in.CompanyBusinessAddress != nil {
+			if p.Company == nil {
+				p.Company = &companyIn{}
+			}
+			p.Company.BusinessAddress = in.CompanyBusinessAddress
+		}
+	})
+}
+
+// consumerPatchRequest is Weavr's ConsumerUpdateRequest.
+type consumerPatchRequest struct {
+	rootPatchRequest
+	identityPatch
+	Address      *addressJSON `json:"address"`
+	Nationality  *string      `json:"nationality"`
+	Occupation   *string      `json:"occupation"`
+	PlaceOfBirth *string      `json:"placeOfBirth"`
+}
+
+func (in *consumerPatchRequest) rootPatch() *rootPatchRequest { return &in.rootPatchRequest }
+
+func (in *consumerPatchRequest) check(f *fields) {
+	in.identityPatch.check(f, consumerFunds)
+	f.oneOf("occupation", deref(in.Occupation), occupations...)
+	f.address("address", in.Address, "country")
+	f.size("placeOfBirth", deref(in.PlaceOfBirth), 1, 100)
+	f.pattern("nationality", deref(in.Nationality), reCountry)
+}
+
+func (in *consumerPatchRequest) profileEdit() core.ProfileEdit {
+	if !in.present() && in.Address == nil && in.Nationality == nil && in.Occupation == nil && in.PlaceOfBirth == nil {
+		return nil
+	}
+	return editProfile(func(p *consumerProfile) {
+		in.apply(&p.identityCommon)
+		set(&p.Occupation, in.Occupation)
+		set(&p.Nationality, in.Nationality)
+		set(&p.PlaceOfBirth, in.PlaceOfBirth)
+		if in.Address != nil {
+			p.Address = in.Address
+		}
+	})
+}
+
+// corporateUpdate implements Weavr corporateUpdate.
 func (s *Server) corporateUpdate(r *request) (reply, error) {
-	return s.rootUpdate(r, core.Corporate, func(v *core.IdentityView) (reply, error) {
+	return s.rootUpdate(r, core.Corporate, &corporatePatchRequest{}, func(v *core.IdentityView) (reply, error) {
 		out, err := corporateResponse(v.Identity, v.Root)
 		if err != nil {
 			return reply{}, err
@@ -423,9 +548,9 @@ func (s *Server) corporateUpdate(r *request) (reply, error) {
 	})
 }
 
-// consumerUpdate implements Weavr consumerUpdate for the root user's details.
+// consumerUpdate implements Weavr consumerUpdate.
 func (s *Server) consumerUpdate(r *request) (reply, error) {
-	return s.rootUpdate(r, core.Consumer, func(v *core.IdentityView) (reply, error) {
+	return s.rootUpdate(r, core.Consumer, &consumerPatchRequest{}, func(v *core.IdentityView) (reply, error) {
 		out, err := consumerResponse(v.Identity, v.Root)
 		if err != nil {
 			return reply{}, err
@@ -435,24 +560,23 @@ func (s *Server) consumerUpdate(r *request) (reply, error) {
 	})
 }
 
-// rootUpdate updates the root user of the caller's identity of type typ with
-// core's UpdateRootUser, under exactly the rules of PATCH /multi/users/{id} (rank,
-// step-up for a changed email or mobile, the mobile change limit, the
-// revocation policy's notices), and answers the identity with answer.
-func (s *Server) rootUpdate(r *request, typ core.IdentityType, answer func(*core.IdentityView) (reply, error)) (reply, error) {
+// rootUpdate updates the identity of type typ the caller belongs to, decoding
+// the request into body: its root user with core's UpdateRootUser, under
+// exactly the rules of PATCH /multi/users/{id} (rank, step-up for a changed
+// email or mobile, the mobile change limit, the revocation policy's notices),
+// and its profile in the same transaction. It answers with answer.
+func (s *Server) rootUpdate(r *request, typ core.IdentityType, body identityUpdate, answer func(*core.IdentityView) (reply, error)) (reply, error) {
 	if r.caller.User.IdentityType != typ {
 		return reply{}, core.NotFound(strings.ToLower(string(typ)))
 	}
-	var in rootPatchRequest
-	if err := decodeJSON(r.body, &in); err != nil {
+	if err := decodeJSON(r.body, body); err != nil {
 		return reply{}, err
 	}
+	in := body.rootPatch()
 	var f fields
 	f.size("userTag", deref(in.UserTag), 1, fieldrules.MaxNameLength)
 	f.pattern("userTag", deref(in.UserTag), reTag)
-	if in.ResetMobileCounter != nil && *in.ResetMobileCounter {
-		f.add("resetMobileCounter", core.ReasonIn, "false") // the change limit is not the identity's to lift
-	}
+	body.check(&f)
 	common := userPatchRequest{Name: in.Name, Surname: in.Surname, Email: in.Email, Mobile: in.Mobile,
 		DateOfBirth: in.DateOfBirth, Locale: in.Locale, Brand: in.Brand}
 	patch := common.patch(&f)
@@ -464,11 +588,21 @@ func (s *Server) rootUpdate(r *request, typ core.IdentityType, answer func(*core
 	if err != nil {
 		return reply{}, err
 	}
+	ident := *v.Identity // answered with the profile as edited
+	edit := body.profileEdit()
+	if edit != nil {
+		inner := edit
+		edit = func(old json.RawMessage) (json.RawMessage, error) {
+			prof, err := inner(old)
+			ident.Profile = prof
+			return prof, err
+		}
+	}
 	answerUser := func(u *core.User) (reply, error) {
 		verified := v.MobileVerified && u.Mobile != nil && v.Root.Mobile != nil && *u.Mobile == *v.Root.Mobile
-		return answer(&core.IdentityView{Identity: v.Identity, Root: u, MobileVerified: verified})
+		return answer(&core.IdentityView{Identity: &ident, Root: u, MobileVerified: verified})
 	}
-	u, err := s.svc.UpdateRootUser(answering(r, answerUser), r.caller, patch)
+	u, err := s.svc.UpdateRootUser(answering(r, answerUser), r.caller, patch, edit)
 	if err != nil {
 		return reply{}, err
 	}

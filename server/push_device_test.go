@@ -107,7 +107,7 @@ func TestEnrolmentAfterAMobileChangeIsRefused(t *testing.T) {
 	require.NoError(t, err)
 	caller, _, err := e.inst.Service.AuthenticateCall(ctx, e.inst.UIKey, phone.s.Token())
 	require.NoError(t, err)
-	_, err = e.inst.Service.UpdateRootUser(ctx, caller, core.UserPatch{Mobile: &core.Mobile{CountryCode: "+44", Number: "7700900999"}})
+	_, err = e.inst.Service.UpdateRootUser(ctx, caller, core.UserPatch{Mobile: &core.Mobile{CountryCode: "+44", Number: "7700900999"}}, nil)
 	require.NoError(t, err)
 
 	p2 := newDeviceWith(t, "phone-2", phone.s, authenticator.NewMemoryStore(), yes)

@@ -197,10 +197,10 @@ func TestRootUserUpdate(t *testing.T) {
 	assert.True(t, notified, "the old address is told (EMAIL_CHANGED)")
 
 	// Bad input, and the wrong kind of identity.
-	r = e.auth(fresh, "PATCH", "/multi/corporates", map[string]any{"resetMobileCounter": true})
-	assert.Equal(t, []string{"resetMobileCounter:IN"}, r.invalidFields(t))
-	r = e.auth(fresh, "PATCH", "/multi/corporates", map[string]any{"industry": "FINANCE"})
-	assert.Equal(t, []string{"industry:NOT_IN"}, r.invalidFields(t), "the identity's own fields are not kept")
+	r = e.auth(fresh, "PATCH", "/multi/corporates", map[string]any{"industry": "FARMING"})
+	assert.Equal(t, []string{"industry:IN"}, r.invalidFields(t))
+	r = e.auth(fresh, "PATCH", "/multi/corporates", map[string]any{"occupation": "STUDENT"})
+	assert.Equal(t, []string{"occupation:NOT_IN"}, r.invalidFields(t), "a consumer's field")
 	assert.Equal(t, http.StatusNotFound, e.auth(fresh, "PATCH", "/multi/consumers", map[string]any{"locale": "en"}).status)
 
 	r = e.key("POST", "/multi/consumers", consumerBody("grace@home.test"))
@@ -210,6 +210,57 @@ func TestRootUserUpdate(t *testing.T) {
 	r = e.auth(str(t, r.json(t), "token"), "PATCH", "/multi/consumers", map[string]any{"surname": "Murray"})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.Equal(t, "Murray", str(t, r.json(t), "rootUser", "surname"))
+}
+
+// The identity's own fields of Weavr's update requests change its profile,
+// in the transaction of the root user's change; resetMobileCounter is
+// accepted but lifts no limit.
+func TestIdentityUpdateChangesTheProfile(t *testing.T) {
+	e := newEnv(t)
+	_, token := e.corporate("ada@acme.test")
+	address := map[string]any{"addressLine1": "1 High St", "city": "London", "postCode": "SW1A 1AA", "country": "GB"}
+	r := e.auth(token, "PATCH", "/multi/corporates", map[string]any{"name": "Augusta", "tag": "acme-2", "baseCurrency": "EUR",
+		"feeGroup": "gold", "industry": "FINANCE", "sourceOfFunds": "DIVIDENDS", "sourceOfFundsOther": "none",
+		"companyBusinessAddress": address, "resetMobileCounter": true})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	for _, got := range []map[string]any{r.json(t), e.auth(token, "GET", "/multi/corporates", nil).json(t)} {
+		assert.Equal(t, "Augusta", str(t, got, "rootUser", "name"))
+		assert.Equal(t, "acme-2", got["tag"])
+		assert.Equal(t, "EUR", got["baseCurrency"])
+		assert.Equal(t, "gold", got["feeGroup"])
+		assert.Equal(t, "FINANCE", got["industry"])
+		assert.Equal(t, "DIVIDENDS", got["sourceOfFunds"])
+		assert.Equal(t, address, got["company"].(map[string]any)["businessAddress"])
+		assert.Equal(t, "Acme Ltd", str(t, got, "company", "name"), "the rest stays")
+	}
+	assert.Contains(t, e.auditActions(), "user.update")
+
+	r = e.auth(token, "PATCH", "/multi/corporates", map[string]any{"baseCurrency": "euro", "companyBusinessAddress": map[string]any{"country": "GB"}})
+	assert.ElementsMatch(t, []string{"baseCurrency:REGEX", "companyBusinessAddress.addressLine1:REQUIRED",
+		"companyBusinessAddress.city:REQUIRED", "companyBusinessAddress.postCode:REQUIRED"}, r.invalidFields(t))
+	assert.Equal(t, "EUR", e.auth(token, "GET", "/multi/corporates", nil).json(t)["baseCurrency"], "nothing half-written")
+
+	r = e.key("POST", "/multi/consumers", fullConsumerBody("grace@home.test"))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.key("POST", "/multi/passwords/"+str(t, r.json(t), "id", "id")+"/create", map[string]any{"password": pw(testPassword)})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	grace := str(t, r.json(t), "token")
+	home := map[string]any{"city": "Mdina", "country": "MT"}
+	r = e.auth(grace, "PATCH", "/multi/consumers", map[string]any{"occupation": "RETIRED", "address": home,
+		"nationality": "GB", "placeOfBirth": "London", "sourceOfFunds": "INHERITANCE", "userTag": "grace-1"})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	got := e.auth(grace, "GET", "/multi/consumers", nil).json(t)
+	assert.Equal(t, "RETIRED", str(t, got, "rootUser", "occupation"))
+	assert.Equal(t, home, got["rootUser"].(map[string]any)["address"])
+	assert.Equal(t, "GB", str(t, got, "rootUser", "nationality"))
+	assert.Equal(t, "London", str(t, got, "rootUser", "placeOfBirth"))
+	assert.Equal(t, "grace-1", str(t, got, "rootUser", "tag"))
+	assert.Equal(t, "INHERITANCE", got["sourceOfFunds"])
+	assert.Equal(t, "cons-tag", got["tag"], "the identity's tag stays")
+	r = e.auth(grace, "PATCH", "/multi/consumers", map[string]any{"industry": "FINANCE"})
+	assert.Equal(t, []string{"industry:NOT_IN"}, r.invalidFields(t), "a corporate's field")
+	r = e.auth(grace, "PATCH", "/multi/consumers", map[string]any{"sourceOfFunds": "DONATION"})
+	assert.Equal(t, []string{"sourceOfFunds:IN"}, r.invalidFields(t), "a corporate's source of funds")
 }
 
 // An invited user without a mobile sets their first one themselves without a

@@ -296,18 +296,9 @@ func needsToken(security *openapi3.SecurityRequirements) bool {
 	return true
 }
 
-// weavrGaps are the operations still refusing a Weavr-valid request, and why.
-var weavrGaps = map[string]string{
-	"corporateUpdate": "the identity's own fields are unknown fields; resetMobileCounter may only be false",
-	"consumerUpdate":  "the identity's own fields are unknown fields; resetMobileCounter may only be false",
-}
-
 func TestWeavrFullestRequestsAreAccepted(t *testing.T) {
 	for _, o := range weavrServed(t) {
 		t.Run(o.id, func(t *testing.T) {
-			if why, ok := weavrGaps[o.id]; ok {
-				t.Skip(why)
-			}
 			e := newEnv(t)
 			variants := 1
 			for _, p := range o.params {

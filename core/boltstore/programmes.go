@@ -134,3 +134,11 @@ func (w *writeTx) InsertIdentity(i *core.Identity) error {
 	}
 	return put(b, []byte(i.ID), identityRecord{Identity: i, Profile: i.Profile})
 }
+
+func (w *writeTx) UpdateIdentity(i *core.Identity) error {
+	b := w.bucket(bucketIdentities)
+	if b.Get([]byte(i.ID)) == nil {
+		return notFound("identity " + i.ID)
+	}
+	return put(b, []byte(i.ID), identityRecord{Identity: i, Profile: i.Profile})
+}

@@ -172,3 +172,15 @@ func (t *tx) InsertIdentity(i *core.Identity) error {
 	}
 	return err
 }
+
+func (t *tx) UpdateIdentity(i *core.Identity) error {
+	data, err := encode(identityRecord{Identity: i, Profile: i.Profile})
+	if err != nil {
+		return err
+	}
+	n, err := t.exec(`UPDATE identities SET data = $2 WHERE id = $1`, i.ID, data)
+	if err == nil && n == 0 {
+		return notFound("identity " + i.ID)
+	}
+	return err
+}

@@ -118,6 +118,18 @@ func testIdentity(t *testing.T, s core.Store) {
 
 	err = tryWrite(t, s, func(tx core.Tx) error { return tx.InsertIdentity(identity("100", "p1")) })
 	require.ErrorIs(t, err, core.ErrDuplicate, "insert with a used id")
+
+	changed := *i
+	changed.Profile = []byte(`{"baseCurrency":  "EUR"}`)
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.UpdateIdentity(&changed) })
+	got, err := read(t, s, func(tx core.ReadTx) (*core.Identity, error) { return tx.Identity(i.ID) })
+	require.NoError(t, err)
+	assert.Equal(t, &changed, got, "the profile comes back verbatim")
+
+	missing := changed
+	missing.ID = "300"
+	err = tryWrite(t, s, func(tx core.Tx) error { return tx.UpdateIdentity(&missing) })
+	requireNotFound(t, err)
 }
 
 func testPassword(t *testing.T, s core.Store) {
