@@ -250,7 +250,7 @@ func checkPage(offset int, limit *int) error {
 
 // BulkOpFilter selects operations of a bulk (Weavr bulkIdOperations).
 type BulkOpFilter struct {
-	Seq    int          // only this one, when not 0
+	Seq    int          // only this one, when not 0 (none when negative)
 	Status BulkOpStatus // only in this status (as StatusOf says), when not ""
 	Offset int
 	Limit  int // 0: 100
@@ -276,6 +276,8 @@ func (s *Service) BulkOperations(ctx context.Context, c *Caller, id string, f Bu
 		}
 		from, limit := 1, 0
 		switch {
+		case f.Seq < 0:
+			return nil // a sequence no operation has
 		case f.Seq != 0:
 			from, limit = f.Seq, 1
 		case f.Status == "": // a page of them all: read only the page

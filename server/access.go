@@ -41,7 +41,7 @@ type (
 func (s *Server) userIdentities(r *request) (reply, error) {
 	q := r.URL.Query()
 	var f fields
-	offset := queryInt(&f, q, "offset", 0, 0, 1<<31-1)
+	offset := queryOffset(&f, q)
 	limit := queryInt(&f, q, "limit", 100, 1, 100)
 	if err := f.err(); err != nil {
 		return reply{}, err

@@ -288,7 +288,7 @@ func bulkIDParam(r *request) (string, error) {
 func (s *Server) bulks(r *request) (reply, error) {
 	q := r.URL.Query()
 	var f fields
-	offset := queryInt(&f, q, "offset", 0, 0, 1<<31-1)
+	offset := queryOffset(&f, q)
 	limit := queryInt(&f, q, "limit", 100, 1, 100)
 	state := q.Get("status")
 	f.oneOf("status", state, bulkStates...)
@@ -328,9 +328,9 @@ func (s *Server) bulkOperations(r *request) (reply, error) {
 	q := r.URL.Query()
 	var f fields
 	filter := core.BulkOpFilter{
-		Offset: queryInt(&f, q, "offset", 0, 0, 1<<31-1),
+		Offset: queryOffset(&f, q),
 		Limit:  queryInt(&f, q, "limit", 100, 1, 100),
-		Seq:    queryInt(&f, q, "sequence", 0, 1, core.MaxBulkOperations),
+		Seq:    querySequence(&f, q),
 		Status: core.BulkOpStatus(q.Get("status")),
 	}
 	f.oneOf("status", string(filter.Status), bulkOpStates...)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math"
 	"net/url"
 	"strconv"
 
@@ -149,7 +150,7 @@ func (s *Server) usersGet(r *request) (reply, error) {
 	q := r.URL.Query()
 	var f fields
 	filter := core.UserFilter{
-		Offset: queryInt(&f, q, "offset", 0, 0, 1<<31-1),
+		Offset: queryOffset(&f, q),
 		Limit:  queryInt(&f, q, "limit", 100, 1, 100),
 		Tag:    q.Get("tag"),
 		Email:  q.Get("email"),
@@ -194,6 +195,43 @@ func queryInt(f *fields, q url.Values, name string, def, min, max int) int {
 		return def
 	}
 	return n
+}
+
+// maxOffset is the greatest offset a list reads from: past every list.
+const maxOffset = 1<<31 - 1
+
+// queryOffset reads the optional offset query parameter of Weavr's lists,
+// which has no maximum: any offset past maxOffset reads as maxOffset, where
+// the page is empty.
+func queryOffset(f *fields, q url.Values) int {
+	v := q.Get("offset")
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		f.add("offset", core.ReasonRange, "0", strconv.FormatInt(math.MaxInt64, 10))
+		return 0
+	}
+	return int(min(n, maxOffset))
+}
+
+// querySequence reads bulkIdOperations' optional sequence (Weavr: any
+// int64); one that no operation can have selects none (-1), not all (0).
+func querySequence(f *fields, q url.Values) int {
+	v := q.Get("sequence")
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	switch {
+	case err != nil:
+		f.add("sequence", core.ReasonRange, strconv.FormatInt(math.MinInt64, 10), strconv.FormatInt(math.MaxInt64, 10))
+		return 0
+	case n < 1 || n > core.MaxBulkOperations:
+		return -1
+	}
+	return int(n)
 }
 
 // userGetByID implements Weavr userGetById.

@@ -9,6 +9,7 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -42,12 +43,22 @@ var weavrSamples = map[string]string{
 	`^[^0-9~!@#$%^*()_+={}\|:;,<>/?]*$`: "Ada",
 }
 
+// edge says where in their ranges a sample's numbers and lengths lie.
+type edge int
+
+const (
+	middle edge = iota // numbers in the middle, strings a sample
+	low                // the least numbers and shortest strings allowed
+	high               // the greatest numbers, longest strings and fullest enum lists
+)
+
 // weavrSample builds a value of schema s with every optional property set:
-// enums take their variant'th value (cycling), numbers the middle of their
-// range, strings a sample of their pattern or format. n makes emails unique.
+// enums take their variant'th value (cycling), numbers and lengths lie at
+// edge, strings follow their pattern or format. n makes emails unique.
 type weavrSample struct {
 	t       *testing.T
 	variant int
+	edge    edge
 	n       *int
 }
 
@@ -64,11 +75,24 @@ func (g weavrSample) value(s *openapi3.SchemaRef, path string) any {
 		}
 		return out
 	case v.Type.Is("array"):
+		if g.edge == high && len(v.Items.Value.Enum) > 0 {
+			return v.Items.Value.Enum
+		}
 		return []any{g.value(v.Items, path+"[0]")}
 	case v.Type.Is("boolean"):
 		return true
 	case v.Type.Is("integer"), v.Type.Is("number"):
 		switch {
+		case g.edge == low && v.Min != nil:
+			return int64(*v.Min)
+		case g.edge == low:
+			return int64(0)
+		case g.edge == high && v.Max != nil:
+			return int64(*v.Max)
+		case g.edge == high && v.Format == "int32":
+			return int64(math.MaxInt32)
+		case g.edge == high:
+			return int64(math.MaxInt64)
 		case v.Min != nil && v.Max != nil:
 			return int64((*v.Min + *v.Max) / 2)
 		case v.Min != nil:
@@ -95,9 +119,18 @@ func (g weavrSample) text(v *openapi3.Schema, path string) string {
 	case v.Pattern != "":
 		s, ok := weavrSamples[v.Pattern]
 		require.True(g.t, ok, "%s: add a sample for Weavr's pattern %s", path, v.Pattern)
+		if long := strings.Repeat(s[:1], int(lengthOf(v.MaxLength))); g.edge == high && v.VisitJSON(long) == nil {
+			return long // the pattern allows the sample's first character repeated
+		}
 		return s
 	case strings.HasSuffix(path, "ipAddress"):
 		return "203.0.113.7"
+	}
+	switch {
+	case g.edge == low:
+		return strings.Repeat("W", max(1, int(v.MinLength)))
+	case g.edge == high && v.MaxLength != nil:
+		return strings.Repeat("W", int(*v.MaxLength))
 	}
 	s := "Weavr"
 	if v.MaxLength != nil && uint64(len(s)) > *v.MaxLength {
@@ -107,6 +140,14 @@ func (g weavrSample) text(v *openapi3.Schema, path string) string {
 		s += "x"
 	}
 	return s
+}
+
+// lengthOf is *p, or 0 for nil.
+func lengthOf(p *uint64) uint64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // enumVariants is how many values the longest enum in s has (1 for none).
@@ -171,6 +212,7 @@ type weavrFixture struct {
 	resource     string // a resource of that type to confirm
 	n            int
 	variant      int
+	edge         edge
 }
 
 // weavrRoot is a root user with a stepped-up session: of a consumer for
@@ -218,7 +260,7 @@ func (f *weavrFixture) pathValue(name string) (string, bool) {
 func (f *weavrFixture) request(o weavrOp) (path string, body any, headers []string) {
 	t := f.e.t
 	t.Helper()
-	g := weavrSample{t: t, variant: f.variant, n: &f.n}
+	g := weavrSample{t: t, variant: f.variant, edge: f.edge, n: &f.n}
 	path = o.path
 	var schema *openapi3.SchemaRef
 	if rb := o.op.RequestBody; rb != nil {
@@ -307,8 +349,18 @@ func TestWeavrFullestRequestsAreAccepted(t *testing.T) {
 			if o.op.RequestBody != nil {
 				variants = max(variants, enumVariants(o.op.RequestBody.Value.Content.Get("application/json").Schema))
 			}
+			type sample struct {
+				variant int
+				edge    edge
+			}
+			var samples []sample
 			for v := range variants {
-				f := &weavrFixture{e: e, variant: v, n: 1000 * v}
+				samples = append(samples, sample{v, middle})
+			}
+			samples = append(samples, sample{variants, low}, sample{variants + 1, high})
+			for _, c := range samples {
+				v := c.variant
+				f := &weavrFixture{e: e, variant: v, edge: c.edge, n: 1000 * v}
 				f.root = e.weavrRoot(o.path, fmt.Sprintf("root%d@acme.test", v))
 				f.target = e.createUser(f.root.token, userBody(fmt.Sprintf("target%d@acme.test", v), core.RoleCardAssignee))
 				path, body, headers := f.request(o)
@@ -318,8 +370,8 @@ func TestWeavrFullestRequestsAreAccepted(t *testing.T) {
 				} else {
 					r = e.key(o.method, path, body, headers...)
 				}
-				t.Logf("variant %d: %d", v, r.status)
-				assert.NotEqual(t, http.StatusBadRequest, r.status, "variant %d: %s %s\nbody: %s\nanswer: %s", v, o.method, path, jsonText(body), r.body)
+				t.Logf("variant %d, edge %d: %d", v, c.edge, r.status)
+				assert.NotEqual(t, http.StatusBadRequest, r.status, "variant %d, edge %d: %s %s\nbody: %s\nanswer: %s", v, c.edge, o.method, path, jsonText(body), r.body)
 				assert.NotEqual(t, http.StatusUnauthorized, r.status, "variant %d: %s", v, r.body)
 				assert.NotContains(t, []int{http.StatusMethodNotAllowed, http.StatusNotImplemented}, r.status, "%s", r.body)
 			}
@@ -330,4 +382,31 @@ func TestWeavrFullestRequestsAreAccepted(t *testing.T) {
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// Weavr's offsets have no maximum and bulkIdOperations' sequence is any
+// int64: past the end, or a sequence no operation has, is an empty page.
+func TestWeavrListQueriesBeyondTheirEnds(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	bulk := e.submitBulk(root.token, bulkRows("bulk", 2))
+
+	for _, path := range []string{"/multi/identities", usersPath, "/multi/bulks", "/multi/bulks/" + bulk + "/operations"} {
+		for _, offset := range []string{"2147483648", "9223372036854775807"} {
+			r := e.auth(root.token, "GET", path+"?offset="+offset, nil)
+			require.Equal(t, http.StatusOK, r.status, "%s offset %s: %s", path, offset, r.body)
+			assert.Equal(t, float64(0), r.json(t)["responseCount"], "%s offset %s", path, offset)
+		}
+		r := e.auth(root.token, "GET", path+"?offset=-1", nil)
+		assert.Equal(t, []string{"offset:RANGE"}, r.invalidFields(t), "%s: Weavr's minimum stays", path)
+	}
+
+	for _, seq := range []string{"0", "-5", "3", "9223372036854775807"} {
+		ops := e.bulkOps(root.token, bulk, "?sequence="+seq)
+		assert.Zero(t, ops.Count, "sequence %s", seq)
+		assert.Empty(t, ops.Operations, "sequence %s", seq)
+	}
+	assert.Equal(t, 1, e.bulkOps(root.token, bulk, "?sequence=2").Count)
+	r := e.auth(root.token, "GET", "/multi/bulks/"+bulk+"/operations?sequence=x", nil)
+	assert.Equal(t, []string{"sequence:RANGE"}, r.invalidFields(t))
 }
