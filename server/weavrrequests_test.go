@@ -410,3 +410,96 @@ func TestWeavrListQueriesBeyondTheirEnds(t *testing.T) {
 	r := e.auth(root.token, "GET", "/multi/bulks/"+bulk+"/operations?sequence=x", nil)
 	assert.Equal(t, []string{"sequence:RANGE"}, r.invalidFields(t))
 }
+
+// weavrInvalid lists requests Weavr's description refuses, made from the
+// fullest valid body of schema one change at a time: each required property
+// left out, and each value broken (format, pattern, length, enum, range).
+// Each comes with the field it breaks, as Deputy's 400s name it.
+func weavrInvalid(t *testing.T, g weavrSample, schema *openapi3.SchemaRef) (bodies []map[string]any, fields []string) {
+	t.Helper()
+	var walk func(s *openapi3.SchemaRef, path []string)
+	add := func(path []string, change func(parent map[string]any, name string)) {
+		body := jsonValue(t, g.value(schema, "body")).(map[string]any)
+		parent := body
+		for _, p := range path[:len(path)-1] {
+			parent = parent[p].(map[string]any)
+		}
+		change(parent, path[len(path)-1])
+		if schema.Value.VisitJSON(body) == nil {
+			return // not a change Weavr refuses
+		}
+		bodies, fields = append(bodies, body), append(fields, strings.Join(path, "."))
+	}
+	walk = func(s *openapi3.SchemaRef, path []string) {
+		v := s.Value
+		for name, p := range v.Properties {
+			at := append(slices.Clone(path), name)
+			if slices.Contains(v.Required, name) {
+				add(at, func(parent map[string]any, name string) { delete(parent, name) })
+			}
+			pv := p.Value
+			switch {
+			case pv.Type.Is("object"):
+				walk(p, at)
+			case len(pv.Enum) > 0:
+				add(at, func(parent map[string]any, name string) { parent[name] = "NOT_ONE_OF_THEM" })
+			case pv.Type.Is("integer") && pv.Max != nil:
+				add(at, func(parent map[string]any, name string) { parent[name] = *pv.Max + 1 })
+			case pv.Type.Is("string") && pv.Format == "email":
+				add(at, func(parent map[string]any, name string) { parent[name] = "not-an-email" })
+			case pv.Type.Is("string"):
+				if pv.Pattern != "" {
+					add(at, func(parent map[string]any, name string) { parent[name] = "!" })
+				}
+				if pv.MaxLength != nil {
+					add(at, func(parent map[string]any, name string) {
+						parent[name] = strings.Repeat(parent[name].(string)[:1], int(*pv.MaxLength)+1)
+					})
+				}
+			}
+		}
+	}
+	walk(schema, nil)
+	return bodies, fields
+}
+
+// Requests Weavr's description refuses are 400s naming the field, on the
+// operations a Weavr client signs in, sets passwords and manages users with.
+func TestWeavrInvalidRequestsAreRefused(t *testing.T) {
+	key := []string{"loginWithPassword", "passwordCreate", "passwordUpdate", "passwordValidate", "lostPasswordInitiate",
+		"lostPasswordResume", "stepupSCAVerify", "enrolDeviceUsingOtpStepTwo", "userCreate", "userUpdate",
+		"userInviteConsume", "userInviteValidate", "authorisedUserEmailVerify", "authorisedUserEmailVerificationCodeSend"}
+	for _, o := range weavrServed(t) {
+		if !slices.Contains(key, o.id) {
+			continue
+		}
+		t.Run(o.id, func(t *testing.T) {
+			e := newEnv(t)
+			f := &weavrFixture{e: e}
+			f.root = e.weavrRoot(o.path, "root@acme.test")
+			f.target = e.createUser(f.root.token, userBody("target@acme.test", core.RoleCardAssignee))
+			path, _, _ := f.request(o) // no idempotency-ref: one would make the next body a mismatch
+			schema := o.op.RequestBody.Value.Content.Get("application/json").Schema
+			bodies, names := weavrInvalid(t, weavrSample{t: t, n: &f.n}, schema)
+			require.NotEmpty(t, bodies)
+			t.Logf("%d requests Weavr refuses", len(bodies))
+			for i, body := range bodies {
+				var r resp
+				if needsToken(o.security) {
+					r = e.auth(f.root.token, o.method, path, body)
+				} else {
+					r = e.key(o.method, path, body)
+				}
+				if !assert.Equal(t, http.StatusBadRequest, r.status, "%s broken: %s\nanswer: %s", names[i], jsonText(body), r.body) {
+					continue
+				}
+				named := false // the field, or a member of it (a missing password is password.value)
+				for _, fe := range r.invalidFields(t) {
+					name, _, _ := strings.Cut(fe, ":")
+					named = named || name == names[i] || strings.HasPrefix(name, names[i]+".")
+				}
+				assert.True(t, named, "%s broken: %s", names[i], r.body)
+			}
+		})
+	}
+}
