@@ -397,12 +397,9 @@ func (s *Server) loginViaBiometrics(r *request) (reply, error) {
 	}
 	var f fields
 	f.email("email", in.Email)
+	f.identityID("identity", in.Identity)
 	identityID := ""
 	if in.Identity != nil {
-		f.oneOf("identity.type", in.Identity.Type, string(core.Corporate), string(core.Consumer))
-		if f.required("identity.id", in.Identity.ID) {
-			f.pattern("identity.id", in.Identity.ID, reDigits)
-		}
 		identityID = in.Identity.ID
 	}
 	if err := f.err(); err != nil {

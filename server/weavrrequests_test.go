@@ -468,7 +468,8 @@ func weavrInvalid(t *testing.T, g weavrSample, schema *openapi3.SchemaRef) (bodi
 func TestWeavrInvalidRequestsAreRefused(t *testing.T) {
 	key := []string{"loginWithPassword", "passwordCreate", "passwordUpdate", "passwordValidate", "lostPasswordInitiate",
 		"lostPasswordResume", "stepupSCAVerify", "enrolDeviceUsingOtpStepTwo", "userCreate", "userUpdate",
-		"userInviteConsume", "userInviteValidate", "authorisedUserEmailVerify", "authorisedUserEmailVerificationCodeSend"}
+		"userInviteConsume", "userInviteValidate", "authorisedUserEmailVerify", "authorisedUserEmailVerificationCodeSend",
+		"loginViaBiometrics"}
 	for _, o := range weavrServed(t) {
 		if !slices.Contains(key, o.id) {
 			continue
