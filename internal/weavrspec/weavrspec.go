@@ -26,8 +26,8 @@ const (
 	Webhooks = "weavr-webhooks-openapi-original.yml"
 )
 
-// errNotFound says that no directory holds Weavr's descriptions.
-var errNotFound = errors.New("Weavr's OpenAPI descriptions not found: set " + EnvDir + " or keep them in a shared/weavr directory beside the checkout")
+// ErrNotFound says that no directory holds Weavr's descriptions.
+var ErrNotFound = errors.New("Weavr's OpenAPI descriptions not found: set " + EnvDir + " or keep them in a shared/weavr directory beside the checkout")
 
 // Dir finds the directory holding Weavr's descriptions: EnvDir, or the
 // nearest shared/weavr from the working directory upwards.
@@ -45,7 +45,7 @@ func Dir() (string, error) {
 			return candidate, nil
 		}
 		if filepath.Dir(dir) == dir {
-			return "", errNotFound
+			return "", ErrNotFound
 		}
 	}
 }
@@ -58,13 +58,12 @@ type loaded struct {
 
 var docs sync.Map // file name -> *loaded
 
-// Load parses one of Weavr's descriptions (once per process) and skips t
-// when they are not found; a description that does not parse fails t.
-func Load(t testing.TB, name string) *openapi3.T {
-	t.Helper()
+// Open parses one of Weavr's descriptions once per process. It returns
+// ErrNotFound when they are absent.
+func Open(name string) (*openapi3.T, error) {
 	dir, err := Dir()
 	if err != nil {
-		t.Skip(err)
+		return nil, err
 	}
 	v, _ := docs.LoadOrStore(name, &loaded{})
 	l := v.(*loaded)
@@ -72,9 +71,23 @@ func Load(t testing.TB, name string) *openapi3.T {
 		// Loaded with references resolved but not validated: the
 		// webhooks description names a security scheme it never defines.
 		l.doc, l.err = openapi3.NewLoader().LoadFromFile(filepath.Join(dir, name))
+		if l.err != nil {
+			l.err = fmt.Errorf("load Weavr's description %s: %w", name, l.err)
+		}
 	})
-	if l.err != nil {
-		t.Fatalf("%s: %v", name, fmt.Errorf("load Weavr's description: %w", l.err))
+	return l.doc, l.err
+}
+
+// Load is Open for tests: it skips t when the descriptions are not found;
+// a description that does not parse fails t.
+func Load(t testing.TB, name string) *openapi3.T {
+	t.Helper()
+	doc, err := Open(name)
+	if errors.Is(err, ErrNotFound) {
+		t.Skip(err)
 	}
-	return l.doc
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
 }
