@@ -50,7 +50,7 @@ func (e *env) accessToken(token, id string) string {
 func (e *env) linkCorporate(owner member, company string) string {
 	e.t.Helper()
 	body := corporateBody(owner.email)
-	body["company"] = map[string]any{"name": company}
+	body["company"].(map[string]any)["name"] = company
 	r := e.auth(owner.token, "POST", "/multi/corporates", body)
 	require.Equal(e.t, http.StatusOK, r.status, "link: %s", r.body)
 	return str(e.t, r.json(e.t), "id", "id")

@@ -113,12 +113,14 @@ func (e *env) auth(token, method, path string, body any, headers ...string) resp
 	return e.key(method, path, body, append([]string{"Authorization", "Bearer " + token}, headers...)...)
 }
 
-// corporateBody is a minimal valid corporateCreate request.
+// corporateBody is a corporateCreate request with the fields Weavr requires
+// (Deputy needs fewer), which its Corporate answer then echoes.
 func corporateBody(email string) map[string]any {
 	return map[string]any{
-		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": email,
+		"profileId": "1", "ipAddress": "192.0.2.1", "baseCurrency": "GBP",
+		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": email, "companyPosition": "DIRECTOR",
 			"mobile": map[string]any{"countryCode": "+44", "number": "7700900123"}},
-		"company": map[string]any{"name": "Acme Ltd"},
+		"company": map[string]any{"name": "Acme Ltd", "type": "LLC", "registrationCountry": "GB"},
 	}
 }
 

@@ -47,10 +47,12 @@ func fullConsumerBody(email string) map[string]any {
 	}
 }
 
-// consumerBody is a minimal valid consumerCreate request.
+// consumerBody is a consumerCreate request with the fields Weavr requires
+// of the answer (profileId, ipAddress), which Deputy echoes.
 func consumerBody(email string) map[string]any {
-	return map[string]any{"rootUser": map[string]any{"name": "Grace", "surname": "Hopper", "email": email,
-		"mobile": map[string]any{"countryCode": "+356", "number": "79000000"}}}
+	return map[string]any{"profileId": "1", "ipAddress": "192.0.2.1",
+		"rootUser": map[string]any{"name": "Grace", "surname": "Hopper", "email": email,
+			"mobile": map[string]any{"countryCode": "+356", "number": "79000000"}}}
 }
 
 // asJSON round-trips v so it compares equal to decoded bodies.

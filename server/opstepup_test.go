@@ -307,7 +307,7 @@ func TestLinkGrantCoversTheIdentity(t *testing.T) {
 	require.NoError(t, err)
 
 	body := corporateBody(a.email)
-	body["company"] = map[string]any{"name": "Beta Ltd"}
+	body["company"].(map[string]any)["name"] = "Beta Ltd"
 	r := e.auth(a.token, "POST", "/multi/corporates", body)
 	require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
 	op := r.json(t)["operation"].(map[string]any)
@@ -316,7 +316,8 @@ func TestLinkGrantCoversTheIdentity(t *testing.T) {
 	wantNoContent(t, e.auth(a.token, "POST", stepUpVerifyPath, codeBody(sandboxCode)), "verify")
 
 	evil := corporateBody(a.email)
-	evil["company"] = map[string]any{"name": "Evil Ltd", "registrationNumber": "666"}
+	evil["company"].(map[string]any)["name"] = "Evil Ltd"
+	evil["company"].(map[string]any)["registrationNumber"] = "666"
 	r = e.auth(a.token, "POST", "/multi/corporates", evil)
 	assert.Equal(t, http.StatusForbidden, r.status, "another company needs its own step-up: %s", r.body)
 	assert.Equal(t, http.StatusOK, e.auth(a.token, "POST", "/multi/corporates", body).status, "the one approved")

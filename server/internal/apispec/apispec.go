@@ -1,6 +1,7 @@
 // Package apispec checks HTTP traffic against Deputy's OpenAPI description
 // (assets/openapi.yaml), so that the description stays true to what the server
-// actually answers.
+// actually answers, and against Weavr's own description of the operations
+// Deputy shares with it, so that a Weavr client keeps working.
 //
 // Server and client tests route their requests through a Validator's Transport.
 // Every response is then matched to the operation it answers and validated with
@@ -12,6 +13,7 @@ package apispec
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +29,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/deputyhq/deputy/assets"
+	"github.com/deputyhq/deputy/internal/weavrspec"
 )
 
 // Spec is the loaded and validated description with its router.
@@ -116,6 +119,12 @@ func (s *Spec) ValidateResponse(ctx context.Context, req *http.Request, resp *ht
 	default:
 		return fmt.Errorf("operation not in openapi.yaml: %w", err)
 	}
+	return validateRoute(ctx, route, params, req, resp, body)
+}
+
+// validateRoute checks resp, with its body already read, against the operation
+// route names.
+func validateRoute(ctx context.Context, route *routers.Route, params map[string]string, req *http.Request, resp *http.Response, body []byte) error {
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{
 			Request:    req,
@@ -131,22 +140,142 @@ func (s *Spec) ValidateResponse(ctx context.Context, req *http.Request, resp *ht
 	return openapi3filter.ValidateResponse(ctx, in)
 }
 
+// Weavr routes requests to the operations of Weavr's Multi description, as
+// Deputy serves them: under /multi.
+type Weavr struct {
+	router routers.Router
+}
+
+var (
+	weavrOnce   sync.Once
+	loadedWeavr *Weavr
+	errWeavr    error
+)
+
+// LoadWeavr parses Weavr's Multi description once per process. It returns
+// weavrspec.ErrNotFound when the description is absent.
+func LoadWeavr() (*Weavr, error) {
+	weavrOnce.Do(func() {
+		doc, err := weavrspec.Open(weavrspec.Multi)
+		if err != nil {
+			errWeavr = err
+			return
+		}
+		// Weavr's server is https://sandbox.weavr.io/multi; Deputy serves the
+		// same paths under /multi on any host. The copy shares everything else.
+		routed := *doc
+		routed.Servers = openapi3.Servers{{URL: "/multi"}}
+		router, err := gorillamux.NewRouter(&routed)
+		if err != nil {
+			errWeavr = fmt.Errorf("route %s: %w", weavrspec.Multi, err)
+			return
+		}
+		loadedWeavr = &Weavr{router: router}
+	})
+	return loadedWeavr, errWeavr
+}
+
+// ValidateResponse checks that resp is an answer Weavr's description allows
+// to req, with body already read. Requests Weavr has no operation for
+// (Deputy's extensions, unknown paths) and the answers weavrExceptions
+// names pass unchecked.
+func (w *Weavr) ValidateResponse(ctx context.Context, req *http.Request, resp *http.Response, body []byte) error {
+	route, params, err := w.router.FindRoute(req)
+	if errors.Is(err, routers.ErrPathNotFound) || errors.Is(err, routers.ErrMethodNotAllowed) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if weavrExceptions[answerOf(req.Method, route.Path, resp.StatusCode, body)] {
+		return nil
+	}
+	return validateRoute(ctx, route, params, req, resp, body)
+}
+
+// weavrAnswer names one answer to one of Weavr's operations: path is Weavr's
+// template (without /multi), errorCode the body's, if any.
+type weavrAnswer struct {
+	method, path string
+	status       int
+	errorCode    string
+}
+
+func answerOf(method, path string, status int, body []byte) weavrAnswer {
+	var b struct {
+		ErrorCode string `json:"errorCode"`
+	}
+	_ = json.Unmarshal(body, &b) // a body that is no such object has no errorCode
+	return weavrAnswer{method, path, status, b.ErrorCode}
+}
+
+// weavrExceptions are the answers Deputy gives on purpose that Weavr's
+// description cannot express; assets/openapi.yaml declares each of them.
+var weavrExceptions = map[weavrAnswer]bool{
+	// Rank (GUIDE, "Rules that keep Deputy trustworthy"): acting on a user
+	// needs every permission that user holds. Weavr has no such rule, so its
+	// 403 bodies name INSUFFICIENT_PERMISSIONS or STEP_UP_REQUIRED only.
+	{"POST", "/users", 403, "RANK_INSUFFICIENT"}:                      true,
+	{"PATCH", "/users/{user_id}", 403, "RANK_INSUFFICIENT"}:           true,
+	{"POST", "/users/{user_id}/activate", 403, "RANK_INSUFFICIENT"}:   true,
+	{"POST", "/users/{user_id}/deactivate", 403, "RANK_INSUFFICIENT"}: true,
+	{"POST", "/users/{user_id}/invite", 403, "RANK_INSUFFICIENT"}:     true,
+	// Only an admin (or a root user) creates users; Weavr's userCreate names
+	// no 403 but STEP_UP_REQUIRED.
+	{"POST", "/users", 403, "INSUFFICIENT_PERMISSIONS"}: true,
+	// Privilege changes need a stepped-up session (GUIDE): changing a user's
+	// email, mobile, roles or active state, and linking a new identity to
+	// one's credentials, where Weavr asks for no step-up.
+	{"PATCH", "/users/{user_id}", 403, "STEP_UP_REQUIRED"}:         true,
+	{"PATCH", "/corporates", 403, "STEP_UP_REQUIRED"}:              true,
+	{"POST", "/users/{user_id}/activate", 403, "STEP_UP_REQUIRED"}: true,
+	{"POST", "/corporates", 403, "STEP_UP_REQUIRED"}:               true,
+	{"POST", "/consumers", 403, "STEP_UP_REQUIRED"}:                true,
+	{"POST", "/bulks/{bulk_id}/execute", 403, "STEP_UP_REQUIRED"}:  true,
+	// A user reaching several identities picks one with an access token
+	// (requestAccessToken) before reading it.
+	{"GET", "/corporates", 403, "ACCESS_TOKEN_REQUIRED"}:             true,
+	{"GET", "/authentication_factors", 403, "ACCESS_TOKEN_REQUIRED"}: true,
+	// Wrong codes are counted across challenges (GUIDE, "Budgets"): a new
+	// enrolment challenge is refused once they are spent.
+	{"POST", "/authentication_factors/otp/{channel}", 409, "CHALLENGE_LIMIT_EXCEEDED"}: true,
+	// idempotency-ref (GUIDE): a repeat while the first is still running.
+	{"POST", "/corporates", 409, "IDEMPOTENCY_REF_IN_FLIGHT"}: true,
+	{"POST", "/users", 409, "IDEMPOTENCY_REF_IN_FLIGHT"}:      true,
+	// Weavr's bulk user operations declare 201 and no error at all; Deputy
+	// answers bad input, a missing or unknown key, a missing permission, an
+	// oversized batch and a spent daily budget as everywhere else.
+	{"POST", "/bulks/users", 400, ""}:                         true,
+	{"POST", "/bulks/users", 401, ""}:                         true,
+	{"POST", "/bulks/users", 403, "INSUFFICIENT_PERMISSIONS"}: true,
+	{"POST", "/bulks/users", 413, ""}:                         true,
+	{"POST", "/bulks/users", 429, ""}:                         true,
+	{"POST", "/bulks/users/_user_id_/invite", 400, ""}:        true,
+	{"POST", "/bulks/users/_user_id_/invite", 401, ""}:        true,
+	{"POST", "/bulks/users/_user_id_/invite", 429, ""}:        true,
+}
+
 // Validator reports every response that does not match the description as a
 // test error.
 type Validator struct {
-	t    testing.TB
-	spec *Spec
+	t     testing.TB
+	spec  *Spec
+	weavr *Weavr // nil when Weavr's description is absent
 }
 
-// NewValidator returns a Validator reporting to t. It fails t at once when the
-// description does not load.
+// NewValidator returns a Validator reporting to t. It fails t at once when a
+// description does not load; where Weavr's is absent, only Deputy's is checked.
 func NewValidator(t testing.TB) *Validator {
 	t.Helper()
 	spec, err := Load()
 	if err != nil {
 		t.Fatalf("apispec: %v", err)
 	}
-	return &Validator{t: t, spec: spec}
+	weavr, err := LoadWeavr()
+	if err != nil && !errors.Is(err, weavrspec.ErrNotFound) {
+		t.Fatalf("apispec: %v", err)
+	}
+	return &Validator{t: t, spec: spec, weavr: weavr}
 }
 
 // Transport wraps base (http.DefaultTransport when nil) so that every response
@@ -183,11 +312,26 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-	if err := tr.v.spec.ValidateResponse(req.Context(), req, resp, body); err != nil {
-		tr.v.t.Errorf("apispec: %s %s -> %d does not match openapi.yaml (request-ref %q): %v\nbody: %s",
+	if err := tr.v.validate(req, resp, body); err != nil {
+		tr.v.t.Errorf("apispec: %s %s -> %d (request-ref %q): %v\nbody: %s",
 			req.Method, req.URL.Path, resp.StatusCode, resp.Header.Get("request-ref"), err, truncate(body, 2048))
 	}
 	return resp, nil
+}
+
+// validate checks resp against Deputy's description and, where it is
+// present, Weavr's, and says which each mismatch breaks.
+func (v *Validator) validate(req *http.Request, resp *http.Response, body []byte) error {
+	var errs []error
+	if err := v.spec.ValidateResponse(req.Context(), req, resp, body); err != nil {
+		errs = append(errs, fmt.Errorf("does not match openapi.yaml: %w", err))
+	}
+	if v.weavr != nil {
+		if err := v.weavr.ValidateResponse(req.Context(), req, resp, body); err != nil {
+			errs = append(errs, fmt.Errorf("does not match Weavr's description: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 type errReader struct{ err error }

@@ -15,6 +15,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/internal/weavrspec"
 )
 
 func TestLoad(t *testing.T) {
@@ -449,5 +451,46 @@ func TestChallengeBudgetsAreDocumented(t *testing.T) {
 			continue
 		}
 		assert.NotNil(t, item.Post.Responses.Status(http.StatusTooManyRequests), "%s declares 429", path)
+	}
+}
+
+// TestWeavrValidateResponse holds answers to Weavr's own description: its
+// operations only, under /multi, with the deliberate exceptions passing.
+func TestWeavrValidateResponse(t *testing.T) {
+	if _, err := weavrspec.Dir(); err != nil {
+		t.Skip(err)
+	}
+	weavr, err := LoadWeavr()
+	require.NoError(t, err)
+	const corporate = `{"id":{"type":"CORPORATE","id":"100000001"},"rootUser":{"id":{"type":"CORPORATE","id":"100000001"},"name":"Ada","surname":"Lovelace","email":"ada@example.com","mobile":{"countryCode":"+44","number":"7700900123"},"active":true,"emailVerified":false,"mobileNumberVerified":false%s},"company":{"name":"Acme"%s}%s,"creationTimestamp":1700000000000}`
+	tests := []struct {
+		name, method, path string
+		status             int
+		body               string
+		wantErr            string
+	}{
+		{"corporate with Weavr's required fields", "GET", "/multi/corporates", 200,
+			fmt.Sprintf(corporate, `,"companyPosition":"DIRECTOR"`, `,"type":"LLC","countryOfRegistration":"GB"`, `,"profileId":"1","ipAddress":"192.0.2.1","baseCurrency":"GBP"`), ""},
+		{"corporate without them", "GET", "/multi/corporates", 200, fmt.Sprintf(corporate, "", "", ""), `property "profileId" is missing`},
+		{"an errorCode Weavr does not list", "POST", "/multi/authentication_factors/otp/SMS", 409, `{"errorCode":"NOT_A_CODE"}`, "value must be one of"},
+		{"rank, on the exceptions", "PATCH", "/multi/users/100000002", 403, `{"errorCode":"RANK_INSUFFICIENT"}`, ""},
+		{"the same code elsewhere", "POST", "/multi/users/100000002/invite/validate", 403, `{"errorCode":"RANK_INSUFFICIENT"}`, "INSUFFICIENT_PERMISSIONS"},
+		{"a Deputy extension", "GET", "/multi/users/100000002/status", 200, `{"anything":true}`, ""},
+		{"outside /multi", "GET", "/users", 200, `{"anything":true}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, "http://deputy.test"+tt.path, nil)
+			resp := &http.Response{StatusCode: tt.status, Header: http.Header{}}
+			resp.Header.Set("request-ref", "ref-1")
+			resp.Header.Set("Content-Type", "application/json")
+			err := weavr.ValidateResponse(context.Background(), req, resp, []byte(tt.body))
+			if tt.wantErr == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
 	}
 }
