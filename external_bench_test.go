@@ -136,9 +136,10 @@ func startExternal(b *testing.B) *external {
 		ID struct{ ID string }
 	}
 	require.NoError(b, x.post("/multi/corporates", "", map[string]any{
-		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": externalEmail,
+		"profileId": "1", "ipAddress": "192.0.2.1", "baseCurrency": "GBP",
+		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": externalEmail, "companyPosition": "DIRECTOR",
 			"mobile": map[string]any{"countryCode": "+44", "number": "7700900000"}},
-		"company": map[string]any{"name": "Load Ltd"},
+		"company": map[string]any{"name": "Load Ltd", "type": "LLC", "registrationCountry": "GB"},
 	}, http.StatusOK, &root))
 	x.adminToken, err = x.enrolled(root.ID.ID)
 	require.NoError(b, err)

@@ -35,8 +35,9 @@ func TestReplicaKill9LosesNoAcknowledgedWrite(t *testing.T) {
 
 	const creates, killAfter = 40, 10
 	body := func(i int) string {
-		return fmt.Sprintf(`{"rootUser":{"name":"Ada","surname":"Lovelace","email":"ada%d@acme.test",
-			"mobile":{"countryCode":"+44","number":"7700900123"}},"company":{"name":"Acme %d"}}`, i, i)
+		return fmt.Sprintf(`{"rootUser":{"name":"Ada","surname":"Lovelace","email":"ada%d@acme.test","companyPosition":"DIRECTOR",
+			"mobile":{"countryCode":"+44","number":"7700900123"}},"company":{"name":"Acme %d","type":"LLC","registrationCountry":"GB"},
+			"profileId":"1","ipAddress":"192.0.2.1","baseCurrency":"GBP"}`, i, i)
 	}
 	var (
 		mu    sync.Mutex

@@ -154,8 +154,9 @@ func (r *killReceiver) refused() int {
 // signUpAda creates a corporate whose root user ada@acme.test has a password.
 func signUpAda(t *testing.T, d *runningDeputy, apiKey string) {
 	t.Helper()
-	out := d.post(t, apiKey, "/multi/corporates", `{"rootUser":{"name":"Ada","surname":"Lovelace","email":"ada@acme.test",
-		"mobile":{"countryCode":"+44","number":"7700900123"}},"company":{"name":"Acme Ltd","type":"LLC","registrationCountry":"GB"},"baseCurrency":"GBP"}`, http.StatusOK)
+	out := d.post(t, apiKey, "/multi/corporates", `{"rootUser":{"name":"Ada","surname":"Lovelace","email":"ada@acme.test","companyPosition":"DIRECTOR",
+		"mobile":{"countryCode":"+44","number":"7700900123"}},"company":{"name":"Acme Ltd","type":"LLC","registrationCountry":"GB"},
+		"profileId":"1","ipAddress":"192.0.2.1","baseCurrency":"GBP"}`, http.StatusOK)
 	var corp struct {
 		RootUser struct{ ID struct{ ID string } }
 	}

@@ -423,8 +423,9 @@ func TestAccessTokenOfBiometricSignIn(t *testing.T) {
 	require.NoError(t, err)
 	linked, err := e.api.Session(phone.s.Token()).LinkCorporate(ctx, client.CorporateCreate{
 		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test",
-			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}},
-		Company: client.CompanyCreate{Name: "Beta Ltd"},
+			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}, CompanyPosition: "DIRECTOR"},
+		Company:   client.CompanyCreate{Name: "Beta Ltd", Type: "LLC", RegistrationCountry: "GB"},
+		ProfileID: "1", IPAddress: "192.0.2.1", BaseCurrency: "GBP",
 	})
 	require.NoError(t, err)
 
@@ -549,7 +550,9 @@ func TestLinkConsumer(t *testing.T) {
 	phone := e.enrolledRoot("ada@acme.test", "phone-1") // a stepped-up session of Ada's credentials
 	consumer, err := e.api.Session(phone.s.Token()).LinkConsumer(ctx, client.ConsumerCreate{
 		RootUser: client.ConsumerRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test",
-			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}},
+			Mobile:      client.Mobile{CountryCode: "+44", Number: "7700900123"},
+			DateOfBirth: &client.Date{Year: 1990, Month: 12, Day: 10}, Address: &client.Address{Country: "GB"}},
+		ProfileID: "1", IPAddress: "192.0.2.1",
 	})
 	require.NoError(t, err)
 	assert.Equal(t, client.IdentityConsumer, consumer.ID.Type)
@@ -643,8 +646,9 @@ func (e *bioEnv) linkedDevices() linkedDevices {
 	l := linkedDevices{phone: e.enrolledRoot("ada@acme.test", "phone-a")}
 	linked, err := e.api.Session(l.phone.s.Token()).LinkCorporate(ctx, client.CorporateCreate{
 		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test",
-			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900777"}},
-		Company: client.CompanyCreate{Name: "Beta Ltd"},
+			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900777"}, CompanyPosition: "DIRECTOR"},
+		Company:   client.CompanyCreate{Name: "Beta Ltd", Type: "LLC", RegistrationCountry: "GB"},
+		ProfileID: "1", IPAddress: "192.0.2.1", BaseCurrency: "GBP",
 	})
 	require.NoError(t, err)
 	own, err := l.phone.s.Corporate(ctx)

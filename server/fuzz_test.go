@@ -57,7 +57,7 @@ func FuzzDecodeRequests(f *testing.F) {
 			}},
 			{&corporateCreateRequest{}, func(f *fields, v any) {
 				in := v.(*corporateCreateRequest)
-				f.common(&in.identityCommon)
+				f.common(&in.identityCommon, "profileId", "ipAddress", "baseCurrency")
 				if in.RootUser != nil {
 					f.rootUser(&in.RootUser.rootUserIn)
 				}
@@ -67,7 +67,7 @@ func FuzzDecodeRequests(f *testing.F) {
 			}},
 			{&consumerCreateRequest{}, func(f *fields, v any) {
 				in := v.(*consumerCreateRequest)
-				f.common(&in.identityCommon)
+				f.common(&in.identityCommon, "profileId", "ipAddress")
 				if in.RootUser != nil {
 					f.rootUser(&in.RootUser.rootUserIn)
 					f.address("rootUser.address", in.RootUser.Address)

@@ -3,6 +3,8 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -33,8 +35,9 @@ func (f *fields) address(prefix string, a *addressJSON, required ...string) {
 		"addressLine1": a.AddressLine1, "addressLine2": a.AddressLine2, "city": a.City,
 		"postCode": a.PostCode, "state": a.State, "country": a.Country,
 	}
+	blank := map[string]bool{}
 	for _, name := range required {
-		f.required(prefix+"."+name, present[name])
+		blank[name] = !f.required(prefix+"."+name, present[name])
 	}
 	f.size(prefix+".addressLine1", a.AddressLine1, 1, 150)
 	f.size(prefix+".addressLine2", a.AddressLine2, 1, 150)
@@ -42,7 +45,9 @@ func (f *fields) address(prefix string, a *addressJSON, required ...string) {
 	f.size(prefix+".postCode", a.PostCode, 1, 10)
 	f.pattern(prefix+".postCode", a.PostCode, rePostCode)
 	f.size(prefix+".state", a.State, 1, 50)
-	f.pattern(prefix+".country", a.Country, reCountry)
+	if !blank["country"] {
+		f.pattern(prefix+".country", a.Country, reCountry)
+	}
 }
 
 // rootUserIn holds the root-user fields both identity kinds share.
@@ -101,14 +106,44 @@ type identityCommon struct {
 	SourceOfFundsOther string `json:"sourceOfFundsOther,omitempty"`
 }
 
-func (f *fields) common(c *identityCommon) {
-	f.pattern("profileId", c.ProfileID, reDigits)
+// common checks the shared top-level fields: required names those that must
+// be present (creation: Weavr requires profileId and ipAddress of both kinds,
+// and baseCurrency of a corporate, and since Deputy keeps and returns them,
+// every identity it creates answers as Weavr's Corporate and Consumer
+// require); the others are checked when present.
+func (f *fields) common(c *identityCommon, required ...string) {
+	present := func(name, v string) bool {
+		if slices.Contains(required, name) {
+			return f.required(name, v)
+		}
+		return v != ""
+	}
+	if present("profileId", c.ProfileID) {
+		f.pattern("profileId", c.ProfileID, reDigits)
+	}
 	f.size("tag", c.Tag, 1, fieldrules.MaxNameLength)
 	f.pattern("tag", c.Tag, reTag)
-	f.size("ipAddress", c.IPAddress, 5, 45)
-	f.pattern("baseCurrency", c.BaseCurrency, reCurrency)
+	if present("ipAddress", c.IPAddress) {
+		f.ipAddress("ipAddress", c.IPAddress)
+	}
+	if present("baseCurrency", c.BaseCurrency) {
+		f.pattern("baseCurrency", c.BaseCurrency, reCurrency)
+	}
 	f.size("feeGroup", c.FeeGroup, 1, 50)
 	f.size("sourceOfFundsOther", c.SourceOfFundsOther, 1, 255)
+}
+
+// ipAddress checks the address an identity was created from: Weavr bounds
+// its length (5 to 45 characters); Deputy also wants it to be an IPv4 or
+// IPv6 address without a zone, so that what it keeps is an address.
+func (f *fields) ipAddress(field, v string) {
+	if n := len(v); n < 5 || n > 45 {
+		f.add(field, core.ReasonSize, "5", "45")
+		return
+	}
+	if a, err := netip.ParseAddr(v); err != nil || a.Zone() != "" {
+		f.add(field, core.ReasonRegex, "ipv4", "ipv6")
+	}
 }
 
 // Corporate shapes (Weavr CorporateCreateRequest / Corporate).
@@ -190,14 +225,16 @@ func (s *Server) corporateCreate(r *request) (reply, error) {
 		return reply{}, err
 	}
 	var f fields
-	f.common(&in.identityCommon)
+	f.common(&in.identityCommon, "profileId", "ipAddress", "baseCurrency")
 	f.oneOf("sourceOfFunds", in.SourceOfFunds, corporateFunds...)
 	f.oneOf("industry", in.Industry, industries...)
 	if in.RootUser == nil {
 		f.rootUser(nil)
 	} else {
 		f.rootUser(&in.RootUser.rootUserIn)
-		f.oneOf("rootUser.companyPosition", in.RootUser.CompanyPosition, companyPosition...)
+		if f.required("rootUser.companyPosition", in.RootUser.CompanyPosition) {
+			f.oneOf("rootUser.companyPosition", in.RootUser.CompanyPosition, companyPosition...)
+		}
 	}
 	if in.Company == nil {
 		f.add("company", core.ReasonRequired)
@@ -205,9 +242,13 @@ func (s *Server) corporateCreate(r *request) (reply, error) {
 		if f.required("company.name", in.Company.Name) {
 			f.size("company.name", in.Company.Name, 1, 100)
 		}
-		f.oneOf("company.type", in.Company.Type, companyTypes...)
+		if f.required("company.type", in.Company.Type) {
+			f.oneOf("company.type", in.Company.Type, companyTypes...)
+		}
 		f.size("company.registrationNumber", in.Company.RegistrationNumber, 1, 20)
-		f.pattern("company.registrationCountry", in.Company.RegistrationCountry, reCountry)
+		if f.required("company.registrationCountry", in.Company.RegistrationCountry) {
+			f.pattern("company.registrationCountry", in.Company.RegistrationCountry, reCountry)
+		}
 		f.address("company.businessAddress", in.Company.BusinessAddress, "addressLine1", "city", "postCode", "country")
 	}
 	if err := f.err(); err != nil {
@@ -256,7 +297,7 @@ func (s *Server) corporateGet(r *request) (reply, error) {
 
 func corporateResponse(ident *core.Identity, root *core.User) (*corporateOut, error) {
 	var p corporateProfile
-	if err := jsonv2.Unmarshal(ident.Profile, &p, jsonv1.DefaultOptionsV1()); err != nil {
+	if err := unmarshalProfile(ident.Profile, &p); err != nil {
 		return nil, fmt.Errorf("corporate %s profile: %w", ident.ID, err)
 	}
 	out := &corporateOut{
@@ -273,6 +314,17 @@ func corporateResponse(ident *core.Identity, root *core.User) (*corporateOut, er
 		out.Company.BusinessAddress, out.Company.CountryOfRegistration = c.BusinessAddress, c.RegistrationCountry
 	}
 	return out, nil
+}
+
+// unmarshalProfile reads what the identity keeps beside its root user. The
+// fields Weavr requires are there for every identity created since Deputy
+// required them; one created before (or with no profile at all) answers
+// what it has, and the answer leaves the rest out rather than make it up.
+func unmarshalProfile(b []byte, p any) error {
+	if len(b) == 0 {
+		return nil
+	}
+	return jsonv2.Unmarshal(b, p, jsonv1.DefaultOptionsV1())
 }
 
 func rootUserResponse(u *core.User) rootUserOut {
@@ -326,14 +378,20 @@ func (s *Server) consumerCreate(r *request) (reply, error) {
 		return reply{}, err
 	}
 	var f fields
-	f.common(&in.identityCommon)
+	f.common(&in.identityCommon, "profileId", "ipAddress")
 	f.oneOf("sourceOfFunds", in.SourceOfFunds, consumerFunds...)
 	if in.RootUser == nil {
 		f.rootUser(nil)
 	} else {
 		u := in.RootUser
 		f.rootUser(&u.rootUserIn)
+		if u.DateOfBirth == nil {
+			f.add("rootUser.dateOfBirth", core.ReasonRequired)
+		}
 		f.oneOf("rootUser.occupation", u.Occupation, occupations...)
+		if u.Address == nil {
+			f.add("rootUser.address", core.ReasonRequired)
+		}
 		f.address("rootUser.address", u.Address, "country")
 		f.size("rootUser.placeOfBirth", u.PlaceOfBirth, 1, 100)
 		f.pattern("rootUser.nationality", u.Nationality, reCountry)
@@ -381,7 +439,7 @@ func (s *Server) consumerGet(r *request) (reply, error) {
 
 func consumerResponse(ident *core.Identity, root *core.User) (*consumerOut, error) {
 	var p consumerProfile
-	if err := jsonv2.Unmarshal(ident.Profile, &p, jsonv1.DefaultOptionsV1()); err != nil {
+	if err := unmarshalProfile(ident.Profile, &p); err != nil {
 		return nil, fmt.Errorf("consumer %s profile: %w", ident.ID, err)
 	}
 	out := &consumerOut{
@@ -425,6 +483,11 @@ type identityPatch struct {
 func (p *identityPatch) check(f *fields, funds []string) {
 	f.common(&identityCommon{Tag: deref(p.Tag), BaseCurrency: deref(p.BaseCurrency), FeeGroup: deref(p.FeeGroup),
 		SourceOfFundsOther: deref(p.SourceOfFundsOther)})
+	if p.BaseCurrency != nil && *p.BaseCurrency == "" {
+		// Weavr's Currency is three letters: a blank one would leave a
+		// corporate without the baseCurrency its answer requires.
+		f.add("baseCurrency", core.ReasonRegex, reCurrency.String())
+	}
 	f.oneOf("sourceOfFunds", deref(p.SourceOfFunds), funds...)
 }
 
@@ -452,7 +515,7 @@ func set(dst, v *string) {
 func editProfile[P any](change func(*P)) core.ProfileEdit {
 	return func(old json.RawMessage) (json.RawMessage, error) {
 		var p P
-		if err := jsonv2.Unmarshal(old, &p, jsonv1.DefaultOptionsV1()); err != nil {
+		if err := unmarshalProfile(old, &p); err != nil {
 			return nil, fmt.Errorf("identity profile: %w", err)
 		}
 		change(&p)

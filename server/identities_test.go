@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -47,12 +48,14 @@ func fullConsumerBody(email string) map[string]any {
 	}
 }
 
-// consumerBody is a consumerCreate request with the fields Weavr requires
-// of the answer (profileId, ipAddress), which Deputy echoes.
+// consumerBody is a minimal valid consumerCreate request: the fields Weavr
+// requires, which Deputy requires too and echoes.
 func consumerBody(email string) map[string]any {
 	return map[string]any{"profileId": "1", "ipAddress": "192.0.2.1",
 		"rootUser": map[string]any{"name": "Grace", "surname": "Hopper", "email": email,
-			"mobile": map[string]any{"countryCode": "+356", "number": "79000000"}}}
+			"mobile":      map[string]any{"countryCode": "+356", "number": "79000000"},
+			"dateOfBirth": map[string]any{"year": 1985, "month": 1, "day": 31},
+			"address":     map[string]any{"country": "MT"}}}
 }
 
 // asJSON round-trips v so it compares equal to decoded bodies.
@@ -245,7 +248,8 @@ func TestIdentityCreateBadRequests(t *testing.T) {
 		{"no consumer rootUser", "/multi/consumers", with(t, cons, nil, "rootUser"), []string{"rootUser:REQUIRED"}},
 		{"no consumer rootUser.email", "/multi/consumers", with(t, cons, nil, "rootUser", "email"), []string{"rootUser.email:REQUIRED"}},
 		{"no consumer address.country", "/multi/consumers", with(t, cons, nil, "rootUser", "address", "country"), []string{"rootUser.address.country:REQUIRED"}},
-		{"empty body object", "/multi/corporates", map[string]any{}, []string{"rootUser:REQUIRED", "company:REQUIRED"}},
+		{"empty body object", "/multi/corporates", map[string]any{}, []string{"profileId:REQUIRED", "ipAddress:REQUIRED", "baseCurrency:REQUIRED", "rootUser:REQUIRED", "company:REQUIRED"}},
+		{"empty consumer body object", "/multi/consumers", map[string]any{}, []string{"profileId:REQUIRED", "ipAddress:REQUIRED", "rootUser:REQUIRED"}},
 
 		// Formats.
 		{"mobile countryCode without +", "/multi/corporates", with(t, corp, "44", "rootUser", "mobile", "countryCode"), []string{"rootUser.mobile.countryCode:REGEX"}},
@@ -258,6 +262,13 @@ func TestIdentityCreateBadRequests(t *testing.T) {
 		{"unknown companyPosition", "/multi/corporates", with(t, corp, "CEO", "rootUser", "companyPosition"), []string{"rootUser.companyPosition:IN"}},
 		{"month 13", "/multi/corporates", with(t, corp, 13, "rootUser", "dateOfBirth", "month"), []string{"rootUser.dateOfBirth.month:RANGE"}},
 		{"ipAddress too short", "/multi/corporates", with(t, corp, "1.2", "ipAddress"), []string{"ipAddress:SIZE"}},
+		{"ipAddress no address", "/multi/corporates", with(t, corp, "localhost", "ipAddress"), []string{"ipAddress:REGEX"}},
+		{"ipAddress with a zone", "/multi/consumers", with(t, cons, "fe80::1%eth0", "ipAddress"), []string{"ipAddress:REGEX"}},
+		{"profileId not digits", "/multi/consumers", with(t, cons, "p-1", "profileId"), []string{"profileId:REGEX"}},
+		{"currency too long", "/multi/consumers", with(t, cons, "EURO", "baseCurrency"), []string{"baseCurrency:REGEX"}},
+		{"registrationCountry of three letters", "/multi/corporates", with(t, corp, "MLT", "company", "registrationCountry"), []string{"company.registrationCountry:REGEX"}},
+		{"consumer dateOfBirth 31 February", "/multi/consumers", with(t, cons, map[string]any{"year": 1990, "month": 2, "day": 31}, "rootUser", "dateOfBirth"), []string{"rootUser.dateOfBirth.day:RANGE"}},
+		{"consumer dateOfBirth without a day", "/multi/consumers", with(t, cons, nil, "rootUser", "dateOfBirth", "day"), []string{"rootUser.dateOfBirth.day:RANGE"}},
 		{"lower-case currency", "/multi/corporates", with(t, corp, "eur", "baseCurrency"), []string{"baseCurrency:REGEX"}},
 		{"name over 50 characters", "/multi/corporates", with(t, corp, "Adaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "rootUser", "name"), []string{"rootUser.name:SIZE"}},
 		{"bad locale", "/multi/consumers", with(t, cons, "english", "rootUser", "locale"), []string{"rootUser.locale:REGEX"}},
@@ -279,4 +290,73 @@ func TestIdentityCreateBadRequests(t *testing.T) {
 		})
 	}
 	assert.Zero(t, count(e.auditActions(), "identity.create"), "no rejected request created anything")
+}
+
+// TestIdentityCreateRequiresWeavrFields: every field Weavr's
+// CorporateCreateRequest and ConsumerCreateRequest require is required here
+// too (and kept, so every identity Deputy creates answers as Weavr's
+// Corporate and Consumer say it must); a create without one, or with it
+// blank, is a 400 naming it and creates nothing.
+func TestIdentityCreateRequiresWeavrFields(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		path string
+		body func(string) map[string]any
+		// required are the paths Weavr requires, as the field names of the 400.
+		required [][]string
+	}{
+		{"/multi/corporates", corporateBody, [][]string{
+			{"profileId"}, {"ipAddress"}, {"baseCurrency"}, {"rootUser"}, {"company"},
+			{"rootUser", "name"}, {"rootUser", "surname"}, {"rootUser", "email"}, {"rootUser", "mobile"}, {"rootUser", "companyPosition"},
+			{"rootUser", "mobile", "countryCode"}, {"rootUser", "mobile", "number"},
+			{"company", "name"}, {"company", "type"}, {"company", "registrationCountry"},
+		}},
+		{"/multi/consumers", consumerBody, [][]string{
+			{"profileId"}, {"ipAddress"}, {"rootUser"},
+			{"rootUser", "name"}, {"rootUser", "surname"}, {"rootUser", "email"}, {"rootUser", "mobile"},
+			{"rootUser", "dateOfBirth"}, {"rootUser", "address"},
+			{"rootUser", "mobile", "countryCode"}, {"rootUser", "mobile", "number"}, {"rootUser", "address", "country"},
+		}},
+	}
+	for _, tt := range tests {
+		for _, path := range tt.required {
+			name := strings.Join(path, ".")
+			t.Run(tt.path+"/"+name, func(t *testing.T) {
+				body := tt.body("root@acme.test")
+				r := e.key("POST", tt.path, with(t, body, nil, path...))
+				require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+				assert.Equal(t, []string{name + ":REQUIRED"}, r.invalidFields(t), "missing")
+				if _, isObject := walk(body, path).(map[string]any); !isObject {
+					r = e.key("POST", tt.path, with(t, body, "  ", path...))
+					assert.Equal(t, []string{name + ":REQUIRED"}, r.invalidFields(t), "blank")
+				}
+			})
+		}
+	}
+	assert.Zero(t, count(e.auditActions(), "identity.create"), "no rejected request created anything")
+}
+
+// walk returns the value at path in body, nil where there is none.
+func walk(body map[string]any, path []string) any {
+	var cur any = body
+	for _, p := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[p]
+	}
+	return cur
+}
+
+// TestIdentityUpdateKeepsWeavrFields: corporateUpdate cannot blank the
+// baseCurrency Weavr's Corporate requires (Weavr's Currency is three letters).
+func TestIdentityUpdateKeepsWeavrFields(t *testing.T) {
+	e := newEnv(t)
+	_, token := e.corporate("root@acme.test")
+	r := e.auth(token, "PATCH", "/multi/corporates", map[string]any{"baseCurrency": ""})
+	assert.Equal(t, []string{"baseCurrency:REGEX"}, r.invalidFields(t), "%s", r.body)
+	r = e.auth(token, "PATCH", "/multi/corporates", map[string]any{"baseCurrency": "EUR"})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, "EUR", r.json(t)["baseCurrency"])
 }

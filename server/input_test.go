@@ -24,11 +24,24 @@ import (
 // Raw request bodies for the input rules: invalid UTF-8 and repeated names
 // cannot be written as Go maps.
 const (
-	rootFmt     = `{"rootUser":{"name":%s,"surname":"Lovelace","email":%s,"mobile":{"countryCode":"+44","number":"7700900123"}%s},"company":{"name":"Acme"}}`
-	consumerFmt = `{"rootUser":{"name":"Ada","surname":"Lovelace","email":"ada@acme.test","mobile":{"countryCode":"+44","number":"7700900123"}%s}}`
+	rootFmt = `{"rootUser":{"name":%s,"surname":"Lovelace","email":%s,"companyPosition":"DIRECTOR","mobile":{"countryCode":"+44","number":"7700900123"}%s},` +
+		`"company":{"name":"Acme","type":"LLC","registrationCountry":"GB"},"profileId":"1","ipAddress":"192.0.2.1","baseCurrency":"GBP"}`
+	consumerFmt = `{"profileId":"1","ipAddress":"192.0.2.1","rootUser":{"name":"Ada","surname":"Lovelace","email":"ada@acme.test","mobile":{"countryCode":"+44","number":"7700900123"}%s}}`
 )
 
 func corporateRaw(name, email, extra string) string { return fmt.Sprintf(rootFmt, name, email, extra) }
+
+// consumerRaw is a consumerCreate body with extra inside rootUser, and the
+// dateOfBirth and address Weavr requires unless extra gives its own.
+func consumerRaw(extra string) string {
+	if !strings.Contains(extra, `"dateOfBirth"`) {
+		extra += `,"dateOfBirth":{"year":1990,"month":12,"day":10}`
+	}
+	if !strings.Contains(extra, `"address"`) {
+		extra += `,"address":{"country":"GB"}`
+	}
+	return fmt.Sprintf(consumerFmt, extra)
+}
 
 // TestInputRulesNameTheField: impossible dates, invalid UTF-8, repeated names,
 // control and invisible characters and look-alike emails are 400s in Weavr's
@@ -54,14 +67,14 @@ func TestInputRulesNameTheField(t *testing.T) {
 	}{
 		// Impossible dates.
 		{"31 February", corporates, corporateRaw(`"Ada"`, `"ada@acme.test"`, `,"dateOfBirth":{"year":2001,"month":2,"day":31}`), []string{"rootUser.dateOfBirth.day:RANGE"}},
-		{"month 13", consumers, fmt.Sprintf(consumerFmt, `,"dateOfBirth":{"year":2001,"month":13,"day":1}`), []string{"rootUser.dateOfBirth.month:RANGE"}},
+		{"month 13", consumers, consumerRaw(`,"dateOfBirth":{"year":2001,"month":13,"day":1}`), []string{"rootUser.dateOfBirth.month:RANGE"}},
 		{"29 February, common year", createUser, `{"name":"A","surname":"B","email":"n1@acme.test","dateOfBirth":{"year":2001,"month":2,"day":29}}`, []string{"dateOfBirth.day:RANGE"}},
 		{"29 February 1900", patchUser, `{"dateOfBirth":{"year":1900,"month":2,"day":29}}`, []string{"dateOfBirth.day:RANGE"}},
 		{"31 April", patchUser, `{"dateOfBirth":{"year":1990,"month":4,"day":31}}`, []string{"dateOfBirth.day:RANGE"}},
 		// Invalid UTF-8 and lone surrogates.
 		{"invalid UTF-8 in a value", corporates, corporateRaw("\"Ad\xffa\"", `"ada@acme.test"`, ""), []string{"rootUser.name:REGEX"}},
 		{"overlong UTF-8", createUser, "{\"name\":\"A\xc0\xafB\",\"surname\":\"B\",\"email\":\"n2@acme.test\"}", []string{"name:REGEX"}},
-		{"invalid UTF-8 in a name", consumers, fmt.Sprintf(consumerFmt, ",\"t\xffg\":1"), []string{"rootUser.t\ufffdg:NOT_IN"}}, // unknown first
+		{"invalid UTF-8 in a name", consumers, consumerRaw(",\"t\xffg\":1"), []string{"rootUser.t\ufffdg:NOT_IN"}}, // unknown first
 		{"lone surrogate", patchUser, `{"surname":"Love\ud800lace"}`, []string{"surname:REGEX"}},
 		// Repeated names, at any depth, in any case.
 		{"repeated top-level name", corporates, `{"company":{"name":"Evil"},` + corporateRaw(`"Ada"`, `"ada@acme.test"`, "")[1:], []string{"company:AT_MOST"}},
@@ -73,8 +86,8 @@ func TestInputRulesNameTheField(t *testing.T) {
 		{"NUL in a surname", patchUser, `{"surname":"Love\u0000lace"}`, []string{"surname:REGEX"}},
 		{"newline in a name", corporates, corporateRaw(`"Ada\nEve"`, `"ada@acme.test"`, ""), []string{"rootUser.name:REGEX"}},
 		{"zero-width space in a tag", patchUser, `{"tag":"team\u200b1"}`, []string{"tag:REGEX"}},
-		{"C1 control in an address", consumers, fmt.Sprintf(consumerFmt, `,"address":{"addressLine1":"1 Main St\u0085","country":"GB"}`), []string{"rootUser.address.addressLine1:REGEX"}},
-		{"escape sequence in a company name", corporates, `{"rootUser":{"name":"Ada","surname":"L","email":"ada@acme.test","mobile":{"countryCode":"+44","number":"7700900123"}},"company":{"name":"Acme\u001b[2J"}}`, []string{"company.name:REGEX"}},
+		{"C1 control in an address", consumers, consumerRaw(`,"address":{"addressLine1":"1 Main St\u0085","country":"GB"}`), []string{"rootUser.address.addressLine1:REGEX"}},
+		{"escape sequence in a company name", corporates, `{"profileId":"1","ipAddress":"192.0.2.1","baseCurrency":"GBP","rootUser":{"name":"Ada","surname":"L","email":"ada@acme.test","companyPosition":"DIRECTOR","mobile":{"countryCode":"+44","number":"7700900123"}},"company":{"name":"Acme\u001b[2J","type":"LLC","registrationCountry":"GB"}}`, []string{"company.name:REGEX"}},
 		// Look-alike and invisible emails, wherever an email enters.
 		{"Cyrillic a in a root email", corporates, corporateRaw(`"Ada"`, `"\u0430da@acme.test"`, ""), []string{"rootUser.email:REGEX"}},
 		{"soft hyphen in a user's email", createUser, `{"name":"A","surname":"B","email":"n5@ac\u00adme.test"}`, []string{"email:REGEX"}},

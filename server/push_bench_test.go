@@ -73,8 +73,9 @@ func BenchmarkPushApprove(b *testing.B) {
 	setup := loadgen.Run(ctx, loadgen.Config{Workers: 8, Requests: companions, Do: func(ctx context.Context, _, i int) error {
 		email := fmt.Sprintf("user%d@bench.test", i)
 		corp, err := api.CreateCorporate(ctx, client.CorporateCreate{
-			RootUser: client.CorporateRootUserCreate{Name: "Bench", Surname: "User", Email: email, Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}},
-			Company:  client.CompanyCreate{Name: "Bench Ltd"},
+			RootUser:  client.CorporateRootUserCreate{Name: "Bench", Surname: "User", Email: email, Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}, CompanyPosition: "DIRECTOR"},
+			Company:   client.CompanyCreate{Name: "Bench Ltd", Type: "LLC", RegistrationCountry: "GB"},
+			ProfileID: "1", IPAddress: "192.0.2.1", BaseCurrency: "GBP",
 		})
 		if err != nil {
 			return err

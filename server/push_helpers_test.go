@@ -77,8 +77,9 @@ func (e *bioEnv) root(email string) string {
 	ctx := context.Background()
 	corp, err := e.api.CreateCorporate(ctx, client.CorporateCreate{
 		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: email,
-			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}},
-		Company: client.CompanyCreate{Name: "Acme Ltd"},
+			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}, CompanyPosition: "DIRECTOR"},
+		Company:   client.CompanyCreate{Name: "Acme Ltd", Type: "LLC", RegistrationCountry: "GB"},
+		ProfileID: "1", IPAddress: "192.0.2.1", BaseCurrency: "GBP",
 	})
 	require.NoError(e.t, err)
 	_, err = e.api.CreatePassword(ctx, corp.RootUser.ID.ID, bioPassword)

@@ -172,8 +172,9 @@ func TestStepUpWithoutFactor(t *testing.T) {
 	ctx := context.Background()
 	corp, err := dep.c.CreateCorporate(ctx, client.CorporateCreate{
 		RootUser: client.CorporateRootUserCreate{Name: "Bob", Surname: "Builder", Email: "bob@build.test",
-			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900999"}},
-		Company: client.CompanyCreate{Name: "Build Ltd"},
+			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900999"}, CompanyPosition: "DIRECTOR"},
+		Company:   client.CompanyCreate{Name: "Build Ltd", Type: "LLC", RegistrationCountry: "GB"},
+		ProfileID: "1", IPAddress: "192.0.2.1", BaseCurrency: "GBP",
 	})
 	require.NoError(t, err)
 	_, err = dep.c.CreatePassword(ctx, corp.RootUser.ID.ID, adminPassword)

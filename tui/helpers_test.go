@@ -82,8 +82,9 @@ func startDeputyWith(t testing.TB, opts testserver.Options) *deputy {
 	ctx := context.Background()
 	corp, err := c.CreateCorporate(ctx, client.CorporateCreate{
 		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: adminEmail,
-			Mobile: client.Mobile{CountryCode: "+44", Number: adminMobile}},
-		Company: client.CompanyCreate{Name: "Acme Ltd"},
+			Mobile: client.Mobile{CountryCode: "+44", Number: adminMobile}, CompanyPosition: "DIRECTOR"},
+		Company:   client.CompanyCreate{Name: "Acme Ltd", Type: "LLC", RegistrationCountry: "GB"},
+		ProfileID: "1", IPAddress: "192.0.2.1", BaseCurrency: "GBP",
 	})
 	require.NoError(t, err)
 	pw, err := c.CreatePassword(ctx, corp.RootUser.ID.ID, adminPassword)

@@ -20,9 +20,10 @@ import (
 func signUp(t testing.TB, s *serving, key, email string) (id, token string) {
 	t.Helper()
 	status, body := s.call(t, "POST", "/multi/corporates", key, "", map[string]any{
-		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": email,
+		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": email, "companyPosition": "DIRECTOR",
 			"mobile": map[string]string{"countryCode": "+44", "number": "7700900123"}},
-		"company": map[string]any{"name": "Acme Ltd", "type": "LLC", "registrationCountry": "GB"}, "baseCurrency": "GBP"})
+		"company":   map[string]any{"name": "Acme Ltd", "type": "LLC", "registrationCountry": "GB"},
+		"profileId": "1", "ipAddress": "192.0.2.1", "baseCurrency": "GBP"})
 	require.Equal(t, http.StatusOK, status, "%s", body)
 	var corp struct{ ID struct{ ID string } }
 	require.NoError(t, json.Unmarshal(body, &corp))

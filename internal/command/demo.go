@@ -222,7 +222,13 @@ func seedDemo(ctx context.Context, svc *core.Service, path string) (*demoCredent
 	if err != nil {
 		return nil, fmt.Errorf("seed programme: %w", err)
 	}
-	profile, _ := json.Marshal(map[string]any{"company": map[string]string{"name": "Acme Ltd", "type": "LLC"}})
+	// The fields Weavr's Corporate requires beside the root user's, as the
+	// server keeps them (server/identities.go corporateProfile), so the seeded
+	// corporate answers like one created through the API.
+	profile, _ := json.Marshal(map[string]any{
+		"profileId": "1", "ipAddress": "127.0.0.1", "baseCurrency": "GBP", "companyPosition": "DIRECTOR",
+		"company": map[string]string{"name": "Acme Ltd", "type": "LLC", "registrationCountry": "GB"},
+	})
 	ident, root, err := svc.CreateIdentity(ctx, prog.Programme, core.NewIdentity{
 		Type: core.Corporate, Name: "Acme Ltd", Profile: profile,
 		Root: core.UserDetails{Name: "Ada", Surname: "Admin", Email: "ada@acme.test", Mobile: &core.Mobile{CountryCode: "+44", Number: "7700900001"}},

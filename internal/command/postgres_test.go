@@ -83,8 +83,10 @@ func TestPostgresDownAndBack(t *testing.T) {
 
 	require.NoError(t, pg.Halt())
 	require.Eventually(t, func() bool { return ready() == http.StatusServiceUnavailable }, 20*time.Second, 50*time.Millisecond)
-	corporate := map[string]any{"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": "ada@acme.test",
-		"mobile": map[string]string{"countryCode": "+44", "number": "7700900123"}}, "company": map[string]string{"name": "Acme Ltd"}}
+	corporate := map[string]any{"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": "ada@acme.test", "companyPosition": "DIRECTOR",
+		"mobile": map[string]string{"countryCode": "+44", "number": "7700900123"}},
+		"company":   map[string]string{"name": "Acme Ltd", "type": "LLC", "registrationCountry": "GB"},
+		"profileId": "1", "ipAddress": "192.0.2.1", "baseCurrency": "GBP"}
 	status, body := replicaCall(t, s, "POST", "/multi/corporates", corporate, "api-key", p["apiKey"], "idempotency-ref", "outage-1")
 	assert.Equal(t, http.StatusServiceUnavailable, status, "nothing is acknowledged while the database is down: %s", body)
 

@@ -255,7 +255,9 @@ func TestServeSandboxIgnoresSenders(t *testing.T) {
 	key := p["apiKey"]
 	status, body := s.call(t, "POST", "/multi/consumers", key, "", map[string]any{
 		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": "ada@acme.test",
-			"mobile": map[string]string{"countryCode": "+44", "number": "7700900123"}}, "baseCurrency": "GBP"})
+			"mobile":      map[string]string{"countryCode": "+44", "number": "7700900123"},
+			"dateOfBirth": map[string]int{"year": 1990, "month": 12, "day": 10}, "address": map[string]string{"country": "GB"}},
+		"profileId": "1", "ipAddress": "192.0.2.1", "baseCurrency": "GBP"})
 	require.Equal(t, http.StatusOK, status, "%s", body)
 	var consumer struct{ ID struct{ ID string } }
 	require.NoError(t, json.Unmarshal(body, &consumer))
@@ -361,9 +363,10 @@ func TestServeProductionKYC(t *testing.T) {
 	}
 
 	root := idOf(want(http.StatusOK)(s.call(t, "POST", "/multi/corporates", key, "", map[string]any{
-		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": "ada@acme.test",
+		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": "ada@acme.test", "companyPosition": "DIRECTOR",
 			"mobile": map[string]string{"countryCode": "+44", "number": "7700900123"}},
-		"company": map[string]any{"name": "Acme Ltd", "type": "LLC", "registrationCountry": "GB"}, "baseCurrency": "GBP"})))
+		"company":   map[string]any{"name": "Acme Ltd", "type": "LLC", "registrationCountry": "GB"},
+		"profileId": "1", "ipAddress": "192.0.2.1", "baseCurrency": "GBP"})))
 	var signedIn struct{ Token string }
 	require.NoError(t, json.Unmarshal(want(http.StatusOK)(s.call(t, "POST", "/multi/passwords/"+root+"/create", key, "", map[string]any{"password": map[string]string{"value": "Sup3r-Secret"}})), &signedIn))
 	rootToken := signedIn.Token

@@ -148,9 +148,10 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 	t.Run("one idempotency-ref, one effect", func(t *testing.T) {
 		create := func(s *serving, _ int) (int, []byte) {
 			return replicaCall(t, s, "POST", "/multi/corporates", map[string]any{
-				"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": "idem@acme.test",
+				"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": "idem@acme.test", "companyPosition": "DIRECTOR",
 					"mobile": map[string]string{"countryCode": "+44", "number": "7700900123"}},
-				"company": map[string]any{"name": "Acme Ltd", "type": "LLC", "registrationCountry": "GB"}, "baseCurrency": "GBP"},
+				"company":   map[string]any{"name": "Acme Ltd", "type": "LLC", "registrationCountry": "GB"},
+				"profileId": "1", "ipAddress": "192.0.2.1", "baseCurrency": "GBP"},
 				"api-key", key, "idempotency-ref", "replicas-ref")
 		}
 		got := parallel(n, create)

@@ -113,9 +113,10 @@ const (
 func (s *serving) rootUser(t *testing.T, apiKey string) (id, token, ref string) {
 	t.Helper()
 	status, out, _ := s.exchange(t, "POST", "/multi/corporates", apiKey, "", map[string]any{
-		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": telemetryEmail,
+		"profileId": "1", "ipAddress": "192.0.2.1", "baseCurrency": "GBP",
+		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": telemetryEmail, "companyPosition": "DIRECTOR",
 			"mobile": map[string]any{"countryCode": "+44", "number": "7700900123"}},
-		"company": map[string]any{"name": "Acme Ltd"},
+		"company": map[string]any{"name": "Acme Ltd", "type": "LLC", "registrationCountry": "GB"},
 	})
 	require.Equal(t, http.StatusOK, status, "%v", out)
 	id = out["id"].(map[string]any)["id"].(string)

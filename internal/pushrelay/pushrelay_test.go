@@ -115,8 +115,9 @@ func enrolled(t *testing.T, inst *testserver.Instance) (string, *client.Session,
 	ui, err := client.New(inst.URL, inst.UIKey)
 	require.NoError(t, err)
 	corp, err := api.CreateCorporate(ctx, client.CorporateCreate{
-		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test", Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}},
-		Company:  client.CompanyCreate{Name: "Acme Ltd"},
+		RootUser:  client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test", Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}, CompanyPosition: "DIRECTOR"},
+		Company:   client.CompanyCreate{Name: "Acme Ltd", Type: "LLC", RegistrationCountry: "GB"},
+		ProfileID: "1", IPAddress: "192.0.2.1", BaseCurrency: "GBP",
 	})
 	require.NoError(t, err)
 	_, err = api.CreatePassword(ctx, corp.RootUser.ID.ID, "Str0ng-Passw0rd")

@@ -204,8 +204,9 @@ func startDeputy(t *testing.T) *deputy {
 	require.NoError(t, err)
 	corp, err := c.CreateCorporate(ctx, client.CorporateCreate{
 		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test",
-			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}},
-		Company: client.CompanyCreate{Name: "Acme Ltd"},
+			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}, CompanyPosition: "DIRECTOR"},
+		Company:   client.CompanyCreate{Name: "Acme Ltd", Type: "LLC", RegistrationCountry: "GB"},
+		ProfileID: "1", IPAddress: "192.0.2.1", BaseCurrency: "GBP",
 	})
 	require.NoError(t, err)
 	pw, err := c.CreatePassword(ctx, corp.RootUser.ID.ID, adaPassword)

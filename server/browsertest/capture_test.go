@@ -185,9 +185,10 @@ func post(t *testing.T, url, key string, body any) (int, map[string]any) {
 func newUser(t *testing.T, d *testserver.Instance, email string) {
 	t.Helper()
 	status, body := post(t, d.URL+"/multi/corporates", d.APIKey, map[string]any{
-		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": email,
+		"profileId": "1", "ipAddress": "192.0.2.1", "baseCurrency": "GBP",
+		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": email, "companyPosition": "DIRECTOR",
 			"mobile": map[string]any{"countryCode": "+44", "number": "7700900123"}},
-		"company": map[string]any{"name": "Acme Ltd"},
+		"company": map[string]any{"name": "Acme Ltd", "type": "LLC", "registrationCountry": "GB"},
 	})
 	require.Equal(t, http.StatusOK, status, "%v", body)
 	id := body["id"].(map[string]any)["id"].(string)

@@ -94,8 +94,9 @@ func (d *deputy) waitForMail() {
 func corporateCreate(email string) client.CorporateCreate {
 	return client.CorporateCreate{
 		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: email,
-			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}},
-		Company: client.CompanyCreate{Name: "Acme Ltd"},
+			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}, CompanyPosition: "DIRECTOR"},
+		Company:   client.CompanyCreate{Name: "Acme Ltd", Type: "LLC", RegistrationCountry: "GB"},
+		ProfileID: "1", IPAddress: "192.0.2.1", BaseCurrency: "GBP",
 	}
 }
 
@@ -335,8 +336,9 @@ func TestIdentitiesAndSignIn(t *testing.T) {
 	cons, err := d.c.CreateConsumer(ctx, client.ConsumerCreate{
 		RootUser: client.ConsumerRootUserCreate{Name: "Charles", Surname: "Babbage", Email: "charles@home.test",
 			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900999"}, Occupation: "STUDENT",
-			Address: &client.Address{Country: "GB"}, Nationality: "GB", PlaceOfBirth: "London"},
-		BaseCurrency: "GBP",
+			DateOfBirth: &client.Date{Year: 1991, Month: 12, Day: 26},
+			Address:     &client.Address{Country: "GB"}, Nationality: "GB", PlaceOfBirth: "London"},
+		ProfileID: "1", IPAddress: "192.0.2.1", BaseCurrency: "GBP",
 	})
 	require.NoError(t, err)
 	assert.Equal(t, client.IdentityConsumer, cons.ID.Type)

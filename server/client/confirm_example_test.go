@@ -19,8 +19,9 @@ func ExampleSession_ConfirmSMS() {
 	ctx := context.Background()
 	api, _ := client.New(inst.URL, inst.APIKey)
 	corp, err := api.CreateCorporate(ctx, client.CorporateCreate{
-		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test", Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}},
-		Company:  client.CompanyCreate{Name: "Acme Ltd"},
+		RootUser:  client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test", Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}, CompanyPosition: "DIRECTOR"},
+		Company:   client.CompanyCreate{Name: "Acme Ltd", Type: "LLC", RegistrationCountry: "GB"},
+		ProfileID: "1", IPAddress: "192.0.2.1", BaseCurrency: "GBP",
 	})
 	if err != nil {
 		log.Fatal(err)

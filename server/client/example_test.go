@@ -251,8 +251,9 @@ func startExampleDeputy() *exampleDeputy {
 	}
 	corp, err := c.CreateCorporate(ctx, client.CorporateCreate{
 		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test",
-			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}},
-		Company: client.CompanyCreate{Name: "Acme Ltd"},
+			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}, CompanyPosition: "DIRECTOR"},
+		Company:   client.CompanyCreate{Name: "Acme Ltd", Type: "LLC", RegistrationCountry: "GB"},
+		ProfileID: "1", IPAddress: "192.0.2.1", BaseCurrency: "GBP",
 	})
 	if err != nil {
 		tb.Fatalf("create corporate: %v", err)
