@@ -109,21 +109,23 @@ type tokenResponse struct {
 }
 
 // CorporateCreate is a new corporate with its root user (Weavr
-// CorporateCreateRequest). Deputy requires RootUser's Name, Surname, Email and
-// Mobile and Company.Name; the other fields are optional, kept as given and
-// returned when the corporate is read.
+// CorporateCreateRequest). Deputy requires what Weavr requires: ProfileID,
+// IPAddress and BaseCurrency; RootUser's Name, Surname, Email, Mobile and
+// CompanyPosition; Company's Name, Type and RegistrationCountry. The other
+// fields are optional. All are kept as given and returned when the corporate
+// is read.
 type CorporateCreate struct {
 	RootUser CorporateRootUserCreate `json:"rootUser"`
 	Company  CompanyCreate           `json:"company"`
 
-	ProfileID          string `json:"profileId,omitempty"`
+	ProfileID          string `json:"profileId"` // digits, the embedder's profile at Weavr
 	Tag                string `json:"tag,omitempty"`
 	Industry           string `json:"industry,omitempty"`      // Weavr Industry, e.g. "FINANCE"
 	SourceOfFunds      string `json:"sourceOfFunds,omitempty"` // Weavr CorporateSourceOfFunds
 	SourceOfFundsOther string `json:"sourceOfFundsOther,omitempty"`
 	AcceptedTerms      *bool  `json:"acceptedTerms,omitempty"`
-	IPAddress          string `json:"ipAddress,omitempty"`
-	BaseCurrency       string `json:"baseCurrency,omitempty"` // ISO 4217, "EUR"
+	IPAddress          string `json:"ipAddress"`    // the IPv4 or IPv6 address the request came from
+	BaseCurrency       string `json:"baseCurrency"` // ISO 4217, "EUR"
 	FeeGroup           string `json:"feeGroup,omitempty"`
 }
 
@@ -133,7 +135,7 @@ type CorporateRootUserCreate struct {
 	Surname         string `json:"surname"`
 	Email           string `json:"email"`
 	Mobile          Mobile `json:"mobile"`
-	CompanyPosition string `json:"companyPosition,omitempty"` // "DIRECTOR" or "AUTHORISED_REPRESENTATIVE"
+	CompanyPosition string `json:"companyPosition"` // "DIRECTOR" or "AUTHORISED_REPRESENTATIVE"
 	DateOfBirth     *Date  `json:"dateOfBirth,omitempty"`
 	Tag             string `json:"tag,omitempty"`
 	Locale          string `json:"locale,omitempty"` // "en" or "en-GB"
@@ -143,25 +145,26 @@ type CorporateRootUserCreate struct {
 // CompanyCreate is the company of a new corporate.
 type CompanyCreate struct {
 	Name                string   `json:"name"`
-	Type                string   `json:"type,omitempty"` // Weavr CompanyType, e.g. "LLC"
+	Type                string   `json:"type"` // Weavr CompanyType, e.g. "LLC"
 	RegistrationNumber  string   `json:"registrationNumber,omitempty"`
-	RegistrationCountry string   `json:"registrationCountry,omitempty"`
+	RegistrationCountry string   `json:"registrationCountry"` // ISO 3166-1 alpha-2, "GB"
 	BusinessAddress     *Address `json:"businessAddress,omitempty"`
 }
 
 // ConsumerCreate is a new consumer with its root user (Weavr
-// ConsumerCreateRequest). Deputy requires RootUser's Name, Surname, Email and
-// Mobile; the other fields are optional, kept as given and returned when the
-// consumer is read.
+// ConsumerCreateRequest). Deputy requires what Weavr requires: ProfileID and
+// IPAddress; RootUser's Name, Surname, Email, Mobile, DateOfBirth and Address
+// (with its Country). The other fields are optional. All are kept as given
+// and returned when the consumer is read.
 type ConsumerCreate struct {
 	RootUser ConsumerRootUserCreate `json:"rootUser"`
 
-	ProfileID          string `json:"profileId,omitempty"`
+	ProfileID          string `json:"profileId"` // digits, the embedder's profile at Weavr
 	Tag                string `json:"tag,omitempty"`
 	SourceOfFunds      string `json:"sourceOfFunds,omitempty"` // Weavr ConsumerSourceOfFunds
 	SourceOfFundsOther string `json:"sourceOfFundsOther,omitempty"`
 	AcceptedTerms      *bool  `json:"acceptedTerms,omitempty"`
-	IPAddress          string `json:"ipAddress,omitempty"`
+	IPAddress          string `json:"ipAddress"` // the IPv4 or IPv6 address the request came from
 	BaseCurrency       string `json:"baseCurrency,omitempty"`
 	FeeGroup           string `json:"feeGroup,omitempty"`
 }
@@ -172,9 +175,9 @@ type ConsumerRootUserCreate struct {
 	Surname      string   `json:"surname"`
 	Email        string   `json:"email"`
 	Mobile       Mobile   `json:"mobile"`
-	DateOfBirth  *Date    `json:"dateOfBirth,omitempty"`
+	DateOfBirth  *Date    `json:"dateOfBirth"`          // required
 	Occupation   string   `json:"occupation,omitempty"` // Weavr Occupation, e.g. "STUDENT"
-	Address      *Address `json:"address,omitempty"`    // Country required when present
+	Address      *Address `json:"address"`              // required, with its Country
 	PlaceOfBirth string   `json:"placeOfBirth,omitempty"`
 	Nationality  string   `json:"nationality,omitempty"`
 	Tag          string   `json:"tag,omitempty"`
@@ -219,7 +222,10 @@ type Company struct {
 	CountryOfRegistration string   `json:"countryOfRegistration,omitempty"`
 }
 
-// Corporate is a business identity (Weavr Corporate).
+// Corporate is a business identity (Weavr Corporate). ProfileID, IPAddress,
+// BaseCurrency, RootUser.CompanyPosition, Company.Type and
+// Company.CountryOfRegistration are set for every corporate created since
+// Deputy required them; one created before answers what it was given.
 type Corporate struct {
 	ID                 IdentityID `json:"id"`
 	RootUser           RootUser   `json:"rootUser"`
@@ -251,7 +257,9 @@ func (c *Corporate) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Consumer is a personal identity (Weavr Consumer).
+// Consumer is a personal identity (Weavr Consumer). ProfileID, IPAddress,
+// RootUser.DateOfBirth and RootUser.Address are set for every consumer created
+// since Deputy required them; one created before answers what it was given.
 type Consumer struct {
 	ID                 IdentityID `json:"id"`
 	RootUser           RootUser   `json:"rootUser"`
