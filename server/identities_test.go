@@ -360,3 +360,36 @@ func TestIdentityUpdateKeepsWeavrFields(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.Equal(t, "EUR", r.json(t)["baseCurrency"])
 }
+
+// TestLinkedIdentityCreateRequiresWeavrFields: linking a new identity to a
+// signed-in root user's credentials (a bearer token beside the secret key)
+// needs the same fields as any other create.
+func TestLinkedIdentityCreateRequiresWeavrFields(t *testing.T) {
+	e := newEnv(t)
+	owner := e.adminRoot("owner@acme.test")
+	tests := []struct {
+		path    string
+		body    map[string]any
+		missing []string
+	}{
+		{"/multi/corporates", corporateBody(owner.email), []string{"profileId"}},
+		{"/multi/corporates", corporateBody(owner.email), []string{"baseCurrency"}},
+		{"/multi/corporates", corporateBody(owner.email), []string{"rootUser", "companyPosition"}},
+		{"/multi/corporates", corporateBody(owner.email), []string{"company", "type"}},
+		{"/multi/consumers", consumerBody(owner.email), []string{"ipAddress"}},
+		{"/multi/consumers", consumerBody(owner.email), []string{"rootUser", "dateOfBirth"}},
+		{"/multi/consumers", consumerBody(owner.email), []string{"rootUser", "address"}},
+	}
+	for _, tt := range tests {
+		name := strings.Join(tt.missing, ".")
+		t.Run(tt.path+"/"+name, func(t *testing.T) {
+			r := e.auth(owner.token, "POST", tt.path, with(t, tt.body, nil, tt.missing...))
+			assert.Equal(t, []string{name + ":REQUIRED"}, r.invalidFields(t), "body: %s", r.body)
+		})
+	}
+	identities := func() int { return len(identityIDs(t, e.auth(owner.token, "GET", identitiesPath, nil))) }
+	assert.Equal(t, 1, identities(), "no refused link created anything")
+	r := e.auth(owner.token, "POST", "/multi/consumers", consumerBody(owner.email))
+	require.Equal(t, http.StatusOK, r.status, "the complete request links: %s", r.body)
+	assert.Equal(t, "1", r.json(t)["profileId"])
+}
