@@ -113,8 +113,8 @@ func (e *env) auth(token, method, path string, body any, headers ...string) resp
 	return e.key(method, path, body, append([]string{"Authorization", "Bearer " + token}, headers...)...)
 }
 
-// corporateBody is a corporateCreate request with the fields Weavr requires
-// (Deputy needs fewer), which its Corporate answer then echoes.
+// corporateBody is a minimal valid corporateCreate request: the fields Weavr
+// requires, which Deputy requires too and its Corporate answer echoes.
 func corporateBody(email string) map[string]any {
 	return map[string]any{
 		"profileId": "1", "ipAddress": "192.0.2.1", "baseCurrency": "GBP",
