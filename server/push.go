@@ -170,8 +170,14 @@ func biometricFinished(out *core.BiometricEnrolled) (reply, error) {
 	return ok(biometricFinishResponse{DeviceSecret: out.DeviceSecret})
 }
 
-// unlinkDeviceUsingPush implements Weavr unlinkDeviceUsingPush.
+// unlinkDeviceUsingPush implements Weavr unlinkDeviceUsingPush. No AUTHY
+// device is ever registered with Deputy, so unlinking one is
+// CHANNEL_NOT_REGISTERED, one of the two conflicts Weavr declares here
+// (CHANNEL_NOT_SUPPORTED, which the other push operations answer, is not).
 func (s *Server) unlinkDeviceUsingPush(r *request) (reply, error) {
+	if r.PathValue("channel") == "AUTHY" {
+		return reply{}, core.Conflict(core.CodeChannelNotRegistered)
+	}
 	if err := pushChannel(r); err != nil {
 		return reply{}, err
 	}

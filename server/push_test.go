@@ -124,7 +124,10 @@ func TestBiometricsNeedTheProgrammeSetting(t *testing.T) {
 		assert.Equal(t, http.StatusConflict, status, path)
 		assert.JSONEq(t, `{"errorCode":"CHANNEL_NOT_SUPPORTED"}`, body, path)
 	}
-	status, body := rawCall(t, on, s.Token(), http.MethodPost, "/multi/stepup/challenges/push/SMS", "")
+	status, body := rawCall(t, on, s.Token(), http.MethodDelete, "/multi/authentication_factors/push/AUTHY", "")
+	assert.Equal(t, http.StatusConflict, status)
+	assert.JSONEq(t, `{"errorCode":"CHANNEL_NOT_REGISTERED"}`, body, "no AUTHY device is ever registered, as Weavr's unlink says")
+	status, body = rawCall(t, on, s.Token(), http.MethodPost, "/multi/stepup/challenges/push/SMS", "")
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Contains(t, body, `"fieldName":"channel"`)
 	_, err = s.StepUpPush(ctx, "")
