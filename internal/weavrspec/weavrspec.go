@@ -27,7 +27,7 @@ const (
 )
 
 // ErrNotFound says that no directory holds Weavr's descriptions.
-var ErrNotFound = errors.New("Weavr's OpenAPI descriptions not found: set " + EnvDir + " or keep them in a shared/weavr directory beside the checkout")
+var ErrNotFound = errors.New("no OpenAPI descriptions of Weavr's found: set " + EnvDir + " or keep them in a shared/weavr directory beside the checkout")
 
 // Dir finds the directory holding Weavr's descriptions: EnvDir, or the
 // nearest shared/weavr from the working directory upwards.
