@@ -26,6 +26,7 @@ import (
 	"github.com/deputyhq/deputy/internal/testserver"
 	"github.com/deputyhq/deputy/internal/teststore"
 	"github.com/deputyhq/deputy/server/client"
+	"github.com/deputyhq/deputy/server/internal/apispec"
 )
 
 const (
@@ -64,8 +65,11 @@ func startReplicas(t *testing.T, replicated bool) *deputy {
 	return d
 }
 
-// alternate sends each request to the next of replicas in turn.
+// alternate sends each request to the next of replicas in turn, and
+// validates every answer against Deputy's description and, for Weavr's
+// operations, Weavr's (apispec).
 func alternate(t *testing.T, replicas []*testserver.Instance) http.RoundTripper {
+	validated := apispec.NewValidator(t).Transport(nil)
 	hosts := make([]string, len(replicas))
 	for i, r := range replicas {
 		u, err := url.Parse(r.URL)
@@ -76,7 +80,7 @@ func alternate(t *testing.T, replicas []*testserver.Instance) http.RoundTripper 
 	return roundTripper(func(req *http.Request) (*http.Response, error) {
 		req = req.Clone(req.Context())
 		req.URL.Host = hosts[(next.Add(1)-1)%uint64(len(hosts))]
-		return http.DefaultTransport.RoundTrip(req)
+		return validated.RoundTrip(req)
 	})
 }
 
