@@ -846,16 +846,22 @@ func TestWebhookStepUpExpired(t *testing.T) {
 	}
 }
 
-// biometricRoot turns biometrics on for the programme and returns the
-// session of a root user enrolled for codes by SMS and with a biometric
-// factor, as if they had enrolled their phone.
-func (e *hookEnv) biometricRoot(email string) *core.Caller {
+// turnOnBiometrics turns biometrics on for e's programme.
+func (e *hookEnv) turnOnBiometrics() {
 	e.t.Helper()
 	set := e.prog.Settings
 	set.Biometrics = true
 	prog, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, set)
 	require.NoError(e.t, err)
 	e.prog = prog
+}
+
+// biometricRoot turns biometrics on for the programme and returns the
+// session of a root user enrolled for codes by SMS and with a biometric
+// factor, as if they had enrolled their phone.
+func (e *hookEnv) biometricRoot(email string) *core.Caller {
+	e.t.Helper()
+	e.turnOnBiometrics()
 	c := e.enrolled(e.prog, email)
 	require.NoError(e.t, e.store.Update(e.ctx, func(tx core.Tx) error {
 		return tx.PutFactor(&core.Factor{UserID: c.User.ID, Channel: core.ChannelBiometric, Status: core.FactorActive,

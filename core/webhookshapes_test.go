@@ -150,11 +150,7 @@ const companionOrigin = "https://localhost"
 // then a sign-in, a push step-up and an SMS step-up nobody answers expire.
 func (e *hookEnv) livePhone() {
 	e.t.Helper()
-	set := e.prog.Settings
-	set.Biometrics = true
-	prog, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, set)
-	require.NoError(e.t, err)
-	e.prog = prog
+	e.turnOnBiometrics()
 	const email = "ada@acme.test"
 	e.root(e.prog, email)
 	e.enrolPhone(email, "phone-1")
@@ -188,7 +184,7 @@ func (e *hookEnv) livePhone() {
 	}
 
 	require.NoError(e.t, e.svc.StepUpSMS(e.ctx, e.caller(e.prog, e.login(e.prog, email)), ""))
-	_, err = e.svc.StepUpPush(e.ctx, e.caller(e.prog, e.login(e.prog, email)), "Create user bea@acme.test", "")
+	_, err := e.svc.StepUpPush(e.ctx, e.caller(e.prog, e.login(e.prog, email)), "Create user bea@acme.test", "")
 	require.NoError(e.t, err)
 	_, err = e.svc.LoginViaBiometrics(e.ctx, e.prog, email, "")
 	require.NoError(e.t, err)

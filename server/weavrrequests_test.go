@@ -282,7 +282,7 @@ func (f *weavrFixture) request(o weavrOp) (path string, body any, headers []stri
 		} else {
 			val = g.value(p.Schema, p.In+":"+p.Name)
 		}
-		require.NoError(t, p.Schema.Value.VisitJSON(jsonValue(t, val)), "%s %s: the sample is not Weavr-valid", o.id, p.Name)
+		require.NoError(t, p.Schema.Value.VisitJSON(asJSON(t, val)), "%s %s: the sample is not Weavr-valid", o.id, p.Name)
 		switch p.In {
 		case "path":
 			path = strings.ReplaceAll(path, "{"+p.Name+"}", url.PathEscape(fmt.Sprint(val)))
@@ -308,19 +308,9 @@ func (f *weavrFixture) request(o weavrOp) (path string, body any, headers []stri
 		if _, ok := schema.Value.Properties["resourceIds"]; ok {
 			body.(map[string]any)["resourceIds"] = []any{f.resource}
 		}
-		require.NoError(t, schema.Value.VisitJSON(jsonValue(t, body)), "%s: the sample body is not Weavr-valid", o.id)
+		require.NoError(t, schema.Value.VisitJSON(asJSON(t, body)), "%s: the sample body is not Weavr-valid", o.id)
 	}
 	return path, body, headers
-}
-
-// jsonValue is v as encoding/json decodes it, as kin-openapi validates.
-func jsonValue(t *testing.T, v any) any {
-	t.Helper()
-	b, err := json.Marshal(v)
-	require.NoError(t, err)
-	var out any
-	require.NoError(t, json.Unmarshal(b, &out))
-	return out
 }
 
 // needsToken reports whether Deputy's description of an operation asks for
@@ -419,7 +409,7 @@ func weavrInvalid(t *testing.T, g weavrSample, schema *openapi3.SchemaRef) (bodi
 	t.Helper()
 	var walk func(s *openapi3.SchemaRef, path []string)
 	add := func(path []string, change func(parent map[string]any, name string)) {
-		body := jsonValue(t, g.value(schema, "body")).(map[string]any)
+		body := asJSON(t, g.value(schema, "body")).(map[string]any)
 		parent := body
 		for _, p := range path[:len(path)-1] {
 			parent = parent[p].(map[string]any)
