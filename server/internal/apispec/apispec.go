@@ -221,6 +221,10 @@ var weavrExceptions = map[weavrAnswer]bool{
 	{"POST", "/users/{user_id}/activate", 403, "RANK_INSUFFICIENT"}:   true,
 	{"POST", "/users/{user_id}/deactivate", 403, "RANK_INSUFFICIENT"}: true,
 	{"POST", "/users/{user_id}/invite", 403, "RANK_INSUFFICIENT"}:     true,
+	// An authorised user changing the identity (its root user and its own
+	// fields) is acting on the root user, who holds every permission.
+	{"PATCH", "/corporates", 403, "RANK_INSUFFICIENT"}: true,
+	{"PATCH", "/consumers", 403, "RANK_INSUFFICIENT"}:  true,
 	// Only an admin (or a root user) creates users; Weavr's userCreate names
 	// no 403 but STEP_UP_REQUIRED.
 	{"POST", "/users", 403, "INSUFFICIENT_PERMISSIONS"}: true,
