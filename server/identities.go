@@ -651,15 +651,22 @@ func (s *Server) rootUpdate(r *request, typ core.IdentityType, body identityUpda
 	if err != nil {
 		return reply{}, err
 	}
-	ident := *v.Identity // answered with the profile as edited
-	edit := body.profileEdit()
-	if edit != nil {
-		inner := edit
-		edit = func(old json.RawMessage) (json.RawMessage, error) {
-			prof, err := inner(old)
-			ident.Profile = prof
-			return prof, err
+	// The answer shows the profile as the update's transaction read (and
+	// edited) it, not as v, read before, had it: a change committed in
+	// between would be missing from the answer and from its replays. An
+	// edit that returns the profile unchanged writes nothing.
+	ident := *v.Identity
+	inner := body.profileEdit()
+	edit := func(old json.RawMessage) (json.RawMessage, error) {
+		prof := old
+		if inner != nil {
+			var err error
+			if prof, err = inner(old); err != nil {
+				return nil, err
+			}
 		}
+		ident.Profile = prof
+		return prof, nil
 	}
 	answerUser := func(u *core.User) (reply, error) {
 		verified := v.MobileVerified && u.Mobile != nil && v.Root.Mobile != nil && *u.Mobile == *v.Root.Mobile

@@ -1,15 +1,19 @@
 package server_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/server"
 )
 
 // The identity's own fields follow the rank rule of its root user: only the
@@ -86,4 +90,63 @@ func TestIdentityUpdatesInParallelLoseNothing(t *testing.T) {
 	assert.Equal(t, address, got["company"].(map[string]any)["businessAddress"])
 	assert.Equal(t, "Augusta", str(t, got, "rootUser", "name"))
 	assert.Equal(t, "ada-1", str(t, got, "rootUser", "tag"))
+}
+
+// racingStore changes an identity's feeGroup just before each transaction a
+// request runs, as a parallel corporateUpdate committing then would.
+type racingStore struct {
+	core.Store
+	t        *testing.T
+	identity atomic.Pointer[string]
+	mu       sync.Mutex
+	last     string // the feeGroup the latest change set
+	n        int
+}
+
+func (s *racingStore) Update(ctx context.Context, fn func(core.Tx) error) error {
+	if id := s.identity.Load(); id != nil && core.RequestRef(ctx) != "" {
+		s.mu.Lock()
+		s.n++
+		fee := fmt.Sprintf("racer-%d", s.n)
+		s.last = fee
+		s.mu.Unlock()
+		require.NoError(s.t, s.Store.Update(ctx, func(tx core.Tx) error {
+			ident, err := tx.Identity(*id)
+			if err != nil {
+				return err
+			}
+			var p map[string]any
+			if err := json.Unmarshal(ident.Profile, &p); err != nil {
+				return err
+			}
+			p["feeGroup"] = fee
+			if ident.Profile, err = json.Marshal(p); err != nil {
+				return err
+			}
+			return tx.UpdateIdentity(ident)
+		}))
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+// corporateUpdate answers the identity as its transaction left it, not as
+// read before: a change another request committed in between is in the
+// answer (and in what an idempotency-ref replays), also when the request
+// changes only the root user.
+func TestIdentityUpdateAnswersWhatItsTransactionSaw(t *testing.T) {
+	racer := &racingStore{t: t}
+	e, _ := newEnvOverStore(t, server.Options{}, func(s core.Store) core.Store { racer.Store = s; return racer })
+	rootID, token := e.corporate("ada@acme.test")
+	for _, body := range []map[string]any{{"name": "Augusta"}, {"tag": "acme-2"}} {
+		racer.identity.Store(&rootID)
+		r := e.auth(token, "PATCH", "/multi/corporates", body)
+		racer.identity.Store(nil)
+		require.Equal(t, http.StatusOK, r.status, "%v: %s", body, r.body)
+		racer.mu.Lock()
+		want := racer.last
+		racer.mu.Unlock()
+		require.NotEmpty(t, want, "the racer ran")
+		assert.Equal(t, want, r.json(t)["feeGroup"], "%v answers the feeGroup its transaction saw", body)
+		assert.Equal(t, want, e.auth(token, "GET", "/multi/corporates", nil).json(t)["feeGroup"])
+	}
 }
