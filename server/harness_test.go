@@ -72,6 +72,12 @@ func (r resp) errorCode(t *testing.T) string {
 // call sends one request; headers alternate name, value. body may be a string, []byte or a value to marshal.
 func (e *env) call(method, path string, body any, headers ...string) resp {
 	e.t.Helper()
+	return e.callWith(e.client, method, path, body, headers...)
+}
+
+// callWith is call through client.
+func (e *env) callWith(client *http.Client, method, path string, body any, headers ...string) resp {
+	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -92,7 +98,7 @@ func (e *env) call(method, path string, body any, headers ...string) resp {
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	res, err := e.client.Do(req)
+	res, err := client.Do(req)
 	require.NoError(e.t, err)
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)

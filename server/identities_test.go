@@ -1,12 +1,13 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/server"
 	"github.com/deputyhq/deputy/server/internal/apispec"
 )
 
@@ -410,8 +412,6 @@ func TestLinkedIdentityCreateRequiresWeavrFields(t *testing.T) {
 // identity is the one answer a generated Weavr client may find short.)
 func TestIdentityWrittenBeforeWeavrFieldsStillReads(t *testing.T) {
 	e := newEnv(t)
-	spec, err := apispec.Load()
-	require.NoError(t, err)
 	ctx := context.Background()
 	// What the server kept before: a corporate's profile with only the
 	// company name, a consumer's with nothing, and one with no profile at all.
@@ -443,7 +443,7 @@ func TestIdentityWrittenBeforeWeavrFieldsStillReads(t *testing.T) {
 				method string
 				body   any
 			}{{"GET", nil}, {"PATCH", map[string]any{"surname": "Timely"}}, {"PATCH", map[string]any{"feeGroup": "legacy"}}} {
-				status, got := e.unheldToWeavr(t, spec, token, call.method, tt.path, call.body)
+				status, got := e.unheldToWeavr(t, token, call.method, tt.path, call.body)
 				require.Equal(t, http.StatusOK, status, "%s %s: %v", call.method, tt.path, got)
 				assert.Equal(t, ident.ID, got["id"].(map[string]any)["id"])
 				root := got["rootUser"].(map[string]any)
@@ -461,32 +461,147 @@ func TestIdentityWrittenBeforeWeavrFieldsStillReads(t *testing.T) {
 	}
 }
 
-// unheldToWeavr calls the API with token outside Weavr's description (an
-// identity written before Deputy required Weavr's fields may answer without
-// them), holding the answer to Deputy's own, and returns the status and body.
-func (e *env) unheldToWeavr(t *testing.T, spec *apispec.Spec, token, method, path string, body any) (int, map[string]any) {
+// unheldToWeavr calls the API with token, holding the answer to Deputy's
+// description only (an identity written before Deputy required Weavr's
+// fields may answer without them), and returns the status and body.
+func (e *env) unheldToWeavr(t *testing.T, token, method, path string, body any) (int, map[string]any) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		require.NoError(t, err)
-		rd = bytes.NewReader(b)
+	client := &http.Client{Transport: apispec.NewValidator(t).DeputyOnly().Transport(nil), Timeout: 30 * time.Second}
+	r := e.callWith(client, method, path, body, "api-key", e.apiKey, "Authorization", "Bearer "+token)
+	return r.status, r.json(t)
+}
+
+// The identity's own fields follow the rank rule of its root user: only the
+// root user and a user holding every permission the root holds (an ADMIN)
+// change them; any other authorised user is refused and nothing changes.
+func TestIdentityFieldsFollowTheRankRule(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	for _, c := range []struct {
+		role core.Role
+		code string
+	}{
+		{core.RoleAccessManagement, core.CodeRankInsufficient},
+		{core.RoleFundsManagement, "INSUFFICIENT_PERMISSIONS"},
+		{core.RoleCardsManagement, "INSUFFICIENT_PERMISSIONS"},
+		{core.RoleCardAssignee, "INSUFFICIENT_PERMISSIONS"},
+	} {
+		m := e.newMember(root.token, string(c.role)+"@acme.test", c.role)
+		for _, body := range []map[string]any{
+			{"baseCurrency": "USD"},
+			{"feeGroup": "free"},
+			{"companyBusinessAddress": map[string]any{"addressLine1": "9 Fake St", "city": "Nowhere", "postCode": "N1", "country": "GB"}},
+		} {
+			r := e.auth(m.token, "PATCH", "/multi/corporates", body)
+			require.Equal(t, http.StatusForbidden, r.status, "%s %v: %s", c.role, body, r.body)
+			assert.Equal(t, c.code, r.errorCode(t), "%s %v", c.role, body)
+		}
 	}
-	req, err := http.NewRequest(method, e.url+path, rd)
-	require.NoError(t, err)
-	req.Header.Set("api-key", e.apiKey)
-	req.Header.Set("Authorization", "Bearer "+token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	got := e.auth(root.token, "GET", "/multi/corporates", nil).json(t)
+	assert.Equal(t, "GBP", got["baseCurrency"], "nothing changed")
+	assert.Nil(t, got["feeGroup"], "nothing changed")
+	assert.Nil(t, got["company"].(map[string]any)["businessAddress"], "nothing changed")
+
+	admin := e.newMember(root.token, "admin@acme.test", core.RoleAdmin)
+	r := e.auth(admin.token, "PATCH", "/multi/corporates", map[string]any{"baseCurrency": "USD"})
+	require.Equal(t, http.StatusOK, r.status, "an ADMIN may: %s", r.body)
+	assert.Equal(t, "USD", r.json(t)["baseCurrency"])
+}
+
+// Parallel updates of different identity fields each read the profile in
+// their own transaction: none overwrites another's change (no lost update),
+// on either store.
+func TestIdentityUpdatesInParallelLoseNothing(t *testing.T) {
+	e := newEnv(t)
+	_, token := e.corporate("ada@acme.test")
+	address := map[string]any{"addressLine1": "1 High St", "city": "London", "postCode": "SW1A 1AA", "country": "GB"}
+	bodies := []map[string]any{
+		{"tag": "acme-2"}, {"baseCurrency": "EUR"}, {"feeGroup": "gold"}, {"industry": "FINANCE"},
+		{"sourceOfFunds": "DIVIDENDS"}, {"sourceOfFundsOther": "none"}, {"companyBusinessAddress": address},
+		{"name": "Augusta"}, {"userTag": "ada-1"},
 	}
-	res, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	res.Body = io.NopCloser(bytes.NewReader(b))
-	assert.NoError(t, spec.ValidateResponse(req.Context(), req, res, b), "Deputy's description: %s", b)
-	var out map[string]any
-	require.NoError(t, json.Unmarshal(b, &out), "%s", b)
-	return res.StatusCode, out
+	var wg sync.WaitGroup
+	errs := make([]string, len(bodies))
+	for i, body := range bodies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := e.auth(token, "PATCH", "/multi/corporates", body); r.status != http.StatusOK {
+				errs[i] = fmt.Sprintf("%v: %d %s", body, r.status, r.body)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, msg := range errs {
+		assert.Empty(t, msg)
+	}
+	got := e.auth(token, "GET", "/multi/corporates", nil).json(t)
+	assert.Equal(t, "acme-2", got["tag"])
+	assert.Equal(t, "EUR", got["baseCurrency"])
+	assert.Equal(t, "gold", got["feeGroup"])
+	assert.Equal(t, "FINANCE", got["industry"])
+	assert.Equal(t, "DIVIDENDS", got["sourceOfFunds"])
+	assert.Equal(t, "none", got["sourceOfFundsOther"])
+	assert.Equal(t, address, got["company"].(map[string]any)["businessAddress"])
+	assert.Equal(t, "Augusta", str(t, got, "rootUser", "name"))
+	assert.Equal(t, "ada-1", str(t, got, "rootUser", "tag"))
+}
+
+// racingStore changes an identity's feeGroup just before each transaction a
+// request runs, as a parallel corporateUpdate committing then would.
+type racingStore struct {
+	core.Store
+	t        *testing.T
+	identity atomic.Pointer[string]
+	mu       sync.Mutex
+	last     string // the feeGroup the latest change set
+	n        int
+}
+
+func (s *racingStore) Update(ctx context.Context, fn func(core.Tx) error) error {
+	if id := s.identity.Load(); id != nil && core.RequestRef(ctx) != "" {
+		s.mu.Lock()
+		s.n++
+		fee := fmt.Sprintf("racer-%d", s.n)
+		s.last = fee
+		s.mu.Unlock()
+		require.NoError(s.t, s.Store.Update(ctx, func(tx core.Tx) error {
+			ident, err := tx.Identity(*id)
+			if err != nil {
+				return err
+			}
+			var p map[string]any
+			if err := json.Unmarshal(ident.Profile, &p); err != nil {
+				return err
+			}
+			p["feeGroup"] = fee
+			if ident.Profile, err = json.Marshal(p); err != nil {
+				return err
+			}
+			return tx.UpdateIdentity(ident)
+		}))
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+// corporateUpdate answers the identity as its transaction left it, not as
+// read before: a change another request committed in between is in the
+// answer (and in what an idempotency-ref replays), also when the request
+// changes only the root user.
+func TestIdentityUpdateAnswersWhatItsTransactionSaw(t *testing.T) {
+	racer := &racingStore{t: t}
+	e, _ := newEnvOverStore(t, server.Options{}, func(s core.Store) core.Store { racer.Store = s; return racer })
+	rootID, token := e.corporate("ada@acme.test")
+	for _, body := range []map[string]any{{"name": "Augusta"}, {"tag": "acme-2"}} {
+		racer.identity.Store(&rootID)
+		r := e.auth(token, "PATCH", "/multi/corporates", body)
+		racer.identity.Store(nil)
+		require.Equal(t, http.StatusOK, r.status, "%v: %s", body, r.body)
+		racer.mu.Lock()
+		want := racer.last
+		racer.mu.Unlock()
+		require.NotEmpty(t, want, "the racer ran")
+		assert.Equal(t, want, r.json(t)["feeGroup"], "%v answers the feeGroup its transaction saw", body)
+		assert.Equal(t, want, e.auth(token, "GET", "/multi/corporates", nil).json(t)["feeGroup"])
+	}
 }
