@@ -204,34 +204,20 @@ const maxOffset = 1<<31 - 1
 // which has no maximum: any offset past maxOffset reads as maxOffset, where
 // the page is empty.
 func queryOffset(f *fields, q url.Values) int {
-	v := q.Get("offset")
-	if v == "" {
-		return 0
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		f.add("offset", core.ReasonRange, "0", strconv.FormatInt(math.MaxInt64, 10))
-		return 0
-	}
-	return int(min(n, maxOffset))
+	return min(queryInt(f, q, "offset", 0, 0, math.MaxInt), maxOffset)
 }
 
 // querySequence reads bulkIdOperations' optional sequence (Weavr: any
 // int64); one that no operation can have selects none (-1), not all (0).
 func querySequence(f *fields, q url.Values) int {
-	v := q.Get("sequence")
-	if v == "" {
+	if q.Get("sequence") == "" {
 		return 0
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	switch {
-	case err != nil:
-		f.add("sequence", core.ReasonRange, strconv.FormatInt(math.MinInt64, 10), strconv.FormatInt(math.MaxInt64, 10))
-		return 0
-	case n < 1 || n > core.MaxBulkOperations:
+	n := queryInt(f, q, "sequence", 0, math.MinInt, math.MaxInt)
+	if n < 1 || n > core.MaxBulkOperations {
 		return -1
 	}
-	return int(n)
+	return n
 }
 
 // userGetByID implements Weavr userGetById.
