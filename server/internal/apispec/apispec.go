@@ -29,6 +29,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/deputyhq/deputy/assets"
+	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/internal/weavrspec"
 )
 
@@ -216,44 +217,44 @@ var weavrExceptions = map[weavrAnswer]bool{
 	// Rank (GUIDE, "Rules that keep Deputy trustworthy"): acting on a user
 	// needs every permission that user holds. Weavr has no such rule, so its
 	// 403 bodies name INSUFFICIENT_PERMISSIONS or STEP_UP_REQUIRED only.
-	{"POST", "/users", 403, "RANK_INSUFFICIENT"}:                      true,
-	{"PATCH", "/users/{user_id}", 403, "RANK_INSUFFICIENT"}:           true,
-	{"POST", "/users/{user_id}/activate", 403, "RANK_INSUFFICIENT"}:   true,
-	{"POST", "/users/{user_id}/deactivate", 403, "RANK_INSUFFICIENT"}: true,
-	{"POST", "/users/{user_id}/invite", 403, "RANK_INSUFFICIENT"}:     true,
+	{"POST", "/users", 403, core.CodeRankInsufficient}:                      true,
+	{"PATCH", "/users/{user_id}", 403, core.CodeRankInsufficient}:           true,
+	{"POST", "/users/{user_id}/activate", 403, core.CodeRankInsufficient}:   true,
+	{"POST", "/users/{user_id}/deactivate", 403, core.CodeRankInsufficient}: true,
+	{"POST", "/users/{user_id}/invite", 403, core.CodeRankInsufficient}:     true,
 	// An authorised user changing the identity (its root user and its own
 	// fields) is acting on the root user, who holds every permission.
-	{"PATCH", "/corporates", 403, "RANK_INSUFFICIENT"}: true,
-	{"PATCH", "/consumers", 403, "RANK_INSUFFICIENT"}:  true,
+	{"PATCH", "/corporates", 403, core.CodeRankInsufficient}: true,
+	{"PATCH", "/consumers", 403, core.CodeRankInsufficient}:  true,
 	// Only an admin (or a root user) creates users; Weavr's userCreate names
 	// no 403 but STEP_UP_REQUIRED.
-	{"POST", "/users", 403, "INSUFFICIENT_PERMISSIONS"}: true,
+	{"POST", "/users", 403, core.CodeInsufficientPermissions}: true,
 	// Privilege changes need a stepped-up session (GUIDE): changing a user's
 	// email, mobile, roles or active state, and linking a new identity to
 	// one's credentials, where Weavr asks for no step-up.
-	{"PATCH", "/users/{user_id}", 403, "STEP_UP_REQUIRED"}:         true,
-	{"PATCH", "/corporates", 403, "STEP_UP_REQUIRED"}:              true,
-	{"POST", "/users/{user_id}/activate", 403, "STEP_UP_REQUIRED"}: true,
-	{"POST", "/corporates", 403, "STEP_UP_REQUIRED"}:               true,
-	{"POST", "/consumers", 403, "STEP_UP_REQUIRED"}:                true,
-	{"POST", "/bulks/{bulk_id}/execute", 403, "STEP_UP_REQUIRED"}:  true,
+	{"PATCH", "/users/{user_id}", 403, core.CodeStepUpRequired}:         true,
+	{"PATCH", "/corporates", 403, core.CodeStepUpRequired}:              true,
+	{"POST", "/users/{user_id}/activate", 403, core.CodeStepUpRequired}: true,
+	{"POST", "/corporates", 403, core.CodeStepUpRequired}:               true,
+	{"POST", "/consumers", 403, core.CodeStepUpRequired}:                true,
+	{"POST", "/bulks/{bulk_id}/execute", 403, core.CodeStepUpRequired}:  true,
 	// Wrong codes are counted across challenges (GUIDE, "Budgets"): a new
 	// enrolment challenge is refused once they are spent.
-	{"POST", "/authentication_factors/otp/{channel}", 409, "CHALLENGE_LIMIT_EXCEEDED"}: true,
+	{"POST", "/authentication_factors/otp/{channel}", 409, core.CodeChallengeLimitExceeded}: true,
 	// idempotency-ref (GUIDE): a repeat while the first is still running.
-	{"POST", "/corporates", 409, "IDEMPOTENCY_REF_IN_FLIGHT"}: true,
-	{"POST", "/users", 409, "IDEMPOTENCY_REF_IN_FLIGHT"}:      true,
+	{"POST", "/corporates", 409, core.CodeIdempotencyInFlight}: true,
+	{"POST", "/users", 409, core.CodeIdempotencyInFlight}:      true,
 	// Weavr's bulk user operations declare 201 and no error at all; Deputy
 	// answers bad input, a missing or unknown key, a missing permission, an
 	// oversized batch and a spent daily budget as everywhere else.
-	{"POST", "/bulks/users", 400, ""}:                         true,
-	{"POST", "/bulks/users", 401, ""}:                         true,
-	{"POST", "/bulks/users", 403, "INSUFFICIENT_PERMISSIONS"}: true,
-	{"POST", "/bulks/users", 413, ""}:                         true,
-	{"POST", "/bulks/users", 429, ""}:                         true,
-	{"POST", "/bulks/users/_user_id_/invite", 400, ""}:        true,
-	{"POST", "/bulks/users/_user_id_/invite", 401, ""}:        true,
-	{"POST", "/bulks/users/_user_id_/invite", 429, ""}:        true,
+	{"POST", "/bulks/users", 400, ""}:                               true,
+	{"POST", "/bulks/users", 401, ""}:                               true,
+	{"POST", "/bulks/users", 403, core.CodeInsufficientPermissions}: true,
+	{"POST", "/bulks/users", 413, ""}:                               true,
+	{"POST", "/bulks/users", 429, ""}:                               true,
+	{"POST", "/bulks/users/_user_id_/invite", 400, ""}:              true,
+	{"POST", "/bulks/users/_user_id_/invite", 401, ""}:              true,
+	{"POST", "/bulks/users/_user_id_/invite", 429, ""}:              true,
 }
 
 // weavrExceptionsEverywhere are the answers, by status and errorCode only,
@@ -264,7 +265,7 @@ var weavrExceptionsEverywhere = map[weavrAnswer]bool{
 	// token (requestAccessToken) and logs out; everywhere else it is refused
 	// until the user has picked one identity. Weavr lists this 403 for some
 	// operations only.
-	{status: 403, errorCode: "ACCESS_TOKEN_REQUIRED"}: true,
+	{status: 403, errorCode: core.CodeAccessTokenRequired}: true,
 }
 
 // Validator reports every response that does not match the description as a
