@@ -311,8 +311,10 @@ func (w webhookSubject) own(a *AuditEvent, name string) outEvent {
 
 // smsChallengeID is the challengeId of an SMS step-up, which has no id of
 // its own in Weavr's API (the challenge is the session's): a number derived
-// from the request that settled it, unique enough to correlate and log.
+// from the audit event that settled it, its place in the programme's log,
+// so that no two step-ups share one, however close in time, and every
+// attempt of a delivery carries the same.
 func smsChallengeID(a *AuditEvent) string {
-	h := sha256.Sum256([]byte(a.ProgrammeID + "\x00" + a.Subject + "\x00" + a.At.UTC().Format(time.RFC3339Nano)))
+	h := sha256.Sum256([]byte(a.ProgrammeID + "\x00" + strconv.FormatUint(a.Seq, 10)))
 	return strconv.FormatUint(binary.BigEndian.Uint64(h[:8])>>1, 10)
 }

@@ -1043,3 +1043,29 @@ func TestBulkEndEventOfARemovedBulk(t *testing.T) {
 		end["operationStatusCounts"])
 	assert.True(t, later, "a later event of the programme was sent too")
 }
+
+// TestWebhookSMSStepUpsHaveTheirOwnChallengeID: SMS step-ups settled at the
+// same instant (the still clock, or two replicas' requests in one
+// millisecond) each carry a challengeId of their own, the same on every
+// attempt of a delivery.
+func TestWebhookSMSStepUpsHaveTheirOwnChallengeID(t *testing.T) {
+	e := newHookEnv(t, core.EventStepUp)
+	e.steppedUpRoot(e.prog, "ada@acme.test")
+	for range 3 {
+		c := e.caller(e.prog, e.login(e.prog, "ada@acme.test"))
+		require.NoError(t, e.svc.StepUpSMS(e.ctx, c, ""))
+		require.NoError(t, e.svc.VerifyStepUpSMS(e.ctx, c, e.sms.lastCode(t)))
+	}
+	drain(t, e.worker(nil))
+
+	ids := map[string]bool{}
+	for _, r := range e.rcv.all() {
+		var body struct{ ChallengeID, Status string }
+		require.NoError(t, json.Unmarshal(r.Body, &body))
+		require.Equal(t, "VERIFIED", body.Status)
+		require.NotEmpty(t, body.ChallengeID)
+		require.False(t, ids[body.ChallengeID], "two step-ups share an id")
+		ids[body.ChallengeID] = true
+	}
+	assert.Len(t, ids, 3)
+}
