@@ -375,8 +375,13 @@ func jsonError(err error, body []byte, v any) error {
 // whose number is too large for it (reason RANGE).
 // It returns "" when it finds none.
 func firstMisfit(body []byte, v any) (field, reason, want string) {
+	// Numbers keep their spelling: a whole number written 1e3 or 1990.0
+	// does not fit an int, and the decoder's own error would name the
+	// field by the Go structs it is embedded in.
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
 	var doc any
-	if json.Unmarshal(body, &doc) != nil {
+	if dec.Decode(&doc) != nil {
 		return "", "", ""
 	}
 	return misfit(doc, reflect.TypeOf(v), "")
@@ -442,6 +447,15 @@ func misfit(val any, t reflect.Type, path string) (field, reason, want string) {
 		if t.Kind() != reflect.Bool {
 			return wrong()
 		}
+	case json.Number:
+		if isInt(t.Kind()) && strings.ContainsAny(string(x), ".eE") {
+			return wrong()
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return path, core.ReasonRange, ""
+		}
+		return misfit(f, t, path)
 	case float64:
 		zero := reflect.Zero(t)
 		switch t.Kind() {
@@ -465,6 +479,11 @@ func misfit(val any, t reflect.Type, path string) (field, reason, want string) {
 		}
 	}
 	return "", "", ""
+}
+
+// isInt reports whether k is a signed or unsigned integer kind.
+func isInt(k reflect.Kind) bool {
+	return reflect.Int <= k && k <= reflect.Uintptr
 }
 
 // jsonFields maps the JSON names of a struct's fields, embedded structs'

@@ -301,6 +301,45 @@ func TestIdentityCreateBadRequests(t *testing.T) {
 	assert.Zero(t, count(e.auditActions(), "identity.create"), "no rejected request created anything")
 }
 
+// TestIntegerSpelledAsFloatNamesTheField: a whole number written with an
+// exponent or a fraction (1e3, 1990.0) where an integer belongs is a 400
+// naming the field as the request spells it, also inside the Go structs
+// the request types embed (rootUser's shared fields, the root-user part of
+// an identity update), which are no part of the JSON.
+func TestIntegerSpelledAsFloatNamesTheField(t *testing.T) {
+	e := newEnv(t)
+	_, corpToken := e.corporate("corp@acme.test")
+	r := e.key("POST", "/multi/consumers", consumerBody("cons@acme.test"))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.key("POST", "/multi/passwords/"+str(t, r.json(t), "id", "id")+"/create", map[string]any{"password": pw(testPassword)})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	consToken := str(t, r.json(t), "token")
+
+	for _, year := range []string{"1e3", "1990.0", "1.99E3"} {
+		dob := `"dateOfBirth":{"year":` + year + `,"month":1,"day":1}`
+		for _, tt := range []struct {
+			name, method, path, token, body string
+			want                            string
+		}{
+			{"corporateCreate", "POST", "/multi/corporates", "", corporateRaw(`"Ada"`, `"ada@acme.test"`, ","+dob), "rootUser.dateOfBirth.year:IN"},
+			{"consumerCreate", "POST", "/multi/consumers", "", consumerRaw("," + dob), "rootUser.dateOfBirth.year:IN"},
+			{"corporateUpdate", "PATCH", "/multi/corporates", corpToken, "{" + dob + "}", "dateOfBirth.year:IN"},
+			{"consumerUpdate", "PATCH", "/multi/consumers", consToken, "{" + dob + "}", "dateOfBirth.year:IN"},
+		} {
+			t.Run(tt.name+"/"+year, func(t *testing.T) {
+				var r resp
+				if tt.token == "" {
+					r = e.key(tt.method, tt.path, tt.body)
+				} else {
+					r = e.auth(tt.token, tt.method, tt.path, tt.body)
+				}
+				assert.Equal(t, []string{tt.want}, r.invalidFields(t), "%s", r.body)
+			})
+		}
+	}
+	assert.Zero(t, count(e.auditActions(), "user.update"), "no refused update changed anything")
+}
+
 // TestIdentityCreateRequiresWeavrFields: every field Weavr's
 // CorporateCreateRequest and ConsumerCreateRequest require is required here
 // too (and kept, so every identity Deputy creates answers as Weavr's
