@@ -26,6 +26,8 @@ func FuzzDecodeRequests(f *testing.F) {
 		`{"identity":{"type":"CORPORATE","id":"100000001"}}`,
 		`{"deviceId":"phone-1","platform":"APNS","token":"0A1B2C3D0A1B2C3D0A1B2C3D0A1B2C3D0A1B2C3D0A1B2C3D0A1B2C3D0A1B2C3D"}`,
 		`{"deviceId":"phone-1","platform":"FCM","token":"cXk2Vb8lRkq0yVd1:APA91bHx7_Q-x7_Q-x7_Q-x7_Q-"}`, `{"identity":{"type":"X","id":"1a"}}`, `{"identity":null}`,
+		`{"tag":"t","baseCurrency":"","industry":"FINANCE","companyBusinessAddress":{"country":"gb"},"dateOfBirth":{"year":1e3,"month":1,"day":1}}`,
+		`{"address":{"country":"GB"},"nationality":"MT","occupation":"STUDENT","placeOfBirth":"x","resetMobileCounter":true,"userTag":"u"}`,
 		`{"unknown":1}`, `[]`, `null`, `{"email":5}`, `{"email":"a@b.co"} {}`, "",
 		// The input rules (input_test.go): repeated names, invalid UTF-8,
 		// control and invisible characters, impossible dates, look-alike emails.
@@ -84,6 +86,8 @@ func FuzzDecodeRequests(f *testing.F) {
 				f.password("oldPassword", in.OldPassword)
 				f.password("newPassword", in.NewPassword)
 			}},
+			{&corporatePatchRequest{}, func(f *fields, v any) { v.(*corporatePatchRequest).check(f) }},
+			{&consumerPatchRequest{}, func(f *fields, v any) { v.(*consumerPatchRequest).check(f) }},
 			{&clockRequest{}, func(*fields, any) {}},
 			{&accessTokenRequest{}, func(f *fields, v any) { f.identityID("identity", v.(*accessTokenRequest).Identity) }},
 			{&pushTokenRequest{}, func(f *fields, v any) { f.pushToken(v.(*pushTokenRequest)) }},
