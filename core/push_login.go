@@ -26,9 +26,10 @@ const purposePushSecret = "push-secret"
 // every well-formed email gets the same answer: an unknown email, a user
 // without an active biometric factor, a deactivated or locked user, one with
 // too many pending challenges or an email over its prompt budget get a decoy challenge that is never approved and
-// expires like any other. identityID, when not empty, picks among users of
-// several identities sharing the email.
-func (s *Service) LoginViaBiometrics(ctx context.Context, prog *Programme, email, identityID string) (*BiometricLogin, error) {
+// expires like any other. identity, when not zero, picks among users of
+// several identities sharing the email: only a user of that identity, type
+// and id, is prompted.
+func (s *Service) LoginViaBiometrics(ctx context.Context, prog *Programme, email string, identity IdentityRef) (*BiometricLogin, error) {
 	if err := requireBiometrics(prog); err != nil {
 		return nil, err
 	}
@@ -42,7 +43,7 @@ func (s *Service) LoginViaBiometrics(ctx context.Context, prog *Programme, email
 	err = s.store.Update(ctx, func(tx Tx) error {
 		out = nil
 		now := s.clock.Now()
-		target, err := s.biometricLoginTarget(ctx, tx, prog, email, identityID, now)
+		target, err := s.biometricLoginTarget(ctx, tx, prog, email, identity, now)
 		if err != nil {
 			return err
 		}
@@ -77,7 +78,7 @@ func (s *Service) LoginViaBiometrics(ctx context.Context, prog *Programme, email
 // for a decoy. Every sign-in spends the email's prompt budget
 // (RateLimits.BiometricSignInPerEmail), whoever has the email; over it, the
 // sign-in is a decoy.
-func (s *Service) biometricLoginTarget(ctx context.Context, tx Tx, prog *Programme, email, identityID string, now time.Time) (*User, error) {
+func (s *Service) biometricLoginTarget(ctx context.Context, tx Tx, prog *Programme, email string, identity IdentityRef, now time.Time) (*User, error) {
 	err := s.spend(tx, newBudget("push-login", prog.ID, "email:"+email, s.cfg.RateLimits.BiometricSignInPerEmail))
 	if errors.Is(err, ErrRateLimited) {
 		return nil, nil
@@ -91,7 +92,7 @@ func (s *Service) biometricLoginTarget(ctx context.Context, tx Tx, prog *Program
 	}
 	var target *User
 	for _, u := range users {
-		if identityID != "" && u.IdentityID != identityID {
+		if identity != (IdentityRef{}) && (u.IdentityID != identity.ID || u.IdentityType != identity.Type) {
 			continue
 		}
 		rec, err := scaRecord(tx, u) // a linked identity's root is locked with its credentials

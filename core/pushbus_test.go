@@ -84,7 +84,7 @@ func TestPushBusWakesInTheBackground(t *testing.T) {
 
 	answered := make(chan error, 1)
 	go func() {
-		_, err := svc.LoginViaBiometrics(e.ctx, prog, "ada@acme.test", "")
+		_, err := svc.LoginViaBiometrics(e.ctx, prog, "ada@acme.test", core.IdentityRef{})
 		answered <- err
 	}()
 	select {

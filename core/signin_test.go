@@ -244,7 +244,7 @@ func TestBiometricSignInWorkIsTheSame(t *testing.T) {
 	m := newMeter(e)
 	signIn := func(email string) work {
 		return m.measure(func(s *core.Service) {
-			_, err := s.LoginViaBiometrics(e.ctx, prog, email, "")
+			_, err := s.LoginViaBiometrics(e.ctx, prog, email, core.IdentityRef{})
 			require.NoError(t, err)
 		})
 	}

@@ -878,7 +878,7 @@ func (e *hookEnv) biometricRoot(email string) *core.Caller {
 func TestWebhookPushEndedUnapproved(t *testing.T) {
 	e := newHookEnv(t, core.EventLogin, core.EventStepUp)
 	e.biometricRoot("ada@acme.test")
-	_, err := e.svc.LoginViaBiometrics(e.ctx, e.prog, "ada@acme.test", "")
+	_, err := e.svc.LoginViaBiometrics(e.ctx, e.prog, "ada@acme.test", core.IdentityRef{})
 	require.NoError(t, err)
 	e.clock.Advance(10 * time.Minute)
 	require.NoError(t, e.svc.Sweep(e.ctx))
@@ -889,7 +889,7 @@ func TestWebhookPushEndedUnapproved(t *testing.T) {
 	require.NoError(t, err)
 	pending, err := e.svc.StepUpPush(e.ctx, ada, "Create user bea@acme.test", "")
 	require.NoError(t, err)
-	signIn, err := e.svc.LoginViaBiometrics(e.ctx, e.prog, "ada@acme.test", "")
+	signIn, err := e.svc.LoginViaBiometrics(e.ctx, e.prog, "ada@acme.test", core.IdentityRef{})
 	require.NoError(t, err)
 	_, err = e.svc.UpdatePassword(e.ctx, ada, testPassword, "N3w-Passw0rd!")
 	require.NoError(t, err)

@@ -173,7 +173,7 @@ func (e *hookEnv) livePhone() {
 		require.NoError(e.t, e.svc.ApprovePush(e.ctx, c, ch.ID, ch.Number, body))
 	}
 	for _, approve := range []bool{true, false} {
-		in, err := e.svc.LoginViaBiometrics(e.ctx, e.prog, email, "")
+		in, err := e.svc.LoginViaBiometrics(e.ctx, e.prog, email, core.IdentityRef{})
 		require.NoError(e.t, err)
 		answer(in.Challenge, approve)
 		_, err = e.svc.CollectBiometricLogin(e.ctx, e.prog, in.Challenge.ID, in.Secret)
@@ -186,7 +186,7 @@ func (e *hookEnv) livePhone() {
 	require.NoError(e.t, e.svc.StepUpSMS(e.ctx, e.caller(e.prog, e.login(e.prog, email)), ""))
 	_, err := e.svc.StepUpPush(e.ctx, e.caller(e.prog, e.login(e.prog, email)), "Create user bea@acme.test", "")
 	require.NoError(e.t, err)
-	_, err = e.svc.LoginViaBiometrics(e.ctx, e.prog, email, "")
+	_, err = e.svc.LoginViaBiometrics(e.ctx, e.prog, email, core.IdentityRef{})
 	require.NoError(e.t, err)
 	e.clock.Advance(10 * time.Minute)
 	require.NoError(e.t, e.svc.Sweep(e.ctx))

@@ -404,9 +404,9 @@ func (s *Server) loginViaBiometrics(r *request) (reply, error) {
 	var f fields
 	f.email("email", in.Email)
 	f.identityID("identity", in.Identity)
-	identityID := ""
+	var identity core.IdentityRef
 	if in.Identity != nil {
-		identityID = in.Identity.ID
+		identity = core.IdentityRef{Type: core.IdentityType(in.Identity.Type), ID: in.Identity.ID}
 	}
 	if err := f.err(); err != nil {
 		return reply{}, err
@@ -414,7 +414,7 @@ func (s *Server) loginViaBiometrics(r *request) (reply, error) {
 	if err := s.svc.CheckRate(r.Context(), core.RateLogin, r.prog, s.clientIP(r.Request)); err != nil {
 		return reply{}, err
 	}
-	out, err := s.svc.LoginViaBiometrics(r.Context(), r.prog, in.Email, identityID)
+	out, err := s.svc.LoginViaBiometrics(r.Context(), r.prog, in.Email, identity)
 	if err != nil {
 		return reply{}, err
 	}

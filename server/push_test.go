@@ -5,8 +5,10 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -807,4 +809,35 @@ func TestPushRequesterUserAgentBounded(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, pending, 1)
 	assert.Equal(t, long[:core.MaxClientAgentLen], pending[0].FromAgent)
+}
+
+// TestLoginViaBiometricsIdentityMustMatch: an identity in the request
+// prompts only a user of that identity, type and id; any other gets the
+// decoy, which prompts nobody.
+func TestLoginViaBiometricsIdentityMustMatch(t *testing.T) {
+	e := newBioEnv(t)
+	id, _ := e.enrolledRootID("ada@acme.test", "phone-1")
+	for _, tc := range []struct {
+		identity map[string]string
+		prompted bool
+	}{
+		{map[string]string{"type": "CORPORATE", "id": id}, true},
+		{map[string]string{"type": "CONSUMER", "id": id}, false},
+		{map[string]string{"type": "CORPORATE", "id": "999999999"}, false},
+	} {
+		body, err := json.Marshal(map[string]any{"email": "ada@acme.test", "identity": tc.identity})
+		require.NoError(t, err)
+		req, err := http.NewRequest(http.MethodPost, e.inst.URL+"/multi/login_via_biometrics", bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("api-key", e.inst.UIKey)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		var out struct{ ChallengeID string }
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
+		res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode, "every identity gets the same answer")
+		prompted := e.pushRecord(out.ChallengeID).UserID == id
+		assert.Equal(t, tc.prompted, prompted, "%v", tc.identity)
+	}
 }
