@@ -53,7 +53,7 @@ func (s *Service) CreateIdentity(ctx context.Context, prog *Programme, in NewIde
 		return nil, nil, Invalid("company.name", ReasonRequired)
 	}
 	if name == "" {
-		name = in.Root.Name + " " + in.Root.Surname
+		name = defaultIdentityName(in.Root.Name, in.Root.Surname)
 	}
 	now := s.clock.Now()
 	ident := &Identity{ProgrammeID: prog.ID, Type: in.Type, Name: name, Profile: in.Profile, CreatedAt: now}
@@ -190,4 +190,10 @@ func newUser(programmeID string, t IdentityType, d UserDetails, now time.Time) *
 		CreatedAt:          now,
 		UpdatedAt:          now,
 	}
+}
+
+// defaultIdentityName is the name of an identity that has none of its own
+// (a consumer): its root user's full name.
+func defaultIdentityName(name, surname string) string {
+	return name + " " + surname
 }

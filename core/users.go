@@ -446,8 +446,8 @@ func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPa
 			u.Roles = roles
 			details["roles"] = joinRoles(roles)
 		}
-		if profile != nil {
-			if err := editProfile(tx, u.IdentityID, profile, details); err != nil {
+		if profile != nil || (u.Root && u.IdentityType == Consumer) {
+			if err := editIdentity(tx, u, profile, details); err != nil {
 				return err
 			}
 		}
@@ -691,18 +691,31 @@ func (s *Service) UserStatus(ctx context.Context, c *Caller, id string) (*UserSt
 	return &st, nil
 }
 
-// editProfile applies edit to the profile of identity id, writing it (and
-// noting it in details) only when it changed.
-func editProfile(tx Tx, id string, edit ProfileEdit, details map[string]string) error {
-	ident, err := tx.Identity(id)
+// editIdentity brings the identity of u, a user just edited, along: its
+// profile rewritten by edit (nil: kept), noted in details, and, when u is a
+// consumer's root user, its name, which is theirs (defaultIdentityName). It
+// writes the identity only when it changed.
+func editIdentity(tx Tx, u *User, edit ProfileEdit, details map[string]string) error {
+	ident, err := tx.Identity(u.IdentityID)
 	if err != nil {
 		return err
 	}
-	prof, err := edit(ident.Profile)
-	if err != nil || bytes.Equal(prof, ident.Profile) {
-		return err
+	changed := false
+	if edit != nil {
+		prof, err := edit(ident.Profile)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(prof, ident.Profile) {
+			ident.Profile, changed = prof, true
+			details["profile"] = "changed"
+		}
 	}
-	ident.Profile = prof
-	details["profile"] = "changed"
+	if name := defaultIdentityName(u.Name, u.Surname); u.Root && ident.Type == Consumer && name != ident.Name {
+		ident.Name, changed = name, true
+	}
+	if !changed {
+		return nil
+	}
 	return tx.UpdateIdentity(ident)
 }

@@ -644,3 +644,33 @@ func TestIdentityUpdateAnswersWhatItsTransactionSaw(t *testing.T) {
 		assert.Equal(t, want, e.auth(token, "GET", "/multi/corporates", nil).json(t)["feeGroup"])
 	}
 }
+
+// TestConsumerNameFollowsItsRootUser: a consumer's name is its root user's
+// full name, so renaming the root user renames the identity in
+// GET /multi/identities.
+func TestConsumerNameFollowsItsRootUser(t *testing.T) {
+	e := newEnv(t)
+	r := e.key("POST", "/multi/consumers", fullConsumerBody("grace@acme.test"))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	id := str(t, r.json(t), "id", "id")
+	pr := e.key("POST", "/multi/passwords/"+id+"/create", map[string]any{"password": pw(testPassword)})
+	require.Equal(t, http.StatusOK, pr.status, "%s", pr.body)
+	token := str(t, pr.json(t), "token")
+	names := func() []any {
+		g := e.auth(token, "GET", "/multi/identities", nil)
+		require.Equal(t, http.StatusOK, g.status, "%s", g.body)
+		var out []any
+		for _, it := range g.json(t)["identities"].([]any) {
+			out = append(out, it.(map[string]any)["name"])
+		}
+		return out
+	}
+	require.Equal(t, []any{"Grace Hopper"}, names())
+
+	u := e.auth(token, "PATCH", "/multi/consumers", map[string]any{"surname": "Murray"})
+	require.Equal(t, http.StatusOK, u.status, "%s", u.body)
+	assert.Equal(t, []any{"Grace Murray"}, names())
+	u = e.auth(token, "PATCH", "/multi/consumers", map[string]any{"tag": "t2"})
+	require.Equal(t, http.StatusOK, u.status, "%s", u.body)
+	assert.Equal(t, []any{"Grace Murray"}, names())
+}
