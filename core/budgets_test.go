@@ -239,6 +239,33 @@ func TestRateLimitWindowsAreChecked(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// Email changes are counted per identity, refused ones too: a change to an
+// address another user of the programme signs in with is refused
+// (EMAIL_NOT_UNIQUE), so that refusal tells whoever asks that the address has
+// an account. Without a count, one stepped-up session could ask it of every
+// address it likes. Over the budget every change is refused (429), the taken
+// address's refusal included, so nothing more is learnt; another identity has
+// its own budget, and the next window allows changes again.
+func TestEmailChangesAreCountedPerIdentity(t *testing.T) {
+	e := newCoreEnv(t, withLimits(core.RateLimits{EmailChangesPerIdentity: core.RateLimit{Requests: 3, Window: time.Hour}}))
+	e.alignClock(time.Hour)
+	e.root(e.prog, "victim@acme.test")
+	mallory := e.steppedUpRoot(e.prog, "mallory@evil.test")
+	bea := e.steppedUpRoot(e.prog, "bea@beta.test")
+	change := func(c *core.Caller, email string) error {
+		_, err := e.svc.UpdateRootUser(e.ctx, c, core.UserPatch{Email: &email}, nil)
+		return err
+	}
+	assert.Equal(t, core.CodeEmailNotUnique, core.CodeOf(change(mallory, "victim@acme.test")), "a taken address")
+	assert.Equal(t, core.CodeEmailNotUnique, core.CodeOf(change(mallory, "VICTIM@acme.test")), "refused changes count")
+	require.NoError(t, change(mallory, "nobody@acme.test"))
+	assert.ErrorIs(t, change(mallory, "victim@acme.test"), core.ErrRateLimited, "a taken address over the budget")
+	assert.ErrorIs(t, change(mallory, "other@acme.test"), core.ErrRateLimited, "a free address over the budget")
+	require.NoError(t, change(bea, "bea@gamma.test"), "another identity's budget")
+	e.clock.Advance(time.Hour)
+	require.NoError(t, change(mallory, "other@acme.test"), "a new window")
+}
+
 // Searches of the users table, which read every user of the identity, are
 // counted per user: over the budget a search is refused (429) while plain
 // pages still list; another user has their own budget; the next window

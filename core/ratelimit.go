@@ -60,6 +60,12 @@ type RateLimits struct {
 	// mail strangers by the hundred thousand (the per-address budget stops
 	// only the flooding of one inbox).
 	InvitesPerIdentity RateLimit
+	// Email changes an identity's users make, to their own email or another
+	// user's, refused ones included: a change to an address another user of
+	// the programme signs in with is refused (EMAIL_NOT_UNIQUE), which tells
+	// whoever asks that the address has an account, so that no one stepped-up
+	// session can ask it of every address.
+	EmailChangesPerIdentity RateLimit
 }
 
 // DefaultRateLimits returns the limits in force unless Config.RateLimits says
@@ -85,7 +91,8 @@ func DefaultRateLimits() RateLimits {
 		// Ten bulks of the largest size a day, for the whole identity.
 		BulkOperationsPerIdentity: RateLimit{Requests: 10 * MaxBulkOperations, Window: 24 * time.Hour},
 		// Two bulks of invites of the largest size a day.
-		InvitesPerIdentity: RateLimit{Requests: 2 * MaxBulkOperations, Window: 24 * time.Hour},
+		InvitesPerIdentity:      RateLimit{Requests: 2 * MaxBulkOperations, Window: 24 * time.Hour},
+		EmailChangesPerIdentity: RateLimit{Requests: 20, Window: 24 * time.Hour},
 	}
 }
 
@@ -100,7 +107,7 @@ func (rl RateLimits) validate() error {
 		"BiometricSignInPerEmail": rl.BiometricSignInPerEmail, "PushPromptsPerUser": rl.PushPromptsPerUser,
 		"AccessTokensPerSignIn": rl.AccessTokensPerSignIn,
 		"SearchesPerUser":       rl.SearchesPerUser, "BulkOperationsPerIdentity": rl.BulkOperationsPerIdentity,
-		"InvitesPerIdentity": rl.InvitesPerIdentity,
+		"InvitesPerIdentity": rl.InvitesPerIdentity, "EmailChangesPerIdentity": rl.EmailChangesPerIdentity,
 	} {
 		if l.Requests > 0 && l.Window < time.Second {
 			return fmt.Errorf("rate limit %s: window %v is below one second", name, l.Window)

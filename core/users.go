@@ -331,7 +331,10 @@ type UserPatch struct {
 // mobile, set by themselves before any factor, does not (firstMobile). A changed mobile
 // makes the SMS factor INACTIVE (it must be enrolled again) and may change at
 // most 3 times; a changed email is the user's new login and is no longer verified.
-// A changed email, mobile or set of roles is revoked as the policy says
+// An email change spends one of the caller's identity's budget
+// (RateLimits.EmailChangesPerIdentity) once the step-up is there, even when it
+// is refused as another user's sign-in email (emailFree), since that refusal
+// tells that the address has an account. A changed email, mobile or set of roles is revoked as the policy says
 // (EMAIL_CHANGED, MOBILE_CHANGED, ROLES_CHANGED): the user is told, at the old
 // address too.
 func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPatch) (*User, error) {
@@ -382,8 +385,9 @@ func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPa
 	}
 	var out *User
 	var afters []func()
+	var refused error
 	err := s.updateAs(ctx, c, func(tx Tx) error {
-		afters = nil
+		afters, refused = nil, nil
 		u, err := find(tx, c, id)
 		if err != nil {
 			return err
@@ -403,8 +407,12 @@ func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPa
 			return err
 		}
 		if emailChanged {
-			if err := emailFree(tx, u, email); err != nil {
+			if err := s.spend(tx, newBudget("email-change", c.Programme.ID, "identity:"+c.User.IdentityID, s.cfg.RateLimits.EmailChangesPerIdentity)); err != nil {
 				return err
+			}
+			if err := emailFree(tx, u, email); err != nil {
+				refused = err
+				return nil // commit the count alone: refusals must use up the budget too
 			}
 		}
 		var changes []revocation
@@ -473,6 +481,9 @@ func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPa
 	})
 	if err != nil {
 		return nil, internal("update user", err)
+	}
+	if refused != nil {
+		return nil, refused
 	}
 	for _, after := range afters {
 		after()
