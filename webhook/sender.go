@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -125,12 +126,14 @@ func bounded(err error) error {
 }
 
 // retryAfter reads a Retry-After header (RFC 9110 §10.2.3): seconds, or an HTTP date.
+// More seconds than a time.Duration holds are the longest one, never a
+// product that wrapped around to a short or negative wait.
 func retryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if n, err := strconv.Atoi(v); err == nil && n > 0 {
-		return time.Duration(n) * time.Second
+	if n, err := strconv.ParseUint(v, 10, 64); (err == nil || errors.Is(err, strconv.ErrRange)) && n > 0 {
+		return time.Duration(min(n, uint64(math.MaxInt64/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
 		return t.Sub(now)

@@ -81,3 +81,20 @@ func TestSenderReadsLittleOfAnEndlessAnswer(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// TestSenderRetryAfterBeyondRange: a receiver asking to be left alone for
+// longer than a time.Duration holds (Retry-After in seconds beyond 2^63 ns,
+// or beyond an int64) is asked to wait as long as can be said, which core
+// caps at a day; it must not wrap to a negative or a tiny wait, which
+// retried it after the schedule's 5 seconds, or after 290 ms.
+func TestSenderRetryAfterBeyondRange(t *testing.T) {
+	s := webhook.NewSender(5*time.Second, "deputy-test")
+	for _, v := range []string{"9223372037", "10000000000", "18446744074", "99999999999999999999"} {
+		url := raw(t, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: "+v+"\r\nContent-Length: 0\r\n\r\n")
+		r := s.Send(t.Context(), &core.WebhookRequest{URL: url, Body: []byte("{}"), AllowPrivate: true})
+		assert.Equal(t, http.StatusTooManyRequests, r.Status, v)
+		assert.GreaterOrEqual(t, r.RetryAfter, 24*time.Hour, "Retry-After: %s", v)
+	}
+	url := raw(t, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 120\r\nContent-Length: 0\r\n\r\n")
+	assert.Equal(t, 2*time.Minute, s.Send(t.Context(), &core.WebhookRequest{URL: url, Body: []byte("{}"), AllowPrivate: true}).RetryAfter)
+}
