@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -189,16 +190,18 @@ func (s *Service) newWebhookSecret() (string, []byte, error) {
 	return webhookSecretPrefix + base64.StdEncoding.EncodeToString(key), sealed, nil
 }
 
-// checkWebhookURL refuses a URL that is malformed, has a query, is not
-// https (outside sandbox), or, unless allowPrivate, names or resolves to a loopback,
-// private, link-local or unspecified address. The delivery checks the
+// checkWebhookURL refuses a URL that is malformed (also with an empty
+// fragment: "#", which url.Parse keeps as none, would cut off each event's
+// path; or a port no connection reaches), has a query, is not https
+// (outside sandbox), or, unless allowPrivate, names or resolves to a
+// loopback, private, link-local or unspecified address. The delivery checks the
 // address again when it connects, for a name that resolves elsewhere later.
 func (s *Service) checkWebhookURL(ctx context.Context, raw string, allowPrivate bool) error {
 	u, err := url.Parse(raw)
 	switch {
 	case raw == "":
 		return Invalid("url", ReasonRequired)
-	case err != nil || u.Host == "" || u.User != nil || u.Fragment != "" || len(raw) > 2048:
+	case err != nil || u.Host == "" || u.User != nil || strings.Contains(raw, "#") || !validPort(u.Port()) || len(raw) > 2048:
 		return badWebhookURL(ReasonURL)
 	case u.RawQuery != "" || u.ForceQuery:
 		return badWebhookURL(ReasonURLQuery)
@@ -227,6 +230,17 @@ func (s *Service) checkWebhookURL(ctx context.Context, raw string, allowPrivate 
 	return nil
 }
 
+// validPort reports whether a URL's port, when it has one, is one a
+// connection can reach (url.Parse takes any digits: 0 and 99999 too, which
+// would fail every delivery for days).
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
+}
+
 // badWebhookURL refuses a webhook URL for reason, saying why in words for
 // the operator who typed it.
 func badWebhookURL(reason string) *Error {
@@ -236,7 +250,7 @@ func badWebhookURL(reason string) *Error {
 }
 
 var webhookURLRefusals = map[string]string{
-	ReasonURL:            "not an absolute http(s) URL of at most 2,048 characters without user info or fragment",
+	ReasonURL:            "not an absolute http(s) URL of at most 2,048 characters without user info or fragment, with a port from 1 to 65535 if any",
 	ReasonURLQuery:       "a query is not allowed: each event's path goes after the URL, and the signatures authenticate the requests",
 	ReasonHTTPSRequired:  "https is required outside sandbox (--allow-private lets http through for local development)",
 	ReasonPrivateAddress: "the address is not globally reachable (--allow-private allows it for local development)",

@@ -760,6 +760,10 @@ func TestWebhookURLChecks(t *testing.T) {
 		{"https://255.255.255.255/x", "PRIVATE_ADDRESS"},
 		{"https://192.0.0.170/x", "PRIVATE_ADDRESS"},
 		{"https://203.0.113.9/x", "PRIVATE_ADDRESS"},
+		{"https://9.9.9.9:0/x", "URL"},
+		{"https://9.9.9.9:65536/x", "URL"},
+		{"https://9.9.9.9:99999/x", "URL"},
+		{"https://9.9.9.9/x#", "URL"},
 	} {
 		_, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: c.url})
 		var ce *core.Error
