@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/urfave/cli/v3"
 
@@ -76,6 +78,16 @@ func (r *webhookReceiver) serve(ctx context.Context, ln net.Listener) error {
 }
 
 func (r *webhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	// The signatures do not cover the path: a delivery replayed to a path
+	// with a space, a newline or a terminal escape in it would verify, and
+	// print a forged event line or the escape.
+	if strings.ContainsFunc(req.URL.Path, func(c rune) bool { return c <= ' ' || !unicode.IsPrint(c) }) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		fmt.Fprintf(r.errs, "refused %s %q: not an event's path\n", req.Method, req.URL.Path)
+		http.Error(w, "not an event's path", http.StatusBadRequest)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, listenBodyLimit))
 	if err == nil {
 		err = r.verifier.Verify(req.Header, body)

@@ -76,3 +76,63 @@ func TestWebhookListen(t *testing.T) {
 		t.Fatal("listen did not exit after --count 1")
 	}
 }
+
+// TestWebhookListenPrintsNoForeignLines: the signatures do not cover the
+// path, so a delivery replayed to a path with a newline or a terminal escape
+// in it verifies; the receiver refuses it rather than print a forged event
+// line (the walkthrough reads the output line by line) or raw escapes to the
+// operator's terminal, and quotes whatever path it refuses.
+func TestWebhookListenPrintsNoForeignLines(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	const apiKey, body = "dsk_listen-test-key", `{"type":"PASSWORD","status":"VERIFIED"}`
+	type result struct {
+		out, errOut string
+		err         error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, errOut, err := runCLI("programme", "webhooks", "listen", "--addr", addr, "--api-key", apiKey, "--count", "1")
+		done <- result{out, errOut, err}
+	}()
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond)
+
+	post := func(path string) int {
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr+path, strings.NewReader(body))
+		require.NoError(t, err)
+		ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
+		mac := hmac.New(sha256.New, []byte(apiKey))
+		mac.Write([]byte("evt_1" + body + ts))
+		req.Header.Set("call-ref", "evt_1")
+		req.Header.Set("published-timestamp", ts)
+		req.Header.Set("signature-v2", base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for _, path := range []string{"/login/watch%0A/stepup/watch%20evt_forged%201%20x%20%7B%7D", "/login/watch%1B%5D0;owned%07", "/login/watch%C2%9B31m"} {
+		assert.Equal(t, http.StatusBadRequest, post(path), path)
+	}
+	assert.Equal(t, http.StatusNoContent, post("/login/watch"))
+	select {
+	case r := <-done:
+		require.NoError(t, r.err)
+		assert.Equal(t, 1, strings.Count(r.out, "\n"), "one event line: %q", r.out)
+		assert.True(t, strings.HasPrefix(r.out, "/login/watch evt_1 "), "output: %q", r.out)
+		assert.Equal(t, 3, strings.Count(r.errOut, "\n"), "one line per refusal: %q", r.errOut)
+		assert.NotContains(t, r.errOut, "\x1b")
+		assert.NotContains(t, r.errOut, "\u009b")
+	case <-time.After(10 * time.Second):
+		t.Fatal("listen did not exit after --count 1")
+	}
+}
