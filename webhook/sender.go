@@ -19,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/deputyhq/deputy/core"
 )
@@ -115,12 +116,23 @@ func (s *Sender) Send(ctx context.Context, r *core.WebhookRequest) core.WebhookR
 	return out
 }
 
-// bounded returns err, or when its text is longer than maxError an error of
-// the text cut there.
+// bounded returns err, or when its text is longer than maxError or holds a
+// character that does not print, an error of the text escaped (Go syntax)
+// and cut at maxError. The text may quote a receiver raw (crypto/x509 names
+// a certificate's DNS names as they are), and `deputy programme webhooks
+// deliveries` prints it on the operator's terminal, in a table.
 func bounded(err error) error {
 	msg := err.Error()
-	if len(msg) <= maxError {
+	printable := !strings.ContainsFunc(msg, func(c rune) bool { return !unicode.IsPrint(c) })
+	if printable && len(msg) <= maxError {
 		return err
+	}
+	if !printable {
+		q := strconv.Quote(msg)
+		msg = q[1 : len(q)-1]
+	}
+	if len(msg) <= maxError {
+		return errors.New(msg)
 	}
 	return fmt.Errorf("%s... (%d bytes more)", strings.ToValidUTF8(msg[:maxError], ""), len(msg)-maxError)
 }

@@ -1,11 +1,20 @@
 package webhook_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -97,4 +106,30 @@ func TestSenderRetryAfterBeyondRange(t *testing.T) {
 	}
 	url := raw(t, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 120\r\nContent-Length: 0\r\n\r\n")
 	assert.Equal(t, 2*time.Minute, s.Send(t.Context(), &core.WebhookRequest{URL: url, Body: []byte("{}"), AllowPrivate: true}).RetryAfter)
+}
+
+// TestSenderErrorTextIsPrintable: the attempt's error text, which
+// `deputy programme webhooks deliveries` prints in its table, quotes what a
+// receiver sent; a receiver (hostile, or taken over) must not reach the
+// operator's terminal with an escape, nor forge a row of the table with a
+// newline. crypto/x509 checks the host name before the chain and names the
+// certificate's DNS names raw, so a self-signed certificate will do.
+func TestSenderErrorTextIsPrintable(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		DNSNames: []string{"\x1b]0;owned\x07", "x\n5  evt_forged  login  DELIVERED  1  204  -"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+
+	s := webhook.NewSender(5*time.Second, "deputy-test")
+	url := "https://localhost:" + strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port)
+	r := s.Send(t.Context(), &core.WebhookRequest{URL: url, Body: []byte("{}"), AllowPrivate: true})
+	require.Error(t, r.Err)
+	assert.Contains(t, r.Err.Error(), "x509", "the certificate's names are in the text")
+	assert.False(t, strings.ContainsFunc(r.Err.Error(), func(c rune) bool { return !unicode.IsPrint(c) }), "%q", r.Err)
 }
