@@ -21,56 +21,17 @@ func TestWebhookListen(t *testing.T) {
 	_, _, err := runCLI("programme", "webhooks", "listen", "--addr", "127.0.0.1:0")
 	require.ErrorContains(t, err, "give --secret or --api-key")
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	post, done := startListen(t)
 
-	const apiKey, body = "dsk_listen-test-key", `{"type":"PASSWORD","status":"VERIFIED"}`
-	type result struct {
-		out string
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		out, _, err := runCLI("programme", "webhooks", "listen", "--addr", addr, "--api-key", apiKey, "--count", "1")
-		done <- result{out, err}
-	}()
-
-	post := func(sig string) int {
-		req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/login/watch", strings.NewReader(body))
-		require.NoError(t, err)
-		ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
-		req.Header.Set("call-ref", "evt_1")
-		req.Header.Set("published-timestamp", ts)
-		if sig == "" {
-			mac := hmac.New(sha256.New, []byte(apiKey))
-			mac.Write([]byte("evt_1" + body + ts))
-			sig = base64.StdEncoding.EncodeToString(mac.Sum(nil))
-		}
-		req.Header.Set("signature-v2", sig)
-		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		res.Body.Close()
-		return res.StatusCode
-	}
-	require.Eventually(t, func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond)
-
-	assert.Equal(t, http.StatusUnauthorized, post("AAAA"))
-	assert.Equal(t, http.StatusNoContent, post(""))
+	assert.Equal(t, http.StatusUnauthorized, post("/login/watch", "AAAA"))
+	assert.Equal(t, http.StatusNoContent, post("/login/watch", ""))
 	select {
 	case r := <-done:
 		require.NoError(t, r.err)
 		fields := strings.SplitN(strings.TrimSpace(r.out), " ", 5)
 		require.Len(t, fields, 5, "output: %q", r.out)
 		assert.Equal(t, []string{"/login/watch", "evt_1"}, fields[:2])
-		assert.Equal(t, body, fields[4])
+		assert.Equal(t, listenBody, fields[4])
 		assert.Equal(t, 1, strings.Count(r.out, "\n"), "only the verified event is printed")
 	case <-time.After(10 * time.Second):
 		t.Fatal("listen did not exit after --count 1")
@@ -83,47 +44,11 @@ func TestWebhookListen(t *testing.T) {
 // line (the walkthrough reads the output line by line) or raw escapes to the
 // operator's terminal, and quotes whatever path it refuses.
 func TestWebhookListenPrintsNoForeignLines(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-
-	const apiKey, body = "dsk_listen-test-key", `{"type":"PASSWORD","status":"VERIFIED"}`
-	type result struct {
-		out, errOut string
-		err         error
-	}
-	done := make(chan result, 1)
-	go func() {
-		out, errOut, err := runCLI("programme", "webhooks", "listen", "--addr", addr, "--api-key", apiKey, "--count", "1")
-		done <- result{out, errOut, err}
-	}()
-	require.Eventually(t, func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond)
-
-	post := func(path string) int {
-		req, err := http.NewRequest(http.MethodPost, "http://"+addr+path, strings.NewReader(body))
-		require.NoError(t, err)
-		ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
-		mac := hmac.New(sha256.New, []byte(apiKey))
-		mac.Write([]byte("evt_1" + body + ts))
-		req.Header.Set("call-ref", "evt_1")
-		req.Header.Set("published-timestamp", ts)
-		req.Header.Set("signature-v2", base64.StdEncoding.EncodeToString(mac.Sum(nil)))
-		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		res.Body.Close()
-		return res.StatusCode
-	}
+	post, done := startListen(t)
 	for _, path := range []string{"/login/watch%0A/stepup/watch%20evt_forged%201%20x%20%7B%7D", "/login/watch%1B%5D0;owned%07", "/login/watch%C2%9B31m"} {
-		assert.Equal(t, http.StatusBadRequest, post(path), path)
+		assert.Equal(t, http.StatusBadRequest, post(path, ""), path)
 	}
-	assert.Equal(t, http.StatusNoContent, post("/login/watch"))
+	assert.Equal(t, http.StatusNoContent, post("/login/watch", ""))
 	select {
 	case r := <-done:
 		require.NoError(t, r.err)
@@ -135,4 +60,55 @@ func TestWebhookListenPrintsNoForeignLines(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("listen did not exit after --count 1")
 	}
+}
+
+// listenResult is how `programme webhooks listen` ended.
+type listenResult struct {
+	out, errOut string
+	err         error
+}
+
+// listenBody is the event startListen's post sends.
+const listenBody = `{"type":"PASSWORD","status":"VERIFIED"}`
+
+// startListen runs `programme webhooks listen --count 1` on a free loopback
+// address until it listens. post sends listenBody to path there, signed with
+// the command's api key (signature-v2) unless sig is given, and answers the
+// status; done gets how the command ended.
+func startListen(t *testing.T) (post func(path, sig string) int, done <-chan listenResult) {
+	t.Helper()
+	const apiKey = "dsk_listen-test-key"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	ended := make(chan listenResult, 1)
+	go func() {
+		out, errOut, err := runCLI("programme", "webhooks", "listen", "--addr", addr, "--api-key", apiKey, "--count", "1")
+		ended <- listenResult{out, errOut, err}
+	}()
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond)
+	return func(path, sig string) int {
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr+path, strings.NewReader(listenBody))
+		require.NoError(t, err)
+		ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
+		if sig == "" {
+			mac := hmac.New(sha256.New, []byte(apiKey))
+			mac.Write([]byte("evt_1" + listenBody + ts))
+			sig = base64.StdEncoding.EncodeToString(mac.Sum(nil))
+		}
+		req.Header.Set("call-ref", "evt_1")
+		req.Header.Set("published-timestamp", ts)
+		req.Header.Set("signature-v2", sig)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		return res.StatusCode
+	}, ended
 }
