@@ -75,11 +75,7 @@ func (s *Server) requestAccessToken(r *request) (reply, error) {
 	if in.Token != "" && subtle.ConstantTimeCompare([]byte(in.Token), []byte(bearerToken(r.Request))) != 1 {
 		return reply{}, errOtherToken
 	}
-	var want core.IdentityRef
-	if in.Identity != nil {
-		want = core.IdentityRef{Type: core.IdentityType(in.Identity.Type), ID: in.Identity.ID}
-	}
-	at, err := s.svc.ExchangeToken(r.Context(), r.caller, want)
+	at, err := s.svc.ExchangeToken(r.Context(), r.caller, in.Identity.core())
 	if err != nil {
 		return reply{}, err
 	}

@@ -671,6 +671,14 @@ type (
 	}
 )
 
+// core is the identity named, or the zero IdentityRef when none is.
+func (id *identityIDJSON) core() core.IdentityRef {
+	if id == nil {
+		return core.IdentityRef{}
+	}
+	return core.IdentityRef{Type: core.IdentityType(id.Type), ID: id.ID}
+}
+
 func (m *mobileJSON) core() *core.Mobile {
 	if m == nil {
 		return nil

@@ -404,17 +404,13 @@ func (s *Server) loginViaBiometrics(r *request) (reply, error) {
 	var f fields
 	f.email("email", in.Email)
 	f.identityID("identity", in.Identity)
-	var identity core.IdentityRef
-	if in.Identity != nil {
-		identity = core.IdentityRef{Type: core.IdentityType(in.Identity.Type), ID: in.Identity.ID}
-	}
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
 	if err := s.svc.CheckRate(r.Context(), core.RateLogin, r.prog, s.clientIP(r.Request)); err != nil {
 		return reply{}, err
 	}
-	out, err := s.svc.LoginViaBiometrics(r.Context(), r.prog, in.Email, identity)
+	out, err := s.svc.LoginViaBiometrics(r.Context(), r.prog, in.Email, in.Identity.core())
 	if err != nil {
 		return reply{}, err
 	}
