@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/deputyhq/deputy/core"
@@ -51,23 +52,47 @@ func SocketPath(db string) string { return db + ".sock" }
 
 // Listen opens the control socket of the database at db. The caller holds
 // the database, so a socket file left by a server that crashed is stale and
-// is replaced.
+// is replaced. The socket is made in a directory only the owner may enter and
+// renamed into place once it is the owner's only, so at no moment can anyone
+// else connect to it, whatever the umask.
 func Listen(db string) (net.Listener, error) {
 	path := SocketPath(db)
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
-	}
-	ln, err := net.Listen("unix", path)
+	fail := func(err error) (net.Listener, error) { return nil, fmt.Errorf("control socket %s: %w", path, err) }
+	private, err := os.MkdirTemp(filepath.Dir(path), ".deputy-") // 0700
 	if err != nil {
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
+		return fail(err)
 	}
-	// Connecting needs write permission on the socket; the file mode it gets
-	// from the umask never grants that to others, and now the group loses it too.
-	if err := os.Chmod(path, 0o600); err != nil {
+	defer os.RemoveAll(private)
+	making := filepath.Join(private, "s")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: making, Net: "unix"})
+	if err != nil {
+		return fail(err)
+	}
+	ln.SetUnlinkOnClose(false) // the file is renamed: socketListener removes it
+	// Connecting needs write permission on the socket: the owner's only.
+	err = os.Chmod(making, 0o600)
+	if err == nil {
+		err = os.Rename(making, path)
+	}
+	if err != nil {
 		ln.Close()
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
+		return fail(err)
 	}
-	return ln, nil
+	return &socketListener{UnixListener: ln, path: path}, nil
+}
+
+// socketListener removes the socket file it was renamed to when it closes.
+type socketListener struct {
+	*net.UnixListener
+	path string
+}
+
+func (l *socketListener) Close() error {
+	err := l.UnixListener.Close()
+	if rmErr := os.Remove(l.path); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) && err == nil {
+		err = rmErr
+	}
+	return err
 }
 
 // Wire shapes.

@@ -2,9 +2,12 @@ package control_test
 
 import (
 	"context"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,6 +57,53 @@ func TestSocketIsTheOwnersOnly(t *testing.T) {
 	info, err := os.Stat(control.SocketPath(db))
 	require.NoError(t, err)
 	assert.Equal(t, os.ModeSocket|0o600, info.Mode()&(os.ModeSocket|os.ModePerm))
+}
+
+// TestSocketIsNeverOpenToOthers opens the socket again and again under an
+// umask that takes nothing away, while a watcher looks at every file others
+// could reach in its directory: none they could connect to may ever appear.
+func TestSocketIsNeverOpenToOthers(t *testing.T) {
+	defer syscall.Umask(syscall.Umask(0))
+	db := filepath.Join(t.TempDir(), "deputy.db")
+	dir := filepath.Dir(db)
+	done := make(chan struct{})
+	var open []string
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+				if err != nil || p == dir {
+					return nil
+				}
+				info, err := os.Lstat(p)
+				switch {
+				case err != nil:
+				case info.IsDir() && info.Mode().Perm()&0o011 == 0:
+					return fs.SkipDir // others may not enter it
+				case info.Mode()&os.ModeSocket != 0 && info.Mode().Perm()&0o022 != 0:
+					open = append(open, fmt.Sprintf("%s %v", p, info.Mode()))
+				}
+				return nil
+			})
+		}
+	}()
+	for range 300 {
+		ln, err := control.Listen(db)
+		require.NoError(t, err)
+		require.NoError(t, ln.Close())
+	}
+	close(done)
+	<-watched
+	assert.Empty(t, open, "sockets others could connect to")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "no socket or making directory left behind")
 }
 
 func TestListenReplacesAStaleSocket(t *testing.T) {
