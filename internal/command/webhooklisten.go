@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v3"
 
@@ -52,6 +53,23 @@ func webhookListenCommand() *cli.Command {
 	}
 }
 
+// printedHeaders are the headers the event line prints after the path.
+var printedHeaders = []string{"call-ref", "published-timestamp", "signature-v2"}
+
+// plainField reports whether s can be one field of the event line: valid
+// UTF-8 without spaces, control or other non-printing characters.
+func plainField(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(c rune) bool { return c <= ' ' || !unicode.IsPrint(c) })
+}
+
+// refuse answers 400 and says why on the error output, one line.
+func (r *webhookReceiver) refuse(w http.ResponseWriter, req *http.Request, format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintf(r.errs, "refused %s "+format+"\n", append([]any{req.Method}, args...)...)
+	http.Error(w, "not an event", http.StatusBadRequest)
+}
+
 // webhookReceiver is the listen command's HTTP handler.
 type webhookReceiver struct {
 	verifier  client.WebhookVerifier
@@ -78,15 +96,19 @@ func (r *webhookReceiver) serve(ctx context.Context, ln net.Listener) error {
 }
 
 func (r *webhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	// The signatures do not cover the path: a delivery replayed to a path
-	// with a space, a newline or a terminal escape in it would verify, and
-	// print a forged event line or the escape.
-	if strings.ContainsFunc(req.URL.Path, func(c rune) bool { return c <= ' ' || !unicode.IsPrint(c) }) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		fmt.Fprintf(r.errs, "refused %s %q: not an event's path\n", req.Method, req.URL.Path)
-		http.Error(w, "not an event's path", http.StatusBadRequest)
+	// The signatures do not cover the path, nor, with --secret alone, the
+	// headers of Weavr's signature: a delivery replayed to a path, or with
+	// such a header, holding a space, a newline or a terminal escape would
+	// verify, and print a forged event line or the escape.
+	if !plainField(req.URL.Path) {
+		r.refuse(w, req, "%q: not an event's path", req.URL.Path)
 		return
+	}
+	for _, name := range printedHeaders {
+		if v := req.Header.Get(name); !plainField(v) {
+			r.refuse(w, req, "%s: header %s %q is not an event's", req.URL.Path, name, v)
+			return
+		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, listenBodyLimit))
 	if err == nil {

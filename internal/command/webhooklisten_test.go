@@ -112,3 +112,75 @@ func startListen(t *testing.T) (post func(path, sig string) int, done <-chan lis
 		return res.StatusCode
 	}, ended
 }
+
+// TestWebhookListenPrintsNoUnsignedFields: with --secret alone only the
+// Standard Webhooks signature is checked, which covers webhook-id, its
+// timestamp and the body, not call-ref, published-timestamp or signature-v2,
+// which the event line prints. A delivery replayed within the tolerance with
+// those headers rewritten verifies, so a space in them forges the line's
+// fields and a C1 control reaches the operator's terminal; the receiver
+// refuses such a delivery, as it refuses such a path.
+func TestWebhookListenPrintsNoUnsignedFields(t *testing.T) {
+	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("listen-test-secret-32-bytes-long"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	ended := make(chan listenResult, 1)
+	go func() {
+		out, errOut, err := runCLI("programme", "webhooks", "listen", "--addr", addr, "--secret", secret, "--count", "1")
+		ended <- listenResult{out, errOut, err}
+	}()
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond)
+	post := func(header, value string) int {
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/login/watch", strings.NewReader(listenBody))
+		require.NoError(t, err)
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		mac := hmac.New(sha256.New, []byte("listen-test-secret-32-bytes-long"))
+		mac.Write([]byte("evt_1." + ts + "." + listenBody))
+		req.Header.Set("webhook-id", "evt_1")
+		req.Header.Set("webhook-timestamp", ts)
+		req.Header.Set("webhook-signature", "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+		req.Header.Set("call-ref", "evt_1")
+		req.Header.Set("published-timestamp", ts+"000")
+		req.Header.Set("signature-v2", "unchecked")
+		if header != "" {
+			req.Header.Set(header, value)
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for _, forged := range []struct{ header, value string }{
+		{"call-ref", "evt_forged 1 x {\"type\":\"FORGED\"}\t"},
+		{"published-timestamp", "1\u009b31m"},
+		{"signature-v2", "x\xc2\x9d0;owned\xc2\x9c"},
+		{"call-ref", "evt_1\x9b31m"}, // CSI of an 8-bit terminal, not UTF-8
+	} {
+		assert.Equal(t, http.StatusBadRequest, post(forged.header, forged.value), forged.header)
+	}
+	assert.Equal(t, http.StatusNoContent, post("", ""))
+	select {
+	case r := <-ended:
+		require.NoError(t, r.err)
+		assert.Equal(t, 1, strings.Count(r.out, "\n"), "one event line: %q", r.out)
+		fields := strings.SplitN(strings.TrimSpace(r.out), " ", 5)
+		require.Len(t, fields, 5, "output: %q", r.out)
+		assert.Equal(t, []string{"/login/watch", "evt_1"}, fields[:2])
+		assert.Equal(t, listenBody, fields[4])
+		assert.Equal(t, 4, strings.Count(r.errOut, "\n"), "one line per refusal: %q", r.errOut)
+		assert.NotContains(t, r.errOut, "\u009b")
+		assert.NotContains(t, r.errOut, "\u009d")
+		assert.NotContains(t, r.errOut, "\x9b")
+		assert.NotContains(t, r.errOut, "FORGED\"}")
+	case <-time.After(10 * time.Second):
+		t.Fatal("listen did not exit after --count 1")
+	}
+}
