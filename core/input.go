@@ -25,11 +25,16 @@ func ValidText(s string) bool {
 		return false
 	}
 	for _, r := range s {
-		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Zl, unicode.Zp) {
+		if notText(r) {
 			return false
 		}
 	}
 	return true
+}
+
+// notText reports whether TextRule refuses r.
+func notText(r rune) bool {
+	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Zl, unicode.Zp)
 }
 
 // CheckText is ValidText as an ErrInvalid naming field.

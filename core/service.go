@@ -307,15 +307,36 @@ type Client struct {
 	IP, Agent string
 }
 
-// MaxClientAgentLen bounds the User-Agent a push challenge keeps.
+// MaxClientAgentLen bounds the User-Agent a push challenge keeps, in bytes.
 const MaxClientAgentLen = 200
 
-// WithClient returns ctx carrying the request's client.
+// WithClient returns ctx carrying the request's client. The User-Agent is
+// made text (TextRule), since the phone shows it: HTTP refuses only ASCII
+// controls in a header, so every other character TextRule refuses (a bidi
+// override, a line separator, a C1 control, a tab) and any invalid byte
+// becomes U+FFFD. It is then cut to MaxClientAgentLen bytes on a character
+// boundary.
 func WithClient(ctx context.Context, c Client) context.Context {
-	if len(c.Agent) > MaxClientAgentLen {
-		c.Agent = c.Agent[:MaxClientAgentLen]
-	}
+	c.Agent = clientAgent(c.Agent)
 	return context.WithValue(ctx, clientKey{}, c)
+}
+
+// clientAgent is agent as WithClient keeps it.
+func clientAgent(agent string) string {
+	if len(agent) > 4*MaxClientAgentLen {
+		agent = agent[:4*MaxClientAgentLen] // no more read than can be kept
+	}
+	var b strings.Builder
+	for _, r := range agent { // an invalid byte reads as utf8.RuneError
+		if notText(r) {
+			r = utf8.RuneError
+		}
+		if b.Len()+utf8.RuneLen(r) > MaxClientAgentLen {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // ClientOf returns the client carried by ctx; zero when none is.

@@ -811,6 +811,35 @@ func TestPushRequesterUserAgentBounded(t *testing.T) {
 	assert.Equal(t, long[:core.MaxClientAgentLen], pending[0].FromAgent)
 }
 
+// TestPushRequesterUserAgentIsText: the User-Agent a push challenge shows
+// on the phone follows core.TextRule, as every text a user sees does. HTTP
+// refuses only ASCII controls in a header: a requester's bidi override,
+// line separator, C1 control or tab (or a cut through a character) reached
+// the approval prompt as sent, to reorder or break the text around it.
+func TestPushRequesterUserAgentIsText(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+	for _, agent := range []string{
+		"Deputy-Admin/1\u202e)1/nimdA-ytupeD(", "Deputy\u2028Approve: your bank", "Deputy\u009b2J\tAdmin", "bad\xffutf8",
+		strings.Repeat("x", core.MaxClientAgentLen-1) + "é",
+	} {
+		c, err := client.New(e.inst.URL, e.inst.UIKey, client.WithUserAgent(agent))
+		require.NoError(t, err)
+		l, err := c.LoginWithPassword(ctx, "ada@acme.test", bioPassword)
+		require.NoError(t, err)
+		_, err = c.Session(l.Token).StepUpPush(ctx, "Create user bob@example.com")
+		require.NoError(t, err)
+		pending, err := phone.s.PendingPush(ctx, phone.id, 0)
+		require.NoError(t, err)
+		require.NotEmpty(t, pending)
+		got := pending[len(pending)-1].FromAgent
+		assert.True(t, core.ValidText(got), "User-Agent %q shown as %q", agent, got)
+		assert.LessOrEqual(t, len(got), core.MaxClientAgentLen, "User-Agent %q", agent)
+		assert.NotEmpty(t, got)
+	}
+}
+
 // TestLoginViaBiometricsIdentityMustMatch: an identity in the request
 // prompts only a user of that identity, type and id; any other gets the
 // decoy, which prompts nobody.
