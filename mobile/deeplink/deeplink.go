@@ -135,6 +135,13 @@ func ParseConnect(link string) (Connect, error) {
 	if err := c.Validate(); err != nil {
 		return Connect{}, err
 	}
+	// Whoever made the link chose the address the user is then asked to
+	// check before connecting: a look-alike letter, a bidi override or an
+	// invisible character would let it read as another server's. (A saved
+	// connection, or an address the user typed, is not held to this.)
+	if strings.ContainsFunc(c.Server, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+		return Connect{}, fmt.Errorf("%w: the server address must be printable ASCII without spaces (an international domain name in its xn-- form)", ErrInvalid)
+	}
 	return c, nil
 }
 

@@ -32,6 +32,13 @@ func TestParseConnect(t *testing.T) {
 		{"ftp server", "deputy://connect?server=ftp://a.example&key=dpk_x", deeplink.Connect{}, deeplink.ErrInvalid},
 		{"server with credentials", "deputy://connect?server=https://u:p@a.example&key=dpk_x", deeplink.Connect{}, deeplink.ErrInvalid},
 		{"server with query", "deputy://connect?server=https://a.example/%3Fx%3D1&key=dpk_x", deeplink.Connect{}, deeplink.ErrInvalid},
+		// The user is asked to check the server address before connecting:
+		// it must read as what it is.
+		{"server with bidi override", "deputy://connect?server=https://a.example/%E2%80%AEmoc.knab&key=dpk_x", deeplink.Connect{}, deeplink.ErrInvalid},
+		{"server with look-alike letter", "deputy://connect?server=https://b%D0%B0nk.example&key=dpk_x", deeplink.Connect{}, deeplink.ErrInvalid},
+		{"server with zero-width space", "deputy://connect?server=https://bank.example%E2%80%8B.evil.example&key=dpk_x", deeplink.Connect{}, deeplink.ErrInvalid},
+		{"server with C1 control", "deputy://connect?server=https://a.example/%C2%9B2J&key=dpk_x", deeplink.Connect{}, deeplink.ErrInvalid},
+		{"international server in its xn-- form", "deputy://connect?server=https://xn--bcher-kva.example&key=dpk_x", deeplink.Connect{Server: "https://xn--bcher-kva.example", Key: "dpk_x"}, nil},
 		{"key with space", "deputy://connect?server=https://a.example&key=dpk+x", deeplink.Connect{}, deeplink.ErrInvalid},
 		{"unknown policy", "deputy://connect?server=https://a.example&key=dpk_x&policy=lax", deeplink.Connect{}, deeplink.ErrInvalid},
 		{"invite link", "deputy://invite?userId=1&code=123456", deeplink.Connect{}, deeplink.ErrNotALink},
