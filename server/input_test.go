@@ -258,3 +258,19 @@ func TestFullDiskAnswers503UntilSpaceIsFreed(t *testing.T) {
 	r = e.key("POST", "/multi/corporates", corporateBody(email))
 	assert.Equal(t, http.StatusOK, r.status, "the refused create left nothing behind: %s", r.body)
 }
+
+// TestRequestLogPathIsPrintable: the request log names the path an outsider
+// chose. Go's JSON escapes only ASCII controls (and U+2028/2029), so a C1
+// control or a bidi override decoded from the path reached the log raw, and
+// the terminal of an operator following it; the log keeps the path escaped.
+func TestRequestLogPathIsPrintable(t *testing.T) {
+	e := newEnv(t)
+	res, err := http.Get(e.url + "/multi/users/%C2%9B2J%E2%80%AE%C2%85x")
+	require.NoError(t, err)
+	res.Body.Close()
+	logs := e.logs.String()
+	require.Contains(t, logs, "/multi/users/", "the request is logged")
+	for _, r := range []string{"\u009b", "\u202e", "\u0085"} {
+		assert.NotContains(t, logs, r)
+	}
+}

@@ -451,8 +451,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, given *http.Request) {
 				s.writeError(rec, r, errors.New("panic"))
 			}
 		}
+		// The path as sent on the wire (percent-escaped, ASCII): decoded, an
+		// outsider's C1 control or bidi override went into JSON logs raw.
 		s.log.InfoContext(r.Context(), "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+			slog.String("method", r.Method), slog.String("path", r.URL.EscapedPath()), slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)), slog.String("request_ref", ref))
 	}()
 	if r.ContentLength > bodyLimit(r, nil) {
