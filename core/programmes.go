@@ -32,6 +32,11 @@ func (s *Service) CreateProgramme(ctx context.Context, in NewProgramme) (*Create
 	if len(in.Name) > 100 {
 		return nil, Invalid("name", ReasonSize, "1", "100")
 	}
+	// The name goes into confirmation SMS texts and emails' sender name:
+	// text, as the API's is, whichever command line or socket sent it.
+	if err := CheckText("name", in.Name); err != nil {
+		return nil, err
+	}
 	if err := s.checkSettings(in.Settings); err != nil {
 		return nil, err
 	}

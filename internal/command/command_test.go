@@ -217,3 +217,16 @@ func keys(m map[string]string) []string {
 	}
 	return out
 }
+
+// TestProgrammeNameIsText: a programme's name goes into every confirmation
+// SMS and the sender name of every email, and is listed on operators'
+// terminals, so it follows core.TextRule as the API's text does; the command
+// line took a newline (a second SMS line), an escape or a bidi override.
+func TestProgrammeNameIsText(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "deputy.db")
+	for _, name := range []string{"Acme\nYour code is 000000", "Acme\x1b]0;owned\x07", "Acme\u202eskraC", "Acme\u0085Cards"} {
+		_, err := run(t, 30*time.Second, "programme", "create", "--db", db, "--name", name)
+		require.Error(t, err, "%q", name)
+		assert.Contains(t, err.Error(), "name", "%q", name)
+	}
+}
