@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/deputyhq/deputy/password"
@@ -96,8 +97,18 @@ func checkOrigins(origins []string) error {
 	return nil
 }
 
+// maxSenderNameLen bounds a programme's sender name, in bytes (a programme's
+// name is held to the same).
+const maxSenderNameLen = 100
+
 // checkSettings validates a programme's settings.
 func (s *Service) checkSettings(set ProgrammeSettings) error {
+	if len(set.SenderName) > maxSenderNameLen {
+		return Invalid("senderName", ReasonSize, "0", strconv.Itoa(maxSenderNameLen))
+	}
+	if err := CheckText("senderName", set.SenderName); err != nil {
+		return err // it names every email's sender
+	}
 	if _, ok := password.ProfileByName(set.PasswordProfile); !ok {
 		return Invalid("passwordProfile", ReasonIn, "weavr", "nist")
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -228,5 +229,10 @@ func TestProgrammeNameIsText(t *testing.T) {
 		_, err := run(t, 30*time.Second, "programme", "create", "--db", db, "--name", name)
 		require.Error(t, err, "%q", name)
 		assert.Contains(t, err.Error(), "name", "%q", name)
+		_, err = run(t, 30*time.Second, "programme", "create", "--db", db, "--name", "Acme", "--sender-name", name)
+		require.Error(t, err, "sender name %q", name)
+		assert.Contains(t, err.Error(), "senderName", "%q", name)
 	}
+	_, err := run(t, 30*time.Second, "programme", "create", "--db", db, "--name", "Acme", "--sender-name", strings.Repeat("A", 101))
+	require.Error(t, err, "a sender name of 101 characters")
 }
