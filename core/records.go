@@ -451,7 +451,7 @@ type InviteState string
 const (
 	InvitePending  InviteState = "PENDING"
 	InviteConsumed InviteState = "CONSUMED"
-	InviteVoid     InviteState = "VOID" // the user was deactivated while it was pending
+	InviteVoid     InviteState = "VOID" // the user was deactivated, or their email changed, while it was pending
 )
 
 // Invite is the current invitation of a user to set a password (one per user;

@@ -52,6 +52,7 @@ type revocationEffects struct {
 	pushReason  string // ... with this PushChallenge.Reason
 	keepSignIns bool   // ... but not biometric sign-ins (collection refuses them while a lock lasts)
 	voidInvite  bool   // void the user's pending invite, so that its code no longer sets a password
+	voidMailed  bool   // delete the user's lost-password and email-verification codes, so that no code emailed before counts
 	alertUser   bool   // email the user subject and text (both addresses when the email changed)
 	alertAdmins bool   // email the identity's root user and active admins adminText
 	notifyPush  bool   // wake the user's push streams (an unlinked event when a device lost its link)
@@ -78,7 +79,7 @@ var revocationPolicy = map[RevocationReason]revocationEffects{
 		text:    "We received {{.SCAFailureLimit}} wrong verification codes for your account in a row, so we signed you out everywhere and paused verification for {{.SCALockoutMinutes}} minutes.",
 	},
 	RevokeDeactivated: {
-		sessions: endAllSessions, cancelPush: true, pushReason: PushReasonDeactivated, voidInvite: true, notifyPush: true,
+		sessions: endAllSessions, cancelPush: true, pushReason: PushReasonDeactivated, voidInvite: true, voidMailed: true, notifyPush: true,
 	},
 	RevokePasswordChanged: {
 		sessions: endAllSessions, cancelPush: true, pushReason: PushReasonPasswordChanged, alertUser: true, notifyPush: true,
@@ -91,9 +92,11 @@ var revocationPolicy = map[RevocationReason]revocationEffects{
 		text:    "The password of your account was set again with a lost-password code, and every other sign-in was ended.",
 	},
 	RevokeEmailChanged: {
-		alertUser: true,
-		subject:   "your sign-in email was changed",
-		text:      "The email address you sign in with was changed. This message goes to the address before and after the change.",
+		// Every code went to the old address: whoever reads it must not set
+		// the first password, reset it, or verify the new address with one.
+		voidInvite: true, voidMailed: true, alertUser: true,
+		subject: "your sign-in email was changed",
+		text:    "The email address you sign in with was changed. This message goes to the address before and after the change.",
 	},
 	RevokeMobileChanged: {
 		sessions: endOtherSessions, alertUser: true, notifyPush: true,
@@ -182,6 +185,11 @@ func (s *Service) revoke(ctx context.Context, tx Tx, r revocation) (after func()
 			return nil, err
 		}
 	}
+	if e.voidMailed {
+		if err := voidMailedCodes(tx, u.ID); err != nil {
+			return nil, err
+		}
+	}
 	var prog *Programme
 	var admins []*User
 	if e.alertUser || e.alertAdmins {
@@ -219,6 +227,17 @@ func (s *Service) revoke(ctx context.Context, tx Tx, r revocation) (after func()
 			s.pushChanged(ctx, id)
 		}
 	}, nil
+}
+
+// voidMailedCodes deletes the user's lost-password and email-verification
+// codes, if any.
+func voidMailedCodes(tx Tx, userID string) error {
+	for _, del := range []func(string) error{tx.DeleteResetCode, tx.DeleteEmailCode} {
+		if err := del(userID); err != nil && !errors.Is(err, ErrRecordNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // endSessions ends the sessions of users (a sign-in's, signInUsers) as

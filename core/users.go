@@ -587,8 +587,9 @@ func (s *Service) changeMobile(tx Tx, u *User, m Mobile, now time.Time) error {
 // SetUserActive activates or deactivates an authorised user (Weavr userActivate,
 // userDeactivate) under the rank rule; both are idempotent. Deactivation
 // revokes as the policy's DEACTIVATED row says (every session and push
-// challenge ends at once, a pending invite is void); activation also lifts a
-// sign-in lockout and forgets failed sign-ins, which needs a stepped-up session.
+// challenge ends at once, a pending invite is void, emailed codes are
+// deleted); activation also lifts a sign-in lockout and forgets failed
+// sign-ins, which needs a stepped-up session.
 func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, active bool) error {
 	perm, action := PermUsersDeactivate, "user.deactivate"
 	if active {
@@ -635,8 +636,9 @@ func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, activ
 	return internal(action, err)
 }
 
-// voidInvite voids the user's pending invite, if any: a deactivated user's
-// invite can never be consumed, even after reactivation (send a new one).
+// voidInvite voids the user's pending invite, if any: the invite of a user
+// deactivated, or whose email changed, can never be consumed, even after
+// reactivation (send a new one).
 func voidInvite(tx Tx, userID string) error {
 	inv, err := tx.Invite(userID)
 	if errors.Is(err, ErrRecordNotFound) || (err == nil && inv.State != InvitePending) {

@@ -519,3 +519,52 @@ func TestRolesGrownDuringARequest(t *testing.T) {
 		})
 	}
 }
+
+// A change of a user's email voids every code sent to the old address: the
+// pending invite, a lost-password code and an email-verification code (the
+// policy's EMAIL_CHANGED row).
+// Otherwise whoever reads the old mailbox (a typo, an address the user left)
+// keeps what it held: setting the user's first password and signing in as
+// them, resetting their password, or having the new address marked verified
+// without ever seeing a code sent to it.
+func TestEmailChangeVoidsCodesSentToTheOldAddress(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	move := func(id, email string) {
+		t.Helper()
+		r := e.auth(root.token, "PATCH", userPath(id), map[string]any{"email": email})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	}
+
+	// An invite sent to a mistyped address, corrected before it is accepted.
+	bea := e.createUser(root.token, userBody("bea@acme.tset"))
+	e.invite(root.token, bea)
+	move(bea, "bea@acme.test")
+	assert.Equal(t, "VOID", e.inviteState(root.token, bea))
+	wantConflict(t, e.validateInvite(bea, sandboxCode), core.CodeInviteInvalid)
+	wantConflict(t, e.consumeInvite(bea, sandboxCode, testPassword, nil), core.CodeInviteInvalid)
+	e.invite(root.token, bea) // a new invite, to the new address, works
+	require.Equal(t, http.StatusOK, e.consumeInvite(bea, sandboxCode, testPassword, nil).status)
+
+	// A lost-password code sent to the old address.
+	cy := e.withPassword(root.token, "cy@acme.test")
+	e.startReset("cy@acme.test")
+	move(cy.id, "cy.new@acme.test")
+	wantConflict(t, e.resume("cy.new@acme.test", sandboxCode, "N3w-Str0ng-Passw0rd"), core.CodeInvalidNonceOrEmail)
+	assert.Equal(t, http.StatusOK, e.login("cy.new@acme.test", testPassword).status, "the password is as it was")
+
+	// An email-verification code sent to the old address.
+	dee := e.withPassword(root.token, "dee@acme.test")
+	require.Equal(t, http.StatusNoContent, e.sendEmailCode("dee@acme.test").status)
+	move(dee.id, "dee.new@acme.test")
+	wantConflict(t, e.verifyEmail("dee.new@acme.test", sandboxCode), core.CodeCodeInvalid)
+	assert.Equal(t, false, e.userStatus(root.token, dee.id)["emailVerified"], "the new address is not verified")
+
+	// A deactivation voids them too, for good: reactivating the user does
+	// not bring a lost-password code back.
+	eve := e.withPassword(root.token, "eve@acme.test")
+	e.startReset("eve@acme.test")
+	wantNoContent(t, e.auth(root.token, "POST", userPath(eve.id, "deactivate"), nil))
+	wantNoContent(t, e.auth(root.token, "POST", userPath(eve.id, "activate"), nil))
+	wantConflict(t, e.resume("eve@acme.test", sandboxCode, "N3w-Str0ng-Passw0rd"), core.CodeInvalidNonceOrEmail)
+}

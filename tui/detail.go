@@ -231,7 +231,7 @@ func (s detailScreen) inviteText() string {
 	case client.InviteExpired:
 		return "expired on " + s.dateTime(inv.ExpiresAt) + " (i to send a new one)"
 	case client.InviteVoid:
-		return "void: the user was deactivated (i to send a new one)"
+		return "void: the user was deactivated or their email changed (i to send a new one)"
 	}
 	return strings.ToLower(inv.State)
 }
