@@ -292,7 +292,8 @@ func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID s
 // event), and the emails go out after the answer (sendLater), so it cannot be
 // used to find accounts. For the same reason it answers the same when the
 // address is over its email budget: then nothing is stored or sent and the
-// last code stays valid.
+// last code stays valid. A code is stored, and sent, only for a user still
+// active with this email in the write transaction (stillAt).
 func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email string) error {
 	email = NormaliseEmail(email)
 	var users []*User
@@ -315,20 +316,30 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 			return err
 		}
 	}
+	var sent []int // the users whose code was stored, to be sent
 	err = s.store.Update(ctx, func(tx Tx) error {
+		sent = sent[:0]
 		if err := s.spendEmail(tx, prog.ID, email); err != nil {
 			return err
 		}
-		if len(users) == 0 {
-			return s.audit(ctx, tx, prog.ID, ActorAPI, "password.reset_requested", "", nil)
-		}
 		for i, u := range users {
+			ok, err := stillAt(tx, u)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
 			if err := tx.PutResetCode(stored[i]); err != nil {
 				return err
 			}
 			if err := s.audit(ctx, tx, prog.ID, ActorAPI, "password.reset_requested", u.ID, nil); err != nil {
 				return err
 			}
+			sent = append(sent, i)
+		}
+		if len(sent) == 0 {
+			return s.audit(ctx, tx, prog.ID, ActorAPI, "password.reset_requested", "", nil)
 		}
 		return nil
 	})
@@ -338,12 +349,26 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 	if err != nil {
 		return internal("store reset code", err)
 	}
-	for i, u := range users {
+	for _, i := range sent {
+		u := users[i]
 		link, _ := fillLink(prog.Settings.ResetURL, map[string]string{LinkEmail: u.Email, LinkCode: codes[i]}) // "" without a page
 		s.sendLater(ctx, prog, u.Email, "reset_password", map[string]any{"Name": u.Name, "Code": codes[i], "Minutes": int(s.cfg.ResetCodeTTL.Minutes()), "Link": link})
 		s.obs.CodeSent(ctx, ChannelEmail)
 	}
 	return nil
+}
+
+// stillAt reports, in the transaction that stores an emailed code for u (an
+// active user read before by their email), whether u is still active with
+// that email: a code goes to the address it was looked up by, and an email
+// change or a deactivation that committed since voided the user's codes
+// (revocation policy), so none may be stored for them after it.
+func stillAt(tx ReadTx, u *User) (bool, error) {
+	cur, err := tx.User(u.ID)
+	if err != nil {
+		return false, err
+	}
+	return cur.Active && cur.Email == u.Email, nil
 }
 
 // LostPasswordResume sets a new password with a reset code, revokes as the

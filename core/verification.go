@@ -34,7 +34,8 @@ func (sc EmailScope) includes(u *User) bool {
 // SendEmailVerification emails a verification code to the users of the
 // programme in scope with this email (Weavr authorisedUserEmailVerificationCodeSend,
 // corporateRootUserEmailVerificationCodeSend, consumerRootUserEmailVerificationCodeSend).
-// The codes are stored in one transaction, then sent. Over the address's
+// The codes are stored in one transaction, then sent, each only to a user
+// still active with this email in that transaction (stillAt). Over the address's
 // email budget it fails with ErrRateLimited and stores no new code (the answer
 // already says whether the address is known).
 func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, scope EmailScope, email string) error {
@@ -56,8 +57,17 @@ func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, sc
 			return err
 		}
 	}
+	var sent []int // the users whose code was stored, to be sent
 	err = s.store.Update(ctx, func(tx Tx) error {
+		sent = sent[:0]
 		for i, u := range users {
+			ok, err := stillAt(tx, u)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
 			if err := s.spendEmail(tx, prog.ID, u.Email); err != nil {
 				return err
 			}
@@ -67,13 +77,18 @@ func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, sc
 			if err := s.audit(ctx, tx, prog.ID, ActorAPI, "user.email_verification_sent", u.ID, nil); err != nil {
 				return err
 			}
+			sent = append(sent, i)
+		}
+		if len(sent) == 0 {
+			return Conflict(CodeEmailNotFound) // every one moved away since the look-up
 		}
 		return s.finishIdempotent(ctx, tx, nil)
 	})
 	if err != nil {
 		return internal("store email code", err)
 	}
-	for i, u := range users {
+	for _, i := range sent {
+		u := users[i]
 		if err := s.deliverTemplate(ctx, prog, u.Email, "verify_email", map[string]any{"Name": u.Name, "Code": codes[i], "Minutes": int(s.cfg.ResetCodeTTL.Minutes())}); err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/deputyhq/deputy/internal/testserver"
 	"github.com/deputyhq/deputy/internal/teststore"
 	"github.com/deputyhq/deputy/mobile/authenticator"
+	"github.com/deputyhq/deputy/server"
 	"github.com/deputyhq/deputy/server/client"
 )
 
@@ -567,4 +568,64 @@ func TestEmailChangeVoidsCodesSentToTheOldAddress(t *testing.T) {
 	wantNoContent(t, e.auth(root.token, "POST", userPath(eve.id, "deactivate"), nil))
 	wantNoContent(t, e.auth(root.token, "POST", userPath(eve.id, "activate"), nil))
 	wantConflict(t, e.resume("eve@acme.test", sandboxCode, "N3w-Str0ng-Passw0rd"), core.CodeInvalidNonceOrEmail)
+}
+
+// emailRacer moves a user's email away just after a read transaction that
+// looked users up by email: as an email change committing between the
+// lookup of a lost-password or email-verification request and the write
+// that stores its code.
+type emailRacer struct {
+	core.Store
+	t    *testing.T
+	move atomic.Pointer[[2]string] // user id, new email
+}
+
+// lookupSpy notes a look-up of users by email.
+type lookupSpy struct {
+	core.ReadTx
+	looked *bool
+}
+
+func (s lookupSpy) UsersByEmail(programmeID, email string) ([]*core.User, error) {
+	*s.looked = true
+	return s.ReadTx.UsersByEmail(programmeID, email)
+}
+
+func (s *emailRacer) View(ctx context.Context, fn func(core.ReadTx) error) error {
+	looked := false
+	err := s.Store.View(ctx, func(tx core.ReadTx) error { return fn(lookupSpy{tx, &looked}) })
+	if mv := s.move.Load(); looked && mv != nil && s.move.CompareAndSwap(mv, nil) {
+		require.NoError(s.t, s.Store.Update(ctx, func(tx core.Tx) error {
+			u, err := tx.User(mv[0])
+			if err != nil {
+				return err
+			}
+			u.Email = mv[1]
+			return tx.UpdateUser(u)
+		}))
+	}
+	return err
+}
+
+// A code goes only to the address the user still has when it is stored: an
+// email change that commits between a lost-password or email-verification
+// request's look-up and its write leaves no code for the old address to use
+// on the new one.
+func TestEmailChangeDuringACodeRequest(t *testing.T) {
+	racer := &emailRacer{t: t}
+	e, _ := newEnvOverStore(t, server.Options{}, func(s core.Store) core.Store { racer.Store = s; return racer })
+	root := e.adminRoot("root@acme.test")
+
+	cy := e.withPassword(root.token, "cy@acme.test")
+	racer.move.Store(&[2]string{cy.id, "cy.new@acme.test"})
+	e.startReset("cy@acme.test")
+	require.Nil(t, racer.move.Load(), "the racer ran")
+	wantConflict(t, e.resume("cy.new@acme.test", sandboxCode, "N3w-Str0ng-Passw0rd"), core.CodeInvalidNonceOrEmail)
+
+	dee := e.withPassword(root.token, "dee@acme.test")
+	racer.move.Store(&[2]string{dee.id, "dee.new@acme.test"})
+	e.sendEmailCode("dee@acme.test")
+	require.Nil(t, racer.move.Load(), "the racer ran")
+	wantConflict(t, e.verifyEmail("dee.new@acme.test", sandboxCode), core.CodeCodeInvalid)
+	assert.Equal(t, false, e.userStatus(root.token, dee.id)["emailVerified"], "the new address is not verified")
 }
