@@ -70,25 +70,28 @@ func TestAuditTreeUnderParallelWrites(t *testing.T) {
 	assert.ErrorIs(t, e.svc.ExportAudit(e.ctx, "999", &bytes.Buffer{}), core.ErrNotFound)
 }
 
-// Bytes that are not UTF-8 (a programme name typed in a terminal of another
-// encoding, say) are stored as the leaf's JSON encodes them, U+FFFD: the
-// stored event is exactly what its leaf hashes, so no edit of the stored
-// bytes can hide behind the encoding, and the export verifies.
+// Bytes that are not UTF-8 (in a webhook URL's path typed in a terminal of
+// another encoding, say; a programme's name refuses them, as it did not
+// always) are stored as the leaf's JSON encodes them, U+FFFD: the stored
+// event is exactly what its leaf hashes, so no edit of the stored bytes can
+// hide behind the encoding, and the export verifies.
 func TestAuditStoresWhatItsLeafHashes(t *testing.T) {
 	signer, verifier := auditKeys(t)
 	e := newCoreEnv(t, func(c *core.Config) { c.AuditSigner = signer })
-	prog := e.programme("Caf\xe9 Pay", core.ProgrammeSettings{})
+	prog := e.programme("Acme Pay", core.ProgrammeSettings{})
+	_, err := e.svc.AddWebhook(e.ctx, prog.ID, core.NewWebhook{URL: "https://9.9.9.9/caf\xe9", AllowPrivate: true})
+	require.NoError(t, err)
 	var events []*core.AuditEvent
 	require.NoError(t, e.store.View(e.ctx, func(tx core.ReadTx) error {
 		var err error
 		events, err = tx.AuditEvents(prog.ID, 0, 10)
 		return err
 	}))
-	require.NotEmpty(t, events)
-	assert.Equal(t, "Caf\uFFFD Pay", events[0].Details["name"])
-	assert.Contains(t, string(core.AuditLeaf(events[0])), "\"name\":\"Caf\uFFFD Pay\"")
+	require.Len(t, events, 2)
+	assert.Equal(t, "https://9.9.9.9/caf\uFFFD", events[1].Details["url"])
+	assert.Contains(t, string(core.AuditLeaf(events[1])), "\"url\":\"https://9.9.9.9/caf\uFFFD\"")
 
-	_, err := e.svc.CheckpointAudit(e.ctx)
+	_, err = e.svc.CheckpointAudit(e.ctx)
 	require.NoError(t, err)
 	var buf bytes.Buffer
 	require.NoError(t, e.svc.ExportAudit(e.ctx, prog.ID, &buf))

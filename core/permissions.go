@@ -138,12 +138,25 @@ func require(c *Caller, p Permission) error {
 // hold every permission target holds; otherwise RANK_INSUFFICIENT. A role
 // change asks twice, with the target's old roles and with the new ones (and a
 // new user's roles are asked once), so that no role climbs over its grantor.
-// Root users never reach it: identityUser hides them, and they are changed
-// only through /corporates or /consumers.
+// Root users reach it only through /corporates or /consumers (identityUser
+// hides them), where their sign-in is theirs alone (requireOwnSignIn).
 func requireRank(c *Caller, target *User) error {
 	if !holdsAllOf(c.User, target) {
 		return &Error{Class: ErrPermissionDenied, Code: CodeRankInsufficient,
 			Message: "the user holds permissions you do not hold"}
+	}
+	return nil
+}
+
+// requireOwnSignIn is the rank rule's one exception: a root user's sign-in
+// (email and mobile) is changed by that user alone. The identity's owner
+// ranks above its admins, who hold every permission as the owner does, and an
+// admin who could move the owner's email or mobile to their own would take
+// the account over with a password reset or its step-up codes.
+func requireOwnSignIn(c *Caller, target *User) error {
+	if target.Root && target.ID != c.User.ID {
+		return &Error{Class: ErrPermissionDenied, Code: CodeRankInsufficient,
+			Message: "only the root user changes their own email or mobile"}
 	}
 	return nil
 }

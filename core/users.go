@@ -403,6 +403,11 @@ func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPa
 		if err != nil {
 			return err
 		}
+		if emailChanged || mobileChanged {
+			if err := requireOwnSignIn(c, u); err != nil {
+				return err
+			}
+		}
 		if err := s.checkUserChange(tx, c, u, emailChanged || (mobileChanged && !first), rolesChanged, roles, updateUserOp(u, p, email, roles)); err != nil {
 			return err
 		}

@@ -136,7 +136,14 @@ const testPassword = "Str0ng-Passw0rd"
 // corporate creates a corporate whose root user has testPassword; it returns the root id and a token.
 func (e *env) corporate(email string) (rootID, token string) {
 	e.t.Helper()
-	r := e.key("POST", "/multi/corporates", corporateBody(email))
+	return e.identity("corporates", corporateBody(email))
+}
+
+// identity creates a corporate or consumer (kind, as its path says) from
+// body, and gives its root user testPassword; it returns the root id and a token.
+func (e *env) identity(kind string, body map[string]any) (rootID, token string) {
+	e.t.Helper()
+	r := e.key("POST", "/multi/"+kind, body)
 	require.Equal(e.t, 200, r.status, "%s", r.body)
 	rootID = r.json(e.t)["id"].(map[string]any)["id"].(string)
 	r = e.key("POST", "/multi/passwords/"+rootID+"/create", map[string]any{"password": map[string]any{"value": testPassword}})

@@ -547,6 +547,35 @@ func TestIdentityFieldsFollowTheRankRule(t *testing.T) {
 	assert.Equal(t, "USD", r.json(t)["baseCurrency"])
 }
 
+// The root user's sign-in is theirs alone: an ADMIN, who holds every
+// permission the root holds and may change the identity's other fields, is
+// refused the root's email and mobile even stepped up (with them, a password
+// reset or step-up codes would go to the admin), on corporates and consumers.
+func TestOnlyTheRootChangesTheRootsSignIn(t *testing.T) {
+	e := newEnv(t)
+	for _, kind := range []string{"corporates", "consumers"} {
+		body := map[string]func(string) map[string]any{"corporates": corporateBody, "consumers": consumerBody}[kind]
+		_, token := e.identity(kind, body("root@"+kind+".test"))
+		e.stepUp(token)
+		admin := e.newMember(token, "admin@"+kind+".test", core.RoleAdmin)
+		before := e.auth(token, "GET", "/multi/"+kind, nil).json(t)["rootUser"]
+		for _, body := range []map[string]any{
+			{"email": "admin.inbox@" + kind + ".test"},
+			{"mobile": map[string]any{"countryCode": "+44", "number": "7700900999"}},
+		} {
+			r := e.auth(admin.token, "PATCH", "/multi/"+kind, body)
+			require.Equal(t, http.StatusForbidden, r.status, "%s %v: %s", kind, body, r.body)
+			assert.Equal(t, core.CodeRankInsufficient, r.errorCode(t), "%s %v", kind, body)
+		}
+		assert.Equal(t, before, e.auth(token, "GET", "/multi/"+kind, nil).json(t)["rootUser"], "%s: nothing changed", kind)
+		r := e.auth(admin.token, "PATCH", "/multi/"+kind, map[string]any{"tag": "renamed"})
+		require.Equal(t, http.StatusOK, r.status, "%s: other fields stay the admin's to change: %s", kind, r.body)
+		r = e.auth(token, "PATCH", "/multi/"+kind, map[string]any{"email": "owner.new@" + kind + ".test"})
+		require.Equal(t, http.StatusOK, r.status, "%s: the root changes their own: %s", kind, r.body)
+		assert.Equal(t, "owner.new@"+kind+".test", str(t, r.json(t), "rootUser", "email"))
+	}
+}
+
 // Parallel updates of different identity fields each read the profile in
 // their own transaction: none overwrites another's change (no lost update),
 // on either store.
