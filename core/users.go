@@ -116,11 +116,12 @@ func sameRoles(a, b []Role) bool {
 		!slices.ContainsFunc(b, func(r Role) bool { return !slices.Contains(a, r) })
 }
 
-// raisesPrivilege reports whether a role change grants ADMIN or leaves the
-// user without roles (so with every permission): such a change needs a
-// stepped-up session, like creating a user.
+// raisesPrivilege reports whether a role change gives the user a permission
+// their old roles did not (ADMIN, or no roles at all, give every one): such a
+// change needs a stepped-up session, like creating a user. Taking
+// permissions away needs none.
 func raisesPrivilege(old, roles []Role) bool {
-	return (slices.Contains(roles, RoleAdmin) && !slices.Contains(old, RoleAdmin)) || len(roles) == 0
+	return !holdsAllOf(&User{Roles: old}, &User{Roles: roles})
 }
 
 func joinRoles(rs []Role) string {

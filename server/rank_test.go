@@ -90,21 +90,23 @@ func TestAccessManagerCannotTakeOverAnAdmin(t *testing.T) {
 	assert.Equal(t, http.StatusOK, r.status, "%s", r.body)
 }
 
-// Granting ADMIN, taking every role away and changing another user's email or
-// mobile need a stepped-up session (STEP_UP_REQUIRED, nothing changed); other
-// role changes do not.
+// A role change that gives a permission the user lacked (granting ADMIN or
+// another role's permissions, taking every role away) and changing another
+// user's email or mobile need a stepped-up session (STEP_UP_REQUIRED,
+// nothing changed); a role change that only takes permissions away does not.
 func TestPrivilegeChangesNeedAStepUp(t *testing.T) {
 	e := newEnv(t)
 	root := e.adminRoot("root@acme.test")
 	admin := e.newMember(root.token, "admin@acme.test", core.RoleAdmin)
 	fresh := e.loginToken(admin.email) // a session that has not stepped up
-	target := e.createUser(root.token, userBody("target@acme.test", core.RoleCardAssignee))
+	target := e.createUser(root.token, userBody("target@acme.test", core.RoleFundsManagement, core.RoleCardsManagement))
 
 	changes := []struct {
 		name  string
 		patch map[string]any
 	}{
-		{"grant ADMIN", map[string]any{"roles": []string{"CARD_ASSIGNEE", "ADMIN"}}},
+		{"grant ADMIN", map[string]any{"roles": []string{"FUNDS_MANAGEMENT_ROLE", "ADMIN"}}},
+		{"swap a role for one with other permissions", map[string]any{"roles": []string{"FUNDS_MANAGEMENT_ROLE", "ACCESS_MANAGEMENT_ROLE"}}},
 		{"take every role away", map[string]any{"roles": []string{}}},
 		{"another user's email", map[string]any{"email": "moved@acme.test"}},
 		{"another user's mobile", map[string]any{"mobile": map[string]any{"countryCode": "+44", "number": "7700900777"}}},
@@ -119,7 +121,7 @@ func TestPrivilegeChangesNeedAStepUp(t *testing.T) {
 	assert.Equal(t, 0, count(e.auditActions(), "user.update"))
 
 	r := e.auth(fresh, "PATCH", userPath(target), map[string]any{"roles": []string{"FUNDS_MANAGEMENT_ROLE"}})
-	require.Equal(t, http.StatusOK, r.status, "an ordinary role change needs no step-up: %s", r.body)
+	require.Equal(t, http.StatusOK, r.status, "taking permissions away needs no step-up: %s", r.body)
 
 	e.stepUpAgain(fresh)
 	for _, c := range changes {
