@@ -618,6 +618,9 @@ var (
 	rePostCode    = regexp.MustCompile(`^[A-Za-z0-9 -]*$`)
 	reNonce       = regexp.MustCompile(`^[0-9]{6}$`)
 	reInviteCode  = regexp.MustCompile(`^[A-Za-z0-9_-]{6,64}$`)
+	// rePersonName is a root user's new name in corporateUpdate and
+	// consumerUpdate: no digits and none of these symbols.
+	rePersonName = regexp.MustCompile(`^[^0-9~!@#$%^*()_+={}\|:;,<>/?]*$`)
 )
 
 // mobile checks a Weavr Mobile object.

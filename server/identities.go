@@ -623,6 +623,27 @@ func (s *Server) consumerUpdate(r *request) (reply, error) {
 	})
 }
 
+// maxRootNameUpdate bounds a root user's new name and surname in Weavr's
+// corporateUpdate and consumerUpdate, narrower than userUpdate's
+// (fieldrules.MaxNameLength), as is rePersonName.
+const maxRootNameUpdate = 20
+
+// rootName checks a root user's new name or surname against Weavr's
+// corporateUpdate and consumerUpdate rules. It returns v, or nil when it
+// refused v, so that userUpdate's own checks do not name the field again.
+func (f *fields) rootName(field string, v *string) *string {
+	if v == nil {
+		return nil
+	}
+	before := len(f.errs)
+	f.size(field, *v, 1, maxRootNameUpdate)
+	f.pattern(field, *v, rePersonName)
+	if len(f.errs) > before {
+		return nil
+	}
+	return v
+}
+
 // rootUpdate updates the identity of type typ the caller belongs to, decoding
 // the request into body: its root user with core's UpdateRootUser, under
 // exactly the rules of PATCH /multi/users/{id} (rank, step-up for a changed
@@ -640,7 +661,7 @@ func (s *Server) rootUpdate(r *request, typ core.IdentityType, body identityUpda
 	f.size("userTag", deref(in.UserTag), 1, fieldrules.MaxNameLength)
 	f.pattern("userTag", deref(in.UserTag), reTag)
 	body.check(&f)
-	common := userPatchRequest{Name: in.Name, Surname: in.Surname, Email: in.Email, Mobile: in.Mobile,
+	common := userPatchRequest{Name: f.rootName("name", in.Name), Surname: f.rootName("surname", in.Surname), Email: in.Email, Mobile: in.Mobile,
 		DateOfBirth: in.DateOfBirth, Locale: in.Locale, Brand: in.Brand}
 	patch := common.patch(&f)
 	patch.Tag = in.UserTag

@@ -453,15 +453,17 @@ func weavrInvalid(t *testing.T, g weavrSample, schema *openapi3.SchemaRef) (bodi
 	return bodies, fields
 }
 
-// Requests Weavr's description refuses are 400s naming the field, on the
-// operations a Weavr client signs in, sets passwords and manages users with.
+// Requests Weavr's description refuses are 400s naming the field, on every
+// operation of Weavr's with a request body that Deputy serves.
 func TestWeavrInvalidRequestsAreRefused(t *testing.T) {
-	key := []string{"loginWithPassword", "passwordCreate", "passwordUpdate", "passwordValidate", "lostPasswordInitiate",
-		"lostPasswordResume", "stepupSCAVerify", "enrolDeviceUsingOtpStepTwo", "userCreate", "userUpdate",
-		"userInviteConsume", "userInviteValidate", "authorisedUserEmailVerify", "authorisedUserEmailVerificationCodeSend",
-		"loginViaBiometrics"}
+	// Refusals Deputy relaxes on purpose, each documented in assets/openapi.yaml.
+	relaxed := map[string]string{
+		// requestAccessToken: identity may be left out when the credentials
+		// reach one identity only.
+		"requestAccessToken identity": "identity is optional for one identity",
+	}
 	for _, o := range weavrServed(t) {
-		if !slices.Contains(key, o.id) {
+		if o.op.RequestBody == nil {
 			continue
 		}
 		t.Run(o.id, func(t *testing.T) {
@@ -472,9 +474,14 @@ func TestWeavrInvalidRequestsAreRefused(t *testing.T) {
 			path, _, _ := f.request(o) // no idempotency-ref: one would make the next body a mismatch
 			schema := o.op.RequestBody.Value.Content.Get("application/json").Schema
 			bodies, names := weavrInvalid(t, weavrSample{t: t, n: &f.n}, schema)
-			require.NotEmpty(t, bodies)
+			if len(bodies) == 0 {
+				t.Skip("Weavr's description refuses no body of this operation")
+			}
 			t.Logf("%d requests Weavr refuses", len(bodies))
 			for i, body := range bodies {
+				if _, ok := relaxed[o.id+" "+names[i]]; ok {
+					continue
+				}
 				var r resp
 				if needsToken(o.security) {
 					r = e.auth(f.root.token, o.method, path, body)
