@@ -433,13 +433,37 @@ func weavrInvalid(t *testing.T, g weavrSample, schema *openapi3.SchemaRef) (bodi
 				walk(p, at)
 			case len(pv.Enum) > 0:
 				add(at, func(parent map[string]any, name string) { parent[name] = "NOT_ONE_OF_THEM" })
-			case pv.Type.Is("integer") && pv.Max != nil:
-				add(at, func(parent map[string]any, name string) { parent[name] = *pv.Max + 1 })
+			case pv.Type.Is("integer") && (pv.Max != nil || pv.Min != nil):
+				if pv.Max != nil {
+					add(at, func(parent map[string]any, name string) { parent[name] = *pv.Max + 1 })
+				}
+				if pv.Min != nil {
+					add(at, func(parent map[string]any, name string) { parent[name] = *pv.Min - 1 })
+				}
+			case pv.Type.Is("array"):
+				if pv.MaxItems != nil {
+					add(at, func(parent map[string]any, name string) {
+						list := parent[name].([]any)
+						for len(list) <= int(*pv.MaxItems) {
+							list = append(list, list[0])
+						}
+						parent[name] = list
+					})
+				}
+				if pv.MinItems > 0 {
+					add(at, func(parent map[string]any, name string) { parent[name] = []any{} })
+				}
+				if pv.Items != nil && len(pv.Items.Value.Enum) > 0 {
+					add(at, func(parent map[string]any, name string) { parent[name] = []any{"NOT_ONE_OF_THEM"} })
+				}
 			case pv.Type.Is("string") && pv.Format == "email":
 				add(at, func(parent map[string]any, name string) { parent[name] = "not-an-email" })
 			case pv.Type.Is("string"):
 				if pv.Pattern != "" {
 					add(at, func(parent map[string]any, name string) { parent[name] = "!" })
+				}
+				if pv.MinLength > 1 {
+					add(at, func(parent map[string]any, name string) { parent[name] = parent[name].(string)[:1] })
 				}
 				if pv.MaxLength != nil {
 					add(at, func(parent map[string]any, name string) {
