@@ -525,3 +525,73 @@ func TestWeavrInvalidRequestsAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// Query parameters Weavr's description refuses are 400s naming the
+// parameter, on every operation of Weavr's with a query that Deputy serves:
+// each parameter broken in turn (a number outside its range or no number,
+// no boolean, no email address, a value outside its enum).
+func TestWeavrInvalidQueriesAreRefused(t *testing.T) {
+	for _, o := range weavrServed(t) {
+		var broken []url.Values
+		var names []string
+		for _, pr := range o.params {
+			p := pr.Value
+			if p.In != "query" {
+				continue
+			}
+			v := p.Schema.Value
+			if v.Type.Is("array") && v.Items != nil {
+				v = v.Items.Value
+			}
+			var bad []string
+			switch {
+			case len(v.Enum) > 0:
+				bad = append(bad, "NOT_ONE_OF_THEM")
+			case v.Type.Is("integer"):
+				bad = append(bad, "x")
+				if v.Min != nil {
+					bad = append(bad, fmt.Sprint(*v.Min-1))
+				}
+				if v.Max != nil {
+					bad = append(bad, fmt.Sprint(*v.Max+1))
+				}
+			case v.Type.Is("boolean"):
+				bad = append(bad, "maybe")
+			case v.Type.Is("string") && v.Format == "email":
+				bad = append(bad, "not-an-email")
+			}
+			for _, b := range bad {
+				broken = append(broken, url.Values{p.Name: {b}})
+				names = append(names, p.Name)
+			}
+		}
+		if len(broken) == 0 {
+			continue
+		}
+		t.Run(o.id, func(t *testing.T) {
+			e := newEnv(t)
+			f := &weavrFixture{e: e}
+			f.root = e.weavrRoot(o.path, "root@acme.test")
+			f.target = e.createUser(f.root.token, userBody("target@acme.test", core.RoleCardAssignee))
+			path, _, _ := f.request(o)
+			path, _, _ = strings.Cut(path, "?")
+			for i, q := range broken {
+				var r resp
+				if needsToken(o.security) {
+					r = e.auth(f.root.token, o.method, path+"?"+q.Encode(), nil)
+				} else {
+					r = e.key(o.method, path+"?"+q.Encode(), nil)
+				}
+				if !assert.Equal(t, http.StatusBadRequest, r.status, "%s broken: %s\nanswer: %s", names[i], q.Encode(), r.body) {
+					continue
+				}
+				named := false
+				for _, fe := range r.invalidFields(t) {
+					name, _, _ := strings.Cut(fe, ":")
+					named = named || name == names[i]
+				}
+				assert.True(t, named, "%s broken: %s", names[i], r.body)
+			}
+		})
+	}
+}
