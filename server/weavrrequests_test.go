@@ -595,3 +595,62 @@ func TestWeavrInvalidQueriesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// Path parameters Weavr's description refuses (an id that is no number, a
+// channel outside the enum) are 400s naming the parameter, on every
+// operation of Weavr's that Deputy serves.
+func TestWeavrInvalidPathParametersAreRefused(t *testing.T) {
+	for _, o := range weavrServed(t) {
+		var broken []string
+		for _, pr := range o.params {
+			p := pr.Value
+			if p.In != "path" {
+				continue
+			}
+			switch v := p.Schema.Value; {
+			case len(v.Enum) > 0, v.Pattern != "":
+				broken = append(broken, p.Name)
+			}
+		}
+		if len(broken) == 0 {
+			continue
+		}
+		t.Run(o.id, func(t *testing.T) {
+			e := newEnv(t)
+			f := &weavrFixture{e: e}
+			f.root = e.weavrRoot(o.path, "root@acme.test")
+			f.target = e.createUser(f.root.token, userBody("target@acme.test", core.RoleCardAssignee))
+			_, body, _ := f.request(o)
+			for _, name := range broken {
+				path := o.path
+				for _, pr := range o.params {
+					p := pr.Value
+					if p.In != "path" {
+						continue
+					}
+					val, ok := f.pathValue(p.Name)
+					if !ok {
+						val = fmt.Sprint(weavrSample{t: t, n: &f.n}.value(p.Schema, "path:"+p.Name))
+					}
+					if p.Name == name {
+						val = "NOT_ONE_OF_THEM"
+					}
+					path = strings.ReplaceAll(path, "{"+p.Name+"}", url.PathEscape(val))
+				}
+				var r resp
+				if needsToken(o.security) {
+					r = e.auth(f.root.token, o.method, "/multi"+path, body)
+				} else {
+					r = e.key(o.method, "/multi"+path, body)
+				}
+				if assert.Equal(t, http.StatusBadRequest, r.status, "%s broken: %s %s\nanswer: %s", name, o.method, path, r.body) {
+					reason := core.ReasonRegex // of an id
+					if name == "channel" {
+						reason = core.ReasonIn
+					}
+					assert.Contains(t, r.invalidFields(t), name+":"+reason, "%s", r.body)
+				}
+			}
+		})
+	}
+}
