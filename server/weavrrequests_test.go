@@ -428,6 +428,7 @@ func weavrInvalid(t *testing.T, g weavrSample, schema *openapi3.SchemaRef) (bodi
 				add(at, func(parent map[string]any, name string) { delete(parent, name) })
 			}
 			pv := p.Value
+			add(at, func(parent map[string]any, name string) { parent[name] = wrongType(pv) })
 			switch {
 			case pv.Type.Is("object"):
 				walk(p, at)
@@ -475,6 +476,18 @@ func weavrInvalid(t *testing.T, g weavrSample, schema *openapi3.SchemaRef) (bodi
 	}
 	walk(schema, nil)
 	return bodies, fields
+}
+
+// wrongType is a value of another JSON type than s's: not a number for a
+// string, which Deputy reads as its text as Weavr's mapper does (README).
+func wrongType(s *openapi3.Schema) any {
+	switch {
+	case s.Type.Is("string"):
+		return true
+	case s.Type.Is("array"):
+		return "x"
+	}
+	return []any{"x"}
 }
 
 // Requests Weavr's description refuses are 400s naming the field, on every
