@@ -703,3 +703,24 @@ func TestConsumerNameFollowsItsRootUser(t *testing.T) {
 	require.Equal(t, http.StatusOK, u.status, "%s", u.body)
 	assert.Equal(t, []any{"Grace Murray"}, names())
 }
+
+// The conflicts of Weavr's corporateUpdate and consumerUpdate: a root user's
+// new email another user holds, and a fourth new mobile, answer 409 with
+// their errorCode from Weavr's enum (the validator holds the bodies to it).
+func TestIdentityUpdateConflicts(t *testing.T) {
+	for _, path := range []string{"/multi/corporates", "/multi/consumers"} {
+		t.Run(path, func(t *testing.T) {
+			e := newEnv(t)
+			root := e.weavrRoot(strings.TrimPrefix(path, "/multi"), "root@acme.test")
+			other := e.adminRoot("other@acme.test")
+			wantConflict(t, e.auth(root.token, "PATCH", path, map[string]any{"email": other.email}), "EMAIL_NOT_UNIQUE")
+			for i, n := range []string{"7700900001", "7700900002", "7700900003"} {
+				r := e.auth(root.token, "PATCH", path, map[string]any{"mobile": map[string]any{"countryCode": "+44", "number": n}})
+				require.Equal(t, http.StatusOK, r.status, "change %d: %s", i+1, r.body)
+				e.stepUp(root.token) // a new mobile needs enrolling again
+			}
+			r := e.auth(root.token, "PATCH", path, map[string]any{"mobile": map[string]any{"countryCode": "+44", "number": "7700900004"}})
+			wantConflict(t, r, "MOBILE_NO_CHANGE_LIMIT_EXCEEDED", "a fourth change")
+		})
+	}
+}
