@@ -667,3 +667,44 @@ func TestWeavrInvalidPathParametersAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// Every Weavr operation Deputy serves with an idempotency-ref replays its
+// first success to the same ref and payload, and refuses the same ref with
+// another payload (GUIDE, "Behaviour users rely on").
+func TestWeavrIdempotencyRefsReplay(t *testing.T) {
+	for _, o := range weavrServed(t) {
+		declared := false
+		for _, pr := range o.params {
+			declared = declared || (pr.Value.In == "header" && pr.Value.Name == "idempotency-ref")
+		}
+		if !declared {
+			continue
+		}
+		t.Run(o.id, func(t *testing.T) {
+			e := newEnv(t)
+			f := &weavrFixture{e: e}
+			f.root = e.weavrRoot(o.path, "root@acme.test")
+			f.target = e.createUser(f.root.token, userBody("target@acme.test", core.RoleCardAssignee))
+			path, body, headers := f.request(o)
+			send := func(body any) resp {
+				if needsToken(o.security) {
+					return e.auth(f.root.token, o.method, path, body, headers...)
+				}
+				return e.key(o.method, path, body, headers...)
+			}
+			first := send(body)
+			if first.status >= 300 {
+				t.Skipf("the fullest request is refused here: %d %s", first.status, first.body)
+			}
+			again := send(body)
+			assert.Equal(t, first.status, again.status, "%s", again.body)
+			assert.Equal(t, string(first.body), string(again.body))
+			if m, ok := body.(map[string]any); ok {
+				changed := asJSON(t, m).(map[string]any)
+				changed["weavrUnknown"] = true // any other payload
+				r := send(changed)
+				assert.Equal(t, http.StatusBadRequest, r.status, "same ref, other payload: %s", r.body)
+			}
+		})
+	}
+}
