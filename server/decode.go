@@ -63,7 +63,61 @@ func decodeJSON(body []byte, v any) error {
 	if err := checkJSONText(body); err != nil {
 		return err
 	}
+	if err := checkEmpty(body, reflect.TypeOf(v)); err != nil {
+		return err
+	}
 	return checkText(reflect.ValueOf(v), "")
+}
+
+// checkEmpty refuses an empty string sent for a field of t tagged
+// `empty:"REASON"`: an optional field whose Weavr schema (a pattern or a
+// minimum length) refuses "", which the handlers' checks, seeing a plain
+// string, cannot tell from an absent one. The answer names the field with
+// REASON.
+func checkEmpty(body []byte, t reflect.Type) error {
+	var doc any
+	if json.Unmarshal(body, &doc) != nil {
+		return nil // the decoder has already said why
+	}
+	return emptyIn(doc, t, "")
+}
+
+func emptyIn(val any, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch x := val.(type) {
+	case map[string]any:
+		if t.Kind() != reflect.Struct {
+			return nil
+		}
+		for _, sf := range reflect.VisibleFields(t) {
+			name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+			if !sf.IsExported() || name == "" || name == "-" {
+				continue
+			}
+			e, ok := x[name]
+			if !ok {
+				continue
+			}
+			at := joinPath(path, name)
+			if reason := sf.Tag.Get("empty"); reason != "" && e == "" {
+				return core.Invalid(at, reason)
+			}
+			if err := emptyIn(e, sf.Type, at); err != nil {
+				return err
+			}
+		}
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, e := range x {
+				if err := emptyIn(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // coerceNumbers returns body with every JSON number that lands in a string of

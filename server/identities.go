@@ -57,9 +57,9 @@ type rootUserIn struct {
 	Email       string      `json:"email"`
 	Mobile      *mobileJSON `json:"mobile"`
 	DateOfBirth *dateJSON   `json:"dateOfBirth,omitempty"`
-	Tag         string      `json:"tag,omitempty"`
-	Locale      string      `json:"locale,omitempty"`
-	Brand       string      `json:"brand,omitempty"`
+	Tag         string      `json:"tag,omitempty" empty:"REGEX"`
+	Locale      string      `json:"locale,omitempty" empty:"REGEX"`
+	Brand       string      `json:"brand,omitempty" empty:"REGEX"`
 }
 
 func (f *fields) rootUser(u *rootUserIn) {
@@ -97,10 +97,10 @@ func (u *rootUserIn) details() core.UserDetails {
 // kept verbatim in the identity's profile.
 type identityCommon struct {
 	ProfileID          string `json:"profileId,omitempty"`
-	Tag                string `json:"tag,omitempty"`
+	Tag                string `json:"tag,omitempty" empty:"REGEX"`
 	IPAddress          string `json:"ipAddress,omitempty"`
 	AcceptedTerms      *bool  `json:"acceptedTerms,omitempty"`
-	BaseCurrency       string `json:"baseCurrency,omitempty"`
+	BaseCurrency       string `json:"baseCurrency,omitempty" empty:"REGEX"`
 	FeeGroup           string `json:"feeGroup,omitempty"`
 	SourceOfFunds      string `json:"sourceOfFunds,omitempty"`
 	SourceOfFundsOther string `json:"sourceOfFundsOther,omitempty"`
@@ -155,7 +155,7 @@ type (
 	companyIn struct {
 		Type                string       `json:"type,omitempty"`
 		Name                string       `json:"name"`
-		RegistrationNumber  string       `json:"registrationNumber,omitempty"`
+		RegistrationNumber  string       `json:"registrationNumber,omitempty" empty:"SIZE"`
 		RegistrationCountry string       `json:"registrationCountry,omitempty"`
 		BusinessAddress     *addressJSON `json:"businessAddress,omitempty"`
 	}
@@ -350,7 +350,7 @@ type (
 		Occupation   string       `json:"occupation,omitempty"`
 		Address      *addressJSON `json:"address,omitempty"`
 		PlaceOfBirth string       `json:"placeOfBirth,omitempty"`
-		Nationality  string       `json:"nationality,omitempty"`
+		Nationality  string       `json:"nationality,omitempty" empty:"REGEX"`
 	}
 	consumerCreateRequest struct {
 		identityCommon
@@ -462,17 +462,17 @@ type rootPatchRequest struct {
 	Email              *string     `json:"email"`
 	Mobile             *mobileJSON `json:"mobile"`
 	DateOfBirth        *dateJSON   `json:"dateOfBirth"`
-	UserTag            *string     `json:"userTag"`
-	Locale             *string     `json:"locale"`
-	Brand              *string     `json:"brand"`
+	UserTag            *string     `json:"userTag" empty:"REGEX"`
+	Locale             *string     `json:"locale" empty:"REGEX"`
+	Brand              *string     `json:"brand" empty:"REGEX"`
 	ResetMobileCounter *bool       `json:"resetMobileCounter"`
 }
 
 // identityPatch holds the identity's own fields both update requests share,
 // kept in its profile; only those present change.
 type identityPatch struct {
-	Tag                *string `json:"tag"`
-	BaseCurrency       *string `json:"baseCurrency"`
+	Tag                *string `json:"tag" empty:"REGEX"`
+	BaseCurrency       *string `json:"baseCurrency" empty:"REGEX"`
 	FeeGroup           *string `json:"feeGroup"`
 	SourceOfFunds      *string `json:"sourceOfFunds"`
 	SourceOfFundsOther *string `json:"sourceOfFundsOther"`
@@ -569,7 +569,7 @@ type consumerPatchRequest struct {
 	rootPatchRequest
 	identityPatch
 	Address      *addressJSON `json:"address"`
-	Nationality  *string      `json:"nationality"`
+	Nationality  *string      `json:"nationality" empty:"REGEX"`
 	Occupation   *string      `json:"occupation"`
 	PlaceOfBirth *string      `json:"placeOfBirth"`
 }

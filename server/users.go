@@ -48,10 +48,10 @@ type userCreateRequest struct {
 	Email              string      `json:"email"`
 	Mobile             *mobileJSON `json:"mobile,omitempty"`
 	DateOfBirth        *dateJSON   `json:"dateOfBirth,omitempty"`
-	Tag                string      `json:"tag,omitempty"`
-	CountryOfResidence string      `json:"countryOfResidence,omitempty"`
-	Locale             string      `json:"locale,omitempty"`
-	Brand              string      `json:"brand,omitempty"`
+	Tag                string      `json:"tag,omitempty" empty:"REGEX"`
+	CountryOfResidence string      `json:"countryOfResidence,omitempty" empty:"REGEX"`
+	Locale             string      `json:"locale,omitempty" empty:"REGEX"`
+	Brand              string      `json:"brand,omitempty" empty:"REGEX"`
 	Roles              []string    `json:"roles,omitempty"`
 }
 
@@ -239,9 +239,9 @@ type userPatchRequest struct {
 	Email       *string     `json:"email"`
 	Mobile      *mobileJSON `json:"mobile"`
 	DateOfBirth *dateJSON   `json:"dateOfBirth"`
-	Tag         *string     `json:"tag"`
-	Locale      *string     `json:"locale"`
-	Brand       *string     `json:"brand"`
+	Tag         *string     `json:"tag" empty:"REGEX"`
+	Locale      *string     `json:"locale" empty:"REGEX"`
+	Brand       *string     `json:"brand" empty:"REGEX"`
 	Roles       *[]string   `json:"roles"`
 }
 

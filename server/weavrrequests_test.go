@@ -460,6 +460,7 @@ func weavrInvalid(t *testing.T, g weavrSample, schema *openapi3.SchemaRef) (bodi
 			case pv.Type.Is("string") && pv.Format == "email":
 				add(at, func(parent map[string]any, name string) { parent[name] = "not-an-email" })
 			case pv.Type.Is("string"):
+				add(at, func(parent map[string]any, name string) { parent[name] = "" })
 				if pv.Pattern != "" {
 					add(at, func(parent map[string]any, name string) { parent[name] = "!" })
 				}
