@@ -142,6 +142,7 @@ func TestRootUsersVerifyTheirEmail(t *testing.T) {
 	wantNoContent(t, e.key("POST", "/multi/corporates/verification/email/verify", map[string]any{"email": "ada@acme.test", "verificationCode": 123456}))
 	assert.True(t, verified(corpID))
 
+	wantNoContent(t, e.key("POST", "/multi/consumers/verification/email/send", map[string]any{"email": "grace@home.test"}))
 	wantNoContent(t, e.sendEmailCode("grace@home.test"), "the users' operation takes a root user's email")
 	wantNoContent(t, e.key("POST", "/multi/consumers/verification/email/verify", map[string]any{"email": "grace@home.test", "verificationCode": sandboxCode}))
 	assert.True(t, verified(consID))
