@@ -143,9 +143,11 @@ func (s *Sender) post(ctx context.Context, body string) (retry bool, err error) 
 	case res.StatusCode >= 200 && res.StatusCode < 300:
 		return false, nil
 	case res.StatusCode >= 500 || res.StatusCode == http.StatusTooManyRequests:
-		return true, fmt.Errorf("gateway answered %s", res.Status)
+		return true, fmt.Errorf("gateway answered %d", res.StatusCode)
 	default:
-		return false, fmt.Errorf("gateway refused the message: %s", res.Status)
+		// The status code alone: the gateway's reason phrase is its own text,
+		// unbounded and unescaped, and this error goes to the logs.
+		return false, fmt.Errorf("gateway refused the message: %d", res.StatusCode)
 	}
 }
 

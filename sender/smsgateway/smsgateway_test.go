@@ -1,9 +1,13 @@
 package smsgateway
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -95,6 +99,33 @@ func TestClientErrorsAreNotRetried(t *testing.T) {
 	require.ErrorContains(t, err, "refused")
 	assert.Len(t, g.forms, 1)
 	assert.Empty(t, *waits)
+}
+
+// A gateway's reason phrase is its own text: an escape sequence or a long
+// line in it never reaches the error, which the logs print.
+func TestErrorsCarryNoReasonPhrase(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	reason := "Bad \x1b[2J\x1b]52;c;ZXZpbA==\x07" + strings.Repeat("x", 10_000)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_, _ = http.ReadRequest(bufio.NewReader(c))
+				fmt.Fprintf(c, "HTTP/1.1 400 %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", reason)
+			}()
+		}
+	}()
+	s, err := New(Config{URL: "http://" + ln.Addr().String() + "/send"})
+	require.NoError(t, err)
+	err = s.SendSMS(context.Background(), msg)
+	require.Error(t, err)
+	assert.True(t, strings.HasSuffix(err.Error(), "gateway refused the message: 400"), err.Error())
 }
 
 func TestTimeoutCountsAsRetryable(t *testing.T) {
