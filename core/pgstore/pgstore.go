@@ -53,6 +53,7 @@ type Store struct {
 	// them is due, closing whether Close has begun.
 	parked            chan parkedConn
 	sweeping, closing atomic.Bool
+	locks             leaderLocks // the advisory locks of background work (leader.go)
 }
 
 var _ core.Store = (*Store)(nil)
@@ -89,6 +90,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 
 // Close closes every connection of the pool; it waits for those in use.
 func (s *Store) Close() error {
+	s.locks.close()
 	s.closeParked()
 	s.pool.Close()
 	return nil
