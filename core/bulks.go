@@ -257,8 +257,11 @@ type BulkOpFilter struct {
 }
 
 // BulkOperations returns a page of a bulk's operations matching f, each
-// with its status as StatusOf says, and how many match in all. Without a
-// filter it reads the page alone; with a status, every operation.
+// with its status as StatusOf says, and how many match in all (the bulk's
+// counts, StatusCounts). It reads the page alone, or, for COMPLETED and
+// FAILED, the settled operations up to the page's last a chunk at a time
+// (statusSpan), holding one chunk: never every operation of a bulk of
+// 10,000 at once, and only those it may need.
 func (s *Service) BulkOperations(ctx context.Context, c *Caller, id string, f BulkOpFilter) ([]*BulkOperation, int, error) {
 	if err := require(c, PermBulksGetOperations); err != nil {
 		return nil, 0, err
@@ -274,41 +277,38 @@ func (s *Service) BulkOperations(ctx context.Context, c *Caller, id string, f Bu
 		if err != nil {
 			return err
 		}
-		from, limit := 1, 0
-		switch {
-		case f.Seq < 0:
-			return nil // a sequence no operation has
-		case f.Seq != 0:
-			from, limit = f.Seq, 1
-		case f.Status == "": // a page of them all: read only the page
-			count = b.Count
-			if f.Offset >= b.Count {
-				return nil // past the last: nothing to read (and no sequence number past 2^31 to ask for)
+		if f.Seq != 0 {
+			if f.Seq < 0 {
+				return nil // a sequence no operation has
 			}
-			if page, err = tx.BulkOperations(id, 1+f.Offset, f.Limit); err != nil {
+			ops, err := tx.BulkOperations(id, f.Seq, 1)
+			if err != nil {
 				return err
 			}
-			for _, op := range page {
-				op.Status = b.StatusOf(op)
+			for _, op := range ops {
+				if op.Status = b.StatusOf(op); op.Seq == f.Seq && (f.Status == "" || op.Status == f.Status) {
+					if count >= f.Offset && len(page) < f.Limit {
+						page = append(page, op)
+					}
+					count++
+				}
 			}
 			return nil
 		}
-		ops, err := tx.BulkOperations(id, from, limit)
-		if err != nil {
+		from, to, n := b.statusSpan(f.Status)
+		count = n
+		if f.Offset >= n {
+			return nil // past the last: nothing to read (and no sequence number past 2^31 to ask for)
+		}
+		if to-from+1 == n { // every operation of the span matches: read the page alone
+			_, err := keepMatching(tx, b, f.Status, from+f.Offset, min(f.Limit, n-f.Offset), 0, f.Limit, &page)
 			return err
 		}
-		for _, op := range ops {
-			if f.Seq != 0 && op.Seq != f.Seq {
-				continue
+		skip := f.Offset
+		for next := from; next <= to && len(page) < f.Limit && f.Offset+len(page) < n; next += maxBulkList {
+			if skip, err = keepMatching(tx, b, f.Status, next, min(maxBulkList, to-next+1), skip, f.Limit, &page); err != nil {
+				return err
 			}
-			op.Status = b.StatusOf(op)
-			if f.Status != "" && op.Status != f.Status {
-				continue
-			}
-			if count >= f.Offset && len(page) < f.Limit {
-				page = append(page, op)
-			}
-			count++
 		}
 		return nil
 	})
@@ -316,6 +316,62 @@ func (s *Service) BulkOperations(ctx context.Context, c *Caller, id string, f Bu
 		return nil, 0, internal("list bulk operations", err)
 	}
 	return page, count, nil
+}
+
+// keepMatching reads limit operations of b from sequence from and appends
+// to page those whose status is st (any, if ""), after skipping skip of
+// them, until page holds want; it returns how many are still to be skipped.
+func keepMatching(tx ReadTx, b *Bulk, st BulkOpStatus, from, limit, skip, want int, page *[]*BulkOperation) (int, error) {
+	ops, err := tx.BulkOperations(b.ID, from, limit)
+	if err != nil {
+		return skip, err
+	}
+	for _, op := range ops {
+		if op.Status = b.StatusOf(op); st != "" && op.Status != st {
+			continue
+		}
+		switch {
+		case skip > 0:
+			skip--
+		case len(*page) < want:
+			*page = append(*page, op)
+		}
+	}
+	return skip, nil
+}
+
+// statusSpan is where b's operations in status st ("" for any) lie: within
+// sequences from to to, n of them. Operations settle in order (settleBulkStep),
+// so the first Done are COMPLETED or FAILED, in any mix, and every one after
+// them is RUNNING (the next, while the bulk runs), CANCELLED (once it is
+// final) or SUBMITTED: a span each of those holds whole.
+func (b *Bulk) statusSpan(st BulkOpStatus) (from, to, n int) {
+	done, rest := b.Done(), b.Count-b.Done()
+	running := b.State == BulkRunning && rest > 0
+	switch st {
+	case "":
+		return 1, b.Count, b.Count
+	case BulkOpCompleted:
+		return 1, done, b.Completed
+	case BulkOpFailed:
+		return 1, done, b.Failed
+	case BulkOpRunning:
+		if running {
+			return done + 1, done + 1, 1
+		}
+	case BulkOpCancelled:
+		if b.Final() {
+			return done + 1, b.Count, rest
+		}
+	case BulkOpSubmitted:
+		switch {
+		case running:
+			return done + 2, b.Count, rest - 1
+		case !b.Final():
+			return done + 1, b.Count, rest
+		}
+	}
+	return 1, 0, 0
 }
 
 // StatusOf is an operation's status as the API shows it: its own once

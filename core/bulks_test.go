@@ -781,3 +781,116 @@ func (e *coreEnv) runBulkMeanwhile(runner *core.Caller, role core.Role, meanwhil
 	require.Nil(e.t, hooked.hook.Load(), "meanwhile ran")
 	return e.bulkRecord(b.ID)
 }
+
+// opCountingStore counts the bulk operations its Views read.
+type opCountingStore struct {
+	core.Store
+	read *atomic.Int64
+}
+
+type opCountingTx struct {
+	core.ReadTx
+	read *atomic.Int64
+}
+
+func (s opCountingStore) View(ctx context.Context, fn func(core.ReadTx) error) error {
+	return s.Store.View(ctx, func(tx core.ReadTx) error { return fn(opCountingTx{tx, s.read}) })
+}
+
+func (t opCountingTx) BulkOperations(bulkID string, from, limit int) ([]*core.BulkOperation, error) {
+	ops, err := t.ReadTx.BulkOperations(bulkID, from, limit)
+	t.read.Add(int64(len(ops)))
+	return ops, err
+}
+
+// A page of a bulk's operations filtered by status is the page of the
+// unfiltered list that has that status, with their number as the count;
+// it reads no more than the page for the statuses that a bulk's order
+// places together (SUBMITTED, RUNNING, CANCELLED), and for COMPLETED and
+// FAILED, which only settled operations have in any mix, no operation a
+// chunk past the page's last. A listing by status used to read and decode
+// every operation of the bulk (10,000 of them) at once, at every call,
+// without a budget.
+func TestBulkOperationsByStatusReadThePage(t *testing.T) {
+	e := newCoreEnv(t)
+	c := e.steppedUpRoot(e.prog, "root@example.com")
+	const n = 300
+	run := func(prefix string, mode core.BulkMode, fail ...int) string {
+		users := newUsers(prefix, n)
+		for _, i := range fail {
+			users[i].Roles = []core.Role{"NO_SUCH_ROLE"}
+		}
+		b, err := e.svc.SubmitUserCreateBulk(e.ctx, c, users)
+		require.NoError(t, err)
+		if mode != "" {
+			require.NoError(t, e.svc.ExecuteBulk(e.ctx, c, b.ID, mode))
+			require.NoError(t, e.svc.ProcessBulks(e.ctx))
+		}
+		return b.ID
+	}
+	// setState moves a bulk, as if it were still running or paused there.
+	setState := func(id string, st core.BulkState) {
+		require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error {
+			b, err := tx.Bulk(id)
+			if err != nil {
+				return err
+			}
+			b.State, b.FinishedAt = st, time.Time{}
+			return tx.UpdateBulk(b)
+		}))
+	}
+	bulks := map[string]string{
+		"submitted": run("a", ""),
+		"finished":  run("b", core.BulkContinue, 3, 150, 151, 298),
+		"stopped":   run("c", core.BulkStop, 1, 2, 120),
+		"running":   run("d", core.BulkStop, 5, 130),
+		"paused":    run("e", core.BulkStop, 0, 99),
+		"cancelled": run("f", ""),
+		"completed": run("g", core.BulkContinue),
+	}
+	setState(bulks["running"], core.BulkRunning)
+	setState(bulks["paused"], core.BulkPaused)
+	require.NoError(t, e.svc.CancelBulk(e.ctx, c, bulks["cancelled"]))
+
+	read := &atomic.Int64{}
+	counted, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams}, opCountingStore{e.store, read},
+		core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
+	require.NoError(t, err)
+	for name, id := range bulks {
+		all, total, err := e.svc.BulkOperations(e.ctx, c, id, core.BulkOpFilter{Limit: 100})
+		require.NoError(t, err)
+		require.Equal(t, n, total)
+		for offset := 100; offset < n; offset += 100 {
+			more, _, err := e.svc.BulkOperations(e.ctx, c, id, core.BulkOpFilter{Offset: offset, Limit: 100})
+			require.NoError(t, err)
+			all = append(all, more...)
+		}
+		require.Len(t, all, n)
+		for _, st := range []core.BulkOpStatus{core.BulkOpSubmitted, core.BulkOpRunning, core.BulkOpCompleted, core.BulkOpFailed, core.BulkOpCancelled} {
+			want := []int{}
+			for _, op := range all {
+				if op.Status == st {
+					want = append(want, op.Seq)
+				}
+			}
+			for _, p := range []struct{ offset, limit int }{{0, 100}, {1, 3}, {2, 100}, {97, 5}, {250, 100}, {n, 10}} {
+				read.Store(0)
+				page, count, err := counted.BulkOperations(e.ctx, c, id, core.BulkOpFilter{Status: st, Offset: p.offset, Limit: p.limit})
+				require.NoError(t, err)
+				what := fmt.Sprintf("%s bulk, %s, offset %d, limit %d", name, st, p.offset, p.limit)
+				assert.Equal(t, len(want), count, what)
+				got := []int{}
+				for _, op := range page {
+					assert.Equal(t, st, op.Status, what)
+					got = append(got, op.Seq)
+				}
+				assert.Equal(t, want[min(p.offset, len(want)):min(p.offset+p.limit, len(want))], got, what)
+				bound := int64(len(got))
+				if (st == core.BulkOpCompleted || st == core.BulkOpFailed) && len(got) > 0 {
+					bound = int64(got[len(got)-1] + 100)
+				}
+				assert.LessOrEqual(t, read.Load(), bound, "operations read: %s", what)
+			}
+		}
+	}
+}
