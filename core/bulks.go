@@ -563,23 +563,37 @@ func (s *Service) RunBulks(ctx context.Context, tick time.Duration) {
 }
 
 // ProcessBulks runs every RUNNING bulk until none is left running, on one
-// replica at a time. The bulks take turns, a chunk each, so that one of
-// 10,000 operations does not hold up those submitted after it (by another
-// identity, perhaps of another programme) until it ends. It stops at the
-// first error of the store, leaving the bulk where it was.
+// replica at a time. The identities take turns, a chunk of one of their
+// bulks each, and an identity's bulks take turns in its own: so neither a
+// bulk of 10,000 operations nor an identity running the 100 bulks it keeps
+// holds up the bulks of another identity, perhaps of another programme,
+// until they end. It stops at the first error of the store, leaving the
+// bulk where it was.
 func (s *Service) ProcessBulks(ctx context.Context) error {
 	return s.lead(ctx, "bulks", func(ctx context.Context) error {
+		turns := map[string]int{} // turns each identity has had
 		for ctx.Err() == nil {
 			var running []*Bulk
 			err := s.store.View(ctx, func(tx ReadTx) error {
 				var err error
-				running, err = tx.RunningBulks(maxBulkList)
+				running, err = tx.RunningBulks(0)
 				return err
 			})
 			if err != nil || len(running) == 0 {
 				return internal("running bulks", err)
 			}
+			var order []string
+			byIdentity := map[string][]*Bulk{}
 			for _, b := range running {
+				if byIdentity[b.IdentityID] == nil {
+					order = append(order, b.IdentityID)
+				}
+				byIdentity[b.IdentityID] = append(byIdentity[b.IdentityID], b)
+			}
+			for _, identity := range order {
+				bs := byIdentity[identity]
+				b := bs[turns[identity]%len(bs)]
+				turns[identity]++
 				if err := s.runBulkChunk(ctx, b.ID); err != nil {
 					return err
 				}

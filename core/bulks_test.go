@@ -149,6 +149,65 @@ func TestBulksTakeTurns(t *testing.T) {
 	assert.LessOrEqual(t, longBefore, 2*64, "the short bulk waited for at most two of the long one's chunks")
 }
 
+// The bulks of one identity take one turn between them, each in its turn:
+// an identity that runs many bulks at once (up to the 100 it keeps) holds
+// up another's bulk, executed after them, for one chunk, not one chunk of
+// each of its own, and none of its bulks waits for another to end; the
+// runner took the first 100 running bulks, a chunk each, so an identity with
+// 100 running bulks of invites held every other identity's and programme's
+// bulk back until one of its own ended, long enough for their sessions to
+// idle out and pause them SESSION_ENDED.
+func TestBulksTakeTurnsPerIdentity(t *testing.T) {
+	e := newCoreEnv(t)
+	many, short := e.steppedUpRoot(e.prog, "many@example.com"), e.steppedUpRoot(e.prog, "short@example.com")
+	const bulks, n = 4, 65 // two chunks each
+	var ids []string
+	for i := range bulks {
+		b, err := e.svc.SubmitUserCreateBulk(e.ctx, many, newUsers(fmt.Sprintf("many%d-", i), n))
+		require.NoError(t, err)
+		require.NoError(t, e.svc.ExecuteBulk(e.ctx, many, b.ID, ""))
+		ids = append(ids, b.ID)
+	}
+	sb, err := e.svc.SubmitUserCreateBulk(e.ctx, short, newUsers("short", 1))
+	require.NoError(t, err)
+	require.NoError(t, e.svc.ExecuteBulk(e.ctx, short, sb.ID, ""))
+	require.NoError(t, e.svc.ProcessBulks(e.ctx))
+	for _, id := range ids {
+		assert.Equal(t, []core.BulkOpCount{{Status: core.BulkOpCompleted, Count: n}}, e.bulkRecord(id).StatusCounts())
+	}
+	assert.Equal(t, []core.BulkOpCount{{Status: core.BulkOpCompleted, Count: 1}}, e.bulkRecord(sb.ID).StatusCounts())
+
+	manyBefore := -1      // the many bulks' creations committed before the short one's
+	var prefixes []string // of the emails the many bulks created, in order
+	require.NoError(t, e.store.View(e.ctx, func(tx core.ReadTx) error {
+		for after := uint64(0); ; {
+			es, err := tx.AuditEvents(e.prog.ID, after, 1000)
+			if err != nil || len(es) == 0 {
+				return err
+			}
+			for _, ev := range es {
+				switch {
+				case ev.Action != "user.create":
+				case ev.Actor == short.User.ID:
+					manyBefore = len(prefixes)
+				case ev.Actor == many.User.ID:
+					u, err := tx.User(ev.Subject)
+					if err != nil {
+						return err
+					}
+					prefixes = append(prefixes, u.Email[:len("many0-")])
+				}
+			}
+			after = es[len(es)-1].Seq
+		}
+	}))
+	assert.Equal(t, 64, manyBefore, "the short bulk waited for one chunk of the identity's bulks")
+	require.Len(t, prefixes, bulks*n)
+	for i := range bulks {
+		assert.Equal(t, fmt.Sprintf("many%d-", i), prefixes[i*64], "the identity's bulks take turns: chunk %d", i)
+	}
+}
+
 // An identity keeps 100 bulks: one more removes the oldest that finished,
 // with its operations; when none has finished, the submission is refused.
 func TestBulksKeptPerIdentity(t *testing.T) {
