@@ -3,6 +3,7 @@ package server
 import (
 	"math"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/deputyhq/deputy/core"
@@ -63,10 +64,15 @@ var roleNames = func() []string {
 	return out
 }()
 
-// roles checks a role list against the predefined roles.
+// roles checks a role list against the predefined roles and keeps each
+// once, as core does (a role listed twice grants nothing more), so that
+// what a bulk stores of a row is no bigger than the user it asks for.
 func (f *fields) roles(field string, rs []string) []core.Role {
 	var out []core.Role
 	for _, r := range rs {
+		if slices.Contains(out, core.Role(r)) {
+			continue
+		}
 		f.oneOf(field, r, roleNames...)
 		if r == "" {
 			f.add(field, core.ReasonIn, roleNames...)
