@@ -217,15 +217,29 @@ func (t *tx) run(fn func() error) error {
 	return t.commit()
 }
 
-// unreachable marks err core.ErrUnreachable when it is not PostgreSQL's
-// answer but a failure to reach it (no connection, a connection cut), and
-// the caller's context is still alive.
+// unreachable marks err core.ErrUnreachable when it is a failure to reach
+// PostgreSQL (no connection, a connection cut) or PostgreSQL's refusal to
+// serve a connection for now (gone), and the caller's context is still alive.
 func unreachable(ctx context.Context, err error) error {
 	var pgErr *pgconn.PgError
-	if err == nil || ctx.Err() != nil || errors.As(err, &pgErr) || errors.Is(err, core.ErrNoSpace) {
+	if err == nil || ctx.Err() != nil || errors.As(err, &pgErr) && !gone(pgErr) || errors.Is(err, core.ErrNoSpace) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", core.ErrUnreachable, err)
+}
+
+// gone reports whether PostgreSQL's answer ends or refuses a connection for
+// a while, not for what was asked: a connection exception (class 08), no
+// connection slot left (53300: more replicas' pools than max_connections,
+// or a role's connection limit), or a server shutting down, restarting or
+// failing over (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03
+// cannot_connect_now). A retry later may well succeed.
+func gone(pgErr *pgconn.PgError) bool {
+	switch pgErr.Code {
+	case "53300", "57P01", "57P02", "57P03":
+		return true
+	}
+	return strings.HasPrefix(pgErr.Code, "08")
 }
 
 // retryable reports whether err is a failure to serialize, a deadlock or an

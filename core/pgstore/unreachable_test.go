@@ -1,0 +1,100 @@
+package pgstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	neturl "net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/core/pgstore"
+)
+
+// TestTerminatedConnections: when PostgreSQL ends the pool's connections
+// (a restart, a failover, pg_terminate_backend), the Updates and Views that
+// meet them fail with core.ErrUnreachable (a 503 with Retry-After, and a
+// retry with the same idempotency-ref tells), not with PostgreSQL's FATAL
+// 57P01 as an unknown error (a 500); and the store recovers by itself.
+func TestTerminatedConnections(t *testing.T) {
+	url := migrated.Copy(t)
+	s, err := pgstore.Open(t.Context(), url, pgstore.Options{MaxConns: 4})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	put := func() error {
+		return s.Update(t.Context(), func(tx core.Tx) error { return tx.PutMeta("k", []byte("v")) })
+	}
+	view := func() error {
+		return s.View(t.Context(), func(tx core.ReadTx) error { _, err := tx.Meta("k"); return err })
+	}
+	require.NoError(t, put())
+	require.NoError(t, view())
+	admin, err := pgx.Connect(t.Context(), url)
+	require.NoError(t, err)
+	defer admin.Close(t.Context())
+	terminate := func() {
+		_, err := admin.Exec(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid()`)
+		require.NoError(t, err)
+	}
+	for _, op := range []func() error{put, view} {
+		terminate()
+		if err := op(); err != nil {
+			assert.ErrorIs(t, err, core.ErrUnreachable)
+		}
+	}
+	require.NoError(t, put(), "recovered")
+	require.NoError(t, view(), "recovered")
+}
+
+// TestTooManyConnections: a database that refuses a new connection for want
+// of slots (53300, too_many_connections: more replicas than
+// max_connections, or a role's connection limit) is unreachable for now, a
+// 503, not an unknown error.
+func TestTooManyConnections(t *testing.T) {
+	url := migrated.Copy(t)
+	admin, err := pgx.Connect(t.Context(), url)
+	require.NoError(t, err)
+	defer admin.Close(t.Context())
+	role := "limited_" + strings.ToLower(rand.Text()[:8])
+	// A superuser is exempt from connection limits.
+	for _, sql := range []string{
+		`CREATE ROLE ` + role + ` LOGIN PASSWORD 'pw' CONNECTION LIMIT 1`,
+		`GRANT ALL ON SCHEMA public TO ` + role,
+		`GRANT ALL ON ALL TABLES IN SCHEMA public TO ` + role,
+		`GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO ` + role,
+	} {
+		_, err = admin.Exec(t.Context(), sql)
+		require.NoError(t, err)
+	}
+	t.Cleanup(func() {
+		_, _ = admin.Exec(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, role)
+	})
+	u, err := neturl.Parse(url)
+	require.NoError(t, err)
+	u.User = neturl.UserPassword(role, "pw")
+	s, err := pgstore.Open(t.Context(), u.String(), pgstore.Options{MaxConns: 2})
+	require.NoError(t, err)
+	defer s.Close()
+	// Another process takes the role's one connection.
+	_, err = admin.Exec(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, role)
+	require.NoError(t, err)
+	cfg, err := pgx.ParseConfig(u.String())
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		hold, err := pgx.ConnectConfig(t.Context(), cfg)
+		if err == nil {
+			t.Cleanup(func() { hold.Close(context.Background()) })
+		}
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond)
+	for range 3 {
+		err := s.Update(t.Context(), func(tx core.Tx) error { return tx.PutMeta("k", []byte("v")) })
+		assert.ErrorIs(t, err, core.ErrUnreachable)
+	}
+}
