@@ -21,7 +21,9 @@ var (
 	// ErrUnreachable: the store could not be reached (its database is down
 	// or cut off). The change did not commit, or, when the connection broke
 	// during the commit, its outcome is unknown: a retry with the same
-	// idempotency-ref tells. Core answers ErrUnavailable.
+	// idempotency-ref tells. A store also answers it for a change that kept
+	// failing to serialize against concurrent ones until it gave up: it did
+	// not commit. Core answers ErrUnavailable.
 	ErrUnreachable = errors.New("store unreachable")
 )
 

@@ -124,8 +124,11 @@ func (s *Store) Update(ctx context.Context, fn func(core.Tx) error) error {
 		if attempt == 1 {
 			s.noteRun(code, logs, retryable(err))
 		}
-		if !retryable(err) || attempt == maxAttempts {
+		if !retryable(err) {
 			return err
+		}
+		if attempt == maxAttempts {
+			return contended(err)
 		}
 		if len(logs) > 0 {
 			return s.takeTurn(ctx, fn, logs)
@@ -247,6 +250,14 @@ func gone(pgErr *pgconn.PgError) bool {
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.Is(err, errLogQueued) || errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}
+
+// contended is the error of an Update that failed to serialize (or was a
+// deadlock's victim) maxAttempts times: it did not commit, and is
+// core.ErrUnreachable, which core answers with a 503 and Retry-After, as it
+// is no fault of the request's.
+func contended(err error) error {
+	return fmt.Errorf("%w: gave up after %d attempts: %w", core.ErrUnreachable, maxAttempts, err)
 }
 
 // storeError maps PostgreSQL's errors to core's: a full disk or quota is

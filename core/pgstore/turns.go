@@ -233,8 +233,11 @@ func alone(ctx context.Context, conn *pgx.Conn, locked *[]int32, tn *turn) error
 		t := updateTx(ctx, conn, *locked)
 		err := t.run(func() error { return tn.call(t) })
 		*locked, logs = t.locked, lockSet(logs, t.logs)
-		if !retryable(err) || attempt == maxAttempts {
+		if !retryable(err) {
 			return err
+		}
+		if attempt == maxAttempts {
+			return contended(err)
 		}
 	}
 }

@@ -98,3 +98,30 @@ func TestTooManyConnections(t *testing.T) {
 		assert.ErrorIs(t, err, core.ErrUnreachable)
 	}
 }
+
+// TestSerializationRetriesExhausted: an Update whose every run fails to
+// serialize (here another replica writes the row it read, each time) gives
+// up after its attempts with core.ErrUnreachable: the change did not
+// commit, and core answers a 503 with Retry-After, not PostgreSQL's 40001
+// as an unknown error (a 500).
+func TestSerializationRetriesExhausted(t *testing.T) {
+	stores := replicas(t, 2)
+	now := time.Now()
+	runs := 0
+	err := stores[0].Update(t.Context(), func(tx core.Tx) error {
+		runs++
+		c, _, err := tx.Counter("hot", now)
+		if err != nil {
+			return err
+		}
+		if err := stores[1].Update(t.Context(), func(tx core.Tx) error {
+			return tx.SetCounter("hot", c+100, now.Add(time.Hour))
+		}); err != nil {
+			return err
+		}
+		return tx.SetCounter("hot", c+1, now.Add(time.Hour))
+	})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, core.ErrUnreachable)
+	assert.Greater(t, runs, 1, "retried")
+}
