@@ -174,12 +174,19 @@ func (s *Service) openAnswer(rec *IdempotencyRecord) error {
 	return nil
 }
 
-// AbandonIdempotent forgets a request that failed, so that it may be
-// retried: its claim, or the answer its operation recorded before a later step
-// failed (a text message that could not be sent). A record that another run
-// of the request finished is kept.
-func (s *Service) AbandonIdempotent(ctx context.Context, call *IdempotentCall) error {
+// AbandonIdempotent forgets a request that failed with cause, so that it may
+// be retried: its claim, or the answer its operation recorded before a later
+// step failed (a text message that could not be sent). A record that another
+// run of the request finished is kept, and so is a finished one when cause
+// leaves unknown whether the operation's transaction committed (the store
+// could not tell, or the request's context ended amid it): the record
+// committed with the change, or not at all, so it is the retry's answer, and
+// forgetting it would apply the change twice.
+func (s *Service) AbandonIdempotent(ctx context.Context, call *IdempotentCall, cause error) error {
 	_, _, ours := call.Answered()
+	if outcomeUnknown(cause) {
+		ours = false
+	}
 	err := s.store.Update(ctx, func(tx Tx) error {
 		rec, err := tx.Idempotency(call.Key)
 		if errors.Is(err, ErrRecordNotFound) || (err == nil && rec.Done && !ours) {
@@ -191,4 +198,11 @@ func (s *Service) AbandonIdempotent(ctx context.Context, call *IdempotentCall) e
 		return tx.DeleteIdempotency(call.Key)
 	})
 	return internal("abandon idempotent request", err)
+}
+
+// outcomeUnknown reports whether a change that failed with err may have
+// committed all the same: its store was unreachable (a connection broken
+// amid the COMMIT), or its context ended while the COMMIT was on its way.
+func outcomeUnknown(err error) bool {
+	return errors.Is(err, ErrUnreachable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -195,4 +196,55 @@ func TestIdempotencyLateFirstRunChangesNothing(t *testing.T) {
 	assert.Equal(t, 1, count(e.auditActions(), "identity.create"), "one corporate")
 	again := e.createCorporate("slow-ref", body)
 	assert.JSONEq(t, string(r.body), string(again.body), "the record keeps the retry's answer")
+}
+
+// unknownOutcomeStore stands for a connection to the database that breaks
+// just after the server committed: once armed, the first Update that
+// commits an audit event returns core.ErrUnreachable anyway, as a store does
+// when it cannot tell whether its COMMIT went through (the client's context
+// cancelled amid the commit is the same).
+type unknownOutcomeStore struct {
+	core.Store
+	armed atomic.Bool
+	cause error
+}
+
+func (c *unknownOutcomeStore) Update(ctx context.Context, fn func(core.Tx) error) error {
+	var audited bool
+	err := c.Store.Update(ctx, func(tx core.Tx) error {
+		audited = false
+		return fn(auditSpy{tx, &audited})
+	})
+	if err == nil && audited && c.armed.CompareAndSwap(true, false) {
+		return c.cause
+	}
+	return err
+}
+
+// TestIdempotencyCommitOutcomeUnknown: for every idempotent route, the
+// operation's transaction commits but the store cannot tell (the connection
+// broke during the COMMIT, or the client went away amid it). The record was
+// finished in that transaction, so it must be kept: the retry with the same
+// ref replays the answer and the change happened once, instead of running
+// again.
+func TestIdempotencyCommitOutcomeUnknown(t *testing.T) {
+	for _, cause := range []error{fmt.Errorf("%w: connection reset", core.ErrUnreachable), context.Canceled} {
+		for _, c := range idempotentCalls {
+			t.Run(fmt.Sprintf("%s/%v", c.name, cause), func(t *testing.T) {
+				unknown := &unknownOutcomeStore{cause: cause}
+				e, _ := newEnvOverStore(t, server.Options{}, func(s core.Store) core.Store { unknown.Store = s; return unknown })
+				call := c.prepare(e)
+				before := count(e.auditActions(), c.action)
+
+				unknown.armed.Store(true)
+				lost := call("unknown-ref")
+				require.False(t, unknown.armed.Load(), "the store hid the commit")
+				require.GreaterOrEqual(t, lost.status, 500, "%s", lost.body)
+
+				retry := call("unknown-ref")
+				require.Contains(t, []int{http.StatusOK, http.StatusNoContent}, retry.status, "the retry gets the original answer: %s", retry.body)
+				assert.Equal(t, before+1, count(e.auditActions(), c.action), "the change happened once")
+			})
+		}
+	}
 }
