@@ -200,11 +200,20 @@ func shareTurns(ctx context.Context, conn *pgx.Conn, locked []int32, batch []*tu
 				outcomes[i] = err
 				continue
 			}
+			// What the functions before queued goes out with this one's
+			// first statement, and may fail there (a full disk, a value
+			// PostgreSQL refuses): then it is not this one's failure, and
+			// rolling back to this one's savepoint would undo theirs too,
+			// told they committed. The transaction fails instead.
+			t.carried = len(t.queued)
 			t.queue("SAVEPOINT turn")
 			t.known = readAhead{}
 			outcomes[i] = tn.call(t)
 			if t.retry != nil {
 				return t.retry
+			}
+			if t.carriedErr != nil {
+				return t.carriedErr
 			}
 			if outcomes[i] != nil {
 				if _, err := t.exec("ROLLBACK TO SAVEPOINT turn"); err != nil {

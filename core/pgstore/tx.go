@@ -49,6 +49,14 @@ type tx struct {
 	// logs are the lock keys of the logs the transaction appended to
 	// (logs.go); locked are those conn holds, released with the commit.
 	logs, locked []int32
+	// carried is how many of queued, from their start, an earlier function
+	// sharing the transaction queued (turns.go); flushing, whether the
+	// statements in flight carry some; carriedErr, the failure of a batch
+	// that carried some: whose write failed is unknown, so the shared
+	// transaction fails as a whole and each function runs again alone.
+	carried    int
+	flushing   bool
+	carriedErr error
 	// update is whether the transaction is an Update's, which may write.
 	update bool
 	// known is what the transaction's queries brought along (readahead.go).
@@ -123,6 +131,7 @@ func (t *tx) ahead() *pgx.Batch {
 		return nil
 	}
 	b := &pgx.Batch{}
+	t.flushing, t.carried = t.carried > 0, 0
 	if t.parked {
 		b.Queue("COMMIT")
 		t.parked = false
@@ -154,6 +163,10 @@ func (t *tx) send(b *pgx.Batch, n int, read func(pgx.BatchResults) error) error 
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
+	if err != nil && t.flushing && t.carriedErr == nil {
+		t.carriedErr = err
+	}
+	t.flushing = false
 	return err
 }
 
