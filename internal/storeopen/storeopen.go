@@ -30,7 +30,8 @@ func Open(ctx context.Context, db string) (core.Store, error) {
 }
 
 // Redacted is db fit for logs and messages: a URL's password is replaced by
-// "xxxxx" (a query's password parameter is dropped), a path is as it is.
+// "xxxxx" (a query's password parameters, sslpassword included, are
+// dropped), a path is as it is.
 func Redacted(db string) string {
 	if !IsPostgres(db) {
 		return db
@@ -39,9 +40,14 @@ func Redacted(db string) string {
 	if err != nil {
 		return "postgres://(unparsable URL)"
 	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Del("password")
+	q, dropped := u.Query(), false
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") { // password, sslpassword
+			q.Del(k)
+			dropped = true
+		}
+	}
+	if dropped {
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()

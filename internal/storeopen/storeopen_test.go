@@ -33,6 +33,8 @@ func TestRedacted(t *testing.T) {
 		{"/var/lib/deputy/deputy.db", "/var/lib/deputy/deputy.db"},
 		{"postgres://deputy:s3cret@db:5432/deputy?sslmode=verify-full", "postgres://deputy:xxxxx@db:5432/deputy?sslmode=verify-full"},
 		{"postgresql://deputy@/deputy?host=/run/postgresql&password=s3cret", "postgresql://deputy@/deputy?host=%2Frun%2Fpostgresql"},
+		{"postgres://deputy@db/deputy?sslmode=verify-full&sslkey=/k.pem&sslpassword=s3cret", "postgres://deputy@db/deputy?sslkey=%2Fk.pem&sslmode=verify-full"},
+		{"postgres://deputy@db/deputy?Password=s3cret", "postgres://deputy@db/deputy"},
 	} {
 		assert.Equal(t, c.want, storeopen.Redacted(c.db), c.db)
 	}
