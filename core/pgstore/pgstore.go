@@ -234,12 +234,14 @@ func unreachable(ctx context.Context, err error) error {
 // gone reports whether PostgreSQL's answer ends or refuses a connection for
 // a while, not for what was asked: a connection exception (class 08), no
 // connection slot left (53300: more replicas' pools than max_connections,
-// or a role's connection limit), or a server shutting down, restarting or
+// or a role's connection limit), a server shutting down, restarting or
 // failing over (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03
-// cannot_connect_now). A retry later may well succeed.
+// cannot_connect_now), or a session the server ended for idling
+// (57P05 idle_session_timeout, 25P03 idle_in_transaction_session_timeout).
+// A retry later may well succeed.
 func gone(pgErr *pgconn.PgError) bool {
 	switch pgErr.Code {
-	case "53300", "57P01", "57P02", "57P03":
+	case "53300", "57P01", "57P02", "57P03", "57P05", "25P03":
 		return true
 	}
 	return strings.HasPrefix(pgErr.Code, "08")

@@ -125,3 +125,35 @@ func TestSerializationRetriesExhausted(t *testing.T) {
 	assert.ErrorIs(t, err, core.ErrUnreachable)
 	assert.Greater(t, runs, 1, "retried")
 }
+
+// TestIdleSessionTimeout: a server that ends idle sessions
+// (idle_session_timeout, FATAL 57P05) leaves the pool holding dead
+// connections; the Update that meets one fails with core.ErrUnreachable
+// (a 503), never an unknown error, and the next one works.
+func TestIdleSessionTimeout(t *testing.T) {
+	url := migrated.Copy(t)
+	u, err := neturl.Parse(url)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("idle_session_timeout", "100")
+	u.RawQuery = q.Encode()
+	s, err := pgstore.Open(t.Context(), u.String(), pgstore.Options{MaxConns: 2})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	put := func() error {
+		return s.Update(t.Context(), func(tx core.Tx) error { return tx.PutMeta("k", []byte("v")) })
+	}
+	require.NoError(t, put())
+	admin, err := pgx.Connect(t.Context(), url)
+	require.NoError(t, err)
+	defer admin.Close(t.Context())
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, admin.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`).Scan(&n))
+		return n == 0
+	}, 10*time.Second, 10*time.Millisecond, "the server ended the idle sessions")
+	if err := put(); err != nil {
+		assert.ErrorIs(t, err, core.ErrUnreachable)
+	}
+}
