@@ -263,11 +263,18 @@ func contended(err error) error {
 }
 
 // storeError maps PostgreSQL's errors to core's: a full disk or quota is
-// core.ErrNoSpace (disk_full).
+// core.ErrNoSpace (disk_full); a server that takes no writes (25006
+// read_only_sql_transaction: a standby, as after a failover, or a database
+// made read only) is core.ErrUnreachable until the primary is back.
 func storeError(err error) error {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "53100" {
-		return fmt.Errorf("%w: %w", core.ErrNoSpace, err)
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "53100":
+			return fmt.Errorf("%w: %w", core.ErrNoSpace, err)
+		case "25006":
+			return fmt.Errorf("%w: the server takes no writes: %w", core.ErrUnreachable, err)
+		}
 	}
 	return err
 }

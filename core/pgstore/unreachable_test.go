@@ -157,3 +157,26 @@ func TestIdleSessionTimeout(t *testing.T) {
 		assert.ErrorIs(t, err, core.ErrUnreachable)
 	}
 }
+
+// TestReadOnlyServer: a server that takes no writes (a standby after a
+// failover, or default_transaction_read_only) makes an Update fail with
+// core.ErrUnreachable, a 503 to retry once the primary is back, not an
+// unknown error.
+func TestReadOnlyServer(t *testing.T) {
+	url := migrated.Copy(t)
+	s, err := pgstore.Open(t.Context(), url, pgstore.Options{MaxConns: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	admin, err := pgx.Connect(t.Context(), url)
+	require.NoError(t, err)
+	defer admin.Close(t.Context())
+	_, err = admin.Exec(t.Context(), `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = on', current_database()); END $$`)
+	require.NoError(t, err)
+	_, err = admin.Exec(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()`)
+	require.NoError(t, err)
+	for range 2 {
+		err := s.Update(t.Context(), func(tx core.Tx) error { return tx.PutMeta("k", []byte("v")) })
+		assert.ErrorIs(t, err, core.ErrUnreachable)
+	}
+}
