@@ -127,25 +127,15 @@ func TestBulksTakeTurns(t *testing.T) {
 	assert.Equal(t, []core.BulkOpCount{{Status: core.BulkOpCompleted, Count: n}}, e.bulkRecord(lb.ID).StatusCounts())
 	assert.Equal(t, []core.BulkOpCount{{Status: core.BulkOpCompleted, Count: 1}}, e.bulkRecord(sb.ID).StatusCounts())
 
-	var longBefore int // the long bulk's creations committed before the short one's
-	require.NoError(t, e.store.View(e.ctx, func(tx core.ReadTx) error {
-		for after := uint64(0); ; {
-			es, err := tx.AuditEvents(e.prog.ID, after, 1000)
-			if err != nil || len(es) == 0 {
-				return err
-			}
-			for _, ev := range es {
-				switch {
-				case ev.Action != "user.create":
-				case ev.Actor == short.User.ID:
-					return nil
-				case ev.Actor == long.User.ID:
-					longBefore++
-				}
-			}
-			after = es[len(es)-1].Seq
+	longBefore := 0 // the long bulk's creations committed before the short one's
+	for _, c := range e.userCreations(t) {
+		if c.Actor == short.User.ID {
+			break
 		}
-	}))
+		if c.Actor == long.User.ID {
+			longBefore++
+		}
+	}
 	assert.LessOrEqual(t, longBefore, 2*64, "the short bulk waited for at most two of the long one's chunks")
 }
 
@@ -179,6 +169,29 @@ func TestBulksTakeTurnsPerIdentity(t *testing.T) {
 
 	manyBefore := -1      // the many bulks' creations committed before the short one's
 	var prefixes []string // of the emails the many bulks created, in order
+	for _, c := range e.userCreations(t) {
+		switch c.Actor {
+		case short.User.ID:
+			manyBefore = len(prefixes)
+		case many.User.ID:
+			prefixes = append(prefixes, c.Email[:len("many0-")])
+		}
+	}
+	assert.Equal(t, 64, manyBefore, "the short bulk waited for one chunk of the identity's bulks")
+	require.Len(t, prefixes, bulks*n)
+	for i := range bulks {
+		assert.Equal(t, fmt.Sprintf("many%d-", i), prefixes[i*64], "the identity's bulks take turns: chunk %d", i)
+	}
+}
+
+// userCreation is a user.create event of the audit log: who created whom.
+type userCreation struct{ Actor, Email string }
+
+// userCreations lists the programme's user creations in the order they
+// committed.
+func (e *coreEnv) userCreations(t *testing.T) []userCreation {
+	t.Helper()
+	var out []userCreation
 	require.NoError(t, e.store.View(e.ctx, func(tx core.ReadTx) error {
 		for after := uint64(0); ; {
 			es, err := tx.AuditEvents(e.prog.ID, after, 1000)
@@ -186,26 +199,19 @@ func TestBulksTakeTurnsPerIdentity(t *testing.T) {
 				return err
 			}
 			for _, ev := range es {
-				switch {
-				case ev.Action != "user.create":
-				case ev.Actor == short.User.ID:
-					manyBefore = len(prefixes)
-				case ev.Actor == many.User.ID:
-					u, err := tx.User(ev.Subject)
-					if err != nil {
-						return err
-					}
-					prefixes = append(prefixes, u.Email[:len("many0-")])
+				if ev.Action != "user.create" {
+					continue
 				}
+				u, err := tx.User(ev.Subject)
+				if err != nil {
+					return err
+				}
+				out = append(out, userCreation{ev.Actor, u.Email})
 			}
 			after = es[len(es)-1].Seq
 		}
 	}))
-	assert.Equal(t, 64, manyBefore, "the short bulk waited for one chunk of the identity's bulks")
-	require.Len(t, prefixes, bulks*n)
-	for i := range bulks {
-		assert.Equal(t, fmt.Sprintf("many%d-", i), prefixes[i*64], "the identity's bulks take turns: chunk %d", i)
-	}
+	return out
 }
 
 // An identity keeps 100 bulks: one more removes the oldest that finished,

@@ -328,6 +328,34 @@ func needsToken(security *openapi3.SecurityRequirements) bool {
 	return true
 }
 
+// setUp gives the fixture its root user (signed in as o's path needs) and
+// a target user, their emails tagged with tag.
+func (f *weavrFixture) setUp(o weavrOp, tag string) {
+	f.root = f.e.weavrRoot(o.path, "root"+tag+"@acme.test")
+	f.target = f.e.createUser(f.root.token, userBody("target"+tag+"@acme.test", core.RoleCardAssignee))
+}
+
+// send makes o's request to path with the credentials Deputy's description
+// asks: the root's token and the api key, or the api key alone.
+func (f *weavrFixture) send(o weavrOp, path string, body any, headers ...string) resp {
+	if needsToken(o.security) {
+		return f.e.auth(f.root.token, o.method, path, body, headers...)
+	}
+	return f.e.key(o.method, path, body, headers...)
+}
+
+// namesField reports whether a 400 names field among its invalid fields, or
+// with members, a member of it (a missing password is password.value).
+func namesField(t *testing.T, r resp, field string, members bool) bool {
+	for _, fe := range r.invalidFields(t) {
+		name, _, _ := strings.Cut(fe, ":")
+		if name == field || members && strings.HasPrefix(name, field+".") {
+			return true
+		}
+	}
+	return false
+}
+
 func TestWeavrFullestRequestsAreAccepted(t *testing.T) {
 	for _, o := range weavrServed(t) {
 		t.Run(o.id, func(t *testing.T) {
@@ -351,15 +379,9 @@ func TestWeavrFullestRequestsAreAccepted(t *testing.T) {
 			for _, c := range samples {
 				v := c.variant
 				f := &weavrFixture{e: e, variant: v, edge: c.edge, n: 1000 * v}
-				f.root = e.weavrRoot(o.path, fmt.Sprintf("root%d@acme.test", v))
-				f.target = e.createUser(f.root.token, userBody(fmt.Sprintf("target%d@acme.test", v), core.RoleCardAssignee))
+				f.setUp(o, fmt.Sprint(v))
 				path, body, headers := f.request(o)
-				var r resp
-				if needsToken(o.security) {
-					r = e.auth(f.root.token, o.method, path, body, headers...)
-				} else {
-					r = e.key(o.method, path, body, headers...)
-				}
+				r := f.send(o, path, body, headers...)
 				t.Logf("variant %d, edge %d: %d", v, c.edge, r.status)
 				assert.NotEqual(t, http.StatusBadRequest, r.status, "variant %d, edge %d: %s %s\nbody: %s\nanswer: %s", v, c.edge, o.method, path, jsonText(body), r.body)
 				assert.NotEqual(t, http.StatusUnauthorized, r.status, "variant %d: %s", v, r.body)
@@ -507,8 +529,7 @@ func TestWeavrInvalidRequestsAreRefused(t *testing.T) {
 		t.Run(o.id, func(t *testing.T) {
 			e := newEnv(t)
 			f := &weavrFixture{e: e}
-			f.root = e.weavrRoot(o.path, "root@acme.test")
-			f.target = e.createUser(f.root.token, userBody("target@acme.test", core.RoleCardAssignee))
+			f.setUp(o, "")
 			path, _, _ := f.request(o) // no idempotency-ref: one would make the next body a mismatch
 			schema := o.op.RequestBody.Value.Content.Get("application/json").Schema
 			var bodies []any
@@ -537,21 +558,10 @@ func TestWeavrInvalidRequestsAreRefused(t *testing.T) {
 				if _, ok := relaxed[o.id+" "+names[i]]; ok {
 					continue
 				}
-				var r resp
-				if needsToken(o.security) {
-					r = e.auth(f.root.token, o.method, path, body)
-				} else {
-					r = e.key(o.method, path, body)
+				r := f.send(o, path, body)
+				if assert.Equal(t, http.StatusBadRequest, r.status, "%s broken: %s\nanswer: %s", names[i], jsonText(body), r.body) {
+					assert.True(t, namesField(t, r, names[i], true), "%s broken: %s", names[i], r.body)
 				}
-				if !assert.Equal(t, http.StatusBadRequest, r.status, "%s broken: %s\nanswer: %s", names[i], jsonText(body), r.body) {
-					continue
-				}
-				named := false // the field, or a member of it (a missing password is password.value)
-				for _, fe := range r.invalidFields(t) {
-					name, _, _ := strings.Cut(fe, ":")
-					named = named || name == names[i] || strings.HasPrefix(name, names[i]+".")
-				}
-				assert.True(t, named, "%s broken: %s", names[i], r.body)
 			}
 		})
 	}
@@ -602,26 +612,14 @@ func TestWeavrInvalidQueriesAreRefused(t *testing.T) {
 		t.Run(o.id, func(t *testing.T) {
 			e := newEnv(t)
 			f := &weavrFixture{e: e}
-			f.root = e.weavrRoot(o.path, "root@acme.test")
-			f.target = e.createUser(f.root.token, userBody("target@acme.test", core.RoleCardAssignee))
+			f.setUp(o, "")
 			path, _, _ := f.request(o)
 			path, _, _ = strings.Cut(path, "?")
 			for i, q := range broken {
-				var r resp
-				if needsToken(o.security) {
-					r = e.auth(f.root.token, o.method, path+"?"+q.Encode(), nil)
-				} else {
-					r = e.key(o.method, path+"?"+q.Encode(), nil)
+				r := f.send(o, path+"?"+q.Encode(), nil)
+				if assert.Equal(t, http.StatusBadRequest, r.status, "%s broken: %s\nanswer: %s", names[i], q.Encode(), r.body) {
+					assert.True(t, namesField(t, r, names[i], false), "%s broken: %s", names[i], r.body)
 				}
-				if !assert.Equal(t, http.StatusBadRequest, r.status, "%s broken: %s\nanswer: %s", names[i], q.Encode(), r.body) {
-					continue
-				}
-				named := false
-				for _, fe := range r.invalidFields(t) {
-					name, _, _ := strings.Cut(fe, ":")
-					named = named || name == names[i]
-				}
-				assert.True(t, named, "%s broken: %s", names[i], r.body)
 			}
 		})
 	}
@@ -649,8 +647,7 @@ func TestWeavrInvalidPathParametersAreRefused(t *testing.T) {
 		t.Run(o.id, func(t *testing.T) {
 			e := newEnv(t)
 			f := &weavrFixture{e: e}
-			f.root = e.weavrRoot(o.path, "root@acme.test")
-			f.target = e.createUser(f.root.token, userBody("target@acme.test", core.RoleCardAssignee))
+			f.setUp(o, "")
 			_, body, _ := f.request(o)
 			for _, name := range broken {
 				path := o.path
@@ -668,12 +665,7 @@ func TestWeavrInvalidPathParametersAreRefused(t *testing.T) {
 					}
 					path = strings.ReplaceAll(path, "{"+p.Name+"}", url.PathEscape(val))
 				}
-				var r resp
-				if needsToken(o.security) {
-					r = e.auth(f.root.token, o.method, "/multi"+path, body)
-				} else {
-					r = e.key(o.method, "/multi"+path, body)
-				}
+				r := f.send(o, "/multi"+path, body)
 				if assert.Equal(t, http.StatusBadRequest, r.status, "%s broken: %s %s\nanswer: %s", name, o.method, path, r.body) {
 					reason := core.ReasonRegex // of an id
 					if name == "channel" {
@@ -701,15 +693,9 @@ func TestWeavrIdempotencyRefsReplay(t *testing.T) {
 		t.Run(o.id, func(t *testing.T) {
 			e := newEnv(t)
 			f := &weavrFixture{e: e}
-			f.root = e.weavrRoot(o.path, "root@acme.test")
-			f.target = e.createUser(f.root.token, userBody("target@acme.test", core.RoleCardAssignee))
+			f.setUp(o, "")
 			path, body, headers := f.request(o)
-			send := func(body any) resp {
-				if needsToken(o.security) {
-					return e.auth(f.root.token, o.method, path, body, headers...)
-				}
-				return e.key(o.method, path, body, headers...)
-			}
+			send := func(body any) resp { return f.send(o, path, body, headers...) }
 			first := send(body)
 			if first.status >= 300 {
 				t.Skipf("the fullest request is refused here: %d %s", first.status, first.body)

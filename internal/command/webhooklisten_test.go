@@ -78,22 +78,7 @@ const listenBody = `{"type":"PASSWORD","status":"VERIFIED"}`
 func startListen(t *testing.T) (post func(path, sig string) int, done <-chan listenResult) {
 	t.Helper()
 	const apiKey = "dsk_listen-test-key"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	ended := make(chan listenResult, 1)
-	go func() {
-		out, errOut, err := runCLI("programme", "webhooks", "listen", "--addr", addr, "--api-key", apiKey, "--count", "1")
-		ended <- listenResult{out, errOut, err}
-	}()
-	require.Eventually(t, func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond)
+	addr, ended := runListen(t, "--api-key", apiKey)
 	return func(path, sig string) int {
 		req, err := http.NewRequest(http.MethodPost, "http://"+addr+path, strings.NewReader(listenBody))
 		require.NoError(t, err)
@@ -113,6 +98,30 @@ func startListen(t *testing.T) (post func(path, sig string) int, done <-chan lis
 	}, ended
 }
 
+// runListen runs `programme webhooks listen` for one event with args, on a
+// free loopback address, and returns that address once it listens; ended
+// gets how the command ended.
+func runListen(t *testing.T, args ...string) (addr string, ended <-chan listenResult) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr = ln.Addr().String()
+	require.NoError(t, ln.Close())
+	done := make(chan listenResult, 1)
+	go func() {
+		out, errOut, err := runCLI(append([]string{"programme", "webhooks", "listen", "--addr", addr, "--count", "1"}, args...)...)
+		done <- listenResult{out, errOut, err}
+	}()
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond)
+	return addr, done
+}
+
 // TestWebhookListenPrintsNoUnsignedFields: with --secret alone only the
 // Standard Webhooks signature is checked, which covers webhook-id, its
 // timestamp and the body, not call-ref, published-timestamp or signature-v2,
@@ -122,22 +131,7 @@ func startListen(t *testing.T) (post func(path, sig string) int, done <-chan lis
 // refuses such a delivery, as it refuses such a path.
 func TestWebhookListenPrintsNoUnsignedFields(t *testing.T) {
 	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("listen-test-secret-32-bytes-long"))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	ended := make(chan listenResult, 1)
-	go func() {
-		out, errOut, err := runCLI("programme", "webhooks", "listen", "--addr", addr, "--secret", secret, "--count", "1")
-		ended <- listenResult{out, errOut, err}
-	}()
-	require.Eventually(t, func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond)
+	addr, ended := runListen(t, "--secret", secret)
 	post := func(header, value string) int {
 		req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/login/watch", strings.NewReader(listenBody))
 		require.NoError(t, err)
