@@ -190,6 +190,7 @@ func (e *coreEnv) session(tokenHash []byte) (*core.Session, error) {
 type recordingSMS struct {
 	mu   sync.Mutex
 	msgs []core.SMS
+	fail error // when set, every send fails with it and records nothing
 }
 
 var _ core.SMSSender = (*recordingSMS)(nil)
@@ -197,8 +198,18 @@ var _ core.SMSSender = (*recordingSMS)(nil)
 func (r *recordingSMS) SendSMS(_ context.Context, m core.SMS) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.fail != nil {
+		return r.fail
+	}
 	r.msgs = append(r.msgs, m)
 	return nil
+}
+
+// failWith makes every later send fail with err (nil: succeed again).
+func (r *recordingSMS) failWith(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = err
 }
 
 func (r *recordingSMS) all() []core.SMS {

@@ -72,8 +72,34 @@ type IdempotentCall struct {
 
 	mu       sync.Mutex
 	answered bool
-	status   int
-	body     []byte
+	// committed: the store reported that the transaction which recorded
+	// the answer committed (settle); without it the commit is unknown.
+	committed bool
+	answers   int // how many times a transaction recorded the answer
+	status    int
+	body      []byte
+}
+
+// recorded returns how many times a transaction recorded the answer, for
+// settle.
+func (c *IdempotentCall) recorded() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.answers
+}
+
+// settle notes how a store Update that ran with this call ended, ok when
+// the store reported its commit, before which the answer had been recorded
+// before times: when that Update recorded the answer (the last one), the
+// answer is known to be stored only if ok. An answer recorded in a
+// transaction whose commit was not reported (rolled back, or the store
+// could not tell) is not known to be stored, whatever later Updates do.
+func (c *IdempotentCall) settle(before int, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.answers != before {
+		c.committed = ok
+	}
 }
 
 type idempotentCallKey struct{}
@@ -129,7 +155,8 @@ func (s *Service) finishIdempotent(ctx context.Context, tx Tx, result any) error
 		return err
 	}
 	call.mu.Lock()
-	call.answered, call.status, call.body = true, status, body
+	call.answered, call.committed, call.status, call.body = true, false, status, body
+	call.answers++
 	call.mu.Unlock()
 	return nil
 }
@@ -174,19 +201,21 @@ func (s *Service) openAnswer(rec *IdempotencyRecord) error {
 	return nil
 }
 
-// AbandonIdempotent forgets a request that failed with cause, so that it may
-// be retried: its claim, or the answer its operation recorded before a later
-// step failed (a text message that could not be sent). A record that another
-// run of the request finished is kept, and so is a finished one when cause
-// leaves unknown whether the operation's transaction committed (the store
-// could not tell, or the request's context ended amid it): the record
-// committed with the change, or not at all, so it is the retry's answer, and
-// forgetting it would apply the change twice.
-func (s *Service) AbandonIdempotent(ctx context.Context, call *IdempotentCall, cause error) error {
-	_, _, ours := call.Answered()
-	if outcomeUnknown(cause) {
-		ours = false
-	}
+// AbandonIdempotent forgets a request that failed, so that it may be
+// retried: its claim, or the answer its operation recorded before a later
+// step failed (a text message that could not be sent, or timed out). A
+// finished record is kept unless the store reported the commit of the
+// transaction that recorded this call's answer: another run of the request
+// finished it, or this run's commit went unreported (the store could not
+// tell, or the request's context ended amid it), and then the record
+// committed with the change or not at all, so it is the retry's answer, and
+// forgetting it would apply the change twice. Whether the commit was
+// reported is known from the store (spaceWatch.Update), not from the error:
+// a sender's timeout is a context error too, after a known commit.
+func (s *Service) AbandonIdempotent(ctx context.Context, call *IdempotentCall) error {
+	call.mu.Lock()
+	ours := call.answered && call.committed
+	call.mu.Unlock()
 	err := s.store.Update(ctx, func(tx Tx) error {
 		rec, err := tx.Idempotency(call.Key)
 		if errors.Is(err, ErrRecordNotFound) || (err == nil && rec.Done && !ours) {
@@ -198,11 +227,4 @@ func (s *Service) AbandonIdempotent(ctx context.Context, call *IdempotentCall, c
 		return tx.DeleteIdempotency(call.Key)
 	})
 	return internal("abandon idempotent request", err)
-}
-
-// outcomeUnknown reports whether a change that failed with err may have
-// committed all the same: its store was unreachable (a connection broken
-// amid the COMMIT), or its context ended while the COMMIT was on its way.
-func outcomeUnknown(err error) bool {
-	return errors.Is(err, ErrUnreachable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

@@ -34,9 +34,19 @@ type spaceWatch struct {
 
 var _ Store = (*spaceWatch)(nil)
 
-// Update runs fn in the store, noting when the store has no space left.
+// Update runs fn in the store, noting when the store has no space left, and
+// telling the idempotent call of ctx, if any, whether the store reported the
+// commit (an answer it recorded is then known to be stored).
 func (w *spaceWatch) Update(ctx context.Context, fn func(Tx) error) error {
+	call, _ := ctx.Value(idempotentCallKey{}).(*IdempotentCall)
+	before := 0
+	if call != nil {
+		before = call.recorded()
+	}
 	err := w.Store.Update(ctx, fn)
+	if call != nil {
+		call.settle(before, err == nil)
+	}
 	switch {
 	case errors.Is(err, ErrNoSpace):
 		w.full.Store(true)

@@ -327,7 +327,7 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *request, ep endpoint)
 	// The outcome must be recorded even if the client went away meanwhile.
 	bg := context.WithoutCancel(ctx)
 	if err != nil {
-		if aerr := s.svc.AbandonIdempotent(bg, r.idem, err); aerr != nil {
+		if aerr := s.svc.AbandonIdempotent(bg, r.idem); aerr != nil {
 			s.log.ErrorContext(ctx, "abandon idempotency-ref", slog.String("error", aerr.Error()))
 		}
 		s.writeError(w, r.Request, err)
