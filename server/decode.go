@@ -96,7 +96,7 @@ func emptyIn(val any, t reflect.Type, path string) error {
 			if !sf.IsExported() || name == "" || name == "-" {
 				continue
 			}
-			e, ok := x[name]
+			e, ok := memberValue(x, name)
 			if !ok {
 				continue
 			}
@@ -118,6 +118,21 @@ func emptyIn(val any, t reflect.Type, path string) error {
 		}
 	}
 	return nil
+}
+
+// memberValue is the member of obj that encoding/json decodes into the field
+// named name: the exact name, else one equal to it in another case (which
+// checkJSONText lets be only one).
+func memberValue(obj map[string]any, name string) (any, bool) {
+	if v, ok := obj[name]; ok {
+		return v, true
+	}
+	for k, v := range obj {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return nil, false
 }
 
 // coerceNumbers returns body with every JSON number that lands in a string of

@@ -274,3 +274,24 @@ func TestRequestLogPathIsPrintable(t *testing.T) {
 		assert.NotContains(t, logs, r)
 	}
 }
+
+// TestEmptyOptionalFieldInAnotherCase: encoding/json matches a name to its
+// field in any case, so {"Tag": ""} sets tag as {"tag": ""} does; an empty
+// string for such a field is refused whatever the case of its name, naming
+// the field as declared, on userUpdate, userCreate and corporateUpdate.
+func TestEmptyOptionalFieldInAnotherCase(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	id := e.createUser(root.token, userBody("bea@acme.test"))
+
+	r := e.auth(root.token, "PATCH", userPath(id), map[string]any{"TAG": ""})
+	assert.Equal(t, []string{"tag:REGEX"}, r.invalidFields(t))
+
+	create := userBody("cy@acme.test")
+	create["Locale"] = ""
+	r = e.auth(root.token, "POST", usersPath, create)
+	assert.Equal(t, []string{"locale:REGEX"}, r.invalidFields(t))
+
+	r = e.auth(root.token, "PATCH", "/multi/corporates", map[string]any{"userTAG": ""})
+	assert.Equal(t, []string{"userTag:REGEX"}, r.invalidFields(t))
+}
