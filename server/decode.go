@@ -70,8 +70,8 @@ func decodeJSON(body []byte, v any) error {
 }
 
 // checkEmpty refuses an empty string sent for a field of t tagged
-// `empty:"REASON"`: an optional field whose Weavr schema (a pattern or a
-// minimum length) refuses "", which the handlers' checks, seeing a plain
+// `empty:"REASON"`: an optional field whose Weavr schema (a pattern, a
+// minimum length or an enum) refuses "", which the handlers' checks, seeing a plain
 // string, cannot tell from an absent one. The answer names the field with
 // REASON.
 func checkEmpty(body []byte, t reflect.Type) error {

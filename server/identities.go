@@ -102,7 +102,7 @@ type identityCommon struct {
 	AcceptedTerms      *bool  `json:"acceptedTerms,omitempty"`
 	BaseCurrency       string `json:"baseCurrency,omitempty" empty:"REGEX"`
 	FeeGroup           string `json:"feeGroup,omitempty"`
-	SourceOfFunds      string `json:"sourceOfFunds,omitempty"`
+	SourceOfFunds      string `json:"sourceOfFunds,omitempty" empty:"IN"`
 	SourceOfFundsOther string `json:"sourceOfFundsOther,omitempty"`
 }
 
@@ -163,7 +163,7 @@ type (
 		identityCommon
 		RootUser *corporateRootUserIn `json:"rootUser"`
 		Company  *companyIn           `json:"company"`
-		Industry string               `json:"industry,omitempty"`
+		Industry string               `json:"industry,omitempty" empty:"IN"`
 	}
 	// corporateProfile is what the identity keeps beside its root user.
 	corporateProfile struct {
@@ -347,7 +347,7 @@ func rootUserResponse(u *core.User) rootUserOut {
 type (
 	consumerRootUserIn struct {
 		rootUserIn
-		Occupation   string       `json:"occupation,omitempty"`
+		Occupation   string       `json:"occupation,omitempty" empty:"IN"`
 		Address      *addressJSON `json:"address,omitempty"`
 		PlaceOfBirth string       `json:"placeOfBirth,omitempty"`
 		Nationality  string       `json:"nationality,omitempty" empty:"REGEX"`
@@ -474,7 +474,7 @@ type identityPatch struct {
 	Tag                *string `json:"tag" empty:"REGEX"`
 	BaseCurrency       *string `json:"baseCurrency" empty:"REGEX"`
 	FeeGroup           *string `json:"feeGroup"`
-	SourceOfFunds      *string `json:"sourceOfFunds"`
+	SourceOfFunds      *string `json:"sourceOfFunds" empty:"IN"`
 	SourceOfFundsOther *string `json:"sourceOfFundsOther"`
 }
 
@@ -537,7 +537,7 @@ type corporatePatchRequest struct {
 	rootPatchRequest
 	identityPatch
 	CompanyBusinessAddress *addressJSON `json:"companyBusinessAddress"`
-	Industry               *string      `json:"industry"`
+	Industry               *string      `json:"industry" empty:"IN"`
 }
 
 func (in *corporatePatchRequest) rootPatch() *rootPatchRequest { return &in.rootPatchRequest }
@@ -570,7 +570,7 @@ type consumerPatchRequest struct {
 	identityPatch
 	Address      *addressJSON `json:"address"`
 	Nationality  *string      `json:"nationality" empty:"REGEX"`
-	Occupation   *string      `json:"occupation"`
+	Occupation   *string      `json:"occupation" empty:"IN"`
 	PlaceOfBirth *string      `json:"placeOfBirth"`
 }
 

@@ -295,3 +295,38 @@ func TestEmptyOptionalFieldInAnotherCase(t *testing.T) {
 	r = e.auth(root.token, "PATCH", "/multi/corporates", map[string]any{"userTAG": ""})
 	assert.Equal(t, []string{"userTag:REGEX"}, r.invalidFields(t))
 }
+
+// TestEmptyEnumFieldRefused: an optional field Weavr holds to an enum
+// (industry, sourceOfFunds, occupation) refuses "" as it refuses any value
+// outside it, on create and on update; the enum check skipped "" as absent,
+// so a create stored it and a PATCH cleared the field.
+func TestEmptyEnumFieldRefused(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		field string
+		body  map[string]any
+	}{
+		{"industry", corporateBody("a@acme.test")},
+		{"sourceOfFunds", corporateBody("b@acme.test")},
+		{"sourceOfFunds", consumerBody("c@acme.test")},
+	} {
+		c.body[c.field] = ""
+		path := "/multi/corporates"
+		if _, ok := c.body["company"]; !ok {
+			path = "/multi/consumers"
+		}
+		assert.Equal(t, []string{c.field + ":IN"}, e.key("POST", path, c.body).invalidFields(t), path)
+	}
+	consumer := consumerBody("d@acme.test")
+	consumer["rootUser"].(map[string]any)["occupation"] = ""
+	assert.Equal(t, []string{"rootUser.occupation:IN"}, e.key("POST", "/multi/consumers", consumer).invalidFields(t))
+
+	_, corp := e.corporate("root@acme.test")
+	for _, f := range []string{"industry", "sourceOfFunds"} {
+		assert.Equal(t, []string{f + ":IN"}, e.auth(corp, "PATCH", "/multi/corporates", map[string]any{f: ""}).invalidFields(t))
+	}
+	_, cons := e.identity("consumers", consumerBody("grace@acme.test"))
+	for _, f := range []string{"occupation", "sourceOfFunds"} {
+		assert.Equal(t, []string{f + ":IN"}, e.auth(cons, "PATCH", "/multi/consumers", map[string]any{f: ""}).invalidFields(t))
+	}
+}
