@@ -2,6 +2,8 @@ package pgstore
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -91,7 +93,9 @@ func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, bool, error) {
 		pc  *pgxpool.Conn
 		err error
 	}
-	actx, cancel := context.WithCancel(ctx)
+	// Bounded (Options.AcquireWait): past it, unreachable below makes the
+	// deadline core.ErrUnreachable, ctx being still alive.
+	actx, cancel := context.WithTimeoutCause(ctx, s.acquireWait, errPoolBusy)
 	defer cancel()
 	got := make(chan acquired, 1)
 	go func() {
@@ -109,11 +113,17 @@ func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, bool, error) {
 		return p.pc, true, nil
 	case a := <-got:
 		if a.err != nil {
+			if ctx.Err() == nil && context.Cause(actx) == errPoolBusy {
+				a.err = fmt.Errorf("%w (%v): %w", errPoolBusy, s.acquireWait, a.err)
+			}
 			return nil, false, unreachable(ctx, storeError(a.err))
 		}
 		return a.pc, false, nil
 	}
 }
+
+// errPoolBusy is why a wait for a pooled connection ended early.
+var errPoolBusy = errors.New("no pooled connection came free in time")
 
 // acquireEnded takes a connection outside any transaction: what takes one
 // for anything else than a transaction takes it here, never from the pool

@@ -23,7 +23,21 @@ type Options struct {
 	// MaxConns is the most connections the pool opens; zero means the URL's
 	// pool_max_conns, or else DefaultMaxConns.
 	MaxConns int32
+	// AcquireWait is the longest a transaction, or a Lead opening its lock
+	// connection, waits for a pooled connection while all are busy; zero
+	// means DefaultAcquireWait. Past it the store answers
+	// core.ErrUnreachable (a 503 with Retry-After), whatever time the
+	// caller's context has left.
+	AcquireWait time.Duration
 }
+
+// DefaultAcquireWait bounds the wait for a pooled connection. A transaction
+// holds one for milliseconds, so a queue this long is a database that stopped
+// answering (a partition, a lock held for ever) or far more load than the
+// pool can take: requests that queued behind it for as long as their clients
+// hold on would only pile up, each holding its goroutine and its client,
+// where a 503 with Retry-After lets clients back off.
+const DefaultAcquireWait = 5 * time.Second
 
 // DefaultMaxConns is the pool size when neither Options nor the URL set one:
 // enough for every core to wait on the database at once, a few times over.
@@ -53,7 +67,8 @@ type Store struct {
 	// them is due, closing whether Close has begun.
 	parked            chan parkedConn
 	sweeping, closing atomic.Bool
-	locks             leaderLocks // the advisory locks of background work (leader.go)
+	locks             leaderLocks   // the advisory locks of background work (leader.go)
+	acquireWait       time.Duration // Options.AcquireWait (park.go)
 }
 
 var _ core.Store = (*Store)(nil)
@@ -85,7 +100,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, parked: make(chan parkedConn, cfg.MaxConns)}, nil
+	wait := opts.AcquireWait
+	if wait <= 0 {
+		wait = DefaultAcquireWait
+	}
+	return &Store{pool: pool, parked: make(chan parkedConn, cfg.MaxConns), acquireWait: wait}, nil
 }
 
 // Close closes every connection of the pool; it waits for those in use.
