@@ -7,7 +7,10 @@ import "context"
 // locks). Without one (a single process) the work runs directly.
 type Leader interface {
 	// Lead runs fn unless another replica is running the work of the same
-	// name right now; ran says whether fn ran.
+	// name right now; ran says whether fn ran. Should the store lose the
+	// lock while fn runs (its connection ended), it cancels fn's context:
+	// another replica may start the work meanwhile, so work must bear
+	// overlapping for the moment fn takes to stop.
 	Lead(ctx context.Context, name string, fn func(context.Context) error) (ran bool, err error)
 }
 

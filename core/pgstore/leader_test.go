@@ -6,10 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/core/pgstore"
 )
 
 // TestLeadOneAtATime: while one replica runs a piece of background work,
@@ -64,4 +66,54 @@ func TestLeadNeedsNoPooledConnection(t *testing.T) {
 	}
 	all.Wait()
 	require.NoError(t, ctx.Err(), "the jobs waited for a connection")
+}
+
+// TestLeadLockLost: when the connection holding the advisory locks ends
+// (PostgreSQL restarted, failed over or ended it: pg_terminate_backend,
+// idle_session_timeout), the locks end with it and another replica may start
+// the same work. The work running here learns it promptly: its context is
+// cancelled, so it stops instead of running alongside the other replica's
+// for as long as it lasts; and the next Lead runs on a new connection.
+func TestLeadLockLost(t *testing.T) {
+	url := migrated.Copy(t)
+	s, err := pgstore.Open(t.Context(), url, pgstore.Options{MaxConns: 2})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	admin, err := pgx.Connect(t.Context(), url)
+	require.NoError(t, err)
+	defer admin.Close(t.Context())
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+
+	started := make(chan struct{})
+	var stopped time.Duration
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Lead(ctx, "bulks", func(fctx context.Context) error {
+			close(started)
+			<-fctx.Done()
+			return fctx.Err()
+		})
+		done <- err
+	}()
+	<-started
+	killed := time.Now()
+	var n int
+	require.NoError(t, admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+		WHERE locktype = 'advisory' AND classid = $1 AND granted
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, uint32(0x44455055)).Scan(&n))
+	require.Equal(t, 1, n, "one connection holds the lock")
+	select {
+	case err = <-done:
+		stopped = time.Since(killed)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the work ran on for 20 s after its lock ended")
+	}
+	assert.Error(t, err, "Lead tells the work lost its lock")
+	assert.Less(t, stopped, 20*time.Second)
+	require.NoError(t, ctx.Err())
+
+	ran, err := s.Lead(ctx, "bulks", func(context.Context) error { return nil })
+	require.NoError(t, err)
+	assert.True(t, ran, "the next Lead runs on a new connection")
 }
