@@ -85,13 +85,15 @@ func TestLeadLockLost(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 
-	started := make(chan struct{})
+	started, cancelled, finish := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	var stopped time.Duration
 	done := make(chan error, 1)
 	go func() {
 		_, err := s.Lead(ctx, "bulks", func(fctx context.Context) error {
 			close(started)
 			<-fctx.Done()
+			close(cancelled)
+			<-finish // winding down
 			return fctx.Err()
 		})
 		done <- err
@@ -104,16 +106,21 @@ func TestLeadLockLost(t *testing.T) {
 		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, uint32(0x44455055)).Scan(&n))
 	require.Equal(t, 1, n, "one connection holds the lock")
 	select {
-	case err = <-done:
+	case <-cancelled:
 		stopped = time.Since(killed)
 	case <-time.After(20 * time.Second):
 		t.Fatal("the work ran on for 20 s after its lock ended")
 	}
+	ran, err := s.Lead(ctx, "bulks", func(context.Context) error { return nil })
+	require.NoError(t, err)
+	assert.False(t, ran, "this replica does not start the work again while it winds down")
+	close(finish)
+	err = <-done
 	assert.Error(t, err, "Lead tells the work lost its lock")
 	assert.Less(t, stopped, 20*time.Second)
 	require.NoError(t, ctx.Err())
 
-	ran, err := s.Lead(ctx, "bulks", func(context.Context) error { return nil })
+	ran, err = s.Lead(ctx, "bulks", func(context.Context) error { return nil })
 	require.NoError(t, err)
 	assert.True(t, ran, "the next Lead runs on a new connection")
 }
