@@ -18,7 +18,7 @@ import (
 // a retry with it runs again and sends the code, instead of replaying a
 // success whose code never left.
 func TestAbandonIdempotentAfterATimedOutSend(t *testing.T) {
-	for _, cause := range []error{context.DeadlineExceeded, context.Canceled} {
+	for _, cause := range []error{context.DeadlineExceeded, context.Canceled, fmt.Errorf("outbox: %w", core.ErrUnreachable)} {
 		t.Run(cause.Error(), func(t *testing.T) {
 			e := newCoreEnv(t)
 			_, token := e.root(e.prog, "root@acme.test")
