@@ -111,10 +111,20 @@ const RequestRefKey = attribute.Key("deputy.request_ref")
 // labelled by the route pattern h matched (h must copy it back to the request
 // it was given, as server.Server does), never by the raw path; the request
 // span carries the request-ref.
+//
+// The server is named serverName, not by the request's Host header: otelhttp
+// takes server.address and server.port from Host when no name is given, and
+// Host is the caller's to choose, so each invented host or port was a new
+// series of every HTTP metric.
 func (t *Telemetry) HTTPHandler(h http.Handler) http.Handler {
 	return otelhttp.NewHandler(requestRef(h), "deputy",
-		otelhttp.WithTracerProvider(t.Tracer), otelhttp.WithMeterProvider(t.Meter))
+		otelhttp.WithTracerProvider(t.Tracer), otelhttp.WithMeterProvider(t.Meter), otelhttp.WithServerName(serverName))
 }
+
+// serverName is the fixed server.address of the request spans and metrics;
+// port 0 keeps otelhttp from reading a port from the Host header (it records
+// none).
+const serverName = "deputy:0"
 
 // requestRef puts on the request span what is known once next has answered:
 // the request-ref header and the route that matched (otelhttp itself puts the

@@ -1,11 +1,14 @@
 package command_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -242,4 +245,49 @@ func TestServeRefusesAdminOnPublicAddr(t *testing.T) {
 		require.Error(t, err, admin)
 		assert.Contains(t, err.Error(), "must not be the public --addr", admin)
 	}
+}
+
+// rawGet sends a GET with the Host header host over its own connection (an
+// outsider picks any Host it likes) and returns the status line.
+func (s *serving) rawGet(t *testing.T, host, path, apiKey string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", s.addr)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\napi-key: %s\r\nConnection: close\r\n\r\n", path, host, apiKey)
+	require.NoError(t, err)
+	line, err := bufio.NewReader(c).ReadString('\n')
+	require.NoError(t, err)
+	return line
+}
+
+// scrapeAdmin returns the admin listener's Prometheus exposition.
+func (s *serving) scrapeAdmin(t *testing.T) string {
+	t.Helper()
+	res, err := s.client.Get("http://" + s.adminAddr + "/metrics")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// TestServeMetricsHostBounded: the Host header is the caller's to choose, so
+// requests naming random hosts and ports must not add label values to the
+// HTTP metrics (one series per host and port an attacker invents).
+func TestServeMetricsHostBounded(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "deputy.db")
+	p := createProgramme(t, db)
+	s := startServe(t, "--sandbox", "--db", db, "--admin-addr", "127.0.0.1:0")
+	for i := range 5 {
+		line := s.rawGet(t, fmt.Sprintf("attacker-%d.example:%d", i, 1000+i), "/multi/users", p["apiKey"])
+		require.Contains(t, line, " 401 ", "the request was answered")
+	}
+	out := s.scrapeAdmin(t)
+	require.Contains(t, out, `http_server_request_duration_seconds_count{`)
+	assert.False(t, strings.Contains(out, "attacker-"), "no label holds a Host the caller chose") // not the whole scrape on failure
+	assert.False(t, regexp.MustCompile(`server_port="100\d"`).MatchString(out), "no label holds a port the caller chose")
+	series := regexp.MustCompile(`(?m)^http_server_request_duration_seconds_count\{.*http_response_status_code="401".*$`).FindAllString(out, -1)
+	assert.Len(t, series, 1, "the five requests share one series: %v", series)
 }
