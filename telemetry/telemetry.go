@@ -128,7 +128,10 @@ const serverName = "deputy:0"
 
 // requestRef puts on the request span what is known once next has answered:
 // the request-ref header and the route that matched (otelhttp itself puts the
-// route on the metrics and in the span's name only).
+// route on the metrics and in the span's name only). The route also replaces
+// the url.path otelhttp recorded: the path holds users' ids
+// (/multi/users/100000002) and, on unknown routes, whatever an outsider sent;
+// the request-ref leads to the request log for the path itself.
 func requestRef(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r)
@@ -136,11 +139,18 @@ func requestRef(next http.Handler) http.Handler {
 		if ref := w.Header().Get("request-ref"); ref != "" {
 			span.SetAttributes(RequestRefKey.String(ref))
 		}
+		route := ""
 		if i := strings.IndexByte(r.Pattern, '/'); i >= 0 { // "POST /multi/users/{user_id}"
-			span.SetAttributes(httpRouteKey.String(r.Pattern[i:]))
+			route = r.Pattern[i:]
+			span.SetAttributes(httpRouteKey.String(route))
 		}
+		span.SetAttributes(urlPathKey.String(route))
 	})
 }
 
-// httpRouteKey is OpenTelemetry's http.route attribute.
-const httpRouteKey = attribute.Key("http.route")
+// httpRouteKey and urlPathKey are OpenTelemetry's http.route and url.path
+// attributes.
+const (
+	httpRouteKey = attribute.Key("http.route")
+	urlPathKey   = attribute.Key("url.path")
+)

@@ -291,3 +291,35 @@ func TestServeMetricsHostBounded(t *testing.T) {
 	series := regexp.MustCompile(`(?m)^http_server_request_duration_seconds_count\{.*http_response_status_code="401".*$`).FindAllString(out, -1)
 	assert.Len(t, series, 1, "the five requests share one series: %v", series)
 }
+
+// TestServeTracesNoPathIDs: request spans are named and attributed by the
+// route, so a user's id in the path (or an outsider's random segment on an
+// unknown path) reaches no span attribute.
+func TestServeTracesNoPathIDs(t *testing.T) {
+	col := newCollector(t)
+	db := filepath.Join(t.TempDir(), "deputy.db")
+	p := createProgramme(t, db)
+	s := startServe(t, "--sandbox", "--db", db, "--otlp-endpoint", col.url)
+	key := p["apiKey"]
+	id, token, _ := s.rootUser(t, key)
+	status, out, ref := s.exchange(t, "GET", "/multi/users/"+id, key, token, nil)
+	require.NotEqual(t, http.StatusInternalServerError, status, "%v", out)
+	status, _, unknownRef := s.exchange(t, "GET", "/multi/nothing-here/r4nd0m-s3gment", key, token, nil)
+	require.Equal(t, http.StatusNotFound, status)
+	s.stop()
+
+	seen := map[string]bool{}
+	for _, sp := range col.received() {
+		seen[attr(sp, "deputy.request_ref")] = true
+		assert.NotContains(t, sp.Name, id)
+		for _, kv := range sp.Attributes {
+			v := kv.Value.GetStringValue()
+			assert.NotContains(t, v, id, "span %s attribute %s", sp.Name, kv.Key)
+			assert.NotContains(t, v, "r4nd0m-s3gment", "span %s attribute %s", sp.Name, kv.Key)
+		}
+		if attr(sp, "deputy.request_ref") == ref {
+			assert.Equal(t, "/multi/users/{user_id}", attr(sp, "url.path"), "the route stands for the path")
+		}
+	}
+	assert.True(t, seen[ref] && seen[unknownRef], "both requests were traced")
+}
