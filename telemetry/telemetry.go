@@ -78,11 +78,20 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("OTLP trace exporter for %s: %w", cfg.OTLPEndpoint, err)
 		}
-		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+		limits := sdktrace.NewSpanLimits()
+		limits.AttributeValueLengthLimit = attributeValueLimit
+		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithSpanLimits(limits))
 		t.Tracer, t.shutdown = tp, append(t.shutdown, tp.Shutdown)
 	}
 	return t, nil
 }
+
+// attributeValueLimit bounds each string attribute of a span, in bytes:
+// otelhttp copies what the caller sent (user_agent.original,
+// http.request.method_original) as it came, up to the HTTP server's megabyte
+// of headers, into every request span queued for and exported to the
+// collector; the SDK's default is unlimited.
+const attributeValueLimit = 256
 
 // Shutdown exports what is buffered and stops the providers.
 func (t *Telemetry) Shutdown(ctx context.Context) error {

@@ -323,3 +323,35 @@ func TestServeTracesNoPathIDs(t *testing.T) {
 	}
 	assert.True(t, seen[ref] && seen[unknownRef], "both requests were traced")
 }
+
+// TestServeTracesBoundedAttributes: what a caller writes into a request (a
+// User-Agent, a method of its own) reaches the request span bounded, not as
+// the megabyte of header the HTTP server lets through.
+func TestServeTracesBoundedAttributes(t *testing.T) {
+	col := newCollector(t)
+	db := filepath.Join(t.TempDir(), "deputy.db")
+	p := createProgramme(t, db)
+	s := startServe(t, "--sandbox", "--db", db, "--otlp-endpoint", col.url)
+	for _, method := range []string{"GET", strings.Repeat("M", 16<<10)} {
+		req, err := http.NewRequest(method, "http://"+s.addr+"/multi/users", nil)
+		require.NoError(t, err)
+		req.Header.Set("api-key", p["apiKey"])
+		req.Header.Set("User-Agent", strings.Repeat("u", 256<<10))
+		res, err := s.client.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+	}
+	s.stop()
+
+	spans := col.received()
+	var requests int
+	for _, sp := range spans {
+		if attr(sp, "deputy.request_ref") != "" {
+			requests++
+		}
+		for _, kv := range sp.Attributes {
+			assert.LessOrEqual(t, len(kv.Value.GetStringValue()), 1024, "span %s attribute %s", sp.Name, kv.Key)
+		}
+	}
+	assert.Equal(t, 2, requests, "both requests were traced")
+}
