@@ -355,3 +355,53 @@ func TestServeTracesBoundedAttributes(t *testing.T) {
 	}
 	assert.Equal(t, 2, requests, "both requests were traced")
 }
+
+// requestLines returns the request log's lines.
+func requestLines(logs string) []map[string]any {
+	var out []map[string]any
+	for _, l := range strings.Split(logs, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "request" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TestServeRequestLogBounded: the request log names each request by its
+// route, so a user's id in the path reaches no log line, and what an outsider
+// sends as method or path reaches it bounded: a made-up method is _OTHER, an
+// unknown path is the catch-all route. Each line still carries its
+// request-ref.
+func TestServeRequestLogBounded(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "deputy.db")
+	p := createProgramme(t, db)
+	s := startServe(t, "--sandbox", "--db", db)
+	key := p["apiKey"]
+	id, token, _ := s.rootUser(t, key)
+	_, _, ref := s.exchange(t, "GET", "/multi/users/"+id, key, token, nil)
+	req, err := http.NewRequest(strings.Repeat("M", 8<<10), "http://"+s.addr+"/multi/r4nd0m-s3gment", nil)
+	require.NoError(t, err)
+	res, err := s.client.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	oddRef := res.Header.Get("request-ref")
+	s.stop()
+
+	lines := requestLines(s.logs.String())
+	byRef := map[string]map[string]any{}
+	for _, l := range lines {
+		b, err := json.Marshal(l)
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), id, "no request line holds the user's id")
+		assert.NotContains(t, string(b), "r4nd0m-s3gment", "no request line holds an outsider's path")
+		assert.LessOrEqual(t, len(b), 512, "a request line is bounded: %.200s", b)
+		byRef[l["request_ref"].(string)] = l
+	}
+	require.Contains(t, byRef, ref)
+	assert.Equal(t, "/multi/users/{user_id}", byRef[ref]["route"])
+	assert.Equal(t, "GET", byRef[ref]["method"])
+	require.Contains(t, byRef, oddRef)
+	assert.Equal(t, "_OTHER", byRef[oddRef]["method"])
+	assert.Equal(t, "/", byRef[oddRef]["route"])
+}
