@@ -79,7 +79,12 @@ func backup(ctx context.Context, db, out string) (via string, size int64, err er
 }
 
 // writeAtomically writes path through write: into a temporary file beside it,
-// synced to disk, then renamed, so that path is either whole or absent.
+// synced to disk, then linked to path, so that path is either whole or absent.
+// It never replaces a file: one that appeared at path meanwhile (a second
+// backup or export to the same --out, a second server creating the same audit
+// key) is kept and the write fails with an error matching os.ErrExist. A
+// rename would have replaced it, after its callers' check that path was
+// free; only a file system without hard links falls back to the rename.
 func writeAtomically(path string, write func(io.Writer) (int64, error)) (int64, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".partial-*")
 	if err != nil {
@@ -94,10 +99,17 @@ func writeAtomically(path string, write func(io.Writer) (int64, error)) (int64, 
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = os.Link(tmp, path)
+		if err != nil && !errors.Is(err, os.ErrExist) {
+			if _, serr := os.Lstat(path); errors.Is(serr, os.ErrNotExist) {
+				if err = os.Rename(tmp, path); err == nil { // a file system without hard links
+					return n, nil
+				}
+			}
+		}
 	}
 	if err != nil {
 		return 0, errors.Join(err, os.Remove(tmp))
 	}
-	return n, nil
+	return n, os.Remove(tmp)
 }
