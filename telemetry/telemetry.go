@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,6 +75,9 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 		t.Meter, t.shutdown = mp, append(t.shutdown, mp.Shutdown)
 	}
 	if cfg.OTLPEndpoint != "" {
+		if err := checkEndpoint(cfg.OTLPEndpoint); err != nil {
+			return nil, err
+		}
 		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(strings.TrimSuffix(cfg.OTLPEndpoint, "/")+"/v1/traces"))
 		if err != nil {
 			return nil, fmt.Errorf("OTLP trace exporter for %s: %w", cfg.OTLPEndpoint, err)
@@ -84,6 +88,25 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 		t.Tracer, t.shutdown = tp, append(t.shutdown, tp.Shutdown)
 	}
 	return t, nil
+}
+
+// checkEndpoint refuses an OTLP endpoint the exporter cannot use as meant: it
+// takes only the host and path of the URL, falls back to localhost:4318 for
+// one it cannot parse, exports nowhere for one without a host
+// (collector:4318), and in plain text for any scheme but https. A user name
+// or password would be ignored by the exporter and repeated in the serving
+// log line.
+func checkEndpoint(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return errors.New("OTLP endpoint: not a URL such as http://collector:4318")
+	case u.User != nil:
+		return errors.New("OTLP endpoint: the URL must not carry a user name or password (give credentials in OTEL_EXPORTER_OTLP_HEADERS)")
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return fmt.Errorf("OTLP endpoint %q: not an absolute http(s) URL such as http://collector:4318", raw)
+	}
+	return nil
 }
 
 // attributeValueLimit bounds each string attribute of a span, in bytes:

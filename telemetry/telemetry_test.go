@@ -107,3 +107,23 @@ func TestStoreRetriesAndDurations(t *testing.T) {
 	assert.Regexp(t, `deputy_store_transaction_duration_seconds_count\{kind="update",[^}]*\} 1\n`, out)
 	assert.Regexp(t, `deputy_store_transaction_duration_seconds_count\{kind="view",[^}]*\} 1\n`, out)
 }
+
+// TestOTLPEndpointChecked: an endpoint that is no absolute http(s) URL with a
+// host is refused, not left to the exporter, which falls back to
+// localhost:4318 (or the environment's endpoint) for a value it cannot use and
+// exports in plain text for any scheme but https; nor may it carry a user name
+// or password, which the serving line would repeat and the exporter ignores.
+func TestOTLPEndpointChecked(t *testing.T) {
+	for _, bad := range []string{"collector:4318", "collector", "htps://collector:4318", "https://user:secret@collector:4318", "http://", "://x"} {
+		_, err := telemetry.New(t.Context(), telemetry.Config{OTLPEndpoint: bad})
+		assert.Error(t, err, bad)
+		if err != nil {
+			assert.NotContains(t, err.Error(), "secret", "the error repeats no password")
+		}
+	}
+	for _, good := range []string{"http://collector:4318", "https://otel.example/", "http://127.0.0.1:4318/otlp"} {
+		tel, err := telemetry.New(t.Context(), telemetry.Config{OTLPEndpoint: good})
+		require.NoError(t, err, good)
+		require.NoError(t, tel.Shutdown(t.Context()))
+	}
+}
