@@ -162,8 +162,9 @@ const serverName = "deputy:0"
 // the request-ref header and the route that matched (otelhttp itself puts the
 // route on the metrics and in the span's name only). The route also replaces
 // the url.path otelhttp recorded: the path holds users' ids
-// (/multi/users/100000002) and, on unknown routes, whatever an outsider sent;
-// the request-ref leads to the request log for the path itself.
+// (/multi/users/100000002) and, on unknown routes, whatever an outsider sent.
+// The request log names the route too; the audit log records whom a change
+// acted on.
 func requestRef(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r)
