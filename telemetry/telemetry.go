@@ -84,7 +84,7 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 		}
 		limits := sdktrace.NewSpanLimits()
 		limits.AttributeValueLengthLimit = attributeValueLimit
-		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithSpanLimits(limits))
+		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithRawSpanLimits(limits))
 		t.Tracer, t.shutdown = tp, append(t.shutdown, tp.Shutdown)
 	}
 	return t, nil
