@@ -328,6 +328,13 @@ func needsToken(security *openapi3.SecurityRequirements) bool {
 	return true
 }
 
+// newWeavrFixture is a fixture for o's requests on a server of its own.
+func newWeavrFixture(t *testing.T, o weavrOp) *weavrFixture {
+	f := &weavrFixture{e: newEnv(t)}
+	f.setUp(o, "")
+	return f
+}
+
 // setUp gives the fixture its root user (signed in as o's path needs) and
 // a target user, their emails tagged with tag.
 func (f *weavrFixture) setUp(o weavrOp, tag string) {
@@ -527,9 +534,7 @@ func TestWeavrInvalidRequestsAreRefused(t *testing.T) {
 			continue
 		}
 		t.Run(o.id, func(t *testing.T) {
-			e := newEnv(t)
-			f := &weavrFixture{e: e}
-			f.setUp(o, "")
+			f := newWeavrFixture(t, o)
 			path, _, _ := f.request(o) // no idempotency-ref: one would make the next body a mismatch
 			schema := o.op.RequestBody.Value.Content.Get("application/json").Schema
 			var bodies []any
@@ -610,9 +615,7 @@ func TestWeavrInvalidQueriesAreRefused(t *testing.T) {
 			continue
 		}
 		t.Run(o.id, func(t *testing.T) {
-			e := newEnv(t)
-			f := &weavrFixture{e: e}
-			f.setUp(o, "")
+			f := newWeavrFixture(t, o)
 			path, _, _ := f.request(o)
 			path, _, _ = strings.Cut(path, "?")
 			for i, q := range broken {
@@ -645,9 +648,7 @@ func TestWeavrInvalidPathParametersAreRefused(t *testing.T) {
 			continue
 		}
 		t.Run(o.id, func(t *testing.T) {
-			e := newEnv(t)
-			f := &weavrFixture{e: e}
-			f.setUp(o, "")
+			f := newWeavrFixture(t, o)
 			_, body, _ := f.request(o)
 			for _, name := range broken {
 				path := o.path
@@ -691,9 +692,7 @@ func TestWeavrIdempotencyRefsReplay(t *testing.T) {
 			continue
 		}
 		t.Run(o.id, func(t *testing.T) {
-			e := newEnv(t)
-			f := &weavrFixture{e: e}
-			f.setUp(o, "")
+			f := newWeavrFixture(t, o)
 			path, body, headers := f.request(o)
 			send := func(body any) resp { return f.send(o, path, body, headers...) }
 			first := send(body)
