@@ -92,11 +92,11 @@ func emptyIn(val any, t reflect.Type, path string) error {
 			return nil
 		}
 		for _, sf := range reflect.VisibleFields(t) {
-			name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
-			if !sf.IsExported() || name == "" || name == "-" {
+			name, ok := jsonName(sf)
+			if !ok {
 				continue
 			}
-			e, ok := memberValue(x, name)
+			e, ok := lookupFold(x, name)
 			if !ok {
 				continue
 			}
@@ -118,21 +118,6 @@ func emptyIn(val any, t reflect.Type, path string) error {
 		}
 	}
 	return nil
-}
-
-// memberValue is the member of obj that encoding/json decodes into the field
-// named name: the exact name, else one equal to it in another case (which
-// checkJSONText lets be only one).
-func memberValue(obj map[string]any, name string) (any, bool) {
-	if v, ok := obj[name]; ok {
-		return v, true
-	}
-	for k, v := range obj {
-		if strings.EqualFold(k, name) {
-			return v, true
-		}
-	}
-	return nil, false
 }
 
 // coerceNumbers returns body with every JSON number that lands in a string of
@@ -206,7 +191,7 @@ func coerce(val any, t reflect.Type) (any, bool) {
 		switch t.Kind() {
 		case reflect.Struct:
 			fields := jsonFields(t)
-			member = func(k string) (reflect.Type, bool) { return fieldType(fields, k) }
+			member = func(k string) (reflect.Type, bool) { return lookupFold(fields, k) }
 		case reflect.Map:
 			member = func(string) (reflect.Type, bool) { return t.Elem(), true }
 		default:
@@ -231,18 +216,20 @@ func coerce(val any, t reflect.Type) (any, bool) {
 	return val, changed
 }
 
-// fieldType finds the type of JSON name k among fields, matching names
-// case-insensitively when there is no exact match, as encoding/json does.
-func fieldType(fields map[string]reflect.Type, k string) (reflect.Type, bool) {
-	if ft, ok := fields[k]; ok {
-		return ft, true
+// lookupFold finds JSON name k in m, matching names case-insensitively when
+// there is no exact match, as encoding/json does (checkJSONText lets only
+// one name of an object match another in any case).
+func lookupFold[V any](m map[string]V, k string) (V, bool) {
+	if v, ok := m[k]; ok {
+		return v, true
 	}
-	for name, ft := range fields {
+	for name, v := range m {
 		if strings.EqualFold(name, k) {
-			return ft, true
+			return v, true
 		}
 	}
-	return nil, false
+	var zero V
+	return zero, false
 }
 
 // checkJSONText refuses what encoding/json lets through without a word:
@@ -480,7 +467,7 @@ func misfit(val any, t reflect.Type, path string) (field, reason, want string) {
 		case reflect.Struct:
 			fields := jsonFields(t)
 			for _, k := range slices.Sorted(maps.Keys(x)) {
-				ft, ok := fieldType(fields, k)
+				ft, ok := lookupFold(fields, k)
 				if !ok {
 					return joinPath(path, k), core.ReasonNotIn, ""
 				}
@@ -560,28 +547,39 @@ func isInt(k reflect.Kind) bool {
 func jsonFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	for _, sf := range reflect.VisibleFields(t) {
-		tag := sf.Tag.Get("json")
-		name, _, _ := strings.Cut(tag, ",")
-		ft := sf.Type
-		for ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		switch {
-		case tag == "-", !sf.IsExported() && !sf.Anonymous:
+		name, ok := jsonName(sf)
+		if !ok {
 			continue
-		case sf.Anonymous && name == "" && ft.Kind() == reflect.Struct:
-			continue // its fields are promoted: VisibleFields lists them on their own
-		case !sf.IsExported():
-			continue
-		}
-		if name == "" {
-			name = sf.Name
 		}
 		if _, dup := out[name]; !dup || len(sf.Index) == 1 { // the shallower field wins
 			out[name] = sf.Type
 		}
 	}
 	return out
+}
+
+// jsonName is the name encoding/json gives a field of reflect.VisibleFields,
+// or false when it decodes none into it (unexported, "-", or an embedded
+// struct whose fields are promoted and listed on their own).
+func jsonName(sf reflect.StructField) (string, bool) {
+	tag := sf.Tag.Get("json")
+	name, _, _ := strings.Cut(tag, ",")
+	ft := sf.Type
+	for ft.Kind() == reflect.Pointer {
+		ft = ft.Elem()
+	}
+	switch {
+	case tag == "-", !sf.IsExported() && !sf.Anonymous:
+		return "", false
+	case sf.Anonymous && name == "" && ft.Kind() == reflect.Struct:
+		return "", false
+	case !sf.IsExported():
+		return "", false
+	}
+	if name == "" {
+		name = sf.Name
+	}
+	return name, true
 }
 
 func joinPath(path, key string) string {
