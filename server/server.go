@@ -20,6 +20,7 @@ import (
 
 	"github.com/deputyhq/deputy/assets"
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/telemetry"
 )
 
 // Options configure the HTTP layer.
@@ -456,7 +457,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, given *http.Request) {
 		// outsider sent; the method only when it is one of HTTP's own. The
 		// request-ref leads to the trace and to the audit log for the rest.
 		s.log.InfoContext(r.Context(), "request",
-			slog.String("method", logMethod(r.Method)), slog.String("route", logRoute(r.Pattern)), slog.Int("status", rec.status),
+			slog.String("method", logMethod(r.Method)), slog.String("route", telemetry.Route(r.Pattern)), slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)), slog.String("request_ref", ref))
 	}()
 	if r.ContentLength > bodyLimit(r, nil) {
@@ -476,16 +477,6 @@ func logMethod(method string) string {
 		return method
 	}
 	return "_OTHER"
-}
-
-// logRoute is the path of the route pattern that matched ("GET
-// /multi/users/{user_id}" gives "/multi/users/{user_id}"; the catch-all of
-// unknown routes gives "/").
-func logRoute(pattern string) string {
-	if i := strings.IndexByte(pattern, '/'); i >= 0 {
-		return pattern[i:]
-	}
-	return pattern
 }
 
 type statusRecorder struct {

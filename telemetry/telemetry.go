@@ -172,13 +172,22 @@ func requestRef(next http.Handler) http.Handler {
 		if ref := w.Header().Get("request-ref"); ref != "" {
 			span.SetAttributes(RequestRefKey.String(ref))
 		}
-		route := ""
-		if i := strings.IndexByte(r.Pattern, '/'); i >= 0 { // "POST /multi/users/{user_id}"
-			route = r.Pattern[i:]
+		route := Route(r.Pattern)
+		if route != "" {
 			span.SetAttributes(httpRouteKey.String(route))
 		}
 		span.SetAttributes(urlPathKey.String(route))
 	})
+}
+
+// Route is the path of the mux pattern that matched a request ("POST
+// /multi/users/{user_id}" gives "/multi/users/{user_id}"), or "" when none
+// did: what spans and logs name instead of a path holding users' ids.
+func Route(pattern string) string {
+	if i := strings.IndexByte(pattern, '/'); i >= 0 {
+		return pattern[i:]
+	}
+	return ""
 }
 
 // httpRouteKey and urlPathKey are OpenTelemetry's http.route and url.path
