@@ -284,8 +284,9 @@ func (s *Service) Logout(ctx context.Context, c *Caller) error {
 }
 
 // Sweep records the challenges that expired unanswered (expireChallenges),
-// then removes idle sessions and expired challenges, password tokens, rate
-// counters, step-up grants and idempotency records. The server runs it periodically; with
+// then removes idle sessions and expired challenges (confirmations
+// included), password tokens, rate counters, step-up grants and idempotency
+// records. The server runs it periodically; with
 // several replicas, one of them at a time (Integrations.Leader).
 func (s *Service) Sweep(ctx context.Context) error {
 	return s.lead(ctx, "sweep", s.sweep)
@@ -311,6 +312,10 @@ func (s *Service) sweep(ctx context.Context) error {
 			return err
 		}
 		if _, err := tx.DeletePushChallengesCreatedBefore(now.Add(-pushKeep)); err != nil {
+			return err
+		}
+		// As long as push challenges: a push confirmation shares its push challenge's id.
+		if _, err := tx.DeleteConfirmationsIssuedBefore(now.Add(-pushKeep)); err != nil {
 			return err
 		}
 		if _, err := tx.DeleteStepUpGrantsExpired(now); err != nil {

@@ -488,6 +488,8 @@ type ConfirmationReader interface {
 type ConfirmationWriter interface {
 	PutResource(r *Resource) error
 	PutConfirmation(c *Confirmation) error
+	// DeleteConfirmationsIssuedBefore removes confirmations issued before t.
+	DeleteConfirmationsIssuedBefore(t time.Time) (int, error)
 }
 
 // StepUpGrantWriter keeps the sessions' step-up grants (stepupscope.go), at

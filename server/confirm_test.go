@@ -6,6 +6,8 @@ package server_test
 // response is validated against assets/openapi.yaml.
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -352,4 +354,37 @@ func TestConfirmDeclaredResourceType(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, r.status, "another programme has not declared it: %s", r.body)
 	assert.Equal(t, []string{"resource_type:IN"}, r.invalidFields(t))
 	assert.NotContains(t, string(r.body), "card_orders", "nor learns that this one has")
+}
+
+// A day after it was issued the sweep deletes a confirmation, answered or
+// not, and a new confirmation of its resource, which supersedes the one the
+// resource last named, still goes through.
+func TestConfirmationsSweptAfterADay(t *testing.T) {
+	e := newEnv(t)
+	token := e.enrolledRoot("root@acme.test")
+	e.register("1", e.rootOf(token), 100, "Alice")
+	old := e.confirmSMS(token, "1")
+	stored := func(id string) bool {
+		err := e.store.View(context.Background(), func(tx core.ReadTx) error {
+			_, err := tx.Confirmation(id)
+			return err
+		})
+		if errors.Is(err, core.ErrRecordNotFound) {
+			return false
+		}
+		require.NoError(t, err)
+		return true
+	}
+
+	e.advance(23 * time.Hour)
+	require.NoError(t, e.svc.Sweep(context.Background()))
+	assert.True(t, stored(old), "kept within the day")
+	e.advance(2 * time.Hour)
+	require.NoError(t, e.svc.Sweep(context.Background()))
+	assert.False(t, stored(old), "deleted after it")
+
+	token = e.loginToken("root@acme.test")
+	id := e.confirmSMS(token, "1")
+	wantNoContent(t, e.auth(token, "POST", verifyPath(id), verifyBody(sandboxCode)), "verify")
+	assert.Equal(t, "VERIFIED", e.resourceState("1"))
 }

@@ -1,6 +1,8 @@
 package boltstore
 
 import (
+	"time"
+
 	"github.com/deputyhq/deputy/core"
 )
 
@@ -27,4 +29,13 @@ func (w *writeTx) PutResource(res *core.Resource) error {
 
 func (w *writeTx) PutConfirmation(c *core.Confirmation) error {
 	return put(w.bucket(bucketConfirmations), []byte(c.ID), c)
+}
+
+func (w *writeTx) DeleteConfirmationsIssuedBefore(t time.Time) (int, error) {
+	b := w.bucket(bucketConfirmations)
+	keys, _, err := match(b, "confirmation", func(c *core.Confirmation) bool { return c.IssuedAt.Before(t) })
+	if err != nil {
+		return 0, err
+	}
+	return deleteKeys(b, keys)
 }

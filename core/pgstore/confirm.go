@@ -1,6 +1,10 @@
 package pgstore
 
-import "github.com/deputyhq/deputy/core"
+import (
+	"time"
+
+	"github.com/deputyhq/deputy/core"
+)
 
 // Resources and confirmation challenges (core.ConfirmationReader and Writer).
 
@@ -28,7 +32,12 @@ func (t *tx) PutConfirmation(c *core.Confirmation) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(`INSERT INTO confirmations (id, data) VALUES ($1, $2)
-		ON CONFLICT (id) DO UPDATE SET data = excluded.data`, c.ID, data)
+	_, err = t.exec(`INSERT INTO confirmations (id, issued_at, data) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET issued_at = excluded.issued_at, data = excluded.data`, c.ID, nanos(c.IssuedAt), data)
 	return err
+}
+
+func (t *tx) DeleteConfirmationsIssuedBefore(before time.Time) (int, error) {
+	n, err := t.exec(`DELETE FROM confirmations WHERE issued_at < $1`, nanos(before))
+	return int(n), err
 }

@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -286,4 +287,32 @@ func TestMigration0006(t *testing.T) {
 		}
 		return nil
 	}))
+}
+
+// TestMigration0007 gives the confirmations stored before it their issue
+// time, to the nanosecond and whatever its zone, so that the sweep deletes
+// exactly those issued before its cut.
+func TestMigration0007(t *testing.T) {
+	url := pgtest.URL(t)
+	require.NoError(t, pgstore.MigrateTo(t.Context(), url, 6))
+	conn := connect(t, url)
+	issued := time.Date(2026, 12, 1, 10, 0, 0, 123456789, time.FixedZone("CET", 3600))
+	whole := issued.Add(time.Hour).Truncate(time.Second).UTC()
+	for i, at := range []time.Time{issued, issued.Add(time.Nanosecond), whole} {
+		data, err := json.Marshal(&core.Confirmation{ID: strconv.Itoa(900 + i), IssuedAt: at})
+		require.NoError(t, err)
+		_, err = conn.Exec(t.Context(), `INSERT INTO confirmations (id, data) VALUES ($1, $2)`, strconv.Itoa(900+i), data)
+		require.NoError(t, err)
+	}
+
+	s := openMigrated(t, url, conn)
+	var deleted []int
+	for _, cut := range []time.Time{issued, issued.Add(time.Nanosecond), whole, whole.Add(time.Nanosecond)} {
+		require.NoError(t, s.Update(t.Context(), func(tx core.Tx) error {
+			n, err := tx.DeleteConfirmationsIssuedBefore(cut)
+			deleted = append(deleted, n)
+			return err
+		}))
+	}
+	assert.Equal(t, []int{0, 1, 1, 1}, deleted, "confirmations deleted at each cut")
 }

@@ -109,3 +109,28 @@ func testConfirmation(t *testing.T, s core.Store) {
 	require.NoError(t, err)
 	assert.Equal(t, c, got, "a put replaces the confirmation")
 }
+
+// Confirmations issued before a time are deleted, and only those.
+func testConfirmationSweep(t *testing.T, s core.Store) {
+	old, edge, fresh := confirmation("901"), confirmation("902"), confirmation("903")
+	old.IssuedAt = t0.Add(-25 * time.Hour)
+	edge.IssuedAt = t0.Add(-24 * time.Hour)
+	mustUpdate(t, s, func(tx core.Tx) error {
+		for _, c := range []*core.Confirmation{old, edge, fresh} {
+			if err := tx.PutConfirmation(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	n, err := write(t, s, func(tx core.Tx) (int, error) { return tx.DeleteConfirmationsIssuedBefore(edge.IssuedAt) })
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "confirmations deleted")
+	_, err = read(t, s, func(tx core.ReadTx) (*core.Confirmation, error) { return tx.Confirmation(old.ID) })
+	requireNotFound(t, err)
+	for _, want := range []*core.Confirmation{edge, fresh} {
+		got, err := read(t, s, func(tx core.ReadTx) (*core.Confirmation, error) { return tx.Confirmation(want.ID) })
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "kept")
+	}
+}

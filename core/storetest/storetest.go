@@ -73,6 +73,7 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"StepUpGrantSweep", testStepUpGrantSweep},
 		{"Resource", testResource},
 		{"Confirmation", testConfirmation},
+		{"ConfirmationSweep", testConfirmationSweep},
 		{"Bulk", testBulk},
 		{"DeleteBulk", testDeleteBulk},
 		{"BulkIndexes", testBulkIndexes},
