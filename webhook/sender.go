@@ -19,9 +19,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/internal/escape"
 )
 
 // DefaultTimeout is how long a receiver has to answer.
@@ -122,14 +122,9 @@ func (s *Sender) Send(ctx context.Context, r *core.WebhookRequest) core.WebhookR
 // a certificate's DNS names as they are), and `deputy programme webhooks
 // deliveries` prints it on the operator's terminal, in a table.
 func bounded(err error) error {
-	msg := err.Error()
-	printable := !strings.ContainsFunc(msg, func(c rune) bool { return !unicode.IsPrint(c) })
-	if printable && len(msg) <= maxError {
+	msg := escape.NonPrinting(err.Error())
+	if msg == err.Error() && len(msg) <= maxError {
 		return err
-	}
-	if !printable {
-		q := strconv.Quote(msg)
-		msg = q[1 : len(q)-1]
 	}
 	if len(msg) <= maxError {
 		return errors.New(msg)

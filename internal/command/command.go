@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v3"
+
+	"github.com/deputyhq/deputy/internal/escape"
 )
 
 // Run executes the deputy command line with args (os.Args) and returns its
@@ -63,12 +65,26 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
 	case "json":
+		opts.ReplaceAttr = escapeAttr
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	default:
 		return nil, fmt.Errorf("--log-format %q: want json or text", format)
 	}
+}
+
+// escapeAttr escapes what does not print in a string or error attribute:
+// JSON keeps C1 controls and bidi overrides as they are, and a terminal
+// following the log would act on them. The text format quotes them already.
+func escapeAttr(_ []string, a slog.Attr) slog.Attr {
+	switch v := a.Value.Any().(type) {
+	case string:
+		a.Value = slog.StringValue(escape.NonPrinting(v))
+	case error:
+		a.Value = slog.StringValue(escape.NonPrinting(v.Error()))
+	}
+	return a
 }
 
 func logFlags() []cli.Flag {
