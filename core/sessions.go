@@ -27,7 +27,9 @@ type SignedIn struct {
 const sessionTokenPrefix = "dst_"
 
 // completeLogin opens a session for a verified password, re-checking inside the
-// transaction that the user was not locked or deactivated meanwhile.
+// transaction that the user was not locked or deactivated meanwhile and that
+// the password is still the one checked: a change or reset that committed
+// during the check ended every session, and must end this one too.
 func (s *Service) completeLogin(ctx context.Context, u *User, pw *PasswordRecord, plain string, rehash bool) (*SignedIn, error) {
 	var newHash string
 	if rehash {
@@ -54,6 +56,13 @@ func (s *Service) completeLogin(ctx context.Context, u *User, pw *PasswordRecord
 		if cur.Locked(now) {
 			return lockedError(cur.LockedUntil, now)
 		}
+		rec, err := tx.Password(u.ID)
+		if err != nil {
+			return err
+		}
+		if rec.Hash != pw.Hash {
+			return errInvalidCredentials
+		}
 		if cur.FailedLogins != 0 {
 			cur.FailedLogins = 0
 			cur.UpdatedAt = now
@@ -62,15 +71,9 @@ func (s *Service) completeLogin(ctx context.Context, u *User, pw *PasswordRecord
 			}
 		}
 		if newHash != "" {
-			rec, err := tx.Password(u.ID)
-			if err != nil {
+			rec.Hash = newHash
+			if err := tx.PutPassword(rec); err != nil {
 				return err
-			}
-			if rec.Hash == pw.Hash { // only if nobody changed the password meanwhile
-				rec.Hash = newHash
-				if err := tx.PutPassword(rec); err != nil {
-					return err
-				}
 			}
 		}
 		if err := s.insertSession(tx, cur, token, now); err != nil {

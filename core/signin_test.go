@@ -252,3 +252,55 @@ func TestBiometricSignInWorkIsTheSame(t *testing.T) {
 	assert.Equal(t, work{Views: 0, Updates: 1, Writes: 1, Hashes: 0}, unknown)
 	assert.Equal(t, unknown, signIn("ada@acme.test"), "a user with a phone vs an unknown email")
 }
+
+// onceAfterVerify runs then once, after the first password check it makes
+// and before its caller sees the verdict.
+type onceAfterVerify struct {
+	core.PasswordHasher
+	armed *atomic.Bool
+	then  func()
+}
+
+func (h onceAfterVerify) Verify(ctx context.Context, plain, encoded string) (bool, bool, error) {
+	ok, rehash, err := h.PasswordHasher.Verify(ctx, plain, encoded)
+	if h.armed.CompareAndSwap(true, false) {
+		h.then()
+	}
+	return ok, rehash, err
+}
+
+// TestSignInWithAPasswordChangedDuringItsCheck: a sign-in with the old
+// password whose check outlasts a password change or reset opens no
+// session, so that the change really ends every sign-in of the old
+// password. (It used to commit its session after the change had ended the
+// others.)
+func TestSignInWithAPasswordChangedDuringItsCheck(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		change func(e *coreEnv, token string)
+	}{
+		{"changed", func(e *coreEnv, token string) {
+			_, err := e.svc.UpdatePassword(e.ctx, e.caller(e.prog, token), testPassword, "N3w-Passw0rd!")
+			require.NoError(e.t, err)
+		}},
+		{"reset", func(e *coreEnv, _ string) {
+			require.NoError(e.t, e.svc.LostPasswordStart(e.ctx, e.prog, "ada@acme.test"))
+			_, err := e.svc.LostPasswordResume(e.ctx, e.prog, "ada@acme.test", core.SandboxCode, "N3w-Passw0rd!")
+			require.NoError(e.t, err)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newCoreEnv(t)
+			_, token := e.root(e.prog, "ada@acme.test")
+			var armed atomic.Bool
+			core.WrapHasher(e.svc, func(h core.PasswordHasher) core.PasswordHasher {
+				return onceAfterVerify{h, &armed, func() { c.change(e, token) }}
+			})
+			armed.Store(true)
+			in, err := e.svc.Login(e.ctx, e.prog, "ada@acme.test", testPassword)
+			require.Equal(t, core.ErrInvalidCredentials, classOf(err), "the old password signs in no more: %v", in)
+			_, err = e.svc.Login(e.ctx, e.prog, "ada@acme.test", "N3w-Passw0rd!")
+			require.NoError(t, err, "the new one does")
+		})
+	}
+}
