@@ -190,10 +190,10 @@ func TestInvitesSpendTheEmailBudget(t *testing.T) {
 }
 
 // Notices sent after the fact (here the SCA lock alert) spend the address's
-// budget too; over it they are dropped and logged, and the change stands.
-func TestNoticesSpendTheEmailBudget(t *testing.T) {
+// notice budget; over it they are dropped and logged, and the change stands.
+func TestNoticesSpendTheNoticeBudget(t *testing.T) {
 	e := newCoreEnv(t, func(c *core.Config) { c.SCAFailureLimit = 1 },
-		withLimits(core.RateLimits{EmailPerAddress: core.RateLimit{Requests: 1, Window: 24 * time.Hour}}))
+		withLimits(core.RateLimits{NoticesPerAddress: core.RateLimit{Requests: 1, Window: 24 * time.Hour}}))
 	e.alignClock(24 * time.Hour)
 	c := e.enrolled(e.prog, "root@acme.test")
 	lockSCA := func() {
@@ -208,6 +208,27 @@ func TestNoticesSpendTheEmailBudget(t *testing.T) {
 	lockSCA()
 	assert.Len(t, e.mail.all(), 1, "the second alert is over the budget")
 	assert.Contains(t, e.logs.String(), `"msg":"background email","template":"security_alert","error":"rate limited"`, "a dropped notice is logged")
+}
+
+// Lost-password requests that use up the address's email budget keep no
+// notice from its owner: the reset that follows is told all the same.
+func TestCodesLeaveTheNoticeBudget(t *testing.T) {
+	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false }, withLimits(core.RateLimits{
+		EmailPerAddress:   core.RateLimit{Requests: 2, Window: time.Hour},
+		NoticesPerAddress: core.RateLimit{Requests: 2, Window: time.Hour},
+	}))
+	e.alignClock(time.Hour)
+	e.root(e.prog, "root@acme.test")
+	for range 5 { // an outsider spends the email budget and more
+		require.NoError(t, e.svc.LostPasswordStart(e.ctx, e.prog, "root@acme.test"))
+	}
+	require.Len(t, e.mail.all(), 2, "codes up to the email budget")
+
+	_, err := e.svc.LostPasswordResume(e.ctx, e.prog, "root@acme.test", resetCode(t, e.mail.all()[1]), "N3w-Passw0rd!")
+	require.NoError(t, err)
+	e.svc.WaitForMail()
+	require.Len(t, e.mail.all(), 3)
+	assert.NotContains(t, e.mail.all()[2].Subject, "reset your password", "the notice of the reset went out")
 }
 
 // DefaultRateLimits hands out a copy: changing it changes nobody else's

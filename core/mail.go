@@ -32,22 +32,11 @@ func loadMailTemplates() (*mailTemplates, error) {
 	return &mailTemplates{text: text, html: html}, nil
 }
 
-// sendTemplate spends one email of to's budget (RateLimits.EmailPerAddress)
-// in its own transaction, then renders the named email for prog and sends it.
-// Over budget it sends nothing and fails with ErrRateLimited. Operations that
-// store a code for the email spend the budget in the transaction that stores
-// it (spendEmail) and then call deliverTemplate, so that a refused email
-// leaves no code behind.
-func (s *Service) sendTemplate(ctx context.Context, prog *Programme, to, name string, data map[string]any) error {
-	err := s.store.Update(ctx, func(tx Tx) error { return s.spendEmail(tx, prog.ID, to) })
-	if err != nil {
-		return internal("email budget", err)
-	}
-	return s.deliverTemplate(ctx, prog, to, name, data)
-}
-
-// spendEmail spends one email to address to from programme's budget, and
-// one of each further budget also, in tx.
+// spendEmail spends one email to address to from programme's budget
+// (RateLimits.EmailPerAddress), and one of each further budget also, in tx.
+// Operations that store a code for the email spend it in the transaction
+// that stores it and then call deliverTemplate (or sendLater), so that a
+// refused email leaves no code behind.
 func (s *Service) spendEmail(tx Tx, programmeID, to string, also ...budget) error {
 	return s.spend(tx, append([]budget{newBudget("email", programmeID, "to:"+NormaliseEmail(to), s.cfg.RateLimits.EmailPerAddress)}, also...)...)
 }
@@ -88,19 +77,29 @@ func (s *Service) sendLater(ctx context.Context, prog *Programme, to, name strin
 }
 
 // noticeLater sends a notice in the background, spending the address's
-// budget first (over budget it is dropped and logged): notices follow changes
-// an attacker may provoke (a lockout), whose answer must not wait for, nor
-// depend on, a mail server.
+// notice budget (RateLimits.NoticesPerAddress) first; over it the notice is
+// dropped and logged. Notices follow changes an attacker may provoke (a
+// lockout), whose answer must not wait for, nor depend on, a mail server.
 func (s *Service) noticeLater(ctx context.Context, prog *Programme, to, name string, data map[string]any) {
-	s.later(ctx, name, func(ctx context.Context) error { return s.sendTemplate(ctx, prog, to, name, data) })
+	s.later(ctx, name, func(ctx context.Context) error {
+		if err := s.store.Update(ctx, func(tx Tx) error { return s.spendNotice(tx, prog.ID, to) }); err != nil {
+			return internal("notice budget", err)
+		}
+		return s.deliverTemplate(ctx, prog, to, name, data)
+	})
 }
 
-// spendLater spends an email of the address's budget in the background and
+// spendNotice spends one notice to address to from programme's budget, in tx.
+func (s *Service) spendNotice(tx Tx, programmeID, to string) error {
+	return s.spend(tx, newBudget("notice", programmeID, "to:"+NormaliseEmail(to), s.cfg.RateLimits.NoticesPerAddress))
+}
+
+// spendLater spends a notice of the address's budget in the background and
 // sends nothing: the store work of a notice, for a change that has no one to
 // tell (an unknown email's lockout), so that it looks like a known one's.
 func (s *Service) spendLater(ctx context.Context, programmeID, to string) {
 	s.later(ctx, "decoy notice", func(ctx context.Context) error {
-		err := s.store.Update(ctx, func(tx Tx) error { return s.spendEmail(tx, programmeID, to) })
+		err := s.store.Update(ctx, func(tx Tx) error { return s.spendNotice(tx, programmeID, to) })
 		if errors.Is(err, ErrRateLimited) {
 			return nil
 		}

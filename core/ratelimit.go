@@ -30,8 +30,14 @@ type RateLimits struct {
 	// included) to one mobile number, and for one user whatever their number.
 	SMSPerNumber RateLimit
 	SMSPerUser   RateLimit
-	// Emails (lost password, email verification, invites, notices) to one address.
+	// Emails with a code or a link (lost password, email verification,
+	// invites) to one address.
 	EmailPerAddress RateLimit
+	// Notices of changes (password or email changed, lockouts, alerts to
+	// admins) to one address: a budget of their own, so that nobody can spend
+	// the address's EmailPerAddress with lost-password requests to keep the
+	// notice of a change from its owner.
+	NoticesPerAddress RateLimit
 	// Invite validations and consumptions per address, and wrong invite codes
 	// per invite. The right code is never refused for its invite's budget, so
 	// guessers cannot lock an invitee out.
@@ -82,6 +88,7 @@ func DefaultRateLimits() RateLimits {
 		SMSPerNumber:            RateLimit{Requests: 10, Window: time.Hour},
 		SMSPerUser:              RateLimit{Requests: 10, Window: time.Hour},
 		EmailPerAddress:         RateLimit{Requests: 10, Window: time.Hour},
+		NoticesPerAddress:       RateLimit{Requests: 10, Window: time.Hour},
 		InvitePerIP:             RateLimit{Requests: 30, Window: 15 * time.Minute},
 		InviteWrongPerInvite:    RateLimit{Requests: 10, Window: time.Hour},
 		BiometricSignInPerEmail: RateLimit{Requests: 10, Window: time.Hour},
@@ -103,6 +110,7 @@ func (rl RateLimits) validate() error {
 		"LoginPerIP": rl.LoginPerIP, "LoginPerProgramme": rl.LoginPerProgramme,
 		"TokenisePerIP": rl.TokenisePerIP, "TokenisePerProgramme": rl.TokenisePerProgramme,
 		"SMSPerNumber": rl.SMSPerNumber, "SMSPerUser": rl.SMSPerUser, "EmailPerAddress": rl.EmailPerAddress,
+		"NoticesPerAddress": rl.NoticesPerAddress,
 		"InvitePerIP": rl.InvitePerIP, "InviteWrongPerInvite": rl.InviteWrongPerInvite,
 		"BiometricSignInPerEmail": rl.BiometricSignInPerEmail, "PushPromptsPerUser": rl.PushPromptsPerUser,
 		"AccessTokensPerSignIn": rl.AccessTokensPerSignIn,
