@@ -111,7 +111,7 @@ func (rl RateLimits) validate() error {
 		"TokenisePerIP": rl.TokenisePerIP, "TokenisePerProgramme": rl.TokenisePerProgramme,
 		"SMSPerNumber": rl.SMSPerNumber, "SMSPerUser": rl.SMSPerUser, "EmailPerAddress": rl.EmailPerAddress,
 		"NoticesPerAddress": rl.NoticesPerAddress,
-		"InvitePerIP": rl.InvitePerIP, "InviteWrongPerInvite": rl.InviteWrongPerInvite,
+		"InvitePerIP":       rl.InvitePerIP, "InviteWrongPerInvite": rl.InviteWrongPerInvite,
 		"BiometricSignInPerEmail": rl.BiometricSignInPerEmail, "PushPromptsPerUser": rl.PushPromptsPerUser,
 		"AccessTokensPerSignIn": rl.AccessTokensPerSignIn,
 		"SearchesPerUser":       rl.SearchesPerUser, "BulkOperationsPerIdentity": rl.BulkOperationsPerIdentity,
