@@ -260,7 +260,9 @@ func (s *Service) PushOptions(ctx context.Context, c *Caller, id string) (json.R
 // and recorded as a security event. In one transaction the challenge becomes
 // APPROVED, the counter is saved and the requesting session is stepped up
 // (and granted the operation the challenge named, if any: stepupscope.go); a
-// wrong number instead declines the challenge (VERIFICATION_CODE_INVALID). A
+// wrong number instead declines the challenge (VERIFICATION_CODE_INVALID) and
+// counts as a wrong one-time code towards the SCA lock (countWrongCode), as a
+// right one ends the run of wrong ones (PSD2 RTS Art. 4(3)(b)). A
 // confirmation's resources become VERIFIED in that transaction too, unless
 // they changed since the challenge (settleConfirmation: STATE_INVALID, and
 // the challenge is cancelled).
@@ -313,11 +315,20 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 	var (
 		outcome  error
 		resolved *PushChallenge // as this approval left it, for the observer
+		after    func()         // an SCA lock's revocation, after the commit
 	)
 	regressed := false
 	err = s.updateAs(ctx, c, func(tx Tx) error {
-		outcome, resolved, regressed = nil, nil, false
+		outcome, resolved, regressed, after = nil, nil, false, nil
 		cur, err := tx.PushChallenge(id)
+		if err != nil {
+			return err
+		}
+		usr, err := tx.User(u.ID)
+		if err != nil {
+			return err
+		}
+		rec, err := scaRecord(tx, usr)
 		if err != nil {
 			return err
 		}
@@ -341,9 +352,16 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 			return err
 		}
 		resolved = cur
-		if number != cur.Number {
-			outcome = Conflict(CodeCodeInvalid)
-			return s.endPush(ctx, tx, cur, PushDeclined, PushReasonWrongNumber, u.ID, now)
+		if number != cur.Number { // a failed authentication, counted like a wrong code
+			if err := s.endPush(ctx, tx, cur, PushDeclined, PushReasonWrongNumber, u.ID, now); err != nil {
+				return err
+			}
+			wrong, err := s.countWrongCode(ctx, tx, usr, rec, errOTPWrong, now, map[string]string{"challenge": id, "kind": string(cur.Kind)})
+			outcome, after = wrong.outcome, wrong.after
+			return err
+		}
+		if err := resetSCAFailures(tx, rec); err != nil {
+			return err
 		}
 		if cur.Kind == PushConfirm {
 			conf, err := tx.Confirmation(cur.ID)
@@ -389,6 +407,9 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 	}
 	if err != nil {
 		return internal("approve push challenge", err)
+	}
+	if after != nil {
+		after()
 	}
 	s.publishPush(ctx, PushEvent{Kind: PushEventResolved, UserID: u.ID, ChallengeID: id})
 	s.observePush(ctx, resolved)

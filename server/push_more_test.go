@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -244,4 +245,35 @@ func TestEndedStreamIsShownNothingNew(t *testing.T) {
 			assert.NotContains(t, seen, client.EventChallenge, "%v", seen)
 		})
 	}
+}
+
+// TestWrongNumbersCountAsFailedAttempts: a wrong number picked on the phone
+// is a failed authentication like a wrong code (PSD2 RTS Art. 4(3)(b)), so
+// whoever keeps prompting a user who taps at random (a biometric sign-in
+// needs only the email) is stopped after SCAFailureLimit wrong picks in a
+// row, not left to win one time in three; a right pick starts the count again.
+func TestWrongNumbersCountAsFailedAttempts(t *testing.T) {
+	e := newBioEnv(t, func(o *testserver.Options) { o.Config.SCAFailureLimit = 3 })
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+	pick := func(right bool) error {
+		t.Helper()
+		up, err := e.login("ada@acme.test").StepUpPush(ctx, "")
+		require.NoError(t, err)
+		n := up.Number
+		if !right {
+			n = slices.DeleteFunc(phone.choicesOf(up.ID), func(c int) bool { return c == up.Number })[0]
+		}
+		return phone.approve(up.ID, n)
+	}
+	for range 2 {
+		requireAPIError(t, pick(false), http.StatusConflict, core.CodeCodeInvalid)
+	}
+	require.NoError(t, pick(true), "a right pick ends the run of wrong ones")
+	for range 2 {
+		requireAPIError(t, pick(false), http.StatusConflict, core.CodeCodeInvalid)
+	}
+	requireAPIError(t, pick(false), http.StatusConflict, core.CodeChallengeLimitExceeded, "the third wrong pick in a row locks")
+	_, err := e.login("ada@acme.test").StepUpPush(ctx, "")
+	requireAPIError(t, err, http.StatusConflict, core.CodeChallengeLimitExceeded, "no prompt while locked")
 }
