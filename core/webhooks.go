@@ -263,8 +263,11 @@ var webhookURLRefusals = map[string]string{
 // RFC 4193), shared (RFC 6598), link-local, site-local, documentation,
 // benchmarking, reserved, multicast nor unspecified. An IPv6 address that
 // embeds an IPv4 one a gateway connects to (NAT64's well-known prefix, RFC
-// 6052; 6to4, RFC 3056) is judged by that IPv4 address, and the local-use
-// NAT64 prefix (RFC 8215) is a network's own.
+// 6052; 6to4, RFC 3056) is judged by that IPv4 address; any other IPv6
+// address must be global unicast (2000::/3, the only block IANA's IPv6
+// address space registry gives out), which also rules out IPv4-translated
+// addresses (RFC 2765) that a SIIT gateway would take to a private network,
+// and the local-use NAT64 prefix (RFC 8215), a network's own.
 func PublicAddress(a netip.Addr) bool {
 	a = a.Unmap().WithZone("") // Prefix.Contains never matches a zoned address
 	b := a.As16()
@@ -273,21 +276,23 @@ func PublicAddress(a netip.Addr) bool {
 		a = netip.AddrFrom4([4]byte(b[12:]))
 	case sixToFour.Contains(a):
 		a = netip.AddrFrom4([4]byte(b[2:6]))
+	case a.Is6() && !globalUnicast.Contains(a):
+		return false
 	}
 	return a.IsValid() && !slices.ContainsFunc(notGlobal, func(p netip.Prefix) bool { return p.Contains(a) })
 }
 
 var (
-	nat64     = netip.MustParsePrefix("64:ff9b::/96")
-	sixToFour = netip.MustParsePrefix("2002::/16")
+	nat64         = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour     = netip.MustParsePrefix("2002::/16")
+	globalUnicast = netip.MustParsePrefix("2000::/3")
 	// notGlobal are the special-purpose ranges whose addresses are not
-	// globally reachable, or are unused.
+	// globally reachable, or are unused: IPv4's, and IPv6's within 2000::/3.
 	notGlobal = mustParsePrefixes(
 		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
 		"192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
 		"203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-		"::/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20", "5f00::/16",
-		"fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+		"2001::/23", "2001:db8::/32", "3fff::/20",
 	)
 )
 

@@ -1012,6 +1012,22 @@ func TestWebhookURLRefusesPrivateBehindNAT64(t *testing.T) {
 	}
 }
 
+// TestWebhookURLRefusesIPv6OutsideGlobalUnicast: IANA has given out only
+// 2000::/3 for global unicast, so an IPv6 address outside it reaches no
+// public receiver: an IPv4-translated one (RFC 2765, ::ffff:0:a.b.c.d),
+// which a SIIT gateway turns into the private IPv4 address it holds, or
+// another of the reserved ranges, is refused.
+func TestWebhookURLRefusesIPv6OutsideGlobalUnicast(t *testing.T) {
+	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false })
+	for _, u := range []string{"https://[::ffff:0:7f00:1]/x", "https://[::ffff:0:a9fe:a9fe]/x", "https://[400::1]/x", "https://[c000::1]/x"} {
+		_, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: u})
+		var ce *core.Error
+		if assert.ErrorAs(t, err, &ce, u) && assert.Len(t, ce.Fields, 1, u) {
+			assert.Equal(t, "PRIVATE_ADDRESS", ce.Fields[0].Reason, u)
+		}
+	}
+}
+
 // A bulk removed before its end was fanned out (an identity keeps 100)
 // still has its bulk_process_end event, as it ended, and holds up none of
 // the programme's later events.
