@@ -40,6 +40,9 @@ func (c *OffsetClock) Now() time.Time {
 	return c.base().Add(c.offset)
 }
 
+// Wall returns base time, where the clock runs from before its offset.
+func (c *OffsetClock) Wall() time.Time { return c.base() }
+
 // Advance moves the clock forward by d (d must not be negative).
 func (c *OffsetClock) Advance(d time.Duration) {
 	if d < 0 {

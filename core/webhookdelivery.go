@@ -498,9 +498,9 @@ func (s *Service) signChains(ctx context.Context, cs []claimed) error {
 		return nil // a round that claimed nothing opens no transaction for it
 	}
 	err := s.store.View(ctx, func(tx ReadTx) error {
-		now := s.clock.Now()
+		now, sent := s.clock.Now(), s.sendingTime()
 		for i := range cs {
-			if err := s.signChain(tx, &cs[i], now); err != nil {
+			if err := s.signChain(tx, &cs[i], now, sent); err != nil {
 				return err
 			}
 		}
@@ -509,15 +509,32 @@ func (s *Service) signChains(ctx context.Context, cs []claimed) error {
 	return internal("sign webhooks", err)
 }
 
-// signChain builds the signed requests of one claimed chain, up to its
-// first delivery that cannot be signed (cut).
-func (s *Service) signChain(tx ReadTx, c *claimed, now time.Time) error {
+// wallClock is a Clock that can be moved forward (the sandbox's): Wall is
+// the real time it runs from.
+type wallClock interface {
+	Wall() time.Time
+}
+
+// sendingTime is when deliveries are signed as sent: the wall clock's time
+// even when the sandbox's clock has been moved forward, because receivers
+// check the signed timestamps against their own clocks.
+func (s *Service) sendingTime() time.Time {
+	if w, ok := s.clock.(wallClock); ok {
+		return w.Wall()
+	}
+	return s.clock.Now()
+}
+
+// signChain builds the signed requests of one claimed chain, with the keys
+// in force at now and the timestamp sent, up to its first delivery that
+// cannot be signed (cut).
+func (s *Service) signChain(tx ReadTx, c *claimed, now, sent time.Time) error {
 	k, err := s.endpointKeys(tx, c.endpoint, now)
 	if err != nil {
 		return c.cut(0, err)
 	}
 	for i, d := range c.ds {
-		req, err := webhookRequest(tx, c.endpoint, k, d, now)
+		req, err := webhookRequest(tx, c.endpoint, k, d, sent)
 		if err != nil {
 			return c.cut(i, err)
 		}
@@ -619,8 +636,8 @@ func (s *Service) endpointKeys(tx ReadTx, e *WebhookEndpoint, now time.Time) (we
 	return k, nil
 }
 
-// webhookRequest signs a delivery's event to e with k for its attempt at now.
-func webhookRequest(tx ReadTx, e *WebhookEndpoint, k webhookKeys, d *WebhookDelivery, now time.Time) (*WebhookRequest, error) {
+// webhookRequest signs a delivery's event to e with k for its attempt sent at sent.
+func webhookRequest(tx ReadTx, e *WebhookEndpoint, k webhookKeys, d *WebhookDelivery, sent time.Time) (*WebhookRequest, error) {
 	ev, err := tx.WebhookEvent(d.EventID)
 	if errors.Is(err, ErrRecordNotFound) {
 		return nil, cannotSign(err)
@@ -630,7 +647,7 @@ func webhookRequest(tx ReadTx, e *WebhookEndpoint, k webhookKeys, d *WebhookDeli
 	}
 	return &WebhookRequest{
 		URL:          strings.TrimSuffix(e.URL, "/") + webhookEventPath(ev.Type),
-		Header:       SignWebhook(ev.ID, ev.Body, now, k.apiKey, k.secrets),
+		Header:       SignWebhook(ev.ID, ev.Body, sent, k.apiKey, k.secrets),
 		Body:         ev.Body,
 		AllowPrivate: e.AllowPrivate,
 	}, nil

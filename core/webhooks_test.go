@@ -95,9 +95,10 @@ func drain(t testing.TB, w *core.Service) int {
 	}
 }
 
-// verifier checks deliveries as an embedder would, at the test clock's time.
+// verifier checks deliveries as an embedder would, at the wall clock's time
+// (the test clock's before it is moved forward).
 func (e *hookEnv) verifier() client.WebhookVerifier {
-	return client.WebhookVerifier{APIKey: e.apiKey, Secrets: []string{e.hook.Secret}, Now: e.clock.Now}
+	return client.WebhookVerifier{APIKey: e.apiKey, Secrets: []string{e.hook.Secret}, Now: e.clock.Wall}
 }
 
 // deliveries lists the endpoint's deliveries, oldest first.
@@ -227,6 +228,29 @@ func TestWebhookDeliveredAndSigned(t *testing.T) {
 	assert.Zero(t, drain(t, e.worker(nil)), "delivered once")
 }
 
+// TestWebhookSignedAtWallClockTime: in the sandbox, after its clock has
+// been moved forward, deliveries are still signed at the time they are
+// sent, so that a receiver checking the timestamps against its own clock
+// (client.WebhookVerifier, Standard Webhooks' libraries) accepts them.
+func TestWebhookSignedAtWallClockTime(t *testing.T) {
+	e := &hookEnv{coreEnv: newCoreEnv(t)}
+	p, err := e.svc.CreateProgramme(e.ctx, core.NewProgramme{Name: "Hooked"})
+	require.NoError(t, err)
+	e.prog, e.apiKey = p.Programme, p.APIKey
+	e.rcv = newReceiver(t)
+	e.hook = e.addHook(e.rcv.srv.URL)
+	e.clock.Advance(24 * time.Hour)
+	e.root(e.prog, "ada@acme.test")
+	e.login(e.prog, "ada@acme.test")
+	drain(t, e.worker(nil))
+
+	require.NotEmpty(t, e.rcv.all())
+	for _, r := range e.rcv.all() {
+		v := client.WebhookVerifier{APIKey: e.apiKey, Secrets: []string{e.hook.Secret}}
+		assert.NoError(t, v.Verify(r.Header, r.Body), r.Path)
+	}
+}
+
 // TestWebhookSecretRotation: during the overlap both secrets sign, so a
 // receiver holding either verifies; after it only the new one does.
 func TestWebhookSecretRotation(t *testing.T) {
@@ -247,7 +271,7 @@ func TestWebhookSecretRotation(t *testing.T) {
 		v.Now = func() time.Time { return hookT0 }
 		assert.NoError(t, v.Verify(got[0].Header, got[0].Body), "secret %d during the overlap", i)
 	}
-	v := client.WebhookVerifier{Secrets: []string{e.hook.Secret}, Now: e.clock.Now}
+	v := client.WebhookVerifier{Secrets: []string{e.hook.Secret}, Now: e.clock.Wall} // signed at the wall clock's time
 	assert.ErrorIs(t, v.Verify(got[1].Header, got[1].Body), client.ErrWebhookSignature, "old secret after the overlap")
 	v.Secrets = []string{newSecret}
 	assert.NoError(t, v.Verify(got[1].Header, got[1].Body))
