@@ -396,13 +396,17 @@ func (s *ApprovalsScreen) settled(ch client.PushChallenge, a Answer, text string
 }
 
 // fail shows why an answer did not go through. A challenge that is over
-// (answered, expired, or refused for the wrong number) leaves the list.
+// (answered, expired, or refused for the wrong number, the last time with
+// the SCA lock) leaves the list.
 func (s *ApprovalsScreen) fail(ch client.PushChallenge, err error, retry func()) {
 	var ae *client.Error
 	if errors.As(err, &ae) {
 		switch ae.Code {
 		case client.CodeCodeInvalid:
 			s.done(ch, Refused, "That was not the number on the screen that asked. For your safety the request was refused. If you started it, start again and pick the number shown there.")
+			return
+		case client.CodeChallengeLimitExceeded: // the wrong number once too often: the SCA lock
+			s.done(ch, Refused, "That was not the number on the screen that asked, too many times in a row. For your safety you were signed out everywhere and approvals are paused for a while.")
 			return
 		case client.CodeAlreadyVerified:
 			s.done(ch, Gone, "This request was already answered.")

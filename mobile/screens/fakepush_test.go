@@ -37,6 +37,9 @@ type fakePush struct {
 	watchers   map[int]chan client.PushEvent
 	nextID     int
 	log        []string
+	// wrongNumbers picked so far; at wrongNumberLimit (when not 0) the
+	// server's SCA lock answers.
+	wrongNumbers, wrongNumberLimit int
 }
 
 type fakeChallenge struct {
@@ -228,6 +231,9 @@ func (f *fakePush) ApprovePush(ctx context.Context, id string, number int, crede
 		return conflict(client.CodeAlreadyVerified)
 	case number != c.number:
 		c.state = client.PushDeclined // a wrong number declines the challenge
+		if f.wrongNumbers++; f.wrongNumberLimit > 0 && f.wrongNumbers >= f.wrongNumberLimit {
+			return conflict(client.CodeChallengeLimitExceeded) // and counts towards the SCA lock
+		}
 		return conflict(client.CodeCodeInvalid)
 	}
 	if _, err := f.rp.ValidateLogin(f.user, *c.session, parsed); err != nil {

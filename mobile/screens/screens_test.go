@@ -541,6 +541,24 @@ func TestApprovalsScreenApproves(t *testing.T) {
 	h.waitFor("gone", s.Result.Visible)
 	assert.Equal(t, "This request is no longer waiting for an answer.", s.Result.Text)
 
+	// The wrong number once too often: the SCA lock ends it, and says so.
+	push.wrongNumberLimit = 1
+	locked := push.request("Unlock user bob@acme.test", 64, []int{64, 12, 93})
+	pending, err = push.PendingPush(context.Background(), "d1", 0)
+	require.NoError(t, err)
+	s.SetPending(pending)
+	require.Equal(t, locked, s.Current().ID)
+	test.Tap(s.Choices[1])
+	test.Tap(s.Approve)
+	h.waitFor("passcode prompt or answer", func() bool { return dlg.Showing() || s.Result.Visible() })
+	if dlg.Showing() {
+		test.Type(dlg.Entry, appPasscode)
+		test.Tap(dlg.OK)
+	}
+	h.waitFor("refused", s.Result.Visible)
+	assert.Contains(t, s.Result.Text, "too many times in a row")
+	assert.Equal(t, client.PushDeclined, push.state(locked))
+
 	// This device unlinked meanwhile: the server refuses the options.
 	third := push.request("Change the mobile of grace@acme.test", 58, []int{58, 23, 71})
 	pending, err = push.PendingPush(context.Background(), "d1", 0)
