@@ -42,9 +42,12 @@ var ErrUnsigned = errors.New("no signed checkpoint covers the export")
 // covered (Report.Covered): only a later checkpoint can vouch for them.
 func Verify(r io.Reader, v note.Verifier, origin string, saved [][]byte) (*Report, error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<16), 1<<24)
+	sc.Buffer(make([]byte, 1<<16), maxLine)
 	if !sc.Scan() {
-		return nil, fmt.Errorf("empty export: %w", sc.Err())
+		if err := sc.Err(); err != nil {
+			return nil, readError(1, err)
+		}
+		return nil, errors.New("empty export")
 	}
 	var h header
 	if err := json.Unmarshal(sc.Bytes(), &h); err != nil || h.Version != exportVersion {
@@ -56,7 +59,8 @@ func Verify(r io.Reader, v note.Verifier, origin string, saved [][]byte) (*Repor
 	t := &tree{origin: h.Origin}
 	var checkpoints [][]byte
 	var proofs []proof
-	for line := 2; sc.Scan(); line++ {
+	line := 2
+	for ; sc.Scan(); line++ {
 		var l exportLine
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
@@ -78,7 +82,7 @@ func Verify(r io.Reader, v note.Verifier, origin string, saved [][]byte) (*Repor
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, err
+		return nil, readError(line, err)
 	}
 	if t.size() != h.Size {
 		return nil, tampered("the export says %d events but holds %d", h.Size, t.size())
@@ -104,6 +108,17 @@ func Verify(r io.Reader, v note.Verifier, origin string, saved [][]byte) (*Repor
 		}
 	}
 	return rep, nil
+}
+
+// maxLine is the longest line Verify reads: a leaf, a signed checkpoint or a proof.
+const maxLine = 16 << 20
+
+// readError says which line of an export could not be read, and why.
+func readError(line int, err error) error {
+	if errors.Is(err, bufio.ErrTooLong) {
+		return fmt.Errorf("line %d: longer than %d MiB", line, maxLine>>20)
+	}
+	return fmt.Errorf("line %d: %w", line, err)
 }
 
 // tree is the Merkle tree of the exported leaves, held in memory as tlog

@@ -241,3 +241,22 @@ func TestVerifyRefusesBadProofSizes(t *testing.T) {
 		require.ErrorContains(t, err, "a proof from "+size+" events", size)
 	}
 }
+
+// Hostile files get an error that says what is wrong and where.
+func TestVerifySaysWhyItCannotRead(t *testing.T) {
+	f := newFixture(t)
+	header := `{"deputyAuditExport":1,"origin":"deputy/audit/p1","size":1}` + "\n"
+	for _, c := range []struct {
+		name, file, want string
+	}{
+		{"empty", "", "empty export"},
+		{"a huge first line", strings.Repeat("x", 17<<20), "line 1: longer than 16 MiB"},
+		{"a huge leaf", header + `{"leaf":"` + strings.Repeat("x", 17<<20) + `"}`, "line 2: longer than 16 MiB"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := auditlog.Verify(strings.NewReader(c.file), f.verifier, "", nil)
+			require.Error(t, err)
+			assert.Equal(t, c.want, err.Error())
+		})
+	}
+}
