@@ -61,12 +61,14 @@ func parseCheckpoint(text string) (Checkpoint, error) {
 	if len(lines) < 4 {
 		return Checkpoint{}, errors.New("checkpoint: want origin, size and root lines")
 	}
+	// One encoding of each, as tlog.ParseTree reads them: decimal without
+	// sign or leading zeros, and canonical base64.
 	size, err := strconv.ParseInt(lines[1], 10, 64)
-	if err != nil || size < 0 {
+	if err != nil || size < 0 || strconv.FormatInt(size, 10) != lines[1] {
 		return Checkpoint{}, fmt.Errorf("checkpoint: bad tree size %q", lines[1])
 	}
 	root, err := base64.StdEncoding.DecodeString(lines[2])
-	if err != nil || len(root) != tlog.HashSize {
+	if err != nil || len(root) != tlog.HashSize || base64.StdEncoding.EncodeToString(root) != lines[2] {
 		return Checkpoint{}, fmt.Errorf("checkpoint: bad root hash %q", lines[2])
 	}
 	c := Checkpoint{Origin: lines[0], Size: size}

@@ -2,6 +2,7 @@ package auditlog_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
@@ -259,4 +260,33 @@ func TestVerifySaysWhyItCannotRead(t *testing.T) {
 			assert.Equal(t, c.want, err.Error())
 		})
 	}
+}
+
+// A checkpoint's body is C2SP tlog-checkpoint's, in its one encoding: the
+// tree size in decimal without sign or leading zeros, the root hash in
+// canonical base64 (as tlog.ParseTree reads it), even under a valid signature.
+func TestOpenCheckpointRefusesNonCanonicalBodies(t *testing.T) {
+	f := newFixture(t)
+	var root tlog.Hash
+	root[31] = 1
+	good := base64.StdEncoding.EncodeToString(root[:])
+	loose := good[:42] + "F=" // "AAE=" with an unused bit set: the same bytes
+	for _, c := range []struct{ name, size, root string }{
+		{"plus sign", "+5", good},
+		{"leading zero", "05", good},
+		{"minus zero", "-0", good},
+		{"loose base64", "5", loose},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			signed, err := note.Sign(&note.Note{Text: f.origin + "\n" + c.size + "\n" + c.root + "\n"}, f.signer)
+			require.NoError(t, err)
+			_, err = auditlog.OpenCheckpoint(signed, f.verifier)
+			require.ErrorContains(t, err, "checkpoint: bad")
+		})
+	}
+	signed, err := note.Sign(&note.Note{Text: f.origin + "\n5\n" + good + "\n"}, f.signer)
+	require.NoError(t, err)
+	c, err := auditlog.OpenCheckpoint(signed, f.verifier)
+	require.NoError(t, err)
+	assert.Equal(t, auditlog.Checkpoint{Origin: f.origin, Size: 5, Root: root}, c)
 }
