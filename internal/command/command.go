@@ -10,8 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/urfave/cli/v3"
 
@@ -82,22 +80,11 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 func escapeAttr(_ []string, a slog.Attr) slog.Attr {
 	switch v := a.Value.Any().(type) {
 	case string:
-		a.Value = slog.StringValue(escapeForJSON(v))
+		a.Value = slog.StringValue(escape.ForJSON(v))
 	case error:
-		a.Value = slog.StringValue(escapeForJSON(v.Error()))
+		a.Value = slog.StringValue(escape.ForJSON(v.Error()))
 	}
 	return a
-}
-
-// escapeForJSON is escape.NonPrinting for text that only JSON's own escapes
-// leave unprintable: C0 controls alone (the newlines of a signed audit
-// checkpoint) stay as they are, for JSON escapes them, and a reader of the
-// log gets the text back as it was.
-func escapeForJSON(s string) string {
-	if utf8.ValidString(s) && !strings.ContainsFunc(s, func(c rune) bool { return c >= ' ' && !unicode.IsPrint(c) }) {
-		return s
-	}
-	return escape.NonPrinting(s)
 }
 
 func logFlags() []cli.Flag {

@@ -18,3 +18,13 @@ func TestNonPrinting(t *testing.T) {
 		assert.Equal(t, want, NonPrinting(in), "%q", in)
 	}
 }
+
+func TestForJSON(t *testing.T) {
+	for in, want := range map[string]string{
+		"note\nlines\n": "note\nlines\n",
+		"bidi \u202e\n": `bidi \u202e\n`,
+		"bad \xff":      `bad \xff`,
+	} {
+		assert.Equal(t, want, ForJSON(in), "%q", in)
+	}
+}
