@@ -34,6 +34,7 @@ func auditFlags() []cli.Flag {
 // auditConfig is how `deputy serve` signs audit checkpoints (core.Config).
 type auditConfig struct {
 	Signer   note.Signer
+	Verifier note.Verifier // Signer's, to check the checkpoints stored are its own
 	Events   int
 	Interval time.Duration
 }
@@ -54,8 +55,8 @@ func auditFrom(cmd *cli.Command, log *slog.Logger) (auditConfig, error) {
 	if err != nil {
 		return auditConfig{}, err
 	}
-	s, err := loadAuditSigner(path, log)
-	return auditConfig{Signer: s, Events: events, Interval: interval}, err
+	s, v, err := loadAuditSigner(path, log)
+	return auditConfig{Signer: s, Verifier: v, Events: events, Interval: interval}, err
 }
 
 // auditKeyPath is --audit-key, or the default beside a database file.
@@ -71,36 +72,81 @@ func auditKeyPath(cmd *cli.Command) (string, error) {
 }
 
 // loadAuditSigner reads the signing key at path, creating it (mode 0600) when
-// the file does not exist, and logs its verifier key.
-func loadAuditSigner(path string, log *slog.Logger) (note.Signer, error) {
-	data, err := os.ReadFile(path)
+// the file does not exist, and logs its verifier key. It refuses a key file
+// that others than its owner may read, as ssh does.
+func loadAuditSigner(path string, log *slog.Logger) (note.Signer, note.Verifier, error) {
+	data, err := readPrivateFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		skey, _, err := auditlog.NewKey(auditKeyName)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if _, err := writeAtomically(path, func(w io.Writer) (int64, error) {
 			n, err := io.WriteString(w, skey+"\n")
 			return int64(n), err
 		}); err != nil {
-			return nil, fmt.Errorf("--audit-key: %w", err)
+			return nil, nil, fmt.Errorf("--audit-key: %w", err)
 		}
 		data = []byte(skey)
 		log.Info("created the audit signing key", slog.String("file", path))
 	} else if err != nil {
-		return nil, fmt.Errorf("--audit-key: %w", err)
+		return nil, nil, fmt.Errorf("--audit-key: %w", err)
 	}
 	s, err := note.NewSigner(strings.TrimSpace(string(data)))
 	if err != nil {
-		return nil, fmt.Errorf("--audit-key %s: not a signing key", path)
+		return nil, nil, fmt.Errorf("--audit-key %s: not a signing key", path)
 	}
 	vkey, err := auditlog.VerifierOf(string(data))
 	if err != nil {
-		return nil, fmt.Errorf("--audit-key %s: %w", path, err)
+		return nil, nil, fmt.Errorf("--audit-key %s: %w", path, err)
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--audit-key %s: %w", path, err)
 	}
 	log.Info("audit checkpoints are signed; verify exports with this key", slog.String("audit_verifier_key", vkey))
-	return s, nil
+	return s, v, nil
 }
+
+// readPrivateFile reads a file that only its owner may read.
+func readPrivateFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("%s is open to others (mode %04o): chmod 600 it", path, perm)
+	}
+	return os.ReadFile(path)
+}
+
+// checkAuditKey refuses a signing key other than the one that signed the
+// checkpoints already stored: a replica given the wrong --audit-key path (a
+// new key is created for a missing file) or another key would sign the same
+// logs under a second key, and exports would no longer verify.
+func checkAuditKey(ctx context.Context, store core.Store, v note.Verifier) error {
+	return store.View(ctx, func(tx core.ReadTx) error {
+		ps, err := tx.Programmes()
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			c, err := tx.LastAuditCheckpoint(p.ID)
+			if errors.Is(err, core.ErrRecordNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := auditlog.OpenCheckpoint(c.Note, v); err != nil {
+				return fmt.Errorf("--audit-key: the audit checkpoints of programme %s are signed by another key than %s; give every server the key file that signed them", p.ID, v.Name())
+			}
+		}
+		return nil
+	})
+}
+
+
 
 func auditCommand() *cli.Command {
 	return &cli.Command{
@@ -116,7 +162,7 @@ func auditCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					data, err := os.ReadFile(path)
+					data, err := readPrivateFile(path)
 					if err != nil {
 						return fmt.Errorf("--audit-key: %w", err)
 					}

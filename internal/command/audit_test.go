@@ -138,3 +138,29 @@ func TestAuditExportVerifies(t *testing.T) {
 		})
 	}
 }
+
+// TestServeRefusesAnotherAuditKey: a server given another signing key than
+// the one that signed the stored checkpoints (a wrong --audit-key path makes
+// a new key) does not start, and a key file others may read is refused.
+func TestServeRefusesAnotherAuditKey(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "deputy.db")
+	p := createProgramme(t, db)
+	s := startServe(t, "--sandbox", "--db", db, "--audit-checkpoint-events", "1", "--audit-checkpoint-interval", "1s")
+	signUp(t, s, p["apiKey"], "ada@acme.test")
+	publishedCheckpoint(t, s, 3)
+	s.stop()
+
+	other := filepath.Join(dir, "other.audit-key")
+	_, err := run(t, 30*time.Second, "serve", "--sandbox", "--db", db, "--addr", "127.0.0.1:0", "--audit-key", other)
+	require.ErrorContains(t, err, "signed by another key")
+
+	require.NoError(t, os.Chmod(db+".audit-key", 0o644))
+	_, err = run(t, 30*time.Second, "serve", "--sandbox", "--db", db, "--addr", "127.0.0.1:0")
+	require.ErrorContains(t, err, "open to others (mode 0644)")
+	_, err = run(t, 30*time.Second, "audit", "key", "--db", db)
+	require.ErrorContains(t, err, "open to others")
+	require.NoError(t, os.Chmod(db+".audit-key", 0o600))
+	s = startServe(t, "--sandbox", "--db", db)
+	s.stop()
+}

@@ -53,12 +53,12 @@ func demoCommand() *cli.Command {
 					return err
 				}
 			}
-			signer, err := loadAuditSigner(db+".audit-key", log)
+			signer, verifier, err := loadAuditSigner(db+".audit-key", log)
 			if err != nil {
 				return err
 			}
 			defer password.TuneGC(password.DefaultMemoryLimit)()
-			inst, err := openInstance(ctx, instanceConfig{DB: db, Sandbox: true, Log: log, Audit: auditConfig{Signer: signer}})
+			inst, err := openInstance(ctx, instanceConfig{DB: db, Sandbox: true, Log: log, Audit: auditConfig{Signer: signer, Verifier: verifier}})
 			if err != nil {
 				return err
 			}

@@ -240,6 +240,12 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Audit.Verifier != nil {
+		if err := checkAuditKey(ctx, opened, cfg.Audit.Verifier); err != nil {
+			opened.Close()
+			return nil, err
+		}
+	}
 	store, obs, err := instrument(opened, cfg.Telemetry)
 	if err != nil {
 		opened.Close()
