@@ -146,8 +146,6 @@ func checkAuditKey(ctx context.Context, store core.Store, v note.Verifier) error
 	})
 }
 
-
-
 func auditCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "audit",
