@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/deputyhq/deputy/auditlog"
@@ -105,6 +106,10 @@ func (s *Service) checkpointAudit(ctx context.Context, all bool) (int, error) {
 		}
 		for _, p := range ps {
 			c, err := s.dueCheckpoint(tx, p.ID, all)
+			if errors.Is(err, errAuditRewritten) { // signing on would vouch for the rewrite
+				s.log.Error("audit log rewritten: no checkpoint signed", "programme", p.ID, "err", err)
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("programme %s: %w", p.ID, err)
 			}
@@ -127,9 +132,110 @@ func (s *Service) checkpointAudit(ctx context.Context, all bool) (int, error) {
 			return made, internal("audit checkpoint", err)
 		}
 		made++
+		s.noteAuditHead(c)
 		s.log.Info("audit checkpoint", "programme", c.ProgrammeID, "size", c.Size, "checkpoint", string(c.Note))
 	}
 	return made, nil
+}
+
+// errAuditRewritten reports a programme's log that no longer holds what a
+// checkpoint signed earlier covered: someone with the database changed,
+// inserted, reordered or deleted events and the tree hashes with them.
+var errAuditRewritten = errors.New("the audit log no longer holds what an earlier signed checkpoint covered")
+
+// checkAuditKeyPair refuses a signer without its verifier, or with another
+// key's.
+func checkAuditKeyPair(s note.Signer, v note.Verifier) error {
+	if s == nil {
+		return nil
+	}
+	if v == nil {
+		return errors.New("an audit signer needs its verifier")
+	}
+	probe, err := note.Sign(&note.Note{Text: "deputy audit key check\n"}, s)
+	if err == nil {
+		_, err = note.Open(probe, note.VerifierList(v))
+	}
+	if err != nil {
+		return fmt.Errorf("the audit verifier is not the signer's: %w", err)
+	}
+	return nil
+}
+
+// checkAuditSigners refuses a store whose last checkpoint of a programme's
+// log v does not verify: signed with another key, so that signing on would
+// put a second key on one log (a replica given the wrong key file, which a
+// missing file makes new), and exports would no longer verify.
+func checkAuditSigners(ctx context.Context, store Store, v note.Verifier) error {
+	if v == nil {
+		return nil
+	}
+	return store.View(ctx, func(tx ReadTx) error {
+		ps, err := tx.Programmes()
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			last, err := tx.LastAuditCheckpoint(p.ID)
+			if errors.Is(err, ErrRecordNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := auditlog.OpenCheckpoint(last.Note, v); err != nil {
+				return fmt.Errorf("the audit checkpoints of programme %s are signed by another key than %s; give every server the key that signed them", p.ID, v.Name())
+			}
+		}
+		return nil
+	})
+}
+
+// noteAuditHead keeps c as the last checkpoint this process signed of its
+// programme's log.
+func (s *Service) noteAuditHead(c *AuditCheckpoint) {
+	head, err := auditlog.OpenCheckpoint(c.Note, s.cfg.AuditVerifier)
+	if err != nil {
+		return // signed by this process a moment ago: never
+	}
+	s.auditHeadsMu.Lock()
+	defer s.auditHeadsMu.Unlock()
+	if head.Size > s.auditHeads[c.ProgrammeID].Size {
+		s.auditHeads[c.ProgrammeID] = head
+	}
+}
+
+// sameHistory checks that a programme's log of size events still holds what
+// its earlier checkpoints signed: the last one stored (when it verifies; one
+// that does not was put there by someone else) and the last one this process
+// signed, which a database edit cannot remove.
+func (s *Service) sameHistory(tx ReadTx, programmeID string, stored *AuditCheckpoint, size int64) error {
+	s.auditHeadsMu.Lock()
+	heads := []auditlog.Checkpoint{s.auditHeads[programmeID]}
+	s.auditHeadsMu.Unlock()
+	if stored != nil {
+		head, err := auditlog.OpenCheckpoint(stored.Note, s.cfg.AuditVerifier)
+		if err != nil {
+			return fmt.Errorf("%w: its last stored checkpoint is not signed by this key (%w)", errAuditRewritten, err)
+		}
+		heads = append(heads, head)
+	}
+	for _, h := range heads {
+		if h.Size == 0 {
+			continue
+		}
+		if h.Size > size {
+			return fmt.Errorf("%w: %d events, where a checkpoint signed %d", errAuditRewritten, size, h.Size)
+		}
+		root, err := tlog.TreeHash(h.Size, auditHashes{tx, programmeID})
+		if err != nil {
+			return err
+		}
+		if root != h.Root {
+			return fmt.Errorf("%w: its first %d events hash otherwise than their signed checkpoint", errAuditRewritten, h.Size)
+		}
+	}
+	return nil
 }
 
 // dueCheckpoint returns the signed checkpoint a programme's log needs now
@@ -149,6 +255,9 @@ func (s *Service) dueCheckpoint(tx ReadTx, programmeID string, all bool) (*Audit
 		return nil, nil
 	case !all && size-last.Size < int64(s.cfg.AuditCheckpointEvents) && now.Sub(last.At) < s.cfg.AuditCheckpointInterval:
 		return nil, nil
+	}
+	if err := s.sameHistory(tx, programmeID, last, size); err != nil {
+		return nil, err
 	}
 	root, err := tlog.TreeHash(size, auditHashes{tx, programmeID})
 	if err != nil {

@@ -24,7 +24,7 @@ func BenchmarkAuditExportVerify(b *testing.B) {
 		events, _ = strconv.Atoi(s)
 	}
 	signer, verifier := auditKeys(b)
-	e := newCoreEnv(b, func(c *core.Config) { c.AuditSigner = signer })
+	e := newCoreEnv(b, func(c *core.Config) { c.AuditSigner, c.AuditVerifier = signer, verifier })
 	for done := 1; done < events; { // programme.create is the first
 		n := min(10_000, events-done)
 		require.NoError(b, e.store.Update(e.ctx, func(tx core.Tx) error {

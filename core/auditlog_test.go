@@ -3,6 +3,7 @@ package core_test
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ func auditKeys(t testing.TB) (note.Signer, note.Verifier) {
 // one leaf, and an export verifies against every checkpoint made meanwhile.
 func TestAuditTreeUnderParallelWrites(t *testing.T) {
 	signer, verifier := auditKeys(t)
-	e := newCoreEnv(t, func(c *core.Config) { c.AuditSigner = signer; c.AuditCheckpointEvents = 7 })
+	e := newCoreEnv(t, func(c *core.Config) { c.AuditSigner, c.AuditVerifier = signer, verifier; c.AuditCheckpointEvents = 7 })
 	other := e.programme("Other", core.ProgrammeSettings{})
 	var wg sync.WaitGroup
 	for i := range 40 {
@@ -77,7 +78,7 @@ func TestAuditTreeUnderParallelWrites(t *testing.T) {
 // hide behind the encoding, and the export verifies.
 func TestAuditStoresWhatItsLeafHashes(t *testing.T) {
 	signer, verifier := auditKeys(t)
-	e := newCoreEnv(t, func(c *core.Config) { c.AuditSigner = signer })
+	e := newCoreEnv(t, func(c *core.Config) { c.AuditSigner, c.AuditVerifier = signer, verifier })
 	prog := e.programme("Acme Pay", core.ProgrammeSettings{})
 	_, err := e.svc.AddWebhook(e.ctx, prog.ID, core.NewWebhook{URL: "https://9.9.9.9/caf\xe9", AllowPrivate: true})
 	require.NoError(t, err)
@@ -97,4 +98,76 @@ func TestAuditStoresWhatItsLeafHashes(t *testing.T) {
 	require.NoError(t, e.svc.ExportAudit(e.ctx, prog.ID, &buf))
 	_, err = auditlog.Verify(&buf, verifier, auditlog.Origin(prog.ID), nil)
 	require.NoError(t, err)
+}
+
+// rewriteAuditHashes stores the tree hashes of a programme's log as if its
+// event seq had action instead: what someone with the database does to make
+// an edited event hash right.
+func rewriteAuditHashes(t *testing.T, e *coreEnv, programmeID string, seq uint64, action string) {
+	t.Helper()
+	require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error {
+		evs, err := tx.AuditEvents(programmeID, 0, 1000)
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			if ev.Seq == seq {
+				ev.Action = action
+			}
+			if err := core.AddAuditLeaf(tx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// TestAuditNoCheckpointOverARewrite: once the stored log no longer holds
+// what a checkpoint signed (an event edited and the tree hashes recomputed
+// to match), no checkpoint is signed over it, by this process (which
+// remembers what it signed) or a new one (which checks the last stored
+// checkpoint), and the log says why; another programme's log goes on.
+func TestAuditNoCheckpointOverARewrite(t *testing.T) {
+	signer, verifier := auditKeys(t)
+	keys := func(c *core.Config) { c.AuditSigner, c.AuditVerifier = signer, verifier; c.AuditCheckpointEvents = 1 }
+	e := newCoreEnv(t, keys)
+	other := e.programme("Other", core.ProgrammeSettings{})
+	e.root(e.prog, "ada@acme.test")
+	made, err := e.svc.CheckpointAudit(e.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, made, "both programmes' logs")
+
+	rewriteAuditHashes(t, e, e.prog.ID, 2, "identity.delete")
+	e.root(e.prog, "bob@acme.test")
+	e.root(other, "cy@acme.test")
+	made, err = e.svc.CheckpointAudit(e.ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, made, "the other programme's only")
+	assert.Contains(t, e.logs.String(), `"msg":"audit log rewritten: no checkpoint signed","programme":"`+e.prog.ID+`"`)
+
+	fresh, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams, Logger: slog.New(slog.NewJSONHandler(e.logs, nil)),
+		AuditSigner: signer, AuditVerifier: verifier, AuditCheckpointEvents: 1}, e.store, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
+	require.NoError(t, err)
+	made, err = fresh.SealAudit(e.ctx)
+	require.NoError(t, err)
+	assert.Zero(t, made, "a new process checks the last stored checkpoint")
+}
+
+// TestAuditKeyOfTheStoredCheckpoints: a service refuses a store whose
+// checkpoints another key signed, and a verifier that is not its signer's.
+func TestAuditKeyOfTheStoredCheckpoints(t *testing.T) {
+	signer, verifier := auditKeys(t)
+	e := newCoreEnv(t, func(c *core.Config) { c.AuditSigner, c.AuditVerifier = signer, verifier })
+	_, err := e.svc.SealAudit(e.ctx)
+	require.NoError(t, err)
+	otherSigner, otherVerifier := auditKeys(t)
+	open := func(s note.Signer, v note.Verifier) error {
+		_, err := core.New(e.ctx, core.Config{Sandbox: true, AuditSigner: s, AuditVerifier: v}, e.store, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
+		return err
+	}
+	require.ErrorContains(t, open(otherSigner, otherVerifier), "signed by another key")
+	require.ErrorContains(t, open(signer, otherVerifier), "not the signer's")
+	require.ErrorContains(t, open(signer, nil), "needs its verifier")
+	require.NoError(t, open(signer, verifier))
+	require.NoError(t, open(nil, nil), "a service that signs nothing")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/deputyhq/deputy/auditlog"
 	"github.com/deputyhq/deputy/password"
 )
 
@@ -74,8 +75,12 @@ type Config struct {
 	// PushPoll is how often a push event stream or long poll re-reads the store,
 	// so that a change committed by another replica reaches it (default 3s).
 	PushPoll time.Duration
-	// AuditSigner signs the audit log's checkpoints (auditlog.go); nil signs none.
-	AuditSigner note.Signer
+	// AuditSigner signs the audit log's checkpoints (auditlog.go); nil signs
+	// none. AuditVerifier, its verifier, is required with it: New refuses a
+	// store whose checkpoints another key signed, and no checkpoint is signed
+	// over a log that no longer holds what an earlier one signed.
+	AuditSigner   note.Signer
+	AuditVerifier note.Verifier
 	// AuditCheckpointEvents and AuditCheckpointInterval say when a programme's
 	// log gets a new checkpoint: after that many new events, or when any event
 	// is that old without one (defaults DefaultAuditCheckpointEvents and
@@ -146,6 +151,9 @@ func (c *Config) applyDefaults() error {
 	if err := c.applyPushDefaults(); err != nil {
 		return err
 	}
+	if err := checkAuditKeyPair(c.AuditSigner, c.AuditVerifier); err != nil {
+		return err
+	}
 	switch {
 	case c.SessionIdle < time.Second:
 		return fmt.Errorf("session idle timeout %v is below one second", c.SessionIdle)
@@ -207,6 +215,10 @@ type Service struct {
 	hub    *pushHub
 	// bulkWake wakes RunBulks when this process executes or resumes a bulk.
 	bulkWake chan struct{}
+	// auditHeads are the last checkpoint this process signed of each
+	// programme's log, which the log must still hold when it signs the next.
+	auditHeadsMu sync.Mutex
+	auditHeads   map[string]auditlog.Checkpoint
 	// background is read-held by each email (sendLater), push relay
 	// (relay) and push bus wake-up (publishPush) in flight, so that
 	// WaitForMail can wait for them all.
@@ -226,6 +238,9 @@ func New(ctx context.Context, cfg Config, store Store, send Integrations, clock 
 	if err != nil {
 		return nil, err
 	}
+	if err := checkAuditSigners(ctx, store, cfg.AuditVerifier); err != nil {
+		return nil, err
+	}
 	mail, err := loadMailTemplates()
 	if err != nil {
 		return nil, err
@@ -236,19 +251,20 @@ func New(ctx context.Context, cfg Config, store Store, send Integrations, clock 
 	}
 	space := &spaceWatch{Store: store, clock: clock}
 	return &Service{
-		cfg:      cfg,
-		store:    space,
-		space:    space,
-		send:     send,
-		clock:    clock,
-		hasher:   password.NewHasher(cfg.PasswordParams, cfg.MaxConcurrentHashes, password.WithObserver(cfg.Observer)),
-		keys:     newKeyring(key),
-		mail:     mail,
-		log:      cfg.Logger,
-		obs:      cfg.Observer,
-		rp:       rp,
-		hub:      newPushHub(),
-		bulkWake: make(chan struct{}, 1),
+		cfg:        cfg,
+		store:      space,
+		space:      space,
+		send:       send,
+		clock:      clock,
+		hasher:     password.NewHasher(cfg.PasswordParams, cfg.MaxConcurrentHashes, password.WithObserver(cfg.Observer)),
+		keys:       newKeyring(key),
+		mail:       mail,
+		log:        cfg.Logger,
+		obs:        cfg.Observer,
+		rp:         rp,
+		hub:        newPushHub(),
+		bulkWake:   make(chan struct{}, 1),
+		auditHeads: map[string]auditlog.Checkpoint{},
 	}, nil
 }
 

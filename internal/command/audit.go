@@ -34,7 +34,7 @@ func auditFlags() []cli.Flag {
 // auditConfig is how `deputy serve` signs audit checkpoints (core.Config).
 type auditConfig struct {
 	Signer   note.Signer
-	Verifier note.Verifier // Signer's, to check the checkpoints stored are its own
+	Verifier note.Verifier // Signer's
 	Events   int
 	Interval time.Duration
 }
@@ -118,32 +118,6 @@ func readPrivateFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is open to others (mode %04o): chmod 600 it", path, perm)
 	}
 	return os.ReadFile(path)
-}
-
-// checkAuditKey refuses a signing key other than the one that signed the
-// checkpoints already stored: a replica given the wrong --audit-key path (a
-// new key is created for a missing file) or another key would sign the same
-// logs under a second key, and exports would no longer verify.
-func checkAuditKey(ctx context.Context, store core.Store, v note.Verifier) error {
-	return store.View(ctx, func(tx core.ReadTx) error {
-		ps, err := tx.Programmes()
-		if err != nil {
-			return err
-		}
-		for _, p := range ps {
-			c, err := tx.LastAuditCheckpoint(p.ID)
-			if errors.Is(err, core.ErrRecordNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if _, err := auditlog.OpenCheckpoint(c.Note, v); err != nil {
-				return fmt.Errorf("--audit-key: the audit checkpoints of programme %s are signed by another key than %s; give every server the key file that signed them", p.ID, v.Name())
-			}
-		}
-		return nil
-	})
 }
 
 func auditCommand() *cli.Command {

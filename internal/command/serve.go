@@ -240,12 +240,6 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Audit.Verifier != nil {
-		if err := checkAuditKey(ctx, opened, cfg.Audit.Verifier); err != nil {
-			opened.Close()
-			return nil, err
-		}
-	}
 	store, obs, err := instrument(opened, cfg.Telemetry)
 	if err != nil {
 		opened.Close()
@@ -277,7 +271,7 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 	}
 	svc, err := core.New(ctx, core.Config{Sandbox: cfg.Sandbox, SessionIdle: cfg.SessionIdle, Logger: cfg.Log,
 		WebAuthnRPID: cfg.WebAuthnRPID, WebAuthnOrigins: cfg.WebAuthnOrigins, OriginHost: cfg.OriginHost, Observer: obs,
-		AuditSigner: cfg.Audit.Signer, AuditCheckpointEvents: cfg.Audit.Events, AuditCheckpointInterval: cfg.Audit.Interval},
+		AuditSigner: cfg.Audit.Signer, AuditVerifier: cfg.Audit.Verifier, AuditCheckpointEvents: cfg.Audit.Events, AuditCheckpointInterval: cfg.Audit.Interval},
 		store, delivery, clock)
 	if err != nil {
 		opened.Close()
