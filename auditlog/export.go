@@ -41,6 +41,17 @@ type exportLine struct {
 	Proof      *proof          `json:"proof,omitempty"`
 }
 
+// parts counts what the line holds: one of leaf, checkpoint and proof.
+func (l exportLine) parts() int {
+	n := 0
+	for _, present := range []bool{l.Leaf != nil, l.Checkpoint != nil, l.Proof != nil} {
+		if present {
+			n++
+		}
+	}
+	return n
+}
+
 // Writer writes an export file; the first error sticks and Close returns it.
 type Writer struct {
 	w   *bufio.Writer

@@ -65,6 +65,9 @@ func Verify(r io.Reader, v note.Verifier, origin string, saved [][]byte) (*Repor
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
+		if l.parts() > 1 { // one of them would go unchecked
+			return nil, fmt.Errorf("line %d: more than one of leaf, checkpoint and proof", line)
+		}
 		switch {
 		case l.Leaf != nil:
 			if len(checkpoints)+len(proofs) > 0 {

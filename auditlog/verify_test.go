@@ -253,6 +253,7 @@ func TestVerifySaysWhyItCannotRead(t *testing.T) {
 		{"empty", "", "empty export"},
 		{"a huge first line", strings.Repeat("x", 17<<20), "line 1: longer than 16 MiB"},
 		{"a huge leaf", header + `{"leaf":"` + strings.Repeat("x", 17<<20) + `"}`, "line 2: longer than 16 MiB"},
+		{"a leaf and a checkpoint on one line", header + `{"leaf":{"v":1},"checkpoint":"unchecked"}`, "line 2: more than one of leaf, checkpoint and proof"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := auditlog.Verify(strings.NewReader(c.file), f.verifier, "", nil)
