@@ -248,7 +248,7 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.toModal(msg)
 	case stepup.VerifiedMsg:
 		m.modal, m.stepUpWait = nil, nil
-		m.notice, m.noticeErr = "Verified: "+msg.Summary+"…", false
+		m.notice, m.noticeErr = "Verified: "+esc(msg.Summary)+"…", false
 		return m, nil
 	case stepup.CancelledMsg:
 		return m.stepUpCancelled(msg.Err)
@@ -376,6 +376,7 @@ func (m model) done(d doneMsg) (tea.Model, tea.Cmd) {
 	if m.inflight == 0 {
 		m.busy = ""
 	}
+	d.res = shown(d.res)
 	err := d.res.failure()
 	switch {
 	case err == nil:

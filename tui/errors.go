@@ -51,8 +51,11 @@ func codeText(code string) (string, bool) {
 }
 
 // describe turns a call's error into a sentence fragment for the admin: never
-// a stack trace, never a raw HTTP dump.
-func describe(err error) string {
+// a stack trace, never a raw HTTP dump, and what the server said in it
+// escaped (shown).
+func describe(err error) string { return esc(describeErr(err)) }
+
+func describeErr(err error) string {
 	var ae *client.Error
 	if errors.As(err, &ae) {
 		if text, ok := codeText(ae.Code); ok {

@@ -45,6 +45,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/deputyhq/deputy/internal/escape"
 	"github.com/deputyhq/deputy/server/client"
 )
 
@@ -725,7 +726,9 @@ func (m Model) View() string {
 	warn := lipgloss.NewStyle().Foreground(warnColor)
 	wrap := lipgloss.NewStyle().Width(inner)
 
-	lines := []string{title, "", wrap.Render(m.op.Summary + " needs a second factor."), ""}
+	// The summary may be the server's words: shown escaped, sent as it is.
+	summary := escape.NonPrinting(m.op.Summary)
+	lines := []string{title, "", wrap.Render(summary + " needs a second factor."), ""}
 	now := m.clock.Now()
 	switch m.state {
 	case choosing:
@@ -763,7 +766,7 @@ func (m Model) View() string {
 		number := lipgloss.NewStyle().Bold(true).Render(fmt.Sprintf("%02d", m.push.Number))
 		lines = append(lines,
 			"Pick "+number+" on your phone",
-			wrap.Render("to approve “"+m.op.Summary+"”."), "",
+			wrap.Render("to approve “"+summary+"”."), "",
 			m.spin.View()+" Waiting for your approval · "+m.pushLeft(now),
 			dim.Render(wrap.Render("If your phone asks about anything else, decline it there.")))
 		if !m.push.Device.Reachable {
@@ -901,7 +904,7 @@ func shortDuration(d time.Duration) string {
 func reason(err error) string {
 	var ae *client.Error
 	if errors.As(err, &ae) {
-		return ae.Error() + "."
+		return escape.NonPrinting(ae.Error()) + "."
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "the server did not answer in time."
@@ -910,7 +913,7 @@ func reason(err error) string {
 	if i := strings.LastIndex(msg, ": "); i >= 0 {
 		msg = msg[i+2:]
 	}
-	return "cannot reach the server (" + msg + ")."
+	return "cannot reach the server (" + escape.NonPrinting(msg) + ")."
 }
 
 func roundUp(d time.Duration) time.Duration {
