@@ -28,8 +28,8 @@ func storeCommand() *cli.Command {
 				Usage: "copy every record of a stopped installation into an empty PostgreSQL database, " +
 					"checking each kind's count and checksum before committing",
 				Flags: []cli.Flag{
-					required(&cli.StringFlag{Name: "from", Usage: "the bbolt database file (no server may run on it) or a postgres:// URL"}),
-					required(&cli.StringFlag{Name: "to", Usage: "the postgres:// URL of an empty database (created with createdb; the schema is made here)"}),
+					required(&cli.StringFlag{Name: "from", Usage: "the bbolt database file (no server may run on it) or a postgres:// URL (better: DEPUTY_COPY_FROM, when it holds a password)", Sources: env("copy-from")}),
+					required(&cli.StringFlag{Name: "to", Usage: "the postgres:// URL of an empty database (created with createdb; the schema is made here; better: DEPUTY_COPY_TO, when it holds a password)", Sources: env("copy-to")}),
 					&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 				},
 				Action: func(ctx context.Context, cmd *cli.Command) error {

@@ -167,3 +167,18 @@ func TestStoreCopyJSON(t *testing.T) {
 	}
 	assert.Positive(t, got.Records)
 }
+
+// TestStoreCopyURLsFromTheEnvironment: the database URLs of `deputy store
+// copy`, which hold passwords, can come from the environment, as every
+// other secret does, instead of the command line that every local user sees
+// in the process list.
+func TestStoreCopyURLsFromTheEnvironment(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.db")
+	t.Setenv("DEPUTY_COPY_FROM", missing)
+	t.Setenv("DEPUTY_COPY_TO", "postgres://deputy:pg-s3cret@127.0.0.1:1/deputy")
+	_, _, err := runCLI("store", "copy")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "--from: ", "the flags came from the environment")
+	assert.Contains(t, err.Error(), missing)
+	assert.NotContains(t, err.Error(), "pg-s3cret")
+}
