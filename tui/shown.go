@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"strings"
+
 	"github.com/deputyhq/deputy/internal/escape"
 	"github.com/deputyhq/deputy/server/client"
 )
@@ -93,13 +95,9 @@ func esc(s string) string { return escape.NonPrinting(s) }
 // escLines is esc for text of several lines (a message's body): its line
 // breaks stay.
 func escLines(s string) string {
-	var out []byte
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\n' {
-			out = append(append(out, esc(s[start:i])...), '\n')
-			start = i + 1
-		}
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = esc(l)
 	}
-	return string(append(out, esc(s[start:])...))
+	return strings.Join(lines, "\n")
 }
