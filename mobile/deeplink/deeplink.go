@@ -100,11 +100,16 @@ func CheckOrigin(origin string) error {
 	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		return fmt.Errorf("%w: the origin must be scheme://host[:port]", ErrInvalid)
 	}
-	host := u.Hostname()
-	if u.Scheme != "https" && !(u.Scheme == "http" && (host == "localhost" || host == "127.0.0.1" || host == "::1")) {
+	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
 		return fmt.Errorf("%w: the origin must use https", ErrInvalid)
 	}
 	return nil
+}
+
+// isLoopback reports whether host names this machine: the only place where
+// plain http carries no password or token across a network.
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
 func validPolicy(p string) bool { return p == "weavr" || p == "nist" }
@@ -187,8 +192,12 @@ func parse(link string) (*url.URL, error) {
 	return u, nil
 }
 
-// CheckServer reports whether server is a usable base URL: http or https,
-// with a host, no credentials, query or fragment.
+// CheckServer reports whether server is a usable base URL: https (http only
+// on a loopback host, for a local test server), with a host, no credentials,
+// query or fragment. Everything the companion sends goes there: passwords,
+// invite codes, the session token and the device secret, which plain http
+// would hand to anyone on the network path (an open Wi-Fi, a crafted link
+// with http://).
 func CheckServer(server string) error {
 	if server == "" {
 		return fmt.Errorf("%w: the server address is missing", ErrInvalid)
@@ -199,6 +208,8 @@ func CheckServer(server string) error {
 		return fmt.Errorf("%w: the server address must start with https:// (or http:// for a local test server)", ErrInvalid)
 	case u.Host == "":
 		return fmt.Errorf("%w: the server address has no host name", ErrInvalid)
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return fmt.Errorf("%w: the server address must start with https:// (http:// only for a test server on this device)", ErrInvalid)
 	case u.User != nil:
 		return fmt.Errorf("%w: the server address must not contain a user name or password", ErrInvalid)
 	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
