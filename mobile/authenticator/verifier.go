@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/deputyhq/deputy/password"
@@ -97,6 +99,18 @@ var (
 	ErrPasscodeLength = fmt.Errorf("app passcode must be %d to %d characters", MinPasscodeLen, MaxPasscodeLen)
 	// ErrWrongPasscode means Change was given the wrong current passcode.
 	ErrWrongPasscode = errors.New("wrong app passcode")
+	// ErrPasscodeLocked means MaxPasscodeAttempts wrong passcodes in a row
+	// were typed: no passcode is checked until PasscodeLockout has passed
+	// since the last of them.
+	ErrPasscodeLocked = errors.New("too many wrong app passcodes; try again later")
+)
+
+// Wrong-passcode lockout, as for logins (GUIDE, "Where the numbers come
+// from"; PSD2 RTS Art. 4(3)(b)): without it, whoever holds an unlocked phone
+// could try every 6-digit passcode at the prompt.
+const (
+	MaxPasscodeAttempts = 5
+	PasscodeLockout     = 30 * time.Minute
 )
 
 // Bounds on an app passcode's length, in characters.
@@ -120,9 +134,15 @@ type PasscodeVerifier struct {
 	path   string // "" keeps the hash in memory only
 	prompt PasscodePrompt
 	hasher *password.Hasher
+	now    func() time.Time
 
 	mu   sync.Mutex
 	hash string
+	// failures counts the wrong passcodes in a row, the last at lastFailure;
+	// they are kept in the file at path+".attempts" so that restarting the
+	// app does not reset them.
+	failures    int
+	lastFailure time.Time
 }
 
 // NewPasscodeVerifier returns a PasscodeVerifier that keeps its hash in the
@@ -132,9 +152,12 @@ func NewPasscodeVerifier(path string, prompt PasscodePrompt) (*PasscodeVerifier,
 	if prompt == nil {
 		return nil, errors.New("authenticator: nil PasscodePrompt")
 	}
-	v := &PasscodeVerifier{path: path, prompt: prompt, hasher: password.NewHasher(password.DefaultParams, 1)}
+	v := &PasscodeVerifier{path: path, prompt: prompt, hasher: password.NewHasher(password.DefaultParams, 1), now: time.Now}
 	if path == "" {
 		return v, nil
+	}
+	if err := v.loadAttempts(); err != nil {
+		return nil, err
 	}
 	data, err := os.ReadFile(path)
 	switch {
@@ -223,6 +246,9 @@ func (v *PasscodeVerifier) Verify(ctx context.Context, reason string) (bool, err
 	if ctx.Value(justSetKey{}) != nil {
 		return true, nil
 	}
+	if err := v.checkLock(); err != nil {
+		return false, err
+	}
 	passcode, err := v.prompt(ctx, reason)
 	if err != nil {
 		return false, fmt.Errorf("passcode prompt: %w", err)
@@ -232,16 +258,41 @@ func (v *PasscodeVerifier) Verify(ctx context.Context, reason string) (bool, err
 }
 
 // check compares passcode with the stored hash, returning that hash, and
-// rehashes it when the parameters changed.
+// rehashes it when the parameters changed. The guess is counted (and the
+// count saved) before it is compared, so stopping the app mid-check does not
+// save a guess; a match clears the count.
 func (v *PasscodeVerifier) check(ctx context.Context, passcode string) (hash string, ok bool, err error) {
 	v.mu.Lock()
 	hash = v.hash
-	v.mu.Unlock()
 	if hash == "" {
+		v.mu.Unlock()
 		return "", false, ErrPasscodeNotSet
 	}
+	if err := v.lockedLocked(); err != nil {
+		v.mu.Unlock()
+		return hash, false, err
+	}
+	prevFailures, prevLast := v.failures, v.lastFailure
+	err = v.saveAttemptsLocked(v.failures+1, v.now())
+	v.mu.Unlock()
+	if err != nil {
+		return hash, false, err
+	}
 	ok, rehash, err := v.hasher.Verify(ctx, passcode, hash)
-	if err != nil || !ok {
+	if err != nil {
+		// Not a wrong guess (a cancelled context): give it back.
+		v.mu.Lock()
+		_ = v.saveAttemptsLocked(prevFailures, prevLast)
+		v.mu.Unlock()
+		return hash, false, err
+	}
+	if !ok {
+		return hash, false, nil
+	}
+	v.mu.Lock()
+	err = v.saveAttemptsLocked(0, time.Time{})
+	v.mu.Unlock()
+	if err != nil {
 		return hash, false, err
 	}
 	if rehash {
@@ -265,6 +316,69 @@ func (v *PasscodeVerifier) store(hash string) error {
 		}
 	}
 	v.hash = hash
+	return nil
+}
+
+// checkLock fails with ErrPasscodeLocked while the lockout lasts.
+func (v *PasscodeVerifier) checkLock() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.lockedLocked()
+}
+
+// lockedLocked is checkLock with v.mu held.
+func (v *PasscodeVerifier) lockedLocked() error {
+	if v.failures >= MaxPasscodeAttempts && v.now().Before(v.lastFailure.Add(PasscodeLockout)) {
+		return ErrPasscodeLocked
+	}
+	return nil
+}
+
+// attemptsPath is the file holding the wrong-passcode count.
+func (v *PasscodeVerifier) attemptsPath() string { return v.path + ".attempts" }
+
+// loadAttempts reads the wrong-passcode count: "<count> <unix seconds of the
+// last>". A file that cannot be read as one counts as a full lockout from
+// now, so that damaging it does not reset the count.
+func (v *PasscodeVerifier) loadAttempts() error {
+	data, err := os.ReadFile(v.attemptsPath())
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading passcode attempts: %w", err)
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) == 2 {
+		n, nerr := strconv.Atoi(fields[0])
+		sec, serr := strconv.ParseInt(fields[1], 10, 64)
+		if nerr == nil && serr == nil && n >= 0 {
+			v.failures, v.lastFailure = n, time.Unix(sec, 0)
+			return nil
+		}
+	}
+	v.failures, v.lastFailure = MaxPasscodeAttempts, v.now()
+	return nil
+}
+
+// saveAttemptsLocked records the wrong-passcode count, first in the file when
+// there is one. v.mu is held.
+func (v *PasscodeVerifier) saveAttemptsLocked(failures int, last time.Time) error {
+	if v.path != "" {
+		var err error
+		if failures == 0 {
+			err = os.Remove(v.attemptsPath())
+			if errors.Is(err, fs.ErrNotExist) {
+				err = nil
+			}
+		} else {
+			err = writeFileAtomic(v.attemptsPath(), []byte(strconv.Itoa(failures)+" "+strconv.FormatInt(last.Unix(), 10)+"\n"))
+		}
+		if err != nil {
+			return fmt.Errorf("saving passcode attempts: %w", err)
+		}
+	}
+	v.failures, v.lastFailure = failures, last
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -187,4 +188,66 @@ func TestPasscodeGatesCeremonies(t *testing.T) {
 	got, err := finishLogin(t, rp, user, session, as)
 	require.NoError(t, err)
 	assert.Equal(t, uint32(1), got.Authenticator.SignCount, "the refused attempt used no counter value")
+}
+
+// TestPasscodeLockout: whoever holds an unlocked phone must not be able to
+// try every passcode at the prompt, nor reset the count by restarting the app.
+func TestPasscodeLockout(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "passcode.hash")
+	p := &prompt{}
+	v, err := authenticator.NewPasscodeVerifier(path, p.ask)
+	require.NoError(t, err)
+	require.NoError(t, v.Set(ctx, "135790"))
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { return now }
+	authenticator.SetPasscodeClock(v, clock)
+
+	for i := range authenticator.MaxPasscodeAttempts {
+		p.answers = []string{"000000"}
+		ok, err := v.Verify(ctx, "approve")
+		require.NoError(t, err, "attempt %d", i+1)
+		require.False(t, ok)
+	}
+	p.answers = []string{"135790"}
+	ok, err := v.Verify(ctx, "approve")
+	assert.ErrorIs(t, err, authenticator.ErrPasscodeLocked, "the right passcode after %d wrong ones", authenticator.MaxPasscodeAttempts)
+	assert.False(t, ok)
+	assert.Equal(t, []string{"135790"}, p.answers, "the locked verifier must not even ask")
+	assert.ErrorIs(t, v.Change(ctx, "135790", "246801"), authenticator.ErrPasscodeLocked)
+
+	reopened, err := authenticator.NewPasscodeVerifier(path, p.ask)
+	require.NoError(t, err)
+	authenticator.SetPasscodeClock(reopened, clock)
+	_, err = reopened.Verify(ctx, "approve")
+	assert.ErrorIs(t, err, authenticator.ErrPasscodeLocked, "restarting the app must not reset the count")
+
+	now = now.Add(authenticator.PasscodeLockout)
+	ok, err = reopened.Verify(ctx, "approve")
+	require.NoError(t, err)
+	assert.True(t, ok, "after the lockout the right passcode works")
+	p.answers = []string{"000000"}
+	ok, err = reopened.Verify(ctx, "approve")
+	require.NoError(t, err)
+	assert.False(t, ok)
+	p.answers = []string{"135790"}
+	ok, err = reopened.Verify(ctx, "approve")
+	require.NoError(t, err)
+	assert.True(t, ok, "a match clears the count")
+}
+
+// TestPasscodeAttemptsFileDamaged: a damaged count is a lockout, not a reset.
+func TestPasscodeAttemptsFileDamaged(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "passcode.hash")
+	p := &prompt{}
+	v, err := authenticator.NewPasscodeVerifier(path, p.ask)
+	require.NoError(t, err)
+	require.NoError(t, v.Set(ctx, "135790"))
+	require.NoError(t, os.WriteFile(path+".attempts", []byte("garbage"), 0o600))
+	reopened, err := authenticator.NewPasscodeVerifier(path, p.ask)
+	require.NoError(t, err)
+	p.answers = []string{"135790"}
+	_, err = reopened.Verify(ctx, "approve")
+	assert.ErrorIs(t, err, authenticator.ErrPasscodeLocked)
 }

@@ -101,6 +101,8 @@ func describe(err error) Problem {
 	}
 	var dnsErr *net.DNSError
 	switch {
+	case errors.Is(err, authenticator.ErrPasscodeLocked):
+		return Problem{Text: "Too many wrong passcodes. Try again in " + humanDuration(authenticator.PasscodeLockout) + "."}
 	case errors.Is(err, authenticator.ErrUserVerificationFailed):
 		return Problem{Text: "You were not verified (wrong passcode, or cancelled).", Retry: true}
 	case errors.Is(err, context.DeadlineExceeded):
