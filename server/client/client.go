@@ -108,7 +108,19 @@ func New(baseURL, key string, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(c)
 	}
+	if c.http.CheckRedirect == nil {
+		h := *c.http
+		h.CheckRedirect = refuseRedirect
+		c.http = &h
+	}
 	return c, nil
+}
+
+// refuseRedirect stops a redirect: Deputy's API never answers with one, and
+// following it would take the api key and device secret headers, and a 307's
+// body (a password), to wherever it points.
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	return fmt.Errorf("client: the server redirected to %s; the API does not redirect", req.URL.Redacted())
 }
 
 // BaseURL returns the server address the client calls.

@@ -242,6 +242,26 @@ func TestRequestHeaders(t *testing.T) {
 	assert.Equal(t, "/prefix/multi/users/a%2Fb%3Fc/activate", activate.URL.EscapedPath(), "ids are one escaped path segment")
 }
 
+// A redirect is refused, not followed: it would take the api key, the
+// device secret and a 307's body (the password) to wherever it points.
+func TestRedirectsRefused(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	t.Cleanup(other.Close)
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirecting.Close)
+	for _, opts := range [][]client.Option{nil, {client.WithHTTPClient(&http.Client{})}} {
+		c, err := client.New(redirecting.URL, "dsk_key", opts...)
+		require.NoError(t, err)
+		_, err = c.LoginWithPassword(context.Background(), "ada@acme.test", "Str0ng-Passw0rd")
+		require.ErrorContains(t, err, "the API does not redirect")
+		assert.NotContains(t, err.Error(), "Str0ng-Passw0rd")
+	}
+	assert.Zero(t, elsewhere.Load(), "nothing reached the other server")
+}
+
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
