@@ -292,7 +292,7 @@ func (e *coreEnv) phoneUser(email string) (*core.Programme, *core.Caller) {
 	e.t.Helper()
 	set := e.prog.Settings
 	set.Biometrics = true
-	prog, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, set)
+	prog, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, nil, set)
 	require.NoError(e.t, err)
 	c := e.enrolled(prog, email)
 	require.NoError(e.t, e.store.Update(e.ctx, func(tx core.Tx) error {

@@ -17,10 +17,10 @@ func TestLinkTemplatesAreHTTPSOutsideSandbox(t *testing.T) {
 		{InviteURL: "http://app.example/invite"},
 	} {
 		set.PasswordProfile = "weavr"
-		_, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, set)
+		_, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, nil, set)
 		assert.ErrorIs(t, err, core.ErrInvalid, "%+v", set)
 	}
-	_, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, core.ProgrammeSettings{PasswordProfile: "weavr",
+	_, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, nil, core.ProgrammeSettings{PasswordProfile: "weavr",
 		InviteURL: "https://app.example/invite?user_id={userId}&nonce={code}", ResetURL: "https://app.example/reset?email={email}&nonce={code}"})
 	assert.NoError(t, err)
 }

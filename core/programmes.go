@@ -1,7 +1,9 @@
 package core
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"strconv"
@@ -141,8 +143,16 @@ func (s *Service) Programme(ctx context.Context, id string) (*Programme, error) 
 	return p, internal("read programme", err)
 }
 
+// CodeSettingsChanged refuses an operator's change of a programme's settings
+// made on settings another change has replaced since.
+const CodeSettingsChanged = "SETTINGS_CHANGED"
+
 // UpdateProgrammeSettings replaces a programme's settings (operator commands).
-func (s *Service) UpdateProgrammeSettings(ctx context.Context, id string, set ProgrammeSettings) (*Programme, error) {
+// from, when not nil, is the settings the change was made on: when another
+// change has committed since, it fails with a conflict
+// (CodeSettingsChanged), so that two operators changing different settings
+// at once never undo each other's.
+func (s *Service) UpdateProgrammeSettings(ctx context.Context, id string, from *ProgrammeSettings, set ProgrammeSettings) (*Programme, error) {
 	if err := s.checkSettings(set); err != nil {
 		return nil, err
 	}
@@ -155,6 +165,9 @@ func (s *Service) UpdateProgrammeSettings(ctx context.Context, id string, set Pr
 			}
 			return err
 		}
+		if from != nil && !sameSettings(*from, p.Settings) {
+			return &Error{Class: ErrConflict, Code: CodeSettingsChanged, Message: "the programme's settings changed meanwhile: run the command again"}
+		}
 		p.Settings = set
 		if err := tx.UpdateProgramme(p); err != nil {
 			return err
@@ -165,4 +178,12 @@ func (s *Service) UpdateProgrammeSettings(ctx context.Context, id string, set Pr
 		return nil, internal("update programme", err)
 	}
 	return p, nil
+}
+
+// sameSettings compares settings as they are stored: every field is
+// omitempty, so an empty list and none are the same.
+func sameSettings(a, b ProgrammeSettings) bool {
+	ja, erra := json.Marshal(a)
+	jb, errb := json.Marshal(b)
+	return erra == nil && errb == nil && bytes.Equal(ja, jb)
 }

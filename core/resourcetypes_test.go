@@ -31,7 +31,7 @@ func TestDeclaredResourceTypesChecked(t *testing.T) {
 		{[]core.ResourceType{"card_orders", "card_orders"}, "resourceTypes[1]"},
 		{tooMany, "resourceTypes"},
 	} {
-		_, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, core.ProgrammeSettings{PasswordProfile: "weavr", ResourceTypes: c.types})
+		_, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, nil, core.ProgrammeSettings{PasswordProfile: "weavr", ResourceTypes: c.types})
 		var ce *core.Error
 		require.True(t, errors.As(err, &ce), "%v: %v", c.types, err)
 		if assert.Len(t, ce.Fields, 1) {
@@ -44,7 +44,7 @@ func TestDeclaredResourceTypesChecked(t *testing.T) {
 	assert.True(t, p.Settings.AcceptsResourceType(core.ResourceSends))
 	assert.False(t, p.Settings.AcceptsResourceType("card_orders"))
 
-	p, err = e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, core.ProgrammeSettings{PasswordProfile: "weavr", ResourceTypes: tooMany[:core.MaxDeclaredResourceTypes]})
+	p, err = e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, nil, core.ProgrammeSettings{PasswordProfile: "weavr", ResourceTypes: tooMany[:core.MaxDeclaredResourceTypes]})
 	require.NoError(t, err)
 	assert.True(t, p.Settings.AcceptsResourceType("kind_0"))
 	assert.Len(t, p.Settings.ResourceTypeNames(), len(core.ResourceTypes)+core.MaxDeclaredResourceTypes)

@@ -105,7 +105,7 @@ func TestPasswordPlaintext(t *testing.T) {
 
 	set := prog.Settings
 	set.RequireTokenisedPasswords = true
-	prog, err = svc.UpdateProgrammeSettings(ctx, prog.ID, set)
+	prog, err = svc.UpdateProgrammeSettings(ctx, prog.ID, nil, set)
 	require.NoError(t, err)
 	_, err = svc.Password(ctx, prog, "newPassword.value", "Str0ng-Passw0rd")
 	require.True(t, errors.Is(err, core.ErrInvalid), "%v", err)

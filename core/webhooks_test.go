@@ -879,7 +879,7 @@ func (e *hookEnv) turnOnBiometrics() {
 	e.t.Helper()
 	set := e.prog.Settings
 	set.Biometrics = true
-	prog, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, set)
+	prog, err := e.svc.UpdateProgrammeSettings(e.ctx, e.prog.ID, nil, set)
 	require.NoError(e.t, err)
 	e.prog = prog
 }

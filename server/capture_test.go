@@ -167,7 +167,7 @@ func TestCapturePage(t *testing.T) {
 	})
 
 	t.Run("NIST profile", func(t *testing.T) {
-		_, err := e.svc.UpdateProgrammeSettings(ctx, e.prog.ID, core.ProgrammeSettings{
+		_, err := e.svc.UpdateProgrammeSettings(ctx, e.prog.ID, nil, core.ProgrammeSettings{
 			PasswordProfile: "nist", AllowedOrigins: []string{"https://shop.example:443", embedderOrigin}})
 		require.NoError(t, err)
 		r := e.do(t, "GET", capturePath(e.uiKey, "https://shop.example", "new"), "")

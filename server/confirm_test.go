@@ -334,7 +334,7 @@ func TestConfirmDeclaredResourceType(t *testing.T) {
 
 	set := e.prog.Settings
 	set.ResourceTypes = []core.ResourceType{"card_orders"}
-	_, err := e.svc.UpdateProgrammeSettings(t.Context(), e.prog.ID, set)
+	_, err := e.svc.UpdateProgrammeSettings(t.Context(), e.prog.ID, nil, set)
 	require.NoError(t, err)
 	r = e.key("POST", resourcePath("card_orders", "11"), resourceBody(root, 4900, "Acme Cards"))
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)

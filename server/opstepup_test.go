@@ -303,7 +303,7 @@ func TestLinkGrantCoversTheIdentity(t *testing.T) {
 	a := e.adminRoot("ada@acme.test")
 	set := e.prog.Settings
 	set.StepUpScope = core.StepUpOperation
-	_, err := e.svc.UpdateProgrammeSettings(context.Background(), e.prog.ID, set)
+	_, err := e.svc.UpdateProgrammeSettings(context.Background(), e.prog.ID, nil, set)
 	require.NoError(t, err)
 
 	body := corporateBody(a.email)
@@ -337,7 +337,7 @@ func TestOperationGrantIsNoSessionStepUp(t *testing.T) {
 
 	set := e.inst.Programme.Settings
 	set.StepUpScope = core.StepUpSession
-	_, err = e.inst.Service.UpdateProgrammeSettings(ctx, e.inst.Programme.ID, set)
+	_, err = e.inst.Service.UpdateProgrammeSettings(ctx, e.inst.Programme.ID, nil, set)
 	require.NoError(t, err)
 	mallory := pia
 	mallory.Email = "mallory@acme.test"

@@ -16,7 +16,7 @@ import (
 // pending step-up challenge) and the roles the rank rule lets the caller grant.
 func TestSessionGet(t *testing.T) {
 	e := newEnv(t)
-	_, err := e.svc.UpdateProgrammeSettings(context.Background(), e.prog.ID, core.ProgrammeSettings{OTPAttempts: 3})
+	_, err := e.svc.UpdateProgrammeSettings(context.Background(), e.prog.ID, nil, core.ProgrammeSettings{OTPAttempts: 3})
 	require.NoError(t, err)
 	root := e.adminRoot("root@acme.test")
 	am := e.newMember(root.token, "am@acme.test", core.RoleAccessManagement)

@@ -224,7 +224,7 @@ func TestRequireTokenisedPasswords(t *testing.T) {
 	e.startReset("root@acme.test")
 	set := e.prog.Settings
 	set.RequireTokenisedPasswords = true
-	_, err := e.svc.UpdateProgrammeSettings(context.Background(), e.prog.ID, set)
+	_, err := e.svc.UpdateProgrammeSettings(context.Background(), e.prog.ID, nil, set)
 	require.NoError(t, err)
 	browser := e.withKey(uiKey)
 

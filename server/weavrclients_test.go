@@ -338,10 +338,10 @@ func TestProgrammeShapesItsLinks(t *testing.T) {
 		"relative":            {core.ProgrammeSettings{ResetURL: "/reset?n={code}"}},
 		"user info":           {core.ProgrammeSettings{InviteURL: "https://me:pw@app.example/i?n={code}"}},
 	} {
-		_, err := e.svc.UpdateProgrammeSettings(context.Background(), p.Programme.ID, withProfile(c.set))
+		_, err := e.svc.UpdateProgrammeSettings(context.Background(), p.Programme.ID, nil, withProfile(c.set))
 		assert.ErrorIs(t, err, core.ErrInvalid, name)
 	}
-	_, err = e.svc.UpdateProgrammeSettings(context.Background(), p.Programme.ID, withProfile(core.ProgrammeSettings{InviteURL: "http://localhost:3000/i?n={code}"}))
+	_, err = e.svc.UpdateProgrammeSettings(context.Background(), p.Programme.ID, nil, withProfile(core.ProgrammeSettings{InviteURL: "http://localhost:3000/i?n={code}"}))
 	assert.NoError(t, err, "http is for sandbox")
 }
 

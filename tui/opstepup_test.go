@@ -17,7 +17,7 @@ func (d *deputy) bindStepUps(t *testing.T) {
 	t.Helper()
 	set := d.inst.Programme.Settings
 	set.StepUpScope = core.StepUpOperation
-	_, err := d.inst.Service.UpdateProgrammeSettings(context.Background(), d.inst.Programme.ID, set)
+	_, err := d.inst.Service.UpdateProgrammeSettings(context.Background(), d.inst.Programme.ID, nil, set)
 	require.NoError(t, err)
 }
 

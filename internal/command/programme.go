@@ -106,7 +106,7 @@ func programmeCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					p, err = ops.UpdateProgrammeSettings(ctx, p.ID, set)
+					p, err = ops.UpdateProgrammeSettings(ctx, p.ID, &p.Settings, set)
 					if err != nil {
 						return err
 					}

@@ -30,7 +30,7 @@ type Operations interface {
 	CreateProgramme(ctx context.Context, in core.NewProgramme) (*core.CreatedProgramme, error)
 	RotateKey(ctx context.Context, programmeID string, kind core.KeyKind, grace time.Duration) (string, error)
 	Programme(ctx context.Context, id string) (*core.Programme, error)
-	UpdateProgrammeSettings(ctx context.Context, id string, set core.ProgrammeSettings) (*core.Programme, error)
+	UpdateProgrammeSettings(ctx context.Context, id string, from *core.ProgrammeSettings, set core.ProgrammeSettings) (*core.Programme, error)
 	ExportAudit(ctx context.Context, programmeID string, w io.Writer) error
 	AddWebhook(ctx context.Context, programmeID string, in core.NewWebhook) (*core.CreatedWebhook, error)
 	Webhooks(ctx context.Context, programmeID string) ([]*core.Webhook, error)
@@ -201,9 +201,9 @@ func handler(ops Operations, db Backuper) http.Handler {
 		})
 	})
 	mux.HandleFunc("PUT /programmes/{id}/settings", func(w http.ResponseWriter, r *http.Request) {
-		var in core.ProgrammeSettings
+		var in settingsChange
 		answer(w, decode(w, r, &in), func() (any, error) {
-			p, err := ops.UpdateProgrammeSettings(r.Context(), r.PathValue("id"), in)
+			p, err := ops.UpdateProgrammeSettings(r.Context(), r.PathValue("id"), in.From, in.To)
 			if err != nil {
 				return nil, err
 			}
@@ -365,9 +365,16 @@ func (c *Client) Programme(ctx context.Context, id string) (*core.Programme, err
 	return out.programme(), nil
 }
 
-func (c *Client) UpdateProgrammeSettings(ctx context.Context, id string, set core.ProgrammeSettings) (*core.Programme, error) {
+// settingsChange is the body of a settings change: the settings it was made
+// on (none: replace whatever is there) and the new ones.
+type settingsChange struct {
+	From *core.ProgrammeSettings
+	To   core.ProgrammeSettings
+}
+
+func (c *Client) UpdateProgrammeSettings(ctx context.Context, id string, from *core.ProgrammeSettings, set core.ProgrammeSettings) (*core.Programme, error) {
 	var out programmeView
-	if err := c.do(ctx, "PUT", "/programmes/"+url.PathEscape(id)+"/settings", set, &out); err != nil {
+	if err := c.do(ctx, "PUT", "/programmes/"+url.PathEscape(id)+"/settings", settingsChange{From: from, To: set}, &out); err != nil {
 		return nil, err
 	}
 	return out.programme(), nil

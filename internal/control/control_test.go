@@ -147,7 +147,7 @@ func TestClientDoesWhatTheServiceDoes(t *testing.T) {
 	assert.Equal(t, "Acme Cards", got.Name)
 	set := got.Settings
 	set.Biometrics, set.AllowedOrigins = true, []string{"https://app.acme.test"}
-	updated, err := c.UpdateProgrammeSettings(ctx, p.ID, set)
+	updated, err := c.UpdateProgrammeSettings(ctx, p.ID, nil, set)
 	require.NoError(t, err)
 	assert.Equal(t, set, updated.Settings)
 	stored, err := svc.Programme(ctx, p.ID)

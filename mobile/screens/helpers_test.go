@@ -198,7 +198,7 @@ func startDeputy(t *testing.T) *deputy {
 	// Biometrics are off unless the operator turns them on (issue 6).
 	set := inst.Programme.Settings
 	set.Biometrics = true
-	_, err := inst.Service.UpdateProgrammeSettings(ctx, inst.Programme.ID, set)
+	_, err := inst.Service.UpdateProgrammeSettings(ctx, inst.Programme.ID, nil, set)
 	require.NoError(t, err)
 	c, err := client.New(inst.URL, inst.APIKey)
 	require.NoError(t, err)

@@ -88,7 +88,7 @@ func testUnlinkScreenStepsUp(t *testing.T, scope core.StepUpScope) {
 	enrolOtherDevice(t, d)
 	set := d.Programme.Settings
 	set.Biometrics, set.StepUpScope = true, scope
-	_, err := d.Service.UpdateProgrammeSettings(ctx, d.Programme.ID, set)
+	_, err := d.Service.UpdateProgrammeSettings(ctx, d.Programme.ID, nil, set)
 	require.NoError(t, err)
 
 	ui := uiClient(t, d)

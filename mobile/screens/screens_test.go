@@ -280,7 +280,7 @@ func TestSMSScreenServerNumbers(t *testing.T) {
 	d := startDeputy(t)
 	set := d.Programme.Settings
 	set.Biometrics, set.OTPAttempts = true, 3
-	_, err := d.Service.UpdateProgrammeSettings(context.Background(), d.Programme.ID, set)
+	_, err := d.Service.UpdateProgrammeSettings(context.Background(), d.Programme.ID, nil, set)
 	require.NoError(t, err)
 	sess := signIn(t, d, "grace@acme.test")
 	h := newHarness(t)

@@ -216,7 +216,7 @@ func TestCaptureComponent(t *testing.T) {
 	d := testserver.Start(t, testserver.Options{})
 	embedder := serveEmbedder(t, d.URL, d.UIKey)
 	stranger := serveEmbedder(t, d.URL, d.UIKey) // another port: another origin, not allowed
-	_, err := d.Service.UpdateProgrammeSettings(context.Background(), d.Programme.ID, core.ProgrammeSettings{AllowedOrigins: []string{embedder}})
+	_, err := d.Service.UpdateProgrammeSettings(context.Background(), d.Programme.ID, nil, core.ProgrammeSettings{AllowedOrigins: []string{embedder}})
 	require.NoError(t, err)
 	newUser(t, d, "ada@acme.test")
 
@@ -287,7 +287,7 @@ func TestCaptureComponent(t *testing.T) {
 		nist, err := d.Service.CreateProgramme(context.Background(), core.NewProgramme{Name: "NIST", Settings: core.ProgrammeSettings{PasswordProfile: "nist"}})
 		require.NoError(t, err)
 		page := serveEmbedder(t, d.URL, nist.UIKey)
-		_, err = d.Service.UpdateProgrammeSettings(context.Background(), nist.Programme.ID, core.ProgrammeSettings{PasswordProfile: "nist", AllowedOrigins: []string{page}})
+		_, err = d.Service.UpdateProgrammeSettings(context.Background(), nist.Programme.ID, nil, core.ProgrammeSettings{PasswordProfile: "nist", AllowedOrigins: []string{page}})
 		require.NoError(t, err)
 		tab, cancel := chromedp.NewContext(ctx)
 		defer cancel()

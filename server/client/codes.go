@@ -74,12 +74,15 @@ const (
 	CodeRoleNotFound       = "ROLE_NOT_FOUND"
 	CodeRootEmailNotUnique = "ROOT_EMAIL_NOT_UNIQUE"
 	CodeServiceUnavailable = "SERVICE_UNAVAILABLE"
-	CodeStateInvalid       = "STATE_INVALID"
-	CodeStepUpRequired     = "STEP_UP_REQUIRED"
-	CodeTokenExpired       = "TOKEN_EXPIRED"
-	CodeTokenNotFound      = "TOKEN_NOT_FOUND"
-	CodeTooManyRequests    = "TOO_MANY_REQUESTS"
-	CodeUnauthorized       = "UNAUTHORIZED"
+	// CodeSettingsChanged refuses an operator's change of a programme's settings
+	// made on settings another change has replaced since.
+	CodeSettingsChanged = "SETTINGS_CHANGED"
+	CodeStateInvalid    = "STATE_INVALID"
+	CodeStepUpRequired  = "STEP_UP_REQUIRED"
+	CodeTokenExpired    = "TOKEN_EXPIRED"
+	CodeTokenNotFound   = "TOKEN_NOT_FOUND"
+	CodeTooManyRequests = "TOO_MANY_REQUESTS"
+	CodeUnauthorized    = "UNAUTHORIZED"
 	// CodeUnresolvedIdentity: the user id names no authorised user of the programme.
 	CodeUnresolvedIdentity = "UNRESOLVED_IDENTITY"
 	// CodeWebAuthnChallenge: clientDataJSON.challenge is not the one issued
