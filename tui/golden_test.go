@@ -43,8 +43,18 @@ func signedIn(t *testing.T, w, h int) *driver {
 
 // signIn0 signs in offline and shows the users table with made-up users.
 func (d *driver) signIn0() {
-	t := d.t
-	t.Helper()
+	d.t.Helper()
+	d.signInAs("Ada Lovelace", "Acme Ltd")
+	users := sampleUsers()
+	limit := d.m.top().(usersScreen).limit
+	d.answer("list users", usersPageMsg{seq: 1, page: &client.UserPage{Users: users[:min(limit, len(users))], Count: 42, ResponseCount: min(limit, len(users))}})
+	d.clock.Advance(41 * time.Second)
+}
+
+// signInAs signs in offline as the root user of the given name and identity,
+// up to the users table's request.
+func (d *driver) signInAs(name, identity string) {
+	d.t.Helper()
 	d.typeText(adminEmail)
 	d.keys("enter")
 	d.typeText(adminPassword)
@@ -53,12 +63,8 @@ func (d *driver) signIn0() {
 		Token: "token", Identity: client.IdentityID{Type: client.IdentityCorporate, ID: "1"},
 		Credentials: client.CredentialID{Type: client.CredentialsRoot, ID: "1"},
 	}})
-	d.answer("read your account", whoMsg{name: "Ada Lovelace", identity: "Acme Ltd"})
+	d.answer("read your account", whoMsg{name: name, identity: identity})
 	d.answer("read the session", sessionMsg{info: rootSession()})
-	users := sampleUsers()
-	limit := d.m.top().(usersScreen).limit
-	d.answer("list users", usersPageMsg{seq: 1, page: &client.UserPage{Users: users[:min(limit, len(users))], Count: 42, ResponseCount: min(limit, len(users))}})
-	d.clock.Advance(41 * time.Second)
 }
 
 func sampleUsers() []client.User {

@@ -32,16 +32,7 @@ func requireNoRawControl(t *testing.T, d *driver, where string) {
 // control characters and bidi overrides escaped, never as they are.
 func TestServerTextIsEscaped(t *testing.T) {
 	d := offlineDriver(t, 120, 30)
-	d.typeText(adminEmail)
-	d.keys("enter")
-	d.typeText(adminPassword)
-	d.keys("enter")
-	d.answer("sign in", signedInMsg{email: adminEmail, login: &client.Login{
-		Token: "token", Identity: client.IdentityID{Type: client.IdentityCorporate, ID: "1"},
-		Credentials: client.CredentialID{Type: client.CredentialsRoot, ID: "1"},
-	}})
-	d.answer("read your account", whoMsg{name: hostile, identity: hostile})
-	d.answer("read the session", sessionMsg{info: rootSession()})
+	d.signInAs(hostile, hostile)
 	u := client.User{ID: "101", Identity: client.IdentityID{Type: client.IdentityCorporate, ID: "1"},
 		Name: hostile, Surname: hostile, Email: "eve@acme.test", Tag: hostile,
 		Mobile: &client.Mobile{CountryCode: "+44", Number: hostile}, Active: true,
