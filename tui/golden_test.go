@@ -67,6 +67,16 @@ func (d *driver) signInAs(name, identity string) {
 	d.answer("read the session", sessionMsg{info: rootSession()})
 }
 
+// fillUser types a new user's name, surname and email into the form.
+func (d *driver) fillUser(name, surname, email string) {
+	d.t.Helper()
+	d.typeText(name)
+	d.keys("enter")
+	d.typeText(surname)
+	d.keys("enter")
+	d.typeText(email)
+}
+
 func sampleUsers() []client.User {
 	people := []struct{ name, surname, tag string }{
 		{"Grace", "Hopper", "navy"}, {"Alan", "Turing", "bletchley"}, {"Katherine", "Johnson", "nasa"},
@@ -178,11 +188,7 @@ func TestGoldenForm(t *testing.T) {
 	// The server's own field errors land under their fields too.
 	d = signedIn(t, 80, 24)
 	newUser(d)
-	d.typeText("Grace")
-	d.keys("enter")
-	d.typeText("Hopper")
-	d.keys("enter")
-	d.typeText("grace@acme.test")
+	d.fillUser("Grace", "Hopper", "grace@acme.test")
 	d.keys("ctrl+s")
 	d.answer("create user grace@acme.test with roles CARD_ASSIGNEE", savedMsg{outcome: outcome{&client.Error{Status: http.StatusConflict, Code: client.CodeEmailNotUnique}}})
 	requireGolden(t, "form_server_error_80x24", d.screen())
@@ -198,11 +204,7 @@ var (
 func stepUp(t *testing.T, w, h int, factors []client.Factor) *driver {
 	d := signedIn(t, w, h)
 	newUser(d)
-	d.typeText("Grace")
-	d.keys("enter")
-	d.typeText("Hopper")
-	d.keys("enter")
-	d.typeText("grace@acme.test")
+	d.fillUser("Grace", "Hopper", "grace@acme.test")
 	d.keys("ctrl+s")
 	d.answer("create user grace@acme.test with roles CARD_ASSIGNEE", savedMsg{outcome: outcome{&client.Error{Status: http.StatusForbidden, Code: client.CodeStepUpRequired}}})
 	d.answer("check your second factors", stepUpFactorsMsg{factors: factors})

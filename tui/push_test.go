@@ -108,11 +108,7 @@ func shownNumber(t *testing.T, screen string) int {
 func (d *driver) newHedy() {
 	d.t.Helper()
 	d.keys("n")
-	d.typeText("Hedy")
-	d.keys("enter")
-	d.typeText("Lamarr")
-	d.keys("enter")
-	d.typeText("hedy@acme.test")
+	d.fillUser("Hedy", "Lamarr", "hedy@acme.test")
 	d.keys("ctrl+s")
 }
 
@@ -145,11 +141,7 @@ func TestCreateUserThroughPush(t *testing.T) {
 
 	// The session is stepped up: the next sensitive call needs no phone.
 	d.keys("n")
-	d.typeText("Hedy")
-	d.keys("enter")
-	d.typeText("Two")
-	d.keys("enter")
-	d.typeText("hedy2@acme.test")
+	d.fillUser("Hedy", "Two", "hedy2@acme.test")
 	d.keys("ctrl+s")
 	d.requireNotScreen("Confirm it's you")
 	assert.Equal(t, 2, dep.count(t, client.UserFilter{}))

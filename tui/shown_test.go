@@ -65,11 +65,7 @@ func TestServerTextIsEscaped(t *testing.T) {
 func TestStepUpSummaryIsEscaped(t *testing.T) {
 	d := signedIn(t, 100, 30)
 	newUser(d)
-	d.typeText("Grace")
-	d.keys("enter")
-	d.typeText("Hopper")
-	d.keys("enter")
-	d.typeText("grace@acme.test")
+	d.fillUser("Grace", "Hopper", "grace@acme.test")
 	d.keys("ctrl+s")
 	d.answer("create user grace@acme.test with roles CARD_ASSIGNEE", savedMsg{outcome: outcome{&client.Error{
 		Status: http.StatusForbidden, Code: client.CodeStepUpRequired,
