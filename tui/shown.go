@@ -31,10 +31,7 @@ func shown(res result) result {
 		}
 		return r
 	case detailMsg:
-		if r.user != nil {
-			u := shownUser(*r.user)
-			r.user = &u
-		}
+		r.user = shownUserOf(r.user)
 		if r.status != nil && r.status.KYC != nil {
 			st, kyc := *r.status, *r.status.KYC
 			kyc.Reference = esc(kyc.Reference)
@@ -43,10 +40,7 @@ func shown(res result) result {
 		}
 		return r
 	case savedMsg:
-		if r.user != nil {
-			u := shownUser(*r.user)
-			r.user = &u
-		}
+		r.user = shownUserOf(r.user)
 		return r
 	case whoMsg:
 		r.name, r.identity = esc(r.name), esc(r.identity)
@@ -76,6 +70,15 @@ func shown(res result) result {
 		return r
 	}
 	return res
+}
+
+// shownUserOf is shownUser of a user the answer may not hold (nil).
+func shownUserOf(u *client.User) *client.User {
+	if u == nil {
+		return nil
+	}
+	shown := shownUser(*u)
+	return &shown
 }
 
 // shownUser is u with the text the admin reads escaped.

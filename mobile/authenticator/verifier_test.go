@@ -106,13 +106,21 @@ func TestPasscodeJustSet(t *testing.T) {
 	assert.Equal(t, []string{"Approve"}, p.reasons, "another flow is asked")
 }
 
-func TestPasscodeVerifierFile(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "passcode")
+// fileVerifier is a PasscodeVerifier keeping its hash in the file name of a
+// temporary directory, with passcode set, and its prompt.
+func fileVerifier(t *testing.T, name, passcode string) (string, *prompt, *authenticator.PasscodeVerifier) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
 	p := &prompt{}
 	v, err := authenticator.NewPasscodeVerifier(path, p.ask)
 	require.NoError(t, err)
-	require.NoError(t, v.Set(ctx, "246810"))
+	require.NoError(t, v.Set(context.Background(), passcode))
+	return path, p, v
+}
+
+func TestPasscodeVerifierFile(t *testing.T) {
+	ctx := context.Background()
+	path, p, _ := fileVerifier(t, "passcode", "246810")
 
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -194,11 +202,7 @@ func TestPasscodeGatesCeremonies(t *testing.T) {
 // try every passcode at the prompt, nor reset the count by restarting the app.
 func TestPasscodeLockout(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "passcode.hash")
-	p := &prompt{}
-	v, err := authenticator.NewPasscodeVerifier(path, p.ask)
-	require.NoError(t, err)
-	require.NoError(t, v.Set(ctx, "135790"))
+	path, p, v := fileVerifier(t, "passcode.hash", "135790")
 	now := time.Unix(1_700_000_000, 0)
 	clock := func() time.Time { return now }
 	authenticator.SetPasscodeClock(v, clock)
@@ -239,11 +243,7 @@ func TestPasscodeLockout(t *testing.T) {
 // TestPasscodeAttemptsFileDamaged: a damaged count is a lockout, not a reset.
 func TestPasscodeAttemptsFileDamaged(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "passcode.hash")
-	p := &prompt{}
-	v, err := authenticator.NewPasscodeVerifier(path, p.ask)
-	require.NoError(t, err)
-	require.NoError(t, v.Set(ctx, "135790"))
+	path, p, _ := fileVerifier(t, "passcode.hash", "135790")
 	require.NoError(t, os.WriteFile(path+".attempts", []byte("garbage"), 0o600))
 	reopened, err := authenticator.NewPasscodeVerifier(path, p.ask)
 	require.NoError(t, err)
