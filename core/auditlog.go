@@ -184,7 +184,7 @@ func checkAuditSigners(ctx context.Context, store Store, v note.Verifier) error 
 				return err
 			}
 			if _, err := auditlog.OpenCheckpoint(last.Note, v); err != nil {
-				return fmt.Errorf("the audit checkpoints of programme %s are signed by another key than %s; give every server the key that signed them", p.ID, v.Name())
+				return fmt.Errorf("the audit checkpoints of programme %s are signed by another key than %s+%08x (this server's); give every server the key that signed them", p.ID, v.Name(), v.KeyHash())
 			}
 		}
 		return nil
