@@ -370,3 +370,15 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestTokenAnswersAreNotStored: an answer carrying a password token (or a
+// session token) must not be kept by the browser's or any shared cache.
+func TestTokenAnswersAreNotStored(t *testing.T) {
+	e := newCaptureEnv(t, Options{})
+	r := e.do(t, "POST", "/multi/tokenize", `{"password":{"value":"Tok3n-Secret"}}`, "api-key", e.uiKey, "Content-Type", "application/json")
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	assert.Equal(t, "no-store", r.header.Get("Cache-Control"), "the tokenize answer")
+	r = e.do(t, "POST", "/multi/tokenize", `{"password":{}}`, "api-key", e.uiKey, "Content-Type", "application/json")
+	require.Equal(t, http.StatusBadRequest, r.status, r.body)
+	assert.Equal(t, "no-store", r.header.Get("Cache-Control"), "an error answer")
+}

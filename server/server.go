@@ -423,7 +423,12 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	writeRaw(w, status, b)
 }
 
+// writeRaw writes a JSON body with status. Every API answer is
+// Cache-Control: no-store: answers carry password and session tokens and
+// personal data, which no browser or shared cache may keep (OWASP REST
+// Security Cheat Sheet, "Security headers").
 func writeRaw(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Cache-Control", "no-store")
 	if body != nil {
 		w.Header().Set("Content-Type", "application/json")
 	}
