@@ -41,6 +41,7 @@
   var checkSeq = 0;
   var checkTimer = 0;
   var busy = false;
+  var lastState = ""; // the state last posted, as JSON
 
   function post(message) {
     if (framed) {
@@ -77,7 +78,14 @@
     });
     var empty = input.value === "";
     var valid = !empty && (mode !== "new" || Object.keys(state).every(function (id) { return state[id] === true; }));
-    post({ type: "deputy:state", empty: empty, valid: valid, rules: state });
+    // Only a change is posted: a message per keystroke would count the
+    // password's length (and time its keys) out to any script in the parent.
+    var message = { type: "deputy:state", empty: empty, valid: valid, rules: state };
+    var json = JSON.stringify(message);
+    if (json !== lastState) {
+      lastState = json;
+      post(message);
+    }
     return state;
   }
 

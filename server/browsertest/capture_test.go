@@ -251,6 +251,13 @@ func TestCaptureComponent(t *testing.T) {
 		seen := run(t, tab, "what the page can read", chromedp.Evaluate[string](readable))
 		assertNoPassword(t, "what the embedder's page can read", seen)
 		assert.Contains(t, seen, token, "the sweep does see what the page was given")
+		// The page learns which rules are met, not each keystroke: a state
+		// per key would count the password's length out to any script on it.
+		states := run(t, tab, "the states the page was told", chromedp.Evaluate[[]string](`window.states.map(JSON.stringify)`))
+		assert.Less(t, len(states), len(password), "one state per keystroke: %v", states)
+		for i := 1; i < len(states); i++ {
+			assert.NotEqual(t, states[i-1], states[i], "state %d repeats the one before", i)
+		}
 		var received []struct{ Origin, Data string }
 		require.NoError(t, json.Unmarshal([]byte(run(t, tab, "messages", chromedp.Evaluate[string](`JSON.stringify(window.received)`))), &received))
 		require.NotEmpty(t, received)
