@@ -139,7 +139,7 @@ fuzz: cc-deps
 	$(GO) test ./mobile/deeplink -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./core -run '^$$' -fuzz '^FuzzPassword$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./core -run '^$$' -fuzz '^FuzzSearchFilter$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./server -run '^$$' -fuzz '^FuzzNormaliseOrigin$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./core -run '^$$' -fuzz '^FuzzNormaliseOrigin$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server -run '^$$' -fuzz '^FuzzHasNumber$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server/client -run '^$$' -fuzz '^FuzzErrorResponse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server/client -run '^$$' -fuzz '^FuzzPushStream$$' -fuzztime $(FUZZTIME)

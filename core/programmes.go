@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -91,12 +92,60 @@ func (p *Programme) profile() password.Profile {
 // checkOrigins accepts web origins of the form scheme://host[:port].
 func checkOrigins(origins []string) error {
 	for _, o := range origins {
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+		if _, ok := NormaliseOrigin(o); !ok {
 			return Invalid("allowedOrigins", ReasonRegex, "scheme://host[:port]")
 		}
 	}
 	return nil
+}
+
+// NormaliseOrigin returns the serialised form of a web origin
+// (RFC 6454 section 6.1: lower-case scheme and host, default port left out),
+// or false if s is not an http or https origin without path, query or user.
+// Its result is safe to place in a CSP source list.
+func NormaliseOrigin(s string) (string, bool) {
+	u, err := url.Parse(s)
+	if err != nil || u.Opaque != "" || u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if host == "" {
+		return "", false
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		if a.Zone() != "" {
+			return "", false
+		}
+		if a.Is6() {
+			host = "[" + a.String() + "]"
+		}
+	} else if strings.Trim(host, "abcdefghijklmnopqrstuvwxyz0123456789.-") != "" {
+		return "", false
+	}
+	if strings.HasPrefix(u.Host, "[") != strings.HasPrefix(host, "[") {
+		return "", false // a bracketed host that is not an IPv6 address, or the reverse
+	}
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return "", false
+		}
+		if (scheme == "http" && n == 80) || (scheme == "https" && n == 443) {
+			port = ""
+		} else {
+			port = strconv.Itoa(n)
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return "", false
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host, true
 }
 
 // maxSenderNameLen bounds a programme's sender name, in bytes (a programme's

@@ -25,8 +25,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -111,7 +109,7 @@ func (s *Server) capturePage(w http.ResponseWriter, r *http.Request, page, refus
 	}
 	q := r.URL.Query()
 	key, mode := q.Get("key"), q.Get("mode")
-	origin, ok := normaliseOrigin(q.Get("origin"))
+	origin, ok := core.NormaliseOrigin(q.Get("origin"))
 	if mode == "" {
 		mode = "new"
 	}
@@ -165,60 +163,11 @@ func (s *Server) capturePage(w http.ResponseWriter, r *http.Request, page, refus
 // originAllowed reports whether origin (normalised) is one of the programme's allowed origins.
 func originAllowed(p *core.Programme, origin string) bool {
 	for _, a := range p.Settings.AllowedOrigins {
-		if n, ok := normaliseOrigin(a); ok && n == origin {
+		if n, ok := core.NormaliseOrigin(a); ok && n == origin {
 			return true
 		}
 	}
 	return false
-}
-
-// normaliseOrigin returns the serialised form of a web origin
-// (RFC 6454 section 6.1: lower-case scheme and host, default port left out),
-// or false if s is not an http or https origin without path, query or user.
-// Its result is safe to place in a CSP source list.
-func normaliseOrigin(s string) (string, bool) {
-	u, err := url.Parse(s)
-	if err != nil || u.Opaque != "" || u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
-		return "", false
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != "http" && scheme != "https" {
-		return "", false
-	}
-	host, port := strings.ToLower(u.Hostname()), u.Port()
-	if host == "" {
-		return "", false
-	}
-	if a, err := netip.ParseAddr(host); err == nil {
-		if a.Zone() != "" {
-			return "", false
-		}
-		if a.Is6() {
-			host = "[" + a.String() + "]"
-		}
-	} else if strings.Trim(host, "abcdefghijklmnopqrstuvwxyz0123456789.-") != "" {
-		return "", false
-	}
-	if strings.HasPrefix(u.Host, "[") != strings.HasPrefix(host, "[") {
-		return "", false // a bracketed host that is not an IPv6 address, or the reverse
-	}
-	if port != "" {
-		n, err := strconv.Atoi(port)
-		if err != nil || n < 1 || n > 65535 {
-			return "", false
-		}
-		if (scheme == "http" && n == 80) || (scheme == "https" && n == 443) {
-			port = ""
-		} else {
-			port = strconv.Itoa(n)
-		}
-	} else if strings.HasSuffix(u.Host, ":") {
-		return "", false
-	}
-	if port != "" {
-		host += ":" + port
-	}
-	return scheme + "://" + host, true
 }
 
 // checkBrowserOrigin refuses a browser's call from any web origin but
@@ -234,7 +183,7 @@ func (s *Server) checkBrowserOrigin(r *http.Request) error {
 	if raw == "" {
 		return nil
 	}
-	origin, ok := normaliseOrigin(raw) // "null" (opaque origins) fails here
+	origin, ok := core.NormaliseOrigin(raw) // "null" (opaque origins) fails here
 	if !ok {
 		return errForeignOrigin
 	}
@@ -251,7 +200,7 @@ func (s *Server) checkBrowserOrigin(r *http.Request) error {
 		}
 	}
 	for _, scheme := range schemes {
-		if self, ok := normaliseOrigin(scheme + "://" + host); ok && self == origin {
+		if self, ok := core.NormaliseOrigin(scheme + "://" + host); ok && self == origin {
 			return nil
 		}
 	}

@@ -26,7 +26,7 @@ import (
 	"github.com/deputyhq/deputy/password"
 )
 
-// These tests are in package server to reach normaliseOrigin; they start the
+// These tests are in package server to reach the capture handlers; they start the
 // whole HTTP API over a real bbolt file, as the server_test tests do.
 
 // embedderOrigin is the web origin the test programme allows.
@@ -302,55 +302,6 @@ func TestScriptsPostOnlyToCheckedOrigins(t *testing.T) {
 		}
 		assert.False(t, strings.Contains(string(src), `"*"`), "%s names the wildcard origin", file)
 	}
-}
-
-func TestNormaliseOrigin(t *testing.T) {
-	for in, want := range map[string]string{
-		"http://localhost:5555":         "http://localhost:5555",
-		"HTTPS://Shop.Example":          "https://shop.example",
-		"https://shop.example:443":      "https://shop.example",
-		"http://shop.example:80":        "http://shop.example",
-		"http://shop.example:443":       "http://shop.example:443",
-		"http://127.0.0.1:8080":         "http://127.0.0.1:8080",
-		"http://[::1]:8080":             "http://[::1]:8080",
-		"http://[0:0:0:0:0:0:0:1]":      "http://[::1]",
-		"https://xn--bcher-kva.example": "https://xn--bcher-kva.example",
-	} {
-		got, ok := normaliseOrigin(in)
-		assert.True(t, ok, in)
-		assert.Equal(t, want, got, in)
-	}
-	for _, in := range []string{
-		"", "null", "localhost:5555", "ftp://shop.example", "https://", "https://shop.example/",
-		"https://shop.example/path", "https://shop.example?q", "https://shop.example#f", "https://user@shop.example",
-		"https://shop.example:0", "https://shop.example:65536", "https://shop.example:", "https://shop.example:x",
-		"https://shop example", "https://shop.example;a", "https://bücher.example", "http://[fe80::1%25eth0]",
-		"http://[shop.example]", "https://shop.example, https://evil.example", "javascript:alert(1)",
-	} {
-		_, ok := normaliseOrigin(in)
-		assert.False(t, ok, "%q", in)
-	}
-}
-
-// FuzzNormaliseOrigin: an accepted origin is a fixed point and holds nothing
-// that could end a CSP source or a header (it goes into frame-ancestors).
-func FuzzNormaliseOrigin(f *testing.F) {
-	for _, s := range []string{"http://localhost:5555", "HTTPS://Shop.Example:443", "http://[::1]:80", "https://a.b/c", "null", "http://a b"} {
-		f.Add(s)
-	}
-	reSafe := regexp.MustCompile(`^https?://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$`)
-	f.Fuzz(func(t *testing.T, in string) {
-		got, ok := normaliseOrigin(in)
-		if !ok {
-			return
-		}
-		if !reSafe.MatchString(got) {
-			t.Fatalf("normaliseOrigin(%q) = %q: not a plain origin", in, got)
-		}
-		if again, ok := normaliseOrigin(got); !ok || again != got {
-			t.Fatalf("normaliseOrigin(%q) = %q, then %q, %v", in, got, again, ok)
-		}
-	})
 }
 
 // lockedBuffer is a log sink safe for the server's goroutines.
