@@ -207,6 +207,16 @@ func (s *Server) checkBrowserOrigin(r *http.Request) error {
 	return errForeignOrigin
 }
 
+// fromCapturePage reports whether r comes from a browser on Deputy's own
+// origin, the capture page: it checks what is typed before tokenising it,
+// so plaintext is its to send to passwordValidate even where a programme
+// accepts only tokens from everyone else. A client that is not a browser
+// could claim it, and would learn only whether a password of its own meets
+// the policy.
+func (s *Server) fromCapturePage(r *http.Request) bool {
+	return r.Header.Get("Sec-Fetch-Site") == "same-origin" && r.Header.Get("Origin") != "" && s.checkBrowserOrigin(r) == nil
+}
+
 // fromTrustedProxy reports whether r's peer is one of the configured proxies.
 func (s *Server) fromTrustedProxy(r *http.Request) bool {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

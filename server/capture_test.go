@@ -263,6 +263,38 @@ func TestTokenizeRefusesOtherOrigins(t *testing.T) {
 	assert.NotContains(t, e.logs.String(), "Tok3n-Secret")
 }
 
+// Under --require-tokenised-passwords the capture page still checks what is
+// typed with plaintext (its live NIST verdict); everyone else must send a
+// token, the embedder's page included.
+func TestStrictModeValidatesFromTheCapturePage(t *testing.T) {
+	e := newCaptureEnv(t, Options{})
+	_, err := e.svc.UpdateProgrammeSettings(context.Background(), e.prog.ID, nil, core.ProgrammeSettings{
+		AllowedOrigins: []string{embedderOrigin}, RequireTokenisedPasswords: true, PasswordProfile: "nist"})
+	require.NoError(t, err)
+	capturePage := []string{"Origin", e.url, "Sec-Fetch-Site", "same-origin"}
+	for _, tc := range []struct {
+		name, password string
+		headers        []string
+		status         int
+		refusal        string
+	}{
+		{"the capture page, a good password", "correct horse battery", capturePage, http.StatusNoContent, ""},
+		{"the capture page, a common one", "password1234", capturePage, http.StatusConflict, "PASSWORD_TOO_SIMPLE"},
+		{"no browser", "correct horse battery", nil, http.StatusBadRequest, "accepts only tokenised passwords"},
+		{"the embedder's page", "correct horse battery", []string{"Origin", embedderOrigin, "Sec-Fetch-Site", "cross-site"}, http.StatusBadRequest, "accepts only tokenised passwords"},
+		{"same-origin claimed without Origin", "correct horse battery", []string{"Sec-Fetch-Site", "same-origin"}, http.StatusBadRequest, "accepts only tokenised passwords"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do(t, "POST", "/multi/passwords/validate", `{"password":{"value":"`+tc.password+`"}}`,
+				append([]string{"api-key", e.uiKey, "Content-Type", "application/json"}, tc.headers...)...)
+			require.Equal(t, tc.status, r.status, r.body)
+			if tc.refusal != "" {
+				assert.Contains(t, r.body, tc.refusal)
+			}
+		})
+	}
+}
+
 func TestTokenizeOriginBehindAProxy(t *testing.T) {
 	e := newCaptureEnv(t, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	fwd := []string{"X-Forwarded-Host", "deputy.example", "X-Forwarded-Proto", "https"}

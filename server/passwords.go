@@ -114,12 +114,15 @@ func (s *Server) passwordValidate(r *request) (reply, error) {
 	}
 	var f fields
 	f.password("password", in.Password)
-	if err := f.err(); err != nil {
-		return reply{}, err
-	}
-	plain, err := s.svc.PeekPassword(r.Context(), r.prog, "password.value", in.Password.Value) // validate, then update: one token
+	err := f.err()
 	if err != nil {
 		return reply{}, err
+	}
+	plain := in.Password.Value
+	if !s.fromCapturePage(r.Request) || core.IsPasswordToken(plain) {
+		if plain, err = s.svc.PeekPassword(r.Context(), r.prog, "password.value", plain); err != nil { // validate, then update: one token
+			return reply{}, err
+		}
 	}
 	if err := s.svc.ValidatePassword(r.Context(), r.prog, plain); err != nil {
 		return reply{}, err

@@ -290,34 +290,38 @@ func TestCaptureComponent(t *testing.T) {
 		assert.NotContains(t, d.Logs.String(), token, "Deputy's logs")
 	})
 
-	t.Run("Deputy checks the NIST blocklist as the user types", func(t *testing.T) {
-		nist, err := d.Service.CreateProgramme(context.Background(), core.NewProgramme{Name: "NIST", Settings: core.ProgrammeSettings{PasswordProfile: "nist"}})
-		require.NoError(t, err)
-		page := serveEmbedder(t, d.URL, nist.UIKey)
-		_, err = d.Service.UpdateProgrammeSettings(context.Background(), nist.Programme.ID, nil, core.ProgrammeSettings{PasswordProfile: "nist", AllowedOrigins: []string{page}})
-		require.NoError(t, err)
-		tab, cancel := chromedp.NewContext(ctx)
-		defer cancel()
-		require.NoError(t, chromedp.Do(tab, chromedp.Navigate(page+"/")))
-		run(t, tab, "the field reports its first state", chromedp.Poll[bool](`window.frameLoaded && window.states.length > 0`))
-		frame := captureFrame(t, tab, d.URL)
-		assert.Contains(t, run(t, frame, "policy", chromedp.Text(chromedp.CSS("#rules"))), "not a commonly used password")
+	// Under --require-tokenised-passwords too: the capture page checks what
+	// is typed in plaintext, which only it may send.
+	for _, strict := range []bool{false, true} {
+		t.Run(fmt.Sprintf("Deputy checks the NIST blocklist as the user types (tokens only: %v)", strict), func(t *testing.T) {
+			nist, err := d.Service.CreateProgramme(context.Background(), core.NewProgramme{Name: fmt.Sprintf("NIST %v", strict), Settings: core.ProgrammeSettings{PasswordProfile: "nist"}})
+			require.NoError(t, err)
+			page := serveEmbedder(t, d.URL, nist.UIKey)
+			_, err = d.Service.UpdateProgrammeSettings(context.Background(), nist.Programme.ID, nil, core.ProgrammeSettings{PasswordProfile: "nist", AllowedOrigins: []string{page}, RequireTokenisedPasswords: strict})
+			require.NoError(t, err)
+			tab, cancel := chromedp.NewContext(ctx)
+			defer cancel()
+			require.NoError(t, chromedp.Do(tab, chromedp.Navigate(page+"/")))
+			run(t, tab, "the field reports its first state", chromedp.Poll[bool](`window.frameLoaded && window.states.length > 0`))
+			frame := captureFrame(t, tab, d.URL)
+			assert.Contains(t, run(t, frame, "policy", chromedp.Text(chromedp.CSS("#rules"))), "not a commonly used password")
 
-		require.NoError(t, chromedp.Do(frame, chromedp.SendKeys(chromedp.CSS("#password"), "qwertyuiop")))
-		run(t, tab, "the blocklist verdict arrives", chromedp.Poll[bool](
-			`(function () { var s = window.states[window.states.length - 1]; return s.rules.length === true && s.rules.common === false; })()`))
-		require.NoError(t, chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`window.field.submit()`)))
-		assert.Equal(t, "POLICY", run(t, tab, "a common password is not tokenised", chromedp.Poll[string](`window.errors.length && window.errors[0].code`)))
+			require.NoError(t, chromedp.Do(frame, chromedp.SendKeys(chromedp.CSS("#password"), "qwertyuiop")))
+			run(t, tab, "the blocklist verdict arrives", chromedp.Poll[bool](
+				`(function () { var s = window.states[window.states.length - 1]; return s.rules.length === true && s.rules.common === false; })()`))
+			require.NoError(t, chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`window.field.submit()`)))
+			assert.Equal(t, "POLICY", run(t, tab, "a common password is not tokenised", chromedp.Poll[string](`window.errors.length && window.errors[0].code`)))
 
-		require.NoError(t, chromedp.Do(frame, chromedp.SendKeys(chromedp.CSS("#password"), "-zebra")))
-		run(t, tab, "every rule met", chromedp.Poll[bool](`window.states[window.states.length - 1].valid === true`))
-		require.NoError(t, chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`window.field.submit()`)))
-		token := run(t, tab, "the token arrives", chromedp.Poll[string](`window.tokens[0]`))
-		assert.True(t, core.IsPasswordToken(token), "token %q", token)
-		seen := run(t, tab, "what the page can read", chromedp.Evaluate[string](readable))
-		assert.NotContains(t, seen, "qwerty")
-		assert.NotContains(t, seen, "zebra")
-	})
+			require.NoError(t, chromedp.Do(frame, chromedp.SendKeys(chromedp.CSS("#password"), "-zebra")))
+			run(t, tab, "every rule met", chromedp.Poll[bool](`window.states[window.states.length - 1].valid === true`))
+			require.NoError(t, chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`window.field.submit()`)))
+			token := run(t, tab, "the token arrives", chromedp.Poll[string](`window.tokens[0]`))
+			assert.True(t, core.IsPasswordToken(token), "token %q", token)
+			seen := run(t, tab, "what the page can read", chromedp.Evaluate[string](readable))
+			assert.NotContains(t, seen, "qwerty")
+			assert.NotContains(t, seen, "zebra")
+		})
+	}
 
 	t.Run("another origin gets nothing", func(t *testing.T) {
 		tab, cancel := chromedp.NewContext(ctx)
