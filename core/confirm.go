@@ -312,11 +312,7 @@ func (s *Service) VerifyConfirmSMS(ctx context.Context, c *Caller, id string, t 
 		if t != conf.ResourceType {
 			return Invalid("resourceType", ReasonIn, string(conf.ResourceType))
 		}
-		u, err := tx.User(c.User.ID)
-		if err != nil {
-			return err
-		}
-		rec, err := scaRecord(tx, u)
+		u, rec, err := userWithSCARecord(tx, c.User.ID)
 		if err != nil {
 			return err
 		}

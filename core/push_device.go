@@ -324,11 +324,7 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 		if err != nil {
 			return err
 		}
-		usr, err := tx.User(u.ID)
-		if err != nil {
-			return err
-		}
-		rec, err := scaRecord(tx, usr)
+		usr, rec, err := userWithSCARecord(tx, u.ID)
 		if err != nil {
 			return err
 		}

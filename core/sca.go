@@ -235,11 +235,7 @@ func (s *Service) smsBudgets(u *User) []budget {
 // session stands): the user must not be locked out of SCA
 // (CHALLENGE_LIMIT_EXCEEDED until then).
 func challengedUser(tx ReadTx, c *Caller, now time.Time) (*User, error) {
-	u, err := tx.User(c.User.ID)
-	if err != nil {
-		return nil, err
-	}
-	rec, err := scaRecord(tx, u)
+	u, rec, err := userWithSCARecord(tx, c.User.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -255,6 +251,15 @@ func challengedUser(tx ReadTx, c *Caller, now time.Time) (*User, error) {
 // codes, not one per identity.
 func scaRecord(tx ReadTx, u *User) (*User, error) {
 	return credentialsUser(tx, u)
+}
+
+// userWithSCARecord re-reads user id in tx, with its scaRecord.
+func userWithSCARecord(tx ReadTx, id string) (u, rec *User, err error) {
+	if u, err = tx.User(id); err != nil {
+		return nil, nil, err
+	}
+	rec, err = scaRecord(tx, u)
+	return u, rec, err
 }
 
 // resetSCAFailures clears rec's consecutive wrong codes after a right one.
@@ -317,11 +322,7 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 		if err != nil {
 			return err
 		}
-		u, err := tx.User(c.User.ID)
-		if err != nil {
-			return err
-		}
-		rec, err := scaRecord(tx, u)
+		u, rec, err := userWithSCARecord(tx, c.User.ID)
 		if err != nil {
 			return err
 		}
