@@ -108,16 +108,22 @@ func loadAuditSigner(path string, log *slog.Logger) (note.Signer, note.Verifier,
 	return s, v, nil
 }
 
-// readPrivateFile reads a file that only its owner may read.
+// readPrivateFile reads a file that only its owner may read. The mode is
+// that of the file opened, so a file swapped in after the check is not read.
 func readPrivateFile(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return nil, fmt.Errorf("%s is open to others (mode %04o): chmod 600 it", path, perm)
 	}
-	return os.ReadFile(path)
+	return io.ReadAll(f)
 }
 
 func auditCommand() *cli.Command {
