@@ -114,12 +114,12 @@ func (s *Server) passwordValidate(r *request) (reply, error) {
 	}
 	var f fields
 	f.password("password", in.Password)
-	err := f.err()
-	if err != nil {
+	if err := f.err(); err != nil {
 		return reply{}, err
 	}
 	plain := in.Password.Value
 	if !s.fromCapturePage(r.Request) || core.IsPasswordToken(plain) {
+		var err error
 		if plain, err = s.svc.PeekPassword(r.Context(), r.prog, "password.value", plain); err != nil { // validate, then update: one token
 			return reply{}, err
 		}
