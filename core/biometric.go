@@ -267,7 +267,7 @@ func (s *Service) FinishBiometricEnrolment(ctx context.Context, c *Caller, code 
 	}
 	out := &BiometricEnrolled{DeviceSecret: secret}
 	var after func()
-	err = s.verifyChallenge(ctx, c, PurposeEnrolBiometric, code, out, func(tx Tx, now time.Time) error {
+	err = s.verifyChallenge(ctx, c, PurposeEnrolBiometric, code, out, func(tx Tx, _ *Challenge, now time.Time) error {
 		after = nil
 		previous := ""
 		if _, err := tx.FactorByCredentialID(cred.ID); err == nil {

@@ -274,7 +274,7 @@ func resetSCAFailures(tx Tx, rec *User) error {
 // VerifyEnrolSMS completes SMS enrolment with the code (Weavr
 // enrolDeviceUsingOtpStepTwo): the factor becomes ACTIVE and the session is stepped up.
 func (s *Service) VerifyEnrolSMS(ctx context.Context, c *Caller, code string) error {
-	return s.verifyChallenge(ctx, c, PurposeEnrolSMS, code, nil, func(tx Tx, now time.Time) error {
+	return s.verifyChallenge(ctx, c, PurposeEnrolSMS, code, nil, func(tx Tx, _ *Challenge, now time.Time) error {
 		f, err := tx.Factor(c.User.ID, ChannelSMS)
 		if errors.Is(err, ErrRecordNotFound) {
 			return Conflict(CodeStateInvalid)
@@ -296,12 +296,17 @@ func (s *Service) VerifyEnrolSMS(ctx context.Context, c *Caller, code string) er
 
 // VerifyStepUpSMS steps the session up with the code (Weavr stepupSCAVerify)
 // and, when the challenge named an operation, grants the session that
-// operation (stepupscope.go).
+// operation (stepupscope.go). A code sent before the factor last became
+// ACTIVE went to the number it was enrolled on before (a changed mobile,
+// enrolled again since): it proves nothing about the number it holds now.
 func (s *Service) VerifyStepUpSMS(ctx context.Context, c *Caller, code string) error {
-	return s.verifyChallenge(ctx, c, PurposeStepUpSMS, code, nil, func(tx Tx, _ time.Time) error {
+	return s.verifyChallenge(ctx, c, PurposeStepUpSMS, code, nil, func(tx Tx, ch *Challenge, _ time.Time) error {
 		f, err := tx.Factor(c.User.ID, ChannelSMS)
-		if errors.Is(err, ErrRecordNotFound) || (err == nil && f.Status != FactorActive) {
+		switch {
+		case errors.Is(err, ErrRecordNotFound) || (err == nil && f.Status != FactorActive):
 			return Conflict(CodeChannelNotRegistered)
+		case err == nil && f.UpdatedAt.After(ch.IssuedAt):
+			return Conflict(CodeStateInvalid)
 		}
 		return err
 	})
@@ -310,7 +315,7 @@ func (s *Service) VerifyStepUpSMS(ctx context.Context, c *Caller, code string) e
 // verifyChallenge checks a code against the session's challenge. Everything is
 // decided in one transaction, so a code is usable once however many requests
 // race, and every wrong guess is counted both on the challenge and on the user.
-func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose ChallengePurpose, code string, result any, onSuccess func(Tx, time.Time) error) error {
+func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose ChallengePurpose, code string, result any, onSuccess func(Tx, *Challenge, time.Time) error) error {
 	var outcome error
 	var after func()
 	err := s.updateAs(ctx, c, func(tx Tx) error {
@@ -341,7 +346,7 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 			return Conflict(CodeCodeExpired)
 		}
 		if checked == nil {
-			if err := onSuccess(tx, now); err != nil {
+			if err := onSuccess(tx, ch, now); err != nil {
 				return err
 			}
 			ch.State = ChallengeVerified

@@ -505,3 +505,42 @@ func TestMobileChangeMakesTheSMSFactorInactive(t *testing.T) {
 	msgs = e.sms.all()
 	assert.Equal(t, newMobile, msgs[len(msgs)-1].To)
 }
+
+// A step-up code texted to the old number is void once the user has changed
+// their number and enrolled the new one, even in the session that asked for
+// it: whoever holds the old phone must not step that session up.
+func TestStepUpCodeToAnOldNumberIsVoid(t *testing.T) {
+	e := newCoreEnv(t)
+	_, rootToken := e.root(e.prog, "root@acme.test")
+	root := e.caller(e.prog, rootToken)
+	require.NoError(t, e.svc.EnrolSMS(e.ctx, root))
+	require.NoError(t, e.svc.VerifyEnrolSMS(e.ctx, root, core.SandboxCode))
+	oldMobile := core.Mobile{CountryCode: "+44", Number: "7700900456"}
+	u, err := e.svc.CreateUser(e.ctx, e.caller(e.prog, rootToken), core.NewUser{UserDetails: core.UserDetails{
+		Name: "Bea", Surname: "Smith", Email: "bea@acme.test", Mobile: &oldMobile}})
+	require.NoError(t, err)
+	set, err := e.svc.CreatePassword(e.ctx, e.prog, u.ID, testPassword)
+	require.NoError(t, err)
+	bea := func() *core.Caller { return e.caller(e.prog, set.Token) }
+	require.NoError(t, e.svc.EnrolSMS(e.ctx, bea()))
+	require.NoError(t, e.svc.VerifyEnrolSMS(e.ctx, bea(), core.SandboxCode))
+
+	require.NoError(t, e.svc.StepUpSMS(e.ctx, bea(), ""))
+	msgs := e.sms.all()
+	require.Equal(t, oldMobile, msgs[len(msgs)-1].To, "the step-up code went to the old number")
+
+	e.clock.Advance(time.Second)
+	newMobile := core.Mobile{CountryCode: "+356", Number: "79000000"}
+	_, err = e.svc.UpdateUser(e.ctx, bea(), u.ID, core.UserPatch{Mobile: &newMobile})
+	require.NoError(t, err)
+	require.NoError(t, e.svc.EnrolSMS(e.ctx, bea()))
+	require.NoError(t, e.svc.VerifyEnrolSMS(e.ctx, bea(), core.SandboxCode))
+
+	requireCode(t, e.svc.VerifyStepUpSMS(e.ctx, bea(), core.SandboxCode), core.ErrConflict, core.CodeStateInvalid,
+		"the old number's code steps nothing up")
+	e.clock.Advance(time.Minute)
+	require.NoError(t, e.svc.StepUpSMS(e.ctx, bea(), ""), "a new code is sent")
+	msgs = e.sms.all()
+	assert.Equal(t, newMobile, msgs[len(msgs)-1].To)
+	require.NoError(t, e.svc.VerifyStepUpSMS(e.ctx, bea(), core.SandboxCode))
+}
