@@ -36,7 +36,8 @@ func TestTurnQueuedWriteFailsLater(t *testing.T) {
 	second := &turn{ctx: t.Context(), done: make(chan error, 1), fn: func(tx core.Tx) error {
 		return tx.PutMeta("second", []byte("2"))
 	}}
-	s.runTurns(t.Context(), []*turn{first, second})
+	s.line.waiting = []*turn{first, second}
+	s.runTurns(t.Context(), nil)
 	errFirst, errSecond := <-first.done, <-second.done
 	t.Log(errFirst, errSecond)
 	var got []string

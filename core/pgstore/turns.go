@@ -134,38 +134,53 @@ func (tn *turn) call(t *tx) (err error) {
 	return tn.fn(t)
 }
 
-// runLine runs the line, batch by batch, until it is empty.
+// runLine runs the line, batch by batch, until it is empty. Each batch is
+// cut once the locks of its first Update's logs are held: the Updates that
+// queued while another replica's line held them join it, so that the
+// replicas' lines take turns with full batches rather than handing the locks
+// back and forth with a few Updates each.
 func (s *Store) runLine(ctx context.Context) {
 	for {
 		s.line.mu.Lock()
-		n := min(len(s.line.waiting), maxTurnBatch)
-		batch := slices.Clone(s.line.waiting[:n])
-		s.line.waiting = s.line.waiting[n:]
-		if n == 0 {
+		if len(s.line.waiting) == 0 {
 			s.line.running = false
-		}
-		s.line.mu.Unlock()
-		if n == 0 {
+			s.line.mu.Unlock()
 			return
 		}
-		s.runTurns(ctx, batch)
+		logs := lockSet(nil, s.line.waiting[0].logs)
+		s.line.mu.Unlock()
+		s.runTurns(ctx, logs)
 	}
 }
 
-// runTurns runs a batch of turns in one transaction, or else each alone.
-func (s *Store) runTurns(ctx context.Context, batch []*turn) {
-	var logs []int32
-	for _, tn := range batch {
-		logs = lockSet(logs, tn.logs)
-	}
+// take removes from the line, in order, up to maxTurnBatch Updates that
+// append only to logs, and returns them: at least the first.
+func (l *line) take(logs []int32) []*turn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var batch []*turn
+	l.waiting = slices.DeleteFunc(l.waiting, func(tn *turn) bool {
+		if len(batch) == maxTurnBatch || len(lockSet(logs, tn.logs)) > len(logs) {
+			return false
+		}
+		batch = append(batch, tn)
+		return true
+	})
+	return batch
+}
+
+// runTurns takes the locks of logs, then runs a batch of the line's turns
+// that append to them in one transaction, or else each alone.
+func (s *Store) runTurns(ctx context.Context, logs []int32) {
 	pc, err := s.acquireEnded(ctx)
 	if err != nil {
-		for _, tn := range batch {
+		for _, tn := range s.line.take(logs) {
 			tn.done <- err
 		}
 		return
 	}
 	locked, err := lockLogs(ctx, pc.Conn(), nil, logs)
+	batch := s.line.take(logs)
 	if err == nil {
 		var outcomes []error
 		if outcomes, locked, err = shareTurns(ctx, pc.Conn(), locked, batch); err == nil {

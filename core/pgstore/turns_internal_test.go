@@ -108,3 +108,22 @@ func TestTurnsShareTransactions(t *testing.T) {
 	}
 	assert.Greater(t, shared, 1, "Updates that shared a transaction")
 }
+
+// TestLineTakesTheTurnsOfTheLockedLogs: a batch cut under the locks of some
+// logs takes, in order, the Updates that append to those only, at most
+// maxTurnBatch of them, and leaves the others their place in line.
+func TestLineTakesTheTurnsOfTheLockedLogs(t *testing.T) {
+	turnOn := func(logs ...int32) *turn { return &turn{logs: logs} }
+	a, b, c, d, e := turnOn(1), turnOn(2), turnOn(1), turnOn(), turnOn(1, 2)
+	l := &line{waiting: []*turn{a, b, c, d, e}}
+	assert.Equal(t, []*turn{a, c, d}, l.take([]int32{1}))
+	assert.Equal(t, []*turn{b, e}, l.waiting)
+	assert.Equal(t, []*turn{b, e}, l.take([]int32{1, 2}))
+	assert.Empty(t, l.waiting)
+
+	for range maxTurnBatch + 1 {
+		l.waiting = append(l.waiting, turnOn(1))
+	}
+	assert.Len(t, l.take([]int32{1}), maxTurnBatch)
+	assert.Len(t, l.waiting, 1)
+}
