@@ -284,7 +284,11 @@ func contended(err error) error {
 // storeError maps PostgreSQL's errors to core's: a full disk or quota is
 // core.ErrNoSpace (disk_full); a server that takes no writes (25006
 // read_only_sql_transaction: a standby, as after a failover, or a database
-// made read only) is core.ErrUnreachable until the primary is back.
+// made read only) is core.ErrUnreachable until the primary is back, and so
+// is a statement the server gave up on for now, no fault of the request's
+// (57014 query_canceled: an operator's statement_timeout or
+// pg_cancel_backend; 55P03 lock_not_available: a lock_timeout; 53000
+// insufficient_resources and 53200 out_of_memory).
 func storeError(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -293,6 +297,8 @@ func storeError(err error) error {
 			return fmt.Errorf("%w: %w", core.ErrNoSpace, err)
 		case "25006":
 			return fmt.Errorf("%w: the server takes no writes: %w", core.ErrUnreachable, err)
+		case "57014", "55P03", "53000", "53200":
+			return fmt.Errorf("%w: the server gave up on a statement: %w", core.ErrUnreachable, err)
 		}
 	}
 	return err

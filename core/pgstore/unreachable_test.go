@@ -180,3 +180,37 @@ func TestReadOnlyServer(t *testing.T) {
 		assert.ErrorIs(t, err, core.ErrUnreachable)
 	}
 }
+
+// TestStatementGivenUp: a statement PostgreSQL gives up on (an operator's
+// statement_timeout or lock_timeout while a lock is held elsewhere) makes an
+// Update fail with core.ErrUnreachable, a 503 to retry, not an unknown
+// error, and changes nothing.
+func TestStatementGivenUp(t *testing.T) {
+	for _, setting := range []string{"statement_timeout", "lock_timeout"} {
+		t.Run(setting, func(t *testing.T) {
+			url := migrated.Copy(t)
+			admin, err := pgx.Connect(t.Context(), url)
+			require.NoError(t, err)
+			defer admin.Close(t.Context())
+			_, err = admin.Exec(t.Context(), `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET `+setting+` = ''50ms''', current_database()); END $$`)
+			require.NoError(t, err)
+			s, err := pgstore.Open(t.Context(), url, pgstore.Options{MaxConns: 1})
+			require.NoError(t, err)
+			t.Cleanup(func() { s.Close() })
+
+			lock, err := admin.Begin(t.Context())
+			require.NoError(t, err)
+			_, err = lock.Exec(t.Context(), `LOCK TABLE meta IN ACCESS EXCLUSIVE MODE`)
+			require.NoError(t, err)
+			err = s.Update(t.Context(), func(tx core.Tx) error { return tx.PutMeta("k", []byte("v")) })
+			assert.ErrorIs(t, err, core.ErrUnreachable)
+			require.NoError(t, lock.Rollback(t.Context()))
+
+			err = s.View(t.Context(), func(tx core.ReadTx) error {
+				_, err := tx.Meta("k")
+				return err
+			})
+			assert.ErrorIs(t, err, core.ErrRecordNotFound, "nothing written")
+		})
+	}
+}
