@@ -653,7 +653,7 @@ func (s *Service) runBulkChunk(ctx context.Context, id string) error {
 	}
 	var c *Caller
 	if sess != nil && user.IdentityID == b.IdentityID {
-		c, err = s.openCaller(ctx, prog, sess, user)
+		c, err = s.admitCaller(prog, sess, user) // the runner is not the user's activity
 	}
 	if c == nil {
 		if errors.Is(err, ErrUnauthenticated) || err == nil {

@@ -959,3 +959,27 @@ func TestBulkOperationsByStatusReadThePage(t *testing.T) {
 		}
 	}
 }
+
+// The runner is not the user: running a bulk does not count as the
+// activity of the session it runs as, so that session still idles out
+// SessionIdle after its user's last call (Weavr: 5 minutes; PSD2 RTS Art.
+// 4(3)(d)), and a bulk does not keep a stepped-up session alive for as long
+// as it runs.
+func TestBulkRunnerDoesNotKeepItsSessionAlive(t *testing.T) {
+	e := newCoreEnv(t)
+	_, token := e.root(e.prog, "root@example.com")
+	c := e.caller(e.prog, token)
+	require.NoError(t, e.svc.EnrolSMS(e.ctx, c))
+	require.NoError(t, e.svc.VerifyEnrolSMS(e.ctx, c, e.sms.lastCode(t)))
+	c = e.caller(e.prog, token)
+	b, err := e.svc.SubmitUserCreateBulk(e.ctx, c, newUsers("i", 1))
+	require.NoError(t, err)
+	require.NoError(t, e.svc.ExecuteBulk(e.ctx, c, b.ID, ""))
+
+	e.clock.Advance(5*time.Minute - 2*time.Second) // the user's last call was the execute
+	require.NoError(t, e.svc.ProcessBulks(e.ctx))
+	requireOnce(t, e.store, e.prog, b.ID, 1)
+	e.clock.Advance(3 * time.Second)
+	_, err = e.svc.Authenticate(e.ctx, e.prog, token)
+	assert.ErrorIs(t, err, core.ErrUnauthenticated, "idle for 5 minutes and 1 second: only the runner used it")
+}

@@ -189,14 +189,25 @@ func (s *Service) sessionOf(tx ReadTx, tokenHash []byte) (*Session, *User, error
 	return nil, nil, internal("authenticate token", err)
 }
 
-// openCaller admits a session of prog that has not idled out and whose user is
-// active, recording its activity at most once per touchInterval.
-func (s *Service) openCaller(ctx context.Context, prog *Programme, sess *Session, user *User) (*Caller, error) {
-	now := s.clock.Now()
-	if sess.ProgrammeID != prog.ID || !user.Active || now.Sub(sess.LastSeen) >= s.cfg.SessionIdle {
+// admitCaller admits a session of prog that has not idled out and whose
+// user is active, without recording any activity: the caller of work done
+// for the session in the background (a bulk's runner, RunBulks), which must
+// not keep the session alive past its user's last call.
+func (s *Service) admitCaller(prog *Programme, sess *Session, user *User) (*Caller, error) {
+	if sess.ProgrammeID != prog.ID || !user.Active || s.clock.Now().Sub(sess.LastSeen) >= s.cfg.SessionIdle {
 		return nil, errInvalidToken
 	}
-	if now.Sub(sess.LastSeen) >= s.touchInterval() {
+	return &Caller{Programme: prog, Session: sess, User: user}, nil
+}
+
+// openCaller admits a session of the user's own call (admitCaller),
+// recording its activity at most once per touchInterval.
+func (s *Service) openCaller(ctx context.Context, prog *Programme, sess *Session, user *User) (*Caller, error) {
+	c, err := s.admitCaller(prog, sess, user)
+	if err != nil {
+		return nil, err
+	}
+	if now := s.clock.Now(); now.Sub(sess.LastSeen) >= s.touchInterval() {
 		hash := sess.TokenHash
 		err := s.store.Update(ctx, func(tx Tx) error {
 			cur, err := tx.Session(hash)
@@ -217,7 +228,7 @@ func (s *Service) openCaller(ctx context.Context, prog *Programme, sess *Session
 		}
 		sess.LastSeen = now
 	}
-	return &Caller{Programme: prog, Session: sess, User: user}, nil
+	return c, nil
 }
 
 // updateAs runs fn in an Update made for caller c, after reading c's
