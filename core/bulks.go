@@ -81,6 +81,18 @@ func (c *Caller) MaySubmitBulk(kind BulkKind) bool {
 	return ok && c.Can(p)
 }
 
+// AdmitBulkSubmission lets c submit a bulk of kind, before its body is
+// decoded and checked: c must hold its permission, and the submission
+// spends one of the identity's RateLimits.BulkSubmissionsPerIdentity,
+// whatever becomes of it.
+func (s *Service) AdmitBulkSubmission(ctx context.Context, c *Caller, kind BulkKind) error {
+	if !c.MaySubmitBulk(kind) {
+		return Forbidden(CodeInsufficientPermissions)
+	}
+	budget := newBudget("bulk-submissions", c.Programme.ID, "identity:"+c.User.IdentityID, s.cfg.RateLimits.BulkSubmissionsPerIdentity)
+	return internal("bulk submission budget", s.store.Update(ctx, func(tx Tx) error { return s.spend(tx, budget) }))
+}
+
 // SubmitUserCreateBulk submits a bulk of user creations (Weavr
 // bulksUserCreate); it needs i:users:create, like each operation.
 func (s *Service) SubmitUserCreateBulk(ctx context.Context, c *Caller, users []NewUser) (*Bulk, error) {

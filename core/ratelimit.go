@@ -61,6 +61,12 @@ type RateLimits struct {
 	// row at once (up to MaxBulkOperations) in one transaction, so nobody can
 	// fill the store, or hold its writer, with bulk after bulk.
 	BulkOperationsPerIdentity RateLimit
+	// Bulk submissions per identity, refused ones included, counted before
+	// the body is decoded: checking every row of a large body costs the
+	// server far more than any other request, and a refused one stores
+	// nothing, so BulkOperationsPerIdentity alone would not stop a caller
+	// posting bodies with one bad row over and over.
+	BulkSubmissionsPerIdentity RateLimit
 	// Invites an identity's users send, one by one and in bulks: each is an
 	// email to an address they chose, so that no identity can use Deputy to
 	// mail strangers by the hundred thousand (the per-address budget stops
@@ -97,6 +103,8 @@ func DefaultRateLimits() RateLimits {
 		SearchesPerUser:         RateLimit{Requests: 60, Window: time.Minute},
 		// Ten bulks of the largest size a day, for the whole identity.
 		BulkOperationsPerIdentity: RateLimit{Requests: 10 * MaxBulkOperations, Window: 24 * time.Hour},
+		// A file fixed and sent again a few dozen times an hour.
+		BulkSubmissionsPerIdentity: RateLimit{Requests: 60, Window: time.Hour},
 		// Two bulks of invites of the largest size a day.
 		InvitesPerIdentity:      RateLimit{Requests: 2 * MaxBulkOperations, Window: 24 * time.Hour},
 		EmailChangesPerIdentity: RateLimit{Requests: 20, Window: 24 * time.Hour},
@@ -115,7 +123,8 @@ func (rl RateLimits) validate() error {
 		"BiometricSignInPerEmail": rl.BiometricSignInPerEmail, "PushPromptsPerUser": rl.PushPromptsPerUser,
 		"AccessTokensPerSignIn": rl.AccessTokensPerSignIn,
 		"SearchesPerUser":       rl.SearchesPerUser, "BulkOperationsPerIdentity": rl.BulkOperationsPerIdentity,
-		"InvitesPerIdentity": rl.InvitesPerIdentity, "EmailChangesPerIdentity": rl.EmailChangesPerIdentity,
+		"BulkSubmissionsPerIdentity": rl.BulkSubmissionsPerIdentity,
+		"InvitesPerIdentity":         rl.InvitesPerIdentity, "EmailChangesPerIdentity": rl.EmailChangesPerIdentity,
 	} {
 		if l.Requests > 0 && l.Window < time.Second {
 			return fmt.Errorf("rate limit %s: window %v is below one second", name, l.Window)

@@ -197,6 +197,9 @@ func (f *fields) row(i int, part string, row *fields) {
 
 // bulksUserCreate implements Weavr bulksUserCreate.
 func (s *Server) bulksUserCreate(r *request) (reply, error) {
+	if err := s.svc.AdmitBulkSubmission(r.Context(), r.caller, core.BulkUserCreate); err != nil {
+		return reply{}, err
+	}
 	rows, err := decodeBulk[bulkUserCreateItem](r.body)
 	if err != nil {
 		return reply{}, err
@@ -224,6 +227,9 @@ func (s *Server) bulksUserCreate(r *request) (reply, error) {
 
 // bulksUserInviteSend implements Weavr bulksUserInviteSend.
 func (s *Server) bulksUserInviteSend(r *request) (reply, error) {
+	if err := s.svc.AdmitBulkSubmission(r.Context(), r.caller, core.BulkUserInvite); err != nil {
+		return reply{}, err
+	}
 	rows, err := decodeBulk[bulkUserInviteItem](r.body)
 	if err != nil {
 		return reply{}, err

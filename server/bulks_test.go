@@ -214,6 +214,38 @@ func TestBulkSubmissionsSpendTheIdentityBudget(t *testing.T) {
 	assert.Equal(t, http.StatusCreated, invite(1).status, "the tenth operation")
 }
 
+// Every bulk submission spends the identity's budget of submissions before
+// its rows are checked, refused ones included, at once on every store: a
+// caller posting large bodies with one bad row cannot keep the server
+// checking rows for free. A caller without the permission is refused
+// before spending it.
+func TestRefusedBulkSubmissionsSpendTheirBudget(t *testing.T) {
+	e := newEnv(t, withRateLimits(core.RateLimits{BulkSubmissionsPerIdentity: core.RateLimit{Requests: 3, Window: time.Hour}}))
+	e.alignClock(time.Hour)
+	root := e.adminRoot("root@acme.test")
+	bea := e.newMember(root.token, "bea@acme.test", core.RoleCardAssignee) // may not create users
+	assert.Equal(t, http.StatusForbidden, e.auth(bea.token, "POST", "/multi/bulks/users", bulkRows("u-", 1)).status)
+
+	statuses := make([]int, 6)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Go(func() {
+			rows := bulkRows(fmt.Sprintf("p%d-", i), 50)
+			rows[49] = map[string]any{"requestBody": map[string]any{"name": "Bulk", "surname": "Bad", "email": "not an email"}}
+			r := e.auth(root.token, "POST", "/multi/bulks/users", rows)
+			if statuses[i] = r.status; r.status == http.StatusTooManyRequests {
+				wantRateLimitedWithin(t, r, "3, 3;w=3600", time.Hour)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, map[int]int{http.StatusBadRequest: 3, http.StatusTooManyRequests: 3}, tally(statuses))
+	assert.Equal(t, http.StatusTooManyRequests, e.auth(root.token, "POST", "/multi/bulks/users", bulkRows("ok-", 1)).status,
+		"a good body once the budget is spent")
+	assert.Equal(t, http.StatusTooManyRequests, e.auth(root.token, "POST", "/multi/bulks/users/_user_id_/invite",
+		[]any{map[string]any{"pathParams": map[string]any{"_user_id_": "999999999"}}}).status, "bulks of invites share it")
+}
+
 // A bulk-sized body is read only from a caller who may submit the bulk:
 // anyone else gets 413 after the ordinary limit, not a decode of megabytes
 // before their 403.
