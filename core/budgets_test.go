@@ -402,3 +402,37 @@ func TestInvitesAreCountedPerIdentity(t *testing.T) {
 	e.clock.Advance(time.Hour)
 	require.NoError(t, e.svc.SendInvite(e.ctx, root, users[9]), "the next window")
 }
+
+// Reset codes are budgeted per address over a day as well as emails by the
+// hour: each code takes five guesses, so without it a guesser could renew
+// them with every window of the email budget, day after day. Over it,
+// lost-password start answers the same and sends nothing.
+func TestLostPasswordCodesPerAddressBoundTheGuesses(t *testing.T) {
+	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false }, withLimits(core.RateLimits{
+		EmailPerAddress:      core.RateLimit{Requests: 100, Window: time.Hour},
+		ResetCodesPerAddress: core.RateLimit{Requests: 2, Window: 24 * time.Hour},
+	}))
+	e.alignClock(24 * time.Hour)
+	e.root(e.prog, "root@acme.test")
+	resets := func() []core.Email {
+		return slices.DeleteFunc(e.mail.all(), func(m core.Email) bool { return !strings.Contains(m.Subject, "reset your password") })
+	}
+
+	for range 2 { // two codes, each guessed until it is void
+		require.NoError(t, e.svc.LostPasswordStart(e.ctx, e.prog, "root@acme.test"))
+		right := resetCode(t, resets()[len(resets())-1])
+		for i := range 5 {
+			_, err := e.svc.LostPasswordResume(e.ctx, e.prog, "root@acme.test", wrongCode(right, i), "N3w-Passw0rd!")
+			require.Error(t, err)
+		}
+	}
+	e.clock.Advance(2 * time.Hour) // a new window of the email budget
+	require.NoError(t, e.svc.LostPasswordStart(e.ctx, e.prog, "root@acme.test"), "the same answer")
+	require.Len(t, resets(), 2, "no third code the same day")
+
+	e.clock.Advance(22 * time.Hour)
+	require.NoError(t, e.svc.LostPasswordStart(e.ctx, e.prog, "root@acme.test"))
+	require.Len(t, resets(), 3, "a new day")
+	_, err := e.svc.LostPasswordResume(e.ctx, e.prog, "root@acme.test", resetCode(t, resets()[2]), "N3w-Passw0rd!")
+	require.NoError(t, err)
+}

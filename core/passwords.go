@@ -291,8 +291,10 @@ func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID s
 // one write transaction (the address's email budget, the codes and an audit
 // event), and the emails go out after the answer (sendLater), so it cannot be
 // used to find accounts. For the same reason it answers the same when the
-// address is over its email budget: then nothing is stored or sent and the
-// last code stays valid. A code is stored, and sent, only for a user still
+// address is over its email budget or its budget of reset codes
+// (RateLimits.ResetCodesPerAddress, which bounds the guesses at its
+// six-digit codes): then nothing is stored or sent and the last code stays
+// valid. A code is stored, and sent, only for a user still
 // active with this email in the write transaction (stillAt).
 func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email string) error {
 	email = NormaliseEmail(email)
@@ -319,7 +321,8 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 	var sent []int // the users whose code was stored, to be sent
 	err = s.store.Update(ctx, func(tx Tx) error {
 		sent = sent[:0]
-		if err := s.spendEmail(tx, prog.ID, email); err != nil {
+		perDay := newBudget("reset-codes", prog.ID, "to:"+email, s.cfg.RateLimits.ResetCodesPerAddress)
+		if err := s.spendEmail(tx, prog.ID, email, perDay); err != nil {
 			return err
 		}
 		for i, u := range users {

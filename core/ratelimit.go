@@ -43,6 +43,11 @@ type RateLimits struct {
 	// guessers cannot lock an invitee out.
 	InvitePerIP          RateLimit
 	InviteWrongPerInvite RateLimit
+	// Lost-password codes per email address, over a window longer than
+	// EmailPerAddress's: each code takes emailCodeAttempts guesses, so this
+	// bounds the guesses at an address's six-digit codes, which the email
+	// budget alone would let anyone renew window after window.
+	ResetCodesPerAddress RateLimit
 	// Biometric sign-in prompts per email address. Over it the sign-in gets a
 	// decoy challenge like an unknown email's, so that nobody can flood a
 	// user's device with prompts (push fatigue) and the answer tells nothing.
@@ -108,6 +113,8 @@ func DefaultRateLimits() RateLimits {
 		// Two bulks of invites of the largest size a day.
 		InvitesPerIdentity:      RateLimit{Requests: 2 * MaxBulkOperations, Window: 24 * time.Hour},
 		EmailChangesPerIdentity: RateLimit{Requests: 20, Window: 24 * time.Hour},
+		// 50 guesses a day at most (NIST SP 800-63B 5.2.2 allows 100 failures).
+		ResetCodesPerAddress: RateLimit{Requests: 10, Window: 24 * time.Hour},
 	}
 }
 
@@ -125,6 +132,7 @@ func (rl RateLimits) validate() error {
 		"SearchesPerUser":       rl.SearchesPerUser, "BulkOperationsPerIdentity": rl.BulkOperationsPerIdentity,
 		"BulkSubmissionsPerIdentity": rl.BulkSubmissionsPerIdentity,
 		"InvitesPerIdentity":         rl.InvitesPerIdentity, "EmailChangesPerIdentity": rl.EmailChangesPerIdentity,
+		"ResetCodesPerAddress": rl.ResetCodesPerAddress,
 	} {
 		if l.Requests > 0 && l.Window < time.Second {
 			return fmt.Errorf("rate limit %s: window %v is below one second", name, l.Window)
