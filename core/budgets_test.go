@@ -410,7 +410,7 @@ func TestInvitesAreCountedPerIdentity(t *testing.T) {
 func TestLostPasswordCodesPerAddressBoundTheGuesses(t *testing.T) {
 	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false }, withLimits(core.RateLimits{
 		EmailPerAddress:      core.RateLimit{Requests: 100, Window: time.Hour},
-		ResetCodesPerAddress: core.RateLimit{Requests: 2, Window: 24 * time.Hour},
+		EmailCodesPerAddress: core.RateLimit{Requests: 2, Window: 24 * time.Hour},
 	}))
 	e.alignClock(24 * time.Hour)
 	e.root(e.prog, "root@acme.test")
@@ -435,4 +435,25 @@ func TestLostPasswordCodesPerAddressBoundTheGuesses(t *testing.T) {
 	require.Len(t, resets(), 3, "a new day")
 	_, err := e.svc.LostPasswordResume(e.ctx, e.prog, "root@acme.test", resetCode(t, resets()[2]), "N3w-Passw0rd!")
 	require.NoError(t, err)
+}
+
+// Email verification codes spend the same daily budget of emailed codes as
+// lost-password ones: nobody can renew an address's verification codes
+// window after window to guess one. Over it the send is refused (the
+// verification answer already says whether the address is known).
+func TestEmailCodesPerAddressBoundVerificationCodes(t *testing.T) {
+	e := newCoreEnv(t, withLimits(core.RateLimits{
+		EmailPerAddress:      core.RateLimit{Requests: 100, Window: time.Hour},
+		EmailCodesPerAddress: core.RateLimit{Requests: 3, Window: 24 * time.Hour},
+	}))
+	e.alignClock(24 * time.Hour)
+	e.root(e.prog, "root@acme.test")
+	require.NoError(t, e.svc.LostPasswordStart(e.ctx, e.prog, "root@acme.test"))
+	for range 2 {
+		require.NoError(t, e.svc.SendEmailVerification(e.ctx, e.prog, core.EmailScope{}, "root@acme.test"))
+	}
+	err := e.svc.SendEmailVerification(e.ctx, e.prog, core.EmailScope{}, "root@acme.test")
+	require.ErrorIs(t, err, core.ErrRateLimited, "the fourth code of the day, whatever its kind")
+	e.clock.Advance(24 * time.Hour)
+	require.NoError(t, e.svc.SendEmailVerification(e.ctx, e.prog, core.EmailScope{}, "root@acme.test"), "a new day")
 }

@@ -41,6 +41,13 @@ func (s *Service) spendEmail(tx Tx, programmeID, to string, also ...budget) erro
 	return s.spend(tx, append([]budget{newBudget("email", programmeID, "to:"+NormaliseEmail(to), s.cfg.RateLimits.EmailPerAddress)}, also...)...)
 }
 
+// emailCodesBudget is the budget of one-time codes emailed to an address
+// (RateLimits.EmailCodesPerAddress), which a code also spends beside the
+// address's email budget.
+func (s *Service) emailCodesBudget(programmeID, to string) budget {
+	return newBudget("email-codes", programmeID, "to:"+NormaliseEmail(to), s.cfg.RateLimits.EmailCodesPerAddress)
+}
+
 // deliverTemplate renders the named email for prog and sends it to one
 // address; the caller has spent the address's budget.
 func (s *Service) deliverTemplate(ctx context.Context, prog *Programme, to, name string, data map[string]any) error {

@@ -292,7 +292,7 @@ func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID s
 // event), and the emails go out after the answer (sendLater), so it cannot be
 // used to find accounts. For the same reason it answers the same when the
 // address is over its email budget or its budget of reset codes
-// (RateLimits.ResetCodesPerAddress, which bounds the guesses at its
+// (RateLimits.EmailCodesPerAddress, which bounds the guesses at its
 // six-digit codes): then nothing is stored or sent and the last code stays
 // valid. A code is stored, and sent, only for a user still
 // active with this email in the write transaction (stillAt).
@@ -321,8 +321,7 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 	var sent []int // the users whose code was stored, to be sent
 	err = s.store.Update(ctx, func(tx Tx) error {
 		sent = sent[:0]
-		perDay := newBudget("reset-codes", prog.ID, "to:"+email, s.cfg.RateLimits.ResetCodesPerAddress)
-		if err := s.spendEmail(tx, prog.ID, email, perDay); err != nil {
+		if err := s.spendEmail(tx, prog.ID, email, s.emailCodesBudget(prog.ID, email)); err != nil {
 			return err
 		}
 		for i, u := range users {

@@ -43,11 +43,12 @@ type RateLimits struct {
 	// guessers cannot lock an invitee out.
 	InvitePerIP          RateLimit
 	InviteWrongPerInvite RateLimit
-	// Lost-password codes per email address, over a window longer than
-	// EmailPerAddress's: each code takes emailCodeAttempts guesses, so this
-	// bounds the guesses at an address's six-digit codes, which the email
-	// budget alone would let anyone renew window after window.
-	ResetCodesPerAddress RateLimit
+	// Emailed one-time codes (lost password, email verification) per email
+	// address, over a window longer than EmailPerAddress's: each code takes
+	// emailCodeAttempts guesses, so this bounds the guesses at an address's
+	// six-digit codes, which the email budget alone would let anyone renew
+	// window after window.
+	EmailCodesPerAddress RateLimit
 	// Biometric sign-in prompts per email address. Over it the sign-in gets a
 	// decoy challenge like an unknown email's, so that nobody can flood a
 	// user's device with prompts (push fatigue) and the answer tells nothing.
@@ -114,7 +115,7 @@ func DefaultRateLimits() RateLimits {
 		InvitesPerIdentity:      RateLimit{Requests: 2 * MaxBulkOperations, Window: 24 * time.Hour},
 		EmailChangesPerIdentity: RateLimit{Requests: 20, Window: 24 * time.Hour},
 		// 50 guesses a day at most (NIST SP 800-63B 5.2.2 allows 100 failures).
-		ResetCodesPerAddress: RateLimit{Requests: 10, Window: 24 * time.Hour},
+		EmailCodesPerAddress: RateLimit{Requests: 10, Window: 24 * time.Hour},
 	}
 }
 
@@ -132,7 +133,7 @@ func (rl RateLimits) validate() error {
 		"SearchesPerUser":       rl.SearchesPerUser, "BulkOperationsPerIdentity": rl.BulkOperationsPerIdentity,
 		"BulkSubmissionsPerIdentity": rl.BulkSubmissionsPerIdentity,
 		"InvitesPerIdentity":         rl.InvitesPerIdentity, "EmailChangesPerIdentity": rl.EmailChangesPerIdentity,
-		"ResetCodesPerAddress": rl.ResetCodesPerAddress,
+		"EmailCodesPerAddress": rl.EmailCodesPerAddress,
 	} {
 		if l.Requests > 0 && l.Window < time.Second {
 			return fmt.Errorf("rate limit %s: window %v is below one second", name, l.Window)

@@ -68,7 +68,7 @@ func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, sc
 			if !ok {
 				continue
 			}
-			if err := s.spendEmail(tx, prog.ID, u.Email); err != nil {
+			if err := s.spendEmail(tx, prog.ID, u.Email, s.emailCodesBudget(prog.ID, u.Email)); err != nil {
 				return err
 			}
 			if err := tx.PutEmailCode(stored[i]); err != nil {
