@@ -337,10 +337,12 @@ func (x *external) writeRun(b *testing.B, op string, clients, requests int) exte
 const signInRounds = 3
 
 // signInRun runs requests sign-ins from clients clients in signInRounds
-// floods, each between two measures of the raw hash rate.
+// floods, each between two measures of the raw hash rate as long as a flood
+// (as many hashes as it has sign-ins), so that both sample this shared
+// machine's speed over windows of the same length.
 func (x *external) signInRun(b *testing.B, clients, requests int) externalRow {
 	defer password.TuneGC(password.DefaultMemoryLimit)() // as deputy serve hashes
-	hashes := 30 * x.cores
+	hashes := requests / signInRounds
 	var row externalRow
 	limits := []limitRun{rawHashes(b, hashes)}
 	for round := range signInRounds {
