@@ -55,7 +55,8 @@ func RequireStepUp(c *Caller) error {
 // factor is ACTIVE needs a stepped-up session. A repeat within the re-issue
 // interval, for the same mobile, succeeds without sending anything (Weavr
 // answers it 204; its step-one conflicts have no RETRY_IN_15SEC): the code
-// already sent stays valid, and no text or budget is spent.
+// already sent stays valid, and no text or budget is spent. Once that code
+// is spent, or after a new mobile, a repeat sends a new code at once.
 
 func (s *Service) EnrolSMS(ctx context.Context, c *Caller) error {
 	return s.issueChallenge(ctx, c, PurposeEnrolSMS, nil, nil, func(tx Tx, u *User, now time.Time) error {
@@ -177,7 +178,11 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 			return err
 		case prev.State == ChallengeVerified:
 			// A new challenge, not a re-send (a device enrolled again after a new mobile).
-		case now.Sub(prev.IssuedAt) < s.cfg.ReissueInterval:
+		case now.Sub(prev.IssuedAt) < s.cfg.ReissueInterval && purpose != PurposeEnrolSMS:
+			// An enrolment gets here only when it needs a new code (EnrolSMS
+			// answers a repeat with the code still pending): the last is
+			// spent or went to another number, so one goes at once, within
+			// the SMS budgets. Weavr's step one has no RETRY_IN_15SEC.
 			return &Error{Class: ErrConflict, Code: CodeRetryIn15Sec, RetryAfter: s.cfg.ReissueInterval - now.Sub(prev.IssuedAt)}
 		case purpose == PurposeStepUpSMS && prev.Reissues+1 >= stepUpCodes:
 			return errStepUpCodes

@@ -725,3 +725,23 @@ func TestSCAIdempotencyRefIsPerSession(t *testing.T) {
 	wantNoContent(t, e.auth(a, "POST", stepUpPath, nil, "idempotency-ref", "issue-1"))
 	assert.Equal(t, sent+2, len(e.smsTo(rootMobile)), "each session got its own code")
 }
+
+// Enrolment step one never answers RETRY_IN_15SEC (Weavr lists no such
+// conflict for it): a repeat while the code is pending gets 204 and no new
+// text; once that code is spent on wrong guesses, a repeat at once sends a
+// new one, which enrols.
+func TestEnrolAgainAfterASpentCode(t *testing.T) {
+	e := newEnv(t)
+	_, token := e.corporate("root@acme.test")
+	sent := func() int { return len(e.smsTo(rootMobile)) }
+	wantNoContent(t, e.auth(token, "POST", enrolPath, nil))
+	wantNoContent(t, e.auth(token, "POST", enrolPath, nil), "a repeat while the code is pending")
+	require.Equal(t, 1, sent(), "no second text for a pending code")
+	for range 5 {
+		r := e.auth(token, "POST", enrolVerifyPath, codeBody("000000"))
+		require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+	}
+	wantNoContent(t, e.auth(token, "POST", enrolPath, nil), "a new code at once")
+	require.Equal(t, 2, sent())
+	wantNoContent(t, e.auth(token, "POST", enrolVerifyPath, codeBody(sandboxCode)))
+}

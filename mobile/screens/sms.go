@@ -119,12 +119,6 @@ func (s *SMSScreen) send(ref string) {
 		switch {
 		case err == nil:
 			s.sent(limits)
-		case errors.As(err, &ae) && ae.Code == client.CodeRetryIn15Sec:
-			s.showCodeBox()
-			if ae.RetryAfter > 0 {
-				s.resendTimer.start(s.env.Clock.Now().Add(ae.RetryAfter))
-			}
-			s.Problem.ShowText(codeText[client.CodeRetryIn15Sec])
 		case errors.As(err, &ae) && ae.Code == client.CodeChannelAlreadyActive:
 			s.success()
 		default:
@@ -230,6 +224,8 @@ func (s *SMSScreen) setAttempts(n int) {
 		s.Attempts.Importance = widget.DangerImportance
 		s.Attempts.SetText("No attempts left for this code. Tap Resend code for a new one.")
 		s.Verify.Disable()
+		s.resendTimer.stop() // the server replaces a spent code at once
+		s.resendTick(0)
 	case 1:
 		s.Attempts.Importance = widget.WarningImportance
 		s.Attempts.SetText("1 attempt left.")
