@@ -14,7 +14,8 @@ const (
 
 // expireChallenges records the expiry of SMS and push challenges that
 // expired unanswered: an audit event each, which tells the embedder of an
-// expired step-up (Weavr's StepupEvent EXPIRED). The sweep runs it, so an
+// expired step-up (Weavr's StepupEvent EXPIRED) or confirmation (its
+// confirmation event, outcome EXPIRED). The sweep runs it, so an
 // expiry is told within a sweep's interval.
 func (s *Service) expireChallenges(ctx context.Context) error {
 	for range expiryBatches {
@@ -39,7 +40,16 @@ func (s *Service) expireChallenges(ctx context.Context) error {
 					return err
 				}
 			}
-			n = max(len(pushes), len(codes))
+			confs, err := tx.ConfirmationsExpiredPending(now, expiryBatch)
+			if err != nil {
+				return err
+			}
+			for _, c := range confs {
+				if err := s.expireConfirmation(ctx, tx, c); err != nil {
+					return err
+				}
+			}
+			n = max(len(pushes), len(codes), len(confs))
 			return nil
 		})
 		if err != nil || n < expiryBatch {
@@ -47,6 +57,23 @@ func (s *Service) expireChallenges(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// expireConfirmation ends a confirmation that expired unanswered, with its
+// confirmation.failed event (outcome EXPIRED): a push one with its push
+// challenge (expirePush, which fails it), an SMS one alone, so that the
+// embedder hears of every confirmation's end, not only of a push one's.
+func (s *Service) expireConfirmation(ctx context.Context, tx Tx, c *Confirmation) error {
+	if c.Channel == ChannelBiometric {
+		p, err := tx.PushChallenge(c.ID)
+		switch {
+		case err == nil && p.State == PushPending:
+			return s.expirePush(ctx, tx, p)
+		case err != nil && !errors.Is(err, ErrRecordNotFound):
+			return err
+		}
+	}
+	return s.failConfirmation(ctx, tx, c, string(PushExpired))
 }
 
 // expireCode marks a one-time code challenge that expired unanswered as

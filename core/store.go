@@ -481,6 +481,9 @@ type ConfirmationReader interface {
 	// Resource finds a programme's resource by type and id.
 	Resource(programmeID string, t ResourceType, id string) (*Resource, error)
 	Confirmation(id string) (*Confirmation, error)
+	// ConfirmationsExpiredPending returns up to limit confirmations still
+	// PENDING whose ExpiresAt is not after t, of any channel.
+	ConfirmationsExpiredPending(t time.Time, limit int) ([]*Confirmation, error)
 }
 
 // ConfirmationWriter writes resources and confirmation challenges; both are

@@ -388,3 +388,36 @@ func TestConfirmationsSweptAfterADay(t *testing.T) {
 	wantNoContent(t, e.auth(token, "POST", verifyPath(id), verifyBody(sandboxCode)), "verify")
 	assert.Equal(t, "VERIFIED", e.resourceState("1"))
 }
+
+// An SMS confirmation nobody answers expires: the sweep records it once, as
+// a push confirmation's expiry is, so that the embedder's confirmation
+// webhook tells it the challenge ended; the resource stays pending and a
+// code sent late confirms nothing.
+func TestConfirmSMSExpiryReportedOnce(t *testing.T) {
+	e := newEnv(t)
+	token := e.enrolledRoot("root@acme.test")
+	e.register("1", e.rootOf(token), 100, "Alice")
+	id := e.confirmSMS(token, "1")
+	outcomes := func() []string {
+		var out []string
+		require.NoError(t, e.store.View(context.Background(), func(tx core.ReadTx) error {
+			evs, err := tx.AuditEvents(e.prog.ID, 0, 10000)
+			for _, ev := range evs {
+				if ev.Action == "confirmation.failed" && ev.Details["challenge"] == id {
+					out = append(out, ev.Details["outcome"])
+				}
+			}
+			return err
+		}))
+		return out
+	}
+
+	e.advance(4 * time.Minute)
+	require.NoError(t, e.svc.Sweep(context.Background()))
+	assert.Empty(t, outcomes(), "not yet expired")
+	e.advance(2 * time.Minute)
+	require.NoError(t, e.svc.Sweep(context.Background()))
+	require.NoError(t, e.svc.Sweep(context.Background()))
+	assert.Equal(t, []string{"EXPIRED"}, outcomes(), "reported once")
+	assert.Equal(t, "PENDING_CHALLENGE", e.resourceState("1"))
+}

@@ -23,6 +23,21 @@ func (r *readTx) Confirmation(id string) (*core.Confirmation, error) {
 	return get[core.Confirmation](r.bucket(bucketConfirmations), []byte(id), "confirmation "+id)
 }
 
+func (r *readTx) ConfirmationsExpiredPending(t time.Time, limit int) ([]*core.Confirmation, error) {
+	var out []*core.Confirmation
+	c := r.bucket(bucketConfirmations).Cursor()
+	for k, data := c.First(); k != nil && len(out) < limit; k, data = c.Next() {
+		conf, err := decode[core.Confirmation](data, "confirmation")
+		if err != nil {
+			return nil, err
+		}
+		if conf.State == core.ChallengePending && !conf.ExpiresAt.After(t) {
+			out = append(out, conf)
+		}
+	}
+	return out, nil
+}
+
 func (w *writeTx) PutResource(res *core.Resource) error {
 	return put(w.bucket(bucketResources), resourceKey(res.ProgrammeID, res.Type, res.ID), res)
 }

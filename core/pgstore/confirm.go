@@ -32,9 +32,28 @@ func (t *tx) PutConfirmation(c *core.Confirmation) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(`INSERT INTO confirmations (id, issued_at, data) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO UPDATE SET issued_at = excluded.issued_at, data = excluded.data`, c.ID, nanos(c.IssuedAt), data)
+	_, err = t.exec(`INSERT INTO confirmations (id, issued_at, pending_until, data) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO UPDATE SET issued_at = excluded.issued_at, pending_until = excluded.pending_until, data = excluded.data`,
+		c.ID, nanos(c.IssuedAt), pendingUntil(c), data)
 	return err
+}
+
+// pendingUntil is a confirmation's pending_until column: its ExpiresAt in
+// Unix nanoseconds while it is PENDING, else NULL (ConfirmationsExpiredPending).
+func pendingUntil(c *core.Confirmation) *int64 {
+	if c.State != core.ChallengePending {
+		return nil
+	}
+	n := nanos(c.ExpiresAt)
+	return &n
+}
+
+func (t *tx) ConfirmationsExpiredPending(at time.Time, limit int) ([]*core.Confirmation, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return list[core.Confirmation](t, "confirmation",
+		`SELECT data FROM confirmations WHERE pending_until <= $1 ORDER BY pending_until LIMIT $2`, nanos(at), limit)
 }
 
 func (t *tx) DeleteConfirmationsIssuedBefore(before time.Time) (int, error) {

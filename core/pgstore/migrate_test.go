@@ -316,3 +316,38 @@ func TestMigration0007(t *testing.T) {
 	}
 	assert.Equal(t, []int{0, 1, 1, 1}, deleted, "confirmations deleted at each cut")
 }
+
+// TestMigration0008 lists the confirmations pending before it by their
+// expiry, to the nanosecond and whatever its zone, and leaves out those
+// that had ended.
+func TestMigration0008(t *testing.T) {
+	url := pgtest.URL(t)
+	require.NoError(t, pgstore.MigrateTo(t.Context(), url, 7))
+	conn := connect(t, url)
+	expires := time.Date(2026, 12, 1, 10, 0, 0, 123456789, time.FixedZone("CET", 3600))
+	for i, c := range []core.Confirmation{
+		{ID: "920", ExpiresAt: expires, State: core.ChallengePending},
+		{ID: "921", ExpiresAt: expires.Add(time.Nanosecond), State: core.ChallengePending},
+		{ID: "922", ExpiresAt: expires.Add(-time.Hour), State: core.ChallengeVerified},
+	} {
+		data, err := json.Marshal(&c)
+		require.NoError(t, err)
+		_, err = conn.Exec(t.Context(), `INSERT INTO confirmations (id, issued_at, data) VALUES ($1, $2, $3)`, c.ID, int64(i), data)
+		require.NoError(t, err)
+	}
+
+	s := openMigrated(t, url, conn)
+	var listed [][]string
+	for _, at := range []time.Time{expires.Add(-time.Nanosecond), expires, expires.Add(time.Nanosecond)} {
+		require.NoError(t, s.View(t.Context(), func(tx core.ReadTx) error {
+			l, err := tx.ConfirmationsExpiredPending(at, 10)
+			ids := []string{}
+			for _, c := range l {
+				ids = append(ids, c.ID)
+			}
+			listed = append(listed, ids)
+			return err
+		}))
+	}
+	assert.Equal(t, [][]string{{}, {"920"}, {"920", "921"}}, listed, "pending confirmations expired at each time")
+}

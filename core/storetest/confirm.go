@@ -134,3 +134,31 @@ func testConfirmationSweep(t *testing.T, s core.Store) {
 		assert.Equal(t, want, got, "kept")
 	}
 }
+
+// testConfirmationsExpiredPending: pending confirmations of any channel
+// whose expiry is not after t, those ended or still live left out, up to
+// the limit; one that ends is not listed again.
+func testConfirmationsExpiredPending(t *testing.T, s core.Store) {
+	due1, due2, live, verified := confirmation("911"), confirmation("912"), confirmation("913"), confirmation("914")
+	due1.ExpiresAt, due2.ExpiresAt, live.ExpiresAt, verified.ExpiresAt = t0.Add(-time.Minute), t0, t0.Add(time.Nanosecond), t0.Add(-time.Minute)
+	due2.Channel, verified.State = core.ChannelBiometric, core.ChallengeVerified
+	mustUpdate(t, s, func(tx core.Tx) error {
+		for _, c := range []*core.Confirmation{due1, due2, live, verified} {
+			if err := tx.PutConfirmation(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	list := func(limit int) []*core.Confirmation {
+		l, err := read(t, s, func(tx core.ReadTx) ([]*core.Confirmation, error) { return tx.ConfirmationsExpiredPending(t0, limit) })
+		require.NoError(t, err)
+		return l
+	}
+	assert.ElementsMatch(t, []*core.Confirmation{due1, due2}, list(10))
+	assert.Len(t, list(1), 1, "the limit")
+
+	due1.State = core.ChallengeFailed
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.PutConfirmation(due1) })
+	assert.Equal(t, []*core.Confirmation{due2}, list(10), "an end recorded is not listed again")
+}

@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"Resource", testResource},
 		{"Confirmation", testConfirmation},
 		{"ConfirmationSweep", testConfirmationSweep},
+		{"ConfirmationsExpiredPending", testConfirmationsExpiredPending},
 		{"Bulk", testBulk},
 		{"DeleteBulk", testDeleteBulk},
 		{"BulkIndexes", testBulkIndexes},
