@@ -94,13 +94,31 @@ func (s *Service) AdmitBulkSubmission(ctx context.Context, c *Caller, kind BulkK
 }
 
 // SubmitUserCreateBulk submits a bulk of user creations (Weavr
-// bulksUserCreate); it needs i:users:create, like each operation.
+// bulksUserCreate); it needs i:users:create, like each operation, and the
+// rank rule on each new user's roles (submittable).
 func (s *Service) SubmitUserCreateBulk(ctx context.Context, c *Caller, users []NewUser) (*Bulk, error) {
 	ops := make([]*BulkOperation, len(users))
 	for i := range users {
+		if err := submittable(c, users[i]); err != nil {
+			return nil, err
+		}
 		ops[i] = &BulkOperation{User: &users[i]}
 	}
 	return s.submitBulk(ctx, c, BulkUserCreate, ops)
+}
+
+// submittable refuses a row of a bulk of creations that c could not create
+// itself (requireRank on its roles). The bulk runs as whoever executes it,
+// who is judged again on each row, but its rows are the submitter's: without
+// this, an access manager would submit users without roles, admins or funds
+// managers and wait for an admin to execute the bulk. A row naming an
+// unknown role is left to fail when it runs, as its single call would.
+func submittable(c *Caller, u NewUser) error {
+	roles, err := validRoles(u.Roles)
+	if err != nil {
+		return nil
+	}
+	return requireRank(c, &User{Roles: roles})
 }
 
 // SubmitUserInviteBulk submits a bulk of invites (Weavr

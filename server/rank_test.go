@@ -198,3 +198,35 @@ func TestRenamingAStrongerUserIsRanked(t *testing.T) {
 	assert.Equal(t, http.StatusOK, e.auth(am.token, "PATCH", userPath(cat.id), map[string]any{"name": "Cathy"}).status, "a weaker user")
 	assert.Equal(t, http.StatusOK, e.auth(admin.token, "PATCH", userPath(admin.id), map[string]any{"name": "Ann"}).status, "oneself")
 }
+
+// A bulk of user creations is the submitter's too: an access manager cannot
+// submit rows it could not create itself (a user without roles, an admin, a
+// funds manager) and wait for an admin to execute the bulk, which would make
+// those users for it. Rows within its rank are taken.
+func TestAccessManagerCannotSubmitStrongerUsersForAnAdminToCreate(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	admin := e.newMember(root.token, "admin@acme.test", core.RoleAdmin)
+	am := e.newMember(root.token, "am@acme.test", core.RoleAccessManagement)
+	for i, roles := range [][]string{nil, {string(core.RoleAdmin)}, {string(core.RoleCardAssignee), string(core.RoleFundsManagement)}} {
+		rows := bulkRows("climb"+string(rune('a'+i)), 2)
+		rows[0].(map[string]any)["requestBody"].(map[string]any)["roles"] = []string{string(core.RoleCardAssignee)}
+		if roles != nil {
+			rows[1].(map[string]any)["requestBody"].(map[string]any)["roles"] = roles
+		}
+		r := e.auth(am.token, "POST", "/multi/bulks/users", rows)
+		if !assert.Equal(t, http.StatusForbidden, r.status, "roles %v: %s", roles, r.body) {
+			id := str(t, r.json(t), "bulkId")
+			wantNoContent(t, e.auth(admin.token, "POST", "/multi/bulks/"+id+"/execute", nil), "execute as the admin")
+			e.runBulks()
+			t.Errorf("roles %v: the admin's run made %d users", roles, e.listUsers(root.token, "search=climb").count)
+			continue
+		}
+		assert.Equal(t, core.CodeRankInsufficient, r.errorCode(t), "roles %v", roles)
+	}
+	rows := bulkRows("fair", 2)
+	for _, row := range rows {
+		row.(map[string]any)["requestBody"].(map[string]any)["roles"] = []string{string(core.RoleCardAssignee)}
+	}
+	e.submitBulk(am.token, rows)
+}

@@ -226,6 +226,8 @@ var weavrExceptions = map[weavrAnswer]bool{
 	// fields) is acting on the root user, who holds every permission.
 	{"PATCH", "/corporates", 403, core.CodeRankInsufficient}: true,
 	{"PATCH", "/consumers", 403, core.CodeRankInsufficient}:  true,
+	// A bulk's rows are its submitter's userCreate calls too.
+	{"POST", "/bulks/users", 403, core.CodeRankInsufficient}: true,
 	// Only an admin (or a root user) creates users; Weavr's userCreate names
 	// no 403 but STEP_UP_REQUIRED.
 	{"POST", "/users", 403, core.CodeInsufficientPermissions}: true,
