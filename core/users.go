@@ -594,8 +594,8 @@ func (s *Service) changeMobile(tx Tx, u *User, m Mobile, now time.Time) error {
 // userDeactivate) under the rank rule; both are idempotent. Deactivation
 // revokes as the policy's DEACTIVATED row says (every session and push
 // challenge ends at once, a pending invite is void, emailed codes are
-// deleted); activation also lifts a sign-in lockout and forgets failed
-// sign-ins, which needs a stepped-up session.
+// deleted); activation, which also lifts a sign-in lockout and forgets
+// failed sign-ins, needs a stepped-up session.
 func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, active bool) error {
 	perm, action := PermUsersDeactivate, "user.deactivate"
 	if active {
@@ -618,10 +618,15 @@ func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, activ
 		if u.Active == active && !(active && locked) {
 			return nil
 		}
-		// Lifting a lockout, or forgetting failed sign-ins, is a privilege:
-		// otherwise activating a user would reset a password guesser's count.
-		if active && locked {
-			if err := s.stepUp(tx, c, Operation{Action: "user.activate", Target: u.ID, Summary: "Unlock user " + summaryEmail(u.Email)}); err != nil {
+		// Activation gives a user back every permission they hold, and
+		// lifting a lockout, or forgetting failed sign-ins, would reset a
+		// password guesser's count: both are privilege changes.
+		if active {
+			summary := "Unlock user "
+			if !u.Active {
+				summary = "Activate user "
+			}
+			if err := s.stepUp(tx, c, Operation{Action: "user.activate", Target: u.ID, Summary: summary + summaryEmail(u.Email)}); err != nil {
 				return err
 			}
 		}

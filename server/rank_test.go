@@ -230,3 +230,22 @@ func TestAccessManagerCannotSubmitStrongerUsersForAnAdminToCreate(t *testing.T) 
 	}
 	e.submitBulk(am.token, rows)
 }
+
+// Activating a deactivated user gives back every permission they hold, a
+// privilege change: a session that is not stepped up (a stolen one) cannot
+// bring back an admin someone deactivated. Deactivating needs no step-up.
+func TestReactivationNeedsAStepUp(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	am := e.newMember(root.token, "am@acme.test", core.RoleAccessManagement)
+	peer := e.newMember(root.token, "peer@acme.test", core.RoleAccessManagement)
+	plain := e.loginToken(am.email)
+	wantNoContent(t, e.auth(plain, "POST", userPath(peer.id, "deactivate"), nil), "deactivation needs no step-up")
+	r := e.auth(plain, "POST", userPath(peer.id, "activate"), nil)
+	require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+	assert.Equal(t, core.CodeStepUpRequired, r.errorCode(t))
+	assert.Equal(t, false, e.getUser(root.token, peer.id)["active"], "still deactivated")
+	wantNoContent(t, e.auth(am.token, "POST", userPath(peer.id, "activate"), nil), "a stepped-up session")
+	assert.Equal(t, true, e.getUser(root.token, peer.id)["active"])
+	wantNoContent(t, e.auth(plain, "POST", userPath(peer.id, "activate"), nil), "activating an active user changes nothing")
+}

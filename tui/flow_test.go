@@ -299,9 +299,18 @@ func TestActivateDeactivate(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, got.Active)
 
+	// Activation gives the user back their permissions: it needs a step-up.
 	d.keys("enter", "a")
 	d.requireScreen("Activate User No01")
 	d.keys("y")
+	d.requireScreen("Confirm it's you", "Activate user01@acme.test needs a second factor.")
+	got, err = dep.admin.GetUser(context.Background(), u.ID)
+	require.NoError(t, err)
+	assert.False(t, got.Active, "nothing changed before the step-up")
+	d.keys("enter")
+	d.requireScreen("Type the code texted to your mobile")
+	d.typeText(sandboxCode)
+	d.keys("enter")
 	d.requireScreen("✓ Activated User No01", "User No01  active")
 }
 
