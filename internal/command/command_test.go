@@ -45,7 +45,7 @@ func openService(t *testing.T, path string) (*boltstore.Store, *core.Service) {
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
 	outbox := core.NewOutbox(store, core.SystemClock{})
-	svc, err := core.New(context.Background(), core.Config{Logger: slog.New(slog.DiscardHandler)}, store,
+	svc, err := core.New(context.Background(), core.Config{Offline: true, Logger: slog.New(slog.DiscardHandler)}, store,
 		core.Integrations{SMS: outbox, Email: outbox}, core.SystemClock{})
 	require.NoError(t, err)
 	return store, svc

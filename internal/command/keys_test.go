@@ -39,7 +39,7 @@ func keyKinds(t *testing.T, db string, after time.Duration, keys ...string) []st
 	clock := core.NewOffsetClock(nil)
 	clock.Advance(after)
 	outbox := core.NewOutbox(store, clock)
-	svc, err := core.New(context.Background(), core.Config{Logger: slog.New(slog.DiscardHandler)}, store,
+	svc, err := core.New(context.Background(), core.Config{Offline: true, Logger: slog.New(slog.DiscardHandler)}, store,
 		core.Integrations{SMS: outbox, Email: outbox}, clock)
 	require.NoError(t, err)
 	var out []string

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/kycsig"
 )
 
@@ -403,4 +404,25 @@ func TestServeProductionKYC(t *testing.T) {
 	require.NoError(t, json.Unmarshal(want(http.StatusOK)(s.call(t, "GET", "/multi/users/"+bea+"/status", key, rootToken, nil)), &status))
 	assert.Equal(t, "APPROVED", status.KYC.Status)
 	assert.NotContains(t, s.logs.String(), kycSecret)
+}
+
+// TestServeRefusesSandboxDatabase: a database once served in sandbox mode
+// holds invites and codes that are 123456, plain-http links and expiries of
+// a moved clock, so `deputy serve` outside sandbox mode refuses it; it stays
+// a sandbox's (and operator commands still manage it).
+func TestServeRefusesSandboxDatabase(t *testing.T) {
+	_, smtpPort := startMailbox(t, "", "")
+	_, gatewayURL := startSMSGateway(t, "tok")
+	db := filepath.Join(t.TempDir(), "deputy.db")
+	createProgramme(t, db)
+	startServe(t, "--sandbox", "--db", db).stop()
+
+	_, err := run(t, 30*time.Second, "serve", "--db", db, "--addr", "127.0.0.1:0",
+		"--smtp-host", "127.0.0.1", "--smtp-port", smtpPort, "--smtp-tls", "none", "--smtp-from", "no-reply@deputy.test",
+		"--sms-gateway-url", gatewayURL, "--sms-gateway-token", "tok")
+	require.ErrorIs(t, err, core.ErrSandboxStore, "production refuses a sandbox's database")
+
+	_, err = run(t, 30*time.Second, "programme", "create", "--db", db, "--name", "Second") // operator commands still manage it
+	require.NoError(t, err)
+	startServe(t, "--sandbox", "--db", db).stop()
 }

@@ -214,7 +214,7 @@ func openOffline(ctx context.Context, db string) (*core.Service, func(), error) 
 		return nil, nil, err
 	}
 	refuse := refusingSender{}
-	svc, err := core.New(ctx, core.Config{Logger: slog.New(slog.DiscardHandler)}, store, core.Integrations{SMS: refuse, Email: refuse}, core.SystemClock{})
+	svc, err := core.New(ctx, core.Config{Offline: true, Logger: slog.New(slog.DiscardHandler)}, store, core.Integrations{SMS: refuse, Email: refuse}, core.SystemClock{})
 	if err != nil {
 		store.Close()
 		return nil, nil, err
