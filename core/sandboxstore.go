@@ -6,9 +6,13 @@ import (
 	"fmt"
 )
 
-// metaSandbox marks a store that a sandbox service has opened (its value is
-// unused). The mark is never removed: what sandbox mode writes outlives it.
-const metaSandbox = "sandbox"
+// A store is served in one mode for life. The first service that serves it
+// marks it with its mode (the value is unused), and the mark is never
+// removed: what either mode writes outlives it.
+const (
+	metaSandbox    = "sandbox"
+	metaProduction = "production"
+)
 
 // ErrSandboxStore: the store has been served in sandbox mode, so it holds
 // what sandbox mode makes and production must never accept: invites and
@@ -20,34 +24,38 @@ const metaSandbox = "sandbox"
 var ErrSandboxStore = errors.New("this database has been served in sandbox mode (every code 123456, clock movable): " +
 	"its invites, codes and links would still work; serve it with --sandbox, or start production from a fresh database")
 
-// checkSandboxStore marks store as a sandbox's when cfg is sandbox mode, and
-// otherwise refuses a store so marked unless cfg.Offline.
-func checkSandboxStore(ctx context.Context, cfg Config, store Store) error {
-	if cfg.Sandbox {
-		err := store.Update(ctx, func(tx Tx) error {
-			if _, err := tx.Meta(metaSandbox); !errors.Is(err, ErrRecordNotFound) {
-				return err // already marked, or a failed read
-			}
-			return tx.PutMeta(metaSandbox, []byte{1})
-		})
-		if err != nil {
-			return fmt.Errorf("mark the store as a sandbox's: %w", err)
-		}
-		return nil
-	}
+// ErrProductionStore: the store has been served outside sandbox mode, so its
+// users are real people; in sandbox mode every code sent to them would be
+// 123456 and every message to them readable in the outbox. New refuses such
+// a store in sandbox mode.
+var ErrProductionStore = errors.New("this database has been served outside sandbox mode: its users are real, " +
+	"and in sandbox mode every code would be 123456; serve it without --sandbox, or give the sandbox a database of its own")
+
+// checkStoreMode refuses a store that has been served in the other mode
+// than cfg's, and marks an unmarked one with cfg's mode. An Offline service
+// (operator commands) opens a store of either mode and marks nothing.
+func checkStoreMode(ctx context.Context, cfg Config, store Store) error {
 	if cfg.Offline {
 		return nil
 	}
-	err := store.View(ctx, func(tx ReadTx) error {
-		_, err := tx.Meta(metaSandbox)
-		return err
-	})
-	switch {
-	case err == nil:
-		return ErrSandboxStore
-	case errors.Is(err, ErrRecordNotFound):
-		return nil
-	default:
-		return fmt.Errorf("read the store's sandbox mark: %w", err)
+	mine, other, refusal := metaProduction, metaSandbox, ErrSandboxStore
+	if cfg.Sandbox {
+		mine, other, refusal = metaSandbox, metaProduction, ErrProductionStore
 	}
+	err := store.Update(ctx, func(tx Tx) error {
+		if _, err := tx.Meta(other); !errors.Is(err, ErrRecordNotFound) {
+			if err == nil {
+				return refusal
+			}
+			return err
+		}
+		if _, err := tx.Meta(mine); !errors.Is(err, ErrRecordNotFound) {
+			return err // already marked (nil), or a failed read
+		}
+		return tx.PutMeta(mine, []byte{1})
+	})
+	if err != nil && !errors.Is(err, refusal) {
+		return fmt.Errorf("the store's mode: %w", err)
+	}
+	return err
 }

@@ -12,25 +12,36 @@ import (
 	"github.com/deputyhq/deputy/core/boltstore"
 )
 
-// TestNewRefusesSandboxStoreOutsideSandbox: a store a sandbox service has
-// opened keeps the mark; a service outside sandbox refuses it unless it is
-// Offline (operator commands), and a sandbox opens it again.
-func TestNewRefusesSandboxStoreOutsideSandbox(t *testing.T) {
-	ctx := context.Background()
-	store, err := boltstore.Open(filepath.Join(t.TempDir(), "deputy.db"), boltstore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { store.Close() })
-	outbox := core.NewOutbox(store, core.SystemClock{})
-	open := func(cfg core.Config) error {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-		_, err := core.New(ctx, cfg, store, core.Integrations{SMS: outbox, Email: outbox}, core.SystemClock{})
-		return err
-	}
+// TestNewKeepsStoreToOneMode: the first service that serves a store marks it
+// with its mode, for good; a service of the other mode refuses it, unless it
+// is Offline (operator commands), which marks nothing.
+func TestNewKeepsStoreToOneMode(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		first, second core.Config
+		refusal       error
+	}{
+		{"sandbox then production", core.Config{Sandbox: true}, core.Config{}, core.ErrSandboxStore},
+		{"production then sandbox", core.Config{}, core.Config{Sandbox: true}, core.ErrProductionStore},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			store, err := boltstore.Open(filepath.Join(t.TempDir(), "deputy.db"), boltstore.Options{})
+			require.NoError(t, err)
+			t.Cleanup(func() { store.Close() })
+			outbox := core.NewOutbox(store, core.SystemClock{})
+			open := func(cfg core.Config) error {
+				cfg.Logger = slog.New(slog.DiscardHandler)
+				_, err := core.New(ctx, cfg, store, core.Integrations{SMS: outbox, Email: outbox}, core.SystemClock{})
+				return err
+			}
 
-	require.NoError(t, open(core.Config{}), "a store no sandbox has used")
-	require.NoError(t, open(core.Config{Sandbox: true}))
-	require.ErrorIs(t, open(core.Config{}), core.ErrSandboxStore)
-	require.NoError(t, open(core.Config{Offline: true}))
-	require.NoError(t, open(core.Config{Sandbox: true}), "the mark is set once")
-	require.ErrorIs(t, open(core.Config{}), core.ErrSandboxStore, "and stays")
+			require.NoError(t, open(core.Config{Offline: true}), "offline marks nothing")
+			require.NoError(t, open(c.first))
+			require.NoError(t, open(c.first), "again")
+			require.ErrorIs(t, open(c.second), c.refusal)
+			require.NoError(t, open(core.Config{Offline: true}), "operator commands still open it")
+			require.ErrorIs(t, open(c.second), c.refusal, "the mark stays")
+		})
+	}
 }

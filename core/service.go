@@ -23,7 +23,8 @@ type Config struct {
 	// Sandbox makes every one-time code 123456 and is meant for integration testing only.
 	Sandbox bool
 	// Offline is a service that will not serve (operator commands): it may
-	// open a store that a sandbox has used (ErrSandboxStore), to manage it.
+	// open a store served in either mode, to manage it, and marks none
+	// (ErrSandboxStore, ErrProductionStore).
 	Offline bool
 	// SessionIdle ends a session after this long without activity (default 5 minutes).
 	SessionIdle time.Duration
@@ -237,7 +238,7 @@ func New(ctx context.Context, cfg Config, store Store, send Integrations, clock 
 	if store == nil || send.SMS == nil || send.Email == nil || clock == nil {
 		return nil, errors.New("core: store, SMS and email senders and clock are required")
 	}
-	if err := checkSandboxStore(ctx, cfg, store); err != nil {
+	if err := checkStoreMode(ctx, cfg, store); err != nil {
 		return nil, err
 	}
 	key, err := loadHashKey(ctx, store)

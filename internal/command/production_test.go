@@ -406,23 +406,32 @@ func TestServeProductionKYC(t *testing.T) {
 	assert.NotContains(t, s.logs.String(), kycSecret)
 }
 
-// TestServeRefusesSandboxDatabase: a database once served in sandbox mode
+// TestServeKeepsDatabaseToOneMode: a database once served in sandbox mode
 // holds invites and codes that are 123456, plain-http links and expiries of
-// a moved clock, so `deputy serve` outside sandbox mode refuses it; it stays
-// a sandbox's (and operator commands still manage it).
-func TestServeRefusesSandboxDatabase(t *testing.T) {
+// a moved clock, so `deputy serve` outside sandbox mode refuses it; one once
+// served outside sandbox mode holds real users, whose codes sandbox mode
+// would make 123456, so `deputy serve --sandbox` refuses it. Operator
+// commands still manage both.
+func TestServeKeepsDatabaseToOneMode(t *testing.T) {
 	_, smtpPort := startMailbox(t, "", "")
 	_, gatewayURL := startSMSGateway(t, "tok")
-	db := filepath.Join(t.TempDir(), "deputy.db")
-	createProgramme(t, db)
-	startServe(t, "--sandbox", "--db", db).stop()
+	production := []string{"--smtp-host", "127.0.0.1", "--smtp-port", smtpPort, "--smtp-tls", "none", "--smtp-from", "no-reply@deputy.test",
+		"--sms-gateway-url", gatewayURL, "--sms-gateway-token", "tok"}
+	serve := func(db string, args ...string) error {
+		_, err := run(t, 30*time.Second, append([]string{"serve", "--db", db, "--addr", "127.0.0.1:0"}, args...)...)
+		return err
+	}
 
-	_, err := run(t, 30*time.Second, "serve", "--db", db, "--addr", "127.0.0.1:0",
-		"--smtp-host", "127.0.0.1", "--smtp-port", smtpPort, "--smtp-tls", "none", "--smtp-from", "no-reply@deputy.test",
-		"--sms-gateway-url", gatewayURL, "--sms-gateway-token", "tok")
-	require.ErrorIs(t, err, core.ErrSandboxStore, "production refuses a sandbox's database")
+	sandbox := filepath.Join(t.TempDir(), "deputy.db")
+	createProgramme(t, sandbox)
+	startServe(t, "--sandbox", "--db", sandbox).stop()
+	require.ErrorIs(t, serve(sandbox, production...), core.ErrSandboxStore, "production refuses a sandbox's database")
+	_, err := run(t, 30*time.Second, "programme", "create", "--db", sandbox, "--name", "Second")
+	require.NoError(t, err, "operator commands still manage it")
+	startServe(t, "--sandbox", "--db", sandbox).stop()
 
-	_, err = run(t, 30*time.Second, "programme", "create", "--db", db, "--name", "Second") // operator commands still manage it
-	require.NoError(t, err)
-	startServe(t, "--sandbox", "--db", db).stop()
+	real := filepath.Join(t.TempDir(), "deputy.db")
+	createProgramme(t, real)
+	startServe(t, append([]string{"--db", real}, production...)...).stop()
+	require.ErrorIs(t, serve(real, "--sandbox"), core.ErrProductionStore, "the sandbox refuses production's database")
 }
