@@ -219,6 +219,17 @@ func TestServeWarnsOfPlainHTTPBeyondLoopback(t *testing.T) {
 	assert.Contains(t, s.logs.String(), `"level":"WARN"`)
 }
 
+// TestServeWarnsOfSandboxBeyondLoopback: sandbox mode on an address other
+// machines reach is logged as a warning (every code there is 123456); on
+// loopback it is not.
+func TestServeWarnsOfSandboxBeyondLoopback(t *testing.T) {
+	s := startServe(t, "--sandbox", "--db", filepath.Join(t.TempDir(), "deputy.db"), "--addr", "0.0.0.0:0")
+	assert.Contains(t, s.logs.String(), "sandbox mode beyond this machine")
+	assert.Contains(t, s.logs.String(), `"level":"WARN"`)
+	s = startServe(t, "--sandbox", "--db", filepath.Join(t.TempDir(), "deputy.db"))
+	assert.NotContains(t, s.logs.String(), "sandbox mode beyond this machine")
+}
+
 // TestServeProductionNeedsSenders: outside sandbox mode, serve refuses to start
 // without both senders, naming what is missing, and refuses bad sender
 // settings, before it creates anything.

@@ -114,10 +114,14 @@ func serveCommand(ext Extensions) *cli.Command {
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", cmd.String("addr"), err)
 			}
+			beyond := !onLoopback(ln.Addr().String())
 			if tlsConfig != nil {
 				ln = tls.NewListener(ln, tlsConfig)
-			} else if !cfg.Sandbox && !onLoopback(ln.Addr().String()) {
+			} else if !cfg.Sandbox && beyond {
 				log.Warn("serving plain HTTP beyond this machine: tokens and passwords cross the network in the clear; give --tls-cert and --tls-key, or put a TLS-terminating proxy in front")
+			}
+			if cfg.Sandbox && beyond {
+				log.Warn(sandboxBeyondLoopback)
 			}
 			attrs := []any{slog.String("addr", ln.Addr().String()), slog.String("db", storeopen.Redacted(cfg.DB)), slog.Bool("sandbox", cfg.Sandbox),
 				slog.Bool("tls", tlsConfig != nil), slog.Any("trusted_proxies", cfg.TrustedProxies), slog.Bool("push_relay", cfg.Push != nil)}
@@ -144,6 +148,11 @@ func serveCommand(ext Extensions) *cli.Command {
 		},
 	}
 }
+
+// sandboxBeyondLoopback warns of sandbox mode that other machines reach:
+// anyone who reaches it passes every one-time code.
+const sandboxBeyondLoopback = "sandbox mode beyond this machine: every one-time code is 123456 and the clock can be moved, " +
+	"for anyone who reaches this address; listen on loopback unless that is meant (a shared test environment)"
 
 // instanceConfig is what it takes to run one Deputy server.
 type instanceConfig struct {
