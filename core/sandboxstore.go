@@ -33,7 +33,8 @@ var ErrProductionStore = errors.New("this database has been served outside sandb
 
 // checkStoreMode refuses a store that has been served in the other mode
 // than cfg's, and marks an unmarked one with cfg's mode. An Offline service
-// (operator commands) opens a store of either mode and marks nothing.
+// (operator commands) opens a store of either mode and marks nothing. A
+// marked store is only read, so that starting a service writes nothing.
 func checkStoreMode(ctx context.Context, cfg Config, store Store) error {
 	if cfg.Offline {
 		return nil
@@ -42,18 +43,33 @@ func checkStoreMode(ctx context.Context, cfg Config, store Store) error {
 	if cfg.Sandbox {
 		mine, other, refusal = metaSandbox, metaProduction, ErrProductionStore
 	}
-	err := store.Update(ctx, func(tx Tx) error {
+	// marked reports whether tx holds mine, refusing other.
+	marked := func(tx ReadTx) (bool, error) {
 		if _, err := tx.Meta(other); !errors.Is(err, ErrRecordNotFound) {
 			if err == nil {
-				return refusal
+				return false, refusal
 			}
-			return err
+			return false, err
 		}
-		if _, err := tx.Meta(mine); !errors.Is(err, ErrRecordNotFound) {
-			return err // already marked (nil), or a failed read
+		_, err := tx.Meta(mine)
+		if errors.Is(err, ErrRecordNotFound) {
+			return false, nil
 		}
-		return tx.PutMeta(mine, []byte{1})
+		return err == nil, err
+	}
+	var done bool
+	err := store.View(ctx, func(tx ReadTx) (err error) {
+		done, err = marked(tx)
+		return err
 	})
+	if err == nil && !done {
+		err = store.Update(ctx, func(tx Tx) error {
+			if done, err := marked(tx); err != nil || done {
+				return err
+			}
+			return tx.PutMeta(mine, []byte{1})
+		})
+	}
 	if err != nil && !errors.Is(err, refusal) {
 		return fmt.Errorf("the store's mode: %w", err)
 	}
