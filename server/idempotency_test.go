@@ -256,3 +256,24 @@ func acceptInviteWithRef(t *testing.T, ref string) acceptedInvite {
 	require.Equal(t, http.StatusOK, a.first.status, "%s", a.first.body)
 	return a
 }
+
+// TestIdempotencyRefMustBeText: an idempotency-ref that is not text
+// (core.TextRule) is a 400 naming the header, whoever sends it (the public ui
+// key too), and nothing is written. A byte that is not UTF-8 reached the store
+// as part of the record's key: a 500, and on PostgreSQL a broken connection
+// that failed every later request it served.
+func TestIdempotencyRefMustBeText(t *testing.T) {
+	e, uiKey := newEnvWithKeys(t, server.Options{})
+	ui := e.withKey(uiKey)
+	for _, ref := range []string{"ref-\xff", "ref\twith\ttabs", "ref-\u202e"} {
+		r := e.createCorporate(ref, corporateBody("root@acme.test"))
+		assert.Equal(t, []string{"idempotency-ref:REGEX"}, r.invalidFields(t), "%q: %s", ref, r.body)
+		r = ui.key("POST", userPath("100000009", "invite/consume"), map[string]any{"inviteCode": sandboxCode, "password": pw(testPassword)}, "idempotency-ref", ref)
+		assert.Equal(t, []string{"idempotency-ref:REGEX"}, r.invalidFields(t), "ui key, %q: %s", ref, r.body)
+	}
+	assert.Zero(t, count(e.auditActions(), "identity.create"), "nothing was created")
+	for range 20 {
+		r := e.createCorporate("ref-ok", corporateBody("root@acme.test"))
+		require.Equal(t, http.StatusOK, r.status, "the store still serves: %s", r.body)
+	}
+}

@@ -330,3 +330,27 @@ func TestEmptyEnumFieldRefused(t *testing.T) {
 		assert.Equal(t, []string{f + ":IN"}, e.auth(cons, "PATCH", "/multi/consumers", map[string]any{f: ""}).invalidFields(t))
 	}
 }
+
+// TestQueryParametersMustBeText: a query parameter that is not text
+// (core.TextRule) is a 400 naming it. Filters reached the store as they
+// came: on PostgreSQL, ?tag=%00 was a 500 that broke the connection for
+// every request after it.
+func TestQueryParametersMustBeText(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	for _, tt := range []struct{ query, want string }{
+		{"tag=%00", "tag:REGEX"},
+		{"tag=t%ff", "tag:REGEX"},
+		{"search=a%ffb", "search:REGEX"},
+		{"search=a%e2%80%aeb", "search:REGEX"},
+		{"limit=10&tag=a%0a", "tag:REGEX"},
+		{"x%ff=1", "query:REGEX"},
+	} {
+		r := e.auth(root.token, "GET", usersPath+"?"+tt.query, nil)
+		assert.Equal(t, []string{tt.want}, r.invalidFields(t), "?%s: %s", tt.query, r.body)
+	}
+	for range 20 {
+		r := e.auth(root.token, "GET", usersPath+"?tag=team-1", nil)
+		require.Equal(t, http.StatusOK, r.status, "the store still serves: %s", r.body)
+	}
+}

@@ -13,8 +13,10 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 	jsonv1 "github.com/go-json-experiment/json/v1"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -213,6 +215,10 @@ func (s *Server) handle(pattern string, need access, idem idempotent, ep endpoin
 			s.writeError(w, hr, err)
 			return
 		}
+		if err := checkRequestText(hr); err != nil {
+			s.writeError(w, hr, err)
+			return
+		}
 		if hr.Method != http.MethodGet {
 			body, err := readBody(w, hr, r.caller)
 			if err != nil {
@@ -235,6 +241,35 @@ func (s *Server) handle(pattern string, need access, idem idempotent, ep endpoin
 		}
 		writeJSON(w, rep.status, rep.body)
 	})
+}
+
+// checkRequestText refuses a request whose path values or query parameters
+// are not text (core.TextRule), naming the first: as bodies' strings are
+// (decodeJSON), for they reach the store as well (a tag filter is a
+// statement's parameter, which PostgreSQL refuses, NUL or invalid UTF-8,
+// with an error). A parameter whose very name is not text is named "query".
+func checkRequestText(r *http.Request) error {
+	for seg := range strings.SplitSeq(r.Pattern, "/") {
+		if name, ok := strings.CutPrefix(seg, "{"); ok {
+			name = strings.TrimSuffix(strings.TrimSuffix(name, "}"), "...")
+			if err := core.CheckText(name, r.PathValue(name)); err != nil {
+				return err
+			}
+		}
+	}
+	q := r.URL.Query()
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		field := name
+		if !core.ValidText(name) {
+			field = "query"
+		}
+		for _, v := range append(q[name], name) {
+			if err := core.CheckText(field, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // authenticate resolves the api-key header and, where needed, the bearer token,
@@ -298,7 +333,11 @@ func bearerToken(r *http.Request) string {
 // records the answer together with the change, so that a crash between the
 // commit and the answer still leaves the answer to replay.
 func (s *Server) serveIdempotent(w http.ResponseWriter, r *request, ep endpoint) {
-	ref := strings.TrimSpace(r.Header.Get("idempotency-ref"))
+	ref, err := idempotencyRef(r.Request)
+	if err != nil {
+		s.writeError(w, r.Request, err)
+		return
+	}
 	if ref == "" {
 		rep, err := ep(r)
 		if err != nil {
@@ -306,10 +345,6 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *request, ep endpoint)
 			return
 		}
 		writeJSON(w, rep.status, rep.body)
-		return
-	}
-	if len(ref) > maxIdempotencyRef {
-		s.writeError(w, r.Request, errRefTooLong)
 		return
 	}
 	ctx := r.Context()
@@ -348,6 +383,22 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *request, ep endpoint)
 		s.log.ErrorContext(ctx, "record idempotency-ref", slog.String("error", ferr.Error()))
 	}
 	writeRaw(w, rep.status, body)
+}
+
+// idempotencyRef returns r's idempotency-ref, "" when it has none (an empty
+// header is absent). A ref over maxIdempotencyRef bytes is a 413; one that is
+// not text (core.TextRule) a 400 naming the header: the ref is part of the
+// key its record is stored under, which the store (PostgreSQL's text) takes
+// as UTF-8, and a header value may hold any byte but controls.
+func idempotencyRef(r *http.Request) (string, error) {
+	ref := strings.TrimSpace(r.Header.Get("idempotency-ref"))
+	if len(ref) > maxIdempotencyRef {
+		return "", errRefTooLong
+	}
+	if err := core.CheckText("idempotency-ref", ref); err != nil {
+		return "", err
+	}
+	return ref, nil
 }
 
 // maxIdempotencyRef is the longest idempotency-ref Deputy keeps, in bytes.
