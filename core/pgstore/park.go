@@ -66,8 +66,9 @@ func (s *Store) sweepParked() {
 	}
 }
 
-// endParked commits a parked connection's transaction and gives the
-// connection back to the pool; one that cannot is closed.
+// endParked commits a parked connection's transaction (which rolls back one
+// a failed statement aborted) and gives the connection back to the pool; one
+// that cannot is closed.
 func endParked(pc *pgxpool.Conn) {
 	if _, err := pc.Exec(context.Background(), "COMMIT"); err != nil {
 		_ = pc.Hijack().Close(context.Background())

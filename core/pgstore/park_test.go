@@ -70,3 +70,29 @@ func TestParkedViews(t *testing.T) {
 		return open == 0
 	}, 10*time.Second, 5*time.Millisecond, "a parked connection nobody takes ends its transaction")
 }
+
+// TestViewWhoseStatementFailedIsNotParked: a View in which PostgreSQL
+// refused a statement (here a key that is not UTF-8, 22021) leaves an
+// aborted transaction; parked, it failed the next two transactions to take
+// the connection, whoever's they were (25P02 on the parked COMMIT's batch,
+// then 42P05 from pgx's statement cache), so one bad request made others 500s.
+func TestViewWhoseStatementFailedIsNotParked(t *testing.T) {
+	s, err := pgstore.Open(t.Context(), migrated.Copy(t), pgstore.Options{MaxConns: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+
+	err = s.View(ctx, func(tx core.ReadTx) error {
+		_, err := tx.Idempotency("not utf-8: \xff")
+		return err
+	})
+	require.Error(t, err, "PostgreSQL refuses the statement")
+	err = s.View(ctx, func(tx core.ReadTx) error {
+		_, err := tx.Meta("k")
+		return err
+	})
+	assert.ErrorIs(t, err, core.ErrRecordNotFound, "a View on the connection after it")
+	assert.NoError(t, s.Update(ctx, func(tx core.Tx) error { return tx.PutMeta("k", []byte("v")) }),
+		"an Update on the connection after it")
+}

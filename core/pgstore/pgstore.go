@@ -181,6 +181,8 @@ func (s *Store) view(ctx context.Context, fn func(*tx) error) error {
 			pc.Release()
 		case conn.PgConn().IsBusy(): // fn panicked amid a read
 			_ = pc.Hijack().Close(context.WithoutCancel(ctx))
+		case aborted(conn.PgConn().TxStatus()):
+			endParked(pc)
 		default:
 			s.park(pc)
 		}
@@ -188,6 +190,14 @@ func (s *Store) view(ctx context.Context, fn func(*tx) error) error {
 	t := &tx{ctx: ctx, conn: pc.Conn(), begin: beginView, parked: parked}
 	return t.run(func() error { return fn(t) })
 }
+
+// aborted reports whether a connection's transaction status is that of a
+// transaction a failed statement aborted (PostgreSQL refused a value, a
+// statement timed out): such a View's connection is ended, never parked.
+// Parked, the next transaction's first batch, which pgx prepares before the
+// COMMIT ahead of it runs, failed (25P02), and so, through pgx's statement
+// cache, did the one after it (42P05): one bad request failed others.
+func aborted(txStatus byte) bool { return txStatus == 'E' }
 
 // once runs fn once in an Update's transaction, committing when fn returns
 // nil (a read-only transaction goes through view, which ends it).
