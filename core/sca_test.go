@@ -511,12 +511,8 @@ func TestMobileChangeMakesTheSMSFactorInactive(t *testing.T) {
 // it: whoever holds the old phone must not step that session up.
 func TestStepUpCodeToAnOldNumberIsVoid(t *testing.T) {
 	e := newCoreEnv(t)
-	_, rootToken := e.root(e.prog, "root@acme.test")
-	root := e.caller(e.prog, rootToken)
-	require.NoError(t, e.svc.EnrolSMS(e.ctx, root))
-	require.NoError(t, e.svc.VerifyEnrolSMS(e.ctx, root, core.SandboxCode))
 	oldMobile := core.Mobile{CountryCode: "+44", Number: "7700900456"}
-	u, err := e.svc.CreateUser(e.ctx, e.caller(e.prog, rootToken), core.NewUser{UserDetails: core.UserDetails{
+	u, err := e.svc.CreateUser(e.ctx, e.steppedUpRoot(e.prog, "root@acme.test"), core.NewUser{UserDetails: core.UserDetails{
 		Name: "Bea", Surname: "Smith", Email: "bea@acme.test", Mobile: &oldMobile}})
 	require.NoError(t, err)
 	set, err := e.svc.CreatePassword(e.ctx, e.prog, u.ID, testPassword)

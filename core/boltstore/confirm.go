@@ -24,18 +24,9 @@ func (r *readTx) Confirmation(id string) (*core.Confirmation, error) {
 }
 
 func (r *readTx) ConfirmationsExpiredPending(t time.Time, limit int) ([]*core.Confirmation, error) {
-	var out []*core.Confirmation
-	c := r.bucket(bucketConfirmations).Cursor()
-	for k, data := c.First(); k != nil && len(out) < limit; k, data = c.Next() {
-		conf, err := decode[core.Confirmation](data, "confirmation")
-		if err != nil {
-			return nil, err
-		}
-		if conf.State == core.ChallengePending && !conf.ExpiresAt.After(t) {
-			out = append(out, conf)
-		}
-	}
-	return out, nil
+	return firstMatches(r.bucket(bucketConfirmations), "confirmation", limit, func(c *core.Confirmation) bool {
+		return c.State == core.ChallengePending && !c.ExpiresAt.After(t)
+	})
 }
 
 func (w *writeTx) PutResource(res *core.Resource) error {

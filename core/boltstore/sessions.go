@@ -173,18 +173,9 @@ func (w *writeTx) PutChallenge(c *core.Challenge) error {
 }
 
 func (r *readTx) ChallengesExpiredUnreported(t time.Time, limit int) ([]*core.Challenge, error) {
-	var out []*core.Challenge
-	c := r.bucket(bucketChallenges).Cursor()
-	for k, data := c.First(); k != nil && len(out) < limit; k, data = c.Next() {
-		ch, err := decode[core.Challenge](data, "challenge")
-		if err != nil {
-			return nil, err
-		}
-		if ch.State == core.ChallengePending && !ch.ExpiryReported && !ch.ExpiresAt.After(t) {
-			out = append(out, ch)
-		}
-	}
-	return out, nil
+	return firstMatches(r.bucket(bucketChallenges), "challenge", limit, func(c *core.Challenge) bool {
+		return c.State == core.ChallengePending && !c.ExpiryReported && !c.ExpiresAt.After(t)
+	})
 }
 
 func (w *writeTx) DeleteChallengesIssuedBefore(t time.Time) (int, error) {

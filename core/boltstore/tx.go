@@ -150,6 +150,23 @@ func match[T any](b *bolt.Bucket, what string, fn func(*T) bool) ([][]byte, []*T
 	return keys, vs, err
 }
 
+// firstMatches returns, in key order, up to limit records of b for which fn
+// holds.
+func firstMatches[T any](b *bolt.Bucket, what string, limit int, fn func(*T) bool) ([]*T, error) {
+	var out []*T
+	c := b.Cursor()
+	for k, data := c.First(); k != nil && len(out) < limit; k, data = c.Next() {
+		v, err := decode[T](data, what)
+		if err != nil {
+			return nil, err
+		}
+		if fn(v) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
 // deleteRecord deletes the record under key, or fails with ErrRecordNotFound naming what.
 func deleteRecord(b *bolt.Bucket, key []byte, what string) error {
 	if b.Get(key) == nil {
