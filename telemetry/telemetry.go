@@ -94,8 +94,9 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 // takes only the host and path of the URL, falls back to localhost:4318 for
 // one it cannot parse, exports nowhere for one without a host
 // (collector:4318), and in plain text for any scheme but https. A user name
-// or password would be ignored by the exporter and repeated in the serving
-// log line.
+// or password, a query (?api-key=) or a fragment would be ignored by the
+// exporter and repeated in the serving log line; a query also took the
+// "/v1/traces" New appends, so spans went to "/". Those errors quote nothing.
 func checkEndpoint(raw string) error {
 	u, err := url.Parse(raw)
 	switch {
@@ -103,6 +104,8 @@ func checkEndpoint(raw string) error {
 		return errors.New("OTLP endpoint: not a URL such as http://collector:4318")
 	case u.User != nil:
 		return errors.New("OTLP endpoint: the URL must not carry a user name or password (give credentials in OTEL_EXPORTER_OTLP_HEADERS)")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return errors.New("OTLP endpoint: the URL must not carry a query or fragment (give credentials in OTEL_EXPORTER_OTLP_HEADERS)")
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		return fmt.Errorf("OTLP endpoint %q: not an absolute http(s) URL such as http://collector:4318", raw)
 	}

@@ -112,9 +112,12 @@ func TestStoreRetriesAndDurations(t *testing.T) {
 // host is refused, not left to the exporter, which falls back to
 // localhost:4318 (or the environment's endpoint) for a value it cannot use and
 // exports in plain text for any scheme but https; nor may it carry a user name
-// or password, which the serving line would repeat and the exporter ignores.
+// or password, which the serving line would repeat and the exporter ignores;
+// nor a query or fragment (an api key as ?key=), which the exporter drops too,
+// and which took "/v1/traces" into it, so spans went to the collector's "/".
 func TestOTLPEndpointChecked(t *testing.T) {
-	for _, bad := range []string{"collector:4318", "collector", "htps://collector:4318", "https://user:secret@collector:4318", "http://", "://x"} {
+	for _, bad := range []string{"collector:4318", "collector", "htps://collector:4318", "https://user:secret@collector:4318", "http://", "://x",
+		"https://collector:4318/?api-key=secret", "htps://collector/?api-key=secret", "https://collector:4318/#secret"} {
 		_, err := telemetry.New(t.Context(), telemetry.Config{OTLPEndpoint: bad})
 		assert.Error(t, err, bad)
 		if err != nil {
