@@ -52,11 +52,15 @@ type adminServer struct {
 	done chan error
 }
 
-// startAdmin listens on addr and serves metrics there until stop.
+// startAdmin listens on addr and serves metrics there until stop. An address
+// other machines reach is logged as a warning (adminBeyondLoopback).
 func startAdmin(addr string, metrics http.Handler, log *slog.Logger) (*adminServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on --admin-addr %s: %w", addr, err)
+	}
+	if !onLoopback(ln.Addr().String()) {
+		log.Warn(adminBeyondLoopback, slog.String("admin_addr", ln.Addr().String()))
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics)
@@ -68,6 +72,12 @@ func startAdmin(addr string, metrics http.Handler, log *slog.Logger) (*adminServ
 	go func() { a.done <- a.srv.Serve(ln) }()
 	return a, nil
 }
+
+// adminBeyondLoopback warns of an admin listener other machines reach: its
+// /metrics answers anyone, without authentication or TLS, with the service's
+// sign-in, lockout and step-up counts and its runtime's state.
+const adminBeyondLoopback = "admin listener beyond this machine: /metrics answers anyone who reaches it, without authentication or TLS; " +
+	"listen on loopback, or restrict the address to the scraper with a firewall"
 
 // Addr is the address the admin listener got.
 func (a *adminServer) Addr() string { return a.ln.Addr().String() }

@@ -247,6 +247,17 @@ func TestServeRefusesAdminOnPublicAddr(t *testing.T) {
 	}
 }
 
+// TestServeWarnsOfAdminBeyondLoopback: an admin listener other machines
+// reach is logged as a warning (its /metrics has no authentication and tells
+// anyone who reaches it the sign-in, lockout and step-up counts); on loopback
+// it is not.
+func TestServeWarnsOfAdminBeyondLoopback(t *testing.T) {
+	s := startServe(t, "--sandbox", "--db", filepath.Join(t.TempDir(), "deputy.db"), "--admin-addr", "0.0.0.0:0")
+	assert.Contains(t, s.logs.String(), "admin listener beyond this machine")
+	s = startServe(t, "--sandbox", "--db", filepath.Join(t.TempDir(), "deputy.db"), "--admin-addr", "127.0.0.1:0")
+	assert.NotContains(t, s.logs.String(), "admin listener beyond this machine")
+}
+
 // rawGet sends a GET with the Host header host over its own connection (an
 // outsider picks any Host it likes) and returns the status line.
 func (s *serving) rawGet(t *testing.T, host, path, apiKey string) string {
