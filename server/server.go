@@ -497,7 +497,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, given *http.Request) {
 	start := time.Now()
 	ref := newRequestRef()
 	w.Header().Set("request-ref", ref)
-	ctx := core.WithClient(core.WithRequestRef(given.Context(), ref), core.Client{IP: s.clientIP(given), Agent: given.UserAgent()})
+	client := core.Client{IP: s.clientIP(given), Agent: given.UserAgent()}
+	telemetry.SetClientAddress(given.Context(), client.IP)
+	ctx := core.WithClient(core.WithRequestRef(given.Context(), ref), client)
 	r := given.WithContext(ctx)
 	defer func() { given.Pattern = r.Pattern }()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}

@@ -193,9 +193,19 @@ func Route(pattern string) string {
 	return ""
 }
 
-// httpRouteKey and urlPathKey are OpenTelemetry's http.route and url.path
-// attributes.
+// SetClientAddress sets the client.address of the request span in ctx to ip,
+// the client the server believes (the peer, or X-Forwarded-For only from a
+// trusted proxy). otelhttp takes the first X-Forwarded-For entry from anyone,
+// so every caller could name the address its requests were traced as, apart
+// from the one the audit log and the rate limits record.
+func SetClientAddress(ctx context.Context, ip string) {
+	trace.SpanFromContext(ctx).SetAttributes(clientAddressKey.String(ip))
+}
+
+// httpRouteKey, urlPathKey and clientAddressKey are OpenTelemetry's
+// http.route, url.path and client.address attributes.
 const (
-	httpRouteKey = attribute.Key("http.route")
-	urlPathKey   = attribute.Key("url.path")
+	httpRouteKey     = attribute.Key("http.route")
+	urlPathKey       = attribute.Key("url.path")
+	clientAddressKey = attribute.Key("client.address")
 )

@@ -367,6 +367,46 @@ func TestServeTracesBoundedAttributes(t *testing.T) {
 	assert.Equal(t, 2, requests, "both requests were traced")
 }
 
+// TestServeTracesClientAddress: the request span's client.address is the
+// client Deputy itself believes (the peer, or X-Forwarded-For only from a
+// --trusted-proxies peer), as the audit log and the rate limits take it, not
+// whatever X-Forwarded-For a caller wrote.
+func TestServeTracesClientAddress(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"untrusted peer", nil, "127.0.0.1"},
+		{"trusted proxy", []string{"--trusted-proxies", "127.0.0.1"}, "203.0.113.66"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			col := newCollector(t)
+			db := filepath.Join(t.TempDir(), "deputy.db")
+			p := createProgramme(t, db)
+			s := startServe(t, append([]string{"--sandbox", "--db", db, "--otlp-endpoint", col.url}, tc.args...)...)
+			req, err := http.NewRequest("GET", "http://"+s.addr+"/multi/users", nil)
+			require.NoError(t, err)
+			req.Header.Set("api-key", p["apiKey"])
+			req.Header.Set("X-Forwarded-For", "203.0.113.66")
+			res, err := s.client.Do(req)
+			require.NoError(t, err)
+			res.Body.Close()
+			ref := res.Header.Get("request-ref")
+			s.stop()
+
+			var found bool
+			for _, sp := range col.received() {
+				if attr(sp, "deputy.request_ref") == ref {
+					found = true
+					assert.Equal(t, tc.want, attr(sp, "client.address"))
+				}
+			}
+			assert.True(t, found, "the request was traced")
+		})
+	}
+}
+
 // requestLines returns the request log's lines.
 func requestLines(logs string) []map[string]any {
 	var out []map[string]any
