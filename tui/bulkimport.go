@@ -244,11 +244,11 @@ func (s importScreen) submitted(msg importSubmittedMsg) (screen, tea.Cmd) {
 			if m := fieldRow.FindStringSubmatch(f.Field); m != nil {
 				i, _ := strconv.Atoi(m[1])
 				if i < len(s.rows) {
-					s.errs = append(s.errs, rowError{line: s.rows[i].line, text: m[2] + ": " + fieldError(client.FieldError{Field: m[2], Reason: f.Reason, Params: f.Params})})
+					s.errs = append(s.errs, rowError{line: s.rows[i].line, text: fieldLine(client.FieldError{Field: m[2], Reason: f.Reason, Params: f.Params})})
 					continue
 				}
 			}
-			s.errs = append(s.errs, rowError{text: f.Field + ": " + fieldError(f)})
+			s.errs = append(s.errs, rowError{text: fieldLine(f)})
 		}
 		s.errMsg = "Nothing was imported: fix these lines and press enter again."
 	default:

@@ -128,7 +128,14 @@ func humanDuration(d time.Duration) string {
 }
 
 // fieldError is what a form shows under a field for a client.FieldError.
-func fieldError(f client.FieldError) string {
+// The reason and its parameters may be the server's words: shown escaped.
+func fieldError(f client.FieldError) string { return esc(fieldErrorText(f)) }
+
+// fieldLine is "field: what is wrong with it", for a field the screen has
+// no place of its own for; the name is the server's, shown escaped.
+func fieldLine(f client.FieldError) string { return esc(f.Field) + ": " + fieldError(f) }
+
+func fieldErrorText(f client.FieldError) string {
 	switch f.Reason {
 	case client.ReasonRequired:
 		return "required"

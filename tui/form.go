@@ -388,7 +388,7 @@ func (s formScreen) saved(msg savedMsg) (screen, tea.Cmd) {
 			if s.hasField(f.Field) {
 				s.errs[f.Field] = fieldError(f)
 			} else {
-				other = append(other, f.Field+": "+fieldError(f))
+				other = append(other, fieldLine(f))
 			}
 		}
 		if len(other) > 0 {

@@ -75,3 +75,26 @@ func TestStepUpSummaryIsEscaped(t *testing.T) {
 	d.requireScreen("Confirm it's you")
 	requireNoRawControl(t, d, "step-up modal")
 }
+
+// TestServerFieldErrorsAreEscaped: a 400's field names, reasons and
+// parameters are the server's words too; the form and the import show them
+// escaped.
+func TestServerFieldErrorsAreEscaped(t *testing.T) {
+	refusal := &client.Error{Status: http.StatusBadRequest, Fields: []client.FieldError{
+		{Field: "email", Reason: client.ReasonIn, Params: []string{hostile}},
+		{Field: "email", Reason: hostile},
+		{Field: hostile, Reason: hostile, Params: []string{hostile}},
+	}}
+	d := signedIn(t, 100, 30)
+	newUser(d)
+	d.fillUser("Grace", "Hopper", "grace@acme.test")
+	d.keys("ctrl+s")
+	d.answer("create user grace@acme.test with roles CARD_ASSIGNEE", savedMsg{outcome: outcome{refusal}})
+	d.requireScreen("The server refused")
+	requireNoRawControl(t, d, "form")
+
+	d.keys("esc", "y", "b")
+	d.update(importSubmittedMsg{outcome: outcome{refusal}})
+	d.requireScreen("Nothing was imported")
+	requireNoRawControl(t, d, "import")
+}
