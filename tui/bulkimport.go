@@ -127,6 +127,9 @@ func (s importScreen) SetSize(w, h int) screen {
 func (s importScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 	switch msg := msg.(type) {
 	case csvReadMsg:
+		if s.busy || s.bulk != nil {
+			return s, nil // enter pressed again before the file was read: it is sent once
+		}
 		s.rows, s.errs, s.errMsg = msg.rows, msg.errs, ""
 		switch {
 		case msg.problem != "":

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -101,4 +102,25 @@ func TestGoldenImport(t *testing.T) {
 			{Sequence: 3, Status: client.BulkFailed, ResponsePayload: `{"errorCode":"EMAIL_NOT_UNIQUE"}`}}},
 	})
 	requireGolden(t, "import_80x24", d.screen())
+}
+
+// TestImportEnterTwiceSendsOnce: enter pressed twice before the file is read
+// (a key repeat) reads it twice, but the file is sent once: a second bulk of
+// the same users would be created and run as well.
+func TestImportEnterTwiceSendsOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.csv")
+	require.NoError(t, os.WriteFile(path, []byte("name,surname,email\nCy,Clerk,cy@acme.test\n"), 0o600))
+	d := signedIn(t, 80, 24)
+	d.keys("b")
+	d.typeText(path)
+	var reads []tea.Cmd
+	for range 2 {
+		next, cmd := d.m.Update(keyPress("enter"))
+		d.m = next.(model)
+		reads = append(reads, cmd)
+	}
+	for _, cmd := range reads {
+		d.run(cmd)
+	}
+	assert.Equal(t, []string{"import 1 users"}, d.pendingNames(), "the file is sent once")
 }
