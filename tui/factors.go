@@ -117,6 +117,7 @@ func (s factorsScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		}
 		s.entering, s.err = false, ""
 		s.info = "Your SMS factor is active."
+		s.code.Reset() // used: not kept
 		s.code.Blur()
 		return s, tea.Batch(tell("SMS factor active: step-up codes go to your mobile."), s.load())
 	case tea.KeyPressMsg:
@@ -126,6 +127,7 @@ func (s factorsScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		switch {
 		case s.entering && key.Matches(msg, s.keys.Cancel):
 			s.entering, s.info, s.err = false, "", ""
+			s.code.Reset() // still good for minutes: not kept
 			s.code.Blur()
 			return s, nil
 		case key.Matches(msg, s.keys.Back):

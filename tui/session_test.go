@@ -295,3 +295,28 @@ func TestResetDevice(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, u.Email, msgs[0].To, "they were told")
 }
+
+// TestEnrolCodeIsNotKept: the enrolment code is dropped once it has been
+// checked or the admin gave up on it, not kept in the screen's input.
+func TestEnrolCodeIsNotKept(t *testing.T) {
+	d := signedIn(t, 80, 24)
+	d.keys("m")
+	d.answer("list your factors", factorsMsg{})
+	code := func() string { return d.m.top().(factorsScreen).code.Value() }
+
+	d.keys("s")
+	d.answer("start SMS enrolment", enrolSentMsg{})
+	d.answer("list your factors", factorsMsg{})
+	d.typeText("123456")
+	d.keys("esc")
+	assert.Empty(t, code(), "after esc")
+
+	d.keys("s")
+	d.answer("start SMS enrolment", enrolSentMsg{})
+	d.answer("list your factors", factorsMsg{})
+	d.typeText("123456")
+	d.keys("enter")
+	d.answer("verify the SMS code", enrolDoneMsg{})
+	d.requireScreen("SMS factor active")
+	assert.Empty(t, code(), "after the check")
+}
