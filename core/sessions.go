@@ -138,8 +138,33 @@ func (s *Service) Authenticate(ctx context.Context, prog *Programme, token strin
 // one read transaction: AuthenticateKey then Authenticate, for the calls that
 // need both.
 func (s *Service) AuthenticateCall(ctx context.Context, key, token string) (*Caller, KeyKind, error) {
+	prog, kind, sess, user, err := s.readCall(ctx, key, token)
+	if err != nil {
+		return nil, kind, err
+	}
+	c, err := s.openCaller(ctx, prog, sess, user)
+	return c, kind, err
+}
+
+// AdmitCall checks an api key and a user's bearer token as AuthenticateCall
+// does, but records no activity (admitCaller): for the server's own
+// re-checks of a call that is still running, such as a push stream's
+// heartbeat, which are not the user's activity and must not keep the
+// session from idling out.
+func (s *Service) AdmitCall(ctx context.Context, key, token string) (*Caller, KeyKind, error) {
+	prog, kind, sess, user, err := s.readCall(ctx, key, token)
+	if err != nil {
+		return nil, kind, err
+	}
+	c, err := s.admitCaller(prog, sess, user)
+	return c, kind, err
+}
+
+// readCall reads, in one read transaction, the programme of key and the
+// session and user of token, for AuthenticateCall and AdmitCall.
+func (s *Service) readCall(ctx context.Context, key, token string) (*Programme, KeyKind, *Session, *User, error) {
 	if key == "" {
-		return nil, UIKey, errMissingKey
+		return nil, UIKey, nil, nil, errMissingKey
 	}
 	var (
 		prog *Programme
@@ -162,11 +187,7 @@ func (s *Service) AuthenticateCall(ctx context.Context, key, token string) (*Cal
 		sess, user, err = s.sessionOf(tx, tokenHash)
 		return err
 	})
-	if err != nil {
-		return nil, kind, err
-	}
-	c, err := s.openCaller(ctx, prog, sess, user)
-	return c, kind, err
+	return prog, kind, sess, user, err
 }
 
 var (

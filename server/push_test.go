@@ -447,6 +447,34 @@ func TestPushStreamEndsWithItsKey(t *testing.T) {
 	requireStreamEnds(t, stream)
 }
 
+// TestPushStreamDoesNotKeepRequesterAlive: a requester's stream left open
+// (a browser tab following a step-up, its user gone) is no activity of the
+// user's: its heartbeats do not keep the session alive, which idles out 5
+// minutes after the user's last call, and the stream ends with it. The
+// companion's stream, how its phone is reached, keeps its session alive.
+func TestPushStreamDoesNotKeepRequesterAlive(t *testing.T) {
+	e := newBioEnv(t, withPushIntervals(20*time.Millisecond, time.Hour))
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+	admin := e.login("ada@acme.test")
+	adminStream := e.stream(admin, "")
+	deviceStream := e.stream(phone.s, phone.id)
+	nextEvent(t, deviceStream, client.EventHeartbeat)
+
+	e.inst.Clock.Advance(4 * time.Minute)
+	for range 3 { // heartbeats that ran after the clock moved
+		nextEvent(t, deviceStream, client.EventHeartbeat)
+		nextEvent(t, adminStream, client.EventHeartbeat)
+	}
+	e.inst.Clock.Advance(2 * time.Minute)
+
+	_, err := admin.Factors(ctx)
+	require.ErrorIs(t, err, client.ErrUnauthorized, "6 minutes after the user's last call, with only a stream open")
+	requireStreamEnds(t, adminStream)
+	_, err = phone.s.Factors(ctx)
+	require.NoError(t, err, "the companion's stream keeps its session alive")
+}
+
 // TestPushLongPollEndsWithItsKey: a device's long poll for pending
 // challenges that waited answers only while its api key still holds: the
 // ui key rotated away without grace meanwhile, it answers 401, not the list.

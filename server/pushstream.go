@@ -134,8 +134,10 @@ func (st *streamState) emit(e *sseWriter, ch *core.PushChanges) error {
 // pending when it opened or were created since, so a requesting client can
 // follow the outcome here instead of polling. Each look at the store reads
 // only what changed (core.Service.PushChanges). A
-// `heartbeat` event every PushHeartbeat also keeps the session alive; the
-// stream ends when the session does, or the api key it was opened with.
+// `heartbeat` event every PushHeartbeat also keeps the companion's session
+// alive (its stream is how it is reached: recheck); a requester's stream
+// does not keep its session alive. The stream ends when the session does,
+// idling out included, or the api key it was opened with.
 func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 	ctx := r.Context()
 	device, err := deviceParam(r)
@@ -182,6 +184,7 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 		return
 	}
 	key, token := r.Header.Get("api-key"), bearerToken(r.Request)
+	check := recheck(s.svc, device)
 	heartbeat := time.NewTicker(s.svc.PushHeartbeat())
 	defer heartbeat.Stop()
 	poll := time.NewTicker(s.svc.PushPoll())
@@ -195,7 +198,7 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 		case <-heartbeat.C:
 			// The key too: a stream outlives any other request, and one
 			// opened with a key rotated away since must end like them.
-			if _, _, err := s.svc.AuthenticateCall(ctx, key, token); err != nil {
+			if _, _, err := check(ctx, key, token); err != nil {
 				return // signed out, idle, deactivated, key revoked: the stream ends
 			}
 			if err := e.event("heartbeat", pushHeartbeatJSON{At: s.svc.Now().UnixMilli()}); err != nil {
@@ -223,7 +226,7 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 				return
 			}
 			if len(ch.New) > 0 {
-				if _, _, err := s.svc.AuthenticateCall(ctx, key, token); err != nil {
+				if _, _, err := check(ctx, key, token); err != nil {
 					return
 				}
 			}
@@ -233,6 +236,20 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 			more = len(ch.New) == core.MaxPushBatch
 		}
 	}
+}
+
+// recheck is how a push stream re-checks its key and session while it
+// runs: a companion's stream (device set) records activity, since holding
+// it open is how the linked phone stays reachable; any other stream only
+// follows the outcome of a challenge and is no activity of the user's, so
+// it records none (core.Service.AdmitCall), and a session left with a
+// stream open idles out like any other (Weavr: 5 minutes from last
+// activity; PSD2 RTS Art. 4(3)(d)).
+func recheck(svc *core.Service, device string) func(ctx context.Context, key, token string) (*core.Caller, core.KeyKind, error) {
+	if device != "" {
+		return svc.AuthenticateCall
+	}
+	return svc.AdmitCall
 }
 
 type pendingResponse struct {
