@@ -9,7 +9,11 @@ import (
 	"time"
 )
 
-// RateLimit allows Requests per Window (fixed windows). Zero Requests means no limit.
+// RateLimit allows Requests per Window. Zero Requests means no limit.
+// Windows are fixed (spendOne): they start at multiples of Window since the
+// Unix epoch, so a caller who spends a budget at the end of one window and
+// again at the start of the next passes up to twice Requests in a short
+// span. Every limit is chosen so that twice it is still safe.
 type RateLimit struct {
 	Requests int
 	Window   time.Duration
@@ -114,7 +118,8 @@ func DefaultRateLimits() RateLimits {
 		// Two bulks of invites of the largest size a day.
 		InvitesPerIdentity:      RateLimit{Requests: 2 * MaxBulkOperations, Window: 24 * time.Hour},
 		EmailChangesPerIdentity: RateLimit{Requests: 20, Window: 24 * time.Hour},
-		// 50 guesses a day at most (NIST SP 800-63B 5.2.2 allows 100 failures).
+		// 50 guesses a day window, 100 at most across two windows' boundary
+		// (RateLimit): NIST SP 800-63B 5.2.2 allows 100 failures.
 		EmailCodesPerAddress: RateLimit{Requests: 10, Window: 24 * time.Hour},
 	}
 }

@@ -59,6 +59,31 @@ func TestCheckRate(t *testing.T) {
 	assert.NoError(t, e.svc.CheckRate(ctx, core.RateLogin, e.prog, "203.0.113.1"), "new windows")
 }
 
+// TestCheckRateFixedWindowBoundary pins what README's Budgets says of fixed
+// windows: a budget spent at the end of one window and again at the start
+// of the next lets twice the limit through within two seconds, and no more.
+func TestCheckRateFixedWindowBoundary(t *testing.T) {
+	ctx := context.Background()
+	e := newCoreEnv(t, func(c *core.Config) {
+		c.RateLimits = &core.RateLimits{LoginPerIP: core.RateLimit{Requests: 3, Window: time.Minute}}
+	})
+	now := e.clock.Now()
+	e.clock.Advance(now.Truncate(time.Minute).Add(2*time.Minute - time.Second).Sub(now)) // a second before a window ends
+	passed := 0
+	for range 10 {
+		if e.svc.CheckRate(ctx, core.RateLogin, e.prog, "203.0.113.1") == nil {
+			passed++
+		}
+	}
+	e.clock.Advance(2 * time.Second)
+	for range 10 {
+		if e.svc.CheckRate(ctx, core.RateLogin, e.prog, "203.0.113.1") == nil {
+			passed++
+		}
+	}
+	assert.Equal(t, 6, passed, "twice the limit of 3 within two seconds")
+}
+
 func TestCheckRateWithoutLimits(t *testing.T) {
 	e := newCoreEnv(t, func(c *core.Config) { c.RateLimits = &core.RateLimits{} })
 	for range 100 {
