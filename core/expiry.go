@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // expiryBatch is how many expired challenges one transaction records, and
@@ -22,41 +23,38 @@ func (s *Service) expireChallenges(ctx context.Context) error {
 		n := 0
 		err := s.store.Update(ctx, func(tx Tx) error {
 			now := s.clock.Now()
-			pushes, err := tx.PushChallengesExpiredPending(now, expiryBatch)
+			pushes, err := endExpired(tx.PushChallengesExpiredPending, now, func(c *PushChallenge) error { return s.expirePush(ctx, tx, c) })
 			if err != nil {
 				return err
 			}
-			for _, c := range pushes {
-				if err := s.expirePush(ctx, tx, c); err != nil {
-					return err
-				}
-			}
-			codes, err := tx.ChallengesExpiredUnreported(now, expiryBatch)
+			codes, err := endExpired(tx.ChallengesExpiredUnreported, now, func(c *Challenge) error { return s.expireCode(ctx, tx, c) })
 			if err != nil {
 				return err
 			}
-			for _, c := range codes {
-				if err := s.expireCode(ctx, tx, c); err != nil {
-					return err
-				}
-			}
-			confs, err := tx.ConfirmationsExpiredPending(now, expiryBatch)
-			if err != nil {
-				return err
-			}
-			for _, c := range confs {
-				if err := s.expireConfirmation(ctx, tx, c); err != nil {
-					return err
-				}
-			}
-			n = max(len(pushes), len(codes), len(confs))
-			return nil
+			confs, err := endExpired(tx.ConfirmationsExpiredPending, now, func(c *Confirmation) error { return s.expireConfirmation(ctx, tx, c) })
+			n = max(pushes, codes, confs)
+			return err
 		})
 		if err != nil || n < expiryBatch {
 			return err
 		}
 	}
 	return nil
+}
+
+// endExpired ends, with end, each of up to expiryBatch records that read
+// finds expired at now, and returns how many it found.
+func endExpired[T any](read func(time.Time, int) ([]*T, error), now time.Time, end func(*T) error) (int, error) {
+	xs, err := read(now, expiryBatch)
+	if err != nil {
+		return 0, err
+	}
+	for _, x := range xs {
+		if err := end(x); err != nil {
+			return 0, err
+		}
+	}
+	return len(xs), nil
 }
 
 // expireConfirmation ends a confirmation that expired unanswered, with its
