@@ -243,11 +243,24 @@ func (s *Sender) dialer(ctx context.Context) mail.DialContextFunc {
 	}
 }
 
-// redact returns err's text without the password or the message bodies, in
-// case a server echoes what it was sent.
+// minRedactedLine is the shortest line of a message that redact takes out on
+// its own: as long as a one-time code, so that a line such as "Hi," does not
+// blank every "Hi" of the server's answer.
+const minRedactedLine = 6
+
+// redact returns err's text without the password or the message bodies,
+// whole or line by line, in case a server echoes what it was sent (a
+// rejected line may be the one with the code or the link).
 func (s *Sender) redact(err error, m core.Email) string {
 	text := err.Error()
 	secrets := []string{m.Text, m.HTML}
+	for _, body := range []string{m.Text, m.HTML} {
+		for _, line := range strings.Split(body, "\n") {
+			if len(strings.TrimSpace(line)) >= minRedactedLine {
+				secrets = append(secrets, line)
+			}
+		}
+	}
 	if s.cfg.Password != "" {
 		secrets = append(secrets,
 			s.cfg.Password,
@@ -255,7 +268,7 @@ func (s *Sender) redact(err error, m core.Email) string {
 			base64.StdEncoding.EncodeToString([]byte("\x00"+s.cfg.Username+"\x00"+s.cfg.Password)))
 	}
 	for _, secret := range secrets {
-		if strings.TrimSpace(secret) != "" {
+		if secret = strings.TrimSpace(secret); secret != "" {
 			text = strings.ReplaceAll(text, secret, "[redacted]")
 		}
 	}

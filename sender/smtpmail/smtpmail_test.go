@@ -415,6 +415,11 @@ func TestRedactsEchoedSecrets(t *testing.T) {
 		assert.NotContains(t, got, secret)
 	}
 	assert.Contains(t, got, "550")
+
+	// A server that echoes only the rejected line: the one with the code.
+	got = s.redact(errors.New("554 5.6.0 bad line: Your code is "+code+"."), email)
+	assert.NotContains(t, got, code)
+	assert.Contains(t, got, "554 5.6.0 bad line")
 }
 
 func TestUnreachableServer(t *testing.T) {
