@@ -168,6 +168,15 @@ func (s *ApprovalsScreen) SetPending(pending []client.PushChallenge) {
 		s.redrawOthers() // this screen's own answer is on its way; its result tells
 		return
 	}
+	if s.current != nil && keep < 0 && s.expiredOnScreen() {
+		// Ran out of time here, then left the server's list (its sweep):
+		// the server still takes "I did not do this" for it (core
+		// reportExpired), so it stays, expired, with that button, until
+		// the user answers or leaves. Otherwise an attacker's request the
+		// user was slow to recognise could no longer be reported.
+		s.redrawOthers()
+		return
+	}
 	if s.current != nil && keep < 0 {
 		// Withdrawn, expired or answered on another screen while shown here:
 		// say so instead of letting it vanish.
@@ -184,6 +193,12 @@ func (s *ApprovalsScreen) SetPending(pending []client.PushChallenge) {
 		s.current = &pending[keep]
 		s.redrawOthers()
 	}
+}
+
+// expiredOnScreen reports whether the challenge shown has run out of time by
+// this device's clock.
+func (s *ApprovalsScreen) expiredOnScreen() bool {
+	return !s.current.ExpiresAt.IsZero() && !s.env.Clock.Now().Before(s.current.ExpiresAt)
 }
 
 // Current is the challenge shown, or nil.

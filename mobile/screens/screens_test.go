@@ -558,3 +558,39 @@ func TestApprovalsScreenApproves(t *testing.T) {
 	test.Tap(s.Approve)
 	h.waitFor("unlinked", func() bool { return unlinked })
 }
+
+// TestApprovalsScreenReportsExpired: a request that ran out of time on
+// screen keeps "I did not do this" after the server drops it from the
+// pending list, since the server still takes that report for an expired
+// request (core reportExpired): an attacker's request the user was slow to
+// recognise must not take the user's way to stop the attacker with it.
+func TestApprovalsScreenReportsExpired(t *testing.T) {
+	h := newHarness(t)
+	push := newFakePush(t, h.clock.Now)
+	dlg := screens.NewPasscodeDialog(h.win, h.ui)
+	auth, _ := newAuth(t, dlg)
+	push.enrolElsewhere()
+	id := push.request("Create user alice@acme.test with role ADMIN", 42, []int{17, 42, 86})
+	pending, err := push.PendingPush(context.Background(), "", 0)
+	require.NoError(t, err)
+	var answers []screens.Answer
+	s := screens.NewApprovalsScreen(h.env(), screens.ApprovalsDeps{API: push, Auth: auth}, pending, screens.ApprovalsActions{
+		Answered: func(_ string, a screens.Answer) { answers = append(answers, a) }, Back: noop, Expired: failExpired(t),
+		Unlinked: func() { t.Error("unlinked") },
+	})
+	h.show(s)
+	h.advance(5 * time.Minute)
+	s.SetPending(nil) // the server's sweep ended it and told the device
+
+	require.NotNil(t, s.Current(), "the expired request stays on screen")
+	assert.Equal(t, id, s.Current().ID)
+	assert.True(t, s.NotMe.Visible())
+	assert.False(t, s.NotMe.Disabled())
+	assert.True(t, s.Approve.Disabled())
+	assert.True(t, s.Decline.Disabled())
+	test.Tap(s.NotMe)
+	test.Tap(s.ConfirmNotMe)
+	h.waitFor("reported", s.Result.Visible)
+	assert.Equal(t, []screens.Answer{screens.NotMe}, answers)
+	assert.Contains(t, push.log, "declined "+id+" NOT_ME")
+}
