@@ -155,10 +155,10 @@ func (c *Companion) Start(link string) {
 
 // OpenLink handles a deputy:// link: a connect link opens the connect screen
 // filled in, an invite link the invite screen. It reports whether it knew
-// the link.
+// the link. Any web page or app can open a link, so a connect link changes
+// nothing until the user taps Connect, and Cancel leads back.
 func (c *Companion) OpenLink(link string) bool {
 	if conn, err := deeplink.ParseConnect(link); err == nil {
-		c.signOutLocally()
 		c.showConnect(conn)
 		return true
 	}
@@ -174,11 +174,16 @@ func (c *Companion) OpenLink(link string) bool {
 	return false
 }
 
+// showConnect shows the connect screen filled in with prefill (the saved
+// connection when zero). Connecting signs out of the server before; while
+// there is one to go back to (the user signed in, or connected), Cancel
+// leads back to it.
 func (c *Companion) showConnect(prefill deeplink.Connect) {
 	if prefill == (deeplink.Connect{}) && c.api != nil {
 		prefill = c.conn
 	}
-	c.show(NewConnectScreen(c.env, c.d.Dial, prefill, func(conn deeplink.Connect, api API) {
+	s := NewConnectScreen(c.env, c.d.Dial, prefill, func(conn deeplink.Connect, api API) {
+		c.signOutLocally()
 		c.conn, c.api = conn, api
 		SaveConnection(c.d.App.Preferences(), conn)
 		if c.invite != (deeplink.Invite{}) {
@@ -188,7 +193,14 @@ func (c *Companion) showConnect(prefill deeplink.Connect) {
 			return
 		}
 		c.showWelcome("")
-	}))
+	})
+	switch {
+	case c.sess != nil:
+		s.AllowCancel(c.showHome)
+	case c.api != nil:
+		s.AllowCancel(func() { c.showWelcome("") })
+	}
+	c.show(s)
 }
 
 func (c *Companion) showWelcome(notice string) {

@@ -56,6 +56,7 @@ type ConnectScreen struct {
 	Key       *widget.Entry
 	KeyHint   *widget.Label
 	Connect   *widget.Button
+	Cancel    *widget.Button // hidden unless AllowCancel
 	Problem   *ProblemBox
 	busy      busy
 	content   fyne.CanvasObject
@@ -85,6 +86,8 @@ func NewConnectScreen(e Env, dial Dialer, prefill deeplink.Connect, connected fu
 	s.KeyHint.Importance = widget.DangerImportance
 	s.KeyHint.Hide()
 	s.Connect = primary("Connect", s.submit)
+	s.Cancel = widget.NewButton("Cancel", nil)
+	s.Cancel.Hide()
 	s.Problem = newProblemBox()
 	s.busy = newBusy()
 
@@ -100,10 +103,17 @@ func NewConnectScreen(e Env, dial Dialer, prefill deeplink.Connect, connected fu
 		para("Or type them in:"),
 		fieldLabel("Server address"), s.Server,
 		fieldLabel("UI key"), s.Key, s.KeyHint,
-		s.Connect, s.busy, s.Problem.Object(),
+		s.Connect, s.Cancel, s.busy, s.Problem.Object(),
 	)
 	s.checkKey()
 	return s
+}
+
+// AllowCancel shows a Cancel button that runs back: the way out of a
+// connection the user did not ask for, such as one a link opened.
+func (s *ConnectScreen) AllowCancel(back func()) {
+	s.Cancel.OnTapped = back
+	s.Cancel.Show()
 }
 
 // Content implements Screen.

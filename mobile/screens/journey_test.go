@@ -413,6 +413,16 @@ func TestEnrolmentKeptAtANewAddress(t *testing.T) {
 	home = screen[*screens.HomeScreen](t, c)
 	c.waitFor("this device", func() bool { return home.BioStatus.Text == "Approvals with biometrics: on, on this device." })
 
+	// A link from anywhere changes nothing until the user connects: Cancel
+	// leads back home, still signed in.
+	c.ui(func() { c.c.OpenLink(deeplink.Connect{Server: "https://evil.example", Key: d.UIKey}.String()) })
+	connect = screen[*screens.ConnectScreen](t, c)
+	assert.Equal(t, "https://evil.example", connect.Server.Text)
+	require.True(t, connect.Cancel.Visible())
+	test.Tap(connect.Cancel)
+	home = screen[*screens.HomeScreen](t, c)
+	c.waitFor("still signed in", func() bool { return home.BioStatus.Text == "Approvals with biometrics: on, on this device." })
+
 	// The admin's new link names the new address.
 	c.ui(func() { c.c.OpenLink(deeplink.Connect{Server: moved.URL, Key: d.UIKey}.String()) })
 	connect = screen[*screens.ConnectScreen](t, c)
