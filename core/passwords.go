@@ -115,7 +115,8 @@ func (s *Service) storeFirstPassword(ctx context.Context, userID, hash, actor, a
 
 // UpdatePassword changes the caller's password (Weavr passwordUpdate),
 // revoking as the policy's PASSWORD_CHANGED row says: every session of the
-// user ends, the user is told, and a new session is returned. A wrong current
+// user ends, codes emailed before are void, the user is told, and a new
+// session is returned. A wrong current
 // password counts towards the user's sign-in lockout like a failed sign-in
 // (same count, same threshold), and a locked user gets ErrLocked without a check.
 func (s *Service) UpdatePassword(ctx context.Context, c *Caller, oldPlain, newPlain string) (*PasswordSet, error) {

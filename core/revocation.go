@@ -82,7 +82,9 @@ var revocationPolicy = map[RevocationReason]revocationEffects{
 		sessions: endAllSessions, cancelPush: true, pushReason: PushReasonDeactivated, voidInvite: true, voidMailed: true, notifyPush: true,
 	},
 	RevokePasswordChanged: {
-		sessions: endAllSessions, cancelPush: true, pushReason: PushReasonPasswordChanged, alertUser: true, notifyPush: true,
+		// A lost-password code mailed before must not undo the change: whoever
+		// read it would set a password of their own over the user's new one.
+		sessions: endAllSessions, voidMailed: true, cancelPush: true, pushReason: PushReasonPasswordChanged, alertUser: true, notifyPush: true,
 		subject: "your password was changed",
 		text:    "The password of your account was changed, and every other sign-in was ended.",
 	},

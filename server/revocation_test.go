@@ -629,3 +629,19 @@ func TestEmailChangeDuringACodeRequest(t *testing.T) {
 	wantConflict(t, e.verifyEmail("dee.new@acme.test", sandboxCode), core.CodeCodeInvalid)
 	assert.Equal(t, false, e.userStatus(root.token, dee.id)["emailVerified"], "the new address is not verified")
 }
+
+// A password change voids a lost-password code mailed before it (the
+// policy's PASSWORD_CHANGED row). Otherwise whoever read the code (in a
+// mailbox they no longer reach) sets a password of their own after the
+// user changed theirs to shut them out, within the code's life.
+func TestPasswordChangeVoidsAnEarlierResetCode(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	cy := e.withPassword(root.token, "cy@acme.test")
+	e.startReset("cy@acme.test") // the thief reads this code
+	r := e.auth(cy.token, "POST", "/multi/passwords/update", map[string]any{"oldPassword": pw(testPassword), "newPassword": pw("Cy-0wn-Passw0rd!")})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	wantConflict(t, e.resume("cy@acme.test", sandboxCode, "Th1ef-Passw0rd!"), core.CodeInvalidNonceOrEmail)
+	assert.Equal(t, http.StatusOK, e.login("cy@acme.test", "Cy-0wn-Passw0rd!").status, "the user's new password stands")
+}
