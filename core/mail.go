@@ -83,22 +83,37 @@ func (s *Service) sendLater(ctx context.Context, prog *Programme, to, name strin
 	s.later(ctx, name, func(ctx context.Context) error { return s.deliverTemplate(ctx, prog, to, name, data) })
 }
 
-// noticeLater sends a notice in the background, spending the address's
-// notice budget (RateLimits.NoticesPerAddress) first; over it the notice is
-// dropped and logged. Notices follow changes an attacker may provoke (a
-// lockout), whose answer must not wait for, nor depend on, a mail server.
-func (s *Service) noticeLater(ctx context.Context, prog *Programme, to, name string, data map[string]any) {
+// noticeBudget names which of an address's notice budgets (each
+// RateLimits.NoticesPerAddress) a notice spends.
+type noticeBudget string
+
+const (
+	// ownNotices: notices about the addressee's own account.
+	ownNotices noticeBudget = "notice"
+	// adminNotices: alerts to an admin about another user, which any
+	// member may provoke ("I did not do this" on their own phone, again
+	// and again): a budget apart, so that spending it keeps no notice of
+	// a change to the admin's own account from them.
+	adminNotices noticeBudget = "admin-notice"
+)
+
+// noticeLater sends a notice in the background, spending one of the
+// address's notice budgets (which) first; over it the notice is dropped and
+// logged. Notices follow changes an attacker may provoke (a lockout), whose
+// answer must not wait for, nor depend on, a mail server.
+func (s *Service) noticeLater(ctx context.Context, prog *Programme, which noticeBudget, to, name string, data map[string]any) {
 	s.later(ctx, name, func(ctx context.Context) error {
-		if err := s.store.Update(ctx, func(tx Tx) error { return s.spendNotice(tx, prog.ID, to) }); err != nil {
+		if err := s.store.Update(ctx, func(tx Tx) error { return s.spendNotice(tx, which, prog.ID, to) }); err != nil {
 			return internal("notice budget", err)
 		}
 		return s.deliverTemplate(ctx, prog, to, name, data)
 	})
 }
 
-// spendNotice spends one notice to address to from programme's budget, in tx.
-func (s *Service) spendNotice(tx Tx, programmeID, to string) error {
-	return s.spend(tx, newBudget("notice", programmeID, "to:"+NormaliseEmail(to), s.cfg.RateLimits.NoticesPerAddress))
+// spendNotice spends one notice to address to from programme's budget
+// which, in tx.
+func (s *Service) spendNotice(tx Tx, which noticeBudget, programmeID, to string) error {
+	return s.spend(tx, newBudget(string(which), programmeID, "to:"+NormaliseEmail(to), s.cfg.RateLimits.NoticesPerAddress))
 }
 
 // spendLater spends a notice of the address's budget in the background and
@@ -106,7 +121,7 @@ func (s *Service) spendNotice(tx Tx, programmeID, to string) error {
 // tell (an unknown email's lockout), so that it looks like a known one's.
 func (s *Service) spendLater(ctx context.Context, programmeID, to string) {
 	s.later(ctx, "decoy notice", func(ctx context.Context) error {
-		err := s.store.Update(ctx, func(tx Tx) error { return s.spendNotice(tx, programmeID, to) })
+		err := s.store.Update(ctx, func(tx Tx) error { return s.spendNotice(tx, ownNotices, programmeID, to) })
 		if errors.Is(err, ErrRateLimited) {
 			return nil
 		}

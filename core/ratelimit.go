@@ -37,10 +37,11 @@ type RateLimits struct {
 	// Emails with a code or a link (lost password, email verification,
 	// invites) to one address.
 	EmailPerAddress RateLimit
-	// Notices of changes (password or email changed, lockouts, alerts to
-	// admins) to one address: a budget of their own, so that nobody can spend
-	// the address's EmailPerAddress with lost-password requests to keep the
-	// notice of a change from its owner.
+	// Notices of changes (password or email changed, lockouts) to one
+	// address: a budget of their own, so that nobody can spend the
+	// address's EmailPerAddress with lost-password requests to keep the
+	// notice of a change from its owner. Alerts to an admin about other
+	// users count apart, under the same limit (adminNotices).
 	NoticesPerAddress RateLimit
 	// Invite validations and consumptions per address, and wrong invite codes
 	// per invite. The right code is never refused for its invite's budget, so

@@ -4,9 +4,11 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -644,4 +646,40 @@ func TestPasswordChangeVoidsAnEarlierResetCode(t *testing.T) {
 
 	wantConflict(t, e.resume("cy@acme.test", sandboxCode, "Th1ef-Passw0rd!"), core.CodeInvalidNonceOrEmail)
 	assert.Equal(t, http.StatusOK, e.login("cy@acme.test", "Cy-0wn-Passw0rd!").status, "the user's new password stands")
+}
+
+// An alert to the admins about another user does not spend the admin's own
+// notices: otherwise a member who answers "I did not do this" on their own
+// phone again and again (each one alerts every admin) uses up the admins'
+// notice budget, and the notice of a change to an admin's own account (a
+// password, an email, a device linked) is dropped unseen.
+func TestAdminAlertsLeaveTheAdminsOwnNotices(t *testing.T) {
+	ctx := context.Background()
+	e := newBioEnv(t, func(o *testserver.Options) {
+		o.Config.RateLimits = &core.RateLimits{NoticesPerAddress: core.RateLimit{Requests: 2, Window: time.Hour}}
+	})
+	ada := e.enrolledRoot(revAda, "ada-phone").s // "a device was linked": Ada's first notice
+	cy, err := ada.CreateUser(ctx, client.UserCreate{Name: "User", Surname: "Example", Email: revCy,
+		Mobile: &client.Mobile{CountryCode: "+44", Number: "7700900456"}, Roles: []string{client.RoleFundsManagement}})
+	require.NoError(t, err)
+	_, err = e.api.CreatePassword(ctx, cy.ID, bioPassword)
+	require.NoError(t, err)
+	phone := e.newDevice("cy-phone", revCy)
+	phone.enrol()
+	for range 2 { // Cy, or whoever holds her phone, cries wolf
+		up, err := e.login(revCy).StepUpPush(ctx, "")
+		require.NoError(t, err)
+		require.NoError(t, phone.signedIn(e.login(revCy)).DeclinePush(ctx, up.ID, core.PushReasonNotMe))
+	}
+
+	_, _, err = ada.UpdatePassword(ctx, bioPassword, revNewPassword)
+	require.NoError(t, err)
+	e.inst.Service.WaitForMail()
+	msgs, err := e.api.Outbox(ctx, 100)
+	require.NoError(t, err)
+	var told bool
+	for _, m := range msgs {
+		told = told || (m.To == revAda && strings.Contains(m.Subject+m.Text, "your password was changed"))
+	}
+	assert.True(t, told, "Ada is told her password changed")
 }
