@@ -24,6 +24,7 @@ const (
 	RevokePasswordReset   RevocationReason = "PASSWORD_RESET"   // a lost-password code set a new one
 	RevokeEmailChanged    RevocationReason = "EMAIL_CHANGED"    // the sign-in email changed
 	RevokeMobileChanged   RevocationReason = "MOBILE_CHANGED"   // the SMS factor was lost with the old number
+	RevokeMobileAdded     RevocationReason = "MOBILE_ADDED"     // a first mobile number was set
 	RevokeRolesChanged    RevocationReason = "ROLES_CHANGED"
 	RevokeNotMe           RevocationReason = "NOT_ME"          // "I did not do this" on the companion
 	RevokeDeviceLinked    RevocationReason = "DEVICE_LINKED"   // a first (or again a) device was linked
@@ -104,6 +105,14 @@ var revocationPolicy = map[RevocationReason]revocationEffects{
 		sessions: endOtherSessions, alertUser: true, notifyPush: true,
 		subject: "your mobile number was changed",
 		text:    "The mobile number of your account was changed. Verification codes by text message stay off until the new number is enrolled, and every other sign-in was ended.",
+	},
+	RevokeMobileAdded: {
+		// Nothing ends (no factor was lost), but the user hears of it: whoever
+		// holds their password alone could otherwise give them a number of
+		// their own and enrol it for step-up unseen.
+		alertUser: true,
+		subject:   "a mobile number was added",
+		text:      "A mobile number was added to your account: verification codes by text message can be sent to it once it is enrolled.",
 	},
 	RevokeRolesChanged: {
 		alertUser: true,

@@ -336,8 +336,8 @@ type UserPatch struct {
 // (RateLimits.EmailChangesPerIdentity) once the step-up is there, even when it
 // is refused as another user's sign-in email (emailFree), since that refusal
 // tells that the address has an account. A changed email, mobile or set of roles is revoked as the policy says
-// (EMAIL_CHANGED, MOBILE_CHANGED, ROLES_CHANGED): the user is told, at the old
-// address too.
+// (EMAIL_CHANGED, MOBILE_CHANGED or MOBILE_ADDED for a first one, ROLES_CHANGED):
+// the user is told, at the old address too.
 func (s *Service) UpdateUser(ctx context.Context, c *Caller, id string, p UserPatch) (*User, error) {
 	return s.updateUser(ctx, c, id, p, identityUser, nil)
 }
@@ -447,6 +447,8 @@ func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPa
 		if mobileChanged {
 			if u.Mobile != nil {
 				changes = append(changes, revocation{reason: RevokeMobileChanged, user: u, keep: c.Session.TokenHash})
+			} else {
+				changes = append(changes, revocation{reason: RevokeMobileAdded, user: u})
 			}
 			if err := s.changeMobile(tx, u, *p.Mobile, now); err != nil {
 				return err

@@ -204,6 +204,22 @@ func TestRevocationPolicy(t *testing.T) {
 			want: outcome{emailed: []string{revCy}},
 		},
 		{
+			// Dee, who has no mobile, gives herself one (no step-up: she
+			// has no factor to step up with); Cy is not concerned.
+			reason: core.RevokeMobileAdded,
+			act: func(t *testing.T, sc *revocationScene) *client.Session {
+				dee, err := sc.ada.CreateUser(ctx, client.UserCreate{Name: "User", Surname: "Example", Email: "dee@acme.test"})
+				require.NoError(t, err)
+				_, err = sc.e.api.CreatePassword(ctx, dee.ID, bioPassword)
+				require.NoError(t, err)
+				s := sc.e.login("dee@acme.test")
+				_, err = s.UpdateUser(ctx, dee.ID, client.UserPatch{Mobile: &client.Mobile{CountryCode: "+44", Number: "7700900999"}})
+				require.NoError(t, err)
+				return s
+			},
+			want: outcome{webLive: true, emailed: []string{"dee@acme.test"}}, actLive: true,
+		},
+		{
 			reason: core.RevokeRolesChanged, device: true,
 			act: func(t *testing.T, sc *revocationScene) *client.Session {
 				roles := []string{client.RoleCardsManagement}
