@@ -324,6 +324,21 @@ func (f *failingSession) Factors(context.Context) ([]client.Factor, error) {
 	return []client.Factor{{Type: "OTP", Channel: "SMS", Status: client.FactorActive}}, nil
 }
 
+// showApprovals shows an approvals screen of push's pending requests (no
+// device id), answering with auth, recording each answer in answers; it
+// fails t should it ask to relink or report an expired stream.
+func showApprovals(t *testing.T, h *harness, push *fakePush, auth *authenticator.Authenticator, answers *[]screens.Answer) *screens.ApprovalsScreen {
+	t.Helper()
+	pending, err := push.PendingPush(context.Background(), "", 0)
+	require.NoError(t, err)
+	s := screens.NewApprovalsScreen(h.env(), screens.ApprovalsDeps{API: push, Auth: auth}, pending, screens.ApprovalsActions{
+		Answered: func(_ string, a screens.Answer) { *answers = append(*answers, a) }, Back: noop, Expired: failExpired(t),
+		Unlinked: func() { t.Error("unlinked") },
+	})
+	h.show(s)
+	return s
+}
+
 // newAuth returns an authenticator whose passcode prompt is dlg.
 func newAuth(t *testing.T, dlg *screens.PasscodeDialog) (*authenticator.Authenticator, *authenticator.PasscodeVerifier) {
 	a, v, _ := newAuthStore(t, dlg)
@@ -408,14 +423,8 @@ func TestApprovalsScreenExpiresAndDeclines(t *testing.T) {
 	first := push.request("Create user alice@acme.test with role ADMIN", 42, []int{17, 42, 86})
 	h.clock.Advance(2 * time.Minute)
 	second := push.request("Deactivate user bob@acme.test", 11, []int{11, 64, 35})
-	pending, err := push.PendingPush(context.Background(), "", 0)
-	require.NoError(t, err)
 	var answers []screens.Answer
-	s := screens.NewApprovalsScreen(h.env(), screens.ApprovalsDeps{API: push, Auth: auth}, pending, screens.ApprovalsActions{
-		Answered: func(_ string, a screens.Answer) { answers = append(answers, a) }, Back: noop, Expired: failExpired(t),
-		Unlinked: func() { t.Error("unlinked") },
-	})
-	h.show(s)
+	s := showApprovals(t, h, push, auth, &answers)
 	assert.Equal(t, first, s.Current().ID)
 	assert.Equal(t, "Answer within 3:00.", s.Expires.Text)
 	require.Len(t, s.Others.Objects, 1, "the second request is listed")
@@ -451,14 +460,8 @@ func TestApprovalsScreenToldWhenWithdrawn(t *testing.T) {
 	auth, _ := newAuth(t, dlg)
 	push.enrolElsewhere()
 	push.request("Create user alice@acme.test with role ADMIN", 42, []int{17, 42, 86})
-	pending, err := push.PendingPush(context.Background(), "", 0)
-	require.NoError(t, err)
 	var answers []screens.Answer
-	s := screens.NewApprovalsScreen(h.env(), screens.ApprovalsDeps{API: push, Auth: auth}, pending, screens.ApprovalsActions{
-		Answered: func(_ string, a screens.Answer) { answers = append(answers, a) }, Back: noop, Expired: failExpired(t),
-		Unlinked: func() { t.Error("unlinked") },
-	})
-	h.show(s)
+	s := showApprovals(t, h, push, auth, &answers)
 	assert.NotEqual(t, widget.DangerImportance, s.NotMe.Importance)
 	assert.NotEqual(t, widget.HighImportance, s.NotMe.Importance)
 
@@ -571,14 +574,8 @@ func TestApprovalsScreenReportsExpired(t *testing.T) {
 	auth, _ := newAuth(t, dlg)
 	push.enrolElsewhere()
 	id := push.request("Create user alice@acme.test with role ADMIN", 42, []int{17, 42, 86})
-	pending, err := push.PendingPush(context.Background(), "", 0)
-	require.NoError(t, err)
 	var answers []screens.Answer
-	s := screens.NewApprovalsScreen(h.env(), screens.ApprovalsDeps{API: push, Auth: auth}, pending, screens.ApprovalsActions{
-		Answered: func(_ string, a screens.Answer) { answers = append(answers, a) }, Back: noop, Expired: failExpired(t),
-		Unlinked: func() { t.Error("unlinked") },
-	})
-	h.show(s)
+	s := showApprovals(t, h, push, auth, &answers)
 	h.advance(5 * time.Minute)
 	s.SetPending(nil) // the server's sweep ended it and told the device
 
