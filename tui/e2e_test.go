@@ -91,6 +91,13 @@ func TestEndToEnd(t *testing.T) {
 	out, err := io.ReadAll(tm.FinalOutput(t))
 	require.NoError(t, err)
 	assert.NotEmpty(t, out, "the program drew on its output")
+
+	// Quitting signs the session out, as Run does with the final model.
+	_, err = final.sess.Info(ctx)
+	require.NoError(t, err, "the session stands while the UI runs")
+	signOutOf(final)
+	_, err = final.sess.Info(ctx)
+	assert.ErrorIs(t, err, client.ErrUnauthorized, "signed out")
 }
 
 // recorder wraps the root model to keep the screen it last drew, as plain text.

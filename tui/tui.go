@@ -50,9 +50,23 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.Output != nil {
 		popts = append(popts, tea.WithOutput(opts.Output))
 	}
-	_, err := tea.NewProgram(newModel(opts, systemClock{}, time.Local), popts...).Run()
+	final, err := tea.NewProgram(newModel(opts, systemClock{}, time.Local), popts...).Run()
+	signOutOf(final)
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return nil // stopped from outside, as asked
 	}
 	return err
+}
+
+// signOutOf ends, on the server, the session the admin UI held when it
+// stopped: its token lived only in the ended process, and a session,
+// stepped up perhaps, must not live on until it idles out.
+func signOutOf(final tea.Model) {
+	m, ok := final.(model)
+	if !ok || m.sess == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = m.sess.Logout(ctx) // best effort: it idles out anyway
 }
