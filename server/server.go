@@ -22,7 +22,7 @@ import (
 
 	"github.com/deputyhq/deputy/assets"
 	"github.com/deputyhq/deputy/core"
-	"github.com/deputyhq/deputy/telemetry"
+	"github.com/deputyhq/deputy/telemetry/requestspan"
 )
 
 // Options configure the HTTP layer.
@@ -498,7 +498,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, given *http.Request) {
 	ref := newRequestRef()
 	w.Header().Set("request-ref", ref)
 	client := core.Client{IP: s.clientIP(given), Agent: given.UserAgent()}
-	telemetry.SetClientAddress(given.Context(), client.IP)
+	requestspan.SetClientAddress(given.Context(), client.IP)
 	ctx := core.WithClient(core.WithRequestRef(given.Context(), ref), client)
 	r := given.WithContext(ctx)
 	defer func() { given.Pattern = r.Pattern }()
@@ -515,7 +515,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, given *http.Request) {
 		// outsider sent; the method only when it is one of HTTP's own. The
 		// request-ref leads to the trace and to the audit log for the rest.
 		s.log.InfoContext(r.Context(), "request",
-			slog.String("method", logMethod(r.Method)), slog.String("route", telemetry.Route(r.Pattern)), slog.Int("status", rec.status),
+			slog.String("method", logMethod(r.Method)), slog.String("route", requestspan.Route(r.Pattern)), slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)), slog.String("request_ref", ref))
 	}()
 	if r.ContentLength > bodyLimit(r, nil) {

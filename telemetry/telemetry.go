@@ -32,6 +32,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/deputyhq/deputy/telemetry/requestspan"
 )
 
 // Config says which halves are on.
@@ -175,7 +177,7 @@ func requestRef(next http.Handler) http.Handler {
 		if ref := w.Header().Get("request-ref"); ref != "" {
 			span.SetAttributes(RequestRefKey.String(ref))
 		}
-		route := Route(r.Pattern)
+		route := requestspan.Route(r.Pattern)
 		if route != "" {
 			span.SetAttributes(httpRouteKey.String(route))
 		}
@@ -183,29 +185,9 @@ func requestRef(next http.Handler) http.Handler {
 	})
 }
 
-// Route is the path of the mux pattern that matched a request ("POST
-// /multi/users/{user_id}" gives "/multi/users/{user_id}"), or "" when none
-// did: what spans and logs name instead of a path holding users' ids.
-func Route(pattern string) string {
-	if i := strings.IndexByte(pattern, '/'); i >= 0 {
-		return pattern[i:]
-	}
-	return ""
-}
-
-// SetClientAddress sets the client.address of the request span in ctx to ip,
-// the client the server believes (the peer, or X-Forwarded-For only from a
-// trusted proxy). otelhttp takes the first X-Forwarded-For entry from anyone,
-// so every caller could name the address its requests were traced as, apart
-// from the one the audit log and the rate limits record.
-func SetClientAddress(ctx context.Context, ip string) {
-	trace.SpanFromContext(ctx).SetAttributes(clientAddressKey.String(ip))
-}
-
-// httpRouteKey, urlPathKey and clientAddressKey are OpenTelemetry's
-// http.route, url.path and client.address attributes.
+// httpRouteKey and urlPathKey are OpenTelemetry's http.route and url.path
+// attributes.
 const (
-	httpRouteKey     = attribute.Key("http.route")
-	urlPathKey       = attribute.Key("url.path")
-	clientAddressKey = attribute.Key("client.address")
+	httpRouteKey = attribute.Key("http.route")
+	urlPathKey   = attribute.Key("url.path")
 )
