@@ -120,6 +120,14 @@ func pushStateError(c *PushChallenge, now time.Time) error {
 	}
 }
 
+// notMeReportable reports whether "I did not do this" may still be said of
+// a challenge that is no longer pending: any that ended without an approval
+// (PushApproved stays approved: its operation happened), unless it was
+// reported already.
+func notMeReportable(c *PushChallenge) bool {
+	return c.State != PushApproved && c.Reason != PushReasonNotMe
+}
+
 // pushedUser is challengedUser for a new push step-up or confirmation: the
 // user must also have an ACTIVE biometric factor (a linked phone to ask),
 // and the prompt is spent from the user's budget

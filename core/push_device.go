@@ -439,12 +439,13 @@ func (s *Service) signCountRegression(ctx context.Context, u *User, challengeID 
 	after()
 }
 
-// reportExpired marks an expired challenge as reported NOT_ME, recording
-// its expiry first if nobody has. It keeps its one outcome (EXPIRED, told
+// reportEnded marks a challenge that ended unanswered (expired, withdrawn
+// by its requester, superseded, cancelled, or dismissed) as reported NOT_ME,
+// recording its expiry first if nobody has. It keeps its one outcome (told
 // once); the mark only makes a second report of it refused, so that one
 // stale challenge cannot end the user's sessions and alert the admins again
 // and again.
-func (s *Service) reportExpired(ctx context.Context, tx Tx, ch *PushChallenge) error {
+func (s *Service) reportEnded(ctx context.Context, tx Tx, ch *PushChallenge) error {
 	if ch.State == PushPending {
 		if err := s.expirePush(ctx, tx, ch); err != nil {
 			return err
@@ -459,8 +460,10 @@ func (s *Service) reportExpired(ctx context.Context, tx Tx, ch *PushChallenge) e
 // PushReasonCancelled or PushReasonNotMe; "I did not do this" (NOT_ME) also
 // records a security event and revokes as the policy's NOT_ME row says
 // (every session and pending challenge ends; the user, the root user and the
-// admins are alerted). NOT_ME is accepted after expiry too. Only the linked
-// device may answer (requireDevice).
+// admins are alerted). NOT_ME is also accepted, once, for a challenge that
+// ended without an approval (notMeReportable): an attacker who withdraws or
+// replaces each prompt before the user reacts is still reported. Only the
+// linked device may answer (requireDevice).
 func (s *Service) DeclinePush(ctx context.Context, c *Caller, id, reason string) error {
 	if reason != PushReasonCancelled && reason != PushReasonNotMe {
 		return Invalid("reason", ReasonIn, PushReasonNotMe, PushReasonCancelled)
@@ -485,16 +488,15 @@ func (s *Service) DeclinePush(ctx context.Context, c *Caller, id, reason string)
 			return NotFound("challenge")
 		}
 		now := s.clock.Now()
-		expired := ch.StateAt(now) == PushExpired
-		reportable := reason == PushReasonNotMe && expired && ch.Reason != PushReasonNotMe // once
-		if err := pushStateError(ch, now); err != nil && !reportable {
+		pending := ch.StateAt(now) == PushPending
+		if err := pushStateError(ch, now); err != nil && !(reason == PushReasonNotMe && notMeReportable(ch)) {
 			return err
 		}
-		if !expired {
+		if pending {
 			resolved = ch // declined here: the metrics count it
 			err = s.endPush(ctx, tx, ch, PushDeclined, reason, c.User.ID, now)
 		} else {
-			err = s.reportExpired(ctx, tx, ch)
+			err = s.reportEnded(ctx, tx, ch)
 		}
 		if err != nil {
 			return err

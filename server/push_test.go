@@ -373,6 +373,51 @@ func TestPushDeclineNotMe(t *testing.T) {
 	require.ErrorIs(t, err, client.ErrInvalid)
 }
 
+// TestPushNotMeAfterTheRequesterGaveUp: an attacker who withdraws or
+// replaces each prompt before the user reacts (prompt bombing that leaves
+// nothing to answer) is still reported. "I did not do this" on a challenge
+// that ended unanswered ends every session and records the security event,
+// once per challenge; an approved challenge stays approved.
+func TestPushNotMeAfterTheRequesterGaveUp(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+
+	intruder := e.login("ada@acme.test")
+	withdrawn, err := intruder.StepUpPush(ctx, "Create user mallory@example.com with role ADMIN")
+	require.NoError(t, err)
+	require.NoError(t, intruder.DeclinePush(ctx, withdrawn.ID, client.DeclineCancelled), "the intruder withdraws it")
+	superseded, err := intruder.StepUpPush(ctx, "Pay 900 GBP to Mallory")
+	require.NoError(t, err)
+	_, err = intruder.StepUpPush(ctx, "Pay 900 GBP to Mallory")
+	require.NoError(t, err)
+	require.Equal(t, core.PushReasonSuperseded, e.pushRecord(superseded.ID).Reason)
+
+	require.NoError(t, phone.s.DeclinePush(ctx, withdrawn.ID, client.DeclineNotMe))
+	_, err = intruder.Factors(ctx)
+	require.ErrorIs(t, err, client.ErrUnauthorized, "the intruder's session ended")
+	assert.Equal(t, core.PushDeclined, e.pushRecord(withdrawn.ID).State, "its outcome stays")
+	assert.Equal(t, core.PushReasonNotMe, e.pushRecord(withdrawn.ID).Reason, "reported")
+	assert.Contains(t, e.emails()[0], "an approval you did not ask for")
+
+	phone.s = phone.signedIn(e.login("ada@acme.test"))
+	requireAPIError(t, phone.s.DeclinePush(ctx, withdrawn.ID, client.DeclineNotMe), http.StatusConflict, core.CodeStateInvalid, "once")
+	requireAPIError(t, phone.s.DeclinePush(ctx, superseded.ID, client.DeclineCancelled), http.StatusConflict, core.CodeStateInvalid,
+		"only a report is taken for an ended challenge")
+	require.NoError(t, phone.s.DeclinePush(ctx, superseded.ID, client.DeclineNotMe), "a superseded one is reported too")
+	assert.Equal(t, core.PushCancelled, e.pushRecord(superseded.ID).State)
+	assert.Equal(t, 2, strings.Count(strings.Join(e.audit(), " "), "security.push_not_me"))
+
+	phone.s = phone.signedIn(e.login("ada@acme.test"))
+	asker := e.login("ada@acme.test")
+	approved, err := asker.StepUpPush(ctx, "")
+	require.NoError(t, err)
+	require.NoError(t, phone.approve(approved.ID, e.pushRecord(approved.ID).Number))
+	requireAPIError(t, phone.s.DeclinePush(ctx, approved.ID, client.DeclineNotMe), http.StatusConflict, core.CodeAlreadyVerified)
+	_, err = asker.Factors(ctx)
+	require.NoError(t, err, "nothing ended")
+}
+
 // TestPushStreamDelivery reads the event streams with a real HTTP client: the
 // device's stream gets the challenge and its outcome, the requester's stream
 // the outcome, both get heartbeats, and the raw stream is text/event-stream.

@@ -29,7 +29,7 @@ const (
 	NotMe
 	// Refused: the wrong number was picked and the server declined the challenge.
 	Refused
-	// Gone: the challenge had expired or was answered elsewhere.
+	// Gone: the challenge was over when the user answered it.
 	Gone
 )
 
@@ -77,7 +77,7 @@ type ApprovalsScreen struct {
 // ApprovalsActions are what the approvals screen reports.
 type ApprovalsActions struct {
 	// Answered runs once a challenge is settled: answered here, or found
-	// expired or answered elsewhere.
+	// over when answered.
 	Answered func(id string, a Answer)
 	Back     func()
 	// Expired runs when the session has ended.
@@ -168,21 +168,18 @@ func (s *ApprovalsScreen) SetPending(pending []client.PushChallenge) {
 		s.redrawOthers() // this screen's own answer is on its way; its result tells
 		return
 	}
-	if s.current != nil && keep < 0 && s.expiredOnScreen() {
-		// Ran out of time here, then left the server's list (its sweep):
-		// the server still takes "I did not do this" for it (core
-		// reportExpired), so it stays, expired, with that button, until
-		// the user answers or leaves. Otherwise an attacker's request the
-		// user was slow to recognise could no longer be reported.
+	if s.current != nil && keep < 0 {
+		// Expired, withdrawn or replaced by whoever asked, or cancelled by
+		// the server while shown here: the server still takes "I did not do
+		// this" for it (core notMeReportable), so it stays, with only that
+		// button, until the user answers or leaves. Otherwise an attacker
+		// who withdraws each prompt before the user reacts, or a request
+		// the user was slow to recognise, could not be reported.
+		if !s.expiredOnScreen() {
+			s.ended("This request was withdrawn before you answered. Nothing was approved. If you did not start it, tell us: “I did not do this”.")
+		}
 		s.redrawOthers()
 		return
-	}
-	if s.current != nil && keep < 0 {
-		// Withdrawn, expired or answered on another screen while shown here:
-		// say so instead of letting it vanish.
-		gone := *s.current
-		s.current = nil
-		defer s.settled(gone, Gone, "“"+gone.Summary+"” is no longer waiting: it was withdrawn, expired or answered elsewhere. Nothing was approved here.")
 	}
 	switch {
 	case len(pending) == 0:
@@ -265,8 +262,15 @@ func (s *ApprovalsScreen) expiryTick(left time.Duration) {
 		s.Expires.SetText("Answer within " + clockText(left) + ".")
 		return
 	}
+	s.ended("This request has expired. If you still want to do this, start again on the other screen.")
+}
+
+// ended shows why the challenge on screen can no longer be answered, and
+// leaves only "I did not do this".
+func (s *ApprovalsScreen) ended(why string) {
+	s.timer.stop()
 	s.Expires.Importance = widget.DangerImportance
-	s.Expires.SetText("This request has expired. If you still want to do this, start again on the other screen.")
+	s.Expires.SetText(why)
 	for _, b := range s.Choices {
 		b.Disable()
 	}

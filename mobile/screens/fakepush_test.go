@@ -47,6 +47,8 @@ type fakeChallenge struct {
 	number  int
 	session *webauthn.SessionData
 	state   string // client.PushPending, PushApproved, PushDeclined
+	// reported: the device said "I did not do this" of it.
+	reported bool
 }
 
 type rpUser struct {
@@ -251,12 +253,26 @@ func (f *fakePush) DeclinePush(ctx context.Context, id, reason string) error {
 	if c == nil {
 		return &client.Error{Status: http.StatusNotFound}
 	}
-	if c.state != client.PushPending {
+	// As the server: "I did not do this" is taken once for a challenge that
+	// ended without an approval (core notMeReportable).
+	switch {
+	case c.state == client.PushApproved:
 		return conflict(client.CodeAlreadyVerified)
+	case c.state != client.PushPending && (reason != client.DeclineNotMe || c.reported):
+		return conflict(client.CodeStateInvalid)
 	}
-	c.state = client.PushDeclined
+	c.state, c.reported = client.PushDeclined, reason == client.DeclineNotMe
 	f.log = append(f.log, "declined "+id+" "+reason)
 	return nil
+}
+
+// withdraw is the requester withdrawing challenge id: it leaves the
+// device's list.
+func (f *fakePush) withdraw(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.challenges[id].state = client.PushDeclined
+	f.broadcast(client.PushEvent{Type: client.EventResolved, Resolved: &client.PushStatus{ID: id}})
 }
 
 func (f *fakePush) UnlinkBiometric(ctx context.Context, _ ...client.CallOption) error {

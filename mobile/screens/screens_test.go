@@ -449,27 +449,43 @@ func TestApprovalsScreenExpiresAndDeclines(t *testing.T) {
 	assert.Equal(t, first, s.Current().ID, "the expired one is still listed until the server drops it")
 }
 
-// TestApprovalsScreenToldWhenWithdrawn: a request that leaves the server's
-// list while it is on screen (withdrawn, expired, answered elsewhere) is
-// said to be over instead of vanishing; "I did not do this" is never the
-// loudest button.
-func TestApprovalsScreenToldWhenWithdrawn(t *testing.T) {
+// TestApprovalsScreenReportsWithdrawn: a request withdrawn by whoever asked
+// while it is shown stays on screen, says so, and keeps only "I did not do
+// this", which the server takes for it (core notMeReportable): an attacker
+// who withdraws each prompt before the user reacts is still reported. The
+// button is there but never the loudest on the screen.
+func TestApprovalsScreenReportsWithdrawn(t *testing.T) {
 	h := newHarness(t)
 	push := newFakePush(t, h.clock.Now)
 	dlg := screens.NewPasscodeDialog(h.win, h.ui)
 	auth, _ := newAuth(t, dlg)
 	push.enrolElsewhere()
-	push.request("Create user alice@acme.test with role ADMIN", 42, []int{17, 42, 86})
+	id := push.request("Create user alice@acme.test with role ADMIN", 42, []int{17, 42, 86})
 	var answers []screens.Answer
 	s := showApprovals(t, h, push, auth, &answers)
 	assert.NotEqual(t, widget.DangerImportance, s.NotMe.Importance)
 	assert.NotEqual(t, widget.HighImportance, s.NotMe.Importance)
 
+	push.withdraw(id)
 	s.SetPending(nil)
-	assert.True(t, s.Result.Visible())
-	assert.Equal(t, "“Create user alice@acme.test with role ADMIN” is no longer waiting: it was withdrawn, expired or answered elsewhere. Nothing was approved here.", s.Result.Text)
-	assert.Equal(t, widget.WarningImportance, s.Result.Importance)
-	assert.Equal(t, []screens.Answer{screens.Gone}, answers)
+	require.NotNil(t, s.Current(), "the withdrawn request stays on screen")
+	assert.Equal(t, id, s.Current().ID)
+	assert.Equal(t, "This request was withdrawn before you answered. Nothing was approved. If you did not start it, tell us: “I did not do this”.", s.Expires.Text)
+	assert.Equal(t, widget.DangerImportance, s.Expires.Importance)
+	assert.True(t, s.Approve.Disabled())
+	assert.True(t, s.Decline.Disabled())
+	for _, b := range s.Choices {
+		assert.True(t, b.Disabled())
+	}
+	assert.False(t, s.NotMe.Disabled())
+	h.advance(10 * time.Minute)
+	assert.Contains(t, s.Expires.Text, "withdrawn", "its countdown stopped")
+
+	test.Tap(s.NotMe)
+	test.Tap(s.ConfirmNotMe)
+	h.waitFor("reported", s.Result.Visible)
+	assert.Equal(t, []screens.Answer{screens.NotMe}, answers)
+	assert.Contains(t, push.log, "declined "+id+" NOT_ME")
 	assert.True(t, s.Empty.Visible())
 }
 
@@ -565,7 +581,7 @@ func TestApprovalsScreenApproves(t *testing.T) {
 // TestApprovalsScreenReportsExpired: a request that ran out of time on
 // screen keeps "I did not do this" after the server drops it from the
 // pending list, since the server still takes that report for an expired
-// request (core reportExpired): an attacker's request the user was slow to
+// request (core notMeReportable): an attacker's request the user was slow to
 // recognise must not take the user's way to stop the attacker with it.
 func TestApprovalsScreenReportsExpired(t *testing.T) {
 	h := newHarness(t)
