@@ -41,18 +41,22 @@ vet: cc-deps mobile-deps
 # (DEPUTY_TEST_STORE, internal/teststore). withpg starts one throwaway
 # PostgreSQL for the whole run (internal/pgtest) and stops it at the end.
 PG_PKGS = ./server ./server/client
-# The short fuzz runs go beside the race run at the lowest CPU priority: they
-# take the time the tests leave idle (waiting for fsync, timers, PostgreSQL),
-# and their output follows the tests'.
+# The short fuzz runs start first, at the lowest CPU priority, and go on
+# beside vet and the race run: they take the time those leave idle (the C
+# compiler alone on one core at the end of a cold vet, waits for fsync,
+# timers, PostgreSQL); their output follows the tests'. Their build
+# instruments every package it compiles, so it shares nothing with vet's.
 # The packages only the tests need (Chromium, PostgreSQL, the README's tools)
-# install while vet compiles; their output follows vet's.
+# install while vet compiles; their output follows vet's. setsid gives the
+# fuzz runs a process group of their own, which a failed vet stops.
 test: cc-deps mobile-deps
-	@depslog=$$(mktemp); trap 'rm -f "$$depslog"' EXIT; \
+	@depslog=$$(mktemp); fuzzlog=$$(mktemp); trap 'rm -f "$$depslog" "$$fuzzlog"' EXIT; \
+	  setsid nice -n 19 $(MAKE) --no-print-directory fuzz FUZZTIME=500x > "$$fuzzlog" 2>&1 & fuzz=$$!; \
 	  $(MAKE) --no-print-directory browser-deps readme-deps pg-deps > "$$depslog" 2>&1 & deps=$$!; \
 	  $(MAKE) --no-print-directory vet; vetted=$$?; \
-	  wait $$deps; installed=$$?; cat "$$depslog"; [ $$vetted = 0 ] || exit $$vetted; exit $$installed
-	@fuzzlog=$$(mktemp); trap 'rm -f "$$fuzzlog"' EXIT; \
-	  nice -n 19 $(MAKE) --no-print-directory fuzz FUZZTIME=500x > "$$fuzzlog" 2>&1 & fuzz=$$!; \
+	  wait $$deps; installed=$$?; cat "$$depslog"; \
+	  if [ $$vetted != 0 ] || [ $$installed != 0 ]; then kill -TERM -$$fuzz 2>/dev/null; wait $$fuzz; \
+	    [ $$vetted = 0 ] || exit $$vetted; exit $$installed; fi; \
 	  echo "$(GO) test -race ./..., then on PostgreSQL $(PG_PKGS); make fuzz at nice 19 beside them"; \
 	  $(GO) run -race ./internal/pgtest/withpg sh -c '$(GO) test -race -count=1 ./... && \
 	    DEPUTY_TEST_STORE=postgres $(GO) test -race -count=1 $(PG_PKGS)'; tests=$$?; \
