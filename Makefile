@@ -47,15 +47,16 @@ PG_PKGS = ./server ./server/client
 # timers, PostgreSQL); their output follows the tests'. Their build
 # instruments every package it compiles, so it shares nothing with vet's.
 # The packages only the tests need (Chromium, PostgreSQL, the README's tools)
-# install while vet compiles; their output follows vet's. setsid gives the
-# fuzz runs a process group of their own, which a failed vet stops.
+# install while vet compiles; their output follows vet's. A failed vet stops
+# the fuzz runs: make passes SIGTERM on to what it runs. (Not setsid: a new
+# session is a new scheduler autogroup, which nice does not reach.)
 test: cc-deps mobile-deps
 	@depslog=$$(mktemp); fuzzlog=$$(mktemp); trap 'rm -f "$$depslog" "$$fuzzlog"' EXIT; \
-	  setsid nice -n 19 $(MAKE) --no-print-directory fuzz FUZZTIME=500x > "$$fuzzlog" 2>&1 & fuzz=$$!; \
+	  nice -n 19 $(MAKE) --no-print-directory fuzz FUZZTIME=500x > "$$fuzzlog" 2>&1 & fuzz=$$!; \
 	  $(MAKE) --no-print-directory browser-deps readme-deps pg-deps > "$$depslog" 2>&1 & deps=$$!; \
 	  $(MAKE) --no-print-directory vet; vetted=$$?; \
 	  wait $$deps; installed=$$?; cat "$$depslog"; \
-	  if [ $$vetted != 0 ] || [ $$installed != 0 ]; then kill -TERM -$$fuzz 2>/dev/null; wait $$fuzz; \
+	  if [ $$vetted != 0 ] || [ $$installed != 0 ]; then kill -TERM $$fuzz 2>/dev/null; wait $$fuzz; \
 	    [ $$vetted = 0 ] || exit $$vetted; exit $$installed; fi; \
 	  echo "$(GO) test -race ./..., then on PostgreSQL $(PG_PKGS); make fuzz at nice 19 beside them"; \
 	  $(GO) run -race ./internal/pgtest/withpg sh -c '$(GO) test -race -count=1 ./... && \
