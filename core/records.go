@@ -312,6 +312,15 @@ type PushChallenge struct {
 	From Client `json:",omitzero"`
 }
 
+// SummaryFromRequester reports whether the summary is the requesting
+// client's own words, which Deputy did not check: a step-up of the session
+// that named no operation (Operation) but gave a text of its own. Every
+// other summary is Deputy's: an operation's, a confirmation's, a sign-in's,
+// or DefaultPushSummary.
+func (c *PushChallenge) SummaryFromRequester() bool {
+	return c.Kind == PushStepUp && len(c.Operation) == 0 && c.Summary != DefaultPushSummary
+}
+
 // StateAt is the challenge's state at now: PENDING past ExpiresAt is EXPIRED.
 func (c *PushChallenge) StateAt(now time.Time) PushState {
 	if c.State == PushPending && !now.Before(c.ExpiresAt) {

@@ -235,6 +235,45 @@ func TestOperationStepUpPush(t *testing.T) {
 	requireStepUpFor(t, err, "Create user pia3@acme.test with roles ADMIN", "once")
 }
 
+// The phone is told whose words a step-up's summary is: the requester's
+// own text, which Deputy did not check, is marked as such (the companion
+// quotes it), while an operation's summary and the default are Deputy's.
+func TestPushSummaryFromRequester(t *testing.T) {
+	e := newBioEnv(t, withOperationScope)
+	d := e.enrolledRoot("ada@acme.test", "phone-1")
+	ctx := context.Background()
+	shown := func(s *client.Session, summary string, opts ...client.CallOption) client.PushChallenge {
+		t.Helper()
+		up, err := s.StepUpPush(ctx, summary, opts...)
+		require.NoError(t, err)
+		pending, err := d.s.PendingPush(ctx, d.id, 0)
+		require.NoError(t, err)
+		for _, ch := range pending {
+			if ch.ID == up.ID {
+				return ch
+			}
+		}
+		t.Fatalf("challenge %s not pending", up.ID)
+		return client.PushChallenge{}
+	}
+
+	free := shown(e.login("ada@acme.test"), "Sign in to your bank")
+	assert.True(t, free.SummaryFromRequester)
+	assert.Equal(t, "Sign in to your bank", free.Summary)
+	assert.False(t, shown(e.login("ada@acme.test"), "").SummaryFromRequester, "the default is Deputy's")
+
+	s := e.login("ada@acme.test")
+	_, err := s.CreateUser(ctx, pia)
+	ae := requireAPIError(t, err, http.StatusForbidden, client.CodeStepUpRequired)
+	op := shown(s, "Sign in to your bank", client.ForOperation(ae.Operation.Reference))
+	assert.False(t, op.SummaryFromRequester, "an operation's summary is Deputy's")
+	assert.Equal(t, "Create user pia@acme.test with roles ADMIN", op.Summary)
+
+	status, body := rawCall(t, e, d.s.Token(), http.MethodGet, "/multi/push/pending?deviceId="+d.id, "")
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, 1, strings.Count(body, `"summaryFromRequester":true`), body)
+}
+
 // Under the default scope nothing changes: the answer names no operation,
 // and a session step-up allows every call (Weavr's rule).
 func TestSessionStepUpScopeUnchanged(t *testing.T) {

@@ -290,6 +290,9 @@ type pushChallengeJSON struct {
 	CreatedAt int64     `json:"createdAt"`
 	ExpiresAt int64     `json:"expiresAt"`
 	From      *fromJSON `json:"requestedFrom,omitempty"`
+	// SummaryFromRequester: the summary is the requesting client's own
+	// words (core.PushChallenge.SummaryFromRequester).
+	SummaryFromRequester bool `json:"summaryFromRequester,omitempty"`
 }
 
 // fromJSON is who asked for a challenge (core.Client): shown on the phone.
@@ -300,7 +303,7 @@ type fromJSON struct {
 
 func pushChallengeOut(c *core.PushChallenge) pushChallengeJSON {
 	out := pushChallengeJSON{ID: c.ID, Kind: string(c.Kind), Summary: c.Summary, Choices: c.Choices,
-		CreatedAt: c.CreatedAt.UnixMilli(), ExpiresAt: c.ExpiresAt.UnixMilli()}
+		CreatedAt: c.CreatedAt.UnixMilli(), ExpiresAt: c.ExpiresAt.UnixMilli(), SummaryFromRequester: c.SummaryFromRequester()}
 	if c.From != (core.Client{}) {
 		out.From = &fromJSON{IP: c.From.IP, UserAgent: c.From.Agent}
 	}

@@ -39,7 +39,10 @@ const (
 // do this". Approving signs a WebAuthn assertion bound to the challenge
 // after the user verifies themselves.
 type ApprovalsScreen struct {
-	Empty    *widget.Label
+	Empty *widget.Label
+	// Kind says what is asked (kindText): a sign-in, a confirmation or a
+	// step-up, and whose words the summary is.
+	Kind     *widget.Label
 	Summary  *widget.Label
 	From     *widget.Label // when and from where it was asked for
 	Expires  *widget.Label
@@ -99,6 +102,7 @@ func NewApprovalsScreen(e Env, d ApprovalsDeps, pending []client.PushChallenge, 
 	s := &ApprovalsScreen{env: e.withDefaults(), api: d.API, auth: d.Auth, origin: d.Origin, answered: do.Answered, expired: do.Expired, unlinked: do.Unlinked, picked: -1}
 	back := do.Back
 	s.Empty = para("Nothing is waiting for your approval. When someone starts a sensitive operation on your account, it appears here.")
+	s.Kind = para("")
 	s.Summary = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	s.Summary.Wrapping = fyne.TextWrapWord
 	s.Summary.SizeName = "subHeadingText"
@@ -133,7 +137,7 @@ func NewApprovalsScreen(e Env, d ApprovalsDeps, pending []client.PushChallenge, 
 	s.busy = newBusy()
 	s.timer = countdown{e: s.env, tick: s.expiryTick}
 	s.detail = container.NewVBox(
-		s.Summary, s.From, s.Expires, s.Question,
+		s.Kind, s.Summary, s.From, s.Expires, s.Question,
 		container.NewGridWithColumns(3, tall(s.Choices[0]), tall(s.Choices[1]), tall(s.Choices[2])),
 		s.Approve,
 		container.NewGridWithColumns(2, s.Decline, s.NotMe),
@@ -215,7 +219,11 @@ func (s *ApprovalsScreen) show(ch *client.PushChallenge) {
 	}
 	s.Empty.Hide()
 	s.Result.Hide()
+	s.Kind.SetText(kindText(ch))
 	s.Summary.SetText(ch.Summary)
+	if ch.SummaryFromRequester {
+		s.Summary.SetText("“" + ch.Summary + "”")
+	}
 	s.From.SetText(fromText(ch, s.env.Clock.Now()))
 	for i, b := range s.Choices {
 		if i < len(ch.Choices) {
@@ -459,6 +467,22 @@ func tall(b *widget.Button) fyne.CanvasObject {
 	space := canvas.NewRectangle(color.Transparent)
 	space.SetMinSize(fyne.NewSize(0, choiceHeight))
 	return container.NewStack(space, b)
+}
+
+// kindText says what a challenge asks for. A step-up that named no
+// operation carries the requester's own words as its summary, which could
+// read like a payment or a sign-in: it says so.
+func kindText(ch *client.PushChallenge) string {
+	switch {
+	case ch.Kind == client.PushKindLogin:
+		return "Sign-in request"
+	case ch.Kind == client.PushKindConfirm:
+		return "Confirm these details"
+	case ch.SummaryFromRequester:
+		return "Confirm it is you. The app that asked describes it, in its own words, as:"
+	default:
+		return "Confirm it is you"
+	}
 }
 
 // fromText says when and from where a challenge was asked for, as the server

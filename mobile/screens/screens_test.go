@@ -607,3 +607,33 @@ func TestApprovalsScreenReportsExpired(t *testing.T) {
 	assert.Equal(t, []screens.Answer{screens.NotMe}, answers)
 	assert.Contains(t, push.log, "declined "+id+" NOT_ME")
 }
+
+// TestApprovalsScreenSaysWhatIsAsked: each request says what it asks for,
+// and a step-up's summary in the requester's own words (which could read
+// like a payment or a sign-in) is quoted and said to be theirs.
+func TestApprovalsScreenSaysWhatIsAsked(t *testing.T) {
+	h := newHarness(t)
+	push := newFakePush(t, h.clock.Now)
+	auth, _ := newAuth(t, screens.NewPasscodeDialog(h.win, h.ui))
+	now := h.clock.Now()
+	ask := func(kind, summary string, fromRequester bool) client.PushChallenge {
+		return client.PushChallenge{ID: kind + summary, Kind: kind, Summary: summary, SummaryFromRequester: fromRequester,
+			Choices: []int{17, 42, 86}, CreatedAt: now, ExpiresAt: now.Add(5 * time.Minute)}
+	}
+	for _, tt := range []struct {
+		ch            client.PushChallenge
+		kind, summary string
+	}{
+		{ask(client.PushKindLogin, "Sign in to Acme", false), "Sign-in request", "Sign in to Acme"},
+		{ask(client.PushKindConfirm, "Pay 900.00 GBP to Bob", false), "Confirm these details", "Pay 900.00 GBP to Bob"},
+		{ask(client.PushKindStepUp, "Create user alice@acme.test with role ADMIN", false), "Confirm it is you", "Create user alice@acme.test with role ADMIN"},
+		{ask(client.PushKindStepUp, "Sign in to your bank", true), "Confirm it is you. The app that asked describes it, in its own words, as:", "“Sign in to your bank”"},
+	} {
+		s := screens.NewApprovalsScreen(h.env(), screens.ApprovalsDeps{API: push, Auth: auth}, []client.PushChallenge{tt.ch}, screens.ApprovalsActions{
+			Answered: func(string, screens.Answer) {}, Back: noop, Expired: failExpired(t), Unlinked: func() { t.Error("unlinked") },
+		})
+		assert.Equal(t, tt.kind, s.Kind.Text, tt.ch.Summary)
+		assert.Equal(t, tt.summary, s.Summary.Text)
+		s.Close()
+	}
+}

@@ -60,6 +60,10 @@ type PushChallenge struct {
 	// request (its address and User-Agent; "" when unknown): show them, so
 	// that the user can tell their own request from someone else's.
 	FromIP, FromAgent string
+	// SummaryFromRequester: Summary is the requesting client's own words,
+	// which the server did not check (a step-up that named no operation);
+	// show it as such. Otherwise the server wrote it.
+	SummaryFromRequester bool
 }
 
 type pushChallengeJSON struct {
@@ -73,6 +77,7 @@ type pushChallengeJSON struct {
 		IP        string `json:"ip"`
 		UserAgent string `json:"userAgent"`
 	} `json:"requestedFrom"`
+	SummaryFromRequester bool `json:"summaryFromRequester"`
 }
 
 // UnmarshalJSON reads the API's form, with times in Unix milliseconds.
@@ -82,7 +87,7 @@ func (p *PushChallenge) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*p = PushChallenge{ID: j.ID, Kind: j.Kind, Summary: j.Summary, Choices: j.Choices, CreatedAt: millis(j.CreatedAt), ExpiresAt: millis(j.ExpiresAt),
-		FromIP: j.From.IP, FromAgent: j.From.UserAgent}
+		FromIP: j.From.IP, FromAgent: j.From.UserAgent, SummaryFromRequester: j.SummaryFromRequester}
 	return nil
 }
 
