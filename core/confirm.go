@@ -38,6 +38,9 @@ const (
 	MaxResourceFieldLen = 100
 	// smsPayeeLen is how much of a payee's name a confirmation SMS shows.
 	smsPayeeLen = 24
+	// smsAccountTail is how many of the last characters of a payee's
+	// account a confirmation SMS shows.
+	smsAccountTail = 4
 )
 
 // ResourceTypes are Weavr's resource types, which every programme's
@@ -605,13 +608,28 @@ func currencyDigits(code string) int {
 }
 
 // smsList names every resource's amount and payee for a text, payees cut
-// to smsPayeeLen characters: at most MaxConfirmResources short entries.
+// to smsPayeeLen characters and followed by the end of their account
+// (accountTail), so that two payees whose names start alike read apart: at
+// most MaxConfirmResources short entries.
 func smsList(rs []*Resource) string {
 	parts := make([]string, len(rs))
 	for i, r := range rs {
-		parts[i] = FormatAmount(r.Summary.Amount) + " to " + cut(r.Summary.PayeeName, smsPayeeLen)
+		parts[i] = FormatAmount(r.Summary.Amount) + " to " + cut(r.Summary.PayeeName, smsPayeeLen) + accountTail(r.Summary.PayeeAccount)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// accountTail is " (…" and the last smsAccountTail characters of a payee's
+// account and ")", the whole account when that short, or "" for none.
+func accountTail(account string) string {
+	rs := []rune(account)
+	switch {
+	case len(rs) == 0:
+		return ""
+	case len(rs) <= smsAccountTail:
+		return " (" + account + ")"
+	}
+	return " (…" + string(rs[len(rs)-smsAccountTail:]) + ")"
 }
 
 // pushList is a confirmation's push summary: a title, then one line per

@@ -90,8 +90,8 @@ func TestConfirmSMSVerifiesEveryResource(t *testing.T) {
 	sms := e.outbox()[0]
 	assert.Equal(t, "SMS", sms.Channel)
 	assert.Equal(t, rootMobile, sms.To)
-	assert.Contains(t, sms.Text, "12.50 EUR to Alice Example")
-	assert.Contains(t, sms.Text, "3000.00 EUR to Bob Builder Ltd")
+	assert.Contains(t, sms.Text, "12.50 EUR to Alice Example (…6819)", "the payee and the end of its account")
+	assert.Contains(t, sms.Text, "3000.00 EUR to Bob Builder Ltd (…6819)")
 
 	r := e.auth(token, "POST", verifyPath(id), verifyBody(sandboxCode))
 	wantNoContent(t, r)
