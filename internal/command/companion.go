@@ -275,6 +275,9 @@ type challengeOut struct {
 	Summary   string `json:"summary"`
 	Choices   []int  `json:"choices"`
 	ExpiresAt string `json:"expiresAt"`
+	// SummaryFromRequester: the summary is the requester's own words, which
+	// the server did not check (client.PushChallenge.SummaryFromRequester).
+	SummaryFromRequester bool `json:"summaryFromRequester,omitempty"`
 }
 
 func companionPending(ctx context.Context, cmd *cli.Command) error {
@@ -292,7 +295,8 @@ func companionPending(ctx context.Context, cmd *cli.Command) error {
 	if co.json {
 		out := make([]challengeOut, 0, len(list))
 		for _, c := range list {
-			out = append(out, challengeOut{ID: c.ID, Kind: c.Kind, Summary: c.Summary, Choices: c.Choices, ExpiresAt: c.ExpiresAt.UTC().Format(time.RFC3339)})
+			out = append(out, challengeOut{ID: c.ID, Kind: c.Kind, Summary: c.Summary, Choices: c.Choices, ExpiresAt: c.ExpiresAt.UTC().Format(time.RFC3339),
+				SummaryFromRequester: c.SummaryFromRequester})
 		}
 		return json.NewEncoder(co.out).Encode(out)
 	}
@@ -303,7 +307,11 @@ func companionPending(ctx context.Context, cmd *cli.Command) error {
 	tw := tabwriter.NewWriter(co.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKIND\tCHOICES\tEXPIRES\tSUMMARY")
 	for _, c := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", c.ID, c.Kind, c.Choices, c.ExpiresAt.Format(time.TimeOnly), oneLine(c.Summary))
+		summary := oneLine(c.Summary)
+		if c.SummaryFromRequester {
+			summary = "“" + summary + "” (the requester's own words)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", c.ID, c.Kind, c.Choices, c.ExpiresAt.Format(time.TimeOnly), summary)
 	}
 	return tw.Flush()
 }

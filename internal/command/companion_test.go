@@ -76,6 +76,7 @@ func TestCompanionCLIOperationStepUp(t *testing.T) {
 	out, err := ce.companion("pending")
 	require.NoError(t, err)
 	assert.Contains(t, out, "Create user pia@acme.test with roles ADMIN")
+	assert.NotContains(t, out, "requester's own words", "an operation's summary is the server's")
 	out, err = ce.companion("approve", "--id", up.ID, "--number", strconv.Itoa(up.Number), "--passcode", "correct horse")
 	require.NoError(t, err)
 	assert.Contains(t, out, "Approved challenge "+up.ID+": Create user pia@acme.test with roles ADMIN")
@@ -116,14 +117,19 @@ func TestCompanionCLI(t *testing.T) {
 	out, err = companion("pending", "--json")
 	require.NoError(t, err)
 	var pending []struct {
-		ID      string
-		Summary string
-		Choices []int
+		ID                   string
+		Summary              string
+		Choices              []int
+		SummaryFromRequester bool
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &pending), out)
 	require.Len(t, pending, 1)
 	assert.Equal(t, up.ID, pending[0].ID)
 	assert.Equal(t, "Create user alice@example.com with role ADMIN", pending[0].Summary)
+	assert.True(t, pending[0].SummaryFromRequester, "the requester's own words")
+	out, err = companion("pending")
+	require.NoError(t, err)
+	assert.Contains(t, out, "“Create user alice@example.com with role ADMIN” (the requester's own words)")
 	assert.Contains(t, pending[0].Choices, up.Number)
 
 	_, err = companion("approve", "--id", up.ID, "--number", strconv.Itoa(up.Number), "--passcode", "wrong passcode")
