@@ -122,10 +122,11 @@ func pushStateError(c *PushChallenge, now time.Time) error {
 
 // notMeReportable reports whether "I did not do this" may still be said of
 // a challenge that is no longer pending: any that ended without an approval
-// (PushApproved stays approved: its operation happened), unless it was
-// reported already.
+// (PushApproved stays approved: its operation happened; so does a sign-in
+// approved and then cancelled uncollected by a revocation, ApprovedAt),
+// unless it was reported already.
 func notMeReportable(c *PushChallenge) bool {
-	return c.State != PushApproved && c.Reason != PushReasonNotMe
+	return c.State != PushApproved && c.ApprovedAt.IsZero() && c.Reason != PushReasonNotMe
 }
 
 // pushedUser is challengedUser for a new push step-up or confirmation: the

@@ -374,7 +374,7 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 				return tx.UpdatePushChallenge(cur)
 			}
 		}
-		cur.State, cur.ResolvedAt = PushApproved, now
+		cur.State, cur.ResolvedAt, cur.ApprovedAt = PushApproved, now, now
 		if err := tx.UpdatePushChallenge(cur); err != nil {
 			return err
 		}

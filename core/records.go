@@ -308,6 +308,10 @@ type PushChallenge struct {
 	ExpiresAt  time.Time
 	ResolvedAt time.Time
 	Collected  bool // LOGIN: the token was collected
+	// ApprovedAt is when the phone approved it; it stays when a revocation
+	// later cancels an approved sign-in before its collection, so that the
+	// approval is not forgotten (notMeReportable).
+	ApprovedAt time.Time `json:",omitzero"`
 	// From is who asked for it (ClientOf the request that made it).
 	From Client `json:",omitzero"`
 }

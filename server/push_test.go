@@ -418,6 +418,30 @@ func TestPushNotMeAfterTheRequesterGaveUp(t *testing.T) {
 	require.NoError(t, err, "nothing ended")
 }
 
+// TestPushNotMeRefusedForAnApprovedSignIn: a biometric sign-in approved on
+// the phone and then cancelled uncollected by a revocation (here a password
+// change) was approved all the same: "I did not do this" on it is refused,
+// as on any approved challenge, and ends nothing.
+func TestPushNotMeRefusedForAnApprovedSignIn(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+	bl, err := e.ui.LoginViaBiometrics(ctx, "ada@acme.test")
+	require.NoError(t, err)
+	require.NoError(t, phone.approve(bl.ChallengeID, bl.Number))
+	_, _, err = e.login("ada@acme.test").UpdatePassword(ctx, bioPassword, bioPassword+"2")
+	require.NoError(t, err)
+	require.Equal(t, core.PushCancelled, e.pushRecord(bl.ChallengeID).State, "cancelled uncollected by the revocation")
+
+	l, err := e.ui.LoginWithPassword(ctx, "ada@acme.test", bioPassword+"2")
+	require.NoError(t, err)
+	phone.s = phone.signedIn(e.ui.Session(l.Token))
+	requireAPIError(t, phone.s.DeclinePush(ctx, bl.ChallengeID, client.DeclineNotMe), http.StatusConflict, core.CodeStateInvalid)
+	_, err = phone.s.Factors(ctx)
+	require.NoError(t, err, "nothing ended")
+	assert.NotContains(t, e.audit(), "security.push_not_me")
+}
+
 // TestPushStreamDelivery reads the event streams with a real HTTP client: the
 // device's stream gets the challenge and its outcome, the requester's stream
 // the outcome, both get heartbeats, and the raw stream is text/event-stream.

@@ -71,7 +71,7 @@ func Fill(t *testing.T, s core.Store) {
 			func() error { return tx.InsertPushChallenge(pushChallenge("900", "101", t0)) },
 			func() error {
 				c := pushChallenge("901", "102", t0)
-				c.State, c.Reason, c.ResolvedAt = core.PushPending, "", time.Time{}
+				c.State, c.Reason, c.ResolvedAt, c.ApprovedAt = core.PushPending, "", time.Time{}, time.Time{}
 				return tx.InsertPushChallenge(c)
 			},
 			func() error { return tx.PutWebAuthnRegistration(webAuthnRegistration("token-2", t0.Add(time.Hour))) },

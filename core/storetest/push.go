@@ -29,6 +29,7 @@ func pushChallenge(id, userID string, createdAt time.Time) *core.PushChallenge {
 		ExpiresAt:   createdAt.Add(5 * time.Minute),
 		ResolvedAt:  createdAt.Add(time.Minute),
 		Collected:   true,
+		ApprovedAt:  createdAt.Add(time.Minute),
 		From:        core.Client{IP: "203.0.113.7", Agent: "Deputy-Admin/1"},
 	}
 }
