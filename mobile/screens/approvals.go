@@ -220,10 +220,7 @@ func (s *ApprovalsScreen) show(ch *client.PushChallenge) {
 	s.Empty.Hide()
 	s.Result.Hide()
 	s.Kind.SetText(kindText(ch))
-	s.Summary.SetText(ch.Summary)
-	if ch.SummaryFromRequester {
-		s.Summary.SetText("“" + ch.Summary + "”")
-	}
+	s.Summary.SetText(summaryText(*ch))
 	s.From.SetText(fromText(ch, s.env.Clock.Now()))
 	for i, b := range s.Choices {
 		if i < len(ch.Choices) {
@@ -257,7 +254,7 @@ func (s *ApprovalsScreen) redrawOthers() {
 		if s.current != nil && ch.ID == s.current.ID {
 			continue
 		}
-		s.Others.Add(widget.NewButton("Also waiting: "+ch.Summary, func() { s.show(&ch) }))
+		s.Others.Add(widget.NewButton("Also waiting: "+summaryText(ch), func() { s.show(&ch) }))
 	}
 }
 
@@ -341,7 +338,7 @@ func (s *ApprovalsScreen) approve() {
 		if err != nil {
 			return fmt.Errorf("reading the challenge: %w", err)
 		}
-		req.Reason = "Approve: " + ch.Summary
+		req.Reason = "Approve: " + summaryText(ch)
 		as, err := s.auth.Assert(ctx, req)
 		if err != nil {
 			return err
@@ -353,7 +350,7 @@ func (s *ApprovalsScreen) approve() {
 			s.fail(ch, err, s.approve)
 			return
 		}
-		s.done(ch, Approved, "Approved: "+ch.Summary+".")
+		s.done(ch, Approved, "Approved: "+summaryText(ch)+".")
 	})
 }
 
@@ -385,7 +382,7 @@ func (s *ApprovalsScreen) decline(notMe bool) {
 			s.done(ch, NotMe, "Stopped. You have been signed out on every device and your admin has been alerted.")
 			return
 		}
-		s.done(ch, Declined, "Declined: "+ch.Summary+".")
+		s.done(ch, Declined, "Declined: "+summaryText(ch)+".")
 	})
 }
 
@@ -483,6 +480,16 @@ func kindText(ch *client.PushChallenge) string {
 	default:
 		return "Confirm it is you"
 	}
+}
+
+// summaryText is a challenge's summary as the companion names it anywhere
+// (the request on screen, the others waiting, the approval prompt, a
+// notification): a requester's own words quoted, as theirs.
+func summaryText(ch client.PushChallenge) string {
+	if ch.SummaryFromRequester {
+		return "“" + ch.Summary + "”"
+	}
+	return ch.Summary
 }
 
 // fromText says when and from where a challenge was asked for, as the server

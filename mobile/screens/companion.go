@@ -489,7 +489,7 @@ func (c *Companion) onEvent(ev client.PushEvent) {
 		}
 		c.drop(ev.Challenge.ID)
 		c.pending = append(c.pending, *ev.Challenge)
-		c.d.App.SendNotification(fyne.NewNotification("Approval requested", ev.Challenge.Summary))
+		c.d.App.SendNotification(fyne.NewNotification("Approval requested", summaryText(*ev.Challenge)))
 		c.pendingChanged(true)
 	case client.EventResolved:
 		if ev.Resolved == nil {

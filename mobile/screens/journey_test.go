@@ -189,7 +189,7 @@ func TestJourney(t *testing.T) {
 	test.Tap(approvals.Approve)
 	c.answerPasscode(appPasscode)
 	c.waitFor("approved", approvals.Result.Visible)
-	assert.Equal(t, "Approved: Create user alice@acme.test.", approvals.Result.Text)
+	assert.Equal(t, "Approved: “Create user alice@acme.test”.", approvals.Result.Text, "quoted in the result too")
 	st, err := grace.PushStatus(ctx, up.ID)
 	require.NoError(t, err)
 	assert.Equal(t, client.PushApproved, st.State)

@@ -637,3 +637,23 @@ func TestApprovalsScreenSaysWhatIsAsked(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestApprovalsScreenQuotesTheRequesterElsewhereToo: a requester's own words
+// are quoted wherever the screen names a request, not only in its detail:
+// "Also waiting: Pay 900 GBP to Mallory" would read like a payment.
+func TestApprovalsScreenQuotesTheRequesterElsewhereToo(t *testing.T) {
+	h := newHarness(t)
+	push := newFakePush(t, h.clock.Now)
+	auth, _ := newAuth(t, screens.NewPasscodeDialog(h.win, h.ui))
+	now := h.clock.Now()
+	first := client.PushChallenge{ID: "1", Kind: client.PushKindStepUp, Summary: "Create user alice@acme.test with role ADMIN",
+		Choices: []int{17, 42, 86}, CreatedAt: now, ExpiresAt: now.Add(5 * time.Minute)}
+	free := client.PushChallenge{ID: "2", Kind: client.PushKindStepUp, Summary: "Pay 900 GBP to Mallory", SummaryFromRequester: true,
+		Choices: []int{17, 42, 86}, CreatedAt: now, ExpiresAt: now.Add(5 * time.Minute)}
+	s := screens.NewApprovalsScreen(h.env(), screens.ApprovalsDeps{API: push, Auth: auth}, []client.PushChallenge{first, free}, screens.ApprovalsActions{
+		Answered: func(string, screens.Answer) {}, Back: noop, Expired: failExpired(t), Unlinked: func() { t.Error("unlinked") },
+	})
+	t.Cleanup(s.Close)
+	require.Len(t, s.Others.Objects, 1)
+	assert.Equal(t, "Also waiting: “Pay 900 GBP to Mallory”", s.Others.Objects[0].(*widget.Button).Text)
+}
