@@ -442,6 +442,33 @@ func TestPushNotMeRefusedForAnApprovedSignIn(t *testing.T) {
 	assert.NotContains(t, e.audit(), "security.push_not_me")
 }
 
+// TestPushNotMeOnAnEndedChallengeIsTheDevicesAlone: a report on a challenge
+// that ended unanswered is, like any answer, the linked device's alone. A
+// session without the device's secret (the requester, who withdrew it) gets
+// 403 DEVICE_SECRET_REQUIRED, and another user's phone gets 404, as for a
+// challenge that does not exist; nothing ends and nothing is recorded.
+func TestPushNotMeOnAnEndedChallengeIsTheDevicesAlone(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	e.enrolledRoot("ada@acme.test", "phone-1")
+	bobPhone := e.enrolledRoot("bob@acme.test", "phone-2")
+	intruder := e.login("ada@acme.test")
+	up, err := intruder.StepUpPush(ctx, "Pay 900 GBP to Mallory")
+	require.NoError(t, err)
+	require.NoError(t, intruder.DeclinePush(ctx, up.ID, client.DeclineCancelled))
+
+	requireAPIError(t, intruder.DeclinePush(ctx, up.ID, client.DeclineNotMe), http.StatusForbidden, core.CodeDeviceSecretRequired)
+	var missing *client.Error
+	require.ErrorAs(t, bobPhone.s.DeclinePush(ctx, "999999999", client.DeclineNotMe), &missing)
+	require.Equal(t, http.StatusNotFound, missing.Status)
+	requireAPIError(t, bobPhone.s.DeclinePush(ctx, up.ID, client.DeclineNotMe), missing.Status, missing.Code,
+		"another user's challenge reads as a missing one")
+	_, err = intruder.Factors(ctx)
+	require.NoError(t, err, "nothing ended")
+	assert.Equal(t, client.DeclineCancelled, e.pushRecord(up.ID).Reason)
+	assert.NotContains(t, e.audit(), "security.push_not_me")
+}
+
 // TestPushStreamDelivery reads the event streams with a real HTTP client: the
 // device's stream gets the challenge and its outcome, the requester's stream
 // the outcome, both get heartbeats, and the raw stream is text/event-stream.
