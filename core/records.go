@@ -553,6 +553,19 @@ type WebhookEndpoint struct {
 	// Fanned is the Seq of the last audit event of the programme whose
 	// webhook events the endpoint has been given (webhookfanout.go).
 	Fanned uint64
+	// Sending is a worker's claim on the audit events after Fanned, whose
+	// events it sends before writing their deliveries (webhookdirect.go);
+	// nil when no worker holds one.
+	Sending *WebhookSending `json:",omitempty"`
+}
+
+// WebhookSending is a worker's claim on an endpoint's audit events after
+// its Fanned, through Through: a lease until Until, so that a worker that
+// dies leaves them to the next; Claim tells one worker's from another's.
+type WebhookSending struct {
+	Through uint64
+	Until   time.Time
+	Claim   string
 }
 
 // WebhookSecret is one signing secret of an endpoint, sealed; Until is zero
@@ -566,7 +579,7 @@ type WebhookSecret struct {
 // WebhookEvent is one event of the outbox: written in the transaction of the
 // change that caused it, its body signed and sent as stored.
 type WebhookEvent struct {
-	ID          string // call-ref and webhook-id: unique, "evt_", the time in hex, then random
+	ID          string // call-ref and webhook-id: unique, "evt_", the time in hex, then a digest of its place in the audit log
 	ProgrammeID string
 	Type        string // a WebhookEventTypes name
 	Subject     string // the user it is about ("" for none): deliveries keep each subject's order

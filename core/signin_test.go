@@ -35,7 +35,8 @@ func (c *countingStore) Update(ctx context.Context, fn func(core.Tx) error) erro
 	return c.Store.Update(ctx, func(tx core.Tx) error { return fn(countingTx{tx, &c.writes}) })
 }
 
-// countingTx counts the writes of the records sign-in and password reset touch.
+// countingTx counts the writes of the records sign-in and password reset
+// touch, and of webhook deliveries.
 type countingTx struct {
 	core.Tx
 	writes *atomic.Int64
@@ -53,6 +54,14 @@ func (t countingTx) SetCounter(key string, n int, exp time.Time) error {
 func (t countingTx) IncrementCounter(key string, exp, now time.Time) (int, error) {
 	t.writes.Add(1)
 	return t.Tx.IncrementCounter(key, exp, now)
+}
+func (t countingTx) AppendWebhookDelivery(d *core.WebhookDelivery) error {
+	t.writes.Add(1)
+	return t.Tx.AppendWebhookDelivery(d)
+}
+func (t countingTx) UpdateWebhookDelivery(d *core.WebhookDelivery) error {
+	t.writes.Add(1)
+	return t.Tx.UpdateWebhookDelivery(d)
 }
 func (t countingTx) PutResetCode(c *core.ResetCode) error {
 	t.writes.Add(1)

@@ -105,12 +105,17 @@ const (
 
 // claimed is a queue a worker holds: its endpoint, its head (ds[0],
 // leased) and the deliveries behind it, with their signed requests, or why
-// its head cannot be signed.
+// its head cannot be signed. A direct chain (webhookdirect.go) is one of a
+// batch, the link-th, whose deliveries are not written yet: it carries
+// their events.
 type claimed struct {
 	endpoint   *WebhookEndpoint
 	ds         []*WebhookDelivery
 	reqs       []*WebhookRequest
 	unsignable error
+	batch      *directBatch
+	link       int
+	events     []*WebhookEvent
 }
 
 // sent is how a chain went: the outcome and duration of each attempt, in
@@ -267,8 +272,10 @@ func (s *Service) deliverRound(ctx context.Context, late *lateChains) (int, bool
 		}
 		finished := awaitChains(ended, len(cs), wait)
 		if waiting := unfinished(len(cs), finished); len(waiting) > 0 {
-			late.add(pick(cs, waiting))
-			late.wg.Go(func() { s.recordLate(ctx, late, cs, out, ended, len(waiting)) })
+			var held []int // ended, but of a direct batch with a chain still in flight
+			finished, held = splitBatches(cs, finished, waiting)
+			late.add(pick(cs, append(held, waiting...)))
+			late.wg.Go(func() { s.recordLate(ctx, late, cs, out, ended, waiting, held) })
 		}
 		for _, i := range finished {
 			n += len(out[i].results)
@@ -326,19 +333,56 @@ func pick[T any](xs []T, indexes []int) []T {
 	return picked
 }
 
-// recordLate records the outcome of n late chains of a round as they end,
-// reading their indexes from ended: those that ended together in one Update.
-func (s *Service) recordLate(ctx context.Context, late *lateChains, cs []claimed, out []sent, ended <-chan int, n int) {
-	for n > 0 {
+// splitBatches takes out of finished the chains of a direct batch with a
+// chain still waiting: a batch's deliveries are written together.
+func splitBatches(cs []claimed, finished, waiting []int) (whole, held []int) {
+	for _, i := range finished {
+		b := cs[i].batch
+		if b != nil && slices.ContainsFunc(waiting, func(j int) bool { return cs[j].batch == b }) {
+			held = append(held, i)
+		} else {
+			whole = append(whole, i)
+		}
+	}
+	return whole, held
+}
+
+// recordLate records the outcome of a round's late chains (waiting) as they
+// end, reading their indexes from ended: those that ended together in one
+// Update, and a direct batch's once all its chains have (held: those that
+// had already).
+func (s *Service) recordLate(ctx context.Context, late *lateChains, cs []claimed, out []sent, ended <-chan int, waiting, held []int) {
+	inFlight := map[*directBatch]int{}
+	for _, i := range waiting {
+		if b := cs[i].batch; b != nil {
+			inFlight[b]++
+		}
+	}
+	for n := len(waiting); n > 0; {
 		together := []int{<-ended}
 		for len(together) < n && len(ended) > 0 {
 			together = append(together, <-ended)
 		}
 		n -= len(together)
-		if err := s.recordWebhooks(context.WithoutCancel(ctx), pick(cs, together), pick(out, together)); err != nil {
+		var ready []int
+		for _, i := range together {
+			b := cs[i].batch
+			if b == nil {
+				ready = append(ready, i)
+				continue
+			}
+			held = append(held, i)
+			if inFlight[b]--; inFlight[b] == 0 {
+				ready = append(ready, slices.DeleteFunc(slices.Clone(held), func(j int) bool { return cs[j].batch != b })...)
+			}
+		}
+		if len(ready) == 0 {
+			continue
+		}
+		if err := s.recordWebhooks(context.WithoutCancel(ctx), pick(cs, ready), pick(out, ready)); err != nil {
 			s.log.Error("webhook delivery", "err", err)
 		}
-		late.done(pick(cs, together))
+		late.done(pick(cs, ready))
 	}
 }
 
@@ -393,7 +437,7 @@ func (s *Service) webhooksDue(ctx context.Context) (bool, error) {
 // startRound runs a delivery round's Update: for each programme behind, it
 // fans out a batch of the audit log's new entries, and then, when claim is
 // set, it claims the queues whose head is due (claimWebhooks), in the same
-// commit. A programme whose batch fails is left out of the round and its
+// commit, and returns them with the chains to send direct (webhookdirect.go). A programme whose batch fails is left out of the round and its
 // error logged, so that it holds back only itself. full reports a full
 // fan-out batch: more audit events wait. When nothing is behind or due, the
 // round commits nothing.
@@ -402,7 +446,7 @@ func (s *Service) startRound(ctx context.Context, claim bool, late *lateChains) 
 	var due bool
 	err = s.store.View(ctx, func(tx ReadTx) error {
 		var err error
-		if behind, err = webhooksBehind(tx); err != nil || !claim {
+		if behind, err = webhooksBehind(tx, s.clock.Now()); err != nil || !claim {
 			return err
 		}
 		ds, err := tx.DueWebhookDeliveries(s.clock.Now(), 1, 1, nil)
@@ -413,8 +457,12 @@ func (s *Service) startRound(ctx context.Context, claim bool, late *lateChains) 
 		failed := -1
 		err = s.store.Update(ctx, func(tx Tx) error {
 			cs, full, failed = cs[:0], false, -1
+			var direct *directRound
+			if claim {
+				direct = newDirectRound(late)
+			}
 			for i, p := range behind {
-				n, err := s.fanOutBatch(tx, p)
+				n, err := s.fanOutBatch(tx, p, direct)
 				if err != nil {
 					failed = i
 					return fmt.Errorf("fan out webhooks of programme %s: %w", p, err)
@@ -426,6 +474,7 @@ func (s *Service) startRound(ctx context.Context, claim bool, late *lateChains) 
 			}
 			var err error
 			cs, err = s.claimWebhooks(tx, late)
+			cs = append(cs, direct.chains...)
 			return err
 		})
 		if err == nil || failed < 0 || ctx.Err() != nil {
@@ -533,14 +582,27 @@ func (s *Service) signChain(tx ReadTx, c *claimed, now, sent time.Time) error {
 	if err != nil {
 		return c.cut(0, err)
 	}
-	for i, d := range c.ds {
-		req, err := webhookRequest(tx, c.endpoint, k, d, sent)
+	for i := range c.ds {
+		ev, err := c.event(tx, i)
 		if err != nil {
 			return c.cut(i, err)
 		}
-		c.reqs = append(c.reqs, req)
+		c.reqs = append(c.reqs, webhookRequest(c.endpoint, k, ev, sent))
 	}
 	return nil
+}
+
+// event returns the event of the chain's i-th delivery: carried by a direct
+// chain, read from the store for a claimed one.
+func (c *claimed) event(tx ReadTx, i int) (*WebhookEvent, error) {
+	if c.events != nil {
+		return c.events[i], nil
+	}
+	ev, err := tx.WebhookEvent(c.ds[i].EventID)
+	if errors.Is(err, ErrRecordNotFound) {
+		return nil, cannotSign(err)
+	}
+	return ev, err
 }
 
 // cut ends the chain before its i-th delivery when err is errUnsignable:
@@ -636,21 +698,14 @@ func (s *Service) endpointKeys(tx ReadTx, e *WebhookEndpoint, now time.Time) (we
 	return k, nil
 }
 
-// webhookRequest signs a delivery's event to e with k for its attempt sent at sent.
-func webhookRequest(tx ReadTx, e *WebhookEndpoint, k webhookKeys, d *WebhookDelivery, sent time.Time) (*WebhookRequest, error) {
-	ev, err := tx.WebhookEvent(d.EventID)
-	if errors.Is(err, ErrRecordNotFound) {
-		return nil, cannotSign(err)
-	}
-	if err != nil {
-		return nil, err
-	}
+// webhookRequest signs an event to e with k for its attempt sent at sent.
+func webhookRequest(e *WebhookEndpoint, k webhookKeys, ev *WebhookEvent, sent time.Time) *WebhookRequest {
 	return &WebhookRequest{
 		URL:          strings.TrimSuffix(e.URL, "/") + webhookEventPath(ev.Type),
 		Header:       SignWebhook(ev.ID, ev.Body, sent, k.apiKey, k.secrets),
 		Body:         ev.Body,
 		AllowPrivate: e.AllowPrivate,
-	}, nil
+	}
 }
 
 // SignWebhook returns the headers that sign a webhook body sent at t:
@@ -694,10 +749,22 @@ func macBase64(key []byte, parts ...string) string {
 // order, in one Update, and gives back the lease of a chain that never
 // started. A chain whose head's lease another worker has taken over since
 // (its Attempts moved on) is not recorded: that worker's attempts count.
+// The chains of a direct batch, all of them, are written as the batch
+// (recordDirect).
 func (s *Service) recordWebhooks(ctx context.Context, cs []claimed, out []sent) error {
 	err := s.store.Update(ctx, func(tx Tx) error {
 		now := s.clock.Now()
+		var batches []*directBatch
+		chains, outs := map[*directBatch][]claimed{}, map[*directBatch][]sent{}
 		for i, c := range cs {
+			if b := c.batch; b != nil {
+				if chains[b] == nil {
+					batches = append(batches, b)
+					chains[b], outs[b] = make([]claimed, b.chains), make([]sent, b.chains)
+				}
+				chains[b][c.link], outs[b][c.link] = c, out[i]
+				continue
+			}
 			if len(out[i].results) == 0 {
 				if err := s.giveBack(tx, c, now); err != nil {
 					return err
@@ -723,6 +790,11 @@ func (s *Service) recordWebhooks(ctx context.Context, cs []claimed, out []sent) 
 				if err := s.recordAttempt(tx, d, r, out[i].durations[j], now, j+1 < len(out[i].results)); err != nil {
 					return err
 				}
+			}
+		}
+		for _, b := range batches {
+			if err := s.recordDirect(tx, b, chains[b], outs[b], now); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -757,12 +829,33 @@ func (s *Service) giveBack(tx Tx, c claimed, now time.Time) error {
 	return tx.UpdateWebhookDelivery(d)
 }
 
-// recordAttempt applies one attempt's outcome: delivered on 2xx; a 410
-// disables the endpoint; otherwise a retry on the schedule, or after the
-// receiver's Retry-After when it is later, until the schedule runs out.
-// chained says the caller records the queue's next delivery in this
-// Update, so that a delivered one need not make it due first.
+// recordAttempt writes one attempt's outcome (applyAttempt), disabling the
+// endpoint on a 410, and makes the queue's next delivery due when d has
+// ended, unless chained: the caller records that one in this Update, so
+// that a delivered one need not make it due first.
 func (s *Service) recordAttempt(tx Tx, d *WebhookDelivery, r WebhookResult, took time.Duration, now time.Time, chained bool) error {
+	if s.applyAttempt(d, r, took, now) {
+		if err := s.disableWebhook(tx, d.EndpointID, receiverGone); err != nil {
+			return err
+		}
+	}
+	if err := tx.UpdateWebhookDelivery(d); err != nil {
+		return err
+	}
+	if d.State == DeliveryPending || (d.State == DeliveryDelivered && chained) {
+		return nil
+	}
+	return queueNext(tx, d.EndpointID, d.Subject, now)
+}
+
+// receiverGone is why a 410 disables an endpoint.
+const receiverGone = "the receiver answered 410 Gone"
+
+// applyAttempt applies one attempt's outcome to d, its log included:
+// delivered on 2xx; failed on a 410, reporting gone (the endpoint is to be
+// disabled); otherwise a retry on the schedule, or after the receiver's
+// Retry-After when it is later, until the schedule runs out.
+func (s *Service) applyAttempt(d *WebhookDelivery, r WebhookResult, took time.Duration, now time.Time) (gone bool) {
 	a := WebhookAttempt{At: now, Status: r.Status, Duration: took}
 	if r.Err != nil {
 		a.Error = r.Err.Error()
@@ -770,25 +863,22 @@ func (s *Service) recordAttempt(tx Tx, d *WebhookDelivery, r WebhookResult, took
 	logAttempt(d, a)
 	d.LastStatus, d.UnsignableSince = r.Status, time.Time{}
 	switch {
-	case delivered(r) && chained:
-		return endDelivery(tx, d, DeliveryDelivered, now)
 	case delivered(r):
-		return s.finishDelivery(tx, d, DeliveryDelivered, now)
-	case r.Status == 410:
-		if err := s.disableWebhook(tx, d.EndpointID, "the receiver answered 410 Gone"); err != nil {
-			return err
-		}
-		return s.finishDelivery(tx, d, DeliveryFailed, now)
+		d.end(DeliveryDelivered, now)
+	case r.Status == http.StatusGone:
+		d.end(DeliveryFailed, now)
+		return true
 	case d.Attempts > len(WebhookRetrySchedule):
 		s.log.Warn("webhook delivery given up", "endpoint", d.EndpointID, "event", d.EventID, "attempts", d.Attempts)
-		return s.finishDelivery(tx, d, DeliveryFailed, now)
+		d.end(DeliveryFailed, now)
+	default:
+		wait := jitter(WebhookRetrySchedule[d.Attempts-1])
+		if r.RetryAfter > wait {
+			wait = min(r.RetryAfter, maxRetryAfter)
+		}
+		d.NextAt = now.Add(wait)
 	}
-	wait := jitter(WebhookRetrySchedule[d.Attempts-1])
-	if r.RetryAfter > wait {
-		wait = min(r.RetryAfter, maxRetryAfter)
-	}
-	d.NextAt = now.Add(wait)
-	return tx.UpdateWebhookDelivery(d)
+	return false
 }
 
 // logAttempt adds a to d's log, which keeps the last webhookLogSize.
@@ -808,16 +898,16 @@ func jitter(d time.Duration) time.Duration {
 // finishDelivery ends a delivery (delivered or failed) and makes the next
 // one of its queue due.
 func (s *Service) finishDelivery(tx Tx, d *WebhookDelivery, state WebhookDeliveryState, now time.Time) error {
-	if err := endDelivery(tx, d, state, now); err != nil {
+	d.end(state, now)
+	if err := tx.UpdateWebhookDelivery(d); err != nil {
 		return err
 	}
 	return queueNext(tx, d.EndpointID, d.Subject, now)
 }
 
-// endDelivery ends a delivery, leaving its queue's next as it is.
-func endDelivery(tx Tx, d *WebhookDelivery, state WebhookDeliveryState, now time.Time) error {
+// end ends d (delivered or failed) at now.
+func (d *WebhookDelivery) end(state WebhookDeliveryState, now time.Time) {
 	d.State, d.NextAt, d.DoneAt = state, time.Time{}, now
-	return tx.UpdateWebhookDelivery(d)
 }
 
 // queueNext makes the first pending delivery of a queue due, unless it is.
@@ -841,9 +931,14 @@ func (s *Service) disableWebhook(tx Tx, id, reason string) error {
 	if err != nil {
 		return err
 	}
-	e.Disabled, e.DisabledReason = true, reason
-	s.log.Warn("webhook endpoint disabled", "endpoint", id, "reason", reason)
+	s.disable(e, reason)
 	return tx.PutWebhookEndpoint(e)
+}
+
+// disable stops deliveries to e, saying why; the caller writes e.
+func (s *Service) disable(e *WebhookEndpoint, reason string) {
+	e.Disabled, e.DisabledReason = true, reason
+	s.log.Warn("webhook endpoint disabled", "endpoint", e.ID, "reason", reason)
 }
 
 // RunWebhookDelivery delivers webhooks until ctx ends: a round every tick,

@@ -253,6 +253,7 @@ func (eventlessTx) WebhookEvent(string) (*core.WebhookEvent, error) { return nil
 func TestWebhookSigningStoreErrorEndsRound(t *testing.T) {
 	e := newHookEnv(t)
 	createUsers(t, e, 3)
+	require.NoError(t, e.svc.FanOutWebhooks(e.ctx)) // queued: a round reads their events to sign them
 	_, err := e.workerOn(eventlessStore{e.store}, nil).DeliverWebhooks(e.ctx)
 	require.ErrorIs(t, err, errStoreDown)
 	assert.NotContains(t, e.logs.String(), "webhook", "nothing logged per chain")

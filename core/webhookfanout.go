@@ -2,8 +2,12 @@ package core
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Fan-out: the audit log is the webhooks' outbox. A change writes only its
@@ -15,15 +19,17 @@ import (
 // rolled back (its audit event rolled back with it), events stay in the
 // order of the log, and a change pays nothing for the webhooks. A delivery
 // round fans out in the Update that claims deliveries (startRound), so that
-// a round costs the store one commit fewer.
+// a round costs the store one commit fewer, and sends what it can at once,
+// writing each delivery only when it has ended (webhookdirect.go).
 
 // webhookFanOutBatch is how many audit events of a programme one delivery
 // round's Update (startRound) fans out.
 const webhookFanOutBatch = 500
 
 // webhooksBehind returns the programmes with an endpoint that has not
-// considered every audit event.
-func webhooksBehind(tx ReadTx) ([]string, error) {
+// considered every audit event, and is not claimed by a worker sending them
+// at now (webhookdirect.go).
+func webhooksBehind(tx ReadTx, now time.Time) ([]string, error) {
 	var behind []string
 	ps, err := tx.Programmes()
 	if err != nil {
@@ -41,7 +47,7 @@ func webhooksBehind(tx ReadTx) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if slices.ContainsFunc(eps, func(e *WebhookEndpoint) bool { return int64(e.Fanned) < size }) {
+		if slices.ContainsFunc(eps, func(e *WebhookEndpoint) bool { return int64(e.Fanned) < size && !e.sending(now) }) {
 			behind = append(behind, p.ID)
 		}
 	}
@@ -50,12 +56,21 @@ func webhooksBehind(tx ReadTx) ([]string, error) {
 
 // fanOutBatch queues the webhook events of the next batch of a programme's
 // audit events that some endpoint has not considered, and returns how many
-// audit events it read. Replicas may run it at once: their transactions
-// conflict on the cursors, and the store's retry finds the work done.
-func (s *Service) fanOutBatch(tx Tx, programmeID string) (int, error) {
+// audit events it read. With direct (a delivery round), the events of each
+// endpoint it takes go to the round to be sent before their deliveries are
+// written, and the endpoint is claimed until they are; an endpoint claimed
+// by a worker is left to it. Replicas may run it at once: their
+// transactions conflict on the endpoints, and the store's retry finds the
+// work done or claimed.
+func (s *Service) fanOutBatch(tx Tx, programmeID string, direct *directRound) (int, error) {
+	now := s.clock.Now()
 	eps, err := tx.WebhookEndpoints(programmeID)
-	if err != nil || len(eps) == 0 {
+	if err != nil {
 		return 0, err
+	}
+	eps = slices.DeleteFunc(eps, func(e *WebhookEndpoint) bool { return e.sending(now) })
+	if len(eps) == 0 {
+		return 0, nil
 	}
 	from := slices.MinFunc(eps, func(a, b *WebhookEndpoint) int { return cmp.Compare(a.Fanned, b.Fanned) }).Fanned
 	as, err := tx.AuditEvents(programmeID, from, webhookFanOutBatch)
@@ -68,27 +83,37 @@ func (s *Service) fanOutBatch(tx Tx, programmeID string) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("audit event %d: %w", a.Seq, err)
 		}
-		for _, ev := range evs {
-			if err := s.queueEvent(tx, a, ev, eps, queued); err != nil {
+		for i, ev := range evs {
+			if err := s.queueEvent(tx, a, i, ev, eps, queued, direct); err != nil {
 				return 0, err
 			}
 		}
 	}
 	last := as[len(as)-1].Seq
 	for _, e := range eps {
-		if e.Fanned < last {
-			e.Fanned = last
-			if err := tx.PutWebhookEndpoint(e); err != nil {
-				return 0, err
-			}
+		if e.Fanned >= last {
+			continue
+		}
+		b, err := direct.claim(tx, e.ID)
+		if err != nil {
+			return 0, err
+		}
+		if b != nil {
+			e.Sending = &WebhookSending{Through: last, Until: now.Add(WebhookLease), Claim: b.claim}
+		} else {
+			e.Fanned, e.Sending = last, nil
+		}
+		if err := tx.PutWebhookEndpoint(e); err != nil {
+			return 0, err
 		}
 	}
 	return len(as), nil
 }
 
-// queueEvent writes a webhook event of audit event a and queues a delivery
-// of it to each endpoint that has not considered a and wants it.
-func (s *Service) queueEvent(tx Tx, a *AuditEvent, ev outEvent, eps []*WebhookEndpoint, queued map[string]bool) error {
+// queueEvent writes the i-th webhook event of audit event a and queues a
+// delivery of it to each endpoint that has not considered a and wants it,
+// or hands it to direct for the endpoints it takes.
+func (s *Service) queueEvent(tx Tx, a *AuditEvent, i int, ev outEvent, eps []*WebhookEndpoint, queued map[string]bool, direct *directRound) error {
 	var targets []*WebhookEndpoint
 	for _, e := range eps {
 		if e.Fanned < a.Seq && e.wants(ev.Type) {
@@ -98,25 +123,48 @@ func (s *Service) queueEvent(tx Tx, a *AuditEvent, ev outEvent, eps []*WebhookEn
 	if len(targets) == 0 {
 		return nil
 	}
-	// The time first: ids sort by creation, so the store appends each event
-	// at the end of its index instead of rewriting pages all over it.
-	id, err := randomToken(fmt.Sprintf("evt_%016x", a.At.UnixNano()))
+	stored, err := storeEvent(tx, a, i, ev)
 	if err != nil {
-		return err
-	}
-	body, err := jsonBody(ev.Body)
-	if err != nil {
-		return err
-	}
-	if err := tx.InsertWebhookEvent(&WebhookEvent{ID: id, ProgrammeID: a.ProgrammeID, Type: ev.Type, Subject: ev.Subject, Body: body, At: a.At}); err != nil {
 		return err
 	}
 	for _, e := range targets {
+		if direct.takes(e) {
+			if err := direct.add(tx, e, stored, a.At); err != nil {
+				return err
+			}
+			continue
+		}
 		queue := e.ID + "\x00" + ev.Subject
-		if err := s.queueDelivery(tx, e.ID, a.ProgrammeID, id, ev.Subject, a.At, queued[queue]); err != nil {
+		if err := s.queueDelivery(tx, e.ID, a.ProgrammeID, stored.ID, ev.Subject, a.At, queued[queue]); err != nil {
 			return err
 		}
 		queued[queue] = true
 	}
 	return nil
+}
+
+// storeEvent writes the i-th webhook event of audit event a, or returns the
+// one written before: a fan-out made again, after a worker died holding a
+// claim, finds the events it wrote by their ids, which depend only on the
+// events' place in the log, so that their receivers see the same ids again.
+func storeEvent(tx Tx, a *AuditEvent, i int, ev outEvent) (*WebhookEvent, error) {
+	body, err := jsonBody(ev.Body)
+	if err != nil {
+		return nil, err
+	}
+	w := &WebhookEvent{ID: webhookEventID(a, i), ProgrammeID: a.ProgrammeID, Type: ev.Type, Subject: ev.Subject, Body: body, At: a.At}
+	err = tx.InsertWebhookEvent(w)
+	if errors.Is(err, ErrDuplicate) {
+		return tx.WebhookEvent(w.ID)
+	}
+	return w, err
+}
+
+// webhookEventID is the id of the i-th webhook event of audit event a: the
+// time first, so that the store appends each event at the end of its index
+// instead of rewriting pages all over it, then a digest of the programme,
+// a's place in its log and i.
+func webhookEventID(a *AuditEvent, i int) string {
+	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%d", a.ProgrammeID, a.Seq, i))
+	return fmt.Sprintf("evt_%016x", a.At.UnixNano()) + base64.RawURLEncoding.EncodeToString(h[:])
 }

@@ -43,6 +43,7 @@ func BenchmarkWebhookWriteOverhead(b *testing.B) {
 			}
 			sides := map[bool]*side{}
 			var received *atomic.Int64
+			var stopWorker func()
 			queued := 0 // deliveries before the rounds, to both endpoints
 			for _, hooked := range []bool{false, true} {
 				e := newHookEnv(b)
@@ -51,7 +52,7 @@ func BenchmarkWebhookWriteOverhead(b *testing.B) {
 					require.NoError(b, e.svc.RemoveWebhook(e.ctx, e.prog.ID, e.hook.Webhook.ID))
 				} else {
 					second = e.addHook(e.rcv.srv.URL + "/second").Webhook.ID
-					received = runWorker(b, e)
+					received, stopWorker = runWorker(b, e)
 				}
 				root := e.steppedUpRoot(e.prog, "root@acme.test")
 				var users []string
@@ -70,7 +71,8 @@ func BenchmarkWebhookWriteOverhead(b *testing.B) {
 					}
 				}}
 				s.check = func() {
-					if hooked { // every update queued for both endpoints
+					if hooked { // every update queued for both endpoints, once the worker has written what it sent
+						stopWorker()
 						require.Equal(b, queued+2*int(s.updates), countDeliveries(b, e, e.hook.Webhook.ID)+countDeliveries(b, e, second))
 					}
 				}
@@ -170,20 +172,21 @@ func BenchmarkWebhookDelivery(b *testing.B) {
 }
 
 // runWorker delivers e's webhooks to its receiver from another service on
-// its store until the benchmark ends, as `deputy serve` does (a one-second
-// tick), and counts the requests the receiver gets.
-func runWorker(b *testing.B, e *hookEnv) *atomic.Int64 {
-	var received atomic.Int64
+// its store until the benchmark ends or stop is called, as `deputy serve`
+// does (a one-second tick), and counts the requests the receiver gets.
+func runWorker(b *testing.B, e *hookEnv) (received *atomic.Int64, stop func()) {
+	received = new(atomic.Int64)
 	e.rcv.respond(func(w http.ResponseWriter, _ *http.Request) {
 		received.Add(1)
 		w.Header().Set("X-Test-Dropped", "1") // keep no copies
 		w.WriteHeader(http.StatusNoContent)
 	})
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); e.worker(nil).RunWebhookDelivery(ctx, time.Second) }()
-	b.Cleanup(func() { stop(); <-done })
-	return &received
+	stop = func() { cancel(); <-done }
+	b.Cleanup(stop)
+	return received, stop
 }
 
 // countDeliveries counts the deliveries to an endpoint, after a last fan-out.

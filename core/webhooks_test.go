@@ -664,28 +664,43 @@ func TestWebhookRolledBackChangeSendsNothing(t *testing.T) {
 
 // TestWebhookLeaseExpiryResends: a worker that dies mid-delivery (here: hangs
 // in Send) leaves the delivery to another once its lease ends; the event is
-// sent again, and the first worker's late outcome is ignored.
+// sent again, with the same id, and the first worker's late outcome is
+// ignored. Both leases: a direct batch's claim on its endpoint (a new
+// event), and a queued delivery's own (one fanned out before).
 func TestWebhookLeaseExpiryResends(t *testing.T) {
-	e := newHookEnv(t)
-	e.root(e.prog, "ada@example.com")
-	e.login(e.prog, "ada@example.com")
-	stuck := &blockingSender{entered: make(chan struct{}), release: make(chan struct{})}
-	done := make(chan error)
-	go func() {
-		_, err := e.worker(stuck).DeliverWebhooks(e.ctx)
-		done <- err
-	}()
-	<-stuck.entered
-	w := e.worker(nil)
-	assert.Zero(t, drain(t, w), "leased: another worker does not take it")
-	e.clock.Advance(core.WebhookLease)
-	assert.Equal(t, 1, drain(t, w), "the lease ended: sent again")
-	close(stuck.release)
-	require.NoError(t, <-done)
-	d := e.deliveries(e.hook.Webhook.ID)[0]
-	assert.Equal(t, core.DeliveryDelivered, d.State, "the dead worker's failure is not recorded over the delivery")
-	assert.Equal(t, 2, d.Attempts)
-	assert.Len(t, e.rcv.all(), 1)
+	for _, queued := range []bool{false, true} {
+		t.Run(fmt.Sprintf("queued=%v", queued), func(t *testing.T) {
+			e := newHookEnv(t)
+			e.root(e.prog, "ada@example.com")
+			e.login(e.prog, "ada@example.com")
+			if queued {
+				require.NoError(t, e.svc.FanOutWebhooks(e.ctx))
+			}
+			stuck := &blockingSender{entered: make(chan struct{}), release: make(chan struct{})}
+			done := make(chan error)
+			go func() {
+				_, err := e.worker(stuck).DeliverWebhooks(e.ctx)
+				done <- err
+			}()
+			<-stuck.entered
+			w := e.worker(nil)
+			assert.Zero(t, drain(t, w), "leased: another worker does not take it")
+			e.clock.Advance(core.WebhookLease)
+			assert.Equal(t, 1, drain(t, w), "the lease ended: sent again")
+			close(stuck.release)
+			require.NoError(t, <-done)
+			ds := e.deliveries(e.hook.Webhook.ID)
+			require.Len(t, ds, 1, "one delivery, written once")
+			assert.Equal(t, core.DeliveryDelivered, ds[0].State, "the dead worker's failure is not recorded over the delivery")
+			if queued {
+				assert.Equal(t, 2, ds[0].Attempts, "the dead worker's claim counts as an attempt")
+			} else {
+				assert.Equal(t, 1, ds[0].Attempts, "the dead worker wrote nothing")
+			}
+			require.Len(t, e.rcv.all(), 1)
+			assert.Equal(t, ds[0].EventID, e.rcv.all()[0].Header.Get("webhook-id"))
+		})
+	}
 }
 
 // blockingSender stands for a worker killed mid-request: it never reaches

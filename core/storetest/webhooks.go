@@ -16,6 +16,7 @@ func webhookEndpoint(programmeID, id string) *core.WebhookEndpoint {
 		ID: id, ProgrammeID: programmeID, URL: "https://hooks.example/" + id, Events: []string{"login"},
 		Secrets:      []core.WebhookSecret{{Sealed: []byte("new"), CreatedAt: t0}, {Sealed: []byte("old"), Until: t0.Add(time.Hour), CreatedAt: t0}},
 		AllowPrivate: true, Disabled: true, DisabledReason: "410", CreatedAt: t0, Fanned: 42,
+		Sending: &core.WebhookSending{Through: 50, Until: t0.Add(time.Minute), Claim: "c1"},
 	}
 }
 

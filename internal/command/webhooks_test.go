@@ -27,6 +27,7 @@ type hookReceiver struct {
 	refs     []string
 	bad      int
 	hang     bool
+	held     int // requests it hung on
 }
 
 func newHookReceiver(t *testing.T) *hookReceiver {
@@ -37,6 +38,9 @@ func newHookReceiver(t *testing.T) *hookReceiver {
 		hang, v := r.hang, r.verifier
 		r.mu.Unlock()
 		if hang {
+			r.mu.Lock()
+			r.held++
+			r.mu.Unlock()
 			<-req.Context().Done()
 			return
 		}
@@ -154,9 +158,10 @@ func TestWebhookSurvivesServerStop(t *testing.T) {
 	status, body := s.call(t, "POST", "/multi/login_with_password", p["apiKey"], "", map[string]any{"email": "ada@acme.test", "password": map[string]string{"value": "Sup3r-Secret"}})
 	require.Equal(t, http.StatusOK, status, "%s", body)
 	require.Eventually(t, func() bool {
-		out, err := run(t, 30*time.Second, "programme", "webhooks", "deliveries", "--db", db, "--id", p["id"], "--webhook", webhookID(t, db, p["id"]), "--json")
-		return err == nil && strings.Contains(out, `"attempts":1`)
-	}, 10*time.Second, 50*time.Millisecond)
+		rcv.mu.Lock()
+		defer rcv.mu.Unlock()
+		return rcv.held > 0
+	}, 10*time.Second, 20*time.Millisecond, "the delivery in flight")
 	s.stop()
 
 	rcv.set(func(r *hookReceiver) {

@@ -1,0 +1,178 @@
+package core
+
+import (
+	"errors"
+	"slices"
+	"time"
+)
+
+// Direct delivery: a round sends the webhook events of new audit events
+// before it writes their deliveries, and then writes each delivery once, as
+// it ended: delivered, or pending, to be tried again on the schedule with
+// the events of its subject behind it. Queueing each delivery, claiming it
+// and then recording its outcome wrote it three times, on the store's
+// single writer that the changes themselves wait for.
+//
+// What keeps it durable is a claim on the endpoint (WebhookEndpoint.Sending,
+// a lease), written with the events in the round's first Update: the
+// endpoint's cursor (Fanned) moves past the batch only in the Update that
+// writes its deliveries. So a worker that dies mid-round leaves the batch to
+// the next once the lease ends, which sends it again (at least once, with
+// the same event ids: storeEvent); and a worker whose lease another took
+// over writes nothing. Only an empty queue goes direct: an event whose
+// subject has a delivery pending at the endpoint waits behind it, so each
+// user's events still arrive in order.
+
+// directRound is what one delivery round sends straight from the log: a
+// batch per endpoint it takes, and their chains, one per subject.
+type directRound struct {
+	busy    []string // endpoints with a late chain: theirs are queued
+	batches map[string]*directBatch
+	chains  []claimed
+	queues  map[string]int // endpoint and subject: its chain in chains, or -1 when queued
+}
+
+// directBatch is one endpoint's part of a round: the deliveries of its
+// events in the log's order, each in a chain of the round (link, its
+// number in the batch, and place, its place in it) or queued (link -1).
+type directBatch struct {
+	endpointID string
+	claim      string
+	items      []directItem
+	chains     int
+}
+
+type directItem struct {
+	event       *WebhookEvent
+	link, place int
+}
+
+// sending reports whether a worker holds a claim on e's events at now.
+func (e *WebhookEndpoint) sending(now time.Time) bool {
+	return e.Sending != nil && now.Before(e.Sending.Until)
+}
+
+func newDirectRound(late *lateChains) *directRound {
+	return &directRound{busy: late.busy(), batches: map[string]*directBatch{}, queues: map[string]int{}}
+}
+
+// takes reports whether the round sends e's events itself (never without a round).
+func (r *directRound) takes(e *WebhookEndpoint) bool {
+	return r != nil && !e.Disabled && !slices.Contains(r.busy, e.ID)
+}
+
+// claim returns the endpoint's batch in the round, for the caller to
+// claim the endpoint with, or nil. A batch with nothing to send, every
+// subject of it having deliveries pending, is queued at once instead.
+func (r *directRound) claim(tx Tx, endpointID string) (*directBatch, error) {
+	if r == nil || r.batches[endpointID] == nil {
+		return nil, nil
+	}
+	b := r.batches[endpointID]
+	if b.chains > 0 {
+		return b, nil
+	}
+	delete(r.batches, endpointID)
+	for _, it := range b.items {
+		ev := it.event
+		if err := tx.AppendWebhookDelivery(&WebhookDelivery{ProgrammeID: ev.ProgrammeID, EndpointID: endpointID, EventID: ev.ID,
+			Subject: ev.Subject, State: DeliveryPending, CreatedAt: ev.At}); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// add gives the round a delivery of ev to e: in the chain of its subject
+// when that queue has nothing pending, else queued behind what it has.
+func (r *directRound) add(tx ReadTx, e *WebhookEndpoint, ev *WebhookEvent, at time.Time) error {
+	b := r.batches[e.ID]
+	if b == nil {
+		claim, err := randomToken("")
+		if err != nil {
+			return err
+		}
+		b = &directBatch{endpointID: e.ID, claim: claim}
+		r.batches[e.ID] = b
+	}
+	key := e.ID + "\x00" + ev.Subject
+	chain, seen := r.queues[key]
+	if !seen {
+		pending, err := tx.WebhookQueue(e.ID, ev.Subject, 1)
+		if err != nil {
+			return err
+		}
+		chain = -1
+		if len(pending) == 0 {
+			chain = len(r.chains)
+			r.chains = append(r.chains, claimed{endpoint: e, batch: b, link: b.chains})
+			b.chains++
+		}
+		r.queues[key] = chain
+	}
+	item := directItem{event: ev, link: -1}
+	if chain >= 0 {
+		c := &r.chains[chain]
+		item.link, item.place = c.link, len(c.ds)
+		c.ds = append(c.ds, &WebhookDelivery{ProgrammeID: ev.ProgrammeID, EndpointID: e.ID, EventID: ev.ID,
+			Subject: ev.Subject, State: DeliveryPending, CreatedAt: at})
+		c.events = append(c.events, ev)
+	}
+	b.items = append(b.items, item)
+	return nil
+}
+
+// recordDirect writes the deliveries of a direct batch, given its chains
+// and how each went (by link), and moves the endpoint's cursor past the
+// batch, unless the endpoint is gone or its claim is no longer the batch's.
+func (s *Service) recordDirect(tx Tx, b *directBatch, cs []claimed, out []sent, now time.Time) error {
+	e, err := tx.WebhookEndpoint(b.endpointID)
+	if errors.Is(err, ErrRecordNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if e.Sending == nil || e.Sending.Claim != b.claim {
+		return nil // the lease ended and another worker took the batch over: its deliveries count
+	}
+	pending := map[string]bool{} // subjects whose queue is known not to be empty
+	for _, it := range b.items {
+		ev := it.event
+		d := &WebhookDelivery{ProgrammeID: ev.ProgrammeID, EndpointID: e.ID, EventID: ev.ID, Subject: ev.Subject,
+			State: DeliveryPending, CreatedAt: ev.At}
+		if it.link >= 0 {
+			o := out[it.link]
+			switch {
+			case it.place < len(o.results):
+				d.Attempts = 1
+				if s.applyAttempt(d, o.results[it.place], o.durations[it.place], now) {
+					s.disable(e, receiverGone)
+				}
+			case it.place == 0: // its chain never started: given back, as a claim is
+				d.NextAt = now.Add(jitter(WebhookRetrySchedule[0]))
+				if u := cs[it.link].unsignable; u != nil {
+					d.UnsignableSince = now
+					s.log.Error("webhook delivery cannot be signed", "endpoint", e.ID, "event", ev.ID, "err", u)
+				}
+			}
+		}
+		if d.State == DeliveryPending {
+			if d.NextAt.IsZero() && !pending[d.Subject] { // the head of its queue, unless it has one
+				head, err := tx.WebhookQueue(e.ID, d.Subject, 1)
+				if err != nil {
+					return err
+				}
+				if len(head) == 0 {
+					d.NextAt = now
+				}
+			}
+			pending[d.Subject] = true
+		}
+		if err := tx.AppendWebhookDelivery(d); err != nil {
+			return err
+		}
+	}
+	e.Fanned, e.Sending = e.Sending.Through, nil
+	return tx.PutWebhookEndpoint(e)
+}
