@@ -93,4 +93,3 @@ func (e *hookEnv) endpoint(id string) *core.WebhookEndpoint {
 	}))
 	return ep
 }
-
