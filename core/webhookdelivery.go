@@ -105,17 +105,27 @@ const (
 
 // claimed is a queue a worker holds: its endpoint, its head (ds[0],
 // leased) and the deliveries behind it, with their signed requests, or why
-// its head cannot be signed. A direct chain (webhookdirect.go) is one of a
-// batch, the link-th, whose deliveries are not written yet: it carries
-// their events.
+// its head cannot be signed; whole says it holds every delivery pending in
+// its queue. A direct chain (webhookdirect.go) is one of a batch, the
+// link-th, whose deliveries are not stored yet, after those of the queue
+// that were (none, or a whole queue's): it carries their events.
 type claimed struct {
 	endpoint   *WebhookEndpoint
 	ds         []*WebhookDelivery
 	reqs       []*WebhookRequest
 	unsignable error
+	whole      bool
 	batch      *directBatch
 	link       int
-	events     []*WebhookEvent
+	events     []*WebhookEvent // by place in ds; nil for a stored delivery
+}
+
+// stored returns how many of the chain's deliveries are stored: the first ones.
+func (c *claimed) stored() int {
+	if i := slices.IndexFunc(c.events, func(ev *WebhookEvent) bool { return ev != nil }); i >= 0 {
+		return min(i, len(c.ds))
+	}
+	return len(c.ds)
 }
 
 // sent is how a chain went: the outcome and duration of each attempt, in
@@ -473,9 +483,15 @@ func (s *Service) startRound(ctx context.Context, claim bool, late *lateChains) 
 				return nil
 			}
 			var err error
-			cs, err = s.claimWebhooks(tx, late)
+			if cs, err = s.claimWebhooks(tx, late); err != nil {
+				return err
+			}
+			direct.adopt(cs)
+			if err := direct.settle(tx, s.clock.Now()); err != nil {
+				return err
+			}
 			cs = append(cs, direct.chains...)
-			return err
+			return nil
 		})
 		if err == nil || failed < 0 || ctx.Err() != nil {
 			break
@@ -525,8 +541,10 @@ func (s *Service) claimWebhooks(tx Tx, late *lateChains) ([]claimed, error) {
 				return nil, err
 			}
 			if len(q) > 0 && q[0].Seq == d.Seq {
+				c.whole = len(q) < chain
 				for _, next := range q[1:] {
 					if !next.NextAt.IsZero() {
+						c.whole = false
 						break
 					}
 					c.ds = append(c.ds, next)
@@ -595,7 +613,7 @@ func (s *Service) signChain(tx ReadTx, c *claimed, now, sent time.Time) error {
 // event returns the event of the chain's i-th delivery: carried by a direct
 // chain, read from the store for a claimed one.
 func (c *claimed) event(tx ReadTx, i int) (*WebhookEvent, error) {
-	if c.events != nil {
+	if i < len(c.events) && c.events[i] != nil {
 		return c.events[i], nil
 	}
 	ev, err := tx.WebhookEvent(c.ds[i].EventID)
@@ -750,7 +768,7 @@ func macBase64(key []byte, parts ...string) string {
 // started. A chain whose head's lease another worker has taken over since
 // (its Attempts moved on) is not recorded: that worker's attempts count.
 // The chains of a direct batch, all of them, are written as the batch
-// (recordDirect).
+// (recordDirect), after the deliveries of theirs that were stored.
 func (s *Service) recordWebhooks(ctx context.Context, cs []claimed, out []sent) error {
 	err := s.store.Update(ctx, func(tx Tx) error {
 		now := s.clock.Now()
@@ -763,6 +781,9 @@ func (s *Service) recordWebhooks(ctx context.Context, cs []claimed, out []sent) 
 					chains[b], outs[b] = make([]claimed, b.chains), make([]sent, b.chains)
 				}
 				chains[b][c.link], outs[b][c.link] = c, out[i]
+			}
+			stored := c.stored()
+			if stored == 0 {
 				continue
 			}
 			if len(out[i].results) == 0 {
@@ -771,7 +792,7 @@ func (s *Service) recordWebhooks(ctx context.Context, cs []claimed, out []sent) 
 				}
 				continue
 			}
-			for j, r := range out[i].results {
+			for j, r := range out[i].results[:min(stored, len(out[i].results))] {
 				d, err := tx.WebhookDelivery(c.ds[j].Seq)
 				if err != nil {
 					return err

@@ -24,22 +24,24 @@ import (
 // user's events still arrive in order.
 
 // directRound is what one delivery round sends straight from the log: a
-// batch per endpoint it takes, and their chains, one per subject.
+// batch per endpoint it takes, and their new chains, one per subject.
 type directRound struct {
 	busy    []string // endpoints with a late chain: theirs are queued
-	batches map[string]*directBatch
+	batches []*directBatch
 	chains  []claimed
 	queues  map[string]int // endpoint and subject: its chain in chains, or -1 when queued
 }
 
-// directBatch is one endpoint's part of a round: the deliveries of its
-// events in the log's order, each in a chain of the round (link, its
-// number in the batch, and place, its place in it) or queued (link -1).
+// directBatch is one endpoint's part of a round, the audit events after
+// its cursor through through: the deliveries of their events in the log's
+// order, each in a chain of the round (link, its number in the batch, and
+// place, its place in the chain) or queued (link -1).
 type directBatch struct {
-	endpointID string
-	claim      string
-	items      []directItem
-	chains     int
+	endpoint *WebhookEndpoint
+	through  uint64
+	claim    string
+	items    []directItem
+	chains   int
 }
 
 type directItem struct {
@@ -53,7 +55,7 @@ func (e *WebhookEndpoint) sending(now time.Time) bool {
 }
 
 func newDirectRound(late *lateChains) *directRound {
-	return &directRound{busy: late.busy(), batches: map[string]*directBatch{}, queues: map[string]int{}}
+	return &directRound{busy: late.busy(), queues: map[string]int{}}
 }
 
 // takes reports whether the round sends e's events itself (never without a round).
@@ -61,39 +63,29 @@ func (r *directRound) takes(e *WebhookEndpoint) bool {
 	return r != nil && !e.Disabled && !slices.Contains(r.busy, e.ID)
 }
 
-// claim returns the endpoint's batch in the round, for the caller to
-// claim the endpoint with, or nil. A batch with nothing to send, every
-// subject of it having deliveries pending, is queued at once instead.
-func (r *directRound) claim(tx Tx, endpointID string) (*directBatch, error) {
-	if r == nil || r.batches[endpointID] == nil {
-		return nil, nil
+// batch returns the endpoint's batch in the round, or nil.
+func (r *directRound) batch(endpointID string) *directBatch {
+	if r == nil {
+		return nil
 	}
-	b := r.batches[endpointID]
-	if b.chains > 0 {
-		return b, nil
+	i := slices.IndexFunc(r.batches, func(b *directBatch) bool { return b.endpoint.ID == endpointID })
+	if i < 0 {
+		return nil
 	}
-	delete(r.batches, endpointID)
-	for _, it := range b.items {
-		ev := it.event
-		if err := tx.AppendWebhookDelivery(&WebhookDelivery{ProgrammeID: ev.ProgrammeID, EndpointID: endpointID, EventID: ev.ID,
-			Subject: ev.Subject, State: DeliveryPending, CreatedAt: ev.At}); err != nil {
-			return nil, err
-		}
-	}
-	return nil, nil
+	return r.batches[i]
 }
 
 // add gives the round a delivery of ev to e: in the chain of its subject
 // when that queue has nothing pending, else queued behind what it has.
-func (r *directRound) add(tx ReadTx, e *WebhookEndpoint, ev *WebhookEvent, at time.Time) error {
-	b := r.batches[e.ID]
+func (r *directRound) add(tx ReadTx, e *WebhookEndpoint, ev *WebhookEvent) error {
+	b := r.batch(e.ID)
 	if b == nil {
 		claim, err := randomToken("")
 		if err != nil {
 			return err
 		}
-		b = &directBatch{endpointID: e.ID, claim: claim}
-		r.batches[e.ID] = b
+		b = &directBatch{endpoint: e, claim: claim}
+		r.batches = append(r.batches, b)
 	}
 	key := e.ID + "\x00" + ev.Subject
 	chain, seen := r.queues[key]
@@ -110,15 +102,78 @@ func (r *directRound) add(tx ReadTx, e *WebhookEndpoint, ev *WebhookEvent, at ti
 		}
 		r.queues[key] = chain
 	}
-	item := directItem{event: ev, link: -1}
+	b.items = append(b.items, directItem{event: ev, link: -1})
 	if chain >= 0 {
-		c := &r.chains[chain]
-		item.link, item.place = c.link, len(c.ds)
-		c.ds = append(c.ds, &WebhookDelivery{ProgrammeID: ev.ProgrammeID, EndpointID: e.ID, EventID: ev.ID,
-			Subject: ev.Subject, State: DeliveryPending, CreatedAt: at})
-		c.events = append(c.events, ev)
+		r.chains[chain].take(&b.items[len(b.items)-1])
 	}
-	b.items = append(b.items, item)
+	return nil
+}
+
+// take puts a batch's item at the end of the chain.
+func (c *claimed) take(it *directItem) {
+	ev := it.event
+	it.link, it.place = c.link, len(c.ds)
+	c.ds = append(c.ds, &WebhookDelivery{ProgrammeID: ev.ProgrammeID, EndpointID: c.endpoint.ID, EventID: ev.ID,
+		Subject: ev.Subject, State: DeliveryPending, CreatedAt: ev.At})
+	for len(c.events) < len(c.ds)-1 { // the stored deliveries before it
+		c.events = append(c.events, nil)
+	}
+	c.events = append(c.events, ev)
+}
+
+// adopt has each claimed chain that holds the whole of its queue (cs, from
+// the same Update) take the round's events of that queue, which were
+// queued behind it: they are sent after it, and a queue that a backlog had
+// filled goes direct again once the round has caught up with it.
+func (r *directRound) adopt(cs []claimed) {
+	if r == nil {
+		return
+	}
+	for i := range cs {
+		c := &cs[i]
+		b := r.batch(c.endpoint.ID)
+		if !c.whole || b == nil || r.queues[c.endpoint.ID+"\x00"+c.ds[0].Subject] != -1 {
+			continue
+		}
+		c.batch, c.link = b, b.chains
+		b.chains++
+		for j := range b.items {
+			if it := &b.items[j]; it.link == -1 && it.event.Subject == c.ds[0].Subject {
+				c.take(it)
+			}
+		}
+	}
+}
+
+// settle ends the round's fan-out for each endpoint it takes: one with a
+// chain to send is claimed until the round writes its deliveries; one with
+// nothing to send, every subject of it having deliveries pending, has them
+// queued now and its cursor moved past the batch.
+func (r *directRound) settle(tx Tx, now time.Time) error {
+	if r == nil {
+		return nil
+	}
+	for _, b := range r.batches {
+		e := b.endpoint
+		if b.chains > 0 {
+			e.Sending = &WebhookSending{Through: b.through, Until: now.Add(WebhookLease), Claim: b.claim}
+			if err := tx.PutWebhookEndpoint(e); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, it := range b.items {
+			ev := it.event
+			if err := tx.AppendWebhookDelivery(&WebhookDelivery{ProgrammeID: ev.ProgrammeID, EndpointID: e.ID, EventID: ev.ID,
+				Subject: ev.Subject, State: DeliveryPending, CreatedAt: ev.At}); err != nil {
+				return err
+			}
+		}
+		e.Fanned, e.Sending = b.through, nil
+		if err := tx.PutWebhookEndpoint(e); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -126,7 +181,7 @@ func (r *directRound) add(tx ReadTx, e *WebhookEndpoint, ev *WebhookEvent, at ti
 // and how each went (by link), and moves the endpoint's cursor past the
 // batch, unless the endpoint is gone or its claim is no longer the batch's.
 func (s *Service) recordDirect(tx Tx, b *directBatch, cs []claimed, out []sent, now time.Time) error {
-	e, err := tx.WebhookEndpoint(b.endpointID)
+	e, err := tx.WebhookEndpoint(b.endpoint.ID)
 	if errors.Is(err, ErrRecordNotFound) {
 		return nil
 	}

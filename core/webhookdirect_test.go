@@ -93,3 +93,31 @@ func (e *hookEnv) endpoint(id string) *core.WebhookEndpoint {
 	}))
 	return ep
 }
+
+// TestWebhookBacklogGoesDirectOnceCaughtUp: a user's queued events (a
+// backlog) are sent in a round that holds the whole queue, and the events
+// that happened since are sent right after them in the same round, in
+// order, instead of being queued behind them for the next.
+func TestWebhookBacklogGoesDirectOnceCaughtUp(t *testing.T) {
+	e := newHookEnv(t, core.EventLogin)
+	e.root(e.prog, "ada@example.com")
+	for range 3 {
+		e.login(e.prog, "ada@example.com")
+	}
+	require.NoError(t, e.svc.FanOutWebhooks(e.ctx)) // the backlog: three queued
+	for range 2 {
+		e.login(e.prog, "ada@example.com")
+	}
+	store := &countingStore{Store: e.store}
+	n, err := e.workerOn(store, nil).DeliverWebhooks(e.ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 5, n, "the backlog and the two since, in one round")
+	assert.EqualValues(t, 3+1+2, store.writes.Load(), "the backlog recorded (and its head claimed); the two since written once")
+	got := e.rcv.all()
+	require.Len(t, got, 5)
+	for i, d := range e.deliveries(e.hook.Webhook.ID) {
+		assert.Equal(t, core.DeliveryDelivered, d.State)
+		assert.Equal(t, d.EventID, got[i].Header.Get("webhook-id"), "delivery %d in order", i)
+	}
+	assert.Nil(t, e.endpoint(e.hook.Webhook.ID).Sending)
+}

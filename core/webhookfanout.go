@@ -57,17 +57,16 @@ func webhooksBehind(tx ReadTx, now time.Time) ([]string, error) {
 // fanOutBatch queues the webhook events of the next batch of a programme's
 // audit events that some endpoint has not considered, and returns how many
 // audit events it read. With direct (a delivery round), the events of each
-// endpoint it takes go to the round to be sent before their deliveries are
-// written, and the endpoint is claimed until they are; an endpoint claimed
-// by a worker is left to it. Replicas may run it at once: their
+// endpoint it takes go to the round, to be sent before their deliveries are
+// written; an endpoint claimed by a worker is left to it. Replicas may run it at once: their
 // transactions conflict on the endpoints, and the store's retry finds the
 // work done or claimed.
 func (s *Service) fanOutBatch(tx Tx, programmeID string, direct *directRound) (int, error) {
-	now := s.clock.Now()
 	eps, err := tx.WebhookEndpoints(programmeID)
 	if err != nil {
 		return 0, err
 	}
+	now := s.clock.Now()
 	eps = slices.DeleteFunc(eps, func(e *WebhookEndpoint) bool { return e.sending(now) })
 	if len(eps) == 0 {
 		return 0, nil
@@ -94,15 +93,11 @@ func (s *Service) fanOutBatch(tx Tx, programmeID string, direct *directRound) (i
 		if e.Fanned >= last {
 			continue
 		}
-		b, err := direct.claim(tx, e.ID)
-		if err != nil {
-			return 0, err
+		if b := direct.batch(e.ID); b != nil {
+			b.endpoint, b.through = e, last // the round settles it (directRound.settle)
+			continue
 		}
-		if b != nil {
-			e.Sending = &WebhookSending{Through: last, Until: now.Add(WebhookLease), Claim: b.claim}
-		} else {
-			e.Fanned, e.Sending = last, nil
-		}
+		e.Fanned, e.Sending = last, nil
 		if err := tx.PutWebhookEndpoint(e); err != nil {
 			return 0, err
 		}
@@ -129,7 +124,7 @@ func (s *Service) queueEvent(tx Tx, a *AuditEvent, i int, ev outEvent, eps []*We
 	}
 	for _, e := range targets {
 		if direct.takes(e) {
-			if err := direct.add(tx, e, stored, a.At); err != nil {
+			if err := direct.add(tx, e, stored); err != nil {
 				return err
 			}
 			continue
