@@ -52,7 +52,6 @@ func BenchmarkWebhookWriteOverhead(b *testing.B) {
 					require.NoError(b, e.svc.RemoveWebhook(e.ctx, e.prog.ID, e.hook.Webhook.ID))
 				} else {
 					second = e.addHook(e.rcv.srv.URL + "/second").Webhook.ID
-					received, stopWorker = runWorker(b, e)
 				}
 				root := e.steppedUpRoot(e.prog, "root@acme.test")
 				var users []string
@@ -62,8 +61,9 @@ func BenchmarkWebhookWriteOverhead(b *testing.B) {
 					require.NoError(b, err)
 					users = append(users, u.ID)
 				}
-				if hooked {
+				if hooked { // queued first: a worker holds the events it is sending
 					queued = countDeliveries(b, e, e.hook.Webhook.ID) + countDeliveries(b, e, second)
+					received, stopWorker = runWorker(b, e)
 				}
 				s := &side{update: func(c int, tag string) {
 					if _, err := e.svc.UpdateUser(e.ctx, root, users[c], core.UserPatch{Tag: &tag}); err != nil {
