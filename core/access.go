@@ -166,7 +166,7 @@ func (s *Service) ExchangeToken(ctx context.Context, c *Caller, want IdentityRef
 		}
 		now := s.clock.Now()
 		sess := newSession(s.keys.hash(purposeSession, token), acting, now)
-		sess.SignIn = signIn.TokenHash
+		sess.SignIn, sess.CreatedAt = signIn.TokenHash, signIn.CreatedAt
 		if signIn.SignedInStepped {
 			sess.SteppedUp, sess.SteppedUpAt = signIn.SteppedUp, signIn.SteppedUpAt
 		}

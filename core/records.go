@@ -162,6 +162,9 @@ type Session struct {
 	UserID      string
 	IdentityID  string
 	ProgrammeID string
+	// CreatedAt is when its user signed in: an access token's is its sign-in
+	// session's, so that an exchange does not lengthen a sign-in's life
+	// (Config.SessionLifetime).
 	CreatedAt   time.Time
 	LastSeen    time.Time // last recorded activity; the session idles out from here
 	SteppedUp   bool

@@ -28,6 +28,10 @@ type Config struct {
 	Offline bool
 	// SessionIdle ends a session after this long without activity (default 5 minutes).
 	SessionIdle time.Duration
+	// SessionLifetime ends a session this long after its sign-in, however
+	// active (default 12 hours), so that a stolen token kept busy does not
+	// live for ever.
+	SessionLifetime time.Duration
 	// LockoutThreshold consecutive failed sign-ins lock a user (default 5).
 	LockoutThreshold int
 	// LockoutDuration is how long a lockout lasts (default 30 minutes).
@@ -97,6 +101,9 @@ func (c *Config) applyDefaults() error {
 	if c.SessionIdle == 0 {
 		c.SessionIdle = 5 * time.Minute
 	}
+	if c.SessionLifetime == 0 {
+		c.SessionLifetime = 12 * time.Hour
+	}
 	if c.LockoutThreshold == 0 {
 		c.LockoutThreshold = 5
 	}
@@ -161,6 +168,8 @@ func (c *Config) applyDefaults() error {
 	switch {
 	case c.SessionIdle < time.Second:
 		return fmt.Errorf("session idle timeout %v is below one second", c.SessionIdle)
+	case c.SessionLifetime < c.SessionIdle:
+		return fmt.Errorf("session lifetime %v is below the idle timeout %v", c.SessionLifetime, c.SessionIdle)
 	case c.SCAFailureLimit < 1 || c.MaxReissues < 0:
 		return errors.New("SCA failure limit must be at least 1 and re-issues not negative")
 	case c.LockoutThreshold < 1:

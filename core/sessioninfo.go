@@ -15,6 +15,12 @@ type SessionInfo struct {
 	IdleTimeout time.Duration
 	// IdleExpiresAt is when the session ends unless another call is made.
 	IdleExpiresAt time.Time
+	// Lifetime ends the session this long after its sign-in, however active.
+	Lifetime time.Duration
+	// ExpiresAt is when the session ends at the latest, and ExpiresIn how
+	// long until then: what a client whose clock differs can count down.
+	ExpiresAt time.Time
+	ExpiresIn time.Duration
 	// Challenges are the limits of a one-time code challenge.
 	Challenges ChallengeLimits
 	// StepUp is the session's pending SMS step-up challenge, nil when none is
@@ -48,6 +54,8 @@ func (s *Service) SessionInfo(ctx context.Context, c *Caller) (*SessionInfo, err
 	info := &SessionInfo{
 		IdleTimeout:   s.cfg.SessionIdle,
 		IdleExpiresAt: c.Session.LastSeen.Add(s.cfg.SessionIdle),
+		Lifetime:      s.cfg.SessionLifetime,
+		ExpiresAt:     c.Session.CreatedAt.Add(s.cfg.SessionLifetime),
 		Challenges: ChallengeLimits{CodeLength: CodeLength, TTL: s.cfg.ChallengeTTL,
 			Attempts: c.Programme.Settings.AttemptsPerChallenge(), ResendAfter: s.cfg.ReissueInterval},
 		MayGrantAll: requireRank(c, &User{}) == nil,
@@ -58,6 +66,7 @@ func (s *Service) SessionInfo(ctx context.Context, c *Caller) (*SessionInfo, err
 		}
 	}
 	now := s.clock.Now()
+	info.ExpiresIn = info.ExpiresAt.Sub(now)
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		ch, err := tx.Challenge(c.Session.TokenHash, PurposeStepUpSMS)
 		switch {

@@ -210,12 +210,15 @@ func (s *Service) sessionOf(tx ReadTx, tokenHash []byte) (*Session, *User, error
 	return nil, nil, internal("authenticate token", err)
 }
 
-// admitCaller admits a session of prog that has not idled out and whose
-// user is active, without recording any activity: the caller of work done
-// for the session in the background (a bulk's runner, RunBulks), which must
-// not keep the session alive past its user's last call.
+// admitCaller admits a session of prog that has neither idled out nor
+// outlived its lifetime and whose user is active, without recording any
+// activity: the caller of work done for the session in the background (a
+// bulk's runner, RunBulks), which must not keep the session alive past its
+// user's last call.
 func (s *Service) admitCaller(prog *Programme, sess *Session, user *User) (*Caller, error) {
-	if sess.ProgrammeID != prog.ID || !user.Active || s.clock.Now().Sub(sess.LastSeen) >= s.cfg.SessionIdle {
+	now := s.clock.Now()
+	if sess.ProgrammeID != prog.ID || !user.Active || now.Sub(sess.LastSeen) >= s.cfg.SessionIdle ||
+		now.Sub(sess.CreatedAt) >= s.cfg.SessionLifetime {
 		return nil, errInvalidToken
 	}
 	return &Caller{Programme: prog, Session: sess, User: user}, nil

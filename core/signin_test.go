@@ -313,3 +313,12 @@ func TestSignInWithAPasswordChangedDuringItsCheck(t *testing.T) {
 		})
 	}
 }
+
+// A session lifetime shorter than the idle timeout is refused at start:
+// the idle timeout would never apply.
+func TestSessionLifetimeBelowIdleRefused(t *testing.T) {
+	e := newCoreEnv(t)
+	_, err := core.New(e.ctx, core.Config{Sandbox: true, SessionIdle: time.Hour, SessionLifetime: 30 * time.Minute}, e.store,
+		core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
+	require.ErrorContains(t, err, "session lifetime 30m0s is below the idle timeout 1h0m0s")
+}

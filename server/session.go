@@ -5,6 +5,9 @@ package server
 type sessionJSON struct {
 	IdleTimeoutSeconds int64                 `json:"idleTimeoutSeconds"`
 	IdleExpiresAt      int64                 `json:"idleExpiresAt"`
+	LifetimeSeconds    int64                 `json:"lifetimeSeconds"`
+	ExpiresAt          int64                 `json:"expiresAt"`
+	ExpiresInSeconds   int64                 `json:"expiresInSeconds"`
 	Challenges         challengeLimitsJSON   `json:"challenges"`
 	StepUp             *pendingChallengeJSON `json:"stepUp,omitempty"`
 	GrantableRoles     []string              `json:"grantableRoles"`
@@ -35,6 +38,9 @@ func (s *Server) sessionGet(r *request) (reply, error) {
 	out := sessionJSON{
 		IdleTimeoutSeconds: int64(info.IdleTimeout.Seconds()),
 		IdleExpiresAt:      info.IdleExpiresAt.UnixMilli(),
+		LifetimeSeconds:    int64(info.Lifetime.Seconds()),
+		ExpiresAt:          info.ExpiresAt.UnixMilli(),
+		ExpiresInSeconds:   int64(info.ExpiresIn.Seconds()),
 		Challenges: challengeLimitsJSON{CodeLength: lim.CodeLength, TTLSeconds: int64(lim.TTL.Seconds()),
 			Attempts: lim.Attempts, ResendAfterSeconds: int64(lim.ResendAfter.Seconds())},
 		GrantableRoles: make([]string, 0, len(info.GrantableRoles)),

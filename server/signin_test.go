@@ -78,6 +78,41 @@ func TestLockoutCountsExactlyUnderParallelAttempts(t *testing.T) {
 	assert.Equal(t, map[int]int{http.StatusForbidden: 5, http.StatusLocked: n - 5}, count)
 }
 
+// A session ends 12 hours after its sign-in however busy it is kept, and
+// an access token exchanged late in a sign-in's life ends with it: a
+// stolen token kept active does not live for ever. GET /multi/session says
+// when.
+func TestSessionLifetime(t *testing.T) {
+	e := newEnv(t)
+	l := e.linkedRoot("ada@acme.test")
+	auth := e.loginToken(l.a.email)
+	signedIn := e.svc.Now()
+	r := e.auth(e.accessToken(auth, l.a.id), "GET", "/multi/session", nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	got := r.json(t)
+	assert.EqualValues(t, 12*3600, got["lifetimeSeconds"])
+	assert.InDelta(t, signedIn.Add(12*time.Hour).UnixMilli(), got["expiresAt"], 1000)
+	assert.InDelta(t, 12*3600, got["expiresInSeconds"], 1)
+	for range 178 { // 11 h 52 min, a call every 4 minutes
+		e.advance(4 * time.Minute)
+		require.Equal(t, http.StatusOK, e.auth(auth, "GET", identitiesPath, nil).status, "kept active")
+	}
+	late := e.accessToken(auth, l.b)
+	got = e.auth(late, "GET", "/multi/session", nil).json(t)
+	assert.InDelta(t, signedIn.Add(12*time.Hour).UnixMilli(), got["expiresAt"], 1000, "an access token's life is its sign-in's")
+	assert.InDelta(t, 8*60, got["expiresInSeconds"], 1)
+	e.advance(4 * time.Minute)
+	for name, token := range map[string]string{"sign-in": auth, "access token": late} {
+		require.Equal(t, http.StatusOK, e.auth(token, "GET", identitiesPath, nil).status, "%s at 11 h 56 min", name)
+	}
+	e.advance(4 * time.Minute)
+	for name, token := range map[string]string{"sign-in": auth, "access token": late} {
+		r := e.auth(token, "GET", identitiesPath, nil)
+		assert.Equal(t, http.StatusUnauthorized, r.status, "%s at 12 h: %s", name, r.body)
+	}
+	assert.Equal(t, http.StatusOK, e.auth(e.loginToken(l.a.email), "GET", identitiesPath, nil).status, "a new sign-in starts a new life")
+}
+
 func TestSessionIdleTimeoutAndLogout(t *testing.T) {
 	e := newEnv(t)
 	_, _ = e.corporate("root@acme.test")

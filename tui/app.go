@@ -105,6 +105,7 @@ type model struct {
 	who    who
 	lastOK time.Time           // the last successful call: the session's idle timer restarts there
 	info   *client.SessionInfo // the server's numbers for this session, once read
+	ends   time.Time           // when the session ends at the latest, by this clock (zero: not said)
 
 	modal      *stepup.Model
 	stepUpWait result // the failed answer the modal is about (given back to the screen on cancel)
@@ -404,16 +405,26 @@ func (m model) done(d doneMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case sessionMsg:
 		if err == nil {
-			m.info = res.info
+			m = m.withInfo(res.info)
 		}
 		return m, nil
 	case stepUpFactorsMsg:
 		if res.info != nil {
-			m.info = res.info
+			m = m.withInfo(res.info)
 		}
 		return m.openStepUp(res.factors)
 	}
 	return m.toTop(d.res)
+}
+
+// withInfo keeps the server's numbers for the session, and when it ends at
+// the latest by this clock, counted from now (the server's may differ).
+func (m model) withInfo(info *client.SessionInfo) model {
+	m.info, m.ends = info, time.Time{}
+	if info.ExpiresIn > 0 { // a server before session lifetimes says nothing
+		m.ends = m.deps.clock.Now().Add(info.ExpiresIn)
+	}
+	return m
 }
 
 // stepUpFactorsMsg answers the admin's factors and the session's numbers,
@@ -646,7 +657,11 @@ func (m model) statusLine(w int) string {
 	if m.info == nil {
 		return m.deps.st.dim.Render(fit(left, w))
 	}
-	remaining := m.info.IdleTimeout - m.deps.clock.Now().Sub(m.lastOK)
+	now := m.deps.clock.Now()
+	remaining := m.info.IdleTimeout - now.Sub(m.lastOK)
+	if !m.ends.IsZero() {
+		remaining = min(remaining, m.ends.Sub(now))
+	}
 	if remaining > 0 {
 		secs := int((remaining + time.Second - 1) / time.Second)
 		right = fmt.Sprintf("session %d:%02d left", secs/60, secs%60)

@@ -239,6 +239,20 @@ func TestServerNumbersOnScreen(t *testing.T) {
 	d.requireScreen("Wrong code. 2 attempts left.")
 }
 
+// The countdown is the nearer of the session's two ends: activity renews
+// the idle timeout, not the lifetime from its sign-in.
+func TestSessionLifetimeOnScreen(t *testing.T) {
+	dep := startDeputyWith(t, testserver.Options{Config: core.Config{SessionIdle: 2 * time.Minute, SessionLifetime: 150 * time.Second}})
+	d := newDriver(t, Options{Client: dep.c, Sandbox: true}, 80, 24)
+	d.signIn()
+	d.requireScreen("session 2:00 left")
+	d.clock.Advance(time.Minute)
+	d.keys("ctrl+r")
+	// 150 s from the sign-in by the server's clock, which runs on (real
+	// time) while this one was moved: 1:30 less the seconds between.
+	assert.Regexp(t, `session 1:(2\d|30) left`, d.screen())
+}
+
 // "Connect a phone" is in the table's footer, for the selected user or, with
 // nobody to select, for the admin; My factors has the admin's own.
 func TestConnectAPhone(t *testing.T) {

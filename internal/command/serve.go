@@ -37,6 +37,7 @@ func serveCommand(ext Extensions) *cli.Command {
 			dbFlag("deputy.db"),
 			&cli.BoolFlag{Name: "sandbox", Usage: "sandbox mode: every code is 123456, messages go to an outbox, the clock can be moved", Sources: env("sandbox")},
 			&cli.DurationFlag{Name: "session-idle", Value: 5 * time.Minute, Usage: "end sessions after this long without activity", Sources: env("session-idle")},
+			&cli.DurationFlag{Name: "session-lifetime", Value: 12 * time.Hour, Usage: "end sessions this long after their sign-in, however active", Sources: env("session-lifetime")},
 			&cli.StringFlag{Name: "trusted-proxies", Usage: "comma-separated CIDRs (or addresses) of reverse proxies whose X-Forwarded-For is believed for per-client rate limits", Sources: env("trusted-proxies")},
 			&cli.StringFlag{Name: "webauthn-rp-id", Value: "localhost", Usage: "WebAuthn relying party id of the companion's biometric credentials: the origins' host or a parent domain", Sources: env("webauthn-rp-id")},
 			&cli.StringSliceFlag{Name: "webauthn-origin", Value: []string{"https://localhost"}, Usage: "origin the companion app acts for (repeat or comma-separate for several)", Sources: env("webauthn-origin")},
@@ -93,6 +94,7 @@ func serveCommand(ext Extensions) *cli.Command {
 				DB:              cmd.String("db"),
 				Sandbox:         cmd.Bool("sandbox"),
 				SessionIdle:     cmd.Duration("session-idle"),
+				SessionLifetime: cmd.Duration("session-lifetime"),
 				TrustedProxies:  proxies,
 				WebAuthnRPID:    cmd.String("webauthn-rp-id"),
 				WebAuthnOrigins: cmd.StringSlice("webauthn-origin"),
@@ -156,9 +158,10 @@ const sandboxBeyondLoopback = "sandbox mode beyond this machine: every one-time 
 
 // instanceConfig is what it takes to run one Deputy server.
 type instanceConfig struct {
-	DB          string
-	Sandbox     bool
-	SessionIdle time.Duration
+	DB              string
+	Sandbox         bool
+	SessionIdle     time.Duration
+	SessionLifetime time.Duration
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the
 	// client (server.Options.TrustedProxies).
 	TrustedProxies []netip.Prefix
@@ -278,7 +281,7 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 	if leader, ok := opened.(core.Leader); ok { // and sweep and checkpoint one at a time
 		delivery.Leader = leader
 	}
-	svc, err := core.New(ctx, core.Config{Sandbox: cfg.Sandbox, SessionIdle: cfg.SessionIdle, Logger: cfg.Log,
+	svc, err := core.New(ctx, core.Config{Sandbox: cfg.Sandbox, SessionIdle: cfg.SessionIdle, SessionLifetime: cfg.SessionLifetime, Logger: cfg.Log,
 		WebAuthnRPID: cfg.WebAuthnRPID, WebAuthnOrigins: cfg.WebAuthnOrigins, OriginHost: cfg.OriginHost, Observer: obs,
 		AuditSigner: cfg.Audit.Signer, AuditVerifier: cfg.Audit.Verifier, AuditCheckpointEvents: cfg.Audit.Events, AuditCheckpointInterval: cfg.Audit.Interval},
 		store, delivery, clock)

@@ -11,6 +11,8 @@ import (
 type SessionInfo struct {
 	IdleTimeout   time.Duration // the session ends after this long without a call
 	IdleExpiresAt time.Time     // when it ends unless another call is made
+	ExpiresAt     time.Time     // when it ends at the latest, however active (its sign-in's lifetime)
+	ExpiresIn     time.Duration // how long until then, by the server's clock when it answered
 	Challenges    ChallengeLimits
 	// StepUp is the session's SMS step-up challenge still waiting for a
 	// code, nil when none is.
@@ -41,6 +43,8 @@ type PendingChallenge struct {
 type sessionResponse struct {
 	IdleTimeoutSeconds int64 `json:"idleTimeoutSeconds"`
 	IdleExpiresAt      int64 `json:"idleExpiresAt"`
+	ExpiresAt          int64 `json:"expiresAt"`
+	ExpiresInSeconds   int64 `json:"expiresInSeconds"`
 	Challenges         struct {
 		CodeLength         int   `json:"codeLength"`
 		TTLSeconds         int64 `json:"ttlSeconds"`
@@ -67,6 +71,8 @@ func (s *Session) Info(ctx context.Context) (*SessionInfo, error) {
 	out := &SessionInfo{
 		IdleTimeout:   time.Duration(in.IdleTimeoutSeconds) * time.Second,
 		IdleExpiresAt: millis(in.IdleExpiresAt),
+		ExpiresAt:     millis(in.ExpiresAt),
+		ExpiresIn:     time.Duration(in.ExpiresInSeconds) * time.Second,
 		Challenges: ChallengeLimits{CodeLength: c.CodeLength, TTL: time.Duration(c.TTLSeconds) * time.Second,
 			Attempts: c.Attempts, ResendAfter: time.Duration(c.ResendAfterSeconds) * time.Second},
 		GrantableRoles: in.GrantableRoles,
