@@ -59,12 +59,7 @@ func TestWebhookNewEventsWaitBehindAFailedOne(t *testing.T) {
 
 	e.clock.Advance(6 * time.Second)
 	assert.Equal(t, 3, drain(t, w), "the failed one again, then the two behind it")
-	got := e.rcv.all()
-	require.Len(t, got, 3)
-	for i, d := range e.deliveries(e.hook.Webhook.ID) {
-		assert.Equal(t, core.DeliveryDelivered, d.State)
-		assert.Equal(t, d.EventID, got[i].Header.Get("webhook-id"), "delivery %d in order", i)
-	}
+	e.requireDeliveredInOrder(3)
 }
 
 // TestWebhookRemovedEndpointMidRound: an endpoint removed while a round
@@ -113,11 +108,6 @@ func TestWebhookBacklogGoesDirectOnceCaughtUp(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 5, n, "the backlog and the two since, in one round")
 	assert.EqualValues(t, 3+1+2, store.writes.Load(), "the backlog recorded (and its head claimed); the two since written once")
-	got := e.rcv.all()
-	require.Len(t, got, 5)
-	for i, d := range e.deliveries(e.hook.Webhook.ID) {
-		assert.Equal(t, core.DeliveryDelivered, d.State)
-		assert.Equal(t, d.EventID, got[i].Header.Get("webhook-id"), "delivery %d in order", i)
-	}
+	e.requireDeliveredInOrder(5)
 	assert.Nil(t, e.endpoint(e.hook.Webhook.ID).Sending)
 }

@@ -113,6 +113,18 @@ func (e *hookEnv) deliveries(endpointID string) []*core.WebhookDeliveryView {
 	return ds
 }
 
+// requireDeliveredInOrder checks that the receiver got n requests, one per
+// delivery to e's endpoint, each delivered, in the deliveries' order.
+func (e *hookEnv) requireDeliveredInOrder(n int) {
+	e.t.Helper()
+	got := e.rcv.all()
+	require.Len(e.t, got, n)
+	for i, d := range e.deliveries(e.hook.Webhook.ID) {
+		assert.Equal(e.t, core.DeliveryDelivered, d.State)
+		assert.Equal(e.t, d.EventID, got[i].Header.Get("webhook-id"), "delivery %d in order", i)
+	}
+}
+
 // receiver is an embedder's webhook endpoint on loopback: it records what
 // it receives and answers with answer (204 when nil).
 type receiver struct {
@@ -359,12 +371,7 @@ func TestWebhookChainStopsAtFailure(t *testing.T) {
 	n, err = w.DeliverWebhooks(e.ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 3, n, "the failed one again, then the rest")
-	got := e.rcv.all()
-	require.Len(t, got, 5)
-	for i, d := range e.deliveries(e.hook.Webhook.ID) {
-		assert.Equal(t, core.DeliveryDelivered, d.State)
-		assert.Equal(t, d.EventID, got[i].Header.Get("webhook-id"), "delivery %d in order", i)
-	}
+	e.requireDeliveredInOrder(5)
 }
 
 // TestWebhookRunDrainsBacklogAtOnce: RunWebhookDelivery goes on after a
