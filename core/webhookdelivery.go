@@ -792,7 +792,12 @@ func (s *Service) recordWebhooks(ctx context.Context, cs []claimed, out []sent) 
 				}
 				continue
 			}
-			for j, r := range out[i].results[:min(stored, len(out[i].results))] {
+			// Chained only into a stored delivery: the last stored one that
+			// ends makes its queue's next due even when the chain went on
+			// into direct events, whose batch may not be written (its claim
+			// taken over) while something was queued behind the head since.
+			recorded := out[i].results[:min(stored, len(out[i].results))]
+			for j, r := range recorded {
 				d, err := tx.WebhookDelivery(c.ds[j].Seq)
 				if err != nil {
 					return err
@@ -808,7 +813,7 @@ func (s *Service) recordWebhooks(ctx context.Context, cs []claimed, out []sent) 
 				if j > 0 { // its turn came with the delivery before it, in this Update
 					d.Attempts++
 				}
-				if err := s.recordAttempt(tx, d, r, out[i].durations[j], now, j+1 < len(out[i].results)); err != nil {
+				if err := s.recordAttempt(tx, d, r, out[i].durations[j], now, j+1 < len(recorded)); err != nil {
 					return err
 				}
 			}
