@@ -2,7 +2,6 @@ package core
 
 import (
 	"errors"
-	"maps"
 	"slices"
 	"time"
 )
@@ -227,19 +226,6 @@ func (s *Service) recordDirect(tx Tx, b *directBatch, cs []claimed, out []sent, 
 		}
 		if err := tx.AppendWebhookDelivery(d); err != nil {
 			return err
-		}
-		if _, seen := pending[d.Subject]; !seen {
-			pending[d.Subject] = false
-		}
-	}
-	// A subject whose events here all ended makes its queue's next due: a
-	// redelivery queued during the round waits behind a head that a chain
-	// held, and the chain went on into the events above without queueNext.
-	for _, subject := range slices.Sorted(maps.Keys(pending)) {
-		if !pending[subject] {
-			if err := queueNext(tx, e.ID, subject, now); err != nil {
-				return err
-			}
 		}
 	}
 	e.Fanned, e.Sending = e.Sending.Through, nil
