@@ -174,13 +174,3 @@ func TestWebhookSurvivesServerStop(t *testing.T) {
 	require.Eventually(t, func() bool { return len(rcv.received()) == 1 }, 10*time.Second, 20*time.Millisecond)
 	assert.Zero(t, rcv.bad)
 }
-
-func webhookID(t *testing.T, db, programmeID string) string {
-	t.Helper()
-	out, err := run(t, 30*time.Second, "programme", "webhooks", "list", "--db", db, "--id", programmeID, "--json")
-	require.NoError(t, err)
-	var hooks []struct{ ID string }
-	require.NoError(t, json.Unmarshal([]byte(out), &hooks), out)
-	require.Len(t, hooks, 1)
-	return hooks[0].ID
-}
