@@ -1079,7 +1079,7 @@ func (s *Service) RedeliverWebhooks(ctx context.Context, programmeID, endpointID
 			}
 		}
 		for _, ev := range events {
-			if err := s.queueDelivery(tx, endpointID, programmeID, ev.ID, ev.Subject, now, false); err != nil {
+			if err := queueDelivery(tx, pendingDelivery(endpointID, ev, now), false); err != nil {
 				return err
 			}
 			n++

@@ -113,8 +113,7 @@ func (r *directRound) add(tx ReadTx, e *WebhookEndpoint, ev *WebhookEvent) error
 func (c *claimed) take(it *directItem) {
 	ev := it.event
 	it.link, it.place = c.link, len(c.ds)
-	c.ds = append(c.ds, &WebhookDelivery{ProgrammeID: ev.ProgrammeID, EndpointID: c.endpoint.ID, EventID: ev.ID,
-		Subject: ev.Subject, State: DeliveryPending, CreatedAt: ev.At})
+	c.ds = append(c.ds, pendingDelivery(c.endpoint.ID, ev, ev.At))
 	for len(c.events) < len(c.ds)-1 { // the stored deliveries before it
 		c.events = append(c.events, nil)
 	}
@@ -163,9 +162,7 @@ func (r *directRound) settle(tx Tx, now time.Time) error {
 			continue
 		}
 		for _, it := range b.items {
-			ev := it.event
-			if err := tx.AppendWebhookDelivery(&WebhookDelivery{ProgrammeID: ev.ProgrammeID, EndpointID: e.ID, EventID: ev.ID,
-				Subject: ev.Subject, State: DeliveryPending, CreatedAt: ev.At}); err != nil {
+			if err := queueDelivery(tx, pendingDelivery(e.ID, it.event, it.event.At), true); err != nil {
 				return err
 			}
 		}
@@ -194,8 +191,7 @@ func (s *Service) recordDirect(tx Tx, b *directBatch, cs []claimed, out []sent, 
 	pending := map[string]bool{} // subjects whose queue is known not to be empty
 	for _, it := range b.items {
 		ev := it.event
-		d := &WebhookDelivery{ProgrammeID: ev.ProgrammeID, EndpointID: e.ID, EventID: ev.ID, Subject: ev.Subject,
-			State: DeliveryPending, CreatedAt: ev.At}
+		d := pendingDelivery(e.ID, ev, ev.At)
 		if it.link >= 0 {
 			o := out[it.link]
 			switch {
@@ -212,21 +208,16 @@ func (s *Service) recordDirect(tx Tx, b *directBatch, cs []claimed, out []sent, 
 				}
 			}
 		}
-		if d.State == DeliveryPending {
-			if d.NextAt.IsZero() && !pending[d.Subject] { // the head of its queue, unless it has one
-				head, err := tx.WebhookQueue(e.ID, d.Subject, 1)
-				if err != nil {
-					return err
-				}
-				if len(head) == 0 {
-					d.NextAt = now
-				}
-			}
-			pending[d.Subject] = true
+		var err error
+		if d.State == DeliveryPending && d.NextAt.IsZero() { // not attempted: waits its turn, as fan-out queues it
+			err = queueDelivery(tx, d, pending[d.Subject])
+		} else {
+			err = tx.AppendWebhookDelivery(d)
 		}
-		if err := tx.AppendWebhookDelivery(d); err != nil {
+		if err != nil {
 			return err
 		}
+		pending[d.Subject] = pending[d.Subject] || d.State == DeliveryPending
 	}
 	e.Fanned, e.Sending = e.Sending.Through, nil
 	return tx.PutWebhookEndpoint(e)

@@ -94,7 +94,7 @@ func (s *Service) fanOutBatch(tx Tx, programmeID string, direct *directRound) (i
 			continue
 		}
 		if b := direct.batch(e.ID); b != nil {
-			b.endpoint, b.through = e, last // the round settles it (directRound.settle)
+			b.through = last // the round settles it (directRound.settle)
 			continue
 		}
 		e.Fanned, e.Sending = last, nil
@@ -130,7 +130,7 @@ func (s *Service) queueEvent(tx Tx, a *AuditEvent, i int, ev outEvent, eps []*We
 			continue
 		}
 		queue := e.ID + "\x00" + ev.Subject
-		if err := s.queueDelivery(tx, e.ID, a.ProgrammeID, stored.ID, ev.Subject, a.At, queued[queue]); err != nil {
+		if err := queueDelivery(tx, pendingDelivery(e.ID, stored, a.At), queued[queue]); err != nil {
 			return err
 		}
 		queued[queue] = true

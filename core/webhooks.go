@@ -401,21 +401,26 @@ type outEvent struct {
 	Body    any
 }
 
-// queueDelivery appends a delivery of an event to the endpoint's queue for
-// subject: due at now when the queue is empty. busy says the caller knows
-// that it is not.
-func (s *Service) queueDelivery(tx Tx, endpointID, programmeID, eventID, subject string, now time.Time, busy bool) error {
+// pendingDelivery is a new delivery of ev to an endpoint, created at, not
+// yet attempted.
+func pendingDelivery(endpointID string, ev *WebhookEvent, at time.Time) *WebhookDelivery {
+	return &WebhookDelivery{ProgrammeID: ev.ProgrammeID, EndpointID: endpointID, EventID: ev.ID, Subject: ev.Subject,
+		State: DeliveryPending, CreatedAt: at}
+}
+
+// queueDelivery appends a pending delivery to its endpoint's queue for its
+// subject: due from its creation when the queue is empty. busy says the
+// caller knows that it is not.
+func queueDelivery(tx Tx, d *WebhookDelivery, busy bool) error {
 	if !busy {
-		head, err := tx.WebhookQueue(endpointID, subject, 1)
+		head, err := tx.WebhookQueue(d.EndpointID, d.Subject, 1)
 		if err != nil {
 			return err
 		}
 		busy = len(head) > 0
 	}
-	d := &WebhookDelivery{ProgrammeID: programmeID, EndpointID: endpointID, EventID: eventID, Subject: subject,
-		State: DeliveryPending, CreatedAt: now}
 	if !busy {
-		d.NextAt = now
+		d.NextAt = d.CreatedAt
 	}
 	return tx.AppendWebhookDelivery(d)
 }
