@@ -107,9 +107,11 @@ func TestSessionLifetime(t *testing.T) {
 		require.Equal(t, http.StatusOK, e.auth(token, "GET", identitiesPath, nil).status, "%s at 11 h 56 min", name)
 	}
 	e.advance(4 * time.Minute)
+	unknown := e.auth("dst_never-issued", "GET", identitiesPath, nil)
 	for name, token := range map[string]string{"sign-in": auth, "access token": late} {
 		r := e.auth(token, "GET", identitiesPath, nil)
 		assert.Equal(t, http.StatusUnauthorized, r.status, "%s at 12 h: %s", name, r.body)
+		assert.Equal(t, unknown.body, r.body, "%s at 12 h answers as a token never issued", name)
 	}
 	assert.Equal(t, http.StatusOK, e.auth(e.loginToken(l.a.email), "GET", identitiesPath, nil).status, "a new sign-in starts a new life")
 }
