@@ -5,8 +5,11 @@ import "context"
 // PasswordHasher exports the service's hashing interface to the tests.
 type PasswordHasher = passwordHasher
 
-// WrapHasher replaces s's hasher with wrap(hasher), for tests that count hashes.
+// WrapHasher replaces s's hasher with wrap(hasher), for tests that watch the checks.
 func WrapHasher(s *Service, wrap func(PasswordHasher) PasswordHasher) { s.hasher = wrap(s.hasher) }
+
+// NopObserver observes nothing, for tests that observe one thing.
+type NopObserver = nopObserver
 
 // FanOutWebhooks queues the webhook events of the audit log's new entries, as a delivery round does first.
 func (s *Service) FanOutWebhooks(ctx context.Context) error {

@@ -123,7 +123,8 @@ func inviteLink(base, userID, code string) htmltemplate.URL {
 // Wrong codes never void the invite, and the right code is never refused for
 // the user's budget: nobody without the code can spoil someone else's invite.
 func (s *Service) ValidateInvite(ctx context.Context, prog *Programme, userID, code, clientIP string) error {
-	return s.checkInvite(ctx, prog, userID, code, clientIP)
+	_, err := s.checkInvite(ctx, prog, userID, code, clientIP)
+	return err
 }
 
 // ConsumeInvite sets the invited user's first password (and optionally their
@@ -134,7 +135,8 @@ func (s *Service) ValidateInvite(ctx context.Context, prog *Programme, userID, c
 // the embedder's backend (empty clientIP), which knows its users anyway and
 // gets Weavr's precise answers (consumeRefusal).
 func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, code, plain string, mobile *Mobile, clientIP string) (*PasswordSet, error) {
-	if err := s.checkInvite(ctx, prog, userID, code, clientIP); err != nil {
+	invited, err := s.checkInvite(ctx, prog, userID, code, clientIP)
+	if err != nil {
 		if clientIP == "" && CodeOf(err) == CodeInviteInvalid {
 			return nil, s.consumeRefusal(ctx, prog, userID, err)
 		}
@@ -143,7 +145,7 @@ func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, co
 	if err := checkProfile(prog, plain); err != nil {
 		return nil, err
 	}
-	hash, err := s.hasher.Hash(ctx, plain)
+	hash, err := s.hashPassword(ctx, invited, plain)
 	if err != nil {
 		return nil, internal("hash password", err)
 	}
@@ -195,19 +197,23 @@ func (s *Service) inviteAccepts(u *User, inv *Invite, code string) bool {
 // clientIP's invite budget and, when it fails, the user's wrong-code budget
 // (whether or not the user or an invite exists, so that a 429 tells nothing
 // either). Every failure looks the same.
-func (s *Service) checkInvite(ctx context.Context, prog *Programme, userID, code, clientIP string) error {
+func (s *Service) checkInvite(ctx context.Context, prog *Programme, userID, code, clientIP string) (*User, error) {
 	perIP := s.cfg.RateLimits.InvitePerIP
 	if clientIP == "" {
 		perIP = RateLimit{} // the embedder's backend: no client address to count
 	}
-	var outcome error
+	var (
+		invited *User
+		outcome error
+	)
 	err := s.store.Update(ctx, func(tx Tx) error {
-		outcome = nil
+		invited, outcome = nil, nil
 		if err := s.spend(tx, newBudget("invite", prog.ID, addressKey(clientIP), perIP)); err != nil {
 			return err
 		}
-		ok, err := s.inviteMatches(tx, prog, userID, code)
-		if err != nil || ok {
+		u, err := s.inviteMatches(tx, prog, userID, code)
+		if err != nil || u != nil {
+			invited = u
 			return err
 		}
 		if err := s.spend(tx, newBudget("invite-wrong", prog.ID, "user:"+userID, s.cfg.RateLimits.InviteWrongPerInvite)); err != nil {
@@ -217,30 +223,33 @@ func (s *Service) checkInvite(ctx context.Context, prog *Programme, userID, code
 		return s.audit(ctx, tx, prog.ID, ActorAPI, "user.invite_code_wrong", userID, nil)
 	})
 	if err != nil {
-		return internal("check invite", err)
+		return nil, internal("check invite", err)
 	}
-	return outcome
+	return invited, outcome
 }
 
-// inviteMatches reports whether userID is an authorised user of prog whose
-// invite accepts code.
-func (s *Service) inviteMatches(tx ReadTx, prog *Programme, userID, code string) (bool, error) {
+// inviteMatches returns userID's user when they are an authorised user of
+// prog whose invite accepts code, and nil otherwise.
+func (s *Service) inviteMatches(tx ReadTx, prog *Programme, userID, code string) (*User, error) {
 	u, err := tx.User(userID)
 	if errors.Is(err, ErrRecordNotFound) {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	if u.ProgrammeID != prog.ID || u.Root {
-		return false, nil
+		return nil, nil
 	}
 	inv, err := tx.Invite(userID)
 	if errors.Is(err, ErrRecordNotFound) {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	return s.inviteAccepts(u, inv, code), nil
+	if !s.inviteAccepts(u, inv, code) {
+		return nil, nil
+	}
+	return u, nil
 }

@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,6 +16,34 @@ import (
 type PasswordSet struct {
 	Token string
 	User  *User
+}
+
+// The salt rule. Every password hash of one email in one programme is made
+// under the same salt, derived from the installation's secret key, the
+// programme and the email, so that a sign-in checks all of that email's
+// accounts (across identities) with one argon2id hash: a sign-in then costs
+// the same for an email with several accounts as for one with a single
+// account or none, and its time tells nobody how many there are. The salt
+// still differs for every email and installation, and cannot be computed
+// from the email without the key (kept in the store), so nobody can prepare
+// guesses for an account before they hold the store. Two accounts share a
+// salt only when one person accepted both (emailFree). A hash under another
+// salt (made before this rule, or before the user's email changed) is
+// checked on its own, and replaced at the user's next successful sign-in.
+
+// passwordSalt is the salt of the passwords of email in programmeID.
+func (s *Service) passwordSalt(programmeID, email string) []byte {
+	seed := s.keys.hash(purposePasswordSalt, programmeID+"\x00"+NormaliseEmail(email))
+	salt, err := hkdf.Expand(sha256.New, seed, "argon2id salt", int(s.cfg.PasswordParams.SaltLen))
+	if err != nil { // only for a length above 255*32 bytes, which Params.Validate refuses
+		panic("password salt: " + err.Error())
+	}
+	return salt
+}
+
+// hashPassword hashes u's new password under u's salt.
+func (s *Service) hashPassword(ctx context.Context, u *User, plain string) (string, error) {
+	return s.hasher.HashWithSalt(ctx, plain, s.passwordSalt(u.ProgrammeID, u.Email))
 }
 
 // checkProfile applies the programme's password profile, mapping its verdict to Weavr codes.
@@ -57,7 +87,7 @@ func (s *Service) CreatePassword(ctx context.Context, prog *Programme, userID, p
 	if err := checkProfile(prog, plain); err != nil {
 		return nil, err
 	}
-	hash, err := s.hasher.Hash(ctx, plain)
+	hash, err := s.hashPassword(ctx, u, plain)
 	if err != nil {
 		return nil, internal("hash password", err)
 	}
@@ -138,7 +168,7 @@ func (s *Service) UpdatePassword(ctx context.Context, c *Caller, oldPlain, newPl
 		return nil, s.recordWrongCurrentPassword(ctx, c.User.ID)
 	}
 	accepted := s.currentPasswordAccepted(c.User.ID)
-	return s.replacePassword(ctx, c.Programme, c.User.ID, rec, newPlain, c.User.ID, RevokePasswordChanged, func(tx Tx) error {
+	return s.replacePassword(ctx, c.Programme, c.User, rec, newPlain, c.User.ID, RevokePasswordChanged, func(tx Tx) error {
 		if err := callerStands(tx, c); err != nil { // a revocation during the hashing ends the change too
 			return err
 		}
@@ -216,7 +246,7 @@ var passwordActions = map[RevocationReason]string{
 // user ends and the user is told. The answer is a new session. extra runs
 // first in the same transaction (a reset consumes its code there), so that a
 // rejected password changes nothing.
-func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID string, rec *PasswordRecord, newPlain, actor string, reason RevocationReason, extra func(Tx) error) (*PasswordSet, error) {
+func (s *Service) replacePassword(ctx context.Context, prog *Programme, u *User, rec *PasswordRecord, newPlain, actor string, reason RevocationReason, extra func(Tx) error) (*PasswordSet, error) {
 	action := passwordActions[reason]
 	if err := checkProfile(prog, newPlain); err != nil {
 		return nil, err
@@ -224,17 +254,15 @@ func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID s
 	keep := prog.profile().History()
 	if keep > 0 {
 		previous := append([]string{rec.Hash}, rec.History...)
-		for _, h := range previous[:min(keep, len(previous))] {
-			used, _, err := s.hasher.Verify(ctx, newPlain, h)
-			if err != nil {
-				return nil, internal("check password history", err)
-			}
-			if used {
-				return nil, Conflict(CodePasswordAlreadyUsed)
-			}
+		checks, err := s.hasher.VerifyEach(ctx, newPlain, previous[:min(keep, len(previous))], nil)
+		if err != nil {
+			return nil, internal("check password history", err)
+		}
+		if slices.ContainsFunc(checks, func(c password.Check) bool { return c.OK }) {
+			return nil, Conflict(CodePasswordAlreadyUsed)
 		}
 	}
-	hash, err := s.hasher.Hash(ctx, newPlain)
+	hash, err := s.hashPassword(ctx, u, newPlain)
 	if err != nil {
 		return nil, internal("hash password", err)
 	}
@@ -251,7 +279,7 @@ func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID s
 				return err
 			}
 		}
-		cur, err := tx.Password(userID)
+		cur, err := tx.Password(u.ID)
 		if err != nil {
 			return err
 		}
@@ -263,21 +291,21 @@ func (s *Service) replacePassword(ctx context.Context, prog *Programme, userID s
 			history = history[:max(keep-1, 0)]
 		}
 		now := s.clock.Now()
-		if err := tx.PutPassword(&PasswordRecord{UserID: userID, Hash: hash, History: history, SetAt: now}); err != nil {
+		if err := tx.PutPassword(&PasswordRecord{UserID: u.ID, Hash: hash, History: history, SetAt: now}); err != nil {
 			return err
 		}
-		u, err := tx.User(userID)
+		cu, err := tx.User(u.ID)
 		if err != nil {
 			return err
 		}
-		if after, err = s.revoke(ctx, tx, revocation{reason: reason, user: u}); err != nil {
+		if after, err = s.revoke(ctx, tx, revocation{reason: reason, user: cu}); err != nil {
 			return err
 		}
-		if err := s.insertSession(tx, u, token, now); err != nil {
+		if err := s.insertSession(tx, cu, token, now); err != nil {
 			return err
 		}
-		user = u
-		return s.audit(ctx, tx, u.ProgrammeID, actor, action, userID, nil)
+		user = cu
+		return s.audit(ctx, tx, cu.ProgrammeID, actor, action, cu.ID, nil)
 	})
 	if err != nil {
 		return nil, internal(action, err)
@@ -392,7 +420,7 @@ func (s *Service) LostPasswordResume(ctx context.Context, prog *Programme, email
 	if err != nil {
 		return nil, err
 	}
-	return s.replacePassword(ctx, prog, u.ID, rec, newPlain, u.ID, RevokePasswordReset, s.consumeResetCode(u.ID, code))
+	return s.replacePassword(ctx, prog, u, rec, newPlain, u.ID, RevokePasswordReset, s.consumeResetCode(u.ID, code))
 }
 
 // matchResetCode returns the active user with email whose reset code code

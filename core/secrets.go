@@ -54,6 +54,7 @@ const (
 	purposeSeal          = "seal"
 	purposePasswordToken = "password-token"
 	purposeDeviceSecret  = "device-secret"
+	purposePasswordSalt  = "password-salt" // not a secret's hash: a salt's seed (passwordSalt)
 )
 
 // randomToken returns prefix + 32 random bytes, base64url: 256 bits of entropy.

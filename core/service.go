@@ -206,8 +206,10 @@ type Integrations struct {
 
 // passwordHasher is the password hashing core needs (password.Hasher, argon2id).
 type passwordHasher interface {
-	Hash(ctx context.Context, plain string) (string, error)
+	HashWithSalt(ctx context.Context, plain string, salt []byte) (string, error)
 	Verify(ctx context.Context, plain, encoded string) (ok, rehash bool, err error)
+	// VerifyEach checks several hashes, one argon2id hash per distinct salt.
+	VerifyEach(ctx context.Context, plain string, encoded []string, salt []byte) ([]password.Check, error)
 	// VerifyDummy spends the time of a failed Verify.
 	VerifyDummy(ctx context.Context, plain string)
 }

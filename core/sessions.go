@@ -33,7 +33,7 @@ const sessionTokenPrefix = "dst_"
 func (s *Service) completeLogin(ctx context.Context, u *User, pw *PasswordRecord, plain string, rehash bool) (*SignedIn, error) {
 	var newHash string
 	if rehash {
-		h, err := s.hasher.Hash(ctx, plain)
+		h, err := s.hashPassword(ctx, u, plain)
 		if err != nil {
 			return nil, internal("rehash password", err)
 		}

@@ -27,7 +27,8 @@ import (
 // (programme, email): it answers exactly like one user with a wrong password,
 // 403 LockoutThreshold times and then 423 for LockoutDuration. Every attempt
 // costs the same store and hashing work: one read transaction, one password
-// hash per candidate checked (at least one) and one write transaction.
+// hash (for all candidates at once, by the salt rule in passwords.go) and one
+// write transaction.
 
 // signInFailureMemory is how long a failed sign-in counts towards a lockout.
 const signInFailureMemory = 24 * time.Hour
@@ -63,7 +64,7 @@ func (s *Service) Login(ctx context.Context, prog *Programme, email, plain strin
 			open = append(open, c)
 		}
 	}
-	matched, err := s.matchPassword(ctx, open, plain)
+	matched, err := s.matchPassword(ctx, prog, email, open, plain)
 	if err != nil {
 		return nil, err
 	}
@@ -104,21 +105,26 @@ func (s *Service) signInCandidates(ctx context.Context, programmeID, email strin
 	return cands, internal("sign-in lookup", err)
 }
 
-// matchPassword checks plain against each candidate, or spends the time of one
-// check when there is none.
-func (s *Service) matchPassword(ctx context.Context, cands []signInCandidate, plain string) ([]passwordMatch, error) {
+// matchPassword checks plain against the candidates, all at the cost of one
+// hash when they share the email's salt (the salt rule, passwords.go), or
+// spends the time of one check when there is none.
+func (s *Service) matchPassword(ctx context.Context, prog *Programme, email string, cands []signInCandidate, plain string) ([]passwordMatch, error) {
 	if len(cands) == 0 {
 		s.hasher.VerifyDummy(ctx, plain)
 		return nil, nil
 	}
+	hashes := make([]string, len(cands))
+	for i, c := range cands {
+		hashes[i] = c.pw.Hash
+	}
+	checks, err := s.hasher.VerifyEach(ctx, plain, hashes, s.passwordSalt(prog.ID, email))
+	if err != nil {
+		return nil, internal("verify password", err)
+	}
 	var matched []passwordMatch
-	for _, c := range cands {
-		ok, rehash, err := s.hasher.Verify(ctx, plain, c.pw.Hash)
-		if err != nil {
-			return nil, internal("verify password", err)
-		}
-		if ok {
-			matched = append(matched, passwordMatch{c, rehash})
+	for i, c := range checks {
+		if c.OK {
+			matched = append(matched, passwordMatch{cands[i], c.Rehash})
 		}
 	}
 	return matched, nil

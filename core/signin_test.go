@@ -3,6 +3,8 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/password"
 )
 
 // work is what one call cost: store transactions, the writes in them that
@@ -68,25 +71,16 @@ func (t countingTx) PutResetCode(c *core.ResetCode) error {
 	return t.Tx.PutResetCode(c)
 }
 
-// countingHasher counts argon2id computations.
-type countingHasher struct {
-	core.PasswordHasher
+// hashCounter counts argon2id computations, as the password hasher reports
+// them to its observer.
+type hashCounter struct {
+	core.NopObserver
 	n *atomic.Int64
 }
 
-func (h countingHasher) Hash(ctx context.Context, plain string) (string, error) {
+func (h hashCounter) Hashing(context.Context) func(time.Duration) {
 	h.n.Add(1)
-	return h.PasswordHasher.Hash(ctx, plain)
-}
-
-func (h countingHasher) Verify(ctx context.Context, plain, encoded string) (bool, bool, error) {
-	h.n.Add(1)
-	return h.PasswordHasher.Verify(ctx, plain, encoded)
-}
-
-func (h countingHasher) VerifyDummy(ctx context.Context, plain string) {
-	h.n.Add(1)
-	h.PasswordHasher.VerifyDummy(ctx, plain)
+	return func(time.Duration) {}
 }
 
 // kindsOfUsers makes the users whose emails must cost what an unknown one
@@ -111,10 +105,9 @@ type meter struct {
 func newMeter(e *coreEnv) *meter {
 	e.t.Helper()
 	m := &meter{store: &countingStore{Store: e.store}}
-	svc, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams, RateLimits: &core.RateLimits{}},
-		m.store, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
+	svc, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams, RateLimits: &core.RateLimits{},
+		Observer: hashCounter{n: &m.hashes}}, m.store, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
 	require.NoError(e.t, err)
-	core.WrapHasher(svc, func(h core.PasswordHasher) core.PasswordHasher { return countingHasher{h, &m.hashes} })
 	m.svc = svc
 	return m
 }
@@ -270,12 +263,12 @@ type onceAfterVerify struct {
 	then  func()
 }
 
-func (h onceAfterVerify) Verify(ctx context.Context, plain, encoded string) (bool, bool, error) {
-	ok, rehash, err := h.PasswordHasher.Verify(ctx, plain, encoded)
+func (h onceAfterVerify) VerifyEach(ctx context.Context, plain string, encoded []string, salt []byte) ([]password.Check, error) {
+	checks, err := h.PasswordHasher.VerifyEach(ctx, plain, encoded, salt)
 	if h.armed.CompareAndSwap(true, false) {
 		h.then()
 	}
-	return ok, rehash, err
+	return checks, err
 }
 
 // TestSignInWithAPasswordChangedDuringItsCheck: a sign-in with the old
@@ -321,4 +314,87 @@ func TestSessionLifetimeBelowIdleRefused(t *testing.T) {
 	_, err := core.New(e.ctx, core.Config{Sandbox: true, SessionIdle: time.Hour, SessionLifetime: 30 * time.Minute}, e.store,
 		core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
 	require.ErrorContains(t, err, "session lifetime 30m0s is below the idle timeout 1h0m0s")
+}
+
+// TestSignInOneHashForEveryAccountOfAnEmail: a sign-in checks all the
+// accounts an email has across identities with one argon2id hash, as it
+// does for an email with one account or none, so that its time does not
+// tell how many there are. A password hashed under another salt (here: its
+// user's email changed to the shared one) costs a hash of its own until its
+// user's next sign-in replaces it.
+func TestSignInOneHashForEveryAccountOfAnEmail(t *testing.T) {
+	e := newCoreEnv(t)
+	const shared = "shared@acme.test"
+	passwords := []string{"Ann3-Passw0rd!", "B3a-Passw0rd!!", "C4t-Passw0rd!!"}
+	var ids []string
+	for i, plain := range passwords {
+		root := e.steppedUpRoot(e.prog, fmt.Sprintf("root%d@acme.test", i))
+		u := e.createUser(root, shared, nil)
+		_, err := e.svc.CreatePassword(e.ctx, e.prog, u.ID, plain)
+		require.NoError(t, err)
+		ids = append(ids, u.ID)
+	}
+	e.root(e.prog, "single@acme.test")
+	m := newMeter(e)
+	hashes := func(email, plain string) (int64, error) {
+		var err error
+		w := m.measure(func(s *core.Service) { _, err = s.Login(e.ctx, e.prog, email, plain) })
+		return w.Hashes, err
+	}
+
+	for _, c := range []struct{ email, plain string }{
+		{shared, "Wr0ng-Passw0rd"}, {shared, passwords[1]}, {"single@acme.test", "Wr0ng-Passw0rd"}, {"nobody@acme.test", "Wr0ng-Passw0rd"},
+	} {
+		n, _ := hashes(c.email, c.plain)
+		assert.Equal(t, int64(1), n, "%s with %s", c.email, c.plain)
+	}
+	n, err := hashes(shared, passwords[1])
+	require.NoError(t, err, "the one account whose password it is signs in")
+	assert.Equal(t, int64(1), n)
+
+	// A user whose email changed keeps a hash under their old email's salt;
+	// another account then made for the new email has the new one's.
+	root := e.steppedUpRoot(e.prog, "root-moved@acme.test")
+	moved := e.createUser(root, "moved@acme.test", nil)
+	_, err = e.svc.CreatePassword(e.ctx, e.prog, moved.ID, "D0g-Passw0rd!!")
+	require.NoError(t, err)
+	const later = "later@acme.test"
+	email := later
+	_, err = e.svc.UpdateUser(e.ctx, root, moved.ID, core.UserPatch{Email: &email})
+	require.NoError(t, err)
+	newcomer := e.createUser(e.steppedUpRoot(e.prog, "root-later@acme.test"), later, nil)
+	_, err = e.svc.CreatePassword(e.ctx, e.prog, newcomer.ID, "E1k-Passw0rd!!")
+	require.NoError(t, err)
+	n, _ = hashes(later, "Wr0ng-Passw0rd")
+	assert.Equal(t, int64(2), n, "two salts among the accounts")
+	before := e.passwordHash(moved.ID)
+	n, err = hashes(later, "D0g-Passw0rd!!")
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), n, "two salts, and the moved password's rehash under the new email's")
+	assert.NotEqual(t, before, e.passwordHash(moved.ID))
+	n, err = hashes(later, "D0g-Passw0rd!!")
+	require.NoError(t, err, "the rehashed password signs in")
+	assert.Equal(t, int64(1), n, "one salt again")
+	assert.Equal(t, saltOf(e.passwordHash(newcomer.ID)), saltOf(e.passwordHash(moved.ID)))
+	for i, id := range ids {
+		assert.Equal(t, saltOf(e.passwordHash(ids[0])), saltOf(e.passwordHash(id)), "account %d: one salt", i)
+	}
+	assert.NotEqual(t, saltOf(e.passwordHash(ids[0])), saltOf(e.passwordHash(moved.ID)), "another email, another salt")
+}
+
+// saltOf is the salt field of a PHC string.
+func saltOf(phc string) string { return strings.Split(phc, "$")[4] }
+
+// passwordHash is a user's stored password hash.
+func (e *coreEnv) passwordHash(userID string) string {
+	e.t.Helper()
+	var hash string
+	require.NoError(e.t, e.store.View(e.ctx, func(tx core.ReadTx) error {
+		rec, err := tx.Password(userID)
+		if err == nil {
+			hash = rec.Hash
+		}
+		return err
+	}))
+	return hash
 }

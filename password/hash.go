@@ -124,7 +124,17 @@ func NewHasher(p Params, maxConcurrent int, opts ...Option) *Hasher {
 // $argon2id$v=19$m=<KiB>,t=<time>,p=<threads>$<salt>$<key>.
 // It fails only if ctx ends while waiting for a free hashing slot.
 func (h *Hasher) Hash(ctx context.Context, plain string) (string, error) {
-	salt := randomBytes(h.params.SaltLen)
+	return h.HashWithSalt(ctx, plain, randomBytes(h.params.SaltLen))
+}
+
+// HashWithSalt is Hash under a salt the caller chose, of Params.SaltLen
+// bytes. Hashes that share a salt are checked together at the cost of one
+// (VerifyEach); a salt must still be unique to the secret's owner, never
+// shared between people.
+func (h *Hasher) HashWithSalt(ctx context.Context, plain string, salt []byte) (string, error) {
+	if len(salt) != int(h.params.SaltLen) {
+		return "", fmt.Errorf("salt of %d bytes, want %d", len(salt), h.params.SaltLen)
+	}
 	key, err := h.key(ctx, plain, salt, h.params)
 	if err != nil {
 		return "", err
@@ -137,16 +147,60 @@ func (h *Hasher) Hash(ctx context.Context, plain string) (string, error) {
 // encoded was made with parameters other than h's: the caller should store a
 // fresh Hash of plain. A malformed encoded gives an error matching ErrInvalidHash.
 func (h *Hasher) Verify(ctx context.Context, plain, encoded string) (ok, rehash bool, err error) {
-	p, salt, want, err := parse(encoded)
+	checks, err := h.VerifyEach(ctx, plain, []string{encoded}, nil)
 	if err != nil {
 		return false, false, err
 	}
-	got, err := h.key(ctx, plain, salt, p)
-	if err != nil {
-		return false, false, err
+	return checks[0].OK, checks[0].Rehash, nil
+}
+
+// Check is what VerifyEach found for one stored hash.
+type Check struct {
+	OK bool // the password is this hash's
+	// Rehash: OK, but the hash was made with parameters other than the
+	// Hasher's, or under a salt other than the one the caller wants.
+	Rehash bool
+}
+
+// VerifyEach checks plain against each PHC string of encoded, computing one
+// argon2id key per distinct parameters and salt among them: hashes that
+// share a salt (HashWithSalt) cost one hash together, however many there
+// are. A hash whose salt is not salt needs a Rehash when it matches (a nil
+// salt accepts any). A malformed hash gives an error matching
+// ErrInvalidHash, before any hashing.
+func (h *Hasher) VerifyEach(ctx context.Context, plain string, encoded []string, salt []byte) ([]Check, error) {
+	type derivation struct {
+		p    Params
+		salt string
 	}
-	ok = subtle.ConstantTimeCompare(got, want) == 1
-	return ok, ok && p != h.params, nil
+	type stored struct {
+		derivation
+		key []byte
+	}
+	all := make([]stored, len(encoded))
+	for i, e := range encoded {
+		p, s, key, err := parse(e)
+		if err != nil {
+			return nil, err
+		}
+		all[i] = stored{derivation{p, string(s)}, key}
+	}
+	keys := map[derivation][]byte{}
+	checks := make([]Check, len(all))
+	for i, st := range all {
+		got, done := keys[st.derivation]
+		if !done {
+			var err error
+			if got, err = h.key(ctx, plain, []byte(st.salt), st.p); err != nil {
+				return nil, err
+			}
+			keys[st.derivation] = got
+		}
+		ok := subtle.ConstantTimeCompare(got, st.key) == 1
+		foreign := salt != nil && st.salt != string(salt)
+		checks[i] = Check{OK: ok, Rehash: ok && (st.p != h.params || foreign)}
+	}
+	return checks, nil
 }
 
 // VerifyDummy spends the time of a failed Verify against a hash made with h's

@@ -383,3 +383,73 @@ func TestHasherObserverSeesQueueWait(t *testing.T) {
 		assert.Equal(t, "caller", rec.ctxs[0].Value(ctxKey{}))
 	})
 }
+
+// TestVerifyEachOneHashPerSalt: hashes under one salt are checked with one
+// argon2id key however many there are, each hash of another salt or other
+// parameters costs a key of its own, and each verdict is right.
+func TestVerifyEachOneHashPerSalt(t *testing.T) {
+	ctx := t.Context()
+	h := NewHasher(testParams, 1)
+	var derived atomic.Int64
+	h.derive = func(plain string, salt []byte, p Params) []byte {
+		derived.Add(1)
+		return argon2Key(plain, salt, p)
+	}
+	shared := []byte("one-salt-16bytes")
+	hash := func(plain string, salt []byte) string {
+		e, err := h.HashWithSalt(ctx, plain, salt)
+		require.NoError(t, err)
+		return e
+	}
+	mine, other := hash(refPlain, shared), hash("An0ther-Passw0rd", shared)
+	foreign := hash(refPlain, []byte("another-salt-16b"))
+	older, err := NewHasher(Params{Memory: 32, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1).HashWithSalt(ctx, refPlain, shared)
+	require.NoError(t, err)
+
+	for _, c := range []struct {
+		name    string
+		encoded []string
+		want    []Check
+		keys    int64
+	}{
+		{"three under one salt", []string{other, mine, other}, []Check{{}, {OK: true}, {}}, 1},
+		{"none matches", []string{other, other}, []Check{{}, {}}, 1},
+		{"a hash under another salt", []string{other, foreign}, []Check{{}, {OK: true, Rehash: true}}, 2},
+		{"a hash with older parameters", []string{older, other}, []Check{{OK: true, Rehash: true}, {}}, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			derived.Store(0)
+			got, err := h.VerifyEach(ctx, refPlain, c.encoded, shared)
+			require.NoError(t, err)
+			assert.Equal(t, c.want, got)
+			assert.Equal(t, c.keys, derived.Load(), "argon2id keys computed")
+		})
+	}
+
+	derived.Store(0)
+	_, err = h.VerifyEach(ctx, refPlain, []string{mine, "$argon2id$v=19$m=64"}, shared)
+	require.ErrorIs(t, err, ErrInvalidHash)
+	assert.Zero(t, derived.Load(), "nothing hashed before the input is known good")
+
+	got, err := h.VerifyEach(ctx, refPlain, []string{foreign}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []Check{{OK: true}}, got, "a nil salt takes any")
+}
+
+// TestHashWithSalt: the salt given is the one stored, and one of another
+// length than the parameters' is refused.
+func TestHashWithSalt(t *testing.T) {
+	h := NewHasher(testParams, 1)
+	salt := []byte("deputy-test-salt")
+	encoded, err := h.HashWithSalt(t.Context(), refPlain, salt)
+	require.NoError(t, err)
+	_, stored, _, err := parse(encoded)
+	require.NoError(t, err)
+	assert.Equal(t, salt, stored)
+	again, err := h.HashWithSalt(t.Context(), refPlain, salt)
+	require.NoError(t, err)
+	assert.Equal(t, encoded, again, "one password, one salt, one hash")
+
+	_, err = h.HashWithSalt(t.Context(), refPlain, salt[:8])
+	require.EqualError(t, err, "salt of 8 bytes, want 16")
+}
