@@ -37,7 +37,9 @@ type NewIdentity struct {
 
 // CreateIdentity creates an identity and its root user (whose id is the identity's id)
 // in one transaction (Weavr corporateCreate / consumerCreate), linked to the
-// credentials of in.LinkTo when set.
+// credentials of in.LinkTo when set. Its root user's email must be one no
+// other user of the programme has (ROOT_EMAIL_NOT_UNIQUE; emailFree), unless
+// it is the linked credentials' own.
 func (s *Service) CreateIdentity(ctx context.Context, prog *Programme, in NewIdentity) (*Identity, *User, error) {
 	if !in.Type.Valid() {
 		return nil, nil, Invalid("type", ReasonIn, string(Corporate), string(Consumer))
@@ -70,6 +72,8 @@ func (s *Service) CreateIdentity(ctx context.Context, prog *Programme, in NewIde
 			if cred, err = s.linkNewRoot(tx, in.LinkTo, root, ident); err != nil {
 				return err
 			}
+		} else if err := emailFree(tx, root, root.Email, CodeRootEmailNotUnique); err != nil {
+			return err
 		}
 		if err := tx.InsertIdentity(ident); err != nil {
 			return err

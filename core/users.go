@@ -416,7 +416,7 @@ func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPa
 			if err := s.spend(tx, newBudget("email-change", c.Programme.ID, "identity:"+c.User.IdentityID, s.cfg.RateLimits.EmailChangesPerIdentity)); err != nil {
 				return err
 			}
-			if err := emailFree(tx, u, email); err != nil {
+			if err := emailFree(tx, u, email, CodeEmailNotUnique); err != nil {
 				refused = err
 				return nil // commit the count alone: refusals must use up the budget too
 			}
@@ -555,18 +555,19 @@ func (s *Service) checkUserChange(tx Tx, c *Caller, u *User, signInChanged, role
 }
 
 // emailFree refuses to give u an email another user of the programme signs in
-// with, in any identity. Two users may share an email only when its owner
-// accepted both invites: were an email change enough, a user could take a
-// victim's address and, setting their own password to each guess, learn from
-// the shared sign-in which guess is the victim's password.
-func emailFree(tx ReadTx, u *User, email string) error {
+// with, in any identity, answering code. Two users may share an email only
+// when its owner accepted both invites: were an email change or a new
+// identity's root user enough, anyone could take a victim's address and,
+// setting their own password to each guess, learn from the shared sign-in
+// which guess is the victim's password.
+func emailFree(tx ReadTx, u *User, email, code string) error {
 	others, err := tx.UsersByEmail(u.ProgrammeID, email)
 	if err != nil {
 		return err
 	}
 	for _, o := range others {
 		if o.ID != u.ID {
-			return Conflict(CodeEmailNotUnique)
+			return Conflict(code)
 		}
 	}
 	return nil

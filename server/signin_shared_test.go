@@ -202,3 +202,25 @@ func TestUnknownEmailsLockLikeKnownOnes(t *testing.T) {
 		assert.Equal(t, want[:1], run(email, 1), "%s after the lock", email)
 	}
 }
+
+// TestNewRootCannotTakeAUsersEmail: a new identity's root user may not have
+// the email of another user of the programme. Otherwise whoever creates an
+// identity (a public sign-up form reaches corporate creation) could give its
+// root a victim's address and a password of their choosing, and learn from
+// the shared sign-in, refused as ambiguous or not, whether their guess is
+// the victim's password.
+func TestNewRootCannotTakeAUsersEmail(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root-a@acme.test")
+	victim := e.memberWithPassword(root, passwordA)
+	created := count(e.auditActions(), "identity.create")
+
+	requireConflict(t, e.key("POST", "/multi/corporates", corporateBody("Shared@Acme.test")), "ROOT_EMAIL_NOT_UNIQUE")
+	requireConflict(t, e.key("POST", "/multi/consumers", consumerBody(sharedEmail)), "ROOT_EMAIL_NOT_UNIQUE")
+	assert.Equal(t, created, count(e.auditActions(), "identity.create"), "nothing created")
+	assert.Equal(t, victim.id, signedInAs(t, e.login(sharedEmail, passwordA)), "the sign-in is still the victim's alone")
+
+	otherKey := e.otherProgramme("Other")
+	r := e.call("POST", "/multi/corporates", corporateBody(sharedEmail), "api-key", otherKey)
+	assert.Equal(t, http.StatusOK, r.status, "another programme's users are not this one's: %s", r.body)
+}
