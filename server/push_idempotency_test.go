@@ -16,7 +16,8 @@ import (
 
 // TestPushIdempotencySurvivesACrashAfterTheCommit is
 // TestIdempotencySurvivesACrashAfterTheCommit for the companion's idempotent
-// routes (enrolDeviceUsingPush only ever answers CHANNEL_NOT_SUPPORTED): the
+// routes, and Weavr's multipleSCAChallengePush with BIOMETRIC
+// (enrolDeviceUsingPush only ever answers CHANNEL_NOT_SUPPORTED): the
 // process dies right after the change commits; the retry with the same ref
 // gets the original answer and the change happened once.
 func TestPushIdempotencySurvivesACrashAfterTheCommit(t *testing.T) {
@@ -58,6 +59,16 @@ func TestPushIdempotencySurvivesACrashAfterTheCommit(t *testing.T) {
 				out, err := s.StepUpPush(ctx, "Approve the test", ref)
 				return out, err
 			}
+		}},
+		{"push confirmation", "confirmation.issue", func(e *bioEnv) func() (any, error) {
+			id := e.root("root@acme.test")
+			phone := e.newDevice("phone-1", "root@acme.test")
+			phone.enrol()
+			_, err := e.api.RegisterResource(ctx, client.ResourceSends, "7001", client.ResourceRegistration{UserID: id,
+				Amount: client.Amount{Currency: "GBP", Amount: 1250}, PayeeName: "Alice Example", PayeeAccount: "GB29NWBK60161331926819"})
+			require.NoError(t, err)
+			s := e.login("root@acme.test")
+			return func() (any, error) { return s.ConfirmPush(ctx, client.ResourceSends, []string{"7001"}, ref) }
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -679,9 +679,43 @@ func TestWeavrInvalidPathParametersAreRefused(t *testing.T) {
 	}
 }
 
+// replayReady puts a fixture in the state in which an operation's fullest
+// request succeeds, for the operations that need more than a stepped-up root
+// and another user: an address of a user, a code asked for first, a root
+// without a factor yet, an invite sent.
+var replayReady = map[string]func(f *weavrFixture, body map[string]any){
+	"authorisedUserEmailVerificationCodeSend":    func(f *weavrFixture, body map[string]any) { body["email"] = "target@acme.test" },
+	"corporateRootUserEmailVerificationCodeSend": func(f *weavrFixture, body map[string]any) { body["email"] = f.root.email },
+	"enrolDeviceUsingOtpStepOne":                 func(f *weavrFixture, _ map[string]any) { f.root = f.e.rootWithoutFactor() },
+	"enrolDeviceUsingOtpStepTwo": func(f *weavrFixture, body map[string]any) {
+		f.root = f.e.rootWithoutFactor()
+		wantNoContent(f.e.t, f.e.auth(f.root.token, "POST", enrolPath, nil), "enrol SMS")
+		body["verificationCode"] = sandboxCode
+	},
+	"stepupSCAVerify": func(f *weavrFixture, body map[string]any) {
+		f.root = member{id: f.root.id, email: f.root.email, token: f.e.loginToken(f.root.email)}
+		wantNoContent(f.e.t, f.e.auth(f.root.token, "POST", stepUpPath, nil), "step-up challenge")
+		body["verificationCode"] = sandboxCode
+	},
+	"userInviteConsume": func(f *weavrFixture, body map[string]any) {
+		f.e.invite(f.root.token, f.target)
+		body["inviteCode"] = sandboxCode
+	},
+}
+
+// rootWithoutFactor is a corporate's root user, signed in, with no factor yet.
+func (e *env) rootWithoutFactor() member {
+	e.t.Helper()
+	id, token := e.corporate("fresh@acme.test")
+	return member{id: id, email: "fresh@acme.test", token: token}
+}
+
 // Every Weavr operation Deputy serves with an idempotency-ref replays its
 // first success to the same ref and payload, and refuses the same ref with
-// another payload (GUIDE, "Behaviour users rely on").
+// another payload (GUIDE, "Behaviour users rely on"). The four push
+// operations' fullest requests name AUTHY, which Deputy does not have (409),
+// and are skipped: their BIOMETRIC forms replay in
+// TestPushIdempotencySurvivesACrashAfterTheCommit.
 func TestWeavrIdempotencyRefsReplay(t *testing.T) {
 	for _, o := range weavrServed(t) {
 		declared := false
@@ -694,6 +728,10 @@ func TestWeavrIdempotencyRefsReplay(t *testing.T) {
 		t.Run(o.id, func(t *testing.T) {
 			f := newWeavrFixture(t, o)
 			path, body, headers := f.request(o)
+			if ready, ok := replayReady[o.id]; ok {
+				m, _ := body.(map[string]any) // nil without a body
+				ready(f, m)
+			}
 			send := func(body any) resp { return f.send(o, path, body, headers...) }
 			first := send(body)
 			if first.status >= 300 {
