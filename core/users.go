@@ -70,6 +70,9 @@ func (s *Service) createUserWork(c *Caller, in NewUser) (*work, error) {
 			return err
 		}
 		u.ID = id
+		if err := noRootHasEmail(tx, u); err != nil {
+			return err
+		}
 		if err := tx.InsertUser(u); err != nil {
 			if errors.Is(err, ErrDuplicate) {
 				return Conflict(CodeEmailNotUnique)
@@ -549,6 +552,32 @@ func (s *Service) checkUserChange(tx Tx, c *Caller, u *User, signInChanged, role
 		}
 		if admins <= 1 {
 			return Conflict(CodeAdminRoleRemoval)
+		}
+	}
+	return nil
+}
+
+// noRootHasEmail refuses a new user the email of another identity's root
+// user (its own identity's is refused as a duplicate) until that root has
+// verified it. A root's password is set by whoever created its identity,
+// without the address's owner (a public sign-up), so an unverified root
+// proves nothing about who owns its email: emailFree keeps a new root off a
+// user's email, and this keeps a new user off a squatted root's, whichever
+// came first. Otherwise whoever gave a root an address before its owner
+// joined the programme would, once the owner accepted another identity's
+// invite, set their root's password to each guess and learn from the shared
+// sign-in, refused as ambiguous or not, which guess is the owner's password.
+// The owner of a root, once they verified its email, may still be invited
+// elsewhere. The refusal tells the stepped-up caller only what a sign-up's
+// ROOT_EMAIL_NOT_UNIQUE tells anyone: that a root has the address.
+func noRootHasEmail(tx ReadTx, u *User) error {
+	others, err := tx.UsersByEmail(u.ProgrammeID, u.Email)
+	if err != nil {
+		return err
+	}
+	for _, o := range others {
+		if o.ID != u.ID && o.HoldsRootEmail() && !o.EmailVerified {
+			return Conflict(CodeEmailNotUnique)
 		}
 	}
 	return nil

@@ -224,3 +224,29 @@ func TestNewRootCannotTakeAUsersEmail(t *testing.T) {
 	r := e.call("POST", "/multi/corporates", corporateBody(sharedEmail), "api-key", otherKey)
 	assert.Equal(t, http.StatusOK, r.status, "another programme's users are not this one's: %s", r.body)
 }
+
+// TestUserCannotTakeARootsEmail: the other half of
+// TestNewRootCannotTakeAUsersEmail. Whoever creates an identity first (a
+// public sign-up) can give its root an address whose owner has no account
+// yet, with a password of their choosing. Were another identity then able to
+// make a user of that address, once its owner accepted, the squatter would
+// change their root's password to each guess and learn from the shared
+// sign-in, refused as ambiguous or not, which guess is the owner's password.
+// So a user may not have the email of another identity's root until that
+// root verified it, which only the address's owner can do.
+func TestUserCannotTakeARootsEmail(t *testing.T) {
+	e := newEnv(t)
+	squatter, squatterToken := e.corporate(sharedEmail) // before the owner has any account
+	employer := e.adminRoot("root-b@acme.test")
+
+	requireConflict(t, e.auth(employer.token, "POST", usersPath, userBody("Shared@Acme.test")), "EMAIL_NOT_UNIQUE")
+	assert.Equal(t, squatter, signedInAs(t, e.login(sharedEmail, testPassword)), "the sign-in is still the root's alone")
+	r := e.auth(squatterToken, "POST", "/multi/passwords/update", map[string]any{"oldPassword": pw(testPassword), "newPassword": pw(passwordA)})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, squatter, signedInAs(t, e.login(sharedEmail, passwordA)), "a guess is the root's password, whatever it is")
+
+	// A root whose owner verified its email may have a user of it elsewhere.
+	wantNoContent(t, e.key("POST", "/multi/corporates/verification/email/send", map[string]any{"email": sharedEmail}))
+	wantNoContent(t, e.key("POST", "/multi/corporates/verification/email/verify", map[string]any{"email": sharedEmail, "verificationCode": sandboxCode}))
+	e.createUser(employer.token, userBody(sharedEmail))
+}

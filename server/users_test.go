@@ -232,9 +232,14 @@ func TestUserCreateEmailUniqueWithinTheIdentity(t *testing.T) {
 	wantConflict(t, e.auth(acme.token, "POST", usersPath, userBody("BEA@Acme.Test")), "EMAIL_NOT_UNIQUE", "emails compare case-insensitively")
 	wantConflict(t, e.auth(acme.token, "POST", usersPath, userBody("root@acme.test")), "EMAIL_NOT_UNIQUE", "the root user's email")
 
-	e.createUser(beta.token, userBody("bea@acme.test"))  // another identity may use the same email
-	e.createUser(beta.token, userBody("root@acme.test")) // and another identity's root email
-	e.createUser(acme.token, userBody("cy@acme.test"))   // with the same mobile as bea: mobiles need not be unique
+	e.createUser(beta.token, userBody("bea@acme.test")) // another identity may use the same email
+	// and another identity's root email, once that root verified it
+	// (TestUserCannotTakeARootsEmail)
+	wantConflict(t, e.auth(beta.token, "POST", usersPath, userBody("root@acme.test")), "EMAIL_NOT_UNIQUE", "an unverified root's email")
+	wantNoContent(t, e.key("POST", "/multi/corporates/verification/email/send", map[string]any{"email": "root@acme.test"}))
+	wantNoContent(t, e.key("POST", "/multi/corporates/verification/email/verify", map[string]any{"email": "root@acme.test", "verificationCode": sandboxCode}))
+	e.createUser(beta.token, userBody("root@acme.test"))
+	e.createUser(acme.token, userBody("cy@acme.test")) // with the same mobile as bea: mobiles need not be unique
 
 	assert.Equal(t, 2, e.listUsers(acme.token, "").count)
 	assert.Equal(t, 2, e.listUsers(beta.token, "").count)
