@@ -4,6 +4,7 @@ package server_test
 // call what, with and without a user's token, walked over every route.
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"net/http"
@@ -38,10 +39,11 @@ const (
 
 // accessFixture is the data the access table's calls act on.
 type accessFixture struct {
-	e      *env
-	member member // an authorised user without roles (so every permission), with a password
-	target string // another authorised user, without a password
-	n      int    // makes emails unique
+	e        *env
+	member   member // an authorised user without roles (so every permission), with a password
+	consumer string // a consumer's root user, with a password: the /consumers routes act on its identity
+	target   string // another authorised user, without a password
+	n        int    // makes emails unique
 }
 
 // call is one request of the access table, without credentials.
@@ -49,6 +51,7 @@ type call struct {
 	path    string
 	body    any
 	headers []string
+	as      string // the email whose token a call with a valid token carries ("": the fixture's member)
 }
 
 // accessRoute is one row of the access table: a route of server.go with its
@@ -66,6 +69,12 @@ const streamHeader = "X-Test-Stream"
 
 func fixed(path string, body any) func(*accessFixture) call {
 	return func(*accessFixture) call { return call{path: path, body: body} }
+}
+
+// asConsumer is fixed with a consumer's token: the /consumers routes of
+// one identity refuse a corporate's (403 INSUFFICIENT_PERMISSIONS).
+func asConsumer(path string, body any) func(*accessFixture) call {
+	return func(f *accessFixture) call { return call{path: path, body: body, as: f.consumer} }
 }
 
 func onTarget(rest string, body any) func(*accessFixture) call {
@@ -107,8 +116,8 @@ var accessTable = []accessRoute{
 		f.n++
 		return call{path: "/multi/consumers", body: consumerBody("consumer" + strconv.Itoa(f.n) + "@acme.test")}
 	}},
-	{"GET /multi/consumers", userToken, fixed("/multi/consumers", nil)},
-	{"PATCH /multi/consumers", userToken, fixed("/multi/consumers", map[string]any{"locale": "en"})}, // 404: a corporate's user
+	{"GET /multi/consumers", userToken, asConsumer("/multi/consumers", nil)},
+	{"PATCH /multi/consumers", userToken, asConsumer("/multi/consumers", map[string]any{"locale": "en"})},
 
 	{"GET /multi/authentication_factors", userToken, fixed("/multi/authentication_factors", nil)},
 	{"POST /multi/authentication_factors/otp/{channel}", userToken, fixed(enrolPath, nil)},
@@ -288,6 +297,7 @@ func TestAccessTable(t *testing.T) {
 		member: e.withPassword(root.token, "member@acme.test"),
 		target: e.createUser(root.token, userBody("target@acme.test", core.RoleCardAssignee)),
 	}
+	f.consumer = e.weavrRoot("/consumers", "consumer@acme.test").email
 	created := count(e.auditActions(), "identity.create")
 	keys := map[string]string{"": "", "unknown": "dsk_" + strings.Repeat("u", 43), "secret": e.apiKey, "ui": uiKey}
 	routes := withSecureRoutes(t, accessTable)
@@ -307,7 +317,8 @@ func TestAccessTable(t *testing.T) {
 				}
 				switch c.token {
 				case "valid":
-					h = append(h, "Authorization", "Bearer "+e.loginToken(f.member.email))
+					as := cmp.Or(cl.as, f.member.email)
+					h = append(h, "Authorization", "Bearer "+e.loginToken(as))
 				case "bogus":
 					h = append(h, "Authorization", "Bearer dst_"+strings.Repeat("b", 43))
 				}

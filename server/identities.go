@@ -278,10 +278,21 @@ func corporateCreated(v *core.IdentityView) (reply, error) {
 	return ok(out)
 }
 
+// identityTypeIs refuses a caller whose identity is not of type typ, on the
+// routes of one type (/corporates, /consumers): 403 INSUFFICIENT_PERMISSIONS,
+// the one refusal Weavr declares on all four of them.
+func identityTypeIs(r *request, typ core.IdentityType) error {
+	if r.caller.User.IdentityType == typ {
+		return nil
+	}
+	return &core.Error{Class: core.ErrPermissionDenied, Code: core.CodeInsufficientPermissions,
+		Message: "This token's identity is not a " + strings.ToLower(string(typ)) + "."}
+}
+
 // corporateGet implements Weavr corporateGet for the signed-in identity.
 func (s *Server) corporateGet(r *request) (reply, error) {
-	if r.caller.User.IdentityType != core.Corporate {
-		return reply{}, core.NotFound("corporate")
+	if err := identityTypeIs(r, core.Corporate); err != nil {
+		return reply{}, err
 	}
 	v, err := s.svc.Identity(r.Context(), r.caller)
 	if err != nil {
@@ -422,8 +433,8 @@ func consumerCreated(v *core.IdentityView) (reply, error) {
 
 // consumerGet implements Weavr consumerGet for the signed-in identity.
 func (s *Server) consumerGet(r *request) (reply, error) {
-	if r.caller.User.IdentityType != core.Consumer {
-		return reply{}, core.NotFound("consumer")
+	if err := identityTypeIs(r, core.Consumer); err != nil {
+		return reply{}, err
 	}
 	v, err := s.svc.Identity(r.Context(), r.caller)
 	if err != nil {
@@ -650,8 +661,8 @@ func (f *fields) rootName(field string, v *string) *string {
 // email or mobile, the mobile change limit, the revocation policy's notices),
 // and its profile in the same transaction. It answers with answer.
 func (s *Server) rootUpdate(r *request, typ core.IdentityType, body identityUpdate, answer func(*core.IdentityView) (reply, error)) (reply, error) {
-	if r.caller.User.IdentityType != typ {
-		return reply{}, core.NotFound(strings.ToLower(string(typ)))
+	if err := identityTypeIs(r, typ); err != nil {
+		return reply{}, err
 	}
 	if err := decodeJSON(r.body, body); err != nil {
 		return reply{}, err

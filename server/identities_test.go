@@ -173,8 +173,20 @@ func TestIdentityGetIsTheCallersOwnType(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status)
 	assert.Equal(t, consID, str(t, r.json(t), "id", "id"))
 
-	assert.Equal(t, http.StatusNotFound, e.auth(corpToken, "GET", "/multi/consumers", nil).status, "a corporate is not a consumer")
-	assert.Equal(t, http.StatusNotFound, e.auth(consToken, "GET", "/multi/corporates", nil).status, "a consumer is not a corporate")
+	// Weavr declares 403 on all four routes of one type, and 404 on corporateUpdate alone.
+	patch := map[string]any{"locale": "en"}
+	for _, c := range []struct {
+		token, method, path string
+		body                any
+	}{
+		{corpToken, "GET", "/multi/consumers", nil}, {corpToken, "PATCH", "/multi/consumers", patch},
+		{consToken, "GET", "/multi/corporates", nil}, {consToken, "PATCH", "/multi/corporates", patch},
+	} {
+		r := e.auth(c.token, c.method, c.path, c.body)
+		if assert.Equal(t, http.StatusForbidden, r.status, "%s %s with the other type's token: %s", c.method, c.path, r.body) {
+			assert.Equal(t, "INSUFFICIENT_PERMISSIONS", r.errorCode(t))
+		}
+	}
 	assert.Equal(t, http.StatusUnauthorized, e.key("GET", "/multi/consumers", nil).status, "no bearer token")
 }
 

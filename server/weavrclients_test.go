@@ -202,7 +202,7 @@ func TestRootUserUpdate(t *testing.T) {
 	assert.Equal(t, []string{"industry:IN"}, r.invalidFields(t))
 	r = e.auth(fresh, "PATCH", "/multi/corporates", map[string]any{"occupation": "STUDENT"})
 	assert.Equal(t, []string{"occupation:NOT_IN"}, r.invalidFields(t), "a consumer's field")
-	assert.Equal(t, http.StatusNotFound, e.auth(fresh, "PATCH", "/multi/consumers", map[string]any{"locale": "en"}).status)
+	assert.Equal(t, http.StatusForbidden, e.auth(fresh, "PATCH", "/multi/consumers", map[string]any{"locale": "en"}).status)
 
 	r = e.key("POST", "/multi/consumers", consumerBody("grace@home.test"))
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)

@@ -355,7 +355,7 @@ func TestIdentitiesAndSignIn(t *testing.T) {
 	assert.Nil(t, got.RootUser.PasswordAlreadySet, "only the creation answer says passwordAlreadySet")
 	assert.Equal(t, corp.CreatedAt, got.CreatedAt)
 	_, err = s.Consumer(ctx)
-	wantClass(t, err, client.ErrNotFound)
+	wantClass(t, err, client.ErrForbidden)
 
 	cons, err := d.c.CreateConsumer(ctx, client.ConsumerCreate{
 		RootUser: client.ConsumerRootUserCreate{Name: "Charles", Surname: "Babbage", Email: "charles@home.test",
@@ -378,7 +378,7 @@ func TestIdentitiesAndSignIn(t *testing.T) {
 	assert.Equal(t, "London", gotCons.RootUser.PlaceOfBirth)
 	assert.Equal(t, "GBP", gotCons.BaseCurrency)
 	_, err = cs.Corporate(ctx)
-	wantClass(t, err, client.ErrNotFound)
+	wantClass(t, err, client.ErrForbidden)
 
 	require.NoError(t, s.Logout(ctx))
 	_, err = s.Corporate(ctx)

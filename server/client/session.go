@@ -57,7 +57,7 @@ func (s *Session) Logout(ctx context.Context) error {
 }
 
 // Corporate returns the corporate the user belongs to (Weavr corporateGet);
-// [ErrNotFound] when the user's identity is a consumer.
+// [ErrForbidden] when the user's identity is a consumer.
 func (s *Session) Corporate(ctx context.Context) (*Corporate, error) {
 	var out Corporate
 	if err := s.do(ctx, &call{op: "get corporate", method: http.MethodGet, path: "/multi/corporates", out: &out}); err != nil {
@@ -67,7 +67,7 @@ func (s *Session) Corporate(ctx context.Context) (*Corporate, error) {
 }
 
 // Consumer returns the consumer the user belongs to (Weavr consumerGet);
-// [ErrNotFound] when the user's identity is a corporate.
+// [ErrForbidden] when the user's identity is a corporate.
 func (s *Session) Consumer(ctx context.Context) (*Consumer, error) {
 	var out Consumer
 	if err := s.do(ctx, &call{op: "get consumer", method: http.MethodGet, path: "/multi/consumers", out: &out}); err != nil {
