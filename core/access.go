@@ -157,6 +157,9 @@ func (s *Service) ExchangeToken(ctx context.Context, c *Caller, want IdentityRef
 		if err != nil {
 			return err
 		}
+		if s.outlived(signIn, s.clock.Now()) {
+			return errInvalidToken // its lifetime ended meanwhile
+		}
 		acting, err := s.exchangeTarget(tx, c.User.ID, target, want.Type)
 		if err != nil {
 			return err
@@ -264,7 +267,7 @@ func endSignIn(tx Tx, u *User, signIn []byte) error {
 // well as root. It returns the credentials' user, for recordLink.
 func (s *Service) linkNewRoot(tx Tx, c *Caller, root *User, ident *Identity) (*User, error) {
 	sess, err := tx.Session(c.Session.TokenHash)
-	if errors.Is(err, ErrRecordNotFound) {
+	if errors.Is(err, ErrRecordNotFound) || (err == nil && s.outlived(sess, s.clock.Now())) {
 		return nil, errInvalidToken
 	}
 	if err != nil {

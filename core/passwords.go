@@ -169,7 +169,7 @@ func (s *Service) UpdatePassword(ctx context.Context, c *Caller, oldPlain, newPl
 	}
 	accepted := s.currentPasswordAccepted(c.User.ID)
 	return s.replacePassword(ctx, c.Programme, c.User, rec, newPlain, c.User.ID, RevokePasswordChanged, func(tx Tx) error {
-		if err := callerStands(tx, c); err != nil { // a revocation during the hashing ends the change too
+		if err := s.callerStands(tx, c); err != nil { // a revocation during the hashing ends the change too
 			return err
 		}
 		return accepted(tx)

@@ -217,11 +217,19 @@ func (s *Service) sessionOf(tx ReadTx, tokenHash []byte) (*Session, *User, error
 // user's last call.
 func (s *Service) admitCaller(prog *Programme, sess *Session, user *User) (*Caller, error) {
 	now := s.clock.Now()
-	if sess.ProgrammeID != prog.ID || !user.Active || now.Sub(sess.LastSeen) >= s.cfg.SessionIdle ||
-		now.Sub(sess.CreatedAt) >= s.cfg.SessionLifetime {
+	if sess.ProgrammeID != prog.ID || !user.Active || now.Sub(sess.LastSeen) >= s.cfg.SessionIdle || s.outlived(sess, now) {
 		return nil, errInvalidToken
 	}
 	return &Caller{Programme: prog, Session: sess, User: user}, nil
+}
+
+// outlived reports whether sess has reached the end of its lifetime at now
+// (Config.SessionLifetime, counted from its sign-in). Unlike the idle
+// timeout, which admitting a call pushes back, that end is a fixed instant
+// any request may straddle, so the actions that write for a session check it
+// again in their own transaction (requireLiveSession).
+func (s *Service) outlived(sess *Session, now time.Time) bool {
+	return now.Sub(sess.CreatedAt) >= s.cfg.SessionLifetime
 }
 
 // openCaller admits a session of the user's own call (admitCaller),
@@ -261,7 +269,7 @@ func (s *Service) openCaller(ctx context.Context, prog *Programme, sess *Session
 // of letting it commit on what authentication read before.
 func (s *Service) updateAs(ctx context.Context, c *Caller, fn func(Tx) error) error {
 	return s.store.Update(ctx, func(tx Tx) error {
-		if err := callerStands(tx, c); err != nil {
+		if err := s.callerStands(tx, c); err != nil {
 			return err
 		}
 		return fn(tx)
@@ -269,12 +277,13 @@ func (s *Service) updateAs(ctx context.Context, c *Caller, fn func(Tx) error) er
 }
 
 // callerStands checks in tx that c's session still exists (a revocation
-// that ends sessions has not ended it) and that c's user is still active
+// that ends sessions has not ended it) and has not outlived its lifetime
+// since c was admitted, and that c's user is still active
 // (CREDENTIALS_INACTIVE) and still holds every permission c was judged with
 // (INSUFFICIENT_PERMISSIONS): a role taken away refuses the write, a role
 // only added does not.
-func callerStands(tx ReadTx, c *Caller) error {
-	if err := requireLiveSession(tx, c); err != nil {
+func (s *Service) callerStands(tx ReadTx, c *Caller) error {
+	if err := s.requireLiveSession(tx, c); err != nil {
 		return err
 	}
 	u, err := tx.User(c.User.ID)
@@ -290,13 +299,19 @@ func callerStands(tx ReadTx, c *Caller) error {
 }
 
 // requireLiveSession fails with ErrUnauthenticated when the caller's session
-// no longer exists in tx (ended by a revocation since it was authenticated).
-func requireLiveSession(tx ReadTx, c *Caller) error {
-	_, err := tx.Session(c.Session.TokenHash)
-	if errors.Is(err, ErrRecordNotFound) {
+// no longer exists in tx (ended by a revocation since it was authenticated)
+// or has reached the end of its lifetime since (outlived).
+func (s *Service) requireLiveSession(tx ReadTx, c *Caller) error {
+	sess, err := tx.Session(c.Session.TokenHash)
+	switch {
+	case errors.Is(err, ErrRecordNotFound):
+		return errInvalidToken
+	case err != nil:
+		return err
+	case s.outlived(sess, s.clock.Now()):
 		return errInvalidToken
 	}
-	return err
+	return nil
 }
 
 // errRolesChanged refuses a write whose permission was judged on roles that

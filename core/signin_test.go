@@ -398,3 +398,30 @@ func (e *coreEnv) passwordHash(userID string) string {
 	}))
 	return hash
 }
+
+// A request admitted a moment before its session's lifetime ends must not
+// commit after the end as if the session lived on: the lifetime is checked
+// again in the action's own transaction, as a logout is
+// (TestChallengeOfAnEndedSession). Unlike the idle timeout, which the
+// admission itself pushes back, the lifetime's end is a fixed instant that
+// any request may straddle (a body sent slowly, a password hashed).
+func TestSessionLifetimeEndsInTheActionsTransaction(t *testing.T) {
+	e := newCoreEnv(t, func(c *core.Config) { c.SessionIdle, c.SessionLifetime = 10*time.Minute, 10*time.Minute })
+	u, token := e.root(e.prog, "root@acme.test")
+	e.clock.Advance(10*time.Minute - time.Second)
+	c := e.caller(e.prog, token) // admitted a second before the end
+	e.clock.Advance(time.Second) // the request runs on past it
+
+	err := e.svc.EnrolSMS(e.ctx, c)
+	require.ErrorIs(t, err, core.ErrUnauthenticated, "got %v", err)
+	assert.Empty(t, e.sms.all(), "no code for a session that ended")
+	assert.Equal(t, core.FactorStatus(""), e.factorStatus(u.ID))
+
+	_, err = e.svc.ExchangeToken(e.ctx, c, core.IdentityRef{})
+	require.ErrorIs(t, err, core.ErrUnauthenticated, "no access token from a sign-in that ended, got %v", err)
+
+	_, err = e.svc.UpdatePassword(e.ctx, c, testPassword, "An0ther-Passw0rd!")
+	require.ErrorIs(t, err, core.ErrUnauthenticated, "no new session from one that ended, got %v", err)
+	_, err = e.svc.Login(e.ctx, e.prog, "root@acme.test", testPassword)
+	require.NoError(t, err, "the password is unchanged")
+}
