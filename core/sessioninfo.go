@@ -13,7 +13,8 @@ import (
 type SessionInfo struct {
 	// IdleTimeout ends the session after this long without a call.
 	IdleTimeout time.Duration
-	// IdleExpiresAt is when the session ends unless another call is made.
+	// IdleExpiresAt is when the session ends unless another call is made:
+	// the idle timeout's end, or ExpiresAt when that comes first.
 	IdleExpiresAt time.Time
 	// Lifetime ends the session this long after its sign-in, however active.
 	Lifetime time.Duration
@@ -64,6 +65,9 @@ func (s *Service) SessionInfo(ctx context.Context, c *Caller) (*SessionInfo, err
 		if requireRank(c, &User{Roles: []Role{ri.Role}}) == nil {
 			info.GrantableRoles = append(info.GrantableRoles, ri.Role)
 		}
+	}
+	if info.ExpiresAt.Before(info.IdleExpiresAt) { // near its end, the session never idles out
+		info.IdleExpiresAt = info.ExpiresAt
 	}
 	now := s.clock.Now()
 	info.ExpiresIn = info.ExpiresAt.Sub(now)

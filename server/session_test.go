@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -50,4 +51,23 @@ func TestSessionGet(t *testing.T) {
 	assert.InDelta(t, now+300_000, got["idleExpiresAt"], 11_000)
 
 	assert.Equal(t, http.StatusUnauthorized, e.key("GET", "/multi/session", nil).status)
+}
+
+// idleExpiresAt is when the session ends unless another call is made: near
+// the end of the session's lifetime, that is expiresAt, not the idle
+// timeout's end after it, which the session never reaches however idle. A
+// client that trusted idleExpiresAt would count on a session already gone.
+func TestSessionGetIdleEndWithinLifetime(t *testing.T) {
+	e := newEnv(t, func(c *core.Config) { c.SessionLifetime = 6 * time.Minute })
+	_, token := e.corporate("root@acme.test")
+	e.advance(4 * time.Minute)
+	r := e.auth(token, "GET", "/multi/session", nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	got := r.json(t)
+	assert.EqualValues(t, 360, got["lifetimeSeconds"])
+	assert.Equal(t, got["expiresAt"], got["idleExpiresAt"], "the lifetime ends (in 2 minutes) before the idle timeout would (in 5)")
+	e.advance(2*time.Minute - 5*time.Second)
+	require.Equal(t, http.StatusOK, e.auth(token, "GET", "/multi/corporates", nil).status, "seconds before its end")
+	e.advance(5 * time.Second)
+	assert.Equal(t, http.StatusUnauthorized, e.auth(token, "GET", "/multi/corporates", nil).status, "ended at expiresAt, idle or not")
 }

@@ -10,7 +10,7 @@ import (
 // (Deputy sessionGet): the numbers a UI shows instead of typing them in.
 type SessionInfo struct {
 	IdleTimeout   time.Duration // the session ends after this long without a call
-	IdleExpiresAt time.Time     // when it ends unless another call is made
+	IdleExpiresAt time.Time     // when it ends unless another call is made (never after ExpiresAt)
 	ExpiresAt     time.Time     // when it ends at the latest, however active (its sign-in's lifetime)
 	ExpiresIn     time.Duration // how long until then, by the server's clock when it answered
 	Challenges    ChallengeLimits
