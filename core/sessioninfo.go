@@ -70,7 +70,7 @@ func (s *Service) SessionInfo(ctx context.Context, c *Caller) (*SessionInfo, err
 		info.IdleExpiresAt = info.ExpiresAt
 	}
 	now := s.clock.Now()
-	info.ExpiresIn = info.ExpiresAt.Sub(now)
+	info.ExpiresIn = max(info.ExpiresAt.Sub(now), 0) // the clock may have moved past it since admission
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		ch, err := tx.Challenge(c.Session.TokenHash, PurposeStepUpSMS)
 		switch {

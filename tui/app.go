@@ -421,7 +421,7 @@ func (m model) done(d doneMsg) (tea.Model, tea.Cmd) {
 // the latest by this clock, counted from now (the server's may differ).
 func (m model) withInfo(info *client.SessionInfo) model {
 	m.info, m.ends = info, time.Time{}
-	if info.ExpiresIn > 0 { // a server before session lifetimes says nothing
+	if !info.ExpiresAt.IsZero() { // a server before session lifetimes says nothing
 		m.ends = m.deps.clock.Now().Add(info.ExpiresIn)
 	}
 	return m
