@@ -297,7 +297,9 @@ func (s *Service) ConfirmPush(ctx context.Context, c *Caller, t ResourceType, id
 // multipleSCAVerify). t must be the challenge's resource type. Only the
 // session that asked for the challenge may verify it; everything is decided
 // in one transaction, so however many verifications race, the resources are
-// verified once. Wrong codes count as the step-up's do (countWrongCode).
+// verified once. Wrong codes count as the step-up's do (countWrongCode). A
+// right code sent before the SMS factor last became ACTIVE (the mobile
+// changed since) is STATE_INVALID, as VerifyStepUpSMS has it.
 func (s *Service) VerifyConfirmSMS(ctx context.Context, c *Caller, id string, t ResourceType, code string) error {
 	var (
 		outcome error
@@ -330,6 +332,19 @@ func (s *Service) VerifyConfirmSMS(ctx context.Context, c *Caller, id string, t 
 		case errors.Is(checked, errOTPExpired):
 			return Conflict(CodeCodeExpired)
 		case checked == nil:
+			// As for a step-up code (VerifyStepUpSMS): a code sent before
+			// the SMS factor last became ACTIVE, or while it is not (the
+			// mobile changed since), went to a number that is no longer
+			// the user's and proves nothing. STATE_INVALID, the one answer
+			// Weavr's MultipleSCAVerifyConflict has for it; the code is
+			// not spent, and the change keeps it proving nothing.
+			f, err := tx.Factor(u.ID, ChannelSMS)
+			switch {
+			case errors.Is(err, ErrRecordNotFound) || (err == nil && (f.Status != FactorActive || f.UpdatedAt.After(conf.IssuedAt))):
+				return Conflict(CodeStateInvalid)
+			case err != nil:
+				return err
+			}
 			if err := resetSCAFailures(tx, rec); err != nil {
 				return err
 			}
