@@ -332,17 +332,10 @@ func (s *Service) VerifyConfirmSMS(ctx context.Context, c *Caller, id string, t 
 		case errors.Is(checked, errOTPExpired):
 			return Conflict(CodeCodeExpired)
 		case checked == nil:
-			// As for a step-up code (VerifyStepUpSMS): a code sent before
-			// the SMS factor last became ACTIVE, or while it is not (the
-			// mobile changed since), went to a number that is no longer
-			// the user's and proves nothing. STATE_INVALID, the one answer
-			// Weavr's MultipleSCAVerifyConflict has for it; the code is
-			// not spent, and the change keeps it proving nothing.
-			f, err := tx.Factor(u.ID, ChannelSMS)
-			switch {
-			case errors.Is(err, ErrRecordNotFound) || (err == nil && (f.Status != FactorActive || f.UpdatedAt.After(conf.IssuedAt))):
-				return Conflict(CodeStateInvalid)
-			case err != nil:
+			// As for a step-up code: STATE_INVALID either way, the one
+			// answer Weavr's MultipleSCAVerifyConflict has for it; the code
+			// is not spent, and the change keeps it proving nothing.
+			if err := smsSentToCurrentNumber(tx, u.ID, conf.IssuedAt, CodeStateInvalid); err != nil {
 				return err
 			}
 			if err := resetSCAFailures(tx, rec); err != nil {

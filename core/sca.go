@@ -306,15 +306,23 @@ func (s *Service) VerifyEnrolSMS(ctx context.Context, c *Caller, code string) er
 // enrolled again since): it proves nothing about the number it holds now.
 func (s *Service) VerifyStepUpSMS(ctx context.Context, c *Caller, code string) error {
 	return s.verifyChallenge(ctx, c, PurposeStepUpSMS, code, nil, func(tx Tx, ch *Challenge, _ time.Time) error {
-		f, err := tx.Factor(c.User.ID, ChannelSMS)
-		switch {
-		case errors.Is(err, ErrRecordNotFound) || (err == nil && f.Status != FactorActive):
-			return Conflict(CodeChannelNotRegistered)
-		case err == nil && f.UpdatedAt.After(ch.IssuedAt):
-			return Conflict(CodeStateInvalid)
-		}
-		return err
+		return smsSentToCurrentNumber(tx, c.User.ID, ch.IssuedAt, CodeChannelNotRegistered)
 	})
+}
+
+// smsSentToCurrentNumber checks in tx that a code texted at issued went to
+// the user's current number: their SMS factor is ACTIVE (else notActive) and
+// has not become ACTIVE again since (STATE_INVALID): a mobile changed and
+// enrolled again since then means the code went to a number no longer theirs.
+func smsSentToCurrentNumber(tx ReadTx, userID string, issued time.Time, notActive string) error {
+	f, err := tx.Factor(userID, ChannelSMS)
+	switch {
+	case errors.Is(err, ErrRecordNotFound) || (err == nil && f.Status != FactorActive):
+		return Conflict(notActive)
+	case err == nil && f.UpdatedAt.After(issued):
+		return Conflict(CodeStateInvalid)
+	}
+	return err
 }
 
 // verifyChallenge checks a code against the session's challenge. Everything is
