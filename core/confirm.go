@@ -116,6 +116,10 @@ func (s *Service) PutResource(ctx context.Context, p *Programme, in NewResource)
 		if err != nil {
 			return err
 		}
+		if !mayConfirm(u, in.Type) { // it could never be confirmed
+			return &Error{Class: ErrInvalid, Fields: []FieldError{{Field: "userId", Reason: ReasonIn}},
+				Message: "Bad request: userId must be the identity's root user to declare a linked account."}
+		}
 		now := s.clock.Now()
 		r, err := tx.Resource(p.ID, in.Type, in.ID)
 		switch {
@@ -461,10 +465,16 @@ func checkResourceList(c *Caller, t ResourceType, ids []string) error {
 				Message: fmt.Sprintf("Bad request: resourceIds[%d] is listed twice.", i)}
 		}
 	}
-	if t == ResourceLinkedAccountDeclaration && !c.User.Root {
+	if !mayConfirm(c.User, t) {
 		return Forbidden(CodeInsufficientPermissions)
 	}
 	return nil
+}
+
+// mayConfirm reports whether u may confirm operations of type t: a linked
+// account is declared by the identity's root user only.
+func mayConfirm(u *User, t ResourceType) bool {
+	return t != ResourceLinkedAccountDeclaration || u.Root
 }
 
 // pendingResources reads the resources a challenge will confirm. An id that

@@ -285,9 +285,23 @@ func TestConfirmOtherUsersResource(t *testing.T) {
 	wantNoContent(t, e.auth(m.token, "POST", verifyPath(id), verifyBody(sandboxCode)))
 	assert.Equal(t, "VERIFIED", e.resourceState("1"))
 
-	// A linked account declaration is a root user's to confirm (Weavr's rule).
+	// A linked account declaration is a root user's to confirm (Weavr's
+	// rule): one for an authorised user, which could never be confirmed, is
+	// refused when registered, and one registered before that refusal cannot
+	// be confirmed.
 	r = e.key("POST", resourcePath("linked_account_declaration", "2"), resourceBody(m.id, 0, "Own account"))
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	assert.Equal(t, []string{"userId:IN"}, r.invalidFields(t))
+	r = e.key("POST", resourcePath("linked_account_declaration", "3"), resourceBody(root.id, 0, "Own account"))
+	require.Equal(t, http.StatusOK, r.status, "the root user's: %s", r.body)
+	require.NoError(t, e.store.Update(context.Background(), func(tx core.Tx) error {
+		res, err := tx.Resource(e.prog.ID, core.ResourceLinkedAccountDeclaration, "3")
+		if err != nil {
+			return err
+		}
+		res.ID, res.UserID = "2", m.id // as an older version registered it
+		return tx.PutResource(res)
+	}))
 	r = e.auth(m.token, "POST", confirmSMSPath, confirmBody("linked_account_declaration", "2"))
 	require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
 	assert.Equal(t, core.CodeInsufficientPermissions, r.errorCode(t))
