@@ -104,7 +104,7 @@ func (s *Service) SubmitUserCreateBulk(ctx context.Context, c *Caller, users []N
 		}
 		ops[i] = &BulkOperation{User: &users[i]}
 	}
-	return s.submitBulk(ctx, c, BulkUserCreate, ops)
+	return s.submitBulk(ctx, c, BulkUserCreate, ops, nil)
 }
 
 // submittable refuses a row of a bulk of creations that c could not create
@@ -122,16 +122,46 @@ func submittable(c *Caller, u NewUser) error {
 }
 
 // SubmitUserInviteBulk submits a bulk of invites (Weavr
-// bulksUserInviteSend); it needs i:users:send_invite, like each operation.
+// bulksUserInviteSend); it needs i:users:send_invite, like each operation,
+// and the rank rule on each user it names (invitable).
 func (s *Service) SubmitUserInviteBulk(ctx context.Context, c *Caller, userIDs []string) (*Bulk, error) {
 	ops := make([]*BulkOperation, len(userIDs))
 	for i, id := range userIDs {
 		ops[i] = &BulkOperation{UserID: id}
 	}
-	return s.submitBulk(ctx, c, BulkUserInvite, ops)
+	return s.submitBulk(ctx, c, BulkUserInvite, ops, func(tx ReadTx) error { return invitable(tx, c, userIDs) })
 }
 
-func (s *Service) submitBulk(ctx context.Context, c *Caller, kind BulkKind, ops []*BulkOperation) (*Bulk, error) {
+// invitable refuses a bulk of invites naming a user c could not invite
+// itself (requireRank), for the reason submittable gives: the bulk runs as
+// whoever executes it, but its rows are the submitter's, and an access
+// manager would otherwise name pending admins and wait for an admin to
+// execute the bulk, re-sending their invites for it. An id naming no user of
+// the identity is left to fail when it runs, as its single call would.
+func invitable(tx ReadTx, c *Caller, ids []string) error {
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		u, err := identityUser(tx, c, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := requireRank(c, u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// submitBulk stores a bulk of ops of kind, after check (if set) accepts its
+// rows in the submission's transaction.
+func (s *Service) submitBulk(ctx context.Context, c *Caller, kind BulkKind, ops []*BulkOperation, check func(ReadTx) error) (*Bulk, error) {
 	if !c.MaySubmitBulk(kind) {
 		return nil, Forbidden(CodeInsufficientPermissions)
 	}
@@ -146,6 +176,11 @@ func (s *Service) submitBulk(ctx context.Context, c *Caller, kind BulkKind, ops 
 	spent := newBudget("bulk-operations", c.Programme.ID, "identity:"+c.User.IdentityID, s.cfg.RateLimits.BulkOperationsPerIdentity)
 	spent.cost = len(ops)
 	err := s.updateAs(ctx, c, func(tx Tx) error {
+		if check != nil {
+			if err := check(tx); err != nil {
+				return err
+			}
+		}
 		if err := s.spend(tx, spent); err != nil {
 			return err
 		}

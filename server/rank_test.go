@@ -249,3 +249,36 @@ func TestReactivationNeedsAStepUp(t *testing.T) {
 	assert.Equal(t, true, e.getUser(root.token, peer.id)["active"])
 	wantNoContent(t, e.auth(plain, "POST", userPath(peer.id, "activate"), nil), "activating an active user changes nothing")
 }
+
+// A bulk of invites is the submitter's too, as a bulk of creations is: an
+// access manager cannot submit invites to users it could not invite itself
+// (an admin who has not yet set a password) and wait for an admin to
+// execute the bulk, which would re-send those invites for it (voiding the
+// codes already sent, mailing the admin a link it asked for). Rows within
+// its rank are taken; unknown ids are left to fail when they run.
+func TestAccessManagerCannotSubmitInvitesToStrongerUsersForAnAdminToSend(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	admin := e.newMember(root.token, "admin@acme.test", core.RoleAdmin)
+	am := e.newMember(root.token, "am@acme.test", core.RoleAccessManagement)
+	pendingAdmin := e.createUser(root.token, userBody("boss@acme.test", core.RoleAdmin))
+	pendingClerk := e.createUser(root.token, userBody("clerk@acme.test", core.RoleCardAssignee))
+	row := func(id string) any { return map[string]any{"pathParams": map[string]any{"_user_id_": id}} }
+
+	single := e.auth(am.token, "POST", userPath(pendingAdmin, "invite"), nil)
+	require.Equal(t, http.StatusForbidden, single.status, "one by one: %s", single.body)
+	assert.Equal(t, core.CodeRankInsufficient, single.errorCode(t))
+
+	r := e.auth(am.token, "POST", "/multi/bulks/users/_user_id_/invite", []any{row(pendingClerk), row(pendingAdmin)})
+	if !assert.Equal(t, http.StatusForbidden, r.status, "%s", r.body) {
+		id := str(t, r.json(t), "bulkId")
+		wantNoContent(t, e.auth(admin.token, "POST", "/multi/bulks/"+id+"/execute", nil), "execute as the admin")
+		before := len(e.outbox())
+		e.runBulks()
+		ops := e.bulkOps(admin.token, id, "")
+		t.Fatalf("the admin's run sent the access manager's invites (%d emails): %+v", len(e.outbox())-before, ops.Operations)
+	}
+	assert.Equal(t, core.CodeRankInsufficient, r.errorCode(t))
+	r = e.auth(am.token, "POST", "/multi/bulks/users/_user_id_/invite", []any{row(pendingClerk), row("999999999")})
+	assert.Equal(t, http.StatusCreated, r.status, "within its rank, and an unknown id judged when it runs: %s", r.body)
+}

@@ -227,7 +227,8 @@ var weavrExceptions = map[weavrAnswer]bool{
 	{"PATCH", "/corporates", 403, core.CodeRankInsufficient}: true,
 	{"PATCH", "/consumers", 403, core.CodeRankInsufficient}:  true,
 	// A bulk's rows are its submitter's userCreate calls too.
-	{"POST", "/bulks/users", 403, core.CodeRankInsufficient}: true,
+	{"POST", "/bulks/users", 403, core.CodeRankInsufficient}:                  true,
+	{"POST", "/bulks/users/_user_id_/invite", 403, core.CodeRankInsufficient}: true,
 	// Only an admin (or a root user) creates users; Weavr's userCreate names
 	// no 403 but STEP_UP_REQUIRED.
 	{"POST", "/users", 403, core.CodeInsufficientPermissions}: true,
@@ -249,14 +250,15 @@ var weavrExceptions = map[weavrAnswer]bool{
 	// Weavr's bulk user operations declare 201 and no error at all; Deputy
 	// answers bad input, a missing or unknown key, a missing permission, an
 	// oversized batch and a spent daily budget as everywhere else.
-	{"POST", "/bulks/users", 400, ""}:                               true,
-	{"POST", "/bulks/users", 401, ""}:                               true,
-	{"POST", "/bulks/users", 403, core.CodeInsufficientPermissions}: true,
-	{"POST", "/bulks/users", 413, ""}:                               true,
-	{"POST", "/bulks/users", 429, ""}:                               true,
-	{"POST", "/bulks/users/_user_id_/invite", 400, ""}:              true,
-	{"POST", "/bulks/users/_user_id_/invite", 401, ""}:              true,
-	{"POST", "/bulks/users/_user_id_/invite", 429, ""}:              true,
+	{"POST", "/bulks/users", 400, ""}:                                                true,
+	{"POST", "/bulks/users", 401, ""}:                                                true,
+	{"POST", "/bulks/users", 403, core.CodeInsufficientPermissions}:                  true,
+	{"POST", "/bulks/users", 413, ""}:                                                true,
+	{"POST", "/bulks/users", 429, ""}:                                                true,
+	{"POST", "/bulks/users/_user_id_/invite", 400, ""}:                               true,
+	{"POST", "/bulks/users/_user_id_/invite", 401, ""}:                               true,
+	{"POST", "/bulks/users/_user_id_/invite", 403, core.CodeInsufficientPermissions}: true,
+	{"POST", "/bulks/users/_user_id_/invite", 429, ""}:                               true,
 }
 
 // weavrExceptionsEverywhere are the answers, by status and errorCode only,
