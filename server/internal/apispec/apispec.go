@@ -246,7 +246,12 @@ var weavrExceptions = map[weavrAnswer]bool{
 	{"POST", "/authentication_factors/otp/{channel}", 409, core.CodeChallengeLimitExceeded}: true,
 	// idempotency-ref (GUIDE): a repeat while the first is still running.
 	{"POST", "/corporates", 409, core.CodeIdempotencyInFlight}: true,
-	{"POST", "/users", 409, core.CodeIdempotencyInFlight}:      true,
+	// Credentials reach at most 100 identities (core.maxLinkedIdentities):
+	// one more link is refused, which Weavr, whose links are made elsewhere,
+	// does not describe.
+	{"POST", "/corporates", 409, core.CodeIdentityLimitExceeded}: true,
+	{"POST", "/consumers", 409, core.CodeIdentityLimitExceeded}:  true,
+	{"POST", "/users", 409, core.CodeIdempotencyInFlight}:        true,
 	// Weavr's bulk user operations declare 201 and no error at all; Deputy
 	// answers bad input, a missing or unknown key, a missing permission, an
 	// oversized batch and a spent daily budget as everywhere else.
