@@ -412,6 +412,9 @@ func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPa
 				return err
 			}
 		}
+		if emailChanged && u.CredentialsID != "" {
+			return errLinkedEmail
+		}
 		if err := s.checkUserChange(tx, c, u, emailChanged || (mobileChanged && !first), rolesChanged, roles, updateUserOp(u, p, email, roles)); err != nil {
 			return err
 		}
@@ -446,6 +449,9 @@ func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPa
 			changes = append(changes, revocation{reason: RevokeEmailChanged, user: u, oldEmail: u.Email})
 			u.Email, u.EmailVerified = email, false
 			details["email"] = "changed"
+			if err := moveLinkedEmails(tx, u, now); err != nil {
+				return err
+			}
 		}
 		if mobileChanged {
 			if u.Mobile != nil {
@@ -677,6 +683,29 @@ func (s *Service) SetUserActive(ctx context.Context, c *Caller, id string, activ
 		after()
 	}
 	return internal(action, err)
+}
+
+// errLinkedEmail refuses to change the email of a linked identity's root
+// user apart from its credentials' (access.go): it carries theirs, changed
+// with a token of the credentials' own identity.
+var errLinkedEmail = &Error{Class: ErrPermissionDenied, Code: CodeInsufficientPermissions,
+	Message: "this identity signs in with linked credentials: change their email with a token of their own identity"}
+
+// moveLinkedEmails gives the root users of the identities linked to cred's
+// credentials cred's new email, which they carry (linkNewRoot): else the old
+// address would stay taken, and keep reaching them, after the change.
+func moveLinkedEmails(tx Tx, cred *User, now time.Time) error {
+	for _, id := range cred.LinkedIdentities {
+		lr, err := tx.User(id)
+		if err != nil {
+			return err
+		}
+		lr.Email, lr.EmailVerified, lr.UpdatedAt = cred.Email, false, now
+		if err := tx.UpdateUser(lr); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // voidInvite voids the user's pending invite, if any: the invite of a user

@@ -50,3 +50,25 @@ func TestParallelLinksKeepTheLimit(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.EqualValues(t, 100, r.json(t)["count"])
 }
+
+// A linked identity's root user signs in with its credentials, whose email
+// it carries: its own email is not changed apart from theirs, and a change
+// of the credentials' email is the linked roots' too.
+func TestLinkedRootEmailFollowsCredentials(t *testing.T) {
+	e := newEnv(t)
+	l := e.linkedRoot("ada@acme.test")
+	b := e.accessToken(e.loginToken(l.a.email), l.b)
+	e.stepUp(b)
+	r := e.auth(b, "PATCH", "/multi/corporates", map[string]any{"email": "mallory@acme.test"})
+	require.Equal(t, http.StatusForbidden, r.status, "a linked root's own email change: %s", r.body)
+	assert.Equal(t, core.CodeInsufficientPermissions, r.errorCode(t))
+
+	r = e.auth(l.a.token, "PATCH", "/multi/corporates", map[string]any{"email": "ada2@acme.test"})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	b = e.accessToken(e.loginToken("ada2@acme.test"), l.b)
+	r = e.auth(b, "GET", "/multi/corporates", nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, "ada2@acme.test", str(t, r.json(t), "rootUser", "email"), "the linked root follows its credentials")
+	r = e.key("POST", "/multi/corporates", corporateBody("ada@acme.test"))
+	assert.Equal(t, http.StatusOK, r.status, "the old email is nobody's any more: %s", r.body)
+}
