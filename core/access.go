@@ -237,8 +237,14 @@ func signInUsers(tx ReadTx, u *User) ([]string, error) {
 
 // endSignIn ends the sign-in session signIn and every access token exchanged
 // from it: sessions of the credentials u signs in with, or of the identities
-// linked to them.
+// linked to them. u is read again in tx: the caller was read when its
+// request was authenticated, and an identity linked since, with a token
+// exchanged for it, is of the sign-in too.
 func endSignIn(tx Tx, u *User, signIn []byte) error {
+	u, err := tx.User(u.ID)
+	if err != nil {
+		return err
+	}
 	users, err := signInUsers(tx, u)
 	if err != nil {
 		return err
