@@ -80,7 +80,9 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 	_, err = run(t, time.Minute, "backup", "--db", db, "--out", out)
 	assert.ErrorContains(t, err, "exists already", "a backup never overwrites a file")
 
-	restored := startServe(t, "--sandbox", "--db", out)
+	// The copy's audit checkpoints, if the load made one before the backup,
+	// are signed with the original's key: a restore brings it along (README).
+	restored := startServe(t, "--sandbox", "--db", out, "--audit-key", db+".audit-key")
 	status, body := restored.call(t, "POST", "/multi/login_with_password", p["apiKey"], "", map[string]any{"email": "before@acme.test", "password": map[string]string{"value": "Sup3r-Secret"}})
 	assert.Equal(t, http.StatusOK, status, "a user created before the backup signs in on the copy: %s", body)
 }
