@@ -3,7 +3,6 @@ package server_test
 import (
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -19,19 +18,11 @@ func TestParallelLinksKeepTheLimit(t *testing.T) {
 	e := newEnv(t)
 	a := e.adminRoot("ada@acme.test")
 	const n = 130
-	results := make([]resp, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			body := corporateBody(a.email)
-			body["company"].(map[string]any)["name"] = fmt.Sprintf("Linked %d", i)
-			results[i] = e.auth(a.token, "POST", "/multi/corporates", body)
-		})
-	}
-	close(start)
-	wg.Wait()
+	results := atOnce(n, func(i int) resp {
+		body := corporateBody(a.email)
+		body["company"].(map[string]any)["name"] = fmt.Sprintf("Linked %d", i)
+		return e.auth(a.token, "POST", "/multi/corporates", body)
+	})
 	linked := 0
 	for _, r := range results {
 		switch r.status {

@@ -6,7 +6,6 @@ package server_test
 import (
 	"context"
 	"net/http"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -28,19 +27,14 @@ func TestConfirmSMSParallelWrongCodes(t *testing.T) {
 	attempts := e.prog.Settings.AttemptsPerChallenge()
 
 	const n = 24
-	codes := make([]string, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			r := e.auth(token, "POST", verifyPath(id), verifyBody(wrongCode(i)))
-			if r.status != http.StatusConflict {
-				codes[i] = http.StatusText(r.status) + " " + string(r.body)
-				return
-			}
-			codes[i] = r.errorCode(t)
-		})
+	var codes []string
+	for _, r := range atOnce(n, func(i int) resp { return e.auth(token, "POST", verifyPath(id), verifyBody(wrongCode(i))) }) {
+		if r.status != http.StatusConflict {
+			codes = append(codes, http.StatusText(r.status)+" "+string(r.body))
+			continue
+		}
+		codes = append(codes, r.errorCode(t))
 	}
-	wg.Wait()
 	assert.Equal(t, attempts-2, count(codes, "VERIFICATION_CODE_INVALID"), "%v", codes)
 	assert.Equal(t, 1, count(codes, "ONE_CHALLENGE_LIMIT_REMAINING"), "%v", codes)
 	assert.Equal(t, 1, count(codes, "CHALLENGE_LIMIT_EXCEEDED"), "%v", codes)
@@ -66,16 +60,16 @@ func TestConfirmSMSParallelRightAndWrongCodes(t *testing.T) {
 	id := e.confirmSMS(token, "1")
 
 	const n = 16
-	statuses := make([]int, n)
-	var wg sync.WaitGroup
-	for i := range n {
+	var statuses []int
+	for _, r := range atOnce(n, func(i int) resp {
 		code := wrongCode(i)
 		if i%4 == 0 {
 			code = sandboxCode
 		}
-		wg.Go(func() { statuses[i] = e.auth(token, "POST", verifyPath(id), verifyBody(code)).status })
+		return e.auth(token, "POST", verifyPath(id), verifyBody(code))
+	}) {
+		statuses = append(statuses, r.status)
 	}
-	wg.Wait()
 	ok := count(intsToStrings(statuses), "204")
 	assert.LessOrEqual(t, ok, 1, "%v", statuses)
 	assert.Equal(t, n-ok, count(intsToStrings(statuses), "409"), "%v", statuses)

@@ -181,3 +181,20 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// atOnce makes n calls at the same moment, call(i) for each i, and returns
+// their answers in order: for the tests of what parallel requests leave.
+func atOnce(n int, call func(i int) resp) []resp {
+	out := make([]resp, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			out[i] = call(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return out
+}

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -269,18 +268,9 @@ func TestUserCreateIdempotency(t *testing.T) {
 func TestUserCreateSingleEffectUnderParallelRequests(t *testing.T) {
 	e := newEnv(t)
 	root := e.adminRoot("root@acme.test")
-	const n = 50
-	results := make([]resp, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			results[i] = e.auth(root.token, "POST", usersPath, userBody("bea@acme.test"), "idempotency-ref", "parallel")
-		})
-	}
-	close(start)
-	wg.Wait()
+	results := atOnce(50, func(int) resp {
+		return e.auth(root.token, "POST", usersPath, userBody("bea@acme.test"), "idempotency-ref", "parallel")
+	})
 	ids := map[string]int{}
 	for _, r := range results {
 		switch r.status {
