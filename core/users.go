@@ -577,16 +577,7 @@ func (s *Service) checkUserChange(tx Tx, c *Caller, u *User, signInChanged, role
 // elsewhere. The refusal tells the stepped-up caller only what a sign-up's
 // ROOT_EMAIL_NOT_UNIQUE tells anyone: that a root has the address.
 func noRootHasEmail(tx ReadTx, u *User) error {
-	others, err := tx.UsersByEmail(u.ProgrammeID, u.Email)
-	if err != nil {
-		return err
-	}
-	for _, o := range others {
-		if o.ID != u.ID && o.HoldsRootEmail() && !o.EmailVerified {
-			return Conflict(CodeEmailNotUnique)
-		}
-	}
-	return nil
+	return emailBarred(tx, u, u.Email, CodeEmailNotUnique, func(o *User) bool { return o.HoldsRootEmail() && !o.EmailVerified })
 }
 
 // emailFree refuses to give u an email another user of the programme signs in
@@ -596,12 +587,18 @@ func noRootHasEmail(tx ReadTx, u *User) error {
 // setting their own password to each guess, learn from the shared sign-in
 // which guess is the victim's password.
 func emailFree(tx ReadTx, u *User, email, code string) error {
+	return emailBarred(tx, u, email, code, func(*User) bool { return true })
+}
+
+// emailBarred refuses (409 code) to give u an email that another user of
+// the programme has, when bars says that user's holding it keeps u off it.
+func emailBarred(tx ReadTx, u *User, email, code string, bars func(other *User) bool) error {
 	others, err := tx.UsersByEmail(u.ProgrammeID, email)
 	if err != nil {
 		return err
 	}
 	for _, o := range others {
-		if o.ID != u.ID {
+		if o.ID != u.ID && bars(o) {
 			return Conflict(code)
 		}
 	}
