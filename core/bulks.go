@@ -133,7 +133,7 @@ func (s *Service) SubmitUserInviteBulk(ctx context.Context, c *Caller, userIDs [
 }
 
 // invitable refuses a bulk of invites naming a user c could not invite
-// itself (requireRank), for the reason submittable gives: the bulk runs as
+// itself (invitee: the rank rule), for the reason submittable gives: the bulk runs as
 // whoever executes it, but its rows are the submitter's, and an access
 // manager would otherwise name pending admins and wait for an admin to
 // execute the bulk, re-sending their invites for it. An id naming no user of
@@ -145,14 +145,7 @@ func invitable(tx ReadTx, c *Caller, ids []string) error {
 			continue
 		}
 		seen[id] = true
-		u, err := identityUser(tx, c, id)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := requireRank(c, u); err != nil {
+		if _, err := invitee(tx, c, id); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
 	}

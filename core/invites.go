@@ -30,6 +30,19 @@ func (s *Service) SendInvite(ctx context.Context, c *Caller, id string) error {
 	return w.after(ctx)
 }
 
+// invitee reads the user id names for c to invite: an authorised user of
+// c's identity (else ErrNotFound) within c's rank (requireRank).
+func invitee(tx ReadTx, c *Caller, id string) (*User, error) {
+	u, err := identityUser(tx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireRank(c, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
 // sendInviteWork is SendInvite's work: its checks, its transaction and the
 // email once that commits.
 func (s *Service) sendInviteWork(c *Caller, id string) (*work, error) {
@@ -48,10 +61,7 @@ func (s *Service) sendInviteWork(c *Caller, id string) (*work, error) {
 	w := &work{}
 	w.in = func(ctx context.Context, tx Tx) error {
 		var err error
-		if u, err = identityUser(tx, c, id); err != nil {
-			return err
-		}
-		if err := requireRank(c, u); err != nil {
+		if u, err = invitee(tx, c, id); err != nil {
 			return err
 		}
 		if u.PasswordSet {
