@@ -281,4 +281,8 @@ func TestAccessManagerCannotSubmitInvitesToStrongerUsersForAnAdminToSend(t *test
 	assert.Equal(t, core.CodeRankInsufficient, r.errorCode(t))
 	r = e.auth(am.token, "POST", "/multi/bulks/users/_user_id_/invite", []any{row(pendingClerk), row("999999999")})
 	assert.Equal(t, http.StatusCreated, r.status, "within its rank, and an unknown id judged when it runs: %s", r.body)
+	otherRoot := e.adminRoot("other-root@acme.test")
+	otherAdmin := e.createUser(otherRoot.token, userBody("other-boss@acme.test", core.RoleAdmin))
+	r = e.auth(am.token, "POST", "/multi/bulks/users/_user_id_/invite", []any{row(otherAdmin)})
+	assert.Equal(t, http.StatusCreated, r.status, "another identity's admin answers as an unknown id: nothing tells it exists: %s", r.body)
 }
