@@ -95,11 +95,11 @@ func (s *Service) biometricLoginTarget(ctx context.Context, tx Tx, prog *Program
 		if identity != (IdentityRef{}) && (u.IdentityID != identity.ID || u.IdentityType != identity.Type) {
 			continue
 		}
-		rec, err := scaRecord(tx, u) // a linked identity's root is locked with its credentials
+		rec, err := scaRecord(tx, u) // a linked identity's root is off and locked with its credentials
 		if err != nil {
 			return nil, err
 		}
-		if !u.Active || rec.Locked(now) || now.Before(rec.SCALockedUntil) {
+		if !u.Active || !rec.Active || rec.Locked(now) || now.Before(rec.SCALockedUntil) {
 			continue
 		}
 		if _, err := activeBiometric(tx, u.ID); err != nil {
@@ -168,12 +168,12 @@ func (s *Service) CollectBiometricLogin(ctx context.Context, prog *Programme, id
 		if err != nil {
 			return err
 		}
-		if !u.Active {
-			return &Error{Class: ErrInvalidCredentials}
-		}
-		cred, err := credentialsUser(tx, u) // a linked identity's root is locked out with its credentials
+		cred, err := credentialsUser(tx, u) // a linked identity's root is off and locked out with its credentials
 		if err != nil {
 			return err
+		}
+		if !u.Active || !cred.Active {
+			return &Error{Class: ErrInvalidCredentials}
 		}
 		if cred.Locked(now) {
 			return lockedError(cred.LockedUntil, now)
