@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -385,7 +384,7 @@ func (s *Service) verifyChallenge(ctx context.Context, c *Caller, purpose Challe
 				if err := s.grantStepUp(tx, sess.TokenHash, u.ID, op, now); err != nil {
 					return err
 				}
-				details["operation"] = hex.EncodeToString(op.hash) // not the summary: it names people
+				details["operation"] = s.operationDigest(op.hash)
 			}
 			if err := s.audit(ctx, tx, u.ProgrammeID, u.ID, "challenge.verify", u.ID, details); err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"hash"
 	"slices"
@@ -36,8 +37,13 @@ const (
 	StepUpOperation StepUpScope = "OPERATION"
 )
 
-// purposeOperation keeps the seals of operation references apart from other keyed hashes.
-const purposeOperation = "stepup-operation"
+// purposeOperation keeps the seals of operation references apart from other
+// keyed hashes; purposeOperationDigest, the digests of operations in the
+// audit trail.
+const (
+	purposeOperation       = "stepup-operation"
+	purposeOperationDigest = "stepup-operation-digest"
+)
 
 // Operation is a privileged call as an operation-bound step-up names it.
 type Operation struct {
@@ -143,6 +149,14 @@ func (s *Service) sealOperation(sessionHash []byte, op Operation) string {
 	h := op.hash()
 	mac := s.keys.hash(purposeOperation, string(sessionHash)+string(h)+op.Summary)
 	return base64.RawURLEncoding.EncodeToString(slices.Concat(h, mac, []byte(op.Summary)))
+}
+
+// operationDigest names a verified operation in the audit trail: keyed, as
+// the summary is left out (it names people), because the operation's own hash
+// would let whoever reads the trail test guesses at its fields, a new mobile
+// number say, offline.
+func (s *Service) operationDigest(h []byte) string {
+	return hex.EncodeToString(s.keys.hash(purposeOperationDigest, string(h)))
 }
 
 // boundOperation is an operation a step-up challenge commits to.

@@ -2,6 +2,9 @@ package server_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -382,4 +385,33 @@ func TestOperationGrantIsNoSessionStepUp(t *testing.T) {
 	mallory.Email = "mallory@acme.test"
 	_, err = s.CreateUser(ctx, mallory)
 	require.ErrorIs(t, err, client.ErrStepUpRequired)
+}
+
+// The audit trail names a verified operation by a keyed digest: the
+// operation's own hash, which its reference carries, would let whoever may
+// read the user's security events (their admins) test guesses at the
+// operation's fields, such as a new mobile number, offline.
+func TestOperationAuditDigestIsKeyed(t *testing.T) {
+	e := newBioEnv(t, withoutBiometrics, withOperationScope)
+	s := e.smsAdmin("ada@acme.test")
+	ctx := context.Background()
+	_, err := s.CreateUser(ctx, pia)
+	op := stepUpFor(t, s, err)
+	raw, err := base64.RawURLEncoding.DecodeString(op.Reference)
+	require.NoError(t, err)
+	plain := hex.EncodeToString(raw[:sha256.Size])
+
+	corp, err := s.Corporate(ctx)
+	require.NoError(t, err)
+	page, err := s.SecurityEvents(ctx, corp.RootUser.ID.ID, "", 100)
+	require.NoError(t, err)
+	var digests []string
+	for _, ev := range page.Events {
+		if ev.Action == "challenge.verify" && ev.Details["operation"] != "" {
+			digests = append(digests, ev.Details["operation"])
+		}
+	}
+	require.Len(t, digests, 1, "the verified step-up names its operation")
+	assert.Len(t, digests[0], 2*sha256.Size)
+	assert.NotEqual(t, plain, digests[0], "not the operation's own hash")
 }
