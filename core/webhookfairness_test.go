@@ -55,6 +55,7 @@ func TestWebhookHangingEndpointHoldsBackNoOther(t *testing.T) {
 	hanging := e.addHook(hang.URL)
 	const users = 260 // more than a round claims
 	createUsers(t, e, users)
+	require.NoError(t, e.svc.FanOutWebhooks(e.ctx)) // queued, not sent direct by the round
 
 	ctx, stop := context.WithCancel(e.ctx)
 	stopped := make(chan struct{})
