@@ -267,6 +267,9 @@ func (s *Service) PushOptions(ctx context.Context, c *Caller, id string) (json.R
 // they changed since the challenge (settleConfirmation: STATE_INVALID, and
 // the challenge is cancelled).
 func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number int, credential []byte) error {
+	if err := requireBiometrics(c.Programme); err != nil { // switched off since the challenge
+		return err
+	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(credential)
 	if err != nil {
 		return Invalid("credential", ReasonIn, "AuthenticationResponseJSON")

@@ -136,6 +136,9 @@ const pushCollectWindow = 2 * time.Minute
 // it fails with STATE_INVALID and a one-second RetryAfter; an unknown id or
 // a wrong secret is ErrNotFound.
 func (s *Service) CollectBiometricLogin(ctx context.Context, prog *Programme, id, secret string) (*SignedIn, error) {
+	if err := requireBiometrics(prog); err != nil { // switched off since the approval
+		return nil, err
+	}
 	token, err := randomToken(sessionTokenPrefix)
 	if err != nil {
 		return nil, err

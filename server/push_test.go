@@ -994,3 +994,31 @@ func TestLoginViaBiometricsIdentityMustMatch(t *testing.T) {
 		assert.Equal(t, tc.prompted, prompted, "%v", tc.identity)
 	}
 }
+
+// Biometrics switched off for a programme take effect at once: a push
+// step-up still pending can no longer be approved, and a biometric sign-in
+// approved before cannot be collected; both only expire.
+func TestBiometricsSwitchedOffEndApprovals(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+	up, err := e.login("ada@acme.test").StepUpPush(ctx, "Create user alice@example.com")
+	require.NoError(t, err)
+	bl, err := e.ui.LoginViaBiometrics(ctx, "ada@acme.test")
+	require.NoError(t, err)
+	require.NoError(t, phone.approve(bl.ChallengeID, bl.Number))
+
+	set := e.inst.Programme.Settings
+	set.Biometrics = false
+	_, err = e.inst.Service.UpdateProgrammeSettings(ctx, e.inst.Programme.ID, nil, set)
+	require.NoError(t, err)
+
+	requireAPIError(t, phone.approve(up.ID, up.Number), http.StatusConflict, core.CodeChannelNotSupported)
+	_, err = e.ui.BiometricLoginToken(ctx, bl.ChallengeID, bl.Secret)
+	requireAPIError(t, err, http.StatusConflict, core.CodeChannelNotSupported)
+
+	set.Biometrics = true
+	_, err = e.inst.Service.UpdateProgrammeSettings(ctx, e.inst.Programme.ID, nil, set)
+	require.NoError(t, err)
+	require.NoError(t, phone.approve(up.ID, up.Number), "the challenge was left as it was")
+}
