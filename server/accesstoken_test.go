@@ -421,13 +421,7 @@ func TestAccessTokenOfBiometricSignIn(t *testing.T) {
 	phone := e.enrolledRoot("ada@acme.test", "phone-1") // the enrolment stepped its session up
 	own, err := e.ui.Session(phone.s.Token()).Corporate(ctx)
 	require.NoError(t, err)
-	linked, err := e.api.Session(phone.s.Token()).LinkCorporate(ctx, client.CorporateCreate{
-		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test",
-			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}, CompanyPosition: "DIRECTOR"},
-		Company:   client.CompanyCreate{Name: "Beta Ltd", Type: "LLC", RegistrationCountry: "GB"},
-		ProfileID: "1", IPAddress: "192.0.2.1", BaseCurrency: "GBP",
-	})
-	require.NoError(t, err)
+	linked := e.linkBeta(phone.s, "7700900123")
 
 	bl, err := e.ui.LoginViaBiometrics(ctx, "ada@acme.test")
 	require.NoError(t, err)
@@ -641,16 +635,24 @@ type linkedDevices struct {
 	exchange      func(id client.IdentityID) *client.Session
 }
 
-func (e *bioEnv) linkedDevices() linkedDevices {
-	t, ctx := e.t, context.Background()
-	l := linkedDevices{phone: e.enrolledRoot("ada@acme.test", "phone-a")}
-	linked, err := e.api.Session(l.phone.s.Token()).LinkCorporate(ctx, client.CorporateCreate{
+// linkBeta has the root user of s (Ada) link the corporate "Beta Ltd", its
+// root user's mobile +44 number, through the secret key.
+func (e *bioEnv) linkBeta(s *client.Session, number string) *client.Corporate {
+	e.t.Helper()
+	linked, err := e.api.Session(s.Token()).LinkCorporate(context.Background(), client.CorporateCreate{
 		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test",
-			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900777"}, CompanyPosition: "DIRECTOR"},
+			Mobile: client.Mobile{CountryCode: "+44", Number: number}, CompanyPosition: "DIRECTOR"},
 		Company:   client.CompanyCreate{Name: "Beta Ltd", Type: "LLC", RegistrationCountry: "GB"},
 		ProfileID: "1", IPAddress: "192.0.2.1", BaseCurrency: "GBP",
 	})
-	require.NoError(t, err)
+	require.NoError(e.t, err)
+	return linked
+}
+
+func (e *bioEnv) linkedDevices() linkedDevices {
+	t, ctx := e.t, context.Background()
+	l := linkedDevices{phone: e.enrolledRoot("ada@acme.test", "phone-a")}
+	linked := e.linkBeta(l.phone.s, "7700900777")
 	own, err := l.phone.s.Corporate(ctx)
 	require.NoError(t, err)
 	l.own, l.linked, l.auth = own.ID, linked.ID, e.login("ada@acme.test")

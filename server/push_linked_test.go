@@ -22,13 +22,7 @@ func TestBiometricSignInOfDeactivatedCredentials(t *testing.T) {
 	e := newBioEnv(t)
 	ctx := context.Background()
 	adaID, phone := e.enrolledRootID("ada@acme.test", "phone-1")
-	linked, err := e.api.Session(phone.s.Token()).LinkCorporate(ctx, client.CorporateCreate{
-		RootUser: client.CorporateRootUserCreate{Name: "Ada", Surname: "Lovelace", Email: "ada@acme.test",
-			Mobile: client.Mobile{CountryCode: "+44", Number: "7700900123"}, CompanyPosition: "DIRECTOR"},
-		Company:   client.CompanyCreate{Name: "Beta Ltd", Type: "LLC", RegistrationCountry: "GB"},
-		ProfileID: "1", IPAddress: "192.0.2.1", BaseCurrency: "GBP",
-	})
-	require.NoError(t, err)
+	linked := e.linkBeta(phone.s, "7700900123")
 	at, err := phone.s.AccessToken(ctx, &linked.ID)
 	require.NoError(t, err)
 	beta := newDeviceWith(t, "phone-2", e.ui.Session(at.Token), authenticator.NewMemoryStore(), yes)
