@@ -52,3 +52,21 @@ func TestBackupChecksAndRestores(t *testing.T) {
 	require.NoError(t, db.Close())
 	assert.ErrorContains(t, boltstore.Check(foreign), "not a Deputy database")
 }
+
+// TestOpenRefusesCutShort: a database file cut short (a copy interrupted, a
+// full disk) is refused with an error by Open, not read past its end, which
+// faults the process.
+func TestOpenRefusesCutShort(t *testing.T) {
+	dir := t.TempDir()
+	s, err := boltstore.Open(filepath.Join(dir, "deputy.db"), boltstore.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	var buf bytes.Buffer
+	_, err = s.Backup(t.Context(), &buf)
+	require.NoError(t, err)
+
+	cut := filepath.Join(dir, "cut.db")
+	require.NoError(t, os.WriteFile(cut, buf.Bytes()[:20000], 0o600))
+	_, err = boltstore.Open(cut, boltstore.Options{})
+	assert.ErrorContains(t, err, "cut short")
+}

@@ -44,11 +44,15 @@ type Store struct {
 var _ core.Store = (*Store)(nil)
 
 // Open opens (creating it if needed) the database file at path and brings its
-// schema up to date. It fails with an *InUseError when another process holds the file.
+// schema up to date. It fails with an *InUseError when another process holds
+// the file, and refuses a file cut short (checkWhole).
 func Open(path string, opts Options) (*Store, error) {
 	timeout := opts.LockTimeout
 	if timeout <= 0 {
 		timeout = DefaultLockTimeout
+	}
+	if err := checkWhole(path, timeout); err != nil {
+		return nil, err
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType})
 	if errors.Is(err, bolterrors.ErrTimeout) {
@@ -132,13 +136,41 @@ func Check(path string) error {
 	}
 	defer db.Close()
 	return db.View(func(tx *bolt.Tx) error {
-		// Pages past the end of a file cut short would fault when read.
-		if tx.Size() > info.Size() {
-			return fmt.Errorf("%s is cut short: %d of %d bytes", path, info.Size(), tx.Size())
+		if err := cutShort(tx, path, info.Size()); err != nil {
+			return err
 		}
 		for err := range tx.Check() {
 			return fmt.Errorf("%s is damaged: %w", path, err)
 		}
 		return checkSchema(tx)
 	})
+}
+
+// checkWhole refuses a database file shorter than its meta pages say (a copy
+// cut short, a disk that filled up): opening it read-write, bbolt reads its
+// free list past the end, which faults the whole process. It opens the file
+// read-only, which reads the meta pages alone; a missing or empty file is new.
+func checkWhole(path string, timeout time.Duration) error {
+	info, err := os.Stat(path)
+	if err != nil || info.Size() == 0 {
+		return nil // bolt.Open creates it, or says why it cannot
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return &InUseError{Path: path}
+	}
+	if err != nil {
+		return fmt.Errorf("open database %s: %w", path, err)
+	}
+	defer db.Close()
+	return db.View(func(tx *bolt.Tx) error { return cutShort(tx, path, info.Size()) })
+}
+
+// cutShort refuses the file at path, of size bytes, when it ends before
+// tx's pages do: pages past its end fault when read.
+func cutShort(tx *bolt.Tx, path string, size int64) error {
+	if tx.Size() > size {
+		return fmt.Errorf("%s is cut short: %d of %d bytes", path, size, tx.Size())
+	}
+	return nil
 }
