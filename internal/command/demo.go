@@ -76,6 +76,11 @@ func demoCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if !onLoopback(ln.Addr().String()) {
+				// The log goes to a file: say it where the operator looks.
+				log.Warn(sandboxBeyondLoopback)
+				fmt.Fprintln(stderrOr(cmd.Root().ErrWriter), "deputy demo: warning: "+sandboxBeyondLoopback+". The root user's password below is no secret either.")
+			}
 			url := "http://" + ln.Addr().String()
 			if err := os.WriteFile(filepath.Join(dir, demoURLFile), []byte(url+"\n"), 0o600); err != nil {
 				ln.Close()

@@ -71,3 +71,23 @@ func readUntil(t *testing.T, r io.Reader, last string) string {
 	t.Fatalf("the output ended before %q: %s (%v)", last, b.String(), sc.Err())
 	return ""
 }
+
+// TestDemoBeyondLoopbackWarns: a demo other machines reach, whose root
+// password and codes are printed and fixed, says so where the operator sees
+// it (its log goes to a file).
+func TestDemoBeyondLoopbackWarns(t *testing.T) {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	out, w := io.Pipe()
+	var stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- command.Run(ctx, []string{"deputy", "demo", "--headless", "--data-dir", t.TempDir(), "--addr", "0.0.0.0:0"}, w, &stderr)
+		w.Close()
+	}()
+	readUntil(t, out, "Press Ctrl-C to stop.")
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	stop()
+	require.NoError(t, <-done)
+	assert.Contains(t, stderr.String(), "sandbox mode beyond this machine")
+}
