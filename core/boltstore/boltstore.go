@@ -124,13 +124,17 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 
 // Check opens the database file at path read-only and verifies it: bbolt's
 // page-level consistency check, and a schema this binary knows. It is how a
-// backup proves it can be restored.
+// backup proves it can be restored, and a source proves it can be copied.
+// It fails with an *InUseError when another process holds the file.
 func Check(path string) error {
 	info, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: DefaultLockTimeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return &InUseError{Path: path}
+	}
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
 	}

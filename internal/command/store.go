@@ -57,12 +57,18 @@ func copyStore(ctx context.Context, from, to string) ([]storecopy.Kind, error) {
 	if from == to {
 		return nil, errors.New("--from and --to name the same database")
 	}
+	var err error
 	if !storeopen.IsPostgres(from) {
-		if _, err := os.Stat(from); err != nil {
+		// bbolt panics on damaged pages: check them all before reading any.
+		if _, err = os.Stat(from); err != nil {
 			return nil, fmt.Errorf("--from: %w", err)
 		}
+		err = boltstore.Check(from)
 	}
-	source, err := storeopen.Open(ctx, from)
+	var source core.Store
+	if err == nil {
+		source, err = storeopen.Open(ctx, from)
+	}
 	var inUse *boltstore.InUseError
 	if errors.As(err, &inUse) {
 		return nil, fmt.Errorf("--from: %w: stop every `deputy serve` on it first, so that nothing changes after the copy", err)

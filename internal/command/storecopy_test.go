@@ -182,3 +182,22 @@ func TestStoreCopyURLsFromTheEnvironment(t *testing.T) {
 	assert.Contains(t, err.Error(), missing)
 	assert.NotContains(t, err.Error(), "pg-s3cret")
 }
+
+// TestStoreCopyRefusesADamagedFile: a source file whose pages are damaged is
+// refused with bbolt's check, before anything is read from it or written to
+// the target, rather than crashing the copy halfway.
+func TestStoreCopyRefusesADamagedFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "deputy.db")
+	createProgramme(t, file)
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	for page := 2 * 4096; page+4096 <= len(b); page += 4096 { // past the two meta pages
+		for i := page + 16; i < page+56; i++ { // past each page's header
+			b[i] ^= 0xff
+		}
+	}
+	require.NoError(t, os.WriteFile(file, b, 0o600))
+	_, err = run(t, time.Minute, "store", "copy", "--from", file, "--to", "postgres://deputy:pg-s3cret@127.0.0.1:1/deputy")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is damaged")
+}
