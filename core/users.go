@@ -418,6 +418,9 @@ func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPa
 		if err := s.checkUserChange(tx, c, u, emailChanged || (mobileChanged && !first), rolesChanged, roles, updateUserOp(u, p, email, roles)); err != nil {
 			return err
 		}
+		if err := kycDetailsFixed(tx, u, p, emailChanged || mobileChanged); err != nil {
+			return err
+		}
 		if emailChanged {
 			if err := s.spend(tx, newBudget("email-change", c.Programme.ID, "identity:"+c.User.IdentityID, s.cfg.RateLimits.EmailChangesPerIdentity)); err != nil {
 				return err

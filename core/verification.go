@@ -264,6 +264,30 @@ func (s *Service) withdrawKYC(ctx context.Context, k *KYC) error {
 	return nil
 }
 
+// kycDetailsFixed refuses a change to the details a KYC case checks (name,
+// surname, date of birth, and, as signInChanged says, email or mobile) while
+// u's case is pending or approved: an approval stands for the details the
+// provider checked, as Weavr's consumerUpdate keeps a verified root user's.
+func kycDetailsFixed(tx ReadTx, u *User, p UserPatch, signInChanged bool) error {
+	changed := signInChanged || (p.Name != nil && *p.Name != u.Name) || (p.Surname != nil && *p.Surname != u.Surname) ||
+		(p.DateOfBirth != nil && (u.DateOfBirth == nil || *p.DateOfBirth != *u.DateOfBirth))
+	if !changed {
+		return nil
+	}
+	k, err := tx.KYC(u.ID)
+	switch {
+	case errors.Is(err, ErrRecordNotFound):
+		return nil
+	case err != nil:
+		return err
+	case k.Status == KYCPending:
+		return Conflict(CodeKYCPending)
+	case k.Status == KYCApproved:
+		return Conflict(CodeKYCAlreadyApproved)
+	}
+	return nil
+}
+
 // DecideKYC records a provider's decision on a case (APPROVED or REJECTED).
 // Deciding a case twice with the same outcome is a no-op; changing a decision is a conflict.
 func (s *Service) DecideKYC(ctx context.Context, prog *Programme, reference string, status KYCStatus) error {

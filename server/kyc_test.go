@@ -331,3 +331,32 @@ func TestKYCCallback(t *testing.T) {
 	wantNoContent(t, e.kycCallback(reject, kycsig.Sign(kycCallbackSecret, e.svc.Now(), reject)))
 	wantConflict(t, e.kycStart(e.loginToken("cy@acme.test")), "KYC_REJECTED")
 }
+
+// TestKYCDetailsStayWhatWasChecked: a case checks the user's name, surname,
+// date of birth, email and mobile; while it is pending or approved none of
+// them changes, by the user or by an admin, so that an approval never stands
+// for details nobody checked (as Weavr's consumerUpdate freezes a verified
+// root user's). The other fields still change.
+func TestKYCDetailsStayWhatWasChecked(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	bea := e.withPassword(root.token, "bea@acme.test")
+	e.kycReady(bea)
+	ref := e.startKYC(bea)
+	dob := map[string]any{"year": 1990, "month": 1, "day": 2}
+	for _, code := range []string{"KYC_PENDING_REVIEW", "KYC_ALREADY_APPROVED"} {
+		for name, body := range map[string]map[string]any{
+			"name": {"name": "Mallory"}, "surname": {"surname": "Other"}, "dateOfBirth": {"dateOfBirth": dob},
+			"email":  {"email": "mallory@acme.test"},
+			"mobile": {"mobile": map[string]any{"countryCode": "+44", "number": "7700900999"}},
+		} {
+			wantConflict(t, e.auth(bea.token, "PATCH", userPath(bea.id), body), code, name+" by the user")
+			wantConflict(t, e.auth(root.token, "PATCH", userPath(bea.id), body), code, name+" by an admin")
+		}
+		r := e.auth(bea.token, "PATCH", userPath(bea.id), map[string]any{"name": "Bea", "tag": "t" + code[:3]})
+		require.Equal(t, http.StatusOK, r.status, "an unchanged name and a tag: %s", r.body)
+		wantNoContent(t, e.sandboxDecide(ref, "APPROVED"))
+	}
+	got := e.auth(root.token, "GET", userPath(bea.id), nil).json(t)
+	assert.Equal(t, []any{"Bea", "Smith", "bea@acme.test"}, []any{got["name"], got["surname"], got["email"]})
+}
