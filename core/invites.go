@@ -152,7 +152,7 @@ func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, co
 		}
 		return nil, err
 	}
-	if err := checkProfile(prog, plain); err != nil {
+	if err := checkProfile(prog, invited.Email, plain); err != nil {
 		return nil, err
 	}
 	hash, err := s.hashPassword(ctx, invited, plain)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/deputyhq/deputy/password"
@@ -46,9 +47,15 @@ func (s *Service) hashPassword(ctx context.Context, u *User, plain string) (stri
 	return s.hasher.HashWithSalt(ctx, plain, s.passwordSalt(u.ProgrammeID, u.Email))
 }
 
-// checkProfile applies the programme's password profile, mapping its verdict to Weavr codes.
-func checkProfile(prog *Programme, plain string) error {
+// checkProfile applies the programme's password profile, mapping its verdict
+// to Weavr codes, and refuses the email of the user whose password it is, in
+// any case, as too simple (NIST SP 800-63B 5.1.1.2: context-specific words
+// such as the username); email is "" when no user is known.
+func checkProfile(prog *Programme, email, plain string) error {
 	err := prog.profile().Check(plain)
+	if err == nil && email != "" && strings.EqualFold(strings.TrimSpace(plain), email) {
+		return Conflict(CodePasswordTooSimple)
+	}
 	switch {
 	case err == nil:
 		return nil
@@ -65,7 +72,7 @@ func checkProfile(prog *Programme, plain string) error {
 
 // ValidatePassword checks a password against the programme's profile (Weavr passwordValidate).
 func (s *Service) ValidatePassword(_ context.Context, prog *Programme, plain string) error {
-	return checkProfile(prog, plain)
+	return checkProfile(prog, "", plain)
 }
 
 // PasswordProfile returns the programme's password profile, for clients that show it live.
@@ -84,7 +91,7 @@ func (s *Service) CreatePassword(ctx context.Context, prog *Programme, userID, p
 	if u.PasswordSet {
 		return nil, Conflict(CodePasswordAlreadyCreated)
 	}
-	if err := checkProfile(prog, plain); err != nil {
+	if err := checkProfile(prog, u.Email, plain); err != nil {
 		return nil, err
 	}
 	hash, err := s.hashPassword(ctx, u, plain)
@@ -248,7 +255,7 @@ var passwordActions = map[RevocationReason]string{
 // rejected password changes nothing.
 func (s *Service) replacePassword(ctx context.Context, prog *Programme, u *User, rec *PasswordRecord, newPlain, actor string, reason RevocationReason, extra func(Tx) error) (*PasswordSet, error) {
 	action := passwordActions[reason]
-	if err := checkProfile(prog, newPlain); err != nil {
+	if err := checkProfile(prog, u.Email, newPlain); err != nil {
 		return nil, err
 	}
 	keep := prog.profile().History()

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
 )
 
 // Passwords breaking each rule of the default (Weavr) profile: 8 to 30
@@ -354,4 +357,37 @@ func TestPasswordUpdateParallelChangesOneWins(t *testing.T) {
 			failures = 0
 		}
 	}
+}
+
+// TestPasswordIsNotTheEmail: no path that sets a password accepts the user's
+// own email, in any case (NIST SP 800-63B 5.1.1.2: context-specific words
+// such as the username), though the NIST profile has no composition rule
+// that would refuse it.
+func TestPasswordIsNotTheEmail(t *testing.T) {
+	const email = "root.user@acme.test"
+	e := newEnv(t)
+	_, err := e.svc.UpdateProgrammeSettings(context.Background(), e.prog.ID, nil, core.ProgrammeSettings{PasswordProfile: "nist"})
+	require.NoError(t, err)
+	r := e.key("POST", "/multi/corporates", corporateBody(email))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	rootID := str(t, r.json(t), "id", "id")
+	create := func(p string) resp {
+		return e.key("POST", "/multi/passwords/"+rootID+"/create", map[string]any{"password": pw(p)})
+	}
+	requireConflict(t, create(email), "PASSWORD_TOO_SIMPLE")
+	requireConflict(t, create("Root.User@ACME.test"), "PASSWORD_TOO_SIMPLE")
+	r = create(testPassword)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	token := str(t, r.json(t), "token")
+
+	r = e.auth(token, "POST", "/multi/passwords/update", map[string]any{"oldPassword": pw(testPassword), "newPassword": pw(email)})
+	requireConflict(t, r, "PASSWORD_TOO_SIMPLE")
+	e.startReset(email)
+	requireConflict(t, e.resume(email, sandboxCode, email), "PASSWORD_TOO_SIMPLE")
+
+	e.stepUp(token)
+	bea := e.createUser(token, userBody("bea.smith@acme.test"))
+	e.invite(token, bea)
+	requireConflict(t, e.consumeInvite(bea, sandboxCode, "bea.smith@acme.test", nil), "PASSWORD_TOO_SIMPLE")
+	assert.Equal(t, http.StatusOK, e.login(email, testPassword).status, "the password is unchanged")
 }
