@@ -264,14 +264,17 @@ func (s *Service) withdrawKYC(ctx context.Context, k *KYC) error {
 	return nil
 }
 
-// kycDetailsFixed refuses a change to the details a KYC case checks (name,
-// surname, date of birth, and, as signInChanged says, email or mobile) while
-// u's case is pending or approved: an approval stands for the details the
-// provider checked, as Weavr's consumerUpdate keeps a verified root user's.
-func kycDetailsFixed(tx ReadTx, u *User, p UserPatch, signInChanged bool) error {
-	changed := signInChanged || (p.Name != nil && *p.Name != u.Name) || (p.Surname != nil && *p.Surname != u.Surname) ||
+// kycDetailsFixed refuses a change to the details u's KYC case sent the
+// provider while the case is pending (name, surname, date of birth, and, as
+// contactChanged says, email or mobile), so that nothing changes under the
+// review; and to the person it vouches for once it is approved (name,
+// surname, date of birth), as Weavr's consumerUpdate keeps a verified root
+// user's. Approved users still change their email and mobile, which their
+// own checks verify again.
+func kycDetailsFixed(tx ReadTx, u *User, p UserPatch, contactChanged bool) error {
+	personChanged := (p.Name != nil && *p.Name != u.Name) || (p.Surname != nil && *p.Surname != u.Surname) ||
 		(p.DateOfBirth != nil && (u.DateOfBirth == nil || *p.DateOfBirth != *u.DateOfBirth))
-	if !changed {
+	if !personChanged && !contactChanged {
 		return nil
 	}
 	k, err := tx.KYC(u.ID)
@@ -282,7 +285,7 @@ func kycDetailsFixed(tx ReadTx, u *User, p UserPatch, signInChanged bool) error 
 		return err
 	case k.Status == KYCPending:
 		return Conflict(CodeKYCPending)
-	case k.Status == KYCApproved:
+	case k.Status == KYCApproved && personChanged:
 		return Conflict(CodeKYCAlreadyApproved)
 	}
 	return nil

@@ -241,8 +241,9 @@ var weavrExceptions = map[weavrAnswer]bool{
 	{"POST", "/corporates", 403, core.CodeStepUpRequired}:               true,
 	{"POST", "/consumers", 403, core.CodeStepUpRequired}:                true,
 	{"POST", "/bulks/{bulk_id}/execute", 403, core.CodeStepUpRequired}:  true,
-	// A KYC case's details stay what it checked while it is pending or
-	// approved (core.kycDetailsFixed); Weavr's userUpdate has no code for it.
+	// A KYC case's details stay what it checked while it is pending, and
+	// the person it vouches for once approved (core.kycDetailsFixed);
+	// Weavr's userUpdate has no code for it.
 	{"PATCH", "/users/{user_id}", 409, core.CodeKYCPending}:         true,
 	{"PATCH", "/users/{user_id}", 409, core.CodeKYCAlreadyApproved}: true,
 	// Wrong codes are counted across challenges (GUIDE, "Budgets"): a new
