@@ -302,6 +302,9 @@ var _ Operations = (*Client)(nil)
 // that one answers there.
 func Dial(ctx context.Context, db string) (*Client, error) {
 	path := SocketPath(db)
+	if err := trustedSocket(path, db); err != nil {
+		return nil, err
+	}
 	var d net.Dialer
 	c := &Client{http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return d.DialContext(ctx, "unix", path) },

@@ -215,3 +215,24 @@ func TestServeFinishesCommandsInFlight(t *testing.T) {
 	require.NoError(t, <-answered, "the command in flight got its answer")
 	require.NoError(t, <-served)
 }
+
+// TestDialTrustsOnlyTheOwnersSocket: a socket at the database's path owned
+// by a user who owns neither the database nor this process, and who could
+// have put it there while no server ran, is not trusted (operator commands
+// then open the database itself); one of the database's owner is.
+func TestDialTrustsOnlyTheOwnersSocket(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("giving the socket another owner needs root")
+	}
+	const nobody = 65534
+	db, _ := serveControl(t)
+	ctx := context.Background()
+	_, err := control.Dial(ctx, db)
+	require.NoError(t, err, "this user's socket")
+	require.NoError(t, os.Lchown(control.SocketPath(db), nobody, nobody))
+	_, err = control.Dial(ctx, db)
+	assert.ErrorContains(t, err, "not trusted")
+	require.NoError(t, os.Chown(db, nobody, nobody))
+	_, err = control.Dial(ctx, db)
+	assert.NoError(t, err, "the socket of the database's owner")
+}
