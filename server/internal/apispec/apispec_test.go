@@ -472,7 +472,7 @@ func TestWeavrValidateResponse(t *testing.T) {
 		{"corporate with Weavr's required fields", "GET", "/multi/corporates", 200,
 			fmt.Sprintf(corporate, `,"companyPosition":"DIRECTOR"`, `,"type":"LLC","countryOfRegistration":"GB"`, `,"profileId":"1","ipAddress":"192.0.2.1","baseCurrency":"GBP"`), ""},
 		{"corporate without them", "GET", "/multi/corporates", 200, fmt.Sprintf(corporate, "", "", ""), `property "profileId" is missing`},
-		{"an errorCode Weavr does not list", "POST", "/multi/authentication_factors/otp/SMS", 409, `{"errorCode":"NOT_A_CODE"}`, "value must be one of"},
+		{"an errorCode Weavr does not list", "POST", "/multi/authentication_factors/otp/SMS", 409, `{"errorCode":"NOT_A_CODE"}`, "value is not one of the allowed values"},
 		{"rank, on the exceptions", "PATCH", "/multi/users/100000002", 403, `{"errorCode":"RANK_INSUFFICIENT"}`, ""},
 		{"the same code elsewhere", "POST", "/multi/users/100000002/invite/validate", 403, `{"errorCode":"RANK_INSUFFICIENT"}`, "INSUFFICIENT_PERMISSIONS"},
 		{"a Deputy extension", "GET", "/multi/users/100000002/status", 200, `{"anything":true}`, ""},
@@ -493,4 +493,94 @@ func TestWeavrValidateResponse(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.wantErr)
 		})
 	}
+}
+
+// TestDescriptionsNeedNo31Checks holds checkedAs30's premise: no schema of
+// Deputy's description or of Weavr's uses a keyword that OpenAPI 3.1 (JSON
+// Schema 2020-12) added, or 3.0's nullable, which 3.1 dropped, so that
+// kin-openapi's 3.0 validator judges their values as its 3.1 one does. (A
+// discriminator, which only the 3.0 validator reads, picks the oneOf branch a
+// value must match; the 3.1 one would also refuse a value that matches
+// another branch too.)
+func TestDescriptionsNeedNo31Checks(t *testing.T) {
+	spec, err := Load()
+	require.NoError(t, err)
+	docs := map[string]*openapi3.T{"openapi.yaml": spec.Doc}
+	if weavr, err := weavrspec.Open(weavrspec.Multi); err == nil {
+		docs[weavrspec.Multi] = weavr
+	} else {
+		require.ErrorIs(t, err, weavrspec.ErrNotFound)
+	}
+	for name, doc := range docs {
+		seen := map[*openapi3.Schema]bool{}
+		var walk func(where string, ref *openapi3.SchemaRef)
+		walk = func(where string, ref *openapi3.SchemaRef) {
+			if ref == nil || ref.Value == nil || seen[ref.Value] {
+				return
+			}
+			s := ref.Value
+			seen[s] = true
+			assert.Empty(t, beyond30(s), "%s: %s", name, where)
+			for _, sub := range slices.Concat(s.OneOf, s.AnyOf, s.AllOf, openapi3.SchemaRefs{s.Not, s.Items, s.AdditionalProperties.Schema}) {
+				walk(where, sub)
+			}
+			for k, p := range s.Properties {
+				walk(where+"."+k, p)
+			}
+		}
+		for k, s := range doc.Components.Schemas {
+			walk("#/components/schemas/"+k, s)
+		}
+		for path, item := range doc.Paths.Map() {
+			for method, op := range item.Operations() {
+				where := method + " " + path
+				for _, p := range op.Parameters {
+					if p.Value != nil {
+						walk(where+" "+p.Value.Name, p.Value.Schema)
+					}
+				}
+				if op.RequestBody != nil && op.RequestBody.Value != nil {
+					for _, mt := range op.RequestBody.Value.Content {
+						walk(where+" body", mt.Schema)
+					}
+				}
+				for status, r := range op.Responses.Map() {
+					if r.Value == nil {
+						continue
+					}
+					for _, mt := range r.Value.Content {
+						walk(where+" "+status, mt.Schema)
+					}
+					for h, hr := range r.Value.Headers {
+						if hr.Value != nil {
+							walk(where+" "+status+" "+h, hr.Value.Schema)
+						}
+					}
+				}
+			}
+		}
+		assert.Greater(t, len(seen), 100, "%s: the schemas were walked", name)
+	}
+}
+
+// beyond30 names the keywords of s that kin-openapi's 3.0 and 3.1
+// validators read differently.
+func beyond30(s *openapi3.Schema) []string {
+	var used []string
+	for name, in := range map[string]bool{
+		"type list": s.Type != nil && len(*s.Type) > 1, "nullable": s.Nullable, "const": s.Const != nil,
+		"exclusive bound as a number": s.ExclusiveMin.Value != nil || s.ExclusiveMax.Value != nil,
+		"prefixItems":                 len(s.PrefixItems) > 0, "contains": s.Contains != nil || s.MinContains != nil || s.MaxContains != nil,
+		"patternProperties": len(s.PatternProperties) > 0, "dependentSchemas": len(s.DependentSchemas) > 0,
+		"dependentRequired": len(s.DependentRequired) > 0, "propertyNames": s.PropertyNames != nil,
+		"unevaluatedItems":      s.UnevaluatedItems.Has != nil || s.UnevaluatedItems.Schema != nil,
+		"unevaluatedProperties": s.UnevaluatedProperties.Has != nil || s.UnevaluatedProperties.Schema != nil,
+		"if/then/else":          s.If != nil || s.Then != nil || s.Else != nil, "$defs": len(s.Defs) > 0,
+		"$dynamicRef": s.DynamicRef != "" || s.DynamicAnchor != "", "content keywords": s.ContentMediaType != "" || s.ContentEncoding != "" || s.ContentSchema != nil,
+	} {
+		if in {
+			used = append(used, name)
+		}
+	}
+	return used
 }
