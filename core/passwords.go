@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/deputyhq/deputy/password"
@@ -48,12 +47,13 @@ func (s *Service) hashPassword(ctx context.Context, u *User, plain string) (stri
 }
 
 // checkProfile applies the programme's password profile, mapping its verdict
-// to Weavr codes, and refuses the email of the user whose password it is, in
-// any case, as too simple (NIST SP 800-63B 5.1.1.2: context-specific words
-// such as the username); email is "" when no user is known.
+// to Weavr codes, and refuses the email of the user whose password it is,
+// however spelt (NormaliseEmail: any case, a domain in Unicode or ASCII), as
+// too simple (NIST SP 800-63B 5.1.1.2: context-specific words such as the
+// username); email is "" when no user is known.
 func checkProfile(prog *Programme, email, plain string) error {
 	err := prog.profile().Check(plain)
-	if err == nil && email != "" && strings.EqualFold(strings.TrimSpace(plain), email) {
+	if err == nil && email != "" && NormaliseEmail(plain) == email {
 		return Conflict(CodePasswordTooSimple)
 	}
 	switch {

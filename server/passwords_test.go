@@ -391,3 +391,19 @@ func TestPasswordIsNotTheEmail(t *testing.T) {
 	requireConflict(t, e.consumeInvite(bea, sandboxCode, "bea.smith@acme.test", nil), "PASSWORD_TOO_SIMPLE")
 	assert.Equal(t, http.StatusOK, e.login(email, testPassword).status, "the password is unchanged")
 }
+
+// TestPasswordIsNotTheEmailAsTyped: the email is refused however it is
+// spelt, not only in its stored form: a domain is stored in its ASCII form
+// (punycode) and a user types it as they know it.
+func TestPasswordIsNotTheEmailAsTyped(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.svc.UpdateProgrammeSettings(context.Background(), e.prog.ID, nil, core.ProgrammeSettings{PasswordProfile: "nist"})
+	require.NoError(t, err)
+	r := e.key("POST", "/multi/corporates", corporateBody("root.user@bücher.test"))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	rootID := str(t, r.json(t), "id", "id")
+	for _, p := range []string{"root.user@bücher.test", "Root.User@BÜCHER.test", "root.user@xn--bcher-kva.test"} {
+		r := e.key("POST", "/multi/passwords/"+rootID+"/create", map[string]any{"password": pw(p)})
+		requireConflict(t, r, "PASSWORD_TOO_SIMPLE")
+	}
+}
