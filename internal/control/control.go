@@ -299,17 +299,20 @@ type Client struct {
 var _ Operations = (*Client)(nil)
 
 // Dial returns a client of the server of the database at db, after checking
-// that one answers there.
+// that one answers there. Every connection, this check's and each
+// command's, is to a trusted socket (trustedSocket): the server may stop
+// between them and another socket take its place.
 func Dial(ctx context.Context, db string) (*Client, error) {
 	path := SocketPath(db)
-	if err := trustedSocket(path, db); err != nil {
-		return nil, err
-	}
 	var d net.Dialer
-	c := &Client{http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return d.DialContext(ctx, "unix", path) },
-	}}}
-	conn, err := d.DialContext(ctx, "unix", path)
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		if err := trustedSocket(path, db); err != nil {
+			return nil, err
+		}
+		return d.DialContext(ctx, "unix", path)
+	}
+	c := &Client{http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: dial}}}
+	conn, err := dial(ctx, "", "")
 	if err != nil {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}

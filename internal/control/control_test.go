@@ -1,10 +1,13 @@
 package control_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -235,4 +238,34 @@ func TestDialTrustsOnlyTheOwnersSocket(t *testing.T) {
 	require.NoError(t, os.Chown(db, nobody, nobody))
 	_, err = control.Dial(ctx, db)
 	assert.NoError(t, err, "the socket of the database's owner")
+}
+
+// TestClientTrustsOnlyTheOwnersSocketOnEveryDial: a Client dials its socket
+// for every command, not only in Dial, so a socket put in the server's
+// place after Dial (the server stopped meanwhile) is refused then too.
+func TestClientTrustsOnlyTheOwnersSocketOnEveryDial(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("giving the socket another owner needs root")
+	}
+	const nobody = 65534
+	db, _ := serveControl(t)
+	ctx := context.Background()
+	c, err := control.Dial(ctx, db)
+	require.NoError(t, err)
+
+	path := control.SocketPath(db)
+	require.NoError(t, os.Remove(path))
+	ln, err := net.Listen("unix", path)
+	require.NoError(t, err)
+	impostor := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, "not the database")
+	})}
+	go impostor.Serve(ln)
+	t.Cleanup(func() { impostor.Close() })
+	require.NoError(t, os.Lchown(path, nobody, nobody))
+
+	var out bytes.Buffer
+	_, err = c.Backup(ctx, &out)
+	assert.ErrorContains(t, err, "not trusted")
+	assert.Empty(t, out.String(), "the impostor's answer")
 }

@@ -24,5 +24,5 @@ func trustedSocket(path, db string) error {
 	if f, err := os.Stat(db); err == nil && f.Sys().(*syscall.Stat_t).Uid == owner {
 		return nil
 	}
-	return fmt.Errorf("control socket %s: owned by uid %d, neither this user nor the database's owner: not trusted", path, owner)
+	return fmt.Errorf("owned by uid %d, neither this user nor the database's owner: not trusted", owner)
 }
