@@ -154,6 +154,15 @@ func (e *env) kycReady(m member) {
 	e.stepUp(m.token)
 }
 
+// kycBea has an admin root user create bea@acme.test, ready for KYC.
+func (e *env) kycBea() (root, bea member) {
+	e.t.Helper()
+	root = e.adminRoot("root@acme.test")
+	bea = e.withPassword(root.token, "bea@acme.test")
+	e.kycReady(bea)
+	return root, bea
+}
+
 // startKYC starts KYC as m and returns the case reference.
 func (e *env) startKYC(m member) string {
 	e.t.Helper()
@@ -219,9 +228,7 @@ func TestUserKYC(t *testing.T) {
 // the provider's words do not reach the caller.
 func TestUserKYCProviderRefuses(t *testing.T) {
 	e := newEnv(t)
-	root := e.adminRoot("root@acme.test")
-	bea := e.withPassword(root.token, "bea@acme.test")
-	e.kycReady(bea)
+	root, bea := e.kycBea()
 
 	e.kyc.refuse(errors.New("provider down: account acct_secret_123 suspended"))
 	r := e.kycStart(bea.token)
@@ -279,9 +286,7 @@ func (e *env) signedCallback(body string) resp {
 
 func TestKYCCallback(t *testing.T) {
 	e := newEnv(t)
-	root := e.adminRoot("root@acme.test")
-	bea := e.withPassword(root.token, "bea@acme.test")
-	e.kycReady(bea)
+	root, bea := e.kycBea()
 	ref := e.startKYC(bea)
 	approve := []byte(`{"reference":"` + ref + `","status":"APPROVED"}`)
 	now := e.svc.Now()
@@ -341,9 +346,7 @@ func TestKYCCallback(t *testing.T) {
 // the other fields still change.
 func TestKYCDetailsStayWhatWasChecked(t *testing.T) {
 	e := newEnv(t)
-	root := e.adminRoot("root@acme.test")
-	bea := e.withPassword(root.token, "bea@acme.test")
-	e.kycReady(bea)
+	root, bea := e.kycBea()
 	ref := e.startKYC(bea)
 	dob := map[string]any{"year": 1990, "month": 1, "day": 2}
 	person := map[string]map[string]any{"name": {"name": "Mallory"}, "surname": {"surname": "Other"}, "dateOfBirth": {"dateOfBirth": dob}}

@@ -219,17 +219,26 @@ func TestServeFinishesCommandsInFlight(t *testing.T) {
 	require.NoError(t, <-served)
 }
 
+// nobody owns the strangers' sockets of the tests below.
+const nobody = 65534
+
+// serveControlAsRoot is serveControl for a test that gives files to another
+// user, which only root may do; it skips the test otherwise.
+func serveControlAsRoot(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("giving the socket another owner needs root")
+	}
+	db, _ := serveControl(t)
+	return db
+}
+
 // TestDialTrustsOnlyTheOwnersSocket: a socket at the database's path owned
 // by a user who owns neither the database nor this process, and who could
 // have put it there while no server ran, is not trusted (operator commands
 // then open the database itself); one of the database's owner is.
 func TestDialTrustsOnlyTheOwnersSocket(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("giving the socket another owner needs root")
-	}
-	const nobody = 65534
-	db, _ := serveControl(t)
-	ctx := context.Background()
+	db, ctx := serveControlAsRoot(t), context.Background()
 	_, err := control.Dial(ctx, db)
 	require.NoError(t, err, "this user's socket")
 	require.NoError(t, os.Lchown(control.SocketPath(db), nobody, nobody))
@@ -244,12 +253,7 @@ func TestDialTrustsOnlyTheOwnersSocket(t *testing.T) {
 // for every command, not only in Dial, so a socket put in the server's
 // place after Dial (the server stopped meanwhile) is refused then too.
 func TestClientTrustsOnlyTheOwnersSocketOnEveryDial(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("giving the socket another owner needs root")
-	}
-	const nobody = 65534
-	db, _ := serveControl(t)
-	ctx := context.Background()
+	db, ctx := serveControlAsRoot(t), context.Background()
 	c, err := control.Dial(ctx, db)
 	require.NoError(t, err)
 
