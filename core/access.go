@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -150,15 +149,9 @@ func (s *Service) ExchangeToken(ctx context.Context, c *Caller, want IdentityRef
 	var out *AccessToken
 	err = s.store.Update(ctx, func(tx Tx) error {
 		out = nil
-		signIn, err := tx.Session(c.Session.TokenHash)
-		if errors.Is(err, ErrRecordNotFound) {
-			return errInvalidToken // ended meanwhile (logout, revocation)
-		}
+		signIn, err := s.liveSession(tx, c) // not ended meanwhile (logout, revocation, lifetime)
 		if err != nil {
 			return err
-		}
-		if s.outlived(signIn, s.clock.Now()) {
-			return errInvalidToken // its lifetime ended meanwhile
 		}
 		acting, err := s.exchangeTarget(tx, c.User.ID, target, want.Type)
 		if err != nil {
@@ -272,10 +265,7 @@ func endSignIn(tx Tx, u *User, signIn []byte) error {
 // more identity. The step-up covers ident (its name and profile, as sent) as
 // well as root. It returns the credentials' user, for recordLink.
 func (s *Service) linkNewRoot(tx Tx, c *Caller, root *User, ident *Identity) (*User, error) {
-	sess, err := tx.Session(c.Session.TokenHash)
-	if errors.Is(err, ErrRecordNotFound) || (err == nil && s.outlived(sess, s.clock.Now())) {
-		return nil, errInvalidToken
-	}
+	sess, err := s.liveSession(tx, c)
 	if err != nil {
 		return nil, err
 	}

@@ -227,7 +227,7 @@ func (s *Service) admitCaller(prog *Programme, sess *Session, user *User) (*Call
 // (Config.SessionLifetime, counted from its sign-in). Unlike the idle
 // timeout, which admitting a call pushes back, that end is a fixed instant
 // any request may straddle, so the actions that write for a session check it
-// again in their own transaction (requireLiveSession).
+// again in their own transaction (liveSession).
 func (s *Service) outlived(sess *Session, now time.Time) bool {
 	return now.Sub(sess.CreatedAt) >= s.cfg.SessionLifetime
 }
@@ -283,7 +283,7 @@ func (s *Service) updateAs(ctx context.Context, c *Caller, fn func(Tx) error) er
 // (INSUFFICIENT_PERMISSIONS): a role taken away refuses the write, a role
 // only added does not.
 func (s *Service) callerStands(tx ReadTx, c *Caller) error {
-	if err := s.requireLiveSession(tx, c); err != nil {
+	if _, err := s.liveSession(tx, c); err != nil {
 		return err
 	}
 	u, err := tx.User(c.User.ID)
@@ -298,20 +298,21 @@ func (s *Service) callerStands(tx ReadTx, c *Caller) error {
 	return nil
 }
 
-// requireLiveSession fails with ErrUnauthenticated when the caller's session
-// no longer exists in tx (ended by a revocation since it was authenticated)
-// or has reached the end of its lifetime since (outlived).
-func (s *Service) requireLiveSession(tx ReadTx, c *Caller) error {
+// liveSession reads the caller's session in tx, failing with
+// ErrUnauthenticated when it no longer exists (ended by a revocation since
+// it was authenticated) or has reached the end of its lifetime since
+// (outlived).
+func (s *Service) liveSession(tx ReadTx, c *Caller) (*Session, error) {
 	sess, err := tx.Session(c.Session.TokenHash)
 	switch {
 	case errors.Is(err, ErrRecordNotFound):
-		return errInvalidToken
+		return nil, errInvalidToken
 	case err != nil:
-		return err
+		return nil, err
 	case s.outlived(sess, s.clock.Now()):
-		return errInvalidToken
+		return nil, errInvalidToken
 	}
-	return nil
+	return sess, nil
 }
 
 // errRolesChanged refuses a write whose permission was judged on roles that
