@@ -131,18 +131,7 @@ func Check(path string) error {
 	if err != nil {
 		return err
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: DefaultLockTimeout})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return &InUseError{Path: path}
-	}
-	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
-	}
-	defer db.Close()
-	return db.View(func(tx *bolt.Tx) error {
-		if err := cutShort(tx, path, info.Size()); err != nil {
-			return err
-		}
+	return inspect(path, info.Size(), DefaultLockTimeout, func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			return fmt.Errorf("%s is damaged: %w", path, err)
 		}
@@ -152,13 +141,21 @@ func Check(path string) error {
 
 // checkWhole refuses a database file shorter than its meta pages say (a copy
 // cut short, a disk that filled up): opening it read-write, bbolt reads its
-// free list past the end, which faults the whole process. It opens the file
-// read-only, which reads the meta pages alone; a missing or empty file is new.
+// free list past the end, which faults the whole process. Read-only, it
+// reads the meta pages alone (inspect); a missing or empty file is new.
 func checkWhole(path string, timeout time.Duration) error {
 	info, err := os.Stat(path)
 	if err != nil || info.Size() == 0 {
 		return nil // bolt.Open creates it, or says why it cannot
 	}
+	return inspect(path, info.Size(), timeout, func(*bolt.Tx) error { return nil })
+}
+
+// inspect opens the database file at path, of size bytes, read-only and runs
+// fn in a read transaction, after refusing a file that ends before its pages
+// do (pages past its end fault when read). It fails with an *InUseError when
+// another process holds the file.
+func inspect(path string, size int64, timeout time.Duration, fn func(*bolt.Tx) error) error {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return &InUseError{Path: path}
@@ -167,14 +164,10 @@ func checkWhole(path string, timeout time.Duration) error {
 		return fmt.Errorf("open database %s: %w", path, err)
 	}
 	defer db.Close()
-	return db.View(func(tx *bolt.Tx) error { return cutShort(tx, path, info.Size()) })
-}
-
-// cutShort refuses the file at path, of size bytes, when it ends before
-// tx's pages do: pages past its end fault when read.
-func cutShort(tx *bolt.Tx, path string, size int64) error {
-	if tx.Size() > size {
-		return fmt.Errorf("%s is cut short: %d of %d bytes", path, size, tx.Size())
-	}
-	return nil
+	return db.View(func(tx *bolt.Tx) error {
+		if tx.Size() > size {
+			return fmt.Errorf("%s is cut short: %d of %d bytes", path, size, tx.Size())
+		}
+		return fn(tx)
+	})
 }
