@@ -272,7 +272,7 @@ func (s *Service) ConfirmPush(ctx context.Context, c *Caller, t ResourceType, id
 			return err
 		}
 		woken = superseded
-		if err := s.makeRoomForPush(ctx, tx, u.ID, nil, now); err != nil {
+		if err := s.makeRoomForPush(ctx, tx, u.ID, PushConfirm, nil, now); err != nil {
 			return err
 		}
 		ch := &PushChallenge{

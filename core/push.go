@@ -38,8 +38,9 @@ const DefaultPushSummary = "Step up your session"
 const (
 	// MaxPushSummaryLen bounds a summary, in characters.
 	MaxPushSummaryLen = 200
-	// maxPendingPush bounds a user's pending challenges, so that nobody can
-	// flood a device with prompts (push fatigue).
+	// maxPendingPush bounds a user's pending sign-in prompts, and apart from
+	// them the challenges their sessions ask for, so that nobody can flood a
+	// device with prompts (push fatigue).
 	maxPendingPush = 5
 	// pushSaltLen is the length of the random salt mixed into the WebAuthn
 	// challenge (WebAuthn §13.4.3: at least 16 random bytes).

@@ -115,7 +115,7 @@ func (s *Service) biometricLoginTarget(ctx context.Context, tx Tx, prog *Program
 		target = u
 	}
 	if target != nil {
-		if err := s.makeRoomForPush(ctx, tx, target.ID, nil, now); err != nil {
+		if err := s.makeRoomForPush(ctx, tx, target.ID, PushLogin, nil, now); err != nil {
 			var ce *Error
 			if errors.As(err, &ce) {
 				return nil, nil

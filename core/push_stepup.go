@@ -40,7 +40,7 @@ func (s *Service) StepUpPush(ctx context.Context, c *Caller, summary, operation 
 		if err != nil {
 			return err
 		}
-		if err := s.makeRoomForPush(ctx, tx, u.ID, c.Session.TokenHash, now); err != nil {
+		if err := s.makeRoomForPush(ctx, tx, u.ID, PushStepUp, c.Session.TokenHash, now); err != nil {
 			return err
 		}
 		id, err := tx.NextID()
@@ -68,15 +68,22 @@ func (s *Service) StepUpPush(ctx context.Context, c *Caller, summary, operation 
 	return out, nil
 }
 
-// makeRoomForPush supersedes the session's pending step-up challenge and
-// fails with CHALLENGE_LIMIT_EXCEEDED when the user has too many pending.
-func (s *Service) makeRoomForPush(ctx context.Context, tx Tx, userID string, sessionHash []byte, now time.Time) error {
+// makeRoomForPush makes room for a challenge of kind for the user: it
+// supersedes the session's pending step-up challenge and fails with
+// CHALLENGE_LIMIT_EXCEEDED when the user has maxPendingPush pending of the
+// same side. Sign-in prompts, which anyone knowing the email can cause, are
+// counted apart from the challenges the user's own sessions ask for, so that
+// a stranger filling the slots never stops the user's step-ups.
+func (s *Service) makeRoomForPush(ctx context.Context, tx Tx, userID string, kind PushKind, sessionHash []byte, now time.Time) error {
 	list, err := s.pendingPush(ctx, tx, userID, now)
 	if err != nil {
 		return err
 	}
 	pending := 0
 	for _, p := range list {
+		if (p.Kind == PushLogin) != (kind == PushLogin) {
+			continue
+		}
 		if sessionHash != nil && p.Kind == PushStepUp && bytes.Equal(p.SessionHash, sessionHash) {
 			// No audit event or webhook: the session asking again knows, and
 			// one would let a session flood the user's webhook queue.

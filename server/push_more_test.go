@@ -111,6 +111,31 @@ func TestBiometricSignInPromptsAreBudgetedPerEmail(t *testing.T) {
 	assert.NotEmpty(t, e.pushRecord(bl.ChallengeID).UserID, "the next window prompts again")
 }
 
+// TestSignInPromptsLeaveStepUpsRoom: sign-in prompts, which anyone who
+// knows the email can cause, fill only their own five slots (the sixth is a
+// decoy), so the user's own step-up still reaches the phone.
+func TestSignInPromptsLeaveStepUpsRoom(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+	s := e.login("ada@acme.test")
+	prompted := 0
+	for range 6 {
+		bl, err := e.ui.LoginViaBiometrics(ctx, "ada@acme.test")
+		require.NoError(t, err)
+		if e.pushRecord(bl.ChallengeID).UserID != "" {
+			prompted++
+		}
+	}
+	assert.Equal(t, 5, prompted, "sign-in prompts that reached the phone")
+	up, err := s.StepUpPush(ctx, "mine")
+	require.NoError(t, err, "a stranger's prompts do not take the user's slots")
+	pending, err := phone.s.PendingPush(ctx, phone.id, 0)
+	require.NoError(t, err)
+	assert.Len(t, pending, 6)
+	require.NoError(t, phone.approve(up.ID, up.Number))
+}
+
 // TestPushPromptsAreBudgetedPerUser: whoever holds one of the user's
 // sessions cannot wear the user down with push step-ups and confirmations
 // (asking again supersedes the last, so the pending cap never stops it).
