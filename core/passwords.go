@@ -53,7 +53,7 @@ func (s *Service) hashPassword(ctx context.Context, u *User, plain string) (stri
 // username); email is "" when no user is known.
 func checkProfile(prog *Programme, email, plain string) error {
 	err := prog.profile().Check(plain)
-	if err == nil && email != "" && NormaliseEmail(plain) == email {
+	if err == nil && email != "" && NormaliseEmail(password.Normalise(plain)) == email {
 		return Conflict(CodePasswordTooSimple)
 	}
 	switch {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Params are argon2id cost parameters (RFC 9106 section 3.1).
@@ -128,14 +129,14 @@ func (h *Hasher) Hash(ctx context.Context, plain string) (string, error) {
 }
 
 // HashWithSalt is Hash under a salt the caller chose, of Params.SaltLen
-// bytes. Hashes that share a salt are checked together at the cost of one
+// bytes. Like Hash, it hashes plain's Normalise form. Hashes that share a salt are checked together at the cost of one
 // (VerifyEach); a salt must still be unique to the secret's owner, never
 // shared between people.
 func (h *Hasher) HashWithSalt(ctx context.Context, plain string, salt []byte) (string, error) {
 	if len(salt) != int(h.params.SaltLen) {
 		return "", fmt.Errorf("salt of %d bytes, want %d", len(salt), h.params.SaltLen)
 	}
-	key, err := h.key(ctx, plain, salt, h.params)
+	key, err := h.key(ctx, Normalise(plain), salt, h.params)
 	if err != nil {
 		return "", err
 	}
@@ -168,6 +169,12 @@ type Check struct {
 // are. A hash whose salt is not salt needs a Rehash when it matches (a nil
 // salt accepts any). A malformed hash gives an error matching
 // ErrInvalidHash, before any hashing.
+//
+// plain is compared in its Normalise form. When that differs from plain as
+// given, a hash the normalised form does not match is also tried against
+// plain as given, which is how hashes made before Deputy normalised were
+// made: one that matches that way needs a Rehash. Whether the second key is
+// computed depends only on plain, not on who has an account.
 func (h *Hasher) VerifyEach(ctx context.Context, plain string, encoded []string, salt []byte) ([]Check, error) {
 	type derivation struct {
 		p    Params
@@ -185,23 +192,47 @@ func (h *Hasher) VerifyEach(ctx context.Context, plain string, encoded []string,
 		}
 		all[i] = stored{derivation{p, string(s)}, key}
 	}
-	keys := map[derivation][]byte{}
-	checks := make([]Check, len(all))
-	for i, st := range all {
-		got, done := keys[st.derivation]
+	type keyed struct {
+		derivation
+		plain string
+	}
+	keys := map[keyed][]byte{}
+	matches := func(st stored, plain string) (bool, error) {
+		k := keyed{st.derivation, plain}
+		got, done := keys[k]
 		if !done {
 			var err error
 			if got, err = h.key(ctx, plain, []byte(st.salt), st.p); err != nil {
+				return false, err
+			}
+			keys[k] = got
+		}
+		return subtle.ConstantTimeCompare(got, st.key) == 1, nil
+	}
+	normal := Normalise(plain)
+	checks := make([]Check, len(all))
+	for i, st := range all {
+		ok, err := matches(st, normal)
+		if err != nil {
+			return nil, err
+		}
+		legacy := false
+		if !ok && normal != plain {
+			if legacy, err = matches(st, plain); err != nil {
 				return nil, err
 			}
-			keys[st.derivation] = got
 		}
-		ok := subtle.ConstantTimeCompare(got, st.key) == 1
 		foreign := salt != nil && st.salt != string(salt)
-		checks[i] = Check{OK: ok, Rehash: ok && (st.p != h.params || foreign)}
+		checks[i] = Check{OK: ok || legacy, Rehash: legacy || ok && (st.p != h.params || foreign)}
 	}
 	return checks, nil
 }
+
+// Normalise is the form in which passwords are checked and hashed: Unicode
+// NFKC (NIST SP 800-63B-4 3.1.1.2), so that a password typed on another
+// keyboard or system, composed or decomposed, full-width or not, is the same
+// password.
+func Normalise(plain string) string { return norm.NFKC.String(plain) }
 
 // VerifyDummy spends the time of a failed Verify against a hash made with h's
 // parameters. Call it when no account matches, so that response times do not

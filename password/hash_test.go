@@ -436,6 +436,48 @@ func TestVerifyEachOneHashPerSalt(t *testing.T) {
 	assert.Equal(t, []Check{{OK: true}}, got, "a nil salt takes any")
 }
 
+// TestPasswordsAreNormalised: a password is the same password composed or
+// decomposed, full-width or not (NFKC); a hash made before Deputy normalised
+// still takes the password as then typed, and asks for a rehash; a wrong
+// password in a form other than NFKC costs two keys, known hash or dummy.
+func TestPasswordsAreNormalised(t *testing.T) {
+	ctx := t.Context()
+	h := NewHasher(testParams, 1)
+	var derived atomic.Int64
+	h.derive = func(plain string, salt []byte, p Params) []byte {
+		derived.Add(1)
+		return argon2Key(plain, salt, p)
+	}
+	const composed, decomposed, wide = "Contrase\u00f1a-1", "Contrasen\u0303a-1", "Ｃｏｎｔｒａｓｅ\u00f1ａ-１"
+	encoded, err := h.Hash(ctx, decomposed)
+	require.NoError(t, err)
+	for _, typed := range []string{composed, decomposed, wide} {
+		ok, rehash, err := h.Verify(ctx, typed, encoded)
+		require.NoError(t, err)
+		assert.True(t, ok, "%q", typed)
+		assert.False(t, rehash, "%q", typed)
+	}
+
+	salt := []byte("one-salt-16bytes")
+	legacy := encode(testParams, salt, argon2Key(decomposed, salt, testParams))
+	ok, rehash, err := h.Verify(ctx, decomposed, legacy)
+	require.NoError(t, err)
+	assert.True(t, ok, "a hash of the password as typed then")
+	assert.True(t, rehash, "stored again normalised")
+
+	derived.Store(0)
+	ok, _, err = h.Verify(ctx, wide+"x", encoded)
+	require.NoError(t, err)
+	assert.False(t, ok)
+	assert.EqualValues(t, 2, derived.Load(), "keys for a wrong password not in NFKC")
+	derived.Store(0)
+	h.VerifyDummy(ctx, wide+"x")
+	assert.EqualValues(t, 2, derived.Load(), "keys for the same password and no account")
+	derived.Store(0)
+	h.VerifyDummy(ctx, refPlain)
+	assert.EqualValues(t, 1, derived.Load(), "a password in NFKC costs one")
+}
+
 // TestHashWithSalt: the salt given is the one stored, and one of another
 // length than the parameters' is refused.
 func TestHashWithSalt(t *testing.T) {

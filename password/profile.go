@@ -43,8 +43,17 @@ type Rule struct {
 	ID   string // stable identifier, e.g. "length"
 	Text string // e.g. "8 to 30 characters"
 	// Check returns nil if plain satisfies the rule, else ErrTooShort,
-	// ErrTooLong or ErrTooSimple.
+	// ErrTooLong or ErrTooSimple. It judges plain's Normalise form, which is
+	// what is hashed.
 	Check func(plain string) error
+}
+
+// normalised has each rule judge the Normalise form of what it is given.
+func normalised(rules ...Rule) []Rule {
+	for i, r := range rules {
+		rules[i].Check = func(plain string) error { return r.Check(Normalise(plain)) }
+	}
+	return rules
 }
 
 // ProfileByName returns the profile called name; "" means Weavr.
@@ -81,7 +90,7 @@ func (Weavr) Describe() []Rule { return slices.Clone(weavrRules) }
 // Check applies Describe's rules in order.
 func (Weavr) Check(plain string) error { return check(weavrRules, plain) }
 
-var weavrRules = []Rule{
+var weavrRules = normalised(
 	lengthRule(Weavr{}.MinLen(), Weavr{}.MaxLen()),
 	containsRule("lower", "at least one lower-case letter", unicode.IsLower),
 	containsRule("upper", "at least one upper-case letter", unicode.IsUpper),
@@ -89,12 +98,12 @@ var weavrRules = []Rule{
 	containsRule("special", "at least one special character (not a letter or digit)", func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
 	}),
-}
+)
 
 // NIST follows NIST SP 800-63B section 5.1.1.2 (memorized secrets): 8 to 100
 // characters of any kind, spaces and Unicode included, with no composition
 // rules, but not a commonly used password nor one character repeated. It keeps
-// no history. Passwords are compared as given, without Unicode normalisation.
+// no history. Passwords are compared in their Normalise form (NFKC).
 type NIST struct{}
 
 // Name returns "nist".
@@ -116,22 +125,22 @@ func (NIST) Describe() []Rule { return slices.Clone(nistRules) }
 // Check applies Describe's rules in order.
 func (NIST) Check(plain string) error { return check(nistRules, plain) }
 
-var nistRules = []Rule{
+var nistRules = normalised(
 	lengthRule(NIST{}.MinLen(), NIST{}.MaxLen()),
-	{ID: "common", Text: "not a commonly used password", Check: func(plain string) error {
+	Rule{ID: "common", Text: "not a commonly used password", Check: func(plain string) error {
 		if _, found := commonPasswords()[strings.ToLower(plain)]; found {
 			return ErrTooSimple
 		}
 		return nil
 	}},
-	{ID: "repeated", Text: "not one character repeated", Check: func(plain string) error {
+	Rule{ID: "repeated", Text: "not one character repeated", Check: func(plain string) error {
 		first, _ := utf8.DecodeRuneInString(plain)
 		if plain != "" && strings.Trim(plain, string(first)) == "" {
 			return ErrTooSimple
 		}
 		return nil
 	}},
-}
+)
 
 // commonText is a few hundred of the most common passwords of at least 8
 // characters, lower-case, one per line.

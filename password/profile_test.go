@@ -77,6 +77,10 @@ func TestNISTCheck(t *testing.T) {
 		{"spaces only", strings.Repeat(" ", 12), ErrTooSimple},
 		{"two characters alternating", "abababab", nil},
 		{"length checked first", "aaa", ErrTooShort},
+		{"common, full-width", "ｉｌｏｖｅｙｏｕ", ErrTooSimple},
+		{"common, decomposed", "Contrasen\u0303a", ErrTooSimple},
+		{"7 characters and a ligature of two", "zebra!\ufb01", nil},
+		{"one decomposed character repeated", strings.Repeat("e\u0301", 8), ErrTooSimple},
 	})
 }
 

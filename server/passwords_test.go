@@ -392,6 +392,22 @@ func TestPasswordIsNotTheEmail(t *testing.T) {
 	assert.Equal(t, http.StatusOK, e.login(email, testPassword).status, "the password is unchanged")
 }
 
+// TestPasswordInAnyUnicodeForm: a password set in one Unicode form signs in
+// typed in another (NFKC): composed or decomposed, full-width or not.
+func TestPasswordInAnyUnicodeForm(t *testing.T) {
+	const email = "root.user@acme.test"
+	e := newEnv(t)
+	r := e.key("POST", "/multi/corporates", corporateBody(email))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	rootID := str(t, r.json(t), "id", "id")
+	r = e.key("POST", "/multi/passwords/"+rootID+"/create", map[string]any{"password": pw("Contrasen\u0303a-Fuerte1")})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	for _, typed := range []string{"Contrase\u00f1a-Fuerte1", "Ｃｏｎｔｒａｓｅñａ-Ｆｕｅｒｔｅ１"} {
+		assert.Equal(t, http.StatusOK, e.login(email, typed).status, "%q", typed)
+	}
+	assert.Equal(t, http.StatusForbidden, e.login(email, "Contrasena-Fuerte1").status, "n is not ñ")
+}
+
 // TestPasswordIsNotTheEmailAsTyped: the email is refused however it is
 // spelt, not only in its stored form: a domain is stored in its ASCII form
 // (punycode) and a user types it as they know it.
@@ -402,7 +418,7 @@ func TestPasswordIsNotTheEmailAsTyped(t *testing.T) {
 	r := e.key("POST", "/multi/corporates", corporateBody("root.user@bücher.test"))
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	rootID := str(t, r.json(t), "id", "id")
-	for _, p := range []string{"root.user@bücher.test", "Root.User@BÜCHER.test", "root.user@xn--bcher-kva.test"} {
+	for _, p := range []string{"root.user@bücher.test", "Root.User@BÜCHER.test", "root.user@xn--bcher-kva.test", "ｒｏｏｔ.ｕｓｅｒ@bücher.test"} {
 		r := e.key("POST", "/multi/passwords/"+rootID+"/create", map[string]any{"password": pw(p)})
 		requireConflict(t, r, "PASSWORD_TOO_SIMPLE")
 	}

@@ -56,7 +56,7 @@
   // rules returns each rule's state for the current value: true, false or
   // null (not known yet).
   function rules() {
-    var pw = input.value;
+    var pw = input.value.normalize("NFKC"); // the form the server judges and hashes (password.Normalise)
     var out = {};
     items.forEach(function (li) {
       var check = local[li.dataset.rule];
