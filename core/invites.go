@@ -206,7 +206,10 @@ func (s *Service) inviteAccepts(u *User, inv *Invite, code string) bool {
 // checkInvite verifies code against the user's pending invite, spending
 // clientIP's invite budget and, when it fails, the user's wrong-code budget
 // (whether or not the user or an invite exists, so that a 429 tells nothing
-// either). Every failure looks the same.
+// either). Every failure looks the same. A guess refused for the user's
+// budget still spends clientIP's: it was checked (the right code passes), so
+// rolling the address's count back would leave an address unlimited guesses
+// at an invite whose budget is spent.
 func (s *Service) checkInvite(ctx context.Context, prog *Programme, userID, code, clientIP string) (*User, error) {
 	perIP := s.cfg.RateLimits.InvitePerIP
 	if clientIP == "" {
@@ -227,6 +230,10 @@ func (s *Service) checkInvite(ctx context.Context, prog *Programme, userID, code
 			return err
 		}
 		if err := s.spend(tx, newBudget("invite-wrong", prog.ID, "user:"+userID, s.cfg.RateLimits.InviteWrongPerInvite)); err != nil {
+			if errors.Is(err, ErrRateLimited) {
+				outcome = err
+				return nil // commit the address's count: the guess was weighed all the same
+			}
 			return err
 		}
 		outcome = Conflict(CodeInviteInvalid)

@@ -486,6 +486,31 @@ func TestUserInviteValidateAndConsumeNeedOnlyTheAPIKey(t *testing.T) {
 // Invite checks with the public ui key are budgeted per client address; with
 // the secret key the caller is the embedder's backend, one address for all its
 // invitees, so only the per-invite budget applies.
+// A guess refused for its invite's budget of wrong codes is still a check
+// from its address: it spends the address's budget, so that an address
+// cannot go on guessing at an invite, answered 429 when wrong and 204 when
+// right, once the invite's budget is spent.
+func TestUserInviteChecksOverTheInvitesBudgetSpendTheAddresss(t *testing.T) {
+	e, uiKey := newEnvWithKeys(t, loopbackProxy, withRateLimits(core.RateLimits{
+		InvitePerIP:          core.RateLimit{Requests: 3, Window: 15 * time.Minute},
+		InviteWrongPerInvite: core.RateLimit{Requests: 1, Window: time.Hour},
+	}))
+	e.alignClock(time.Hour)
+	root := e.adminRoot("root@acme.test")
+	bea := e.createUser(root.token, userBody("bea@acme.test"))
+	e.invite(root.token, bea)
+	ui := e.withKey(uiKey)
+	validate := func(code, xff string) resp {
+		return ui.key("POST", userPath(bea, "invite/validate"), map[string]any{"inviteCode": code}, "X-Forwarded-For", xff)
+	}
+
+	wantConflict(t, validate(wrongCode(0), "198.51.100.7"), "INVITE_OR_INVITE_CODE_INVALID")
+	assert.Equal(t, http.StatusTooManyRequests, validate(wrongCode(1), "198.51.100.7").status, "over the invite's budget")
+	assert.Equal(t, http.StatusTooManyRequests, validate(wrongCode(2), "198.51.100.7").status, "over the invite's budget")
+	assert.Equal(t, http.StatusTooManyRequests, validate(sandboxCode, "198.51.100.7").status, "a fourth check from the address, right or not")
+	wantNoContent(t, validate(sandboxCode, "198.51.100.8"), "another address")
+}
+
 func TestUserInviteChecksPerClientAddress(t *testing.T) {
 	e, uiKey := newEnvWithKeys(t, loopbackProxy, withRateLimits(core.RateLimits{InvitePerIP: core.RateLimit{Requests: 2, Window: 15 * time.Minute}}))
 	e.alignClock(15 * time.Minute)
