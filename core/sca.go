@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -226,11 +227,16 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 }
 
 // smsBudgets are the budgets one text to u's mobile spends: per user, then
-// per number (several users may share, or be given, one number).
+// per number (several users may share, or be given, one number). A number
+// counts without leading zeros, so that one phone given in national form
+// (07700...) and in international form (7700...) is one budget; the rare
+// countries whose numbers keep a leading zero share a budget with the number
+// without it, which is stricter, never looser.
 func (s *Service) smsBudgets(u *User) []budget {
+	number := u.Mobile.CountryCode + strings.TrimLeft(u.Mobile.Number, "0")
 	return []budget{
 		newBudget("sms", u.ProgrammeID, "user:"+u.ID, s.cfg.RateLimits.SMSPerUser),
-		newBudget("sms", u.ProgrammeID, "number:"+u.Mobile.CountryCode+u.Mobile.Number, s.cfg.RateLimits.SMSPerNumber),
+		newBudget("sms", u.ProgrammeID, "number:"+number, s.cfg.RateLimits.SMSPerNumber),
 	}
 }
 

@@ -60,13 +60,14 @@ func TestSMSBudgetPerUserIsExactUnderParallelRequests(t *testing.T) {
 	wantNoContent(t, e.auth(e.loginToken("root@acme.test"), "POST", stepUpPath, nil), "a new window")
 }
 
-// Several users given one number share that number's budget; others do not.
+// Several users given one number share that number's budget, in national
+// form (a leading 0) or not; others do not.
 func TestSMSBudgetPerNumber(t *testing.T) {
 	e := newEnv(t, withRateLimits(core.RateLimits{SMSPerNumber: core.RateLimit{Requests: 3, Window: time.Hour}}))
 	e.alignClock(time.Hour)
 	root := e.adminRoot("root@acme.test") // +447700900123: one SMS
 	same := userBody("same@acme.test")
-	same["mobile"] = map[string]any{"countryCode": "+44", "number": "7700900123"}
+	same["mobile"] = map[string]any{"countryCode": "+44", "number": "07700900123"}
 	twin := e.createUser(root.token, same)
 	r := e.key("POST", "/multi/passwords/"+twin+"/create", map[string]any{"password": pw(testPassword)})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
@@ -78,7 +79,7 @@ func TestSMSBudgetPerNumber(t *testing.T) {
 	e.advance(15 * time.Second)
 	wantRateLimitedWithin(t, e.auth(twinToken, "POST", enrolPath, nil), "3, 3;w=3600", time.Hour, "a re-send over the number's budget")
 	wantNoContent(t, e.auth(other.token, "POST", enrolPath, nil), "another number")
-	assert.Equal(t, 3, e.channelTo("SMS", "+447700900123"))
+	assert.Equal(t, 3, e.channelTo("SMS", "+447700900123")+e.channelTo("SMS", "+4407700900123"))
 }
 
 // Emails to one address share its budget (invites too: next test). Lost-password start answers 204
