@@ -61,7 +61,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	if err := db.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations) }); err != nil {
+	if err := guard("migration", func() error { return db.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations) }) }); err != nil {
 		return nil, errors.Join(fmt.Errorf("database %s: %w", path, err), db.Close())
 	}
 	batch := opts.MaxBatchSize
@@ -95,8 +95,10 @@ func (s *Store) View(ctx context.Context, fn func(core.ReadTx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(func(tx *bolt.Tx) error {
-		return fn(&readTx{tx: tx, cache: s.cache})
+	return guard("read", func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			return fn(&readTx{tx: tx, cache: s.cache})
+		})
 	})
 }
 
@@ -164,10 +166,12 @@ func inspect(path string, size int64, timeout time.Duration, fn func(*bolt.Tx) e
 		return fmt.Errorf("open database %s: %w", path, err)
 	}
 	defer db.Close()
-	return db.View(func(tx *bolt.Tx) error {
-		if tx.Size() > size {
-			return fmt.Errorf("%s is cut short: %d of %d bytes", path, size, tx.Size())
-		}
-		return fn(tx)
+	return guard("read", func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			if tx.Size() > size {
+				return fmt.Errorf("%s is cut short: %d of %d bytes", path, size, tx.Size())
+			}
+			return fn(tx)
+		})
 	})
 }

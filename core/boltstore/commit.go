@@ -3,7 +3,6 @@ package boltstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"runtime"
 	"sync"
 
@@ -131,13 +130,15 @@ func (c *committer) commit(batch []*write) {
 			live = append(live, w)
 		}
 		batch = live
-		err := c.db.Update(func(tx *bolt.Tx) error {
-			for i, w := range batch {
-				if err := call(w.fn, tx); err != nil {
-					return &failed{index: i, err: err}
+		err := guard("commit", func() error {
+			return c.db.Update(func(tx *bolt.Tx) error {
+				for i, w := range batch {
+					if err := call(w.fn, tx); err != nil {
+						return &failed{index: i, err: err}
+					}
 				}
-			}
-			return nil
+				return nil
+			})
 		})
 		var f *failed
 		if !errors.As(err, &f) {
@@ -151,13 +152,8 @@ func (c *committer) commit(batch []*write) {
 	}
 }
 
-// call runs fn, turning a panic into its error: the committer runs every
-// write, so one write's panic must not take the others down.
-func call(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("store write panicked: %v", p)
-		}
-	}()
-	return fn(tx)
+// call runs fn, turning a panic into its error (guard): the committer runs
+// every write, so one write's panic must not take the others down.
+func call(fn func(*bolt.Tx) error, tx *bolt.Tx) error {
+	return guard("write", func() error { return fn(tx) })
 }

@@ -16,21 +16,23 @@ var _ core.Exporter = (*Store)(nil)
 // Export walks every record of the file from one read transaction
 // (core.Exporter): the buckets of records, not the indexes derived from them.
 func (s *Store) Export(ctx context.Context, fn func(core.Record) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		r := &readTx{tx: tx}
-		for _, kind := range core.RecordKinds() {
-			e, ok := exports[kind]
-			if !ok {
-				return fmt.Errorf("boltstore cannot export %s records", kind)
+	return guard("read", func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			r := &readTx{tx: tx}
+			for _, kind := range core.RecordKinds() {
+				e, ok := exports[kind]
+				if !ok {
+					return fmt.Errorf("boltstore cannot export %s records", kind)
+				}
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if err := e.export(r, func(v any) error { return fn(core.Record{Kind: kind, Value: v}) }); err != nil {
+					return fmt.Errorf("export %s: %w", kind, err)
+				}
 			}
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := e.export(r, func(v any) error { return fn(core.Record{Kind: kind, Value: v}) }); err != nil {
-				return fmt.Errorf("export %s: %w", kind, err)
-			}
-		}
-		return nil
+			return nil
+		})
 	})
 }
 
