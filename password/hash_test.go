@@ -384,17 +384,23 @@ func TestHasherObserverSeesQueueWait(t *testing.T) {
 	})
 }
 
+// countingHasher is a Hasher with testParams that counts the keys it derives.
+func countingHasher() (*Hasher, *atomic.Int64) {
+	h := NewHasher(testParams, 1)
+	derived := new(atomic.Int64)
+	h.derive = func(plain string, salt []byte, p Params) []byte {
+		derived.Add(1)
+		return argon2Key(plain, salt, p)
+	}
+	return h, derived
+}
+
 // TestVerifyEachOneHashPerSalt: hashes under one salt are checked with one
 // argon2id key however many there are, each hash of another salt or other
 // parameters costs a key of its own, and each verdict is right.
 func TestVerifyEachOneHashPerSalt(t *testing.T) {
 	ctx := t.Context()
-	h := NewHasher(testParams, 1)
-	var derived atomic.Int64
-	h.derive = func(plain string, salt []byte, p Params) []byte {
-		derived.Add(1)
-		return argon2Key(plain, salt, p)
-	}
+	h, derived := countingHasher()
 	shared := []byte("one-salt-16bytes")
 	hash := func(plain string, salt []byte) string {
 		e, err := h.HashWithSalt(ctx, plain, salt)
@@ -442,12 +448,7 @@ func TestVerifyEachOneHashPerSalt(t *testing.T) {
 // password in a form other than NFKC costs two keys, known hash or dummy.
 func TestPasswordsAreNormalised(t *testing.T) {
 	ctx := t.Context()
-	h := NewHasher(testParams, 1)
-	var derived atomic.Int64
-	h.derive = func(plain string, salt []byte, p Params) []byte {
-		derived.Add(1)
-		return argon2Key(plain, salt, p)
-	}
+	h, derived := countingHasher()
 	const composed, decomposed, wide = "Contrase\u00f1a-1", "Contrasen\u0303a-1", "Ｃｏｎｔｒａｓｅ\u00f1ａ-１"
 	encoded, err := h.Hash(ctx, decomposed)
 	require.NoError(t, err)
