@@ -209,7 +209,11 @@ func (s *Service) ConfirmSMS(ctx context.Context, c *Caller, t ResourceType, ids
 				return Conflict(CodeChallengeLimitExceeded)
 			}
 		}
-		if err := s.spend(tx, s.smsBudgets(u)...); err != nil {
+		budgets, err := s.smsBudgets(tx, u)
+		if err != nil {
+			return err
+		}
+		if err := s.spend(tx, budgets...); err != nil {
 			return err // nothing is written or sent
 		}
 		conf, superseded, err := s.newConfirmation(ctx, tx, c, t, rs, ChannelSMS, now)

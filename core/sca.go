@@ -191,7 +191,11 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 		default:
 			ch.Reissues = prev.Reissues + 1
 		}
-		if err := s.spend(tx, s.smsBudgets(u)...); err != nil {
+		budgets, err := s.smsBudgets(tx, u)
+		if err != nil {
+			return err
+		}
+		if err := s.spend(tx, budgets...); err != nil {
 			return err // nothing is written or sent
 		}
 		ch.Nonce, ch.CodeHash = nonce, codeHash
@@ -231,13 +235,24 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 // counts without leading zeros, so that one phone given in national form
 // (07700...) and in international form (7700...) is one budget; the rare
 // countries whose numbers keep a leading zero share a budget with the number
-// without it, which is stricter, never looser.
-func (s *Service) smsBudgets(u *User) []budget {
-	number := u.Mobile.CountryCode + strings.TrimLeft(u.Mobile.Number, "0")
+// without it, which is stricter, never looser. Texts to a number its user
+// has not proven (no ACTIVE SMS factor: an enrolment) spend a budget of
+// their own, so that whoever sets another's number as their own cannot use
+// up the texts its owner's step-ups need.
+func (s *Service) smsBudgets(tx ReadTx, u *User) ([]budget, error) {
+	number := "number:"
+	f, err := tx.Factor(u.ID, ChannelSMS)
+	switch {
+	case errors.Is(err, ErrRecordNotFound) || (err == nil && f.Status != FactorActive):
+		number = "unproven-number:"
+	case err != nil:
+		return nil, err
+	}
+	number += u.Mobile.CountryCode + strings.TrimLeft(u.Mobile.Number, "0")
 	return []budget{
 		newBudget("sms", u.ProgrammeID, "user:"+u.ID, s.cfg.RateLimits.SMSPerUser),
-		newBudget("sms", u.ProgrammeID, "number:"+number, s.cfg.RateLimits.SMSPerNumber),
-	}
+		newBudget("sms", u.ProgrammeID, number, s.cfg.RateLimits.SMSPerNumber),
+	}, nil
 }
 
 // challengedUser re-reads the caller's user for a new challenge, in the

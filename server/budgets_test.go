@@ -61,11 +61,13 @@ func TestSMSBudgetPerUserIsExactUnderParallelRequests(t *testing.T) {
 }
 
 // Several users given one number share that number's budget, in national
-// form (a leading 0) or not; others do not.
+// form (a leading 0) or not; others do not. Texts to a number its user has
+// not proven yet (enrolments) spend a budget of their own, so that setting
+// another's number as one's own does not use up the owner's step-ups.
 func TestSMSBudgetPerNumber(t *testing.T) {
 	e := newEnv(t, withRateLimits(core.RateLimits{SMSPerNumber: core.RateLimit{Requests: 3, Window: time.Hour}}))
 	e.alignClock(time.Hour)
-	root := e.adminRoot("root@acme.test") // +447700900123: one SMS
+	root := e.adminRoot("root@acme.test") // +447700900123, enrolled: one text to an unproven number
 	same := userBody("same@acme.test")
 	same["mobile"] = map[string]any{"countryCode": "+44", "number": "07700900123"}
 	twin := e.createUser(root.token, same)
@@ -74,12 +76,21 @@ func TestSMSBudgetPerNumber(t *testing.T) {
 	twinToken := str(t, r.json(t), "token")
 	other := e.withPassword(root.token, "other@acme.test") // +447700900456
 
-	wantNoContent(t, e.auth(twinToken, "POST", enrolPath, nil), "the number's second SMS")
+	wantNoContent(t, e.auth(twinToken, "POST", enrolPath, nil), "the unproven number's second text")
+	e.advance(15 * time.Second)
+	wantNoContent(t, e.auth(twinToken, "POST", enrolPath, nil), "its third")
+	e.advance(15 * time.Second)
+	wantRateLimitedWithin(t, e.auth(twinToken, "POST", enrolPath, nil), "3, 3;w=3600", time.Hour, "a re-send over the unproven number's budget")
+	wantNoContent(t, e.auth(other.token, "POST", enrolPath, nil), "another number")
+
+	wantNoContent(t, e.auth(root.token, "POST", stepUpPath, nil), "the owner's step-up: a budget of its own")
+	wantNoContent(t, e.auth(twinToken, "POST", enrolVerifyPath, codeBody(sandboxCode)), "the twin proves the number")
+	wantNoContent(t, e.auth(twinToken, "POST", stepUpPath, nil), "the proven number's second text")
+	e.advance(15 * time.Second)
 	wantNoContent(t, e.auth(root.token, "POST", stepUpPath, nil), "its third")
 	e.advance(15 * time.Second)
-	wantRateLimitedWithin(t, e.auth(twinToken, "POST", enrolPath, nil), "3, 3;w=3600", time.Hour, "a re-send over the number's budget")
-	wantNoContent(t, e.auth(other.token, "POST", enrolPath, nil), "another number")
-	assert.Equal(t, 3, e.channelTo("SMS", "+447700900123")+e.channelTo("SMS", "+4407700900123"))
+	wantRateLimitedWithin(t, e.auth(twinToken, "POST", stepUpPath, nil), "3, 3;w=3600", time.Hour, "shared by the users who proved it")
+	assert.Equal(t, 6, e.channelTo("SMS", "+447700900123")+e.channelTo("SMS", "+4407700900123"))
 }
 
 // Emails to one address share its budget (invites too: next test). Lost-password start answers 204
