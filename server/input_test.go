@@ -354,3 +354,23 @@ func TestQueryParametersMustBeText(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.status, "the store still serves: %s", r.body)
 	}
 }
+
+// TestRepeatedQueryParametersAreRefused: a query parameter given twice is a
+// 400 naming it, as a repeated name in a body is; the server read the first
+// and dropped the other, so ?active=true&active=false listed active users.
+// roles, the one list parameter (usersGet), may repeat.
+func TestRepeatedQueryParametersAreRefused(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	for _, tt := range []struct{ path, want string }{
+		{usersPath + "?active=true&active=false", "active:AT_MOST"},
+		{usersPath + "?limit=1&offset=0&limit=100", "limit:AT_MOST"},
+		{usersPath + "?email=a@acme.test&email=b@acme.test", "email:AT_MOST"},
+		{"/multi/identities?offset=0&offset=1", "offset:AT_MOST"},
+	} {
+		r := e.auth(root.token, "GET", tt.path, nil)
+		assert.Equal(t, []string{tt.want}, r.invalidFields(t), "%s: %s", tt.path, r.body)
+	}
+	r := e.auth(root.token, "GET", usersPath+"?roles=ADMIN&roles=ACCESS_MANAGEMENT_ROLE", nil)
+	assert.Equal(t, http.StatusOK, r.status, "roles may repeat: %s", r.body)
+}

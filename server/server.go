@@ -243,11 +243,17 @@ func (s *Server) handle(pattern string, need access, idem idempotent, ep endpoin
 	})
 }
 
+// listParams are the query parameters that assets/openapi.yaml declares as
+// arrays, the only ones that may be given more than once.
+var listParams = map[string]bool{"roles": true} // usersGet
+
 // checkRequestText refuses a request whose path values or query parameters
 // are not text (core.TextRule), naming the first: as bodies' strings are
 // (decodeJSON), for they reach the store as well (a tag filter is a
 // statement's parameter, which PostgreSQL refuses, NUL or invalid UTF-8,
 // with an error). A parameter whose very name is not text is named "query".
+// A parameter given twice that is not a list is refused too, as a name
+// repeated in a body is: the handlers read only the first.
 func checkRequestText(r *http.Request) error {
 	for seg := range strings.SplitSeq(r.Pattern, "/") {
 		if name, ok := strings.CutPrefix(seg, "{"); ok {
@@ -267,6 +273,9 @@ func checkRequestText(r *http.Request) error {
 			if err := core.CheckText(field, v); err != nil {
 				return err
 			}
+		}
+		if len(q[name]) > 1 && !listParams[name] {
+			return repeatedName(field)
 		}
 	}
 	return nil
