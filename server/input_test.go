@@ -18,6 +18,7 @@ import (
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/internal/testserver"
+	"github.com/deputyhq/deputy/server/internal/apispec"
 	"github.com/deputyhq/deputy/internal/teststore"
 )
 
@@ -373,4 +374,18 @@ func TestRepeatedQueryParametersAreRefused(t *testing.T) {
 	}
 	r := e.auth(root.token, "GET", usersPath+"?roles=ADMIN&roles=ACCESS_MANAGEMENT_ROLE", nil)
 	assert.Equal(t, http.StatusOK, r.status, "roles may repeat: %s", r.body)
+
+	spec, err := apispec.Load()
+	require.NoError(t, err)
+	var lists []string
+	for path, item := range spec.Doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			for _, p := range append(slices.Clone(item.Parameters), op.Parameters...) {
+				if p.Value.In == "query" && p.Value.Schema.Value.Type.Is("array") {
+					lists = append(lists, method+" "+path+" "+p.Value.Name)
+				}
+			}
+		}
+	}
+	assert.Equal(t, []string{"GET /multi/users roles"}, lists, "the list parameters server.listParams lets repeat")
 }
