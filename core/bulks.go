@@ -719,7 +719,7 @@ func (s *Service) runBulkChunk(ctx context.Context, id string) error {
 		}
 		return err
 	}
-	err = s.runBulkOps(ctx, c, b.Kind, ops)
+	err = s.runBulkOps(ctx, c, b, ops)
 	switch {
 	case errors.Is(err, errRolesChanged):
 		return nil // the runner lost a permission meanwhile: its next turn reads them again
@@ -750,16 +750,16 @@ func runningBulk(tx ReadTx, id string) (*Bulk, error) {
 	return b, err
 }
 
-// runBulkOps runs the longest prefix of ops that succeeds in one
-// transaction made for c (updateAs), each operation through its single
-// call's work and settled in its transaction; then what each does after its
-// commit, bulkAfterParallel at a time. It returns the first operation's
-// error when not even that one succeeds, or callerStands' when c no longer
-// stands.
-func (s *Service) runBulkOps(ctx context.Context, c *Caller, kind BulkKind, ops []*BulkOperation) error {
+// runBulkOps runs the longest prefix of b's ops that succeeds in one
+// transaction made for c (updateAs), each operation held to its submitter's
+// rank (submitterRow), then through its single call's work and settled in
+// its transaction; then what each does after its commit, bulkAfterParallel
+// at a time. It returns the first operation's error when not even that one
+// succeeds, or callerStands' when c no longer stands.
+func (s *Service) runBulkOps(ctx context.Context, c *Caller, b *Bulk, ops []*BulkOperation) error {
 	works := make([]*work, 0, len(ops))
 	for _, op := range ops {
-		w, err := s.bulkWork(c, kind, op)
+		w, err := s.bulkWork(c, b.Kind, op)
 		if err != nil {
 			if len(works) == 0 {
 				return err
@@ -772,9 +772,16 @@ func (s *Service) runBulkOps(ctx context.Context, c *Caller, kind BulkKind, ops 
 		failed := -1
 		err := s.updateAs(ctx, c, func(tx Tx) error {
 			failed = -1
+			submitter, err := tx.User(b.SubmittedBy)
+			if err != nil {
+				return err
+			}
 			for i, w := range works {
 				step := &bulkStep{bulkID: ops[i].BulkID, seq: ops[i].Seq, runner: c.Session.TokenHash}
-				err := w.in(context.WithValue(ctx, bulkStepKey{}, step), tx)
+				err := submitterRow(tx, submitter, b.Kind, ops[i])
+				if err == nil {
+					err = w.in(context.WithValue(ctx, bulkStepKey{}, step), tx)
+				}
 				if err == nil && !step.settled { // a work that commits nothing of its own
 					err = s.settleBulkStep(ctx, tx, step, w.result, nil)
 				}
@@ -809,6 +816,23 @@ func (s *Service) runBulkOps(ctx context.Context, c *Caller, kind BulkKind, ops 
 		})
 	}
 	wg.Wait()
+	return nil
+}
+
+// submitterRow holds an operation, when it runs, to the rank of the user
+// who submitted its bulk, as they are now: submittable and invitable judged
+// the rows at submission, but a user promoted past the submitter since, or
+// made under an id the submitter named before it existed (ids are
+// sequential), would otherwise be invited for a weaker submitter by a
+// stronger runner. The runner is judged too, by the single call.
+func submitterRow(tx ReadTx, submitter *User, kind BulkKind, op *BulkOperation) error {
+	c := &Caller{User: submitter}
+	switch kind {
+	case BulkUserCreate:
+		return submittable(c, *op.User)
+	case BulkUserInvite:
+		return invitable(tx, c, []string{op.UserID})
+	}
 	return nil
 }
 

@@ -6,6 +6,7 @@ package server_test
 
 import (
 	"net/http"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -285,4 +286,40 @@ func TestAccessManagerCannotSubmitInvitesToStrongerUsersForAnAdminToSend(t *test
 	otherAdmin := e.createUser(otherRoot.token, userBody("other-boss@acme.test", core.RoleAdmin))
 	r = e.auth(am.token, "POST", "/multi/bulks/users/_user_id_/invite", []any{row(otherAdmin)})
 	assert.Equal(t, http.StatusCreated, r.status, "another identity's admin answers as an unknown id: nothing tells it exists: %s", r.body)
+}
+
+// The rows of a bulk of invites stay the submitter's until they run: a user
+// promoted past the submitter after the submission, or made under an id the
+// submitter named before it existed (ids are sequential), is not invited for
+// an access manager by the admin who executes its bulk; each such row fails
+// RANK_INSUFFICIENT, as the access manager's own call would.
+func TestAccessManagerCannotQueueInvitesToUsersPromotedOrMadeAfterTheSubmission(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	admin := e.newMember(root.token, "admin@acme.test", core.RoleAdmin)
+	am := e.newMember(root.token, "am@acme.test", core.RoleAccessManagement)
+	clerk := e.createUser(root.token, userBody("clerk@acme.test", core.RoleCardAssignee))
+	row := func(id string) any { return map[string]any{"pathParams": map[string]any{"_user_id_": id}} }
+	n, err := strconv.ParseUint(clerk, 10, 64)
+	require.NoError(t, err)
+	future := strconv.FormatUint(n+2, 10) // after the clerk: the bulk, then the next user
+
+	r := e.auth(am.token, "POST", "/multi/bulks/users/_user_id_/invite", []any{row(clerk), row(future)})
+	require.Equal(t, http.StatusCreated, r.status, "a clerk and an unknown id: %s", r.body)
+	id := str(t, r.json(t), "bulkId")
+	boss := e.createUser(root.token, userBody("boss@acme.test", core.RoleAdmin))
+	require.Equal(t, future, boss, "the id the access manager named")
+	promote := e.auth(root.token, "PATCH", userPath(clerk), map[string]any{"roles": []string{string(core.RoleAdmin)}})
+	require.Equal(t, http.StatusOK, promote.status, "%s", promote.body)
+
+	before := len(e.outbox())
+	wantNoContent(t, e.auth(admin.token, "POST", "/multi/bulks/"+id+"/execute", nil), "execute as the admin")
+	e.runBulks()
+	ops := e.bulkOps(admin.token, id, "")
+	require.Len(t, ops.Operations, 2)
+	for _, op := range ops.Operations {
+		assert.Equal(t, "FAILED", op.Status, "%s", op.Path)
+		assert.JSONEq(t, `{"errorCode":"RANK_INSUFFICIENT"}`, op.ResponsePayload, "%s", op.Path)
+	}
+	assert.Len(t, e.outbox(), before, "no invite sent for the access manager")
 }
