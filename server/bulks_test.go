@@ -9,7 +9,9 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -294,6 +296,40 @@ func TestBulkExecuteOnceAndCancel(t *testing.T) {
 	assert.Equal(t, 5, e.bulkOps(root.token, id, "?status=CANCELLED").Count)
 	r := e.auth(root.token, "POST", "/multi/bulks/"+id+"/resume", nil)
 	assert.Equal(t, http.StatusConflict, r.status, "a cancelled bulk stays cancelled")
+}
+
+// TestBulkBodiesReceivedAtOnceAreBounded: a server reads at most four bulk
+// submissions at once (each may hold 10 MiB): a fifth while four are
+// arriving waits, then gets 503 with Retry-After, unread; once they end,
+// submissions go through again.
+func TestBulkBodiesReceivedAtOnceAreBounded(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	u, err := url.Parse(e.url)
+	require.NoError(t, err)
+	var slow []net.Conn
+	for range 4 { // each sends its headers and the start of a large body, then waits
+		conn, err := net.Dial("tcp", u.Host)
+		require.NoError(t, err)
+		defer conn.Close()
+		_, err = fmt.Fprintf(conn, "POST /multi/bulks/users HTTP/1.1\r\nHost: %s\r\napi-key: %s\r\nAuthorization: Bearer %s\r\n"+
+			"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n[", u.Host, e.apiKey, root.token, 5<<20)
+		require.NoError(t, err)
+		slow = append(slow, conn)
+	}
+	var busy resp
+	require.Eventually(t, func() bool {
+		busy = e.auth(root.token, "POST", "/multi/bulks/users", bulkRows("b", 1))
+		return busy.status != http.StatusCreated
+	}, 5*time.Second, 10*time.Millisecond, "a fifth submission while four arrive")
+	assert.Equal(t, http.StatusServiceUnavailable, busy.status, "%s", busy.body)
+	assert.Equal(t, "1", busy.header.Get("Retry-After"))
+	for _, c := range slow {
+		require.NoError(t, c.Close())
+	}
+	require.Eventually(t, func() bool {
+		return e.auth(root.token, "POST", "/multi/bulks/users", bulkRows("c", 1)).status == http.StatusCreated
+	}, 5*time.Second, 10*time.Millisecond, "room again once they end")
 }
 
 // Each operation is the single call as the session that executed the bulk:

@@ -18,8 +18,8 @@ import (
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/internal/testserver"
-	"github.com/deputyhq/deputy/server/internal/apispec"
 	"github.com/deputyhq/deputy/internal/teststore"
+	"github.com/deputyhq/deputy/server/internal/apispec"
 )
 
 // Raw request bodies for the input rules: invalid UTF-8 and repeated names

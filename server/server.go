@@ -47,6 +47,9 @@ type Server struct {
 	kycSecret []byte
 	proxies   []netip.Prefix
 	mux       *http.ServeMux
+	// bulkBodies holds a slot for each bulk submission being received
+	// (maxBulkBodiesAtOnce).
+	bulkBodies chan struct{}
 }
 
 // New returns the API handler over svc.
@@ -57,7 +60,8 @@ func New(svc *core.Service, opts Options) (*Server, error) {
 	if svc.Sandbox() && opts.Clock == nil {
 		return nil, errors.New("server: sandbox mode needs the sandbox clock")
 	}
-	s := &Server{svc: svc, log: opts.Logger, clock: opts.Clock, kycSecret: opts.KYCCallbackSecret, proxies: opts.TrustedProxies, mux: http.NewServeMux()}
+	s := &Server{svc: svc, log: opts.Logger, clock: opts.Clock, kycSecret: opts.KYCCallbackSecret, proxies: opts.TrustedProxies, mux: http.NewServeMux(),
+		bulkBodies: make(chan struct{}, maxBulkBodiesAtOnce)}
 	s.routes()
 	return s, nil
 }
@@ -220,6 +224,14 @@ func (s *Server) handle(pattern string, need access, idem idempotent, ep endpoin
 			return
 		}
 		if hr.Method != http.MethodGet {
+			if bodyLimit(hr, r.caller) > maxBodyBytes {
+				release, err := s.admitBulkBody(hr)
+				if err != nil {
+					s.writeError(w, hr, err)
+					return
+				}
+				defer release()
+			}
 			body, err := readBody(w, hr, r.caller)
 			if err != nil {
 				s.writeError(w, hr, err)

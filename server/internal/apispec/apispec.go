@@ -274,7 +274,10 @@ var weavrExceptions = map[weavrAnswer]bool{
 	{"POST", "/users", 409, core.CodeIdempotencyInFlight}:        true,
 	// Weavr's bulk user operations declare 201 and no error at all; Deputy
 	// answers bad input, a missing or unknown key, a missing permission, an
-	// oversized batch and a spent daily budget as everywhere else.
+	// oversized batch and a spent daily budget as everywhere else, and a
+	// server busy receiving other bulks (maxBulkBodiesAtOnce) with 503.
+	{"POST", "/bulks/users", 503, ""}:                                                true,
+	{"POST", "/bulks/users/_user_id_/invite", 503, ""}:                               true,
 	{"POST", "/bulks/users", 400, ""}:                                                true,
 	{"POST", "/bulks/users", 401, ""}:                                                true,
 	{"POST", "/bulks/users", 403, core.CodeInsufficientPermissions}:                  true,
