@@ -61,7 +61,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	if err := guard("migration", func() error { return db.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations) }) }); err != nil {
+	if err := update("migration", db, func(tx *bolt.Tx) error { return migrate(tx, migrations) }); err != nil {
 		return nil, errors.Join(fmt.Errorf("database %s: %w", path, err), db.Close())
 	}
 	batch := opts.MaxBatchSize

@@ -130,15 +130,13 @@ func (c *committer) commit(batch []*write) {
 			live = append(live, w)
 		}
 		batch = live
-		err := guard("commit", func() error {
-			return c.db.Update(func(tx *bolt.Tx) error {
-				for i, w := range batch {
-					if err := call(w.fn, tx); err != nil {
-						return &failed{index: i, err: err}
-					}
+		err := update("commit", c.db, func(tx *bolt.Tx) error {
+			for i, w := range batch {
+				if err := call(w.fn, tx); err != nil {
+					return &failed{index: i, err: err}
 				}
-				return nil
-			})
+			}
+			return nil
 		})
 		var f *failed
 		if !errors.As(err, &f) {

@@ -3,6 +3,8 @@ package boltstore
 import (
 	"fmt"
 	"runtime/debug"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // guard runs fn, which reads or writes the file through bbolt, turning what a
@@ -19,4 +21,24 @@ func guard(what string, fn func() error) (err error) {
 		}
 	}()
 	return fn()
+}
+
+// update runs fn in db.Update under guard. When a panic leaves the
+// transaction open, bbolt's deferred rollback panicked too (it re-reads the
+// free list, which may be the damaged page): the writer lock is still held,
+// and every later write, and Close, would wait for it forever while reads
+// went on and the server looked healthy. update then panics on, ending the
+// process as an unguarded panic would.
+func update(what string, db *bolt.DB, fn func(*bolt.Tx) error) error {
+	var open *bolt.Tx
+	err := guard(what, func() error {
+		return db.Update(func(tx *bolt.Tx) error {
+			open = tx
+			return fn(tx)
+		})
+	})
+	if open != nil && open.DB() != nil {
+		panic(fmt.Sprintf("%v; its rollback failed too, so bbolt's writer lock is still held: restore the last backup", err))
+	}
+	return err
 }

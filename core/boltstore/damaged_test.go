@@ -2,11 +2,14 @@ package boltstore_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -98,5 +101,53 @@ func TestDamagedPagesAreErrors(t *testing.T) {
 			require.ErrorContains(t, err, "damaged", "a write that reaches it")
 			assert.NoError(t, s.Close())
 		})
+	}
+}
+
+// TestDamagedFreeListEndsTheProcess: a commit that panics on a damaged
+// free-list page, whose rollback re-reads that page and panics again, leaves
+// bbolt's writer lock held; the process then crashes as before the guard,
+// instead of serving reads while every later write waits forever. The file
+// is damaged in a child process, which must die saying why.
+func TestDamagedFreeListEndsTheProcess(t *testing.T) {
+	if dir := os.Getenv("DEPUTY_DAMAGED_FREELIST_DIR"); dir != "" {
+		damageFreeListAndWrite(t, dir)
+		return
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestDamagedFreeListEndsTheProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "DEPUTY_DAMAGED_FREELIST_DIR="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, ctx.Err(), "the child's writes wait forever: %s", out)
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "%s", out)
+	assert.Contains(t, string(out), "writer lock is still held")
+}
+
+// damageFreeListAndWrite zeroes the free-list page of a store open in dir,
+// then writes twice: the first write's commit frees that page and panics.
+func damageFreeListAndWrite(t *testing.T, dir string) {
+	path := filepath.Join(dir, "deputy.db")
+	s, err := boltstore.Open(path, boltstore.Options{})
+	require.NoError(t, err)
+	ctx := t.Context()
+	require.NoError(t, s.Update(ctx, func(tx core.Tx) error { return tx.PutMeta("k", []byte("v")) }))
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	const pageSize, metaAt = 4096, 16 // a meta page's header, then its meta
+	metas := make([]byte, 2*pageSize)
+	_, err = f.ReadAt(metas, 0)
+	require.NoError(t, err)
+	meta := metas[metaAt:]
+	if txid := 48; binary.LittleEndian.Uint64(metas[pageSize+metaAt+txid:]) > binary.LittleEndian.Uint64(meta[txid:]) {
+		meta = metas[pageSize+metaAt:]
+	}
+	freeList := binary.LittleEndian.Uint64(meta[32:]) // after magic, version, page size, flags and the root bucket
+	_, err = f.WriteAt(make([]byte, pageSize), int64(freeList)*pageSize)
+	require.NoError(t, err)
+	for range 2 {
+		_ = s.Update(ctx, func(tx core.Tx) error { return tx.PutMeta("k", []byte("w")) })
 	}
 }
