@@ -58,8 +58,8 @@ func (s *Server) admitBulkBody(r *http.Request) (release func(), err error) {
 		return func() { <-s.bulkBodies }, nil
 	case <-wait.C:
 		return nil, errBulkBodiesBusy
-	case <-r.Context().Done():
-		return nil, r.Context().Err()
+	case <-r.Context().Done(): // the client left: it reads no answer
+		return nil, errBulkBodiesBusy
 	}
 }
 

@@ -66,7 +66,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("x-ratelimit-reset", retryAfter(ce.RetryAfter))
 		}
 	}
-	if status >= http.StatusInternalServerError { // 500, and 503 for a full disk: operators must see both
+	if status >= http.StatusInternalServerError && !errors.Is(err, errBulkBodiesBusy) { // 500, and 503 for a full disk: operators must see both; a busy moment they need not
 		s.log.ErrorContext(r.Context(), "request failed", slog.String("request_ref", core.RequestRef(r.Context())), slog.String("error", err.Error()))
 	}
 	writeJSON(w, status, body)

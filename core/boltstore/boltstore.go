@@ -54,7 +54,11 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := checkWhole(path, timeout); err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType})
+	var db *bolt.DB
+	err := guard("open", func() (err error) { // it reads the free list
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType})
+		return err
+	})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, &InUseError{Path: path}
 	}

@@ -12,12 +12,13 @@ import (
 // that is not what it expected, and a page number past the mapped file faults,
 // which SetPanicOnFault makes a panic too. bbolt's own deferred rollback has
 // ended the transaction by then, so the process goes on serving what is not
-// damaged instead of crashing with every request in flight.
+// damaged instead of crashing with every request in flight. The error
+// carries the panic's stack, for the log, as an unguarded panic's would.
 func guard(what string, fn func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("store %s panicked (a damaged database file, or a bug): %v", what, p)
+			err = fmt.Errorf("store %s panicked (a damaged database file, or a bug): %v\n%s", what, p, debug.Stack())
 		}
 	}()
 	return fn()

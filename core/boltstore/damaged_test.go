@@ -133,6 +133,27 @@ func damageFreeListAndWrite(t *testing.T, dir string) {
 	require.NoError(t, err)
 	ctx := t.Context()
 	require.NoError(t, s.Update(ctx, func(tx core.Tx) error { return tx.PutMeta("k", []byte("v")) }))
+	zeroFreeList(t, path)
+	for range 2 {
+		_ = s.Update(ctx, func(tx core.Tx) error { return tx.PutMeta("k", []byte("w")) })
+	}
+}
+
+// TestOpenRefusesDamagedFreeList: opening a file whose free-list page is
+// damaged (bbolt reads it then) is an error, not a crashed process.
+func TestOpenRefusesDamagedFreeList(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "deputy.db")
+	s, err := boltstore.Open(path, boltstore.Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	zeroFreeList(t, path)
+	_, err = boltstore.Open(path, boltstore.Options{})
+	assert.ErrorContains(t, err, "damaged")
+}
+
+// zeroFreeList overwrites with zeros the free-list page that the newer of
+// the file's two meta pages names.
+func zeroFreeList(t *testing.T, path string) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	require.NoError(t, err)
 	defer f.Close()
@@ -147,7 +168,4 @@ func damageFreeListAndWrite(t *testing.T, dir string) {
 	freeList := binary.LittleEndian.Uint64(meta[32:]) // after magic, version, page size, flags and the root bucket
 	_, err = f.WriteAt(make([]byte, pageSize), int64(freeList)*pageSize)
 	require.NoError(t, err)
-	for range 2 {
-		_ = s.Update(ctx, func(tx core.Tx) error { return tx.PutMeta("k", []byte("w")) })
-	}
 }
