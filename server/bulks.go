@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/deputyhq/deputy/core"
 )
@@ -33,35 +32,6 @@ func (s *Server) bulkRoutes() {
 // maxBulkBodyBytes caps the body of a bulk submission: 10,000 rows of the
 // longest user.
 const maxBulkBodyBytes = 10 << 20
-
-// maxBulkBodiesAtOnce bounds the bulk submissions one server reads and
-// decodes at once. Each may hold maxBulkBodyBytes and its decoded rows, and
-// the identity's submission budget counts a submission only once its body is
-// read, so parallel submissions could otherwise hold hundreds of MiB. One
-// more waits up to bulkBodyWait for its turn, holding no body meanwhile.
-const (
-	maxBulkBodiesAtOnce = 4
-	bulkBodyWait        = 2 * time.Second
-)
-
-// errBulkBodiesBusy answers a bulk submission that waited bulkBodyWait.
-var errBulkBodiesBusy = &core.Error{Class: core.ErrUnavailable, RetryAfter: time.Second,
-	Message: "Other bulk submissions are being received: retry in a second."}
-
-// admitBulkBody takes one of the maxBulkBodiesAtOnce slots for r, waiting
-// up to bulkBodyWait, and returns the function that gives it back.
-func (s *Server) admitBulkBody(r *http.Request) (release func(), err error) {
-	wait := time.NewTimer(bulkBodyWait)
-	defer wait.Stop()
-	select {
-	case s.bulkBodies <- struct{}{}:
-		return func() { <-s.bulkBodies }, nil
-	case <-wait.C:
-		return nil, errBulkBodiesBusy
-	case <-r.Context().Done(): // the client left: it reads no answer
-		return nil, errBulkBodiesBusy
-	}
-}
 
 // bulkSubmissions are the paths that submit bulks, with their kinds.
 var bulkSubmissions = map[string]core.BulkKind{

@@ -299,37 +299,51 @@ func TestBulkExecuteOnceAndCancel(t *testing.T) {
 }
 
 // TestBulkBodiesReceivedAtOnceAreBounded: a server reads at most four bulk
-// submissions at once (each may hold 10 MiB): a fifth while four are
-// arriving waits, then gets 503 with Retry-After, unread (and not logged
-// as a failure); once they end, submissions go through again.
+// submissions at once (each may hold 10 MiB), one an identity's. While one
+// of A's arrives, A's next waits, then gets 503 with Retry-After, unread
+// (and not logged as a failure), and B's goes through; while four
+// identities' arrive, a fifth's gets 503; once they end, it goes through.
 func TestBulkBodiesReceivedAtOnceAreBounded(t *testing.T) {
 	e := newEnv(t)
-	root := e.adminRoot("root@acme.test")
 	u, err := url.Parse(e.url)
 	require.NoError(t, err)
-	var slow []net.Conn
-	for range 4 { // each sends its headers and the start of a large body, then waits
+	var roots []member
+	for _, name := range []string{"a", "b", "c", "d", "e"} {
+		roots = append(roots, e.adminRoot(name+"@acme.test"))
+	}
+	arriving := func(token string) net.Conn { // headers and the start of a large body, then nothing
 		conn, err := net.Dial("tcp", u.Host)
 		require.NoError(t, err)
-		defer conn.Close()
+		t.Cleanup(func() { conn.Close() })
 		_, err = fmt.Fprintf(conn, "POST /multi/bulks/users HTTP/1.1\r\nHost: %s\r\napi-key: %s\r\nAuthorization: Bearer %s\r\n"+
-			"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n[", u.Host, e.apiKey, root.token, 5<<20)
+			"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n[", u.Host, e.apiKey, token, 5<<20)
 		require.NoError(t, err)
-		slow = append(slow, conn)
+		return conn
 	}
-	var busy resp
-	require.Eventually(t, func() bool {
-		busy = e.auth(root.token, "POST", "/multi/bulks/users", bulkRows("b", 1))
-		return busy.status != http.StatusCreated
-	}, 5*time.Second, 10*time.Millisecond, "a fifth submission while four arrive")
-	assert.Equal(t, http.StatusServiceUnavailable, busy.status, "%s", busy.body)
-	assert.Equal(t, "1", busy.header.Get("Retry-After"))
+	refused := func(token, what string) {
+		t.Helper()
+		var r resp
+		require.Eventually(t, func() bool {
+			r = e.auth(token, "POST", "/multi/bulks/users", bulkRows("w", 1))
+			return r.status != http.StatusCreated
+		}, 10*time.Second, 10*time.Millisecond, what)
+		assert.Equal(t, http.StatusServiceUnavailable, r.status, "%s: %s", what, r.body)
+		assert.Equal(t, "1", r.header.Get("Retry-After"), what)
+	}
+
+	slow := []net.Conn{arriving(roots[0].token)}
+	refused(roots[0].token, "A's next, while one of A's arrives")
+	assert.Equal(t, http.StatusCreated, e.auth(roots[1].token, "POST", "/multi/bulks/users", bulkRows("b", 1)).status, "B's meanwhile")
+	for _, root := range roots[1:4] {
+		slow = append(slow, arriving(root.token))
+	}
+	refused(roots[4].token, "a fifth identity's, while four arrive")
 	assert.NotContains(t, e.logs.String(), "request failed", "a busy moment is not an error for operators")
 	for _, c := range slow {
 		require.NoError(t, c.Close())
 	}
 	require.Eventually(t, func() bool {
-		return e.auth(root.token, "POST", "/multi/bulks/users", bulkRows("c", 1)).status == http.StatusCreated
+		return e.auth(roots[4].token, "POST", "/multi/bulks/users", bulkRows("c", 1)).status == http.StatusCreated
 	}, 5*time.Second, 10*time.Millisecond, "room again once they end")
 }
 

@@ -47,9 +47,8 @@ type Server struct {
 	kycSecret []byte
 	proxies   []netip.Prefix
 	mux       *http.ServeMux
-	// bulkBodies holds a slot for each bulk submission being received
-	// (maxBulkBodiesAtOnce).
-	bulkBodies chan struct{}
+	// bulkBodies admits the bulk submissions being received.
+	bulkBodies *bulkSlots
 }
 
 // New returns the API handler over svc.
@@ -61,7 +60,7 @@ func New(svc *core.Service, opts Options) (*Server, error) {
 		return nil, errors.New("server: sandbox mode needs the sandbox clock")
 	}
 	s := &Server{svc: svc, log: opts.Logger, clock: opts.Clock, kycSecret: opts.KYCCallbackSecret, proxies: opts.TrustedProxies, mux: http.NewServeMux(),
-		bulkBodies: make(chan struct{}, maxBulkBodiesAtOnce)}
+		bulkBodies: newBulkSlots()}
 	s.routes()
 	return s, nil
 }
@@ -225,7 +224,11 @@ func (s *Server) handle(pattern string, need access, idem idempotent, ep endpoin
 		}
 		if hr.Method != http.MethodGet {
 			if bodyLimit(hr, r.caller) > maxBodyBytes {
-				release, err := s.admitBulkBody(hr)
+				identity := ""
+				if r.caller != nil {
+					identity = r.caller.User.IdentityID
+				}
+				release, err := s.bulkBodies.admit(hr.Context(), identity)
 				if err != nil {
 					s.writeError(w, hr, err)
 					return
