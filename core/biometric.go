@@ -375,10 +375,7 @@ func (s *Service) UnlinkBiometric(ctx context.Context, c *Caller) error {
 		if err := s.stepUp(tx, c, Operation{Action: "factor.biometric.unlink", Target: u.ID, Summary: "Unlink your companion device"}); err != nil {
 			return err
 		}
-		f, err := tx.Factor(u.ID, ChannelBiometric)
-		if errors.Is(err, ErrRecordNotFound) || (err == nil && f.Status != FactorActive) {
-			return Conflict(CodeChannelNotRegistered)
-		}
+		f, err := activeFactor(tx, u.ID, ChannelBiometric)
 		if err != nil {
 			return err
 		}

@@ -188,11 +188,7 @@ func (s *Service) ConfirmSMS(ctx context.Context, c *Caller, t ResourceType, ids
 		if err != nil {
 			return err
 		}
-		f, err := tx.Factor(u.ID, ChannelSMS)
-		if errors.Is(err, ErrRecordNotFound) || (err == nil && f.Status != FactorActive) {
-			return Conflict(CodeChannelNotRegistered)
-		}
-		if err != nil {
+		if _, err := activeFactor(tx, u.ID, ChannelSMS); err != nil {
 			return err
 		}
 		if rs, err = pendingResources(tx, c, t, ids); err != nil {
@@ -209,11 +205,7 @@ func (s *Service) ConfirmSMS(ctx context.Context, c *Caller, t ResourceType, ids
 				return Conflict(CodeChallengeLimitExceeded)
 			}
 		}
-		budgets, err := s.smsBudgets(tx, u)
-		if err != nil {
-			return err
-		}
-		if err := s.spend(tx, budgets...); err != nil {
+		if err := s.spendSMS(tx, u); err != nil {
 			return err // nothing is written or sent
 		}
 		conf, superseded, err := s.newConfirmation(ctx, tx, c, t, rs, ChannelSMS, now)

@@ -139,15 +139,15 @@ func (s *Service) pushedUser(tx Tx, c *Caller, now time.Time) (*User, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := activeBiometric(tx, u.ID); err != nil {
+	if _, err := activeFactor(tx, u.ID, ChannelBiometric); err != nil {
 		return nil, err
 	}
 	return u, s.spend(tx, newBudget("push-prompt", u.ProgrammeID, "user:"+u.ID, s.cfg.RateLimits.PushPromptsPerUser))
 }
 
-// activeBiometric returns the user's ACTIVE biometric factor or CHANNEL_NOT_REGISTERED.
-func activeBiometric(tx ReadTx, userID string) (*Factor, error) {
-	f, err := tx.Factor(userID, ChannelBiometric)
+// activeFactor returns the user's ACTIVE factor of channel or CHANNEL_NOT_REGISTERED.
+func activeFactor(tx ReadTx, userID string, channel Channel) (*Factor, error) {
+	f, err := tx.Factor(userID, channel)
 	if errors.Is(err, ErrRecordNotFound) || (err == nil && f.Status != FactorActive) {
 		return nil, Conflict(CodeChannelNotRegistered)
 	}

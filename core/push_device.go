@@ -58,7 +58,7 @@ func (s *Service) PushChanges(ctx context.Context, c *Caller, deviceID, after st
 			out.SessionLive = true
 		}
 		if deviceID != "" || (sess != nil && sess.DeviceID != "") {
-			f, err := activeBiometric(tx, c.User.ID)
+			f, err := activeFactor(tx, c.User.ID, ChannelBiometric)
 			var ce *Error
 			if errors.As(err, &ce) {
 				err = nil
@@ -146,7 +146,7 @@ func (s *Service) requireDevice(tx ReadTx, c *Caller, deviceID string) (*Factor,
 	if err != nil {
 		return nil, err
 	}
-	f, err := activeBiometric(tx, c.User.ID)
+	f, err := activeFactor(tx, c.User.ID, ChannelBiometric)
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +331,7 @@ func (s *Service) ApprovePush(ctx context.Context, c *Caller, id string, number 
 		if err != nil {
 			return err
 		}
-		fac, err := activeBiometric(tx, u.ID)
+		fac, err := activeFactor(tx, u.ID, ChannelBiometric)
 		if err != nil {
 			return err
 		}

@@ -102,7 +102,7 @@ func (s *Service) biometricLoginTarget(ctx context.Context, tx Tx, prog *Program
 		if !u.Active || !rec.Active || rec.Locked(now) || now.Before(rec.SCALockedUntil) {
 			continue
 		}
-		if _, err := activeBiometric(tx, u.ID); err != nil {
+		if _, err := activeFactor(tx, u.ID, ChannelBiometric); err != nil {
 			var ce *Error
 			if errors.As(err, &ce) {
 				continue

@@ -114,7 +114,7 @@ func (s *Service) relay(ctx context.Context, e PushEvent) {
 		ctx := context.WithoutCancel(ctx)
 		var to *PushToken
 		err := s.store.View(ctx, func(tx ReadTx) error {
-			f, err := activeBiometric(tx, e.UserID)
+			f, err := activeFactor(tx, e.UserID, ChannelBiometric)
 			if err == nil {
 				to = f.Push
 			}

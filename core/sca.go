@@ -138,10 +138,7 @@ func (s *Service) StepUpSMS(ctx context.Context, c *Caller, operation string) er
 		return err
 	}
 	return s.issueChallenge(ctx, c, PurposeStepUpSMS, op, nil, func(tx Tx, u *User, _ time.Time) error {
-		f, err := tx.Factor(u.ID, ChannelSMS)
-		if errors.Is(err, ErrRecordNotFound) || (err == nil && f.Status != FactorActive) {
-			return Conflict(CodeChannelNotRegistered)
-		}
+		_, err := activeFactor(tx, u.ID, ChannelSMS)
 		return err
 	})
 }
@@ -191,11 +188,7 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 		default:
 			ch.Reissues = prev.Reissues + 1
 		}
-		budgets, err := s.smsBudgets(tx, u)
-		if err != nil {
-			return err
-		}
-		if err := s.spend(tx, budgets...); err != nil {
+		if err := s.spendSMS(tx, u); err != nil {
 			return err // nothing is written or sent
 		}
 		ch.Nonce, ch.CodeHash = nonce, codeHash
@@ -230,8 +223,9 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 	return nil
 }
 
-// smsBudgets are the budgets one text to u's mobile spends: per user, then
-// per number (several users may share, or be given, one number). A number
+// spendSMS spends what one text to u's mobile costs: one of the user's
+// budget, then one of the number's (several users may share, or be given,
+// one number). A number
 // counts without leading zeros, so that one phone given in national form
 // (07700...) and in international form (7700...) is one budget; the rare
 // countries whose numbers keep a leading zero share a budget with the number
@@ -239,20 +233,19 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 // has not proven (no ACTIVE SMS factor: an enrolment) spend a budget of
 // their own, so that whoever sets another's number as their own cannot use
 // up the texts its owner's step-ups need.
-func (s *Service) smsBudgets(tx ReadTx, u *User) ([]budget, error) {
+func (s *Service) spendSMS(tx Tx, u *User) error {
 	number := "number:"
-	f, err := tx.Factor(u.ID, ChannelSMS)
-	switch {
-	case errors.Is(err, ErrRecordNotFound) || (err == nil && f.Status != FactorActive):
+	var notActive *Error
+	switch _, err := activeFactor(tx, u.ID, ChannelSMS); {
+	case errors.As(err, &notActive):
 		number = "unproven-number:"
 	case err != nil:
-		return nil, err
+		return err
 	}
 	number += u.Mobile.CountryCode + strings.TrimLeft(u.Mobile.Number, "0")
-	return []budget{
+	return s.spend(tx,
 		newBudget("sms", u.ProgrammeID, "user:"+u.ID, s.cfg.RateLimits.SMSPerUser),
-		newBudget("sms", u.ProgrammeID, number, s.cfg.RateLimits.SMSPerNumber),
-	}, nil
+		newBudget("sms", u.ProgrammeID, number, s.cfg.RateLimits.SMSPerNumber))
 }
 
 // challengedUser re-reads the caller's user for a new challenge, in the
