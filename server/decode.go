@@ -28,10 +28,10 @@ import (
 // "Expect: 100-continue" never gets "100 Continue" for it.
 const maxBodyBytes = 64 << 10
 
-// readBody reads the body of caller's request, capped at its bodyLimit
+// readBody reads the body of a request, capped at limit (its bodyLimit)
 // whatever its framing (a chunked body has no Content-Length to refuse it by).
-func readBody(w http.ResponseWriter, r *http.Request, caller *core.Caller) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, bodyLimit(r, caller)))
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):

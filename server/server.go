@@ -223,7 +223,8 @@ func (s *Server) handle(pattern string, need access, idem idempotent, ep endpoin
 			return
 		}
 		if hr.Method != http.MethodGet {
-			if bodyLimit(hr, r.caller) > maxBodyBytes {
+			limit := bodyLimit(hr, r.caller)
+			if limit > maxBodyBytes {
 				identity := ""
 				if r.caller != nil {
 					identity = r.caller.User.IdentityID
@@ -235,7 +236,7 @@ func (s *Server) handle(pattern string, need access, idem idempotent, ep endpoin
 				}
 				defer release()
 			}
-			body, err := readBody(w, hr, r.caller)
+			body, err := readBody(w, hr, limit)
 			if err != nil {
 				s.writeError(w, hr, err)
 				return
