@@ -773,7 +773,9 @@ func (s *Service) runBulkOps(ctx context.Context, c *Caller, b *Bulk, ops []*Bul
 		err := s.updateAs(ctx, c, func(tx Tx) error {
 			failed = -1
 			submitter, err := tx.User(b.SubmittedBy)
-			if err != nil {
+			if errors.Is(err, ErrRecordNotFound) {
+				submitter = nil // a damaged or imported store: its rows fail
+			} else if err != nil {
 				return err
 			}
 			for i, w := range works {
@@ -824,8 +826,13 @@ func (s *Service) runBulkOps(ctx context.Context, c *Caller, b *Bulk, ops []*Bul
 // the rows at submission, but a user promoted past the submitter since, or
 // made under an id the submitter named before it existed (ids are
 // sequential), would otherwise be invited for a weaker submitter by a
-// stronger runner. The runner is judged too, by the single call.
+// stronger runner. A submitter deactivated since (or missing, nil) has no
+// rank: deactivation ends what they queued too. The runner is judged as
+// well, by the single call.
 func submitterRow(tx ReadTx, submitter *User, kind BulkKind, op *BulkOperation) error {
+	if submitter == nil || !submitter.Active {
+		return Forbidden(CodeInsufficientPermissions)
+	}
 	c := &Caller{User: submitter}
 	switch kind {
 	case BulkUserCreate:

@@ -983,3 +983,29 @@ func TestBulkRunnerDoesNotKeepItsSessionAlive(t *testing.T) {
 	_, err = e.svc.Authenticate(e.ctx, e.prog, token)
 	assert.ErrorIs(t, err, core.ErrUnauthenticated, "idle for 5 minutes and 1 second: only the runner used it")
 }
+
+// TestBulkOfAMissingSubmitterFails: a bulk whose submitter's record is
+// missing (a damaged or imported store) fails its rows when it runs, rather
+// than retrying for ever.
+func TestBulkOfAMissingSubmitterFails(t *testing.T) {
+	e := newCoreEnv(t)
+	c := e.steppedUpRoot(e.prog, "root@example.com")
+	var id string
+	require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error {
+		var err error
+		if id, err = tx.NextID(); err != nil {
+			return err
+		}
+		u := newUsers("orphan", 1)[0]
+		b := &core.Bulk{ID: id, ProgrammeID: e.prog.ID, IdentityID: c.User.IdentityID, SubmittedBy: "999999999",
+			Kind: core.BulkUserCreate, Count: 1, State: core.BulkSubmitted, Mode: core.BulkContinue, CreatedAt: e.clock.Now()}
+		return tx.InsertBulk(b, []*core.BulkOperation{{BulkID: id, Seq: 1, Status: core.BulkOpSubmitted, User: &u}})
+	}))
+	require.NoError(t, e.svc.ExecuteBulk(e.ctx, c, id, core.BulkContinue))
+	require.NoError(t, e.svc.ProcessBulks(e.ctx))
+	ops, _, err := e.svc.BulkOperations(e.ctx, c, id, core.BulkOpFilter{})
+	require.NoError(t, err)
+	require.Len(t, ops, 1)
+	require.NotNil(t, ops[0].Error, "the row failed")
+	assert.Equal(t, core.CodeInsufficientPermissions, ops[0].Error.Code)
+}

@@ -323,3 +323,26 @@ func TestAccessManagerCannotQueueInvitesToUsersPromotedOrMadeAfterTheSubmission(
 	}
 	assert.Len(t, e.outbox(), before, "no invite sent for the access manager")
 }
+
+// TestDeactivatedSubmittersBulkRowsFail: a bulk whose submitter is
+// deactivated before it runs creates nothing, even when a root executes it:
+// deactivation ends what the user queued too.
+func TestDeactivatedSubmittersBulkRowsFail(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	admin := e.newMember(root.token, "admin@acme.test", core.RoleAdmin)
+	id := e.submitBulk(admin.token, bulkRows("queued", 2))
+	wantNoContent(t, e.auth(root.token, "POST", userPath(admin.id)+"/deactivate", nil), "deactivate the submitter")
+
+	wantNoContent(t, e.auth(root.token, "POST", "/multi/bulks/"+id+"/execute", nil), "execute as the root")
+	e.runBulks()
+	ops := e.bulkOps(root.token, id, "")
+	require.Len(t, ops.Operations, 2)
+	for _, op := range ops.Operations {
+		assert.Equal(t, "FAILED", op.Status, "%s", op.Path)
+		assert.JSONEq(t, `{"errorCode":"INSUFFICIENT_PERMISSIONS"}`, op.ResponsePayload, "%s", op.Path)
+	}
+	r := e.auth(root.token, "GET", usersPath+"?email=queued0@acme.test", nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.EqualValues(t, 0, r.json(t)["count"], "no user made for the deactivated admin: %s", r.body)
+}
