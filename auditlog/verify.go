@@ -2,6 +2,7 @@ package auditlog
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -53,6 +54,9 @@ func Verify(r io.Reader, v note.Verifier, origin string, saved [][]byte) (*Repor
 	if err := json.Unmarshal(sc.Bytes(), &h); err != nil || h.Version != exportVersion {
 		return nil, errors.New("line 1: not a Deputy audit export (version 1)")
 	}
+	if want, _ := json.Marshal(h); !bytes.Equal(sc.Bytes(), want) {
+		return nil, errors.New("line 1: " + notWritten)
+	}
 	if origin != "" && h.Origin != origin {
 		return nil, fmt.Errorf("the export is the log of %q, not of %q", h.Origin, origin)
 	}
@@ -67,6 +71,9 @@ func Verify(r io.Reader, v note.Verifier, origin string, saved [][]byte) (*Repor
 		}
 		if l.parts() > 1 { // one of them would go unchecked
 			return nil, fmt.Errorf("line %d: more than one of leaf, checkpoint and proof", line)
+		}
+		if l.parts() == 1 && !l.written(sc.Bytes()) {
+			return nil, fmt.Errorf("line %d: %s", line, notWritten)
 		}
 		switch {
 		case l.Leaf != nil:
@@ -111,6 +118,25 @@ func Verify(r io.Reader, v note.Verifier, origin string, saved [][]byte) (*Repor
 		}
 	}
 	return rep, nil
+}
+
+// notWritten refuses a line other than the Writer's. encoding/json takes the
+// last of two equal keys and matches keys whatever their case, where jq and
+// most other readers take the exact key, some the first: a line holding two
+// leaves would show them an event other than the one verified.
+const notWritten = "not as a Deputy export writes it (a key twice, in another case, or another field or spacing)"
+
+// written reports whether b is the line the Writer writes for l, so that
+// every reader of the file reads the one event, checkpoint or proof Verify
+// checked.
+func (l exportLine) written(b []byte) bool {
+	if l.Leaf != nil {
+		leaf, ok := bytes.CutPrefix(b, []byte(`{"leaf":`))
+		leaf, end := bytes.CutSuffix(leaf, []byte("}"))
+		return ok && end && bytes.Equal(leaf, l.Leaf)
+	}
+	want, err := json.Marshal(l)
+	return err == nil && bytes.Equal(b, want)
 }
 
 // maxLine is the longest line Verify reads: a leaf, a signed checkpoint or a proof.

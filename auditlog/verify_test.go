@@ -291,3 +291,36 @@ func TestOpenCheckpointRefusesNonCanonicalBodies(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, auditlog.Checkpoint{Origin: f.origin, Size: 5, Root: root}, c)
 }
+
+// What Verify checks is what every reader of the file sees: encoding/json
+// takes the last of two keys and matches keys whatever their case, where jq,
+// Python and most readers take the exact key (and some the first), so a
+// line holding two leaves showed readers the one not verified. Only the
+// lines the Writer writes are read.
+func TestVerifyReadsEachLineOneWay(t *testing.T) {
+	f := newFixture(t)
+	var l log
+	saved := f.grow(t, &l, 3)
+	lines := strings.Split(strings.TrimSpace(string(f.export(t, l.leaves, l.checkpoints))), "\n")
+	genuine := string(l.leaves[1])
+	forged := strings.Replace(genuine, "user.login", "role.grant", 1)
+	for _, c := range []struct{ name, line string }{
+		{"a second key in another case", `{"leaf":` + forged + `,"Leaf":` + genuine + `}`},
+		{"the key twice", `{"leaf":` + forged + `,"leaf":` + genuine + `}`},
+		{"another field", `{"leaf":` + genuine + `,"note":"role.grant"}`},
+		{"blank space", `{ "leaf": ` + genuine + ` }`},
+		{"the header's origin twice", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			edited := append([]string(nil), lines...)
+			if c.line != "" {
+				edited[2] = c.line
+			} else {
+				edited[0] = strings.Replace(edited[0], `}`, `,"Origin":"deputy/audit/p1"}`, 1)
+				edited[0] = strings.Replace(edited[0], `"origin":"deputy/audit/p1"`, `"origin":"deputy/audit/p2"`, 1)
+			}
+			_, err := auditlog.Verify(strings.NewReader(strings.Join(edited, "\n")), f.verifier, "", [][]byte{saved})
+			require.ErrorContains(t, err, "not as a Deputy export writes it")
+		})
+	}
+}
