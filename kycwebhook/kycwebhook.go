@@ -48,7 +48,8 @@ var _ core.KYCProvider = (*Provider)(nil)
 func New(cfg Config) (*Provider, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("kyc webhook: URL %q must be an absolute http(s) URL", cfg.URL)
+		// Not quoted: a mistyped URL still holds its credentials.
+		return nil, errors.New("kyc webhook: the URL must be an absolute http(s) URL such as https://kyc.example/cases")
 	}
 	if len(cfg.Secret) < MinSecretLen {
 		return nil, fmt.Errorf("kyc webhook: the shared secret must be at least %d characters", MinSecretLen)

@@ -111,9 +111,14 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	}{
 		{kycwebhook.Config{URL: "ftp://kyc.example", Secret: secret}, "absolute http(s) URL"},
 		{kycwebhook.Config{URL: "/cases", Secret: secret}, "absolute http(s) URL"},
+		{kycwebhook.Config{URL: "htps://user:hunter2-secret@kyc.example/cases", Secret: secret}, "absolute http(s) URL"},
+		{kycwebhook.Config{URL: "kyc.example/cases?token=tok-secret", Secret: secret}, "absolute http(s) URL"},
 		{kycwebhook.Config{URL: "https://kyc.example", Secret: []byte("short")}, "at least 32"},
 	} {
 		_, err := kycwebhook.New(tt.cfg)
 		assert.ErrorContains(t, err, tt.want)
+		for _, secret := range []string{"hunter2-secret", "tok-secret"} {
+			assert.NotContains(t, err.Error(), secret, "a mistyped URL's credentials are not quoted")
+		}
 	}
 }

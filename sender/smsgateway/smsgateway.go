@@ -55,7 +55,8 @@ var _ core.SMSSender = (*Sender)(nil)
 func New(cfg Config) (*Sender, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("sms gateway: URL %q must be an absolute http(s) URL", cfg.URL)
+		// Not quoted: a mistyped URL still holds its credentials.
+		return nil, errors.New("sms gateway: the URL must be an absolute http(s) URL such as https://gateway.example/send")
 	}
 	if cfg.ToField == "" {
 		cfg.ToField = "To"

@@ -146,4 +146,11 @@ func TestRejectsBadURL(t *testing.T) {
 		_, err := New(Config{URL: u})
 		assert.Error(t, err, u)
 	}
+	// A mistyped URL still holds the gateway's credentials: the error goes to
+	// the terminal and the service's journal, so it never quotes the URL.
+	for _, u := range []string{"htps://sid:hunter2-secret@gw.example/send", "gw.example/send?key=tok-secret"} {
+		_, err := New(Config{URL: u})
+		require.ErrorContains(t, err, "absolute http(s) URL", u)
+		assert.NotContains(t, err.Error(), "secret", u)
+	}
 }
