@@ -98,7 +98,9 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 // (collector:4318), and in plain text for any scheme but https. A user name
 // or password, a query (?api-key=) or a fragment would be ignored by the
 // exporter and repeated in the serving log line; a query also took the
-// "/v1/traces" New appends, so spans went to "/". Those errors quote nothing.
+// "/v1/traces" New appends, so spans went to "/". No error quotes the value:
+// a mistyped one (collector:secret@host parses as a scheme) still holds its
+// credentials.
 func checkEndpoint(raw string) error {
 	u, err := url.Parse(raw)
 	switch {
@@ -109,7 +111,7 @@ func checkEndpoint(raw string) error {
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return errors.New("OTLP endpoint: the URL must not carry a query or fragment (give credentials in OTEL_EXPORTER_OTLP_HEADERS)")
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return fmt.Errorf("OTLP endpoint %q: not an absolute http(s) URL such as http://collector:4318", raw)
+		return errors.New("OTLP endpoint: not an absolute http(s) URL such as http://collector:4318")
 	}
 	return nil
 }

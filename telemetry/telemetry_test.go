@@ -117,7 +117,8 @@ func TestStoreRetriesAndDurations(t *testing.T) {
 // and which took "/v1/traces" into it, so spans went to the collector's "/".
 func TestOTLPEndpointChecked(t *testing.T) {
 	for _, bad := range []string{"collector:4318", "collector", "htps://collector:4318", "https://user:secret@collector:4318", "http://", "://x",
-		"https://collector:4318/?api-key=secret", "htps://collector/?api-key=secret", "https://collector:4318/#secret"} {
+		"https://collector:4318/?api-key=secret", "htps://collector/?api-key=secret", "https://collector:4318/#secret",
+		"collector:secret@otel.example:4318"} {
 		_, err := telemetry.New(t.Context(), telemetry.Config{OTLPEndpoint: bad})
 		assert.Error(t, err, bad)
 		if err != nil {
