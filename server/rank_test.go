@@ -313,14 +313,7 @@ func TestAccessManagerCannotQueueInvitesToUsersPromotedOrMadeAfterTheSubmission(
 	require.Equal(t, http.StatusOK, promote.status, "%s", promote.body)
 
 	before := len(e.outbox())
-	wantNoContent(t, e.auth(admin.token, "POST", "/multi/bulks/"+id+"/execute", nil), "execute as the admin")
-	e.runBulks()
-	ops := e.bulkOps(admin.token, id, "")
-	require.Len(t, ops.Operations, 2)
-	for _, op := range ops.Operations {
-		assert.Equal(t, "FAILED", op.Status, "%s", op.Path)
-		assert.JSONEq(t, `{"errorCode":"RANK_INSUFFICIENT"}`, op.ResponsePayload, "%s", op.Path)
-	}
+	e.executeToFailure(admin.token, id, 2, "RANK_INSUFFICIENT")
 	assert.Len(t, e.outbox(), before, "no invite sent for the access manager")
 }
 
@@ -334,15 +327,22 @@ func TestDeactivatedSubmittersBulkRowsFail(t *testing.T) {
 	id := e.submitBulk(admin.token, bulkRows("queued", 2))
 	wantNoContent(t, e.auth(root.token, "POST", userPath(admin.id)+"/deactivate", nil), "deactivate the submitter")
 
-	wantNoContent(t, e.auth(root.token, "POST", "/multi/bulks/"+id+"/execute", nil), "execute as the root")
-	e.runBulks()
-	ops := e.bulkOps(root.token, id, "")
-	require.Len(t, ops.Operations, 2)
-	for _, op := range ops.Operations {
-		assert.Equal(t, "FAILED", op.Status, "%s", op.Path)
-		assert.JSONEq(t, `{"errorCode":"INSUFFICIENT_PERMISSIONS"}`, op.ResponsePayload, "%s", op.Path)
-	}
+	e.executeToFailure(root.token, id, 2, "INSUFFICIENT_PERMISSIONS")
 	r := e.auth(root.token, "GET", usersPath+"?email=queued0@acme.test", nil)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.EqualValues(t, 0, r.json(t)["count"], "no user made for the deactivated admin: %s", r.body)
+}
+
+// executeToFailure executes bulk id as token, runs it, and checks that each
+// of its n rows failed with code.
+func (e *env) executeToFailure(token, id string, n int, code string) {
+	e.t.Helper()
+	wantNoContent(e.t, e.auth(token, "POST", "/multi/bulks/"+id+"/execute", nil), "execute")
+	e.runBulks()
+	ops := e.bulkOps(token, id, "")
+	require.Len(e.t, ops.Operations, n)
+	for _, op := range ops.Operations {
+		assert.Equal(e.t, "FAILED", op.Status, "%s", op.Path)
+		assert.JSONEq(e.t, `{"errorCode":"`+code+`"}`, op.ResponsePayload, "%s", op.Path)
+	}
 }
