@@ -172,21 +172,33 @@ type PushSubscription struct {
 	user string
 }
 
+// MaxPushSubscriptions bounds the push streams and waiting long polls one
+// user holds open in this process: each holds a goroutine and re-reads the
+// store every PushPoll, so one user's token must not open thousands. A
+// companion holds one, a requesting client one or two.
+const MaxPushSubscriptions = 8
+
 // SubscribePush subscribes a stream or long poll to the changes of a user's
-// push challenges and devices.
-func (s *Service) SubscribePush(userID string) *PushSubscription {
+// push challenges and devices; one more than MaxPushSubscriptions of the
+// user's at once is ErrRateLimited, until one is closed.
+func (s *Service) SubscribePush(userID string) (*PushSubscription, error) {
 	h := s.hub
 	c := make(chan struct{}, 1)
 	sub := &PushSubscription{C: c, Done: h.done, c: c, hub: h, user: userID}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.closed {
-		if h.subs[userID] == nil {
-			h.subs[userID] = map[*PushSubscription]struct{}{}
-		}
-		h.subs[userID][sub] = struct{}{}
+	if h.closed {
+		return sub, nil
 	}
-	return sub
+	if len(h.subs[userID]) >= MaxPushSubscriptions {
+		return nil, &Error{Class: ErrRateLimited, Limit: MaxPushSubscriptions, RetryAfter: s.cfg.PushPoll,
+			Message: "too many push streams and long polls open for this user"}
+	}
+	if h.subs[userID] == nil {
+		h.subs[userID] = map[*PushSubscription]struct{}{}
+	}
+	h.subs[userID][sub] = struct{}{}
+	return sub, nil
 }
 
 // Close ends the subscription.

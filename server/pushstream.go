@@ -146,7 +146,11 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 		return
 	}
 	c := r.caller
-	sub := s.svc.SubscribePush(c.User.ID)
+	sub, err := s.svc.SubscribePush(c.User.ID)
+	if err != nil {
+		s.writeError(w, r.Request, err)
+		return
+	}
 	defer sub.Close()
 	st := &streamState{device: device, session: c.Session.TokenHash, watch: map[string]bool{}}
 	first, err := st.look(ctx, s.svc, c)
@@ -305,10 +309,18 @@ func (s *Server) pushPending(r *request) (reply, error) {
 // replicas), until look reports an answer or wait seconds have passed, then
 // once more. An answer that waited comes only while the request's api key
 // and session still hold, as at its start. It returns look's error, or
-// ctx's when the client has gone.
+// ctx's when the client has gone. A poll that waits holds one of the user's
+// push subscriptions (core.MaxPushSubscriptions); one that does not, none.
 func (s *Server) longPoll(r *request, wait int, look func(context.Context) (bool, error)) error {
 	ctx := r.Context()
-	sub := s.svc.SubscribePush(r.caller.User.ID)
+	if wait == 0 {
+		_, err := look(ctx)
+		return err
+	}
+	sub, err := s.svc.SubscribePush(r.caller.User.ID)
+	if err != nil {
+		return err
+	}
 	defer sub.Close()
 	deadline := time.NewTimer(time.Duration(wait) * time.Second)
 	defer deadline.Stop()

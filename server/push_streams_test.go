@@ -1,0 +1,47 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/server/client"
+)
+
+// TestPushStreamsPerUserAreBounded: a user holds at most
+// core.MaxPushSubscriptions push streams and waiting long polls open at once
+// (each costs the server a goroutine and a store read every PushPoll); one
+// more is 429 until one ends. Another user's streams are not affected, and
+// a long poll that does not wait needs no slot.
+func TestPushStreamsPerUserAreBounded(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+	other := e.enrolledRoot("bob@acme.test", "phone-2")
+	open := func(s *client.Session, device string) error { // a stream that opens is closed at the end
+		ps, err := e.raw.Session(s.Token()).WithDeviceSecret(s.DeviceSecret()).PushEvents(ctx, device)
+		if err == nil {
+			t.Cleanup(func() { ps.Close() })
+		}
+		return err
+	}
+	streams := make([]*client.PushStream, 0, core.MaxPushSubscriptions)
+	for range core.MaxPushSubscriptions {
+		streams = append(streams, e.stream(phone.s, "phone-1"))
+	}
+	requireAPIError(t, open(phone.s, "phone-1"), http.StatusTooManyRequests, core.CodeTooManyRequests)
+	requireAPIError(t, open(phone.s.WithDeviceSecret(""), ""), http.StatusTooManyRequests, core.CodeTooManyRequests, "a requester's stream counts too")
+	_, err := phone.s.PendingPush(ctx, "phone-1", 5*time.Second)
+	requireAPIError(t, err, http.StatusTooManyRequests, core.CodeTooManyRequests, "a waiting long poll counts too")
+	_, err = phone.s.PendingPush(ctx, "phone-1", 0)
+	require.NoError(t, err, "a long poll that does not wait")
+	require.NoError(t, open(other.s, "phone-2"), "another user's stream")
+
+	require.NoError(t, streams[0].Close())
+	require.Eventually(t, func() bool { return open(phone.s, "phone-1") == nil }, 5*time.Second, 20*time.Millisecond,
+		"a slot is free again once a stream ends")
+}
