@@ -185,6 +185,9 @@ func (s *Service) BeginBiometricEnrolment(ctx context.Context, c *Caller, device
 		if u.Mobile == nil {
 			return Conflict(CodeMobileNotAvailable)
 		}
+		if err := s.unprovenNumberStepUp(tx, c, u); err != nil {
+			return err
+		}
 		return tx.PutWebAuthnRegistration(&WebAuthnRegistration{
 			SessionHash: c.Session.TokenHash,
 			UserID:      u.ID,
@@ -200,6 +203,30 @@ func (s *Service) BeginBiometricEnrolment(ctx context.Context, c *Caller, device
 		return nil, err
 	}
 	return options, nil
+}
+
+// unprovenNumberStepUp applies EnrolSMS's rule to a biometric enrolment:
+// the code goes to u's mobile, which proves a factor only when SMS is ACTIVE
+// on it; while another factor (the linked phone) is ACTIVE and SMS is not, a
+// code to the number alone must not replace that phone and switch SMS on,
+// so the session must be stepped up.
+func (s *Service) unprovenNumberStepUp(tx Tx, c *Caller, u *User) error {
+	factors, err := tx.Factors(u.ID)
+	if err != nil {
+		return err
+	}
+	smsActive, otherActive := false, false
+	for _, f := range factors {
+		if f.Status == FactorActive {
+			smsActive = smsActive || f.Channel == ChannelSMS
+			otherActive = otherActive || f.Channel != ChannelSMS
+		}
+	}
+	if smsActive || !otherActive {
+		return nil
+	}
+	return s.stepUp(tx, c, Operation{Action: "factor.biometric.enrol", Target: u.ID, Fields: []string{"mobile", mobileField(*u.Mobile)},
+		Summary: "Link a new companion device, with codes by SMS on " + u.Mobile.E164()})
 }
 
 // deviceSecretPrefix marks the secrets devices get at their enrolment.

@@ -206,3 +206,31 @@ func TestAnUnlinkingSessionSpeaksForNoLaterEnrolment(t *testing.T) {
 	_, err = again.signedIn(e.login("ada@acme.test")).PendingPush(ctx, "phone-1", 0)
 	require.NoError(t, err, "a later session with the new secret")
 }
+
+// TestEnrolmentOnAnUnprovenNumberNeedsAStepUp: while the phone is linked and
+// SMS is off (the mobile changed and was not enrolled again), a code texted
+// to the new number proves only that number, not a factor of the user's. So
+// linking a new device then needs a stepped-up session, as enrolling SMS
+// does; else whoever holds the password and that number would replace the
+// phone and switch SMS on without either factor the user holds.
+func TestEnrolmentOnAnUnprovenNumberNeedsAStepUp(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+	caller, _, err := e.inst.Service.AuthenticateCall(ctx, e.inst.UIKey, phone.s.Token())
+	require.NoError(t, err)
+	_, err = e.inst.Service.UpdateRootUser(ctx, caller, core.UserPatch{Mobile: &core.Mobile{CountryCode: "+44", Number: "7700900999"}}, nil)
+	require.NoError(t, err)
+
+	s := e.login("ada@acme.test") // the password alone
+	require.ErrorIs(t, e.raw.Session(s.Token()).EnrolSMS(ctx), client.ErrStepUpRequired, "the rule SMS enrolment has")
+	_, err = s.BeginBiometricEnrolment(ctx, "phone-2", "Phone 2")
+	require.ErrorIs(t, err, client.ErrStepUpRequired)
+
+	up, err := s.StepUpPush(ctx, "Link a new device")
+	require.NoError(t, err)
+	phone.s = phone.signedIn(e.login("ada@acme.test"))
+	require.NoError(t, phone.approve(up.ID, up.Number))
+	p2 := newDeviceWith(t, "phone-2", s, authenticator.NewMemoryStore(), yes)
+	p2.enrol() // stepped up by the phone it replaces
+}
