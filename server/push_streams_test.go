@@ -3,9 +3,11 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
@@ -44,4 +46,58 @@ func TestPushStreamsPerUserAreBounded(t *testing.T) {
 	require.NoError(t, streams[0].Close())
 	require.Eventually(t, func() bool { return open(phone.s, "phone-1") == nil }, 5*time.Second, 20*time.Millisecond,
 		"a slot is free again once a stream ends")
+}
+
+// TestParallelAnswersEndAChallengeOnce fires approvals (one assertion),
+// declines from the phone and withdrawals by the requester at one challenge
+// at once: exactly one answer is accepted, the challenge ends once, with one
+// audit event, and its state is the accepted answer's.
+func TestParallelAnswersEndAChallengeOnce(t *testing.T) {
+	e := newBioEnv(t)
+	ctx := context.Background()
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+	requester := e.login("ada@acme.test")
+	up, err := requester.StepUpPush(ctx, "")
+	require.NoError(t, err)
+	as := phone.assertion(up.ID)
+	const n = 12
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			switch i % 3 {
+			case 0:
+				errs[i] = phone.s.ApprovePush(ctx, up.ID, up.Number, as)
+			case 1:
+				errs[i] = phone.s.DeclinePush(ctx, up.ID, core.PushReasonCancelled)
+			default:
+				errs[i] = requester.DeclinePush(ctx, up.ID, core.PushReasonCancelled)
+			}
+		})
+	}
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		if err == nil {
+			require.Equal(t, -1, won, "answers accepted: %d and %d", won, i)
+			won = i
+			continue
+		}
+		var ae *client.Error
+		require.ErrorAs(t, err, &ae)
+		require.Equal(t, http.StatusConflict, ae.Status, "answer %d: %v", i, err)
+	}
+	require.NotEqual(t, -1, won, "no answer was accepted")
+	want := core.PushApproved
+	if won%3 != 0 {
+		want = core.PushDeclined
+	}
+	assert.Equal(t, want, e.pushRecord(up.ID).State)
+	ends := 0
+	for _, a := range e.audit() {
+		if a == "push.approve" || a == "push.decline" || a == "push.cancel" {
+			ends++
+		}
+	}
+	assert.Equal(t, 1, ends, "the challenge's end events")
 }
