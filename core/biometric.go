@@ -185,7 +185,12 @@ func (s *Service) BeginBiometricEnrolment(ctx context.Context, c *Caller, device
 		if u.Mobile == nil {
 			return Conflict(CodeMobileNotAvailable)
 		}
-		if err := s.unprovenNumberStepUp(tx, c, u); err != nil {
+		factors, err := tx.Factors(u.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.unprovenNumberStepUp(tx, c, factors, Operation{Action: "factor.biometric.enrol", Target: u.ID,
+			Fields: []string{"mobile", mobileField(*u.Mobile)}, Summary: "Link a new companion device, with codes by SMS on " + u.Mobile.E164()}); err != nil {
 			return err
 		}
 		return tx.PutWebAuthnRegistration(&WebAuthnRegistration{
@@ -205,28 +210,30 @@ func (s *Service) BeginBiometricEnrolment(ctx context.Context, c *Caller, device
 	return options, nil
 }
 
-// unprovenNumberStepUp applies EnrolSMS's rule to a biometric enrolment:
-// the code goes to u's mobile, which proves a factor only when SMS is ACTIVE
-// on it; while another factor (the linked phone) is ACTIVE and SMS is not, a
-// code to the number alone must not replace that phone and switch SMS on,
-// so the session must be stepped up.
-func (s *Service) unprovenNumberStepUp(tx Tx, c *Caller, u *User) error {
-	factors, err := tx.Factors(u.ID)
-	if err != nil {
-		return err
-	}
-	smsActive, otherActive := false, false
-	for _, f := range factors {
-		if f.Status == FactorActive {
-			smsActive = smsActive || f.Channel == ChannelSMS
-			otherActive = otherActive || f.Channel != ChannelSMS
-		}
-	}
-	if smsActive || !otherActive {
+// unprovenNumberStepUp asks a stepped-up session for op, an enrolment that
+// a code to the user's mobile completes, while that code would prove only the
+// number: SMS is not ACTIVE on it and another factor (a linked phone) is, so
+// the password and the number must not replace that factor or switch SMS on.
+func (s *Service) unprovenNumberStepUp(tx Tx, c *Caller, factors []*Factor, op Operation) error {
+	if sms := factorOn(factors, ChannelSMS); sms != nil && sms.Status == FactorActive {
 		return nil
 	}
-	return s.stepUp(tx, c, Operation{Action: "factor.biometric.enrol", Target: u.ID, Fields: []string{"mobile", mobileField(*u.Mobile)},
-		Summary: "Link a new companion device, with codes by SMS on " + u.Mobile.E164()})
+	for _, f := range factors {
+		if f.Channel != ChannelSMS && f.Status == FactorActive {
+			return s.stepUp(tx, c, op)
+		}
+	}
+	return nil
+}
+
+// factorOn returns the factor of channel among factors, nil when none.
+func factorOn(factors []*Factor, channel Channel) *Factor {
+	for _, f := range factors {
+		if f.Channel == channel {
+			return f
+		}
+	}
+	return nil
 }
 
 // deviceSecretPrefix marks the secrets devices get at their enrolment.

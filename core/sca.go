@@ -67,23 +67,13 @@ func (s *Service) EnrolSMS(ctx context.Context, c *Caller) error {
 		if err != nil {
 			return err
 		}
-		var sms *Factor
-		otherActive := false
-		for _, f := range factors {
-			if f.Channel == ChannelSMS {
-				sms = f
-			} else if f.Status == FactorActive {
-				otherActive = true
-			}
-		}
+		sms := factorOn(factors, ChannelSMS)
 		if sms != nil && sms.Status == FactorActive {
 			return Conflict(CodeChannelAlreadyActive)
 		}
-		if otherActive {
-			if err := s.stepUp(tx, c, Operation{Action: "factor.sms.enrol", Target: u.ID, Fields: []string{"mobile", mobileField(*u.Mobile)},
-				Summary: "Receive codes by SMS on " + u.Mobile.E164()}); err != nil {
-				return err
-			}
+		if err := s.unprovenNumberStepUp(tx, c, factors, Operation{Action: "factor.sms.enrol", Target: u.ID,
+			Fields: []string{"mobile", mobileField(*u.Mobile)}, Summary: "Receive codes by SMS on " + u.Mobile.E164()}); err != nil {
+			return err
 		}
 		if sms != nil && sms.Status == FactorPending && sms.Mobile != nil && *sms.Mobile == *u.Mobile {
 			fresh, err := s.freshChallenge(tx, c, PurposeEnrolSMS, now)
