@@ -2,7 +2,10 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -46,6 +49,40 @@ func TestPushStreamsPerUserAreBounded(t *testing.T) {
 	require.NoError(t, streams[0].Close())
 	require.Eventually(t, func() bool { return open(phone.s, "phone-1") == nil }, 5*time.Second, 20*time.Millisecond,
 		"a slot is free again once a stream ends")
+}
+
+// TestStalledPushStreamEnds: a client that opens a push stream and stops
+// reading fills the connection's buffers with heartbeats; the stream then
+// ends within two heartbeats of a write that cannot go out, freeing its
+// subscription, rather than wait in the write for ever.
+func TestStalledPushStreamEnds(t *testing.T) {
+	e := newBioEnv(t, withPushIntervals(200*time.Microsecond, time.Second))
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+	u, err := url.Parse(e.inst.URL)
+	require.NoError(t, err)
+	conn, err := net.Dial("tcp", u.Host)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	require.NoError(t, conn.(*net.TCPConn).SetReadBuffer(1024)) // a small window, soon full
+	_, err = fmt.Fprintf(conn, "GET /multi/push/stream HTTP/1.1\r\nHost: %s\r\napi-key: %s\r\nAuthorization: Bearer %s\r\n\r\n",
+		u.Host, e.inst.UIKey, phone.s.Token())
+	require.NoError(t, err)
+	head := make([]byte, 64)
+	n, err := conn.Read(head)
+	require.NoError(t, err)
+	require.Contains(t, string(head[:n]), "200 OK", "the stream opened; it is read no further")
+	requester := phone.s.WithDeviceSecret("")
+	for range core.MaxPushSubscriptions - 1 {
+		e.stream(requester, "")
+	}
+	require.Eventually(t, func() bool {
+		ps, err := e.raw.Session(requester.Token()).PushEvents(t.Context(), "")
+		if err != nil {
+			return false
+		}
+		t.Cleanup(func() { ps.Close() })
+		return true
+	}, 20*time.Second, 50*time.Millisecond, "the stalled stream ended, freeing its slot")
 }
 
 // TestParallelAnswersEndAChallengeOnce fires approvals (one assertion),

@@ -39,10 +39,14 @@ func (s *Server) handleStream(pattern string, ep func(http.ResponseWriter, *requ
 // through the request logger.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// sseWriter writes Server-Sent Events.
+// sseWriter writes Server-Sent Events, each within limit: a client that
+// stops reading fills the connection's buffers, and its stream then ends
+// rather than wait in a write for ever, holding one of the user's push
+// subscriptions past the session's end.
 type sseWriter struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
+	w     http.ResponseWriter
+	rc    *http.ResponseController
+	limit time.Duration
 }
 
 // event writes one event with a JSON data line and flushes it.
@@ -51,7 +55,15 @@ func (e *sseWriter) event(name string, data any) error {
 	if err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(e.w, "event: %s\ndata: %s\n\n", name, b); err != nil {
+	return e.write("event: %s\ndata: %s\n\n", name, b)
+}
+
+// write writes and flushes a part of the stream, within e.limit.
+func (e *sseWriter) write(format string, args ...any) error {
+	if err := e.rc.SetWriteDeadline(time.Now().Add(e.limit)); err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(e.w, format, args...); err != nil {
 		return err
 	}
 	return e.rc.Flush()
@@ -170,18 +182,18 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 		defer s.svc.DeviceConnected(c.User.ID)()
 	}
 	rc := http.NewResponseController(w)
-	// The server's read and write timeouts are for ordinary requests: lift them.
+	// The server's read and write timeouts are for ordinary requests: lift
+	// the read one; each write has two heartbeats' time instead.
 	_ = rc.SetReadDeadline(time.Time{})
-	_ = rc.SetWriteDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	e := &sseWriter{w: w, rc: rc}
+	e := &sseWriter{w: w, rc: rc, limit: 2 * s.svc.PushHeartbeat()}
 	// The retry field tells an EventSource how soon to reconnect; flushing it
 	// sends the headers, so the client knows the stream is open.
-	if _, err := fmt.Fprintf(w, "retry: %d\n\n", s.svc.PushPoll().Milliseconds()); err != nil || rc.Flush() != nil {
+	if err := e.write("retry: %d\n\n", s.svc.PushPoll().Milliseconds()); err != nil {
 		return
 	}
 	if err := st.emit(e, first); err != nil {

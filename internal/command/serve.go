@@ -362,8 +362,12 @@ func (i *instance) Serve(ctx context.Context, ln net.Listener) error {
 		Handler:           i.handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(i.log.Handler(), slog.LevelWarn),
+		// A client that stops reading an answer cannot hold its handler for
+		// ever; the longest ordinary answer, a long poll, waits 25 seconds.
+		// Push streams set a limit of their own on each event.
+		WriteTimeout: time.Minute,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(i.log.Handler(), slog.LevelWarn),
 	}
 	// Push event streams stay open; Shutdown would wait for them.
 	srv.RegisterOnShutdown(i.svc.StopPush)
