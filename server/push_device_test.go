@@ -223,7 +223,7 @@ func TestEnrolmentOnAnUnprovenNumberNeedsAStepUp(t *testing.T) {
 	require.NoError(t, err)
 
 	s := e.login("ada@acme.test") // the password alone
-	require.ErrorIs(t, e.raw.Session(s.Token()).EnrolSMS(ctx), client.ErrStepUpRequired, "the rule SMS enrolment has")
+	require.ErrorIs(t, s.EnrolSMS(ctx), client.ErrStepUpRequired, "the rule SMS enrolment has")
 	_, err = s.BeginBiometricEnrolment(ctx, "phone-2", "Phone 2")
 	require.ErrorIs(t, err, client.ErrStepUpRequired)
 

@@ -256,6 +256,9 @@ var weavrExceptions = map[weavrAnswer]bool{
 	{"POST", "/corporates", 403, core.CodeStepUpRequired}:               true,
 	{"POST", "/consumers", 403, core.CodeStepUpRequired}:                true,
 	{"POST", "/bulks/{bulk_id}/execute", 403, core.CodeStepUpRequired}:  true,
+	// Enrolling SMS while another factor is ACTIVE and SMS is not: the code
+	// would prove only the number (core.unprovenNumberStepUp).
+	{"POST", "/authentication_factors/otp/{channel}", 403, core.CodeStepUpRequired}: true,
 	// A KYC case's details stay what it checked while it is pending, and
 	// the person it vouches for once approved (core.kycDetailsFixed);
 	// Weavr's userUpdate has no code for it.
