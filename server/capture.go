@@ -195,7 +195,7 @@ func (s *Server) checkBrowserOrigin(r *http.Request) error {
 		if fh := strings.TrimSpace(strings.Split(r.Header.Get("X-Forwarded-Host"), ",")[0]); fh != "" {
 			host = fh
 		}
-		if fp := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("X-Forwarded-Proto"), ",")[0])); fp == "http" || fp == "https" {
+		if fp := forwardedProto(r); fp != "" {
 			schemes = []string{fp}
 		}
 	}
@@ -205,6 +205,21 @@ func (s *Server) checkBrowserOrigin(r *http.Request) error {
 		}
 	}
 	return errForeignOrigin
+}
+
+// overTLS reports whether r reached Deputy over TLS: on a TLS connection, or
+// through a trusted proxy whose X-Forwarded-Proto says https.
+func (s *Server) overTLS(r *http.Request) bool {
+	return r.TLS != nil || (s.fromTrustedProxy(r) && forwardedProto(r) == "https")
+}
+
+// forwardedProto is the first scheme of r's X-Forwarded-Proto, "http" or
+// "https", else "": to be believed only from a trusted proxy.
+func forwardedProto(r *http.Request) string {
+	if fp := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("X-Forwarded-Proto"), ",")[0])); fp == "http" || fp == "https" {
+		return fp
+	}
+	return ""
 }
 
 // fromCapturePage reports whether r comes from a browser on Deputy's own

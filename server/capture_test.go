@@ -38,6 +38,7 @@ type captureEnv struct {
 	prog          *core.Programme
 	apiKey, uiKey string
 	logs          *lockedBuffer
+	handler       *Server
 }
 
 func newCaptureEnv(t *testing.T, opts Options) *captureEnv {
@@ -59,7 +60,7 @@ func newCaptureEnv(t *testing.T, opts Options) *captureEnv {
 	t.Cleanup(ts.Close)
 	p, err := svc.CreateProgramme(ctx, core.NewProgramme{Name: "Capture", Settings: core.ProgrammeSettings{AllowedOrigins: []string{embedderOrigin}}})
 	require.NoError(t, err)
-	return &captureEnv{url: ts.URL, svc: svc, prog: p.Programme, apiKey: p.APIKey, uiKey: p.UIKey, logs: logs}
+	return &captureEnv{url: ts.URL, svc: svc, prog: p.Programme, apiKey: p.APIKey, uiKey: p.UIKey, logs: logs, handler: h}
 }
 
 type captureResp struct {
@@ -364,4 +365,64 @@ func TestTokenAnswersAreNotStored(t *testing.T) {
 	r = e.do(t, "POST", "/multi/tokenize", `{"password":{}}`, "api-key", e.uiKey, "Content-Type", "application/json")
 	require.Equal(t, http.StatusBadRequest, r.status, r.body)
 	assert.Equal(t, "no-store", r.header.Get("Cache-Control"), "an error answer")
+}
+
+// TestSecurityHeadersOnEveryAnswer: every answer, the API's JSON as well as
+// the capture component's pages and files, is X-Content-Type-Options:
+// nosniff; and one served over TLS (directly, or by a trusted proxy that
+// says so) tells the browser to keep to HTTPS (Strict-Transport-Security,
+// RFC 6797), which one over plain HTTP must not (RFC 6797 §7.2).
+func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
+	e := newCaptureEnv(t, Options{})
+	tlsServer := httptest.NewTLSServer(e.handler)
+	t.Cleanup(tlsServer.Close)
+	api := []string{"api-key", e.uiKey, "Content-Type", "application/json"}
+	for _, rq := range []struct {
+		name, method, path, body string
+		headers                  []string
+	}{
+		{"health", "GET", "/healthz", "", nil},
+		{"the API description", "GET", "/openapi.yaml", "", nil},
+		{"a token", "POST", "/multi/tokenize", `{"password":{"value":"Tok3n-Secret"}}`, api},
+		{"a 400", "POST", "/multi/tokenize", `{"password":{}}`, api},
+		{"a 401", "GET", "/multi/session", "", []string{"api-key", "dpk_unknown"}},
+		{"an unknown route", "GET", "/multi/nothing", "", nil},
+		{"a 405", "PUT", "/multi/tokenize", "", nil},
+		{"the capture page", "GET", capturePath(e.uiKey, embedderOrigin, "new"), "", nil},
+		{"a refused capture page", "GET", capturePath("dpk_unknown", embedderOrigin, "new"), "", nil},
+		{"the embedder's script", "GET", "/secure/deputy-secure.js", "", nil},
+	} {
+		t.Run(rq.name, func(t *testing.T) {
+			h := headersOf(t, http.DefaultClient, rq.method, e.url+rq.path, rq.body, append(rq.headers, "X-Forwarded-Proto", "https")...)
+			assert.Equal(t, "nosniff", h.Get("X-Content-Type-Options"), "plain HTTP")
+			assert.Empty(t, h.Get("Strict-Transport-Security"), "plain HTTP, X-Forwarded-Proto from a peer that is no proxy")
+
+			h = headersOf(t, tlsServer.Client(), rq.method, tlsServer.URL+rq.path, rq.body, rq.headers...)
+			assert.Equal(t, "nosniff", h.Get("X-Content-Type-Options"), "TLS")
+			assert.Equal(t, hsts, h.Get("Strict-Transport-Security"), "TLS")
+		})
+	}
+	t.Run("behind a trusted proxy", func(t *testing.T) {
+		p := newCaptureEnv(t, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+		for proto, want := range map[string]string{"https": hsts, "http": "", "": ""} {
+			h := headersOf(t, http.DefaultClient, "GET", p.url+"/healthz", "", "X-Forwarded-Proto", proto)
+			assert.Equal(t, want, h.Get("Strict-Transport-Security"), "X-Forwarded-Proto %q", proto)
+		}
+	})
+}
+
+// headersOf sends a request with client and returns the answer's headers;
+// headers alternate name and value.
+func headersOf(t *testing.T, client *http.Client, method, target, body string, headers ...string) http.Header {
+	t.Helper()
+	req, err := http.NewRequest(method, target, strings.NewReader(body))
+	require.NoError(t, err)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := client.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, res.Body)
+	return res.Header
 }

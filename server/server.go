@@ -514,14 +514,25 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	}
 }
 
-// ServeHTTP adds the request-ref header, recovers panics and logs one line per
-// request. It refuses a declared body over its bodyLimit before any route runs.
+// hsts is the Strict-Transport-Security of answers served over TLS: a year,
+// for this host only (Deputy does not know what its subdomains serve).
+const hsts = "max-age=31536000"
+
+// ServeHTTP adds the request-ref header and the security headers of every
+// answer (X-Content-Type-Options: nosniff; Strict-Transport-Security when
+// served over TLS, OWASP REST Security Cheat Sheet "Security headers"),
+// recovers panics and logs one line per request. It refuses a declared body over its bodyLimit before any route runs.
 // Like http.ServeMux, it sets the Pattern of the request it is given to the
 // route that matched, for instrumentation wrapping it (http.route).
 func (s *Server) ServeHTTP(w http.ResponseWriter, given *http.Request) {
 	start := time.Now()
 	ref := newRequestRef()
-	w.Header().Set("request-ref", ref)
+	h := w.Header()
+	h.Set("request-ref", ref)
+	h.Set("X-Content-Type-Options", "nosniff")
+	if s.overTLS(given) {
+		h.Set("Strict-Transport-Security", hsts)
+	}
 	client := core.Client{IP: s.clientIP(given), Agent: given.UserAgent()}
 	requestspan.SetClientAddress(given.Context(), client.IP)
 	ctx := core.WithClient(core.WithRequestRef(given.Context(), ref), client)
