@@ -31,7 +31,8 @@ type Config struct {
 	Secret []byte
 	// Timeout bounds one POST (default 10s).
 	Timeout time.Duration
-	// Client is the HTTP client (default a new one with Timeout).
+	// Client is the HTTP client (default a new one with Timeout). Redirects
+	// are not followed unless it sets a CheckRedirect of its own.
 	Client *http.Client
 	// Now is the clock signatures are dated with (default time.Now).
 	Now func() time.Time
@@ -60,11 +61,23 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: cfg.Timeout}
 	}
+	if cfg.Client.CheckRedirect == nil {
+		c := *cfg.Client
+		c.CheckRedirect = stayPut
+		cfg.Client = &c
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	return &Provider{cfg: cfg}, nil
 }
+
+// stayPut answers a redirect with the redirect itself, which StartKYC then
+// refuses as any answer but 2xx: followed, a 307 or 308 would post the
+// person's details and a fresh signature wherever it points (plain HTTP
+// included), and a 301, 302 or 303 would turn the POST into a GET whose 2xx
+// passed for a case taken that the service never received.
+func stayPut(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Name is "webhook".
 func (*Provider) Name() string { return "webhook" }

@@ -95,6 +95,30 @@ func TestStartKYCFailsUnlessTaken(t *testing.T) {
 	assert.ErrorContains(t, stale.StartKYC(context.Background(), request()), "answered 401", "signatures are dated")
 }
 
+// TestStartKYCFollowsNoRedirect: a redirect is not the case taken. Followed,
+// a 307 or 308 would post the person's details, and a signature good for
+// five minutes, to wherever it points, plain HTTP included; a 301, 302 or 303
+// would turn the POST into a GET whose 200 then passed for a case taken that
+// the service never received.
+func TestStartKYCFollowsNoRedirect(t *testing.T) {
+	elsewhere := &service{status: http.StatusOK}
+	other := httptest.NewServer(elsewhere)
+	t.Cleanup(other.Close)
+	for _, status := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		srv := httptest.NewServer(http.RedirectHandler(other.URL+"/cases", status))
+		p, err := kycwebhook.New(kycwebhook.Config{URL: srv.URL, Secret: secret})
+		require.NoError(t, err)
+		err = p.StartKYC(context.Background(), request())
+		assert.EqualError(t, err, "kyc webhook: the service answered "+strconv.Itoa(status))
+		srv.Close()
+	}
+	elsewhere.mu.Lock()
+	defer elsewhere.mu.Unlock()
+	assert.Empty(t, elsewhere.cases, "no case reached the redirect's target")
+	assert.Zero(t, elsewhere.bad, "nothing reached the redirect's target")
+}
+
 func TestStartKYCHidesTheURLsCredentials(t *testing.T) {
 	p, err := kycwebhook.New(kycwebhook.Config{URL: "http://user:hunter2-secret@127.0.0.1:1/cases?token=tok-secret", Secret: secret, Timeout: 2 * time.Second})
 	require.NoError(t, err)
