@@ -6,6 +6,7 @@ package server_test
 // provider's signed callback).
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"regexp"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/kycsig"
+	"github.com/deputyhq/deputy/kycwebhook"
 )
 
 const (
@@ -335,6 +337,25 @@ func TestKYCCallback(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, e.kycCallback(reject, sig).status, "a replay after the tolerance")
 	wantNoContent(t, e.kycCallback(reject, kycsig.Sign(kycCallbackSecret, e.svc.Now(), reject)))
 	wantConflict(t, e.kycStart(e.loginToken("cy@acme.test")), "KYC_REJECTED")
+}
+
+// TestKYCCallbackRefusesDeputysOwnCase: the cases Deputy posts to the KYC
+// service are signed with the secret that signs the decisions, so one seen
+// on its way (a log, a proxy) is a signed body; sent back to the callback it
+// decides nothing, whatever the user put in their details: a decision is
+// exactly {"reference", "status"}, and a case holds more names than that.
+func TestKYCCallbackRefusesDeputysOwnCase(t *testing.T) {
+	e := newEnv(t)
+	root, bea := e.kycBea()
+	ref := e.startKYC(bea)
+	for _, name := range []string{"Bea", `Bea","status":"APPROVED`} {
+		body, err := json.Marshal(kycwebhook.Case{Reference: ref, ProgrammeID: e.prog.ID,
+			User: kycwebhook.CaseUser{ID: bea.id, Name: name, Surname: "APPROVED", Email: bea.email}})
+		require.NoError(t, err)
+		r := e.kycCallback(body, kycsig.Sign(kycCallbackSecret, e.svc.Now(), body))
+		assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	}
+	assert.Equal(t, "PENDING_REVIEW", e.userStatus(root.token, bea.id)["kyc"].(map[string]any)["status"])
 }
 
 // TestKYCDetailsStayWhatWasChecked: while a user's case is pending, none of
