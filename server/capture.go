@@ -74,7 +74,6 @@ func staticFile(fsys fs.FS, name, contentType, corp string) http.Handler {
 		h.Set("Content-Type", contentType)
 		h.Set("Cache-Control", "public, max-age=3600")
 		h.Set("ETag", etag)
-		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cross-Origin-Resource-Policy", corp)
 		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(body))
 	})
@@ -99,7 +98,6 @@ type captureRule struct {
 func (s *Server) capturePage(w http.ResponseWriter, r *http.Request, page, refused *template.Template) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	refuse := func(status int, text string) {
 		h.Set("Content-Security-Policy", refusedCSP)
