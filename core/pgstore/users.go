@@ -3,6 +3,8 @@ package pgstore
 import (
 	"fmt"
 	"slices"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/deputyhq/deputy/core"
 )
@@ -108,6 +110,11 @@ func (t *tx) ListUsers(identityID string, f core.UserFilter) ([]*core.User, int,
 		AND ($3 = '' OR email = $3)
 		AND ($4 = '' OR tag = $4)
 		AND (cardinality($5::text[]) = 0 OR roles && $5)`
+	if !storable(f.Tag) || !storable(f.Email) {
+		// No user holds it, and PostgreSQL refuses it (22021), which
+		// would answer a filter from the query string with a 500.
+		return nil, 0, nil
+	}
 	args := []any{identityID, f.Active, f.Email, f.Tag, roles}
 	offset, limit := max(f.Offset, 0), max(f.Limit, 0)
 	if f.Search != "" {
@@ -123,6 +130,9 @@ func (t *tx) ListUsers(identityID string, f core.UserFilter) ([]*core.User, int,
 	us, err := list[core.User](t, "user", `SELECT data `+where+` ORDER BY ord OFFSET $6 LIMIT $7`, append(args, offset, limit)...)
 	return us, total, err
 }
+
+// storable reports whether a text column can hold s: valid UTF-8 without NUL.
+func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 // searchUsers lists the users that where selects and core.MatchesSearch
 // finds: it reads every one of them, as no index holds parts of names (and

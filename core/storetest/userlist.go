@@ -205,6 +205,17 @@ func testListUsersFilters(t *testing.T, s core.Store) {
 	assert.Empty(t, got, "another identity's user by its email")
 	assert.Zero(t, total)
 
+	// The HTTP API passes a tag filter on as it came (GET /multi/users?tag=%ff):
+	// a tag no user holds, whatever the store can hold, selects nobody.
+	for _, tag := range []string{"\xff", "red\x00"} {
+		got, total = listUsers(t, s, "101", core.UserFilter{Tag: tag, Limit: 100})
+		assert.Empty(t, got, "tag %q", tag)
+		assert.Zero(t, total, "tag %q", tag)
+		got, total = listUsers(t, s, "101", core.UserFilter{Tag: tag, Search: "user", Limit: 100})
+		assert.Empty(t, got, "tag %q with a search", tag)
+		assert.Zero(t, total, "tag %q with a search", tag)
+	}
+
 	requireListsMatch(t, s, model, "user102@example.com", "user10006@example.com", "user1004@example.co", "root@example.com")
 }
 
