@@ -173,6 +173,8 @@ func (s *Server) usersGet(r *request) (reply, error) {
 	if filter.Email != "" {
 		f.email("email", filter.Email)
 	}
+	f.size("tag", filter.Tag, 1, fieldrules.MaxNameLength)
+	f.pattern("tag", filter.Tag, reTag) // no user's tag is anything else
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}

@@ -379,6 +379,7 @@ func TestUsersList(t *testing.T) {
 			"active=maybe": "active:IN", "roles=BOSS": "roles:IN", "roles=ADMIN&roles=admin": "roles:IN",
 			"email=not-an-email": "email:REGEX",
 			"search=%20%20":      "search:SIZE", "search=" + strings.Repeat("a", 255): "search:SIZE",
+			"tag=%ff": "tag:REGEX", "tag=a%00b": "tag:REGEX", "tag=" + strings.Repeat("t", 101): "tag:SIZE",
 		} {
 			assert.Equal(t, []string{want}, e.auth(root.token, "GET", usersPath+"?"+q, nil).invalidFields(t), q)
 		}
