@@ -290,6 +290,23 @@ func TestCaptureComponent(t *testing.T) {
 		assert.NotContains(t, d.Logs.String(), token, "Deputy's logs")
 	})
 
+	// The live rules judge the password in Unicode NFKC, as the server does
+	// (password.Normalise): seven characters, one of them an e and a
+	// combining accent, are short, though eight code points were typed.
+	t.Run("the length is judged in NFKC", func(t *testing.T) {
+		tab, cancel := chromedp.NewContext(ctx)
+		defer cancel()
+		require.NoError(t, chromedp.Do(tab, chromedp.Navigate(embedder+"/")))
+		run(t, tab, "the field reports its first state", chromedp.Poll[bool](`window.frameLoaded && window.states.length > 0`))
+		frame := captureFrame(t, tab, d.URL)
+		for value, long := range map[string]bool{"Ab1!e\u0301xy": false, "Ab1!e\u0301xyz": true} {
+			require.NoError(t, chromedp.Do(frame, chromedp.Evaluate[chromedp.Void](`(function () {
+				var i = document.querySelector("#password"); i.value = "`+value+`"; i.dispatchEvent(new Event("input")); })()`)))
+			run(t, tab, value, chromedp.Poll[bool](fmt.Sprintf(
+				`window.states.length > 0 && window.states[window.states.length - 1].rules.length === %v`, long)))
+		}
+	})
+
 	// Under --require-tokenised-passwords too: the capture page checks what
 	// is typed in plaintext, which only it may send.
 	for _, strict := range []bool{false, true} {
