@@ -141,7 +141,7 @@ func demoInfoCommand() *cli.Command {
 			url := strings.TrimSpace(string(b))
 			w := cmd.Root().Writer
 			printDemo(w, url, dir, creds)
-			if demoRunning(ctx, url, creds.APIKey) {
+			if demoRunning(ctx, url, creds.UIKey) {
 				_, err = fmt.Fprintln(w, "The demo is running.")
 			} else {
 				_, err = fmt.Fprintln(w, "The demo is not running: `deputy demo` starts it again, on a new port.")
@@ -152,16 +152,18 @@ func demoInfoCommand() *cli.Command {
 }
 
 // demoRunning reports whether the server at url answers as the demo: it
-// knows the demo's api key.
-func demoRunning(ctx context.Context, url, apiKey string) bool {
-	c, err := client.New(url, apiKey, client.WithUserAgent("deputy-demo/1"))
+// takes the demo's public ui key and judges a password (whatever its
+// verdict). The secret api key is not sent: once the demo has stopped,
+// anyone may listen on its port.
+func demoRunning(ctx context.Context, url, uiKey string) bool {
+	c, err := client.New(url, uiKey, client.WithUserAgent("deputy-demo/1"))
 	if err != nil {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	_, err = c.Outbox(ctx, 1)
-	return err == nil
+	err = c.ValidatePassword(ctx, demoPassword)
+	return err == nil || errors.Is(err, client.ErrInvalid)
 }
 
 // runDemoUI serves in the background and opens the admin UI signed in as the

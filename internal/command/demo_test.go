@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net"
+	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -55,6 +58,24 @@ func TestDemoInfo(t *testing.T) {
 	info, err = run(t, 30*time.Second, "demo", "info", "--data-dir", dir)
 	require.NoError(t, err)
 	assert.Equal(t, banner+"The demo is not running: `deputy demo` starts it again, on a new port.\n", info)
+
+	// Whoever listens on the stopped demo's port next hears no secret key.
+	url, err := os.ReadFile(filepath.Join(dir, "server.url"))
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", strings.TrimPrefix(strings.TrimSpace(string(url)), "http://"))
+	require.NoError(t, err)
+	keys := make(chan string, 10)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		keys <- r.Header.Get("api-key")
+		w.WriteHeader(http.StatusUnauthorized)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	_, err = run(t, 30*time.Second, "demo", "info", "--data-dir", dir)
+	require.NoError(t, err)
+	require.Len(t, keys, 1, "demo info asked the listener once")
+	key := <-keys
+	assert.True(t, strings.HasPrefix(key, "dpk_"), "the public ui key, not the secret one: %.4s…", key)
 }
 
 // readUntil reads lines from r up to the line last, and returns them without it.
