@@ -219,6 +219,31 @@ func TestServeWarnsOfPlainHTTPBeyondLoopback(t *testing.T) {
 	assert.Contains(t, s.logs.String(), `"level":"WARN"`)
 }
 
+// TestServeWarnsOfPlainHTTPServicesBeyondLoopback: an SMS gateway or KYC
+// service reached over plain HTTP on another machine is logged as a warning
+// (codes, personal details and the gateway's credentials cross the network
+// in the clear); on this machine it is not.
+func TestServeWarnsOfPlainHTTPServicesBeyondLoopback(t *testing.T) {
+	_, smtpPort := startMailbox(t, "", "")
+	for _, beyond := range []bool{false, true} {
+		host := "127.0.0.1"
+		if beyond {
+			host = "192.0.2.1" // nothing is sent while the test runs
+		}
+		s := startServe(t, "--db", filepath.Join(t.TempDir(), "deputy.db"),
+			"--smtp-host", "127.0.0.1", "--smtp-port", smtpPort, "--smtp-tls", "none", "--smtp-from", "no-reply@deputy.test",
+			"--sms-gateway-url", "http://"+host+"/messages", "--sms-gateway-token", "tok",
+			"--kyc-webhook-url", "http://"+host+"/cases", "--kyc-webhook-secret", strings.Repeat("k", 32))
+		for _, flag := range []string{"--sms-gateway-url", "--kyc-webhook-url"} {
+			if beyond {
+				assert.Contains(t, s.logs.String(), flag+" is plain HTTP beyond this machine")
+			} else {
+				assert.NotContains(t, s.logs.String(), flag+" is plain HTTP", "on loopback")
+			}
+		}
+	}
+}
+
 // TestServeWarnsOfSandboxBeyondLoopback: sandbox mode on an address other
 // machines reach is logged as a warning (every code there is 123456); on
 // loopback it is not.

@@ -125,6 +125,11 @@ func serveCommand(ext Extensions) *cli.Command {
 			if cfg.Sandbox && beyond {
 				log.Warn(sandboxBeyondLoopback)
 			}
+			for _, flag := range []string{"sms-gateway-url", "kyc-webhook-url"} {
+				if plainBeyondLoopback(cmd.String(flag)) {
+					log.Warn("--" + flag + " is plain HTTP beyond this machine: what Deputy sends there (codes, personal details, credentials) crosses the network in the clear; use https")
+				}
+			}
 			attrs := []any{slog.String("addr", ln.Addr().String()), slog.String("db", storeopen.Redacted(cfg.DB)), slog.Bool("sandbox", cfg.Sandbox),
 				slog.Bool("tls", tlsConfig != nil), slog.Any("trusted_proxies", cfg.TrustedProxies), slog.Bool("push_relay", cfg.Push != nil)}
 			stopControl, err := inst.serveControl(ctx, cfg.DB, log)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"sync"
 
@@ -102,9 +103,19 @@ func (k *keyPair) stat() ([]os.FileInfo, error) {
 // onLoopback reports whether addr (host:port) listens on a loopback address only.
 func onLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
+	return err == nil && loopbackHost(host)
+}
+
+// plainBeyondLoopback reports whether raw is a plain http URL whose host is
+// not this machine: a service Deputy posts codes or personal details to.
+func plainBeyondLoopback(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Scheme == "http" && !loopbackHost(u.Hostname())
+}
+
+// loopbackHost reports whether host names this machine: localhost or a
+// loopback address.
+func loopbackHost(host string) bool {
 	ip := net.ParseIP(host)
 	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
