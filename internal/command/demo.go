@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/internal/control"
 	"github.com/deputyhq/deputy/password"
 	"github.com/deputyhq/deputy/server/client"
 	"github.com/deputyhq/deputy/tui"
@@ -46,7 +47,7 @@ func demoCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			db, credsPath := filepath.Join(dir, "demo.db"), filepath.Join(dir, demoCredentialsFile)
+			db, credsPath := filepath.Join(dir, demoDBFile), filepath.Join(dir, demoCredentialsFile)
 			if _, err := os.Stat(credsPath); errors.Is(err, fs.ErrNotExist) {
 				// No finished seed: start from an empty database rather than half a demo.
 				if err := os.Remove(db); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -111,6 +112,7 @@ func localFlags(flags []cli.Flag) []cli.Flag {
 // seed made (keys and the root user's password), and the address of the
 // demo server started last, for `deputy demo info`.
 const (
+	demoDBFile          = "demo.db"
 	demoCredentialsFile = "demo.json"
 	demoURLFile         = "server.url"
 )
@@ -141,7 +143,7 @@ func demoInfoCommand() *cli.Command {
 			url := strings.TrimSpace(string(b))
 			w := cmd.Root().Writer
 			printDemo(w, url, dir, creds)
-			if demoRunning(ctx, url, creds.UIKey) {
+			if demoRunning(ctx, filepath.Join(dir, demoDBFile)) {
 				_, err = fmt.Fprintln(w, "The demo is running.")
 			} else {
 				_, err = fmt.Fprintln(w, "The demo is not running: `deputy demo` starts it again, on a new port.")
@@ -151,19 +153,16 @@ func demoInfoCommand() *cli.Command {
 	}
 }
 
-// demoRunning reports whether the server at url answers as the demo: it
-// takes the demo's public ui key and judges a password (whatever its
-// verdict). The secret api key is not sent: once the demo has stopped,
-// anyone may listen on its port.
-func demoRunning(ctx context.Context, url, uiKey string) bool {
-	c, err := client.New(url, uiKey, client.WithUserAgent("deputy-demo/1"))
-	if err != nil {
-		return false
-	}
+// demoRunning reports whether the demo whose database is db runs: its
+// control socket, in the demo's private data directory, answers. Nothing is
+// sent to the address it served on: once it has stopped, anyone may listen
+// there, and any key (the ui key too, with the root user's published
+// password) would sign them in.
+func demoRunning(ctx context.Context, db string) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	err = c.ValidatePassword(ctx, demoPassword)
-	return err == nil || errors.Is(err, client.ErrInvalid)
+	_, err := control.Dial(ctx, db)
+	return err == nil
 }
 
 // runDemoUI serves in the background and opens the admin UI signed in as the
