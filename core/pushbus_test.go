@@ -47,7 +47,7 @@ func TestPushBus(t *testing.T) {
 	defer cancel()
 	go svc.RunPushBus(ctx)
 
-	sub, err := svc.SubscribePush(c.User.ID)
+	sub, err := svc.SubscribePush(c.User.ID, "")
 	require.NoError(t, err)
 	defer sub.Close()
 	_, err = svc.StepUpPush(e.ctx, e.caller(prog, e.login(prog, "ada@acme.test")), "Create user bea@acme.test", "")

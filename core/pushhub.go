@@ -166,31 +166,49 @@ type PushSubscription struct {
 	C <-chan struct{}
 	// Done is closed when the service stops serving push streams (shutdown).
 	Done <-chan struct{}
+	// Replaced is closed when a newer stream of the same device took this
+	// one's place (SubscribePush).
+	Replaced <-chan struct{}
 
-	c    chan struct{}
-	hub  *pushHub
-	user string
+	c, replaced  chan struct{}
+	hub          *pushHub
+	user, device string
 }
 
 // MaxPushSubscriptions bounds the push streams and waiting long polls one
-// user holds open in this process: each holds a goroutine and re-reads the
-// store every PushPoll, so one user's token must not open thousands. A
-// companion holds one, a requesting client one or two.
+// user holds open in this process, but for the linked device's stream: each
+// holds a goroutine and re-reads the store every PushPoll, so one user's
+// token must not open thousands. A requesting client holds one or two.
 const MaxPushSubscriptions = 8
 
 // SubscribePush subscribes a stream or long poll to the changes of a user's
-// push challenges and devices; one more than MaxPushSubscriptions of the
-// user's at once is ErrRateLimited, until one is closed.
-func (s *Service) SubscribePush(userID string) (*PushSubscription, error) {
+// push challenges and devices. device is "" but for the stream of the linked
+// device, once the caller has checked that the stream speaks for it: such a
+// stream replaces any older one of the device (whose Replaced closes), as a
+// phone whose network dropped opens a new stream long before the server
+// learns that the old connection is dead, and it does not count towards
+// MaxPushSubscriptions. Any other subscription beyond MaxPushSubscriptions
+// of the user's at once is ErrRateLimited, until one is closed.
+func (s *Service) SubscribePush(userID, device string) (*PushSubscription, error) {
 	h := s.hub
-	c := make(chan struct{}, 1)
-	sub := &PushSubscription{C: c, Done: h.done, c: c, hub: h, user: userID}
+	c, replaced := make(chan struct{}, 1), make(chan struct{})
+	sub := &PushSubscription{C: c, Done: h.done, Replaced: replaced, c: c, replaced: replaced, hub: h, user: userID, device: device}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return sub, nil
 	}
-	if len(h.subs[userID]) >= MaxPushSubscriptions {
+	others := 0
+	for old := range h.subs[userID] {
+		switch {
+		case device != "" && old.device == device:
+			close(old.replaced)
+			delete(h.subs[userID], old)
+		case old.device == "":
+			others++
+		}
+	}
+	if device == "" && others >= MaxPushSubscriptions {
 		return nil, &Error{Class: ErrRateLimited, Limit: MaxPushSubscriptions, RetryAfter: s.cfg.PushPoll,
 			Message: "too many push streams and long polls open for this user"}
 	}

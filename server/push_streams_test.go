@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,13 +21,15 @@ import (
 // TestPushStreamsPerUserAreBounded: a user holds at most
 // core.MaxPushSubscriptions push streams and waiting long polls open at once
 // (each costs the server a goroutine and a store read every PushPoll); one
-// more is 429 until one ends. Another user's streams are not affected, and
-// a long poll that does not wait needs no slot.
+// more is 429 until one ends. Another user's streams are not affected, a
+// long poll that does not wait needs no slot, and the linked device's
+// stream takes none: it replaces the device's older stream instead.
 func TestPushStreamsPerUserAreBounded(t *testing.T) {
 	e := newBioEnv(t)
 	ctx := context.Background()
 	phone := e.enrolledRoot("ada@acme.test", "phone-1")
 	other := e.enrolledRoot("bob@acme.test", "phone-2")
+	requester := phone.s.WithDeviceSecret("")
 	open := func(s *client.Session, device string) error { // a stream that opens is closed at the end
 		ps, err := e.raw.Session(s.Token()).WithDeviceSecret(s.DeviceSecret()).PushEvents(ctx, device)
 		if err == nil {
@@ -36,19 +39,46 @@ func TestPushStreamsPerUserAreBounded(t *testing.T) {
 	}
 	streams := make([]*client.PushStream, 0, core.MaxPushSubscriptions)
 	for range core.MaxPushSubscriptions {
-		streams = append(streams, e.stream(phone.s, "phone-1"))
+		streams = append(streams, e.stream(requester, ""))
 	}
-	requireAPIError(t, open(phone.s, "phone-1"), http.StatusTooManyRequests, core.CodeTooManyRequests)
-	requireAPIError(t, open(phone.s.WithDeviceSecret(""), ""), http.StatusTooManyRequests, core.CodeTooManyRequests, "a requester's stream counts too")
+	requireAPIError(t, open(requester, ""), http.StatusTooManyRequests, core.CodeTooManyRequests)
 	_, err := phone.s.PendingPush(ctx, "phone-1", 5*time.Second)
 	requireAPIError(t, err, http.StatusTooManyRequests, core.CodeTooManyRequests, "a waiting long poll counts too")
 	_, err = phone.s.PendingPush(ctx, "phone-1", 0)
 	require.NoError(t, err, "a long poll that does not wait")
 	require.NoError(t, open(other.s, "phone-2"), "another user's stream")
+	require.NoError(t, open(phone.s, "phone-1"), "the linked device's stream takes no slot")
 
 	require.NoError(t, streams[0].Close())
-	require.Eventually(t, func() bool { return open(phone.s, "phone-1") == nil }, 5*time.Second, 20*time.Millisecond,
+	require.Eventually(t, func() bool { return open(requester, "") == nil }, 5*time.Second, 20*time.Millisecond,
 		"a slot is free again once a stream ends")
+}
+
+// TestNewDeviceStreamReplacesTheOld: a phone whose network dropped opens a
+// new stream long before the server learns that the old connection is dead
+// (TCP gives up after minutes); the new stream ends the old one, so that
+// however often the phone reconnects it holds one, and another session of
+// the user without the device secret cannot end it.
+func TestNewDeviceStreamReplacesTheOld(t *testing.T) {
+	e := newBioEnv(t, withPushIntervals(20*time.Millisecond, time.Second))
+	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+	old := e.stream(phone.s, "phone-1")
+	password := e.login("ada@acme.test") // a session of the user's that is not the phone's
+	_, err := e.raw.Session(password.Token()).PushEvents(t.Context(), "phone-1")
+	requireAPIError(t, err, http.StatusForbidden, core.CodeDeviceSecretRequired, "a stream that cannot speak for the device")
+	for ev, err := old.Next(); ev.Type != client.EventHeartbeat; ev, err = old.Next() {
+		require.NoError(t, err, "the old stream still runs")
+	}
+	for range 2 * core.MaxPushSubscriptions {
+		e.stream(phone.s, "phone-1")
+	}
+	for {
+		_, err := old.Next()
+		if err != nil {
+			require.ErrorIs(t, err, io.EOF, "the old stream ended")
+			break
+		}
+	}
 }
 
 // TestStalledPushStreamEnds: a client that opens a push stream and stops

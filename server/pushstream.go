@@ -158,12 +158,6 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 		return
 	}
 	c := r.caller
-	sub, err := s.svc.SubscribePush(c.User.ID)
-	if err != nil {
-		s.writeError(w, r.Request, err)
-		return
-	}
-	defer sub.Close()
 	st := &streamState{device: device, session: c.Session.TokenHash, watch: map[string]bool{}}
 	first, err := st.look(ctx, s.svc, c)
 	if err != nil {
@@ -178,6 +172,15 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 		s.writeError(w, r.Request, core.ErrDeviceSecretRequired)
 		return
 	}
+	// Subscribed once the stream is known to speak for the device, which
+	// then replaces the device's older stream; what changed since the first
+	// look is looked at once the stream is open (lookNow).
+	sub, err := s.svc.SubscribePush(c.User.ID, device)
+	if err != nil {
+		s.writeError(w, r.Request, err)
+		return
+	}
+	defer sub.Close()
 	if device != "" {
 		defer s.svc.DeviceConnected(c.User.ID)()
 	}
@@ -205,11 +208,15 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 	defer heartbeat.Stop()
 	poll := time.NewTicker(s.svc.PushPoll())
 	defer poll.Stop()
+	lookNow := make(chan struct{}, 1)
+	lookNow <- struct{}{}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-sub.Done:
+			return
+		case <-sub.Replaced: // the device opened a newer stream
 			return
 		case <-heartbeat.C:
 			// The key too: a stream outlives any other request, and one
@@ -221,6 +228,7 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 				return
 			}
 			continue
+		case <-lookNow:
 		case <-sub.C:
 		case <-poll.C:
 		}
@@ -329,7 +337,7 @@ func (s *Server) longPoll(r *request, wait int, look func(context.Context) (bool
 		_, err := look(ctx)
 		return err
 	}
-	sub, err := s.svc.SubscribePush(r.caller.User.ID)
+	sub, err := s.svc.SubscribePush(r.caller.User.ID, "")
 	if err != nil {
 		return err
 	}
