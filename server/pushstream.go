@@ -58,9 +58,11 @@ func (e *sseWriter) event(name string, data any) error {
 	return e.write("event: %s\ndata: %s\n\n", name, b)
 }
 
-// write writes and flushes a part of the stream, within e.limit.
+// write writes and flushes a part of the stream, within e.limit when the
+// writer reaches its connection (a wrapper that cannot leaves it unbounded,
+// as before such limits).
 func (e *sseWriter) write(format string, args ...any) error {
-	if err := e.rc.SetWriteDeadline(time.Now().Add(e.limit)); err != nil {
+	if err := e.rc.SetWriteDeadline(time.Now().Add(e.limit)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}
 	if _, err := fmt.Fprintf(e.w, format, args...); err != nil {
