@@ -118,6 +118,18 @@ func run[T any](t *testing.T, ctx context.Context, what string, a chromedp.Actio
 	return v
 }
 
+// openCapture opens the embedder's page in a new tab of the browser ctx,
+// waits for its capture field's first state, and returns the tab and the
+// capture iframe (deputy is Deputy's base URL).
+func openCapture(t *testing.T, ctx context.Context, embedder, deputy string) (tab, frame context.Context) {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(ctx)
+	t.Cleanup(cancel)
+	require.NoError(t, chromedp.Do(tab, chromedp.Navigate(embedder+"/")))
+	run(t, tab, "the field reports its first state", chromedp.Poll[bool](`window.frameLoaded && window.states.length > 0`))
+	return tab, captureFrame(t, tab, deputy)
+}
+
 // captureFrame attaches to the out-of-process iframe of the capture page.
 func captureFrame(t *testing.T, ctx context.Context, deputy string) context.Context {
 	t.Helper()
@@ -221,11 +233,7 @@ func TestCaptureComponent(t *testing.T) {
 	newUser(t, d, "ada@acme.test")
 
 	t.Run("allowed origin gets the token, never the password", func(t *testing.T) {
-		tab, cancel := chromedp.NewContext(ctx)
-		defer cancel()
-		require.NoError(t, chromedp.Do(tab, chromedp.Navigate(embedder+"/")))
-		run(t, tab, "the field reports its first state", chromedp.Poll[bool](`window.frameLoaded && window.states.length > 0`))
-		frame := captureFrame(t, tab, d.URL)
+		tab, frame := openCapture(t, ctx, embedder, d.URL)
 
 		rules := run(t, frame, "policy", chromedp.Text(chromedp.CSS("#rules")))
 		assert.Contains(t, rules, "8 to 30 characters", "the programme's (Weavr) policy is shown")
@@ -294,11 +302,7 @@ func TestCaptureComponent(t *testing.T) {
 	// (password.Normalise): seven characters, one of them an e and a
 	// combining accent, are short, though eight code points were typed.
 	t.Run("the length is judged in NFKC", func(t *testing.T) {
-		tab, cancel := chromedp.NewContext(ctx)
-		defer cancel()
-		require.NoError(t, chromedp.Do(tab, chromedp.Navigate(embedder+"/")))
-		run(t, tab, "the field reports its first state", chromedp.Poll[bool](`window.frameLoaded && window.states.length > 0`))
-		frame := captureFrame(t, tab, d.URL)
+		tab, frame := openCapture(t, ctx, embedder, d.URL)
 		for value, long := range map[string]bool{"Ab1!e\u0301xy": false, "Ab1!e\u0301xyz": true} {
 			require.NoError(t, chromedp.Do(frame, chromedp.Evaluate[chromedp.Void](`(function () {
 				var i = document.querySelector("#password"); i.value = "`+value+`"; i.dispatchEvent(new Event("input")); })()`)))
@@ -316,11 +320,7 @@ func TestCaptureComponent(t *testing.T) {
 			page := serveEmbedder(t, d.URL, nist.UIKey)
 			_, err = d.Service.UpdateProgrammeSettings(context.Background(), nist.Programme.ID, nil, core.ProgrammeSettings{PasswordProfile: "nist", AllowedOrigins: []string{page}, RequireTokenisedPasswords: strict})
 			require.NoError(t, err)
-			tab, cancel := chromedp.NewContext(ctx)
-			defer cancel()
-			require.NoError(t, chromedp.Do(tab, chromedp.Navigate(page+"/")))
-			run(t, tab, "the field reports its first state", chromedp.Poll[bool](`window.frameLoaded && window.states.length > 0`))
-			frame := captureFrame(t, tab, d.URL)
+			tab, frame := openCapture(t, ctx, page, d.URL)
 			assert.Contains(t, run(t, frame, "policy", chromedp.Text(chromedp.CSS("#rules"))), "not a commonly used password")
 
 			require.NoError(t, chromedp.Do(frame, chromedp.SendKeys(chromedp.CSS("#password"), "qwertyuiop")))
