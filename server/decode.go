@@ -639,6 +639,12 @@ func (f *fields) size(field, v string, min, max int) {
 	}
 }
 
+// tag checks a present tag (Weavr's Tag schema): its length and pattern.
+func (f *fields) tag(field, v string) {
+	f.size(field, v, 1, fieldrules.MaxNameLength)
+	f.pattern(field, v, reTag)
+}
+
 // pattern checks a present string against re.
 func (f *fields) pattern(field, v string, re *regexp.Regexp) {
 	if v != "" && !re.MatchString(v) {

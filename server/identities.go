@@ -121,8 +121,7 @@ func (f *fields) common(c *identityCommon, required ...string) {
 	if present("profileId", c.ProfileID) {
 		f.pattern("profileId", c.ProfileID, reDigits)
 	}
-	f.size("tag", c.Tag, 1, fieldrules.MaxNameLength)
-	f.pattern("tag", c.Tag, reTag)
+	f.tag("tag", c.Tag)
 	if present("ipAddress", c.IPAddress) {
 		f.ipAddress("ipAddress", c.IPAddress)
 	}

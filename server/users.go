@@ -84,8 +84,7 @@ func (f *fields) roles(field string, rs []string) []core.Role {
 
 // userFields checks the optional personal fields shared by create and update.
 func (f *fields) userFields(tag, locale, brand, country string, m *mobileJSON, d *dateJSON) {
-	f.size("tag", tag, 1, fieldrules.MaxNameLength)
-	f.pattern("tag", tag, reTag)
+	f.tag("tag", tag)
 	f.pattern("locale", locale, reLocale)
 	f.size("brand", brand, 1, 25)
 	f.pattern("brand", brand, reBrand)
@@ -173,8 +172,7 @@ func (s *Server) usersGet(r *request) (reply, error) {
 	if filter.Email != "" {
 		f.email("email", filter.Email)
 	}
-	f.size("tag", filter.Tag, 1, fieldrules.MaxNameLength)
-	f.pattern("tag", filter.Tag, reTag) // no user's tag is anything else
+	f.tag("tag", filter.Tag) // no user's tag is anything else
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
