@@ -189,8 +189,7 @@ func (s *Service) BeginBiometricEnrolment(ctx context.Context, c *Caller, device
 		if err != nil {
 			return err
 		}
-		if err := s.unprovenNumberStepUp(tx, c, factors, Operation{Action: "factor.biometric.enrol", Target: u.ID,
-			Fields: []string{"mobile", mobileField(*u.Mobile)}, Summary: "Link a new companion device, with codes by SMS on " + u.Mobile.E164()}); err != nil {
+		if err := s.unprovenNumberStepUp(tx, c, u, factors, "factor.biometric.enrol", "Link a new companion device, with codes by SMS on "); err != nil {
 			return err
 		}
 		return tx.PutWebAuthnRegistration(&WebAuthnRegistration{
@@ -210,17 +209,19 @@ func (s *Service) BeginBiometricEnrolment(ctx context.Context, c *Caller, device
 	return options, nil
 }
 
-// unprovenNumberStepUp asks a stepped-up session for op, an enrolment that
-// a code to the user's mobile completes, while that code would prove only the
-// number: SMS is not ACTIVE on it and another factor (a linked phone) is, so
-// the password and the number must not replace that factor or switch SMS on.
-func (s *Service) unprovenNumberStepUp(tx Tx, c *Caller, factors []*Factor, op Operation) error {
+// unprovenNumberStepUp asks a stepped-up session for action, an enrolment
+// of u's that a code to u's mobile completes (summary, which the number
+// ends), while that code would prove only the number: SMS is not ACTIVE on
+// it and another of u's factors (a linked phone) is, so the password and the
+// number must not replace that factor or switch SMS on.
+func (s *Service) unprovenNumberStepUp(tx Tx, c *Caller, u *User, factors []*Factor, action, summary string) error {
 	if sms := factorOn(factors, ChannelSMS); sms != nil && sms.Status == FactorActive {
 		return nil
 	}
 	for _, f := range factors {
 		if f.Channel != ChannelSMS && f.Status == FactorActive {
-			return s.stepUp(tx, c, op)
+			return s.stepUp(tx, c, Operation{Action: action, Target: u.ID, Fields: []string{"mobile", mobileField(*u.Mobile)},
+				Summary: summary + u.Mobile.E164()})
 		}
 	}
 	return nil

@@ -71,8 +71,7 @@ func (s *Service) EnrolSMS(ctx context.Context, c *Caller) error {
 		if sms != nil && sms.Status == FactorActive {
 			return Conflict(CodeChannelAlreadyActive)
 		}
-		if err := s.unprovenNumberStepUp(tx, c, factors, Operation{Action: "factor.sms.enrol", Target: u.ID,
-			Fields: []string{"mobile", mobileField(*u.Mobile)}, Summary: "Receive codes by SMS on " + u.Mobile.E164()}); err != nil {
+		if err := s.unprovenNumberStepUp(tx, c, u, factors, "factor.sms.enrol", "Receive codes by SMS on "); err != nil {
 			return err
 		}
 		if sms != nil && sms.Status == FactorPending && sms.Mobile != nil && *sms.Mobile == *u.Mobile {
