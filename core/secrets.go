@@ -55,6 +55,7 @@ const (
 	purposePasswordToken = "password-token"
 	purposeDeviceSecret  = "device-secret"
 	purposePasswordSalt  = "password-salt" // not a secret's hash: a salt's seed (passwordSalt)
+	purposeEventID       = "event-id"      // not a secret's hash: the key of security events' ids (eventSealer)
 )
 
 // randomToken returns prefix + 32 random bytes, base64url: 256 bits of entropy.

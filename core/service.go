@@ -223,11 +223,13 @@ type Service struct {
 	clock  Clock
 	hasher passwordHasher
 	keys   keyring
-	mail   *mailTemplates
-	log    *slog.Logger
-	obs    Observer
-	rp     *webauthn.WebAuthn
-	hub    *pushHub
+	// eventIDs makes and opens the ids of security events.
+	eventIDs eventSealer
+	mail     *mailTemplates
+	log      *slog.Logger
+	obs      Observer
+	rp       *webauthn.WebAuthn
+	hub      *pushHub
 	// bulkWake wakes RunBulks when this process executes or resumes a bulk.
 	bulkWake chan struct{}
 	// auditHeads are the last checkpoint this process signed of each
@@ -268,6 +270,7 @@ func New(ctx context.Context, cfg Config, store Store, send Integrations, clock 
 		return nil, err
 	}
 	space := &spaceWatch{Store: store, clock: clock}
+	keys := newKeyring(key)
 	return &Service{
 		cfg:        cfg,
 		store:      space,
@@ -275,7 +278,8 @@ func New(ctx context.Context, cfg Config, store Store, send Integrations, clock 
 		send:       send,
 		clock:      clock,
 		hasher:     password.NewHasher(cfg.PasswordParams, cfg.MaxConcurrentHashes, password.WithObserver(cfg.Observer)),
-		keys:       newKeyring(key),
+		keys:       keys,
+		eventIDs:   newEventSealer(keys),
 		mail:       mail,
 		log:        cfg.Logger,
 		obs:        cfg.Observer,

@@ -1,14 +1,10 @@
 package server
 
-import (
-	"strconv"
-
-	"github.com/deputyhq/deputy/core"
-)
+import "github.com/deputyhq/deputy/core"
 
 // securityEventJSON is one audit event about a user (Deputy extension).
 type securityEventJSON struct {
-	Seq        string            `json:"seq"`
+	ID         string            `json:"id"` // opaque: a page's before
 	Timestamp  int64             `json:"timestamp"` // epoch milliseconds, as Weavr's timestamps
 	Action     string            `json:"action"`
 	Actor      string            `json:"actor"` // a user id, "api" or "system"
@@ -18,7 +14,8 @@ type securityEventJSON struct {
 
 type securityEventsResponse struct {
 	Events []securityEventJSON `json:"events"`
-	// Next is the before value of the next (older) page; absent on the last page.
+	// Next is the before of the next (older) page: its last event's id;
+	// absent on the last page.
 	Next string `json:"next,omitempty"`
 }
 
@@ -32,21 +29,20 @@ func (s *Server) userSecurityEvents(r *request) (reply, error) {
 	var f fields
 	q := r.URL.Query()
 	limit := queryInt(&f, q, "limit", 20, 1, core.MaxSecurityEventsPage)
-	before := queryInt(&f, q, "before", 0, 1, 1<<62)
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
-	es, err := s.svc.SecurityEvents(r.Context(), r.caller, id, uint64(before), limit)
+	es, err := s.svc.SecurityEvents(r.Context(), r.caller, id, q.Get("before"), limit)
 	if err != nil {
 		return reply{}, err
 	}
 	out := securityEventsResponse{Events: make([]securityEventJSON, len(es))}
 	for i, e := range es {
-		out.Events[i] = securityEventJSON{Seq: strconv.FormatUint(e.Seq, 10), Timestamp: e.At.UnixMilli(),
+		out.Events[i] = securityEventJSON{ID: e.ID, Timestamp: e.At.UnixMilli(),
 			Action: e.Action, Actor: e.Actor, RequestRef: e.RequestRef, Details: e.Details}
 	}
 	if len(es) == limit {
-		out.Next = out.Events[len(es)-1].Seq
+		out.Next = out.Events[len(es)-1].ID
 	}
 	return ok(out)
 }

@@ -3,6 +3,8 @@ package server_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 
@@ -14,7 +16,7 @@ import (
 
 type securityEvents struct {
 	Events []struct {
-		Seq, Action, Actor, RequestRef string
+		ID, Action, Actor, RequestRef string
 		Timestamp                      int64
 		Details                        map[string]string
 	}
@@ -77,9 +79,43 @@ func TestSecurityEventsTellWhoDidWhat(t *testing.T) {
 	}
 	assert.Equal(t, actions, paged)
 
-	for _, q := range []string{"?limit=0", "?limit=101", "?before=0", "?before=x", "?limit=-1"} {
+	for _, q := range []string{"?limit=0", "?limit=101", "?limit=-1"} {
 		r, _ := e.securityEvents(bob.token, bob.id, q)
 		assert.Equal(t, http.StatusBadRequest, r.status, "%s: %s", q, r.body)
+	}
+}
+
+// TestSecurityEventIDsAreOpaque: an event's id is not its place in the
+// programme's log, which would tell a user how busy everyone else was
+// between two of their own events; it is stable, and a before that no page
+// gave is a 400 naming it.
+func TestSecurityEventIDsAreOpaque(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	_, first := e.securityEvents(root.token, root.id, "")
+	e.adminRoot("busy@other.test") // another identity's events in between
+	e.loginToken("root@acme.test")
+	r, page := e.securityEvents(root.token, root.id, "?limit=3")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Len(t, page.Events, 3)
+	ids := map[string]bool{}
+	for _, ev := range page.Events {
+		assert.Regexp(t, `^[A-Za-z0-9_-]{22}$`, ev.ID)
+		ids[ev.ID] = true
+	}
+	assert.Len(t, ids, 3, "one id per event")
+	assert.Equal(t, first.Events[0].ID, page.Events[1].ID, "an event keeps its id")
+	assert.Equal(t, page.Events[2].ID, page.Next)
+
+	_, older := e.securityEvents(root.token, root.id, "?before="+page.Events[0].ID)
+	assert.Equal(t, page.Events[1:], older.Events[:2], "before an event: the ones older than it")
+
+	tampered := []byte(page.Next)
+	tampered[3] ^= 1
+	for _, before := range []string{"0", "5", "x", string(tampered), page.Next + "A", strings.Repeat("A", 22)} {
+		r, _ := e.securityEvents(root.token, root.id, "?before="+url.QueryEscape(before))
+		assert.Equal(t, http.StatusBadRequest, r.status, "before=%s: %s", before, r.body)
+		assert.Contains(t, string(r.body), "before", "the 400 names the parameter")
 	}
 }
 

@@ -47,7 +47,7 @@ func TestServerTextIsEscaped(t *testing.T) {
 	d.keys("s")
 	at := time.Date(2026, 3, 14, 9, 29, 0, 0, time.UTC).UnixMilli()
 	d.answer("read the security events of eve@acme.test", eventsMsg{page: &client.SecurityEventPage{Events: []client.SecurityEvent{
-		{Seq: "9", Timestamp: at, Action: hostile, Actor: hostile, RequestRef: hostile, Details: map[string]string{hostile: hostile}},
+		{ID: "Wv3Xq1cHk9aZ0bLmN2oPqA", Timestamp: at, Action: hostile, Actor: hostile, RequestRef: hostile, Details: map[string]string{hostile: hostile}},
 	}}})
 	requireNoRawControl(t, d, "security events")
 
