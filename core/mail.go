@@ -38,14 +38,30 @@ func loadMailTemplates() (*mailTemplates, error) {
 // that stores it and then call deliverTemplate (or sendLater), so that a
 // refused email leaves no code behind.
 func (s *Service) spendEmail(tx Tx, programmeID, to string, also ...budget) error {
-	return s.spend(tx, append([]budget{newBudget("email", programmeID, "to:"+NormaliseEmail(to), s.cfg.RateLimits.EmailPerAddress)}, also...)...)
+	return s.spend(tx, append([]budget{newBudget("email", programmeID, mailboxKey(to), s.cfg.RateLimits.EmailPerAddress)}, also...)...)
+}
+
+// mailboxKey is what per-address email budgets count an address under: its
+// mailbox, the canonical email without a "+tag" in its local part. Most
+// providers deliver ada+1@example.com and ada+2@example.com to the one
+// inbox of ada@example.com, so counting each form apart would let whoever
+// creates users (or identities) with such addresses flood that inbox with
+// invites, codes or notices, each address within its own budget. Users with
+// those addresses stay distinct accounts: only the budget is shared.
+func mailboxKey(to string) string {
+	email := NormaliseEmail(to)
+	at := strings.LastIndexByte(email, '@')
+	if plus := strings.IndexByte(email, '+'); plus > 0 && plus < at {
+		email = email[:plus] + email[at:]
+	}
+	return "to:" + email
 }
 
 // emailCodesBudget is the budget of one-time codes emailed to an address
 // (RateLimits.EmailCodesPerAddress), which a code also spends beside the
 // address's email budget.
 func (s *Service) emailCodesBudget(programmeID, to string) budget {
-	return newBudget("email-codes", programmeID, "to:"+NormaliseEmail(to), s.cfg.RateLimits.EmailCodesPerAddress)
+	return newBudget("email-codes", programmeID, mailboxKey(to), s.cfg.RateLimits.EmailCodesPerAddress)
 }
 
 // deliverTemplate renders the named email for prog and sends it to one
@@ -113,7 +129,7 @@ func (s *Service) noticeLater(ctx context.Context, prog *Programme, which notice
 // spendNotice spends one notice to address to from programme's budget
 // which, in tx.
 func (s *Service) spendNotice(tx Tx, which noticeBudget, programmeID, to string) error {
-	return s.spend(tx, newBudget(string(which), programmeID, "to:"+NormaliseEmail(to), s.cfg.RateLimits.NoticesPerAddress))
+	return s.spend(tx, newBudget(string(which), programmeID, mailboxKey(to), s.cfg.RateLimits.NoticesPerAddress))
 }
 
 // spendLater spends a notice of the address's budget in the background and

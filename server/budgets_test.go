@@ -133,6 +133,26 @@ func TestInviteSendOverEmailBudget(t *testing.T) {
 	wantNoContent(t, e.validateInvite(bea, sandboxCode))
 }
 
+// Addresses that differ only in a "+tag" reach one inbox, so they share its
+// budget: an admin who creates users bea+1@, bea+2@ ... and invites each must
+// not send that inbox more than the address's budget. The users stay apart.
+func TestEmailBudgetIsPerMailboxWhateverThePlusTag(t *testing.T) {
+	e := newEnv(t, withRateLimits(core.RateLimits{EmailPerAddress: core.RateLimit{Requests: 3, Window: time.Hour}}))
+	e.alignClock(time.Hour)
+	root := e.adminRoot("root@acme.test")
+	var ids []string
+	for _, addr := range []string{"bea+1@acme.test", "bea+2@acme.test", "bea@acme.test", "Bea+Three@acme.test"} {
+		ids = append(ids, e.createUser(root.token, userBody(addr)))
+	}
+	for _, id := range ids[:3] {
+		e.invite(root.token, id)
+	}
+	wantRateLimitedWithin(t, e.auth(root.token, "POST", userPath(ids[3], "invite"), nil), "3, 3;w=3600", time.Hour, "a fourth tag of the same inbox")
+	assert.Empty(t, e.invitesTo("bea+three@acme.test"), "nothing sent over the inbox's budget")
+	other := e.createUser(root.token, userBody("bea.other+1@acme.test"))
+	e.invite(root.token, other) // another inbox, a budget of its own
+}
+
 // Behind a trusted proxy, IPv6 clients are counted by their /64.
 func TestLoginRateLimitCountsIPv6By64(t *testing.T) {
 	e, _ := newEnvWithKeys(t, loopbackProxy, withRateLimits(core.RateLimits{LoginPerIP: core.RateLimit{Requests: 2, Window: time.Minute}}))
