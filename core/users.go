@@ -421,6 +421,14 @@ func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPa
 		if err := kycDetailsFixed(tx, u, p, emailChanged || mobileChanged); err != nil {
 			return err
 		}
+		// Every refusal that rolls back comes before the email's budget and
+		// emailFree: after them, a refusal would roll the spend back and
+		// tell, for free, that the email was not refused as taken.
+		if mobileChanged {
+			if err := mobileChangeAllowed(u); err != nil {
+				return err
+			}
+		}
 		if emailChanged {
 			if err := s.spend(tx, newBudget("email-change", c.Programme.ID, "identity:"+c.User.IdentityID, s.cfg.RateLimits.EmailChangesPerIdentity)); err != nil {
 				return err
@@ -611,10 +619,10 @@ func emailBarred(tx ReadTx, u *User, email, code string, bars func(other *User) 
 // changeMobile sets a new mobile number, counting the change and unlinking the
 // SMS factor bound to the old number. A first number is not a change.
 func (s *Service) changeMobile(tx Tx, u *User, m Mobile, now time.Time) error {
+	if err := mobileChangeAllowed(u); err != nil {
+		return err
+	}
 	if u.Mobile != nil {
-		if u.MobileChanges >= maxMobileChanges {
-			return Conflict(CodeMobileChangeLimit)
-		}
 		u.MobileChanges++
 	}
 	u.Mobile = &m
@@ -626,6 +634,15 @@ func (s *Service) changeMobile(tx Tx, u *User, m Mobile, now time.Time) error {
 		return err
 	}
 	return retireFactor(tx, f, now)
+}
+
+// mobileChangeAllowed refuses a new mobile for u once u changed theirs
+// maxMobileChanges times (a first mobile is no change).
+func mobileChangeAllowed(u *User) error {
+	if u.Mobile != nil && u.MobileChanges >= maxMobileChanges {
+		return Conflict(CodeMobileChangeLimit)
+	}
+	return nil
 }
 
 // SetUserActive activates or deactivates an authorised user (Weavr userActivate,

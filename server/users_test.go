@@ -602,6 +602,38 @@ func TestUserPatchMobile(t *testing.T) {
 	wantConflict(t, e.auth(root.token, "PATCH", userPath(cy), mobile("7700900014")), "MOBILE_NO_CHANGE_LIMIT_EXCEEDED")
 }
 
+// An email change spends the identity's budget even when refused as another
+// user's address (EMAIL_NOT_UNIQUE), since that refusal tells that the address
+// has an account. A change that pairs the email with a mobile over its change
+// limit must not answer for free whether the address is taken: the mobile's
+// refusal comes first, whatever the email, so a user whose mobile is at its
+// limit cannot test address after address without spending the budget.
+func TestEmailChangeBudgetIsNotDodgedByAMobileOverItsLimit(t *testing.T) {
+	e := newEnv(t, withRateLimits(core.RateLimits{EmailChangesPerIdentity: core.RateLimit{Requests: 2, Window: time.Hour}}))
+	e.alignClock(time.Hour)
+	root := e.adminRoot("root@acme.test")
+	e.adminRoot("victim@beta.test") // another identity's user: the address has an account
+	bea := e.newMember(root.token, "bea@acme.test", core.RoleCardAssignee)
+	mobile := func(n string) map[string]any { return map[string]any{"countryCode": "+44", "number": n} }
+	for _, n := range []string{"7700900001", "7700900002", "7700900003"} {
+		r := e.auth(root.token, "PATCH", userPath(bea.id), map[string]any{"mobile": mobile(n)})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	}
+	token := e.loginToken("bea@acme.test")
+	e.stepUp(token) // her new number, enrolled again: a stepped-up session
+	probe := func(email string) resp {
+		return e.auth(token, "PATCH", userPath(bea.id), map[string]any{"email": email, "mobile": mobile("7700900004")})
+	}
+	for i := range 5 {
+		wantConflict(t, probe(fmt.Sprintf("nobody%d@beta.test", i)), "MOBILE_NO_CHANGE_LIMIT_EXCEEDED", "a free address, probe %d", i+1)
+	}
+	wantConflict(t, probe("victim@beta.test"), "MOBILE_NO_CHANGE_LIMIT_EXCEEDED", "a taken address answers the same")
+	wantConflict(t, e.auth(token, "PATCH", userPath(bea.id), map[string]any{"email": "victim@beta.test"}), "EMAIL_NOT_UNIQUE",
+		"an email change alone is refused, and counted")
+	require.Equal(t, http.StatusOK, e.auth(token, "PATCH", userPath(bea.id), map[string]any{"email": "bea2@acme.test"}).status, "the budget's second")
+	wantRateLimitedWithin(t, e.auth(token, "PATCH", userPath(bea.id), map[string]any{"email": "victim@beta.test"}), "2, 2;w=3600", time.Hour, "over the budget")
+}
+
 func TestUserPatchEmail(t *testing.T) {
 	e := newEnv(t)
 	root := e.adminRoot("root@acme.test")
