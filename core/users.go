@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/deputyhq/deputy/fieldrules"
 )
 
 // Machine codes of the user operations (Weavr userCreate, userUpdate ...).
@@ -18,9 +20,12 @@ const (
 	CodeAdminRoleRemoval     = "ADMIN_ROLE_REMOVAL_NOT_ALLOWED"
 	CodeMobileChangeLimit    = "MOBILE_NO_CHANGE_LIMIT_EXCEEDED"
 	CodeRoleNotFound         = "ROLE_NOT_FOUND"
-	maxMobileChanges         = 3
-	maxListLimit             = 100
-	defaultListLimit         = 100
+	// CodeCountryOfResidenceInvalid refuses a countryOfResidence that names
+	// no country (fieldrules.ValidCountry).
+	CodeCountryOfResidenceInvalid = "COUNTRY_OF_RESIDENCE_INVALID"
+	maxMobileChanges              = 3
+	maxListLimit                  = 100
+	defaultListLimit              = 100
 )
 
 // NewUser is what it takes to create an authorised user.
@@ -54,6 +59,9 @@ func (s *Service) createUserWork(c *Caller, in NewUser) (*work, error) {
 	roles, err := validRoles(in.Roles)
 	if err != nil {
 		return nil, err
+	}
+	if country := in.CountryOfResidence; country != "" && !fieldrules.ValidCountry(country) {
+		return nil, Conflict(CodeCountryOfResidenceInvalid)
 	}
 	if err := requireRank(c, &User{Roles: roles}); err != nil {
 		return nil, err

@@ -23,6 +23,12 @@ func TestFormats(t *testing.T) {
 		{fieldrules.ValidMobileNumber, "79123456", true},
 		{fieldrules.ValidMobileNumber, "7912 3456", false},
 		{fieldrules.ValidMobileNumber, "1234567890123", false},
+		{fieldrules.ValidCountry, "GB", true},
+		{fieldrules.ValidCountry, "SS", true},
+		{fieldrules.ValidCountry, "gb", false},
+		{fieldrules.ValidCountry, "UK", false},
+		{fieldrules.ValidCountry, "XX", false},
+		{fieldrules.ValidCountry, "", false},
 	} {
 		assert.Equal(t, tt.want, tt.check(tt.in), "%q", tt.in)
 	}

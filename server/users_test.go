@@ -221,6 +221,23 @@ func TestUserCreateBadRequests(t *testing.T) {
 	assert.Equal(t, http.StatusOK, r.status, "letters, digits, _ and -: %s", r.body)
 }
 
+// Weavr's userCreate answers a countryOfResidence of the right form that
+// names no country (ISO 3166-1 alpha-2) with 409 COUNTRY_OF_RESIDENCE_INVALID,
+// one of its declared conflicts; the user is not created.
+func TestUserCreateCountryOfResidenceMustBeACountry(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	for i, country := range []string{"XX", "ZZ", "EU", "UK", "AA"} {
+		body := with(t, userBody(fmt.Sprintf("u%d@acme.test", i)), country, "countryOfResidence")
+		wantConflict(t, e.auth(root.token, "POST", usersPath, body), "COUNTRY_OF_RESIDENCE_INVALID", country)
+	}
+	assert.Equal(t, 0, e.listUsers(root.token, "").count, "no refused creation made a user")
+	for i, country := range []string{"GB", "MT", "US", "AX", "SS"} {
+		r := e.auth(root.token, "POST", usersPath, with(t, userBody(fmt.Sprintf("ok%d@acme.test", i)), country, "countryOfResidence"))
+		assert.Equal(t, http.StatusOK, r.status, "%s: %s", country, r.body)
+	}
+}
+
 func TestUserCreateEmailUniqueWithinTheIdentity(t *testing.T) {
 	e := newEnv(t)
 	acme := e.adminRoot("root@acme.test")

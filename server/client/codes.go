@@ -22,7 +22,10 @@ const (
 	CodeCodeExpired            = "VERIFICATION_CODE_EXPIRED"
 	CodeCodeInvalid            = "VERIFICATION_CODE_INVALID"
 	CodeConflict               = "CONFLICT"
-	CodeCredentialsInactive    = "CREDENTIALS_INACTIVE"
+	// CodeCountryOfResidenceInvalid refuses a countryOfResidence that names
+	// no country (fieldrules.ValidCountry).
+	CodeCountryOfResidenceInvalid = "COUNTRY_OF_RESIDENCE_INVALID"
+	CodeCredentialsInactive       = "CREDENTIALS_INACTIVE"
 	// CodeDeviceSecretRequired refuses a session that may not speak for the
 	// user's linked companion device, which stays linked: not the session
 	// that enrolled it, and without the secret its enrolment gave it
