@@ -172,7 +172,8 @@ func (s *Server) usersGet(r *request) (reply, error) {
 	if filter.Email != "" {
 		f.email("email", filter.Email)
 	}
-	f.tag("tag", filter.Tag) // no user's tag is anything else
+	// tag is any text (Weavr's query schema is a plain string): one that no
+	// user's tag can be (fields.tag) matches nobody, an empty page.
 	if err := f.err(); err != nil {
 		return reply{}, err
 	}
