@@ -475,6 +475,9 @@ func TestWeavrValidateResponse(t *testing.T) {
 		{"an errorCode Weavr does not list", "POST", "/multi/authentication_factors/otp/SMS", 409, `{"errorCode":"NOT_A_CODE"}`, "value is not one of the allowed values"},
 		{"rank, on the exceptions", "PATCH", "/multi/users/100000002", 403, `{"errorCode":"RANK_INSUFFICIENT"}`, ""},
 		{"the same code elsewhere", "POST", "/multi/users/100000002/invite/validate", 403, `{"errorCode":"RANK_INSUFFICIENT"}`, "INSUFFICIENT_PERMISSIONS"},
+		{"a ref still running, where Weavr declares idempotency-ref", "POST", "/multi/users/100000002/invite", 409, `{"errorCode":"IDEMPOTENCY_REF_IN_FLIGHT"}`, ""},
+		{"the same on a step-up", "POST", "/multi/stepup/challenges/otp/SMS/verify", 409, `{"errorCode":"IDEMPOTENCY_REF_IN_FLIGHT"}`, ""},
+		{"the same where Weavr declares none", "POST", "/multi/passwords/update", 409, `{"errorCode":"IDEMPOTENCY_REF_IN_FLIGHT"}`, "value is not one of the allowed values"},
 		{"a Deputy extension", "GET", "/multi/users/100000002/status", 200, `{"anything":true}`, ""},
 		{"outside /multi", "GET", "/users", 200, `{"anything":true}`, ""},
 	}
