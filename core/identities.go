@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/deputyhq/deputy/fieldrules"
 )
 
 // UserDetails are the personal fields of a user, as the API carries them.
@@ -150,11 +152,12 @@ func requireUserDetails(prefix string, d UserDetails) error {
 		return Invalid(prefix+"email", ReasonRequired)
 	}
 	return checkUserFields(prefix, UserPatch{Name: &d.Name, Surname: &d.Surname, Email: &d.Email,
-		Tag: &d.Tag, Locale: &d.Locale, Brand: &d.Brand, DateOfBirth: d.DateOfBirth})
+		Tag: &d.Tag, Locale: &d.Locale, Brand: &d.Brand, Mobile: d.Mobile, DateOfBirth: d.DateOfBirth})
 }
 
 // checkUserFields applies the input rules (input.go) to the fields p gives:
-// free text, the email and the date of birth; prefix names the JSON path.
+// free text, the email, the mobile (fieldrules.PossibleMobile) and the date
+// of birth; prefix names the JSON path.
 func checkUserFields(prefix string, p UserPatch) error {
 	for _, f := range []struct {
 		name string
@@ -170,6 +173,9 @@ func checkUserFields(prefix string, p UserPatch) error {
 		if _, err := CanonicalEmail(prefix+"email", *p.Email); err != nil {
 			return err
 		}
+	}
+	if p.Mobile != nil && !fieldrules.PossibleMobile(p.Mobile.CountryCode, p.Mobile.Number) {
+		return Conflict(CodeMobileOrCountryCodeInvalid)
 	}
 	if p.DateOfBirth != nil {
 		return p.DateOfBirth.Check(prefix + "dateOfBirth")

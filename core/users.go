@@ -23,9 +23,13 @@ const (
 	// CodeCountryOfResidenceInvalid refuses a countryOfResidence that names
 	// no country (fieldrules.ValidCountry).
 	CodeCountryOfResidenceInvalid = "COUNTRY_OF_RESIDENCE_INVALID"
-	maxMobileChanges              = 3
-	maxListLimit                  = 100
-	defaultListLimit              = 100
+	// CodeMobileOrCountryCodeInvalid refuses a mobile whose country code is
+	// in no use or whose number no number under it can be
+	// (fieldrules.PossibleMobile).
+	CodeMobileOrCountryCodeInvalid = "MOBILE_OR_COUNTRY_CODE_INVALID"
+	maxMobileChanges               = 3
+	maxListLimit                   = 100
+	defaultListLimit               = 100
 )
 
 // NewUser is what it takes to create an authorised user.

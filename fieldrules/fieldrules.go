@@ -7,10 +7,12 @@ package fieldrules
 import (
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/nyaruka/phonenumbers"
 	"golang.org/x/net/idna"
 	"golang.org/x/text/unicode/norm"
 )
@@ -64,6 +66,22 @@ var countries = func() map[string]bool {
 // reserved (UK, EU) or withdrawn one. Weavr's userCreate answers a
 // countryOfResidence that is not with 409 COUNTRY_OF_RESIDENCE_INVALID.
 func ValidCountry(s string) bool { return countries[s] }
+
+// PossibleMobile reports whether countryCode, which follows
+// CountryCodePattern, is a country calling code in use and number, which
+// follows MobileNumberPattern, has a length that numbers under it can have
+// (libphonenumber's metadata). Weavr answers a mobile that is not with 409
+// MOBILE_OR_COUNTRY_CODE_INVALID.
+func PossibleMobile(countryCode, number string) bool {
+	cc, err := strconv.Atoi(strings.TrimPrefix(countryCode, "+"))
+	if err != nil || phonenumbers.GetRegionCodeForCountryCode(cc) == phonenumbers.UNKNOWN_REGION {
+		return false
+	}
+	// The code and the number are one string to the parser, which finds
+	// the code again: "+1"+"2345..." is "+12"+"345..." to it.
+	p, err := phonenumbers.Parse(countryCode+number, phonenumbers.UNKNOWN_REGION)
+	return err == nil && int(p.GetCountryCode()) == cc && phonenumbers.IsPossibleNumber(p)
+}
 
 // ValidMobileNumber reports whether s follows MobileNumberPattern.
 func ValidMobileNumber(s string) bool { return reMobileNumber.MatchString(s) }

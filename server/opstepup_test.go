@@ -320,8 +320,9 @@ func TestOperationSummaryShowsWhatIsGranted(t *testing.T) {
 }
 
 // TestOperationBindsEveryField: a grant covers the body it was asked for,
-// field by field: a mobile split otherwise (+44 7700900999 against +447
-// 700900999, the same digits) is another operation.
+// field by field: another number is another operation, and the same digits
+// split otherwise (+44 7700900999 against +447 700900999) are no mobile at
+// all, since no country code starts another, refused before any step-up.
 func TestOperationBindsEveryField(t *testing.T) {
 	e := newBioEnv(t, withoutBiometrics, withOperationScope)
 	s := e.smsAdmin("ada@acme.test")
@@ -333,8 +334,12 @@ func TestOperationBindsEveryField(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.UpdateUser(ctx, u.ID, client.UserPatch{Mobile: &client.Mobile{CountryCode: "+44", Number: "7700900999"}})
 	stepUpFor(t, s, err)
-	_, err = s.UpdateUser(ctx, u.ID, client.UserPatch{Mobile: &client.Mobile{CountryCode: "+447", Number: "700900999"}})
+	_, err = s.UpdateUser(ctx, u.ID, client.UserPatch{Mobile: &client.Mobile{CountryCode: "+44", Number: "7700900998"}})
 	assert.ErrorIs(t, err, client.ErrStepUpRequired)
+	_, err = s.UpdateUser(ctx, u.ID, client.UserPatch{Mobile: &client.Mobile{CountryCode: "+447", Number: "700900999"}})
+	var ae *client.Error
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, client.CodeMobileOrCountryCodeInvalid, ae.Code)
 }
 
 // TestLinkGrantCoversTheIdentity: the step-up to link a new identity names

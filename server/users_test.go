@@ -238,6 +238,48 @@ func TestUserCreateCountryOfResidenceMustBeACountry(t *testing.T) {
 	}
 }
 
+// TestMobileMustBeOneSomeoneCanHave: a mobile whose country code is in no
+// use, or whose number has a length no number under its code has, is
+// Weavr's 409 MOBILE_OR_COUNTRY_CODE_INVALID wherever a user's mobile is
+// set (user creation and update, a corporate's or consumer's root), and
+// nothing is written.
+func TestMobileMustBeOneSomeoneCanHave(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	bea := e.createUser(root.token, userBody("bea@acme.test"))
+	bad := []map[string]any{
+		{"countryCode": "+999", "number": "7700900456"}, // no such code
+		{"countryCode": "+0", "number": "7700900456"},
+		{"countryCode": "+44", "number": "123"},          // too short for the UK
+		{"countryCode": "+44", "number": "770090045612"}, // too long
+		{"countryCode": "+447", "number": "700900456"},   // the UK's digits split otherwise
+	}
+	for i, m := range bad {
+		wantConflict(t, e.auth(root.token, "POST", usersPath, with(t, userBody(fmt.Sprintf("u%d@acme.test", i)), m, "mobile")),
+			"MOBILE_OR_COUNTRY_CODE_INVALID", fmt.Sprintf("create %v", m))
+		wantConflict(t, e.auth(root.token, "PATCH", userPath(bea), map[string]any{"mobile": m}),
+			"MOBILE_OR_COUNTRY_CODE_INVALID", fmt.Sprintf("update %v", m))
+		wantConflict(t, e.key("POST", "/multi/corporates", with(t, corporateBody(fmt.Sprintf("c%d@acme.test", i)), m, "rootUser", "mobile")),
+			"MOBILE_OR_COUNTRY_CODE_INVALID", fmt.Sprintf("corporate %v", m))
+		wantConflict(t, e.key("POST", "/multi/consumers", with(t, consumerBody(fmt.Sprintf("p%d@acme.test", i)), m, "rootUser", "mobile")),
+			"MOBILE_OR_COUNTRY_CODE_INVALID", fmt.Sprintf("consumer %v", m))
+	}
+	assert.Equal(t, 1, e.listUsers(root.token, "").count, "no refused creation made a user")
+	r := e.auth(root.token, "GET", userPath(bea), nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Contains(t, string(r.body), `"number":"7700900456"`, "the refused updates changed nothing")
+	assert.Equal(t, 1, count(e.auditActions(), "identity.create"), "nor made an identity")
+
+	for i, m := range []map[string]any{
+		{"countryCode": "+1", "number": "2025550123"},
+		{"countryCode": "+356", "number": "79000000"},
+		{"countryCode": "+49", "number": "15123456789"},
+	} {
+		r := e.auth(root.token, "POST", usersPath, with(t, userBody(fmt.Sprintf("ok%d@acme.test", i)), m, "mobile"))
+		assert.Equal(t, http.StatusOK, r.status, "%v: %s", m, r.body)
+	}
+}
+
 func TestUserCreateEmailUniqueWithinTheIdentity(t *testing.T) {
 	e := newEnv(t)
 	acme := e.adminRoot("root@acme.test")

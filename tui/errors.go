@@ -18,6 +18,8 @@ func codeText(code string) (string, bool) {
 	switch code {
 	case client.CodeEmailNotUnique:
 		return "a user with this email already exists", true
+	case client.CodeMobileOrCountryCodeInvalid:
+		return "no mobile has this country code and number; check both", true
 	case client.CodeInsufficientPermissions:
 		return "you do not have permission to do this", true
 	case client.CodeRankInsufficient:

@@ -398,6 +398,9 @@ func (s formScreen) saved(msg savedMsg) (screen, tea.Cmd) {
 	case errors.As(err, &ae) && ae.Code == client.CodeEmailNotUnique:
 		s.errs["email"] = describe(err)
 		s.focusFirstError()
+	case errors.As(err, &ae) && ae.Code == client.CodeMobileOrCountryCodeInvalid:
+		s.errs["mobile.number"] = describe(err)
+		s.focusFirstError()
 	case errors.Is(err, client.ErrStepUpRequired):
 		s.formErr = "Not saved: the step-up did not complete. Press ctrl+s to try again."
 	case errors.Is(err, client.ErrUnauthorized):
