@@ -135,22 +135,21 @@ func CodeOf(err error) string {
 
 // Machine codes shared with Weavr's API.
 const (
-	CodeStepUpRequired              = "STEP_UP_REQUIRED"
-	CodeInsufficientPermissions     = "INSUFFICIENT_PERMISSIONS"
-	CodePasswordTooShort            = "PASSWORD_TOO_SHORT"
-	CodePasswordTooLong             = "PASSWORD_TOO_LONG"
-	CodePasswordTooSimple           = "PASSWORD_TOO_SIMPLE"
-	CodePasswordAlreadyUsed         = "PASSWORD_ALREADY_USED"
-	CodePasswordAlreadyCreated      = "PASSWORD_ALREADY_CREATED"
-	CodePasswordIncorrect           = "PASSWORD_INCORRECT"
-	CodeInvalidNonceOrEmail         = "INVALID_NONCE_OR_EMAIL"
-	CodeRootEmailNotUnique          = "ROOT_EMAIL_NOT_UNIQUE"
-	CodeEmailNotUnique              = "EMAIL_NOT_UNIQUE"
-	CodeTokenNotFound               = "TOKEN_NOT_FOUND"
-	CodeTokenExpired                = "TOKEN_EXPIRED"
-	CodePasswordNotSet              = "PASSWORD_NOT_SET"
-	CodePasswordChangedConcurrently = "PASSWORD_CHANGED_CONCURRENTLY"
-	CodeIdempotencyInFlight         = "IDEMPOTENCY_REF_IN_FLIGHT"
+	CodeStepUpRequired          = "STEP_UP_REQUIRED"
+	CodeInsufficientPermissions = "INSUFFICIENT_PERMISSIONS"
+	CodePasswordTooShort        = "PASSWORD_TOO_SHORT"
+	CodePasswordTooLong         = "PASSWORD_TOO_LONG"
+	CodePasswordTooSimple       = "PASSWORD_TOO_SIMPLE"
+	CodePasswordAlreadyUsed     = "PASSWORD_ALREADY_USED"
+	CodePasswordAlreadyCreated  = "PASSWORD_ALREADY_CREATED"
+	CodePasswordIncorrect       = "PASSWORD_INCORRECT"
+	CodeInvalidNonceOrEmail     = "INVALID_NONCE_OR_EMAIL"
+	CodeRootEmailNotUnique      = "ROOT_EMAIL_NOT_UNIQUE"
+	CodeEmailNotUnique          = "EMAIL_NOT_UNIQUE"
+	CodeTokenNotFound           = "TOKEN_NOT_FOUND"
+	CodeTokenExpired            = "TOKEN_EXPIRED"
+	CodePasswordNotSet          = "PASSWORD_NOT_SET"
+	CodeIdempotencyInFlight     = "IDEMPOTENCY_REF_IN_FLIGHT"
 )
 
 // CodeProgrammeNameNotUnique refuses a second programme of the same name

@@ -160,26 +160,28 @@ func (s *Service) UpdatePassword(ctx context.Context, c *Caller, oldPlain, newPl
 	if c.User.CredentialsID != "" {
 		return nil, errLinkedPassword
 	}
-	rec, err := s.passwordRecord(ctx, c.User.ID)
-	if err != nil {
-		return nil, err
-	}
-	if now := s.clock.Now(); c.User.Locked(now) {
-		return nil, lockedError(c.User.LockedUntil, now)
-	}
-	ok, _, err := s.hasher.Verify(ctx, oldPlain, rec.Hash)
-	if err != nil {
-		return nil, internal("verify password", err)
-	}
-	if !ok {
-		return nil, s.recordWrongCurrentPassword(ctx, c.User.ID)
-	}
-	accepted := s.currentPasswordAccepted(c.User.ID)
-	return s.replacePassword(ctx, c.Programme, c.User, rec, newPlain, c.User.ID, RevokePasswordChanged, func(tx Tx) error {
-		if err := s.callerStands(tx, c); err != nil { // a revocation during the hashing ends the change too
-			return err
+	return replaying(func() (*PasswordSet, error) {
+		rec, err := s.passwordRecord(ctx, c.User.ID)
+		if err != nil {
+			return nil, err
 		}
-		return accepted(tx)
+		if now := s.clock.Now(); c.User.Locked(now) {
+			return nil, lockedError(c.User.LockedUntil, now)
+		}
+		ok, _, err := s.hasher.Verify(ctx, oldPlain, rec.Hash)
+		if err != nil {
+			return nil, internal("verify password", err)
+		}
+		if !ok {
+			return nil, s.recordWrongCurrentPassword(ctx, c.User.ID)
+		}
+		accepted := s.currentPasswordAccepted(c.User.ID)
+		return s.replacePassword(ctx, c.Programme, c.User, rec, newPlain, c.User.ID, RevokePasswordChanged, func(tx Tx) error {
+			if err := s.callerStands(tx, c); err != nil { // a revocation during the hashing ends the change too
+				return err
+			}
+			return accepted(tx)
+		})
 	})
 }
 
@@ -291,7 +293,7 @@ func (s *Service) replacePassword(ctx context.Context, prog *Programme, u *User,
 			return err
 		}
 		if cur.Hash != rec.Hash {
-			return Conflict(CodePasswordChangedConcurrently)
+			return errPasswordReplaced
 		}
 		history := append([]string{cur.Hash}, cur.History...)
 		if len(history) > max(keep-1, 0) {
@@ -319,6 +321,30 @@ func (s *Service) replacePassword(ctx context.Context, prog *Programme, u *User,
 	}
 	after()
 	return &PasswordSet{Token: token, User: user}, nil
+}
+
+// errPasswordReplaced is replacePassword's refusal when the stored hash
+// changed while it hashed: the rules it applied (history, the current
+// password the caller gave) were applied to a hash that is no longer the
+// user's.
+var errPasswordReplaced = errors.New("the password changed meanwhile")
+
+// maxPasswordReplays is how many times replaying runs a change.
+const maxPasswordReplays = 3
+
+// replaying runs change, a password change or reset, again while it finds
+// its reading replaced (errPasswordReplaced): a sign-in that rehashes the
+// password with new parameters replaces the hash, not the password, so the
+// change's checks pass again on the new reading. (A change of the password
+// itself ends the sessions and the reset codes, which the next run meets.)
+func replaying(change func() (*PasswordSet, error)) (*PasswordSet, error) {
+	for range maxPasswordReplays {
+		set, err := change()
+		if !errors.Is(err, errPasswordReplaced) {
+			return set, err
+		}
+	}
+	return nil, &Error{Class: ErrUnavailable, Message: "The password kept changing; retry.", RetryAfter: UnavailableRetry}
 }
 
 // LostPasswordStart emails a reset code to every active user of the programme
@@ -423,11 +449,13 @@ func (s *Service) LostPasswordResume(ctx context.Context, prog *Programme, email
 	if !u.PasswordSet {
 		return nil, Conflict(CodePasswordNotSet)
 	}
-	rec, err := s.passwordRecord(ctx, u.ID)
-	if err != nil {
-		return nil, err
-	}
-	return s.replacePassword(ctx, prog, u, rec, newPlain, u.ID, RevokePasswordReset, s.consumeResetCode(u.ID, code))
+	return replaying(func() (*PasswordSet, error) {
+		rec, err := s.passwordRecord(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		return s.replacePassword(ctx, prog, u, rec, newPlain, u.ID, RevokePasswordReset, s.consumeResetCode(u.ID, code))
+	})
 }
 
 // matchResetCode returns the active user with email whose reset code code

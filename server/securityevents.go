@@ -4,7 +4,7 @@ import "github.com/deputyhq/deputy/core"
 
 // securityEventJSON is one audit event about a user (Deputy extension).
 type securityEventJSON struct {
-	ID         string            `json:"id"` // opaque: a page's before
+	ID         string            `json:"id"`        // opaque: a page's before
 	Timestamp  int64             `json:"timestamp"` // epoch milliseconds, as Weavr's timestamps
 	Action     string            `json:"action"`
 	Actor      string            `json:"actor"` // a user id, "api" or "system"

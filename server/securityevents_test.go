@@ -17,8 +17,8 @@ import (
 type securityEvents struct {
 	Events []struct {
 		ID, Action, Actor, RequestRef string
-		Timestamp                      int64
-		Details                        map[string]string
+		Timestamp                     int64
+		Details                       map[string]string
 	}
 	Next string
 }

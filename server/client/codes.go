@@ -57,18 +57,17 @@ const (
 	// CodeMobileOrCountryCodeInvalid refuses a mobile whose country code is
 	// in no use or whose number no number under it can be
 	// (fieldrules.PossibleMobile).
-	CodeMobileOrCountryCodeInvalid  = "MOBILE_OR_COUNTRY_CODE_INVALID"
-	CodeNotFound                    = "NOT_FOUND"
-	CodeOneChallengeLimitRemain     = "ONE_CHALLENGE_LIMIT_REMAINING"
-	CodePasswordAlreadyCreated      = "PASSWORD_ALREADY_CREATED"
-	CodePasswordAlreadyUsed         = "PASSWORD_ALREADY_USED"
-	CodePasswordChangedConcurrently = "PASSWORD_CHANGED_CONCURRENTLY"
-	CodePasswordIncorrect           = "PASSWORD_INCORRECT"
-	CodePasswordNotSet              = "PASSWORD_NOT_SET"
-	CodePasswordTooLong             = "PASSWORD_TOO_LONG"
-	CodePasswordTooShort            = "PASSWORD_TOO_SHORT"
-	CodePasswordTooSimple           = "PASSWORD_TOO_SIMPLE"
-	CodePayloadTooLarge             = "PAYLOAD_TOO_LARGE"
+	CodeMobileOrCountryCodeInvalid = "MOBILE_OR_COUNTRY_CODE_INVALID"
+	CodeNotFound                   = "NOT_FOUND"
+	CodeOneChallengeLimitRemain    = "ONE_CHALLENGE_LIMIT_REMAINING"
+	CodePasswordAlreadyCreated     = "PASSWORD_ALREADY_CREATED"
+	CodePasswordAlreadyUsed        = "PASSWORD_ALREADY_USED"
+	CodePasswordIncorrect          = "PASSWORD_INCORRECT"
+	CodePasswordNotSet             = "PASSWORD_NOT_SET"
+	CodePasswordTooLong            = "PASSWORD_TOO_LONG"
+	CodePasswordTooShort           = "PASSWORD_TOO_SHORT"
+	CodePasswordTooSimple          = "PASSWORD_TOO_SIMPLE"
+	CodePayloadTooLarge            = "PAYLOAD_TOO_LARGE"
 	// Machine codes of tokenised passwords (Weavr TokenError).
 	CodePlaintextRefused = "TOKENISED_PASSWORD_REQUIRED"
 	// CodeProgrammeNameNotUnique refuses a second programme of the same name

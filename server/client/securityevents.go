@@ -11,7 +11,7 @@ import (
 // SecurityEvent is one audit event about a user: what happened, who did it
 // (a user id, "api" or "system"), when, under which request.
 type SecurityEvent struct {
-	ID         string            `json:"id"` // opaque
+	ID         string            `json:"id"`        // opaque
 	Timestamp  int64             `json:"timestamp"` // epoch milliseconds
 	Action     string            `json:"action"`
 	Actor      string            `json:"actor"`
