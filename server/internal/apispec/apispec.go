@@ -263,6 +263,7 @@ var weavrExceptions = map[weavrAnswer]bool{
 	{"POST", "/corporates", 403, core.CodeStepUpRequired}:               true,
 	{"POST", "/consumers", 403, core.CodeStepUpRequired}:                true,
 	{"POST", "/bulks/{bulk_id}/execute", 403, core.CodeStepUpRequired}:  true,
+	{"POST", "/bulks/{bulk_id}/resume", 403, core.CodeStepUpRequired}:   true,
 	// Enrolling SMS while another factor is ACTIVE and SMS is not: the code
 	// would prove only the number (core.unprovenNumberStepUp).
 	{"POST", "/authentication_factors/otp/{channel}", 403, core.CodeStepUpRequired}: true,
@@ -293,7 +294,13 @@ var weavrExceptions = map[weavrAnswer]bool{
 	{"POST", "/bulks/users/_user_id_/invite", 400, ""}:                               true,
 	{"POST", "/bulks/users/_user_id_/invite", 401, ""}:                               true,
 	{"POST", "/bulks/users/_user_id_/invite", 403, core.CodeInsufficientPermissions}: true,
+	{"POST", "/bulks/users/_user_id_/invite", 413, ""}:                               true,
 	{"POST", "/bulks/users/_user_id_/invite", 429, ""}:                               true,
+	// An identity keeps its last 100 bulks (core.keepBulks): a submission
+	// beyond them while none has finished is refused as bulkIdExecute's
+	// INVALID_STATE is.
+	{"POST", "/bulks/users", 409, core.CodeBulkInvalidState}:                  true,
+	{"POST", "/bulks/users/_user_id_/invite", 409, core.CodeBulkInvalidState}: true,
 }
 
 // weavrExceptionsEverywhere are the answers, by status and errorCode only,
