@@ -821,19 +821,21 @@ func (s *Service) runBulkOps(ctx context.Context, c *Caller, b *Bulk, ops []*Bul
 	return nil
 }
 
-// submitterRow holds an operation, when it runs, to the rank of the user
-// who submitted its bulk, as they are now: submittable and invitable judged
-// the rows at submission, but a user promoted past the submitter since, or
-// made under an id the submitter named before it existed (ids are
-// sequential), would otherwise be invited for a weaker submitter by a
-// stronger runner. A submitter deactivated since (or missing, nil) has no
-// rank: deactivation ends what they queued too. The runner is judged as
-// well, by the single call.
+// submitterRow holds an operation, when it runs, to the permission and the
+// rank of the user who submitted its bulk, as they are now: submittable and
+// invitable judged the rows at submission, but a user promoted past the
+// submitter since, or made under an id the submitter named before it
+// existed (ids are sequential), would otherwise be invited for a weaker
+// submitter by a stronger runner. A submitter deactivated since (or
+// missing, nil), or whose roles no longer grant the bulk's permission
+// (MaySubmitBulk: demoted to a role that may not create or invite users),
+// could not do the row one by one: deactivation and demotion end what they
+// queued too. The runner is judged as well, by the single call.
 func submitterRow(tx ReadTx, submitter *User, kind BulkKind, op *BulkOperation) error {
-	if submitter == nil || !submitter.Active {
+	c := &Caller{User: submitter}
+	if submitter == nil || !submitter.Active || !c.MaySubmitBulk(kind) {
 		return Forbidden(CodeInsufficientPermissions)
 	}
-	c := &Caller{User: submitter}
 	switch kind {
 	case BulkUserCreate:
 		return submittable(c, *op.User)

@@ -346,3 +346,40 @@ func (e *env) executeToFailure(token, id string, n int, code string) {
 		assert.JSONEq(e.t, `{"errorCode":"`+code+`"}`, op.ResponsePayload, "%s", op.Path)
 	}
 }
+
+// TestDemotedSubmittersBulkRowsFail: the rows of a bulk stay the
+// submitter's until they run, permissions as well as rank: an access
+// manager demoted to card assignee after submitting a bulk of creations
+// and one of invites, within its rank then and still now, may create and
+// invite nobody one by one, so an admin who executes the bulks neither
+// creates the users nor sends the invites for it. Each row fails
+// INSUFFICIENT_PERMISSIONS, as a deactivated submitter's do.
+func TestDemotedSubmittersBulkRowsFail(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	admin := e.newMember(root.token, "admin@acme.test", core.RoleAdmin)
+	am := e.newMember(root.token, "am@acme.test", core.RoleAccessManagement)
+	clerk := e.createUser(root.token, userBody("clerk@acme.test", core.RoleCardAssignee))
+	rows := bulkRows("queued", 2)
+	for _, row := range rows {
+		row.(map[string]any)["requestBody"].(map[string]any)["roles"] = []string{string(core.RoleCardAssignee)}
+	}
+	creations := e.submitBulk(am.token, rows)
+	r := e.auth(am.token, "POST", "/multi/bulks/users/_user_id_/invite", []any{map[string]any{"pathParams": map[string]any{"_user_id_": clerk}}})
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	invites := str(t, r.json(t), "bulkId")
+
+	demote := e.auth(root.token, "PATCH", userPath(am.id), map[string]any{"roles": []string{string(core.RoleCardAssignee)}})
+	require.Equal(t, http.StatusOK, demote.status, "%s", demote.body)
+	single := e.auth(e.loginToken(am.email), "POST", userPath(clerk, "invite"), nil)
+	require.Equal(t, http.StatusForbidden, single.status, "one by one: %s", single.body)
+	assert.Equal(t, core.CodeInsufficientPermissions, single.errorCode(t))
+
+	before := len(e.outbox())
+	e.executeToFailure(admin.token, creations, 2, core.CodeInsufficientPermissions)
+	e.executeToFailure(admin.token, invites, 1, core.CodeInsufficientPermissions)
+	assert.Len(t, e.outbox(), before, "no invite sent for the demoted access manager")
+	r = e.auth(root.token, "GET", usersPath+"?email=queued0@acme.test", nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.EqualValues(t, 0, r.json(t)["count"], "no user made for the demoted access manager: %s", r.body)
+}
