@@ -42,6 +42,12 @@ type PushStream struct {
 // maxEventBytes bounds one event's data.
 const maxEventBytes = 64 << 10
 
+// maxLineBytes bounds one line of the stream, whatever its field: a data
+// line of the largest event and its "data: " prefix. The server's lines are
+// far shorter; a longer one is a hostile or broken peer, and reading it whole
+// would hold an unbounded line in memory.
+const maxLineBytes = maxEventBytes + 64
+
 // PushEvents opens the session's push stream. With a deviceID it is the
 // companion's stream (challenges for the device, and EventUnlinked when the
 // device is replaced or removed; a device that is already unlinked gets
@@ -97,7 +103,7 @@ func (p *PushStream) Next() (PushEvent, error) {
 		data bytes.Buffer
 	)
 	for {
-		line, err := p.r.ReadString('\n')
+		line, err := p.readLine()
 		if err != nil {
 			if errors.Is(err, io.EOF) && line == "" {
 				return PushEvent{}, io.EOF
@@ -127,6 +133,25 @@ func (p *PushStream) Next() (PushEvent, error) {
 				data.WriteByte('\n')
 			}
 			data.WriteString(value)
+		}
+	}
+}
+
+// errLineTooLong: a line of the stream is longer than maxLineBytes.
+var errLineTooLong = fmt.Errorf("line longer than %d bytes", maxLineBytes)
+
+// readLine reads one line, with its line end, reading no more than
+// maxLineBytes of it (bufio.Reader.ReadString has no bound).
+func (p *PushStream) readLine() (string, error) {
+	var line []byte
+	for {
+		part, err := p.r.ReadSlice('\n')
+		if len(line)+len(part) > maxLineBytes {
+			return "", errLineTooLong
+		}
+		line = append(line, part...)
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return string(line), err
 		}
 	}
 }

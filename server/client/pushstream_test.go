@@ -70,3 +70,39 @@ func FuzzPushStream(f *testing.F) {
 		t.Fatalf("more events than bytes in %q", s)
 	})
 }
+
+// endless is a stream that never sends a line end, counting what was read.
+type endless struct{ read int }
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.read >= 64<<20 {
+		return 0, io.EOF
+	}
+	for i := range p {
+		p[i] = 'x'
+	}
+	e.read += len(p)
+	return len(p), nil
+}
+
+// TestPushStreamBoundsLines: a line is refused once it is longer than any
+// event could be. Only data lines were bounded, after each was read whole,
+// so a hostile server (or whatever answers at its address) could send an
+// endless comment or event name and the companion kept it all in memory.
+func TestPushStreamBoundsLines(t *testing.T) {
+	for name, prefix := range map[string]string{"comment": ": ", "event name": "event: ", "data": "data: ", "unknown field": "x"} {
+		src := &endless{}
+		ps := &PushStream{body: io.NopCloser(src), r: bufio.NewReader(io.MultiReader(strings.NewReader(prefix), src))}
+		_, err := ps.Next()
+		if err == nil || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			t.Errorf("%s: an endless line: %v, want a line-too-long error", name, err)
+		}
+		if src.read > 1<<20 {
+			t.Errorf("%s: read %d bytes of one line, want at most 1 MiB", name, src.read)
+		}
+	}
+	long := ": " + strings.Repeat("x", maxEventBytes+64) + "\nevent: heartbeat\ndata: {}\n\n"
+	if e, err := streamOf(long).Next(); err == nil {
+		t.Errorf("a comment longer than an event: got %+v, want an error", e)
+	}
+}
