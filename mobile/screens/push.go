@@ -50,8 +50,9 @@ type sessionPush struct{ *client.Session }
 var _ PushAPI = sessionPush{}
 
 // longPollWait is how long one long-poll waits for a challenge; pollPause is
-// the pause between polls while challenges are already waiting (the server
-// answers those at once).
+// the least time between the starts of two polls: while challenges are
+// already waiting the server answers at once, and a server or proxy that
+// does not honour the wait answers at once too.
 const (
 	longPollWait = 25 * time.Second
 	pollPause    = 3 * time.Second
@@ -89,6 +90,7 @@ func (p sessionPush) WatchPush(ctx context.Context, deviceID string, f func(clie
 func (p sessionPush) longPoll(ctx context.Context, deviceID string, f func(client.PushEvent)) error {
 	seen := map[string]bool{}
 	for {
+		started := time.Now()
 		list, err := p.PendingPush(ctx, deviceID, longPollWait)
 		if err != nil {
 			return err
@@ -107,8 +109,8 @@ func (p sessionPush) longPoll(ctx context.Context, deviceID string, f func(clien
 			}
 		}
 		seen = now
-		if len(list) > 0 {
-			t := time.NewTimer(pollPause)
+		if rest := pollPause - time.Since(started); rest > 0 {
+			t := time.NewTimer(rest)
 			select {
 			case <-ctx.Done():
 				t.Stop()

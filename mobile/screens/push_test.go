@@ -190,3 +190,29 @@ func TestBiometricScreenReplaysALostAnswer(t *testing.T) {
 	require.NoError(t, err, "the secret speaks for the device")
 	assert.Empty(t, pending)
 }
+
+// TestLongPollingPacesAServerThatDoesNotWait: the long-poll fallback polls
+// again at once only after a poll that waited. A server (or whatever answers
+// at its address, or a proxy that drops the wait parameter) that answers
+// every poll at once with nothing pending had the companion poll in a tight
+// loop, a flood of requests and a flat battery.
+func TestLongPollingPacesAServerThatDoesNotWait(t *testing.T) {
+	var polls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/multi/push/stream" {
+			http.NotFound(w, r)
+			return
+		}
+		polls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"challenges":[]}`))
+	}))
+	t.Cleanup(srv.Close)
+	api, err := screens.DialClient()(srv.URL, "dpk_test")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	err = api.Push("token", "secret").WatchPush(ctx, "phone-1", func(client.PushEvent) {})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.LessOrEqual(t, polls.Load(), int64(2), "polls in half a second from a server that answers at once")
+}
