@@ -22,7 +22,10 @@ import (
 const (
 	prefDeviceID = "device.id"
 	prefEnrolled = "device.enrolled" // enrolmentKey of the user this device approves for, "" for none
-	prefRPID     = "device.rpId"     // the RP ID of this device's credential
+	// prefEnrolledServer is the server address the enrolment was made at, or
+	// the user last confirmed it moved to (MovedScreen).
+	prefEnrolledServer = "device.enrolledServer"
+	prefRPID           = "device.rpId" // the RP ID of this device's credential
 	// prefDeviceSecret is the secret the server gave this device at its
 	// enrolment: sessions signed in since speak for the device with it.
 	prefDeviceSecret = "device.secret"
@@ -232,13 +235,29 @@ func (c *Companion) showSignIn(notice string) {
 func (c *Companion) signedIn(token, email, userID string) {
 	c.token, c.email, c.userID = token, email, userID
 	c.sess = c.api.Session(token)
-	secret := "" // only for the user and server this device is enrolled for
+	c.pending = nil
+	if c.enrolledFor() && !c.enrolledHere() {
+		p := c.d.App.Preferences()
+		c.push = c.api.Push(token, "")
+		c.show(NewMovedScreen(p.String(prefEnrolledServer), c.conn.Server, func() {
+			p.SetString(prefEnrolledServer, c.conn.Server)
+			c.speakForDevice()
+			c.showHome()
+		}, c.showHome))
+		return
+	}
+	c.speakForDevice()
+	c.showHome()
+}
+
+// speakForDevice gives the session the device's secret when this device is
+// enrolled for the user at this server, and keeps it from any other.
+func (c *Companion) speakForDevice() {
+	secret := ""
 	if c.enrolledHere() {
 		secret = c.d.App.Preferences().String(prefDeviceSecret)
 	}
-	c.push = c.api.Push(token, secret)
-	c.pending = nil
-	c.showHome()
+	c.push = c.api.Push(c.token, secret)
 }
 
 func (c *Companion) who() string {
@@ -279,6 +298,7 @@ func (c *Companion) showBiometric() {
 	}, func(en Enrolment) {
 		p := c.d.App.Preferences()
 		p.SetString(prefEnrolled, c.enrolmentKey())
+		p.SetString(prefEnrolledServer, c.conn.Server)
 		p.SetString(prefRPID, en.RPID)
 		p.SetString(prefDeviceSecret, en.DeviceSecret)
 		c.push = c.api.Push(c.token, en.DeviceSecret)
@@ -295,12 +315,20 @@ func (c *Companion) showUnlink() {
 	// This device's own stream would report the unlink as done elsewhere.
 	c.stopWatch()
 	c.show(NewUnlinkScreen(c.env, c.sess, c.push, func() {
-		c.d.App.Preferences().SetString(prefEnrolled, "")
-		c.d.App.Preferences().SetString(prefDeviceSecret, "")
-		c.forgetKeys(nil)
+		c.forgetEnrolment()
 		c.pending = nil
 		c.showHome()
 	}, c.showHome, c.sessionEnded))
+}
+
+// forgetEnrolment forgets this device's enrolment: whom and where it
+// approved for, its secret and its keys.
+func (c *Companion) forgetEnrolment() {
+	p := c.d.App.Preferences()
+	for _, k := range []string{prefEnrolled, prefEnrolledServer, prefDeviceSecret} {
+		p.SetString(k, "")
+	}
+	c.forgetKeys(nil)
 }
 
 // forgetKeys deletes, off the UI goroutine, this device's keys for the
@@ -339,9 +367,17 @@ func (c *Companion) enrolmentKey() string {
 	return c.conn.Key + " " + c.userID
 }
 
-func (c *Companion) enrolledHere() bool {
+// enrolledFor reports whether this device is enrolled for the signed-in
+// user of this programme, wherever the server was.
+func (c *Companion) enrolledFor() bool {
 	k := c.enrolmentKey()
 	return k != "" && c.d.App.Preferences().String(prefEnrolled) == k
+}
+
+// enrolledHere reports whether it is, and at this server's address: the one
+// it was enrolled at, or the user confirmed it moved to (MovedScreen).
+func (c *Companion) enrolledHere() bool {
+	return c.enrolledFor() && c.d.App.Preferences().String(prefEnrolledServer) == c.conn.Server
 }
 
 // device returns this device's id (made once and kept) and name.
@@ -520,9 +556,7 @@ func (c *Companion) pendingChanged(arrived bool) {
 // forgets its session too, and using this device again starts by signing in.
 func (c *Companion) unlinked() {
 	c.endSession()
-	c.d.App.Preferences().SetString(prefEnrolled, "")
-	c.d.App.Preferences().SetString(prefDeviceSecret, "")
-	c.forgetKeys(nil)
+	c.forgetEnrolment()
 	c.show(NewUnlinkedScreen(
 		func() { c.showSignInAfter("Sign in again, then set up approvals on this device.") },
 		func() { c.showSignInAfter("") }))

@@ -358,16 +358,22 @@ func pushTokenOf(t *testing.T, d *deputy, userID string) *core.PushToken {
 }
 
 // TestEnrolmentKeptAtANewAddress: the same server reached at a new address
-// (it moved, or the demo picked a new port) still has this device: the
-// companion says so after signing in there, and approvals arrive.
+// (it moved, or the demo picked a new port) still has this device once the
+// user confirms it moved: the companion says so after signing in there, and
+// approvals arrive. Until then, the new address gets nothing of the
+// enrolment.
 func TestEnrolmentKeptAtANewAddress(t *testing.T) {
 	ctx := context.Background()
 	d := startDeputy(t)
 	target, err := url.Parse(d.URL)
 	require.NoError(t, err)
 	var down atomic.Bool // the new address answers 502 while down
+	var secretSent atomic.Bool
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(client.DeviceSecretHeader) != "" {
+			secretSent.Store(true)
+		}
 		if down.Load() {
 			http.Error(w, "bad gateway", http.StatusBadGateway)
 			return
@@ -424,15 +430,30 @@ func TestEnrolmentKeptAtANewAddress(t *testing.T) {
 	home = screen[*screens.HomeScreen](t, c)
 	c.waitFor("still signed in", func() bool { return home.BioStatus.Text == "Approvals with biometrics: on, on this device." })
 
-	// The admin's new link names the new address.
+	// The admin's new link names the new address. Anyone could send such a
+	// link with the programme's public key, so after signing in there the
+	// device asks whether the server moved, and until the user says so it
+	// sends nothing of its enrolment there.
 	c.ui(func() { c.c.OpenLink(deeplink.Connect{Server: moved.URL, Key: d.UIKey}.String()) })
 	connect = screen[*screens.ConnectScreen](t, c)
 	test.Tap(connect.Connect)
-	test.Tap(screen[*screens.WelcomeScreen](t, c).SignIn)
-	signIn := screen[*screens.SignInScreen](t, c)
-	c.typeInto(signIn.Email, "grace@acme.test")
-	c.typeInto(signIn.Password, gracePassword)
-	test.Tap(signIn.SignIn)
+	signInAt := func() *screens.MovedScreen {
+		test.Tap(screen[*screens.WelcomeScreen](t, c).SignIn)
+		signIn := screen[*screens.SignInScreen](t, c)
+		signIn.Email.SetText("") // filled in after a sign-out
+		c.typeInto(signIn.Email, "grace@acme.test")
+		c.typeInto(signIn.Password, gracePassword)
+		test.Tap(signIn.SignIn)
+		return screen[*screens.MovedScreen](t, c)
+	}
+	ask := signInAt()
+	assert.Contains(t, ask.Explain.Text, "approves for your account at "+d.URL+". You are now signed in at "+moved.URL+".")
+	test.Tap(ask.Cancel)
+	home = screen[*screens.HomeScreen](t, c)
+	c.waitFor("not this device here", func() bool { return home.BioStatus.Text == "Approvals with biometrics: on, on another device." })
+	assert.False(t, secretSent.Load(), "no device secret to an address the user did not confirm")
+	test.Tap(home.SignOut)
+	test.Tap(signInAt().Moved)
 	home = screen[*screens.HomeScreen](t, c)
 	c.waitFor("still this device", func() bool { return home.BioStatus.Text == "Approvals with biometrics: on, on this device." })
 
