@@ -103,14 +103,24 @@ var (
 	// were typed: no passcode is checked until PasscodeLockout has passed
 	// since the last of them.
 	ErrPasscodeLocked = errors.New("too many wrong app passcodes; try again later")
+	// ErrPasscodeBlocked means MaxPasscodeFailures wrong passcodes in a row
+	// were typed: no passcode is checked again, whatever the clock says.
+	// Only removing the app's data (the keys go with it) and enrolling the
+	// device again gets past it.
+	ErrPasscodeBlocked = errors.New("too many wrong app passcodes; this device's approvals are blocked")
 )
 
 // Wrong-passcode lockout, as for logins (GUIDE, "Where the numbers come
 // from"; PSD2 RTS Art. 4(3)(b)): without it, whoever holds an unlocked phone
 // could try every 6-digit passcode at the prompt.
+// After MaxPasscodeAttempts, each further wrong passcode locks again. The
+// lockout is measured on the device's clock, which whoever holds the phone
+// can move; MaxPasscodeFailures in a row block the passcode for good, so
+// that moving the clock buys a few guesses, not all of them.
 const (
 	MaxPasscodeAttempts = 5
 	PasscodeLockout     = 30 * time.Minute
+	MaxPasscodeFailures = 10
 )
 
 // Bounds on an app passcode's length, in characters.
@@ -319,7 +329,8 @@ func (v *PasscodeVerifier) store(hash string) error {
 	return nil
 }
 
-// checkLock fails with ErrPasscodeLocked while the lockout lasts.
+// checkLock fails with ErrPasscodeLocked while the lockout lasts, and with
+// ErrPasscodeBlocked for good after MaxPasscodeFailures.
 func (v *PasscodeVerifier) checkLock() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -328,7 +339,10 @@ func (v *PasscodeVerifier) checkLock() error {
 
 // lockedLocked is checkLock with v.mu held.
 func (v *PasscodeVerifier) lockedLocked() error {
-	if v.failures >= MaxPasscodeAttempts && v.now().Before(v.lastFailure.Add(PasscodeLockout)) {
+	switch {
+	case v.failures >= MaxPasscodeFailures:
+		return ErrPasscodeBlocked
+	case v.failures >= MaxPasscodeAttempts && v.now().Before(v.lastFailure.Add(PasscodeLockout)):
 		return ErrPasscodeLocked
 	}
 	return nil

@@ -240,6 +240,35 @@ func TestPasscodeLockout(t *testing.T) {
 	assert.True(t, ok, "a match clears the count")
 }
 
+// TestPasscodeBlockedWhateverTheClock: whoever holds the phone can move its
+// clock past each lockout, so MaxPasscodeFailures wrong passcodes in a row
+// block it for good, across restarts, the right one included.
+func TestPasscodeBlockedWhateverTheClock(t *testing.T) {
+	ctx := context.Background()
+	path, p, v := fileVerifier(t, "passcode.hash", "135790")
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { return now }
+	authenticator.SetPasscodeClock(v, clock)
+	for i := range authenticator.MaxPasscodeFailures {
+		p.answers = []string{"000000"}
+		ok, err := v.Verify(ctx, "approve")
+		require.NoError(t, err, "attempt %d, the clock moved past each lockout", i+1)
+		require.False(t, ok)
+		now = now.Add(authenticator.PasscodeLockout)
+	}
+	now = now.Add(365 * 24 * time.Hour)
+	p.answers = []string{"135790"}
+	_, err := v.Verify(ctx, "approve")
+	assert.ErrorIs(t, err, authenticator.ErrPasscodeBlocked)
+	assert.Equal(t, []string{"135790"}, p.answers, "a blocked verifier does not even ask")
+	assert.ErrorIs(t, v.Change(ctx, "135790", "246801"), authenticator.ErrPasscodeBlocked)
+	reopened, err := authenticator.NewPasscodeVerifier(path, p.ask)
+	require.NoError(t, err)
+	authenticator.SetPasscodeClock(reopened, clock)
+	_, err = reopened.Verify(ctx, "approve")
+	assert.ErrorIs(t, err, authenticator.ErrPasscodeBlocked, "restarting the app does not lift it")
+}
+
 // TestPasscodeAttemptsFileDamaged: a damaged count is a lockout, not a reset.
 func TestPasscodeAttemptsFileDamaged(t *testing.T) {
 	ctx := context.Background()

@@ -103,6 +103,8 @@ func describe(err error) Problem {
 	switch {
 	case errors.Is(err, authenticator.ErrPasscodeLocked):
 		return Problem{Text: "Too many wrong passcodes. Try again in " + humanDuration(authenticator.PasscodeLockout) + "."}
+	case errors.Is(err, authenticator.ErrPasscodeBlocked):
+		return Problem{Text: "Too many wrong passcodes: approvals on this device are blocked. Ask your admin to reset your device, then remove this app's data (or reinstall it) and set the device up again."}
 	case errors.Is(err, authenticator.ErrUserVerificationFailed):
 		return Problem{Text: "You were not verified (wrong passcode, or cancelled).", Retry: true}
 	case errors.Is(err, context.DeadlineExceeded):
