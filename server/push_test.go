@@ -471,7 +471,8 @@ func TestPushNotMeOnAnEndedChallengeIsTheDevicesAlone(t *testing.T) {
 
 // TestPushStreamDelivery reads the event streams with a real HTTP client: the
 // device's stream gets the challenge and its outcome, the requester's stream
-// the outcome, both get heartbeats, and the raw stream is text/event-stream.
+// the outcome, both get heartbeats, and the raw stream is text/event-stream
+// that says how often heartbeats come.
 func TestPushStreamDelivery(t *testing.T) {
 	e := newBioEnv(t, withPushIntervals(50*time.Millisecond, time.Hour))
 	ctx := context.Background()
@@ -509,6 +510,7 @@ func TestPushStreamDelivery(t *testing.T) {
 	assert.Equal(t, http.StatusOK, res.StatusCode)
 	assert.Equal(t, "text/event-stream", res.Header.Get("Content-Type"))
 	assert.NotEmpty(t, res.Header.Get("request-ref"))
+	assert.Equal(t, "50", res.Header.Get(client.PushHeartbeatHeader), "how often heartbeats come, in ms")
 	r := bufio.NewReader(res.Body)
 	line, err := r.ReadString('\n')
 	require.NoError(t, err)

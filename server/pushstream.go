@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/deputyhq/deputy/core"
@@ -194,6 +195,9 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
+	// How often a heartbeat comes, so that a client can tell a silent
+	// stream (a peer or middlebox that stopped passing it on) from a quiet one.
+	h.Set("push-heartbeat-ms", strconv.FormatInt(s.svc.PushHeartbeat().Milliseconds(), 10))
 	w.WriteHeader(http.StatusOK)
 	e := &sseWriter{w: w, rc: rc, limit: 2 * s.svc.PushHeartbeat()}
 	// The retry field tells an EventSource how soon to reconnect; flushing it

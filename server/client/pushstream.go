@@ -10,7 +10,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,6 +39,63 @@ type PushEvent struct {
 type PushStream struct {
 	body io.ReadCloser
 	r    *bufio.Reader
+	// idle, when set, ends the stream once nothing has come for
+	// pushIdleHeartbeats heartbeats (the server's PushHeartbeatHeader).
+	idle *idleWatch
+}
+
+// PushHeartbeatHeader is the push stream's answer header that gives, in
+// milliseconds, how often the server sends a heartbeat.
+const PushHeartbeatHeader = "push-heartbeat-ms"
+
+// pushIdleHeartbeats is how many heartbeats may go missing before a stream
+// counts as dead: a peer or middlebox that stopped passing it on, which TCP
+// alone may not notice for many minutes.
+const pushIdleHeartbeats = 3
+
+// ErrPushStreamIdle: nothing came on a push stream for pushIdleHeartbeats
+// of the server's heartbeats; reconnect.
+var ErrPushStreamIdle = errors.New("push stream silent for three heartbeats")
+
+// idleWatch closes a stream's body when a read waits longer than after.
+type idleWatch struct {
+	after time.Duration
+	timer *time.Timer
+	fired atomic.Bool
+}
+
+func newIdleWatch(after time.Duration, body io.Closer) *idleWatch {
+	w := &idleWatch{after: after}
+	w.timer = time.AfterFunc(after, func() {
+		w.fired.Store(true)
+		_ = body.Close()
+	})
+	w.timer.Stop() // counting only while a read waits
+	return w
+}
+
+// readSlice reads up to a line end as bufio.Reader.ReadSlice does, for no
+// longer than the stream's idle time when it has one.
+func (p *PushStream) readSlice() ([]byte, error) {
+	if p.idle == nil {
+		return p.r.ReadSlice('\n')
+	}
+	p.idle.timer.Reset(p.idle.after)
+	part, err := p.r.ReadSlice('\n')
+	p.idle.timer.Stop()
+	if p.idle.fired.Load() {
+		return nil, ErrPushStreamIdle
+	}
+	return part, err
+}
+
+// streamIdle is the idle time a stream's answer announces, 0 for none.
+func streamIdle(h http.Header) time.Duration {
+	ms, err := strconv.ParseInt(h.Get(PushHeartbeatHeader), 10, 64)
+	if err != nil || ms <= 0 || ms > int64(time.Hour/time.Millisecond) {
+		return 0
+	}
+	return pushIdleHeartbeats * time.Duration(ms) * time.Millisecond
 }
 
 // maxEventBytes bounds one event's data.
@@ -89,11 +148,20 @@ func (s *Session) PushEvents(ctx context.Context, deviceID string) (*PushStream,
 		data, _ := io.ReadAll(io.LimitReader(res.Body, maxResponseBytes))
 		return nil, fmt.Errorf("%s: %w", op, fromResponse(res, data, time.Now()))
 	}
-	return &PushStream{body: res.Body, r: bufio.NewReader(res.Body)}, nil
+	p := &PushStream{body: res.Body, r: bufio.NewReader(res.Body)}
+	if idle := streamIdle(res.Header); idle > 0 {
+		p.idle = newIdleWatch(idle, res.Body)
+	}
+	return p, nil
 }
 
 // Close ends the stream.
-func (p *PushStream) Close() error { return p.body.Close() }
+func (p *PushStream) Close() error {
+	if p.idle != nil {
+		p.idle.timer.Stop()
+	}
+	return p.body.Close()
+}
 
 // Next returns the next event, skipping comments and fields it does not use.
 // At the end of the stream it returns io.EOF.
@@ -145,7 +213,7 @@ var errLineTooLong = fmt.Errorf("line longer than %d bytes", maxLineBytes)
 func (p *PushStream) readLine() (string, error) {
 	var line []byte
 	for {
-		part, err := p.r.ReadSlice('\n')
+		part, err := p.readSlice()
 		if len(line)+len(part) > maxLineBytes {
 			return "", errLineTooLong
 		}

@@ -2,10 +2,14 @@ package client
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func streamOf(s string) *PushStream {
@@ -104,5 +108,73 @@ func TestPushStreamBoundsLines(t *testing.T) {
 	long := ": " + strings.Repeat("x", maxEventBytes+64) + "\nevent: heartbeat\ndata: {}\n\n"
 	if e, err := streamOf(long).Next(); err == nil {
 		t.Errorf("a comment longer than an event: got %+v, want an error", e)
+	}
+}
+
+// TestPushStreamEndsWhenSilent: a stream whose answer says how often the
+// server sends heartbeats ends with ErrPushStreamIdle once nothing has come
+// for three of them (a peer or middlebox that stopped passing it on, which
+// TCP may not notice for many minutes), and not while events keep coming,
+// however slowly the caller reads them. Without the header it waits on.
+func TestPushStreamEndsWhenSilent(t *testing.T) {
+	const every = 40 * time.Millisecond
+	for _, c := range []struct {
+		name      string
+		header    string
+		beats     int // heartbeats sent, one each every, before the stream goes silent
+		wantIdle  bool
+		slowReads bool
+	}{
+		{"silent after two heartbeats", "40", 2, true, false},
+		{"heartbeats read slowly", "40", 6, true, true},
+		{"no header", "", 2, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			release := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				if c.header != "" {
+					w.Header().Set(PushHeartbeatHeader, c.header)
+				}
+				w.WriteHeader(http.StatusOK)
+				for range c.beats {
+					_, _ = io.WriteString(w, "event: heartbeat\ndata: {\"at\":1}\n\n")
+					w.(http.Flusher).Flush()
+					time.Sleep(every)
+				}
+				<-release // then silence, the connection open
+			}))
+			t.Cleanup(func() { close(release); srv.Close() })
+			cl, err := New(srv.URL, "dpk_test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps, err := cl.Session("dst_test").PushEvents(context.Background(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ps.Close()
+			for i := range c.beats {
+				if c.slowReads {
+					time.Sleep(5 * every) // longer than the idle time, spent not reading
+				}
+				if e, err := ps.Next(); err != nil || e.Type != EventHeartbeat {
+					t.Fatalf("heartbeat %d: %+v, %v", i+1, e, err)
+				}
+			}
+			next := make(chan error, 1)
+			go func() { _, err := ps.Next(); next <- err }()
+			select {
+			case err := <-next:
+				if !c.wantIdle || !errors.Is(err, ErrPushStreamIdle) {
+					t.Fatalf("after the heartbeats: %v, want ErrPushStreamIdle: %v", err, c.wantIdle)
+				}
+			case <-time.After(2 * time.Second):
+				if c.wantIdle {
+					t.Fatal("a silent stream did not end")
+				}
+				ps.Close()
+				<-next
+			}
+		})
 	}
 }
