@@ -155,6 +155,15 @@ func requireUserDetails(prefix string, d UserDetails) error {
 		Tag: &d.Tag, Locale: &d.Locale, Brand: &d.Brand, Mobile: d.Mobile, DateOfBirth: d.DateOfBirth})
 }
 
+// checkMobile refuses a mobile, when there is one, that no one can have
+// (fieldrules.PossibleMobile): every operation that sets a mobile asks it.
+func checkMobile(m *Mobile) error {
+	if m != nil && !fieldrules.PossibleMobile(m.CountryCode, m.Number) {
+		return Conflict(CodeMobileOrCountryCodeInvalid)
+	}
+	return nil
+}
+
 // checkUserFields applies the input rules (input.go) to the fields p gives:
 // free text, the email, the mobile (fieldrules.PossibleMobile) and the date
 // of birth; prefix names the JSON path.
@@ -174,8 +183,8 @@ func checkUserFields(prefix string, p UserPatch) error {
 			return err
 		}
 	}
-	if p.Mobile != nil && !fieldrules.PossibleMobile(p.Mobile.CountryCode, p.Mobile.Number) {
-		return Conflict(CodeMobileOrCountryCodeInvalid)
+	if err := checkMobile(p.Mobile); err != nil {
+		return err
 	}
 	if p.DateOfBirth != nil {
 		return p.DateOfBirth.Check(prefix + "dateOfBirth")

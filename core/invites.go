@@ -155,6 +155,9 @@ func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, co
 	if err := checkProfile(prog, invited.Email, plain); err != nil {
 		return nil, err
 	}
+	if err := checkMobile(mobile); err != nil {
+		return nil, err
+	}
 	hash, err := s.hashPassword(ctx, invited, plain)
 	if err != nil {
 		return nil, internal("hash password", err)

@@ -530,3 +530,25 @@ func TestUserInviteChecksPerClientAddress(t *testing.T) {
 		wantNoContent(t, validateFrom(e, "2001:db8:5:6::1"), "secret key %d", i+1)
 	}
 }
+
+// A mobile given with a consume is set as any other (README: "wherever it is
+// set"): one no one can have is 409 MOBILE_OR_COUNTRY_CODE_INVALID, and the
+// invite, the password and the mobile are left as they were.
+func TestUserInviteConsumeMobileMustBeOneSomeoneCanHave(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	bea := e.createUser(root.token, userBody("bea@acme.test"))
+	e.invite(root.token, bea)
+	for _, m := range []map[string]any{
+		{"countryCode": "+999", "number": "7700900456"},
+		{"countryCode": "+44", "number": "123"},
+		{"countryCode": "+447", "number": "700900456"},
+	} {
+		wantConflict(t, e.consumeInvite(bea, sandboxCode, testPassword, m), "MOBILE_OR_COUNTRY_CODE_INVALID", fmt.Sprintf("%v", m))
+	}
+	wantNoContent(t, e.validateInvite(bea, sandboxCode), "refused consumes leave the invite usable")
+	r := e.consumeInvite(bea, sandboxCode, testPassword, nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, map[string]any{"countryCode": "+44", "number": "7700900456"}, e.getUser(str(t, r.json(t), "token"), bea)["mobile"],
+		"the mobile it was created with")
+}

@@ -280,6 +280,10 @@ var weavrExceptions = map[weavrAnswer]bool{
 	// does not describe.
 	{"POST", "/corporates", 409, core.CodeIdentityLimitExceeded}: true,
 	{"POST", "/consumers", 409, core.CodeIdentityLimitExceeded}:  true,
+	// A mobile given with a consume must be one someone can have, as
+	// wherever a mobile is set (core.checkMobile); Weavr's consume, which
+	// takes a mobile too, lists no code for one that is not.
+	{"POST", "/users/{user_id}/invite/consume", 409, core.CodeMobileOrCountryCodeInvalid}: true,
 	// Weavr's bulk user operations declare 201 and no error at all; Deputy
 	// answers bad input, a missing or unknown key, a missing permission, an
 	// oversized batch and a spent daily budget as everywhere else, and a
