@@ -60,13 +60,24 @@ var ErrPushStreamIdle = errors.New("push stream silent for three heartbeats")
 // idleWatch closes a stream's body when a read waits longer than after.
 type idleWatch struct {
 	after time.Duration
-	timer *time.Timer
+	timer idleTimer
 	fired atomic.Bool
 }
 
-func newIdleWatch(after time.Duration, body io.Closer) *idleWatch {
+// idleTimer is the part of *time.Timer an idleWatch uses.
+type idleTimer interface {
+	Reset(d time.Duration) bool
+	Stop() bool
+}
+
+// afterFunc starts an idleTimer that runs f once d has passed (time.AfterFunc).
+type afterFunc func(d time.Duration, f func()) idleTimer
+
+func realAfterFunc(d time.Duration, f func()) idleTimer { return time.AfterFunc(d, f) }
+
+func newIdleWatch(after time.Duration, body io.Closer, start afterFunc) *idleWatch {
 	w := &idleWatch{after: after}
-	w.timer = time.AfterFunc(after, func() {
+	w.timer = start(after, func() {
 		w.fired.Store(true)
 		_ = body.Close()
 	})
@@ -150,7 +161,7 @@ func (s *Session) PushEvents(ctx context.Context, deviceID string) (*PushStream,
 	}
 	p := &PushStream{body: res.Body, r: bufio.NewReader(res.Body)}
 	if idle := streamIdle(res.Header); idle > 0 {
-		p.idle = newIdleWatch(idle, res.Body)
+		p.idle = newIdleWatch(idle, res.Body, realAfterFunc)
 	}
 	return p, nil
 }

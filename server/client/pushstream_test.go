@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -111,70 +112,127 @@ func TestPushStreamBoundsLines(t *testing.T) {
 	}
 }
 
-// TestPushStreamEndsWhenSilent: a stream whose answer says how often the
-// server sends heartbeats ends with ErrPushStreamIdle once nothing has come
-// for three of them (a peer or middlebox that stopped passing it on, which
-// TCP may not notice for many minutes), and not while events keep coming,
-// however slowly the caller reads them. Without the header it waits on.
+// fakeTimer is an idleTimer that fires when the test says, if armed; armed
+// tells the test each time a read starts waiting.
+type fakeTimer struct {
+	mu    sync.Mutex
+	on    bool
+	f     func()
+	armed chan struct{}
+}
+
+func newFakeTimer() *fakeTimer { return &fakeTimer{armed: make(chan struct{}, 16)} }
+
+func (t *fakeTimer) start(_ time.Duration, f func()) idleTimer {
+	t.f, t.on = f, true
+	return t
+}
+
+func (t *fakeTimer) Reset(time.Duration) bool {
+	t.mu.Lock()
+	was := t.on
+	t.on = true
+	t.mu.Unlock()
+	t.armed <- struct{}{}
+	return was
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	was := t.on
+	t.on = false
+	return was
+}
+
+// fire runs the timer's function as time.AfterFunc would once its time
+// passed, and reports whether it was armed to.
+func (t *fakeTimer) fire() bool {
+	t.mu.Lock()
+	on := t.on
+	t.on = false
+	t.mu.Unlock()
+	if on {
+		t.f()
+	}
+	return on
+}
+
+// TestPushStreamEndsWhenSilent: a stream with an idle time ends with
+// ErrPushStreamIdle once a read has waited that long (a peer or middlebox
+// that stopped passing it on, which TCP may not notice for many minutes);
+// the time counts only while a read waits, so a caller slow to read the
+// next event is not taken for a silent server.
 func TestPushStreamEndsWhenSilent(t *testing.T) {
-	const every = 40 * time.Millisecond
-	for _, c := range []struct {
-		name      string
-		header    string
-		beats     int // heartbeats sent, one each every, before the stream goes silent
-		wantIdle  bool
-		slowReads bool
-	}{
-		{"silent after two heartbeats", "40", 2, true, false},
-		{"heartbeats read slowly", "40", 6, true, true},
-		{"no header", "", 2, false, false},
+	pr, pw := io.Pipe()
+	timer := newFakeTimer()
+	ps := &PushStream{body: pr, r: bufio.NewReader(pr)}
+	ps.idle = newIdleWatch(time.Minute, pr, timer.start)
+	defer ps.Close()
+	go func() {
+		for range 2 {
+			_, _ = io.WriteString(pw, "event: heartbeat\ndata: {\"at\":1}\n\n")
+		}
+	}() // then silence, the stream open
+	for i := range 2 {
+		if timer.fire() {
+			t.Fatalf("before read %d: the idle time counted while nobody read", i+1)
+		}
+		if e, err := ps.Next(); err != nil || e.Type != EventHeartbeat {
+			t.Fatalf("heartbeat %d: %+v, %v", i+1, e, err)
+		}
+	}
+	next := make(chan error, 1)
+	go func() { _, err := ps.Next(); next <- err }()
+	for { // the read that waits in vain arms the timer; the heartbeats' reads did too
+		<-timer.armed
+		if timer.fire() {
+			break
+		}
+	}
+	if err := <-next; !errors.Is(err, ErrPushStreamIdle) {
+		t.Fatalf("a silent stream: %v, want ErrPushStreamIdle", err)
+	}
+}
+
+// TestPushStreamIdleFromTheAnswer: the idle time is three of the
+// heartbeats the answer announces (PushHeartbeatHeader), and none without
+// a usable announcement.
+func TestPushStreamIdleFromTheAnswer(t *testing.T) {
+	for header, want := range map[string]time.Duration{
+		"15000": 45 * time.Second, "40": 120 * time.Millisecond,
+		"": 0, "0": 0, "-5": 0, "x": 0, "3600001": 0,
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			release := make(chan struct{})
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				if c.header != "" {
-					w.Header().Set(PushHeartbeatHeader, c.header)
-				}
-				w.WriteHeader(http.StatusOK)
-				for range c.beats {
-					_, _ = io.WriteString(w, "event: heartbeat\ndata: {\"at\":1}\n\n")
-					w.(http.Flusher).Flush()
-					time.Sleep(every)
-				}
-				<-release // then silence, the connection open
-			}))
-			t.Cleanup(func() { close(release); srv.Close() })
-			cl, err := New(srv.URL, "dpk_test")
-			if err != nil {
-				t.Fatal(err)
+		h := http.Header{}
+		if header != "" {
+			h.Set(PushHeartbeatHeader, header)
+		}
+		if got := streamIdle(h); got != want {
+			t.Errorf("%s: %q gives %v, want %v", PushHeartbeatHeader, header, got, want)
+		}
+	}
+	for _, header := range []string{"40", ""} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if header != "" {
+				w.Header().Set(PushHeartbeatHeader, header)
 			}
-			ps, err := cl.Session("dst_test").PushEvents(context.Background(), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ps.Close()
-			for i := range c.beats {
-				if c.slowReads {
-					time.Sleep(5 * every) // longer than the idle time, spent not reading
-				}
-				if e, err := ps.Next(); err != nil || e.Type != EventHeartbeat {
-					t.Fatalf("heartbeat %d: %+v, %v", i+1, e, err)
-				}
-			}
-			next := make(chan error, 1)
-			go func() { _, err := ps.Next(); next <- err }()
-			select {
-			case err := <-next:
-				if !c.wantIdle || !errors.Is(err, ErrPushStreamIdle) {
-					t.Fatalf("after the heartbeats: %v, want ErrPushStreamIdle: %v", err, c.wantIdle)
-				}
-			case <-time.After(2 * time.Second):
-				if c.wantIdle {
-					t.Fatal("a silent stream did not end")
-				}
-				ps.Close()
-				<-next
-			}
-		})
+			w.WriteHeader(http.StatusOK)
+		}))
+		cl, err := New(srv.URL, "dpk_test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps, err := cl.Session("dst_test").PushEvents(context.Background(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case header != "" && (ps.idle == nil || ps.idle.after != 120*time.Millisecond):
+			t.Errorf("an answer announcing 40 ms heartbeats: idle watch %+v, want one of 120 ms", ps.idle)
+		case header == "" && ps.idle != nil:
+			t.Errorf("an answer announcing nothing: idle watch %+v, want none", ps.idle)
+		}
+		ps.Close()
+		srv.Close()
 	}
 }
