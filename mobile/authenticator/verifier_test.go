@@ -203,16 +203,9 @@ func TestPasscodeGatesCeremonies(t *testing.T) {
 func TestPasscodeLockout(t *testing.T) {
 	ctx := context.Background()
 	path, p, v := fileVerifier(t, "passcode.hash", "135790")
-	now := time.Unix(1_700_000_000, 0)
-	clock := func() time.Time { return now }
-	authenticator.SetPasscodeClock(v, clock)
-
-	for i := range authenticator.MaxPasscodeAttempts {
-		p.answers = []string{"000000"}
-		ok, err := v.Verify(ctx, "approve")
-		require.NoError(t, err, "attempt %d", i+1)
-		require.False(t, ok)
-	}
+	clock := &testClock{now: time.Unix(1_700_000_000, 0)}
+	clock.drive(v)
+	wrongPasscodes(t, v, p, authenticator.MaxPasscodeAttempts, func() {})
 	p.answers = []string{"135790"}
 	ok, err := v.Verify(ctx, "approve")
 	assert.ErrorIs(t, err, authenticator.ErrPasscodeLocked, "the right passcode after %d wrong ones", authenticator.MaxPasscodeAttempts)
@@ -220,13 +213,11 @@ func TestPasscodeLockout(t *testing.T) {
 	assert.Equal(t, []string{"135790"}, p.answers, "the locked verifier must not even ask")
 	assert.ErrorIs(t, v.Change(ctx, "135790", "246801"), authenticator.ErrPasscodeLocked)
 
-	reopened, err := authenticator.NewPasscodeVerifier(path, p.ask)
-	require.NoError(t, err)
-	authenticator.SetPasscodeClock(reopened, clock)
+	reopened := clock.reopen(t, path, p)
 	_, err = reopened.Verify(ctx, "approve")
 	assert.ErrorIs(t, err, authenticator.ErrPasscodeLocked, "restarting the app must not reset the count")
 
-	now = now.Add(authenticator.PasscodeLockout)
+	clock.now = clock.now.Add(authenticator.PasscodeLockout)
 	ok, err = reopened.Verify(ctx, "approve")
 	require.NoError(t, err)
 	assert.True(t, ok, "after the lockout the right passcode works")
@@ -246,27 +237,48 @@ func TestPasscodeLockout(t *testing.T) {
 func TestPasscodeBlockedWhateverTheClock(t *testing.T) {
 	ctx := context.Background()
 	path, p, v := fileVerifier(t, "passcode.hash", "135790")
-	now := time.Unix(1_700_000_000, 0)
-	clock := func() time.Time { return now }
-	authenticator.SetPasscodeClock(v, clock)
-	for i := range authenticator.MaxPasscodeFailures {
-		p.answers = []string{"000000"}
-		ok, err := v.Verify(ctx, "approve")
-		require.NoError(t, err, "attempt %d, the clock moved past each lockout", i+1)
-		require.False(t, ok)
-		now = now.Add(authenticator.PasscodeLockout)
-	}
-	now = now.Add(365 * 24 * time.Hour)
+	clock := &testClock{now: time.Unix(1_700_000_000, 0)}
+	clock.drive(v)
+	wrongPasscodes(t, v, p, authenticator.MaxPasscodeFailures, func() {
+		clock.now = clock.now.Add(authenticator.PasscodeLockout) // past each lockout
+	})
+	clock.now = clock.now.Add(365 * 24 * time.Hour)
 	p.answers = []string{"135790"}
 	_, err := v.Verify(ctx, "approve")
 	assert.ErrorIs(t, err, authenticator.ErrPasscodeBlocked)
 	assert.Equal(t, []string{"135790"}, p.answers, "a blocked verifier does not even ask")
 	assert.ErrorIs(t, v.Change(ctx, "135790", "246801"), authenticator.ErrPasscodeBlocked)
-	reopened, err := authenticator.NewPasscodeVerifier(path, p.ask)
-	require.NoError(t, err)
-	authenticator.SetPasscodeClock(reopened, clock)
-	_, err = reopened.Verify(ctx, "approve")
+	_, err = clock.reopen(t, path, p).Verify(ctx, "approve")
 	assert.ErrorIs(t, err, authenticator.ErrPasscodeBlocked, "restarting the app does not lift it")
+}
+
+// testClock is a clock the test moves, driving the verifiers' lockouts.
+type testClock struct{ now time.Time }
+
+func (c *testClock) drive(v *authenticator.PasscodeVerifier) {
+	authenticator.SetPasscodeClock(v, func() time.Time { return c.now })
+}
+
+// reopen opens the verifier at path again, as a restarted app does, on c.
+func (c *testClock) reopen(t *testing.T, path string, p *prompt) *authenticator.PasscodeVerifier {
+	t.Helper()
+	v, err := authenticator.NewPasscodeVerifier(path, p.ask)
+	require.NoError(t, err)
+	c.drive(v)
+	return v
+}
+
+// wrongPasscodes types n wrong passcodes at v's prompt, each refused
+// without an error, and runs then after each.
+func wrongPasscodes(t *testing.T, v *authenticator.PasscodeVerifier, p *prompt, n int, then func()) {
+	t.Helper()
+	for i := range n {
+		p.answers = []string{"000000"}
+		ok, err := v.Verify(context.Background(), "approve")
+		require.NoError(t, err, "wrong passcode %d", i+1)
+		require.False(t, ok)
+		then()
+	}
 }
 
 // TestPasscodeAttemptsFileDamaged: a damaged count is a lockout, not a reset.
