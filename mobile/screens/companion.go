@@ -236,9 +236,9 @@ func (c *Companion) signedIn(token, email, userID string) {
 	c.token, c.email, c.userID = token, email, userID
 	c.sess = c.api.Session(token)
 	c.pending = nil
+	c.speakForDevice()
 	if c.enrolledFor() && !c.enrolledHere() {
 		p := c.d.App.Preferences()
-		c.push = c.api.Push(token, "")
 		c.show(NewMovedScreen(p.String(prefEnrolledServer), c.conn.Server, func() {
 			p.SetString(prefEnrolledServer, c.conn.Server)
 			c.speakForDevice()
@@ -246,7 +246,6 @@ func (c *Companion) signedIn(token, email, userID string) {
 		}, c.showHome))
 		return
 	}
-	c.speakForDevice()
 	c.showHome()
 }
 
