@@ -55,7 +55,7 @@ const pushIdleHeartbeats = 3
 
 // ErrPushStreamIdle: nothing came on a push stream for pushIdleHeartbeats
 // of the server's heartbeats; reconnect.
-var ErrPushStreamIdle = errors.New("push stream silent for three heartbeats")
+var ErrPushStreamIdle = fmt.Errorf("push stream silent for %d heartbeats", pushIdleHeartbeats)
 
 // idleWatch closes a stream's body when a read waits longer than after.
 type idleWatch struct {
