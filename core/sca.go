@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/deputyhq/deputy/fieldrules"
 )
 
 // Machine codes of the SCA operations (Weavr enrolDeviceUsingOtp*, stepupSCA*).
@@ -214,11 +215,8 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 
 // spendSMS spends what one text to u's mobile costs: one of the user's
 // budget, then one of the number's (several users may share, or be given,
-// one number). A number
-// counts without leading zeros, so that one phone given in national form
-// (07700...) and in international form (7700...) is one budget; the rare
-// countries whose numbers keep a leading zero share a budget with the number
-// without it, which is stricter, never looser. Texts to a number its user
+// one number), which counts each phone once however it is written
+// (fieldrules.MobileKey). Texts to a number its user
 // has not proven (no ACTIVE SMS factor: an enrolment) spend a budget of
 // their own, so that whoever sets another's number as their own cannot use
 // up the texts its owner's step-ups need.
@@ -231,7 +229,7 @@ func (s *Service) spendSMS(tx Tx, u *User) error {
 	case err != nil:
 		return err
 	}
-	number += u.Mobile.CountryCode + strings.TrimLeft(u.Mobile.Number, "0")
+	number += fieldrules.MobileKey(u.Mobile.CountryCode, u.Mobile.Number)
 	return s.spend(tx,
 		newBudget("sms", u.ProgrammeID, "user:"+u.ID, s.cfg.RateLimits.SMSPerUser),
 		newBudget("sms", u.ProgrammeID, number, s.cfg.RateLimits.SMSPerNumber))

@@ -83,6 +83,21 @@ func PossibleMobile(countryCode, number string) bool {
 	return err == nil && int(p.GetCountryCode()) == cc && phonenumbers.IsPossibleNumber(p)
 }
 
+// MobileKey is the one form of a phone number under all the ways it can be
+// written: +cc followed by the national significant number without leading
+// zeros, so that a national prefix given after the country code ("+44" with
+// "07700...", "+1" with "1202...") names the same phone as the number
+// without it. The rare numbers whose leading zero belongs to them share a
+// key with the number without it: stricter, never looser, for what counts
+// per number. A number the metadata cannot parse keys as written, less its
+// leading zeros.
+func MobileKey(countryCode, number string) string {
+	if p, err := phonenumbers.Parse(countryCode+number, phonenumbers.UNKNOWN_REGION); err == nil {
+		return "+" + strconv.Itoa(int(p.GetCountryCode())) + strings.TrimLeft(phonenumbers.GetNationalSignificantNumber(p), "0")
+	}
+	return countryCode + strings.TrimLeft(number, "0")
+}
+
 // ValidMobileNumber reports whether s follows MobileNumberPattern.
 func ValidMobileNumber(s string) bool { return reMobileNumber.MatchString(s) }
 

@@ -50,3 +50,22 @@ func TestCanonicalEmail(t *testing.T) {
 		assert.Equal(t, want != "", ok, in)
 	}
 }
+
+// TestMobileKey: one phone, one key, however its number is written after
+// the country code; other phones, other keys.
+func TestMobileKey(t *testing.T) {
+	for _, tt := range []struct{ cc, number, want string }{
+		{"+44", "7700900123", "+447700900123"},
+		{"+44", "07700900123", "+447700900123"},
+		{"+44", "007700900123", "+447700900123"},
+		{"+1", "2025550123", "+12025550123"},
+		{"+1", "12025550123", "+12025550123"},
+		{"+39", "0612345678", "+39612345678"},
+		{"+39", "612345678", "+39612345678"},
+		{"+356", "79123456", "+35679123456"},
+		{"+44", "7700900456", "+447700900456"},
+		{"+999", "0123", "+999123"}, // no such country code: as written
+	} {
+		assert.Equal(t, tt.want, fieldrules.MobileKey(tt.cc, tt.number), "%s %s", tt.cc, tt.number)
+	}
+}

@@ -6,6 +6,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -91,6 +92,27 @@ func TestSMSBudgetPerNumber(t *testing.T) {
 	e.advance(15 * time.Second)
 	wantRateLimitedWithin(t, e.auth(twinToken, "POST", stepUpPath, nil), "3, 3;w=3600", time.Hour, "shared by the users who proved it")
 	assert.Equal(t, 6, e.channelTo("SMS", "+447700900123")+e.channelTo("SMS", "+4407700900123"))
+}
+
+// A national prefix written after the country code names the same phone:
+// "+1" with "12025550123" and with "2025550123" share one budget.
+func TestSMSBudgetPerNumberWhateverTheNationalPrefix(t *testing.T) {
+	e := newEnv(t, withRateLimits(core.RateLimits{SMSPerNumber: core.RateLimit{Requests: 2, Window: time.Hour}}))
+	e.alignClock(time.Hour)
+	root := e.adminRoot("root@acme.test")
+	var tokens []string
+	for i, number := range []string{"2025550123", "12025550123"} {
+		body := userBody(fmt.Sprintf("us%d@acme.test", i))
+		body["mobile"] = map[string]any{"countryCode": "+1", "number": number}
+		id := e.createUser(root.token, body)
+		r := e.key("POST", "/multi/passwords/"+id+"/create", map[string]any{"password": pw(testPassword)})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		tokens = append(tokens, str(t, r.json(t), "token"))
+	}
+	wantNoContent(t, e.auth(tokens[0], "POST", enrolPath, nil), "the first text")
+	wantNoContent(t, e.auth(tokens[1], "POST", enrolPath, nil), "the second, with the prefix")
+	e.advance(15 * time.Second)
+	wantRateLimitedWithin(t, e.auth(tokens[0], "POST", enrolPath, nil), "2, 2;w=3600", time.Hour, "one phone's budget")
 }
 
 // Emails to one address share its budget (invites too: next test). Lost-password start answers 204
