@@ -11,6 +11,9 @@ import (
 const (
 	CodeInviteAlreadyConsumed = "INVITE_ALREADY_CONSUMED"
 	CodeInviteInvalid         = "INVITE_OR_INVITE_CODE_INVALID"
+	// CodeUserInactive refuses inviting a deactivated user, whose invite
+	// could not be consumed (Weavr's code for acting on one elsewhere).
+	CodeUserInactive = "USER_INACTIVE"
 	// CodeUnresolvedIdentity: the user id names no authorised user of the programme.
 	CodeUnresolvedIdentity = "UNRESOLVED_IDENTITY"
 )
@@ -66,6 +69,9 @@ func (s *Service) sendInviteWork(c *Caller, id string) (*work, error) {
 		}
 		if u.PasswordSet {
 			return Conflict(CodeInviteAlreadyConsumed)
+		}
+		if !u.Active {
+			return &Error{Class: ErrConflict, Code: CodeUserInactive, Message: "the user is deactivated: activate them first"}
 		}
 		perIdentity := newBudget("invites", c.Programme.ID, "identity:"+c.User.IdentityID, s.cfg.RateLimits.InvitesPerIdentity)
 		if err := s.spendEmail(tx, c.Programme.ID, u.Email, perIdentity); err != nil {

@@ -269,8 +269,8 @@ func tally(statuses []int) map[int]int {
 }
 
 // Deactivation voids a pending invite (issue 12, point 10): neither validate
-// nor consume accept its code, reactivation does not revive it, and a new
-// invite works.
+// nor consume accept its code, no new one is sent meanwhile, reactivation
+// does not revive it, and a new invite works.
 func TestUserInviteOfADeactivatedUserCannotBeUsed(t *testing.T) {
 	e := newEnv(t)
 	root := e.adminRoot("root@acme.test")
@@ -281,6 +281,11 @@ func TestUserInviteOfADeactivatedUserCannotBeUsed(t *testing.T) {
 	assert.Equal(t, "VOID", e.inviteState(root.token, bea))
 	wantConflict(t, e.validateInvite(bea, sandboxCode), "INVITE_OR_INVITE_CODE_INVALID")
 	wantConflict(t, e.consumeInvite(bea, sandboxCode, testPassword, nil), "INVITE_OR_INVITE_CODE_INVALID")
+
+	sent := len(e.invitesTo("bea@acme.test"))
+	wantConflict(t, e.auth(root.token, "POST", userPath(bea, "invite"), nil), "USER_INACTIVE", "no invite to a deactivated user")
+	assert.Len(t, e.invitesTo("bea@acme.test"), sent, "nothing sent")
+	assert.Equal(t, "VOID", e.inviteState(root.token, bea), "nothing written")
 
 	wantNoContent(t, e.auth(root.token, "POST", userPath(bea, "activate"), nil))
 	assert.Equal(t, "VOID", e.inviteState(root.token, bea), "reactivation does not revive it")

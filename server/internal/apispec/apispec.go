@@ -284,6 +284,10 @@ var weavrExceptions = map[weavrAnswer]bool{
 	// wherever a mobile is set (core.checkMobile); Weavr's consume, which
 	// takes a mobile too, lists no code for one that is not.
 	{"POST", "/users/{user_id}/invite/consume", 409, core.CodeMobileOrCountryCodeInvalid}: true,
+	// An invite to a deactivated user could never be consumed; Weavr's
+	// inviteSend names no code for it, and uses this one for acting on a
+	// deactivated user elsewhere.
+	{"POST", "/users/{user_id}/invite", 409, core.CodeUserInactive}: true,
 	// Weavr's bulk user operations declare 201 and no error at all; Deputy
 	// answers bad input, a missing or unknown key, a missing permission, an
 	// oversized batch and a spent daily budget as everywhere else, and a
