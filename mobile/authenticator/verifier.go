@@ -153,6 +153,9 @@ type PasscodeVerifier struct {
 	// app does not reset them.
 	failures    int
 	lastFailure time.Time
+	// clears counts the matches that cleared failures, so that a check
+	// giving back its guess (check) takes back only its own count.
+	clears uint64
 }
 
 // NewPasscodeVerifier returns a PasscodeVerifier that keeps its hash in the
@@ -282,7 +285,7 @@ func (v *PasscodeVerifier) check(ctx context.Context, passcode string) (hash str
 		v.mu.Unlock()
 		return hash, false, err
 	}
-	prevFailures, prevLast := v.failures, v.lastFailure
+	clears := v.clears
 	err = v.saveAttemptsLocked(v.failures+1, v.now())
 	v.mu.Unlock()
 	if err != nil {
@@ -290,9 +293,13 @@ func (v *PasscodeVerifier) check(ctx context.Context, passcode string) (hash str
 	}
 	ok, rehash, err := v.hasher.Verify(ctx, passcode, hash)
 	if err != nil {
-		// Not a wrong guess (a cancelled context): give it back.
+		// Not a wrong guess (a cancelled context): give it back, unless a
+		// match cleared the count meanwhile (and this guess with it). Only
+		// this one: overlapping checks have counted theirs since.
 		v.mu.Lock()
-		_ = v.saveAttemptsLocked(prevFailures, prevLast)
+		if v.clears == clears && v.failures > 0 {
+			_ = v.saveAttemptsLocked(v.failures-1, v.lastFailure)
+		}
 		v.mu.Unlock()
 		return hash, false, err
 	}
@@ -301,6 +308,7 @@ func (v *PasscodeVerifier) check(ctx context.Context, passcode string) (hash str
 	}
 	v.mu.Lock()
 	err = v.saveAttemptsLocked(0, time.Time{})
+	v.clears++
 	v.mu.Unlock()
 	if err != nil {
 		return hash, false, err

@@ -292,3 +292,62 @@ func TestPasscodeAttemptsFileDamaged(t *testing.T) {
 	_, err = reopened.Verify(ctx, "approve")
 	assert.ErrorIs(t, err, authenticator.ErrPasscodeLocked)
 }
+
+// holdKey marks the context of a check whose hash gate holds.
+type holdKey struct{}
+
+// gate is a password.Observer that holds the hashes of checks marked with
+// holdKey until released, once it has told arrived they got there.
+type gate struct{ arrived, release chan struct{} }
+
+func (g gate) Hashing(ctx context.Context) func(time.Duration) {
+	if ctx.Value(holdKey{}) != nil {
+		g.arrived <- struct{}{}
+		<-g.release
+	}
+	return func(time.Duration) {}
+}
+
+// TestPasscodeCancelledCheckGivesBackOnlyItsOwnGuess: a check cancelled
+// before its hash gives back its own counted guess, never one that an
+// overlapping check counted meanwhile; else cancelling checks would erase
+// wrong guesses. Whether the cancelled one hashed all the same is up to the
+// scheduler (a free slot and a done context are both ready), so the rounds
+// repeat it.
+func TestPasscodeCancelledCheckGivesBackOnlyItsOwnGuess(t *testing.T) {
+	tiny := password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	hash, err := password.NewHasher(tiny, 1).Hash(context.Background(), "246810")
+	require.NoError(t, err)
+	for round := range 20 {
+		path := filepath.Join(t.TempDir(), "passcode")
+		require.NoError(t, os.WriteFile(path, []byte(hash+"\n"), 0o600))
+		p := &prompt{}
+		v, err := authenticator.NewPasscodeVerifier(path, p.ask)
+		require.NoError(t, err)
+		g := gate{arrived: make(chan struct{}), release: make(chan struct{})}
+		authenticator.SetPasscodeHasher(v, password.NewHasher(tiny, 1, password.WithObserver(g)))
+
+		p.will("000000")
+		ctx, cancel := context.WithCancel(context.WithValue(context.Background(), holdKey{}, true))
+		held := make(chan error, 1)
+		go func() {
+			_, err := v.Verify(ctx, "Approve")
+			held <- err
+		}()
+		<-g.arrived // its guess is counted, its hash not begun
+		p.will("000001")
+		ok, err := v.Verify(context.Background(), "Approve")
+		require.NoError(t, err)
+		require.False(t, ok)
+		cancel()
+		close(g.release)
+		want := "2 "
+		if err := <-held; err != nil {
+			require.ErrorIs(t, err, context.Canceled)
+			want = "1 " // its own guess given back, the other's kept
+		}
+		data, err := os.ReadFile(path + ".attempts")
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(string(data), want), "round %d: %q counted, want %q", round, data, want)
+	}
+}
