@@ -8,6 +8,7 @@ import (
 // SMS is a text message to one mobile number.
 type SMS struct {
 	ProgrammeID string
+	UserID      string // the user it is for
 	To          Mobile
 	Text        string
 }
@@ -15,6 +16,7 @@ type SMS struct {
 // Email is a message to one address, with a plain-text and an optional HTML body.
 type Email struct {
 	ProgrammeID string
+	UserID      string // the user it is for
 	FromName    string
 	To          string
 	Subject     string
@@ -49,12 +51,12 @@ func NewOutbox(store Store, clock Clock) *Outbox { return &Outbox{store: store, 
 
 // SendSMS appends the text message to the outbox.
 func (o *Outbox) SendSMS(ctx context.Context, m SMS) error {
-	return o.append(ctx, &Message{ProgrammeID: m.ProgrammeID, Channel: "SMS", To: m.To.E164(), Text: m.Text})
+	return o.append(ctx, &Message{ProgrammeID: m.ProgrammeID, UserID: m.UserID, Channel: "SMS", To: m.To.E164(), Text: m.Text})
 }
 
 // SendEmail appends the email (its text body) to the outbox.
 func (o *Outbox) SendEmail(ctx context.Context, m Email) error {
-	return o.append(ctx, &Message{ProgrammeID: m.ProgrammeID, Channel: "EMAIL", To: m.To, Subject: m.Subject, Text: m.Text})
+	return o.append(ctx, &Message{ProgrammeID: m.ProgrammeID, UserID: m.UserID, Channel: "EMAIL", To: m.To, Subject: m.Subject, Text: m.Text})
 }
 
 func (o *Outbox) append(ctx context.Context, m *Message) error {
@@ -71,8 +73,9 @@ func (o *Outbox) append(ctx context.Context, m *Message) error {
 
 // Outbox returns up to limit sandbox messages of a programme, newest first.
 // A signed-in user (c not nil: the public ui key with the user's token) sees
-// only the messages sent to their own email address and mobile number; the
-// secret api key (c nil) sees them all. Outside sandbox mode there is no outbox.
+// only the messages sent for them, not those to an address or number they
+// share with someone, or gave themselves; the secret api key (c nil) sees
+// them all. Outside sandbox mode there is no outbox.
 func (s *Service) Outbox(ctx context.Context, programmeID string, c *Caller, limit int) ([]*Message, error) {
 	if !s.cfg.Sandbox {
 		return nil, NotFound("outbox")
@@ -80,26 +83,16 @@ func (s *Service) Outbox(ctx context.Context, programmeID string, c *Caller, lim
 	if limit <= 0 || limit > 100 {
 		limit = 100
 	}
-	var recipients []string
+	var userID string
 	if c != nil {
-		recipients = recipientsOf(c.User)
+		userID = c.User.ID
 	}
 	s.WaitForMail()
 	var out []*Message
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		var err error
-		out, err = tx.Outbox(programmeID, recipients, limit)
+		out, err = tx.Outbox(programmeID, userID, limit)
 		return err
 	})
 	return out, internal("read outbox", err)
-}
-
-// recipientsOf lists the addresses messages to u go to: the email address
-// and, when set, the mobile number as the outbox writes it (Message.To).
-func recipientsOf(u *User) []string {
-	rs := []string{u.Email}
-	if u.Mobile != nil {
-		rs = append(rs, u.Mobile.E164())
-	}
-	return rs
 }

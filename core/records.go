@@ -237,10 +237,13 @@ type Message struct {
 	Seq         uint64
 	ProgrammeID string
 	Channel     string // "EMAIL" or "SMS"
-	To          string
-	Subject     string `json:",omitempty"`
-	Text        string
-	At          time.Time
+	// UserID is the user the message is for, whatever address it went
+	// to; messages stored before it was kept have none.
+	UserID  string `json:",omitempty"`
+	To      string
+	Subject string `json:",omitempty"`
+	Text    string
+	At      time.Time
 }
 
 // WebAuthnRegistration is a biometric enrolment between its begin and finish

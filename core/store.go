@@ -259,8 +259,8 @@ type IdempotencyWriter interface {
 // OutboxReader reads the sandbox outbox.
 type OutboxReader interface {
 	// Outbox returns up to limit messages of a programme, newest first; with
-	// recipients, only the messages to one of them (Message.To).
-	Outbox(programmeID string, recipients []string, limit int) ([]*Message, error)
+	// a userID, only the messages for that user (Message.UserID).
+	Outbox(programmeID, userID string, limit int) ([]*Message, error)
 }
 
 // OutboxWriter appends to the sandbox outbox; the store assigns Seq.

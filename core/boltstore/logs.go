@@ -3,7 +3,6 @@ package boltstore
 import (
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -40,7 +39,7 @@ func (w *writeTx) AppendAudit(e *core.AuditEvent) error {
 	return w.indexAuditSubject(e)
 }
 
-func (r *readTx) Outbox(programmeID string, recipients []string, limit int) ([]*core.Message, error) {
+func (r *readTx) Outbox(programmeID, userID string, limit int) ([]*core.Message, error) {
 	b := r.bucket(bucketOutbox).Bucket([]byte(programmeID))
 	if b == nil {
 		return nil, nil
@@ -52,7 +51,7 @@ func (r *readTx) Outbox(programmeID string, recipients []string, limit int) ([]*
 		if err != nil {
 			return nil, err
 		}
-		if len(recipients) == 0 || slices.Contains(recipients, m.To) {
+		if userID == "" || m.UserID == userID {
 			ms = append(ms, m)
 		}
 	}

@@ -219,13 +219,16 @@ func (t *tx) InsertAuditCheckpoint(c *core.AuditCheckpoint) error {
 	return err
 }
 
-func (t *tx) Outbox(programmeID string, recipients []string, limit int) ([]*core.Message, error) {
+func (t *tx) Outbox(programmeID, userID string, limit int) ([]*core.Message, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
+	if userID == "" {
+		return list[core.Message](t, "outbox message", `SELECT data FROM outbox
+			WHERE programme_id = $1 ORDER BY seq DESC LIMIT $2`, programmeID, limit)
+	}
 	return list[core.Message](t, "outbox message", `SELECT data FROM outbox
-		WHERE programme_id = $1 AND (coalesce(cardinality($2::text[]), 0) = 0 OR recipient = ANY($2))
-		ORDER BY seq DESC LIMIT $3`, programmeID, recipients, limit)
+		WHERE programme_id = $1 AND user_id = $2 ORDER BY seq DESC LIMIT $3`, programmeID, userID, limit)
 }
 
 func (t *tx) AppendOutbox(m *core.Message) error {
@@ -243,8 +246,8 @@ func (t *tx) insertOutbox(m *core.Message) error {
 	if err != nil {
 		return err
 	}
-	t.queue(`INSERT INTO outbox (programme_id, seq, recipient, data) VALUES ($1, $2, $3, $4)`,
-		m.ProgrammeID, seqParam(m.Seq), m.To, data)
+	t.queue(`INSERT INTO outbox (programme_id, seq, user_id, data) VALUES ($1, $2, $3, $4)`,
+		m.ProgrammeID, seqParam(m.Seq), m.UserID, data)
 	return nil
 }
 

@@ -351,3 +351,35 @@ func TestMigration0008(t *testing.T) {
 	}
 	assert.Equal(t, [][]string{{}, {"920"}, {"920", "921"}}, listed, "pending confirmations expired at each time")
 }
+
+// TestMigration0009 keeps the messages stored before it for the secret key
+// only (they name no user), and reads those after it per user.
+func TestMigration0009(t *testing.T) {
+	url := pgtest.URL(t)
+	require.NoError(t, pgstore.MigrateTo(t.Context(), url, 8))
+	conn := connect(t, url)
+	data, err := json.Marshal(&core.Message{Seq: 1, ProgrammeID: "p1", Channel: "SMS", To: "+447700900123", Text: "before"})
+	require.NoError(t, err)
+	_, err = conn.Exec(t.Context(), `INSERT INTO outbox (programme_id, seq, recipient, data) VALUES ('p1', 1, '+447700900123', $1)`, data)
+	require.NoError(t, err)
+	_, err = conn.Exec(t.Context(), `INSERT INTO log_heads (programme_id, log, last) VALUES ('p1', 'outbox', 1)`)
+	require.NoError(t, err)
+
+	s := openMigrated(t, url, conn)
+	after := &core.Message{ProgrammeID: "p1", UserID: "101", Channel: "SMS", To: "+447700900123", Text: "after"}
+	require.NoError(t, s.Update(t.Context(), func(tx core.Tx) error { return tx.AppendOutbox(after) }))
+	texts := func(userID string) []string {
+		var out []string
+		require.NoError(t, s.View(t.Context(), func(tx core.ReadTx) error {
+			ms, err := tx.Outbox("p1", userID, 10)
+			for _, m := range ms {
+				out = append(out, m.Text)
+			}
+			return err
+		}))
+		return out
+	}
+	assert.Equal(t, []string{"after", "before"}, texts(""), "the secret key's view")
+	assert.Equal(t, []string{"after"}, texts("101"), "the user's view")
+	assert.Empty(t, texts("102"))
+}

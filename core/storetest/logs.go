@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -77,6 +78,7 @@ func testAuditOrderAndPaging(t *testing.T, s core.Store) {
 func message(programmeID string, n int) *core.Message {
 	return &core.Message{
 		ProgrammeID: programmeID,
+		UserID:      strconv.Itoa(100 + n),
 		Channel:     "SMS",
 		To:          fmt.Sprintf("+3567912345%d", n),
 		Text:        fmt.Sprintf("Your code is %06d", n),
@@ -87,6 +89,10 @@ func message(programmeID string, n int) *core.Message {
 func testOutboxNewestFirst(t *testing.T, s core.Store) {
 	m1, m2, m3, other := message("p1", 1), message("p1", 2), message("p1", 3), message("p2", 4)
 	m2.Channel, m2.To, m2.Subject = "EMAIL", "ada@acme.test", "Your invite"
+	m3.UserID = m1.UserID // another message for m1's user
+	other.UserID = m1.UserID
+	legacy := message("p1", 5) // stored before messages named their user
+	legacy.UserID = ""
 	mustUpdate(t, s, func(tx core.Tx) error {
 		for _, m := range []*core.Message{m1, m2, other} {
 			if err := tx.AppendOutbox(m); err != nil {
@@ -96,33 +102,34 @@ func testOutboxNewestFirst(t *testing.T, s core.Store) {
 		return nil
 	})
 	mustUpdate(t, s, func(tx core.Tx) error { return tx.AppendOutbox(m3) })
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.AppendOutbox(legacy) })
 	requireComplete(t, m2)
 	assert.Greater(t, m2.Seq, m1.Seq, "Seq assigned by AppendOutbox")
 	assert.Greater(t, m3.Seq, m2.Seq, "Seq assigned by AppendOutbox")
 
 	for _, c := range []struct {
-		programmeID string
-		recipients  []string
-		limit       int
-		want        []*core.Message
+		programmeID, userID string
+		limit               int
+		want                []*core.Message
 	}{
-		{"p1", nil, 10, []*core.Message{m3, m2, m1}},
-		{"p1", nil, 2, []*core.Message{m3, m2}},
-		{"p1", nil, 0, nil},
-		{"p1", []string{m2.To}, 10, []*core.Message{m2}},
-		{"p1", []string{"+0000", m1.To}, 10, []*core.Message{m1}},
-		{"p1", []string{m2.To, m3.To}, 1, []*core.Message{m3}},
-		{"p1", []string{"nobody@acme.test"}, 10, nil},
-		{"p2", nil, 10, []*core.Message{other}},
-		{"p2", []string{m1.To}, 10, nil},
-		{"p3", nil, 10, nil},
+		{"p1", "", 10, []*core.Message{legacy, m3, m2, m1}},
+		{"p1", "", 2, []*core.Message{legacy, m3}},
+		{"p1", "", 0, nil},
+		{"p1", m2.UserID, 10, []*core.Message{m2}},
+		{"p1", m1.UserID, 10, []*core.Message{m3, m1}},
+		{"p1", m1.UserID, 1, []*core.Message{m3}},
+		{"p1", "999", 10, nil},
+		{"p2", "", 10, []*core.Message{other}},
+		{"p2", m1.UserID, 10, []*core.Message{other}},
+		{"p2", m2.UserID, 10, nil},
+		{"p3", "", 10, nil},
 	} {
-		got, err := read(t, s, func(tx core.ReadTx) ([]*core.Message, error) { return tx.Outbox(c.programmeID, c.recipients, c.limit) })
+		got, err := read(t, s, func(tx core.ReadTx) ([]*core.Message, error) { return tx.Outbox(c.programmeID, c.userID, c.limit) })
 		require.NoError(t, err)
 		if len(c.want) == 0 {
-			assert.Empty(t, got, "outbox of %s to %v, limit %d", c.programmeID, c.recipients, c.limit)
+			assert.Empty(t, got, "outbox of %s for %q, limit %d", c.programmeID, c.userID, c.limit)
 			continue
 		}
-		assert.Equal(t, c.want, got, "outbox of %s to %v, limit %d", c.programmeID, c.recipients, c.limit)
+		assert.Equal(t, c.want, got, "outbox of %s for %q, limit %d", c.programmeID, c.userID, c.limit)
 	}
 }
