@@ -168,7 +168,7 @@ func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, co
 	if err != nil {
 		return nil, internal("hash password", err)
 	}
-	return s.storeFirstPassword(ctx, userID, hash, "", "user.invite_consume", func(tx Tx, u *User) error {
+	set, err := s.storeFirstPassword(ctx, userID, hash, "", "user.invite_consume", func(tx Tx, u *User) error {
 		inv, err := tx.Invite(u.ID)
 		if err != nil {
 			return err
@@ -187,6 +187,12 @@ func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, co
 		}
 		return nil
 	})
+	if clientIP != "" && CodeOf(err) == CodePasswordAlreadyCreated {
+		// A parallel consume (another replica's, say) set the password
+		// since checkInvite: to a client address that is a spent invite.
+		return nil, Conflict(CodeInviteInvalid)
+	}
+	return set, err
 }
 
 // consumeRefusal says why a consume's code was refused, for the embedder's

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -96,4 +97,43 @@ func TestUnknownRoleIsRefused(t *testing.T) {
 	_, err = e.svc.UpdateUser(e.ctx, root, u.ID, core.UserPatch{Roles: &roles})
 	requireCode(t, err, core.ErrConflict, core.CodeRoleNotFound)
 	assert.Empty(t, e.user(u.ID).Roles, "unchanged")
+}
+
+// Two consumes of one invite race (on two replicas, say): both pass the
+// code check, the first sets the password, the second finds it set. To a
+// client address (the ui key) the loser is refused like any spent invite,
+// INVITE_OR_INVITE_CODE_INVALID, never PASSWORD_ALREADY_CREATED, which only
+// the embedder's backend is told (README, "Signing in"). It used to leak
+// PASSWORD_ALREADY_CREATED to the ui key whenever two consumes overlapped.
+func TestConsumeLosingARaceLooksLikeASpentInvite(t *testing.T) {
+	const winner, loser = "W1nner-Passw0rd!", "L0ser-Passw0rd!"
+	for _, c := range []struct {
+		name, clientIP, want string
+	}{
+		{"a client address", testIP, core.CodeInviteInvalid},
+		{"the embedder's backend", "", core.CodePasswordAlreadyCreated},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newCoreEnv(t)
+			root := e.steppedUpRoot(e.prog, "root@acme.test")
+			u, err := e.svc.CreateUser(e.ctx, root, core.NewUser{UserDetails: core.UserDetails{Name: "Bea", Surname: "Smith", Email: "bea@acme.test"}})
+			require.NoError(t, err)
+			require.NoError(t, e.svc.SendInvite(e.ctx, root, u.ID))
+			_, code := e.lastInvite("bea@acme.test")
+
+			var armed atomic.Bool
+			core.WrapHasher(e.svc, func(h core.PasswordHasher) core.PasswordHasher {
+				return onceHashing{h, loser, &armed, func() { // the other consume wins meanwhile
+					_, err := e.svc.ConsumeInvite(e.ctx, e.prog, u.ID, code, winner, nil, testIP)
+					require.NoError(t, err)
+				}}
+			})
+			armed.Store(true)
+			_, err = e.svc.ConsumeInvite(e.ctx, e.prog, u.ID, code, loser, nil, c.clientIP)
+			require.False(t, armed.Load(), "the winner consumed while the loser hashed")
+			requireCode(t, err, core.ErrConflict, c.want, "the consume that lost the race")
+			_, err = e.svc.Login(e.ctx, e.prog, "bea@acme.test", winner)
+			assert.NoError(t, err, "the winner's password is the password")
+		})
+	}
 }
