@@ -165,7 +165,7 @@ func auditCommand() *cli.Command {
 					if _, err := os.Stat(out); err == nil {
 						return fmt.Errorf("--out %s exists already: choose a new file", out)
 					}
-					ops, done, err := openOperations(ctx, cmd.String("db"))
+					ops, done, err := openOperations(ctx, cmd.String("db"), false)
 					if err != nil {
 						return err
 					}

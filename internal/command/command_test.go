@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -122,6 +124,30 @@ func TestDatabaseInUseIsAClearErrorNotAHang(t *testing.T) {
 		assert.True(t, errors.As(err, &inUse), "got %T %v, want *boltstore.InUseError", err, err)
 		assert.Contains(t, err.Error(), "in use")
 		assert.Less(t, time.Since(start), 5*time.Second, "deputy %v gives up promptly", args)
+	}
+}
+
+// TestOperatorCommandsRefuseMissingDatabase: a command that acts on an
+// existing programme, given a --db where no database is (a mistyped path),
+// says so and leaves nothing behind, rather than make a new, empty database
+// there and answer that the programme is not found.
+func TestOperatorCommandsRefuseMissingDatabase(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "deputy.dbb")
+	for _, args := range [][]string{
+		{"programme", "rotate-key", "--db", db, "--id", "100000001", "--key", "ui"},
+		{"programme", "settings", "--db", db, "--id", "100000001", "--otp-attempts", "3"},
+		{"programme", "webhooks", "list", "--db", db, "--id", "100000001"},
+		{"audit", "export", "--db", db, "--id", "100000001", "--out", filepath.Join(dir, "audit.jsonl")},
+	} {
+		_, err := run(t, 30*time.Second, args...)
+		if assert.Error(t, err, "deputy %v", args) {
+			assert.ErrorIs(t, err, fs.ErrNotExist, "deputy %v", args)
+			assert.Contains(t, err.Error(), "--db", "deputy %v", args)
+		}
+		left, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		assert.Empty(t, left, "deputy %v wrote nothing", args)
 	}
 }
 

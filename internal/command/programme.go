@@ -3,9 +3,12 @@ package command
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -34,7 +37,7 @@ func programmeCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					ops, done, err := openOperations(ctx, cmd.String("db"))
+					ops, done, err := openOperations(ctx, cmd.String("db"), true)
 					if err != nil {
 						return err
 					}
@@ -68,7 +71,7 @@ func programmeCommand() *cli.Command {
 					if g := cmd.Duration("grace"); g < 0 || g > 30*24*time.Hour {
 						return fmt.Errorf("--grace %v: want 0 (the old key stops at once) to 720h", g)
 					}
-					ops, done, err := openOperations(ctx, cmd.String("db"))
+					ops, done, err := openOperations(ctx, cmd.String("db"), false)
 					if err != nil {
 						return err
 					}
@@ -93,7 +96,7 @@ func programmeCommand() *cli.Command {
 					required(&cli.StringFlag{Name: "id", Usage: "programme id"}),
 				}, settingsFlags()...),
 				Action: func(ctx context.Context, cmd *cli.Command) error {
-					ops, done, err := openOperations(ctx, cmd.String("db"))
+					ops, done, err := openOperations(ctx, cmd.String("db"), false)
 					if err != nil {
 						return err
 					}
@@ -197,11 +200,16 @@ func commaList(v string) []string {
 // db: for a bbolt file, through the control socket of the server running on
 // it, when one answers there (bbolt lets one process at a time open the file);
 // otherwise by opening the database itself, which PostgreSQL shares with
-// running servers. done releases what it opened.
-func openOperations(ctx context.Context, db string) (ops control.Operations, done func(), err error) {
+// running servers. done releases what it opened. Unless create (programme
+// create), a bbolt file must exist: a mistyped --db would otherwise become a
+// new, empty database, and the command would say only "programme not found".
+func openOperations(ctx context.Context, db string, create bool) (ops control.Operations, done func(), err error) {
 	if !storeopen.IsPostgres(db) {
 		if c, err := control.Dial(ctx, db); err == nil {
 			return c, func() {}, nil
+		}
+		if _, err := os.Stat(db); !create && errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("--db: %w (`deputy serve` or `deputy programme create` makes a new database)", err)
 		}
 	}
 	return openOffline(ctx, db)

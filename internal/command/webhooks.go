@@ -140,7 +140,7 @@ func webhooksCommand() *cli.Command {
 // withOperations runs do with the database's operations (openOperations).
 func withOperations(do func(ctx context.Context, cmd *cli.Command, ops control.Operations) error) cli.ActionFunc {
 	return func(ctx context.Context, cmd *cli.Command) error {
-		ops, done, err := openOperations(ctx, cmd.String("db"))
+		ops, done, err := openOperations(ctx, cmd.String("db"), false)
 		if err != nil {
 			return err
 		}
