@@ -154,10 +154,26 @@ const RequestRefKey = attribute.Key("deputy.request_ref")
 // The server is named serverName, not by the request's Host header: otelhttp
 // takes server.address and server.port from Host when no name is given, and
 // Host is the caller's to choose, so each invented host or port was a new
-// series of every HTTP metric.
+// series of every HTTP metric. The protocol version is bounded the same way
+// (boundedProto).
 func (t *Telemetry) HTTPHandler(h http.Handler) http.Handler {
-	return otelhttp.NewHandler(requestRef(h), "deputy",
-		otelhttp.WithTracerProvider(t.Tracer), otelhttp.WithMeterProvider(t.Meter), otelhttp.WithServerName(serverName))
+	return boundedProto(otelhttp.NewHandler(requestRef(h), "deputy",
+		otelhttp.WithTracerProvider(t.Tracer), otelhttp.WithMeterProvider(t.Meter), otelhttp.WithServerName(serverName)))
+}
+
+// boundedProto gives next an HTTP/1.1 request for any HTTP/1 minor version
+// above 1, as RFC 9110 §2.5 says to process one. Go's server takes HTTP/1.0
+// to HTTP/1.9 from the request line, and otelhttp labels every HTTP metric
+// with it (network.protocol.version): each made-up version was a new set of
+// series.
+func boundedProto(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 1 && r.ProtoMinor > 1 {
+			r = r.WithContext(r.Context())
+			r.Proto, r.ProtoMinor = "HTTP/1.1", 1
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // serverName is the fixed server.address of the request spans and metrics;

@@ -303,6 +303,31 @@ func TestServeMetricsHostBounded(t *testing.T) {
 	assert.Len(t, series, 1, "the five requests share one series: %v", series)
 }
 
+// TestServeMetricsProtocolBounded: the request line's version is the
+// caller's to choose too (Go's server takes HTTP/1.0 to HTTP/1.9), so a
+// made-up minor version must not add a network_protocol_version to the HTTP
+// metrics: it counts as HTTP/1.1.
+func TestServeMetricsProtocolBounded(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "deputy.db")
+	p := createProgramme(t, db)
+	s := startServe(t, "--sandbox", "--db", db, "--admin-addr", "127.0.0.1:0")
+	for minor := range 10 {
+		c, err := net.Dial("tcp", s.addr)
+		require.NoError(t, err)
+		_, err = fmt.Fprintf(c, "GET /multi/users HTTP/1.%d\r\nHost: deputy\r\napi-key: %s\r\nConnection: close\r\n\r\n", minor, p["apiKey"])
+		require.NoError(t, err)
+		line, err := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		require.NoError(t, err)
+		require.Contains(t, line, " 401 ", "HTTP/1.%d was answered", minor)
+	}
+	versions := map[string]bool{}
+	for _, m := range regexp.MustCompile(`network_protocol_version="([^"]*)"`).FindAllStringSubmatch(s.scrapeAdmin(t), -1) {
+		versions[m[1]] = true
+	}
+	assert.Equal(t, map[string]bool{"1.0": true, "1.1": true}, versions, "only the versions HTTP/1 has label the metrics")
+}
+
 // TestServeTracesNoPathIDs: request spans are named and attributed by the
 // route, so a user's id in the path (or an outsider's random segment on an
 // unknown path) reaches no span attribute.
