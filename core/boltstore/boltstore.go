@@ -128,6 +128,34 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	return n, err
 }
 
+// BackupFile writes a consistent copy of the database file at path to w, as
+// Backup does, from the file opened read-only: unlike Open it creates
+// nothing and migrates nothing, so a copy taken before an upgrade is the
+// database as the old build left it, and a file that is not a Deputy
+// database is refused as it is. It fails with an *InUseError when another
+// process holds the file.
+func BackupFile(ctx context.Context, path string, w io.Writer) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	if info.Size() == 0 { // bbolt would try to write a new database's pages
+		return 0, fmt.Errorf("%s: not a Deputy database: an empty file", path)
+	}
+	var n int64
+	err = inspect(path, info.Size(), DefaultLockTimeout, func(tx *bolt.Tx) error {
+		if err := checkSchema(tx); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
+}
+
 // Check opens the database file at path read-only and verifies it: bbolt's
 // page-level consistency check, and a schema this binary knows. It is how a
 // backup proves it can be restored, and a source proves it can be copied.

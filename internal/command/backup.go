@@ -61,13 +61,8 @@ func backup(ctx context.Context, db, out string) (via string, size int64, err er
 			via = "running server"
 			return c.Backup(ctx, w)
 		}
-		store, err := boltstore.Open(db, boltstore.Options{})
-		if err != nil {
-			return 0, err
-		}
-		defer store.Close()
 		via = "file"
-		return store.Backup(ctx, w)
+		return boltstore.BackupFile(ctx, db, w)
 	}
 	if size, err = writeAtomically(out, copyTo); err != nil {
 		return "", 0, err

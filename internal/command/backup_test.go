@@ -1,6 +1,7 @@
 package command_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 )
 
 // signUp creates a corporate whose root user has email, mobile +447700900123
@@ -100,4 +102,41 @@ func TestBackupWithoutServer(t *testing.T) {
 
 	_, err = run(t, time.Minute, "backup", "--db", filepath.Join(dir, "missing.db"), "--out", filepath.Join(dir, "x.db"))
 	assert.ErrorContains(t, err, "--db")
+}
+
+// TestBackupLeavesTheFileAsItWas: a backup without a server reads the file
+// and writes nothing to it, so a copy taken before an upgrade is the
+// database as the old build left it (opening it as a store brings its schema
+// up to date, and commits even when there is nothing to migrate), and a
+// bbolt file that is not Deputy's (or an empty file) is refused, not given
+// Deputy's buckets.
+func TestBackupLeavesTheFileAsItWas(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "deputy.db")
+	createProgramme(t, db)
+	other := filepath.Join(dir, "other.db")
+	b, err := bolt.Open(other, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, b.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("theirs")); return err }))
+	require.NoError(t, b.Close())
+	empty := filepath.Join(dir, "empty.db")
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+
+	for _, c := range []struct {
+		db, want string
+	}{{db, ""}, {other, "not a Deputy database"}, {empty, "not a Deputy database"}} {
+		before, err := os.ReadFile(c.db)
+		require.NoError(t, err)
+		out := c.db + ".copy"
+		_, err = run(t, time.Minute, "backup", "--db", c.db, "--out", out)
+		if c.want == "" {
+			require.NoError(t, err)
+		} else {
+			assert.ErrorContains(t, err, c.want)
+			assert.NoFileExists(t, out)
+		}
+		after, err := os.ReadFile(c.db)
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(before, after), "%s is as it was", c.db)
+	}
 }
