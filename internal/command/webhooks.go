@@ -157,10 +157,16 @@ func eventNames() []string {
 	return names
 }
 
-// webhookJSON is an endpoint in the CLI's JSON style.
+// webhookJSON is an endpoint in the CLI's JSON style. An endpoint that
+// takes every event (none named) has allEvents, and the events there are
+// now as its events: it will take those added later too.
 func webhookJSON(h *core.Webhook) map[string]any {
-	return map[string]any{"id": h.ID, "programmeId": h.ProgrammeID, "url": h.URL, "events": h.Events, "allowPrivate": h.AllowPrivate,
-		"disabled": h.Disabled, "disabledReason": h.DisabledReason, "createdAt": h.CreatedAt}
+	events := h.Events
+	if len(events) == 0 {
+		events = eventNames()
+	}
+	return map[string]any{"id": h.ID, "programmeId": h.ProgrammeID, "url": h.URL, "events": events, "allEvents": len(h.Events) == 0,
+		"allowPrivate": h.AllowPrivate, "disabled": h.Disabled, "disabledReason": h.DisabledReason, "createdAt": h.CreatedAt}
 }
 
 func printWebhooks(w io.Writer, hooks []*core.Webhook, asJSON bool) error {

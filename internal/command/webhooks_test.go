@@ -89,11 +89,17 @@ func TestWebhooksCommandsWhileServing(t *testing.T) {
 		"--events", "login", "--allow-private", "--json")
 	require.NoError(t, err)
 	var added struct {
-		Webhook struct{ ID string }
-		Secret  string
+		Webhook struct {
+			ID        string
+			Events    []string
+			AllEvents bool
+		}
+		Secret string
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &added), out)
 	assert.True(t, strings.HasPrefix(added.Secret, "whsec_"), out)
+	assert.Equal(t, []string{"login"}, added.Webhook.Events, out)
+	assert.False(t, added.Webhook.AllEvents, out)
 	rcv.set(func(r *hookReceiver) {
 		r.verifier = client.WebhookVerifier{APIKey: p["apiKey"], Secrets: []string{added.Secret}, Tolerance: time.Hour}
 	})
@@ -150,8 +156,16 @@ func TestWebhookSurvivesServerStop(t *testing.T) {
 	rcv.set(func(r *hookReceiver) { r.hang = true })
 	out, err := run(t, 30*time.Second, "programme", "webhooks", "add", "--db", db, "--id", p["id"], "--url", rcv.srv.URL+"/hooks", "--allow-private", "--json")
 	require.NoError(t, err)
-	var added struct{ Secret string }
+	var added struct {
+		Secret  string
+		Webhook struct {
+			Events    []string
+			AllEvents bool
+		}
+	}
 	require.NoError(t, json.Unmarshal([]byte(out), &added), out)
+	assert.True(t, added.Webhook.AllEvents, "no --events: every event, later ones too")
+	assert.Contains(t, added.Webhook.Events, "login", "and the events there are now")
 
 	s := startServe(t, "--sandbox", "--db", db)
 	signUp(t, s, p["apiKey"], "ada@acme.test")
