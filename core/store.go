@@ -259,8 +259,9 @@ type IdempotencyWriter interface {
 // OutboxReader reads the sandbox outbox.
 type OutboxReader interface {
 	// Outbox returns up to limit messages of a programme, newest first; with
-	// a userID, only the messages for that user (Message.UserID).
-	Outbox(programmeID, userID string, limit int) ([]*Message, error)
+	// userIDs (not nil), only the messages for one of those users
+	// (Message.UserID).
+	Outbox(programmeID string, userIDs []string, limit int) ([]*Message, error)
 }
 
 // OutboxWriter appends to the sandbox outbox; the store assigns Seq.

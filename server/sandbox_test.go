@@ -43,7 +43,7 @@ func TestResetCodesAreRandomOutsideSandbox(t *testing.T) {
 	var msgs []*core.Message
 	require.NoError(t, e.store.View(context.Background(), func(tx core.ReadTx) error {
 		var err error
-		msgs, err = tx.Outbox(e.prog.ID, "", 10)
+		msgs, err = tx.Outbox(e.prog.ID, nil, 10)
 		return err
 	}))
 	require.Len(t, msgs, 1)
@@ -116,3 +116,39 @@ func TestSandboxOutboxScopedToUser(t *testing.T) {
 	assert.Equal(t, []string{"bob@acme.test"}, read(bobToken), "Bob sees his email, not the SMS for Ada to the number he gave himself")
 	assert.Len(t, e.outbox(), 3, "the secret key sees every message")
 }
+
+// TestSandboxOutboxOfThoseWhoMayManage: one who may manage users also reads
+// the messages for the users of their identity within their rank (an admin
+// reads the invite they sent), never those of a user above them or of
+// another identity.
+func TestSandboxOutboxOfThoseWhoMayManage(t *testing.T) {
+	e, ui := newEnvWithKeys(t, server.Options{})
+	ada := e.adminRoot("ada@acme.test")
+	lin := e.createUser(ada.token, userBody("lin@acme.test", core.RoleCardAssignee))
+	e.invite(ada.token, lin)
+	e.withPassword(ada.token, "max@acme.test", core.RoleAdmin)
+	e.startReset("max@acme.test")
+	cy := e.withPassword(ada.token, "cy@acme.test", core.RoleAccessManagement)
+	dee := e.withPassword(ada.token, "dee@acme.test", core.RoleCardAssignee)
+	_, bobToken := e.corporate("bob@acme.test")
+	e.svc.WaitForMail()
+
+	read := func(token string) []string {
+		r := e.withKey(ui).auth(token, "GET", "/multi/sandbox/outbox", nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		var got struct {
+			Messages []outboxMessage `json:"messages"`
+		}
+		require.NoError(t, json.Unmarshal(r.body, &got))
+		to := []string{}
+		for _, m := range got.Messages {
+			to = append(to, m.To)
+		}
+		return to
+	}
+	assert.Equal(t, []string{"max@acme.test", "lin@acme.test", "+447700900123"}, read(ada.token), "the root: her own and every member's")
+	assert.Equal(t, []string{"lin@acme.test"}, read(cy.token), "an access manager: not the admin's")
+	assert.Equal(t, []string{}, read(dee.token), "a card assignee: her own only")
+	assert.Equal(t, []string{}, read(bobToken), "another identity's root")
+}
+

@@ -24,7 +24,7 @@ func TestEndToEnd(t *testing.T) {
 	dep := startDeputy(t)
 	ctx := context.Background()
 	screen := &screenLog{}
-	tm := teatest.NewTestModel(t, recorder{m: newModel(Options{Client: dep.c, Sandbox: true}, systemClock{}, time.Local), log: screen},
+	tm := teatest.NewTestModel(t, recorder{m: newModel(Options{Client: dep.ui, Sandbox: true}, systemClock{}, time.Local), log: screen},
 		teatest.WithInitialTermSize(80, 24),
 		teatest.WithProgramOptions(
 			tea.WithColorProfile(colorprofile.ASCII),

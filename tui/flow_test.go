@@ -19,14 +19,14 @@ import (
 func signedInDriver(t *testing.T, w, h int) (*driver, *deputy) {
 	t.Helper()
 	dep := startDeputy(t)
-	d := newDriver(t, Options{Client: dep.c, Sandbox: true}, w, h)
+	d := newDriver(t, Options{Client: dep.ui, Sandbox: true}, w, h)
 	d.signIn()
 	return d, dep
 }
 
 func TestSignIn(t *testing.T) {
 	dep := startDeputy(t)
-	d := newDriver(t, Options{Client: dep.c}, 80, 24)
+	d := newDriver(t, Options{Client: dep.ui}, 80, 24)
 	d.requireScreen("Sign in to Deputy", "Server", dep.inst.URL, "Not signed in")
 
 	d.keys("enter", "enter") // enter on the email goes to the password, then signs in
@@ -58,7 +58,7 @@ func TestSignIn(t *testing.T) {
 
 func TestSignInLocked(t *testing.T) {
 	dep := startDeputy(t)
-	d := newDriver(t, Options{Client: dep.c}, 80, 24)
+	d := newDriver(t, Options{Client: dep.ui}, 80, 24)
 	d.typeText(adminEmail)
 	d.keys("enter")
 	for i := range 6 {
@@ -70,7 +70,7 @@ func TestSignInLocked(t *testing.T) {
 
 func TestSignInPrefilled(t *testing.T) {
 	dep := startDeputy(t)
-	d := newDriver(t, Options{Client: dep.c, Email: adminEmail, Password: adminPassword}, 80, 24)
+	d := newDriver(t, Options{Client: dep.ui, Email: adminEmail, Password: adminPassword}, 80, 24)
 	d.requireScreen("Users", "Ada Lovelace <ada@acme.test>")
 }
 
@@ -168,7 +168,7 @@ func TestStepUpWithoutFactor(t *testing.T) {
 	_, err = dep.c.CreatePassword(ctx, corp.RootUser.ID.ID, adminPassword)
 	require.NoError(t, err)
 
-	d := newDriver(t, Options{Client: dep.c, Email: "bob@build.test", Password: adminPassword}, 80, 24)
+	d := newDriver(t, Options{Client: dep.ui, Email: "bob@build.test", Password: adminPassword}, 80, 24)
 	d.keys("n")
 	d.fillUser("Grace", "Hopper", "grace@build.test")
 	d.keys("ctrl+s", "enter")
@@ -201,7 +201,7 @@ func TestUsersPagingAndFilters(t *testing.T) {
 	_, err := dep.admin.UpdateUser(ctx, users[5].ID, client.UserPatch{Tag: new("navy"), Roles: &[]string{client.RoleAdmin}})
 	require.NoError(t, err)
 
-	d := newDriver(t, Options{Client: dep.c, Email: adminEmail, Password: adminPassword}, 80, 24)
+	d := newDriver(t, Options{Client: dep.ui, Email: adminEmail, Password: adminPassword}, 80, 24)
 	// 24 rows: 16 users a page.
 	d.requireScreen("Page 1 of 2 · 20 users", "User No01", "User No16")
 	d.requireNotScreen("User No17")

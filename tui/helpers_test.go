@@ -64,7 +64,8 @@ const (
 // deputy is a running test server with one corporate whose root user is the admin.
 type deputy struct {
 	inst  *testserver.Instance
-	c     *client.Client
+	c     *client.Client  // with the secret key, for setting up and reading data
+	ui    *client.Client  // with the public ui key, as `deputy admin` runs
 	admin *client.Session // a stepped-up session of the admin, for setting up data
 }
 
@@ -92,7 +93,9 @@ func startDeputyWith(t testing.TB, opts testserver.Options) *deputy {
 	s := c.Session(pw.Token)
 	require.NoError(t, s.EnrolSMS(ctx))
 	require.NoError(t, s.VerifyEnrolSMS(ctx, sandboxCode))
-	return &deputy{inst: inst, c: c, admin: s}
+	ui, err := client.New(inst.URL, inst.UIKey)
+	require.NoError(t, err)
+	return &deputy{inst: inst, c: c, ui: ui, admin: s}
 }
 
 // createUsers adds n users, numbered, tagged "team".

@@ -29,7 +29,7 @@ func TestCreateUserUnderOperationStepUp(t *testing.T) {
 	dep := startDeputy(t)
 	dep.createUsers(t, 1)
 	dep.bindStepUps(t)
-	d := newDriver(t, Options{Client: dep.c, Sandbox: true}, 100, 30)
+	d := newDriver(t, Options{Client: dep.ui, Sandbox: true}, 100, 30)
 	d.signIn()
 
 	create := func(name, email string) {

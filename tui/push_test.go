@@ -115,7 +115,7 @@ func (d *driver) newHedy() {
 func TestCreateUserThroughPush(t *testing.T) {
 	dep := startBiometricDeputy(t)
 	ph := dep.enrolPhone(t)
-	d := newDriver(t, Options{Client: dep.c, Sandbox: true}, 80, 24)
+	d := newDriver(t, Options{Client: dep.ui, Sandbox: true}, 80, 24)
 	d.signIn()
 
 	d.newHedy()
@@ -150,7 +150,7 @@ func TestCreateUserThroughPush(t *testing.T) {
 func TestPushDeclinedThenSMS(t *testing.T) {
 	dep := startBiometricDeputy(t)
 	ph := dep.enrolPhone(t)
-	d := newDriver(t, Options{Client: dep.c, Sandbox: true}, 80, 24)
+	d := newDriver(t, Options{Client: dep.ui, Sandbox: true}, 80, 24)
 	d.signIn()
 
 	d.newHedy()
@@ -173,7 +173,7 @@ func TestPushDeclinedThenSMS(t *testing.T) {
 func TestPushWrongNumberOnThePhone(t *testing.T) {
 	dep := startBiometricDeputy(t)
 	ph := dep.enrolPhone(t)
-	d := newDriver(t, Options{Client: dep.c, Sandbox: true}, 80, 24)
+	d := newDriver(t, Options{Client: dep.ui, Sandbox: true}, 80, 24)
 	d.signIn()
 
 	d.newHedy()
@@ -204,7 +204,7 @@ func TestPushWrongNumberOnThePhone(t *testing.T) {
 func TestPushCancelWithdrawsFromThePhone(t *testing.T) {
 	dep := startBiometricDeputy(t)
 	ph := dep.enrolPhone(t)
-	d := newDriver(t, Options{Client: dep.c, Sandbox: true}, 80, 24)
+	d := newDriver(t, Options{Client: dep.ui, Sandbox: true}, 80, 24)
 	d.signIn()
 
 	d.newHedy()
@@ -223,7 +223,7 @@ func TestPushCancelWithdrawsFromThePhone(t *testing.T) {
 func TestPushNotOfferedWithoutAPhone(t *testing.T) {
 	// Biometrics on, but the admin enrolled no phone.
 	dep := startBiometricDeputy(t)
-	d := newDriver(t, Options{Client: dep.c, Sandbox: true}, 80, 24)
+	d := newDriver(t, Options{Client: dep.ui, Sandbox: true}, 80, 24)
 	d.signIn()
 	d.newHedy()
 	d.requireScreen("Confirm it's you", "> Text me a code")
@@ -237,7 +237,7 @@ func TestEndToEndPush(t *testing.T) {
 	dep := startBiometricDeputy(t)
 	ph := dep.enrolPhone(t)
 	screen := &screenLog{}
-	tm := teatest.NewTestModel(t, recorder{m: newModel(Options{Client: dep.c, Sandbox: true}, systemClock{}, time.Local), log: screen},
+	tm := teatest.NewTestModel(t, recorder{m: newModel(Options{Client: dep.ui, Sandbox: true}, systemClock{}, time.Local), log: screen},
 		teatest.WithInitialTermSize(80, 24),
 		teatest.WithProgramOptions(
 			tea.WithColorProfile(colorprofile.ASCII),
@@ -292,7 +292,7 @@ func TestEndToEndPush(t *testing.T) {
 func TestSessionEndsDuringStepUp(t *testing.T) {
 	dep := startBiometricDeputy(t)
 	ph := dep.enrolPhone(t)
-	d := newDriver(t, Options{Client: dep.c, Sandbox: true}, 80, 24)
+	d := newDriver(t, Options{Client: dep.ui, Sandbox: true}, 80, 24)
 	d.signIn()
 
 	d.newHedy()

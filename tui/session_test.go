@@ -125,7 +125,7 @@ func TestNewUserRoles(t *testing.T) {
 	require.NoError(t, err)
 	_, err = dep.c.CreatePassword(ctx, am.ID, adminPassword)
 	require.NoError(t, err)
-	d = newDriver(t, Options{Client: dep.c, Email: "am@acme.test", Password: adminPassword}, 80, 24)
+	d = newDriver(t, Options{Client: dep.ui, Email: "am@acme.test", Password: adminPassword}, 80, 24)
 	d.keys("n")
 	d.requireScreen("[ ] access  [x] assignee", "only the roles you may give are shown")
 	d.requireNotScreen("admin  ", "funds")
@@ -224,7 +224,7 @@ func TestUsersStatusMarks(t *testing.T) {
 func TestServerNumbersOnScreen(t *testing.T) {
 	dep := startDeputyWith(t, testserver.Options{Config: core.Config{SessionIdle: 2 * time.Minute},
 		Programme: core.NewProgramme{Name: "Three Tries", Settings: core.ProgrammeSettings{OTPAttempts: 3}}})
-	d := newDriver(t, Options{Client: dep.c, Sandbox: true}, 80, 24)
+	d := newDriver(t, Options{Client: dep.ui, Sandbox: true}, 80, 24)
 	d.signIn()
 	d.requireScreen("session 2:00 left")
 	d.clock.Advance(90 * time.Second)
@@ -243,7 +243,7 @@ func TestServerNumbersOnScreen(t *testing.T) {
 // the idle timeout, not the lifetime from its sign-in.
 func TestSessionLifetimeOnScreen(t *testing.T) {
 	dep := startDeputyWith(t, testserver.Options{Config: core.Config{SessionIdle: 2 * time.Minute, SessionLifetime: 150 * time.Second}})
-	d := newDriver(t, Options{Client: dep.c, Sandbox: true}, 80, 24)
+	d := newDriver(t, Options{Client: dep.ui, Sandbox: true}, 80, 24)
 	d.signIn()
 	d.requireScreen("session 2:00 left")
 	d.clock.Advance(time.Minute)

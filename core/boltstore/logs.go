@@ -3,6 +3,7 @@ package boltstore
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -39,7 +40,7 @@ func (w *writeTx) AppendAudit(e *core.AuditEvent) error {
 	return w.indexAuditSubject(e)
 }
 
-func (r *readTx) Outbox(programmeID, userID string, limit int) ([]*core.Message, error) {
+func (r *readTx) Outbox(programmeID string, userIDs []string, limit int) ([]*core.Message, error) {
 	b := r.bucket(bucketOutbox).Bucket([]byte(programmeID))
 	if b == nil {
 		return nil, nil
@@ -51,7 +52,7 @@ func (r *readTx) Outbox(programmeID, userID string, limit int) ([]*core.Message,
 		if err != nil {
 			return nil, err
 		}
-		if userID == "" || m.UserID == userID {
+		if userIDs == nil || slices.Contains(userIDs, m.UserID) {
 			ms = append(ms, m)
 		}
 	}

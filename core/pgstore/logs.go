@@ -219,16 +219,16 @@ func (t *tx) InsertAuditCheckpoint(c *core.AuditCheckpoint) error {
 	return err
 }
 
-func (t *tx) Outbox(programmeID, userID string, limit int) ([]*core.Message, error) {
+func (t *tx) Outbox(programmeID string, userIDs []string, limit int) ([]*core.Message, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	if userID == "" {
+	if userIDs == nil {
 		return list[core.Message](t, "outbox message", `SELECT data FROM outbox
 			WHERE programme_id = $1 ORDER BY seq DESC LIMIT $2`, programmeID, limit)
 	}
 	return list[core.Message](t, "outbox message", `SELECT data FROM outbox
-		WHERE programme_id = $1 AND user_id = $2 ORDER BY seq DESC LIMIT $3`, programmeID, userID, limit)
+		WHERE programme_id = $1 AND user_id = ANY($2) ORDER BY seq DESC LIMIT $3`, programmeID, userIDs, limit)
 }
 
 func (t *tx) AppendOutbox(m *core.Message) error {

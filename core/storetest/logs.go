@@ -108,28 +108,31 @@ func testOutboxNewestFirst(t *testing.T, s core.Store) {
 	assert.Greater(t, m3.Seq, m2.Seq, "Seq assigned by AppendOutbox")
 
 	for _, c := range []struct {
-		programmeID, userID string
-		limit               int
-		want                []*core.Message
+		programmeID string
+		users       []string
+		limit       int
+		want        []*core.Message
 	}{
-		{"p1", "", 10, []*core.Message{legacy, m3, m2, m1}},
-		{"p1", "", 2, []*core.Message{legacy, m3}},
-		{"p1", "", 0, nil},
-		{"p1", m2.UserID, 10, []*core.Message{m2}},
-		{"p1", m1.UserID, 10, []*core.Message{m3, m1}},
-		{"p1", m1.UserID, 1, []*core.Message{m3}},
-		{"p1", "999", 10, nil},
-		{"p2", "", 10, []*core.Message{other}},
-		{"p2", m1.UserID, 10, []*core.Message{other}},
-		{"p2", m2.UserID, 10, nil},
-		{"p3", "", 10, nil},
+		{"p1", nil, 10, []*core.Message{legacy, m3, m2, m1}},
+		{"p1", nil, 2, []*core.Message{legacy, m3}},
+		{"p1", nil, 0, nil},
+		{"p1", []string{m2.UserID}, 10, []*core.Message{m2}},
+		{"p1", []string{m1.UserID}, 10, []*core.Message{m3, m1}},
+		{"p1", []string{"999", m1.UserID}, 1, []*core.Message{m3}},
+		{"p1", []string{m1.UserID, m2.UserID}, 10, []*core.Message{m3, m2, m1}},
+		{"p1", []string{"999"}, 10, nil},
+		{"p1", []string{}, 10, nil},
+		{"p2", nil, 10, []*core.Message{other}},
+		{"p2", []string{m1.UserID}, 10, []*core.Message{other}},
+		{"p2", []string{m2.UserID}, 10, nil},
+		{"p3", nil, 10, nil},
 	} {
-		got, err := read(t, s, func(tx core.ReadTx) ([]*core.Message, error) { return tx.Outbox(c.programmeID, c.userID, c.limit) })
+		got, err := read(t, s, func(tx core.ReadTx) ([]*core.Message, error) { return tx.Outbox(c.programmeID, c.users, c.limit) })
 		require.NoError(t, err)
 		if len(c.want) == 0 {
-			assert.Empty(t, got, "outbox of %s for %q, limit %d", c.programmeID, c.userID, c.limit)
+			assert.Empty(t, got, "outbox of %s for %v, limit %d", c.programmeID, c.users, c.limit)
 			continue
 		}
-		assert.Equal(t, c.want, got, "outbox of %s for %q, limit %d", c.programmeID, c.userID, c.limit)
+		assert.Equal(t, c.want, got, "outbox of %s for %v, limit %d", c.programmeID, c.users, c.limit)
 	}
 }
