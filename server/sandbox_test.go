@@ -151,4 +151,3 @@ func TestSandboxOutboxOfThoseWhoMayManage(t *testing.T) {
 	assert.Equal(t, []string{}, read(dee.token), "a card assignee: her own only")
 	assert.Equal(t, []string{}, read(bobToken), "another identity's root")
 }
-
