@@ -254,7 +254,11 @@ func (s *ApprovalsScreen) redrawOthers() {
 		if s.current != nil && ch.ID == s.current.ID {
 			continue
 		}
-		s.Others.Add(widget.NewButton("Also waiting: "+summaryText(ch), func() { s.show(&ch) }))
+		// The summary wraps beside a short button: a button's text does not
+		// wrap, and a long summary on one would widen the page past a
+		// phone's screen.
+		show := widget.NewButton("Show", func() { s.show(&ch) })
+		s.Others.Add(container.NewBorder(nil, nil, nil, show, para("Also waiting: "+summaryText(ch))))
 	}
 }
 

@@ -179,8 +179,10 @@ func (s *HomeScreen) showFactors() {
 		s.SetUpBio.SetText("Use this device for approvals")
 		s.SetUpBio.Importance = widget.MediumImportance
 		if sms != client.FactorActive {
-			// The fewest steps: the device's one texted code turns SMS codes on too.
-			s.SetUpBio.SetText("Use this device for approvals (also turns on SMS codes)")
+			// The fewest steps: the device's one texted code turns SMS codes
+			// on too. Said in the status, which wraps: on the button the
+			// words made the page wider than a phone.
+			s.BioStatus.SetText("Approvals with biometrics: not set up. Setting them up on this device also turns on SMS codes.")
 			s.SetUpBio.Importance = widget.HighImportance
 		}
 		s.SetUpBio.Refresh()

@@ -129,7 +129,8 @@ func TestJourney(t *testing.T) {
 	home := screen[*screens.HomeScreen](t, c)
 	c.waitFor("factors", home.SetUpSMS.Visible)
 	assert.Equal(t, "SMS codes: not set up. You need them to confirm sensitive operations.", home.SMSStatus.Text)
-	assert.Equal(t, "Use this device for approvals (also turns on SMS codes)", home.SetUpBio.Text, "the fewest steps first")
+	assert.Equal(t, "Use this device for approvals", home.SetUpBio.Text)
+	assert.Equal(t, "Approvals with biometrics: not set up. Setting them up on this device also turns on SMS codes.", home.BioStatus.Text, "the fewest steps first")
 	assert.Equal(t, widget.HighImportance, home.SetUpBio.Importance)
 	c.assertMarkup("home_new_user.xml")
 

@@ -437,7 +437,8 @@ func TestApprovalsScreenExpiresAndDeclines(t *testing.T) {
 	h.assertMarkup("approvals_expired.xml")
 
 	// The second is declined without alarm.
-	test.Tap(s.Others.Objects[0].(*widget.Button))
+	_, show := otherRequest(t, s, 0)
+	test.Tap(show)
 	require.Equal(t, second, s.Current().ID)
 	assert.Equal(t, "Answer within 2:00.", s.Expires.Text)
 	test.Tap(s.Decline)
@@ -655,5 +656,6 @@ func TestApprovalsScreenQuotesTheRequesterElsewhereToo(t *testing.T) {
 	})
 	t.Cleanup(s.Close)
 	require.Len(t, s.Others.Objects, 1)
-	assert.Equal(t, "Also waiting: “Pay 900 GBP to Mallory”", s.Others.Objects[0].(*widget.Button).Text)
+	text, _ := otherRequest(t, s, 0)
+	assert.Equal(t, "Also waiting: “Pay 900 GBP to Mallory”", text.Text)
 }
