@@ -268,6 +268,12 @@ func (c *Companion) who() string {
 
 func (c *Companion) showHome() {
 	info := HomeInfo{Who: c.who(), PushOffered: c.push != nil && c.d.Auth != nil, EnrolledHere: c.enrolledHere(), Pending: len(c.pending)}
+	if c.enrolledFor() && !info.EnrolledHere {
+		info.EnrolledAt = c.d.App.Preferences().String(prefEnrolledServer)
+		if info.EnrolledAt == "" {
+			info.EnrolledAt = "an address it did not keep"
+		}
+	}
 	c.show(NewHomeScreen(c.env, c.sess, info, HomeActions{
 		SetUpSMS:        c.showSMS,
 		SetUpBiometrics: c.showBiometric,

@@ -39,6 +39,11 @@ type HomeInfo struct {
 	PushOffered bool
 	// EnrolledHere: this device is the one the user enrolled last.
 	EnrolledHere bool
+	// EnrolledAt, when not EnrolledHere, is the server address this device
+	// was enrolled at for the user, who did not confirm (MovedScreen) that
+	// the server moved to the address signed in at; "" when it is not
+	// enrolled for the user.
+	EnrolledAt string
 	// Pending is the number of approvals waiting.
 	Pending int
 }
@@ -168,6 +173,12 @@ func (s *HomeScreen) showFactors() {
 		s.BioStatus.Importance = widget.SuccessImportance
 		s.SetUpBio.Hide()
 		s.Unlink.Show()
+	case bio == client.FactorActive && s.info.EnrolledAt != "":
+		// Not "another device": this one, kept from this address until
+		// the user says the server moved (the sign-in asks).
+		s.BioStatus.SetText("Approvals with biometrics: on this device for " + s.info.EnrolledAt + ", not for this address. If your organisation moved Deputy here, sign out, sign in again and answer “It moved”.")
+		s.BioStatus.Importance = widget.WarningImportance
+		s.SetUpBio.Hide()
 	case bio == client.FactorActive:
 		s.BioStatus.SetText("Approvals with biometrics: on, on another device.")
 		s.BioStatus.Importance = widget.SuccessImportance

@@ -451,7 +451,12 @@ func TestEnrolmentKeptAtANewAddress(t *testing.T) {
 	assert.Contains(t, ask.Explain.Text, "approves for your account at "+d.URL+". You are now signed in at "+moved.URL+".")
 	test.Tap(ask.Cancel)
 	home = screen[*screens.HomeScreen](t, c)
-	c.waitFor("not this device here", func() bool { return home.BioStatus.Text == "Approvals with biometrics: on, on another device." })
+	// It is this device, only not trusted at this address: "another device"
+	// and an offer to "use this device instead" would mislead.
+	c.waitFor("not this device here", func() bool {
+		return home.BioStatus.Text == "Approvals with biometrics: on this device for "+d.URL+", not for this address. If your organisation moved Deputy here, sign out, sign in again and answer “It moved”."
+	})
+	assert.False(t, home.SetUpBio.Visible(), "no offer to enrol again at an address the user did not confirm")
 	assert.False(t, secretSent.Load(), "no device secret to an address the user did not confirm")
 	test.Tap(home.SignOut)
 	test.Tap(signInAt().Moved)
