@@ -110,6 +110,17 @@ var (
 	ErrPasscodeBlocked = errors.New("too many wrong app passcodes; this device's approvals are blocked")
 )
 
+// WrongPasscodeError is Verify's answer to a wrong passcode (it matches
+// ErrWrongPasscode), with how many there have been in a row, so that the UI
+// can say what more would do: MaxPasscodeAttempts lock approvals,
+// MaxPasscodeFailures block them.
+type WrongPasscodeError struct{ InARow int }
+
+func (e *WrongPasscodeError) Error() string { return ErrWrongPasscode.Error() }
+
+// Is makes a WrongPasscodeError match ErrWrongPasscode.
+func (e *WrongPasscodeError) Is(target error) bool { return target == ErrWrongPasscode }
+
 // Wrong-passcode lockout, as for logins (GUIDE, "Where the numbers come
 // from"; PSD2 RTS Art. 4(3)(b)): without it, whoever holds an unlocked phone
 // could try every 6-digit passcode at the prompt.
@@ -250,8 +261,8 @@ func WithPasscodeJustSet(ctx context.Context) context.Context {
 
 // Verify implements UserVerifier: it asks the prompt for the passcode and
 // reports whether it matches, without asking in a flow that has just set it
-// (WithPasscodeJustSet). A passcode hashed with parameters other than the
-// current ones is rehashed on success.
+// (WithPasscodeJustSet); a wrong one is a *WrongPasscodeError. A passcode
+// hashed with parameters other than the current ones is rehashed on success.
 func (v *PasscodeVerifier) Verify(ctx context.Context, reason string) (bool, error) {
 	if !v.IsSet() {
 		return false, ErrPasscodeNotSet
@@ -267,6 +278,11 @@ func (v *PasscodeVerifier) Verify(ctx context.Context, reason string) (bool, err
 		return false, fmt.Errorf("passcode prompt: %w", err)
 	}
 	_, ok, err := v.check(ctx, passcode)
+	if err == nil && !ok {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		return false, &WrongPasscodeError{InARow: v.failures}
+	}
 	return ok, err
 }
 

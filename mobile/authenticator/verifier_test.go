@@ -65,7 +65,10 @@ func TestPasscodeVerifier(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, ok)
 	ok, err = v.Verify(ctx, "Approve")
-	require.NoError(t, err)
+	var wrong *authenticator.WrongPasscodeError
+	require.ErrorAs(t, err, &wrong)
+	assert.ErrorIs(t, err, authenticator.ErrWrongPasscode)
+	assert.Equal(t, 1, wrong.InARow)
 	assert.False(t, ok, "wrong passcode")
 	ok, err = v.Verify(ctx, "Approve") // no answer queued: the user cancels
 	assert.Error(t, err)
@@ -76,7 +79,7 @@ func TestPasscodeVerifier(t *testing.T) {
 	require.NoError(t, v.Change(ctx, "246810", "135790"))
 	p.will("246810", "135790")
 	ok, err = v.Verify(ctx, "Approve")
-	require.NoError(t, err)
+	require.ErrorIs(t, err, authenticator.ErrWrongPasscode)
 	assert.False(t, ok, "the old passcode no longer works")
 	ok, err = v.Verify(ctx, "Approve")
 	require.NoError(t, err)
@@ -223,7 +226,7 @@ func TestPasscodeLockout(t *testing.T) {
 	assert.True(t, ok, "after the lockout the right passcode works")
 	p.answers = []string{"000000"}
 	ok, err = reopened.Verify(ctx, "approve")
-	require.NoError(t, err)
+	require.ErrorIs(t, err, authenticator.ErrWrongPasscode)
 	assert.False(t, ok)
 	p.answers = []string{"135790"}
 	ok, err = reopened.Verify(ctx, "approve")
@@ -275,7 +278,8 @@ func wrongPasscodes(t *testing.T, v *authenticator.PasscodeVerifier, p *prompt, 
 	for i := range n {
 		p.answers = []string{"000000"}
 		ok, err := v.Verify(context.Background(), "approve")
-		require.NoError(t, err, "wrong passcode %d", i+1)
+		var wrong *authenticator.WrongPasscodeError
+		require.ErrorAs(t, err, &wrong, "wrong passcode %d", i+1)
 		require.False(t, ok)
 		then()
 	}
@@ -337,14 +341,15 @@ func TestPasscodeCancelledCheckGivesBackOnlyItsOwnGuess(t *testing.T) {
 		<-g.arrived // its guess is counted, its hash not begun
 		p.will("000001")
 		ok, err := v.Verify(context.Background(), "Approve")
-		require.NoError(t, err)
+		require.ErrorIs(t, err, authenticator.ErrWrongPasscode)
 		require.False(t, ok)
 		cancel()
 		close(g.release)
 		want := "2 "
-		if err := <-held; err != nil {
-			require.ErrorIs(t, err, context.Canceled)
+		if err := <-held; errors.Is(err, context.Canceled) {
 			want = "1 " // its own guess given back, the other's kept
+		} else {
+			require.ErrorIs(t, err, authenticator.ErrWrongPasscode)
 		}
 		data, err := os.ReadFile(path + ".attempts")
 		require.NoError(t, err)

@@ -99,8 +99,13 @@ func describe(err error) Problem {
 		}
 		return p
 	}
-	var dnsErr *net.DNSError
+	var (
+		dnsErr *net.DNSError
+		wrong  *authenticator.WrongPasscodeError
+	)
 	switch {
+	case errors.As(err, &wrong):
+		return wrongPasscode(wrong.InARow)
 	case errors.Is(err, authenticator.ErrPasscodeLocked):
 		return Problem{Text: "Too many wrong passcodes. Try again in " + humanDuration(authenticator.PasscodeLockout) + "."}
 	case errors.Is(err, authenticator.ErrPasscodeBlocked):
@@ -144,12 +149,36 @@ func fieldName(f string) string {
 	return "the " + f + " field"
 }
 
-// humanDuration renders d for people: "29 min 12 s", "45 s".
+// wrongPasscode says what a wrong passcode, the n-th in a row, leaves: the
+// tries before approvals lock (authenticator.MaxPasscodeAttempts), or the
+// lock and the tries before they are blocked for good.
+func wrongPasscode(n int) Problem {
+	lockout := humanDuration(authenticator.PasscodeLockout)
+	switch left := authenticator.MaxPasscodeAttempts - n; {
+	case left > 1:
+		return Problem{Text: fmt.Sprintf("Wrong passcode. %d more wrong ones in a row lock approvals for %s.", left, lockout), Retry: true}
+	case left == 1:
+		return Problem{Text: "Wrong passcode. One more wrong one locks approvals for " + lockout + ".", Retry: true}
+	}
+	switch left := authenticator.MaxPasscodeFailures - n; {
+	case left > 1:
+		return Problem{Text: fmt.Sprintf("Wrong passcode: approvals are locked for %s. After that, %d more wrong ones in a row block them on this device for good.", lockout, left)}
+	case left == 1:
+		return Problem{Text: "Wrong passcode: approvals are locked for " + lockout + ". After that, one more wrong one blocks them on this device for good."}
+	}
+	return describe(authenticator.ErrPasscodeBlocked)
+}
+
+// humanDuration renders d for people: "29 min 12 s", "30 min", "45 s".
 func humanDuration(d time.Duration) string {
 	d = d.Round(time.Second)
 	switch {
+	case d >= time.Hour && int(d.Minutes())%60 == 0:
+		return fmt.Sprintf("%d h", int(d.Hours()))
 	case d >= time.Hour:
 		return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
+	case d >= time.Minute && int(d.Seconds())%60 == 0:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
 	case d >= time.Minute:
 		return fmt.Sprintf("%d min %d s", int(d.Minutes()), int(d.Seconds())%60)
 	default:
