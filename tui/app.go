@@ -621,22 +621,51 @@ func (m model) render() string {
 	var notice string
 	switch {
 	case m.busy != "":
-		notice = m.spin.View() + " " + m.busy
+		notice = fit(m.spin.View()+" "+m.busy, w)
 	case m.modal != nil && m.modal.Busy():
-		notice = ""
-	case m.notice != "" && m.noticeErr:
-		notice = m.deps.st.errLine(m.notice)
+		notice = fit("", w)
 	case m.notice != "":
-		notice = m.deps.st.ok.Render("✓ ") + m.notice
+		notice = m.noticeView(w)
+		if extra := lineCount(notice) - 1; extra > 0 {
+			// A notice too long for one line takes the body's last
+			// line rather than lose its end (what went wrong, or what
+			// to do about it) to an ellipsis.
+			body = clip(body, h-extra)
+		}
+	default:
+		notice = fit("", w)
 	}
 
 	return strings.Join([]string{
 		fit(title, w),
 		body,
-		fit(notice, w),
+		notice,
 		m.statusLine(w),
 		m.shortHelp(w),
 	}, "\n")
+}
+
+// noticeView renders the notice on one line of width w, or on two when it
+// does not fit on one (cut with an ellipsis only beyond that).
+func (m model) noticeView(w int) string {
+	mark, style := "✓ ", m.deps.st.ok
+	if m.noticeErr {
+		mark, style = "✗ ", m.deps.st.err
+	}
+	lines := strings.Split(wrapText(mark+m.notice, w), "\n")
+	if len(lines) > 2 {
+		lines = append(lines[:1], strings.Join(lines[1:], " "))
+	}
+	for i, l := range lines {
+		switch {
+		case m.noticeErr:
+			l = style.Render(l)
+		case i == 0:
+			l = style.Render(mark) + strings.TrimPrefix(l, mark)
+		}
+		lines[i] = fit(l, w)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // statusLine shows who is signed in, to which identity, and how long the

@@ -48,6 +48,12 @@ func codeText(code string) (string, bool) {
 		return "there is no code waiting to be checked; ask for a new one", true
 	case client.CodeCredentialsInactive:
 		return "the account is deactivated", true
+	case client.CodeUserInactive:
+		return "the user is deactivated; activate them (a) first", true
+	case client.CodeCannotModifyOwnRoles:
+		return "nobody changes their own roles; ask another admin", true
+	case client.CodeAdminRoleRemoval:
+		return "this user is the last active admin; make someone else an admin first", true
 	}
 	return "", false
 }

@@ -173,11 +173,19 @@ func (s factorsScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 func enrolError(err error) string {
 	var ae *client.Error
 	if errors.As(err, &ae) {
+		// Sentences of their own: describe's text already says "wrong
+		// code" and "ask for a new one", which would read twice.
 		switch ae.Code {
-		case client.CodeCodeInvalid, client.CodeOneChallengeLimitRemain:
-			return "Wrong code: " + describe(err) + "."
-		case client.CodeChallengeLimitExceeded, client.CodeCodeExpired, client.CodeStateInvalid:
-			return describe(err) + ": press s for a new code."
+		case client.CodeCodeInvalid:
+			return "Wrong code."
+		case client.CodeOneChallengeLimitRemain:
+			return "Wrong code. 1 attempt left."
+		case client.CodeChallengeLimitExceeded:
+			return "Too many wrong codes: press s for a new code."
+		case client.CodeCodeExpired:
+			return "The code has expired: press s for a new code."
+		case client.CodeStateInvalid:
+			return "No code is waiting to be checked: press s for a new code."
 		}
 	}
 	return "Not verified: " + describe(err) + "."

@@ -182,7 +182,8 @@ func TestStepUpWithoutFactor(t *testing.T) {
 	d.requireScreen("A code was texted to your mobile", "waiting for the code")
 	d.typeText("111111")
 	d.keys("enter")
-	d.requireScreen("✗ Wrong code: wrong code.")
+	d.requireScreen("✗ Wrong code.")
+	d.requireNotScreen("Wrong code: wrong code")
 	d.typeText(sandboxCode)
 	d.keys("enter")
 	d.requireScreen("SMS one-time passwords    active", "✓ SMS factor active")
@@ -440,4 +441,60 @@ func TestSecurityEvents(t *testing.T) {
 	d.requireScreen("2 of 2", "  user.create")
 	d.keys("esc")
 	d.requireScreen("User · User No01")
+}
+
+// Refusals the server answers with a bare machine code read as sentences,
+// never as the code in lower case ("user inactive").
+func TestInviteDeactivatedUserIsASentence(t *testing.T) {
+	d, dep := signedInDriver(t, 80, 24)
+	u := dep.createUsers(t, 1)[0]
+	require.NoError(t, dep.admin.DeactivateUser(context.Background(), u.ID))
+	d.keys("m", "esc", "enter")
+	d.requireScreen("User No01  inactive")
+	height := len(strings.Split(d.screen(), "\n"))
+	d.keys("i", "y")
+	// At 80 columns the sentence takes two lines rather than lose its end.
+	d.requireScreen("✗ Could not send an invite to user01@acme.test: the user is deactivated;\nactivate them (a) first\n● Ada")
+	d.requireNotScreen("user inactive", "…")
+	assert.Len(t, strings.Split(d.screen(), "\n"), height, "the screen keeps its height")
+}
+
+// Nobody changes their own roles: the screen says so before the server
+// has to, and its refusal is a sentence too.
+func TestOwnRoles(t *testing.T) {
+	dep := startDeputy(t)
+	ctx := context.Background()
+	grace, err := dep.admin.CreateUser(ctx, client.UserCreate{Name: "Grace", Surname: "Hopper",
+		Email: "grace@acme.test", Roles: []string{client.RoleAdmin}})
+	require.NoError(t, err)
+	require.NoError(t, dep.admin.SendInvite(ctx, grace.ID))
+	_, err = dep.c.InviteConsume(ctx, grace.ID, sandboxCode, adminPassword, nil)
+	require.NoError(t, err)
+
+	d := newDriver(t, Options{Client: dep.c, Email: grace.Email, Password: adminPassword}, 80, 24)
+	d.requireScreen("Grace Hopper <grace@acme.test>")
+	d.keys("r")
+	d.requireScreen("Roles of Grace Hopper", "These are your own roles: nobody changes their own roles; ask another admin.")
+	d.keys("down", "space")
+	d.requireScreen("✗ Not changed: these are your own roles.", "[ ] ACCESS_MANAGEMENT_ROLE")
+
+	assert.Equal(t, "nobody changes their own roles; ask another admin",
+		describe(&client.Error{Status: 409, Code: client.CodeCannotModifyOwnRoles}))
+}
+
+// Saving the roles a user already has changes nothing, so it asks for no
+// step-up and writes no event saying their roles changed.
+func TestRolesUnchangedIsNotSaved(t *testing.T) {
+	d, dep := signedInDriver(t, 80, 24)
+	u := dep.createUsers(t, 1)[0]
+	d.keys("m", "esc", "r")
+	d.requireScreen("Roles of User No01", "[x] CARD_ASSIGNEE")
+	d.keys("enter")
+	d.requireScreen("✗ Nothing changed.", "Roles of User No01")
+	d.requireNotScreen("Confirm it's you")
+	page, err := dep.admin.SecurityEvents(context.Background(), u.ID, "", 10)
+	require.NoError(t, err)
+	for _, e := range page.Events {
+		assert.NotEqual(t, "user.update", e.Action, "no update recorded")
+	}
 }

@@ -125,6 +125,10 @@ func (s rolesScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		case key.Matches(msg, s.keys.Down):
 			s.cursor = min(len(s.on)-1, s.cursor+1)
 		case key.Matches(msg, s.keys.Toggle):
+			if s.own() {
+				s.err = "Not changed: these are your own roles."
+				return s, nil
+			}
 			if !s.mayGive(allRoles()[s.cursor]) {
 				s.err = "You may not give or take " + allRoles()[s.cursor] + ": it holds permissions you do not hold."
 				return s, nil
@@ -144,7 +148,20 @@ func (s rolesScreen) mayGive(r string) bool {
 	return s.grantable == nil || slices.Contains(s.grantable, r)
 }
 
+// ownRoles is what the screen says when the admin tries to change their own
+// roles, which the server refuses (CANNOT_MODIFY_OWN_ROLES).
+const ownRoles = "These are your own roles: nobody changes their own roles; ask another admin."
+
+// own reports whether the user shown is the signed-in admin.
+func (s rolesScreen) own() bool { return s.self != "" && s.user.ID == s.self }
+
 func (s rolesScreen) save() (screen, tea.Cmd) {
+	// Saving the roles the user has would still be a change to the server:
+	// a step-up asked for nothing and an audit event saying roles changed.
+	if s.Unsaved() == "" {
+		s.err = "Nothing changed."
+		return s, nil
+	}
 	roles := []string{}
 	for i, r := range allRoles() {
 		if s.on[i] {
@@ -192,7 +209,11 @@ func (s rolesScreen) View() string {
 	if !slices.Contains(s.on, true) {
 		lines = append(lines, "  "+s.st.dim.Render("No role ticked: by Weavr's rule the user then has every permission."))
 	}
-	lines = append(lines, "  "+s.st.dim.Render("Nobody changes their own roles; privilege changes ask you to confirm it's you."))
+	if s.own() {
+		lines = append(lines, "  "+s.st.dim.Render(ownRoles))
+	} else {
+		lines = append(lines, "  "+s.st.dim.Render("Nobody changes their own roles; privilege changes ask you to confirm it's you."))
+	}
 	if s.err != "" {
 		lines = append(lines, "", "  "+s.st.errLine(s.err))
 	}
