@@ -471,7 +471,7 @@ func TestOwnRoles(t *testing.T) {
 	_, err = dep.c.InviteConsume(ctx, grace.ID, sandboxCode, adminPassword, nil)
 	require.NoError(t, err)
 
-	d := newDriver(t, Options{Client: dep.c, Email: grace.Email, Password: adminPassword}, 80, 24)
+	d := newDriver(t, Options{Client: dep.ui, Email: grace.Email, Password: adminPassword}, 80, 24)
 	d.requireScreen("Grace Hopper <grace@acme.test>")
 	d.keys("r")
 	d.requireScreen("Roles of Grace Hopper", "These are your own roles: nobody changes their own roles; ask another admin.")
