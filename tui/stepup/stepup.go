@@ -8,7 +8,8 @@
 // Two methods are offered:
 //
 //   - "Text me a code" (Weavr stepupSCAChallenge / stepupSCAVerify with an SMS
-//     one-time password), always. Its numbers (digits, life, attempts, the
+//     one-time password), when the admin has an active SMS factor (or their
+//     factors could not be read: the server then says). Its numbers (digits, life, attempts, the
 //     least time between two codes) are the server's, read from the session
 //     ([client.Session.Info]), never typed in here;
 //   - "Approve on my phone" (Weavr stepupSCAChallengePush), only when the
@@ -170,14 +171,11 @@ func (m method) hint() string {
 	return ""
 }
 
-// pushReady reports whether factors include an active biometric (push) factor.
-func pushReady(factors []client.Factor) bool {
-	for _, f := range factors {
-		if f.Type == client.FactorTypePush && f.Channel == client.ChannelBiometric && f.Status == client.FactorActive {
-			return true
-		}
-	}
-	return false
+// active reports whether factors include an active one of type and channel.
+func active(factors []client.Factor, typ, channel string) bool {
+	return slices.ContainsFunc(factors, func(f client.Factor) bool {
+		return f.Type == typ && f.Channel == channel && f.Status == client.FactorActive
+	})
 }
 
 type state int
@@ -245,9 +243,10 @@ type Model struct {
 }
 
 // New returns the modal for op, stepping up through ch. factors are the
-// admin's second factors (client.Session.Factors): "Approve on my phone" is
-// offered when they include an active biometric one. Without factors (they
-// could not be read) only SMS is offered. info is the session as the server
+// admin's second factors (client.Session.Factors): each method is offered
+// when they include its active factor; with neither, the modal says so
+// (state failed) rather than offer what the server would refuse. Without
+// factors (they could not be read) only SMS is offered. info is the session as the server
 // describes it (client.Session.Info): its challenge limits are the numbers
 // the modal shows; without it (it could not be read) it shows none.
 func New(ch Challenger, clock Clock, op Operation, factors []client.Factor, info *client.SessionInfo) Model {
@@ -267,11 +266,14 @@ func New(ch Challenger, clock Clock, op Operation, factors []client.Factor, info
 	st := in.Styles()
 	st.Cursor.Blink = false
 	in.SetStyles(st)
-	methods := []method{methodSMS}
-	if pushReady(factors) {
+	var methods []method
+	if factors == nil || active(factors, client.FactorTypeOTP, client.ChannelSMS) {
+		methods = append(methods, methodSMS)
+	}
+	if active(factors, client.FactorTypePush, client.ChannelBiometric) {
 		methods = append(methods, methodPush)
 	}
-	return Model{
+	m := Model{
 		ch: ch, clock: clock, op: op, keys: DefaultKeyMap(),
 		limits: limits, pending: pending,
 		methods: methods,
@@ -279,6 +281,11 @@ func New(ch Challenger, clock Clock, op Operation, factors []client.Factor, info
 		spin:    spinner.New(spinner.WithSpinner(spinner.MiniDot)),
 		width:   58,
 	}
+	if len(methods) == 0 {
+		m.methods = []method{methodSMS} // what enter tries again once one is enrolled
+		m.state, m.reason = failed, &client.Error{Code: client.CodeChannelNotRegistered}
+	}
+	return m
 }
 
 // Init does nothing: the admin chooses a method first.

@@ -469,8 +469,8 @@ func TestPushIsOfferedOnlyWithAnActivePhone(t *testing.T) {
 	}{
 		{"no factors read", nil, false},
 		{"sms only", smsOnly, false},
-		{"phone being enrolled", []client.Factor{{Type: "PUSH", Channel: client.ChannelBiometric, Status: client.FactorPendingVerification}}, false},
-		{"phone inactive", []client.Factor{{Type: "PUSH", Channel: client.ChannelBiometric, Status: client.FactorInactive}}, false},
+		{"phone being enrolled", append([]client.Factor{{Type: "PUSH", Channel: client.ChannelBiometric, Status: client.FactorPendingVerification}}, smsOnly...), false},
+		{"phone inactive", append([]client.Factor{{Type: "PUSH", Channel: client.ChannelBiometric, Status: client.FactorInactive}}, smsOnly...), false},
 		{"phone active", withPhone, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -478,6 +478,23 @@ func TestPushIsOfferedOnlyWithAnActivePhone(t *testing.T) {
 			h.requireView("> Text me a code")
 			assert.Equal(t, tt.offered, strings.Contains(h.view(), "Approve on my phone"), "view: %s", h.view())
 		})
+	}
+}
+
+// A texted code is offered only with an active SMS factor: with a phone
+// alone the phone is the one method, and with no factor at all the modal says
+// what to enrol rather than offer what the server would refuse.
+func TestSMSIsOfferedOnlyWithAnActiveSMSFactor(t *testing.T) {
+	phone := []client.Factor{{Type: "PUSH", Channel: client.ChannelBiometric, Status: client.FactorActive}}
+	h := newHarnessWith(t, phone)
+	h.requireView("> Approve on my phone")
+	assert.NotContains(t, h.view(), "Text me a code")
+
+	for _, factors := range [][]client.Factor{{}, {{Type: "OTP", Channel: "SMS", Status: client.FactorInactive}}} {
+		h = newHarnessWith(t, factors)
+		h.requireView("you have no active SMS factor. Enrol your mobile under My factors first.")
+		assert.NotContains(t, h.view(), "> Text me a code")
+		assert.Zero(t, h.ch.sent, "nothing asked of the server")
 	}
 }
 
