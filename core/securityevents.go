@@ -17,7 +17,8 @@ const MaxSecurityEventsPage = 100
 // how many events the rest of the programme had between theirs.
 type SecurityEvent struct {
 	*AuditEvent
-	ID string
+	ID      string
+	Summary string // what it was, in words (eventSummary)
 }
 
 // SecurityEvents lists, newest first, up to limit audit events about one user
@@ -63,7 +64,7 @@ func (s *Service) SecurityEvents(ctx context.Context, c *Caller, userID, before 
 	}
 	out := make([]SecurityEvent, len(es))
 	for i, e := range es {
-		out[i] = SecurityEvent{AuditEvent: e, ID: s.eventIDs.seal(e.Seq)}
+		out[i] = SecurityEvent{AuditEvent: e, ID: s.eventIDs.seal(e.Seq), Summary: eventSummary(e)}
 	}
 	return out, nil
 }

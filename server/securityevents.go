@@ -7,7 +7,8 @@ type securityEventJSON struct {
 	ID         string            `json:"id"`        // opaque: a page's before
 	Timestamp  int64             `json:"timestamp"` // epoch milliseconds, as Weavr's timestamps
 	Action     string            `json:"action"`
-	Actor      string            `json:"actor"` // a user id, "api" or "system"
+	Summary    string            `json:"summary"` // the action in words
+	Actor      string            `json:"actor"`   // a user id, "api" or "system"
 	RequestRef string            `json:"requestRef,omitempty"`
 	Details    map[string]string `json:"details,omitempty"`
 }
@@ -39,7 +40,7 @@ func (s *Server) userSecurityEvents(r *request) (reply, error) {
 	out := securityEventsResponse{Events: make([]securityEventJSON, len(es))}
 	for i, e := range es {
 		out.Events[i] = securityEventJSON{ID: e.ID, Timestamp: e.At.UnixMilli(),
-			Action: e.Action, Actor: e.Actor, RequestRef: e.RequestRef, Details: e.Details}
+			Action: e.Action, Summary: e.Summary, Actor: e.Actor, RequestRef: e.RequestRef, Details: e.Details}
 	}
 	if len(es) == limit {
 		out.Next = out.Events[len(es)-1].ID

@@ -16,9 +16,9 @@ import (
 
 type securityEvents struct {
 	Events []struct {
-		ID, Action, Actor, RequestRef string
-		Timestamp                     int64
-		Details                       map[string]string
+		ID, Action, Summary, Actor, RequestRef string
+		Timestamp                              int64
+		Details                                map[string]string
 	}
 	Next string
 }
@@ -52,6 +52,12 @@ func TestSecurityEventsTellWhoDidWhat(t *testing.T) {
 		actions = append(actions, ev.Action)
 	}
 	assert.Equal(t, []string{"user.update", "user.login", "login.failed", "challenge.verify", "challenge.issue", "password.create", "user.create"}, actions, "newest first")
+	var summaries []string
+	for _, ev := range own.Events {
+		summaries = append(summaries, ev.Summary)
+	}
+	assert.Equal(t, []string{"Roles set to CARDS_MANAGEMENT_ROLE", "Signed in with password", "Wrong password",
+		"Code verified for SMS enrolment", "Code texted for SMS enrolment", "Password set", "Created with roles CARD_ASSIGNEE"}, summaries, "each in words")
 	assert.Equal(t, root.id, own.Events[0].Actor, "the root changed the roles")
 	assert.Equal(t, string(core.PurposeEnrolSMS), own.Events[3].Details["purpose"], "the SMS enrolment's code")
 	assert.Equal(t, bob.id, own.Events[1].Actor)

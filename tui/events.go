@@ -130,6 +130,15 @@ func (s eventsScreen) actorText(actor string) string {
 	return actor
 }
 
+// orAction is the event's summary, or its action from a server that gives
+// none.
+func orAction(e client.SecurityEvent) string {
+	if e.Summary != "" {
+		return e.Summary
+	}
+	return e.Action
+}
+
 func detailsText(d map[string]string) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(d)) {
@@ -150,18 +159,20 @@ func (s eventsScreen) View() string {
 	}
 	listRows := max(3, min(len(s.events), s.h-8))
 	first := max(0, min(s.cursor-listRows/2, len(s.events)-listRows))
-	row := func(mark, when, action, by, details string) string {
-		return mark + fit(when, 16) + fit(action, 28) + fit(by, 12) + fit(details, max(0, s.w-2-16-28-12))
+	// WHAT is the server's sentence (SecurityEvent.Summary); the action and
+	// its details are below, for the selected event.
+	row := func(mark, when, by, what string) string {
+		return mark + fit(when, 16) + fit(by, 12) + fit(what, max(0, s.w-2-16-12))
 	}
-	lines = append(lines, s.st.header.Render(row("  ", "TIME", "WHAT", "BY", "DETAILS")))
+	lines = append(lines, s.st.header.Render(row("  ", "TIME", "BY", "WHAT")))
 	for i := first; i < min(len(s.events), first+listRows); i++ {
 		e := s.events[i]
 		when := e.At().In(s.loc).Format("2 Jan 15:04:05")
 		if i == s.cursor {
-			lines = append(lines, s.st.selected.Render(row("› ", when, e.Action, s.actorText(e.Actor), detailsText(e.Details))))
+			lines = append(lines, s.st.selected.Render(row("› ", when, s.actorText(e.Actor), orAction(e))))
 			continue
 		}
-		lines = append(lines, row("  ", when, e.Action, s.actorText(e.Actor), detailsText(e.Details)))
+		lines = append(lines, row("  ", when, s.actorText(e.Actor), orAction(e)))
 	}
 	more := "the oldest shown"
 	if s.next != "" {
@@ -169,7 +180,8 @@ func (s eventsScreen) View() string {
 	}
 	sel := s.events[min(s.cursor, len(s.events)-1)]
 	lines = append(lines, s.st.dim.Render(fit(fmt.Sprintf("%d of %d · %s", s.cursor+1, len(s.events), more), s.w)), "",
-		"  "+s.st.header.Render(sel.Action)+s.st.dim.Render("  "+sel.At().In(s.loc).Format("2 Jan 2006 15:04:05")+" · by "+s.actorText(sel.Actor)+" · request "+orDash(sel.RequestRef)))
+		"  "+s.st.header.Render(fit(orAction(sel), s.w-2)),
+		"  "+s.st.dim.Render(fit(sel.Action+" · "+sel.At().In(s.loc).Format("2 Jan 2006 15:04:05")+" · by "+s.actorText(sel.Actor)+" · request "+orDash(sel.RequestRef), s.w-2)))
 	for _, l := range strings.Split(wrapText(detailsText(sel.Details), s.w-4), "\n") {
 		if l != "" {
 			lines = append(lines, "  "+l)

@@ -436,9 +436,10 @@ func TestSecurityEvents(t *testing.T) {
 	d.requireScreen("✓ Invite emailed to user01@acme.test.")
 
 	d.keys("s")
-	d.requireScreen("Security events · User No01", "TIME", "WHAT", "BY", "user.invite", "user.create", "you", "1 of 2 · the oldest shown")
+	d.requireScreen("Security events · User No01", "TIME", "WHAT", "BY", "Invite sent", "Created with roles CARD_ASSIGNEE", "you",
+		"1 of 2 · the oldest shown", "user.invite · ")
 	d.keys("down")
-	d.requireScreen("2 of 2", "  user.create")
+	d.requireScreen("2 of 2", "  Created with roles CARD_ASSIGNEE", "user.create · ")
 	d.keys("esc")
 	d.requireScreen("User · User No01")
 }

@@ -150,9 +150,9 @@ func TestGoldenEvents(t *testing.T) {
 	d.keys("enter", "s")
 	at := time.Date(2026, 3, 14, 9, 29, 0, 0, time.UTC).UnixMilli()
 	d.answer("read the security events of grace@acme.test", eventsMsg{page: &client.SecurityEventPage{Events: []client.SecurityEvent{
-		{ID: "Wv3Xq1cHk9aZ0bLmN2oPqA", Timestamp: at, Action: "challenge.verify", Actor: "100000002", RequestRef: "2f1c0a9e", Details: map[string]string{"purpose": "STEP_UP_SMS"}},
-		{ID: "Hc8tYk2LmQ0rS5uVw7xZ1A", Timestamp: at - 60000, Action: "user.login", Actor: "100000002", RequestRef: "77ab12cd", Details: map[string]string{"method": "password"}},
-		{ID: "p0OqR3sTu6vWx9yZa2bC4A", Timestamp: at - 3600000, Action: "user.update", Actor: "api", RequestRef: "0e0e0e0e", Details: map[string]string{"roles": client.RoleAdmin}},
+		{ID: "Wv3Xq1cHk9aZ0bLmN2oPqA", Timestamp: at, Action: "challenge.verify", Summary: "Code verified for a step-up", Actor: "100000002", RequestRef: "2f1c0a9e", Details: map[string]string{"purpose": "stepup:SMS", "channel": "SMS"}},
+		{ID: "Hc8tYk2LmQ0rS5uVw7xZ1A", Timestamp: at - 60000, Action: "user.login", Summary: "Signed in with password", Actor: "100000002", RequestRef: "77ab12cd"},
+		{ID: "p0OqR3sTu6vWx9yZa2bC4A", Timestamp: at - 3600000, Action: "user.update", Summary: "Roles set to ADMIN", Actor: "api", RequestRef: "0e0e0e0e", Details: map[string]string{"roles": client.RoleAdmin}},
 	}, Next: "p0OqR3sTu6vWx9yZa2bC4A"}})
 	d.keys("down")
 	requireGolden(t, "events_80x24", d.screen())

@@ -14,6 +14,7 @@ type SecurityEvent struct {
 	ID         string            `json:"id"`        // opaque
 	Timestamp  int64             `json:"timestamp"` // epoch milliseconds
 	Action     string            `json:"action"`
+	Summary    string            `json:"summary"` // the action in words, for people
 	Actor      string            `json:"actor"`
 	RequestRef string            `json:"requestRef"`
 	Details    map[string]string `json:"details"`
