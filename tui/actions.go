@@ -62,6 +62,14 @@ func newConfirm(prompt string, yes tea.Cmd) *confirmBox {
 }
 
 // confirmActive asks whether to activate or deactivate u.
+// activeKeys enables the activate key for a user who is inactive or
+// locked out (activating lifts a lockout), and the deactivate key for an
+// active one: neither is offered where it would do nothing.
+func activeKeys(activate, deactivate *key.Binding, u client.User, locked bool) {
+	activate.SetEnabled(!u.Active || locked)
+	deactivate.SetEnabled(u.Active)
+}
+
 func confirmActive(u client.User, active bool) *confirmBox {
 	if active {
 		return newConfirm("Activate "+displayName(u)+"? They can sign in again (a sign-in lockout is lifted too).", do(setActiveOp(u, true)))

@@ -58,7 +58,17 @@ func newDetail(d deps, u client.User) (screen, tea.Cmd) {
 		Events:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "security events")),
 		Devices:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "phone & devices")),
 	}}
-	return s, s.load()
+	return s.withKeys(), s.load()
+}
+
+// withKeys enables the keys as they can act on the user shown.
+func (s detailScreen) withKeys() detailScreen {
+	locked := s.user.Locked
+	if s.status != nil {
+		locked = s.status.Locked
+	}
+	activeKeys(&s.keys.Activate, &s.keys.Deactivate, s.user, locked)
+	return s
 }
 
 func (s detailScreen) load() tea.Cmd {
@@ -99,7 +109,7 @@ func (s detailScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			return s, nil
 		}
 		s.user, s.status, s.loaded, s.loadErr = *msg.user, msg.status, true, ""
-		return s, nil
+		return s.withKeys(), nil
 	case userActionMsg:
 		if msg.failure() != nil {
 			return s, nil

@@ -74,7 +74,11 @@ func (s eventsScreen) Title() string {
 	return "Security events · " + strings.TrimSpace(s.user.Name+" "+s.user.Surname)
 }
 func (s eventsScreen) Editing() bool     { return false }
-func (s eventsScreen) Keys() help.KeyMap { return s.keys }
+func (s eventsScreen) Keys() help.KeyMap {
+	k := s.keys
+	k.Older.SetEnabled(s.next != "")
+	return k
+}
 
 func (s eventsScreen) SetSize(w, h int) screen {
 	s.w, s.h = w, h

@@ -71,6 +71,9 @@ func (s factorsScreen) Keys() help.KeyMap {
 	if s.entering {
 		return bindingList{s.keys.Verify, s.keys.Enrol, s.keys.Cancel}
 	}
+	if s.smsActive() {
+		return bindingList{s.keys.Connect, s.keys.Back}
+	}
 	return bindingList{s.keys.Enrol, s.keys.Connect, s.keys.Back}
 }
 

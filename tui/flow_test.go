@@ -187,6 +187,7 @@ func TestStepUpWithoutFactor(t *testing.T) {
 	d.typeText(sandboxCode)
 	d.keys("enter")
 	d.requireScreen("SMS one-time passwords    active", "✓ SMS factor active")
+	d.requireNotScreen("s enrol SMS")
 	d.keys("s")
 	d.requireScreen("✗ Your SMS factor is already active.")
 	fs, err := dep.c.Session(d.m.sess.Token()).Factors(ctx)
@@ -286,6 +287,8 @@ func TestActivateDeactivate(t *testing.T) {
 	u := dep.createUsers(t, 1)[0]
 	d.keys("m", "esc")
 
+	d.keys("a") // an active user who is not locked out: nothing to activate
+	d.requireNotScreen("Activate User", "a activate")
 	d.keys("d")
 	d.requireScreen("Deactivate User No01 <user01@acme.test>? Their sessions end", "y yes")
 	d.keys("n")
@@ -301,7 +304,10 @@ func TestActivateDeactivate(t *testing.T) {
 	assert.False(t, got.Active)
 
 	// Activation gives the user back their permissions: it needs a step-up.
-	d.keys("enter", "a")
+	d.keys("enter")
+	d.requireScreen("User · User No01", "a activate")
+	d.requireNotScreen("d deactivate")
+	d.keys("a")
 	d.requireScreen("Activate User No01")
 	d.keys("y")
 	d.requireScreen("Confirm it's you", "Activate user01@acme.test needs a second factor.")
@@ -438,6 +444,7 @@ func TestSecurityEvents(t *testing.T) {
 	d.keys("s")
 	d.requireScreen("Security events · User No01", "TIME", "WHAT", "BY", "Invite sent", "Created with roles CARD_ASSIGNEE", "you",
 		"1 of 2 · the oldest shown", "user.invite · ")
+	d.requireNotScreen("o older")
 	d.keys("down")
 	d.requireScreen("2 of 2", "  Created with roles CARD_ASSIGNEE", "user.create · ")
 	d.keys("esc")

@@ -265,6 +265,7 @@ func (s usersScreen) key(msg tea.KeyPressMsg) (screen, tea.Cmd) {
 		return s, nil
 	}
 	u, ok := s.selected()
+	s.keys = s.keysFor(u, ok)
 	switch {
 	case key.Matches(msg, s.keys.Up):
 		s.cursor = max(0, s.cursor-1)
@@ -439,11 +440,23 @@ func overlayTop(body, box string, w, h, y int) string {
 	return strings.Join(lines, "\n")
 }
 
+// keysFor is the table's keys with those that act on the selected user u
+// (ok: there is one) enabled as they can act.
+func (s usersScreen) keysFor(u client.User, ok bool) usersKeys {
+	k := s.keys
+	activeKeys(&k.Activate, &k.Deactivate, u, u.Locked)
+	if !ok {
+		k.Activate.SetEnabled(false)
+		k.Deactivate.SetEnabled(false)
+	}
+	return k
+}
+
 // usersHelp is the users table's key map; it depends on the screen's state.
 type usersHelp struct{ s usersScreen }
 
 func (h usersHelp) ShortHelp() []key.Binding {
-	k := h.s.keys
+	k := h.s.keysFor(h.s.selected())
 	switch {
 	case h.s.confirm != nil:
 		return h.s.confirm.keys()
@@ -455,7 +468,7 @@ func (h usersHelp) ShortHelp() []key.Binding {
 }
 
 func (h usersHelp) FullHelp() [][]key.Binding {
-	k := h.s.keys
+	k := h.s.keysFor(h.s.selected())
 	if h.s.confirm != nil || h.s.panel != nil {
 		return [][]key.Binding{h.ShortHelp()}
 	}
