@@ -73,7 +73,7 @@ func (s eventsScreen) load(before string) tea.Cmd {
 func (s eventsScreen) Title() string {
 	return "Security events · " + strings.TrimSpace(s.user.Name+" "+s.user.Surname)
 }
-func (s eventsScreen) Editing() bool     { return false }
+func (s eventsScreen) Editing() bool { return false }
 func (s eventsScreen) Keys() help.KeyMap {
 	k := s.keys
 	k.Older.SetEnabled(s.next != "")
