@@ -147,11 +147,11 @@ func (s *HomeScreen) showFactors() {
 	}
 	switch sms {
 	case client.FactorActive:
-		s.SMSStatus.SetText("SMS codes: on")
+		s.SMSStatus.SetText("SMS codes: on.")
 		s.SMSStatus.Importance = widget.SuccessImportance
 		s.SetUpSMS.Hide()
 	case client.FactorPendingVerification:
-		s.SMSStatus.SetText("SMS codes: waiting for the code we texted you")
+		s.SMSStatus.SetText("SMS codes: waiting for the code we texted you.")
 		s.SMSStatus.Importance = widget.WarningImportance
 		s.SetUpSMS.SetText("Finish setting up SMS codes")
 		s.SetUpSMS.Show()

@@ -148,7 +148,7 @@ func TestJourney(t *testing.T) {
 	c.waitFor("SMS enrolled", sms.Done.Visible)
 	test.Tap(sms.Back)
 	home = screen[*screens.HomeScreen](t, c)
-	c.waitFor("SMS on", func() bool { return home.SMSStatus.Text == "SMS codes: on" })
+	c.waitFor("SMS on", func() bool { return home.SMSStatus.Text == "SMS codes: on." })
 
 	// Enrol this device for approvals, choosing an app passcode.
 	test.Tap(home.SetUpBio)

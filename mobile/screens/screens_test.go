@@ -307,7 +307,7 @@ func TestHomeScreenServerError(t *testing.T) {
 	h.assertMarkup("home_server_error.xml")
 	api.err = nil
 	test.Tap(s.Problem.Retry)
-	h.waitFor("factors", func() bool { return s.SMSStatus.Text == "SMS codes: on" })
+	h.waitFor("factors", func() bool { return s.SMSStatus.Text == "SMS codes: on." })
 	assert.Equal(t, "Approvals with biometrics: not set up.", s.BioStatus.Text)
 }
 
