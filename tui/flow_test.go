@@ -171,8 +171,9 @@ func TestStepUpWithoutFactor(t *testing.T) {
 	d := newDriver(t, Options{Client: dep.ui, Email: "bob@build.test", Password: adminPassword}, 80, 24)
 	d.keys("n")
 	d.fillUser("Grace", "Hopper", "grace@build.test")
-	d.keys("ctrl+s", "enter")
+	d.keys("ctrl+s") // no factor: the modal says so before anything is sent
 	d.requireScreen("The step-up failed: you have no active SMS factor.")
+	d.requireNotScreen("> Text me a code")
 	d.keys("esc", "esc")
 
 	// Enrol the factor from My factors, then the step-up works.

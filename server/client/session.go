@@ -77,13 +77,17 @@ func (s *Session) Consumer(ctx context.Context) (*Consumer, error) {
 }
 
 // Factors lists the user's second factors, enrolled or being enrolled (Weavr
-// authFactorsGet); empty when there are none.
+// authFactorsGet); empty, not nil, when there are none (the server then
+// leaves the list out), so that nil only comes with an error.
 func (s *Session) Factors(ctx context.Context) ([]Factor, error) {
 	var out struct {
 		Factors []Factor `json:"factors"`
 	}
 	if err := s.do(ctx, &call{op: "list factors", method: http.MethodGet, path: "/multi/authentication_factors", out: &out}); err != nil {
 		return nil, err
+	}
+	if out.Factors == nil {
+		return []Factor{}, nil
 	}
 	return out.Factors, nil
 }
