@@ -64,6 +64,10 @@ type ConnectScreen struct {
 	dial      Dialer
 	policy    string // from the link: not typed
 	origin    string // from the link: not typed
+	// filled is what the link last filled the fields with, taken back when
+	// the link stops being one (a link typed character by character is a
+	// link at times before it is whole).
+	filled    deeplink.Connect
 	connected func(deeplink.Connect, API)
 }
 
@@ -125,28 +129,51 @@ func (s *ConnectScreen) Close() {}
 func (s *ConnectScreen) linkChanged(text string) {
 	s.Problem.Hide()
 	text = strings.TrimSpace(text)
-	if text == "" {
-		s.LinkHint.Hide()
-		return
-	}
 	c, err := deeplink.ParseConnect(text)
-	if err != nil {
-		s.LinkHint.Importance = widget.DangerImportance
-		if errors.Is(err, deeplink.ErrSecretKey) {
-			s.LinkHint.SetText("This link holds a secret API key. Never put it on a phone: ask your admin for the companion link, which carries the public UI key (dpk_…).")
-		} else {
-			s.LinkHint.SetText("This is not a Deputy connect link: " + linkReason(err))
-		}
-		s.LinkHint.Show()
+	if err != nil || text == "" {
+		s.takeBackLink()
+	}
+	switch {
+	case text == "":
+		s.LinkHint.Hide()
+	case errors.Is(err, deeplink.ErrSecretKey):
+		s.showHint(s.LinkHint, widget.DangerImportance, "This link holds a secret API key. Never put it on a phone: ask your admin for the companion link, which carries the public UI key (dpk_…).")
+	case err != nil:
+		s.showHint(s.LinkHint, widget.DangerImportance, "This is not a Deputy connect link: "+linkReason(err))
+	default:
+		s.Server.SetText(c.Server)
+		s.Key.SetText(c.Key)
+		s.policy, s.origin, s.filled = c.Policy, c.Origin, c
+		s.showHint(s.LinkHint, widget.SuccessImportance, "Link read. Check the server address, then tap Connect.")
+		s.checkKey()
+	}
+}
+
+// takeBackLink empties the fields a link filled that still hold what it
+// put there.
+func (s *ConnectScreen) takeBackLink() {
+	if s.filled == (deeplink.Connect{}) {
 		return
 	}
-	s.Server.SetText(c.Server)
-	s.Key.SetText(c.Key)
-	s.policy, s.origin = c.Policy, c.Origin
-	s.LinkHint.Importance = widget.SuccessImportance
-	s.LinkHint.SetText("Link read. Check the server address, then tap Connect.")
-	s.LinkHint.Show()
-	s.checkKey()
+	if s.Server.Text == s.filled.Server {
+		s.Server.SetText("")
+	}
+	if s.Key.Text == s.filled.Key {
+		s.Key.SetText("")
+	}
+	s.policy, s.origin, s.filled = "", "", deeplink.Connect{}
+}
+
+// showHint shows text under a field, and lays the page out again: the
+// window does so for a label that appears, not for one whose text grows
+// while shown, which would then overlap what follows it.
+func (s *ConnectScreen) showHint(l *widget.Label, importance widget.Importance, text string) {
+	l.Importance = importance
+	l.SetText(text)
+	l.Show()
+	if s.content != nil {
+		s.content.Refresh()
+	}
 }
 
 // linkReason is the part of a deeplink error after the class.
@@ -163,8 +190,7 @@ func (s *ConnectScreen) checkKey() bool {
 	s.Problem.Hide()
 	key := strings.TrimSpace(s.Key.Text)
 	if err := deeplink.CheckUIKey(key); errors.Is(err, deeplink.ErrSecretKey) {
-		s.KeyHint.SetText("This is the programme's secret API key (dsk_…). It belongs on the embedder's server only and must never be typed into a phone. Use the public UI key (dpk_…).")
-		s.KeyHint.Show()
+		s.showHint(s.KeyHint, widget.DangerImportance, "This is the programme's secret API key (dsk_…). It belongs on the embedder's server only and must never be typed into a phone. Use the public UI key (dpk_…).")
 		s.Connect.Disable()
 		return false
 	}

@@ -53,6 +53,15 @@ func TestConnectScreenRefusesSecretKey(t *testing.T) {
 	h.paste(s.Link, "deputy://connect?server=https://a.example&key="+d.APIKey)
 	assert.Contains(t, s.LinkHint.Text, "secret API key")
 	assert.Empty(t, s.Key.Text)
+
+	// Typed a character at a time, it is a link with a short key ("d",
+	// "ds", "dsk") before it holds the secret key: what those filled in
+	// goes again, and nothing half-read stays in the fields.
+	s.Link.SetText("")
+	h.typeInto(s.Link, "deputy://connect?server=https://a.example&key="+d.APIKey)
+	assert.Contains(t, s.LinkHint.Text, "secret API key")
+	assert.Empty(t, s.Server.Text)
+	assert.Empty(t, s.Key.Text)
 }
 
 func TestConnectScreenUnknownKeyAndNetworkErrors(t *testing.T) {
