@@ -50,20 +50,20 @@ func ForgetConnection(p fyne.Preferences) {
 // address and the programme's public UI key, typed or pasted, or a
 // deputy://connect link (the admin's console shows it as a QR code).
 type ConnectScreen struct {
-	Link      *widget.Entry
-	LinkHint  *widget.Label
-	Server    *widget.Entry
-	Key       *widget.Entry
-	KeyHint   *widget.Label
-	Connect   *widget.Button
-	Cancel    *widget.Button // hidden unless AllowCancel
-	Problem   *ProblemBox
-	busy      busy
-	content   fyne.CanvasObject
-	env       Env
-	dial      Dialer
-	policy    string // from the link: not typed
-	origin    string // from the link: not typed
+	Link     *widget.Entry
+	LinkHint *widget.Label
+	Server   *widget.Entry
+	Key      *widget.Entry
+	KeyHint  *widget.Label
+	Connect  *widget.Button
+	Cancel   *widget.Button // hidden unless AllowCancel
+	Problem  *ProblemBox
+	busy     busy
+	content  fyne.CanvasObject
+	env      Env
+	dial     Dialer
+	policy   string // from the link: not typed
+	origin   string // from the link: not typed
 	// filled is what the link last filled the fields with, taken back when
 	// the link stops being one (a link typed character by character is a
 	// link at times before it is whole).
