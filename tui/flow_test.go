@@ -507,3 +507,37 @@ func TestRolesUnchangedIsNotSaved(t *testing.T) {
 		assert.NotEqual(t, "user.update", e.Action, "no update recorded")
 	}
 }
+
+// Unticking every role gives every permission (Weavr's rule): the roles
+// screen asks first, as the new-user form does, and n leaves the roles.
+func TestRolesNoneAsksFirst(t *testing.T) {
+	d, dep := signedInDriver(t, 80, 24)
+	u := dep.createUsers(t, 1)[0]
+	d.keys("m", "esc", "r")
+	d.requireScreen("Roles of User No01", "[x] CARD_ASSIGNEE")
+	for range 4 {
+		d.keys("down")
+	}
+	d.keys("space")
+	d.requireScreen("No role ticked: by Weavr's rule the user then has every permission.")
+	d.keys("enter")
+	d.requireScreen("Leave User No01 <user01@acme.test> with no roles? A user without roles", "holds every permission")
+	d.keys("n")
+	d.requireNotScreen("with no roles?")
+	got, err := dep.admin.GetUser(context.Background(), u.ID)
+	require.NoError(t, err)
+	assert.Equal(t, []string{client.RoleCardAssignee}, got.Roles, "n keeps the roles")
+
+	d.keys("enter")
+	d.requireScreen("with no roles?")
+	d.keys("y")
+	d.requireScreen("Confirm it's you", "to none (Weavr's rule:")
+	d.keys("enter")
+	d.requireScreen("Type the code texted to your mobile")
+	d.typeText(sandboxCode)
+	d.keys("enter")
+	d.requireScreen("Saved the roles of User No01")
+	got, err = dep.admin.GetUser(context.Background(), u.ID)
+	require.NoError(t, err)
+	assert.Empty(t, got.Roles, "y saves them")
+}

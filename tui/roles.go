@@ -49,6 +49,7 @@ type rolesScreen struct {
 	// server says; mayAll whether they may leave the user without roles.
 	grantable []string
 	mayAll    bool
+	confirm   *confirmBox // asks before leaving the user without roles
 }
 
 func newRoles(d deps, u client.User) (screen, tea.Cmd) {
@@ -85,7 +86,12 @@ func (s rolesScreen) Unsaved() string {
 	}
 	return ""
 }
-func (s rolesScreen) Keys() help.KeyMap { return s.keys }
+func (s rolesScreen) Keys() help.KeyMap {
+	if s.confirm != nil {
+		return bindingList(s.confirm.keys())
+	}
+	return s.keys
+}
 
 func (s rolesScreen) SetSize(w, h int) screen {
 	s.w, s.h = w, h
@@ -113,9 +119,18 @@ func (s rolesScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			return s, nil
 		}
 		return s, back("Saved the roles of " + displayName(*msg.user) + ": " + rolesShort(msg.user.Roles) + ".")
+	case saveRolesMsg:
+		return s.send(msg.roles)
 	case tea.KeyPressMsg:
 		if s.saving {
 			return s, nil
+		}
+		if s.confirm != nil {
+			closed, cmd := s.confirm.update(msg)
+			if closed {
+				s.confirm = nil
+			}
+			return s, cmd
 		}
 		switch {
 		case key.Matches(msg, s.keys.Cancel):
@@ -168,10 +183,25 @@ func (s rolesScreen) save() (screen, tea.Cmd) {
 			roles = append(roles, r)
 		}
 	}
-	if len(roles) == 0 && s.grantable != nil && !s.mayAll {
+	switch {
+	case len(roles) == 0 && s.grantable != nil && !s.mayAll:
 		s.err = "Tick a role: without one the user holds every permission, which you may not give."
 		return s, nil
+	case len(roles) == 0:
+		// Unticking every role gives every permission (Weavr's rule), the
+		// opposite of what it looks like: as when creating such a user, ask.
+		s.confirm = newConfirm("Leave "+displayName(s.user)+" with no roles? A user without roles holds every permission, as an admin does.",
+			func() tea.Msg { return saveRolesMsg{roles} })
+		return s, nil
 	}
+	return s.send(roles)
+}
+
+// saveRolesMsg saves roles once the admin has confirmed them.
+type saveRolesMsg struct{ roles []string }
+
+// send saves roles as the user's.
+func (s rolesScreen) send(roles []string) (screen, tea.Cmd) {
 	s.saving, s.err = true, ""
 	id, email, ref := s.user.ID, s.user.Email, client.NewIdempotencyRef()
 	return s, do(op{name: "change the roles of " + email + " to " + rolesText(roles), label: "Saving roles…", quiet: true,
@@ -217,5 +247,10 @@ func (s rolesScreen) View() string {
 	if s.err != "" {
 		lines = append(lines, "", "  "+s.st.errLine(s.err))
 	}
-	return strings.Join(lines, "\n")
+	body := strings.Join(lines, "\n")
+	if s.confirm != nil {
+		box := s.confirm.view(s.st, min(s.w, 76))
+		body = overlayTop(body, box, s.w, s.h, max(1, s.h-lineCount(box)-1))
+	}
+	return body
 }
