@@ -46,7 +46,7 @@ func newOutbox(d deps) (screen, tea.Cmd) {
 	s := outboxScreen{deps: d, keys: outboxKeys{
 		Up:     key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/↓", "choose")),
 		Down:   key.NewBinding(key.WithKeys("down", "j")),
-		Reload: key.NewBinding(key.WithKeys("ctrl+r", "g"), key.WithHelp("g", "reload")),
+		Reload: key.NewBinding(key.WithKeys("ctrl+r", "g"), key.WithHelp("ctrl+r", "reload")),
 		Back:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
 	}}
 	return s, s.load()
