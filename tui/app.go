@@ -512,7 +512,7 @@ func (m model) expire(failed result) (tea.Model, tea.Cmd) {
 	s, init := newSignIn(m.deps, m.who.email, "", true, "")
 	w, h := m.bodySize()
 	m.stack = append(m.stack, s.SetSize(w, h))
-	m.notice, m.noticeErr = "Your session has ended. Sign in again to carry on where you were.", true
+	m.notice = "" // the sign-in screen says the session ended, once
 	return m, tea.Batch(cmd, init)
 }
 

@@ -400,7 +400,8 @@ func TestSessionExpiryKeepsThePlace(t *testing.T) {
 
 	dep.inst.Clock.Advance(6 * time.Minute)
 	d.keys("ctrl+r") // the next call answers 401
-	d.requireScreen("Sign in to Deputy", "Your session ended", "Your session has ended. Sign in again", "ada@acme.test")
+	d.requireScreen("Sign in to Deputy", "Your session ended. Sign in again", "ada@acme.test")
+	d.requireNotScreen("Your session has ended") // said once, not in the status line too
 	d.typeText(adminPassword)
 	d.keys("enter")
 	d.requireScreen("User · User No01", "✓ Signed in again.", "session 5:00 left")

@@ -299,7 +299,7 @@ func TestSessionEndsDuringStepUp(t *testing.T) {
 	d.keys("down", "enter")
 	require.NoError(t, ph.s.DeclinePush(context.Background(), ph.pending(t).ID, client.DeclineNotMe))
 	d.fire(stepup.PollEvery) // 401: every session of the admin ended
-	d.requireScreen("Sign in to Deputy", "Your session has ended. Sign in again")
+	d.requireScreen("Sign in to Deputy", "Your session ended. Sign in again")
 	d.typeText(adminPassword)
 	d.keys("enter")
 	d.requireScreen("New user", "Not saved: the step-up did not complete. Press ctrl+s to try again.")

@@ -41,7 +41,7 @@ func TestSaveAfterSessionEnded(t *testing.T) {
 			tc.open(d)
 			dep.inst.Clock.Advance(6 * time.Minute)
 			d.keys(tc.save)
-			d.requireScreen("Sign in to Deputy", "Your session has ended.")
+			d.requireScreen("Sign in to Deputy", "Your session ended.")
 			d.typeText(adminPassword)
 			d.keys("enter")
 			d.requireScreen("✓ Signed in again.", tc.want)
