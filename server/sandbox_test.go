@@ -99,21 +99,8 @@ func TestSandboxOutboxScopedToUser(t *testing.T) {
 	e.startReset("bob@acme.test")
 	require.Equal(t, http.StatusNoContent, e.auth(adaToken, "POST", "/multi/authentication_factors/otp/SMS", nil).status)
 
-	read := func(token string) []string {
-		r := e.withKey(ui).auth(token, "GET", "/multi/sandbox/outbox", nil)
-		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-		var got struct {
-			Messages []outboxMessage `json:"messages"`
-		}
-		require.NoError(t, json.Unmarshal(r.body, &got))
-		var to []string
-		for _, m := range got.Messages {
-			to = append(to, m.To)
-		}
-		return to
-	}
-	assert.Equal(t, []string{"+447700900123", "ada@acme.test"}, read(adaToken), "Ada sees her SMS and her reset email, not Bob's")
-	assert.Equal(t, []string{"bob@acme.test"}, read(bobToken), "Bob sees his email, not the SMS for Ada to the number he gave himself")
+	assert.Equal(t, []string{"+447700900123", "ada@acme.test"}, e.outboxTo(ui, adaToken), "Ada sees her SMS and her reset email, not Bob's")
+	assert.Equal(t, []string{"bob@acme.test"}, e.outboxTo(ui, bobToken), "Bob sees his email, not the SMS for Ada to the number he gave himself")
 	assert.Len(t, e.outbox(), 3, "the secret key sees every message")
 }
 
@@ -133,21 +120,25 @@ func TestSandboxOutboxOfThoseWhoMayManage(t *testing.T) {
 	_, bobToken := e.corporate("bob@acme.test")
 	e.svc.WaitForMail()
 
-	read := func(token string) []string {
-		r := e.withKey(ui).auth(token, "GET", "/multi/sandbox/outbox", nil)
-		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-		var got struct {
-			Messages []outboxMessage `json:"messages"`
-		}
-		require.NoError(t, json.Unmarshal(r.body, &got))
-		to := []string{}
-		for _, m := range got.Messages {
-			to = append(to, m.To)
-		}
-		return to
+	assert.Equal(t, []string{"max@acme.test", "lin@acme.test", "+447700900123"}, e.outboxTo(ui, ada.token), "the root: her own and every member's")
+	assert.Equal(t, []string{"lin@acme.test"}, e.outboxTo(ui, cy.token), "an access manager: not the admin's")
+	assert.Equal(t, []string{}, e.outboxTo(ui, dee.token), "a card assignee: her own only")
+	assert.Equal(t, []string{}, e.outboxTo(ui, bobToken), "another identity's root")
+}
+
+// outboxTo lists the addresses of the sandbox messages the holder of token
+// reads with the ui key, newest first.
+func (e *env) outboxTo(uiKey, token string) []string {
+	e.t.Helper()
+	r := e.withKey(uiKey).auth(token, "GET", "/multi/sandbox/outbox", nil)
+	require.Equal(e.t, http.StatusOK, r.status, "%s", r.body)
+	var got struct {
+		Messages []outboxMessage `json:"messages"`
 	}
-	assert.Equal(t, []string{"max@acme.test", "lin@acme.test", "+447700900123"}, read(ada.token), "the root: her own and every member's")
-	assert.Equal(t, []string{"lin@acme.test"}, read(cy.token), "an access manager: not the admin's")
-	assert.Equal(t, []string{}, read(dee.token), "a card assignee: her own only")
-	assert.Equal(t, []string{}, read(bobToken), "another identity's root")
+	require.NoError(e.t, json.Unmarshal(r.body, &got))
+	to := []string{}
+	for _, m := range got.Messages {
+		to = append(to, m.To)
+	}
+	return to
 }
