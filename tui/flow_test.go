@@ -174,7 +174,9 @@ func TestStepUpWithoutFactor(t *testing.T) {
 	d.keys("ctrl+s") // no factor: the modal says so before anything is sent
 	d.requireScreen("The step-up failed: you have no active SMS factor.")
 	d.requireNotScreen("> Text me a code")
-	d.keys("esc", "esc")
+	d.keys("esc", "esc") // the step-up, then the form, which asks first
+	d.requireScreen("Leave without saving the new user?")
+	d.keys("y")
 
 	// Enrol the factor from My factors, then the step-up works.
 	d.keys("m")
@@ -529,6 +531,10 @@ func TestRolesNoneAsksFirst(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{client.RoleCardAssignee}, got.Roles, "n keeps the roles")
 
+	d.keys("esc") // leaving with a box unticked asks too
+	d.requireScreen("Leave without saving the new roles of user01@acme.test?")
+	d.keys("n")
+	d.requireScreen("Roles of User No01")
 	d.keys("enter")
 	d.requireScreen("with no roles?")
 	d.keys("y")

@@ -221,7 +221,9 @@ func (s formScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		}
 		switch {
 		case key.Matches(msg, s.keys.Cancel):
-			return s, back("")
+			var cmd tea.Cmd
+			s.confirm, cmd = leave(s)
+			return s, cmd
 		case key.Matches(msg, s.keys.Save):
 			return s.submit()
 		case key.Matches(msg, s.keys.Enter):

@@ -134,7 +134,9 @@ func (s rolesScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		}
 		switch {
 		case key.Matches(msg, s.keys.Cancel):
-			return s, back("")
+			var cmd tea.Cmd
+			s.confirm, cmd = leave(s)
+			return s, cmd
 		case key.Matches(msg, s.keys.Up):
 			s.cursor = max(0, s.cursor-1)
 		case key.Matches(msg, s.keys.Down):

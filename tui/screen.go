@@ -34,6 +34,15 @@ type unsaved interface {
 	Unsaved() string
 }
 
+// leave is esc on a screen that may hold unsaved changes: a box asking
+// first (as quitting does), or, with nothing unsaved, the way back.
+func leave(u unsaved) (*confirmBox, tea.Cmd) {
+	if what := u.Unsaved(); what != "" {
+		return newConfirm("Leave without saving "+what+"?", back("")), nil
+	}
+	return nil, back("")
+}
+
 // Navigation between screens, asked for with messages so that screens never
 // touch the stack themselves.
 type (

@@ -137,7 +137,7 @@ func TestNewUserRoles(t *testing.T) {
 	d.requireNotScreen("Confirm it's you")
 
 	// On the roles screen too, what they may not give is marked and kept.
-	d.keys("esc", "r")
+	d.keys("esc", "y", "r")
 	d.requireScreen("Roles of Root Like", "[-] ADMIN                    you may not give or take this role",
 		"[ ] ACCESS_MANAGEMENT_ROLE   Creates")
 	d.keys("space")
@@ -172,7 +172,11 @@ func TestQuitWithUnsavedChanges(t *testing.T) {
 	d.keys("q") // q is not typed while the form asks, so it asks too
 	assert.False(t, d.quit)
 	d.requireScreen("Quit without saving the new user?")
-	d.keys("n", "esc", "esc")
+	d.keys("n", "esc", "esc") // the quit box, the no-roles box, then the form, which asks
+	d.requireScreen("Leave without saving the new user?")
+	d.keys("n")
+	d.requireScreen("Surname      Quinn", "none ticked")
+	d.keys("esc", "y")
 	d.requireScreen("Users")
 	d.keys("q")
 	assert.True(t, d.quit)
