@@ -151,14 +151,15 @@ func fieldName(f string) string {
 
 // wrongPasscode says what a wrong passcode, the n-th in a row, leaves: the
 // tries before approvals lock (authenticator.MaxPasscodeAttempts), or the
-// lock and the tries before they are blocked for good.
+// lock and the tries before they are blocked for good. It offers no "Try
+// again": the button that asked for the passcode is still there.
 func wrongPasscode(n int) Problem {
 	lockout := humanDuration(authenticator.PasscodeLockout)
 	switch left := authenticator.MaxPasscodeAttempts - n; {
 	case left > 1:
-		return Problem{Text: fmt.Sprintf("Wrong passcode. %d more wrong ones in a row lock approvals for %s.", left, lockout), Retry: true}
+		return Problem{Text: fmt.Sprintf("Wrong passcode. %d more wrong ones in a row lock approvals for %s.", left, lockout)}
 	case left == 1:
-		return Problem{Text: "Wrong passcode. One more wrong one locks approvals for " + lockout + ".", Retry: true}
+		return Problem{Text: "Wrong passcode. One more wrong one locks approvals for " + lockout + "."}
 	}
 	switch left := authenticator.MaxPasscodeFailures - n; {
 	case left > 1:

@@ -533,6 +533,7 @@ func TestApprovalsScreenApproves(t *testing.T) {
 	test.Tap(dlg.OK)
 	h.waitFor("wrong passcode", s.Problem.Visible)
 	assert.Equal(t, "Wrong passcode. 4 more wrong ones in a row lock approvals for 30 min.", s.Problem.Message.Text)
+	assert.False(t, s.Problem.Retry.Visible(), "no Try again beside Approve, which asks again")
 	assert.Equal(t, client.PushPending, push.state(id), "nothing sent")
 	test.Tap(s.Approve)
 	h.waitFor("passcode prompt", dlg.Showing)
