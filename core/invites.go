@@ -89,7 +89,7 @@ func (s *Service) sendInviteWork(c *Caller, id string) (*work, error) {
 	}
 	w.after = func(ctx context.Context) error {
 		link := inviteLink(c.Programme.Settings.InviteURL, u.ID, code)
-		return s.deliverTemplate(ctx, c.Programme, u.ID, u.Email, "invite", map[string]any{
+		return s.deliverTemplate(ctx, c.Programme, recipientOf(u), u.Email, "invite", map[string]any{
 			"Name": u.Name, "Inviter": c.User.Name + " " + c.User.Surname, "Code": code, "Link": link,
 			"Days": int(s.cfg.InviteTTL.Hours() / 24), "UserID": u.ID,
 		})

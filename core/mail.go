@@ -65,8 +65,8 @@ func (s *Service) emailCodesBudget(programmeID, to string) budget {
 }
 
 // deliverTemplate renders the named email for prog and sends it to one
-// address, for the user userID; the caller has spent the address's budget.
-func (s *Service) deliverTemplate(ctx context.Context, prog *Programme, userID, to, name string, data map[string]any) error {
+// address, for the user rcpt; the caller has spent the address's budget.
+func (s *Service) deliverTemplate(ctx context.Context, prog *Programme, rcpt Recipient, to, name string, data map[string]any) error {
 	data["Programme"] = prog.Name
 	var text, html bytes.Buffer
 	if err := s.mail.text.ExecuteTemplate(&text, name+".txt", data); err != nil {
@@ -81,7 +81,7 @@ func (s *Service) deliverTemplate(ctx context.Context, prog *Programme, userID, 
 		from = prog.Name
 	}
 	err := s.send.Email.SendEmail(ctx, Email{
-		ProgrammeID: prog.ID, UserID: userID, FromName: from, To: to, Subject: strings.TrimSpace(subject),
+		ProgrammeID: prog.ID, For: rcpt, FromName: from, To: to, Subject: strings.TrimSpace(subject),
 		Text: strings.TrimLeft(body, "\n"), HTML: html.String(),
 	})
 	if err != nil {
@@ -95,8 +95,8 @@ func (s *Service) deliverTemplate(ctx context.Context, prog *Programme, userID, 
 // same time whether or not it had someone to write to (LostPasswordStart) uses
 // it. The caller has spent the address's budget. A failure is logged, without
 // the message. WaitForMail waits for the emails in flight.
-func (s *Service) sendLater(ctx context.Context, prog *Programme, userID, to, name string, data map[string]any) {
-	s.later(ctx, name, func(ctx context.Context) error { return s.deliverTemplate(ctx, prog, userID, to, name, data) })
+func (s *Service) sendLater(ctx context.Context, prog *Programme, rcpt Recipient, to, name string, data map[string]any) {
+	s.later(ctx, name, func(ctx context.Context) error { return s.deliverTemplate(ctx, prog, rcpt, to, name, data) })
 }
 
 // noticeBudget names which of an address's notice budgets (each
@@ -117,12 +117,12 @@ const (
 // address's notice budgets (which) first; over it the notice is dropped and
 // logged. Notices follow changes an attacker may provoke (a lockout), whose
 // answer must not wait for, nor depend on, a mail server.
-func (s *Service) noticeLater(ctx context.Context, prog *Programme, which noticeBudget, userID, to, name string, data map[string]any) {
+func (s *Service) noticeLater(ctx context.Context, prog *Programme, which noticeBudget, rcpt Recipient, to, name string, data map[string]any) {
 	s.later(ctx, name, func(ctx context.Context) error {
 		if err := s.store.Update(ctx, func(tx Tx) error { return s.spendNotice(tx, which, prog.ID, to) }); err != nil {
 			return internal("notice budget", err)
 		}
-		return s.deliverTemplate(ctx, prog, userID, to, name, data)
+		return s.deliverTemplate(ctx, prog, rcpt, to, name, data)
 	})
 }
 

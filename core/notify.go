@@ -3,20 +3,32 @@ package core
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // SMS is a text message to one mobile number.
 type SMS struct {
 	ProgrammeID string
-	UserID      string // the user it is for
+	For         Recipient
 	To          Mobile
 	Text        string
 }
 
+// Recipient is the user a message is for, with their roles when it was
+// sent: the sandbox outbox shows it to those who outranked them then
+// (outboxReaders), not to whoever outranks them after a demotion.
+type Recipient struct {
+	UserID string
+	Roles  []Role
+}
+
+// recipientOf is u as a message's recipient now.
+func recipientOf(u *User) Recipient { return Recipient{UserID: u.ID, Roles: slices.Clone(u.Roles)} }
+
 // Email is a message to one address, with a plain-text and an optional HTML body.
 type Email struct {
 	ProgrammeID string
-	UserID      string // the user it is for
+	For         Recipient
 	FromName    string
 	To          string
 	Subject     string
@@ -51,12 +63,12 @@ func NewOutbox(store Store, clock Clock) *Outbox { return &Outbox{store: store, 
 
 // SendSMS appends the text message to the outbox.
 func (o *Outbox) SendSMS(ctx context.Context, m SMS) error {
-	return o.append(ctx, &Message{ProgrammeID: m.ProgrammeID, UserID: m.UserID, Channel: "SMS", To: m.To.E164(), Text: m.Text})
+	return o.append(ctx, &Message{ProgrammeID: m.ProgrammeID, UserID: m.For.UserID, Roles: m.For.Roles, Channel: "SMS", To: m.To.E164(), Text: m.Text})
 }
 
 // SendEmail appends the email (its text body) to the outbox.
 func (o *Outbox) SendEmail(ctx context.Context, m Email) error {
-	return o.append(ctx, &Message{ProgrammeID: m.ProgrammeID, UserID: m.UserID, Channel: "EMAIL", To: m.To, Subject: m.Subject, Text: m.Text})
+	return o.append(ctx, &Message{ProgrammeID: m.ProgrammeID, UserID: m.For.UserID, Roles: m.For.Roles, Channel: "EMAIL", To: m.To, Subject: m.Subject, Text: m.Text})
 }
 
 func (o *Outbox) append(ctx context.Context, m *Message) error {
@@ -74,31 +86,42 @@ func (o *Outbox) append(ctx context.Context, m *Message) error {
 // Outbox returns up to limit sandbox messages of a programme, newest first.
 // A signed-in user (c not nil: the public ui key with the user's token) sees
 // the messages sent for the users outboxReaders gives, whatever address
-// they went to; the secret api key (c nil) sees them all. Outside sandbox
-// mode there is no outbox.
+// they went to, and of another user's only those sent while c outranked
+// them (Message.Roles); the secret api key (c nil) sees them all. Outside
+// sandbox mode there is no outbox.
 func (s *Service) Outbox(ctx context.Context, programmeID string, c *Caller, limit int) ([]*Message, error) {
 	if !s.cfg.Sandbox {
 		return nil, NotFound("outbox")
 	}
-	if limit <= 0 || limit > 100 {
-		limit = 100
+	if limit <= 0 || limit > maxOutboxPage {
+		limit = maxOutboxPage
 	}
 	s.WaitForMail()
 	var out []*Message
 	err := s.store.View(ctx, func(tx ReadTx) error {
-		var users []string // nil: all
-		if c != nil {
+		if c == nil {
 			var err error
-			if users, err = outboxReaders(tx, c); err != nil {
-				return err
-			}
+			out, err = tx.Outbox(programmeID, nil, limit)
+			return err
 		}
-		var err error
-		out, err = tx.Outbox(programmeID, users, limit)
+		users, err := outboxReaders(tx, c)
+		if err != nil {
+			return err
+		}
+		// Others' messages the rank of their time hides are read and
+		// dropped: up to limit of the newest 100 remain.
+		ms, err := tx.Outbox(programmeID, users, maxOutboxPage)
+		out = slices.DeleteFunc(ms, func(m *Message) bool {
+			return m.UserID != c.User.ID && !holdsAllOf(c.User, &User{Roles: m.Roles})
+		})
+		out = out[:min(len(out), limit)]
 		return err
 	})
 	return out, internal("read outbox", err)
 }
+
+// maxOutboxPage is the most messages one outbox read returns.
+const maxOutboxPage = 100
 
 // maxOutboxUsers bounds how many users' messages one outbox read covers.
 const maxOutboxUsers = 1000

@@ -416,7 +416,7 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 	for _, i := range sent {
 		u := users[i]
 		link, _ := fillLink(prog.Settings.ResetURL, map[string]string{LinkEmail: u.Email, LinkCode: codes[i]}) // "" without a page
-		s.sendLater(ctx, prog, u.ID, u.Email, "reset_password", map[string]any{"Name": u.Name, "Code": codes[i], "Minutes": int(s.cfg.ResetCodeTTL.Minutes()), "Link": link})
+		s.sendLater(ctx, prog, recipientOf(u), u.Email, "reset_password", map[string]any{"Name": u.Name, "Code": codes[i], "Minutes": int(s.cfg.ResetCodeTTL.Minutes()), "Link": link})
 		s.obs.CodeSent(ctx, ChannelEmail)
 	}
 	return nil

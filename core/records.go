@@ -238,8 +238,10 @@ type Message struct {
 	ProgrammeID string
 	Channel     string // "EMAIL" or "SMS"
 	// UserID is the user the message is for, whatever address it went
-	// to; messages stored before it was kept have none.
+	// to; messages stored before it was kept have none. Roles are that
+	// user's roles when it was sent (Recipient).
 	UserID  string `json:",omitempty"`
+	Roles   []Role `json:",omitempty"`
 	To      string
 	Subject string `json:",omitempty"`
 	Text    string

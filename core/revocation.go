@@ -312,13 +312,13 @@ func identityAdmins(tx ReadTx, u *User) ([]*User, error) {
 // securityAlert emails a notice about u's account to the address to.
 // Notices never carry a secret: only what changed, not to what.
 func (s *Service) securityAlert(ctx context.Context, prog *Programme, u *User, to, subject, text string) {
-	s.noticeLater(ctx, prog, ownNotices, u.ID, to, "security_alert", map[string]any{"Name": u.Name, "Subject": subject, "Text": text})
+	s.noticeLater(ctx, prog, ownNotices, recipientOf(u), to, "security_alert", map[string]any{"Name": u.Name, "Subject": subject, "Text": text})
 }
 
 // adminAlert emails an admin about another user's account, from the
 // admin's budget of such alerts (adminNotices).
 func (s *Service) adminAlert(ctx context.Context, prog *Programme, admin *User, subject, text string) {
-	s.noticeLater(ctx, prog, adminNotices, admin.ID, admin.Email, "admin_alert", map[string]any{"Name": admin.Name, "Subject": subject, "Text": text})
+	s.noticeLater(ctx, prog, adminNotices, recipientOf(admin), admin.Email, "admin_alert", map[string]any{"Name": admin.Name, "Subject": subject, "Text": text})
 }
 
 // noticeText renders a policy text for user u: it may name the user's email

@@ -89,7 +89,7 @@ func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, sc
 	}
 	for _, i := range sent {
 		u := users[i]
-		if err := s.deliverTemplate(ctx, prog, u.ID, u.Email, "verify_email", map[string]any{"Name": u.Name, "Code": codes[i], "Minutes": int(s.cfg.ResetCodeTTL.Minutes())}); err != nil {
+		if err := s.deliverTemplate(ctx, prog, recipientOf(u), u.Email, "verify_email", map[string]any{"Name": u.Name, "Code": codes[i], "Minutes": int(s.cfg.ResetCodeTTL.Minutes())}); err != nil {
 			return err
 		}
 		s.obs.CodeSent(ctx, ChannelEmail)

@@ -113,7 +113,7 @@ func TestSandboxOutboxOfThoseWhoMayManage(t *testing.T) {
 	ada := e.adminRoot("ada@acme.test")
 	lin := e.createUser(ada.token, userBody("lin@acme.test", core.RoleCardAssignee))
 	e.invite(ada.token, lin)
-	e.withPassword(ada.token, "max@acme.test", core.RoleAdmin)
+	max := e.withPassword(ada.token, "max@acme.test", core.RoleFundsManagement)
 	e.startReset("max@acme.test")
 	cy := e.withPassword(ada.token, "cy@acme.test", core.RoleAccessManagement)
 	dee := e.withPassword(ada.token, "dee@acme.test", core.RoleCardAssignee)
@@ -124,6 +124,19 @@ func TestSandboxOutboxOfThoseWhoMayManage(t *testing.T) {
 	assert.Equal(t, []string{"lin@acme.test"}, e.outboxTo(ui, cy.token), "an access manager: not the admin's")
 	assert.Equal(t, []string{}, e.outboxTo(ui, dee.token), "a card assignee: her own only")
 	assert.Equal(t, []string{}, e.outboxTo(ui, bobToken), "another identity's root")
+
+	// Max demoted: what was sent while he managed funds stays out of the
+	// access manager's reach; what is sent since is within it.
+	r := e.auth(ada.token, "PATCH", userPath(max.id), map[string]any{"roles": []string{"CARD_ASSIGNEE"}})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	e.advance(time.Hour) // past the address's reset pacing; the sessions end
+	e.startReset("max@acme.test")
+	// Max's three: the reset before, the notice of his new roles and the
+	// reset after (the notice goes in the background).
+	require.Eventually(t, func() bool { return len(e.outbox()) == 5 }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, []string{"max@acme.test", "max@acme.test", "lin@acme.test"}, e.outboxTo(ui, e.loginToken(cy.email)),
+		"the two since the demotion, not the reset sent while he managed funds")
+	assert.Equal(t, []string{"max@acme.test", "max@acme.test", "max@acme.test", "lin@acme.test", "+447700900123"}, e.outboxTo(ui, e.loginToken(ada.email)))
 }
 
 // outboxTo lists the addresses of the sandbox messages the holder of token

@@ -89,7 +89,8 @@ func message(programmeID string, n int) *core.Message {
 func testOutboxNewestFirst(t *testing.T, s core.Store) {
 	m1, m2, m3, other := message("p1", 1), message("p1", 2), message("p1", 3), message("p2", 4)
 	m2.Channel, m2.To, m2.Subject = "EMAIL", "ada@acme.test", "Your invite"
-	m3.UserID = m1.UserID // another message for m1's user
+	m2.Roles = []core.Role{core.RoleAdmin, core.RoleCardAssignee} // kept as sent
+	m3.UserID = m1.UserID                                         // another message for m1's user
 	other.UserID = m1.UserID
 	legacy := message("p1", 5) // stored before messages named their user
 	legacy.UserID = ""
