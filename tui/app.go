@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -704,7 +705,12 @@ func (m model) statusLine(w int) string {
 // shortHelp is the help that is always shown: the bindings on up to two
 // lines of width w.
 func (m model) shortHelp(w int) string {
-	bs := m.keyMap().ShortHelp()
+	km := m.keyMap()
+	bs := km.ShortHelp()
+	keep := 0 // the global keys at the end (more keys, quit) always show
+	if j, ok := km.(joinedKeys); ok {
+		keep = len(j.global)
+	}
 	var lines []string
 	for len(lines) < 2 {
 		n := len(bs)
@@ -712,7 +718,12 @@ func (m model) shortHelp(w int) string {
 			n--
 		}
 		if len(lines) == 1 {
-			n = len(bs) // the last line takes the rest, cut to fit
+			// The last line takes the rest, the screen's keys dropped
+			// from its end until it fits: "?" lists them all.
+			for len(bs) > keep && keep > 0 && ansi.StringWidth(m.help.ShortHelpView(bs)) > w {
+				bs = slices.Delete(slices.Clone(bs), len(bs)-keep-1, len(bs)-keep)
+			}
+			n = len(bs)
 		}
 		lines = append(lines, fit(m.help.ShortHelpView(bs[:n]), w))
 		bs = bs[n:]

@@ -548,3 +548,10 @@ func TestRolesNoneAsksFirst(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, got.Roles, "y saves them")
 }
+
+// At 60 columns the help keeps "? more keys" and "q quit" on its last line
+// and drops screen keys instead: "?" lists those.
+func TestNarrowHelpKeepsMoreKeysAndQuit(t *testing.T) {
+	d, _ := signedInDriver(t, 60, 24)
+	d.requireScreen("? more keys", "q quit")
+}
