@@ -61,7 +61,6 @@ func newConfirm(prompt string, yes tea.Cmd) *confirmBox {
 	}
 }
 
-// confirmActive asks whether to activate or deactivate u.
 // activeKeys enables the activate key for a user who is inactive or
 // locked out (activating lifts a lockout), and the deactivate key for an
 // active one: neither is offered where it would do nothing.
@@ -70,6 +69,7 @@ func activeKeys(activate, deactivate *key.Binding, u client.User, locked bool) {
 	deactivate.SetEnabled(u.Active)
 }
 
+// confirmActive asks whether to activate or deactivate u.
 func confirmActive(u client.User, active bool) *confirmBox {
 	if active {
 		return newConfirm("Activate "+displayName(u)+"? They can sign in again (a sign-in lockout is lifted too).", do(setActiveOp(u, true)))
@@ -87,16 +87,26 @@ func confirmInvite(u client.User, last *client.InviteStatus) *confirmBox {
 	return newConfirm(prompt, do(inviteOp(u)))
 }
 
-// update handles a key while the box is open: it reports whether the box
-// closes and the command to run.
-func (c *confirmBox) update(msg tea.KeyPressMsg) (closed bool, cmd tea.Cmd) {
+// update handles a key while the box is open: it returns the box as it
+// stands after (nil once an answer closed it) and the command to run.
+func (c *confirmBox) update(msg tea.KeyPressMsg) (*confirmBox, tea.Cmd) {
 	switch {
 	case key.Matches(msg, c.yesKey):
-		return true, c.yes
+		return nil, c.yes
 	case key.Matches(msg, c.noKey):
-		return true, nil
+		return nil, nil
 	}
-	return false, nil
+	return c, nil
+}
+
+// over draws the box, when one is open, over body near the foot of a w×h
+// screen.
+func (c *confirmBox) over(body string, st *styles, w, h int) string {
+	if c == nil {
+		return body
+	}
+	box := c.view(st, min(w, 76))
+	return overlayTop(body, box, w, h, max(1, h-lineCount(box)-1))
 }
 
 func (c *confirmBox) keys() []key.Binding { return []key.Binding{c.yesKey, c.noKey} }

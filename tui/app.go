@@ -298,10 +298,8 @@ func (m model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m.toModal(msg)
 	}
 	if m.quitAsk != nil {
-		closed, cmd := m.quitAsk.update(msg)
-		if closed {
-			m.quitAsk = nil
-		}
+		var cmd tea.Cmd
+		m.quitAsk, cmd = m.quitAsk.update(msg)
 		return m, cmd
 	}
 	m.notice = "" // a notice stays until the admin does something else
@@ -615,8 +613,7 @@ func (m model) render() string {
 	case m.modal != nil:
 		body = overlay(body, m.modal.View(), w, h)
 	case m.quitAsk != nil:
-		box := m.quitAsk.view(m.deps.st, min(w, 76))
-		body = overlayTop(body, box, w, h, max(1, h-lineCount(box)-1))
+		body = m.quitAsk.over(body, m.deps.st, w, h)
 	}
 
 	var notice string
@@ -708,7 +705,7 @@ func (m model) shortHelp(w int) string {
 	km := m.keyMap()
 	bs := km.ShortHelp()
 	keep := 0 // the global keys at the end (more keys, quit) always show
-	if j, ok := km.(joinedKeys); ok {
+	if j, ok := km.(joinedKeys); ok { // its list is a copy of its own: cut in place
 		keep = len(j.global)
 	}
 	var lines []string
@@ -720,8 +717,8 @@ func (m model) shortHelp(w int) string {
 		if len(lines) == 1 {
 			// The last line takes the rest, the screen's keys dropped
 			// from its end until it fits: "?" lists them all.
-			for len(bs) > keep && keep > 0 && ansi.StringWidth(m.help.ShortHelpView(bs)) > w {
-				bs = slices.Delete(slices.Clone(bs), len(bs)-keep-1, len(bs)-keep)
+			for keep > 0 && len(bs) > keep && ansi.StringWidth(m.help.ShortHelpView(bs)) > w {
+				bs = slices.Delete(bs, len(bs)-keep-1, len(bs)-keep)
 			}
 			n = len(bs)
 		}

@@ -119,10 +119,8 @@ func (s detailScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		return s, s.load()
 	case tea.KeyPressMsg:
 		if s.confirm != nil {
-			closed, cmd := s.confirm.update(msg)
-			if closed {
-				s.confirm = nil
-			}
+			var cmd tea.Cmd
+			s.confirm, cmd = s.confirm.update(msg)
 			return s, cmd
 		}
 		switch {
@@ -200,12 +198,7 @@ func (s detailScreen) View() string {
 			row("KYC", kycText(st.KYC)),
 		)
 	}
-	body := strings.Join(lines, "\n")
-	if s.confirm != nil {
-		box := s.confirm.view(s.st, min(s.w, 76))
-		body = overlayTop(body, box, s.w, s.h, max(1, s.h-lineCount(box)-1))
-	}
-	return body
+	return s.confirm.over(strings.Join(lines, "\n"), s.st, s.w, s.h)
 }
 
 func (s detailScreen) verified() string {

@@ -101,10 +101,8 @@ func (s devicesScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		return s, s.load()
 	case tea.KeyPressMsg:
 		if s.confirm != nil {
-			closed, cmd := s.confirm.update(msg)
-			if closed {
-				s.confirm = nil
-			}
+			var cmd tea.Cmd
+			s.confirm, cmd = s.confirm.update(msg)
 			return s, cmd
 		}
 		switch {
@@ -158,10 +156,5 @@ func (s devicesScreen) View() string {
 			"  "+s.st.dim.Render("Lost or stolen phone? x resets it; the user enrols again on the new one."),
 		)
 	}
-	body := strings.Join(lines, "\n")
-	if s.confirm != nil {
-		box := s.confirm.view(s.st, min(s.w, 76))
-		body = overlayTop(body, box, s.w, s.h, max(1, s.h-lineCount(box)-1))
-	}
-	return body
+	return s.confirm.over(strings.Join(lines, "\n"), s.st, s.w, s.h)
 }

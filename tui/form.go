@@ -213,10 +213,8 @@ func (s formScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			return s, nil
 		}
 		if s.confirm != nil {
-			closed, cmd := s.confirm.update(msg)
-			if closed {
-				s.confirm = nil
-			}
+			var cmd tea.Cmd
+			s.confirm, cmd = s.confirm.update(msg)
 			return s, cmd
 		}
 		switch {
@@ -465,12 +463,7 @@ func (s formScreen) View() string {
 	default:
 		lines = append(lines, "  "+s.st.dim.Render("Creating a user asks you to confirm it's you. Mobile is optional."))
 	}
-	body := strings.Join(lines, "\n")
-	if s.confirm != nil {
-		box := s.confirm.view(s.st, min(s.w, 76))
-		body = overlayTop(body, box, s.w, s.h, max(1, s.h-lineCount(box)-1))
-	}
-	return body
+	return s.confirm.over(strings.Join(lines, "\n"), s.st, s.w, s.h)
 }
 
 // rolesRow shows the roles the admin may give, as check boxes.

@@ -126,10 +126,8 @@ func (s rolesScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			return s, nil
 		}
 		if s.confirm != nil {
-			closed, cmd := s.confirm.update(msg)
-			if closed {
-				s.confirm = nil
-			}
+			var cmd tea.Cmd
+			s.confirm, cmd = s.confirm.update(msg)
 			return s, cmd
 		}
 		switch {
@@ -249,10 +247,5 @@ func (s rolesScreen) View() string {
 	if s.err != "" {
 		lines = append(lines, "", "  "+s.st.errLine(s.err))
 	}
-	body := strings.Join(lines, "\n")
-	if s.confirm != nil {
-		box := s.confirm.view(s.st, min(s.w, 76))
-		body = overlayTop(body, box, s.w, s.h, max(1, s.h-lineCount(box)-1))
-	}
-	return body
+	return s.confirm.over(strings.Join(lines, "\n"), s.st, s.w, s.h)
 }

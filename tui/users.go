@@ -245,10 +245,8 @@ func (s usersScreen) findFocus() (screen, tea.Cmd) {
 
 func (s usersScreen) key(msg tea.KeyPressMsg) (screen, tea.Cmd) {
 	if s.confirm != nil {
-		closed, cmd := s.confirm.update(msg)
-		if closed {
-			s.confirm = nil
-		}
+		var cmd tea.Cmd
+		s.confirm, cmd = s.confirm.update(msg)
 		return s, cmd
 	}
 	if s.panel != nil {
@@ -407,8 +405,7 @@ func (s usersScreen) View() string {
 	case s.panel != nil:
 		body = overlayTop(body, s.panel.view(s.st, min(s.w, 76)), s.w, s.h, 1)
 	case s.confirm != nil:
-		box := s.confirm.view(s.st, min(s.w, 76))
-		body = overlayTop(body, box, s.w, s.h, max(1, s.h-lineCount(box)-1))
+		body = s.confirm.over(body, s.st, s.w, s.h)
 	}
 	return body
 }
