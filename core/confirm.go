@@ -229,10 +229,9 @@ func (s *Service) ConfirmSMS(ctx context.Context, c *Caller, t ResourceType, ids
 	s.pushChanged(ctx, woken...)
 	text := fmt.Sprintf("%s: your code %s confirms %s. Never share it with anyone.\n\n@%s #%s",
 		c.Programme.Name, code, smsList(rs), s.cfg.OriginHost, code)
-	if err := s.send.SMS.SendSMS(ctx, SMS{ProgrammeID: user.ProgrammeID, For: recipientOf(user), To: *user.Mobile, Text: text}); err != nil {
+	if err := s.textCode(ctx, user, text); err != nil {
 		return "", fmt.Errorf("send confirmation SMS: %w", err)
 	}
-	s.obs.CodeSent(ctx, ChannelSMS)
 	return id, nil
 }
 

@@ -14,12 +14,14 @@ type SMS struct {
 	Text        string
 }
 
-// Recipient is the user a message is for, with their roles when it was
-// sent: the sandbox outbox shows it to those who outranked them then
-// (outboxReaders), not to whoever outranks them after a demotion.
-type Recipient struct {
-	UserID string
-	Roles  []Role
+// textCode texts u's mobile text, which carries a one-time code, and counts
+// the code sent.
+func (s *Service) textCode(ctx context.Context, u *User, text string) error {
+	if err := s.send.SMS.SendSMS(ctx, SMS{ProgrammeID: u.ProgrammeID, For: recipientOf(u), To: *u.Mobile, Text: text}); err != nil {
+		return err
+	}
+	s.obs.CodeSent(ctx, ChannelSMS)
+	return nil
 }
 
 // recipientOf is u as a message's recipient now.
@@ -63,12 +65,12 @@ func NewOutbox(store Store, clock Clock) *Outbox { return &Outbox{store: store, 
 
 // SendSMS appends the text message to the outbox.
 func (o *Outbox) SendSMS(ctx context.Context, m SMS) error {
-	return o.append(ctx, &Message{ProgrammeID: m.ProgrammeID, UserID: m.For.UserID, Roles: m.For.Roles, Channel: "SMS", To: m.To.E164(), Text: m.Text})
+	return o.append(ctx, &Message{ProgrammeID: m.ProgrammeID, Recipient: m.For, Channel: "SMS", To: m.To.E164(), Text: m.Text})
 }
 
 // SendEmail appends the email (its text body) to the outbox.
 func (o *Outbox) SendEmail(ctx context.Context, m Email) error {
-	return o.append(ctx, &Message{ProgrammeID: m.ProgrammeID, UserID: m.For.UserID, Roles: m.For.Roles, Channel: "EMAIL", To: m.To, Subject: m.Subject, Text: m.Text})
+	return o.append(ctx, &Message{ProgrammeID: m.ProgrammeID, Recipient: m.For, Channel: "EMAIL", To: m.To, Subject: m.Subject, Text: m.Text})
 }
 
 func (o *Outbox) append(ctx context.Context, m *Message) error {

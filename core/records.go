@@ -237,15 +237,21 @@ type Message struct {
 	Seq         uint64
 	ProgrammeID string
 	Channel     string // "EMAIL" or "SMS"
-	// UserID is the user the message is for, whatever address it went
-	// to; messages stored before it was kept have none. Roles are that
-	// user's roles when it was sent (Recipient).
-	UserID  string `json:",omitempty"`
-	Roles   []Role `json:",omitempty"`
+	// Recipient is the user the message is for, whatever address it went
+	// to; messages stored before it was kept have none.
+	Recipient
 	To      string
 	Subject string `json:",omitempty"`
 	Text    string
 	At      time.Time
+}
+
+// Recipient is the user a message is for, with their roles when it was
+// sent: the sandbox outbox shows it to those who outranked them then
+// (outboxReaders), not to whoever outranks them after a demotion.
+type Recipient struct {
+	UserID string `json:",omitempty"`
+	Roles  []Role `json:",omitempty"`
 }
 
 // WebAuthnRegistration is a biometric enrolment between its begin and finish

@@ -206,10 +206,9 @@ func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose Challen
 	if op != nil {
 		text = fmt.Sprintf("%s: your code %s approves: %s. Never share it with anyone.\n\n@%s #%s", c.Programme.Name, code, op.summary, s.cfg.OriginHost, code)
 	}
-	if err := s.send.SMS.SendSMS(ctx, SMS{ProgrammeID: user.ProgrammeID, For: recipientOf(user), To: *user.Mobile, Text: text}); err != nil {
+	if err := s.textCode(ctx, user, text); err != nil {
 		return fmt.Errorf("send challenge SMS: %w", err)
 	}
-	s.obs.CodeSent(ctx, ChannelSMS)
 	return nil
 }
 

@@ -366,7 +366,7 @@ func TestMigration0009(t *testing.T) {
 	require.NoError(t, err)
 
 	s := openMigrated(t, url, conn)
-	after := &core.Message{ProgrammeID: "p1", UserID: "101", Channel: "SMS", To: "+447700900123", Text: "after"}
+	after := &core.Message{ProgrammeID: "p1", Recipient: core.Recipient{UserID: "101"}, Channel: "SMS", To: "+447700900123", Text: "after"}
 	require.NoError(t, s.Update(t.Context(), func(tx core.Tx) error { return tx.AppendOutbox(after) }))
 	texts := func(users ...string) []string {
 		var out []string

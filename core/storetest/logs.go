@@ -78,7 +78,7 @@ func testAuditOrderAndPaging(t *testing.T, s core.Store) {
 func message(programmeID string, n int) *core.Message {
 	return &core.Message{
 		ProgrammeID: programmeID,
-		UserID:      strconv.Itoa(100 + n),
+		Recipient:   core.Recipient{UserID: strconv.Itoa(100 + n)},
 		Channel:     "SMS",
 		To:          fmt.Sprintf("+3567912345%d", n),
 		Text:        fmt.Sprintf("Your code is %06d", n),
