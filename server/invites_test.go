@@ -295,6 +295,31 @@ func TestUserInviteOfADeactivatedUserCannotBeUsed(t *testing.T) {
 	require.Equal(t, http.StatusOK, e.consumeInvite(bea, sandboxCode, testPassword, nil).status, "a new invite")
 }
 
+// USER_INACTIVE tells a deactivated user's state only to one who may
+// invite them: another identity's admin gets 404, a role without the
+// permission 403 INSUFFICIENT_PERMISSIONS and a weaker one 403
+// RANK_INSUFFICIENT, as for an active user; none of them writes anything.
+func TestUserInviteOfADeactivatedUserTellsOnlyThoseWhoMayInvite(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	admin := e.createUser(root.token, userBody("admin@acme.test", core.RoleAdmin))
+	clerk := e.newMember(root.token, "clerk@acme.test", core.RoleCardAssignee)
+	am := e.newMember(root.token, "am@acme.test", core.RoleAccessManagement)
+	wantNoContent(t, e.auth(root.token, "POST", userPath(admin, "deactivate"), nil))
+	other := e.adminRoot("root@other.test")
+
+	r := e.auth(other.token, "POST", userPath(admin, "invite"), nil)
+	assert.Equal(t, http.StatusNotFound, r.status, "another identity: %s", r.body)
+	for token, code := range map[string]string{clerk.token: core.CodeInsufficientPermissions, am.token: core.CodeRankInsufficient} {
+		r := e.auth(token, "POST", userPath(admin, "invite"), nil)
+		require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+		assert.Equal(t, code, r.errorCode(t))
+	}
+	wantConflict(t, e.auth(root.token, "POST", userPath(admin, "invite"), nil), "USER_INACTIVE", "one who may invite them")
+	assert.Empty(t, e.invitesTo("admin@acme.test"), "nothing sent")
+	assert.Zero(t, count(e.auditActions(), "user.invite"), "nothing written")
+}
+
 // A user made inactive without going through deactivation (here, directly in
 // the store) cannot use a pending invite either: validate and consume check
 // that the user is active.
