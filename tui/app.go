@@ -704,7 +704,7 @@ func (m model) statusLine(w int) string {
 func (m model) shortHelp(w int) string {
 	km := m.keyMap()
 	bs := km.ShortHelp()
-	keep := 0 // the global keys at the end (more keys, quit) always show
+	keep := 0                         // the global keys at the end (more keys, quit) always show
 	if j, ok := km.(joinedKeys); ok { // its list is a copy of its own: cut in place
 		keep = len(j.global)
 	}
