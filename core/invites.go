@@ -12,11 +12,15 @@ const (
 	CodeInviteAlreadyConsumed = "INVITE_ALREADY_CONSUMED"
 	CodeInviteInvalid         = "INVITE_OR_INVITE_CODE_INVALID"
 	// CodeUserInactive refuses inviting a deactivated user, whose invite
-	// could not be consumed (Weavr's code for acting on one elsewhere).
+	// could not be consumed, or creating their first password (Weavr's code
+	// for acting on one elsewhere).
 	CodeUserInactive = "USER_INACTIVE"
 	// CodeUnresolvedIdentity: the user id names no authorised user of the programme.
 	CodeUnresolvedIdentity = "UNRESOLVED_IDENTITY"
 )
+
+// errUserInactive refuses to give a deactivated user a way to sign in.
+var errUserInactive = &Error{Class: ErrConflict, Code: CodeUserInactive, Message: "the user is deactivated: activate them first"}
 
 // SendInvite (re)invites an authorised user to set a password (Weavr
 // userInviteSend) under the rank rule: a new code voids the previous one; the email links to the
@@ -71,7 +75,7 @@ func (s *Service) sendInviteWork(c *Caller, id string) (*work, error) {
 			return Conflict(CodeInviteAlreadyConsumed)
 		}
 		if !u.Active {
-			return &Error{Class: ErrConflict, Code: CodeUserInactive, Message: "the user is deactivated: activate them first"}
+			return errUserInactive
 		}
 		perIdentity := newBudget("invites", c.Programme.ID, "identity:"+c.User.IdentityID, s.cfg.RateLimits.InvitesPerIdentity)
 		if err := s.spendEmail(tx, c.Programme.ID, u.Email, perIdentity); err != nil {

@@ -79,7 +79,8 @@ func (s *Service) ValidatePassword(_ context.Context, prog *Programme, plain str
 func (s *Service) PasswordProfile(prog *Programme) password.Profile { return prog.profile() }
 
 // CreatePassword sets the first password of a user and signs them in
-// (Weavr passwordCreate: once only, then PASSWORD_ALREADY_CREATED).
+// (Weavr passwordCreate: once only, then PASSWORD_ALREADY_CREATED; never for
+// a deactivated user, USER_INACTIVE).
 func (s *Service) CreatePassword(ctx context.Context, prog *Programme, userID, plain string) (*PasswordSet, error) {
 	u, err := s.programmeUser(ctx, prog, userID)
 	if errors.Is(err, ErrNotFound) {
@@ -91,6 +92,9 @@ func (s *Service) CreatePassword(ctx context.Context, prog *Programme, userID, p
 	if u.PasswordSet {
 		return nil, Conflict(CodePasswordAlreadyCreated)
 	}
+	if !u.Active {
+		return nil, errUserInactive
+	}
 	if err := checkProfile(prog, u.Email, plain); err != nil {
 		return nil, err
 	}
@@ -98,7 +102,12 @@ func (s *Service) CreatePassword(ctx context.Context, prog *Programme, userID, p
 	if err != nil {
 		return nil, internal("hash password", err)
 	}
-	return s.storeFirstPassword(ctx, userID, hash, ActorAPI, "password.create", nil)
+	return s.storeFirstPassword(ctx, userID, hash, ActorAPI, "password.create", func(_ Tx, u *User) error {
+		if !u.Active { // deactivated while the password was hashed
+			return errUserInactive
+		}
+		return nil
+	})
 }
 
 // storeFirstPassword records a user's first password and opens a session, failing

@@ -76,3 +76,47 @@ func TestPasswordChangeWhileASignInRehashes(t *testing.T) {
 		})
 	}
 }
+
+// A deactivated user gets no first password, and with it no session, even
+// when the deactivation lands while the password is being hashed; once
+// active again, they do.
+func TestCreatePasswordRefusedForDeactivatedUser(t *testing.T) {
+	e := newCoreEnv(t)
+	_, u, err := e.svc.CreateIdentity(e.ctx, e.prog, core.NewIdentity{Type: core.Corporate, Name: "Nopass Ltd",
+		Root: core.UserDetails{Name: "No", Surname: "Pass", Email: "nopass@acme.test", Mobile: &testMobile}})
+	require.NoError(t, err)
+	passwordSet := func() bool {
+		var set bool
+		require.NoError(t, e.store.View(e.ctx, func(tx core.ReadTx) error {
+			cur, err := tx.User(u.ID)
+			set = err == nil && cur.PasswordSet
+			return err
+		}))
+		return set
+	}
+	active := func(on bool) func() {
+		return func() { e.updateUser(u.ID, func(u *core.User) { u.Active = on }) }
+	}
+
+	active(false)()
+	_, err = e.svc.CreatePassword(e.ctx, e.prog, u.ID, testPassword)
+	assert.Equal(t, core.CodeUserInactive, core.CodeOf(err), "deactivated before: %v", err)
+	assert.False(t, passwordSet())
+
+	active(true)()
+	var armed atomic.Bool
+	core.WrapHasher(e.svc, func(h core.PasswordHasher) core.PasswordHasher {
+		return onceHashing{h, testPassword, &armed, active(false)}
+	})
+	armed.Store(true)
+	_, err = e.svc.CreatePassword(e.ctx, e.prog, u.ID, testPassword)
+	assert.False(t, armed.Load(), "deactivated while hashing")
+	assert.Equal(t, core.CodeUserInactive, core.CodeOf(err), "deactivated while hashing: %v", err)
+	assert.False(t, passwordSet())
+
+	active(true)()
+	set, err := e.svc.CreatePassword(e.ctx, e.prog, u.ID, testPassword)
+	require.NoError(t, err)
+	assert.NotEmpty(t, set.Token)
+	assert.True(t, passwordSet())
+}

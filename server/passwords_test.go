@@ -101,6 +101,25 @@ func TestPasswordCreate(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, r.status, "unknown api-key")
 }
 
+// A deactivated user gets no first password and no token: 409
+// USER_INACTIVE; activated again, they do.
+func TestPasswordCreateForADeactivatedUser(t *testing.T) {
+	e := newEnv(t)
+	root := e.adminRoot("root@acme.test")
+	bea := e.createUser(root.token, userBody("bea@acme.test"))
+	wantNoContent(t, e.auth(root.token, "POST", userPath(bea, "deactivate"), nil))
+
+	path := "/multi/passwords/" + bea + "/create"
+	r := e.key("POST", path, map[string]any{"password": pw(testPassword)})
+	wantConflict(t, r, "USER_INACTIVE")
+	assert.NotContains(t, r.body, "dst_", "no session")
+	assert.Equal(t, http.StatusForbidden, e.login("bea@acme.test", testPassword).status, "no password stored")
+
+	wantNoContent(t, e.auth(root.token, "POST", userPath(bea, "activate"), nil))
+	require.Equal(t, http.StatusOK, e.key("POST", path, map[string]any{"password": pw(testPassword)}).status)
+	assert.Equal(t, http.StatusOK, e.login("bea@acme.test", testPassword).status)
+}
+
 func TestPasswordUpdate(t *testing.T) {
 	e := newEnv(t)
 	_, token := e.corporate("root@acme.test")

@@ -288,6 +288,9 @@ var weavrExceptions = map[weavrAnswer]bool{
 	// inviteSend names no code for it, and uses this one for acting on a
 	// deactivated user elsewhere.
 	{"POST", "/users/{user_id}/invite", 409, core.CodeUserInactive}: true,
+	// Nor does a deactivated user get a first password (and with it a
+	// session); Weavr's passwordCreate names no code for it either.
+	{"POST", "/passwords/{user_id}/create", 409, core.CodeUserInactive}: true,
 	// Weavr's bulk user operations declare 201 and no error at all; Deputy
 	// answers bad input, a missing or unknown key, a missing permission, an
 	// oversized batch and a spent daily budget as everywhere else, and a
