@@ -9,7 +9,7 @@ import (
 )
 
 // Observer is told of the domain events operators count: sign-ins, lockouts,
-// step-ups, codes sent and push approvals, and (through password.Observer)
+// step-ups, codes sent, push approvals and webhook attempts, and (through password.Observer)
 // each password hash. Core tells it only after the transaction deciding the
 // event committed, once per event. Every argument is one of core's closed sets
 // below or a duration, never a user, an email or a secret, so that an
@@ -22,6 +22,9 @@ type Observer interface {
 	CodeSent(ctx context.Context, channel Channel)
 	// PushApproved reports how long a push challenge waited for its approval.
 	PushApproved(ctx context.Context, latency time.Duration)
+	// WebhookAttempt reports how one attempt to deliver a webhook went and
+	// how long the receiver took.
+	WebhookAttempt(ctx context.Context, outcome WebhookOutcome, took time.Duration)
 }
 
 // SignInOutcome is how a password sign-in ended.
@@ -53,6 +56,43 @@ const (
 	StepUpFailed   StepUpOutcome = "failed"   // a wrong code
 	StepUpDeclined StepUpOutcome = "declined" // a push declined on the device
 )
+
+// WebhookOutcome is how one attempt to deliver a webhook went.
+type WebhookOutcome string
+
+// Webhook attempt outcomes.
+const (
+	WebhookDelivered   WebhookOutcome = "delivered"    // a 2xx
+	WebhookGone        WebhookOutcome = "gone"         // 410: the endpoint is disabled
+	WebhookThrottled   WebhookOutcome = "rate_limited" // 429: tried again after its Retry-After
+	WebhookRefused     WebhookOutcome = "refused"      // any other status (a redirect too): tried again
+	WebhookUnreachable WebhookOutcome = "unreachable"  // no answer: refused, reset or timed out
+)
+
+// ObservedValues lists every value each of the Observer's closed sets can
+// take, so that a metrics backend can show each count at zero before the
+// first event: a rate over a series that does not exist yet is no rate.
+type ObservedValues struct {
+	SignIns   []SignInOutcome
+	Lockouts  []LockoutKind
+	StepUps   map[Channel][]StepUpOutcome // the outcomes each channel has
+	CodesSent []Channel
+	Webhooks  []WebhookOutcome
+}
+
+// Observed returns ObservedValues, fresh at each call.
+func Observed() ObservedValues {
+	return ObservedValues{
+		SignIns:  []SignInOutcome{SignInSuccess, SignInFailure, SignInLocked, SignInRateLimited},
+		Lockouts: []LockoutKind{LockoutPassword, LockoutSCA},
+		StepUps: map[Channel][]StepUpOutcome{
+			ChannelSMS:       {StepUpVerified, StepUpFailed},
+			ChannelBiometric: {StepUpVerified, StepUpFailed, StepUpDeclined},
+		},
+		CodesSent: []Channel{ChannelSMS, ChannelEmail},
+		Webhooks:  []WebhookOutcome{WebhookDelivered, WebhookGone, WebhookThrottled, WebhookRefused, WebhookUnreachable},
+	}
+}
 
 // ChannelEmail is the channel of codes sent by email (verification, lost
 // password); it is no authentication factor.
@@ -87,12 +127,13 @@ var lockoutKinds = map[RevocationReason]LockoutKind{RevokeLockout: LockoutPasswo
 // nopObserver observes nothing: the default.
 type nopObserver struct{}
 
-func (nopObserver) Hashing(context.Context) func(time.Duration)    { return func(time.Duration) {} }
-func (nopObserver) SignIn(context.Context, SignInOutcome)          {}
-func (nopObserver) Lockout(context.Context, LockoutKind)           {}
-func (nopObserver) StepUp(context.Context, Channel, StepUpOutcome) {}
-func (nopObserver) CodeSent(context.Context, Channel)              {}
-func (nopObserver) PushApproved(context.Context, time.Duration)    {}
+func (nopObserver) Hashing(context.Context) func(time.Duration)                   { return func(time.Duration) {} }
+func (nopObserver) SignIn(context.Context, SignInOutcome)                         {}
+func (nopObserver) Lockout(context.Context, LockoutKind)                          {}
+func (nopObserver) StepUp(context.Context, Channel, StepUpOutcome)                {}
+func (nopObserver) CodeSent(context.Context, Channel)                             {}
+func (nopObserver) PushApproved(context.Context, time.Duration)                   {}
+func (nopObserver) WebhookAttempt(context.Context, WebhookOutcome, time.Duration) {}
 
 // observeStepUpCode tells the observer how a step-up code check ended: the
 // right code, or a wrong one (counted); a check refused before any code was

@@ -416,7 +416,9 @@ func (s *Service) sendChain(ctx context.Context, c claimed, senders *roundSender
 		}
 		t := time.Now()
 		r := s.send.Webhooks.Send(ctx, req)
-		o.results, o.durations = append(o.results, r), append(o.durations, time.Since(t))
+		took := time.Since(t)
+		o.results, o.durations = append(o.results, r), append(o.durations, took)
+		s.obs.WebhookAttempt(ctx, webhookOutcome(r), took)
 		if !delivered(r) {
 			break
 		}
@@ -426,6 +428,21 @@ func (s *Service) sendChain(ctx context.Context, c claimed, senders *roundSender
 }
 
 func delivered(r WebhookResult) bool { return r.Err == nil && r.Status >= 200 && r.Status < 300 }
+
+// webhookOutcome is how an attempt went, as the observer counts it.
+func webhookOutcome(r WebhookResult) WebhookOutcome {
+	switch {
+	case delivered(r):
+		return WebhookDelivered
+	case r.Status == 0:
+		return WebhookUnreachable
+	case r.Status == http.StatusGone:
+		return WebhookGone
+	case r.Status == http.StatusTooManyRequests:
+		return WebhookThrottled
+	}
+	return WebhookRefused
+}
 
 // receiverFailing reports whether r says the receiver, rather than one
 // event, is in trouble: no answer, a 5xx or a 429.

@@ -64,19 +64,23 @@ func (e *hookEnv) addHookTo(prog *core.Programme, url string, events ...string) 
 
 // worker is another service over the same store (a replica) that delivers
 // webhooks with sender (an HTTP sender timing out after a second when nil).
-func (e *hookEnv) worker(sender core.WebhookSender) *core.Service {
+func (e *hookEnv) worker(sender core.WebhookSender, opts ...func(*core.Config)) *core.Service {
 	e.t.Helper()
-	return e.workerOn(e.store, sender)
+	return e.workerOn(e.store, sender, opts...)
 }
 
-// workerOn is a worker over store, logging to e.logs.
-func (e *hookEnv) workerOn(store core.Store, sender core.WebhookSender) *core.Service {
+// workerOn is a worker over store, logging to e.logs, its configuration
+// changed by opts.
+func (e *hookEnv) workerOn(store core.Store, sender core.WebhookSender, opts ...func(*core.Config)) *core.Service {
 	e.t.Helper()
 	if sender == nil {
 		sender = webhook.NewSender(time.Second, "deputy-test")
 	}
-	w, err := core.New(e.ctx, core.Config{Sandbox: true, PasswordParams: testParams, Logger: slog.New(slog.NewJSONHandler(e.logs, nil))},
-		store, core.Integrations{SMS: e.sms, Email: e.mail, Webhooks: sender}, e.clock)
+	cfg := core.Config{Sandbox: true, PasswordParams: testParams, Logger: slog.New(slog.NewJSONHandler(e.logs, nil))}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	w, err := core.New(e.ctx, cfg, store, core.Integrations{SMS: e.sms, Email: e.mail, Webhooks: sender}, e.clock)
 	require.NoError(e.t, err)
 	return w
 }
@@ -571,6 +575,51 @@ func TestWebhookRetryAfter(t *testing.T) {
 	e.clock.Advance(time.Second)
 	assert.Equal(t, 1, drain(t, w))
 	assert.Len(t, e.rcv.all(), 1)
+}
+
+// attemptRecorder is an Observer keeping the outcomes of webhook attempts.
+type attemptRecorder struct {
+	core.NopObserver
+	mu  sync.Mutex
+	got []core.WebhookOutcome
+}
+
+func (a *attemptRecorder) WebhookAttempt(_ context.Context, o core.WebhookOutcome, took time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.got = append(a.got, o)
+}
+
+// TestWebhookAttemptsObserved: the observer hears how each attempt went,
+// once per attempt: a receiver that takes it, one gone (410), one
+// throttling (429), one failing (500), one redirecting and one not
+// listening.
+func TestWebhookAttemptsObserved(t *testing.T) {
+	e := newHookEnv(t)
+	require.NoError(t, e.svc.RemoveWebhook(e.ctx, e.prog.ID, e.hook.Webhook.ID))
+	answering := func(status int) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if status == http.StatusFound {
+				w.Header().Set("Location", "http://127.0.0.1:1/")
+			}
+			w.WriteHeader(status)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	for _, status := range []int{http.StatusNoContent, http.StatusGone, http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusFound} {
+		e.addHook(answering(status))
+	}
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	e.addHook(closed.URL)
+
+	e.root(e.prog, "ada@example.com")
+	e.login(e.prog, "ada@example.com") // an event for each endpoint
+	rec := &attemptRecorder{}
+	drain(t, e.worker(nil, func(c *core.Config) { c.Observer = rec }))
+	assert.ElementsMatch(t, []core.WebhookOutcome{core.WebhookDelivered, core.WebhookGone, core.WebhookThrottled,
+		core.WebhookRefused, core.WebhookRefused, core.WebhookUnreachable}, rec.got)
 }
 
 // TestWebhookBadReceiversBlockNobody: receivers that hang, redirect, reset

@@ -47,6 +47,10 @@ func (r *recordingObserver) PushApproved(_ context.Context, d time.Duration) {
 	r.push = append(r.push, d)
 }
 
+func (r *recordingObserver) WebhookAttempt(_ context.Context, o core.WebhookOutcome, _ time.Duration) {
+	r.add("webhook " + string(o))
+}
+
 // take returns the events so far without hashes, and forgets them.
 func (r *recordingObserver) take() []string {
 	r.mu.Lock()

@@ -40,6 +40,8 @@ type observer struct {
 	codesSent    metric.Int64Counter
 	pushApproval metric.Float64Histogram
 	hashWait     metric.Float64Histogram
+	webhooks     metric.Int64Counter
+	webhookTook  metric.Float64Histogram
 }
 
 var _ core.Observer = (*observer)(nil)
@@ -65,7 +67,35 @@ func (t *Telemetry) Observer() (core.Observer, error) {
 	o.codesSent = counter("deputy.otp.sent", "One-time codes sent, by channel (sms, email).", "{code}")
 	o.pushApproval = histogram("deputy.push.approval.duration", "Time from a push challenge's creation to its approval on the device.", humanBuckets)
 	o.hashWait = histogram("deputy.password.hash.queue_wait", "Time a password hash waited for a free hashing slot.", latencyBuckets)
+	o.webhooks = counter("deputy.webhook.deliveries", "Webhook delivery attempts, by outcome (delivered, gone, rate_limited, refused, unreachable).", "{attempt}")
+	o.webhookTook = histogram("deputy.webhook.delivery.duration", "Time a receiver took to answer a webhook delivery attempt.", latencyBuckets)
+	if err == nil {
+		o.startAtZero(core.Observed())
+	}
 	return o, err
+}
+
+// startAtZero makes each counter's every series exist at 0 from the start,
+// so that a scrape shows what has not happened yet and rates over it work.
+func (o *observer) startAtZero(v core.ObservedValues) {
+	ctx := context.Background()
+	for _, x := range v.SignIns {
+		o.signIns.Add(ctx, 0, metric.WithAttributes(label(keyOutcome, x)))
+	}
+	for _, x := range v.Lockouts {
+		o.lockouts.Add(ctx, 0, metric.WithAttributes(label(keyKind, x)))
+	}
+	for c, outcomes := range v.StepUps {
+		for _, x := range outcomes {
+			o.stepUps.Add(ctx, 0, metric.WithAttributes(label(keyChannel, c), label(keyOutcome, x)))
+		}
+	}
+	for _, c := range v.CodesSent {
+		o.codesSent.Add(ctx, 0, metric.WithAttributes(label(keyChannel, c)))
+	}
+	for _, x := range v.Webhooks {
+		o.webhooks.Add(ctx, 0, metric.WithAttributes(label(keyOutcome, x)))
+	}
 }
 
 func firstErr(a, b error) error {
@@ -106,4 +136,9 @@ func (o *observer) CodeSent(ctx context.Context, channel core.Channel) {
 
 func (o *observer) PushApproved(ctx context.Context, latency time.Duration) {
 	o.pushApproval.Record(ctx, latency.Seconds())
+}
+
+func (o *observer) WebhookAttempt(ctx context.Context, outcome core.WebhookOutcome, took time.Duration) {
+	o.webhooks.Add(ctx, 1, metric.WithAttributes(label(keyOutcome, outcome)))
+	o.webhookTook.Record(ctx, took.Seconds())
 }

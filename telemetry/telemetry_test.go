@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +50,7 @@ func TestObserverMetrics(t *testing.T) {
 	obs.CodeSent(ctx, core.ChannelEmail)
 	obs.PushApproved(ctx, 3*time.Second)
 	obs.Hashing(ctx)(2 * time.Millisecond)
+	obs.WebhookAttempt(ctx, core.WebhookThrottled, 30*time.Millisecond)
 
 	out := scrape(t, tel)
 	for _, want := range []string{
@@ -59,9 +62,51 @@ func TestObserverMetrics(t *testing.T) {
 		`deputy_otp_sent_total{channel="sms"`, `deputy_otp_sent_total{channel="email"`,
 		`deputy_push_approval_duration_seconds_bucket{`, `le="5"} 1`,
 		`deputy_password_hash_queue_wait_seconds_bucket{`, `le="0.0025"} 1`,
+		`deputy_webhook_deliveries_total{otel_scope_name="github.com/deputyhq/deputy",otel_scope_schema_url="",otel_scope_version="",outcome="rate_limited"} 1`,
+		`deputy_webhook_delivery_duration_seconds_bucket{`, `le="0.05"} 1`,
 	} {
 		assert.Contains(t, out, want)
 	}
+}
+
+// TestCountersStartAtZero: before anything happens, a scrape shows every
+// series of every counter, each of core's closed sets' values, at 0.
+func TestCountersStartAtZero(t *testing.T) {
+	tel, err := telemetry.New(t.Context(), telemetry.Config{Metrics: true})
+	require.NoError(t, err)
+	_, err = tel.Observer()
+	require.NoError(t, err)
+	_, err = otelstore.Wrap(&retryingStore{}, tel.Tracer, tel.Meter)
+	require.NoError(t, err)
+	out := scrape(t, tel)
+	series := func(name string, labels ...string) {
+		t.Helper()
+		re := name + `\{`
+		for _, l := range labels {
+			re += `(?:[^}]*,)?` + regexp.QuoteMeta(l) + `[,}]`
+		}
+		assert.Regexp(t, re+`.* 0\n`, out)
+	}
+	lower := func(s string) string { return strings.ToLower(s) }
+	v := core.Observed()
+	for _, o := range v.SignIns {
+		series("deputy_sign_ins_total", `outcome="`+lower(string(o))+`"`)
+	}
+	for _, k := range v.Lockouts {
+		series("deputy_lockouts_total", `kind="`+lower(string(k))+`"`)
+	}
+	for c, outcomes := range v.StepUps {
+		for _, o := range outcomes {
+			series("deputy_step_ups_total", `channel="`+lower(string(c))+`"`, `outcome="`+lower(string(o))+`"`)
+		}
+	}
+	for _, c := range v.CodesSent {
+		series("deputy_otp_sent_total", `channel="`+lower(string(c))+`"`)
+	}
+	for _, o := range v.Webhooks {
+		series("deputy_webhook_deliveries_total", `outcome="`+lower(string(o))+`"`)
+	}
+	series("deputy_store_transaction_retries_total", `kind="update"`)
 }
 
 // TestMetricsOff: without metrics there is nothing to serve, and the observer

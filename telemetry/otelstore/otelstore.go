@@ -53,6 +53,7 @@ func Wrap(s core.Store, tp trace.TracerProvider, mp metric.MeterProvider) (*Stor
 	if err != nil {
 		return nil, err
 	}
+	retries.Add(context.Background(), 0, metric.WithAttributes(kindUpdate)) // shown at 0 from the start
 	return &Store{Store: s, tracer: tp.Tracer(scope), duration: duration, retries: retries}, nil
 }
 
