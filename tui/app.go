@@ -294,6 +294,19 @@ func (m model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, tea.Quit
 	}
 	m.lastKey = m.deps.clock.Now()
+	if m.tooSmall() {
+		// The screens are hidden: any other key would act on one the
+		// admin cannot see. Quitting (and its question) still works.
+		switch {
+		case m.quitAsk != nil:
+			var cmd tea.Cmd
+			m.quitAsk, cmd = m.quitAsk.update(msg)
+			return m, cmd
+		case key.Matches(msg, m.keys.Quit):
+			return m.quit()
+		}
+		return m, nil
+	}
 	if m.modal != nil {
 		return m.toModal(msg)
 	}
@@ -585,8 +598,8 @@ func (m model) View() tea.View {
 }
 
 func (m model) render() string {
-	if m.width < minWidth || m.height < minHeight {
-		return fmt.Sprintf("The terminal is too small for Deputy admin:\nit needs at least %d×%d, it is %d×%d.\n\nctrl+c quits.", minWidth, minHeight, m.width, m.height)
+	if m.tooSmall() {
+		return m.tooSmallView()
 	}
 	w, h := m.bodySize()
 	top := m.top()
@@ -641,6 +654,55 @@ func (m model) render() string {
 		m.statusLine(w),
 		m.shortHelp(w),
 	}, "\n")
+}
+
+// tooSmall reports whether the terminal is smaller than the UI draws in.
+func (m model) tooSmall() bool { return m.width < minWidth || m.height < minHeight }
+
+// tooSmallView fills a terminal too small for the screens: it says what size
+// the UI needs and, when there is room, the size it is, wrapped to the width
+// so that nothing is lost at the edge, with "q quit" on the last line (or the
+// quit question, when a screen holds unsaved changes). The longest wording
+// that fits is shown; on the tiniest terminals it comes down to the size.
+func (m model) tooSmallView() string {
+	w, h := max(1, m.width), max(1, m.height)
+	need := fmt.Sprintf("%d×%d", minWidth, minHeight)
+	is := fmt.Sprintf("%d×%d", m.width, m.height)
+	help := m.help.ShortHelpView([]key.Binding{m.keys.Quit})
+	texts := []string{
+		"The terminal is too small for Deputy admin.\n\nIt needs at least " + need + ".\nIt is " + is + ".\n\nMake the window bigger to carry on.",
+		"The terminal is too small for Deputy admin.\n\nIt needs at least " + need + ".\nIt is " + is + ".",
+		"The terminal is too small for Deputy admin: it needs at least " + need + "; it is " + is + ".",
+		"Too small: needs " + need + ", is " + is + ".",
+		"Needs " + need + ", is " + is + ".",
+		"Needs " + need + ".",
+		need,
+	}
+	if m.quitAsk != nil {
+		prompt := m.quitAsk.prompt
+		help = m.help.ShortHelpView(m.quitAsk.keys())
+		texts = []string{prompt + "\n\nThe terminal is too small for Deputy admin: it needs at least " + need + ".", prompt}
+	}
+	if m.quitAsk == nil && ansi.StringWidth(help) > w { // the key alone, rather than half its name
+		help = m.deps.st.help.ShortKey.Render(m.keys.Quit.Help().Key)
+	}
+	if h == 1 { // the help, after the size if there is room
+		for _, line := range []string{"Needs " + need + " · " + help, need + " · " + help} {
+			if ansi.StringWidth(line) <= w {
+				return line
+			}
+		}
+		return fit(help, w)
+	}
+	var text string
+	for _, t := range texts {
+		text = ansi.Wrap(t, w, "")
+		if lineCount(text) <= h-1 {
+			break
+		}
+	}
+	lines := strings.Split(pad(text, w, h-1), "\n")
+	return strings.Join(append(lines, fit(help, w)), "\n")
 }
 
 // noticeView renders the notice on one line of width w, or on two when it

@@ -555,3 +555,28 @@ func TestNarrowHelpKeepsMoreKeysAndQuit(t *testing.T) {
 	d, _ := signedInDriver(t, 60, 24)
 	d.requireScreen("? more keys", "q quit")
 }
+
+// While the terminal is too small the screens are hidden, so keys do not
+// reach them: q still quits (asking first over unsaved changes), and the
+// screen is as it was once the terminal is big enough again.
+func TestTooSmallKeys(t *testing.T) {
+	d := signedIn(t, 80, 24)
+	newUser(d)
+	d.typeText("Grace")
+	d.send(windowSize(40, 10))
+	d.requireScreen("too small", "It is 40×10", "q quit")
+	d.typeText("xyz") // not typed into the hidden form
+	d.keys("q")
+	assert.False(t, d.quit)
+	d.requireScreen("Quit without saving the new user?", "y yes")
+	d.keys("n")
+	d.requireScreen("It is 40×10", "q quit")
+	d.send(windowSize(80, 24))
+	d.requireScreen("Name         Grace")
+	d.requireNotScreen("Gracexyz", "Quit without saving")
+
+	// On the sign-in screen q is text, but not while nobody sees the field.
+	d = offlineDriver(t, 30, 6)
+	d.keys("q")
+	assert.True(t, d.quit)
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/server/client"
@@ -278,9 +279,41 @@ func TestGoldenOutbox(t *testing.T) {
 	requireGolden(t, "outbox_80x24", d.screen())
 }
 
+// Below the smallest size the UI draws in, it says what size it needs and
+// the size it is, wrapped to the width, with "q quit" on the last line.
 func TestGoldenTooSmall(t *testing.T) {
-	d := offlineDriver(t, 50, 12)
-	requireGolden(t, "too_small_50x12", d.screen())
+	for _, size := range [][2]int{{40, 10}, {30, 6}} {
+		d := offlineDriver(t, size[0], size[1])
+		requireGolden(t, fmt.Sprintf("too_small_%dx%d", size[0], size[1]), d.screen())
+	}
+}
+
+// At every size below the smallest, down to a single cell, the message
+// fills the terminal without a line running off its edge, and the help
+// keeps the quit key; the needed size shows wherever it fits.
+func TestTooSmallFits(t *testing.T) {
+	need := fmt.Sprintf("%d×%d", minWidth, minHeight)
+	for _, size := range [][2]int{{59, 24}, {80, 15}, {40, 10}, {30, 6}, {20, 4}, {12, 3}, {10, 2}, {5, 2}, {40, 1}, {1, 1}} {
+		w, h := size[0], size[1]
+		t.Run(fmt.Sprintf("%dx%d", w, h), func(t *testing.T) {
+			d := offlineDriver(t, w, h)
+			s := ansi.Strip(d.m.View().Content)
+			lines := strings.Split(s, "\n")
+			require.Len(t, lines, h, "lines of\n%s", s)
+			for _, l := range lines {
+				require.LessOrEqual(t, ansi.StringWidth(l), w, "line %q is wider than %d", l, w)
+			}
+			require.NotContains(t, s, "…", "nothing is cut")
+			last := strings.TrimSpace(lines[h-1])
+			require.True(t, strings.HasSuffix(last, "q quit") || (w < len("q quit") && last == "q"), "last line %q", last)
+			if w >= len(need) {
+				require.Contains(t, s, need)
+			}
+			if w >= 20 && h >= 4 {
+				require.Contains(t, s, fmt.Sprintf("s %d×%d", w, h))
+			}
+		})
+	}
 }
 
 // The connect screen takes the whole terminal: at 80x24 the QR code of a
