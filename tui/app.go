@@ -170,9 +170,9 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		for i, s := range m.stack {
 			m.stack[i] = s.SetSize(m.sizeFor(s))
 		}
-		w, _ := m.bodySize()
+		w, h := m.bodySize()
 		if m.modal != nil {
-			mod := m.modal.SetWidth(w - 4)
+			mod := m.modal.SetWidth(w - 4).SetHeight(h)
 			m.modal = &mod
 		}
 		return m.toTop(msg) // a screen may need new data for its new size
@@ -474,7 +474,8 @@ func (m model) openStepUp(factors []client.Factor) (tea.Model, tea.Cmd) {
 		// approve, in its words.
 		named.Summary, named.Reference = ae.Operation.Summary, ae.Operation.Reference
 	}
-	mod := stepup.New(m.sess, m.deps.clock, named, factors, m.info).SetWidth(m.width - 4).SetColors(m.deps.st.stepUpColors())
+	w, h := m.bodySize()
+	mod := stepup.New(m.sess, m.deps.clock, named, factors, m.info).SetWidth(w - 4).SetHeight(h).SetColors(m.deps.st.stepUpColors())
 	m.modal, m.stepUpOp = &mod, op{}
 	m.fullHelp = false
 	return m, mod.Init()

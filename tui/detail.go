@@ -181,7 +181,7 @@ func (s detailScreen) View() string {
 	}
 	switch {
 	case s.loadErr != "":
-		lines = append(lines, "  "+s.st.errLine("Could not load: "+s.loadErr))
+		lines = append(lines, s.st.errText("  ", "Could not load: "+s.loadErr, s.w))
 	case !s.loaded:
 		lines = append(lines, s.st.dim.Render("  Loading…"))
 	default:

@@ -217,12 +217,12 @@ func (s factorsScreen) View() string {
 	if s.entering {
 		lines = append(lines, "  "+s.info, "", "  "+s.st.focus.Render("› Code")+"  "+s.code.View())
 	} else if s.loaded && !s.smsActive() {
-		lines = append(lines, "  "+s.st.dim.Render("Press s to text a code to your mobile and enrol it for step-up."))
+		lines = append(lines, s.st.hint("  ", "Press s to text a code to your mobile and enrol it for step-up.", s.w))
 	} else if s.info != "" {
 		lines = append(lines, "  "+s.st.ok.Render("✓ ")+s.info)
 	}
 	if s.err != "" {
-		lines = append(lines, "", "  "+s.st.errLine(s.err))
+		lines = append(lines, "", s.st.errText("  ", s.err, s.w))
 	}
 	return strings.Join(lines, "\n")
 }

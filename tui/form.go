@@ -444,7 +444,7 @@ func (s formScreen) View() string {
 		}
 		lines = append(lines, line)
 		if e, ok := s.errs[f.name]; ok {
-			lines = append(lines, "                "+s.st.errLine(e))
+			lines = append(lines, s.st.errText("                ", e, s.w))
 		}
 	}
 	if s.edit == nil {
@@ -457,7 +457,7 @@ func (s formScreen) View() string {
 	case s.saving:
 		lines = append(lines, "  "+s.st.dim.Render("Saving…"))
 	case s.formErr != "":
-		lines = append(lines, "  "+s.st.errLine(s.formErr))
+		lines = append(lines, s.st.errText("  ", s.formErr, s.w))
 	case s.edit != nil:
 		lines = append(lines, "  "+s.st.dim.Render("Changing the email or mobile asks you to confirm it's you."))
 	default:

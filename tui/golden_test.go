@@ -110,6 +110,9 @@ func TestGoldenSignIn(t *testing.T) {
 	d.keys("enter")
 	d.answer("sign in", signedInMsg{outcome: outcome{&client.Error{Status: http.StatusLocked, RetryAfter: 29*time.Minute + 12*time.Second}}})
 	requireGolden(t, "signin_locked_80x24", d.screen())
+	// Narrower, the error wraps rather than lose when to try again.
+	d.send(windowSize(minWidth, minHeight))
+	requireGolden(t, "signin_locked_60x16", d.screen())
 }
 
 func TestGoldenUsers(t *testing.T) {
@@ -239,6 +242,10 @@ func TestGoldenStepUpPush(t *testing.T) {
 
 	d.send(stepup.PushStatusMsg{ID: "100000003", Status: &client.PushStatus{ID: "100000003", State: client.PushDeclined}})
 	requireGolden(t, "stepup_declined_80x24", d.screen())
+	// At the smallest size the modal leaves out its blank lines and the
+	// other method's hint rather than the answer at its foot.
+	d.send(windowSize(minWidth, minHeight))
+	requireGolden(t, "stepup_declined_60x16", d.screen())
 }
 
 func TestGoldenRoles(t *testing.T) {

@@ -237,15 +237,15 @@ func (s rolesScreen) View() string {
 	}
 	lines = append(lines, "")
 	if !slices.Contains(s.on, true) {
-		lines = append(lines, "  "+s.st.dim.Render("No role ticked: by Weavr's rule the user then has every permission."))
+		lines = append(lines, s.st.hint("  ", "No role ticked: by Weavr's rule the user then has every permission.", s.w))
 	}
 	if s.own() {
-		lines = append(lines, "  "+s.st.dim.Render(ownRoles))
+		lines = append(lines, s.st.hint("  ", ownRoles, s.w))
 	} else {
-		lines = append(lines, "  "+s.st.dim.Render("Nobody changes their own roles; privilege changes ask you to confirm it's you."))
+		lines = append(lines, s.st.hint("  ", "Nobody changes their own roles; privilege changes ask you to confirm it's you.", s.w))
 	}
 	if s.err != "" {
-		lines = append(lines, "", "  "+s.st.errLine(s.err))
+		lines = append(lines, "", s.st.errText("  ", s.err, s.w))
 	}
 	return s.confirm.over(strings.Join(lines, "\n"), s.st, s.w, s.h)
 }

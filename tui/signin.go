@@ -9,6 +9,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/deputyhq/deputy/server/client"
 )
@@ -206,7 +207,7 @@ func (s signIn) View() string {
 		"",
 	}
 	if s.reauth {
-		lines = append(lines, "  Your session ended. Sign in again: you will be back where you were.", "")
+		lines = append(lines, wrapped(lipgloss.NewStyle(), "  ", "", "Your session ended. Sign in again: you will be back where you were.", s.w), "")
 	}
 	lines = append(lines,
 		"  "+label("Server", false)+s.server,
@@ -219,9 +220,9 @@ func (s signIn) View() string {
 	case s.busy:
 		lines = append(lines, "  "+s.st.dim.Render("Signing in…"))
 	case s.err != "":
-		lines = append(lines, "  "+s.st.errLine(s.err))
+		lines = append(lines, s.st.errText("  ", s.err, s.w))
 	default:
-		lines = append(lines, "  "+s.st.dim.Render("Admins and access managers of an identity can sign in here."))
+		lines = append(lines, s.st.hint("  ", "Admins and access managers of an identity can sign in here.", s.w))
 	}
 	return strings.Join(lines, "\n")
 }

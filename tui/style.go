@@ -134,3 +134,30 @@ func wrapText(s string, width int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// wrapped wraps text to lines of width cells, each after indent and
+// rendered in style: a sentence too long for a narrow terminal goes on to
+// the next line rather than lose its end to an ellipsis. The first line
+// starts with mark, the others with as many spaces.
+func wrapped(style lipgloss.Style, indent, mark, text string, width int) string {
+	lines := strings.Split(wrapText(text, width-ansi.StringWidth(indent+mark)), "\n")
+	for i, l := range lines {
+		if i == 0 {
+			lines[i] = indent + style.Render(mark+l)
+		} else {
+			lines[i] = indent + strings.Repeat(" ", ansi.StringWidth(mark)) + style.Render(l)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// hint renders a dim hint after indent, wrapped to width.
+func (st *styles) hint(indent, text string, width int) string {
+	return wrapped(st.dim, indent, "", text, width)
+}
+
+// errText renders an error after indent as errLine does, wrapped to width
+// under its first word.
+func (st *styles) errText(indent, text string, width int) string {
+	return wrapped(st.err, indent, "✗ ", text, width)
+}

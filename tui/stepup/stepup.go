@@ -239,6 +239,7 @@ type Model struct {
 	spinning bool
 	ticking  bool
 	width    int
+	height   int // the most lines it may take, border included (0: no limit)
 	colors   Colors
 }
 
@@ -308,6 +309,15 @@ func orNone(c color.Color) color.Color {
 // SetWidth sets the width the modal may take, border included.
 func (m Model) SetWidth(w int) Model {
 	m.width = max(30, min(w, 64))
+	return m
+}
+
+// SetHeight sets the most lines the modal may take, border included: on a
+// short terminal it leaves out its blank lines, then the hints of the
+// methods not chosen, rather than lose its foot (what happened, what to do)
+// below the screen.
+func (m Model) SetHeight(h int) Model {
+	m.height = h
 	return m
 }
 
@@ -722,8 +732,29 @@ type bindings []key.Binding
 func (b bindings) ShortHelp() []key.Binding  { return b }
 func (b bindings) FullHelp() [][]key.Binding { return [][]key.Binding{b} }
 
-// View renders the modal, border included.
+// View renders the modal, border included, as compact as it must be to fit
+// the height it was given.
 func (m Model) View() string {
+	var box string
+	for _, c := range []compactness{roomy, noBlanks, chosenHint} {
+		box = m.render(c)
+		if m.height <= 0 || lipgloss.Height(box) <= m.height {
+			break
+		}
+	}
+	return box
+}
+
+// compactness is how much a modal leaves out to fit a short terminal.
+type compactness int
+
+const (
+	roomy      compactness = iota
+	noBlanks               // without the blank lines between parts
+	chosenHint             // and the hint of the chosen method alone
+)
+
+func (m Model) render(c compactness) string {
 	// Plain lipgloss styles: the program's colour profile (NO_COLOR
 	// included) decides what reaches the terminal.
 	borderColor, warnColor, dimColor := orNone(m.colors.Accent), orNone(m.colors.Warn), orNone(m.colors.Dim)
@@ -746,7 +777,10 @@ func (m Model) View() string {
 				mark = "> "
 				label = lipgloss.NewStyle().Bold(true).Render(label)
 			}
-			lines = append(lines, mark+label, "    "+dim.Render(me.hint()))
+			lines = append(lines, mark+label)
+			if c < chosenHint || i == m.cursor {
+				lines = append(lines, lipgloss.NewStyle().PaddingLeft(4).Width(inner).Render(dim.Render(me.hint())))
+			}
 		}
 	case sending:
 		lines = append(lines, m.spin.View()+" Sending a code…")
@@ -782,6 +816,9 @@ func (m Model) View() string {
 	}
 	if m.notice != "" {
 		lines = append(lines, "", warn.Render(wrap.Render(m.notice)))
+	}
+	if c >= noBlanks {
+		lines = slices.DeleteFunc(lines, func(l string) bool { return l == "" })
 	}
 	box := lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(borderColor).Padding(0, 1).Width(m.width)
 	return box.Render(strings.Join(lines, "\n"))
