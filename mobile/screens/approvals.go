@@ -51,6 +51,9 @@ type ApprovalsScreen struct {
 	Approve  *widget.Button
 	Decline  *widget.Button
 	NotMe    *widget.Button
+	// Dismiss takes a request that can no longer be answered off the
+	// screen; it is shown only then, in place of the answers.
+	Dismiss *widget.Button
 	// The "I did not do this" confirmation.
 	ConfirmNotMe *widget.Button
 	CancelNotMe  *widget.Button
@@ -60,6 +63,8 @@ type ApprovalsScreen struct {
 	Problem      *ProblemBox
 	busy         busy
 	detail       *fyne.Container
+	numbers      *fyne.Container
+	notMeText    *widget.Label
 	notMeBox     *fyne.Container
 	content      fyne.CanvasObject
 
@@ -79,8 +84,8 @@ type ApprovalsScreen struct {
 
 // ApprovalsActions are what the approvals screen reports.
 type ApprovalsActions struct {
-	// Answered runs once a challenge is settled: answered here, or found
-	// over when answered.
+	// Answered runs once a challenge is settled: answered here, found over
+	// when answered, or dismissed here once over (Gone).
 	Answered func(id string, a Answer)
 	Back     func()
 	// Expired runs when the session has ended.
@@ -120,11 +125,14 @@ func NewApprovalsScreen(e Env, d ApprovalsDeps, pending []client.PushChallenge, 
 	// this" is there but never the loudest button on the screen.
 	s.NotMe = widget.NewButton("I did not do this", s.askNotMe)
 	s.NotMe.Importance = widget.LowImportance
+	s.Dismiss = widget.NewButton("Dismiss", s.dismiss)
+	s.Dismiss.Hide()
 	s.ConfirmNotMe = widget.NewButton("Yes, I did not do this", func() { s.decline(true) })
 	s.ConfirmNotMe.Importance = widget.DangerImportance
 	s.CancelNotMe = widget.NewButton("Cancel", func() { s.notMeBox.Hide(); s.NotMe.Show() })
+	s.notMeText = para("")
 	s.notMeBox = container.NewVBox(
-		para("We will stop this request, sign you out on every device and alert your admin. Change your password afterwards."),
+		s.notMeText,
 		container.NewGridWithColumns(2, s.CancelNotMe, s.ConfirmNotMe),
 	)
 	s.notMeBox.Hide()
@@ -136,11 +144,15 @@ func NewApprovalsScreen(e Env, d ApprovalsDeps, pending []client.PushChallenge, 
 	s.Problem = newProblemBox()
 	s.busy = newBusy()
 	s.timer = countdown{e: s.env, tick: s.expiryTick}
+	s.numbers = container.NewGridWithColumns(3, tall(s.Choices[0]), tall(s.Choices[1]), tall(s.Choices[2]))
 	s.detail = container.NewVBox(
 		s.Kind, s.Summary, s.From, s.Expires, s.Question,
-		container.NewGridWithColumns(3, tall(s.Choices[0]), tall(s.Choices[1]), tall(s.Choices[2])),
+		s.numbers,
 		s.Approve,
-		container.NewGridWithColumns(2, s.Decline, s.NotMe),
+		// Two of the three at a time (the grid skips what is hidden):
+		// Decline and "I did not do this" while the request can be
+		// answered, "I did not do this" and Dismiss once it cannot.
+		container.NewGridWithColumns(2, s.Decline, s.NotMe, s.Dismiss),
 		s.notMeBox,
 	)
 	s.content = page("Approvals",
@@ -175,10 +187,11 @@ func (s *ApprovalsScreen) SetPending(pending []client.PushChallenge) {
 	if s.current != nil && keep < 0 {
 		// Expired, withdrawn or replaced by whoever asked, or cancelled by
 		// the server while shown here: the server still takes "I did not do
-		// this" for it (core notMeReportable), so it stays, with only that
-		// button, until the user answers or leaves. Otherwise an attacker
-		// who withdraws each prompt before the user reacts, or a request
-		// the user was slow to recognise, could not be reported.
+		// this" for it (core notMeReportable), so it stays, with that button
+		// and Dismiss, until the user reports it, dismisses it or leaves.
+		// Otherwise an attacker who withdraws each prompt before the user
+		// reacts, or a request the user was slow to recognise, could not be
+		// reported.
 		if !s.expiredOnScreen() {
 			s.ended("This request was withdrawn before you answered. Nothing was approved. If you did not start it, tell us: “I did not do this”.")
 		}
@@ -209,12 +222,15 @@ func (s *ApprovalsScreen) show(ch *client.PushChallenge) {
 	s.timer.stop()
 	s.current, s.picked = ch, -1
 	s.notMeBox.Hide()
+	s.notMeText.SetText("We will stop this request, sign you out on every device and alert your admin. Change your password afterwards.")
 	s.NotMe.Show()
+	s.Dismiss.Hide()
 	s.Problem.Hide()
 	if ch == nil {
 		s.detail.Hide()
 		s.Empty.Show()
 		s.redrawOthers()
+		s.layoutAgain()
 		return
 	}
 	s.Empty.Hide()
@@ -233,9 +249,13 @@ func (s *ApprovalsScreen) show(ch *client.PushChallenge) {
 		b.Enable()
 		b.Refresh()
 	}
+	s.Question.Show()
+	s.numbers.Show()
 	s.Approve.SetText("Approve")
 	s.Approve.Disable()
+	s.Approve.Show()
 	s.Decline.Enable()
+	s.Decline.Show()
 	s.NotMe.Enable()
 	s.detail.Show()
 	if !ch.ExpiresAt.IsZero() {
@@ -244,6 +264,7 @@ func (s *ApprovalsScreen) show(ch *client.PushChallenge) {
 		s.Expires.SetText("")
 	}
 	s.redrawOthers()
+	s.layoutAgain()
 }
 
 // redrawOthers lists the other waiting challenges.
@@ -274,8 +295,10 @@ func (s *ApprovalsScreen) expiryTick(left time.Duration) {
 	s.ended("This request has expired. If you still want to do this, start again on the other screen.")
 }
 
-// ended shows why the challenge on screen can no longer be answered, and
-// leaves only "I did not do this".
+// ended shows why the challenge on screen can no longer be answered. The
+// question and the answers go (disabled, they would still read as asked):
+// what stays is what it was, "I did not do this", which the server takes
+// for it, and Dismiss.
 func (s *ApprovalsScreen) ended(why string) {
 	s.timer.stop()
 	s.Expires.Importance = widget.DangerImportance
@@ -285,6 +308,45 @@ func (s *ApprovalsScreen) ended(why string) {
 	}
 	s.Approve.Disable()
 	s.Decline.Disable()
+	s.Question.Hide()
+	s.numbers.Hide()
+	s.Approve.Hide()
+	s.Decline.Hide()
+	s.notMeText.SetText("We will report this request, sign you out on every device and alert your admin. Change your password afterwards.")
+	s.Dismiss.Show()
+	s.layoutAgain()
+}
+
+// layoutAgain closes the room left by what show or ended hid.
+func (s *ApprovalsScreen) layoutAgain() {
+	if s.content != nil {
+		layoutAgain(s.content)
+	}
+}
+
+// dismiss takes the ended challenge off the screen, showing the next one
+// waiting, if any, and reports it over so that it is not shown again.
+func (s *ApprovalsScreen) dismiss() {
+	if s.current == nil {
+		return
+	}
+	id := s.current.ID
+	s.timer.stop()
+	s.current = nil
+	s.Result.Hide()
+	s.SetPending(without(s.pending, id))
+	s.answered(id, Gone)
+}
+
+// without is pending less challenge id.
+func without(pending []client.PushChallenge, id string) []client.PushChallenge {
+	rest := make([]client.PushChallenge, 0, len(pending))
+	for _, p := range pending {
+		if p.ID != id {
+			rest = append(rest, p)
+		}
+	}
+	return rest
 }
 
 func (s *ApprovalsScreen) pick(i int) {
@@ -392,14 +454,8 @@ func (s *ApprovalsScreen) decline(notMe bool) {
 
 func (s *ApprovalsScreen) done(ch client.PushChallenge, a Answer, text string) {
 	s.timer.stop()
-	rest := make([]client.PushChallenge, 0, len(s.pending))
-	for _, p := range s.pending {
-		if p.ID != ch.ID {
-			rest = append(rest, p)
-		}
-	}
 	s.current = nil
-	s.SetPending(rest)
+	s.SetPending(without(s.pending, ch.ID))
 	s.settled(ch, a, text)
 }
 

@@ -280,6 +280,34 @@ func relayout(o fyne.CanvasObject) {
 	}
 }
 
+// onScreen reports whether o is shown on s: it and everything that holds it
+// are visible.
+func onScreen(s screens.Screen, o fyne.CanvasObject) bool {
+	return shownIn(s.Content(), o)
+}
+
+func shownIn(in, o fyne.CanvasObject) bool {
+	if !in.Visible() {
+		return false
+	}
+	if in == o {
+		return true
+	}
+	var children []fyne.CanvasObject
+	switch v := in.(type) {
+	case *fyne.Container:
+		children = v.Objects
+	case fyne.Widget:
+		children = test.WidgetRenderer(v).Objects()
+	}
+	for _, c := range children {
+		if shownIn(c, o) {
+			return true
+		}
+	}
+	return false
+}
+
 // typeInto focuses an entry, as a tap on it would, and types text.
 func (h *harness) typeInto(e *widget.Entry, text string) {
 	h.win.Canvas().Focus(e)

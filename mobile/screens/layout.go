@@ -26,6 +26,26 @@ func page(title string, items ...fyne.CanvasObject) fyne.CanvasObject {
 	return container.NewVScroll(container.NewPadded(col))
 }
 
+// layoutAgain lays a page (as page builds it) out again from its column
+// down, for a screen that has hidden part of itself. The window lays out
+// again the parent of what changed size, but keeps one such parent per pass
+// over its objects (fyne 2.7, Canvas.EnsureMinSize): a later change, such as
+// a list refilled with new rows, takes the place of an earlier one, and the
+// column then keeps the room of what was hidden, as a gap.
+func layoutAgain(p fyne.CanvasObject) {
+	scroll, ok := p.(*container.Scroll)
+	if !ok {
+		p.Refresh()
+		return
+	}
+	if pad, ok := scroll.Content.(*fyne.Container); ok {
+		for _, col := range pad.Objects {
+			col.Refresh() // a container's Refresh lays it out at its size
+		}
+	}
+	scroll.Refresh()
+}
+
 // para is a paragraph of wrapped text.
 func para(text string) *widget.Label {
 	l := widget.NewLabel(text)

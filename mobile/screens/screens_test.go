@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 	"github.com/stretchr/testify/assert"
@@ -429,11 +430,10 @@ func TestApprovalsScreenExpiresAndDeclines(t *testing.T) {
 	assert.Equal(t, "Answer within 3:00.", s.Expires.Text)
 	require.Len(t, s.Others.Objects, 1, "the second request is listed")
 
-	// The first runs out of time on screen.
+	// The first runs out of time on screen: its question and answers go.
 	h.advance(3 * time.Minute)
 	assert.Equal(t, "This request has expired. If you still want to do this, start again on the other screen.", s.Expires.Text)
-	assert.True(t, s.Choices[0].Disabled())
-	assert.True(t, s.Approve.Disabled())
+	assertEnded(t, s)
 	h.assertMarkup("approvals_expired.xml")
 
 	// The second is declined without alarm.
@@ -473,12 +473,8 @@ func TestApprovalsScreenReportsWithdrawn(t *testing.T) {
 	assert.Equal(t, id, s.Current().ID)
 	assert.Equal(t, "This request was withdrawn before you answered. Nothing was approved. If you did not start it, tell us: “I did not do this”.", s.Expires.Text)
 	assert.Equal(t, widget.DangerImportance, s.Expires.Importance)
-	assert.True(t, s.Approve.Disabled())
-	assert.True(t, s.Decline.Disabled())
-	for _, b := range s.Choices {
-		assert.True(t, b.Disabled())
-	}
-	assert.False(t, s.NotMe.Disabled())
+	assertEnded(t, s)
+	h.assertMarkup("approvals_withdrawn.xml")
 	h.advance(10 * time.Minute)
 	assert.Contains(t, s.Expires.Text, "withdrawn", "its countdown stopped")
 
@@ -488,6 +484,72 @@ func TestApprovalsScreenReportsWithdrawn(t *testing.T) {
 	assert.Equal(t, []screens.Answer{screens.NotMe}, answers)
 	assert.Contains(t, push.log, "declined "+id+" NOT_ME")
 	assert.True(t, s.Empty.Visible())
+}
+
+// assertEnded checks that the request on s can no longer be answered and
+// looks it: no question, no numbers, no Approve or Decline, only "I did not
+// do this" (which the server takes for it) and Dismiss.
+func assertEnded(t *testing.T, s *screens.ApprovalsScreen) {
+	t.Helper()
+	assert.False(t, onScreen(s, s.Question), "the question is gone")
+	for _, b := range s.Choices {
+		assert.True(t, b.Disabled())
+		assert.False(t, onScreen(s, b), "number %s is gone", b.Text)
+	}
+	assert.False(t, onScreen(s, s.Approve), "Approve is gone")
+	assert.True(t, s.Approve.Disabled())
+	assert.False(t, onScreen(s, s.Decline), "Decline is gone")
+	assert.True(t, s.Decline.Disabled())
+	assert.True(t, onScreen(s, s.NotMe))
+	assert.False(t, s.NotMe.Disabled())
+	assert.True(t, onScreen(s, s.Dismiss))
+}
+
+// TestApprovalsScreenDismissesEnded: Dismiss takes a request that can no
+// longer be answered off the screen without answering it, shows the next
+// one waiting with its answers back, and reports the ended one over (Gone)
+// so that the companion drops it.
+func TestApprovalsScreenDismissesEnded(t *testing.T) {
+	h := newHarness(t)
+	push := newFakePush(t, h.clock.Now)
+	dlg := screens.NewPasscodeDialog(h.win, h.ui)
+	auth, _ := newAuth(t, dlg)
+	push.enrolElsewhere()
+	first := push.request("Create user alice@acme.test with role ADMIN", 42, []int{17, 42, 86})
+	second := push.request("Deactivate user bob@acme.test", 11, []int{11, 64, 35})
+	var answers []screens.Answer
+	s := showApprovals(t, h, push, auth, &answers)
+	require.Equal(t, first, s.Current().ID)
+	assert.False(t, onScreen(s, s.Dismiss), "nothing to dismiss while it can be answered")
+
+	push.withdraw(first)
+	pending, err := push.PendingPush(context.Background(), "", 0)
+	require.NoError(t, err)
+	s.SetPending(pending)
+	assertEnded(t, s)
+	test.Tap(s.Dismiss)
+	require.NotNil(t, s.Current())
+	assert.Equal(t, second, s.Current().ID, "the next request is shown")
+	assert.Equal(t, []screens.Answer{screens.Gone}, answers)
+	assert.Empty(t, s.Others.Objects)
+	assert.False(t, s.Result.Visible())
+	assert.False(t, onScreen(s, s.Dismiss))
+	for _, o := range []fyne.CanvasObject{s.Question, s.Choices[0], s.Approve, s.Decline, s.NotMe} {
+		assert.True(t, onScreen(s, o), "%T is back for a request that can be answered", o)
+	}
+	assert.False(t, s.Decline.Disabled())
+	assert.False(t, s.Choices[0].Disabled())
+
+	// The second runs out of time on screen; dismissed, nothing is left.
+	h.advance(5 * time.Minute)
+	assertEnded(t, s)
+	test.Tap(s.Dismiss)
+	assert.Nil(t, s.Current())
+	assert.True(t, s.Empty.Visible())
+	assert.Equal(t, []screens.Answer{screens.Gone, screens.Gone}, answers)
+	for _, l := range push.log {
+		assert.NotContains(t, l, "declined", "dismissing answers nothing")
+	}
 }
 
 func TestApprovalsScreenApproves(t *testing.T) {
