@@ -417,7 +417,7 @@ func (c *Companion) answered(id string, a Answer) {
 	if a == NotMe {
 		// The server ended every session of the user, this one included.
 		c.endSession()
-		c.showSignInAfter("You said you did not start that request: it was stopped, you were signed out on every device and your admin was alerted. Sign in again when you are ready; if someone may know your password, ask your admin to reset it.")
+		c.showSignInAfter("You said you did not start that request: nothing was approved, you were signed out on every device and your admin was alerted. Sign in again when you are ready; if someone may know your password, ask your admin to reset it.")
 	}
 }
 
