@@ -89,8 +89,9 @@ func (o *Outbox) append(ctx context.Context, m *Message) error {
 // A signed-in user (c not nil: the public ui key with the user's token) sees
 // the messages sent for the users outboxReaders gives, whatever address
 // they went to, and of another user's only those sent while c outranked
-// them (Message.Roles); the secret api key (c nil) sees them all. Outside
-// sandbox mode there is no outbox.
+// them (Message.Roles), among the newest maxOutboxScan of those users'; the
+// secret api key (c nil) sees them all. Outside sandbox mode there is no
+// outbox.
 func (s *Service) Outbox(ctx context.Context, programmeID string, c *Caller, limit int) ([]*Message, error) {
 	if !s.cfg.Sandbox {
 		return nil, NotFound("outbox")
@@ -101,9 +102,10 @@ func (s *Service) Outbox(ctx context.Context, programmeID string, c *Caller, lim
 	s.WaitForMail()
 	var out []*Message
 	err := s.store.View(ctx, func(tx ReadTx) error {
+		out = out[:0]
 		if c == nil {
 			var err error
-			out, err = tx.Outbox(programmeID, nil, limit)
+			out, err = tx.Outbox(programmeID, nil, 0, limit)
 			return err
 		}
 		users, err := outboxReaders(tx, c)
@@ -111,19 +113,35 @@ func (s *Service) Outbox(ctx context.Context, programmeID string, c *Caller, lim
 			return err
 		}
 		// Others' messages the rank of their time hides are read and
-		// dropped: up to limit of the newest 100 remain.
-		ms, err := tx.Outbox(programmeID, users, maxOutboxPage)
-		out = slices.DeleteFunc(ms, func(m *Message) bool {
-			return m.UserID != c.User.ID && !holdsAllOf(c.User, &User{Roles: m.Roles})
-		})
-		out = out[:min(len(out), limit)]
-		return err
+		// dropped, a page at a time, until limit remain or maxOutboxScan
+		// messages were read.
+		var before uint64
+		for scanned := 0; len(out) < limit && scanned < maxOutboxScan; {
+			ms, err := tx.Outbox(programmeID, users, before, maxOutboxPage)
+			if err != nil {
+				return err
+			}
+			for _, m := range ms {
+				if len(out) < limit && (m.UserID == c.User.ID || holdsAllOf(c.User, &User{Roles: m.Roles})) {
+					out = append(out, m)
+				}
+			}
+			if len(ms) < maxOutboxPage {
+				break
+			}
+			scanned, before = scanned+len(ms), ms[len(ms)-1].Seq
+		}
+		return nil
 	})
 	return out, internal("read outbox", err)
 }
 
 // maxOutboxPage is the most messages one outbox read returns.
 const maxOutboxPage = 100
+
+// maxOutboxScan bounds how many messages one outbox read goes through to
+// find those its reader may see.
+const maxOutboxScan = 10 * maxOutboxPage
 
 // maxOutboxUsers bounds how many users' messages one outbox read covers.
 const maxOutboxUsers = 1000

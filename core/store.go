@@ -258,10 +258,10 @@ type IdempotencyWriter interface {
 
 // OutboxReader reads the sandbox outbox.
 type OutboxReader interface {
-	// Outbox returns up to limit messages of a programme, newest first; with
-	// userIDs (not nil), only the messages for one of those users
-	// (Message.UserID).
-	Outbox(programmeID string, userIDs []string, limit int) ([]*Message, error)
+	// Outbox returns up to limit messages of a programme with Seq below
+	// before (0: from the newest), newest first; with userIDs (not nil),
+	// only the messages for one of those users (Message.UserID).
+	Outbox(programmeID string, userIDs []string, before uint64, limit int) ([]*Message, error)
 }
 
 // OutboxWriter appends to the sandbox outbox; the store assigns Seq.

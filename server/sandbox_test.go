@@ -43,7 +43,7 @@ func TestResetCodesAreRandomOutsideSandbox(t *testing.T) {
 	var msgs []*core.Message
 	require.NoError(t, e.store.View(context.Background(), func(tx core.ReadTx) error {
 		var err error
-		msgs, err = tx.Outbox(e.prog.ID, nil, 10)
+		msgs, err = tx.Outbox(e.prog.ID, nil, 0, 10)
 		return err
 	}))
 	require.Len(t, msgs, 1)

@@ -40,14 +40,22 @@ func (w *writeTx) AppendAudit(e *core.AuditEvent) error {
 	return w.indexAuditSubject(e)
 }
 
-func (r *readTx) Outbox(programmeID string, userIDs []string, limit int) ([]*core.Message, error) {
+func (r *readTx) Outbox(programmeID string, userIDs []string, before uint64, limit int) ([]*core.Message, error) {
 	b := r.bucket(bucketOutbox).Bucket([]byte(programmeID))
 	if b == nil {
 		return nil, nil
 	}
 	var ms []*core.Message
 	c := b.Cursor()
-	for k, data := c.Last(); k != nil && len(ms) < limit; k, data = c.Prev() {
+	k, data := c.Last()
+	if before > 0 {
+		if k, _ = c.Seek(seqKey(before)); k == nil {
+			k, data = c.Last()
+		} else {
+			k, data = c.Prev()
+		}
+	}
+	for ; k != nil && len(ms) < limit; k, data = c.Prev() {
 		m, err := decode[core.Message](data, "outbox message")
 		if err != nil {
 			return nil, err

@@ -219,16 +219,20 @@ func (t *tx) InsertAuditCheckpoint(c *core.AuditCheckpoint) error {
 	return err
 }
 
-func (t *tx) Outbox(programmeID string, userIDs []string, limit int) ([]*core.Message, error) {
+func (t *tx) Outbox(programmeID string, userIDs []string, before uint64, limit int) ([]*core.Message, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
+	below := int64(math.MaxInt64)
+	if before > 0 {
+		below = seqParam(before)
+	}
 	if userIDs == nil {
 		return list[core.Message](t, "outbox message", `SELECT data FROM outbox
-			WHERE programme_id = $1 ORDER BY seq DESC LIMIT $2`, programmeID, limit)
+			WHERE programme_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`, programmeID, below, limit)
 	}
 	return list[core.Message](t, "outbox message", `SELECT data FROM outbox
-		WHERE programme_id = $1 AND user_id = ANY($2) ORDER BY seq DESC LIMIT $3`, programmeID, userIDs, limit)
+		WHERE programme_id = $1 AND seq < $2 AND user_id = ANY($3) ORDER BY seq DESC LIMIT $4`, programmeID, below, userIDs, limit)
 }
 
 func (t *tx) AppendOutbox(m *core.Message) error {

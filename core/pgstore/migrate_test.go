@@ -371,7 +371,7 @@ func TestMigration0009(t *testing.T) {
 	texts := func(users ...string) []string {
 		var out []string
 		require.NoError(t, s.View(t.Context(), func(tx core.ReadTx) error {
-			ms, err := tx.Outbox("p1", users, 10)
+			ms, err := tx.Outbox("p1", users, 0, 10)
 			for _, m := range ms {
 				out = append(out, m.Text)
 			}

@@ -178,7 +178,7 @@ func RequireFilled(t *testing.T, s core.Store) {
 			return string(r.Body), nil
 		}, `{"id":"101"}`},
 		{"Outbox", func(tx core.ReadTx) (any, error) {
-			ms, err := tx.Outbox("p1", nil, 10)
+			ms, err := tx.Outbox("p1", nil, 0, 10)
 			var seqs []uint64
 			for _, m := range ms {
 				seqs = append(seqs, m.Seq)

@@ -111,29 +111,37 @@ func testOutboxNewestFirst(t *testing.T, s core.Store) {
 	for _, c := range []struct {
 		programmeID string
 		users       []string
+		before      uint64
 		limit       int
 		want        []*core.Message
 	}{
-		{"p1", nil, 10, []*core.Message{legacy, m3, m2, m1}},
-		{"p1", nil, 2, []*core.Message{legacy, m3}},
-		{"p1", nil, 0, nil},
-		{"p1", []string{m2.UserID}, 10, []*core.Message{m2}},
-		{"p1", []string{m1.UserID}, 10, []*core.Message{m3, m1}},
-		{"p1", []string{"999", m1.UserID}, 1, []*core.Message{m3}},
-		{"p1", []string{m1.UserID, m2.UserID}, 10, []*core.Message{m3, m2, m1}},
-		{"p1", []string{"999"}, 10, nil},
-		{"p1", []string{}, 10, nil},
-		{"p2", nil, 10, []*core.Message{other}},
-		{"p2", []string{m1.UserID}, 10, []*core.Message{other}},
-		{"p2", []string{m2.UserID}, 10, nil},
-		{"p3", nil, 10, nil},
+		{"p1", nil, 0, 10, []*core.Message{legacy, m3, m2, m1}},
+		{"p1", nil, 0, 2, []*core.Message{legacy, m3}},
+		{"p1", nil, 0, 0, nil},
+		{"p1", []string{m2.UserID}, 0, 10, []*core.Message{m2}},
+		{"p1", []string{m1.UserID}, 0, 10, []*core.Message{m3, m1}},
+		{"p1", []string{"999", m1.UserID}, 0, 1, []*core.Message{m3}},
+		{"p1", []string{m1.UserID, m2.UserID}, 0, 10, []*core.Message{m3, m2, m1}},
+		{"p1", []string{"999"}, 0, 10, nil},
+		{"p1", []string{}, 0, 10, nil},
+		{"p1", nil, legacy.Seq, 10, []*core.Message{m3, m2, m1}},
+		{"p1", nil, m3.Seq, 1, []*core.Message{m2}},
+		{"p1", []string{m1.UserID}, m3.Seq, 10, []*core.Message{m1}},
+		{"p1", nil, m1.Seq, 10, nil},
+		{"p1", nil, legacy.Seq + 100, 10, []*core.Message{legacy, m3, m2, m1}},
+		{"p2", nil, 0, 10, []*core.Message{other}},
+		{"p2", []string{m1.UserID}, 0, 10, []*core.Message{other}},
+		{"p2", []string{m2.UserID}, 0, 10, nil},
+		{"p3", nil, 0, 10, nil},
 	} {
-		got, err := read(t, s, func(tx core.ReadTx) ([]*core.Message, error) { return tx.Outbox(c.programmeID, c.users, c.limit) })
+		got, err := read(t, s, func(tx core.ReadTx) ([]*core.Message, error) {
+			return tx.Outbox(c.programmeID, c.users, c.before, c.limit)
+		})
 		require.NoError(t, err)
 		if len(c.want) == 0 {
-			assert.Empty(t, got, "outbox of %s for %v, limit %d", c.programmeID, c.users, c.limit)
+			assert.Empty(t, got, "outbox of %s for %v before %d, limit %d", c.programmeID, c.users, c.before, c.limit)
 			continue
 		}
-		assert.Equal(t, c.want, got, "outbox of %s for %v, limit %d", c.programmeID, c.users, c.limit)
+		assert.Equal(t, c.want, got, "outbox of %s for %v before %d, limit %d", c.programmeID, c.users, c.before, c.limit)
 	}
 }
