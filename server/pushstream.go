@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/server/client"
 )
 
 // Delivery of push challenges without a third-party push service: the
@@ -197,7 +198,7 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 	h.Set("X-Accel-Buffering", "no")
 	// How often a heartbeat comes, so that a client can tell a silent
 	// stream (a peer or middlebox that stopped passing it on) from a quiet one.
-	h.Set("push-heartbeat-ms", strconv.FormatInt(s.svc.PushHeartbeat().Milliseconds(), 10))
+	h.Set(client.PushHeartbeatHeader, strconv.FormatInt(s.svc.PushHeartbeat().Milliseconds(), 10))
 	w.WriteHeader(http.StatusOK)
 	e := &sseWriter{w: w, rc: rc, limit: 2 * s.svc.PushHeartbeat()}
 	// The retry field tells an EventSource how soon to reconnect; flushing it
