@@ -616,9 +616,7 @@ func (m model) render() string {
 
 	var body string
 	if m.fullHelp {
-		hm := m.help
-		hm.ShowAll = true
-		body = "\n" + hm.View(m.keyMap())
+		body = "\n" + m.fullHelpView(w)
 	} else {
 		body = top.View()
 	}
@@ -789,6 +787,35 @@ func (m model) shortHelp(w int) string {
 		bs = bs[n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// fullHelpView is the help of every key: in the screen's columns when they
+// fit in width w, else flowed in order into as many columns as fit (the
+// more columns, the shorter each), so that no key is cut at the edge.
+func (m model) fullHelpView(w int) string {
+	groups := m.keyMap().FullHelp()
+	if v := m.help.FullHelpView(groups); lipgloss.Width(v) <= w {
+		return v
+	}
+	var all []key.Binding
+	for _, g := range groups {
+		for _, b := range g {
+			if b.Enabled() {
+				all = append(all, b)
+			}
+		}
+	}
+	for n := len(groups) - 1; n > 1; n-- {
+		per := (len(all) + n - 1) / n
+		var cols [][]key.Binding
+		for rest := all; len(rest) > 0; rest = rest[min(per, len(rest)):] {
+			cols = append(cols, rest[:min(per, len(rest))])
+		}
+		if v := m.help.FullHelpView(cols); lipgloss.Width(v) <= w {
+			return v
+		}
+	}
+	return m.help.FullHelpView([][]key.Binding{all})
 }
 
 // keyMap is what the help shows: the modal's keys while it is open, the top

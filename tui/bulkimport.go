@@ -371,7 +371,8 @@ func readCSV(path string) csvReadMsg {
 func (s importScreen) View() string {
 	lines := []string{
 		s.st.dim.Render(fit("A CSV with a header line: name,surname,email and optionally", s.w)),
-		s.st.dim.Render(fit("mobileCountryCode,mobileNumber,tag,roles (roles separated by ;).", s.w)),
+		s.st.dim.Render(fit(firstFit(s.w, "mobileCountryCode,mobileNumber,tag,roles (roles separated by ;).",
+			"mobileCountryCode,mobileNumber,tag,roles (roles split by ;)."), s.w)),
 		"",
 		s.st.label.Render("File     ") + s.path.View(),
 		"",

@@ -61,24 +61,44 @@ func (s connectScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 }
 
 func (s connectScreen) View() string {
-	title := s.st.header.Render("Connect "+s.who) + s.st.dim.Render(" · scan it with the Deputy companion · esc closes")
+	title := s.title()
 	link := strings.Split(ansi.Hardwrap("  "+s.connect, s.w, false), "\n")
 	code := qrText(s.connect)
 	qr := strings.Split(code, "\n")
 	if code == "" || lineCount(code)+len(link) > s.h {
-		lines := []string{fit(title, s.w), s.st.dim.Render("(make the window taller to see the QR code; the link is below)"), ""}
-		return strings.Join(append(lines, link...), "\n")
+		lines := append(title, strings.Split(s.st.hint("", "(make the window taller to see the QR code; the link is below)", s.w), "\n")...)
+		return strings.Join(append(append(lines, ""), link...), "\n")
 	}
 	var lines []string
-	if len(qr)+len(link)+1 <= s.h {
-		lines = append(lines, fit(title, s.w))
+	switch {
+	case len(qr)+len(link)+len(title) <= s.h:
+		lines = append(lines, title...)
+	case len(qr)+len(link)+1 <= s.h:
+		lines = append(lines, fit(strings.Join(title, " "), s.w))
 	}
 	for _, l := range qr {
 		lines = append(lines, "  "+l)
 	}
 	lines = append(lines, link...)
-	if s.hint != "" && len(lines)+1 <= s.h {
+	if hint := s.st.hint("  ", s.hint, s.w); s.hint != "" && len(lines)+lineCount(hint) <= s.h {
+		lines = append(lines, hint)
+	} else if s.hint != "" && len(lines)+1 <= s.h {
 		lines = append(lines, s.st.dim.Render(fit("  "+s.hint, s.w)))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// title says whose phone to connect, with what, and how to close the
+// screen, wrapped to the width (the screen has no help line to say it).
+func (s connectScreen) title() []string {
+	who := "Connect " + s.who
+	lines := strings.Split(wrapText(who+" · scan it with the Deputy companion · esc closes", s.w), "\n")
+	for i, l := range lines {
+		if i == 0 && strings.HasPrefix(l, who) {
+			lines[i] = s.st.header.Render(who) + s.st.dim.Render(strings.TrimPrefix(l, who))
+		} else {
+			lines[i] = s.st.dim.Render(l)
+		}
+	}
+	return lines
 }

@@ -186,7 +186,8 @@ func (s detailScreen) View() string {
 		lines = append(lines, s.st.dim.Render("  Loading…"))
 	default:
 		st := s.status
-		pw := "not set (the user sets one by accepting an invite)"
+		pw := firstFit(s.w-16, "not set (the user sets one by accepting an invite)",
+			"not set (set by accepting an invite)")
 		if st.PasswordSet {
 			pw = "set"
 		}

@@ -152,7 +152,7 @@ func detailsText(d map[string]string) string {
 }
 
 func (s eventsScreen) View() string {
-	lines := []string{s.st.dim.Render(fit("Sign-ins, step-ups, factors, devices, roles, email, lockouts; newest first.", s.w))}
+	lines := strings.Split(s.st.hint("", "Sign-ins, step-ups, factors, devices, roles, email, lockouts; newest first.", s.w), "\n")
 	switch {
 	case s.loadErr != "":
 		return strings.Join(append(lines, "", "  "+s.st.errLine("Could not read the events: "+s.loadErr+".")), "\n")
@@ -161,7 +161,13 @@ func (s eventsScreen) View() string {
 	case len(s.events) == 0:
 		return strings.Join(append(lines, "", "  Nothing recorded yet."), "\n")
 	}
-	listRows := max(3, min(len(s.events), s.h-8))
+	sel := s.events[min(s.cursor, len(s.events)-1)]
+	// The selected event's sentence and where it came from, wrapped rather
+	// than cut on a narrow terminal: the list gives up the lines they take.
+	summary := s.st.header.Render(wrapText(orAction(sel), s.w-2))
+	source := s.st.hint("  ", sel.Action+" · "+sel.At().In(s.loc).Format("2 Jan 2006 15:04:05")+" · by "+s.actorText(sel.Actor)+" · request "+orDash(sel.RequestRef), s.w)
+	extra := len(lines) - 1 + lineCount(summary) - 1 + lineCount(source) - 1
+	listRows := max(3, min(len(s.events), s.h-8-extra))
 	first := max(0, min(s.cursor-listRows/2, len(s.events)-listRows))
 	// WHAT is the server's sentence (SecurityEvent.Summary); the action and
 	// its details are below, for the selected event.
@@ -182,10 +188,11 @@ func (s eventsScreen) View() string {
 	if s.next != "" {
 		more = "o reads older ones"
 	}
-	sel := s.events[min(s.cursor, len(s.events)-1)]
-	lines = append(lines, s.st.dim.Render(fit(fmt.Sprintf("%d of %d · %s", s.cursor+1, len(s.events), more), s.w)), "",
-		"  "+s.st.header.Render(fit(orAction(sel), s.w-2)),
-		"  "+s.st.dim.Render(fit(sel.Action+" · "+sel.At().In(s.loc).Format("2 Jan 2006 15:04:05")+" · by "+s.actorText(sel.Actor)+" · request "+orDash(sel.RequestRef), s.w-2)))
+	lines = append(lines, s.st.dim.Render(fit(fmt.Sprintf("%d of %d · %s", s.cursor+1, len(s.events), more), s.w)), "")
+	for _, l := range strings.Split(summary, "\n") {
+		lines = append(lines, "  "+l)
+	}
+	lines = append(lines, strings.Split(source, "\n")...)
 	for _, l := range strings.Split(wrapText(detailsText(sel.Details), s.w-4), "\n") {
 		if l != "" {
 			lines = append(lines, "  "+l)

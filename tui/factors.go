@@ -202,7 +202,7 @@ func (s factorsScreen) View() string {
 	if !s.loaded {
 		lines = append(lines, s.st.dim.Render("  Loading…"))
 	} else {
-		sms, push := "not enrolled", "not enrolled (enrol it on the mobile companion)"
+		sms, push := "not enrolled", firstFit(s.w-28, "not enrolled (enrol it on the mobile companion)", "not enrolled (enrol in the app)")
 		for _, f := range s.factors {
 			switch f.Channel {
 			case client.ChannelSMS:

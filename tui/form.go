@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/deputyhq/deputy/server/client"
 )
@@ -78,6 +80,7 @@ type formScreen struct {
 	errs       fieldErrors
 	formErr    string
 	saving     bool
+	top        int // the first line shown of a form taller than the screen
 }
 
 func newForm(d deps, edit *client.User) (screen, tea.Cmd) {
@@ -196,10 +199,19 @@ func (s formScreen) SetSize(w, h int) screen {
 	for i := range s.fields {
 		s.fields[i].input.SetWidth(max(10, min(34, w-40)))
 	}
-	return s
+	return s.scrolled()
 }
 
+// Update handles msg, then scrolls the focused row into view.
 func (s formScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
+	next, cmd := s.update(msg)
+	if f, ok := next.(formScreen); ok {
+		next = f.scrolled()
+	}
+	return next, cmd
+}
+
+func (s formScreen) update(msg tea.Msg) (screen, tea.Cmd) {
 	switch msg := msg.(type) {
 	case savedMsg:
 		s.saving = false
@@ -425,7 +437,26 @@ func (s *formScreen) focusFirstError() {
 	s.focusField()
 }
 
-func (s formScreen) View() string {
+// formLayout is the form drawn as lines: the rows that scroll (the heading,
+// the fields with their errors and hints, the roles) and the foot that
+// stays (the save error, or what saving will ask).
+type formLayout struct {
+	lines []string
+	rows  []formRow // one per focusable row, in order
+	foot  []string
+}
+
+// formRow is where one focusable row sits in formLayout.lines: lines
+// [start, end), of which [errAt, end) are its error, if it has one.
+type formRow struct {
+	start, errAt, end int
+	bad               bool
+}
+
+// indent lines up hints and errors under the fields' inputs.
+const indent = "                "
+
+func (s formScreen) layout() formLayout {
 	label := func(text string, focused bool) string {
 		if focused {
 			return s.st.focus.Render("› " + fit(text, 13))
@@ -436,70 +467,224 @@ func (s formScreen) View() string {
 	if s.edit != nil {
 		heading = "Edit " + displayName(*s.edit)
 	}
-	lines := []string{"  " + s.st.header.Render(heading), ""}
+	var l formLayout
+	l.lines = []string{"  " + s.st.header.Render(heading), ""}
 	for i, f := range s.fields {
+		row := formRow{start: len(l.lines)}
+		if i == 0 {
+			row.start = 0 // the heading comes into view with the first field
+		}
 		line := label(f.label, i == s.focus) + f.input.View()
 		if hint := fieldHint(f.name); hint != "" && i == s.focus {
-			line += "  " + s.st.dim.Render(hint)
+			// Beside the input when it fits, under it when it does not.
+			if ansi.StringWidth(line)+2+ansi.StringWidth(hint) <= s.w {
+				line += "  " + s.st.dim.Render(hint)
+			} else {
+				line += "\n" + s.st.hint(indent, hint, s.w)
+			}
 		}
-		lines = append(lines, line)
+		l.lines = append(l.lines, strings.Split(line, "\n")...)
+		row.errAt = len(l.lines)
 		if e, ok := s.errs[f.name]; ok {
-			lines = append(lines, s.st.errText("                ", e, s.w))
+			l.lines = append(l.lines, strings.Split(s.st.errText(indent, e, s.w), "\n")...)
+			row.bad = true
 		}
+		if s.edit != nil && i == len(s.fields)-1 {
+			l.lines = append(l.lines, strings.Split(s.st.hint("  ", "Change roles with r on the users table or the user's page.", s.w), "\n")...)
+		}
+		row.end = len(l.lines)
+		l.rows = append(l.rows, row)
 	}
 	if s.edit == nil {
-		lines = append(lines, s.rolesRow(label)...)
-	} else {
-		lines = append(lines, "  "+s.st.dim.Render("Roles are changed with r on the users table or the user's page."))
+		row := formRow{start: len(l.lines)}
+		roles, note, bad := s.rolesRow(label)
+		l.lines = append(l.lines, roles...)
+		row.errAt = len(l.lines)
+		l.lines = append(l.lines, note...)
+		row.end, row.bad = len(l.lines), bad
+		l.rows = append(l.rows, row)
 	}
-	lines = append(lines, "")
+	var foot string
 	switch {
 	case s.saving:
-		lines = append(lines, "  "+s.st.dim.Render("Saving…"))
+		foot = "  " + s.st.dim.Render("Saving…")
 	case s.formErr != "":
-		lines = append(lines, s.st.errText("  ", s.formErr, s.w))
+		foot = s.st.errText("  ", s.formErr, s.w)
 	case s.edit != nil:
-		lines = append(lines, "  "+s.st.dim.Render("Changing the email or mobile asks you to confirm it's you."))
+		foot = s.st.hint("  ", "Changing the email or mobile asks you to confirm it's you.", s.w)
 	default:
-		lines = append(lines, "  "+s.st.dim.Render("Creating a user asks you to confirm it's you. Mobile is optional."))
+		foot = s.st.hint("  ", "Creating a user asks you to confirm it's you. Mobile is optional.", s.w)
 	}
+	l.foot = strings.Split(foot, "\n")
+	return l
+}
+
+// room is how many lines the scrolling rows have: the height but for the
+// foot and the line above it.
+func (s formScreen) room(l formLayout) int { return s.h - len(l.foot) - 1 }
+
+// scrolled moves the form's first shown line, when the form is taller than
+// the screen, so that the focused row, with its error and hint, is in view:
+// as little as it takes, and to the start of a row, so that what is cut at
+// the top is whole rows. From the second row on, the first line shown says
+// what is above it.
+func (s formScreen) scrolled() formScreen {
+	l := s.layout()
+	room := s.room(l)
+	if len(l.lines) <= room || s.focus >= len(l.rows) {
+		s.top = 0
+		return s
+	}
+	shown := func(top int) int { // lines of rows shown from top
+		if top > 0 {
+			return room - 1
+		}
+		return room
+	}
+	f := l.rows[s.focus]
+	top := min(s.top, len(l.lines))
+	if f.start < top {
+		top = f.start
+	}
+	if f.end > top+shown(top) {
+		top = f.end - shown(1)
+		for _, r := range l.rows { // to the start of a row, the focused one at the latest
+			if r.start >= top {
+				top = min(r.start, f.start)
+				break
+			}
+		}
+	}
+	// Back up to show the last rows in full, when there is room for more.
+	for i := len(l.rows) - 1; i >= 0; i-- {
+		if r := l.rows[i]; r.start < top && len(l.lines)-r.start <= shown(r.start) {
+			top = r.start
+		}
+	}
+	s.top = top
+	return s
+}
+
+func (s formScreen) View() string {
+	l := s.layout()
+	lines := l.lines
+	sep := ""
+	if room := s.room(l); len(lines) > room {
+		top := s.top
+		end := min(len(lines), top+room)
+		var above, below moreRows
+		if top > 0 {
+			end = min(len(lines), top+room-1)
+			for _, r := range l.rows {
+				above.count(r, 0, top)
+			}
+		}
+		for _, r := range l.rows {
+			below.count(r, end, len(lines))
+		}
+		lines = lines[top:end]
+		if top > 0 {
+			lines = append([]string{"  " + s.st.dim.Render(above.text("↑", "above"))}, lines...)
+		}
+		if end < len(l.lines) {
+			sep = "  " + s.st.dim.Render(below.text("↓", "below"))
+		}
+	}
+	lines = append(append(lines, sep), l.foot...)
 	return s.confirm.over(strings.Join(lines, "\n"), s.st, s.w, s.h)
 }
 
-// rolesRow shows the roles the admin may give, as check boxes.
-func (s formScreen) rolesRow(label func(string, bool) string) []string {
+// moreRows counts the rows out of view on one side, for the line that says
+// they are there.
+type moreRows struct{ rows, errs int }
+
+// count adds r if its first line is within the hidden lines [from, to), and
+// its error if that is.
+func (m *moreRows) count(r formRow, from, to int) {
+	if r.start >= from && r.start < to {
+		m.rows++
+	}
+	if r.bad && r.end > from && r.errAt < to {
+		m.errs++
+	}
+}
+
+// text reads "↓ 2 more fields below · 1 error".
+func (m moreRows) text(arrow, where string) string {
+	var parts []string
+	switch m.rows {
+	case 0:
+	case 1:
+		parts = append(parts, "1 more field "+where)
+	default:
+		parts = append(parts, fmt.Sprintf("%d more fields %s", m.rows, where))
+	}
+	switch m.errs {
+	case 0:
+	case 1:
+		parts = append(parts, "1 error")
+	default:
+		parts = append(parts, fmt.Sprintf("%d errors", m.errs))
+	}
+	if len(parts) == 0 {
+		return arrow + " more " + where
+	}
+	if m.rows == 0 {
+		parts[0] += " " + where
+	}
+	return arrow + " " + strings.Join(parts, " · ")
+}
+
+// rolesRow shows the roles the admin may give, as check boxes, on as many
+// lines as the width takes, and a note under them; bad when the note is an
+// error.
+func (s formScreen) rolesRow(label func(string, bool) string) (roles, note []string, bad bool) {
 	focused := s.focus == len(s.fields)
 	switch {
 	case s.grantable == nil && s.grantErr != "":
-		return []string{label("Roles", focused) + s.st.errLine("could not read the roles you may give: "+s.grantErr)}
+		lines := strings.Split(s.st.errText(indent, "could not read the roles you may give: "+s.grantErr, s.w), "\n")
+		lines[0] = label("Roles", focused) + strings.TrimPrefix(lines[0], indent)
+		return lines, nil, false
 	case s.grantable == nil:
-		return []string{label("Roles", focused) + s.st.dim.Render("reading the roles you may give…")}
+		return []string{label("Roles", focused) + s.st.dim.Render("reading the roles you may give…")}, nil, false
 	}
-	var b strings.Builder
+	room := s.w - ansi.StringWidth(indent)
+	line, lineW := label("Roles", focused), 0
 	for i, r := range s.grantable {
 		box := "[ ] "
 		if s.roles[i] {
 			box = "[x] "
 		}
 		item := box + roleShort(r)
+		itemW := ansi.StringWidth(item)
 		if focused && i == s.roleCursor {
 			item = s.st.selected.Render(item)
 		}
-		if i > 0 {
-			b.WriteString("  ")
+		switch {
+		case i == 0:
+		case lineW+2+itemW > room:
+			roles = append(roles, line)
+			line, lineW = indent, 0
+		default:
+			line += "  "
+			lineW += 2
 		}
-		b.WriteString(item)
+		line += item
+		lineW += itemW
 	}
-	out := []string{label("Roles", focused) + b.String()}
+	roles = append(roles, line)
+	var text string
 	switch {
 	case !slices.Contains(s.roles, true) && s.mayAll:
-		out = append(out, "                "+s.st.dim.Render("none ticked: the user gets every permission"))
+		text = s.st.hint(indent, "none ticked: the user gets every permission", s.w)
 	case !slices.Contains(s.roles, true):
-		out = append(out, "                "+s.st.errLine("tick a role: without one the user holds every permission"))
+		text, bad = s.st.errText(indent, "tick a role: without one the user holds every permission", s.w), true
 	case len(s.grantable) < len(allRoles()):
-		out = append(out, "                "+s.st.dim.Render("only the roles you may give are shown"))
+		text = s.st.hint(indent, "only the roles you may give are shown", s.w)
+	default:
+		return roles, nil, false
 	}
-	return out
+	return roles, strings.Split(text, "\n"), bad
 }
 
 // fieldHint says what a field takes, next to it while it has the focus.

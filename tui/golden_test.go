@@ -132,6 +132,9 @@ func TestGoldenUsers(t *testing.T) {
 	d = signedIn(t, 80, 24)
 	d.keys("?")
 	requireGolden(t, "users_help_80x24", d.screen())
+	// Narrower, the keys flow into fewer columns rather than lose the last.
+	d.send(windowSize(minWidth, minHeight))
+	requireGolden(t, "users_help_60x16", d.screen())
 }
 
 func TestGoldenDetail(t *testing.T) {
@@ -160,6 +163,9 @@ func TestGoldenEvents(t *testing.T) {
 	}, Next: "p0OqR3sTu6vWx9yZa2bC4A"}})
 	d.keys("down")
 	requireGolden(t, "events_80x24", d.screen())
+	// Narrower, the sentences wrap and the list gives up their lines.
+	d.send(windowSize(minWidth, minHeight))
+	requireGolden(t, "events_60x16", d.screen())
 }
 
 // rootSession is what GET /multi/session says to a root user (the default limits).
@@ -176,8 +182,9 @@ func newUser(d *driver) {
 	d.answer("read the roles you may give", grantMsg{info: rootSession()})
 }
 
-func TestGoldenForm(t *testing.T) {
-	d := signedIn(t, 80, 24)
+// badForm fills the New user form with three field errors and saves.
+func badForm(t *testing.T, w, h int) *driver {
+	d := signedIn(t, w, h)
 	newUser(d)
 	d.typeText("Grace")
 	d.keys("enter", "enter")
@@ -187,7 +194,19 @@ func TestGoldenForm(t *testing.T) {
 	d.keys("enter")
 	d.typeText("77009001234567")
 	d.keys("ctrl+s")
+	return d
+}
+
+func TestGoldenForm(t *testing.T) {
+	d := badForm(t, 80, 24)
 	requireGolden(t, "form_errors_80x24", d.screen())
+
+	// At the smallest size the form scrolls: the focused field and its
+	// error stay in view, and a line says what is above and below.
+	d = badForm(t, minWidth, minHeight)
+	requireGolden(t, "form_errors_60x16", d.screen())
+	d.keys("down", "down", "down", "down", "down")
+	requireGolden(t, "form_errors_roles_60x16", d.screen())
 
 	// The server's own field errors land under their fields too.
 	d = signedIn(t, 80, 24)
@@ -346,4 +365,47 @@ func TestGoldenConnect(t *testing.T) {
 	d.keys("c")
 	d.requireScreen("make the window taller", "deputy://connect?server=http://127.0.0.1:38371&key=dpk_K8noSa5UYM0ptTf4iBfmL",
 		"0GQZADAMsde-Bfh4oL9U")
+}
+
+// At the smallest size, every row of the New user form can be reached with
+// tab: the focused row and its error are on screen, as are the save error
+// and the line saying what is out of view; nothing runs off the edge.
+func TestFormScrollsAtSmallestSize(t *testing.T) {
+	d := badForm(t, minWidth, minHeight)
+	d.keys("shift+tab", "shift+tab", "shift+tab") // back to Name, the heading in view
+	d.requireScreen("  New user", "› Name", "↓ 3 more fields below · 1 error")
+	d.requireNotScreen("↑")
+	want := []struct{ label, err string }{
+		{"› Surname", "✗ required"}, {"› Email", "✗ not a valid email address"}, {"› Mobile code", "✗ + and 1 to 3 digits"},
+		{"› Mobile no.", ""}, {"› Tag", "optional: letters, digits, _ and -"}, {"› Roles", "[x] assignee"},
+	}
+	for _, w := range want {
+		d.keys("tab")
+		d.requireScreen(w.label, w.err, "Creating a user asks you to confirm it's you.")
+		requireFits(t, d, minWidth)
+	}
+	d.requireScreen("↑ 3 more fields above · 2 errors")
+	d.requireNotScreen("↓")
+
+	d.keys("right", "right", "right", "right", "space") // no role ticked: a root user may, after a question
+	d.requireScreen("[ ] assignee", "none ticked: the user gets every permission")
+
+	// A save error shows under the form wherever it is scrolled to.
+	d = signedIn(t, minWidth, minHeight)
+	d.keys("n")
+	d.answer("read the roles you may give", grantMsg{info: &client.SessionInfo{GrantableRoles: []string{client.RoleCardAssignee}}})
+	d.fillUser("Grace", "Hopper", "grace@acme.test")
+	d.keys("tab", "tab", "tab", "tab", "space", "ctrl+s")
+	d.requireScreen("› Roles", "✗ tick a role: without one the user holds\n", "every permission\n",
+		"✗ Tick a role: you may not create a user who holds every\n", "permission.\n")
+	requireFits(t, d, minWidth)
+}
+
+// requireFits fails if a line of the screen is wider than w or was cut.
+func requireFits(t *testing.T, d *driver, w int) {
+	t.Helper()
+	for _, l := range strings.Split(d.screen(), "\n") {
+		require.LessOrEqual(t, ansi.StringWidth(l), w, "line %q is wider than %d", l, w)
+		require.False(t, strings.HasSuffix(l, "…"), "line %q is cut", l)
+	}
 }

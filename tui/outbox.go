@@ -100,7 +100,8 @@ func (s outboxScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 }
 
 func (s outboxScreen) View() string {
-	lines := []string{s.st.dim.Render(fit("Messages the sandbox kept for you and the users you manage, newest first.", s.w))}
+	lines := []string{s.st.dim.Render(fit(firstFit(s.w, "Messages the sandbox kept for you and the users you manage, newest first.",
+		"Kept by the sandbox for you and your users; newest first."), s.w))}
 	switch {
 	case !s.loaded && s.loadErr != "":
 		return strings.Join(append(lines, "", "  "+s.st.errLine("Could not read the outbox: "+s.loadErr+".")), "\n")

@@ -99,6 +99,17 @@ func fit(s string, width int) string {
 	return s
 }
 
+// firstFit is the first of texts that fits in width cells, else the last:
+// a shorter wording for a narrow terminal rather than a cut one.
+func firstFit(width int, texts ...string) string {
+	for _, t := range texts {
+		if ansi.StringWidth(t) <= width {
+			return t
+		}
+	}
+	return texts[len(texts)-1]
+}
+
 // clip cuts a block of lines to at most height lines.
 func clip(block string, height int) string {
 	if height <= 0 {
