@@ -92,7 +92,8 @@ const (
 	// CodeUnresolvedIdentity: the user id names no authorised user of the programme.
 	CodeUnresolvedIdentity = "UNRESOLVED_IDENTITY"
 	// CodeUserInactive refuses inviting a deactivated user, whose invite
-	// could not be consumed (Weavr's code for acting on one elsewhere).
+	// could not be consumed, or creating their first password (Weavr's code
+	// for acting on one elsewhere).
 	CodeUserInactive = "USER_INACTIVE"
 	// CodeWebAuthnChallenge: clientDataJSON.challenge is not the one issued
 	// (§7.1 step 8, §7.2 step 12), e.g. a signature made for another push challenge.
