@@ -9,6 +9,7 @@ import (
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/deputyhq/deputy/server/client"
 )
@@ -23,17 +24,32 @@ type detailMsg struct {
 
 type detailKeys struct {
 	Back, Edit, Activate, Deactivate, Invite, Roles, Reload, Connect, Events, Devices key.Binding
+	// Up, Down, PageUp, PageDown, Home and End scroll the details when they
+	// are taller than the screen, and are shown only then.
+	Up, Down, PageUp, PageDown, Home, End key.Binding
 }
 
 func (k detailKeys) ShortHelp() []key.Binding {
-	return []key.Binding{k.Back, k.Edit, k.Activate, k.Deactivate, k.Invite, k.Roles, k.Connect, k.Devices}
+	return []key.Binding{k.Back, k.Up, k.Edit, k.Activate, k.Deactivate, k.Invite, k.Roles, k.Connect, k.Devices}
 }
 
 func (k detailKeys) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.Back, k.Reload}, {k.Edit, k.Roles, k.Invite}, {k.Activate, k.Deactivate}, {k.Connect, k.Devices, k.Events}}
+	cols := [][]key.Binding{{k.Back, k.Reload}, {k.Edit, k.Roles, k.Invite}, {k.Activate, k.Deactivate}, {k.Connect, k.Devices, k.Events}}
+	if k.Up.Enabled() {
+		cols = append([][]key.Binding{{k.Up, k.PageUp, k.Home}}, cols...)
+	}
+	return cols
 }
 
-// detailScreen shows one user: their fields, roles, factors, invite and KYC.
+// scrolling enables the scroll keys, or disables them all.
+func (k *detailKeys) scrolling(on bool) {
+	for _, b := range []*key.Binding{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Home, &k.End} {
+		b.SetEnabled(on)
+	}
+}
+
+// detailScreen shows one user: their fields, roles, factors, invite and KYC,
+// scrolled when they are taller than the screen.
 type detailScreen struct {
 	deps
 	w, h    int
@@ -43,6 +59,7 @@ type detailScreen struct {
 	loaded  bool
 	loadErr string
 	confirm *confirmBox
+	top     int // the first line shown of details taller than the screen
 }
 
 func newDetail(d deps, u client.User) (screen, tea.Cmd) {
@@ -57,6 +74,12 @@ func newDetail(d deps, u client.User) (screen, tea.Cmd) {
 		Connect:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "connect their phone")),
 		Events:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "security events")),
 		Devices:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "phone & devices")),
+		Up:         key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/↓", "scroll")),
+		Down:       key.NewBinding(key.WithKeys("down", "j")),
+		PageUp:     key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup/pgdn", "page")),
+		PageDown:   key.NewBinding(key.WithKeys("pgdown")),
+		Home:       key.NewBinding(key.WithKeys("home"), key.WithHelp("home/end", "top/bottom")),
+		End:        key.NewBinding(key.WithKeys("end")),
 	}}
 	return s.withKeys(), s.load()
 }
@@ -98,10 +121,38 @@ func (s detailScreen) Keys() help.KeyMap {
 
 func (s detailScreen) SetSize(w, h int) screen {
 	s.w, s.h = w, h
+	return s.scrolled(s.top)
+}
+
+// room is how many lines the details have: all of the height when they fit,
+// else all but the line saying what is below.
+func (s detailScreen) room(b scrollBlock) int {
+	if b.fits(s.h) {
+		return s.h
+	}
+	return s.h - 1
+}
+
+// scrolled shows the details from line top, kept between the first row and
+// the end, and shows the scroll keys only when there is something to scroll.
+func (s detailScreen) scrolled(top int) detailScreen {
+	b := s.layout()
+	s.top = max(0, min(top, b.last(s.room(b))))
+	s.keys.scrolling(!b.fits(s.h))
 	return s
 }
 
+// Update handles msg, then keeps the scroll within the details, which a
+// load or a smaller terminal may have made shorter.
 func (s detailScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
+	next, cmd := s.update(msg)
+	if d, ok := next.(detailScreen); ok {
+		next = d.scrolled(d.top)
+	}
+	return next, cmd
+}
+
+func (s detailScreen) update(msg tea.Msg) (screen, tea.Cmd) {
 	switch msg := msg.(type) {
 	case detailMsg:
 		if err := msg.failure(); err != nil {
@@ -123,7 +174,21 @@ func (s detailScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			s.confirm, cmd = s.confirm.update(msg)
 			return s, cmd
 		}
+		b := s.layout()
+		room := s.room(b)
 		switch {
+		case key.Matches(msg, s.keys.Up):
+			s.top = b.scroll(s.top, room, -1)
+		case key.Matches(msg, s.keys.Down):
+			s.top = b.scroll(s.top, room, 1)
+		case key.Matches(msg, s.keys.PageUp):
+			s.top = b.pageUp(s.top, room)
+		case key.Matches(msg, s.keys.PageDown):
+			s.top = b.pageDown(s.top, room)
+		case key.Matches(msg, s.keys.Home):
+			s.top = 0
+		case key.Matches(msg, s.keys.End):
+			s.top = b.last(room)
 		case key.Matches(msg, s.keys.Connect):
 			c, init := connectUser(s.deps, s.user)
 			return s, push(c, init)
@@ -158,32 +223,67 @@ func (s detailScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 	return s, nil
 }
 
-func (s detailScreen) View() string {
+// layout is the details drawn as lines, one row per field; a value too
+// long for the width goes on under itself rather than lose its end.
+func (s detailScreen) layout() scrollBlock {
 	u := s.user
-	row := func(label, value string) string {
-		return "  " + s.st.label.Render(fit(label, 14)) + value
+	var b scrollBlock
+	add := func(lines ...string) {
+		b.rows = append(b.rows, scrollRow{start: len(b.lines), errAt: len(b.lines) + len(lines), end: len(b.lines) + len(lines)})
+		b.lines = append(b.lines, lines...)
+	}
+	// row is a label and its value's parts, as many to a line as fit.
+	row := func(label string, parts ...string) []string {
+		const valueAt = 16
+		room := s.w - valueAt
+		var lines []string
+		line := ""
+		for _, p := range parts {
+			switch {
+			case line == "":
+				line = p
+			case ansi.StringWidth(line)+3+ansi.StringWidth(p) <= room:
+				line += "   " + p
+			default:
+				lines = append(lines, line)
+				line = p
+			}
+		}
+		lines = append(lines, line)
+		var out []string
+		for _, l := range lines {
+			if ansi.StringWidth(l) > room {
+				out = append(out, strings.Split(wrapText(l, room), "\n")...)
+			} else {
+				out = append(out, l)
+			}
+		}
+		for i, l := range out {
+			if i == 0 {
+				out[i] = "  " + s.st.label.Render(fit(label, valueAt-2)) + l
+			} else {
+				out[i] = strings.Repeat(" ", valueAt) + l
+			}
+		}
+		return out
 	}
 	status := s.st.ok.Render("active")
 	if !u.Active {
 		status = s.st.err.Render("inactive")
 	}
-	lines := []string{
-		"  " + s.st.header.Render(strings.TrimSpace(u.Name+" "+u.Surname)) + "  " + status + s.st.dim.Render("  id "+u.ID),
-		"",
-		row("Email", u.Email+s.verified()),
-		row("Mobile", mobileText(u.Mobile)),
-		row("Tag", orDash(u.Tag)),
-		row("Roles", rolesText(u.Roles)),
-		row("Born", dateText(u.DateOfBirth)) + s.st.label.Render("   Country ") + orDash(u.CountryOfResidence) +
-			s.st.label.Render("   Locale ") + orDash(u.Locale) + s.st.label.Render("   Brand ") + orDash(u.Brand),
-		"",
-		"  " + s.st.header.Render("Security"),
-	}
+	heading := "  " + s.st.header.Render(strings.TrimSpace(u.Name+" "+u.Surname)) + "  " + status + s.st.dim.Render("  id "+u.ID)
+	add(append([]string{heading, ""}, row("Email", u.Email+s.verified())...)...) // the heading with the first row
+	add(row("Mobile", mobileText(u.Mobile))...)
+	add(row("Tag", orDash(u.Tag))...)
+	add(row("Roles", rolesText(u.Roles))...)
+	add(append(row("Born", dateText(u.DateOfBirth), s.st.label.Render("Country ")+orDash(u.CountryOfResidence),
+		s.st.label.Render("Locale ")+orDash(u.Locale), s.st.label.Render("Brand ")+orDash(u.Brand)), "")...)
+	security := "  " + s.st.header.Render("Security")
 	switch {
 	case s.loadErr != "":
-		lines = append(lines, s.st.errText("  ", "Could not load: "+s.loadErr, s.w))
+		add(append([]string{security}, strings.Split(s.st.errText("  ", "Could not load: "+s.loadErr, s.w), "\n")...)...)
 	case !s.loaded:
-		lines = append(lines, s.st.dim.Render("  Loading…"))
+		add(security, s.st.dim.Render("  Loading…"))
 	default:
 		st := s.status
 		pw := firstFit(s.w-16, "not set (the user sets one by accepting an invite)",
@@ -191,13 +291,20 @@ func (s detailScreen) View() string {
 		if st.PasswordSet {
 			pw = "set"
 		}
-		lines = append(lines,
-			row("Password", pw),
-			row("Sign-in", s.lockText()),
-			row("Invite", s.inviteText()),
-			row("Factors", factorsText(st.Factors)),
-			row("KYC", kycText(st.KYC)),
-		)
+		add(append([]string{security}, row("Password", pw)...)...) // the heading with the first row
+		add(row("Sign-in", s.lockText())...)
+		add(row("Invite", s.inviteText())...)
+		add(row("Factors", factorsText(st.Factors))...)
+		add(row("KYC", kycText(st.KYC))...)
+	}
+	return b
+}
+
+func (s detailScreen) View() string {
+	b := s.layout()
+	lines, below := b.view(s.st, s.top, s.room(b))
+	if !b.fits(s.h) {
+		lines = append(lines, below)
 	}
 	return s.confirm.over(strings.Join(lines, "\n"), s.st, s.w, s.h)
 }

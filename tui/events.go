@@ -162,12 +162,29 @@ func (s eventsScreen) View() string {
 		return strings.Join(append(lines, "", "  Nothing recorded yet."), "\n")
 	}
 	sel := s.events[min(s.cursor, len(s.events)-1)]
-	// The selected event's sentence and where it came from, wrapped rather
-	// than cut on a narrow terminal: the list gives up the lines they take.
+	// The selected event's sentence, where it came from and its details,
+	// wrapped rather than cut on a narrow terminal, and shown in full: the
+	// list gives up rows for them, down to two, then the blank line above
+	// them, then rows down to one, then the subtitle.
 	summary := s.st.header.Render(wrapText(orAction(sel), s.w-2))
 	source := s.st.hint("  ", sel.Action+" · "+sel.At().In(s.loc).Format("2 Jan 2006 15:04:05")+" · by "+s.actorText(sel.Actor)+" · request "+orDash(sel.RequestRef), s.w)
-	extra := len(lines) - 1 + lineCount(summary) - 1 + lineCount(source) - 1
-	listRows := max(3, min(len(s.events), s.h-8-extra))
+	var details []string
+	for _, l := range strings.Split(wrapText(detailsText(sel.Details), s.w-4), "\n") {
+		if l != "" {
+			details = append(details, "  "+l)
+		}
+	}
+	gap := []string{""}
+	room := func() int { // the list's rows: what the rest leaves of the height
+		return s.h - len(lines) - 2 - len(gap) - lineCount(summary) - lineCount(source) - len(details) // 2: its heading and count
+	}
+	if room() < min(2, len(s.events)) {
+		gap = nil
+	}
+	if room() < 1 {
+		lines = nil
+	}
+	listRows := max(1, min(len(s.events), room()))
 	first := max(0, min(s.cursor-listRows/2, len(s.events)-listRows))
 	// WHAT is the server's sentence (SecurityEvent.Summary); the action and
 	// its details are below, for the selected event.
@@ -188,15 +205,10 @@ func (s eventsScreen) View() string {
 	if s.next != "" {
 		more = "o reads older ones"
 	}
-	lines = append(lines, s.st.dim.Render(fit(fmt.Sprintf("%d of %d · %s", s.cursor+1, len(s.events), more), s.w)), "")
+	lines = append(append(lines, s.st.dim.Render(fit(fmt.Sprintf("%d of %d · %s", s.cursor+1, len(s.events), more), s.w))), gap...)
 	for _, l := range strings.Split(summary, "\n") {
 		lines = append(lines, "  "+l)
 	}
 	lines = append(lines, strings.Split(source, "\n")...)
-	for _, l := range strings.Split(wrapText(detailsText(sel.Details), s.w-4), "\n") {
-		if l != "" {
-			lines = append(lines, "  "+l)
-		}
-	}
-	return strings.Join(lines, "\n")
+	return strings.Join(append(lines, details...), "\n")
 }

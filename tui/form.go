@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -438,19 +437,12 @@ func (s *formScreen) focusFirstError() {
 }
 
 // formLayout is the form drawn as lines: the rows that scroll (the heading,
-// the fields with their errors and hints, the roles) and the foot that
-// stays (the save error, or what saving will ask).
+// the fields with their errors and hints, the roles; one row per focusable
+// row, in order) and the foot that stays (the save error, or what saving
+// will ask).
 type formLayout struct {
-	lines []string
-	rows  []formRow // one per focusable row, in order
-	foot  []string
-}
-
-// formRow is where one focusable row sits in formLayout.lines: lines
-// [start, end), of which [errAt, end) are its error, if it has one.
-type formRow struct {
-	start, errAt, end int
-	bad               bool
+	scrollBlock
+	foot []string
 }
 
 // indent lines up hints and errors under the fields' inputs.
@@ -470,7 +462,7 @@ func (s formScreen) layout() formLayout {
 	var l formLayout
 	l.lines = []string{"  " + s.st.header.Render(heading), ""}
 	for i, f := range s.fields {
-		row := formRow{start: len(l.lines)}
+		row := scrollRow{start: len(l.lines)}
 		if i == 0 {
 			row.start = 0 // the heading comes into view with the first field
 		}
@@ -496,7 +488,7 @@ func (s formScreen) layout() formLayout {
 		l.rows = append(l.rows, row)
 	}
 	if s.edit == nil {
-		row := formRow{start: len(l.lines)}
+		row := scrollRow{start: len(l.lines)}
 		roles, note, bad := s.rolesRow(label)
 		l.lines = append(l.lines, roles...)
 		row.errAt = len(l.lines)
@@ -524,115 +516,19 @@ func (s formScreen) layout() formLayout {
 func (s formScreen) room(l formLayout) int { return s.h - len(l.foot) - 1 }
 
 // scrolled moves the form's first shown line, when the form is taller than
-// the screen, so that the focused row, with its error and hint, is in view:
-// as little as it takes, and to the start of a row, so that what is cut at
-// the top is whole rows. From the second row on, the first line shown says
-// what is above it.
+// the screen, so that the focused row, with its error and hint, is in view
+// (scrollBlock.follow).
 func (s formScreen) scrolled() formScreen {
 	l := s.layout()
-	room := s.room(l)
-	if len(l.lines) <= room || s.focus >= len(l.rows) {
-		s.top = 0
-		return s
-	}
-	shown := func(top int) int { // lines of rows shown from top
-		if top > 0 {
-			return room - 1
-		}
-		return room
-	}
-	f := l.rows[s.focus]
-	top := min(s.top, len(l.lines))
-	if f.start < top {
-		top = f.start
-	}
-	if f.end > top+shown(top) {
-		top = f.end - shown(1)
-		for _, r := range l.rows { // to the start of a row, the focused one at the latest
-			if r.start >= top {
-				top = min(r.start, f.start)
-				break
-			}
-		}
-	}
-	// Back up to show the last rows in full, when there is room for more.
-	for i := len(l.rows) - 1; i >= 0; i-- {
-		if r := l.rows[i]; r.start < top && len(l.lines)-r.start <= shown(r.start) {
-			top = r.start
-		}
-	}
-	s.top = top
+	s.top = l.follow(s.top, s.room(l), s.focus)
 	return s
 }
 
 func (s formScreen) View() string {
 	l := s.layout()
-	lines := l.lines
-	sep := ""
-	if room := s.room(l); len(lines) > room {
-		top := s.top
-		end := min(len(lines), top+room)
-		var above, below moreRows
-		if top > 0 {
-			end = min(len(lines), top+room-1)
-			for _, r := range l.rows {
-				above.count(r, 0, top)
-			}
-		}
-		for _, r := range l.rows {
-			below.count(r, end, len(lines))
-		}
-		lines = lines[top:end]
-		if top > 0 {
-			lines = append([]string{"  " + s.st.dim.Render(above.text("↑", "above"))}, lines...)
-		}
-		if end < len(l.lines) {
-			sep = "  " + s.st.dim.Render(below.text("↓", "below"))
-		}
-	}
+	lines, sep := l.view(s.st, s.top, s.room(l))
 	lines = append(append(lines, sep), l.foot...)
 	return s.confirm.over(strings.Join(lines, "\n"), s.st, s.w, s.h)
-}
-
-// moreRows counts the rows out of view on one side, for the line that says
-// they are there.
-type moreRows struct{ rows, errs int }
-
-// count adds r if its first line is within the hidden lines [from, to), and
-// its error if that is.
-func (m *moreRows) count(r formRow, from, to int) {
-	if r.start >= from && r.start < to {
-		m.rows++
-	}
-	if r.bad && r.end > from && r.errAt < to {
-		m.errs++
-	}
-}
-
-// text reads "↓ 2 more fields below · 1 error".
-func (m moreRows) text(arrow, where string) string {
-	var parts []string
-	switch m.rows {
-	case 0:
-	case 1:
-		parts = append(parts, "1 more field "+where)
-	default:
-		parts = append(parts, fmt.Sprintf("%d more fields %s", m.rows, where))
-	}
-	switch m.errs {
-	case 0:
-	case 1:
-		parts = append(parts, "1 error")
-	default:
-		parts = append(parts, fmt.Sprintf("%d errors", m.errs))
-	}
-	if len(parts) == 0 {
-		return arrow + " more " + where
-	}
-	if m.rows == 0 {
-		parts[0] += " " + where
-	}
-	return arrow + " " + strings.Join(parts, " · ")
 }
 
 // rolesRow shows the roles the admin may give, as check boxes, on as many

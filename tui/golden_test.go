@@ -137,8 +137,10 @@ func TestGoldenUsers(t *testing.T) {
 	requireGolden(t, "users_help_60x16", d.screen())
 }
 
-func TestGoldenDetail(t *testing.T) {
-	d := signedIn(t, 80, 24)
+// detailOf opens the detail screen of Grace Hopper, loaded.
+func detailOf(t *testing.T, w, h int) *driver {
+	t.Helper()
+	d := signedIn(t, w, h)
 	d.keys("enter")
 	u := sampleUsers()[0]
 	u.DateOfBirth = &client.Date{Year: 1906, Month: 12, Day: 9}
@@ -149,7 +151,18 @@ func TestGoldenDetail(t *testing.T) {
 		Factors: []client.Factor{{Type: "OTP", Channel: "SMS", Status: client.FactorPendingVerification}},
 	}
 	d.answer("read user grace@acme.test", detailMsg{user: &u, status: st})
-	requireGolden(t, "detail_80x24", d.screen())
+	return d
+}
+
+func TestGoldenDetail(t *testing.T) {
+	requireGolden(t, "detail_80x24", detailOf(t, 80, 24).screen())
+
+	// At the smallest size the details scroll, and say what is below and
+	// above; the help shows the scroll keys.
+	d := detailOf(t, minWidth, minHeight)
+	requireGolden(t, "detail_60x16", d.screen())
+	d.keys("end")
+	requireGolden(t, "detail_end_60x16", d.screen())
 }
 
 func TestGoldenEvents(t *testing.T) {
@@ -166,6 +179,41 @@ func TestGoldenEvents(t *testing.T) {
 	// Narrower, the sentences wrap and the list gives up their lines.
 	d.send(windowSize(minWidth, minHeight))
 	requireGolden(t, "events_60x16", d.screen())
+	// The list gives up a row for the details too.
+	d.keys("up")
+	requireGolden(t, "events_details_60x16", d.screen())
+}
+
+// At the smallest size, whichever event is selected, its sentence, its
+// source and its details are on screen in full, however long they are.
+func TestEventsSelectedFitsAtSmallestSize(t *testing.T) {
+	d := signedIn(t, minWidth, minHeight)
+	d.keys("enter", "s")
+	at := time.Date(2026, 3, 14, 9, 29, 0, 0, time.UTC).UnixMilli()
+	long := client.SecurityEvent{ID: "4", Timestamp: at - 7200000, Action: "user.update", Actor: "api", RequestRef: "0f0f0f0f",
+		Summary: "Roles set to ADMIN, ACCESS_MANAGEMENT_ROLE and FUNDS_MANAGEMENT_ROLE by the backend",
+		Details: map[string]string{"roles": "ADMIN,ACCESS_MANAGEMENT_ROLE,FUNDS_MANAGEMENT_ROLE", "previous": "CARDS_MANAGEMENT_ROLE,CARD_ASSIGNEE"}}
+	events := []client.SecurityEvent{
+		{ID: "1", Timestamp: at, Action: "challenge.verify", Summary: "Code verified for a step-up", Actor: "100000002", RequestRef: "2f1c0a9e", Details: map[string]string{"purpose": "stepup:SMS", "channel": "SMS"}},
+		{ID: "2", Timestamp: at - 60000, Action: "user.login", Summary: "Signed in with password", Actor: "100000002", RequestRef: "77ab12cd"},
+		{ID: "3", Timestamp: at - 3600000, Action: "user.update", Summary: "Roles set to ADMIN", Actor: "api", RequestRef: "0e0e0e0e", Details: map[string]string{"roles": client.RoleAdmin}},
+		long, long, long,
+	}
+	d.answer("read the security events of grace@acme.test", eventsMsg{page: &client.SecurityEventPage{Events: events}})
+	want := [][]string{
+		{"› 14 Mar 09:29:00", "  Code verified for a step-up\n", "2f1c0a9e\n", "  channel=SMS purpose=stepup:SMS\n"},
+		{"› 14 Mar 09:28:00", "  Signed in with password\n", "77ab12cd\n"},
+		{"› 14 Mar 08:29:00", "  Roles set to ADMIN\n", "0e0e0e0e\n", "  roles=ADMIN\n"},
+		{"› 14 Mar 07:29:00", "  Roles set to ADMIN, ACCESS_MANAGEMENT_ROLE and\n", "  FUNDS_MANAGEMENT_ROLE by the backend\n", "0f0f0f0f\n",
+			"  previous=CARDS_MANAGEMENT_ROLE,CARD_ASSIGNEE\n", "  roles=ADMIN,ACCESS_MANAGEMENT_ROLE,FUNDS_MANAGEMENT_ROLE\n"},
+	}
+	for i, w := range want {
+		if i > 0 {
+			d.keys("down")
+		}
+		d.requireScreen(w...)
+		requireNarrower(t, d, minWidth) // the list cuts the sentence, the selected event's lines do not
+	}
 }
 
 // rootSession is what GET /multi/session says to a root user (the default limits).
@@ -279,6 +327,51 @@ func TestGoldenRoles(t *testing.T) {
 	}})
 	d.keys("down", "down", "space")
 	requireGolden(t, "roles_80x24", d.screen())
+
+	// Descriptions as long as the server's are cut in the list; the
+	// selected one is under it in full, wrapped.
+	d = signedIn(t, minWidth, minHeight)
+	d.keys("down", "r")
+	d.answer("list roles", rolesMsg{roles: longRoles()})
+	d.keys("down")
+	requireGolden(t, "roles_60x16", d.screen())
+}
+
+// longRoles are roles with descriptions as long as Deputy's own.
+func longRoles() []client.Role {
+	return []client.Role{
+		{ID: "1", Name: client.RoleAdmin, Description: "Manages the identity: users, roles and every operation."},
+		{ID: "2", Name: client.RoleAccessManagement, Description: "Creates, invites and manages users who hold no permission it lacks: not admins, funds or cards managers."},
+		{ID: "3", Name: client.RoleFundsManagement, Description: "Manages accounts and transfers; sees the identity's users."},
+		{ID: "4", Name: client.RoleCardsManagement, Description: "Manages cards; sees the identity's users."},
+		{ID: "5", Name: client.RoleCardAssignee, Description: "Uses the cards assigned to them; sees and updates only themselves."},
+	}
+}
+
+// At the smallest size and at 70x20, each role's description shows in full
+// when it is selected, nothing runs off the edge, and the warning and the
+// error stay when the screen is short of lines.
+func TestRolesDescriptionFits(t *testing.T) {
+	for _, size := range [][2]int{{minWidth, minHeight}, {70, 20}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			d := signedIn(t, size[0], size[1])
+			d.keys("down", "r")
+			d.answer("list roles", rolesMsg{roles: longRoles(), info: &client.SessionInfo{GrantableRoles: []string{client.RoleAccessManagement, client.RoleFundsManagement}}})
+			for i, r := range longRoles() {
+				if i > 0 {
+					d.keys("down")
+				}
+				screen := d.screen()
+				got := strings.Join(strings.Fields(screen), " ")
+				require.Contains(t, got, r.Description, "the description of %s in\n%s", r.Name, screen)
+				requireNarrower(t, d, size[0])
+			}
+			d.keys("up", "up", "up", "space") // ACCESS_MANAGEMENT_ROLE off: no role
+			d.keys("up", "space")             // ADMIN: not the admin's to give
+			d.requireScreen("No role ticked", "✗ You may not give or take ADMIN")
+			requireNarrower(t, d, size[0])
+		})
+	}
 }
 
 func TestGoldenFactors(t *testing.T) {
@@ -401,6 +494,14 @@ func TestFormScrollsAtSmallestSize(t *testing.T) {
 	requireFits(t, d, minWidth)
 }
 
+// requireNarrower fails if a line of the screen is wider than w.
+func requireNarrower(t *testing.T, d *driver, w int) {
+	t.Helper()
+	for _, l := range strings.Split(d.screen(), "\n") {
+		require.LessOrEqual(t, ansi.StringWidth(l), w, "line %q is wider than %d", l, w)
+	}
+}
+
 // requireFits fails if a line of the screen is wider than w or was cut.
 func requireFits(t *testing.T, d *driver, w int) {
 	t.Helper()
@@ -408,4 +509,45 @@ func requireFits(t *testing.T, d *driver, w int) {
 		require.LessOrEqual(t, ansi.StringWidth(l), w, "line %q is wider than %d", l, w)
 		require.False(t, strings.HasSuffix(l, "…"), "line %q is cut", l)
 	}
+}
+
+// At the smallest size the user's details scroll: every row can be reached
+// with the keys a terminal user expects, a line says what is above and
+// below, and the help shows the scroll keys only while there is something
+// to scroll.
+func TestDetailScrollsAtSmallestSize(t *testing.T) {
+	d := detailOf(t, minWidth, minHeight)
+	d.requireScreen("  Grace Hopper  active", "↓ 4 more fields below", "↑/↓ scroll")
+	d.requireNotScreen("above", "Invite ", "KYC ")
+	requireFits(t, d, minWidth)
+
+	d.keys("down", "j") // two rows on
+	d.requireScreen("↑ 2 more fields above", "Invite        sent, waiting", "↓ 2 more fields below")
+	d.requireNotScreen("Email ")
+	d.keys("k")
+	d.requireScreen("↑ 1 more field above", "↓ 3 more fields below")
+
+	for _, k := range []string{"end", "pgdown", "down"} { // the end, which stays the end
+		d.keys(k)
+		d.requireScreen("↑ 4 more fields above", "Invite        sent, waiting", "Factors       SMS codes: waiting for the code", "KYC           not started")
+		d.requireNotScreen("below")
+		requireFits(t, d, minWidth)
+	}
+	d.keys("pgup")
+	d.requireScreen("  Grace Hopper  active", "↓ 4 more fields below")
+	d.keys("end", "home")
+	d.requireScreen("  Grace Hopper  active", "↓ 4 more fields below")
+
+	// The other keys still act: e edits, esc comes back to the details.
+	d.keys("end", "e")
+	d.requireScreen("Edit Grace Hopper")
+	d.keys("esc")
+	d.requireScreen("User · Grace Hopper")
+
+	// Where the details fit, nothing scrolls and the help leaves out the keys.
+	d.send(windowSize(80, 24))
+	d.requireScreen("  Grace Hopper  active", "KYC           not started")
+	d.requireNotScreen("above", "below", "scroll")
+	d.keys("?")
+	d.requireNotScreen("pgup/pgdn", "scroll")
 }

@@ -212,7 +212,7 @@ func (s rolesScreen) send(roles []string) (screen, tea.Cmd) {
 }
 
 func (s rolesScreen) View() string {
-	lines := []string{"  " + s.st.header.Render("Roles of "+displayName(s.user)), ""}
+	var list []string
 	for i, r := range allRoles() {
 		box := "[ ] "
 		if s.on[i] {
@@ -233,19 +233,69 @@ func (s rolesScreen) View() string {
 			mark = "› "
 			line = s.st.selected.Render(line)
 		}
-		lines = append(lines, "  "+mark+line+" "+s.st.dim.Render(fit(desc, max(0, s.w-34))))
+		list = append(list, "  "+mark+line+" "+s.st.dim.Render(fit(desc, max(0, s.w-34))))
 	}
-	lines = append(lines, "")
+	// The list's descriptions are cut to its width; the selected role's is
+	// under it in full (the server's, even for a role the admin may not give).
+	var about []string
+	if d := s.desc[allRoles()[s.cursor]]; d != "" {
+		for _, l := range strings.Split(wrapText(d, s.w-4), "\n") {
+			about = append(about, "    "+l)
+		}
+	}
+	var noRole, hint, errLines []string
 	if !slices.Contains(s.on, true) {
-		lines = append(lines, s.st.hint("  ", "No role ticked: by Weavr's rule the user then has every permission.", s.w))
+		noRole = strings.Split(s.st.hint("  ", "No role ticked: by Weavr's rule the user then has every permission.", s.w), "\n")
 	}
 	if s.own() {
-		lines = append(lines, s.st.hint("  ", ownRoles, s.w))
+		hint = strings.Split(s.st.hint("  ", ownRoles, s.w), "\n")
 	} else {
-		lines = append(lines, s.st.hint("  ", "Nobody changes their own roles; privilege changes ask you to confirm it's you.", s.w))
+		hint = strings.Split(s.st.hint("  ", "Nobody changes their own roles; privilege changes ask you to confirm it's you.", s.w), "\n")
 	}
 	if s.err != "" {
-		lines = append(lines, "", s.st.errText("  ", s.err, s.w))
+		errLines = strings.Split(s.st.errText("  ", s.err, s.w), "\n")
+	}
+	blank := func(before []string) []string {
+		if len(before) == 0 {
+			return nil
+		}
+		return []string{""}
+	}
+	// On a short terminal the parts with a drop order go, in that order,
+	// until the rest fits: the blank lines first, then the hint, then the
+	// selected role's description; the list, the warning and the error
+	// always stay.
+	parts := []struct {
+		lines []string
+		drop  int
+	}{
+		{[]string{"  " + s.st.header.Render("Roles of "+displayName(s.user))}, 0},
+		{[]string{""}, 1},
+		{list, 0},
+		{blank(about), 4},
+		{about, 6},
+		{[]string{""}, 2},
+		{noRole, 0},
+		{hint, 5},
+		{blank(errLines), 3},
+		{errLines, 0},
+	}
+	height := func() (n int) {
+		for _, p := range parts {
+			n += len(p.lines)
+		}
+		return n
+	}
+	for order := 1; order <= 6 && height() > s.h; order++ {
+		for i := range parts {
+			if parts[i].drop == order {
+				parts[i].lines = nil
+			}
+		}
+	}
+	var lines []string
+	for _, p := range parts {
+		lines = append(lines, p.lines...)
 	}
 	return s.confirm.over(strings.Join(lines, "\n"), s.st, s.w, s.h)
 }
