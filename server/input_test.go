@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -210,6 +211,16 @@ func TestOversizeBodyGets413WithoutContinue(t *testing.T) {
 		assert.Equal(t, "HTTP/1.1 413 Request Entity Too Large\r\n", status, "%s: the first line answered, no 100 Continue", path)
 		conn.Close()
 	}
+	// Refused before routing, yet logged (and measured) by their routes.
+	routes := map[string]bool{}
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		var l struct{ Msg, Route string }
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "request" {
+			routes[l.Route] = true
+		}
+	}
+	assert.True(t, routes["/multi/corporates"], "the oversize create is logged by its route: %v", routes)
+	assert.True(t, routes["/multi/login_with_password"], "the oversize sign-in is logged by its route: %v", routes)
 
 	req, err := http.NewRequest("POST", e.url+"/multi/corporates", io.MultiReader(strings.NewReader(`{"x":"`), strings.NewReader(strings.Repeat("x", 10<<20))))
 	require.NoError(t, err)

@@ -555,6 +555,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, given *http.Request) {
 			slog.Duration("duration", time.Since(start)), slog.String("request_ref", ref))
 	}()
 	if r.ContentLength > bodyLimit(r, nil) {
+		// Refused before the mux serves it, but named by its route all the
+		// same: the log line, the span and the http_route metric label.
+		_, r.Pattern = s.mux.Handler(r)
 		s.writeError(rec, r, errBodyTooLarge)
 		return
 	}
