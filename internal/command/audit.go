@@ -187,7 +187,7 @@ func auditCommand() *cli.Command {
 				Usage: "check an export with the verifier key alone: any changed, inserted, reordered or deleted event fails",
 				Flags: []cli.Flag{
 					required(&cli.StringFlag{Name: "in", Usage: "the export file"}),
-					required(&cli.StringFlag{Name: "key", Usage: "the verifier key (from `deputy audit key` or the server's log)"}),
+					required(&cli.StringFlag{Name: "key", Usage: "the verifier key (from deputy audit key, or the server's log)"}),
 					&cli.StringFlag{Name: "id", Usage: "the programme whose log the export must be (default: whichever it says)"},
 					&cli.StringSliceFlag{Name: "checkpoint", Usage: "a file holding a checkpoint saved earlier (from the server's log); repeat for several"},
 					&cli.BoolFlag{Name: "json", Usage: "print JSON"},

@@ -29,7 +29,7 @@ func demoCommand() *cli.Command {
 		Usage:    "run the sandbox demo: a seeded server on a free loopback port",
 		Commands: []*cli.Command{demoInfoCommand()},
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "data-dir", Usage: "where the demo keeps its database (default: the user's data directory)", Sources: env("data-dir")},
+			&cli.StringFlag{Name: "data-dir", Usage: "where the demo keeps its database (default: deputy/demo in the user's config directory, ~/.config/deputy/demo on Linux)", Sources: env("data-dir")},
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:0", Usage: "listen address (port 0 picks a free port)", Sources: env("demo-addr"), Local: true},
 			&cli.BoolFlag{Name: "headless", Usage: "serve only, without the admin UI (the default when standard input is not a terminal)", Sources: env("headless"), Local: true},
 		}, localFlags(logFlags())...),

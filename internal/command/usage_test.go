@@ -53,6 +53,17 @@ func TestHelpMarksRequiredFlags(t *testing.T) {
 	assert.NotRegexp(t, `--grace .*\(required\)`, stdout)
 }
 
+// TestHelpShowsFlagTypes: a backquoted word in a flag's usage would replace
+// its type in the help (urfave/cli's placeholder), so none has one.
+func TestHelpShowsFlagTypes(t *testing.T) {
+	stdout, _, err := runCLI("audit", "verify", "--help")
+	require.NoError(t, err)
+	assert.Regexp(t, `--key string\s+the verifier key`, stdout)
+	stdout, _, err = runCLI("demo", "--help")
+	require.NoError(t, err)
+	assert.Contains(t, stdout, "config directory", "the demo's default directory is the config one, as demoDirPath picks")
+}
+
 func TestGroupWithoutSubcommandShowsItsHelp(t *testing.T) {
 	stdout, _, err := runCLI("programme")
 	require.NoError(t, err)
