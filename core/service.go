@@ -90,8 +90,9 @@ type Config struct {
 	AuditSigner   note.Signer
 	AuditVerifier note.Verifier
 	// AuditCheckpointEvents and AuditCheckpointInterval say when a programme's
-	// log gets a new checkpoint: after that many new events, or when any event
-	// is that old without one (defaults DefaultAuditCheckpointEvents and
+	// log gets a new checkpoint: after that many new events, or, when it has
+	// new events, once its last checkpoint is that old; a log without one gets
+	// its first at once (defaults DefaultAuditCheckpointEvents and
 	// DefaultAuditCheckpointInterval).
 	AuditCheckpointEvents   int
 	AuditCheckpointInterval time.Duration

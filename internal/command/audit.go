@@ -27,7 +27,7 @@ func auditFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "audit-key", Usage: "file of the Ed25519 key that signs audit checkpoints, created when missing (default: the --db path + \".audit-key\"); keep a copy away from the database", Sources: env("audit-key")},
 		&cli.IntFlag{Name: "audit-checkpoint-events", Value: core.DefaultAuditCheckpointEvents, Usage: "sign an audit checkpoint after this many new events", Sources: env("audit-checkpoint-events")},
-		&cli.DurationFlag{Name: "audit-checkpoint-interval", Value: core.DefaultAuditCheckpointInterval, Usage: "sign an audit checkpoint when new events are this old", Sources: env("audit-checkpoint-interval")},
+		&cli.DurationFlag{Name: "audit-checkpoint-interval", Value: core.DefaultAuditCheckpointInterval, Usage: "sign an audit checkpoint of new events once the last one is this old", Sources: env("audit-checkpoint-interval")},
 	}
 }
 
