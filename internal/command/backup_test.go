@@ -21,9 +21,15 @@ import (
 // token of the session setting the password opened.
 func signUp(t testing.TB, s *serving, key, email string) (id, token string) {
 	t.Helper()
+	return signUpWithMobile(t, s, key, email, "7700900123")
+}
+
+// signUpWithMobile is signUp with the root user's UK mobile number.
+func signUpWithMobile(t testing.TB, s *serving, key, email, mobile string) (id, token string) {
+	t.Helper()
 	status, body := s.call(t, "POST", "/multi/corporates", key, "", map[string]any{
 		"rootUser": map[string]any{"name": "Ada", "surname": "Lovelace", "email": email, "companyPosition": "DIRECTOR",
-			"mobile": map[string]string{"countryCode": "+44", "number": "7700900123"}},
+			"mobile": map[string]string{"countryCode": "+44", "number": mobile}},
 		"company":   map[string]any{"name": "Acme Ltd", "type": "LLC", "registrationCountry": "GB"},
 		"profileId": "1", "ipAddress": "192.0.2.1", "baseCurrency": "GBP"})
 	require.Equal(t, http.StatusOK, status, "%s", body)
