@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -138,7 +139,7 @@ func TestPresencePruned(t *testing.T) {
 	for user := range s.hub.present {
 		assert.NotContains(t, user, "gone-", "the devices gone for a day are forgotten")
 	}
-	assert.Equal(t, Reachability{}, s.DeviceReachability("gone-1"), "forgotten: never seen since")
-	assert.True(t, s.DeviceReachability("open").Reachable, "an open stream stays")
-	assert.Equal(t, clock.Now(), s.DeviceReachability("recent").LastSeen)
+	assert.Equal(t, Reachability{}, s.DeviceReachability(context.Background(), "gone-1"), "forgotten: never seen since")
+	assert.True(t, s.DeviceReachability(context.Background(), "open").Reachable, "an open stream stays")
+	assert.Equal(t, clock.Now(), s.DeviceReachability(context.Background(), "recent").LastSeen)
 }

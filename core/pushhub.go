@@ -75,9 +75,27 @@ type pushHub struct {
 
 // presence is how a user's linked device was last heard of in this process.
 type presence struct {
-	open int       // streams and long polls open now
-	last time.Time // when the last one ended
+	open  int           // streams and long polls open now
+	last  time.Time     // when the last one ended
+	share chan struct{} // while open, with Presence: closed to stop sharePresence
 }
+
+// DevicePresence shares, between the replicas of one store, when each
+// user's linked device was last connected to any of them, so that a replica
+// can tell that a device another one holds is reachable. The PostgreSQL
+// store is one; a single process on a bbolt file needs none.
+type DevicePresence interface {
+	// DeviceSeen records that userID's device was connected at t; the
+	// latest t recorded wins.
+	DeviceSeen(ctx context.Context, userID string, t time.Time) error
+	// DeviceLastSeen is the latest t recorded for userID, zero if none.
+	DeviceLastSeen(ctx context.Context, userID string) (time.Time, error)
+}
+
+// presenceRefresh is how often a replica holding a device's stream or long
+// poll tells the others it still does: well within ReachGrace, so that the
+// device counts as reachable everywhere while it is connected anywhere.
+const presenceRefresh = ReachGrace / 3
 
 func newPushHub() *pushHub {
 	return &pushHub{subs: map[string]map[*PushSubscription]struct{}{}, present: map[string]*presence{}, done: make(chan struct{})}
@@ -119,6 +137,10 @@ func (s *Service) DeviceConnected(userID string) (ended func()) {
 		h.present[userID] = p
 	}
 	p.open++
+	if p.open == 1 && s.send.Presence != nil {
+		p.share = make(chan struct{})
+		go s.sharePresence(userID, p.share)
+	}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -126,7 +148,39 @@ func (s *Service) DeviceConnected(userID string) (ended func()) {
 			defer h.mu.Unlock()
 			p.open--
 			p.last = s.clock.Now()
+			if p.open == 0 && p.share != nil {
+				close(p.share)
+				p.share = nil
+			}
 		})
+	}
+}
+
+// sharePresence records in Presence that the user's device is connected
+// here, every presenceRefresh until stop is closed, and then when it left.
+func (s *Service) sharePresence(userID string, stop <-chan struct{}) {
+	t := time.NewTicker(presenceRefresh)
+	defer t.Stop()
+	for {
+		s.recordPresence(userID)
+		select {
+		case <-stop:
+			s.recordPresence(userID)
+			return
+		case <-s.hub.done:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// recordPresence records in Presence that the user's device is here now; a
+// failure is logged: the other replicas then count it unreachable sooner.
+func (s *Service) recordPresence(userID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), presenceRefresh)
+	defer cancel()
+	if err := s.send.Presence.DeviceSeen(ctx, userID, s.clock.Now()); err != nil {
+		s.log.Warn("share device presence", "err", err)
 	}
 }
 
@@ -143,9 +197,29 @@ func (h *pushHub) prunePresence(now time.Time) {
 	h.pruneAt = 2 * len(h.present)
 }
 
-// DeviceReachability says whether the user's linked device is reachable
-// from this server (streams held on other replicas are not seen).
-func (s *Service) DeviceReachability(userID string) Reachability {
+// DeviceReachability says whether the user's linked device is reachable:
+// connected here, or, with Presence, to any replica, now or within
+// ReachGrace. A failure to read Presence is logged, and the answer is this
+// replica's alone.
+func (s *Service) DeviceReachability(ctx context.Context, userID string) Reachability {
+	r := s.localReachability(userID)
+	if r.Reachable || s.send.Presence == nil {
+		return r
+	}
+	seen, err := s.send.Presence.DeviceLastSeen(ctx, userID)
+	if err != nil {
+		s.log.Warn("read device presence", "err", err)
+		return r
+	}
+	if seen.After(r.LastSeen) {
+		r.LastSeen = seen
+	}
+	r.Reachable = !r.LastSeen.IsZero() && s.clock.Now().Sub(r.LastSeen) < ReachGrace
+	return r
+}
+
+// localReachability is DeviceReachability as this process alone sees it.
+func (s *Service) localReachability(userID string) Reachability {
 	h := s.hub
 	h.mu.Lock()
 	defer h.mu.Unlock()

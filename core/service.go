@@ -203,6 +203,10 @@ type Integrations struct {
 	// Leader runs the sweep and audit checkpoints on one replica at a time
 	// (the PostgreSQL store's advisory locks); nil for one process.
 	Leader Leader
+	// Presence tells every replica sharing the store when a user's linked
+	// device was last connected to any of them (the PostgreSQL store's
+	// table); nil for one process, whose own streams are all there are.
+	Presence DevicePresence
 }
 
 // passwordHasher is the password hashing core needs (password.Hasher, argon2id).

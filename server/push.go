@@ -236,7 +236,7 @@ func (s *Server) stepUpPush(r *request) (reply, error) {
 		}
 	}
 	issued := func(ch *core.PushChallenge) (reply, error) {
-		return ok(stepUpPushResponse{ID: ch.ID, Number: ch.Number, deviceJSON: deviceOut(s.svc.DeviceReachability(ch.UserID))})
+		return ok(stepUpPushResponse{ID: ch.ID, Number: ch.Number, deviceJSON: deviceOut(s.svc.DeviceReachability(r.Context(), ch.UserID))})
 	}
 	ch, err := s.svc.StepUpPush(answering(r, issued), r.caller, in.Summary, in.Operation)
 	if err != nil {
@@ -278,7 +278,7 @@ func (s *Server) stepUpPushGet(r *request) (reply, error) {
 		return reply{}, err
 	}
 	return ok(pushStatusJSON{ID: ch.ID, State: string(ch.State), Summary: ch.Summary, ExpiresAt: ch.ExpiresAt.UnixMilli(),
-		deviceJSON: deviceOut(s.svc.DeviceReachability(ch.UserID))})
+		deviceJSON: deviceOut(s.svc.DeviceReachability(r.Context(), ch.UserID))})
 }
 
 // pushChallengeJSON is a challenge as the device sees it: never the number.

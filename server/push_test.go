@@ -587,7 +587,7 @@ func TestPushLongPollEndsWithItsKey(t *testing.T) {
 		_, err := phone.s.PendingPush(ctx, phone.id, 2*time.Second)
 		done <- err
 	}()
-	require.Eventually(t, func() bool { return e.inst.Service.DeviceReachability(id).Reachable },
+	require.Eventually(t, func() bool { return e.inst.Service.DeviceReachability(context.Background(), id).Reachable },
 		5*time.Second, 5*time.Millisecond, "the poll has looked once and waits")
 	_, err := e.inst.Service.RotateKey(ctx, e.inst.Programme.ID, core.UIKey, 0)
 	require.NoError(t, err)

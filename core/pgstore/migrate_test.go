@@ -63,7 +63,7 @@ func TestMigration0001(t *testing.T) {
 	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
 	assert.Equal(t, []string{
-		"audit_checkpoints", "audit_events", "audit_hashes", "bulk_operations", "bulks", "challenges", "confirmations", "counters", "email_codes", "factors",
+		"audit_checkpoints", "audit_events", "audit_hashes", "bulk_operations", "bulks", "challenges", "confirmations", "counters", "device_presence", "email_codes", "factors",
 		"idempotency", "identities", "invites", "kyc", "log_heads", "meta", "outbox", "password_tokens", "passwords",
 		"programme_keys", "programmes", "push_challenges", "reset_codes", "resources", "schema_migrations", "sessions", "stepup_grants", "users",
 		"webauthn_registrations", "webhook_deliveries", "webhook_endpoints", "webhook_events",
@@ -382,4 +382,22 @@ func TestMigration0009(t *testing.T) {
 	assert.Equal(t, []string{"after", "before"}, texts(), "the secret key's view")
 	assert.Equal(t, []string{"after"}, texts("101"), "the user's view")
 	assert.Empty(t, texts("102"))
+}
+
+// TestMigration0010 checks the table of device presence: a device seen on
+// a database migrated from 0009 is seen, and the latest time wins.
+func TestMigration0010(t *testing.T) {
+	url := pgtest.URL(t)
+	require.NoError(t, pgstore.MigrateTo(t.Context(), url, 9))
+	conn := connect(t, url)
+	s := openMigrated(t, url, conn)
+	seen, err := s.DeviceLastSeen(t.Context(), "101")
+	require.NoError(t, err)
+	assert.True(t, seen.IsZero(), "never seen")
+	t0 := time.Date(2026, 12, 7, 7, 30, 0, 0, time.UTC)
+	require.NoError(t, s.DeviceSeen(t.Context(), "101", t0.Add(time.Second)))
+	require.NoError(t, s.DeviceSeen(t.Context(), "101", t0)) // an older report, late
+	seen, err = s.DeviceLastSeen(t.Context(), "101")
+	require.NoError(t, err)
+	assert.Equal(t, t0.Add(time.Second), seen)
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
@@ -25,69 +26,17 @@ import (
 // user's phone takes PushPromptsPerUser prompts an hour, so the step-ups
 // go to as many users' phones as that takes.
 func BenchmarkPushAcrossReplicas(b *testing.B) {
-	db := pgtest.URL(b)
-	stdout, err := run(b, 30*time.Second, "programme", "create", "--db", db, "--name", "Acme Cards", "--biometrics", "--json")
-	require.NoError(b, err)
-	p := map[string]string{}
-	require.NoError(b, json.Unmarshal([]byte(stdout), &p))
-	args := []string{"--sandbox", "--db", db, "--audit-key", filepath.Join(b.TempDir(), "audit-key")}
-	a, other := startServe(b, args...), startServe(b, args...)
-	ctx := context.Background()
-	session := func(s *serving, email string) *client.Session {
-		c, err := client.New("http://"+s.addr, p["uiKey"])
-		require.NoError(b, err)
-		l, err := c.LoginWithPassword(ctx, email, "Sup3r-Secret")
-		require.NoError(b, err)
-		return c.Session(l.Token)
-	}
-	// Each user's phone enrols and holds its stream on replica A, and an
-	// admin screen of theirs on replica B asks for step-ups, one at a
-	// time: as many users as the phones' budget of prompts needs.
-	type user struct {
-		admin  *client.Session
-		events chan string
-	}
+	r := startPushReplicas(b)
 	perUser := core.DefaultRateLimits().PushPromptsPerUser.Requests
-	users := make([]user, (b.N+perUser-1)/perUser)
-	for i := range users {
-		email := fmt.Sprintf("ada%d@acme.test", i)
-		signUpWithMobile(b, a, p["apiKey"], email, strconv.Itoa(7700900200+i))
-		phone := session(a, email)
-		options, err := phone.BeginBiometricEnrolment(ctx, "phone-1", "Ada's phone")
-		require.NoError(b, err)
-		req, err := authenticator.ParseCreationOptions(options, "https://localhost")
-		require.NoError(b, err)
-		yes := authenticator.UserVerifierFunc(func(context.Context, string) (bool, error) { return true, nil })
-		auth, err := authenticator.New(authenticator.Config{}, authenticator.NewMemoryStore(), yes)
-		require.NoError(b, err)
-		att, err := auth.Register(ctx, req)
-		require.NoError(b, err)
-		secret, err := phone.FinishBiometricEnrolment(ctx, "123456", att)
-		require.NoError(b, err)
-		phone = session(a, email).WithDeviceSecret(secret) // a session signed in since speaks for the phone with its secret
-		stream, err := phone.PushEvents(ctx, "phone-1")
-		require.NoError(b, err)
-		b.Cleanup(func() { stream.Close() })
-		events := make(chan string, 16)
-		go func() {
-			for {
-				ev, err := stream.Next()
-				if err != nil {
-					close(events)
-					return
-				}
-				if ev.Type == client.EventChallenge && ev.Challenge != nil {
-					events <- ev.Challenge.ID
-				}
-			}
-		}()
-		users[i] = user{admin: session(other, email), events: events}
+	phones := make([]phoneElsewhere, (b.N+perUser-1)/perUser)
+	for i := range phones {
+		phones[i] = r.phoneElsewhere(b, fmt.Sprintf("ada%d@acme.test", i), strconv.Itoa(7700900200+i))
 	}
-
+	ctx := context.Background()
 	latencies := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := range b.N {
-		u := users[i/perUser]
+		u := phones[i/perUser]
 		start := time.Now()
 		up, err := u.admin.StepUpPush(ctx, "Create user bea@acme.test with roles CARD_ASSIGNEE")
 		require.NoError(b, err)
@@ -102,4 +51,91 @@ func BenchmarkPushAcrossReplicas(b *testing.B) {
 	slices.Sort(latencies)
 	b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// TestPushStepUpSeesPhoneOnOtherReplica: a push step-up asked for through
+// one replica says the phone is reachable while its stream is held by the
+// other (the replicas share device presence), and the challenge reaches it.
+func TestPushStepUpSeesPhoneOnOtherReplica(t *testing.T) {
+	r := startPushReplicas(t)
+	u := r.phoneElsewhere(t, "ada@acme.test", "7700900200")
+	up, err := u.admin.StepUpPush(t.Context(), "Create user bea@acme.test with roles CARD_ASSIGNEE")
+	require.NoError(t, err)
+	assert.True(t, up.Device.Reachable, "the phone holds its stream on the other replica")
+	assert.False(t, up.Device.LastSeen.IsZero())
+	select {
+	case id := <-u.events:
+		assert.Equal(t, up.ID, id)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the challenge never reached the phone")
+	}
+}
+
+// pushReplicas are two `deputy serve` on one PostgreSQL with biometrics on.
+type pushReplicas struct {
+	holder, other *serving // the phones' streams go to holder, step-ups to other
+	apiKey, uiKey string
+}
+
+func startPushReplicas(t testing.TB) pushReplicas {
+	t.Helper()
+	db := pgtest.URL(t)
+	stdout, err := run(t, 30*time.Second, "programme", "create", "--db", db, "--name", "Acme Cards", "--biometrics", "--json")
+	require.NoError(t, err)
+	p := map[string]string{}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &p))
+	args := []string{"--sandbox", "--db", db, "--audit-key", filepath.Join(t.TempDir(), "audit-key")}
+	return pushReplicas{holder: startServe(t, args...), other: startServe(t, args...), apiKey: p["apiKey"], uiKey: p["uiKey"]}
+}
+
+// phoneElsewhere is a user whose phone holds its event stream on one
+// replica and whose admin screen (a session of theirs) is on the other.
+type phoneElsewhere struct {
+	admin  *client.Session
+	events chan string // the ids of the challenges the phone's stream brings
+}
+
+// phoneElsewhere signs a user up with a UK mobile, enrols their phone and
+// opens its stream on r.holder, and signs them in on r.other.
+func (r pushReplicas) phoneElsewhere(t testing.TB, email, mobile string) phoneElsewhere {
+	t.Helper()
+	ctx := context.Background()
+	session := func(s *serving) *client.Session {
+		c, err := client.New("http://"+s.addr, r.uiKey)
+		require.NoError(t, err)
+		l, err := c.LoginWithPassword(ctx, email, "Sup3r-Secret")
+		require.NoError(t, err)
+		return c.Session(l.Token)
+	}
+	signUpWithMobile(t, r.holder, r.apiKey, email, mobile)
+	phone := session(r.holder)
+	options, err := phone.BeginBiometricEnrolment(ctx, "phone-1", "Ada's phone")
+	require.NoError(t, err)
+	req, err := authenticator.ParseCreationOptions(options, "https://localhost")
+	require.NoError(t, err)
+	yes := authenticator.UserVerifierFunc(func(context.Context, string) (bool, error) { return true, nil })
+	auth, err := authenticator.New(authenticator.Config{}, authenticator.NewMemoryStore(), yes)
+	require.NoError(t, err)
+	att, err := auth.Register(ctx, req)
+	require.NoError(t, err)
+	secret, err := phone.FinishBiometricEnrolment(ctx, "123456", att)
+	require.NoError(t, err)
+	phone = session(r.holder).WithDeviceSecret(secret) // a session signed in since speaks for the phone with its secret
+	stream, err := phone.PushEvents(ctx, "phone-1")
+	require.NoError(t, err)
+	t.Cleanup(func() { stream.Close() })
+	events := make(chan string, 16)
+	go func() {
+		for {
+			ev, err := stream.Next()
+			if err != nil {
+				close(events)
+				return
+			}
+			if ev.Type == client.EventChallenge && ev.Challenge != nil {
+				events <- ev.Challenge.ID
+			}
+		}
+	}()
+	return phoneElsewhere{admin: session(r.other), events: events}
 }

@@ -283,6 +283,9 @@ func openInstance(ctx context.Context, cfg instanceConfig) (*instance, error) {
 	if bus, ok := opened.(core.PushBus); ok { // replicas on one database wake each other's push streams
 		delivery.Bus = bus
 	}
+	if presence, ok := opened.(core.DevicePresence); ok { // see each other's phones connected
+		delivery.Presence = presence
+	}
 	if leader, ok := opened.(core.Leader); ok { // and sweep and checkpoint one at a time
 		delivery.Leader = leader
 	}

@@ -100,9 +100,10 @@ type PushStepUp struct {
 }
 
 // DeviceReach says whether the user's phone can be told of a push
-// challenge now (Deputy extension): it holds the server's event stream or
-// long poll, or did moments ago. LastSeen is when it was last connected
-// (zero: not since the server started). When it is not reachable, offer
+// challenge now (Deputy extension): it holds the event stream or long poll
+// of the server or of another replica on its database, or did moments ago.
+// LastSeen is when it was last connected (zero: not since the server
+// started). When it is not reachable, offer
 // another factor at once.
 type DeviceReach struct {
 	Reachable bool

@@ -1,0 +1,46 @@
+package pgstore_test
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// TestDevicePresenceAcrossReplicas: a device whose stream one replica holds
+// is reachable through the other, and stays so for ReachGrace after it
+// left, as it does on the replica it was connected to.
+func TestDevicePresenceAcrossReplicas(t *testing.T) {
+	stores := replicas(t, 4)
+	clock := core.NewOffsetClock(nil)
+	ctx := t.Context()
+	var svcs [2]*core.Service
+	for i, s := range stores {
+		var err error
+		svcs[i], err = core.New(ctx, core.Config{Sandbox: true, Logger: slog.New(slog.DiscardHandler)}, s,
+			core.Integrations{SMS: core.NewOutbox(s, clock), Email: core.NewOutbox(s, clock), Presence: s}, clock)
+		require.NoError(t, err)
+		t.Cleanup(svcs[i].StopPush)
+	}
+	holder, other := svcs[0], svcs[1]
+	assert.Equal(t, core.Reachability{}, other.DeviceReachability(ctx, "101"), "never seen")
+
+	ended := holder.DeviceConnected("101")
+	require.Eventually(t, func() bool { return other.DeviceReachability(ctx, "101").Reachable }, 5*time.Second, 10*time.Millisecond,
+		"connected to one replica: reachable through the other")
+	assert.False(t, other.DeviceReachability(ctx, "102").Reachable, "another user's device is not")
+
+	ended()
+	left := clock.Now()
+	require.Eventually(t, func() bool { return !other.DeviceReachability(ctx, "101").LastSeen.Before(left) }, 5*time.Second, 10*time.Millisecond,
+		"the other replica learns when it left")
+	assert.True(t, other.DeviceReachability(ctx, "101").Reachable, "within ReachGrace of leaving")
+	clock.Advance(core.ReachGrace + time.Second)
+	for i, s := range svcs {
+		assert.False(t, s.DeviceReachability(ctx, "101").Reachable, "replica %d, past ReachGrace", i)
+	}
+}
