@@ -236,20 +236,7 @@ func (s detailScreen) layout() scrollBlock {
 	row := func(label string, parts ...string) []string {
 		const valueAt = 16
 		room := s.w - valueAt
-		var lines []string
-		line := ""
-		for _, p := range parts {
-			switch {
-			case line == "":
-				line = p
-			case ansi.StringWidth(line)+3+ansi.StringWidth(p) <= room:
-				line += "   " + p
-			default:
-				lines = append(lines, line)
-				line = p
-			}
-		}
-		lines = append(lines, line)
+		lines := packed(parts, "   ", room)
 		var out []string
 		for _, l := range lines {
 			if ansi.StringWidth(l) > room {

@@ -129,21 +129,28 @@ func wrapText(s string, width int) string {
 	}
 	var lines []string
 	for _, para := range strings.Split(s, "\n") {
-		line := ""
-		for _, word := range strings.Fields(para) {
-			switch {
-			case line == "":
-				line = word
-			case ansi.StringWidth(line)+1+ansi.StringWidth(word) <= width:
-				line += " " + word
-			default:
-				lines = append(lines, line)
-				line = word
-			}
-		}
-		lines = append(lines, line)
+		lines = append(lines, packed(strings.Fields(para), " ", width)...)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// packed puts parts, in order, on lines of at most width cells, sep between
+// two on one line; a part wider than width has a line of its own.
+func packed(parts []string, sep string, width int) []string {
+	var lines []string
+	line := ""
+	for _, p := range parts {
+		switch {
+		case line == "":
+			line = p
+		case ansi.StringWidth(line)+ansi.StringWidth(sep)+ansi.StringWidth(p) <= width:
+			line += sep + p
+		default:
+			lines = append(lines, line)
+			line = p
+		}
+	}
+	return append(lines, line)
 }
 
 // wrapped wraps text to lines of width cells, each after indent and
