@@ -200,7 +200,7 @@ func (h *pushHub) prunePresence(now time.Time) {
 // DeviceReachability says whether the user's linked device is reachable:
 // connected here, or, with Presence, to any replica, now or within
 // ReachGrace. A failure to read Presence is logged, and the answer is this
-// replica's alone.
+// replica's alone. It may read Presence: call it outside any transaction.
 func (s *Service) DeviceReachability(ctx context.Context, userID string) Reachability {
 	r := s.localReachability(userID)
 	if r.Reachable || s.send.Presence == nil {

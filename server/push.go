@@ -235,8 +235,13 @@ func (s *Server) stepUpPush(r *request) (reply, error) {
 			return reply{}, err
 		}
 	}
+	// Read before the step-up: with an idempotency-ref, issued answers
+	// inside its transaction, where reading the replicas' presence would
+	// wait for a second pooled connection. The challenge goes to the
+	// caller's own device.
+	reach := deviceOut(s.svc.DeviceReachability(r.Context(), r.caller.User.ID))
 	issued := func(ch *core.PushChallenge) (reply, error) {
-		return ok(stepUpPushResponse{ID: ch.ID, Number: ch.Number, deviceJSON: deviceOut(s.svc.DeviceReachability(r.Context(), ch.UserID))})
+		return ok(stepUpPushResponse{ID: ch.ID, Number: ch.Number, deviceJSON: reach})
 	}
 	ch, err := s.svc.StepUpPush(answering(r, issued), r.caller, in.Summary, in.Operation)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,21 +72,46 @@ func TestPushStepUpSeesPhoneOnOtherReplica(t *testing.T) {
 	}
 }
 
+// TestPushStepUpIdempotentSeesPhoneOnOtherReplica: with an idempotency-ref
+// the answer is made inside the step-up's transaction; asking another
+// replica's presence there must not wait for a second pooled connection
+// (here the only one is the transaction's) nor, past the wait, answer
+// unreachable for a phone connected to the other replica.
+func TestPushStepUpIdempotentSeesPhoneOnOtherReplica(t *testing.T) {
+	r := startPushReplicas(t, "pool_max_conns=1")
+	u := r.phoneElsewhere(t, "ada@acme.test", "7700900200")
+	start := time.Now()
+	up, err := u.admin.StepUpPush(t.Context(), "Create user bea@acme.test with roles CARD_ASSIGNEE", client.IdempotencyRef(client.NewIdempotencyRef()))
+	require.NoError(t, err)
+	assert.Less(t, time.Since(start), 2*time.Second, "no wait for a second connection")
+	assert.True(t, up.Device.Reachable, "the phone holds its stream on the other replica")
+}
+
 // pushReplicas are two `deputy serve` on one PostgreSQL with biometrics on.
 type pushReplicas struct {
 	holder, other *serving // the phones' streams go to holder, step-ups to other
 	apiKey, uiKey string
 }
 
-func startPushReplicas(t testing.TB) pushReplicas {
+// otherQuery, if any, is added to the database URL of r.other (its pool).
+func startPushReplicas(t testing.TB, otherQuery ...string) pushReplicas {
 	t.Helper()
 	db := pgtest.URL(t)
 	stdout, err := run(t, 30*time.Second, "programme", "create", "--db", db, "--name", "Acme Cards", "--biometrics", "--json")
 	require.NoError(t, err)
 	p := map[string]string{}
 	require.NoError(t, json.Unmarshal([]byte(stdout), &p))
-	args := []string{"--sandbox", "--db", db, "--audit-key", filepath.Join(t.TempDir(), "audit-key")}
-	return pushReplicas{holder: startServe(t, args...), other: startServe(t, args...), apiKey: p["apiKey"], uiKey: p["uiKey"]}
+	key := filepath.Join(t.TempDir(), "audit-key")
+	args := func(db string) []string { return []string{"--sandbox", "--db", db, "--audit-key", key} }
+	otherDB := db
+	for _, q := range otherQuery {
+		if strings.Contains(otherDB, "?") {
+			otherDB += "&" + q
+		} else {
+			otherDB += "?" + q
+		}
+	}
+	return pushReplicas{holder: startServe(t, args(db)...), other: startServe(t, args(otherDB)...), apiKey: p["apiKey"], uiKey: p["uiKey"]}
 }
 
 // phoneElsewhere is a user whose phone holds its event stream on one
