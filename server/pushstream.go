@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/deputyhq/deputy/core"
-	"github.com/deputyhq/deputy/server/client"
 )
 
 // Delivery of push challenges without a third-party push service: the
@@ -198,7 +197,7 @@ func (s *Server) pushStream(w http.ResponseWriter, r *request) {
 	h.Set("X-Accel-Buffering", "no")
 	// How often a heartbeat comes, so that a client can tell a silent
 	// stream (a peer or middlebox that stopped passing it on) from a quiet one.
-	h.Set(client.PushHeartbeatHeader, strconv.FormatInt(s.svc.PushHeartbeat().Milliseconds(), 10))
+	h.Set("push-heartbeat-ms", strconv.FormatInt(s.svc.PushHeartbeat().Milliseconds(), 10))
 	w.WriteHeader(http.StatusOK)
 	e := &sseWriter{w: w, rc: rc, limit: 2 * s.svc.PushHeartbeat()}
 	// The retry field tells an EventSource how soon to reconnect; flushing it
