@@ -3,7 +3,9 @@ package core
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,4 +144,31 @@ func TestPresencePruned(t *testing.T) {
 	assert.Equal(t, Reachability{}, s.DeviceReachability(context.Background(), "gone-1"), "forgotten: never seen since")
 	assert.True(t, s.DeviceReachability(context.Background(), "open").Reachable, "an open stream stays")
 	assert.Equal(t, clock.Now(), s.DeviceReachability(context.Background(), "recent").LastSeen)
+}
+
+// downPresence is a DevicePresence whose database is down.
+type downPresence struct{}
+
+func (downPresence) DeviceSeen(context.Context, string, time.Time) error { return ErrUnreachable }
+func (downPresence) DeviceLastSeen(context.Context, string) (time.Time, error) {
+	return time.Time{}, ErrUnreachable
+}
+
+// TestPresenceFailuresWarnOnce: with the database down, sharing and reading
+// the presence of many devices logs one warning, not one per device, and a
+// device connected here is still reachable here.
+func TestPresenceFailuresWarnOnce(t *testing.T) {
+	var logs strings.Builder
+	s := &Service{hub: newPushHub(), clock: SystemClock{}, send: Integrations{Presence: downPresence{}},
+		log: slog.New(slog.NewTextHandler(&logs, nil))}
+	t.Cleanup(s.StopPush)
+	for i := range 50 {
+		user := fmt.Sprintf("user-%d", i)
+		s.recordPresence(user)
+		assert.False(t, s.DeviceReachability(t.Context(), user).Reachable)
+	}
+	ended := s.DeviceConnected("here")
+	defer ended()
+	assert.True(t, s.DeviceReachability(t.Context(), "here").Reachable)
+	assert.Equal(t, 1, strings.Count(logs.String(), "level=WARN"), "%s", logs.String())
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -71,6 +72,9 @@ type pushHub struct {
 	pruneAt int                  // the size of present at which DeviceConnected next prunes it
 	done    chan struct{}
 	closed  bool
+	// presenceWarned is when a failure to share presence was last logged
+	// (Unix nanoseconds): once a presenceRefresh, not once per device.
+	presenceWarned atomic.Int64
 }
 
 // presence is how a user's linked device was last heard of in this process.
@@ -180,9 +184,22 @@ func (s *Service) recordPresence(userID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), presenceRefresh)
 	defer cancel()
 	if err := s.send.Presence.DeviceSeen(ctx, userID, s.clock.Now()); err != nil {
-		s.log.Warn("share device presence", "err", err)
+		s.warnPresence("share device presence", err)
 	}
 }
+
+// warnPresence logs a failure to share or read presence, at most once a
+// presenceRefresh: with the database down every connected device fails.
+func (s *Service) warnPresence(msg string, err error) {
+	now, last := time.Now().UnixNano(), s.hub.presenceWarned.Load()
+	if now-last >= int64(presenceRefresh) && s.hub.presenceWarned.CompareAndSwap(last, now) {
+		s.log.Warn(msg, "err", err)
+	}
+}
+
+// presenceReadTimeout bounds the read of another replica's presence: it
+// feeds a hint, which is this replica's view when the read is slow.
+const presenceReadTimeout = time.Second
 
 // prunePresence forgets devices gone for longer than presenceKeep, so that
 // the map holds the devices of the last day, not every one ever seen; the
@@ -199,16 +216,19 @@ func (h *pushHub) prunePresence(now time.Time) {
 
 // DeviceReachability says whether the user's linked device is reachable:
 // connected here, or, with Presence, to any replica, now or within
-// ReachGrace. A failure to read Presence is logged, and the answer is this
-// replica's alone. It may read Presence: call it outside any transaction.
+// ReachGrace. When Presence fails or takes longer than presenceReadTimeout,
+// the answer is this replica's alone. It may read Presence: call it outside
+// any transaction.
 func (s *Service) DeviceReachability(ctx context.Context, userID string) Reachability {
 	r := s.localReachability(userID)
 	if r.Reachable || s.send.Presence == nil {
 		return r
 	}
+	ctx, cancel := context.WithTimeout(ctx, presenceReadTimeout)
+	defer cancel()
 	seen, err := s.send.Presence.DeviceLastSeen(ctx, userID)
 	if err != nil {
-		s.log.Warn("read device presence", "err", err)
+		s.warnPresence("read device presence", err)
 		return r
 	}
 	if seen.After(r.LastSeen) {
