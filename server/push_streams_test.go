@@ -60,7 +60,7 @@ func TestPushStreamsPerUserAreBounded(t *testing.T) {
 // however often the phone reconnects it holds one, and another session of
 // the user without the device secret cannot end it.
 func TestNewDeviceStreamReplacesTheOld(t *testing.T) {
-	e := newBioEnv(t, withPushIntervals(20*time.Millisecond, time.Second))
+	e := newBioEnv(t, withPushIntervals(streamHeartbeat, time.Second))
 	phone := e.enrolledRoot("ada@acme.test", "phone-1")
 	old := e.stream(phone.s, "phone-1")
 	password := e.login("ada@acme.test") // a session of the user's that is not the phone's

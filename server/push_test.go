@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -474,7 +475,7 @@ func TestPushNotMeOnAnEndedChallengeIsTheDevicesAlone(t *testing.T) {
 // the outcome, both get heartbeats, and the raw stream is text/event-stream
 // that says how often heartbeats come.
 func TestPushStreamDelivery(t *testing.T) {
-	e := newBioEnv(t, withPushIntervals(50*time.Millisecond, time.Hour))
+	e := newBioEnv(t, withPushIntervals(streamHeartbeat, time.Hour))
 	ctx := context.Background()
 	phone := e.enrolledRoot("ada@acme.test", "phone-1")
 	admin := e.login("ada@acme.test")
@@ -510,7 +511,7 @@ func TestPushStreamDelivery(t *testing.T) {
 	assert.Equal(t, http.StatusOK, res.StatusCode)
 	assert.Equal(t, "text/event-stream", res.Header.Get("Content-Type"))
 	assert.NotEmpty(t, res.Header.Get("request-ref"))
-	assert.Equal(t, "50", res.Header.Get(client.PushHeartbeatHeader), "how often heartbeats come, in ms")
+	assert.Equal(t, strconv.FormatInt(streamHeartbeat.Milliseconds(), 10), res.Header.Get(client.PushHeartbeatHeader), "how often heartbeats come, in ms")
 	r := bufio.NewReader(res.Body)
 	line, err := r.ReadString('\n')
 	require.NoError(t, err)
@@ -532,7 +533,7 @@ func TestPushStreamDelivery(t *testing.T) {
 // revoked (rotated without grace, maybe on another replica) ends at the next
 // heartbeat, as every other request with that key is refused.
 func TestPushStreamEndsWithItsKey(t *testing.T) {
-	e := newBioEnv(t, withPushIntervals(50*time.Millisecond, time.Hour))
+	e := newBioEnv(t, withPushIntervals(streamHeartbeat, time.Hour))
 	ctx := context.Background()
 	phone := e.enrolledRoot("ada@acme.test", "phone-1")
 	stream := e.stream(phone.s, phone.id)
@@ -551,7 +552,7 @@ func TestPushStreamEndsWithItsKey(t *testing.T) {
 // minutes after the user's last call, and the stream ends with it. The
 // companion's stream, how its phone is reached, keeps its session alive.
 func TestPushStreamDoesNotKeepRequesterAlive(t *testing.T) {
-	e := newBioEnv(t, withPushIntervals(20*time.Millisecond, time.Hour))
+	e := newBioEnv(t, withPushIntervals(streamHeartbeat, time.Hour))
 	ctx := context.Background()
 	phone := e.enrolledRoot("ada@acme.test", "phone-1")
 	admin := e.login("ada@acme.test")
