@@ -2,12 +2,14 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,26 +87,51 @@ func TestNewDeviceStreamReplacesTheOld(t *testing.T) {
 // reading fills the connection's buffers with heartbeats; the stream then
 // ends within two heartbeats of a write that cannot go out, freeing its
 // subscription, rather than wait in the write for ever.
+//
+// Heartbeats of 200 µs fill the buffers soon, but leave each write 400 µs,
+// which a loaded machine's pause overruns: that ends a healthy stream too,
+// at any write, its first included (its client sees EOF). Streams that held
+// the user's other slots so ended, and freed the slot this test waits for
+// before the stalled one did; the other slots are held by subscriptions
+// taken in the process instead, which write nothing, and an open that meets
+// such an EOF is tried again. The stalled client dials with small buffers
+// (smallWindowDialer): with the kernel's defaults the server's send buffer
+// alone holds megabytes, many seconds of heartbeats.
 func TestStalledPushStreamEnds(t *testing.T) {
 	e := newBioEnv(t, withPushIntervals(200*time.Microsecond, time.Second))
-	phone := e.enrolledRoot("ada@acme.test", "phone-1")
+	userID := e.root("ada@acme.test")
+	phone := e.newDevice("phone-1", "ada@acme.test")
+	phone.enrol()
 	u, err := url.Parse(e.inst.URL)
 	require.NoError(t, err)
-	conn, err := net.Dial("tcp", u.Host)
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
-	require.NoError(t, conn.(*net.TCPConn).SetReadBuffer(1024)) // a small window, soon full
-	_, err = fmt.Fprintf(conn, "GET /multi/push/stream HTTP/1.1\r\nHost: %s\r\napi-key: %s\r\nAuthorization: Bearer %s\r\n\r\n",
-		u.Host, e.inst.UIKey, phone.s.Token())
-	require.NoError(t, err)
-	head := make([]byte, 64)
-	n, err := conn.Read(head)
-	require.NoError(t, err)
-	require.Contains(t, string(head[:n]), "200 OK", "the stream opened; it is read no further")
-	requester := phone.s.WithDeviceSecret("")
-	for range core.MaxPushSubscriptions - 1 {
-		e.stream(requester, "")
+	open := func() error { // a stream whose client reads its answer's first bytes, then nothing
+		conn, err := smallWindowDialer.Dial("tcp", u.Host)
+		require.NoError(t, err)
+		t.Cleanup(func() { conn.Close() })
+		_, err = fmt.Fprintf(conn, "GET /multi/push/stream HTTP/1.1\r\nHost: %s\r\napi-key: %s\r\nAuthorization: Bearer %s\r\n\r\n",
+			u.Host, e.inst.UIKey, phone.s.Token())
+		require.NoError(t, err)
+		head := make([]byte, 64)
+		n, err := conn.Read(head)
+		if err != nil {
+			return err
+		}
+		require.Contains(t, string(head[:n]), "200 OK", "the stream opened; it is read no further")
+		return nil
 	}
+	for attempt := 1; ; attempt++ {
+		err := open()
+		if err == nil {
+			break
+		}
+		require.Less(t, attempt, 20, "the stream's first write timed out again and again: %v", err)
+	}
+	for range core.MaxPushSubscriptions - 1 {
+		sub, err := e.inst.Service.SubscribePush(userID, "")
+		require.NoError(t, err)
+		t.Cleanup(sub.Close)
+	}
+	requester := phone.s.WithDeviceSecret("")
 	require.Eventually(t, func() bool {
 		ps, err := e.raw.Session(requester.Token()).PushEvents(t.Context(), "")
 		if err != nil {
@@ -168,3 +195,17 @@ func TestParallelAnswersEndAChallengeOnce(t *testing.T) {
 	}
 	assert.Equal(t, 1, ends, "the challenge's end events")
 }
+
+// smallWindowDialer dials with a small receive buffer and segment size set
+// before the connection is made: the peer's window stays small, and the
+// peer's kernel sizes its send buffer by the segment size (tens of KB, not
+// MB), so that a stream nobody reads fills both soon.
+var smallWindowDialer = net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		if serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1024); serr == nil {
+			serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_MAXSEG, 536)
+		}
+	})
+	return errors.Join(err, serr)
+}}
