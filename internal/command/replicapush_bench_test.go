@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/core/pgstore"
 	"github.com/deputyhq/deputy/internal/pgtest"
 	"github.com/deputyhq/deputy/mobile/authenticator"
 	"github.com/deputyhq/deputy/server/client"
@@ -91,6 +92,7 @@ func TestPushStepUpIdempotentSeesPhoneOnOtherReplica(t *testing.T) {
 type pushReplicas struct {
 	holder, other *serving // the phones' streams go to holder, step-ups to other
 	apiKey, uiKey string
+	presence      *pgstore.Store // the database, to see the phones' presence recorded
 }
 
 // otherQuery, if any, is added to the database URL of r.other (its pool).
@@ -111,7 +113,11 @@ func startPushReplicas(t testing.TB, otherQuery ...string) pushReplicas {
 			otherDB += "?" + q
 		}
 	}
-	return pushReplicas{holder: startServe(t, args(db)...), other: startServe(t, args(otherDB)...), apiKey: p["apiKey"], uiKey: p["uiKey"]}
+	presence, err := pgstore.Open(t.Context(), db, pgstore.Options{MaxConns: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() { presence.Close() })
+	return pushReplicas{holder: startServe(t, args(db)...), other: startServe(t, args(otherDB)...), apiKey: p["apiKey"], uiKey: p["uiKey"],
+		presence: presence}
 }
 
 // phoneElsewhere is a user whose phone holds its event stream on one
@@ -133,7 +139,7 @@ func (r pushReplicas) phoneElsewhere(t testing.TB, email, mobile string) phoneEl
 		require.NoError(t, err)
 		return c.Session(l.Token)
 	}
-	signUpWithMobile(t, r.holder, r.apiKey, email, mobile)
+	id, _ := signUpWithMobile(t, r.holder, r.apiKey, email, mobile)
 	phone := session(r.holder)
 	options, err := phone.BeginBiometricEnrolment(ctx, "phone-1", "Ada's phone")
 	require.NoError(t, err)
@@ -163,5 +169,11 @@ func (r pushReplicas) phoneElsewhere(t testing.TB, email, mobile string) phoneEl
 			}
 		}
 	}()
+	// The holder records the phone's presence in the background: the other
+	// replica's first answer must not race that write.
+	require.Eventually(t, func() bool {
+		seen, err := r.presence.DeviceLastSeen(ctx, id)
+		return err == nil && !seen.IsZero()
+	}, 10*time.Second, 10*time.Millisecond, "the holder records the phone's presence")
 	return phoneElsewhere{admin: session(r.other), events: events}
 }
