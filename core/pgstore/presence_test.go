@@ -34,8 +34,8 @@ func TestDevicePresenceAcrossReplicas(t *testing.T) {
 		"connected to one replica: reachable through the other")
 	assert.False(t, other.DeviceReachability(ctx, "102").Reachable, "another user's device is not")
 
+	left := clock.Now() // before: the record of its end is made once it has ended
 	ended()
-	left := clock.Now()
 	require.Eventually(t, func() bool { return !other.DeviceReachability(ctx, "101").LastSeen.Before(left) }, 5*time.Second, 10*time.Millisecond,
 		"the other replica learns when it left")
 	assert.True(t, other.DeviceReachability(ctx, "101").Reachable, "within ReachGrace of leaving")
