@@ -48,12 +48,7 @@ func (r *readTx) AuditEventsAbout(programmeID, subject string, before uint64, li
 	var es []*core.AuditEvent
 	c := idx.Cursor()
 	k, _ := c.Seek(auditSubjectKey(subject, before))
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
-	for ; k != nil && bytes.HasPrefix(k, prefix) && len(es) < limit; k, _ = c.Prev() {
+	for k, _ = lastBefore(c, k); k != nil && bytes.HasPrefix(k, prefix) && len(es) < limit; k, _ = c.Prev() {
 		seq := binary.BigEndian.Uint64(k[len(prefix):])
 		e, err := get[core.AuditEvent](events, seqKey(seq), "audit event")
 		if err != nil {

@@ -47,15 +47,11 @@ func (r *readTx) Outbox(programmeID string, userIDs []string, before uint64, lim
 	}
 	var ms []*core.Message
 	c := b.Cursor()
-	k, data := c.Last()
-	if before > 0 {
-		if k, _ = c.Seek(seqKey(before)); k == nil {
-			k, data = c.Last()
-		} else {
-			k, data = c.Prev()
-		}
+	if before == 0 {
+		before = math.MaxUint64
 	}
-	for ; k != nil && len(ms) < limit; k, data = c.Prev() {
+	k, _ := c.Seek(seqKey(before))
+	for k, data := lastBefore(c, k); k != nil && len(ms) < limit; k, data = c.Prev() {
 		m, err := decode[core.Message](data, "outbox message")
 		if err != nil {
 			return nil, err

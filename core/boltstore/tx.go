@@ -199,6 +199,15 @@ func compositeKey(parts ...string) []byte {
 // seqKey is the key of an audit event or outbox message.
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
+// lastBefore steps back from where a Seek landed (k, nil at the end) to the
+// entry before it, for reading newest first below a key.
+func lastBefore(c *bolt.Cursor, k []byte) (key, value []byte) {
+	if k == nil {
+		return c.Last()
+	}
+	return c.Prev()
+}
+
 func notFound(what string) error { return fmt.Errorf("%s: %w", what, core.ErrRecordNotFound) }
 
 // idTaken is the error of an insert whose primary key is already used.

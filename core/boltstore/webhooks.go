@@ -130,10 +130,10 @@ func (r *readTx) deliveriesUnder(bucket, prefix []byte, before uint64, limit int
 		k, _ = c.Seek(prefix)
 	case before == 0:
 		k, _ = c.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
-		k = lastBefore(c, k)
+		k, _ = lastBefore(c, k)
 	default:
 		k, _ = c.Seek(append(bytes.Clone(prefix), seqKey(before)...))
-		k = lastBefore(c, k)
+		k, _ = lastBefore(c, k)
 	}
 	for ; k != nil && len(ds) < limit && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k = step(c, newest) {
 		d, err := r.WebhookDelivery(binary.BigEndian.Uint64(k[len(prefix):]))
@@ -143,16 +143,6 @@ func (r *readTx) deliveriesUnder(bucket, prefix []byte, before uint64, limit int
 		ds = append(ds, d)
 	}
 	return ds, nil
-}
-
-// lastBefore steps back from where a Seek landed (k, nil at the end) to the key before it.
-func lastBefore(c *bolt.Cursor, k []byte) []byte {
-	if k == nil {
-		k, _ = c.Last()
-		return k
-	}
-	k, _ = c.Prev()
-	return k
 }
 
 func step(c *bolt.Cursor, back bool) []byte {
