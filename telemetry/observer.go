@@ -80,22 +80,37 @@ func (t *Telemetry) Observer() (core.Observer, error) {
 func (o *observer) startAtZero(v core.ObservedValues) {
 	ctx := context.Background()
 	for _, x := range v.SignIns {
-		o.signIns.Add(ctx, 0, metric.WithAttributes(label(keyOutcome, x)))
+		o.signIns.Add(ctx, 0, signInLabels(x))
 	}
 	for _, x := range v.Lockouts {
-		o.lockouts.Add(ctx, 0, metric.WithAttributes(label(keyKind, x)))
+		o.lockouts.Add(ctx, 0, lockoutLabels(x))
 	}
 	for c, outcomes := range v.StepUps {
 		for _, x := range outcomes {
-			o.stepUps.Add(ctx, 0, metric.WithAttributes(label(keyChannel, c), label(keyOutcome, x)))
+			o.stepUps.Add(ctx, 0, stepUpLabels(c, x))
 		}
 	}
 	for _, c := range v.CodesSent {
-		o.codesSent.Add(ctx, 0, metric.WithAttributes(label(keyChannel, c)))
+		o.codesSent.Add(ctx, 0, codeLabels(c))
 	}
 	for _, x := range v.Webhooks {
-		o.webhooks.Add(ctx, 0, metric.WithAttributes(label(keyOutcome, x)))
+		o.webhooks.Add(ctx, 0, webhookLabels(x))
 	}
+}
+
+// The labels of each counter's series, for startAtZero and the count alike.
+func signInLabels(o core.SignInOutcome) metric.AddOption {
+	return metric.WithAttributes(label(keyOutcome, o))
+}
+func lockoutLabels(k core.LockoutKind) metric.AddOption {
+	return metric.WithAttributes(label(keyKind, k))
+}
+func codeLabels(c core.Channel) metric.AddOption { return metric.WithAttributes(label(keyChannel, c)) }
+func webhookLabels(o core.WebhookOutcome) metric.AddOption {
+	return metric.WithAttributes(label(keyOutcome, o))
+}
+func stepUpLabels(c core.Channel, o core.StepUpOutcome) metric.AddOption {
+	return metric.WithAttributes(label(keyChannel, c), label(keyOutcome, o))
 }
 
 func firstErr(a, b error) error {
@@ -119,19 +134,19 @@ func (o *observer) Hashing(ctx context.Context) func(time.Duration) {
 }
 
 func (o *observer) SignIn(ctx context.Context, outcome core.SignInOutcome) {
-	o.signIns.Add(ctx, 1, metric.WithAttributes(label(keyOutcome, outcome)))
+	o.signIns.Add(ctx, 1, signInLabels(outcome))
 }
 
 func (o *observer) Lockout(ctx context.Context, kind core.LockoutKind) {
-	o.lockouts.Add(ctx, 1, metric.WithAttributes(label(keyKind, kind)))
+	o.lockouts.Add(ctx, 1, lockoutLabels(kind))
 }
 
 func (o *observer) StepUp(ctx context.Context, channel core.Channel, outcome core.StepUpOutcome) {
-	o.stepUps.Add(ctx, 1, metric.WithAttributes(label(keyChannel, channel), label(keyOutcome, outcome)))
+	o.stepUps.Add(ctx, 1, stepUpLabels(channel, outcome))
 }
 
 func (o *observer) CodeSent(ctx context.Context, channel core.Channel) {
-	o.codesSent.Add(ctx, 1, metric.WithAttributes(label(keyChannel, channel)))
+	o.codesSent.Add(ctx, 1, codeLabels(channel))
 }
 
 func (o *observer) PushApproved(ctx context.Context, latency time.Duration) {
@@ -139,6 +154,6 @@ func (o *observer) PushApproved(ctx context.Context, latency time.Duration) {
 }
 
 func (o *observer) WebhookAttempt(ctx context.Context, outcome core.WebhookOutcome, took time.Duration) {
-	o.webhooks.Add(ctx, 1, metric.WithAttributes(label(keyOutcome, outcome)))
+	o.webhooks.Add(ctx, 1, webhookLabels(outcome))
 	o.webhookTook.Record(ctx, took.Seconds())
 }
