@@ -234,8 +234,14 @@ func (s *Service) DeviceReachability(ctx context.Context, userID string) Reachab
 	if seen.After(r.LastSeen) {
 		r.LastSeen = seen
 	}
-	r.Reachable = !r.LastSeen.IsZero() && s.clock.Now().Sub(r.LastSeen) < ReachGrace
+	r.Reachable = s.recentlySeen(r.LastSeen)
 	return r
+}
+
+// recentlySeen reports whether a device last connected at t counts as
+// reachable: within ReachGrace of t (never, for the zero t).
+func (s *Service) recentlySeen(t time.Time) bool {
+	return !t.IsZero() && s.clock.Now().Sub(t) < ReachGrace
 }
 
 // localReachability is DeviceReachability as this process alone sees it.
@@ -247,11 +253,10 @@ func (s *Service) localReachability(userID string) Reachability {
 	if p == nil {
 		return Reachability{}
 	}
-	now := s.clock.Now()
 	if p.open > 0 {
-		return Reachability{Reachable: true, LastSeen: now}
+		return Reachability{Reachable: true, LastSeen: s.clock.Now()}
 	}
-	return Reachability{Reachable: now.Sub(p.last) < ReachGrace, LastSeen: p.last}
+	return Reachability{Reachable: s.recentlySeen(p.last), LastSeen: p.last}
 }
 
 // PushSubscription wakes one stream of a user. Close it when the stream ends.
