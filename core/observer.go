@@ -13,9 +13,9 @@ import (
 // password.Observer) each password hash. Core tells it only after the
 // transaction deciding the event committed, once per event; a webhook
 // attempt, as its answer comes (its record is written later, with others).
-// Every argument is one of core's closed sets
-// below or a duration, never a user, an email or a secret, so that an
-// implementation may turn each into a metric label as it is.
+// Every argument is one of core's closed sets below or a duration, never a
+// user, an email or a secret, so that an implementation may turn each into
+// a metric label as it is.
 type Observer interface {
 	password.Observer
 	SignIn(ctx context.Context, outcome SignInOutcome)
