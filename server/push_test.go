@@ -585,7 +585,7 @@ func TestPushLongPollEndsWithItsKey(t *testing.T) {
 	phone.enrol()
 	done := make(chan error, 1)
 	go func() {
-		_, err := phone.s.PendingPush(ctx, phone.id, 2*time.Second)
+		_, err := phone.s.PendingPush(ctx, phone.id, 4*time.Second) // answers when the wait ends, after the rotation
 		done <- err
 	}()
 	require.Eventually(t, func() bool { return e.inst.Service.DeviceReachability(context.Background(), id).Reachable },

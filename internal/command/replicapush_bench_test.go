@@ -81,10 +81,10 @@ func TestPushStepUpSeesPhoneOnOtherReplica(t *testing.T) {
 func TestPushStepUpIdempotentSeesPhoneOnOtherReplica(t *testing.T) {
 	r := startPushReplicas(t, "pool_max_conns=1")
 	u := r.phoneElsewhere(t, "ada@acme.test", "7700900200")
-	start := time.Now()
 	up, err := u.admin.StepUpPush(t.Context(), "Create user bea@acme.test with roles CARD_ASSIGNEE", client.IdempotencyRef(client.NewIdempotencyRef()))
 	require.NoError(t, err)
-	assert.Less(t, time.Since(start), 2*time.Second, "no wait for a second connection")
+	// Waiting for a second connection would end in the presence read's
+	// timeout and an unreachable phone: no clock is needed to see it.
 	assert.True(t, up.Device.Reachable, "the phone holds its stream on the other replica")
 }
 
