@@ -167,11 +167,7 @@ func (s *Service) ConfirmSMS(ctx context.Context, c *Caller, t ResourceType, ids
 	if err := checkResourceList(c, t, ids); err != nil {
 		return "", err
 	}
-	code, err := s.newCode()
-	if err != nil {
-		return "", err
-	}
-	nonce, codeHash, err := s.keys.sealOTP(purposeConfirm, code)
+	code, nonce, codeHash, err := s.newSealedCode(purposeConfirm)
 	if err != nil {
 		return "", err
 	}

@@ -381,11 +381,8 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 	codes := make([]string, len(users))
 	stored := make([]*ResetCode, len(users))
 	for i, u := range users {
-		if codes[i], err = s.newCode(); err != nil {
-			return err
-		}
 		stored[i] = &ResetCode{UserID: u.ID, ExpiresAt: s.clock.Now().Add(s.cfg.ResetCodeTTL)}
-		if stored[i].Nonce, stored[i].CodeHash, err = s.keys.sealOTP(purposeResetCode, codes[i]); err != nil {
+		if codes[i], stored[i].Nonce, stored[i].CodeHash, err = s.newSealedCode(purposeResetCode); err != nil {
 			return err
 		}
 	}

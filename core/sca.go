@@ -139,11 +139,7 @@ func (s *Service) StepUpSMS(ctx context.Context, c *Caller, operation string) er
 // there is one (a step-up for an operation). result is the operation's
 // result, recorded with the change for an idempotent call.
 func (s *Service) issueChallenge(ctx context.Context, c *Caller, purpose ChallengePurpose, op *boundOperation, result any, prepare func(Tx, *User, time.Time) error) error {
-	code, err := s.newCode()
-	if err != nil {
-		return err
-	}
-	nonce, codeHash, err := s.keys.sealOTP(purposeOTP, code)
+	code, nonce, codeHash, err := s.newSealedCode(purposeOTP)
 	if err != nil {
 		return err
 	}

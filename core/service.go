@@ -326,12 +326,18 @@ func (s *Service) Sandbox() bool { return s.cfg.Sandbox }
 // Now is the service clock's time.
 func (s *Service) Now() time.Time { return s.clock.Now() }
 
-// newCode returns a 6-digit one-time code: 123456 in sandbox, random otherwise.
-func (s *Service) newCode() (string, error) {
-	if s.cfg.Sandbox {
-		return SandboxCode, nil
+// newSealedCode makes a 6-digit one-time code (123456 in sandbox, random
+// otherwise) and seals it for purpose (sealOTP): the code to send, and the
+// nonce and hash to store in its place.
+func (s *Service) newSealedCode(purpose string) (code, nonce string, hash []byte, err error) {
+	code = SandboxCode
+	if !s.cfg.Sandbox {
+		if code, err = randomDigits(CodeLength); err != nil {
+			return "", "", nil, err
+		}
 	}
-	return randomDigits(CodeLength)
+	nonce, hash, err = s.keys.sealOTP(purpose, code)
+	return code, nonce, hash, err
 }
 
 // CodeLength is the number of digits of a one-time code.

@@ -49,11 +49,8 @@ func (s *Service) SendEmailVerification(ctx context.Context, prog *Programme, sc
 	codes := make([]string, len(users))
 	stored := make([]*EmailCode, len(users))
 	for i, u := range users {
-		if codes[i], err = s.newCode(); err != nil {
-			return err
-		}
 		stored[i] = &EmailCode{UserID: u.ID, ExpiresAt: s.clock.Now().Add(s.cfg.ResetCodeTTL)}
-		if stored[i].Nonce, stored[i].CodeHash, err = s.keys.sealOTP(purposeEmailCode, codes[i]); err != nil {
+		if codes[i], stored[i].Nonce, stored[i].CodeHash, err = s.newSealedCode(purposeEmailCode); err != nil {
 			return err
 		}
 	}
