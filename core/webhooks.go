@@ -192,7 +192,8 @@ func (s *Service) newWebhookSecret() (string, []byte, error) {
 
 // checkWebhookURL refuses a URL that is malformed (also with an empty
 // fragment: "#", which url.Parse keeps as none, would cut off each event's
-// path; or a port no connection reaches), has a query, is not https
+// path; a port without a host, which a dial takes for the local machine; or
+// a port no connection reaches), has a query, is not https
 // (outside sandbox), or, unless allowPrivate, names or resolves to a
 // loopback, private, link-local or unspecified address. The delivery checks the
 // address again when it connects, for a name that resolves elsewhere later.
@@ -201,7 +202,7 @@ func (s *Service) checkWebhookURL(ctx context.Context, raw string, allowPrivate 
 	switch {
 	case raw == "":
 		return Invalid("url", ReasonRequired)
-	case err != nil || u.Host == "" || u.User != nil || strings.Contains(raw, "#") || !validPort(u.Port()) || len(raw) > 2048:
+	case err != nil || u.Hostname() == "" || u.User != nil || strings.Contains(raw, "#") || !validPort(u.Port()) || len(raw) > 2048:
 		return badWebhookURL(ReasonURL)
 	case u.RawQuery != "" || u.ForceQuery:
 		return badWebhookURL(ReasonURLQuery)

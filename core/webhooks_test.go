@@ -1188,3 +1188,20 @@ func TestWebhookSMSStepUpsHaveTheirOwnChallengeID(t *testing.T) {
 	}
 	assert.Len(t, ids, 3)
 }
+
+// TestWebhookURLWithoutHost: a URL whose authority has a port but no host
+// is malformed, also where private addresses are allowed (a dial to ":443"
+// reaches the local machine).
+func TestWebhookURLWithoutHost(t *testing.T) {
+	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false })
+	for _, allow := range []bool{false, true} {
+		for _, url := range []string{"https://:8443/x", "http://:8443"} {
+			_, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: url, AllowPrivate: allow})
+			var ce *core.Error
+			if assert.ErrorAs(t, err, &ce, "%s, allow private %v", url, allow) && assert.Len(t, ce.Fields, 1) {
+				assert.Equal(t, "url", ce.Fields[0].Field)
+				assert.Equal(t, core.ReasonURL, ce.Fields[0].Reason, "%s, allow private %v", url, allow)
+			}
+		}
+	}
+}
