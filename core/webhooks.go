@@ -190,7 +190,9 @@ func (s *Service) newWebhookSecret() (string, []byte, error) {
 	return webhookSecretPrefix + base64.StdEncoding.EncodeToString(key), sealed, nil
 }
 
-// checkWebhookURL refuses a URL that is malformed (also with an empty
+// checkWebhookURL refuses a URL that is malformed (also with a character
+// TextRule refuses, which url.Parse keeps and `deputy programme webhooks
+// list` would print to the operator's terminal; with an empty
 // fragment: "#", which url.Parse keeps as none, would cut off each event's
 // path; a port without a host, which a dial takes for the local machine; or
 // a port no connection reaches), has a query, is not https
@@ -202,7 +204,7 @@ func (s *Service) checkWebhookURL(ctx context.Context, raw string, allowPrivate 
 	switch {
 	case raw == "":
 		return Invalid("url", ReasonRequired)
-	case err != nil || u.Hostname() == "" || u.User != nil || strings.Contains(raw, "#") || !validPort(u.Port()) || len(raw) > 2048:
+	case err != nil || !ValidText(raw) || u.Hostname() == "" || u.User != nil || strings.Contains(raw, "#") || !validPort(u.Port()) || len(raw) > 2048:
 		return badWebhookURL(ReasonURL)
 	case u.RawQuery != "" || u.ForceQuery:
 		return badWebhookURL(ReasonURLQuery)
@@ -251,7 +253,7 @@ func badWebhookURL(reason string) *Error {
 }
 
 var webhookURLRefusals = map[string]string{
-	ReasonURL:            "not an absolute http(s) URL of at most 2,048 characters without user info or fragment, with a port from 1 to 65535 if any",
+	ReasonURL:            "not an absolute http(s) URL of at most 2,048 printable characters without user info or fragment, with a port from 1 to 65535 if any",
 	ReasonURLQuery:       "a query is not allowed: each event's path goes after the URL, and the signatures authenticate the requests",
 	ReasonHTTPSRequired:  "https is required outside sandbox (--allow-private lets http through for local development)",
 	ReasonPrivateAddress: "the address is not globally reachable (--allow-private allows it for local development)",

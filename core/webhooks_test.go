@@ -1205,3 +1205,21 @@ func TestWebhookURLWithoutHost(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookURLOfText: a URL holding a character TextRule refuses (a C1
+// control that a terminal takes for an escape sequence, a bidi override
+// that shows `list` another host than the one delivered to) is malformed,
+// also where private addresses are allowed.
+func TestWebhookURLOfText(t *testing.T) {
+	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false })
+	for _, allow := range []bool{false, true} {
+		for _, url := range []string{"https://9.9.9.9/\u009b2J", "https://9.9.9.9/\u202emoc.elpmaxe", "https://9.9.9.9/a\u200bb", "https://9.9.9.9/\xff"} {
+			_, err := e.svc.AddWebhook(e.ctx, e.prog.ID, core.NewWebhook{URL: url, AllowPrivate: allow})
+			var ce *core.Error
+			if assert.ErrorAs(t, err, &ce, "%q, allow private %v", url, allow) && assert.Len(t, ce.Fields, 1) {
+				assert.Equal(t, "url", ce.Fields[0].Field)
+				assert.Equal(t, core.ReasonURL, ce.Fields[0].Reason, "%q, allow private %v", url, allow)
+			}
+		}
+	}
+}
