@@ -71,26 +71,29 @@ func TestAuditTreeUnderParallelWrites(t *testing.T) {
 	assert.ErrorIs(t, e.svc.ExportAudit(e.ctx, "999", &bytes.Buffer{}), core.ErrNotFound)
 }
 
-// Bytes that are not UTF-8 (in a webhook URL's path typed in a terminal of
-// another encoding, say; a programme's name refuses them, as it did not
-// always) are stored as the leaf's JSON encodes them, U+FFFD: the stored
-// event is exactly what its leaf hashes, so no edit of the stored bytes can
-// hide behind the encoding, and the export verifies.
+// Bytes that are not UTF-8 in an audit event's details (a resource id from
+// a caller of core that skipped the server's syntax check, say) are stored
+// as the leaf's JSON encodes them, U+FFFD: the stored event is exactly what
+// its leaf hashes, so no edit of the stored bytes can hide behind the
+// encoding, and the export verifies.
 func TestAuditStoresWhatItsLeafHashes(t *testing.T) {
 	signer, verifier := auditKeys(t)
 	e := newCoreEnv(t, func(c *core.Config) { c.AuditSigner, c.AuditVerifier = signer, verifier })
 	prog := e.programme("Acme Pay", core.ProgrammeSettings{})
-	_, err := e.svc.AddWebhook(e.ctx, prog.ID, core.NewWebhook{URL: "https://9.9.9.9/caf\xe9", AllowPrivate: true})
+	root, _ := e.root(prog, "ada@acme.test")
+	_, err := e.svc.PutResource(e.ctx, prog, core.NewResource{Type: core.ResourceSends, ID: "caf\xe9", UserID: root.ID,
+		Summary: core.ResourceSummary{Amount: core.Amount{Currency: "EUR", Value: 1250}, PayeeName: "Bob", PayeeAccount: "DE89370400440532013000"}})
 	require.NoError(t, err)
 	var events []*core.AuditEvent
 	require.NoError(t, e.store.View(e.ctx, func(tx core.ReadTx) error {
 		var err error
-		events, err = tx.AuditEvents(prog.ID, 0, 10)
+		events, err = tx.AuditEvents(prog.ID, 0, 100)
 		return err
 	}))
-	require.Len(t, events, 2)
-	assert.Equal(t, "https://9.9.9.9/caf\uFFFD", events[1].Details["url"])
-	assert.Contains(t, string(core.AuditLeaf(events[1])), "\"url\":\"https://9.9.9.9/caf\uFFFD\"")
+	last := events[len(events)-1]
+	require.Equal(t, "resource.register", last.Action)
+	assert.Equal(t, "caf\uFFFD", last.Details["resource"])
+	assert.Contains(t, string(core.AuditLeaf(last)), "\"resource\":\"caf\uFFFD\"")
 
 	_, err = e.svc.CheckpointAudit(e.ctx)
 	require.NoError(t, err)
