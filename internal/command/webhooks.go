@@ -13,6 +13,7 @@ import (
 
 	"github.com/deputyhq/deputy/core"
 	"github.com/deputyhq/deputy/internal/control"
+	"github.com/deputyhq/deputy/internal/escape"
 )
 
 // webhookTick is how often a server looks for webhook deliveries that are due.
@@ -178,16 +179,21 @@ func printWebhooks(w io.Writer, hooks []*core.Webhook, asJSON bool) error {
 		return json.NewEncoder(w).Encode(out)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tURL\tEVENTS\tSTATE")
+	fmt.Fprintln(tw, "ID\tURL\tEVENTS\tPRIVATE ADDRESSES\tSTATE")
 	for _, h := range hooks {
-		events, state := "all", "enabled"
+		events, private, state := "all", "refused", "enabled"
 		if len(h.Events) > 0 {
 			events = strings.Join(h.Events, ",")
+		}
+		if h.AllowPrivate {
+			private = "allowed"
 		}
 		if h.Disabled {
 			state = "disabled: " + h.DisabledReason
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", h.ID, h.URL, events, state)
+		// An endpoint stored before URLs had to be text may hold characters
+		// that drive the terminal or show another host than the one used.
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", h.ID, escape.NonPrinting(h.URL), events, private, escape.NonPrinting(state))
 	}
 	return tw.Flush()
 }
