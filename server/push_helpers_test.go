@@ -158,18 +158,17 @@ func (e *bioEnv) pushRecords(userID string) []*core.PushChallenge {
 	return list
 }
 
-// emails returns the subjects of the emails in the outbox, newest first.
-func (e *bioEnv) emails() []string {
+// emailed reports whether an email in the outbox has a subject containing
+// phrase. Notices go out in the background, each spending its budget first,
+// so that on PostgreSQL one may be written after a later one: the outbox's
+// order is not the order of the changes.
+func (e *bioEnv) emailed(phrase string) bool {
 	e.t.Helper()
 	msgs, err := e.api.Outbox(context.Background(), 100)
 	require.NoError(e.t, err)
-	var out []string
-	for _, m := range msgs {
-		if m.Channel == "EMAIL" {
-			out = append(out, m.Subject)
-		}
-	}
-	return out
+	return slices.ContainsFunc(msgs, func(m client.Message) bool {
+		return m.Channel == "EMAIL" && strings.Contains(m.Subject, phrase)
+	})
 }
 
 // yes is a user verifier that always succeeds (the biometric prompt accepted).
