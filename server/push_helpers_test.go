@@ -45,13 +45,13 @@ type bioOption func(*testserver.Options)
 // withoutBiometrics leaves the programme's biometrics off.
 func withoutBiometrics(o *testserver.Options) { o.Programme.Settings.Biometrics = false }
 
-// withPushIntervals shortens the streams' heartbeat and store polling.
 // streamHeartbeat is the heartbeat of tests that read streams with the Go
 // client, which gives a stream up after three silent heartbeats: long
 // enough that a loaded machine (the race detector, parallel packages) does
 // not stall a test's stream that long.
 const streamHeartbeat = 250 * time.Millisecond
 
+// withPushIntervals shortens the streams' heartbeat and store polling.
 func withPushIntervals(heartbeat, poll time.Duration) bioOption {
 	return func(o *testserver.Options) { o.Config.PushHeartbeat, o.Config.PushPoll = heartbeat, poll }
 }
