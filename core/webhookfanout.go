@@ -24,9 +24,10 @@ import (
 
 // webhookFanOutBatch is how many audit events of a programme one delivery
 // round's Update (startRound) fans out. The changes wait for that Update on
-// bbolt's one writer: 500 held it 3-7 ms and added 13 % to user updates made
-// one at a time meanwhile, 100 adds some 4 %, for about a third less delivery
-// speed at full tilt (BenchmarkWebhookWriteOverhead, BenchmarkWebhookDelivery).
+// bbolt's one writer: 500 held it 3-7 ms, and user updates made one at a time
+// while the worker delivered cost 19-30 % more than without endpoints; with
+// 100, 14-15 % (BenchmarkWebhookWriteOverhead, 20 pairs, the two alternated),
+// for about a third less delivery speed at full tilt (BenchmarkWebhookDelivery).
 const webhookFanOutBatch = 100
 
 // webhooksBehind returns the programmes with an endpoint that has not
