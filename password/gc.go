@@ -5,14 +5,14 @@ import (
 	"runtime/debug"
 )
 
-// GC settings for a process that hashes passwords. Each argon2id hash
-// allocates Params.Memory (19 MiB) and drops it at once, so with Go's default
-// GOGC of 100 and a small live heap nearly every hash starts a collection,
-// which then competes with the next hashes for the cores: sign-ins reached
-// 84% of the raw hash rate on the 2-core test machine. With GCPercent the
-// garbage of a few hashes gathers first (90-93%, make bench), and
-// DefaultMemoryLimit makes the collector work harder before the heap grows
-// past it, whatever the load.
+// GC settings for a process that hashes passwords and serves requests. The
+// hashes make no garbage (their work areas are reused), but the requests'
+// allocations still start collections that take the cores from hashes and
+// writes alike. GCPercent makes them rarer: from outside, on the 2-core test
+// machine, user creations ran at 4,900-5,100/s with Go's default GOGC of 100
+// and at 7,000-7,400/s with it (make bench-external, 2026-12-07), for a
+// larger heap. DefaultMemoryLimit makes the collector work harder before the
+// heap grows past it, whatever the load.
 const (
 	GCPercent          = 400
 	DefaultMemoryLimit = 1 << 30 // bytes

@@ -14,10 +14,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/deputyhq/deputy/password/internal/argon2"
 )
 
 // Params are argon2id cost parameters (RFC 9106 section 3.1).
@@ -259,8 +261,16 @@ func (h *Hasher) key(ctx context.Context, plain string, salt []byte, p Params) (
 	return h.derive(plain, salt, p), nil
 }
 
+// areas keeps argon2id's work areas between hashes: a busy server reuses as
+// many as it hashes at once instead of dropping Params.Memory of garbage per
+// hash (which kept the collector running and the kernel faulting in fresh
+// pages), and the collector frees those left idle.
+var areas = sync.Pool{New: func() any { return new(argon2.Area) }}
+
 func argon2Key(plain string, salt []byte, p Params) []byte {
-	return argon2.IDKey([]byte(plain), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	a := areas.Get().(*argon2.Area)
+	defer areas.Put(a)
+	return a.IDKey([]byte(plain), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 }
 
 // randomBytes returns n bytes from crypto/rand, whose Read never fails: it

@@ -95,6 +95,25 @@ func TestDefaultParams(t *testing.T) {
 	assert.False(t, rehash)
 }
 
+// TestHashReusesMemory checks that hashes with DefaultParams reuse argon2id's
+// 19 MiB work area instead of allocating one each (x/crypto's IDKey does): ten
+// hashes may allocate two areas in all, in case a collection empties the
+// pool between them.
+func TestHashReusesMemory(t *testing.T) {
+	h := NewHasher(DefaultParams, 1)
+	_, err := h.Hash(t.Context(), refDefaultPlain) // an area in the pool
+	require.NoError(t, err)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 10 {
+		_, err := h.Hash(t.Context(), refDefaultPlain)
+		require.NoError(t, err)
+	}
+	runtime.ReadMemStats(&after)
+	area := uint64(DefaultParams.Memory) << 10
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, 2*area, "bytes allocated by ten hashes")
+}
+
 func TestVerifyRehash(t *testing.T) {
 	tests := []struct {
 		name   string
