@@ -115,8 +115,8 @@ func NewHasher(p Params, maxConcurrent int, opts ...Option) *Hasher {
 		params: p,
 		sem:    make(chan struct{}, maxConcurrent),
 		dummy:  encode(p, randomBytes(p.SaltLen), randomBytes(p.KeyLen)),
-		derive: argon2Key,
 	}
+	h.derive = func(plain string, salt []byte, q Params) []byte { return argon2Key(plain, salt, q, p.Memory) }
 	for _, o := range opts {
 		o(h)
 	}
@@ -125,7 +125,7 @@ func NewHasher(p Params, maxConcurrent int, opts ...Option) *Hasher {
 
 // Hash returns the PHC string of plain under a fresh random salt:
 // $argon2id$v=19$m=<KiB>,t=<time>,p=<threads>$<salt>$<key>.
-// It fails only if ctx ends while waiting for a free hashing slot.
+// It fails only if ctx has ended or ends while waiting for a free hashing slot.
 func (h *Hasher) Hash(ctx context.Context, plain string) (string, error) {
 	return h.HashWithSalt(ctx, plain, randomBytes(h.params.SaltLen))
 }
@@ -250,27 +250,40 @@ func (h *Hasher) key(ctx context.Context, plain string, salt []byte, p Params) (
 		done = h.obs.Hashing(ctx)
 	}
 	start := time.Now()
-	select {
-	case h.sem <- struct{}{}:
-	case <-ctx.Done():
+	err := ctx.Err() // an ended caller gets no hash, even with a slot free
+	if err == nil {
+		select {
+		case h.sem <- struct{}{}:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
 		done(time.Since(start))
-		return nil, fmt.Errorf("waiting to hash password: %w", ctx.Err())
+		return nil, fmt.Errorf("waiting to hash password: %w", err)
 	}
 	wait := time.Since(start)
 	defer func() { <-h.sem; done(wait) }()
 	return h.derive(plain, salt, p), nil
 }
 
-// areas keeps argon2id's work areas between hashes: a busy server reuses as
-// many as it hashes at once instead of dropping Params.Memory of garbage per
-// hash (which kept the collector running and the kernel faulting in fresh
-// pages), and the collector frees those left idle.
+// areas keeps argon2id's work areas between hashes: a busy server reuses
+// about as many as it hashes at once instead of dropping Params.Memory of
+// garbage per hash (which kept the collector running and the kernel faulting
+// in fresh pages), and the collector frees those left idle.
 var areas = sync.Pool{New: func() any { return new(argon2.Area) }}
 
-func argon2Key(plain string, salt []byte, p Params) []byte {
+// argon2Key derives the key of plain under salt and p in an area from the
+// pool. The area goes back only if p needs no more than keep KiB, a Hasher's
+// own Params.Memory: the area of a hash stored under larger parameters
+// (verified once and rehashed) must not stay pinned at that size.
+func argon2Key(plain string, salt []byte, p Params, keep uint32) []byte {
 	a := areas.Get().(*argon2.Area)
-	defer areas.Put(a)
-	return a.IDKey([]byte(plain), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	key := a.IDKey([]byte(plain), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	if p.Memory <= keep {
+		areas.Put(a)
+	}
+	return key
 }
 
 // randomBytes returns n bytes from crypto/rand, whose Read never fails: it
