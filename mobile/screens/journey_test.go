@@ -58,6 +58,11 @@ func newCompanion(t *testing.T, dial screens.Dialer) *companion {
 func screen[S screens.Screen](t *testing.T, c *companion) S {
 	t.Helper()
 	var s S
+	defer func() { // what it showed instead, should the wait fail
+		if t.Failed() {
+			t.Logf("the companion shows %T (offline banner: %v)", c.c.Current(), c.c.Offline().Visible())
+		}
+	}()
 	c.waitFor(fmt.Sprintf("screen %T", s), func() bool {
 		var ok bool
 		s, ok = c.c.Current().(S)
