@@ -234,8 +234,12 @@ func TestJourney(t *testing.T) {
 	home = screen[*screens.HomeScreen](t, c)
 	assert.Equal(t, "Signed in as grace@acme.test.", home.Who.Text)
 	c.waitFor("unlink offered", home.Unlink.Visible)
+	c.waitFor("the push stream open", func() bool { return d.streamOpen(userID) })
 
-	// Grace enrols another phone: this device is told it was unlinked.
+	// Grace enrols another phone: this device is told it was unlinked by
+	// its stream. (Had the enrolment come first, the stream's first call
+	// would meet a session already ended with the link, and the companion
+	// would ask her to sign in instead.)
 	enrolOtherDevice(t, d)
 	unlinked := screen[*screens.UnlinkedScreen](t, c)
 	c.assertMarkup("unlinked.xml")
@@ -296,6 +300,14 @@ func keysFor(t *testing.T, c *companion) []authenticator.Credential {
 
 // enrolOtherDevice enrols a second, headless device for Grace, as the
 // companion CLI would.
+// streamOpen reports whether the user's device holds a push stream open on
+// d now: its reachability is dated now, not when a stream last closed.
+func (d *deputy) streamOpen(userID string) bool {
+	now := d.Clock.Now()
+	r := d.Service.DeviceReachability(context.Background(), userID)
+	return r.Reachable && !r.LastSeen.Before(now)
+}
+
 func enrolOtherDevice(t *testing.T, d *deputy) (deviceSecret string) {
 	t.Helper()
 	ctx := context.Background()
