@@ -10,6 +10,8 @@
 // no fresh pages. The first pass over the memory overwrites each block
 // instead of XOR-ing into it, as RFC 9106 specifies (x/crypto XORs into the
 // zeroed memory, which comes to the same), so an Area need not be zeroed.
+// Otherwise the code only moved: loong64 uses the generic permutation, and
+// amd64 without SSE4.1 shares it (blamkaRounds).
 package argon2
 
 import (
