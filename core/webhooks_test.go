@@ -29,8 +29,8 @@ import (
 // hookT0 is where the webhook tests' clock stands still until they move it.
 var hookT0 = time.Date(2026, time.March, 14, 9, 0, 0, 0, time.UTC)
 
-// hookEnv is a coreEnv on a still clock with a programme whose api key is
-// known, a receiver, and an endpoint of the programme pointing at it.
+// hookEnv is a coreEnv with a programme whose api key is known, a receiver,
+// and an endpoint of the programme pointing at it.
 type hookEnv struct {
 	*coreEnv
 	prog   *core.Programme
@@ -39,9 +39,16 @@ type hookEnv struct {
 	hook   *core.CreatedWebhook
 }
 
+// newHookEnv returns a hookEnv on a clock that stands still at hookT0.
 func newHookEnv(t testing.TB, events ...string) *hookEnv {
 	t.Helper()
-	e := &hookEnv{coreEnv: newCoreEnvOn(t, core.NewOffsetClock(func() time.Time { return hookT0 }))}
+	return newHookEnvOn(t, core.NewOffsetClock(func() time.Time { return hookT0 }), events...)
+}
+
+// newHookEnvOn returns a hookEnv on clock.
+func newHookEnvOn(t testing.TB, clock *core.OffsetClock, events ...string) *hookEnv {
+	t.Helper()
+	e := &hookEnv{coreEnv: newCoreEnvOn(t, clock)}
 	p, err := e.svc.CreateProgramme(e.ctx, core.NewProgramme{Name: "Hooked"})
 	require.NoError(t, err)
 	e.prog, e.apiKey = p.Programme, p.APIKey
