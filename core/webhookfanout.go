@@ -24,10 +24,9 @@ import (
 
 // webhookFanOutBatch is how many audit events of a programme one delivery
 // round's Update (startRound) fans out. The changes wait for that Update on
-// bbolt's one writer: 500 held it 3-7 ms, and user updates made one at a time
-// while the worker delivered cost 19-30 % more than without endpoints; with
-// 100, 14-15 % (BenchmarkWebhookWriteOverhead, 20 pairs, the two alternated),
-// for about a third less delivery speed at full tilt (BenchmarkWebhookDelivery).
+// bbolt's one writer: 500 held it 3-7 ms, which a change made meanwhile
+// waits out; 100 keeps that wait short, for about a third less delivery
+// speed at full tilt (BenchmarkWebhookDelivery).
 const webhookFanOutBatch = 100
 
 // webhooksBehind returns the programmes with an endpoint that has not
