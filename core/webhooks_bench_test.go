@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/internal/webhookbench"
 )
 
 // BenchmarkWebhookWriteOverhead measures user updates (one store
@@ -30,30 +31,32 @@ import (
 // one of the worker's rounds (one a second), and reports the webhooks'
 // overhead on the write in percent (target: at most 10): the median of the
 // pairs' overheads, which a burst of load on the shared machine moves
-// little, and that of the totals. A worker that falls behind delivers the
-// rest later, so it also reports how many of the hooked rounds' deliveries
-// had reached the receiver when the rounds ended: the overheads cover only
-// that share of the delivery work.
+// little, and that of the totals. The worker runs in the hooked rounds only
+// (webhookbench.Worker); when it falls behind, its backlog keeps it busy
+// through each of them, as it would be all the time, and the benchmark
+// reports how many of the deliveries had reached the receiver when the
+// rounds ended: the overheads cover that share of the delivery work.
 func BenchmarkWebhookWriteOverhead(b *testing.B) {
 	const round = time.Second
 	for _, clients := range []int{1, 16} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			type side struct {
 				update  func(client int, tag string)
+				worker  *webhookbench.Worker // nil without endpoints
 				check   func()
 				cost    time.Duration
 				updates int64
 			}
 			sides := map[bool]*side{}
-			rcv := startReceiverProcess(b)
+			rcv := webhookbench.Start(b)
 			var endpoints []string // the hooked side's two
-			var stopWorker func()
+			var worker *webhookbench.Worker
 			queued := 0 // deliveries before the rounds, to both endpoints
 			for _, hooked := range []bool{false, true} {
 				e := newRunningHookEnv(b)
 				require.NoError(b, e.svc.RemoveWebhook(e.ctx, e.prog.ID, e.hook.Webhook.ID)) // its receiver is in this process
 				if hooked {
-					endpoints = []string{e.addHook(rcv.url).Webhook.ID, e.addHook(rcv.url + "/second").Webhook.ID}
+					endpoints = []string{e.addHook(rcv.URL).Webhook.ID, e.addHook(rcv.URL + "/second").Webhook.ID}
 				}
 				root := e.steppedUpRoot(e.prog, "root@acme.test")
 				var users []string
@@ -63,18 +66,17 @@ func BenchmarkWebhookWriteOverhead(b *testing.B) {
 					require.NoError(b, err)
 					users = append(users, u.ID)
 				}
-				if hooked { // queued first: a worker holds the events it is sending
+				if hooked {
 					queued = countDeliveries(b, e, endpoints...)
-					stopWorker = runWorker(b, e)
+					worker = webhookbench.NewWorker(b, e.worker(nil))
 				}
-				s := &side{update: func(c int, tag string) {
+				s := &side{worker: worker, update: func(c int, tag string) {
 					if _, err := e.svc.UpdateUser(e.ctx, root, users[c], core.UserPatch{Tag: &tag}); err != nil {
 						b.Error(err)
 					}
 				}}
 				s.check = func() {
-					if hooked { // every update queued for both endpoints, once the worker has written what it sent
-						stopWorker()
+					if hooked { // every update queued for both endpoints
 						require.Equal(b, queued+2*int(s.updates), countDeliveries(b, e, endpoints...))
 					}
 				}
@@ -85,7 +87,9 @@ func BenchmarkWebhookWriteOverhead(b *testing.B) {
 			for r := range b.N {
 				perUpdate := map[bool]time.Duration{}
 				for _, hooked := range []bool{r%2 == 0, r%2 != 0} {
-					s, start := sides[hooked], time.Now()
+					s := sides[hooked]
+					s.worker.Resume()
+					start := time.Now()
 					var n atomic.Int64
 					var wg sync.WaitGroup
 					for c := range clients {
@@ -97,13 +101,14 @@ func BenchmarkWebhookWriteOverhead(b *testing.B) {
 					}
 					wg.Wait()
 					took := time.Since(start)
+					s.worker.Pause()
 					s.cost, s.updates = s.cost+took, s.updates+n.Load()
 					perUpdate[hooked] = took / time.Duration(n.Load())
 				}
 				overheads = append(overheads, 100*(float64(perUpdate[true])/float64(perUpdate[false])-1))
 			}
 			b.StopTimer()
-			delivered := 100 * float64(rcv.posts(b)) / float64(queued+2*int(sides[true].updates))
+			delivered := 100 * float64(rcv.Posts(b)) / float64(queued+2*int(sides[true].updates))
 			for _, s := range sides {
 				s.check()
 			}
@@ -178,18 +183,6 @@ func BenchmarkWebhookDelivery(b *testing.B) {
 // them (webhookEventID), and on a still clock they would share one time and
 // land all over its index, a write each fan-out pays by the index's size.
 func newRunningHookEnv(b *testing.B) *hookEnv { return newHookEnvOn(b, core.NewOffsetClock(nil)) }
-
-// runWorker delivers e's webhooks from another service on its store until
-// the benchmark ends or stop is called, as `deputy serve` does (a one-second
-// tick).
-func runWorker(b *testing.B, e *hookEnv) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); e.worker(nil).RunWebhookDelivery(ctx, time.Second) }()
-	stop = func() { cancel(); <-done }
-	b.Cleanup(stop)
-	return stop
-}
 
 // countDeliveries counts the deliveries to endpoints, after a last fan-out.
 func countDeliveries(b *testing.B, e *hookEnv, endpointIDs ...string) int {

@@ -1,0 +1,68 @@
+package webhookbench
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/deputyhq/deputy/core"
+)
+
+// Worker delivers a service's webhooks while resumed, paced as
+// RunWebhookDelivery paces `deputy serve`'s: with work left, it rests as
+// long as its last round took; without, a second. A benchmark resumes it
+// for its rounds with endpoints only, so that what it has left to send
+// never weighs on the rounds they are compared with (a worker running
+// throughout did about half of each round's deliveries in the next round,
+// which hid about half of their cost). It pauses between rounds, where
+// RunWebhookDelivery's stop would cut requests short and make them fail.
+// Its methods do nothing on a nil Worker.
+type Worker struct {
+	tb   testing.TB
+	svc  *core.Service
+	stop func()
+}
+
+// NewWorker returns a paused worker over svc, paused again when tb ends.
+func NewWorker(tb testing.TB, svc *core.Service) *Worker {
+	w := &Worker{tb: tb, svc: svc}
+	tb.Cleanup(w.Pause)
+	return w
+}
+
+// Resume starts the worker's rounds.
+func (w *Worker) Resume() {
+	if w == nil {
+		return
+	}
+	stopping, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			start := time.Now()
+			n, err := w.svc.DeliverWebhooks(context.Background())
+			if err != nil {
+				w.tb.Error(err)
+				return
+			}
+			rest := time.Second
+			if n > 0 {
+				rest = time.Since(start)
+			}
+			select {
+			case <-stopping:
+				return
+			case <-time.After(rest):
+			}
+		}
+	}()
+	w.stop = func() { close(stopping); <-done }
+}
+
+// Pause stops the worker once its round has ended.
+func (w *Worker) Pause() {
+	if w != nil && w.stop != nil {
+		w.stop()
+		w.stop = nil
+	}
+}
