@@ -59,6 +59,9 @@ type tx struct {
 	carriedErr error
 	// update is whether the transaction is an Update's, which may write.
 	update bool
+	// deliverySeqs are seqs the transaction took from webhook_delivery_seq
+	// and has not given a delivery yet (AppendWebhookDelivery).
+	deliverySeqs []int64
 	// known is what the transaction's queries brought along (readahead.go).
 	known readAhead
 }

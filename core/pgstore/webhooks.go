@@ -106,19 +106,39 @@ func (t *tx) FailedWebhookDeliveries(endpointID string, since time.Time, after u
 		ORDER BY failed_at, seq LIMIT $4`, endpointID, max(nanos(since), 0), seqParam(after), limit)
 }
 
+// deliverySeqBlock is how many seqs an Update takes from
+// webhook_delivery_seq when it needs one: a delivery round appends hundreds
+// of deliveries, which then go ahead of its next statement instead of
+// waiting a round trip each for a seq. The rest of a block the Update does
+// not use is a gap in the seqs, as a rolled-back transaction leaves.
+const deliverySeqBlock = 64
+
+// AppendWebhookDelivery queues the insert (tx.queue): its seq comes from the
+// sequence, which no row holds, and no other constraint can refuse it.
 func (t *tx) AppendWebhookDelivery(d *core.WebhookDelivery) error {
-	var seq int64
-	if err := t.scan("webhook delivery", `SELECT nextval('webhook_delivery_seq')`, nil, &seq); err != nil {
+	if len(t.deliverySeqs) == 0 {
+		seqs, err := column[int64](t, `SELECT s FROM (SELECT nextval('webhook_delivery_seq') AS s FROM generate_series(1, $1)) AS b ORDER BY s`, deliverySeqBlock)
+		if err != nil {
+			return err
+		}
+		t.deliverySeqs = seqs
+	}
+	d.Seq, t.deliverySeqs = uint64(t.deliverySeqs[0]), t.deliverySeqs[1:]
+	args, err := deliveryColumns(d)
+	if err != nil {
 		return err
 	}
-	d.Seq = uint64(seq)
-	return t.insertWebhookDelivery(d)
+	t.queue(insertDelivery, args...)
+	return nil
 }
+
+// insertDelivery stores a delivery under its seq (deliveryColumns).
+const insertDelivery = `INSERT INTO webhook_deliveries (seq, endpoint_id, subject, pending, next_at, data, failed_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7)`
 
 // insertWebhookDelivery stores d under its Seq.
 func (t *tx) insertWebhookDelivery(d *core.WebhookDelivery) error {
-	return t.putDelivery(d, `INSERT INTO webhook_deliveries (seq, endpoint_id, subject, pending, next_at, data, failed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`)
+	return t.putDelivery(d, insertDelivery)
 }
 
 func (t *tx) UpdateWebhookDelivery(d *core.WebhookDelivery) error {
@@ -126,12 +146,26 @@ func (t *tx) UpdateWebhookDelivery(d *core.WebhookDelivery) error {
 		failed_at = $7 WHERE seq = $1`)
 }
 
-// putDelivery writes d with sql, whose parameters are the columns in table
-// order; writing no row is ErrRecordNotFound.
+// putDelivery writes d with sql, whose parameters are its columns
+// (deliveryColumns); writing no row is ErrRecordNotFound.
 func (t *tx) putDelivery(d *core.WebhookDelivery, sql string) error {
-	data, err := encode(d)
+	args, err := deliveryColumns(d)
 	if err != nil {
 		return err
+	}
+	n, err := t.exec(sql, args...)
+	if err == nil && n == 0 {
+		return notFound("webhook delivery")
+	}
+	return err
+}
+
+// deliveryColumns returns d's columns in table order: seq, endpoint_id,
+// subject, pending, next_at, data, failed_at.
+func deliveryColumns(d *core.WebhookDelivery) ([]any, error) {
+	data, err := encode(d)
+	if err != nil {
+		return nil, err
 	}
 	pending := d.State == core.DeliveryPending
 	var nextAt *int64
@@ -144,9 +178,5 @@ func (t *tx) putDelivery(d *core.WebhookDelivery, sql string) error {
 		n := max(nanos(d.DoneAt), 0)
 		failedAt = &n
 	}
-	n, err := t.exec(sql, seqParam(d.Seq), d.EndpointID, d.Subject, pending, nextAt, data, failedAt)
-	if err == nil && n == 0 {
-		return notFound("webhook delivery")
-	}
-	return err
+	return []any{seqParam(d.Seq), d.EndpointID, d.Subject, pending, nextAt, data, failedAt}, nil
 }
