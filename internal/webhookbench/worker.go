@@ -13,10 +13,10 @@ import (
 // long as its last round took; without, a second. A benchmark resumes it
 // for its rounds with endpoints only, so that what it has left to send
 // never weighs on the rounds they are compared with (a worker running
-// throughout did about half of each round's deliveries in the next round,
-// which hid about half of their cost). It pauses between rounds, where
-// RunWebhookDelivery's stop would cut requests short and make them fail.
-// Its methods do nothing on a nil Worker.
+// throughout did much of each round's deliveries in the next round, which
+// then paid for them too: the comparison hid most of their cost). It
+// pauses between rounds, where RunWebhookDelivery's stop would cut requests
+// short and make them fail. Its methods do nothing on a nil Worker.
 type Worker struct {
 	tb   testing.TB
 	svc  *core.Service
