@@ -87,6 +87,7 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"WebhookEndpoints", testWebhookEndpoints},
 		{"WebhookEvent", testWebhookEvent},
 		{"WebhookDeliveryIndexes", testWebhookDeliveryIndexes},
+		{"WebhookDeliveryAppends", testWebhookDeliveryAppends},
 		{"FailedWebhookDeliveries", testFailedWebhookDeliveries},
 		{"Idempotency", testIdempotency},
 		{"IdempotencyExpiry", testIdempotencyExpiry},

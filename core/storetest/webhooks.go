@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -152,6 +153,50 @@ func testWebhookDeliveryIndexes(t *testing.T, s core.Store) {
 	missing := d("we_1", "101", t0)
 	missing.Seq = 999
 	assert.ErrorIs(t, tryWrite(t, s, func(tx core.Tx) error { return tx.UpdateWebhookDelivery(missing) }), core.ErrRecordNotFound)
+}
+
+// testWebhookDeliveryAppends: a delivery round's many appends in one
+// Update (more than a store may number at a time) get increasing Seqs, the
+// Update's own reads see them, an Update rolled back leaves none, and the
+// next Update's come after them all.
+func testWebhookDeliveryAppends(t *testing.T, s core.Store) {
+	d := func(i int) *core.WebhookDelivery {
+		return &core.WebhookDelivery{ProgrammeID: "p1", EndpointID: "we_1", EventID: fmt.Sprintf("evt_%d", i), Subject: "101",
+			State: core.DeliveryDelivered, Attempts: 1, LastStatus: 204, CreatedAt: t0, DoneAt: t0}
+	}
+	var round []*core.WebhookDelivery
+	mustUpdate(t, s, func(tx core.Tx) error {
+		for i := range 150 {
+			x := d(i)
+			if err := tx.AppendWebhookDelivery(x); err != nil {
+				return err
+			}
+			round = append(round, x)
+		}
+		seen, err := tx.WebhookDeliveries("we_1", 0, 1000)
+		require.NoError(t, err)
+		assert.Len(t, seen, len(round), "the Update reads its own appends")
+		return nil
+	})
+	for i := 1; i < len(round); i++ {
+		require.Greater(t, round[i].Seq, round[i-1].Seq, "Seq assigned in order")
+	}
+	assert.ErrorIs(t, tryWrite(t, s, func(tx core.Tx) error {
+		if err := tx.AppendWebhookDelivery(d(150)); err != nil {
+			return err
+		}
+		return errRollback
+	}), errRollback)
+	next := d(151)
+	mustUpdate(t, s, func(tx core.Tx) error { return tx.AppendWebhookDelivery(next) })
+	assert.Greater(t, next.Seq, round[len(round)-1].Seq, "a later Update's after the earlier's")
+
+	got := deliveries(t, s, "we_1", 0, 1000) // newest first
+	require.Len(t, got, len(round)+1, "the rolled-back append left nothing")
+	assert.Equal(t, next, got[0])
+	for i, x := range round {
+		assert.Equal(t, x, got[len(round)-i])
+	}
 }
 
 func deliveries(t *testing.T, s core.Store, endpoint string, before uint64, limit int) []*core.WebhookDelivery {
