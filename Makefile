@@ -175,6 +175,7 @@ bench: bench-deps
 	$(GO) test ./tui -run '^$$' -bench . -benchtime 5x
 	$(GO) test ./core -run '^$$' -bench '^BenchmarkAuditExportVerify$$' -benchtime 1x
 	$(GO) test ./core -run '^$$' -bench '^BenchmarkWebhookWriteOverhead$$' -benchtime 20x -v
+	$(GO) test ./webhook -run '^$$' -bench '^BenchmarkSend$$' -benchtime 20000x
 	$(GO) test ./core -run '^$$' -bench '^BenchmarkWebhookDelivery$$' -benchtime 1x
 	DEPUTY_TEST_STORE=postgres $(GO) run ./internal/pgtest/withpg $(GO) test ./server -run '^$$' -bench '^BenchmarkCorporateGet$$' -benchtime 1x
 	DEPUTY_TEST_STORE=postgres $(GO) run ./internal/pgtest/withpg $(GO) test ./server -run '^$$' -bench '^BenchmarkLogin$$' -benchtime 600x

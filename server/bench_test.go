@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -269,12 +268,12 @@ func BenchmarkCorporateGetHandler(b *testing.B) {
 // generator) and, on PostgreSQL, the database server use; the function it
 // returns reports both per request of res.
 func measureCPU(b *testing.B) func(res loadgen.Result) {
-	self, db := processCPU(), postgresCPU(b)
+	self, db := loadgen.SelfCPU(), postgresCPU(b)
 	return func(res loadgen.Result) {
 		if res.Requests == 0 {
 			return
 		}
-		b.ReportMetric(float64((processCPU()-self).Microseconds())/float64(res.Requests), "server-cpu-us/req")
+		b.ReportMetric(float64((loadgen.SelfCPU()-self).Microseconds())/float64(res.Requests), "server-cpu-us/req")
 		if teststore.OnPostgres() {
 			b.ReportMetric(float64((postgresCPU(b)-db).Microseconds())/float64(res.Requests), "postgres-cpu-us/req")
 		}
@@ -288,13 +287,6 @@ func postgresCPU(b *testing.B) time.Duration {
 		return 0
 	}
 	return pgtest.CPU(b)
-}
-
-// processCPU is the CPU time this process has used, in user and kernel mode.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkLogin compares sign-ins per second with the raw argon2id hash rate
@@ -339,11 +331,11 @@ func benchmarkLogin(b *testing.B, clients, replicas int) {
 		b.StopTimer()
 		rawTime += rawHashTime(b, perRound)
 		b.StartTimer()
-		cpu, dbCPU := processCPU(), postgresCPU(b)
+		cpu, dbCPU := loadgen.SelfCPU(), postgresCPU(b)
 		floods = append(floods, loadgen.Run(context.Background(), loadgen.Config{Workers: clients, Requests: perRound, Do: func(ctx context.Context, _, _ int) error {
 			return c.do(ctx, "POST", "/multi/login_with_password", "", map[string]any{"email": "root@bench.test", "password": map[string]any{"value": testPassword}}, 200, nil)
 		}}))
-		busy, db = busy+processCPU()-cpu, db+postgresCPU(b)-dbCPU
+		busy, db = busy+loadgen.SelfCPU()-cpu, db+postgresCPU(b)-dbCPU
 	}
 	b.StopTimer()
 	steal()

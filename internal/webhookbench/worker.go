@@ -8,15 +8,18 @@ import (
 	"github.com/deputyhq/deputy/core"
 )
 
-// Worker delivers a service's webhooks while resumed, paced as
-// RunWebhookDelivery paces `deputy serve`'s: with work left, it rests as
-// long as its last round took; without, a second. A benchmark resumes it
-// for its rounds with endpoints only, so that what it has left to send
-// never weighs on the rounds they are compared with (a worker running
-// throughout did much of each round's deliveries in the next round, which
-// then paid for them too: the comparison hid most of their cost). It
-// pauses between rounds, where RunWebhookDelivery's stop would cut requests
-// short and make them fail. Its methods do nothing on a nil Worker.
+// Worker delivers a service's webhooks while resumed: after a round that
+// sent something it rests as long as that round took, and otherwise a
+// second. RunWebhookDelivery (`deputy serve`) goes on that soon only after a
+// round that left work, and otherwise waits for its tick, so this worker
+// makes more and smaller rounds than a server would, each two commits on
+// the store. A benchmark resumes it for its rounds with endpoints only, so
+// that what it has left to send never weighs on the rounds they are
+// compared with (a worker running throughout did much of each round's
+// deliveries in the next round, which then paid for them too: the
+// comparison hid most of their cost). It pauses between rounds, where
+// RunWebhookDelivery's stop would cut requests short and make them fail.
+// Its methods do nothing on a nil Worker.
 type Worker struct {
 	tb   testing.TB
 	svc  *core.Service
