@@ -54,7 +54,7 @@ func writeOverhead(b *testing.B, hooks, clients int, deliver bool) {
 	const round = time.Second
 	type side struct {
 		update  func(client int, tag string)
-		worker  *webhookbench.Worker // nil without endpoints
+		worker  *webhookbench.Worker // nil when nothing delivers
 		check   func()
 		cost    time.Duration
 		updates int64
