@@ -340,8 +340,9 @@ func (s *Service) Logout(ctx context.Context, c *Caller) error {
 // Sweep records the challenges that expired unanswered (expireChallenges),
 // then removes idle sessions and expired challenges (confirmations
 // included), password tokens, rate counters, step-up grants and idempotency
-// records. The server runs it periodically; with
-// several replicas, one of them at a time (Integrations.Leader).
+// records, and the shared presence of devices gone for presenceKeep. The
+// server runs it periodically; with several replicas, one of them at a time
+// (Integrations.Leader).
 func (s *Service) Sweep(ctx context.Context) error {
 	return s.lead(ctx, "sweep", s.sweep)
 }
@@ -381,5 +382,11 @@ func (s *Service) sweep(ctx context.Context) error {
 		_, err := tx.DeleteIdempotencyExpired(now)
 		return err
 	})
-	return internal("sweep", err)
+	if err != nil {
+		return internal("sweep", err)
+	}
+	if s.send.Presence != nil {
+		_, err = s.send.Presence.ForgetDevicesSeenBefore(ctx, now.Add(-presenceKeep))
+	}
+	return internal("sweep: device presence", err)
 }

@@ -42,3 +42,17 @@ func (s *Store) DeviceLastSeen(ctx context.Context, userID string) (time.Time, e
 	}
 	return time.Unix(0, seen).UTC(), nil
 }
+
+// ForgetDevicesSeenBefore implements core.DevicePresence.
+func (s *Store) ForgetDevicesSeenBefore(ctx context.Context, t time.Time) (int64, error) {
+	pc, err := s.acquireEnded(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer pc.Release()
+	tag, err := pc.Exec(ctx, `DELETE FROM device_presence WHERE seen_at < $1`, nanos(t))
+	if err != nil {
+		return 0, storeError(err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -44,3 +44,34 @@ func TestDevicePresenceAcrossReplicas(t *testing.T) {
 		assert.False(t, s.DeviceReachability(ctx, "101").Reachable, "replica %d, past ReachGrace", i)
 	}
 }
+
+// TestSweepForgetsDevicesGoneForADay: the presence a replica shared is
+// removed by the sweep once the device has been gone for a day
+// (presenceKeep, after which a replica forgets a device it held too): the
+// other replicas then count it as never seen, and the table does not keep
+// every user who ever connected. A device seen since stays.
+func TestSweepForgetsDevicesGoneForADay(t *testing.T) {
+	stores := replicas(t, 4)
+	t0 := time.Now()
+	clock := core.NewOffsetClock(func() time.Time { return t0 }) // still: a day is exactly a day
+	ctx := t.Context()
+	svc, err := core.New(ctx, core.Config{Sandbox: true, Logger: slog.New(slog.DiscardHandler)}, stores[0],
+		core.Integrations{SMS: core.NewOutbox(stores[0], clock), Email: core.NewOutbox(stores[0], clock), Presence: stores[1]}, clock)
+	require.NoError(t, err)
+	t.Cleanup(svc.StopPush)
+	gone := clock.Now()
+	require.NoError(t, stores[1].DeviceSeen(ctx, "101", gone))
+	require.NoError(t, stores[1].DeviceSeen(ctx, "102", gone.Add(time.Hour)))
+
+	clock.Advance(24 * time.Hour)
+	require.NoError(t, svc.Sweep(ctx))
+	assert.Equal(t, gone.UnixNano(), svc.DeviceReachability(ctx, "101").LastSeen.UnixNano(), "gone for exactly a day: kept")
+
+	clock.Advance(time.Second)
+	require.NoError(t, svc.Sweep(ctx))
+	seen, err := stores[0].DeviceLastSeen(ctx, "101")
+	require.NoError(t, err)
+	assert.True(t, seen.IsZero(), "gone for more than a day: forgotten")
+	assert.Equal(t, core.Reachability{}, svc.DeviceReachability(ctx, "101"), "never seen since")
+	assert.Equal(t, gone.Add(time.Hour).UnixNano(), svc.DeviceReachability(ctx, "102").LastSeen.UnixNano(), "seen later: kept")
+}

@@ -411,7 +411,7 @@ func (i *instance) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// sweep removes idle sessions and expired idempotency records once a minute.
+// sweep removes what has expired once a minute (core.Service.Sweep).
 func (i *instance) sweep(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
