@@ -1,13 +1,10 @@
 package core_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/deputyhq/deputy/internal/webhookbench"
 )
 
-func TestMain(m *testing.M) {
-	webhookbench.ServeIfChild() // BenchmarkWebhookWriteOverhead's receiver
-	os.Exit(m.Run())
-}
+// TestMain runs the tests, or, in the process BenchmarkWebhookWriteOverhead starts, a receiver.
+func TestMain(m *testing.M) { webhookbench.Main(m) }

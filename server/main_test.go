@@ -1,13 +1,10 @@
 package server_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/deputyhq/deputy/internal/webhookbench"
 )
 
-func TestMain(m *testing.M) {
-	webhookbench.ServeIfChild() // BenchmarkUserCreateWebhooks's receiver
-	os.Exit(m.Run())
-}
+// TestMain runs the tests, or, in the process BenchmarkUserCreateWebhooks starts, a receiver.
+func TestMain(m *testing.M) { webhookbench.Main(m) }

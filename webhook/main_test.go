@@ -1,13 +1,10 @@
 package webhook_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/deputyhq/deputy/internal/webhookbench"
 )
 
-func TestMain(m *testing.M) {
-	webhookbench.ServeIfChild() // BenchmarkSend's receiver
-	os.Exit(m.Run())
-}
+// TestMain runs the tests, or, in the process BenchmarkSend starts, a receiver.
+func TestMain(m *testing.M) { webhookbench.Main(m) }

@@ -2,7 +2,7 @@
 // webhooks cost Deputy's writes: a receiver in a process of its own, as an
 // embedder's is (it shares the machine's cores, but its goroutines and
 // garbage are not in the Go runtime measured; the process is the test
-// binary run again, whose TestMain calls ServeIfChild first), and a
+// binary run again, whose TestMain is Main), and a
 // delivery worker that runs only while the rounds with endpoints do.
 package webhookbench
 
@@ -23,12 +23,13 @@ import (
 // childEnv, set in a test binary's environment, makes it a receiver.
 const childEnv = "DEPUTY_TEST_RECEIVER_PROCESS"
 
-// ServeIfChild makes a test binary that Start ran a receiver: it serves
-// until its standard input closes (the test that started it ended, or
-// died) and exits. Otherwise it returns at once.
-func ServeIfChild() {
+// Main is the TestMain of a package whose benchmarks Start receivers: in a
+// test binary that Start ran, it serves until its standard input closes
+// (the test that started it ended, or died) and exits; otherwise it runs
+// the tests.
+func Main(m *testing.M) {
 	if os.Getenv(childEnv) == "" {
-		return
+		os.Exit(m.Run())
 	}
 	if err := serve(); err != nil {
 		fmt.Fprintln(os.Stderr, "receiver:", err)
@@ -89,7 +90,7 @@ func Start(tb testing.TB) *Receiver {
 	})
 	url, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
-		tb.Fatalf("the receiver's URL: %v (does the test binary's TestMain call ServeIfChild?)", err)
+		tb.Fatalf("the receiver's URL: %v (is the test binary's TestMain webhookbench.Main?)", err)
 	}
 	return &Receiver{URL: strings.TrimSpace(url)}
 }
