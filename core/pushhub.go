@@ -94,9 +94,8 @@ type DevicePresence interface {
 	DeviceSeen(ctx context.Context, userID string, t time.Time) error
 	// DeviceLastSeen is the latest t recorded for userID, zero if none.
 	DeviceLastSeen(ctx context.Context, userID string) (time.Time, error)
-	// ForgetDevicesSeenBefore removes the records whose latest t is before
-	// t and returns how many it removed.
-	ForgetDevicesSeenBefore(ctx context.Context, t time.Time) (int64, error)
+	// ForgetDevicesSeenBefore removes the records whose latest t is before t.
+	ForgetDevicesSeenBefore(ctx context.Context, t time.Time) error
 }
 
 // presenceRefresh is how often a replica holding a device's stream or long

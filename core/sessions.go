@@ -386,7 +386,7 @@ func (s *Service) sweep(ctx context.Context) error {
 		return internal("sweep", err)
 	}
 	if s.send.Presence != nil {
-		_, err = s.send.Presence.ForgetDevicesSeenBefore(ctx, now.Add(-presenceKeep))
+		err = s.send.Presence.ForgetDevicesSeenBefore(ctx, now.Add(-presenceKeep))
 	}
 	return internal("sweep: device presence", err)
 }

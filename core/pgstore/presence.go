@@ -44,15 +44,12 @@ func (s *Store) DeviceLastSeen(ctx context.Context, userID string) (time.Time, e
 }
 
 // ForgetDevicesSeenBefore implements core.DevicePresence.
-func (s *Store) ForgetDevicesSeenBefore(ctx context.Context, t time.Time) (int64, error) {
+func (s *Store) ForgetDevicesSeenBefore(ctx context.Context, t time.Time) error {
 	pc, err := s.acquireEnded(ctx)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer pc.Release()
-	tag, err := pc.Exec(ctx, `DELETE FROM device_presence WHERE seen_at < $1`, nanos(t))
-	if err != nil {
-		return 0, storeError(err)
-	}
-	return tag.RowsAffected(), nil
+	_, err = pc.Exec(ctx, `DELETE FROM device_presence WHERE seen_at < $1`, nanos(t))
+	return storeError(err)
 }
