@@ -331,11 +331,13 @@ func (s *Service) FinishBiometricEnrolment(ctx context.Context, c *Caller, code 
 		case err != nil:
 			return err
 		}
-		if sms.Status != FactorActive {
+		details := map[string]string{"channel": string(ChannelBiometric), "device": reg.DeviceID}
+		if sms.Status != FactorActive { // the code proved the number
 			sms.Status, sms.Mobile, sms.UpdatedAt = FactorActive, u.Mobile, now
 			if err := tx.PutFactor(sms); err != nil {
 				return err
 			}
+			details["sms"] = string(FactorActive)
 		}
 		bio := &Factor{UserID: u.ID, Channel: ChannelBiometric, CreatedAt: now}
 		old, err := tx.Factor(u.ID, ChannelBiometric)
@@ -364,7 +366,6 @@ func (s *Service) FinishBiometricEnrolment(ctx context.Context, c *Caller, code 
 			return err
 		}
 		r := revocation{reason: RevokeDeviceLinked, user: u, keep: c.Session.TokenHash}
-		details := map[string]string{"channel": string(ChannelBiometric), "device": reg.DeviceID}
 		if previous != "" {
 			details["replaced"] = previous
 			r.reason = RevokeDeviceReplaced

@@ -87,10 +87,15 @@ var eventSummaries = map[string]func(d map[string]string) string{
 		return "Signed in with password"
 	},
 	"factor.enrol": func(d map[string]string) string {
-		if d["replaced"] != "" {
-			return channelWords(d["channel"]) + " turned on, replacing the device before"
+		s := channelWords(d["channel"])
+		if d["sms"] == string(FactorActive) {
+			s += " and " + channelWords(string(ChannelSMS))
 		}
-		return channelWords(d["channel"]) + " turned on"
+		s += " turned on"
+		if d["replaced"] != "" {
+			s += ", replacing the device before"
+		}
+		return s
 	},
 	"challenge.failed": func(d map[string]string) string {
 		s := "Wrong code for " + purposeWords(d["purpose"])

@@ -187,7 +187,7 @@ func (s *Service) ConsumeInvite(ctx context.Context, prog *Programme, userID, co
 			return err
 		}
 		if mobile != nil && (u.Mobile == nil || *u.Mobile != *mobile) {
-			return s.changeMobile(tx, u, *mobile, s.clock.Now())
+			return s.changeMobile(ctx, tx, u.ID, u, *mobile, s.clock.Now())
 		}
 		return nil
 	})

@@ -482,7 +482,7 @@ func (s *Service) updateUser(ctx context.Context, c *Caller, id string, p UserPa
 			} else {
 				changes = append(changes, revocation{reason: RevokeMobileAdded, user: u})
 			}
-			if err := s.changeMobile(tx, u, *p.Mobile, now); err != nil {
+			if err := s.changeMobile(ctx, tx, c.User.ID, u, *p.Mobile, now); err != nil {
 				return err
 			}
 			details["mobile"] = "changed"
@@ -629,8 +629,10 @@ func emailBarred(tx ReadTx, u *User, email, code string, bars func(other *User) 
 }
 
 // changeMobile sets a new mobile number, counting the change and unlinking the
-// SMS factor bound to the old number. A first number is not a change.
-func (s *Service) changeMobile(tx Tx, u *User, m Mobile, now time.Time) error {
+// SMS factor bound to the old number, which actor's audit event tells when
+// it was ACTIVE (its authentication_factors webhook). A first number is not
+// a change.
+func (s *Service) changeMobile(ctx context.Context, tx Tx, actor string, u *User, m Mobile, now time.Time) error {
 	if err := mobileChangeAllowed(u); err != nil {
 		return err
 	}
@@ -645,7 +647,11 @@ func (s *Service) changeMobile(tx Tx, u *User, m Mobile, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	return retireFactor(tx, f, now)
+	wasActive := f.Status == FactorActive
+	if err := retireFactor(tx, f, now); err != nil || !wasActive {
+		return err
+	}
+	return s.audit(ctx, tx, u.ProgrammeID, actor, "factor.unlink", u.ID, map[string]string{"channel": string(ChannelSMS), "reason": "mobile changed"})
 }
 
 // mobileChangeAllowed refuses a new mobile for u once u changed theirs

@@ -223,7 +223,11 @@ var webhookBuilders = map[string]func(a *AuditEvent, w webhookSubject) []outEven
 		return w.pushOutcome(a, statusDeclined)
 	},
 	"factor.enrol": func(a *AuditEvent, w webhookSubject) []outEvent {
-		evs := []outEvent{w.enrolment(a, Channel(a.Details["channel"]), statusActive)}
+		var evs []outEvent
+		if a.Details["sms"] == string(FactorActive) { // a companion's enrolment proved the number
+			evs = append(evs, w.enrolment(a, ChannelSMS, statusActive))
+		}
+		evs = append(evs, w.enrolment(a, Channel(a.Details["channel"]), statusActive))
 		if a.Details["replaced"] != "" {
 			evs = append(evs, w.own(a, EventDeviceReplaced))
 		}

@@ -265,6 +265,69 @@ func TestWebhookEventsMatchWeavr(t *testing.T) {
 	}
 }
 
+// TestWebhookFactorEventsFollowFactors: for each user and channel, the last
+// authentication_factors event tells the factor's state (ACTIVE, or not),
+// where a factor changes as a side effect too: enrolling a companion turns
+// SMS codes on for a root user who had none (livePhone), a new mobile turns
+// them off.
+func TestWebhookFactorEventsFollowFactors(t *testing.T) {
+	e := newHookEnv(t)
+	e.liveEveryEvent()
+	dee := e.steppedUpRoot(e.prog, "dee@acme.test") // root@acme.test is locked out by now
+	cy, err := e.svc.CreateUser(e.ctx, dee, core.NewUser{UserDetails: core.UserDetails{Name: "Cy", Surname: "Smith",
+		Email: "cy@acme.test", Mobile: &core.Mobile{CountryCode: "+44", Number: "7700900789"}}})
+	require.NoError(t, err)
+	set, err := e.svc.CreatePassword(e.ctx, e.prog, cy.ID, testPassword)
+	require.NoError(t, err)
+	require.NoError(t, e.svc.EnrolSMS(e.ctx, e.caller(e.prog, set.Token)))
+	require.NoError(t, e.svc.VerifyEnrolSMS(e.ctx, e.caller(e.prog, set.Token), e.sms.lastCode(t)))
+	moved := core.Mobile{CountryCode: "+44", Number: "7700900456"}
+	_, err = e.svc.UpdateUser(e.ctx, dee, cy.ID, core.UserPatch{Mobile: &moved})
+	require.NoError(t, err)
+	drain(t, e.worker(nil))
+
+	told := map[core.Channel]map[string]string{} // the last status told, by channel and user
+	for _, r := range e.rcv.all() {
+		if r.Path != "/authentication_factors/watch" {
+			continue
+		}
+		var ev struct {
+			CredentialID struct{ ID string } `json:"credentialId"`
+			Type, Status string
+		}
+		require.NoError(t, json.Unmarshal(r.Body, &ev))
+		ch := core.Channel(ev.Type)
+		if told[ch] == nil {
+			told[ch] = map[string]string{}
+		}
+		told[ch][ev.CredentialID.ID] = ev.Status
+	}
+	ids := map[string]string{} // by email, of the last user with it
+	for _, email := range []string{"root@acme.test", "bea@acme.test", "ada@acme.test", "dee@acme.test", "cy@acme.test"} {
+		require.NoError(t, e.store.View(e.ctx, func(tx core.ReadTx) error {
+			users, err := tx.UsersByEmail(e.prog.ID, email)
+			require.NoError(t, err, email)
+			require.NotEmpty(t, users, email)
+			for _, u := range users {
+				ids[email] = u.ID
+				factors, err := tx.Factors(u.ID)
+				require.NoError(t, err)
+				require.NotEmpty(t, factors, "%s has had a factor", email)
+				for _, f := range factors {
+					if f.Status == core.FactorActive {
+						assert.Equal(t, "ACTIVE", told[f.Channel][u.ID], "%s %s", email, f.Channel)
+					} else {
+						assert.NotEqual(t, "ACTIVE", told[f.Channel][u.ID], "%s %s is %s", email, f.Channel, f.Status)
+					}
+				}
+			}
+			return nil
+		}))
+	}
+	assert.Equal(t, "INACTIVE", told[core.ChannelSMS][cy.ID], "a new mobile turned cy's codes off")
+	assert.Equal(t, "ACTIVE", told[core.ChannelSMS][ids["ada@acme.test"]], "the companion turned ada's codes on")
+}
+
 // assertDeclaredHeader checks the header p declared for r's webhook: present
 // when required, and its value of p's schema type.
 func assertDeclaredHeader(t *testing.T, r received, p *openapi3.Parameter) {
