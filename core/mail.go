@@ -35,7 +35,7 @@ func loadMailTemplates() (*mailTemplates, error) {
 // spendEmail spends one email to address to from programme's budget
 // (RateLimits.EmailPerAddress), and one of each further budget also, in tx.
 // Operations that store a code for the email spend it in the transaction
-// that stores it and then call deliverTemplate (or sendLater), so that a
+// that stores it and then call deliverTemplate (now, or later), so that a
 // refused email leaves no code behind.
 func (s *Service) spendEmail(tx Tx, programmeID, to string, also ...budget) error {
 	return s.spend(tx, append([]budget{newBudget("email", programmeID, mailboxKey(to), s.cfg.RateLimits.EmailPerAddress)}, also...)...)
@@ -88,15 +88,6 @@ func (s *Service) deliverTemplate(ctx context.Context, prog *Programme, rcpt Rec
 		return fmt.Errorf("send %s email: %w", name, err)
 	}
 	return nil
-}
-
-// sendLater sends a templated email in the background, so that the request
-// answers without waiting for the mail server: an operation that must take the
-// same time whether or not it had someone to write to (LostPasswordStart) uses
-// it. The caller has spent the address's budget. A failure is logged, without
-// the message. WaitForMail waits for the emails in flight.
-func (s *Service) sendLater(ctx context.Context, prog *Programme, rcpt Recipient, to, name string, data map[string]any) {
-	s.later(ctx, name, func(ctx context.Context) error { return s.deliverTemplate(ctx, prog, rcpt, to, name, data) })
 }
 
 // noticeBudget names which of an address's notice budgets (each

@@ -356,19 +356,56 @@ func replaying(change func() (*PasswordSet, error)) (*PasswordSet, error) {
 	return nil, &Error{Class: ErrUnavailable, Message: "The password kept changing; retry.", RetryAfter: UnavailableRetry}
 }
 
-// LostPasswordStart emails a reset code to every active user of the programme
-// with this email who has a password (Weavr lostPasswordInitiate). It answers
-// the same, after the same work, whether or not such a user exists: one read,
-// one write transaction (the address's email budget, the codes and an audit
-// event), and the emails go out after the answer (sendLater), so it cannot be
-// used to find accounts. For the same reason it answers the same when the
-// address is over its email budget or its budget of reset codes
-// (RateLimits.EmailCodesPerAddress, which bounds the guesses at its
-// six-digit codes): then nothing is stored or sent and the last code stays
-// valid. A code is stored, and sent, only for a user still
-// active with this email in the write transaction (stillAt).
+// maxResetsStoring is how many password resets may be started and not yet
+// stored at once: a flood of them waits before its answers, whatever the
+// addresses, rather than in memory.
+const maxResetsStoring = 64
+
+// LostPasswordStart starts a password reset for the active users of the
+// programme with this email who have a password (Weavr lostPasswordInitiate)
+// and answers at once, before it looks them up: the lookup, the store work
+// and the emails follow the answer (storeResetCodes), so that neither the
+// answer nor its time tells whether such a user exists, nor whether the
+// address is over a budget. A code is known only from its email, sent once
+// it is stored. In sandbox mode, where every code is known (SandboxCode),
+// the store work comes before the answer, so that a resume right after it,
+// on any replica, finds the code. Outside sandbox its only error is ctx's,
+// when its request ends while maxResetsStoring others are still being
+// stored.
 func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email string) error {
-	email = NormaliseEmail(email)
+	email, asked := NormaliseEmail(email), s.clock.Now()
+	if s.cfg.Sandbox {
+		sends, err := s.storeResetCodes(ctx, prog, email, asked)
+		for _, send := range sends {
+			s.later(ctx, "reset_password", send)
+		}
+		return err
+	}
+	select {
+	case s.resets <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.later(ctx, "reset_password", func(ctx context.Context) error {
+		sends, err := s.storeResetCodes(ctx, prog, email, asked)
+		<-s.resets
+		for _, send := range sends {
+			err = errors.Join(err, send(ctx))
+		}
+		return err
+	})
+	return nil
+}
+
+// storeResetCodes stores a reset code, living from asked, for each active
+// user of the programme with this email who has a password, in one write
+// transaction that spends the address's email budget and its budget of reset
+// codes (RateLimits.EmailCodesPerAddress, which bounds the guesses at its
+// six-digit codes) and writes an audit event, and returns the sends of
+// their emails. Over a budget nothing is stored or sent and the last code
+// stays valid. A code is stored, and sent, only for a user still active with
+// this email in the write transaction (stillAt).
+func (s *Service) storeResetCodes(ctx context.Context, prog *Programme, email string, asked time.Time) ([]func(context.Context) error, error) {
 	var users []*User
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		all, err := tx.UsersByEmail(prog.ID, email)
@@ -376,14 +413,14 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 		return err
 	})
 	if err != nil {
-		return internal("lost password lookup", err)
+		return nil, internal("lost password lookup", err)
 	}
 	codes := make([]string, len(users))
 	stored := make([]*ResetCode, len(users))
 	for i, u := range users {
-		stored[i] = &ResetCode{UserID: u.ID, ExpiresAt: s.clock.Now().Add(s.cfg.ResetCodeTTL)}
+		stored[i] = &ResetCode{UserID: u.ID, ExpiresAt: asked.Add(s.cfg.ResetCodeTTL)}
 		if codes[i], stored[i].Nonce, stored[i].CodeHash, err = s.newSealedCode(purposeResetCode); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var sent []int // the users whose code was stored, to be sent
@@ -414,18 +451,22 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 		return nil
 	})
 	if errors.Is(err, ErrRateLimited) {
-		return nil // the same answer, but no new code replaces the one last sent
+		return nil, nil // no new code replaces the one last sent
 	}
 	if err != nil {
-		return internal("store reset code", err)
+		return nil, internal("store reset code", err)
 	}
+	var sends []func(context.Context) error
 	for _, i := range sent {
 		u := users[i]
 		link, _ := fillLink(prog.Settings.ResetURL, map[string]string{LinkEmail: u.Email, LinkCode: codes[i]}) // "" without a page
-		s.sendLater(ctx, prog, recipientOf(u), u.Email, "reset_password", map[string]any{"Name": u.Name, "Code": codes[i], "Minutes": int(s.cfg.ResetCodeTTL.Minutes()), "Link": link})
-		s.obs.CodeSent(ctx, ChannelEmail)
+		data := map[string]any{"Name": u.Name, "Code": codes[i], "Minutes": int(s.cfg.ResetCodeTTL.Minutes()), "Link": link}
+		sends = append(sends, func(ctx context.Context) error {
+			s.obs.CodeSent(ctx, ChannelEmail)
+			return s.deliverTemplate(ctx, prog, recipientOf(u), u.Email, "reset_password", data)
+		})
 	}
-	return nil
+	return sends, nil
 }
 
 // stillAt reports, in the transaction that stores an emailed code for u (an

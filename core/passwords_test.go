@@ -2,8 +2,11 @@ package core_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -119,4 +122,84 @@ func TestCreatePasswordRefusedForDeactivatedUser(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEmpty(t, set.Token)
 	assert.True(t, passwordSet())
+}
+
+// heldStore holds every transaction, while holding, until release is closed.
+type heldStore struct {
+	core.Store
+	holding *atomic.Bool
+	release chan struct{}
+}
+
+func (s heldStore) wait() {
+	if s.holding.Load() {
+		<-s.release
+	}
+}
+
+func (s heldStore) View(ctx context.Context, fn func(core.ReadTx) error) error {
+	s.wait()
+	return s.Store.View(ctx, fn)
+}
+
+func (s heldStore) Update(ctx context.Context, fn func(core.Tx) error) error {
+	s.wait()
+	return s.Store.Update(ctx, fn)
+}
+
+// TestLostPasswordStartAnswersBeforeItsWork: outside sandbox, starting a
+// reset answers before it looks the address up, for a user and an unknown
+// address alike, while the store holds every transaction; the code and its
+// email follow, the code living from the request.
+func TestLostPasswordStartAnswersBeforeItsWork(t *testing.T) {
+	const ttl = time.Hour
+	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox, c.ResetCodeTTL = false, ttl })
+	e.root(e.prog, "known@acme.test")
+	held := heldStore{Store: e.store, holding: &atomic.Bool{}, release: make(chan struct{})}
+	svc, err := core.New(e.ctx, core.Config{PasswordParams: testParams, ResetCodeTTL: ttl},
+		held, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
+	require.NoError(t, err)
+	held.holding.Store(true)
+
+	for _, email := range []string{"unknown@acme.test", "known@acme.test"} {
+		answered := make(chan error, 1)
+		go func() { answered <- svc.LostPasswordStart(e.ctx, e.prog, email) }()
+		select {
+		case err := <-answered:
+			require.NoError(t, err, email)
+		case <-time.After(10 * time.Second): // a watchdog, not a measure: the answer must not need the store
+			close(held.release)
+			t.Fatalf("%s: no answer while the store was held", email)
+		}
+	}
+	e.clock.Advance(ttl - time.Minute)
+	close(held.release)
+	svc.WaitForMail()
+	mails := e.mail.all()
+	require.Len(t, mails, 1, "the user's code, and nothing to the unknown address")
+	assert.Equal(t, "known@acme.test", mails[0].To)
+	e.clock.Advance(time.Minute) // the end of the code's life, counted from the request
+	_, err = svc.LostPasswordResume(e.ctx, e.prog, "known@acme.test", resetCode(t, mails[0]), "N3w-Passw0rd!")
+	requireCode(t, err, core.ErrConflict, core.CodeInvalidNonceOrEmail)
+}
+
+// TestLostPasswordResumeRightAfterStart: in sandbox, where the code is known
+// before its email, a resume right after its start finds the code (the start
+// stores it before it answers), for many addresses at once.
+func TestLostPasswordResumeRightAfterStart(t *testing.T) {
+	e := newCoreEnv(t)
+	const users = 16
+	for i := range users {
+		e.root(e.prog, fmt.Sprintf("u%d@acme.test", i))
+	}
+	var wg sync.WaitGroup
+	for i := range users {
+		wg.Go(func() {
+			email := fmt.Sprintf("u%d@acme.test", i)
+			assert.NoError(t, e.svc.LostPasswordStart(e.ctx, e.prog, email))
+			_, err := e.svc.LostPasswordResume(e.ctx, e.prog, email, core.SandboxCode, "N3w-Passw0rd!")
+			assert.NoError(t, err, email)
+		})
+	}
+	wg.Wait()
 }

@@ -241,10 +241,13 @@ type Service struct {
 	// programme's log, which the log must still hold when it signs the next.
 	auditHeadsMu sync.Mutex
 	auditHeads   map[string]auditlog.Checkpoint
-	// background is read-held by each email (sendLater), push relay
+	// background is read-held by each email sent later, push relay
 	// (relay) and push bus wake-up (publishPush) in flight, so that
 	// WaitForMail can wait for them all.
 	background sync.RWMutex
+	// resets holds a slot for each password reset started and not yet
+	// stored (LostPasswordStart).
+	resets chan struct{}
 }
 
 // New builds a Service over its dependencies, validating cfg. It loads the
@@ -292,6 +295,7 @@ func New(ctx context.Context, cfg Config, store Store, send Integrations, clock 
 		hub:        newPushHub(),
 		bulkWake:   make(chan struct{}, 1),
 		auditHeads: map[string]auditlog.Checkpoint{},
+		resets:     make(chan struct{}, maxResetsStoring),
 	}, nil
 }
 

@@ -191,8 +191,9 @@ func TestSignInWorkIsTheSameForEveryEmail(t *testing.T) {
 }
 
 // TestLostPasswordStartWorkIsTheSame: starting a reset for a user and for an
-// unknown address cost one read and one write transaction of the same writes
-// before the call returns; the email goes out afterwards.
+// unknown address cost one read and one write transaction after the answer
+// (TestLostPasswordStartAnswersBeforeItsWork), the user's a write more (the
+// code), and the user alone gets an email.
 func TestLostPasswordStartWorkIsTheSame(t *testing.T) {
 	e := newCoreEnv(t)
 	e.root(e.prog, "known@acme.test")
