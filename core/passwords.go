@@ -361,6 +361,12 @@ func replaying(change func() (*PasswordSet, error)) (*PasswordSet, error) {
 // addresses, rather than in memory.
 const maxResetsStoring = 64
 
+// resetStoreDelay is how long a password reset's work waits after its call
+// (outside sandbox): by then its answer, a fraction of that, has left, so
+// that the work, more for an address with users, does not share the cores
+// with it.
+const resetStoreDelay = time.Millisecond
+
 // LostPasswordStart starts a password reset for the active users of the
 // programme with this email who have a password (Weavr lostPasswordInitiate)
 // and answers at once, before it looks them up: the lookup, the store work
@@ -387,6 +393,7 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 		return ctx.Err()
 	}
 	s.later(ctx, "reset_password", func(ctx context.Context) error {
+		time.Sleep(resetStoreDelay)
 		sends, err := s.storeResetCodes(ctx, prog, email, asked)
 		<-s.resets
 		for _, send := range sends {

@@ -32,8 +32,9 @@ func BenchmarkFailedSignIn(b *testing.B) {
 }
 
 // BenchmarkLostPasswordStart compares starting a reset for a user with one
-// for an unknown email, outside sandbox: the same time, the lookup, the
-// code and the email following the answer.
+// for an unknown email, outside sandbox, each answer timed alone, as whoever
+// probes addresses one by one sees it: the same time, the lookup, the code
+// and the email following the answer (untimed, before the next request).
 func BenchmarkLostPasswordStart(b *testing.B) {
 	for _, email := range []string{"root@bench.test", "nobody@bench.test"} {
 		b.Run("email="+email, func(b *testing.B) {
@@ -44,9 +45,10 @@ func BenchmarkLostPasswordStart(b *testing.B) {
 				if err := c.do(context.Background(), "POST", "/multi/passwords/lost_password/start", "", map[string]any{"email": email}, http.StatusNoContent, nil); err != nil {
 					b.Fatal(err)
 				}
+				b.StopTimer()
+				inst.Service.WaitForMail()
+				b.StartTimer()
 			}
-			b.StopTimer()
-			inst.Service.WaitForMail()
 		})
 	}
 }
