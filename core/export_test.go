@@ -40,3 +40,6 @@ func (s *Service) ClaimWebhooksWhileBusy(ctx context.Context, busy ...string) ([
 	}
 	return endpoints, err
 }
+
+// MaxResetsStoring is how many password resets may be started and not yet stored at once.
+const MaxResetsStoring = maxResetsStoring

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	texttemplate "text/template"
 
@@ -137,11 +138,17 @@ func (s *Service) spendLater(ctx context.Context, programmeID, to string) {
 }
 
 // later runs an email's work in the background, logging a failure (never
-// the message); WaitForMail waits for it.
+// the message) or a panic, which a request's answer no longer catches;
+// WaitForMail waits for it.
 func (s *Service) later(ctx context.Context, what string, run func(context.Context) error) {
 	s.background.RLock()
 	go func() {
 		defer s.background.RUnlock()
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.ErrorContext(ctx, "background email panicked", slog.String("template", what), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			}
+		}()
 		if err := run(context.WithoutCancel(ctx)); err != nil {
 			s.log.ErrorContext(ctx, "background email", slog.String("template", what), slog.String("error", err.Error()))
 		}

@@ -361,6 +361,15 @@ func replaying(change func() (*PasswordSet, error)) (*PasswordSet, error) {
 // addresses, rather than in memory.
 const maxResetsStoring = 64
 
+// resetWorkLimit bounds a password reset's work after its answer, so that a
+// store that hangs cannot hold its slot, and a server's shutdown, for ever.
+const resetWorkLimit = 30 * time.Second
+
+// errResetsBusy answers a reset whose request ended while it waited for a
+// slot (maxResetsStoring), whatever its address.
+var errResetsBusy = &Error{Class: ErrUnavailable, RetryAfter: UnavailableRetry,
+	Message: "Other password resets are being started: retry in a moment."}
+
 // resetStoreDelay is how long a password reset's work waits after its call
 // (outside sandbox): by then its answer, a fraction of that, has left, so
 // that the work, more for an address with users, does not share the cores
@@ -375,9 +384,9 @@ const resetStoreDelay = time.Millisecond
 // address is over a budget. A code is known only from its email, sent once
 // it is stored. In sandbox mode, where every code is known (SandboxCode),
 // the store work comes before the answer, so that a resume right after it,
-// on any replica, finds the code. Outside sandbox its only error is ctx's,
-// when its request ends while maxResetsStoring others are still being
-// stored.
+// on any replica, finds the code. Outside sandbox its only error is
+// errResetsBusy, when its request ends while maxResetsStoring others are
+// still being stored.
 func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email string) error {
 	email, asked := NormaliseEmail(email), s.clock.Now()
 	if s.cfg.Sandbox {
@@ -390,9 +399,11 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 	select {
 	case s.resets <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return errResetsBusy
 	}
 	s.later(ctx, "reset_password", func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, resetWorkLimit)
+		defer cancel()
 		time.Sleep(resetStoreDelay)
 		sends, err := s.storeResetCodes(ctx, prog, email, asked)
 		<-s.resets
@@ -444,6 +455,13 @@ func (s *Service) storeResetCodes(ctx context.Context, prog *Programme, email st
 			if !ok {
 				continue
 			}
+			newer, err := newerResetCode(tx, stored[i])
+			if err != nil {
+				return err
+			}
+			if newer {
+				continue
+			}
 			if err := tx.PutResetCode(stored[i]); err != nil {
 				return err
 			}
@@ -474,6 +492,18 @@ func (s *Service) storeResetCodes(ctx context.Context, prog *Programme, email st
 		})
 	}
 	return sends, nil
+}
+
+// newerResetCode reports whether the user of rc holds a code asked for after
+// rc was (a later end of life): resets store their codes after their
+// answers, not always in the order asked, and a code the last email did not
+// carry must not replace the one it did.
+func newerResetCode(tx ReadTx, rc *ResetCode) (bool, error) {
+	cur, err := tx.ResetCode(rc.UserID)
+	if errors.Is(err, ErrRecordNotFound) {
+		return false, nil
+	}
+	return err == nil && cur.ExpiresAt.After(rc.ExpiresAt), err
 }
 
 // stillAt reports, in the transaction that stores an emailed code for u (an

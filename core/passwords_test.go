@@ -3,6 +3,8 @@ package core_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -202,4 +204,86 @@ func TestLostPasswordResumeRightAfterStart(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// gatedStore holds the first View after armed until open is closed, and
+// closes arrived when it holds it.
+type gatedStore struct {
+	core.Store
+	armed   *atomic.Bool
+	arrived chan struct{}
+	open    chan struct{}
+}
+
+func (s gatedStore) View(ctx context.Context, fn func(core.ReadTx) error) error {
+	if s.armed.CompareAndSwap(true, false) {
+		close(s.arrived)
+		<-s.open
+	}
+	return s.Store.View(ctx, fn)
+}
+
+// TestLostPasswordCodesFollowTheRequests: a reset's work follows its answer,
+// so two resets may store their codes in the other order; the code of the
+// later request stays, and the earlier one, stored after it, neither
+// replaces it nor goes out, so that the last email's code works.
+func TestLostPasswordCodesFollowTheRequests(t *testing.T) {
+	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false })
+	e.root(e.prog, "ada@acme.test")
+	g := gatedStore{Store: e.store, armed: &atomic.Bool{}, arrived: make(chan struct{}), open: make(chan struct{})}
+	svc, err := core.New(e.ctx, core.Config{PasswordParams: testParams}, g, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
+	require.NoError(t, err)
+	resets := func() []core.Email {
+		return slices.DeleteFunc(e.mail.all(), func(m core.Email) bool { return !strings.Contains(m.Subject, "reset your password") })
+	}
+	watchdog := time.After(10 * time.Second) // not a measure: each wait below ends at once when the code is right
+
+	g.armed.Store(true)
+	require.NoError(t, svc.LostPasswordStart(e.ctx, e.prog, "ada@acme.test"))
+	select {
+	case <-g.arrived: // the first request's lookup is held
+	case <-watchdog:
+		t.Fatal("the first reset never looked the address up")
+	}
+	e.clock.Advance(time.Minute)
+	require.NoError(t, svc.LostPasswordStart(e.ctx, e.prog, "ada@acme.test"))
+	for len(resets()) == 0 { // the second request's code is stored and sent
+		select {
+		case <-watchdog:
+			t.Fatal("the second reset sent nothing")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	close(g.open)
+	svc.WaitForMail()
+	sent := resets()
+	require.Len(t, sent, 1, "the first request's code, stored last, did not go out")
+	_, err = svc.LostPasswordResume(e.ctx, e.prog, "ada@acme.test", resetCode(t, sent[0]), "N3w-Passw0rd!")
+	require.NoError(t, err, "the second request's code stayed")
+}
+
+// TestLostPasswordStartsWaitForASlot: outside sandbox, once
+// MaxResetsStoring resets wait for the store, the next waits for a slot
+// before it answers, and a request that ends meanwhile is told to retry
+// (503), whatever its address; none is lost when the store comes back.
+func TestLostPasswordStartsWaitForASlot(t *testing.T) {
+	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false })
+	e.root(e.prog, "known@acme.test")
+	held := heldStore{Store: e.store, holding: &atomic.Bool{}, release: make(chan struct{})}
+	svc, err := core.New(e.ctx, core.Config{PasswordParams: testParams, RateLimits: &core.RateLimits{}},
+		held, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
+	require.NoError(t, err)
+	held.holding.Store(true)
+	for i := range core.MaxResetsStoring {
+		require.NoError(t, svc.LostPasswordStart(e.ctx, e.prog, fmt.Sprintf("u%d@acme.test", i)))
+	}
+	for _, email := range []string{"known@acme.test", "unknown@acme.test"} {
+		ctx, cancel := context.WithCancel(e.ctx)
+		cancel()
+		requireCode(t, svc.LostPasswordStart(ctx, e.prog, email), core.ErrUnavailable, "")
+	}
+	close(held.release)
+	require.NoError(t, svc.LostPasswordStart(e.ctx, e.prog, "known@acme.test"), "a slot again")
+	svc.WaitForMail()
+	require.Len(t, e.mail.all(), 1)
 }

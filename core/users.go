@@ -629,9 +629,9 @@ func emailBarred(tx ReadTx, u *User, email, code string, bars func(other *User) 
 }
 
 // changeMobile sets a new mobile number, counting the change and unlinking the
-// SMS factor bound to the old number, which actor's audit event tells when
-// it was ACTIVE (its authentication_factors webhook). A first number is not
-// a change.
+// SMS factor bound to the old number, which actor's audit event tells (its
+// authentication_factors webhook) unless it was INACTIVE already, as a
+// device reset does. A first number is not a change.
 func (s *Service) changeMobile(ctx context.Context, tx Tx, actor string, u *User, m Mobile, now time.Time) error {
 	if err := mobileChangeAllowed(u); err != nil {
 		return err
@@ -647,11 +647,11 @@ func (s *Service) changeMobile(ctx context.Context, tx Tx, actor string, u *User
 	if err != nil {
 		return err
 	}
-	wasActive := f.Status == FactorActive
-	if err := retireFactor(tx, f, now); err != nil || !wasActive {
+	wasInactive := f.Status == FactorInactive
+	if err := retireFactor(tx, f, now); err != nil || wasInactive {
 		return err
 	}
-	return s.audit(ctx, tx, u.ProgrammeID, actor, "factor.unlink", u.ID, map[string]string{"channel": string(ChannelSMS), "reason": "mobile changed"})
+	return s.audit(ctx, tx, u.ProgrammeID, actor, "factor.unlink", u.ID, map[string]string{"channel": string(ChannelSMS), "reason": "the mobile number changed"})
 }
 
 // mobileChangeAllowed refuses a new mobile for u once u changed theirs
