@@ -138,18 +138,22 @@ func (s *Service) spendLater(ctx context.Context, programmeID, to string) {
 }
 
 // later runs an email's work in the background, logging a failure (never
-// the message) or a panic, which a request's answer no longer catches;
-// WaitForMail waits for it.
+// the message) or a panic, which a request's answer no longer catches, and
+// counting it (Observer.BackgroundFailed); WaitForMail waits for it.
 func (s *Service) later(ctx context.Context, what string, run func(context.Context) error) {
 	s.background.RLock()
 	go func() {
 		defer s.background.RUnlock()
 		defer func() {
 			if p := recover(); p != nil {
+				s.obs.BackgroundFailed(ctx)
 				s.log.ErrorContext(ctx, "background email panicked", slog.String("template", what), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
 			}
 		}()
 		if err := run(context.WithoutCancel(ctx)); err != nil {
+			if !errors.Is(err, ErrRateLimited) {
+				s.obs.BackgroundFailed(ctx)
+			}
 			s.log.ErrorContext(ctx, "background email", slog.String("template", what), slog.String("error", err.Error()))
 		}
 	}()

@@ -27,6 +27,11 @@ type Observer interface {
 	// WebhookAttempt reports how one attempt to deliver a webhook went and
 	// how long the receiver took.
 	WebhookAttempt(ctx context.Context, outcome WebhookOutcome, took time.Duration)
+	// BackgroundFailed reports background work that followed an answer (an
+	// email or notice, a password reset's lookup and code) and failed or
+	// panicked: what it was to send is not sent. A budget's refusal is no
+	// failure.
+	BackgroundFailed(ctx context.Context)
 }
 
 // SignInOutcome is how a password sign-in ended.
@@ -136,6 +141,7 @@ func (nopObserver) StepUp(context.Context, Channel, StepUpOutcome)              
 func (nopObserver) CodeSent(context.Context, Channel)                             {}
 func (nopObserver) PushApproved(context.Context, time.Duration)                   {}
 func (nopObserver) WebhookAttempt(context.Context, WebhookOutcome, time.Duration) {}
+func (nopObserver) BackgroundFailed(context.Context)                              {}
 
 // observeStepUpCode tells the observer how a step-up code check ended: the
 // right code, or a wrong one (counted); a check refused before any code was

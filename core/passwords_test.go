@@ -2,7 +2,9 @@ package core_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -286,4 +288,50 @@ func TestLostPasswordStartsWaitForASlot(t *testing.T) {
 	require.NoError(t, svc.LostPasswordStart(e.ctx, e.prog, "known@acme.test"), "a slot again")
 	svc.WaitForMail()
 	require.Len(t, e.mail.all(), 1)
+}
+
+// refusingEmail is a mail server that refuses every email, after reading it.
+type refusingEmail struct {
+	mu   sync.Mutex
+	read []core.Email
+}
+
+func (r *refusingEmail) SendEmail(_ context.Context, m core.Email) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.read = append(r.read, m)
+	return errors.New("554 transaction failed")
+}
+
+// backgroundFailures counts Observer.BackgroundFailed.
+type backgroundFailures struct {
+	core.NopObserver
+	n *atomic.Int64
+}
+
+func (b backgroundFailures) BackgroundFailed(context.Context) { b.n.Add(1) }
+
+// TestLostPasswordFailureAfterTheAnswerIsCounted: a reset whose email the
+// mail server refuses was answered already; the failure is counted for the
+// operator (deputy_background_failures_total) and logged without the code.
+// An unknown address, which has nothing to send, counts nothing.
+func TestLostPasswordFailureAfterTheAnswerIsCounted(t *testing.T) {
+	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false })
+	e.root(e.prog, "known@acme.test")
+	failures := &atomic.Int64{}
+	logs := &lockedBuffer{}
+	mail := &refusingEmail{}
+	svc, err := core.New(e.ctx, core.Config{PasswordParams: testParams, Observer: backgroundFailures{n: failures},
+		Logger: slog.New(slog.NewJSONHandler(logs, nil))}, e.store, core.Integrations{SMS: e.sms, Email: mail}, e.clock)
+	require.NoError(t, err)
+
+	require.NoError(t, svc.LostPasswordStart(e.ctx, e.prog, "unknown@acme.test"))
+	svc.WaitForMail()
+	assert.Zero(t, failures.Load(), "nothing to send")
+	require.NoError(t, svc.LostPasswordStart(e.ctx, e.prog, "known@acme.test"))
+	svc.WaitForMail()
+	assert.EqualValues(t, 1, failures.Load())
+	assert.Contains(t, logs.String(), "554 transaction failed")
+	require.Len(t, mail.read, 1)
+	assert.NotContains(t, logs.String(), resetCode(t, mail.read[0]), "the code is not in the log")
 }

@@ -51,6 +51,8 @@ func (r *recordingObserver) WebhookAttempt(_ context.Context, o core.WebhookOutc
 	r.add("webhook " + string(o))
 }
 
+func (r *recordingObserver) BackgroundFailed(context.Context) { r.add("background failed") }
+
 // take returns the events so far without hashes, and forgets them.
 func (r *recordingObserver) take() []string {
 	r.mu.Lock()

@@ -42,6 +42,7 @@ type observer struct {
 	hashWait     metric.Float64Histogram
 	webhooks     metric.Int64Counter
 	webhookTook  metric.Float64Histogram
+	background   metric.Int64Counter
 }
 
 var _ core.Observer = (*observer)(nil)
@@ -69,6 +70,7 @@ func (t *Telemetry) Observer() (core.Observer, error) {
 	o.hashWait = histogram("deputy.password.hash.queue_wait", "Time a password hash waited for a free hashing slot.", latencyBuckets)
 	o.webhooks = counter("deputy.webhook.deliveries", "Webhook delivery attempts, by outcome (delivered, gone, rate_limited, refused, unreachable).", "{attempt}")
 	o.webhookTook = histogram("deputy.webhook.delivery.duration", "Time a receiver took to answer a webhook delivery attempt.", latencyBuckets)
+	o.background = counter("deputy.background.failures", "Background work after an answer (an email, a password reset's code) that failed: nothing was sent.", "{failure}")
 	if err == nil {
 		o.startAtZero(core.Observed())
 	}
@@ -96,6 +98,7 @@ func (o *observer) startAtZero(v core.ObservedValues) {
 	for _, x := range v.Webhooks {
 		o.webhooks.Add(ctx, 0, webhookLabels(x))
 	}
+	o.background.Add(ctx, 0)
 }
 
 // The labels of each counter's series, for startAtZero and the count alike.
@@ -152,6 +155,8 @@ func (o *observer) CodeSent(ctx context.Context, channel core.Channel) {
 func (o *observer) PushApproved(ctx context.Context, latency time.Duration) {
 	o.pushApproval.Record(ctx, latency.Seconds())
 }
+
+func (o *observer) BackgroundFailed(ctx context.Context) { o.background.Add(ctx, 1) }
 
 func (o *observer) WebhookAttempt(ctx context.Context, outcome core.WebhookOutcome, took time.Duration) {
 	o.webhooks.Add(ctx, 1, webhookLabels(outcome))

@@ -51,6 +51,7 @@ func TestObserverMetrics(t *testing.T) {
 	obs.PushApproved(ctx, 3*time.Second)
 	obs.Hashing(ctx)(2 * time.Millisecond)
 	obs.WebhookAttempt(ctx, core.WebhookThrottled, 30*time.Millisecond)
+	obs.BackgroundFailed(ctx)
 
 	out := scrape(t, tel)
 	for _, want := range []string{
@@ -64,6 +65,7 @@ func TestObserverMetrics(t *testing.T) {
 		`deputy_password_hash_queue_wait_seconds_bucket{`, `le="0.0025"} 1`,
 		`deputy_webhook_deliveries_total{otel_scope_name="github.com/deputyhq/deputy",otel_scope_schema_url="",otel_scope_version="",outcome="rate_limited"} 1`,
 		`deputy_webhook_delivery_duration_seconds_bucket{`, `le="0.05"} 1`,
+		`deputy_background_failures_total{otel_scope_name="github.com/deputyhq/deputy",otel_scope_schema_url="",otel_scope_version=""} 1`,
 	} {
 		assert.Contains(t, out, want)
 	}
@@ -107,6 +109,7 @@ func TestCountersStartAtZero(t *testing.T) {
 		series("deputy_webhook_deliveries_total", `outcome="`+lower(string(o))+`"`)
 	}
 	series("deputy_store_transaction_retries_total", `kind="update"`)
+	series("deputy_background_failures_total")
 }
 
 // TestMetricsOff: without metrics there is nothing to serve, and the observer
