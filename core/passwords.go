@@ -404,9 +404,11 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 	s.later(ctx, "reset_password", func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, resetWorkLimit)
 		defer cancel()
-		time.Sleep(resetStoreDelay)
-		sends, err := s.storeResetCodes(ctx, prog, email, asked)
-		<-s.resets
+		sends, err := func() ([]func(context.Context) error, error) {
+			defer func() { <-s.resets }() // a panic, which later logs, frees the slot too
+			time.Sleep(resetStoreDelay)
+			return s.storeResetCodes(ctx, prog, email, asked)
+		}()
 		for _, send := range sends {
 			err = errors.Join(err, send(ctx))
 		}
@@ -500,10 +502,13 @@ func (s *Service) storeResetCodes(ctx context.Context, prog *Programme, email st
 // carry must not replace the one it did.
 func newerResetCode(tx ReadTx, rc *ResetCode) (bool, error) {
 	cur, err := tx.ResetCode(rc.UserID)
-	if errors.Is(err, ErrRecordNotFound) {
+	switch {
+	case errors.Is(err, ErrRecordNotFound):
 		return false, nil
+	case err != nil:
+		return false, err
 	}
-	return err == nil && cur.ExpiresAt.After(rc.ExpiresAt), err
+	return cur.ExpiresAt.After(rc.ExpiresAt), nil
 }
 
 // stillAt reports, in the transaction that stores an emailed code for u (an

@@ -128,27 +128,56 @@ func TestCreatePasswordRefusedForDeactivatedUser(t *testing.T) {
 	assert.True(t, passwordSet())
 }
 
-// heldStore holds every transaction, while holding, until release is closed.
-type heldStore struct {
+// hookedTxStore runs its hook, when there is one, before each transaction:
+// a test holds or breaks the store's transactions with it.
+type hookedTxStore struct {
 	core.Store
-	holding *atomic.Bool
-	release chan struct{}
+	hook *atomic.Pointer[func()]
 }
 
-func (s heldStore) wait() {
-	if s.holding.Load() {
-		<-s.release
+func (s hookedTxStore) before() {
+	if h := s.hook.Load(); h != nil {
+		(*h)()
 	}
 }
 
-func (s heldStore) View(ctx context.Context, fn func(core.ReadTx) error) error {
-	s.wait()
+func (s hookedTxStore) View(ctx context.Context, fn func(core.ReadTx) error) error {
+	s.before()
 	return s.Store.View(ctx, fn)
 }
 
-func (s heldStore) Update(ctx context.Context, fn func(core.Tx) error) error {
-	s.wait()
+func (s hookedTxStore) Update(ctx context.Context, fn func(core.Tx) error) error {
+	s.before()
 	return s.Store.Update(ctx, fn)
+}
+
+// hookedService is a service outside sandbox over e's store behind a
+// hookedTxStore, whose hook is set once the service is built, with email
+// sent to mail.
+func hookedService(t *testing.T, e *coreEnv, cfg core.Config, mail core.EmailSender, hook func()) *core.Service {
+	t.Helper()
+	store := hookedTxStore{Store: e.store, hook: &atomic.Pointer[func()]{}}
+	cfg.PasswordParams = testParams
+	svc, err := core.New(e.ctx, cfg, store, core.Integrations{SMS: e.sms, Email: mail}, e.clock)
+	require.NoError(t, err)
+	store.hook.Store(&hook)
+	return svc
+}
+
+// startAnswered starts a reset for email with svc and returns its answer,
+// failing t when none comes: a watchdog, not a measure, for an answer that
+// waits neither for the store nor for a slot (a free one answers at once).
+func startAnswered(t *testing.T, svc *core.Service, e *coreEnv, email string) error {
+	t.Helper()
+	answered := make(chan error, 1)
+	go func() { answered <- svc.LostPasswordStart(e.ctx, e.prog, email) }()
+	select {
+	case err := <-answered:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: no answer", email)
+		return nil
+	}
 }
 
 // TestLostPasswordStartAnswersBeforeItsWork: outside sandbox, starting a
@@ -159,31 +188,20 @@ func TestLostPasswordStartAnswersBeforeItsWork(t *testing.T) {
 	const ttl = time.Hour
 	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox, c.ResetCodeTTL = false, ttl })
 	e.root(e.prog, "known@acme.test")
-	held := heldStore{Store: e.store, holding: &atomic.Bool{}, release: make(chan struct{})}
-	svc, err := core.New(e.ctx, core.Config{PasswordParams: testParams, ResetCodeTTL: ttl},
-		held, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
-	require.NoError(t, err)
-	held.holding.Store(true)
+	release := make(chan struct{})
+	svc := hookedService(t, e, core.Config{ResetCodeTTL: ttl}, e.mail, func() { <-release })
 
 	for _, email := range []string{"unknown@acme.test", "known@acme.test"} {
-		answered := make(chan error, 1)
-		go func() { answered <- svc.LostPasswordStart(e.ctx, e.prog, email) }()
-		select {
-		case err := <-answered:
-			require.NoError(t, err, email)
-		case <-time.After(10 * time.Second): // a watchdog, not a measure: the answer must not need the store
-			close(held.release)
-			t.Fatalf("%s: no answer while the store was held", email)
-		}
+		require.NoError(t, startAnswered(t, svc, e, email), "%s: answered with the store held", email)
 	}
 	e.clock.Advance(ttl - time.Minute)
-	close(held.release)
+	close(release)
 	svc.WaitForMail()
 	mails := e.mail.all()
 	require.Len(t, mails, 1, "the user's code, and nothing to the unknown address")
 	assert.Equal(t, "known@acme.test", mails[0].To)
 	e.clock.Advance(time.Minute) // the end of the code's life, counted from the request
-	_, err = svc.LostPasswordResume(e.ctx, e.prog, "known@acme.test", resetCode(t, mails[0]), "N3w-Passw0rd!")
+	_, err := svc.LostPasswordResume(e.ctx, e.prog, "known@acme.test", resetCode(t, mails[0]), "N3w-Passw0rd!")
 	requireCode(t, err, core.ErrConflict, core.CodeInvalidNonceOrEmail)
 }
 
@@ -208,21 +226,15 @@ func TestLostPasswordResumeRightAfterStart(t *testing.T) {
 	wg.Wait()
 }
 
-// gatedStore holds the first View after armed until open is closed, and
-// closes arrived when it holds it.
-type gatedStore struct {
-	core.Store
-	armed   *atomic.Bool
-	arrived chan struct{}
-	open    chan struct{}
+// notifyingEmail tells sent of each email it hands to its sender.
+type notifyingEmail struct {
+	core.EmailSender
+	sent chan struct{}
 }
 
-func (s gatedStore) View(ctx context.Context, fn func(core.ReadTx) error) error {
-	if s.armed.CompareAndSwap(true, false) {
-		close(s.arrived)
-		<-s.open
-	}
-	return s.Store.View(ctx, fn)
+func (n notifyingEmail) SendEmail(ctx context.Context, m core.Email) error {
+	defer func() { n.sent <- struct{}{} }()
+	return n.EmailSender.SendEmail(ctx, m)
 }
 
 // TestLostPasswordCodesFollowTheRequests: a reset's work follows its answer,
@@ -232,35 +244,35 @@ func (s gatedStore) View(ctx context.Context, fn func(core.ReadTx) error) error 
 func TestLostPasswordCodesFollowTheRequests(t *testing.T) {
 	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false })
 	e.root(e.prog, "ada@acme.test")
-	g := gatedStore{Store: e.store, armed: &atomic.Bool{}, arrived: make(chan struct{}), open: make(chan struct{})}
-	svc, err := core.New(e.ctx, core.Config{PasswordParams: testParams}, g, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
-	require.NoError(t, err)
-	resets := func() []core.Email {
-		return slices.DeleteFunc(e.mail.all(), func(m core.Email) bool { return !strings.Contains(m.Subject, "reset your password") })
-	}
+	held, release := make(chan struct{}), make(chan struct{})
+	mail := notifyingEmail{EmailSender: e.mail, sent: make(chan struct{}, 2)}
+	var first atomic.Bool
+	svc := hookedService(t, e, core.Config{}, mail, func() {
+		if first.CompareAndSwap(false, true) { // holds the first transaction only
+			close(held)
+			<-release
+		}
+	})
 	watchdog := time.After(10 * time.Second) // not a measure: each wait below ends at once when the code is right
-
-	g.armed.Store(true)
-	require.NoError(t, svc.LostPasswordStart(e.ctx, e.prog, "ada@acme.test"))
-	select {
-	case <-g.arrived: // the first request's lookup is held
-	case <-watchdog:
-		t.Fatal("the first reset never looked the address up")
-	}
-	e.clock.Advance(time.Minute)
-	require.NoError(t, svc.LostPasswordStart(e.ctx, e.prog, "ada@acme.test"))
-	for len(resets()) == 0 { // the second request's code is stored and sent
+	wait := func(c <-chan struct{}, what string) {
+		t.Helper()
 		select {
+		case <-c:
 		case <-watchdog:
-			t.Fatal("the second reset sent nothing")
-		case <-time.After(time.Millisecond):
+			t.Fatal(what)
 		}
 	}
-	close(g.open)
+
+	require.NoError(t, svc.LostPasswordStart(e.ctx, e.prog, "ada@acme.test"))
+	wait(held, "the first reset never looked the address up")
+	e.clock.Advance(time.Minute)
+	require.NoError(t, svc.LostPasswordStart(e.ctx, e.prog, "ada@acme.test"))
+	wait(mail.sent, "the second reset sent nothing")
+	close(release)
 	svc.WaitForMail()
-	sent := resets()
+	sent := slices.DeleteFunc(e.mail.all(), func(m core.Email) bool { return !strings.Contains(m.Subject, "reset your password") })
 	require.Len(t, sent, 1, "the first request's code, stored last, did not go out")
-	_, err = svc.LostPasswordResume(e.ctx, e.prog, "ada@acme.test", resetCode(t, sent[0]), "N3w-Passw0rd!")
+	_, err := svc.LostPasswordResume(e.ctx, e.prog, "ada@acme.test", resetCode(t, sent[0]), "N3w-Passw0rd!")
 	require.NoError(t, err, "the second request's code stayed")
 }
 
@@ -271,11 +283,8 @@ func TestLostPasswordCodesFollowTheRequests(t *testing.T) {
 func TestLostPasswordStartsWaitForASlot(t *testing.T) {
 	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false })
 	e.root(e.prog, "known@acme.test")
-	held := heldStore{Store: e.store, holding: &atomic.Bool{}, release: make(chan struct{})}
-	svc, err := core.New(e.ctx, core.Config{PasswordParams: testParams, RateLimits: &core.RateLimits{}},
-		held, core.Integrations{SMS: e.sms, Email: e.mail}, e.clock)
-	require.NoError(t, err)
-	held.holding.Store(true)
+	release := make(chan struct{})
+	svc := hookedService(t, e, core.Config{RateLimits: &core.RateLimits{}}, e.mail, func() { <-release })
 	for i := range core.MaxResetsStoring {
 		require.NoError(t, svc.LostPasswordStart(e.ctx, e.prog, fmt.Sprintf("u%d@acme.test", i)))
 	}
@@ -284,10 +293,25 @@ func TestLostPasswordStartsWaitForASlot(t *testing.T) {
 		cancel()
 		requireCode(t, svc.LostPasswordStart(ctx, e.prog, email), core.ErrUnavailable, "")
 	}
-	close(held.release)
+	close(release)
 	require.NoError(t, svc.LostPasswordStart(e.ctx, e.prog, "known@acme.test"), "a slot again")
 	svc.WaitForMail()
 	require.Len(t, e.mail.all(), 1)
+}
+
+// TestLostPasswordSlotsSurviveAPanic: a reset whose work panics (a store
+// that breaks so) frees its slot: more resets than there are slots, one
+// after the other, each answer and each counted as failed.
+func TestLostPasswordSlotsSurviveAPanic(t *testing.T) {
+	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false })
+	failures := &atomic.Int64{}
+	svc := hookedService(t, e, core.Config{Observer: backgroundFailures{n: failures}, Logger: slog.New(slog.DiscardHandler)},
+		e.mail, func() { panic("the store broke") })
+	for i := range core.MaxResetsStoring + 1 {
+		require.NoError(t, startAnswered(t, svc, e, "known@acme.test"), "reset %d", i+1)
+		svc.WaitForMail()
+	}
+	assert.EqualValues(t, core.MaxResetsStoring+1, failures.Load())
 }
 
 // refusingEmail is a mail server that refuses every email, after reading it.
