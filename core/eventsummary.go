@@ -68,10 +68,11 @@ var eventSummaries = map[string]func(d map[string]string) string{
 	"password.reset":               said("Password reset"),
 	"password.reset_requested":     said("Password reset asked for"),
 	"factor.unlink": func(d map[string]string) string {
+		s := channelWords(d["channel"]) + " turned off"
 		if d["reason"] != "" {
-			return channelWords(d["channel"]) + " turned off: " + d["reason"]
+			s += ": " + d["reason"]
 		}
-		return channelWords(d["channel"]) + " turned off"
+		return s
 	},
 	"push.approve":                   func(d map[string]string) string { return pushWords(d["kind"]) + " approved on the phone" },
 	"push.decline":                   func(d map[string]string) string { return pushWords(d["kind"]) + " declined on the phone" },
