@@ -209,7 +209,7 @@ func TestNoticesSpendTheNoticeBudget(t *testing.T) {
 	c = e.caller(e.prog, e.login(e.prog, "root@acme.test"))
 	lockSCA()
 	assert.Len(t, e.mail.all(), 1, "the second alert is over the budget")
-	assert.Contains(t, e.logs.String(), `"msg":"background email","template":"security_alert","error":"rate limited"`, "a dropped notice is logged")
+	assert.Contains(t, e.logs.String(), `"msg":"background work failed","work":"security_alert","error":"rate limited"`, "a dropped notice is logged")
 }
 
 // Lost-password requests that use up the address's email budget keep no

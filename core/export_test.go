@@ -41,5 +41,9 @@ func (s *Service) ClaimWebhooksWhileBusy(ctx context.Context, busy ...string) ([
 	return endpoints, err
 }
 
-// MaxResetsStoring is how many password resets may be started and not yet stored at once.
-const MaxResetsStoring = maxResetsStoring
+// MaxResetsStoring and MaxProgrammeResetsStoring are how many password
+// resets may be started and not yet stored at once, in all and of one programme.
+const (
+	MaxResetsStoring          = maxResetsStoring
+	MaxProgrammeResetsStoring = maxProgrammeResetsStoring
+)

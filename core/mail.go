@@ -137,9 +137,11 @@ func (s *Service) spendLater(ctx context.Context, programmeID, to string) {
 	})
 }
 
-// later runs an email's work in the background, logging a failure (never
-// the message) or a panic, which a request's answer no longer catches, and
-// counting it (Observer.BackgroundFailed); WaitForMail waits for it.
+// later runs work that follows a request's answer in the background: an
+// email's, or a password reset's lookup, codes and emails. It logs a failure
+// (never a message or a code) or a panic, which the answer no longer
+// catches, and counts it (Observer.BackgroundFailed); WaitForMail waits for
+// it.
 func (s *Service) later(ctx context.Context, what string, run func(context.Context) error) {
 	s.background.RLock()
 	go func() {
@@ -147,14 +149,14 @@ func (s *Service) later(ctx context.Context, what string, run func(context.Conte
 		defer func() {
 			if p := recover(); p != nil {
 				s.obs.BackgroundFailed(ctx)
-				s.log.ErrorContext(ctx, "background email panicked", slog.String("template", what), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+				s.log.ErrorContext(ctx, "background work panicked", slog.String("work", what), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
 			}
 		}()
 		if err := run(context.WithoutCancel(ctx)); err != nil {
 			if !errors.Is(err, ErrRateLimited) {
 				s.obs.BackgroundFailed(ctx)
 			}
-			s.log.ErrorContext(ctx, "background email", slog.String("template", what), slog.String("error", err.Error()))
+			s.log.ErrorContext(ctx, "background work failed", slog.String("work", what), slog.String("error", err.Error()))
 		}
 	}()
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/deputyhq/deputy/internal/slots"
 	"github.com/deputyhq/deputy/password"
 )
 
@@ -358,15 +359,27 @@ func replaying(change func() (*PasswordSet, error)) (*PasswordSet, error) {
 
 // maxResetsStoring is how many password resets may be started and not yet
 // stored at once: a flood of them waits before its answers, whatever the
-// addresses, rather than in memory.
-const maxResetsStoring = 64
+// addresses, rather than in memory. One programme's take at most
+// maxProgrammeResetsStoring of them, so that its flood leaves the others'
+// resets most of the slots; one more waits up to resetSlotWait.
+const (
+	maxResetsStoring          = 64
+	maxProgrammeResetsStoring = maxResetsStoring / 4
+	resetSlotWait             = 2 * time.Second
+)
+
+// newResetSlots returns the slots of the password resets started and not
+// yet stored (LostPasswordStart), by programme.
+func newResetSlots() *slots.Slots {
+	return slots.New(maxResetsStoring, maxProgrammeResetsStoring, resetSlotWait)
+}
 
 // resetWorkLimit bounds a password reset's work after its answer, so that a
 // store that hangs cannot hold its slot, and a server's shutdown, for ever.
 const resetWorkLimit = 30 * time.Second
 
-// errResetsBusy answers a reset whose request ended while it waited for a
-// slot (maxResetsStoring), whatever its address.
+// errResetsBusy answers a reset that got no slot (newResetSlots), whatever
+// its address.
 var errResetsBusy = &Error{Class: ErrUnavailable, RetryAfter: UnavailableRetry,
 	Message: "Other password resets are being started: retry in a moment."}
 
@@ -385,8 +398,8 @@ const resetStoreDelay = time.Millisecond
 // it is stored. In sandbox mode, where every code is known (SandboxCode),
 // the store work comes before the answer, so that a resume right after it,
 // on any replica, finds the code. Outside sandbox its only error is
-// errResetsBusy, when its request ends while maxResetsStoring others are
-// still being stored.
+// errResetsBusy, when it gets no slot: too many others are still being
+// stored.
 func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email string) error {
 	email, asked := NormaliseEmail(email), s.clock.Now()
 	if s.cfg.Sandbox {
@@ -396,16 +409,15 @@ func (s *Service) LostPasswordStart(ctx context.Context, prog *Programme, email 
 		}
 		return err
 	}
-	select {
-	case s.resets <- struct{}{}:
-	case <-ctx.Done():
+	free, ok := s.resets.Take(ctx, prog.ID)
+	if !ok {
 		return errResetsBusy
 	}
 	s.later(ctx, "reset_password", func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, resetWorkLimit)
 		defer cancel()
 		sends, err := func() ([]func(context.Context) error, error) {
-			defer func() { <-s.resets }() // a panic, which later logs, frees the slot too
+			defer free() // a panic, which later logs, frees the slots too
 			time.Sleep(resetStoreDelay)
 			return s.storeResetCodes(ctx, prog, email, asked)
 		}()

@@ -164,13 +164,13 @@ func hookedService(t *testing.T, e *coreEnv, cfg core.Config, mail core.EmailSen
 	return svc
 }
 
-// startAnswered starts a reset for email with svc and returns its answer,
+// startAnswered starts a reset for email in prog with svc and returns its answer,
 // failing t when none comes: a watchdog, not a measure, for an answer that
 // waits neither for the store nor for a slot (a free one answers at once).
-func startAnswered(t *testing.T, svc *core.Service, e *coreEnv, email string) error {
+func startAnswered(t *testing.T, svc *core.Service, e *coreEnv, prog *core.Programme, email string) error {
 	t.Helper()
 	answered := make(chan error, 1)
-	go func() { answered <- svc.LostPasswordStart(e.ctx, e.prog, email) }()
+	go func() { answered <- svc.LostPasswordStart(e.ctx, prog, email) }()
 	select {
 	case err := <-answered:
 		return err
@@ -192,7 +192,7 @@ func TestLostPasswordStartAnswersBeforeItsWork(t *testing.T) {
 	svc := hookedService(t, e, core.Config{ResetCodeTTL: ttl}, e.mail, func() { <-release })
 
 	for _, email := range []string{"unknown@acme.test", "known@acme.test"} {
-		require.NoError(t, startAnswered(t, svc, e, email), "%s: answered with the store held", email)
+		require.NoError(t, startAnswered(t, svc, e, e.prog, email), "%s: answered with the store held", email)
 	}
 	e.clock.Advance(ttl - time.Minute)
 	close(release)
@@ -276,23 +276,45 @@ func TestLostPasswordCodesFollowTheRequests(t *testing.T) {
 	require.NoError(t, err, "the second request's code stayed")
 }
 
-// TestLostPasswordStartsWaitForASlot: outside sandbox, once
-// MaxResetsStoring resets wait for the store, the next waits for a slot
-// before it answers, and a request that ends meanwhile is told to retry
-// (503), whatever its address; none is lost when the store comes back.
+// TestLostPasswordStartsWaitForASlot: outside sandbox, once a programme's
+// MaxProgrammeResetsStoring resets wait for the store, its next waits for a
+// slot before it answers, and a request that ends meanwhile is told to
+// retry (503), whatever its address, while another programme's resets
+// still answer at once; once MaxResetsStoring wait, of programmes that
+// each hold their share, every programme's next waits, and is told to
+// retry after a while. None is lost when the store comes back.
 func TestLostPasswordStartsWaitForASlot(t *testing.T) {
 	e := newCoreEnv(t, func(c *core.Config) { c.Sandbox = false })
 	e.root(e.prog, "known@acme.test")
+	progs := []*core.Programme{e.prog}
+	for i := 1; i <= core.MaxResetsStoring/core.MaxProgrammeResetsStoring; i++ {
+		progs = append(progs, e.programme(fmt.Sprintf("other%d", i), core.ProgrammeSettings{}))
+	}
 	release := make(chan struct{})
 	svc := hookedService(t, e, core.Config{RateLimits: &core.RateLimits{}}, e.mail, func() { <-release })
-	for i := range core.MaxResetsStoring {
-		require.NoError(t, svc.LostPasswordStart(e.ctx, e.prog, fmt.Sprintf("u%d@acme.test", i)))
+	fill := func(prog *core.Programme, from int) { // its share, from its from-th reset
+		for i := from; i < core.MaxProgrammeResetsStoring; i++ {
+			require.NoError(t, startAnswered(t, svc, e, prog, fmt.Sprintf("u%d@acme.test", i)))
+		}
 	}
-	for _, email := range []string{"known@acme.test", "unknown@acme.test"} {
+	busy := func(prog *core.Programme, email string) {
+		t.Helper()
 		ctx, cancel := context.WithCancel(e.ctx)
 		cancel()
-		requireCode(t, svc.LostPasswordStart(ctx, e.prog, email), core.ErrUnavailable, "")
+		requireCode(t, svc.LostPasswordStart(ctx, prog, email), core.ErrUnavailable, "")
 	}
+
+	fill(e.prog, 0)
+	for _, email := range []string{"known@acme.test", "unknown@acme.test"} {
+		busy(e.prog, email)
+	}
+	require.NoError(t, startAnswered(t, svc, e, progs[1], "u@acme.test"), "another programme's reset has a slot")
+	fill(progs[1], 1)
+	for _, prog := range progs[2 : len(progs)-1] {
+		fill(prog, 0)
+	}
+	requireCode(t, svc.LostPasswordStart(e.ctx, progs[len(progs)-1], "v@acme.test"), core.ErrUnavailable, "",
+		"every slot held: the request waits its while and is told to retry")
 	close(release)
 	require.NoError(t, svc.LostPasswordStart(e.ctx, e.prog, "known@acme.test"), "a slot again")
 	svc.WaitForMail()
@@ -308,7 +330,7 @@ func TestLostPasswordSlotsSurviveAPanic(t *testing.T) {
 	svc := hookedService(t, e, core.Config{Observer: backgroundFailures{n: failures}, Logger: slog.New(slog.DiscardHandler)},
 		e.mail, func() { panic("the store broke") })
 	for i := range core.MaxResetsStoring + 1 {
-		require.NoError(t, startAnswered(t, svc, e, "known@acme.test"), "reset %d", i+1)
+		require.NoError(t, startAnswered(t, svc, e, e.prog, "known@acme.test"), "reset %d", i+1)
 		svc.WaitForMail()
 	}
 	assert.EqualValues(t, core.MaxResetsStoring+1, failures.Load())

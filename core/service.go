@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/deputyhq/deputy/auditlog"
+	"github.com/deputyhq/deputy/internal/slots"
 	"github.com/deputyhq/deputy/password"
 )
 
@@ -245,9 +246,9 @@ type Service struct {
 	// (relay) and push bus wake-up (publishPush) in flight, so that
 	// WaitForMail can wait for them all.
 	background sync.RWMutex
-	// resets holds a slot for each password reset started and not yet
+	// resets are the slots of the password resets started and not yet
 	// stored (LostPasswordStart).
-	resets chan struct{}
+	resets *slots.Slots
 }
 
 // New builds a Service over its dependencies, validating cfg. It loads the
@@ -295,7 +296,7 @@ func New(ctx context.Context, cfg Config, store Store, send Integrations, clock 
 		hub:        newPushHub(),
 		bulkWake:   make(chan struct{}, 1),
 		auditHeads: map[string]auditlog.Checkpoint{},
-		resets:     make(chan struct{}, maxResetsStoring),
+		resets:     newResetSlots(),
 	}, nil
 }
 

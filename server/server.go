@@ -22,6 +22,7 @@ import (
 
 	"github.com/deputyhq/deputy/assets"
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/internal/slots"
 	"github.com/deputyhq/deputy/telemetry/requestspan"
 )
 
@@ -48,7 +49,7 @@ type Server struct {
 	proxies   []netip.Prefix
 	mux       *http.ServeMux
 	// bulkBodies admits the bulk submissions being received.
-	bulkBodies *bulkSlots
+	bulkBodies *slots.Slots
 }
 
 // New returns the API handler over svc.
@@ -229,9 +230,9 @@ func (s *Server) handle(pattern string, need access, idem idempotent, ep endpoin
 				if r.caller != nil {
 					identity = r.caller.User.IdentityID
 				}
-				release, err := s.bulkBodies.admit(hr.Context(), identity)
-				if err != nil {
-					s.writeError(w, hr, err)
+				release, ok := s.bulkBodies.Take(hr.Context(), identity)
+				if !ok {
+					s.writeError(w, hr, errBulkBodiesBusy)
 					return
 				}
 				defer release()

@@ -1,0 +1,126 @@
+package slots
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// take takes a slot of key that must be free.
+func take(t *testing.T, s *Slots, key string) func() {
+	t.Helper()
+	release, ok := s.Take(context.Background(), key)
+	require.True(t, ok, "a free slot of %s", key)
+	return release
+}
+
+// TestSlotsBoundAKeyAndAll: a key holds at most its share, whose next
+// waiter gets nothing while another key's is admitted; once every slot is
+// held, any key's waiter gets nothing, even one with room in its share;
+// what is given back is taken again, and no key is remembered once nothing holds or waits for its slots.
+func TestSlotsBoundAKeyAndAll(t *testing.T) {
+	s := New(4, 2, 10*time.Millisecond)
+	var held []func()
+	for range 2 {
+		held = append(held, take(t, s, "a"))
+	}
+	_, ok := s.Take(context.Background(), "a")
+	assert.False(t, ok, "a's share is held")
+	for range 2 {
+		held = append(held, take(t, s, "b"))
+	}
+	_, ok = s.Take(context.Background(), "c")
+	assert.False(t, ok, "every slot is held")
+
+	held[0]()
+	held[0] = take(t, s, "c") // a slot given back is all's again
+	_, ok = s.Take(context.Background(), "a")
+	assert.False(t, ok, "a's share has room, all's has none")
+	for _, release := range held {
+		release()
+	}
+	assert.Empty(t, s.keys)
+	assert.Empty(t, s.all)
+}
+
+// TestSlotsWaiterGetsAReleasedSlot: a waiter is admitted as soon as a slot
+// is given back within its wait.
+func TestSlotsWaiterGetsAReleasedSlot(t *testing.T) {
+	s := New(1, 1, time.Minute)
+	release := take(t, s, "a")
+	got := make(chan func())
+	go func() {
+		r, ok := s.Take(context.Background(), "b")
+		assert.True(t, ok)
+		got <- r
+	}()
+	release()
+	select {
+	case r := <-got:
+		r()
+	case <-time.After(10 * time.Second): // a watchdog: the slot is free at once
+		t.Fatal("the waiter never got the slot")
+	}
+	assert.Empty(t, s.keys)
+}
+
+// TestSlotsCallerThatLeaves: a caller whose context ends while it waits,
+// for its key's share or for all's, gets nothing and holds nothing.
+func TestSlotsCallerThatLeaves(t *testing.T) {
+	s := New(2, 1, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	held := []func(){take(t, s, "a")}
+	_, ok := s.Take(ctx, "a")
+	assert.False(t, ok, "waiting for a's share")
+	held = append(held, take(t, s, "b"))
+	_, ok = s.Take(ctx, "c")
+	assert.False(t, ok, "waiting for all's")
+	for _, release := range held {
+		release()
+	}
+	assert.Empty(t, s.keys)
+	assert.Empty(t, s.all)
+	take(t, s, "c")()
+}
+
+// TestSlotsBoundsHoldUnderParallelTakes: many callers of a few keys at once
+// never hold more than all's slots, nor more than a key's share of one key.
+func TestSlotsBoundsHoldUnderParallelTakes(t *testing.T) {
+	const total, perKey, keys, callers = 6, 2, 5, 200
+	s := New(total, perKey, time.Minute)
+	var inAll atomic.Int64
+	inKey := make([]atomic.Int64, keys)
+	var most, mostOfAKey atomic.Int64
+	raise := func(m *atomic.Int64, v int64) {
+		for old := m.Load(); v > old && !m.CompareAndSwap(old, v); old = m.Load() {
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			k := i % keys
+			release, ok := s.Take(context.Background(), fmt.Sprint(k))
+			if !assert.True(t, ok) {
+				return
+			}
+			raise(&most, inAll.Add(1))
+			raise(&mostOfAKey, inKey[k].Add(1))
+			time.Sleep(time.Millisecond) // holds it while others try
+			inKey[k].Add(-1)
+			inAll.Add(-1)
+			release()
+		})
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, most.Load(), int64(total))
+	assert.LessOrEqual(t, mostOfAKey.Load(), int64(perKey))
+	assert.Equal(t, int64(total), most.Load(), "the slots were all used")
+	assert.Empty(t, s.keys)
+}
