@@ -66,6 +66,9 @@ var WebhookRetrySchedule = []time.Duration{
 
 // Delivery tunables.
 const (
+	// WebhookTick is how often a server's worker (RunWebhookDelivery) looks
+	// for webhook deliveries that are due.
+	WebhookTick = time.Second
 	// WebhookLease is how long a claimed delivery stays with its worker: more
 	// than the sender's timeout, so that a live worker never loses it.
 	WebhookLease = time.Minute
@@ -138,11 +141,11 @@ type sent struct {
 // DeliverWebhooks makes one round of deliveries: in one Update it queues
 // the events of the audit log's new entries and claims the queues whose head
 // is due (startRound), then sends their chains in parallel and records the
-// outcomes, waiting for every chain. It returns how many attempts it made;
-// 0 means nothing was due.
-func (s *Service) DeliverWebhooks(ctx context.Context) (int, error) {
-	n, _, err := s.deliverRound(ctx, nil)
-	return n, err
+// outcomes, waiting for every chain. It returns how many attempts it made
+// (0: nothing was due) and whether work remains (deliverRound), after which
+// RunWebhookDelivery would go on without waiting for its tick.
+func (s *Service) DeliverWebhooks(ctx context.Context) (attempts int, more bool, err error) {
+	return s.deliverRound(ctx, nil)
 }
 
 // lateChains are the chains a worker's rounds left in flight when they

@@ -36,7 +36,7 @@ func TestWebhookRedeliveryDuringAdoptedRoundIsSent(t *testing.T) {
 		rw.WriteHeader(http.StatusNoContent)
 	})
 	w := e.worker(nil)
-	n, err := w.DeliverWebhooks(e.ctx)
+	n, _, err := w.DeliverWebhooks(e.ctx)
 	require.NoError(t, err)
 	require.Equal(t, 3, n, "the backlog and the one since, in one round")
 	e.clock.Advance(time.Hour)
@@ -78,7 +78,7 @@ func TestWebhookSlowAdoptedRoundLeavesNothingStuck(t *testing.T) {
 	slow := &okAfterRelease{entered: make(chan struct{}), release: make(chan struct{})}
 	done := make(chan error)
 	go func() {
-		_, err := e.worker(slow).DeliverWebhooks(e.ctx)
+		_, _, err := e.worker(slow).DeliverWebhooks(e.ctx)
 		done <- err
 	}()
 	<-slow.entered

@@ -104,7 +104,7 @@ func TestWebhookBacklogGoesDirectOnceCaughtUp(t *testing.T) {
 		e.login(e.prog, "ada@example.com")
 	}
 	store := &countingStore{Store: e.store}
-	n, err := e.workerOn(store, nil).DeliverWebhooks(e.ctx)
+	n, _, err := e.workerOn(store, nil).DeliverWebhooks(e.ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 5, n, "the backlog and the two since, in one round")
 	assert.EqualValues(t, 3+1+2, store.writes.Load(), "the backlog recorded (and its head claimed); the two since written once")

@@ -97,7 +97,7 @@ func TestWebhookFailingEndpointNotHammered(t *testing.T) {
 			})
 			const users = 60
 			createUsers(t, e, users)
-			_, err := e.worker(nil).DeliverWebhooks(e.ctx)
+			_, _, err := e.worker(nil).DeliverWebhooks(e.ctx)
 			require.NoError(t, err)
 
 			attempted, givenBack := 0, 0
@@ -148,7 +148,7 @@ func TestWebhookUnsignableChainGivenBack(t *testing.T) {
 	createUsers(t, e, 3)
 	w := e.worker(nil)
 	for range len(core.WebhookRetrySchedule) + 2 {
-		_, err := w.DeliverWebhooks(e.ctx)
+		_, _, err := w.DeliverWebhooks(e.ctx)
 		require.NoError(t, err)
 		e.clock.Advance(time.Minute)
 	}
@@ -255,7 +255,7 @@ func TestWebhookSigningStoreErrorEndsRound(t *testing.T) {
 	e := newHookEnv(t)
 	createUsers(t, e, 3)
 	require.NoError(t, e.svc.FanOutWebhooks(e.ctx)) // queued: a round reads their events to sign them
-	_, err := e.workerOn(eventlessStore{e.store}, nil).DeliverWebhooks(e.ctx)
+	_, _, err := e.workerOn(eventlessStore{e.store}, nil).DeliverWebhooks(e.ctx)
 	require.ErrorIs(t, err, errStoreDown)
 	assert.NotContains(t, e.logs.String(), "webhook", "nothing logged per chain")
 	assert.Empty(t, e.rcv.all())

@@ -28,15 +28,18 @@ import (
 // machine's cores, but its goroutines and garbage are not the Go runtime's
 // of the process it is measuring. It runs
 // b.N pairs of alternating one-second rounds, one on each store, so that the
-// machine's load weighs on both alike and each hooked round takes in about
-// one of the worker's rounds (one a second), and reports the webhooks'
+// machine's load weighs on both alike and each hooked round takes in one
+// tick of the worker's (core.WebhookTick): the rounds of deliveries that
+// send what the previous hooked round queued, as a server's worker sends
+// each second what the second before it queued. It reports the webhooks'
 // overhead on the write in percent (target: at most 10): the median of the
 // pairs' overheads, which a burst of load on the shared machine moves
 // little, and that of the totals. The worker runs in the hooked rounds only
 // (webhookbench.Worker); when it falls behind, its backlog keeps it busy
 // through each of them, as it would be all the time, and the benchmark
 // reports how many of the deliveries had reached the receiver when the
-// rounds ended: the overheads cover that share of the delivery work. The
+// rounds ended (what the last round queued is still to send): the
+// overheads cover that share of the delivery work. The
 // last run has no worker: what the events cost the writes' own path, their
 // audit events being the outbox, with the delivery left for later.
 func BenchmarkWebhookWriteOverhead(b *testing.B) {

@@ -97,7 +97,7 @@ func drain(t testing.TB, w *core.Service) int {
 	t.Helper()
 	total := 0
 	for {
-		n, err := w.DeliverWebhooks(context.Background())
+		n, _, err := w.DeliverWebhooks(context.Background())
 		require.NoError(t, err)
 		if n == 0 {
 			return total
@@ -362,7 +362,7 @@ func TestWebhookChainStopsAtFailure(t *testing.T) {
 		}
 	})
 	w := e.worker(nil)
-	n, err := w.DeliverWebhooks(e.ctx)
+	n, _, err := w.DeliverWebhooks(e.ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 3, n, "two delivered and the third failed, in one round")
 	ds := e.deliveries(e.hook.Webhook.ID)
@@ -379,7 +379,7 @@ func TestWebhookChainStopsAtFailure(t *testing.T) {
 	assert.Zero(t, drain(t, w), "the rest waits behind the failed one")
 
 	e.clock.Advance(6 * time.Second)
-	n, err = w.DeliverWebhooks(e.ctx)
+	n, _, err = w.DeliverWebhooks(e.ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 3, n, "the failed one again, then the rest")
 	e.requireDeliveredInOrder(5)
@@ -677,7 +677,7 @@ func TestWebhookBadReceiversBlockNobody(t *testing.T) {
 	// must answer within it too, which a loaded race run's pause can
 	// overrun at a few hundred ms.
 	const timeout = time.Second
-	_, err := e.worker(webhook.NewSender(timeout, "deputy-test")).DeliverWebhooks(e.ctx)
+	_, _, err := e.worker(webhook.NewSender(timeout, "deputy-test")).DeliverWebhooks(e.ctx)
 	require.NoError(t, err)
 	assert.Less(t, time.Since(start), 5*time.Second)
 	assert.Len(t, e.rcv.all(), 1, "the healthy endpoint got its event")
@@ -746,7 +746,7 @@ func TestWebhookLeaseExpiryResends(t *testing.T) {
 			stuck := &blockingSender{entered: make(chan struct{}), release: make(chan struct{})}
 			done := make(chan error)
 			go func() {
-				_, err := e.worker(stuck).DeliverWebhooks(e.ctx)
+				_, _, err := e.worker(stuck).DeliverWebhooks(e.ctx)
 				done <- err
 			}()
 			<-stuck.entered
@@ -800,7 +800,7 @@ func TestWebhookParallelChangesExactlyOnceInOrder(t *testing.T) {
 		w := e.worker(nil)
 		workers.Go(func() {
 			for ctx.Err() == nil {
-				_, _ = w.DeliverWebhooks(ctx)
+				_, _, _ = w.DeliverWebhooks(ctx)
 			}
 		})
 	}

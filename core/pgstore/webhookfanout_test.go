@@ -81,7 +81,7 @@ func TestWebhookFanOutAcrossReplicas(t *testing.T) {
 	for _, svc := range svcs {
 		workers.Go(func() {
 			for deliverCtx.Err() == nil {
-				if _, err := svc.DeliverWebhooks(deliverCtx); err != nil && deliverCtx.Err() == nil {
+				if _, _, err := svc.DeliverWebhooks(deliverCtx); err != nil && deliverCtx.Err() == nil {
 					t.Error(err)
 				}
 			}

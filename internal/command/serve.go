@@ -389,7 +389,7 @@ func (i *instance) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopSweep()
 	loops.Go(func() { i.sweep(sweepCtx) })
 	loops.Go(func() { i.svc.RunAuditCheckpoints(sweepCtx, auditCheckpointTick) })
-	loops.Go(func() { i.svc.RunWebhookDelivery(sweepCtx, webhookTick) })
+	loops.Go(func() { i.svc.RunWebhookDelivery(sweepCtx, core.WebhookTick) })
 	loops.Go(func() { i.svc.RunBulks(sweepCtx, bulkTick) })
 	loops.Go(func() { i.svc.RunPushBus(sweepCtx) })
 	errc := make(chan error, 1)

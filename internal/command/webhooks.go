@@ -16,8 +16,6 @@ import (
 	"github.com/deputyhq/deputy/internal/escape"
 )
 
-// webhookTick is how often a server looks for webhook deliveries that are due.
-const webhookTick = time.Second
 
 // webhooksCommand is `deputy programme webhooks`: a programme's webhook
 // endpoints and their deliveries, through the running server when there is one.

@@ -8,18 +8,16 @@ import (
 	"github.com/deputyhq/deputy/core"
 )
 
-// Worker delivers a service's webhooks while resumed: after a round that
-// sent something it rests as long as that round took, and otherwise a
-// second. RunWebhookDelivery (`deputy serve`) goes on that soon only after a
-// round that left work, and otherwise waits for its tick, so this worker
-// makes more and smaller rounds than a server would, each two commits on
-// the store. A benchmark resumes it for its rounds with endpoints only, so
-// that what it has left to send never weighs on the rounds they are
-// compared with (a worker running throughout did much of each round's
-// deliveries in the next round, which then paid for them too: the
-// comparison hid most of their cost). It pauses between rounds, where
-// RunWebhookDelivery's stop would cut requests short and make them fail.
-// Its methods do nothing on a nil Worker.
+// Worker delivers a service's webhooks while resumed, pacing its rounds as
+// RunWebhookDelivery (`deputy serve`) does with its core.WebhookTick: a
+// round at once, the next after a rest as long as that round took while
+// one leaves work, and otherwise on the next tick. A benchmark resumes it
+// for its rounds with endpoints only, so that what it has left to send
+// never weighs on the rounds they are compared with (a worker running
+// throughout did much of each round's deliveries in the next round, which
+// then paid for them too: the comparison hid most of their cost). It pauses
+// between rounds, where RunWebhookDelivery's stop would cut requests short
+// and make them fail. Its methods do nothing on a nil Worker.
 type Worker struct {
 	tb   testing.TB
 	svc  *core.Service
@@ -41,15 +39,19 @@ func (w *Worker) Resume() {
 	stopping, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
+		tick := time.Now()
 		for {
 			start := time.Now()
-			n, err := w.svc.DeliverWebhooks(context.Background())
+			_, more, err := w.svc.DeliverWebhooks(context.Background())
 			if err != nil {
 				w.tb.Error(err)
 				return
 			}
-			rest := time.Second
-			if n > 0 {
+			for !tick.After(time.Now()) {
+				tick = tick.Add(core.WebhookTick)
+			}
+			rest := time.Until(tick)
+			if more {
 				rest = time.Since(start)
 			}
 			select {
