@@ -16,7 +16,6 @@ import (
 	"github.com/deputyhq/deputy/internal/escape"
 )
 
-
 // webhooksCommand is `deputy programme webhooks`: a programme's webhook
 // endpoints and their deliveries, through the running server when there is one.
 func webhooksCommand() *cli.Command {
