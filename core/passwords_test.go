@@ -316,6 +316,7 @@ func TestLostPasswordStartsWaitForASlot(t *testing.T) {
 	requireCode(t, svc.LostPasswordStart(e.ctx, progs[len(progs)-1], "v@acme.test"), core.ErrUnavailable, "",
 		"every slot held: the request waits its while and is told to retry")
 	close(release)
+	svc.WaitForMail() // every reset held stored
 	require.NoError(t, svc.LostPasswordStart(e.ctx, e.prog, "known@acme.test"), "a slot again")
 	svc.WaitForMail()
 	require.Len(t, e.mail.all(), 1)

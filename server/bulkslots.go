@@ -8,7 +8,8 @@ import (
 )
 
 // maxBulkBodiesAtOnce bounds the bulk submissions one server reads and
-// decodes at once, one of them an identity's. Each may hold maxBulkBodyBytes
+// decodes at once, one of them an identity's (or, without a session, a
+// programme's). Each may hold maxBulkBodyBytes
 // and its decoded rows, and the identity's submission budget counts a
 // submission only once its body is read, so parallel submissions could
 // otherwise hold hundreds of MiB; and one identity's slow uploads hold no
@@ -24,5 +25,5 @@ var errBulkBodiesBusy = &core.Error{Class: core.ErrUnavailable, RetryAfter: time
 	Message: "Other bulk submissions are being received: retry in a second."}
 
 // newBulkSlots returns the slots of the bulk submissions a server reads at
-// once, by identity.
+// once, by uploader.
 func newBulkSlots() *slots.Slots { return slots.New(maxBulkBodiesAtOnce, 1, bulkBodyWait) }

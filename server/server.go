@@ -226,11 +226,11 @@ func (s *Server) handle(pattern string, need access, idem idempotent, ep endpoin
 		if hr.Method != http.MethodGet {
 			limit := bodyLimit(hr, r.caller)
 			if limit > maxBodyBytes {
-				identity := ""
+				uploader := "programme " + r.prog.ID // a call without a session: its programme's
 				if r.caller != nil {
-					identity = r.caller.User.IdentityID
+					uploader = "identity " + r.caller.User.IdentityID
 				}
-				release, ok := s.bulkBodies.Take(hr.Context(), identity)
+				release, ok := s.bulkBodies.Take(hr.Context(), uploader)
 				if !ok {
 					s.writeError(w, hr, errBulkBodiesBusy)
 					return

@@ -1,7 +1,9 @@
 // Package slots admits work under two bounds: at most so many at once in
 // all, and at most so many of one key (an identity, a programme), so that
-// one key's flood leaves the others most of the slots. Whoever waits for a
-// slot waits a bounded time, holding nothing meanwhile.
+// one key's flood leaves the others most of the slots (total/perKey keys
+// flooding at once still take them all). Whoever waits for a slot waits a
+// bounded time; while it waits for one of all's, it holds one of its key's,
+// which keeps only its own key's next callers waiting.
 package slots
 
 import (
@@ -26,15 +28,22 @@ type keySlots struct {
 }
 
 // New returns total slots, at most perKey of them a key's, for which work
-// waits at most wait.
+// waits at most wait. Both counts must be positive.
 func New(total, perKey int, wait time.Duration) *Slots {
+	if total < 1 || perKey < 1 {
+		panic("slots: total and perKey must be positive")
+	}
 	return &Slots{all: make(chan struct{}, total), perKey: perKey, wait: wait, keys: map[string]*keySlots{}}
 }
 
 // Take takes one of key's slots, then one of all, waiting up to the wait in
-// all or until ctx ends (the caller left), and returns the function that
-// gives both back; ok is false when it got none.
+// all or until ctx ends (the caller left; one that has already left gets
+// none), and returns the function that gives both back, once however often
+// it is called; ok is false when it got none.
 func (s *Slots) Take(ctx context.Context, key string) (release func(), ok bool) {
+	if ctx.Err() != nil {
+		return nil, false
+	}
 	mine := s.join(key)
 	leave := func() { s.leave(key, mine) }
 	wait := time.NewTimer(s.wait)
@@ -50,7 +59,8 @@ func (s *Slots) Take(ctx context.Context, key string) (release func(), ok bool) 
 	}
 	select {
 	case s.all <- struct{}{}:
-		return func() { <-s.all; <-mine.held; leave() }, true
+		var once sync.Once
+		return func() { once.Do(func() { <-s.all; <-mine.held; leave() }) }, true
 	case <-wait.C:
 	case <-ctx.Done():
 	}

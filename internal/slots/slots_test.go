@@ -3,6 +3,7 @@ package slots
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -39,9 +40,11 @@ func TestSlotsBoundAKeyAndAll(t *testing.T) {
 	assert.False(t, ok, "every slot is held")
 
 	held[0]()
-	held[0] = take(t, s, "c") // a slot given back is all's again
+	release := take(t, s, "c") // a slot given back is all's again
 	_, ok = s.Take(context.Background(), "a")
 	assert.False(t, ok, "a's share has room, all's has none")
+	release()
+	held[0] = take(t, s, "a") // its wait for all's gave a's slot back
 	for _, release := range held {
 		release()
 	}
@@ -60,6 +63,9 @@ func TestSlotsWaiterGetsAReleasedSlot(t *testing.T) {
 		assert.True(t, ok)
 		got <- r
 	}()
+	for !s.waiting("b") {
+		runtime.Gosched()
+	}
 	release()
 	select {
 	case r := <-got:
@@ -70,23 +76,55 @@ func TestSlotsWaiterGetsAReleasedSlot(t *testing.T) {
 	assert.Empty(t, s.keys)
 }
 
-// TestSlotsCallerThatLeaves: a caller whose context ends while it waits,
-// for its key's share or for all's, gets nothing and holds nothing.
+// waiting reports whether a caller of key has joined its slots.
+func (s *Slots) waiting(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keys[key] != nil
+}
+
+// TestSlotsReleaseTwice: a release called again gives back nothing more,
+// so that a holder's slots stay its own.
+func TestSlotsReleaseTwice(t *testing.T) {
+	s := New(2, 2, 10*time.Millisecond)
+	first := take(t, s, "a")
+	second := take(t, s, "a")
+	first()
+	first()
+	again := take(t, s, "a")
+	_, ok := s.Take(context.Background(), "a")
+	assert.False(t, ok, "the second holder's slot was given back by the first's release")
+	second()
+	again()
+	assert.Empty(t, s.keys)
+	assert.Empty(t, s.all)
+}
+
+// TestSlotsCallerThatLeaves: a caller that leaves while it waits, for its
+// key's share or for all's, gets nothing and holds nothing; one that has
+// left already gets nothing, even with slots free.
 func TestSlotsCallerThatLeaves(t *testing.T) {
 	s := New(2, 1, time.Minute)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
+	leaving := func() context.Context { // leaves while it waits, well within the slots' wait
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		t.Cleanup(cancel)
+		return ctx
+	}
 	held := []func(){take(t, s, "a")}
-	_, ok := s.Take(ctx, "a")
+	_, ok := s.Take(leaving(), "a")
 	assert.False(t, ok, "waiting for a's share")
 	held = append(held, take(t, s, "b"))
-	_, ok = s.Take(ctx, "c")
+	_, ok = s.Take(leaving(), "c")
 	assert.False(t, ok, "waiting for all's")
 	for _, release := range held {
 		release()
 	}
 	assert.Empty(t, s.keys)
 	assert.Empty(t, s.all)
+	left, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, ok = s.Take(left, "c")
+	assert.False(t, ok, "a caller that has left")
 	take(t, s, "c")()
 }
 

@@ -39,7 +39,8 @@ func (w *Worker) Resume() {
 	stopping, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.Now()
+		tick := time.NewTicker(core.WebhookTick)
+		defer tick.Stop()
 		for {
 			start := time.Now()
 			_, more, err := w.svc.DeliverWebhooks(context.Background())
@@ -47,17 +48,14 @@ func (w *Worker) Resume() {
 				w.tb.Error(err)
 				return
 			}
-			for !tick.After(time.Now()) {
-				tick = tick.Add(core.WebhookTick)
-			}
-			rest := time.Until(tick)
+			wait := tick.C
 			if more {
-				rest = time.Since(start)
+				wait = time.After(time.Since(start))
 			}
 			select {
 			case <-stopping:
 				return
-			case <-time.After(rest):
+			case <-wait:
 			}
 		}
 	}()
