@@ -130,6 +130,9 @@ func TestSlotsCallerThatLeaves(t *testing.T) {
 
 // TestSlotsBoundsHoldUnderParallelTakes: many callers of a few keys at once
 // never hold more than all's slots, nor more than a key's share of one key.
+// The first holders keep their slots until every slot is held (full), so
+// that all of them are used at once, and the callers after them still
+// meet full shares.
 func TestSlotsBoundsHoldUnderParallelTakes(t *testing.T) {
 	const total, perKey, keys, callers = 6, 2, 5, 200
 	s := New(total, perKey, time.Minute)
@@ -140,6 +143,8 @@ func TestSlotsBoundsHoldUnderParallelTakes(t *testing.T) {
 		for old := m.Load(); v > old && !m.CompareAndSwap(old, v); old = m.Load() {
 		}
 	}
+	full := make(chan struct{})
+	var fill sync.Once
 	var wg sync.WaitGroup
 	for i := range callers {
 		wg.Go(func() {
@@ -148,9 +153,13 @@ func TestSlotsBoundsHoldUnderParallelTakes(t *testing.T) {
 			if !assert.True(t, ok) {
 				return
 			}
-			raise(&most, inAll.Add(1))
+			n := inAll.Add(1)
+			raise(&most, n)
 			raise(&mostOfAKey, inKey[k].Add(1))
-			time.Sleep(time.Millisecond) // holds it while others try
+			if n == total {
+				fill.Do(func() { close(full) })
+			}
+			<-full
 			inKey[k].Add(-1)
 			inAll.Add(-1)
 			release()
