@@ -37,27 +37,56 @@ import (
 // little, and that of the totals. The worker runs in the hooked rounds only
 // (webhookbench.Worker); when it falls behind, its backlog keeps it busy
 // through each of them, as it would be all the time, and the benchmark
-// reports how many of the deliveries had reached the receiver when the
-// rounds ended (what the last round queued is still to send): the
-// overheads cover that share of the delivery work. The
-// last run has no worker: what the events cost the writes' own path, their
-// audit events being the outbox, with the delivery left for later.
+// reports how many of the deliveries had been made when the rounds ended
+// (what the last round queued is still to send): the overheads cover that
+// share of the delivery work.
+//
+// Three more runs, one update at a time, take the cost apart: with no
+// worker (what the events cost the writes' own path, their audit events
+// being the outbox, with the delivery left for later); with a worker whose
+// sender answers 204 itself (Deputy's delivery work but the HTTP exchange:
+// fan-out, claims, signatures and records); and with no endpoints at all
+// but, in the rounds that would have them, the same HTTP traffic posted to
+// the receiver by a process without Deputy (webhookbench.Traffic): what
+// that traffic costs this machine whoever sends it.
 func BenchmarkWebhookWriteOverhead(b *testing.B) {
 	for _, hooks := range []int{1, 2} {
 		for _, clients := range []int{1, 16} {
-			b.Run(fmt.Sprintf("endpoints=%d/clients=%d/worker=on", hooks, clients), func(b *testing.B) { writeOverhead(b, hooks, clients, true) })
+			b.Run(fmt.Sprintf("endpoints=%d/clients=%d/worker=on", hooks, clients), func(b *testing.B) { writeOverhead(b, hooks, clients, deliverHTTP) })
 		}
 	}
-	b.Run("endpoints=2/clients=1/worker=off", func(b *testing.B) { writeOverhead(b, 2, 1, false) })
+	b.Run("endpoints=2/clients=1/worker=off", func(b *testing.B) { writeOverhead(b, 2, 1, deliverNothing) })
+	b.Run("endpoints=1/clients=1/worker=without-http", func(b *testing.B) { writeOverhead(b, 1, 1, deliverWithoutHTTP) })
+	b.Run("endpoints=0/clients=1/traffic=without-deputy", func(b *testing.B) { writeOverhead(b, 0, 1, trafficWithoutDeputy) })
+}
+
+// delivery is what runs beside the writes of a writeOverhead's hooked rounds.
+type delivery int
+
+const (
+	deliverHTTP          delivery = iota // a worker, posting to the receiver
+	deliverNothing                       // nothing: the events stay queued
+	deliverWithoutHTTP                   // a worker whose sender answers 204 itself
+	trafficWithoutDeputy                 // a webhookbench.Traffic posting to the receiver
+)
+
+// answering is a webhook sender that answers 204 without a network, and
+// counts the requests.
+type answering struct{ sent atomic.Int64 }
+
+func (a *answering) Send(context.Context, *core.WebhookRequest) core.WebhookResult {
+	a.sent.Add(1)
+	return core.WebhookResult{Status: http.StatusNoContent}
 }
 
 // writeOverhead is a run of BenchmarkWebhookWriteOverhead with hooks
-// endpoints, clients at once, and a worker delivering meanwhile or not.
-func writeOverhead(b *testing.B, hooks, clients int, deliver bool) {
+// endpoints, clients at once, and d beside the hooked rounds.
+func writeOverhead(b *testing.B, hooks, clients int, d delivery) {
 	const round = time.Second
 	type side struct {
 		update  func(client int, tag string)
-		worker  *webhookbench.Worker // nil when nothing delivers
+		resume  func()
+		pause   func()
 		check   func()
 		cost    time.Duration
 		updates int64
@@ -65,8 +94,8 @@ func writeOverhead(b *testing.B, hooks, clients int, deliver bool) {
 	sides := map[bool]*side{}
 	rcv := webhookbench.Start(b)
 	var endpoints []string // the hooked side's
-	var worker *webhookbench.Worker
-	queued := 0 // deliveries before the rounds, to the endpoints
+	queued := 0            // deliveries before the rounds, to the endpoints
+	var sender *answering
 	for _, hooked := range []bool{false, true} {
 		e := newRunningHookEnv(b)
 		require.NoError(b, e.svc.RemoveWebhook(e.ctx, e.prog.ID, e.hook.Webhook.ID)) // its receiver is in this process
@@ -86,14 +115,27 @@ func writeOverhead(b *testing.B, hooks, clients int, deliver bool) {
 		if hooked {
 			queued = countDeliveries(b, e, endpoints...)
 		}
-		if hooked && deliver {
-			worker = webhookbench.NewWorker(b, e.worker(nil))
-		}
-		s := &side{worker: worker, update: func(c int, tag string) {
+		s := &side{resume: func() {}, pause: func() {}, update: func(c int, tag string) {
 			if _, err := e.svc.UpdateUser(e.ctx, root, users[c], core.UserPatch{Tag: &tag}); err != nil {
 				b.Error(err)
 			}
 		}}
+		if hooked {
+			var worker *webhookbench.Worker
+			switch d {
+			case deliverHTTP:
+				worker = webhookbench.NewWorker(b, e.worker(nil))
+			case deliverWithoutHTTP:
+				sender = &answering{}
+				worker = webhookbench.NewWorker(b, e.worker(sender))
+			case trafficWithoutDeputy:
+				traffic := webhookbench.StartTraffic(b, rcv.URL+"/traffic")
+				s.resume, s.pause = traffic.Resume, traffic.Pause
+			}
+			if worker != nil {
+				s.resume, s.pause = worker.Resume, worker.Pause
+			}
+		}
 		s.check = func() {
 			if hooked { // every update queued for each endpoint
 				require.Equal(b, queued+hooks*int(s.updates), countDeliveries(b, e, endpoints...))
@@ -107,7 +149,7 @@ func writeOverhead(b *testing.B, hooks, clients int, deliver bool) {
 		perUpdate := map[bool]time.Duration{}
 		for _, hooked := range []bool{r%2 == 0, r%2 != 0} {
 			s := sides[hooked]
-			s.worker.Resume()
+			s.resume()
 			start := time.Now()
 			var n atomic.Int64
 			var wg sync.WaitGroup
@@ -120,14 +162,13 @@ func writeOverhead(b *testing.B, hooks, clients int, deliver bool) {
 			}
 			wg.Wait()
 			took := time.Since(start)
-			s.worker.Pause()
+			s.pause()
 			s.cost, s.updates = s.cost+took, s.updates+n.Load()
 			perUpdate[hooked] = took / time.Duration(n.Load())
 		}
 		overheads = append(overheads, 100*(float64(perUpdate[true])/float64(perUpdate[false])-1))
 	}
 	b.StopTimer()
-	delivered := 100 * float64(rcv.Posts(b)) / float64(queued+hooks*int(sides[true].updates))
 	for _, s := range sides {
 		s.check()
 	}
@@ -138,6 +179,17 @@ func writeOverhead(b *testing.B, hooks, clients int, deliver bool) {
 	overall := 100 * (float64(with)/float64(without) - 1)
 	b.ReportMetric(median, "overhead-%")
 	b.ReportMetric(overall, "total-overhead-%")
+	made := rcv.Posts(b)
+	if sender != nil {
+		made = sender.sent.Load()
+	}
+	if d == trafficWithoutDeputy { // posts for each update of the rounds with traffic
+		b.ReportMetric(100*float64(made)/float64(sides[true].updates), "posts-per-100-updates")
+		b.Logf("%d pairs of rounds: %v an update, %v with traffic from another process, %.0f posts for each 100 updates (overhead: median of pairs %.1f%%, total %.1f%%)",
+			b.N, without, with, 100*float64(made)/float64(sides[true].updates), median, overall)
+		return
+	}
+	delivered := 100 * float64(made) / float64(queued+hooks*int(sides[true].updates))
 	b.ReportMetric(delivered, "delivered-meanwhile-%")
 	b.Logf("%d clients, %d pairs of rounds: %v an update without endpoints, %v with %d (overhead: median of pairs %.1f%%, total %.1f%%); %.0f%% of the deliveries made by the end of the rounds",
 		clients, b.N, without, with, hooks, median, overall, delivered)

@@ -2,8 +2,10 @@
 // webhooks cost Deputy's writes: a receiver in a process of its own, as an
 // embedder's is (it shares the machine's cores, but its goroutines and
 // garbage are not in the Go runtime measured; the process is the test
-// binary run again, whose TestMain is Main), and a
-// delivery worker that runs only while the rounds with endpoints do.
+// binary run again, whose TestMain is Main), a delivery worker that runs
+// only while the rounds with endpoints do, and the same HTTP traffic sent by
+// a process without Deputy (Traffic), to tell what the traffic costs the
+// machine from what Deputy's delivery does.
 package webhookbench
 
 import (
@@ -23,11 +25,18 @@ import (
 // childEnv, set in a test binary's environment, makes it a receiver.
 const childEnv = "DEPUTY_TEST_RECEIVER_PROCESS"
 
-// Main is the TestMain of a package whose benchmarks Start receivers: in a
-// test binary that Start ran, it serves until its standard input closes
-// (the test that started it ended, or died) and exits; otherwise it runs
-// the tests.
+// Main is the TestMain of a package whose benchmarks Start receivers (or
+// StartTraffic): in a test binary that Start ran, it serves until its
+// standard input closes (the test that started it ended, or died) and
+// exits; in one StartTraffic ran, it posts; otherwise it runs the tests.
 func Main(m *testing.M) {
+	if url := os.Getenv(trafficEnv); url != "" {
+		if err := postTraffic(url); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if os.Getenv(childEnv) == "" {
 		os.Exit(m.Run())
 	}

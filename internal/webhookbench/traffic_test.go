@@ -1,0 +1,31 @@
+package webhookbench
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMain(m *testing.M) { Main(m) }
+
+// TestTrafficPostsOnlyWhileResumed: the rounds without traffic must not pay
+// for any of it, nor the rounds with traffic go without.
+func TestTrafficPostsOnlyWhileResumed(t *testing.T) {
+	rcv := Start(t)
+	traffic := StartTraffic(t, rcv.URL+"/traffic")
+	time.Sleep(2 * TrafficEvery) // a tick that would post, were it not paused
+	require.Zero(t, rcv.Posts(t), "nothing before Resume")
+
+	traffic.Resume()
+	require.Eventually(t, func() bool { return rcv.Posts(t) >= TrafficBurst }, 10*time.Second, TrafficEvery, "a whole burst")
+	traffic.Pause()
+	paused := rcv.Posts(t)
+	time.Sleep(2 * TrafficEvery)
+	assert.Equal(t, paused, rcv.Posts(t), "nothing once Pause has returned")
+
+	traffic.Resume()
+	require.Eventually(t, func() bool { return rcv.Posts(t) > paused }, 10*time.Second, TrafficEvery, "posts again")
+	traffic.Pause()
+}
