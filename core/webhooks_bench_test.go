@@ -41,14 +41,15 @@ import (
 // (what the last round queued is still to send): the overheads cover that
 // share of the delivery work.
 //
-// Three more runs, one update at a time, take the cost apart: with no
-// worker (what the events cost the writes' own path, their audit events
-// being the outbox, with the delivery left for later); with a worker whose
-// sender answers 204 itself (Deputy's delivery work but the HTTP exchange:
-// fan-out, claims, signatures and records); and with no endpoints at all
-// but, in the rounds that would have them, the same HTTP traffic posted to
-// the receiver by a process without Deputy (webhookbench.Traffic): what
-// that traffic costs this machine whoever sends it.
+// More runs take the cost apart: one update at a time with no worker (what
+// the events cost the writes' own path, their audit events being the
+// outbox, with the delivery left for later); each of the first four with a
+// worker whose sender answers 204 itself (Deputy's delivery work but the
+// HTTP exchange: fan-out, claims, signatures and records); and one update
+// at a time with no endpoints at all but, in the rounds that would have
+// them, HTTP traffic like one endpoint's posted to the receiver by a process
+// without Deputy (webhookbench.Traffic): what that traffic costs this
+// machine whoever sends it.
 func BenchmarkWebhookWriteOverhead(b *testing.B) {
 	for _, hooks := range []int{1, 2} {
 		for _, clients := range []int{1, 16} {
@@ -56,7 +57,11 @@ func BenchmarkWebhookWriteOverhead(b *testing.B) {
 		}
 	}
 	b.Run("endpoints=2/clients=1/worker=off", func(b *testing.B) { writeOverhead(b, 2, 1, deliverNothing) })
-	b.Run("endpoints=1/clients=1/worker=without-http", func(b *testing.B) { writeOverhead(b, 1, 1, deliverWithoutHTTP) })
+	for _, hooks := range []int{1, 2} {
+		for _, clients := range []int{1, 16} {
+			b.Run(fmt.Sprintf("endpoints=%d/clients=%d/worker=without-http", hooks, clients), func(b *testing.B) { writeOverhead(b, hooks, clients, deliverWithoutHTTP) })
+		}
+	}
 	b.Run("endpoints=0/clients=1/traffic=without-deputy", func(b *testing.B) { writeOverhead(b, 0, 1, trafficWithoutDeputy) })
 }
 
