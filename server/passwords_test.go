@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deputyhq/deputy/core"
+	"github.com/deputyhq/deputy/server"
 )
 
 // Passwords breaking each rule of the default (Weavr) profile: 8 to 30
@@ -441,4 +444,73 @@ func TestPasswordIsNotTheEmailAsTyped(t *testing.T) {
 		r := e.key("POST", "/multi/passwords/"+rootID+"/create", map[string]any{"password": pw(p)})
 		requireConflict(t, r, "PASSWORD_TOO_SIMPLE")
 	}
+}
+
+// heldUpdates is a store whose write transactions wait while held.
+type heldUpdates struct {
+	core.Store
+	held atomic.Pointer[chan struct{}]
+}
+
+func (s *heldUpdates) Update(ctx context.Context, fn func(core.Tx) error) error {
+	if ch := s.held.Load(); ch != nil {
+		<-*ch
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+// TestLostPasswordStartWhileResetsAreStoring: outside sandbox a reset
+// answers before its work, which holds one of its programme's slots until
+// stored. While the store holds them all, the programme's next reset waits
+// its while and gets 503 with Retry-After, the same answer for an address
+// with a user as for one without; another programme's reset still answers
+// 204; once the store frees them, resets answer 204 again and the user's
+// email is sent.
+func TestLostPasswordStartWhileResetsAreStoring(t *testing.T) {
+	store := &heldUpdates{}
+	e, _ := newEnvOverStore(t, server.Options{}, func(s core.Store) core.Store { store.Store = s; return store }, notSandbox)
+	e.corporate("root@acme.test")
+	other, err := e.svc.CreateProgramme(context.Background(), core.NewProgramme{Name: "Other Programme"})
+	require.NoError(t, err)
+	start := func(apiKey, email string) resp {
+		return e.call("POST", "/multi/passwords/lost_password/start", map[string]any{"email": email}, "api-key", apiKey)
+	}
+	release := make(chan struct{})
+	store.held.Store(&release)
+
+	var answered int
+	var r resp
+	for answered = 0; answered <= 64; answered++ { // no more than the slots of all programmes
+		if r = start(e.apiKey, fmt.Sprintf("u%d@acme.test", answered)); r.status != http.StatusNoContent {
+			break
+		}
+	}
+	require.Equal(t, http.StatusServiceUnavailable, r.status, "after %d answered: %s", answered, r.body)
+	require.Positive(t, answered)
+	var known, unknown resp
+	var wg sync.WaitGroup
+	wg.Go(func() { known = start(e.apiKey, "root@acme.test") })
+	wg.Go(func() { unknown = start(e.apiKey, "nobody@acme.test") })
+	wg.Wait()
+	for _, r := range []resp{known, unknown} {
+		require.Equal(t, http.StatusServiceUnavailable, r.status, "%s", r.body)
+		wait, err := strconv.Atoi(r.header.Get("Retry-After"))
+		require.NoError(t, err)
+		assert.Positive(t, wait)
+	}
+	assert.Equal(t, known.body, unknown.body, "the same answer whether the address has a user")
+	assert.Equal(t, known.header.Get("Retry-After"), unknown.header.Get("Retry-After"))
+	assert.Equal(t, http.StatusNoContent, start(other.APIKey, "root@acme.test").status, "another programme's reset")
+
+	close(release)
+	e.svc.WaitForMail()
+	require.Equal(t, http.StatusNoContent, start(e.apiKey, "root@acme.test").status)
+	e.svc.WaitForMail()
+	var msgs []*core.Message
+	require.NoError(t, e.store.View(context.Background(), func(tx core.ReadTx) error {
+		msgs, err = tx.Outbox(e.prog.ID, nil, 0, 10)
+		return err
+	}))
+	require.Len(t, msgs, 1, "the user's reset email, and nothing for the unknown addresses")
+	assert.Equal(t, "root@acme.test", msgs[0].To)
 }
