@@ -77,8 +77,22 @@ type Receiver struct {
 // Start runs the test binary again as a receiver until tb ends.
 func Start(tb testing.TB) *Receiver {
 	tb.Helper()
+	_, stdout := startChild(tb, "receiver", childEnv+"=1")
+	url, err := stdout.ReadString('\n')
+	if err != nil {
+		tb.Fatalf("the receiver's URL: %v (is the test binary's TestMain webhookbench.Main?)", err)
+	}
+	return &Receiver{URL: strings.TrimSpace(url)}
+}
+
+// startChild runs the test binary again with env added to its environment
+// (what it is: Main reads it) until tb ends, when its standard input is
+// closed and it must have exited cleanly, and returns its standard input
+// and output.
+func startChild(tb testing.TB, what, env string) (io.WriteCloser, *bufio.Reader) {
+	tb.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), childEnv+"=1")
+	cmd.Env = append(os.Environ(), env)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -94,14 +108,10 @@ func Start(tb testing.TB) *Receiver {
 	tb.Cleanup(func() {
 		stdin.Close()
 		if err := cmd.Wait(); err != nil {
-			tb.Errorf("receiver process: %v", err)
+			tb.Errorf("%s process: %v", what, err)
 		}
 	})
-	url, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		tb.Fatalf("the receiver's URL: %v (is the test binary's TestMain webhookbench.Main?)", err)
-	}
-	return &Receiver{URL: strings.TrimSpace(url)}
+	return stdin, bufio.NewReader(stdout)
 }
 
 // Posts returns how many deliveries the receiver has answered.

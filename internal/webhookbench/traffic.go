@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,7 +32,6 @@ const (
 // costs the machine's cores, whoever sends it. It posts while resumed.
 type Traffic struct {
 	tb    testing.TB
-	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	acks  *bufio.Reader
 }
@@ -42,28 +40,8 @@ type Traffic struct {
 // url, until tb ends.
 func StartTraffic(tb testing.TB, url string) *Traffic {
 	tb.Helper()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), trafficEnv+"="+url)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	t := &Traffic{tb: tb, cmd: cmd, stdin: stdin, acks: bufio.NewReader(stdout)}
-	tb.Cleanup(func() {
-		stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			tb.Errorf("traffic process: %v", err)
-		}
-	})
-	return t
+	stdin, acks := startChild(tb, "traffic", trafficEnv+"="+url)
+	return &Traffic{tb: tb, stdin: stdin, acks: acks}
 }
 
 // Resume starts the posts; Pause stops them once the post under way has
