@@ -47,3 +47,29 @@ const (
 	MaxResetsStoring          = maxResetsStoring
 	MaxProgrammeResetsStoring = maxProgrammeResetsStoring
 )
+
+// FanOutPlan is a fan-out batch derived ahead of its Update.
+type FanOutPlan = fanOutPlan
+
+// PlanFanOut derives a programme's next fan-out batch in a read
+// transaction, as a delivery round does before its Update.
+func (s *Service) PlanFanOut(ctx context.Context, programmeID string) (plan *FanOutPlan, err error) {
+	err = s.store.View(ctx, func(tx ReadTx) error {
+		_, from, err := fanOutCursor(tx, programmeID, s.clock.Now())
+		if err == nil {
+			plan, err = planFanOut(tx, programmeID, from)
+		}
+		return err
+	})
+	return plan, err
+}
+
+// FanOutPlanned runs one fan-out Update of a programme with plan (nil:
+// derived in the Update) and returns how many audit events it read.
+func (s *Service) FanOutPlanned(ctx context.Context, programmeID string, plan *FanOutPlan) (n int, err error) {
+	err = s.store.Update(ctx, func(tx Tx) error {
+		n, err = s.fanOutBatch(tx, programmeID, plan, nil)
+		return err
+	})
+	return n, err
+}

@@ -465,7 +465,8 @@ func (s *Service) webhooksDue(ctx context.Context) (bool, error) {
 }
 
 // startRound runs a delivery round's Update: for each programme behind, it
-// fans out a batch of the audit log's new entries, and then, when claim is
+// fans out a batch of the audit log's new entries (derived beforehand in a
+// read transaction: fanOutPlan), and then, when claim is
 // set, it claims the queues whose head is due (claimWebhooks), in the same
 // commit, and returns them with the chains to send direct (webhookdirect.go). A programme whose batch fails is left out of the round and its
 // error logged, so that it holds back only itself. full reports a full
@@ -473,11 +474,22 @@ func (s *Service) webhooksDue(ctx context.Context) (bool, error) {
 // round commits nothing.
 func (s *Service) startRound(ctx context.Context, claim bool, late *lateChains) (cs []claimed, full bool, err error) {
 	var behind []string
+	plans := map[string]*fanOutPlan{}
 	var due bool
 	err = s.store.View(ctx, func(tx ReadTx) error {
 		var err error
-		if behind, err = webhooksBehind(tx, s.clock.Now()); err != nil || !claim {
+		if behind, err = webhooksBehind(tx, s.clock.Now()); err != nil {
 			return err
+		}
+		for _, p := range behind {
+			// A batch that cannot be derived is left to the Update, which
+			// reports it and goes on with the other programmes.
+			if eps, from, err := fanOutCursor(tx, p, s.clock.Now()); err == nil && len(eps) > 0 {
+				plans[p], _ = planFanOut(tx, p, from)
+			}
+		}
+		if !claim {
+			return nil
 		}
 		ds, err := tx.DueWebhookDeliveries(s.clock.Now(), 1, 1, nil)
 		due = len(ds) > 0
@@ -492,7 +504,7 @@ func (s *Service) startRound(ctx context.Context, claim bool, late *lateChains) 
 				direct = newDirectRound(late)
 			}
 			for i, p := range behind {
-				n, err := s.fanOutBatch(tx, p, direct)
+				n, err := s.fanOutBatch(tx, p, plans[p], direct)
 				if err != nil {
 					failed = i
 					return fmt.Errorf("fan out webhooks of programme %s: %w", p, err)

@@ -57,41 +57,94 @@ func webhooksBehind(tx ReadTx, now time.Time) ([]string, error) {
 	return behind, nil
 }
 
+// fanOutPlan is the batch of a programme's audit events after an endpoint
+// cursor (from) and the webhook events each causes, their bodies encoded.
+// A delivery round derives it in a read transaction (startRound), beside
+// the API's writes, so that the Update that queues it (fanOutBatch) holds
+// the store's one writer, which those writes wait for, only to insert; an
+// Update that finds the cursor moved meanwhile derives its batch itself.
+// Audit events do not change once written, so a plan of the cursor's batch
+// is the Update's, but for events appended since, which the next batch takes.
+type fanOutPlan struct {
+	from   uint64
+	as     []*AuditEvent
+	events [][]plannedEvent // of each of as
+}
+
+// plannedEvent is a webhook event and its encoded body.
+type plannedEvent struct {
+	outEvent
+	body []byte
+}
+
+// fanOutCursor returns a programme's endpoints that a worker is not
+// sending at now, and the lowest of their cursors, from which their next
+// batch begins.
+func fanOutCursor(tx ReadTx, programmeID string, now time.Time) ([]*WebhookEndpoint, uint64, error) {
+	eps, err := tx.WebhookEndpoints(programmeID)
+	if err != nil {
+		return nil, 0, err
+	}
+	eps = slices.DeleteFunc(eps, func(e *WebhookEndpoint) bool { return e.sending(now) })
+	if len(eps) == 0 {
+		return nil, 0, nil
+	}
+	return eps, slices.MinFunc(eps, func(a, b *WebhookEndpoint) int { return cmp.Compare(a.Fanned, b.Fanned) }).Fanned, nil
+}
+
+// planFanOut derives the batch of a programme's audit events after from.
+func planFanOut(tx ReadTx, programmeID string, from uint64) (*fanOutPlan, error) {
+	as, err := tx.AuditEvents(programmeID, from, webhookFanOutBatch)
+	if err != nil {
+		return nil, err
+	}
+	p := &fanOutPlan{from: from, as: as, events: make([][]plannedEvent, len(as))}
+	for i, a := range as {
+		evs, err := webhookEventsOf(tx, a)
+		if err != nil {
+			return nil, fmt.Errorf("audit event %d: %w", a.Seq, err)
+		}
+		for _, ev := range evs {
+			body, err := jsonBody(ev.Body)
+			if err != nil {
+				return nil, fmt.Errorf("audit event %d: %w", a.Seq, err)
+			}
+			p.events[i] = append(p.events[i], plannedEvent{ev, body})
+		}
+	}
+	return p, nil
+}
+
 // fanOutBatch queues the webhook events of the next batch of a programme's
-// audit events that some endpoint has not considered, and returns how many
+// audit events that some endpoint has not considered, from plan when it is
+// that batch's (else it derives the batch), and returns how many
 // audit events it read. With direct (a delivery round), the events of each
 // endpoint it takes go to the round, to be sent before their deliveries are
 // written; an endpoint claimed by a worker is left to it. Replicas may run it at once: their
 // transactions conflict on the endpoints, and the store's retry finds the
 // work done or claimed.
-func (s *Service) fanOutBatch(tx Tx, programmeID string, direct *directRound) (int, error) {
-	eps, err := tx.WebhookEndpoints(programmeID)
-	if err != nil {
+func (s *Service) fanOutBatch(tx Tx, programmeID string, plan *fanOutPlan, direct *directRound) (int, error) {
+	eps, from, err := fanOutCursor(tx, programmeID, s.clock.Now())
+	if err != nil || len(eps) == 0 {
 		return 0, err
 	}
-	now := s.clock.Now()
-	eps = slices.DeleteFunc(eps, func(e *WebhookEndpoint) bool { return e.sending(now) })
-	if len(eps) == 0 {
+	if plan == nil || plan.from != from {
+		if plan, err = planFanOut(tx, programmeID, from); err != nil {
+			return 0, err
+		}
+	}
+	if len(plan.as) == 0 {
 		return 0, nil
 	}
-	from := slices.MinFunc(eps, func(a, b *WebhookEndpoint) int { return cmp.Compare(a.Fanned, b.Fanned) }).Fanned
-	as, err := tx.AuditEvents(programmeID, from, webhookFanOutBatch)
-	if err != nil || len(as) == 0 {
-		return 0, err
-	}
 	queued := map[string]bool{} // endpoint and subject: a queue known not to be empty
-	for _, a := range as {
-		evs, err := webhookEventsOf(tx, a)
-		if err != nil {
-			return 0, fmt.Errorf("audit event %d: %w", a.Seq, err)
-		}
-		for i, ev := range evs {
-			if err := s.queueEvent(tx, a, i, ev, eps, queued, direct); err != nil {
+	for i, a := range plan.as {
+		for j, ev := range plan.events[i] {
+			if err := s.queueEvent(tx, a, j, ev, eps, queued, direct); err != nil {
 				return 0, err
 			}
 		}
 	}
-	last := as[len(as)-1].Seq
+	last := plan.as[len(plan.as)-1].Seq
 	for _, e := range eps {
 		if e.Fanned >= last {
 			continue
@@ -105,13 +158,13 @@ func (s *Service) fanOutBatch(tx Tx, programmeID string, direct *directRound) (i
 			return 0, err
 		}
 	}
-	return len(as), nil
+	return len(plan.as), nil
 }
 
 // queueEvent writes the i-th webhook event of audit event a and queues a
 // delivery of it to each endpoint that has not considered a and wants it,
 // or hands it to direct for the endpoints it takes.
-func (s *Service) queueEvent(tx Tx, a *AuditEvent, i int, ev outEvent, eps []*WebhookEndpoint, queued map[string]bool, direct *directRound) error {
+func (s *Service) queueEvent(tx Tx, a *AuditEvent, i int, ev plannedEvent, eps []*WebhookEndpoint, queued map[string]bool, direct *directRound) error {
 	var targets []*WebhookEndpoint
 	for _, e := range eps {
 		if e.Fanned < a.Seq && e.wants(ev.Type) {
@@ -145,13 +198,9 @@ func (s *Service) queueEvent(tx Tx, a *AuditEvent, i int, ev outEvent, eps []*We
 // one written before: a fan-out made again, after a worker died holding a
 // claim, finds the events it wrote by their ids, which depend only on the
 // events' place in the log, so that their receivers see the same ids again.
-func storeEvent(tx Tx, a *AuditEvent, i int, ev outEvent) (*WebhookEvent, error) {
-	body, err := jsonBody(ev.Body)
-	if err != nil {
-		return nil, err
-	}
-	w := &WebhookEvent{ID: webhookEventID(a, i), ProgrammeID: a.ProgrammeID, Type: ev.Type, Subject: ev.Subject, Body: body, At: a.At}
-	err = tx.InsertWebhookEvent(w)
+func storeEvent(tx Tx, a *AuditEvent, i int, ev plannedEvent) (*WebhookEvent, error) {
+	w := &WebhookEvent{ID: webhookEventID(a, i), ProgrammeID: a.ProgrammeID, Type: ev.Type, Subject: ev.Subject, Body: ev.body, At: a.At}
+	err := tx.InsertWebhookEvent(w)
 	if errors.Is(err, ErrDuplicate) {
 		return tx.WebhookEvent(w.ID)
 	}

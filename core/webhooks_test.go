@@ -1230,3 +1230,54 @@ func TestWebhookURLOfText(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookFanOutPlans: a round derives its fan-out batch in a read
+// transaction before its Update (core.FanOutPlan). A plan made before
+// another fan-out moved the endpoint's cursor is not used, so its events
+// are queued once, not again; a plan made before further changes queues its
+// own batch, and those changes go with the next.
+func TestWebhookFanOutPlans(t *testing.T) {
+	e := newHookEnv(t)
+	root := e.steppedUpRoot(e.prog, "root@acme.test")
+	u, err := e.svc.CreateUser(e.ctx, root, core.NewUser{UserDetails: core.UserDetails{Name: "Bea", Surname: "Smith", Email: "bea@acme.test"}})
+	require.NoError(t, err)
+	update := func(tag string) {
+		_, err := e.svc.UpdateUser(e.ctx, root, u.ID, core.UserPatch{Tag: &tag})
+		require.NoError(t, err)
+	}
+	fanOut := func(plan *core.FanOutPlan) int {
+		n, err := e.svc.FanOutPlanned(e.ctx, e.prog.ID, plan)
+		require.NoError(t, err)
+		return n
+	}
+	plan := func() *core.FanOutPlan {
+		p, err := e.svc.PlanFanOut(e.ctx, e.prog.ID)
+		require.NoError(t, err)
+		return p
+	}
+
+	update("a")
+	stale := plan()
+	require.Positive(t, fanOut(nil))
+	update("b")
+	update("c")
+	assert.Equal(t, 2, fanOut(stale), "the two changes since, not the stale plan's batch again")
+
+	update("d")
+	fresh := plan()
+	update("e")
+	assert.Equal(t, 1, fanOut(fresh), "the plan's batch")
+	assert.Equal(t, 1, fanOut(nil), "the change made after the plan")
+	assert.Zero(t, fanOut(nil))
+
+	var updated []string
+	seen := map[string]bool{}
+	for _, d := range e.deliveries(e.hook.Webhook.ID) {
+		require.False(t, seen[d.EventID], "event %s queued twice", d.EventID)
+		seen[d.EventID] = true
+		if d.EventType == core.EventUserUpdated {
+			updated = append(updated, d.EventID)
+		}
+	}
+	assert.Len(t, updated, 5, "each update once")
+}
