@@ -474,27 +474,20 @@ func (s *Service) webhooksDue(ctx context.Context) (bool, error) {
 // round commits nothing.
 func (s *Service) startRound(ctx context.Context, claim bool, late *lateChains) (cs []claimed, full bool, err error) {
 	var behind []string
-	plans := map[string]*fanOutPlan{}
 	var due bool
 	err = s.store.View(ctx, func(tx ReadTx) error {
 		var err error
-		if behind, err = webhooksBehind(tx, s.clock.Now()); err != nil {
+		if behind, err = webhooksBehind(tx, s.clock.Now()); err != nil || !claim {
 			return err
-		}
-		for _, p := range behind {
-			// A batch that cannot be derived is left to the Update, which
-			// reports it and goes on with the other programmes.
-			if eps, from, err := fanOutCursor(tx, p, s.clock.Now()); err == nil && len(eps) > 0 {
-				plans[p], _ = planFanOut(tx, p, from)
-			}
-		}
-		if !claim {
-			return nil
 		}
 		ds, err := tx.DueWebhookDeliveries(s.clock.Now(), 1, 1, nil)
 		due = len(ds) > 0
 		return err
 	})
+	var plans map[string]*fanOutPlan
+	if err == nil {
+		plans = s.planFanOuts(ctx, behind)
+	}
 	for err == nil && (len(behind) > 0 || due) {
 		failed := -1
 		err = s.store.Update(ctx, func(tx Tx) error {

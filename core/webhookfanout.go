@@ -2,6 +2,7 @@ package core
 
 import (
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -59,7 +60,7 @@ func webhooksBehind(tx ReadTx, now time.Time) ([]string, error) {
 
 // fanOutPlan is the batch of a programme's audit events after an endpoint
 // cursor (from) and the webhook events each causes, their bodies encoded.
-// A delivery round derives it in a read transaction (startRound), beside
+// A delivery round derives it in a read transaction (planFanOuts), beside
 // the API's writes, so that the Update that queues it (fanOutBatch) holds
 // the store's one writer, which those writes wait for, only to insert; an
 // Update that finds the cursor moved meanwhile derives its batch itself.
@@ -75,6 +76,34 @@ type fanOutPlan struct {
 type plannedEvent struct {
 	outEvent
 	body []byte
+}
+
+// maxFanOutPlans is how many programmes' batches a round plans at most,
+// which bounds the memory plans hold: each up to webhookFanOutBatch audit
+// events and their events' bodies. The Update derives the others' batches.
+const maxFanOutPlans = 16
+
+// planFanOuts derives, in a read transaction of its own, the next batch of
+// the first maxFanOutPlans programmes behind. A batch that cannot be
+// derived is left to the Update, which derives it again, reports it and
+// goes on with the other programmes; so is every batch when the
+// transaction fails (on PostgreSQL a failed read ends it): its error is
+// the Update's to meet.
+func (s *Service) planFanOuts(ctx context.Context, behind []string) map[string]*fanOutPlan {
+	plans := map[string]*fanOutPlan{}
+	_ = s.store.View(ctx, func(tx ReadTx) error {
+		for _, p := range behind[:min(len(behind), maxFanOutPlans)] {
+			eps, from, err := fanOutCursor(tx, p, s.clock.Now())
+			if err != nil {
+				return err
+			}
+			if len(eps) > 0 {
+				plans[p], _ = planFanOut(tx, p, from)
+			}
+		}
+		return nil
+	})
+	return plans
 }
 
 // fanOutCursor returns a programme's endpoints that a worker is not

@@ -1281,3 +1281,57 @@ func TestWebhookFanOutPlans(t *testing.T) {
 	}
 	assert.Len(t, updated, 5, "each update once")
 }
+
+// TestWebhookFanOutPlanAheadOfAClaimedEndpoint: a plan made while the
+// endpoint with the lowest cursor (A) was claimed by a worker, and so left
+// out of the plan's cursor, begins past A's cursor; once the claim has run
+// out (the worker died), using it would move A's cursor past events A never
+// got. The Update derives the batch again instead.
+func TestWebhookFanOutPlanAheadOfAClaimedEndpoint(t *testing.T) {
+	e := newHookEnv(t)
+	root := e.steppedUpRoot(e.prog, "root@acme.test")
+	u, err := e.svc.CreateUser(e.ctx, root, core.NewUser{UserDetails: core.UserDetails{Name: "Bea", Surname: "Smith", Email: "bea@acme.test"}})
+	require.NoError(t, err)
+	update := func(tag string) {
+		_, err := e.svc.UpdateUser(e.ctx, root, u.ID, core.UserPatch{Tag: &tag})
+		require.NoError(t, err)
+	}
+	fanOut := func(plan *core.FanOutPlan) int {
+		n, err := e.svc.FanOutPlanned(e.ctx, e.prog.ID, plan)
+		require.NoError(t, err)
+		return n
+	}
+	for fanOut(nil) > 0 { // everything before the test's changes
+	}
+	b := e.addHook(e.rcv.srv.URL)
+	update("x")
+	update("y")
+	// A worker claims endpoint A (the direct round's lease).
+	require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error {
+		a, err := tx.WebhookEndpoint(e.hook.Webhook.ID)
+		if err != nil {
+			return err
+		}
+		a.Sending = &core.WebhookSending{Through: a.Fanned + 2, Until: e.clock.Now().Add(time.Minute), Claim: "dead"}
+		return tx.PutWebhookEndpoint(a)
+	}))
+	require.Positive(t, fanOut(nil)) // B only
+	update("z")
+	plan, err := e.svc.PlanFanOut(e.ctx, e.prog.ID) // from B's cursor
+	require.NoError(t, err)
+	e.clock.Advance(2 * time.Minute) // the worker died: A's lease is over
+	fanOut(plan)
+	for fanOut(nil) > 0 {
+	}
+	count := func(id string) int {
+		n := 0
+		for _, d := range e.deliveries(id) {
+			if d.EventType == core.EventUserUpdated {
+				n++
+			}
+		}
+		return n
+	}
+	require.Equal(t, 3, count(b.Webhook.ID), "B")
+	require.Equal(t, 3, count(e.hook.Webhook.ID), "A: x, y and z")
+}
