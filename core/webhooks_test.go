@@ -1231,25 +1231,35 @@ func TestWebhookURLOfText(t *testing.T) {
 	}
 }
 
+// newPlanEnv returns a hookEnv with a user, a function that updates the
+// user (an audit event, and a webhook event) and one that runs a fan-out
+// Update with a plan (nil: derived in the Update) and returns how many audit
+// events it read.
+func newPlanEnv(t *testing.T) (e *hookEnv, update func(tag string), fanOut func(*core.FanOutPlan) int) {
+	t.Helper()
+	e = newHookEnv(t)
+	root := e.steppedUpRoot(e.prog, "root@acme.test")
+	u, err := e.svc.CreateUser(e.ctx, root, core.NewUser{UserDetails: core.UserDetails{Name: "Bea", Surname: "Smith", Email: "bea@acme.test"}})
+	require.NoError(t, err)
+	update = func(tag string) {
+		_, err := e.svc.UpdateUser(e.ctx, root, u.ID, core.UserPatch{Tag: &tag})
+		require.NoError(t, err)
+	}
+	fanOut = func(plan *core.FanOutPlan) int {
+		n, err := e.svc.FanOutPlanned(e.ctx, e.prog.ID, plan)
+		require.NoError(t, err)
+		return n
+	}
+	return e, update, fanOut
+}
+
 // TestWebhookFanOutPlans: a round derives its fan-out batch in a read
 // transaction before its Update (core.FanOutPlan). A plan made before
 // another fan-out moved the endpoint's cursor is not used, so its events
 // are queued once, not again; a plan made before further changes queues its
 // own batch, and those changes go with the next.
 func TestWebhookFanOutPlans(t *testing.T) {
-	e := newHookEnv(t)
-	root := e.steppedUpRoot(e.prog, "root@acme.test")
-	u, err := e.svc.CreateUser(e.ctx, root, core.NewUser{UserDetails: core.UserDetails{Name: "Bea", Surname: "Smith", Email: "bea@acme.test"}})
-	require.NoError(t, err)
-	update := func(tag string) {
-		_, err := e.svc.UpdateUser(e.ctx, root, u.ID, core.UserPatch{Tag: &tag})
-		require.NoError(t, err)
-	}
-	fanOut := func(plan *core.FanOutPlan) int {
-		n, err := e.svc.FanOutPlanned(e.ctx, e.prog.ID, plan)
-		require.NoError(t, err)
-		return n
-	}
+	e, update, fanOut := newPlanEnv(t)
 	plan := func() *core.FanOutPlan {
 		p, err := e.svc.PlanFanOut(e.ctx, e.prog.ID)
 		require.NoError(t, err)
@@ -1288,19 +1298,7 @@ func TestWebhookFanOutPlans(t *testing.T) {
 // out (the worker died), using it would move A's cursor past events A never
 // got. The Update derives the batch again instead.
 func TestWebhookFanOutPlanAheadOfAClaimedEndpoint(t *testing.T) {
-	e := newHookEnv(t)
-	root := e.steppedUpRoot(e.prog, "root@acme.test")
-	u, err := e.svc.CreateUser(e.ctx, root, core.NewUser{UserDetails: core.UserDetails{Name: "Bea", Surname: "Smith", Email: "bea@acme.test"}})
-	require.NoError(t, err)
-	update := func(tag string) {
-		_, err := e.svc.UpdateUser(e.ctx, root, u.ID, core.UserPatch{Tag: &tag})
-		require.NoError(t, err)
-	}
-	fanOut := func(plan *core.FanOutPlan) int {
-		n, err := e.svc.FanOutPlanned(e.ctx, e.prog.ID, plan)
-		require.NoError(t, err)
-		return n
-	}
+	e, update, fanOut := newPlanEnv(t)
 	for fanOut(nil) > 0 { // everything before the test's changes
 	}
 	b := e.addHook(e.rcv.srv.URL)
