@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,23 +51,40 @@ func StartTraffic(tb testing.TB, url string) *Traffic {
 func (t *Traffic) Resume() { t.say("on") }
 func (t *Traffic) Pause()  { t.say("off") }
 
-func (t *Traffic) say(what string) {
+// ticks returns how many of its ticks the process has gone through, each
+// a burst while resumed: a test waits for some to pass to see that a
+// paused Traffic posts nothing, without sleeping for them.
+func (t *Traffic) ticks() int {
+	n, err := strconv.Atoi(t.say("ticks"))
+	if err != nil {
+		t.tb.Fatalf("traffic process: %v", err)
+	}
+	return n
+}
+
+// say writes a word to the process and returns its answer: "ok", or the
+// count of ticks.
+func (t *Traffic) say(what string) string {
 	if t == nil {
-		return
+		return ""
 	}
 	if _, err := fmt.Fprintln(t.stdin, what); err != nil {
 		t.tb.Fatalf("traffic process: %v", err)
 	}
-	if _, err := t.acks.ReadString('\n'); err != nil {
+	answer, err := t.acks.ReadString('\n')
+	if err != nil {
 		t.tb.Fatalf("traffic process: %v", err)
 	}
+	return strings.TrimSpace(answer)
 }
 
 // postTraffic is a Traffic process: it posts to url in bursts while its
 // standard input last said "on", acknowledging each word on its standard
-// output once it holds, until its input closes.
+// output once it holds ("ticks" with how many ticks have passed), until
+// its input closes.
 func postTraffic(url string) error {
 	var on atomic.Bool
+	var ticks atomic.Int64
 	stopped := make(chan struct{}, 1)
 	go func() {
 		body := bytes.Repeat([]byte("a"), TrafficBody)
@@ -83,6 +102,7 @@ func postTraffic(url string) error {
 				_, _ = io.Copy(io.Discard, res.Body)
 				res.Body.Close()
 			}
+			ticks.Add(1)
 			select {
 			case stopped <- struct{}{}:
 			default:
@@ -92,6 +112,9 @@ func postTraffic(url string) error {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		switch in.Text() {
+		case "ticks":
+			fmt.Println(ticks.Load())
+			continue
 		case "on":
 			on.Store(true)
 		case "off":
