@@ -485,7 +485,7 @@ func (s *Service) startRound(ctx context.Context, claim bool, late *lateChains) 
 		return err
 	})
 	var plans map[string]*fanOutPlan
-	if err == nil {
+	if err == nil && len(behind) > 0 {
 		plans = s.planFanOuts(ctx, behind)
 	}
 	for err == nil && (len(behind) > 0 || due) {
