@@ -42,8 +42,11 @@ import (
 //
 // More runs take the cost apart: one update at a time with no worker (what
 // the events cost the writes' own path, their audit events being the
-// outbox, with the delivery left for later); each of the first four with a
-// worker whose sender answers 204 itself (Deputy's delivery work but the
+// outbox, with the delivery left for later); each of the first four with
+// the minimal receiver instead (webhookbench.StartMinimal: Deputy's whole
+// delivery work, with as little of the receiver's as can be on the shared
+// cores, an embedder's receiver running on a machine of its own), and with
+// a worker whose sender answers 204 itself (Deputy's delivery work but the
 // HTTP exchange: fan-out, claims, signatures and records); and one update
 // at a time with no endpoints at all but, in the rounds that would have
 // them, HTTP traffic like one endpoint's posted to the receiver by a process
@@ -58,6 +61,7 @@ func BenchmarkWebhookWriteOverhead(b *testing.B) {
 	b.Run("endpoints=2/clients=1/worker=off", func(b *testing.B) { writeOverhead(b, 2, 1, deliverNothing) })
 	for _, hooks := range []int{1, 2} {
 		for _, clients := range []int{1, 16} {
+			b.Run(fmt.Sprintf("endpoints=%d/clients=%d/worker=to-minimal-receiver", hooks, clients), func(b *testing.B) { writeOverhead(b, hooks, clients, deliverHTTPMinimal) })
 			b.Run(fmt.Sprintf("endpoints=%d/clients=%d/worker=without-http", hooks, clients), func(b *testing.B) { writeOverhead(b, hooks, clients, deliverWithoutHTTP) })
 		}
 	}
@@ -69,6 +73,7 @@ type delivery int
 
 const (
 	deliverHTTP          delivery = iota // a worker, posting to the receiver
+	deliverHTTPMinimal                   // a worker, posting to the minimal receiver
 	deliverNothing                       // nothing: the events stay queued
 	deliverWithoutHTTP                   // a worker whose sender answers 204 itself
 	trafficWithoutDeputy                 // a webhookbench.Traffic posting to the receiver
@@ -96,7 +101,11 @@ func writeOverhead(b *testing.B, hooks, clients int, d delivery) {
 		all     int64 // warm-ups included
 	}
 	sides := map[bool]*side{}
-	rcv := webhookbench.Start(b)
+	startReceiver := webhookbench.Start
+	if d == deliverHTTPMinimal {
+		startReceiver = webhookbench.StartMinimal
+	}
+	rcv := startReceiver(b)
 	var endpoints []string // the hooked side's
 	queued := 0            // deliveries before the rounds, to the endpoints
 	made := rcv.Posts      // deliveries or posts so far beside the hooked rounds
@@ -130,7 +139,7 @@ func writeOverhead(b *testing.B, hooks, clients int, d delivery) {
 		if hooked {
 			var worker *webhookbench.Worker
 			switch d {
-			case deliverHTTP:
+			case deliverHTTP, deliverHTTPMinimal:
 				worker = webhookbench.NewWorker(b, e.worker(nil))
 			case deliverWithoutHTTP:
 				sender := &answering{}
