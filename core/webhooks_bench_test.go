@@ -160,15 +160,15 @@ func writeOverhead(b *testing.B, hooks, clients int, d delivery) {
 		}
 		sides[hooked] = s
 	}
-	// updates runs s's updates from every client for d, and returns how
+	// updates runs s's updates from every client for span, and returns how
 	// many were made and how long they took.
-	updates := func(s *side, d time.Duration) (int64, time.Duration) {
+	updates := func(s *side, span time.Duration) (int64, time.Duration) {
 		start := time.Now()
 		var n atomic.Int64
 		var wg sync.WaitGroup
 		for c := range clients {
 			wg.Go(func() {
-				for time.Since(start) < d {
+				for time.Since(start) < span {
 					s.update(c)
 					n.Add(1)
 				}
