@@ -7,6 +7,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -91,7 +92,7 @@ func refusePrivate(_, address string, _ syscall.RawConn) error {
 // Send posts r and reports the status and Retry-After of the answer, or the
 // error that stopped it. It never follows redirects.
 func (s *Sender) Send(ctx context.Context, r *core.WebhookRequest) core.WebhookResult {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, strings.NewReader(string(r.Body)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
 	if err != nil {
 		return core.WebhookResult{Err: err}
 	}
