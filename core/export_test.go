@@ -55,9 +55,9 @@ type FanOutPlan = fanOutPlan
 // transaction, as a delivery round does before its Update.
 func (s *Service) PlanFanOut(ctx context.Context, programmeID string) (plan *FanOutPlan, err error) {
 	err = s.store.View(ctx, func(tx ReadTx) error {
-		_, from, err := fanOutCursor(tx, programmeID, s.clock.Now())
+		eps, from, err := fanOutCursor(tx, programmeID, s.clock.Now())
 		if err == nil {
-			plan, err = planFanOut(tx, programmeID, from)
+			plan, err = planFanOut(tx, programmeID, from, eps)
 		}
 		return err
 	})

@@ -72,10 +72,20 @@ type fanOutPlan struct {
 	events [][]plannedEvent // of each of as
 }
 
-// plannedEvent is a webhook event and its encoded body.
+// plannedEvent is a webhook event and, when an endpoint wanted it as it
+// was planned, its encoded body.
 type plannedEvent struct {
 	outEvent
 	body []byte
+}
+
+// encoded returns ev's body encoded: as planned, or encoded now for an
+// event no endpoint wanted then.
+func (ev plannedEvent) encoded() ([]byte, error) {
+	if ev.body != nil {
+		return ev.body, nil
+	}
+	return jsonBody(ev.Body)
 }
 
 // maxFanOutPlans is how many programmes' batches a round plans at most,
@@ -98,7 +108,7 @@ func (s *Service) planFanOuts(ctx context.Context, behind []string) map[string]*
 				return err
 			}
 			if len(eps) > 0 {
-				plans[p], _ = planFanOut(tx, p, from)
+				plans[p], _ = planFanOut(tx, p, from, eps)
 			}
 		}
 		return nil
@@ -121,8 +131,10 @@ func fanOutCursor(tx ReadTx, programmeID string, now time.Time) ([]*WebhookEndpo
 	return eps, slices.MinFunc(eps, func(a, b *WebhookEndpoint) int { return cmp.Compare(a.Fanned, b.Fanned) }).Fanned, nil
 }
 
-// planFanOut derives the batch of a programme's audit events after from.
-func planFanOut(tx ReadTx, programmeID string, from uint64) (*fanOutPlan, error) {
+// planFanOut derives the batch of a programme's audit events after from,
+// encoding the bodies of the events one of eps wants (the others are
+// encoded only if an endpoint wants them by the Update: storeEvent).
+func planFanOut(tx ReadTx, programmeID string, from uint64, eps []*WebhookEndpoint) (*fanOutPlan, error) {
 	as, err := tx.AuditEvents(programmeID, from, webhookFanOutBatch)
 	if err != nil {
 		return nil, err
@@ -134,11 +146,13 @@ func planFanOut(tx ReadTx, programmeID string, from uint64) (*fanOutPlan, error)
 			return nil, fmt.Errorf("audit event %d: %w", a.Seq, err)
 		}
 		for _, ev := range evs {
-			body, err := jsonBody(ev.Body)
-			if err != nil {
-				return nil, fmt.Errorf("audit event %d: %w", a.Seq, err)
+			planned := plannedEvent{outEvent: ev}
+			if slices.ContainsFunc(eps, func(e *WebhookEndpoint) bool { return e.wants(ev.Type) }) {
+				if planned.body, err = jsonBody(ev.Body); err != nil {
+					return nil, fmt.Errorf("audit event %d: %w", a.Seq, err)
+				}
 			}
-			p.events[i] = append(p.events[i], plannedEvent{ev, body})
+			p.events[i] = append(p.events[i], planned)
 		}
 	}
 	return p, nil
@@ -158,7 +172,7 @@ func (s *Service) fanOutBatch(tx Tx, programmeID string, plan *fanOutPlan, direc
 		return 0, err
 	}
 	if plan == nil || plan.from != from {
-		if plan, err = planFanOut(tx, programmeID, from); err != nil {
+		if plan, err = planFanOut(tx, programmeID, from, eps); err != nil {
 			return 0, err
 		}
 	}
@@ -228,8 +242,12 @@ func (s *Service) queueEvent(tx Tx, a *AuditEvent, i int, ev plannedEvent, eps [
 // claim, finds the events it wrote by their ids, which depend only on the
 // events' place in the log, so that their receivers see the same ids again.
 func storeEvent(tx Tx, a *AuditEvent, i int, ev plannedEvent) (*WebhookEvent, error) {
-	w := &WebhookEvent{ID: webhookEventID(a, i), ProgrammeID: a.ProgrammeID, Type: ev.Type, Subject: ev.Subject, Body: ev.body, At: a.At}
-	err := tx.InsertWebhookEvent(w)
+	body, err := ev.encoded()
+	if err != nil {
+		return nil, err
+	}
+	w := &WebhookEvent{ID: webhookEventID(a, i), ProgrammeID: a.ProgrammeID, Type: ev.Type, Subject: ev.Subject, Body: body, At: a.At}
+	err = tx.InsertWebhookEvent(w)
 	if errors.Is(err, ErrDuplicate) {
 		return tx.WebhookEvent(w.ID)
 	}

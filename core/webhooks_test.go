@@ -1333,3 +1333,52 @@ func TestWebhookFanOutPlanAheadOfAClaimedEndpoint(t *testing.T) {
 	require.Equal(t, 3, count(b.Webhook.ID), "B")
 	require.Equal(t, 3, count(e.hook.Webhook.ID), "A: x, y and z")
 }
+
+// TestWebhookFanOutPlanOfAnEventNobodyWanted: a plan encodes only the
+// bodies of events an endpoint wants as it is made; an event an endpoint
+// has come to want by the Update is still stored whole, its body encoded
+// then.
+func TestWebhookFanOutPlanOfAnEventNobodyWanted(t *testing.T) {
+	e, update, fanOut := newPlanEnv(t)
+	for fanOut(nil) > 0 { // everything before the test's changes
+	}
+	setEvents := func(events []string) {
+		require.NoError(t, e.store.Update(e.ctx, func(tx core.Tx) error {
+			ep, err := tx.WebhookEndpoint(e.hook.Webhook.ID)
+			if err != nil {
+				return err
+			}
+			ep.Events = events
+			return tx.PutWebhookEndpoint(ep)
+		}))
+	}
+	setEvents([]string{core.EventLogin})
+	update("x")
+	plan, err := e.svc.PlanFanOut(e.ctx, e.prog.ID)
+	require.NoError(t, err)
+	setEvents(nil) // every event, from the next fan-out on
+	require.Equal(t, 1, fanOut(plan))
+
+	var updated []*core.WebhookDeliveryView
+	for _, d := range e.deliveries(e.hook.Webhook.ID) {
+		if d.EventType == core.EventUserUpdated {
+			updated = append(updated, d)
+		}
+	}
+	require.Len(t, updated, 1)
+	var body struct {
+		Event      string `json:"event"`
+		Credential struct {
+			ID string `json:"id"`
+		} `json:"credential"`
+	}
+	require.NoError(t, e.store.View(e.ctx, func(tx core.ReadTx) error {
+		ev, err := tx.WebhookEvent(updated[0].EventID)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(ev.Body, &body)
+	}))
+	assert.Equal(t, core.EventUserUpdated, body.Event)
+	assert.NotEmpty(t, body.Credential.ID)
+}
